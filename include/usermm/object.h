@@ -1,0 +1,45 @@
+/*
+ * usermm/object.h - memory objects: real files and anonymous shared memory.
+ *
+ * An object owns a page cache.  File objects read pages with pread() and
+ * write them back with pwrite(); the object keeps its own dup() of the fd,
+ * so the caller may close theirs.  Bytes of the last page past end-of-file
+ * read as zero and are never written back.  Objects are reference counted:
+ * every mapping holds a reference; the last umm_object_put() writes back
+ * dirty pages and frees the cache.
+ */
+#ifndef USERMM_OBJECT_H
+#define USERMM_OBJECT_H
+
+#include "system.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * umm_object_open_fd - wrap a regular file.  -EBADF (bad fd), -EINVAL (not
+ * a regular file), -EACCES (write-only fd: it cannot back a mapping).
+ * The size is taken from fstat() now and changed by umm_object_truncate().
+ */
+int  umm_object_open_fd(struct umm_system *sys, int fd, struct umm_object **out);
+/* umm_object_create_shmem - anonymous shared memory, zero-filled, of `size` bytes. */
+int  umm_object_create_shmem(struct umm_system *sys, size_t size, struct umm_object **out);
+/*
+ * umm_object_truncate - set the size (ftruncate for files).  Shrinking
+ * unmaps and drops cached pages wholly past the new end and zeroes the tail
+ * of a partial last page; later accesses past the end are -EIO (SIGBUS).
+ */
+int  umm_object_truncate(struct umm_object *obj, uint64_t size);
+void umm_object_get(struct umm_object *obj);
+void umm_object_put(struct umm_object *obj);
+uint64_t umm_object_size(const struct umm_object *obj);
+/* umm_object_sync - write back dirty cached pages of [offset, offset+len) (len 0 = to end); first error. */
+int  umm_object_sync(struct umm_object *obj, uint64_t offset, uint64_t len);
+/* umm_object_cached_pages - pages of this object in the page cache. */
+unsigned long umm_object_cached_pages(const struct umm_object *obj);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

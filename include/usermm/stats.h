@@ -1,0 +1,44 @@
+/*
+ * usermm/stats.h - counters and /proc-style dumps.
+ */
+#ifndef USERMM_STATS_H
+#define USERMM_STATS_H
+
+#include <stdio.h>
+#include "system.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct umm_sys_stats {
+	unsigned long total_frames;
+	unsigned long free_frames;      /* buddy lists + per-thread caches */
+	unsigned long pagecache_pages;  /* pages in all objects' page caches */
+	unsigned long anon_pages;       /* allocated anonymous pages */
+	unsigned long pgtable_pages;
+	unsigned long slab_pages;
+	unsigned long wmark_min, wmark_low, wmark_high;
+	unsigned long alloc_failures;
+	unsigned long nr_mms, nr_objects;
+};
+int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st);
+
+struct umm_mm_stats {
+	unsigned long rss_anon, rss_file, rss_shmem;  /* pages mapped */
+	unsigned long minor_faults, major_faults, cow_faults;
+	unsigned long nr_vmas;
+	unsigned long total_vm;                       /* pages mapped by VMAs */
+	unsigned long pgtable_pages;
+};
+int umm_mm_stats(struct umm_mm *mm, struct umm_mm_stats *st);
+
+/* umm_mm_dump_maps - one line per VMA in /proc/PID/maps format. */
+int umm_mm_dump_maps(struct umm_mm *mm, FILE *out);
+/* umm_mm_dump_smaps - per-VMA Size/Rss/Anonymous/Shared/Private/Dirty summary. */
+int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

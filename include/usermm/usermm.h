@@ -1,0 +1,14 @@
+/*
+ * usermm/usermm.h - the whole public interface of usermm.
+ */
+#ifndef USERMM_USERMM_H
+#define USERMM_USERMM_H
+
+#include "system.h"
+#include "object.h"
+#include "mm.h"
+#include "access.h"
+#include "stats.h"
+#include "debug.h"
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * filemap.h - the page cache: lookup, insert, remove, find-or-read,
+ * writeback and truncate.  See object.h for the lock order and invariants.
+ */
+#ifndef UMM_FILEMAP_H
+#define UMM_FILEMAP_H
+
+#include "object.h"
+
+/* find_get_page - the cached page at index with a reference, or NULL. */
+struct page *find_get_page(struct umm_object *obj, uint64_t index);
+/* find_lock_page - as find_get_page, and locked (rechecks membership after locking). */
+struct page *find_lock_page(struct umm_object *obj, uint64_t index);
+/*
+ * add_to_page_cache - insert a locked page the caller allocated; the cache
+ * takes its own reference.  0, -EEXIST (another page is there), -ENOMEM.
+ */
+int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index);
+/* delete_from_page_cache - remove a locked cached page; drops the cache's reference. */
+void delete_from_page_cache(struct page *page);
+/*
+ * read_cache_page - find the page at index, reading it from the object if
+ * it is not cached.  Returns 0 with *pagep uptodate and referenced (not
+ * locked).  *major (if non-NULL) is set when I/O was done.  -EIO when the
+ * index is wholly past end-of-file or the read failed (the failed page is
+ * not left in the cache), -ENOMEM.  Concurrent callers for one index do
+ * one read.
+ */
+int read_cache_page(struct umm_object *obj, uint64_t index, struct page **pagep, bool *major);
+/*
+ * find_get_pages - up to `nr` cached pages with index >= *start, in index
+ * order, each referenced; *start is advanced past the last one.  Count.
+ */
+unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t end,
+			    unsigned int nr, struct page **pages);
+/* set_page_dirty - mark a cached page dirty; true if it was clean. */
+bool set_page_dirty(struct page *page);
+/*
+ * write_one_page - write a locked dirty page back (clears PG_dirty first,
+ * sets it again and PG_error on failure).  0 or -EIO.
+ */
+int write_one_page(struct page *page);
+/* filemap_write_range - write back dirty pages in [first, end); first error. */
+int filemap_write_range(struct umm_object *obj, uint64_t first, uint64_t end);
+/*
+ * truncate_inode_pages - drop cached pages from byte `from` on; zero the
+ * tail of a partial page.  Mapped pages must have been unmapped first
+ * (truncate calls sys->unmap_mapping_range).
+ */
+void truncate_inode_pages(struct umm_object *obj, uint64_t from);
+
+/* object lifecycle (object.c) */
+int object_alloc(struct umm_system *sys, enum object_type type, struct umm_object **out);
+void object_get(struct umm_object *obj);
+void object_put(struct umm_object *obj);
+/* shmem_zero_setup - the object behind a MAP_SHARED|MAP_ANONYMOUS mapping. */
+int shmem_zero_setup(struct umm_system *sys, size_t size, struct umm_object **out);
+
+#endif

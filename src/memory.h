@@ -1,0 +1,81 @@
+/*
+ * memory.h - the fault handler and the pte-range operations built on the
+ * page tables: zap (unmap), copy (fork), change protection, follow.
+ */
+#ifndef UMM_MEMORY_H
+#define UMM_MEMORY_H
+
+#include "pgtable.h"
+#include "vma.h"
+
+#define FAULT_FLAG_WRITE 0x1   /* write access */
+#define FAULT_FLAG_EXEC  0x2   /* instruction fetch */
+
+/*
+ * handle_mm_fault - resolve an access to addr as a CPU's fault would.
+ * mmap_lock held for read.  Returns 0 (a pte allowing the access is now
+ * installed, young, and dirty for writes), -EFAULT (no vma or wrong
+ * protection), -EIO (past the end of the object or backing read failed),
+ * -ENOMEM.  Counts minor/major/COW faults in the mm.
+ */
+int handle_mm_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags);
+
+/*
+ * follow_pte_access - with ptl held, check that the pte at addr allows the
+ * access (write: writable) and set young (and dirty for writes) as a
+ * hardware walker would.  Returns the pfn's page via *pagep (NULL for
+ * none); 0 when the access is allowed, -EAGAIN when a fault is needed.
+ */
+int follow_pte_access(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct page **pagep);
+
+/*
+ * mmu_gather - pages unmapped by a zap are kept referenced until the TLB
+ * shootdown for the range is done, then released (tlb_finish_mmu).
+ */
+#define MMU_GATHER_BATCH 64
+struct mmu_gather {
+	struct umm_mm *mm;
+	uintptr_t start, end;        /* range flushed so far (widened as ptes are cleared) */
+	unsigned int nr;
+	bool need_flush;
+	struct page *pages[MMU_GATHER_BATCH];
+};
+void tlb_gather_mmu(struct mmu_gather *tlb, struct umm_mm *mm);
+/* tlb_remove_page - queue a page reference to drop after the flush (flushes when the batch fills). ptl may be held. */
+void tlb_remove_page(struct mmu_gather *tlb, struct page *page, uintptr_t addr);
+/* tlb_flush_mmu - shoot down and release what is queued. */
+void tlb_flush_mmu(struct mmu_gather *tlb);
+void tlb_finish_mmu(struct mmu_gather *tlb);
+
+/*
+ * zap_page_range - remove every mapped pte of vma in [start, end): drop
+ * map counts, RSS and page references (after the TLB shootdown); a dirty
+ * pte of a file page marks the page dirty first so no write is lost.
+ * mmap_lock held (read or write); takes ptl.  Page tables are not freed.
+ */
+void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
+/* zap_page_range_locked - as zap_page_range with ptl already held, gathering into tlb. */
+void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
+
+/*
+ * copy_page_range - fork: copy src_vma's ptes into dst (dst_vma is its
+ * copy).  Private writable mappings become copy-on-write in both mms.
+ * Both mmap_locks held for write.  0 or -ENOMEM (dst partially filled:
+ * the caller tears dst down).
+ */
+int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma);
+
+/*
+ * change_protection - apply vma->vm_flags (already updated) to the mapped
+ * ptes of [start, end) (pte_modify) and shoot down the TLB.  mmap_lock write.
+ */
+void change_protection(struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
+
+/*
+ * unmap_mapping_range - zap ptes mapping object pages [first, end) in every
+ * vma of every mm that maps obj (truncate).  Installed as
+ * sys->unmap_mapping_range.  Takes i_mmap_lock and each mm's ptl.
+ */
+void unmap_mapping_range(struct umm_object *obj, uint64_t first, uint64_t end);
+
+#endif

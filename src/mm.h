@@ -1,0 +1,119 @@
+/*
+ * mm.h - struct umm_mm (an address space) and struct vm_area_struct.
+ *
+ * Lock order for the whole address-space layer (outermost first):
+ *
+ *   mm->mmap_lock (rwlock: read to fault/access, write to change VMAs;
+ *                  fork takes the parent's, then the new child's)
+ *     page lock (PG_locked)
+ *       obj->i_mmap_lock
+ *         mm->page_table_lock (fork: parent's, then child's)
+ *           obj->tree_lock
+ *             slab cache lock, pcp lock, zone lock (leaves)
+ *   sys->mm_list_lock and the TLB registry lock are leaves.
+ *
+ * TLB shootdown (flush_tlb_range) is done with page_table_lock held or
+ * after it, but always before the frames that were unmapped are freed.
+ *
+ * Lifecycle of an mm: created (empty page table, no VMAs) -> mappings come
+ * and go -> umm_mm_destroy() unmaps everything (dirty shared pages reach
+ * their object because the object keeps the pages) and frees the page
+ * tables; no frame, table or VMA is left.
+ */
+#ifndef UMM_MM_H
+#define UMM_MM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include "system.h"
+#include "rbtree.h"
+
+/* vm_flags */
+#define VM_READ        0x00000001UL
+#define VM_WRITE       0x00000002UL
+#define VM_EXEC        0x00000004UL
+#define VM_SHARED      0x00000008UL
+#define VM_MAYREAD     0x00000010UL
+#define VM_MAYWRITE    0x00000020UL
+#define VM_MAYEXEC     0x00000040UL
+#define VM_MAYSHARE    0x00000080UL
+#define VM_LOCKED      0x00002000UL
+#define VM_NORESERVE   0x00200000UL
+#define VM_NONLINEAR   0x00800000UL   /* remap_file_pages window (nonlinear issue) */
+#define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
+
+struct vm_area_struct {
+	struct umm_mm *vm_mm;
+	uintptr_t vm_start;              /* first byte */
+	uintptr_t vm_end;                /* first byte after */
+	unsigned long vm_flags;
+	struct umm_object *vm_obj;       /* file/shmem (holds a reference); NULL = private anon */
+	uint64_t vm_pgoff;               /* offset in obj, in pages; for anon: vm_start >> PAGE_SHIFT
+	                                    at creation (kept across mremap, for rmap) */
+	struct rb_node vm_rb;            /* mm->mm_rb, ordered by vm_start */
+	uintptr_t rb_subtree_gap;        /* largest free gap below any vma in this subtree */
+	struct list_head obj_link;       /* vm_obj->i_mmap, under i_mmap_lock */
+	void *anon_vma;                  /* object-based rmap for anon pages (rmap issue) */
+};
+
+enum mm_counter { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, NR_MM_COUNTERS };
+
+struct umm_mm {
+	struct umm_system *sys;
+	uint64_t id;                     /* unique in the process, never reused (TLB tag) */
+
+	pthread_rwlock_t mmap_lock;
+	pthread_mutex_t page_table_lock; /* every pte and table of this mm, pt_used */
+
+	struct page *pgd_page;           /* level-4 table */
+	uint64_t *pgd;
+
+	/* VMA tree, under mmap_lock */
+	struct rb_root mm_rb;
+	unsigned long map_count;         /* VMAs */
+	unsigned long total_vm;          /* pages covered by VMAs */
+	uintptr_t mmap_base;             /* top-down allocation starts below this */
+	_Atomic uint64_t vmacache_seqnum;/* bumped on every VMA tree change */
+
+	_Atomic long rss[NR_MM_COUNTERS];
+	_Atomic unsigned long min_flt, maj_flt, cow_flt;
+	_Atomic long nr_ptes;            /* page-table pages, pgd included */
+
+	_Atomic uint64_t tlb_gen;        /* bumped by every TLB shootdown */
+
+	struct list_head mmlist;         /* sys->mm_list */
+};
+
+static inline void add_mm_counter(struct umm_mm *mm, int member, long value)
+{
+	atomic_fetch_add_explicit(&mm->rss[member], value, memory_order_relaxed);
+}
+static inline void inc_mm_counter(struct umm_mm *mm, int member) { add_mm_counter(mm, member, 1); }
+static inline void dec_mm_counter(struct umm_mm *mm, int member) { add_mm_counter(mm, member, -1); }
+
+static inline bool vma_is_anonymous(const struct vm_area_struct *vma) { return vma->vm_obj == NULL; }
+static inline bool vma_is_shared(const struct vm_area_struct *vma) { return vma->vm_flags & VM_SHARED; }
+static inline unsigned long vma_pages(const struct vm_area_struct *vma)
+{
+	return (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
+}
+/* linear_page_index - object page index that addr maps in a linear vma. */
+static inline uint64_t linear_page_index(const struct vm_area_struct *vma, uintptr_t addr)
+{
+	return vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+}
+/* mm_counter_for_page - which RSS counter a mapped page counts in. */
+int mm_counter_for_page(struct page *page);
+
+/* mm.c */
+/* mm_alloc - an empty address space (no VMAs, empty pgd) linked into sys. */
+int mm_alloc(struct umm_system *sys, struct umm_mm **out);
+/* mm_debug_check - run umm_mm_check if the system asks for it; aborts on failure. */
+void mm_debug_check(struct umm_mm *mm);
+
+static inline void mmap_read_lock(struct umm_mm *mm) { pthread_rwlock_rdlock(&mm->mmap_lock); }
+static inline void mmap_read_unlock(struct umm_mm *mm) { pthread_rwlock_unlock(&mm->mmap_lock); }
+static inline void mmap_write_lock(struct umm_mm *mm) { pthread_rwlock_wrlock(&mm->mmap_lock); }
+static inline void mmap_write_unlock(struct umm_mm *mm) { pthread_rwlock_unlock(&mm->mmap_lock); }
+
+#endif

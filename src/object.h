@@ -1,0 +1,62 @@
+/*
+ * object.h - memory objects (struct umm_object) and their page cache.
+ *
+ * An object is a real file (fd) or shmem.  Its page cache is a radix tree
+ * of struct page keyed by page index; the cache holds one reference on each
+ * page it contains, and page->mapping/index point back.  i_mmap lists the
+ * VMAs that map the object (for truncate and object-based rmap).
+ *
+ * Lock order (see mm.h for the whole tree):
+ *   page lock -> i_mmap_lock -> (mm page_table_lock) -> tree_lock -> allocator
+ *
+ * Invariants:
+ *   1. a page is in at most one cache; in the tree iff page->mapping == obj.
+ *   2. a page in the tree and !PageUptodate is locked (being read) or has
+ *      PG_error and is about to be removed.
+ *   3. bytes of the last page beyond `size` are zero in the cache and never
+ *      written back.
+ */
+#ifndef UMM_OBJECT_INTERNAL_H
+#define UMM_OBJECT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include "system.h"
+#include "radix_tree.h"
+
+enum object_type { OBJ_FILE = 1, OBJ_SHMEM = 2 };
+
+struct umm_object;
+struct object_ops {
+	/* readpage - fill a locked, !uptodate page; 0 or -EIO/-errno.  Does not unlock. */
+	int (*readpage)(struct umm_object *obj, struct page *page);
+	/* writepage - write a locked page's valid bytes to the backing store; 0 or -errno. */
+	int (*writepage)(struct umm_object *obj, struct page *page);
+};
+
+struct umm_object {
+	struct umm_system *sys;
+	enum object_type type;
+	_Atomic int refcount;
+	int fd;                          /* OBJ_FILE: our dup, -1 for shmem */
+	bool readable, writable;         /* fd access mode (shmem: both) */
+	const struct object_ops *ops;
+
+	pthread_mutex_t tree_lock;       /* page_tree, nrpages, size */
+	struct radix_tree page_tree;
+	unsigned long nrpages;
+	_Atomic uint64_t size;           /* bytes */
+
+	pthread_mutex_t i_mmap_lock;     /* i_mmap */
+	struct list_head i_mmap;         /* vm_area_struct.obj_link */
+	_Atomic int wb_err;              /* sticky writeback error, reported once by sync */
+};
+
+static inline uint64_t object_size(struct umm_object *obj) { return atomic_load(&obj->size); }
+/* object_size_pages - number of pages that hold bytes of the object. */
+static inline uint64_t object_size_pages(struct umm_object *obj)
+{
+	return (object_size(obj) + PAGE_SIZE - 1) >> PAGE_SHIFT;
+}
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * page_alloc.h - the physical arena and its frame allocator.
+ *
+ * The arena is a memfd of phys_bytes mapped MAP_SHARED at phys->base, so a
+ * frame can also be mapped by the host MMU at any address (offset =
+ * pfn * PAGE_SIZE in phys->memfd).  A pfn is the frame's index in the arena
+ * (0 .. nr_frames-1).
+ *
+ * Layout of the metadata region (one anonymous mapping, see PHYS_META_ALIGN_SHIFT):
+ *     [ struct phys_mem | padding | struct page pages[nr_frames] ]
+ * so page_to_phys(page) masks the descriptor address down to the region start.
+ *
+ * Allocator: a binary buddy allocator, orders 0 .. MAX_ORDER-1 (order 9 =
+ * 2 MiB, order 10 = 4 MiB), one zone lock.  Single frames go through
+ * per-thread caches (pcp) filled and drained in batches.  Watermarks
+ * min < low < high (frames): below low the reclaim hook is woken
+ * (kswapd-style, asynchronous), an allocation that would go below min
+ * calls the reclaim hook directly unless GFP_NORECLAIM, and fails with
+ * NULL if that does not help.  GFP_ATOMIC may dip to half of min.
+ *
+ * Lock order (leaves): pcp lock -> zone lock.  The reclaim hook is called
+ * with no allocator lock held.
+ */
+#ifndef UMM_PAGE_ALLOC_H
+#define UMM_PAGE_ALLOC_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include "page.h"
+#include "fault_inject.h"
+
+#define MAX_ORDER 11            /* orders 0..10: up to 4 MiB blocks */
+
+typedef unsigned int gfp_t;
+#define GFP_KERNEL     0u
+#define GFP_ZERO       (1u << 0)   /* zero the frame(s) */
+#define GFP_ATOMIC     (1u << 1)   /* may use reserves below min; never calls reclaim */
+#define GFP_NORECLAIM  (1u << 2)   /* do not call the reclaim hook */
+#define GFP_NOWARN     (1u << 3)
+
+/* Returns frames freed (>= 0).  Called without allocator locks. */
+typedef long (*reclaim_hook_t)(void *arg, unsigned long nr_wanted, gfp_t gfp);
+
+struct phys_stats {
+	unsigned long nr_frames;        /* total frames in the arena */
+	unsigned long nr_free;          /* free in the buddy lists + pcp caches */
+	unsigned long nr_pcp;           /* of which in per-thread caches */
+	unsigned long nr_reserved;
+	unsigned long free_by_order[MAX_ORDER]; /* free blocks per order (buddy lists) */
+	unsigned long wmark_min, wmark_low, wmark_high;
+	unsigned long allocs, frees;    /* calls (all orders) */
+	unsigned long alloc_failures;
+	unsigned long pcp_hits;         /* order-0 allocations served by a pcp */
+	unsigned long reclaim_calls;    /* direct reclaim hook invocations */
+	unsigned long kswapd_wakeups;   /* low watermark crossings */
+};
+
+struct free_area {
+	struct list_head free_list;
+	unsigned long nr_free;
+};
+
+struct per_thread_pages;          /* private to page_alloc.c */
+
+struct phys_mem {
+	void *base;                   /* arena: frame bytes */
+	int memfd;
+	unsigned long nr_frames;
+	struct page *pages;           /* descriptor array */
+	size_t meta_bytes;            /* size and alignment of the metadata region */
+
+	pthread_mutex_t zone_lock;    /* buddy lists, nr_free */
+	struct free_area free_area[MAX_ORDER];
+	_Atomic long nr_free;         /* frames free: buddy + pcp */
+	_Atomic long nr_pcp;
+	unsigned long wmark[3];       /* WMARK_MIN/LOW/HIGH */
+	unsigned int pcp_high, pcp_batch;
+
+	reclaim_hook_t reclaim;       /* set by reclaim (may be NULL) */
+	void *reclaim_arg;
+	void (*wakeup_kswapd)(void *arg); /* may be NULL */
+
+	struct fault_inject fail_alloc; /* injected allocation failures */
+
+	pthread_mutex_t pcp_list_lock;  /* registry of per-thread caches */
+	struct list_head pcp_list;
+	uint64_t id;                  /* unique, never reused: tags thread-local caches */
+
+	struct {
+		_Atomic unsigned long allocs, frees, failures, pcp_hits, reclaim_calls, kswapd_wakeups;
+	} stat;
+};
+
+enum { WMARK_MIN, WMARK_LOW, WMARK_HIGH };
+
+/* phys_params - zero fields mean defaults. */
+struct phys_params {
+	unsigned long wmark_min;      /* frames; default max(16, nr_frames/256) */
+	unsigned int pcp_high;        /* default 64 */
+	unsigned int pcp_batch;       /* default 16 */
+};
+
+/* phys_create - map an arena of `bytes` (rounded down to frames, >= 1 MiB). 0 or -errno. */
+int phys_create(size_t bytes, const struct phys_params *params, struct phys_mem **out);
+/* phys_destroy - unmap everything; frames still allocated are simply lost. */
+void phys_destroy(struct phys_mem *phys);
+
+/*
+ * Every metadata region starts at an address aligned to 2^PHYS_META_ALIGN_SHIFT
+ * (it is carved out of a reserved PROT_NONE window twice that size), so
+ * page_to_phys() is a mask.  This bounds one arena to 2^34 bytes of
+ * descriptors, far beyond any arena we map.
+ */
+#define PHYS_META_ALIGN_SHIFT 34
+static inline struct phys_mem *page_to_phys(const struct page *page)
+{
+	return (struct phys_mem *)((uintptr_t)page & ~(((uintptr_t)1 << PHYS_META_ALIGN_SHIFT) - 1));
+}
+static inline unsigned long page_to_pfn(const struct page *page)
+{
+	return (unsigned long)(page - page_to_phys(page)->pages);
+}
+static inline struct page *pfn_to_page(struct phys_mem *phys, unsigned long pfn)
+{
+	return &phys->pages[pfn];
+}
+static inline bool pfn_valid(struct phys_mem *phys, unsigned long pfn) { return pfn < phys->nr_frames; }
+static inline void *page_address(const struct page *page)
+{
+	struct phys_mem *phys = page_to_phys(page);
+	return (char *)phys->base + ((size_t)(page - phys->pages) << PAGE_SHIFT);
+}
+static inline void *pfn_to_virt(struct phys_mem *phys, unsigned long pfn)
+{
+	return (char *)phys->base + ((size_t)pfn << PAGE_SHIFT);
+}
+/* virt_to_page - descriptor of the frame holding arena address `p`. */
+static inline struct page *virt_to_page(struct phys_mem *phys, const void *p)
+{
+	return &phys->pages[((uintptr_t)p - (uintptr_t)phys->base) >> PAGE_SHIFT];
+}
+
+/*
+ * alloc_pages - allocate 2^order contiguous frames.  Returns the head page
+ * with refcount 1 (other frames' descriptors have refcount 0), flags clear,
+ * or NULL (out of memory, bad order, or injected failure).  Never crashes
+ * on exhaustion.  May call the reclaim hook (see above).
+ */
+struct page *alloc_pages(struct phys_mem *phys, gfp_t gfp, unsigned int order);
+static inline struct page *alloc_page(struct phys_mem *phys, gfp_t gfp) { return alloc_pages(phys, gfp, 0); }
+/* free_pages - return a block to the allocator (refcount must already be 0 or 1). */
+void free_pages(struct page *page, unsigned int order);
+/* drain_all_pages - return every per-thread cache's frames to the buddy lists. */
+void drain_all_pages(struct phys_mem *phys);
+/* drain_local_pages - return this thread's cache for `phys`. */
+void drain_local_pages(struct phys_mem *phys);
+void phys_get_stats(struct phys_mem *phys, struct phys_stats *st);
+void phys_set_reclaim_hook(struct phys_mem *phys, reclaim_hook_t fn, void (*wakeup)(void *), void *arg);
+/* zone_watermark_ok - would `nr` more frames leave at least watermark `mark` free? */
+bool zone_watermark_ok(struct phys_mem *phys, int mark, unsigned long nr);
+/* phys_check - verify buddy lists and counters (expensive). 0 or -EUCLEAN. */
+int phys_check(struct phys_mem *phys);
+
+#endif /* UMM_PAGE_ALLOC_H */

@@ -1,0 +1,128 @@
+/*
+ * pgtable.h - the 4-level page table and the pte format.
+ *
+ * Virtual address (48 bits used):
+ *   47..39 pgd index | 38..30 pud index | 29..21 pmd index | 20..12 pte index | 11..0 offset
+ * Each table is one frame of 512 64-bit entries.  An upper-level entry is
+ * 0 (no table) or (pfn of the next table << 12) | PTE_PRESENT.
+ *
+ * A pte is one 64-bit word:
+ *   bit  0  PTE_PRESENT   valid translation (accessible per the bits below)
+ *   bit  1  PTE_RW        writable (present ptes); PTE_SWP when not present
+ *   bit  5  PTE_YOUNG     accessed since last cleared (set by the walker)
+ *   bit  6  PTE_DIRTY     written since last cleared (set by the walker)
+ *   bit  7  PTE_FILE      not present: bits 63..12 hold a file page offset
+ *   bit  8  PTE_PROTNONE  mapped (frame held, counted) but inaccessible (PROT_NONE)
+ *   bit  9  PTE_SPECIAL   maps the shared zero page: no refcount, no rmap
+ *   bits 51..12           pfn (present or protnone ptes)
+ * Non-present encodings:
+ *   0                      empty
+ *   PTE_SWP                swap entry: type in bits 6..2, offset in bits 63..12
+ *   PTE_FILE               nonlinear file offset (pgoff) in bits 63..12
+ * "Mapped" (pte_present) means PRESENT or PROTNONE: the frame is held.
+ *
+ * Locking: every pte and every table pointer of an mm is read and written
+ * under mm->page_table_lock.  Tables are freed only with mmap_lock held for
+ * write as well.  pt_used (in the table frame's struct page) counts the
+ * table's non-empty entries; set_pte_at()/pte_clear() keep it.
+ */
+#ifndef UMM_PGTABLE_H
+#define UMM_PGTABLE_H
+
+#include "mm.h"
+#include "page_alloc.h"
+
+typedef uint64_t pte_t;
+
+#define PTRS_PER_TABLE 512
+#define PTE_SHIFT 12
+#define PMD_SHIFT 21
+#define PUD_SHIFT 30
+#define PGD_SHIFT 39
+#define PMD_SIZE (1UL << PMD_SHIFT)     /* bytes one pte table maps */
+#define PUD_SIZE (1UL << PUD_SHIFT)
+#define PGD_SIZE (1UL << PGD_SHIFT)
+
+#define PTE_PRESENT  (1ULL << 0)
+#define PTE_RW       (1ULL << 1)
+#define PTE_SWP      (1ULL << 1)
+#define PTE_YOUNG    (1ULL << 5)
+#define PTE_DIRTY    (1ULL << 6)
+#define PTE_FILE     (1ULL << 7)
+#define PTE_PROTNONE (1ULL << 8)
+#define PTE_SPECIAL  (1ULL << 9)
+#define PTE_PFN_MASK 0x000ffffffffff000ULL
+
+static inline bool pte_none(pte_t p) { return p == 0; }
+static inline bool pte_present(pte_t p) { return (p & (PTE_PRESENT | PTE_PROTNONE)) != 0; }
+static inline bool pte_accessible(pte_t p) { return (p & PTE_PRESENT) != 0; }
+static inline bool pte_protnone(pte_t p) { return (p & (PTE_PRESENT | PTE_PROTNONE)) == PTE_PROTNONE; }
+static inline bool pte_write(pte_t p) { return (p & (PTE_PRESENT | PTE_RW)) == (PTE_PRESENT | PTE_RW); }
+static inline bool pte_young(pte_t p) { return p & PTE_YOUNG; }
+static inline bool pte_dirty(pte_t p) { return p & PTE_DIRTY; }
+static inline bool pte_special(pte_t p) { return pte_present(p) && (p & PTE_SPECIAL); }
+static inline unsigned long pte_pfn(pte_t p) { return (unsigned long)((p & PTE_PFN_MASK) >> PAGE_SHIFT); }
+static inline pte_t pfn_pte(unsigned long pfn, pte_t bits) { return ((pte_t)pfn << PAGE_SHIFT) | bits; }
+static inline pte_t pte_mkwrite(pte_t p) { return p | PTE_RW; }
+static inline pte_t pte_wrprotect(pte_t p) { return p & ~PTE_RW; }
+static inline pte_t pte_mkyoung(pte_t p) { return p | PTE_YOUNG; }
+static inline pte_t pte_mkold(pte_t p) { return p & ~PTE_YOUNG; }
+static inline pte_t pte_mkdirty(pte_t p) { return p | PTE_DIRTY; }
+static inline pte_t pte_mkclean(pte_t p) { return p & ~PTE_DIRTY; }
+
+static inline bool pte_is_swap(pte_t p) { return !pte_present(p) && (p & PTE_SWP); }
+static inline bool pte_is_file(pte_t p) { return !pte_present(p) && !(p & PTE_SWP) && (p & PTE_FILE); }
+static inline pte_t swp_entry_to_pte(unsigned type, uint64_t offset) { return (offset << 12) | ((pte_t)(type & 31) << 2) | PTE_SWP; }
+static inline unsigned pte_swp_type(pte_t p) { return (unsigned)((p >> 2) & 31); }
+static inline uint64_t pte_swp_offset(pte_t p) { return p >> 12; }
+static inline pte_t pgoff_to_pte(uint64_t pgoff) { return (pgoff << 12) | PTE_FILE; }
+static inline uint64_t pte_to_pgoff(pte_t p) { return p >> 12; }
+
+/*
+ * pte_modify - a mapped pte's access bits for new vm_flags: PROT_NONE
+ * vmas get PROTNONE ptes, readable ones PRESENT; write permission is
+ * removed when the vma is not writable and never added (a write fault
+ * adds it, breaking COW or marking the page dirty as needed).
+ */
+pte_t pte_modify(pte_t pte, unsigned long vm_flags);
+
+static inline unsigned pgd_index(uintptr_t a) { return (a >> PGD_SHIFT) & 511; }
+static inline unsigned pud_index(uintptr_t a) { return (a >> PUD_SHIFT) & 511; }
+static inline unsigned pmd_index(uintptr_t a) { return (a >> PMD_SHIFT) & 511; }
+static inline unsigned pte_index(uintptr_t a) { return (a >> PTE_SHIFT) & 511; }
+
+/* pgd_alloc - give mm an empty top-level table.  0 or -ENOMEM. */
+int pgd_alloc(struct umm_mm *mm);
+/* pgd_free - free every table of mm (all ptes must be empty: debug-checked). */
+void pgd_free(struct umm_mm *mm);
+
+/* pte_lookup - the pte slot for addr, or NULL if a table is missing.  ptl held. */
+pte_t *pte_lookup(struct umm_mm *mm, uintptr_t addr);
+/* pte_alloc - the pte slot for addr, allocating missing tables; NULL on ENOMEM.  ptl held. */
+pte_t *pte_alloc(struct umm_mm *mm, uintptr_t addr);
+/* set_pte_at / pte_clear / ptep_get_and_clear - write a slot, keeping the table's pt_used.  ptl held. */
+void set_pte_at(struct umm_mm *mm, uintptr_t addr, pte_t *ptep, pte_t pte);
+pte_t ptep_get_and_clear(struct umm_mm *mm, uintptr_t addr, pte_t *ptep);
+static inline void pte_clear(struct umm_mm *mm, uintptr_t addr, pte_t *ptep) { (void)ptep_get_and_clear(mm, addr, ptep); }
+/* pte_table_page - the struct page of the table that holds ptep. */
+struct page *pte_table_page(struct umm_mm *mm, pte_t *ptep);
+
+/*
+ * walk_pte_range - call fn for every non-empty pte in [start, end), in
+ * address order, skipping missing tables.  A non-zero return from fn stops
+ * the walk and is returned.  ptl held (fn may change the pte via set_pte_at).
+ */
+typedef int (*pte_fn_t)(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg);
+int walk_pte_range(struct umm_mm *mm, uintptr_t start, uintptr_t end, pte_fn_t fn, void *arg);
+/*
+ * free_pgtables - free the tables in [start, end) that have become empty,
+ * and upper tables left empty by that.  ptl and mmap_lock (write) held.
+ */
+void free_pgtables(struct umm_mm *mm, uintptr_t start, uintptr_t end);
+/* pgtable_count - tables currently allocated for mm (pgd included). ptl held. */
+unsigned long pgtable_count(struct umm_mm *mm);
+
+static inline void pt_lock(struct umm_mm *mm) { pthread_mutex_lock(&mm->page_table_lock); }
+static inline void pt_unlock(struct umm_mm *mm) { pthread_mutex_unlock(&mm->page_table_lock); }
+
+#endif

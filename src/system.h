@@ -1,0 +1,54 @@
+/*
+ * system.h - struct umm_system: one usermm instance.
+ *
+ * The system owns the physical arena, the slab caches of the VM's own
+ * structures, the shared zero page, the list of address spaces, and the
+ * hooks through which upper layers serve lower ones (the only calls that go
+ * upwards: reclaim for the allocator, unmapping for truncate).
+ *
+ * Lock order: mm_list_lock is a leaf.
+ */
+#ifndef UMM_SYSTEM_INTERNAL_H
+#define UMM_SYSTEM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <usermm/usermm.h>
+#include "page_alloc.h"
+#include "slab.h"
+
+struct umm_system {
+	uint64_t id;                     /* unique in the process, never reused */
+	struct umm_config cfg;
+	struct phys_mem *phys;
+
+	struct page *zero_page;          /* PG_reserved, all zero, mapped read-only */
+	unsigned long zero_pfn;
+
+	struct kmem_cache *mm_cache;     /* struct umm_mm */
+	struct kmem_cache *vma_cache;    /* struct vm_area_struct */
+
+	struct fault_inject fail_read;   /* backing pread */
+	struct fault_inject fail_write;  /* backing pwrite */
+
+	pthread_mutex_t mm_list_lock;    /* mm_list, nr_mms */
+	struct list_head mm_list;
+	unsigned long nr_mms;
+
+	_Atomic long nr_objects;
+	_Atomic long nr_pagecache;       /* pages in page caches */
+	_Atomic long nr_anon;            /* allocated anonymous pages */
+	_Atomic long nr_pgtable;         /* page-table pages */
+
+	/*
+	 * unmap_mapping_range - set by the address-space layer: remove every
+	 * pte that maps pages [first, end) of obj, in every mm (truncate).
+	 * Called with no object lock held.
+	 */
+	void (*unmap_mapping_range)(struct umm_object *obj, uint64_t first, uint64_t end);
+};
+
+/* system_debug_check - run umm_mm_check when cfg.debug_checks (or UMM_DEBUG >= 2). */
+static inline bool system_debug_checks(const struct umm_system *sys) { return sys->cfg.debug_checks != 0; }
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * tlb.h - the software MMU's per-thread TLB, as seen by the core.
+ *
+ * Until the notifier issue lands, the core invalidates the soft TLB
+ * directly through flush_tlb_range(); the notifier issue turns the TLB into
+ * a notifier consumer and this becomes the notifier's invalidate call.
+ *
+ * flush_tlb_range - after ptes of [start, end) in mm were removed, write-
+ * protected, aged, or changed, make sure no thread uses an old translation:
+ * every thread's cached entries for the range are invalidated, and the
+ * call returns only once no thread is still inside an access that used one.
+ * May be called with page_table_lock held (the TLB's fast path takes no
+ * core lock).  Frames unmapped must not be freed before it returns.
+ */
+#ifndef UMM_TLB_H
+#define UMM_TLB_H
+
+#include "mm.h"
+
+void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end);
+static inline void flush_tlb_mm(struct umm_mm *mm) { flush_tlb_range(mm, 0, UINTPTR_MAX); }
+/* tlb_init_system / tlb_exit_system - per-system setup (membarrier registration). */
+int tlb_init(void);
+
+#endif

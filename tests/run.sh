@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run every test binary of the given build variants; print one line per
+# test and a closing "N passed, N failed" line.  Exit 1 on any failure.
+set -u
+cd "$(dirname "$0")/.."
+pass=0; fail=0; failed=()
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+for v in "$@"; do
+	for t in build/$v/tests/test_*; do
+		[ -x "$t" ] || continue
+		name="$v/$(basename "$t")"
+		start=$EPOCHREALTIME
+		if timeout 300 "$t" >"build/$v/tests/$(basename "$t").log" 2>&1; then
+			pass=$((pass + 1)); st=ok
+		else
+			fail=$((fail + 1)); st=FAIL; failed+=("$name")
+		fi
+		printf '%-40s %-4s %6.2fs\n' "$name" "$st" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
+		if [ $st = FAIL ]; then tail -n 30 "build/$v/tests/$(basename "$t").log" | sed 's/^/    | /'; fi
+	done
+done
+echo
+[ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[@]}"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ] && [ $pass -gt 0 ]
