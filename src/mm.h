@@ -108,8 +108,14 @@ int mm_counter_for_page(struct page *page);
 /* mm.c */
 /* mm_alloc - an empty address space (no VMAs, empty pgd) linked into sys. */
 int mm_alloc(struct umm_system *sys, struct umm_mm **out);
-/* mm_debug_check - run umm_mm_check if the system asks for it; aborts on failure. */
+/*
+ * mm_debug_check - if the system was created with debug_checks, run the
+ * invariant check (mm_check_locked) and abort on failure.  mmap_lock held
+ * (read or write) by the caller.
+ */
 void mm_debug_check(struct umm_mm *mm);
+/* mm_check_locked - umm_mm_check with mmap_lock already held.  0 or -EUCLEAN. */
+int mm_check_locked(struct umm_mm *mm);
 
 static inline void mmap_read_lock(struct umm_mm *mm) { pthread_rwlock_rdlock(&mm->mmap_lock); }
 static inline void mmap_read_unlock(struct umm_mm *mm) { pthread_rwlock_unlock(&mm->mmap_lock); }

@@ -6,7 +6,8 @@
  * hooks through which upper layers serve lower ones (the only calls that go
  * upwards: reclaim for the allocator, unmapping for truncate).
  *
- * Lock order: mm_list_lock is a leaf.
+ * Lock order: mm_list_lock nests outside mmap_lock (only umm_system_check
+ * takes both); everywhere else it is taken alone.
  */
 #ifndef UMM_SYSTEM_INTERNAL_H
 #define UMM_SYSTEM_INTERNAL_H

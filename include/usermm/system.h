@@ -44,7 +44,12 @@ struct umm_system;
 struct umm_object;
 struct umm_mm;
 
-/* umm_system_create - -EINVAL for bad config (phys_bytes < 1 MiB, unknown rmap). */
+/*
+ * umm_system_create - cfg NULL means all defaults.  -EINVAL for a bad config
+ * (phys_bytes < 1 MiB, unknown rmap, min watermark >= half of memory) or a
+ * NULL out; -EOPNOTSUPP for swap_path/swap_bytes until swap is available;
+ * -ENOMEM.
+ */
 int  umm_system_create(const struct umm_config *cfg, struct umm_system **out);
 /* umm_system_destroy - the caller must have destroyed its mms and put its objects. */
 void umm_system_destroy(struct umm_system *sys);

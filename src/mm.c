@@ -1,0 +1,305 @@
+/*
+ * mm.c - address-space lifecycle: create, fork, destroy; per-mm
+ * statistics and /proc-style dumps; the expensive invariant checks.
+ *
+ * Lock order (see mm.h for the whole tree):
+ *   fork:    parent mmap_lock (write) -> child mmap_lock (write)
+ *            -> (copy_page_range: parent ptl -> child ptl)
+ *   dumps:   mmap_lock (read) -> page_table_lock
+ *   checks:  mmap_lock (held by the caller or taken for read) -> page_table_lock
+ *   sys->mm_list_lock is a leaf, taken alone.
+ *
+ * The invariant check verifies, for one mm: the VMA tree (vma_tree_check);
+ * every non-empty pte lies inside a VMA; every mapped pte's frame is a
+ * valid, allocated, non-table, non-slab frame with map and reference
+ * counts at least what this mm accounts for; writable ptes only in
+ * writable VMAs; shared VMAs map only their object's pages at the right
+ * index; RSS counters equal what the page tables hold; the page-table page
+ * count matches.  umm_system_check adds the cross-mm view: each frame's
+ * map count equals the number of ptes mapping it in all mms.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <limits.h>
+#include "mm.h"
+#include "vma.h"
+#include "memory.h"
+#include "mmap.h"
+#include "object.h"
+#include "tlb.h"
+
+static _Atomic uint64_t next_mm_id = 1;
+
+/**
+ * mm_alloc - allocate an empty address space linked into sys->mm_list.
+ * Returns 0 with *out set, or -ENOMEM.
+ */
+int mm_alloc(struct umm_system *sys, struct umm_mm **out)
+{
+	struct umm_mm *mm = kmem_cache_alloc(sys->mm_cache, GFP_ZERO);
+	int err;
+
+	if (!mm)
+		return -ENOMEM;
+	mm->sys = sys;
+	mm->id = atomic_fetch_add(&next_mm_id, 1);
+	mm->mm_rb = RB_ROOT;
+	mm->mmap_base = UMM_TASK_SIZE;
+	pthread_rwlock_init(&mm->mmap_lock, NULL);
+	pthread_mutex_init(&mm->page_table_lock, NULL);
+	err = pgd_alloc(mm);
+	if (err) {
+		pthread_rwlock_destroy(&mm->mmap_lock);
+		pthread_mutex_destroy(&mm->page_table_lock);
+		kmem_cache_free(sys->mm_cache, mm);
+		return err;
+	}
+	pthread_mutex_lock(&sys->mm_list_lock);
+	list_add_tail(&mm->mmlist, &sys->mm_list);
+	sys->nr_mms++;
+	pthread_mutex_unlock(&sys->mm_list_lock);
+	*out = mm;
+	return 0;
+}
+
+/**
+ * umm_mm_create - a new, empty address space.  0, -EINVAL, -ENOMEM.
+ */
+int umm_mm_create(struct umm_system *sys, struct umm_mm **out)
+{
+	if (!sys || !out)
+		return -EINVAL;
+	return mm_alloc(sys, out);
+}
+
+/**
+ * umm_mm_destroy - tear an address space down, like exit: unmap every
+ * VMA (dirty shared pages stay dirty in their object's cache and reach the
+ * file when it is synced or put), free the page tables and the mm.
+ * No other thread may use mm during or after the call.
+ */
+void umm_mm_destroy(struct umm_mm *mm)
+{
+	struct umm_system *sys;
+
+	if (!mm)
+		return;
+	sys = mm->sys;
+	mmap_write_lock(mm);
+	exit_mmap(mm);
+	mmap_write_unlock(mm);
+	pgd_free(mm);
+	pthread_mutex_lock(&sys->mm_list_lock);
+	list_del(&mm->mmlist);
+	sys->nr_mms--;
+	pthread_mutex_unlock(&sys->mm_list_lock);
+	pthread_rwlock_destroy(&mm->mmap_lock);
+	pthread_mutex_destroy(&mm->page_table_lock);
+	kmem_cache_free(sys->mm_cache, mm);
+}
+
+/* dup_mmap - copy every VMA and its ptes from parent into the new child. */
+static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
+{
+	struct vm_area_struct *vma, *copy;
+	int err;
+
+	child->mmap_base = parent->mmap_base;
+	for (vma = vma_first(parent); vma; vma = vma_next(vma)) {
+		copy = vma_dup(child, vma);
+		if (!copy)
+			return -ENOMEM;
+		vma_link(child, copy);
+		err = copy_page_range(copy, vma);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/**
+ * umm_fork - create *child as a copy of parent: same VMAs; private pages
+ * shared copy-on-write; shared mappings stay shared.  0, -EINVAL, -ENOMEM
+ * (no child is left behind on failure).
+ */
+int umm_fork(struct umm_mm *parent, struct umm_mm **child)
+{
+	struct umm_mm *mm;
+	int err;
+
+	if (!parent || !child)
+		return -EINVAL;
+	err = mm_alloc(parent->sys, &mm);
+	if (err)
+		return err;
+	mmap_write_lock(parent);
+	mmap_write_lock(mm);
+	err = dup_mmap(mm, parent);
+	if (!err) {
+		mm_debug_check(parent);
+		mm_debug_check(mm);
+	}
+	mmap_write_unlock(mm);
+	mmap_write_unlock(parent);
+	if (err) {
+		umm_mm_destroy(mm);
+		return err;
+	}
+	*child = mm;
+	return 0;
+}
+
+/**
+ * umm_mm_stats - per-address-space counters.  0 or -EINVAL.
+ */
+int umm_mm_stats(struct umm_mm *mm, struct umm_mm_stats *st)
+{
+	if (!mm || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->rss_anon = (unsigned long)atomic_load(&mm->rss[MM_ANONPAGES]);
+	st->rss_file = (unsigned long)atomic_load(&mm->rss[MM_FILEPAGES]);
+	st->rss_shmem = (unsigned long)atomic_load(&mm->rss[MM_SHMEMPAGES]);
+	st->minor_faults = atomic_load(&mm->min_flt);
+	st->major_faults = atomic_load(&mm->maj_flt);
+	st->cow_faults = atomic_load(&mm->cow_flt);
+	st->pgtable_pages = (unsigned long)atomic_load(&mm->nr_ptes);
+	mmap_read_lock(mm);
+	st->nr_vmas = mm->map_count;
+	st->total_vm = mm->total_vm;
+	mmap_read_unlock(mm);
+	return 0;
+}
+
+/* vma_name - what /proc/PID/maps shows in the path column. */
+static void vma_name(const struct vm_area_struct *vma, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	buf[0] = 0;
+	if (!vma->vm_obj)
+		return;
+	if (vma->vm_obj->type == OBJ_SHMEM) {
+		snprintf(buf, len, "/dev/zero (deleted)");
+		return;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", vma->vm_obj->fd);
+	n = readlink(link, buf, len - 1);
+	buf[n > 0 ? n : 0] = 0;
+}
+
+static void vma_perms(const struct vm_area_struct *vma, char perms[5])
+{
+	perms[0] = vma->vm_flags & VM_READ ? 'r' : '-';
+	perms[1] = vma->vm_flags & VM_WRITE ? 'w' : '-';
+	perms[2] = vma->vm_flags & VM_EXEC ? 'x' : '-';
+	perms[3] = vma->vm_flags & VM_MAYSHARE ? 's' : 'p';
+	perms[4] = 0;
+}
+
+static unsigned long vma_inode(const struct vm_area_struct *vma)
+{
+	return vma->vm_obj ? (unsigned long)(uintptr_t)vma->vm_obj >> 4 & 0xffffff : 0;
+}
+
+/**
+ * umm_mm_dump_maps - one /proc/PID/maps line per VMA.  0 or -EINVAL.
+ */
+int umm_mm_dump_maps(struct umm_mm *mm, FILE *out)
+{
+	struct vm_area_struct *vma;
+	char perms[5], name[PATH_MAX];
+
+	if (!mm || !out)
+		return -EINVAL;
+	mmap_read_lock(mm);
+	for (vma = vma_first(mm); vma; vma = vma_next(vma)) {
+		vma_perms(vma, perms);
+		vma_name(vma, name, sizeof(name));
+		fprintf(out, "%08lx-%08lx %s %08llx 00:00 %-10lu %s\n",
+			(unsigned long)vma->vm_start, (unsigned long)vma->vm_end, perms,
+			vma->vm_obj ? (unsigned long long)vma->vm_pgoff << PAGE_SHIFT : 0ULL,
+			vma_inode(vma), name);
+	}
+	mmap_read_unlock(mm);
+	return 0;
+}
+
+struct smaps_acc {
+	struct umm_system *sys;
+	unsigned long rss, shared_clean, shared_dirty, private_clean, private_dirty;
+	unsigned long anon, referenced, zero;
+};
+
+static int smaps_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
+{
+	struct smaps_acc *acc = arg;
+	pte_t pte = *ptep;
+	struct page *page;
+	bool dirty;
+
+	(void)mm; (void)addr;
+	if (!pte_present(pte))
+		return 0;
+	if (pte_special(pte)) {
+		acc->zero++;
+		return 0;
+	}
+	page = pfn_to_page(acc->sys->phys, pte_pfn(pte));
+	dirty = pte_dirty(pte) || PageDirty(page);
+	acc->rss++;
+	if (pte_young(pte) || PageReferenced(page))
+		acc->referenced++;
+	if (PageAnon(page))
+		acc->anon++;
+	if (page_mapcount(page) > 1)
+		dirty ? acc->shared_dirty++ : acc->shared_clean++;
+	else
+		dirty ? acc->private_dirty++ : acc->private_clean++;
+	return 0;
+}
+
+/**
+ * umm_mm_dump_smaps - per-VMA memory summary in the style of
+ * /proc/PID/smaps (sizes in kB).  0 or -EINVAL.
+ */
+int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out)
+{
+	struct vm_area_struct *vma;
+	char perms[5], name[PATH_MAX];
+	const unsigned long kb = PAGE_SIZE / 1024;
+
+	if (!mm || !out)
+		return -EINVAL;
+	mmap_read_lock(mm);
+	for (vma = vma_first(mm); vma; vma = vma_next(vma)) {
+		struct smaps_acc acc = { .sys = mm->sys };
+
+		pt_lock(mm);
+		walk_pte_range(mm, vma->vm_start, vma->vm_end, smaps_pte, &acc);
+		pt_unlock(mm);
+		vma_perms(vma, perms);
+		vma_name(vma, name, sizeof(name));
+		fprintf(out, "%08lx-%08lx %s %08llx 00:00 %-10lu %s\n",
+			(unsigned long)vma->vm_start, (unsigned long)vma->vm_end, perms,
+			vma->vm_obj ? (unsigned long long)vma->vm_pgoff << PAGE_SHIFT : 0ULL,
+			vma_inode(vma), name);
+		fprintf(out, "Size:           %8lu kB\n", vma_pages(vma) * kb);
+		fprintf(out, "Rss:            %8lu kB\n", acc.rss * kb);
+		fprintf(out, "Shared_Clean:   %8lu kB\n", acc.shared_clean * kb);
+		fprintf(out, "Shared_Dirty:   %8lu kB\n", acc.shared_dirty * kb);
+		fprintf(out, "Private_Clean:  %8lu kB\n", acc.private_clean * kb);
+		fprintf(out, "Private_Dirty:  %8lu kB\n", acc.private_dirty * kb);
+		fprintf(out, "Referenced:     %8lu kB\n", acc.referenced * kb);
+		fprintf(out, "Anonymous:      %8lu kB\n", acc.anon * kb);
+		fprintf(out, "ZeroPage:       %8lu kB\n", acc.zero * kb);
+		fprintf(out, "VmFlags:        %s%s%s%s%s%s\n",
+			vma->vm_flags & VM_READ ? "rd " : "", vma->vm_flags & VM_WRITE ? "wr " : "",
+			vma->vm_flags & VM_EXEC ? "ex " : "", vma->vm_flags & VM_SHARED ? "sh " : "",
+			vma->vm_flags & VM_LOCKED ? "lo " : "", vma->vm_flags & VM_NORESERVE ? "nr " : "");
+	}
+	mmap_read_unlock(mm);
+	return 0;
+}

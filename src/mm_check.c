@@ -1,0 +1,204 @@
+/*
+ * mm_check.c - the expensive invariant checks (debug builds and tests).
+ *
+ * Invariants of one address space (mm_check_locked):
+ *   1. the VMA tree is ordered, non-overlapping, its gaps and counts right;
+ *   2. every non-empty pte lies inside a VMA;
+ *   3. a mapped pte's frame is valid and allocated (refcount > 0), not
+ *      free, slab or page-table memory; special ptes map the zero page
+ *      read-only;
+ *   4. writable ptes only in VMAs with VM_WRITE; protnone ptes only in
+ *      VMAs without access;
+ *   5. shared VMAs map only their own object's pages at the linear index;
+ *      anonymous VMAs map only anonymous pages;
+ *   6. each frame's map count covers the ptes of this mm that map it, and
+ *      its reference count covers the map count (+1 when cached);
+ *   7. RSS counters equal what the page tables hold, and the page-table
+ *      page count matches.
+ * umm_system_check adds, across all mms: each frame's map count equals the
+ * number of ptes that map it, and the allocator's own lists are sound.
+ *
+ * Locks: mmap_lock (read, or held by the caller) -> page_table_lock.
+ * umm_system_check takes each mm's locks in turn and must only run while
+ * no other thread changes the system.
+ */
+#include <errno.h>
+#include <string.h>
+#include "mm.h"
+#include "vma.h"
+#include "memory.h"
+#include "object.h"
+#include "rmap.h"
+
+struct check_ctx {
+	struct umm_mm *mm;
+	long rss[NR_MM_COUNTERS];
+	int errors;
+	/* cross-mm pte counts per pfn (umm_system_check), or NULL */
+	unsigned int *map_counts;
+};
+
+#define CHECK_FAIL(ctx, fmt, ...) do { \
+	if ((ctx)->errors++ < 10) \
+		fprintf(stderr, "usermm: mm %llu invariant: " fmt "\n", \
+			(unsigned long long)(ctx)->mm->id, __VA_ARGS__); \
+} while (0)
+
+static void check_mapped_page(struct check_ctx *ctx, struct vm_area_struct *vma,
+			      pte_t pte, uintptr_t addr)
+{
+	struct umm_system *sys = ctx->mm->sys;
+	unsigned long pfn = pte_pfn(pte);
+	struct page *page;
+
+	if (!pfn_valid(sys->phys, pfn)) {
+		CHECK_FAIL(ctx, "pte at %#lx maps invalid pfn %lu", (unsigned long)addr, pfn);
+		return;
+	}
+	page = pfn_to_page(sys->phys, pfn);
+	if (pte_special(pte)) {
+		if (pfn != sys->zero_pfn || pte_write(pte))
+			CHECK_FAIL(ctx, "special pte at %#lx is not a read-only zero page", (unsigned long)addr);
+		return;
+	}
+	if (PageReserved(page) || PageBuddy(page) || PageSlab(page) || PagePgTable(page) ||
+	    page_count(page) <= 0)
+		CHECK_FAIL(ctx, "pte at %#lx maps a frame that is not a user page (pfn %lu flags %#lx ref %d)",
+			   (unsigned long)addr, pfn, (unsigned long)atomic_load(&page->flags), page_count(page));
+	if (ctx->map_counts)
+		ctx->map_counts[pfn]++;
+	if (page_mapcount(page) < 1)
+		CHECK_FAIL(ctx, "mapped page at %#lx has map count %d", (unsigned long)addr, page_mapcount(page));
+	if (page_count(page) < page_mapcount(page) + (page->mapping ? 1 : 0))
+		CHECK_FAIL(ctx, "page at %#lx: refcount %d < mapcount %d (+cache)",
+			   (unsigned long)addr, page_count(page), page_mapcount(page));
+	if (PageAnon(page) == (page->mapping != NULL))
+		CHECK_FAIL(ctx, "page at %#lx: anon flag and mapping disagree", (unsigned long)addr);
+	if (vma_is_anonymous(vma) && !PageAnon(page))
+		CHECK_FAIL(ctx, "anonymous vma maps a cache page at %#lx", (unsigned long)addr);
+	if (vma_is_shared(vma) && !(vma->vm_flags & VM_NONLINEAR) &&
+	    (page->mapping != vma->vm_obj || page->index != linear_page_index(vma, addr)))
+		CHECK_FAIL(ctx, "shared vma at %#lx maps the wrong object page", (unsigned long)addr);
+	ctx->rss[mm_counter_for_page(page)]++;
+}
+
+static int check_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
+{
+	struct check_ctx *ctx = arg;
+	struct vm_area_struct *vma = find_vma(mm, addr);
+	pte_t pte = *ptep;
+
+	if (!vma || vma->vm_start > addr) {
+		CHECK_FAIL(ctx, "pte %#llx at %#lx outside any vma", (unsigned long long)pte, (unsigned long)addr);
+		return 0;
+	}
+	if (!pte_present(pte))
+		return 0;
+	if (pte_write(pte) && !(vma->vm_flags & VM_WRITE))
+		CHECK_FAIL(ctx, "writable pte at %#lx in a read-only vma", (unsigned long)addr);
+	if (pte_protnone(pte) && (vma->vm_flags & VM_ACCESS_FLAGS))
+		CHECK_FAIL(ctx, "protnone pte at %#lx in an accessible vma", (unsigned long)addr);
+	check_mapped_page(ctx, vma, pte, addr);
+	return 0;
+}
+
+static int mm_check_ctx(struct umm_mm *mm, struct check_ctx *ctx)
+{
+	unsigned long tables;
+
+	if (vma_tree_check(mm))
+		ctx->errors++;
+	pt_lock(mm);
+	walk_pte_range(mm, 0, UMM_TASK_SIZE, check_pte, ctx);
+	tables = pgtable_count(mm);
+	pt_unlock(mm);
+	for (int i = 0; i < NR_MM_COUNTERS; i++)
+		if (ctx->rss[i] != atomic_load(&mm->rss[i]))
+			CHECK_FAIL(ctx, "rss counter %d is %ld, page tables hold %ld",
+				   i, atomic_load(&mm->rss[i]), ctx->rss[i]);
+	if ((long)tables != atomic_load(&mm->nr_ptes))
+		CHECK_FAIL(ctx, "%lu page-table pages but nr_ptes %ld", tables, atomic_load(&mm->nr_ptes));
+	return ctx->errors ? -EUCLEAN : 0;
+}
+
+/**
+ * mm_check_locked - check the invariants of one mm; mmap_lock held by the
+ * caller (read or write).  0 or -EUCLEAN (problems printed to stderr).
+ */
+int mm_check_locked(struct umm_mm *mm)
+{
+	struct check_ctx ctx = { .mm = mm };
+
+	return mm_check_ctx(mm, &ctx);
+}
+
+/**
+ * umm_mm_check - the invariant check of <usermm/debug.h>.  Takes mmap_lock
+ * for read.  0, -EINVAL or -EUCLEAN.
+ */
+int umm_mm_check(struct umm_mm *mm)
+{
+	int err;
+
+	if (!mm)
+		return -EINVAL;
+	mmap_read_lock(mm);
+	err = mm_check_locked(mm);
+	mmap_read_unlock(mm);
+	return err;
+}
+
+/**
+ * mm_debug_check - abort if the system runs debug checks and mm is broken.
+ * mmap_lock held by the caller.
+ */
+void mm_debug_check(struct umm_mm *mm)
+{
+	if (!system_debug_checks(mm->sys))
+		return;
+	if (mm_check_locked(mm))
+		umm_bug(__FILE__, __LINE__, "address-space invariant check failed");
+}
+
+/**
+ * umm_system_check - allocator consistency plus every mm's invariants and
+ * exact map counts across all mms.  Only while the system is quiescent.
+ * 0, -EINVAL, -ENOMEM or -EUCLEAN.
+ */
+int umm_system_check(struct umm_system *sys)
+{
+	struct phys_mem *phys;
+	unsigned int *counts;
+	struct umm_mm *mm;
+	int errors = 0;
+
+	if (!sys)
+		return -EINVAL;
+	phys = sys->phys;
+	if (phys_check(phys))
+		errors++;
+	counts = calloc(phys->nr_frames, sizeof(*counts));
+	if (!counts)
+		return -ENOMEM;
+	pthread_mutex_lock(&sys->mm_list_lock);
+	list_for_each_entry(mm, &sys->mm_list, mmlist) {
+		struct check_ctx ctx = { .mm = mm, .map_counts = counts };
+
+		mmap_read_lock(mm);
+		if (mm_check_ctx(mm, &ctx))
+			errors++;
+		mmap_read_unlock(mm);
+	}
+	pthread_mutex_unlock(&sys->mm_list_lock);
+	for (unsigned long pfn = 0; pfn < phys->nr_frames; pfn++) {
+		struct page *page = pfn_to_page(phys, pfn);
+
+		if (PageReserved(page) || PageBuddy(page) || PageSlab(page) || PagePgTable(page))
+			continue;
+		if ((unsigned int)page_mapcount(page) != counts[pfn] && errors++ < 10)
+			fprintf(stderr, "usermm: pfn %lu has map count %d but %u ptes map it\n",
+				pfn, page_mapcount(page), counts[pfn]);
+	}
+	free(counts);
+	return errors ? -EUCLEAN : 0;
+}

@@ -1,0 +1,225 @@
+/*
+ * system.c - creating and destroying a usermm instance, system-wide
+ * statistics, failure injection and the system-wide invariant check.
+ *
+ * A system is: the physical arena (page_alloc.c), the slab caches for
+ * struct umm_mm and struct vm_area_struct, the shared zero page, and the
+ * list of live address spaces.  Upper layers install their hooks here
+ * (unmap_mapping_range for truncate) so lower layers never call upwards
+ * by name.
+ *
+ * Locks: sys->mm_list_lock (leaf).  umm_system_check takes, for each mm in
+ * turn, mmap_lock (read) then page_table_lock; it must only be used when no
+ * other thread changes the system (tests).
+ */
+#include <errno.h>
+#include <string.h>
+#include <stdlib.h>
+#include "system.h"
+#include "mm.h"
+#include "memory.h"
+#include "object.h"
+#include "tlb.h"
+
+#define DEFAULT_PHYS_BYTES (256UL << 20)
+
+static _Atomic uint64_t next_system_id = 1;
+
+static int validate_config(const struct umm_config *cfg)
+{
+	if (cfg->phys_bytes && cfg->phys_bytes < (1UL << 20))
+		return -EINVAL;
+	if (cfg->rmap != UMM_RMAP_DEFAULT && cfg->rmap != UMM_RMAP_PTE_CHAIN &&
+	    cfg->rmap != UMM_RMAP_OBJECT)
+		return -EINVAL;
+	if (cfg->swap_path || cfg->swap_bytes)
+		return -EOPNOTSUPP;     /* swap arrives with the reclaim issue */
+	if (cfg->wmark_min_bytes && cfg->phys_bytes &&
+	    cfg->wmark_min_bytes >= cfg->phys_bytes / 2)
+		return -EINVAL;
+	return 0;
+}
+
+static int create_caches(struct umm_system *sys)
+{
+	sys->mm_cache = kmem_cache_create(sys->phys, "mm_struct", sizeof(struct umm_mm), 64);
+	sys->vma_cache = kmem_cache_create(sys->phys, "vm_area_struct",
+					   sizeof(struct vm_area_struct), 0);
+	if (!sys->mm_cache || !sys->vma_cache)
+		return -ENOMEM;
+	return 0;
+}
+
+static void destroy_caches(struct umm_system *sys)
+{
+	unsigned long leaked = 0;
+
+	if (sys->vma_cache)
+		leaked += kmem_cache_destroy(sys->vma_cache);
+	if (sys->mm_cache)
+		leaked += kmem_cache_destroy(sys->mm_cache);
+	if (leaked)
+		fprintf(stderr, "usermm: %lu VMA/mm structures leaked at system destroy\n", leaked);
+}
+
+/**
+ * umm_system_create - create a usermm instance from cfg (NULL: defaults).
+ * Returns 0 with *out set, -EINVAL for a bad config or NULL out,
+ * -EOPNOTSUPP for swap (not yet available), -ENOMEM.
+ */
+int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
+{
+	static const struct umm_config defaults;
+	struct phys_params params = { 0 };
+	struct umm_system *sys;
+	int err;
+
+	if (!out)
+		return -EINVAL;
+	if (!cfg)
+		cfg = &defaults;
+	err = validate_config(cfg);
+	if (err)
+		return err;
+	sys = calloc(1, sizeof(*sys));
+	if (!sys)
+		return -ENOMEM;
+	sys->id = atomic_fetch_add(&next_system_id, 1);
+	sys->cfg = *cfg;
+	if (!sys->cfg.phys_bytes)
+		sys->cfg.phys_bytes = DEFAULT_PHYS_BYTES;
+	if (!sys->cfg.rmap)
+		sys->cfg.rmap = UMM_RMAP_PTE_CHAIN;
+	params.wmark_min = cfg->wmark_min_bytes >> PAGE_SHIFT;
+	params.pcp_high = cfg->pcp_high;
+	err = phys_create(sys->cfg.phys_bytes, &params, &sys->phys);
+	if (err)
+		goto err_free_sys;
+	err = -ENOMEM;
+	sys->zero_page = alloc_page(sys->phys, GFP_ZERO | GFP_ATOMIC);
+	if (!sys->zero_page)
+		goto err_phys;
+	SetPageReserved(sys->zero_page);
+	SetPageUptodate(sys->zero_page);
+	sys->zero_pfn = page_to_pfn(sys->zero_page);
+	err = create_caches(sys);
+	if (err)
+		goto err_caches;
+	err = tlb_init();
+	if (err)
+		goto err_caches;
+	pthread_mutex_init(&sys->mm_list_lock, NULL);
+	INIT_LIST_HEAD(&sys->mm_list);
+	sys->unmap_mapping_range = unmap_mapping_range;
+	*out = sys;
+	return 0;
+
+err_caches:
+	destroy_caches(sys);
+err_phys:
+	phys_destroy(sys->phys);
+err_free_sys:
+	free(sys);
+	return err;
+}
+
+/**
+ * umm_system_destroy - free an instance.  The caller has destroyed its
+ * address spaces and put its objects; leftovers are reported on stderr.
+ */
+void umm_system_destroy(struct umm_system *sys)
+{
+	if (!sys)
+		return;
+	if (sys->nr_mms || atomic_load(&sys->nr_objects))
+		fprintf(stderr, "usermm: system destroyed with %lu address spaces and %ld objects alive\n",
+			sys->nr_mms, atomic_load(&sys->nr_objects));
+	destroy_caches(sys);
+	pthread_mutex_destroy(&sys->mm_list_lock);
+	phys_destroy(sys->phys);
+	free(sys);
+}
+
+/**
+ * umm_strerror - message for a usermm error code (negative or positive errno).
+ */
+const char *umm_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case 0:       return "Success";
+	case EFAULT:  return "Bad address (SIGSEGV: no mapping or wrong protection)";
+	case EIO:     return "I/O error (SIGBUS: past the end of the object or backing I/O failed)";
+	case ENOMEM:  return "Out of memory (physical frames, page tables or VMAs)";
+	default:      return strerror(err);
+	}
+}
+
+/**
+ * umm_system_stats - snapshot of system-wide counters.  0 or -EINVAL.
+ */
+int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
+{
+	struct phys_stats ps;
+	struct kmem_cache_stats ks;
+
+	if (!sys || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	phys_get_stats(sys->phys, &ps);
+	st->total_frames = ps.nr_frames;
+	st->free_frames = ps.nr_free;
+	st->wmark_min = ps.wmark_min;
+	st->wmark_low = ps.wmark_low;
+	st->wmark_high = ps.wmark_high;
+	st->alloc_failures = ps.alloc_failures;
+	st->pagecache_pages = (unsigned long)atomic_load(&sys->nr_pagecache);
+	st->anon_pages = (unsigned long)atomic_load(&sys->nr_anon);
+	st->pgtable_pages = (unsigned long)atomic_load(&sys->nr_pgtable);
+	kmem_cache_get_stats(sys->mm_cache, &ks);
+	st->slab_pages = ks.slabs;
+	kmem_cache_get_stats(sys->vma_cache, &ks);
+	st->slab_pages += ks.slabs;
+	pthread_mutex_lock(&sys->mm_list_lock);
+	st->nr_mms = sys->nr_mms;
+	pthread_mutex_unlock(&sys->mm_list_lock);
+	st->nr_objects = (unsigned long)atomic_load(&sys->nr_objects);
+	return 0;
+}
+
+static struct fault_inject *inject_site(struct umm_system *sys, int site)
+{
+	switch (site) {
+	case UMM_INJECT_PAGE_ALLOC: return &sys->phys->fail_alloc;
+	case UMM_INJECT_READ:       return &sys->fail_read;
+	case UMM_INJECT_WRITE:      return &sys->fail_write;
+	default:                    return NULL;
+	}
+}
+
+/**
+ * umm_inject_fault - arm failure injection at a site (see <usermm/debug.h>).
+ */
+int umm_inject_fault(struct umm_system *sys, int site, long skip, long times)
+{
+	struct fault_inject *fi;
+
+	if (!sys || skip < 0 || times < -1)
+		return -EINVAL;
+	fi = inject_site(sys, site);
+	if (!fi)
+		return -EINVAL;
+	fault_inject_arm(fi, skip, times);
+	return 0;
+}
+
+/**
+ * umm_inject_hits - failures produced at a site so far (0 for a bad site).
+ */
+unsigned long umm_inject_hits(struct umm_system *sys, int site)
+{
+	struct fault_inject *fi = sys ? inject_site(sys, site) : NULL;
+
+	return fi ? atomic_load(&fi->hits) : 0;
+}
