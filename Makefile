@@ -59,7 +59,7 @@ build/release/bench/%: bench/%.c build/release/libusermm.a $(HDRS)
 
 benches: $(patsubst bench/%.c,build/release/bench/%,$(BENCHES))
 
-demo: lib build/release/usermm
+demo: all
 	./build/release/usermm demo
 
 check: $(addprefix tests-,$(CHECK_VARIANTS))
