@@ -1,0 +1,398 @@
+/*
+ * filemap.c - the page cache: each object's radix tree of struct page,
+ * find-or-read, writeback and truncation.
+ *
+ * Membership.  A page is in obj->page_tree at page->index iff
+ * page->mapping == obj; both change together under obj->tree_lock, and
+ * only while the page is locked (add and delete require PG_locked), so a
+ * holder of the page lock may read page->mapping without tree_lock.  The
+ * cache holds one reference on every page it contains.
+ *
+ * Reading.  The first caller to miss allocates a frame, locks it, inserts
+ * it (not uptodate) and calls obj->ops->readpage with only the page lock
+ * held.  Others find the locked page, sleep in lock_page(), and on waking
+ * either see it uptodate or see that it left the cache (the read failed:
+ * the reader sets PG_error and removes it before unlocking), and look
+ * again.  So each index is read once however many callers race for it,
+ * and a page that failed to read never stays cached.
+ *
+ * Writeback.  write_one_page clears PG_dirty before writing, so a store
+ * that lands during the write dirties the page again and is not lost; on
+ * failure the page is re-dirtied and the error is remembered in
+ * obj->wb_err for the next sync.
+ *
+ * Truncation.  The size is lowered first, then mapped pages are unmapped
+ * (object.c), then truncate_inode_pages drops the cached pages.  A reader
+ * that inserted a page just as the size dropped re-checks the size after
+ * inserting, so either it sees the new size or truncation finds its page.
+ *
+ * Locks taken, in order: page lock -> obj->tree_lock -> allocator.
+ * No lock but the page's own is held across readpage/writepage.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include "filemap.h"
+
+/* Retries of a lookup whose page vanished (a racing read failed, or truncate). */
+#define READ_CACHE_RETRIES 8
+#define PAGEVEC_SIZE 16
+
+/**
+ * find_get_page - the cached page at @index with a reference taken.
+ * Takes and releases obj->tree_lock.
+ * Return: the page, or NULL if none is cached there.
+ */
+struct page *find_get_page(struct umm_object *obj, uint64_t index)
+{
+	struct page *page;
+
+	if (!obj)
+		return NULL;
+	pthread_mutex_lock(&obj->tree_lock);
+	page = radix_tree_lookup(&obj->page_tree, index);
+	if (page)
+		get_page(page);
+	pthread_mutex_unlock(&obj->tree_lock);
+	return page;
+}
+
+/**
+ * find_lock_page - the cached page at @index, referenced and locked.
+ * May sleep in lock_page(); takes obj->tree_lock briefly.  On return the
+ * caller holds the page lock.  A page removed while we waited for its lock
+ * is dropped and the lookup repeated.
+ * Return: the page, or NULL if none is cached there.
+ */
+struct page *find_lock_page(struct umm_object *obj, uint64_t index)
+{
+	struct page *page;
+
+	for (;;) {
+		page = find_get_page(obj, index);
+		if (!page)
+			return NULL;
+		lock_page(page);
+		if (page->mapping == obj && page->index == index)
+			return page;
+		unlock_page(page);
+		put_page(page);
+	}
+}
+
+/**
+ * add_to_page_cache - insert a locked page at @index of @obj; the cache
+ * takes its own reference.
+ * Caller holds the page lock; takes obj->tree_lock.
+ * Return: 0, -EEXIST (another page is there), -ENOMEM, -EINVAL (NULL args).
+ */
+int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index)
+{
+	int err;
+
+	if (!page || !obj)
+		return -EINVAL;
+	VM_BUG_ON(!PageLocked(page));
+	VM_BUG_ON(page->mapping != NULL);
+	get_page(page);
+	pthread_mutex_lock(&obj->tree_lock);
+	err = radix_tree_insert(&obj->page_tree, index, page);
+	if (!err) {
+		page->mapping = obj;
+		page->index = index;
+		obj->nrpages++;
+		atomic_fetch_add(&obj->sys->nr_pagecache, 1);
+	}
+	pthread_mutex_unlock(&obj->tree_lock);
+	if (err)
+		put_page(page);           /* ours; the caller still holds one */
+	return err;
+}
+
+/**
+ * delete_from_page_cache - remove a locked cached page and drop the
+ * cache's reference (the caller must hold a reference of its own).
+ * Caller holds the page lock; takes obj->tree_lock.
+ */
+void delete_from_page_cache(struct page *page)
+{
+	struct umm_object *obj = page->mapping;
+	void *old;
+
+	VM_BUG_ON(!PageLocked(page));
+	if (!obj)
+		return;
+	pthread_mutex_lock(&obj->tree_lock);
+	old = radix_tree_delete(&obj->page_tree, page->index);
+	BUG_ON(old != page);
+	page->mapping = NULL;
+	obj->nrpages--;
+	atomic_fetch_sub(&obj->sys->nr_pagecache, 1);
+	pthread_mutex_unlock(&obj->tree_lock);
+	put_page(page);
+}
+
+/*
+ * Fill a locked page that this caller inserted.  On failure the page is
+ * marked PG_error and leaves the cache (still locked, still referenced by
+ * the caller).
+ */
+static int filemap_read_page(struct umm_object *obj, struct page *page)
+{
+	int err;
+
+	ClearPageError(page);
+	err = obj->ops->readpage(obj, page);
+	if (!err && page->index >= object_size_pages(obj))
+		err = -EIO;               /* truncated under us */
+	if (err) {
+		SetPageError(page);
+		delete_from_page_cache(page);
+		return -EIO;
+	}
+	SetPageUptodate(page);
+	return 0;
+}
+
+/*
+ * A cached page was found (referenced).  Wait for an in-flight read.
+ * Returns 0 (page uptodate, referenced, unlocked), -EAGAIN (it left the
+ * cache: look again; our reference is dropped) or -EIO.
+ */
+static int read_cache_wait(struct umm_object *obj, uint64_t index, struct page *page,
+			   bool *major)
+{
+	int err = 0;
+
+	if (PageUptodate(page))
+		return 0;
+	lock_page(page);
+	if (page->mapping != obj || page->index != index) {
+		err = -EAGAIN;
+	} else if (!PageUptodate(page)) {
+		/* Not normally reached: readers leave the cache before unlocking. */
+		err = filemap_read_page(obj, page);
+		if (!err && major)
+			*major = true;
+	}
+	unlock_page(page);
+	if (err)
+		put_page(page);
+	return err;
+}
+
+/*
+ * Cache miss: allocate, insert and read a page.  Returns 0 with the page
+ * referenced in *pagep, -EAGAIN (lost an insert race: look again),
+ * -ENOMEM or -EIO.
+ */
+static int read_cache_miss(struct umm_object *obj, uint64_t index, struct page **pagep)
+{
+	struct page *page;
+	int err;
+
+	page = alloc_page(obj->sys->phys, GFP_KERNEL);
+	if (!page)
+		return -ENOMEM;
+	lock_page(page);
+	err = add_to_page_cache(page, obj, index);
+	if (err) {
+		unlock_page(page);
+		put_page(page);
+		return err == -EEXIST ? -EAGAIN : err;
+	}
+	err = filemap_read_page(obj, page);
+	unlock_page(page);
+	if (err) {
+		put_page(page);
+		return err;
+	}
+	*pagep = page;
+	return 0;
+}
+
+/**
+ * read_cache_page - find the page at @index, reading it in on a miss.
+ * Takes page locks and obj->tree_lock; none is held on return.  May
+ * sleep waiting for another caller's read of the same page.
+ * Return: 0 with *@pagep uptodate and referenced (*@major true if this
+ * call did the read); -EIO (index past end of object, or the read
+ * failed: the page is not left cached); -ENOMEM; -EINVAL (NULL args).
+ */
+int read_cache_page(struct umm_object *obj, uint64_t index, struct page **pagep, bool *major)
+{
+	struct page *page;
+	int tries, err;
+
+	if (!obj || !pagep)
+		return -EINVAL;
+	if (major)
+		*major = false;
+	for (tries = 0; tries < READ_CACHE_RETRIES; tries++) {
+		if (index >= object_size_pages(obj))
+			return -EIO;
+		page = find_get_page(obj, index);
+		if (page) {
+			err = read_cache_wait(obj, index, page, major);
+			if (!err)
+				*pagep = page;
+		} else {
+			err = read_cache_miss(obj, index, pagep);
+			if (!err && major)
+				*major = true;
+		}
+		if (err != -EAGAIN)
+			return err;
+	}
+	return -EIO;
+}
+
+/**
+ * find_get_pages - up to @nr cached pages with index in [*@start, @end),
+ * in index order, each referenced; *@start moves past the last one found.
+ * Takes and releases obj->tree_lock.
+ * Return: the number of pages stored in @pages.
+ */
+unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t end,
+			    unsigned int nr, struct page **pages)
+{
+	unsigned int n, i;
+
+	if (!obj || !start || !pages || nr == 0 || *start >= end)
+		return 0;
+	pthread_mutex_lock(&obj->tree_lock);
+	n = radix_tree_gang_lookup(&obj->page_tree, (void **)pages, NULL, *start, nr);
+	for (i = 0; i < n && pages[i]->index < end; i++)
+		get_page(pages[i]);
+	n = i;
+	if (n)
+		*start = pages[n - 1]->index + 1;   /* < end, cannot wrap */
+	pthread_mutex_unlock(&obj->tree_lock);
+	return n;
+}
+
+/**
+ * set_page_dirty - mark a page's contents as newer than the backing store.
+ * No locks needed (atomic flag).
+ * Return: true if the page was clean.
+ */
+bool set_page_dirty(struct page *page)
+{
+	if (!page)
+		return false;
+	return !TestSetPageDirty(page);
+}
+
+/**
+ * write_one_page - write a locked page back if it is dirty.  PG_dirty is
+ * cleared before the write and set again (with PG_error, and the error
+ * recorded in obj->wb_err) if it fails.
+ * Caller holds the page lock, which is held across the I/O.
+ * Return: 0 (written, or clean, or no longer cached) or -EIO.
+ */
+int write_one_page(struct page *page)
+{
+	struct umm_object *obj;
+	int err;
+
+	if (!page)
+		return -EINVAL;
+	VM_BUG_ON(!PageLocked(page));
+	obj = page->mapping;
+	if (!obj || !TestClearPageDirty(page))
+		return 0;
+	SetPageWriteback(page);
+	err = obj->ops->writepage(obj, page);
+	ClearPageWriteback(page);
+	if (err) {
+		SetPageDirty(page);
+		SetPageError(page);
+		atomic_store(&obj->wb_err, -EIO);
+		return -EIO;
+	}
+	ClearPageError(page);
+	return 0;
+}
+
+/**
+ * filemap_write_range - write back the dirty cached pages of [@first, @end)
+ * in index order.
+ * Takes each page's lock in turn (and tree_lock for the lookups); holds
+ * nothing on entry or exit.
+ * Return: 0 or the first error (every dirty page is still attempted).
+ */
+int filemap_write_range(struct umm_object *obj, uint64_t first, uint64_t end)
+{
+	struct page *pages[PAGEVEC_SIZE];
+	uint64_t index = first;
+	unsigned int n, i;
+	int ret = 0, err;
+
+	if (!obj)
+		return -EINVAL;
+	while ((n = find_get_pages(obj, &index, end, PAGEVEC_SIZE, pages)) > 0) {
+		for (i = 0; i < n; i++) {
+			struct page *page = pages[i];
+
+			if (PageDirty(page)) {
+				lock_page(page);
+				err = page->mapping == obj ? write_one_page(page) : 0;
+				unlock_page(page);
+				if (err && !ret)
+					ret = err;
+			}
+			put_page(page);
+		}
+	}
+	return ret;
+}
+
+/* Zero bytes [offset, PAGE_SIZE) of the cached page at @index, if cached. */
+static void truncate_partial_page(struct umm_object *obj, uint64_t index, size_t offset)
+{
+	struct page *page = find_lock_page(obj, index);
+
+	if (!page)
+		return;
+	if (PageUptodate(page))
+		memset((char *)page_address(page) + offset, 0, PAGE_SIZE - offset);
+	unlock_page(page);
+	put_page(page);
+}
+
+/**
+ * truncate_inode_pages - drop every cached page wholly at or past byte
+ * @from (dirty data there is discarded) and zero the tail of the page
+ * holding @from.  Pages should have been unmapped first; a page still
+ * mapped is warned about and dropped from the cache anyway (its mappings
+ * keep their own references).
+ * Takes page locks and tree_lock; holds nothing on entry or exit.
+ */
+void truncate_inode_pages(struct umm_object *obj, uint64_t from)
+{
+	struct page *pages[PAGEVEC_SIZE];
+	uint64_t index = (from >> PAGE_SHIFT) + ((from & ~PAGE_MASK) != 0);
+	size_t partial = from & ~PAGE_MASK;
+	unsigned int n, i;
+
+	if (!obj)
+		return;
+	while ((n = find_get_pages(obj, &index, UINT64_MAX, PAGEVEC_SIZE, pages)) > 0) {
+		for (i = 0; i < n; i++) {
+			struct page *page = pages[i];
+
+			lock_page(page);
+			if (page->mapping == obj) {
+				if (UMM_DEBUG && page_mapped(page))
+					fprintf(stderr, "usermm: truncate drops mapped page %" PRIu64 "\n",
+						page->index);
+				ClearPageDirty(page);
+				delete_from_page_cache(page);
+			}
+			unlock_page(page);
+			put_page(page);
+		}
+	}
+	if (partial)
+		truncate_partial_page(obj, from >> PAGE_SHIFT, partial);
+}

@@ -1,0 +1,385 @@
+/*
+ * object.c - memory objects: their lifetime, file objects' backing I/O,
+ * size changes and sync.
+ *
+ * Lifetime.  An object starts with one reference (its creator's); each
+ * mapping takes one more.  The last put writes dirty pages back, drops
+ * every cached page, closes the object's own fd and frees it.  Nothing
+ * maps the object by then (mappings hold references), so no page is
+ * mapped.
+ *
+ * File objects keep their own dup of the caller's fd, so the caller may
+ * close theirs.  A dup shares the open file description, and pwrite on an
+ * O_APPEND description ignores the offset, so for an O_APPEND fd the file
+ * is reopened through /proc/self/fd without O_APPEND; if that is refused
+ * the object is read-only (it can back private mappings only).
+ *
+ * Backing I/O (file_readpage / file_writepage) touches only the bytes
+ * below the object's size: the rest of the last page reads as zero and is
+ * never written, so a mapping never changes the file's length.
+ *
+ * Size.  umm_object_truncate changes the size under truncate_mutex (one
+ * for all objects: truncation is rare) in this order.  Shrink: ftruncate
+ * (so a refusal changes nothing), lower obj->size, unmap through
+ * sys->unmap_mapping_range, drop cached pages, ftruncate again (a
+ * writeback that raced with the size change may have re-extended the
+ * file).  Grow: ftruncate, zero the old last page's tail (stores that went
+ * past the old end must not appear in the object's new range), raise size.
+ *
+ * Locks taken, in order: truncate_mutex -> page lock -> obj->tree_lock
+ * (through filemap.c).  The unmap hook takes i_mmap_lock and page-table
+ * locks with only truncate_mutex held.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "filemap.h"
+
+static pthread_mutex_t truncate_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+/* Largest size an object can have: what off_t (and ftruncate) can express. */
+#define OBJECT_MAX_SIZE ((uint64_t)INT64_MAX)
+
+/* Bytes of page @index that lie below @size (0 .. PAGE_SIZE). */
+static size_t page_valid_bytes(uint64_t size, uint64_t index)
+{
+	uint64_t pos = index << PAGE_SHIFT;
+
+	if (pos >= size)
+		return 0;
+	return size - pos >= PAGE_SIZE ? PAGE_SIZE : (size_t)(size - pos);
+}
+
+/* readpage for files: pread the valid bytes, zero the rest. */
+static int file_readpage(struct umm_object *obj, struct page *page)
+{
+	size_t want = page_valid_bytes(object_size(obj), page->index);
+	char *buf = page_address(page);
+	off_t pos = (off_t)(page->index << PAGE_SHIFT);
+	size_t done = 0;
+
+	if (should_fail(&obj->sys->fail_read))
+		return -EIO;
+	while (done < want) {
+		ssize_t n = pread(obj->fd, buf + done, want - done, pos + (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -EIO;
+		if (n == 0)
+			break;            /* file shorter than we think: zeros */
+		done += (size_t)n;
+	}
+	memset(buf + done, 0, PAGE_SIZE - done);
+	return 0;
+}
+
+/* writepage for files: pwrite the bytes below the size, nothing past it. */
+static int file_writepage(struct umm_object *obj, struct page *page)
+{
+	size_t want = page_valid_bytes(object_size(obj), page->index);
+	const char *buf = page_address(page);
+	off_t pos = (off_t)(page->index << PAGE_SHIFT);
+	size_t done = 0;
+
+	if (should_fail(&obj->sys->fail_write))
+		return -EIO;
+	while (done < want) {
+		ssize_t n = pwrite(obj->fd, buf + done, want - done, pos + (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static const struct object_ops file_object_ops = {
+	.readpage = file_readpage,
+	.writepage = file_writepage,
+};
+
+/**
+ * object_alloc - a new object of @type with one reference, an empty page
+ * cache and no backing; file objects get the file ops, callers of other
+ * types set obj->ops.  Counts in sys->nr_objects.
+ * No locks taken.
+ * Return: 0 with *@out set, -EINVAL, -ENOMEM.
+ */
+int object_alloc(struct umm_system *sys, enum object_type type, struct umm_object **out)
+{
+	struct umm_object *obj;
+
+	if (!sys || !out || (type != OBJ_FILE && type != OBJ_SHMEM))
+		return -EINVAL;
+	obj = calloc(1, sizeof(*obj));
+	if (!obj)
+		return -ENOMEM;
+	obj->sys = sys;
+	obj->type = type;
+	atomic_init(&obj->refcount, 1);
+	obj->fd = -1;
+	obj->ops = type == OBJ_FILE ? &file_object_ops : NULL;
+	pthread_mutex_init(&obj->tree_lock, NULL);
+	radix_tree_init(&obj->page_tree);
+	pthread_mutex_init(&obj->i_mmap_lock, NULL);
+	INIT_LIST_HEAD(&obj->i_mmap);
+	atomic_fetch_add(&sys->nr_objects, 1);
+	*out = obj;
+	return 0;
+}
+
+/**
+ * object_get - take a reference.  The caller already holds one.
+ */
+void object_get(struct umm_object *obj)
+{
+	int old = atomic_fetch_add(&obj->refcount, 1);
+
+	VM_BUG_ON(old <= 0);
+}
+
+/* The last reference is gone: write back, empty the cache, free. */
+static void object_release(struct umm_object *obj)
+{
+	struct umm_system *sys = obj->sys;
+
+	VM_BUG_ON(!list_empty(&obj->i_mmap));
+	filemap_write_range(obj, 0, UINT64_MAX);
+	truncate_inode_pages(obj, 0);
+	VM_BUG_ON(obj->nrpages != 0);
+	radix_tree_destroy(&obj->page_tree);
+	if (obj->fd >= 0)
+		close(obj->fd);
+	pthread_mutex_destroy(&obj->tree_lock);
+	pthread_mutex_destroy(&obj->i_mmap_lock);
+	atomic_fetch_sub(&sys->nr_objects, 1);
+	free(obj);
+}
+
+/**
+ * object_put - drop a reference; the last one writes dirty pages back and
+ * frees the object and its cached pages.
+ * Must be called with no page lock of this object held.
+ */
+void object_put(struct umm_object *obj)
+{
+	int old = atomic_fetch_sub(&obj->refcount, 1);
+
+	VM_BUG_ON(old <= 0);
+	if (old == 1)
+		object_release(obj);
+}
+
+/**
+ * umm_object_get - take a reference on @obj (NULL is ignored).
+ */
+void umm_object_get(struct umm_object *obj)
+{
+	if (obj)
+		object_get(obj);
+}
+
+/**
+ * umm_object_put - drop a reference on @obj (NULL is ignored); the last
+ * one writes dirty pages back and frees the object.
+ */
+void umm_object_put(struct umm_object *obj)
+{
+	if (obj)
+		object_put(obj);
+}
+
+/*
+ * A private fd for the object.  O_APPEND descriptions are reopened
+ * without it (see the top comment); *writable is cleared if that fails.
+ */
+static int object_dup_fd(int fd, int flags, bool *writable)
+{
+	char path[64];
+	int nfd;
+
+	if (*writable && (flags & O_APPEND)) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		nfd = open(path, O_RDWR | O_CLOEXEC);
+		if (nfd >= 0)
+			return nfd;
+		*writable = false;
+	}
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return nfd < 0 ? -errno : nfd;
+}
+
+/**
+ * umm_object_open_fd - wrap the regular file open on @fd in a new object
+ * (one reference, size from fstat); the object keeps its own fd.
+ * No locks taken.
+ * Return: 0 with *@out set; -EINVAL (NULL args, not a regular file),
+ * -EBADF (bad fd), -EACCES (write-only fd), -EMFILE, -ENOMEM.
+ */
+int umm_object_open_fd(struct umm_system *sys, int fd, struct umm_object **out)
+{
+	struct umm_object *obj;
+	struct stat st;
+	bool writable;
+	int flags, nfd, err;
+
+	if (!sys || !out)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0)
+		return -errno;
+	if (flags & O_PATH)
+		return -EBADF;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		return -EACCES;
+	writable = (flags & O_ACCMODE) == O_RDWR;
+	nfd = object_dup_fd(fd, flags, &writable);
+	if (nfd < 0)
+		return nfd;
+	err = object_alloc(sys, OBJ_FILE, &obj);
+	if (err)
+		goto err_close;
+	obj->fd = nfd;
+	obj->readable = true;
+	obj->writable = writable;
+	atomic_store(&obj->size, (uint64_t)st.st_size);
+	*out = obj;
+	return 0;
+
+err_close:
+	close(nfd);
+	return err;
+}
+
+/**
+ * umm_object_size - the object's size in bytes (0 for NULL).
+ */
+uint64_t umm_object_size(const struct umm_object *obj)
+{
+	return obj ? atomic_load(&obj->size) : 0;
+}
+
+/*
+ * Growing from @old: clear what was stored past the old end in its last
+ * page, so the bytes that now become part of the object read as zero.
+ */
+static void object_zero_old_tail(struct umm_object *obj, uint64_t old)
+{
+	size_t offset = old & ~PAGE_MASK;
+	struct page *page;
+
+	if (!offset)
+		return;
+	page = find_lock_page(obj, old >> PAGE_SHIFT);
+	if (!page)
+		return;
+	if (PageUptodate(page))
+		memset((char *)page_address(page) + offset, 0, PAGE_SIZE - offset);
+	unlock_page(page);
+	put_page(page);
+}
+
+/**
+ * umm_object_truncate - set the object's size (ftruncate for files).
+ * Shrinking unmaps (sys->unmap_mapping_range) and drops the pages wholly
+ * past the new end and zeroes the tail of a partial last page.
+ * Takes truncate_mutex, page locks and tree_lock; none held on return.
+ * Return: 0; -EINVAL (NULL, size beyond off_t, or an fd not open for
+ * writing, as ftruncate reports it); other -errno from ftruncate.  On
+ * error nothing changed.
+ */
+int umm_object_truncate(struct umm_object *obj, uint64_t size)
+{
+	void (*unmap)(struct umm_object *, uint64_t, uint64_t);
+	uint64_t old;
+	int err = 0;
+
+	if (!obj || size > OBJECT_MAX_SIZE)
+		return -EINVAL;
+	pthread_mutex_lock(&truncate_mutex);
+	old = object_size(obj);
+	if (obj->type == OBJ_FILE) {
+		if (!obj->writable) {
+			err = -EINVAL;
+			goto out_unlock;
+		}
+		if (ftruncate(obj->fd, (off_t)size) < 0) {
+			err = -errno;
+			goto out_unlock;
+		}
+	}
+	if (size >= old) {
+		object_zero_old_tail(obj, old);
+		atomic_store(&obj->size, size);
+		goto out_unlock;
+	}
+	atomic_store(&obj->size, size);
+	unmap = obj->sys->unmap_mapping_range;
+	if (unmap)
+		unmap(obj, (size >> PAGE_SHIFT) + ((size & ~PAGE_MASK) != 0), UINT64_MAX);
+	truncate_inode_pages(obj, size);
+	/*
+	 * A writeback that read the old size before we lowered it may have
+	 * written past the new end; it held a page lock truncate_inode_pages
+	 * waited for, so it is finished now: cut the file again.
+	 */
+	if (obj->type == OBJ_FILE && ftruncate(obj->fd, (off_t)size) < 0)
+		err = -errno;
+out_unlock:
+	pthread_mutex_unlock(&truncate_mutex);
+	return err;
+}
+
+/**
+ * umm_object_sync - write back the dirty cached pages of
+ * [@offset, @offset + @len) (@len 0: to the end), then report (once) any
+ * writeback error recorded since the last sync.
+ * Takes page locks and tree_lock; none held on entry or exit.
+ * Return: 0, -EIO, -EINVAL (NULL, or the range wraps).
+ */
+int umm_object_sync(struct umm_object *obj, uint64_t offset, uint64_t len)
+{
+	uint64_t first, end;
+	int err, wb;
+
+	if (!obj)
+		return -EINVAL;
+	if (len && offset + len < offset)
+		return -EINVAL;
+	first = offset >> PAGE_SHIFT;
+	end = len ? ((offset + len - 1) >> PAGE_SHIFT) + 1 : UINT64_MAX;
+	err = filemap_write_range(obj, first, end);
+	wb = atomic_exchange(&obj->wb_err, 0);
+	return err ? err : wb;
+}
+
+/**
+ * umm_object_cached_pages - how many pages of @obj are in the page cache
+ * (0 for NULL).  Takes tree_lock.
+ */
+unsigned long umm_object_cached_pages(const struct umm_object *obj)
+{
+	struct umm_object *o = (struct umm_object *)obj;
+	unsigned long n;
+
+	if (!o)
+		return 0;
+	pthread_mutex_lock(&o->tree_lock);
+	n = o->nrpages;
+	pthread_mutex_unlock(&o->tree_lock);
+	return n;
+}
