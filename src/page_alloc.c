@@ -1,0 +1,1112 @@
+/*
+ * page_alloc.c - the physical arena, its binary buddy allocator, the
+ * per-thread frame caches, watermarks, put_page() and the page lock.
+ *
+ * Theory of operation
+ *
+ * The arena is a memfd mapped MAP_SHARED at phys->base; the kernel backs
+ * its frames lazily.  Descriptors live in a separate anonymous region that
+ * starts on a 2^PHYS_META_ALIGN_SHIFT boundary, with struct phys_mem at its
+ * start, so page_to_phys() is a mask (see page_alloc.h).
+ *
+ * Free frames are kept in blocks of 2^order frames, order 0..MAX_ORDER-1,
+ * each block naturally aligned (its first pfn is a multiple of 2^order).
+ * The head descriptor of a free block carries PG_buddy and `order`; the
+ * block's buddy is the block at pfn ^ 2^order, and two free buddies of the
+ * same order merge into one block of the next order.  Allocation takes the
+ * smallest non-empty order and splits off the halves it does not need.
+ *
+ * Single frames go through per-thread caches (struct per_thread_pages, one
+ * per (thread, arena) pair): a LIFO list of free frames, refilled from and
+ * drained to the buddy lists pcp_batch frames at a time, never holding more
+ * than pcp_high.  Frames in a cache are free: PG_buddy set, refcount 0, but
+ * `order` holds ORDER_PCP so that the buddy allocator never merges them.
+ * `order` is only ever written under the zone lock, which is what lets a
+ * merging thread read it while the frame's cache is used by another thread.
+ *
+ * Counting: nr_free counts frames in the buddy lists plus the caches, and
+ * nr_pcp the cached ones.  Both change only under the zone lock or under
+ * the lock of the cache the frame enters or leaves, so phys_check(), which
+ * takes every lock, sees them exact.
+ *
+ * Watermarks: an allocation that would leave fewer than wmark[MIN] frames
+ * free (GFP_ATOMIC: half of it) fails its fast attempt; the slow path
+ * drains every cache (frames may be stranded in other threads' caches),
+ * calls the reclaim hook once, retries, and returns NULL if that did not
+ * help.  An allocation that takes nr_free below wmark[LOW] wakes kswapd.
+ *
+ * Thread lifetime: each thread keeps a small array of (arena id, cache)
+ * pairs for the fast lookup and a list of every cache it owns.  A pthread
+ * key destructor drains the exiting thread's caches and marks them unowned
+ * so a later thread reuses them.  phys_destroy() frees the caches of its
+ * arena and unlinks them from their owners' lists under pcp_owner_lock, so
+ * the destructor never sees a dead arena; arena ids are never reused, so a
+ * stale (id, cache) pair is never matched again.
+ *
+ * Locks, in the order they nest:
+ *   pcp_owner_lock (global: every thread's list of caches, pcp->owned)
+ *     -> phys->pcp_list_lock (the arena's registry of caches)
+ *       -> pcp->lock (spinlock: one cache's frames and count)
+ *         -> phys->zone_lock (buddy lists, `order` of free frames)
+ * Only phys_check() holds more than one pcp->lock, always in registry
+ * order.  The page-lock wait table buckets are leaves, taken alone.  The
+ * reclaim and kswapd hooks are called with no lock of this file held.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "page_alloc.h"
+
+#define ORDER_PCP        0xffu          /* `order` of a frame in a per-thread cache */
+#define PCP_SLOTS        4
+#define PCP_HIGH_DEFAULT 64
+#define PCP_BATCH_DEFAULT 16
+#define CACHELINE        64
+
+struct per_thread_pages {
+	atomic_flag lock;               /* protects frames, count */
+	unsigned int count;
+	struct list_head frames;        /* free order-0 frames, hottest first */
+	struct phys_mem *phys;
+	struct list_head phys_link;     /* phys->pcp_list [pcp_list_lock] */
+	struct list_head owner_link;    /* owning thread's list [pcp_owner_lock] */
+	bool owned;                     /* [pcp_owner_lock] */
+};
+
+static _Atomic uint64_t next_phys_id = 1;
+
+static pthread_mutex_t pcp_owner_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t pcp_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t pcp_key;
+
+struct pcp_slot {
+	uint64_t id;
+	struct per_thread_pages *pcp;
+};
+static __thread struct pcp_slot pcp_slots[PCP_SLOTS];
+static __thread unsigned int pcp_slot_next;
+static __thread struct list_head thread_pcps;   /* [pcp_owner_lock] */
+static __thread bool in_direct_reclaim;
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+
+static void pcp_lock(struct per_thread_pages *pcp)
+{
+	unsigned int spins = 0;
+
+	while (atomic_flag_test_and_set_explicit(&pcp->lock, memory_order_acquire))
+		if (++spins % 64 == 0)
+			sched_yield();
+}
+
+static void pcp_unlock(struct per_thread_pages *pcp)
+{
+	atomic_flag_clear_explicit(&pcp->lock, memory_order_release);
+}
+
+static unsigned long pfn_of(struct phys_mem *phys, struct page *page)
+{
+	return (unsigned long)(page - phys->pages);
+}
+
+/* reset_descriptor - the state of a freshly allocated frame's descriptor. */
+static void reset_descriptor(struct page *page, int refcount)
+{
+	size_t from = offsetof(struct page, mapping);
+
+	atomic_store_explicit(&page->flags, 0, memory_order_relaxed);
+	atomic_store_explicit(&page->_mapcount, 0, memory_order_relaxed);
+	memset((char *)page + from, 0, offsetof(struct page, lru) - from);
+	INIT_LIST_HEAD(&page->lru);
+	page->rmap = NULL;
+	page->private = 0;
+	atomic_store_explicit(&page->_refcount, refcount, memory_order_release);
+}
+
+/* check_free_state - debug: a frame being freed must be in no other role. */
+static void check_free_state(struct page *page)
+{
+	unsigned long bad = (1UL << PG_locked) | (1UL << PG_lru) | (1UL << PG_buddy) |
+			    (1UL << PG_reserved) | (1UL << PG_writeback);
+
+	VM_BUG_ON(atomic_load(&page->flags) & bad);
+	VM_BUG_ON(page_mapcount(page) != 0);
+	VM_BUG_ON(page_count(page) < 0 || page_count(page) > 1);
+	(void)bad;
+}
+
+/* ------------------------------------------------------------------ */
+/* Buddy lists (zone_lock held)                                        */
+
+static void add_to_free_area(struct phys_mem *phys, struct page *page, unsigned int order)
+{
+	page->order = order;
+	SetPageBuddy(page);
+	list_add(&page->lru, &phys->free_area[order].free_list);
+	phys->free_area[order].nr_free++;
+}
+
+static void del_from_free_area(struct phys_mem *phys, struct page *page, unsigned int order)
+{
+	list_del_init(&page->lru);
+	ClearPageBuddy(page);
+	phys->free_area[order].nr_free--;
+}
+
+/*
+ * free_one_locked - put the block at `page` back, merging it with its free
+ * buddies as far as they go.  Does not touch nr_free.  zone_lock held.
+ */
+static void free_one_locked(struct phys_mem *phys, struct page *page, unsigned int order)
+{
+	unsigned long pfn = pfn_of(phys, page);
+
+	while (order < MAX_ORDER - 1) {
+		unsigned long buddy_pfn = pfn ^ (1UL << order);
+		struct page *buddy;
+
+		if (buddy_pfn >= phys->nr_frames)
+			break;
+		buddy = &phys->pages[buddy_pfn];
+		if (!PageBuddy(buddy) || buddy->order != order)
+			break;
+		del_from_free_area(phys, buddy, order);
+		pfn &= ~(1UL << order);
+		order++;
+	}
+	add_to_free_area(phys, &phys->pages[pfn], order);
+}
+
+/*
+ * rmqueue_locked - take a block of exactly 2^order frames, splitting a
+ * larger one if needed.  Returns the head (PG_buddy clear) or NULL.
+ * Does not touch nr_free.  zone_lock held.
+ */
+static struct page *rmqueue_locked(struct phys_mem *phys, unsigned int order)
+{
+	unsigned int o = order;
+	struct page *page;
+
+	while (o < MAX_ORDER && list_empty(&phys->free_area[o].free_list))
+		o++;
+	if (o == MAX_ORDER)
+		return NULL;
+	page = list_first_entry(&phys->free_area[o].free_list, struct page, lru);
+	del_from_free_area(phys, page, o);
+	while (o > order) {
+		o--;
+		add_to_free_area(phys, page + (1UL << o), o);
+	}
+	page->order = order;
+	return page;
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-thread caches                                                   */
+
+/* pcp_drain_locked - move up to `nr` frames from pcp to the buddy lists. pcp lock held. */
+static void pcp_drain_locked(struct per_thread_pages *pcp, unsigned int nr)
+{
+	struct phys_mem *phys = pcp->phys;
+	unsigned int done = 0;
+
+	if (!pcp->count)
+		return;
+	pthread_mutex_lock(&phys->zone_lock);
+	while (done < nr && !list_empty(&pcp->frames)) {
+		/* take the coldest frames: the hot ones stay for reuse */
+		struct page *page = list_entry(pcp->frames.prev, struct page, lru);
+
+		list_del_init(&page->lru);
+		ClearPageBuddy(page);
+		free_one_locked(phys, page, 0);
+		done++;
+	}
+	pcp->count -= done;
+	atomic_fetch_sub(&phys->nr_pcp, (long)done);
+	pthread_mutex_unlock(&phys->zone_lock);
+}
+
+/* pcp_refill_locked - move up to pcp_batch frames from the buddy lists to pcp. pcp lock held. */
+static void pcp_refill_locked(struct per_thread_pages *pcp)
+{
+	struct phys_mem *phys = pcp->phys;
+	unsigned int done = 0;
+
+	pthread_mutex_lock(&phys->zone_lock);
+	while (done < phys->pcp_batch) {
+		struct page *page = rmqueue_locked(phys, 0);
+
+		if (!page)
+			break;
+		page->order = ORDER_PCP;
+		SetPageBuddy(page);
+		list_add_tail(&page->lru, &pcp->frames);
+		done++;
+	}
+	pcp->count += done;
+	atomic_fetch_add(&phys->nr_pcp, (long)done);
+	pthread_mutex_unlock(&phys->zone_lock);
+}
+
+/* pcp_thread_exit - key destructor: give the exiting thread's caches back. */
+static void pcp_thread_exit(void *unused)
+{
+	struct per_thread_pages *pcp, *tmp;
+
+	(void)unused;
+	pthread_mutex_lock(&pcp_owner_lock);
+	if (thread_pcps.next) {
+		list_for_each_entry_safe(pcp, tmp, &thread_pcps, owner_link) {
+			list_del_init(&pcp->owner_link);
+			pcp_lock(pcp);
+			pcp_drain_locked(pcp, pcp->count);
+			pcp_unlock(pcp);
+			pcp->owned = false;
+		}
+	}
+	pthread_mutex_unlock(&pcp_owner_lock);
+	memset(pcp_slots, 0, sizeof(pcp_slots));
+}
+
+static void pcp_key_create(void)
+{
+	if (pthread_key_create(&pcp_key, pcp_thread_exit))
+		abort();
+}
+
+/*
+ * pcp_find_or_create - this thread's cache for phys, reusing an unowned
+ * one when possible.  NULL when caching is off or memory is short.
+ * Takes pcp_owner_lock and pcp_list_lock.
+ */
+static struct per_thread_pages *pcp_find_or_create(struct phys_mem *phys)
+{
+	struct per_thread_pages *pcp, *found = NULL;
+
+	pthread_once(&pcp_key_once, pcp_key_create);
+	pthread_mutex_lock(&pcp_owner_lock);
+	if (!thread_pcps.next)
+		INIT_LIST_HEAD(&thread_pcps);
+	list_for_each_entry(pcp, &thread_pcps, owner_link)
+		if (pcp->phys == phys)
+			goto out_unlock_owner;
+
+	pthread_mutex_lock(&phys->pcp_list_lock);
+	list_for_each_entry(pcp, &phys->pcp_list, phys_link)
+		if (!pcp->owned) {
+			found = pcp;
+			break;
+		}
+	if (!found) {
+		found = aligned_alloc(CACHELINE, ALIGN_UP(sizeof(*found), CACHELINE));
+		if (found) {
+			memset(found, 0, sizeof(*found));
+			atomic_flag_clear(&found->lock);
+			INIT_LIST_HEAD(&found->frames);
+			found->phys = phys;
+			list_add_tail(&found->phys_link, &phys->pcp_list);
+		}
+	}
+	pthread_mutex_unlock(&phys->pcp_list_lock);
+	pcp = found;
+	if (!pcp)
+		goto out_unlock_owner;
+	pcp->owned = true;
+	list_add(&pcp->owner_link, &thread_pcps);
+	pthread_setspecific(pcp_key, (void *)1);
+out_unlock_owner:
+	pthread_mutex_unlock(&pcp_owner_lock);
+	return pcp;
+}
+
+/* this_pcp - the calling thread's cache for phys (fast: a thread-local lookup). */
+static inline struct per_thread_pages *this_pcp(struct phys_mem *phys)
+{
+	uint64_t id = phys->id;
+	struct per_thread_pages *pcp;
+	unsigned int i;
+
+	for (i = 0; i < PCP_SLOTS; i++)
+		if (pcp_slots[i].id == id)
+			return pcp_slots[i].pcp;
+	pcp = pcp_find_or_create(phys);
+	if (pcp) {
+		i = pcp_slot_next++ % PCP_SLOTS;
+		pcp_slots[i].id = id;
+		pcp_slots[i].pcp = pcp;
+	}
+	return pcp;
+}
+
+/* ------------------------------------------------------------------ */
+/* Allocation                                                          */
+
+static void *load_ptr(void *const *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void wakeup_kswapd(struct phys_mem *phys)
+{
+	void (*wake)(void *) = (void (*)(void *))load_ptr((void *const *)&phys->wakeup_kswapd);
+
+	if (wake) {
+		atomic_fetch_add(&phys->stat.kswapd_wakeups, 1);
+		wake(load_ptr(&phys->reclaim_arg));
+	}
+}
+
+/* crossed_low - did nr_free go from >= low to < low? */
+static bool crossed_low(struct phys_mem *phys, long before, long nr)
+{
+	long low = (long)phys->wmark[WMARK_LOW];
+
+	return before >= low && before - nr < low;
+}
+
+static bool watermark_allows(struct phys_mem *phys, gfp_t gfp, long nr)
+{
+	long mark = (long)phys->wmark[WMARK_MIN];
+
+	if (gfp & GFP_ATOMIC)
+		mark /= 2;
+	return atomic_load_explicit(&phys->nr_free, memory_order_relaxed) - nr >= mark;
+}
+
+/* alloc_from_pcp - one frame from this thread's cache (refilled if empty). */
+static struct page *alloc_from_pcp(struct phys_mem *phys, struct per_thread_pages *pcp, bool *woke)
+{
+	struct page *page = NULL;
+	long before;
+
+	pcp_lock(pcp);
+	if (!pcp->count)
+		pcp_refill_locked(pcp);
+	if (pcp->count) {
+		page = list_first_entry(&pcp->frames, struct page, lru);
+		list_del(&page->lru);
+		ClearPageBuddy(page);
+		pcp->count--;
+		atomic_fetch_sub_explicit(&phys->nr_pcp, 1, memory_order_relaxed);
+		before = atomic_fetch_sub_explicit(&phys->nr_free, 1, memory_order_relaxed);
+		*woke = crossed_low(phys, before, 1);
+	}
+	pcp_unlock(pcp);
+	if (page)
+		atomic_fetch_add_explicit(&phys->stat.pcp_hits, 1, memory_order_relaxed);
+	return page;
+}
+
+static struct page *alloc_from_buddy(struct phys_mem *phys, unsigned int order, bool *woke)
+{
+	struct page *page;
+	long before;
+
+	pthread_mutex_lock(&phys->zone_lock);
+	page = rmqueue_locked(phys, order);
+	if (page) {
+		before = atomic_fetch_sub(&phys->nr_free, 1L << order);
+		*woke = crossed_low(phys, before, 1L << order);
+	}
+	pthread_mutex_unlock(&phys->zone_lock);
+	return page;
+}
+
+/* get_page_from_freelist - one attempt, honouring the watermark. */
+static struct page *get_page_from_freelist(struct phys_mem *phys, gfp_t gfp, unsigned int order)
+{
+	struct per_thread_pages *pcp;
+	struct page *page = NULL;
+	bool woke = false;
+
+	if (!watermark_allows(phys, gfp, 1L << order))
+		return NULL;
+	if (order == 0 && phys->pcp_high && (pcp = this_pcp(phys)) != NULL)
+		page = alloc_from_pcp(phys, pcp, &woke);
+	else
+		page = alloc_from_buddy(phys, order, &woke);
+	if (woke)
+		wakeup_kswapd(phys);
+	return page;
+}
+
+/* direct_reclaim - call the reclaim hook once.  True if it was called. */
+static bool direct_reclaim(struct phys_mem *phys, gfp_t gfp, unsigned int order)
+{
+	reclaim_hook_t hook = (reclaim_hook_t)load_ptr((void *const *)&phys->reclaim);
+	long wanted = 1L << order;
+	long free_now = atomic_load(&phys->nr_free);
+
+	if (!hook || (gfp & (GFP_NORECLAIM | GFP_ATOMIC)) || in_direct_reclaim)
+		return false;
+	if (free_now < (long)phys->wmark[WMARK_HIGH])
+		wanted += (long)phys->wmark[WMARK_HIGH] - free_now;
+	atomic_fetch_add(&phys->stat.reclaim_calls, 1);
+	in_direct_reclaim = true;
+	hook(load_ptr(&phys->reclaim_arg), (unsigned long)wanted, gfp);
+	in_direct_reclaim = false;
+	return true;
+}
+
+/* alloc_slowpath - the fast attempt failed: drain caches, reclaim, retry. */
+static struct page *alloc_slowpath(struct phys_mem *phys, gfp_t gfp, unsigned int order)
+{
+	struct page *page;
+
+	if (atomic_load(&phys->nr_free) < (long)phys->wmark[WMARK_LOW])
+		wakeup_kswapd(phys);
+	drain_all_pages(phys);
+	page = get_page_from_freelist(phys, gfp, order);
+	if (page || !direct_reclaim(phys, gfp, order))
+		return page;
+	drain_all_pages(phys);
+	return get_page_from_freelist(phys, gfp, order);
+}
+
+/**
+ * alloc_pages - allocate 2^order contiguous frames.
+ * @phys: the arena
+ * @gfp: GFP_* flags
+ * @order: 0 .. MAX_ORDER-1
+ *
+ * Takes and releases the calling thread's cache lock and/or the zone
+ * lock; may call the reclaim and kswapd hooks with no lock held.
+ * Return: the head page (refcount 1, flags clear, other fields zero) or
+ * NULL on bad arguments, exhaustion or an injected failure.
+ */
+struct page *alloc_pages(struct phys_mem *phys, gfp_t gfp, unsigned int order)
+{
+	struct page *page;
+	unsigned long i;
+
+	if (unlikely(!phys))
+		return NULL;
+	if (unlikely(order >= MAX_ORDER) || should_fail(&phys->fail_alloc))
+		goto fail;
+	page = get_page_from_freelist(phys, gfp, order);
+	if (unlikely(!page)) {
+		page = alloc_slowpath(phys, gfp, order);
+		if (!page)
+			goto fail;
+	}
+	reset_descriptor(page, 1);
+	for (i = 1; i < (1UL << order); i++)
+		reset_descriptor(page + i, 0);
+	if (gfp & GFP_ZERO)
+		memset(page_address(page), 0, PAGE_SIZE << order);
+	atomic_fetch_add_explicit(&phys->stat.allocs, 1, memory_order_relaxed);
+	return page;
+fail:
+	atomic_fetch_add(&phys->stat.failures, 1);
+	return NULL;
+}
+
+/* free_frame_pcp - return one frame through this thread's cache. */
+static void free_frame_pcp(struct phys_mem *phys, struct per_thread_pages *pcp, struct page *page)
+{
+	pcp_lock(pcp);
+	SetPageBuddy(page);
+	list_add(&page->lru, &pcp->frames);
+	pcp->count++;
+	atomic_fetch_add_explicit(&phys->nr_pcp, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&phys->nr_free, 1, memory_order_relaxed);
+	if (pcp->count > phys->pcp_high)
+		pcp_drain_locked(pcp, phys->pcp_batch);
+	pcp_unlock(pcp);
+}
+
+/**
+ * free_pages - give a block of 2^order frames back.
+ * @page: head of a block from alloc_pages(); refcount 0 or 1, unmapped,
+ *        not locked, not on an LRU list
+ * @order: the order it was allocated with
+ *
+ * Takes the calling thread's cache lock and/or the zone lock.  Clears the
+ * head's flags.  Debug builds check the frame's state.
+ */
+void free_pages(struct page *page, unsigned int order)
+{
+	struct phys_mem *phys;
+	struct per_thread_pages *pcp;
+
+	if (unlikely(!page))
+		return;
+	phys = page_to_phys(page);
+	BUG_ON(order >= MAX_ORDER || pfn_of(phys, page) + (1UL << order) > phys->nr_frames);
+	check_free_state(page);
+	atomic_store_explicit(&page->_refcount, 0, memory_order_relaxed);
+	atomic_store(&page->flags, 0);
+	atomic_fetch_add_explicit(&phys->stat.frees, 1, memory_order_relaxed);
+	if (order == 0 && phys->pcp_high && (pcp = this_pcp(phys)) != NULL) {
+		free_frame_pcp(phys, pcp, page);
+		return;
+	}
+	pthread_mutex_lock(&phys->zone_lock);
+	free_one_locked(phys, page, order);
+	atomic_fetch_add(&phys->nr_free, 1L << order);
+	pthread_mutex_unlock(&phys->zone_lock);
+}
+
+/**
+ * put_page - drop a reference; the last one frees the order-0 frame.
+ * @page: a referenced frame, or a PG_reserved one (no-op)
+ *
+ * Takes no lock unless it frees the frame (see free_pages()).
+ */
+void put_page(struct page *page)
+{
+	int old;
+
+	if (PageReserved(page))
+		return;
+	old = atomic_fetch_sub_explicit(&page->_refcount, 1, memory_order_acq_rel);
+	VM_BUG_ON(old <= 0);
+	if (old != 1)
+		return;
+	VM_BUG_ON(page_mapcount(page) != 0);
+	VM_BUG_ON(PageLRU(page) || PageLocked(page));
+	atomic_store(&page->flags, 0);
+	free_pages(page, 0);
+}
+
+/**
+ * drain_local_pages - return the calling thread's cached frames of phys.
+ * @phys: the arena
+ *
+ * Takes the thread's cache lock, then the zone lock.
+ */
+void drain_local_pages(struct phys_mem *phys)
+{
+	unsigned int i;
+
+	for (i = 0; i < PCP_SLOTS; i++)
+		if (pcp_slots[i].id == phys->id) {
+			struct per_thread_pages *pcp = pcp_slots[i].pcp;
+
+			pcp_lock(pcp);
+			pcp_drain_locked(pcp, pcp->count);
+			pcp_unlock(pcp);
+			return;
+		}
+	/* not in the fast slots: the thread may still own one */
+	pthread_mutex_lock(&pcp_owner_lock);
+	if (thread_pcps.next) {
+		struct per_thread_pages *pcp;
+
+		list_for_each_entry(pcp, &thread_pcps, owner_link)
+			if (pcp->phys == phys) {
+				pcp_lock(pcp);
+				pcp_drain_locked(pcp, pcp->count);
+				pcp_unlock(pcp);
+			}
+	}
+	pthread_mutex_unlock(&pcp_owner_lock);
+}
+
+/**
+ * drain_all_pages - return every thread's cached frames of phys.
+ * @phys: the arena
+ *
+ * Takes pcp_list_lock, then each cache's lock in turn, then the zone lock.
+ */
+void drain_all_pages(struct phys_mem *phys)
+{
+	struct per_thread_pages *pcp;
+
+	if (!atomic_load(&phys->nr_pcp))
+		return;
+	pthread_mutex_lock(&phys->pcp_list_lock);
+	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
+		pcp_lock(pcp);
+		pcp_drain_locked(pcp, pcp->count);
+		pcp_unlock(pcp);
+	}
+	pthread_mutex_unlock(&phys->pcp_list_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Watermarks, hooks, statistics                                       */
+
+/**
+ * zone_watermark_ok - would taking `nr` frames leave at least watermark `mark` free?
+ * @phys: the arena
+ * @mark: WMARK_MIN, WMARK_LOW or WMARK_HIGH (anything else: false)
+ * @nr: frames about to be taken
+ *
+ * Lock-free; the answer is a snapshot.
+ */
+bool zone_watermark_ok(struct phys_mem *phys, int mark, unsigned long nr)
+{
+	if (mark < WMARK_MIN || mark > WMARK_HIGH)
+		return false;
+	return atomic_load(&phys->nr_free) - (long)nr >= (long)phys->wmark[mark];
+}
+
+/**
+ * phys_set_reclaim_hook - register the reclaim layer's callbacks.
+ * @phys: the arena
+ * @fn: direct reclaim (may be NULL)
+ * @wakeup: asynchronous reclaim kick (may be NULL)
+ * @arg: passed to both
+ *
+ * Lock-free; safe while other threads allocate (each field is published
+ * atomically, arg first).
+ */
+void phys_set_reclaim_hook(struct phys_mem *phys, reclaim_hook_t fn, void (*wakeup)(void *), void *arg)
+{
+	__atomic_store_n(&phys->reclaim_arg, arg, __ATOMIC_RELEASE);
+	__atomic_store_n((void **)&phys->reclaim, (void *)fn, __ATOMIC_RELEASE);
+	__atomic_store_n((void **)&phys->wakeup_kswapd, (void *)wakeup, __ATOMIC_RELEASE);
+}
+
+/**
+ * phys_get_stats - a snapshot of the arena's counters.
+ * @phys: the arena
+ * @st: filled in
+ *
+ * Takes the zone lock for the per-order counts.
+ */
+void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
+{
+	unsigned int o;
+
+	memset(st, 0, sizeof(*st));
+	st->nr_frames = phys->nr_frames;
+	pthread_mutex_lock(&phys->zone_lock);
+	for (o = 0; o < MAX_ORDER; o++)
+		st->free_by_order[o] = phys->free_area[o].nr_free;
+	st->nr_free = (unsigned long)atomic_load(&phys->nr_free);
+	st->nr_pcp = (unsigned long)atomic_load(&phys->nr_pcp);
+	pthread_mutex_unlock(&phys->zone_lock);
+	st->wmark_min = phys->wmark[WMARK_MIN];
+	st->wmark_low = phys->wmark[WMARK_LOW];
+	st->wmark_high = phys->wmark[WMARK_HIGH];
+	st->allocs = atomic_load(&phys->stat.allocs);
+	st->frees = atomic_load(&phys->stat.frees);
+	st->alloc_failures = atomic_load(&phys->stat.failures);
+	st->pcp_hits = atomic_load(&phys->stat.pcp_hits);
+	st->reclaim_calls = atomic_load(&phys->stat.reclaim_calls);
+	st->kswapd_wakeups = atomic_load(&phys->stat.kswapd_wakeups);
+}
+
+/* ------------------------------------------------------------------ */
+/* Consistency check                                                   */
+
+struct check_state {
+	struct phys_mem *phys;
+	unsigned char *seen;            /* one byte per frame: in a free block */
+	int errors;
+};
+
+static void check_fail(struct check_state *cs, const char *what, unsigned long pfn, unsigned long v)
+{
+	if (cs->errors++ < 20)
+		fprintf(stderr, "usermm: phys_check: %s (pfn %lu, value %lu)\n", what, pfn, v);
+}
+
+/* check_mark - record frames [pfn, pfn+n) as free; complain about overlap. */
+static void check_mark(struct check_state *cs, unsigned long pfn, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = pfn; i < pfn + n; i++) {
+		if (cs->seen[i]) {
+			check_fail(cs, "frame free twice", i, 0);
+			return;
+		}
+		cs->seen[i] = 1;
+	}
+}
+
+static long check_buddy_lists(struct check_state *cs)
+{
+	struct phys_mem *phys = cs->phys;
+	long total = 0;
+	unsigned int o;
+
+	for (o = 0; o < MAX_ORDER; o++) {
+		unsigned long count = 0;
+		struct list_head *pos;
+
+		list_for_each(pos, &phys->free_area[o].free_list) {
+			struct page *page = list_entry(pos, struct page, lru);
+			unsigned long pfn = pfn_of(phys, page);
+
+			if (++count > phys->nr_frames) {
+				check_fail(cs, "free list loops", 0, o);
+				return total;
+			}
+			if (pfn >= phys->nr_frames || pfn + (1UL << o) > phys->nr_frames) {
+				check_fail(cs, "free block outside the arena", pfn, o);
+				continue;
+			}
+			if (!PageBuddy(page) || page->order != o)
+				check_fail(cs, "free block head without PG_buddy/order", pfn, page->order);
+			if (pfn & ((1UL << o) - 1))
+				check_fail(cs, "free block misaligned", pfn, o);
+			if (page_count(page) != 0)
+				check_fail(cs, "free block referenced", pfn, (unsigned long)page_count(page));
+			check_mark(cs, pfn, 1UL << o);
+			total += 1L << o;
+		}
+		if (count != phys->free_area[o].nr_free)
+			check_fail(cs, "free_area count mismatch", count, o);
+	}
+	return total;
+}
+
+static long check_pcp_lists(struct check_state *cs)
+{
+	struct phys_mem *phys = cs->phys;
+	struct per_thread_pages *pcp;
+	long total = 0;
+
+	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
+		unsigned long count = 0;
+		struct page *page;
+
+		list_for_each_entry(page, &pcp->frames, lru) {
+			unsigned long pfn = pfn_of(phys, page);
+
+			if (++count > phys->nr_frames || pfn >= phys->nr_frames) {
+				check_fail(cs, "pcp list corrupt", pfn, count);
+				return total;
+			}
+			if (!PageBuddy(page) || page->order != ORDER_PCP || page_count(page))
+				check_fail(cs, "pcp frame in a bad state", pfn, page->order);
+			check_mark(cs, pfn, 1);
+		}
+		if (count != pcp->count)
+			check_fail(cs, "pcp count mismatch", count, pcp->count);
+		if (count > phys->pcp_high)
+			check_fail(cs, "pcp above pcp_high", count, phys->pcp_high);
+		total += (long)count;
+	}
+	return total;
+}
+
+/**
+ * phys_check - verify the buddy lists, the per-thread caches and the counters.
+ * @phys: the arena
+ *
+ * Takes pcp_list_lock, every cache lock (registry order) and the zone lock,
+ * so it is exact even while other threads allocate.  Prints what is wrong.
+ * Return: 0, -EUCLEAN on inconsistency, -ENOMEM if it cannot allocate its
+ * bitmap.
+ */
+int phys_check(struct phys_mem *phys)
+{
+	struct check_state cs = { .phys = phys };
+	struct per_thread_pages *pcp;
+	long buddy, cached;
+
+	cs.seen = calloc(phys->nr_frames, 1);
+	if (!cs.seen)
+		return -ENOMEM;
+	pthread_mutex_lock(&phys->pcp_list_lock);
+	list_for_each_entry(pcp, &phys->pcp_list, phys_link)
+		pcp_lock(pcp);
+	pthread_mutex_lock(&phys->zone_lock);
+
+	buddy = check_buddy_lists(&cs);
+	cached = check_pcp_lists(&cs);
+	if (cached != atomic_load(&phys->nr_pcp))
+		check_fail(&cs, "nr_pcp mismatch", (unsigned long)cached, (unsigned long)atomic_load(&phys->nr_pcp));
+	if (buddy + cached != atomic_load(&phys->nr_free))
+		check_fail(&cs, "nr_free mismatch", (unsigned long)(buddy + cached),
+			   (unsigned long)atomic_load(&phys->nr_free));
+
+	pthread_mutex_unlock(&phys->zone_lock);
+	list_for_each_entry(pcp, &phys->pcp_list, phys_link)
+		pcp_unlock(pcp);
+	pthread_mutex_unlock(&phys->pcp_list_lock);
+	free(cs.seen);
+	return cs.errors ? -EUCLEAN : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Creation and destruction                                            */
+
+/* map_aligned_meta - an rw mapping of `bytes` at a 2^PHYS_META_ALIGN_SHIFT boundary. */
+static void *map_aligned_meta(size_t bytes)
+{
+	size_t align = (size_t)1 << PHYS_META_ALIGN_SHIFT;
+	char *window, *start, *end;
+	void *meta;
+
+	window = mmap(NULL, 2 * align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (window == MAP_FAILED)
+		return NULL;
+	start = (char *)ALIGN_UP((uintptr_t)window, align);
+	end = window + 2 * align;
+	if (start > window)
+		munmap(window, (size_t)(start - window));
+	if (start + bytes < end)
+		munmap(start + bytes, (size_t)(end - (start + bytes)));
+	meta = mmap(start, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (meta == MAP_FAILED) {
+		munmap(start, bytes);
+		return NULL;
+	}
+	return meta;
+}
+
+static void set_watermarks(struct phys_mem *phys, const struct phys_params *params)
+{
+	unsigned long min = params && params->wmark_min ? params->wmark_min : phys->nr_frames / 256;
+	unsigned long low, high;
+
+	if (!(params && params->wmark_min) && min < 16)
+		min = 16;
+	low = min * 5 / 4;
+	if (low <= min)
+		low = min + 1;
+	high = min * 3 / 2;
+	if (high <= low)
+		high = low + 1;
+	phys->wmark[WMARK_MIN] = min;
+	phys->wmark[WMARK_LOW] = low;
+	phys->wmark[WMARK_HIGH] = high;
+}
+
+/* init_frames - descriptors start empty; every frame goes to the buddy lists. */
+static void init_frames(struct phys_mem *phys)
+{
+	unsigned long pfn = 0, i;
+	unsigned int o;
+
+	for (o = 0; o < MAX_ORDER; o++)
+		INIT_LIST_HEAD(&phys->free_area[o].free_list);
+	for (i = 0; i < phys->nr_frames; i++)
+		INIT_LIST_HEAD(&phys->pages[i].lru);
+	while (pfn < phys->nr_frames) {
+		o = MAX_ORDER - 1;
+		while ((pfn & ((1UL << o) - 1)) || pfn + (1UL << o) > phys->nr_frames)
+			o--;
+		add_to_free_area(phys, &phys->pages[pfn], o);
+		pfn += 1UL << o;
+	}
+	atomic_store(&phys->nr_free, (long)phys->nr_frames);
+}
+
+/**
+ * phys_create - map a new arena of physical frames.
+ * @bytes: arena size, rounded down to whole frames; at least 1 MiB
+ * @params: watermark and cache tuning, NULL or zero fields for defaults
+ * @out: the new arena
+ *
+ * Return: 0, -EINVAL (bad size or pointer), -ENOMEM or the errno of a
+ * failed memfd/mmap.
+ */
+int phys_create(size_t bytes, const struct phys_params *params, struct phys_mem **out)
+{
+	size_t hdr = ALIGN_UP(sizeof(struct phys_mem), CACHELINE);
+	unsigned long nr = bytes / PAGE_SIZE;
+	size_t meta_bytes = ALIGN_UP(hdr + nr * sizeof(struct page), PAGE_SIZE);
+	struct phys_mem *phys;
+	void *base;
+	int fd, err;
+
+	if (!out || bytes < (1UL << 20) || nr > (1UL << 40) ||
+	    meta_bytes >= ((size_t)1 << PHYS_META_ALIGN_SHIFT))
+		return -EINVAL;
+	fd = memfd_create("usermm-phys", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)(nr * PAGE_SIZE)) < 0)
+		goto err_close;
+	base = mmap(NULL, nr * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		goto err_close;
+	phys = map_aligned_meta(meta_bytes);
+	if (!phys)
+		goto err_unmap_base;
+
+	phys->base = base;
+	phys->memfd = fd;
+	phys->nr_frames = nr;
+	phys->pages = (struct page *)((char *)phys + hdr);
+	phys->meta_bytes = meta_bytes;
+	pthread_mutex_init(&phys->zone_lock, NULL);
+	pthread_mutex_init(&phys->pcp_list_lock, NULL);
+	INIT_LIST_HEAD(&phys->pcp_list);
+	phys->pcp_high = params && params->pcp_high ? params->pcp_high : PCP_HIGH_DEFAULT;
+	phys->pcp_batch = params && params->pcp_batch ? params->pcp_batch : PCP_BATCH_DEFAULT;
+	if (phys->pcp_batch > phys->pcp_high)
+		phys->pcp_batch = phys->pcp_high;
+	set_watermarks(phys, params);
+	phys->id = atomic_fetch_add(&next_phys_id, 1);
+	init_frames(phys);
+	*out = phys;
+	return 0;
+
+err_unmap_base:
+	err = errno ? errno : ENOMEM;
+	munmap(base, nr * PAGE_SIZE);
+	close(fd);
+	return -err;
+err_close:
+	err = errno;
+	close(fd);
+	return -err;
+}
+
+/* detach_pcps - free the arena's caches, unlinking them from their owners. */
+static void detach_pcps(struct phys_mem *phys)
+{
+	struct per_thread_pages *pcp, *tmp;
+
+	pthread_mutex_lock(&pcp_owner_lock);
+	pthread_mutex_lock(&phys->pcp_list_lock);
+	list_for_each_entry_safe(pcp, tmp, &phys->pcp_list, phys_link) {
+		if (pcp->owned)
+			list_del_init(&pcp->owner_link);
+		list_del_init(&pcp->phys_link);
+		free(pcp);
+	}
+	pthread_mutex_unlock(&phys->pcp_list_lock);
+	pthread_mutex_unlock(&pcp_owner_lock);
+}
+
+/**
+ * phys_destroy - unmap an arena and free its caches.
+ * @phys: the arena (NULL: no-op); no other thread may use it any more
+ *
+ * Takes pcp_owner_lock and pcp_list_lock.  Frames still allocated are lost.
+ */
+void phys_destroy(struct phys_mem *phys)
+{
+	void *base;
+	size_t arena, meta;
+	int fd;
+
+	if (!phys)
+		return;
+	detach_pcps(phys);
+	base = phys->base;
+	arena = phys->nr_frames * PAGE_SIZE;
+	meta = phys->meta_bytes;
+	fd = phys->memfd;
+	pthread_mutex_destroy(&phys->zone_lock);
+	pthread_mutex_destroy(&phys->pcp_list_lock);
+	munmap(base, arena);
+	close(fd);
+	munmap(phys, meta);
+}
+
+/* ------------------------------------------------------------------ */
+/* Page lock                                                           */
+
+#define PAGE_WAIT_BITS 8
+
+struct page_wait_bucket {
+	pthread_mutex_t lock;
+	pthread_cond_t wait;
+	_Atomic int waiters;
+} __attribute__((aligned(CACHELINE)));
+
+static struct page_wait_bucket page_wait_table[1 << PAGE_WAIT_BITS];
+static pthread_once_t page_wait_once = PTHREAD_ONCE_INIT;
+
+static void page_wait_init(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(page_wait_table); i++) {
+		pthread_mutex_init(&page_wait_table[i].lock, NULL);
+		pthread_cond_init(&page_wait_table[i].wait, NULL);
+	}
+}
+
+static struct page_wait_bucket *page_waitqueue(const struct page *page)
+{
+	uint64_t key = (uint64_t)(uintptr_t)page * 0x9e3779b97f4a7c15ull;
+
+	pthread_once(&page_wait_once, page_wait_init);
+	return &page_wait_table[key >> (64 - PAGE_WAIT_BITS)];
+}
+
+/*
+ * wait_on_bit - sleep until PG_locked is observed clear (take == false) or
+ * until this thread sets it (take == true).  The waiter count is raised
+ * before the bit is retested and the unlocker clears the bit before it
+ * reads the count (both seq_cst), so a wakeup cannot be lost.
+ */
+static void wait_on_bit(struct page *page, bool take)
+{
+	struct page_wait_bucket *b = page_waitqueue(page);
+
+	pthread_mutex_lock(&b->lock);
+	atomic_fetch_add(&b->waiters, 1);
+	for (;;) {
+		if (take ? !TestSetPageLocked(page) : !PageLocked(page))
+			break;
+		pthread_cond_wait(&b->wait, &b->lock);
+	}
+	atomic_fetch_sub(&b->waiters, 1);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/**
+ * trylock_page - take PG_locked if it is free.
+ * @page: the frame
+ *
+ * Return: true if this call took the lock.
+ */
+bool trylock_page(struct page *page)
+{
+	return !TestSetPageLocked(page);
+}
+
+/**
+ * lock_page - take PG_locked, sleeping while another thread holds it.
+ * @page: the frame
+ *
+ * May sleep on the page's wait-table bucket (a leaf lock).
+ */
+void lock_page(struct page *page)
+{
+	if (likely(!TestSetPageLocked(page)))
+		return;
+	wait_on_bit(page, true);
+}
+
+/**
+ * unlock_page - release PG_locked and wake the threads waiting on it.
+ * @page: a frame this thread locked
+ *
+ * Takes the page's wait-table bucket lock only if someone waits there.
+ */
+void unlock_page(struct page *page)
+{
+	struct page_wait_bucket *b = page_waitqueue(page);
+	bool was = TestClearPageLocked(page);
+
+	VM_BUG_ON(!was);
+	(void)was;
+	if (atomic_load(&b->waiters)) {
+		pthread_mutex_lock(&b->lock);
+		pthread_cond_broadcast(&b->wait);
+		pthread_mutex_unlock(&b->lock);
+	}
+}
+
+/**
+ * wait_on_page_locked - sleep until PG_locked is clear (does not take it).
+ * @page: the frame
+ */
+void wait_on_page_locked(struct page *page)
+{
+	if (!PageLocked(page))
+		return;
+	wait_on_bit(page, false);
+}
