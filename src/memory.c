@@ -1,0 +1,778 @@
+/*
+ * memory.c - the fault handler and the operations on ranges of ptes:
+ * zap (unmap), copy (fork), change protection, follow (soft TLB, pin),
+ * and the TLB-shootdown batching (mmu_gather) they share.
+ *
+ * The fault, in phases around struct vm_fault:
+ *
+ *   fault_check_vma    find the vma; is the access allowed by its flags?
+ *                      (no vma -> -EFAULT; x86 rules: read needs any of
+ *                      R/W/X, write needs W, exec needs X)
+ *   handle_pte_fault   take ptl, walk/allocate the tables, read the pte:
+ *     none, anon vma      do_anonymous_page: read maps the zero page,
+ *                         write a fresh zeroed page
+ *     none, file/shmem    do_file_fault: the page cache page (read, shared
+ *                         write) or a private copy of it (private write)
+ *     present, read-only, write
+ *                         do_wp_page: shared -> make writable and dirty the
+ *                         page; private -> reuse an anon page only we map,
+ *                         else copy (wp_page_copy)
+ *     present, allowed    spurious: set young (dirty) and return
+ *   fault_account      min_flt or maj_flt (I/O was done), and cow_flt.
+ *
+ * Every frame is allocated with ptl dropped; after retaking ptl the pte is
+ * compared with what was seen, and if another thread got there first the
+ * new frame is dropped and the fault returns 0 (the access is retried by
+ * the caller).  Page-table pages cannot vanish meanwhile: they are freed
+ * only under mmap_lock held for write, and faults hold it for read.
+ * Nothing is installed before every allocation has succeeded, so -ENOMEM
+ * leaves no trace.
+ *
+ * cow_flt counts write faults that gave a private mapping its own copy in
+ * place of a page it shared: the zero page, a page-cache page (including
+ * the first private write to a file page), or an anon page shared after
+ * fork.  Reusing an anon page only we map is not a COW fault.
+ *
+ * A frame that loses its last pte is not freed until every thread's TLB
+ * has forgotten it: zaps queue it in an mmu_gather, which calls
+ * flush_tlb_range() for the range and only then drops the references.
+ * wp_page_copy() clears the old pte and flushes before installing the
+ * copy, so no thread can read the old frame after another wrote the new.
+ *
+ * Locks (outermost first): mmap_lock (callers) -> page lock (file faults)
+ * -> obj->i_mmap_lock (unmap_mapping_range) -> mm->page_table_lock (fork:
+ * parent's, then child's) -> tree_lock (set_page_dirty) -> allocator.
+ * flush_tlb_range() is called with or without ptl held.
+ */
+#include <errno.h>
+#include <string.h>
+#include "memory.h"
+#include "rmap.h"
+#include "tlb.h"
+#include "filemap.h"
+#include "object.h"
+
+/* Lookups that keep finding a truncated page give up after this many. */
+#define FAULT_RETRY_MAX 8
+
+struct vm_fault {
+	struct umm_mm *mm;
+	struct vm_area_struct *vma;
+	uintptr_t address;          /* page aligned */
+	unsigned int flags;         /* FAULT_FLAG_* */
+	uint64_t pgoff;             /* object page (file faults) */
+	pte_t *pte;                 /* slot for address (tables stay while mmap_lock is held) */
+	pte_t orig_pte;             /* the pte as the fault first saw it */
+	struct page *page;          /* page cache page: referenced and locked */
+	struct page *cow_page;      /* private copy not yet installed */
+	bool major;                 /* I/O was done */
+	bool cow;                   /* a private copy was installed */
+};
+
+static inline bool fault_write(const struct vm_fault *vmf)
+{
+	return vmf->flags & FAULT_FLAG_WRITE;
+}
+
+static inline struct phys_mem *mm_phys(struct umm_mm *mm)
+{
+	return mm->sys->phys;
+}
+
+/**
+ * mm_counter_for_page - the RSS counter a mapped page counts in: anon,
+ * shmem or file.  No locks (reads page->mapping of a mapped page).
+ */
+int mm_counter_for_page(struct page *page)
+{
+	if (PageAnon(page))
+		return MM_ANONPAGES;
+	if (page->mapping && page->mapping->type == OBJ_SHMEM)
+		return MM_SHMEMPAGES;
+	return MM_FILEPAGES;
+}
+
+/*
+ * vma_page_counter - as mm_counter_for_page, but a non-anon page mapped by
+ * vma is one of vma's object's pages, so the object type decides; this
+ * stays right even after truncate cleared page->mapping.
+ */
+static int vma_page_counter(struct vm_area_struct *vma, struct page *page)
+{
+	if (PageAnon(page))
+		return MM_ANONPAGES;
+	if (vma->vm_obj && vma->vm_obj->type == OBJ_SHMEM)
+		return MM_SHMEMPAGES;
+	return MM_FILEPAGES;
+}
+
+static void copy_frame(struct page *dst, struct page *src)
+{
+	memcpy(page_address(dst), page_address(src), PAGE_SIZE);
+}
+
+/* ---- mmu_gather ---- */
+
+/**
+ * tlb_gather_mmu - start gathering pages unmapped from mm.  No locks.
+ */
+void tlb_gather_mmu(struct mmu_gather *tlb, struct umm_mm *mm)
+{
+	tlb->mm = mm;
+	tlb->start = UINTPTR_MAX;
+	tlb->end = 0;
+	tlb->nr = 0;
+	tlb->need_flush = false;
+}
+
+/* tlb_track - a pte of [addr, addr + PAGE_SIZE) was cleared or changed. */
+static void tlb_track(struct mmu_gather *tlb, uintptr_t addr)
+{
+	tlb->start = MIN(tlb->start, addr);
+	tlb->end = MAX(tlb->end, addr + PAGE_SIZE);
+	tlb->need_flush = true;
+}
+
+/**
+ * tlb_flush_mmu - shoot down the TLB entries of the gathered range, then
+ * drop the gathered page references.  ptl may be held.
+ */
+void tlb_flush_mmu(struct mmu_gather *tlb)
+{
+	if (tlb->need_flush)
+		flush_tlb_range(tlb->mm, tlb->start, tlb->end);
+	for (unsigned int i = 0; i < tlb->nr; i++)
+		put_page(tlb->pages[i]);
+	tlb->nr = 0;
+	tlb->start = UINTPTR_MAX;
+	tlb->end = 0;
+	tlb->need_flush = false;
+}
+
+/**
+ * tlb_remove_page - the pte for addr that mapped page was cleared: keep
+ * the pte's reference until the shootdown, flushing when the batch is
+ * full.  ptl may be held.
+ */
+void tlb_remove_page(struct mmu_gather *tlb, struct page *page, uintptr_t addr)
+{
+	tlb_track(tlb, addr);
+	tlb->pages[tlb->nr++] = page;
+	if (tlb->nr == MMU_GATHER_BATCH)
+		tlb_flush_mmu(tlb);
+}
+
+/**
+ * tlb_finish_mmu - flush and release whatever is still gathered.
+ * Best called with ptl dropped.
+ */
+void tlb_finish_mmu(struct mmu_gather *tlb)
+{
+	tlb_flush_mmu(tlb);
+}
+
+/* ---- the fault handler ---- */
+
+static bool vma_allows(const struct vm_area_struct *vma, unsigned int flags)
+{
+	if ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE))
+		return false;
+	if ((flags & FAULT_FLAG_EXEC) && !(vma->vm_flags & VM_EXEC))
+		return false;
+	return (vma->vm_flags & VM_ACCESS_FLAGS) != 0;
+}
+
+/* fault_check_vma - find the vma for the address and check the access. */
+static int fault_check_vma(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = find_vma(vmf->mm, vmf->address);
+
+	if (!vma || vmf->address < vma->vm_start)
+		return -EFAULT;
+	if (!vma_allows(vma, vmf->flags))
+		return -EFAULT;
+	vmf->vma = vma;
+	return 0;
+}
+
+/* fault_touch - what a hardware walker does on an allowed access. */
+static void fault_touch(struct vm_fault *vmf, pte_t pte)
+{
+	pte_t entry = pte_mkyoung(pte);
+
+	if (fault_write(vmf))
+		entry = pte_mkdirty(entry);
+	if (entry != pte)
+		set_pte_at(vmf->mm, vmf->address, vmf->pte, entry);
+}
+
+/*
+ * do_anonymous_page - first touch of a private anonymous page.  A read
+ * maps the shared zero page; a write gets a fresh zeroed frame.  Entered
+ * with ptl held, returns with it dropped.
+ */
+static int do_anonymous_page(struct vm_fault *vmf)
+{
+	struct umm_mm *mm = vmf->mm;
+	struct page *page;
+
+	if (!fault_write(vmf)) {
+		set_pte_at(mm, vmf->address, vmf->pte,
+			   pfn_pte(mm->sys->zero_pfn, PTE_PRESENT | PTE_SPECIAL | PTE_YOUNG));
+		pt_unlock(mm);
+		return 0;
+	}
+	pt_unlock(mm);
+	page = alloc_page(mm_phys(mm), GFP_ZERO);
+	if (!page)
+		return -ENOMEM;
+	pt_lock(mm);
+	if (!pte_none(*vmf->pte)) {
+		pt_unlock(mm);
+		put_page(page);
+		return 0;
+	}
+	set_pte_at(mm, vmf->address, vmf->pte,
+		   pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_RW | PTE_DIRTY | PTE_YOUNG));
+	page_add_new_anon_rmap(page, vmf->vma, vmf->address, vmf->pte);
+	inc_mm_counter(mm, MM_ANONPAGES);
+	pt_unlock(mm);
+	return 0;
+}
+
+/*
+ * file_lock_page - the uptodate page-cache page for vmf->pgoff, referenced
+ * and locked, still in the object and inside its size.  A page truncated
+ * between lookup and lock is looked up again (a bounded number of times).
+ * No ptl held.  0, -EIO (past end of object, read failed), -ENOMEM.
+ */
+static int file_lock_page(struct vm_fault *vmf)
+{
+	struct umm_object *obj = vmf->vma->vm_obj;
+
+	for (int tries = 0; tries < FAULT_RETRY_MAX; tries++) {
+		struct page *page;
+		bool major = false;
+		bool truncated;
+		int err;
+
+		if (vmf->pgoff >= object_size_pages(obj))
+			return -EIO;
+		err = read_cache_page(obj, vmf->pgoff, &page, &major);
+		if (err)
+			return err;
+		vmf->major |= major;
+		lock_page(page);
+		truncated = page->mapping != obj;
+		if (!truncated && vmf->pgoff < object_size_pages(obj)) {
+			vmf->page = page;
+			return 0;
+		}
+		unlock_page(page);
+		put_page(page);
+		if (!truncated)
+			return -EIO;    /* the object shrank below the page */
+	}
+	return -EIO;
+}
+
+/* install_file_pte - map the page-cache page itself (read, or shared write).  ptl held. */
+static void install_file_pte(struct vm_fault *vmf)
+{
+	struct page *page = vmf->page;
+	pte_t entry = pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_YOUNG);
+
+	get_page(page);
+	page_add_file_rmap(page, vmf->vma, vmf->address, vmf->pte);
+	inc_mm_counter(vmf->mm, vma_page_counter(vmf->vma, page));
+	if (fault_write(vmf)) {
+		entry |= PTE_RW | PTE_DIRTY;
+		set_page_dirty(page);
+	}
+	set_pte_at(vmf->mm, vmf->address, vmf->pte, entry);
+}
+
+/* install_cow_pte - map the private copy (already filled).  ptl held. */
+static void install_cow_pte(struct vm_fault *vmf)
+{
+	struct page *cow = vmf->cow_page;
+
+	set_pte_at(vmf->mm, vmf->address, vmf->pte,
+		   pfn_pte(page_to_pfn(cow), PTE_PRESENT | PTE_RW | PTE_DIRTY | PTE_YOUNG));
+	page_add_new_anon_rmap(cow, vmf->vma, vmf->address, vmf->pte);
+	inc_mm_counter(vmf->mm, MM_ANONPAGES);
+	vmf->cow_page = NULL;
+	vmf->cow = true;
+}
+
+/*
+ * do_file_fault - first touch of a page of a file or shmem mapping.
+ * Entered with ptl held, returns with it dropped.  The private copy for a
+ * private write is allocated before the page lock is taken, so the page
+ * is never held locked across an allocation that may reclaim.
+ */
+static int do_file_fault(struct vm_fault *vmf)
+{
+	struct umm_mm *mm = vmf->mm;
+	bool private_write = fault_write(vmf) && !vma_is_shared(vmf->vma);
+	int err;
+
+	pt_unlock(mm);
+	vmf->pgoff = linear_page_index(vmf->vma, vmf->address);
+	if (private_write) {
+		vmf->cow_page = alloc_page(mm_phys(mm), 0);
+		if (!vmf->cow_page)
+			return -ENOMEM;
+	}
+	err = file_lock_page(vmf);
+	if (err)
+		goto out_free_cow;
+	if (private_write)
+		copy_frame(vmf->cow_page, vmf->page);
+
+	pt_lock(mm);
+	if (pte_none(*vmf->pte)) {
+		if (private_write)
+			install_cow_pte(vmf);
+		else
+			install_file_pte(vmf);
+	}
+	pt_unlock(mm);
+
+	unlock_page(vmf->page);
+	put_page(vmf->page);
+out_free_cow:
+	if (vmf->cow_page)
+		put_page(vmf->cow_page);
+	return err;
+}
+
+/* pte_same_ignoring_young - has the pte kept its frame and permissions? */
+static inline bool pte_same_ignoring_young(pte_t a, pte_t b)
+{
+	return (a | PTE_YOUNG) == (b | PTE_YOUNG);
+}
+
+/*
+ * wp_page_copy - give this private mapping its own copy of `old` (NULL for
+ * the zero page).  Entered with ptl held, returns with it dropped.  The
+ * old pte is cleared and the TLB flushed before the copy is installed; the
+ * old frame's references go only after that.
+ */
+static int wp_page_copy(struct vm_fault *vmf, struct page *old)
+{
+	struct umm_mm *mm = vmf->mm;
+	struct page *new;
+	pte_t entry;
+
+	if (old)
+		get_page(old);          /* keep it while ptl is dropped */
+	pt_unlock(mm);
+	new = alloc_page(mm_phys(mm), old ? 0 : GFP_ZERO);
+	if (!new) {
+		if (old)
+			put_page(old);
+		return -ENOMEM;
+	}
+	if (old)
+		copy_frame(new, old);
+
+	pt_lock(mm);
+	if (!pte_same_ignoring_young(*vmf->pte, vmf->orig_pte)) {
+		pt_unlock(mm);
+		put_page(new);
+		if (old)
+			put_page(old);
+		return 0;
+	}
+	(void)ptep_get_and_clear(mm, vmf->address, vmf->pte);
+	flush_tlb_range(mm, vmf->address, vmf->address + PAGE_SIZE);
+	entry = pfn_pte(page_to_pfn(new), PTE_PRESENT | PTE_RW | PTE_DIRTY | PTE_YOUNG);
+	set_pte_at(mm, vmf->address, vmf->pte, entry);
+	page_add_new_anon_rmap(new, vmf->vma, vmf->address, vmf->pte);
+	inc_mm_counter(mm, MM_ANONPAGES);
+	if (old) {
+		page_remove_rmap(old, vmf->vma, vmf->address, vmf->pte);
+		dec_mm_counter(mm, vma_page_counter(vmf->vma, old));
+	}
+	pt_unlock(mm);
+	if (old) {
+		put_page(old);          /* the old pte's reference */
+		put_page(old);          /* ours */
+	}
+	vmf->cow = true;
+	return 0;
+}
+
+/*
+ * do_wp_page - a write to a present read-only pte in a writable vma.
+ * Entered with ptl held, returns with it dropped.
+ */
+static int do_wp_page(struct vm_fault *vmf)
+{
+	pte_t pte = vmf->orig_pte;
+	struct page *old = NULL;
+
+	if (!pte_special(pte))
+		old = pfn_to_page(mm_phys(vmf->mm), pte_pfn(pte));
+
+	if (old && vma_is_shared(vmf->vma)) {
+		set_page_dirty(old);
+		goto make_writable;
+	}
+	if (old && PageAnon(old) && page_mapcount(old) == 1 && page_count(old) == 1)
+		goto make_writable;     /* only we map it: reuse without copying */
+	return wp_page_copy(vmf, old);
+
+make_writable:
+	set_pte_at(vmf->mm, vmf->address, vmf->pte,
+		   pte_mkyoung(pte_mkdirty(pte_mkwrite(pte))));
+	pt_unlock(vmf->mm);
+	return 0;
+}
+
+/*
+ * handle_pte_fault - take ptl, find or build the pte slot and resolve the
+ * fault by the pte's state.  Returns with ptl dropped.
+ */
+static int handle_pte_fault(struct vm_fault *vmf)
+{
+	struct umm_mm *mm = vmf->mm;
+	pte_t pte;
+
+	pt_lock(mm);
+	vmf->pte = pte_alloc(mm, vmf->address);
+	if (!vmf->pte) {
+		pt_unlock(mm);
+		return -ENOMEM;
+	}
+	pte = vmf->orig_pte = *vmf->pte;
+	if (pte_none(pte)) {
+		if (vma_is_anonymous(vmf->vma))
+			return do_anonymous_page(vmf);
+		return do_file_fault(vmf);
+	}
+	if (!pte_present(pte)) {
+		/* swap and nonlinear-file ptes: nothing produces them yet */
+		VM_BUG_ON(!pte_present(pte));
+		pt_unlock(mm);
+		return -EFAULT;
+	}
+	if (pte_protnone(pte)) {
+		/* the vma allows the access: the pte lags behind an mprotect */
+		pte = pte_modify(pte, vmf->vma->vm_flags);
+		set_pte_at(mm, vmf->address, vmf->pte, pte);
+		vmf->orig_pte = pte;
+	}
+	if (fault_write(vmf) && !pte_write(pte))
+		return do_wp_page(vmf);
+	fault_touch(vmf, pte);
+	pt_unlock(mm);
+	return 0;
+}
+
+static void fault_account(struct vm_fault *vmf)
+{
+	if (vmf->major)
+		atomic_fetch_add(&vmf->mm->maj_flt, 1);
+	else
+		atomic_fetch_add(&vmf->mm->min_flt, 1);
+	if (vmf->cow)
+		atomic_fetch_add(&vmf->mm->cow_flt, 1);
+}
+
+/**
+ * handle_mm_fault - resolve an access to addr as a CPU's fault would.
+ * mmap_lock held for read; takes ptl (and the page lock for file pages).
+ * Returns 0 (a pte allowing the access was installed, or already was),
+ * -EFAULT (no vma, or the vma forbids the access), -EIO (past the end of
+ * the object, or the backing read failed), -ENOMEM.
+ */
+int handle_mm_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags)
+{
+	struct vm_fault vmf = {
+		.mm = mm,
+		.address = addr & PAGE_MASK,
+		.flags = flags,
+	};
+	int err;
+
+	err = fault_check_vma(&vmf);
+	if (err)
+		return err;
+	err = handle_pte_fault(&vmf);
+	if (!err)
+		fault_account(&vmf);
+	return err;
+}
+
+/**
+ * follow_pte_access - does the pte at addr allow the access?  If so, set
+ * young (and dirty for a write) as a hardware walker would and return 0
+ * with *pagep the mapped frame (the zero page for special ptes).  Else
+ * -EAGAIN with *pagep NULL: a fault is needed.  ptl held.
+ */
+int follow_pte_access(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct page **pagep)
+{
+	pte_t *ptep = pte_lookup(mm, addr);
+	pte_t pte, entry;
+
+	*pagep = NULL;
+	if (!ptep)
+		return -EAGAIN;
+	pte = *ptep;
+	if (!pte_accessible(pte))
+		return -EAGAIN;
+	if ((flags & FAULT_FLAG_WRITE) && !pte_write(pte))
+		return -EAGAIN;
+	entry = pte_mkyoung(pte);
+	if (flags & FAULT_FLAG_WRITE)
+		entry = pte_mkdirty(entry);
+	if (entry != pte)
+		set_pte_at(mm, addr, ptep, entry);
+	*pagep = pfn_to_page(mm_phys(mm), pte_pfn(pte));
+	return 0;
+}
+
+/* ---- zap ---- */
+
+struct zap_walk {
+	struct mmu_gather *tlb;
+	struct vm_area_struct *vma;
+};
+
+/* zap_one - clear one pte, releasing what it held into the gather. */
+static int zap_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
+{
+	struct zap_walk *zw = arg;
+	pte_t pte = ptep_get_and_clear(mm, addr, ptep);
+	struct page *page;
+
+	if (!pte_present(pte))
+		return 0;       /* swap / nonlinear-file entry: nothing held yet */
+	if (pte_special(pte)) {
+		tlb_track(zw->tlb, addr);
+		return 0;
+	}
+	page = pfn_to_page(mm_phys(mm), pte_pfn(pte));
+	if (pte_dirty(pte) && !PageAnon(page))
+		set_page_dirty(page);
+	page_remove_rmap(page, zw->vma, addr, ptep);
+	dec_mm_counter(mm, vma_page_counter(zw->vma, page));
+	tlb_remove_page(zw->tlb, page, addr);
+	return 0;
+}
+
+/**
+ * zap_pte_range - clear every pte of vma in [start, end), gathering the
+ * pages into tlb (released after the shootdown).  ptl held.
+ */
+void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
+{
+	struct zap_walk zw = { .tlb = tlb, .vma = vma };
+
+	VM_BUG_ON(tlb->mm != vma->vm_mm);
+	VM_BUG_ON(start < vma->vm_start || end > vma->vm_end);
+	(void)walk_pte_range(vma->vm_mm, start, end, zap_one, &zw);
+}
+
+/**
+ * zap_page_range - remove every pte of vma in [start, end) (clamped to
+ * the vma).  mmap_lock held (read or write); takes ptl.  Page tables are
+ * kept; the pages go after the TLB shootdown.
+ */
+void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
+{
+	struct umm_mm *mm = vma->vm_mm;
+	struct mmu_gather tlb;
+
+	start = MAX(start, vma->vm_start);
+	end = MIN(end, vma->vm_end);
+	if (start >= end)
+		return;
+	tlb_gather_mmu(&tlb, mm);
+	pt_lock(mm);
+	zap_pte_range(&tlb, vma, start, end);
+	pt_unlock(mm);
+	tlb_finish_mmu(&tlb);
+}
+
+/* ---- fork ---- */
+
+struct copy_walk {
+	struct vm_area_struct *dst_vma, *src_vma;
+	bool wrprotected;
+};
+
+/* copy_one - duplicate one source pte into the child.  Both ptls held. */
+static int copy_one(struct umm_mm *src_mm, pte_t *src_pte, uintptr_t addr, void *arg)
+{
+	struct copy_walk *cw = arg;
+	struct umm_mm *dst_mm = cw->dst_vma->vm_mm;
+	pte_t pte = *src_pte;
+	pte_t *dst_pte = pte_alloc(dst_mm, addr);
+	struct page *page;
+
+	if (!dst_pte)
+		return -ENOMEM;
+	VM_BUG_ON(!pte_none(*dst_pte));
+	if (!pte_present(pte)) {
+		/* swap entries need a swap count first (swap issue) */
+		VM_BUG_ON(pte_is_swap(pte));
+		if (pte_is_file(pte))
+			set_pte_at(dst_mm, addr, dst_pte, pte);
+		return 0;
+	}
+	if (!pte_special(pte)) {
+		page = pfn_to_page(mm_phys(src_mm), pte_pfn(pte));
+		get_page(page);
+		if (PageAnon(page))
+			page_add_anon_rmap(page, cw->dst_vma, addr, dst_pte);
+		else
+			page_add_file_rmap(page, cw->dst_vma, addr, dst_pte);
+		inc_mm_counter(dst_mm, vma_page_counter(cw->src_vma, page));
+		if (!vma_is_shared(cw->src_vma) && pte_write(pte)) {
+			pte = pte_wrprotect(pte);
+			set_pte_at(src_mm, addr, src_pte, pte);
+			cw->wrprotected = true;
+		}
+	}
+	set_pte_at(dst_mm, addr, dst_pte, pte);
+	return 0;
+}
+
+/**
+ * copy_page_range - fork: copy src_vma's ptes into dst_vma's mm.  Private
+ * writable ptes become read-only in both (copy-on-write); the parent's TLB
+ * is flushed for them.  Both mmap_locks held for write; takes the
+ * parent's ptl, then the child's.  0 or -ENOMEM (the child is partly
+ * filled and the caller tears it down).
+ */
+int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma)
+{
+	struct umm_mm *src_mm = src_vma->vm_mm, *dst_mm = dst_vma->vm_mm;
+	struct copy_walk cw = { .dst_vma = dst_vma, .src_vma = src_vma };
+	int err;
+
+	VM_BUG_ON(src_mm == dst_mm);
+	VM_BUG_ON(dst_vma->vm_start != src_vma->vm_start || dst_vma->vm_end != src_vma->vm_end);
+	pt_lock(src_mm);
+	pt_lock(dst_mm);
+	err = walk_pte_range(src_mm, src_vma->vm_start, src_vma->vm_end, copy_one, &cw);
+	pt_unlock(dst_mm);
+	pt_unlock(src_mm);
+	if (cw.wrprotected)
+		flush_tlb_range(src_mm, src_vma->vm_start, src_vma->vm_end);
+	return err;
+}
+
+/* ---- mprotect ---- */
+
+struct protect_walk {
+	unsigned long vm_flags;
+	bool changed;
+};
+
+static int protect_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
+{
+	struct protect_walk *pw = arg;
+	pte_t pte = *ptep, entry;
+
+	if (!pte_present(pte))
+		return 0;
+	entry = pte_modify(pte, pw->vm_flags);
+	if (entry != pte) {
+		set_pte_at(mm, addr, ptep, entry);
+		pw->changed = true;
+	}
+	return 0;
+}
+
+/**
+ * change_protection - apply vma->vm_flags to the mapped ptes of
+ * [start, end) and shoot down the TLB if any changed.  mmap_lock held for
+ * write; takes ptl.
+ */
+void change_protection(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
+{
+	struct umm_mm *mm = vma->vm_mm;
+	struct protect_walk pw = { .vm_flags = vma->vm_flags };
+
+	pt_lock(mm);
+	(void)walk_pte_range(mm, start, end, protect_one, &pw);
+	pt_unlock(mm);
+	if (pw.changed)
+		flush_tlb_range(mm, start, end);
+}
+
+/* ---- truncate ---- */
+
+struct nonlinear_zap {
+	struct zap_walk zw;
+	uint64_t first, end;
+};
+
+/* zap_nonlinear_one - zap a pte of a nonlinear window if it maps [first, end). */
+static int zap_nonlinear_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
+{
+	struct nonlinear_zap *nz = arg;
+	pte_t pte = *ptep;
+	uint64_t pgoff;
+
+	if (pte_is_file(pte)) {
+		pgoff = pte_to_pgoff(pte);
+	} else if (pte_present(pte) && !pte_special(pte)) {
+		struct page *page = pfn_to_page(mm_phys(mm), pte_pfn(pte));
+
+		if (PageAnon(page))
+			return 0;       /* a private page has no file offset to test */
+		pgoff = page->index;
+	} else {
+		return 0;
+	}
+	if (pgoff >= nz->first && pgoff < nz->end)
+		return zap_one(mm, ptep, addr, &nz->zw);
+	return 0;
+}
+
+/* unmap_vma_pages - zap what vma maps of object pages [first, end). */
+static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t end)
+{
+	struct umm_mm *mm = vma->vm_mm;
+	uint64_t vfirst = vma->vm_pgoff, vend = vfirst + vma_pages(vma);
+	uint64_t lo = MAX(first, vfirst), hi = MIN(end, vend);
+	struct mmu_gather tlb;
+
+	if (!(vma->vm_flags & VM_NONLINEAR) && lo >= hi)
+		return;
+	tlb_gather_mmu(&tlb, mm);
+	pt_lock(mm);
+	if (vma->vm_flags & VM_NONLINEAR) {
+		struct nonlinear_zap nz = { { &tlb, vma }, first, end };
+
+		(void)walk_pte_range(mm, vma->vm_start, vma->vm_end, zap_nonlinear_one, &nz);
+	} else {
+		zap_pte_range(&tlb, vma, vma->vm_start + ((lo - vfirst) << PAGE_SHIFT),
+			      vma->vm_start + ((hi - vfirst) << PAGE_SHIFT));
+	}
+	pt_unlock(mm);
+	tlb_finish_mmu(&tlb);
+}
+
+/**
+ * unmap_mapping_range - zap every pte that maps object pages [first, end)
+ * of obj, in every vma of every mm, private COW copies of those pages
+ * included (as truncate requires).  Takes obj->i_mmap_lock, then each
+ * mm's ptl; no mmap_lock.  Installed as sys->unmap_mapping_range.
+ */
+void unmap_mapping_range(struct umm_object *obj, uint64_t first, uint64_t end)
+{
+	struct vm_area_struct *vma;
+
+	if (first >= end)
+		return;
+	pthread_mutex_lock(&obj->i_mmap_lock);
+	list_for_each_entry(vma, &obj->i_mmap, obj_link)
+		unmap_vma_pages(vma, first, end);
+	pthread_mutex_unlock(&obj->i_mmap_lock);
+}
