@@ -1,0 +1,963 @@
+/*
+ * test_filemap.c - the page cache and memory objects: cache operations,
+ * reading real files (bytes past EOF are zero and never written back),
+ * truncation, injected I/O and allocation failures (nothing leaks, nothing
+ * written is lost), concurrent readers (one read per page), the last put,
+ * shmem, and every entry point's bad inputs.
+ *
+ * The system is built by hand (arena + hooks) so only the layers under
+ * test are linked.  Frames are accounted with phys->nr_free: every test
+ * checks that it returns to its starting value once the objects are put.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "test.h"
+#include "filemap.h"
+
+static struct umm_system *sys;
+
+/* The unmap hook records its last call. */
+static struct {
+	int calls;
+	struct umm_object *obj;
+	uint64_t first, end;
+} unmap_log;
+
+static void test_unmap_hook(struct umm_object *obj, uint64_t first, uint64_t end)
+{
+	unmap_log.calls++;
+	unmap_log.obj = obj;
+	unmap_log.first = first;
+	unmap_log.end = end;
+}
+
+static void sys_create(void)
+{
+	sys = calloc(1, sizeof(*sys));
+	REQUIRE(sys);
+	REQUIRE(phys_create(64 << 20, NULL, &sys->phys) == 0);
+	sys->unmap_mapping_range = test_unmap_hook;
+}
+
+static void sys_destroy(void)
+{
+	CHECK_EQ(atomic_load(&sys->nr_objects), 0);
+	CHECK_EQ(atomic_load(&sys->nr_pagecache), 0);
+	phys_destroy(sys->phys);
+	free(sys);
+	sys = NULL;
+}
+
+static long free_frames(void)
+{
+	return atomic_load(&sys->phys->nr_free);
+}
+
+static unsigned char pattern(size_t i)
+{
+	return (unsigned char)(i * 7 + (i >> 12) * 13 + 1);
+}
+
+static unsigned char pattern2(size_t i)
+{
+	return (unsigned char)(i * 3 + 0x55);
+}
+
+static uint64_t file_size(int fd)
+{
+	struct stat st;
+
+	REQUIRE(fstat(fd, &st) == 0);
+	return (uint64_t)st.st_size;
+}
+
+/* true if the file's bytes [off, off+len) are fill(i) (absolute offsets) */
+static bool file_matches(int fd, uint64_t off, size_t len, unsigned char (*fill)(size_t))
+{
+	unsigned char *buf = malloc(len);
+	bool ok;
+	size_t i;
+
+	REQUIRE(buf);
+	ok = pread(fd, buf, len, (off_t)off) == (ssize_t)len;
+	for (i = 0; ok && i < len; i++)
+		ok = buf[i] == fill(off + i);
+	free(buf);
+	return ok;
+}
+
+/* true if the page holds fill(base + i) for i < valid and zeros after */
+static bool page_matches(struct page *page, uint64_t base, size_t valid,
+			 unsigned char (*fill)(size_t))
+{
+	const unsigned char *p = page_address(page);
+	size_t i;
+
+	for (i = 0; i < PAGE_SIZE; i++)
+		if (p[i] != (i < valid ? fill(base + i) : 0))
+			return false;
+	return true;
+}
+
+static struct umm_object *open_file(int fd)
+{
+	struct umm_object *obj = NULL;
+
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	return obj;
+}
+
+/* Reopen an unlinked temp file through /proc with other access flags. */
+static int reopen(int fd, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags);
+}
+
+static struct page *new_locked_page(void)
+{
+	struct page *page = alloc_page(sys->phys, GFP_KERNEL);
+
+	REQUIRE(page);
+	lock_page(page);
+	return page;
+}
+
+/* ---- cache operations ---- */
+
+static void test_cache_ops(void)
+{
+	long start = free_frames();
+	struct umm_object *obj;
+	struct page *a, *b, *p, *vec[8];
+	uint64_t idx[] = { 3, 5, 100, 1ull << 40 }, pos;
+	unsigned int i, n;
+
+	REQUIRE(umm_object_create_shmem(sys, 1ull << 50, &obj) == 0);
+	a = new_locked_page();
+	CHECK_EQ(add_to_page_cache(a, obj, 5), 0);
+	CHECK_EQ(page_count(a), 2);
+	CHECK(a->mapping == obj);
+	CHECK_EQ(a->index, 5);
+	CHECK_EQ(umm_object_cached_pages(obj), 1);
+	CHECK_EQ(atomic_load(&sys->nr_pagecache), 1);
+
+	b = new_locked_page();
+	CHECK_EQ(add_to_page_cache(b, obj, 5), -EEXIST);
+	CHECK_EQ(page_count(b), 1);
+	CHECK(b->mapping == NULL);
+	CHECK_EQ(umm_object_cached_pages(obj), 1);
+	CHECK_EQ(add_to_page_cache(NULL, obj, 1), -EINVAL);
+	CHECK_EQ(add_to_page_cache(b, NULL, 1), -EINVAL);
+	unlock_page(b);
+	put_page(b);
+
+	p = find_get_page(obj, 5);
+	CHECK(p == a);
+	CHECK_EQ(page_count(a), 3);
+	put_page(p);
+	CHECK(find_get_page(obj, 6) == NULL);
+	CHECK(find_get_page(NULL, 5) == NULL);
+	CHECK(find_lock_page(obj, 4) == NULL);
+	unlock_page(a);
+	p = find_lock_page(obj, 5);
+	CHECK(p == a && PageLocked(a));
+	unlock_page(p);
+	put_page(p);
+	put_page(a);                        /* the cache's reference remains */
+
+	for (i = 0; i < ARRAY_SIZE(idx); i++) {
+		if (idx[i] == 5)
+			continue;
+		p = new_locked_page();
+		CHECK_EQ(add_to_page_cache(p, obj, idx[i]), 0);
+		unlock_page(p);
+		put_page(p);
+	}
+	CHECK_EQ(umm_object_cached_pages(obj), 4);
+
+	/* ordered iteration, respecting start, end and nr */
+	pos = 0;
+	n = find_get_pages(obj, &pos, UINT64_MAX, 8, vec);
+	CHECK_EQ(n, 4);
+	for (i = 0; i < n; i++) {
+		CHECK_EQ(vec[i]->index, idx[i]);
+		CHECK_EQ(page_count(vec[i]), 2);
+		put_page(vec[i]);
+	}
+	CHECK_EQ(pos, (1ull << 40) + 1);
+	pos = 4;
+	n = find_get_pages(obj, &pos, 101, 8, vec);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(vec[0]->index, 5);
+	CHECK_EQ(vec[1]->index, 100);
+	CHECK_EQ(pos, 101);
+	put_page(vec[0]);
+	put_page(vec[1]);
+	pos = 0;
+	CHECK_EQ(find_get_pages(obj, &pos, UINT64_MAX, 1, vec), 1);
+	CHECK_EQ(pos, 4);
+	put_page(vec[0]);
+	pos = 6;
+	CHECK_EQ(find_get_pages(obj, &pos, 100, 8, vec), 0);
+	CHECK_EQ(find_get_pages(obj, &pos, 5, 8, vec), 0);
+	CHECK_EQ(find_get_pages(NULL, &pos, 500, 8, vec), 0);
+
+	/* delete: the cache's reference goes, the page is ours alone */
+	p = find_lock_page(obj, 100);
+	REQUIRE(p);
+	delete_from_page_cache(p);
+	CHECK(p->mapping == NULL);
+	CHECK_EQ(page_count(p), 1);
+	CHECK(find_get_page(obj, 100) == NULL);
+	CHECK_EQ(umm_object_cached_pages(obj), 3);
+	CHECK_EQ(atomic_load(&sys->nr_pagecache), 3);
+	unlock_page(p);
+	put_page(p);
+
+	/* set_page_dirty reports the clean -> dirty transition */
+	p = find_get_page(obj, 3);
+	CHECK(set_page_dirty(p));
+	CHECK(!set_page_dirty(p));
+	CHECK(PageDirty(p));
+	CHECK(!set_page_dirty(NULL));
+	put_page(p);
+
+	umm_object_put(obj);
+	CHECK_EQ(free_frames(), start);
+	CHECK_EQ(atomic_load(&sys->nr_pagecache), 0);
+}
+
+/* ---- reading files ---- */
+
+static void test_read_file(void)
+{
+	long start = free_frames();
+	size_t size = 3 * PAGE_SIZE + 100;
+	int fd = test_tmpfile(size, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct page *page, *again;
+	bool major;
+	uint64_t i;
+
+	CHECK_EQ(umm_object_size(obj), size);
+	close(fd);                          /* the object has its own fd */
+	for (i = 0; i < 4; i++) {
+		major = false;
+		CHECK_EQ(read_cache_page(obj, i, &page, &major), 0);
+		CHECK(major);
+		CHECK(PageUptodate(page) && !PageLocked(page) && !PageDirty(page));
+		CHECK(page->mapping == obj && page->index == i);
+		CHECK(page_matches(page, i * PAGE_SIZE, i < 3 ? PAGE_SIZE : 100, pattern));
+		CHECK_EQ(page_count(page), 2);
+
+		major = true;
+		CHECK_EQ(read_cache_page(obj, i, &again, &major), 0);
+		CHECK(!major);
+		CHECK(again == page);
+		put_page(again);
+		put_page(page);
+	}
+	CHECK_EQ(read_cache_page(obj, 0, &page, NULL), 0);   /* major is optional */
+	put_page(page);
+	CHECK_EQ(umm_object_cached_pages(obj), 4);
+	CHECK_EQ(atomic_load(&sys->nr_pagecache), 4);
+
+	/* wholly past EOF: SIGBUS, no I/O, nothing cached */
+	page = NULL;
+	CHECK_EQ(read_cache_page(obj, 4, &page, &major), -EIO);
+	CHECK(page == NULL && !major);
+	CHECK_EQ(read_cache_page(obj, UINT64_MAX, &page, NULL), -EIO);
+	CHECK_EQ(umm_object_cached_pages(obj), 4);
+	CHECK_EQ(read_cache_page(NULL, 0, &page, NULL), -EINVAL);
+	CHECK_EQ(read_cache_page(obj, 0, NULL, NULL), -EINVAL);
+
+	umm_object_put(obj);
+	CHECK_EQ(atomic_load(&sys->nr_objects), 0);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* Stores past EOF in the last page stay in memory: the file is not extended. */
+static void test_writeback_past_eof(void)
+{
+	long start = free_frames();
+	size_t size = PAGE_SIZE + 100;
+	int fd = test_tmpfile(size, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct page *page;
+	unsigned char buf[PAGE_SIZE];
+
+	REQUIRE(read_cache_page(obj, 1, &page, NULL) == 0);
+	CHECK(page_matches(page, PAGE_SIZE, 100, pattern));
+	memset(page_address(page), 0xab, PAGE_SIZE);
+	CHECK(set_page_dirty(page));
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK(!PageDirty(page));
+	CHECK_EQ(file_size(fd), size);
+	memset(buf, 0, sizeof(buf));
+	CHECK_EQ(pread(fd, buf, sizeof(buf), PAGE_SIZE), 100);
+	CHECK(buf[0] == 0xab && buf[99] == 0xab);
+	CHECK(file_matches(fd, 0, PAGE_SIZE, pattern));
+	put_page(page);
+
+	/* sync of a clean cache writes nothing */
+	fault_inject_arm(&sys->fail_write, 0, -1);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(atomic_load(&sys->fail_write.hits), 0);
+	fault_inject_arm(&sys->fail_write, 0, 0);
+
+	umm_object_put(obj);
+	CHECK_EQ(file_size(fd), size);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* ---- truncate ---- */
+
+static void test_truncate(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(5 * PAGE_SIZE, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct page *page, *held;
+	uint64_t i, newsize = 2 * PAGE_SIZE + 10;
+	bool major;
+
+	for (i = 0; i < 5; i++) {
+		REQUIRE(read_cache_page(obj, i, &page, NULL) == 0);
+		if (i == 4)
+			held = page;                /* a user keeps a reference */
+		else
+			put_page(page);
+	}
+	/* a dirty page past the new end is discarded, not written */
+	REQUIRE(read_cache_page(obj, 3, &page, NULL) == 0);
+	memset(page_address(page), 0xee, PAGE_SIZE);
+	set_page_dirty(page);
+	put_page(page);
+
+	unmap_log.calls = 0;
+	CHECK_EQ(umm_object_truncate(obj, newsize), 0);
+	CHECK_EQ(unmap_log.calls, 1);
+	CHECK(unmap_log.obj == obj);
+	CHECK_EQ(unmap_log.first, 3);
+	CHECK_EQ(unmap_log.end, UINT64_MAX);
+	CHECK_EQ(umm_object_size(obj), newsize);
+	CHECK_EQ(file_size(fd), newsize);
+	CHECK_EQ(umm_object_cached_pages(obj), 3);
+	CHECK(held->mapping == NULL);       /* dropped from the cache, still ours */
+	CHECK_EQ(page_count(held), 1);
+	put_page(held);
+
+	REQUIRE(read_cache_page(obj, 2, &page, &major) == 0);
+	CHECK(!major);
+	CHECK(page_matches(page, 2 * PAGE_SIZE, 10, pattern));
+	put_page(page);
+	CHECK_EQ(read_cache_page(obj, 3, &page, NULL), -EIO);
+	CHECK_EQ(read_cache_page(obj, 4, &page, NULL), -EIO);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(file_size(fd), newsize);   /* the discarded dirty page stayed discarded */
+
+	/* grow: the new range reads as zeros */
+	unmap_log.calls = 0;
+	CHECK_EQ(umm_object_truncate(obj, 5 * PAGE_SIZE), 0);
+	CHECK_EQ(unmap_log.calls, 0);
+	CHECK_EQ(file_size(fd), 5 * PAGE_SIZE);
+	REQUIRE(read_cache_page(obj, 3, &page, &major) == 0);
+	CHECK(major);
+	CHECK(page_matches(page, 0, 0, pattern));
+	put_page(page);
+	REQUIRE(read_cache_page(obj, 2, &page, &major) == 0);
+	CHECK(page_matches(page, 2 * PAGE_SIZE, 10, pattern));
+	put_page(page);
+
+	/* shrink to a page boundary: page 2 is dropped whole */
+	CHECK_EQ(umm_object_truncate(obj, 2 * PAGE_SIZE), 0);
+	CHECK_EQ(unmap_log.first, 2);
+	CHECK_EQ(umm_object_cached_pages(obj), 2);
+	CHECK(file_matches(fd, 0, 2 * PAGE_SIZE, pattern));
+
+	CHECK_EQ(umm_object_truncate(obj, 0), 0);
+	CHECK_EQ(unmap_log.first, 0);
+	CHECK_EQ(umm_object_cached_pages(obj), 0);
+	CHECK_EQ(file_size(fd), 0);
+	CHECK_EQ(read_cache_page(obj, 0, &page, NULL), -EIO);
+
+	umm_object_put(obj);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* Stores past the old end must not show up when the object grows. */
+static void test_truncate_grow_zeroes_old_tail(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(100, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct page *page;
+
+	REQUIRE(read_cache_page(obj, 0, &page, NULL) == 0);
+	memset((char *)page_address(page) + 100, 0x77, PAGE_SIZE - 100);
+	CHECK_EQ(umm_object_truncate(obj, 2 * PAGE_SIZE), 0);
+	CHECK(page_matches(page, 0, 100, pattern));
+	put_page(page);
+	umm_object_put(obj);
+	CHECK_EQ(file_size(fd), 2 * PAGE_SIZE);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+static void test_truncate_bad_input(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(3 * PAGE_SIZE, pattern);
+	int rdonly = reopen(fd, O_RDONLY);
+	struct umm_object *obj;
+	struct page *page;
+
+	REQUIRE(rdonly >= 0);
+	obj = open_file(rdonly);
+	CHECK(obj->readable && !obj->writable);
+	REQUIRE(read_cache_page(obj, 2, &page, NULL) == 0);
+	put_page(page);
+
+	unmap_log.calls = 0;
+	CHECK_EQ(umm_object_truncate(obj, PAGE_SIZE), -EINVAL);
+	CHECK_EQ(umm_object_truncate(obj, 10 * PAGE_SIZE), -EINVAL);
+	CHECK_EQ(umm_object_truncate(obj, UINT64_MAX), -EINVAL);
+	CHECK_EQ(umm_object_truncate(NULL, 0), -EINVAL);
+	CHECK_EQ(unmap_log.calls, 0);
+	CHECK_EQ(umm_object_size(obj), 3 * PAGE_SIZE);
+	CHECK_EQ(file_size(fd), 3 * PAGE_SIZE);
+	CHECK_EQ(umm_object_cached_pages(obj), 1);
+	CHECK_EQ(umm_object_size(NULL), 0);
+	CHECK_EQ(umm_object_cached_pages(NULL), 0);
+
+	umm_object_put(obj);
+	close(rdonly);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* ---- injected failures ---- */
+
+static void test_read_failure(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(4 * PAGE_SIZE, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct page *page = NULL;
+	bool major = true;
+
+	fault_inject_arm(&sys->fail_read, 0, 1);
+	CHECK_EQ(read_cache_page(obj, 1, &page, &major), -EIO);
+	CHECK(page == NULL);
+	CHECK_EQ(atomic_load(&sys->fail_read.hits), 1);
+	CHECK_EQ(umm_object_cached_pages(obj), 0);
+	CHECK(find_get_page(obj, 1) == NULL);
+	CHECK_EQ(atomic_load(&sys->nr_pagecache), 0);
+	CHECK_EQ(free_frames(), start);
+
+	/* the next read works */
+	CHECK_EQ(read_cache_page(obj, 1, &page, &major), 0);
+	CHECK(major && !PageError(page));
+	CHECK(page_matches(page, PAGE_SIZE, PAGE_SIZE, pattern));
+	put_page(page);
+
+	/* skip: the first read succeeds, the second fails */
+	fault_inject_arm(&sys->fail_read, 1, 1);
+	CHECK_EQ(read_cache_page(obj, 2, &page, NULL), 0);
+	put_page(page);
+	CHECK_EQ(read_cache_page(obj, 3, &page, NULL), -EIO);
+	CHECK_EQ(umm_object_cached_pages(obj), 2);
+	fault_inject_arm(&sys->fail_read, 0, 0);
+
+	/* out of frames: -ENOMEM, nothing cached */
+	fault_inject_arm(&sys->phys->fail_alloc, 0, 1);
+	CHECK_EQ(read_cache_page(obj, 3, &page, NULL), -ENOMEM);
+	fault_inject_arm(&sys->phys->fail_alloc, 0, 0);
+	CHECK_EQ(umm_object_cached_pages(obj), 2);
+	CHECK_EQ(read_cache_page(obj, 3, &page, NULL), 0);
+	put_page(page);
+
+	umm_object_put(obj);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+static void test_write_failure(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(2 * PAGE_SIZE, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct page *page;
+	size_t i;
+
+	REQUIRE(read_cache_page(obj, 1, &page, NULL) == 0);
+	for (i = 0; i < PAGE_SIZE; i++)
+		((unsigned char *)page_address(page))[i] = pattern2(PAGE_SIZE + i);
+	set_page_dirty(page);
+
+	fault_inject_arm(&sys->fail_write, 0, 1);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), -EIO);
+	CHECK(PageDirty(page) && PageError(page));
+	CHECK(file_matches(fd, PAGE_SIZE, PAGE_SIZE, pattern));   /* not written */
+	CHECK_EQ(umm_object_cached_pages(obj), 1);
+
+	/* the error was reported once; the next sync writes the data */
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK(!PageDirty(page) && !PageError(page));
+	CHECK(file_matches(fd, PAGE_SIZE, PAGE_SIZE, pattern2));
+
+	/* an error met by other writeback is reported by the next sync */
+	set_page_dirty(page);
+	fault_inject_arm(&sys->fail_write, 0, 1);
+	lock_page(page);
+	CHECK_EQ(write_one_page(page), -EIO);
+	unlock_page(page);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), -EIO);   /* page written now, error reported */
+	CHECK(!PageDirty(page));
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+
+	/* a clean page is not written */
+	fault_inject_arm(&sys->fail_write, 0, -1);
+	lock_page(page);
+	CHECK_EQ(write_one_page(page), 0);
+	unlock_page(page);
+	fault_inject_arm(&sys->fail_write, 0, 0);
+	CHECK_EQ(write_one_page(NULL), -EINVAL);
+	CHECK_EQ(filemap_write_range(NULL, 0, 1), -EINVAL);
+	put_page(page);
+
+	/* the last put after a failed sync still gets the data out */
+	REQUIRE(read_cache_page(obj, 0, &page, NULL) == 0);
+	memset(page_address(page), 0x5a, PAGE_SIZE);
+	set_page_dirty(page);
+	put_page(page);
+	fault_inject_arm(&sys->fail_write, 0, 1);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), -EIO);
+	umm_object_put(obj);
+	{
+		unsigned char buf[PAGE_SIZE];
+		CHECK_EQ(pread(fd, buf, PAGE_SIZE, 0), PAGE_SIZE);
+		CHECK(buf[0] == 0x5a && buf[PAGE_SIZE - 1] == 0x5a);
+	}
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* ---- sync ranges ---- */
+
+static void test_sync_range(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(4 * PAGE_SIZE, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct page *pages[4];
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		REQUIRE(read_cache_page(obj, i, &pages[i], NULL) == 0);
+		set_page_dirty(pages[i]);
+	}
+	CHECK_EQ(umm_object_sync(obj, PAGE_SIZE + 5, 1), 0);
+	CHECK(PageDirty(pages[0]) && !PageDirty(pages[1]) && PageDirty(pages[2]));
+	CHECK_EQ(umm_object_sync(obj, PAGE_SIZE + 5, PAGE_SIZE), 0);   /* touches page 2 */
+	CHECK(PageDirty(pages[0]) && !PageDirty(pages[2]) && PageDirty(pages[3]));
+	CHECK_EQ(umm_object_sync(obj, UINT64_MAX - 10, 100), -EINVAL);
+	CHECK_EQ(umm_object_sync(NULL, 0, 0), -EINVAL);
+	CHECK(PageDirty(pages[0]) && PageDirty(pages[3]));
+	CHECK_EQ(umm_object_sync(obj, 3 * PAGE_SIZE, 0), 0);
+	CHECK(PageDirty(pages[0]) && !PageDirty(pages[3]));
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK(!PageDirty(pages[0]));
+	for (i = 0; i < 4; i++)
+		put_page(pages[i]);
+	umm_object_put(obj);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* ---- concurrency ---- */
+
+#define CONC_THREADS 4
+#define CONC_PAGES 48
+
+struct conc_arg {
+	struct umm_object *obj;
+	unsigned int id;
+	struct page *seen[CONC_PAGES];
+	int err[CONC_PAGES];
+	unsigned int majors;
+	unsigned int bad;        /* pages returned not uptodate or with wrong bytes */
+};
+
+static void *conc_reader(void *p)
+{
+	struct conc_arg *a = p;
+	unsigned int k;
+
+	for (k = 0; k < CONC_PAGES; k++) {
+		/* threads walk in different orders so they meet on every page */
+		unsigned int i = a->id & 1 ? CONC_PAGES - 1 - k : k;
+		bool major = false;
+
+		a->seen[i] = NULL;
+		a->err[i] = read_cache_page(a->obj, i, &a->seen[i], &major);
+		if (!a->err[i] && major)
+			a->majors++;
+	}
+	return NULL;
+}
+
+static void run_readers(struct umm_object *obj, struct conc_arg *args)
+{
+	pthread_t th[CONC_THREADS];
+	unsigned int t;
+
+	for (t = 0; t < CONC_THREADS; t++) {
+		memset(&args[t], 0, sizeof(args[t]));
+		args[t].obj = obj;
+		args[t].id = t;
+		REQUIRE(pthread_create(&th[t], NULL, conc_reader, &args[t]) == 0);
+	}
+	for (t = 0; t < CONC_THREADS; t++)
+		pthread_join(th[t], NULL);
+}
+
+static void test_concurrent_read(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(CONC_PAGES * PAGE_SIZE, pattern);
+	struct conc_arg args[CONC_THREADS];
+	unsigned int round, t, i, majors;
+
+	for (round = 0; round < 6; round++) {
+		struct umm_object *obj = open_file(fd);
+
+		run_readers(obj, args);
+		majors = 0;
+		for (t = 0; t < CONC_THREADS; t++)
+			majors += args[t].majors;
+		CHECK_EQ(majors, CONC_PAGES);                /* one read per page */
+		for (i = 0; i < CONC_PAGES; i++) {
+			for (t = 0; t < CONC_THREADS; t++) {
+				CHECK_EQ(args[t].err[i], 0);
+				CHECK(args[t].seen[i] == args[0].seen[i]);
+			}
+			CHECK(page_matches(args[0].seen[i], (uint64_t)i * PAGE_SIZE, PAGE_SIZE, pattern));
+			CHECK_EQ(page_count(args[0].seen[i]), 1 + CONC_THREADS);
+			for (t = 0; t < CONC_THREADS; t++)
+				put_page(args[t].seen[i]);
+		}
+		CHECK_EQ(umm_object_cached_pages(obj), CONC_PAGES);
+		umm_object_put(obj);
+	}
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* Racing readers while reads fail: each gets the data or -EIO; no junk stays. */
+static void test_concurrent_read_failures(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(CONC_PAGES * PAGE_SIZE, pattern);
+	struct conc_arg args[CONC_THREADS];
+	struct umm_object *obj = open_file(fd);
+	struct page *vec[CONC_PAGES];
+	unsigned int t, i, n, fails = 0;
+	uint64_t pos = 0;
+
+	fault_inject_arm(&sys->fail_read, 3, 20);
+	run_readers(obj, args);
+	fault_inject_arm(&sys->fail_read, 0, 0);
+	for (t = 0; t < CONC_THREADS; t++) {
+		for (i = 0; i < CONC_PAGES; i++) {
+			if (args[t].err[i]) {
+				CHECK_EQ(args[t].err[i], -EIO);
+				fails++;
+				continue;
+			}
+			CHECK(page_matches(args[t].seen[i], (uint64_t)i * PAGE_SIZE, PAGE_SIZE, pattern));
+			put_page(args[t].seen[i]);
+		}
+	}
+	CHECK(fails > 0);
+	n = find_get_pages(obj, &pos, UINT64_MAX, CONC_PAGES, vec);
+	for (i = 0; i < n; i++) {
+		CHECK(PageUptodate(vec[i]) && !PageError(vec[i]) && !PageLocked(vec[i]));
+		put_page(vec[i]);
+	}
+	umm_object_put(obj);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/*
+ * An object whose reads are slow and counted, so racing readers really do
+ * meet on a locked page: exactly one readpage per index must happen.
+ */
+static _Atomic unsigned int slow_reads;
+
+static int slow_readpage(struct umm_object *obj, struct page *page)
+{
+	(void)obj;
+	atomic_fetch_add(&slow_reads, 1);
+	usleep(200);
+	memset(page_address(page), (int)(page->index + 1), PAGE_SIZE);
+	return 0;
+}
+
+static int slow_writepage(struct umm_object *obj, struct page *page)
+{
+	(void)obj;
+	(void)page;
+	return 0;
+}
+
+static const struct object_ops slow_ops = { slow_readpage, slow_writepage };
+
+static pthread_barrier_t slow_barrier;
+
+static void *slow_reader(void *p)
+{
+	struct conc_arg *a = p;
+	unsigned int i;
+
+	pthread_barrier_wait(&slow_barrier);
+	for (i = 0; i < CONC_PAGES; i++) {
+		bool major = false;
+
+		a->err[i] = read_cache_page(a->obj, i / 2, &a->seen[i], &major);
+		if (a->err[i])
+			continue;
+		if (major)
+			a->majors++;
+		/* checked at once: the data must be there when the call returns */
+		if (!PageUptodate(a->seen[i]) ||
+		    ((unsigned char *)page_address(a->seen[i]))[PAGE_SIZE - 1] != i / 2 + 1)
+			a->bad++;
+	}
+	return NULL;
+}
+
+static void test_concurrent_slow_reads(void)
+{
+	long start = free_frames();
+	struct conc_arg args[CONC_THREADS];
+	pthread_t th[CONC_THREADS];
+	struct umm_object *obj;
+	unsigned int t, i, majors = 0;
+
+	REQUIRE(object_alloc(sys, OBJ_SHMEM, &obj) == 0);
+	obj->ops = &slow_ops;
+	atomic_store(&obj->size, (uint64_t)CONC_PAGES * PAGE_SIZE);
+	atomic_store(&slow_reads, 0);
+	pthread_barrier_init(&slow_barrier, NULL, CONC_THREADS);
+	for (t = 0; t < CONC_THREADS; t++) {
+		memset(&args[t], 0, sizeof(args[t]));
+		args[t].obj = obj;
+		REQUIRE(pthread_create(&th[t], NULL, slow_reader, &args[t]) == 0);
+	}
+	for (t = 0; t < CONC_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		majors += args[t].majors;
+		CHECK_EQ(args[t].bad, 0);
+	}
+	pthread_barrier_destroy(&slow_barrier);
+	CHECK_EQ(atomic_load(&slow_reads), CONC_PAGES / 2);
+	CHECK_EQ(majors, CONC_PAGES / 2);
+	for (i = 0; i < CONC_PAGES; i++) {
+		for (t = 0; t < CONC_THREADS; t++) {
+			CHECK_EQ(args[t].err[i], 0);
+			CHECK(args[t].seen[i] == args[0].seen[i]);
+			CHECK_EQ(((unsigned char *)page_address(args[t].seen[i]))[PAGE_SIZE - 1], i / 2 + 1);
+			put_page(args[t].seen[i]);
+		}
+	}
+	CHECK_EQ(umm_object_cached_pages(obj), CONC_PAGES / 2);
+	object_put(obj);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* ---- object lifetime ---- */
+
+static void test_last_put_writes_back(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(3 * PAGE_SIZE, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct page *page;
+	unsigned int i;
+	size_t b;
+
+	umm_object_get(obj);
+	CHECK_EQ(obj->refcount, 2);
+	for (i = 0; i < 3; i += 2) {
+		REQUIRE(read_cache_page(obj, i, &page, NULL) == 0);
+		for (b = 0; b < PAGE_SIZE; b++)
+			((unsigned char *)page_address(page))[b] = pattern2(i * PAGE_SIZE + b);
+		set_page_dirty(page);
+		put_page(page);
+	}
+	umm_object_put(obj);                     /* not the last */
+	CHECK_EQ(atomic_load(&sys->nr_objects), 1);
+	CHECK(file_matches(fd, 0, PAGE_SIZE, pattern));
+	umm_object_put(obj);
+	CHECK_EQ(atomic_load(&sys->nr_objects), 0);
+	CHECK(file_matches(fd, 0, PAGE_SIZE, pattern2));
+	CHECK(file_matches(fd, PAGE_SIZE, PAGE_SIZE, pattern));
+	CHECK(file_matches(fd, 2 * PAGE_SIZE, PAGE_SIZE, pattern2));
+	umm_object_put(NULL);
+	umm_object_get(NULL);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+static void test_open_fd_errors(void)
+{
+	struct umm_object *obj = (struct umm_object *)&obj;   /* sentinel */
+	struct umm_object *const sentinel = obj;
+	int fd = test_tmpfile(PAGE_SIZE, pattern);
+	int closed = dup(fd), dir, pipefd[2], wronly;
+
+	close(closed);
+	CHECK_EQ(umm_object_open_fd(sys, closed, &obj), -EBADF);
+	CHECK_EQ(umm_object_open_fd(sys, -1, &obj), -EBADF);
+	dir = open("/tmp", O_RDONLY | O_DIRECTORY);
+	REQUIRE(dir >= 0);
+	CHECK_EQ(umm_object_open_fd(sys, dir, &obj), -EINVAL);
+	close(dir);
+	REQUIRE(pipe(pipefd) == 0);
+	CHECK_EQ(umm_object_open_fd(sys, pipefd[0], &obj), -EINVAL);
+	CHECK_EQ(umm_object_open_fd(sys, pipefd[1], &obj), -EINVAL);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	wronly = reopen(fd, O_WRONLY);
+	REQUIRE(wronly >= 0);
+	CHECK_EQ(umm_object_open_fd(sys, wronly, &obj), -EACCES);
+	close(wronly);
+	CHECK_EQ(umm_object_open_fd(NULL, fd, &obj), -EINVAL);
+	CHECK_EQ(umm_object_open_fd(sys, fd, NULL), -EINVAL);
+	CHECK(obj == sentinel);
+	CHECK_EQ(atomic_load(&sys->nr_objects), 0);
+	CHECK_EQ(object_alloc(sys, 99, &obj), -EINVAL);
+	CHECK_EQ(object_alloc(NULL, OBJ_FILE, &obj), -EINVAL);
+	CHECK(obj == sentinel);
+	close(fd);
+}
+
+/* An O_APPEND fd still writes pages back at their own offsets. */
+static void test_append_fd(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(2 * PAGE_SIZE, pattern);
+	int app = reopen(fd, O_RDWR | O_APPEND);
+	struct umm_object *obj;
+	struct page *page;
+
+	REQUIRE(app >= 0);
+	obj = open_file(app);
+	CHECK(obj->writable);
+	REQUIRE(read_cache_page(obj, 0, &page, NULL) == 0);
+	memset(page_address(page), 0x33, PAGE_SIZE);
+	set_page_dirty(page);
+	put_page(page);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(file_size(fd), 2 * PAGE_SIZE);
+	{
+		unsigned char c = 0;
+		CHECK_EQ(pread(fd, &c, 1, 0), 1);
+		CHECK_EQ(c, 0x33);
+	}
+	umm_object_put(obj);
+	close(app);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* ---- shmem ---- */
+
+static void test_shmem(void)
+{
+	long start = free_frames();
+	struct umm_object *obj = (struct umm_object *)&obj, *z;
+	struct page *page;
+	bool major;
+
+	CHECK_EQ(umm_object_create_shmem(NULL, PAGE_SIZE, &obj), -EINVAL);
+	CHECK_EQ(umm_object_create_shmem(sys, PAGE_SIZE, NULL), -EINVAL);
+	CHECK_EQ(umm_object_create_shmem(sys, (size_t)INT64_MAX + 1, &obj), -EINVAL);
+	CHECK(obj == (struct umm_object *)&obj);
+	CHECK_EQ(atomic_load(&sys->nr_objects), 0);
+
+	REQUIRE(umm_object_create_shmem(sys, 0, &z) == 0);
+	CHECK_EQ(umm_object_size(z), 0);
+	CHECK_EQ(read_cache_page(z, 0, &page, NULL), -EIO);
+	CHECK(z->readable && z->writable && z->fd == -1 && z->type == OBJ_SHMEM);
+	umm_object_put(z);
+
+	REQUIRE(umm_object_create_shmem(sys, 2 * PAGE_SIZE + 1, &obj) == 0);
+	fault_inject_arm(&sys->fail_read, 0, -1);       /* shmem does no backing I/O */
+	REQUIRE(read_cache_page(obj, 2, &page, &major) == 0);
+	fault_inject_arm(&sys->fail_read, 0, 0);
+	CHECK(major);
+	CHECK(page_matches(page, 0, 0, pattern));
+	memset(page_address(page), 0x42, 1);
+	set_page_dirty(page);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK(PageDirty(page));                           /* nowhere to write it: kept */
+	CHECK_EQ(umm_object_cached_pages(obj), 1);
+	put_page(page);
+	REQUIRE(read_cache_page(obj, 2, &page, &major) == 0);
+	CHECK(!major);
+	CHECK_EQ(*(unsigned char *)page_address(page), 0x42);
+	put_page(page);
+
+	/* truncate shrinks and grows without a file */
+	unmap_log.calls = 0;
+	CHECK_EQ(umm_object_truncate(obj, PAGE_SIZE), 0);
+	CHECK_EQ(unmap_log.calls, 1);
+	CHECK_EQ(umm_object_cached_pages(obj), 0);
+	CHECK_EQ(read_cache_page(obj, 2, &page, NULL), -EIO);
+	CHECK_EQ(umm_object_truncate(obj, 3 * PAGE_SIZE), 0);
+	REQUIRE(read_cache_page(obj, 2, &page, &major) == 0);
+	CHECK(major);
+	CHECK(page_matches(page, 0, 0, pattern));
+	put_page(page);
+	umm_object_put(obj);
+
+	REQUIRE(shmem_zero_setup(sys, 4 * PAGE_SIZE, &z) == 0);
+	CHECK_EQ(umm_object_size(z), 4 * PAGE_SIZE);
+	CHECK_EQ(z->refcount, 1);
+	CHECK_EQ(shmem_zero_setup(NULL, PAGE_SIZE, &obj), -EINVAL);
+	umm_object_put(z);
+	CHECK_EQ(free_frames(), start);
+}
+
+int main(void)
+{
+	sys_create();
+	RUN(test_cache_ops);
+	RUN(test_read_file);
+	RUN(test_writeback_past_eof);
+	RUN(test_truncate);
+	RUN(test_truncate_grow_zeroes_old_tail);
+	RUN(test_truncate_bad_input);
+	RUN(test_read_failure);
+	RUN(test_write_failure);
+	RUN(test_sync_range);
+	RUN(test_concurrent_read);
+	RUN(test_concurrent_read_failures);
+	RUN(test_concurrent_slow_reads);
+	RUN(test_last_put_writes_back);
+	RUN(test_open_fd_errors);
+	RUN(test_append_fd);
+	RUN(test_shmem);
+	sys_destroy();
+	return test_summary("test_filemap");
+}
