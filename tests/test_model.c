@@ -1,0 +1,1233 @@
+/*
+ * test_model.c - model-based random test of the whole public interface.
+ *
+ * Theory of operation.  A trivially correct reference model runs beside
+ * usermm and both are driven by the same random operations: mmap (private
+ * or shared, anonymous or of an object, fixed, hinted or free placement),
+ * munmap, mprotect, mremap, umm_write, umm_read, umm_fork, umm_mm_destroy,
+ * umm_object_truncate and umm_object_sync.  After every step the model and
+ * usermm are compared: the return code of the call, the bytes and fault
+ * codes of the pages the step touched (and, every few steps, of every
+ * mapped page and the edges of every hole), umm_mm_check(), and the
+ * counters of umm_mm_stats()/umm_system_stats().
+ *
+ * The model of one address space is a sorted array of segments.  A segment
+ * never merges with a neighbour, so the real VMAs are unions of segments:
+ * nr_vmas lies between the number of maximal mapped runs and the number of
+ * segments.  Page contents:
+ *   - an object (file, shmem object, or the hidden object of a shared
+ *     anonymous mapping) owns one byte array; shared mappings and un-COWed
+ *     private pages of every address space read it, shared writes change it;
+ *   - a private page gets its own copy at its first successful write (zero
+ *     page for anonymous memory, the object's current page for a file), and
+ *     fork duplicates those copies;
+ *   - a page wholly past the object's end is -EIO; bytes of the last page
+ *     past the end are zero in the object.  Shrinking drops private copies
+ *     of pages wholly past the new end (Linux zaps COWed pages too) and
+ *     keeps the copy of a partial last page.
+ * Writes are applied page by page in address order and stop at the first
+ * page that faults, which is what <usermm/access.h> promises.  Shared
+ * writes never touch bytes past end-of-file (they are clipped), because
+ * what such bytes read back as is not part of the contract.
+ *
+ * Usage: test_model [seed [steps]].  Without arguments several seeds run;
+ * UMM_MODEL_STEPS scales the steps per seed, UMM_MODEL_VERBOSE=1 prints
+ * every operation, UMM_MODEL_FULL=N verifies everything every N steps.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <usermm/usermm.h>
+#include "test.h"
+
+#define PS            4096UL
+#define WIN_BASE      0x10000000UL          /* random fixed addresses land here */
+#define WIN_PAGES     (64UL << 20 >> 12)    /* 64 MiB window */
+#define MAX_MMS       4
+#define NR_FILES      3
+#define NR_OBJS       (NR_FILES + 1)        /* 3 files and one shmem object */
+#define OBJ_MAX_BYTES (1UL << 20)
+#define MAX_MAP_PAGES 32
+#define MAX_MM_PAGES  3000                  /* prefer unmapping beyond this */
+
+/* ---- random numbers (xorshift64*) ---- */
+
+static uint64_t rng;
+
+static uint64_t rnd64(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ULL;
+}
+
+static uint64_t rnd(uint64_t n)
+{
+	return n ? rnd64() % n : 0;
+}
+
+static void fill_random(unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)rnd64();
+}
+
+/* ---- failure reporting ---- */
+
+static uint64_t cur_seed;
+static long cur_step;
+static char cur_op[256];
+static char trace[32][300];
+static unsigned trace_n;
+static bool verbose;
+
+static void dump_trace(void)
+{
+	unsigned first = trace_n > 32 ? trace_n - 32 : 0;
+
+	fprintf(stderr, "last operations:\n");
+	for (unsigned i = first; i < trace_n; i++)
+		fprintf(stderr, "  %s\n", trace[i % 32]);
+}
+
+#define FAIL(...) do { \
+	fprintf(stderr, "test_model: MISMATCH seed=%" PRIu64 " step=%ld op=[%s] (line %d)\n  ", \
+		cur_seed, cur_step, cur_op, __LINE__); \
+	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); \
+	dump_trace(); \
+	exit(1); } while (0)
+
+#define EXPECT_RC(got, want) do { int __g = (got), __w = (want); test_checks++; \
+	if (__g != __w) FAIL("%s returned %d (%s), expected %d (%s)", #got, __g, \
+			     umm_strerror(__g), __w, umm_strerror(__w)); } while (0)
+
+__attribute__((format(printf, 1, 2)))
+static void set_op(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cur_op, sizeof(cur_op), fmt, ap);
+	va_end(ap);
+	snprintf(trace[trace_n % 32], sizeof(trace[0]), "%ld: %s", cur_step, cur_op);
+	trace_n++;
+	if (verbose)
+		fprintf(stderr, "%ld: %s\n", cur_step, cur_op);
+}
+
+/* ---- the model ---- */
+
+struct mobj {
+	struct umm_object *uobj;   /* NULL for the hidden object of a shared anon mapping */
+	int fd;                    /* files: our descriptor, for pread checks; else -1 */
+	bool hidden;
+	int id;
+	uint64_t size;             /* bytes */
+	unsigned char *data;       /* cap bytes; bytes past size are zero */
+	size_t cap;
+	int nr_maps;               /* segments (in all mms) that map it */
+};
+
+struct mseg {
+	uintptr_t start, end;
+	int prot;
+	bool shared;
+	struct mobj *obj;          /* NULL: private anonymous */
+	uint64_t pgoff;            /* object page mapped at start */
+	unsigned char **priv;      /* private segments: per page COW copy or NULL */
+};
+
+struct mmm {
+	struct umm_mm *mm;
+	int id;
+	struct mseg *segs;
+	int nsegs, cap;
+};
+
+static struct umm_system *sys;
+static struct mobj objs[NR_OBJS];
+static int nr_hidden;              /* live hidden objects */
+static struct mmm *mms[MAX_MMS];
+static int nmms;
+static int next_mm_id;
+static const unsigned char zero_page[PS];
+
+static uint64_t obj_pages(const struct mobj *o)
+{
+	return (o->size + PS - 1) / PS;
+}
+
+static size_t seg_pages(const struct mseg *s)
+{
+	return (s->end - s->start) / PS;
+}
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p) {
+		perror("malloc");
+		exit(2);
+	}
+	return p;
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz);
+
+	if (!p) {
+		perror("calloc");
+		exit(2);
+	}
+	return p;
+}
+
+static void obj_unref(struct mobj *o)
+{
+	if (!o)
+		return;
+	o->nr_maps--;
+	if (o->hidden && o->nr_maps == 0) {
+		free(o->data);
+		free(o);
+		nr_hidden--;
+	}
+}
+
+/* seg_index - index of the segment containing addr, or -1. */
+static int seg_index(const struct mmm *m, uintptr_t addr)
+{
+	int lo = 0, hi = m->nsegs - 1;
+
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		const struct mseg *s = &m->segs[mid];
+
+		if (addr < s->start)
+			hi = mid - 1;
+		else if (addr >= s->end)
+			lo = mid + 1;
+		else
+			return mid;
+	}
+	return -1;
+}
+
+static struct mseg *seg_at(const struct mmm *m, uintptr_t addr)
+{
+	int i = seg_index(m, addr);
+
+	return i < 0 ? NULL : &m->segs[i];
+}
+
+/* seg_insert_at - make room at index i and store s there. */
+static void seg_insert_at(struct mmm *m, int i, const struct mseg *s)
+{
+	if (m->nsegs == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 16;
+		m->segs = realloc(m->segs, m->cap * sizeof(*m->segs));
+		if (!m->segs)
+			exit(2);
+	}
+	memmove(&m->segs[i + 1], &m->segs[i], (m->nsegs - i) * sizeof(*s));
+	m->segs[i] = *s;
+	m->nsegs++;
+}
+
+/* seg_insert - insert a segment that overlaps nothing, keeping the order. */
+static void seg_insert(struct mmm *m, const struct mseg *s)
+{
+	int i = 0;
+
+	while (i < m->nsegs && m->segs[i].start < s->start)
+		i++;
+	seg_insert_at(m, i, s);
+}
+
+/* split_at - if addr is strictly inside a segment, cut it there. */
+static void split_at(struct mmm *m, uintptr_t addr)
+{
+	int i = seg_index(m, addr);
+	struct mseg *s, hi;
+	size_t lo_pages, hi_pages;
+
+	if (i < 0 || m->segs[i].start == addr)
+		return;
+	s = &m->segs[i];
+	lo_pages = (addr - s->start) / PS;
+	hi_pages = (s->end - addr) / PS;
+	hi = *s;
+	hi.start = addr;
+	hi.pgoff = s->pgoff + lo_pages;
+	if (s->priv) {
+		hi.priv = xcalloc(hi_pages, sizeof(*hi.priv));
+		memcpy(hi.priv, s->priv + lo_pages, hi_pages * sizeof(*hi.priv));
+	}
+	s->end = addr;
+	if (hi.obj)
+		hi.obj->nr_maps++;
+	seg_insert_at(m, i + 1, &hi);
+}
+
+static void seg_free(struct mseg *s)
+{
+	if (s->priv) {
+		for (size_t i = 0; i < seg_pages(s); i++)
+			free(s->priv[i]);
+		free(s->priv);
+	}
+	obj_unref(s->obj);
+}
+
+/* model_remove - unmap [start, end) in the model. */
+static void model_remove(struct mmm *m, uintptr_t start, uintptr_t end)
+{
+	int i = 0;
+
+	split_at(m, start);
+	split_at(m, end);
+	while (i < m->nsegs) {
+		struct mseg *s = &m->segs[i];
+
+		if (s->start >= start && s->end <= end) {
+			seg_free(s);
+			memmove(s, s + 1, (m->nsegs - i - 1) * sizeof(*s));
+			m->nsegs--;
+		} else {
+			i++;
+		}
+	}
+}
+
+static bool model_range_free(const struct mmm *m, uintptr_t start, uintptr_t end)
+{
+	for (int i = 0; i < m->nsegs; i++)
+		if (m->segs[i].start < end && m->segs[i].end > start)
+			return false;
+	return true;
+}
+
+/* model_range_mapped - every page of [start, end) is in some segment. */
+static bool model_range_mapped(const struct mmm *m, uintptr_t start, uintptr_t end)
+{
+	uintptr_t a = start;
+
+	while (a < end) {
+		const struct mseg *s = seg_at(m, a);
+
+		if (!s)
+			return false;
+		a = s->end;
+	}
+	return true;
+}
+
+static unsigned long model_total_pages(const struct mmm *m)
+{
+	unsigned long n = 0;
+
+	for (int i = 0; i < m->nsegs; i++)
+		n += seg_pages(&m->segs[i]);
+	return n;
+}
+
+/* model_runs - maximal runs of contiguous mapped pages (a lower bound on VMAs). */
+static unsigned long model_runs(const struct mmm *m)
+{
+	unsigned long n = 0;
+
+	for (int i = 0; i < m->nsegs; i++)
+		if (i == 0 || m->segs[i - 1].end != m->segs[i].start)
+			n++;
+	return n;
+}
+
+/*
+ * model_page - what reading the page at addr gives: 0 with *out set to its
+ * expected bytes, -EFAULT or -EIO.
+ */
+static int model_page(const struct mmm *m, uintptr_t addr, const unsigned char **out)
+{
+	const struct mseg *s = seg_at(m, addr);
+	size_t pi;
+	uint64_t idx;
+
+	if (!s || s->prot == PROT_NONE)
+		return -EFAULT;
+	pi = (addr - s->start) / PS;
+	if (s->priv && s->priv[pi]) {
+		*out = s->priv[pi];
+		return 0;
+	}
+	if (!s->obj) {
+		*out = zero_page;
+		return 0;
+	}
+	idx = s->pgoff + pi;
+	if (idx >= obj_pages(s->obj))
+		return -EIO;
+	*out = s->obj->data + idx * PS;
+	return 0;
+}
+
+/* model_write_piece - write n bytes within one page; 0, -EFAULT or -EIO (nothing written). */
+static int model_write_piece(struct mmm *m, uintptr_t addr, const unsigned char *src, size_t n)
+{
+	struct mseg *s = seg_at(m, addr);
+	size_t pi;
+	uint64_t idx;
+
+	if (!s || !(s->prot & PROT_WRITE))
+		return -EFAULT;
+	pi = (addr - s->start) / PS;
+	idx = s->pgoff + pi;
+	if (s->shared) {
+		if (idx >= obj_pages(s->obj))
+			return -EIO;
+		memcpy(s->obj->data + idx * PS + addr % PS, src, n);
+		return 0;
+	}
+	if (!s->priv[pi]) {
+		unsigned char *p;
+
+		if (s->obj && idx >= obj_pages(s->obj))
+			return -EIO;
+		p = xmalloc(PS);
+		memcpy(p, s->obj ? s->obj->data + idx * PS : zero_page, PS);
+		s->priv[pi] = p;
+	}
+	memcpy(s->priv[pi] + addr % PS, src, n);
+	return 0;
+}
+
+/* model_write - as umm_write: page by page, stopping at the first fault. */
+static int model_write(struct mmm *m, uintptr_t addr, const unsigned char *src, size_t len)
+{
+	while (len) {
+		size_t n = PS - addr % PS;
+		int err;
+
+		if (n > len)
+			n = len;
+		err = model_write_piece(m, addr, src, n);
+		if (err)
+			return err;
+		addr += n;
+		src += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * shared_write_limit - clip a write so that it does not store bytes past
+ * end-of-file through a shared mapping: the new length.
+ */
+static size_t shared_write_limit(const struct mmm *m, uintptr_t addr, size_t len)
+{
+	uintptr_t a = addr & ~(PS - 1);
+
+	for (; a < addr + len; a += PS) {
+		const struct mseg *s = seg_at(m, a);
+		uint64_t idx, eof;
+
+		if (!s || !(s->prot & PROT_WRITE))
+			break;                 /* the write faults here anyway */
+		if (!s->shared)
+			continue;
+		idx = s->pgoff + (a - s->start) / PS;
+		if (idx >= obj_pages(s->obj))
+			break;                 /* -EIO here */
+		eof = s->obj->size;
+		if (eof % PS && idx == eof / PS) {
+			uintptr_t stop = a + eof % PS;
+
+			return stop > addr ? stop - addr : 0;
+		}
+	}
+	return len;
+}
+
+static struct mmm *mm_new(struct umm_mm *mm)
+{
+	struct mmm *m = xcalloc(1, sizeof(*m));
+
+	m->mm = mm;
+	m->id = next_mm_id++;
+	return m;
+}
+
+/* model_fork - a copy of m for the child: private pages duplicated, objects aliased. */
+static struct mmm *model_fork(const struct mmm *m, struct umm_mm *child)
+{
+	struct mmm *c = mm_new(child);
+
+	for (int i = 0; i < m->nsegs; i++) {
+		struct mseg s = m->segs[i];
+
+		if (s.priv) {
+			s.priv = xcalloc(seg_pages(&s), sizeof(*s.priv));
+			for (size_t p = 0; p < seg_pages(&s); p++) {
+				if (m->segs[i].priv[p]) {
+					s.priv[p] = xmalloc(PS);
+					memcpy(s.priv[p], m->segs[i].priv[p], PS);
+				}
+			}
+		}
+		if (s.obj)
+			s.obj->nr_maps++;
+		seg_insert_at(c, c->nsegs, &s);
+	}
+	return c;
+}
+
+static void model_mm_free(struct mmm *m)
+{
+	for (int i = 0; i < m->nsegs; i++)
+		seg_free(&m->segs[i]);
+	free(m->segs);
+	free(m);
+}
+
+/* ---- comparing the model with usermm ---- */
+
+static void verify_page(struct mmm *m, uintptr_t addr)
+{
+	static unsigned char buf[PS];
+	const unsigned char *exp = NULL;
+	int want = model_page(m, addr, &exp);
+	int got = umm_read(m->mm, addr, buf, PS);
+
+	test_checks++;
+	if (got != want)
+		FAIL("umm_read(mm%d, %#lx, 4096) = %d (%s), model says %d (%s)", m->id,
+		     (unsigned long)addr, got, umm_strerror(got), want, umm_strerror(want));
+	if (got == 0 && memcmp(buf, exp, PS) != 0) {
+		size_t i = 0;
+
+		while (buf[i] == exp[i])
+			i++;
+		FAIL("mm%d page %#lx differs at +%#zx: got %#x, model %#x", m->id,
+		     (unsigned long)addr, i, buf[i], exp[i]);
+	}
+}
+
+/* verify_range - the pages of [start, end) and one on each side (at most 96 pages). */
+static void verify_range(struct mmm *m, uintptr_t start, uintptr_t end)
+{
+	uintptr_t a;
+	unsigned n = 0;
+
+	start &= ~(PS - 1);
+	if (start >= UMM_MMAP_MIN_ADDR + PS)
+		start -= PS;
+	end = (end + PS - 1) & ~(PS - 1);
+	if (end + PS <= UMM_TASK_SIZE)
+		end += PS;
+	for (a = start; a < end && n < 96; a += PS, n++)
+		verify_page(m, a);
+	if (a < end)
+		verify_page(m, end - PS);
+}
+
+/* verify_all - every mapped page, and the pages on both sides of every hole. */
+static void verify_all(struct mmm *m)
+{
+	for (int i = 0; i < m->nsegs; i++) {
+		const struct mseg *s = &m->segs[i];
+
+		for (uintptr_t a = s->start; a < s->end; a += PS)
+			verify_page(m, a);
+		if (s->start - PS >= UMM_MMAP_MIN_ADDR)
+			verify_page(m, s->start - PS);
+		if (s->end < UMM_TASK_SIZE)
+			verify_page(m, s->end);
+	}
+	for (int i = 0; i < 4; i++)
+		verify_page(m, WIN_BASE + rnd(WIN_PAGES) * PS);
+}
+
+/* check_mm - invariant check and counters of one address space. */
+static void check_mm(struct mmm *m)
+{
+	struct umm_mm_stats st;
+	unsigned long total = model_total_pages(m);
+
+	test_checks++;
+	if (umm_mm_check(m->mm) != 0)
+		FAIL("umm_mm_check(mm%d) failed", m->id);
+	EXPECT_RC(umm_mm_stats(m->mm, &st), 0);
+	test_checks++;
+	if (st.total_vm != total)
+		FAIL("mm%d total_vm %lu, model maps %lu pages", m->id, st.total_vm, total);
+	if (st.nr_vmas < model_runs(m) || st.nr_vmas > (unsigned long)m->nsegs)
+		FAIL("mm%d nr_vmas %lu, model: %lu runs, %d segments", m->id, st.nr_vmas,
+		     model_runs(m), m->nsegs);
+	if (st.rss_anon + st.rss_file + st.rss_shmem > total)
+		FAIL("mm%d rss %lu+%lu+%lu > %lu mapped pages", m->id, st.rss_anon,
+		     st.rss_file, st.rss_shmem, total);
+}
+
+static void check_system(void)
+{
+	struct umm_sys_stats st;
+	int want_objs = nr_hidden;
+
+	for (int i = 0; i < NR_OBJS; i++)
+		want_objs += objs[i].uobj != NULL;
+	EXPECT_RC(umm_system_stats(sys, &st), 0);
+	test_checks++;
+	if (st.nr_mms != (unsigned long)nmms)
+		FAIL("nr_mms %lu, model %d", st.nr_mms, nmms);
+	if (st.nr_objects != (unsigned long)want_objs)
+		FAIL("nr_objects %lu, model %d (%d hidden shared-anon objects)",
+		     st.nr_objects, want_objs, nr_hidden);
+	if (st.free_frames > st.total_frames)
+		FAIL("free_frames %lu > total_frames %lu", st.free_frames, st.total_frames);
+}
+
+/* check_file - the real file holds the object's bytes in [from, to). */
+static void check_file(struct mobj *o, uint64_t from, uint64_t to)
+{
+	struct stat sb;
+	unsigned char *buf;
+	ssize_t n;
+
+	test_checks++;
+	if (fstat(o->fd, &sb) != 0 || (uint64_t)sb.st_size != o->size)
+		FAIL("file %d has size %lld, model %" PRIu64, o->id, (long long)sb.st_size, o->size);
+	if (to > o->size)
+		to = o->size;
+	if (from >= to)
+		return;
+	buf = xmalloc(to - from);
+	n = pread(o->fd, buf, to - from, (off_t)from);
+	if (n != (ssize_t)(to - from))
+		FAIL("pread file %d: %zd", o->id, n);
+	if (memcmp(buf, o->data + from, to - from) != 0) {
+		size_t i = 0;
+
+		while (buf[i] == o->data[from + i])
+			i++;
+		FAIL("file %d differs at offset %#" PRIx64 ": file %#x, model %#x", o->id,
+		     from + i, buf[i], o->data[from + i]);
+	}
+	free(buf);
+}
+
+/* ---- random operations ---- */
+
+static const int prots[] = {
+	PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE, PROT_READ | PROT_WRITE,
+	PROT_READ | PROT_WRITE, PROT_WRITE, PROT_EXEC, PROT_READ | PROT_EXEC,
+	PROT_READ | PROT_WRITE | PROT_EXEC,
+};
+
+static uintptr_t win_addr(size_t pages)
+{
+	return WIN_BASE + rnd(WIN_PAGES - pages) * PS;
+}
+
+/* pick_range - a random range, half the time around an existing segment. */
+static void pick_range(struct mmm *m, uintptr_t *start, size_t *pages)
+{
+	if (m->nsegs && rnd(2)) {
+		const struct mseg *s = &m->segs[rnd(m->nsegs)];
+		size_t sp = seg_pages(s);
+
+		switch (rnd(4)) {
+		case 0:                        /* exactly the segment */
+			*start = s->start;
+			*pages = sp;
+			return;
+		case 1:                        /* inside it */
+			*start = s->start + rnd(sp) * PS;
+			*pages = 1 + rnd((s->end - *start) / PS);
+			return;
+		default:                       /* straddling its edges */
+			*start = s->start - rnd(4) * PS;
+			*pages = sp + rnd(8);
+			if (*start < UMM_MMAP_MIN_ADDR)
+				*start = s->start;
+			return;
+		}
+	}
+	*pages = 1 + rnd(64);
+	*start = win_addr(*pages);
+}
+
+static void op_mmap(struct mmm *m)
+{
+	int kind = (int)rnd(100), prot = prots[rnd(sizeof(prots) / sizeof(prots[0]))];
+	bool shared = false, anon = true, fixed = false;
+	struct mobj *o = NULL;
+	size_t pages = 1 + rnd(MAX_MAP_PAGES), len = pages * PS;
+	uint64_t pgoff = 0;
+	uintptr_t addr = 0, out = 0;
+	int flags, mode = (int)rnd(4);
+	struct mseg s = { 0 };
+
+	if (kind < 35) {
+		/* private anonymous */
+	} else if (kind < 50) {
+		shared = true;
+	} else {
+		anon = false;
+		shared = kind >= 75;
+		o = &objs[rnd(NR_OBJS)];
+		pgoff = rnd(obj_pages(o) + 4);
+	}
+	if (rnd(4) == 0)
+		len -= rnd(PS - 1);        /* unaligned length: rounded up */
+	if (mode < 2) {
+		fixed = true;
+		addr = win_addr(pages);
+	} else if (mode == 2) {
+		addr = win_addr(pages);
+	}
+	flags = (shared ? MAP_SHARED : MAP_PRIVATE) | (anon ? MAP_ANONYMOUS : 0) |
+		(fixed ? MAP_FIXED : 0);
+	set_op("mmap mm%d addr=%#lx len=%#zx prot=%d %s%s%s obj=%d pgoff=%" PRIu64, m->id,
+	       (unsigned long)addr, len, prot, shared ? "SHARED" : "PRIVATE",
+	       anon ? "|ANON" : "", fixed ? "|FIXED" : "", o ? o->id : -1, pgoff);
+	EXPECT_RC(umm_mmap(m->mm, addr, len, prot, flags, o ? o->uobj : NULL, pgoff * PS, &out), 0);
+	test_checks++;
+	if (out % PS || out < UMM_MMAP_MIN_ADDR || out + pages * PS > UMM_TASK_SIZE)
+		FAIL("mmap placed the mapping at %#lx", (unsigned long)out);
+	if (fixed && out != addr)
+		FAIL("MAP_FIXED mapping at %#lx, asked %#lx", (unsigned long)out, (unsigned long)addr);
+	if (!fixed && !model_range_free(m, out, out + pages * PS))
+		FAIL("mmap without MAP_FIXED placed %#lx over a mapping", (unsigned long)out);
+	if (mode == 2 && model_range_free(m, addr, addr + pages * PS) && out != addr)
+		FAIL("free hint %#lx ignored: mapped at %#lx", (unsigned long)addr, (unsigned long)out);
+	model_remove(m, out, out + pages * PS);
+	if (anon && shared) {
+		o = xcalloc(1, sizeof(*o));
+		o->hidden = true;
+		o->fd = -1;
+		o->id = 100 + next_mm_id * 1000 + (int)(cur_step % 1000);
+		o->size = pages * PS;
+		o->cap = o->size;
+		o->data = xcalloc(1, o->cap);
+		nr_hidden++;
+	}
+	s.start = out;
+	s.end = out + pages * PS;
+	s.prot = prot;
+	s.shared = shared;
+	s.obj = o;
+	s.pgoff = pgoff;
+	if (!shared)
+		s.priv = xcalloc(pages, sizeof(*s.priv));
+	if (o)
+		o->nr_maps++;
+	seg_insert(m, &s);
+	verify_range(m, out, out + pages * PS);
+}
+
+static void op_munmap(struct mmm *m)
+{
+	uintptr_t start;
+	size_t pages, len;
+
+	pick_range(m, &start, &pages);
+	len = pages * PS - (rnd(4) == 0 ? rnd(PS - 1) : 0);
+	set_op("munmap mm%d %#lx len=%#zx", m->id, (unsigned long)start, len);
+	EXPECT_RC(umm_munmap(m->mm, start, len), 0);
+	model_remove(m, start, start + pages * PS);
+	verify_range(m, start, start + pages * PS);
+}
+
+static void op_mprotect(struct mmm *m)
+{
+	uintptr_t start, end;
+	size_t pages;
+	int prot = prots[rnd(sizeof(prots) / sizeof(prots[0]))];
+	bool mapped;
+
+	pick_range(m, &start, &pages);
+	end = start + pages * PS;
+	mapped = model_range_mapped(m, start, end);
+	set_op("mprotect mm%d %#lx len=%#zx prot=%d (%s)", m->id, (unsigned long)start,
+	       pages * PS, prot, mapped ? "mapped" : "has holes");
+	EXPECT_RC(umm_mprotect(m->mm, start, pages * PS, prot), mapped ? 0 : -ENOMEM);
+	if (mapped) {
+		split_at(m, start);
+		split_at(m, end);
+		for (int i = 0; i < m->nsegs; i++)
+			if (m->segs[i].start >= start && m->segs[i].end <= end)
+				m->segs[i].prot = prot;
+	}
+	verify_range(m, start, end);
+}
+
+/*
+ * model_move - move [a, a+old) to [to, to+new) (pages beyond old are new,
+ * untouched pages of the same mapping); the caller checked the target.
+ */
+static void model_move(struct mmm *m, uintptr_t a, size_t old, size_t new, uintptr_t to)
+{
+	struct mseg *s = seg_at(m, a), n = *s;
+	size_t keep = old < new ? old : new, off = (a - s->start) / PS;
+
+	n.start = to;
+	n.end = to + new * PS;
+	n.pgoff = s->pgoff + off;
+	if (s->priv) {
+		n.priv = xcalloc(new, sizeof(*n.priv));
+		for (size_t i = 0; i < keep; i++) {
+			n.priv[i] = s->priv[off + i];
+			s->priv[off + i] = NULL;
+		}
+	}
+	if (n.obj)
+		n.obj->nr_maps++;
+	model_remove(m, a, a + old * PS);
+	model_remove(m, to, to + new * PS);
+	seg_insert(m, &n);
+}
+
+/* mremap_expect - the model's answer to a non-FIXED growth: 1 in place, 0 move, -ENOMEM. */
+static int mremap_grow_in_place(struct mmm *m, const struct mseg *s, uintptr_t a,
+				size_t old, size_t new)
+{
+	uintptr_t end = a + old * PS, new_end = a + new * PS;
+
+	return end == s->end && new_end <= UMM_TASK_SIZE && model_range_free(m, end, new_end);
+}
+
+static void op_mremap(struct mmm *m)
+{
+	struct mseg *s;
+	uintptr_t a, to = 0, out = 0;
+	size_t sp, old, new;
+	int flags, r = (int)rnd(10);
+
+	if (!m->nsegs)
+		return;
+	s = &m->segs[rnd(m->nsegs)];
+	sp = seg_pages(s);
+	a = s->start + rnd(sp) * PS;
+	old = rnd(2) ? (s->end - a) / PS : 1 + rnd((s->end - a) / PS);
+	new = 1 + rnd(2 * old + 4);
+	flags = r < 2 ? 0 : r < 7 ? MREMAP_MAYMOVE : MREMAP_MAYMOVE | MREMAP_FIXED;
+	if (flags & MREMAP_FIXED)
+		to = rnd(8) == 0 ? a + rnd(old) * PS : win_addr(new);
+	set_op("mremap mm%d %#lx old=%zu new=%zu pages flags=%d to=%#lx", m->id,
+	       (unsigned long)a, old, new, flags, (unsigned long)to);
+
+	if (flags & MREMAP_FIXED) {
+		bool overlap = to < a + old * PS && a < to + new * PS;
+
+		EXPECT_RC(umm_mremap(m->mm, a, old * PS, new * PS, flags, to, &out),
+			  overlap ? -EINVAL : 0);
+		if (overlap) {
+			verify_range(m, a, a + old * PS);
+			return;
+		}
+		if (out != to)
+			FAIL("MREMAP_FIXED moved to %#lx, asked %#lx", (unsigned long)out, (unsigned long)to);
+		model_move(m, a, old, new, to);
+	} else if (new <= old) {
+		EXPECT_RC(umm_mremap(m->mm, a, old * PS, new * PS, flags, 0, &out), 0);
+		if (out != a)
+			FAIL("shrinking mremap returned %#lx, expected %#lx", (unsigned long)out, (unsigned long)a);
+		model_remove(m, a + new * PS, a + old * PS);
+	} else if (mremap_grow_in_place(m, s, a, old, new)) {
+		EXPECT_RC(umm_mremap(m->mm, a, old * PS, new * PS, flags, 0, &out), 0);
+		if (out != a)
+			FAIL("in-place mremap returned %#lx, expected %#lx", (unsigned long)out, (unsigned long)a);
+		if (s->priv) {
+			s->priv = realloc(s->priv, (sp + new - old) * sizeof(*s->priv));
+			memset(s->priv + sp, 0, (new - old) * sizeof(*s->priv));
+		}
+		s->end = a + new * PS;
+	} else if (flags & MREMAP_MAYMOVE) {
+		EXPECT_RC(umm_mremap(m->mm, a, old * PS, new * PS, flags, 0, &out), 0);
+		if (out % PS || out == a || !model_range_free(m, out, out + new * PS))
+			FAIL("moving mremap placed the mapping at %#lx", (unsigned long)out);
+		model_move(m, a, old, new, out);
+		to = out;
+	} else {
+		EXPECT_RC(umm_mremap(m->mm, a, old * PS, new * PS, flags, 0, &out), -ENOMEM);
+	}
+	verify_range(m, a, a + old * PS);
+	if (out && out != a)
+		verify_range(m, out, out + new * PS);
+	else
+		verify_range(m, a, a + new * PS);
+}
+
+static void op_write(struct mmm *m)
+{
+	static unsigned char buf[3 * PS + 64];
+	uintptr_t addr;
+	size_t len = 1 + rnd(3 * PS);
+	int want;
+
+	if (m->nsegs && rnd(10) < 7) {
+		const struct mseg *s = &m->segs[rnd(m->nsegs)];
+
+		addr = s->start + rnd(s->end - s->start);
+	} else {
+		addr = win_addr(4) + rnd(PS);
+	}
+	if (rnd(4) == 0) {
+		addr &= ~(PS - 1);
+		len = (1 + rnd(3)) * PS;
+	}
+	len = shared_write_limit(m, addr, len);
+	if (!len)
+		return;
+	fill_random(buf, len);
+	set_op("write mm%d %#lx len=%zu", m->id, (unsigned long)addr, len);
+	{
+		int got = umm_write(m->mm, addr, buf, len);
+
+		want = model_write(m, addr, buf, len);
+		EXPECT_RC(got, want);
+	}
+	verify_range(m, addr, addr + len);
+}
+
+static void op_read(struct mmm *m)
+{
+	static unsigned char buf[3 * PS];
+	uintptr_t addr, a;
+	size_t len = 1 + rnd(3 * PS), done = 0;
+	int want = 0;
+
+	if (m->nsegs && rnd(10) < 8) {
+		const struct mseg *s = &m->segs[rnd(m->nsegs)];
+
+		addr = s->start + rnd(s->end - s->start);
+	} else {
+		addr = win_addr(4) + rnd(PS);
+	}
+	set_op("read mm%d %#lx len=%zu", m->id, (unsigned long)addr, len);
+	for (a = addr; done < len && !want; ) {
+		const unsigned char *exp;
+		size_t n = PS - a % PS;
+
+		want = model_page(m, a & ~(PS - 1), &exp);
+		if (n > len - done)
+			n = len - done;
+		a += n;
+		done += n;
+	}
+	EXPECT_RC(umm_read(m->mm, addr, buf, len), want);
+	if (want)
+		return;
+	for (a = addr, done = 0; done < len; ) {
+		const unsigned char *exp;
+		size_t n = PS - a % PS;
+
+		if (n > len - done)
+			n = len - done;
+		model_page(m, a & ~(PS - 1), &exp);
+		if (memcmp(buf + done, exp + a % PS, n) != 0)
+			FAIL("umm_read data differs in page %#lx", (unsigned long)(a & ~(PS - 1)));
+		a += n;
+		done += n;
+	}
+}
+
+static void op_fork(struct mmm *m)
+{
+	struct umm_mm *child = NULL;
+
+	if (nmms == MAX_MMS)
+		return;
+	set_op("fork mm%d -> mm%d", m->id, next_mm_id);
+	EXPECT_RC(umm_fork(m->mm, &child), 0);
+	mms[nmms++] = model_fork(m, child);
+	check_mm(mms[nmms - 1]);
+	if (m->nsegs) {
+		const struct mseg *s = &m->segs[rnd(m->nsegs)];
+
+		verify_range(mms[nmms - 1], s->start, s->end);
+	}
+}
+
+static void op_destroy_or_create(void)
+{
+	if (nmms >= 2 && rnd(3)) {
+		int i = (int)rnd(nmms);
+		struct mmm *m = mms[i];
+
+		set_op("destroy mm%d", m->id);
+		umm_mm_destroy(m->mm);
+		model_mm_free(m);
+		mms[i] = mms[--nmms];
+	} else if (nmms < MAX_MMS) {
+		struct umm_mm *mm = NULL;
+
+		set_op("create mm%d", next_mm_id);
+		EXPECT_RC(umm_mm_create(sys, &mm), 0);
+		mms[nmms++] = mm_new(mm);
+	}
+}
+
+/* verify_object_users - every page of every segment that maps o, in every mm. */
+static void verify_object_users(struct mobj *o)
+{
+	for (int i = 0; i < nmms; i++) {
+		for (int j = 0; j < mms[i]->nsegs; j++) {
+			struct mseg *s = &mms[i]->segs[j];
+
+			if (s->obj != o)
+				continue;
+			for (uintptr_t a = s->start; a < s->end; a += PS)
+				verify_page(mms[i], a);
+		}
+	}
+}
+
+static void model_truncate(struct mobj *o, uint64_t size)
+{
+	uint64_t pages;
+
+	if (size < o->size)
+		memset(o->data + size, 0, o->cap - size);
+	o->size = size;
+	pages = obj_pages(o);
+	for (int i = 0; i < nmms; i++) {
+		for (int j = 0; j < mms[i]->nsegs; j++) {
+			struct mseg *s = &mms[i]->segs[j];
+
+			if (s->obj != o || !s->priv)
+				continue;
+			for (size_t p = 0; p < seg_pages(s); p++) {
+				if (s->priv[p] && s->pgoff + p >= pages) {
+					free(s->priv[p]);
+					s->priv[p] = NULL;
+				}
+			}
+		}
+	}
+}
+
+static void op_truncate(void)
+{
+	struct mobj *o = &objs[rnd(NR_OBJS)];
+	uint64_t size;
+
+	switch (rnd(4)) {
+	case 0:
+		size = rnd(OBJ_MAX_BYTES / PS + 1) * PS;
+		break;
+	case 1:
+		size = o->size + rnd(8 * PS);
+		break;
+	default:
+		size = rnd(OBJ_MAX_BYTES + 1);
+		break;
+	}
+	if (size > OBJ_MAX_BYTES)
+		size = OBJ_MAX_BYTES;
+	set_op("truncate obj%d %" PRIu64 " -> %" PRIu64, o->id, o->size, size);
+	EXPECT_RC(umm_object_truncate(o->uobj, size), 0);
+	model_truncate(o, size);
+	test_checks++;
+	if (umm_object_size(o->uobj) != size)
+		FAIL("umm_object_size %" PRIu64 ", expected %" PRIu64, umm_object_size(o->uobj), size);
+	verify_object_users(o);
+}
+
+static void op_sync(void)
+{
+	struct mobj *o = &objs[rnd(NR_FILES)];
+	uint64_t off = 0, len = 0;
+
+	if (rnd(3) == 0) {
+		off = rnd(obj_pages(o) + 1) * PS;
+		len = (1 + rnd(16)) * PS;
+	}
+	set_op("sync obj%d off=%#" PRIx64 " len=%#" PRIx64, o->id, off, len);
+	EXPECT_RC(umm_object_sync(o->uobj, off, len), 0);
+	check_file(o, off, len ? off + len : o->size);
+}
+
+/* ---- setup, the run, teardown ---- */
+
+static void objects_create(void)
+{
+	for (int i = 0; i < NR_OBJS; i++) {
+		struct mobj *o = &objs[i];
+
+		memset(o, 0, sizeof(*o));
+		o->id = i;
+		o->cap = OBJ_MAX_BYTES;
+		o->data = xcalloc(1, o->cap);
+		if (i < NR_FILES) {
+			o->size = (16 + rnd(240)) * PS - (rnd(2) ? rnd(PS) : 0);
+			fill_random(o->data, o->size);
+			o->fd = test_tmpfile(0, NULL);
+			if (pwrite(o->fd, o->data, o->size, 0) != (ssize_t)o->size) {
+				perror("pwrite");
+				exit(2);
+			}
+			REQUIRE(umm_object_open_fd(sys, o->fd, &o->uobj) == 0);
+		} else {
+			o->fd = -1;
+			o->size = (16 + rnd(48)) * PS;
+			REQUIRE(umm_object_create_shmem(sys, o->size, &o->uobj) == 0);
+		}
+	}
+}
+
+/* warm_up - touch every slab cache once so the frame baseline includes their spare slabs. */
+static void warm_up(void)
+{
+	struct umm_mm *a = NULL, *b = NULL;
+	struct umm_object *obj = NULL;
+	uintptr_t addr;
+	char c = 1;
+
+	REQUIRE(umm_mm_create(sys, &a) == 0);
+	REQUIRE(umm_object_create_shmem(sys, PS, &obj) == 0);
+	REQUIRE(umm_mmap(a, 0, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &addr) == 0);
+	REQUIRE(umm_write(a, addr, &c, 1) == 0);
+	REQUIRE(umm_mmap(a, 0, PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &addr) == 0);
+	REQUIRE(umm_write(a, addr, &c, 1) == 0);
+	REQUIRE(umm_fork(a, &b) == 0);
+	umm_mm_destroy(b);
+	umm_mm_destroy(a);
+	umm_object_put(obj);
+}
+
+static void run_step(void)
+{
+	int r = (int)rnd(100);
+	struct mmm *m = nmms ? mms[rnd(nmms)] : NULL;
+
+	if (!m) {
+		op_destroy_or_create();
+		return;
+	}
+	if (model_total_pages(m) > MAX_MM_PAGES && r < 30)
+		r = 20;                        /* munmap */
+	if (r < 18)
+		op_mmap(m);
+	else if (r < 27)
+		op_munmap(m);
+	else if (r < 36)
+		op_mprotect(m);
+	else if (r < 45)
+		op_mremap(m);
+	else if (r < 68)
+		op_write(m);
+	else if (r < 80)
+		op_read(m);
+	else if (r < 84)
+		op_fork(m);
+	else if (r < 87) {
+		op_destroy_or_create();
+		return;
+	} else if (r < 91)
+		op_truncate();
+	else if (r < 95)
+		op_sync();
+	else {
+		set_op("verify mm%d", m->id);
+		verify_all(m);
+	}
+	for (int i = 0; i < nmms; i++)
+		if (mms[i] == m)
+			check_mm(m);
+}
+
+static void run_seed(uint64_t seed, long steps, int full_every)
+{
+	struct umm_config cfg = { .phys_bytes = 64UL << 20, .debug_checks = 1 };
+	struct umm_sys_stats st0, st;
+	struct umm_mm *mm = NULL;
+
+	cur_seed = seed;
+	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+	trace_n = 0;
+	cur_step = -1;
+	fprintf(stderr, "test_model: seed %" PRIu64 ", %ld steps\n", seed, steps);
+	set_op("setup");
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	warm_up();
+	REQUIRE(umm_system_stats(sys, &st0) == 0);
+	objects_create();
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	nmms = 0;
+	next_mm_id = 0;
+	mms[nmms++] = mm_new(mm);
+
+	for (cur_step = 0; cur_step < steps; cur_step++) {
+		run_step();
+		check_system();
+		if (full_every && cur_step % full_every == full_every - 1) {
+			set_op("verify all");
+			for (int i = 0; i < nmms; i++)
+				verify_all(mms[i]);
+		}
+	}
+
+	set_op("teardown");
+	for (int i = 0; i < nmms; i++) {
+		verify_all(mms[i]);
+		check_mm(mms[i]);
+	}
+	while (nmms) {
+		umm_mm_destroy(mms[nmms - 1]->mm);
+		model_mm_free(mms[--nmms]);
+	}
+	test_checks++;
+	if (nr_hidden != 0)
+		FAIL("model leaked %d hidden objects", nr_hidden);
+	for (int i = 0; i < NR_OBJS; i++) {
+		umm_object_put(objs[i].uobj);
+		objs[i].uobj = NULL;
+		if (objs[i].fd >= 0) {
+			set_op("final writeback of obj%d", i);
+			check_file(&objs[i], 0, objs[i].size);   /* the last put wrote it back */
+			close(objs[i].fd);
+		}
+		free(objs[i].data);
+	}
+	set_op("leak check");
+	check_system();
+	EXPECT_RC(umm_system_check(sys), 0);
+	EXPECT_RC(umm_system_stats(sys, &st), 0);
+	test_checks++;
+	if (st.free_frames != st0.free_frames || st.anon_pages || st.pagecache_pages ||
+	    st.pgtable_pages != st0.pgtable_pages)
+		FAIL("frames leaked: free %lu (baseline %lu), anon %lu, pagecache %lu, "
+		     "pgtable %lu (baseline %lu), slab %lu (baseline %lu)",
+		     st.free_frames, st0.free_frames, st.anon_pages, st.pagecache_pages,
+		     st.pgtable_pages, st0.pgtable_pages, st.slab_pages, st0.slab_pages);
+	umm_system_destroy(sys);
+	sys = NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *env_steps = getenv("UMM_MODEL_STEPS");
+	const char *env_full = getenv("UMM_MODEL_FULL");
+	long steps = env_steps ? atol(env_steps) : 1500;
+	int full_every = env_full ? atoi(env_full) : 25;
+
+	verbose = getenv("UMM_MODEL_VERBOSE") != NULL;
+	if (argc > 2)
+		steps = atol(argv[2]);
+	if (argc > 1) {
+		run_seed(strtoull(argv[1], NULL, 0), steps, full_every);
+	} else {
+		/* fixed seeds keep `make check` deterministic; UMM_MODEL_RANDOM=1 explores */
+		uint64_t base = getenv("UMM_MODEL_RANDOM") ? (uint64_t)time(NULL) : 1;
+
+		for (int i = 0; i < 5; i++)
+			run_seed(base + (uint64_t)i, steps, full_every);
+	}
+	return test_summary("test_model");
+}
