@@ -22,12 +22,15 @@
  * obj->wb_err for the next sync.
  *
  * Truncation.  The size is lowered first, then mapped pages are unmapped
- * (object.c), then truncate_inode_pages drops the cached pages.  A reader
- * that inserted a page just as the size dropped re-checks the size after
- * inserting, so either it sees the new size or truncation finds its page.
+ * (object.c), then truncate_inode_pages drops the cached pages, unmapping
+ * again under the page lock any page a racing fault mapped in between.  A
+ * reader that inserted a page just as the size dropped re-checks the size
+ * after reading, so either it sees the new size or truncation finds its
+ * page (and waits for its lock).
  *
- * Locks taken, in order: page lock -> obj->tree_lock -> allocator.
- * No lock but the page's own is held across readpage/writepage.
+ * Locks taken, in order: page lock -> (truncate: i_mmap_lock ->
+ * page_table_lock, through sys->unmap_mapping_range) -> obj->tree_lock ->
+ * allocator.  No lock but the page's own is held across readpage/writepage.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -347,6 +350,24 @@ int filemap_write_range(struct umm_object *obj, uint64_t first, uint64_t end)
 	return ret;
 }
 
+/*
+ * Drop one locked page past the new end.  The caller unmapped the range
+ * before, but a fault that checked the size before it dropped may have
+ * mapped the page since (faults map pages while holding the page lock, so
+ * now that we hold it no new mapping can appear): unmap it again.
+ */
+static void truncate_cache_page(struct umm_object *obj, struct page *page)
+{
+	void (*unmap)(struct umm_object *, uint64_t, uint64_t) = obj->sys->unmap_mapping_range;
+
+	if (page_mapped(page) && unmap)
+		unmap(obj, page->index, page->index + 1);
+	if (UMM_DEBUG && page_mapped(page))
+		fprintf(stderr, "usermm: truncate drops mapped page %" PRIu64 "\n", page->index);
+	ClearPageDirty(page);
+	delete_from_page_cache(page);
+}
+
 /* Zero bytes [offset, PAGE_SIZE) of the cached page at @index, if cached. */
 static void truncate_partial_page(struct umm_object *obj, uint64_t index, size_t offset)
 {
@@ -363,10 +384,12 @@ static void truncate_partial_page(struct umm_object *obj, uint64_t index, size_t
 /**
  * truncate_inode_pages - drop every cached page wholly at or past byte
  * @from (dirty data there is discarded) and zero the tail of the page
- * holding @from.  Pages should have been unmapped first; a page still
- * mapped is warned about and dropped from the cache anyway (its mappings
- * keep their own references).
- * Takes page locks and tree_lock; holds nothing on entry or exit.
+ * holding @from.  Pages should have been unmapped first; one mapped again
+ * by a racing fault is unmapped once more through the unmap hook, and if
+ * it is still mapped it is warned about and dropped from the cache anyway
+ * (its mappings keep their own references).
+ * Takes page locks, then (hook) i_mmap_lock and page-table locks, and
+ * tree_lock; holds nothing on entry or exit.
  */
 void truncate_inode_pages(struct umm_object *obj, uint64_t from)
 {
@@ -382,13 +405,8 @@ void truncate_inode_pages(struct umm_object *obj, uint64_t from)
 			struct page *page = pages[i];
 
 			lock_page(page);
-			if (page->mapping == obj) {
-				if (UMM_DEBUG && page_mapped(page))
-					fprintf(stderr, "usermm: truncate drops mapped page %" PRIu64 "\n",
-						page->index);
-				ClearPageDirty(page);
-				delete_from_page_cache(page);
-			}
+			if (page->mapping == obj)
+				truncate_cache_page(obj, page);
 			unlock_page(page);
 			put_page(page);
 		}

@@ -23,14 +23,22 @@ static struct {
 	int calls;
 	struct umm_object *obj;
 	uint64_t first, end;
+	struct page *mapped;      /* a page the test pretends is mapped */
+	int unmap_on_call;        /* ... until this call covers its index */
 } unmap_log;
 
 static void test_unmap_hook(struct umm_object *obj, uint64_t first, uint64_t end)
 {
+	struct page *m = unmap_log.mapped;
+
 	unmap_log.calls++;
 	unmap_log.obj = obj;
 	unmap_log.first = first;
 	unmap_log.end = end;
+	if (m && unmap_log.calls >= unmap_log.unmap_on_call && m->index >= first && m->index < end) {
+		atomic_store(&m->_mapcount, 0);
+		unmap_log.mapped = NULL;
+	}
 }
 
 static void sys_create(void)
@@ -387,6 +395,36 @@ static void test_truncate(void)
 	CHECK_EQ(file_size(fd), 0);
 	CHECK_EQ(read_cache_page(obj, 0, &page, NULL), -EIO);
 
+	umm_object_put(obj);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/*
+ * A fault that raced with truncate mapped a page after the range was
+ * unmapped: truncate_inode_pages unmaps that page again before dropping it.
+ */
+static void test_truncate_remaps_raced_page(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(4 * PAGE_SIZE, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct page *page;
+
+	REQUIRE(read_cache_page(obj, 3, &page, NULL) == 0);
+	atomic_store(&page->_mapcount, 1);        /* "mapped" */
+	unmap_log.calls = 0;
+	unmap_log.mapped = page;
+	unmap_log.unmap_on_call = 2;              /* the first unmap misses it */
+	CHECK_EQ(umm_object_truncate(obj, PAGE_SIZE), 0);
+	CHECK_EQ(unmap_log.calls, 2);
+	CHECK_EQ(unmap_log.first, 3);
+	CHECK_EQ(unmap_log.end, 4);
+	CHECK(!page_mapped(page));
+	CHECK(page->mapping == NULL);
+	CHECK_EQ(umm_object_cached_pages(obj), 0);
+	unmap_log.mapped = NULL;
+	put_page(page);
 	umm_object_put(obj);
 	close(fd);
 	CHECK_EQ(free_frames(), start);
@@ -946,6 +984,7 @@ int main(void)
 	RUN(test_read_file);
 	RUN(test_writeback_past_eof);
 	RUN(test_truncate);
+	RUN(test_truncate_remaps_raced_page);
 	RUN(test_truncate_grow_zeroes_old_tail);
 	RUN(test_truncate_bad_input);
 	RUN(test_read_failure);
