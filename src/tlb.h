@@ -22,4 +22,24 @@ static inline void flush_tlb_mm(struct umm_mm *mm) { flush_tlb_range(mm, 0, UINT
 /* tlb_init_system / tlb_exit_system - per-system setup (membarrier registration). */
 int tlb_init(void);
 
+/*
+ * tlb_get_stats - counters of the calling thread's soft TLB (all zero if
+ * it has none yet) and process-wide shootdown counters, for tests and
+ * benchmarks.
+ */
+struct soft_tlb_stats {
+	unsigned long hits;            /* pages served from the TLB */
+	unsigned long misses;          /* fills (slow path) */
+	unsigned long flushes;         /* catch-ups that dropped all of an mm's entries */
+	unsigned long range_flushes;   /* catch-ups that dropped only the flushed ranges */
+	unsigned long resizes;
+	unsigned long size;            /* entries now */
+	unsigned long nr_registered;   /* threads with a TLB (process) */
+	unsigned long shootdowns;      /* flush_tlb_range calls (process) */
+	unsigned long shootdown_barriers; /* of which needed the cross-thread barrier */
+	unsigned long shootdown_waits; /* times a flusher waited for an access */
+	bool membarrier;               /* asymmetric barrier in use */
+};
+void tlb_get_stats(struct soft_tlb_stats *st);
+
 #endif

@@ -1,0 +1,880 @@
+/*
+ * soft_mmu.c - the software MMU: umm_read/umm_write through a per-thread
+ * software TLB, page pinning, and the TLB shootdown (flush_tlb_range).
+ *
+ * The TLB.  Each thread that accesses an address space gets a struct
+ * soft_tlb (allocated on first use, listed in a process-wide registry,
+ * freed by a pthread key destructor at thread exit).  Its entries form a
+ * direct-mapped array indexed by virtual page number (mixed with a salt
+ * per mm); an entry holds the page address, the host pointer to the
+ * frame's bytes and a permission (read, or read+write).  Entries are not
+ * tagged with the mm directly but with a context tag: the thread keeps a
+ * few context slots, one per mm it touched recently, each holding the
+ * mm's id, a tag and the mm->tlb_gen its entries are current for.  Tags
+ * are per-thread and never reused, so dropping all of a thread's entries
+ * for an mm is one new tag, and entries of an evicted slot, of another mm
+ * or of a destroyed mm (mm ids are never reused) can never match.
+ *
+ * The array is sized like QEMU's softmmu: 256 entries to start with; at
+ * checkpoints (every `size` fills and at every full flush) the share of
+ * entries filled since the last checkpoint decides: at least half -> the
+ * array doubles (up to 64K entries); under 30% for a whole 100 ms window
+ * -> it halves.  The resize itself is done at the start of the next
+ * access, when the thread holds no lock, and drops every entry.
+ *
+ * Generations and shootdown.  flush_tlb_range(mm, start, end) bumps
+ * mm->tlb_gen and records (mm id, gen, start, end) in a small flush log.
+ * A thread that finds mm->tlb_gen ahead of its slot's gen catches up
+ * before it uses any entry: if it is at most TLB_SYNC_MAX_GENS behind and
+ * the log still holds every missed flush, it drops only the entries in the
+ * logged ranges; otherwise it drops all of its entries for the mm.  Each
+ * gen of an mm is logged under the log lock in the same critical section
+ * that publishes it, so a reader that has seen gen G finds the records of
+ * every gen up to G (or notices one was overwritten: (mm id, gen) pairs
+ * never repeat).
+ *
+ * The access protocol.  An access is a window in which a thread uses its
+ * entries for one mm:
+ *
+ *   reader (umm_read/umm_write)          flusher (flush_tlb_range)
+ *   active_gen = 0                       pte changes (under ptl)
+ *   active = mm->id       (release)      tlb_gen = g            (seq_cst)
+ *   -- store->load barrier --            -- store->load barrier --
+ *   G = mm->tlb_gen                      for each other registered TLB:
+ *   catch up to G                          wait while active == mm->id
+ *   active_gen = G        (release)          && active_gen < g
+ *   hits: memcpy to/from frames
+ *   active = 0            (release)
+ *
+ * The barriers make it a Dekker pattern: either the reader's load sees g
+ * (it drops the flushed entries before using any), or the flusher's load
+ * sees the reader's active (it waits until that access ends or shows it
+ * caught up to g).  So when flush_tlb_range returns, no access is still
+ * using a translation it removed, and the core may free the frames.
+ * Accesses that start later load gen >= g.  active_gen is zeroed before
+ * active is published, so a value the flusher reads after seeing active
+ * belongs to this access or a later one (which means this one ended).
+ *
+ * The barrier is asymmetric where the kernel allows: readers issue only a
+ * compiler barrier and the flusher calls membarrier(PRIVATE_EXPEDITED),
+ * which runs a full barrier on every CPU running one of our threads.
+ * Without membarrier both sides use seq_cst fences; under ThreadSanitizer
+ * (which does not model membarrier or fences) the accesses themselves are
+ * seq_cst.  UMM_TLB_MEMBARRIER=0 in the environment forces the fence
+ * path (read once, at first use).
+ *
+ * Filling.  A miss takes mmap_lock (read) and ptl with the thread NOT
+ * active, because a flusher may hold either while it waits for active
+ * threads.  Under ptl, once follow_pte_access() allows the access, the
+ * thread publishes active and loads tlb_gen (still under ptl), catches up,
+ * installs the entry and drops the locks while staying active; the copy
+ * that follows is thus covered from the moment the pte was read.  A flush
+ * whose gen the thread loaded changed its ptes before publishing that gen
+ * under or after ptl, so the pte read under ptl already reflects it: an
+ * entry is never newer-tagged than the pte it came from.  Every fill lets
+ * the access make at least one page of progress (no livelock when other
+ * threads flush continuously).  A read fills a read-only entry unless the
+ * pte is writable and already dirty; a write fills read+write (the walk
+ * set dirty).  No lock is held during any memcpy.
+ *
+ * Locks (outermost first): mm->mmap_lock (read) -> mm->page_table_lock ->
+ * flush log lock (leaf).  tlb_registry_lock (rwlock, leaf): flushers hold
+ * it for read while they wait for active accesses, which take no lock
+ * while active except the flush log lock; threads register (write) before
+ * their first access and unregister at exit, never while active.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/membarrier.h>
+#include <usermm/access.h>
+#include "filemap.h"
+#include "memory.h"
+#include "tlb.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define TLB_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TLB_TSAN 1
+#endif
+#endif
+#ifndef TLB_TSAN
+#define TLB_TSAN 0
+#endif
+
+#define TLB_MIN_BITS       8        /* 256 entries */
+#define TLB_MAX_BITS       16       /* 64K entries */
+#define TLB_NR_CTX         8        /* mms a thread keeps entries for */
+#define TLB_SYNC_MAX_GENS  8        /* catch up range by range at most this far */
+#define TLB_PROBE_MAX      256      /* pages of a range dropped one by one */
+#define TLB_SCAN_MAX_BITS  12       /* else scan tables up to this size */
+#define TLB_GROW_PCT       50
+#define TLB_SHRINK_PCT     30
+#define TLB_SHRINK_WINDOW_NS 100000000ull
+
+#define TLB_PROT_READ  1u
+#define TLB_PROT_WRITE 2u
+#define TLB_GEN_NONE   UINT64_MAX   /* slot not yet synced to its mm */
+
+struct tlb_entry {
+	uintptr_t vaddr;            /* page address */
+	uint64_t tag;               /* context tag it was filled under; 0 = empty */
+	char *host;                 /* the frame's bytes */
+	uint32_t prot;              /* TLB_PROT_* */
+	uint32_t epoch;             /* resize accounting: last window it was filled in */
+};
+
+/* A context slot: this thread's entries for one mm. */
+struct tlb_ctx {
+	uint64_t mm_id;             /* 0 = unused */
+	uint64_t tag;
+	uint64_t gen;               /* mm->tlb_gen the entries are current for */
+	uint64_t salt;              /* index mixing, so two mms' hot pages spread */
+	uint64_t last_use;          /* LRU among slots */
+};
+
+struct soft_tlb {
+	/* Read by flushers (other threads). */
+	_Atomic uint64_t active;    /* mm id of the access in progress, 0 = none */
+	_Atomic uint64_t active_gen;/* tlb_gen the access in progress caught up to */
+	struct list_head link;      /* tlb_registry, under tlb_registry_lock */
+
+	/* Owner thread only. */
+	struct tlb_entry *entries;
+	unsigned int bits;
+	uintptr_t mask;
+	uint64_t next_tag;
+	uint64_t clock;
+	struct tlb_ctx ctx[TLB_NR_CTX];
+
+	uint32_t epoch;             /* current accounting window */
+	unsigned long used;         /* entries filled in this window */
+	unsigned long fills;        /* fills in this window */
+	unsigned int max_pct;       /* highest use seen in the shrink window */
+	uint64_t window_start;      /* ns */
+	unsigned int resize_bits;   /* pending resize target, 0 = none */
+
+	struct soft_tlb_stats stats;
+} __attribute__((aligned(64)));
+
+static pthread_rwlock_t tlb_registry_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct list_head tlb_registry = LIST_HEAD_INIT(tlb_registry);
+static unsigned long tlb_nr_registered;          /* under tlb_registry_lock */
+
+static __thread struct soft_tlb *this_tlb;
+static pthread_key_t tlb_key;
+static pthread_once_t tlb_once = PTHREAD_ONCE_INIT;
+static _Atomic bool tlb_membarrier_ok;           /* set once by tlb_setup */
+
+static _Atomic unsigned long nr_shootdowns, nr_shootdown_barriers, nr_shootdown_waits;
+
+/* ---- the flush log ---- */
+
+#define FLUSH_LOG_STRIPES 32
+#define FLUSH_LOG_SLOTS   16       /* > TLB_SYNC_MAX_GENS: one mm's recent gens never collide */
+
+struct flush_record {
+	uint64_t mm_id, gen;
+	uintptr_t start, end;
+};
+
+struct flush_log_stripe {
+	pthread_mutex_t lock;       /* rec, and the tlb_gen bumps of this stripe's mms */
+	struct flush_record rec[FLUSH_LOG_SLOTS];
+} __attribute__((aligned(64)));
+
+static struct flush_log_stripe flush_log[FLUSH_LOG_STRIPES] = {
+	[0 ... FLUSH_LOG_STRIPES - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER },
+};
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static inline struct flush_log_stripe *flush_log_stripe(uint64_t mm_id)
+{
+	return &flush_log[mix64(mm_id) % FLUSH_LOG_STRIPES];
+}
+
+static inline struct flush_record *flush_log_slot(struct flush_log_stripe *s, uint64_t mm_id, uint64_t gen)
+{
+	return &s->rec[(gen + (mm_id * 7)) % FLUSH_LOG_SLOTS];
+}
+
+/* flush_log_bump - publish mm's next gen with the range it flushes. */
+static uint64_t flush_log_bump(struct umm_mm *mm, uintptr_t start, uintptr_t end)
+{
+	struct flush_log_stripe *s = flush_log_stripe(mm->id);
+	struct flush_record *r;
+	uint64_t gen;
+
+	pthread_mutex_lock(&s->lock);
+	gen = atomic_load_explicit(&mm->tlb_gen, memory_order_relaxed) + 1;
+	r = flush_log_slot(s, mm->id, gen);
+	*r = (struct flush_record){ .mm_id = mm->id, .gen = gen, .start = start, .end = end };
+	atomic_store_explicit(&mm->tlb_gen, gen, memory_order_seq_cst);
+	pthread_mutex_unlock(&s->lock);
+	return gen;
+}
+
+/*
+ * flush_log_ranges - the ranges flushed in mm by gens (from, to], into
+ * out[] (to - from of them).  False if one of them was overwritten.
+ */
+static bool flush_log_ranges(uint64_t mm_id, uint64_t from, uint64_t to, struct flush_record *out)
+{
+	struct flush_log_stripe *s = flush_log_stripe(mm_id);
+	bool complete = true;
+
+	pthread_mutex_lock(&s->lock);
+	for (uint64_t g = from + 1; g <= to; g++) {
+		struct flush_record *r = flush_log_slot(s, mm_id, g);
+
+		if (r->mm_id != mm_id || r->gen != g) {
+			complete = false;
+			break;
+		}
+		out[g - from - 1] = *r;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return complete;
+}
+
+/* ---- the store->load barrier pair ---- */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* tlb_publish_active - mark the start of an access to mm_id, then order it before later loads. */
+static inline void tlb_publish_active(struct soft_tlb *tlb, uint64_t mm_id)
+{
+	atomic_store_explicit(&tlb->active_gen, 0, memory_order_relaxed);
+#if TLB_TSAN
+	atomic_store_explicit(&tlb->active, mm_id, memory_order_seq_cst);
+#else
+	atomic_store_explicit(&tlb->active, mm_id, memory_order_release);
+	if (likely(atomic_load_explicit(&tlb_membarrier_ok, memory_order_relaxed)))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+static inline uint64_t tlb_read_gen(struct umm_mm *mm)
+{
+#if TLB_TSAN
+	return atomic_load_explicit(&mm->tlb_gen, memory_order_seq_cst);
+#else
+	return atomic_load_explicit(&mm->tlb_gen, memory_order_acquire);
+#endif
+}
+
+/* tlb_exit - end of an access: the flusher may now reuse what it used. */
+static inline void tlb_exit(struct soft_tlb *tlb)
+{
+	atomic_store_explicit(&tlb->active, 0, memory_order_release);
+}
+
+/* shootdown_barrier - the flusher's half: order the gen store before the loads of active. */
+static void shootdown_barrier(void)
+{
+	atomic_fetch_add_explicit(&nr_shootdown_barriers, 1, memory_order_relaxed);
+#if !TLB_TSAN
+	if (atomic_load_explicit(&tlb_membarrier_ok, memory_order_relaxed) &&
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return;
+	atomic_thread_fence(memory_order_seq_cst);
+#endif
+	/* TSan: the gen bump and the loads of active are seq_cst themselves */
+}
+
+static inline uint64_t shootdown_load_active(struct soft_tlb *t)
+{
+#if TLB_TSAN
+	return atomic_load_explicit(&t->active, memory_order_seq_cst);
+#else
+	return atomic_load_explicit(&t->active, memory_order_acquire);
+#endif
+}
+
+/* shootdown_wait - until t is not in an access to mm_id that started before gen. */
+static void shootdown_wait(struct soft_tlb *t, uint64_t mm_id, uint64_t gen)
+{
+	unsigned int spins = 0;
+
+	while (shootdown_load_active(t) == mm_id &&
+	       atomic_load_explicit(&t->active_gen, memory_order_acquire) < gen) {
+		if (spins++ == 0)
+			atomic_fetch_add_explicit(&nr_shootdown_waits, 1, memory_order_relaxed);
+		if (spins < 128)
+			cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
+/* ---- setup and the registry ---- */
+
+static void tlb_destroy(void *arg)
+{
+	struct soft_tlb *tlb = arg;
+
+	pthread_rwlock_wrlock(&tlb_registry_lock);
+	list_del(&tlb->link);
+	tlb_nr_registered--;
+	pthread_rwlock_unlock(&tlb_registry_lock);
+	if (this_tlb == tlb)
+		this_tlb = NULL;
+	free(tlb->entries);
+	free(tlb);
+}
+
+static void tlb_setup(void)
+{
+	const char *env = getenv("UMM_TLB_MEMBARRIER");
+	bool ok = false;
+
+	BUG_ON(pthread_key_create(&tlb_key, tlb_destroy) != 0);
+	if (!TLB_TSAN && !(env && env[0] == '0')) {
+		long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+		ok = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+		     syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+	}
+	atomic_store(&tlb_membarrier_ok, ok);
+}
+
+/**
+ * tlb_init - one-time setup of the soft TLB (membarrier registration,
+ * thread-exit hook).  Called by umm_system_create; idempotent.  No locks.
+ * Returns 0: without membarrier the TLB falls back to seq_cst fences.
+ */
+int tlb_init(void)
+{
+	pthread_once(&tlb_once, tlb_setup);
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool tlb_alloc_entries(struct soft_tlb *tlb, unsigned int bits)
+{
+	struct tlb_entry *e = calloc((size_t)1 << bits, sizeof(*e));
+
+	if (!e)
+		return false;
+	free(tlb->entries);
+	tlb->entries = e;
+	tlb->bits = bits;
+	tlb->mask = ((uintptr_t)1 << bits) - 1;
+	tlb->epoch = 1;
+	tlb->used = 0;
+	tlb->fills = 0;
+	return true;
+}
+
+/* tlb_current - this thread's TLB, created and registered on first use; NULL on ENOMEM. */
+static struct soft_tlb *tlb_current(void)
+{
+	struct soft_tlb *tlb = this_tlb;
+
+	if (likely(tlb))
+		return tlb;
+	tlb_init();
+	tlb = aligned_alloc(64, sizeof(*tlb));
+	if (!tlb)
+		return NULL;
+	memset(tlb, 0, sizeof(*tlb));
+	if (!tlb_alloc_entries(tlb, TLB_MIN_BITS)) {
+		free(tlb);
+		return NULL;
+	}
+	tlb->window_start = now_ns();
+	tlb->stats.size = 1UL << TLB_MIN_BITS;
+	if (pthread_setspecific(tlb_key, tlb) != 0) {
+		free(tlb->entries);
+		free(tlb);
+		return NULL;
+	}
+	pthread_rwlock_wrlock(&tlb_registry_lock);
+	list_add(&tlb->link, &tlb_registry);
+	tlb_nr_registered++;
+	pthread_rwlock_unlock(&tlb_registry_lock);
+	this_tlb = tlb;
+	return tlb;
+}
+
+/* ---- entries, slots, resizing (owner thread only) ---- */
+
+static inline struct tlb_entry *tlb_entry_for(struct soft_tlb *tlb, const struct tlb_ctx *ctx, uintptr_t page)
+{
+	return &tlb->entries[((page >> PAGE_SHIFT) ^ ctx->salt) & tlb->mask];
+}
+
+/* tlb_flush_ctx - drop every entry of ctx: a new tag. */
+static void tlb_flush_ctx(struct soft_tlb *tlb, struct tlb_ctx *ctx)
+{
+	ctx->tag = ++tlb->next_tag;
+}
+
+/* tlb_checkpoint - judge the last window's use of the array; maybe schedule a resize. */
+static void tlb_checkpoint(struct soft_tlb *tlb)
+{
+	unsigned int pct = (unsigned int)(tlb->used * 100 >> tlb->bits);
+	uint64_t now = now_ns();
+
+	if (pct >= TLB_GROW_PCT && tlb->bits < TLB_MAX_BITS) {
+		tlb->resize_bits = tlb->bits + 1;
+		tlb->max_pct = 0;
+		tlb->window_start = now;
+	} else {
+		tlb->max_pct = MAX(tlb->max_pct, pct);
+		if (now - tlb->window_start >= TLB_SHRINK_WINDOW_NS) {
+			if (tlb->max_pct < TLB_SHRINK_PCT && tlb->bits > TLB_MIN_BITS)
+				tlb->resize_bits = tlb->bits - 1;
+			tlb->max_pct = 0;
+			tlb->window_start = now;
+		}
+	}
+	tlb->epoch++;
+	tlb->used = 0;
+	tlb->fills = 0;
+}
+
+/* tlb_resize_pending - carry out a scheduled resize.  Not active, no locks held. */
+static void tlb_resize_pending(struct soft_tlb *tlb)
+{
+	unsigned int bits = tlb->resize_bits;
+
+	if (likely(!bits))
+		return;
+	tlb->resize_bits = 0;
+	if (!tlb_alloc_entries(tlb, bits))
+		return;         /* keep the old array; retried at a later checkpoint */
+	tlb->stats.resizes++;
+	tlb->stats.size = 1UL << bits;
+}
+
+/* tlb_install - put a translation for page into ctx's entries. */
+static void tlb_install(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t page, char *host, uint32_t prot)
+{
+	struct tlb_entry *e = tlb_entry_for(tlb, ctx, page);
+
+	e->vaddr = page;
+	e->tag = ctx->tag;
+	e->host = host;
+	e->prot = prot;
+	if (e->epoch != tlb->epoch) {
+		e->epoch = tlb->epoch;
+		tlb->used++;
+	}
+	if (++tlb->fills >> tlb->bits)
+		tlb_checkpoint(tlb);
+}
+
+/* tlb_drop_range - forget ctx's entries for pages in [start, end).  False: too big, flush all. */
+static bool tlb_drop_range(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t start, uintptr_t end)
+{
+	uintptr_t first = start & PAGE_MASK;
+	uintptr_t pages = end > first ? ((end - first - 1) >> PAGE_SHIFT) + 1 : 0;
+
+	if (pages <= TLB_PROBE_MAX && pages <= tlb->mask + 1) {
+		for (uintptr_t i = 0; i < pages; i++) {
+			uintptr_t page = first + (i << PAGE_SHIFT);
+			struct tlb_entry *e = tlb_entry_for(tlb, ctx, page);
+
+			if (e->tag == ctx->tag && e->vaddr == page)
+				e->tag = 0;
+		}
+		return true;
+	}
+	if (tlb->bits > TLB_SCAN_MAX_BITS)
+		return false;
+	for (uintptr_t i = 0; i <= tlb->mask; i++) {
+		struct tlb_entry *e = &tlb->entries[i];
+
+		if (e->tag == ctx->tag && e->vaddr >= first && e->vaddr < end)
+			e->tag = 0;
+	}
+	return true;
+}
+
+/* tlb_catch_up - bring ctx from its gen to gen (the mm's tlb_gen just loaded).  Active. */
+static void tlb_catch_up(struct soft_tlb *tlb, struct tlb_ctx *ctx, uint64_t gen)
+{
+	struct flush_record rec[TLB_SYNC_MAX_GENS];
+	bool precise;
+
+	if (ctx->gen == TLB_GEN_NONE) {
+		ctx->gen = gen;         /* a fresh tag: nothing to drop */
+		return;
+	}
+	VM_BUG_ON(gen < ctx->gen);
+	precise = gen - ctx->gen <= TLB_SYNC_MAX_GENS &&
+		  flush_log_ranges(ctx->mm_id, ctx->gen, gen, rec);
+	for (uint64_t i = 0; precise && i < gen - ctx->gen; i++)
+		precise = tlb_drop_range(tlb, ctx, rec[i].start, rec[i].end);
+	if (precise) {
+		tlb->stats.range_flushes++;
+	} else {
+		tlb_flush_ctx(tlb, ctx);
+		tlb->stats.flushes++;
+		tlb_checkpoint(tlb);
+	}
+	ctx->gen = gen;
+}
+
+/*
+ * tlb_enter - start an access to mm through ctx: publish active, load
+ * the mm's gen and catch up.  No mmap_lock/ptl may be taken until
+ * tlb_exit (holding them from before is fine).
+ */
+static inline void tlb_enter(struct soft_tlb *tlb, struct tlb_ctx *ctx, struct umm_mm *mm)
+{
+	uint64_t gen;
+
+	tlb_publish_active(tlb, mm->id);
+	gen = tlb_read_gen(mm);
+	if (unlikely(gen != ctx->gen))
+		tlb_catch_up(tlb, ctx, gen);
+	atomic_store_explicit(&tlb->active_gen, gen, memory_order_release);
+}
+
+/* tlb_ctx_get - the slot for mm, taking the least recently used one if mm has none. */
+static struct tlb_ctx *tlb_ctx_get(struct soft_tlb *tlb, struct umm_mm *mm)
+{
+	struct tlb_ctx *ctx, *victim = &tlb->ctx[0];
+
+	for (int i = 0; i < TLB_NR_CTX; i++) {
+		ctx = &tlb->ctx[i];
+		if (ctx->mm_id == mm->id)
+			goto found;
+		if (ctx->last_use < victim->last_use)
+			victim = ctx;
+	}
+	ctx = victim;
+	ctx->mm_id = mm->id;
+	ctx->gen = TLB_GEN_NONE;
+	ctx->salt = mix64(mm->id) >> 40;
+	tlb_flush_ctx(tlb, ctx);
+found:
+	ctx->last_use = ++tlb->clock;
+	return ctx;
+}
+
+/* ---- the access paths ---- */
+
+/*
+ * tlb_copy_hits - copy while translations hit; bytes copied.  Active.
+ * After a fill the first page is the miss's own, not counted as a hit.
+ */
+static size_t tlb_copy_hits(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t addr,
+			    char *buf, size_t len, bool write, bool filled)
+{
+	uint32_t need = write ? TLB_PROT_WRITE : TLB_PROT_READ;
+	size_t done = 0;
+
+	tlb->stats.hits -= filled;
+
+	while (done < len) {
+		uintptr_t a = addr + done, page = a & PAGE_MASK;
+		struct tlb_entry *e = tlb_entry_for(tlb, ctx, page);
+		size_t off = a - page, n = MIN(PAGE_SIZE - off, len - done);
+
+		if (e->tag != ctx->tag || e->vaddr != page || !(e->prot & need))
+			break;
+		if (write)
+			memcpy(e->host + off, buf + done, n);
+		else
+			memcpy(buf + done, e->host + off, n);
+		done += n;
+		tlb->stats.hits++;
+	}
+	return done;
+}
+
+/*
+ * tlb_fill - the miss path: fault the page in as needed and install its
+ * translation.  Called not active, without locks; takes mmap_lock (read)
+ * and ptl.  Returns 0 with the thread active (entered) and the entry in
+ * place, or a fault's error, not active.
+ */
+static int tlb_fill(struct soft_tlb *tlb, struct tlb_ctx *ctx, struct umm_mm *mm, uintptr_t addr, bool write)
+{
+	unsigned int flags = write ? FAULT_FLAG_WRITE : 0;
+	uintptr_t page_addr = addr & PAGE_MASK;
+	struct page *page;
+	int err;
+
+	tlb->stats.misses++;
+	mmap_read_lock(mm);
+	for (;;) {
+		pt_lock(mm);
+		if (follow_pte_access(mm, page_addr, flags, &page) == 0 && page) {
+			pte_t pte = *pte_lookup(mm, page_addr);
+			uint32_t prot = TLB_PROT_READ;
+
+			if (write || (pte_write(pte) && pte_dirty(pte)))
+				prot |= TLB_PROT_WRITE;
+			tlb_enter(tlb, ctx, mm);
+			tlb_install(tlb, ctx, page_addr, page_address(page), prot);
+			pt_unlock(mm);
+			mmap_read_unlock(mm);
+			return 0;
+		}
+		pt_unlock(mm);
+		err = handle_mm_fault(mm, page_addr, flags);
+		if (err)
+			break;
+	}
+	mmap_read_unlock(mm);
+	return err;
+}
+
+/* soft_mmu_access - copy len bytes between buf and mm at addr, page by page. */
+static int soft_mmu_access(struct umm_mm *mm, uintptr_t addr, char *buf, size_t len, bool write)
+{
+	struct soft_tlb *tlb = tlb_current();
+	struct tlb_ctx *ctx;
+	int err;
+
+	if (unlikely(!tlb))
+		return -ENOMEM;
+	tlb_resize_pending(tlb);
+	ctx = tlb_ctx_get(tlb, mm);
+	tlb_enter(tlb, ctx, mm);
+	for (bool filled = false;; filled = true) {
+		size_t done = tlb_copy_hits(tlb, ctx, addr, buf, len, write, filled);
+
+		addr += done;
+		buf += done;
+		len -= done;
+		if (!len)
+			break;
+		tlb_exit(tlb);
+		err = tlb_fill(tlb, ctx, mm, addr, write);
+		if (err)
+			return err;
+	}
+	tlb_exit(tlb);
+	return 0;
+}
+
+static int access_check(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
+{
+	if (!mm || (!buf && len))
+		return -EINVAL;
+	if (len && addr + len - 1 < addr)
+		return -EFAULT;
+	return 0;
+}
+
+/**
+ * umm_read - copy len bytes at addr in mm to buf, faulting pages in for
+ * reading.  Takes mmap_lock (read) and ptl on misses only.  Returns 0,
+ * -EINVAL (NULL mm, NULL buf with len > 0), -EFAULT (range wraps, no
+ * mapping, not readable), -EIO, -ENOMEM.  On error, bytes before the
+ * failing page may have been copied.
+ */
+int umm_read(struct umm_mm *mm, uintptr_t addr, void *buf, size_t len)
+{
+	int err = access_check(mm, addr, buf, len);
+
+	if (err || !len)
+		return err;
+	return soft_mmu_access(mm, addr, buf, len, false);
+}
+
+/**
+ * umm_write - copy len bytes from buf to addr in mm, faulting pages in
+ * for writing (breaking copy-on-write, marking them dirty).  Locks and
+ * returns as umm_read.
+ */
+int umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
+{
+	int err = access_check(mm, addr, buf, len);
+
+	if (err || !len)
+		return err;
+	return soft_mmu_access(mm, addr, (char *)buf, len, true);
+}
+
+/* ---- pinning ---- */
+
+/* pin_one - fault in the page at addr and take a reference on it.  mmap_lock (read) held. */
+static int pin_one(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct page **out)
+{
+	for (;;) {
+		struct page *page;
+		int err;
+
+		pt_lock(mm);
+		err = follow_pte_access(mm, addr, flags, &page);
+		if (!err && page) {
+			get_page(page);
+			pt_unlock(mm);
+			*out = page;
+			return 0;
+		}
+		pt_unlock(mm);
+		err = handle_mm_fault(mm, addr, flags);
+		if (err)
+			return err;
+	}
+}
+
+/**
+ * umm_pin_pages - fault in and pin nr_pages pages from page-aligned addr
+ * (see access.h).  Takes mmap_lock (read) and ptl.  Returns nr_pages,
+ * 0 for nr_pages == 0, -EINVAL (NULL mm or pages, unaligned addr, unknown
+ * flags), -EFAULT (range wraps, or a page cannot be accessed), -EIO,
+ * -ENOMEM; on error nothing stays pinned.
+ */
+long umm_pin_pages(struct umm_mm *mm, uintptr_t addr, size_t nr_pages, int flags,
+		   struct umm_page **pages)
+{
+	unsigned int fault_flags = (flags & UMM_PIN_WRITE) ? FAULT_FLAG_WRITE : 0;
+	size_t i;
+	int err = 0;
+
+	if (!mm || (flags & ~UMM_PIN_WRITE) || !IS_ALIGNED(addr, PAGE_SIZE))
+		return -EINVAL;
+	if (!nr_pages)
+		return 0;
+	if (!pages || nr_pages > LONG_MAX)
+		return -EINVAL;
+	if (nr_pages - 1 > (UINTPTR_MAX - addr) >> PAGE_SHIFT)
+		return -EFAULT;         /* the last page would wrap */
+
+	mmap_read_lock(mm);
+	for (i = 0; i < nr_pages; i++) {
+		err = pin_one(mm, addr + (i << PAGE_SHIFT), fault_flags, (struct page **)&pages[i]);
+		if (err)
+			break;
+	}
+	mmap_read_unlock(mm);
+	if (err) {
+		umm_unpin_pages(pages, i, 0);
+		for (size_t j = 0; j < i; j++)
+			pages[j] = NULL;
+		return err;
+	}
+	return (long)nr_pages;
+}
+
+/* unpin_mark_dirty - what a write pin's user may have written must not be lost. */
+static void unpin_mark_dirty(struct page *page)
+{
+	if (PageReserved(page))
+		return;
+	if (PageAnon(page)) {
+		SetPageDirty(page);
+		return;
+	}
+	lock_page(page);        /* page->mapping is stable against truncate */
+	if (page->mapping)
+		set_page_dirty(page);
+	else
+		SetPageDirty(page);
+	unlock_page(page);
+}
+
+/**
+ * umm_unpin_pages - release pins taken by umm_pin_pages; with
+ * UMM_PIN_WRITE the pages are marked dirty first.  NULL entries are
+ * skipped.  Takes the page lock of page-cache pages (write pins).
+ */
+void umm_unpin_pages(struct umm_page **pages, size_t nr_pages, int flags)
+{
+	if (!pages)
+		return;
+	for (size_t i = 0; i < nr_pages; i++) {
+		struct page *page = (struct page *)pages[i];
+
+		if (!page)
+			continue;
+		if (flags & UMM_PIN_WRITE)
+			unpin_mark_dirty(page);
+		put_page(page);
+	}
+}
+
+/**
+ * umm_page_address - the bytes of a pinned page (NULL for NULL).  No locks.
+ */
+void *umm_page_address(struct umm_page *page)
+{
+	return page ? page_address((struct page *)page) : NULL;
+}
+
+/* ---- shootdown ---- */
+
+/**
+ * flush_tlb_range - after ptes of [start, end) in mm changed, invalidate
+ * every thread's translations for them and wait until no access that may
+ * use one is still running (see the protocol above).  May be called with
+ * mmap_lock and/or ptl held; takes the flush log lock and
+ * tlb_registry_lock (read).
+ */
+void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end)
+{
+	struct soft_tlb *self = this_tlb, *t;
+	uint64_t gen;
+
+	if (start >= end)
+		return;
+	pthread_once(&tlb_once, tlb_setup);
+	atomic_fetch_add_explicit(&nr_shootdowns, 1, memory_order_relaxed);
+	gen = flush_log_bump(mm, start, end);
+
+	pthread_rwlock_rdlock(&tlb_registry_lock);
+	if (tlb_nr_registered > (self ? 1u : 0u)) {
+		shootdown_barrier();
+		list_for_each_entry(t, &tlb_registry, link)
+			if (t != self)
+				shootdown_wait(t, mm->id, gen);
+	}
+	pthread_rwlock_unlock(&tlb_registry_lock);
+}
+
+/**
+ * tlb_get_stats - the calling thread's TLB counters, and the process-wide
+ * shootdown counters.  No locks.
+ */
+void tlb_get_stats(struct soft_tlb_stats *st)
+{
+	struct soft_tlb *tlb = this_tlb;
+
+	memset(st, 0, sizeof(*st));
+	if (tlb)
+		*st = tlb->stats;
+	pthread_rwlock_rdlock(&tlb_registry_lock);
+	st->nr_registered = tlb_nr_registered;
+	pthread_rwlock_unlock(&tlb_registry_lock);
+	st->shootdowns = atomic_load(&nr_shootdowns);
+	st->shootdown_barriers = atomic_load(&nr_shootdown_barriers);
+	st->shootdown_waits = atomic_load(&nr_shootdown_waits);
+	st->membarrier = atomic_load(&tlb_membarrier_ok);
+}
