@@ -822,6 +822,144 @@ static void test_concurrent_slow_reads(void)
 	CHECK_EQ(free_frames(), start);
 }
 
+/*
+ * Readers that dirty pages, a syncer and a truncator all at once.  Each
+ * call gets a valid answer; afterwards no page past the end is cached, the
+ * cache's bytes past EOF are zero, and file and cache agree after a sync.
+ */
+#define STRESS_PAGES 12
+
+struct stress_arg {
+	struct umm_object *obj;
+	_Atomic bool *stop;
+	uint64_t seed;
+	_Atomic unsigned int ops;
+	unsigned int bad;
+	struct stress_arg *readers;   /* truncator: runs until they have worked too */
+};
+
+static void *stress_reader(void *p)
+{
+	struct stress_arg *a = p;
+
+	while (!atomic_load(a->stop)) {
+		uint64_t index;
+		struct page *page;
+		int err;
+
+		a->seed = a->seed * 6364136223846793005ull + 1442695040888963407ull;
+		index = (a->seed >> 33) % STRESS_PAGES;
+		err = read_cache_page(a->obj, index, &page, NULL);
+		a->ops++;
+		if (err == -EIO)
+			continue;
+		if (err || !PageUptodate(page)) {
+			a->bad++;
+			continue;
+		}
+		/*
+		 * A store at the start of the page (inside EOF as it was read),
+		 * under the page lock as write(2) would do it, so it does not
+		 * race with a writeback reading the page.
+		 */
+		lock_page(page);
+		*(unsigned char *)page_address(page) = (unsigned char)(a->seed >> 20);
+		set_page_dirty(page);
+		unlock_page(page);
+		put_page(page);
+	}
+	return NULL;
+}
+
+static void *stress_syncer(void *p)
+{
+	struct stress_arg *a = p;
+
+	while (!atomic_load(a->stop)) {
+		int err = umm_object_sync(a->obj, 0, 0);
+
+		if (err && err != -EIO)
+			a->bad++;
+		a->ops++;
+	}
+	return NULL;
+}
+
+static void *stress_truncator(void *p)
+{
+	struct stress_arg *a = p;
+	unsigned int i;
+
+	for (i = 0; i < 300 || atomic_load(&a->readers[0].ops) < 3000 ||
+		    atomic_load(&a->readers[1].ops) < 3000; i++) {
+		a->seed = a->seed * 6364136223846793005ull + 1442695040888963407ull;
+		if (umm_object_truncate(a->obj, (a->seed >> 20) % (STRESS_PAGES * PAGE_SIZE + 1)))
+			a->bad++;
+		a->ops++;
+	}
+	atomic_store(a->stop, true);
+	return NULL;
+}
+
+/* After the storm: the cache agrees with the size and, after sync, with the file. */
+static void stress_check(struct umm_object *obj, int fd)
+{
+	uint64_t size = umm_object_size(obj), pos = 0;
+	struct page *vec[STRESS_PAGES + 1];
+	unsigned char buf[PAGE_SIZE];
+	unsigned int n, i;
+
+	CHECK_EQ(file_size(fd), size);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	n = find_get_pages(obj, &pos, UINT64_MAX, STRESS_PAGES + 1, vec);
+	for (i = 0; i < n; i++) {
+		struct page *page = vec[i];
+		size_t valid = page->index * PAGE_SIZE < size ?
+			       MIN(PAGE_SIZE, size - page->index * PAGE_SIZE) : 0;
+		const unsigned char *d = page_address(page);
+		size_t b;
+
+		CHECK(page->index < (size + PAGE_SIZE - 1) / PAGE_SIZE);
+		CHECK(PageUptodate(page) && !PageLocked(page) && !PageDirty(page));
+		for (b = valid; b < PAGE_SIZE && d[b] == 0; b++)
+			;
+		CHECK_EQ(b, PAGE_SIZE);
+		CHECK_EQ(pread(fd, buf, valid, (off_t)(page->index * PAGE_SIZE)), (ssize_t)valid);
+		CHECK(memcmp(buf, d, valid) == 0);
+		put_page(page);
+	}
+}
+
+static void test_truncate_stress(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(STRESS_PAGES * PAGE_SIZE, pattern);
+	struct umm_object *obj = open_file(fd);
+	_Atomic bool stop = false;
+	struct stress_arg args[4];
+	void *(*fn[4])(void *) = { stress_truncator, stress_syncer, stress_reader, stress_reader };
+	pthread_t th[4];
+	unsigned int t;
+
+	sys->unmap_mapping_range = NULL;          /* nothing maps the object */
+	for (t = 0; t < 4; t++)
+		args[t] = (struct stress_arg){ obj, &stop, 0x9e3779b97f4a7c15ull * (t + 1), 0, 0, &args[2] };
+	for (t = 0; t < 4; t++)
+		REQUIRE(pthread_create(&th[t], NULL, fn[t], &args[t]) == 0);
+	for (t = 0; t < 4; t++) {
+		pthread_join(th[t], NULL);
+		CHECK_EQ(args[t].bad, 0);
+		CHECK(args[t].ops > 0);
+	}
+	fprintf(stderr, "  truncates %u, syncs %u, reads %u + %u\n", args[0].ops, args[1].ops,
+		args[2].ops, args[3].ops);
+	sys->unmap_mapping_range = test_unmap_hook;
+	stress_check(obj, fd);
+	umm_object_put(obj);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
 /* ---- object lifetime ---- */
 
 static void test_last_put_writes_back(void)
@@ -993,6 +1131,7 @@ int main(void)
 	RUN(test_concurrent_read);
 	RUN(test_concurrent_read_failures);
 	RUN(test_concurrent_slow_reads);
+	RUN(test_truncate_stress);
 	RUN(test_last_put_writes_back);
 	RUN(test_open_fd_errors);
 	RUN(test_append_fd);
