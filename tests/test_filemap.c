@@ -584,6 +584,17 @@ static void test_write_failure(void)
 		CHECK_EQ(pread(fd, buf, PAGE_SIZE, 0), PAGE_SIZE);
 		CHECK(buf[0] == 0x5a && buf[PAGE_SIZE - 1] == 0x5a);
 	}
+
+	/* a last put whose writeback fails for good still frees everything */
+	obj = open_file(fd);
+	REQUIRE(read_cache_page(obj, 0, &page, NULL) == 0);
+	memset(page_address(page), 0x66, PAGE_SIZE);
+	set_page_dirty(page);
+	put_page(page);
+	fault_inject_arm(&sys->fail_write, 0, -1);
+	umm_object_put(obj);
+	fault_inject_arm(&sys->fail_write, 0, 0);
+	CHECK_EQ(atomic_load(&sys->nr_objects), 0);
 	close(fd);
 	CHECK_EQ(free_frames(), start);
 }
