@@ -266,7 +266,8 @@ static int mremap_check_args(uintptr_t old_addr, size_t *old_lenp, size_t *new_l
 
 /*
  * mremap_old_vma - the vma holding the whole old range, or NULL (-EFAULT).
- * Growing also checks that the object offsets do not overflow.
+ * Growing also checks that the grown range's byte offsets in the object
+ * still fit in 64 bits, as mmap's -EOVERFLOW check did (-EINVAL, as Linux).
  */
 static struct vm_area_struct *mremap_old_vma(struct umm_mm *mm, uintptr_t addr, size_t old_len,
 					     size_t new_len, int *errp)
@@ -277,7 +278,7 @@ static struct vm_area_struct *mremap_old_vma(struct umm_mm *mm, uintptr_t addr, 
 	if (!vma || vma->vm_start > addr || old_len > vma->vm_end - addr)
 		return NULL;
 	if (new_len > old_len &&
-	    linear_page_index(vma, addr) > UINT64_MAX - (new_len >> PAGE_SHIFT)) {
+	    linear_page_index(vma, addr) + (new_len >> PAGE_SHIFT) > (UINT64_MAX >> PAGE_SHIFT)) {
 		*errp = -EINVAL;
 		return NULL;
 	}
