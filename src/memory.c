@@ -331,7 +331,16 @@ static int do_file_fault(struct vm_fault *vmf)
 		copy_frame(vmf->cow_page, vmf->page);
 
 	pt_lock(mm);
-	if (pte_none(*vmf->pte)) {
+	if (vmf->pgoff >= object_size_pages(vmf->vma->vm_obj)) {
+		/*
+		 * Truncated since the check under the page lock.  Checking
+		 * again under ptl closes the race with truncate for private
+		 * copies too: either truncate's unmap_mapping_range (which
+		 * takes this ptl after lowering the size) finds our pte, or
+		 * we see the new size here.
+		 */
+		err = -EIO;
+	} else if (pte_none(*vmf->pte)) {
 		if (private_write)
 			install_cow_pte(vmf);
 		else

@@ -763,6 +763,201 @@ static void test_truncate_unmaps(void)
 	finish(sys, NULL);
 }
 
+static void test_fork_enomem(void)
+{
+	struct umm_system *sys = new_system();
+	struct umm_mm *parent = new_mm(sys), *child = NULL;
+	int fd;
+	struct umm_object *obj = file_object(sys, 2 * PS, &fd);
+	/* 6 MiB: pages in three pte tables, so a copy can fail half-way */
+	uintptr_t a = map(parent, 6UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+	uintptr_t f = map(parent, 2 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0);
+	unsigned long anon, cow;
+	char buf[8];
+	int err = -ENOMEM;
+	long skip;
+
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(vm_access(parent, a + ((uintptr_t)i << 21) + 5 * PS, "page", 5, true), 0);
+	CHECK_EQ(vm_access(parent, f, buf, 1, false), 0);
+	CHECK_EQ(vm_access(parent, f + PS, "cow", 4, true), 0);
+	anon = sstats(sys).anon_pages;
+	for (skip = 0; skip < 64; skip++) {
+		CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, skip, 1), 0);
+		err = umm_fork(parent, &child);
+		CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0), 0);
+		if (!err)
+			break;
+		CHECK_EQ(err, -ENOMEM);
+		CHECK_EQ(sstats(sys).nr_mms, 1);
+		CHECK_EQ(sstats(sys).anon_pages, anon);
+		CHECK_EQ(umm_system_check(sys), 0);
+		CHECK_EQ(page_mapcount(page_at(parent, a + 5 * PS)), 1);
+	}
+	CHECK_EQ(err, 0);
+	CHECK(skip >= 4);       /* mm, pgd, vma and tables were each made to fail */
+	REQUIRE(child);
+	umm_mm_destroy(child);
+
+	/* the parent's pages were write-protected by the failed copies: reused */
+	cow = mstats(parent).cow_faults;
+	struct page *old = page_at(parent, a + 5 * PS);
+	CHECK(!pte_write(pte_at(parent, a + 5 * PS)));
+	CHECK_EQ(vm_access(parent, a + 5 * PS, "PAGE", 4, true), 0);
+	CHECK(page_at(parent, a + 5 * PS) == old);
+	CHECK_EQ(mstats(parent).cow_faults, cow);
+	CHECK_EQ(vm_access(parent, a + (2UL << 21) + 5 * PS, buf, 5, false), 0);
+	CHECK(memcmp(buf, "page", 5) == 0);
+	CHECK_EQ(vm_access(parent, f + PS, buf, 4, false), 0);
+	CHECK(memcmp(buf, "cow", 4) == 0);
+	CHECK_EQ(umm_mm_check(parent), 0);
+	umm_mm_destroy(parent);
+	umm_object_put(obj);
+	close(fd);
+	finish(sys, NULL);
+}
+
+/*
+ * A helper thread with its own soft TLB, driven step by step: it caches a
+ * translation, the main thread changes the ptes, and the helper's next
+ * access must see the change (flush_tlb_range was called where needed).
+ */
+struct remote {
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int op;                 /* 0 idle, 1 read, 2 write, 3 quit */
+	struct umm_mm *mm;
+	uintptr_t addr;
+	char buf[16];
+	size_t len;
+	int result;
+};
+
+static void *remote_main(void *p)
+{
+	struct remote *r = p;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		while (r->op == 0)
+			pthread_cond_wait(&r->cond, &r->lock);
+		if (r->op == 3)
+			break;
+		if (r->op == 1)
+			r->result = umm_read(r->mm, r->addr, r->buf, r->len);
+		else
+			r->result = umm_write(r->mm, r->addr, r->buf, r->len);
+		r->op = 0;
+		pthread_cond_broadcast(&r->cond);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+static int remote_do(struct remote *r, int op, struct umm_mm *mm, uintptr_t addr, char *buf, size_t len)
+{
+	int result;
+
+	pthread_mutex_lock(&r->lock);
+	r->mm = mm;
+	r->addr = addr;
+	r->len = len;
+	if (op == 2)
+		memcpy(r->buf, buf, len);
+	r->op = op;
+	pthread_cond_broadcast(&r->cond);
+	while (r->op != 0)
+		pthread_cond_wait(&r->cond, &r->lock);
+	if (op == 1)
+		memcpy(buf, r->buf, len);
+	result = r->result;
+	pthread_mutex_unlock(&r->lock);
+	return result;
+}
+
+static void remote_start(struct remote *r)
+{
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	REQUIRE(pthread_create(&r->th, NULL, remote_main, r) == 0);
+}
+
+static void remote_stop(struct remote *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->op = 3;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->th, NULL);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
+}
+
+static void test_tlb_shootdown(void)
+{
+	struct umm_system *sys = new_system();
+	struct umm_mm *parent = new_mm(sys), *child;
+	int fd;
+	struct umm_object *obj = file_object(sys, 4 * PS, &fd);
+	uintptr_t a = map(parent, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+	uintptr_t s = map(parent, 4 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0);
+	struct remote r;
+	char buf[8];
+
+	remote_start(&r);
+
+	/* COW after fork: the helper's read-only entry for the old frame goes */
+	CHECK_EQ(umm_write(parent, a, "old", 4), 0);
+	REQUIRE(umm_fork(parent, &child) == 0);
+	CHECK_EQ(remote_do(&r, 1, parent, a, buf, 4), 0);
+	CHECK(memcmp(buf, "old", 4) == 0);
+	CHECK_EQ(umm_write(parent, a, "new", 4), 0);
+	CHECK_EQ(remote_do(&r, 1, parent, a, buf, 4), 0);
+	CHECK(memcmp(buf, "new", 4) == 0);
+	CHECK_EQ(umm_read(child, a, buf, 4), 0);
+	CHECK(memcmp(buf, "old", 4) == 0);
+	umm_mm_destroy(child);
+
+	/* fork write-protects: a writable entry cached before fork must go */
+	CHECK_EQ(remote_do(&r, 2, parent, a + PS, "r1", 3), 0);
+	REQUIRE(umm_fork(parent, &child) == 0);
+	CHECK_EQ(remote_do(&r, 2, parent, a + PS, "r2", 3), 0);
+	CHECK_EQ(umm_read(child, a + PS, buf, 3), 0);
+	CHECK(memcmp(buf, "r1", 3) == 0);
+	CHECK_EQ(umm_read(parent, a + PS, buf, 3), 0);
+	CHECK(memcmp(buf, "r2", 3) == 0);
+	umm_mm_destroy(child);
+
+	/* mprotect: a cached writable entry stops allowing writes */
+	CHECK_EQ(remote_do(&r, 2, parent, a + 2 * PS, "w", 2), 0);
+	CHECK_EQ(umm_mprotect(parent, a + 2 * PS, PS, PROT_READ), 0);
+	CHECK_EQ(remote_do(&r, 2, parent, a + 2 * PS, "x", 2), -EFAULT);
+	CHECK_EQ(remote_do(&r, 1, parent, a + 2 * PS, buf, 2), 0);
+	CHECK(memcmp(buf, "w", 2) == 0);
+	CHECK_EQ(umm_mprotect(parent, a + 2 * PS, PS, PROT_NONE), 0);
+	CHECK_EQ(remote_do(&r, 1, parent, a + 2 * PS, buf, 2), -EFAULT);
+
+	/* munmap: a cached entry stops translating */
+	CHECK_EQ(remote_do(&r, 1, parent, a + 3 * PS, buf, 1), 0);
+	CHECK_EQ(umm_munmap(parent, a + 3 * PS, PS), 0);
+	CHECK_EQ(remote_do(&r, 1, parent, a + 3 * PS, buf, 1), -EFAULT);
+
+	/* truncate: a cached entry of a page past the new end stops translating */
+	CHECK_EQ(remote_do(&r, 2, parent, s + 3 * PS, "t", 2), 0);
+	CHECK_EQ(umm_object_truncate(obj, 2 * PS), 0);
+	CHECK_EQ(remote_do(&r, 1, parent, s + 3 * PS, buf, 1), -EIO);
+	CHECK_EQ(remote_do(&r, 1, parent, s + PS, buf, 1), 0);
+
+	remote_stop(&r);
+	CHECK_EQ(umm_mm_check(parent), 0);
+	umm_mm_destroy(parent);
+	umm_object_put(obj);
+	close(fd);
+	finish(sys, NULL);
+}
+
 /* ---- threads ---- */
 
 #define NTHREADS 4
@@ -853,6 +1048,8 @@ int main(void)
 	RUN(test_minor_major);
 	RUN(test_fork_cow_and_reuse);
 	RUN(test_truncate_unmaps);
+	RUN(test_fork_enomem);
+	RUN(test_tlb_shootdown);
 	RUN(test_concurrent_faults);
 	return test_summary("test_fault");
 }
