@@ -84,7 +84,6 @@
  * their first access and unregister at exit, never while active.
  */
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
@@ -161,7 +160,7 @@ struct soft_tlb {
 	unsigned int resize_bits;   /* pending resize target, 0 = none */
 
 	struct soft_tlb_stats stats;
-} __attribute__((aligned(64)));
+};
 
 static pthread_rwlock_t tlb_registry_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct list_head tlb_registry = LIST_HEAD_INIT(tlb_registry);
@@ -403,7 +402,7 @@ static struct soft_tlb *tlb_current(void)
 	if (likely(tlb))
 		return tlb;
 	tlb_init();
-	tlb = aligned_alloc(64, sizeof(*tlb));
+	tlb = aligned_alloc(64, ALIGN_UP(sizeof(*tlb), 64));    /* no false sharing between threads */
 	if (!tlb)
 		return NULL;
 	memset(tlb, 0, sizeof(*tlb));
@@ -763,7 +762,7 @@ long umm_pin_pages(struct umm_mm *mm, uintptr_t addr, size_t nr_pages, int flags
 		return -EINVAL;
 	if (!nr_pages)
 		return 0;
-	if (!pages || nr_pages > LONG_MAX)
+	if (!pages)
 		return -EINVAL;
 	if (nr_pages - 1 > (UINTPTR_MAX - addr) >> PAGE_SHIFT)
 		return -EFAULT;         /* the last page would wrap */
