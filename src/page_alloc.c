@@ -71,9 +71,10 @@
 #define CACHELINE        64
 
 struct per_thread_pages {
-	atomic_flag lock;               /* protects frames, count */
+	atomic_flag lock;               /* protects frames, count, allocs, frees */
 	unsigned int count;
 	struct list_head frames;        /* free order-0 frames, hottest first */
+	unsigned long allocs, frees;    /* served by this cache (never reset) */
 	struct phys_mem *phys;
 	struct list_head phys_link;     /* phys->pcp_list [pcp_list_lock] */
 	struct list_head owner_link;    /* owning thread's list [pcp_owner_lock] */
@@ -392,17 +393,16 @@ static struct page *alloc_from_pcp(struct phys_mem *phys, struct per_thread_page
 	if (!pcp->count)
 		pcp_refill_locked(pcp);
 	if (pcp->count) {
+		/* PG_buddy stays until reset_descriptor(): ORDER_PCP keeps mergers away */
 		page = list_first_entry(&pcp->frames, struct page, lru);
 		list_del(&page->lru);
-		ClearPageBuddy(page);
 		pcp->count--;
+		pcp->allocs++;
 		atomic_fetch_sub_explicit(&phys->nr_pcp, 1, memory_order_relaxed);
 		before = atomic_fetch_sub_explicit(&phys->nr_free, 1, memory_order_relaxed);
 		*woke = crossed_low(phys, before, 1);
 	}
 	pcp_unlock(pcp);
-	if (page)
-		atomic_fetch_add_explicit(&phys->stat.pcp_hits, 1, memory_order_relaxed);
 	return page;
 }
 
@@ -418,6 +418,8 @@ static struct page *alloc_from_buddy(struct phys_mem *phys, unsigned int order, 
 		*woke = crossed_low(phys, before, 1L << order);
 	}
 	pthread_mutex_unlock(&phys->zone_lock);
+	if (page)
+		atomic_fetch_add_explicit(&phys->stat.allocs, 1, memory_order_relaxed);
 	return page;
 }
 
@@ -503,7 +505,6 @@ struct page *alloc_pages(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 		reset_descriptor(page + i, 0);
 	if (gfp & GFP_ZERO)
 		memset(page_address(page), 0, PAGE_SIZE << order);
-	atomic_fetch_add_explicit(&phys->stat.allocs, 1, memory_order_relaxed);
 	return page;
 fail:
 	atomic_fetch_add(&phys->stat.failures, 1);
@@ -514,9 +515,10 @@ fail:
 static void free_frame_pcp(struct phys_mem *phys, struct per_thread_pages *pcp, struct page *page)
 {
 	pcp_lock(pcp);
-	SetPageBuddy(page);
+	atomic_store_explicit(&page->flags, 1UL << PG_buddy, memory_order_release);
 	list_add(&page->lru, &pcp->frames);
 	pcp->count++;
+	pcp->frees++;
 	atomic_fetch_add_explicit(&phys->nr_pcp, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&phys->nr_free, 1, memory_order_relaxed);
 	if (pcp->count > phys->pcp_high)
@@ -544,12 +546,17 @@ void free_pages(struct page *page, unsigned int order)
 	BUG_ON(order >= MAX_ORDER || pfn_of(phys, page) + (1UL << order) > phys->nr_frames);
 	check_free_state(page);
 	atomic_store_explicit(&page->_refcount, 0, memory_order_relaxed);
-	atomic_store(&page->flags, 0);
-	atomic_fetch_add_explicit(&phys->stat.frees, 1, memory_order_relaxed);
-	if (order == 0 && phys->pcp_high && (pcp = this_pcp(phys)) != NULL) {
+	/*
+	 * Only a frame that came out of a cache (order == ORDER_PCP, written
+	 * under the zone lock) may go back into one: PG_buddy is set there
+	 * without the zone lock, and a merger must not mistake it for a block.
+	 */
+	if (order == 0 && page->order == ORDER_PCP && (pcp = this_pcp(phys)) != NULL) {
 		free_frame_pcp(phys, pcp, page);
 		return;
 	}
+	atomic_store_explicit(&page->flags, 0, memory_order_release);
+	atomic_fetch_add_explicit(&phys->stat.frees, 1, memory_order_relaxed);
 	pthread_mutex_lock(&phys->zone_lock);
 	free_one_locked(phys, page, order);
 	atomic_fetch_add(&phys->nr_free, 1L << order);
@@ -574,7 +581,6 @@ void put_page(struct page *page)
 		return;
 	VM_BUG_ON(page_mapcount(page) != 0);
 	VM_BUG_ON(PageLRU(page) || PageLocked(page));
-	atomic_store(&page->flags, 0);
 	free_pages(page, 0);
 }
 
@@ -673,10 +679,12 @@ void phys_set_reclaim_hook(struct phys_mem *phys, reclaim_hook_t fn, void (*wake
  * @phys: the arena
  * @st: filled in
  *
- * Takes the zone lock for the per-order counts.
+ * Takes the zone lock for the per-order counts, then pcp_list_lock and
+ * each cache lock in turn for the counters kept per cache.
  */
 void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 {
+	struct per_thread_pages *pcp;
 	unsigned int o;
 
 	memset(st, 0, sizeof(*st));
@@ -690,10 +698,17 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	st->wmark_min = phys->wmark[WMARK_MIN];
 	st->wmark_low = phys->wmark[WMARK_LOW];
 	st->wmark_high = phys->wmark[WMARK_HIGH];
-	st->allocs = atomic_load(&phys->stat.allocs);
-	st->frees = atomic_load(&phys->stat.frees);
+	pthread_mutex_lock(&phys->pcp_list_lock);
+	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
+		pcp_lock(pcp);
+		st->pcp_hits += pcp->allocs;
+		st->frees += pcp->frees;
+		pcp_unlock(pcp);
+	}
+	pthread_mutex_unlock(&phys->pcp_list_lock);
+	st->allocs = atomic_load(&phys->stat.allocs) + st->pcp_hits;
+	st->frees += atomic_load(&phys->stat.frees);
 	st->alloc_failures = atomic_load(&phys->stat.failures);
-	st->pcp_hits = atomic_load(&phys->stat.pcp_hits);
 	st->reclaim_calls = atomic_load(&phys->stat.reclaim_calls);
 	st->kswapd_wakeups = atomic_load(&phys->stat.kswapd_wakeups);
 }

@@ -679,6 +679,7 @@ struct stress_arg {
 	struct phys_mem *phys;
 	unsigned int id, seed, ops, max_held;
 	gfp_t gfp;
+	pthread_barrier_t *bar;
 	unsigned long allocated, failed;
 	int bad;
 };
@@ -693,7 +694,9 @@ static void *stress_thread(void *p)
 	for (op = 0; op < a->ops; op++) {
 		unsigned int r = rand_r(&a->seed);
 
-		if (nheld < a->max_held && (r % 3 != 0 || nheld == 0)) {
+		if (op == a->max_held)          /* every thread holds its most at once */
+			pthread_barrier_wait(a->bar);
+		if (nheld < a->max_held && (op < a->max_held || r % 3 != 0 || nheld == 0)) {
 			struct page *page = alloc_page(a->phys, a->gfp);
 
 			if (!page) {
@@ -745,30 +748,46 @@ static void run_stress(size_t bytes, unsigned int max_held, gfp_t gfp, unsigned 
 	struct phys_mem *phys = make_phys(bytes, 1);
 	struct stress_arg args[4];
 	pthread_t threads[4], checker;
-	unsigned long failed = 0;
+	unsigned long failed = 0, allocated = 0;
 	void *checker_errors;
+	pthread_barrier_t bar;
 	unsigned int i;
 	int bad = 0;
 
+	pthread_barrier_init(&bar, NULL, 4);
 	atomic_store(&stress_done, 0);
 	REQUIRE(pthread_create(&checker, NULL, checker_thread, phys) == 0);
 	for (i = 0; i < 4; i++) {
 		args[i] = (struct stress_arg){ .phys = phys, .id = i + 1, .seed = 77 + i,
-					       .ops = ops, .max_held = max_held, .gfp = gfp };
+					       .ops = ops, .max_held = max_held, .gfp = gfp,
+					       .bar = &bar };
 		REQUIRE(pthread_create(&threads[i], NULL, stress_thread, &args[i]) == 0);
 	}
 	for (i = 0; i < 4; i++) {
 		pthread_join(threads[i], NULL);
 		bad += args[i].bad;
 		failed += args[i].failed;
-		CHECK(args[i].allocated > 0);
+		allocated += args[i].allocated;
+		if (!expect_failures)
+			CHECK(args[i].allocated > 0);   /* a starved thread is legal when short */
+	}
+	CHECK(allocated >= phys->nr_frames);
+	{
+		struct phys_stats st;
+
+		phys_get_stats(phys, &st);
+		CHECK_EQ(st.allocs, allocated);
+		CHECK_EQ(st.pcp_hits, allocated);       /* every single frame came from a cache */
+		CHECK_EQ(st.frees, allocated);
+		CHECK_EQ(st.alloc_failures, failed);
 	}
 	atomic_store(&stress_done, 1);
 	pthread_join(checker, &checker_errors);
+	pthread_barrier_destroy(&bar);
 	CHECK_EQ(bad, 0);
 	CHECK_EQ((intptr_t)checker_errors, 0);
 	if (expect_failures)
-		CHECK(failed > 0);
+		CHECK(failed >= 4 * max_held - 256);    /* demand at the barrier exceeded the arena */
 	else
 		CHECK_EQ(failed, 0);
 	/* the threads exited: their caches came back without a drain */
