@@ -393,9 +393,9 @@ static struct page *alloc_from_pcp(struct phys_mem *phys, struct per_thread_page
 	if (!pcp->count)
 		pcp_refill_locked(pcp);
 	if (pcp->count) {
-		/* PG_buddy stays until reset_descriptor(): ORDER_PCP keeps mergers away */
 		page = list_first_entry(&pcp->frames, struct page, lru);
 		list_del(&page->lru);
+		atomic_store_explicit(&page->flags, 0, memory_order_release);
 		pcp->count--;
 		pcp->allocs++;
 		atomic_fetch_sub_explicit(&phys->nr_pcp, 1, memory_order_relaxed);
@@ -545,6 +545,8 @@ void free_pages(struct page *page, unsigned int order)
 	phys = page_to_phys(page);
 	BUG_ON(order >= MAX_ORDER || pfn_of(phys, page) + (1UL << order) > phys->nr_frames);
 	check_free_state(page);
+	/* the order it was allocated with (order-0 frames: 0 or ORDER_PCP) */
+	VM_BUG_ON(order ? page->order != order : page->order != 0 && page->order != ORDER_PCP);
 	atomic_store_explicit(&page->_refcount, 0, memory_order_relaxed);
 	/*
 	 * Only a frame that came out of a cache (order == ORDER_PCP, written
@@ -716,9 +718,11 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 /* ------------------------------------------------------------------ */
 /* Consistency check                                                   */
 
+enum { SEEN_ALLOCATED, SEEN_FREE_TAIL, SEEN_BUDDY_HEAD, SEEN_PCP };
+
 struct check_state {
 	struct phys_mem *phys;
-	unsigned char *seen;            /* one byte per frame: in a free block */
+	unsigned char *seen;            /* one SEEN_* per frame */
 	int errors;
 };
 
@@ -729,7 +733,7 @@ static void check_fail(struct check_state *cs, const char *what, unsigned long p
 }
 
 /* check_mark - record frames [pfn, pfn+n) as free; complain about overlap. */
-static void check_mark(struct check_state *cs, unsigned long pfn, unsigned long n)
+static void check_mark(struct check_state *cs, unsigned long pfn, unsigned long n, unsigned char head)
 {
 	unsigned long i;
 
@@ -738,7 +742,24 @@ static void check_mark(struct check_state *cs, unsigned long pfn, unsigned long 
 			check_fail(cs, "frame free twice", i, 0);
 			return;
 		}
-		cs->seen[i] = 1;
+		cs->seen[i] = i == pfn ? head : SEEN_FREE_TAIL;
+	}
+}
+
+/* check_descriptors - PG_buddy exactly on free heads; free frames unreferenced. */
+static void check_descriptors(struct check_state *cs)
+{
+	struct phys_mem *phys = cs->phys;
+	unsigned long pfn;
+
+	for (pfn = 0; pfn < phys->nr_frames; pfn++) {
+		struct page *page = &phys->pages[pfn];
+		unsigned char seen = cs->seen[pfn];
+
+		if (PageBuddy(page) != (seen == SEEN_BUDDY_HEAD || seen == SEEN_PCP))
+			check_fail(cs, "PG_buddy on a frame that is not a free head", pfn, seen);
+		if (seen != SEEN_ALLOCATED && (page_count(page) || page_mapcount(page)))
+			check_fail(cs, "free frame referenced or mapped", pfn, (unsigned long)page_count(page));
 	}
 }
 
@@ -770,7 +791,7 @@ static long check_buddy_lists(struct check_state *cs)
 				check_fail(cs, "free block misaligned", pfn, o);
 			if (page_count(page) != 0)
 				check_fail(cs, "free block referenced", pfn, (unsigned long)page_count(page));
-			check_mark(cs, pfn, 1UL << o);
+			check_mark(cs, pfn, 1UL << o, SEEN_BUDDY_HEAD);
 			total += 1L << o;
 		}
 		if (count != phys->free_area[o].nr_free)
@@ -798,7 +819,7 @@ static long check_pcp_lists(struct check_state *cs)
 			}
 			if (!PageBuddy(page) || page->order != ORDER_PCP || page_count(page))
 				check_fail(cs, "pcp frame in a bad state", pfn, page->order);
-			check_mark(cs, pfn, 1);
+			check_mark(cs, pfn, 1, SEEN_PCP);
 		}
 		if (count != pcp->count)
 			check_fail(cs, "pcp count mismatch", count, pcp->count);
@@ -834,6 +855,7 @@ int phys_check(struct phys_mem *phys)
 
 	buddy = check_buddy_lists(&cs);
 	cached = check_pcp_lists(&cs);
+	check_descriptors(&cs);
 	if (cached != atomic_load(&phys->nr_pcp))
 		check_fail(&cs, "nr_pcp mismatch", (unsigned long)cached, (unsigned long)atomic_load(&phys->nr_pcp));
 	if (buddy + cached != atomic_load(&phys->nr_free))

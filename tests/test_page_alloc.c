@@ -1070,6 +1070,16 @@ static void free_outside(struct phys_mem *phys)
 	free_pages(&phys->pages[phys->nr_frames - 1], 1);   /* block runs past the arena */
 }
 
+static void free_wrong_order(struct phys_mem *phys)
+{
+	free_pages(alloc_pages(phys, 0, 2), 1);
+}
+
+static void put_high_order(struct phys_mem *phys)
+{
+	put_page(alloc_pages(phys, 0, 2));              /* put_page frees order-0 frames only */
+}
+
 static void test_debug_checks(void)
 {
 	struct phys_mem *phys = make_phys(MiB, 0);
@@ -1078,7 +1088,38 @@ static void test_debug_checks(void)
 	if (UMM_DEBUG) {
 		CHECK(dies(double_put, phys));
 		CHECK(dies(free_mapped, phys));
+		CHECK(dies(free_wrong_order, phys));
+		CHECK(dies(put_high_order, phys));
 	}
+	check_all_free(phys);
+	phys_destroy(phys);
+}
+
+/* phys_check notices corruption (and prints it: the messages below are expected) */
+static void test_phys_check_detects(void)
+{
+	struct phys_mem *phys = make_phys(MiB, 0);
+	struct page *page = alloc_page(phys, 0), *block = alloc_pages(phys, 0, 3);
+
+	REQUIRE(page && block);
+	CHECK_EQ(phys_check(phys), 0);
+	fprintf(stderr, "(expected phys_check complaints follow)\n");
+	SetPageBuddy(page);                             /* allocated frame marked free */
+	CHECK_EQ(phys_check(phys), -EUCLEAN);
+	ClearPageBuddy(page);
+	CHECK_EQ(phys_check(phys), 0);
+	atomic_fetch_add(&phys->nr_free, 1);            /* counter drift */
+	CHECK_EQ(phys_check(phys), -EUCLEAN);
+	atomic_fetch_sub(&phys->nr_free, 1);
+	phys->free_area[0].nr_free++;                   /* list count drift */
+	CHECK_EQ(phys_check(phys), -EUCLEAN);
+	phys->free_area[0].nr_free--;
+	SetPageBuddy(block + 1);                        /* inside an allocated block */
+	CHECK_EQ(phys_check(phys), -EUCLEAN);
+	ClearPageBuddy(block + 1);
+	CHECK_EQ(phys_check(phys), 0);
+	put_page(page);
+	free_pages(block, 3);
 	check_all_free(phys);
 	phys_destroy(phys);
 }
@@ -1098,6 +1139,7 @@ int main(void)
 	RUN(test_refcount);
 	RUN(test_address_helpers);
 	RUN(test_debug_checks);
+	RUN(test_phys_check_detects);
 	RUN(test_drain);
 	RUN(test_pcp_threads);
 	RUN(test_pcp_threads_exhausted);
