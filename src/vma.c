@@ -378,8 +378,11 @@ static void __vma_insert(struct umm_mm *mm, struct vm_area_struct *vma)
 		link = vma->vm_start < cur->vm_start ? &parent->rb_left : &parent->rb_right;
 	}
 	rb_link_node(&vma->vm_rb, parent, link);
+	/*
+	 * The successor's gap shrank too, but a new leaf's successor is one of
+	 * its ancestors, which rb_insert_augmented() recomputes on the way up.
+	 */
 	rb_insert_augmented(&vma->vm_rb, &mm->mm_rb, &vma_gap_callbacks);
-	vma_gap_update(vma_next(vma));
 	mm->map_count++;
 	mm->total_vm += vma_pages(vma);
 	if (vma->vm_obj)
