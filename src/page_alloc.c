@@ -27,13 +27,19 @@
  * Counting: nr_free counts frames in the buddy lists plus the caches, and
  * nr_pcp the cached ones.  Both change only under the zone lock or under
  * the lock of the cache the frame enters or leaves, so phys_check(), which
- * takes every lock, sees them exact.
+ * takes every lock, sees them exact.  To keep the fast path to a few atomic
+ * operations, allocations and frees served by a cache are counted in the
+ * cache (under its lock) and summed by phys_get_stats(); phys->stat holds
+ * the rest (its pcp_hits field stays unused).
  *
  * Watermarks: an allocation that would leave fewer than wmark[MIN] frames
  * free (GFP_ATOMIC: half of it) fails its fast attempt; the slow path
  * drains every cache (frames may be stranded in other threads' caches),
  * calls the reclaim hook once, retries, and returns NULL if that did not
- * help.  An allocation that takes nr_free below wmark[LOW] wakes kswapd.
+ * help.  An allocation that takes nr_free from wmark[LOW] or above to
+ * below it wakes kswapd (once per crossing, not on every allocation while
+ * low); the slow path wakes it as well.  The direct reclaim hook is never
+ * re-entered from an allocation it makes itself.
  *
  * Thread lifetime: each thread keeps a small array of (arena id, cache)
  * pairs for the fast lookup and a list of every cache it owns.  A pthread
