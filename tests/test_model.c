@@ -84,6 +84,16 @@ static char trace[32][300];
 static unsigned trace_n;
 static bool verbose;
 
+/* outcomes seen, printed per seed so a run that exercises nothing shows */
+enum { C_EFAULT, C_EIO, C_ENOMEM, C_MOVE, C_GROW, C_COW, C_FORK, C_SHRINK, C_SYNC,
+       C_WRITE_OK, C_WRITE_FAIL, C_NR };
+static const char *const cov_names[C_NR] = {
+	"-EFAULT", "-EIO", "mprotect/mremap -ENOMEM", "mremap moves", "mremap in place",
+	"private copies", "forks", "shrinking truncates", "syncs", "whole writes",
+	"failed writes",
+};
+static unsigned long cov[C_NR];
+
 static void dump_trace(void)
 {
 	unsigned first = trace_n > 32 ? trace_n - 32 : 0;
@@ -395,6 +405,8 @@ static int model_write_piece(struct mmm *m, uintptr_t addr, const unsigned char 
 	if (!s->priv[pi]) {
 		unsigned char *p;
 
+		cov[C_COW]++;
+
 		if (s->obj && idx >= obj_pages(s->obj))
 			return -EIO;
 		p = xmalloc(PS);
@@ -502,6 +514,9 @@ static void verify_page(struct mmm *m, uintptr_t addr)
 	const unsigned char *exp = NULL;
 	int want = model_page(m, addr, &exp);
 	int got = umm_read(m->mm, addr, buf, PS);
+
+	cov[C_EFAULT] += want == -EFAULT;
+	cov[C_EIO] += want == -EIO;
 
 	test_checks++;
 	if (got != want)
@@ -623,9 +638,9 @@ static void check_file(struct mobj *o, uint64_t from, uint64_t to)
 /* ---- random operations ---- */
 
 static const int prots[] = {
-	PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE, PROT_READ | PROT_WRITE,
-	PROT_READ | PROT_WRITE, PROT_WRITE, PROT_EXEC, PROT_READ | PROT_EXEC,
-	PROT_READ | PROT_WRITE | PROT_EXEC,
+	PROT_NONE, PROT_READ, PROT_READ, PROT_READ | PROT_WRITE, PROT_READ | PROT_WRITE,
+	PROT_READ | PROT_WRITE, PROT_READ | PROT_WRITE, PROT_READ | PROT_WRITE, PROT_WRITE,
+	PROT_EXEC, PROT_READ | PROT_EXEC, PROT_READ | PROT_WRITE | PROT_EXEC,
 };
 
 static uintptr_t win_addr(size_t pages)
@@ -654,6 +669,8 @@ static void pick_range(struct mmm *m, uintptr_t *start, size_t *pages)
 			*pages = sp + rnd(8);
 			if (*start < UMM_MMAP_MIN_ADDR)
 				*start = s->start;
+			if (*start + *pages * PS > UMM_TASK_SIZE)
+				*pages = (UMM_TASK_SIZE - *start) / PS;
 			return;
 		}
 	}
@@ -680,7 +697,9 @@ static void op_mmap(struct mmm *m)
 		anon = false;
 		shared = kind >= 75;
 		o = &objs[rnd(NR_OBJS)];
-		pgoff = rnd(obj_pages(o) + 4);
+		/* mostly inside the object, sometimes running or lying past its end */
+		pgoff = rnd(5) ? rnd(obj_pages(o) > pages ? obj_pages(o) - pages + 1 : 1)
+			       : rnd(obj_pages(o) + 4);
 	}
 	if (rnd(4) == 0)
 		len -= rnd(PS - 1);        /* unaligned length: rounded up */
@@ -756,6 +775,7 @@ static void op_mprotect(struct mmm *m)
 	set_op("mprotect mm%d %#lx len=%#zx prot=%d (%s)", m->id, (unsigned long)start,
 	       pages * PS, prot, mapped ? "mapped" : "has holes");
 	EXPECT_RC(umm_mprotect(m->mm, start, pages * PS, prot), mapped ? 0 : -ENOMEM);
+	cov[C_ENOMEM] += !mapped;
 	if (mapped) {
 		split_at(m, start);
 		split_at(m, end);
@@ -847,14 +867,17 @@ static void op_mremap(struct mmm *m)
 			memset(s->priv + sp, 0, (new - old) * sizeof(*s->priv));
 		}
 		s->end = a + new * PS;
+		cov[C_GROW]++;
 	} else if (flags & MREMAP_MAYMOVE) {
 		EXPECT_RC(umm_mremap(m->mm, a, old * PS, new * PS, flags, 0, &out), 0);
 		if (out % PS || out == a || !model_range_free(m, out, out + new * PS))
 			FAIL("moving mremap placed the mapping at %#lx", (unsigned long)out);
 		model_move(m, a, old, new, out);
+		cov[C_MOVE]++;
 		to = out;
 	} else {
 		EXPECT_RC(umm_mremap(m->mm, a, old * PS, new * PS, flags, 0, &out), -ENOMEM);
+		cov[C_ENOMEM]++;
 	}
 	verify_range(m, a, a + old * PS);
 	if (out && out != a)
@@ -870,9 +893,16 @@ static void op_write(struct mmm *m)
 	size_t len = 1 + rnd(3 * PS);
 	int want;
 
-	if (m->nsegs && rnd(10) < 7) {
-		const struct mseg *s = &m->segs[rnd(m->nsegs)];
+	int r = (int)rnd(20);
+	const struct mseg *s = m->nsegs ? &m->segs[rnd(m->nsegs)] : NULL;
 
+	for (int tries = 0; r < 12 && s && !(s->prot & PROT_WRITE) && tries < 8; tries++)
+		s = &m->segs[rnd(m->nsegs)];
+	if (s && r < 12) {             /* inside one segment, likely writable */
+		addr = s->start + rnd(s->end - s->start);
+		if (len > s->end - addr)
+			len = 1 + rnd(s->end - addr);
+	} else if (s && r < 17) {      /* anywhere from inside one, maybe running out */
 		addr = s->start + rnd(s->end - s->start);
 	} else {
 		addr = win_addr(4) + rnd(PS);
@@ -891,6 +921,7 @@ static void op_write(struct mmm *m)
 
 		want = model_write(m, addr, buf, len);
 		EXPECT_RC(got, want);
+		cov[want ? C_WRITE_FAIL : C_WRITE_OK]++;
 	}
 	verify_range(m, addr, addr + len);
 }
@@ -946,6 +977,7 @@ static void op_fork(struct mmm *m)
 	set_op("fork mm%d -> mm%d", m->id, next_mm_id);
 	EXPECT_RC(umm_fork(m->mm, &child), 0);
 	mms[nmms++] = model_fork(m, child);
+	cov[C_FORK]++;
 	check_mm(mms[nmms - 1]);
 	if (m->nsegs) {
 		const struct mseg *s = &m->segs[rnd(m->nsegs)];
@@ -1032,6 +1064,7 @@ static void op_truncate(void)
 		size = OBJ_MAX_BYTES;
 	set_op("truncate obj%d %" PRIu64 " -> %" PRIu64, o->id, o->size, size);
 	EXPECT_RC(umm_object_truncate(o->uobj, size), 0);
+	cov[C_SHRINK] += size < o->size;
 	model_truncate(o, size);
 	test_checks++;
 	if (umm_object_size(o->uobj) != size)
@@ -1050,6 +1083,7 @@ static void op_sync(void)
 	}
 	set_op("sync obj%d off=%#" PRIx64 " len=%#" PRIx64, o->id, off, len);
 	EXPECT_RC(umm_object_sync(o->uobj, off, len), 0);
+	cov[C_SYNC]++;
 	check_file(o, off, len ? off + len : o->size);
 }
 
@@ -1208,13 +1242,27 @@ static void run_seed(uint64_t seed, long steps, int full_every)
 		     st.pgtable_pages, st0.pgtable_pages, st.slab_pages, st0.slab_pages);
 	umm_system_destroy(sys);
 	sys = NULL;
+	fprintf(stderr, "  seen:");
+	for (int i = 0; i < C_NR; i++) {
+		fprintf(stderr, " %lu %s%s", cov[i], cov_names[i], i + 1 < C_NR ? "," : "\n");
+		test_checks++;
+		if (steps >= 1000 && cov[i] == 0) {
+			test_failures++;
+			fprintf(stderr, "test_model: seed %" PRIu64 " never saw %s\n", seed, cov_names[i]);
+		}
+		cov[i] = 0;
+	}
 }
 
 int main(int argc, char **argv)
 {
 	const char *env_steps = getenv("UMM_MODEL_STEPS");
 	const char *env_full = getenv("UMM_MODEL_FULL");
+#if defined(__SANITIZE_THREAD__)
+	long steps = env_steps ? atol(env_steps) : 800;     /* TSan is ~5x slower here */
+#else
 	long steps = env_steps ? atol(env_steps) : 1500;
+#endif
 	int full_every = env_full ? atoi(env_full) : 25;
 
 	verbose = getenv("UMM_MODEL_VERBOSE") != NULL;
