@@ -21,11 +21,19 @@
  * anon page nobody maps is dead (only in-flight references such as a
  * pending TLB gather keep its frame until they are dropped).
  *
- * Locks: callers hold the mm's page_table_lock; the counters are atomics,
- * so two mms mapping one page need no common lock.
+ * page_mkclean is the one walk from a page to its ptes that writeback
+ * needs already: a page-cache page is found in the vmas on its object's
+ * i_mmap list (an object-based walk, which the pte-chain scheme may
+ * replace by following its chain).
+ *
+ * Locks: the add/remove calls run with the mm's page_table_lock held; the
+ * counters are atomics, so two mms mapping one page need no common lock.
+ * page_mkclean runs with the page locked and takes obj->i_mmap_lock, then
+ * each mm's page_table_lock in turn (page lock -> i_mmap_lock -> ptl).
  */
 #include "rmap.h"
 #include "object.h"
+#include "tlb.h"
 
 /**
  * page_add_new_anon_rmap - first mapping of a freshly allocated anon page:
@@ -83,4 +91,74 @@ void page_remove_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t a
 	VM_BUG_ON(left < 0);
 	if (left == 0 && PageAnon(page))
 		atomic_fetch_sub(&vma->vm_mm->sys->nr_anon, 1);
+}
+
+struct mkclean_walk {
+	unsigned long pfn;
+	int dirty;
+	bool changed;
+};
+
+/* mkclean_one - write-protect and clean one pte if it maps the page. */
+static int mkclean_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
+{
+	struct mkclean_walk *mw = arg;
+	pte_t pte = *ptep;
+
+	if (!pte_present(pte) || pte_special(pte) || pte_pfn(pte) != mw->pfn)
+		return 0;
+	if (!pte_write(pte) && !pte_dirty(pte))
+		return 0;
+	mw->dirty += pte_dirty(pte);
+	set_pte_at(mm, addr, ptep, pte_mkclean(pte_wrprotect(pte)));
+	mw->changed = true;
+	return 0;
+}
+
+/* mkclean_vma - page_mkclean's work in one shared vma. */
+static int mkclean_vma(struct vm_area_struct *vma, struct page *page)
+{
+	struct mkclean_walk mw = { .pfn = page_to_pfn(page) };
+	struct umm_mm *mm = vma->vm_mm;
+	uintptr_t start = vma->vm_start, end = vma->vm_end;
+
+	if (!(vma->vm_flags & VM_NONLINEAR)) {
+		if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= vma_pages(vma))
+			return 0;
+		start = vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT);
+		end = start + PAGE_SIZE;
+	}
+	pt_lock(mm);
+	(void)walk_pte_range(mm, start, end, mkclean_one, &mw);
+	pt_unlock(mm);
+	if (mw.changed)
+		flush_tlb_range(mm, start, end);
+	return mw.dirty;
+}
+
+/**
+ * page_mkclean - write-protect and clean every pte that maps a page-cache
+ * page, and shoot the TLB entries down, so the next write through any
+ * mapping faults and marks the page dirty again.  Writeback calls it after
+ * clearing PG_dirty and before reading the page's bytes: a store that beat
+ * the shootdown is in the bytes written, a later one dirties the page
+ * again.  Only shared vmas are visited (private ones never map a cache
+ * page writable).  Page locked by the caller; takes i_mmap_lock, then each
+ * mm's ptl.  Returns the number of ptes that were dirty.
+ */
+int page_mkclean(struct page *page)
+{
+	struct umm_object *obj = page->mapping;
+	struct vm_area_struct *vma;
+	int dirty = 0;
+
+	VM_BUG_ON(!PageLocked(page));
+	if (!obj || PageAnon(page) || !page_mapped(page))
+		return 0;
+	pthread_mutex_lock(&obj->i_mmap_lock);
+	list_for_each_entry(vma, &obj->i_mmap, obj_link)
+		if (vma->vm_flags & VM_SHARED)
+			dirty += mkclean_vma(vma, page);
+	pthread_mutex_unlock(&obj->i_mmap_lock);
+	return dirty;
 }

@@ -20,5 +20,13 @@ void page_add_anon_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t
 void page_add_file_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep);
 /* page_remove_rmap - a pte stopped mapping the page. */
 void page_remove_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep);
+/*
+ * page_mkclean - write-protect and clean every pte mapping a locked
+ * page-cache page and flush the TLB for them, so the next write faults and
+ * dirties the page again (writeback: after clearing PG_dirty, before
+ * writing).  Takes i_mmap_lock and ptls.  Returns how many ptes were dirty.
+ * Installed as sys->page_mkclean.
+ */
+int page_mkclean(struct page *page);
 
 #endif

@@ -47,6 +47,14 @@ struct umm_system {
 	 * Called with no object lock held.
 	 */
 	void (*unmap_mapping_range)(struct umm_object *obj, uint64_t first, uint64_t end);
+	/*
+	 * page_mkclean - set by the address-space layer: write-protect and
+	 * clean every pte that maps a locked page-cache page (and shoot down
+	 * the TLB), so a later write through a mapping faults and dirties the
+	 * page again.  Writeback calls it after clearing PG_dirty and before
+	 * writing the bytes.  Returns the number of ptes that were dirty.
+	 */
+	int (*page_mkclean)(struct page *page);
 };
 
 /* system_debug_check - run umm_mm_check when cfg.debug_checks (or UMM_DEBUG >= 2). */

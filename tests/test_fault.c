@@ -24,6 +24,7 @@
 #include "memory.h"
 #include "filemap.h"
 #include "object.h"
+#include "rmap.h"
 
 #define PS 4096UL
 
@@ -958,6 +959,74 @@ static void test_tlb_shootdown(void)
 	finish(sys, NULL);
 }
 
+/*
+ * page_mkclean, as writeback uses it: after it, no pte of any mm maps the
+ * page writable or dirty, a thread's cached writable translation is gone,
+ * and the next write dirties the page again through a fault.
+ */
+static void test_page_mkclean(void)
+{
+	struct umm_system *sys = new_system();
+	struct umm_mm *mm = new_mm(sys), *child;
+	int fd;
+	struct umm_object *obj = file_object(sys, 2 * PS, &fd);
+	uintptr_t s = map(mm, 2 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0);
+	uintptr_t p = map(mm, 2 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0);
+	struct page *page;
+	struct remote r;
+	char buf[4];
+
+	remote_start(&r);
+	CHECK_EQ(remote_do(&r, 2, mm, s, "one", 4), 0);       /* caches a writable entry */
+	CHECK_EQ(vm_access(mm, p, buf, 1, false), 0);         /* private read: same page */
+	CHECK_EQ(vm_access(mm, s + PS, "x", 1, true), 0);     /* another page, stays dirty */
+	page = page_at(mm, s);
+	CHECK(page == page_at(mm, p));
+	REQUIRE(umm_fork(mm, &child) == 0);                   /* the shared pte twice */
+	CHECK_EQ(page_mapcount(page), 4);
+
+	lock_page(page);
+	CHECK(TestClearPageDirty(page));
+	CHECK_EQ(page_mkclean(page), 2);
+	CHECK_EQ(page_mkclean(page), 0);                      /* nothing left to clean */
+	unlock_page(page);
+	CHECK(!pte_write(pte_at(mm, s)) && !pte_dirty(pte_at(mm, s)));
+	CHECK(!pte_write(pte_at(child, s)) && !pte_dirty(pte_at(child, s)));
+	CHECK(pte_present(pte_at(mm, p)) && page_at(mm, p) == page);
+	CHECK(pte_write(pte_at(mm, s + PS)) && pte_dirty(pte_at(mm, s + PS)));
+	CHECK_EQ(page_mapcount(page), 4);
+	CHECK_EQ(umm_mm_check(mm), 0);
+
+	/* the helper's next write faults and dirties the page again */
+	CHECK(!PageDirty(page));
+	CHECK_EQ(remote_do(&r, 2, mm, s, "two", 4), 0);
+	CHECK(PageDirty(page));
+	CHECK(pte_write(pte_at(mm, s)) && pte_dirty(pte_at(mm, s)));
+	CHECK_EQ(umm_read(child, s, buf, 4), 0);
+	CHECK(memcmp(buf, "two", 4) == 0);
+	CHECK_EQ(mstats(mm).cow_faults, 0);
+	remote_stop(&r);
+
+	/* anonymous and unmapped pages have nothing to clean */
+	struct page *anon;
+	uintptr_t a = map(mm, PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+	CHECK_EQ(vm_access(mm, a, "a", 1, true), 0);
+	anon = page_at(mm, a);
+	lock_page(anon);
+	CHECK_EQ(page_mkclean(anon), 0);
+	unlock_page(anon);
+	CHECK(pte_write(pte_at(mm, a)));
+
+	umm_mm_destroy(child);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	CHECK_EQ(pread(fd, buf, 4, 0), 4);
+	CHECK(memcmp(buf, "two", 4) == 0);
+	close(fd);
+	finish(sys, NULL);
+}
+
 /* ---- threads ---- */
 
 #define NTHREADS 4
@@ -1050,6 +1119,7 @@ int main(void)
 	RUN(test_truncate_unmaps);
 	RUN(test_fork_enomem);
 	RUN(test_tlb_shootdown);
+	RUN(test_page_mkclean);
 	RUN(test_concurrent_faults);
 	return test_summary("test_fault");
 }
