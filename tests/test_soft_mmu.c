@@ -701,7 +701,9 @@ static void *wp_writer(void *p)
 {
 	struct wp_race *w = p;
 
-	for (uint64_t v = 1;; v++) {
+	int after = 0;
+
+	for (uint64_t v = 1; after < 100; v++) {
 		bool prot = atomic_load(&w->protected);
 		int err = umm_write(w->mm, w->a + 64, &v, sizeof(v));
 
@@ -711,9 +713,8 @@ static void *wp_writer(void *p)
 			atomic_fetch_add(&w->writes, 1);
 		} else {
 			TCHECK(err == -EFAULT);
-			if (prot)
-				break;
 		}
+		after += prot;
 	}
 	return NULL;
 }
@@ -756,7 +757,7 @@ static void *ru_reader(void *p)
 	struct ru_race *r = p;
 	uint64_t v;
 
-	for (;;) {
+	for (int after = 0; after < 100;) {
 		bool gone = atomic_load(&r->unmapped);
 		int err = umm_read(r->mm, r->a + 128, &v, sizeof(v));
 
@@ -765,9 +766,8 @@ static void *ru_reader(void *p)
 			atomic_fetch_add(&r->reads, 1);
 		} else {
 			TCHECK(err == -EFAULT);
-			if (gone)
-				break;
 		}
+		after += gone;
 	}
 	return NULL;
 }
