@@ -19,6 +19,8 @@
  *                         else copy (wp_page_copy)
  *     present, allowed    spurious: set young (dirty) and return
  *   fault_account      min_flt or maj_flt (I/O was done), and cow_flt.
+ *                      Only successful faults count; a spurious one (the
+ *                      pte already allowed the access) counts as minor.
  *
  * Every frame is allocated with ptl dropped; after retaking ptl the pte is
  * compared with what was seen, and if another thread got there first the
