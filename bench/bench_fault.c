@@ -2,9 +2,14 @@
  * bench_fault.c - what a page fault costs in usermm, next to the Linux
  * kernel doing the same job in the same process on the same machine.
  *
- * Every measurement runs a batch on both sides, alternating usermm and
- * kernel in each repetition so that drift in the machine hits both, and
- * reports the median of REPS repetitions:
+ * Every measurement runs a batch on both sides and reports the median of
+ * REPS repetitions.  usermm and kernel alternate in each repetition, so
+ * that drift in the machine hits both, except around a kernel fork(): it
+ * write-protects all of this process's private memory, usermm's own
+ * structures included, and the usermm repetition after it would pay for
+ * the kernel's write faults that follow; there all usermm repetitions
+ * (after one untimed warm-up) come first.
+ *
  *
  *   file minor fault   first read of each page of a fresh MAP_SHARED
  *                      PROT_READ mapping of a file whose pages are already
@@ -19,7 +24,10 @@
  *                      set, against an 8-byte memcpy through a host pointer
  *                      (a hardware TLB hit)
  *   fork, munmap       of an address space / a mapping with FORK_PAGES
- *                      resident anonymous pages, per call
+ *                      resident anonymous pages, per call; the kernel's
+ *                      fork is the parent's time in fork() plus the CPU
+ *                      time of the child until it is reaped (not the time
+ *                      it waits for a CPU), wall time as a comment line
  *
  * usermm accesses go through the public software MMU (umm_read/umm_write);
  * kernel accesses are loads and stores through the mmap()ed pointer.
