@@ -4,8 +4,9 @@
  * Theory of operation.
  *
  * Frame allocation (UMM_INJECT_PAGE_ALLOC): one scenario - map anonymous
- * and file memory, write pages, fork, write in the child, mprotect (a
- * split), mremap (a move), munmap (a split), write after fork - is run
+ * and file memory, write pages, fork, write in the child, map many small
+ * VMAs (so VMA slabs run out at varying points), mprotect (a split),
+ * mremap (a move), munmap (a split), write after fork - is run
  * again and again on a fresh system, the k-th time with the allocator
  * failing after k successful allocations, once for a single failure and
  * once for every allocation from then on.  k grows until the scenario no
@@ -105,7 +106,9 @@ static int write_byte_page(struct umm_mm *mm, uintptr_t addr, unsigned char b)
 #define F_ADDR 0x2000000UL     /* shared file, 8 pages */
 #define P_ADDR 0x3000000UL     /* private file, 4 pages */
 #define M_ADDR 0x4000000UL     /* where A's upper half moves */
+#define V_ADDR 0x5000000UL     /* one-page mappings that fill the VMA slab */
 #define NP     8
+#define NFILL  64
 
 /* What the calls that succeeded did.  A byte value 0 means "zero page". */
 struct expect {
@@ -115,18 +118,29 @@ struct expect {
 	unsigned char p[4];            /* private file pages, 0 = the object's page */
 	struct umm_mm *child;
 	unsigned char ca[NP], cp[4];   /* the child's A and P pages */
+	int nfill;
+	bool fill[NFILL];              /* which one-page mappings exist */
 };
 
 static unsigned char obj_bytes[NP];   /* the file object's page contents */
 static long inject_bad_rc;            /* calls that returned something unexpected */
 
-/* ok_rc - a call under injection: 0, -ENOMEM, or (when `absent`) -EFAULT. */
-static bool ok_rc(int rc, bool present, const char *what, long k)
+/* The calls of the scenario, to count where -ENOMEM was seen. */
+enum { S_MM_CREATE, S_MMAP, S_WRITE, S_FORK, S_MPROTECT, S_MREMAP, S_MUNMAP, S_NR };
+static const char *const site_names[S_NR] = {
+	"mm_create", "mmap", "write", "fork", "mprotect", "mremap", "munmap",
+};
+static unsigned long enomem_seen[S_NR];
+
+/* ok_rc - a call under injection: 0, -ENOMEM, or (when not `present`) -EFAULT. */
+static bool ok_rc(int rc, bool present, int site, long k)
 {
+	if (rc == -ENOMEM && present)
+		enomem_seen[site]++;
 	if (rc == 0 || (present && rc == -ENOMEM) || (!present && rc == -EFAULT))
 		return rc == 0;
 	inject_bad_rc++;
-	fprintf(stderr, "  k=%ld %s: unexpected %d (%s)\n", k, what, rc, umm_strerror(rc));
+	fprintf(stderr, "  k=%ld %s: unexpected %d (%s)\n", k, site_names[site], rc, umm_strerror(rc));
 	return false;
 }
 
@@ -136,19 +150,19 @@ static void scenario_map_write(struct umm_mm *mm, struct umm_object *obj, struct
 	int i;
 
 	e->a_mapped = ok_rc(umm_mmap(mm, A_ADDR, NP * PS, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0, &out), true, "mmap A", k);
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0, &out), true, S_MMAP, k);
 	e->f_mapped = ok_rc(umm_mmap(mm, F_ADDR, NP * PS, PROT_READ | PROT_WRITE,
-				     MAP_SHARED | MAP_FIXED, obj, 0, &out), true, "mmap F", k);
+				     MAP_SHARED | MAP_FIXED, obj, 0, &out), true, S_MMAP, k);
 	e->p_mapped = ok_rc(umm_mmap(mm, P_ADDR, 4 * PS, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_FIXED, obj, 0, &out), true, "mmap P", k);
+				     MAP_PRIVATE | MAP_FIXED, obj, 0, &out), true, S_MMAP, k);
 	for (i = 0; i < NP; i++) {
-		if (ok_rc(write_byte_page(mm, A_ADDR + i * PS, 0x10 + i), e->a_mapped, "write A", k))
+		if (ok_rc(write_byte_page(mm, A_ADDR + i * PS, 0x10 + i), e->a_mapped, S_WRITE, k))
 			e->a[i] = 0x10 + i;
-		if (ok_rc(write_byte_page(mm, F_ADDR + i * PS, 0x20 + i), e->f_mapped, "write F", k))
+		if (ok_rc(write_byte_page(mm, F_ADDR + i * PS, 0x20 + i), e->f_mapped, S_WRITE, k))
 			obj_bytes[i] = 0x20 + i;
 	}
 	for (i = 0; i < 4; i += 2)
-		if (ok_rc(write_byte_page(mm, P_ADDR + i * PS, 0x30 + i), e->p_mapped, "write P", k))
+		if (ok_rc(write_byte_page(mm, P_ADDR + i * PS, 0x30 + i), e->p_mapped, S_WRITE, k))
 			e->p[i] = 0x30 + i;
 }
 
@@ -157,18 +171,34 @@ static void scenario_fork(struct umm_mm *mm, struct expect *e, long k)
 	struct umm_mm *child = NULL;
 	int i;
 
-	if (!ok_rc(umm_fork(mm, &child), true, "fork", k))
+	if (!ok_rc(umm_fork(mm, &child), true, S_FORK, k))
 		return;
 	e->child = child;
 	memcpy(e->ca, e->a, sizeof(e->ca));
 	memcpy(e->cp, e->p, sizeof(e->cp));
 	for (i = 0; i < 4; i++)
-		if (ok_rc(write_byte_page(child, A_ADDR + i * PS, 0x50 + i), e->a_mapped, "child write A", k))
+		if (ok_rc(write_byte_page(child, A_ADDR + i * PS, 0x50 + i), e->a_mapped, S_WRITE, k))
 			e->ca[i] = 0x50 + i;
-	if (ok_rc(write_byte_page(child, F_ADDR + 7 * PS, 0x5f), e->f_mapped, "child write F", k))
+	if (ok_rc(write_byte_page(child, F_ADDR + 7 * PS, 0x5f), e->f_mapped, S_WRITE, k))
 		obj_bytes[7] = 0x5f;
-	if (ok_rc(write_byte_page(child, P_ADDR + PS, 0x5e), e->p_mapped, "child write P", k))
+	if (ok_rc(write_byte_page(child, P_ADDR + PS, 0x5e), e->p_mapped, S_WRITE, k))
 		e->cp[1] = 0x5e;
+}
+
+/*
+ * scenario_fill - many VMAs, so that VMA allocations (here and in the
+ * splits that follow) need fresh slabs; how many varies with k so a slab
+ * boundary falls on different later calls.
+ */
+static void scenario_fill(struct umm_mm *mm, struct expect *e, long k)
+{
+	uintptr_t out;
+
+	for (int i = 0; i < e->nfill; i++)
+		e->fill[i] = ok_rc(umm_mmap(mm, V_ADDR + 2 * i * PS, PS,
+					    i % 2 ? PROT_READ : PROT_READ | PROT_WRITE,
+					    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0, &out),
+				   true, S_MMAP, k);
 }
 
 static void scenario_change(struct umm_mm *mm, struct expect *e, long k)
@@ -176,15 +206,15 @@ static void scenario_change(struct umm_mm *mm, struct expect *e, long k)
 	uintptr_t out;
 
 	if (e->a_mapped) {
-		e->a_ro = ok_rc(umm_mprotect(mm, A_ADDR + 2 * PS, 2 * PS, PROT_READ), true, "mprotect", k);
+		e->a_ro = ok_rc(umm_mprotect(mm, A_ADDR + 2 * PS, 2 * PS, PROT_READ), true, S_MPROTECT, k);
 		e->moved = ok_rc(umm_mremap(mm, A_ADDR + 4 * PS, 4 * PS, 6 * PS,
-					    MREMAP_MAYMOVE | MREMAP_FIXED, M_ADDR, &out), true, "mremap", k);
+					    MREMAP_MAYMOVE | MREMAP_FIXED, M_ADDR, &out), true, S_MREMAP, k);
 	}
-	if (e->f_mapped && ok_rc(umm_munmap(mm, F_ADDR + 3 * PS, 2 * PS), true, "munmap", k))
+	if (e->f_mapped && ok_rc(umm_munmap(mm, F_ADDR + 3 * PS, 2 * PS), true, S_MUNMAP, k))
 		e->f_hole[3] = e->f_hole[4] = true;
-	if (ok_rc(write_byte_page(mm, A_ADDR, 0x60), e->a_mapped, "write A after fork", k))
+	if (ok_rc(write_byte_page(mm, A_ADDR, 0x60), e->a_mapped, S_WRITE, k))
 		e->a[0] = 0x60;
-	if (ok_rc(write_byte_page(mm, F_ADDR, 0x61), e->f_mapped, "write F after fork", k))
+	if (ok_rc(write_byte_page(mm, F_ADDR, 0x61), e->f_mapped, S_WRITE, k))
 		obj_bytes[0] = 0x61;
 }
 
@@ -224,6 +254,17 @@ static void verify_parent(struct umm_mm *mm, const struct expect *e, long k)
 		else
 			bad += umm_read(mm, P_ADDR + i * PS, &c, 1) != -EFAULT;
 	}
+	for (i = 0; i < NFILL; i++) {
+		uintptr_t v = V_ADDR + 2 * i * PS;
+
+		if (i < e->nfill && e->fill[i]) {
+			bad += !page_is_byte(mm, v, 0);
+			bad += umm_write(mm, v, &c, 1) != (i % 2 ? -EFAULT : 0);
+		} else {
+			bad += umm_read(mm, v, &c, 1) != -EFAULT;
+		}
+		bad += umm_read(mm, v + PS, &c, 1) != -EFAULT;
+	}
 	CHECK_EQ(bad, 0);
 	if (bad)
 		fprintf(stderr, "  k=%ld: parent data differs (%d pages)\n", k, bad);
@@ -262,34 +303,34 @@ static bool file_matches(int fd)
 }
 
 /*
- * alloc_failure_run - one run of the scenario with the allocator failing
- * after k allocations (`times` failures).  Returns the injected failures.
+ * alloc_failure_run - one run of the scenario on sys with the allocator
+ * failing after k allocations (`times` failures) and `nfill` small VMAs.
+ * Everything is torn down again; returns the failures injected.
  */
-static unsigned long alloc_failure_run(long k, long times)
+static unsigned long alloc_failure_run(struct umm_system *sys, unsigned long baseline,
+				       long k, long times, int nfill)
 {
-	struct umm_system *sys = sys_create(4UL << 20);
+	unsigned long hits0 = umm_inject_hits(sys, UMM_INJECT_PAGE_ALLOC), hits, now;
 	struct umm_object *obj = NULL;
 	struct umm_mm *mm = NULL;
 	struct expect e = { 0 };
-	unsigned long baseline, hits;
-	int fd, rc;
+	int fd;
 
 	for (int i = 0; i < NP; i++)
 		obj_bytes[i] = file_byte((size_t)i * PS);
 	fd = test_tmpfile(NP * PS, file_byte);
-	warm_up(sys);
-	baseline = free_frames(sys);
 	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	e.nfill = nfill;
 
 	CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, k, times), 0);
-	rc = umm_mm_create(sys, &mm);
-	if (ok_rc(rc, true, "mm_create", k)) {
+	if (ok_rc(umm_mm_create(sys, &mm), true, S_MM_CREATE, k)) {
 		scenario_map_write(mm, obj, &e, k);
 		scenario_fork(mm, &e, k);
+		scenario_fill(mm, &e, k);
 		scenario_change(mm, &e, k);
 	}
 	CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0), 0);
-	hits = umm_inject_hits(sys, UMM_INJECT_PAGE_ALLOC);
+	hits = umm_inject_hits(sys, UMM_INJECT_PAGE_ALLOC) - hits0;
 	if (times > 0)
 		CHECK(hits <= (unsigned long)times);
 
@@ -308,35 +349,57 @@ static unsigned long alloc_failure_run(long k, long times)
 	umm_object_put(obj);
 	CHECK(file_matches(fd));
 	CHECK_EQ(umm_system_check(sys), 0);
-	{
-		unsigned long now = free_frames(sys);
-
-		CHECK_EQ(now, baseline);
-		if (now != baseline)
-			fprintf(stderr, "  k=%ld times=%ld: %ld frames leaked\n", k, times,
-				(long)baseline - (long)now);
-	}
+	now = free_frames(sys);
+	CHECK_EQ(now, baseline);
+	if (now != baseline)
+		fprintf(stderr, "  k=%ld times=%ld nfill=%d: %ld frames leaked\n", k, times, nfill,
+			(long)baseline - (long)now);
 	close(fd);
-	umm_system_destroy(sys);
 	return hits;
+}
+
+/*
+ * alloc_failure_sweep - k = 0, 1, ... until the scenario no longer reaches
+ * the injected failure.  Returns the number of runs that had one.
+ */
+static long alloc_failure_sweep(long times, int nfill)
+{
+	struct umm_system *sys = sys_create(4UL << 20);
+	unsigned long baseline;
+	long k;
+
+	warm_up(sys);
+	baseline = free_frames(sys);
+	for (k = 0; k < 1000; k++)
+		if (alloc_failure_run(sys, baseline, k, times, nfill) == 0)
+			break;
+	CHECK(k < 1000);
+	umm_system_destroy(sys);
+	return k;
 }
 
 static void test_alloc_failures(void)
 {
-	long times_modes[2] = { 1, -1 };
+	/*
+	 * A VMA slab holds a few dozen VMAs: these fill counts put a slab
+	 * boundary on the scenario's later mmap/mprotect/mremap/munmap calls.
+	 */
+	static const int fills[] = { 0, 20, 24, 27, 28, 29, 30, 31, 32, 34, 40, 60 };
+	long runs = 0;
 
-	for (int m = 0; m < 2; m++) {
-		long k;
-
-		inject_bad_rc = 0;
-		for (k = 0; k < 5000; k++)
-			if (alloc_failure_run(k, times_modes[m]) == 0)
-				break;
-		fprintf(stderr, "  alloc failures (times=%ld): scenario completes after %ld allocations\n",
-			times_modes[m], k);
-		CHECK(k > 10 && k < 5000);    /* the scenario does allocate, and finishes */
-		CHECK_EQ(inject_bad_rc, 0);
+	inject_bad_rc = 0;
+	for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) {
+		runs += alloc_failure_sweep(1, fills[i]);
+		if (fills[i] == 0 || fills[i] == 40)
+			runs += alloc_failure_sweep(-1, fills[i]);
 	}
+	fprintf(stderr, "  %ld runs with an injected allocation failure; -ENOMEM seen:", runs);
+	for (int i = 0; i < S_NR; i++)
+		fprintf(stderr, " %s %lu%s", site_names[i], enomem_seen[i], i + 1 < S_NR ? "," : "\n");
+	CHECK(runs > 100);
+	CHECK_EQ(inject_bad_rc, 0);
+	for (int i = 0; i < S_NR; i++)
+		CHECK(enomem_seen[i] > 0);
 }
 
 /* ---- backing read failures ---- */
