@@ -55,6 +55,14 @@
  * active is published, so a value the flusher reads after seeing active
  * belongs to this access or a later one (which means this one ended).
  *
+ * Only threads that may hold entries for the mm are waited for: each TLB
+ * publishes the mm ids of its context slots (slot_mm), with a full
+ * barrier when a slot is taken, before the thread first loads that mm's
+ * gen.  The flusher fences after its gen store and reads slot_mm (the
+ * same Dekker pattern, on a rare event), so a thread it skips will load
+ * the new gen.  A flush in an mm no other thread has touched thus costs a
+ * fence, not a membarrier.
+ *
  * The barrier is asymmetric where the kernel allows: readers issue only a
  * compiler barrier and the flusher calls membarrier(PRIVATE_EXPEDITED),
  * which runs a full barrier on every CPU running one of our threads.
@@ -142,6 +150,7 @@ struct soft_tlb {
 	/* Read by flushers (other threads). */
 	_Atomic uint64_t active;    /* mm id of the access in progress, 0 = none */
 	_Atomic uint64_t active_gen;/* tlb_gen the access in progress caught up to */
+	_Atomic uint64_t slot_mm[TLB_NR_CTX]; /* ctx[i].mm_id, published for flushers */
 	struct list_head link;      /* tlb_registry, under tlb_registry_lock */
 
 	/* Owner thread only. */
@@ -282,6 +291,32 @@ static inline uint64_t tlb_read_gen(struct umm_mm *mm)
 #else
 	return atomic_load_explicit(&mm->tlb_gen, memory_order_acquire);
 #endif
+}
+
+/*
+ * tlb_publish_slot - let flushers see that this thread may now hold
+ * entries for mm_id, before it loads that mm's gen (full barrier; slots
+ * change rarely).  A flusher that does not see the slot thus knows the
+ * thread will load the new gen, and can skip it without any barrier.
+ */
+static void tlb_publish_slot(struct soft_tlb *tlb, unsigned int i, uint64_t mm_id)
+{
+#if TLB_TSAN
+	atomic_store_explicit(&tlb->slot_mm[i], mm_id, memory_order_seq_cst);
+#else
+	atomic_store_explicit(&tlb->slot_mm[i], mm_id, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+/* tlb_may_hold - might t hold entries for mm_id?  (Flusher side, after its barrier.) */
+static bool tlb_may_hold(struct soft_tlb *t, uint64_t mm_id)
+{
+	for (int i = 0; i < TLB_NR_CTX; i++)
+		if (atomic_load_explicit(&t->slot_mm[i], TLB_TSAN ? memory_order_seq_cst :
+					 memory_order_relaxed) == mm_id)
+			return true;
+	return false;
 }
 
 /* tlb_exit - end of an access: the flusher may now reuse what it used. */
@@ -578,6 +613,7 @@ static struct tlb_ctx *tlb_ctx_get(struct soft_tlb *tlb, struct umm_mm *mm)
 	ctx->gen = TLB_GEN_NONE;
 	ctx->salt = mix64(mm->id) >> 40;
 	tlb_flush_ctx(tlb, ctx);
+	tlb_publish_slot(tlb, (unsigned int)(ctx - tlb->ctx), mm->id);
 found:
 	ctx->last_use = ++tlb->clock;
 	return ctx;
@@ -840,6 +876,7 @@ void *umm_page_address(struct umm_page *page)
 void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
 	struct soft_tlb *self = this_tlb, *t;
+	unsigned int nr_holders = 0;
 	uint64_t gen;
 
 	if (start >= end)
@@ -847,12 +884,17 @@ void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 	pthread_once(&tlb_once, tlb_setup);
 	atomic_fetch_add_explicit(&nr_shootdowns, 1, memory_order_relaxed);
 	gen = flush_log_bump(mm, start, end);
+#if !TLB_TSAN
+	atomic_thread_fence(memory_order_seq_cst);      /* pairs with tlb_publish_slot */
+#endif
 
 	pthread_rwlock_rdlock(&tlb_registry_lock);
-	if (tlb_nr_registered > (self ? 1u : 0u)) {
+	list_for_each_entry(t, &tlb_registry, link)
+		nr_holders += t != self && tlb_may_hold(t, mm->id);
+	if (nr_holders) {
 		shootdown_barrier();
 		list_for_each_entry(t, &tlb_registry, link)
-			if (t != self)
+			if (t != self && tlb_may_hold(t, mm->id))
 				shootdown_wait(t, mm->id, gen);
 	}
 	pthread_rwlock_unlock(&tlb_registry_lock);

@@ -510,6 +510,56 @@ static void *touch_and_exit(void *p)
 	return NULL;
 }
 
+/* Only a flush in an mm another thread may hold entries for needs the cross-thread barrier. */
+struct parked {
+	struct umm_mm *mm;
+	_Atomic int state;          /* 0 starting, 1 touched mm, 2 told to exit */
+};
+
+static void *touch_and_park(void *p)
+{
+	struct parked *pk = p;
+	char c;
+
+	TCHECK(umm_read(pk->mm, 0x40000000, &c, 1) == 0);
+	atomic_store(&pk->state, 1);
+	while (atomic_load(&pk->state) != 2)
+		sched_yield();
+	return NULL;
+}
+
+static void test_flush_skips_unrelated_threads(void)
+{
+	struct umm_mm *mine = new_mm();
+	struct parked pk = { .mm = new_mm() };
+	struct soft_tlb_stats s0, s1;
+	pthread_t t;
+
+	map(mine, 0x40000000, PS, PROT_READ, MAP_PRIVATE | MAP_FIXED, NULL);
+	map(pk.mm, 0x40000000, PS, PROT_READ, MAP_PRIVATE | MAP_FIXED, NULL);
+	CHECK_EQ(page_byte(mine, 0x40000000), 0);
+	pthread_create(&t, NULL, touch_and_park, &pk);
+	while (atomic_load(&pk.state) != 1)
+		sched_yield();
+	s0 = stats();
+	CHECK(s0.nr_registered >= 2);
+	flush_tlb_mm(mine);                                /* the other thread never touched it */
+	s1 = stats();
+	CHECK_EQ(s1.shootdowns - s0.shootdowns, 1);
+	CHECK_EQ(s1.shootdown_barriers, s0.shootdown_barriers);
+	flush_tlb_mm(pk.mm);                               /* it did touch this one */
+	s0 = stats();
+	CHECK_EQ(s0.shootdown_barriers - s1.shootdown_barriers, 1);
+	atomic_store(&pk.state, 2);
+	pthread_join(t, NULL);
+	flush_tlb_mm(pk.mm);                               /* and it is gone */
+	s1 = stats();
+	CHECK_EQ(s1.shootdown_barriers, s0.shootdown_barriers);
+	end_mm(pk.mm);
+	end_mm(mine);
+	fold_thread_checks();
+}
+
 static void test_thread_exit_frees_tlb(void)
 {
 	struct umm_mm *mm = new_mm();
@@ -936,6 +986,7 @@ static void test_pin_write_dirties_file(void)
 static void run_concurrent_tests(void)
 {
 	RUN(test_stale_zero_page_cow);
+	RUN(test_flush_skips_unrelated_threads);
 	RUN(test_thread_exit_frees_tlb);
 	RUN(test_many_threads);
 	RUN(test_remap_race);
