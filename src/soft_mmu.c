@@ -330,9 +330,11 @@ static void shootdown_barrier(void)
 {
 	atomic_fetch_add_explicit(&nr_shootdown_barriers, 1, memory_order_relaxed);
 #if !TLB_TSAN
-	if (atomic_load_explicit(&tlb_membarrier_ok, memory_order_relaxed) &&
-	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+	if (atomic_load_explicit(&tlb_membarrier_ok, memory_order_relaxed)) {
+		/* readers rely on it: after registration it cannot fail */
+		BUG_ON(syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0);
 		return;
+	}
 	atomic_thread_fence(memory_order_seq_cst);
 #endif
 	/* TSan: the gen bump and the loads of active are seq_cst themselves */
