@@ -296,13 +296,24 @@ bool set_page_dirty(struct page *page)
 int write_one_page(struct page *page)
 {
 	struct umm_object *obj;
+	bool dirty;
 	int err;
 
 	if (!page)
 		return -EINVAL;
 	VM_BUG_ON(!PageLocked(page));
 	obj = page->mapping;
-	if (!obj || !TestClearPageDirty(page))
+	if (!obj)
+		return 0;
+	/*
+	 * Clear PG_dirty first, then clean and write-protect the ptes: a store
+	 * after this point faults and dirties the page again, and a store made
+	 * through a pte before it is in the bytes we are about to write.
+	 */
+	dirty = TestClearPageDirty(page);
+	if (page_mapped(page) && obj->sys->page_mkclean && obj->sys->page_mkclean(page) > 0)
+		dirty = true;
+	if (!dirty)
 		return 0;
 	SetPageWriteback(page);
 	err = obj->ops->writepage(obj, page);

@@ -20,6 +20,7 @@
 #include "memory.h"
 #include "object.h"
 #include "tlb.h"
+#include "rmap.h"
 
 #define DEFAULT_PHYS_BYTES (256UL << 20)
 
@@ -111,6 +112,7 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	pthread_mutex_init(&sys->mm_list_lock, NULL);
 	INIT_LIST_HEAD(&sys->mm_list);
 	sys->unmap_mapping_range = unmap_mapping_range;
+	sys->page_mkclean = page_mkclean;
 	*out = sys;
 	return 0;
 
