@@ -4,7 +4,8 @@
  * Theory of operation.  A trivially correct reference model runs beside
  * usermm and both are driven by the same random operations: mmap (private
  * or shared, anonymous or of an object, fixed, hinted or free placement),
- * munmap, mprotect, mremap, umm_write, umm_read, umm_fork, umm_mm_destroy,
+ * munmap, mprotect, mremap, umm_write, umm_read, umm_pin_pages (reading
+ * and writing through the pins), umm_fork, umm_mm_destroy,
  * umm_object_truncate and umm_object_sync.  After every step the model and
  * usermm are compared: the return code of the call, the bytes and fault
  * codes of the pages the step touched (and, every few steps, of every
@@ -86,11 +87,11 @@ static bool verbose;
 
 /* outcomes seen, printed per seed so a run that exercises nothing shows */
 enum { C_EFAULT, C_EIO, C_ENOMEM, C_MOVE, C_GROW, C_COW, C_FORK, C_SHRINK, C_SYNC,
-       C_WRITE_OK, C_WRITE_FAIL, C_NR };
+       C_WRITE_OK, C_WRITE_FAIL, C_PIN_OK, C_NR };
 static const char *const cov_names[C_NR] = {
 	"-EFAULT", "-EIO", "mprotect/mremap -ENOMEM", "mremap moves", "mremap in place",
 	"private copies", "forks", "shrinking truncates", "syncs", "whole writes",
-	"failed writes",
+	"failed writes", "pins",
 };
 static unsigned long cov[C_NR];
 
@@ -107,8 +108,8 @@ static void dump_trace(void)
 	fprintf(stderr, "test_model: MISMATCH seed=%" PRIu64 " step=%ld op=[%s] (line %d)\n  ", \
 		cur_seed, cur_step, cur_op, __LINE__); \
 	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); \
-	dump_trace(); \
-	exit(1); } while (0)
+	dump_trace(); fflush(stderr); \
+	_exit(1); } while (0)
 
 #define EXPECT_RC(got, want) do { int __g = (got), __w = (want); test_checks++; \
 	if (__g != __w) FAIL("%s returned %d (%s), expected %d (%s)", #got, __g, \
@@ -710,10 +711,17 @@ static void op_mmap(struct mmm *m)
 		addr = win_addr(pages);
 	}
 	flags = (shared ? MAP_SHARED : MAP_PRIVATE) | (anon ? MAP_ANONYMOUS : 0) |
-		(fixed ? MAP_FIXED : 0);
+		(fixed ? (mode == 1 && rnd(3) == 0 ? MAP_FIXED_NOREPLACE : MAP_FIXED) : 0);
 	set_op("mmap mm%d addr=%#lx len=%#zx prot=%d %s%s%s obj=%d pgoff=%" PRIu64, m->id,
-	       (unsigned long)addr, len, prot, shared ? "SHARED" : "PRIVATE",
-	       anon ? "|ANON" : "", fixed ? "|FIXED" : "", o ? o->id : -1, pgoff);
+	       (unsigned long)addr, len, prot, shared ? "SHARED" : "PRIVATE", anon ? "|ANON" : "",
+	       !fixed ? "" : flags & MAP_FIXED_NOREPLACE ? "|FIXED_NOREPLACE" : "|FIXED",
+	       o ? o->id : -1, pgoff);
+	if ((flags & MAP_FIXED_NOREPLACE) && !model_range_free(m, addr, addr + pages * PS)) {
+		EXPECT_RC(umm_mmap(m->mm, addr, len, prot, flags, o ? o->uobj : NULL, pgoff * PS, &out),
+			  -EEXIST);
+		verify_range(m, addr, addr + pages * PS);
+		return;
+	}
 	EXPECT_RC(umm_mmap(m->mm, addr, len, prot, flags, o ? o->uobj : NULL, pgoff * PS, &out), 0);
 	test_checks++;
 	if (out % PS || out < UMM_MMAP_MIN_ADDR || out + pages * PS > UMM_TASK_SIZE)
@@ -968,6 +976,73 @@ static void op_read(struct mmm *m)
 	}
 }
 
+/* pin_expect - what pinning the page at addr gives (as a read or a write access). */
+static int pin_expect(const struct mmm *m, uintptr_t addr, bool write)
+{
+	const struct mseg *s = seg_at(m, addr);
+	const unsigned char *unused;
+	size_t pi;
+
+	if (!write)
+		return model_page(m, addr, &unused);
+	if (!s || !(s->prot & PROT_WRITE))
+		return -EFAULT;
+	pi = (addr - s->start) / PS;
+	if (s->obj && !(s->priv && s->priv[pi]) && s->pgoff + pi >= obj_pages(s->obj))
+		return -EIO;
+	return 0;
+}
+
+/*
+ * op_pin - pin 1..4 pages, compare their bytes with the model, and for a
+ * write pin store random bytes through the pins (as a device would).
+ */
+static void op_pin(struct mmm *m)
+{
+	static unsigned char buf[PS];
+	struct umm_page *pages[4] = { NULL };
+	const struct mseg *s;
+	uintptr_t addr;
+	size_t nr = 1 + rnd(4);
+	bool write = rnd(2);
+	int want = 0;
+	long got;
+
+	if (!m->nsegs)
+		return;
+	s = &m->segs[rnd(m->nsegs)];
+	addr = s->start + rnd(seg_pages(s)) * PS;
+	if (addr + nr * PS > UMM_TASK_SIZE)
+		nr = 1;
+	set_op("pin mm%d %#lx nr=%zu%s", m->id, (unsigned long)addr, nr, write ? " WRITE" : "");
+	for (size_t i = 0; i < nr && !want; i++)
+		want = pin_expect(m, addr + i * PS, write);
+	got = umm_pin_pages(m->mm, addr, nr, write ? UMM_PIN_WRITE : 0, pages);
+	EXPECT_RC((int)got, want ? want : (int)nr);
+	if (want)
+		return;
+	cov[C_PIN_OK]++;
+	for (size_t i = 0; i < nr; i++) {
+		uintptr_t a = addr + i * PS;
+		unsigned char *bytes = umm_page_address(pages[i]);
+		const unsigned char *exp;
+		size_t n = PS;
+
+		model_page(m, a, &exp);
+		test_checks++;
+		if (!bytes || memcmp(bytes, exp, PS) != 0)
+			FAIL("pinned page %#lx differs from the model", (unsigned long)a);
+		if (!write)
+			continue;
+		n = shared_write_limit(m, a, PS);
+		fill_random(buf, n);
+		memcpy(bytes, buf, n);
+		EXPECT_RC(model_write(m, a, buf, n), 0);
+	}
+	umm_unpin_pages(pages, nr, write ? UMM_PIN_WRITE : 0);
+	verify_range(m, addr, addr + nr * PS);
+}
+
 static void op_fork(struct mmm *m)
 {
 	struct umm_mm *child = NULL;
@@ -1156,8 +1231,10 @@ static void run_step(void)
 		op_mremap(m);
 	else if (r < 68)
 		op_write(m);
-	else if (r < 80)
+	else if (r < 77)
 		op_read(m);
+	else if (r < 80)
+		op_pin(m);
 	else if (r < 84)
 		op_fork(m);
 	else if (r < 87) {
@@ -1261,7 +1338,7 @@ int main(int argc, char **argv)
 #if defined(__SANITIZE_THREAD__)
 	long steps = env_steps ? atol(env_steps) : 800;     /* TSan is ~5x slower here */
 #else
-	long steps = env_steps ? atol(env_steps) : 1500;
+	long steps = env_steps ? atol(env_steps) : 3000;
 #endif
 	int full_every = env_full ? atoi(env_full) : 25;
 
