@@ -21,6 +21,14 @@
  *   write_vs_protect / read_vs_munmap
  *                   a write (read) that starts after mprotect (munmap)
  *                   returned never succeeds.
+ *   many_threads    threads fill their own pages while a mutator maps,
+ *                   protects and unmaps elsewhere; every thread hits in
+ *                   its own TLB and every TLB is gone after the join.
+ *
+ * The flush-log tests check the precision the TLB promises (a flush of
+ * one page keeps the entries of the others; too many flushes, or a whole-
+ * mm one, drop everything), and that a flush in an mm no other thread
+ * touched needs no cross-thread barrier.
  *
  * Outside TSan (whose build always uses seq_cst accesses) the program
  * re-runs its concurrent tests in a child with UMM_TLB_MEMBARRIER=0, so
