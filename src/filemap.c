@@ -379,8 +379,11 @@ static void truncate_cache_page(struct umm_object *obj, struct page *page)
 	delete_from_page_cache(page);
 }
 
-/* Zero bytes [offset, PAGE_SIZE) of the cached page at @index, if cached. */
-static void truncate_partial_page(struct umm_object *obj, uint64_t index, size_t offset)
+/**
+ * zero_page_tail - zero bytes [offset, PAGE_SIZE) of the cached page at
+ * @index, if it is cached and uptodate.  Takes and drops the page lock.
+ */
+void zero_page_tail(struct umm_object *obj, uint64_t index, size_t offset)
 {
 	struct page *page = find_lock_page(obj, index);
 
@@ -423,5 +426,5 @@ void truncate_inode_pages(struct umm_object *obj, uint64_t from)
 		}
 	}
 	if (partial)
-		truncate_partial_page(obj, from >> PAGE_SHIFT, partial);
+		zero_page_tail(obj, from >> PAGE_SHIFT, partial);
 }

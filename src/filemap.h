@@ -48,6 +48,8 @@ int filemap_write_range(struct umm_object *obj, uint64_t first, uint64_t end);
  * (truncate calls sys->unmap_mapping_range).
  */
 void truncate_inode_pages(struct umm_object *obj, uint64_t from);
+/* zero_page_tail - zero bytes [offset, PAGE_SIZE) of the cached page at index, if cached. */
+void zero_page_tail(struct umm_object *obj, uint64_t index, size_t offset);
 
 /* object lifecycle (object.c) */
 int object_alloc(struct umm_system *sys, enum object_type type, struct umm_object **out);

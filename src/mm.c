@@ -204,24 +204,31 @@ static unsigned long vma_inode(const struct vm_area_struct *vma)
 	return vma->vm_obj ? (unsigned long)(uintptr_t)vma->vm_obj >> 4 & 0xffffff : 0;
 }
 
+/* show_map_vma - one /proc/PID/maps line. */
+static void show_map_vma(const struct vm_area_struct *vma, FILE *out)
+{
+	char perms[5], name[PATH_MAX];
+
+	vma_perms(vma, perms);
+	vma_name(vma, name, sizeof(name));
+	fprintf(out, "%08lx-%08lx %s %08llx 00:00 %-10lu %s\n",
+		(unsigned long)vma->vm_start, (unsigned long)vma->vm_end, perms,
+		vma->vm_obj ? (unsigned long long)vma->vm_pgoff << PAGE_SHIFT : 0ULL,
+		vma_inode(vma), name);
+}
+
 /**
  * umm_mm_dump_maps - one /proc/PID/maps line per VMA.  0 or -EINVAL.
  */
 int umm_mm_dump_maps(struct umm_mm *mm, FILE *out)
 {
 	struct vm_area_struct *vma;
-	char perms[5], name[PATH_MAX];
 
 	if (!mm || !out)
 		return -EINVAL;
 	mmap_read_lock(mm);
 	for (vma = vma_first(mm); vma; vma = vma_next(vma)) {
-		vma_perms(vma, perms);
-		vma_name(vma, name, sizeof(name));
-		fprintf(out, "%08lx-%08lx %s %08llx 00:00 %-10lu %s\n",
-			(unsigned long)vma->vm_start, (unsigned long)vma->vm_end, perms,
-			vma->vm_obj ? (unsigned long long)vma->vm_pgoff << PAGE_SHIFT : 0ULL,
-			vma_inode(vma), name);
+		show_map_vma(vma, out);
 	}
 	mmap_read_unlock(mm);
 	return 0;
@@ -268,7 +275,6 @@ static int smaps_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out)
 {
 	struct vm_area_struct *vma;
-	char perms[5], name[PATH_MAX];
 	const unsigned long kb = PAGE_SIZE / 1024;
 
 	if (!mm || !out)
@@ -280,12 +286,7 @@ int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out)
 		pt_lock(mm);
 		walk_pte_range(mm, vma->vm_start, vma->vm_end, smaps_pte, &acc);
 		pt_unlock(mm);
-		vma_perms(vma, perms);
-		vma_name(vma, name, sizeof(name));
-		fprintf(out, "%08lx-%08lx %s %08llx 00:00 %-10lu %s\n",
-			(unsigned long)vma->vm_start, (unsigned long)vma->vm_end, perms,
-			vma->vm_obj ? (unsigned long long)vma->vm_pgoff << PAGE_SHIFT : 0ULL,
-			vma_inode(vma), name);
+		show_map_vma(vma, out);
 		fprintf(out, "Size:           %8lu kB\n", vma_pages(vma) * kb);
 		fprintf(out, "Rss:            %8lu kB\n", acc.rss * kb);
 		fprintf(out, "Shared_Clean:   %8lu kB\n", acc.shared_clean * kb);

@@ -286,18 +286,8 @@ uint64_t umm_object_size(const struct umm_object *obj)
  */
 static void object_zero_old_tail(struct umm_object *obj, uint64_t old)
 {
-	size_t offset = old & ~PAGE_MASK;
-	struct page *page;
-
-	if (!offset)
-		return;
-	page = find_lock_page(obj, old >> PAGE_SHIFT);
-	if (!page)
-		return;
-	if (PageUptodate(page))
-		memset((char *)page_address(page) + offset, 0, PAGE_SIZE - offset);
-	unlock_page(page);
-	put_page(page);
+	if (old & ~PAGE_MASK)
+		zero_page_tail(obj, old >> PAGE_SHIFT, old & ~PAGE_MASK);
 }
 
 /**
