@@ -509,6 +509,24 @@ static void model_mm_free(struct mmm *m)
 
 /* ---- comparing the model with usermm ---- */
 
+/* seg_describe - the model's view of the page at addr, for mismatch reports. */
+static const char *seg_describe(const struct mmm *m, uintptr_t addr)
+{
+	static char buf[200];
+	const struct mseg *s = seg_at(m, addr);
+	size_t pi;
+
+	if (!s)
+		return "unmapped";
+	pi = (addr - s->start) / PS;
+	snprintf(buf, sizeof(buf), "segment [%#lx,%#lx) prot=%d %s obj=%d (size %" PRIu64
+		 ") page index %" PRIu64 ", %s", (unsigned long)s->start, (unsigned long)s->end,
+		 s->prot, s->shared ? "shared" : "private", s->obj ? s->obj->id : -1,
+		 s->obj ? s->obj->size : 0, s->pgoff + pi,
+		 s->priv && s->priv[pi] ? "private copy" : "no private copy");
+	return buf;
+}
+
 static void verify_page(struct mmm *m, uintptr_t addr)
 {
 	static unsigned char buf[PS];
@@ -521,15 +539,16 @@ static void verify_page(struct mmm *m, uintptr_t addr)
 
 	test_checks++;
 	if (got != want)
-		FAIL("umm_read(mm%d, %#lx, 4096) = %d (%s), model says %d (%s)", m->id,
-		     (unsigned long)addr, got, umm_strerror(got), want, umm_strerror(want));
+		FAIL("umm_read(mm%d, %#lx, 4096) = %d (%s), model says %d (%s); %s", m->id,
+		     (unsigned long)addr, got, umm_strerror(got), want, umm_strerror(want),
+		     seg_describe(m, addr));
 	if (got == 0 && memcmp(buf, exp, PS) != 0) {
 		size_t i = 0;
 
 		while (buf[i] == exp[i])
 			i++;
-		FAIL("mm%d page %#lx differs at +%#zx: got %#x, model %#x", m->id,
-		     (unsigned long)addr, i, buf[i], exp[i]);
+		FAIL("mm%d page %#lx differs at +%#zx: got %#x, model %#x; %s", m->id,
+		     (unsigned long)addr, i, buf[i], exp[i], seg_describe(m, addr));
 	}
 }
 
@@ -1015,8 +1034,17 @@ static void op_pin(struct mmm *m)
 	if (addr + nr * PS > UMM_TASK_SIZE)
 		nr = 1;
 	set_op("pin mm%d %#lx nr=%zu%s", m->id, (unsigned long)addr, nr, write ? " WRITE" : "");
-	for (size_t i = 0; i < nr && !want; i++)
+	for (size_t i = 0; i < nr && !want; i++) {
 		want = pin_expect(m, addr + i * PS, write);
+		/*
+		 * A write pin faults page by page: the pages before one that
+		 * fails have had their copy-on-write broken (as with Linux's
+		 * get_user_pages), so a private file page stops following
+		 * the object even though the call failed.
+		 */
+		if (write && !want)
+			model_write_piece(m, addr + i * PS, buf, 0);
+	}
 	got = umm_pin_pages(m->mm, addr, nr, write ? UMM_PIN_WRITE : 0, pages);
 	EXPECT_RC((int)got, want ? want : (int)nr);
 	if (want)
