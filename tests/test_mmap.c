@@ -10,156 +10,10 @@
  * address-space invariant check runs after every call, and ends with
  * umm_system_check and a leak check.
  */
-#include <fcntl.h>
-#include <usermm/usermm.h>
-#include "test.h"
+#include "mm_fixture.h"
 #include "object.h"
 
-#define P UMM_PAGE_SIZE
-
-static struct umm_system *sys;
-static struct umm_mm *mm;
-
-static void setup(void)
-{
-	struct umm_config cfg = { .phys_bytes = 32 << 20, .debug_checks = 1 };
-
-	REQUIRE(umm_system_create(&cfg, &sys) == 0);
-	REQUIRE(umm_mm_create(sys, &mm) == 0);
-}
-
-static void teardown(void)
-{
-	struct umm_sys_stats st;
-
-	CHECK_EQ(umm_system_check(sys), 0);
-	umm_mm_destroy(mm);
-	REQUIRE(umm_system_stats(sys, &st) == 0);
-	CHECK_EQ(st.anon_pages, 0);
-	CHECK_EQ(st.pgtable_pages, 0);
-	CHECK_EQ(st.nr_objects, 0);
-	umm_system_destroy(sys);
-	mm = NULL;
-	sys = NULL;
-}
-
-/* ---- helpers ---- */
-
-static unsigned char pat(size_t i, unsigned seed)
-{
-	return (unsigned char)(i * 31 + (i >> 12) * 7 + seed);
-}
-
-static unsigned char file_pat(size_t i)
-{
-	return (unsigned char)(i * 13 + (i >> 12) + 5);
-}
-
-static void fill(uintptr_t addr, size_t len, unsigned seed)
-{
-	unsigned char *buf = malloc(len);
-
-	for (size_t i = 0; i < len; i++)
-		buf[i] = pat(i, seed);
-	REQUIRE(umm_write(mm, addr, buf, len) == 0);
-	free(buf);
-}
-
-/* holds - do the len bytes at addr read as fill(addr, len, seed) wrote them? */
-static bool holds(uintptr_t addr, size_t len, unsigned seed)
-{
-	unsigned char *buf = malloc(len);
-	bool ok = umm_read(mm, addr, buf, len) == 0;
-
-	for (size_t i = 0; ok && i < len; i++)
-		ok = buf[i] == pat(i, seed);
-	free(buf);
-	return ok;
-}
-
-/* holds_file - do the len bytes at addr read as the file pattern from offset? */
-static bool holds_file(uintptr_t addr, size_t len, size_t offset)
-{
-	unsigned char *buf = malloc(len);
-	bool ok = umm_read(mm, addr, buf, len) == 0;
-
-	for (size_t i = 0; ok && i < len; i++)
-		ok = buf[i] == file_pat(offset + i);
-	free(buf);
-	return ok;
-}
-
-static bool holds_zero(uintptr_t addr, size_t len)
-{
-	unsigned char *buf = malloc(len);
-	bool ok = umm_read(mm, addr, buf, len) == 0;
-
-	for (size_t i = 0; ok && i < len; i++)
-		ok = buf[i] == 0;
-	free(buf);
-	return ok;
-}
-
-static int read_byte(uintptr_t addr)
-{
-	unsigned char c;
-	int err = umm_read(mm, addr, &c, 1);
-
-	return err ? err : c;
-}
-
-static uintptr_t map_at(uintptr_t hint, size_t len, int prot)
-{
-	uintptr_t a = 0;
-
-	REQUIRE(umm_mmap(mm, hint, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) == 0);
-	return a;
-}
-
-static struct umm_mm_stats stats(void)
-{
-	struct umm_mm_stats st;
-
-	REQUIRE(umm_mm_stats(mm, &st) == 0);
-	return st;
-}
-
-/* maps - the /proc/PID/maps text of mm (caller frees). */
-static char *maps(void)
-{
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&buf, &n);
-
-	REQUIRE(f);
-	REQUIRE(umm_mm_dump_maps(mm, f) == 0);
-	fclose(f);
-	return buf;
-}
-
-#define CHECK_MAPS(before) do { char *__now = maps(); CHECK(strcmp(__now, (before)) == 0); \
-	if (strcmp(__now, (before))) fprintf(stderr, "before:\n%safter:\n%s", (before), __now); \
-	free(__now); } while (0)
-
-static struct umm_object *open_file(int fd)
-{
-	struct umm_object *obj;
-
-	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
-	return obj;
-}
-
-static int reopen(int fd, int mode)
-{
-	char path[64];
-	int nfd;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	nfd = open(path, mode);
-	REQUIRE(nfd >= 0);
-	return nfd;
-}
-
+/* file_byte_is - does the byte at off of the file behind fd read as want? */
 static bool file_byte_is(int fd, off_t off, unsigned char want)
 {
 	unsigned char c;
@@ -182,7 +36,7 @@ struct mmap_case {
 static void test_mmap_errors(void)
 {
 	setup();
-	uintptr_t a = map_at(0x40000000, 4 * P, PROT_READ | PROT_WRITE);
+	uintptr_t a = map_anon(0x40000000, 4 * P, PROT_READ | PROT_WRITE);
 	int fd = test_tmpfile(8 * P, file_pat);
 	int rofd = reopen(fd, O_RDONLY);
 	struct umm_object *rw = open_file(fd), *ro = open_file(rofd), *unreadable = open_file(fd);
@@ -302,7 +156,7 @@ static void test_mmap_topdown(void)
 	const int prots[4] = { PROT_READ, PROT_READ | PROT_WRITE, PROT_READ, PROT_READ | PROT_WRITE };
 
 	for (int i = 0; i < 4; i++) {
-		a[i] = map_at(0, 2 * P, prots[i]);
+		a[i] = map_anon(0, 2 * P, prots[i]);
 		CHECK(a[i] >= UMM_MMAP_MIN_ADDR && a[i] + 2 * P <= UMM_TASK_SIZE);
 		if (i > 0) {
 			CHECK(a[i] < a[i - 1]);
@@ -313,7 +167,7 @@ static void test_mmap_topdown(void)
 	CHECK_EQ(stats().nr_vmas, 4);
 	/* a hole left by munmap is reused from the top */
 	CHECK_EQ(umm_munmap(mm, a[1], 2 * P), 0);
-	CHECK_EQ(map_at(0, P, PROT_EXEC), a[1] + P);
+	CHECK_EQ(map_anon(0, P, PROT_EXEC), a[1] + P);
 	teardown();
 }
 
@@ -323,15 +177,15 @@ static void test_mmap_hint(void)
 	const int RW = PROT_READ | PROT_WRITE;
 	uintptr_t a, b, c, d, e;
 
-	a = map_at(0x10000000, 2 * P, RW);
+	a = map_anon(0x10000000, 2 * P, RW);
 	CHECK_EQ(a, 0x10000000);
-	b = map_at(0x10000000, 2 * P, PROT_READ);   /* taken: placed elsewhere */
+	b = map_anon(0x10000000, 2 * P, PROT_READ);   /* taken: placed elsewhere */
 	CHECK(b != a && (b + 2 * P <= a || b >= a + 2 * P));
-	c = map_at(0x20000123, P, RW);              /* unaligned hint: rounded down */
+	c = map_anon(0x20000123, P, RW);              /* unaligned hint: rounded down */
 	CHECK_EQ(c, 0x20000000);
-	d = map_at(0x1000, P, RW);                  /* below the minimum: raised to it */
+	d = map_anon(0x1000, P, RW);                  /* below the minimum: raised to it */
 	CHECK_EQ(d, UMM_MMAP_MIN_ADDR);
-	e = map_at(UMM_TASK_SIZE - P, 2 * P, RW);   /* does not fit there: elsewhere */
+	e = map_anon(UMM_TASK_SIZE - P, 2 * P, RW);   /* does not fit there: elsewhere */
 	CHECK(e + 2 * P <= UMM_TASK_SIZE);
 	CHECK(holds_zero(a, 2 * P));
 	fill(a, 2 * P, 9);
@@ -345,7 +199,7 @@ static void test_mmap_fixed_replaces(void)
 	const int RW = PROT_READ | PROT_WRITE;
 	int fd = test_tmpfile(4 * P, file_pat);
 	struct umm_object *obj = open_file(fd);
-	uintptr_t a = map_at(0x30000000, 4 * P, RW), out;
+	uintptr_t a = map_anon(0x30000000, 4 * P, RW), out;
 
 	fill(a, 4 * P, 7);
 	CHECK_EQ(stats().rss_anon, 4);
@@ -383,13 +237,13 @@ static void test_mmap_merge(void)
 	struct umm_object *obj = open_file(fd);
 	uintptr_t out;
 
-	CHECK_EQ(map_at(x, P, RW), x);
-	CHECK_EQ(map_at(x + P, P, RW), x + P);
+	CHECK_EQ(map_anon(x, P, RW), x);
+	CHECK_EQ(map_anon(x + P, P, RW), x + P);
 	CHECK_EQ(stats().nr_vmas, 1);
-	CHECK_EQ(map_at(x - P, P, RW), x - P);      /* below merges too */
+	CHECK_EQ(map_anon(x - P, P, RW), x - P);      /* below merges too */
 	CHECK_EQ(stats().nr_vmas, 1);
 	CHECK_EQ(stats().total_vm, 3);
-	CHECK_EQ(map_at(x + 2 * P, P, PROT_READ), x + 2 * P);
+	CHECK_EQ(map_anon(x + 2 * P, P, PROT_READ), x + 2 * P);
 	CHECK_EQ(stats().nr_vmas, 2);
 	REQUIRE(umm_mmap(mm, x + 3 * P, P, PROT_READ, MAP_PRIVATE, obj, 0, &out) == 0);
 	CHECK_EQ(stats().nr_vmas, 3);
@@ -404,7 +258,7 @@ static void test_mmap_merge(void)
 static void test_munmap_middle(void)
 {
 	setup();
-	uintptr_t a = map_at(0x60000000, 3 * P, PROT_READ | PROT_WRITE);
+	uintptr_t a = map_anon(0x60000000, 3 * P, PROT_READ | PROT_WRITE);
 
 	fill(a, 3 * P, 11);
 	CHECK_EQ(umm_munmap(mm, a + P, P), 0);
@@ -428,9 +282,9 @@ static void test_munmap_span(void)
 {
 	setup();
 	const uintptr_t x = 0x70000000;
-	uintptr_t a = map_at(x, 3 * P, PROT_READ | PROT_WRITE);
-	uintptr_t b = map_at(x + 4 * P, 2 * P, PROT_READ | PROT_WRITE);
-	uintptr_t c = map_at(x + 6 * P, 3 * P, PROT_READ);
+	uintptr_t a = map_anon(x, 3 * P, PROT_READ | PROT_WRITE);
+	uintptr_t b = map_anon(x + 4 * P, 2 * P, PROT_READ | PROT_WRITE);
+	uintptr_t c = map_anon(x + 6 * P, 3 * P, PROT_READ);
 
 	CHECK_EQ(b, x + 4 * P);
 	CHECK_EQ(c, x + 6 * P);
@@ -452,7 +306,7 @@ static void test_munmap_span(void)
 static void test_munmap_errors(void)
 {
 	setup();
-	uintptr_t a = map_at(0x60000000, 2 * P, PROT_READ | PROT_WRITE);
+	uintptr_t a = map_anon(0x60000000, 2 * P, PROT_READ | PROT_WRITE);
 	char *before;
 
 	fill(a, 2 * P, 3);
@@ -487,20 +341,18 @@ static void test_munmap_split_enomem(void)
 	int enomem = 0;
 
 	for (int i = 0; i < 400 && enomem < 3; i++, x += 4 * P) {
-		uintptr_t a = map_at(x, 3 * P, i & 1 ? RW : PROT_READ | PROT_EXEC);
+		uintptr_t a = map_anon(x, 3 * P, i & 1 ? RW : PROT_READ | PROT_EXEC);
 		char *before;
 		int err;
 
 		/* vary the vma allocations per round so a split meets a full slab */
 		if (i % 3 == 0)
-			map_at(x + 3 * P, P, PROT_EXEC);
+			map_anon(x + 3 * P, P, PROT_EXEC);
 
 		if (i & 1)
 			fill(a, 3 * P, (unsigned)i);
 		before = maps();
-		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, -1) == 0);
-		err = umm_munmap(mm, a + P, P);
-		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0) == 0);
+		err = WITH_PAGE_ALLOC_FAILING(0, umm_munmap(mm, a + P, P));
 		CHECK(err == 0 || err == -ENOMEM);
 		if (err == -ENOMEM) {
 			enomem++;
@@ -529,18 +381,16 @@ static void test_mmap_fixed_enomem(void)
 	int enomem = 0;
 
 	for (int i = 0; i < 400 && enomem < 6; i++, x += 4 * P) {
-		uintptr_t a = map_at(x, 3 * P, PROT_READ | PROT_WRITE), out = 0;
+		uintptr_t a = map_anon(x, 3 * P, PROT_READ | PROT_WRITE), out = 0;
 		int flags = MAP_FIXED | MAP_ANONYMOUS | (i & 1 ? MAP_SHARED : MAP_PRIVATE);
 		char *before;
 		int err;
 
 		if (i % 3 == 0)
-			map_at(x + 3 * P, P, PROT_EXEC);
+			map_anon(x + 3 * P, P, PROT_EXEC);
 		fill(a, 3 * P, (unsigned)i);
 		before = maps();
-		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, -1) == 0);
-		err = umm_mmap(mm, a + P, P, PROT_READ, flags, NULL, 0, &out);
-		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0) == 0);
+		err = WITH_PAGE_ALLOC_FAILING(0, umm_mmap(mm, a + P, P, PROT_READ, flags, NULL, 0, &out));
 		CHECK(err == 0 || err == -ENOMEM);
 		if (err == -ENOMEM) {
 			enomem++;

@@ -11,146 +11,12 @@
  * invariant check, map counts included, runs after every call) and ends
  * with umm_system_check and a leak check.
  */
-#include <fcntl.h>
-#include <stdbool.h>
-#include <usermm/usermm.h>
-#include "test.h"
+#include "mm_fixture.h"
 
-#define P UMM_PAGE_SIZE
 #define RW (PROT_READ | PROT_WRITE)
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
 #endif
-
-static struct umm_system *sys;
-static struct umm_mm *mm;
-
-static void setup(void)
-{
-	struct umm_config cfg = { .phys_bytes = 32 << 20, .debug_checks = 1 };
-
-	REQUIRE(umm_system_create(&cfg, &sys) == 0);
-	REQUIRE(umm_mm_create(sys, &mm) == 0);
-}
-
-static void teardown(void)
-{
-	struct umm_sys_stats st;
-
-	CHECK_EQ(umm_system_check(sys), 0);
-	umm_mm_destroy(mm);
-	REQUIRE(umm_system_stats(sys, &st) == 0);
-	CHECK_EQ(st.anon_pages, 0);
-	CHECK_EQ(st.pgtable_pages, 0);
-	CHECK_EQ(st.nr_objects, 0);
-	umm_system_destroy(sys);
-	mm = NULL;
-	sys = NULL;
-}
-
-/* ---- helpers ---- */
-
-static unsigned char pat(size_t i, unsigned seed)
-{
-	return (unsigned char)(i * 31 + (i >> 12) * 7 + seed);
-}
-
-static unsigned char file_pat(size_t i)
-{
-	return (unsigned char)(i * 13 + (i >> 12) + 5);
-}
-
-static void fill(uintptr_t addr, size_t len, unsigned seed)
-{
-	unsigned char *buf = malloc(len);
-
-	for (size_t i = 0; i < len; i++)
-		buf[i] = pat(i, seed);
-	REQUIRE(umm_write(mm, addr, buf, len) == 0);
-	free(buf);
-}
-
-static bool holds(uintptr_t addr, size_t len, unsigned seed)
-{
-	unsigned char *buf = malloc(len);
-	bool ok = umm_read(mm, addr, buf, len) == 0;
-
-	for (size_t i = 0; ok && i < len; i++)
-		ok = buf[i] == pat(i, seed);
-	free(buf);
-	return ok;
-}
-
-static bool holds_file(uintptr_t addr, size_t len, size_t offset)
-{
-	unsigned char *buf = malloc(len);
-	bool ok = umm_read(mm, addr, buf, len) == 0;
-
-	for (size_t i = 0; ok && i < len; i++)
-		ok = buf[i] == file_pat(offset + i);
-	free(buf);
-	return ok;
-}
-
-static bool holds_zero(uintptr_t addr, size_t len)
-{
-	unsigned char *buf = malloc(len);
-	bool ok = umm_read(mm, addr, buf, len) == 0;
-
-	for (size_t i = 0; ok && i < len; i++)
-		ok = buf[i] == 0;
-	free(buf);
-	return ok;
-}
-
-static int read_byte(uintptr_t addr)
-{
-	unsigned char c;
-	int err = umm_read(mm, addr, &c, 1);
-
-	return err ? err : c;
-}
-
-static uintptr_t map_at(uintptr_t hint, size_t len, int prot)
-{
-	uintptr_t a = 0;
-
-	REQUIRE(umm_mmap(mm, hint, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) == 0);
-	REQUIRE(!hint || a == hint);
-	return a;
-}
-
-static struct umm_mm_stats stats(void)
-{
-	struct umm_mm_stats st;
-
-	REQUIRE(umm_mm_stats(mm, &st) == 0);
-	return st;
-}
-
-static char *maps(void)
-{
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&buf, &n);
-
-	REQUIRE(f);
-	REQUIRE(umm_mm_dump_maps(mm, f) == 0);
-	fclose(f);
-	return buf;
-}
-
-#define CHECK_MAPS(before) do { char *__now = maps(); CHECK(strcmp(__now, (before)) == 0); \
-	if (strcmp(__now, (before))) fprintf(stderr, "before:\n%safter:\n%s", (before), __now); \
-	free(__now); } while (0)
-
-static struct umm_object *open_file(int fd)
-{
-	struct umm_object *obj;
-
-	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
-	return obj;
-}
 
 /* frame_addresses - the frames backing n pages at addr (pinned and released). */
 static void frame_addresses(uintptr_t addr, size_t n, void **out)
@@ -423,9 +289,8 @@ static void test_mremap_split_enomem(void)
 			map_at(x + 7 * P, P, PROT_EXEC);
 		fill(a, 3 * P, (unsigned)i);
 		before = maps();
-		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, -1) == 0);
-		err = umm_mremap(mm, a + P, P, P, MREMAP_MAYMOVE | MREMAP_FIXED, d + P, &out);
-		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0) == 0);
+		err = WITH_PAGE_ALLOC_FAILING(0, umm_mremap(mm, a + P, P, P,
+							  MREMAP_MAYMOVE | MREMAP_FIXED, d + P, &out));
 		CHECK(err == 0 || err == -ENOMEM);
 		if (err == -ENOMEM) {
 			enomem++;
@@ -535,10 +400,9 @@ static void test_mremap_enomem(void)
 		char *before = maps();
 		int err;
 
-		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, skip, -1) == 0);
 		/* the middle of a vma (two splits) to a fresh pgd slot (new tables) */
-		err = umm_mremap(mm, a + 2 * P, 4 * P, 4 * P, MREMAP_MAYMOVE | MREMAP_FIXED, t, &out);
-		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0) == 0);
+		err = WITH_PAGE_ALLOC_FAILING(skip, umm_mremap(mm, a + 2 * P, 4 * P, 4 * P,
+							     MREMAP_MAYMOVE | MREMAP_FIXED, t, &out));
 		if (err == -ENOMEM) {
 			enomem++;
 			CHECK_MAPS(before);
