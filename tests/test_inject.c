@@ -661,6 +661,8 @@ static void test_bad_mm_calls(void)
 	CHECK(umm_pin_pages(mm, 0x100000, 1, 0, NULL) < 0);
 	CHECK(pages[0] == NULL);
 	umm_unpin_pages(NULL, 0, 0);
+	umm_unpin_pages(pages, 1, UMM_PIN_WRITE);     /* NULL entries are skipped */
+	CHECK(umm_page_address(NULL) == NULL);
 
 	CHECK_EQ(umm_mm_stats(NULL, &ms), -EINVAL);
 	CHECK_EQ(umm_mm_stats(mm, NULL), -EINVAL);
