@@ -460,6 +460,8 @@ static size_t shared_write_limit(const struct mmm *m, uintptr_t addr, size_t len
 		if (eof % PS && idx == eof / PS) {
 			uintptr_t stop = a + eof % PS;
 
+			if (stop >= addr + len)
+				return len;    /* ends before end-of-file */
 			return stop > addr ? stop - addr : 0;
 		}
 	}
