@@ -841,7 +841,12 @@ static void model_move(struct mmm *m, uintptr_t a, size_t old, size_t new, uintp
 	seg_insert(m, &n);
 }
 
-/* mremap_expect - the model's answer to a non-FIXED growth: 1 in place, 0 move, -ENOMEM. */
+/*
+ * mremap_grow_in_place - can a non-FIXED growth of [a, a+old) stay where it
+ * is?  Only if the range ends where its VMA ends (a segment end: a VMA
+ * that went on would need the next page, which then is not free) and the
+ * pages it grows into are free.
+ */
 static int mremap_grow_in_place(struct mmm *m, const struct mseg *s, uintptr_t a,
 				size_t old, size_t new)
 {
