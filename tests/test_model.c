@@ -1290,7 +1290,9 @@ static void run_step(void)
 
 static void run_seed(uint64_t seed, long steps, int full_every)
 {
-	struct umm_config cfg = { .phys_bytes = 64UL << 20, .debug_checks = 1 };
+	/* both reverse-map schemes, alternating by seed */
+	struct umm_config cfg = { .phys_bytes = 64UL << 20, .debug_checks = 1,
+				  .rmap = seed & 1 ? UMM_RMAP_OBJECT : UMM_RMAP_PTE_CHAIN };
 	struct umm_sys_stats st0, st;
 	struct umm_mm *mm = NULL;
 
@@ -1298,7 +1300,8 @@ static void run_seed(uint64_t seed, long steps, int full_every)
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
 	trace_n = 0;
 	cur_step = -1;
-	fprintf(stderr, "test_model: seed %" PRIu64 ", %ld steps\n", seed, steps);
+	fprintf(stderr, "test_model: seed %" PRIu64 ", %ld steps, %s rmap\n", seed, steps,
+		seed & 1 ? "object" : "pte-chain");
 	set_op("setup");
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
 	warm_up();
