@@ -1,7 +1,7 @@
 /*
  * test_threads.c - concurrency stress through the public interface.
  *
- * Theory of operation.  Four scenarios, each bounded by a time budget so
+ * Theory of operation.  Five scenarios, each bounded by a time budget so
  * the program stays well under 10 s with ThreadSanitizer:
  *
  *   own_regions   N writer threads fault and fill their own pages of one
@@ -23,6 +23,11 @@
  *                 objects (or unmaps/protects it) while readers read it:
  *                 every page read is wholly object A's or object B's
  *                 content at the right offset, or -EFAULT.
+ *   truncate_race a file mapped shared is cut to half and grown back over
+ *                 and over while readers read the upper half and a writer
+ *                 writes the lower half: once a cut has returned the upper
+ *                 pages read -EIO or zeros, never the old bytes; the lower
+ *                 half keeps every write and reaches the file.
  *
  * Checks made on worker threads go through atomic counters (test.h's
  * counters are not thread-safe) and are folded into the summary by main.
@@ -405,7 +410,7 @@ static void test_shared_pages(void)
 		args[t].t = t;
 		REQUIRE(pthread_create(&th[t], NULL, b_worker, &args[t]) == 0);
 	}
-	deadline = now_s() + 2.0;
+	deadline = now_s() + 1.5;
 	for (round = 0; round < 2000 && (round < 4 * B_NR_VARIANTS || now_s() < deadline); round++) {
 		int variant = round % B_NR_VARIANTS;
 		struct umm_mm *child;
@@ -732,11 +737,150 @@ static void test_remap_readers(void)
 	umm_system_destroy(sys);
 }
 
+/* ---- (e) truncation racing with faults ---- */
+
+#define E_PAGES 16
+#define E_HALF  8
+
+struct e_shared {
+	struct umm_mm *mm;
+	uintptr_t base;
+	atomic_bool stop, cut;         /* cut: a shrinking truncate has returned */
+	_Atomic long seen_orig, seen_zero, seen_eio;
+	int writer_round;
+};
+
+static uint64_t e_orig(int pg)
+{
+	return 0xF11E000000000000ULL | (uint64_t)pg;
+}
+
+static uint64_t e_written(int round, int pg)
+{
+	return 0x3000000000000000ULL | ((uint64_t)round << 8) | (uint64_t)pg;
+}
+
+/*
+ * e_reader - pages below E_HALF are never truncated (a writer owns them);
+ * a page above reads as the file's bytes only until the first cut, and
+ * after it as -EIO (shrunk) or zeros (grown again).
+ */
+static void *e_reader(void *p)
+{
+	struct e_shared *sh = p;
+	static _Thread_local unsigned char buf[PS];
+	uint64_t seed = (uint64_t)(uintptr_t)&buf | 1;
+
+	while (!atomic_load(&sh->stop)) {
+		int pg = E_HALF + (int)(rnd_next(&seed) % (E_PAGES - E_HALF));
+		bool cut = atomic_load(&sh->cut);
+		int rc = umm_read(sh->mm, sh->base + pg * PS, buf, PS);
+
+		if (rc == -EIO) {
+			atomic_fetch_add(&sh->seen_eio, 1);
+		} else if (rc == 0 && page_is(buf, 0)) {
+			atomic_fetch_add(&sh->seen_zero, 1);
+		} else if (rc == 0 && page_is(buf, e_orig(pg)) && !cut) {
+			atomic_fetch_add(&sh->seen_orig, 1);
+		} else {
+			TCHECK_RC(rc, 0);
+			TCHECK(!"page past the cut reads neither -EIO, zeros, nor (before the cut) the file");
+		}
+	}
+	return NULL;
+}
+
+static void *e_writer(void *p)
+{
+	struct e_shared *sh = p;
+	static _Thread_local unsigned char buf[PS], back[PS];
+	int round;
+
+	for (round = 1; !atomic_load(&sh->stop); round++) {
+		for (int pg = 0; pg < E_HALF; pg++) {
+			fill_words(buf, e_written(round, pg));
+			TCHECK_RC(umm_write(sh->mm, sh->base + pg * PS, buf, PS), 0);
+			TCHECK_RC(umm_read(sh->mm, sh->base + pg * PS, back, PS), 0);
+			TCHECK(page_is(back, e_written(round, pg)));
+		}
+	}
+	sh->writer_round = round - 1;
+	return NULL;
+}
+
+static unsigned char e_file_byte(size_t off)
+{
+	uint64_t w = e_orig((int)(off / PS));
+
+	return (unsigned char)(w >> (8 * (off % 8)));
+}
+
+static void test_truncate_race(void)
+{
+	struct umm_system *sys = sys_create();
+	struct e_shared sh = { 0 };
+	struct umm_object *obj = NULL;
+	pthread_t rt[2], wt;
+	unsigned char page[PS];
+	unsigned long baseline;
+	double deadline;
+	long cuts = 0;
+	int fd;
+
+	warm_up(sys);
+	baseline = free_frames(sys);
+	fd = test_tmpfile(E_PAGES * PS, e_file_byte);
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mm_create(sys, &sh.mm) == 0);
+	REQUIRE(umm_mmap(sh.mm, 0, E_PAGES * PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &sh.base) == 0);
+	CHECK_EQ(umm_read(sh.mm, sh.base + E_HALF * PS, page, PS), 0);
+	CHECK(page_is(page, e_orig(E_HALF)));
+	for (int r = 0; r < 2; r++)
+		REQUIRE(pthread_create(&rt[r], NULL, e_reader, &sh) == 0);
+	REQUIRE(pthread_create(&wt, NULL, e_writer, &sh) == 0);
+	deadline = now_s() + 1.0;
+	while (cuts < 20 || now_s() < deadline) {
+		CHECK_EQ(umm_object_truncate(obj, E_HALF * PS), 0);
+		atomic_store(&sh.cut, true);
+		CHECK_EQ(umm_object_truncate(obj, E_PAGES * PS), 0);
+		cuts++;
+	}
+	atomic_store(&sh.stop, true);
+	for (int r = 0; r < 2; r++)
+		pthread_join(rt[r], NULL);
+	pthread_join(wt, NULL);
+	fold_thread_checks();
+	fprintf(stderr, "  truncate_race: %ld cuts, %d writer rounds, reads past the cut: "
+		"%ld file, %ld zero, %ld -EIO\n", cuts, sh.writer_round, atomic_load(&sh.seen_orig),
+		atomic_load(&sh.seen_zero), atomic_load(&sh.seen_eio));
+
+	for (int pg = 0; pg < E_PAGES; pg++) {
+		uint64_t w = pg < E_HALF ? e_written(sh.writer_round, pg) : 0;
+
+		CHECK_EQ(umm_read(sh.mm, sh.base + pg * PS, page, PS), 0);
+		CHECK(page_is(page, w));
+		if (sh.writer_round == 0 && pg < E_HALF)
+			CHECK(page_is(page, e_orig(pg)));
+	}
+	CHECK_EQ(umm_mm_check(sh.mm), 0);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	for (int pg = 0; pg < E_PAGES; pg++) {
+		CHECK_EQ(pread(fd, page, PS, (off_t)pg * PS), (ssize_t)PS);
+		CHECK(page_is(page, pg < E_HALF ? e_written(sh.writer_round, pg) : 0));
+	}
+	umm_mm_destroy(sh.mm);
+	umm_object_put(obj);
+	close(fd);
+	leak_check(sys, baseline);
+	umm_system_destroy(sys);
+}
+
 int main(void)
 {
 	RUN(test_own_regions);
 	RUN(test_shared_pages);
 	RUN(test_fork_snapshot);
 	RUN(test_remap_readers);
+	RUN(test_truncate_race);
 	return test_summary("test_threads");
 }
