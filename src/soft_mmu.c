@@ -381,12 +381,48 @@ static void tlb_destroy(void *arg)
 	free(tlb);
 }
 
+/*
+ * Host fork(): the child has only the forking thread, so every other
+ * thread's TLB leaves the registry there (a flush in the child must not
+ * wait for threads that do not exist).  The registry lock is held across
+ * the fork so the child inherits a consistent list.
+ */
+static void tlb_atfork_prepare(void)
+{
+	pthread_rwlock_wrlock(&tlb_registry_lock);
+}
+
+static void tlb_atfork_parent(void)
+{
+	pthread_rwlock_unlock(&tlb_registry_lock);
+}
+
+static void tlb_atfork_child(void)
+{
+	struct soft_tlb *tlb, *next;
+
+	list_for_each_entry_safe(tlb, next, &tlb_registry, link) {
+		if (tlb == this_tlb)
+			continue;
+		list_del(&tlb->link);
+		tlb_nr_registered--;
+		free(tlb->entries);
+		free(tlb);
+	}
+	if (atomic_load(&tlb_membarrier_ok) &&
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0)
+		atomic_store(&tlb_membarrier_ok, false);
+	/* waiter bits of the parent's threads may be set: start afresh */
+	pthread_rwlock_init(&tlb_registry_lock, NULL);
+}
+
 static void tlb_setup(void)
 {
 	const char *env = getenv("UMM_TLB_MEMBARRIER");
 	bool ok = false;
 
 	BUG_ON(pthread_key_create(&tlb_key, tlb_destroy) != 0);
+	BUG_ON(pthread_atfork(tlb_atfork_prepare, tlb_atfork_parent, tlb_atfork_child) != 0);
 	if (!TLB_TSAN && !(env && env[0] == '0')) {
 		long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
 

@@ -991,6 +991,67 @@ static void test_pin_write_dirties_file(void)
 	close(fd);
 }
 
+/* ---- host fork() while another thread is inside an access ---- */
+
+struct fork_reader {
+	struct umm_mm *mm;
+	uintptr_t a;
+	size_t len;
+	_Atomic bool stop;
+	_Atomic long rounds;
+};
+
+static void *fork_reader_loop(void *arg)
+{
+	struct fork_reader *r = arg;
+	char *buf = malloc(r->len);
+
+	while (buf && !atomic_load(&r->stop)) {
+		if (umm_read(r->mm, r->a, buf, r->len) != 0)
+			break;
+		atomic_fetch_add(&r->rounds, 1);
+	}
+	free(buf);
+	return NULL;
+}
+
+/*
+ * The child of a host fork() has only the forking thread; a shootdown there
+ * must not wait for the parent's reader, which was (most likely) inside a
+ * long umm_read at the moment of the fork.
+ */
+static void test_host_fork_while_active(void)
+{
+	struct umm_mm *mm = new_mm();
+	struct fork_reader r = { .mm = mm, .len = 4UL << 20 };
+	pthread_t t;
+
+	r.a = map_anon(mm, r.len);
+	fill(mm, r.a, r.len, 0x33);
+	pthread_create(&t, NULL, fork_reader_loop, &r);
+	for (int round = 0; round < 5; round++) {
+		long seen = atomic_load(&r.rounds);
+		pid_t pid;
+		int status = 0;
+
+		while (atomic_load(&r.rounds) < seen + 2)
+			sched_yield();
+		pid = fork();
+		REQUIRE(pid >= 0);
+		if (pid == 0) {
+			alarm(10);                     /* a hang is a failure */
+			flush_tlb_range(mm, r.a, r.a + r.len);
+			_exit(0);
+		}
+		REQUIRE(waitpid(pid, &status, 0) == pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(t, NULL);
+	CHECK(atomic_load(&r.rounds) > 10);
+	end_mm(mm);
+}
+
 static void run_concurrent_tests(void)
 {
 	RUN(test_stale_zero_page_cow);
@@ -1000,6 +1061,7 @@ static void run_concurrent_tests(void)
 	RUN(test_remap_race);
 	RUN(test_write_vs_protect);
 	RUN(test_read_vs_munmap);
+	RUN(test_host_fork_while_active);
 }
 
 /* rerun_with_fences - the concurrent tests again, in a child forced onto the fence path. */
