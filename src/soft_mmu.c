@@ -404,10 +404,9 @@ static void tlb_atfork_child(void)
 	list_for_each_entry_safe(tlb, next, &tlb_registry, link) {
 		if (tlb == this_tlb)
 			continue;
+		/* not freed: its owner may have been mid-resize at the fork */
 		list_del(&tlb->link);
 		tlb_nr_registered--;
-		free(tlb->entries);
-		free(tlb);
 	}
 	if (atomic_load(&tlb_membarrier_ok) &&
 	    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0)
