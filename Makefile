@@ -21,12 +21,13 @@ LDFLAGS_tsan  := -fsanitize=thread
 SRCS   := $(sort $(wildcard src/*.c))
 TESTS  := $(sort $(wildcard tests/test_*.c))
 BENCHES:= $(sort $(wildcard bench/bench_*.c))
+EXAMPLES:= $(sort $(wildcard examples/*.c))
 HDRS   := $(wildcard src/*.h include/usermm/*.h tests/*.h bench/*.h)
 VARIANTS := release debug asan tsan
 CHECK_VARIANTS ?= debug asan tsan
 
-.PHONY: all lib demo check bench clean $(addprefix lib-,$(VARIANTS)) $(addprefix tests-,$(VARIANTS))
-all: lib build/release/usermm benches
+.PHONY: all lib demo check bench clean benches examples $(addprefix lib-,$(VARIANTS)) $(addprefix tests-,$(VARIANTS))
+all: lib build/release/usermm benches examples
 
 objs = $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRCS))
 
@@ -58,6 +59,12 @@ build/release/bench/%: bench/%.c build/release/libusermm.a $(HDRS)
 	$(CC) $(BASE) $(FLAGS_release) $< build/release/libusermm.a -o $@ $(LDLIBS) -lm
 
 benches: $(patsubst bench/%.c,build/release/bench/%,$(BENCHES))
+
+build/release/examples/%: examples/%.c build/release/libusermm.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(FLAGS_release) $< build/release/libusermm.a -o $@ $(LDLIBS)
+
+examples: $(patsubst examples/%.c,build/release/examples/%,$(EXAMPLES))
 
 demo: all
 	./build/release/usermm demo
