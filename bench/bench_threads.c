@@ -1,0 +1,835 @@
+/*
+ * bench_threads.c - page faults and soft-TLB hits from several threads in
+ * ONE address space, usermm next to the Linux kernel doing the same job in
+ * the same process, for 1, 2 and 4 threads (4 oversubscribes a 2-CPU
+ * machine on purpose).
+ *
+ *   anon write fault   each thread writes 8 bytes to each page of its own
+ *                      16 MiB slice of one fresh private anonymous mapping
+ *   file minor fault   each thread reads 1 byte from each page of its own
+ *                      16 MiB slice of a fresh MAP_SHARED PROT_READ mapping
+ *                      of a 64 MiB temp file already in the page cache
+ *   soft-TLB hit       each thread does TLB_ITERS 8-byte umm_reads cycling
+ *                      over 16 resident pages shared by all threads, against
+ *                      an 8-byte memcpy through a host pointer
+ *
+ * Each measurement prints two lines: "wall" is the wall time of the whole
+ * batch (first thread's start to last thread's end) divided by the pages
+ * (accesses) of all threads, the inverse of aggregate throughput; "per
+ * thread" is each thread's own elapsed time divided by its own pages,
+ * averaged over the threads.  A comment line gives the throughput, its
+ * scaling against one thread, and "CPUs busy": the CPU time of all threads
+ * (CLOCK_THREAD_CPUTIME_ID) over the wall time, that is how many CPUs the
+ * threads kept busy; a thread asleep on a lock, or waiting for a CPU that
+ * another process holds, lowers it.  When the kernel's threads, which
+ * hardly sleep, keep fewer CPUs busy than they could, a LOW CPU line says
+ * that other load spoiled the scaling figures.  Another comment line gives
+ * the faults per page each side took.
+ *
+ * Timing.  A pool of worker threads lives through all repetitions of one
+ * measurement.  Per repetition the main thread creates the mapping
+ * (umm_mmap/mmap, untimed), publishes the job and meets the workers at
+ * the `start` barrier; each worker runs its untimed preparation (filling
+ * its TLB for the hit measurement), the workers meet at `ready` (workers
+ * only) and then spin (yielding when oversubscribed) until every worker
+ * has left the barrier, so that none starts before the others are awake
+ * (see all_running); each takes its own start time, does its slice, takes
+ * its end time and meets the main thread at `done`.  The main thread then checks
+ * the data (untimed) and removes the mapping.  usermm and kernel
+ * repetitions alternate, after one untimed warm-up repetition of each
+ * (first use of the threads' TLBs and of usermm's frames).  The figure is
+ * the median of REPS repetitions.
+ *
+ * What scaling to expect is left to the measurement: usermm installs every
+ * pte of an address space under its single mm->page_table_lock and takes
+ * mmap_lock (an rwlock) for read on each fault, so all fault installs in
+ * one mm serialize on one mutex, while the kernel splits its pte locks per
+ * page-table page (a thread's 16 MiB slice has tables of its own) and,
+ * in recent kernels, handles most faults under a per-VMA lock instead of
+ * mmap_lock.  Soft-TLB hits take no lock on either side.
+ *
+ * As in bench_fault.c: kernel accesses are loads and stores through the
+ * mmap()ed pointer, kernel mappings get MADV_NOHUGEPAGE, the kernel's file
+ * fault-around is left on, the data read back is checked (a mismatch
+ * prints WRONG DATA) and a measurement that cannot run prints a comment
+ * line and the benchmark goes on.
+ *
+ * Synchronization: the three pthread barriers of a pool (and its `gate`
+ * mutex, passed once by each worker at its start); the job fields
+ * are written by the main thread only while the workers wait at `start`,
+ * and each worker writes only its own (cache-line aligned) result slot.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#include <usermm/usermm.h>
+#include "bench.h"
+
+#define REPS         7
+#define MAX_THREADS  4
+#define SLICE_PAGES  4096UL          /* 16 MiB per thread */
+#define FILE_PAGES   (SLICE_PAGES * MAX_THREADS)   /* 64 MiB temp file */
+#define TLB_PAGES    16UL
+#define TLB_ITERS    (1UL << 23)
+#define PHYS_BYTES   (512UL << 20)
+
+#define UPAGE UMM_PAGE_SIZE
+
+static const int thread_counts[] = { 1, 2, 4 };
+#define NR_COUNTS ((int)(sizeof(thread_counts) / sizeof(thread_counts[0])))
+
+static size_t kpage;                /* the host's page size */
+static int nr_cpus;                 /* online CPUs */
+
+struct pool;
+
+/* One worker's slot: written by that worker only, read by main after `done`. */
+struct worker {
+	struct pool *pool;
+	int idx;
+	pthread_t tid;
+	uint64_t t0, t1;                /* wall clock around the timed work */
+	uint64_t c0, c1;                /* this thread's CPU time, likewise */
+	unsigned long sum;
+	int err;
+} __attribute__((aligned(64)));
+
+/* The job the workers run; changed by main only while they wait at `start`. */
+struct pool {
+	int nr;
+	pthread_mutex_t gate;           /* held by main while it creates the workers */
+	pthread_barrier_t start;        /* main + workers: a job is published */
+	pthread_barrier_t ready;        /* workers: all prepared, go */
+	pthread_barrier_t done;         /* main + workers: all finished */
+	bool stop;
+	_Atomic int running;            /* workers past `ready` (all_running) */
+	void (*prepare)(struct pool *pl, struct worker *w);
+	void (*work)(struct pool *pl, struct worker *w);
+	struct umm_mm *mm;
+	uintptr_t ua;                   /* usermm mapping */
+	char *kp;                       /* kernel mapping */
+	uint64_t tag;
+	struct worker w[MAX_THREADS];
+};
+
+/* One repetition's figures. */
+struct sample {
+	double wall;                    /* ns per page (access), all threads */
+	double thread;                  /* mean of the threads' ns per page */
+	double busy;                    /* the threads' CPU time / wall time */
+};
+
+/* The medians of one measurement, kept to compute scaling. */
+struct result {
+	double u_wall, k_wall, u_thr, k_thr, u_busy, k_busy;
+	bool ok;
+};
+
+/* The byte that fills page `i` of the temp file. */
+static inline uint8_t file_byte(unsigned long i)
+{
+	return (uint8_t)(i * 13 + 7);
+}
+
+static void skipped(const char *what, const char *call, int err)
+{
+	printf("# %s: not measured, %s: %s\n", what, call, umm_strerror(err));
+	fflush(stdout);
+}
+
+static long minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+static unsigned long umm_minflt(struct umm_mm *mm)
+{
+	struct umm_mm_stats st;
+
+	if (umm_mm_stats(mm, &st))
+		return 0;
+	return st.minor_faults;
+}
+
+/* kmap_anon - a private anonymous host mapping of 4 KiB pages, or NULL. */
+static char *kmap_anon(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+/* ---- the workers ---- */
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * all_running - wait until every worker has left the `ready` barrier.  A
+ * barrier returns at once in the thread that arrives last and wakes the
+ * others; on this guest waking an idle vCPU can take longer than a whole
+ * slice of faults, and without this rendezvous the threads would run one
+ * after the other.  Oversubscribed, the waiters yield their CPU.
+ */
+static void all_running(struct pool *pl)
+{
+	atomic_fetch_add(&pl->running, 1);
+	while (atomic_load(&pl->running) < pl->nr)
+		if (pl->nr > nr_cpus)
+			sched_yield();
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *pl = w->pool;
+
+	pthread_mutex_lock(&pl->gate);
+	pthread_mutex_unlock(&pl->gate);
+	if (pl->stop)
+		return NULL;
+	for (;;) {
+		pthread_barrier_wait(&pl->start);
+		if (pl->stop)
+			break;
+		w->err = 0;
+		w->sum = 0;
+		if (pl->prepare)
+			pl->prepare(pl, w);
+		pthread_barrier_wait(&pl->ready);
+		all_running(pl);
+		w->t0 = now_ns();
+		w->c0 = thread_cpu_ns();
+		if (!w->err)
+			pl->work(pl, w);
+		w->c1 = thread_cpu_ns();
+		w->t1 = now_ns();
+		pthread_barrier_wait(&pl->done);
+	}
+	return NULL;
+}
+
+static void pool_destroy(struct pool *pl)
+{
+	pthread_barrier_destroy(&pl->start);
+	pthread_barrier_destroy(&pl->ready);
+	pthread_barrier_destroy(&pl->done);
+	pthread_mutex_destroy(&pl->gate);
+}
+
+/*
+ * pool_start - nr workers waiting for a job; 0 or a negative errno.  The
+ * workers pass `gate` before they touch a barrier, so that if a thread
+ * cannot be created the ones that were can leave without meeting it.
+ */
+static int pool_start(struct pool *pl, int nr)
+{
+	int i, err = 0;
+
+	memset(pl, 0, sizeof(*pl));
+	pl->nr = nr;
+	pthread_mutex_init(&pl->gate, NULL);
+	pthread_barrier_init(&pl->start, NULL, (unsigned)nr + 1);
+	pthread_barrier_init(&pl->ready, NULL, (unsigned)nr);
+	pthread_barrier_init(&pl->done, NULL, (unsigned)nr + 1);
+	pthread_mutex_lock(&pl->gate);
+	for (i = 0; i < nr && !err; i++) {
+		pl->w[i].pool = pl;
+		pl->w[i].idx = i;
+		err = pthread_create(&pl->w[i].tid, NULL, worker_main, &pl->w[i]);
+	}
+	if (err) {
+		i--;
+		pl->stop = true;
+	}
+	pthread_mutex_unlock(&pl->gate);
+	if (!err)
+		return 0;
+	while (i--)
+		pthread_join(pl->w[i].tid, NULL);
+	pool_destroy(pl);
+	return -err;
+}
+
+static void pool_stop(struct pool *pl)
+{
+	pl->stop = true;
+	pthread_barrier_wait(&pl->start);
+	for (int i = 0; i < pl->nr; i++)
+		pthread_join(pl->w[i].tid, NULL);
+	pool_destroy(pl);
+}
+
+/*
+ * pool_run - run the published job once on every worker; `per_thread` is
+ * the pages (accesses) each does.  Returns the first worker error (0 if
+ * none) and fills *s.
+ */
+static int pool_run(struct pool *pl, unsigned long per_thread, struct sample *s)
+{
+	uint64_t first = UINT64_MAX, last = 0;
+	double thr = 0, cpu = 0;
+	int err = 0;
+
+	atomic_store(&pl->running, 0);
+	pthread_barrier_wait(&pl->start);
+	pthread_barrier_wait(&pl->done);
+	for (int i = 0; i < pl->nr; i++) {
+		struct worker *w = &pl->w[i];
+
+		if (w->t0 < first)
+			first = w->t0;
+		if (w->t1 > last)
+			last = w->t1;
+		thr += (double)(w->t1 - w->t0) / per_thread;
+		cpu += (double)(w->c1 - w->c0);
+		if (w->err && !err)
+			err = w->err;
+	}
+	s->wall = (double)(last - first) / ((double)per_thread * pl->nr);
+	s->thread = thr / pl->nr;
+	s->busy = cpu / (double)(last - first);
+	return err;
+}
+
+/* ---- the jobs: each worker's slice starts at page idx * SLICE_PAGES ---- */
+
+static void anon_umm(struct pool *pl, struct worker *w)
+{
+	unsigned long first = (unsigned long)w->idx * SLICE_PAGES;
+
+	for (unsigned long i = first; i < first + SLICE_PAGES; i++) {
+		uint64_t v = pl->tag + i;
+
+		w->err = umm_write(pl->mm, pl->ua + i * UPAGE, &v, sizeof(v));
+		if (w->err)
+			return;
+	}
+}
+
+static void anon_kernel(struct pool *pl, struct worker *w)
+{
+	unsigned long first = (unsigned long)w->idx * SLICE_PAGES;
+
+	for (unsigned long i = first; i < first + SLICE_PAGES; i++)
+		*(volatile uint64_t *)(pl->kp + i * kpage) = pl->tag + i;
+}
+
+static void file_umm(struct pool *pl, struct worker *w)
+{
+	unsigned long first = (unsigned long)w->idx * SLICE_PAGES;
+	uint8_t c;
+
+	for (unsigned long i = first; i < first + SLICE_PAGES; i++) {
+		w->err = umm_read(pl->mm, pl->ua + i * UPAGE, &c, 1);
+		if (w->err)
+			return;
+		w->sum += c;
+	}
+}
+
+static void file_kernel(struct pool *pl, struct worker *w)
+{
+	unsigned long first = (unsigned long)w->idx * SLICE_PAGES;
+
+	for (unsigned long i = first; i < first + SLICE_PAGES; i++)
+		w->sum += *(volatile uint8_t *)(pl->kp + i * kpage);
+}
+
+/*
+ * The hit loops access page k at offset 64 * k, so that the 16 cache lines
+ * do not all fall into one L1 set (as in bench_fault.c).
+ */
+static void tlb_umm_loop(struct pool *pl, struct worker *w, unsigned long iters)
+{
+	uint64_t v = 0, sum = 0;
+
+	for (unsigned long i = 0; i < iters; i++) {
+		uintptr_t addr = pl->ua + (i % TLB_PAGES) * (UPAGE + 64);
+
+		w->err = umm_read(pl->mm, addr, &v, sizeof(v));
+		if (w->err)
+			break;
+		sum += v;
+	}
+	w->sum = sum;
+}
+
+static void tlb_kernel_loop(struct pool *pl, struct worker *w, unsigned long iters)
+{
+	uint64_t v = 0, sum = 0;
+
+	for (unsigned long i = 0; i < iters; i++) {
+		memcpy(&v, pl->kp + (i % TLB_PAGES) * (kpage + 64), sizeof(v));
+		sum += v;
+		/* Keep every copy: the compiler may not merge or hoist them. */
+		__asm__ volatile("" : : : "memory");
+	}
+	w->sum = sum;
+}
+
+/* Preparation: one pass fills this thread's software TLB (and caches). */
+static void tlb_umm_prep(struct pool *pl, struct worker *w)
+{
+	tlb_umm_loop(pl, w, TLB_PAGES);
+}
+
+static void tlb_kernel_prep(struct pool *pl, struct worker *w)
+{
+	tlb_kernel_loop(pl, w, TLB_PAGES);
+}
+
+static void tlb_umm(struct pool *pl, struct worker *w)
+{
+	tlb_umm_loop(pl, w, TLB_ITERS);
+}
+
+static void tlb_kernel(struct pool *pl, struct worker *w)
+{
+	tlb_kernel_loop(pl, w, TLB_ITERS);
+}
+
+/* ---- reporting ---- */
+
+/* median_of - the median of one field over the repetitions. */
+static double median_of(const struct sample *s, size_t field)
+{
+	double v[REPS];
+
+	for (int r = 0; r < REPS; r++)
+		v[r] = *(const double *)((const char *)&s[r] + field);
+	return median(v, REPS);
+}
+
+/*
+ * report - the two result lines of one measurement and a comment line with
+ * the aggregate rate, its scaling against one thread (`one`) and how many
+ * CPUs the threads kept busy (CPU time of all threads / wall time).
+ */
+static void report(const char *test, const char *unit, int nr, const struct sample *us,
+		   const struct sample *ks, struct result *res, const struct result *one)
+{
+	char name[64];
+
+	res->u_wall = median_of(us, offsetof(struct sample, wall));
+	res->k_wall = median_of(ks, offsetof(struct sample, wall));
+	res->u_thr = median_of(us, offsetof(struct sample, thread));
+	res->k_thr = median_of(ks, offsetof(struct sample, thread));
+	res->u_busy = median_of(us, offsetof(struct sample, busy));
+	res->k_busy = median_of(ks, offsetof(struct sample, busy));
+	res->ok = true;
+	snprintf(name, sizeof(name), "%s %d thr: wall/%s (ns)", test, nr,
+		 strcmp(unit, "accesses") ? "page" : "access");
+	bench_report(name, res->u_wall, res->k_wall);
+	snprintf(name, sizeof(name), "%s %d thr: per thread (ns)", test, nr);
+	bench_report(name, res->u_thr, res->k_thr);
+	printf("# %s %d thr%s: usermm %.2f M %s/s, kernel %.2f M %s/s",
+	       test, nr, nr > nr_cpus ? " (oversubscribed)" : "",
+	       1e3 / res->u_wall, unit, 1e3 / res->k_wall, unit);
+	if (nr > 1 && one->ok)
+		printf(", x%.2f and x%.2f of 1 thread", one->u_wall / res->u_wall,
+		       one->k_wall / res->k_wall);
+	printf("; CPUs busy usermm %.2f, kernel %.2f\n", res->u_busy, res->k_busy);
+	if (res->k_busy < 0.8 * (nr < nr_cpus ? nr : nr_cpus))
+		printf("# %s %d thr: LOW CPU, the kernel's threads kept only %.2f CPUs busy "
+		       "(other load?): scaling not meaningful\n", test, nr, res->k_busy);
+}
+
+/* ---- anonymous write faults ---- */
+
+/* anon_check - every page of both mappings holds what its writer stored. */
+static bool anon_check(struct pool *pl, unsigned long pages)
+{
+	for (unsigned long i = 0; i < pages; i++) {
+		uint64_t v = 0;
+
+		if (umm_read(pl->mm, pl->ua + i * UPAGE, &v, sizeof(v)) || v != pl->tag + i)
+			return false;
+		if (*(volatile uint64_t *)(pl->kp + i * kpage) != pl->tag + i)
+			return false;
+	}
+	return true;
+}
+
+/* anon_rep - one repetition on both sides; r < 0 is the untimed warm-up. */
+static int anon_rep(struct pool *pl, int r, struct sample *us, struct sample *ks,
+		    long *ufaults, long *kfaults, long *uhost)
+{
+	unsigned long pages = SLICE_PAGES * (unsigned long)pl->nr;
+	unsigned long u0;
+	long k0;
+	int err;
+
+	pl->tag = ((uint64_t)(r + 2) << 32) | (uint64_t)pl->nr << 24;
+	err = umm_mmap(pl->mm, 0, pages * UPAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &pl->ua);
+	if (err)
+		return err;
+	pl->kp = kmap_anon(pages * kpage);
+	if (!pl->kp) {
+		err = -errno;
+		goto out_umap;
+	}
+	pl->prepare = NULL;
+	pl->work = anon_umm;
+	u0 = umm_minflt(pl->mm);
+	k0 = minflt();
+	err = pool_run(pl, SLICE_PAGES, us);
+	*uhost += minflt() - k0;
+	*ufaults += (long)(umm_minflt(pl->mm) - u0);
+	if (err)
+		goto out_kunmap;
+	pl->work = anon_kernel;
+	k0 = minflt();
+	pool_run(pl, SLICE_PAGES, ks);
+	*kfaults += minflt() - k0;
+	if (!anon_check(pl, pages))
+		printf("# anon fault %d thr: WRONG DATA read back\n", pl->nr);
+out_kunmap:
+	munmap(pl->kp, pages * kpage);
+out_umap:
+	umm_munmap(pl->mm, pl->ua, pages * UPAGE);
+	return err;
+}
+
+static void bench_anon(struct umm_mm *mm, int nr, struct result *res, const struct result *one)
+{
+	struct sample us[REPS], ks[REPS], wu, wk;
+	long uf = 0, kf = 0, uh = 0, dummy = 0;
+	unsigned long total = SLICE_PAGES * (unsigned long)nr * REPS;
+	struct pool pl;
+	int err;
+
+	err = pool_start(&pl, nr);
+	if (err) {
+		skipped("anon fault", "pthread_create", err);
+		return;
+	}
+	pl.mm = mm;
+	for (int r = -1; r < REPS; r++) {
+		err = r < 0 ? anon_rep(&pl, r, &wu, &wk, &dummy, &dummy, &dummy) :
+			      anon_rep(&pl, r, &us[r], &ks[r], &uf, &kf, &uh);
+		if (err) {
+			skipped("anon fault", "umm_mmap/umm_write/mmap", err);
+			goto out_pool;
+		}
+	}
+	report("anon fault", "faults", nr, us, ks, res, one);
+	printf("# anon fault %d thr: faults per page usermm %.3f, kernel %.3f; "
+	       "host faults per page during usermm runs %.3f\n",
+	       nr, (double)uf / total, (double)kf / total, (double)uh / total);
+out_pool:
+	pool_stop(&pl);
+}
+
+/* ---- file minor faults ---- */
+
+/* make_temp_file - an unlinked temp file of `pages` pages, clean in the page cache. */
+static int make_temp_file(unsigned long pages)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096], *buf;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/umm_bench_threads.XXXXXX", dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	buf = malloc(kpage);
+	if (!buf)
+		goto err_close;
+	for (unsigned long i = 0; i < pages; i++) {
+		memset(buf, file_byte(i), kpage);
+		if (pwrite(fd, buf, kpage, (off_t)(i * kpage)) != (ssize_t)kpage)
+			goto err_free;
+	}
+	free(buf);
+	fsync(fd);
+	return fd;
+
+err_free:
+	free(buf);
+err_close:
+	close(fd);
+	return -EIO;
+}
+
+/* file_warm - one pass over the whole file through a mapping on each side. */
+static int file_warm(struct umm_mm *mm, struct umm_object *obj, int fd)
+{
+	unsigned long sum = 0;
+	uintptr_t a;
+	uint8_t c;
+	char *p;
+	int err;
+
+	err = umm_mmap(mm, 0, FILE_PAGES * UPAGE, PROT_READ, MAP_SHARED, obj, 0, &a);
+	if (err)
+		return err;
+	for (unsigned long i = 0; i < FILE_PAGES && !err; i++)
+		err = umm_read(mm, a + i * UPAGE, &c, 1);
+	umm_munmap(mm, a, FILE_PAGES * UPAGE);
+	if (err)
+		return err;
+	p = mmap(NULL, FILE_PAGES * kpage, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	for (unsigned long i = 0; i < FILE_PAGES; i++)
+		sum += *(volatile uint8_t *)(p + i * kpage);
+	munmap(p, FILE_PAGES * kpage);
+	__asm__ volatile("" : : "r"(sum));
+	return 0;
+}
+
+/* file_sums_ok - every worker read the bytes of its own slice. */
+static bool file_sums_ok(struct pool *pl)
+{
+	for (int t = 0; t < pl->nr; t++) {
+		unsigned long want = 0, first = (unsigned long)t * SLICE_PAGES;
+
+		for (unsigned long i = first; i < first + SLICE_PAGES; i++)
+			want += file_byte(i);
+		if (pl->w[t].sum != want)
+			return false;
+	}
+	return true;
+}
+
+static int file_rep(struct pool *pl, struct umm_object *obj, int fd, struct sample *us,
+		    struct sample *ks, long *ufaults, long *kfaults, bool *wrong)
+{
+	unsigned long u0;
+	long k0;
+	int err;
+
+	err = umm_mmap(pl->mm, 0, FILE_PAGES * UPAGE, PROT_READ, MAP_SHARED, obj, 0, &pl->ua);
+	if (err)
+		return err;
+	pl->kp = mmap(NULL, FILE_PAGES * kpage, PROT_READ, MAP_SHARED, fd, 0);
+	if (pl->kp == MAP_FAILED) {
+		err = -errno;
+		goto out_umap;
+	}
+	madvise(pl->kp, FILE_PAGES * kpage, MADV_NOHUGEPAGE);
+	pl->prepare = NULL;
+	pl->work = file_umm;
+	u0 = umm_minflt(pl->mm);
+	err = pool_run(pl, SLICE_PAGES, us);
+	*ufaults += (long)(umm_minflt(pl->mm) - u0);
+	if (err)
+		goto out_kunmap;
+	if (!file_sums_ok(pl))
+		*wrong = true;
+	pl->work = file_kernel;
+	k0 = minflt();
+	pool_run(pl, SLICE_PAGES, ks);
+	*kfaults += minflt() - k0;
+	if (!file_sums_ok(pl))
+		*wrong = true;
+out_kunmap:
+	munmap(pl->kp, FILE_PAGES * kpage);
+out_umap:
+	umm_munmap(pl->mm, pl->ua, FILE_PAGES * UPAGE);
+	return err;
+}
+
+static void bench_file_nr(struct umm_mm *mm, struct umm_object *obj, int fd, int nr,
+			  struct result *res, const struct result *one)
+{
+	struct sample us[REPS], ks[REPS], wu, wk;
+	unsigned long total = SLICE_PAGES * (unsigned long)nr * REPS;
+	long uf = 0, kf = 0, dummy = 0;
+	bool wrong = false;
+	struct pool pl;
+	int err;
+
+	err = pool_start(&pl, nr);
+	if (err) {
+		skipped("file fault", "pthread_create", err);
+		return;
+	}
+	pl.mm = mm;
+	for (int r = -1; r < REPS; r++) {
+		err = r < 0 ? file_rep(&pl, obj, fd, &wu, &wk, &dummy, &dummy, &wrong) :
+			      file_rep(&pl, obj, fd, &us[r], &ks[r], &uf, &kf, &wrong);
+		if (err) {
+			skipped("file fault", "umm_mmap/umm_read/mmap", err);
+			goto out_pool;
+		}
+	}
+	if (wrong)
+		printf("# file fault %d thr: WRONG DATA read\n", nr);
+	report("file fault", "pages", nr, us, ks, res, one);
+	printf("# file fault %d thr: faults per page usermm %.3f, kernel %.3f (fault-around)\n",
+	       nr, (double)uf / total, (double)kf / total);
+out_pool:
+	pool_stop(&pl);
+}
+
+static void bench_file(struct umm_system *sys, struct umm_mm *mm, struct result *res)
+{
+	struct umm_object *obj;
+	int fd, err;
+
+	fd = make_temp_file(FILE_PAGES);
+	if (fd < 0) {
+		skipped("file fault", "temp file", fd);
+		return;
+	}
+	err = umm_object_open_fd(sys, fd, &obj);
+	if (err) {
+		skipped("file fault", "umm_object_open_fd", err);
+		goto out_close;
+	}
+	err = file_warm(mm, obj, fd);
+	if (err) {
+		skipped("file fault", "warm-up pass", err);
+		goto out_put;
+	}
+	for (int c = 0; c < NR_COUNTS; c++)
+		bench_file_nr(mm, obj, fd, thread_counts[c], &res[c], &res[0]);
+out_put:
+	umm_object_put(obj);
+out_close:
+	close(fd);
+}
+
+/* ---- soft-TLB hits ---- */
+
+static void bench_tlb_nr(struct pool *pl, int nr, struct result *res, const struct result *one)
+{
+	struct sample us[REPS], ks[REPS], wu, wk;
+	int err;
+
+	for (int r = -1; r < REPS; r++) {
+		pl->prepare = tlb_umm_prep;
+		pl->work = tlb_umm;
+		err = pool_run(pl, TLB_ITERS, r < 0 ? &wu : &us[r]);
+		if (err) {
+			skipped("TLB hit", "umm_read", err);
+			return;
+		}
+		pl->prepare = tlb_kernel_prep;
+		pl->work = tlb_kernel;
+		pool_run(pl, TLB_ITERS, r < 0 ? &wk : &ks[r]);
+	}
+	report("TLB hit", "accesses", nr, us, ks, res, one);
+}
+
+static void bench_tlb(struct umm_mm *mm, struct result *res)
+{
+	struct pool pl;
+	uintptr_t a;
+	char *p;
+	int err;
+
+	err = umm_mmap(mm, 0, TLB_PAGES * UPAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a);
+	if (err) {
+		skipped("TLB hit", "umm_mmap", err);
+		return;
+	}
+	for (unsigned long i = 0; i < TLB_PAGES && !err; i++) {
+		uint64_t v = i;
+
+		err = umm_write(mm, a + i * (UPAGE + 64), &v, sizeof(v));
+	}
+	if (err) {
+		skipped("TLB hit", "umm_write", err);
+		goto out_umap;
+	}
+	p = kmap_anon(TLB_PAGES * kpage);
+	if (!p) {
+		skipped("TLB hit", "mmap", -errno);
+		goto out_umap;
+	}
+	for (unsigned long i = 0; i < TLB_PAGES; i++)
+		*(volatile uint64_t *)(p + i * (kpage + 64)) = i;
+	for (int c = 0; c < NR_COUNTS; c++) {
+		err = pool_start(&pl, thread_counts[c]);
+		if (err) {
+			skipped("TLB hit", "pthread_create", err);
+			break;
+		}
+		pl.mm = mm;
+		pl.ua = a;
+		pl.kp = p;
+		bench_tlb_nr(&pl, thread_counts[c], &res[c], &res[0]);
+		pool_stop(&pl);
+	}
+	munmap(p, TLB_PAGES * kpage);
+out_umap:
+	umm_munmap(mm, a, TLB_PAGES * UPAGE);
+}
+
+/* print_loadavg - wall-clock figures stretch when other work shares the CPUs. */
+static void print_loadavg(void)
+{
+	char line[128] = "";
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f))
+		printf("# load average at start: %.14s\n", line);
+	fclose(f);
+}
+
+int main(void)
+{
+	struct umm_config cfg = { .phys_bytes = PHYS_BYTES };
+	struct result anon[NR_COUNTS] = { 0 }, file[NR_COUNTS] = { 0 }, tlb[NR_COUNTS] = { 0 };
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	int err;
+
+	kpage = (size_t)sysconf(_SC_PAGESIZE);
+	nr_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	bench_machine_line();
+	printf("# median of %d repetitions; threads in one address space, each on its own "
+	       "%lu-page (16 MiB) slice; %lu accesses per thread for TLB hits; usermm phys %lu MiB\n",
+	       REPS, SLICE_PAGES, TLB_ITERS, PHYS_BYTES >> 20);
+	printf("# wall = batch wall time / all threads' pages; per thread = a thread's own time / "
+	       "its pages, mean over threads\n");
+	print_loadavg();
+	if (kpage != UPAGE)
+		printf("# host page size %zu: kernel lines touch one host page per usermm page\n", kpage);
+	err = umm_system_create(&cfg, &sys);
+	if (err) {
+		printf("# umm_system_create: %s, nothing measured\n", umm_strerror(err));
+		return 1;
+	}
+	err = umm_mm_create(sys, &mm);
+	if (err) {
+		printf("# umm_mm_create: %s, nothing measured\n", umm_strerror(err));
+		goto out_sys;
+	}
+	for (int c = 0; c < NR_COUNTS; c++)
+		bench_anon(mm, thread_counts[c], &anon[c], &anon[0]);
+	bench_file(sys, mm, file);
+	bench_tlb(mm, tlb);
+	umm_mm_destroy(mm);
+out_sys:
+	umm_system_destroy(sys);
+	return 0;
+}
