@@ -24,13 +24,26 @@
  * `order` is only ever written under the zone lock, which is what lets a
  * merging thread read it while the frame's cache is used by another thread.
  *
- * Counting: nr_free counts frames in the buddy lists plus the caches, and
- * nr_pcp the cached ones.  Both change only under the zone lock or under
- * the lock of the cache the frame enters or leaves, so phys_check(), which
- * takes every lock, sees them exact.  To keep the fast path to a few atomic
- * operations, allocations and frees served by a cache are counted in the
- * cache (under its lock) and summed by phys_get_stats(); phys->stat holds
- * the rest (its pcp_hits field stays unused).
+ * Counting: nr_free counts frames in the buddy lists plus the caches.  It
+ * is kept exact: every change is one atomic add made under the zone lock
+ * or the lock of the cache the frame enters or leaves (so phys_check(),
+ * which takes every lock, sees it exact), because callers outside this
+ * file read it directly; the fast path pays that one atomic per frame, and
+ * it also yields the old value for the low-watermark crossing.  The
+ * watermark checks read this exact nr_free.
+ *
+ * nr_pcp, the cached frames, is published lazily: each cache remembers the
+ * part of its count it has added to nr_pcp (`synced`) and publishes the
+ * difference at every refill and drain, and on the fast path only once
+ * the difference reaches PCP_SYNC_DRIFT.  So |nr_pcp - sum of the cache
+ * counts| < PCP_SYNC_DRIFT * (number of caches), and nr_pcp is exact once
+ * every cache has been drained (thread exit, drain_all_pages()).
+ * phys_get_stats() reports the exact sum of the counts, phys_check()
+ * verifies nr_pcp against the published parts, and drain_all_pages()
+ * does not trust nr_pcp == 0 to mean "nothing cached".  Allocations and
+ * frees served by a cache are counted in the cache (under its lock) and
+ * summed by phys_get_stats(); phys->stat holds the rest (its pcp_hits
+ * field stays unused).
  *
  * Watermarks: an allocation that would leave fewer than wmark[MIN] frames
  * free (GFP_ATOMIC: half of it) fails its fast attempt; the slow path
@@ -75,10 +88,12 @@
 #define PCP_HIGH_DEFAULT 64
 #define PCP_BATCH_DEFAULT 16
 #define CACHELINE        64
+#define PCP_SYNC_DRIFT   8              /* see "Counting" above */
 
 struct per_thread_pages {
-	atomic_flag lock;               /* protects frames, count, allocs, frees */
+	atomic_flag lock;               /* protects frames, count, synced, allocs, frees */
 	unsigned int count;
+	unsigned int synced;            /* part of count published in phys->nr_pcp */
 	struct list_head frames;        /* free order-0 frames, hottest first */
 	unsigned long allocs, frees;    /* served by this cache (never reset) */
 	struct phys_mem *phys;
@@ -122,6 +137,28 @@ static void pcp_unlock(struct per_thread_pages *pcp)
 static unsigned long pfn_of(struct phys_mem *phys, struct page *page)
 {
 	return (unsigned long)(page - phys->pages);
+}
+
+/*
+ * pcp_sync_locked - publish the cache's count in phys->nr_pcp (one atomic
+ * add of the change since the last publication).  pcp lock held.
+ */
+static void pcp_sync_locked(struct per_thread_pages *pcp)
+{
+	long delta = (long)pcp->count - (long)pcp->synced;
+
+	if (delta) {
+		atomic_fetch_add_explicit(&pcp->phys->nr_pcp, delta, memory_order_relaxed);
+		pcp->synced = pcp->count;
+	}
+}
+
+/* pcp_drifted - has count moved PCP_SYNC_DRIFT frames from what nr_pcp shows? */
+static inline bool pcp_drifted(const struct per_thread_pages *pcp)
+{
+	long delta = (long)pcp->count - (long)pcp->synced;
+
+	return delta >= PCP_SYNC_DRIFT || delta <= -PCP_SYNC_DRIFT;
 }
 
 /* reset_descriptor - the state of a freshly allocated frame's descriptor. */
@@ -225,8 +262,10 @@ static void pcp_drain_locked(struct per_thread_pages *pcp, unsigned int nr)
 	struct phys_mem *phys = pcp->phys;
 	unsigned int done = 0;
 
-	if (!pcp->count)
+	if (!pcp->count) {
+		pcp_sync_locked(pcp);           /* a drained cache shows 0 in nr_pcp */
 		return;
+	}
 	pthread_mutex_lock(&phys->zone_lock);
 	while (done < nr && !list_empty(&pcp->frames)) {
 		/* take the coldest frames: the hot ones stay for reuse */
@@ -238,8 +277,8 @@ static void pcp_drain_locked(struct per_thread_pages *pcp, unsigned int nr)
 		done++;
 	}
 	pcp->count -= done;
-	atomic_fetch_sub(&phys->nr_pcp, (long)done);
 	pthread_mutex_unlock(&phys->zone_lock);
+	pcp_sync_locked(pcp);
 }
 
 /* pcp_refill_locked - move up to pcp_batch frames from the buddy lists to pcp. pcp lock held. */
@@ -260,8 +299,8 @@ static void pcp_refill_locked(struct per_thread_pages *pcp)
 		done++;
 	}
 	pcp->count += done;
-	atomic_fetch_add(&phys->nr_pcp, (long)done);
 	pthread_mutex_unlock(&phys->zone_lock);
+	pcp_sync_locked(pcp);
 }
 
 /* pcp_thread_exit - key destructor: give the exiting thread's caches back. */
@@ -404,7 +443,8 @@ static struct page *alloc_from_pcp(struct phys_mem *phys, struct per_thread_page
 		atomic_store_explicit(&page->flags, 0, memory_order_release);
 		pcp->count--;
 		pcp->allocs++;
-		atomic_fetch_sub_explicit(&phys->nr_pcp, 1, memory_order_relaxed);
+		if (unlikely(pcp_drifted(pcp)))
+			pcp_sync_locked(pcp);
 		before = atomic_fetch_sub_explicit(&phys->nr_free, 1, memory_order_relaxed);
 		*woke = crossed_low(phys, before, 1);
 	}
@@ -525,10 +565,11 @@ static void free_frame_pcp(struct phys_mem *phys, struct per_thread_pages *pcp, 
 	list_add(&page->lru, &pcp->frames);
 	pcp->count++;
 	pcp->frees++;
-	atomic_fetch_add_explicit(&phys->nr_pcp, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&phys->nr_free, 1, memory_order_relaxed);
 	if (pcp->count > phys->pcp_high)
 		pcp_drain_locked(pcp, phys->pcp_batch);
+	else if (unlikely(pcp_drifted(pcp)))
+		pcp_sync_locked(pcp);
 	pcp_unlock(pcp);
 }
 
@@ -575,6 +616,12 @@ void free_pages(struct page *page, unsigned int order)
  * put_page - drop a reference; the last one frees the order-0 frame.
  * @page: a referenced frame, or a PG_reserved one (no-op)
  *
+ * A count of 1 read here is the caller's own reference: nobody else holds
+ * one, so nobody may take one (get_page() needs a reference or a lock on
+ * a structure that holds one; there are no speculative references), and
+ * the frame is freed without the atomic decrement.  The acquire load pairs
+ * with the release decrement of the previous last-but-one holder.
+ *
  * Takes no lock unless it frees the frame (see free_pages()).
  */
 void put_page(struct page *page)
@@ -583,7 +630,10 @@ void put_page(struct page *page)
 
 	if (PageReserved(page))
 		return;
-	old = atomic_fetch_sub_explicit(&page->_refcount, 1, memory_order_acq_rel);
+	if (atomic_load_explicit(&page->_refcount, memory_order_acquire) == 1)
+		old = 1;
+	else
+		old = atomic_fetch_sub_explicit(&page->_refcount, 1, memory_order_acq_rel);
 	VM_BUG_ON(old <= 0);
 	if (old != 1)
 		return;
@@ -636,8 +686,7 @@ void drain_all_pages(struct phys_mem *phys)
 {
 	struct per_thread_pages *pcp;
 
-	if (!atomic_load(&phys->nr_pcp))
-		return;
+	/* no shortcut on nr_pcp == 0: it may lag frames a cache holds */
 	pthread_mutex_lock(&phys->pcp_list_lock);
 	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
 		pcp_lock(pcp);
@@ -688,7 +737,8 @@ void phys_set_reclaim_hook(struct phys_mem *phys, reclaim_hook_t fn, void (*wake
  * @st: filled in
  *
  * Takes the zone lock for the per-order counts, then pcp_list_lock and
- * each cache lock in turn for the counters kept per cache.
+ * each cache lock in turn for the counters kept per cache (nr_pcp is the
+ * exact sum of the cache counts, not the lazily published phys->nr_pcp).
  */
 void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 {
@@ -701,7 +751,6 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	for (o = 0; o < MAX_ORDER; o++)
 		st->free_by_order[o] = phys->free_area[o].nr_free;
 	st->nr_free = (unsigned long)atomic_load(&phys->nr_free);
-	st->nr_pcp = (unsigned long)atomic_load(&phys->nr_pcp);
 	pthread_mutex_unlock(&phys->zone_lock);
 	st->wmark_min = phys->wmark[WMARK_MIN];
 	st->wmark_low = phys->wmark[WMARK_LOW];
@@ -709,6 +758,7 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	pthread_mutex_lock(&phys->pcp_list_lock);
 	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
 		pcp_lock(pcp);
+		st->nr_pcp += pcp->count;
 		st->pcp_hits += pcp->allocs;
 		st->frees += pcp->frees;
 		pcp_unlock(pcp);
@@ -806,12 +856,14 @@ static long check_buddy_lists(struct check_state *cs)
 	return total;
 }
 
-static long check_pcp_lists(struct check_state *cs)
+/* check_pcp_lists - the caches' frames: returns how many, sets *published to their nr_pcp share. */
+static long check_pcp_lists(struct check_state *cs, long *published)
 {
 	struct phys_mem *phys = cs->phys;
 	struct per_thread_pages *pcp;
 	long total = 0;
 
+	*published = 0;
 	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
 		unsigned long count = 0;
 		struct page *page;
@@ -831,7 +883,10 @@ static long check_pcp_lists(struct check_state *cs)
 			check_fail(cs, "pcp count mismatch", count, pcp->count);
 		if (count > phys->pcp_high)
 			check_fail(cs, "pcp above pcp_high", count, phys->pcp_high);
+		if (pcp_drifted(pcp))
+			check_fail(cs, "pcp count drifted from nr_pcp", pcp->count, pcp->synced);
 		total += (long)count;
+		*published += (long)pcp->synced;
 	}
 	return total;
 }
@@ -849,7 +904,7 @@ int phys_check(struct phys_mem *phys)
 {
 	struct check_state cs = { .phys = phys };
 	struct per_thread_pages *pcp;
-	long buddy, cached;
+	long buddy, cached, published;
 
 	cs.seen = calloc(phys->nr_frames, 1);
 	if (!cs.seen)
@@ -860,10 +915,11 @@ int phys_check(struct phys_mem *phys)
 	pthread_mutex_lock(&phys->zone_lock);
 
 	buddy = check_buddy_lists(&cs);
-	cached = check_pcp_lists(&cs);
+	cached = check_pcp_lists(&cs, &published);
 	check_descriptors(&cs);
-	if (cached != atomic_load(&phys->nr_pcp))
-		check_fail(&cs, "nr_pcp mismatch", (unsigned long)cached, (unsigned long)atomic_load(&phys->nr_pcp));
+	if (published != atomic_load(&phys->nr_pcp))
+		check_fail(&cs, "nr_pcp mismatch", (unsigned long)published,
+			   (unsigned long)atomic_load(&phys->nr_pcp));
 	if (buddy + cached != atomic_load(&phys->nr_free))
 		check_fail(&cs, "nr_free mismatch", (unsigned long)(buddy + cached),
 			   (unsigned long)atomic_load(&phys->nr_free));

@@ -562,6 +562,122 @@ static void test_drain_stranded(void)
 	phys_destroy(phys);
 }
 
+/*
+ * nr_pcp is published lazily (page_alloc.c, "Counting"): it trails the
+ * caches by fewer than 8 frames per cache, phys_get_stats() is exact, and
+ * frames the counter does not show yet are still drained and found.
+ */
+struct lag_arg {
+	struct phys_mem *phys;
+	pthread_barrier_t *bar;
+	struct page *kept[9];
+	long raw, exact;
+};
+
+static void *lag_thread(void *p)
+{
+	struct lag_arg *a = p;
+	struct page *pages[16];
+	struct phys_stats st;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		pages[i] = alloc_page(a->phys, 0);      /* one refill of 16, emptied */
+	for (i = 0; i < 7; i++)
+		if (pages[i])
+			put_page(pages[i]);             /* 7 back: below the publishing step */
+	for (i = 0; i < 9; i++)
+		a->kept[i] = pages[7 + i];
+	a->raw = atomic_load(&a->phys->nr_pcp);
+	phys_get_stats(a->phys, &st);
+	a->exact = (long)st.nr_pcp;
+	pthread_barrier_wait(a->bar);           /* 7 frames cached here */
+	pthread_barrier_wait(a->bar);           /* main has allocated everything */
+	for (i = 0; i < 9; i++)
+		if (a->kept[i])
+			put_page(a->kept[i]);
+	return NULL;
+}
+
+static void test_pcp_lazy_count(void)
+{
+	struct phys_mem *phys = make_phys(MiB, 1);
+	pthread_barrier_t bar;
+	struct lag_arg a = { .phys = phys, .bar = &bar };
+	struct page *pages[256], *page;
+	struct phys_stats st;
+	pthread_t t;
+	unsigned int n = 0, i;
+
+	/* one cache: the raw counter stays within the bound, the stats are exact */
+	for (i = 0; i < 40; i++)
+		REQUIRE((pages[i] = alloc_page(phys, 0)) != NULL);
+	for (i = 0; i < 40; i++) {
+		put_page(pages[i]);
+		phys_get_stats(phys, &st);
+		CHECK_EQ(st.nr_free, phys->nr_frames - 39 + i);
+		CHECK(labs(atomic_load(&phys->nr_pcp) - (long)st.nr_pcp) < 8);
+		CHECK_EQ(phys_check(phys), 0);
+	}
+	/* a wrong published count is caught */
+	atomic_fetch_add(&phys->nr_pcp, 1);
+	fprintf(stderr, "(expected phys_check complaint follows)\n");
+	CHECK_EQ(phys_check(phys), -EUCLEAN);
+	atomic_fetch_sub(&phys->nr_pcp, 1);
+	drain_local_pages(phys);
+	CHECK_EQ(atomic_load(&phys->nr_pcp), 0);
+	check_all_free(phys);
+
+	/* frames the counter does not show yet are drained before failing */
+	pthread_barrier_init(&bar, NULL, 2);
+	REQUIRE(pthread_create(&t, NULL, lag_thread, &a) == 0);
+	pthread_barrier_wait(&bar);
+	CHECK_EQ(a.exact, 7);
+	CHECK(a.raw < 7);                               /* the lag this test is about */
+	while (n < 256 && (page = alloc_page(phys, GFP_ATOMIC)) != NULL)
+		pages[n++] = page;
+	CHECK_EQ(n, 256 - 9);
+	CHECK_EQ(phys_check(phys), 0);
+	pthread_barrier_wait(&bar);
+	pthread_join(t, NULL);
+	CHECK_EQ(atomic_load(&phys->nr_pcp), 0);        /* exit drained and published */
+	while (n)
+		put_page(pages[--n]);
+	check_all_free(phys);
+	pthread_barrier_destroy(&bar);
+	phys_destroy(phys);
+}
+
+/* the last put frees whichever thread makes it; an earlier one never does */
+static void *put_thread(void *p)
+{
+	put_page(p);
+	return NULL;
+}
+
+static void test_put_page_threads(void)
+{
+	struct phys_mem *phys = make_phys(4 * MiB, 0);
+	pthread_t t[2];
+	int round, i;
+
+	for (round = 0; round < 200; round++) {
+		struct page *page = alloc_page(phys, 0);
+
+		REQUIRE(page);
+		get_page(page);
+		for (i = 0; i < 2; i++)
+			REQUIRE(pthread_create(&t[i], NULL, put_thread, page) == 0);
+		for (i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		CHECK_EQ(page_count(page), 0);
+		CHECK_EQ(nr_free(phys), (long)phys->nr_frames);  /* freed exactly once */
+		CHECK_EQ(phys_check(phys), 0);
+	}
+	check_all_free(phys);
+	phys_destroy(phys);
+}
+
 static void test_fault_injection(void)
 {
 	struct phys_mem *phys = make_phys(4 * MiB, 0);
@@ -1135,6 +1251,8 @@ int main(void)
 	RUN(test_gfp_zero);
 	RUN(test_watermarks);
 	RUN(test_drain_stranded);
+	RUN(test_pcp_lazy_count);
+	RUN(test_put_page_threads);
 	RUN(test_fault_injection);
 	RUN(test_refcount);
 	RUN(test_address_helpers);
