@@ -369,7 +369,8 @@ static void test_checker_catches(void)
 int main(void)
 {
 	const char *s = getenv("RBTREE_SEED");
-	uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) * 2654435761u + 1;
+	uint64_t seed = s ? strtoull(s, NULL, 0) :
+		getenv("UMM_RANDOM_SEED") ? (uint64_t)time(NULL) * 2654435761u + 1 : 1;
 
 	fprintf(stderr, "test_rbtree: seed %" PRIu64 " (RBTREE_SEED to replay)\n", seed);
 	rng_state = seed ? seed : 1;

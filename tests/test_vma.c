@@ -553,6 +553,7 @@ static void random_step(struct model *m, uintptr_t base, unsigned long window_pa
 		/* grow or shrink either end, within the neighbours */
 		uintptr_t lo = i ? m->r[i - 1].end : base;
 		uintptr_t hi = i + 1 < m->n ? m->r[i + 1].start : base + window_pages * PG;
+		hi = MAX(hi, v->vm_end);   /* a vma may have been created past the window */
 		s = rnd_range(lo / PG, v->vm_end / PG - 1) * PG;
 		e = rnd_range(s / PG + 1, hi / PG) * PG;
 		vma_adjust(m->mm, v, s, e, v->vm_pgoff);
@@ -1364,7 +1365,8 @@ static void test_threads(void)
 int main(void)
 {
 	const char *s = getenv("VMA_SEED");
-	uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) * 2654435761u + 7;
+	uint64_t seed = s ? strtoull(s, NULL, 0) :
+		getenv("UMM_RANDOM_SEED") ? (uint64_t)time(NULL) * 2654435761u + 7 : 7;
 
 	fprintf(stderr, "test_vma: seed %" PRIu64 " (VMA_SEED to replay)\n", seed);
 	rng_state = seed ? seed : 1;
