@@ -72,8 +72,8 @@ demo: all
 check: $(addprefix tests-,$(CHECK_VARIANTS))
 	@tests/run.sh $(CHECK_VARIANTS)
 
-bench: benches
-	@bench/run.sh
+bench: benches build/release/usermm
+	./build/release/usermm bench
 
 clean:
 	rm -rf build

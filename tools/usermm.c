@@ -4,6 +4,9 @@
  *   usermm demo     the built-in scenario (default): a real file mapped
  *                   shared and private, anonymous memory, fork with
  *                   copy-on-write; prints maps and counters.
+ *   usermm bench    run every benchmark built next to this program
+ *                   (build/release/bench/bench_*): usermm and the kernel
+ *                   side by side, with ratios.  Same as `make bench`.
  *   usermm help
  *
  * Uses only the public API.
@@ -14,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <limits.h>
+#include <libgen.h>
+#include <sys/wait.h>
 #include <usermm/usermm.h>
 
 #define PAGE UMM_PAGE_SIZE
@@ -157,10 +164,61 @@ static int demo(void)
 	return failures ? 1 : 0;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* bench - run each bench_* program in <dir of this program>/bench, in name order. */
+static int bench(void)
+{
+	char self[PATH_MAX], dir[PATH_MAX + 8], *names[64];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	struct dirent *de;
+	int count = 0, failed = 0;
+	DIR *d;
+
+	if (n <= 0)
+		return 1;
+	self[n] = 0;
+	snprintf(dir, sizeof(dir), "%s/bench", dirname(self));
+	d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "usermm bench: no benchmarks in %s (run make bench)\n", dir);
+		return 1;
+	}
+	while ((de = readdir(d)) && count < 64)
+		if (!strncmp(de->d_name, "bench_", 6))
+			names[count++] = strdup(de->d_name);
+	closedir(d);
+	qsort(names, (size_t)count, sizeof(names[0]), cmp_names);
+	for (int i = 0; i < count; i++) {
+		char path[PATH_MAX * 2];
+		int status = 0;
+		pid_t pid;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		printf("## %s\n", names[i]);
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			execl(path, path, (char *)NULL);
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+			failed++;
+		printf("\n");
+		free(names[i]);
+	}
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "demo"))
 		return demo();
-	fprintf(stderr, "usage: usermm [demo]\n");
+	if (!strcmp(argv[1], "bench"))
+		return bench();
+	fprintf(stderr, "usage: usermm [demo | bench | help]\n");
 	return strcmp(argv[1], "help") ? 2 : 0;
 }
