@@ -58,30 +58,35 @@ struct vm_area_struct {
 
 enum mm_counter { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, NR_MM_COUNTERS };
 
+/*
+ * Fields are grouped by who writes them, one cache line per group, so a
+ * fault on one CPU does not pull the line another CPU reads for every
+ * soft-TLB access (tlb_gen) or walks with (pgd, mm_rb).
+ */
 struct umm_mm {
+	/* read-mostly */
 	struct umm_system *sys;
 	uint64_t id;                     /* unique in the process, never reused (TLB tag) */
-
-	pthread_rwlock_t mmap_lock;
-	pthread_mutex_t page_table_lock; /* every pte and table of this mm, pt_used */
-
 	struct page *pgd_page;           /* level-4 table */
 	uint64_t *pgd;
+	struct list_head mmlist;         /* sys->mm_list */
 
-	/* VMA tree, under mmap_lock */
+	/* VMA tree, under mmap_lock (written only with it held for write) */
 	struct rb_root mm_rb;
 	unsigned long map_count;         /* VMAs */
 	unsigned long total_vm;          /* pages covered by VMAs */
 	uintptr_t mmap_base;             /* top-down allocation starts below this */
 	_Atomic uint64_t vmacache_seqnum;/* bumped on every VMA tree change */
 
-	_Atomic long rss[NR_MM_COUNTERS];
+	_Alignas(64) _Atomic uint64_t tlb_gen; /* bumped by every TLB shootdown */
+
+	_Alignas(64) pthread_rwlock_t mmap_lock;
+	_Alignas(64) pthread_mutex_t page_table_lock; /* every pte and table of this mm, pt_used */
+
+	/* written by every fault */
+	_Alignas(64) _Atomic long rss[NR_MM_COUNTERS];
 	_Atomic unsigned long min_flt, maj_flt, cow_flt;
 	_Atomic long nr_ptes;            /* page-table pages, pgd included */
-
-	_Atomic uint64_t tlb_gen;        /* bumped by every TLB shootdown */
-
-	struct list_head mmlist;         /* sys->mm_list */
 };
 
 static inline void add_mm_counter(struct umm_mm *mm, int member, long value)

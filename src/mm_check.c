@@ -169,7 +169,7 @@ int umm_system_check(struct umm_system *sys)
 {
 	struct phys_mem *phys;
 	unsigned int *counts;
-	struct umm_mm *mm;
+	struct list_head *pos;
 	int errors = 0;
 
 	if (!sys)
@@ -181,7 +181,9 @@ int umm_system_check(struct umm_system *sys)
 	if (!counts)
 		return -ENOMEM;
 	pthread_mutex_lock(&sys->mm_list_lock);
-	list_for_each_entry(mm, &sys->mm_list, mmlist) {
+	/* list_for_each, not _entry: struct umm_mm is 64-byte aligned, the head is not */
+	list_for_each(pos, &sys->mm_list) {
+		struct umm_mm *mm = list_entry(pos, struct umm_mm, mmlist);
 		struct check_ctx ctx = { .mm = mm, .map_counts = counts };
 
 		mmap_read_lock(mm);
