@@ -63,26 +63,6 @@
 
 static size_t kpage;                /* the host's page size */
 
-/* The byte that fills page `i` of the temp file. */
-static inline uint8_t file_byte(unsigned long i)
-{
-	return (uint8_t)(i * 13 + 7);
-}
-
-static void skipped(const char *what, const char *call, int err)
-{
-	printf("# %s: not measured, %s: %s\n", what, call, umm_strerror(err));
-	fflush(stdout);
-}
-
-static long minflt(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
-
 static unsigned long umm_faults(struct umm_mm *mm, bool cow)
 {
 	struct umm_mm_stats st;
@@ -90,18 +70,6 @@ static unsigned long umm_faults(struct umm_mm *mm, bool cow)
 	if (umm_mm_stats(mm, &st))
 		return 0;
 	return cow ? st.cow_faults : st.minor_faults;
-}
-
-/* kmap_anon - a private anonymous host mapping of 4 KiB pages, or NULL. */
-static char *kmap_anon(size_t len)
-{
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	madvise(p, len, MADV_NOHUGEPAGE);
-	return p;
 }
 
 static void ktouch(char *p, unsigned long pages, uint64_t tag)
@@ -126,38 +94,6 @@ static int utouch(struct umm_mm *mm, uintptr_t addr, unsigned long pages, uint64
 			return err;
 	}
 	return 0;
-}
-
-/* make_temp_file - an unlinked temp file of `pages` pages, clean in the page cache. */
-static int make_temp_file(unsigned long pages)
-{
-	const char *dir = getenv("TMPDIR");
-	char path[4096], *buf;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/umm_bench_fault.XXXXXX", dir ? dir : "/tmp");
-	fd = mkstemp(path);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	buf = malloc(kpage);
-	if (!buf)
-		goto err_close;
-	for (unsigned long i = 0; i < pages; i++) {
-		memset(buf, file_byte(i), kpage);
-		if (pwrite(fd, buf, kpage, (off_t)(i * kpage)) != (ssize_t)kpage)
-			goto err_free;
-	}
-	free(buf);
-	/* Clean pages: no writeback competes with the timed loops. */
-	fsync(fd);
-	return fd;
-
-err_free:
-	free(buf);
-err_close:
-	close(fd);
-	return -EIO;
 }
 
 /* One usermm repetition of the file fault: ns per page, or a negative errno. */
@@ -226,7 +162,7 @@ static void bench_file_fault(struct umm_system *sys, struct umm_mm *mm)
 	struct umm_object *obj;
 	int fd, err;
 
-	fd = make_temp_file(FILE_PAGES);
+	fd = make_temp_file("bench_fault", FILE_PAGES, kpage);
 	if (fd < 0) {
 		skipped(what, "temp file", fd);
 		return;
@@ -678,25 +614,10 @@ static void bench_munmap(struct umm_mm *mm)
 	bench_report(what, median(us, REPS), median(ks, REPS));
 }
 
-/* print_loadavg - wall-clock figures stretch when other work shares the CPUs. */
-static void print_loadavg(void)
-{
-	char line[128] = "";
-	FILE *f = fopen("/proc/loadavg", "r");
-
-	if (!f)
-		return;
-	if (fgets(line, sizeof(line), f))
-		printf("# load average at start: %.14s\n", line);
-	fclose(f);
-}
-
 int main(void)
 {
-	struct umm_config cfg = { .phys_bytes = PHYS_BYTES };
 	struct umm_system *sys;
 	struct umm_mm *mm;
-	int err;
 
 	kpage = (size_t)sysconf(_SC_PAGESIZE);
 	bench_machine_line();
@@ -704,16 +625,9 @@ int main(void)
 	       "and %lu (COW) pages; usermm phys %lu MiB\n",
 	       REPS, FILE_PAGES, COW_PAGES, PHYS_BYTES >> 20);
 	print_loadavg();
-	if (kpage != UPAGE)
-		printf("# host page size %zu: kernel lines touch one host page per usermm page\n", kpage);
-	err = umm_system_create(&cfg, &sys);
-	if (err) {
-		printf("# umm_system_create: %s, nothing measured\n", umm_strerror(err));
-		return 1;
-	}
-	err = umm_mm_create(sys, &mm);
-	if (err) {
-		printf("# umm_mm_create: %s, nothing measured\n", umm_strerror(err));
+	if (bench_start(PHYS_BYTES, kpage, &sys, &mm)) {
+		if (!sys)
+			return 1;
 		goto out_sys;
 	}
 	bench_file_fault(sys, mm);

@@ -132,26 +132,6 @@ struct result {
 	bool ok;
 };
 
-/* The byte that fills page `i` of the temp file. */
-static inline uint8_t file_byte(unsigned long i)
-{
-	return (uint8_t)(i * 13 + 7);
-}
-
-static void skipped(const char *what, const char *call, int err)
-{
-	printf("# %s: not measured, %s: %s\n", what, call, umm_strerror(err));
-	fflush(stdout);
-}
-
-static long minflt(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
-
 static unsigned long umm_minflt(struct umm_mm *mm)
 {
 	struct umm_mm_stats st;
@@ -159,18 +139,6 @@ static unsigned long umm_minflt(struct umm_mm *mm)
 	if (umm_mm_stats(mm, &st))
 		return 0;
 	return st.minor_faults;
-}
-
-/* kmap_anon - a private anonymous host mapping of 4 KiB pages, or NULL. */
-static char *kmap_anon(size_t len)
-{
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	madvise(p, len, MADV_NOHUGEPAGE);
-	return p;
 }
 
 /* ---- the workers ---- */
@@ -543,37 +511,6 @@ out_pool:
 
 /* ---- file minor faults ---- */
 
-/* make_temp_file - an unlinked temp file of `pages` pages, clean in the page cache. */
-static int make_temp_file(unsigned long pages)
-{
-	const char *dir = getenv("TMPDIR");
-	char path[4096], *buf;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/umm_bench_threads.XXXXXX", dir ? dir : "/tmp");
-	fd = mkstemp(path);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	buf = malloc(kpage);
-	if (!buf)
-		goto err_close;
-	for (unsigned long i = 0; i < pages; i++) {
-		memset(buf, file_byte(i), kpage);
-		if (pwrite(fd, buf, kpage, (off_t)(i * kpage)) != (ssize_t)kpage)
-			goto err_free;
-	}
-	free(buf);
-	fsync(fd);
-	return fd;
-
-err_free:
-	free(buf);
-err_close:
-	close(fd);
-	return -EIO;
-}
-
 /* file_warm - one pass over the whole file through a mapping on each side. */
 static int file_warm(struct umm_mm *mm, struct umm_object *obj, int fd)
 {
@@ -691,7 +628,7 @@ static void bench_file(struct umm_system *sys, struct umm_mm *mm, struct result 
 	struct umm_object *obj;
 	int fd, err;
 
-	fd = make_temp_file(FILE_PAGES);
+	fd = make_temp_file("bench_threads", FILE_PAGES, kpage);
 	if (fd < 0) {
 		skipped("file fault", "temp file", fd);
 		return;
@@ -782,26 +719,11 @@ out_umap:
 	umm_munmap(mm, a, TLB_PAGES * UPAGE);
 }
 
-/* print_loadavg - wall-clock figures stretch when other work shares the CPUs. */
-static void print_loadavg(void)
-{
-	char line[128] = "";
-	FILE *f = fopen("/proc/loadavg", "r");
-
-	if (!f)
-		return;
-	if (fgets(line, sizeof(line), f))
-		printf("# load average at start: %.14s\n", line);
-	fclose(f);
-}
-
 int main(void)
 {
-	struct umm_config cfg = { .phys_bytes = PHYS_BYTES };
 	struct result anon[NR_COUNTS] = { 0 }, file[NR_COUNTS] = { 0 }, tlb[NR_COUNTS] = { 0 };
 	struct umm_system *sys;
 	struct umm_mm *mm;
-	int err;
 
 	kpage = (size_t)sysconf(_SC_PAGESIZE);
 	nr_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -812,16 +734,9 @@ int main(void)
 	printf("# wall = batch wall time / all threads' pages; per thread = a thread's own time / "
 	       "its pages, mean over threads\n");
 	print_loadavg();
-	if (kpage != UPAGE)
-		printf("# host page size %zu: kernel lines touch one host page per usermm page\n", kpage);
-	err = umm_system_create(&cfg, &sys);
-	if (err) {
-		printf("# umm_system_create: %s, nothing measured\n", umm_strerror(err));
-		return 1;
-	}
-	err = umm_mm_create(sys, &mm);
-	if (err) {
-		printf("# umm_mm_create: %s, nothing measured\n", umm_strerror(err));
+	if (bench_start(PHYS_BYTES, kpage, &sys, &mm)) {
+		if (!sys)
+			return 1;
 		goto out_sys;
 	}
 	for (int c = 0; c < NR_COUNTS; c++)

@@ -42,43 +42,6 @@ static unsigned char file_byte(size_t off)
 	return (unsigned char)(0x40 + off / PS);
 }
 
-static struct umm_system *sys_create(size_t phys)
-{
-	struct umm_config cfg = { .phys_bytes = phys, .debug_checks = 1 };
-	struct umm_system *sys = NULL;
-
-	REQUIRE(umm_system_create(&cfg, &sys) == 0);
-	return sys;
-}
-
-static unsigned long free_frames(struct umm_system *sys)
-{
-	struct umm_sys_stats st;
-
-	REQUIRE(umm_system_stats(sys, &st) == 0);
-	return st.free_frames;
-}
-
-/* warm_up - use every slab cache once so a leak check compares like with like. */
-static void warm_up(struct umm_system *sys)
-{
-	struct umm_mm *a = NULL, *b = NULL;
-	struct umm_object *obj = NULL;
-	uintptr_t addr;
-	char c = 1;
-
-	REQUIRE(umm_mm_create(sys, &a) == 0);
-	REQUIRE(umm_object_create_shmem(sys, PS, &obj) == 0);
-	REQUIRE(umm_mmap(a, 0, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &addr) == 0);
-	REQUIRE(umm_write(a, addr, &c, 1) == 0);
-	REQUIRE(umm_mmap(a, 0, PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &addr) == 0);
-	REQUIRE(umm_write(a, addr, &c, 1) == 0);
-	REQUIRE(umm_fork(a, &b) == 0);
-	umm_mm_destroy(b);
-	umm_mm_destroy(a);
-	umm_object_put(obj);
-}
-
 /* page_is_byte - the page at addr reads successfully and every byte is b. */
 static bool page_is_byte(struct umm_mm *mm, uintptr_t addr, unsigned char b)
 {
@@ -349,7 +312,7 @@ static unsigned long alloc_failure_run(struct umm_system *sys, unsigned long bas
 	umm_object_put(obj);
 	CHECK(file_matches(fd));
 	CHECK_EQ(umm_system_check(sys), 0);
-	now = free_frames(sys);
+	now = test_free_frames(sys);
 	CHECK_EQ(now, baseline);
 	if (now != baseline)
 		fprintf(stderr, "  k=%ld times=%ld nfill=%d: %ld frames leaked\n", k, times, nfill,
@@ -364,12 +327,12 @@ static unsigned long alloc_failure_run(struct umm_system *sys, unsigned long bas
  */
 static long alloc_failure_sweep(long times, int nfill)
 {
-	struct umm_system *sys = sys_create(4UL << 20);
+	struct umm_system *sys = test_sys_create(4UL << 20, 1);
 	unsigned long baseline;
 	long k;
 
-	warm_up(sys);
-	baseline = free_frames(sys);
+	test_warm_up(sys);
+	baseline = test_free_frames(sys);
 	for (k = 0; k < 1000; k++)
 		if (alloc_failure_run(sys, baseline, k, times, nfill) == 0)
 			break;
@@ -406,7 +369,7 @@ static void test_alloc_failures(void)
 
 static void test_read_failures(void)
 {
-	struct umm_system *sys = sys_create(8UL << 20);
+	struct umm_system *sys = test_sys_create(8UL << 20, 1);
 	struct umm_object *obj = NULL;
 	struct umm_mm *mm = NULL;
 	uintptr_t x, y;
@@ -414,8 +377,8 @@ static void test_read_failures(void)
 	unsigned long baseline;
 	int fd = test_tmpfile(4 * PS, file_byte);
 
-	warm_up(sys);
-	baseline = free_frames(sys);
+	test_warm_up(sys);
+	baseline = test_free_frames(sys);
 	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
 	REQUIRE(umm_mm_create(sys, &mm) == 0);
 	REQUIRE(umm_mmap(mm, 0, 4 * PS, PROT_READ, MAP_SHARED, obj, 0, &x) == 0);
@@ -466,7 +429,7 @@ static void test_read_failures(void)
 
 	umm_mm_destroy(mm);
 	umm_object_put(obj);
-	CHECK_EQ(free_frames(sys), baseline);
+	CHECK_EQ(test_free_frames(sys), baseline);
 	close(fd);
 	umm_system_destroy(sys);
 }
@@ -489,7 +452,7 @@ static bool file_pages_are(int fd, const unsigned char *bytes, int n)
 
 static void test_write_failures(void)
 {
-	struct umm_system *sys = sys_create(8UL << 20);
+	struct umm_system *sys = test_sys_create(8UL << 20, 1);
 	struct umm_object *obj = NULL;
 	struct umm_mm *mm = NULL;
 	unsigned char want[4];
@@ -497,8 +460,8 @@ static void test_write_failures(void)
 	uintptr_t x;
 	int fd = test_tmpfile(4 * PS, file_byte);
 
-	warm_up(sys);
-	baseline = free_frames(sys);
+	test_warm_up(sys);
+	baseline = test_free_frames(sys);
 	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
 	REQUIRE(umm_mm_create(sys, &mm) == 0);
 	REQUIRE(umm_mmap(mm, 0, 4 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &x) == 0);
@@ -542,7 +505,7 @@ static void test_write_failures(void)
 	umm_mm_destroy(mm);
 	umm_object_put(obj);
 	CHECK(file_pages_are(fd, want, 4));
-	CHECK_EQ(free_frames(sys), baseline);
+	CHECK_EQ(test_free_frames(sys), baseline);
 	close(fd);
 	umm_system_destroy(sys);
 }
@@ -592,7 +555,7 @@ static void test_bad_system_calls(void)
 
 static void test_bad_object_calls(void)
 {
-	struct umm_system *sys = sys_create(4UL << 20);
+	struct umm_system *sys = test_sys_create(4UL << 20, 1);
 	struct umm_object *obj = (struct umm_object *)0, *o2 = NULL;
 	int fd = test_tmpfile(PS, file_byte), dirfd, wrfd;
 	char path[64];
@@ -631,7 +594,7 @@ static void test_bad_object_calls(void)
 
 static void test_bad_mm_calls(void)
 {
-	struct umm_system *sys = sys_create(4UL << 20);
+	struct umm_system *sys = test_sys_create(4UL << 20, 1);
 	struct umm_mm *mm = NULL, *child = NULL;
 	struct umm_mm_stats ms;
 	struct umm_page *pages[1] = { NULL };

@@ -1225,26 +1225,6 @@ static void objects_create(void)
 	}
 }
 
-/* warm_up - touch every slab cache once so the frame baseline includes their spare slabs. */
-static void warm_up(void)
-{
-	struct umm_mm *a = NULL, *b = NULL;
-	struct umm_object *obj = NULL;
-	uintptr_t addr;
-	char c = 1;
-
-	REQUIRE(umm_mm_create(sys, &a) == 0);
-	REQUIRE(umm_object_create_shmem(sys, PS, &obj) == 0);
-	REQUIRE(umm_mmap(a, 0, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &addr) == 0);
-	REQUIRE(umm_write(a, addr, &c, 1) == 0);
-	REQUIRE(umm_mmap(a, 0, PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &addr) == 0);
-	REQUIRE(umm_write(a, addr, &c, 1) == 0);
-	REQUIRE(umm_fork(a, &b) == 0);
-	umm_mm_destroy(b);
-	umm_mm_destroy(a);
-	umm_object_put(obj);
-}
-
 static void run_step(void)
 {
 	int r = (int)rnd(100);
@@ -1304,7 +1284,7 @@ static void run_seed(uint64_t seed, long steps, int full_every)
 		seed & 1 ? "object" : "pte-chain");
 	set_op("setup");
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
-	warm_up();
+	test_warm_up(sys);
 	REQUIRE(umm_system_stats(sys, &st0) == 0);
 	objects_create();
 	REQUIRE(umm_mm_create(sys, &mm) == 0);

@@ -31,11 +31,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ULL;
+	return test_rnd(&rng_state);
 }
 
 #define item_of(n) rb_entry(n, struct item, rb)
@@ -368,11 +364,8 @@ static void test_checker_catches(void)
 
 int main(void)
 {
-	const char *s = getenv("RBTREE_SEED");
-	uint64_t seed = s ? strtoull(s, NULL, 0) :
-		getenv("UMM_RANDOM_SEED") ? (uint64_t)time(NULL) * 2654435761u + 1 : 1;
+	uint64_t seed = test_seed("test_rbtree", "RBTREE_SEED", 1);
 
-	fprintf(stderr, "test_rbtree: seed %" PRIu64 " (RBTREE_SEED to replay)\n", seed);
 	rng_state = seed ? seed : 1;
 	items = calloc(KEYSPACE, sizeof(*items));
 	REQUIRE(items);

@@ -47,26 +47,6 @@
 #define PS 4096UL
 
 static struct umm_system *sys;
-static _Atomic long t_checks, t_failures;
-
-/* TCHECK - CHECK usable from any thread. */
-#define TCHECK(cond) do { atomic_fetch_add(&t_checks, 1); if (!(cond)) { \
-	atomic_fetch_add(&t_failures, 1); \
-	fprintf(stderr, "%s:%d: TCHECK failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
-
-static void fold_thread_checks(void)
-{
-	test_checks += (int)atomic_exchange(&t_checks, 0);
-	test_failures += (int)atomic_exchange(&t_failures, 0);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static struct soft_tlb_stats stats(void)
 {
@@ -402,7 +382,7 @@ static void test_stale_zero_page_cow(void)
 	CHECK_EQ(umm_read(mm, ca.a, &c, 1), 0);
 	CHECK(c == 'Y');
 	end_mm(mm);
-	fold_thread_checks();
+	test_fold_thread_checks();
 }
 
 /* Address spaces are told apart by id, even when a new one reuses the old one's memory. */
@@ -496,12 +476,12 @@ static void test_resize(void)
 	CHECK(s1.misses - s0.misses < PAGES / 8);          /* the working set now fits */
 
 	/* a small working set under whole-mm flushes shrinks it again */
-	t0 = now_s();
+	t0 = test_now_s();
 	do {
 		CHECK_EQ(umm_read(mm, a, &c, 1), 0);
 		flush_tlb_mm(mm);
 		s1 = stats();
-	} while (s1.size >= s0.size && now_s() - t0 < 3.0);
+	} while (s1.size >= s0.size && test_now_s() - t0 < 3.0);
 	CHECK(s1.size < s0.size);
 	end_mm(mm);
 }
@@ -565,7 +545,7 @@ static void test_flush_skips_unrelated_threads(void)
 	CHECK_EQ(s1.shootdown_barriers, s0.shootdown_barriers);
 	end_mm(pk.mm);
 	end_mm(mine);
-	fold_thread_checks();
+	test_fold_thread_checks();
 }
 
 static void test_thread_exit_frees_tlb(void)
@@ -582,7 +562,7 @@ static void test_thread_exit_frees_tlb(void)
 	CHECK_EQ(stats().nr_registered, base);
 	flush_tlb_mm(mm);                                  /* the registry is still sound */
 	end_mm(mm);
-	fold_thread_checks();
+	test_fold_thread_checks();
 }
 
 struct worker {
@@ -600,7 +580,7 @@ static void *own_region_worker(void *p)
 	uintptr_t my = w->base + (uintptr_t)w->id * 4 * PS;
 	uint64_t v = 0, got;
 
-	while (now_s() < w->until) {
+	while (test_now_s() < w->until) {
 		for (int i = 0; i < 4; i++) {
 			uint64_t val = ((uint64_t)w->id << 48) | (v + (uint64_t)i);
 
@@ -644,7 +624,7 @@ static void test_many_threads(void)
 	unsigned long base_reg = stats().nr_registered;
 
 	for (int i = 0; i <= N; i++) {
-		w[i] = (struct worker){ .mm = mm, .base = base, .id = i, .until = now_s() + 0.6, .stop = &stop };
+		w[i] = (struct worker){ .mm = mm, .base = base, .id = i, .until = test_now_s() + 0.6, .stop = &stop };
 		pthread_create(&t[i], NULL, i == N ? mutator : own_region_worker, &w[i]);
 	}
 	for (int i = 0; i < N; i++)
@@ -655,7 +635,7 @@ static void test_many_threads(void)
 		CHECK(w[i].hits > 0);                      /* each thread used its own TLB */
 	CHECK_EQ(stats().nr_registered, base_reg);
 	end_mm(mm);
-	fold_thread_checks();
+	test_fold_thread_checks();
 }
 
 /*
@@ -723,22 +703,22 @@ static void test_remap_race(void)
 	struct remap_race rr = { .mm = new_mm() };
 	pthread_t t[2];
 	int gen = 1;
-	double until = now_s() + 1.0;
+	double until = test_now_s() + 1.0;
 
 	rr.x = map_anon(rr.mm, RR_NP * PS);
 	fill(rr.mm, rr.x, RR_NP * PS, gen);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, remap_reader, &rr);
-	while (now_s() < until || atomic_load(&rr.ok) < 50) {
+	while (test_now_s() < until || atomic_load(&rr.ok) < 50) {
 		gen = gen % 200 + 1;
 		remap_one_gen(&rr, gen);
-		if (now_s() > until + 5)
+		if (test_now_s() > until + 5)
 			break;
 	}
 	atomic_store(&rr.final_gen, gen);
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
-	fold_thread_checks();
+	test_fold_thread_checks();
 	CHECK(atomic_load(&rr.ok) >= 50);
 	CHECK(atomic_load(&rr.hits) > 0);
 	fprintf(stderr, "    remap_race: %ld reads ok, %ld faulted, last gen %d\n",
@@ -798,7 +778,7 @@ static void test_write_vs_protect(void)
 		CHECK_EQ(umm_read(mm, w.a + 64, &v, sizeof(v)), 0);
 		CHECK_EQ(v, w.last_ok);                    /* no write landed after the last success */
 	}
-	fold_thread_checks();
+	test_fold_thread_checks();
 	end_mm(mm);
 }
 
@@ -846,7 +826,7 @@ static void test_read_vs_munmap(void)
 		atomic_store(&r.unmapped, true);
 		pthread_join(t, NULL);
 	}
-	fold_thread_checks();
+	test_fold_thread_checks();
 	end_mm(mm);
 }
 

@@ -42,30 +42,10 @@
 
 #define PS 4096UL
 
-static _Atomic long t_checks, t_failures;
-
-/* TCHECK - CHECK usable from any thread. */
-#define TCHECK(cond) do { atomic_fetch_add(&t_checks, 1); if (!(cond)) { \
-	atomic_fetch_add(&t_failures, 1); \
-	fprintf(stderr, "%s:%d: TCHECK failed: %s\n", __FILE__, __LINE__, #cond); } } while (0)
-#define TCHECK_RC(expr, want) do { int __r = (expr); atomic_fetch_add(&t_checks, 1); \
-	if (__r != (want)) { atomic_fetch_add(&t_failures, 1); \
+#define TCHECK_RC(expr, want) do { int __r = (expr); atomic_fetch_add(&test_thread_checks, 1); \
+	if (__r != (want)) { atomic_fetch_add(&test_thread_failures, 1); \
 	fprintf(stderr, "%s:%d: %s = %d (%s), expected %d\n", __FILE__, __LINE__, #expr, \
 		__r, umm_strerror(__r), (int)(want)); } } while (0)
-
-static void fold_thread_checks(void)
-{
-	test_checks += (int)atomic_exchange(&t_checks, 0);
-	test_failures += (int)atomic_exchange(&t_failures, 0);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t rnd_next(uint64_t *s)
 {
@@ -92,43 +72,6 @@ static bool page_is(const void *page, uint64_t w)
 		if (p[i] != w)
 			return false;
 	return true;
-}
-
-static struct umm_system *sys_create(void)
-{
-	struct umm_config cfg = { .phys_bytes = 64UL << 20 };
-	struct umm_system *sys = NULL;
-
-	REQUIRE(umm_system_create(&cfg, &sys) == 0);
-	return sys;
-}
-
-static unsigned long free_frames(struct umm_system *sys)
-{
-	struct umm_sys_stats st;
-
-	REQUIRE(umm_system_stats(sys, &st) == 0);
-	return st.free_frames;
-}
-
-/* warm_up - exercise every cache once so later leak checks compare like with like. */
-static void warm_up(struct umm_system *sys)
-{
-	struct umm_mm *a = NULL, *b = NULL;
-	struct umm_object *obj = NULL;
-	uintptr_t addr;
-	char c = 1;
-
-	REQUIRE(umm_mm_create(sys, &a) == 0);
-	REQUIRE(umm_object_create_shmem(sys, PS, &obj) == 0);
-	REQUIRE(umm_mmap(a, 0, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &addr) == 0);
-	REQUIRE(umm_write(a, addr, &c, 1) == 0);
-	REQUIRE(umm_mmap(a, 0, PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &addr) == 0);
-	REQUIRE(umm_write(a, addr, &c, 1) == 0);
-	REQUIRE(umm_fork(a, &b) == 0);
-	umm_mm_destroy(b);
-	umm_mm_destroy(a);
-	umm_object_put(obj);
 }
 
 /* leak_check - everything is gone again: frames back to the baseline, nothing cached. */
@@ -189,7 +132,7 @@ static void *a_writer(void *p)
 				TCHECK(page_is(back, w));
 			}
 		}
-		if (round >= 3 && now_s() > sh->deadline)
+		if (round >= 3 && test_now_s() > sh->deadline)
 			break;
 	}
 	sh->last_round[arg->t] = round;
@@ -238,7 +181,7 @@ static void *a_mutator(void *p)
 
 static void test_own_regions(void)
 {
-	struct umm_system *sys = sys_create();
+	struct umm_system *sys = test_sys_create(64UL << 20, 0);
 	struct a_shared sh = { 0 };
 	struct a_arg args[A_WRITERS];
 	pthread_t wt[A_WRITERS], mt;
@@ -248,8 +191,8 @@ static void test_own_regions(void)
 	unsigned char *file;
 	int fd;
 
-	warm_up(sys);
-	baseline = free_frames(sys);
+	test_warm_up(sys);
+	baseline = test_free_frames(sys);
 	fd = test_tmpfile(len, NULL);
 	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
 	REQUIRE(umm_mm_create(sys, &sh.mm) == 0);
@@ -257,7 +200,7 @@ static void test_own_regions(void)
 	REQUIRE(umm_mmap(sh.mm, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &sh.file) == 0);
 	/* the mutator's window must not overlap the writers' mappings */
 	REQUIRE(sh.anon >= A_MUT_BASE + A_MUT_PAGES * PS && sh.file >= A_MUT_BASE + A_MUT_PAGES * PS);
-	sh.deadline = now_s() + 1.5;
+	sh.deadline = test_now_s() + 1.5;
 	atomic_store(&sh.writers_left, A_WRITERS);
 	for (int t = 0; t < A_WRITERS; t++) {
 		args[t].sh = &sh;
@@ -268,7 +211,7 @@ static void test_own_regions(void)
 	for (int t = 0; t < A_WRITERS; t++)
 		pthread_join(wt[t], NULL);
 	pthread_join(mt, NULL);
-	fold_thread_checks();
+	test_fold_thread_checks();
 
 	file = malloc(len);
 	REQUIRE(file != NULL);
@@ -392,7 +335,7 @@ static unsigned char b_prepare(struct b_shared *sh, int variant, struct umm_mm *
 
 static void test_shared_pages(void)
 {
-	struct umm_system *sys = sys_create();
+	struct umm_system *sys = test_sys_create(64UL << 20, 0);
 	struct b_shared sh = { 0 };
 	struct b_arg args[B_THREADS];
 	pthread_t th[B_THREADS];
@@ -400,8 +343,8 @@ static void test_shared_pages(void)
 	double deadline;
 	int round;
 
-	warm_up(sys);
-	baseline = free_frames(sys);
+	test_warm_up(sys);
+	baseline = test_free_frames(sys);
 	REQUIRE(umm_mm_create(sys, &sh.mm) == 0);
 	pthread_barrier_init(&sh.start, NULL, B_THREADS + 1);
 	pthread_barrier_init(&sh.done, NULL, B_THREADS + 1);
@@ -410,8 +353,8 @@ static void test_shared_pages(void)
 		args[t].t = t;
 		REQUIRE(pthread_create(&th[t], NULL, b_worker, &args[t]) == 0);
 	}
-	deadline = now_s() + 1.5;
-	for (round = 0; round < 2000 && (round < 4 * B_NR_VARIANTS || now_s() < deadline); round++) {
+	deadline = test_now_s() + 1.5;
+	for (round = 0; round < 2000 && (round < 4 * B_NR_VARIANTS || test_now_s() < deadline); round++) {
 		int variant = round % B_NR_VARIANTS;
 		struct umm_mm *child;
 		unsigned char fill = b_prepare(&sh, variant, &child);
@@ -419,7 +362,7 @@ static void test_shared_pages(void)
 		sh.round = round;
 		pthread_barrier_wait(&sh.start);
 		pthread_barrier_wait(&sh.done);
-		fold_thread_checks();
+		test_fold_thread_checks();
 		b_verify_round(&sh, fill);
 		if (child) {
 			unsigned char page[PS];
@@ -526,12 +469,12 @@ static void c_check_child(struct c_shared *sh, struct umm_mm *child, long g)
 static void *c_forker(void *p)
 {
 	struct c_shared *sh = p;
-	double deadline = now_s() + 1.5;
+	double deadline = test_now_s() + 1.5;
 	struct umm_mm *prev = NULL;
 	unsigned char buf[PS];
 	long g;
 
-	for (g = 1; g < 100000 && (g < 20 || now_s() < deadline); g++) {
+	for (g = 1; g < 100000 && (g < 20 || test_now_s() < deadline); g++) {
 		struct umm_mm *child = NULL;
 
 		for (int pg = 0; pg < C_F_PAGES; pg++) {
@@ -557,7 +500,7 @@ static void *c_forker(void *p)
 
 static void test_fork_snapshot(void)
 {
-	struct umm_system *sys = sys_create();
+	struct umm_system *sys = test_sys_create(64UL << 20, 0);
 	struct c_shared sh = { 0 };
 	struct c_arg args[C_WRITERS];
 	pthread_t wt[C_WRITERS], ft;
@@ -565,8 +508,8 @@ static void test_fork_snapshot(void)
 	unsigned char buf[PS];
 	unsigned long baseline;
 
-	warm_up(sys);
-	baseline = free_frames(sys);
+	test_warm_up(sys);
+	baseline = test_free_frames(sys);
 	REQUIRE(umm_mm_create(sys, &sh.mm) == 0);
 	REQUIRE(umm_mmap(sh.mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &sh.priv) == 0);
 	REQUIRE(umm_mmap(sh.mm, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, NULL, 0, &sh.shared) == 0);
@@ -590,7 +533,7 @@ static void test_fork_snapshot(void)
 	pthread_join(ft, NULL);
 	for (int t = 0; t < C_WRITERS; t++)
 		pthread_join(wt[t], NULL);
-	fold_thread_checks();
+	test_fold_thread_checks();
 	fprintf(stderr, "  fork_snapshot: %ld forks\n", sh.forks);
 	CHECK(sh.forks >= 19);
 	if (sh.last_child) {          /* shared pages are the parent's, whole and current */
@@ -670,7 +613,7 @@ static void *d_reader(void *p)
 
 static void test_remap_readers(void)
 {
-	struct umm_system *sys = sys_create();
+	struct umm_system *sys = test_sys_create(64UL << 20, 0);
 	struct d_shared sh = { 0 };
 	struct umm_object *obj[2];
 	pthread_t rt[D_READERS];
@@ -681,8 +624,8 @@ static void test_remap_readers(void)
 	long cycles = 0;
 	uintptr_t out;
 
-	warm_up(sys);
-	baseline = free_frames(sys);
+	test_warm_up(sys);
+	baseline = test_free_frames(sys);
 	REQUIRE(umm_mm_create(sys, &sh.mm) == 0);
 	for (int which = 0; which < 2; which++) {     /* fill A and B through a scratch mapping */
 		REQUIRE(umm_object_create_shmem(sys, D_PAGES * PS, &obj[which]) == 0);
@@ -696,8 +639,8 @@ static void test_remap_readers(void)
 	REQUIRE(umm_mmap(sh.mm, 0, D_PAGES * PS, PROT_READ, MAP_SHARED, obj[0], 0, &sh.win) == 0);
 	for (int r = 0; r < D_READERS; r++)
 		REQUIRE(pthread_create(&rt[r], NULL, d_reader, &sh) == 0);
-	deadline = now_s() + 1.5;
-	while (cycles < 200 || now_s() < deadline) {
+	deadline = test_now_s() + 1.5;
+	while (cycles < 200 || test_now_s() < deadline) {
 		int which = (int)(rnd_next(&seed) & 1);
 
 		switch (rnd_next(&seed) % 4) {
@@ -723,7 +666,7 @@ static void test_remap_readers(void)
 	atomic_store(&sh.stop, true);
 	for (int r = 0; r < D_READERS; r++)
 		pthread_join(rt[r], NULL);
-	fold_thread_checks();
+	test_fold_thread_checks();
 	fprintf(stderr, "  remap_readers: %ld remaps, reads: %ld A, %ld B, %ld -EFAULT, %ld bad\n",
 		cycles, atomic_load(&sh.seen_a), atomic_load(&sh.seen_b),
 		atomic_load(&sh.seen_fault), atomic_load(&sh.seen_bad));
@@ -817,7 +760,7 @@ static unsigned char e_file_byte(size_t off)
 
 static void test_truncate_race(void)
 {
-	struct umm_system *sys = sys_create();
+	struct umm_system *sys = test_sys_create(64UL << 20, 0);
 	struct e_shared sh = { 0 };
 	struct umm_object *obj = NULL;
 	pthread_t rt[2], wt;
@@ -827,8 +770,8 @@ static void test_truncate_race(void)
 	long cuts = 0;
 	int fd;
 
-	warm_up(sys);
-	baseline = free_frames(sys);
+	test_warm_up(sys);
+	baseline = test_free_frames(sys);
 	fd = test_tmpfile(E_PAGES * PS, e_file_byte);
 	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
 	REQUIRE(umm_mm_create(sys, &sh.mm) == 0);
@@ -838,8 +781,8 @@ static void test_truncate_race(void)
 	for (int r = 0; r < 2; r++)
 		REQUIRE(pthread_create(&rt[r], NULL, e_reader, &sh) == 0);
 	REQUIRE(pthread_create(&wt, NULL, e_writer, &sh) == 0);
-	deadline = now_s() + 1.0;
-	while (cuts < 20 || now_s() < deadline) {
+	deadline = test_now_s() + 1.0;
+	while (cuts < 20 || test_now_s() < deadline) {
 		CHECK_EQ(umm_object_truncate(obj, E_HALF * PS), 0);
 		atomic_store(&sh.cut, true);
 		CHECK_EQ(umm_object_truncate(obj, E_PAGES * PS), 0);
@@ -849,7 +792,7 @@ static void test_truncate_race(void)
 	for (int r = 0; r < 2; r++)
 		pthread_join(rt[r], NULL);
 	pthread_join(wt, NULL);
-	fold_thread_checks();
+	test_fold_thread_checks();
 	fprintf(stderr, "  truncate_race: %ld cuts, %d writer rounds, reads past the cut: "
 		"%ld file, %ld zero, %ld -EIO\n", cuts, sh.writer_round, atomic_load(&sh.seen_orig),
 		atomic_load(&sh.seen_zero), atomic_load(&sh.seen_eio));

@@ -28,10 +28,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ULL;
+	return test_rnd(&rng_state);
 }
 
 static uint64_t rnd_range(uint64_t lo, uint64_t hi)   /* [lo, hi] */
@@ -1364,11 +1361,8 @@ static void test_threads(void)
 
 int main(void)
 {
-	const char *s = getenv("VMA_SEED");
-	uint64_t seed = s ? strtoull(s, NULL, 0) :
-		getenv("UMM_RANDOM_SEED") ? (uint64_t)time(NULL) * 2654435761u + 7 : 7;
+	uint64_t seed = test_seed("test_vma", "VMA_SEED", 7);
 
-	fprintf(stderr, "test_vma: seed %" PRIu64 " (VMA_SEED to replay)\n", seed);
 	rng_state = seed ? seed : 1;
 	env_create();
 	RUN(test_empty_mm);
