@@ -67,6 +67,8 @@ struct vm_fault {
 	pte_t orig_pte;             /* the pte as the fault first saw it */
 	struct page *page;          /* page cache page: referenced and locked */
 	struct page *cow_page;      /* private copy not yet installed */
+	struct page *anon_page;     /* zeroed frame prepared before ptl (FAULT_FLAG_PTE_NONE) */
+	bool prepared;              /* file page (and copy) prepared before ptl */
 	bool major;                 /* I/O was done */
 	bool cow;                   /* a private copy was installed */
 };
@@ -224,15 +226,19 @@ static int do_anonymous_page(struct vm_fault *vmf)
 		pt_unlock(mm);
 		return 0;
 	}
-	pt_unlock(mm);
-	page = alloc_page(mm_phys(mm), GFP_ZERO);
-	if (!page)
-		return -ENOMEM;
-	pt_lock(mm);
-	if (!pte_none(*vmf->pte)) {
+	page = vmf->anon_page;
+	vmf->anon_page = NULL;
+	if (!page) {
 		pt_unlock(mm);
-		put_page(page);
-		return 0;
+		page = alloc_page(mm_phys(mm), GFP_ZERO);
+		if (!page)
+			return -ENOMEM;
+		pt_lock(mm);
+		if (!pte_none(*vmf->pte)) {
+			pt_unlock(mm);
+			put_page(page);
+			return 0;
+		}
 	}
 	set_pte_at(mm, vmf->address, vmf->pte,
 		   pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_RW | PTE_DIRTY | PTE_YOUNG));
@@ -313,26 +319,64 @@ static void install_cow_pte(struct vm_fault *vmf)
  * private write is allocated before the page lock is taken, so the page
  * is never held locked across an allocation that may reclaim.
  */
-static int do_file_fault(struct vm_fault *vmf)
+/*
+ * file_fault_prepare - the part of a file fault done without ptl: find,
+ * read and lock the page-cache page, and for a private write make the
+ * copy.  On success vmf->page is referenced and locked (vmf->cow_page
+ * holds the copy); on error nothing is held.
+ */
+static int file_fault_prepare(struct vm_fault *vmf)
 {
-	struct umm_mm *mm = vmf->mm;
 	bool private_write = fault_write(vmf) && !vma_is_shared(vmf->vma);
 	int err;
 
-	pt_unlock(mm);
 	vmf->pgoff = linear_page_index(vmf->vma, vmf->address);
 	if (private_write) {
-		vmf->cow_page = alloc_page(mm_phys(mm), 0);
+		vmf->cow_page = alloc_page(mm_phys(vmf->mm), 0);
 		if (!vmf->cow_page)
 			return -ENOMEM;
 	}
 	err = file_lock_page(vmf);
-	if (err)
-		goto out_free_cow;
+	if (err) {
+		if (vmf->cow_page)
+			put_page(vmf->cow_page);
+		vmf->cow_page = NULL;
+		return err;
+	}
 	if (private_write)
 		copy_frame(vmf->cow_page, vmf->page);
+	return 0;
+}
 
-	pt_lock(mm);
+/* file_fault_release - drop what file_fault_prepare holds (no ptl). */
+static void file_fault_release(struct vm_fault *vmf)
+{
+	unlock_page(vmf->page);
+	put_page(vmf->page);
+	vmf->page = NULL;
+	if (vmf->cow_page)
+		put_page(vmf->cow_page);
+	vmf->cow_page = NULL;
+}
+
+/*
+ * do_file_fault - first touch of a file or shmem page.  Entered with ptl
+ * held and the pte empty; returns with ptl dropped.  Unless the page was
+ * prepared before ptl (FAULT_FLAG_PTE_NONE), ptl is dropped to prepare it.
+ */
+static int do_file_fault(struct vm_fault *vmf)
+{
+	struct umm_mm *mm = vmf->mm;
+	int err = 0;
+
+	if (!vmf->prepared) {
+		pt_unlock(mm);
+		err = file_fault_prepare(vmf);
+		if (err)
+			return err;
+		pt_lock(mm);
+	}
+	vmf->prepared = false;
 	if (vmf->pgoff >= object_size_pages(vmf->vma->vm_obj)) {
 		/*
 		 * Truncated since the check under the page lock.  Checking
@@ -343,18 +387,13 @@ static int do_file_fault(struct vm_fault *vmf)
 		 */
 		err = -EIO;
 	} else if (pte_none(*vmf->pte)) {
-		if (private_write)
+		if (vmf->cow_page)
 			install_cow_pte(vmf);
 		else
 			install_file_pte(vmf);
 	}
 	pt_unlock(mm);
-
-	unlock_page(vmf->page);
-	put_page(vmf->page);
-out_free_cow:
-	if (vmf->cow_page)
-		put_page(vmf->cow_page);
+	file_fault_release(vmf);
 	return err;
 }
 
@@ -446,18 +485,61 @@ make_writable:
  * handle_pte_fault - take ptl, find or build the pte slot and resolve the
  * fault by the pte's state.  Returns with ptl dropped.
  */
+/*
+ * fault_prepare_none - FAULT_FLAG_PTE_NONE: do the slow part of a
+ * first-touch fault before ptl.  A failed allocation of the anon frame is
+ * not an error here (the fault path retries it under its own rules).
+ */
+static int fault_prepare_none(struct vm_fault *vmf)
+{
+	int err;
+
+	if (vma_is_anonymous(vmf->vma)) {
+		if (fault_write(vmf))
+			vmf->anon_page = alloc_page(mm_phys(vmf->mm), GFP_ZERO);
+		return 0;
+	}
+	err = file_fault_prepare(vmf);
+	vmf->prepared = !err;
+	return err;
+}
+
+/* fault_unprepare - the hint was wrong (pte not empty): drop what was prepared.  No ptl. */
+static void fault_unprepare(struct vm_fault *vmf)
+{
+	if (vmf->anon_page)
+		put_page(vmf->anon_page);
+	vmf->anon_page = NULL;
+	if (vmf->prepared)
+		file_fault_release(vmf);
+	vmf->prepared = false;
+}
+
 static int handle_pte_fault(struct vm_fault *vmf)
 {
 	struct umm_mm *mm = vmf->mm;
 	pte_t pte;
+	int err;
 
+	if (vmf->flags & FAULT_FLAG_PTE_NONE) {
+		err = fault_prepare_none(vmf);
+		if (err)
+			return err;
+	}
 	pt_lock(mm);
 	vmf->pte = pte_alloc(mm, vmf->address);
 	if (!vmf->pte) {
 		pt_unlock(mm);
+		fault_unprepare(vmf);
 		return -ENOMEM;
 	}
 	pte = vmf->orig_pte = *vmf->pte;
+	if (!pte_none(pte) && (vmf->anon_page || vmf->prepared)) {
+		pt_unlock(mm);
+		fault_unprepare(vmf);
+		pt_lock(mm);
+		pte = vmf->orig_pte = *vmf->pte;
+	}
 	if (pte_none(pte)) {
 		if (vma_is_anonymous(vmf->vma))
 			return do_anonymous_page(vmf);

@@ -10,6 +10,13 @@
 
 #define FAULT_FLAG_WRITE 0x1   /* write access */
 #define FAULT_FLAG_EXEC  0x2   /* instruction fetch */
+/*
+ * FAULT_FLAG_PTE_NONE - a hint from a caller that saw the pte empty under
+ * ptl just before: the fault prepares the new page (allocates and zeroes
+ * it, or finds and locks the page-cache page) before taking ptl, and so
+ * takes ptl once instead of twice.  A wrong hint only costs the work.
+ */
+#define FAULT_FLAG_PTE_NONE 0x4
 
 /*
  * handle_mm_fault - resolve an access to addr as a CPU's fault would.

@@ -716,8 +716,13 @@ static int tlb_fill(struct soft_tlb *tlb, struct tlb_ctx *ctx, struct umm_mm *mm
 			mmap_read_unlock(mm);
 			return 0;
 		}
-		pt_unlock(mm);
-		err = handle_mm_fault(mm, page_addr, flags);
+		{
+			pte_t *ptep = pte_lookup(mm, page_addr);
+			bool none = !ptep || pte_none(*ptep);
+
+			pt_unlock(mm);
+			err = handle_mm_fault(mm, page_addr, flags | (none ? FAULT_FLAG_PTE_NONE : 0));
+		}
 		if (err)
 			break;
 	}

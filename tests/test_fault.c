@@ -1062,6 +1062,67 @@ static void *race_writer(void *p)
 	return NULL;
 }
 
+/*
+ * FAULT_FLAG_PTE_NONE: the page is prepared before ptl.  Right hints
+ * must behave as plain faults; wrong ones (the pte is there) must drop
+ * what was prepared: no frame, reference or page lock left behind.
+ */
+static void test_pte_none_hint(void)
+{
+	struct umm_system *sys = new_system();
+	struct umm_mm *mm = new_mm(sys);
+	int fd;
+	struct umm_object *obj = file_object(sys, 4 * PS, &fd);
+	uintptr_t anon = map(mm, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0);
+	uintptr_t shared = map(mm, 4 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0);
+	uintptr_t priv = map(mm, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0);
+	const unsigned int H = FAULT_FLAG_PTE_NONE;
+	unsigned long free0;
+	struct page *cache;
+	unsigned char c;
+
+	/* right hints: anon write, file read, shared write, private write */
+	CHECK_EQ(fault(mm, anon, FAULT_FLAG_WRITE | H), 0);
+	CHECK(pte_write(pte_at(mm, anon)) && PageAnon(page_at(mm, anon)));
+	CHECK_EQ(fault(mm, anon + PS, H), 0);                 /* read: zero page, nothing prepared */
+	CHECK(pte_special(pte_at(mm, anon + PS)));
+	CHECK_EQ(fault(mm, shared, H), 0);
+	cache = page_at(mm, shared);
+	CHECK(cache->mapping == obj && !pte_write(pte_at(mm, shared)) && !PageLocked(cache));
+	CHECK_EQ(fault(mm, shared + PS, FAULT_FLAG_WRITE | H), 0);
+	CHECK(pte_write(pte_at(mm, shared + PS)) && PageDirty(page_at(mm, shared + PS)));
+	CHECK_EQ(fault(mm, priv + 2 * PS, FAULT_FLAG_WRITE | H), 0);
+	CHECK(PageAnon(page_at(mm, priv + 2 * PS)));
+	CHECK_EQ(vm_access(mm, priv + 2 * PS, &c, 1, false), 0);
+	CHECK(c == pattern(2 * PS));
+	CHECK_EQ(mstats(mm).cow_faults, 1);
+
+	/* wrong hints: every pte is already there; nothing may leak or stay locked */
+	free0 = sstats(sys).free_frames;
+	CHECK_EQ(fault(mm, anon, FAULT_FLAG_WRITE | H), 0);   /* writable already: spurious */
+	CHECK_EQ(fault(mm, shared, H), 0);                    /* mapped file page */
+	CHECK_EQ(fault(mm, priv + 2 * PS, FAULT_FLAG_WRITE | H), 0);
+	CHECK_EQ(sstats(sys).free_frames, free0);
+	CHECK(!PageLocked(cache));
+	CHECK_EQ(page_count(cache), 2);                       /* the cache's and the pte's */
+	CHECK_EQ(fault(mm, shared, FAULT_FLAG_WRITE | H), 0); /* read-only pte: dirtied, not replaced */
+	CHECK(page_at(mm, shared) == cache && PageDirty(cache) && pte_write(pte_at(mm, shared)));
+	CHECK_EQ(page_count(cache), 2);
+
+	/* a wrong hint past EOF still answers -EIO, a wrong one with no vma -EFAULT */
+	CHECK_EQ(umm_object_truncate(obj, PS), 0);             /* frees the dropped cache pages */
+	free0 = sstats(sys).free_frames;
+	CHECK_EQ(fault(mm, shared + 2 * PS, H), -EIO);
+	CHECK_EQ(fault(mm, priv + 3 * PS, FAULT_FLAG_WRITE | H), -EIO);
+	CHECK_EQ(fault(mm, 0x10000, H), -EFAULT);
+	CHECK_EQ(sstats(sys).free_frames, free0);
+
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	close(fd);
+	finish(sys, NULL);
+}
+
 static void test_concurrent_faults(void)
 {
 	struct umm_system *sys = new_system();
@@ -1120,6 +1181,7 @@ int main(void)
 	RUN(test_fork_enomem);
 	RUN(test_tlb_shootdown);
 	RUN(test_page_mkclean);
+	RUN(test_pte_none_hint);
 	RUN(test_concurrent_faults);
 	return test_summary("test_fault");
 }
