@@ -599,15 +599,15 @@ int handle_mm_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags)
 	return err;
 }
 
-/**
- * follow_pte_access - does the pte at addr allow the access?  If so, set
- * young (and dirty for a write) as a hardware walker would and return 0
- * with *pagep the mapped frame (the zero page for special ptes).  Else
- * -EAGAIN with *pagep NULL: a fault is needed.  ptl held.
+/*
+ * follow_pte_slot - the hardware walker's check of one pte slot (ptep may
+ * be NULL): if it allows the access, set young (and dirty for a write) and
+ * return 0 with *pagep the frame (the zero page for special ptes) and
+ * *ptev the pte as it now is.  Else -EAGAIN.  ptl held.
  */
-int follow_pte_access(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct page **pagep)
+static int follow_pte_slot(struct umm_mm *mm, uintptr_t addr, pte_t *ptep, unsigned int flags,
+			   struct page **pagep, pte_t *ptev)
 {
-	pte_t *ptep = pte_lookup(mm, addr);
 	pte_t pte, entry;
 
 	*pagep = NULL;
@@ -623,8 +623,48 @@ int follow_pte_access(struct umm_mm *mm, uintptr_t addr, unsigned int flags, str
 		entry = pte_mkdirty(entry);
 	if (entry != pte)
 		set_pte_at(mm, addr, ptep, entry);
-	*pagep = pfn_to_page(mm_phys(mm), pte_pfn(pte));
+	*pagep = pfn_to_page(mm_phys(mm), pte_pfn(entry));
+	if (ptev)
+		*ptev = entry;
 	return 0;
+}
+
+/**
+ * follow_pte_access - does the pte at addr allow the access?  If so, set
+ * young (and dirty for a write) as a hardware walker would and return 0
+ * with *pagep the mapped frame (the zero page for special ptes).  Else
+ * -EAGAIN with *pagep NULL: a fault is needed.  ptl held.
+ */
+int follow_pte_access(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct page **pagep)
+{
+	return follow_pte_slot(mm, addr, pte_lookup(mm, addr), flags, pagep, NULL);
+}
+
+/**
+ * follow_or_fault - what a CPU does on a TLB miss: walk the page table
+ * and, while the pte does not allow the access, fault and walk again.
+ * A fault on a pte seen empty gets FAULT_FLAG_PTE_NONE.  mmap_lock held
+ * for read.  Returns 0 with ptl HELD, *pagep the frame and *ptev the pte
+ * (young, and dirty for writes); or a fault's error with ptl not held.
+ */
+int follow_or_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags,
+		    struct page **pagep, pte_t *ptev)
+{
+	for (;;) {
+		pte_t *ptep;
+		bool none;
+		int err;
+
+		pt_lock(mm);
+		ptep = pte_lookup(mm, addr);
+		if (follow_pte_slot(mm, addr, ptep, flags, pagep, ptev) == 0)
+			return 0;
+		none = !ptep || pte_none(*ptep);
+		pt_unlock(mm);
+		err = handle_mm_fault(mm, addr, flags | (none ? FAULT_FLAG_PTE_NONE : 0));
+		if (err)
+			return err;
+	}
 }
 
 /* ---- zap ---- */

@@ -34,6 +34,13 @@ int handle_mm_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags);
  * none); 0 when the access is allowed, -EAGAIN when a fault is needed.
  */
 int follow_pte_access(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct page **pagep);
+/*
+ * follow_or_fault - walk, and fault while the pte does not allow the
+ * access (a TLB miss).  mmap_lock held for read.  0 with ptl HELD, *pagep
+ * the frame and *ptev the pte; or -EFAULT/-EIO/-ENOMEM with ptl not held.
+ */
+int follow_or_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags,
+		    struct page **pagep, pte_t *ptev);
 
 /*
  * mmu_gather - pages unmapped by a zap are kept referenced until the TLB

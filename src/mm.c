@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include "mm.h"
 #include "vma.h"
 #include "memory.h"
@@ -199,9 +200,14 @@ static void vma_perms(const struct vm_area_struct *vma, char perms[5])
 	perms[4] = 0;
 }
 
+/* vma_inode - the backing file's inode number, as /proc/PID/maps shows (0 for anon and shmem). */
 static unsigned long vma_inode(const struct vm_area_struct *vma)
 {
-	return vma->vm_obj ? (unsigned long)(uintptr_t)vma->vm_obj >> 4 & 0xffffff : 0;
+	struct stat st;
+
+	if (!vma->vm_obj || vma->vm_obj->type != OBJ_FILE || fstat(vma->vm_obj->fd, &st))
+		return 0;
+	return (unsigned long)st.st_ino;
 }
 
 /* show_map_vma - one /proc/PID/maps line. */

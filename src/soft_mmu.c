@@ -73,7 +73,7 @@
  *
  * Filling.  A miss takes mmap_lock (read) and ptl with the thread NOT
  * active, because a flusher may hold either while it waits for active
- * threads.  Under ptl, once follow_pte_access() allows the access, the
+ * threads.  Under ptl, once follow_or_fault() finds the access allowed, the
  * thread publishes active and loads tlb_gen (still under ptl), catches up,
  * installs the entry and drops the locks while staying active; the copy
  * that follows is thus covered from the moment the pte was read.  A flush
@@ -698,33 +698,20 @@ static int tlb_fill(struct soft_tlb *tlb, struct tlb_ctx *ctx, struct umm_mm *mm
 	unsigned int flags = write ? FAULT_FLAG_WRITE : 0;
 	uintptr_t page_addr = addr & PAGE_MASK;
 	struct page *page;
+	pte_t pte;
 	int err;
 
 	tlb->stats.misses++;
 	mmap_read_lock(mm);
-	for (;;) {
-		pt_lock(mm);
-		if (follow_pte_access(mm, page_addr, flags, &page) == 0 && page) {
-			pte_t pte = *pte_lookup(mm, page_addr);
-			uint32_t prot = TLB_PROT_READ;
+	err = follow_or_fault(mm, page_addr, flags, &page, &pte);
+	if (!err) {
+		uint32_t prot = TLB_PROT_READ;
 
-			if (write || (pte_write(pte) && pte_dirty(pte)))
-				prot |= TLB_PROT_WRITE;
-			tlb_enter(tlb, ctx, mm);
-			tlb_install(tlb, ctx, page_addr, page_address(page), prot);
-			pt_unlock(mm);
-			mmap_read_unlock(mm);
-			return 0;
-		}
-		{
-			pte_t *ptep = pte_lookup(mm, page_addr);
-			bool none = !ptep || pte_none(*ptep);
-
-			pt_unlock(mm);
-			err = handle_mm_fault(mm, page_addr, flags | (none ? FAULT_FLAG_PTE_NONE : 0));
-		}
-		if (err)
-			break;
+		if (write || (pte_write(pte) && pte_dirty(pte)))
+			prot |= TLB_PROT_WRITE;
+		tlb_enter(tlb, ctx, mm);
+		tlb_install(tlb, ctx, page_addr, page_address(page), prot);
+		pt_unlock(mm);
 	}
 	mmap_read_unlock(mm);
 	return err;
@@ -803,23 +790,16 @@ int umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
 /* pin_one - fault in the page at addr and take a reference on it.  mmap_lock (read) held. */
 static int pin_one(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct page **out)
 {
-	for (;;) {
-		struct page *page;
-		int err;
+	struct page *page;
+	pte_t pte;
+	int err = follow_or_fault(mm, addr, flags, &page, &pte);
 
-		pt_lock(mm);
-		err = follow_pte_access(mm, addr, flags, &page);
-		if (!err && page) {
-			get_page(page);
-			pt_unlock(mm);
-			*out = page;
-			return 0;
-		}
-		pt_unlock(mm);
-		err = handle_mm_fault(mm, addr, flags);
-		if (err)
-			return err;
-	}
+	if (err)
+		return err;
+	get_page(page);
+	pt_unlock(mm);
+	*out = page;
+	return 0;
 }
 
 /**

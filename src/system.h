@@ -57,7 +57,7 @@ struct umm_system {
 	int (*page_mkclean)(struct page *page);
 };
 
-/* system_debug_check - run umm_mm_check when cfg.debug_checks (or UMM_DEBUG >= 2). */
+/* system_debug_checks - does the system run the invariant check after every mm operation (cfg.debug_checks)? */
 static inline bool system_debug_checks(const struct umm_system *sys) { return sys->cfg.debug_checks != 0; }
 
 #endif
