@@ -7,8 +7,13 @@
 #   asan     ASan + UBSan, UMM_DEBUG=1
 #   tsan     ThreadSanitizer
 CC      ?= gcc
+LD      ?= ld
+OBJCOPY ?= objcopy
+VERSION := $(shell sed -n 's/^\#define UMM_VERSION_STRING "\(.*\)"/\1/p' include/usermm/version.h)
+SONAME  := libusermm.so.$(firstword $(subst ., ,$(VERSION)))
+SONAME_FULL := libusermm.so.$(VERSION)
 WARN    := -Wall -Wextra -Werror
-BASE    := -std=gnu11 $(WARN) -g -pthread -fPIC -Iinclude -Isrc -D_GNU_SOURCE
+BASE    := -std=gnu11 $(WARN) -g -pthread -fPIC -fno-semantic-interposition -Iinclude -Isrc -D_GNU_SOURCE
 LDLIBS  := -pthread
 
 FLAGS_release := -O2
@@ -35,28 +40,39 @@ define VARIANT_RULES
 build/$(1)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(BASE) $$(FLAGS_$(1)) -c $$< -o $$@
-build/$(1)/libusermm.a: $(call objs,$(1))
+# Every object as it is, for the unit tests and benchmarks that reach internals.
+build/$(1)/libusermm-internal.a: $(call objs,$(1))
 	@rm -f $$@
 	ar rcs $$@ $$^
-build/$(1)/tests/%: tests/%.c build/$(1)/libusermm.a $(HDRS)
+# The public archive: one relocatable object in which only umm_* stay global.
+build/$(1)/libusermm.a: $(call objs,$(1))
+	@rm -f $$@
+	$$(LD) -r -o build/$(1)/usermm.o $$^
+	$$(OBJCOPY) -w --keep-global-symbol='umm_*' build/$(1)/usermm.o
+	ar rcs $$@ build/$(1)/usermm.o
+build/$(1)/tests/%: tests/%.c build/$(1)/libusermm-internal.a $(HDRS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(BASE) $$(FLAGS_$(1)) $$< build/$(1)/libusermm.a -o $$@ $$(LDFLAGS_$(1)) $$(LDLIBS)
+	$$(CC) $$(BASE) $$(FLAGS_$(1)) $$< build/$(1)/libusermm-internal.a -o $$@ $$(LDFLAGS_$(1)) $$(LDLIBS)
 lib-$(1): build/$(1)/libusermm.a
 tests-$(1): $(patsubst tests/%.c,build/$(1)/tests/%,$(TESTS))
 endef
 $(foreach v,$(VARIANTS),$(eval $(call VARIANT_RULES,$(v))))
 
-build/release/libusermm.so: $(call objs,release)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+# The shared library exports only umm_* (src/usermm.map) and has a SONAME.
+build/release/$(SONAME_FULL): $(call objs,release) src/usermm.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/usermm.map -o $@ $(call objs,release) $(LDLIBS)
+build/release/libusermm.so: build/release/$(SONAME_FULL)
+	ln -sf $(SONAME_FULL) build/release/$(SONAME)
+	ln -sf $(SONAME_FULL) $@
 
 lib: build/release/libusermm.a build/release/libusermm.so
 
 build/release/usermm: tools/usermm.c build/release/libusermm.a $(HDRS)
 	$(CC) $(BASE) $(FLAGS_release) $< build/release/libusermm.a -o $@ $(LDLIBS)
 
-build/release/bench/%: bench/%.c build/release/libusermm.a $(HDRS)
+build/release/bench/%: bench/%.c build/release/libusermm-internal.a $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(FLAGS_release) $< build/release/libusermm.a -o $@ $(LDLIBS) -lm
+	$(CC) $(BASE) $(FLAGS_release) $< build/release/libusermm-internal.a -o $@ $(LDLIBS) -lm
 
 benches: $(patsubst bench/%.c,build/release/bench/%,$(BENCHES))
 
@@ -69,7 +85,7 @@ examples: $(patsubst examples/%.c,build/release/examples/%,$(EXAMPLES))
 demo: all
 	./build/release/usermm demo
 
-check: $(addprefix tests-,$(CHECK_VARIANTS))
+check: lib build/release/usermm $(addprefix tests-,$(CHECK_VARIANTS))
 	@tests/run.sh $(CHECK_VARIANTS)
 
 bench: benches build/release/usermm
@@ -77,3 +93,33 @@ bench: benches build/release/usermm
 
 clean:
 	rm -rf build
+
+# ---- install ----
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PUBLIC_HDRS := $(wildcard include/usermm/*.h)
+
+.PHONY: install uninstall
+install: lib build/release/usermm
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/usermm $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 $(PUBLIC_HDRS) $(DESTDIR)$(INCLUDEDIR)/usermm/
+	install -m 644 build/release/libusermm.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 build/release/$(SONAME_FULL) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SONAME_FULL) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME_FULL) $(DESTDIR)$(LIBDIR)/libusermm.so
+	install -m 755 build/release/usermm $(DESTDIR)$(BINDIR)/
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$(INCLUDEDIR)' 'libdir=$(LIBDIR)' '' \
+		'Name: usermm' 'Description: a virtual-memory subsystem in user space' \
+		'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lusermm' \
+		'Libs.private: $(LDLIBS)' > $(DESTDIR)$(PKGCONFIGDIR)/usermm.pc
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/usermm/,$(notdir $(PUBLIC_HDRS)))
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/usermm
+	rm -f $(DESTDIR)$(LIBDIR)/libusermm.a $(DESTDIR)$(LIBDIR)/$(SONAME_FULL) \
+		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libusermm.so
+	rm -f $(DESTDIR)$(BINDIR)/usermm $(DESTDIR)$(PKGCONFIGDIR)/usermm.pc

@@ -21,6 +21,22 @@ for v in "$@"; do
 		if [ $st = FAIL ]; then tail -n 30 "build/$v/tests/$(basename "$t").log" | sed 's/^/    | /'; fi
 	done
 done
+# Whole-build checks (library exports, install, command line): once, not per variant.
+if [ -n "${UMM_CHECK_SCRIPTS-1}" ]; then
+	for c in tests/check_*.sh; do
+		[ -x "$c" ] || continue
+		name="script/$(basename "$c" .sh)"
+		log="build/$(basename "$c" .sh).log"
+		start=$EPOCHREALTIME
+		if timeout 300 "$c" >"$log" 2>&1; then
+			pass=$((pass + 1)); st=ok
+		else
+			fail=$((fail + 1)); st=FAIL; failed+=("$name")
+		fi
+		printf '%-40s %-4s %6.2fs\n' "$name" "$st" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
+		if [ $st = FAIL ]; then tail -n 30 "$log" | sed 's/^/    | /'; fi
+	done
+fi
 echo
 [ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[@]}"
 echo "$pass passed, $fail failed"

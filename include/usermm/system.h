@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/mman.h>
+#include "mman.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -4,6 +4,7 @@
 #ifndef USERMM_USERMM_H
 #define USERMM_USERMM_H
 
+#include "version.h"
 #include "system.h"
 #include "object.h"
 #include "mm.h"
