@@ -7,11 +7,13 @@
  *   usermm bench    run every benchmark built next to this program
  *                   (build/release/bench/bench_*): usermm and the kernel
  *                   side by side, with ratios.  Same as `make bench`.
- *   usermm help
+ *   usermm help [COMMAND], usermm --help, usermm COMMAND --help
  *
+ * An unknown command or an unexpected argument is an error (exit 2).
  * Uses only the public API.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,12 +215,88 @@ static int bench(void)
 	return failed ? 1 : 0;
 }
 
+struct command {
+	const char *name;
+	const char *summary;
+	const char *usage;          /* arguments after the name */
+	int (*run)(void);
+};
+
+static const struct command commands[] = {
+	{ "demo",  "run the built-in scenario (files, anonymous memory, fork, the errors)",
+	  "", demo },
+	{ "bench", "run the benchmarks: usermm and the kernel side by side, with ratios",
+	  "", bench },
+	{ "help",  "list the commands, or describe one", "[COMMAND]", NULL },
+};
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: usermm COMMAND [ARGS]   (usermm %s)\n\ncommands:\n", umm_version());
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nWith no command, usermm runs demo.\n");
+}
+
+static void command_usage(FILE *out, const struct command *c)
+{
+	fprintf(out, "usage: usermm %s%s%s\n  %s\n", c->name, *c->usage ? " " : "", c->usage,
+		c->summary);
+}
+
+static bool is_help(const char *arg)
+{
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "demo"))
+	const struct command *c;
+
+	if (argc < 2)
 		return demo();
-	if (!strcmp(argv[1], "bench"))
-		return bench();
-	fprintf(stderr, "usage: usermm [demo | bench | help]\n");
-	return strcmp(argv[1], "help") ? 2 : 0;
+	if (is_help(argv[1])) {
+		usage(stdout);
+		return 0;
+	}
+	c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "usermm: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	if (!c->run) {                  /* help */
+		const struct command *about;
+
+		if (argc == 2) {
+			usage(stdout);
+			return 0;
+		}
+		about = argc == 3 ? find_command(argv[2]) : NULL;
+		if (!about) {
+			fprintf(stderr, "usermm help: unknown command '%s'\n", argv[2]);
+			return 2;
+		}
+		command_usage(stdout, about);
+		return 0;
+	}
+	if (argc == 3 && is_help(argv[2])) {
+		command_usage(stdout, c);
+		return 0;
+	}
+	if (argc > 2) {
+		fprintf(stderr, "usermm %s: unexpected argument '%s'\n", c->name, argv[2]);
+		command_usage(stderr, c);
+		return 2;
+	}
+	return c->run();
 }
