@@ -67,8 +67,8 @@ build/release/libusermm.so: build/release/$(SONAME_FULL)
 
 lib: build/release/libusermm.a build/release/libusermm.so
 
-build/release/usermm: tools/usermm.c build/release/libusermm.a $(HDRS)
-	$(CC) $(BASE) $(FLAGS_release) $< build/release/libusermm.a -o $@ $(LDLIBS)
+build/release/usermm: $(wildcard tools/*.c tools/*.h) build/release/libusermm.a $(HDRS)
+	$(CC) $(BASE) $(FLAGS_release) $(wildcard tools/*.c) build/release/libusermm.a -o $@ $(LDLIBS)
 
 build/release/bench/%: bench/%.c build/release/libusermm-internal.a $(HDRS)
 	@mkdir -p $(@D)

@@ -7,6 +7,7 @@
  *   usermm bench    run every benchmark built next to this program
  *                   (build/release/bench/bench_*): usermm and the kernel
  *                   side by side, with ratios.  Same as `make bench`.
+ *   usermm run SCRIPT...   run scenario scripts (tools/script.c, docs/SCRIPTS.md)
  *   usermm help [COMMAND], usermm --help, usermm COMMAND --help
  *
  * An unknown command or an unexpected argument is an error (exit 2).
@@ -24,6 +25,7 @@
 #include <libgen.h>
 #include <sys/wait.h>
 #include <usermm/usermm.h>
+#include "script.h"
 
 #define PAGE UMM_PAGE_SIZE
 
@@ -219,15 +221,29 @@ struct command {
 	const char *name;
 	const char *summary;
 	const char *usage;          /* arguments after the name */
-	int (*run)(void);
+	int (*run)(int argc, char **argv);   /* the arguments after the name */
+	int min_args, max_args;
 };
+
+static int run_demo(int argc, char **argv) { (void)argc; (void)argv; return demo(); }
+static int run_bench(int argc, char **argv) { (void)argc; (void)argv; return bench(); }
+static int run_scripts(int argc, char **argv)
+{
+	int failed = 0;
+
+	for (int i = 0; i < argc; i++)
+		failed |= run_script(argv[i]);
+	return failed;
+}
 
 static const struct command commands[] = {
 	{ "demo",  "run the built-in scenario (files, anonymous memory, fork, the errors)",
-	  "", demo },
+	  "", run_demo, 0, 0 },
 	{ "bench", "run the benchmarks: usermm and the kernel side by side, with ratios",
-	  "", bench },
-	{ "help",  "list the commands, or describe one", "[COMMAND]", NULL },
+	  "", run_bench, 0, 0 },
+	{ "run",   "run scenario scripts (docs/SCRIPTS.md, examples/scenarios/)", "SCRIPT...",
+	  run_scripts, 1, 64 },
+	{ "help",  "list the commands, or describe one", "[COMMAND]", NULL, 0, 1 },
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -293,10 +309,15 @@ int main(int argc, char **argv)
 		command_usage(stdout, c);
 		return 0;
 	}
-	if (argc > 2) {
-		fprintf(stderr, "usermm %s: unexpected argument '%s'\n", c->name, argv[2]);
+	if (argc - 2 > c->max_args) {
+		fprintf(stderr, "usermm %s: unexpected argument '%s'\n", c->name, argv[2 + c->max_args]);
 		command_usage(stderr, c);
 		return 2;
 	}
-	return c->run();
+	if (argc - 2 < c->min_args) {
+		fprintf(stderr, "usermm %s: missing arguments\n", c->name);
+		command_usage(stderr, c);
+		return 2;
+	}
+	return c->run(argc - 2, argv + 2);
 }
