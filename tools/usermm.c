@@ -8,6 +8,7 @@
  *                   (build/release/bench/bench_*): usermm and the kernel
  *                   side by side, with ratios.  Same as `make bench`.
  *   usermm run SCRIPT...   run scenario scripts (tools/script.c, docs/SCRIPTS.md)
+ *   usermm replay TRACE    replay a memory-access trace (tools/replay.c)
  *   usermm help [COMMAND], usermm --help, usermm COMMAND --help
  *
  * An unknown command or an unexpected argument is an error (exit 2).
@@ -26,6 +27,7 @@
 #include <sys/wait.h>
 #include <usermm/usermm.h>
 #include "script.h"
+#include "replay.h"
 
 #define PAGE UMM_PAGE_SIZE
 
@@ -243,6 +245,8 @@ static const struct command commands[] = {
 	  "", run_bench, 0, 0 },
 	{ "run",   "run scenario scripts (docs/SCRIPTS.md, examples/scenarios/)", "SCRIPT...",
 	  run_scripts, 1, 64 },
+	{ "replay", "replay a memory-access trace (plain or valgrind lackey) and report faults",
+	  "[--phys SIZE] [--rmap pte-chain|object] [--json] TRACE", replay_main, 1, 6 },
 	{ "help",  "list the commands, or describe one", "[COMMAND]", NULL, 0, 1 },
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -259,7 +263,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: usermm COMMAND [ARGS]   (usermm %s)\n\ncommands:\n", umm_version());
 	for (size_t i = 0; i < NR_COMMANDS; i++)
-		fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nWith no command, usermm runs demo.\n");
 }
 
