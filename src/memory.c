@@ -15,8 +15,10 @@
  *                         write) or a private copy of it (private write)
  *     present, read-only, write
  *                         do_wp_page: shared -> make writable and dirty the
- *                         page; private -> reuse an anon page only we map,
- *                         else copy (wp_page_copy)
+ *                         page; private -> reuse an exclusive anon page (or
+ *                         one only we map and hold), else copy (wp_page_copy)
+ *     present, anon not exclusive, pin (FAULT_FLAG_PIN)
+ *                         unshare: do_wp_page without making the pte writable
  *     present, allowed    spurious: set young (dirty) and return
  *   fault_account      min_flt or maj_flt (I/O was done), and cow_flt.
  *                      Only successful faults count; a spurious one (the
@@ -34,6 +36,30 @@
  * place of a page it shared: the zero page, a page-cache page (including
  * the first private write to a file page), or an anon page shared after
  * fork.  Reusing an anon page only we map is not a COW fault.
+ *
+ * Exclusive anonymous pages (PG_anon_exclusive, as Linux 5.19+).  An
+ * anon page that only one pte can reach is marked exclusive: the page a
+ * write fault allocates (do_anonymous_page), the copy wp_page_copy makes
+ * and the private copy of a file page (install_cow_pte).  A write fault
+ * on an exclusive page reuses it whatever its reference count, so a pin
+ * (an extra reference) can no longer make the fault copy the page away
+ * from under the pin.  A non-exclusive anon page (shared after fork) is
+ * reused, and becomes exclusive, only when one pte maps it and no one
+ * else holds a reference (mapcount 1, refcount 1); otherwise it is copied.
+ * Only fork clears the flag, when it shares the page copy-on-write; it
+ * never shares a page that may be pinned (copy_one).  Pins see only
+ * exclusive anon pages (FAULT_FLAG_PIN), and a writable pte never maps a
+ * non-exclusive anon page.  Together: a pinned anon page stays the page
+ * its mapping uses until the mapping itself goes (munmap, MADV_DONTNEED),
+ * and stores through the pin are never seen by another address space.
+ *
+ * Forced writes (FAULT_FLAG_FORCE, see memory.h) into a private mapping
+ * without write permission break COW like a write but install the copy
+ * read-only; the walker then lets a forced write through a read-only pte
+ * only when it maps an exclusive anon page, never a page-cache page.
+ * That is the fix for Dirty COW (CVE-2016-5195): if the copy is zapped
+ * before the pin is taken, the walk finds the file page (or nothing),
+ * faults again and makes a new copy; the file page is never written.
  *
  * A frame that loses its last pte is not freed until every thread's TLB
  * has forgotten it: zaps queue it in an mmu_gather, which calls
@@ -177,10 +203,19 @@ void tlb_finish_mmu(struct mmu_gather *tlb)
 
 /* ---- the fault handler ---- */
 
+/*
+ * vma_allows - may this access fault in vma?  x86 rules, plus forced
+ * writes (FAULT_FLAG_FORCE): only into a private (COW) mapping that could
+ * be made writable (VM_MAYWRITE), as Linux's check_vma_flags.
+ */
 static bool vma_allows(const struct vm_area_struct *vma, unsigned int flags)
 {
-	if ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE))
-		return false;
+	if ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE)) {
+		if (!(flags & FAULT_FLAG_FORCE))
+			return false;
+		if ((vma->vm_flags & (VM_SHARED | VM_MAYSHARE)) || !(vma->vm_flags & VM_MAYWRITE))
+			return false;
+	}
 	if ((flags & FAULT_FLAG_EXEC) && !(vma->vm_flags & VM_EXEC))
 		return false;
 	return (vma->vm_flags & VM_ACCESS_FLAGS) != 0;
@@ -197,6 +232,20 @@ static int fault_check_vma(struct vm_fault *vmf)
 		return -EFAULT;
 	vmf->vma = vma;
 	return 0;
+}
+
+/*
+ * anon_pte_bits - the bits of a pte that maps a fresh private (exclusive)
+ * anon page after a write fault: writable and dirty, but read-only when
+ * the vma is not writable (a forced write, FAULT_FLAG_FORCE).
+ */
+static pte_t anon_pte_bits(const struct vm_fault *vmf)
+{
+	pte_t bits = PTE_PRESENT | PTE_DIRTY | PTE_YOUNG;
+
+	if (vmf->vma->vm_flags & VM_WRITE)
+		bits |= PTE_RW;
+	return bits;
 }
 
 /* fault_touch - what a hardware walker does on an allowed access. */
@@ -240,8 +289,8 @@ static int do_anonymous_page(struct vm_fault *vmf)
 			return 0;
 		}
 	}
-	set_pte_at(mm, vmf->address, vmf->pte,
-		   pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_RW | PTE_DIRTY | PTE_YOUNG));
+	SetPageAnonExclusive(page);     /* before the pte publishes it */
+	set_pte_at(mm, vmf->address, vmf->pte, pfn_pte(page_to_pfn(page), anon_pte_bits(vmf)));
 	page_add_new_anon_rmap(page, vmf->vma, vmf->address, vmf->pte);
 	inc_mm_counter(mm, MM_ANONPAGES);
 	pt_unlock(mm);
@@ -305,8 +354,8 @@ static void install_cow_pte(struct vm_fault *vmf)
 {
 	struct page *cow = vmf->cow_page;
 
-	set_pte_at(vmf->mm, vmf->address, vmf->pte,
-		   pfn_pte(page_to_pfn(cow), PTE_PRESENT | PTE_RW | PTE_DIRTY | PTE_YOUNG));
+	SetPageAnonExclusive(cow);
+	set_pte_at(vmf->mm, vmf->address, vmf->pte, pfn_pte(page_to_pfn(cow), anon_pte_bits(vmf)));
 	page_add_new_anon_rmap(cow, vmf->vma, vmf->address, vmf->pte);
 	inc_mm_counter(vmf->mm, MM_ANONPAGES);
 	vmf->cow_page = NULL;
@@ -404,10 +453,13 @@ static inline bool pte_same_ignoring_young(pte_t a, pte_t b)
 }
 
 /*
- * wp_page_copy - give this private mapping its own copy of `old` (NULL for
- * the zero page).  Entered with ptl held, returns with it dropped.  The
- * old pte is cleared and the TLB flushed before the copy is installed; the
- * old frame's references go only after that.
+ * wp_page_copy - give this private mapping its own, exclusive copy of
+ * `old` (NULL for the zero page).  A write gets a dirty pte, writable
+ * unless the write is forced into a read-only vma; an unshare (a read pin,
+ * FAULT_FLAG_PIN) keeps the old pte's permission, which is read-only.
+ * Entered with ptl held, returns with it dropped.  The old pte is cleared
+ * and the TLB flushed before the copy is installed; the old frame's
+ * references go only after that.
  */
 static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 {
@@ -437,7 +489,12 @@ static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 	}
 	(void)ptep_get_and_clear(mm, vmf->address, vmf->pte);
 	flush_tlb_range(mm, vmf->address, vmf->address + PAGE_SIZE);
-	entry = pfn_pte(page_to_pfn(new), PTE_PRESENT | PTE_RW | PTE_DIRTY | PTE_YOUNG);
+	if (fault_write(vmf))
+		entry = pfn_pte(page_to_pfn(new), anon_pte_bits(vmf));
+	else
+		entry = pfn_pte(page_to_pfn(new), PTE_PRESENT | PTE_YOUNG |
+				(vmf->orig_pte & (PTE_RW | PTE_DIRTY)));
+	SetPageAnonExclusive(new);
 	set_pte_at(mm, vmf->address, vmf->pte, entry);
 	page_add_new_anon_rmap(new, vmf->vma, vmf->address, vmf->pte);
 	inc_mm_counter(mm, MM_ANONPAGES);
@@ -455,30 +512,89 @@ static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 }
 
 /*
- * do_wp_page - a write to a present read-only pte in a writable vma.
+ * anon_page_reusable - may this private mapping keep using anon page
+ * `page` for a write (or a pin) instead of copying it?  Yes when it is
+ * exclusive, whatever its reference count (pins hold references).  A page
+ * shared after fork is reused when only our pte maps it and nothing else
+ * holds it (mapcount 1, refcount 1: nobody can take a new reference
+ * without our ptl), and then becomes exclusive.  ptl held.
+ */
+static bool anon_page_reusable(struct page *page)
+{
+	if (PageAnonExclusive(page))
+		return true;
+	if (page_mapcount(page) == 1 && page_count(page) == 1) {
+		SetPageAnonExclusive(page);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * do_wp_page - a write to a present pte that does not allow it (read-only
+ * pte in a writable vma, or a forced write), or an unshare: a pin reaching
+ * a non-exclusive anon page (FAULT_FLAG_PIN without FAULT_FLAG_WRITE).
  * Entered with ptl held, returns with it dropped.
  */
 static int do_wp_page(struct vm_fault *vmf)
 {
-	pte_t pte = vmf->orig_pte;
+	pte_t pte = vmf->orig_pte, entry;
 	struct page *old = NULL;
 
 	if (!pte_special(pte))
 		old = pfn_to_page(mm_phys(vmf->mm), pte_pfn(pte));
 
 	if (old && vma_is_shared(vmf->vma)) {
+		VM_BUG_ON(!fault_write(vmf));
 		set_page_dirty(old);
-		goto make_writable;
+		goto reuse;
 	}
-	if (old && PageAnon(old) && page_mapcount(old) == 1 && page_count(old) == 1)
-		goto make_writable;     /* only we map it: reuse without copying */
+	if (old && PageAnon(old) && anon_page_reusable(old))
+		goto reuse;
 	return wp_page_copy(vmf, old);
 
-make_writable:
-	set_pte_at(vmf->mm, vmf->address, vmf->pte,
-		   pte_mkyoung(pte_mkdirty(pte_mkwrite(pte))));
+reuse:
+	entry = pte_mkyoung(pte);
+	if (fault_write(vmf)) {
+		entry = pte_mkdirty(entry);
+		if (vmf->vma->vm_flags & VM_WRITE)
+			entry = pte_mkwrite(entry);     /* not for a forced write */
+	}
+	set_pte_at(vmf->mm, vmf->address, vmf->pte, entry);
 	pt_unlock(vmf->mm);
 	return 0;
+}
+
+/*
+ * pte_needs_unshare - does this pin (FAULT_FLAG_PIN) reach an anon page
+ * that is not exclusive?  ptl held, pte present.
+ */
+static bool pte_needs_unshare(struct umm_mm *mm, pte_t pte, unsigned int flags)
+{
+	struct page *page;
+
+	if (!(flags & FAULT_FLAG_PIN) || pte_special(pte))
+		return false;
+	page = pfn_to_page(mm_phys(mm), pte_pfn(pte));
+	return PageAnon(page) && !PageAnonExclusive(page);
+}
+
+/*
+ * pte_allows_write - may a write go through this accessible pte?  A
+ * writable pte, or for a forced write (FAULT_FLAG_FORCE) a read-only pte
+ * that maps an exclusive anon page: the private copy a forced write made,
+ * never a page-cache page or a page shared with another mm.  ptl held.
+ */
+static bool pte_allows_write(struct umm_mm *mm, pte_t pte, unsigned int flags)
+{
+	struct page *page;
+
+	if (pte_write(pte))
+		return true;
+	if (!(flags & FAULT_FLAG_FORCE) || pte_special(pte))
+		return false;
+	page = pfn_to_page(mm_phys(mm), pte_pfn(pte));
+	return PageAnon(page) && PageAnonExclusive(page);
 }
 
 /*
@@ -557,7 +673,8 @@ static int handle_pte_fault(struct vm_fault *vmf)
 		set_pte_at(mm, vmf->address, vmf->pte, pte);
 		vmf->orig_pte = pte;
 	}
-	if (fault_write(vmf) && !pte_write(pte))
+	if (fault_write(vmf) ? !pte_allows_write(mm, pte, vmf->flags)
+			     : pte_needs_unshare(mm, pte, vmf->flags))
 		return do_wp_page(vmf);
 	fault_touch(vmf, pte);
 	pt_unlock(mm);
@@ -616,7 +733,11 @@ static int follow_pte_slot(struct umm_mm *mm, uintptr_t addr, pte_t *ptep, unsig
 	pte = *ptep;
 	if (!pte_accessible(pte))
 		return -EAGAIN;
-	if ((flags & FAULT_FLAG_WRITE) && !pte_write(pte))
+	if ((flags & FAULT_FLAG_WRITE) && !pte_allows_write(mm, pte, flags))
+		return -EAGAIN;
+	/* a writable pte never maps an anon page another mm can reach */
+	VM_BUG_ON(pte_write(pte) && pte_needs_unshare(mm, pte, FAULT_FLAG_PIN));
+	if (pte_needs_unshare(mm, pte, flags))
 		return -EAGAIN;
 	entry = pte_mkyoung(pte);
 	if (flags & FAULT_FLAG_WRITE)
@@ -735,9 +856,58 @@ void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
 struct copy_walk {
 	struct vm_area_struct *dst_vma, *src_vma;
 	bool wrprotected;
+	struct page *prealloc;          /* frame for the next copy of a maybe-pinned page */
+	uintptr_t resume;               /* -EAGAIN: where the walk stopped for want of one */
 };
 
-/* copy_one - duplicate one source pte into the child.  Both ptls held. */
+/*
+ * page_maybe_pinned - may anon page `page` of the parent be pinned?
+ * usermm has no separate pin count: a pin is a plain reference.  Every
+ * pte that maps a page holds one reference, so a reference count above
+ * the map count means someone else holds the page.  During fork, for a
+ * page exclusive to the parent, the only such holders are pins: the
+ * parent's faults, zaps and pins need its mmap_lock, which fork holds for
+ * write; another mm's transient holders (a pending TLB gather, a COW
+ * fault's temporary reference) only ever hold pages that mm maps or
+ * mapped, which an exclusive page is not.  The test is conservative: a
+ * false positive costs one copy, and a pinned page is never missed.
+ * Linux uses a pin bias in the refcount (GUP_PIN_COUNTING_BIAS) for the
+ * same question.  Both ptls held.
+ */
+static bool page_maybe_pinned(struct page *page)
+{
+	return page_count(page) > page_mapcount(page);
+}
+
+/*
+ * copy_present_page - the child gets its own copy of an exclusive anon
+ * page that may be pinned, so the pin stays with the parent's mapping and
+ * nothing stored through it ever shows in the child (Linux's
+ * page_needs_cow_for_dma).  The frame was allocated before the ptls were
+ * taken (cw->prealloc).  The parent's pte is left as it was.  Both ptls
+ * held.
+ */
+static void copy_present_page(struct copy_walk *cw, struct page *page, uintptr_t addr,
+			      pte_t pte, pte_t *dst_pte)
+{
+	struct umm_mm *dst_mm = cw->dst_vma->vm_mm;
+	struct page *new = cw->prealloc;
+
+	cw->prealloc = NULL;
+	copy_frame(new, page);
+	SetPageAnonExclusive(new);
+	pte = pfn_pte(page_to_pfn(new), pte & ~PTE_PFN_MASK);
+	set_pte_at(dst_mm, addr, dst_pte, pte);
+	page_add_new_anon_rmap(new, cw->dst_vma, addr, dst_pte);
+	inc_mm_counter(dst_mm, MM_ANONPAGES);
+}
+
+/*
+ * copy_one - duplicate one source pte into the child.  Both ptls held.
+ * Returns -EAGAIN (cw->resume = addr, nothing done for addr) when a page
+ * must be copied and no frame is preallocated: the caller allocates one
+ * with the locks dropped and resumes the walk at addr.
+ */
 static int copy_one(struct umm_mm *src_mm, pte_t *src_pte, uintptr_t addr, void *arg)
 {
 	struct copy_walk *cw = arg;
@@ -758,11 +928,22 @@ static int copy_one(struct umm_mm *src_mm, pte_t *src_pte, uintptr_t addr, void 
 	}
 	if (!pte_special(pte)) {
 		page = pfn_to_page(mm_phys(src_mm), pte_pfn(pte));
+		if (PageAnon(page) && PageAnonExclusive(page) && page_maybe_pinned(page)) {
+			if (!cw->prealloc) {
+				cw->resume = addr;
+				return -EAGAIN;
+			}
+			copy_present_page(cw, page, addr, pte, dst_pte);
+			return 0;
+		}
 		get_page(page);
-		if (PageAnon(page))
+		if (PageAnon(page)) {
+			/* shared from now on: the next write to it copies or rechecks */
+			ClearPageAnonExclusive(page);
 			page_add_anon_rmap(page, cw->dst_vma, addr, dst_pte);
-		else
+		} else {
 			page_add_file_rmap(page, cw->dst_vma, addr, dst_pte);
+		}
 		inc_mm_counter(dst_mm, vma_page_counter(cw->src_vma, page));
 		if (!vma_is_shared(cw->src_vma) && pte_write(pte)) {
 			pte = pte_wrprotect(pte);
@@ -777,23 +958,45 @@ static int copy_one(struct umm_mm *src_mm, pte_t *src_pte, uintptr_t addr, void 
 /**
  * copy_page_range - fork: copy src_vma's ptes into dst_vma's mm.  Private
  * writable ptes become read-only in both (copy-on-write); the parent's TLB
- * is flushed for them.  Both mmap_locks held for write; takes the
- * parent's ptl, then the child's.  0 or -ENOMEM (the child is partly
- * filled and the caller tears it down).
+ * is flushed for them.  An exclusive anon page that may be pinned is
+ * copied for the child instead (copy_present_page); its frame is
+ * allocated with both ptls dropped, and the walk resumes where it
+ * stopped.  Both mmap_locks held for write; takes the parent's ptl, then
+ * the child's.  0 or -ENOMEM (the child is partly filled and the caller
+ * tears it down).
  */
 int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma)
 {
 	struct umm_mm *src_mm = src_vma->vm_mm, *dst_mm = dst_vma->vm_mm;
 	struct copy_walk cw = { .dst_vma = dst_vma, .src_vma = src_vma };
+	uintptr_t start = src_vma->vm_start;
 	int err;
 
 	VM_BUG_ON(src_mm == dst_mm);
 	VM_BUG_ON(dst_vma->vm_start != src_vma->vm_start || dst_vma->vm_end != src_vma->vm_end);
-	pt_lock(src_mm);
-	pt_lock(dst_mm);
-	err = walk_pte_range(src_mm, src_vma->vm_start, src_vma->vm_end, copy_one, &cw);
-	pt_unlock(dst_mm);
-	pt_unlock(src_mm);
+	for (;;) {
+		pt_lock(src_mm);
+		pt_lock(dst_mm);
+		err = walk_pte_range(src_mm, start, src_vma->vm_end, copy_one, &cw);
+		pt_unlock(dst_mm);
+		pt_unlock(src_mm);
+		if (err != -EAGAIN)
+			break;
+		/*
+		 * The ptes before cw.resume are copied; a truncate may change
+		 * the parent's ptes while ptl is dropped, and the walk from
+		 * cw.resume sees that as it would have anyway.
+		 */
+		VM_BUG_ON(cw.prealloc);
+		cw.prealloc = alloc_page(mm_phys(src_mm), 0);
+		if (!cw.prealloc) {
+			err = -ENOMEM;
+			break;
+		}
+		start = cw.resume;
+	}
+	if (cw.prealloc)
+		put_page(cw.prealloc);  /* the page was unmapped meanwhile */
 	if (cw.wrprotected)
 		flush_tlb_range(src_mm, src_vma->vm_start, src_vma->vm_end);
 	return err;

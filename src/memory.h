@@ -17,6 +17,24 @@
  * takes ptl once instead of twice.  A wrong hint only costs the work.
  */
 #define FAULT_FLAG_PTE_NONE 0x4
+/*
+ * FAULT_FLAG_FORCE - with FAULT_FLAG_WRITE: a forced write (UMM_PIN_FORCE,
+ * Linux's FOLL_FORCE, what a debugger's poke uses) is allowed into a
+ * private mapping that is not writable.  It breaks COW into an exclusive
+ * anonymous copy whose pte stays read-only, so ordinary stores still
+ * fault and the file is never written.  A shared mapping without write
+ * permission, or a PROT_NONE one, still fails with -EFAULT.
+ */
+#define FAULT_FLAG_FORCE 0x8
+/*
+ * FAULT_FLAG_PIN - the access takes a pin on the page (umm_pin_pages).
+ * An anonymous page it reaches must be exclusive (PG_anon_exclusive): a
+ * read pin of an anon page shared with another mm after fork unshares it
+ * first (reuse when only we hold it, else a private copy; the pte keeps
+ * its write permission, read-only), a write pin breaks COW as a write does.
+ * Then no later write fault or fork can separate the pin from the mapping.
+ */
+#define FAULT_FLAG_PIN 0x10
 
 /*
  * handle_mm_fault - resolve an access to addr as a CPU's fault would.
@@ -73,9 +91,10 @@ void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uintptr_t
 
 /*
  * copy_page_range - fork: copy src_vma's ptes into dst (dst_vma is its
- * copy).  Private writable mappings become copy-on-write in both mms.
- * Both mmap_locks held for write.  0 or -ENOMEM (dst partially filled:
- * the caller tears dst down).
+ * copy).  Private writable mappings become copy-on-write in both mms,
+ * except anonymous pages that may be pinned: the child gets its own copy
+ * at once.  Both mmap_locks held for write.  0 or -ENOMEM (dst partially
+ * filled: the caller tears dst down).
  */
 int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma);
 

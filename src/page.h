@@ -53,6 +53,7 @@ enum pageflags {
 	PG_anon,         /* anonymous (private) memory */
 	PG_slab,         /* belongs to a slab cache */
 	PG_pgtable,      /* a page-table page */
+	PG_anon_exclusive, /* anon page only one pte can reach: reused on write whatever its refcount (memory.c) */
 	NR_PAGEFLAGS
 };
 
@@ -125,6 +126,7 @@ PAGEFLAG(Buddy, PG_buddy)
 PAGEFLAG(Anon, PG_anon)
 PAGEFLAG(Slab, PG_slab)
 PAGEFLAG(PgTable, PG_pgtable)
+PAGEFLAG(AnonExclusive, PG_anon_exclusive)
 
 static inline int page_count(const struct page *p) { return atomic_load((_Atomic int *)&p->_refcount); }
 static inline int page_mapcount(const struct page *p) { return atomic_load((_Atomic int *)&p->_mapcount); }

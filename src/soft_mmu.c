@@ -806,17 +806,21 @@ static int pin_one(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct
  * umm_pin_pages - fault in and pin nr_pages pages from page-aligned addr
  * (see access.h).  Takes mmap_lock (read) and ptl.  Returns nr_pages,
  * 0 for nr_pages == 0, -EINVAL (NULL mm or pages, unaligned addr, unknown
- * flags), -EFAULT (range wraps, or a page cannot be accessed), -EIO,
- * -ENOMEM; on error nothing stays pinned.
+ * flags, UMM_PIN_FORCE without UMM_PIN_WRITE), -EFAULT (range wraps, or a
+ * page cannot be accessed), -EIO, -ENOMEM; on error nothing stays pinned.
+ * The rules that keep a pin attached to its mapping (FAULT_FLAG_PIN,
+ * FAULT_FLAG_FORCE) are in memory.c.
  */
 long umm_pin_pages(struct umm_mm *mm, uintptr_t addr, size_t nr_pages, int flags,
 		   struct umm_page **pages)
 {
-	unsigned int fault_flags = (flags & UMM_PIN_WRITE) ? FAULT_FLAG_WRITE : 0;
+	unsigned int fault_flags = FAULT_FLAG_PIN | ((flags & UMM_PIN_WRITE) ? FAULT_FLAG_WRITE : 0) |
+				   ((flags & UMM_PIN_FORCE) ? FAULT_FLAG_FORCE : 0);
 	size_t i;
 	int err = 0;
 
-	if (!mm || (flags & ~UMM_PIN_WRITE) || !IS_ALIGNED(addr, PAGE_SIZE))
+	if (!mm || (flags & ~(UMM_PIN_WRITE | UMM_PIN_FORCE)) || !IS_ALIGNED(addr, PAGE_SIZE) ||
+	    (flags & (UMM_PIN_WRITE | UMM_PIN_FORCE)) == UMM_PIN_FORCE)
 		return -EINVAL;
 	if (!nr_pages)
 		return 0;
