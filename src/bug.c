@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include "compiler.h"
 
+/**
+ * umm_bug - report a broken invariant through the log (UMM_LOG_BUG) and
+ * abort.  Any context.
+ */
 void umm_bug(const char *file, int line, const char *cond)
 {
-	fprintf(stderr, "usermm: BUG at %s:%d: %s\n", file, line, cond);
-	fflush(stderr);
+	pr_bug("BUG at %s:%d: %s", file, line, cond);
 	abort();
 }

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "log.h"
 
 #ifndef UMM_DEBUG
 #define UMM_DEBUG 0
@@ -39,7 +40,7 @@ void umm_bug(const char *file, int line, const char *cond) __attribute__((noretu
 #if UMM_DEBUG
 #define VM_BUG_ON(cond) do { if (unlikely(cond)) umm_bug(__FILE__, __LINE__, #cond); } while (0)
 #define VM_WARN_ON(cond) ({ bool __w = !!(cond); \
-	if (unlikely(__w)) { fprintf(stderr, "usermm: warning %s:%d: %s\n", __FILE__, __LINE__, #cond); } \
+	if (unlikely(__w)) { pr_warn(NULL, "warning %s:%d: %s", __FILE__, __LINE__, #cond); } \
 	__w; })
 #else
 #define VM_BUG_ON(cond) do { if (0) { (void)(cond); } } while (0)

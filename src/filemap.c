@@ -374,7 +374,7 @@ static void truncate_cache_page(struct umm_object *obj, struct page *page)
 	if (page_mapped(page) && unmap)
 		unmap(obj, page->index, page->index + 1);
 	if (UMM_DEBUG && page_mapped(page))
-		fprintf(stderr, "usermm: truncate drops mapped page %" PRIu64 "\n", page->index);
+		pr_warn(obj->sys, "truncate drops mapped page %" PRIu64, page->index);
 	ClearPageDirty(page);
 	delete_from_page_cache(page);
 }

@@ -40,8 +40,8 @@ struct check_ctx {
 
 #define CHECK_FAIL(ctx, fmt, ...) do { \
 	if ((ctx)->errors++ < 10) \
-		fprintf(stderr, "usermm: mm %llu invariant: " fmt "\n", \
-			(unsigned long long)(ctx)->mm->id, __VA_ARGS__); \
+		pr_check("mm %llu invariant: " fmt, \
+			 (unsigned long long)(ctx)->mm->id, __VA_ARGS__); \
 } while (0)
 
 static void check_mapped_page(struct check_ctx *ctx, struct vm_area_struct *vma,
@@ -123,7 +123,7 @@ static int mm_check_ctx(struct umm_mm *mm, struct check_ctx *ctx)
 
 /**
  * mm_check_locked - check the invariants of one mm; mmap_lock held by the
- * caller (read or write).  0 or -EUCLEAN (problems printed to stderr).
+ * caller (read or write).  0 or -EUCLEAN (problems logged, pr_check).
  */
 int mm_check_locked(struct umm_mm *mm)
 {
@@ -198,8 +198,8 @@ int umm_system_check(struct umm_system *sys)
 		if (PageReserved(page) || PageBuddy(page) || PageSlab(page) || PagePgTable(page))
 			continue;
 		if ((unsigned int)page_mapcount(page) != counts[pfn] && errors++ < 10)
-			fprintf(stderr, "usermm: pfn %lu has map count %d but %u ptes map it\n",
-				pfn, page_mapcount(page), counts[pfn]);
+			pr_check("pfn %lu has map count %d but %u ptes map it",
+				 pfn, page_mapcount(page), counts[pfn]);
 	}
 	free(counts);
 	return errors ? -EUCLEAN : 0;

@@ -7,8 +7,8 @@
  * every cached page, closes the object's own fd and frees it.  Nothing
  * maps the object by then (mappings hold references), so no page is
  * mapped.  If that final writeback fails there is no one left to retry
- * it: the data is dropped with a message on stderr (sync before the last
- * put to see the error).
+ * it: the data is dropped with a warning (pr_warn, counted in the
+ * system's stats; sync before the last put to see the error).
  *
  * File objects keep their own dup of the caller's fd, so the caller may
  * close theirs.  A dup shares the open file description, and pwrite on an
@@ -158,8 +158,7 @@ static void object_release(struct umm_object *obj)
 	VM_BUG_ON(!list_empty(&obj->i_mmap));
 	err = filemap_write_range(obj, 0, UINT64_MAX);
 	if (err)    /* nobody is left to retry or to tell: say so once */
-		fprintf(stderr, "usermm: object freed with dirty pages its backing store refused (%d)\n",
-			err);
+		pr_warn(sys, "object freed with dirty pages its backing store refused (%d)", err);
 	truncate_inode_pages(obj, 0);
 	VM_BUG_ON(obj->nrpages != 0);
 	radix_tree_destroy(&obj->page_tree);

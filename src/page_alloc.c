@@ -785,7 +785,7 @@ struct check_state {
 static void check_fail(struct check_state *cs, const char *what, unsigned long pfn, unsigned long v)
 {
 	if (cs->errors++ < 20)
-		fprintf(stderr, "usermm: phys_check: %s (pfn %lu, value %lu)\n", what, pfn, v);
+		pr_check("phys_check: %s (pfn %lu, value %lu)", what, pfn, v);
 }
 
 /* check_mark - record frames [pfn, pfn+n) as free; complain about overlap. */

@@ -59,14 +59,15 @@ static void destroy_caches(struct umm_system *sys)
 		leaked += kmem_cache_destroy(sys->vma_cache);
 	if (sys->mm_cache)
 		leaked += kmem_cache_destroy(sys->mm_cache);
-	if (leaked)
-		fprintf(stderr, "usermm: %lu VMA/mm structures leaked at system destroy\n", leaked);
+	if (leaked)     /* the system is going away: nothing left to count it in */
+		pr_warn(NULL, "%lu VMA/mm structures leaked at system destroy", leaked);
 }
 
 /**
  * umm_system_create - create a usermm instance from cfg (NULL: defaults).
  * Returns 0 with *out set, -EINVAL for a bad config or NULL out,
- * -EOPNOTSUPP for swap (not yet available), -ENOMEM.
+ * -EOPNOTSUPP for swap (not yet available), -ENOMEM when the memory
+ * cannot be reserved (phys_bytes too large included).
  */
 int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 {
@@ -94,6 +95,14 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	params.wmark_min = cfg->wmark_min_bytes >> PAGE_SHIFT;
 	params.pcp_high = cfg->pcp_high;
 	err = phys_create(sys->cfg.phys_bytes, &params, &sys->phys);
+	/*
+	 * validate_config passed the size (>= 1 MiB), so phys_create's
+	 * -EINVAL means more frames than an arena can describe: memory that
+	 * cannot be had, -ENOMEM as system.h says (and as mmap answers for a
+	 * length no address space can hold).
+	 */
+	if (err == -EINVAL)
+		err = -ENOMEM;
 	if (err)
 		goto err_free_sys;
 	err = -ENOMEM;
@@ -127,19 +136,29 @@ err_free_sys:
 
 /**
  * umm_system_destroy - free an instance.  The caller has destroyed its
- * address spaces and put its objects; leftovers are reported on stderr.
+ * address spaces and put its objects; if any is still alive the call logs
+ * a warning, counts it and returns -EBUSY with nothing destroyed.  Takes
+ * mm_list_lock.  0 (also for NULL) or -EBUSY.
  */
-void umm_system_destroy(struct umm_system *sys)
+int umm_system_destroy(struct umm_system *sys)
 {
+	unsigned long nr_mms;
+
 	if (!sys)
-		return;
-	if (sys->nr_mms || atomic_load(&sys->nr_objects))
-		fprintf(stderr, "usermm: system destroyed with %lu address spaces and %ld objects alive\n",
-			sys->nr_mms, atomic_load(&sys->nr_objects));
+		return 0;
+	pthread_mutex_lock(&sys->mm_list_lock);
+	nr_mms = sys->nr_mms;
+	pthread_mutex_unlock(&sys->mm_list_lock);
+	if (nr_mms || atomic_load(&sys->nr_objects)) {
+		pr_warn(sys, "system not destroyed: %lu address spaces and %ld objects alive",
+			nr_mms, atomic_load(&sys->nr_objects));
+		return -EBUSY;
+	}
 	destroy_caches(sys);
 	pthread_mutex_destroy(&sys->mm_list_lock);
 	phys_destroy(sys->phys);
 	free(sys);
+	return 0;
 }
 
 /**
@@ -187,6 +206,7 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->nr_mms = sys->nr_mms;
 	pthread_mutex_unlock(&sys->mm_list_lock);
 	st->nr_objects = (unsigned long)atomic_load(&sys->nr_objects);
+	st->warnings = (unsigned long)atomic_load(&sys->nr_warnings);
 	return 0;
 }
 

@@ -40,6 +40,7 @@ struct umm_system {
 	_Atomic long nr_pagecache;       /* pages in page caches */
 	_Atomic long nr_anon;            /* allocated anonymous pages */
 	_Atomic long nr_pgtable;         /* page-table pages */
+	_Atomic long nr_warnings;        /* warnings logged about this system (pr_warn) */
 
 	/*
 	 * unmap_mapping_range - set by the address-space layer: remove every

@@ -732,7 +732,7 @@ static void vma_check_fail(struct vma_check *c, const struct vm_area_struct *vma
 	if (c->err)
 		return;
 	c->err = -EUCLEAN;
-	fprintf(stderr, "usermm: vma tree of mm %" PRIu64 ": vma %p [%#lx, %#lx): %s (%#lx, expected %#lx)\n",
+	pr_check("vma tree of mm %" PRIu64 ": vma %p [%#lx, %#lx): %s (%#lx, expected %#lx)",
 		c->mm->id, (const void *)vma, vma ? (unsigned long)vma->vm_start : 0UL,
 		vma ? (unsigned long)vma->vm_end : 0UL, what, (unsigned long)got, (unsigned long)want);
 }
@@ -803,7 +803,7 @@ static uintptr_t vma_check_subtree(struct vma_check *c, struct rb_node *node,
  * @mm: the address space; mmap_lock held (read or write)
  *
  * Takes each file VMA's i_mmap_lock briefly.  Returns 0, or -EUCLEAN after
- * printing the first problem found to stderr.
+ * logging the first problem found (pr_check).
  */
 int vma_tree_check(struct umm_mm *mm)
 {

@@ -29,7 +29,8 @@ unsigned long umm_inject_hits(struct umm_system *sys, int site);
  * umm_mm_check - expensive invariant check of one address space: VMA tree
  * order and gaps, every present pte maps a valid allocated frame, map
  * counts and RSS add up with the page tables.  0, or -EUCLEAN after
- * printing what is wrong to stderr.
+ * logging what is wrong (UMM_LOG_CHECK: stderr unless umm_set_log says
+ * otherwise).
  */
 int umm_mm_check(struct umm_mm *mm);
 /* umm_system_check - allocator and slab consistency, frame accounting. */

@@ -21,6 +21,7 @@ struct umm_sys_stats {
 	unsigned long wmark_min, wmark_low, wmark_high;
 	unsigned long alloc_failures;
 	unsigned long nr_mms, nr_objects;
+	unsigned long warnings;         /* UMM_LOG_WARNING lines logged about this system */
 };
 int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st);
 

@@ -30,7 +30,9 @@ enum {
 
 /* A zero field means a sane default. */
 struct umm_config {
-	size_t      phys_bytes;   /* physical memory; default 256 MiB, minimum 1 MiB */
+	size_t      phys_bytes;   /* physical memory; default 256 MiB, minimum 1 MiB
+	                             (-EINVAL below); more than the host can
+	                             reserve gives -ENOMEM */
 	const char *swap_path;    /* swap file, NULL for none (swap issue) */
 	size_t      swap_bytes;
 	int         rmap;         /* UMM_RMAP_PTE_CHAIN or UMM_RMAP_OBJECT */
@@ -48,11 +50,42 @@ struct umm_mm;
  * umm_system_create - cfg NULL means all defaults.  -EINVAL for a bad config
  * (phys_bytes < 1 MiB, unknown rmap, min watermark >= half of memory) or a
  * NULL out; -EOPNOTSUPP for swap_path/swap_bytes until swap is available;
- * -ENOMEM.
+ * -ENOMEM when the memory cannot be reserved, whether the host is short of
+ * it or phys_bytes is larger than any host could reserve (1ULL << 62).
  */
 int  umm_system_create(const struct umm_config *cfg, struct umm_system **out);
-/* umm_system_destroy - the caller must have destroyed its mms and put its objects. */
-void umm_system_destroy(struct umm_system *sys);
+/*
+ * umm_system_destroy - free an instance.  The caller destroys its address
+ * spaces and puts its objects first: while any is alive the call logs a
+ * warning and returns -EBUSY, destroying nothing.  0 otherwise (and for
+ * NULL).
+ */
+int  umm_system_destroy(struct umm_system *sys);
+
+/*
+ * Diagnostics.  usermm writes nothing itself: each line it has to say
+ * goes to one process-wide log function, with a level:
+ *   UMM_LOG_WARNING  a condition it handled that means a caller's mistake
+ *                    or lost data (umm_system_destroy with live address
+ *                    spaces, dirty pages the file refused when their
+ *                    object was freed, a debug assertion that failed).
+ *                    Also counted in umm_sys_stats.warnings of the system
+ *                    it concerns, when there is one.
+ *   UMM_LOG_CHECK    what umm_mm_check / umm_system_check found wrong.
+ *   UMM_LOG_BUG      a broken invariant; the process aborts right after.
+ * umm_set_log(fn, arg) installs fn (called as fn(level, line, arg), the
+ * line without a newline); NULL restores the default, which writes
+ * "usermm: <line>" to stderr for every level in debug builds (UMM_DEBUG)
+ * and for UMM_LOG_CHECK and UMM_LOG_BUG only otherwise.  fn may be called
+ * from any thread, with usermm locks held: it must not call usermm.
+ */
+enum umm_log_level {
+	UMM_LOG_WARNING = 1,
+	UMM_LOG_CHECK   = 2,
+	UMM_LOG_BUG     = 3,
+};
+typedef void (*umm_log_fn)(int level, const char *line, void *arg);
+void umm_set_log(umm_log_fn fn, void *arg);
 
 /* umm_strerror - text for a negative (or positive) errno returned by usermm. */
 const char *umm_strerror(int err);
