@@ -76,6 +76,12 @@ static void check_mapped_page(struct check_ctx *ctx, struct vm_area_struct *vma,
 		CHECK_FAIL(ctx, "page at %#lx: anon flag and mapping disagree", (unsigned long)addr);
 	if (vma_is_anonymous(vma) && !PageAnon(page))
 		CHECK_FAIL(ctx, "anonymous vma maps a cache page at %#lx", (unsigned long)addr);
+	/* exclusive anon pages (memory.c): one pte at most, and only they are writable */
+	if (PageAnonExclusive(page) && (!PageAnon(page) || page_mapcount(page) > 1))
+		CHECK_FAIL(ctx, "exclusive page at %#lx: anon %d map count %d", (unsigned long)addr,
+			   PageAnon(page), page_mapcount(page));
+	if (PageAnon(page) && pte_write(pte) && !PageAnonExclusive(page))
+		CHECK_FAIL(ctx, "writable pte at %#lx maps a shared anon page", (unsigned long)addr);
 	if (vma_is_shared(vma) && !(vma->vm_flags & VM_NONLINEAR) &&
 	    (page->mapping != vma->vm_obj || page->index != linear_page_index(vma, addr)))
 		CHECK_FAIL(ctx, "shared vma at %#lx maps the wrong object page", (unsigned long)addr);
