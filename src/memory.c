@@ -868,8 +868,9 @@ struct copy_walk {
  * page exclusive to the parent, the only such holders are pins: the
  * parent's faults, zaps and pins need its mmap_lock, which fork holds for
  * write; another mm's transient holders (a pending TLB gather, a COW
- * fault's temporary reference) only ever hold pages that mm maps or
- * mapped, which an exclusive page is not.  The test is conservative: a
+ * fault's temporary reference) hold pages that mm maps or just unmapped,
+ * and a page becomes exclusive only when it is new or when one pte and
+ * one reference are all it has left.  The test is conservative: a
  * false positive costs one copy, and a pinned page is never missed.
  * Linux uses a pin bias in the refcount (GUP_PIN_COUNTING_BIAS) for the
  * same question.  Both ptls held.

@@ -50,6 +50,11 @@ int  umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len);
  * it) until unpinned, but no longer belongs to the address space: a later
  * access or pin sees a fresh page.  A pin of a shared (file or shmem)
  * mapping pins the object's page itself, shared by every mapping of it.
+ * One exception, as in Linux: a read pin of a private mapping's page that
+ * was never written pins the page it reads, the file's page-cache page or
+ * the shared zero page; a later write to the mapping gives the mapping a
+ * private copy, which that read pin does not follow (a write pin never has
+ * this problem: it makes the private copy first).
  *
  * UMM_PIN_FORCE, with UMM_PIN_WRITE (Linux's FOLL_FORCE, what a debugger
  * uses to poke memory): allows a write pin of a private mapping that is
