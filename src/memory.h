@@ -5,6 +5,7 @@
 #ifndef UMM_MEMORY_H
 #define UMM_MEMORY_H
 
+#include <errno.h>
 #include "pgtable.h"
 #include "vma.h"
 
@@ -35,6 +36,22 @@
  * Then no later write fault or fork can separate the pin from the mapping.
  */
 #define FAULT_FLAG_PIN 0x10
+
+/*
+ * gup_fault_flags - the fault flags for pinning with umm_pin_pages flags
+ * pin_flags: FAULT_FLAG_PIN, plus FAULT_FLAG_WRITE for UMM_PIN_WRITE and
+ * FAULT_FLAG_FORCE for UMM_PIN_FORCE.  -EINVAL for unknown flags and for
+ * UMM_PIN_FORCE without UMM_PIN_WRITE.
+ */
+static inline int gup_fault_flags(int pin_flags)
+{
+	if (pin_flags & ~(UMM_PIN_WRITE | UMM_PIN_FORCE))
+		return -EINVAL;
+	if ((pin_flags & UMM_PIN_FORCE) && !(pin_flags & UMM_PIN_WRITE))
+		return -EINVAL;
+	return FAULT_FLAG_PIN | ((pin_flags & UMM_PIN_WRITE) ? FAULT_FLAG_WRITE : 0) |
+	       ((pin_flags & UMM_PIN_FORCE) ? FAULT_FLAG_FORCE : 0);
+}
 
 /*
  * handle_mm_fault - resolve an access to addr as a CPU's fault would.

@@ -809,18 +809,16 @@ static int pin_one(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct
  * flags, UMM_PIN_FORCE without UMM_PIN_WRITE), -EFAULT (range wraps, or a
  * page cannot be accessed), -EIO, -ENOMEM; on error nothing stays pinned.
  * The rules that keep a pin attached to its mapping (FAULT_FLAG_PIN,
- * FAULT_FLAG_FORCE) are in memory.c.
+ * FAULT_FLAG_FORCE, from gup_fault_flags) are in memory.c.
  */
 long umm_pin_pages(struct umm_mm *mm, uintptr_t addr, size_t nr_pages, int flags,
 		   struct umm_page **pages)
 {
-	unsigned int fault_flags = FAULT_FLAG_PIN | ((flags & UMM_PIN_WRITE) ? FAULT_FLAG_WRITE : 0) |
-				   ((flags & UMM_PIN_FORCE) ? FAULT_FLAG_FORCE : 0);
+	int fault_flags = gup_fault_flags(flags);
 	size_t i;
 	int err = 0;
 
-	if (!mm || (flags & ~(UMM_PIN_WRITE | UMM_PIN_FORCE)) || !IS_ALIGNED(addr, PAGE_SIZE) ||
-	    (flags & (UMM_PIN_WRITE | UMM_PIN_FORCE)) == UMM_PIN_FORCE)
+	if (!mm || fault_flags < 0 || !IS_ALIGNED(addr, PAGE_SIZE))
 		return -EINVAL;
 	if (!nr_pages)
 		return 0;
@@ -831,7 +829,8 @@ long umm_pin_pages(struct umm_mm *mm, uintptr_t addr, size_t nr_pages, int flags
 
 	mmap_read_lock(mm);
 	for (i = 0; i < nr_pages; i++) {
-		err = pin_one(mm, addr + (i << PAGE_SHIFT), fault_flags, (struct page **)&pages[i]);
+		err = pin_one(mm, addr + (i << PAGE_SHIFT), (unsigned int)fault_flags,
+			      (struct page **)&pages[i]);
 		if (err)
 			break;
 	}
