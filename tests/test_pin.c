@@ -10,7 +10,8 @@
  * a write fault or fork copy the page away from the pin (the two bugs of
  * issue 6), or one that must keep working (mremap, munmap), plus forced
  * write pins (UMM_PIN_FORCE) and their failure cases, and fork running
- * out of memory while it copies pinned pages.  The racing cases are in
+ * out of memory while it copies pinned pages.  A seeded random walk then
+ * mixes all of these with pins held throughout.  The racing cases are in
  * test_races.c.
  *
  * Internal headers are used only to look at the frames (page.h): the
@@ -443,6 +444,139 @@ static void test_bad_flags(void)
 	end_mm(mm);
 }
 
+/* ---- a random walk with pins held across everything ---- */
+
+#define RW_PAGES 8
+#define RW_CHILDREN 2
+
+struct rw_child {
+	struct umm_mm *mm;
+	uintptr_t at;                           /* where the region was when it forked */
+	unsigned char snap[RW_PAGES][PS];       /* what it must keep reading */
+};
+
+static unsigned char rw_model[RW_PAGES][PS];
+
+/* rw_check_mm - does the region at `at` of mm read as `want`? */
+static bool rw_check_mm(struct umm_mm *m, uintptr_t at, unsigned char (*want)[PS])
+{
+	static unsigned char buf[PS];
+
+	for (int p = 0; p < RW_PAGES; p++)
+		if (umm_read(m, at + (size_t)p * PS, buf, PS) != 0 || memcmp(buf, want[p], PS) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * test_random_walk - one address space, a region of written private
+ * pages, and random steps: writes through the mapping, stores through
+ * held pins (read and write pins), new pins and unpins, mprotect RO/RW
+ * round trips, fork (children keep their snapshot however the parent
+ * goes on), and moving the region away and back with mremap.  After every
+ * step the mapping reads as the model, and every held pin's frame holds
+ * exactly what the mapping reads at its page: no step detaches a pin.
+ */
+static void test_random_walk(void)
+{
+	uint64_t rnd = test_seed("test_pin random walk", "UMM_PIN_SEED", 12345);
+	struct umm_mm *mm = new_mm();
+	uintptr_t a = map(mm, RW_PAGES * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL);
+	uintptr_t spare = map(mm, RW_PAGES * PS, PROT_NONE, MAP_PRIVATE, NULL), out;
+	struct umm_page *pin[RW_PAGES] = { NULL };
+	int pin_flags[RW_PAGES] = { 0 };
+	struct rw_child *kids = calloc(RW_CHILDREN, sizeof(*kids));
+	bool writable = true;
+	int steps = 3000, bad_steps = 0, forks = 0;
+	unsigned char buf[64];
+
+	for (int p = 0; p < RW_PAGES; p++) {
+		memset(rw_model[p], 'a' + p, PS);
+		REQUIRE(umm_write(mm, a + (size_t)p * PS, rw_model[p], PS) == 0);
+	}
+	for (int step = 0; step < steps; step++) {
+		int p = (int)(test_rnd(&rnd) % RW_PAGES);
+		size_t off = test_rnd(&rnd) % (PS - sizeof(buf)), len = 1 + test_rnd(&rnd) % sizeof(buf);
+		unsigned op = (unsigned)(test_rnd(&rnd) % 100);
+		bool ok = true;
+
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (unsigned char)test_rnd(&rnd);
+		if (op < 25) {                          /* a write through the mapping */
+			int err = umm_write(mm, a + (size_t)p * PS + off, buf, len);
+
+			ok = err == (writable ? 0 : -EFAULT);
+			if (!err)
+				memcpy(rw_model[p] + off, buf, len);
+		} else if (op < 45) {                   /* a store through a held pin */
+			if (pin[p]) {
+				memcpy((unsigned char *)umm_page_address(pin[p]) + off, buf, len);
+				memcpy(rw_model[p] + off, buf, len);
+			}
+		} else if (op < 60) {                   /* pin or unpin */
+			if (pin[p]) {
+				umm_unpin_pages(&pin[p], 1, pin_flags[p]);
+				pin[p] = NULL;
+			} else {
+				int fl = test_rnd(&rnd) % 2 ? UMM_PIN_WRITE : 0;
+				long n = umm_pin_pages(mm, a + (size_t)p * PS, 1, fl, &pin[p]);
+
+				ok = n == ((fl && !writable) ? -EFAULT : 1);
+				if (n != 1)
+					pin[p] = NULL;
+				pin_flags[p] = fl;
+			}
+		} else if (op < 72) {                   /* mprotect round trip (or half of one) */
+			writable = !writable;
+			ok = umm_mprotect(mm, a, RW_PAGES * PS,
+					  writable ? PROT_READ | PROT_WRITE : PROT_READ) == 0;
+		} else if (op < 84) {                   /* fork, or retire a child */
+			struct rw_child *k = &kids[test_rnd(&rnd) % RW_CHILDREN];
+
+			if (k->mm) {
+				ok = rw_check_mm(k->mm, k->at, k->snap);
+				end_mm(k->mm);
+				k->mm = NULL;
+			} else if (umm_fork(mm, &k->mm) == 0) {
+				forks++;
+				k->at = a;
+				memcpy(k->snap, rw_model, sizeof(rw_model));
+				ok = rw_check_mm(k->mm, a, k->snap);
+			} else {
+				ok = false;
+			}
+		} else if (op < 92) {                   /* move the region away and back */
+			ok = umm_mremap(mm, a, RW_PAGES * PS, RW_PAGES * PS, MREMAP_MAYMOVE | MREMAP_FIXED,
+					spare, &out) == 0 && out == spare;
+			spare = a;
+			a = out;
+		} else {                                /* the children keep their snapshots */
+			for (int c = 0; c < RW_CHILDREN; c++)
+				if (kids[c].mm)
+					ok &= rw_check_mm(kids[c].mm, kids[c].at, kids[c].snap);
+		}
+		/* the mapping reads as the model, and every held pin is its page */
+		ok &= rw_check_mm(mm, a, rw_model);
+		for (int q = 0; q < RW_PAGES; q++)
+			if (pin[q])
+				ok &= memcmp(umm_page_address(pin[q]), rw_model[q], PS) == 0;
+		if (!ok && bad_steps++ < 5)
+			fprintf(stderr, "    random walk: step %d (op %u, page %d) went wrong\n", step, op, p);
+	}
+	CHECK_EQ(bad_steps, 0);
+	CHECK(forks > 0);
+	for (int p = 0; p < RW_PAGES; p++)
+		if (pin[p])
+			umm_unpin_pages(&pin[p], 1, pin_flags[p]);
+	for (int c = 0; c < RW_CHILDREN; c++)
+		if (kids[c].mm) {
+			CHECK(rw_check_mm(kids[c].mm, kids[c].at, kids[c].snap));
+			end_mm(kids[c].mm);
+		}
+	free(kids);
+	end_mm(mm);
+}
+
 int main(void)
 {
 	struct umm_config cfg = { .phys_bytes = 16 << 20, .debug_checks = 1 };
@@ -460,6 +594,7 @@ int main(void)
 	RUN(test_force_private_file);
 	RUN(test_force_anon);
 	RUN(test_bad_flags);
+	RUN(test_random_walk);
 	CHECK_EQ(umm_system_check(sys), 0);
 	REQUIRE(umm_system_stats(sys, &st) == 0);
 	CHECK_EQ(st.anon_pages, 0);
