@@ -50,7 +50,7 @@
  * never shares a page that may be pinned (copy_one).  Pins see only
  * exclusive anon pages (FAULT_FLAG_PIN), and a writable pte never maps a
  * non-exclusive anon page.  Together: a pinned anon page stays the page
- * its mapping uses until the mapping itself goes (munmap, MADV_DONTNEED),
+ * its mapping uses until the mapping itself goes (munmap, truncate, a zap),
  * and stores through the pin are never seen by another address space.
  *
  * Forced writes (FAULT_FLAG_FORCE, see memory.h) into a private mapping
