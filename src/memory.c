@@ -873,7 +873,8 @@ struct copy_walk {
  * one reference are all it has left.  The test is conservative: a
  * false positive costs one copy, and a pinned page is never missed.
  * Linux uses a pin bias in the refcount (GUP_PIN_COUNTING_BIAS) for the
- * same question.  Both ptls held.
+ * same question.  A swap cache (reclaim issue) will hold one more
+ * reference of its own, to be discounted here.  Both ptls held.
  */
 static bool page_maybe_pinned(struct page *page)
 {
