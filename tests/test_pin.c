@@ -469,19 +469,20 @@ static bool rw_check_mm(struct umm_mm *m, uintptr_t at, unsigned char (*want)[PS
 }
 
 /*
- * test_random_walk - one address space, a region of written private
- * pages, and random steps: writes through the mapping, stores through
- * held pins (read and write pins), new pins and unpins, mprotect RO/RW
- * round trips, fork (children keep their snapshot however the parent
- * goes on), and moving the region away and back with mremap.  After every
- * step the mapping reads as the model, and every held pin's frame holds
- * exactly what the mapping reads at its page: no step detaches a pin.
+ * random_walk - one address space, a region of written private pages
+ * (anonymous, or private copies of the pages of obj), and random steps:
+ * writes through the mapping, stores through held pins (read, write and
+ * forced write pins), new pins and unpins, mprotect RO/RW round trips,
+ * fork (children keep their snapshot however the parent goes on), and
+ * moving the region away and back with mremap.  After every step the
+ * mapping reads as the model, and every held pin's frame holds exactly
+ * what the mapping reads at its page: no step detaches a pin.
  */
-static void test_random_walk(void)
+static void random_walk(struct umm_object *obj, uint64_t seed)
 {
-	uint64_t rnd = test_seed("test_pin random walk", "UMM_PIN_SEED", 12345);
+	uint64_t rnd = seed;
 	struct umm_mm *mm = new_mm();
-	uintptr_t a = map(mm, RW_PAGES * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL);
+	uintptr_t a = map(mm, RW_PAGES * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj);
 	uintptr_t spare = map(mm, RW_PAGES * PS, PROT_NONE, MAP_PRIVATE, NULL), out;
 	struct umm_page *pin[RW_PAGES] = { NULL };
 	int pin_flags[RW_PAGES] = { 0 };
@@ -490,8 +491,12 @@ static void test_random_walk(void)
 	int steps = 3000, bad_steps = 0, forks = 0;
 	unsigned char buf[64];
 
+	/* every page written once: private and exclusive from the start */
 	for (int p = 0; p < RW_PAGES; p++) {
-		memset(rw_model[p], 'a' + p, PS);
+		REQUIRE(umm_read(mm, a + (size_t)p * PS, rw_model[p], PS) == 0);
+		if (obj)
+			CHECK_EQ(rw_model[p][1], filebyte((size_t)p * PS + 1));
+		memset(rw_model[p], 'a' + p, PS / 2);
 		REQUIRE(umm_write(mm, a + (size_t)p * PS, rw_model[p], PS) == 0);
 	}
 	for (int step = 0; step < steps; step++) {
@@ -518,10 +523,11 @@ static void test_random_walk(void)
 				umm_unpin_pages(&pin[p], 1, pin_flags[p]);
 				pin[p] = NULL;
 			} else {
-				int fl = test_rnd(&rnd) % 2 ? UMM_PIN_WRITE : 0;
+				static const int flag_choice[] = { 0, UMM_PIN_WRITE, UMM_PIN_WRITE | UMM_PIN_FORCE };
+				int fl = flag_choice[test_rnd(&rnd) % 3];
 				long n = umm_pin_pages(mm, a + (size_t)p * PS, 1, fl, &pin[p]);
 
-				ok = n == ((fl && !writable) ? -EFAULT : 1);
+				ok = n == ((fl == UMM_PIN_WRITE && !writable) ? -EFAULT : 1);
 				if (n != 1)
 					pin[p] = NULL;
 				pin_flags[p] = fl;
@@ -575,6 +581,19 @@ static void test_random_walk(void)
 		}
 	free(kids);
 	end_mm(mm);
+}
+
+static void test_random_walk(void)
+{
+	uint64_t seed = test_seed("test_pin random walks", "UMM_PIN_SEED", 12345);
+	int fd = test_tmpfile(RW_PAGES * PS, filebyte);
+	struct umm_object *obj;
+
+	random_walk(NULL, seed);
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	random_walk(obj, seed + 1);
+	umm_object_put(obj);
+	close(fd);
 }
 
 int main(void)
