@@ -122,6 +122,12 @@ static void test_mprotect_round_trip(void)
 		CHECK_EQ(st1.cow_faults, st0.cow_faults);       /* reused, not copied */
 		CHECK(repin_same(mm, a, pin));
 	}
+	/* through PROT_NONE (the pte keeps its frame) and back */
+	CHECK_EQ(umm_mprotect(mm, a, 2 * PS, PROT_NONE), 0);
+	CHECK_EQ(byte_at(mm, a), -1);
+	CHECK_EQ(umm_mprotect(mm, a, 2 * PS, PROT_READ | PROT_WRITE), 0);
+	CHECK(attached(mm, a, pin, 'N', 'n'));
+	CHECK(repin_same(mm, a, pin));
 	/* a read-only pin across the round trip stays attached too */
 	umm_unpin_pages(&pin, 1, UMM_PIN_WRITE);
 	REQUIRE(umm_pin_pages(mm, a + PS, 1, 0, &pin) == 1);
