@@ -3,8 +3,9 @@
  *
  * Theory of operation.  Each test runs one or more worker threads against
  * a thread that changes the mapping under them, for a fixed number of
- * rounds (fewer under ThreadSanitizer), and checks a property that a
- * wrong implementation breaks when the race is lost:
+ * rounds (fewer under ThreadSanitizer, N times more with UMM_RACE_SCALE=N),
+ * and checks a property that a wrong implementation breaks when the race
+ * is lost:
  *
  *   dirty_cow           a forced write pin (UMM_PIN_FORCE) of a private
  *                       read-only file mapping, stores through it, while
@@ -55,11 +56,19 @@
 
 #define PS 4096UL
 
+/* ROUNDS - a test's rounds: fewer under TSan, times $UMM_RACE_SCALE when set (to hunt longer). */
 #if defined(__SANITIZE_THREAD__)
-#define ROUNDS(n) ((n) / 8 + 1)
+#define ROUNDS(n) (((n) / 8 + 1) * race_scale())
 #else
-#define ROUNDS(n) (n)
+#define ROUNDS(n) ((n) * race_scale())
 #endif
+
+static int race_scale(void)
+{
+	const char *s = getenv("UMM_RACE_SCALE");
+
+	return s && atoi(s) > 0 ? atoi(s) : 1;
+}
 
 /*
  * RCHECK - TCHECK for the workers' hot loops: it touches the shared
