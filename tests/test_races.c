@@ -153,11 +153,14 @@ static void wait_progress(_Atomic long *ctr, long from, long by)
 
 /* ---- Dirty COW ---- */
 
+#define DC_POKERS 2     /* poker k pokes page 1 + k: more windows per zap */
+
 struct dcow {
 	struct umm_mm *mm;
-	uintptr_t a;            /* the poked page: page 1 of a private read-only mapping */
+	uintptr_t a;            /* the poked pages: from page 1 of a private read-only mapping */
 	struct umm_mm *other;
-	uintptr_t s;            /* page 1 through a shared mapping in another mm */
+	uintptr_t s;            /* the same pages through a shared mapping in another mm */
+	_Atomic int next_poker;
 	_Atomic bool stop;
 	_Atomic long pins, misses;
 };
@@ -176,6 +179,8 @@ static bool no_x(struct umm_mm *mm, uintptr_t s)
 static void *dcow_poker(void *p)
 {
 	struct dcow *d = p;
+	int k = atomic_fetch_add(&d->next_poker, 1);
+	uintptr_t a = d->a + (size_t)k * PS, s = d->s + (size_t)k * PS;
 
 	while (!atomic_load(&d->stop)) {
 		struct umm_page *pg;
@@ -183,16 +188,16 @@ static void *dcow_poker(void *p)
 		long n;
 
 		/* read-fault the page in first, so the pin races a pte that maps the file page */
-		if (umm_read(d->mm, d->a + 5, &c, 1) == 0)
-			RCHECK(c == filebyte(PS + 5) || c == 0 || c == 'X');
-		n = umm_pin_pages(d->mm, d->a, 1, UMM_PIN_WRITE | UMM_PIN_FORCE, &pg);
+		if (umm_read(d->mm, a + 5, &c, 1) == 0)
+			RCHECK(c == filebyte((1 + (size_t)k) * PS + 5) || c == 0 || c == 'X');
+		n = umm_pin_pages(d->mm, a, 1, UMM_PIN_WRITE | UMM_PIN_FORCE, &pg);
 		if (n == 1) {
 			RCHECK(PageAnon((struct page *)pg));    /* a private copy, never the file's page */
 			memset(umm_page_address(pg), 'X', PS);
 			umm_unpin_pages(&pg, 1, UMM_PIN_WRITE | UMM_PIN_FORCE);
 			atomic_fetch_add(&d->pins, 1);
 			/* before a truncate can drop the evidence: the cache page has no 'X' */
-			RCHECK(no_x(d->other, d->s));
+			RCHECK(no_x(d->other, s));
 		} else {
 			/* -EFAULT between munmap and the remap, -EIO while truncated */
 			RCHECK(n == -EFAULT || n == -EIO);
@@ -208,60 +213,66 @@ static void *dcow_poker(void *p)
  * (unmap_mapping_range zaps private copies too, and takes no mmap_lock).
  * Replacing the mapping (MAP_FIXED over it, or munmap and remap) is the
  * other zap; it takes mmap_lock for write, so it can only land between
- * two pins.  The file is truncated in place, so page 1 may legitimately
+ * two pins.  The file is truncated in place, so the pages may legitimately
  * read as zeros afterwards, but no 'X' may ever reach the page cache or
  * the file.  The window (between the forced COW fault and the walk that
  * takes the pin) is short, and the truncate must also be undone before
- * the walk faults again, so a wrong implementation is caught only in some
- * runs: one whose walk accepts a read-only file page after the forced COW
- * fault (the original bug) failed one run in three here.  MADV_DONTNEED,
- * once usermm has it, zaps without changing the size.
+ * the walk faults again, so two pokers (one page each) give the zap twice
+ * the chances: a walk that accepts a read-only file page after the forced
+ * COW fault (the original bug) failed 6 debug runs of 6 here, against 1 in 3
+ * with one poker.  MADV_DONTNEED, once usermm has it, zaps without
+ * changing the size.
  */
 static void test_dirty_cow(void)
 {
-	int fd = test_tmpfile(2 * PS, filebyte);
+	size_t file_pages = 1 + DC_POKERS;
+	int fd = test_tmpfile(file_pages * PS, filebyte);
 	struct umm_object *obj;
 	struct dcow d = { .mm = new_mm(), .other = new_mm() };
 	struct umm_mm *other = d.other;
 	uintptr_t base, s;
-	pthread_t t;
-	unsigned char buf[2 * PS];
+	pthread_t t[DC_POKERS];
+	unsigned char buf[(1 + DC_POKERS) * PS];
 	int rounds = ROUNDS(3000);
 
 	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
-	base = map_at(d.mm, 0, 2 * PS, PROT_READ, MAP_PRIVATE, obj);
+	base = map_at(d.mm, 0, file_pages * PS, PROT_READ, MAP_PRIVATE, obj);
 	d.a = base + PS;
-	s = d.s = map_at(other, 0, 2 * PS, PROT_READ, MAP_SHARED, obj) + PS;
-	REQUIRE(pthread_create(&t, NULL, dcow_poker, &d) == 0);
+	s = d.s = map_at(other, 0, file_pages * PS, PROT_READ, MAP_SHARED, obj) + PS;
+	for (int k = 0; k < DC_POKERS; k++)
+		REQUIRE(pthread_create(&t[k], NULL, dcow_poker, &d) == 0);
 	for (int i = 0; i < rounds; i++) {
 		long seen = atomic_load(&d.pins);
 
 		switch (i % 20) {
 		default:
 			CHECK_EQ(umm_object_truncate(obj, PS), 0);
-			CHECK_EQ(umm_object_truncate(obj, 2 * PS), 0);
+			CHECK_EQ(umm_object_truncate(obj, file_pages * PS), 0);
 			break;
 		case 19:
-			REQUIRE(umm_munmap(d.mm, d.a, PS) == 0);
+			REQUIRE(umm_munmap(d.mm, d.a, DC_POKERS * PS) == 0);
 			sched_yield();
 			/* fall through */
 		case 18:
-			REQUIRE(umm_mmap(d.mm, d.a, PS, PROT_READ, MAP_PRIVATE | MAP_FIXED, obj, PS,
+			REQUIRE(umm_mmap(d.mm, d.a, DC_POKERS * PS, PROT_READ, MAP_PRIVATE | MAP_FIXED, obj, PS,
 					 &(uintptr_t){ 0 }) == 0);
 			break;
 		}
 		if (i % 16 == 0)
-			CHECK(no_x(other, s));
+			for (int k = 0; k < DC_POKERS; k++)
+				CHECK(no_x(other, s + (size_t)k * PS));
 		if (i % 50 == 0)
 			wait_progress(&d.pins, seen, 1);
 	}
 	atomic_store(&d.stop, true);
-	pthread_join(t, NULL);
+	for (int k = 0; k < DC_POKERS; k++)
+		pthread_join(t[k], NULL);
 	test_fold_thread_checks();
 	fprintf(stderr, "    dirty_cow: %ld forced pins, %ld misses\n", atomic_load(&d.pins),
 		atomic_load(&d.misses));
 	CHECK(atomic_load(&d.pins) > 0);
-	CHECK(no_x(other, s));
+	for (int k = 0; k < DC_POKERS; k++)
+		CHECK(no_x(other, s + (size_t)k * PS));
 	end_mm(d.mm);
 	end_mm(other);
 	/* after writeback the file holds its own bytes (or zeros where truncated), never 'X' */
