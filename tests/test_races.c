@@ -209,7 +209,7 @@ static void *dcow_poker(void *p)
 
 /*
  * The zap races the forced pin while the pin holds mmap_lock for read,
- * as MADV_DONTNEED does in Linux: truncating the page away and back
+ * as MADV_DONTNEED does in Linux: truncating the pages away and back
  * (unmap_mapping_range zaps private copies too, and takes no mmap_lock).
  * Replacing the mapping (MAP_FIXED over it, or munmap and remap) is the
  * other zap; it takes mmap_lock for write, so it can only land between
