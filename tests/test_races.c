@@ -34,7 +34,9 @@
  *                       the bytes, and stores through it are read back.
  *   truncate_vs_fault   faulting readers and writers (shared and private)
  *                       of a file while it is truncated down and up: every
- *                       access gives the file's bytes, zeros or -EIO.
+ *                       access gives the file's bytes, zeros or -EIO, and
+ *                       once the faults in flight have ended, nothing past
+ *                       the end stays mapped (private copies included).
  *   mremap_vs_reader    a reader of a range that is moved away and back:
  *                       a read that starts while the range is away fails,
  *                       and every read that succeeds sees the pattern.
@@ -569,6 +571,8 @@ struct tr {
 	uintptr_t shared, priv;
 	_Atomic int next_id;
 	_Atomic bool stop;
+	_Atomic bool hold;      /* the faulters stop between accesses ... */
+	_Atomic int held;       /* ... and say so here */
 	_Atomic long ok, eio;
 };
 
@@ -592,6 +596,13 @@ static void *tr_faulter(void *p)
 		unsigned char b[8], want[8];
 		int err;
 
+		if (atomic_load(&r->hold)) {    /* the main thread checks a quiet moment */
+			atomic_fetch_add(&r->held, 1);
+			while (atomic_load(&r->hold))
+				sched_yield();
+			atomic_fetch_sub(&r->held, 1);
+			continue;
+		}
 		for (int i = 0; i < 8; i++)
 			want[i] = filebyte(off + (size_t)i);
 		if (op == 0) {          /* read the shared mapping */
@@ -640,6 +651,21 @@ static void test_truncate_vs_fault(void)
 
 		wait_progress(&r.ok, atomic_load(&r.ok), 4);
 		CHECK_EQ(umm_object_truncate(obj, size), 0);
+		if (i % 2 == 0) {
+			/*
+			 * Quiet the faulters: a fault that began before the
+			 * truncate has ended now, and must not have left a
+			 * page past the end mapped, shared or private copy.
+			 */
+			atomic_store(&r.hold, true);
+			while (atomic_load(&r.held) < 2)
+				sched_yield();
+			for (uint64_t pg = size / PS; pg < TR_PAGES; pg++) {
+				CHECK_EQ(umm_read(r.mm, r.shared + pg * PS, &c, 1), -EIO);
+				CHECK_EQ(umm_read(r.mm, r.priv + pg * PS, &c, 1), -EIO);
+			}
+			atomic_store(&r.hold, false);
+		}
 		sched_yield();
 		CHECK_EQ(umm_object_truncate(obj, TR_PAGES * PS), 0);
 	}
