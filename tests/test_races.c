@@ -146,10 +146,14 @@ static unsigned char filebyte(size_t i)
 	return (unsigned char)('a' + i % 23);
 }
 
-/* wait_progress - spin (yielding) until *ctr has moved `by` past `from`. */
+/*
+ * wait_progress - spin (yielding) until *ctr has moved `by` past `from`,
+ * or a worker's check failed (the progress awaited may then never come:
+ * a reader that keeps succeeding never faults).
+ */
 static void wait_progress(_Atomic long *ctr, long from, long by)
 {
-	while (atomic_load(ctr) - from < by)
+	while (atomic_load(ctr) - from < by && !atomic_load(&test_thread_failures))
 		sched_yield();
 }
 
