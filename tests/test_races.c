@@ -300,7 +300,7 @@ struct stale {
 	uintptr_t a;
 	_Atomic long phase;     /* odd: [a, a + STALE_PAGES) is unmapped */
 	_Atomic bool stop;
-	_Atomic long writes, reads, faults;
+	_Atomic long writes, reads, faults, attempts;
 };
 
 static void *stale_writer(void *p)
@@ -310,11 +310,18 @@ static void *stale_writer(void *p)
 
 	for (unsigned i = 0; !atomic_load(&s->stop); i++) {
 		uintptr_t at = s->a + (i % STALE_PAGES) * PS + (i * 64) % (PS / 2);
+		long ph = atomic_load(&s->phase);
+		int err = umm_write(s->mm, at, &v, sizeof(v));
 
-		if (umm_write(s->mm, at, &v, sizeof(v)) == 0)
+		if (err == 0) {
+			/* not if it started after munmap returned and ended before the remap */
+			RCHECK(!(ph & 1) || atomic_load(&s->phase) != ph);
 			atomic_fetch_add(&s->writes, 1);
-		else
+		} else {
+			RCHECK(err == -EFAULT);
 			atomic_fetch_add(&s->faults, 1);
+		}
+		atomic_fetch_add(&s->attempts, 1);
 	}
 	return NULL;
 }
@@ -372,8 +379,8 @@ static void test_stale_tlb_munmap(void)
 		atomic_fetch_add(&s.phase, 1);
 		/* the freed frames go to the new mapping, filled with 'n' */
 		fill(s.mm, b, 16 * PS, 'n');
-		f = atomic_load(&s.faults);
-		wait_progress(&s.faults, f, 3);
+		f = atomic_load(&s.attempts);
+		wait_progress(&s.attempts, f, 3);    /* writes that start now must fault */
 		CHECK(uniform(s.mm, b, 16 * PS, 'n'));
 		REQUIRE(umm_munmap(s.mm, b, 16 * PS) == 0);
 		atomic_fetch_add(&s.phase, 1);  /* before the remap: a read overlapping it sees the change */
