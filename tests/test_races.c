@@ -522,6 +522,7 @@ struct mp {
 	struct umm_mm *mm;
 	uintptr_t a;
 	_Atomic bool stop;
+	_Atomic long flips;     /* RO/RW round trips done */
 };
 
 static void *mp_flipper(void *p)
@@ -532,6 +533,7 @@ static void *mp_flipper(void *p)
 		RCHECK(umm_mprotect(m->mm, m->a, PS, PROT_READ) == 0);
 		sched_yield();
 		RCHECK(umm_mprotect(m->mm, m->a, PS, PROT_READ | PROT_WRITE) == 0);
+		atomic_fetch_add(&m->flips, 1);
 		sched_yield();
 	}
 	return NULL;
@@ -542,8 +544,9 @@ static void test_mprotect_vs_pin(void)
 	struct mp m = { .mm = new_mm() };
 	struct umm_page *pg;
 	volatile unsigned char *frame;
+	struct umm_mm_stats st;
 	pthread_t t;
-	int rounds = ROUNDS(2000);
+	int rounds = ROUNDS(400);
 	long writes = 0;
 
 	m.a = map_at(m.mm, 0, PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL);
@@ -555,6 +558,8 @@ static void test_mprotect_vs_pin(void)
 		unsigned char v = (unsigned char)(i * 7 + 1), got = 0;
 		int err;
 
+		/* at least one round trip since the last write: this one write-faults */
+		wait_progress(&m.flips, atomic_load(&m.flips), 1);
 		/* -EFAULT while the page is read-only: retry until a write gets in */
 		while ((err = umm_write(m.mm, m.a + 10, &v, 1)) == -EFAULT)
 			sched_yield();
@@ -569,6 +574,9 @@ static void test_mprotect_vs_pin(void)
 	pthread_join(t, NULL);
 	test_fold_thread_checks();
 	CHECK_EQ(writes, rounds);
+	REQUIRE(umm_mm_stats(m.mm, &st) == 0);
+	CHECK(st.minor_faults > (unsigned long)rounds / 2);     /* the writes did fault */
+	CHECK_EQ(st.cow_faults, 0);                             /* and never copied */
 	umm_unpin_pages(&pg, 1, UMM_PIN_WRITE);
 	end_mm(m.mm);
 }
