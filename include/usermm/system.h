@@ -67,16 +67,17 @@ int  umm_system_destroy(struct umm_system *sys);
  * goes to one process-wide log function, with a level:
  *   UMM_LOG_WARNING  a condition it handled that means a caller's mistake
  *                    or lost data (umm_system_destroy with live address
- *                    spaces, dirty pages the file refused when their
- *                    object was freed, a debug assertion that failed).
+ *                    spaces or objects, dirty pages the file refused
+ *                    when their object was freed, a debug assertion
+ *                    that failed).
  *                    Also counted in umm_sys_stats.warnings of the system
  *                    it concerns, when there is one.
  *   UMM_LOG_CHECK    what umm_mm_check / umm_system_check found wrong.
  *   UMM_LOG_BUG      a broken invariant; the process aborts right after.
  * umm_set_log(fn, arg) installs fn (called as fn(level, line, arg), the
  * line without a newline); NULL restores the default, which writes
- * "usermm: <line>" to stderr for every level in debug builds (UMM_DEBUG)
- * and for UMM_LOG_CHECK and UMM_LOG_BUG only otherwise.  fn may be called
+ * "usermm: <line>" to stderr for every level when the library is a debug
+ * build (UMM_DEBUG), and for UMM_LOG_CHECK and UMM_LOG_BUG only otherwise.  fn may be called
  * from any thread, with usermm locks held: it must not call usermm.
  */
 enum umm_log_level {
