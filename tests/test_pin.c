@@ -191,6 +191,29 @@ static void test_fork_then_parent_write(void)
 	end_mm(parent);
 }
 
+/* fork copies a pinned page whatever its protection: here PROT_NONE at fork time. */
+static void test_fork_protnone(void)
+{
+	struct umm_mm *parent = new_mm(), *child;
+	uintptr_t a = map(parent, PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL);
+	struct umm_page *pin;
+
+	fill(parent, a, PS, 'p');
+	REQUIRE(umm_pin_pages(parent, a, 1, UMM_PIN_WRITE, &pin) == 1);
+	CHECK_EQ(umm_mprotect(parent, a, PS, PROT_NONE), 0);
+	REQUIRE(umm_fork(parent, &child) == 0);
+	CHECK_EQ(page_mapcount((struct page *)pin), 1);
+	CHECK_EQ(umm_mprotect(parent, a, PS, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(umm_mprotect(child, a, PS, PROT_READ | PROT_WRITE), 0);
+	memset(umm_page_address(pin), 'D', 4);
+	CHECK_EQ(byte_at(parent, a), 'D');
+	CHECK_EQ(byte_at(child, a), 'p');
+	CHECK(attached(parent, a, pin, 'x', 'y'));
+	umm_unpin_pages(&pin, 1, UMM_PIN_WRITE);
+	end_mm(child);
+	end_mm(parent);
+}
+
 /* A read pin taken before fork also stays the parent's (fork copies for the child). */
 static void test_fork_read_pin(void)
 {
@@ -611,6 +634,7 @@ int main(void)
 	RUN(test_mprotect_round_trip);
 	RUN(test_fork_then_parent_write);
 	RUN(test_fork_read_pin);
+	RUN(test_fork_protnone);
 	RUN(test_pin_after_fork);
 	RUN(test_fork_private_file_copy);
 	RUN(test_fork_enomem);
