@@ -52,11 +52,11 @@ struct page *find_get_page(struct umm_object *obj, uint64_t index)
 
 	if (!obj)
 		return NULL;
-	pthread_mutex_lock(&obj->tree_lock);
+	tree_lock(obj);
 	page = radix_tree_lookup(&obj->page_tree, index);
 	if (page)
 		get_page(page);
-	pthread_mutex_unlock(&obj->tree_lock);
+	tree_unlock(obj);
 	return page;
 }
 
@@ -98,7 +98,7 @@ int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index)
 	VM_BUG_ON(!PageLocked(page));
 	VM_BUG_ON(page->mapping != NULL);
 	get_page(page);
-	pthread_mutex_lock(&obj->tree_lock);
+	tree_lock(obj);
 	err = radix_tree_insert(&obj->page_tree, index, page);
 	if (!err) {
 		page->mapping = obj;
@@ -106,7 +106,7 @@ int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index)
 		obj->nrpages++;
 		atomic_fetch_add(&obj->sys->nr_pagecache, 1);
 	}
-	pthread_mutex_unlock(&obj->tree_lock);
+	tree_unlock(obj);
 	if (err)
 		put_page(page);           /* ours; the caller still holds one */
 	return err;
@@ -125,13 +125,13 @@ void delete_from_page_cache(struct page *page)
 	VM_BUG_ON(!PageLocked(page));
 	if (!obj)
 		return;
-	pthread_mutex_lock(&obj->tree_lock);
+	tree_lock(obj);
 	old = radix_tree_delete(&obj->page_tree, page->index);
 	BUG_ON(old != page);
 	page->mapping = NULL;
 	obj->nrpages--;
 	atomic_fetch_sub(&obj->sys->nr_pagecache, 1);
-	pthread_mutex_unlock(&obj->tree_lock);
+	tree_unlock(obj);
 	put_page(page);
 }
 
@@ -263,14 +263,14 @@ unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t en
 
 	if (!obj || !start || !pages || nr == 0 || *start >= end)
 		return 0;
-	pthread_mutex_lock(&obj->tree_lock);
+	tree_lock(obj);
 	n = radix_tree_gang_lookup(&obj->page_tree, (void **)pages, NULL, *start, nr);
 	for (i = 0; i < n && pages[i]->index < end; i++)
 		get_page(pages[i]);
 	n = i;
 	if (n)
 		*start = pages[n - 1]->index + 1;   /* < end, cannot wrap */
-	pthread_mutex_unlock(&obj->tree_lock);
+	tree_unlock(obj);
 	return n;
 }
 

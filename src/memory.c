@@ -8,7 +8,8 @@
  *   fault_check_vma    find the vma; is the access allowed by its flags?
  *                      (no vma -> -EFAULT; x86 rules: read needs any of
  *                      R/W/X, write needs W, exec needs X)
- *   handle_pte_fault   take ptl, walk/allocate the tables, read the pte:
+ *   handle_pte_fault   walk/allocate the tables, take the pte table's
+ *                      lock (ptl), read the pte:
  *     none, anon vma      do_anonymous_page: read maps the zero page,
  *                         write a fresh zeroed page
  *     none, file/shmem    do_file_fault: the page cache page (read, shared
@@ -24,13 +25,20 @@
  *                      Only successful faults count; a spurious one (the
  *                      pte already allowed the access) counts as minor.
  *
- * Every frame is allocated with ptl dropped; after retaking ptl the pte is
- * compared with what was seen, and if another thread got there first the
- * new frame is dropped and the fault returns 0 (the access is retried by
- * the caller).  Page-table pages cannot vanish meanwhile: they are freed
- * only under mmap_lock held for write, and faults hold it for read.
- * Nothing is installed before every allocation has succeeded, so -ENOMEM
- * leaves no trace.
+ * ptl is the lock of the one pte table that holds the faulting pte (split
+ * page-table locks, pgtable.h).  Every frame, page-table pages included,
+ * is allocated with no page-table lock held: before ptl is taken
+ * (FAULT_FLAG_PTE_NONE, and __pte_alloc for missing tables), or with ptl
+ * dropped, after which the pte is compared with what was seen, and if
+ * another thread got there first the new frame is dropped.  Page-table
+ * pages cannot vanish meanwhile: they are freed only under mmap_lock held
+ * for write, and faults hold it for read.  Nothing is installed before
+ * every allocation has succeeded, so -ENOMEM leaves no trace.
+ *
+ * The core (__handle_mm_fault) returns with ptl still held and the pte
+ * slot in the vm_fault, so follow_or_fault (a soft-TLB miss) checks the
+ * pte it installed or found without walking or locking again: one lock
+ * round trip per miss.  handle_mm_fault is the same with ptl dropped.
  *
  * cow_flt counts write faults that gave a private mapping its own copy in
  * place of a page it shared: the zero page, a page-cache page (including
@@ -67,9 +75,11 @@
  * wp_page_copy() clears the old pte and flushes before installing the
  * copy, so no thread can read the old frame after another wrote the new.
  *
- * Locks (outermost first): mmap_lock (callers) -> page lock (file faults)
- * -> obj->i_mmap_lock (unmap_mapping_range) -> mm->page_table_lock (fork:
- * parent's, then child's) -> tree_lock (set_page_dirty) -> allocator.
+ * Locks (the order is in lockdep.h): mmap_lock (callers) -> page lock
+ * (file faults) -> obj->i_mmap_lock (unmap_mapping_range) ->
+ * mm->page_table_lock (installing tables; held by the i_mmap walkers that
+ * have no mmap_lock) -> pte table lock (fork: parent's, then child's) ->
+ * tree_lock (set_page_dirty) -> allocator (frees only, under ptl).
  * flush_tlb_range() is called with or without ptl held.
  */
 #include <errno.h>
@@ -90,6 +100,7 @@ struct vm_fault {
 	unsigned int flags;         /* FAULT_FLAG_* */
 	uint64_t pgoff;             /* object page (file faults) */
 	pte_t *pte;                 /* slot for address (tables stay while mmap_lock is held) */
+	struct fmutex *ptl;         /* its table's lock */
 	pte_t orig_pte;             /* the pte as the fault first saw it */
 	struct page *page;          /* page cache page: referenced and locked */
 	struct page *cow_page;      /* private copy not yet installed */
@@ -262,29 +273,29 @@ static void fault_touch(struct vm_fault *vmf, pte_t pte)
 /*
  * do_anonymous_page - first touch of a private anonymous page.  A read
  * maps the shared zero page; a write gets a fresh zeroed frame.  Entered
- * with ptl held, returns with it dropped.
+ * with ptl held; returns 0 with it held (the pte may be another thread's
+ * if it won a race), or -ENOMEM with it dropped.
  */
 static int do_anonymous_page(struct vm_fault *vmf)
 {
 	struct umm_mm *mm = vmf->mm;
 	struct page *page;
 
+	assert_pte_locked(mm, vmf->pte);
 	if (!fault_write(vmf)) {
 		set_pte_at(mm, vmf->address, vmf->pte,
 			   pfn_pte(mm->sys->zero_pfn, PTE_PRESENT | PTE_SPECIAL | PTE_YOUNG));
-		pt_unlock(mm);
 		return 0;
 	}
 	page = vmf->anon_page;
 	vmf->anon_page = NULL;
 	if (!page) {
-		pt_unlock(mm);
+		ptl_unlock(vmf->ptl);
 		page = alloc_page(mm_phys(mm), GFP_ZERO);
 		if (!page)
 			return -ENOMEM;
-		pt_lock(mm);
+		ptl_lock(vmf->ptl);
 		if (!pte_none(*vmf->pte)) {
-			pt_unlock(mm);
 			put_page(page);
 			return 0;
 		}
@@ -293,7 +304,6 @@ static int do_anonymous_page(struct vm_fault *vmf)
 	set_pte_at(mm, vmf->address, vmf->pte, pfn_pte(page_to_pfn(page), anon_pte_bits(vmf)));
 	page_add_new_anon_rmap(page, vmf->vma, vmf->address, vmf->pte);
 	inc_mm_counter(mm, MM_ANONPAGES);
-	pt_unlock(mm);
 	return 0;
 }
 
@@ -339,6 +349,7 @@ static void install_file_pte(struct vm_fault *vmf)
 	struct page *page = vmf->page;
 	pte_t entry = pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_YOUNG);
 
+	assert_pte_locked(vmf->mm, vmf->pte);
 	get_page(page);
 	page_add_file_rmap(page, vmf->vma, vmf->address, vmf->pte);
 	inc_mm_counter(vmf->mm, vma_page_counter(vmf->vma, page));
@@ -354,6 +365,7 @@ static void install_cow_pte(struct vm_fault *vmf)
 {
 	struct page *cow = vmf->cow_page;
 
+	assert_pte_locked(vmf->mm, vmf->pte);
 	SetPageAnonExclusive(cow);
 	set_pte_at(vmf->mm, vmf->address, vmf->pte, pfn_pte(page_to_pfn(cow), anon_pte_bits(vmf)));
 	page_add_new_anon_rmap(cow, vmf->vma, vmf->address, vmf->pte);
@@ -363,16 +375,12 @@ static void install_cow_pte(struct vm_fault *vmf)
 }
 
 /*
- * do_file_fault - first touch of a page of a file or shmem mapping.
- * Entered with ptl held, returns with it dropped.  The private copy for a
- * private write is allocated before the page lock is taken, so the page
- * is never held locked across an allocation that may reclaim.
- */
-/*
  * file_fault_prepare - the part of a file fault done without ptl: find,
  * read and lock the page-cache page, and for a private write make the
  * copy.  On success vmf->page is referenced and locked (vmf->cow_page
- * holds the copy); on error nothing is held.
+ * holds the copy); on error nothing is held.  The private copy is
+ * allocated before the page lock is taken, so the page is never held
+ * locked across an allocation that may reclaim.
  */
 static int file_fault_prepare(struct vm_fault *vmf)
 {
@@ -397,7 +405,10 @@ static int file_fault_prepare(struct vm_fault *vmf)
 	return 0;
 }
 
-/* file_fault_release - drop what file_fault_prepare holds (no ptl). */
+/*
+ * file_fault_release - drop what file_fault_prepare holds.  ptl may be
+ * held (unlocking a page and dropping references do not block).
+ */
 static void file_fault_release(struct vm_fault *vmf)
 {
 	unlock_page(vmf->page);
@@ -410,20 +421,20 @@ static void file_fault_release(struct vm_fault *vmf)
 
 /*
  * do_file_fault - first touch of a file or shmem page.  Entered with ptl
- * held and the pte empty; returns with ptl dropped.  Unless the page was
- * prepared before ptl (FAULT_FLAG_PTE_NONE), ptl is dropped to prepare it.
+ * held and the pte empty; returns 0 with ptl held, or an error with it
+ * dropped.  Unless the page was prepared before ptl (FAULT_FLAG_PTE_NONE),
+ * ptl is dropped to prepare it.
  */
 static int do_file_fault(struct vm_fault *vmf)
 {
-	struct umm_mm *mm = vmf->mm;
 	int err = 0;
 
 	if (!vmf->prepared) {
-		pt_unlock(mm);
+		ptl_unlock(vmf->ptl);
 		err = file_fault_prepare(vmf);
 		if (err)
 			return err;
-		pt_lock(mm);
+		ptl_lock(vmf->ptl);
 	}
 	vmf->prepared = false;
 	if (vmf->pgoff >= object_size_pages(vmf->vma->vm_obj)) {
@@ -441,8 +452,9 @@ static int do_file_fault(struct vm_fault *vmf)
 		else
 			install_file_pte(vmf);
 	}
-	pt_unlock(mm);
 	file_fault_release(vmf);
+	if (err)
+		ptl_unlock(vmf->ptl);
 	return err;
 }
 
@@ -457,9 +469,9 @@ static inline bool pte_same_ignoring_young(pte_t a, pte_t b)
  * `old` (NULL for the zero page).  A write gets a dirty pte, writable
  * unless the write is forced into a read-only vma; an unshare (a read pin,
  * FAULT_FLAG_PIN) keeps the old pte's permission, which is read-only.
- * Entered with ptl held, returns with it dropped.  The old pte is cleared
- * and the TLB flushed before the copy is installed; the old frame's
- * references go only after that.
+ * Entered with ptl held; returns 0 with it held, or -ENOMEM with it
+ * dropped.  The old pte is cleared and the TLB flushed before the copy is
+ * installed; the old frame's references go only after that.
  */
 static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 {
@@ -469,7 +481,7 @@ static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 
 	if (old)
 		get_page(old);          /* keep it while ptl is dropped */
-	pt_unlock(mm);
+	ptl_unlock(vmf->ptl);
 	new = alloc_page(mm_phys(mm), old ? 0 : GFP_ZERO);
 	if (!new) {
 		if (old)
@@ -479,9 +491,8 @@ static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 	if (old)
 		copy_frame(new, old);
 
-	pt_lock(mm);
+	ptl_lock(vmf->ptl);
 	if (!pte_same_ignoring_young(*vmf->pte, vmf->orig_pte)) {
-		pt_unlock(mm);
 		put_page(new);
 		if (old)
 			put_page(old);
@@ -502,7 +513,6 @@ static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 		page_remove_rmap(old, vmf->vma, vmf->address, vmf->pte);
 		dec_mm_counter(mm, vma_page_counter(vmf->vma, old));
 	}
-	pt_unlock(mm);
 	if (old) {
 		put_page(old);          /* the old pte's reference */
 		put_page(old);          /* ours */
@@ -534,7 +544,8 @@ static bool anon_page_reusable(struct page *page)
  * do_wp_page - a write to a present pte that does not allow it (read-only
  * pte in a writable vma, or a forced write), or an unshare: a pin reaching
  * a non-exclusive anon page (FAULT_FLAG_PIN without FAULT_FLAG_WRITE).
- * Entered with ptl held, returns with it dropped.
+ * Entered with ptl held; returns 0 with it held, or an error with it
+ * dropped.
  */
 static int do_wp_page(struct vm_fault *vmf)
 {
@@ -561,7 +572,6 @@ reuse:
 			entry = pte_mkwrite(entry);     /* not for a forced write */
 	}
 	set_pte_at(vmf->mm, vmf->address, vmf->pte, entry);
-	pt_unlock(vmf->mm);
 	return 0;
 }
 
@@ -598,10 +608,6 @@ static bool pte_allows_write(struct umm_mm *mm, pte_t pte, unsigned int flags)
 }
 
 /*
- * handle_pte_fault - take ptl, find or build the pte slot and resolve the
- * fault by the pte's state.  Returns with ptl dropped.
- */
-/*
  * fault_prepare_none - FAULT_FLAG_PTE_NONE: do the slow part of a
  * first-touch fault before ptl.  A failed allocation of the anon frame is
  * not an error here (the fault path retries it under its own rules).
@@ -631,6 +637,13 @@ static void fault_unprepare(struct vm_fault *vmf)
 	vmf->prepared = false;
 }
 
+/*
+ * handle_pte_fault - find or build the pte slot, take its table's lock and
+ * resolve the fault by the pte's state.  Returns 0 with vmf->ptl HELD and
+ * vmf->pte the slot (its pte allows the access, unless another thread
+ * changed it while ptl was dropped: callers re-check), or an error with
+ * no lock held.
+ */
 static int handle_pte_fault(struct vm_fault *vmf)
 {
 	struct umm_mm *mm = vmf->mm;
@@ -642,18 +655,16 @@ static int handle_pte_fault(struct vm_fault *vmf)
 		if (err)
 			return err;
 	}
-	pt_lock(mm);
-	vmf->pte = pte_alloc(mm, vmf->address);
+	vmf->pte = pte_alloc_map_lock(mm, vmf->address, &vmf->ptl);
 	if (!vmf->pte) {
-		pt_unlock(mm);
 		fault_unprepare(vmf);
 		return -ENOMEM;
 	}
 	pte = vmf->orig_pte = *vmf->pte;
 	if (!pte_none(pte) && (vmf->anon_page || vmf->prepared)) {
-		pt_unlock(mm);
+		ptl_unlock(vmf->ptl);
 		fault_unprepare(vmf);
-		pt_lock(mm);
+		ptl_lock(vmf->ptl);
 		pte = vmf->orig_pte = *vmf->pte;
 	}
 	if (pte_none(pte)) {
@@ -664,7 +675,7 @@ static int handle_pte_fault(struct vm_fault *vmf)
 	if (!pte_present(pte)) {
 		/* swap and nonlinear-file ptes: nothing produces them yet */
 		VM_BUG_ON(!pte_present(pte));
-		pt_unlock(mm);
+		ptl_unlock(vmf->ptl);
 		return -EFAULT;
 	}
 	if (pte_protnone(pte)) {
@@ -677,23 +688,39 @@ static int handle_pte_fault(struct vm_fault *vmf)
 			     : pte_needs_unshare(mm, pte, vmf->flags))
 		return do_wp_page(vmf);
 	fault_touch(vmf, pte);
-	pt_unlock(mm);
 	return 0;
 }
 
 static void fault_account(struct vm_fault *vmf)
 {
-	if (vmf->major)
-		atomic_fetch_add(&vmf->mm->maj_flt, 1);
-	else
-		atomic_fetch_add(&vmf->mm->min_flt, 1);
+	count_mm_event(vmf->mm, vmf->major ? MM_MAJ_FLT : MM_MIN_FLT);
 	if (vmf->cow)
-		atomic_fetch_add(&vmf->mm->cow_flt, 1);
+		count_mm_event(vmf->mm, MM_COW_FLT);
+}
+
+/*
+ * __handle_mm_fault - the fault, leaving the pte table locked: 0 with
+ * vmf->ptl held and vmf->pte the slot, or an error with no page-table
+ * lock held.  mmap_lock held for read.
+ */
+static int __handle_mm_fault(struct vm_fault *vmf)
+{
+	int err;
+
+	mmap_assert_locked(vmf->mm);
+	err = fault_check_vma(vmf);
+	if (err)
+		return err;
+	err = handle_pte_fault(vmf);
+	if (!err)
+		fault_account(vmf);
+	return err;
 }
 
 /**
  * handle_mm_fault - resolve an access to addr as a CPU's fault would.
- * mmap_lock held for read; takes ptl (and the page lock for file pages).
+ * mmap_lock held for read; takes the pte table's lock (and the page lock
+ * for file pages) and returns with none of them held.
  * Returns 0 (a pte allowing the access was installed, or already was),
  * -EFAULT (no vma, or the vma forbids the access), -EIO (past the end of
  * the object, or the backing read failed), -ENOMEM.
@@ -705,14 +732,10 @@ int handle_mm_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags)
 		.address = addr & PAGE_MASK,
 		.flags = flags,
 	};
-	int err;
+	int err = __handle_mm_fault(&vmf);
 
-	err = fault_check_vma(&vmf);
-	if (err)
-		return err;
-	err = handle_pte_fault(&vmf);
 	if (!err)
-		fault_account(&vmf);
+		pte_unmap_unlock(vmf.pte, vmf.ptl);
 	return err;
 }
 
@@ -720,7 +743,7 @@ int handle_mm_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags)
  * follow_pte_slot - the hardware walker's check of one pte slot (ptep may
  * be NULL): if it allows the access, set young (and dirty for a write) and
  * return 0 with *pagep the frame (the zero page for special ptes) and
- * *ptev the pte as it now is.  Else -EAGAIN.  ptl held.
+ * *ptev the pte as it now is.  Else -EAGAIN.  ptep's table lock held.
  */
 static int follow_pte_slot(struct umm_mm *mm, uintptr_t addr, pte_t *ptep, unsigned int flags,
 			   struct page **pagep, pte_t *ptev)
@@ -730,6 +753,7 @@ static int follow_pte_slot(struct umm_mm *mm, uintptr_t addr, pte_t *ptep, unsig
 	*pagep = NULL;
 	if (!ptep)
 		return -EAGAIN;
+	assert_pte_locked(mm, ptep);
 	pte = *ptep;
 	if (!pte_accessible(pte))
 		return -EAGAIN;
@@ -754,37 +778,78 @@ static int follow_pte_slot(struct umm_mm *mm, uintptr_t addr, pte_t *ptep, unsig
  * follow_pte_access - does the pte at addr allow the access?  If so, set
  * young (and dirty for a write) as a hardware walker would and return 0
  * with *pagep the mapped frame (the zero page for special ptes).  Else
- * -EAGAIN with *pagep NULL: a fault is needed.  ptl held.
+ * -EAGAIN with *pagep NULL: a fault is needed.  mmap_lock held; takes and
+ * releases the pte table's lock.
  */
 int follow_pte_access(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct page **pagep)
 {
-	return follow_pte_slot(mm, addr, pte_lookup(mm, addr), flags, pagep, NULL);
+	struct fmutex *ptl;
+	pte_t *ptep = pte_offset_map_lock(mm, addr, &ptl);
+	int ret;
+
+	if (!ptep) {
+		*pagep = NULL;
+		return -EAGAIN;
+	}
+	ret = follow_pte_slot(mm, addr, ptep, flags, pagep, NULL);
+	pte_unmap_unlock(ptep, ptl);
+	return ret;
+}
+
+/* pte_allows - would a walker let this access through the pte? */
+static inline bool pte_allows(pte_t pte, unsigned int flags)
+{
+	return pte_accessible(pte) && (!(flags & FAULT_FLAG_WRITE) || pte_write(pte));
 }
 
 /**
  * follow_or_fault - what a CPU does on a TLB miss: walk the page table
- * and, while the pte does not allow the access, fault and walk again.
- * A fault on a pte seen empty gets FAULT_FLAG_PTE_NONE.  mmap_lock held
- * for read.  Returns 0 with ptl HELD, *pagep the frame and *ptev the pte
- * (young, and dirty for writes); or a fault's error with ptl not held.
+ * and, while the pte does not allow the access, fault.  The walk peeks at
+ * the pte without its lock: a pte that seems to allow the access is
+ * confirmed under the table lock; one that does not goes straight to the
+ * fault (with FAULT_FLAG_PTE_NONE when it was empty), which returns with
+ * the table locked and the slot in hand, so the common miss takes the
+ * table lock once.  mmap_lock held for read.  Returns 0 with the pte
+ * table lock HELD (*ptlp), *pagep the frame and *ptev the pte (young, and
+ * dirty for writes); or a fault's error with no page-table lock held.
  */
 int follow_or_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags,
-		    struct page **pagep, pte_t *ptev)
+		    struct page **pagep, pte_t *ptev, struct fmutex **ptlp)
 {
+	pte_t *ptep = pte_offset_map(mm, addr);
+	pte_t pte = ptep ? ptep_get_lockless(ptep) : 0;
+
+	mmap_assert_locked(mm);
 	for (;;) {
-		pte_t *ptep;
-		bool none;
+		struct vm_fault vmf = {
+			.mm = mm,
+			.address = addr & PAGE_MASK,
+		};
 		int err;
 
-		pt_lock(mm);
-		ptep = pte_lookup(mm, addr);
-		if (follow_pte_slot(mm, addr, ptep, flags, pagep, ptev) == 0)
-			return 0;
-		none = !ptep || pte_none(*ptep);
-		pt_unlock(mm);
-		err = handle_mm_fault(mm, addr, flags | (none ? FAULT_FLAG_PTE_NONE : 0));
+		if (pte_allows(pte, flags)) {
+			struct fmutex *ptl = pte_lockptr(mm, ptep);
+
+			ptl_lock(ptl);
+			if (follow_pte_slot(mm, addr, ptep, flags, pagep, ptev) == 0) {
+				*ptlp = ptl;
+				return 0;
+			}
+			pte = *ptep;
+			ptl_unlock(ptl);
+		}
+		vmf.flags = flags | (pte_none(pte) ? FAULT_FLAG_PTE_NONE : 0);
+		err = __handle_mm_fault(&vmf);
 		if (err)
 			return err;
+		if (follow_pte_slot(mm, addr, vmf.pte, flags, pagep, ptev) == 0) {
+			*ptlp = vmf.ptl;
+			return 0;
+		}
+		/* another thread changed the pte while the fault had ptl dropped */
+		ptep = vmf.pte;
+		pte = *ptep;
+		ptl_unlock(vmf.ptl);
 	}
 }
 
@@ -795,7 +860,7 @@ struct zap_walk {
 	struct vm_area_struct *vma;
 };
 
-/* zap_one - clear one pte, releasing what it held into the gather. */
+/* zap_one - clear one pte, releasing what it held into the gather.  ptl held. */
 static int zap_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 {
 	struct zap_walk *zw = arg;
@@ -819,7 +884,8 @@ static int zap_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 
 /**
  * zap_pte_range - clear every pte of vma in [start, end), gathering the
- * pages into tlb (released after the shootdown).  ptl held.
+ * pages into tlb (released after the shootdown).  mmap_lock or
+ * page_table_lock held; takes each pte table's lock in turn.
  */
 void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
 {
@@ -844,10 +910,9 @@ void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
 	end = MIN(end, vma->vm_end);
 	if (start >= end)
 		return;
+	mmap_assert_locked(mm);
 	tlb_gather_mmu(&tlb, mm);
-	pt_lock(mm);
 	zap_pte_range(&tlb, vma, start, end);
-	pt_unlock(mm);
 	tlb_finish_mmu(&tlb);
 }
 
@@ -857,7 +922,6 @@ struct copy_walk {
 	struct vm_area_struct *dst_vma, *src_vma;
 	bool wrprotected;
 	struct page *prealloc;          /* frame for the next copy of a maybe-pinned page */
-	uintptr_t resume;               /* -EAGAIN: where the walk stopped for want of one */
 };
 
 /*
@@ -874,7 +938,7 @@ struct copy_walk {
  * false positive costs one copy, and a pinned page is never missed.
  * Linux uses a pin bias in the refcount (GUP_PIN_COUNTING_BIAS) for the
  * same question.  A swap cache (reclaim issue) will hold one more
- * reference of its own, to be discounted here.  Both ptls held.
+ * reference of its own, to be discounted here.  Both table locks held.
  */
 static bool page_maybe_pinned(struct page *page)
 {
@@ -886,8 +950,8 @@ static bool page_maybe_pinned(struct page *page)
  * page that may be pinned, so the pin stays with the parent's mapping and
  * nothing stored through it ever shows in the child (Linux's
  * page_needs_cow_for_dma).  The frame was allocated before the ptls were
- * taken (cw->prealloc).  The parent's pte is left as it was.  Both ptls
- * held.
+ * taken (cw->prealloc).  The parent's pte is left as it was.  Both table
+ * locks held.
  */
 static void copy_present_page(struct copy_walk *cw, struct page *page, uintptr_t addr,
 			      pte_t pte, pte_t *dst_pte)
@@ -905,21 +969,20 @@ static void copy_present_page(struct copy_walk *cw, struct page *page, uintptr_t
 }
 
 /*
- * copy_one - duplicate one source pte into the child.  Both ptls held.
- * Returns -EAGAIN (cw->resume = addr, nothing done for addr) when a page
+ * copy_one - duplicate one source pte into the child's slot.  Both table
+ * locks held.  Returns 0, or -EAGAIN (nothing done for addr) when a page
  * must be copied and no frame is preallocated: the caller allocates one
- * with the locks dropped and resumes the walk at addr.
+ * with the locks dropped and retries addr.
  */
-static int copy_one(struct umm_mm *src_mm, pte_t *src_pte, uintptr_t addr, void *arg)
+static int copy_one(struct copy_walk *cw, struct umm_mm *src_mm, pte_t *src_pte,
+		    pte_t *dst_pte, uintptr_t addr)
 {
-	struct copy_walk *cw = arg;
 	struct umm_mm *dst_mm = cw->dst_vma->vm_mm;
 	pte_t pte = *src_pte;
-	pte_t *dst_pte = pte_alloc(dst_mm, addr);
 	struct page *page;
 
-	if (!dst_pte)
-		return -ENOMEM;
+	assert_pte_locked(src_mm, src_pte);
+	assert_pte_locked(dst_mm, dst_pte);
 	VM_BUG_ON(!pte_none(*dst_pte));
 	if (!pte_present(pte)) {
 		/* swap entries need a swap count first (swap issue) */
@@ -931,10 +994,8 @@ static int copy_one(struct umm_mm *src_mm, pte_t *src_pte, uintptr_t addr, void 
 	if (!pte_special(pte)) {
 		page = pfn_to_page(mm_phys(src_mm), pte_pfn(pte));
 		if (PageAnon(page) && PageAnonExclusive(page) && page_maybe_pinned(page)) {
-			if (!cw->prealloc) {
-				cw->resume = addr;
+			if (!cw->prealloc)
 				return -EAGAIN;
-			}
 			copy_present_page(cw, page, addr, pte, dst_pte);
 			return 0;
 		}
@@ -957,46 +1018,82 @@ static int copy_one(struct umm_mm *src_mm, pte_t *src_pte, uintptr_t addr, void 
 	return 0;
 }
 
+/*
+ * copy_pte_table - copy the ptes of one parent pte table that lie in
+ * [addr, end).  Called with no table lock held: checks that the table
+ * maps anything, builds the child's table (page_table_lock of the child,
+ * no ptl held), then takes the parent's table lock and the child's
+ * (subclass 1) and copies.  0 or -ENOMEM.
+ */
+static int copy_pte_table(struct umm_mm *src_mm, pte_t *src_pte, uintptr_t addr, uintptr_t end,
+			  void *arg)
+{
+	struct copy_walk *cw = arg;
+	struct umm_mm *dst_mm = cw->dst_vma->vm_mm;
+	struct fmutex *src_ptl = pte_lockptr(src_mm, src_pte), *dst_ptl;
+	pte_t *dst_pte;
+	bool used;
+
+	ptl_lock(src_ptl);
+	used = pte_table_page(src_mm, src_pte)->pt_used != 0;
+	ptl_unlock(src_ptl);
+	if (!used)
+		return 0;
+	dst_pte = pte_alloc(dst_mm, addr);
+	if (!dst_pte)
+		return -ENOMEM;
+	dst_ptl = pte_lockptr(dst_mm, dst_pte);
+	ptl_lock(src_ptl);
+	ptl_lock_nested(dst_ptl, SINGLE_DEPTH_NESTING);
+	while (addr < end) {
+		if (!pte_none(*src_pte) && copy_one(cw, src_mm, src_pte, dst_pte, addr) == -EAGAIN) {
+			/*
+			 * A maybe-pinned page needs a frame: allocate it with the
+			 * locks dropped and retry addr.  A truncate may change the
+			 * parent's ptes meanwhile; the retry sees that as the copy
+			 * would have anyway.  The tables stay (both mmap_locks).
+			 */
+			ptl_unlock(dst_ptl);
+			ptl_unlock(src_ptl);
+			VM_BUG_ON(cw->prealloc);
+			cw->prealloc = alloc_page(mm_phys(src_mm), 0);
+			if (!cw->prealloc)
+				return -ENOMEM;
+			ptl_lock(src_ptl);
+			ptl_lock_nested(dst_ptl, SINGLE_DEPTH_NESTING);
+			continue;
+		}
+		addr += PAGE_SIZE;
+		src_pte++;
+		dst_pte++;
+	}
+	ptl_unlock(dst_ptl);
+	ptl_unlock(src_ptl);
+	return 0;
+}
+
 /**
  * copy_page_range - fork: copy src_vma's ptes into dst_vma's mm.  Private
  * writable ptes become read-only in both (copy-on-write); the parent's TLB
  * is flushed for them.  An exclusive anon page that may be pinned is
  * copied for the child instead (copy_present_page); its frame is
- * allocated with both ptls dropped, and the walk resumes where it
- * stopped.  Both mmap_locks held for write; takes the parent's ptl, then
- * the child's.  0 or -ENOMEM (the child is partly filled and the caller
- * tears it down).
+ * allocated with both table locks dropped, and the copy resumes where it
+ * stopped.  Both mmap_locks held for write; takes, table by table, the
+ * child's page_table_lock (to build its table), then the parent's pte
+ * table lock and the child's.  0 or -ENOMEM (the child is partly filled
+ * and the caller tears it down).
  */
 int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma)
 {
 	struct umm_mm *src_mm = src_vma->vm_mm, *dst_mm = dst_vma->vm_mm;
 	struct copy_walk cw = { .dst_vma = dst_vma, .src_vma = src_vma };
-	uintptr_t start = src_vma->vm_start;
 	int err;
 
 	VM_BUG_ON(src_mm == dst_mm);
 	VM_BUG_ON(dst_vma->vm_start != src_vma->vm_start || dst_vma->vm_end != src_vma->vm_end);
-	for (;;) {
-		pt_lock(src_mm);
-		pt_lock(dst_mm);
-		err = walk_pte_range(src_mm, start, src_vma->vm_end, copy_one, &cw);
-		pt_unlock(dst_mm);
-		pt_unlock(src_mm);
-		if (err != -EAGAIN)
-			break;
-		/*
-		 * The ptes before cw.resume are copied; a truncate may change
-		 * the parent's ptes while ptl is dropped, and the walk from
-		 * cw.resume sees that as it would have anyway.
-		 */
-		VM_BUG_ON(cw.prealloc);
-		cw.prealloc = alloc_page(mm_phys(src_mm), 0);
-		if (!cw.prealloc) {
-			err = -ENOMEM;
-			break;
-		}
-		start = cw.resume;
-	}
+	mmap_assert_locked(src_mm);
+	mmap_assert_locked(dst_mm);
+	err = walk_pte_tables(src_mm, src_vma->vm_start, src_vma->vm_end, copy_pte_table, &cw);
 	if (cw.prealloc)
 		put_page(cw.prealloc);  /* the page was unmapped meanwhile */
 	if (cw.wrprotected)
@@ -1011,6 +1108,7 @@ struct protect_walk {
 	bool changed;
 };
 
+/* protect_one - apply the new flags to one pte.  ptl held. */
 static int protect_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 {
 	struct protect_walk *pw = arg;
@@ -1029,16 +1127,15 @@ static int protect_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg
 /**
  * change_protection - apply vma->vm_flags to the mapped ptes of
  * [start, end) and shoot down the TLB if any changed.  mmap_lock held for
- * write; takes ptl.
+ * write; takes each pte table's lock in turn.
  */
 void change_protection(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
 {
 	struct umm_mm *mm = vma->vm_mm;
 	struct protect_walk pw = { .vm_flags = vma->vm_flags };
 
-	pt_lock(mm);
+	mmap_assert_locked(mm);
 	(void)walk_pte_range(mm, start, end, protect_one, &pw);
-	pt_unlock(mm);
 	if (pw.changed)
 		flush_tlb_range(mm, start, end);
 }
@@ -1073,7 +1170,11 @@ static int zap_nonlinear_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, voi
 	return 0;
 }
 
-/* unmap_vma_pages - zap what vma maps of object pages [first, end). */
+/*
+ * unmap_vma_pages - zap what vma maps of object pages [first, end).
+ * i_mmap_lock held, no mmap_lock: page_table_lock is held across the walk
+ * so that no page table of the mm is freed under it.
+ */
 static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t end)
 {
 	struct umm_mm *mm = vma->vm_mm;
@@ -1084,7 +1185,7 @@ static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t
 	if (!(vma->vm_flags & VM_NONLINEAR) && lo >= hi)
 		return;
 	tlb_gather_mmu(&tlb, mm);
-	pt_lock(mm);
+	page_table_lock(mm);
 	if (vma->vm_flags & VM_NONLINEAR) {
 		struct nonlinear_zap nz = { { &tlb, vma }, first, end };
 
@@ -1093,7 +1194,7 @@ static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t
 		zap_pte_range(&tlb, vma, vma->vm_start + ((lo - vfirst) << PAGE_SHIFT),
 			      vma->vm_start + ((hi - vfirst) << PAGE_SHIFT));
 	}
-	pt_unlock(mm);
+	page_table_unlock(mm);
 	tlb_finish_mmu(&tlb);
 }
 
@@ -1101,7 +1202,8 @@ static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t
  * unmap_mapping_range - zap every pte that maps object pages [first, end)
  * of obj, in every vma of every mm, private COW copies of those pages
  * included (as truncate requires).  Takes obj->i_mmap_lock, then each
- * mm's ptl; no mmap_lock.  Installed as sys->unmap_mapping_range.
+ * mm's page_table_lock and its pte table locks in turn; no mmap_lock.
+ * Installed as sys->unmap_mapping_range.
  */
 void unmap_mapping_range(struct umm_object *obj, uint64_t first, uint64_t end)
 {
@@ -1109,8 +1211,8 @@ void unmap_mapping_range(struct umm_object *obj, uint64_t first, uint64_t end)
 
 	if (first >= end)
 		return;
-	pthread_mutex_lock(&obj->i_mmap_lock);
+	i_mmap_lock_write(obj);
 	list_for_each_entry(vma, &obj->i_mmap, obj_link)
 		unmap_vma_pages(vma, first, end);
-	pthread_mutex_unlock(&obj->i_mmap_lock);
+	i_mmap_unlock_write(obj);
 }

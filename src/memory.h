@@ -63,19 +63,22 @@ static inline int gup_fault_flags(int pin_flags)
 int handle_mm_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags);
 
 /*
- * follow_pte_access - with ptl held, check that the pte at addr allows the
- * access (write: writable) and set young (and dirty for writes) as a
- * hardware walker would.  Returns the pfn's page via *pagep (NULL for
- * none); 0 when the access is allowed, -EAGAIN when a fault is needed.
+ * follow_pte_access - check that the pte at addr allows the access
+ * (write: writable) and set young (and dirty for writes) as a hardware
+ * walker would.  mmap_lock held; takes and releases the pte table's lock.
+ * Returns the pfn's page via *pagep (NULL for none); 0 when the access is
+ * allowed, -EAGAIN when a fault is needed.
  */
 int follow_pte_access(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct page **pagep);
 /*
  * follow_or_fault - walk, and fault while the pte does not allow the
- * access (a TLB miss).  mmap_lock held for read.  0 with ptl HELD, *pagep
- * the frame and *ptev the pte; or -EFAULT/-EIO/-ENOMEM with ptl not held.
+ * access (a TLB miss).  mmap_lock held for read.  0 with the pte table's
+ * lock HELD and returned in *ptlp (release it with ptl_unlock), *pagep
+ * the frame and *ptev the pte; or -EFAULT/-EIO/-ENOMEM with no page-table
+ * lock held.  A miss that faults takes the table lock once.
  */
 int follow_or_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags,
-		    struct page **pagep, pte_t *ptev);
+		    struct page **pagep, pte_t *ptev, struct fmutex **ptlp);
 
 /*
  * mmu_gather - pages unmapped by a zap are kept referenced until the TLB
@@ -90,7 +93,7 @@ struct mmu_gather {
 	struct page *pages[MMU_GATHER_BATCH];
 };
 void tlb_gather_mmu(struct mmu_gather *tlb, struct umm_mm *mm);
-/* tlb_remove_page - queue a page reference to drop after the flush (flushes when the batch fills). ptl may be held. */
+/* tlb_remove_page - queue a page reference to drop after the flush (flushes when the batch fills).  ptl may be held. */
 void tlb_remove_page(struct mmu_gather *tlb, struct page *page, uintptr_t addr);
 /* tlb_flush_mmu - shoot down and release what is queued. */
 void tlb_flush_mmu(struct mmu_gather *tlb);
@@ -100,31 +103,39 @@ void tlb_finish_mmu(struct mmu_gather *tlb);
  * zap_page_range - remove every mapped pte of vma in [start, end): drop
  * map counts, RSS and page references (after the TLB shootdown); a dirty
  * pte of a file page marks the page dirty first so no write is lost.
- * mmap_lock held (read or write); takes ptl.  Page tables are not freed.
+ * mmap_lock held (read or write); takes each pte table's lock in turn.
+ * Page tables are not freed.
  */
 void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
-/* zap_page_range_locked - as zap_page_range with ptl already held, gathering into tlb. */
+/*
+ * zap_pte_range - zap_page_range's walk, gathering into tlb.  mmap_lock
+ * or page_table_lock held (tables stay); takes each pte table's lock.
+ */
 void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
 
 /*
  * copy_page_range - fork: copy src_vma's ptes into dst (dst_vma is its
  * copy).  Private writable mappings become copy-on-write in both mms,
  * except anonymous pages that may be pinned: the child gets its own copy
- * at once.  Both mmap_locks held for write.  0 or -ENOMEM (dst partially
- * filled: the caller tears dst down).
+ * at once.  Both mmap_locks held for write; takes the child's
+ * page_table_lock, then table by table the parent's pte table lock and the
+ * child's (nested).  0 or -ENOMEM (dst partially filled: the caller tears
+ * dst down).
  */
 int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma);
 
 /*
  * change_protection - apply vma->vm_flags (already updated) to the mapped
- * ptes of [start, end) (pte_modify) and shoot down the TLB.  mmap_lock write.
+ * ptes of [start, end) (pte_modify) and shoot down the TLB.  mmap_lock
+ * write; takes each pte table's lock in turn.
  */
 void change_protection(struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
 
 /*
  * unmap_mapping_range - zap ptes mapping object pages [first, end) in every
  * vma of every mm that maps obj (truncate).  Installed as
- * sys->unmap_mapping_range.  Takes i_mmap_lock and each mm's ptl.
+ * sys->unmap_mapping_range.  Takes i_mmap_lock, then per vma the mm's
+ * page_table_lock and its pte table locks.
  */
 void unmap_mapping_range(struct umm_object *obj, uint64_t first, uint64_t end);
 

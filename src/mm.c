@@ -2,12 +2,14 @@
  * mm.c - address-space lifecycle: create, fork, destroy; per-mm
  * statistics and /proc-style dumps; the expensive invariant checks.
  *
- * Lock order (see mm.h for the whole tree):
- *   fork:    parent mmap_lock (write) -> child mmap_lock (write)
- *            -> (copy_page_range: parent ptl -> child ptl)
- *   dumps:   mmap_lock (read) -> page_table_lock
- *   checks:  mmap_lock (held by the caller or taken for read) -> page_table_lock
- *   sys->mm_list_lock is a leaf, taken alone.
+ * Locks (the order is in lockdep.h):
+ *   fork:    the child is allocated (mm_list_lock, alone) first, then
+ *            parent mmap_lock (write) -> child mmap_lock (write, subclass 1)
+ *            -> (copy_page_range: parent pte table lock -> child's)
+ *   dumps:   mmap_lock (read) -> each pte table's lock in turn
+ *   stats:   no lock for the counters (sums of per-thread stripes);
+ *            mmap_lock (read) for the VMA counts
+ *   sys->mm_list_lock is taken alone here.
  *
  * The invariant check verifies, for one mm: the VMA tree (vma_tree_check);
  * every non-empty pte lies inside a VMA; every mapped pte's frame is a
@@ -31,6 +33,21 @@
 #include "tlb.h"
 
 static _Atomic uint64_t next_mm_id = 1;
+static _Atomic unsigned int next_stripe_slot;
+
+__thread unsigned int mm_stripe_slot __attribute__((tls_model("initial-exec")));
+
+/**
+ * mm_stripe_slot_assign - give the calling thread its counter stripe
+ * slot, round-robin over the threads that count.  Returns slot + 1.
+ */
+unsigned int mm_stripe_slot_assign(void)
+{
+	unsigned int s = atomic_fetch_add_explicit(&next_stripe_slot, 1, memory_order_relaxed);
+
+	mm_stripe_slot = (s % MM_COUNTER_STRIPES) + 1;
+	return mm_stripe_slot;
+}
 
 /**
  * mm_alloc - allocate an empty address space linked into sys->mm_list.
@@ -48,18 +65,18 @@ int mm_alloc(struct umm_system *sys, struct umm_mm **out)
 	mm->mm_rb = RB_ROOT;
 	mm->mmap_base = UMM_TASK_SIZE;
 	pthread_rwlock_init(&mm->mmap_lock, NULL);
-	pthread_mutex_init(&mm->page_table_lock, NULL);
+	fmutex_init(&mm->page_table_lock);
 	err = pgd_alloc(mm);
 	if (err) {
 		pthread_rwlock_destroy(&mm->mmap_lock);
-		pthread_mutex_destroy(&mm->page_table_lock);
+		fmutex_destroy(&mm->page_table_lock);
 		kmem_cache_free(sys->mm_cache, mm);
 		return err;
 	}
-	pthread_mutex_lock(&sys->mm_list_lock);
+	mm_list_lock(sys);
 	list_add_tail(&mm->mmlist, &sys->mm_list);
 	sys->nr_mms++;
-	pthread_mutex_unlock(&sys->mm_list_lock);
+	mm_list_unlock(sys);
 	*out = mm;
 	return 0;
 }
@@ -91,12 +108,12 @@ void umm_mm_destroy(struct umm_mm *mm)
 	exit_mmap(mm);
 	mmap_write_unlock(mm);
 	pgd_free(mm);
-	pthread_mutex_lock(&sys->mm_list_lock);
+	mm_list_lock(sys);
 	list_del(&mm->mmlist);
 	sys->nr_mms--;
-	pthread_mutex_unlock(&sys->mm_list_lock);
+	mm_list_unlock(sys);
 	pthread_rwlock_destroy(&mm->mmap_lock);
-	pthread_mutex_destroy(&mm->page_table_lock);
+	fmutex_destroy(&mm->page_table_lock);
 	kmem_cache_free(sys->mm_cache, mm);
 }
 
@@ -135,7 +152,7 @@ int umm_fork(struct umm_mm *parent, struct umm_mm **child)
 	if (err)
 		return err;
 	mmap_write_lock(parent);
-	mmap_write_lock(mm);
+	mmap_write_lock_nested(mm, SINGLE_DEPTH_NESTING);
 	err = dup_mmap(mm, parent);
 	if (!err) {
 		mm_debug_check(parent);
@@ -159,12 +176,12 @@ int umm_mm_stats(struct umm_mm *mm, struct umm_mm_stats *st)
 	if (!mm || !st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	st->rss_anon = (unsigned long)atomic_load(&mm->rss[MM_ANONPAGES]);
-	st->rss_file = (unsigned long)atomic_load(&mm->rss[MM_FILEPAGES]);
-	st->rss_shmem = (unsigned long)atomic_load(&mm->rss[MM_SHMEMPAGES]);
-	st->minor_faults = atomic_load(&mm->min_flt);
-	st->major_faults = atomic_load(&mm->maj_flt);
-	st->cow_faults = atomic_load(&mm->cow_flt);
+	st->rss_anon = (unsigned long)get_mm_counter(mm, MM_ANONPAGES);
+	st->rss_file = (unsigned long)get_mm_counter(mm, MM_FILEPAGES);
+	st->rss_shmem = (unsigned long)get_mm_counter(mm, MM_SHMEMPAGES);
+	st->minor_faults = get_mm_event(mm, MM_MIN_FLT);
+	st->major_faults = get_mm_event(mm, MM_MAJ_FLT);
+	st->cow_faults = get_mm_event(mm, MM_COW_FLT);
 	st->pgtable_pages = (unsigned long)atomic_load(&mm->nr_ptes);
 	mmap_read_lock(mm);
 	st->nr_vmas = mm->map_count;
@@ -289,9 +306,7 @@ int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out)
 	for (vma = vma_first(mm); vma; vma = vma_next(vma)) {
 		struct smaps_acc acc = { .sys = mm->sys };
 
-		pt_lock(mm);
 		walk_pte_range(mm, vma->vm_start, vma->vm_end, smaps_pte, &acc);
-		pt_unlock(mm);
 		show_map_vma(vma, out);
 		fprintf(out, "Size:           %8lu kB\n", vma_pages(vma) * kb);
 		fprintf(out, "Rss:            %8lu kB\n", acc.rss * kb);

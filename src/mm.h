@@ -1,19 +1,17 @@
 /*
  * mm.h - struct umm_mm (an address space) and struct vm_area_struct.
  *
- * Lock order for the whole address-space layer (outermost first):
+ * Locks: the lock order of the whole library is in lockdep.h (one place;
+ * debug builds check it).  Here: mmap_lock (rwlock: read to fault and
+ * access, write to change VMAs and to free page tables); page_table_lock
+ * (upper page-table levels, installing and freeing tables; see pgtable.h);
+ * each pte table has its own lock in its struct page.
  *
- *   mm->mmap_lock (rwlock: read to fault/access, write to change VMAs;
- *                  fork takes the parent's, then the new child's)
- *     page lock (PG_locked)
- *       obj->i_mmap_lock
- *         mm->page_table_lock (fork: parent's, then child's)
- *           obj->tree_lock
- *             slab cache lock, pcp lock, zone lock (leaves)
- *   sys->mm_list_lock and the TLB registry lock are leaves.
- *
- * TLB shootdown (flush_tlb_range) is done with page_table_lock held or
- * after it, but always before the frames that were unmapped are freed.
+ * Counters.  RSS and fault-event counters are striped: a thread adds to
+ * the stripe of its slot (assigned round-robin when the thread first
+ * counts), each stripe on its own cache line, so threads faulting in one
+ * mm do not bounce a shared line.  Readers sum the stripes: exact when the
+ * address space is quiescent, a snapshot otherwise.
  *
  * Lifecycle of an mm: created (empty page table, no VMAs) -> mappings come
  * and go -> umm_mm_destroy() unmaps everything (dirty shared pages reach
@@ -27,6 +25,8 @@
 #include <stdatomic.h>
 #include "system.h"
 #include "rbtree.h"
+#include "fmutex.h"
+#include "lockdep.h"
 
 /* vm_flags */
 #define VM_READ        0x00000001UL
@@ -57,6 +57,15 @@ struct vm_area_struct {
 };
 
 enum mm_counter { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, NR_MM_COUNTERS };
+enum mm_event { MM_MIN_FLT, MM_MAJ_FLT, MM_COW_FLT, NR_MM_EVENTS };
+
+#define MM_COUNTER_STRIPES 16   /* power of two */
+
+/* One thread slot's share of an mm's counters, on a cache line of its own. */
+struct mm_counter_stripe {
+	_Alignas(64) _Atomic long rss[NR_MM_COUNTERS];
+	_Atomic unsigned long events[NR_MM_EVENTS];
+};
 
 /*
  * Fields are grouped by who writes them, one cache line per group, so a
@@ -81,20 +90,57 @@ struct umm_mm {
 	_Alignas(64) _Atomic uint64_t tlb_gen; /* bumped by every TLB shootdown */
 
 	_Alignas(64) pthread_rwlock_t mmap_lock;
-	_Alignas(64) pthread_mutex_t page_table_lock; /* every pte and table of this mm, pt_used */
-
-	/* written by every fault */
-	_Alignas(64) _Atomic long rss[NR_MM_COUNTERS];
-	_Atomic unsigned long min_flt, maj_flt, cow_flt;
+	_Alignas(64) struct fmutex page_table_lock; /* upper-level tables; installing/freeing tables */
 	_Atomic long nr_ptes;            /* page-table pages, pgd included */
+
+	/* written by faults: striped per thread slot (see above) */
+	struct mm_counter_stripe stripes[MM_COUNTER_STRIPES];
 };
+
+/* The calling thread's stripe slot + 1 (0: not yet assigned); mm.c. */
+extern __thread unsigned int mm_stripe_slot __attribute__((tls_model("initial-exec")));
+/* mm_stripe_slot_assign - give the calling thread its slot (round-robin); returns slot + 1. */
+unsigned int mm_stripe_slot_assign(void);
+
+/* mm_counter_slot - the calling thread's stripe index (assigned on first use). */
+static inline unsigned int mm_counter_slot(void)
+{
+	unsigned int s = mm_stripe_slot;
+
+	if (unlikely(!s))
+		s = mm_stripe_slot_assign();
+	return (s - 1) & (MM_COUNTER_STRIPES - 1);
+}
 
 static inline void add_mm_counter(struct umm_mm *mm, int member, long value)
 {
-	atomic_fetch_add_explicit(&mm->rss[member], value, memory_order_relaxed);
+	atomic_fetch_add_explicit(&mm->stripes[mm_counter_slot()].rss[member], value,
+				  memory_order_relaxed);
 }
 static inline void inc_mm_counter(struct umm_mm *mm, int member) { add_mm_counter(mm, member, 1); }
 static inline void dec_mm_counter(struct umm_mm *mm, int member) { add_mm_counter(mm, member, -1); }
+static inline void count_mm_event(struct umm_mm *mm, enum mm_event ev)
+{
+	atomic_fetch_add_explicit(&mm->stripes[mm_counter_slot()].events[ev], 1,
+				  memory_order_relaxed);
+}
+/* get_mm_counter / get_mm_event - the sum over the stripes.  No locks. */
+static inline long get_mm_counter(struct umm_mm *mm, int member)
+{
+	long sum = 0;
+
+	for (int i = 0; i < MM_COUNTER_STRIPES; i++)
+		sum += atomic_load_explicit(&mm->stripes[i].rss[member], memory_order_relaxed);
+	return sum;
+}
+static inline unsigned long get_mm_event(struct umm_mm *mm, enum mm_event ev)
+{
+	unsigned long sum = 0;
+
+	for (int i = 0; i < MM_COUNTER_STRIPES; i++)
+		sum += atomic_load_explicit(&mm->stripes[i].events[ev], memory_order_relaxed);
+	return sum;
+}
 
 static inline bool vma_is_anonymous(const struct vm_area_struct *vma) { return vma->vm_obj == NULL; }
 static inline bool vma_is_shared(const struct vm_area_struct *vma) { return vma->vm_flags & VM_SHARED; }
@@ -122,9 +168,29 @@ void mm_debug_check(struct umm_mm *mm);
 /* mm_check_locked - umm_mm_check with mmap_lock already held.  0 or -EUCLEAN. */
 int mm_check_locked(struct umm_mm *mm);
 
-static inline void mmap_read_lock(struct umm_mm *mm) { pthread_rwlock_rdlock(&mm->mmap_lock); }
-static inline void mmap_read_unlock(struct umm_mm *mm) { pthread_rwlock_unlock(&mm->mmap_lock); }
-static inline void mmap_write_lock(struct umm_mm *mm) { pthread_rwlock_wrlock(&mm->mmap_lock); }
-static inline void mmap_write_unlock(struct umm_mm *mm) { pthread_rwlock_unlock(&mm->mmap_lock); }
+/* mmap_lock (LOCK_MMAP); the _nested form is fork's child (subclass 1). */
+static inline void mmap_read_lock(struct umm_mm *mm)
+{
+	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, 0, false);
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+}
+static inline void mmap_read_unlock(struct umm_mm *mm)
+{
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	lockdep_release(&mm->mmap_lock);
+}
+static inline void mmap_write_lock_nested(struct umm_mm *mm, unsigned int subclass)
+{
+	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, subclass, false);
+	pthread_rwlock_wrlock(&mm->mmap_lock);
+}
+static inline void mmap_write_lock(struct umm_mm *mm) { mmap_write_lock_nested(mm, 0); }
+static inline void mmap_write_unlock(struct umm_mm *mm)
+{
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	lockdep_release(&mm->mmap_lock);
+}
+/* mmap_assert_locked - debug builds: this thread holds mmap_lock (read or write). */
+#define mmap_assert_locked(mm) lockdep_assert_held(&(mm)->mmap_lock)
 
 #endif

@@ -18,9 +18,11 @@
  * umm_system_check adds, across all mms: each frame's map count equals the
  * number of ptes that map it, and the allocator's own lists are sound.
  *
- * Locks: mmap_lock (read, or held by the caller) -> page_table_lock.
- * umm_system_check takes each mm's locks in turn and must only run while
- * no other thread changes the system.
+ * Locks (order in lockdep.h): mmap_lock (read, or held by the caller) ->
+ * each pte table's lock in turn (walk_pte_range); page_table_lock alone
+ * to count the tables.  umm_system_check holds mm_list_lock and takes
+ * each mm's locks in turn; it must only run while no other thread changes
+ * the system (the counters it compares are exact only then).
  */
 #include <errno.h>
 #include <string.h>
@@ -112,16 +114,17 @@ static int mm_check_ctx(struct umm_mm *mm, struct check_ctx *ctx)
 {
 	unsigned long tables;
 
+	mmap_assert_locked(mm);
 	if (vma_tree_check(mm))
 		ctx->errors++;
-	pt_lock(mm);
 	walk_pte_range(mm, 0, UMM_TASK_SIZE, check_pte, ctx);
+	page_table_lock(mm);
 	tables = pgtable_count(mm);
-	pt_unlock(mm);
+	page_table_unlock(mm);
 	for (int i = 0; i < NR_MM_COUNTERS; i++)
-		if (ctx->rss[i] != atomic_load(&mm->rss[i]))
+		if (ctx->rss[i] != get_mm_counter(mm, i))
 			CHECK_FAIL(ctx, "rss counter %d is %ld, page tables hold %ld",
-				   i, atomic_load(&mm->rss[i]), ctx->rss[i]);
+				   i, get_mm_counter(mm, i), ctx->rss[i]);
 	if ((long)tables != atomic_load(&mm->nr_ptes))
 		CHECK_FAIL(ctx, "%lu page-table pages but nr_ptes %ld", tables, atomic_load(&mm->nr_ptes));
 	return ctx->errors ? -EUCLEAN : 0;
@@ -186,7 +189,7 @@ int umm_system_check(struct umm_system *sys)
 	counts = calloc(phys->nr_frames, sizeof(*counts));
 	if (!counts)
 		return -ENOMEM;
-	pthread_mutex_lock(&sys->mm_list_lock);
+	mm_list_lock(sys);
 	/* list_for_each, not _entry: struct umm_mm is 64-byte aligned, the head is not */
 	list_for_each(pos, &sys->mm_list) {
 		struct umm_mm *mm = list_entry(pos, struct umm_mm, mmlist);
@@ -197,7 +200,7 @@ int umm_system_check(struct umm_system *sys)
 			errors++;
 		mmap_read_unlock(mm);
 	}
-	pthread_mutex_unlock(&sys->mm_list_lock);
+	mm_list_unlock(sys);
 	for (unsigned long pfn = 0; pfn < phys->nr_frames; pfn++) {
 		struct page *page = pfn_to_page(phys, pfn);
 

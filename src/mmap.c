@@ -33,9 +33,8 @@
  *
  * Locks: every entry point takes mmap_lock for write for its whole run.
  * Under it, vma_link/vma_unlink take obj->i_mmap_lock; zap_page_range and
- * change_protection take mm->page_table_lock themselves; free_pgtables is
- * called here with page_table_lock held.  Order (see mm.h):
- *   mmap_lock -> i_mmap_lock -> page_table_lock.
+ * change_protection take the pte table locks themselves, free_pgtables
+ * takes page_table_lock.  The order is in lockdep.h.
  * mm_debug_check runs, after a successful change, before mmap_lock is
  * released.
  */
@@ -131,7 +130,7 @@ void mmap_undo_isolate(struct umm_mm *mm, uintptr_t start, uintptr_t end, unsign
 /*
  * unmap_vmas - zap, unlink and free every vma of an isolated range.  Page
  * tables are left for the caller to free.  mmap_lock held for write;
- * takes page_table_lock (in zap_page_range) and i_mmap_lock (vma_unlink).
+ * takes pte table locks (in zap_page_range) and i_mmap_lock (vma_unlink).
  */
 void unmap_vmas(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
@@ -144,13 +143,6 @@ void unmap_vmas(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 		vma_unlink(mm, vma);
 		vma_free(vma);
 	}
-}
-
-static void free_pgtables_locked_range(struct umm_mm *mm, uintptr_t start, uintptr_t end)
-{
-	pt_lock(mm);
-	free_pgtables(mm, start, end);
-	pt_unlock(mm);
 }
 
 /**
@@ -171,7 +163,7 @@ int do_munmap(struct umm_mm *mm, uintptr_t start, size_t len)
 	if (err)
 		return err;
 	unmap_vmas(mm, start, end);
-	free_pgtables_locked_range(mm, start, end);
+	free_pgtables(mm, start, end);
 	return 0;
 }
 
@@ -190,7 +182,7 @@ void exit_mmap(struct umm_mm *mm)
 		vma_unlink(mm, vma);
 		vma_free(vma);
 	}
-	free_pgtables_locked_range(mm, 0, USER_SPACE_END);
+	free_pgtables(mm, 0, USER_SPACE_END);
 }
 
 /* ---- mmap ---- */

@@ -38,18 +38,22 @@
  *   - A failed MREMAP_FIXED leaves the destination's mappings in place
  *     (Linux unmaps them before it knows whether the move will work).
  *
- * Locks: mmap_lock for write for the whole call.  page_table_lock is held
- * while the destination tables are allocated and while ptes move (one
- * hold for the whole move, so a truncate walking i_mmap sees each page
- * either at its old or at its new address, never both or neither); the
- * soft TLB is flushed for the old range before it is dropped.  vma
- * linking takes i_mmap_lock (outside page_table_lock).
+ * Locks (order in lockdep.h): mmap_lock for write for the whole call.
+ * The destination tables are built with __pte_alloc (page_table_lock, no
+ * pte table lock held).  The ptes move table by table with the source
+ * and destination pte table locks both held, the lower-addressed table's
+ * first (the other nested); a file vma's i_mmap_lock is held across the
+ * whole move, so a truncate or page_mkclean walking i_mmap sees each page
+ * either at its old or at its new address, never both or neither.  The
+ * soft TLB is flushed for the old range before i_mmap_lock is dropped.
+ * vma linking takes i_mmap_lock by itself.
  */
 #include <errno.h>
 #include <usermm/usermm.h>
 #include "mmap.h"
 #include "rmap.h"
 #include "tlb.h"
+#include "object.h"
 
 /* One move: the old range [old_addr, old_addr+old_len) to [new_addr, new_addr+new_len). */
 struct mremap_move {
@@ -67,68 +71,168 @@ static inline uintptr_t move_dest(const struct mremap_move *mv, uintptr_t old)
 	return mv->new_addr + (old - mv->old_addr);
 }
 
-/* alloc_dest_pte - walk callback: make sure the destination of a used old pte has a table. */
-static int alloc_dest_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
+/*
+ * dest_segment_end - the end of the part of [addr, end) whose destinations
+ * lie in one destination pte table.
+ */
+static uintptr_t dest_segment_end(const struct mremap_move *mv, uintptr_t addr, uintptr_t end)
 {
-	struct mremap_move *mv = arg;
+	uintptr_t dest = move_dest(mv, addr);
+	uintptr_t dest_table_end = (dest | (PMD_SIZE - 1)) + 1;
 
-	(void)ptep;
-	return pte_alloc(mm, move_dest(mv, addr)) ? 0 : -ENOMEM;
+	return MIN(end, addr + (dest_table_end - dest));
 }
 
-/* move_one_pte - walk callback: carry one pte to its destination slot, updating the rmap. */
-static int move_one_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
+/*
+ * alloc_dest_tables - walk_pte_tables callback: build the destination
+ * table of each part of this source table's range that holds a pte.  The
+ * source table's lock is held only to look; the tables are built with no
+ * pte table lock held (__pte_alloc takes page_table_lock).
+ */
+static int alloc_dest_tables(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, uintptr_t end, void *arg)
 {
 	struct mremap_move *mv = arg;
+	struct fmutex *ptl = pte_lockptr(mm, ptep);
+
+	while (addr < end) {
+		uintptr_t seg_end = dest_segment_end(mv, addr, end);
+		bool used = false;
+		int err;
+
+		ptl_lock(ptl);
+		for (uintptr_t a = addr; a < seg_end && !used; a += PAGE_SIZE)
+			used = !pte_none(ptep[(a - addr) >> PAGE_SHIFT]);
+		ptl_unlock(ptl);
+		if (used) {
+			err = __pte_alloc(mm, move_dest(mv, addr));
+			if (err)
+				return err;
+		}
+		ptep += (seg_end - addr) >> PAGE_SHIFT;
+		addr = seg_end;
+	}
+	return 0;
+}
+
+/* move_one_pte - carry one pte to its destination slot, updating the rmap.  Both table locks held. */
+static void move_one_pte(struct mremap_move *mv, pte_t *ptep, uintptr_t addr, pte_t *dst)
+{
+	struct umm_mm *mm = mv->mm;
 	uintptr_t dest = move_dest(mv, addr);
-	pte_t *dst = pte_lookup(mm, dest);
 	struct page *page;
 	pte_t pte;
 
-	BUG_ON(!dst);
 	VM_BUG_ON(!pte_none(*dst));
 	pte = ptep_get_and_clear(mm, addr, ptep);
 	set_pte_at(mm, dest, dst, pte);
 	if (!pte_present(pte) || pte_special(pte))
-		return 0;
+		return;
 	page = pfn_to_page(mm->sys->phys, pte_pfn(pte));
 	if (PageAnon(page))
 		page_add_anon_rmap(page, mv->new_vma, dest, dst);
 	else
 		page_add_file_rmap(page, mv->new_vma, dest, dst);
 	page_remove_rmap(page, mv->old_vma, addr, ptep);
+}
+
+/*
+ * lock_two_ptls - take two pte table locks, the lower-addressed first and
+ * the other nested (mmap_lock for write keeps any other thread from
+ * holding two of this mm's table locks, so the order only has to be one).
+ * The same lock is taken once.
+ */
+static void lock_two_ptls(struct fmutex *a, struct fmutex *b)
+{
+	if (a == b) {
+		ptl_lock(a);
+	} else if (a < b) {
+		ptl_lock(a);
+		ptl_lock_nested(b, SINGLE_DEPTH_NESTING);
+	} else {
+		ptl_lock(b);
+		ptl_lock_nested(a, SINGLE_DEPTH_NESTING);
+	}
+}
+
+static void unlock_two_ptls(struct fmutex *a, struct fmutex *b)
+{
+	if (a != b)
+		ptl_unlock(b);
+	ptl_unlock(a);
+}
+
+/*
+ * move_pte_table - walk_pte_tables callback: move the ptes of one source
+ * table, one destination table at a time with both tables' locks held.
+ */
+static int move_pte_table(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, uintptr_t end, void *arg)
+{
+	struct mremap_move *mv = arg;
+	struct fmutex *src_ptl = pte_lockptr(mm, ptep);
+
+	while (addr < end) {
+		uintptr_t seg_end = dest_segment_end(mv, addr, end);
+		pte_t *dst = pte_offset_map(mm, move_dest(mv, addr));
+
+		if (!dst) {
+			/* no table was needed: nothing to move in this part */
+			ptl_lock(src_ptl);
+			for (uintptr_t a = addr; a < seg_end; a += PAGE_SIZE)
+				BUG_ON(!pte_none(ptep[(a - addr) >> PAGE_SHIFT]));
+			ptl_unlock(src_ptl);
+		} else {
+			struct fmutex *dst_ptl = pte_lockptr(mm, dst);
+
+			lock_two_ptls(src_ptl, dst_ptl);
+			for (uintptr_t a = addr; a < seg_end; a += PAGE_SIZE, dst++) {
+				pte_t *src = &ptep[(a - addr) >> PAGE_SHIFT];
+
+				if (!pte_none(*src))
+					move_one_pte(mv, src, a, dst);
+			}
+			unlock_two_ptls(src_ptl, dst_ptl);
+		}
+		ptep += (seg_end - addr) >> PAGE_SHIFT;
+		addr = seg_end;
+	}
 	return 0;
 }
 
 /*
  * move_prepare_tables - allocate the destination tables for every used pte
  * of the range to move.  On failure the tables this call left empty are
- * freed again.  mmap_lock write; takes ptl.  0 or -ENOMEM.
+ * freed again.  mmap_lock write; takes page_table_lock and the source pte
+ * table locks.  0 or -ENOMEM.
  */
 static int move_prepare_tables(struct mremap_move *mv)
 {
 	struct umm_mm *mm = mv->mm;
 	int err;
 
-	pt_lock(mm);
-	err = walk_pte_range(mm, mv->old_addr, mv->old_addr + mv->moved, alloc_dest_pte, mv);
+	mmap_assert_locked(mm);
+	err = walk_pte_tables(mm, mv->old_addr, mv->old_addr + mv->moved, alloc_dest_tables, mv);
 	if (err)
 		free_pgtables(mm, mv->new_addr, mv->new_addr + mv->moved);
-	pt_unlock(mm);
 	return err;
 }
 
-/* move_page_tables - carry every pte of the moved range (tables are ready). */
+/*
+ * move_page_tables - carry every pte of the moved range (tables are
+ * ready), under the object's i_mmap_lock for a file vma.
+ */
 static void move_page_tables(struct mremap_move *mv)
 {
 	struct umm_mm *mm = mv->mm;
+	struct umm_object *obj = mv->old_vma->vm_obj;
 	int err;
 
-	pt_lock(mm);
-	err = walk_pte_range(mm, mv->old_addr, mv->old_addr + mv->moved, move_one_pte, mv);
+	if (obj)
+		i_mmap_lock_write(obj);
+	err = walk_pte_tables(mm, mv->old_addr, mv->old_addr + mv->moved, move_pte_table, mv);
 	BUG_ON(err);
 	flush_tlb_range(mm, mv->old_addr, mv->old_addr + mv->moved);
-	pt_unlock(mm);
+	if (obj)
+		i_mmap_unlock_write(obj);
 }
 
 /*
@@ -178,11 +282,9 @@ static void move_commit(struct mremap_move *mv)
 		zap_page_range(mv->old_vma, mv->old_addr + mv->moved, old_end);
 	vma_unlink(mm, mv->old_vma);
 	vma_free(mv->old_vma);
-	pt_lock(mm);
 	free_pgtables(mm, mv->old_addr, old_end);
 	if (mv->fixed)
 		free_pgtables(mm, mv->new_addr, mv->new_addr + mv->new_len);
-	pt_unlock(mm);
 	vma_try_merge(mm, mv->new_vma);
 }
 

@@ -374,8 +374,8 @@ unsigned long umm_object_cached_pages(const struct umm_object *obj)
 
 	if (!o)
 		return 0;
-	pthread_mutex_lock(&o->tree_lock);
+	tree_lock(o);
 	n = o->nrpages;
-	pthread_mutex_unlock(&o->tree_lock);
+	tree_unlock(o);
 	return n;
 }

@@ -6,8 +6,10 @@
  * page it contains, and page->mapping/index point back.  i_mmap lists the
  * VMAs that map the object (for truncate and object-based rmap).
  *
- * Lock order (see mm.h for the whole tree):
- *   page lock -> i_mmap_lock -> (mm page_table_lock) -> tree_lock -> allocator
+ * Locks (the order of the whole library is in lockdep.h): page lock ->
+ * i_mmap_lock -> (mm page_table_lock -> pte table lock) -> tree_lock ->
+ * allocator.  Take i_mmap_lock and tree_lock through the helpers below so
+ * debug builds check the order.
  *
  * Invariants:
  *   1. a page is in at most one cache; in the tree iff page->mapping == obj.
@@ -51,6 +53,29 @@ struct umm_object {
 	struct list_head i_mmap;         /* vm_area_struct.obj_link */
 	_Atomic int wb_err;              /* sticky writeback error, reported once by sync */
 };
+
+/* i_mmap_lock_write / i_mmap_unlock_write - obj->i_mmap_lock (LOCK_I_MMAP). */
+static inline void i_mmap_lock_write(struct umm_object *obj)
+{
+	lockdep_acquire(&obj->i_mmap_lock, LOCK_I_MMAP, 0, false);
+	pthread_mutex_lock(&obj->i_mmap_lock);
+}
+static inline void i_mmap_unlock_write(struct umm_object *obj)
+{
+	pthread_mutex_unlock(&obj->i_mmap_lock);
+	lockdep_release(&obj->i_mmap_lock);
+}
+/* tree_lock / tree_unlock - obj->tree_lock (LOCK_TREE). */
+static inline void tree_lock(struct umm_object *obj)
+{
+	lockdep_acquire(&obj->tree_lock, LOCK_TREE, 0, false);
+	pthread_mutex_lock(&obj->tree_lock);
+}
+static inline void tree_unlock(struct umm_object *obj)
+{
+	pthread_mutex_unlock(&obj->tree_lock);
+	lockdep_release(&obj->tree_lock);
+}
 
 static inline uint64_t object_size(struct umm_object *obj) { return atomic_load(&obj->size); }
 /* object_size_pages - number of pages that hold bytes of the object. */

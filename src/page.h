@@ -12,7 +12,8 @@
  *   [T] owner object's tree_lock (page cache membership)
  *   [Z] the arena's zone lock while the frame is free (buddy/pcp)
  *   [L] LRU lock (reclaim issue)     [S] slab cache lock
- *   [PT] the owning mm's page_table_lock for page-table pages
+ *   [PT] the owning mm's page_table_lock (upper-level page tables)
+ *   [PTL] the pte table's own lock (ptl, in the table's struct page)
  *
  * Lifecycle of a frame:
  *   free (PG_buddy, in a buddy list or a per-thread cache, refcount 0)
@@ -32,6 +33,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include "compiler.h"
+#include "fmutex.h"
 
 #define PAGE_SHIFT 12
 #define PAGE_SIZE  (1UL << PAGE_SHIFT)
@@ -56,6 +58,7 @@ enum pageflags {
 	PG_anon_exclusive, /* anon page only one pte can reach: reused on write whatever its refcount (memory.c) */
 	NR_PAGEFLAGS
 };
+_Static_assert(NR_PAGEFLAGS <= 32, "page flags are a 32-bit word");
 
 struct umm_object;
 struct umm_mm;
@@ -63,14 +66,16 @@ struct kmem_cache;
 struct phys_mem;
 
 struct page {
-	_Atomic unsigned long flags;   /* [A] enum pageflags bits */
+	_Atomic uint32_t flags;        /* [A] enum pageflags bits */
+	unsigned int order;            /* [Z] buddy order when PG_buddy (the allocator's, see page_alloc.c) */
 	_Atomic int _refcount;         /* [A] users of the frame; 0 = free */
 	_Atomic int _mapcount;         /* [A] ptes mapping it */
-	unsigned int order;            /* [Z] buddy order when PG_buddy */
-	union {
+	union {                        /* 24 bytes; what the frame is used for decides */
 		struct {                       /* page cache / anonymous */
 			struct umm_object *mapping;  /* [T] owner object, NULL for anon */
 			uint64_t index;              /* [T] page index in owner */
+			unsigned long private;       /* [P] swap entry when PG_swapcache (reserved
+			                                for the swap/reclaim work; 0 today) */
 		};
 		struct {                       /* slab page */
 			struct kmem_cache *slab_cache;  /* [S] */
@@ -78,30 +83,41 @@ struct page {
 			unsigned int slab_inuse;        /* [S] */
 		};
 		struct {                       /* page-table page */
-			struct umm_mm *pt_mm;           /* [PT] owning address space */
-			uintptr_t pt_addr;              /* [PT] first address it maps */
-			unsigned int pt_level;          /* [PT] 1 = pte table .. 4 = pgd */
-			unsigned int pt_used;           /* [PT] non-empty entries */
+			struct umm_mm *pt_mm;           /* owning address space (set at install) */
+			uintptr_t pt_addr;              /* first address it maps (set at install) */
+			uint16_t pt_level;              /* 1 = pte table .. 4 = pgd (set at install) */
+			uint16_t pt_used;               /* [PTL] pte table, [PT] upper table: non-empty entries */
+			struct fmutex ptl;              /* pte table lock (pte tables only) */
 		};
 	};
-	struct list_head lru;          /* [Z] buddy/pcp list, [L] LRU, [S] slab list */
-	void *rmap;                    /* [P]/rmap lock: reverse-map state (rmap issue) */
-	unsigned long private;         /* [P] swap entry when PG_swapcache */
+	struct list_head lru;          /* [Z] buddy/pcp list, [S] slab list; reserved for
+	                                  the LRU lists ([L]) of in-use pages */
+	void *rmap;                    /* [P]/rmap lock: reserved for the reverse map
+	                                  (pte-chain head or anon_vma); NULL today */
 };
+
+/*
+ * 64 bytes per frame, as Linux's.  The words reserved for the reverse-map
+ * and reclaim work are there already and unused today: rmap (every page),
+ * private (page-cache/anon pages) and lru while a page is in use.  The
+ * union is full in the page-table variant (owner, address, level, count,
+ * lock); a new per-use field goes into the union's variant for that use.
+ */
+_Static_assert(sizeof(struct page) <= 64, "struct page must stay within 64 bytes");
 
 static inline bool test_bit_flag(const struct page *p, int nr)
 {
-	return (atomic_load_explicit((_Atomic unsigned long *)&p->flags, memory_order_acquire) >> nr) & 1;
+	return (atomic_load_explicit((_Atomic uint32_t *)&p->flags, memory_order_acquire) >> nr) & 1;
 }
-static inline void set_page_flag(struct page *p, int nr) { atomic_fetch_or(&p->flags, 1UL << nr); }
-static inline void clear_page_flag(struct page *p, int nr) { atomic_fetch_and(&p->flags, ~(1UL << nr)); }
+static inline void set_page_flag(struct page *p, int nr) { atomic_fetch_or(&p->flags, 1U << nr); }
+static inline void clear_page_flag(struct page *p, int nr) { atomic_fetch_and(&p->flags, ~(1U << nr)); }
 static inline bool test_and_set_page_flag(struct page *p, int nr)
 {
-	return (atomic_fetch_or(&p->flags, 1UL << nr) >> nr) & 1;
+	return (atomic_fetch_or(&p->flags, 1U << nr) >> nr) & 1;
 }
 static inline bool test_and_clear_page_flag(struct page *p, int nr)
 {
-	return (atomic_fetch_and(&p->flags, ~(1UL << nr)) >> nr) & 1;
+	return (atomic_fetch_and(&p->flags, ~(1U << nr)) >> nr) & 1;
 }
 
 #define PAGEFLAG(name, bit) \

@@ -19,10 +19,17 @@
  * by the whole span it covers (2 MiB, 1 GiB, 512 GiB), so zapping a
  * terabyte of empty address space costs a few thousand entry reads.
  *
- * Locks: none taken here.  Every function is called with
- * mm->page_table_lock held; free_pgtables() and pgd_free() also need
- * mmap_lock for write (nobody may hold a pte pointer across them).  The
- * allocator's locks are taken inside (leaves).
+ * Split locks (see pgtable.h; the order is in lockdep.h).  A pte table's
+ * own lock (ptl, in its struct page) covers its ptes and pt_used;
+ * page_table_lock covers the upper tables' entries and pt_used, and the
+ * install and free of any table.  Tables are allocated before
+ * page_table_lock is taken and installed under it with a release store,
+ * so lockless walkers (holding mmap_lock) follow entries with acquire
+ * loads and always land in a zeroed, initialised table; an installed table
+ * is removed only by free_pgtables (mmap_lock for write and
+ * page_table_lock) or pgd_free (mm unreachable).  walk_pte_range takes
+ * each pte table's lock around its callbacks.  The allocator's locks are
+ * leaves.
  */
 #include <errno.h>
 #include <string.h>
@@ -58,27 +65,36 @@ static inline struct page *table_page(struct umm_mm *mm, const uint64_t *table)
 	return virt_to_page(mm_phys(mm), table);
 }
 
-/* table_alloc - a zeroed table frame of `level` mapping from `addr`. */
-static struct page *table_alloc(struct umm_mm *mm, uintptr_t addr, unsigned int level)
+/* pt_entry_get / pt_entry_set - upper-level entries, read locklessly by walkers. */
+static inline uint64_t pt_entry_get(const uint64_t *slot)
 {
-	struct page *page = alloc_page(mm_phys(mm), GFP_ZERO);
+	return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+}
+static inline void pt_entry_set(uint64_t *slot, uint64_t v)
+{
+	__atomic_store_n(slot, v, __ATOMIC_RELEASE);
+}
 
-	if (!page)
-		return NULL;
+/* table_init - make a zeroed frame the level-`level` table mapping from addr, and count it. */
+static void table_init(struct umm_mm *mm, struct page *page, uintptr_t addr, unsigned int level)
+{
 	SetPagePgTable(page);
 	page->pt_mm = mm;
 	page->pt_addr = addr & ~((1UL << (level_shift[level] + 9)) - 1);
-	page->pt_level = level;
+	page->pt_level = (uint16_t)level;
 	page->pt_used = 0;
+	if (level == 1)
+		fmutex_init(&page->ptl);
 	atomic_fetch_add(&mm->nr_ptes, 1);
 	atomic_fetch_add(&mm->sys->nr_pgtable, 1);
-	return page;
 }
 
 static void table_free(struct umm_mm *mm, struct page *page)
 {
 	VM_BUG_ON(!PagePgTable(page) || page->pt_mm != mm);
 	VM_BUG_ON(page->pt_used != 0);
+	if (page->pt_level == 1)
+		fmutex_destroy(&page->ptl);
 	ClearPagePgTable(page);
 	page->pt_mm = NULL;
 	page->pt_addr = 0;
@@ -94,10 +110,11 @@ static void table_free(struct umm_mm *mm, struct page *page)
  */
 int pgd_alloc(struct umm_mm *mm)
 {
-	struct page *page = table_alloc(mm, 0, PT_LEVELS);
+	struct page *page = alloc_page(mm_phys(mm), GFP_ZERO);
 
 	if (!page)
 		return -ENOMEM;
+	table_init(mm, page, 0, PT_LEVELS);
 	mm->pgd_page = page;
 	mm->pgd = page_address(page);
 	return 0;
@@ -112,18 +129,18 @@ static void free_subtree(struct umm_mm *mm, uint64_t *table, unsigned int level)
 	struct page *tp = table_page(mm, table);
 
 	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++) {
-		if (!table[i])
+		if (!pt_entry_get(&table[i]))
 			continue;
-		uint64_t *child = entry_table(mm, table[i]);
+		uint64_t *child = entry_table(mm, pt_entry_get(&table[i]));
 		struct page *cp = table_page(mm, child);
 
 		if (level > 2)
 			free_subtree(mm, child, level - 1);
 		VM_BUG_ON(cp->pt_used != 0);    /* a pte is still set */
 		cp->pt_used = 0;
-		table_free(mm, cp);
-		table[i] = 0;
+		pt_entry_set(&table[i], 0);
 		tp->pt_used--;
+		table_free(mm, cp);
 	}
 }
 
@@ -143,17 +160,18 @@ void pgd_free(struct umm_mm *mm)
 }
 
 /**
- * pte_lookup - the pte slot for addr, or NULL when a table on the way is
- * missing.  ptl held.
+ * pte_offset_map - the pte slot for addr, or NULL when a table on the way
+ * is missing.  No lock taken; mmap_lock or page_table_lock held (tables
+ * stay), the pte itself needs its table's lock.
  */
-pte_t *pte_lookup(struct umm_mm *mm, uintptr_t addr)
+pte_t *pte_offset_map(struct umm_mm *mm, uintptr_t addr)
 {
 	uint64_t *table = mm->pgd;
 
 	if (addr >= ADDR_SPACE_END || !table)
 		return NULL;
 	for (unsigned int level = PT_LEVELS; level > 1; level--) {
-		uint64_t e = table[table_index(addr, level)];
+		uint64_t e = pt_entry_get(&table[table_index(addr, level)]);
 
 		if (!e)
 			return NULL;
@@ -162,63 +180,111 @@ pte_t *pte_lookup(struct umm_mm *mm, uintptr_t addr)
 	return &table[pte_index(addr)];
 }
 
-/*
- * undo_new_tables - pte_alloc failed below new tables it installed: they
- * are empty, so take them out again, deepest first.
+/**
+ * pte_offset_map_lock - pte_offset_map, and lock the slot's table.
+ * Returns the slot with *ptlp held, or NULL with nothing held.
  */
-static void undo_new_tables(struct umm_mm *mm, uint64_t **slots, struct page **pages, int n)
+pte_t *pte_offset_map_lock(struct umm_mm *mm, uintptr_t addr, struct fmutex **ptlp)
 {
-	while (n-- > 0) {
-		struct page *parent = table_page(mm, slots[n]);
+	pte_t *ptep = pte_offset_map(mm, addr);
 
-		*slots[n] = 0;
-		parent->pt_used--;
-		table_free(mm, pages[n]);
-	}
+	if (!ptep)
+		return NULL;
+	*ptlp = pte_lockptr(mm, ptep);
+	ptl_lock(*ptlp);
+	return ptep;
 }
 
 /**
- * pte_alloc - the pte slot for addr, allocating the missing tables on the
- * way.  ptl held.  Returns NULL on ENOMEM (or an address outside the 48-bit
- * space); tables allocated by a failed call are freed again, so a failure
- * leaves the page table as it was.
+ * __pte_alloc - build the missing tables down to addr's pte table.  The
+ * frames are allocated first with no lock held, then installed top-down
+ * under page_table_lock; frames left over because another thread
+ * installed a table first are freed after the lock is dropped.  No ptl
+ * may be held.  mmap_lock held (read or write) or mm private to the
+ * caller.  0, or -ENOMEM (also for an address outside the 48-bit space)
+ * with the page table unchanged.
+ */
+int __pte_alloc(struct umm_mm *mm, uintptr_t addr)
+{
+	struct page *pre[PT_LEVELS - 1];
+	uint64_t *table = mm->pgd;
+	int need = 0, used = 0;
+
+	if (addr >= ADDR_SPACE_END || !table)
+		return -ENOMEM;
+	for (unsigned int level = PT_LEVELS; level > 1; level--) {
+		uint64_t e = pt_entry_get(&table[table_index(addr, level)]);
+
+		if (!e) {
+			need = (int)level - 1;  /* this level's child and every one below */
+			break;
+		}
+		table = entry_table(mm, e);
+	}
+	if (!need)
+		return 0;
+	for (int i = 0; i < need; i++) {
+		pre[i] = alloc_page(mm_phys(mm), GFP_ZERO);
+		if (!pre[i]) {
+			while (i-- > 0)
+				put_page(pre[i]);
+			return -ENOMEM;
+		}
+	}
+
+	page_table_lock(mm);
+	table = mm->pgd;
+	for (unsigned int level = PT_LEVELS; level > 1; level--) {
+		uint64_t *slot = &table[table_index(addr, level)];
+		uint64_t e = pt_entry_get(slot);
+
+		if (!e) {
+			struct page *page;
+
+			/* tables are not freed while we hold mmap_lock: no more are missing */
+			BUG_ON(used == need);
+			page = pre[used++];
+			table_init(mm, page, addr, level - 1);
+			e = ((uint64_t)page_to_pfn(page) << PAGE_SHIFT) | PTE_PRESENT;
+			pt_entry_set(slot, e);
+			table_page(mm, table)->pt_used++;
+		}
+		table = entry_table(mm, e);
+	}
+	page_table_unlock(mm);
+	while (used < need)
+		put_page(pre[used++]);
+	return 0;
+}
+
+/**
+ * pte_alloc - the pte slot for addr, building missing tables first
+ * (__pte_alloc).  NULL on -ENOMEM.  Takes page_table_lock if a table is
+ * missing; returns with no lock held.
  */
 pte_t *pte_alloc(struct umm_mm *mm, uintptr_t addr)
 {
-	uint64_t *slots[PT_LEVELS - 1];
-	struct page *pages[PT_LEVELS - 1];
-	uint64_t *table = mm->pgd;
-	int n = 0;
-
-	if (addr >= ADDR_SPACE_END || !table)
+	if (__pte_alloc(mm, addr))
 		return NULL;
-	for (unsigned int level = PT_LEVELS; level > 1; level--) {
-		uint64_t *slot = &table[table_index(addr, level)];
-
-		if (!*slot) {
-			struct page *page = table_alloc(mm, addr, level - 1);
-
-			if (!page) {
-				undo_new_tables(mm, slots, pages, n);
-				return NULL;
-			}
-			*slot = ((uint64_t)page_to_pfn(page) << PAGE_SHIFT) | PTE_PRESENT;
-			table_page(mm, table)->pt_used++;
-			slots[n] = slot;
-			pages[n] = page;
-			n++;
-		}
-		table = entry_table(mm, *slot);
-	}
-	return &table[pte_index(addr)];
+	return pte_offset_map(mm, addr);
 }
 
 /**
- * pte_table_page - the struct page of the pte table holding ptep.
+ * pte_alloc_map_lock - pte_alloc, and lock the slot's table.  Returns the
+ * slot with *ptlp held, or NULL (-ENOMEM) with nothing held.
  */
-struct page *pte_table_page(struct umm_mm *mm, pte_t *ptep)
+pte_t *pte_alloc_map_lock(struct umm_mm *mm, uintptr_t addr, struct fmutex **ptlp)
 {
-	return table_page(mm, (const uint64_t *)((uintptr_t)ptep & PAGE_MASK));
+	pte_t *ptep = pte_offset_map(mm, addr);
+
+	if (unlikely(!ptep)) {
+		ptep = pte_alloc(mm, addr);
+		if (!ptep)
+			return NULL;
+	}
+	*ptlp = pte_lockptr(mm, ptep);
+	ptl_lock(*ptlp);
+	return ptep;
 }
 
 /**
@@ -231,8 +297,9 @@ void set_pte_at(struct umm_mm *mm, uintptr_t addr, pte_t *ptep, pte_t pte)
 	struct page *pt;
 
 	(void)addr;
+	assert_pte_locked(mm, ptep);
 	if (pte_none(old) == pte_none(pte)) {
-		*ptep = pte;
+		__atomic_store_n(ptep, pte, __ATOMIC_RELAXED);
 		return;
 	}
 	pt = pte_table_page(mm, ptep);
@@ -244,7 +311,7 @@ void set_pte_at(struct umm_mm *mm, uintptr_t addr, pte_t *ptep, pte_t pte)
 		VM_BUG_ON(pt->pt_used == 0);
 		pt->pt_used--;
 	}
-	*ptep = pte;
+	__atomic_store_n(ptep, pte, __ATOMIC_RELAXED);
 }
 
 /**
@@ -272,18 +339,20 @@ static inline uintptr_t span_next(uintptr_t addr, uintptr_t end, unsigned int le
 }
 
 static int walk_level(struct umm_mm *mm, uint64_t *table, unsigned int level,
-		      uintptr_t addr, uintptr_t end, pte_fn_t fn, void *arg)
+		      uintptr_t addr, uintptr_t end, pte_table_fn_t fn, void *arg)
 {
 	while (addr < end) {
 		uintptr_t next = span_next(addr, end, level);
-		uint64_t *slot = &table[table_index(addr, level)];
+		uint64_t e = pt_entry_get(&table[table_index(addr, level)]);
 		int ret = 0;
 
-		if (level == 1) {
-			if (!pte_none(*slot))
-				ret = fn(mm, slot, addr, arg);
-		} else if (*slot) {
-			ret = walk_level(mm, entry_table(mm, *slot), level - 1, addr, next, fn, arg);
+		if (e) {
+			uint64_t *child = entry_table(mm, e);
+
+			if (level == 2)
+				ret = fn(mm, &child[pte_index(addr)], addr, next, arg);
+			else
+				ret = walk_level(mm, child, level - 1, addr, next, fn, arg);
 		}
 		if (ret)
 			return ret;
@@ -293,11 +362,12 @@ static int walk_level(struct umm_mm *mm, uint64_t *table, unsigned int level,
 }
 
 /**
- * walk_pte_range - call fn on every non-empty pte of [start, end) in
- * address order, skipping missing tables by their whole span.  ptl held.
- * Returns 0, or the first non-zero value fn returned (the walk stops).
+ * walk_pte_tables - call fn for each pte table present in [start, end)
+ * with the part of the range it maps, in address order, no table lock
+ * held.  mmap_lock (read or write) or page_table_lock held.  Returns 0 or
+ * fn's first non-zero value (the walk stops).
  */
-int walk_pte_range(struct umm_mm *mm, uintptr_t start, uintptr_t end, pte_fn_t fn, void *arg)
+int walk_pte_tables(struct umm_mm *mm, uintptr_t start, uintptr_t end, pte_table_fn_t fn, void *arg)
 {
 	if (!mm->pgd)
 		return 0;
@@ -307,6 +377,44 @@ int walk_pte_range(struct umm_mm *mm, uintptr_t start, uintptr_t end, pte_fn_t f
 	if (start >= end)
 		return 0;
 	return walk_level(mm, mm->pgd, PT_LEVELS, start, end, fn, arg);
+}
+
+struct pte_walk {
+	pte_fn_t fn;
+	void *arg;
+};
+
+/* walk_one_table - walk_pte_range's work in one pte table, under its lock. */
+static int walk_one_table(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, uintptr_t end, void *arg)
+{
+	struct pte_walk *w = arg;
+	struct fmutex *ptl = pte_lockptr(mm, ptep);
+	int ret = 0;
+
+	ptl_lock(ptl);
+	for (; addr < end; addr += PAGE_SIZE, ptep++) {
+		if (pte_none(*ptep))
+			continue;
+		ret = w->fn(mm, ptep, addr, w->arg);
+		if (ret)
+			break;
+	}
+	ptl_unlock(ptl);
+	return ret;
+}
+
+/**
+ * walk_pte_range - call fn on every non-empty pte of [start, end) in
+ * address order, skipping missing tables by their whole span, each pte
+ * table locked around the calls for its ptes.  mmap_lock (read or write)
+ * or page_table_lock held; no ptl.  Returns 0, or the first non-zero value
+ * fn returned (the walk stops).
+ */
+int walk_pte_range(struct umm_mm *mm, uintptr_t start, uintptr_t end, pte_fn_t fn, void *arg)
+{
+	struct pte_walk w = { .fn = fn, .arg = arg };
+
+	return walk_pte_tables(mm, start, end, walk_one_table, &w);
 }
 
 /*
@@ -321,15 +429,16 @@ static bool free_level(struct umm_mm *mm, uint64_t *table, unsigned int level,
 	while (addr < end) {
 		uintptr_t next = span_next(addr, end, level);
 		uint64_t *slot = &table[table_index(addr, level)];
+		uint64_t e = pt_entry_get(slot);
 
-		if (*slot) {
-			uint64_t *child = entry_table(mm, *slot);
+		if (e) {
+			uint64_t *child = entry_table(mm, e);
 			struct page *cp = table_page(mm, child);
 			bool empty = level == 2 ? cp->pt_used == 0
 						: free_level(mm, child, level - 1, addr, next);
 
 			if (empty) {
-				*slot = 0;
+				pt_entry_set(slot, 0);
 				VM_BUG_ON(tp->pt_used == 0);
 				tp->pt_used--;
 				table_free(mm, cp);
@@ -343,7 +452,10 @@ static bool free_level(struct umm_mm *mm, uint64_t *table, unsigned int level,
 /**
  * free_pgtables - free the pte tables mapping any of [start, end) that
  * hold no pte, then the pmd and pud tables left empty by that.  The pgd is
- * never freed.  ptl and mmap_lock (write) held.
+ * never freed.  mmap_lock held for write (no fault holds a pointer into a
+ * table); takes page_table_lock (walkers without mmap_lock hold it), so a
+ * pte table's pt_used is stable here although its ptl is not taken: every
+ * other writer of it holds mmap_lock or page_table_lock.
  */
 void free_pgtables(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
@@ -354,7 +466,9 @@ void free_pgtables(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 		end = ADDR_SPACE_END;
 	if (start >= end)
 		return;
+	page_table_lock(mm);
 	(void)free_level(mm, mm->pgd, PT_LEVELS, start, end);
+	page_table_unlock(mm);
 }
 
 static unsigned long count_level(struct umm_mm *mm, uint64_t *table, unsigned int level)
@@ -363,15 +477,19 @@ static unsigned long count_level(struct umm_mm *mm, uint64_t *table, unsigned in
 
 	if (level == 1)
 		return 1;
-	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++)
-		if (table[i])
-			n += count_level(mm, entry_table(mm, table[i]), level - 1);
+	for (unsigned int i = 0; i < PTRS_PER_TABLE; i++) {
+		uint64_t e = pt_entry_get(&table[i]);
+
+		if (e)
+			n += count_level(mm, entry_table(mm, e), level - 1);
+	}
 	return n;
 }
 
 /**
  * pgtable_count - tables allocated for mm, the pgd included, counted by
- * walking the tree (so it can be checked against mm->nr_ptes).  ptl held.
+ * walking the tree (so it can be checked against mm->nr_ptes).
+ * page_table_lock held (or the mm quiescent).
  */
 unsigned long pgtable_count(struct umm_mm *mm)
 {

@@ -21,9 +21,19 @@
  *   PTE_FILE               nonlinear file offset (pgoff) in bits 63..12
  * "Mapped" (pte_present) means PRESENT or PROTNONE: the frame is held.
  *
- * Locking: every pte and every table pointer of an mm is read and written
- * under mm->page_table_lock.  Tables are freed only with mmap_lock held for
- * write as well.  pt_used (in the table frame's struct page) counts the
+ * Locking (the order is in lockdep.h).  Split page-table locks: each pte
+ * table (level-1 table page) has its own lock, ptl, in its struct page;
+ * every pte of the table and the table's pt_used are read and written
+ * under it.  mm->page_table_lock guards the upper levels: installing a
+ * table into its parent (a new pte table into its pmd included), the
+ * upper tables' pt_used, and freeing tables.  Page tables are freed only
+ * with mmap_lock held for write as well (free_pgtables), so a thread that
+ * holds mmap_lock (read or write) or page_table_lock walks the upper
+ * levels with no lock and may keep a pte pointer; it takes the table's
+ * ptl to act on the pte.  Page-table pages are allocated with no lock held
+ * and installed under page_table_lock (or freed again if another thread
+ * installed one first), so a lockless walker never sees a table that is
+ * then taken away.  pt_used (in the table frame's struct page) counts the
  * table's non-empty entries; set_pte_at()/pte_clear() keep it.
  */
 #ifndef UMM_PGTABLE_H
@@ -31,6 +41,8 @@
 
 #include "mm.h"
 #include "page_alloc.h"
+#include "lockdep.h"
+#include "fmutex.h"
 
 typedef uint64_t pte_t;
 
@@ -93,36 +105,124 @@ static inline unsigned pte_index(uintptr_t a) { return (a >> PTE_SHIFT) & 511; }
 
 /* pgd_alloc - give mm an empty top-level table.  0 or -ENOMEM. */
 int pgd_alloc(struct umm_mm *mm);
-/* pgd_free - free every table of mm (all ptes must be empty: debug-checked). */
+/* pgd_free - free every table of mm (all ptes must be empty: debug-checked).  mm unreachable. */
 void pgd_free(struct umm_mm *mm);
 
-/* pte_lookup - the pte slot for addr, or NULL if a table is missing.  ptl held. */
-pte_t *pte_lookup(struct umm_mm *mm, uintptr_t addr);
-/* pte_alloc - the pte slot for addr, allocating missing tables; NULL on ENOMEM.  ptl held. */
+/* ---- locks ---- */
+
+/* page_table_lock / page_table_unlock - mm->page_table_lock (LOCK_PAGE_TABLE). */
+static inline void page_table_lock(struct umm_mm *mm)
+{
+	lockdep_acquire(&mm->page_table_lock, LOCK_PAGE_TABLE, 0, false);
+	fmutex_lock(&mm->page_table_lock);
+}
+static inline void page_table_unlock(struct umm_mm *mm)
+{
+	fmutex_unlock(&mm->page_table_lock);
+	lockdep_release(&mm->page_table_lock);
+}
+
+/* ptl_lock / ptl_lock_nested / ptl_unlock - a pte table's lock (LOCK_PTL). */
+static inline void ptl_lock_nested(struct fmutex *ptl, unsigned int subclass)
+{
+	lockdep_acquire(ptl, LOCK_PTL, subclass, false);
+	fmutex_lock(ptl);
+}
+static inline void ptl_lock(struct fmutex *ptl) { ptl_lock_nested(ptl, 0); }
+static inline void ptl_unlock(struct fmutex *ptl)
+{
+	fmutex_unlock(ptl);
+	lockdep_release(ptl);
+}
+
+/* pte_table_page - the struct page of the pte table that holds ptep.  No locks. */
+static inline struct page *pte_table_page(struct umm_mm *mm, const pte_t *ptep)
+{
+	return virt_to_page(mm->sys->phys, (const void *)((uintptr_t)ptep & PAGE_MASK));
+}
+/* pte_lockptr - the lock of the pte table that holds ptep.  No locks. */
+static inline struct fmutex *pte_lockptr(struct umm_mm *mm, const pte_t *ptep)
+{
+	return &pte_table_page(mm, ptep)->ptl;
+}
+/* assert_pte_locked - debug builds: this thread holds ptep's table lock. */
+#define assert_pte_locked(mm, ptep) lockdep_assert_held(pte_lockptr(mm, ptep))
+
+/*
+ * ptep_get_lockless - read a pte without its table's lock: a snapshot that
+ * may change at once, good only as a hint to be confirmed under ptl.
+ * The table must stay (mmap_lock or page_table_lock held).
+ */
+static inline pte_t ptep_get_lockless(const pte_t *ptep)
+{
+	return __atomic_load_n(ptep, __ATOMIC_RELAXED);
+}
+
+/* ---- lookup and allocation ---- */
+
+/*
+ * pte_offset_map - the pte slot for addr, or NULL if a table on the way is
+ * missing.  No lock taken: the caller holds mmap_lock (read or write) or
+ * page_table_lock, which keeps the tables; reading or writing the pte
+ * needs its table's lock.
+ */
+pte_t *pte_offset_map(struct umm_mm *mm, uintptr_t addr);
+/*
+ * pte_offset_map_lock - as pte_offset_map, and take the slot's table lock
+ * (*ptlp).  NULL (nothing taken) if a table is missing.
+ */
+pte_t *pte_offset_map_lock(struct umm_mm *mm, uintptr_t addr, struct fmutex **ptlp);
+/* pte_unmap_unlock - drop the lock pte_offset_map_lock/pte_alloc_map_lock took. */
+static inline void pte_unmap_unlock(pte_t *ptep, struct fmutex *ptl)
+{
+	(void)ptep;
+	ptl_unlock(ptl);
+}
+/*
+ * __pte_alloc - make sure every table down to addr's pte table exists.
+ * The missing tables are allocated with no lock held and installed under
+ * page_table_lock (taken here); a table another thread installed first is
+ * kept and ours freed.  No pte table lock may be held (lock order).
+ * mmap_lock held (read or write), or the mm private to the caller.
+ * 0, or -ENOMEM (or an address outside the 48-bit space) with nothing changed.
+ */
+int __pte_alloc(struct umm_mm *mm, uintptr_t addr);
+/* pte_alloc - __pte_alloc, then the slot (pte_offset_map); NULL on failure.  No ptl taken. */
 pte_t *pte_alloc(struct umm_mm *mm, uintptr_t addr);
+/* pte_alloc_map_lock - pte_alloc, and take the slot's table lock (*ptlp).  NULL: nothing held. */
+pte_t *pte_alloc_map_lock(struct umm_mm *mm, uintptr_t addr, struct fmutex **ptlp);
+
 /* set_pte_at / pte_clear / ptep_get_and_clear - write a slot, keeping the table's pt_used.  ptl held. */
 void set_pte_at(struct umm_mm *mm, uintptr_t addr, pte_t *ptep, pte_t pte);
 pte_t ptep_get_and_clear(struct umm_mm *mm, uintptr_t addr, pte_t *ptep);
 static inline void pte_clear(struct umm_mm *mm, uintptr_t addr, pte_t *ptep) { (void)ptep_get_and_clear(mm, addr, ptep); }
-/* pte_table_page - the struct page of the table that holds ptep. */
-struct page *pte_table_page(struct umm_mm *mm, pte_t *ptep);
 
 /*
  * walk_pte_range - call fn for every non-empty pte in [start, end), in
- * address order, skipping missing tables.  A non-zero return from fn stops
- * the walk and is returned.  ptl held (fn may change the pte via set_pte_at).
+ * address order, skipping missing tables.  Each pte table's lock is taken
+ * around the calls for its ptes (fn may change the pte via set_pte_at,
+ * and must not take page_table_lock or another ptl).  A non-zero return
+ * from fn stops the walk and is returned.  The caller holds mmap_lock
+ * (read or write) or page_table_lock, and no ptl.
  */
 typedef int (*pte_fn_t)(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg);
 int walk_pte_range(struct umm_mm *mm, uintptr_t start, uintptr_t end, pte_fn_t fn, void *arg);
 /*
+ * walk_pte_tables - call fn once for each pte table present in [start,
+ * end), with ptep the slot for addr and [addr, end) the part of the range
+ * the table maps; fn is called with NO lock of the table held and takes
+ * what it needs.  Stops at and returns fn's first non-zero value.  Caller
+ * holds mmap_lock (read or write) or page_table_lock.
+ */
+typedef int (*pte_table_fn_t)(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, uintptr_t end, void *arg);
+int walk_pte_tables(struct umm_mm *mm, uintptr_t start, uintptr_t end, pte_table_fn_t fn, void *arg);
+/*
  * free_pgtables - free the tables in [start, end) that have become empty,
- * and upper tables left empty by that.  ptl and mmap_lock (write) held.
+ * and upper tables left empty by that.  mmap_lock held for write; takes
+ * page_table_lock; no ptl held.
  */
 void free_pgtables(struct umm_mm *mm, uintptr_t start, uintptr_t end);
-/* pgtable_count - tables currently allocated for mm (pgd included). ptl held. */
+/* pgtable_count - tables currently allocated for mm (pgd included).  page_table_lock held. */
 unsigned long pgtable_count(struct umm_mm *mm);
-
-static inline void pt_lock(struct umm_mm *mm) { pthread_mutex_lock(&mm->page_table_lock); }
-static inline void pt_unlock(struct umm_mm *mm) { pthread_mutex_unlock(&mm->page_table_lock); }
 
 #endif

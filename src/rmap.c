@@ -26,10 +26,13 @@
  * i_mmap list (an object-based walk, which the pte-chain scheme may
  * replace by following its chain).
  *
- * Locks: the add/remove calls run with the mm's page_table_lock held; the
- * counters are atomics, so two mms mapping one page need no common lock.
- * page_mkclean runs with the page locked and takes obj->i_mmap_lock, then
- * each mm's page_table_lock in turn (page lock -> i_mmap_lock -> ptl).
+ * Locks (order in lockdep.h): the add/remove calls run with the lock of
+ * the pte table that holds the pte; the counters are atomics, so two ptes
+ * (or mms) mapping one page need no common lock.  page_mkclean runs with
+ * the page locked and takes obj->i_mmap_lock, then each mm's
+ * page_table_lock (it has no mmap_lock, so that keeps the mm's tables)
+ * and the pte table lock (page lock -> i_mmap_lock -> page_table_lock ->
+ * ptl).
  */
 #include "rmap.h"
 #include "object.h"
@@ -38,11 +41,11 @@
 /**
  * page_add_new_anon_rmap - first mapping of a freshly allocated anon page:
  * mark it anonymous, record its index, mapcount 1, count it in nr_anon.
- * ptl held.
+ * ptep's table lock held.
  */
 void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep)
 {
-	(void)ptep;
+	assert_pte_locked(vma->vm_mm, ptep);
 	VM_BUG_ON(page_mapcount(page) != 0);
 	VM_BUG_ON(PageReserved(page) || page->mapping);
 	SetPageAnon(page);
@@ -55,11 +58,12 @@ void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, uintp
 
 /**
  * page_add_anon_rmap - another pte maps an existing anon page (fork,
- * mremap).  ptl held.
+ * mremap).  ptep's table lock held.
  */
 void page_add_anon_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep)
 {
-	(void)vma; (void)addr; (void)ptep;
+	(void)addr;
+	assert_pte_locked(vma->vm_mm, ptep);
 	VM_BUG_ON(!PageAnon(page));
 	VM_BUG_ON(page_mapcount(page) <= 0);
 	atomic_fetch_add(&page->_mapcount, 1);
@@ -67,11 +71,12 @@ void page_add_anon_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t
 }
 
 /**
- * page_add_file_rmap - a pte maps a page-cache page.  ptl held.
+ * page_add_file_rmap - a pte maps a page-cache page.  ptep's table lock held.
  */
 void page_add_file_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep)
 {
-	(void)vma; (void)addr; (void)ptep;
+	(void)addr;
+	assert_pte_locked(vma->vm_mm, ptep);
 	VM_BUG_ON(PageAnon(page) || PageReserved(page));
 	atomic_fetch_add(&page->_mapcount, 1);
 	/* scheme hook: add (vma, addr) to the page's pte chain */
@@ -79,13 +84,15 @@ void page_add_file_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t
 
 /**
  * page_remove_rmap - a pte stopped mapping page.  When the last mapping
- * of an anon page goes the page stops counting in nr_anon.  ptl held.
+ * of an anon page goes the page stops counting in nr_anon.  ptep's table
+ * lock held.
  */
 void page_remove_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep)
 {
 	int left;
 
-	(void)addr; (void)ptep;
+	(void)addr;
+	assert_pte_locked(vma->vm_mm, ptep);
 	/* scheme hook: drop (vma, addr) from the page's pte chain */
 	left = atomic_fetch_sub(&page->_mapcount, 1) - 1;
 	VM_BUG_ON(left < 0);
@@ -99,7 +106,7 @@ struct mkclean_walk {
 	bool changed;
 };
 
-/* mkclean_one - write-protect and clean one pte if it maps the page. */
+/* mkclean_one - write-protect and clean one pte if it maps the page.  ptl held. */
 static int mkclean_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 {
 	struct mkclean_walk *mw = arg;
@@ -128,9 +135,9 @@ static int mkclean_vma(struct vm_area_struct *vma, struct page *page)
 		start = vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT);
 		end = start + PAGE_SIZE;
 	}
-	pt_lock(mm);
+	page_table_lock(mm);
 	(void)walk_pte_range(mm, start, end, mkclean_one, &mw);
-	pt_unlock(mm);
+	page_table_unlock(mm);
 	if (mw.changed)
 		flush_tlb_range(mm, start, end);
 	return mw.dirty;
@@ -144,7 +151,8 @@ static int mkclean_vma(struct vm_area_struct *vma, struct page *page)
  * the shootdown is in the bytes written, a later one dirties the page
  * again.  Only shared vmas are visited (private ones never map a cache
  * page writable).  Page locked by the caller; takes i_mmap_lock, then each
- * mm's ptl.  Returns the number of ptes that were dirty.
+ * mm's page_table_lock and pte table locks.  Returns the number of ptes
+ * that were dirty.
  */
 int page_mkclean(struct page *page)
 {
@@ -155,10 +163,10 @@ int page_mkclean(struct page *page)
 	VM_BUG_ON(!PageLocked(page));
 	if (!obj || PageAnon(page) || !page_mapped(page))
 		return 0;
-	pthread_mutex_lock(&obj->i_mmap_lock);
+	i_mmap_lock_write(obj);
 	list_for_each_entry(vma, &obj->i_mmap, obj_link)
 		if (vma->vm_flags & VM_SHARED)
 			dirty += mkclean_vma(vma, page);
-	pthread_mutex_unlock(&obj->i_mmap_lock);
+	i_mmap_unlock_write(obj);
 	return dirty;
 }

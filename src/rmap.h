@@ -4,7 +4,8 @@
  * For now the implementation keeps only page->_mapcount and the anon
  * page's identity; the reverse-map issue puts the pte-chain and the
  * object-based schemes behind this same interface (page_referenced and
- * try_to_unmap are added then).  Callers hold the mm's page_table_lock.
+ * try_to_unmap are added then).  Callers of the add/remove calls hold
+ * the lock of the pte table holding ptep (checked in debug builds).
  */
 #ifndef UMM_RMAP_H
 #define UMM_RMAP_H
@@ -24,7 +25,7 @@ void page_remove_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t a
  * page_mkclean - write-protect and clean every pte mapping a locked
  * page-cache page and flush the TLB for them, so the next write faults and
  * dirties the page again (writeback: after clearing PG_dirty, before
- * writing).  Takes i_mmap_lock and ptls.  Returns how many ptes were dirty.
+ * writing).  Takes i_mmap_lock, page_table_lock and pte table locks.  Returns how many ptes were dirty.
  * Installed as sys->page_mkclean.
  */
 int page_mkclean(struct page *page);

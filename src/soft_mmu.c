@@ -71,22 +71,24 @@
  * seq_cst.  UMM_TLB_MEMBARRIER=0 in the environment forces the fence
  * path (read once, at first use).
  *
- * Filling.  A miss takes mmap_lock (read) and ptl with the thread NOT
- * active, because a flusher may hold either while it waits for active
- * threads.  Under ptl, once follow_or_fault() finds the access allowed, the
- * thread publishes active and loads tlb_gen (still under ptl), catches up,
- * installs the entry and drops the locks while staying active; the copy
- * that follows is thus covered from the moment the pte was read.  A flush
- * whose gen the thread loaded changed its ptes before publishing that gen
- * under or after ptl, so the pte read under ptl already reflects it: an
- * entry is never newer-tagged than the pte it came from.  Every fill lets
+ * Filling.  A miss takes mmap_lock (read) and the pte table's lock (ptl)
+ * with the thread NOT active, because a flusher may hold either while it
+ * waits for active threads.  follow_or_fault() returns with ptl held once
+ * the access is allowed (having faulted if needed, one ptl round trip);
+ * the thread then publishes active and loads tlb_gen (still under ptl),
+ * catches up, installs the entry and drops the locks while staying
+ * active; the copy that follows is thus covered from the moment the pte
+ * was read.  A flush whose gen the thread loaded changed its ptes (under
+ * the same table's ptl) before publishing that gen under or after that
+ * ptl, so the pte read under ptl already reflects it: an entry is never
+ * newer-tagged than the pte it came from.  Every fill lets
  * the access make at least one page of progress (no livelock when other
  * threads flush continuously).  A read fills a read-only entry unless the
  * pte is writable and already dirty; a write fills read+write (the walk
  * set dirty).  No lock is held during any memcpy.
  *
- * Locks (outermost first): mm->mmap_lock (read) -> mm->page_table_lock ->
- * flush log lock (leaf).  tlb_registry_lock (rwlock, leaf): flushers hold
+ * Locks (the order is in lockdep.h): mm->mmap_lock (read) -> pte table
+ * lock -> flush log lock (leaf).  tlb_registry_lock (rwlock, leaf): flushers hold
  * it for read while they wait for active accesses, which take no lock
  * while active except the flush log lock; threads register (write) before
  * their first access and unregister at exit, never while active.
@@ -690,20 +692,21 @@ static size_t tlb_copy_hits(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t
 /*
  * tlb_fill - the miss path: fault the page in as needed and install its
  * translation.  Called not active, without locks; takes mmap_lock (read)
- * and ptl.  Returns 0 with the thread active (entered) and the entry in
- * place, or a fault's error, not active.
+ * and the pte table's lock.  Returns 0 with the thread active (entered)
+ * and the entry in place, or a fault's error, not active.
  */
 static int tlb_fill(struct soft_tlb *tlb, struct tlb_ctx *ctx, struct umm_mm *mm, uintptr_t addr, bool write)
 {
 	unsigned int flags = write ? FAULT_FLAG_WRITE : 0;
 	uintptr_t page_addr = addr & PAGE_MASK;
+	struct fmutex *ptl;
 	struct page *page;
 	pte_t pte;
 	int err;
 
 	tlb->stats.misses++;
 	mmap_read_lock(mm);
-	err = follow_or_fault(mm, page_addr, flags, &page, &pte);
+	err = follow_or_fault(mm, page_addr, flags, &page, &pte, &ptl);
 	if (!err) {
 		uint32_t prot = TLB_PROT_READ;
 
@@ -711,7 +714,7 @@ static int tlb_fill(struct soft_tlb *tlb, struct tlb_ctx *ctx, struct umm_mm *mm
 			prot |= TLB_PROT_WRITE;
 		tlb_enter(tlb, ctx, mm);
 		tlb_install(tlb, ctx, page_addr, page_address(page), prot);
-		pt_unlock(mm);
+		ptl_unlock(ptl);
 	}
 	mmap_read_unlock(mm);
 	return err;
@@ -790,14 +793,15 @@ int umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
 /* pin_one - fault in the page at addr and take a reference on it.  mmap_lock (read) held. */
 static int pin_one(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct page **out)
 {
+	struct fmutex *ptl;
 	struct page *page;
 	pte_t pte;
-	int err = follow_or_fault(mm, addr, flags, &page, &pte);
+	int err = follow_or_fault(mm, addr, flags, &page, &pte, &ptl);
 
 	if (err)
 		return err;
 	get_page(page);
-	pt_unlock(mm);
+	ptl_unlock(ptl);
 	*out = page;
 	return 0;
 }

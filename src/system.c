@@ -8,9 +8,10 @@
  * (unmap_mapping_range for truncate) so lower layers never call upwards
  * by name.
  *
- * Locks: sys->mm_list_lock (leaf).  umm_system_check takes, for each mm in
- * turn, mmap_lock (read) then page_table_lock; it must only be used when no
- * other thread changes the system (tests).
+ * Locks (order in lockdep.h): sys->mm_list_lock, taken alone here.
+ * umm_system_check (mm_check.c) holds it while it takes, for each mm in
+ * turn, mmap_lock (read) and the page-table locks; it must only be used
+ * when no other thread changes the system (tests).
  */
 #include <errno.h>
 #include <string.h>
@@ -202,9 +203,9 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->slab_pages = ks.slabs;
 	kmem_cache_get_stats(sys->vma_cache, &ks);
 	st->slab_pages += ks.slabs;
-	pthread_mutex_lock(&sys->mm_list_lock);
+	mm_list_lock(sys);
 	st->nr_mms = sys->nr_mms;
-	pthread_mutex_unlock(&sys->mm_list_lock);
+	mm_list_unlock(sys);
 	st->nr_objects = (unsigned long)atomic_load(&sys->nr_objects);
 	st->warnings = (unsigned long)atomic_load(&sys->nr_warnings);
 	return 0;

@@ -6,8 +6,9 @@
  * hooks through which upper layers serve lower ones (the only calls that go
  * upwards: reclaim for the allocator, unmapping for truncate).
  *
- * Lock order: mm_list_lock nests outside mmap_lock (only umm_system_check
- * takes both); everywhere else it is taken alone.
+ * Locks: mm_list_lock is the outermost lock (see lockdep.h): only
+ * umm_system_check holds it while taking others; everywhere else it is
+ * taken alone.
  */
 #ifndef UMM_SYSTEM_INTERNAL_H
 #define UMM_SYSTEM_INTERNAL_H
@@ -17,6 +18,7 @@
 #include <usermm/usermm.h>
 #include "page_alloc.h"
 #include "slab.h"
+#include "lockdep.h"
 
 struct umm_system {
 	uint64_t id;                     /* unique in the process, never reused */
@@ -57,6 +59,18 @@ struct umm_system {
 	 */
 	int (*page_mkclean)(struct page *page);
 };
+
+/* mm_list_lock / mm_list_unlock - sys->mm_list_lock (LOCK_MM_LIST). */
+static inline void mm_list_lock(struct umm_system *sys)
+{
+	lockdep_acquire(&sys->mm_list_lock, LOCK_MM_LIST, 0, false);
+	pthread_mutex_lock(&sys->mm_list_lock);
+}
+static inline void mm_list_unlock(struct umm_system *sys)
+{
+	pthread_mutex_unlock(&sys->mm_list_lock);
+	lockdep_release(&sys->mm_list_lock);
+}
 
 /* system_debug_checks - does the system run the invariant check after every mm operation (cfg.debug_checks)? */
 static inline bool system_debug_checks(const struct umm_system *sys) { return sys->cfg.debug_checks != 0; }

@@ -363,13 +363,13 @@ bool range_is_free(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 static void vma_obj_lock(struct vm_area_struct *vma)
 {
 	if (vma->vm_obj)
-		pthread_mutex_lock(&vma->vm_obj->i_mmap_lock);
+		i_mmap_lock_write(vma->vm_obj);
 }
 
 static void vma_obj_unlock(struct vm_area_struct *vma)
 {
 	if (vma->vm_obj)
-		pthread_mutex_unlock(&vma->vm_obj->i_mmap_lock);
+		i_mmap_unlock_write(vma->vm_obj);
 }
 
 /* __vma_insert - put vma in the tree and the counters; i_mmap_lock held if file. */
@@ -751,9 +751,9 @@ static uintptr_t vma_check_one(struct vma_check *c, const struct vm_area_struct 
 	if (c->prev && c->prev->vm_end > vma->vm_start)
 		vma_check_fail(c, vma, "overlaps or precedes its predecessor", c->prev->vm_end, vma->vm_start);
 	if (vma->vm_obj) {
-		pthread_mutex_lock(&vma->vm_obj->i_mmap_lock);
+		i_mmap_lock_write(vma->vm_obj);
 		bool listed = !list_empty(&vma->obj_link);
-		pthread_mutex_unlock(&vma->vm_obj->i_mmap_lock);
+		i_mmap_unlock_write(vma->vm_obj);
 		if (!listed)
 			vma_check_fail(c, vma, "file vma not on i_mmap", 0, 1);
 	}

@@ -4,9 +4,10 @@
  *
  * Mappings are made with umm_mmap; accesses go either through the soft
  * MMU (umm_read/umm_write) or through vm_access() below, which does what a
- * CPU does with nothing cached: follow_pte_access() under ptl and, when it
- * says -EAGAIN, handle_mm_fault() with mmap_lock held for read.  The pte
- * itself is inspected under ptl with pte_lookup().  Every system runs with
+ * CPU does with nothing cached: follow_pte_access() (which takes the pte
+ * table's lock) and, when it says -EAGAIN, handle_mm_fault(), with
+ * mmap_lock held for read.  The pte itself is inspected under its table's
+ * lock (pte_offset_map_lock).  Every system runs with
  * debug_checks, so the invariant check (page tables vs map counts vs RSS)
  * runs after each address-space operation, and each test ends with
  * umm_mm_check/umm_system_check.
@@ -80,7 +81,7 @@ static int vm_access(struct umm_mm *mm, uintptr_t addr, void *buf, size_t len, b
 		struct page *page;
 
 		for (;;) {
-			pt_lock(mm);
+			/* single-threaded use: nothing unmaps the page under us */
 			if (follow_pte_access(mm, addr, flags, &page) == 0) {
 				char *frame = (char *)page_address(page) + off;
 
@@ -88,10 +89,8 @@ static int vm_access(struct umm_mm *mm, uintptr_t addr, void *buf, size_t len, b
 					memcpy(frame, p, n);
 				else
 					memcpy(p, frame, n);
-				pt_unlock(mm);
 				break;
 			}
-			pt_unlock(mm);
 			err = handle_mm_fault(mm, addr, flags);
 			if (err)
 				goto out;
@@ -107,12 +106,16 @@ out:
 
 static pte_t pte_at(struct umm_mm *mm, uintptr_t addr)
 {
-	pte_t *p, v;
+	struct fmutex *ptl;
+	pte_t *p, v = 0;
 
-	pt_lock(mm);
-	p = pte_lookup(mm, addr);
-	v = p ? *p : 0;
-	pt_unlock(mm);
+	mmap_read_lock(mm);
+	p = pte_offset_map_lock(mm, addr, &ptl);
+	if (p) {
+		v = *p;
+		pte_unmap_unlock(p, ptl);
+	}
+	mmap_read_unlock(mm);
 	return v;
 }
 
@@ -301,38 +304,39 @@ static void test_follow_pte_access(void)
 	struct page *page = (struct page *)1;
 	pte_t *ptep;
 
-	pt_lock(mm);
+	/* single-threaded: the pte is read and edited directly between calls */
+	mmap_read_lock(mm);
 	CHECK_EQ(follow_pte_access(mm, a, 0, &page), -EAGAIN);   /* no table */
 	CHECK(page == NULL);
-	pt_unlock(mm);
+	mmap_read_unlock(mm);
 	CHECK_EQ(fault(mm, a, 0), 0);                               /* zero page */
-	pt_lock(mm);
+	mmap_read_lock(mm);
 	CHECK_EQ(follow_pte_access(mm, a + PS, 0, &page), -EAGAIN); /* empty pte */
 	CHECK_EQ(follow_pte_access(mm, a, FAULT_FLAG_WRITE, &page), -EAGAIN);
 	CHECK(page == NULL);
-	ptep = pte_lookup(mm, a);
+	ptep = pte_offset_map(mm, a);
 	*ptep = pte_mkold(*ptep);
 	CHECK_EQ(follow_pte_access(mm, a, 0, &page), 0);
 	CHECK(page == sys->zero_page);
 	CHECK(pte_young(*ptep));
-	pt_unlock(mm);
+	mmap_read_unlock(mm);
 
 	CHECK_EQ(fault(mm, a, FAULT_FLAG_WRITE), 0);
-	pt_lock(mm);
+	mmap_read_lock(mm);
 	*ptep = pte_mkclean(pte_mkold(*ptep));
 	CHECK_EQ(follow_pte_access(mm, a, 0, &page), 0);
 	CHECK(pte_young(*ptep) && !pte_dirty(*ptep));
 	CHECK_EQ(follow_pte_access(mm, a, FAULT_FLAG_WRITE, &page), 0);
 	CHECK(pte_dirty(*ptep));
 	CHECK(page == pfn_to_page(sys->phys, pte_pfn(*ptep)));
-	pt_unlock(mm);
+	mmap_read_unlock(mm);
 
 	/* PROT_NONE ptes are not accessible */
 	CHECK_EQ(umm_mprotect(mm, a, PS, PROT_NONE), 0);
-	pt_lock(mm);
+	mmap_read_lock(mm);
 	CHECK(pte_protnone(*ptep));
 	CHECK_EQ(follow_pte_access(mm, a, 0, &page), -EAGAIN);
-	pt_unlock(mm);
+	mmap_read_unlock(mm);
 	finish(sys, mm);
 }
 

@@ -32,11 +32,12 @@ static unsigned long free_frames(void)
 
 static struct umm_mm *mm_new(void)
 {
-	struct umm_mm *mm = calloc(1, sizeof(*mm));
+	struct umm_mm *mm = aligned_alloc(64, ALIGN_UP(sizeof(*mm), 64));
 
 	REQUIRE(mm);
+	memset(mm, 0, sizeof(*mm));
 	mm->sys = &sys;
-	pthread_mutex_init(&mm->page_table_lock, NULL);
+	fmutex_init(&mm->page_table_lock);
 	REQUIRE(pgd_alloc(mm) == 0);
 	return mm;
 }
@@ -46,8 +47,37 @@ static void mm_free(struct umm_mm *mm)
 	pgd_free(mm);
 	CHECK(mm->pgd == NULL);
 	CHECK_EQ(atomic_load(&mm->nr_ptes), 0);
-	pthread_mutex_destroy(&mm->page_table_lock);
+	fmutex_destroy(&mm->page_table_lock);
 	free(mm);
+}
+
+/*
+ * t_set_pte_at / t_ptep_get_and_clear / t_pte_clear - the pte writers with
+ * the table's lock taken around them, as their contract requires.
+ */
+static void t_set_pte_at(struct umm_mm *mm, uintptr_t addr, pte_t *ptep, pte_t pte)
+{
+	struct fmutex *ptl = pte_lockptr(mm, ptep);
+
+	ptl_lock(ptl);
+	set_pte_at(mm, addr, ptep, pte);
+	ptl_unlock(ptl);
+}
+
+static pte_t t_ptep_get_and_clear(struct umm_mm *mm, uintptr_t addr, pte_t *ptep)
+{
+	struct fmutex *ptl = pte_lockptr(mm, ptep);
+	pte_t old;
+
+	ptl_lock(ptl);
+	old = ptep_get_and_clear(mm, addr, ptep);
+	ptl_unlock(ptl);
+	return old;
+}
+
+static void t_pte_clear(struct umm_mm *mm, uintptr_t addr, pte_t *ptep)
+{
+	(void)t_ptep_get_and_clear(mm, addr, ptep);
 }
 
 /* A distinct non-empty pte for each address (maps a made-up pfn). */
@@ -149,8 +179,7 @@ static void test_pte_alloc_levels(void)
 	CHECK_EQ(atomic_load(&mm->nr_ptes), 1);
 	CHECK_EQ(base_free - free_frames(), 1);
 	check_table(mm->pgd, 4, 0, mm);
-	pt_lock(mm);
-	CHECK(pte_lookup(mm, a) == NULL);
+	CHECK(pte_offset_map(mm, a) == NULL);
 
 	p = pte_alloc(mm, a);
 	REQUIRE(p);
@@ -159,11 +188,11 @@ static void test_pte_alloc_levels(void)
 	CHECK_EQ(atomic_load(&mm->nr_ptes), 4);
 	CHECK_EQ(atomic_load(&sys.nr_pgtable), 4);
 	CHECK_EQ(base_free - free_frames(), 4);
-	CHECK(pte_lookup(mm, a) == p);
+	CHECK(pte_offset_map(mm, a) == p);
 	CHECK(pte_alloc(mm, a) == p);
 	CHECK_EQ(pgtable_count(mm), 4);
-	CHECK(pte_lookup(mm, a + PAGE_SIZE) == p + 1);
-	CHECK(pte_lookup(mm, a + 123) == p);  /* offset bits ignored */
+	CHECK(pte_offset_map(mm, a + PAGE_SIZE) == p + 1);
+	CHECK(pte_offset_map(mm, a + 123) == p);  /* offset bits ignored */
 	CHECK_EQ(mm->pgd_page->pt_used, 1);
 
 	/* pte table of a: level 1, maps from the 2 MiB boundary */
@@ -185,20 +214,19 @@ static void test_pte_alloc_levels(void)
 		count += steps[i].more;
 		CHECK_EQ(pgtable_count(mm), count);
 		CHECK_EQ(atomic_load(&mm->nr_ptes), (long)count);
-		CHECK(pte_lookup(mm, steps[i].addr) == q);
+		CHECK(pte_offset_map(mm, steps[i].addr) == q);
 		check_table((uint64_t *)((uintptr_t)q & PAGE_MASK), 1, steps[i].addr & ~(PMD_SIZE - 1), mm);
 	}
 	/* upper tables count their children */
 	CHECK_EQ(mm->pgd_page->pt_used, 3);     /* pgd 0, 1, 255 */
 	/* outside the 48-bit space: no slot */
 	CHECK(pte_alloc(mm, 1UL << 48) == NULL);
-	CHECK(pte_lookup(mm, UINTPTR_MAX & PAGE_MASK) == NULL);
+	CHECK(pte_offset_map(mm, UINTPTR_MAX & PAGE_MASK) == NULL);
 	CHECK_EQ(pgtable_count(mm), count);
 
 	free_pgtables(mm, 0, UINTPTR_MAX);
 	CHECK_EQ(pgtable_count(mm), 1);
 	CHECK_EQ(mm->pgd_page->pt_used, 0);
-	pt_unlock(mm);
 	mm_free(mm);
 	CHECK_EQ(free_frames(), base_free);
 	CHECK_EQ(atomic_load(&sys.nr_pgtable), 0);
@@ -211,36 +239,34 @@ static void test_pt_used(void)
 	struct page *pt;
 	pte_t *p;
 
-	pt_lock(mm);
 	p = pte_alloc(mm, a);
 	REQUIRE(p);
 	pt = pte_table_page(mm, p);
 	CHECK_EQ(pt->pt_used, 0);
-	set_pte_at(mm, a, p, fake_pte(a));
+	t_set_pte_at(mm, a, p, fake_pte(a));
 	CHECK_EQ(pt->pt_used, 1);
-	set_pte_at(mm, a, p, pte_mkdirty(fake_pte(a)));     /* non-empty -> non-empty */
+	t_set_pte_at(mm, a, p, pte_mkdirty(fake_pte(a)));     /* non-empty -> non-empty */
 	CHECK_EQ(pt->pt_used, 1);
-	set_pte_at(mm, a, p, swp_entry_to_pte(1, 2));        /* non-present counts too */
+	t_set_pte_at(mm, a, p, swp_entry_to_pte(1, 2));        /* non-present counts too */
 	CHECK_EQ(pt->pt_used, 1);
-	set_pte_at(mm, a + PAGE_SIZE, p + 1, pgoff_to_pte(0));
+	t_set_pte_at(mm, a + PAGE_SIZE, p + 1, pgoff_to_pte(0));
 	CHECK_EQ(pt->pt_used, 2);
-	CHECK_EQ(ptep_get_and_clear(mm, a, p), swp_entry_to_pte(1, 2));
+	CHECK_EQ(t_ptep_get_and_clear(mm, a, p), swp_entry_to_pte(1, 2));
 	CHECK(*p == 0);
 	CHECK_EQ(pt->pt_used, 1);
-	CHECK_EQ(ptep_get_and_clear(mm, a, p), 0);          /* empty stays empty */
+	CHECK_EQ(t_ptep_get_and_clear(mm, a, p), 0);          /* empty stays empty */
 	CHECK_EQ(pt->pt_used, 1);
-	set_pte_at(mm, a, p, 0);
+	t_set_pte_at(mm, a, p, 0);
 	CHECK_EQ(pt->pt_used, 1);
 	/* fill the whole table, then empty it */
 	for (unsigned i = 0; i < PTRS_PER_TABLE; i++)
-		set_pte_at(mm, a + i * PAGE_SIZE, p + i, fake_pte(a + i * PAGE_SIZE));
+		t_set_pte_at(mm, a + i * PAGE_SIZE, p + i, fake_pte(a + i * PAGE_SIZE));
 	CHECK_EQ(pt->pt_used, PTRS_PER_TABLE);
 	for (unsigned i = 0; i < PTRS_PER_TABLE; i++)
-		pte_clear(mm, a + i * PAGE_SIZE, p + i);
+		t_pte_clear(mm, a + i * PAGE_SIZE, p + i);
 	CHECK_EQ(pt->pt_used, 0);
 	free_pgtables(mm, a, a + PAGE_SIZE);
 	CHECK_EQ(pgtable_count(mm), 1);
-	pt_unlock(mm);
 	mm_free(mm);
 }
 
@@ -257,7 +283,7 @@ static int collect_fn(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 	struct collect *c = arg;
 
 	CHECK(!pte_none(*ptep));
-	CHECK(pte_lookup(mm, addr) == ptep);
+	CHECK(pte_offset_map(mm, addr) == ptep);
 	if (c->n < ARRAY_SIZE(c->addrs))
 		c->addrs[c->n] = addr;
 	c->n++;
@@ -288,11 +314,10 @@ static void test_walk(void)
 	struct collect *c = calloc(1, sizeof(*c));
 
 	REQUIRE(c);
-	pt_lock(mm);
 	for (size_t i = 0; i < n; i++) {
 		pte_t *p = pte_alloc(mm, addrs[i]);
 		REQUIRE(p);
-		set_pte_at(mm, addrs[i], p, fake_pte(addrs[i]));
+		t_set_pte_at(mm, addrs[i], p, fake_pte(addrs[i]));
 	}
 	/* an empty table inside the range is skipped */
 	REQUIRE(pte_alloc(mm, 0x50000000));
@@ -352,7 +377,6 @@ static void test_walk(void)
 
 	free_pgtables(mm, 0, UINTPTR_MAX);
 	CHECK_EQ(pgtable_count(mm), 1);
-	pt_unlock(mm);
 	mm_free(mm);
 	free(c);
 }
@@ -365,33 +389,32 @@ static void test_free_pgtables(void)
 	uintptr_t far = 0x7f0000000000UL;           /* its own pud/pmd/pte */
 	pte_t *pa, *pb, *pf;
 
-	pt_lock(mm);
 	pa = pte_alloc(mm, a);
 	pb = pte_alloc(mm, b);
 	pf = pte_alloc(mm, far);
 	REQUIRE(pa && pb && pf);
 	CHECK_EQ(pgtable_count(mm), 1 + 4 + 3);
-	set_pte_at(mm, far, pf, fake_pte(far));
+	t_set_pte_at(mm, far, pf, fake_pte(far));
 
 	/* only the table of a is in range */
 	free_pgtables(mm, a, a + PAGE_SIZE);
-	CHECK(pte_lookup(mm, a) == NULL);
-	CHECK(pte_lookup(mm, b) == pb);
+	CHECK(pte_offset_map(mm, a) == NULL);
+	CHECK(pte_offset_map(mm, b) == pb);
 	CHECK_EQ(pgtable_count(mm), 7);
 
 	/* a table holding a pte is kept, and so are its parents */
 	free_pgtables(mm, far - PGD_SIZE, far + PGD_SIZE);
-	CHECK(pte_lookup(mm, far) == pf);
+	CHECK(pte_offset_map(mm, far) == pf);
 	CHECK_EQ(pgtable_count(mm), 7);
 
 	/* the last pte table under a pmd takes the pmd and pud with it */
 	free_pgtables(mm, b + PAGE_SIZE, b + 2 * PAGE_SIZE);
-	CHECK(pte_lookup(mm, b) == NULL);
+	CHECK(pte_offset_map(mm, b) == NULL);
 	CHECK_EQ(pgtable_count(mm), 4);
 	CHECK_EQ(mm->pgd_page->pt_used, 1);
 
 	/* empty the far pte: now everything but the pgd can go */
-	pte_clear(mm, far, pf);
+	t_pte_clear(mm, far, pf);
 	free_pgtables(mm, 0, far);                  /* ends before far's table */
 	CHECK_EQ(pgtable_count(mm), 4);
 	free_pgtables(mm, far + PAGE_SIZE, UINTPTR_MAX);   /* intersects it */
@@ -401,7 +424,6 @@ static void test_free_pgtables(void)
 	free_pgtables(mm, 0, UINTPTR_MAX);          /* never the pgd */
 	CHECK(mm->pgd != NULL);
 	CHECK_EQ(pgtable_count(mm), 1);
-	pt_unlock(mm);
 	mm_free(mm);
 	CHECK_EQ(free_frames(), base_free);
 }
@@ -412,20 +434,18 @@ static void test_pgd_free(void)
 	struct umm_mm *mm = mm_new();
 	unsigned long seed = 12345;
 
-	pt_lock(mm);
 	for (int i = 0; i < 300; i++) {
 		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
 		uintptr_t addr = (seed >> 16) % UMM_TASK_SIZE & PAGE_MASK;
 		pte_t *p = pte_alloc(mm, addr);
 
 		REQUIRE(p);
-		set_pte_at(mm, addr, p, fake_pte(addr));
-		pte_clear(mm, addr, p);
+		t_set_pte_at(mm, addr, p, fake_pte(addr));
+		t_pte_clear(mm, addr, p);
 	}
 	CHECK_EQ(pgtable_count(mm), (unsigned long)atomic_load(&mm->nr_ptes));
 	CHECK_EQ(base_free - free_frames(), (unsigned long)atomic_load(&mm->nr_ptes));
 	CHECK(pgtable_count(mm) > 300);
-	pt_unlock(mm);
 	mm_free(mm);
 	CHECK_EQ(free_frames(), base_free);
 	CHECK_EQ(atomic_load(&sys.nr_pgtable), 0);
@@ -444,7 +464,6 @@ static void test_alloc_failure(void)
 	CHECK_EQ(free_frames(), base_free);
 
 	mm = mm_new();
-	pt_lock(mm);
 	/* fail the first, second and third of the three tables addr needs */
 	for (long skip = 0; skip < 3; skip++) {
 		unsigned long before = free_frames();
@@ -455,7 +474,7 @@ static void test_alloc_failure(void)
 		CHECK_EQ(pgtable_count(mm), 1);
 		CHECK_EQ(atomic_load(&mm->nr_ptes), 1);
 		CHECK_EQ(mm->pgd_page->pt_used, 0);
-		CHECK(pte_lookup(mm, addr) == NULL);
+		CHECK(pte_offset_map(mm, addr) == NULL);
 		fault_inject_arm(&sys.phys->fail_alloc, 0, 0);
 	}
 	/* with part of the path present, only the missing tables are undone */
@@ -464,12 +483,11 @@ static void test_alloc_failure(void)
 	fault_inject_arm(&sys.phys->fail_alloc, 1, 1);
 	CHECK(pte_alloc(mm, addr) == NULL);
 	CHECK_EQ(pgtable_count(mm), have);
-	CHECK(pte_lookup(mm, 0x123400000000UL) != NULL);
+	CHECK(pte_offset_map(mm, 0x123400000000UL) != NULL);
 	fault_inject_arm(&sys.phys->fail_alloc, 0, 0);
 	/* and after disarming it works */
 	CHECK(pte_alloc(mm, addr) != NULL);
 	free_pgtables(mm, 0, UINTPTR_MAX);
-	pt_unlock(mm);
 	mm_free(mm);
 	CHECK_EQ(free_frames(), base_free);
 }

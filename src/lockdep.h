@@ -1,0 +1,120 @@
+/*
+ * lockdep.h - THE lock order of usermm, and the debug-build checker that
+ * enforces it.  Every file that takes locks refers here; nothing else
+ * states the order.
+ *
+ * Lock order, outermost first.  A thread may take a lock only while every
+ * lock it holds is of a lower rank (listed above it), or of the same class
+ * with a lower nesting subclass:
+ *
+ *   1 LOCK_MM_LIST     sys->mm_list_lock.  Held across the mms' locks only
+ *                      by umm_system_check; mm_alloc/umm_mm_destroy and the
+ *                      stats take it alone (fork allocates the child before
+ *                      it takes the parent's mmap_lock).
+ *   2 LOCK_MMAP        mm->mmap_lock (rwlock): read to fault and access,
+ *                      write to change VMAs or free page tables.  fork:
+ *                      the parent's, then the child's (subclass 1).
+ *     (page lock)      PG_locked, a bit lock taken between mmap_lock and
+ *                      i_mmap_lock (file faults, truncate, writeback);
+ *                      not seen by the checker.
+ *   3 LOCK_I_MMAP      obj->i_mmap_lock: the object's list of vmas.
+ *   4 LOCK_PAGE_TABLE  mm->page_table_lock: installing and freeing page
+ *                      tables (upper levels, and a new pte table into its
+ *                      pmd); held by walkers that have no mmap_lock
+ *                      (truncate, page_mkclean) so tables stay put.
+ *                      Never taken while a pte table lock is held.
+ *   5 LOCK_PTL         a pte table's lock (in the table's struct page):
+ *                      every pte of that table and its pt_used.  fork: the
+ *                      parent's table, then the child's (subclass 1);
+ *                      mremap: the lower-addressed table's lock first, the
+ *                      other's as subclass 1.
+ *   6 LOCK_TREE        obj->tree_lock: the object's page cache (radix tree).
+ *     (leaves)         soft-TLB flush log and registry locks, slab cache
+ *                      locks, per-thread page caches, zone lock: taken
+ *                      last and alone; not seen by the checker.
+ *
+ * Allocation: no frame, not even a page-table page, is allocated with
+ * page_table_lock or a pte table lock held (the allocator may reclaim, and
+ * reclaim takes page locks).  Frames for a fault are allocated before the
+ * pte table lock is taken, or with it dropped and the pte re-checked after.
+ * Page-table pages are allocated before page_table_lock is taken and
+ * freed after it is dropped if another thread installed a table first.
+ *
+ * Page-table lifetime: a page table is freed only with mmap_lock held for
+ * write and page_table_lock held (free_pgtables), or when the mm is
+ * unreachable (pgd_free).  So a thread holding mmap_lock (read or write)
+ * or page_table_lock may walk the tables without any other lock and keep
+ * a pte pointer; it needs the pte table's lock to read a pte it acts on or
+ * to write one.  Upper-level entries are published with release stores
+ * and read with acquire loads; ptes are stored atomically so a lockless
+ * peek (ptep_get_lockless) is well defined.
+ *
+ * TLB shootdown (flush_tlb_range) may be called with any of these held.
+ *
+ * The checker (UMM_DEBUG builds only; free in release builds): each lock
+ * acquisition is recorded on a per-thread stack of held locks with its
+ * class and subclass.  Taking a lock whose (class, subclass) is not
+ * strictly above every held lock's is reported through the hook set with
+ * lockdep_set_report_hook(), or is a BUG when no hook is set.  Trylocks
+ * are recorded but not checked (they cannot deadlock).
+ * lockdep_assert_held() makes the "lock held" contracts checks.
+ */
+#ifndef UMM_LOCKDEP_H
+#define UMM_LOCKDEP_H
+
+#include "compiler.h"
+
+enum lock_class {
+	LOCK_NONE = 0,
+	LOCK_MM_LIST,
+	LOCK_MMAP,
+	LOCK_I_MMAP,
+	LOCK_PAGE_TABLE,
+	LOCK_PTL,
+	LOCK_TREE,
+	NR_LOCK_CLASSES
+};
+
+/* The subclass for the second lock of a class held at once. */
+#define SINGLE_DEPTH_NESTING 1
+
+/* lockdep_report_fn - receives one line describing a violation. */
+typedef void (*lockdep_report_fn)(const char *msg);
+
+#if UMM_DEBUG
+/*
+ * lockdep_acquire - record that this thread takes `lock` of class cls and
+ * nesting subclass sub; check the order first unless trylock.  No locks.
+ */
+void lockdep_acquire(const void *lock, enum lock_class cls, unsigned int sub, bool trylock);
+/* lockdep_release - forget `lock` (reported if this thread does not hold it).  No locks. */
+void lockdep_release(const void *lock);
+/* lockdep_is_held - does this thread hold `lock`?  No locks. */
+bool lockdep_is_held(const void *lock);
+/* lockdep_depth - how many locks this thread holds (checked ones only). */
+unsigned int lockdep_depth(void);
+/*
+ * lockdep_set_report_hook - send violations to fn (NULL: BUG on a
+ * violation, the default).  Returns the previous hook.  Process-wide.
+ */
+lockdep_report_fn lockdep_set_report_hook(lockdep_report_fn fn);
+#define lockdep_assert_held(lock) do { \
+	if (unlikely(!lockdep_is_held(lock))) umm_bug(__FILE__, __LINE__, "lock not held: " #lock); \
+} while (0)
+#define lockdep_assert_not_held(lock) do { \
+	if (unlikely(lockdep_is_held(lock))) umm_bug(__FILE__, __LINE__, "lock held: " #lock); \
+} while (0)
+#else
+static inline void lockdep_acquire(const void *lock, enum lock_class cls, unsigned int sub, bool trylock)
+{
+	(void)lock; (void)cls; (void)sub; (void)trylock;
+}
+static inline void lockdep_release(const void *lock) { (void)lock; }
+static inline bool lockdep_is_held(const void *lock) { (void)lock; return true; }
+static inline unsigned int lockdep_depth(void) { return 0; }
+static inline lockdep_report_fn lockdep_set_report_hook(lockdep_report_fn fn) { (void)fn; return NULL; }
+#define lockdep_assert_held(lock) do { (void)sizeof(lock); } while (0)
+#define lockdep_assert_not_held(lock) do { (void)sizeof(lock); } while (0)
+#endif
+
+#endif /* UMM_LOCKDEP_H */
