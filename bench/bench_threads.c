@@ -9,6 +9,11 @@
  *   file minor fault   each thread reads 1 byte from each page of its own
  *                      16 MiB slice of a fresh MAP_SHARED PROT_READ mapping
  *                      of a 64 MiB temp file already in the page cache
+ *   COW fault          each thread writes 8 bytes to each page of its own
+ *                      slice of a fresh MAP_PRIVATE read-write mapping of
+ *                      the same cached file, whose pages it first read
+ *                      (untimed), so every write copies a page-cache page
+ *                      into a private anonymous page (both sides)
  *   soft-TLB hit       each thread does TLB_ITERS 8-byte umm_reads cycling
  *                      over 16 resident pages shared by all threads, against
  *                      an 8-byte memcpy through a host pointer
@@ -323,6 +328,27 @@ static void file_kernel(struct pool *pl, struct worker *w)
 		w->sum += *(volatile uint8_t *)(pl->kp + i * kpage);
 }
 
+/* COW: the untimed read pass maps the cache pages read-only, the write copies. */
+static void cow_umm_prep(struct pool *pl, struct worker *w)
+{
+	file_umm(pl, w);
+}
+
+static void cow_kernel_prep(struct pool *pl, struct worker *w)
+{
+	file_kernel(pl, w);
+}
+
+static void cow_umm(struct pool *pl, struct worker *w)
+{
+	anon_umm(pl, w);
+}
+
+static void cow_kernel(struct pool *pl, struct worker *w)
+{
+	anon_kernel(pl, w);
+}
+
 /*
  * The hit loops access page k at offset 64 * k, so that the 16 cache lines
  * do not all fall into one L1 set (as in bench_fault.c).
@@ -623,7 +649,12 @@ out_pool:
 	pool_stop(&pl);
 }
 
-static void bench_file(struct umm_system *sys, struct umm_mm *mm, struct result *res)
+static void bench_cow_nr(struct umm_mm *mm, struct umm_object *obj, int fd, int nr,
+			 struct result *res, const struct result *one);
+
+/* bench_file - file minor faults, then COW faults on the same cached file. */
+static void bench_file(struct umm_system *sys, struct umm_mm *mm, struct result *res,
+		       struct result *cow)
 {
 	struct umm_object *obj;
 	int fd, err;
@@ -645,10 +676,113 @@ static void bench_file(struct umm_system *sys, struct umm_mm *mm, struct result 
 	}
 	for (int c = 0; c < NR_COUNTS; c++)
 		bench_file_nr(mm, obj, fd, thread_counts[c], &res[c], &res[0]);
+	for (int c = 0; c < NR_COUNTS; c++)
+		bench_cow_nr(mm, obj, fd, thread_counts[c], &cow[c], &cow[0]);
 out_put:
 	umm_object_put(obj);
 out_close:
 	close(fd);
+}
+
+/* ---- copy-on-write faults ---- */
+
+/*
+ * cow_check - each page holds its writer's tag in the first 8 bytes and
+ * the file's byte after them (a private copy of the cached page), and the
+ * cached page itself is untouched.
+ */
+static bool cow_check(struct pool *pl, int fd, unsigned long pages)
+{
+	for (unsigned long i = 0; i < pages; i++) {
+		uint64_t v = 0;
+		uint8_t c = 0, f = 0;
+
+		if (umm_read(pl->mm, pl->ua + i * UPAGE, &v, sizeof(v)) || v != pl->tag + i)
+			return false;
+		if (umm_read(pl->mm, pl->ua + i * UPAGE + 8, &c, 1) || c != file_byte(i))
+			return false;
+		if (*(volatile uint64_t *)(pl->kp + i * kpage) != pl->tag + i ||
+		    *(volatile uint8_t *)(pl->kp + i * kpage + 8) != file_byte(i))
+			return false;
+		if (pread(fd, &f, 1, (off_t)(i * kpage)) != 1 || f != file_byte(i))
+			return false;
+	}
+	return true;
+}
+
+/* cow_rep - one repetition on both sides; r < 0 is the untimed warm-up. */
+static int cow_rep(struct pool *pl, int r, struct umm_object *obj, int fd, struct sample *us,
+		   struct sample *ks, long *ufaults, long *kfaults, bool *wrong)
+{
+	unsigned long pages = SLICE_PAGES * (unsigned long)pl->nr;
+	struct umm_mm_stats st0, st1;
+	long k0;
+	int err;
+
+	pl->tag = ((uint64_t)(r + 2) << 32) | (uint64_t)pl->nr << 24 | 0xc0;
+	err = umm_mmap(pl->mm, 0, pages * UPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0, &pl->ua);
+	if (err)
+		return err;
+	pl->kp = mmap(NULL, pages * kpage, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (pl->kp == MAP_FAILED) {
+		err = -errno;
+		goto out_umap;
+	}
+	madvise(pl->kp, pages * kpage, MADV_NOHUGEPAGE);
+	pl->prepare = cow_umm_prep;
+	pl->work = cow_umm;
+	umm_mm_stats(pl->mm, &st0);
+	err = pool_run(pl, SLICE_PAGES, us);
+	umm_mm_stats(pl->mm, &st1);
+	*ufaults += (long)(st1.cow_faults - st0.cow_faults);
+	if (err)
+		goto out_kunmap;
+	pl->prepare = cow_kernel_prep;
+	pl->work = cow_kernel;
+	k0 = minflt();
+	pool_run(pl, SLICE_PAGES, ks);
+	*kfaults += minflt() - k0;      /* the read pass's faults included */
+	if (!cow_check(pl, fd, pages))
+		*wrong = true;
+out_kunmap:
+	munmap(pl->kp, pages * kpage);
+out_umap:
+	umm_munmap(pl->mm, pl->ua, pages * UPAGE);
+	return err;
+}
+
+static void bench_cow_nr(struct umm_mm *mm, struct umm_object *obj, int fd, int nr,
+			 struct result *res, const struct result *one)
+{
+	struct sample us[REPS], ks[REPS], wu, wk;
+	unsigned long total = SLICE_PAGES * (unsigned long)nr * REPS;
+	long uf = 0, kf = 0, dummy = 0;
+	bool wrong = false;
+	struct pool pl;
+	int err;
+
+	err = pool_start(&pl, nr);
+	if (err) {
+		skipped("COW fault", "pthread_create", err);
+		return;
+	}
+	pl.mm = mm;
+	for (int r = -1; r < REPS; r++) {
+		err = r < 0 ? cow_rep(&pl, r, obj, fd, &wu, &wk, &dummy, &dummy, &wrong) :
+			      cow_rep(&pl, r, obj, fd, &us[r], &ks[r], &uf, &kf, &wrong);
+		if (err) {
+			skipped("COW fault", "umm_mmap/umm_write/mmap", err);
+			goto out_pool;
+		}
+	}
+	if (wrong)
+		printf("# COW fault %d thr: WRONG DATA read back\n", nr);
+	report("COW fault", "faults", nr, us, ks, res, one);
+	printf("# COW fault %d thr: usermm COW faults per page %.3f; kernel faults per page %.3f "
+	       "(the untimed read pass's included)\n",
+	       nr, (double)uf / total, (double)kf / total);
+out_pool:
+	pool_stop(&pl);
 }
 
 /* ---- soft-TLB hits ---- */
@@ -721,7 +855,8 @@ out_umap:
 
 int main(void)
 {
-	struct result anon[NR_COUNTS] = { 0 }, file[NR_COUNTS] = { 0 }, tlb[NR_COUNTS] = { 0 };
+	struct result anon[NR_COUNTS] = { 0 }, file[NR_COUNTS] = { 0 }, cow[NR_COUNTS] = { 0 };
+	struct result tlb[NR_COUNTS] = { 0 };
 	struct umm_system *sys;
 	struct umm_mm *mm;
 
@@ -741,7 +876,7 @@ int main(void)
 	}
 	for (int c = 0; c < NR_COUNTS; c++)
 		bench_anon(mm, thread_counts[c], &anon[c], &anon[0]);
-	bench_file(sys, mm, file);
+	bench_file(sys, mm, file, cow);
 	bench_tlb(mm, tlb);
 	umm_mm_destroy(mm);
 out_sys:

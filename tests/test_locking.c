@@ -1,0 +1,406 @@
+/*
+ * test_locking.c - the lock primitives and the lock-order rules: the
+ * futex mutex (fmutex.h), the split page-table lock helpers (pgtable.h),
+ * the debug-build lock-order checker and held-lock assertions
+ * (lockdep.h), and the striped per-thread counters (mm.h).
+ *
+ * What is checked:
+ *   - fmutex: trylock on a held lock fails; threads incrementing a plain
+ *     counter under it lose no update (under TSan this also shows the
+ *     annotations: a data race would be reported and fail the run);
+ *   - pte_offset_map_lock returns NULL (nothing held) where no table
+ *     exists; pte_alloc_map_lock builds the table and returns with the
+ *     slot's table lock held (trylock fails from another thread), and
+ *     pte_lockptr names the same lock for every slot of one table and a
+ *     different lock for another table;
+ *   - debug builds: an inverted order (ptl then mmap_lock, tree_lock then
+ *     i_mmap_lock, two ptls without a nesting subclass, page_table_lock
+ *     under a ptl, a release of a lock not held) is reported through the
+ *     hook; the nested subclass
+ *     and trylocks are not; fork, mremap, truncate, mprotect, munmap and
+ *     faults from several threads report nothing; a pte written without
+ *     its table lock is a BUG (checked in a child process);
+ *   - the striped RSS and fault counters are exact once the threads that
+ *     faulted have finished, with more threads than stripes.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include "test.h"
+#include "memory.h"
+#include "mmap.h"
+#include "object.h"
+#include "lockdep.h"
+
+#define PS UMM_PAGE_SIZE
+
+static struct umm_system *new_system(void)
+{
+	struct umm_config cfg = { .phys_bytes = 64 << 20, .debug_checks = 1 };
+	struct umm_system *sys;
+
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	return sys;
+}
+
+/* ---- fmutex ---- */
+
+struct counter_arg {
+	struct fmutex *m;
+	long *counter;
+	int iters;
+};
+
+static void *count_under_lock(void *p)
+{
+	struct counter_arg *a = p;
+
+	for (int i = 0; i < a->iters; i++) {
+		fmutex_lock(a->m);
+		(*a->counter)++;        /* plain: only the lock protects it */
+		fmutex_unlock(a->m);
+	}
+	return NULL;
+}
+
+static void test_fmutex(void)
+{
+	struct fmutex m;
+	long counter = 0;
+	pthread_t t[4];
+	struct counter_arg a = { &m, &counter, 20000 };
+
+	fmutex_init(&m);
+	CHECK(fmutex_trylock(&m));
+	CHECK(fmutex_is_locked(&m));
+	CHECK(!fmutex_trylock(&m));
+	fmutex_unlock(&m);
+	CHECK(!fmutex_is_locked(&m));
+	for (int i = 0; i < 4; i++)
+		REQUIRE(pthread_create(&t[i], NULL, count_under_lock, &a) == 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	CHECK_EQ(counter, 4L * a.iters);
+	CHECK(!fmutex_is_locked(&m));
+	fmutex_destroy(&m);
+}
+
+/* ---- page-table lock helpers ---- */
+
+static void *try_ptl(void *p)
+{
+	struct fmutex *ptl = p;
+	bool got = fmutex_trylock(ptl);
+
+	if (got)
+		fmutex_unlock(ptl);
+	return (void *)(uintptr_t)got;
+}
+
+static void test_ptl_helpers(void)
+{
+	struct umm_system *sys = new_system();
+	struct umm_mm *mm;
+	struct fmutex *ptl, *ptl2;
+	uintptr_t a;
+	pte_t *ptep, *p2;
+	pthread_t t;
+	void *got;
+
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, 4 * PMD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 NULL, 0, &a) == 0);
+	a = ALIGN_UP(a, PMD_SIZE);
+	mmap_read_lock(mm);
+	ptl = (struct fmutex *)1;
+	CHECK(pte_offset_map_lock(mm, a, &ptl) == NULL);
+	CHECK(ptl == (struct fmutex *)1);
+	if (UMM_DEBUG)
+		CHECK_EQ(lockdep_depth(), 1);             /* mmap_lock only */
+	ptep = pte_alloc_map_lock(mm, a + 5 * PS, &ptl);
+	REQUIRE(ptep);
+	CHECK(ptl == pte_lockptr(mm, ptep));
+	CHECK(ptl == pte_lockptr(mm, ptep + 100));        /* same table, same lock */
+	if (UMM_DEBUG)
+		CHECK(lockdep_is_held(ptl));
+	CHECK(pte_none(*ptep));
+	REQUIRE(pthread_create(&t, NULL, try_ptl, ptl) == 0);
+	pthread_join(t, &got);
+	CHECK(got == NULL);                                /* held: another thread cannot take it */
+	pte_unmap_unlock(ptep, ptl);
+	REQUIRE(pthread_create(&t, NULL, try_ptl, ptl) == 0);
+	pthread_join(t, &got);
+	CHECK(got != NULL);
+	CHECK(pte_offset_map(mm, a) == ptep - 5);
+	p2 = pte_alloc(mm, a + PMD_SIZE);
+	REQUIRE(p2);
+	ptl2 = pte_lockptr(mm, p2);
+	CHECK(ptl2 != ptl);                                 /* another table, another lock */
+	mmap_read_unlock(mm);
+	CHECK_EQ(lockdep_depth(), 0);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	umm_mm_destroy(mm);
+	umm_system_destroy(sys);
+}
+
+/* ---- the lock-order checker ---- */
+
+static _Atomic int reports;
+static char last_report[256];
+
+static void count_report(const char *msg)
+{
+	atomic_fetch_add(&reports, 1);
+	snprintf(last_report, sizeof(last_report), "%s", msg);
+}
+
+static void test_lockdep_inversions(void)
+{
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	struct umm_object *obj;
+	struct fmutex *ptl, *ptl2;
+	pte_t *ptep, *p2;
+	uintptr_t a;
+	lockdep_report_fn old;
+
+	if (!UMM_DEBUG) {
+		fprintf(stderr, "  lock-order checker compiled out in this build\n");
+		return;
+	}
+	sys = new_system();
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_object_create_shmem(sys, 4 * PS, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, 2 * PMD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 NULL, 0, &a) == 0);
+	a = ALIGN_UP(a, PMD_SIZE);
+	old = lockdep_set_report_hook(count_report);
+
+	/* ptl, then mmap_lock: mmap_lock ranks above */
+	mmap_read_lock(mm);
+	p2 = pte_alloc(mm, a + PMD_SIZE);           /* takes page_table_lock: before any ptl */
+	REQUIRE(p2);
+	ptl2 = pte_lockptr(mm, p2);
+	ptep = pte_alloc_map_lock(mm, a, &ptl);
+	REQUIRE(ptep);
+	mmap_read_unlock(mm);                       /* out of order release is fine */
+	CHECK_EQ(atomic_load(&reports), 0);
+	mmap_read_lock(mm);                         /* ptl held: inverted */
+	CHECK_EQ(atomic_load(&reports), 1);
+	CHECK(strstr(last_report, "mmap_lock") && strstr(last_report, "pte table lock"));
+
+	/* two pte table locks need the nesting subclass */
+	ptl_lock_nested(ptl2, SINGLE_DEPTH_NESTING);
+	CHECK_EQ(atomic_load(&reports), 1);
+	ptl_unlock(ptl2);
+	ptl_lock(ptl2);                             /* same class, same subclass */
+	CHECK_EQ(atomic_load(&reports), 2);
+	ptl_unlock(ptl2);
+	pte_unmap_unlock(ptep, ptl);
+	mmap_read_unlock(mm);
+
+	/* tree_lock, then i_mmap_lock: inverted; trylocks are not checked */
+	tree_lock(obj);
+	i_mmap_lock_write(obj);
+	CHECK_EQ(atomic_load(&reports), 3);
+	i_mmap_unlock_write(obj);
+	CHECK(fmutex_trylock(&mm->page_table_lock));
+	lockdep_acquire(&mm->page_table_lock, LOCK_PAGE_TABLE, 0, true);
+	CHECK_EQ(atomic_load(&reports), 3);
+	page_table_unlock(mm);
+	tree_unlock(obj);
+
+	/* the right order reports nothing */
+	mmap_read_lock(mm);
+	i_mmap_lock_write(obj);
+	page_table_lock(mm);
+	ptep = pte_offset_map_lock(mm, a, &ptl);
+	REQUIRE(ptep);
+	tree_lock(obj);
+	CHECK_EQ(lockdep_depth(), 5);
+	tree_unlock(obj);
+	pte_unmap_unlock(ptep, ptl);
+	page_table_unlock(mm);
+	i_mmap_unlock_write(obj);
+	mmap_read_unlock(mm);
+	CHECK_EQ(atomic_load(&reports), 3);
+
+	/* page_table_lock under a ptl (what pte_alloc would do) */
+	mmap_read_lock(mm);
+	ptep = pte_offset_map_lock(mm, a, &ptl);
+	REQUIRE(ptep);
+	page_table_lock(mm);
+	CHECK_EQ(atomic_load(&reports), 4);
+	page_table_unlock(mm);
+	pte_unmap_unlock(ptep, ptl);
+	mmap_read_unlock(mm);
+
+	/* releasing what is not held */
+	lockdep_release(&mm->page_table_lock);
+	CHECK_EQ(atomic_load(&reports), 5);
+	CHECK_EQ(lockdep_depth(), 0);
+
+	lockdep_set_report_hook(old);
+	atomic_store(&reports, 0);
+	umm_object_put(obj);
+	umm_mm_destroy(mm);
+	umm_system_destroy(sys);
+}
+
+/* ---- the real paths report nothing ---- */
+
+struct fault_arg {
+	struct umm_mm *mm;
+	uintptr_t base;
+	int idx;
+};
+
+static void *fault_slice(void *p)
+{
+	struct fault_arg *f = p;
+
+	for (int i = 0; i < 64; i++) {
+		uint64_t v = (uint64_t)f->idx << 32 | (unsigned)i;
+		uintptr_t addr = f->base + ((uintptr_t)f->idx * 64 + (uintptr_t)i) * PS;
+
+		TCHECK(umm_write(f->mm, addr, &v, sizeof(v)) == 0);
+	}
+	return NULL;
+}
+
+static unsigned char fpat(size_t i)
+{
+	return (unsigned char)(i * 7 + 3);
+}
+
+static void test_lockdep_quiet_paths(void)
+{
+	struct umm_system *sys = new_system();
+	struct umm_mm *mm, *child;
+	struct umm_object *obj;
+	lockdep_report_fn old = lockdep_set_report_hook(count_report);
+	int fd = test_tmpfile(64 * PS, fpat);
+	struct fault_arg args[4];
+	pthread_t t[4];
+	uintptr_t a, f, moved;
+	char buf[PS];
+
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, 4 * 64 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 NULL, 0, &a) == 0);
+	REQUIRE(umm_mmap(mm, 0, 64 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &f) == 0);
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct fault_arg){ mm, a, i };
+		REQUIRE(pthread_create(&t[i], NULL, fault_slice, &args[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	CHECK_EQ(umm_read(mm, f, buf, sizeof(buf)), 0);
+	CHECK_EQ(buf[1], (char)fpat(1));
+	CHECK_EQ(umm_write(mm, f + 3 * PS, "x", 1), 0);
+	CHECK_EQ(umm_fork(mm, &child), 0);
+	CHECK_EQ(umm_write(child, a, "c", 1), 0);           /* COW in the child */
+	CHECK_EQ(umm_mremap(mm, a, 4 * 64 * PS, 8 * 64 * PS, MREMAP_MAYMOVE, 0, &moved), 0);
+	CHECK_EQ(umm_mremap(mm, f, 64 * PS, 128 * PS, MREMAP_MAYMOVE, 0, &f), 0);
+	CHECK_EQ(umm_mprotect(mm, moved, 64 * PS, PROT_READ), 0);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);                  /* page_mkclean */
+	CHECK_EQ(umm_object_truncate(obj, 8 * PS), 0);      /* unmap_mapping_range */
+	CHECK_EQ(umm_munmap(mm, moved, 64 * PS), 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK_EQ(atomic_load(&reports), 0);
+	CHECK_EQ(lockdep_depth(), 0);
+	lockdep_set_report_hook(old);
+	umm_mm_destroy(child);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	close(fd);
+	umm_system_destroy(sys);
+}
+
+/* set_pte_at without the table lock is a BUG in debug builds. */
+static void test_assert_held(void)
+{
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	uintptr_t a;
+	pte_t *ptep;
+	pid_t pid;
+	int status;
+
+	if (!UMM_DEBUG) {
+		fprintf(stderr, "  held-lock assertions compiled out in this build\n");
+		return;
+	}
+	sys = new_system();
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) == 0);
+	CHECK_EQ(umm_write(mm, a, "a", 1), 0);
+	mmap_read_lock(mm);
+	ptep = pte_offset_map(mm, a);
+	REQUIRE(ptep);
+	mmap_read_unlock(mm);
+	fflush(stderr);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		if (devnull >= 0)
+			dup2(devnull, 2);      /* the BUG line is expected */
+		set_pte_at(mm, a, ptep, pte_mkold(*ptep));
+		_exit(0);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	umm_mm_destroy(mm);
+	umm_system_destroy(sys);
+}
+
+/* ---- striped counters ---- */
+
+#define NR_COUNT_THREADS (MM_COUNTER_STRIPES + 4)
+
+static void test_striped_counters(void)
+{
+	struct umm_system *sys = new_system();
+	struct umm_mm *mm;
+	struct fault_arg args[NR_COUNT_THREADS];
+	pthread_t t[NR_COUNT_THREADS];
+	struct umm_mm_stats st;
+	uintptr_t a;
+
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, NR_COUNT_THREADS * 64 * PS, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) == 0);
+	for (int i = 0; i < NR_COUNT_THREADS; i++) {
+		args[i] = (struct fault_arg){ mm, a, i };
+		REQUIRE(pthread_create(&t[i], NULL, fault_slice, &args[i]) == 0);
+	}
+	for (int i = 0; i < NR_COUNT_THREADS; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	REQUIRE(umm_mm_stats(mm, &st) == 0);
+	CHECK_EQ(st.rss_anon, NR_COUNT_THREADS * 64);
+	CHECK_EQ(st.minor_faults, NR_COUNT_THREADS * 64);
+	CHECK_EQ(st.cow_faults, 0);
+	CHECK_EQ(umm_munmap(mm, a, 8 * 64 * PS), 0);        /* counted down by this thread */
+	REQUIRE(umm_mm_stats(mm, &st) == 0);
+	CHECK_EQ(st.rss_anon, (NR_COUNT_THREADS - 8) * 64);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	umm_mm_destroy(mm);
+	umm_system_destroy(sys);
+}
+
+int main(void)
+{
+	RUN(test_fmutex);
+	RUN(test_ptl_helpers);
+	RUN(test_lockdep_inversions);
+	RUN(test_lockdep_quiet_paths);
+	RUN(test_assert_held);
+	RUN(test_striped_counters);
+	return test_summary("test_locking");
+}
