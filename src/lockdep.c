@@ -26,6 +26,7 @@ struct held_lock {
 	const void *lock;
 	unsigned char cls;
 	unsigned char sub;
+	bool read;
 };
 
 static __thread struct held_lock held[LOCKDEP_MAX_HELD];
@@ -61,11 +62,11 @@ static unsigned int rank(unsigned int cls, unsigned int sub)
  * lockdep_acquire - check (unless trylock) and record an acquisition.
  * No locks.
  */
-void lockdep_acquire(const void *lock, enum lock_class cls, unsigned int sub, bool trylock)
+void lockdep_acquire(const void *lock, enum lock_class cls, unsigned int sub, unsigned int flags)
 {
 	char msg[200];
 
-	if (!trylock) {
+	if (!(flags & LOCKDEP_TRYLOCK)) {
 		for (unsigned int i = 0; i < nr_held; i++) {
 			const struct held_lock *h = &held[i];
 
@@ -88,7 +89,8 @@ void lockdep_acquire(const void *lock, enum lock_class cls, unsigned int sub, bo
 		return;
 	}
 	held[nr_held++] = (struct held_lock){ .lock = lock, .cls = (unsigned char)cls,
-					      .sub = (unsigned char)sub };
+					      .sub = (unsigned char)sub,
+					      .read = (flags & LOCKDEP_READ) != 0 };
 }
 
 /**
@@ -116,6 +118,17 @@ bool lockdep_is_held(const void *lock)
 	for (unsigned int i = 0; i < nr_held; i++)
 		if (held[i].lock == lock)
 			return true;
+	return false;
+}
+
+/**
+ * lockdep_is_held_write - whether this thread holds lock exclusively.  No locks.
+ */
+bool lockdep_is_held_write(const void *lock)
+{
+	for (unsigned int i = 0; i < nr_held; i++)
+		if (held[i].lock == lock)
+			return !held[i].read;
 	return false;
 }
 

@@ -78,19 +78,26 @@ enum lock_class {
 /* The subclass for the second lock of a class held at once. */
 #define SINGLE_DEPTH_NESTING 1
 
+/* lockdep_acquire flags */
+#define LOCKDEP_TRYLOCK 0x1    /* a trylock that succeeded: recorded, order not checked */
+#define LOCKDEP_READ    0x2    /* a shared (read) hold of an rwlock */
+
 /* lockdep_report_fn - receives one line describing a violation. */
 typedef void (*lockdep_report_fn)(const char *msg);
 
 #if UMM_DEBUG
 /*
  * lockdep_acquire - record that this thread takes `lock` of class cls and
- * nesting subclass sub; check the order first unless trylock.  No locks.
+ * nesting subclass sub (flags: LOCKDEP_*); check the order first unless
+ * LOCKDEP_TRYLOCK.  No locks.
  */
-void lockdep_acquire(const void *lock, enum lock_class cls, unsigned int sub, bool trylock);
+void lockdep_acquire(const void *lock, enum lock_class cls, unsigned int sub, unsigned int flags);
 /* lockdep_release - forget `lock` (reported if this thread does not hold it).  No locks. */
 void lockdep_release(const void *lock);
-/* lockdep_is_held - does this thread hold `lock`?  No locks. */
+/* lockdep_is_held - does this thread hold `lock` (in any mode)?  No locks. */
 bool lockdep_is_held(const void *lock);
+/* lockdep_is_held_write - does this thread hold `lock` exclusively?  No locks. */
+bool lockdep_is_held_write(const void *lock);
 /* lockdep_depth - how many locks this thread holds (checked ones only). */
 unsigned int lockdep_depth(void);
 /*
@@ -101,19 +108,24 @@ lockdep_report_fn lockdep_set_report_hook(lockdep_report_fn fn);
 #define lockdep_assert_held(lock) do { \
 	if (unlikely(!lockdep_is_held(lock))) umm_bug(__FILE__, __LINE__, "lock not held: " #lock); \
 } while (0)
+#define lockdep_assert_held_write(lock) do { \
+	if (unlikely(!lockdep_is_held_write(lock))) umm_bug(__FILE__, __LINE__, "lock not held for write: " #lock); \
+} while (0)
 #define lockdep_assert_not_held(lock) do { \
 	if (unlikely(lockdep_is_held(lock))) umm_bug(__FILE__, __LINE__, "lock held: " #lock); \
 } while (0)
 #else
-static inline void lockdep_acquire(const void *lock, enum lock_class cls, unsigned int sub, bool trylock)
+static inline void lockdep_acquire(const void *lock, enum lock_class cls, unsigned int sub, unsigned int flags)
 {
-	(void)lock; (void)cls; (void)sub; (void)trylock;
+	(void)lock; (void)cls; (void)sub; (void)flags;
 }
 static inline void lockdep_release(const void *lock) { (void)lock; }
 static inline bool lockdep_is_held(const void *lock) { (void)lock; return true; }
+static inline bool lockdep_is_held_write(const void *lock) { (void)lock; return true; }
 static inline unsigned int lockdep_depth(void) { return 0; }
 static inline lockdep_report_fn lockdep_set_report_hook(lockdep_report_fn fn) { (void)fn; return NULL; }
 #define lockdep_assert_held(lock) do { (void)sizeof(lock); } while (0)
+#define lockdep_assert_held_write(lock) do { (void)sizeof(lock); } while (0)
 #define lockdep_assert_not_held(lock) do { (void)sizeof(lock); } while (0)
 #endif
 

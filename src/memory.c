@@ -864,7 +864,7 @@ struct zap_walk {
 static int zap_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 {
 	struct zap_walk *zw = arg;
-	pte_t pte = ptep_get_and_clear(mm, addr, ptep);
+	pte_t pte = ptep_get_and_clear(mm, addr, ptep);   /* asserts ptl */
 	struct page *page;
 
 	if (!pte_present(pte))
@@ -893,6 +893,7 @@ void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uintptr_t
 
 	VM_BUG_ON(tlb->mm != vma->vm_mm);
 	VM_BUG_ON(start < vma->vm_start || end > vma->vm_end);
+	assert_pgtables_stable(vma->vm_mm);
 	(void)walk_pte_range(vma->vm_mm, start, end, zap_one, &zw);
 }
 
@@ -1091,8 +1092,8 @@ int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 
 	VM_BUG_ON(src_mm == dst_mm);
 	VM_BUG_ON(dst_vma->vm_start != src_vma->vm_start || dst_vma->vm_end != src_vma->vm_end);
-	mmap_assert_locked(src_mm);
-	mmap_assert_locked(dst_mm);
+	mmap_assert_write_locked(src_mm);
+	mmap_assert_write_locked(dst_mm);
 	err = walk_pte_tables(src_mm, src_vma->vm_start, src_vma->vm_end, copy_pte_table, &cw);
 	if (cw.prealloc)
 		put_page(cw.prealloc);  /* the page was unmapped meanwhile */
@@ -1114,6 +1115,7 @@ static int protect_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg
 	struct protect_walk *pw = arg;
 	pte_t pte = *ptep, entry;
 
+	assert_pte_locked(mm, ptep);
 	if (!pte_present(pte))
 		return 0;
 	entry = pte_modify(pte, pw->vm_flags);
@@ -1134,7 +1136,7 @@ void change_protection(struct vm_area_struct *vma, uintptr_t start, uintptr_t en
 	struct umm_mm *mm = vma->vm_mm;
 	struct protect_walk pw = { .vm_flags = vma->vm_flags };
 
-	mmap_assert_locked(mm);
+	mmap_assert_write_locked(mm);
 	(void)walk_pte_range(mm, start, end, protect_one, &pw);
 	if (pw.changed)
 		flush_tlb_range(mm, start, end);
@@ -1154,6 +1156,7 @@ static int zap_nonlinear_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, voi
 	pte_t pte = *ptep;
 	uint64_t pgoff;
 
+	assert_pte_locked(mm, ptep);
 	if (pte_is_file(pte)) {
 		pgoff = pte_to_pgoff(pte);
 	} else if (pte_present(pte) && !pte_special(pte)) {
@@ -1182,6 +1185,7 @@ static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t
 	uint64_t lo = MAX(first, vfirst), hi = MIN(end, vend);
 	struct mmu_gather tlb;
 
+	lockdep_assert_held(&vma->vm_obj->i_mmap_lock);
 	if (!(vma->vm_flags & VM_NONLINEAR) && lo >= hi)
 		return;
 	tlb_gather_mmu(&tlb, mm);

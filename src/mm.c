@@ -123,6 +123,8 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 	struct vm_area_struct *vma, *copy;
 	int err;
 
+	mmap_assert_write_locked(parent);
+	mmap_assert_write_locked(child);
 	child->mmap_base = parent->mmap_base;
 	for (vma = vma_first(parent); vma; vma = vma_next(vma)) {
 		copy = vma_dup(child, vma);
@@ -270,7 +272,8 @@ static int smaps_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 	struct page *page;
 	bool dirty;
 
-	(void)mm; (void)addr;
+	(void)addr;
+	assert_pte_locked(mm, ptep);
 	if (!pte_present(pte))
 		return 0;
 	if (pte_special(pte)) {

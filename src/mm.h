@@ -171,7 +171,7 @@ int mm_check_locked(struct umm_mm *mm);
 /* mmap_lock (LOCK_MMAP); the _nested form is fork's child (subclass 1). */
 static inline void mmap_read_lock(struct umm_mm *mm)
 {
-	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, 0, false);
+	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, 0, LOCKDEP_READ);
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 }
 static inline void mmap_read_unlock(struct umm_mm *mm)
@@ -181,7 +181,7 @@ static inline void mmap_read_unlock(struct umm_mm *mm)
 }
 static inline void mmap_write_lock_nested(struct umm_mm *mm, unsigned int subclass)
 {
-	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, subclass, false);
+	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, subclass, 0);
 	pthread_rwlock_wrlock(&mm->mmap_lock);
 }
 static inline void mmap_write_lock(struct umm_mm *mm) { mmap_write_lock_nested(mm, 0); }
@@ -192,5 +192,7 @@ static inline void mmap_write_unlock(struct umm_mm *mm)
 }
 /* mmap_assert_locked - debug builds: this thread holds mmap_lock (read or write). */
 #define mmap_assert_locked(mm) lockdep_assert_held(&(mm)->mmap_lock)
+/* mmap_assert_write_locked - debug builds: this thread holds mmap_lock for write. */
+#define mmap_assert_write_locked(mm) lockdep_assert_held_write(&(mm)->mmap_lock)
 
 #endif

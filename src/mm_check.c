@@ -96,6 +96,7 @@ static int check_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 	struct vm_area_struct *vma = find_vma(mm, addr);
 	pte_t pte = *ptep;
 
+	assert_pte_locked(mm, ptep);
 	if (!vma || vma->vm_start > addr) {
 		CHECK_FAIL(ctx, "pte %#llx at %#lx outside any vma", (unsigned long long)pte, (unsigned long)addr);
 		return 0;

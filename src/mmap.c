@@ -136,6 +136,7 @@ void unmap_vmas(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
 	struct vm_area_struct *vma, *next;
 
+	mmap_assert_write_locked(mm);
 	for (vma = find_vma(mm, start); vma && vma->vm_start < end; vma = next) {
 		VM_BUG_ON(vma->vm_start < start || vma->vm_end > end);
 		next = vma_next(vma);
@@ -157,6 +158,7 @@ int do_munmap(struct umm_mm *mm, uintptr_t start, size_t len)
 	uintptr_t end = start + len;
 	int err;
 
+	mmap_assert_write_locked(mm);
 	if (!find_vma_intersection(mm, start, end))
 		return 0;
 	err = mmap_isolate_range(mm, start, end, NULL);
@@ -176,6 +178,7 @@ void exit_mmap(struct umm_mm *mm)
 {
 	struct vm_area_struct *vma, *next;
 
+	mmap_assert_write_locked(mm);
 	for (vma = vma_first(mm); vma; vma = next) {
 		next = vma_next(vma);
 		zap_page_range(vma, vma->vm_start, vma->vm_end);

@@ -122,6 +122,7 @@ static void move_one_pte(struct mremap_move *mv, pte_t *ptep, uintptr_t addr, pt
 	struct page *page;
 	pte_t pte;
 
+	assert_pte_locked(mm, dst);
 	VM_BUG_ON(!pte_none(*dst));
 	pte = ptep_get_and_clear(mm, addr, ptep);
 	set_pte_at(mm, dest, dst, pte);
@@ -209,7 +210,7 @@ static int move_prepare_tables(struct mremap_move *mv)
 	struct umm_mm *mm = mv->mm;
 	int err;
 
-	mmap_assert_locked(mm);
+	mmap_assert_write_locked(mm);
 	err = walk_pte_tables(mm, mv->old_addr, mv->old_addr + mv->moved, alloc_dest_tables, mv);
 	if (err)
 		free_pgtables(mm, mv->new_addr, mv->new_addr + mv->moved);
@@ -415,6 +416,7 @@ static int mremap_locked(struct mremap_move *mv, int flags, uintptr_t *out)
 	struct vm_area_struct *vma;
 	int err;
 
+	mmap_assert_write_locked(mm);
 	vma = mremap_old_vma(mm, mv->old_addr, mv->old_len, mv->new_len, &err);
 	if (!vma)
 		return err;

@@ -57,7 +57,7 @@ struct umm_object {
 /* i_mmap_lock_write / i_mmap_unlock_write - obj->i_mmap_lock (LOCK_I_MMAP). */
 static inline void i_mmap_lock_write(struct umm_object *obj)
 {
-	lockdep_acquire(&obj->i_mmap_lock, LOCK_I_MMAP, 0, false);
+	lockdep_acquire(&obj->i_mmap_lock, LOCK_I_MMAP, 0, 0);
 	pthread_mutex_lock(&obj->i_mmap_lock);
 }
 static inline void i_mmap_unlock_write(struct umm_object *obj)
@@ -68,7 +68,7 @@ static inline void i_mmap_unlock_write(struct umm_object *obj)
 /* tree_lock / tree_unlock - obj->tree_lock (LOCK_TREE). */
 static inline void tree_lock(struct umm_object *obj)
 {
-	lockdep_acquire(&obj->tree_lock, LOCK_TREE, 0, false);
+	lockdep_acquire(&obj->tree_lock, LOCK_TREE, 0, 0);
 	pthread_mutex_lock(&obj->tree_lock);
 }
 static inline void tree_unlock(struct umm_object *obj)

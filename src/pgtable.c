@@ -168,6 +168,7 @@ pte_t *pte_offset_map(struct umm_mm *mm, uintptr_t addr)
 {
 	uint64_t *table = mm->pgd;
 
+	assert_pgtables_stable(mm);
 	if (addr >= ADDR_SPACE_END || !table)
 		return NULL;
 	for (unsigned int level = PT_LEVELS; level > 1; level--) {
@@ -321,6 +322,7 @@ pte_t ptep_get_and_clear(struct umm_mm *mm, uintptr_t addr, pte_t *ptep)
 {
 	pte_t old = *ptep;
 
+	assert_pte_locked(mm, ptep);
 	if (!pte_none(old))
 		set_pte_at(mm, addr, ptep, 0);
 	return old;
@@ -369,6 +371,7 @@ static int walk_level(struct umm_mm *mm, uint64_t *table, unsigned int level,
  */
 int walk_pte_tables(struct umm_mm *mm, uintptr_t start, uintptr_t end, pte_table_fn_t fn, void *arg)
 {
+	assert_pgtables_stable(mm);
 	if (!mm->pgd)
 		return 0;
 	start &= PAGE_MASK;
@@ -459,6 +462,7 @@ static bool free_level(struct umm_mm *mm, uint64_t *table, unsigned int level,
  */
 void free_pgtables(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
+	mmap_assert_write_locked(mm);
 	if (!mm->pgd)
 		return;
 	start &= PAGE_MASK;

@@ -113,7 +113,7 @@ void pgd_free(struct umm_mm *mm);
 /* page_table_lock / page_table_unlock - mm->page_table_lock (LOCK_PAGE_TABLE). */
 static inline void page_table_lock(struct umm_mm *mm)
 {
-	lockdep_acquire(&mm->page_table_lock, LOCK_PAGE_TABLE, 0, false);
+	lockdep_acquire(&mm->page_table_lock, LOCK_PAGE_TABLE, 0, 0);
 	fmutex_lock(&mm->page_table_lock);
 }
 static inline void page_table_unlock(struct umm_mm *mm)
@@ -125,7 +125,7 @@ static inline void page_table_unlock(struct umm_mm *mm)
 /* ptl_lock / ptl_lock_nested / ptl_unlock - a pte table's lock (LOCK_PTL). */
 static inline void ptl_lock_nested(struct fmutex *ptl, unsigned int subclass)
 {
-	lockdep_acquire(ptl, LOCK_PTL, subclass, false);
+	lockdep_acquire(ptl, LOCK_PTL, subclass, 0);
 	fmutex_lock(ptl);
 }
 static inline void ptl_lock(struct fmutex *ptl) { ptl_lock_nested(ptl, 0); }
@@ -147,6 +147,9 @@ static inline struct fmutex *pte_lockptr(struct umm_mm *mm, const pte_t *ptep)
 }
 /* assert_pte_locked - debug builds: this thread holds ptep's table lock. */
 #define assert_pte_locked(mm, ptep) lockdep_assert_held(pte_lockptr(mm, ptep))
+/* assert_pgtables_stable - debug builds: mmap_lock or page_table_lock held (tables stay). */
+#define assert_pgtables_stable(mm) \
+	VM_BUG_ON(!lockdep_is_held(&(mm)->mmap_lock) && !lockdep_is_held(&(mm)->page_table_lock))
 
 /*
  * ptep_get_lockless - read a pte without its table's lock: a snapshot that

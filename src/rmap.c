@@ -112,6 +112,7 @@ static int mkclean_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg
 	struct mkclean_walk *mw = arg;
 	pte_t pte = *ptep;
 
+	assert_pte_locked(mm, ptep);
 	if (!pte_present(pte) || pte_special(pte) || pte_pfn(pte) != mw->pfn)
 		return 0;
 	if (!pte_write(pte) && !pte_dirty(pte))
@@ -129,6 +130,7 @@ static int mkclean_vma(struct vm_area_struct *vma, struct page *page)
 	struct umm_mm *mm = vma->vm_mm;
 	uintptr_t start = vma->vm_start, end = vma->vm_end;
 
+	lockdep_assert_held(&vma->vm_obj->i_mmap_lock);
 	if (!(vma->vm_flags & VM_NONLINEAR)) {
 		if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= vma_pages(vma))
 			return 0;

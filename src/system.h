@@ -63,7 +63,7 @@ struct umm_system {
 /* mm_list_lock / mm_list_unlock - sys->mm_list_lock (LOCK_MM_LIST). */
 static inline void mm_list_lock(struct umm_system *sys)
 {
-	lockdep_acquire(&sys->mm_list_lock, LOCK_MM_LIST, 0, false);
+	lockdep_acquire(&sys->mm_list_lock, LOCK_MM_LIST, 0, 0);
 	pthread_mutex_lock(&sys->mm_list_lock);
 }
 static inline void mm_list_unlock(struct umm_system *sys)

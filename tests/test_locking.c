@@ -206,7 +206,7 @@ static void test_lockdep_inversions(void)
 	CHECK_EQ(atomic_load(&reports), 3);
 	i_mmap_unlock_write(obj);
 	CHECK(fmutex_trylock(&mm->page_table_lock));
-	lockdep_acquire(&mm->page_table_lock, LOCK_PAGE_TABLE, 0, true);
+	lockdep_acquire(&mm->page_table_lock, LOCK_PAGE_TABLE, 0, LOCKDEP_TRYLOCK);
 	CHECK_EQ(atomic_load(&reports), 3);
 	page_table_unlock(mm);
 	tree_unlock(obj);
