@@ -27,6 +27,7 @@
 #include "rbtree.h"
 #include "fmutex.h"
 #include "lockdep.h"
+#include "mmap_lock.h"
 
 /* vm_flags */
 #define VM_READ        0x00000001UL
@@ -89,7 +90,7 @@ struct umm_mm {
 
 	_Alignas(64) _Atomic uint64_t tlb_gen; /* bumped by every TLB shootdown */
 
-	_Alignas(64) pthread_rwlock_t mmap_lock;
+	struct mmap_rwsem mmap_lock;     /* reader counts striped per thread slot (mmap_lock.h) */
 	_Alignas(64) struct fmutex page_table_lock; /* upper-level tables; installing/freeing tables */
 	_Atomic long nr_ptes;            /* page-table pages, pgd included */
 
@@ -172,22 +173,22 @@ int mm_check_locked(struct umm_mm *mm);
 static inline void mmap_read_lock(struct umm_mm *mm)
 {
 	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, 0, LOCKDEP_READ);
-	pthread_rwlock_rdlock(&mm->mmap_lock);
+	mmap_rwsem_read_lock(&mm->mmap_lock, mm_counter_slot());
 }
 static inline void mmap_read_unlock(struct umm_mm *mm)
 {
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	mmap_rwsem_read_unlock(&mm->mmap_lock, mm_counter_slot());
 	lockdep_release(&mm->mmap_lock);
 }
 static inline void mmap_write_lock_nested(struct umm_mm *mm, unsigned int subclass)
 {
 	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, subclass, 0);
-	pthread_rwlock_wrlock(&mm->mmap_lock);
+	mmap_rwsem_write_lock(&mm->mmap_lock);
 }
 static inline void mmap_write_lock(struct umm_mm *mm) { mmap_write_lock_nested(mm, 0); }
 static inline void mmap_write_unlock(struct umm_mm *mm)
 {
-	pthread_rwlock_unlock(&mm->mmap_lock);
+	mmap_rwsem_write_unlock(&mm->mmap_lock);
 	lockdep_release(&mm->mmap_lock);
 }
 /* mmap_assert_locked - debug builds: this thread holds mmap_lock (read or write). */

@@ -70,7 +70,7 @@ static struct umm_mm *mm_new(void)
 	mm->id = next_mm_id++;
 	mm->mm_rb = RB_ROOT;
 	mm->mmap_base = UMM_TASK_SIZE;
-	pthread_rwlock_init(&mm->mmap_lock, NULL);
+	mmap_rwsem_init(&mm->mmap_lock);
 	return mm;
 }
 
@@ -84,7 +84,7 @@ static void mm_free(struct umm_mm *mm)
 	}
 	CHECK_EQ(mm->map_count, 0);
 	CHECK_EQ(mm->total_vm, 0);
-	pthread_rwlock_destroy(&mm->mmap_lock);
+	mmap_rwsem_destroy(&mm->mmap_lock);
 	free(mm);
 }
 
@@ -1319,19 +1319,13 @@ static void mt_write_one(uint64_t *s)
 
 static void test_threads(void)
 {
-	pthread_rwlockattr_t attr;
 	pthread_t readers[MT_READERS];
 	uint64_t s = rnd() | 1;
 	double t0 = now_sec();
 
 	memset(&mt, 0, sizeof(mt));
 	mt.mm = mm_new();
-	/* writer preference, so the writer is not starved by the readers */
-	pthread_rwlock_destroy(&mt.mm->mmap_lock);
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&mt.mm->mmap_lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
+	/* mmap_lock prefers a waiting writer, so the readers do not starve it */
 	for (int i = 0; i < MT_SLOTS; i += 4) {
 		uintptr_t start = MT_BASE + (uintptr_t)i * MT_REGION + 2 * PG;
 		mt.slot[i] = (struct mt_slot){ start, start + 4 * PG, map_anon(mt.mm, start, start + 4 * PG) };
