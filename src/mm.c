@@ -33,21 +33,6 @@
 #include "tlb.h"
 
 static _Atomic uint64_t next_mm_id = 1;
-static _Atomic unsigned int next_stripe_slot;
-
-__thread unsigned int mm_stripe_slot __attribute__((tls_model("initial-exec")));
-
-/**
- * mm_stripe_slot_assign - give the calling thread its counter stripe
- * slot, round-robin over the threads that count.  Returns slot + 1.
- */
-unsigned int mm_stripe_slot_assign(void)
-{
-	unsigned int s = atomic_fetch_add_explicit(&next_stripe_slot, 1, memory_order_relaxed);
-
-	mm_stripe_slot = (s % MM_COUNTER_STRIPES) + 1;
-	return mm_stripe_slot;
-}
 
 /**
  * mm_alloc - allocate an empty address space linked into sys->mm_list.

@@ -8,8 +8,7 @@
  * each pte table has its own lock in its struct page.
  *
  * Counters.  RSS and fault-event counters are striped: a thread adds to
- * the stripe of its slot (assigned round-robin when the thread first
- * counts), each stripe on its own cache line, so threads faulting in one
+ * the stripe of its slot (percpu.h), each stripe on its own cache line, so threads faulting in one
  * mm do not bounce a shared line.  Readers sum the stripes: exact when the
  * address space is quiescent, a snapshot otherwise.
  *
@@ -28,6 +27,7 @@
 #include "fmutex.h"
 #include "lockdep.h"
 #include "mmap_lock.h"
+#include "percpu.h"
 
 /* vm_flags */
 #define VM_READ        0x00000001UL
@@ -60,7 +60,7 @@ struct vm_area_struct {
 enum mm_counter { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, NR_MM_COUNTERS };
 enum mm_event { MM_MIN_FLT, MM_MAJ_FLT, MM_COW_FLT, NR_MM_EVENTS };
 
-#define MM_COUNTER_STRIPES 16   /* power of two */
+#define MM_COUNTER_STRIPES NR_SLOT_STRIPES
 
 /* One thread slot's share of an mm's counters, on a cache line of its own. */
 struct mm_counter_stripe {
@@ -98,31 +98,16 @@ struct umm_mm {
 	struct mm_counter_stripe stripes[MM_COUNTER_STRIPES];
 };
 
-/* The calling thread's stripe slot + 1 (0: not yet assigned); mm.c. */
-extern __thread unsigned int mm_stripe_slot __attribute__((tls_model("initial-exec")));
-/* mm_stripe_slot_assign - give the calling thread its slot (round-robin); returns slot + 1. */
-unsigned int mm_stripe_slot_assign(void);
-
-/* mm_counter_slot - the calling thread's stripe index (assigned on first use). */
-static inline unsigned int mm_counter_slot(void)
-{
-	unsigned int s = mm_stripe_slot;
-
-	if (unlikely(!s))
-		s = mm_stripe_slot_assign();
-	return (s - 1) & (MM_COUNTER_STRIPES - 1);
-}
-
 static inline void add_mm_counter(struct umm_mm *mm, int member, long value)
 {
-	atomic_fetch_add_explicit(&mm->stripes[mm_counter_slot()].rss[member], value,
+	atomic_fetch_add_explicit(&mm->stripes[thread_slot()].rss[member], value,
 				  memory_order_relaxed);
 }
 static inline void inc_mm_counter(struct umm_mm *mm, int member) { add_mm_counter(mm, member, 1); }
 static inline void dec_mm_counter(struct umm_mm *mm, int member) { add_mm_counter(mm, member, -1); }
 static inline void count_mm_event(struct umm_mm *mm, enum mm_event ev)
 {
-	atomic_fetch_add_explicit(&mm->stripes[mm_counter_slot()].events[ev], 1,
+	atomic_fetch_add_explicit(&mm->stripes[thread_slot()].events[ev], 1,
 				  memory_order_relaxed);
 }
 /* get_mm_counter / get_mm_event - the sum over the stripes.  No locks. */
@@ -173,11 +158,11 @@ int mm_check_locked(struct umm_mm *mm);
 static inline void mmap_read_lock(struct umm_mm *mm)
 {
 	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, 0, LOCKDEP_READ);
-	mmap_rwsem_read_lock(&mm->mmap_lock, mm_counter_slot());
+	mmap_rwsem_read_lock(&mm->mmap_lock, thread_slot());
 }
 static inline void mmap_read_unlock(struct umm_mm *mm)
 {
-	mmap_rwsem_read_unlock(&mm->mmap_lock, mm_counter_slot());
+	mmap_rwsem_read_unlock(&mm->mmap_lock, thread_slot());
 	lockdep_release(&mm->mmap_lock);
 }
 static inline void mmap_write_lock_nested(struct umm_mm *mm, unsigned int subclass)

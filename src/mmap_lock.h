@@ -32,8 +32,9 @@
 #include <stdint.h>
 #include "compiler.h"
 #include "fmutex.h"
+#include "percpu.h"
 
-#define MMAP_LOCK_STRIPES 16    /* power of two; indexed by the thread slot */
+#define MMAP_LOCK_STRIPES NR_SLOT_STRIPES   /* indexed by the thread slot (percpu.h) */
 
 struct mmap_lock_stripe {
 	_Alignas(64) _Atomic long readers;

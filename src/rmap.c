@@ -52,7 +52,7 @@ void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, uintp
 	page->mapping = NULL;
 	page->index = linear_page_index(vma, addr);
 	atomic_store(&page->_mapcount, 1);
-	atomic_fetch_add(&vma->vm_mm->sys->nr_anon, 1);
+	stripe_counter_add(&vma->vm_mm->sys->nr_anon, 1);
 	/* scheme hook: record (vma, addr) as the page's direct mapping */
 }
 
@@ -97,7 +97,7 @@ void page_remove_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t a
 	left = atomic_fetch_sub(&page->_mapcount, 1) - 1;
 	VM_BUG_ON(left < 0);
 	if (left == 0 && PageAnon(page))
-		atomic_fetch_sub(&vma->vm_mm->sys->nr_anon, 1);
+		stripe_counter_add(&vma->vm_mm->sys->nr_anon, -1);
 }
 
 struct mkclean_walk {

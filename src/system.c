@@ -84,9 +84,10 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	err = validate_config(cfg);
 	if (err)
 		return err;
-	sys = calloc(1, sizeof(*sys));
+	sys = aligned_alloc(64, ALIGN_UP(sizeof(*sys), 64));   /* cache-line aligned members */
 	if (!sys)
 		return -ENOMEM;
+	memset(sys, 0, sizeof(*sys));
 	sys->id = atomic_fetch_add(&next_system_id, 1);
 	sys->cfg = *cfg;
 	if (!sys->cfg.phys_bytes)
@@ -197,7 +198,7 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->wmark_high = ps.wmark_high;
 	st->alloc_failures = ps.alloc_failures;
 	st->pagecache_pages = (unsigned long)atomic_load(&sys->nr_pagecache);
-	st->anon_pages = (unsigned long)atomic_load(&sys->nr_anon);
+	st->anon_pages = (unsigned long)stripe_counter_sum(&sys->nr_anon);
 	st->pgtable_pages = (unsigned long)atomic_load(&sys->nr_pgtable);
 	kmem_cache_get_stats(sys->mm_cache, &ks);
 	st->slab_pages = ks.slabs;

@@ -19,6 +19,7 @@
 #include "page_alloc.h"
 #include "slab.h"
 #include "lockdep.h"
+#include "percpu.h"
 
 struct umm_system {
 	uint64_t id;                     /* unique in the process, never reused */
@@ -40,7 +41,7 @@ struct umm_system {
 
 	_Atomic long nr_objects;
 	_Atomic long nr_pagecache;       /* pages in page caches */
-	_Atomic long nr_anon;            /* allocated anonymous pages */
+	struct stripe_counter nr_anon;   /* live anonymous pages (striped: every anon fault adds) */
 	_Atomic long nr_pgtable;         /* page-table pages */
 	_Atomic long nr_warnings;        /* warnings logged about this system (pr_warn) */
 

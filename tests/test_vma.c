@@ -63,9 +63,10 @@ static void env_destroy(void)
 
 static struct umm_mm *mm_new(void)
 {
-	struct umm_mm *mm = calloc(1, sizeof(*mm));
+	struct umm_mm *mm = aligned_alloc(64, ALIGN_UP(sizeof(*mm), 64));
 
 	REQUIRE(mm);
+	memset(mm, 0, sizeof(*mm));
 	mm->sys = sys;
 	mm->id = next_mm_id++;
 	mm->mm_rb = RB_ROOT;
