@@ -45,13 +45,15 @@
  * (first use of the threads' TLBs and of usermm's frames).  The figure is
  * the median of REPS repetitions.
  *
- * What scaling to expect is left to the measurement: usermm installs every
- * pte of an address space under its single mm->page_table_lock and takes
- * mmap_lock (an rwlock) for read on each fault, so all fault installs in
- * one mm serialize on one mutex, while the kernel splits its pte locks per
- * page-table page (a thread's 16 MiB slice has tables of its own) and,
- * in recent kernels, handles most faults under a per-VMA lock instead of
- * mmap_lock.  Soft-TLB hits take no lock on either side.
+ * What scaling to expect is left to the measurement: usermm locks each
+ * page-table page (pte table) separately, as the kernel does, and a
+ * thread's 16 MiB slice has pte tables of its own; a fault's mmap_lock
+ * read hold and its RSS/fault counters touch only the faulting thread's
+ * own stripes.  What the threads of one address space still share: the
+ * page cache's tree_lock on a file fault, and the allocator's and soft
+ * TLB's occasional shared lines.  The kernel, in recent versions, handles
+ * most faults under a per-VMA lock instead of mmap_lock.  Soft-TLB hits
+ * take no lock on either side.
  *
  * As in bench_fault.c: kernel accesses are loads and stores through the
  * mmap()ed pointer, kernel mappings get MADV_NOHUGEPAGE, the kernel's file

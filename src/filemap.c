@@ -28,9 +28,9 @@
  * after reading, so either it sees the new size or truncation finds its
  * page (and waits for its lock).
  *
- * Locks taken, in order: page lock -> (truncate: i_mmap_lock ->
- * page_table_lock, through sys->unmap_mapping_range) -> obj->tree_lock ->
- * allocator.  No lock but the page's own is held across readpage/writepage.
+ * Locks taken, in order (the library's order is in lockdep.h): page lock
+ * -> (truncate: i_mmap_lock -> page_table_lock -> pte table locks, through
+ * sys->unmap_mapping_range) -> obj->tree_lock -> allocator.  No lock but the page's own is held across readpage/writepage.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -28,9 +28,11 @@
  * file).  Grow: ftruncate, zero the old last page's tail (stores that went
  * past the old end must not appear in the object's new range), raise size.
  *
- * Locks taken, in order: truncate_mutex -> page lock -> obj->tree_lock
- * (through filemap.c).  The unmap hook takes i_mmap_lock and page-table
- * locks with only truncate_mutex held.
+ * Locks taken, in order (the library's order is in lockdep.h):
+ * truncate_mutex -> page lock -> obj->tree_lock (through filemap.c).  The
+ * unmap hook takes i_mmap_lock and page-table locks with only
+ * truncate_mutex held.  truncate_mutex is outside every lock in lockdep.h
+ * and is not seen by the checker.
  */
 #include <errno.h>
 #include <fcntl.h>

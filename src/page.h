@@ -165,7 +165,7 @@ void put_page(struct page *p);
 /*
  * Page lock: PG_locked, with sleepers parked on a hashed wait table
  * (implemented in page_alloc.c).  lock_page() may block; trylock_page()
- * does not.  Order: see the lock order in mm.h.
+ * does not.  Order: see the lock order in lockdep.h.
  */
 void lock_page(struct page *p);
 bool trylock_page(struct page *p);
