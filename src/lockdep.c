@@ -31,6 +31,7 @@ struct held_lock {
 
 static __thread struct held_lock held[LOCKDEP_MAX_HELD];
 static __thread unsigned int nr_held;
+static __thread unsigned long nr_acquired[NR_LOCK_CLASSES];
 static _Atomic(lockdep_report_fn) report_hook;
 
 static const char *const class_names[NR_LOCK_CLASSES] = {
@@ -84,6 +85,7 @@ void lockdep_acquire(const void *lock, enum lock_class cls, unsigned int sub, un
 			}
 		}
 	}
+	nr_acquired[cls]++;
 	if (nr_held == LOCKDEP_MAX_HELD) {
 		report("lockdep: too many locks held");
 		return;
@@ -138,6 +140,15 @@ bool lockdep_is_held_write(const void *lock)
 unsigned int lockdep_depth(void)
 {
 	return nr_held;
+}
+
+/**
+ * lockdep_acquisitions - how many locks of class cls this thread has
+ * taken since it started.  No locks.
+ */
+unsigned long lockdep_acquisitions(enum lock_class cls)
+{
+	return nr_acquired[cls];
 }
 
 /**

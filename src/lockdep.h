@@ -57,7 +57,9 @@
  * strictly above every held lock's is reported through the hook set with
  * lockdep_set_report_hook(), or is a BUG when no hook is set.  Trylocks
  * are recorded but not checked (they cannot deadlock).
- * lockdep_assert_held() makes the "lock held" contracts checks.
+ * lockdep_assert_held() makes the "lock held" contracts checks.  Each
+ * thread also counts its acquisitions per class (lockdep_acquisitions),
+ * so tests can check how often a path takes a lock.
  */
 #ifndef UMM_LOCKDEP_H
 #define UMM_LOCKDEP_H
@@ -100,6 +102,8 @@ bool lockdep_is_held(const void *lock);
 bool lockdep_is_held_write(const void *lock);
 /* lockdep_depth - how many locks this thread holds (checked ones only). */
 unsigned int lockdep_depth(void);
+/* lockdep_acquisitions - how many times this thread has taken a lock of class cls. */
+unsigned long lockdep_acquisitions(enum lock_class cls);
 /*
  * lockdep_set_report_hook - send violations to fn (NULL: BUG on a
  * violation, the default).  Returns the previous hook.  Process-wide.
@@ -123,6 +127,7 @@ static inline void lockdep_release(const void *lock) { (void)lock; }
 static inline bool lockdep_is_held(const void *lock) { (void)lock; return true; }
 static inline bool lockdep_is_held_write(const void *lock) { (void)lock; return true; }
 static inline unsigned int lockdep_depth(void) { return 0; }
+static inline unsigned long lockdep_acquisitions(enum lock_class cls) { (void)cls; return 0; }
 static inline lockdep_report_fn lockdep_set_report_hook(lockdep_report_fn fn) { (void)fn; return NULL; }
 #define lockdep_assert_held(lock) do { (void)sizeof(lock); } while (0)
 #define lockdep_assert_held_write(lock) do { (void)sizeof(lock); } while (0)

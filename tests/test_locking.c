@@ -20,6 +20,10 @@
  *     and trylocks are not; fork, mremap, truncate, mprotect, munmap and
  *     faults from several threads report nothing; a pte written without
  *     its table lock is a BUG (checked in a child process);
+ *   - debug builds: a soft-TLB miss that faults a page in takes the pte
+ *     table lock once (read of an empty pte, first write, write to a page
+ *     mapped read-only for a shared mapping) and a miss on a present pte
+ *     once; the fault builds a missing table under page_table_lock once;
  *   - the striped RSS and fault counters are exact once the threads that
  *     faulted have finished, with more threads than stripes.
  */
@@ -359,6 +363,62 @@ static void test_assert_held(void)
 	umm_system_destroy(sys);
 }
 
+/* ---- lock round trips per soft-TLB miss ---- */
+
+/* ptl_trips - pte table lock acquisitions made by one umm_read/umm_write. */
+static unsigned long ptl_trips(struct umm_mm *mm, uintptr_t addr, bool write)
+{
+	unsigned long before = lockdep_acquisitions(LOCK_PTL);
+	uint64_t v = 0;
+
+	if (write)
+		CHECK_EQ(umm_write(mm, addr, &v, sizeof(v)), 0);
+	else
+		CHECK_EQ(umm_read(mm, addr, &v, sizeof(v)), 0);
+	return lockdep_acquisitions(LOCK_PTL) - before;
+}
+
+static void test_one_trip_per_miss(void)
+{
+	struct umm_system *sys;
+	struct umm_mm *mm, *other;
+	struct umm_object *obj;
+	uintptr_t a, f;
+	unsigned long pt0;
+
+	if (!UMM_DEBUG) {
+		fprintf(stderr, "  lock counting compiled out in this build\n");
+		return;
+	}
+	sys = new_system();
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_mm_create(sys, &other) == 0);
+	REQUIRE(umm_object_create_shmem(sys, 16 * PS, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, 16 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 NULL, 0, &a) == 0);
+	REQUIRE(umm_mmap(mm, 0, 16 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &f) == 0);
+
+	pt0 = lockdep_acquisitions(LOCK_PAGE_TABLE);
+	CHECK_EQ(ptl_trips(mm, a, true), 1);               /* first write, table built */
+	CHECK_EQ(lockdep_acquisitions(LOCK_PAGE_TABLE) - pt0, 1);
+	CHECK_EQ(ptl_trips(mm, a + PS, false), 1);         /* read: zero page */
+	CHECK_EQ(ptl_trips(mm, a + 2 * PS, true), 1);      /* first write, table there */
+	CHECK_EQ(ptl_trips(mm, f, false), 1);              /* shmem read */
+	CHECK_EQ(ptl_trips(mm, f + PS, true), 1);          /* shmem write */
+	/* another thread's view: a fresh mm sharing the object, read then write */
+	REQUIRE(umm_mmap(other, 0, 16 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &f) == 0);
+	CHECK_EQ(ptl_trips(other, f, false), 1);
+	CHECK_EQ(ptl_trips(other, f, true), 1);            /* read-only pte made writable */
+	/* a miss on a present pte (a TLB flushed by mprotect) takes it once too */
+	CHECK_EQ(umm_mprotect(mm, a, 16 * PS, PROT_READ), 0);
+	CHECK_EQ(ptl_trips(mm, a, false), 1);
+	CHECK_EQ(lockdep_depth(), 0);
+	umm_mm_destroy(other);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	umm_system_destroy(sys);
+}
+
 /* ---- striped counters ---- */
 
 #define NR_COUNT_THREADS (MM_COUNTER_STRIPES + 4)
@@ -401,6 +461,7 @@ int main(void)
 	RUN(test_lockdep_inversions);
 	RUN(test_lockdep_quiet_paths);
 	RUN(test_assert_held);
+	RUN(test_one_trip_per_miss);
 	RUN(test_striped_counters);
 	return test_summary("test_locking");
 }
