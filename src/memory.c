@@ -512,8 +512,6 @@ static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 	if (old) {
 		page_remove_rmap(old, vmf->vma, vmf->address, vmf->pte);
 		dec_mm_counter(mm, vma_page_counter(vmf->vma, old));
-	}
-	if (old) {
 		put_page(old);          /* the old pte's reference */
 		put_page(old);          /* ours */
 	}
