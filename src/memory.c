@@ -636,8 +636,9 @@ static void fault_unprepare(struct vm_fault *vmf)
 }
 
 /*
- * handle_pte_fault - find or build the pte slot, take its table's lock and
- * resolve the fault by the pte's state.  Returns 0 with vmf->ptl HELD and
+ * handle_pte_fault - find or build the pte slot (unless the caller's walk
+ * passed it in vmf->pte), take its table's lock and resolve the fault by
+ * the pte's state.  Returns 0 with vmf->ptl HELD and
  * vmf->pte the slot (its pte allows the access, unless another thread
  * changed it while ptl was dropped: callers re-check), or an error with
  * no lock held.
@@ -653,10 +654,16 @@ static int handle_pte_fault(struct vm_fault *vmf)
 		if (err)
 			return err;
 	}
-	vmf->pte = pte_alloc_map_lock(mm, vmf->address, &vmf->ptl);
-	if (!vmf->pte) {
-		fault_unprepare(vmf);
-		return -ENOMEM;
+	if (vmf->pte) {
+		/* the caller's walk found the slot: tables stay while mmap_lock is held */
+		vmf->ptl = pte_lockptr(mm, vmf->pte);
+		ptl_lock(vmf->ptl);
+	} else {
+		vmf->pte = pte_alloc_map_lock(mm, vmf->address, &vmf->ptl);
+		if (!vmf->pte) {
+			fault_unprepare(vmf);
+			return -ENOMEM;
+		}
 	}
 	pte = vmf->orig_pte = *vmf->pte;
 	if (!pte_none(pte) && (vmf->anon_page || vmf->prepared)) {
@@ -807,7 +814,7 @@ static inline bool pte_allows(pte_t pte, unsigned int flags)
  * confirmed under the table lock; one that does not goes straight to the
  * fault (with FAULT_FLAG_PTE_NONE when it was empty), which returns with
  * the table locked and the slot in hand, so the common miss takes the
- * table lock once.  mmap_lock held for read.  Returns 0 with the pte
+ * table lock once and walks the tables once.  mmap_lock held for read.  Returns 0 with the pte
  * table lock HELD (*ptlp), *pagep the frame and *ptev the pte (young, and
  * dirty for writes); or a fault's error with no page-table lock held.
  */
@@ -822,6 +829,7 @@ int follow_or_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags,
 		struct vm_fault vmf = {
 			.mm = mm,
 			.address = addr & PAGE_MASK,
+			.pte = ptep,            /* NULL: a table is missing, the fault builds it */
 		};
 		int err;
 
