@@ -102,6 +102,8 @@ struct page {
  * private (page-cache/anon pages) and lru while a page is in use.  The
  * union is full in the page-table variant (owner, address, level, count,
  * lock); a new per-use field goes into the union's variant for that use.
+ * The allocator clears a fresh frame's union by zeroing from `mapping` up
+ * to `lru` (page_alloc.c): keep the union right before lru.
  */
 _Static_assert(sizeof(struct page) <= 64, "struct page must stay within 64 bytes");
 
