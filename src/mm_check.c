@@ -19,8 +19,9 @@
  * number of ptes that map it, and the allocator's own lists are sound.
  *
  * Locks (order in lockdep.h): mmap_lock (read, or held by the caller) ->
- * each pte table's lock in turn (walk_pte_range); page_table_lock alone
- * to count the tables.  umm_system_check holds mm_list_lock and takes
+ * page_table_lock (held across the walk, the table count and the RSS
+ * comparison, which keeps truncate's walkers out) -> each pte table's
+ * lock in turn (walk_pte_range).  umm_system_check holds mm_list_lock and takes
  * each mm's locks in turn; it must only run while no other thread changes
  * the system (the counters it compares are exact only then).
  */
@@ -118,14 +119,19 @@ static int mm_check_ctx(struct umm_mm *mm, struct check_ctx *ctx)
 	mmap_assert_locked(mm);
 	if (vma_tree_check(mm))
 		ctx->errors++;
-	walk_pte_range(mm, 0, UMM_TASK_SIZE, check_pte, ctx);
+	/*
+	 * page_table_lock across the walk and the comparison keeps out the
+	 * walkers that have no mmap_lock (truncate's unmap_mapping_range):
+	 * with mmap_lock held for write the counts are then exact.
+	 */
 	page_table_lock(mm);
+	walk_pte_range(mm, 0, UMM_TASK_SIZE, check_pte, ctx);
 	tables = pgtable_count(mm);
-	page_table_unlock(mm);
 	for (int i = 0; i < NR_MM_COUNTERS; i++)
 		if (ctx->rss[i] != get_mm_counter(mm, i))
 			CHECK_FAIL(ctx, "rss counter %d is %ld, page tables hold %ld",
 				   i, get_mm_counter(mm, i), ctx->rss[i]);
+	page_table_unlock(mm);
 	if ((long)tables != atomic_load(&mm->nr_ptes))
 		CHECK_FAIL(ctx, "%lu page-table pages but nr_ptes %ld", tables, atomic_load(&mm->nr_ptes));
 	return ctx->errors ? -EUCLEAN : 0;

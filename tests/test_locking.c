@@ -25,7 +25,15 @@
  *     mapped read-only for a shared mapping) and a miss on a present pte
  *     once; the fault builds a missing table under page_table_lock once;
  *   - the striped RSS and fault counters are exact once the threads that
- *     faulted have finished, with more threads than stripes.
+ *     faulted have finished, with more threads than stripes;
+ *   - page tables freed while walkers without mmap_lock run: one pte table
+ *     is shared by a file mapping and an anonymous one; a thread maps,
+ *     fills, moves (mremap) and unmaps the anonymous one over and over
+ *     (freeing the table whenever the file's ptes are gone), while another
+ *     truncates, regrows, dirties and syncs the file (unmap_mapping_range
+ *     and page_mkclean walk the table) and a third faults the file's pages
+ *     back in.  The anonymous data always reads back, nothing fails but with
+ *     -EIO past the file's end, and the system checks clean.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -454,6 +462,119 @@ static void test_striped_counters(void)
 	umm_system_destroy(sys);
 }
 
+/* ---- page-table freeing against walkers that hold no mmap_lock ---- */
+
+struct race {
+	struct umm_mm *mm;
+	struct umm_object *obj;
+	uintptr_t base;           /* 2 MiB aligned: one pte table */
+	double deadline;
+	_Atomic long rounds[3];
+};
+
+#define RACE_FILE_PAGES 8
+#define RACE_ANON_OFF   (16 * PS)
+#define RACE_MOVE_OFF   (48 * PS)
+#define RACE_ANON_PAGES 16
+
+static void *race_mapper(void *p)
+{
+	struct race *r = p;
+	uint64_t round = 0;
+
+	while (test_now_s() < r->deadline) {
+		uintptr_t a = r->base + RACE_ANON_OFF, got, moved;
+		uint64_t v;
+
+		round++;
+		TCHECK(umm_mmap(r->mm, a, RACE_ANON_PAGES * PS, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0, &got) == 0 && got == a);
+		for (uint64_t i = 0; i < RACE_ANON_PAGES; i++) {
+			v = round << 8 | i;
+			TCHECK(umm_write(r->mm, a + i * PS, &v, sizeof(v)) == 0);
+		}
+		if (round & 1) {
+			TCHECK(umm_mremap(r->mm, a, RACE_ANON_PAGES * PS, RACE_ANON_PAGES * PS,
+					  MREMAP_MAYMOVE | MREMAP_FIXED, r->base + RACE_MOVE_OFF, &moved) == 0);
+			a = r->base + RACE_MOVE_OFF;
+		}
+		for (uint64_t i = 0; i < RACE_ANON_PAGES; i++) {
+			v = 0;
+			TCHECK(umm_read(r->mm, a + i * PS, &v, sizeof(v)) == 0 && v == (round << 8 | i));
+		}
+		TCHECK(umm_munmap(r->mm, a, RACE_ANON_PAGES * PS) == 0);
+		atomic_fetch_add(&r->rounds[0], 1);
+	}
+	return NULL;
+}
+
+static void *race_truncator(void *p)
+{
+	struct race *r = p;
+
+	while (test_now_s() < r->deadline) {
+		uint8_t c = 1;
+
+		TCHECK(umm_object_truncate(r->obj, 0) == 0);
+		TCHECK(umm_object_truncate(r->obj, RACE_FILE_PAGES * PS) == 0);
+		/* dirty the last two pages (only this thread touches them), then write back */
+		TCHECK(umm_write(r->mm, r->base + (RACE_FILE_PAGES - 1) * PS, &c, 1) == 0);
+		TCHECK(umm_write(r->mm, r->base + (RACE_FILE_PAGES - 2) * PS, &c, 1) == 0);
+		TCHECK(umm_object_sync(r->obj, 0, 0) == 0);
+		atomic_fetch_add(&r->rounds[1], 1);
+	}
+	return NULL;
+}
+
+static void *race_faulter(void *p)
+{
+	struct race *r = p;
+
+	while (test_now_s() < r->deadline) {
+		/* reads only: a store racing writeback's pwrite is a data race by design */
+		for (uintptr_t i = 0; i < RACE_FILE_PAGES - 2; i++) {
+			uint8_t c;
+			int err = umm_read(r->mm, r->base + i * PS, &c, 1);
+
+			TCHECK(err == 0 || err == -EIO);
+		}
+		atomic_fetch_add(&r->rounds[2], 1);
+	}
+	return NULL;
+}
+
+static void test_table_free_race(void)
+{
+	struct umm_system *sys = new_system();
+	struct race r = { 0 };
+	int fd = test_tmpfile(RACE_FILE_PAGES * PS, fpat);
+	void *(*fn[3])(void *) = { race_mapper, race_truncator, race_faulter };
+	pthread_t t[3];
+	uintptr_t a, got;
+
+	REQUIRE(umm_mm_create(sys, &r.mm) == 0);
+	REQUIRE(umm_object_open_fd(sys, fd, &r.obj) == 0);
+	REQUIRE(umm_mmap(r.mm, 0, 2 * PMD_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) == 0);
+	r.base = ALIGN_UP(a, PMD_SIZE);
+	REQUIRE(umm_munmap(r.mm, a, 2 * PMD_SIZE) == 0);
+	REQUIRE(umm_mmap(r.mm, r.base, RACE_FILE_PAGES * PS, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, r.obj, 0, &got) == 0);
+	r.deadline = test_now_s() + 1.0;
+	for (int i = 0; i < 3; i++)
+		REQUIRE(pthread_create(&t[i], NULL, fn[i], &r) == 0);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	fprintf(stderr, "  rounds: %ld map/move/unmap, %ld truncate/sync, %ld fault passes\n",
+		atomic_load(&r.rounds[0]), atomic_load(&r.rounds[1]), atomic_load(&r.rounds[2]));
+	CHECK(atomic_load(&r.rounds[0]) > 0 && atomic_load(&r.rounds[1]) > 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(r.mm);
+	umm_object_put(r.obj);
+	close(fd);
+	umm_system_destroy(sys);
+}
+
 int main(void)
 {
 	RUN(test_fmutex);
@@ -463,5 +584,6 @@ int main(void)
 	RUN(test_assert_held);
 	RUN(test_one_trip_per_miss);
 	RUN(test_striped_counters);
+	RUN(test_table_free_race);
 	return test_summary("test_locking");
 }
