@@ -29,6 +29,7 @@ void mmap_rwsem_init(struct mmap_rwsem *sem)
 	atomic_store(&sem->writer, 0);
 	atomic_store(&sem->wait_seq, 0);
 	atomic_store(&sem->writer_seq, 0);
+	atomic_store(&sem->readers_waiting, 0);
 	pthread_mutex_init(&sem->writer_mutex, NULL);
 	for (int i = 0; i < MMAP_LOCK_STRIPES; i++)
 		atomic_store(&sem->stripe[i].readers, 0);
@@ -69,12 +70,14 @@ void mmap_rwsem_read_lock_slow(struct mmap_rwsem *sem, unsigned int slot)
 
 		atomic_fetch_sub_explicit(&st->readers, 1, memory_order_seq_cst);
 		mmap_rwsem_wake_writer(sem);
+		atomic_fetch_add_explicit(&sem->readers_waiting, 1, memory_order_seq_cst);
 		for (;;) {
 			seq = atomic_load_explicit(&sem->wait_seq, memory_order_seq_cst);
 			if (!atomic_load_explicit(&sem->writer, memory_order_seq_cst))
 				break;
 			futex_wait(&sem->wait_seq, seq);
 		}
+		atomic_fetch_sub_explicit(&sem->readers_waiting, 1, memory_order_seq_cst);
 		atomic_fetch_add_explicit(&st->readers, 1, memory_order_seq_cst);
 	} while (atomic_load_explicit(&sem->writer, memory_order_seq_cst));
 }
@@ -116,7 +119,9 @@ void mmap_rwsem_write_unlock(struct mmap_rwsem *sem)
 	fm_tsan(__tsan_mutex_pre_unlock(sem, 0));
 	atomic_store_explicit(&sem->writer, 0, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&sem->wait_seq, 1, memory_order_seq_cst);
-	futex_wake_all(&sem->wait_seq);
+	/* a reader counted after this load sees writer == 0 and does not sleep */
+	if (atomic_load_explicit(&sem->readers_waiting, memory_order_seq_cst))
+		futex_wake_all(&sem->wait_seq);
 	pthread_mutex_unlock(&sem->writer_mutex);
 	fm_tsan(__tsan_mutex_post_unlock(sem, 0));
 }

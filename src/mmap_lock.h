@@ -20,7 +20,9 @@
  *
  * Sleeping is on futexes: readers on `wait_seq` while the flag is up, the
  * writer on `writer_seq` while readers drain; each is bumped before its
- * wake.  ThreadSanitizer is told it is a reader-writer mutex
+ * wake.  Readers count themselves in `readers_waiting` before they look
+ * at the flag for the last time, so a writer's unlock makes the wake-up
+ * system call only when a reader may be asleep.  ThreadSanitizer is told it is a reader-writer mutex
  * (__tsan_mutex_* annotations).  The order checker sees it through the
  * wrappers in mm.h (class LOCK_MMAP).
  */
@@ -44,6 +46,7 @@ struct mmap_rwsem {
 	_Alignas(64) _Atomic int writer;         /* a writer holds it or waits for readers */
 	_Atomic uint32_t wait_seq;               /* readers sleep here while `writer` */
 	_Atomic uint32_t writer_seq;             /* the writer sleeps here while readers drain */
+	_Atomic int readers_waiting;             /* readers asleep (or about to be) on wait_seq */
 	pthread_mutex_t writer_mutex;            /* writers, one at a time */
 	struct mmap_lock_stripe stripe[MMAP_LOCK_STRIPES];
 };
