@@ -43,7 +43,7 @@
 
 /**
  * find_get_page - the cached page at @index with a reference taken.
- * Takes and releases obj->tree_lock.
+ * Takes and releases obj->tree_lock for read.
  * Return: the page, or NULL if none is cached there.
  */
 struct page *find_get_page(struct umm_object *obj, uint64_t index)
@@ -52,11 +52,11 @@ struct page *find_get_page(struct umm_object *obj, uint64_t index)
 
 	if (!obj)
 		return NULL;
-	tree_lock(obj);
+	tree_read_lock(obj);
 	page = radix_tree_lookup(&obj->page_tree, index);
 	if (page)
 		get_page(page);
-	tree_unlock(obj);
+	tree_read_unlock(obj);
 	return page;
 }
 
@@ -253,7 +253,7 @@ int read_cache_page(struct umm_object *obj, uint64_t index, struct page **pagep,
 /**
  * find_get_pages - up to @nr cached pages with index in [*@start, @end),
  * in index order, each referenced; *@start moves past the last one found.
- * Takes and releases obj->tree_lock.
+ * Takes and releases obj->tree_lock for read.
  * Return: the number of pages stored in @pages.
  */
 unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t end,
@@ -263,14 +263,14 @@ unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t en
 
 	if (!obj || !start || !pages || nr == 0 || *start >= end)
 		return 0;
-	tree_lock(obj);
+	tree_read_lock(obj);
 	n = radix_tree_gang_lookup(&obj->page_tree, (void **)pages, NULL, *start, nr);
 	for (i = 0; i < n && pages[i]->index < end; i++)
 		get_page(pages[i]);
 	n = i;
 	if (n)
 		*start = pages[n - 1]->index + 1;   /* < end, cannot wrap */
-	tree_unlock(obj);
+	tree_read_unlock(obj);
 	return n;
 }
 

@@ -49,11 +49,11 @@ int mm_alloc(struct umm_system *sys, struct umm_mm **out)
 	mm->id = atomic_fetch_add(&next_mm_id, 1);
 	mm->mm_rb = RB_ROOT;
 	mm->mmap_base = UMM_TASK_SIZE;
-	mmap_rwsem_init(&mm->mmap_lock);
+	percpu_init_rwsem(&mm->mmap_lock);
 	fmutex_init(&mm->page_table_lock);
 	err = pgd_alloc(mm);
 	if (err) {
-		mmap_rwsem_destroy(&mm->mmap_lock);
+		percpu_free_rwsem(&mm->mmap_lock);
 		fmutex_destroy(&mm->page_table_lock);
 		kmem_cache_free(sys->mm_cache, mm);
 		return err;
@@ -97,7 +97,7 @@ void umm_mm_destroy(struct umm_mm *mm)
 	list_del(&mm->mmlist);
 	sys->nr_mms--;
 	mm_list_unlock(sys);
-	mmap_rwsem_destroy(&mm->mmap_lock);
+	percpu_free_rwsem(&mm->mmap_lock);
 	fmutex_destroy(&mm->page_table_lock);
 	kmem_cache_free(sys->mm_cache, mm);
 }

@@ -26,7 +26,7 @@
 #include "rbtree.h"
 #include "fmutex.h"
 #include "lockdep.h"
-#include "mmap_lock.h"
+#include "percpu_rwsem.h"
 #include "percpu.h"
 
 /* vm_flags */
@@ -90,7 +90,7 @@ struct umm_mm {
 
 	_Alignas(64) _Atomic uint64_t tlb_gen; /* bumped by every TLB shootdown */
 
-	struct mmap_rwsem mmap_lock;     /* reader counts striped per thread slot (mmap_lock.h) */
+	struct percpu_rwsem mmap_lock;     /* reader counts striped per thread slot (percpu_rwsem.h) */
 	_Alignas(64) struct fmutex page_table_lock; /* upper-level tables; installing/freeing tables */
 	_Atomic long nr_ptes;            /* page-table pages, pgd included */
 
@@ -158,22 +158,22 @@ int mm_check_locked(struct umm_mm *mm);
 static inline void mmap_read_lock(struct umm_mm *mm)
 {
 	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, 0, LOCKDEP_READ);
-	mmap_rwsem_read_lock(&mm->mmap_lock, thread_slot());
+	percpu_down_read(&mm->mmap_lock, thread_slot());
 }
 static inline void mmap_read_unlock(struct umm_mm *mm)
 {
-	mmap_rwsem_read_unlock(&mm->mmap_lock, thread_slot());
+	percpu_up_read(&mm->mmap_lock, thread_slot());
 	lockdep_release(&mm->mmap_lock);
 }
 static inline void mmap_write_lock_nested(struct umm_mm *mm, unsigned int subclass)
 {
 	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, subclass, 0);
-	mmap_rwsem_write_lock(&mm->mmap_lock);
+	percpu_down_write(&mm->mmap_lock);
 }
 static inline void mmap_write_lock(struct umm_mm *mm) { mmap_write_lock_nested(mm, 0); }
 static inline void mmap_write_unlock(struct umm_mm *mm)
 {
-	mmap_rwsem_write_unlock(&mm->mmap_lock);
+	percpu_up_write(&mm->mmap_lock);
 	lockdep_release(&mm->mmap_lock);
 }
 /* mmap_assert_locked - debug builds: this thread holds mmap_lock (read or write). */

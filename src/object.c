@@ -123,15 +123,16 @@ int object_alloc(struct umm_system *sys, enum object_type type, struct umm_objec
 
 	if (!sys || !out || (type != OBJ_FILE && type != OBJ_SHMEM))
 		return -EINVAL;
-	obj = calloc(1, sizeof(*obj));
+	obj = aligned_alloc(64, ALIGN_UP(sizeof(*obj), 64));   /* cache-line aligned stripes */
 	if (!obj)
 		return -ENOMEM;
+	memset(obj, 0, sizeof(*obj));
 	obj->sys = sys;
 	obj->type = type;
 	atomic_init(&obj->refcount, 1);
 	obj->fd = -1;
 	obj->ops = type == OBJ_FILE ? &file_object_ops : NULL;
-	pthread_mutex_init(&obj->tree_lock, NULL);
+	percpu_init_rwsem(&obj->tree_lock);
 	radix_tree_init(&obj->page_tree);
 	pthread_mutex_init(&obj->i_mmap_lock, NULL);
 	INIT_LIST_HEAD(&obj->i_mmap);
@@ -166,7 +167,7 @@ static void object_release(struct umm_object *obj)
 	radix_tree_destroy(&obj->page_tree);
 	if (obj->fd >= 0)
 		close(obj->fd);
-	pthread_mutex_destroy(&obj->tree_lock);
+	percpu_free_rwsem(&obj->tree_lock);
 	pthread_mutex_destroy(&obj->i_mmap_lock);
 	atomic_fetch_sub(&sys->nr_objects, 1);
 	free(obj);
@@ -376,8 +377,8 @@ unsigned long umm_object_cached_pages(const struct umm_object *obj)
 
 	if (!o)
 		return 0;
-	tree_lock(o);
+	tree_read_lock(o);
 	n = o->nrpages;
-	tree_unlock(o);
+	tree_read_unlock(o);
 	return n;
 }

@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include "system.h"
 #include "radix_tree.h"
+#include "percpu_rwsem.h"
 
 enum object_type { OBJ_FILE = 1, OBJ_SHMEM = 2 };
 
@@ -44,7 +45,7 @@ struct umm_object {
 	bool readable, writable;         /* fd access mode (shmem: both) */
 	const struct object_ops *ops;
 
-	pthread_mutex_t tree_lock;       /* page_tree, nrpages, size */
+	struct percpu_rwsem tree_lock;   /* page_tree, nrpages: read to look up, write to change */
 	struct radix_tree page_tree;
 	unsigned long nrpages;
 	_Atomic uint64_t size;           /* bytes */
@@ -65,15 +66,30 @@ static inline void i_mmap_unlock_write(struct umm_object *obj)
 	pthread_mutex_unlock(&obj->i_mmap_lock);
 	lockdep_release(&obj->i_mmap_lock);
 }
-/* tree_lock / tree_unlock - obj->tree_lock (LOCK_TREE). */
+/*
+ * tree_lock / tree_unlock - obj->tree_lock (LOCK_TREE) for write: insert
+ * or delete cache pages.  tree_read_lock / tree_read_unlock - for read:
+ * lookups, which run in parallel (every file fault does one; the reader
+ * counts are striped per thread, percpu_rwsem.h).
+ */
 static inline void tree_lock(struct umm_object *obj)
 {
 	lockdep_acquire(&obj->tree_lock, LOCK_TREE, 0, 0);
-	pthread_mutex_lock(&obj->tree_lock);
+	percpu_down_write(&obj->tree_lock);
 }
 static inline void tree_unlock(struct umm_object *obj)
 {
-	pthread_mutex_unlock(&obj->tree_lock);
+	percpu_up_write(&obj->tree_lock);
+	lockdep_release(&obj->tree_lock);
+}
+static inline void tree_read_lock(struct umm_object *obj)
+{
+	lockdep_acquire(&obj->tree_lock, LOCK_TREE, 0, LOCKDEP_READ);
+	percpu_down_read(&obj->tree_lock, thread_slot());
+}
+static inline void tree_read_unlock(struct umm_object *obj)
+{
+	percpu_up_read(&obj->tree_lock, thread_slot());
 	lockdep_release(&obj->tree_lock);
 }
 

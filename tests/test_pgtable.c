@@ -38,7 +38,7 @@ static struct umm_mm *mm_new(void)
 	memset(mm, 0, sizeof(*mm));
 	mm->sys = &sys;
 	fmutex_init(&mm->page_table_lock);
-	mmap_rwsem_init(&mm->mmap_lock);
+	percpu_init_rwsem(&mm->mmap_lock);
 	REQUIRE(pgd_alloc(mm) == 0);
 	mmap_write_lock(mm);    /* held for the whole test, as free_pgtables requires */
 	return mm;
@@ -51,7 +51,7 @@ static void mm_free(struct umm_mm *mm)
 	CHECK(mm->pgd == NULL);
 	CHECK_EQ(atomic_load(&mm->nr_ptes), 0);
 	fmutex_destroy(&mm->page_table_lock);
-	mmap_rwsem_destroy(&mm->mmap_lock);
+	percpu_free_rwsem(&mm->mmap_lock);
 	free(mm);
 }
 

@@ -71,7 +71,7 @@ static struct umm_mm *mm_new(void)
 	mm->id = next_mm_id++;
 	mm->mm_rb = RB_ROOT;
 	mm->mmap_base = UMM_TASK_SIZE;
-	mmap_rwsem_init(&mm->mmap_lock);
+	percpu_init_rwsem(&mm->mmap_lock);
 	return mm;
 }
 
@@ -85,7 +85,7 @@ static void mm_free(struct umm_mm *mm)
 	}
 	CHECK_EQ(mm->map_count, 0);
 	CHECK_EQ(mm->total_vm, 0);
-	mmap_rwsem_destroy(&mm->mmap_lock);
+	percpu_free_rwsem(&mm->mmap_lock);
 	free(mm);
 }
 
