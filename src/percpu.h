@@ -2,10 +2,10 @@
  * percpu.h - per-thread slots and counters striped over them, usermm's
  * stand-in for the kernel's per-CPU data.
  *
- * A thread gets a slot the first time it needs one, round-robin over the
- * threads that ask; slots wrap at NR_SLOT_STRIPES, so with more threads
- * than stripes some share one (the stripes are atomics: sharing costs
- * speed, not correctness).  A striped counter keeps one value per stripe,
+ * A thread gets a slot the first time it needs one, the lowest free one,
+ * and gives it back when it exits; with more than NR_SLOT_STRIPES threads
+ * alive at once the others share slots (the stripes are atomics: sharing
+ * costs speed, not correctness).  A striped counter keeps one value per stripe,
  * each on its own cache line: adding touches only the caller's line,
  * reading sums them all, which is exact whenever no add is in flight
  * (quiescent) and a snapshot otherwise.  mm.h uses the slot for the
@@ -24,7 +24,7 @@
 
 /* The calling thread's slot + 1 (0: not yet assigned); percpu.c. */
 extern __thread unsigned int this_thread_slot __attribute__((tls_model("initial-exec")));
-/* thread_slot_assign - give the calling thread its slot (round-robin); returns slot + 1. */
+/* thread_slot_assign - give the calling thread its slot (lowest free, else shared); returns slot + 1. */
 unsigned int thread_slot_assign(void);
 
 /* thread_slot - the calling thread's stripe index (assigned on first use).  No locks. */

@@ -25,7 +25,8 @@
  *     mapped read-only for a shared mapping) and a miss on a present pte
  *     once; the fault builds a missing table under page_table_lock once;
  *   - the striped RSS and fault counters are exact once the threads that
- *     faulted have finished, with more threads than stripes;
+ *     faulted have finished, with more threads than stripes; threads
+ *     alive at once get distinct slots however many came and went before;
  *   - page tables freed while walkers without mmap_lock run: one pte table
  *     is shared by a file mapping and an anonymous one; a thread maps,
  *     fills, moves (mremap) and unmaps the anonymous one over and over
@@ -462,6 +463,61 @@ static void test_striped_counters(void)
 	umm_system_destroy(sys);
 }
 
+static void *take_slot(void *unused)
+{
+	(void)unused;
+	return (void *)(uintptr_t)(thread_slot() + 1);
+}
+
+struct slot_arg {
+	pthread_barrier_t *bar;
+	unsigned int slot;
+};
+
+static void *hold_slot(void *p)
+{
+	struct slot_arg *a = p;
+
+	a->slot = thread_slot();
+	pthread_barrier_wait(a->bar);   /* all alive at once */
+	return NULL;
+}
+
+static void test_thread_slots(void)
+{
+	struct slot_arg args[8];
+	pthread_barrier_t bar;
+	pthread_t t[8];
+	unsigned int seen = 0;
+
+	(void)thread_slot();            /* main's own */
+	/*
+	 * churn: slots come back.  (A plain round-robin would now hand the
+	 * next eight threads a run of slots that wraps onto main's.)
+	 */
+	for (int i = 0; i < 3 * NR_SLOT_STRIPES - 4; i++) {
+		void *r;
+
+		REQUIRE(pthread_create(&t[0], NULL, take_slot, NULL) == 0);
+		pthread_join(t[0], &r);
+		CHECK(r != NULL);
+	}
+	pthread_barrier_init(&bar, NULL, 8);
+	for (int i = 0; i < 8; i++) {
+		args[i] = (struct slot_arg){ &bar, 0 };
+		REQUIRE(pthread_create(&t[i], NULL, hold_slot, &args[i]) == 0);
+	}
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&bar);
+	for (int i = 0; i < 8; i++) {
+		CHECK(args[i].slot < NR_SLOT_STRIPES);
+		CHECK(!(seen & (1u << args[i].slot)));
+		CHECK(args[i].slot != thread_slot());
+		seen |= 1u << args[i].slot;
+	}
+}
+
 /* ---- page-table freeing against walkers that hold no mmap_lock ---- */
 
 struct race {
@@ -584,6 +640,7 @@ int main(void)
 	RUN(test_assert_held);
 	RUN(test_one_trip_per_miss);
 	RUN(test_striped_counters);
+	RUN(test_thread_slots);
 	RUN(test_table_free_race);
 	return test_summary("test_locking");
 }
