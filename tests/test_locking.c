@@ -492,8 +492,8 @@ static void test_thread_slots(void)
 
 	(void)thread_slot();            /* main's own */
 	/*
-	 * churn: slots come back.  (A plain round-robin would now hand the
-	 * next eight threads a run of slots that wraps onto main's.)
+	 * churn: slots come back.  (With a plain round-robin the next eight
+	 * threads could be handed main's slot, depending on the count so far.)
 	 */
 	for (int i = 0; i < 3 * NR_SLOT_STRIPES - 4; i++) {
 		void *r;
