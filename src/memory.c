@@ -801,10 +801,16 @@ int follow_pte_access(struct umm_mm *mm, uintptr_t addr, unsigned int flags, str
 	return ret;
 }
 
-/* pte_allows - would a walker let this access through the pte? */
-static inline bool pte_allows(pte_t pte, unsigned int flags)
+/*
+ * pte_may_allow - might a walker let this access through the pte?  A hint
+ * from a lockless read: follow_pte_slot decides under the table lock (a
+ * forced write through a read-only pte depends on the page, a pin on
+ * whether the page is exclusive).
+ */
+static inline bool pte_may_allow(pte_t pte, unsigned int flags)
 {
-	return pte_accessible(pte) && (!(flags & FAULT_FLAG_WRITE) || pte_write(pte));
+	return pte_accessible(pte) &&
+	       (!(flags & FAULT_FLAG_WRITE) || pte_write(pte) || (flags & FAULT_FLAG_FORCE));
 }
 
 /**
@@ -814,9 +820,10 @@ static inline bool pte_allows(pte_t pte, unsigned int flags)
  * confirmed under the table lock; one that does not goes straight to the
  * fault (with FAULT_FLAG_PTE_NONE when it was empty), which returns with
  * the table locked and the slot in hand, so the common miss takes the
- * table lock once and walks the tables once.  mmap_lock held for read.  Returns 0 with the pte
- * table lock HELD (*ptlp), *pagep the frame and *ptev the pte (young, and
- * dirty for writes); or a fault's error with no page-table lock held.
+ * table lock once and walks the tables once.  mmap_lock held for read.
+ * Returns 0 with the pte table lock HELD (*ptlp), *pagep the frame and
+ * *ptev the pte (young, and dirty for writes); or a fault's error with no
+ * page-table lock held.
  */
 int follow_or_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags,
 		    struct page **pagep, pte_t *ptev, struct fmutex **ptlp)
@@ -833,7 +840,7 @@ int follow_or_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags,
 		};
 		int err;
 
-		if (pte_allows(pte, flags)) {
+		if (pte_may_allow(pte, flags)) {
 			struct fmutex *ptl = pte_lockptr(mm, ptep);
 
 			ptl_lock(ptl);
