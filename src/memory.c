@@ -79,7 +79,9 @@
  * (file faults) -> obj->i_mmap_lock (unmap_mapping_range) ->
  * mm->page_table_lock (installing tables; held by the i_mmap walkers that
  * have no mmap_lock) -> pte table lock (fork: parent's, then child's) ->
- * tree_lock (set_page_dirty) -> allocator (frees only, under ptl).
+ * allocator (frees only, under ptl).  The page cache's tree_lock is taken
+ * by the file fault's lookup before ptl, never under it (set_page_dirty
+ * is an atomic flag).
  * flush_tlb_range() is called with or without ptl held.
  */
 #include <errno.h>
