@@ -11,9 +11,9 @@
  *                      by umm_system_check; mm_alloc/umm_mm_destroy and the
  *                      stats take it alone (fork allocates the child before
  *                      it takes the parent's mmap_lock).
- *   2 LOCK_MMAP        mm->mmap_lock (rwlock): read to fault and access,
- *                      write to change VMAs or free page tables.  fork:
- *                      the parent's, then the child's (subclass 1).
+ *   2 LOCK_MMAP        mm->mmap_lock (percpu_rwsem.h): read to fault and
+ *                      access, write to change VMAs or free page tables.
+ *                      fork: the parent's, then the child's (subclass 1).
  *     (page lock)      PG_locked, a bit lock taken between mmap_lock and
  *                      i_mmap_lock (file faults, truncate, writeback);
  *                      not seen by the checker.
@@ -28,7 +28,9 @@
  *                      parent's table, then the child's (subclass 1);
  *                      mremap: the lower-addressed table's lock first, the
  *                      other's as subclass 1.
- *   6 LOCK_TREE        obj->tree_lock: the object's page cache (radix tree).
+ *   6 LOCK_TREE        obj->tree_lock (percpu_rwsem.h): the object's page
+ *                      cache (radix tree); read to look up, write to
+ *                      insert or delete pages.
  *     (leaves)         soft-TLB flush log and registry locks, slab cache
  *                      locks, per-thread page caches, zone lock: taken
  *                      last and alone; not seen by the checker.
