@@ -27,6 +27,10 @@
  *   - the striped RSS and fault counters are exact once the threads that
  *     faulted have finished, with more threads than stripes; threads
  *     alive at once get distinct slots however many came and went before;
+ *   - mremap carries ptes between pte tables with both tables locked:
+ *     a move by a distance that is not a multiple of 2 MiB (each source
+ *     table's ptes land in two destination tables) and a move within one
+ *     pte table keep every byte;
  *   - page tables freed while walkers without mmap_lock run: one pte table
  *     is shared by a file mapping and an anonymous one; a thread maps,
  *     fills, moves (mremap) and unmaps the anonymous one over and over
@@ -518,6 +522,55 @@ static void test_thread_slots(void)
 	}
 }
 
+/* ---- mremap between pte tables ---- */
+
+static void fill_check(struct umm_mm *mm, uintptr_t a, size_t pages, uint64_t tag, bool fill)
+{
+	for (size_t i = 0; i < pages; i++) {
+		uint64_t v = tag + i;
+
+		if (fill) {
+			CHECK_EQ(umm_write(mm, a + i * PS, &v, sizeof(v)), 0);
+		} else {
+			v = 0;
+			CHECK_EQ(umm_read(mm, a + i * PS, &v, sizeof(v)), 0);
+			CHECK_EQ(v, tag + i);
+		}
+	}
+}
+
+static void test_mremap_tables(void)
+{
+	struct umm_system *sys = new_system();
+	struct umm_mm *mm;
+	size_t pages = 3 * PTRS_PER_TABLE / 2;           /* 3 MiB: spans two pte tables */
+	uintptr_t r, base, a, b;
+
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, 16 * PMD_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &r) == 0);
+	base = ALIGN_UP(r, PMD_SIZE);
+	REQUIRE(umm_munmap(mm, r, 16 * PMD_SIZE) == 0);
+	REQUIRE(umm_mmap(mm, base + PMD_SIZE / 2, pages * PS, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0, &a) == 0);
+	fill_check(mm, a, pages, 1000, true);
+	/* 5 MiB + 12 KiB away: source tables split over destination tables */
+	CHECK_EQ(umm_mremap(mm, a, pages * PS, pages * PS, MREMAP_MAYMOVE | MREMAP_FIXED,
+			    base + 6 * PMD_SIZE + 3 * PS, &b), 0);
+	fill_check(mm, b, pages, 1000, false);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	/* 16 pages moved 64 KiB up inside one pte table */
+	REQUIRE(umm_mmap(mm, base + 12 * PMD_SIZE, 16 * PS, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0, &a) == 0);
+	fill_check(mm, a, 16, 5000, true);
+	CHECK_EQ(umm_mremap(mm, a, 16 * PS, 16 * PS, MREMAP_MAYMOVE | MREMAP_FIXED,
+			    a + 32 * PS, &b), 0);
+	fill_check(mm, b, 16, 5000, false);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	umm_system_destroy(sys);
+}
+
 /* ---- page-table freeing against walkers that hold no mmap_lock ---- */
 
 struct race {
@@ -641,6 +694,7 @@ int main(void)
 	RUN(test_one_trip_per_miss);
 	RUN(test_striped_counters);
 	RUN(test_thread_slots);
+	RUN(test_mremap_tables);
 	RUN(test_table_free_race);
 	return test_summary("test_locking");
 }
