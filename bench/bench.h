@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <usermm/usermm.h>
 
 static inline uint64_t now_ns(void)
@@ -60,14 +61,51 @@ static inline void bench_machine_line(void)
 	printf("# machine: %s, %ld cpus, Linux %s\n", model, sysconf(_SC_NPROCESSORS_ONLN), u.release);
 }
 
+/*
+ * Result lines.  `usermm bench` reads them back to build its table, so
+ * their grammar is fixed:
+ *     <name> usermm <x> ns [kernel <y> ns ratio <r | n/a>]
+ * (<name> never contains " usermm "), optionally followed by one caveat
+ * line "#   ^ <text>" that belongs to the result line above it.  A ratio
+ * is printed only where both sides do the same work; "n/a" marks a pair
+ * of figures that are shown side by side but measure different work.
+ */
+
 /* bench_report - one result line; kernel_ns <= 0 means no kernel counterpart. */
 static inline void bench_report(const char *name, double umm_ns, double kernel_ns)
 {
 	if (kernel_ns > 0)
-		printf("%-34s usermm %10.1f ns   kernel %10.1f ns   ratio %6.2f\n", name, umm_ns, kernel_ns, umm_ns / kernel_ns);
+		printf("%-40s usermm %10.1f ns   kernel %10.1f ns   ratio %6.2f\n", name, umm_ns, kernel_ns, umm_ns / kernel_ns);
 	else
-		printf("%-34s usermm %10.1f ns\n", name, umm_ns);
+		printf("%-40s usermm %10.1f ns\n", name, umm_ns);
 	fflush(stdout);
+}
+
+/* bench_caveat - the caveat line of the result line printed just before. */
+static inline void bench_caveat(const char *text)
+{
+	printf("#   ^ %s\n", text);
+	fflush(stdout);
+}
+
+/* bench_report_caveat - a like-for-like result line and its caveat. */
+static inline void bench_report_caveat(const char *name, double umm_ns, double kernel_ns,
+				       const char *caveat)
+{
+	bench_report(name, umm_ns, kernel_ns);
+	if (caveat)
+		bench_caveat(caveat);
+}
+
+/*
+ * bench_report_different - both figures of a pair that does different
+ * work, without a ratio ("n/a"), and the caveat saying how the work differs.
+ */
+static inline void bench_report_different(const char *name, double umm_ns, double kernel_ns,
+					  const char *caveat)
+{
+	printf("%-40s usermm %10.1f ns   kernel %10.1f ns   ratio    n/a\n", name, umm_ns, kernel_ns);
+	bench_caveat(caveat);
 }
 
 /* print_loadavg - wall-clock figures stretch when other work shares the CPUs. */
@@ -182,6 +220,137 @@ static inline int bench_start(size_t phys_bytes, size_t kpage,
 		printf("# umm_mm_create: %s, nothing measured\n", umm_strerror(err));
 	}
 	return err;
+}
+
+/* ---- a small helper process for the kernel side of fork measurements ---- */
+
+/*
+ * A fork measured from the benchmark process itself would copy everything
+ * this process holds, usermm's own bookkeeping included.  bench_helper_start,
+ * called first thing in main() before any usermm memory exists, forks a
+ * small process that serves requests over two pipes: it reads a request of
+ * a fixed size, calls `serve`, and writes the reply `serve` filled.  The
+ * helper leaves when its request pipe reaches end of file (the benchmark
+ * stopped it or exited).
+ */
+struct bench_helper {
+	pid_t pid;
+	int req_fd;                     /* benchmark -> helper */
+	int rep_fd;                     /* helper -> benchmark */
+};
+
+typedef void (*bench_serve_fn)(const void *req, void *rep);
+
+/* full_io - read or write all of len bytes; 0, or -1 on end of file or error. */
+static inline int bench_full_io(int fd, void *buf, size_t len, int wr)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = wr ? write(fd, p, len) : read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* bench_helper_start - fork the helper; 0 or a negative errno (h->pid is then -1). */
+static inline int bench_helper_start(struct bench_helper *h, bench_serve_fn serve,
+				     size_t req_len, size_t rep_len)
+{
+	int to[2], from[2];
+
+	h->pid = -1;
+	if (pipe(to))
+		return -errno;
+	if (pipe(from)) {
+		int err = -errno;
+
+		close(to[0]);
+		close(to[1]);
+		return err;
+	}
+	fflush(stdout);
+	h->pid = fork();
+	if (h->pid == 0) {
+		char req[512], rep[512];
+
+		close(to[1]);
+		close(from[0]);
+		if (req_len > sizeof(req) || rep_len > sizeof(rep))
+			_exit(2);
+		while (!bench_full_io(to[0], req, req_len, 0)) {
+			memset(rep, 0, rep_len);
+			serve(req, rep);
+			if (bench_full_io(from[1], rep, rep_len, 1))
+				break;
+		}
+		_exit(0);
+	}
+	close(to[0]);
+	close(from[1]);
+	if (h->pid < 0) {
+		int err = -errno;
+
+		close(to[1]);
+		close(from[0]);
+		return err;
+	}
+	h->req_fd = to[1];
+	h->rep_fd = from[0];
+	return 0;
+}
+
+/* bench_helper_call - one request and its reply; 0 or -EPIPE. */
+static inline int bench_helper_call(struct bench_helper *h, const void *req, size_t req_len,
+				    void *rep, size_t rep_len)
+{
+	if (h->pid <= 0 || bench_full_io(h->req_fd, (void *)req, req_len, 1) ||
+	    bench_full_io(h->rep_fd, rep, rep_len, 0))
+		return -EPIPE;
+	return 0;
+}
+
+/* bench_helper_stop - end the helper and reap it. */
+static inline void bench_helper_stop(struct bench_helper *h)
+{
+	if (h->pid <= 0)
+		return;
+	close(h->req_fd);
+	close(h->rep_fd);
+	while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	h->pid = -1;
+}
+
+/* bench_status_kib - a "<field>: <n> kB" line of /proc/self/status, or -1. */
+static inline long bench_status_kib(const char *field)
+{
+	char line[256];
+	size_t len = strlen(field);
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			kib = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kib;
+}
+
+/* bench_tv_ns - a struct timeval in ns. */
+static inline double bench_tv_ns(const struct timeval *tv)
+{
+	return (double)tv->tv_sec * 1e9 + (double)tv->tv_usec * 1e3;
 }
 
 #endif

@@ -1,44 +1,54 @@
 /*
  * bench_fault.c - what a page fault costs in usermm, next to the Linux
- * kernel doing the same job in the same process on the same machine.
+ * kernel doing the same job on the same machine.
  *
  * Every measurement runs a batch on both sides and reports the median of
- * REPS repetitions.  usermm and kernel alternate in each repetition, so
- * that drift in the machine hits both, except around a kernel fork(): it
- * write-protects all of this process's private memory, usermm's own
- * structures included, and the usermm repetition after it would pay for
- * the kernel's write faults that follow; there all usermm repetitions
- * (after one untimed warm-up) come first.
+ * REPS repetitions; usermm and kernel alternate in each repetition, so
+ * that drift in the machine hits both.
  *
- *
- *   file minor fault   first read of each page of a fresh MAP_SHARED
+ *   file fault         first read of each page of a fresh MAP_SHARED
  *                      PROT_READ mapping of a file whose pages are already
- *                      in the page cache (usermm's own cache, the kernel's)
- *   anon write fault   first write to each page of a fresh private
- *                      anonymous mapping (allocate and zero a frame)
+ *                      in the page cache (usermm's own cache, the kernel's);
+ *                      per page touched and per fault taken: the kernel
+ *                      maps up to 16 cached pages per fault (fault-around)
+ *   anon fault         first write to each page of a fresh private
+ *                      anonymous mapping (allocate and zero a frame), on a
+ *                      fresh usermm system (a new one whose arena the host
+ *                      has never touched) and on a warm one (its frames
+ *                      touched before); the kernel's side is a fresh mmap
  *   COW write fault    write, after fork, to each page that was written
  *                      before the fork (copy the frame); usermm times the
- *                      writes in the umm_fork child, the kernel's child
- *                      process times its own writes and pipes the result
+ *                      writes in the umm_fork child, on the kernel's side a
+ *                      child of the helper process (below) times its own
  *   soft-TLB hit       umm_read/umm_write of 8 bytes from a small resident
  *                      set, against an 8-byte memcpy through a host pointer
  *                      (a hardware TLB hit)
- *   fork, munmap       of an address space / a mapping with FORK_PAGES
- *                      resident anonymous pages, per call; the kernel's
- *                      fork is the parent's time in fork() plus the CPU
- *                      time of the child until it is reaped (not the time
- *                      it waits for a CPU), wall time as a comment line
+ *   fork               umm_fork + umm_mm_destroy of an address space, empty
+ *                      and with FORK_PAGES resident anonymous pages; the
+ *                      kernel's fork + _exit + waitpid of the helper process
+ *                      (below), empty and with the same pages, counted as
+ *                      the helper's time in fork() plus the CPU time of the
+ *                      child until it is reaped (not the time it waits for
+ *                      a CPU), wall time as a comment line
+ *   munmap             of a mapping with FORK_PAGES resident anonymous pages
+ *
+ * The helper.  A fork of the benchmark process would copy everything it
+ * holds, usermm's own descriptors included, and would write-protect all of
+ * it, so that usermm's next repetition paid for the host's COW faults.  The
+ * kernel side of the fork and COW measurements therefore runs in a small
+ * helper process forked first thing in main(), before any usermm memory
+ * exists; it maps and touches the same number of pages as usermm's side
+ * and its resident set is printed.  This process itself never forks again.
  *
  * usermm accesses go through the public software MMU (umm_read/umm_write);
  * kernel accesses are loads and stores through the mmap()ed pointer.
  * mmap and munmap stay outside the timed loops of the fault measurements.
- * Kernel mappings get MADV_NOHUGEPAGE so that both sides fault 4 KiB pages;
- * the kernel's file fault-around (several ptes per fault) is left on,
- * because that is what the kernel does, and the fault counts of both
- * sides are printed as comment lines so the reader can see it.
+ * Kernel mappings get MADV_NOHUGEPAGE so that both sides fault 4 KiB pages.
  *
- * A measurement that cannot run (a usermm call fails) prints a comment
- * line saying why and the benchmark goes on with the next one.
+ * Result lines carry a ratio only where both sides do the same work; the
+ * "#   ^" line under a result says what differs (see bench.h).  A
+ * measurement that cannot run (a call fails) prints a comment line saying
+ * why and the benchmark goes on with the next one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +72,7 @@
 #define UPAGE UMM_PAGE_SIZE
 
 static size_t kpage;                /* the host's page size */
+static struct bench_helper helper;  /* the kernel side of fork and COW */
 
 static unsigned long umm_faults(struct umm_mm *mm, bool cow)
 {
@@ -96,11 +107,151 @@ static int utouch(struct umm_mm *mm, uintptr_t addr, unsigned long pages, uint64
 	return 0;
 }
 
-/* One usermm repetition of the file fault: ns per page, or a negative errno. */
+/* ---- the helper process: the kernel side of fork and COW ---- */
+
+enum { KH_MAP, KH_UNMAP, KH_FORK, KH_COW };
+
+struct kreq {
+	int op;
+	unsigned long pages;            /* KH_MAP: pages to map and write */
+};
+
+struct krep {
+	int err;                        /* 0 or a negative errno */
+	bool wrong;                     /* KH_UNMAP: a page lost what the helper wrote */
+	long rss_kib;                   /* KH_MAP: the helper's VmRSS afterwards */
+	double fork_ns;                 /* KH_FORK: time in fork() */
+	double child_cpu_ns;            /* KH_FORK: the child's CPU time until reaped */
+	double wall_ns;                 /* KH_FORK: fork() to the end of waitpid() */
+	double cow_ns;                  /* KH_COW: the child's ns per page written */
+};
+
+/* The helper's own state (in the helper process only). */
+static char *kh_p;
+static unsigned long kh_pages;
+
+/*
+ * kh_fork - the kernel's part of fork + exit: the helper's time inside
+ * fork() plus the CPU time the child used until it was reaped (its exit
+ * tears its address space down).  The time the child waits for a CPU is
+ * left out, as usermm's side has none.
+ */
+static void kh_fork(struct krep *rep)
+{
+	struct rusage ru0, ru1;
+	uint64_t t0, t1, t2;
+	int status;
+	pid_t pid;
+
+	getrusage(RUSAGE_CHILDREN, &ru0);
+	t0 = now_ns();
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	t1 = now_ns();
+	if (pid < 0) {
+		rep->err = -errno;
+		return;
+	}
+	waitpid(pid, &status, 0);
+	t2 = now_ns();
+	getrusage(RUSAGE_CHILDREN, &ru1);
+	rep->fork_ns = (double)(t1 - t0);
+	rep->child_cpu_ns = bench_tv_ns(&ru1.ru_utime) + bench_tv_ns(&ru1.ru_stime) -
+			    bench_tv_ns(&ru0.ru_utime) - bench_tv_ns(&ru0.ru_stime);
+	rep->wall_ns = (double)(t2 - t0);
+}
+
+/* kh_cow - a child of the helper writes the first COW_PAGES pages and times it. */
+static void kh_cow(struct krep *rep)
+{
+	double ns = -1;
+	int pfd[2], status;
+	pid_t pid;
+
+	if (kh_pages < COW_PAGES || pipe(pfd)) {
+		rep->err = -EINVAL;
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		uint64_t t0 = now_ns(), t1;
+
+		close(pfd[0]);
+		ktouch(kh_p, COW_PAGES, 0xc0c0);
+		t1 = now_ns();
+		ns = (double)(t1 - t0) / COW_PAGES;
+		_exit(write(pfd[1], &ns, sizeof(ns)) == sizeof(ns) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (pid > 0) {
+		if (read(pfd[0], &ns, sizeof(ns)) != sizeof(ns))
+			ns = -1;
+		waitpid(pid, &status, 0);
+	}
+	close(pfd[0]);
+	rep->cow_ns = ns;
+	if (ns < 0)
+		rep->err = pid < 0 ? -errno : -EIO;
+}
+
+static void kh_serve(const void *req_, void *rep_)
+{
+	const struct kreq *req = req_;
+	struct krep *rep = rep_;
+
+	switch (req->op) {
+	case KH_MAP:
+		if (req->pages) {
+			kh_p = kmap_anon(req->pages * kpage);
+			if (!kh_p) {
+				rep->err = -errno;
+				break;
+			}
+			kh_pages = req->pages;
+			ktouch(kh_p, kh_pages, 0);
+		}
+		rep->rss_kib = bench_status_kib("VmRSS");
+		break;
+	case KH_UNMAP:
+		for (unsigned long i = 0; i < kh_pages; i++)
+			if (*(volatile uint64_t *)(kh_p + i * kpage) != i)
+				rep->wrong = true;
+		if (kh_pages)
+			munmap(kh_p, kh_pages * kpage);
+		kh_p = NULL;
+		kh_pages = 0;
+		break;
+	case KH_FORK:
+		kh_fork(rep);
+		break;
+	case KH_COW:
+		kh_cow(rep);
+		break;
+	default:
+		rep->err = -EINVAL;
+	}
+}
+
+/* kcall - one request to the helper; the reply's errno (or -EPIPE). */
+static int kcall(int op, unsigned long pages, struct krep *rep)
+{
+	struct kreq req = { .op = op, .pages = pages };
+	int err;
+
+	memset(rep, 0, sizeof(*rep));
+	err = bench_helper_call(&helper, &req, sizeof(req), rep, sizeof(*rep));
+	return err ? err : rep->err;
+}
+
+/* ---- file faults ---- */
+
+/* One usermm pass of the file fault: ns per page; *faults gets usermm's faults. */
 static double file_fault_umm(struct umm_mm *mm, struct umm_object *obj,
-			     unsigned long *sum, int *errp)
+			     unsigned long *sum, unsigned long *faults, int *errp)
 {
 	uint64_t t0 = 0, t1 = 0;
+	unsigned long f0 = umm_faults(mm, false);
 	uintptr_t a;
 	uint8_t c;
 	int err;
@@ -116,50 +267,61 @@ static double file_fault_umm(struct umm_mm *mm, struct umm_object *obj,
 		*sum += c;
 	}
 	t1 = now_ns();
+	*faults = umm_faults(mm, false) - f0;
 	umm_munmap(mm, a, FILE_PAGES * UPAGE);
 out:
 	*errp = err;
 	return (double)(t1 - t0) / FILE_PAGES;
 }
 
-static double file_fault_kernel(int fd, unsigned long *sum)
+/*
+ * One kernel pass: ns per page, -1 if mmap failed; *faults gets the host's
+ * minor faults during the loop.  `advice` (e.g. MADV_RANDOM) is applied to
+ * the mapping when not 0.
+ */
+static double file_fault_kernel(int fd, int advice, unsigned long *sum, unsigned long *faults)
 {
 	char *p = mmap(NULL, FILE_PAGES * kpage, PROT_READ, MAP_SHARED, fd, 0);
 	uint64_t t0, t1;
+	long f0;
 
 	if (p == MAP_FAILED)
 		return -1;
 	madvise(p, FILE_PAGES * kpage, MADV_NOHUGEPAGE);
+	if (advice)
+		madvise(p, FILE_PAGES * kpage, advice);
+	f0 = minflt();
 	t0 = now_ns();
 	for (unsigned long i = 0; i < FILE_PAGES; i++)
 		*sum += *(volatile uint8_t *)(p + i * kpage);
 	t1 = now_ns();
+	*faults = (unsigned long)(minflt() - f0);
 	munmap(p, FILE_PAGES * kpage);
 	return (double)(t1 - t0) / FILE_PAGES;
 }
 
-/* file_fault_counts - faults per page on each side, for one extra pass. */
-static void file_fault_counts(struct umm_mm *mm, struct umm_object *obj, int fd)
+/*
+ * file_fault_random - does MADV_RANDOM turn fault-around off?  One kernel
+ * pass with it, the fault count printed as measured.
+ */
+static void file_fault_random(int fd)
 {
-	unsigned long sum = 0, u0 = umm_faults(mm, false);
-	long k0;
-	int err;
+	unsigned long sum = 0, faults = 0;
 
-	file_fault_umm(mm, obj, &sum, &err);
-	u0 = umm_faults(mm, false) - u0;
-	k0 = minflt();
-	file_fault_kernel(fd, &sum);
-	k0 = minflt() - k0;
-	printf("# file minor fault: faults per page touched: usermm %.3f, kernel %.3f (fault-around)\n",
-	       (double)u0 / FILE_PAGES, (double)k0 / FILE_PAGES);
+	if (file_fault_kernel(fd, MADV_RANDOM, &sum, &faults) < 0)
+		return;
+	printf("# file fault: with MADV_RANDOM the kernel took %.3f faults per page touched (%s)\n",
+	       (double)faults / FILE_PAGES,
+	       faults * 2 < FILE_PAGES ? "fault-around still on" : "about one per page: fault-around off");
 }
 
 static void bench_file_fault(struct umm_system *sys, struct umm_mm *mm)
 {
-	const char *what = "file minor fault (ns/page)";
-	double us[REPS], ks[REPS];
-	unsigned long usum = 0, ksum = 0, want = 0, warm = 0;
+	const char *what = "file fault";
+	double us[REPS], ks[REPS], uf[REPS], kf[REPS];
+	unsigned long usum = 0, ksum = 0, want = 0, warm = 0, ufaults = 0, kfaults = 0, n;
 	struct umm_object *obj;
+	char caveat[256];
 	int fd, err;
 
 	fd = make_temp_file("bench_fault", FILE_PAGES, kpage);
@@ -175,69 +337,165 @@ static void bench_file_fault(struct umm_system *sys, struct umm_mm *mm)
 		goto out_close;
 	}
 	/* Warm both page caches: one full pass through a mapping each. */
-	file_fault_umm(mm, obj, &warm, &err);
+	file_fault_umm(mm, obj, &warm, &n, &err);
 	if (err) {
 		skipped(what, "umm_mmap/umm_read", err);
 		goto out_put;
 	}
-	file_fault_kernel(fd, &warm);
+	file_fault_kernel(fd, 0, &warm, &n);
 	for (int r = 0; r < REPS; r++) {
-		us[r] = file_fault_umm(mm, obj, &usum, &err);
+		unsigned long uff = 0, kff = 0;
+
+		us[r] = file_fault_umm(mm, obj, &usum, &uff, &err);
 		if (err) {
 			skipped(what, "umm_mmap/umm_read", err);
 			goto out_put;
 		}
-		ks[r] = file_fault_kernel(fd, &ksum);
+		ks[r] = file_fault_kernel(fd, 0, &ksum, &kff);
+		if (ks[r] < 0) {
+			skipped(what, "mmap", -errno);
+			goto out_put;
+		}
+		ufaults += uff;
+		kfaults += kff;
+		/* ns per fault: the pass's time over the faults it took */
+		uf[r] = uff ? us[r] * FILE_PAGES / uff : 0;
+		kf[r] = kff ? ks[r] * FILE_PAGES / kff : 0;
 	}
 	if (usum != want * REPS || ksum != want * REPS)
-		printf("# file minor fault: WRONG DATA read (usermm %lu, kernel %lu, want %lu)\n",
+		printf("# file fault: WRONG DATA read (usermm %lu, kernel %lu, want %lu)\n",
 		       usum, ksum, want * REPS);
-	bench_report(what, median(us, REPS), median(ks, REPS));
-	file_fault_counts(mm, obj, fd);
+	snprintf(caveat, sizeof(caveat),
+		 "same pages read; faults per page: usermm %.3f, kernel %.3f "
+		 "(fault-around maps up to 16 cached pages per kernel fault)",
+		 (double)ufaults / (FILE_PAGES * REPS), (double)kfaults / (FILE_PAGES * REPS));
+	bench_report_caveat("file fault, cached (ns/page)", median(us, REPS), median(ks, REPS), caveat);
+	bench_report_different("file fault, cached (ns/fault)", median(uf, REPS), median(kf, REPS),
+			       "different work per fault: a usermm fault maps 1 page, "
+			       "a kernel fault (getrusage minflt) up to 16");
+	file_fault_random(fd);
 out_put:
 	umm_object_put(obj);
 out_close:
 	close(fd);
 }
 
-static void bench_anon_fault(struct umm_mm *mm)
+/* ---- anonymous faults, fresh and warm ---- */
+
+/* One kernel pass: ns per page of first writes to a fresh mapping, or -1. */
+static double anon_fault_kernel(uint64_t tag)
 {
-	const char *what = "anon write fault (ns/page)";
-	double us[REPS], ks[REPS];
+	char *p = kmap_anon(ANON_PAGES * kpage);
+	uint64_t t0, t1;
+
+	if (!p)
+		return -1;
+	t0 = now_ns();
+	ktouch(p, ANON_PAGES, tag);
+	t1 = now_ns();
+	munmap(p, ANON_PAGES * kpage);
+	return (double)(t1 - t0) / ANON_PAGES;
+}
+
+/* One usermm pass in `mm`: ns per page; *host gets the host's faults meanwhile. */
+static double anon_fault_umm(struct umm_mm *mm, uint64_t tag, long *host, int *errp)
+{
 	uint64_t t0, t1;
 	uintptr_t a;
-	char *p;
+	long h0;
 	int err;
 
-	for (int r = 0; r < REPS; r++) {
-		err = umap_anon(mm, ANON_PAGES, &a);
-		if (err) {
-			skipped(what, "umm_mmap", err);
-			return;
-		}
-		t0 = now_ns();
-		err = utouch(mm, a, ANON_PAGES, r);
-		t1 = now_ns();
-		umm_munmap(mm, a, ANON_PAGES * UPAGE);
-		if (err) {
-			skipped(what, "umm_write", err);
-			return;
-		}
-		us[r] = (double)(t1 - t0) / ANON_PAGES;
-
-		p = kmap_anon(ANON_PAGES * kpage);
-		if (!p) {
-			skipped(what, "mmap", -errno);
-			return;
-		}
-		t0 = now_ns();
-		ktouch(p, ANON_PAGES, r);
-		t1 = now_ns();
-		munmap(p, ANON_PAGES * kpage);
-		ks[r] = (double)(t1 - t0) / ANON_PAGES;
+	err = umap_anon(mm, ANON_PAGES, &a);
+	if (err) {
+		*errp = err;
+		return 0;
 	}
-	bench_report(what, median(us, REPS), median(ks, REPS));
+	h0 = minflt();
+	t0 = now_ns();
+	err = utouch(mm, a, ANON_PAGES, tag);
+	t1 = now_ns();
+	*host += minflt() - h0;
+	umm_munmap(mm, a, ANON_PAGES * UPAGE);
+	*errp = err;
+	return (double)(t1 - t0) / ANON_PAGES;
 }
+
+/*
+ * anon_fault_fresh_umm - one pass on a newly created system (as big as the
+ * main one), created and destroyed outside the timed loop: its arena has
+ * never been touched by the host.
+ */
+static double anon_fault_fresh_umm(uint64_t tag, long *host, int *errp)
+{
+	struct umm_config cfg = { .phys_bytes = PHYS_BYTES };
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	double ns = 0;
+
+	*errp = umm_system_create(&cfg, &sys);
+	if (*errp)
+		return 0;
+	*errp = umm_mm_create(sys, &mm);
+	if (!*errp) {
+		ns = anon_fault_umm(mm, tag, host, errp);
+		umm_mm_destroy(mm);
+	}
+	umm_system_destroy(sys);
+	return ns;
+}
+
+/*
+ * bench_anon_fault - anonymous first-write faults on a fresh and on a warm
+ * usermm system, each beside the kernel's fault on a fresh mapping (the
+ * kernel has no warm state to offer: every fresh mapping gets pages from
+ * its allocator and zeroes them).
+ */
+static void bench_anon_fault(struct umm_mm *mm)
+{
+	double uf[REPS], uw[REPS], kf[REPS], kw[REPS];
+	long hf = 0, hw = 0, dummy = 0;
+	char caveat[256];
+	int err;
+
+	/* Untimed: one pass warms the main system's frames. */
+	anon_fault_umm(mm, 1, &dummy, &err);
+	if (err) {
+		skipped("anon fault", "umm_mmap/umm_write", err);
+		return;
+	}
+	for (int r = 0; r < REPS; r++) {
+		uf[r] = anon_fault_fresh_umm(r, &hf, &err);
+		if (err) {
+			skipped("anon fault, fresh system", "umm_system_create/umm_mmap/umm_write", err);
+			return;
+		}
+		kf[r] = anon_fault_kernel(r);
+		uw[r] = anon_fault_umm(mm, r, &hw, &err);
+		if (err) {
+			skipped("anon fault, warm system", "umm_mmap/umm_write", err);
+			return;
+		}
+		kw[r] = anon_fault_kernel(r);
+		if (kf[r] < 0 || kw[r] < 0) {
+			skipped("anon fault", "mmap", -errno);
+			return;
+		}
+	}
+	snprintf(caveat, sizeof(caveat),
+		 "usermm: a new umm_system whose arena the host never touched "
+		 "(%.2f host faults per page); kernel: a fresh mmap",
+		 (double)hf / (ANON_PAGES * REPS));
+	bench_report_caveat("anon fault, fresh system (ns/page)", median(uf, REPS), median(kf, REPS),
+			    caveat);
+	snprintf(caveat, sizeof(caveat),
+		 "usermm: frames touched in an earlier pass, already host memory "
+		 "(%.2f host faults per page); kernel: a fresh mmap, as above",
+		 (double)hw / (ANON_PAGES * REPS));
+	bench_report_caveat("anon fault, warm system (ns/page)", median(uw, REPS), median(kw, REPS),
+			    caveat);
+}
+
+/* ---- COW faults ---- */
 
 /* One usermm COW repetition: fork, time the child's writes, destroy it. */
 static double cow_umm(struct umm_mm *parent, uintptr_t a, unsigned long *cows, int *errp)
@@ -260,45 +518,13 @@ static double cow_umm(struct umm_mm *parent, uintptr_t a, unsigned long *cows, i
 	return (double)(t1 - t0) / COW_PAGES;
 }
 
-/* One kernel COW repetition: the child process times its own writes. */
-static double cow_kernel(char *p)
-{
-	double ns = -1;
-	int pfd[2], status;
-	pid_t pid;
-
-	if (pipe(pfd))
-		return -1;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		uint64_t t0 = now_ns(), t1;
-
-		close(pfd[0]);
-		ktouch(p, COW_PAGES, 0xc0c0);
-		t1 = now_ns();
-		ns = (double)(t1 - t0) / COW_PAGES;
-		_exit(write(pfd[1], &ns, sizeof(ns)) == sizeof(ns) ? 0 : 1);
-	}
-	close(pfd[1]);
-	if (pid > 0) {
-		if (read(pfd[0], &ns, sizeof(ns)) != sizeof(ns))
-			ns = -1;
-		waitpid(pid, &status, 0);
-	}
-	close(pfd[0]);
-	return ns;
-}
-
-/* cow_parent_intact - the parents still see what they wrote before the forks. */
-static bool cow_parent_intact(struct umm_mm *mm, uintptr_t a, const char *p)
+/* cow_parent_intact - the usermm parent still sees what it wrote before the forks. */
+static bool cow_parent_intact(struct umm_mm *mm, uintptr_t a)
 {
 	for (unsigned long i = 0; i < COW_PAGES; i++) {
 		uint64_t v = 0;
 
 		if (umm_read(mm, a + i * UPAGE, &v, sizeof(v)) || v != i)
-			return false;
-		if (*(const volatile uint64_t *)(p + i * kpage) != i)
 			return false;
 	}
 	return true;
@@ -310,8 +536,8 @@ static void bench_cow_fault(struct umm_system *sys)
 	double us[REPS], ks[REPS];
 	unsigned long cows = 0;
 	struct umm_mm *mm;
+	struct krep rep;
 	uintptr_t a;
-	char *p;
 	int err;
 
 	err = umm_mm_create(sys, &mm);
@@ -319,12 +545,11 @@ static void bench_cow_fault(struct umm_system *sys)
 		skipped(what, "umm_mm_create", err);
 		return;
 	}
-	p = kmap_anon(COW_PAGES * kpage);
-	if (!p) {
-		skipped(what, "mmap", -errno);
+	err = kcall(KH_MAP, COW_PAGES, &rep);
+	if (err) {
+		skipped(what, "helper mmap", err);
 		goto out_mm;
 	}
-	ktouch(p, COW_PAGES, 0);
 	err = umap_anon(mm, COW_PAGES, &a);
 	if (!err)
 		err = utouch(mm, a, COW_PAGES, 0);
@@ -332,12 +557,7 @@ static void bench_cow_fault(struct umm_system *sys)
 		skipped(what, "umm_mmap/umm_write", err);
 		goto out_unmap;
 	}
-	/*
-	 * All usermm repetitions first: a kernel fork write-protects this
-	 * process's private memory, usermm's own structures included, and the
-	 * next usermm repetition would pay the kernel's faults that follow.
-	 * The untimed first run warms those structures.
-	 */
+	/* r < 0: an untimed warm-up of each side. */
 	for (int r = -1; r < REPS; r++) {
 		double ns = cow_umm(mm, a, &cows, &err);
 
@@ -345,25 +565,30 @@ static void bench_cow_fault(struct umm_system *sys)
 			skipped(what, "umm_fork/umm_write", err);
 			goto out_unmap;
 		}
-		if (r >= 0)
-			us[r] = ns;
-	}
-	for (int r = 0; r < REPS; r++) {
-		ks[r] = cow_kernel(p);
-		if (ks[r] < 0) {
-			skipped(what, "fork", -errno);
+		err = kcall(KH_COW, 0, &rep);
+		if (err) {
+			skipped(what, "helper fork", err);
 			goto out_unmap;
 		}
+		if (r >= 0) {
+			us[r] = ns;
+			ks[r] = rep.cow_ns;
+		}
 	}
-	if (!cow_parent_intact(mm, a, p))
-		printf("# COW write fault: WRONG DATA, a parent saw its child's write\n");
-	bench_report(what, median(us, REPS), median(ks, REPS));
+	if (!cow_parent_intact(mm, a))
+		printf("# COW write fault: WRONG DATA, the usermm parent saw its child's write\n");
+	bench_report_caveat(what, median(us, REPS), median(ks, REPS),
+			    "usermm: writes in the umm_fork child; kernel: a child of the small "
+			    "helper process times its own stores");
 	printf("# COW write fault: usermm cow_faults per page %.3f\n", (double)cows / COW_PAGES);
 out_unmap:
-	munmap(p, COW_PAGES * kpage);
+	if (!kcall(KH_UNMAP, 0, &rep) && rep.wrong)
+		printf("# COW write fault: WRONG DATA, the helper saw its child's write\n");
 out_mm:
 	umm_mm_destroy(mm);
 }
+
+/* ---- soft-TLB hits ---- */
 
 /*
  * tlb_umm - ns per 8-byte umm_read (or umm_write) of resident pages.  Page k
@@ -447,12 +672,16 @@ static void bench_tlb_hit(struct umm_mm *mm, bool write)
 		}
 		ks[r] = tlb_kernel(p, write);
 	}
-	bench_report(what, median(us, REPS), median(ks, REPS));
+	bench_report_caveat(what, median(us, REPS), median(ks, REPS),
+			    "kernel side is an 8-byte memcpy through a host pointer: a hardware "
+			    "TLB hit, no kernel code; the ratio is the software MMU's price per access");
 out_kunmap:
 	munmap(p, TLB_PAGES * kpage);
 out_unmap:
 	umm_munmap(mm, a, TLB_PAGES * UPAGE);
 }
+
+/* ---- fork ---- */
 
 /* fork_umm - ns for umm_fork + umm_mm_destroy of the child. */
 static double fork_umm(struct umm_mm *mm, int *errp)
@@ -468,111 +697,120 @@ static double fork_umm(struct umm_mm *mm, int *errp)
 	return (double)(t1 - t0);
 }
 
-static double tv_ns(const struct timeval *tv)
-{
-	return (double)tv->tv_sec * 1e9 + (double)tv->tv_usec * 1e3;
-}
+/* The medians of one fork measurement. */
+struct fork_result {
+	double u, k, k_fork, k_child, k_wall;
+	long k_rss_kib;
+};
 
 /*
- * fork_kernel - ns for the kernel's part of fork + exit: the parent's time
- * inside fork() plus the CPU time the child used until it was reaped (its
- * exit tears its address space down).  The time the child waits for a CPU
- * is left out, as usermm's side has none; the wall-clock time from fork()
- * to the end of waitpid() is given in *wall_ns.
+ * fork_pair - usermm's fork of `mm` alternating with the helper's fork, the
+ * helper having mapped and written `pages` pages (the same count `mm` has).
+ * 0 or a negative errno (after a comment line).
  */
-static double fork_kernel(double *fork_ns, double *child_cpu_ns, double *wall_ns)
-{
-	struct rusage ru0, ru1;
-	uint64_t t0, t1, t2;
-	int status;
-	pid_t pid;
-
-	fflush(stdout);
-	getrusage(RUSAGE_CHILDREN, &ru0);
-	t0 = now_ns();
-	pid = fork();
-	if (pid == 0)
-		_exit(0);
-	t1 = now_ns();
-	if (pid < 0)
-		return -1;
-	waitpid(pid, &status, 0);
-	t2 = now_ns();
-	getrusage(RUSAGE_CHILDREN, &ru1);
-	*fork_ns = (double)(t1 - t0);
-	*child_cpu_ns = tv_ns(&ru1.ru_utime) + tv_ns(&ru1.ru_stime) -
-			tv_ns(&ru0.ru_utime) - tv_ns(&ru0.ru_stime);
-	*wall_ns = (double)(t2 - t0);
-	return *fork_ns + *child_cpu_ns;
-}
-
-/* fork_pair - all usermm repetitions, then the kernel's (see bench_cow_fault). */
-static int fork_pair(struct umm_mm *mm, const char *what)
+static int fork_pair(struct umm_mm *mm, unsigned long pages, const char *what,
+		     struct fork_result *res)
 {
 	double us[REPS], ks[REPS], kf[REPS], kc[REPS], kw[REPS];
+	struct krep rep;
 	int err;
 
+	err = kcall(KH_MAP, pages, &rep);
+	if (err) {
+		skipped(what, "helper mmap", err);
+		return err;
+	}
+	res->k_rss_kib = rep.rss_kib;
+	/* r < 0: an untimed warm-up of each side. */
 	for (int r = -1; r < REPS; r++) {
 		double ns = fork_umm(mm, &err);
 
 		if (err) {
 			skipped(what, "umm_fork", err);
-			return err;
+			goto out;
 		}
-		if (r >= 0)
-			us[r] = ns;
-	}
-	for (int r = 0; r < REPS; r++) {
-		ks[r] = fork_kernel(&kf[r], &kc[r], &kw[r]);
-		if (ks[r] < 0) {
-			skipped(what, "fork", -errno);
-			return -errno;
+		err = kcall(KH_FORK, 0, &rep);
+		if (err) {
+			skipped(what, "helper fork", err);
+			goto out;
 		}
+		if (r < 0)
+			continue;
+		us[r] = ns;
+		kf[r] = rep.fork_ns;
+		kc[r] = rep.child_cpu_ns;
+		kw[r] = rep.wall_ns;
+		ks[r] = kf[r] + kc[r];
 	}
-	bench_report(what, median(us, REPS), median(ks, REPS));
+	res->u = median(us, REPS);
+	res->k = median(ks, REPS);
+	res->k_fork = median(kf, REPS);
+	res->k_child = median(kc, REPS);
+	res->k_wall = median(kw, REPS);
+out:
+	if (!kcall(KH_UNMAP, 0, &rep) && rep.wrong)
+		printf("# %s: WRONG DATA, the helper's pages changed\n", what);
+	return err;
+}
+
+static void fork_comment(const char *what, const struct fork_result *r)
+{
 	printf("# %s: kernel = fork() call %.0f + child CPU until reaped %.0f; "
-	       "fork() to end of waitpid() %.0f ns wall\n",
-	       what, median(kf, REPS), median(kc, REPS), median(kw, REPS));
-	return 0;
+	       "fork() to end of waitpid() %.0f ns wall; helper VmRSS %ld KiB\n",
+	       what, r->k_fork, r->k_child, r->k_wall, r->k_rss_kib);
 }
 
 /*
- * bench_fork - fork + exit of an empty address space (the kernel's "empty"
- * is this process without the extra pages), then of one with FORK_PAGES
- * resident anonymous pages more.
+ * bench_fork - fork + exit of an empty address space and of one with
+ * FORK_PAGES resident anonymous pages, against the helper process with
+ * nothing more and with the same pages mapped.  Only the per-page
+ * difference of the two is the same work on both sides.
  */
 static void bench_fork(struct umm_system *sys)
 {
-	const char *what = "fork+exit, 4096 anon pages (ns)";
+	const char *what0 = "fork+exit, empty (ns)";
+	const char *what1 = "fork+exit, 4096 anon pages (ns)";
+	struct fork_result r0, r1;
 	struct umm_mm *mm;
+	char caveat[256];
 	uintptr_t a;
-	char *p;
 	int err;
 
 	err = umm_mm_create(sys, &mm);
 	if (err) {
-		skipped(what, "umm_mm_create", err);
+		skipped(what0, "umm_mm_create", err);
 		return;
 	}
-	if (fork_pair(mm, "fork+exit, baseline (ns)"))
+	if (fork_pair(mm, 0, what0, &r0))
 		goto out_mm;
-	p = kmap_anon(FORK_PAGES * kpage);
-	if (!p) {
-		skipped(what, "mmap", -errno);
-		goto out_mm;
-	}
-	ktouch(p, FORK_PAGES, 0);
+	snprintf(caveat, sizeof(caveat),
+		 "different work: the kernel creates and reaps a process (the helper, VmRSS %ld KiB); "
+		 "usermm copies an empty address space", r0.k_rss_kib);
+	bench_report_different(what0, r0.u, r0.k, caveat);
+	fork_comment(what0, &r0);
 	err = umap_anon(mm, FORK_PAGES, &a);
 	if (!err)
 		err = utouch(mm, a, FORK_PAGES, 0);
-	if (err)
-		skipped(what, "umm_mmap/umm_write", err);
-	else
-		fork_pair(mm, what);
-	munmap(p, FORK_PAGES * kpage);
+	if (err) {
+		skipped(what1, "umm_mmap/umm_write", err);
+		goto out_mm;
+	}
+	if (fork_pair(mm, FORK_PAGES, what1, &r1))
+		goto out_mm;
+	snprintf(caveat, sizeof(caveat),
+		 "the kernel's figure includes a process creation (line above); helper VmRSS %ld KiB",
+		 r1.k_rss_kib);
+	bench_report_different(what1, r1.u, r1.k, caveat);
+	fork_comment(what1, &r1);
+	bench_report_caveat("fork+exit, per resident anon page (ns)",
+			    (r1.u - r0.u) / FORK_PAGES, (r1.k - r0.k) / FORK_PAGES,
+			    "(4096-page line - empty line) / 4096 on each side: what one more "
+			    "resident private page costs fork + exit");
 out_mm:
 	umm_mm_destroy(mm);
 }
+
+/* ---- munmap ---- */
 
 static void bench_munmap(struct umm_mm *mm)
 {
@@ -611,20 +849,27 @@ static void bench_munmap(struct umm_mm *mm)
 		t1 = now_ns();
 		ks[r] = (double)(t1 - t0);
 	}
-	bench_report(what, median(us, REPS), median(ks, REPS));
+	bench_report_caveat(what, median(us, REPS), median(ks, REPS),
+			    "usermm frees frames to its allocator; the kernel frees pages and "
+			    "flushes the hardware TLB");
 }
 
 int main(void)
 {
 	struct umm_system *sys;
 	struct umm_mm *mm;
+	int err;
 
 	kpage = (size_t)sysconf(_SC_PAGESIZE);
+	/* First, before any usermm memory exists: the small helper process. */
+	err = bench_helper_start(&helper, kh_serve, sizeof(struct kreq), sizeof(struct krep));
 	bench_machine_line();
 	printf("# median of %d repetitions; faults in ns per page over batches of %lu (file, anon) "
 	       "and %lu (COW) pages; usermm phys %lu MiB\n",
 	       REPS, FILE_PAGES, COW_PAGES, PHYS_BYTES >> 20);
 	print_loadavg();
+	if (err)
+		printf("# helper process: %s; no fork or COW lines\n", umm_strerror(err));
 	if (bench_start(PHYS_BYTES, kpage, &sys, &mm)) {
 		if (!sys)
 			return 1;
@@ -632,13 +877,16 @@ int main(void)
 	}
 	bench_file_fault(sys, mm);
 	bench_anon_fault(mm);
-	bench_cow_fault(sys);
 	bench_tlb_hit(mm, false);
 	bench_tlb_hit(mm, true);
-	bench_fork(sys);
+	if (!err) {
+		bench_cow_fault(sys);
+		bench_fork(sys);
+	}
 	bench_munmap(mm);
 	umm_mm_destroy(mm);
 out_sys:
 	umm_system_destroy(sys);
+	bench_helper_stop(&helper);
 	return 0;
 }
