@@ -4,9 +4,14 @@
  *   usermm demo     the built-in scenario (default): a real file mapped
  *                   shared and private, anonymous memory, fork with
  *                   copy-on-write; prints maps and counters.
- *   usermm bench    run every benchmark built next to this program
- *                   (build/release/bench/bench_*): usermm and the kernel
- *                   side by side, with ratios.  Same as `make bench`.
+ *   usermm bench [bench_NAME...]
+ *                   run every benchmark built next to this program
+ *                   (build/release/bench/bench_*, in name order; or only
+ *                   the named ones): usermm and the kernel side by side.
+ *                   Each benchmark's output is passed through, then its
+ *                   result lines are repeated as a markdown table (usermm,
+ *                   kernel, ratio, caveat) ready for docs/BENCHMARKS.md.
+ *                   `make bench` runs them all.
  *   usermm run SCRIPT...   run scenario scripts (tools/script.c, docs/SCRIPTS.md)
  *   usermm replay TRACE    replay a memory-access trace (tools/replay.c)
  *   usermm help [COMMAND], usermm --help, usermm COMMAND --help
@@ -175,15 +180,160 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* bench - run each bench_* program in <dir of this program>/bench, in name order. */
-static int bench(void)
+/* One result line of a benchmark (grammar in bench/bench.h). */
+struct bench_row {
+	char name[96];
+	char usermm[32], kernel[32], ratio[16];
+	char caveat[320];
+};
+
+#define MAX_ROWS 128
+
+/* trim_copy - copy at most len bytes of src, without trailing blanks and newline. */
+static void trim_copy(char *dst, size_t size, const char *src, size_t len)
+{
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, src, len);
+	while (len && strchr(" \t\n", dst[len - 1]))
+		len--;
+	dst[len] = 0;
+}
+
+/*
+ * parse_result - fill *row from "<name> usermm <x> ns [kernel <y> ns ratio
+ * <r>]"; returns 1 if `line` is a result line, 0 if not.
+ */
+static int parse_result(const char *line, struct bench_row *row)
+{
+	const char *u = strstr(line, " usermm ");
+	char unit1[16], unit2[16];
+	double x, y;
+	int n;
+
+	if (line[0] == '#' || !u)
+		return 0;
+	memset(row, 0, sizeof(*row));
+	n = sscanf(u, " usermm %lf %15s kernel %lf %15s ratio %15s", &x, unit1, &y, unit2, row->ratio);
+	if (n < 2)
+		return 0;
+	trim_copy(row->name, sizeof(row->name), line, (size_t)(u - line));
+	snprintf(row->usermm, sizeof(row->usermm), "%.1f", x);
+	if (n == 5)
+		snprintf(row->kernel, sizeof(row->kernel), "%.1f", y);
+	else
+		strcpy(row->ratio, "");
+	return 1;
+}
+
+/* md_cell - text for a markdown table cell: a '|' would end the cell. */
+static void md_cell(const char *text)
+{
+	for (; *text; text++)
+		printf(*text == '|' ? "\\|" : "%c", *text);
+}
+
+/* print_table - a benchmark's result lines as one markdown table. */
+static void print_table(const char *bench, const struct bench_row *rows, int n)
+{
+	if (!n)
+		return;
+	printf("\n| %s | usermm ns | kernel ns | ratio | caveat |\n|---|---:|---:|---:|---|\n", bench);
+	for (int i = 0; i < n; i++) {
+		printf("| ");
+		md_cell(rows[i].name);
+		printf(" | %s | %s | %s | ", rows[i].usermm, rows[i].kernel[0] ? rows[i].kernel : "-",
+		       rows[i].ratio[0] ? rows[i].ratio : "-");
+		md_cell(rows[i].caveat);
+		printf(" |\n");
+	}
+	printf("\nratio = usermm / kernel, below 1 means usermm took less time; "
+	       "n/a = different work, figures shown side by side only; - = no kernel counterpart.\n");
+}
+
+/*
+ * run_one_bench - run one benchmark with its output through a pipe: pass it
+ * through, collect its result lines and their caveats, then print the
+ * table.  Returns 0 if it exited with status 0.
+ */
+static int run_one_bench(const char *path, const char *name)
+{
+	static struct bench_row rows[MAX_ROWS];
+	char *line = NULL;
+	size_t cap = 0;
+	int pfd[2], status = 0, n = 0;
+	pid_t pid;
+	FILE *in;
+
+	printf("## %s\n", name);
+	fflush(stdout);
+	if (pipe(pfd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		dup2(pfd[1], STDOUT_FILENO);
+		close(pfd[1]);
+		execl(path, path, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	if (pid < 0) {
+		close(pfd[0]);
+		return -1;
+	}
+	in = fdopen(pfd[0], "r");
+	while (in && getline(&line, &cap, in) > 0) {
+		fputs(line, stdout);
+		fflush(stdout);
+		if (!strncmp(line, "#   ^ ", 6) && n && !rows[n - 1].caveat[0])
+			trim_copy(rows[n - 1].caveat, sizeof(rows[n - 1].caveat), line + 6,
+				  strlen(line + 6));
+		else if (n < MAX_ROWS && parse_result(line, &rows[n]))
+			n++;
+	}
+	free(line);
+	if (in)
+		fclose(in);
+	else
+		close(pfd[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		printf("# %s failed (status %#x)\n\n", name, status);
+		return -1;
+	}
+	print_table(name, rows, n);
+	printf("\n");
+	return 0;
+}
+
+/* has_bench - is `name` in names[0..count)? */
+static bool has_bench(char **names, int count, const char *name)
+{
+	for (int i = 0; i < count; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * bench - run each bench_* program in <dir of this program>/bench, or only
+ * the ones named in argv.  Returns 0 if all ran and exited 0, 1 if one
+ * failed, 2 (before running any) for an argument that is not a benchmark.
+ */
+static int bench(int argc, char **argv)
 {
 	char self[PATH_MAX], dir[PATH_MAX + 8], *names[64];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct dirent *de;
-	int count = 0, failed = 0;
+	int count = 0, failed = 0, ran = 0;
 	DIR *d;
 
+	for (int i = 0; i < argc; i++)
+		if (strncmp(argv[i], "bench_", 6)) {
+			fprintf(stderr, "usermm bench: unexpected argument '%s'\n"
+				"usage: usermm bench [bench_NAME...]\n", argv[i]);
+			return 2;
+		}
 	if (n <= 0)
 		return 1;
 	self[n] = 0;
@@ -197,26 +347,32 @@ static int bench(void)
 		if (!strncmp(de->d_name, "bench_", 6))
 			names[count++] = strdup(de->d_name);
 	closedir(d);
+	for (int i = 0; i < argc; i++)
+		if (!has_bench(names, count, argv[i])) {
+			fprintf(stderr, "usermm bench: no benchmark '%s' in %s\n", argv[i], dir);
+			failed = 2;
+		}
 	qsort(names, (size_t)count, sizeof(names[0]), cmp_names);
 	for (int i = 0; i < count; i++) {
 		char path[PATH_MAX * 2];
-		int status = 0;
-		pid_t pid;
+		bool wanted = argc == 0;
 
+		for (int j = 0; j < argc; j++)
+			if (!strcmp(names[i], argv[j]))
+				wanted = true;
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		printf("## %s\n", names[i]);
-		fflush(stdout);
-		pid = fork();
-		if (pid == 0) {
-			execl(path, path, (char *)NULL);
-			_exit(127);
+		if (!failed && wanted) {
+			ran++;
+			if (run_one_bench(path, names[i]))
+				failed = 1;
 		}
-		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
-			failed++;
-		printf("\n");
 		free(names[i]);
 	}
-	return failed ? 1 : 0;
+	if (!failed && !ran) {
+		fprintf(stderr, "usermm bench: no benchmarks in %s (run make bench)\n", dir);
+		failed = 1;
+	}
+	return failed;
 }
 
 struct command {
@@ -228,7 +384,7 @@ struct command {
 };
 
 static int run_demo(int argc, char **argv) { (void)argc; (void)argv; return demo(); }
-static int run_bench(int argc, char **argv) { (void)argc; (void)argv; return bench(); }
+static int run_bench(int argc, char **argv) { return bench(argc, argv); }
 static int run_scripts(int argc, char **argv)
 {
 	int failed = 0;
@@ -241,8 +397,8 @@ static int run_scripts(int argc, char **argv)
 static const struct command commands[] = {
 	{ "demo",  "run the built-in scenario (files, anonymous memory, fork, the errors)",
 	  "", run_demo, 0, 0 },
-	{ "bench", "run the benchmarks: usermm and the kernel side by side, with ratios",
-	  "", run_bench, 0, 0 },
+	{ "bench", "run the benchmarks (all, or the named ones): usermm and the kernel side by side",
+	  "[bench_NAME...]", run_bench, 0, 16 },
 	{ "run",   "run scenario scripts (docs/SCRIPTS.md, examples/scenarios/)", "SCRIPT...",
 	  run_scripts, 1, 64 },
 	{ "replay", "replay a memory-access trace (plain or valgrind lackey) and report faults",
