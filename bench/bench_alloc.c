@@ -136,6 +136,7 @@ int main(void)
 	if (!cache)
 		return 1;
 	bench_machine_line();
+	print_loadavg();
 
 	pcp = run(frame_pcp, 1000000);
 	buddy = run(block_buddy, 1000000);
