@@ -111,13 +111,13 @@ static inline void bench_report_different(const char *name, double umm_ns, doubl
 /* print_loadavg - wall-clock figures stretch when other work shares the CPUs. */
 static inline void print_loadavg(void)
 {
-	char line[128] = "";
+	double l1, l5, l15;
 	FILE *f = fopen("/proc/loadavg", "r");
 
 	if (!f)
 		return;
-	if (fgets(line, sizeof(line), f))
-		printf("# load average at start: %.14s\n", line);
+	if (fscanf(f, "%lf %lf %lf", &l1, &l5, &l15) == 3)
+		printf("# load average at start: %.2f %.2f %.2f\n", l1, l5, l15);
 	fclose(f);
 }
 
