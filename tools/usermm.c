@@ -326,6 +326,7 @@ static int bench(int argc, char **argv)
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct dirent *de;
 	int count = 0, failed = 0, ran = 0;
+	bool bad_name = false;
 	DIR *d;
 
 	for (int i = 0; i < argc; i++)
@@ -350,7 +351,7 @@ static int bench(int argc, char **argv)
 	for (int i = 0; i < argc; i++)
 		if (!has_bench(names, count, argv[i])) {
 			fprintf(stderr, "usermm bench: no benchmark '%s' in %s\n", argv[i], dir);
-			failed = 2;
+			bad_name = true;
 		}
 	qsort(names, (size_t)count, sizeof(names[0]), cmp_names);
 	for (int i = 0; i < count; i++) {
@@ -361,16 +362,18 @@ static int bench(int argc, char **argv)
 			if (!strcmp(names[i], argv[j]))
 				wanted = true;
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (!failed && wanted) {
+		if (!bad_name && wanted) {
 			ran++;
 			if (run_one_bench(path, names[i]))
 				failed = 1;
 		}
 		free(names[i]);
 	}
-	if (!failed && !ran) {
+	if (bad_name)
+		return 2;
+	if (!ran) {
 		fprintf(stderr, "usermm bench: no benchmarks in %s (run make bench)\n", dir);
-		failed = 1;
+		return 1;
 	}
 	return failed;
 }
