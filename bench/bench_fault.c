@@ -35,11 +35,11 @@
  * The helper.  A fork of the benchmark process would copy everything it
  * holds, usermm's own descriptors included, and would write-protect all of
  * its private memory, so that usermm's next repetition paid for the host's
- * write faults on its own structures.  The
- * kernel side of the fork and COW measurements therefore runs in a small
- * helper process forked first thing in main(), before any usermm memory
- * exists; it maps and touches the same number of pages as usermm's side
- * and its resident set is printed.  This process itself never forks again.
+ * write faults on its own structures.  The kernel side of the fork and COW
+ * measurements therefore runs in a small helper process forked first thing
+ * in main(), before any usermm memory exists; it maps and touches the same
+ * number of pages as usermm's side and its resident set is printed.  This
+ * process itself never forks again.
  *
  * usermm accesses go through the public software MMU (umm_read/umm_write);
  * kernel accesses are loads and stores through the mmap()ed pointer.
