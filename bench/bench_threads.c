@@ -8,11 +8,11 @@
  *   file minor fault   each thread reads 1 byte from each page of its own
  *                      16 MiB slice of a fresh MAP_SHARED PROT_READ mapping
  *                      of a 64 MiB temp file already in the page cache
- *   COW write fault    each thread writes 8 bytes to each page of its own
+ *   fork COW fault     each thread writes 8 bytes to each page of its own
  *                      16 MiB slice of a private anonymous mapping written
  *                      before a fork, while the forked child still holds
  *                      the pages (every write copies); the kernel's side
- *                      runs in a small helper process (see "COW" below)
+ *                      runs in a small helper process (see "Fork COW" below)
  *   soft-TLB hit       each thread does TLB_ITERS 8-byte umm_reads cycling
  *                      over 16 resident pages shared by all threads, against
  *                      an 8-byte memcpy through a host pointer
@@ -57,7 +57,7 @@
  * described at the top of memory.c.  Soft-TLB hits take no lock on either
  * side.
  *
- * COW.  A fork of this process would copy and write-protect usermm's own
+ * Fork COW.  A fork of this process would copy and write-protect usermm's own
  * structures too, so the kernel's COW side runs in a helper process forked
  * first thing in main(), before any usermm memory exists: it maps and
  * writes the same pages, runs its own pool of threads, and per repetition
@@ -743,7 +743,7 @@ out_close:
 	close(fd);
 }
 
-/* ---- copy-on-write faults ---- */
+/* ---- copy-on-write faults after a fork ---- */
 
 /*
  * Each thread writes 8 bytes to each page of its own slice of a private
@@ -757,15 +757,15 @@ out_close:
  * structures too.  The fork itself is untimed on both sides.
  */
 
-enum { COW_SETUP, COW_REP, COW_TEARDOWN };
+enum { FCOW_SETUP, FCOW_REP, FCOW_TEARDOWN };
 
-struct cow_req {
+struct fork_cow_req {
 	int op;
-	int nr;                         /* COW_SETUP: threads */
-	uint64_t tag;                   /* COW_REP: what the threads write */
+	int nr;                         /* FCOW_SETUP: threads */
+	uint64_t tag;                   /* FCOW_REP: what the threads write */
 };
 
-struct cow_rep {
+struct fork_cow_rep {
 	int err;
 	bool wrong;                     /* a page did not hold what its thread wrote */
 	long faults;                    /* the helper's minor faults during the run */
@@ -773,11 +773,11 @@ struct cow_rep {
 	struct sample s;
 };
 
-static struct bench_helper helper;  /* the kernel side of the COW measurement */
-static struct pool cow_kpool;       /* in the helper process only */
+static struct bench_helper helper;  /* the kernel side of the fork COW measurement */
+static struct pool fork_cow_kpool;       /* in the helper process only */
 
-/* cow_pages_ok - every page of the kernel mapping holds tag + its index. */
-static bool cow_pages_ok(const char *p, unsigned long pages, uint64_t tag)
+/* fork_cow_pages_ok - every page of the kernel mapping holds tag + its index. */
+static bool fork_cow_pages_ok(const char *p, unsigned long pages, uint64_t tag)
 {
 	for (unsigned long i = 0; i < pages; i++)
 		if (*(const volatile uint64_t *)(p + i * kpage) != tag + i)
@@ -785,10 +785,10 @@ static bool cow_pages_ok(const char *p, unsigned long pages, uint64_t tag)
 	return true;
 }
 
-/* cow_kernel_rep - one kernel repetition in the helper: fork, write, reap. */
-static void cow_kernel_rep(uint64_t tag, struct cow_rep *rep)
+/* fork_cow_kernel_rep - one kernel repetition in the helper: fork, write, reap. */
+static void fork_cow_kernel_rep(uint64_t tag, struct fork_cow_rep *rep)
 {
-	struct pool *pl = &cow_kpool;
+	struct pool *pl = &fork_cow_kpool;
 	unsigned long pages = SLICE_PAGES * (unsigned long)pl->nr;
 	int pfd[2];
 	char c;
@@ -819,19 +819,19 @@ static void cow_kernel_rep(uint64_t tag, struct cow_rep *rep)
 	rep->faults = minflt() - f0;
 	close(pfd[1]);
 	waitpid(pid, NULL, 0);
-	rep->wrong = !cow_pages_ok(pl->kp, pages, tag);
+	rep->wrong = !fork_cow_pages_ok(pl->kp, pages, tag);
 }
 
-static void cow_serve(const void *req_, void *rep_)
+static void fork_cow_serve(const void *req_, void *rep_)
 {
-	const struct cow_req *req = req_;
-	struct cow_rep *rep = rep_;
-	struct pool *pl = &cow_kpool;
+	const struct fork_cow_req *req = req_;
+	struct fork_cow_rep *rep = rep_;
+	struct pool *pl = &fork_cow_kpool;
 	unsigned long pages;
 	char *p;
 
 	switch (req->op) {
-	case COW_SETUP:
+	case FCOW_SETUP:
 		pages = SLICE_PAGES * (unsigned long)req->nr;
 		p = kmap_anon(pages * kpage);
 		if (!p) {
@@ -847,10 +847,10 @@ static void cow_serve(const void *req_, void *rep_)
 		}
 		pl->kp = p;
 		break;
-	case COW_REP:
-		cow_kernel_rep(req->tag, rep);
+	case FCOW_REP:
+		fork_cow_kernel_rep(req->tag, rep);
 		break;
-	case COW_TEARDOWN:
+	case FCOW_TEARDOWN:
 		pages = SLICE_PAGES * (unsigned long)pl->nr;
 		p = pl->kp;
 		pool_stop(pl);
@@ -862,10 +862,10 @@ static void cow_serve(const void *req_, void *rep_)
 	rep->cpu_ns = self_cpu_ns();
 }
 
-/* cow_call - one request to the helper; the reply's errno (or -EPIPE). */
-static int cow_call(int op, int nr, uint64_t tag, struct cow_rep *rep)
+/* fork_cow_call - one request to the helper; the reply's errno (or -EPIPE). */
+static int fork_cow_call(int op, int nr, uint64_t tag, struct fork_cow_rep *rep)
 {
-	struct cow_req req = { .op = op, .nr = nr, .tag = tag };
+	struct fork_cow_req req = { .op = op, .nr = nr, .tag = tag };
 	int err;
 
 	memset(rep, 0, sizeof(*rep));
@@ -882,8 +882,8 @@ static unsigned long umm_cowflt(struct umm_mm *mm)
 	return st.cow_faults;
 }
 
-/* cow_umm_rep - one usermm repetition: fork, the parent's threads write, destroy the child. */
-static int cow_umm_rep(struct pool *pl, uint64_t tag, struct sample *s, long *faults, bool *wrong)
+/* fork_cow_umm_rep - one usermm repetition: fork, the parent's threads write, destroy the child. */
+static int fork_cow_umm_rep(struct pool *pl, uint64_t tag, struct sample *s, long *faults, bool *wrong)
 {
 	unsigned long pages = SLICE_PAGES * (unsigned long)pl->nr;
 	struct umm_mm *child;
@@ -909,7 +909,7 @@ static int cow_umm_rep(struct pool *pl, uint64_t tag, struct sample *s, long *fa
 	return err;
 }
 
-static void bench_cow_nr(struct umm_mm *mm, int nr, struct result *res, const struct result *one)
+static void bench_fork_cow_nr(struct umm_mm *mm, int nr, struct result *res, const struct result *one)
 {
 	unsigned long pages = SLICE_PAGES * (unsigned long)nr;
 	struct sample us[REPS], ks[REPS], wu;
@@ -917,28 +917,28 @@ static void bench_cow_nr(struct umm_mm *mm, int nr, struct result *res, const st
 	bool wrong = false;
 	char caveat[192];
 	struct load_probe lp;
-	struct cow_rep rep;
+	struct fork_cow_rep rep;
 	double helper0;
 	struct pool pl;
 	int err;
 
 	load_begin(&lp);
-	err = cow_call(COW_SETUP, nr, 0, &rep);
+	err = fork_cow_call(FCOW_SETUP, nr, 0, &rep);
 	helper0 = rep.cpu_ns;
 	if (err) {
-		skipped("COW fault", "helper mmap/pthread_create", err);
+		skipped("fork COW fault", "helper mmap/pthread_create", err);
 		return;
 	}
 	err = pool_start(&pl, nr);
 	if (err) {
-		skipped("COW fault", "pthread_create", err);
+		skipped("fork COW fault", "pthread_create", err);
 		goto out_helper;
 	}
 	pl.mm = mm;
 	err = umm_mmap(mm, 0, pages * UPAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &pl.ua);
 	if (err) {
-		skipped("COW fault", "umm_mmap", err);
+		skipped("fork COW fault", "umm_mmap", err);
 		goto out_pool;
 	}
 	for (unsigned long i = 0; i < pages && !err; i++) {
@@ -950,10 +950,10 @@ static void bench_cow_nr(struct umm_mm *mm, int nr, struct result *res, const st
 	for (int r = -1; r < REPS && !err; r++) {
 		uint64_t tag = ((uint64_t)(r + 2) << 32) | (uint64_t)nr << 24;
 
-		err = cow_umm_rep(&pl, tag, r < 0 ? &wu : &us[r], r < 0 ? &dummy : &uf, &wrong);
+		err = fork_cow_umm_rep(&pl, tag, r < 0 ? &wu : &us[r], r < 0 ? &dummy : &uf, &wrong);
 		if (err)
 			break;
-		err = cow_call(COW_REP, nr, tag, &rep);
+		err = fork_cow_call(FCOW_REP, nr, tag, &rep);
 		if (err)
 			break;
 		wrong |= rep.wrong;
@@ -963,28 +963,28 @@ static void bench_cow_nr(struct umm_mm *mm, int nr, struct result *res, const st
 		}
 	}
 	if (err) {
-		skipped("COW fault", "umm_fork/umm_write/helper", err);
+		skipped("fork COW fault", "umm_fork/umm_write/helper", err);
 		goto out_unmap;
 	}
 	res->others = load_end(&lp, rep.cpu_ns - helper0);
 	if (wrong)
-		printf("# COW fault %d thr: WRONG DATA read back\n", nr);
+		printf("# fork COW fault %d thr: WRONG DATA read back\n", nr);
 	snprintf(caveat, sizeof(caveat), "COW faults per page usermm %.3f, kernel (minflt) %.3f; "
 		 "the kernel's threads run in a small helper process",
 		 (double)uf / (pages * REPS), (double)kf / (pages * REPS));
-	report("COW fault", "faults", nr, us, ks, res, one, caveat);
+	report("fork COW fault", "faults", nr, us, ks, res, one, caveat);
 out_unmap:
 	umm_munmap(mm, pl.ua, pages * UPAGE);
 out_pool:
 	pool_stop(&pl);
 out_helper:
-	cow_call(COW_TEARDOWN, nr, 0, &rep);
+	fork_cow_call(FCOW_TEARDOWN, nr, 0, &rep);
 }
 
-static void bench_cow(struct umm_mm *mm, struct result *res)
+static void bench_fork_cow(struct umm_mm *mm, struct result *res)
 {
 	for (int c = 0; c < NR_COUNTS; c++)
-		bench_cow_nr(mm, thread_counts[c], &res[c], &res[0]);
+		bench_fork_cow_nr(mm, thread_counts[c], &res[c], &res[0]);
 }
 
 /* ---- soft-TLB hits ---- */
@@ -1120,7 +1120,7 @@ static void target_line(const char *test, const struct result *r)
 }
 
 static void summary(const struct result *anon, const struct result *file,
-		    const struct result *cow, const struct result *tlb)
+		    const struct result *fcow, const struct result *tlb)
 {
 	printf("\n# Scaling: rate, its multiple of the 1-thread rate, CPUs busy (the threads' CPU "
 	       "time / wall time: below the thread count = waiting for a lock or a CPU), and the "
@@ -1133,26 +1133,27 @@ static void summary(const struct result *anon, const struct result *file,
 	for (int c = 0; c < NR_COUNTS; c++)
 		summary_row("file fault", "pages", thread_counts[c], &file[c], &file[0]);
 	for (int c = 0; c < NR_COUNTS; c++)
-		summary_row("COW fault", "pages", thread_counts[c], &cow[c], &cow[0]);
+		summary_row("fork COW fault", "pages", thread_counts[c], &fcow[c], &fcow[0]);
 	for (int c = 0; c < NR_COUNTS; c++)
 		summary_row("TLB hit", "accesses", thread_counts[c], &tlb[c], &tlb[0]);
 	target_line("anon fault", anon);
 	target_line("file fault", file);
-	target_line("COW fault", cow);
+	target_line("fork COW fault", fcow);
 }
 
 int main(void)
 {
 	struct result anon[NR_COUNTS] = { 0 }, file[NR_COUNTS] = { 0 }, tlb[NR_COUNTS] = { 0 };
-	struct result cow[NR_COUNTS] = { 0 };
+	struct result fcow[NR_COUNTS] = { 0 };
 	struct umm_system *sys;
 	struct umm_mm *mm;
 	int herr;
 
 	kpage = (size_t)sysconf(_SC_PAGESIZE);
 	nr_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	/* First, before any usermm memory exists: the helper for the kernel's COW side. */
-	herr = bench_helper_start(&helper, cow_serve, sizeof(struct cow_req), sizeof(struct cow_rep));
+	/* First, before any usermm memory exists: the helper for the kernel's fork COW side. */
+	herr = bench_helper_start(&helper, fork_cow_serve, sizeof(struct fork_cow_req),
+				  sizeof(struct fork_cow_rep));
 	bench_machine_line();
 	printf("# median of %d repetitions; threads in one address space, each on its own "
 	       "%lu-page (16 MiB) slice; %lu accesses per thread for TLB hits; usermm phys %lu MiB\n",
@@ -1161,7 +1162,7 @@ int main(void)
 	       "its pages, mean over threads\n");
 	print_loadavg();
 	if (herr)
-		printf("# helper process: %s; no COW lines\n", umm_strerror(herr));
+		printf("# helper process: %s; no fork COW lines\n", umm_strerror(herr));
 	if (bench_start(PHYS_BYTES, kpage, &sys, &mm)) {
 		if (!sys)
 			return 1;
@@ -1171,9 +1172,9 @@ int main(void)
 		bench_anon(mm, thread_counts[c], &anon[c], &anon[0]);
 	bench_file(sys, mm, file);
 	if (!herr)
-		bench_cow(mm, cow);
+		bench_fork_cow(mm, fcow);
 	bench_tlb(mm, tlb);
-	summary(anon, file, cow, tlb);
+	summary(anon, file, fcow, tlb);
 	umm_mm_destroy(mm);
 out_sys:
 	umm_system_destroy(sys);
