@@ -774,7 +774,7 @@ struct fork_cow_rep {
 };
 
 static struct bench_helper helper;  /* the kernel side of the fork COW measurement */
-static struct pool fork_cow_kpool;       /* in the helper process only */
+static struct pool fork_cow_kpool; /* in the helper process only */
 
 /* fork_cow_pages_ok - every page of the kernel mapping holds tag + its index. */
 static bool fork_cow_pages_ok(const char *p, unsigned long pages, uint64_t tag)
