@@ -8,6 +8,11 @@
  *   file minor fault   each thread reads 1 byte from each page of its own
  *                      16 MiB slice of a fresh MAP_SHARED PROT_READ mapping
  *                      of a 64 MiB temp file already in the page cache
+ *   file COW fault     each thread writes 8 bytes to each page of its own
+ *                      slice of a fresh MAP_PRIVATE read-write mapping of
+ *                      the same cached file, whose pages it first read
+ *                      (untimed), so every write copies a page-cache page
+ *                      into a private anonymous page (both sides)
  *   fork COW fault     each thread writes 8 bytes to each page of its own
  *                      16 MiB slice of a private anonymous mapping written
  *                      before a fork, while the forked child still holds
@@ -48,14 +53,17 @@
  * (first use of the threads' TLBs and of usermm's frames).  The figure is
  * the median of REPS repetitions.
  *
- * What scaling to expect is left to the measurement.  The kernel splits
- * its pte locks per page-table page (a thread's 16 MiB slice has tables
- * of its own) and, in recent kernels, handles most faults under a per-VMA
- * lock instead of mmap_lock; a COW fault replaces a present pte and so must
- * flush the TLBs of the other CPUs running the address space, which an
- * anonymous or file first-touch fault need not.  usermm's fault locking is
- * described at the top of memory.c.  Soft-TLB hits take no lock on either
- * side.
+ * What scaling to expect is left to the measurement: usermm locks each
+ * page-table page (pte table) separately, as the kernel does, and a
+ * thread's 16 MiB slice has pte tables of its own; a fault's mmap_lock
+ * read hold and its RSS/fault counters touch only the faulting thread's
+ * own stripes.  What the threads of one address space still share: the
+ * page cache's tree_lock on a file fault, and the allocator's and soft
+ * TLB's occasional shared lines.  The kernel, in recent versions, handles
+ * most faults under a per-VMA lock instead of mmap_lock.  A COW fault
+ * after a fork replaces a present pte and so must flush the TLBs of the
+ * other CPUs running the address space, which a first-touch fault need
+ * not.  Soft-TLB hits take no lock on either side.
  *
  * Fork COW.  A fork of this process would copy and write-protect usermm's own
  * structures too, so the kernel's COW side runs in a helper process forked
@@ -337,6 +345,27 @@ static void file_kernel(struct pool *pl, struct worker *w)
 
 	for (unsigned long i = first; i < first + SLICE_PAGES; i++)
 		w->sum += *(volatile uint8_t *)(pl->kp + i * kpage);
+}
+
+/* COW: the untimed read pass maps the cache pages read-only, the write copies. */
+static void cow_umm_prep(struct pool *pl, struct worker *w)
+{
+	file_umm(pl, w);
+}
+
+static void cow_kernel_prep(struct pool *pl, struct worker *w)
+{
+	file_kernel(pl, w);
+}
+
+static void cow_umm(struct pool *pl, struct worker *w)
+{
+	anon_umm(pl, w);
+}
+
+static void cow_kernel(struct pool *pl, struct worker *w)
+{
+	anon_kernel(pl, w);
 }
 
 /*
@@ -715,7 +744,12 @@ out_pool:
 	pool_stop(&pl);
 }
 
-static void bench_file(struct umm_system *sys, struct umm_mm *mm, struct result *res)
+static void bench_file_cow_nr(struct umm_mm *mm, struct umm_object *obj, int fd, int nr,
+			      struct result *res, const struct result *one);
+
+/* bench_file - file minor faults, then COW faults on the same cached file. */
+static void bench_file(struct umm_system *sys, struct umm_mm *mm, struct result *res,
+		       struct result *cow)
 {
 	struct umm_object *obj;
 	int fd, err;
@@ -737,10 +771,116 @@ static void bench_file(struct umm_system *sys, struct umm_mm *mm, struct result 
 	}
 	for (int c = 0; c < NR_COUNTS; c++)
 		bench_file_nr(mm, obj, fd, thread_counts[c], &res[c], &res[0]);
+	for (int c = 0; c < NR_COUNTS; c++)
+		bench_file_cow_nr(mm, obj, fd, thread_counts[c], &cow[c], &cow[0]);
 out_put:
 	umm_object_put(obj);
 out_close:
 	close(fd);
+}
+
+/* ---- copy-on-write faults of a private file mapping ---- */
+
+/*
+ * cow_check - each page holds its writer's tag in the first 8 bytes and
+ * the file's byte after them (a private copy of the cached page), and the
+ * cached page itself is untouched.
+ */
+static bool cow_check(struct pool *pl, int fd, unsigned long pages)
+{
+	for (unsigned long i = 0; i < pages; i++) {
+		uint64_t v = 0;
+		uint8_t c = 0, f = 0;
+
+		if (umm_read(pl->mm, pl->ua + i * UPAGE, &v, sizeof(v)) || v != pl->tag + i)
+			return false;
+		if (umm_read(pl->mm, pl->ua + i * UPAGE + 8, &c, 1) || c != file_byte(i))
+			return false;
+		if (*(volatile uint64_t *)(pl->kp + i * kpage) != pl->tag + i ||
+		    *(volatile uint8_t *)(pl->kp + i * kpage + 8) != file_byte(i))
+			return false;
+		if (pread(fd, &f, 1, (off_t)(i * kpage)) != 1 || f != file_byte(i))
+			return false;
+	}
+	return true;
+}
+
+/* cow_rep - one repetition on both sides; r < 0 is the untimed warm-up. */
+static int cow_rep(struct pool *pl, int r, struct umm_object *obj, int fd, struct sample *us,
+		   struct sample *ks, long *ufaults, long *kfaults, bool *wrong)
+{
+	unsigned long pages = SLICE_PAGES * (unsigned long)pl->nr;
+	struct umm_mm_stats st0, st1;
+	long k0;
+	int err;
+
+	pl->tag = ((uint64_t)(r + 2) << 32) | (uint64_t)pl->nr << 24 | 0xc0;
+	err = umm_mmap(pl->mm, 0, pages * UPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0, &pl->ua);
+	if (err)
+		return err;
+	pl->kp = mmap(NULL, pages * kpage, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (pl->kp == MAP_FAILED) {
+		err = -errno;
+		goto out_umap;
+	}
+	madvise(pl->kp, pages * kpage, MADV_NOHUGEPAGE);
+	pl->prepare = cow_umm_prep;
+	pl->work = cow_umm;
+	umm_mm_stats(pl->mm, &st0);
+	err = pool_run(pl, SLICE_PAGES, us);
+	umm_mm_stats(pl->mm, &st1);
+	*ufaults += (long)(st1.cow_faults - st0.cow_faults);
+	if (err)
+		goto out_kunmap;
+	pl->prepare = cow_kernel_prep;
+	pl->work = cow_kernel;
+	k0 = minflt();
+	pool_run(pl, SLICE_PAGES, ks);
+	*kfaults += minflt() - k0;      /* the read pass's faults included */
+	if (!cow_check(pl, fd, pages))
+		*wrong = true;
+out_kunmap:
+	munmap(pl->kp, pages * kpage);
+out_umap:
+	umm_munmap(pl->mm, pl->ua, pages * UPAGE);
+	return err;
+}
+
+static void bench_file_cow_nr(struct umm_mm *mm, struct umm_object *obj, int fd, int nr,
+			      struct result *res, const struct result *one)
+{
+	struct sample us[REPS], ks[REPS], wu, wk;
+	unsigned long total = SLICE_PAGES * (unsigned long)nr * REPS;
+	long uf = 0, kf = 0, dummy = 0;
+	struct load_probe lp;
+	char caveat[192];
+	bool wrong = false;
+	struct pool pl;
+	int err;
+
+	err = pool_start(&pl, nr);
+	if (err) {
+		skipped("file COW fault", "pthread_create", err);
+		return;
+	}
+	pl.mm = mm;
+	load_begin(&lp);
+	for (int r = -1; r < REPS; r++) {
+		err = r < 0 ? cow_rep(&pl, r, obj, fd, &wu, &wk, &dummy, &dummy, &wrong) :
+			      cow_rep(&pl, r, obj, fd, &us[r], &ks[r], &uf, &kf, &wrong);
+		if (err) {
+			skipped("file COW fault", "umm_mmap/umm_write/mmap", err);
+			goto out_pool;
+		}
+	}
+	if (wrong)
+		printf("# file COW fault %d thr: WRONG DATA read back\n", nr);
+	res->others = load_end(&lp, 0);
+	snprintf(caveat, sizeof(caveat), "usermm COW faults per page %.3f; kernel faults per page "
+		 "%.3f (the untimed read pass's included)", (double)uf / total, (double)kf / total);
+	report("file COW fault", "faults", nr, us, ks, res, one, caveat);
+out_pool:
+	pool_stop(&pl);
 }
 
 /* ---- copy-on-write faults after a fork ---- */
@@ -1120,7 +1260,8 @@ static void target_line(const char *test, const struct result *r)
 }
 
 static void summary(const struct result *anon, const struct result *file,
-		    const struct result *fcow, const struct result *tlb)
+		    const struct result *file_cow, const struct result *fcow,
+		    const struct result *tlb)
 {
 	printf("\n# Scaling: rate, its multiple of the 1-thread rate, CPUs busy (the threads' CPU "
 	       "time / wall time: below the thread count = waiting for a lock or a CPU), and the "
@@ -1133,18 +1274,21 @@ static void summary(const struct result *anon, const struct result *file,
 	for (int c = 0; c < NR_COUNTS; c++)
 		summary_row("file fault", "pages", thread_counts[c], &file[c], &file[0]);
 	for (int c = 0; c < NR_COUNTS; c++)
+		summary_row("file COW fault", "pages", thread_counts[c], &file_cow[c], &file_cow[0]);
+	for (int c = 0; c < NR_COUNTS; c++)
 		summary_row("fork COW fault", "pages", thread_counts[c], &fcow[c], &fcow[0]);
 	for (int c = 0; c < NR_COUNTS; c++)
 		summary_row("TLB hit", "accesses", thread_counts[c], &tlb[c], &tlb[0]);
 	target_line("anon fault", anon);
 	target_line("file fault", file);
+	target_line("file COW fault", file_cow);
 	target_line("fork COW fault", fcow);
 }
 
 int main(void)
 {
 	struct result anon[NR_COUNTS] = { 0 }, file[NR_COUNTS] = { 0 }, tlb[NR_COUNTS] = { 0 };
-	struct result fcow[NR_COUNTS] = { 0 };
+	struct result file_cow[NR_COUNTS] = { 0 }, fcow[NR_COUNTS] = { 0 };
 	struct umm_system *sys;
 	struct umm_mm *mm;
 	int herr;
@@ -1170,11 +1314,11 @@ int main(void)
 	}
 	for (int c = 0; c < NR_COUNTS; c++)
 		bench_anon(mm, thread_counts[c], &anon[c], &anon[0]);
-	bench_file(sys, mm, file);
+	bench_file(sys, mm, file, file_cow);
 	if (!herr)
 		bench_fork_cow(mm, fcow);
 	bench_tlb(mm, tlb);
-	summary(anon, file, fcow, tlb);
+	summary(anon, file, file_cow, fcow, tlb);
 	umm_mm_destroy(mm);
 out_sys:
 	umm_system_destroy(sys);
