@@ -250,6 +250,150 @@ int read_cache_page(struct umm_object *obj, uint64_t index, struct page **pagep,
 	return -EIO;
 }
 
+/* Pages per batched read request (force_page_cache_readahead). */
+#define READ_BATCH 128
+
+/*
+ * filemap_read_batch - fill pages this caller allocated, locked and
+ * inserted at consecutive indices: one readpages request when the object
+ * has it, else readpage each.  Pages that read are marked uptodate; the
+ * others get PG_error and leave the cache.  Each page is unlocked and the
+ * caller's reference dropped.  Returns the number that read.
+ */
+static unsigned int filemap_read_batch(struct umm_object *obj, struct page **pages, unsigned int nr)
+{
+	unsigned int i, ok = 0;
+	int err = 0;
+
+	for (i = 0; i < nr; i++)
+		ClearPageError(pages[i]);
+	if (obj->ops->readpages && nr > 1)
+		err = obj->ops->readpages(obj, pages, nr);
+	for (i = 0; i < nr; i++) {
+		struct page *page = pages[i];
+		int e = err;
+
+		if (!e && !(obj->ops->readpages && nr > 1))
+			e = obj->ops->readpage(obj, page);
+		if (!e && page->index >= object_size_pages(obj))
+			e = -EIO;         /* truncated under us */
+		if (e) {
+			SetPageError(page);
+			delete_from_page_cache(page);
+		} else {
+			SetPageUptodate(page);
+			ok++;
+		}
+		unlock_page(page);
+		put_page(page);
+	}
+	return ok;
+}
+
+/*
+ * next_cached - the lowest cached index in [index, end), or end.  Takes
+ * tree_lock.
+ */
+static uint64_t next_cached(struct umm_object *obj, uint64_t index, uint64_t end)
+{
+	struct page *page;
+	uint64_t found;
+	unsigned int n;
+
+	pthread_mutex_lock(&obj->tree_lock);
+	n = radix_tree_gang_lookup(&obj->page_tree, (void **)&page, &found, index, 1);
+	pthread_mutex_unlock(&obj->tree_lock);
+	return n && found < end ? found : end;
+}
+
+/*
+ * next_missing - the lowest index in [index, end) with no cached page, or
+ * end.  Takes tree_lock once per 64 cached pages.
+ */
+static uint64_t next_missing(struct umm_object *obj, uint64_t index, uint64_t end)
+{
+	void *pages[64];
+	uint64_t idx[64];
+
+	while (index < end) {
+		unsigned int n, i;
+
+		pthread_mutex_lock(&obj->tree_lock);
+		n = radix_tree_gang_lookup(&obj->page_tree, pages, idx, index, 64);
+		pthread_mutex_unlock(&obj->tree_lock);
+		for (i = 0; i < n && idx[i] == index && index < end; i++)
+			index++;
+		if (i < n || n < 64)
+			break;            /* a gap before idx[i], or nothing more cached */
+	}
+	return MIN(index, end);
+}
+
+/**
+ * force_page_cache_readahead - read the missing pages of
+ * [@index, @index + @nr) into the page cache (clipped to the object's
+ * size): each run of missing pages is allocated, locked and inserted,
+ * then read with one request per READ_BATCH pages.  A page another
+ * caller inserted meanwhile is left to it.  Synchronous; best effort (a
+ * batch that fails is dropped and the next one is still tried; running
+ * out of memory stops).
+ * Takes tree_lock and the new pages' locks; holds nothing on entry or exit.
+ * Return: pages read (>= 0), or -EIO/-ENOMEM when nothing could be read
+ * and something failed; -EINVAL for NULL.
+ */
+long force_page_cache_readahead(struct umm_object *obj, uint64_t index, uint64_t nr)
+{
+	struct page *batch[READ_BATCH];
+	uint64_t end;
+	long done = 0;
+	int err = 0;
+
+	if (!obj)
+		return -EINVAL;
+	end = object_size_pages(obj);
+	if (index >= end)
+		return 0;
+	end = MIN(end, index + MIN(nr, end - index));
+	while (index < end && err != -ENOMEM) {
+		uint64_t run_end;
+		unsigned int n = 0;
+
+		index = next_missing(obj, index, end);
+		if (index >= end)
+			break;
+		run_end = MIN(next_cached(obj, index, end), index + READ_BATCH);
+		for (; index < run_end; index++) {
+			struct page *page = alloc_page(obj->sys->phys, GFP_KERNEL);
+			int e;
+
+			if (!page) {
+				err = -ENOMEM;
+				break;
+			}
+			lock_page(page);
+			e = add_to_page_cache(page, obj, index);
+			if (e) {
+				unlock_page(page);
+				put_page(page);
+				if (e == -ENOMEM)
+					err = e;
+				break;    /* raced with another reader: read what we have */
+			}
+			batch[n++] = page;
+		}
+		if (n) {
+			unsigned int ok = filemap_read_batch(obj, batch, n);
+
+			done += ok;
+			if (ok < n && !err)
+				err = -EIO;
+		}
+		if (index < run_end && err != -ENOMEM)
+			index++;          /* skip the index another reader took */
+	}
+	return done ? done : err;
+}
+
 /**
  * find_get_pages - up to @nr cached pages with index in [*@start, @end),
  * in index order, each referenced; *@start moves past the last one found.

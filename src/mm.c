@@ -48,7 +48,7 @@ int mm_alloc(struct umm_system *sys, struct umm_mm **out)
 	mm->sys = sys;
 	mm->id = atomic_fetch_add(&next_mm_id, 1);
 	mm->mm_rb = RB_ROOT;
-	mm->mmap_base = UMM_TASK_SIZE;
+	mm->mmap_base = UMM_MMAP_BASE;
 	percpu_init_rwsem(&mm->mmap_lock);
 	fmutex_init(&mm->page_table_lock);
 	err = pgd_alloc(mm);
@@ -112,6 +112,8 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 	mmap_assert_write_locked(child);
 	child->mmap_base = parent->mmap_base;
 	for (vma = vma_first(parent); vma; vma = vma_next(vma)) {
+		if (vma->vm_flags & VM_DONTCOPY)
+			continue;         /* MADV_DONTFORK: a hole in the child */
 		copy = vma_dup(child, vma);
 		if (!copy)
 			return -ENOMEM;
@@ -124,7 +126,8 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 }
 
 /**
- * umm_fork - create *child as a copy of parent: same VMAs; private pages
+ * umm_fork - create *child as a copy of parent: same VMAs (but those
+ * marked MADV_DONTFORK, which the child does not get); private pages
  * shared copy-on-write; shared mappings stay shared.  0, -EINVAL, -ENOMEM
  * (no child is left behind on failure).
  */

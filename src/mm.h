@@ -39,6 +39,9 @@
 #define VM_MAYEXEC     0x00000040UL
 #define VM_MAYSHARE    0x00000080UL
 #define VM_LOCKED      0x00002000UL
+#define VM_SEQ_READ    0x00008000UL   /* MADV_SEQUENTIAL: read ahead aggressively */
+#define VM_RAND_READ   0x00010000UL   /* MADV_RANDOM: no readahead */
+#define VM_DONTCOPY    0x00020000UL   /* MADV_DONTFORK: umm_fork leaves it out */
 #define VM_NORESERVE   0x00200000UL
 #define VM_NONLINEAR   0x00800000UL   /* remap_file_pages window (nonlinear issue) */
 #define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)

@@ -35,6 +35,12 @@ struct object_ops {
 	int (*readpage)(struct umm_object *obj, struct page *page);
 	/* writepage - write a locked page's valid bytes to the backing store; 0 or -errno. */
 	int (*writepage)(struct umm_object *obj, struct page *page);
+	/*
+	 * readpages - optional: fill `nr` locked, !uptodate pages of
+	 * consecutive indices (pages[0]->index first) with one request.
+	 * 0 or -EIO for the whole batch.  Does not unlock.
+	 */
+	int (*readpages)(struct umm_object *obj, struct page **pages, unsigned int nr);
 };
 
 struct umm_object {

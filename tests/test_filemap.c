@@ -768,7 +768,7 @@ static int slow_writepage(struct umm_object *obj, struct page *page)
 	return 0;
 }
 
-static const struct object_ops slow_ops = { slow_readpage, slow_writepage };
+static const struct object_ops slow_ops = { .readpage = slow_readpage, .writepage = slow_writepage };
 
 static pthread_barrier_t slow_barrier;
 

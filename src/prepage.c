@@ -1,0 +1,136 @@
+/*
+ * prepage.c - umm_prepage: bring in a vector of extents now (Becker's
+ * prepage, with every tuple's whole extent).
+ *
+ * Theory of operation.  Each tuple (addr, extent) names the pages that
+ * [addr, addr + extent) touches; extent 0 names none.  Under mmap_lock
+ * (read) every tuple is first checked: its range must not wrap, must lie
+ * inside [UMM_MMAP_MIN_ADDR, UMM_TASK_SIZE) and every page of it must be
+ * mapped by a vma that allows the access (read, or write with
+ * UMM_PREPAGE_WRITE).  An invalid tuple fails the whole call with -EFAULT
+ * before anything is done (its index goes to umm_prepage_bad_index(),
+ * per thread), or is skipped with UMM_PREPAGE_SKIP_INVALID.  The valid
+ * page ranges are sorted and overlapping or adjacent ones merged, so each
+ * page is brought in once and each merged range is one populate_range
+ * (gup.c): batched reads of the missing cache pages, then a page table at
+ * a time.  Best effort: a page that fails (I/O error, no memory, past the
+ * end of its object) stops that range and is left to the fault path.
+ *
+ * Synchronous: the pages are in when the call returns.  Flag 0x4 is left
+ * for UMM_PREPAGE_ASYNC.
+ *
+ * Locks: mmap_lock (read) for the whole call; populate takes ptl, page
+ * locks and tree_lock under it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <usermm/usermm.h>
+#include "gup.h"
+
+#define PREPAGE_FLAGS (UMM_PREPAGE_WRITE | UMM_PREPAGE_SKIP_INVALID)
+
+struct prepage_range {
+	uintptr_t start, end;
+};
+
+static __thread size_t prepage_bad_index = SIZE_MAX;
+
+/**
+ * umm_prepage_bad_index - the index of the first invalid tuple of the
+ * calling thread's last umm_prepage that returned -EFAULT; SIZE_MAX if
+ * its last call did not fail that way.  No locks.
+ */
+size_t umm_prepage_bad_index(void)
+{
+	return prepage_bad_index;
+}
+
+/* tuple_range - the pages a tuple names; false if the range wraps or leaves the address space. */
+static bool tuple_range(const struct umm_prepage_tuple *t, struct prepage_range *r)
+{
+	r->start = r->end = 0;
+	if (!t->extent)
+		return true;
+	if (t->addr < UMM_MMAP_MIN_ADDR || t->addr >= UMM_TASK_SIZE ||
+	    t->extent > UMM_TASK_SIZE - t->addr)
+		return false;
+	r->start = ALIGN_DOWN(t->addr, PAGE_SIZE);
+	r->end = ALIGN_UP(t->addr + t->extent, PAGE_SIZE);
+	return true;
+}
+
+/* range_accessible - every page of r mapped by a vma allowing the access.  mmap_lock held. */
+static bool range_accessible(struct umm_mm *mm, const struct prepage_range *r, unsigned int pflags)
+{
+	struct vm_area_struct *vma = find_vma(mm, r->start);
+	uintptr_t next = r->start;
+
+	for (; next < r->end; vma = vma_next(vma)) {
+		if (!vma || vma->vm_start > next || !populate_vma_allows(vma, pflags))
+			return false;
+		next = vma->vm_end;
+	}
+	return true;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct prepage_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/**
+ * umm_prepage - fault in the extents of v[0..n) now (see <usermm/mm.h>).
+ * Takes mmap_lock (read), and ptl, page locks, tree_lock through populate.
+ * Returns 0; -EINVAL (NULL mm, NULL v with n > 0, unknown flags); -ENOMEM
+ * (no memory for the sorted copy of the tuples); -EFAULT (an invalid
+ * tuple without UMM_PREPAGE_SKIP_INVALID; nothing done).
+ */
+int umm_prepage(struct umm_mm *mm, const struct umm_prepage_tuple *v, size_t n, int flags)
+{
+	unsigned int pflags = flags & UMM_PREPAGE_WRITE ? POPULATE_WRITE : 0;
+	struct prepage_range *ranges;
+	size_t i, nr = 0, merged = 0;
+	int err = 0;
+
+	if (!mm || (n && !v) || (flags & ~PREPAGE_FLAGS))
+		return -EINVAL;
+	prepage_bad_index = SIZE_MAX;
+	if (!n)
+		return 0;
+	if (n > SIZE_MAX / sizeof(*ranges))
+		return -ENOMEM;
+	ranges = malloc(n * sizeof(*ranges));
+	if (!ranges)
+		return -ENOMEM;
+
+	mmap_read_lock(mm);
+	for (i = 0; i < n; i++) {
+		struct prepage_range r;
+
+		if (!tuple_range(&v[i], &r) || (r.start < r.end && !range_accessible(mm, &r, pflags))) {
+			if (flags & UMM_PREPAGE_SKIP_INVALID)
+				continue;
+			prepage_bad_index = i;
+			err = -EFAULT;
+			goto out;
+		}
+		if (r.start < r.end)
+			ranges[nr++] = r;
+	}
+	qsort(ranges, nr, sizeof(*ranges), range_cmp);
+	for (i = 0; i < nr; i++) {
+		if (merged && ranges[i].start <= ranges[merged - 1].end)
+			ranges[merged - 1].end = MAX(ranges[merged - 1].end, ranges[i].end);
+		else
+			ranges[merged++] = ranges[i];
+	}
+	for (i = 0; i < merged; i++)
+		(void)populate_range(mm, ranges[i].start, ranges[i].end, pflags);
+	mm_debug_check(mm);
+out:
+	mmap_read_unlock(mm);
+	free(ranges);
+	return err;
+}
