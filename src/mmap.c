@@ -359,7 +359,6 @@ static void mmap_populate(struct umm_mm *mm, uintptr_t start, size_t len, int fl
 		pflags |= POPULATE_NONBLOCK;
 	mmap_read_lock(mm);
 	(void)populate_range(mm, start, start + len, pflags);
-	mm_debug_check(mm);
 	mmap_read_unlock(mm);
 }
 

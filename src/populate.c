@@ -40,9 +40,11 @@
  * unmap), so either it sees our pte or we see the new size.  Private
  * copies rely on the same size check.
  *
- * Locks: mmap_lock (caller, read or write) -> page lock (trylock only,
- * under ptl) -> ptl -> tree_lock (gang lookup, without ptl) -> allocator
- * (without ptl).  force_page_cache_readahead runs before any ptl is taken.
+ * Locks: mmap_lock (caller, read or write) -> ptl, and under ptl only a
+ * trylock of page locks (which cannot wait, so taking them "inside" ptl
+ * does not invert the page lock -> ptl order).  tree_lock (gang lookup)
+ * and the allocator are taken with ptl dropped.  force_page_cache_readahead
+ * (page locks of new pages, tree_lock, allocator) runs before any ptl.
  */
 #include <errno.h>
 #include <string.h>

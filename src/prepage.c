@@ -128,7 +128,6 @@ int umm_prepage(struct umm_mm *mm, const struct umm_prepage_tuple *v, size_t n, 
 	}
 	for (i = 0; i < merged; i++)
 		(void)populate_range(mm, ranges[i].start, ranges[i].end, pflags);
-	mm_debug_check(mm);
 out:
 	mmap_read_unlock(mm);
 	free(ranges);

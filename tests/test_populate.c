@@ -15,6 +15,7 @@
  * text and the data as they were.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <usermm/usermm.h>
 #include "mm_fixture.h"
 
@@ -718,6 +719,91 @@ static void test_prepage_io_error(void)
 	teardown();
 }
 
+/* ---- threads ---- */
+
+#define RACE_PAGES 64
+
+struct race {
+	struct umm_object *file;
+	uintptr_t shared, priv;
+	double deadline;
+};
+
+/* race_page_ok - the page at addr reads as the file pattern at off (it never changes here). */
+static bool race_page_ok(uintptr_t addr, size_t off)
+{
+	unsigned char b[2];
+
+	return umm_read(mm, addr, b, 2) == 0 && b[0] == file_pat(off) && b[1] == file_pat(off + 1);
+}
+
+static void *race_populater(void *p)
+{
+	struct race *r = p;
+	struct umm_prepage_tuple v[2] = { { r->shared + 3 * P, 20 * P }, { r->shared + 10 * P, 40 * P } };
+
+	while (test_now_s() < r->deadline) {
+		TCHECK(umm_madvise(mm, r->priv, RACE_PAGES * P, MADV_POPULATE_READ) == 0);
+		TCHECK(umm_madvise(mm, r->priv, RACE_PAGES * P, MADV_DONTNEED) == 0);
+		TCHECK(umm_prepage(mm, v, 2, UMM_PREPAGE_WRITE) == 0);
+		TCHECK(umm_madvise(mm, r->shared, RACE_PAGES * P, MADV_POPULATE_WRITE) == 0);
+		TCHECK(umm_madvise(mm, r->shared, RACE_PAGES * P, MADV_DONTNEED) == 0);
+	}
+	return NULL;
+}
+
+static void *race_reader(void *p)
+{
+	struct race *r = p;
+	uint64_t rng = 88172645463325252ULL;
+
+	while (test_now_s() < r->deadline) {
+		size_t pg = test_rnd(&rng) % RACE_PAGES;
+
+		TCHECK(race_page_ok(r->priv + pg * P, pg * P));
+		TCHECK(race_page_ok(r->shared + pg * P, pg * P));
+	}
+	return NULL;
+}
+
+static void *race_mapper(void *p)
+{
+	struct race *r = p;
+
+	while (test_now_s() < r->deadline) {
+		uintptr_t a;
+
+		TCHECK(umm_mmap(mm, 0, RACE_PAGES * P, RW, MAP_PRIVATE | MAP_POPULATE, r->file, 0, &a) == 0);
+		TCHECK(race_page_ok(a + 7 * P, 7 * P));
+		TCHECK(umm_munmap(mm, a, RACE_PAGES * P) == 0);
+	}
+	return NULL;
+}
+
+/* Populate, prepage and DONTNEED racing with readers and with mmap/munmap in one mm. */
+static void test_populate_races(void)
+{
+	setup();
+	int fd = test_tmpfile(RACE_PAGES * P, file_pat);
+	struct race r = { .file = open_file(fd) };
+	pthread_t t[3];
+
+	REQUIRE(umm_mmap(mm, 0, RACE_PAGES * P, RW, MAP_SHARED, r.file, 0, &r.shared) == 0);
+	REQUIRE(umm_mmap(mm, 0, RACE_PAGES * P, PROT_READ, MAP_PRIVATE, r.file, 0, &r.priv) == 0);
+	r.deadline = test_now_s() + 0.5;
+	REQUIRE(pthread_create(&t[0], NULL, race_populater, &r) == 0);
+	REQUIRE(pthread_create(&t[1], NULL, race_reader, &r) == 0);
+	REQUIRE(pthread_create(&t[2], NULL, race_mapper, &r) == 0);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK(holds_file(r.shared, RACE_PAGES * P, 0));
+	umm_object_put(r.file);
+	close(fd);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_populate_all_resident);
@@ -740,5 +826,6 @@ int main(void)
 	RUN(test_prepage);
 	RUN(test_prepage_invalid);
 	RUN(test_prepage_io_error);
+	RUN(test_populate_races);
 	return test_summary("test_populate");
 }
