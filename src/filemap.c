@@ -16,6 +16,13 @@
  * again.  So each index is read once however many callers race for it,
  * and a page that failed to read never stays cached.
  *
+ * Batched reads.  force_page_cache_readahead (populate, MADV_WILLNEED)
+ * finds the runs of missing pages of a range, allocates, locks and
+ * inserts each run (up to READ_BATCH pages), then fills it with one
+ * readpages request (a preadv for files) and marks the pages uptodate, or
+ * in error and out of the cache, as a single read would.  A reader that
+ * meets one of those locked pages waits as for any read in flight.
+ *
  * Writeback.  write_one_page clears PG_dirty before writing, so a store
  * that lands during the write dirties the page again and is not lost; on
  * failure the page is re-dirtied and the error is remembered in

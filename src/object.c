@@ -16,7 +16,8 @@
  * is reopened through /proc/self/fd without O_APPEND; if that is refused
  * the object is read-only (it can back private mappings only).
  *
- * Backing I/O (file_readpage / file_writepage) touches only the bytes
+ * Backing I/O (file_readpage / file_readpages / file_writepage; readpages
+ * is one preadv for a run of consecutive pages) touches only the bytes
  * below the object's size: the rest of the last page reads as zero and is
  * never written, so a mapping never changes the file's length.
  *
