@@ -804,6 +804,67 @@ static void test_populate_races(void)
 	teardown();
 }
 
+struct trunc_race {
+	struct umm_object *file;
+	uintptr_t shared, priv;
+	double deadline;
+	_Atomic bool stop;
+};
+
+static void *trunc_populater(void *p)
+{
+	struct trunc_race *r = p;
+	struct umm_prepage_tuple v = { r->priv, RACE_PAGES * P };
+
+	while (!atomic_load(&r->stop)) {
+		int e1 = umm_madvise(mm, r->shared, RACE_PAGES * P, MADV_POPULATE_READ);
+		int e2 = umm_madvise(mm, r->priv, RACE_PAGES * P, MADV_POPULATE_WRITE);
+
+		TCHECK(e1 == 0 || e1 == -EFAULT);       /* -EFAULT: past the end right now */
+		TCHECK(e2 == 0 || e2 == -EFAULT);
+		TCHECK(umm_prepage(mm, &v, 1, UMM_PREPAGE_WRITE) == 0);
+		TCHECK(umm_madvise(mm, r->priv, RACE_PAGES * P, MADV_DONTNEED) == 0);
+	}
+	return NULL;
+}
+
+/*
+ * Populate racing with truncate: once a shrink has returned, no page past
+ * the new end is mapped, in the shared mapping or as a private copy,
+ * whatever populate was doing meanwhile.
+ */
+static void test_populate_truncate_race(void)
+{
+	setup();
+	int fd = test_tmpfile(RACE_PAGES * P, file_pat);
+	struct trunc_race r = { .file = open_file(fd) };
+	uint64_t rng = 1234567;
+	pthread_t t[2];
+
+	REQUIRE(umm_mmap(mm, 0, RACE_PAGES * P, PROT_READ, MAP_SHARED, r.file, 0, &r.shared) == 0);
+	REQUIRE(umm_mmap(mm, 0, RACE_PAGES * P, RW, MAP_PRIVATE, r.file, 0, &r.priv) == 0);
+	for (int i = 0; i < 2; i++)
+		REQUIRE(pthread_create(&t[i], NULL, trunc_populater, &r) == 0);
+	r.deadline = test_now_s() + 0.5;
+	while (test_now_s() < r.deadline) {
+		size_t keep = 1 + test_rnd(&rng) % (RACE_PAGES - 1);
+
+		CHECK_EQ(umm_object_truncate(r.file, keep * P), 0);
+		CHECK_EQ(read_byte(r.shared + keep * P), -EIO);
+		CHECK_EQ(read_byte(r.priv + keep * P), -EIO);
+		CHECK_EQ(read_byte(r.shared + (RACE_PAGES - 1) * P), -EIO);
+		CHECK_EQ(umm_object_truncate(r.file, RACE_PAGES * P), 0);
+	}
+	atomic_store(&r.stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	CHECK_EQ(umm_mm_check(mm), 0);
+	umm_object_put(r.file);
+	close(fd);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_populate_all_resident);
@@ -827,5 +888,6 @@ int main(void)
 	RUN(test_prepage_invalid);
 	RUN(test_prepage_io_error);
 	RUN(test_populate_races);
+	RUN(test_populate_truncate_race);
 	return test_summary("test_populate");
 }
