@@ -15,8 +15,9 @@
  *               mmap_lock for write.
  *   WILLNEED    read the missing pages of file and shmem vmas into the
  *               page cache (force_page_cache_readahead; synchronous for
- *               now, errors ignored as Linux ignores them).  Anonymous
- *               vmas: nothing (no swap yet).  mmap_lock for read.
+ *               now, the whole range, errors ignored as Linux ignores
+ *               them), with mmap_lock dropped around each vma's reads as
+ *               Linux does.  Anonymous vmas: nothing (no swap yet).
  *   DONTNEED    zap the range: private anonymous memory reads back as
  *               zeroes, file pages refault from the page cache (dirty
  *               shared pages stay dirty there), private copies are lost.
@@ -38,8 +39,8 @@
  *
  * Locks: mmap_lock (write for the flag changes, read otherwise), then
  * what the work takes: ptl (zap, FREE's walk, populate), page locks and
- * tree_lock (populate, WILLNEED's reads).  WILLNEED's reads run under the
- * read lock.
+ * tree_lock (populate, WILLNEED's reads; WILLNEED's run with mmap_lock
+ * dropped).
  */
 #include <errno.h>
 #include <usermm/usermm.h>
@@ -146,18 +147,37 @@ static int madvise_update_flags(struct umm_mm *mm, uintptr_t start, uintptr_t en
 	return 0;
 }
 
-/* madvise_willneed - read the missing file pages of the range into the page cache. */
+/*
+ * madvise_willneed - read the missing file pages of [start, end) into the
+ * page cache.  Called with mmap_lock held for read; like Linux, the reads
+ * are done with it dropped (the object is held by a reference), one vma
+ * at a time, and it is retaken to find the next vma.  Returns with
+ * mmap_lock held for read again.
+ */
 static void madvise_willneed(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
-	struct vm_area_struct *vma;
+	uintptr_t addr = start;
 
-	for (vma = find_vma(mm, start); vma && vma->vm_start < end; vma = vma_next(vma)) {
-		uintptr_t s = MAX(start, vma->vm_start), e = MIN(end, vma->vm_end);
+	while (addr < end) {
+		struct vm_area_struct *vma = find_vma(mm, addr);
+		struct umm_object *obj;
+		uint64_t first;
+		uintptr_t s, e;
 
+		if (!vma || vma->vm_start >= end)
+			break;
+		s = MAX(addr, vma->vm_start);
+		e = MIN(end, vma->vm_end);
+		addr = e;
 		if (vma_is_anonymous(vma) || (vma->vm_flags & VM_NONLINEAR))
 			continue;
-		(void)force_page_cache_readahead(vma->vm_obj, linear_page_index(vma, s),
-						 (e - s) >> PAGE_SHIFT);
+		obj = vma->vm_obj;
+		first = linear_page_index(vma, s);
+		object_get(obj);
+		mmap_read_unlock(mm);
+		(void)force_page_cache_readahead(obj, first, (e - s) >> PAGE_SHIFT);
+		object_put(obj);
+		mmap_read_lock(mm);
 	}
 }
 

@@ -748,6 +748,8 @@ static void *race_populater(void *p)
 		TCHECK(umm_prepage(mm, v, 2, UMM_PREPAGE_WRITE) == 0);
 		TCHECK(umm_madvise(mm, r->shared, RACE_PAGES * P, MADV_POPULATE_WRITE) == 0);
 		TCHECK(umm_madvise(mm, r->shared, RACE_PAGES * P, MADV_DONTNEED) == 0);
+		TCHECK(umm_madvise(mm, r->shared, RACE_PAGES * P, MADV_WILLNEED) == 0);
+		TCHECK(umm_msync(mm, r->shared, RACE_PAGES * P, MS_SYNC) == 0);
 	}
 	return NULL;
 }
