@@ -370,6 +370,9 @@ static void mmap_populate(struct umm_mm *mm, uintptr_t start, size_t len, int fl
  * with MAP_SHARED_VALIDATE), -EBADF (no object), -EACCES (object access
  * mode), -EPERM (MAP_FIXED below UMM_MMAP_MIN_ADDR), -EEXIST
  * (MAP_FIXED_NOREPLACE onto a mapping).  Nothing changes on failure.
+ * With MAP_POPULATE or MAP_LOCKED the new mapping is then populated under
+ * mmap_lock for read (mmap_populate); a populate that fails leaves the
+ * rest to the fault path and the call still returns 0.
  */
 int umm_mmap(struct umm_mm *mm, uintptr_t addr, size_t len, int prot, int flags,
 	     struct umm_object *obj, uint64_t offset, uintptr_t *out_addr)
