@@ -22,8 +22,10 @@
  * and the unused references and frames are dropped after ptl.  The ptes
  * are what the fault handler would install for the same access: a read of
  * anonymous memory maps the zero page, a write a zeroed frame; a read or
- * a shared write maps the cache page (a shared write also dirties it); a
- * private write maps a private copy.  They are young, as after a fault.
+ * a shared write maps the cache page (a shared write also dirties it, and
+ * makes a read-only pte of a shared mapping writable, as do_wp_page does
+ * after writeback cleaned it); a private write maps a private copy.  They
+ * are young, as after a fault.
  *
  * Where the batch cannot do a page (not cached after the reads because a
  * read failed, past the end of the object, a cache page another thread
@@ -59,6 +61,7 @@ struct populate_table {
 	unsigned int nr;                      /* slots to do */
 	unsigned int flags;                   /* POPULATE_* */
 	bool need[PTRS_PER_TABLE];            /* pte empty at the scan */
+	bool upgrade[PTRS_PER_TABLE];         /* shared write to a read-only pte: make it writable */
 	struct page *page[PTRS_PER_TABLE];    /* cache page (referenced), file vmas */
 	struct page *frame[PTRS_PER_TABLE];   /* new anon frame or private copy */
 };
@@ -84,13 +87,17 @@ static unsigned int populate_scan(struct populate_table *pt)
 	unsigned int i, need = 0;
 	pte_t *ptep;
 
+	bool shared_write = pt_write(pt) && vma_is_shared(pt->vma);
+
 	pt_lock(mm);
 	ptep = pte_lookup(mm, pt->start);
 	for (i = 0; i < pt->nr; i++) {
 		pte_t pte = ptep ? ptep[i] : 0;
 
 		pt->need[i] = pte_none(pte);
-		if (pt->need[i])
+		pt->upgrade[i] = shared_write && pte_accessible(pte) && !pte_write(pte) &&
+				 !pte_special(pte);
+		if (pt->need[i] || pt->upgrade[i])
 			need++;
 		else if (!pte_allows(pte, pt_write(pt)))
 			break;
@@ -174,6 +181,17 @@ static unsigned int populate_install(struct populate_table *pt)
 		struct page *page;
 		pte_t entry;
 
+		if (pt->upgrade[i]) {
+			/* what do_wp_page does for a shared page: dirty it, make the pte writable */
+			entry = ptep[i];
+			if (pte_allows(entry, true))
+				continue;
+			if (!pte_accessible(entry) || pte_special(entry))
+				break;
+			set_page_dirty(pfn_to_page(mm->sys->phys, pte_pfn(entry)));
+			set_pte_at(mm, addr, &ptep[i], pte_mkyoung(pte_mkdirty(pte_mkwrite(entry))));
+			continue;
+		}
 		if (!pt->need[i])
 			continue;
 		if (!pte_none(ptep[i])) {

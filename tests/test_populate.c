@@ -422,6 +422,13 @@ static void test_madvise_populate(void)
 	CHECK_EQ(faults(), f0);
 	CHECK_EQ(umm_msync(mm, sh, 8 * P, MS_SYNC), 0);
 	CHECK(file_has(fd, 2 * P, 0x42));
+	/* writeback write-protected the ptes: POPULATE_WRITE makes them writable and dirty again, in the batch */
+	f0 = faults();
+	CHECK_EQ(umm_madvise(mm, sh, 8 * P, MADV_POPULATE_WRITE), 0);
+	CHECK_EQ(write_byte(sh + 6 * P, 0x43), 0);
+	CHECK_EQ(faults(), f0);
+	CHECK_EQ(umm_msync(mm, sh, 8 * P, MS_SYNC), 0);
+	CHECK(file_has(fd, 6 * P, 0x43));
 	umm_object_put(file);
 	close(fd);
 	teardown();
