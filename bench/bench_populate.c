@@ -29,7 +29,7 @@
 #include <usermm/usermm.h>
 #include "bench.h"
 
-#define REPS        7
+#define REPS        11
 #define POP_BYTES   (256UL << 20)
 #define POP_PAGES   (POP_BYTES / UMM_PAGE_SIZE)
 #define PHYS_BYTES  (768UL << 20)
