@@ -103,7 +103,6 @@
 #include <sys/syscall.h>
 #include <linux/membarrier.h>
 #include <usermm/access.h>
-#include "filemap.h"
 #include "memory.h"
 #include "tlb.h"
 
