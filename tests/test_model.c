@@ -8,7 +8,7 @@
  * and writing through the pins), umm_fork, umm_mm_destroy,
  * umm_object_truncate, umm_object_sync, umm_madvise (DONTNEED, FREE,
  * POPULATE_READ/WRITE, WILLNEED, the readahead hints, DONTFORK/DOFORK)
- * and umm_msync; mmap sometimes adds MAP_POPULATE (with MAP_NONBLOCK only
+ * umm_msync, umm_prepage and umm_mincore; mmap sometimes adds MAP_POPULATE (with MAP_NONBLOCK only
  * where what is cached cannot show: the model does not track the cache).  After every step the model and
  * usermm are compared: the return code of the call, the bytes and fault
  * codes of the pages the step touched (and, every few steps, of every
@@ -95,12 +95,12 @@ static bool verbose;
 /* outcomes seen, printed per seed so a run that exercises nothing shows */
 enum { C_EFAULT, C_EIO, C_ENOMEM, C_MOVE, C_GROW, C_COW, C_FORK, C_SHRINK, C_SYNC,
        C_WRITE_OK, C_WRITE_FAIL, C_PIN_OK, C_MADV_OK, C_MADV_FAIL, C_DONTNEED, C_MSYNC,
-       C_POPULATE, C_NR };
+       C_POPULATE, C_PREPAGE_OK, C_PREPAGE_BAD, C_NR };
 static const char *const cov_names[C_NR] = {
 	"-EFAULT", "-EIO", "mprotect/mremap -ENOMEM", "mremap moves", "mremap in place",
 	"private copies", "forks", "shrinking truncates", "syncs", "whole writes",
 	"failed writes", "pins", "madvise ok", "madvise errors", "dontneeds", "msyncs",
-	"populating mmaps",
+	"populating mmaps", "prepages", "prepages with invalid tuples",
 };
 static unsigned long cov[C_NR];
 
@@ -1362,6 +1362,126 @@ static void op_msync(struct mmm *m)
 	}
 }
 
+struct prange {
+	uintptr_t start, end;
+};
+
+static int prange_cmp(const void *a, const void *b)
+{
+	const struct prange *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* prepage_tuple_valid - every page the tuple names is mapped and allows the access. */
+static bool prepage_tuple_valid(const struct mmm *m, const struct umm_prepage_tuple *t, bool write,
+				struct prange *r)
+{
+	r->start = r->end = 0;
+	if (!t->extent)
+		return true;
+	if (t->addr < UMM_MMAP_MIN_ADDR || t->addr >= UMM_TASK_SIZE || t->extent > UMM_TASK_SIZE - t->addr)
+		return false;
+	r->start = t->addr & ~(PS - 1);
+	r->end = (t->addr + t->extent + PS - 1) & ~(PS - 1);
+	for (uintptr_t a = r->start; a < r->end; a += PS) {
+		const struct mseg *s = seg_at(m, a);
+
+		if (!s || s->prot == PROT_NONE || (write && !(s->prot & PROT_WRITE)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * op_prepage - 1..6 tuples around segments (some invalid, unaligned,
+ * empty, overlapping); the model merges the valid ranges as umm_prepage
+ * does and, for a write prepage, gives each page its private copy, each
+ * merged range stopping at its first page past an object's end.
+ */
+static void op_prepage(struct mmm *m)
+{
+	struct umm_prepage_tuple v[6];
+	struct prange r[6];
+	size_t n = 1 + rnd(6), nr = 0, merged = 0, bad = SIZE_MAX;
+	bool write = rnd(2), skip = rnd(3) == 0;
+	int flags = (write ? UMM_PREPAGE_WRITE : 0) | (skip ? UMM_PREPAGE_SKIP_INVALID : 0);
+	int want;
+
+	for (size_t i = 0; i < n; i++) {
+		if (m->nsegs && rnd(4)) {
+			const struct mseg *s = &m->segs[rnd(m->nsegs)];
+
+			v[i].addr = s->start + rnd(s->end - s->start);
+			v[i].extent = rnd(4) ? rnd(s->end - v[i].addr + 1) : rnd(8 * PS);
+		} else {
+			v[i].addr = win_addr(8) + rnd(PS);
+			v[i].extent = rnd(8) ? rnd(8 * PS) : SIZE_MAX - rnd(PS);
+		}
+		if (!prepage_tuple_valid(m, &v[i], write, &r[nr])) {
+			if (bad == SIZE_MAX)
+				bad = i;
+			continue;
+		}
+		if (r[nr].start < r[nr].end)
+			nr++;
+	}
+	want = bad != SIZE_MAX && !skip ? -EFAULT : 0;
+	set_op("prepage mm%d n=%zu flags=%d first tuple %#lx+%#zx%s", m->id, n, flags,
+	       (unsigned long)v[0].addr, v[0].extent, bad != SIZE_MAX ? " (has invalid)" : "");
+	EXPECT_RC(umm_prepage(m->mm, v, n, flags), want);
+	cov[bad != SIZE_MAX ? C_PREPAGE_BAD : C_PREPAGE_OK]++;
+	test_checks++;
+	if (want && umm_prepage_bad_index() != bad)
+		FAIL("umm_prepage_bad_index() %zu, model says %zu", umm_prepage_bad_index(), bad);
+	if (want)
+		return;
+	qsort(r, nr, sizeof(r[0]), prange_cmp);
+	for (size_t i = 0; i < nr; i++) {
+		if (merged && r[i].start <= r[merged - 1].end)
+			r[merged - 1].end = r[i].end > r[merged - 1].end ? r[i].end : r[merged - 1].end;
+		else
+			r[merged++] = r[i];
+	}
+	for (size_t i = 0; i < merged; i++) {
+		if (write)
+			(void)model_populate_write(m, r[i].start, r[i].end);
+		verify_range(m, r[i].start, r[i].end);
+	}
+}
+
+/*
+ * op_mincore - the answer for holes, and residency where the model knows
+ * it: a page with a private copy is mapped, so resident.
+ */
+static void op_mincore(struct mmm *m)
+{
+	static unsigned char vec[64 + 8];
+	uintptr_t start;
+	size_t pages;
+	int want;
+
+	pick_range(m, &start, &pages);
+	if (pages > 64)
+		pages = 64;
+	want = model_range_mapped(m, start, start + pages * PS) ? 0 : -ENOMEM;
+	set_op("mincore mm%d %#lx pages=%zu", m->id, (unsigned long)start, pages);
+	EXPECT_RC(umm_mincore(m->mm, start, pages * PS, vec), want);
+	if (want)
+		return;
+	for (size_t i = 0; i < pages; i++) {
+		const struct mseg *s = seg_at(m, start + i * PS);
+		size_t pi = (start + i * PS - s->start) / PS;
+
+		test_checks++;
+		if (s->priv && s->priv[pi] && !(vec[i] & 1))
+			FAIL("mincore says page %#lx (a private copy) is not resident",
+			     (unsigned long)(start + i * PS));
+		if (vec[i] & ~1)
+			FAIL("mincore byte %#x for page %#lx", vec[i], (unsigned long)(start + i * PS));
+	}
+}
+
 /* ---- setup, the run, teardown ---- */
 
 static void objects_create(void)
@@ -1424,10 +1544,14 @@ static void run_step(void)
 		op_truncate();
 	else if (r < 90)
 		op_sync();
-	else if (r < 95)
+	else if (r < 94)
 		op_madvise(m);
-	else if (r < 97)
+	else if (r < 96)
 		op_msync(m);
+	else if (r < 98)
+		op_prepage(m);
+	else if (r < 99)
+		op_mincore(m);
 	else {
 		set_op("verify mm%d", m->id);
 		verify_all(m);
