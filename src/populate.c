@@ -24,8 +24,9 @@
  * anonymous memory maps the zero page, a write a zeroed frame; a read or
  * a shared write maps the cache page (a shared write also dirties it, and
  * makes a read-only pte of a shared mapping writable, as do_wp_page does
- * after writeback cleaned it); a private write maps a private copy.  They
- * are young, as after a fault.
+ * after writeback cleaned it); a private write maps a private copy, an
+ * exclusive anon page (PG_anon_exclusive) as the fault handler's are.
+ * They are young, as after a fault.
  *
  * Where the batch cannot do a page (not cached after the reads because a
  * read failed, past the end of the object, a cache page another thread
@@ -246,6 +247,8 @@ static unsigned int populate_install(struct populate_table *pt)
 		continue;
 
 install_frame:
+		/* only this pte reaches it: exclusive (memory.c), before the pte publishes it */
+		SetPageAnonExclusive(pt->frame[i]);
 		set_pte_at(mm, addr, &ptep[i], pfn_pte(page_to_pfn(pt->frame[i]),
 			   PTE_PRESENT | PTE_RW | PTE_DIRTY | PTE_YOUNG));
 		page_add_new_anon_rmap(pt->frame[i], vma, addr, &ptep[i]);
