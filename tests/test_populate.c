@@ -286,6 +286,13 @@ static void test_madvise_dontneed(void)
 	CHECK(holds_zero(anon + 4 * P, 8 * P));
 	CHECK_EQ(read_byte(anon + 12 * P), pat(12 * P, 1));
 	CHECK_EQ(stats().rss_anon, 8);
+	/* DONTNEED detaches a pin: the pinned frame keeps its bytes, the mapping gets a fresh page */
+	struct umm_page *pin;
+	REQUIRE(umm_pin_pages(mm, anon, 1, UMM_PIN_WRITE, &pin) == 1);
+	CHECK_EQ(umm_madvise(mm, anon, P, MADV_DONTNEED), 0);
+	CHECK_EQ(read_byte(anon + 1), 0);
+	CHECK_EQ(((unsigned char *)umm_page_address(pin))[1], pat(1, 1));
+	umm_unpin_pages(&pin, 1, UMM_PIN_WRITE);
 
 	REQUIRE(umm_mmap(mm, 0, 16 * P, RW, MAP_SHARED, file, 0, &shared) == 0);
 	REQUIRE(umm_mmap(mm, 0, 16 * P, RW, MAP_PRIVATE, file, 0, &priv) == 0);
