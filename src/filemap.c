@@ -299,7 +299,7 @@ static unsigned int filemap_read_batch(struct umm_object *obj, struct page **pag
 
 /*
  * next_cached - the lowest cached index in [index, end), or end.  Takes
- * tree_lock.
+ * tree_lock for read.
  */
 static uint64_t next_cached(struct umm_object *obj, uint64_t index, uint64_t end)
 {
@@ -307,15 +307,15 @@ static uint64_t next_cached(struct umm_object *obj, uint64_t index, uint64_t end
 	uint64_t found;
 	unsigned int n;
 
-	pthread_mutex_lock(&obj->tree_lock);
+	tree_read_lock(obj);
 	n = radix_tree_gang_lookup(&obj->page_tree, (void **)&page, &found, index, 1);
-	pthread_mutex_unlock(&obj->tree_lock);
+	tree_read_unlock(obj);
 	return n && found < end ? found : end;
 }
 
 /*
  * next_missing - the lowest index in [index, end) with no cached page, or
- * end.  Takes tree_lock once per 64 cached pages.
+ * end.  Takes tree_lock (read) once per 64 cached pages.
  */
 static uint64_t next_missing(struct umm_object *obj, uint64_t index, uint64_t end)
 {
@@ -325,9 +325,9 @@ static uint64_t next_missing(struct umm_object *obj, uint64_t index, uint64_t en
 	while (index < end) {
 		unsigned int n, i;
 
-		pthread_mutex_lock(&obj->tree_lock);
+		tree_read_lock(obj);
 		n = radix_tree_gang_lookup(&obj->page_tree, pages, idx, index, 64);
-		pthread_mutex_unlock(&obj->tree_lock);
+		tree_read_unlock(obj);
 		for (i = 0; i < n && idx[i] == index && index < end; i++)
 			index++;
 		if (i < n || n < 64)

@@ -15,10 +15,11 @@
  * it.  So a populate costs one fault-path round trip only per exceptional
  * page.
  *
- * Locks: mmap_lock held by the callers (read, or write for umm_mmap's
- * populate of its new mapping) -> page lock -> ptl (follow_or_fault and
- * populate.c take them); unpinning takes the page lock of page-cache
- * pages.
+ * Locks (the order is in lockdep.h): mmap_lock held by the callers (read;
+ * umm_mmap's populate retakes it for read), then what follow_or_fault and
+ * populate.c take: page locks, page_table_lock (installing tables), the
+ * pte table locks ("ptl", one table at a time), tree_lock.  Unpinning
+ * takes the page lock of page-cache pages.
  */
 #include <errno.h>
 #include <usermm/access.h>
@@ -32,13 +33,14 @@
  */
 static int faultin_page(struct umm_mm *mm, uintptr_t addr, unsigned int fault_flags)
 {
+	struct fmutex *ptl;
 	struct page *page;
 	pte_t pte;
-	int err = follow_or_fault(mm, addr, fault_flags, &page, &pte);
+	int err = follow_or_fault(mm, addr, fault_flags, &page, &pte, &ptl);
 
 	if (err)
 		return err;
-	pt_unlock(mm);
+	ptl_unlock(ptl);
 	return 0;
 }
 

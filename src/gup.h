@@ -18,7 +18,7 @@
 /*
  * populate_vma_range - the batched populate of [start, end) (page aligned,
  * inside vma) for vma's object type.  mmap_lock held (read or write);
- * takes ptl a table at a time, tree_lock, page locks (trylock).  Returns
+ * takes each pte table's lock in turn, tree_lock, page locks (trylock).  Returns
  * the address up to which every page has a pte allowing the access; the
  * page there needs the fault path (not cached and the read failed, past
  * the end of the object, copy-on-write of a present page, out of memory).

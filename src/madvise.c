@@ -37,10 +37,10 @@
  *               a page that would be -EIO on access is -EFAULT, no memory
  *               -ENOMEM.  Read lock.
  *
- * Locks: mmap_lock (write for the flag changes, read otherwise), then
- * what the work takes: ptl (zap, FREE's walk, populate), page locks and
- * tree_lock (populate, WILLNEED's reads; WILLNEED's run with mmap_lock
- * dropped).
+ * Locks (the order is in lockdep.h): mmap_lock (write for the flag
+ * changes, read otherwise), then what the work takes: pte table locks one
+ * table at a time (zap, FREE's walk, populate), page locks and tree_lock
+ * (populate, WILLNEED's reads; WILLNEED's run with mmap_lock dropped).
  */
 #include <errno.h>
 #include <usermm/usermm.h>
@@ -195,7 +195,7 @@ struct free_walk {
 	bool changed;
 };
 
-/* madvise_free_one - make an exclusively mapped anon page clean and old.  ptl held. */
+/* madvise_free_one - make an exclusively mapped anon page clean and old.  Its pte table's lock held. */
 static int madvise_free_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 {
 	struct free_walk *fw = arg;
@@ -221,9 +221,7 @@ static void madvise_free(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
 	struct free_walk fw = { .mm = mm };
 
-	pt_lock(mm);
-	(void)walk_pte_range(mm, start, end, madvise_free_one, &fw);
-	pt_unlock(mm);
+	(void)walk_pte_range(mm, start, end, madvise_free_one, &fw);   /* takes each table's lock */
 	if (fw.changed)
 		flush_tlb_range(mm, start, end);
 }

@@ -3,16 +3,16 @@
  *
  * Theory of operation.  The range is checked for holes first (-ENOMEM,
  * nothing written).  Then, a page table at a time, the ptes are read
- * under ptl: a mapped pte (present or protnone: the frame is held) means
+ * under that table's lock: a mapped pte (present or protnone: the frame is held) means
  * resident.  An empty pte of a file or shmem vma is resident when the
  * page the mapping shows there is in the object's page cache (what Linux
  * answers too: a later fault would find it without I/O); of a private
- * anonymous vma it is not.  The cache lookups are made after ptl is
+ * anonymous vma it is not.  The cache lookups are made after the lock is
  * dropped, so the answer is a snapshot that may be stale on return, as
  * with Linux.
  *
- * Locks: mmap_lock (read) -> ptl; then tree_lock (find_get_page), never
- * both ptl and tree_lock.
+ * Locks (order in lockdep.h): mmap_lock (read), then a pte table's lock
+ * per table; tree_lock (read, find_get_page) after that lock is dropped.
  */
 #include <errno.h>
 #include <usermm/usermm.h>
@@ -25,13 +25,14 @@ static void mincore_table(struct vm_area_struct *vma, uintptr_t start, uintptr_t
 {
 	struct umm_mm *mm = vma->vm_mm;
 	unsigned int nr = (unsigned int)((end - start) >> PAGE_SHIFT), i;
+	struct fmutex *ptl;
 	pte_t *ptep;
 
-	pt_lock(mm);
-	ptep = pte_lookup(mm, start);
+	ptep = pte_offset_map_lock(mm, start, &ptl);
 	for (i = 0; i < nr; i++)
 		vec[i] = ptep && pte_present(ptep[i]) ? 1 : 0;
-	pt_unlock(mm);
+	if (ptep)
+		pte_unmap_unlock(ptep, ptl);
 	if (vma_is_anonymous(vma) || (vma->vm_flags & VM_NONLINEAR))
 		return;
 	for (i = 0; i < nr; i++) {

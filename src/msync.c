@@ -26,8 +26,9 @@
  * object is held by a reference): the range is walked again from where
  * it stopped, so a concurrent munmap only shortens the work.
  *
- * Locks: mmap_lock (read) to walk the vmas; without it, page locks ->
- * (page_mkclean: i_mmap_lock -> ptl) -> tree_lock, as writeback takes them.
+ * Locks (the order is in lockdep.h): mmap_lock (read) to walk the vmas;
+ * without it, what writeback takes: page locks, then (page_mkclean)
+ * i_mmap_lock, page_table_lock and pte table locks, and tree_lock.
  */
 #include <errno.h>
 #include <usermm/usermm.h>

@@ -39,15 +39,19 @@
  * Truncate.  A cache page is mapped with its page lock held (trylock: a
  * locked page is left to the fault path), rechecked to still belong to
  * the object, and only if the object's size, read under ptl, still covers
- * it: truncate lowers the size before it unmaps (and it takes this ptl to
- * unmap), so either it sees our pte or we see the new size.  Private
+ * it: truncate lowers the size before it unmaps (and it takes this table's
+ * ptl to unmap), so either it sees our pte or we see the new size.  Private
  * copies rely on the same size check.
  *
- * Locks: mmap_lock (caller, read or write) -> ptl, and under ptl only a
- * trylock of page locks (which cannot wait, so taking them "inside" ptl
- * does not invert the page lock -> ptl order).  tree_lock (gang lookup)
- * and the allocator are taken with ptl dropped.  force_page_cache_readahead
- * (page locks of new pages, tree_lock, allocator) runs before any ptl.
+ * "ptl" here is the lock of the one pte table being worked on.
+ *
+ * Locks (the order is in lockdep.h): mmap_lock (caller, read or write),
+ * then a pte table's lock (pte_alloc_map_lock installs a missing table
+ * under page_table_lock first), and under it only trylocks of page locks
+ * (which cannot wait, so they do not invert the page lock -> ptl order).
+ * tree_lock (read, the gang lookup) and the allocator are taken with no
+ * ptl held.  force_page_cache_readahead (page locks of new pages,
+ * tree_lock, allocator) runs before any ptl.
  */
 #include <errno.h>
 #include <string.h>
@@ -85,13 +89,12 @@ static inline bool pte_allows(pte_t pte, bool write)
 static unsigned int populate_scan(struct populate_table *pt)
 {
 	struct umm_mm *mm = pt->vma->vm_mm;
+	bool shared_write = pt_write(pt) && vma_is_shared(pt->vma);
 	unsigned int i, need = 0;
+	struct fmutex *ptl;
 	pte_t *ptep;
 
-	bool shared_write = pt_write(pt) && vma_is_shared(pt->vma);
-
-	pt_lock(mm);
-	ptep = pte_lookup(mm, pt->start);
+	ptep = pte_offset_map_lock(mm, pt->start, &ptl);     /* NULL: no table, all empty */
 	for (i = 0; i < pt->nr; i++) {
 		pte_t pte = ptep ? ptep[i] : 0;
 
@@ -103,7 +106,8 @@ static unsigned int populate_scan(struct populate_table *pt)
 		else if (!pte_allows(pte, pt_write(pt)))
 			break;
 	}
-	pt_unlock(mm);
+	if (ptep)
+		pte_unmap_unlock(ptep, ptl);
 	pt->nr = i;
 	return need;
 }
@@ -166,15 +170,13 @@ static unsigned int populate_install(struct populate_table *pt)
 	uint64_t first = obj ? linear_page_index(vma, pt->start) : 0;
 	uint64_t size_pages = 0;
 	long nr_anon = 0, nr_file = 0;
+	struct fmutex *ptl;
 	unsigned int i;
 	pte_t *ptep;
 
-	pt_lock(mm);
-	ptep = pte_alloc(mm, pt->start);
-	if (!ptep) {
-		pt_unlock(mm);
-		return 0;
-	}
+	ptep = pte_alloc_map_lock(mm, pt->start, &ptl);
+	if (!ptep)
+		return 0;                 /* no memory for the table: the fault path says -ENOMEM */
 	if (obj)
 		size_pages = object_size_pages(obj);
 	for (i = 0; i < pt->nr; i++) {
@@ -259,7 +261,7 @@ install_frame:
 		add_mm_counter(mm, MM_ANONPAGES, nr_anon);
 	if (nr_file)
 		add_mm_counter(mm, file_counter, nr_file);
-	pt_unlock(mm);
+	pte_unmap_unlock(ptep, ptl);
 	return i;
 }
 

@@ -19,8 +19,8 @@
  * Synchronous: the pages are in when the call returns.  Flag 0x4 is left
  * for UMM_PREPAGE_ASYNC.
  *
- * Locks: mmap_lock (read) for the whole call; populate takes ptl, page
- * locks and tree_lock under it.
+ * Locks (the order is in lockdep.h): mmap_lock (read) for the whole
+ * call; populate takes page locks, pte table locks and tree_lock under it.
  */
 #include <errno.h>
 #include <stdlib.h>
