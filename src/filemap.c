@@ -10,11 +10,16 @@
  *
  * Reading.  The first caller to miss allocates a frame, locks it, inserts
  * it (not uptodate) and calls obj->ops->readpage with only the page lock
- * held.  Others find the locked page, sleep in lock_page(), and on waking
- * either see it uptodate or see that it left the cache (the read failed:
- * the reader sets PG_error and removes it before unlocking), and look
- * again.  So each index is read once however many callers race for it,
- * and a page that failed to read never stays cached.
+ * held; or readahead (readahead.c) inserts a run of locked pages and the
+ * I/O backend (io.c) completes them later.  Others find the locked page,
+ * sleep in lock_page(), and on waking either see it uptodate, or see that
+ * it left the cache with PG_error (the read failed: the reader removes it
+ * before unlocking) and return -EIO, or see that it left the cache
+ * without (truncated, or a readahead page dropped before its read was
+ * started) and look again.  So each index is read once however many
+ * callers race for it, the callers waiting for a read that fails all get
+ * -EIO, and a page that failed to read never stays cached: the next
+ * access reads it again.
  *
  * Batched reads.  force_page_cache_readahead (populate, MADV_WILLNEED)
  * finds the runs of missing pages of a range, allocates, locks and
@@ -43,6 +48,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "filemap.h"
+#include "readahead.h"
 
 /* Retries of a lookup whose page vanished (a racing read failed, or truncate). */
 #define READ_CACHE_RETRIES 8
@@ -139,6 +145,8 @@ void delete_from_page_cache(struct page *page)
 	obj->nrpages--;
 	atomic_fetch_sub(&obj->sys->nr_pagecache, 1);
 	tree_unlock(obj);
+	if (PageReadahead(page) && TestClearPageReadahead(page))
+		atomic_fetch_add(&obj->sys->ra_wasted, 1);   /* read ahead, never used */
 	put_page(page);
 }
 
@@ -167,7 +175,8 @@ static int filemap_read_page(struct umm_object *obj, struct page *page)
 /*
  * A cached page was found (referenced).  Wait for an in-flight read.
  * Returns 0 (page uptodate, referenced, unlocked), -EAGAIN (it left the
- * cache: look again; our reference is dropped) or -EIO.
+ * cache: look again; our reference is dropped) or -EIO (its read failed;
+ * reference dropped).
  */
 static int read_cache_wait(struct umm_object *obj, uint64_t index, struct page *page,
 			   bool *major)
@@ -178,7 +187,7 @@ static int read_cache_wait(struct umm_object *obj, uint64_t index, struct page *
 		return 0;
 	lock_page(page);
 	if (page->mapping != obj || page->index != index) {
-		err = -EAGAIN;
+		err = PageError(page) ? -EIO : -EAGAIN;
 	} else if (!PageUptodate(page)) {
 		/* Not normally reached: readers leave the cache before unlocking. */
 		err = filemap_read_page(obj, page);
@@ -189,6 +198,18 @@ static int read_cache_wait(struct umm_object *obj, uint64_t index, struct page *
 	if (err)
 		put_page(page);
 	return err;
+}
+
+/**
+ * filemap_wait_uptodate - @page (referenced) was found cached at @index
+ * of @obj: wait for a read in flight on it.  Takes the page lock if the
+ * page is not uptodate; holds nothing on return.
+ * Return: 0 (uptodate, still referenced), -EAGAIN (it left the cache:
+ * look again), -EIO (its read failed); on error the reference is dropped.
+ */
+int filemap_wait_uptodate(struct umm_object *obj, uint64_t index, struct page *page)
+{
+	return read_cache_wait(obj, index, page, NULL);
 }
 
 /*

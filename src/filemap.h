@@ -24,9 +24,15 @@ void delete_from_page_cache(struct page *page);
  * locked).  *major (if non-NULL) is set when I/O was done.  -EIO when the
  * index is wholly past end-of-file or the read failed (the failed page is
  * not left in the cache), -ENOMEM.  Concurrent callers for one index do
- * one read.
+ * one read; if it fails they all get -EIO.
  */
 int read_cache_page(struct umm_object *obj, uint64_t index, struct page **pagep, bool *major);
+/*
+ * filemap_wait_uptodate - wait for a read in flight on a found, referenced
+ * page.  0 (uptodate), -EAGAIN (left the cache: look again), -EIO (read
+ * failed); on error the reference is dropped.
+ */
+int filemap_wait_uptodate(struct umm_object *obj, uint64_t index, struct page *page);
 /*
  * find_get_pages - up to `nr` cached pages with index >= *start, in index
  * order, each referenced; *start is advanced past the last one.  Count.

@@ -196,6 +196,7 @@ int object_alloc(struct umm_system *sys, enum object_type type, struct umm_objec
 	radix_tree_init(&obj->page_tree);
 	pthread_mutex_init(&obj->i_mmap_lock, NULL);
 	INIT_LIST_HEAD(&obj->i_mmap);
+	file_ra_state_init(&obj->ra);
 	atomic_fetch_add(&sys->nr_objects, 1);
 	*out = obj;
 	return 0;
@@ -229,6 +230,7 @@ static void object_release(struct umm_object *obj)
 		close(obj->fd);
 	percpu_free_rwsem(&obj->tree_lock);
 	pthread_mutex_destroy(&obj->i_mmap_lock);
+	file_ra_state_destroy(&obj->ra);
 	atomic_fetch_sub(&sys->nr_objects, 1);
 	free(obj);
 }

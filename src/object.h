@@ -26,6 +26,7 @@
 #include "system.h"
 #include "radix_tree.h"
 #include "percpu_rwsem.h"
+#include "readahead.h"
 
 enum object_type { OBJ_FILE = 1, OBJ_SHMEM = 2 };
 
@@ -59,6 +60,7 @@ struct umm_object {
 	pthread_mutex_t i_mmap_lock;     /* i_mmap */
 	struct list_head i_mmap;         /* vm_area_struct.obj_link */
 	_Atomic int wb_err;              /* sticky writeback error, reported once by sync */
+	struct file_ra_state ra;         /* readahead streams (readahead.c) */
 };
 
 /* i_mmap_lock_write / i_mmap_unlock_write - obj->i_mmap_lock (LOCK_I_MMAP). */

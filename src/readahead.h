@@ -1,0 +1,68 @@
+/*
+ * readahead.h - readahead of file pages: per-object stream state, the
+ * fault-time entry point and explicit (asynchronous) readahead of a
+ * range.  See readahead.c for the policy.
+ */
+#ifndef UMM_READAHEAD_H
+#define UMM_READAHEAD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "page.h"
+
+struct umm_object;
+struct page;
+struct io_tracker;
+
+/* PG_readahead: read by readahead and not used since (see readahead.c). */
+PAGEFLAG(Readahead, PG_readahead)
+
+#define RA_STREAMS 4
+
+/* One sequential stream through an object. */
+struct ra_stream {
+	uint64_t start;                  /* first page of the current window */
+	unsigned int size;               /* pages in the window (0: no window yet) */
+	uint64_t marker;                 /* page whose first use starts the next window */
+	uint64_t next;                   /* page expected next (last miss + 1) */
+	unsigned long used;              /* clock of the last use, for replacement */
+};
+
+/* Readahead state of one object (in struct umm_object). */
+struct file_ra_state {
+	pthread_mutex_t lock;            /* streams, clock */
+	struct ra_stream streams[RA_STREAMS];
+	unsigned long clock;
+};
+
+/* Readahead hints of the mapping a fault comes through (from its VMA flags). */
+#define RA_HINT_SEQ  1u                  /* MADV_SEQUENTIAL: read ahead aggressively */
+#define RA_HINT_RAND 2u                  /* MADV_RANDOM: never read ahead */
+
+void file_ra_state_init(struct file_ra_state *ra);
+void file_ra_state_destroy(struct file_ra_state *ra);
+
+/*
+ * filemap_fault_page - the page at @index for a fault, reading ahead as
+ * the object's streams and @hints say.  Returns 0 with *pagep uptodate
+ * and referenced (not locked) and *major set when this fault had to read
+ * its own page; -EIO (past end of object, or the read failed), -ENOMEM.
+ */
+int filemap_fault_page(struct umm_object *obj, uint64_t index, unsigned int hints,
+		       struct page **pagep, bool *major);
+/*
+ * force_page_cache_readahead - queue reads of the pages of
+ * [first, first + nr) that are not cached (clamped to the object's size)
+ * and return without waiting (MADV_WILLNEED).  Pages the allocator cannot
+ * give are skipped.  Returns the number of pages queued.
+ */
+unsigned long force_page_cache_readahead(struct umm_object *obj, uint64_t first, uint64_t nr);
+/*
+ * page_cache_read_async - as force_page_cache_readahead, and every page
+ * queued is accounted to @tracker (asynchronous prepage).
+ */
+unsigned long page_cache_read_async(struct umm_object *obj, uint64_t first, uint64_t nr,
+				    struct io_tracker *tracker);
+
+#endif
