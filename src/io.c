@@ -55,6 +55,8 @@ struct io_backend {
 	pthread_cond_t idle;             /* inflight dropped to 0 */
 	struct io_request *head, **tail; /* pool queue */
 	unsigned long inflight;          /* requests submitted, not completed */
+	struct io_request *plugged, **plugged_tail; /* held while plugged */
+	bool plug;
 	bool stop;
 	pthread_t threads[IO_THREADS];
 	unsigned int nr_threads;
@@ -345,6 +347,12 @@ void io_submit_reads(struct umm_system *sys, struct io_request *list)
 	atomic_fetch_add(&sys->io_requests, n);
 	pthread_mutex_lock(&be->lock);
 	be->inflight += n;
+	if (be->plug) {
+		*be->plugged_tail = list;
+		be->plugged_tail = &last->next;
+		pthread_mutex_unlock(&be->lock);
+		return;
+	}
 	if (be->kind == UMM_IO_THREADS) {
 		*be->tail = list;
 		be->tail = &last->next;
@@ -352,6 +360,40 @@ void io_submit_reads(struct umm_system *sys, struct io_request *list)
 	}
 	pthread_mutex_unlock(&be->lock);
 	if (be->kind == UMM_IO_URING)
+		io_uring_engine_submit(be->uring, list);
+}
+
+/**
+ * io_backend_plug - hold every request submitted from now on until
+ * io_backend_unplug (tests use it to keep pages under I/O).  Takes be->lock.
+ */
+void io_backend_plug(struct umm_system *sys)
+{
+	struct io_backend *be = sys->io;
+
+	pthread_mutex_lock(&be->lock);
+	be->plug = true;
+	pthread_mutex_unlock(&be->lock);
+}
+
+/** io_backend_unplug - pass the held requests to the engine.  Takes be->lock. */
+void io_backend_unplug(struct umm_system *sys)
+{
+	struct io_backend *be = sys->io;
+	struct io_request *list;
+
+	pthread_mutex_lock(&be->lock);
+	be->plug = false;
+	list = be->plugged;
+	be->plugged = NULL;
+	if (list && be->kind == UMM_IO_THREADS) {
+		*be->tail = list;
+		be->tail = be->plugged_tail;
+		pthread_cond_broadcast(&be->work);
+	}
+	be->plugged_tail = &be->plugged;
+	pthread_mutex_unlock(&be->lock);
+	if (list && be->kind == UMM_IO_URING)
 		io_uring_engine_submit(be->uring, list);
 }
 
@@ -403,6 +445,7 @@ int io_backend_create(struct umm_system *sys)
 	pthread_cond_init(&be->work, NULL);
 	pthread_cond_init(&be->idle, NULL);
 	be->tail = &be->head;
+	be->plugged_tail = &be->plugged;
 	sys->io = be;
 	if (want != UMM_IO_THREADS) {
 		err = io_uring_engine_create(be, &be->uring);
@@ -438,6 +481,8 @@ void io_backend_destroy(struct umm_system *sys)
 
 	if (!be)
 		return;
+	if (be->plug)
+		io_backend_unplug(sys);
 	io_backend_drain(sys);
 	if (be->kind == UMM_IO_URING) {
 		io_uring_engine_destroy(be->uring);

@@ -80,6 +80,9 @@ void io_backend_destroy(struct umm_system *sys);
 int io_backend_kind(const struct umm_system *sys);
 /* io_backend_drain - wait until no request of the system is in flight. */
 void io_backend_drain(struct umm_system *sys);
+/* io_backend_plug / unplug - hold submitted requests, then release them (tests). */
+void io_backend_plug(struct umm_system *sys);
+void io_backend_unplug(struct umm_system *sys);
 
 /* ---- engines (io.c calls them; io_uring.c is built with liburing only) ---- */
 

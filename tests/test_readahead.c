@@ -1,0 +1,443 @@
+/*
+ * test_readahead.c - readahead and asynchronous reads, through both I/O
+ * backends (io_uring when the build and the kernel allow it, and the
+ * thread pool): backend choice and bad configs, sequential faults that
+ * grow the window and then take no major fault, random access and
+ * MADV_RANDOM without readahead, MADV_SEQUENTIAL's full window, explicit
+ * readahead (MADV_WILLNEED's engine) then faults without major faults,
+ * hits and waste counted, several threads waiting on one page under I/O
+ * (one read; all get -EIO when it fails), injected read errors during
+ * readahead (the access sees -EIO only when the page cannot be read,
+ * nothing leaks).
+ *
+ * Every test ends by putting the object and destroying the mm and checks
+ * that the page cache is empty and every frame is free again.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+#include "test.h"
+#include "mm.h"
+#include "vma.h"
+#include "io.h"
+#include "readahead.h"
+
+#define P UMM_PAGE_SIZE
+#define RA_MAX_PAGES 16            /* the tests' readahead_max_bytes, in pages */
+
+static struct umm_system *sys;
+static struct umm_mm *mm;
+static struct umm_object *obj;
+static int backend;                /* the one the current round asks for */
+static unsigned long frames_free0;
+
+static unsigned char fpat(size_t i)
+{
+	return (unsigned char)(i * 13 + (i >> 12) * 3 + 7);
+}
+
+static int sys_create_backend(int which, size_t ra_max, struct umm_system **out)
+{
+	struct umm_config cfg = {
+		.phys_bytes = 32 << 20,
+		.io_backend = which,
+		.readahead_max_bytes = ra_max,
+	};
+
+	return umm_system_create(&cfg, out);
+}
+
+static struct umm_sys_stats stats(void)
+{
+	struct umm_sys_stats st;
+
+	REQUIRE(umm_system_stats(sys, &st) == 0);
+	return st;
+}
+
+static struct umm_mm_stats mm_stats(void)
+{
+	struct umm_mm_stats st;
+
+	REQUIRE(umm_mm_stats(mm, &st) == 0);
+	return st;
+}
+
+/* A system of the round's backend, an mm, and a file object of @pages pages mapped at *addr. */
+static void setup(size_t pages, uintptr_t *addr)
+{
+	int fd = test_tmpfile(pages * P, fpat);
+
+	REQUIRE(sys_create_backend(backend, RA_MAX_PAGES * P, &sys) == 0);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	close(fd);
+	/* evict the file from the host cache: our reads must really read */
+	posix_fadvise(obj->fd, 0, 0, POSIX_FADV_DONTNEED);
+	REQUIRE(umm_mmap(mm, 0, pages * P, PROT_READ, MAP_SHARED, obj, 0, addr) == 0);
+	frames_free0 = stats().free_frames;
+}
+
+static void teardown(void)
+{
+	struct umm_sys_stats st;
+
+	io_backend_drain(sys);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	st = stats();
+	CHECK_EQ(st.pagecache_pages, 0);
+	CHECK_EQ(st.nr_objects, 0);
+	CHECK(st.free_frames >= frames_free0);
+	CHECK_EQ(st.anon_pages, 0);
+	CHECK_EQ(st.total_frames - st.free_frames, 1 + st.slab_pages);   /* the zero page, slabs */
+	umm_system_destroy(sys);
+	sys = NULL;
+	mm = NULL;
+	obj = NULL;
+}
+
+/* Read page @i through the mapping and check its first and last bytes. */
+static int touch(uintptr_t addr, size_t i)
+{
+	unsigned char b[2];
+	int err;
+
+	err = umm_read(mm, addr + i * P, &b[0], 1);
+	if (err)
+		return err;
+	err = umm_read(mm, addr + i * P + P - 1, &b[1], 1);
+	if (err)
+		return err;
+	CHECK_EQ(b[0], fpat(i * P));
+	CHECK_EQ(b[1], fpat(i * P + P - 1));
+	return 0;
+}
+
+static void set_vma_flags(uintptr_t addr, unsigned long set)
+{
+	struct vm_area_struct *vma;
+
+	mmap_write_lock(mm);
+	vma = find_vma(mm, addr);
+	REQUIRE(vma);
+	vma->vm_flags = (vma->vm_flags & ~(VM_SEQ_READ | VM_RAND_READ)) | set;
+	mmap_write_unlock(mm);
+}
+
+static void test_backend_choice(void)
+{
+	struct umm_system *s;
+	struct umm_sys_stats st;
+	struct umm_config bad = { .io_backend = 7 };
+
+	REQUIRE(sys_create_backend(UMM_IO_THREADS, 0, &s) == 0);
+	REQUIRE(umm_system_stats(s, &st) == 0);
+	CHECK_EQ(st.io_backend, UMM_IO_THREADS);
+	umm_system_destroy(s);
+
+	REQUIRE(sys_create_backend(UMM_IO_DEFAULT, 0, &s) == 0);
+	REQUIRE(umm_system_stats(s, &st) == 0);
+	CHECK(st.io_backend == UMM_IO_URING || st.io_backend == UMM_IO_THREADS);
+	umm_system_destroy(s);
+
+	/* the environment variable picks the default */
+	setenv("UMM_IO_BACKEND", "threads", 1);
+	REQUIRE(sys_create_backend(UMM_IO_DEFAULT, 0, &s) == 0);
+	REQUIRE(umm_system_stats(s, &st) == 0);
+	CHECK_EQ(st.io_backend, UMM_IO_THREADS);
+	umm_system_destroy(s);
+	unsetenv("UMM_IO_BACKEND");
+
+	CHECK_EQ(umm_system_create(&bad, &s), -EINVAL);
+	CHECK_EQ(sys_create_backend(-1, 0, &s), -EINVAL);
+	CHECK_EQ(sys_create_backend(UMM_IO_THREADS, 100, &s), -EINVAL);
+	CHECK_EQ(sys_create_backend(UMM_IO_THREADS, 32 << 20, &s), -EINVAL);
+}
+
+/*
+ * Sequential faults: page 0 is a random miss (major), page 1 a second
+ * consecutive miss that starts a window (major); from then on every page
+ * was read ahead, so no more major faults, and the windows grow to the
+ * maximum.
+ */
+static void test_sequential(void)
+{
+	const size_t pages = 256;
+	struct umm_sys_stats st;
+	struct umm_mm_stats ms;
+	uintptr_t a;
+
+	setup(pages, &a);
+	for (size_t i = 0; i < pages; i++)
+		CHECK_EQ(touch(a, i), 0);
+	ms = mm_stats();
+	CHECK_EQ(ms.major_faults, 2);
+	CHECK_EQ(ms.minor_faults, pages - 2);
+	st = stats();
+	CHECK_EQ(st.ra_pages, pages - 2);
+	CHECK_EQ(st.ra_hits, pages - 2);
+	CHECK_EQ(st.ra_wasted, 0);
+	CHECK_EQ(st.io_errors, 0);
+	CHECK_EQ(st.io_pages, pages - 1);            /* page 0 was read synchronously */
+	CHECK(st.io_hist[2] >= 1);                    /* the first window: 4 pages */
+	CHECK(st.io_hist[4] >= pages / RA_MAX_PAGES - 4); /* then full 16-page windows */
+	CHECK_EQ(st.io_hist[5] + st.io_hist[6] + st.io_hist[7], 0);
+	teardown();
+}
+
+/* Pages read ahead and never used count as wasted when they leave the cache. */
+static void test_wasted(void)
+{
+	struct umm_sys_stats st;
+	uintptr_t a;
+
+	setup(64, &a);
+	for (size_t i = 0; i < 6; i++)
+		CHECK_EQ(touch(a, i), 0);
+	io_backend_drain(sys);
+	st = stats();
+	CHECK(st.ra_pages > st.ra_hits);
+	CHECK_EQ(st.ra_hits, 4);
+	CHECK_EQ(umm_munmap(mm, a, 64 * P), 0);
+	CHECK_EQ(umm_object_truncate(obj, 0), 0);
+	st = stats();
+	CHECK_EQ(st.ra_wasted, st.ra_pages - st.ra_hits);
+	teardown();
+}
+
+/* Scattered accesses read no page ahead; neither does MADV_RANDOM (VM_RAND_READ) on a sequential scan. */
+static void test_random(void)
+{
+	const size_t pages = 128;
+	struct umm_sys_stats st;
+	uintptr_t a;
+	size_t n = 0;
+
+	setup(pages, &a);
+	for (size_t k = 0; k < pages; k += 2) {
+		size_t i = (k * 37) % pages;      /* a permutation of the even pages' images */
+
+		CHECK_EQ(touch(a, i), 0);
+		n++;
+	}
+	st = stats();
+	CHECK_EQ(st.ra_pages, 0);
+	CHECK_EQ(mm_stats().major_faults, n);
+	teardown();
+
+	setup(pages, &a);
+	set_vma_flags(a, VM_RAND_READ);
+	for (size_t i = 0; i < pages; i++)
+		CHECK_EQ(touch(a, i), 0);
+	st = stats();
+	CHECK_EQ(st.ra_pages, 0);
+	CHECK_EQ(st.io_requests, 0);
+	CHECK_EQ(mm_stats().major_faults, pages);
+	teardown();
+}
+
+/* MADV_SEQUENTIAL (VM_SEQ_READ): the first fault already reads a full window. */
+static void test_seq_hint(void)
+{
+	const size_t pages = 128;
+	struct umm_sys_stats st;
+	uintptr_t a;
+
+	setup(pages, &a);
+	set_vma_flags(a, VM_SEQ_READ);
+	CHECK_EQ(touch(a, 0), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), RA_MAX_PAGES);
+	st = stats();
+	CHECK_EQ(st.ra_pages, RA_MAX_PAGES - 1);
+	CHECK_EQ(st.io_hist[4], 1);
+	for (size_t i = 1; i < pages; i++)
+		CHECK_EQ(touch(a, i), 0);
+	CHECK_EQ(mm_stats().major_faults, 1);
+	CHECK_EQ(stats().ra_hits, pages - 1);
+	teardown();
+}
+
+/* Explicit readahead of a range (MADV_WILLNEED's engine), then faults: all minor. */
+static void test_willneed(void)
+{
+	const size_t pages = 300;
+	struct umm_sys_stats st;
+	uintptr_t a;
+
+	setup(pages, &a);
+	CHECK_EQ(force_page_cache_readahead(obj, 0, pages + 100), pages);   /* clamped to the size */
+	CHECK_EQ(umm_object_cached_pages(obj), pages);
+	CHECK_EQ(force_page_cache_readahead(obj, 10, 5), 0);                /* all cached already */
+	io_backend_drain(sys);
+	for (size_t i = 0; i < pages; i++)
+		CHECK_EQ(touch(a, i), 0);
+	CHECK_EQ(mm_stats().major_faults, 0);
+	st = stats();
+	CHECK_EQ(st.ra_pages, pages);
+	CHECK_EQ(st.ra_hits, pages);
+	CHECK_EQ(st.io_requests, 2);               /* 256 + 44 pages */
+	CHECK_EQ(st.io_hist[7], 1);
+	CHECK_EQ(st.io_hist[5], 1);
+	teardown();
+}
+
+struct waiter {
+	uintptr_t addr;
+	size_t page;
+	int err;
+	pthread_t thread;
+};
+
+static void *waiter_thread(void *arg)
+{
+	struct waiter *w = arg;
+	unsigned char b;
+
+	w->err = umm_read(mm, w->addr + w->page * P, &b, 1);
+	if (!w->err)
+		TCHECK(b == fpat(w->page * P));
+	return NULL;
+}
+
+/*
+ * Several threads fault on pages whose read is held (plugged): they wait
+ * for it and the page is read once.  With the read failing, all of them
+ * get -EIO, and a later access reads the page again.
+ */
+static void test_waiters(void)
+{
+	enum { NT = 4 };
+	struct waiter w[NT];
+	struct umm_sys_stats st;
+	uintptr_t a;
+
+	for (int fail = 0; fail < 2; fail++) {
+		setup(32, &a);
+		io_backend_plug(sys);
+		CHECK_EQ(force_page_cache_readahead(obj, 0, 8), 8);
+		if (fail)
+			umm_inject_fault(sys, UMM_INJECT_READ, 0, 1);    /* the first page completed: page 0 */
+		for (int t = 0; t < NT; t++) {
+			w[t] = (struct waiter){ .addr = a, .page = 0 };
+			REQUIRE(pthread_create(&w[t].thread, NULL, waiter_thread, &w[t]) == 0);
+		}
+		usleep(20000);           /* let them reach the locked page (not required to pass) */
+		io_backend_unplug(sys);
+		for (int t = 0; t < NT; t++) {
+			pthread_join(w[t].thread, NULL);
+			CHECK_EQ(w[t].err, fail ? -EIO : 0);
+		}
+		test_fold_thread_checks();
+		st = stats();
+		CHECK_EQ(st.io_requests, 1);
+		CHECK_EQ(st.io_pages, 8);
+		CHECK_EQ(st.io_errors, fail ? 1 : 0);
+		CHECK_EQ(umm_inject_hits(sys, UMM_INJECT_READ), fail ? 1 : 0);
+		CHECK_EQ(mm_stats().major_faults, 0);
+		/* a later access reads it again */
+		CHECK_EQ(touch(a, 0), 0);
+		CHECK_EQ(mm_stats().major_faults, fail ? 1 : 0);
+		teardown();
+	}
+}
+
+/*
+ * Read errors during readahead: with every read failing the access gets
+ * -EIO; with a few failing, the failed pages leave the cache and the
+ * accesses read them again; nothing leaks either way.
+ */
+static void test_read_errors(void)
+{
+	const size_t pages = 96;
+	struct umm_sys_stats st;
+	uintptr_t a;
+
+	setup(pages, &a);
+	set_vma_flags(a, VM_SEQ_READ);
+	umm_inject_fault(sys, UMM_INJECT_READ, 0, -1);
+	CHECK_EQ(touch(a, 0), -EIO);
+	CHECK_EQ(touch(a, 5), -EIO);
+	io_backend_drain(sys);
+	st = stats();
+	CHECK(st.io_errors >= RA_MAX_PAGES);
+	CHECK_EQ(st.pagecache_pages, 0);          /* failed pages never stay cached */
+	CHECK_EQ(st.ra_wasted, 0);
+	umm_inject_fault(sys, UMM_INJECT_READ, 0, 0);
+	for (size_t i = 0; i < pages; i++)
+		CHECK_EQ(touch(a, i), 0);
+	teardown();
+
+	setup(pages, &a);
+	umm_inject_fault(sys, UMM_INJECT_READ, 10, 5);
+	for (size_t i = 0, eio = 0; i < pages; i++) {
+		int err = touch(a, i);
+
+		while (err == -EIO && ++eio <= 5)   /* it needed a read that failed: retry */
+			err = touch(a, i);
+		CHECK_EQ(err, 0);
+	}
+	io_backend_drain(sys);
+	st = stats();
+	CHECK_EQ(umm_inject_hits(sys, UMM_INJECT_READ), 5);
+	CHECK(st.io_errors <= 5);
+	teardown();
+}
+
+/* Readahead off (a one-page maximum): sequential faults read page by page. */
+static void test_readahead_off(void)
+{
+	struct umm_system *s;
+	struct umm_config cfg = { .phys_bytes = 8 << 20, .io_backend = UMM_IO_THREADS,
+				  .readahead_max_bytes = P };
+	struct umm_sys_stats st;
+	struct umm_object *o;
+	struct umm_mm *m;
+	uintptr_t a;
+	int fd = test_tmpfile(32 * P, fpat);
+	unsigned char b;
+
+	REQUIRE(umm_system_create(&cfg, &s) == 0);
+	REQUIRE(umm_mm_create(s, &m) == 0);
+	REQUIRE(umm_object_open_fd(s, fd, &o) == 0);
+	close(fd);
+	REQUIRE(umm_mmap(m, 0, 32 * P, PROT_READ, MAP_PRIVATE, o, 0, &a) == 0);
+	for (size_t i = 0; i < 32; i++) {
+		CHECK_EQ(umm_read(m, a + i * P, &b, 1), 0);
+		CHECK_EQ(b, fpat(i * P));
+	}
+	REQUIRE(umm_system_stats(s, &st) == 0);
+	CHECK_EQ(st.ra_pages, 0);
+	CHECK_EQ(st.io_requests, 0);
+	umm_mm_destroy(m);
+	umm_object_put(o);
+	umm_system_destroy(s);
+}
+
+int main(void)
+{
+	static const int backends[] = { UMM_IO_URING, UMM_IO_THREADS };
+
+	RUN(test_backend_choice);
+	RUN(test_readahead_off);
+	for (size_t b = 0; b < sizeof(backends) / sizeof(backends[0]); b++) {
+		struct umm_system *s;
+
+		backend = backends[b];
+		if (sys_create_backend(backend, 0, &s) != 0) {
+			fprintf(stderr, "io_uring cannot be set up here: its round is skipped\n");
+			continue;
+		}
+		umm_system_destroy(s);
+		fprintf(stderr, "-- backend %s\n", backend == UMM_IO_URING ? "io_uring" : "threads");
+		RUN(test_sequential);
+		RUN(test_wasted);
+		RUN(test_random);
+		RUN(test_seq_hint);
+		RUN(test_willneed);
+		RUN(test_waiters);
+		RUN(test_read_errors);
+	}
+	return test_summary("test_readahead");
+}
