@@ -57,10 +57,11 @@ static unsigned int uring_fill_locked(struct uring_engine *eng)
 		if (!eng->backlog)
 			eng->backlog_tail = &eng->backlog;
 		req->next = NULL;
-		if (req->nr_iov)
+		if (req->nr_iov) {
 			io_uring_prep_readv(sqe, req->obj->fd, req->iov, req->nr_iov,
 					    req->index << PAGE_SHIFT);
-		else
+			sqe->flags |= IOSQE_ASYNC;
+		} else
 			io_uring_prep_nop(sqe);      /* nothing below the size: completes with 0 */
 		io_uring_sqe_set_data(sqe, req);
 		eng->inflight++;
