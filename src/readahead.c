@@ -3,7 +3,9 @@
  * for faults (sequential streams, growing windows, an asynchronous
  * marker) and explicit readahead of a range (MADV_WILLNEED, asynchronous
  * prepage).  The reads themselves go through the system's I/O backend
- * (io.c) in one request per run of pages.
+ * (io.c): each run of consecutive uncached pages becomes requests of at
+ * most RA_REQ_PAGES pages, submitted in batches, which the backend runs in
+ * parallel (a 512 KiB window is four 128 KiB reads in flight at once).
  *
  * State is per object, not per VMA: the page cache the windows fill is
  * the object's, every mapping of it (other VMAs, other address spaces,
@@ -64,6 +66,8 @@
 #include "io.h"
 
 #define RA_INIT_PAGES 4U
+/* Pages per request: a window becomes several requests the backend runs in parallel. */
+#define RA_REQ_PAGES 32
 #define RA_SUBMIT_BATCH 32      /* requests queued before a batch is submitted */
 
 /** file_ra_state_init - no stream yet. */
@@ -222,7 +226,7 @@ static unsigned long ra_read_range(struct ra_batch *b, uint64_t start, uint64_t 
 			continue;
 		}
 		b->run[b->run_n++] = page;
-		if (b->run_n == IO_MAX_PAGES)
+		if (b->run_n == RA_REQ_PAGES)
 			ra_close_run(b);
 	}
 	ra_close_run(b);
