@@ -1,7 +1,8 @@
 /*
  * test_readahead.c - readahead and asynchronous reads, through both I/O
  * backends (io_uring when the build and the kernel allow it, and the
- * thread pool): backend choice and bad configs, sequential faults that
+ * thread pool): backend choice and bad configs, the fallback when the
+ * kernel refuses io_uring (seccomp), sequential faults that
  * grow the window and then take no major fault, random access and
  * MADV_RANDOM without readahead, MADV_SEQUENTIAL's full window, explicit
  * readahead (MADV_WILLNEED's engine) then faults without major faults,
@@ -15,7 +16,13 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include "test.h"
 #include "mm.h"
 #include "vma.h"
@@ -154,6 +161,67 @@ static void test_backend_choice(void)
 	CHECK_EQ(sys_create_backend(-1, 0, &s), -EINVAL);
 	CHECK_EQ(sys_create_backend(UMM_IO_THREADS, 100, &s), -EINVAL);
 	CHECK_EQ(sys_create_backend(UMM_IO_THREADS, 32 << 20, &s), -EINVAL);
+}
+
+/*
+ * io_uring refused at run time (a seccomp filter makes io_uring_setup fail
+ * with ENOSYS, as an old kernel would): the default is the thread pool,
+ * which still reads ahead; asking for io_uring is -EOPNOTSUPP.  In a
+ * child process (this program run again), so the filter does not outlive
+ * the test.
+ */
+static int fallback_child(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	struct umm_sys_stats st;
+	struct umm_system *s;
+	struct umm_object *o;
+	struct umm_mm *m;
+	int fd = test_tmpfile(64 * P, fpat);
+	uintptr_t a;
+	unsigned char b = 0;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return 2;
+	if (sys_create_backend(UMM_IO_URING, 0, &s) != -EOPNOTSUPP)
+		return 3;
+	if (sys_create_backend(UMM_IO_DEFAULT, 0, &s) || umm_system_stats(s, &st) ||
+	    st.io_backend != UMM_IO_THREADS)
+		return 4;
+	if (umm_mm_create(s, &m) || umm_object_open_fd(s, fd, &o) ||
+	    umm_mmap(m, 0, 64 * P, PROT_READ, MAP_SHARED, o, 0, &a))
+		return 5;
+	for (size_t i = 0; i < 64; i++)
+		if (umm_read(m, a + i * P, &b, 1) || b != fpat(i * P))
+			return 6;
+	if (umm_system_stats(s, &st) || st.ra_pages == 0)
+		return 7;
+	umm_mm_destroy(m);
+	umm_object_put(o);
+	umm_system_destroy(s);
+	return 0;
+}
+
+static void test_backend_fallback(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		/* a fresh image: nothing of this process's threads or locks carries over */
+		execl("/proc/self/exe", "test_readahead", "fallback-child", (char *)NULL);
+		_exit(127);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
 /*
@@ -416,11 +484,15 @@ static void test_readahead_off(void)
 	umm_system_destroy(s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static const int backends[] = { UMM_IO_URING, UMM_IO_THREADS };
 
+	if (argc == 2 && !strcmp(argv[1], "fallback-child"))
+		return fallback_child();
+
 	RUN(test_backend_choice);
+	RUN(test_backend_fallback);
 	RUN(test_readahead_off);
 	for (size_t b = 0; b < sizeof(backends) / sizeof(backends[0]); b++) {
 		struct umm_system *s;
