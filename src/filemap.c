@@ -278,7 +278,7 @@ int read_cache_page(struct umm_object *obj, uint64_t index, struct page **pagep,
 	return -EIO;
 }
 
-/* Pages per batched read request (force_page_cache_readahead). */
+/* Pages per batched read request (filemap_read_range). */
 #define READ_BATCH 128
 
 /*
@@ -358,18 +358,18 @@ static uint64_t next_missing(struct umm_object *obj, uint64_t index, uint64_t en
 }
 
 /**
- * force_page_cache_readahead - read the missing pages of
- * [@index, @index + @nr) into the page cache (clipped to the object's
- * size): each run of missing pages is allocated, locked and inserted,
- * then read with one request per READ_BATCH pages.  A page another
- * caller inserted meanwhile is left to it.  Synchronous; best effort (a
- * batch that fails is dropped and the next one is still tried; running
- * out of memory stops).
+ * filemap_read_range - read the missing pages of [@index, @index + @nr)
+ * into the page cache (clipped to the object's size) in this thread: each
+ * run of missing pages is allocated, locked and inserted, then read with
+ * one request per READ_BATCH pages.  A page another caller inserted
+ * meanwhile is left to it.  Synchronous; best effort (a batch that fails
+ * is dropped and the next one is still tried; running out of memory
+ * stops).
  * Takes tree_lock and the new pages' locks; holds nothing on entry or exit.
  * Return: pages read (>= 0), or -EIO/-ENOMEM when nothing could be read
  * and something failed; -EINVAL for NULL.
  */
-long force_page_cache_readahead(struct umm_object *obj, uint64_t index, uint64_t nr)
+long filemap_read_range(struct umm_object *obj, uint64_t index, uint64_t nr)
 {
 	struct page *batch[READ_BATCH];
 	uint64_t end;

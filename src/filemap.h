@@ -40,15 +40,17 @@ int filemap_wait_uptodate(struct umm_object *obj, uint64_t index, struct page *p
 unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t end,
 			    unsigned int nr, struct page **pages);
 /*
- * force_page_cache_readahead - read the pages of [index, index + nr) that
- * are not cached (clipped to the object's size) into the page cache, in
- * batches of consecutive indices (one readpages request each).  Best
- * effort: a batch that fails to read is dropped from the cache and the
- * rest is still tried.  Synchronous: returns once the reads are done.
- * Returns the number of pages read, or the first error (-EIO, -ENOMEM)
- * when nothing was read.  No locks held on entry or exit.
+ * filemap_read_range - read the pages of [index, index + nr) that are not
+ * cached (clipped to the object's size) into the page cache, in the
+ * caller's thread, in batches of consecutive indices (one readpages
+ * request each).  Best effort: a batch that fails to read is dropped from
+ * the cache and the rest is still tried.  Synchronous: returns once the
+ * reads are done.  Returns the number of pages read, or the first error
+ * (-EIO, -ENOMEM) when nothing was read.  No locks held on entry or exit.
+ * (page_cache_read_range in readahead.h is the entry point: it uses the
+ * asynchronous backend for files and this for the rest.)
  */
-long force_page_cache_readahead(struct umm_object *obj, uint64_t index, uint64_t nr);
+long filemap_read_range(struct umm_object *obj, uint64_t index, uint64_t nr);
 /* set_page_dirty - mark a cached page dirty; true if it was clean. */
 bool set_page_dirty(struct page *page);
 /*

@@ -13,11 +13,13 @@
  *               mprotect: the range is isolated (split at its edges),
  *               the flags set, and what became compatible merged again.
  *               mmap_lock for write.
- *   WILLNEED    read the missing pages of file and shmem vmas into the
- *               page cache (force_page_cache_readahead; synchronous for
- *               now, the whole range, errors ignored as Linux ignores
- *               them), with mmap_lock dropped around each vma's reads as
- *               Linux does.  Anonymous vmas: nothing (no swap yet).
+ *   WILLNEED    start reading the missing pages of file vmas into the
+ *               page cache and return (force_page_cache_readahead queues
+ *               the reads of the whole range to the I/O backend; errors
+ *               are not reported, as Linux does not report them); shmem
+ *               pages are filled at once.  mmap_lock is dropped around
+ *               each vma's queueing as Linux does.  Anonymous vmas:
+ *               nothing (no swap yet).
  *   DONTNEED    zap the range: private anonymous memory reads back as
  *               zeroes, file pages refault from the page cache (dirty
  *               shared pages stay dirty there), private copies are lost.
@@ -148,11 +150,12 @@ static int madvise_update_flags(struct umm_mm *mm, uintptr_t start, uintptr_t en
 }
 
 /*
- * madvise_willneed - read the missing file pages of [start, end) into the
- * page cache.  Called with mmap_lock held for read; like Linux, the reads
- * are done with it dropped (the object is held by a reference), one vma
- * at a time, and it is retaken to find the next vma.  Returns with
- * mmap_lock held for read again.
+ * madvise_willneed - start reading the missing file pages of [start, end)
+ * into the page cache (the reads complete after the call).  Called with
+ * mmap_lock held for read; like Linux, the reads are queued with it
+ * dropped (the object is held by a reference), one vma at a time, and it
+ * is retaken to find the next vma.  Returns with mmap_lock held for read
+ * again.
  */
 static void madvise_willneed(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {

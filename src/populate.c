@@ -5,9 +5,9 @@
  *
  * Theory of operation.  populate_vma_range first, for a file or shmem
  * vma, reads every page of the range that is not cached into the page
- * cache (force_page_cache_readahead: the reads for the whole range are
- * issued before anything is installed, in batches of consecutive pages,
- * one preadv each).  Then, for each page table the range crosses:
+ * cache (page_cache_read_range: the reads for the whole range are issued
+ * before anything is installed, in requests of consecutive pages that the
+ * I/O backend runs in parallel, and waited for).  Then, for each page table the range crosses:
  *
  *   scan     under ptl: which ptes are empty, which already allow the
  *            access; stop at the first pte that needs a real fault
@@ -50,13 +50,14 @@
  * under page_table_lock first), and under it only trylocks of page locks
  * (which cannot wait, so they do not invert the page lock -> ptl order).
  * tree_lock (read, the gang lookup) and the allocator are taken with no
- * ptl held.  force_page_cache_readahead (page locks of new pages,
- * tree_lock, allocator) runs before any ptl.
+ * ptl held.  page_cache_read_range (page locks of new pages, tree_lock,
+ * allocator, waiting for the reads) runs before any ptl.
  */
 #include <errno.h>
 #include <string.h>
 #include "gup.h"
 #include "filemap.h"
+#include "readahead.h"
 #include "object.h"
 #include "rmap.h"
 
@@ -322,8 +323,8 @@ uintptr_t populate_vma_range(struct vm_area_struct *vma, uintptr_t start, uintpt
 	if (vma->vm_flags & VM_NONLINEAR)
 		return nonblock ? end : start;
 	if (!vma_is_anonymous(vma) && !nonblock)
-		(void)force_page_cache_readahead(vma->vm_obj, linear_page_index(vma, start),
-						 (end - start) >> PAGE_SHIFT);
+		(void)page_cache_read_range(vma->vm_obj, linear_page_index(vma, start),
+					    (end - start) >> PAGE_SHIFT);
 	for (uintptr_t addr = start; addr < end; ) {
 		uintptr_t next = MIN(end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 		uintptr_t done = populate_table(&pt, addr, next);

@@ -51,9 +51,10 @@
  * fails are counted as I/O errors instead.  The page a fault asked for is
  * not marked.
  *
- * Readahead allocates with GFP_NORECLAIM: it takes free frames only, and
- * stops at the first one it cannot get (the pages already queued are
- * read).  It never waits for I/O.
+ * Fault-time windows allocate with GFP_NORECLAIM: they take free frames
+ * only, and stop at the first one they cannot get (the pages already
+ * queued are read).  Explicit readahead (MADV_WILLNEED, prepage, populate)
+ * asks like any allocation.  Only page_cache_read_range waits for I/O.
  *
  * Locks: ra->lock is a leaf, held only to choose a window (never across
  * allocation, page locks or submission).  Building a request takes the
@@ -109,6 +110,8 @@ struct ra_batch {
 	unsigned long queued;            /* pages in submitted or listed requests */
 	uint64_t demand;                 /* page a fault waits for (not PG_readahead), or UINT64_MAX */
 	bool demand_queued;
+	bool mark;                       /* the others are read-ahead pages (PG_readahead) */
+	gfp_t gfp;                       /* for the pages other than the demanded one */
 };
 
 /* Give up on the pages of the run: they leave the cache unread (no I/O was started). */
@@ -151,7 +154,7 @@ static void ra_close_run(struct ra_batch *b)
 		req->pages[i] = b->run[i];
 		if (b->run[i]->index == b->demand)
 			b->demand_queued = true;
-		else
+		else if (b->mark)
 			ahead++;
 	}
 	if (b->tracker) {
@@ -185,7 +188,7 @@ static struct page *ra_add_page(struct ra_batch *b, uint64_t index, bool *nomem)
 		put_page(page);
 		return NULL;
 	}
-	page = alloc_page(obj->sys->phys, demand ? GFP_KERNEL : GFP_NORECLAIM | GFP_NOWARN);
+	page = alloc_page(obj->sys->phys, demand ? GFP_KERNEL : b->gfp);
 	if (!page) {
 		*nomem = true;
 		return NULL;
@@ -199,7 +202,7 @@ static struct page *ra_add_page(struct ra_batch *b, uint64_t index, bool *nomem)
 		return NULL;
 	}
 	ClearPageError(page);
-	if (!demand)
+	if (!demand && b->mark)
 		SetPageReadahead(page);
 	return page;
 }
@@ -235,30 +238,76 @@ static unsigned long ra_read_range(struct ra_batch *b, uint64_t start, uint64_t 
 	return b->queued;
 }
 
+/* Can @obj's pages be read through the asynchronous backend? */
+static bool ra_async_capable(const struct umm_object *obj)
+{
+	return obj->type == OBJ_FILE && obj->sys->io;
+}
+
+static long ra_read_explicit(struct umm_object *obj, uint64_t first, uint64_t nr,
+			     struct io_tracker *tracker, bool mark)
+{
+	struct ra_batch b = {
+		.obj = obj, .tracker = tracker, .demand = UINT64_MAX,
+		.mark = mark, .gfp = GFP_KERNEL,
+	};
+
+	return (long)ra_read_range(&b, first, nr);
+}
+
 /**
  * force_page_cache_readahead - queue reads of the uncached pages of
  * [@first, @first + @nr) and return without waiting (see readahead.h).
  * Takes tree_lock and the new pages' locks; holds nothing on return.
- * Return: pages queued (0 for an object that is not a file).
+ * Return: pages queued (filled, for objects that are not files), >= 0.
  */
-unsigned long force_page_cache_readahead(struct umm_object *obj, uint64_t first, uint64_t nr)
+long force_page_cache_readahead(struct umm_object *obj, uint64_t first, uint64_t nr)
 {
-	return page_cache_read_async(obj, first, nr, NULL);
+	long n;
+
+	if (!obj || !nr)
+		return 0;
+	if (ra_async_capable(obj))
+		return ra_read_explicit(obj, first, nr, NULL, true);
+	n = filemap_read_range(obj, first, nr);
+	return n > 0 ? n : 0;
 }
 
 /**
- * page_cache_read_async - force_page_cache_readahead whose pages are
- * accounted to @tracker (may be NULL) until their reads complete.
- * Return: pages queued.
+ * page_cache_read_async - force_page_cache_readahead of a file whose
+ * pages are accounted to @tracker (may be NULL) until their reads
+ * complete.  Same locks.
+ * Return: pages queued (0 for objects that are not files).
  */
-unsigned long page_cache_read_async(struct umm_object *obj, uint64_t first, uint64_t nr,
-				    struct io_tracker *tracker)
+long page_cache_read_async(struct umm_object *obj, uint64_t first, uint64_t nr,
+			   struct io_tracker *tracker)
 {
-	struct ra_batch b = { .obj = obj, .tracker = tracker, .demand = UINT64_MAX };
-
-	if (!obj || obj->type != OBJ_FILE || !obj->sys->io || !nr)
+	if (!obj || !nr || !ra_async_capable(obj))
 		return 0;
-	return ra_read_range(&b, first, nr);
+	return ra_read_explicit(obj, first, nr, tracker, true);
+}
+
+/**
+ * page_cache_read_range - read the uncached pages of [@first, @first +
+ * @nr) and wait for them (see readahead.h).  Takes tree_lock and page
+ * locks, waits for the reads; holds nothing on entry or exit.
+ * Return: pages read, or the first error (-EIO, -ENOMEM), -EINVAL (NULL).
+ */
+long page_cache_read_range(struct umm_object *obj, uint64_t first, uint64_t nr)
+{
+	struct io_tracker *tracker;
+	long n;
+	int err;
+
+	if (!obj)
+		return -EINVAL;
+	tracker = ra_async_capable(obj) ? io_tracker_alloc() : NULL;
+	if (!tracker)
+		return filemap_read_range(obj, first, nr);
+	n = ra_read_explicit(obj, first, nr, tracker, false);
+	err = io_tracker_wait(tracker);
+	io_tracker_put(tracker);
+	return err ? err : n;
 }
 
 /* ---- the fault-time policy ---- */
@@ -354,8 +403,14 @@ static void ra_page_used(struct umm_object *obj, struct page *page, uint64_t ind
 	if (hints & RA_HINT_RAND)
 		return;
 	size = ra_on_hit(obj, index, hints, &start);
-	if (size)
-		force_page_cache_readahead(obj, start, size);
+	if (size) {
+		struct ra_batch b = {
+			.obj = obj, .demand = UINT64_MAX, .mark = true,
+			.gfp = GFP_NORECLAIM | GFP_NOWARN,
+		};
+
+		ra_read_range(&b, start, size);
+	}
 }
 
 /**
@@ -370,7 +425,9 @@ static void ra_page_used(struct umm_object *obj, struct page *page, uint64_t ind
 int filemap_fault_page(struct umm_object *obj, uint64_t index, unsigned int hints,
 		       struct page **pagep, bool *major)
 {
-	struct ra_batch b = { .obj = obj, .demand = index };
+	struct ra_batch b = {
+		.obj = obj, .demand = index, .mark = true, .gfp = GFP_NORECLAIM | GFP_NOWARN,
+	};
 	struct page *page;
 	unsigned int size;
 	int err;

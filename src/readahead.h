@@ -54,15 +54,26 @@ int filemap_fault_page(struct umm_object *obj, uint64_t index, unsigned int hint
 /*
  * force_page_cache_readahead - queue reads of the pages of
  * [first, first + nr) that are not cached (clamped to the object's size)
- * and return without waiting (MADV_WILLNEED).  Pages the allocator cannot
- * give are skipped.  Returns the number of pages queued.
+ * and return without waiting (MADV_WILLNEED); the pages are read-ahead
+ * pages (PG_readahead, counted in ra_pages).  Objects that are not files
+ * (shmem: nothing to wait for) are filled synchronously.  Best effort.
+ * Returns the number of pages queued (or filled).
  */
-unsigned long force_page_cache_readahead(struct umm_object *obj, uint64_t first, uint64_t nr);
+long force_page_cache_readahead(struct umm_object *obj, uint64_t first, uint64_t nr);
 /*
  * page_cache_read_async - as force_page_cache_readahead, and every page
- * queued is accounted to @tracker (asynchronous prepage).
+ * queued is accounted to @tracker until its read completes (asynchronous
+ * prepage).  Files only (0 for other objects).
  */
-unsigned long page_cache_read_async(struct umm_object *obj, uint64_t first, uint64_t nr,
-				    struct io_tracker *tracker);
+long page_cache_read_async(struct umm_object *obj, uint64_t first, uint64_t nr,
+			   struct io_tracker *tracker);
+/*
+ * page_cache_read_range - read the uncached pages of [first, first + nr)
+ * and wait for the reads (populate): the backend's parallel requests for
+ * files, filemap_read_range for the rest.  The pages are not read-ahead
+ * pages (the caller maps them at once).  Returns the pages read, or the
+ * first error (-EIO, -ENOMEM).
+ */
+long page_cache_read_range(struct umm_object *obj, uint64_t first, uint64_t nr);
 
 #endif
