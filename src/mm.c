@@ -31,6 +31,7 @@
 #include "mmap.h"
 #include "object.h"
 #include "tlb.h"
+#include "io.h"
 
 static _Atomic uint64_t next_mm_id = 1;
 
@@ -99,6 +100,7 @@ void umm_mm_destroy(struct umm_mm *mm)
 	mm_list_unlock(sys);
 	percpu_free_rwsem(&mm->mmap_lock);
 	fmutex_destroy(&mm->page_table_lock);
+	io_tracker_put(atomic_load(&mm->prepage_io));   /* reads in flight hold their own references */
 	kmem_cache_free(sys->mm_cache, mm);
 }
 

@@ -89,6 +89,7 @@ struct umm_mm {
 	unsigned long map_count;         /* VMAs */
 	unsigned long total_vm;          /* pages covered by VMAs */
 	uintptr_t mmap_base;             /* top-down allocation starts below this */
+	struct io_tracker *_Atomic prepage_io; /* asynchronous prepage reads (prepage.c), set once */
 	_Atomic uint64_t vmacache_seqnum;/* bumped on every VMA tree change */
 
 	_Alignas(64) _Atomic uint64_t tlb_gen; /* bumped by every TLB shootdown */

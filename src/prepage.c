@@ -16,8 +16,18 @@
  * a time.  Best effort: a page that fails (I/O error, no memory, past the
  * end of its object) stops that range and is left to the fault path.
  *
- * Synchronous: the pages are in when the call returns.  Flag 0x4 is left
- * for UMM_PREPAGE_ASYNC.
+ * Synchronous: the pages are in when the call returns.
+ *
+ * Asynchronous (UMM_PREPAGE_ASYNC): after the same checks and merging,
+ * the reads of the uncached pages of the file vmas in the ranges are
+ * queued to the I/O backend (page_cache_read_async, in batches of
+ * requests that run in parallel) and the call returns; nothing is mapped
+ * (the first touch of a page is a minor fault, which waits if its read is
+ * still in flight).  Anonymous and shmem pages need no read and are left
+ * to the faults, and so are the private copies UMM_PREPAGE_WRITE asks for.
+ * The reads are accounted to the mm's tracker (mm->prepage_io, made by
+ * the first asynchronous call and freed with the mm; reads in flight hold
+ * their own references), which umm_prepage_wait waits on.
  *
  * Locks (the order is in lockdep.h): mmap_lock (read) for the whole
  * call; populate takes page locks, pte table locks and tree_lock under it.
@@ -26,8 +36,10 @@
 #include <stdlib.h>
 #include <usermm/usermm.h>
 #include "gup.h"
+#include "io.h"
+#include "readahead.h"
 
-#define PREPAGE_FLAGS (UMM_PREPAGE_WRITE | UMM_PREPAGE_SKIP_INVALID)
+#define PREPAGE_FLAGS (UMM_PREPAGE_WRITE | UMM_PREPAGE_SKIP_INVALID | UMM_PREPAGE_ASYNC)
 
 struct prepage_range {
 	uintptr_t start, end;
@@ -80,6 +92,57 @@ static int range_cmp(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/*
+ * prepage_tracker - the mm's tracker of asynchronous prepage reads, made
+ * on first use.  No lock (a racing maker's copy is freed).  NULL: no memory.
+ */
+static struct io_tracker *prepage_tracker(struct umm_mm *mm)
+{
+	struct io_tracker *t = atomic_load(&mm->prepage_io), *expected = NULL;
+
+	if (t)
+		return t;
+	t = io_tracker_alloc();
+	if (!t)
+		return NULL;
+	if (!atomic_compare_exchange_strong(&mm->prepage_io, &expected, t)) {
+		io_tracker_put(t);
+		t = expected;
+	}
+	return t;
+}
+
+/* prepage_queue_reads - queue the reads of the file pages of one merged range.  mmap_lock held. */
+static void prepage_queue_reads(struct umm_mm *mm, const struct prepage_range *r,
+				struct io_tracker *tracker)
+{
+	struct vm_area_struct *vma;
+
+	for (vma = find_vma(mm, r->start); vma && vma->vm_start < r->end; vma = vma_next(vma)) {
+		uintptr_t s = MAX(r->start, vma->vm_start), e = MIN(r->end, vma->vm_end);
+
+		if (vma_is_anonymous(vma) || (vma->vm_flags & VM_NONLINEAR))
+			continue;
+		(void)page_cache_read_async(vma->vm_obj, linear_page_index(vma, s),
+					    (e - s) >> PAGE_SHIFT, tracker);
+	}
+}
+
+/**
+ * umm_prepage_wait - wait for the reads of @mm's asynchronous prepages
+ * (see <usermm/mm.h>).  Takes the tracker's lock; no other lock.
+ * Return: 0; -EIO if a read failed since the last wait; -EINVAL (NULL).
+ */
+int umm_prepage_wait(struct umm_mm *mm)
+{
+	struct io_tracker *t;
+
+	if (!mm)
+		return -EINVAL;
+	t = atomic_load(&mm->prepage_io);
+	return t ? io_tracker_wait(t) : 0;
+}
+
 /**
  * umm_prepage - fault in the extents of v[0..n) now (see <usermm/mm.h>).
  * Takes mmap_lock (read), and ptl, page locks, tree_lock through populate.
@@ -90,6 +153,7 @@ static int range_cmp(const void *a, const void *b)
 int umm_prepage(struct umm_mm *mm, const struct umm_prepage_tuple *v, size_t n, int flags)
 {
 	unsigned int pflags = flags & UMM_PREPAGE_WRITE ? POPULATE_WRITE : 0;
+	struct io_tracker *tracker = NULL;
 	struct prepage_range *ranges;
 	size_t i, nr = 0, merged = 0;
 	int err = 0;
@@ -101,6 +165,11 @@ int umm_prepage(struct umm_mm *mm, const struct umm_prepage_tuple *v, size_t n, 
 		return 0;
 	if (n > SIZE_MAX / sizeof(*ranges))
 		return -ENOMEM;
+	if (flags & UMM_PREPAGE_ASYNC) {
+		tracker = prepage_tracker(mm);
+		if (!tracker)
+			return -ENOMEM;
+	}
 	ranges = malloc(n * sizeof(*ranges));
 	if (!ranges)
 		return -ENOMEM;
@@ -126,8 +195,12 @@ int umm_prepage(struct umm_mm *mm, const struct umm_prepage_tuple *v, size_t n, 
 		else
 			ranges[merged++] = ranges[i];
 	}
-	for (i = 0; i < merged; i++)
-		(void)populate_range(mm, ranges[i].start, ranges[i].end, pflags);
+	for (i = 0; i < merged; i++) {
+		if (tracker)
+			prepage_queue_reads(mm, &ranges[i], tracker);
+		else
+			(void)populate_range(mm, ranges[i].start, ranges[i].end, pflags);
+	}
 out:
 	mmap_read_unlock(mm);
 	free(ranges);

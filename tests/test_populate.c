@@ -706,7 +706,7 @@ static void test_prepage_invalid(void)
 	CHECK_EQ(umm_prepage(NULL, v, 1, 0), -EINVAL);
 	CHECK_EQ(umm_prepage(mm, NULL, 1, 0), -EINVAL);
 	CHECK_EQ(umm_prepage(mm, NULL, 0, 0), 0);
-	CHECK_EQ(umm_prepage(mm, v, 1, 0x4), -EINVAL);   /* reserved for UMM_PREPAGE_ASYNC */
+	CHECK_EQ(umm_prepage(mm, v, 1, 0x8), -EINVAL);   /* unknown (0x4 is UMM_PREPAGE_ASYNC) */
 	CHECK_EQ(umm_prepage(mm, v, 1, 0x100), -EINVAL);
 	CHECK_EQ(umm_prepage(mm, v, SIZE_MAX, 0), -ENOMEM);
 	CHECK_MAPS(before);

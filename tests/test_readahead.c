@@ -9,7 +9,8 @@
  * hits and waste counted, several threads waiting on one page under I/O
  * (one read; all get -EIO when it fails), injected read errors during
  * readahead (the access sees -EIO only when the page cannot be read,
- * nothing leaks).
+ * nothing leaks), asynchronous prepage (returns before the reads, waits,
+ * errors, the mm destroyed with reads in flight).
  *
  * Every test ends by putting the object and destroying the mm and checks
  * that the page cache is empty and every frame is free again.
@@ -454,6 +455,100 @@ static void test_read_errors(void)
 	teardown();
 }
 
+/*
+ * Asynchronous prepage: returns with the reads still held (plugged), maps
+ * nothing; umm_prepage_wait returns once they are done and the touches
+ * are all minor faults.  Overlapping, adjacent, unaligned and empty
+ * extents; anonymous extents need no read; invalid tuples fail the call
+ * with nothing queued.
+ */
+static void test_prepage_async(void)
+{
+	const size_t pages = 256;
+	struct umm_sys_stats st;
+	uintptr_t a, anon;
+	size_t touched = 0;
+
+	setup(pages, &a);
+	REQUIRE(umm_mmap(mm, 0, 8 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 NULL, 0, &anon) == 0);
+	struct umm_prepage_tuple v[] = {
+		{ a + 10 * P, 4 * P },            /* pages 10-13 */
+		{ a + 12 * P, 4 * P },            /* 12-15: overlaps */
+		{ a + 16 * P, 2 * P },            /* 16-17: adjacent */
+		{ a + 100 * P + 5, 3 * P },       /* 100-103: unaligned, touches four pages */
+		{ a + 200 * P, 0 },               /* empty */
+		{ anon, 8 * P },                  /* anonymous: no read */
+	};
+	const size_t want[][2] = { { 10, 18 }, { 100, 104 } };
+	struct umm_prepage_tuple bad[] = { { a, P }, { a + pages * P, P } };
+
+	CHECK_EQ(umm_prepage_wait(mm), 0);                         /* nothing started yet */
+	CHECK_EQ(umm_prepage(mm, bad, 2, UMM_PREPAGE_ASYNC), -EFAULT);
+	CHECK_EQ(umm_prepage_bad_index(), 1);
+	CHECK_EQ(umm_object_cached_pages(obj), 0);                 /* nothing queued */
+	CHECK_EQ(umm_prepage(mm, v, 1, UMM_PREPAGE_ASYNC | 0x100), -EINVAL);
+	CHECK_EQ(umm_prepage_wait(NULL), -EINVAL);
+
+	io_backend_plug(sys);
+	CHECK_EQ(umm_prepage(mm, v, sizeof(v) / sizeof(v[0]), UMM_PREPAGE_ASYNC), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), 12);                /* in the cache, under I/O */
+	st = stats();
+	CHECK_EQ(st.io_requests, 2);
+	CHECK_EQ(st.ra_pages, 12);
+	CHECK_EQ(mm_stats().rss_file, 0);                          /* nothing mapped */
+	CHECK_EQ(mm_stats().rss_anon, 0);
+	io_backend_unplug(sys);
+	CHECK_EQ(umm_prepage_wait(mm), 0);
+	for (size_t r = 0; r < 2; r++)
+		for (size_t i = want[r][0]; i < want[r][1]; i++, touched++)
+			CHECK_EQ(touch(a, i), 0);
+	CHECK_EQ(mm_stats().major_faults, 0);
+	CHECK_EQ(mm_stats().minor_faults, touched);
+	CHECK_EQ(stats().ra_hits, 12);
+	teardown();
+}
+
+/*
+ * Read errors in asynchronous prepage reach umm_prepage_wait (once) and,
+ * when the page cannot be read at all, the access; nothing leaks, also
+ * when the mm goes away with reads in flight.
+ */
+static void test_prepage_async_errors(void)
+{
+	struct umm_prepage_tuple v;
+	uintptr_t a;
+
+	setup(64, &a);
+	v = (struct umm_prepage_tuple){ a, 8 * P };
+	umm_inject_fault(sys, UMM_INJECT_READ, 0, -1);
+	CHECK_EQ(umm_prepage(mm, &v, 1, UMM_PREPAGE_ASYNC), 0);
+	CHECK_EQ(umm_prepage_wait(mm), -EIO);
+	CHECK_EQ(umm_prepage_wait(mm), 0);                         /* reported once */
+	CHECK_EQ(umm_object_cached_pages(obj), 0);                 /* failed pages left the cache */
+	CHECK_EQ(stats().io_errors, 8);
+	CHECK_EQ(touch(a, 3), -EIO);                               /* still failing: the access sees it */
+	umm_inject_fault(sys, UMM_INJECT_READ, 2, 1);               /* the third read fails */
+	v = (struct umm_prepage_tuple){ a + 8 * P, 8 * P };
+	CHECK_EQ(umm_prepage(mm, &v, 1, UMM_PREPAGE_ASYNC), 0);
+	CHECK_EQ(umm_prepage_wait(mm), -EIO);
+	CHECK_EQ(umm_object_cached_pages(obj), 7);
+	for (size_t i = 0; i < 16; i++)
+		CHECK_EQ(touch(a, i), 0);                          /* read again where needed */
+	teardown();
+
+	setup(64, &a);
+	v = (struct umm_prepage_tuple){ a, 64 * P };
+	io_backend_plug(sys);
+	CHECK_EQ(umm_prepage(mm, &v, 1, UMM_PREPAGE_ASYNC), 0);
+	umm_mm_destroy(mm);                                         /* reads still held */
+	mm = NULL;
+	io_backend_unplug(sys);
+	io_backend_drain(sys);
+	CHECK_EQ(umm_object_cached_pages(obj), 64);
+	teardown();
+}
+
 /* Readahead off (a one-page maximum): sequential faults read page by page. */
 static void test_readahead_off(void)
 {
@@ -511,6 +606,8 @@ int main(int argc, char **argv)
 		RUN(test_willneed);
 		RUN(test_waiters);
 		RUN(test_read_errors);
+		RUN(test_prepage_async);
+		RUN(test_prepage_async_errors);
 	}
 	return test_summary("test_readahead");
 }

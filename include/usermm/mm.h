@@ -93,7 +93,8 @@ int  umm_msync(struct umm_mm *mm, uintptr_t addr, size_t len, int flags);
  * pages it touches; overlapping and adjacent extents are merged; extent 0
  * is empty).  Best effort: a page that cannot be brought in (no memory,
  * I/O error, past end of file) is left to the fault path; the call does
- * not report it.  Synchronous: the pages are in when it returns.
+ * not report it.  Synchronous: the pages are in when it returns (unless
+ * UMM_PREPAGE_ASYNC, below).
  *
  * A tuple is invalid when its range wraps, leaves [UMM_MMAP_MIN_ADDR,
  * UMM_TASK_SIZE), or covers a page with no mapping or one that does not
@@ -112,8 +113,25 @@ struct umm_prepage_tuple {
 };
 #define UMM_PREPAGE_WRITE        0x1   /* fault for writing: break copy-on-write now */
 #define UMM_PREPAGE_SKIP_INVALID 0x2   /* skip invalid tuples instead of failing */
-/* 0x4 is reserved for UMM_PREPAGE_ASYNC (asynchronous completion) */
+#define UMM_PREPAGE_ASYNC        0x4   /* queue the reads and return (below) */
 int  umm_prepage(struct umm_mm *mm, const struct umm_prepage_tuple *v, size_t n, int flags);
+/*
+ * UMM_PREPAGE_ASYNC: the tuples are checked and merged as above (errors
+ * are returned at once, nothing done), then the reads of the pages of file
+ * mappings that are not in the page cache are queued to the system's I/O
+ * backend and the call returns without waiting.  Nothing is mapped: the
+ * first touch of each page is a minor fault (it waits if the page's read
+ * is still in flight).  Pages that need no read (anonymous, shmem, already
+ * cached) and the copies UMM_PREPAGE_WRITE asks for are left to the faults.
+ *
+ * umm_prepage_wait - block until every read queued by the asynchronous
+ * prepages of mm made before the call has completed.  Returns 0; -EIO if
+ * any of the reads completed since the last umm_prepage_wait failed (the
+ * page is left out of the cache; the access that needs it reads it again
+ * and gets -EIO only if that fails too); -EINVAL (mm NULL).  Any thread may
+ * wait; the wait does not hold mm's locks, so the mm may be used meanwhile.
+ */
+int  umm_prepage_wait(struct umm_mm *mm);
 /*
  * umm_prepage_bad_index - the index of the first invalid tuple of this
  * thread's last umm_prepage call that returned -EFAULT (SIZE_MAX if none).
