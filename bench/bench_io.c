@@ -13,7 +13,8 @@
  *              per extent then the touches.
  *
  * The file is 1 GiB (UMM_BENCH_IO_MB sets another size in MiB), written
- * once in $TMPDIR (or /tmp) and removed at the end.  Every run starts
+ * once in $TMPDIR (or /tmp), unlinked at once (so it goes away with the
+ * process), after checking there is room for it.  Every run starts
  * cold: the file is dropped from the host page cache with
  * posix_fadvise(POSIX_FADV_DONTNEED) and the drop is checked with mincore
  * on a host mapping (the pages still resident are reported).  Each usermm
@@ -24,6 +25,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include "bench.h"
 
 #define BENCH_REPS 3
@@ -34,13 +36,14 @@ static size_t file_bytes;
 static int file_fd = -1;
 static char file_path[4096];
 static char *chunk_buf;
-static __attribute__((unused)) size_t extent_off[EXTENTS];       /* scattered 64 KiB-aligned offsets */
-static __attribute__((unused)) size_t nr_extents;
+static size_t extent_off[EXTENTS];       /* scattered 64 KiB-aligned offsets */
+static size_t nr_extents;
 
 /* Write the file: page i filled with file_byte(i), clean (fsynced). */
 static int make_file(void)
 {
 	const char *dir = getenv("TMPDIR");
+	struct statvfs vfs;
 	size_t page, off;
 	char *buf;
 
@@ -48,6 +51,12 @@ static int make_file(void)
 	file_fd = mkstemp(file_path);
 	if (file_fd < 0)
 		return -errno;
+	unlink(file_path);                /* gone when we exit, however we exit */
+	if (fstatvfs(file_fd, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < file_bytes + (256ULL << 20)) {
+		printf("# %s: not enough free space for a %zu MiB file\n", file_path, file_bytes >> 20);
+		return -ENOSPC;
+	}
 	buf = malloc(CHUNK);
 	if (!buf)
 		return -ENOMEM;
@@ -88,42 +97,10 @@ static size_t max_resident;
 
 static void cold(void)
 {
-	size_t r = getenv("WARMTEST") ? 0 : drop_cache();
+	size_t r = drop_cache();
 
 	if (r > max_resident)
 		max_resident = r;
-}
-
-/* A usermm system big enough for the file, with the file mapped shared read-only at *addr. */
-static __attribute__((unused)) int umm_setup(int backend, struct umm_system **sys, struct umm_mm **mm,
-		     struct umm_object **obj, uintptr_t *addr)
-{
-	struct umm_config cfg = { .phys_bytes = file_bytes + (128UL << 20), .io_backend = backend };
-	int err;
-
-	*mm = NULL;
-	*obj = NULL;
-	err = umm_system_create(&cfg, sys);
-	if (err)
-		return err;
-	err = umm_mm_create(*sys, mm);
-	if (!err)
-		err = umm_object_open_fd(*sys, file_fd, obj);
-	if (!err)
-		err = umm_mmap(*mm, 0, file_bytes, PROT_READ, MAP_SHARED, *obj, 0, addr);
-	return err;
-}
-
-static __attribute__((unused)) void umm_teardown(struct umm_system *sys, struct umm_mm *mm, struct umm_object *obj,
-			 struct umm_sys_stats *st)
-{
-	if (st)
-		umm_system_stats(sys, st);
-	if (mm)
-		umm_mm_destroy(mm);
-	if (obj)
-		umm_object_put(obj);
-	umm_system_destroy(sys);
 }
 
 static const char *backend_name(int b)
@@ -191,13 +168,6 @@ static void report_mbs(const char *name, double umm_ns, double k_ns, size_t byte
 	fflush(stdout);
 }
 
-static __attribute__((unused)) void print_io_stats(const char *what, const struct umm_sys_stats *st)
-{
-	printf("#   %s: backend %s, %lu pages read ahead (%lu used, %lu wasted), %lu requests, %.1f pages/request\n",
-	       what, backend_name(st->io_backend), st->ra_pages, st->ra_hits, st->ra_wasted,
-	       st->io_requests, st->io_requests ? (double)st->io_pages / st->io_requests : 0.0);
-}
-
 /*
  * Run 0 uses a fresh system: every frame is touched for the first time,
  * so the host populates the arena as it goes.  Runs 1.. reuse the frames
@@ -244,7 +214,6 @@ static void bench_seq(int backend)
 	       st.io_requests ? (double)st.io_pages / st.io_requests : 0.0);
 }
 
-#ifdef UMM_PREPAGE_ASYNC
 /* ---- scattered prepage ---- */
 
 /* 4,096 distinct 64 KiB-aligned extents in a fixed pseudo-random order. */
@@ -253,7 +222,7 @@ static void pick_extents(void)
 	size_t slots = file_bytes / CHUNK, *perm = malloc(slots * sizeof(*perm));
 	uint64_t x = 88172645463325252ull;
 
-	nr_extents = MIN(slots / 4, (size_t)EXTENTS);
+	nr_extents = slots / 4 < EXTENTS ? slots / 4 : EXTENTS;
 	if (!perm) {
 		nr_extents = 0;
 		return;
@@ -276,26 +245,23 @@ static void pick_extents(void)
 	free(perm);
 }
 
-static int prepage_umm(int backend, int flags, double *ns, struct umm_sys_stats *st)
+/* Prepage the extents (flags: UMM_PREPAGE_ASYNC or 0) of a fresh object, then touch every page. */
+static int prepage_umm(struct umm_system *sys, struct umm_mm *mm, int flags, double *ns)
 {
 	struct umm_prepage_tuple *v = calloc(nr_extents, sizeof(*v));
-	struct umm_system *sys;
-	struct umm_mm *mm;
-	struct umm_object *obj;
+	struct umm_object *obj = NULL;
 	unsigned long bad = 0;
-	uintptr_t a;
+	uintptr_t a = 0;
 	uint64_t t0;
 	int err;
 
 	if (!v)
 		return -ENOMEM;
-	err = umm_setup(backend, &sys, &mm, &obj, &a);
-	if (err) {
-		if (sys)
-			umm_teardown(sys, mm, obj, NULL);
-		free(v);
-		return err;
-	}
+	err = umm_object_open_fd(sys, file_fd, &obj);
+	if (!err)
+		err = umm_mmap(mm, 0, file_bytes, PROT_READ, MAP_SHARED, obj, 0, &a);
+	if (err)
+		goto out;
 	for (size_t i = 0; i < nr_extents; i++)
 		v[i] = (struct umm_prepage_tuple){ a + extent_off[i], CHUNK };
 	cold();
@@ -309,7 +275,12 @@ static int prepage_umm(int backend, int flags, double *ns, struct umm_sys_stats 
 			bad += b != file_byte((extent_off[i] + p) >> UMM_PAGE_SHIFT);
 		}
 	*ns = (double)(now_ns() - t0);
-	umm_teardown(sys, mm, obj, st);
+	if (!err && (flags & UMM_PREPAGE_ASYNC))
+		err = umm_prepage_wait(mm);          /* all done by now: reports a failed read */
+	umm_munmap(mm, a, file_bytes);
+out:
+	if (obj)
+		umm_object_put(obj);
 	free(v);
 	return err ? err : bad ? -EIO : 0;
 }
@@ -347,38 +318,65 @@ static int prepage_kernel(int advice, double *ns)
 #define MADV_POPULATE_READ 22
 #endif
 
+/*
+ * Run 0 of each usermm variant is on a fresh system (the arena is
+ * populated as it goes), the others reuse its frames; the kernel lines
+ * are the median of all runs.
+ */
 static void bench_prepage(int backend)
 {
-	double u[BENCH_REPS], w[BENCH_REPS], pr[BENCH_REPS];
+	double ua[BENCH_REPS + 1], us[BENCH_REPS], w[BENCH_REPS], pr[BENCH_REPS];
+	struct umm_config cfg = { .phys_bytes = file_bytes + (128UL << 20), .io_backend = backend };
 	size_t bytes = nr_extents * CHUNK;
+	struct umm_system *sys;
+	struct umm_mm *mm;
 	struct umm_sys_stats st;
-	char name[64];
-	int err = 0, perr = 0;
+	char name[96];
+	int err, perr = 0;
 
-	for (int r = 0; r < BENCH_REPS && !err; r++) {
-		err = prepage_umm(backend, UMM_PREPAGE_ASYNC, &u[r], &st);
-		if (!err)
+	err = umm_system_create(&cfg, &sys);
+	if (err) {
+		skipped("prepage", "umm_system_create", err);
+		return;
+	}
+	err = umm_mm_create(sys, &mm);
+	for (int r = 0; r <= BENCH_REPS && !err; r++) {
+		err = prepage_umm(sys, mm, UMM_PREPAGE_ASYNC, &ua[r]);
+		if (!err && r < BENCH_REPS)
+			err = prepage_umm(sys, mm, 0, &us[r]);
+		if (!err && r < BENCH_REPS)
 			err = prepage_kernel(MADV_WILLNEED, &w[r]);
-		if (!err && !perr)
+		if (!err && !perr && r < BENCH_REPS)
 			perr = prepage_kernel(MADV_POPULATE_READ, &pr[r]);
 	}
+	umm_system_stats(sys, &st);
+	if (!err)
+		umm_mm_destroy(mm);
+	umm_system_destroy(sys);
 	if (err) {
 		skipped("prepage", "run", err);
 		return;
 	}
-	snprintf(name, sizeof(name), "prepage %zu x 64K async (%s)", nr_extents,
-		 backend_name(st.io_backend));
-	printf("# vs MADV_WILLNEED per extent, then touch:\n");
-	report_mbs(name, median(u, BENCH_REPS), median(w, BENCH_REPS), bytes);
+	printf("# prepage %zu scattered 64 KiB extents then touch every page (%s), vs the kernel's\n",
+	       nr_extents, backend_name(st.io_backend));
+	printf("#   madvise(MADV_WILLNEED) on every extent then touch:\n");
+	snprintf(name, sizeof(name), "prepage async, fresh");
+	report_mbs(name, ua[0], median(w, BENCH_REPS), bytes);
+	snprintf(name, sizeof(name), "prepage async, warm arena");
+	report_mbs(name, median(ua + 1, BENCH_REPS), median(w, BENCH_REPS), bytes);
 	if (perr) {
 		skipped("prepage vs MADV_POPULATE_READ", "madvise", perr);
 	} else {
-		printf("# vs MADV_POPULATE_READ per extent, then touch:\n");
-		report_mbs(name, median(u, BENCH_REPS), median(pr, BENCH_REPS), bytes);
+		printf("#   madvise(MADV_POPULATE_READ) on every extent then touch:\n");
+		snprintf(name, sizeof(name), "prepage async, warm arena");
+		report_mbs(name, median(ua + 1, BENCH_REPS), median(pr, BENCH_REPS), bytes);
+		snprintf(name, sizeof(name), "prepage sync, warm arena");
+		report_mbs(name, median(us, BENCH_REPS), median(pr, BENCH_REPS), bytes);
 	}
-	print_io_stats("usermm", &st);
+	printf("#   usermm per run: %lu requests, %.1f pages/request\n",
+	       st.io_requests / (2 * BENCH_REPS + 1),
+	       st.io_requests ? (double)st.io_pages / st.io_requests : 0.0);
 }
-#endif
 
 int main(void)
 {
@@ -400,18 +398,14 @@ int main(void)
 	}
 	bench_seq(UMM_IO_DEFAULT);
 	bench_seq(UMM_IO_THREADS);
-#ifdef UMM_PREPAGE_ASYNC
 	pick_extents();
 	bench_prepage(UMM_IO_DEFAULT);
 	bench_prepage(UMM_IO_THREADS);
-#endif
 	printf("# pages still resident after each drop (mincore, worst run): %zu of %zu\n",
 	       max_resident, file_bytes / UMM_PAGE_SIZE);
 out:
-	if (file_fd >= 0) {
+	if (file_fd >= 0)
 		close(file_fd);
-		unlink(file_path);
-	}
 	free(chunk_buf);
 	return 0;
 }
