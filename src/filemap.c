@@ -21,11 +21,13 @@
  * -EIO, and a page that failed to read never stays cached: the next
  * access reads it again.
  *
- * Batched reads.  force_page_cache_readahead (populate, MADV_WILLNEED)
- * finds the runs of missing pages of a range, allocates, locks and
- * inserts each run (up to READ_BATCH pages), then fills it with one
- * readpages request (a preadv for files) and marks the pages uptodate, or
- * in error and out of the cache, as a single read would.  A reader that
+ * Batched reads.  filemap_read_range (populate and MADV_WILLNEED of
+ * shmem, and of files when the system has no I/O backend; readahead.c
+ * reads files through the backend otherwise) finds the runs of missing
+ * pages of a range, allocates, locks and inserts each run (up to
+ * READ_BATCH pages), then fills it with one readpages request (a preadv
+ * for files) in the caller's thread and marks the pages uptodate, or in
+ * error and out of the cache, as a single read would.  A reader that
  * meets one of those locked pages waits as for any read in flight.
  *
  * Writeback.  write_one_page clears PG_dirty before writing, so a store

@@ -533,7 +533,7 @@ static void test_read_failure(void)
  * at end of file; a failed request leaves nothing cached and the next run
  * is still tried.
  */
-static void test_force_readahead(void)
+static void test_read_range(void)
 {
 	long start = free_frames();
 	size_t size = 300 * PAGE_SIZE - 1000;       /* last page partial */
@@ -549,20 +549,20 @@ static void test_force_readahead(void)
 	}
 	/* runs [0,5), [6,100), [111,239), [239,300): four requests, all failing */
 	fault_inject_arm(&sys->fail_read, 0, -1);
-	CHECK_EQ(force_page_cache_readahead(obj, 0, 1000), -EIO);
+	CHECK_EQ(filemap_read_range(obj, 0, 1000), -EIO);
 	CHECK_EQ(atomic_load(&sys->fail_read.hits) - hits0, 4);
 	CHECK_EQ(umm_object_cached_pages(obj), 12);
 	fault_inject_arm(&sys->fail_read, 0, 0);
 	CHECK_EQ(free_frames(), start - 12);
 	/* the second request fails: the others are read */
 	fault_inject_arm(&sys->fail_read, 1, 1);
-	CHECK_EQ(force_page_cache_readahead(obj, 0, 1000), 5 + 128 + 61);
+	CHECK_EQ(filemap_read_range(obj, 0, 1000), 5 + 128 + 61);
 	CHECK_EQ(umm_object_cached_pages(obj), 12 + 5 + 128 + 61);
 	CHECK(find_get_page(obj, 50) == NULL);
 	fault_inject_arm(&sys->fail_read, 0, 0);
-	CHECK_EQ(force_page_cache_readahead(obj, 0, 1000), 94);
+	CHECK_EQ(filemap_read_range(obj, 0, 1000), 94);
 	CHECK_EQ(umm_object_cached_pages(obj), 300);
-	CHECK_EQ(force_page_cache_readahead(obj, 0, 1000), 0);   /* nothing missing */
+	CHECK_EQ(filemap_read_range(obj, 0, 1000), 0);   /* nothing missing */
 	for (uint64_t i = 0; i < 300; i++) {
 		page = find_get_page(obj, i);
 		REQUIRE(page);
@@ -570,12 +570,12 @@ static void test_force_readahead(void)
 		CHECK(page_matches(page, i * PAGE_SIZE, i < 299 ? PAGE_SIZE : PAGE_SIZE - 1000, pattern));
 		put_page(page);
 	}
-	CHECK_EQ(force_page_cache_readahead(obj, 300, 5), 0);    /* past the end */
-	CHECK_EQ(force_page_cache_readahead(NULL, 0, 5), -EINVAL);
+	CHECK_EQ(filemap_read_range(obj, 300, 5), 0);    /* past the end */
+	CHECK_EQ(filemap_read_range(NULL, 0, 5), -EINVAL);
 	/* out of frames: -ENOMEM when nothing could be read */
 	truncate_inode_pages(obj, 0);
 	fault_inject_arm(&sys->phys->fail_alloc, 0, -1);
-	CHECK_EQ(force_page_cache_readahead(obj, 0, 10), -ENOMEM);
+	CHECK_EQ(filemap_read_range(obj, 0, 10), -ENOMEM);
 	fault_inject_arm(&sys->phys->fail_alloc, 0, 0);
 	CHECK_EQ(umm_object_cached_pages(obj), 0);
 	umm_object_put(obj);
@@ -1193,7 +1193,7 @@ int main(void)
 	RUN(test_truncate_grow_zeroes_old_tail);
 	RUN(test_truncate_bad_input);
 	RUN(test_read_failure);
-	RUN(test_force_readahead);
+	RUN(test_read_range);
 	RUN(test_write_failure);
 	RUN(test_sync_range);
 	RUN(test_concurrent_read);
