@@ -105,7 +105,7 @@ struct ra_batch {
 	struct io_tracker *tracker;
 	struct io_request *list, **tail;
 	unsigned int nr_reqs;
-	struct page *run[IO_MAX_PAGES];  /* consecutive locked new pages, not yet a request */
+	struct page *run[RA_REQ_PAGES];  /* consecutive locked new pages, not yet a request */
 	unsigned int run_n;
 	unsigned long queued;            /* pages in submitted or listed requests */
 	uint64_t demand;                 /* page a fault waits for (not PG_readahead), or UINT64_MAX */

@@ -4,8 +4,8 @@
  * thread pool): backend choice and bad configs, the fallback when the
  * kernel refuses io_uring (seccomp), sequential faults that
  * grow the window and then take no major fault, random access and
- * MADV_RANDOM without readahead, MADV_SEQUENTIAL's full window, explicit
- * readahead (MADV_WILLNEED's engine) then faults without major faults,
+ * MADV_RANDOM without readahead, MADV_SEQUENTIAL's full window,
+ * MADV_WILLNEED then faults without major faults,
  * hits and waste counted, several threads waiting on one page under I/O
  * (one read; all get -EIO when it fails), injected read errors during
  * readahead (the access sees -EIO only when the page cannot be read,
@@ -25,8 +25,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "test.h"
-#include "mm.h"
-#include "vma.h"
 #include "io.h"
 #include "readahead.h"
 
@@ -121,17 +119,6 @@ static int touch(uintptr_t addr, size_t i)
 	CHECK_EQ(b[0], fpat(i * P));
 	CHECK_EQ(b[1], fpat(i * P + P - 1));
 	return 0;
-}
-
-static void set_vma_flags(uintptr_t addr, unsigned long set)
-{
-	struct vm_area_struct *vma;
-
-	mmap_write_lock(mm);
-	vma = find_vma(mm, addr);
-	REQUIRE(vma);
-	vma->vm_flags = (vma->vm_flags & ~(VM_SEQ_READ | VM_RAND_READ)) | set;
-	mmap_write_unlock(mm);
 }
 
 static void test_backend_choice(void)
@@ -297,7 +284,7 @@ static void test_random(void)
 	teardown();
 
 	setup(pages, &a);
-	set_vma_flags(a, VM_RAND_READ);
+	REQUIRE(umm_madvise(mm, a, pages * P, MADV_RANDOM) == 0);
 	for (size_t i = 0; i < pages; i++)
 		CHECK_EQ(touch(a, i), 0);
 	st = stats();
@@ -315,7 +302,7 @@ static void test_seq_hint(void)
 	uintptr_t a;
 
 	setup(pages, &a);
-	set_vma_flags(a, VM_SEQ_READ);
+	REQUIRE(umm_madvise(mm, a, pages * P, MADV_SEQUENTIAL) == 0);
 	CHECK_EQ(touch(a, 0), 0);
 	CHECK_EQ(umm_object_cached_pages(obj), RA_MAX_PAGES);
 	st = stats();
@@ -328,7 +315,7 @@ static void test_seq_hint(void)
 	teardown();
 }
 
-/* Explicit readahead of a range (MADV_WILLNEED's engine), then faults: all minor. */
+/* MADV_WILLNEED queues the reads and returns; once they are done the faults are all minor. */
 static void test_willneed(void)
 {
 	const size_t pages = 300;
@@ -336,9 +323,10 @@ static void test_willneed(void)
 	uintptr_t a;
 
 	setup(pages, &a);
-	CHECK_EQ(force_page_cache_readahead(obj, 0, pages + 100), pages);   /* clamped to the size */
-	CHECK_EQ(umm_object_cached_pages(obj), pages);
+	CHECK_EQ(umm_madvise(mm, a, pages * P, MADV_WILLNEED), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), pages);                      /* queued: in the cache */
 	CHECK_EQ(force_page_cache_readahead(obj, 10, 5), 0);                /* all cached already */
+	CHECK_EQ(force_page_cache_readahead(obj, pages - 2, 100), 0);       /* clamped to the size */
 	io_backend_drain(sys);
 	for (size_t i = 0; i < pages; i++)
 		CHECK_EQ(touch(a, i), 0);
@@ -425,7 +413,7 @@ static void test_read_errors(void)
 	uintptr_t a;
 
 	setup(pages, &a);
-	set_vma_flags(a, VM_SEQ_READ);
+	REQUIRE(umm_madvise(mm, a, pages * P, MADV_SEQUENTIAL) == 0);
 	umm_inject_fault(sys, UMM_INJECT_READ, 0, -1);
 	CHECK_EQ(touch(a, 0), -EIO);
 	CHECK_EQ(touch(a, 5), -EIO);
