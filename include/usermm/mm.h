@@ -125,7 +125,8 @@ int  umm_prepage(struct umm_mm *mm, const struct umm_prepage_tuple *v, size_t n,
  * cached) and the copies UMM_PREPAGE_WRITE asks for are left to the faults.
  *
  * umm_prepage_wait - block until every read queued by the asynchronous
- * prepages of mm made before the call has completed.  Returns 0; -EIO if
+ * prepages of mm made before the call has completed (reads queued by
+ * prepages made while it waits are waited for too).  Returns 0; -EIO if
  * any of the reads completed since the last umm_prepage_wait failed (the
  * page is left out of the cache; the access that needs it reads it again
  * and gets -EIO only if that fails too); -EINVAL (mm NULL).  Any thread may
