@@ -36,6 +36,7 @@
 #include <liburing.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define URING_DEPTH 256
 #define URING_REAP 64
@@ -76,15 +77,23 @@ static unsigned int uring_fill_locked(struct uring_engine *eng)
 	return queued;
 }
 
-/* Push queued entries to the kernel, retrying while it is briefly busy.  eng->lock held. */
+/*
+ * Push queued entries to the kernel, retrying for as long as it reports
+ * a passing shortage (EAGAIN, EBUSY, EINTR): an entry left in the ring
+ * unsubmitted would leave its pages locked.  Any other error means a
+ * broken ring and is not retried.  eng->lock held.
+ */
 static void uring_submit_locked(struct uring_engine *eng)
 {
-	for (int tries = 0; tries < 1000; tries++) {
+	for (unsigned int tries = 0;; tries++) {
 		int ret = io_uring_submit(&eng->ring);
 
 		if (ret >= 0 || (ret != -EAGAIN && ret != -EBUSY && ret != -EINTR))
 			return;
-		sched_yield();
+		if (tries < 100)
+			sched_yield();
+		else
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
 	}
 }
 
