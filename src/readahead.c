@@ -51,9 +51,10 @@
  * fails are counted as I/O errors instead.  The page a fault asked for is
  * not marked.
  *
- * Fault-time windows allocate with GFP_NORECLAIM: they take free frames
- * only, and stop at the first one they cannot get (the pages already
- * queued are read).  Explicit readahead (MADV_WILLNEED, prepage, populate)
+ * Fault-time windows are read only while the window fits above the high
+ * watermark (else just the faulting page is read), and allocate with
+ * GFP_NORECLAIM: they take free frames only, and stop at the first one
+ * they cannot get (the pages already queued are read).  Explicit readahead (MADV_WILLNEED, prepage, populate)
  * asks like any allocation.  Only page_cache_read_range waits for I/O.
  *
  * Locks: ra->lock is a leaf, held only to choose a window (never across
@@ -312,6 +313,12 @@ long page_cache_read_range(struct umm_object *obj, uint64_t first, uint64_t nr)
 
 /* ---- the fault-time policy ---- */
 
+/* Is there room for a window of @size pages above the high watermark? */
+static bool ra_memory_ok(struct umm_object *obj, unsigned int size)
+{
+	return zone_watermark_ok(obj->sys->phys, WMARK_HIGH, size);
+}
+
 /* The least recently used stream, to be replaced.  ra->lock held. */
 static struct ra_stream *ra_victim(struct file_ra_state *ra)
 {
@@ -403,7 +410,7 @@ static void ra_page_used(struct umm_object *obj, struct page *page, uint64_t ind
 	if (hints & RA_HINT_RAND)
 		return;
 	size = ra_on_hit(obj, index, hints, &start);
-	if (size) {
+	if (size && ra_memory_ok(obj, size)) {
 		struct ra_batch b = {
 			.obj = obj, .demand = UINT64_MAX, .mark = true,
 			.gfp = GFP_NORECLAIM | GFP_NOWARN,
@@ -450,7 +457,7 @@ int filemap_fault_page(struct umm_object *obj, uint64_t index, unsigned int hint
 		return read_cache_page(obj, index, pagep, major);
 	}
 	size = hints & RA_HINT_RAND ? 1 : ra_on_miss(obj, index, hints);
-	if (size <= 1)
+	if (size <= 1 || !ra_memory_ok(obj, size))
 		return read_cache_page(obj, index, pagep, major);
 	ra_read_range(&b, index, size);
 	err = read_cache_page(obj, index, pagep, major);

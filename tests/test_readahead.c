@@ -537,6 +537,52 @@ static void test_prepage_async_errors(void)
 	teardown();
 }
 
+/*
+ * Readahead leaves memory to the faults: a window is read only while it
+ * fits above the high watermark, so a reader of a file bigger than memory
+ * gets its pages one by one near the end and -ENOMEM only at the last.
+ */
+static void test_memory_pressure(void)
+{
+	struct umm_system *s;
+	struct umm_config cfg = { .phys_bytes = 2 << 20, .io_backend = backend,
+				  .readahead_max_bytes = RA_MAX_PAGES * P };
+	struct umm_sys_stats st;
+	struct umm_object *o;
+	struct umm_mm *m;
+	const size_t pages = 1024;                /* 4 MiB: twice the memory */
+	int fd = test_tmpfile(pages * P, fpat);
+	unsigned long ra = 0;
+	uintptr_t a;
+	unsigned char b;
+	size_t i;
+	int err = 0;
+
+	REQUIRE(umm_system_create(&cfg, &s) == 0);
+	REQUIRE(umm_mm_create(s, &m) == 0);
+	REQUIRE(umm_object_open_fd(s, fd, &o) == 0);
+	close(fd);
+	REQUIRE(umm_mmap(m, 0, pages * P, PROT_READ, MAP_SHARED, o, 0, &a) == 0);
+	for (i = 0; i < pages && !err; i++) {
+		err = umm_read(m, a + i * P, &b, 1);
+		REQUIRE(umm_system_stats(s, &st) == 0);
+		if (st.ra_pages != ra)              /* a window was read: it fit above high */
+			CHECK(st.free_frames + 8 >= st.wmark_high);
+		ra = st.ra_pages;
+		if (!err)
+			CHECK_EQ(b, fpat(i * P));
+	}
+	CHECK_EQ(err, -ENOMEM);
+	CHECK(st.free_frames < st.wmark_high);      /* the last pages came one by one */
+	CHECK(ra > 0);
+	io_backend_drain(s);
+	umm_mm_destroy(m);
+	umm_object_put(o);
+	REQUIRE(umm_system_stats(s, &st) == 0);
+	CHECK_EQ(st.pagecache_pages, 0);
+	umm_system_destroy(s);
+}
+
 /* Readahead off (a one-page maximum): sequential faults read page by page. */
 static void test_readahead_off(void)
 {
@@ -596,6 +642,7 @@ int main(int argc, char **argv)
 		RUN(test_read_errors);
 		RUN(test_prepage_async);
 		RUN(test_prepage_async_errors);
+		RUN(test_memory_pressure);
 	}
 	return test_summary("test_readahead");
 }
