@@ -30,9 +30,10 @@
  *                 starts a window).
  *
  * Faults (filemap_fault_page):
- *   hit on a page with PG_readahead  a readahead hit: clear the flag,
- *                 count it; if it is at or past its stream's marker,
- *                 read the next window (unless MADV_RANDOM).
+ *   hit on a page with PG_readahead  a readahead hit: clear the flag;
+ *                 if it is at or past its stream's marker, read the next
+ *                 window (unless MADV_RANDOM); count the hit once the
+ *                 page is uptodate.
  *   miss, MADV_RANDOM   read just the page, synchronously.
  *   miss inside or just past a stream's window  the reader caught up:
  *                 a window of the grown size from the missing page.
@@ -45,11 +46,12 @@
  * as major.  A fault that finds its page under readahead I/O waits too but
  * counts as minor (it did not start the read), as in Linux.
  *
- * PG_readahead marks a page read by readahead and not used since: the
- * first fault on it counts a hit and clears it; a page that leaves the
- * cache with it still set counts as wasted (filemap.c).  Pages whose read
- * fails are counted as I/O errors instead.  The page a fault asked for is
- * not marked.
+ * PG_readahead marks a page read by readahead and not used since.  Each
+ * such page is counted exactly once: as a hit when the first fault on it
+ * (which clears the flag) finds it uptodate; as wasted when it leaves the
+ * cache unused (filemap.c, with the flag still set; or under the fault
+ * that cleared it, truncated before its read completed); as an I/O error
+ * when its read fails (io.c).  The page a fault asked for is not marked.
  *
  * Fault-time windows are read only while the window fits above the high
  * watermark (else just the faulting page is read), and allocate with
@@ -397,18 +399,22 @@ static unsigned int ra_on_hit(struct umm_object *obj, uint64_t index, unsigned i
 	return size;
 }
 
-/* The fault found page (referenced) in the cache: readahead bookkeeping. */
-static void ra_page_used(struct umm_object *obj, struct page *page, uint64_t index,
+/*
+ * The fault found page (referenced) in the cache: if it was read ahead and
+ * not used yet, clear PG_readahead and start the next window if it is at
+ * or past its stream's marker.  Returns whether it was a read-ahead page
+ * (the caller counts it once its read is known to have worked or not).
+ */
+static bool ra_page_used(struct umm_object *obj, struct page *page, uint64_t index,
 			 unsigned int hints)
 {
 	uint64_t start;
 	unsigned int size;
 
 	if (!PageReadahead(page) || !TestClearPageReadahead(page))
-		return;
-	atomic_fetch_add(&obj->sys->ra_hits, 1);
+		return false;
 	if (hints & RA_HINT_RAND)
-		return;
+		return true;
 	size = ra_on_hit(obj, index, hints, &start);
 	if (size && ra_memory_ok(obj, size)) {
 		struct ra_batch b = {
@@ -418,6 +424,7 @@ static void ra_page_used(struct umm_object *obj, struct page *page, uint64_t ind
 
 		ra_read_range(&b, start, size);
 	}
+	return true;
 }
 
 /**
@@ -448,8 +455,16 @@ int filemap_fault_page(struct umm_object *obj, uint64_t index, unsigned int hint
 		return -EIO;
 	page = find_get_page(obj, index);
 	if (page) {
-		ra_page_used(obj, page, index, hints);
+		bool ahead = ra_page_used(obj, page, index, hints);
+
 		err = filemap_wait_uptodate(obj, index, page);
+		/*
+		 * Count the read-ahead page once: a hit if it reads, wasted if it
+		 * left the cache unread (truncated), neither if its read failed
+		 * (completion counted an I/O error).
+		 */
+		if (ahead && err != -EIO)
+			atomic_fetch_add(err ? &obj->sys->ra_wasted : &obj->sys->ra_hits, 1);
 		if (!err)
 			*pagep = page;
 		if (err != -EAGAIN)

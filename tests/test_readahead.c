@@ -401,6 +401,44 @@ static void test_waiters(void)
 	}
 }
 
+static void *truncate_thread(void *arg)
+{
+	(void)arg;
+	TCHECK(umm_object_truncate(obj, 0) == 0);
+	return NULL;
+}
+
+/*
+ * Truncation racing with reads in flight: truncate waits for the pages'
+ * locks, a fault waiting on a page gets its data or -EIO (if the size
+ * dropped before the read completed), and the cache ends empty.
+ */
+static void test_truncate_under_io(void)
+{
+	struct waiter w = { .page = 5 };
+	struct umm_sys_stats st;
+	pthread_t t;
+	uintptr_t a;
+
+	setup(32, &a);
+	w.addr = a;
+	io_backend_plug(sys);
+	CHECK_EQ(umm_madvise(mm, a, 32 * P, MADV_WILLNEED), 0);
+	REQUIRE(pthread_create(&w.thread, NULL, waiter_thread, &w) == 0);
+	REQUIRE(pthread_create(&t, NULL, truncate_thread, NULL) == 0);
+	usleep(20000);           /* let both block on the locked pages (not required to pass) */
+	io_backend_unplug(sys);
+	pthread_join(t, NULL);
+	pthread_join(w.thread, NULL);
+	test_fold_thread_checks();
+	CHECK(w.err == 0 || w.err == -EIO);
+	io_backend_drain(sys);
+	st = stats();
+	CHECK_EQ(umm_object_cached_pages(obj), 0);
+	CHECK_EQ(st.ra_wasted + st.io_errors + st.ra_hits, 32);   /* every page accounted once */
+	teardown();
+}
+
 /*
  * Read errors during readahead: with every read failing the access gets
  * -EIO; with a few failing, the failed pages leave the cache and the
@@ -640,6 +678,7 @@ int main(int argc, char **argv)
 		RUN(test_willneed);
 		RUN(test_waiters);
 		RUN(test_read_errors);
+		RUN(test_truncate_under_io);
 		RUN(test_prepage_async);
 		RUN(test_prepage_async_errors);
 		RUN(test_memory_pressure);
