@@ -126,9 +126,10 @@ static void populate_lookup(struct populate_table *pt)
 		struct page *page = found[i];
 		unsigned int slot = (unsigned int)(page->index - first);
 
-		if (pt->need[slot] && PageUptodate(page))
+		if (pt->need[slot] && PageUptodate(page)) {
+			page_readahead_used(obj->sys, page);   /* a read-ahead page is used now */
 			pt->page[slot] = page;
-		else
+		} else
 			put_page(page);
 	}
 }

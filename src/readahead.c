@@ -120,14 +120,18 @@ struct ra_batch {
 /* Give up on the pages of the run: they leave the cache unread (no I/O was started). */
 static void ra_drop_run(struct ra_batch *b)
 {
+	unsigned long ahead = 0;
+
 	for (unsigned int i = 0; i < b->run_n; i++) {
 		struct page *page = b->run[i];
 
-		ClearPageReadahead(page);
-		delete_from_page_cache(page);
+		if (b->mark && page->index != b->demand)
+			ahead++;
+		delete_from_page_cache(page);      /* counts it wasted (or a waiter does) */
 		unlock_page(page);
 		put_page(page);
 	}
+	atomic_fetch_add(&b->obj->sys->ra_pages, ahead);
 	b->run_n = 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "page.h"
+#include "system.h"
 
 struct umm_object;
 struct page;
@@ -17,6 +18,17 @@ struct io_tracker;
 
 /* PG_readahead: read by readahead and not used since (see readahead.c). */
 PAGEFLAG(Readahead, PG_readahead)
+
+/*
+ * page_readahead_used - an uptodate cached page is about to be used by a
+ * path other than the fault (populate maps or copies it): if it was read
+ * ahead and not used yet, count the hit.  No locks.
+ */
+static inline void page_readahead_used(struct umm_system *sys, struct page *page)
+{
+	if (PageReadahead(page) && TestClearPageReadahead(page))
+		atomic_fetch_add(&sys->ra_hits, 1);
+}
 
 #define RA_STREAMS 4
 

@@ -47,7 +47,7 @@ struct umm_system {
 
 	struct io_backend *io;           /* asynchronous reads (io.c) */
 	_Atomic unsigned long ra_pages;  /* pages read by readahead (readahead.c) */
-	_Atomic unsigned long ra_hits;   /* of those, used by a fault */
+	_Atomic unsigned long ra_hits;   /* of those, used (fault, populate) */
 	_Atomic unsigned long ra_wasted; /* of those, dropped from the cache unused */
 	_Atomic unsigned long io_requests, io_pages, io_errors;
 	_Atomic unsigned long io_hist[UMM_IO_HIST_BUCKETS];

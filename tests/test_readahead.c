@@ -338,6 +338,19 @@ static void test_willneed(void)
 	CHECK_EQ(st.io_hist[5], 9);
 	CHECK_EQ(st.io_hist[3], 1);
 	teardown();
+
+	/* pages read ahead and then mapped by populate count as used, not wasted */
+	setup(64, &a);
+	CHECK_EQ(umm_madvise(mm, a, 64 * P, MADV_WILLNEED), 0);
+	CHECK_EQ(umm_madvise(mm, a, 64 * P, MADV_POPULATE_READ), 0);
+	CHECK_EQ(mm_stats().rss_file, 64);
+	CHECK_EQ(umm_munmap(mm, a, 64 * P), 0);
+	CHECK_EQ(umm_object_truncate(obj, 0), 0);
+	st = stats();
+	CHECK_EQ(st.ra_pages, 64);
+	CHECK_EQ(st.ra_hits, 64);
+	CHECK_EQ(st.ra_wasted, 0);
+	teardown();
 }
 
 struct waiter {

@@ -28,7 +28,7 @@ struct umm_sys_stats {
 	int io_backend;                 /* the one running: UMM_IO_URING or UMM_IO_THREADS */
 	unsigned long ra_pages;         /* pages read ahead (fault windows, MADV_WILLNEED,
 	                                   asynchronous prepage), not the faulting page */
-	unsigned long ra_hits;          /* of those, used by a fault since */
+	unsigned long ra_hits;          /* of those, used since (a fault, or populate) */
 	unsigned long ra_wasted;        /* of those, dropped from the cache unused */
 	unsigned long io_requests;      /* read requests (one run of pages each) */
 	unsigned long io_pages;         /* pages in those requests */
