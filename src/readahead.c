@@ -222,7 +222,7 @@ static unsigned long ra_read_range(struct ra_batch *b, uint64_t start, uint64_t 
 {
 	uint64_t end = object_size_pages(b->obj);
 
-	if (nr < end - start && start < end)
+	if (start < end && nr < end - start)
 		end = start + nr;
 	b->tail = &b->list;
 	for (uint64_t index = start; index < end; index++) {
