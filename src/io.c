@@ -28,7 +28,9 @@
  * fallback is a pool of IO_THREADS threads calling preadv.  Which one runs
  * is chosen when the system is created (cfg->io_backend, else the
  * environment variable UMM_IO_BACKEND, else io_uring when it can be set
- * up) and shown in umm_sys_stats.io_backend.
+ * up) and shown in umm_sys_stats.io_backend.  In the child of a host
+ * fork() (no engine threads there, a ring shared with the parent) every
+ * request is read in the submitting thread.
  *
  * Locks: be->lock (the pool's queue and the in-flight count) is a leaf.
  * Completion takes page locks already held by the request (it only
@@ -47,6 +49,7 @@
 
 struct io_backend {
 	struct umm_system *sys;
+	pid_t pid;                       /* the process that started the engine */
 	int kind;                        /* UMM_IO_URING or UMM_IO_THREADS */
 	void *uring;                     /* io_uring engine, when kind == UMM_IO_URING */
 
@@ -61,6 +64,18 @@ struct io_backend {
 	pthread_t threads[IO_THREADS];
 	unsigned int nr_threads;
 };
+
+/*
+ * Host fork(): the child has a copy of the backend but not its threads,
+ * and an io_uring ring it would share with the parent.  In the child the
+ * backend reads in the submitting thread instead (io_read_inline), and
+ * destroying it only frees it.  Reads in flight at the fork complete in
+ * the parent only: their pages stay locked in the child.
+ */
+static bool io_backend_forked(const struct io_backend *be)
+{
+	return be->pid != getpid();
+}
 
 /* ---- trackers ---- */
 
@@ -221,6 +236,8 @@ static unsigned int io_hist_bucket(unsigned int nr)
 
 static void io_request_done(struct io_backend *be)
 {
+	if (io_backend_forked(be))
+		return;              /* read inline, never counted (be->lock may be stale) */
 	pthread_mutex_lock(&be->lock);
 	if (--be->inflight == 0)
 		pthread_cond_broadcast(&be->idle);
@@ -282,6 +299,18 @@ void io_complete_read(struct io_request *req, ssize_t res)
 
 /* ---- thread-pool engine ---- */
 
+/* Read and complete a request in this thread. */
+static void io_read_inline(struct io_request *req)
+{
+	ssize_t res;
+
+	do {
+		res = req->nr_iov ? preadv(req->obj->fd, req->iov, (int)req->nr_iov,
+					   (off_t)(req->index << PAGE_SHIFT)) : 0;
+	} while (res < 0 && errno == EINTR);
+	io_complete_read(req, res < 0 ? -errno : res);
+}
+
 static void *io_pool_worker(void *arg)
 {
 	struct io_backend *be = arg;
@@ -289,7 +318,6 @@ static void *io_pool_worker(void *arg)
 	pthread_mutex_lock(&be->lock);
 	for (;;) {
 		struct io_request *req = be->head;
-		ssize_t res;
 
 		if (!req) {
 			if (be->stop)
@@ -301,11 +329,7 @@ static void *io_pool_worker(void *arg)
 		if (!be->head)
 			be->tail = &be->head;
 		pthread_mutex_unlock(&be->lock);
-		do {
-			res = req->nr_iov ? preadv(req->obj->fd, req->iov, (int)req->nr_iov,
-						   (off_t)(req->index << PAGE_SHIFT)) : 0;
-		} while (res < 0 && errno == EINTR);
-		io_complete_read(req, res < 0 ? -errno : res);
+		io_read_inline(req);
 		pthread_mutex_lock(&be->lock);
 	}
 	pthread_mutex_unlock(&be->lock);
@@ -323,6 +347,7 @@ static int io_pool_start(struct io_backend *be)
 }
 
 /* ---- the backend ---- */
+
 
 /**
  * io_submit_reads - prepare every request of @list (linked by ->next) and
@@ -345,6 +370,14 @@ void io_submit_reads(struct umm_system *sys, struct io_request *list)
 		n++;
 	}
 	atomic_fetch_add(&sys->io_requests, n);
+	if (io_backend_forked(be)) {
+		while (list) {               /* not counted in flight: done on return */
+			req = list;
+			list = req->next;
+			io_read_inline(req);
+		}
+		return;
+	}
 	pthread_mutex_lock(&be->lock);
 	be->inflight += n;
 	if (be->plug) {
@@ -405,8 +438,8 @@ void io_backend_drain(struct umm_system *sys)
 {
 	struct io_backend *be = sys->io;
 
-	if (!be)
-		return;
+	if (!be || io_backend_forked(be))
+		return;              /* a fork child reads inline: nothing of its own in flight */
 	pthread_mutex_lock(&be->lock);
 	while (be->inflight)
 		pthread_cond_wait(&be->idle, &be->lock);
@@ -441,6 +474,7 @@ int io_backend_create(struct umm_system *sys)
 	if (!be)
 		return -ENOMEM;
 	be->sys = sys;
+	be->pid = getpid();
 	pthread_mutex_init(&be->lock, NULL);
 	pthread_cond_init(&be->work, NULL);
 	pthread_cond_init(&be->idle, NULL);
@@ -481,6 +515,14 @@ void io_backend_destroy(struct umm_system *sys)
 
 	if (!be)
 		return;
+	if (io_backend_forked(be)) {
+		/* no threads to stop here; the ring is shared with the parent: unmap ours */
+		if (be->kind == UMM_IO_URING)
+			io_uring_engine_forget(be->uring);
+		free(be);
+		sys->io = NULL;
+		return;
+	}
 	if (be->plug)
 		io_backend_unplug(sys);
 	io_backend_drain(sys);

@@ -90,6 +90,8 @@ void io_backend_unplug(struct umm_system *sys);
 int io_uring_engine_create(struct io_backend *be, void **enginep);
 void io_uring_engine_submit(void *engine, struct io_request *list);
 void io_uring_engine_destroy(void *engine);
+/* io_uring_engine_forget - in a fork child: unmap and close our copy of the ring, free. */
+void io_uring_engine_forget(void *engine);
 /* io_complete_read - a request's read finished with @res bytes (or -errno). */
 void io_complete_read(struct io_request *req, ssize_t res);
 

@@ -220,6 +220,19 @@ void io_uring_engine_destroy(void *engine)
 	free(eng);
 }
 
+/**
+ * io_uring_engine_forget - the child of a host fork() drops its copy of
+ * the engine: unmaps and closes its ring mappings and descriptor (the
+ * parent's stay) and frees the memory; no thread or lock is touched.
+ */
+void io_uring_engine_forget(void *engine)
+{
+	struct uring_engine *eng = engine;
+
+	io_uring_queue_exit(&eng->ring);
+	free(eng);
+}
+
 #else /* !UMM_HAVE_LIBURING */
 
 /** io_uring_engine_create - built without liburing: always -EOPNOTSUPP. */
@@ -239,6 +252,12 @@ void io_uring_engine_submit(void *engine, struct io_request *list)
 
 /** io_uring_engine_destroy - never called without liburing. */
 void io_uring_engine_destroy(void *engine)
+{
+	(void)engine;
+}
+
+/** io_uring_engine_forget - never called without liburing. */
+void io_uring_engine_forget(void *engine)
 {
 	(void)engine;
 }

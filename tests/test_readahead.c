@@ -356,6 +356,7 @@ static void test_willneed(void)
 struct waiter {
 	uintptr_t addr;
 	size_t page;
+	bool cut;                  /* the file is being truncated: zeros are right too */
 	int err;
 	pthread_t thread;
 };
@@ -367,7 +368,7 @@ static void *waiter_thread(void *arg)
 
 	w->err = umm_read(mm, w->addr + w->page * P, &b, 1);
 	if (!w->err)
-		TCHECK(b == fpat(w->page * P));
+		TCHECK(b == fpat(w->page * P) || (w->cut && b == 0));
 	return NULL;
 }
 
@@ -423,12 +424,14 @@ static void *truncate_thread(void *arg)
 
 /*
  * Truncation racing with reads in flight: truncate waits for the pages'
- * locks, a fault waiting on a page gets its data or -EIO (if the size
- * dropped before the read completed), and the cache ends empty.
+ * locks, a fault waiting on a page gets its data, or zeros (the read
+ * ran after the file was cut, before the object's size dropped: as with a
+ * synchronous read), or -EIO (the size dropped before the read
+ * completed), and the cache ends empty.
  */
 static void test_truncate_under_io(void)
 {
-	struct waiter w = { .page = 5 };
+	struct waiter w = { .page = 5, .cut = true };
 	struct umm_sys_stats st;
 	pthread_t t;
 	uintptr_t a;
@@ -450,6 +453,62 @@ static void test_truncate_under_io(void)
 	CHECK_EQ(umm_object_cached_pages(obj), 0);
 	CHECK_EQ(st.ra_wasted + st.io_errors + st.ra_hits, 32);   /* every page accounted once */
 	teardown();
+}
+
+/*
+ * A host fork() child uses a system created before the fork.  The
+ * engine's threads are not in the child and its io_uring ring is the
+ * parent's, so the child must read in its own thread (readahead included)
+ * and never submit to the parent's ring.  The arena is shared memory, so
+ * after the child has used the system the parent must not: the test runs
+ * in a re-executed child process that forks a grandchild and then leaves
+ * without touching the system again.
+ */
+static int fork_child(int which)
+{
+	const size_t pages = 128;
+	struct umm_sys_stats st;
+	uintptr_t a;
+	pid_t pid;
+	int status;
+
+	backend = which;
+	setup(pages, &a);
+	if (touch(a, 0) || touch(a, 1) || touch(a, 2))  /* a window through the engine */
+		return 2;
+	io_backend_drain(sys);       /* reads in flight at the fork complete in this process only */
+	pid = fork();
+	if (pid < 0)
+		return 3;
+	if (pid == 0) {
+		int bad = 0;
+
+		for (size_t i = 3; i < pages; i++)
+			bad |= touch(a, i) != 0;
+		bad |= umm_system_stats(sys, &st) != 0 || st.ra_hits < pages / 2;
+		_exit(bad || test_failures ? 4 : 0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 5;
+	_exit(WEXITSTATUS(status));       /* the system is the grandchild's now: leave it */
+}
+
+static void test_host_fork(void)
+{
+	char arg[16];
+	pid_t pid;
+	int status;
+
+	snprintf(arg, sizeof(arg), "%d", backend);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_readahead", "fork-child", arg, (char *)NULL);
+		_exit(127);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
 /*
@@ -670,6 +729,8 @@ int main(int argc, char **argv)
 
 	if (argc == 2 && !strcmp(argv[1], "fallback-child"))
 		return fallback_child();
+	if (argc == 3 && !strcmp(argv[1], "fork-child"))
+		return fork_child(atoi(argv[2]));
 
 	RUN(test_backend_choice);
 	RUN(test_backend_fallback);
@@ -692,6 +753,7 @@ int main(int argc, char **argv)
 		RUN(test_waiters);
 		RUN(test_read_errors);
 		RUN(test_truncate_under_io);
+		RUN(test_host_fork);
 		RUN(test_prepage_async);
 		RUN(test_prepage_async_errors);
 		RUN(test_memory_pressure);
