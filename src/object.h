@@ -10,6 +10,7 @@
  * i_mmap_lock -> (mm page_table_lock -> pte table lock) -> tree_lock ->
  * allocator.  Take i_mmap_lock and tree_lock through the helpers below so
  * debug builds check the order.
+ * ra.lock (readahead streams) is a leaf: held only to choose a window.
  *
  * Invariants:
  *   1. a page is in at most one cache; in the tree iff page->mapping == obj.
