@@ -4,8 +4,9 @@
  *
  * Requests.  Readahead (readahead.c) allocates the pages of a run of a
  * file, inserts them into the page cache locked and not uptodate, and
- * hands the run to io_submit_reads as one request (one readv of the
- * file's bytes below its size, at most IO_MAX_PAGES pages).  From then on
+ * hands the run to io_submit_reads as requests (each one readv of the
+ * file's bytes below its size, at most IO_MAX_PAGES pages; readahead
+ * makes them RA_REQ_PAGES long so that they run in parallel).  From then on
  * the pages belong to the request: nobody else reads them, and a fault
  * that needs one waits for its page lock, so concurrent faults on a page
  * under I/O do one read.  An object cannot be freed while one of its
@@ -33,10 +34,10 @@
  * request is read in the submitting thread.
  *
  * Locks: be->lock (the pool's queue and the in-flight count) is a leaf.
- * Completion takes page locks already held by the request (it only
- * unlocks them), tree_lock (removing a failed page) and a tracker's lock,
- * never be->lock while doing so.  Submitters hold no page lock of pages
- * outside their requests.
+ * Completion releases page locks the request holds, takes tree_lock
+ * (removing a failed page) and a tracker's lock, and only then, with
+ * nothing else held, be->lock to count the request done.  Submitters hold
+ * no page lock of pages outside their requests.
  */
 #include <errno.h>
 #include <stdlib.h>
