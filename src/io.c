@@ -20,7 +20,8 @@
  * UMM_INJECT_READ says so, one check per page as for a synchronous read,
  * or the object was truncated below the page meanwhile) the page gets
  * PG_error and leaves the cache, else PG_uptodate; it is unlocked and the
- * request's reference dropped.  A fault waiting for a page that failed
+ * request's reference dropped (dropped first when the page stays cached,
+ * so a truncation waiting for the lock frees the page itself).  A fault waiting for a page that failed
  * sees PG_error on a page no longer cached and returns -EIO; the next
  * access finds no page and reads again.
  *
@@ -280,12 +281,20 @@ void io_complete_read(struct io_request *req, ssize_t res)
 			ClearPageReadahead(page);   /* failed, not wasted */
 			delete_from_page_cache(page);
 			failed++;
+			unlock_page(page);
+			put_page(page);             /* maybe the last reference: after unlocking */
 		} else {
 			memset((char *)page_address(page) + valid, 0, PAGE_SIZE - valid);
 			SetPageUptodate(page);
+			/*
+			 * The cache's reference keeps the page while it is locked
+			 * (leaving the cache needs the lock), so drop ours first:
+			 * once unlocked, truncation or the object's release can
+			 * free it at once, not when this thread gets to it.
+			 */
+			put_page(page);
+			unlock_page(page);
 		}
-		unlock_page(page);
-		put_page(page);
 	}
 	/* No page of the object is held any more: do not touch req->obj. */
 	if (failed)
