@@ -16,6 +16,36 @@ WARN    := -Wall -Wextra -Werror
 BASE    := -std=gnu11 $(WARN) -g -pthread -fPIC -fno-semantic-interposition -Iinclude -Isrc -D_GNU_SOURCE
 LDLIBS  := -pthread
 
+# io_uring through liburing (Debian's liburing-dev), when the build finds it.
+# Missing and building as root: installed once (apt-get; the attempt is
+# remembered in build/.liburing-install-tried, its log beside it).  If that
+# fails too, usermm is built without it and reads through its thread pool.
+# UMM_NO_LIBURING=1 builds without it.
+URING_PROBE = echo 'int main(void){struct io_uring r;return io_uring_queue_init(1,&r,0);}' | \
+	$(CC) -x c - -include liburing.h -o /dev/null -luring >/dev/null 2>&1 && echo yes
+ifeq ($(UMM_NO_LIBURING),)
+HAVE_LIBURING := $(shell $(URING_PROBE))
+ifneq ($(HAVE_LIBURING),yes)
+ifeq ($(shell id -u),0)
+ifeq ($(wildcard build/.liburing-install-tried),)
+$(info liburing-dev is missing: installing it with apt-get)
+$(shell mkdir -p build && touch build/.liburing-install-tried && \
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liburing-dev) \
+	>build/liburing-install.log 2>&1)
+HAVE_LIBURING := $(shell $(URING_PROBE))
+endif
+endif
+endif
+endif
+ifeq ($(HAVE_LIBURING),yes)
+BASE    += -DUMM_HAVE_LIBURING=1
+LDLIBS  += -luring
+else
+$(info building without liburing: asynchronous reads use the thread pool)
+endif
+# Objects are rebuilt when the build switches between with and without it.
+URING_STAMP := build/.liburing-$(if $(filter yes,$(HAVE_LIBURING)),yes,no)
+
 FLAGS_release := -O2
 FLAGS_debug   := -O0 -DUMM_DEBUG=1
 FLAGS_asan    := -O1 -DUMM_DEBUG=1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -34,10 +64,13 @@ CHECK_VARIANTS ?= debug asan tsan
 .PHONY: all lib demo check bench clean benches examples $(addprefix lib-,$(VARIANTS)) $(addprefix tests-,$(VARIANTS))
 all: lib build/release/usermm benches examples
 
+$(URING_STAMP):
+	@mkdir -p build && rm -f build/.liburing-yes build/.liburing-no && touch $@
+
 objs = $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRCS))
 
 define VARIANT_RULES
-build/$(1)/obj/%.o: src/%.c $(HDRS)
+build/$(1)/obj/%.o: src/%.c $(HDRS) $(URING_STAMP)
 	@mkdir -p $$(@D)
 	$$(CC) $$(BASE) $$(FLAGS_$(1)) -c $$< -o $$@
 # Every object as it is, for the unit tests and benchmarks that reach internals.

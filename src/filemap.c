@@ -10,11 +10,25 @@
  *
  * Reading.  The first caller to miss allocates a frame, locks it, inserts
  * it (not uptodate) and calls obj->ops->readpage with only the page lock
- * held.  Others find the locked page, sleep in lock_page(), and on waking
- * either see it uptodate or see that it left the cache (the read failed:
- * the reader sets PG_error and removes it before unlocking), and look
- * again.  So each index is read once however many callers race for it,
- * and a page that failed to read never stays cached.
+ * held; or readahead (readahead.c) inserts a run of locked pages and the
+ * I/O backend (io.c) completes them later.  Others find the locked page,
+ * sleep in lock_page(), and on waking either see it uptodate, or see that
+ * it left the cache with PG_error (the read failed: the reader removes it
+ * before unlocking) and return -EIO, or see that it left the cache
+ * without (truncated, or a readahead page dropped before its read was
+ * started) and look again.  So each index is read once however many
+ * callers race for it, the callers waiting for a read that fails all get
+ * -EIO, and a page that failed to read never stays cached: the next
+ * access reads it again.
+ *
+ * Batched reads.  filemap_read_range (populate and MADV_WILLNEED of
+ * shmem, and of files when the system has no I/O backend; readahead.c
+ * reads files through the backend otherwise) finds the runs of missing
+ * pages of a range, allocates, locks and inserts each run (up to
+ * READ_BATCH pages), then fills it with one readpages request (a preadv
+ * for files) in the caller's thread and marks the pages uptodate, or in
+ * error and out of the cache, as a single read would.  A reader that
+ * meets one of those locked pages waits as for any read in flight.
  *
  * Writeback.  write_one_page clears PG_dirty before writing, so a store
  * that lands during the write dirties the page again and is not lost; on
@@ -36,6 +50,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "filemap.h"
+#include "readahead.h"
 
 /* Retries of a lookup whose page vanished (a racing read failed, or truncate). */
 #define READ_CACHE_RETRIES 8
@@ -132,6 +147,8 @@ void delete_from_page_cache(struct page *page)
 	obj->nrpages--;
 	atomic_fetch_sub(&obj->sys->nr_pagecache, 1);
 	tree_unlock(obj);
+	if (PageReadahead(page) && TestClearPageReadahead(page))
+		atomic_fetch_add(&obj->sys->ra_wasted, 1);   /* read ahead, never used */
 	put_page(page);
 }
 
@@ -160,7 +177,8 @@ static int filemap_read_page(struct umm_object *obj, struct page *page)
 /*
  * A cached page was found (referenced).  Wait for an in-flight read.
  * Returns 0 (page uptodate, referenced, unlocked), -EAGAIN (it left the
- * cache: look again; our reference is dropped) or -EIO.
+ * cache: look again; our reference is dropped) or -EIO (its read failed;
+ * reference dropped).
  */
 static int read_cache_wait(struct umm_object *obj, uint64_t index, struct page *page,
 			   bool *major)
@@ -171,7 +189,7 @@ static int read_cache_wait(struct umm_object *obj, uint64_t index, struct page *
 		return 0;
 	lock_page(page);
 	if (page->mapping != obj || page->index != index) {
-		err = -EAGAIN;
+		err = PageError(page) ? -EIO : -EAGAIN;
 	} else if (!PageUptodate(page)) {
 		/* Not normally reached: readers leave the cache before unlocking. */
 		err = filemap_read_page(obj, page);
@@ -182,6 +200,18 @@ static int read_cache_wait(struct umm_object *obj, uint64_t index, struct page *
 	if (err)
 		put_page(page);
 	return err;
+}
+
+/**
+ * filemap_wait_uptodate - @page (referenced) was found cached at @index
+ * of @obj: wait for a read in flight on it.  Takes the page lock if the
+ * page is not uptodate; holds nothing on return.
+ * Return: 0 (uptodate, still referenced), -EAGAIN (it left the cache:
+ * look again), -EIO (its read failed); on error the reference is dropped.
+ */
+int filemap_wait_uptodate(struct umm_object *obj, uint64_t index, struct page *page)
+{
+	return read_cache_wait(obj, index, page, NULL);
 }
 
 /*
@@ -248,6 +278,150 @@ int read_cache_page(struct umm_object *obj, uint64_t index, struct page **pagep,
 			return err;
 	}
 	return -EIO;
+}
+
+/* Pages per batched read request (filemap_read_range). */
+#define READ_BATCH 128
+
+/*
+ * filemap_read_batch - fill pages this caller allocated, locked and
+ * inserted at consecutive indices: one readpages request when the object
+ * has it, else readpage each.  Pages that read are marked uptodate; the
+ * others get PG_error and leave the cache.  Each page is unlocked and the
+ * caller's reference dropped.  Returns the number that read.
+ */
+static unsigned int filemap_read_batch(struct umm_object *obj, struct page **pages, unsigned int nr)
+{
+	unsigned int i, ok = 0;
+	int err = 0;
+
+	for (i = 0; i < nr; i++)
+		ClearPageError(pages[i]);
+	if (obj->ops->readpages && nr > 1)
+		err = obj->ops->readpages(obj, pages, nr);
+	for (i = 0; i < nr; i++) {
+		struct page *page = pages[i];
+		int e = err;
+
+		if (!e && !(obj->ops->readpages && nr > 1))
+			e = obj->ops->readpage(obj, page);
+		if (!e && page->index >= object_size_pages(obj))
+			e = -EIO;         /* truncated under us */
+		if (e) {
+			SetPageError(page);
+			delete_from_page_cache(page);
+		} else {
+			SetPageUptodate(page);
+			ok++;
+		}
+		unlock_page(page);
+		put_page(page);
+	}
+	return ok;
+}
+
+/*
+ * next_cached - the lowest cached index in [index, end), or end.  Takes
+ * tree_lock for read.
+ */
+static uint64_t next_cached(struct umm_object *obj, uint64_t index, uint64_t end)
+{
+	struct page *page;
+	uint64_t found;
+	unsigned int n;
+
+	tree_read_lock(obj);
+	n = radix_tree_gang_lookup(&obj->page_tree, (void **)&page, &found, index, 1);
+	tree_read_unlock(obj);
+	return n && found < end ? found : end;
+}
+
+/*
+ * next_missing - the lowest index in [index, end) with no cached page, or
+ * end.  Takes tree_lock (read) once per 64 cached pages.
+ */
+static uint64_t next_missing(struct umm_object *obj, uint64_t index, uint64_t end)
+{
+	void *pages[64];
+	uint64_t idx[64];
+
+	while (index < end) {
+		unsigned int n, i;
+
+		tree_read_lock(obj);
+		n = radix_tree_gang_lookup(&obj->page_tree, pages, idx, index, 64);
+		tree_read_unlock(obj);
+		for (i = 0; i < n && idx[i] == index && index < end; i++)
+			index++;
+		if (i < n || n < 64)
+			break;            /* a gap before idx[i], or nothing more cached */
+	}
+	return MIN(index, end);
+}
+
+/**
+ * filemap_read_range - read the missing pages of [@index, @index + @nr)
+ * into the page cache (clipped to the object's size) in this thread: each
+ * run of missing pages is allocated, locked and inserted, then read with
+ * one request per READ_BATCH pages.  A page another caller inserted
+ * meanwhile is left to it.  Synchronous; best effort (a batch that fails
+ * is dropped and the next one is still tried; running out of memory
+ * stops).
+ * Takes tree_lock and the new pages' locks; holds nothing on entry or exit.
+ * Return: pages read (>= 0), or -EIO/-ENOMEM when nothing could be read
+ * and something failed; -EINVAL for NULL.
+ */
+long filemap_read_range(struct umm_object *obj, uint64_t index, uint64_t nr)
+{
+	struct page *batch[READ_BATCH];
+	uint64_t end;
+	long done = 0;
+	int err = 0;
+
+	if (!obj)
+		return -EINVAL;
+	end = object_size_pages(obj);
+	if (index >= end)
+		return 0;
+	end = MIN(end, index + MIN(nr, end - index));
+	while (index < end && err != -ENOMEM) {
+		uint64_t run_end;
+		unsigned int n = 0;
+
+		index = next_missing(obj, index, end);
+		if (index >= end)
+			break;
+		run_end = MIN(next_cached(obj, index, end), index + READ_BATCH);
+		for (; index < run_end; index++) {
+			struct page *page = alloc_page(obj->sys->phys, GFP_KERNEL);
+			int e;
+
+			if (!page) {
+				err = -ENOMEM;
+				break;
+			}
+			lock_page(page);
+			e = add_to_page_cache(page, obj, index);
+			if (e) {
+				unlock_page(page);
+				put_page(page);
+				if (e == -ENOMEM)
+					err = e;
+				break;    /* raced with another reader: read what we have */
+			}
+			batch[n++] = page;
+		}
+		if (n) {
+			unsigned int ok = filemap_read_batch(obj, batch, n);
+
+			done += ok;
+			if (ok < n && !err)
+				err = -EIO;
+		}
+		if (index < run_end && err != -ENOMEM)
+			index++;          /* skip the index another reader took */
+	}
+	return done ? done : err;
 }
 
 /**

@@ -24,15 +24,33 @@ void delete_from_page_cache(struct page *page);
  * locked).  *major (if non-NULL) is set when I/O was done.  -EIO when the
  * index is wholly past end-of-file or the read failed (the failed page is
  * not left in the cache), -ENOMEM.  Concurrent callers for one index do
- * one read.
+ * one read; if it fails they all get -EIO.
  */
 int read_cache_page(struct umm_object *obj, uint64_t index, struct page **pagep, bool *major);
+/*
+ * filemap_wait_uptodate - wait for a read in flight on a found, referenced
+ * page.  0 (uptodate), -EAGAIN (left the cache: look again), -EIO (read
+ * failed); on error the reference is dropped.
+ */
+int filemap_wait_uptodate(struct umm_object *obj, uint64_t index, struct page *page);
 /*
  * find_get_pages - up to `nr` cached pages with index >= *start, in index
  * order, each referenced; *start is advanced past the last one.  Count.
  */
 unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t end,
 			    unsigned int nr, struct page **pages);
+/*
+ * filemap_read_range - read the pages of [index, index + nr) that are not
+ * cached (clipped to the object's size) into the page cache, in the
+ * caller's thread, in batches of consecutive indices (one readpages
+ * request each).  Best effort: a batch that fails to read is dropped from
+ * the cache and the rest is still tried.  Synchronous: returns once the
+ * reads are done.  Returns the number of pages read, or the first error
+ * (-EIO, -ENOMEM) when nothing was read.  No locks held on entry or exit.
+ * (page_cache_read_range in readahead.h is the entry point: it uses the
+ * asynchronous backend for files and this for the rest.)
+ */
+long filemap_read_range(struct umm_object *obj, uint64_t index, uint64_t nr);
 /* set_page_dirty - mark a cached page dirty; true if it was clean. */
 bool set_page_dirty(struct page *page);
 /*
@@ -55,6 +73,11 @@ void zero_page_tail(struct umm_object *obj, uint64_t index, size_t offset);
 int object_alloc(struct umm_system *sys, enum object_type type, struct umm_object **out);
 void object_get(struct umm_object *obj);
 void object_put(struct umm_object *obj);
+/*
+ * object_datasync - make the object's written data durable: fdatasync for
+ * files, nothing for shmem.  0 or -EIO (object.c).
+ */
+int object_datasync(struct umm_object *obj);
 /* shmem_zero_setup - the object behind a MAP_SHARED|MAP_ANONYMOUS mapping. */
 int shmem_zero_setup(struct umm_system *sys, size_t size, struct umm_object **out);
 

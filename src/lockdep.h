@@ -32,8 +32,13 @@
  *                      cache (radix tree); read to look up, write to
  *                      insert or delete pages.
  *     (leaves)         soft-TLB flush log and registry locks, slab cache
- *                      locks, per-thread page caches, zone lock: taken
- *                      last and alone; not seen by the checker.
+ *                      locks, per-thread page caches, zone lock, an
+ *                      object's readahead lock (obj->ra.lock), the I/O
+ *                      backend's queue and ring locks and the prepage
+ *                      trackers' locks (io.c, io_uring.c): taken last and
+ *                      alone; not seen by the checker.  (A read in flight
+ *                      holds its pages' locks, taken by the submitter and
+ *                      released by the I/O completion thread.)
  *
  * Allocation: no frame, not even a page-table page, is allocated with
  * page_table_lock or a pte table lock held (the allocator may reclaim, and

@@ -91,6 +91,7 @@
 #include "tlb.h"
 #include "filemap.h"
 #include "object.h"
+#include "readahead.h"
 
 /* Lookups that keep finding a truncated page give up after this many. */
 #define FAULT_RETRY_MAX 8
@@ -309,6 +310,13 @@ static int do_anonymous_page(struct vm_fault *vmf)
 	return 0;
 }
 
+/* vma_ra_hints - the readahead hints of the VMA's madvise state. */
+static unsigned int vma_ra_hints(const struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & VM_SEQ_READ ? RA_HINT_SEQ : 0) |
+	       (vma->vm_flags & VM_RAND_READ ? RA_HINT_RAND : 0);
+}
+
 /*
  * file_lock_page - the uptodate page-cache page for vmf->pgoff, referenced
  * and locked, still in the object and inside its size.  A page truncated
@@ -327,7 +335,7 @@ static int file_lock_page(struct vm_fault *vmf)
 
 		if (vmf->pgoff >= object_size_pages(obj))
 			return -EIO;
-		err = read_cache_page(obj, vmf->pgoff, &page, &major);
+		err = filemap_fault_page(obj, vmf->pgoff, vma_ra_hints(vmf->vma), &page, &major);
 		if (err)
 			return err;
 		vmf->major |= major;

@@ -31,6 +31,7 @@
 #include "mmap.h"
 #include "object.h"
 #include "tlb.h"
+#include "io.h"
 
 static _Atomic uint64_t next_mm_id = 1;
 
@@ -48,7 +49,7 @@ int mm_alloc(struct umm_system *sys, struct umm_mm **out)
 	mm->sys = sys;
 	mm->id = atomic_fetch_add(&next_mm_id, 1);
 	mm->mm_rb = RB_ROOT;
-	mm->mmap_base = UMM_TASK_SIZE;
+	mm->mmap_base = UMM_MMAP_BASE;
 	percpu_init_rwsem(&mm->mmap_lock);
 	fmutex_init(&mm->page_table_lock);
 	err = pgd_alloc(mm);
@@ -99,6 +100,7 @@ void umm_mm_destroy(struct umm_mm *mm)
 	mm_list_unlock(sys);
 	percpu_free_rwsem(&mm->mmap_lock);
 	fmutex_destroy(&mm->page_table_lock);
+	io_tracker_put(atomic_load(&mm->prepage_io));   /* reads in flight hold their own references */
 	kmem_cache_free(sys->mm_cache, mm);
 }
 
@@ -112,6 +114,8 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 	mmap_assert_write_locked(child);
 	child->mmap_base = parent->mmap_base;
 	for (vma = vma_first(parent); vma; vma = vma_next(vma)) {
+		if (vma->vm_flags & VM_DONTCOPY)
+			continue;         /* MADV_DONTFORK: a hole in the child */
 		copy = vma_dup(child, vma);
 		if (!copy)
 			return -ENOMEM;
@@ -124,7 +128,8 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 }
 
 /**
- * umm_fork - create *child as a copy of parent: same VMAs; private pages
+ * umm_fork - create *child as a copy of parent: same VMAs (but those
+ * marked MADV_DONTFORK, which the child does not get); private pages
  * shared copy-on-write; shared mappings stay shared.  0, -EINVAL, -ENOMEM
  * (no child is left behind on failure).
  */

@@ -39,6 +39,9 @@
 #define VM_MAYEXEC     0x00000040UL
 #define VM_MAYSHARE    0x00000080UL
 #define VM_LOCKED      0x00002000UL
+#define VM_SEQ_READ    0x00008000UL   /* MADV_SEQUENTIAL: read ahead aggressively */
+#define VM_RAND_READ   0x00010000UL   /* MADV_RANDOM: no readahead */
+#define VM_DONTCOPY    0x00020000UL   /* MADV_DONTFORK: umm_fork leaves it out */
 #define VM_NORESERVE   0x00200000UL
 #define VM_NONLINEAR   0x00800000UL   /* remap_file_pages window (nonlinear issue) */
 #define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
@@ -86,6 +89,7 @@ struct umm_mm {
 	unsigned long map_count;         /* VMAs */
 	unsigned long total_vm;          /* pages covered by VMAs */
 	uintptr_t mmap_base;             /* top-down allocation starts below this */
+	struct io_tracker *_Atomic prepage_io; /* asynchronous prepage reads (prepage.c), set once */
 	_Atomic uint64_t vmacache_seqnum;/* bumped on every VMA tree change */
 
 	_Alignas(64) _Atomic uint64_t tlb_gen; /* bumped by every TLB shootdown */

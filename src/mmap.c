@@ -30,6 +30,11 @@
  *     and keeps VM_MAYSHARE); VM_MAYWRITE is cleared as in Linux.
  *   - MAP_FIXED below UMM_MMAP_MIN_ADDR is -EPERM (Linux's mmap_min_addr
  *     check), above UMM_TASK_SIZE -ENOMEM.
+ *   - MAP_POPULATE|MAP_NONBLOCK maps the pages already in the page cache
+ *     (Linux >= 2.6.23 ignores MAP_POPULATE when MAP_NONBLOCK is given).
+ *
+ * MAP_POPULATE and MAP_LOCKED populate the new mapping after the write
+ * lock is dropped, under mmap_lock for read (mmap_populate, gup.c).
  *
  * Locks: every entry point takes mmap_lock for write for its whole run.
  * Under it, vma_link/vma_unlink take obj->i_mmap_lock; zap_page_range and
@@ -42,6 +47,7 @@
 #include <usermm/usermm.h>
 #include "mmap.h"
 #include "filemap.h"
+#include "gup.h"
 #include "tlb.h"
 
 #define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
@@ -268,6 +274,7 @@ static int mmap_vm_flags(int prot, int flags, struct umm_object *obj, unsigned l
 static int mmap_get_area(struct umm_mm *mm, uintptr_t addr, size_t len, int flags, uintptr_t *out)
 {
 	uintptr_t hint;
+	int err;
 
 	if (flags & MAP_FIXED) {
 		if ((flags & MAP_FIXED_NOREPLACE) && !range_is_free(mm, addr, addr + len))
@@ -280,7 +287,16 @@ static int mmap_get_area(struct umm_mm *mm, uintptr_t addr, size_t len, int flag
 		hint = UMM_MMAP_MIN_ADDR;
 	if (hint > UMM_TASK_SIZE - len)
 		hint = 0;
-	return get_unmapped_area(mm, hint, len, out);
+	err = get_unmapped_area(mm, hint, len, out);
+	if (err == -ENOMEM && mm->mmap_base < UMM_TASK_SIZE) {
+		/* nothing fits below mmap_base: the gap above it is the last resort, as in Linux */
+		uintptr_t base = mm->mmap_base;
+
+		mm->mmap_base = UMM_TASK_SIZE;
+		err = get_unmapped_area(mm, hint, len, out);
+		mm->mmap_base = base;
+	}
+	return err;
 }
 
 /*
@@ -327,6 +343,25 @@ err_free_vma:
 	return err;
 }
 
+/*
+ * mmap_populate - MAP_POPULATE / MAP_LOCKED: fault the new mapping in.
+ * Done after mmap_lock was dropped for write and retaken for read (as
+ * Linux's mm_populate), so faults of other threads go on meanwhile;
+ * whatever vmas are in the range by then are populated.  Errors leave the
+ * rest to the fault path and are not reported.  MAP_NONBLOCK (with
+ * MAP_POPULATE, without MAP_LOCKED) maps only what is already cached.
+ */
+static void mmap_populate(struct umm_mm *mm, uintptr_t start, size_t len, int flags)
+{
+	unsigned int pflags = POPULATE_MMAP;
+
+	if ((flags & MAP_NONBLOCK) && !(flags & MAP_LOCKED))
+		pflags |= POPULATE_NONBLOCK;
+	mmap_read_lock(mm);
+	(void)populate_range(mm, start, start + len, pflags);
+	mmap_read_unlock(mm);
+}
+
 /**
  * umm_mmap - map len bytes of obj (from offset) or anonymous memory, as
  * mmap(2).  Takes and releases mmap_lock for write.  Returns 0 with
@@ -335,6 +370,9 @@ err_free_vma:
  * with MAP_SHARED_VALIDATE), -EBADF (no object), -EACCES (object access
  * mode), -EPERM (MAP_FIXED below UMM_MMAP_MIN_ADDR), -EEXIST
  * (MAP_FIXED_NOREPLACE onto a mapping).  Nothing changes on failure.
+ * With MAP_POPULATE or MAP_LOCKED the new mapping is then populated under
+ * mmap_lock for read (mmap_populate); a populate that fails leaves the
+ * rest to the fault path and the call still returns 0.
  */
 int umm_mmap(struct umm_mm *mm, uintptr_t addr, size_t len, int prot, int flags,
 	     struct umm_object *obj, uint64_t offset, uintptr_t *out_addr)
@@ -362,6 +400,8 @@ int umm_mmap(struct umm_mm *mm, uintptr_t addr, size_t len, int prot, int flags,
 	if (err)
 		return err;
 	*out_addr = start;
+	if (flags & (MAP_POPULATE | MAP_LOCKED))
+		mmap_populate(mm, start, len, flags);
 	return 0;
 }
 

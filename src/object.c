@@ -16,7 +16,8 @@
  * is reopened through /proc/self/fd without O_APPEND; if that is refused
  * the object is read-only (it can back private mappings only).
  *
- * Backing I/O (file_readpage / file_writepage) touches only the bytes
+ * Backing I/O (file_readpage / file_readpages / file_writepage; readpages
+ * is one preadv for a run of consecutive pages) touches only the bytes
  * below the object's size: the rest of the last page reads as zero and is
  * never written, so a mapping never changes the file's length.
  *
@@ -40,8 +41,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "filemap.h"
+
+/* Largest batch file_readpages takes in one preadv. */
+#define FILE_READPAGES_MAX 256
 
 static pthread_mutex_t truncate_mutex = PTHREAD_MUTEX_INITIALIZER;
 
@@ -105,9 +110,64 @@ static int file_writepage(struct umm_object *obj, struct page *page)
 	return 0;
 }
 
+/*
+ * readpages for files: one preadv for a run of consecutive pages (the
+ * batched read of populate and readahead).  Bytes past the size, or past
+ * a file that turned out shorter, are zeroed.
+ */
+static int file_readpages(struct umm_object *obj, struct page **pages, unsigned int nr)
+{
+	struct iovec iov[FILE_READPAGES_MAX];
+	uint64_t size = object_size(obj);
+	off_t pos = (off_t)(pages[0]->index << PAGE_SHIFT);
+	size_t want = 0, done = 0;
+	unsigned int i, first = 0;
+
+	if (nr > FILE_READPAGES_MAX)
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		VM_BUG_ON(pages[i]->index != pages[0]->index + i);
+		iov[i].iov_base = page_address(pages[i]);
+		iov[i].iov_len = page_valid_bytes(size, pages[i]->index);
+		want += iov[i].iov_len;
+	}
+	if (should_fail(&obj->sys->fail_read))
+		return -EIO;
+	while (done < want) {
+		ssize_t n = preadv(obj->fd, iov + first, (int)(nr - first), pos + (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -EIO;
+		if (n == 0)
+			break;            /* file shorter than we think: zeros */
+		done += (size_t)n;
+		/* skip the iovecs that are full, trim the partial one */
+		while (first < nr && (size_t)n >= iov[first].iov_len) {
+			n -= (ssize_t)iov[first].iov_len;
+			iov[first].iov_len = 0;
+			first++;
+		}
+		if (first < nr && n) {
+			iov[first].iov_base = (char *)iov[first].iov_base + n;
+			iov[first].iov_len -= (size_t)n;
+		}
+	}
+	/* every page but the trailing ones is whole, so page i starts at i pages into the stream */
+	for (i = 0; i < nr; i++) {
+		size_t start = (size_t)i << PAGE_SHIFT;
+		size_t got = done > start ? MIN(done - start, (size_t)PAGE_SIZE) : 0;
+
+		memset((char *)page_address(pages[i]) + got, 0, PAGE_SIZE - got);
+	}
+	return 0;
+}
+
 static const struct object_ops file_object_ops = {
 	.readpage = file_readpage,
 	.writepage = file_writepage,
+	.readpages = file_readpages,
 };
 
 /**
@@ -136,6 +196,7 @@ int object_alloc(struct umm_system *sys, enum object_type type, struct umm_objec
 	radix_tree_init(&obj->page_tree);
 	pthread_mutex_init(&obj->i_mmap_lock, NULL);
 	INIT_LIST_HEAD(&obj->i_mmap);
+	file_ra_state_init(&obj->ra);
 	atomic_fetch_add(&sys->nr_objects, 1);
 	*out = obj;
 	return 0;
@@ -169,6 +230,7 @@ static void object_release(struct umm_object *obj)
 		close(obj->fd);
 	percpu_free_rwsem(&obj->tree_lock);
 	pthread_mutex_destroy(&obj->i_mmap_lock);
+	file_ra_state_destroy(&obj->ra);
 	atomic_fetch_sub(&sys->nr_objects, 1);
 	free(obj);
 }
@@ -345,15 +407,17 @@ out_unlock:
 
 /**
  * umm_object_sync - write back the dirty cached pages of
- * [@offset, @offset + @len) (@len 0: to the end), then report (once) any
- * writeback error recorded since the last sync.
+ * [@offset, @offset + @len) (@len 0: to the end), fdatasync a file
+ * object so the data is durable (the whole file's data: fdatasync has no
+ * range), then report (once) any writeback error recorded since the last
+ * sync.
  * Takes page locks and tree_lock; none held on entry or exit.
  * Return: 0, -EIO, -EINVAL (NULL, or the range wraps).
  */
 int umm_object_sync(struct umm_object *obj, uint64_t offset, uint64_t len)
 {
 	uint64_t first, end;
-	int err, wb;
+	int err, wb, ds;
 
 	if (!obj)
 		return -EINVAL;
@@ -363,7 +427,25 @@ int umm_object_sync(struct umm_object *obj, uint64_t offset, uint64_t len)
 	end = len ? ((offset + len - 1) >> PAGE_SHIFT) + 1 : UINT64_MAX;
 	err = filemap_write_range(obj, first, end);
 	wb = atomic_exchange(&obj->wb_err, 0);
-	return err ? err : wb;
+	ds = object_datasync(obj);
+	return err ? err : wb ? wb : ds;
+}
+
+/**
+ * object_datasync - make what was written to a file object durable
+ * (fdatasync of the object's fd; retried on EINTR).  Nothing to do for
+ * shmem.  No locks taken.
+ * Return: 0, or -EIO when fdatasync fails.
+ */
+int object_datasync(struct umm_object *obj)
+{
+	if (obj->type != OBJ_FILE || obj->fd < 0)
+		return 0;
+	while (fdatasync(obj->fd) < 0) {
+		if (errno != EINTR)
+			return -EIO;
+	}
+	return 0;
 }
 
 /**

@@ -10,6 +10,7 @@
  * i_mmap_lock -> (mm page_table_lock -> pte table lock) -> tree_lock ->
  * allocator.  Take i_mmap_lock and tree_lock through the helpers below so
  * debug builds check the order.
+ * ra.lock (readahead streams) is a leaf: held only to choose a window.
  *
  * Invariants:
  *   1. a page is in at most one cache; in the tree iff page->mapping == obj.
@@ -26,6 +27,7 @@
 #include "system.h"
 #include "radix_tree.h"
 #include "percpu_rwsem.h"
+#include "readahead.h"
 
 enum object_type { OBJ_FILE = 1, OBJ_SHMEM = 2 };
 
@@ -35,6 +37,12 @@ struct object_ops {
 	int (*readpage)(struct umm_object *obj, struct page *page);
 	/* writepage - write a locked page's valid bytes to the backing store; 0 or -errno. */
 	int (*writepage)(struct umm_object *obj, struct page *page);
+	/*
+	 * readpages - optional: fill `nr` locked, !uptodate pages of
+	 * consecutive indices (pages[0]->index first) with one request.
+	 * 0 or -EIO for the whole batch.  Does not unlock.
+	 */
+	int (*readpages)(struct umm_object *obj, struct page **pages, unsigned int nr);
 };
 
 struct umm_object {
@@ -53,6 +61,7 @@ struct umm_object {
 	pthread_mutex_t i_mmap_lock;     /* i_mmap */
 	struct list_head i_mmap;         /* vm_area_struct.obj_link */
 	_Atomic int wb_err;              /* sticky writeback error, reported once by sync */
+	struct file_ra_state ra;         /* readahead streams (readahead.c) */
 };
 
 /* i_mmap_lock_write / i_mmap_unlock_write - obj->i_mmap_lock (LOCK_I_MMAP). */

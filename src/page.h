@@ -56,6 +56,7 @@ enum pageflags {
 	PG_slab,         /* belongs to a slab cache */
 	PG_pgtable,      /* a page-table page */
 	PG_anon_exclusive, /* anon page only one pte can reach: reused on write whatever its refcount (memory.c) */
+	PG_readahead,    /* read ahead, not used since (readahead.h) */
 	NR_PAGEFLAGS
 };
 _Static_assert(NR_PAGEFLAGS <= 32, "page flags are a 32-bit word");

@@ -1,6 +1,7 @@
 /*
  * soft_mmu.c - the software MMU: umm_read/umm_write through a per-thread
- * software TLB, page pinning, and the TLB shootdown (flush_tlb_range).
+ * software TLB, and the TLB shootdown (flush_tlb_range).  Pinning
+ * (umm_pin_pages) is the core's, in gup.c.
  *
  * The TLB.  Each thread that accesses an address space gets a struct
  * soft_tlb (allocated on first use, listed in a process-wide registry,
@@ -102,7 +103,6 @@
 #include <sys/syscall.h>
 #include <linux/membarrier.h>
 #include <usermm/access.h>
-#include "filemap.h"
 #include "memory.h"
 #include "tlb.h"
 
@@ -786,111 +786,6 @@ int umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
 	if (err || !len)
 		return err;
 	return soft_mmu_access(mm, addr, (char *)buf, len, true);
-}
-
-/* ---- pinning ---- */
-
-/* pin_one - fault in the page at addr and take a reference on it.  mmap_lock (read) held. */
-static int pin_one(struct umm_mm *mm, uintptr_t addr, unsigned int flags, struct page **out)
-{
-	struct fmutex *ptl;
-	struct page *page;
-	pte_t pte;
-	int err = follow_or_fault(mm, addr, flags, &page, &pte, &ptl);
-
-	if (err)
-		return err;
-	get_page(page);
-	ptl_unlock(ptl);
-	*out = page;
-	return 0;
-}
-
-/**
- * umm_pin_pages - fault in and pin nr_pages pages from page-aligned addr
- * (see access.h).  Takes mmap_lock (read) and ptl.  Returns nr_pages,
- * 0 for nr_pages == 0, -EINVAL (NULL mm or pages, unaligned addr, unknown
- * flags, UMM_PIN_FORCE without UMM_PIN_WRITE), -EFAULT (range wraps, or a
- * page cannot be accessed), -EIO, -ENOMEM; on error nothing stays pinned.
- * The rules that keep a pin attached to its mapping (FAULT_FLAG_PIN,
- * FAULT_FLAG_FORCE, from gup_fault_flags) are in memory.c.
- */
-long umm_pin_pages(struct umm_mm *mm, uintptr_t addr, size_t nr_pages, int flags,
-		   struct umm_page **pages)
-{
-	int fault_flags = gup_fault_flags(flags);
-	size_t i;
-	int err = 0;
-
-	if (!mm || fault_flags < 0 || !IS_ALIGNED(addr, PAGE_SIZE))
-		return -EINVAL;
-	if (!nr_pages)
-		return 0;
-	if (!pages)
-		return -EINVAL;
-	if (nr_pages - 1 > (UINTPTR_MAX - addr) >> PAGE_SHIFT)
-		return -EFAULT;         /* the last page would wrap */
-
-	mmap_read_lock(mm);
-	for (i = 0; i < nr_pages; i++) {
-		err = pin_one(mm, addr + (i << PAGE_SHIFT), (unsigned int)fault_flags,
-			      (struct page **)&pages[i]);
-		if (err)
-			break;
-	}
-	mmap_read_unlock(mm);
-	if (err) {
-		umm_unpin_pages(pages, i, 0);
-		for (size_t j = 0; j < i; j++)
-			pages[j] = NULL;
-		return err;
-	}
-	return (long)nr_pages;
-}
-
-/* unpin_mark_dirty - what a write pin's user may have written must not be lost. */
-static void unpin_mark_dirty(struct page *page)
-{
-	if (PageReserved(page))
-		return;
-	if (PageAnon(page)) {
-		SetPageDirty(page);
-		return;
-	}
-	lock_page(page);        /* page->mapping is stable against truncate */
-	if (page->mapping)
-		set_page_dirty(page);
-	else
-		SetPageDirty(page);
-	unlock_page(page);
-}
-
-/**
- * umm_unpin_pages - release pins taken by umm_pin_pages; with
- * UMM_PIN_WRITE the pages are marked dirty first.  NULL entries are
- * skipped.  Takes the page lock of page-cache pages (write pins).
- */
-void umm_unpin_pages(struct umm_page **pages, size_t nr_pages, int flags)
-{
-	if (!pages)
-		return;
-	for (size_t i = 0; i < nr_pages; i++) {
-		struct page *page = (struct page *)pages[i];
-
-		if (!page)
-			continue;
-		if (flags & UMM_PIN_WRITE)
-			unpin_mark_dirty(page);
-		put_page(page);
-	}
-}
-
-/**
- * umm_page_address - the bytes of a pinned page (NULL for NULL).  No locks.
- */
-void *umm_page_address(struct umm_page *page)
-{
-	return page ? page_address((struct page *)page) : NULL;
 }
 
 /* ---- shootdown ---- */

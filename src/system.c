@@ -22,8 +22,11 @@
 #include "object.h"
 #include "tlb.h"
 #include "rmap.h"
+#include "io.h"
 
 #define DEFAULT_PHYS_BYTES (256UL << 20)
+#define DEFAULT_READAHEAD_MAX (512UL << 10)
+#define READAHEAD_MAX_LIMIT (16UL << 20)
 
 static _Atomic uint64_t next_system_id = 1;
 
@@ -38,6 +41,12 @@ static int validate_config(const struct umm_config *cfg)
 		return -EOPNOTSUPP;     /* swap arrives with the reclaim issue */
 	if (cfg->wmark_min_bytes && cfg->phys_bytes &&
 	    cfg->wmark_min_bytes >= cfg->phys_bytes / 2)
+		return -EINVAL;
+	if (cfg->io_backend != UMM_IO_DEFAULT && cfg->io_backend != UMM_IO_URING &&
+	    cfg->io_backend != UMM_IO_THREADS)
+		return -EINVAL;
+	if (cfg->readahead_max_bytes &&
+	    (cfg->readahead_max_bytes < PAGE_SIZE || cfg->readahead_max_bytes > READAHEAD_MAX_LIMIT))
 		return -EINVAL;
 	return 0;
 }
@@ -94,6 +103,9 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 		sys->cfg.phys_bytes = DEFAULT_PHYS_BYTES;
 	if (!sys->cfg.rmap)
 		sys->cfg.rmap = UMM_RMAP_PTE_CHAIN;
+	if (!sys->cfg.readahead_max_bytes)
+		sys->cfg.readahead_max_bytes = DEFAULT_READAHEAD_MAX;
+	sys->cfg.readahead_max_bytes &= PAGE_MASK;
 	params.wmark_min = cfg->wmark_min_bytes >> PAGE_SHIFT;
 	params.pcp_high = cfg->pcp_high;
 	err = phys_create(sys->cfg.phys_bytes, &params, &sys->phys);
@@ -118,6 +130,9 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	if (err)
 		goto err_caches;
 	err = tlb_init();
+	if (err)
+		goto err_caches;
+	err = io_backend_create(sys);
 	if (err)
 		goto err_caches;
 	pthread_mutex_init(&sys->mm_list_lock, NULL);
@@ -156,6 +171,7 @@ int umm_system_destroy(struct umm_system *sys)
 			nr_mms, atomic_load(&sys->nr_objects));
 		return -EBUSY;
 	}
+	io_backend_destroy(sys);
 	destroy_caches(sys);
 	pthread_mutex_destroy(&sys->mm_list_lock);
 	phys_destroy(sys->phys);
@@ -209,6 +225,15 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	mm_list_unlock(sys);
 	st->nr_objects = (unsigned long)atomic_load(&sys->nr_objects);
 	st->warnings = (unsigned long)atomic_load(&sys->nr_warnings);
+	st->io_backend = io_backend_kind(sys);
+	st->ra_pages = atomic_load(&sys->ra_pages);
+	st->ra_hits = atomic_load(&sys->ra_hits);
+	st->ra_wasted = atomic_load(&sys->ra_wasted);
+	st->io_requests = atomic_load(&sys->io_requests);
+	st->io_pages = atomic_load(&sys->io_pages);
+	st->io_errors = atomic_load(&sys->io_errors);
+	for (int i = 0; i < UMM_IO_HIST_BUCKETS; i++)
+		st->io_hist[i] = atomic_load(&sys->io_hist[i]);
 	return 0;
 }
 

@@ -45,6 +45,13 @@ struct umm_system {
 	_Atomic long nr_pgtable;         /* page-table pages */
 	_Atomic long nr_warnings;        /* warnings logged about this system (pr_warn) */
 
+	struct io_backend *io;           /* asynchronous reads (io.c) */
+	_Atomic unsigned long ra_pages;  /* pages read by readahead (readahead.c) */
+	_Atomic unsigned long ra_hits;   /* of those, used (fault, populate) */
+	_Atomic unsigned long ra_wasted; /* of those, dropped from the cache unused */
+	_Atomic unsigned long io_requests, io_pages, io_errors;
+	_Atomic unsigned long io_hist[UMM_IO_HIST_BUCKETS];
+
 	/*
 	 * unmap_mapping_range - set by the address-space layer: remove every
 	 * pte that maps pages [first, end) of obj, in every mm (truncate).

@@ -527,6 +527,62 @@ static void test_read_failure(void)
 	CHECK_EQ(free_frames(), start);
 }
 
+/*
+ * force_page_cache_readahead: only the missing pages are read, one request
+ * per run of consecutive missing pages (at most 128 pages each), clipped
+ * at end of file; a failed request leaves nothing cached and the next run
+ * is still tried.
+ */
+static void test_read_range(void)
+{
+	long start = free_frames();
+	size_t size = 300 * PAGE_SIZE - 1000;       /* last page partial */
+	int fd = test_tmpfile(size, pattern);
+	struct umm_object *obj = open_file(fd);
+	const uint64_t warm[] = { 5, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110 };
+	struct page *page;
+	unsigned long hits0 = atomic_load(&sys->fail_read.hits);
+
+	for (size_t i = 0; i < sizeof(warm) / sizeof(warm[0]); i++) {
+		CHECK_EQ(read_cache_page(obj, warm[i], &page, NULL), 0);
+		put_page(page);
+	}
+	/* runs [0,5), [6,100), [111,239), [239,300): four requests, all failing */
+	fault_inject_arm(&sys->fail_read, 0, -1);
+	CHECK_EQ(filemap_read_range(obj, 0, 1000), -EIO);
+	CHECK_EQ(atomic_load(&sys->fail_read.hits) - hits0, 4);
+	CHECK_EQ(umm_object_cached_pages(obj), 12);
+	fault_inject_arm(&sys->fail_read, 0, 0);
+	CHECK_EQ(free_frames(), start - 12);
+	/* the second request fails: the others are read */
+	fault_inject_arm(&sys->fail_read, 1, 1);
+	CHECK_EQ(filemap_read_range(obj, 0, 1000), 5 + 128 + 61);
+	CHECK_EQ(umm_object_cached_pages(obj), 12 + 5 + 128 + 61);
+	CHECK(find_get_page(obj, 50) == NULL);
+	fault_inject_arm(&sys->fail_read, 0, 0);
+	CHECK_EQ(filemap_read_range(obj, 0, 1000), 94);
+	CHECK_EQ(umm_object_cached_pages(obj), 300);
+	CHECK_EQ(filemap_read_range(obj, 0, 1000), 0);   /* nothing missing */
+	for (uint64_t i = 0; i < 300; i++) {
+		page = find_get_page(obj, i);
+		REQUIRE(page);
+		CHECK(PageUptodate(page) && !PageLocked(page) && !PageError(page));
+		CHECK(page_matches(page, i * PAGE_SIZE, i < 299 ? PAGE_SIZE : PAGE_SIZE - 1000, pattern));
+		put_page(page);
+	}
+	CHECK_EQ(filemap_read_range(obj, 300, 5), 0);    /* past the end */
+	CHECK_EQ(filemap_read_range(NULL, 0, 5), -EINVAL);
+	/* out of frames: -ENOMEM when nothing could be read */
+	truncate_inode_pages(obj, 0);
+	fault_inject_arm(&sys->phys->fail_alloc, 0, -1);
+	CHECK_EQ(filemap_read_range(obj, 0, 10), -ENOMEM);
+	fault_inject_arm(&sys->phys->fail_alloc, 0, 0);
+	CHECK_EQ(umm_object_cached_pages(obj), 0);
+	umm_object_put(obj);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
 static void test_write_failure(void)
 {
 	long start = free_frames();
@@ -768,7 +824,7 @@ static int slow_writepage(struct umm_object *obj, struct page *page)
 	return 0;
 }
 
-static const struct object_ops slow_ops = { slow_readpage, slow_writepage };
+static const struct object_ops slow_ops = { .readpage = slow_readpage, .writepage = slow_writepage };
 
 static pthread_barrier_t slow_barrier;
 
@@ -1137,6 +1193,7 @@ int main(void)
 	RUN(test_truncate_grow_zeroes_old_tail);
 	RUN(test_truncate_bad_input);
 	RUN(test_read_failure);
+	RUN(test_read_range);
 	RUN(test_write_failure);
 	RUN(test_sync_range);
 	RUN(test_concurrent_read);

@@ -369,7 +369,10 @@ static void test_alloc_failures(void)
 
 static void test_read_failures(void)
 {
-	struct umm_system *sys = test_sys_create(8UL << 20, 1);
+	/* readahead off, so each fault reads exactly its page (test_readahead covers readahead) */
+	struct umm_config cfg = { .phys_bytes = 8UL << 20, .debug_checks = 1,
+				  .readahead_max_bytes = PS };
+	struct umm_system *sys = NULL;
 	struct umm_object *obj = NULL;
 	struct umm_mm *mm = NULL;
 	uintptr_t x, y;
@@ -377,6 +380,7 @@ static void test_read_failures(void)
 	unsigned long baseline;
 	int fd = test_tmpfile(4 * PS, file_byte);
 
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
 	test_warm_up(sys);
 	baseline = test_free_frames(sys);
 	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);

@@ -163,11 +163,33 @@ static void test_mmap_topdown(void)
 			CHECK_EQ(a[i] + 2 * P, a[i - 1]);   /* packed, highest first */
 		}
 	}
-	CHECK_EQ(a[0] + 2 * P, UMM_TASK_SIZE);
+	/* the first mapping ends at mmap_base, 128 MiB below the top, as under Linux */
+	CHECK_EQ(a[0] + 2 * P, UMM_MMAP_BASE);
+	CHECK(UMM_TASK_SIZE - UMM_MMAP_BASE >= (128UL << 20));
 	CHECK_EQ(stats().nr_vmas, 4);
 	/* a hole left by munmap is reused from the top */
 	CHECK_EQ(umm_munmap(mm, a[1], 2 * P), 0);
 	CHECK_EQ(map_anon(0, P, PROT_EXEC), a[1] + P);
+	/* the gap above mmap_base is free for MAP_FIXED and hints */
+	uintptr_t f = 0;
+	CHECK_EQ(umm_mmap(mm, UMM_TASK_SIZE - 2 * P, 2 * P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+			  NULL, 0, &f), 0);
+	CHECK_EQ(f, UMM_TASK_SIZE - 2 * P);
+	CHECK_EQ(map_anon(UMM_MMAP_BASE + P, P, PROT_READ), UMM_MMAP_BASE + P);
+	CHECK_EQ(umm_munmap(mm, UMM_MMAP_BASE, UMM_TASK_SIZE - UMM_MMAP_BASE), 0);
+	teardown();
+}
+
+/* Nothing fits below mmap_base: the gap above it is used (Linux's fallback). */
+static void test_mmap_gap_fallback(void)
+{
+	setup();
+	size_t len = UMM_TASK_SIZE - UMM_MMAP_MIN_ADDR;   /* the whole address space */
+
+	CHECK_EQ(map_anon(0, len, PROT_READ | PROT_WRITE), UMM_MMAP_MIN_ADDR);
+	CHECK_EQ(write_byte(UMM_TASK_SIZE - P, 7), 0);
+	CHECK_EQ(read_byte(UMM_TASK_SIZE - P), 7);
+	CHECK_EQ(umm_munmap(mm, UMM_MMAP_MIN_ADDR, len), 0);
 	teardown();
 }
 
@@ -501,6 +523,7 @@ int main(void)
 	RUN(test_mmap_errors);
 	RUN(test_mmap_accepted_flags);
 	RUN(test_mmap_topdown);
+	RUN(test_mmap_gap_fallback);
 	RUN(test_mmap_hint);
 	RUN(test_mmap_fixed_replaces);
 	RUN(test_mmap_merge);

@@ -6,7 +6,10 @@
  * or shared, anonymous or of an object, fixed, hinted or free placement),
  * munmap, mprotect, mremap, umm_write, umm_read, umm_pin_pages (reading
  * and writing through the pins), umm_fork, umm_mm_destroy,
- * umm_object_truncate and umm_object_sync.  After every step the model and
+ * umm_object_truncate, umm_object_sync, umm_madvise (DONTNEED, FREE,
+ * POPULATE_READ/WRITE, WILLNEED, the readahead hints, DONTFORK/DOFORK)
+ * umm_msync, umm_prepage and umm_mincore; mmap sometimes adds MAP_POPULATE (with MAP_NONBLOCK only
+ * where what is cached cannot show: the model does not track the cache).  After every step the model and
  * usermm are compared: the return code of the call, the bytes and fault
  * codes of the pages the step touched (and, every few steps, of every
  * mapped page and the edges of every hole), umm_mm_check(), and the
@@ -27,7 +30,11 @@
  *     of pages wholly past the new end (Linux zaps COWed pages too) and
  *     keeps the copy of a partial last page.
  * Writes are applied page by page in address order and stop at the first
- * page that faults, which is what <usermm/access.h> promises.  Shared
+ * page that faults, which is what <usermm/access.h> promises.  Populating
+ * a private writable mapping for writing (MAP_POPULATE, POPULATE_WRITE)
+ * gives each page its private copy now, in address order, up to the first
+ * page past the object's end; DONTNEED drops private copies; DONTFORK
+ * segments are not copied by fork.  Shared
  * writes never touch bytes past end-of-file (they are clipped), because
  * what such bytes read back as is not part of the contract.
  *
@@ -87,11 +94,13 @@ static bool verbose;
 
 /* outcomes seen, printed per seed so a run that exercises nothing shows */
 enum { C_EFAULT, C_EIO, C_ENOMEM, C_MOVE, C_GROW, C_COW, C_FORK, C_SHRINK, C_SYNC,
-       C_WRITE_OK, C_WRITE_FAIL, C_PIN_OK, C_NR };
+       C_WRITE_OK, C_WRITE_FAIL, C_PIN_OK, C_MADV_OK, C_MADV_FAIL, C_DONTNEED, C_MSYNC,
+       C_POPULATE, C_PREPAGE_OK, C_PREPAGE_BAD, C_NR };
 static const char *const cov_names[C_NR] = {
 	"-EFAULT", "-EIO", "mprotect/mremap -ENOMEM", "mremap moves", "mremap in place",
 	"private copies", "forks", "shrinking truncates", "syncs", "whole writes",
-	"failed writes", "pins",
+	"failed writes", "pins", "madvise ok", "madvise errors", "dontneeds", "msyncs",
+	"populating mmaps", "prepages", "prepages with invalid tuples",
 };
 static unsigned long cov[C_NR];
 
@@ -149,6 +158,7 @@ struct mseg {
 	struct mobj *obj;          /* NULL: private anonymous */
 	uint64_t pgoff;            /* object page mapped at start */
 	unsigned char **priv;      /* private segments: per page COW copy or NULL */
+	bool dontfork;             /* MADV_DONTFORK */
 };
 
 struct mmm {
@@ -485,6 +495,8 @@ static struct mmm *model_fork(const struct mmm *m, struct umm_mm *child)
 	for (int i = 0; i < m->nsegs; i++) {
 		struct mseg s = m->segs[i];
 
+		if (s.dontfork)
+			continue;
 		if (s.priv) {
 			s.priv = xcalloc(seg_pages(&s), sizeof(*s.priv));
 			for (size_t p = 0; p < seg_pages(&s); p++) {
@@ -700,6 +712,23 @@ static void pick_range(struct mmm *m, uintptr_t *start, size_t *pages)
 	*start = win_addr(*pages);
 }
 
+/*
+ * model_populate_write - a write populate of [start, end) (mapped,
+ * writable): page by page in address order, private pages get their copy;
+ * stops at the first page past its object's end.  0, or -EIO there.
+ */
+static int model_populate_write(struct mmm *m, uintptr_t start, uintptr_t end)
+{
+	for (uintptr_t a = start; a < end; a += PS) {
+		static const unsigned char none;
+		int err = model_write_piece(m, a, &none, 0);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static void op_mmap(struct mmm *m)
 {
 	int kind = (int)rnd(100), prot = prots[rnd(sizeof(prots) / sizeof(prots[0]))];
@@ -733,9 +762,16 @@ static void op_mmap(struct mmm *m)
 	}
 	flags = (shared ? MAP_SHARED : MAP_PRIVATE) | (anon ? MAP_ANONYMOUS : 0) |
 		(fixed ? (mode == 1 && rnd(3) == 0 ? MAP_FIXED_NOREPLACE : MAP_FIXED) : 0);
-	set_op("mmap mm%d addr=%#lx len=%#zx prot=%d %s%s%s obj=%d pgoff=%" PRIu64, m->id,
+	if (rnd(5) == 0) {
+		flags |= MAP_POPULATE;
+		/* which pages are cached is not modelled: NONBLOCK only where it cannot show */
+		if ((shared || !(prot & PROT_WRITE)) && rnd(2))
+			flags |= MAP_NONBLOCK;
+	}
+	set_op("mmap mm%d addr=%#lx len=%#zx prot=%d %s%s%s%s obj=%d pgoff=%" PRIu64, m->id,
 	       (unsigned long)addr, len, prot, shared ? "SHARED" : "PRIVATE", anon ? "|ANON" : "",
 	       !fixed ? "" : flags & MAP_FIXED_NOREPLACE ? "|FIXED_NOREPLACE" : "|FIXED",
+	       flags & MAP_NONBLOCK ? "|POPULATE|NONBLOCK" : flags & MAP_POPULATE ? "|POPULATE" : "",
 	       o ? o->id : -1, pgoff);
 	if ((flags & MAP_FIXED_NOREPLACE) && !model_range_free(m, addr, addr + pages * PS)) {
 		EXPECT_RC(umm_mmap(m->mm, addr, len, prot, flags, o ? o->uobj : NULL, pgoff * PS, &out),
@@ -775,6 +811,12 @@ static void op_mmap(struct mmm *m)
 	if (o)
 		o->nr_maps++;
 	seg_insert(m, &s);
+	if (flags & MAP_POPULATE) {
+		cov[C_POPULATE]++;
+		/* MAP_POPULATE faults private writable mappings for writing: copies now */
+		if (!shared && (prot & PROT_WRITE))
+			(void)model_populate_write(m, out, out + pages * PS);
+	}
 	verify_range(m, out, out + pages * PS);
 }
 
@@ -1197,6 +1239,249 @@ static void op_sync(void)
 	check_file(o, off, len ? off + len : o->size);
 }
 
+/*
+ * madvise_expect - madvise's answer for [start, end) before it acts: the
+ * first problem in address order, -ENOMEM for a hole, -EINVAL for a
+ * segment that does not take the advice.
+ */
+static int madvise_expect(const struct mmm *m, uintptr_t start, uintptr_t end, int advice)
+{
+	for (uintptr_t a = start; a < end; ) {
+		const struct mseg *s = seg_at(m, a);
+
+		if (!s)
+			return -ENOMEM;
+		if (advice == MADV_FREE && (s->obj || s->shared))
+			return -EINVAL;
+		if (advice == MADV_POPULATE_READ && s->prot == PROT_NONE)
+			return -EINVAL;
+		if (advice == MADV_POPULATE_WRITE && !(s->prot & PROT_WRITE))
+			return -EINVAL;
+		a = s->end;
+	}
+	return 0;
+}
+
+/* model_populate_read - what POPULATE_READ returns: -EFAULT at the first page past an object's end. */
+static int model_populate_read(const struct mmm *m, uintptr_t start, uintptr_t end)
+{
+	for (uintptr_t a = start; a < end; a += PS) {
+		const unsigned char *unused;
+
+		if (model_page(m, a, &unused) == -EIO)
+			return -EFAULT;
+	}
+	return 0;
+}
+
+static void op_madvise(struct mmm *m)
+{
+	static const int advices[] = {
+		MADV_DONTNEED, MADV_DONTNEED, MADV_DONTNEED, MADV_FREE, MADV_POPULATE_READ,
+		MADV_POPULATE_WRITE, MADV_POPULATE_WRITE, MADV_WILLNEED, MADV_NORMAL, MADV_RANDOM,
+		MADV_SEQUENTIAL, MADV_DONTFORK, MADV_DOFORK,
+	};
+	int advice = advices[rnd(sizeof(advices) / sizeof(advices[0]))];
+	uintptr_t start, end;
+	size_t pages;
+	int want;
+
+	if (m->nsegs && rnd(3)) {             /* mostly inside one segment: the advice acts */
+		const struct mseg *s = &m->segs[rnd(m->nsegs)];
+
+		start = s->start + rnd(seg_pages(s)) * PS;
+		pages = 1 + rnd((s->end - start) / PS);
+	} else {
+		pick_range(m, &start, &pages);
+	}
+	end = start + pages * PS;
+	want = madvise_expect(m, start, end, advice);
+	if (!want && advice == MADV_POPULATE_WRITE)
+		want = model_populate_write(m, start, end) == -EIO ? -EFAULT : 0;
+	else if (!want && advice == MADV_POPULATE_READ)
+		want = model_populate_read(m, start, end);
+	set_op("madvise mm%d %#lx len=%#zx advice=%d", m->id, (unsigned long)start, pages * PS, advice);
+	EXPECT_RC(umm_madvise(m->mm, start, pages * PS, advice), want);
+	cov[want ? C_MADV_FAIL : C_MADV_OK]++;
+	if (want && advice != MADV_POPULATE_WRITE && advice != MADV_POPULATE_READ) {
+		verify_range(m, start, end);
+		return;
+	}
+	if (advice == MADV_DONTNEED || advice == MADV_DONTFORK || advice == MADV_DOFORK ||
+	    advice == MADV_NORMAL || advice == MADV_RANDOM || advice == MADV_SEQUENTIAL) {
+		split_at(m, start);
+		split_at(m, end);
+	}
+	for (int i = 0; i < m->nsegs; i++) {
+		struct mseg *s = &m->segs[i];
+
+		if (s->start < start || s->end > end)
+			continue;
+		if (advice == MADV_DONTFORK || advice == MADV_DOFORK)
+			s->dontfork = advice == MADV_DONTFORK;
+		if (advice == MADV_DONTNEED && s->priv) {
+			for (size_t p = 0; p < seg_pages(s); p++) {
+				free(s->priv[p]);
+				s->priv[p] = NULL;
+			}
+			cov[C_DONTNEED]++;
+		}
+	}
+	verify_range(m, start, end);
+}
+
+/* op_msync - msync a range; the shared file pages in it must then be in the file. */
+static void op_msync(struct mmm *m)
+{
+	static const int flagsets[] = { MS_SYNC, MS_SYNC, MS_ASYNC, MS_INVALIDATE,
+					MS_SYNC | MS_INVALIDATE, MS_SYNC | MS_ASYNC };
+	int flags = flagsets[rnd(sizeof(flagsets) / sizeof(flagsets[0]))];
+	uintptr_t start, end;
+	size_t pages;
+	int want;
+
+	pick_range(m, &start, &pages);
+	end = start + pages * PS;
+	if ((flags & MS_SYNC) && (flags & MS_ASYNC))
+		want = -EINVAL;
+	else
+		want = model_range_mapped(m, start, end) ? 0 : -ENOMEM;
+	set_op("msync mm%d %#lx len=%#zx flags=%d", m->id, (unsigned long)start, pages * PS, flags);
+	EXPECT_RC(umm_msync(m->mm, start, pages * PS, flags), want);
+	cov[C_MSYNC] += want == 0;
+	if (want || !(flags & (MS_SYNC | MS_ASYNC)))
+		return;
+	for (int i = 0; i < m->nsegs; i++) {
+		const struct mseg *s = &m->segs[i];
+		uintptr_t a = s->start > start ? s->start : start, b = s->end < end ? s->end : end;
+
+		if (a >= b || !s->shared || !s->obj || s->obj->fd < 0)
+			continue;
+		check_file(s->obj, (s->pgoff + (a - s->start) / PS) * PS,
+			   (s->pgoff + (b - s->start) / PS) * PS);
+	}
+}
+
+struct prange {
+	uintptr_t start, end;
+};
+
+static int prange_cmp(const void *a, const void *b)
+{
+	const struct prange *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* prepage_tuple_valid - every page the tuple names is mapped and allows the access. */
+static bool prepage_tuple_valid(const struct mmm *m, const struct umm_prepage_tuple *t, bool write,
+				struct prange *r)
+{
+	r->start = r->end = 0;
+	if (!t->extent)
+		return true;
+	if (t->addr < UMM_MMAP_MIN_ADDR || t->addr >= UMM_TASK_SIZE || t->extent > UMM_TASK_SIZE - t->addr)
+		return false;
+	r->start = t->addr & ~(PS - 1);
+	r->end = (t->addr + t->extent + PS - 1) & ~(PS - 1);
+	for (uintptr_t a = r->start; a < r->end; a += PS) {
+		const struct mseg *s = seg_at(m, a);
+
+		if (!s || s->prot == PROT_NONE || (write && !(s->prot & PROT_WRITE)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * op_prepage - 1..6 tuples around segments (some invalid, unaligned,
+ * empty, overlapping); the model merges the valid ranges as umm_prepage
+ * does and, for a write prepage, gives each page its private copy, each
+ * merged range stopping at its first page past an object's end.
+ */
+static void op_prepage(struct mmm *m)
+{
+	struct umm_prepage_tuple v[6];
+	struct prange r[6];
+	size_t n = 1 + rnd(6), nr = 0, merged = 0, bad = SIZE_MAX;
+	bool write = rnd(2), skip = rnd(3) == 0;
+	int flags = (write ? UMM_PREPAGE_WRITE : 0) | (skip ? UMM_PREPAGE_SKIP_INVALID : 0);
+	int want;
+
+	for (size_t i = 0; i < n; i++) {
+		if (m->nsegs && rnd(4)) {
+			const struct mseg *s = &m->segs[rnd(m->nsegs)];
+
+			v[i].addr = s->start + rnd(s->end - s->start);
+			v[i].extent = rnd(4) ? rnd(s->end - v[i].addr + 1) : rnd(8 * PS);
+		} else {
+			v[i].addr = win_addr(8) + rnd(PS);
+			v[i].extent = rnd(8) ? rnd(8 * PS) : SIZE_MAX - rnd(PS);
+		}
+		if (!prepage_tuple_valid(m, &v[i], write, &r[nr])) {
+			if (bad == SIZE_MAX)
+				bad = i;
+			continue;
+		}
+		if (r[nr].start < r[nr].end)
+			nr++;
+	}
+	want = bad != SIZE_MAX && !skip ? -EFAULT : 0;
+	set_op("prepage mm%d n=%zu flags=%d first tuple %#lx+%#zx%s", m->id, n, flags,
+	       (unsigned long)v[0].addr, v[0].extent, bad != SIZE_MAX ? " (has invalid)" : "");
+	EXPECT_RC(umm_prepage(m->mm, v, n, flags), want);
+	cov[bad != SIZE_MAX ? C_PREPAGE_BAD : C_PREPAGE_OK]++;
+	test_checks++;
+	if (want && umm_prepage_bad_index() != bad)
+		FAIL("umm_prepage_bad_index() %zu, model says %zu", umm_prepage_bad_index(), bad);
+	if (want)
+		return;
+	qsort(r, nr, sizeof(r[0]), prange_cmp);
+	for (size_t i = 0; i < nr; i++) {
+		if (merged && r[i].start <= r[merged - 1].end)
+			r[merged - 1].end = r[i].end > r[merged - 1].end ? r[i].end : r[merged - 1].end;
+		else
+			r[merged++] = r[i];
+	}
+	for (size_t i = 0; i < merged; i++) {
+		if (write)
+			(void)model_populate_write(m, r[i].start, r[i].end);
+		verify_range(m, r[i].start, r[i].end);
+	}
+}
+
+/*
+ * op_mincore - the answer for holes, and residency where the model knows
+ * it: a page with a private copy is mapped, so resident.
+ */
+static void op_mincore(struct mmm *m)
+{
+	static unsigned char vec[64 + 8];
+	uintptr_t start;
+	size_t pages;
+	int want;
+
+	pick_range(m, &start, &pages);
+	if (pages > 64)
+		pages = 64;
+	want = model_range_mapped(m, start, start + pages * PS) ? 0 : -ENOMEM;
+	set_op("mincore mm%d %#lx pages=%zu", m->id, (unsigned long)start, pages);
+	EXPECT_RC(umm_mincore(m->mm, start, pages * PS, vec), want);
+	if (want)
+		return;
+	for (size_t i = 0; i < pages; i++) {
+		const struct mseg *s = seg_at(m, start + i * PS);
+		size_t pi = (start + i * PS - s->start) / PS;
+
+		test_checks++;
+		if (s->priv && s->priv[pi] && !(vec[i] & 1))
+			FAIL("mincore says page %#lx (a private copy) is not resident",
+			     (unsigned long)(start + i * PS));
+		if (vec[i] & ~1)
+			FAIL("mincore byte %#x for page %#lx", vec[i], (unsigned long)(start + i * PS));
+	}
+}
+
 /* ---- setup, the run, teardown ---- */
 
 static void objects_create(void)
@@ -1244,21 +1529,29 @@ static void run_step(void)
 		op_mprotect(m);
 	else if (r < 45)
 		op_mremap(m);
-	else if (r < 68)
+	else if (r < 65)
 		op_write(m);
-	else if (r < 77)
+	else if (r < 73)
 		op_read(m);
-	else if (r < 80)
+	else if (r < 76)
 		op_pin(m);
-	else if (r < 84)
+	else if (r < 80)
 		op_fork(m);
-	else if (r < 87) {
+	else if (r < 83) {
 		op_destroy_or_create();
 		return;
-	} else if (r < 91)
+	} else if (r < 87)
 		op_truncate();
-	else if (r < 95)
+	else if (r < 90)
 		op_sync();
+	else if (r < 94)
+		op_madvise(m);
+	else if (r < 96)
+		op_msync(m);
+	else if (r < 98)
+		op_prepage(m);
+	else if (r < 99)
+		op_mincore(m);
 	else {
 		set_op("verify mm%d", m->id);
 		verify_all(m);

@@ -360,7 +360,7 @@ static void test_mremap_limits(void)
 	setup();
 	int fd = test_tmpfile(P, file_pat);
 	struct umm_object *obj = open_file(fd);
-	uintptr_t top = map_at(0, 2 * P, RW), f, out = 0;
+	uintptr_t top = map_at(UMM_TASK_SIZE - 2 * P, 2 * P, RW), f, out = 0;
 	char *before;
 
 	CHECK_EQ(top + 2 * P, UMM_TASK_SIZE);

@@ -45,8 +45,8 @@ int  umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len);
  *     new address.
  * What detaches a pin is only the end of the mapping: umm_munmap, a
  * MAP_FIXED mapping over it, truncation of the file below the page,
- * destroying the address space (and, where umm_madvise offers it,
- * discarding the page with MADV_DONTNEED).
+ * destroying the address space, and discarding the page with
+ * umm_madvise(MADV_DONTNEED).
  * The pinned frame then stays valid (and holds what was stored through
  * it) until unpinned, but no longer belongs to the address space: a later
  * access or pin sees a fresh page.  A pin of a shared (file or shmem)

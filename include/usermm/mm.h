@@ -6,8 +6,13 @@
  * usermm virtual addresses (48-bit, 4 KiB pages), not host pointers.
  * A failed call changes nothing.
  *
- * Accepted but not yet acting (their issues are still open):
- *   MAP_POPULATE, MAP_NONBLOCK (prefault issue), MAP_LOCKED (mlock issue).
+ * MAP_POPULATE maps every page before umm_mmap returns (private writable
+ * mappings get their private copies); MAP_POPULATE|MAP_NONBLOCK maps only
+ * the pages already in the page cache and starts no I/O (the 2.6-era
+ * meaning, see docs/API.md); MAP_LOCKED populates like MAP_POPULATE (the
+ * never-evict part arrives with reclaim).  A populate that fails (no
+ * memory, I/O error) leaves the rest to the fault path: umm_mmap still
+ * succeeds.
  */
 #ifndef USERMM_MM_H
 #define USERMM_MM_H
@@ -21,6 +26,12 @@ extern "C" {
 /* The usable range of an address space. */
 #define UMM_MMAP_MIN_ADDR 0x10000UL
 #define UMM_TASK_SIZE     0x7ffffffff000UL
+/*
+ * Top-down placement starts below UMM_MMAP_BASE: the 128 MiB below the
+ * top are left free the way Linux leaves room for the stack under
+ * mmap_base (used only when nothing else fits, or with MAP_FIXED/a hint).
+ */
+#define UMM_MMAP_BASE     (UMM_TASK_SIZE - (128UL << 20))
 
 int  umm_mm_create(struct umm_system *sys, struct umm_mm **out);
 void umm_mm_destroy(struct umm_mm *mm);              /* like exit */
@@ -32,6 +43,101 @@ int  umm_munmap(struct umm_mm *mm, uintptr_t addr, size_t len);
 int  umm_mprotect(struct umm_mm *mm, uintptr_t addr, size_t len, int prot);
 int  umm_mremap(struct umm_mm *mm, uintptr_t old_addr, size_t old_len, size_t new_len,
                 int flags, uintptr_t new_addr, uintptr_t *out_addr);
+
+/*
+ * umm_madvise - advice about [addr, addr+len), as madvise(2), with the
+ * host's MADV_* values: NORMAL, RANDOM, SEQUENTIAL (readahead hints kept
+ * on the VMAs), WILLNEED (read the range's missing file pages into the
+ * page cache; synchronous for now, errors ignored), DONTNEED (drop the
+ * pages: private anonymous memory reads back as zeroes, file mappings
+ * refault from the file, private copies are lost), FREE (private
+ * anonymous only: the pages may be dropped lazily, a write cancels that;
+ * see docs/API.md), POPULATE_READ / POPULATE_WRITE (fault the range in
+ * now), DONTFORK / DOFORK (umm_fork leaves the range out / copies it).
+ * Returns 0, or -EINVAL (unknown advice, addr unaligned, range wraps,
+ * DONTNEED/FREE on a MAP_LOCKED range, FREE on a non-anonymous range,
+ * POPULATE_* on a range that does not allow the access), -ENOMEM (a hole
+ * in the range, or out of memory while populating), -EFAULT (POPULATE_*
+ * hit what an access would answer with -EIO: I/O error, past end of file).
+ * The range is checked whole before anything is done: a failed call
+ * changes nothing (POPULATE_* keep what they populated before an I/O error
+ * or running out of memory).  len 0 is a no-op.
+ */
+int  umm_madvise(struct umm_mm *mm, uintptr_t addr, size_t len, int advice);
+
+/*
+ * umm_mincore - one byte per page of [addr, addr+len) into vec: bit 0 set
+ * when the page is resident (mapped by a pte, or, unmapped, in the page
+ * cache of the file or shmem object the mapping shows there).  Returns 0,
+ * -EINVAL (addr unaligned), -ENOMEM (a hole, or beyond UMM_TASK_SIZE),
+ * -EFAULT (vec NULL).  len 0 is a no-op.
+ */
+int  umm_mincore(struct umm_mm *mm, uintptr_t addr, size_t len, unsigned char *vec);
+
+/*
+ * umm_msync - as msync(2) for the shared file mappings of [addr, addr+len):
+ * MS_SYNC writes their dirty pages back and fdatasyncs the files (the data
+ * is durable on return; a write error is -EIO and the page stays dirty);
+ * MS_ASYNC writes them back without waiting for durability (synchronously
+ * for now; errors are kept for the next MS_SYNC or umm_object_sync);
+ * MS_INVALIDATE has nothing to do (one page cache serves every mapping)
+ * but is -EBUSY on a MAP_LOCKED range, as in Linux.  Returns 0, -EINVAL
+ * (addr unaligned, unknown flags, both MS_SYNC and MS_ASYNC), -ENOMEM (a
+ * hole in the range), -EIO.  A range with a hole writes nothing.
+ */
+int  umm_msync(struct umm_mm *mm, uintptr_t addr, size_t len, int flags);
+
+/*
+ * umm_prepage - bring in, now, every page of each extent
+ * [v[i].addr, v[i].addr + v[i].extent) (an unaligned extent covers the
+ * pages it touches; overlapping and adjacent extents are merged; extent 0
+ * is empty).  Best effort: a page that cannot be brought in (no memory,
+ * I/O error, past end of file) is left to the fault path; the call does
+ * not report it.  Synchronous: the pages are in when it returns (unless
+ * UMM_PREPAGE_ASYNC, below).
+ *
+ * A tuple is invalid when its range wraps, leaves [UMM_MMAP_MIN_ADDR,
+ * UMM_TASK_SIZE), or covers a page with no mapping or one that does not
+ * allow the access (read; write with UMM_PREPAGE_WRITE).  Without
+ * UMM_PREPAGE_SKIP_INVALID an invalid tuple fails the whole call with
+ * -EFAULT before anything is done, and umm_prepage_bad_index() then
+ * gives the index of the first invalid tuple (kept per thread, like
+ * errno); with the flag, invalid tuples are skipped.
+ *
+ * Returns 0, -EFAULT (see above), -EINVAL (mm NULL, v NULL with n > 0,
+ * unknown flags), -ENOMEM (no memory to sort the tuples).
+ */
+struct umm_prepage_tuple {
+	uintptr_t addr;
+	size_t extent;      /* bytes */
+};
+#define UMM_PREPAGE_WRITE        0x1   /* fault for writing: break copy-on-write now */
+#define UMM_PREPAGE_SKIP_INVALID 0x2   /* skip invalid tuples instead of failing */
+#define UMM_PREPAGE_ASYNC        0x4   /* queue the reads and return (below) */
+int  umm_prepage(struct umm_mm *mm, const struct umm_prepage_tuple *v, size_t n, int flags);
+/*
+ * UMM_PREPAGE_ASYNC: the tuples are checked and merged as above (errors
+ * are returned at once, nothing done), then the reads of the pages of file
+ * mappings that are not in the page cache are queued to the system's I/O
+ * backend and the call returns without waiting.  Nothing is mapped: the
+ * first touch of each page is a minor fault (it waits if the page's read
+ * is still in flight).  Pages that need no read (anonymous, shmem, already
+ * cached) and the copies UMM_PREPAGE_WRITE asks for are left to the faults.
+ *
+ * umm_prepage_wait - block until every read queued by the asynchronous
+ * prepages of mm made before the call has completed (reads queued by
+ * prepages made while it waits are waited for too).  Returns 0; -EIO if
+ * any of the reads completed since the last umm_prepage_wait failed (the
+ * page is left out of the cache; the access that needs it reads it again
+ * and gets -EIO only if that fails too); -EINVAL (mm NULL).  Any thread may
+ * wait; the wait does not hold mm's locks, so the mm may be used meanwhile.
+ */
+int  umm_prepage_wait(struct umm_mm *mm);
+/*
+ * umm_prepage_bad_index - the index of the first invalid tuple of this
+ * thread's last umm_prepage call that returned -EFAULT (SIZE_MAX if none).
+ */
+size_t umm_prepage_bad_index(void);
 
 #ifdef __cplusplus
 }

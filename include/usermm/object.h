@@ -34,7 +34,11 @@ int  umm_object_truncate(struct umm_object *obj, uint64_t size);
 void umm_object_get(struct umm_object *obj);
 void umm_object_put(struct umm_object *obj);
 uint64_t umm_object_size(const struct umm_object *obj);
-/* umm_object_sync - write back dirty cached pages of [offset, offset+len) (len 0 = to end); first error. */
+/*
+ * umm_object_sync - write back dirty cached pages of [offset, offset+len)
+ * (len 0 = to end) with pwrite, then fdatasync the file, so the data is
+ * durable on return; first error (-EIO).
+ */
 int  umm_object_sync(struct umm_object *obj, uint64_t offset, uint64_t len);
 /* umm_object_cached_pages - pages of this object in the page cache. */
 unsigned long umm_object_cached_pages(const struct umm_object *obj);

@@ -11,6 +11,8 @@
 extern "C" {
 #endif
 
+#define UMM_IO_HIST_BUCKETS 8
+
 struct umm_sys_stats {
 	unsigned long total_frames;
 	unsigned long free_frames;      /* buddy lists + per-thread caches */
@@ -22,6 +24,17 @@ struct umm_sys_stats {
 	unsigned long alloc_failures;
 	unsigned long nr_mms, nr_objects;
 	unsigned long warnings;         /* UMM_LOG_WARNING lines logged about this system */
+	/* asynchronous reads and readahead */
+	int io_backend;                 /* the one running: UMM_IO_URING or UMM_IO_THREADS */
+	unsigned long ra_pages;         /* pages read ahead (fault windows, MADV_WILLNEED,
+	                                   asynchronous prepage), not the faulting page */
+	unsigned long ra_hits;          /* of those, used since (a fault, or populate) */
+	unsigned long ra_wasted;        /* of those, dropped from the cache unused */
+	unsigned long io_requests;      /* read requests (one run of pages each) */
+	unsigned long io_pages;         /* pages in those requests */
+	unsigned long io_errors;        /* pages whose asynchronous read failed */
+	unsigned long io_hist[UMM_IO_HIST_BUCKETS]; /* requests of 1, 2-3, 4-7, ...
+	                                   64-127, 128+ pages */
 };
 int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st);
 

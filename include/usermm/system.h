@@ -28,6 +28,16 @@ enum {
 	UMM_RMAP_OBJECT    = 2,
 };
 
+/* How file pages are read asynchronously (readahead, prepage). */
+enum {
+	UMM_IO_DEFAULT = 0,   /* io_uring if the kernel allows it, else threads;
+	                         the environment variable UMM_IO_BACKEND=threads
+	                         or =io_uring overrides this default */
+	UMM_IO_URING   = 1,   /* io_uring (liburing); umm_system_create fails
+	                         with -EOPNOTSUPP if it cannot be set up */
+	UMM_IO_THREADS = 2,   /* a pool of threads calling preadv */
+};
+
 /* A zero field means a sane default. */
 struct umm_config {
 	size_t      phys_bytes;   /* physical memory; default 256 MiB, minimum 1 MiB
@@ -40,6 +50,11 @@ struct umm_config {
 	unsigned    pcp_high;     /* frames kept per thread; default 64 */
 	int         debug_checks; /* run the expensive invariant check after every
 	                             address-space operation (slow; for tests) */
+	int         io_backend;   /* UMM_IO_*; default UMM_IO_DEFAULT */
+	size_t      readahead_max_bytes; /* largest readahead window of a file
+	                             stream; default 512 KiB, rounded down to
+	                             pages, at most 16 MiB; one page turns
+	                             fault-time readahead off */
 };
 
 struct umm_system;
@@ -48,10 +63,13 @@ struct umm_mm;
 
 /*
  * umm_system_create - cfg NULL means all defaults.  -EINVAL for a bad config
- * (phys_bytes < 1 MiB, unknown rmap, min watermark >= half of memory) or a
- * NULL out; -EOPNOTSUPP for swap_path/swap_bytes until swap is available;
- * -ENOMEM when the memory cannot be reserved, whether the host is short of
- * it or phys_bytes is larger than any host could reserve (1ULL << 62).
+ * (phys_bytes < 1 MiB, unknown rmap, min watermark >= half of memory,
+ * unknown io_backend, readahead_max_bytes not 0 and below 4 KiB or above
+ * 16 MiB) or a NULL out; -EOPNOTSUPP for swap_path/swap_bytes until swap
+ * is available, and for io_backend UMM_IO_URING when io_uring cannot be
+ * set up; -ENOMEM when the memory cannot be reserved, whether the host is
+ * short of it or phys_bytes is larger than any host could reserve
+ * (1ULL << 62).
  */
 int  umm_system_create(const struct umm_config *cfg, struct umm_system **out);
 /*

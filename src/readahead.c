@@ -1,0 +1,486 @@
+/*
+ * readahead.c - reading file pages before they are needed: the policy
+ * for faults (sequential streams, growing windows, an asynchronous
+ * marker) and explicit readahead of a range (MADV_WILLNEED, asynchronous
+ * prepage).  The reads themselves go through the system's I/O backend
+ * (io.c): each run of consecutive uncached pages becomes requests of at
+ * most RA_REQ_PAGES pages, submitted in batches, which the backend runs in
+ * parallel (a 512 KiB window is four 128 KiB reads in flight at once).
+ *
+ * State is per object, not per VMA: the page cache the windows fill is
+ * the object's, every mapping of it (other VMAs, other address spaces,
+ * fork children) shares what was read, and the state survives VMA
+ * splits, merges and mremap without any hook in the VMA code.  To keep
+ * several readers of one object (two threads each scanning their own
+ * part, a fork child) from breaking each other's streams, an object keeps
+ * RA_STREAMS streams, matched by position and replaced least recently
+ * used first.
+ *
+ * A stream:
+ *   start, size   the window last read ahead: pages [start, start + size)
+ *   marker        a fault on a page of the window at or past it, the
+ *                 first time that page is used, reads the next window
+ *                 asynchronously: the window after [start, start + size)
+ *                 at twice the size (up to the maximum), with the marker
+ *                 at its first page.  So a reader entering a window
+ *                 starts reading the next one and, once the windows are
+ *                 large enough, never waits for I/O.
+ *   next          the page after the last miss, to notice a stream
+ *                 whose pages are all misses (a second consecutive miss
+ *                 starts a window).
+ *
+ * Faults (filemap_fault_page):
+ *   hit on a page with PG_readahead  a readahead hit: clear the flag;
+ *                 if it is at or past its stream's marker, read the next
+ *                 window (unless MADV_RANDOM); count the hit once the
+ *                 page is uptodate.
+ *   miss, MADV_RANDOM   read just the page, synchronously.
+ *   miss inside or just past a stream's window  the reader caught up:
+ *                 a window of the grown size from the missing page.
+ *   miss right after the previous miss, or MADV_SEQUENTIAL  a new
+ *                 stream: a first window of RA_INIT_PAGES (MADV_SEQUENTIAL:
+ *                 the maximum, and every later window too).
+ *   any other miss  random: just the page, and remember where it was.
+ * A window that starts with the faulting page is read in the same request
+ * as that page, and the fault then waits for its page's lock; it counts
+ * as major.  A fault that finds its page under readahead I/O waits too but
+ * counts as minor (it did not start the read), as in Linux.
+ *
+ * PG_readahead marks a page read by readahead and not used since.  Each
+ * such page is counted exactly once: as a hit when the first fault on it
+ * (which clears the flag) finds it uptodate; as wasted when it leaves the
+ * cache unused (filemap.c, with the flag still set; or under the fault
+ * that cleared it, truncated before its read completed); as an I/O error
+ * when its read fails (io.c).  The page a fault asked for is not marked.
+ *
+ * Fault-time windows are read only while the window fits above the high
+ * watermark (else just the faulting page is read), and allocate with
+ * GFP_NORECLAIM: they take free frames only, and stop at the first one
+ * they cannot get (the pages already queued are read).  Explicit readahead (MADV_WILLNEED, prepage, populate)
+ * asks like any allocation.  Only page_cache_read_range waits for I/O.
+ *
+ * Locks: ra->lock is a leaf, held only to choose a window (never across
+ * allocation, page locks or submission).  Building a request takes the
+ * new pages' locks (trylock: nobody else can see them yet) and tree_lock.
+ */
+#include <errno.h>
+#include <string.h>
+#include "readahead.h"
+#include "filemap.h"
+#include "io.h"
+
+#define RA_INIT_PAGES 4U
+/* Pages per request: a window becomes several requests the backend runs in parallel. */
+#define RA_REQ_PAGES 32
+#define RA_SUBMIT_BATCH 32      /* requests queued before a batch is submitted */
+
+/** file_ra_state_init - no stream yet. */
+void file_ra_state_init(struct file_ra_state *ra)
+{
+	memset(ra->streams, 0, sizeof(ra->streams));
+	ra->clock = 0;
+	pthread_mutex_init(&ra->lock, NULL);
+}
+
+/** file_ra_state_destroy - free what init set up. */
+void file_ra_state_destroy(struct file_ra_state *ra)
+{
+	pthread_mutex_destroy(&ra->lock);
+}
+
+static unsigned int ra_max_pages(const struct umm_object *obj)
+{
+	return (unsigned int)(obj->sys->cfg.readahead_max_bytes >> PAGE_SHIFT);
+}
+
+/* The window after one of @size pages. */
+static unsigned int ra_next_size(unsigned int size, unsigned int max, unsigned int hints)
+{
+	if (hints & RA_HINT_SEQ)
+		return max;
+	return MIN(size < max / 16 ? size * 4 : size * 2, max);
+}
+
+/* ---- building and submitting requests ---- */
+
+struct ra_batch {
+	struct umm_object *obj;
+	struct io_tracker *tracker;
+	struct io_request *list, **tail;
+	unsigned int nr_reqs;
+	struct page *run[RA_REQ_PAGES];  /* consecutive locked new pages, not yet a request */
+	unsigned int run_n;
+	unsigned long queued;            /* pages in submitted or listed requests */
+	uint64_t demand;                 /* page a fault waits for (not PG_readahead), or UINT64_MAX */
+	bool demand_queued;
+	bool mark;                       /* the others are read-ahead pages (PG_readahead) */
+	gfp_t gfp;                       /* for the pages other than the demanded one */
+};
+
+/* Give up on the pages of the run: they leave the cache unread (no I/O was started). */
+static void ra_drop_run(struct ra_batch *b)
+{
+	unsigned long ahead = 0;
+
+	for (unsigned int i = 0; i < b->run_n; i++) {
+		struct page *page = b->run[i];
+
+		if (b->mark && page->index != b->demand)
+			ahead++;
+		delete_from_page_cache(page);      /* counts it wasted (or a waiter does) */
+		unlock_page(page);
+		put_page(page);
+	}
+	atomic_fetch_add(&b->obj->sys->ra_pages, ahead);
+	b->run_n = 0;
+}
+
+static void ra_submit_list(struct ra_batch *b)
+{
+	io_submit_reads(b->obj->sys, b->list);
+	b->list = NULL;
+	b->tail = &b->list;
+	b->nr_reqs = 0;
+}
+
+/* Turn the run into a request on the batch's list (submitting a full batch). */
+static void ra_close_run(struct ra_batch *b)
+{
+	struct umm_system *sys = b->obj->sys;
+	struct io_request *req;
+	unsigned int ahead = 0;
+
+	if (!b->run_n)
+		return;
+	req = io_request_alloc(sys, b->obj, b->run[0]->index, b->run_n);
+	if (!req) {
+		ra_drop_run(b);
+		return;
+	}
+	for (unsigned int i = 0; i < b->run_n; i++) {
+		req->pages[i] = b->run[i];
+		if (b->run[i]->index == b->demand)
+			b->demand_queued = true;
+		else if (b->mark)
+			ahead++;
+	}
+	if (b->tracker) {
+		io_tracker_get(b->tracker);
+		io_tracker_add(b->tracker, b->run_n);
+		req->tracker = b->tracker;
+	}
+	atomic_fetch_add(&sys->ra_pages, ahead);
+	b->queued += b->run_n;
+	b->run_n = 0;
+	*b->tail = req;
+	b->tail = &req->next;
+	if (++b->nr_reqs == RA_SUBMIT_BATCH)
+		ra_submit_list(b);
+}
+
+/*
+ * A new locked page at @index in the cache, or NULL: already cached
+ * (*nomem false) or no frame (*nomem true).
+ */
+static struct page *ra_add_page(struct ra_batch *b, uint64_t index, bool *nomem)
+{
+	struct umm_object *obj = b->obj;
+	bool demand = index == b->demand;
+	struct page *page;
+	int err;
+
+	*nomem = false;
+	page = find_get_page(obj, index);
+	if (page) {
+		put_page(page);
+		return NULL;
+	}
+	page = alloc_page(obj->sys->phys, demand ? GFP_KERNEL : b->gfp);
+	if (!page) {
+		*nomem = true;
+		return NULL;
+	}
+	BUG_ON(!trylock_page(page));        /* nobody else can see it yet */
+	err = add_to_page_cache(page, obj, index);
+	if (err) {
+		unlock_page(page);
+		put_page(page);
+		*nomem = err == -ENOMEM;
+		return NULL;
+	}
+	ClearPageError(page);
+	if (!demand && b->mark)
+		SetPageReadahead(page);
+	return page;
+}
+
+/*
+ * Queue reads of the uncached pages of [start, start + nr), clamped to the
+ * object's size, in runs of consecutive pages.  Returns the pages queued.
+ */
+static unsigned long ra_read_range(struct ra_batch *b, uint64_t start, uint64_t nr)
+{
+	uint64_t end = object_size_pages(b->obj);
+
+	if (start < end && nr < end - start)
+		end = start + nr;
+	b->tail = &b->list;
+	for (uint64_t index = start; index < end; index++) {
+		bool nomem;
+		struct page *page = ra_add_page(b, index, &nomem);
+
+		if (!page) {
+			ra_close_run(b);
+			if (nomem && index != b->demand)
+				break;
+			continue;
+		}
+		b->run[b->run_n++] = page;
+		if (b->run_n == RA_REQ_PAGES)
+			ra_close_run(b);
+	}
+	ra_close_run(b);
+	if (b->list)
+		ra_submit_list(b);
+	return b->queued;
+}
+
+/* Can @obj's pages be read through the asynchronous backend? */
+static bool ra_async_capable(const struct umm_object *obj)
+{
+	return obj->type == OBJ_FILE && obj->sys->io;
+}
+
+static long ra_read_explicit(struct umm_object *obj, uint64_t first, uint64_t nr,
+			     struct io_tracker *tracker, bool mark)
+{
+	struct ra_batch b = {
+		.obj = obj, .tracker = tracker, .demand = UINT64_MAX,
+		.mark = mark, .gfp = GFP_KERNEL,
+	};
+
+	return (long)ra_read_range(&b, first, nr);
+}
+
+/**
+ * force_page_cache_readahead - queue reads of the uncached pages of
+ * [@first, @first + @nr) and return without waiting (see readahead.h).
+ * Takes tree_lock and the new pages' locks; holds nothing on return.
+ * Return: pages queued (filled, for objects that are not files), >= 0.
+ */
+long force_page_cache_readahead(struct umm_object *obj, uint64_t first, uint64_t nr)
+{
+	long n;
+
+	if (!obj || !nr)
+		return 0;
+	if (ra_async_capable(obj))
+		return ra_read_explicit(obj, first, nr, NULL, true);
+	n = filemap_read_range(obj, first, nr);
+	return n > 0 ? n : 0;
+}
+
+/**
+ * page_cache_read_async - force_page_cache_readahead of a file whose
+ * pages are accounted to @tracker (may be NULL) until their reads
+ * complete.  Same locks.
+ * Return: pages queued (0 for objects that are not files).
+ */
+long page_cache_read_async(struct umm_object *obj, uint64_t first, uint64_t nr,
+			   struct io_tracker *tracker)
+{
+	if (!obj || !nr || !ra_async_capable(obj))
+		return 0;
+	return ra_read_explicit(obj, first, nr, tracker, true);
+}
+
+/**
+ * page_cache_read_range - read the uncached pages of [@first, @first +
+ * @nr) and wait for them (see readahead.h).  Takes tree_lock and page
+ * locks, waits for the reads; holds nothing on entry or exit.
+ * Return: pages read, or the first error (-EIO, -ENOMEM), -EINVAL (NULL).
+ */
+long page_cache_read_range(struct umm_object *obj, uint64_t first, uint64_t nr)
+{
+	struct io_tracker *tracker;
+	long n;
+	int err;
+
+	if (!obj)
+		return -EINVAL;
+	tracker = ra_async_capable(obj) ? io_tracker_alloc() : NULL;
+	if (!tracker)
+		return filemap_read_range(obj, first, nr);
+	n = ra_read_explicit(obj, first, nr, tracker, false);
+	err = io_tracker_wait(tracker);
+	io_tracker_put(tracker);
+	return err ? err : n;
+}
+
+/* ---- the fault-time policy ---- */
+
+/* Is there room for a window of @size pages above the high watermark? */
+static bool ra_memory_ok(struct umm_object *obj, unsigned int size)
+{
+	return zone_watermark_ok(obj->sys->phys, WMARK_HIGH, size);
+}
+
+/* The least recently used stream, to be replaced.  ra->lock held. */
+static struct ra_stream *ra_victim(struct file_ra_state *ra)
+{
+	struct ra_stream *victim = &ra->streams[0];
+
+	for (int i = 1; i < RA_STREAMS; i++)
+		if (ra->streams[i].used < victim->used)
+			victim = &ra->streams[i];
+	return victim;
+}
+
+/*
+ * A fault missed at @index: choose the window to read with it.  Returns
+ * its size in pages (1: just the page).  Takes ra->lock.
+ */
+static unsigned int ra_on_miss(struct umm_object *obj, uint64_t index, unsigned int hints)
+{
+	struct file_ra_state *ra = &obj->ra;
+	unsigned int max = ra_max_pages(obj), size = 0;
+	struct ra_stream *s = NULL;
+
+	pthread_mutex_lock(&ra->lock);
+	for (int i = 0; i < RA_STREAMS && !size; i++) {
+		struct ra_stream *t = &ra->streams[i];
+
+		if (t->size && index >= t->start && index <= t->start + t->size)
+			size = ra_next_size(t->size, max, hints);       /* caught up */
+		else if (t->used && t->next == index)
+			size = hints & RA_HINT_SEQ ? max : MIN(RA_INIT_PAGES, max);
+		if (size)
+			s = t;
+	}
+	if (!s) {
+		s = ra_victim(ra);
+		if (hints & RA_HINT_SEQ)
+			size = max;
+	}
+	if (size <= 1)
+		size = 0;
+	s->start = index;
+	s->size = size;
+	s->marker = index + 1;
+	s->next = index + 1;
+	s->used = ++ra->clock;
+	pthread_mutex_unlock(&ra->lock);
+	return size ? size : 1;
+}
+
+/*
+ * A readahead page at @index was used for the first time: if it is at or
+ * past its stream's marker, advance the stream and return the next window
+ * in *startp (its size; 0 for none).  Takes ra->lock.
+ */
+static unsigned int ra_on_hit(struct umm_object *obj, uint64_t index, unsigned int hints,
+			      uint64_t *startp)
+{
+	struct file_ra_state *ra = &obj->ra;
+	unsigned int size = 0;
+
+	pthread_mutex_lock(&ra->lock);
+	for (int i = 0; i < RA_STREAMS; i++) {
+		struct ra_stream *s = &ra->streams[i];
+
+		if (!s->size || index < s->marker || index >= s->start + s->size)
+			continue;
+		s->start += s->size;
+		s->size = ra_next_size(s->size, ra_max_pages(obj), hints);
+		s->marker = s->start;
+		s->next = index + 1;
+		s->used = ++ra->clock;
+		*startp = s->start;
+		size = s->size;
+		break;
+	}
+	pthread_mutex_unlock(&ra->lock);
+	return size;
+}
+
+/*
+ * The fault found page (referenced) in the cache: if it was read ahead and
+ * not used yet, clear PG_readahead and start the next window if it is at
+ * or past its stream's marker.  Returns whether it was a read-ahead page
+ * (the caller counts it once its read is known to have worked or not).
+ */
+static bool ra_page_used(struct umm_object *obj, struct page *page, uint64_t index,
+			 unsigned int hints)
+{
+	uint64_t start;
+	unsigned int size;
+
+	if (!PageReadahead(page) || !TestClearPageReadahead(page))
+		return false;
+	if (hints & RA_HINT_RAND)
+		return true;
+	size = ra_on_hit(obj, index, hints, &start);
+	if (size && ra_memory_ok(obj, size)) {
+		struct ra_batch b = {
+			.obj = obj, .demand = UINT64_MAX, .mark = true,
+			.gfp = GFP_NORECLAIM | GFP_NOWARN,
+		};
+
+		ra_read_range(&b, start, size);
+	}
+	return true;
+}
+
+/**
+ * filemap_fault_page - the page at @index for a fault through a mapping
+ * with readahead @hints (RA_HINT_*), reading ahead as the policy above
+ * says.  Takes ra->lock, tree_lock and page locks (none held on return);
+ * may wait for a read in flight.
+ * Return: 0 with *@pagep uptodate and referenced, *@major true if this
+ * fault read its own page; -EIO (past end of object, or the read of the
+ * page failed), -ENOMEM, -EINVAL (NULL args).
+ */
+int filemap_fault_page(struct umm_object *obj, uint64_t index, unsigned int hints,
+		       struct page **pagep, bool *major)
+{
+	struct ra_batch b = {
+		.obj = obj, .demand = index, .mark = true, .gfp = GFP_NORECLAIM | GFP_NOWARN,
+	};
+	struct page *page;
+	unsigned int size;
+	int err;
+
+	if (!obj || !pagep || !major)
+		return -EINVAL;
+	*major = false;
+	if (obj->type != OBJ_FILE || !obj->sys->io)
+		return read_cache_page(obj, index, pagep, major);
+	if (index >= object_size_pages(obj))
+		return -EIO;
+	page = find_get_page(obj, index);
+	if (page) {
+		bool ahead = ra_page_used(obj, page, index, hints);
+
+		err = filemap_wait_uptodate(obj, index, page);
+		/*
+		 * Count the read-ahead page once: a hit if it reads, wasted if it
+		 * left the cache unread (truncated), neither if its read failed
+		 * (completion counted an I/O error).
+		 */
+		if (ahead && err != -EIO)
+			atomic_fetch_add(err ? &obj->sys->ra_wasted : &obj->sys->ra_hits, 1);
+		if (!err)
+			*pagep = page;
+		if (err != -EAGAIN)
+			return err;
+		return read_cache_page(obj, index, pagep, major);
+	}
+	size = hints & RA_HINT_RAND ? 1 : ra_on_miss(obj, index, hints);
+	if (size <= 1 || !ra_memory_ok(obj, size))
+		return read_cache_page(obj, index, pagep, major);
+	ra_read_range(&b, index, size);
+	err = read_cache_page(obj, index, pagep, major);
+	if (b.demand_queued)
+		*major = true;
+	return err;
+}
