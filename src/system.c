@@ -64,6 +64,20 @@ static void destroy_caches(struct umm_system *sys)
 		pr_warn(NULL, "%lu VMA/mm structures leaked at system destroy", leaked);
 }
 
+/*
+ * default_rmap - the scheme of a system whose config leaves cfg.rmap 0:
+ * pte chains, unless the environment variable UMM_RMAP says "object" or
+ * "pte-chain" (so a whole test suite can run under either scheme).
+ */
+static int default_rmap(void)
+{
+	const char *env = getenv("UMM_RMAP");
+
+	if (env && !strcmp(env, "object"))
+		return UMM_RMAP_OBJECT;
+	return UMM_RMAP_PTE_CHAIN;
+}
+
 /**
  * umm_system_create - create a usermm instance from cfg (NULL: defaults).
  * Returns 0 with *out set, -EINVAL for a bad config or NULL out,
@@ -93,7 +107,7 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	if (!sys->cfg.phys_bytes)
 		sys->cfg.phys_bytes = DEFAULT_PHYS_BYTES;
 	if (!sys->cfg.rmap)
-		sys->cfg.rmap = UMM_RMAP_PTE_CHAIN;
+		sys->cfg.rmap = default_rmap();
 	params.wmark_min = cfg->wmark_min_bytes >> PAGE_SHIFT;
 	params.pcp_high = cfg->pcp_high;
 	err = phys_create(sys->cfg.phys_bytes, &params, &sys->phys);
@@ -117,6 +131,9 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	err = create_caches(sys);
 	if (err)
 		goto err_caches;
+	err = rmap_system_init(sys);
+	if (err)
+		goto err_rmap;
 	err = tlb_init();
 	if (err)
 		goto err_caches;
@@ -127,6 +144,8 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	*out = sys;
 	return 0;
 
+err_rmap:
+	rmap_system_destroy(sys);
 err_caches:
 	destroy_caches(sys);
 err_phys:
@@ -156,6 +175,8 @@ int umm_system_destroy(struct umm_system *sys)
 			nr_mms, atomic_load(&sys->nr_objects));
 		return -EBUSY;
 	}
+	if (rmap_system_destroy(sys))
+		pr_warn(NULL, "reverse-map structures leaked at system destroy");
 	destroy_caches(sys);
 	pthread_mutex_destroy(&sys->mm_list_lock);
 	phys_destroy(sys->phys);
@@ -209,6 +230,8 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	mm_list_unlock(sys);
 	st->nr_objects = (unsigned long)atomic_load(&sys->nr_objects);
 	st->warnings = (unsigned long)atomic_load(&sys->nr_warnings);
+	st->rmap = sys->cfg.rmap;
+	rmap_get_stats(sys, &st->nr_reverse_maps, &st->rmap_bytes);
 	return 0;
 }
 

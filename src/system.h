@@ -45,6 +45,14 @@ struct umm_system {
 	_Atomic long nr_pgtable;         /* page-table pages */
 	_Atomic long nr_warnings;        /* warnings logged about this system (pr_warn) */
 
+	/* reverse map (rmap.h): pte chains */
+	struct kmem_cache *pte_chain_cache;    /* struct pte_chain blocks */
+	struct stripe_counter nr_reverse_maps; /* ptes recorded in pages' chains (direct included) */
+	struct stripe_counter nr_pte_chains;   /* chain blocks allocated */
+	/* reverse map: object scheme */
+	pthread_mutex_t anon_vma_lock;   /* leaf: anon_vma refcounts (pins an anon_vma for a walk) */
+	long nr_anon_vmas;               /* [anon_vma_lock] live anon_vmas */
+
 	/*
 	 * unmap_mapping_range - set by the address-space layer: remove every
 	 * pte that maps pages [first, end) of obj, in every mm (truncate).

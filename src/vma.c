@@ -21,10 +21,12 @@
  * those paths (on insertion the successor is an ancestor of the new leaf,
  * so rb_insert_augmented covers it).
  *
- * Merging follows vma_can_merge(): adjacent, same flags, object and
- * anon_vma, contiguous pgoff, not nonlinear.  Requiring the same anon_vma
- * (Linux also lets a NULL one adopt its neighbour's) keeps the future
- * object-based anon rmap trivially correct, at the price of fewer merges.
+ * Merging follows vma_can_merge(): adjacent, same flags and object,
+ * equal anon_vmas or only one side with one (the merged VMA adopts it),
+ * contiguous pgoff, not nonlinear.  Adoption keeps the object-based anon
+ * rmap correct: every page of the merged range was mapped in a VMA with
+ * that anon_vma (the others had none, so no anon pages), and anon page
+ * indexes are vm_pgoff based, which a merge keeps contiguous.
  *
  * Invariants (checked by vma_tree_check):
  *   1. vm_start < vm_end, both page aligned, vm_mm == mm;
@@ -49,8 +51,12 @@
  *   protects the i_mmap list and, for a linked file VMA, its vm_start,
  *   vm_end and vm_pgoff (an i_mmap walker such as truncate reads them
  *   without mmap_lock).  A split or merge changes all the VMAs involved
- *   under one hold of i_mmap_lock, so a walker never sees a hole.
- *   Order: mmap_lock -> i_mmap_lock -> slab cache lock.  Objects are
+ *   under one hold of i_mmap_lock, so a walker never sees a hole.  In an
+ *   object-rmap system a VMA with an anon_vma is also on anon_vma->head,
+ *   and the same changes take anon_vma->lock (after i_mmap_lock), which
+ *   protects that list and the linked VMAs' ranges for the anon rmap walk.
+ *   vma_dup takes a reference on the anon_vma, vma_free drops it.
+ *   Order: mmap_lock -> i_mmap_lock -> anon_vma lock -> slab cache lock.  Objects are
  *   released (object_put) and VMAs freed only after i_mmap_lock is dropped.
  */
 #include <errno.h>
@@ -58,6 +64,16 @@
 #include <string.h>
 #include "vma.h"
 #include "filemap.h"
+#include "rmap.h"
+
+/*
+ * vma_has_anon_vma - does vma hold a reference on a real anon_vma?  Only
+ * object-rmap systems set one (rmap_object.c).
+ */
+static inline bool vma_has_anon_vma(const struct vm_area_struct *vma)
+{
+	return vma->anon_vma && vma->vm_mm->sys->cfg.rmap == UMM_RMAP_OBJECT;
+}
 
 #define vma_of(node) rb_entry(node, struct vm_area_struct, vm_rb)
 
@@ -78,6 +94,7 @@ struct vm_area_struct *vma_alloc(struct umm_mm *mm)
 		return NULL;
 	vma->vm_mm = mm;
 	INIT_LIST_HEAD(&vma->obj_link);
+	INIT_LIST_HEAD(&vma->anon_vma_link);
 	return vma;
 }
 
@@ -88,8 +105,8 @@ struct vm_area_struct *vma_alloc(struct umm_mm *mm)
  *
  * Copies range, flags, object, pgoff and anon_vma; takes a reference on
  * the object.  The copy has its own (unlinked) tree node and i_mmap link.
- * anon_vma is copied as a plain pointer: the reverse-map layer owns its
- * lifetime.  Caller holds mmap_lock of vma's mm.  NULL on ENOMEM.
+ * In an object-rmap system the copy also takes a reference on the
+ * anon_vma (rmap_object.c); otherwise anon_vma is unused.  Caller holds mmap_lock of vma's mm.  NULL on ENOMEM.
  */
 struct vm_area_struct *vma_dup(struct umm_mm *mm, const struct vm_area_struct *vma)
 {
@@ -105,6 +122,8 @@ struct vm_area_struct *vma_dup(struct umm_mm *mm, const struct vm_area_struct *v
 	copy->anon_vma = vma->anon_vma;
 	if (copy->vm_obj)
 		object_get(copy->vm_obj);
+	if (vma_has_anon_vma(copy))
+		anon_vma_get(copy->anon_vma);
 	return copy;
 }
 
@@ -120,8 +139,11 @@ void vma_free(struct vm_area_struct *vma)
 	if (!vma)
 		return;
 	VM_BUG_ON(vma->vm_obj && !list_empty(&vma->obj_link));
+	VM_BUG_ON(!list_empty(&vma->anon_vma_link));
 	if (vma->vm_obj)
 		object_put(vma->vm_obj);
+	if (vma_has_anon_vma(vma))
+		anon_vma_put(vma->anon_vma);
 	kmem_cache_free(vma->vm_mm->sys->vma_cache, vma);
 }
 
@@ -364,10 +386,14 @@ static void vma_obj_lock(struct vm_area_struct *vma)
 {
 	if (vma->vm_obj)
 		i_mmap_lock_write(vma->vm_obj);
+	if (vma_has_anon_vma(vma))
+		anon_vma_lock(vma->anon_vma);
 }
 
 static void vma_obj_unlock(struct vm_area_struct *vma)
 {
+	if (vma_has_anon_vma(vma))
+		anon_vma_unlock(vma->anon_vma);
 	if (vma->vm_obj)
 		i_mmap_unlock_write(vma->vm_obj);
 }
@@ -397,6 +423,8 @@ static void __vma_insert(struct umm_mm *mm, struct vm_area_struct *vma)
 	mm->total_vm += vma_pages(vma);
 	if (vma->vm_obj)
 		list_add(&vma->obj_link, &vma->vm_obj->i_mmap);
+	if (vma_has_anon_vma(vma))
+		list_add(&vma->anon_vma_link, &vma->anon_vma->head);
 }
 
 /* __vma_remove - take vma out of the tree, counters and i_mmap; i_mmap_lock held if file. */
@@ -411,6 +439,8 @@ static void __vma_remove(struct umm_mm *mm, struct vm_area_struct *vma)
 	mm->total_vm -= vma_pages(vma);
 	if (vma->vm_obj)
 		list_del_init(&vma->obj_link);
+	if (vma_has_anon_vma(vma))
+		list_del_init(&vma->anon_vma_link);
 }
 
 /* __vma_set_range - move a linked vma's bounds in place; i_mmap_lock held if file. */
@@ -535,9 +565,10 @@ int split_vma(struct umm_mm *mm, struct vm_area_struct *vma, uintptr_t addr, int
  * @a: the lower VMA
  * @b: the upper VMA
  *
- * True when they touch (a->vm_end == b->vm_start), have the same flags,
- * object and anon_vma, b's pgoff continues a's, and neither is a nonlinear
- * window.  For anonymous VMAs pgoff comes from the creation address, so
+ * True when they touch (a->vm_end == b->vm_start), have the same flags
+ * and object, the same anon_vma or at most one of them has one (the
+ * merged VMA adopts it, as Linux does), b's pgoff continues a's, and
+ * neither is a nonlinear window.  For anonymous VMAs pgoff comes from the creation address, so
  * two created side by side merge and a moved one (mremap) does not.
  * No locks (reads the VMAs only).
  */
@@ -545,11 +576,32 @@ bool vma_can_merge(const struct vm_area_struct *a, const struct vm_area_struct *
 {
 	if (!a || !b || a->vm_end != b->vm_start)
 		return false;
-	if (a->vm_flags != b->vm_flags || a->vm_obj != b->vm_obj || a->anon_vma != b->anon_vma)
+	if (a->vm_flags != b->vm_flags || a->vm_obj != b->vm_obj)
+		return false;
+	if (a->anon_vma && b->anon_vma && a->anon_vma != b->anon_vma)
 		return false;
 	if ((a->vm_flags | b->vm_flags) & VM_NONLINEAR)
 		return false;
 	return b->vm_pgoff == a->vm_pgoff + vma_pages(a);
+}
+
+/*
+ * vma_adopt_anon_vma - before a merge: if the surviving VMA has no
+ * anon_vma but a VMA merged into it has, the survivor takes it (a
+ * reference, and a place on its list, under its lock).  Object rmap only.
+ */
+static void vma_adopt_anon_vma(struct vm_area_struct *keep, struct vm_area_struct *a,
+			       struct vm_area_struct *b)
+{
+	struct anon_vma *av = a && a->anon_vma ? a->anon_vma : b ? b->anon_vma : NULL;
+
+	if (keep->anon_vma || !av || keep->vm_mm->sys->cfg.rmap != UMM_RMAP_OBJECT)
+		return;
+	anon_vma_get(av);
+	anon_vma_lock(av);
+	keep->anon_vma = av;
+	list_add(&keep->anon_vma_link, &av->head);
+	anon_vma_unlock(av);
 }
 
 /**
@@ -566,19 +618,25 @@ struct vm_area_struct *vma_try_merge(struct umm_mm *mm, struct vm_area_struct *v
 {
 	struct vm_area_struct *prev = vma_prev(vma), *next = vma_next(vma);
 	bool with_prev = vma_can_merge(prev, vma), with_next = vma_can_merge(vma, next);
-	struct vm_area_struct *keep = with_prev ? prev : vma;
-	uintptr_t end = with_next ? next->vm_end : vma->vm_end;
+	struct vm_area_struct *keep;
+	uintptr_t end;
 
+	/* each pair may agree while prev and next carry different anon_vmas */
+	if (with_prev && with_next && prev->anon_vma && next->anon_vma && prev->anon_vma != next->anon_vma)
+		with_next = false;
+	keep = with_prev ? prev : vma;
+	end = with_next ? next->vm_end : vma->vm_end;
 	if (!with_prev && !with_next)
 		return vma;
-	vma_obj_lock(vma);
+	vma_adopt_anon_vma(keep, with_prev ? vma : NULL, with_next ? next : NULL);
+	vma_obj_lock(keep);
 	/* remove before extending, so the tree never holds overlapping VMAs */
 	if (with_next)
 		__vma_remove(mm, next);
 	if (with_prev)
 		__vma_remove(mm, vma);
 	__vma_set_range(mm, keep, keep->vm_start, end, keep->vm_pgoff);
-	vma_obj_unlock(vma);
+	vma_obj_unlock(keep);
 	vmacache_invalidate(mm);
 	if (with_next)
 		vma_free(next);

@@ -22,6 +22,10 @@ struct umm_sys_stats {
 	unsigned long alloc_failures;
 	unsigned long nr_mms, nr_objects;
 	unsigned long warnings;         /* UMM_LOG_WARNING lines logged about this system */
+	int rmap;                       /* the reverse-map scheme in use: UMM_RMAP_PTE_CHAIN or _OBJECT */
+	unsigned long nr_reverse_maps;  /* pte chains: ptes recorded (direct ones included); object: 0 */
+	unsigned long rmap_bytes;       /* reverse-map memory beyond struct page: chain blocks
+	                                   (pte chains) or anon_vmas (object) */
 };
 int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st);
 
