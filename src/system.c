@@ -66,16 +66,20 @@ static void destroy_caches(struct umm_system *sys)
 
 /*
  * default_rmap - the scheme of a system whose config leaves cfg.rmap 0:
- * pte chains, unless the environment variable UMM_RMAP says "object" or
- * "pte-chain" (so a whole test suite can run under either scheme).
+ * object-based, unless the environment variable UMM_RMAP says
+ * "pte-chain" (or "object"), so a whole test suite can run under either
+ * scheme.  Object rmap is the default because it costs no memory per
+ * mapped pte (pte chains: 10 bytes per pte with 64 sharers) and builds
+ * mappings as fast; pte chains unmap a widely shared page faster
+ * (bench_rmap, docs/BENCHMARKS.md).
  */
 static int default_rmap(void)
 {
 	const char *env = getenv("UMM_RMAP");
 
-	if (env && !strcmp(env, "object"))
-		return UMM_RMAP_OBJECT;
-	return UMM_RMAP_PTE_CHAIN;
+	if (env && !strcmp(env, "pte-chain"))
+		return UMM_RMAP_PTE_CHAIN;
+	return UMM_RMAP_OBJECT;
 }
 
 /**

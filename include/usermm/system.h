@@ -37,7 +37,7 @@ struct umm_config {
 	size_t      swap_bytes;
 	int         rmap;         /* reverse-map scheme: UMM_RMAP_PTE_CHAIN (per-pte
 	                             chains) or UMM_RMAP_OBJECT (anon_vma and the
-	                             object's vma list); 0: pte chains, or what the
+	                             object's vma list); 0: object, or what the
 	                             environment variable UMM_RMAP ("object" or
 	                             "pte-chain") says */
 	size_t      wmark_min_bytes;  /* min watermark; default max(64 KiB, phys/256) */
