@@ -26,6 +26,7 @@
 #include "system.h"
 #include "radix_tree.h"
 #include "percpu_rwsem.h"
+#include "rbtree.h"
 
 enum object_type { OBJ_FILE = 1, OBJ_SHMEM = 2 };
 
@@ -51,7 +52,9 @@ struct umm_object {
 	_Atomic uint64_t size;           /* bytes */
 
 	pthread_mutex_t i_mmap_lock;     /* i_mmap */
-	struct list_head i_mmap;         /* vm_area_struct.obj_link */
+	struct list_head i_mmap;         /* vm_area_struct.obj_link: every vma mapping it */
+	struct rb_root i_mmap_tree;      /* linear vmas by pgoff range (i_mmap_tree.c) */
+	unsigned long i_mmap_nonlinear;  /* VM_NONLINEAR vmas on i_mmap (not in the tree) */
 	_Atomic int wb_err;              /* sticky writeback error, reported once by sync */
 };
 

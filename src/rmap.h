@@ -15,9 +15,10 @@
  *     page points to the anon_vma of the vma it was first mapped in
  *     (shared by the vmas of one fork family, kept across split, merge
  *     and mremap), whose list gives the candidate vmas; a page-cache page
- *     is found through its object's i_mmap list.  The address in a vma
+ *     is found through its object's vmas.  The address in a vma
  *     follows from page->index (linear index for anon pages, file offset
- *     for cache pages); nonlinear vmas are scanned.
+ *     for cache pages); file vmas come from the object's interval tree
+ *     (i_mmap_tree.c); nonlinear vmas are scanned.
  *
  * Map counts (page->_mapcount) and sys->nr_anon are kept here for both
  * schemes.

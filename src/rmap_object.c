@@ -16,9 +16,13 @@
  *   so in each vma of the list the page can only be at one address; the
  *   walk looks there and checks the pte's frame.  Vmas merge only with an
  *   equal anon_vma (vma.c), so merging never loses a page's vma.
- *   Page-cache pages.  The object's i_mmap list holds every vma mapping
- *   it; the page's index gives the address in a linear vma; a nonlinear
- *   vma (remap_file_pages) is scanned whole.
+ *   Page-cache pages.  The object's interval tree of linear vmas
+ *   (i_mmap_tree.c) gives the vmas whose pgoff range holds the page's
+ *   index, without visiting the others (a page of a large object mapped by
+ *   many small windows meets only the windows over it); the index gives
+ *   the address.  Nonlinear vmas (remap_file_pages) are found on the
+ *   i_mmap list, scanned only when the object has any
+ *   (obj->i_mmap_nonlinear), and each is scanned whole.
  *
  * Lifetime.  An anon_vma's refcount counts the vmas pointing to it plus
  * walks in progress, under sys->anon_vma_lock; it is freed at zero.  A
@@ -240,6 +244,20 @@ static void walk_vma(struct page *page, struct vm_area_struct *vma, struct objec
 	page_table_unlock(mm);
 }
 
+struct file_walk {
+	struct page *page;
+	struct object_walk *ow;
+};
+
+/* walk_linear_vma - i_mmap_tree_foreach callback: look in one vma mapping the page's index. */
+static int walk_linear_vma(struct vm_area_struct *vma, void *arg)
+{
+	struct file_walk *fw = arg;
+
+	walk_vma(fw->page, vma, fw->ow);
+	return fw->ow->stop || !page_mapped(fw->page);
+}
+
 /**
  * object_rmap_walk - rmap_walk for the object scheme (locks: file top).
  * Returns the number of ptes skipped for a busy table lock.
@@ -274,11 +292,18 @@ int object_rmap_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int 
 	} else {
 		struct umm_object *obj = page->mapping;
 
+		struct file_walk fw = { .page = page, .ow = &ow };
+
 		i_mmap_lock_write(obj);
-		list_for_each_entry(vma, &obj->i_mmap, obj_link) {
-			walk_vma(page, vma, &ow);
-			if (ow.stop || !page_mapped(page))
-				break;
+		(void)i_mmap_tree_foreach(obj, page->index, page->index, walk_linear_vma, &fw);
+		if (obj->i_mmap_nonlinear && !ow.stop) {
+			list_for_each_entry(vma, &obj->i_mmap, obj_link) {
+				if (!(vma->vm_flags & VM_NONLINEAR))
+					continue;
+				walk_vma(page, vma, &ow);
+				if (ow.stop || !page_mapped(page))
+					break;
+			}
 		}
 		i_mmap_unlock_write(obj);
 	}

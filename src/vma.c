@@ -33,7 +33,8 @@
  *   2. in-order: prev->vm_end <= v->vm_start (no overlap);
  *   3. rb_subtree_gap(v) = max(gap(v), children's rb_subtree_gap);
  *   4. map_count = number of VMAs, total_vm = sum of their pages;
- *   5. a VMA with vm_obj is on vm_obj->i_mmap, one without is on no list.
+ *   5. a VMA with vm_obj is on vm_obj->i_mmap (and, if linear, in its
+ *      interval tree i_mmap_tree, i_mmap_tree.c), one without on neither.
  *
  * Lookup cache.  find_vma() first asks a small per-thread cache of recent
  * hits.  The cache is tagged with mm->id (never reused) and the value of
@@ -421,8 +422,10 @@ static void __vma_insert(struct umm_mm *mm, struct vm_area_struct *vma)
 	rb_insert_augmented(&vma->vm_rb, &mm->mm_rb, &vma_gap_callbacks);
 	mm->map_count++;
 	mm->total_vm += vma_pages(vma);
-	if (vma->vm_obj)
+	if (vma->vm_obj) {
 		list_add(&vma->obj_link, &vma->vm_obj->i_mmap);
+		i_mmap_tree_insert(vma->vm_obj, vma);
+	}
 	if (vma_has_anon_vma(vma))
 		list_add(&vma->anon_vma_link, &vma->anon_vma->head);
 }
@@ -437,8 +440,10 @@ static void __vma_remove(struct umm_mm *mm, struct vm_area_struct *vma)
 	vma_gap_update(next);
 	mm->map_count--;
 	mm->total_vm -= vma_pages(vma);
-	if (vma->vm_obj)
+	if (vma->vm_obj) {
 		list_del_init(&vma->obj_link);
+		i_mmap_tree_remove(vma->vm_obj, vma);
+	}
 	if (vma_has_anon_vma(vma))
 		list_del_init(&vma->anon_vma_link);
 }
@@ -450,9 +455,13 @@ static void __vma_set_range(struct umm_mm *mm, struct vm_area_struct *vma,
 	bool start_moved = start != vma->vm_start, end_moved = end != vma->vm_end;
 
 	mm->total_vm -= vma_pages(vma);
+	if (vma->vm_obj)
+		i_mmap_tree_remove(vma->vm_obj, vma);   /* the key changes: out and in again */
 	vma->vm_start = start;
 	vma->vm_end = end;
 	vma->vm_pgoff = pgoff;
+	if (vma->vm_obj)
+		i_mmap_tree_insert(vma->vm_obj, vma);
 	mm->total_vm += vma_pages(vma);
 	if (start_moved)
 		vma_gap_update(vma);
@@ -796,6 +805,12 @@ static void vma_check_fail(struct vma_check *c, const struct vm_area_struct *vma
 }
 
 /* vma_check_one - the per-VMA invariants, visited in address order. */
+/* is_this_vma - i_mmap_tree_foreach callback: stop at the vma looked for. */
+static int is_this_vma(struct vm_area_struct *vma, void *arg)
+{
+	return vma == arg;
+}
+
 static uintptr_t vma_check_one(struct vma_check *c, const struct vm_area_struct *vma)
 {
 	uintptr_t floor = c->prev ? c->prev->vm_end : UMM_MMAP_MIN_ADDR;
@@ -811,9 +826,13 @@ static uintptr_t vma_check_one(struct vma_check *c, const struct vm_area_struct 
 	if (vma->vm_obj) {
 		i_mmap_lock_write(vma->vm_obj);
 		bool listed = !list_empty(&vma->obj_link);
+		bool in_tree = (vma->vm_flags & VM_NONLINEAR) ||
+			i_mmap_tree_foreach(vma->vm_obj, vma->vm_pgoff, vma->vm_pgoff, is_this_vma, (void *)vma);
 		i_mmap_unlock_write(vma->vm_obj);
 		if (!listed)
 			vma_check_fail(c, vma, "file vma not on i_mmap", 0, 1);
+		if (!in_tree)
+			vma_check_fail(c, vma, "linear file vma not found in i_mmap_tree", 0, 1);
 	}
 	c->prev = vma;
 	c->count++;

@@ -8,7 +8,8 @@
  * what it built: one mapping (the direct pointer of the pte-chain
  * scheme), many sharers of a shmem page, fork trees five levels deep
  * with copy-on-write in between, mremap of anonymous memory after fork,
- * removal in every order, try_to_unmap's three outcomes (SWAP_AGAIN while
+ * removal in every order, many small windows over one object (the
+ * interval tree of the object scheme), try_to_unmap's three outcomes (SWAP_AGAIN while
  * another thread holds a pte table lock, SWAP_FAIL for a pinned page) and
  * page_referenced across address spaces.  umm_system_check, which makes
  * the reverse map of every mapped frame find exactly its ptes, runs after
@@ -575,6 +576,69 @@ static void test_page_mkclean(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/*
+ * test_small_windows - 200 windows of 1-8 pages at random offsets of a
+ * 256-page shmem object, in 4 address spaces: the walk of every page
+ * finds exactly the windows over it (brute force from the window list).
+ * Under object rmap the walk asks the object's interval tree.
+ */
+#define NWIN 200
+#define OBJ_PAGES 256
+
+static void test_small_windows(void)
+{
+	struct umm_system *sys = new_system();
+	struct umm_object *obj;
+	struct umm_mm *mms[4];
+	struct { struct umm_mm *mm; uintptr_t addr; uint64_t pgoff, pages; } win[NWIN];
+	uint64_t rng = 77;
+
+	REQUIRE(umm_object_create_shmem(sys, OBJ_PAGES * PS, &obj) == 0);
+	for (int i = 0; i < 4; i++)
+		mms[i] = new_mm(sys);
+	for (int w = 0; w < NWIN; w++) {
+		win[w].mm = mms[w % 4];
+		win[w].pages = 1 + test_rnd(&rng) % 8;
+		win[w].pgoff = test_rnd(&rng) % (OBJ_PAGES - win[w].pages + 1);
+		REQUIRE(umm_mmap(win[w].mm, 0, win[w].pages * PS, RW, MAP_SHARED, obj,
+				 win[w].pgoff * PS, &win[w].addr) == 0);
+		for (uint64_t p = 0; p < win[w].pages; p++)
+			(void)peek(win[w].mm, win[w].addr + p * PS);
+	}
+	/* drop a few windows so the tree also sees removals */
+	for (int w = 0; w < NWIN; w += 7) {
+		REQUIRE(umm_munmap(win[w].mm, win[w].addr, win[w].pages * PS) == 0);
+		win[w].mm = NULL;
+	}
+	for (uint64_t pg = 0; pg < OBJ_PAGES; pg++) {
+		struct page *page = NULL;
+		int expect = 0;
+		struct found f;
+
+		for (int w = 0; w < NWIN; w++)
+			if (win[w].mm && pg >= win[w].pgoff && pg < win[w].pgoff + win[w].pages) {
+				expect++;
+				if (!page)
+					page = page_at(win[w].mm, win[w].addr + (pg - win[w].pgoff) * PS);
+			}
+		if (!expect)
+			continue;
+		REQUIRE(page);
+		f = walk(page);
+		CHECK_EQ(f.n, expect);
+		for (int w = 0; w < NWIN; w++)
+			if (win[w].mm && pg >= win[w].pgoff && pg < win[w].pgoff + win[w].pages && expect <= MAX_FOUND)
+				CHECK(found_has(&f, win[w].mm, win[w].addr + (pg - win[w].pgoff) * PS));
+	}
+	CHECK_EQ(umm_system_check(sys), 0);
+	for (int i = 0; i < 4; i++) {
+		CHECK_EQ(umm_mm_check(mms[i]), 0);
+		umm_mm_destroy(mms[i]);
+	}
+	umm_object_put(obj);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 #define BOTH(fn) do { \
 	scheme = UMM_RMAP_PTE_CHAIN; fprintf(stderr, "pte-chain rmap: "); RUN(fn); \
 	scheme = UMM_RMAP_OBJECT; fprintf(stderr, "object rmap:    "); RUN(fn); \
@@ -591,5 +655,6 @@ int main(void)
 	BOTH(test_try_to_unmap_fail_pinned);
 	BOTH(test_page_referenced);
 	BOTH(test_page_mkclean);
+	BOTH(test_small_windows);
 	return test_summary("test_rmap");
 }
