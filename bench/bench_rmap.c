@@ -15,7 +15,13 @@
  *     (1,000; UMM_BENCH_RMAP_UNMAP_MMS): time per call, both schemes,
  *     every pte present before each call (re-faulted, not timed).  No
  *     kernel counterpart is measured.
- * (b) of the issue (fork+exit with populated memory) is not here yet.
+ * (b) fork+exit of an address space with FMB MiB of populated private
+ *     anonymous memory and FMB MiB of populated shared shmem (256;
+ *     UMM_BENCH_RMAP_FORK_MB): time per umm_fork + umm_mm_destroy of the
+ *     child, both schemes, against the kernel's fork + _exit + waitpid
+ *     of a helper process holding the same memory (the helper is forked
+ *     before usermm's arena exists, so that memory does not inflate the
+ *     kernel's fork).  Warm: every repetition forks the same parent.
  *
  * Wall-clock figures taken on a loaded machine are noisy; the byte
  * counts are exact.
@@ -163,6 +169,131 @@ static double kernel_build(int nmm, size_t bytes)
 	return median(v, REPS);
 }
 
+/* ---- (b) fork + exit ---- */
+
+#define FORK_REPS 5
+
+/* fork_helper_main - the kernel side of (b), in its own process: writes the median ns to fd. */
+static void fork_helper_main(int out, size_t bytes)
+{
+	char *anon = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fd = memfd_create("bench_rmap_fork", 0);
+	char *shm;
+	double v[FORK_REPS], res = 0;
+
+	if (anon == MAP_FAILED || fd < 0 || ftruncate(fd, (off_t)bytes))
+		goto out;
+	shm = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (shm == MAP_FAILED)
+		goto out;
+	madvise(anon, bytes, MADV_NOHUGEPAGE);
+	madvise(shm, bytes, MADV_NOHUGEPAGE);
+	for (size_t off = 0; off < bytes; off += PS) {
+		anon[off] = 1;
+		shm[off] = 1;
+	}
+	for (int r = 0; r < FORK_REPS; r++) {
+		uint64_t t0 = now_ns();
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(0);
+		if (pid < 0)
+			goto out;
+		waitpid(pid, NULL, 0);
+		v[r] = (double)(now_ns() - t0);
+	}
+	res = median(v, FORK_REPS);
+out:
+	if (write(out, &res, sizeof(res)) != sizeof(res))
+		_exit(1);
+	_exit(0);
+}
+
+/* kernel_fork_start - fork the helper now (small process); kernel_fork_result reads its figure. */
+static pid_t kernel_fork_start(size_t bytes, int *rfd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		fork_helper_main(p[1], bytes);
+	}
+	close(p[1]);
+	*rfd = p[0];
+	return pid;
+}
+
+static double kernel_fork_result(pid_t pid, int rfd)
+{
+	double res = 0;
+
+	if (pid > 0) {
+		if (read(rfd, &res, sizeof(res)) != sizeof(res))
+			res = 0;
+		waitpid(pid, NULL, 0);
+	}
+	close(rfd);
+	return res;
+}
+
+/* bench_fork - (b) for one scheme: median ns per fork + destroy of the child; 0 if it could not run. */
+static double bench_fork(int scheme, size_t bytes, double *bytes_after_fork)
+{
+	size_t pages = bytes / PS;
+	struct umm_config cfg = { .rmap = scheme,
+				  .phys_bytes = 2 * bytes + 3 * pages * 64 + (64UL << 20) };
+	struct umm_system *sys;
+	struct umm_object *obj = NULL;
+	struct umm_mm *mm = NULL;
+	double v[FORK_REPS], res = 0;
+	uintptr_t a, s;
+	int err;
+
+	err = umm_system_create(&cfg, &sys);
+	if (err) {
+		skipped("fork+exit", "umm_system_create", err);
+		return 0;
+	}
+	if (umm_object_create_shmem(sys, bytes, &obj) || umm_mm_create(sys, &mm) ||
+	    umm_mmap(mm, 0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) ||
+	    umm_mmap(mm, 0, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &s))
+		goto out;
+	for (size_t p = 0; p < pages; p++) {
+		unsigned char c = 1;
+
+		if (umm_write(mm, a + p * PS, &c, 1) || umm_write(mm, s + p * PS, &c, 1))
+			goto out;
+	}
+	for (int r = 0; r < FORK_REPS; r++) {
+		struct umm_mm *child;
+		uint64_t t0 = now_ns();
+
+		if (umm_fork(mm, &child))
+			goto out;
+		if (r == 0) {
+			struct umm_sys_stats st;
+
+			umm_system_stats(sys, &st);
+			*bytes_after_fork = (double)st.rmap_bytes;
+		}
+		umm_mm_destroy(child);
+		v[r] = (double)(now_ns() - t0);
+	}
+	res = median(v, FORK_REPS);
+out:
+	if (mm)
+		umm_mm_destroy(mm);
+	if (obj)
+		umm_object_put(obj);
+	umm_system_destroy(sys);
+	return res;
+}
+
 /* unmap_once - (c): median ns of try_to_unmap of one page mapped by n mms. */
 static double bench_unmap(int scheme, int n)
 {
@@ -238,8 +369,16 @@ int main(void)
 	double k, u_pc, u_ob;
 	char name[96];
 
+	size_t fmb = (size_t)env_long("UMM_BENCH_RMAP_FORK_MB", 256);
+	double kf, f_pc, f_ob, fb_pc = 0, fb_ob = 0;
+	int rfd = -1;
+	pid_t helper;
+
 	bench_machine_line();
 	print_loadavg();
+	fflush(stdout);
+	helper = kernel_fork_start(fmb << 20, &rfd);   /* before any usermm memory exists */
+	kf = kernel_fork_result(helper, rfd);
 	printf("# (a) %d address spaces x %zu MiB shared shmem, fully populated (fresh, per pte)\n", nmm, mb);
 	k = kernel_build(nmm, mb << 20);
 	pc = bench_build(UMM_RMAP_PTE_CHAIN, nmm, mb << 20);
@@ -254,10 +393,24 @@ int main(void)
 		printf("#   object: %.4f bytes of reverse map per pte (kernel: 0, object-based too)\n",
 		       ob.bytes_per_pte);
 	}
+	printf("# (b) fork + exit with %zu MiB anon + %zu MiB shared shmem populated (warm, per fork+exit)\n",
+	       fmb, fmb);
+	f_pc = bench_fork(UMM_RMAP_PTE_CHAIN, fmb << 20, &fb_pc);
+	f_ob = bench_fork(UMM_RMAP_OBJECT, fmb << 20, &fb_ob);
+	if (f_pc > 0) {
+		bench_report("fork+exit, pte chains", f_pc, kf);
+		printf("#   pte chains: %.1f MiB of reverse map while parent and child map it\n", fb_pc / (1 << 20));
+	}
+	if (f_ob > 0) {
+		bench_report("fork+exit, object", f_ob, kf);
+		printf("#   object: %.1f KiB of reverse map while parent and child map it\n", fb_ob / 1024);
+	}
 	printf("# (c) try_to_unmap of one page mapped by %d address spaces (per call)\n", nun);
 	u_pc = bench_unmap(UMM_RMAP_PTE_CHAIN, nun);
 	u_ob = bench_unmap(UMM_RMAP_OBJECT, nun);
-	bench_report("try_to_unmap x1000, pte chains", u_pc, 0);
-	bench_report("try_to_unmap x1000, object", u_ob, 0);
+	snprintf(name, sizeof(name), "try_to_unmap x%d, pte chains", nun);
+	bench_report(name, u_pc, 0);
+	snprintf(name, sizeof(name), "try_to_unmap x%d, object", nun);
+	bench_report(name, u_ob, 0);
 	return 0;
 }

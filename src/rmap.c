@@ -59,7 +59,7 @@ void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, uintp
 		ptechain_add(page, ptep);
 	} else {
 		VM_BUG_ON(!vma->anon_vma);
-		page->rmap = (void *)((uintptr_t)vma->anon_vma | PAGE_RMAP_ANON_VMA);
+		set_page_rmap(page, (void *)((uintptr_t)vma->anon_vma | PAGE_RMAP_ANON_VMA));
 	}
 }
 

@@ -76,6 +76,15 @@ struct anon_vma {
 /* Bytes of one pte-chain block. */
 #define PTE_CHAIN_BYTES 64
 
+/*
+ * set_page_rmap - store page->rmap (atomically: rmap_walk peeks at an
+ * anon page's tag without the chain lock to pick the scheme).
+ */
+static inline void set_page_rmap(struct page *page, void *v)
+{
+	__atomic_store_n(&page->rmap, v, __ATOMIC_RELEASE);
+}
+
 /* page_anon_vma - the anon_vma an anon page points to (object scheme), else NULL. */
 static inline struct anon_vma *page_anon_vma(const struct page *page)
 {

@@ -161,13 +161,13 @@ void ptechain_add(struct page *page, pte_t *ptep)
 	chain_lock(page);
 	r = (uintptr_t)page->rmap;
 	if (!r) {
-		page->rmap = (void *)((uintptr_t)ptep | PAGE_RMAP_DIRECT);
+		set_page_rmap(page, (void *)((uintptr_t)ptep | PAGE_RMAP_DIRECT));
 	} else if (r & PAGE_RMAP_DIRECT) {
 		struct pte_chain *pc = chain_alloc(sys);
 
 		pc->ptes[0] = (pte_t *)(r & ~PAGE_RMAP_DIRECT);
 		pc->ptes[1] = ptep;
-		page->rmap = pc;
+		set_page_rmap(page, pc);
 	} else {
 		struct pte_chain *head = (struct pte_chain *)r;
 
@@ -176,7 +176,7 @@ void ptechain_add(struct page *page, pte_t *ptep)
 
 			pc->ptes[0] = ptep;
 			pc->next = head;
-			page->rmap = pc;
+			set_page_rmap(page, pc);
 		} else {
 			unsigned int i = 0;
 
@@ -199,7 +199,7 @@ static void chain_del(struct umm_system *sys, struct page *page, uintptr_t val)
 	BUG_ON(!r);
 	if (r & PAGE_RMAP_DIRECT) {
 		BUG_ON((r & ~PAGE_RMAP_DIRECT) != val);
-		page->rmap = NULL;
+		set_page_rmap(page, NULL);
 		return;
 	}
 	head = (struct pte_chain *)r;
@@ -215,12 +215,12 @@ found:
 	pc->ptes[i] = head->ptes[last];
 	head->ptes[last] = NULL;
 	if (last == 0) {
-		page->rmap = head->next;
+		set_page_rmap(page, head->next);
 		chain_free(sys, head);
 	}
 	head = page->rmap;
 	if (head && !head->next && !head->ptes[1]) {
-		page->rmap = (void *)((uintptr_t)head->ptes[0] | PAGE_RMAP_DIRECT);
+		set_page_rmap(page, (void *)((uintptr_t)head->ptes[0] | PAGE_RMAP_DIRECT));
 		chain_free(sys, head);
 	}
 }
@@ -251,7 +251,7 @@ void ptechain_move(struct page *page, pte_t *old_ptep, pte_t *new_ptep)
 	r = (uintptr_t)page->rmap;
 	if (r & PAGE_RMAP_DIRECT) {
 		BUG_ON((pte_t *)(r & ~PAGE_RMAP_DIRECT) != old_ptep);
-		page->rmap = (void *)((uintptr_t)new_ptep | PAGE_RMAP_DIRECT);
+		set_page_rmap(page, (void *)((uintptr_t)new_ptep | PAGE_RMAP_DIRECT));
 	} else {
 		struct pte_chain *pc;
 		bool done = false;
@@ -322,7 +322,7 @@ again:
 		sys = pte_table_of(page, ptep)->pt_mm->sys;
 		ret = walk_one(page, &ptep, fn, arg);
 		if (ret == RMAP_UNMAPPED)
-			page->rmap = NULL;
+			set_page_rmap(page, NULL);
 		if (ret == -EBUSY)
 			skipped++;
 	} else if (r) {

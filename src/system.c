@@ -69,9 +69,9 @@ static void destroy_caches(struct umm_system *sys)
  * object-based, unless the environment variable UMM_RMAP says
  * "pte-chain" (or "object"), so a whole test suite can run under either
  * scheme.  Object rmap is the default because it costs no memory per
- * mapped pte (pte chains: 10 bytes per pte with 64 sharers) and builds
- * mappings as fast; pte chains unmap a widely shared page faster
- * (bench_rmap, docs/BENCHMARKS.md).
+ * mapped pte (pte chains: 10 bytes per pte with 64 sharers) and makes
+ * faults, fork and exit cheaper; pte chains unmap a widely shared page
+ * faster (bench_rmap, docs/BENCHMARKS.md).
  */
 static int default_rmap(void)
 {
