@@ -13,7 +13,8 @@
  * holding every VMA too (truncate and the checks walk all of them).
  * Nonlinear VMAs (VM_NONLINEAR when linked) stay out of the tree: their
  * pages are anywhere; obj->i_mmap_nonlinear counts them so a walk scans
- * the list for them only when there are any.
+ * the list for them only when there are any.  A linked VMA that becomes
+ * nonlinear must move out of the tree: vma_set_nonlinear() (vma.c).
  *
  * Locks: obj->i_mmap_lock for every call (vma.c takes it around link,
  * unlink and range changes; walkers around queries).
@@ -71,10 +72,12 @@ void i_mmap_tree_insert(struct umm_object *obj, struct vm_area_struct *vma)
 	struct rb_node **link = &obj->i_mmap_tree.rb_node, *parent = NULL;
 
 	lockdep_assert_held(&obj->i_mmap_lock);
+	VM_BUG_ON(vma->obj_in_tree);
 	if (vma->vm_flags & VM_NONLINEAR) {
 		obj->i_mmap_nonlinear++;
 		return;
 	}
+	vma->obj_in_tree = true;
 	while (*link) {
 		struct vm_area_struct *cur = vma_of_obj(*link);
 
@@ -90,17 +93,19 @@ void i_mmap_tree_insert(struct umm_object *obj, struct vm_area_struct *vma)
 
 /**
  * i_mmap_tree_remove - take a file VMA out of the tree (or the nonlinear
- * count), with the flags and range it was inserted with.  i_mmap_lock held.
+ * count, if it was inserted as nonlinear), with the range it was
+ * inserted with.  i_mmap_lock held.
  */
 void i_mmap_tree_remove(struct umm_object *obj, struct vm_area_struct *vma)
 {
 	lockdep_assert_held(&obj->i_mmap_lock);
-	if (vma->vm_flags & VM_NONLINEAR) {
+	if (!vma->obj_in_tree) {
 		VM_BUG_ON(obj->i_mmap_nonlinear == 0);
 		obj->i_mmap_nonlinear--;
 		return;
 	}
 	rb_erase_augmented(&vma->obj_rb, &obj->i_mmap_tree, &itree_callbacks);
+	vma->obj_in_tree = false;
 }
 
 static int itree_visit(struct rb_node *node, uint64_t first, uint64_t last,

@@ -91,6 +91,7 @@
 #include "tlb.h"
 #include "filemap.h"
 #include "object.h"
+#include "vma.h"
 
 /* Lookups that keep finding a truncated page give up after this many. */
 #define FAULT_RETRY_MAX 8
@@ -1256,21 +1257,41 @@ static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t
 	tlb_finish_mmu(&tlb);
 }
 
+struct unmap_range {
+	uint64_t first, end;
+};
+
+/* unmap_linear_vma - i_mmap_tree_foreach callback of unmap_mapping_range. */
+static int unmap_linear_vma(struct vm_area_struct *vma, void *arg)
+{
+	struct unmap_range *ur = arg;
+
+	unmap_vma_pages(vma, ur->first, ur->end);
+	return 0;
+}
+
 /**
  * unmap_mapping_range - zap every pte that maps object pages [first, end)
  * of obj, in every vma of every mm, private COW copies of those pages
- * included (as truncate requires).  Takes obj->i_mmap_lock, then each
+ * included (as truncate requires).  The vmas come from the object's
+ * interval tree (i_mmap_tree.c), nonlinear ones from its i_mmap list,
+ * under either reverse-map scheme.  Takes obj->i_mmap_lock, then each
  * mm's page_table_lock and its pte table locks in turn; no mmap_lock.
  * Installed as sys->unmap_mapping_range.
  */
 void unmap_mapping_range(struct umm_object *obj, uint64_t first, uint64_t end)
 {
 	struct vm_area_struct *vma;
+	struct unmap_range ur = { first, end };
 
 	if (first >= end)
 		return;
 	i_mmap_lock_write(obj);
-	list_for_each_entry(vma, &obj->i_mmap, obj_link)
-		unmap_vma_pages(vma, first, end);
+	/* the linear vmas over [first, end) from the interval tree, then any nonlinear ones */
+	(void)i_mmap_tree_foreach(obj, first, end - 1, unmap_linear_vma, &ur);
+	if (obj->i_mmap_nonlinear)
+		list_for_each_entry(vma, &obj->i_mmap, obj_link)
+			if (vma->vm_flags & VM_NONLINEAR)
+				unmap_vma_pages(vma, first, end);
 	i_mmap_unlock_write(obj);
 }

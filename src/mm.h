@@ -58,6 +58,7 @@ struct vm_area_struct {
 	struct list_head obj_link;       /* vm_obj->i_mmap, under i_mmap_lock */
 	struct rb_node obj_rb;           /* vm_obj->i_mmap_tree (linear vmas), under i_mmap_lock */
 	uint64_t obj_subtree_last;       /* largest last pgoff in its i_mmap_tree subtree */
+	bool obj_in_tree;                /* in vm_obj->i_mmap_tree (else counted nonlinear) */
 	struct anon_vma *anon_vma;       /* object-based rmap of its anon pages (rmap.h); one
 	                                    reference per vma pointing to it */
 	struct list_head anon_vma_link;  /* anon_vma->head while linked, under anon_vma->lock */

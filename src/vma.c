@@ -501,6 +501,26 @@ void vma_unlink(struct umm_mm *mm, struct vm_area_struct *vma)
 }
 
 /**
+ * vma_set_nonlinear - make a linked file VMA nonlinear (remap_file_pages):
+ * set VM_NONLINEAR and move it from its object's interval tree to the
+ * nonlinear count, under i_mmap_lock, so reverse-map walks scan it.
+ * @mm: the address space; mmap_lock held for write
+ * @vma: linked in mm, with vm_obj
+ */
+void vma_set_nonlinear(struct umm_mm *mm, struct vm_area_struct *vma)
+{
+	(void)mm;
+	VM_BUG_ON(!vma->vm_obj);
+	if (vma->vm_flags & VM_NONLINEAR)
+		return;
+	i_mmap_lock_write(vma->vm_obj);
+	i_mmap_tree_remove(vma->vm_obj, vma);
+	vma->vm_flags |= VM_NONLINEAR;
+	i_mmap_tree_insert(vma->vm_obj, vma);
+	i_mmap_unlock_write(vma->vm_obj);
+}
+
+/**
  * vma_adjust - change a linked VMA's range and pgoff in place.
  * @mm: the address space; mmap_lock held for write
  * @vma: linked in mm

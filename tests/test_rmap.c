@@ -21,6 +21,7 @@
 #include "memory.h"
 #include "object.h"
 #include "rmap.h"
+#include "vma.h"
 
 #define PS 4096UL
 #define RW (PROT_READ | PROT_WRITE)
@@ -639,6 +640,47 @@ static void test_small_windows(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/*
+ * test_nonlinear_vma - a file vma made nonlinear leaves the interval
+ * tree; its pages are still found (the object scheme scans nonlinear
+ * vmas whole), and unmapping it takes it off the nonlinear count.
+ */
+static void test_nonlinear_vma(void)
+{
+	struct umm_system *sys = new_system();
+	struct umm_object *obj;
+	struct umm_mm *mm = new_mm(sys);
+	uintptr_t a, b;
+	struct page *page;
+	struct found f;
+
+	REQUIRE(umm_object_create_shmem(sys, 8 * PS, &obj) == 0);
+	a = map(mm, 8 * PS, MAP_SHARED, obj);
+	b = map(mm, 8 * PS, MAP_SHARED, obj);
+	for (int p = 0; p < 8; p++) {
+		poke(mm, a + (size_t)p * PS, (unsigned char)p);
+		(void)peek(mm, b + (size_t)p * PS);
+	}
+	mmap_write_lock(mm);
+	vma_set_nonlinear(mm, find_vma(mm, a));
+	mmap_write_unlock(mm);
+	CHECK_EQ(obj->i_mmap_nonlinear, 1);
+	page = page_at(mm, a + 3 * PS);
+	REQUIRE(page);
+	f = walk(page);
+	CHECK_EQ(f.n, 2);
+	CHECK(found_has(&f, mm, a + 3 * PS));
+	CHECK(found_has(&f, mm, b + 3 * PS));
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK_EQ(umm_munmap(mm, a, 8 * PS), 0);
+	CHECK_EQ(obj->i_mmap_nonlinear, 0);
+	CHECK_EQ(walk(page).n, 1);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 #define BOTH(fn) do { \
 	scheme = UMM_RMAP_PTE_CHAIN; fprintf(stderr, "pte-chain rmap: "); RUN(fn); \
 	scheme = UMM_RMAP_OBJECT; fprintf(stderr, "object rmap:    "); RUN(fn); \
@@ -656,5 +698,6 @@ int main(void)
 	BOTH(test_page_referenced);
 	BOTH(test_page_mkclean);
 	BOTH(test_small_windows);
+	BOTH(test_nonlinear_vma);
 	return test_summary("test_rmap");
 }
