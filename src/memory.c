@@ -83,6 +83,11 @@
  * by the file fault's lookup before ptl, never under it (set_page_dirty
  * is an atomic flag).
  * flush_tlb_range() is called with or without ptl held.
+ * The reverse map (rmap.h): before ptl, a fault gives a private vma its
+ * anon_vma (object rmap: sys->anon_vma_lock, then anon_vma->lock) or
+ * reserves a chain block (pte chains: slab); fork reserves blocks with
+ * both table locks dropped.  Under ptl the rmap hooks take only the
+ * page's chain bit lock (pte chains) and never allocate.
  */
 #include <errno.h>
 #include <string.h>

@@ -51,7 +51,7 @@ struct umm_object {
 	unsigned long nrpages;
 	_Atomic uint64_t size;           /* bytes */
 
-	pthread_mutex_t i_mmap_lock;     /* i_mmap */
+	pthread_mutex_t i_mmap_lock;     /* i_mmap, i_mmap_tree, i_mmap_nonlinear */
 	struct list_head i_mmap;         /* vm_area_struct.obj_link: every vma mapping it */
 	struct rb_root i_mmap_tree;      /* linear vmas by pgoff range (i_mmap_tree.c) */
 	unsigned long i_mmap_nonlinear;  /* VM_NONLINEAR vmas on i_mmap (not in the tree) */
