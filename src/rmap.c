@@ -58,8 +58,11 @@ void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, uintp
 	if (rmap_ptechain(sys)) {
 		ptechain_add(page, ptep);
 	} else {
-		VM_BUG_ON(!vma->anon_vma);
-		set_page_rmap(page, (void *)((uintptr_t)vma->anon_vma | PAGE_RMAP_ANON_VMA));
+		/* atomic: another thread's fault may have just set it (anon_vma_prepare) */
+		struct anon_vma *av = __atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE);
+
+		VM_BUG_ON(!av);
+		set_page_rmap(page, (void *)((uintptr_t)av | PAGE_RMAP_ANON_VMA));
 	}
 }
 

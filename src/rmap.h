@@ -88,7 +88,7 @@ static inline void set_page_rmap(struct page *page, void *v)
 /* page_anon_vma - the anon_vma an anon page points to (object scheme), else NULL. */
 static inline struct anon_vma *page_anon_vma(const struct page *page)
 {
-	uintptr_t r = (uintptr_t)page->rmap;
+	uintptr_t r = (uintptr_t)__atomic_load_n(&page->rmap, __ATOMIC_ACQUIRE);
 
 	return (r & PAGE_RMAP_ANON_VMA) ? (struct anon_vma *)(r & ~PAGE_RMAP_ANON_VMA) : NULL;
 }
