@@ -39,6 +39,7 @@ static const char *const class_names[NR_LOCK_CLASSES] = {
 	[LOCK_MM_LIST] = "mm_list_lock",
 	[LOCK_MMAP] = "mmap_lock",
 	[LOCK_I_MMAP] = "i_mmap_lock",
+	[LOCK_ANON_VMA] = "anon_vma lock",
 	[LOCK_PAGE_TABLE] = "page_table_lock",
 	[LOCK_PTL] = "pte table lock",
 	[LOCK_TREE] = "tree_lock",

@@ -18,17 +18,24 @@
  *                      i_mmap_lock (file faults, truncate, writeback);
  *                      not seen by the checker.
  *   3 LOCK_I_MMAP      obj->i_mmap_lock: the object's list of vmas.
- *   4 LOCK_PAGE_TABLE  mm->page_table_lock: installing and freeing page
+ *   4 LOCK_ANON_VMA    anon_vma->lock (object-based rmap): the list of vmas
+ *                      sharing an anon_vma, and their ranges; taken by vma
+ *                      changes after i_mmap_lock, and by rmap walks of anon
+ *                      pages.  (The pte-chain scheme's per-page chain lock,
+ *                      PG_chainlock, is a bit lock taken under a pte table
+ *                      lock and never held while one is waited for: the
+ *                      walks only trylock a pte table lock under it.)
+ *   5 LOCK_PAGE_TABLE  mm->page_table_lock: installing and freeing page
  *                      tables (upper levels, and a new pte table into its
  *                      pmd); held by walkers that have no mmap_lock
  *                      (truncate, page_mkclean) so tables stay put.
  *                      Never taken while a pte table lock is held.
- *   5 LOCK_PTL         a pte table's lock (in the table's struct page):
+ *   6 LOCK_PTL         a pte table's lock (in the table's struct page):
  *                      every pte of that table and its pt_used.  fork: the
  *                      parent's table, then the child's (subclass 1);
  *                      mremap: the lower-addressed table's lock first, the
  *                      other's as subclass 1.
- *   6 LOCK_TREE        obj->tree_lock (percpu_rwsem.h): the object's page
+ *   7 LOCK_TREE        obj->tree_lock (percpu_rwsem.h): the object's page
  *                      cache (radix tree); read to look up, write to
  *                      insert or delete pages.
  *     (leaves)         soft-TLB flush log and registry locks, slab cache
@@ -78,6 +85,7 @@ enum lock_class {
 	LOCK_MM_LIST,
 	LOCK_MMAP,
 	LOCK_I_MMAP,
+	LOCK_ANON_VMA,
 	LOCK_PAGE_TABLE,
 	LOCK_PTL,
 	LOCK_TREE,

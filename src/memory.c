@@ -83,6 +83,11 @@
  * by the file fault's lookup before ptl, never under it (set_page_dirty
  * is an atomic flag).
  * flush_tlb_range() is called with or without ptl held.
+ * The reverse map (rmap.h): before ptl, a fault gives a private vma its
+ * anon_vma (object rmap: sys->anon_vma_lock, then anon_vma->lock) or
+ * reserves a chain block (pte chains: slab); fork reserves blocks with
+ * both table locks dropped.  Under ptl the rmap hooks take only the
+ * page's chain bit lock (pte chains) and never allocate.
  */
 #include <errno.h>
 #include <string.h>
@@ -92,6 +97,7 @@
 #include "filemap.h"
 #include "object.h"
 #include "readahead.h"
+#include "vma.h"
 
 /* Lookups that keep finding a truncated page give up after this many. */
 #define FAULT_RETRY_MAX 8
@@ -726,7 +732,28 @@ static int __handle_mm_fault(struct vm_fault *vmf)
 	err = fault_check_vma(vmf);
 	if (err)
 		return err;
-	err = handle_pte_fault(vmf);
+	/*
+	 * The reverse map's allocations, before any page-table lock: the
+	 * anon_vma of a private vma before a fault that may map an anon page
+	 * in it (object rmap, once per vma: a write or an unsharing pin), or a chain
+	 * block for mapping a cache page (pte chains), given back below.
+	 */
+	if (!vma_is_shared(vmf->vma) && (vmf->flags & (FAULT_FLAG_WRITE | FAULT_FLAG_PIN))) {
+		err = anon_vma_prepare(vmf->vma);
+		if (err)
+			return err;
+	}
+	if (!vma_is_anonymous(vmf->vma) && rmap_ptechain(vmf->mm->sys)) {
+		err = rmap_prepare(vmf->mm->sys, 1);
+		if (err) {
+			rmap_unprepare(vmf->mm->sys);
+			return err;
+		}
+		err = handle_pte_fault(vmf);
+		rmap_unprepare(vmf->mm->sys);
+	} else {
+		err = handle_pte_fault(vmf);
+	}
 	if (!err)
 		fault_account(vmf);
 	return err;
@@ -942,6 +969,9 @@ void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
 
 /* ---- fork ---- */
 
+/* Chain blocks fork reserves at a time (pte chains): one per pte that may need one. */
+#define COPY_RMAP_RESERVE 64
+
 struct copy_walk {
 	struct vm_area_struct *dst_vma, *src_vma;
 	bool wrprotected;
@@ -1023,6 +1053,8 @@ static int copy_one(struct copy_walk *cw, struct umm_mm *src_mm, pte_t *src_pte,
 			copy_present_page(cw, page, addr, pte, dst_pte);
 			return 0;
 		}
+		if (!rmap_reserved(dst_mm->sys))
+			return -ENOSPC;     /* pte chains: reserve blocks with the locks dropped */
 		get_page(page);
 		if (PageAnon(page)) {
 			/* shared from now on: the next write to it copies or rechecks */
@@ -1070,7 +1102,19 @@ static int copy_pte_table(struct umm_mm *src_mm, pte_t *src_pte, uintptr_t addr,
 	ptl_lock(src_ptl);
 	ptl_lock_nested(dst_ptl, SINGLE_DEPTH_NESTING);
 	while (addr < end) {
-		if (!pte_none(*src_pte) && copy_one(cw, src_mm, src_pte, dst_pte, addr) == -EAGAIN) {
+		int err = pte_none(*src_pte) ? 0 : copy_one(cw, src_mm, src_pte, dst_pte, addr);
+
+		if (err == -ENOSPC) {
+			/* pte chains: refill the chain-block reserve unlocked, retry addr */
+			ptl_unlock(dst_ptl);
+			ptl_unlock(src_ptl);
+			if (rmap_prepare(dst_mm->sys, COPY_RMAP_RESERVE))
+				return -ENOMEM;
+			ptl_lock(src_ptl);
+			ptl_lock_nested(dst_ptl, SINGLE_DEPTH_NESTING);
+			continue;
+		}
+		if (err == -EAGAIN) {
 			/*
 			 * A maybe-pinned page needs a frame: allocate it with the
 			 * locks dropped and retry addr.  A truncate may change the
@@ -1102,7 +1146,7 @@ static int copy_pte_table(struct umm_mm *src_mm, pte_t *src_pte, uintptr_t addr,
  * is flushed for them.  An exclusive anon page that may be pinned is
  * copied for the child instead (copy_present_page); its frame is
  * allocated with both table locks dropped, and the copy resumes where it
- * stopped.  Both mmap_locks held for write; takes, table by table, the
+ * stopped; so are pte-chain blocks, COPY_RMAP_RESERVE at a time.  Both mmap_locks held for write; takes, table by table, the
  * child's page_table_lock (to build its table), then the parent's pte
  * table lock and the child's.  0 or -ENOMEM (the child is partly filled
  * and the caller tears it down).
@@ -1118,6 +1162,7 @@ int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 	mmap_assert_write_locked(src_mm);
 	mmap_assert_write_locked(dst_mm);
 	err = walk_pte_tables(src_mm, src_vma->vm_start, src_vma->vm_end, copy_pte_table, &cw);
+	rmap_unprepare(dst_mm->sys);
 	if (cw.prealloc)
 		put_page(cw.prealloc);  /* the page was unmapped meanwhile */
 	if (cw.wrprotected)
@@ -1225,21 +1270,41 @@ static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t
 	tlb_finish_mmu(&tlb);
 }
 
+struct unmap_range {
+	uint64_t first, end;
+};
+
+/* unmap_linear_vma - i_mmap_tree_foreach callback of unmap_mapping_range. */
+static int unmap_linear_vma(struct vm_area_struct *vma, void *arg)
+{
+	struct unmap_range *ur = arg;
+
+	unmap_vma_pages(vma, ur->first, ur->end);
+	return 0;
+}
+
 /**
  * unmap_mapping_range - zap every pte that maps object pages [first, end)
  * of obj, in every vma of every mm, private COW copies of those pages
- * included (as truncate requires).  Takes obj->i_mmap_lock, then each
+ * included (as truncate requires).  The vmas come from the object's
+ * interval tree (i_mmap_tree.c), nonlinear ones from its i_mmap list,
+ * under either reverse-map scheme.  Takes obj->i_mmap_lock, then each
  * mm's page_table_lock and its pte table locks in turn; no mmap_lock.
  * Installed as sys->unmap_mapping_range.
  */
 void unmap_mapping_range(struct umm_object *obj, uint64_t first, uint64_t end)
 {
 	struct vm_area_struct *vma;
+	struct unmap_range ur = { first, end };
 
 	if (first >= end)
 		return;
 	i_mmap_lock_write(obj);
-	list_for_each_entry(vma, &obj->i_mmap, obj_link)
-		unmap_vma_pages(vma, first, end);
+	/* the linear vmas over [first, end) from the interval tree, then any nonlinear ones */
+	(void)i_mmap_tree_foreach(obj, first, end - 1, unmap_linear_vma, &ur);
+	if (obj->i_mmap_nonlinear)
+		list_for_each_entry(vma, &obj->i_mmap, obj_link)
+			if (vma->vm_flags & VM_NONLINEAR)
+				unmap_vma_pages(vma, first, end);
 	i_mmap_unlock_write(obj);
 }

@@ -46,6 +46,8 @@
 #define VM_NONLINEAR   0x00800000UL   /* remap_file_pages window (nonlinear issue) */
 #define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
 
+struct anon_vma;
+
 struct vm_area_struct {
 	struct umm_mm *vm_mm;
 	uintptr_t vm_start;              /* first byte */
@@ -57,7 +59,12 @@ struct vm_area_struct {
 	struct rb_node vm_rb;            /* mm->mm_rb, ordered by vm_start */
 	uintptr_t rb_subtree_gap;        /* largest free gap below any vma in this subtree */
 	struct list_head obj_link;       /* vm_obj->i_mmap, under i_mmap_lock */
-	void *anon_vma;                  /* object-based rmap for anon pages (rmap issue) */
+	struct rb_node obj_rb;           /* vm_obj->i_mmap_tree (linear vmas), under i_mmap_lock */
+	uint64_t obj_subtree_last;       /* largest last pgoff in its i_mmap_tree subtree */
+	bool obj_in_tree;                /* in vm_obj->i_mmap_tree (else counted nonlinear) */
+	struct anon_vma *anon_vma;       /* object-based rmap of its anon pages (rmap.h); one
+	                                    reference per vma pointing to it */
+	struct list_head anon_vma_link;  /* anon_vma->head while linked, under anon_vma->lock */
 };
 
 enum mm_counter { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, NR_MM_COUNTERS };

@@ -16,7 +16,8 @@
  *   7. RSS counters equal what the page tables hold, and the page-table
  *      page count matches.
  * umm_system_check adds, across all mms: each frame's map count equals the
- * number of ptes that map it, and the allocator's own lists are sound.
+ * number of ptes that map it, the reverse map (either scheme, rmap.h)
+ * finds exactly those ptes, and the allocator's own lists are sound.
  *
  * Locks (order in lockdep.h): mmap_lock (read, or held by the caller) ->
  * page_table_lock (held across the walk, the table count and the RSS
@@ -176,6 +177,53 @@ void mm_debug_check(struct umm_mm *mm)
 		umm_bug(__FILE__, __LINE__, "address-space invariant check failed");
 }
 
+struct rmap_check {
+	unsigned long pfn;
+	unsigned int found, wrong;
+};
+
+/* rmap_check_one - the reverse map presents a pte: it must map the frame.  ptl held. */
+static int rmap_check_one(struct page *page, const struct rmap_pte *rp, void *arg)
+{
+	struct rmap_check *rc = arg;
+	pte_t pte = *rp->ptep;
+
+	(void)page;
+	if (!pte_present(pte) || pte_special(pte) || pte_pfn(pte) != rc->pfn)
+		rc->wrong++;
+	else
+		rc->found++;
+	return RMAP_CONT;
+}
+
+/*
+ * check_rmap - the reverse map of every mapped frame finds exactly the
+ * ptes that map it: each pte it presents maps the frame, and it finds as
+ * many as the page tables hold (counts[], from the walk of every mm) and
+ * as the map count says.  With counts equal and every find a real
+ * mapping, every present pte is found.  System quiescent, no lock held;
+ * the walks take the scheme's locks (rmap.h).  Returns the error count.
+ */
+static int check_rmap(struct phys_mem *phys, const unsigned int *counts)
+{
+	int errors = 0;
+
+	for (unsigned long pfn = 0; pfn < phys->nr_frames; pfn++) {
+		struct page *page = pfn_to_page(phys, pfn);
+		struct rmap_check rc = { .pfn = pfn };
+
+		if (PageReserved(page) || PageBuddy(page) || PageSlab(page) || PagePgTable(page) ||
+		    !page_mapped(page))
+			continue;
+		(void)rmap_walk(page, rmap_check_one, &rc, RMAP_WALK_WAIT);
+		if ((rc.wrong || rc.found != counts[pfn] || (int)rc.found != page_mapcount(page)) &&
+		    errors++ < 10)
+			pr_check("pfn %lu: reverse map finds %u ptes (%u wrong), page tables hold %u, map count %d",
+				 pfn, rc.found, rc.wrong, counts[pfn], page_mapcount(page));
+	}
+	return errors;
+}
+
 /**
  * umm_system_check - allocator consistency plus every mm's invariants and
  * exact map counts across all mms.  Only while the system is quiescent.
@@ -217,6 +265,7 @@ int umm_system_check(struct umm_system *sys)
 			pr_check("pfn %lu has map count %d but %u ptes map it",
 				 pfn, page_mapcount(page), counts[pfn]);
 	}
+	errors += check_rmap(phys, counts);
 	free(counts);
 	return errors ? -EUCLEAN : 0;
 }

@@ -129,11 +129,7 @@ static void move_one_pte(struct mremap_move *mv, pte_t *ptep, uintptr_t addr, pt
 	if (!pte_present(pte) || pte_special(pte))
 		return;
 	page = pfn_to_page(mm->sys->phys, pte_pfn(pte));
-	if (PageAnon(page))
-		page_add_anon_rmap(page, mv->new_vma, dest, dst);
-	else
-		page_add_file_rmap(page, mv->new_vma, dest, dst);
-	page_remove_rmap(page, mv->old_vma, addr, ptep);
+	page_move_rmap(page, ptep, mv->new_vma, dest, dst);
 }
 
 /*

@@ -197,6 +197,7 @@ int object_alloc(struct umm_system *sys, enum object_type type, struct umm_objec
 	pthread_mutex_init(&obj->i_mmap_lock, NULL);
 	INIT_LIST_HEAD(&obj->i_mmap);
 	file_ra_state_init(&obj->ra);
+	obj->i_mmap_tree = RB_ROOT;
 	atomic_fetch_add(&sys->nr_objects, 1);
 	*out = obj;
 	return 0;
@@ -219,7 +220,7 @@ static void object_release(struct umm_object *obj)
 
 	int err;
 
-	VM_BUG_ON(!list_empty(&obj->i_mmap));
+	VM_BUG_ON(!list_empty(&obj->i_mmap) || obj->i_mmap_tree.rb_node || obj->i_mmap_nonlinear);
 	err = filemap_write_range(obj, 0, UINT64_MAX);
 	if (err)    /* nobody is left to retry or to tell: say so once */
 		pr_warn(sys, "object freed with dirty pages its backing store refused (%d)", err);

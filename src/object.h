@@ -28,6 +28,7 @@
 #include "radix_tree.h"
 #include "percpu_rwsem.h"
 #include "readahead.h"
+#include "rbtree.h"
 
 enum object_type { OBJ_FILE = 1, OBJ_SHMEM = 2 };
 
@@ -58,8 +59,10 @@ struct umm_object {
 	unsigned long nrpages;
 	_Atomic uint64_t size;           /* bytes */
 
-	pthread_mutex_t i_mmap_lock;     /* i_mmap */
-	struct list_head i_mmap;         /* vm_area_struct.obj_link */
+	pthread_mutex_t i_mmap_lock;     /* i_mmap, i_mmap_tree, i_mmap_nonlinear */
+	struct list_head i_mmap;         /* vm_area_struct.obj_link: every vma mapping it */
+	struct rb_root i_mmap_tree;      /* linear vmas by pgoff range (i_mmap_tree.c) */
+	unsigned long i_mmap_nonlinear;  /* VM_NONLINEAR vmas on i_mmap (not in the tree) */
 	_Atomic int wb_err;              /* sticky writeback error, reported once by sync */
 	struct file_ra_state ra;         /* readahead streams (readahead.c) */
 };

@@ -57,6 +57,7 @@ enum pageflags {
 	PG_pgtable,      /* a page-table page */
 	PG_anon_exclusive, /* anon page only one pte can reach: reused on write whatever its refcount (memory.c) */
 	PG_readahead,    /* read ahead, not used since (readahead.h) */
+	PG_chainlock,    /* pte-chain scheme: bit lock of page->rmap (rmap_ptechain.c) */
 	NR_PAGEFLAGS
 };
 _Static_assert(NR_PAGEFLAGS <= 32, "page flags are a 32-bit word");
@@ -93,14 +94,17 @@ struct page {
 	};
 	struct list_head lru;          /* [Z] buddy/pcp list, [S] slab list; reserved for
 	                                  the LRU lists ([L]) of in-use pages */
-	void *rmap;                    /* [P]/rmap lock: reserved for the reverse map
-	                                  (pte-chain head or anon_vma); NULL today */
+	void *rmap;                    /* reverse map (rmap.h): pte-chain scheme: NULL, a
+	                                  direct pte pointer (bit 0 set) or the first chain
+	                                  block, under PG_chainlock; object scheme: the
+	                                  anon_vma of an anon page (set at its first mapping) */
 };
 
 /*
  * 64 bytes per frame, as Linux's.  The words reserved for the reverse-map
- * and reclaim work are there already and unused today: rmap (every page),
- * private (page-cache/anon pages) and lru while a page is in use.  The
+ * and reclaim work are there: rmap (every page, used by the reverse map),
+ * private (page-cache/anon pages) and lru while a page is in use (both
+ * unused today).  The
  * union is full in the page-table variant (owner, address, level, count,
  * lock); a new per-use field goes into the union's variant for that use.
  * The allocator clears a fresh frame's union by zeroing from `mapping` up
@@ -146,6 +150,7 @@ PAGEFLAG(Anon, PG_anon)
 PAGEFLAG(Slab, PG_slab)
 PAGEFLAG(PgTable, PG_pgtable)
 PAGEFLAG(AnonExclusive, PG_anon_exclusive)
+PAGEFLAG(Chainlock, PG_chainlock)
 
 static inline int page_count(const struct page *p) { return atomic_load((_Atomic int *)&p->_refcount); }
 static inline int page_mapcount(const struct page *p) { return atomic_load((_Atomic int *)&p->_mapcount); }

@@ -267,6 +267,36 @@ install_frame:
 	return i;
 }
 
+/*
+ * populate_install_rmap - populate_install with the reverse map's
+ * allocations made first, as the fault path makes them: the vma's
+ * anon_vma before private anon frames are mapped (object rmap), and a
+ * chain block per page-cache page it may map (pte chains), given back
+ * after.  No ptl.  Returns what populate_install returns (0 when the
+ * reverse map could not allocate: the fault path reports the -ENOMEM).
+ */
+static unsigned int populate_install_rmap(struct populate_table *pt)
+{
+	struct umm_system *sys = pt->vma->vm_mm->sys;
+	unsigned int nr_cache = 0, done;
+	bool anon_frames = false;
+
+	for (unsigned int i = 0; i < pt->nr; i++) {
+		nr_cache += pt->page[i] != NULL;
+		anon_frames |= pt->frame[i] != NULL;
+	}
+	if (anon_frames && anon_vma_prepare(pt->vma))
+		return 0;
+	if (nr_cache && rmap_prepare(sys, nr_cache)) {
+		rmap_unprepare(sys);
+		return 0;
+	}
+	done = populate_install(pt);
+	if (nr_cache)
+		rmap_unprepare(sys);
+	return done;
+}
+
 /* populate_release - drop the references and frames the install did not use.  No ptl. */
 static void populate_release(struct populate_table *pt)
 {
@@ -297,7 +327,7 @@ static uintptr_t populate_table(struct populate_table *pt, uintptr_t start, uint
 		populate_lookup(pt);
 	if (pt_write(pt) && (anon || !vma_is_shared(pt->vma)))
 		populate_alloc(pt, anon);
-	done = populate_install(pt);
+	done = populate_install_rmap(pt);
 	populate_release(pt);
 	return start + ((uintptr_t)done << PAGE_SHIFT);
 }

@@ -1,50 +1,52 @@
 /*
- * rmap.c - the reverse map, mapcount-only version.
+ * rmap.c - the reverse map: the hooks every pte change calls, the
+ * scheme dispatch, and the walks built on a scheme's rmap_walk
+ * (page_referenced, try_to_unmap, page_mkclean).
  *
- * Theory of operation.  For now a page remembers only how many ptes map it
- * (page->_mapcount) and, for an anonymous page, its identity: PG_anon,
- * mapping NULL and index = the linear page index it was first mapped at
- * (vma->vm_pgoff based, so it survives mremap).  That is enough for the
- * fault handler's COW reuse test (mapcount 1) and for the invariant check
- * that map counts add up with the page tables.
+ * Theory of operation.  Both schemes share what this file keeps: a
+ * page's map count (page->_mapcount, the ptes mapping it), PG_anon and
+ * the anon page's index (the linear page index it was first mapped at,
+ * vma->vm_pgoff based, so it survives mremap and fork), and sys->nr_anon
+ * (live anonymous pages: up when a fresh anon page is first mapped, down
+ * when its last mapping goes).  On top of that the pte-chain scheme
+ * records each pte pointer (rmap_ptechain.c) and the object scheme
+ * points an anon page at its vma's anon_vma (rmap_object.c).  The choice
+ * is a branch on sys->cfg.rmap, read from the vma's mm: the cost on the
+ * fault path is one load and a well-predicted branch.
  *
- * The reverse-map issue puts its two schemes behind these four calls:
- *   - pte chains: each call also adds or removes a (mm, addr) record on
- *     page->rmap (a single "direct" pointer while only one pte maps it);
- *   - object-based: anon pages find their ptes through vma->anon_vma,
- *     file pages through mapping->i_mmap; the calls stay counters.
- * The hooks for that are marked "scheme hook" below; nothing else in the
- * address-space layer needs to change.
+ * The walks present each pte with its table lock held (rmap.h).  A walk
+ * callback that clears a pte returns RMAP_UNMAPPED and the scheme then
+ * removes the mapping (for pte chains that must happen under the chain
+ * lock the walk holds, so the callback cannot call page_remove_rmap).
  *
- * sys->nr_anon counts live anonymous pages: it goes up when a fresh anon
- * page is first mapped and down when its last mapping goes, because an
- * anon page nobody maps is dead (only in-flight references such as a
- * pending TLB gather keep its frame until they are dropped).
+ * Pins.  usermm has no pin count: a pin is a reference.  A page mapped
+ * by n ptes holds n references from them, one from the page cache if
+ * cached, and the caller of try_to_unmap holds one; anything beyond
+ * those is taken as a pin (or a transient holder such as a pending TLB
+ * gather: a false positive only makes the unmap fail).
  *
- * page_mkclean is the one walk from a page to its ptes that writeback
- * needs already: a page-cache page is found in the vmas on its object's
- * i_mmap list (an object-based walk, which the pte-chain scheme may
- * replace by following its chain).
- *
- * Locks (order in lockdep.h): the add/remove calls run with the lock of
- * the pte table that holds the pte; the counters are atomics, so two ptes
- * (or mms) mapping one page need no common lock.  page_mkclean runs with
- * the page locked and takes obj->i_mmap_lock, then each mm's
- * page_table_lock (it has no mmap_lock, so that keeps the mm's tables)
- * and the pte table lock (page lock -> i_mmap_lock -> page_table_lock ->
- * ptl).
+ * Locks (order in lockdep.h): the hooks run under the pte table lock of
+ * ptep and take nothing else except PG_chainlock (pte chains) and the
+ * slab cache lock (a leaf) to free a block.  The walks: see rmap.h.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include "rmap.h"
 #include "object.h"
+#include "filemap.h"
+#include "memory.h"
 #include "tlb.h"
 
 /**
  * page_add_new_anon_rmap - first mapping of a freshly allocated anon page:
- * mark it anonymous, record its index, mapcount 1, count it in nr_anon.
- * ptep's table lock held.
+ * mark it anonymous, record its index, mapcount 1, count it in nr_anon;
+ * the direct pointer (pte chains) or the vma's anon_vma (object scheme,
+ * which anon_vma_prepare gave the vma before).  ptep's table lock held.
  */
 void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep)
 {
+	struct umm_system *sys = vma->vm_mm->sys;
+
 	assert_pte_locked(vma->vm_mm, ptep);
 	VM_BUG_ON(page_mapcount(page) != 0);
 	VM_BUG_ON(PageReserved(page) || page->mapping);
@@ -52,13 +54,22 @@ void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, uintp
 	page->mapping = NULL;
 	page->index = linear_page_index(vma, addr);
 	atomic_store(&page->_mapcount, 1);
-	stripe_counter_add(&vma->vm_mm->sys->nr_anon, 1);
-	/* scheme hook: record (vma, addr) as the page's direct mapping */
+	stripe_counter_add(&sys->nr_anon, 1);
+	if (rmap_ptechain(sys)) {
+		ptechain_add(page, ptep);
+	} else {
+		/* atomic: another thread's fault may have just set it (anon_vma_prepare) */
+		struct anon_vma *av = __atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE);
+
+		VM_BUG_ON(!av);
+		set_page_rmap(page, (void *)((uintptr_t)av | PAGE_RMAP_ANON_VMA));
+	}
 }
 
 /**
- * page_add_anon_rmap - another pte maps an existing anon page (fork,
- * mremap).  ptep's table lock held.
+ * page_add_anon_rmap - another pte maps an existing anon page (fork).
+ * ptep's table lock held; under pte chains a block reserved by
+ * rmap_prepare.
  */
 void page_add_anon_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep)
 {
@@ -66,12 +77,15 @@ void page_add_anon_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t
 	assert_pte_locked(vma->vm_mm, ptep);
 	VM_BUG_ON(!PageAnon(page));
 	VM_BUG_ON(page_mapcount(page) <= 0);
+	VM_BUG_ON(!rmap_ptechain(vma->vm_mm->sys) && page_anon_vma(page) != vma->anon_vma);
 	atomic_fetch_add(&page->_mapcount, 1);
-	/* scheme hook: add (vma, addr) to the page's pte chain */
+	if (rmap_ptechain(vma->vm_mm->sys))
+		ptechain_add(page, ptep);
 }
 
 /**
- * page_add_file_rmap - a pte maps a page-cache page.  ptep's table lock held.
+ * page_add_file_rmap - a pte maps a page-cache page.  ptep's table lock
+ * held; under pte chains a block reserved by rmap_prepare.
  */
 void page_add_file_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep)
 {
@@ -79,70 +93,192 @@ void page_add_file_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t
 	assert_pte_locked(vma->vm_mm, ptep);
 	VM_BUG_ON(PageAnon(page) || PageReserved(page));
 	atomic_fetch_add(&page->_mapcount, 1);
-	/* scheme hook: add (vma, addr) to the page's pte chain */
+	if (rmap_ptechain(vma->vm_mm->sys))
+		ptechain_add(page, ptep);
 }
 
 /**
- * page_remove_rmap - a pte stopped mapping page.  When the last mapping
- * of an anon page goes the page stops counting in nr_anon.  ptep's table
- * lock held.
+ * rmap_count_removed - one mapping of page went: drop the map count, and
+ * nr_anon with an anon page's last mapping.  ptl held.
+ */
+void rmap_count_removed(struct page *page, struct umm_mm *mm)
+{
+	int left = atomic_fetch_sub(&page->_mapcount, 1) - 1;
+
+	VM_BUG_ON(left < 0);
+	if (left == 0 && PageAnon(page))
+		stripe_counter_add(&mm->sys->nr_anon, -1);
+}
+
+/**
+ * page_remove_rmap - a pte stopped mapping page.  ptep's table lock held.
  */
 void page_remove_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep)
 {
-	int left;
-
 	(void)addr;
 	assert_pte_locked(vma->vm_mm, ptep);
-	/* scheme hook: drop (vma, addr) from the page's pte chain */
-	left = atomic_fetch_sub(&page->_mapcount, 1) - 1;
-	VM_BUG_ON(left < 0);
-	if (left == 0 && PageAnon(page))
-		stripe_counter_add(&vma->vm_mm->sys->nr_anon, -1);
+	if (rmap_ptechain(vma->vm_mm->sys))
+		ptechain_remove(page, ptep);
+	rmap_count_removed(page, vma->vm_mm);
 }
 
-struct mkclean_walk {
-	unsigned long pfn;
-	int dirty;
-	bool changed;
+/**
+ * page_move_rmap - mremap carried the pte mapping page from old_ptep to
+ * new_ptep (same mm).  Both table locks held.
+ */
+void page_move_rmap(struct page *page, pte_t *old_ptep, struct vm_area_struct *new_vma,
+		    uintptr_t new_addr, pte_t *new_ptep)
+{
+	(void)new_addr;
+	assert_pte_locked(new_vma->vm_mm, new_ptep);
+	assert_pte_locked(new_vma->vm_mm, old_ptep);
+	VM_BUG_ON(page_mapcount(page) <= 0);
+	VM_BUG_ON(PageAnon(page) && !rmap_ptechain(new_vma->vm_mm->sys) && page_anon_vma(page) != new_vma->anon_vma);
+	if (rmap_ptechain(new_vma->vm_mm->sys))
+		ptechain_move(page, old_ptep, new_ptep);
+}
+
+/**
+ * rmap_walk - call fn for every pte that maps page (rmap.h).  The scheme
+ * is the system's: a cache page's object knows it, an anon page's rmap
+ * word is tagged by the scheme that wrote it.  Returns the number of ptes
+ * skipped because their table lock was busy.
+ */
+int rmap_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int flags)
+{
+	if (PageReserved(page) || !page_mapped(page))
+		return 0;
+	if (PageAnon(page)) {
+		uintptr_t r = (uintptr_t)__atomic_load_n(&page->rmap, __ATOMIC_ACQUIRE);
+
+		if (r & PAGE_RMAP_ANON_VMA)
+			return object_rmap_walk(page, fn, arg, flags);
+		return ptechain_walk(page, fn, arg, flags);
+	}
+	if (!page->mapping)
+		return 0;
+	if (rmap_ptechain(page->mapping->sys))
+		return ptechain_walk(page, fn, arg, flags);
+	return object_rmap_walk(page, fn, arg, flags);
+}
+
+/* ---- page_referenced ---- */
+
+struct referenced_walk {
+	int referenced;
 };
 
-/* mkclean_one - write-protect and clean one pte if it maps the page.  ptl held. */
-static int mkclean_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
+static int referenced_one(struct page *page, const struct rmap_pte *rp, void *arg)
 {
-	struct mkclean_walk *mw = arg;
-	pte_t pte = *ptep;
+	struct referenced_walk *rw = arg;
+	pte_t pte = *rp->ptep;
 
-	assert_pte_locked(mm, ptep);
-	if (!pte_present(pte) || pte_special(pte) || pte_pfn(pte) != mw->pfn)
-		return 0;
-	if (!pte_write(pte) && !pte_dirty(pte))
-		return 0;
-	mw->dirty += pte_dirty(pte);
-	set_pte_at(mm, addr, ptep, pte_mkclean(pte_wrprotect(pte)));
-	mw->changed = true;
-	return 0;
+	(void)page;
+	if (pte_young(pte)) {
+		set_pte_at(rp->mm, rp->address, rp->ptep, pte_mkold(pte));
+		rw->referenced++;
+	}
+	return RMAP_CONT;
 }
 
-/* mkclean_vma - page_mkclean's work in one shared vma. */
-static int mkclean_vma(struct vm_area_struct *vma, struct page *page)
+/**
+ * page_referenced - count and clear the young bits of every pte mapping
+ * page, across address spaces.  A pte whose table lock is busy counts as
+ * referenced.  No flush: a soft-TLB entry that stays keeps the page in
+ * use without setting young again, which only makes it look older.  Page
+ * locked (cache pages), reference held.  Returns the count.
+ */
+int page_referenced(struct page *page)
 {
-	struct mkclean_walk mw = { .pfn = page_to_pfn(page) };
-	struct umm_mm *mm = vma->vm_mm;
-	uintptr_t start = vma->vm_start, end = vma->vm_end;
+	struct referenced_walk rw = { 0 };
+	int busy = rmap_walk(page, referenced_one, &rw, 0);
 
-	lockdep_assert_held(&vma->vm_obj->i_mmap_lock);
-	if (!(vma->vm_flags & VM_NONLINEAR)) {
-		if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= vma_pages(vma))
-			return 0;
-		start = vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT);
-		end = start + PAGE_SIZE;
+	return rw.referenced + busy;
+}
+
+/* ---- try_to_unmap ---- */
+
+struct unmap_walk {
+	pte_t swp_pte;
+	bool mlocked;
+};
+
+static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
+{
+	struct unmap_walk *uw = arg;
+	pte_t pte;
+
+	if (rp->vma && (rp->vma->vm_flags & VM_LOCKED)) {
+		uw->mlocked = true;
+		return RMAP_STOP;
 	}
-	page_table_lock(mm);
-	(void)walk_pte_range(mm, start, end, mkclean_one, &mw);
-	page_table_unlock(mm);
-	if (mw.changed)
-		flush_tlb_range(mm, start, end);
-	return mw.dirty;
+	pte = ptep_get_and_clear(rp->mm, rp->address, rp->ptep);
+	flush_tlb_range(rp->mm, rp->address, rp->address + PAGE_SIZE);
+	if (pte_dirty(pte)) {
+		if (PageAnon(page))
+			SetPageDirty(page);
+		else
+			set_page_dirty(page);
+	}
+	if (PageAnon(page))
+		set_pte_at(rp->mm, rp->address, rp->ptep, uw->swp_pte);
+	else if (rp->vma && (rp->vma->vm_flags & VM_NONLINEAR))
+		set_pte_at(rp->mm, rp->address, rp->ptep, pgoff_to_pte(page->index));
+	dec_mm_counter(rp->mm, mm_counter_for_page(page));
+	put_page(page);         /* the pte's reference; the caller still holds one */
+	return RMAP_UNMAPPED;
+}
+
+/**
+ * try_to_unmap - unmap page from every address space (rmap.h for the
+ * contract).  Page locked, a reference held by the caller, no page-table
+ * lock held.  Returns SWAP_SUCCESS, SWAP_AGAIN or SWAP_FAIL.
+ */
+int try_to_unmap(struct page *page, pte_t swp_pte)
+{
+	struct unmap_walk uw = { .swp_pte = swp_pte };
+	int extra, busy;
+
+	VM_BUG_ON(!PageLocked(page));
+	if (PageReserved(page))
+		return SWAP_FAIL;
+	if (!page_mapped(page))
+		return SWAP_SUCCESS;
+	if (PageAnon(page) && !pte_is_swap(swp_pte))
+		return SWAP_FAIL;
+	if (PageUnevictable(page))
+		return SWAP_FAIL;
+	extra = 1 + (!PageAnon(page) && page->mapping ? 1 : 0);
+	if (page_count(page) > page_mapcount(page) + extra)
+		return SWAP_FAIL;   /* pinned (rmap.c top) */
+	busy = rmap_walk(page, unmap_one, &uw, 0);
+	if (uw.mlocked)
+		return SWAP_FAIL;
+	if (!page_mapped(page))
+		return SWAP_SUCCESS;
+	(void)busy;
+	return SWAP_AGAIN;
+}
+
+/* ---- page_mkclean ---- */
+
+struct mkclean_walk {
+	int dirty;
+};
+
+/* mkclean_one - write-protect and clean one pte.  ptl held. */
+static int mkclean_one(struct page *page, const struct rmap_pte *rp, void *arg)
+{
+	struct mkclean_walk *mw = arg;
+	pte_t pte = *rp->ptep;
+
+	(void)page;
+	if (!pte_write(pte) && !pte_dirty(pte))
+		return RMAP_CONT;
+	mw->dirty += pte_dirty(pte);
+	set_pte_at(rp->mm, rp->address, rp->ptep, pte_mkclean(pte_wrprotect(pte)));
+	flush_tlb_range(rp->mm, rp->address, rp->address + PAGE_SIZE);
+	return RMAP_CONT;
 }
 
 /**
@@ -151,24 +287,58 @@ static int mkclean_vma(struct vm_area_struct *vma, struct page *page)
  * mapping faults and marks the page dirty again.  Writeback calls it after
  * clearing PG_dirty and before reading the page's bytes: a store that beat
  * the shootdown is in the bytes written, a later one dirties the page
- * again.  Only shared vmas are visited (private ones never map a cache
- * page writable).  Page locked by the caller; takes i_mmap_lock, then each
- * mm's page_table_lock and pte table locks.  Returns the number of ptes
- * that were dirty.
+ * again.  Runs through the system's rmap scheme and waits for busy table
+ * locks (RMAP_WALK_WAIT; cleaning a pte twice is harmless).  Page locked
+ * by the caller.  Returns the number of ptes that were dirty.
  */
 int page_mkclean(struct page *page)
 {
-	struct umm_object *obj = page->mapping;
-	struct vm_area_struct *vma;
-	int dirty = 0;
+	struct mkclean_walk mw = { 0 };
 
 	VM_BUG_ON(!PageLocked(page));
-	if (!obj || PageAnon(page) || !page_mapped(page))
+	if (!page->mapping || PageAnon(page) || !page_mapped(page))
 		return 0;
-	i_mmap_lock_write(obj);
-	list_for_each_entry(vma, &obj->i_mmap, obj_link)
-		if (vma->vm_flags & VM_SHARED)
-			dirty += mkclean_vma(vma, page);
-	i_mmap_unlock_write(obj);
-	return dirty;
+	(void)rmap_walk(page, mkclean_one, &mw, RMAP_WALK_WAIT);
+	return mw.dirty;
+}
+
+/* ---- system setup and statistics ---- */
+
+/**
+ * rmap_system_init - create the scheme's caches and locks.  0 or -ENOMEM.
+ */
+int rmap_system_init(struct umm_system *sys)
+{
+	pthread_mutex_init(&sys->anon_vma_lock, NULL);
+	return ptechain_init(sys);
+}
+
+/**
+ * rmap_system_destroy - free the caches; returns the number of objects
+ * still allocated (leaks).
+ */
+unsigned long rmap_system_destroy(struct umm_system *sys)
+{
+	unsigned long leaked = ptechain_destroy(sys);
+
+	leaked += (unsigned long)sys->nr_anon_vmas;
+	pthread_mutex_destroy(&sys->anon_vma_lock);
+	return leaked;
+}
+
+/**
+ * rmap_get_stats - *entries: ptes recorded in chains (pte chains; 0 for
+ * the object scheme, which records none); *bytes: rmap metadata (chain
+ * blocks, or anon_vmas).  Takes sys->anon_vma_lock.
+ */
+void rmap_get_stats(struct umm_system *sys, unsigned long *entries, unsigned long *bytes)
+{
+	long n;
+
+	*entries = (unsigned long)stripe_counter_sum(&sys->nr_reverse_maps);
+	*bytes = (unsigned long)stripe_counter_sum(&sys->nr_pte_chains) * PTE_CHAIN_BYTES;
+	pthread_mutex_lock(&sys->anon_vma_lock);
+	n = sys->nr_anon_vmas;
+	pthread_mutex_unlock(&sys->anon_vma_lock);
+	*bytes += (unsigned long)n * sizeof(struct anon_vma);
 }

@@ -351,6 +351,7 @@ void kmem_cache_get_stats(struct kmem_cache *cache, struct kmem_cache_stats *st)
 	pthread_mutex_lock(&cache->lock);
 	st->objects_in_use = cache->in_use;
 	st->slabs = cache->slabs;
+	st->pages = cache->slabs << cache->order;
 	st->objs_per_slab = cache->objs_per_slab;
 	st->allocs = cache->allocs;
 	st->frees = cache->frees;

@@ -20,6 +20,7 @@
 struct kmem_cache_stats {
 	unsigned long objects_in_use;
 	unsigned long slabs;          /* slabs owned (full + partial + empty) */
+	unsigned long pages;          /* frames those slabs take */
 	unsigned long objs_per_slab;
 	unsigned long allocs, frees, alloc_failures;
 };

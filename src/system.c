@@ -73,6 +73,24 @@ static void destroy_caches(struct umm_system *sys)
 		pr_warn(NULL, "%lu VMA/mm structures leaked at system destroy", leaked);
 }
 
+/*
+ * default_rmap - the scheme of a system whose config leaves cfg.rmap 0:
+ * object-based, unless the environment variable UMM_RMAP says
+ * "pte-chain" (or "object"), so a whole test suite can run under either
+ * scheme.  Object rmap is the default because it costs no memory per
+ * mapped pte (pte chains: 10 bytes per pte with 64 sharers) and makes
+ * faults, fork and exit cheaper; pte chains unmap a widely shared page
+ * faster (bench_rmap, docs/BENCHMARKS.md).
+ */
+static int default_rmap(void)
+{
+	const char *env = getenv("UMM_RMAP");
+
+	if (env && !strcmp(env, "pte-chain"))
+		return UMM_RMAP_PTE_CHAIN;
+	return UMM_RMAP_OBJECT;
+}
+
 /**
  * umm_system_create - create a usermm instance from cfg (NULL: defaults).
  * Returns 0 with *out set, -EINVAL for a bad config or NULL out,
@@ -102,7 +120,7 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	if (!sys->cfg.phys_bytes)
 		sys->cfg.phys_bytes = DEFAULT_PHYS_BYTES;
 	if (!sys->cfg.rmap)
-		sys->cfg.rmap = UMM_RMAP_PTE_CHAIN;
+		sys->cfg.rmap = default_rmap();
 	if (!sys->cfg.readahead_max_bytes)
 		sys->cfg.readahead_max_bytes = DEFAULT_READAHEAD_MAX;
 	sys->cfg.readahead_max_bytes &= PAGE_MASK;
@@ -129,6 +147,9 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	err = create_caches(sys);
 	if (err)
 		goto err_caches;
+	err = rmap_system_init(sys);
+	if (err)
+		goto err_rmap;
 	err = tlb_init();
 	if (err)
 		goto err_caches;
@@ -142,6 +163,8 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	*out = sys;
 	return 0;
 
+err_rmap:
+	rmap_system_destroy(sys);
 err_caches:
 	destroy_caches(sys);
 err_phys:
@@ -172,6 +195,8 @@ int umm_system_destroy(struct umm_system *sys)
 		return -EBUSY;
 	}
 	io_backend_destroy(sys);
+	if (rmap_system_destroy(sys))
+		pr_warn(NULL, "reverse-map structures leaked at system destroy");
 	destroy_caches(sys);
 	pthread_mutex_destroy(&sys->mm_list_lock);
 	phys_destroy(sys->phys);
@@ -217,9 +242,13 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->anon_pages = (unsigned long)stripe_counter_sum(&sys->nr_anon);
 	st->pgtable_pages = (unsigned long)atomic_load(&sys->nr_pgtable);
 	kmem_cache_get_stats(sys->mm_cache, &ks);
-	st->slab_pages = ks.slabs;
+	st->slab_pages = ks.pages;
 	kmem_cache_get_stats(sys->vma_cache, &ks);
-	st->slab_pages += ks.slabs;
+	st->slab_pages += ks.pages;
+	if (sys->pte_chain_cache) {
+		kmem_cache_get_stats(sys->pte_chain_cache, &ks);
+		st->slab_pages += ks.pages;
+	}
 	mm_list_lock(sys);
 	st->nr_mms = sys->nr_mms;
 	mm_list_unlock(sys);
@@ -234,6 +263,8 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->io_errors = atomic_load(&sys->io_errors);
 	for (int i = 0; i < UMM_IO_HIST_BUCKETS; i++)
 		st->io_hist[i] = atomic_load(&sys->io_hist[i]);
+	st->rmap = sys->cfg.rmap;
+	rmap_get_stats(sys, &st->nr_reverse_maps, &st->rmap_bytes);
 	return 0;
 }
 

@@ -51,6 +51,13 @@ struct umm_system {
 	_Atomic unsigned long ra_wasted; /* of those, dropped from the cache unused */
 	_Atomic unsigned long io_requests, io_pages, io_errors;
 	_Atomic unsigned long io_hist[UMM_IO_HIST_BUCKETS];
+	/* reverse map (rmap.h): pte chains */
+	struct kmem_cache *pte_chain_cache;    /* struct pte_chain blocks */
+	struct stripe_counter nr_reverse_maps; /* ptes recorded in pages' chains (direct included) */
+	struct stripe_counter nr_pte_chains;   /* chain blocks allocated */
+	/* reverse map: object scheme */
+	pthread_mutex_t anon_vma_lock;   /* leaf: anon_vma refcounts (pins an anon_vma for a walk) */
+	long nr_anon_vmas;               /* [anon_vma_lock] live anon_vmas */
 
 	/*
 	 * unmap_mapping_range - set by the address-space layer: remove every

@@ -21,17 +21,20 @@
  * those paths (on insertion the successor is an ancestor of the new leaf,
  * so rb_insert_augmented covers it).
  *
- * Merging follows vma_can_merge(): adjacent, same flags, object and
- * anon_vma, contiguous pgoff, not nonlinear.  Requiring the same anon_vma
- * (Linux also lets a NULL one adopt its neighbour's) keeps the future
- * object-based anon rmap trivially correct, at the price of fewer merges.
+ * Merging follows vma_can_merge(): adjacent, same flags and object,
+ * equal anon_vmas or only one side with one (the merged VMA adopts it),
+ * contiguous pgoff, not nonlinear.  Adoption keeps the object-based anon
+ * rmap correct: every page of the merged range was mapped in a VMA with
+ * that anon_vma (the others had none, so no anon pages), and anon page
+ * indexes are vm_pgoff based, which a merge keeps contiguous.
  *
  * Invariants (checked by vma_tree_check):
  *   1. vm_start < vm_end, both page aligned, vm_mm == mm;
  *   2. in-order: prev->vm_end <= v->vm_start (no overlap);
  *   3. rb_subtree_gap(v) = max(gap(v), children's rb_subtree_gap);
  *   4. map_count = number of VMAs, total_vm = sum of their pages;
- *   5. a VMA with vm_obj is on vm_obj->i_mmap, one without is on no list.
+ *   5. a VMA with vm_obj is on vm_obj->i_mmap (and, if linear, in its
+ *      interval tree i_mmap_tree, i_mmap_tree.c), one without on neither.
  *
  * Lookup cache.  find_vma() first asks a small per-thread cache of recent
  * hits.  The cache is tagged with mm->id (never reused) and the value of
@@ -49,8 +52,12 @@
  *   protects the i_mmap list and, for a linked file VMA, its vm_start,
  *   vm_end and vm_pgoff (an i_mmap walker such as truncate reads them
  *   without mmap_lock).  A split or merge changes all the VMAs involved
- *   under one hold of i_mmap_lock, so a walker never sees a hole.
- *   Order: mmap_lock -> i_mmap_lock -> slab cache lock.  Objects are
+ *   under one hold of i_mmap_lock, so a walker never sees a hole.  In an
+ *   object-rmap system a VMA with an anon_vma is also on anon_vma->head,
+ *   and the same changes take anon_vma->lock (after i_mmap_lock), which
+ *   protects that list and the linked VMAs' ranges for the anon rmap walk.
+ *   vma_dup takes a reference on the anon_vma, vma_free drops it.
+ *   Order: mmap_lock -> i_mmap_lock -> anon_vma lock -> slab cache lock.  Objects are
  *   released (object_put) and VMAs freed only after i_mmap_lock is dropped.
  */
 #include <errno.h>
@@ -58,6 +65,16 @@
 #include <string.h>
 #include "vma.h"
 #include "filemap.h"
+#include "rmap.h"
+
+/*
+ * vma_has_anon_vma - does vma hold a reference on a real anon_vma?  Only
+ * object-rmap systems set one (rmap_object.c).
+ */
+static inline bool vma_has_anon_vma(const struct vm_area_struct *vma)
+{
+	return vma->anon_vma && vma->vm_mm->sys->cfg.rmap == UMM_RMAP_OBJECT;
+}
 
 #define vma_of(node) rb_entry(node, struct vm_area_struct, vm_rb)
 
@@ -78,6 +95,7 @@ struct vm_area_struct *vma_alloc(struct umm_mm *mm)
 		return NULL;
 	vma->vm_mm = mm;
 	INIT_LIST_HEAD(&vma->obj_link);
+	INIT_LIST_HEAD(&vma->anon_vma_link);
 	return vma;
 }
 
@@ -88,8 +106,8 @@ struct vm_area_struct *vma_alloc(struct umm_mm *mm)
  *
  * Copies range, flags, object, pgoff and anon_vma; takes a reference on
  * the object.  The copy has its own (unlinked) tree node and i_mmap link.
- * anon_vma is copied as a plain pointer: the reverse-map layer owns its
- * lifetime.  Caller holds mmap_lock of vma's mm.  NULL on ENOMEM.
+ * In an object-rmap system the copy also takes a reference on the
+ * anon_vma (rmap_object.c); otherwise anon_vma is unused.  Caller holds mmap_lock of vma's mm.  NULL on ENOMEM.
  */
 struct vm_area_struct *vma_dup(struct umm_mm *mm, const struct vm_area_struct *vma)
 {
@@ -105,6 +123,8 @@ struct vm_area_struct *vma_dup(struct umm_mm *mm, const struct vm_area_struct *v
 	copy->anon_vma = vma->anon_vma;
 	if (copy->vm_obj)
 		object_get(copy->vm_obj);
+	if (vma_has_anon_vma(copy))
+		anon_vma_get(copy->anon_vma);
 	return copy;
 }
 
@@ -120,8 +140,11 @@ void vma_free(struct vm_area_struct *vma)
 	if (!vma)
 		return;
 	VM_BUG_ON(vma->vm_obj && !list_empty(&vma->obj_link));
+	VM_BUG_ON(!list_empty(&vma->anon_vma_link));
 	if (vma->vm_obj)
 		object_put(vma->vm_obj);
+	if (vma_has_anon_vma(vma))
+		anon_vma_put(vma->anon_vma);
 	kmem_cache_free(vma->vm_mm->sys->vma_cache, vma);
 }
 
@@ -364,10 +387,14 @@ static void vma_obj_lock(struct vm_area_struct *vma)
 {
 	if (vma->vm_obj)
 		i_mmap_lock_write(vma->vm_obj);
+	if (vma_has_anon_vma(vma))
+		anon_vma_lock(vma->anon_vma);
 }
 
 static void vma_obj_unlock(struct vm_area_struct *vma)
 {
+	if (vma_has_anon_vma(vma))
+		anon_vma_unlock(vma->anon_vma);
 	if (vma->vm_obj)
 		i_mmap_unlock_write(vma->vm_obj);
 }
@@ -395,8 +422,12 @@ static void __vma_insert(struct umm_mm *mm, struct vm_area_struct *vma)
 	rb_insert_augmented(&vma->vm_rb, &mm->mm_rb, &vma_gap_callbacks);
 	mm->map_count++;
 	mm->total_vm += vma_pages(vma);
-	if (vma->vm_obj)
+	if (vma->vm_obj) {
 		list_add(&vma->obj_link, &vma->vm_obj->i_mmap);
+		i_mmap_tree_insert(vma->vm_obj, vma);
+	}
+	if (vma_has_anon_vma(vma))
+		list_add(&vma->anon_vma_link, &vma->anon_vma->head);
 }
 
 /* __vma_remove - take vma out of the tree, counters and i_mmap; i_mmap_lock held if file. */
@@ -409,8 +440,12 @@ static void __vma_remove(struct umm_mm *mm, struct vm_area_struct *vma)
 	vma_gap_update(next);
 	mm->map_count--;
 	mm->total_vm -= vma_pages(vma);
-	if (vma->vm_obj)
+	if (vma->vm_obj) {
 		list_del_init(&vma->obj_link);
+		i_mmap_tree_remove(vma->vm_obj, vma);
+	}
+	if (vma_has_anon_vma(vma))
+		list_del_init(&vma->anon_vma_link);
 }
 
 /* __vma_set_range - move a linked vma's bounds in place; i_mmap_lock held if file. */
@@ -420,9 +455,13 @@ static void __vma_set_range(struct umm_mm *mm, struct vm_area_struct *vma,
 	bool start_moved = start != vma->vm_start, end_moved = end != vma->vm_end;
 
 	mm->total_vm -= vma_pages(vma);
+	if (vma->vm_obj)
+		i_mmap_tree_remove(vma->vm_obj, vma);   /* the key changes: out and in again */
 	vma->vm_start = start;
 	vma->vm_end = end;
 	vma->vm_pgoff = pgoff;
+	if (vma->vm_obj)
+		i_mmap_tree_insert(vma->vm_obj, vma);
 	mm->total_vm += vma_pages(vma);
 	if (start_moved)
 		vma_gap_update(vma);
@@ -459,6 +498,26 @@ void vma_unlink(struct umm_mm *mm, struct vm_area_struct *vma)
 	__vma_remove(mm, vma);
 	vma_obj_unlock(vma);
 	vmacache_invalidate(mm);
+}
+
+/**
+ * vma_set_nonlinear - make a linked file VMA nonlinear (remap_file_pages):
+ * set VM_NONLINEAR and move it from its object's interval tree to the
+ * nonlinear count, under i_mmap_lock, so reverse-map walks scan it.
+ * @mm: the address space; mmap_lock held for write
+ * @vma: linked in mm, with vm_obj
+ */
+void vma_set_nonlinear(struct umm_mm *mm, struct vm_area_struct *vma)
+{
+	(void)mm;
+	VM_BUG_ON(!vma->vm_obj);
+	if (vma->vm_flags & VM_NONLINEAR)
+		return;
+	i_mmap_lock_write(vma->vm_obj);
+	i_mmap_tree_remove(vma->vm_obj, vma);
+	vma->vm_flags |= VM_NONLINEAR;
+	i_mmap_tree_insert(vma->vm_obj, vma);
+	i_mmap_unlock_write(vma->vm_obj);
 }
 
 /**
@@ -535,9 +594,10 @@ int split_vma(struct umm_mm *mm, struct vm_area_struct *vma, uintptr_t addr, int
  * @a: the lower VMA
  * @b: the upper VMA
  *
- * True when they touch (a->vm_end == b->vm_start), have the same flags,
- * object and anon_vma, b's pgoff continues a's, and neither is a nonlinear
- * window.  For anonymous VMAs pgoff comes from the creation address, so
+ * True when they touch (a->vm_end == b->vm_start), have the same flags
+ * and object, the same anon_vma or at most one of them has one (the
+ * merged VMA adopts it, as Linux does), b's pgoff continues a's, and
+ * neither is a nonlinear window.  For anonymous VMAs pgoff comes from the creation address, so
  * two created side by side merge and a moved one (mremap) does not.
  * No locks (reads the VMAs only).
  */
@@ -545,11 +605,32 @@ bool vma_can_merge(const struct vm_area_struct *a, const struct vm_area_struct *
 {
 	if (!a || !b || a->vm_end != b->vm_start)
 		return false;
-	if (a->vm_flags != b->vm_flags || a->vm_obj != b->vm_obj || a->anon_vma != b->anon_vma)
+	if (a->vm_flags != b->vm_flags || a->vm_obj != b->vm_obj)
+		return false;
+	if (a->anon_vma && b->anon_vma && a->anon_vma != b->anon_vma)
 		return false;
 	if ((a->vm_flags | b->vm_flags) & VM_NONLINEAR)
 		return false;
 	return b->vm_pgoff == a->vm_pgoff + vma_pages(a);
+}
+
+/*
+ * vma_adopt_anon_vma - before a merge: if the surviving VMA has no
+ * anon_vma but a VMA merged into it has, the survivor takes it (a
+ * reference, and a place on its list, under its lock).  Object rmap only.
+ */
+static void vma_adopt_anon_vma(struct vm_area_struct *keep, struct vm_area_struct *a,
+			       struct vm_area_struct *b)
+{
+	struct anon_vma *av = a && a->anon_vma ? a->anon_vma : b ? b->anon_vma : NULL;
+
+	if (keep->anon_vma || !av || keep->vm_mm->sys->cfg.rmap != UMM_RMAP_OBJECT)
+		return;
+	anon_vma_get(av);
+	anon_vma_lock(av);
+	keep->anon_vma = av;
+	list_add(&keep->anon_vma_link, &av->head);
+	anon_vma_unlock(av);
 }
 
 /**
@@ -566,19 +647,25 @@ struct vm_area_struct *vma_try_merge(struct umm_mm *mm, struct vm_area_struct *v
 {
 	struct vm_area_struct *prev = vma_prev(vma), *next = vma_next(vma);
 	bool with_prev = vma_can_merge(prev, vma), with_next = vma_can_merge(vma, next);
-	struct vm_area_struct *keep = with_prev ? prev : vma;
-	uintptr_t end = with_next ? next->vm_end : vma->vm_end;
+	struct vm_area_struct *keep;
+	uintptr_t end;
 
+	/* each pair may agree while prev and next carry different anon_vmas */
+	if (with_prev && with_next && prev->anon_vma && next->anon_vma && prev->anon_vma != next->anon_vma)
+		with_next = false;
+	keep = with_prev ? prev : vma;
+	end = with_next ? next->vm_end : vma->vm_end;
 	if (!with_prev && !with_next)
 		return vma;
-	vma_obj_lock(vma);
+	vma_adopt_anon_vma(keep, with_prev ? vma : NULL, with_next ? next : NULL);
+	vma_obj_lock(keep);
 	/* remove before extending, so the tree never holds overlapping VMAs */
 	if (with_next)
 		__vma_remove(mm, next);
 	if (with_prev)
 		__vma_remove(mm, vma);
 	__vma_set_range(mm, keep, keep->vm_start, end, keep->vm_pgoff);
-	vma_obj_unlock(vma);
+	vma_obj_unlock(keep);
 	vmacache_invalidate(mm);
 	if (with_next)
 		vma_free(next);
@@ -738,6 +825,12 @@ static void vma_check_fail(struct vma_check *c, const struct vm_area_struct *vma
 }
 
 /* vma_check_one - the per-VMA invariants, visited in address order. */
+/* is_this_vma - i_mmap_tree_foreach callback: stop at the vma looked for. */
+static int is_this_vma(struct vm_area_struct *vma, void *arg)
+{
+	return vma == arg;
+}
+
 static uintptr_t vma_check_one(struct vma_check *c, const struct vm_area_struct *vma)
 {
 	uintptr_t floor = c->prev ? c->prev->vm_end : UMM_MMAP_MIN_ADDR;
@@ -753,9 +846,13 @@ static uintptr_t vma_check_one(struct vma_check *c, const struct vm_area_struct 
 	if (vma->vm_obj) {
 		i_mmap_lock_write(vma->vm_obj);
 		bool listed = !list_empty(&vma->obj_link);
+		bool in_tree = (vma->vm_flags & VM_NONLINEAR) ||
+			i_mmap_tree_foreach(vma->vm_obj, vma->vm_pgoff, vma->vm_pgoff, is_this_vma, (void *)vma);
 		i_mmap_unlock_write(vma->vm_obj);
 		if (!listed)
 			vma_check_fail(c, vma, "file vma not on i_mmap", 0, 1);
+		if (!in_tree)
+			vma_check_fail(c, vma, "linear file vma not found in i_mmap_tree", 0, 1);
 	}
 	c->prev = vma;
 	c->count++;

@@ -69,4 +69,14 @@ void vmacache_invalidate(struct umm_mm *mm);
 /* vma_tree_check - order, no overlaps, gaps, map_count, total_vm. 0 or -EUCLEAN (prints). */
 int vma_tree_check(struct umm_mm *mm);
 
+/* vma_set_nonlinear - set VM_NONLINEAR on a linked file vma, moving it out of the interval tree.  mmap_lock write. */
+void vma_set_nonlinear(struct umm_mm *mm, struct vm_area_struct *vma);
+
+/* i_mmap_tree.c: the object's interval tree of linear file VMAs (i_mmap_lock held) */
+void i_mmap_tree_insert(struct umm_object *obj, struct vm_area_struct *vma);
+void i_mmap_tree_remove(struct umm_object *obj, struct vm_area_struct *vma);
+/* i_mmap_tree_foreach - fn for each linear VMA mapping a page of [first, last]; stops at a non-zero return. */
+int i_mmap_tree_foreach(struct umm_object *obj, uint64_t first, uint64_t last,
+			int (*fn)(struct vm_area_struct *vma, void *arg), void *arg);
+
 #endif

@@ -126,6 +126,15 @@ static inline unsigned long test_free_frames(struct umm_system *sys)
 	return st.free_frames;
 }
 
+/* test_slab_pages - frames the system's slab caches hold (they may keep empty slabs). */
+static inline unsigned long test_slab_pages(struct umm_system *sys)
+{
+	struct umm_sys_stats st;
+
+	REQUIRE(umm_system_stats(sys, &st) == 0);
+	return st.slab_pages;
+}
+
 /*
  * test_warm_up - use every slab cache once (mm, VMA, object, anon and file
  * pages, fork) so that a later leak check, which compares free frames with

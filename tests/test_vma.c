@@ -775,7 +775,10 @@ static void test_merge(void)
 	CHECK(!vma_can_merge(f, g));
 	f->vm_flags = g->vm_flags = rw;
 	f->anon_vma = (void *)0x10;
-	CHECK(!vma_can_merge(f, g));
+	g->anon_vma = (void *)0x20;
+	CHECK(!vma_can_merge(f, g));                     /* two different anon_vmas */
+	g->anon_vma = NULL;
+	CHECK(vma_can_merge(f, g));                      /* one side has none: it adopts */
 	f->anon_vma = NULL;
 	struct vm_area_struct *h = vma_make(mm, 0x204000, 0x206000, rw, o2, 14);
 	vma_link(mm, h);

@@ -35,6 +35,10 @@ struct umm_sys_stats {
 	unsigned long io_errors;        /* pages whose asynchronous read failed */
 	unsigned long io_hist[UMM_IO_HIST_BUCKETS]; /* requests of 1, 2-3, 4-7, ...
 	                                   64-127, 128+ pages */
+	int rmap;                       /* the reverse-map scheme in use: UMM_RMAP_PTE_CHAIN or _OBJECT */
+	unsigned long nr_reverse_maps;  /* pte chains: ptes recorded (direct ones included); object: 0 */
+	unsigned long rmap_bytes;       /* reverse-map memory beyond struct page: chain blocks
+	                                   (pte chains) or anon_vmas (object) */
 };
 int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st);
 

@@ -45,7 +45,11 @@ struct umm_config {
 	                             reserve gives -ENOMEM */
 	const char *swap_path;    /* swap file, NULL for none (swap issue) */
 	size_t      swap_bytes;
-	int         rmap;         /* UMM_RMAP_PTE_CHAIN or UMM_RMAP_OBJECT */
+	int         rmap;         /* reverse-map scheme: UMM_RMAP_PTE_CHAIN (per-pte
+	                             chains) or UMM_RMAP_OBJECT (anon_vma and the
+	                             object's vma list); 0: object, or what the
+	                             environment variable UMM_RMAP ("object" or
+	                             "pte-chain") says */
 	size_t      wmark_min_bytes;  /* min watermark; default max(64 KiB, phys/256) */
 	unsigned    pcp_high;     /* frames kept per thread; default 64 */
 	int         debug_checks; /* run the expensive invariant check after every
