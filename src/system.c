@@ -152,10 +152,10 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 		goto err_rmap;
 	err = tlb_init();
 	if (err)
-		goto err_caches;
+		goto err_rmap;
 	err = io_backend_create(sys);
 	if (err)
-		goto err_caches;
+		goto err_rmap;
 	pthread_mutex_init(&sys->mm_list_lock, NULL);
 	INIT_LIST_HEAD(&sys->mm_list);
 	sys->unmap_mapping_range = unmap_mapping_range;
