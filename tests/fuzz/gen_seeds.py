@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""gen_seeds.py - write seed inputs for the fuzz target (fuzz_api.c).
+
+Usage: tests/fuzz/gen_seeds.py DIR [COUNT]
+
+Each seed is a plausible call sequence in the target's byte format:
+mappings of every kind at fixed window addresses, then accesses, pins,
+forks, protection changes, mremaps, truncations, syncs and injected
+failures aimed at those mappings.  libFuzzer mutates from there; the
+committed corpus (tests/fuzz/corpus) is what -merge=1 kept.
+"""
+import os
+import random
+import struct
+import sys
+
+(OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_WRITE, OP_READ, OP_PIN, OP_UNPIN,
+ OP_PIN_STORE, OP_FORK, OP_DESTROY, OP_CREATE, OP_TRUNCATE, OP_SYNC, OP_WRITE2,
+ OP_READ2, OP_INJECT) = range(17)
+
+
+def addr_seg(r):
+    """an address in or around a mapping (page aligned)"""
+    return [r.randrange(9), r.randrange(256), r.choice([0, 1, 1, 1, 2, 3, 4, r.randrange(256)])]
+
+
+def addr_win(r, page):
+    return [9, page]
+
+
+def addr(r):
+    return addr_seg(r) if r.random() < 0.8 else addr_win(r, r.randrange(64))
+
+
+def access(r):
+    a = addr(r)
+    return a + ([1] + list(struct.pack('<H', r.randrange(4096))) if r.random() < 0.5 else [0])
+
+
+def length(r, pages=None):
+    if pages is None:
+        pages = r.choice([1, 1, 2, 3, 4, 8, 16])
+    return [0, pages - 1]
+
+
+def mmap(r, page=None):
+    typ = r.choice([0, 0, 1, 1, 3])           # private, shared, shared-validate
+    anon = r.random() < 0.45
+    obj = r.randrange(2)
+    offmode = 1 if not anon and r.random() < 0.6 else 0
+    kind = typ | (8 if anon else 0) | (obj << 4) | (offmode << 6)
+    fb = 0x40 if page is not None else 0       # MAP_FIXED in the window
+    if r.random() < 0.15:
+        fb |= 0x80 | r.randrange(12)            # one more flag (POPULATE, LOCKED, ...)
+    prot = r.choice([3, 3, 3, 1, 0, 2, 7, 5])
+    a = addr_win(r, page) if page is not None else addr(r)
+    out = [OP_MMAP, r.randrange(3), kind, fb, prot] + a + length(r, r.choice([1, 2, 4, 8, 16]))
+    if offmode == 1:
+        out.append(r.randrange(24))
+    return out
+
+
+def write(r, small=False):
+    n = r.randrange(1, 64) if small else r.choice([1, 100, 4096, 4097, 8192, 9000, 12288])
+    return [r.choice([OP_WRITE, OP_WRITE2]), r.randrange(3)] + access(r) + \
+        list(struct.pack('<H', n)) + [0]
+
+
+def read(r):
+    n = r.choice([1, 64, 4096, 4097, 8192, 12000])
+    return [r.choice([OP_READ, OP_READ2]), r.randrange(3)] + access(r) + \
+        list(struct.pack('<H', n)) + [0]
+
+
+def step(r):
+    x = r.random()
+    if x < 0.12:
+        return mmap(r)
+    if x < 0.32:
+        return write(r, r.random() < 0.3)
+    if x < 0.42:
+        return read(r)
+    if x < 0.47:
+        return [OP_MUNMAP, r.randrange(3)] + addr(r) + length(r)
+    if x < 0.54:
+        return [OP_MPROTECT, r.randrange(3)] + addr(r) + length(r) + [r.choice([0, 1, 3, 3, 5])]
+    if x < 0.61:
+        fb = r.choice([0, 1, 2, 3, 7])
+        out = [OP_MREMAP, r.randrange(3)] + addr(r) + length(r) + length(r) + [fb]
+        if fb == 3:
+            out += addr_win(r, r.randrange(128, 256))
+        return out
+    if x < 0.69:
+        return [OP_PIN, r.randrange(3)] + addr(r) + [r.randrange(1, 5) | r.choice([0, 0x10])]
+    if x < 0.73:
+        return [OP_PIN_STORE, r.randrange(8), r.randrange(4)] + \
+            list(struct.pack('<HH', r.randrange(4096), r.randrange(4096)))
+    if x < 0.77:
+        return [OP_UNPIN, r.randrange(8)]
+    if x < 0.81:
+        return [OP_FORK, r.randrange(3)]
+    if x < 0.83:
+        return [OP_DESTROY, r.randrange(3)]
+    if x < 0.84:
+        return [OP_CREATE]
+    if x < 0.89:
+        b = r.randrange(4)
+        tail = {0: [r.randrange(65)], 1: list(struct.pack('<H', r.randrange(8192))),
+                2: list(struct.pack('<I', r.randrange(1 << 20))),
+                3: list(struct.pack('<H', r.randrange(8192)))}[b]
+        return [OP_TRUNCATE, r.randrange(2), b] + tail
+    if x < 0.94:
+        b = r.choice([0, 0, 1, 3])
+        tail = {0: [], 1: [r.randrange(40), r.randrange(16)], 3: [r.randrange(40)]}[b]
+        return [OP_SYNC, r.randrange(2), b] + tail
+    # an injected failure on the next step
+    b = r.randrange(3) | (r.randrange(4) << 4)
+    return [OP_INJECT, b, r.randrange(12)] + step(r)
+
+
+def seed(r):
+    out = [r.randrange(16), r.randrange(48), r.randrange(256), r.randrange(32)]
+    for i in range(r.randrange(1, 5)):
+        out += mmap(r, page=i * 20)
+    for _ in range(r.randrange(10, 60)):
+        out += step(r)
+    return bytes(out)
+
+
+def main():
+    d = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    os.makedirs(d, exist_ok=True)
+    for i in range(n):
+        with open(os.path.join(d, 'seed-%04d' % i), 'wb') as f:
+            f.write(seed(random.Random(i)))
+
+
+if __name__ == '__main__':
+    main()
