@@ -10,7 +10,9 @@
  *
  * Input format.  Byte 0 chooses the physical memory (1 to 2 MiB, so that
  * out-of-memory is reached), the reverse-map scheme and debug_checks;
- * bytes 1-3 the file's and the shmem object's sizes.  Then each step is
+ * whether every step verifies the pages around its range (or only VERIFY
+ * steps, reads and the end do); bytes 1-3 the file's and the shmem
+ * object's sizes.  Then each step is
  * an opcode byte and its arguments (addresses, lengths, flags... are
  * drawn from the bytes that follow; a missing byte reads as 0).  The
  * INJECT step arms umm_inject_fault() at one site (frame allocation,
@@ -112,19 +114,26 @@ static uint8_t u8(void)
 	return in_pos < in_len ? in[in_pos++] : 0;
 }
 
+/* little endian; one call per statement, so every compiler reads the bytes in order */
 static uint16_t u16(void)
 {
-	return (uint16_t)(u8() | u8() << 8);
+	uint16_t lo = u8();
+
+	return (uint16_t)(lo | u8() << 8);
 }
 
 static uint32_t u32(void)
 {
-	return (uint32_t)u16() | (uint32_t)u16() << 16;
+	uint32_t lo = u16();
+
+	return lo | (uint32_t)u16() << 16;
 }
 
 static uint64_t u64(void)
 {
-	return (uint64_t)u32() | (uint64_t)u32() << 32;
+	uint64_t lo = u32();
+
+	return lo | (uint64_t)u32() << 32;
 }
 
 /* bytes for data: a small generator seeded from the input, cheap to mutate */
@@ -1082,12 +1091,23 @@ static void verify_page(struct mmm *m, uintptr_t addr)
 	}
 }
 
+/*
+ * Reading pages to verify them faults them in, which changes what later
+ * steps exercise (a read failure injected into a fault never hits a page
+ * the check already brought in).  So half the inputs (header bit) verify
+ * the pages around every step's range, the others only in VERIFY steps,
+ * in reads and pins, and at the end.
+ */
+static bool eager_verify, forced_verify;
+
 /* verify_range - the pages of [start, end) and one on each side (at most 16 + ends). */
 static void verify_range(struct mmm *m, uintptr_t start, uintptr_t end)
 {
 	uintptr_t a;
 	unsigned n = 0;
 
+	if (!eager_verify && !forced_verify)
+		return;
 	if (end < start)
 		return;
 	start &= ~(PS - 1);
@@ -1107,6 +1127,8 @@ static void verify_range(struct mmm *m, uintptr_t start, uintptr_t end)
 /* verify_copies - every private copy of m, and the edges of every segment. */
 static void verify_copies(struct mmm *m)
 {
+	if (!eager_verify && !forced_verify)
+		return;
 	for (int i = 0; i < m->nsegs; i++) {
 		const struct mseg *s = &m->segs[i];
 
@@ -1403,7 +1425,7 @@ static void op_mmap(void)
 	switch (kind >> 6) {
 	case 0: off = 0; break;
 	case 1: off = (uint64_t)(u8() % 80) * PS; break;
-	case 2: off = (uint64_t)u8() * PS + (u8() & 1 ? 0 : 1); break;
+	case 2: off = (uint64_t)u8() * PS; off += u8() & 1 ? 0 : 1; break;
 	default: off = u64(); break;
 	}
 	if (flags & MAP_ANONYMOUS)
@@ -2130,7 +2152,11 @@ static void op_sync(void)
 
 	switch (b & 3) {
 	case 0: break;
-	case 1: off = (uint64_t)(u8() % 80) * PS + (b & 4 ? u8() : 0); len = (1 + u8() % 16) * PS; break;
+	case 1:
+		off = (uint64_t)(u8() % 80) * PS;
+		off += b & 4 ? u8() : 0;
+		len = (1 + u8() % 16) * PS;
+		break;
 	case 2: off = u64(); len = u64(); break;
 	default: off = (uint64_t)(u8() % 80) * PS; len = 0; break;
 	}
@@ -2155,6 +2181,20 @@ static void op_sync(void)
 	}
 }
 
+/* op_verify - every private copy and segment edge of an mm, and a range. */
+static void op_verify(void)
+{
+	struct mmm *m = pick_mm();
+	uintptr_t a = pick_addr(m);
+	size_t len = pick_len();
+
+	set_op("verify mm%d and %#lx len=%#zx", m->id, (unsigned long)a, len);
+	forced_verify = true;
+	verify_copies(m);
+	verify_range(m, a, a + (len < 16 * PS ? len : 16 * PS));
+	forced_verify = false;
+}
+
 /* ---- failure injection sweep statistics ---- */
 
 #define INJ_OPS 32
@@ -2176,7 +2216,7 @@ unsigned long fuzz_injection_points(void)
 
 enum { OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_WRITE, OP_READ, OP_PIN, OP_UNPIN,
        OP_PIN_STORE, OP_FORK, OP_DESTROY, OP_CREATE, OP_TRUNCATE, OP_SYNC, OP_WRITE2,
-       OP_READ2, OP_INJECT, OP_NR };
+       OP_READ2, OP_VERIFY, OP_INJECT, OP_NR };
 
 static void run_op(int op)
 {
@@ -2195,6 +2235,7 @@ static void run_op(int op)
 	case OP_CREATE: op_create(); break;
 	case OP_TRUNCATE: op_truncate(); break;
 	case OP_SYNC: op_sync(); break;
+	case OP_VERIFY: op_verify(); break;
 	default: break;
 	}
 }
@@ -2207,7 +2248,8 @@ static void step(void)
 		static const long times_tab[] = { 1, 1, 2, -1 };
 		uint8_t b = u8();
 		int site = b % UMM_INJECT__COUNT;
-		long skip = u8(), times = times_tab[(b >> 4) & 3];
+		uint8_t k = u8();
+		long skip = k < 224 ? k % 12 : k, times = times_tab[(b >> 4) & 3];
 		unsigned long h0 = umm_inject_hits(sys, site);
 
 		op = u8() % OP_NR;
@@ -2270,6 +2312,7 @@ static void setup(void)
 	memset(pins, 0, sizeof(pins));
 	nr_hidden = 0;
 	next_mm_id = 0;
+	eager_verify = b0 & 0x10;
 	trace_n = 0;
 	gen = (uint64_t)b0 << 24 | (uint64_t)b1 << 16 | (uint64_t)b2 << 8 | b3;
 
@@ -2308,6 +2351,10 @@ static void teardown(void)
 	set_op("teardown");
 	for (int s = 0; s < UMM_INJECT__COUNT; s++)
 		umm_inject_fault(sys, s, 0, 0);
+	forced_verify = true;
+	for (int i = 0; i < nmms; i++)
+		verify_copies(mms[i]);
+	forced_verify = false;
 	while (nmms) {
 		umm_mm_destroy(mms[nmms - 1]->mm);
 		model_mm_free(mms[--nmms]);

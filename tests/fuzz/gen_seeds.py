@@ -16,7 +16,7 @@ import sys
 
 (OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_WRITE, OP_READ, OP_PIN, OP_UNPIN,
  OP_PIN_STORE, OP_FORK, OP_DESTROY, OP_CREATE, OP_TRUNCATE, OP_SYNC, OP_WRITE2,
- OP_READ2, OP_INJECT) = range(17)
+ OP_READ2, OP_VERIFY, OP_INJECT) = range(18)
 
 
 def addr_seg(r):
@@ -109,6 +109,8 @@ def step(r):
                 2: list(struct.pack('<I', r.randrange(1 << 20))),
                 3: list(struct.pack('<H', r.randrange(8192)))}[b]
         return [OP_TRUNCATE, r.randrange(2), b] + tail
+    if x < 0.91:
+        return [OP_VERIFY, r.randrange(3)] + addr(r) + length(r)
     if x < 0.94:
         b = r.choice([0, 0, 1, 3])
         tail = {0: [], 1: [r.randrange(40), r.randrange(16)], 3: [r.randrange(40)]}[b]
@@ -127,6 +129,42 @@ def seed(r):
     return bytes(out)
 
 
+def prefix():
+    """four mappings at fixed window addresses (private and shared file,
+    private anonymous, shmem), each written, for the sweep seeds"""
+    out = [0x00, 16, 0x80, 16]
+    kinds = [0x40 | 0x00, 0x40 | 0x01, 0x08, 0x01 | 0x10]    # file priv/shared, anon, shmem
+    for i, kind in enumerate(kinds):
+        out += [OP_MMAP, 0, kind, 0x40, 3, 9, i * 20, 0, 7]
+        if kind & 0x40:
+            out.append(0)                                    # offset page 0
+    for i in range(4):
+        out += [OP_WRITE, 0, 0, i, 2, 0] + list(struct.pack('<H', 5000)) + [0]
+    return out
+
+
+def sweep_ops():
+    """one call of each kind aimed at the prefix's mappings"""
+    w = lambda seg: [OP_WRITE, 0, 0, seg, 3, 0] + list(struct.pack('<H', 9000)) + [0]
+    rd = lambda seg: [OP_READ, 0, 0, seg, 4, 0] + list(struct.pack('<H', 9000)) + [0]
+    return {
+        'write-file': w(0), 'write-shared': w(1), 'write-anon': w(2), 'write-shmem': w(3),
+        'read-file': rd(0), 'read-shared': rd(1), 'read-shmem': rd(3),
+        'pinw-file': [OP_PIN, 0, 0, 0, 3, 0x14], 'pinw-anon': [OP_PIN, 0, 0, 2, 3, 0x14],
+        'pinr-shared': [OP_PIN, 0, 0, 1, 3, 0x04],
+        'mmap-fixed-split': [OP_MMAP, 0, 0x08, 0x40, 3, 9, 22, 0, 1],
+        'mmap-file': [OP_MMAP, 0, 0x41, 0x80 | 3, 3, 9, 100, 0, 3, 0],   # MAP_POPULATE
+        'mprotect-split': [OP_MPROTECT, 0, 0, 2, 3, 0, 0, 1],
+        'munmap-split': [OP_MUNMAP, 0, 0, 0, 3, 0, 0],
+        'mremap-move': [OP_MREMAP, 0, 0, 2, 2, 0, 1, 0, 7, 1],
+        'mremap-fixed': [OP_MREMAP, 0, 0, 0, 1, 0, 3, 0, 3, 3, 9, 200],
+        'fork': [OP_FORK, 0],
+        'truncate': [OP_TRUNCATE, 0, 0, 3],
+        'sync': [OP_SYNC, 0, 0],
+        'create': [OP_CREATE],
+    }
+
+
 def main():
     d = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 200
@@ -134,6 +172,13 @@ def main():
     for i in range(n):
         with open(os.path.join(d, 'seed-%04d' % i), 'wb') as f:
             f.write(seed(random.Random(i)))
+    # failure injection at each of the first allocations / reads / writes of each call
+    for name, op in sweep_ops().items():
+        for site in range(3):
+            for skip in range(8):
+                with open(os.path.join(d, 'sweep-%s-%d-%d' % (name, site, skip)), 'wb') as f:
+                    f.write(bytes(prefix() + [OP_INJECT, site | 0x30, skip] + op +
+                                  [OP_SYNC, 0, 0, OP_VERIFY, 0, 0, 0, 2, 0, 15]))
 
 
 if __name__ == '__main__':
