@@ -1952,16 +1952,33 @@ static void op_pin(void)
 	verify_range(m, addr, addr + nr * PS);
 }
 
+/* pick_pin - one of the pins held (by a byte of the input), or NULL. */
+static struct mpin *pick_pin(void)
+{
+	int used = 0, k = u8();
+
+	for (int i = 0; i < MAX_PINS; i++)
+		used += pins[i].used;
+	if (!used)
+		return NULL;
+	k %= used;
+	for (int i = 0; i < MAX_PINS; i++)
+		if (pins[i].used && k-- == 0)
+			return &pins[i];
+	return NULL;
+}
+
 /* op_pin_store - a device stores through a held write pin. */
 static void op_pin_store(void)
 {
 	static unsigned char buf[PS];
-	struct mpin *p = &pins[u8() % MAX_PINS];
+	struct mpin *p = pick_pin();
 	size_t j = u8() % PIN_MAX_PAGES, off = u16() % PS, n = 1 + u16() % PS;
 	unsigned char *bytes;
 
-	if (!p->used || !p->write || j >= p->nr)
+	if (!p || !p->write)
 		return;
+	j %= p->nr;
 	if (off + n > PS)
 		n = PS - off;
 	set_op("pin store %d page %zu off=%zu n=%zu", (int)(p - pins), j, off, n);
@@ -2004,9 +2021,9 @@ static void unpin(struct mpin *p)
 
 static void op_unpin(void)
 {
-	struct mpin *p = &pins[u8() % MAX_PINS];
+	struct mpin *p = pick_pin();
 
-	if (!p->used)
+	if (!p)
 		return;
 	set_op("unpin %d (mm%d %#lx nr=%zu%s)", (int)(p - pins), p->m ? p->m->id : -1,
 	       (unsigned long)p->addr, p->nr, p->write ? " write" : "");
