@@ -2206,6 +2206,7 @@ static void op_verify(void)
 	size_t len = pick_len();
 
 	set_op("verify mm%d and %#lx len=%#zx", m->id, (unsigned long)a, len);
+	disarm();                      /* a check, not a call under test */
 	forced_verify = true;
 	verify_copies(m);
 	verify_range(m, a, a + (len < 16 * PS ? len : 16 * PS));
