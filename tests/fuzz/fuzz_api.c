@@ -91,7 +91,22 @@
 #include "fuzz.h"
 
 #ifndef FUZZ_PIN_EXCLUSIVE
+#ifdef UMM_PIN_FORCE               /* pins that stay attached have landed (issue 6 section 1) */
+#define FUZZ_PIN_EXCLUSIVE 2
+#else
 #define FUZZ_PIN_EXCLUSIVE 0
+#endif
+#endif
+#ifndef UMM_PIN_FORCE
+#define UMM_PIN_FORCE 0
+#endif
+/*
+ * Linux's fork clears VM_LOCKED in the child (mlock is not inherited);
+ * usermm's umm_fork keeps it today (a known difference, to be settled
+ * with the mlock issue).  1 checks the Linux behaviour.
+ */
+#ifndef FUZZ_FORK_CLEARS_MLOCK
+#define FUZZ_FORK_CLEARS_MLOCK 0
 #endif
 
 #define PS            4096UL
@@ -205,12 +220,14 @@ static void *xrealloc(void *p, size_t n)
 
 enum { E_MMAP, E_MUNMAP, E_MPROTECT, E_SHRINK, E_GROW, E_MOVE, E_WRITE, E_WRITE_CUT,
        E_READ, E_PIN, E_PIN_STORE, E_FORK, E_TRUNC_SHRINK, E_SYNC_CHECKED, E_EFAULT, E_EIO,
-       E_ENOMEM, E_EIO_INJECTED, E_EINVAL, E_NR };
+       E_ENOMEM, E_EIO_INJECTED, E_EINVAL, E_MADVISE, E_MSYNC, E_MINCORE, E_PREPAGE,
+       E_DROPPED, E_NR };
 static const char *const ev_names[E_NR] = {
 	"mmaps", "munmaps", "mprotects", "mremap shrinks", "mremap grows", "mremap moves",
 	"whole writes", "writes cut short", "whole reads", "pins", "stores through pins",
 	"forks", "shrinking truncates", "syncs checked against the file", "-EFAULT", "-EIO",
-	"unpredicted -ENOMEM", "injected -EIO", "-EINVAL",
+	"unpredicted -ENOMEM", "injected -EIO", "-EINVAL", "madvises", "msyncs checked",
+	"mincores", "prepages", "mms dropped (model unsure)",
 };
 static unsigned long ev[E_NR];
 
@@ -238,6 +255,7 @@ struct mobj {
 	struct opage *pg;          /* sparse, sorted by idx; absent pages are zero */
 	int npg, cappg;
 	int nr_maps;               /* segments that map it (hidden objects die at 0) */
+	bool wb_err;               /* a writeback error is recorded for the next sync */
 };
 
 static const unsigned char zero_page[PS];
@@ -320,9 +338,16 @@ struct mseg {
 	bool shared;
 	struct mobj *obj;          /* NULL: private anonymous */
 	uint64_t pgoff;            /* object page at start (anon: a linear index) */
+	unsigned vmf;              /* VMF_*: flags that keep VMAs apart */
 	struct pcopy *cp;          /* private copies, sorted by pi */
 	int ncp, capcp;
 };
+
+#define VMF_LOCKED    0x1          /* MAP_LOCKED */
+#define VMF_NORESERVE 0x2          /* MAP_NORESERVE */
+#define VMF_DONTCOPY  0x4          /* MADV_DONTFORK */
+#define VMF_RAND      0x8          /* MADV_RANDOM */
+#define VMF_SEQ       0x10         /* MADV_SEQUENTIAL */
 
 struct mmm {
 	struct umm_mm *mm;
@@ -590,19 +615,27 @@ static int model_page(const struct mmm *m, uintptr_t addr, const unsigned char *
 }
 
 /* write_expect - what a write access to the page at addr gives (0, -EFAULT, -EIO). */
-static int write_expect(const struct mmm *m, uintptr_t addr)
+static int write_expect_force(const struct mmm *m, uintptr_t addr, bool force)
 {
 	const struct mseg *s = seg_at(m, addr);
 	uint64_t pi;
 
-	if (!s || !(s->prot & PROT_WRITE))
-		return -EFAULT;
+	if (!s || !(s->prot & PROT_WRITE)) {
+		/* UMM_PIN_FORCE: a private mapping that can be read may be written through a pin */
+		if (!force || !s || s->shared || s->prot == PROT_NONE)
+			return -EFAULT;
+	}
 	pi = (addr - s->start) / PS;
 	if (!s->shared && copy_at(s, pi))
 		return 0;
 	if (s->obj && s->pgoff + pi >= obj_pages(s->obj))
 		return -EIO;
 	return 0;
+}
+
+static int write_expect(const struct mmm *m, uintptr_t addr)
+{
+	return write_expect_force(m, addr, false);
 }
 
 /* cow_needed - a write to this (writable, accessible) page makes a new private copy. */
@@ -678,6 +711,10 @@ static struct mmm *model_fork(const struct mmm *m, struct umm_mm *child)
 	for (int i = 0; i < m->nsegs; i++) {
 		struct mseg s = m->segs[i];
 
+		if (s.vmf & VMF_DONTCOPY)
+			continue;                   /* MADV_DONTFORK */
+		if (FUZZ_FORK_CLEARS_MLOCK)
+			s.vmf &= ~VMF_LOCKED;       /* Linux: the child does not inherit mlock */
 		s.cp = NULL;
 		s.ncp = s.capcp = 0;
 		for (int j = 0; j < m->segs[i].ncp; j++) {
@@ -869,7 +906,7 @@ static void read_vmas(struct mmm *m)
 
 static bool seg_compatible(const struct mseg *a, const struct mseg *b)
 {
-	if (a->prot != b->prot || a->shared != b->shared || a->obj != b->obj)
+	if (a->prot != b->prot || a->shared != b->shared || a->obj != b->obj || a->vmf != b->vmf)
 		return false;
 	return !a->obj || b->pgoff == a->pgoff + seg_pages(a);
 }
@@ -1098,7 +1135,7 @@ static void verify_page(struct mmm *m, uintptr_t addr)
  * the pages around every step's range, the others only in VERIFY steps,
  * in reads and pins, and at the end.
  */
-static bool eager_verify, forced_verify;
+static bool eager_verify, forced_verify, paranoid;
 
 /* verify_range - the pages of [start, end) and one on each side (at most 16 + ends). */
 static void verify_range(struct mmm *m, uintptr_t start, uintptr_t end)
@@ -1208,6 +1245,12 @@ static void check_all(void)
 	}
 	if (umm_system_check(sys) != 0)
 		FAIL("umm_system_check failed");
+	if (paranoid) {                  /* FUZZ_PARANOID=1: every copy after every step */
+		forced_verify = true;
+		for (int i = 0; i < nmms; i++)
+			verify_copies(mms[i]);
+		forced_verify = false;
+	}
 	for (int i = 0; i < NR_OBJS; i++)
 		want_objs += objs[i].uobj != NULL;
 	if (umm_system_stats(sys, &st) != 0)
@@ -1373,22 +1416,80 @@ static int mmap_expect_args(uintptr_t addr, size_t *lenp, int prot, int flags, s
 	return 0;
 }
 
-/* populate_cows - a populating mmap may have broken copy-on-write: rss_anon says how much. */
-static void populate_cows(struct mmm *m, uintptr_t start, uintptr_t end)
-{
-	struct umm_mm_stats ms;
-	unsigned long have = mm_copies(m), real;
+/* a range of pages a call faulted for writing, in address order, stopping at its first failure */
+struct wrange {
+	uintptr_t start, end;
+};
 
-	umm_mm_stats(m->mm, &ms);
-	real = ms.rss_anon;
-	for (uintptr_t a = start; a < end && have < real; a += PS) {
-		if (write_expect(m, a) == 0 && cow_needed(m, a)) {
-			model_write_piece(m, a, NULL, 0);
-			have++;
-		} else if (write_expect(m, a)) {
+static bool stop_input;
+
+/*
+ * drop_mm - forget an address space whose state the model can no longer
+ * know (destroy it in both); keep at least one address space.
+ */
+static void drop_mm(struct mmm *m)
+{
+	struct umm_mm *mm = NULL;
+
+	ev[E_DROPPED]++;
+	for (int i = 0; i < nmms; i++)
+		if (mms[i] == m) {
+			umm_mm_destroy(m->mm);
+			model_mm_free(m);
+			mms[i] = mms[--nmms];
 			break;
 		}
+	if (nmms == 0) {
+		if (umm_mm_create(sys, &mm) != 0) {
+			stop_input = true;
+			return;
+		}
+		mms[nmms++] = mm_new(mm);
 	}
+}
+
+/*
+ * resolve_cows - a call faulted the ranges r[0..n) for writing, each in
+ * address order and stopping at its first failure, and so gave private
+ * copies to some of their private pages that had none: rss_anon says how
+ * many.  None or all: exact.  Some: the first ones if `prefix` says the
+ * call worked through the ranges in order and stopped at its first
+ * failure; otherwise the model cannot know which, and the address space
+ * is dropped.  Returns false if it was.
+ */
+static bool resolve_cows_force(struct mmm *m, const struct wrange *r, int n, bool prefix, bool force)
+{
+	struct umm_mm_stats ms;
+	unsigned long have = mm_copies(m), total = 0, c;
+
+	umm_mm_stats(m->mm, &ms);
+	/* count the candidates, but no further than one past what rss_anon allows */
+	for (int i = 0; i < n && total <= ms.rss_anon - have; i++)
+		for (uintptr_t a = r[i].start; a < r[i].end && total <= ms.rss_anon - have &&
+		     !write_expect_force(m, a, force); a += PS)
+			total += cow_needed(m, a);
+	if (ms.rss_anon < have || ms.rss_anon - have > total)
+		FAIL("mm%d rss_anon %lu: the model had %lu private copies and the call could "
+		     "make at most %lu more", m->id, ms.rss_anon, have, total);
+	c = ms.rss_anon - have;
+	if (c && c < total && !prefix) {
+		set_op("%s (which copies it made is not known: mm%d dropped)", cur_op, m->id);
+		drop_mm(m);
+		return false;
+	}
+	for (int i = 0; i < n && c; i++)
+		for (uintptr_t a = r[i].start; a < r[i].end && c && !write_expect_force(m, a, force);
+		     a += PS)
+			if (cow_needed(m, a)) {
+				model_write_piece(m, a, NULL, 0);
+				c--;
+			}
+	return true;
+}
+
+static bool resolve_cows(struct mmm *m, const struct wrange *r, int n, bool prefix)
+{
+	return resolve_cows_force(m, r, n, prefix, false);
 }
 
 static void op_mmap(void)
@@ -1480,11 +1581,17 @@ static void op_mmap(void)
 	s.shared = shared;
 	s.obj = o;
 	s.pgoff = !o ? out / PS : o->hidden ? 0 : off / PS;   /* as Linux */
+	s.vmf = (flags & MAP_LOCKED ? VMF_LOCKED : 0) | (flags & MAP_NORESERVE ? VMF_NORESERVE : 0);
 	if (o)
 		o->nr_maps++;
 	seg_insert(m, &s);
-	if (!shared && (flags & (MAP_POPULATE | MAP_LOCKED)))
-		populate_cows(m, out, out + rlen);
+	if (!shared && (flags & (MAP_POPULATE | MAP_LOCKED))) {
+		/* private writable populate makes the copies (MAP_NONBLOCK: only of cached pages) */
+		struct wrange r = { out, out + rlen };
+
+		if (!resolve_cows(m, &r, 1, !(flags & MAP_NONBLOCK)))
+			return;
+	}
 	verify_range(m, out, out + (rlen < 16 * PS ? rlen : 16 * PS));
 	if (rlen > 16 * PS)
 		verify_range(m, out + rlen - PS, out + rlen);
@@ -1833,11 +1940,11 @@ static void op_read(void)
 }
 
 /* pin_expect_page - what pinning the page at addr gives. */
-static int pin_expect_page(const struct mmm *m, uintptr_t addr, bool write)
+static int pin_expect_page(const struct mmm *m, uintptr_t addr, bool write, bool force)
 {
 	const unsigned char *unused;
 
-	return write ? write_expect(m, addr) : model_page(m, addr, &unused);
+	return write ? write_expect_force(m, addr, force) : model_page(m, addr, &unused);
 }
 
 static void op_pin(void)
@@ -1847,8 +1954,9 @@ static void op_pin(void)
 	uintptr_t addr = pick_addr(m);
 	uint8_t b = u8();
 	size_t nr = b % (PIN_MAX_PAGES + 1);
-	bool write = b & 0x10, bad_flags = (b & 0xe0) == 0xe0;
-	int slot = -1, want = 0, flags = (write ? UMM_PIN_WRITE : 0) | (bad_flags ? 0x4 : 0);
+	bool write = b & 0x10, bad_flags = (b & 0xe0) == 0xe0, force = UMM_PIN_FORCE && (b & 0x08);
+	int slot = -1, want = 0;
+	int flags = (write ? UMM_PIN_WRITE : 0) | (bad_flags ? 0x4 : 0) | (force ? UMM_PIN_FORCE : 0);
 	size_t before_fail = nr;
 	bool prechecked;
 	struct mpin *p;
@@ -1863,13 +1971,13 @@ static void op_pin(void)
 		return;
 	p = &pins[slot];
 	set_op("pin mm%d %#lx nr=%zu flags=%#x", m->id, (unsigned long)addr, nr, flags);
-	if (bad_flags || addr % PS)
+	if (bad_flags || addr % PS || (force && !write))
 		want = -EINVAL;
 	else if (nr && nr - 1 > (UINTPTR_MAX - addr) / PS)
 		want = -EFAULT;
 	prechecked = want != 0;
 	for (size_t i = 0; !want && i < nr; i++) {
-		want = pin_expect_page(m, addr + i * PS, write);
+		want = pin_expect_page(m, addr + i * PS, write, force);
 		if (want)
 			before_fail = i;
 	}
@@ -1891,19 +1999,9 @@ static void op_pin(void)
 		 * rss_anon says how many.
 		 */
 		if (write && !prechecked) {
-			size_t limit = before_fail;
-			struct umm_mm_stats ms;
-			unsigned long have = mm_copies(m);
+			struct wrange r = { addr, addr + before_fail * PS };
 
-			umm_mm_stats(m->mm, &ms);
-			for (size_t i = 0; i < limit && have < ms.rss_anon; i++) {
-				if (pin_expect_page(m, addr + i * PS, true))
-					break;
-				if (cow_needed(m, addr + i * PS)) {
-					model_write_piece(m, addr + i * PS, NULL, 0);
-					have++;
-				}
-			}
+			resolve_cows_force(m, &r, 1, true, force);   /* in order: cannot drop m */
 		}
 		return;
 	}
@@ -1915,6 +2013,9 @@ static void op_pin(void)
 	p->addr = addr;
 	p->nr = nr;
 	p->write = write;
+	/* the call broke copy-on-write on every page before anything is stored through a pin */
+	for (size_t i = 0; write && i < nr; i++)
+		model_write_piece(m, addr + i * PS, NULL, 0);
 	for (size_t i = 0; i < nr; i++) {
 		uintptr_t a = addr + i * PS;
 		struct mseg *s;
@@ -1922,11 +2023,20 @@ static void op_pin(void)
 		unsigned char *bytes = umm_page_address(p->pages[i]);
 		uint64_t pi;
 
-		if (write)
-			model_write_piece(m, a, NULL, 0);   /* breaks copy-on-write */
 		model_page(m, a, &exp);
-		if (!bytes || memcmp(bytes, exp, PS) != 0)
-			FAIL("pinned page %#lx differs from the model", (unsigned long)a);
+		if (!bytes || memcmp(bytes, exp, PS) != 0) {
+			size_t k = 0;
+			const struct mseg *sg = seg_at(m, a);
+
+			while (bytes && bytes[k] == exp[k])
+				k++;
+			FAIL("pinned page %#lx differs from the model at +%#zx (%#x, model %#x); "
+			     "segment %#lx-%#lx prot %d %s obj %d pgoff %#" PRIx64 ", %s", (unsigned long)a,
+			     k, bytes ? bytes[k] : 0, exp[k], (unsigned long)sg->start,
+			     (unsigned long)sg->end, sg->prot, sg->shared ? "shared" : "private",
+			     sg->obj ? sg->obj->id : -1, sg->pgoff,
+			     copy_at(sg, (a - sg->start) / PS) ? "private copy" : "no private copy");
+		}
 		s = seg_at(m, a);
 		pi = (a - s->start) / PS;
 		p->pg[i].kind = PK_NONE;
@@ -2180,11 +2290,15 @@ static void op_sync(void)
 	set_op("sync obj%d off=%#" PRIx64 " len=%#" PRIx64, o->id, off, len);
 	if (len && off + len < off)
 		want = -EINVAL;
+	else if (o->wb_err)
+		want = -EIO;              /* recorded by an earlier MS_ASYNC */
 	before_step();
 	rc = umm_object_sync(o->uobj, off, len);
 	disarm();
 	if (rc != want && !(rc == -EIO && eio_injected(UMM_INJECT_WRITE)))
 		FAIL("umm_object_sync returned %d (%s), model expects %d", rc, umm_strerror(rc), want);
+	if (want != -EINVAL)
+		o->wb_err = false;
 	if (rc || o->fd < 0)
 		return;
 	{
@@ -2213,6 +2327,334 @@ static void op_verify(void)
 	forced_verify = false;
 }
 
+#ifdef UMM_PREPAGE_WRITE      /* the madvise/msync/mincore/prepage family has landed */
+
+/* range_check - the address-order walk of madvise/msync/mincore: first hole or bad segment. */
+static int range_check(const struct mmm *m, uintptr_t start, uintptr_t end,
+		       int (*bad)(const struct mseg *s, int arg), int arg)
+{
+	for (uintptr_t a = start; a < end; ) {
+		const struct mseg *s = seg_at(m, a);
+		int err;
+
+		if (!s)
+			return -ENOMEM;
+		err = bad ? bad(s, arg) : 0;
+		if (err)
+			return err;
+		a = s->end;
+	}
+	return 0;
+}
+
+static int madvise_bad(const struct mseg *s, int advice)
+{
+	switch (advice) {
+	case MADV_DONTNEED:
+		return s->vmf & VMF_LOCKED ? -EINVAL : 0;
+	case MADV_FREE:
+		return (s->vmf & VMF_LOCKED) || s->obj || s->shared ? -EINVAL : 0;
+	case MADV_POPULATE_READ:
+		return s->prot ? 0 : -EINVAL;
+	case MADV_POPULATE_WRITE:
+		return s->prot & PROT_WRITE ? 0 : -EINVAL;
+	default:
+		return 0;
+	}
+}
+
+/* model_set_vmf - the flag-changing advices, on a hole-free range. */
+static void model_set_vmf(struct mmm *m, uintptr_t start, uintptr_t end, unsigned clear, unsigned set)
+{
+	split_at(m, start);
+	split_at(m, end);
+	for (int i = 0; i < m->nsegs; i++)
+		if (m->segs[i].start >= start && m->segs[i].end <= end)
+			m->segs[i].vmf = (m->segs[i].vmf & ~clear) | set;
+}
+
+/* model_dontneed - private copies in [start, end) are dropped; shared pages stay in the cache. */
+static void model_dontneed(struct mmm *m, uintptr_t start, uintptr_t end)
+{
+	for (int i = 0; i < m->nsegs; i++) {
+		struct mseg *s = &m->segs[i];
+
+		if (s->end <= start || s->start >= end)
+			continue;
+		for (int k = 0; k < s->ncp; ) {
+			uintptr_t a = s->start + s->cp[k].pi * PS;
+
+			if (a >= start && a < end) {
+				pins_copy_gone(s->cp[k].id);
+				copy_remove(s, k);
+			} else {
+				k++;
+			}
+		}
+	}
+}
+
+static void op_madvise(void)
+{
+	static const int advs[] = {
+		MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED,
+		MADV_FREE, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_DONTFORK, MADV_DOFORK,
+		MADV_DONTNEED, MADV_POPULATE_WRITE, MADV_DONTNEED, MADV_REMOVE, MADV_HUGEPAGE, 1000,
+	};
+	struct mmm *m = pick_mm();
+	uintptr_t addr = pick_addr(m), end = 0;
+	size_t len = pick_len(), alen;
+	int advice = advs[u8() % (sizeof(advs) / sizeof(advs[0]))], want = 0, rc;
+	bool valid = false, populate = advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE;
+
+	for (int i = 0; i < 13; i++)
+		valid |= advice == advs[i];
+	set_op("madvise mm%d %#lx len=%#zx advice=%d", m->id, (unsigned long)addr, len, advice);
+	alen = (len + PS - 1) & ~(PS - 1);
+	if (!valid || addr % PS)
+		want = -EINVAL;
+	else if (len && !alen)
+		want = -EINVAL;
+	else if (addr + alen < addr)
+		want = -EINVAL;
+	else if (alen == 0)
+		want = 0;
+	else if (addr + alen > UMM_TASK_SIZE)
+		want = -ENOMEM;
+	else {
+		end = addr + alen;
+		want = range_check(m, addr, end, madvise_bad, advice);
+	}
+	if (!want && end && populate && alen <= 256 * PS) {
+		/* the first page an access would answer -EIO for: -EFAULT */
+		for (uintptr_t a = addr; a < end && !want; a += PS) {
+			const unsigned char *unused;
+			int e = advice == MADV_POPULATE_WRITE ? write_expect(m, a) : model_page(m, a, &unused);
+
+			if (e == -EIO)
+				want = -EFAULT;
+		}
+	}
+	if (populate && !want && alen > 256 * PS)
+		return;                          /* the model walks every page */
+	snap_take(m);
+	before_step();
+	rc = umm_madvise(m->mm, addr, len, advice);
+	if (populate && rc == -EFAULT && want != -EFAULT && eio_injected(UMM_INJECT_READ))
+		disarm();                        /* an injected read error, as madvise reports it */
+	else
+		outcome("umm_madvise", rc, want);
+	if (advice == MADV_POPULATE_WRITE && end && (want == 0 || want == -EFAULT)) {
+		/* in address order, stopping at the first failure; the pages before keep theirs */
+		struct wrange r = { addr, end };
+
+		if (!resolve_cows(m, &r, 1, true))
+			return;
+	}
+	if (rc) {
+		if (!populate)
+			snap_same(m);
+		return;
+	}
+	ev[E_MADVISE]++;
+	if (!end)
+		return;
+	switch (advice) {
+	case MADV_NORMAL: model_set_vmf(m, addr, end, VMF_RAND | VMF_SEQ, 0); break;
+	case MADV_RANDOM: model_set_vmf(m, addr, end, VMF_SEQ, VMF_RAND); break;
+	case MADV_SEQUENTIAL: model_set_vmf(m, addr, end, VMF_RAND, VMF_SEQ); break;
+	case MADV_DONTFORK: model_set_vmf(m, addr, end, 0, VMF_DONTCOPY); break;
+	case MADV_DOFORK: model_set_vmf(m, addr, end, VMF_DONTCOPY, 0); break;
+	case MADV_DONTNEED: model_dontneed(m, addr, end); break;
+	default: break;      /* WILLNEED, FREE (nothing is reclaimed), POPULATE_* */
+	}
+	verify_range(m, addr, end);
+}
+
+static int msync_bad(const struct mseg *s, int flags)
+{
+	return (flags & MS_INVALIDATE) && (s->vmf & VMF_LOCKED) ? -EBUSY : 0;
+}
+
+static void op_msync(void)
+{
+	static const int fl[] = { MS_SYNC, MS_ASYNC, MS_INVALIDATE, MS_SYNC | MS_INVALIDATE,
+				  MS_SYNC, 0, MS_SYNC | MS_ASYNC, 0x100 };
+	struct mmm *m = pick_mm();
+	uintptr_t addr = pick_addr(m), end = 0;
+	size_t len = pick_len(), alen;
+	int flags = fl[u8() % 8], want = 0, rc;
+	struct mobj *f = &objs[0];
+	bool visits_file = false;
+
+	set_op("msync mm%d %#lx len=%#zx flags=%#x", m->id, (unsigned long)addr, len, flags);
+	alen = (len + PS - 1) & ~(PS - 1);
+	if ((flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) || addr % PS)
+		want = -EINVAL;
+	else if ((flags & MS_ASYNC) && (flags & MS_SYNC))
+		want = -EINVAL;
+	else if ((len && !alen) || addr + alen < addr || addr + alen > UMM_TASK_SIZE)
+		want = -ENOMEM;
+	else if (alen) {
+		end = addr + alen;
+		want = range_check(m, addr, end, msync_bad, flags);
+	}
+	if (!want && end && (flags & (MS_SYNC | MS_ASYNC)))
+		for (uintptr_t a = addr; a < end; ) {
+			const struct mseg *s = seg_at(m, a);
+
+			visits_file |= s->shared && s->obj == f;
+			a = s->end;
+		}
+	if (!want && visits_file && (flags & MS_SYNC) && f->wb_err)
+		want = -EIO;
+	before_step();
+	rc = umm_msync(m->mm, addr, len, flags);
+	disarm();
+	if (rc != want && !(rc == -EIO && eio_injected(UMM_INJECT_WRITE)))
+		FAIL("umm_msync returned %d (%s), model expects %d", rc, umm_strerror(rc), want);
+	if (want || !visits_file)
+		return;
+	if (flags & MS_SYNC) {
+		f->wb_err = false;
+		if (rc)
+			return;
+		for (uintptr_t a = addr; a < end; ) {          /* the file holds what they map */
+			const struct mseg *s = seg_at(m, a);
+			uintptr_t e = s->end < end ? s->end : end;
+
+			if (s->shared && s->obj == f)
+				check_file(f, (s->pgoff + (a - s->start) / PS) * PS,
+					   (s->pgoff + (e - s->start) / PS) * PS, true);
+			a = s->end;
+		}
+		ev[E_MSYNC]++;
+	} else if (eio_injected(UMM_INJECT_WRITE)) {
+		f->wb_err = true;        /* MS_ASYNC keeps the error for the next sync */
+	}
+}
+
+static void op_mincore(void)
+{
+	static unsigned char vec[1024];
+	struct mmm *m = pick_mm();
+	uintptr_t addr = pick_addr(m);
+	size_t len = pick_len(), pages;
+	int want = 0, rc;
+
+	set_op("mincore mm%d %#lx len=%#zx", m->id, (unsigned long)addr, len);
+	if (addr % PS)
+		want = -EINVAL;
+	else if (addr > UMM_TASK_SIZE || len > UMM_TASK_SIZE - addr)
+		want = -ENOMEM;
+	pages = len / PS + (len % PS != 0);
+	if (!want && pages)
+		want = range_check(m, addr, addr + pages * PS, NULL, 0);
+	if (!want && pages > sizeof(vec))
+		return;                      /* a mapped range longer than the vector */
+	memset(vec, 0xee, sizeof(vec));
+	before_step();
+	rc = umm_mincore(m->mm, addr, len, vec);
+	outcome("umm_mincore", rc, want);
+	if (rc)
+		return;
+	ev[E_MINCORE]++;
+	for (size_t i = 0; i < pages; i++) {
+		const struct mseg *s = seg_at(m, addr + i * PS);
+
+		if (vec[i] > 1)
+			FAIL("mincore vec[%zu] = %#x", i, vec[i]);
+		if (!vec[i] && !s->shared && copy_at(s, (addr + i * PS - s->start) / PS))
+			FAIL("mincore: page %#lx has a private copy but is not resident",
+			     (unsigned long)(addr + i * PS));
+	}
+	if (pages < sizeof(vec) && vec[pages] != 0xee)
+		FAIL("mincore wrote past the vector");
+}
+
+static void op_prepage(void)
+{
+	struct umm_prepage_tuple v[3];
+	struct wrange r[3];
+	struct mmm *m = pick_mm();
+	uint8_t b = u8();
+	size_t n = b % 4, bad = SIZE_MAX, got_bad;
+	int flags = (b & 0x10 ? UMM_PREPAGE_WRITE : 0) | (b & 0x20 ? UMM_PREPAGE_SKIP_INVALID : 0) |
+		    ((b & 0xc0) == 0xc0 ? 0x4 : 0);
+	int want = 0, rc, nr = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		v[i].addr = pick_access(m);
+		v[i].extent = u8() & 1 ? pick_len() : u16() % (8 * PS);
+	}
+	set_op("prepage mm%d n=%zu flags=%#x [%#lx+%#zx %#lx+%#zx %#lx+%#zx]", m->id, n, flags,
+	       n > 0 ? (unsigned long)v[0].addr : 0UL, n > 0 ? v[0].extent : 0,
+	       n > 1 ? (unsigned long)v[1].addr : 0UL, n > 1 ? v[1].extent : 0,
+	       n > 2 ? (unsigned long)v[2].addr : 0UL, n > 2 ? v[2].extent : 0);
+	if (flags & 0x4)
+		want = -EINVAL;
+	for (size_t i = 0; !want && i < n; i++) {
+		bool ok = true;
+		uintptr_t s = 0, e = 0;
+
+		if (v[i].extent) {
+			ok = v[i].addr >= UMM_MMAP_MIN_ADDR && v[i].addr < UMM_TASK_SIZE &&
+			     v[i].extent <= UMM_TASK_SIZE - v[i].addr;
+			if (ok) {
+				s = v[i].addr & ~(PS - 1);
+				e = (v[i].addr + v[i].extent + PS - 1) & ~(PS - 1);
+				for (uintptr_t a = s; a < e && ok; ) {
+					const struct mseg *sg = seg_at(m, a);
+
+					ok = sg && sg->prot && (!(flags & UMM_PREPAGE_WRITE) ||
+								(sg->prot & PROT_WRITE));
+					a = sg ? sg->end : a;
+				}
+			}
+		}
+		if (!ok && !(flags & UMM_PREPAGE_SKIP_INVALID)) {
+			want = -EFAULT;
+			bad = i;
+		} else if (ok && e > s) {
+			r[nr].start = s;
+			r[nr].end = e;
+			nr++;
+		}
+	}
+	before_step();
+	rc = umm_prepage(m->mm, n ? v : NULL, n, flags);
+	got_bad = umm_prepage_bad_index();
+	disarm();
+	if (rc != want)
+		FAIL("umm_prepage returned %d (%s), model expects %d", rc, umm_strerror(rc), want);
+	if (rc == -EFAULT && got_bad != bad)
+		FAIL("umm_prepage_bad_index %zu, expected %zu", got_bad, bad);
+	ev[E_PREPAGE] += !rc;
+	if (rc || !(flags & UMM_PREPAGE_WRITE) || !nr)
+		return;
+	/* sorted and merged, each range populated in order, stopping at its first failure */
+	for (int i = 0; i < nr; i++)
+		for (int j = i + 1; j < nr; j++)
+			if (r[j].start < r[i].start) {
+				struct wrange t = r[i];
+
+				r[i] = r[j];
+				r[j] = t;
+			}
+	for (int i = 0; i + 1 < nr; )
+		if (r[i + 1].start <= r[i].end) {
+			if (r[i + 1].end > r[i].end)
+				r[i].end = r[i + 1].end;
+			memmove(&r[i + 1], &r[i + 2], (nr - i - 2) * sizeof(r[0]));
+			nr--;
+		} else {
+			i++;
+		}
+	resolve_cows(m, r, nr, nr == 1);
+}
+
+#endif /* UMM_PREPAGE_WRITE */
+
 /* ---- failure injection sweep statistics ---- */
 
 #define INJ_OPS 32
@@ -2234,7 +2676,9 @@ unsigned long fuzz_injection_points(void)
 
 enum { OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_WRITE, OP_READ, OP_PIN, OP_UNPIN,
        OP_PIN_STORE, OP_FORK, OP_DESTROY, OP_CREATE, OP_TRUNCATE, OP_SYNC, OP_WRITE2,
-       OP_READ2, OP_VERIFY, OP_INJECT, OP_NR };
+       OP_READ2, OP_VERIFY, OP_MADVISE, OP_MSYNC, OP_MINCORE, OP_PREPAGE,
+       OP_RESERVED1, OP_RESERVED2, OP_RESERVED3,       /* mlock, munlock, remap_file_pages */
+       OP_INJECT, OP_NR };
 
 static void run_op(int op)
 {
@@ -2254,6 +2698,12 @@ static void run_op(int op)
 	case OP_TRUNCATE: op_truncate(); break;
 	case OP_SYNC: op_sync(); break;
 	case OP_VERIFY: op_verify(); break;
+#ifdef UMM_PREPAGE_WRITE
+	case OP_MADVISE: op_madvise(); break;
+	case OP_MSYNC: op_msync(); break;
+	case OP_MINCORE: op_mincore(); break;
+	case OP_PREPAGE: op_prepage(); break;
+#endif
 	default: break;
 	}
 }
@@ -2324,6 +2774,7 @@ static void setup(void)
 	struct stat sb;
 
 	verbose = getenv("FUZZ_VERBOSE") != NULL;
+	paranoid = getenv("FUZZ_PARANOID") != NULL;
 	if (umm_system_create(&cfg, &sys) != 0)
 		FAIL("umm_system_create failed");
 	memset(objs, 0, sizeof(objs));

@@ -16,7 +16,8 @@ import sys
 
 (OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_WRITE, OP_READ, OP_PIN, OP_UNPIN,
  OP_PIN_STORE, OP_FORK, OP_DESTROY, OP_CREATE, OP_TRUNCATE, OP_SYNC, OP_WRITE2,
- OP_READ2, OP_VERIFY, OP_INJECT) = range(18)
+ OP_READ2, OP_VERIFY, OP_MADVISE, OP_MSYNC, OP_MINCORE, OP_PREPAGE,
+ OP_RESERVED1, OP_RESERVED2, OP_RESERVED3, OP_INJECT) = range(25)
 
 
 def addr_seg(r):
@@ -111,6 +112,18 @@ def step(r):
         return [OP_TRUNCATE, r.randrange(2), b] + tail
     if x < 0.91:
         return [OP_VERIFY, r.randrange(3)] + addr(r) + length(r)
+    if x < 0.915:
+        return [OP_MADVISE, r.randrange(3)] + addr(r) + length(r) + [r.randrange(16)]
+    if x < 0.92:
+        return [OP_MSYNC, r.randrange(3)] + addr(r) + length(r) + [r.randrange(8)]
+    if x < 0.925:
+        return [OP_MINCORE, r.randrange(3)] + addr(r) + length(r)
+    if x < 0.93:
+        n = r.randrange(4)
+        out = [OP_PREPAGE, r.randrange(3), n | r.choice([0, 0x10, 0x20, 0x30])]
+        for _ in range(n):
+            out += access(r) + [0] + list(struct.pack('<H', r.randrange(3 * 4096)))
+        return out
     if x < 0.94:
         b = r.choice([0, 0, 1, 3])
         tail = {0: [], 1: [r.randrange(40), r.randrange(16)], 3: [r.randrange(40)]}[b]
@@ -162,6 +175,11 @@ def sweep_ops():
         'truncate': [OP_TRUNCATE, 0, 0, 3],
         'sync': [OP_SYNC, 0, 0],
         'create': [OP_CREATE],
+        'madvise-populate-write': [OP_MADVISE, 0, 0, 0, 1, 0, 3, 7],
+        'madvise-dontfork': [OP_MADVISE, 0, 0, 2, 2, 0, 0, 8],
+        'msync': [OP_MSYNC, 0, 0, 1, 1, 0, 3, 0],
+        'prepage-write': [OP_PREPAGE, 0, 0x12, 0, 0, 1, 0, 0] + list(struct.pack('<H', 9000)) +
+                         [0, 2, 1, 0, 0] + list(struct.pack('<H', 5000)),
     }
 
 
