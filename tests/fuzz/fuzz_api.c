@@ -37,7 +37,8 @@
  *   - a page wholly past the object's end is -EIO; shrinking drops the
  *     private copies of pages wholly past the new end (as Linux zaps them)
  *     and zeroes the tail of the object's new last page; growing zeroes
- *     the old tail.
+ *     the old tail.  Shared writes may store past end-of-file in the last
+ *     page (bytes the page keeps and the file never gets).
  * The number of private copies in an address space must equal its
  * rss_anon, the number of objects umm_system_stats' nr_objects.
  *
@@ -1827,14 +1828,20 @@ static void op_write(void)
 	struct mmm *m = pick_mm();
 	uintptr_t addr = pick_access(m);
 	size_t len = u16() % BUF_MAX, done;
+	uint8_t wb = u8();
 	int want = 0, rc;
 
-	if (u8() & 1)
+	if (wb & 1)
 		len = len % 64;
 	if (len && addr + len - 1 < addr)
 		want = -EFAULT;
-	else
+	else if ((wb & 6) != 6)
 		len = shared_write_limit(m, addr, len);
+	/*
+	 * Otherwise a shared write may store past end-of-file in the last
+	 * page: the page holds those bytes (the model too), the file never
+	 * gets them, and growing the object must zero them.
+	 */
 	fill(buf, len);
 	set_op("write mm%d %#lx len=%zu", m->id, (unsigned long)addr, len);
 	if (!want)
@@ -2203,7 +2210,8 @@ static void model_truncate(struct mobj *o, uint64_t size)
 		if (size % PS)
 			memset(obj_page_w(o, size / PS) + size % PS, 0, PS - size % PS);
 	}
-	/* growing: the old tail is zero already (writes past the end are clipped) */
+	if (size > o->size && o->size % PS)      /* growing zeroes what lay past the old end */
+		memset(obj_page_w(o, o->size / PS) + o->size % PS, 0, PS - o->size % PS);
 	o->size = size;
 	pages = obj_pages(o);
 	pins_obj_cut(o, pages);

@@ -64,7 +64,7 @@ def mmap(r, page=None):
 def write(r, small=False):
     n = r.randrange(1, 64) if small else r.choice([1, 100, 4096, 4097, 8192, 9000, 12288])
     return [r.choice([OP_WRITE, OP_WRITE2]), r.randrange(3)] + access(r) + \
-        list(struct.pack('<H', n)) + [0]
+        list(struct.pack('<H', n)) + [r.choice([0, 0, 0, 6])]    # 6: may store past EOF
 
 
 def read(r):
@@ -190,6 +190,16 @@ def main():
     for i in range(n):
         with open(os.path.join(d, 'seed-%04d' % i), 'wb') as f:
             f.write(seed(random.Random(i)))
+    # a shared write across end-of-file, then the object grows: the old tail must read as zero
+    eof = [0x00, 3, 0x10, 4,
+           OP_MMAP, 0, 0x41, 0x40, 3, 9, 0, 0, 7, 0,              # shared file, 8 pages
+           OP_WRITE, 0, 0, 0, 4, 1] + list(struct.pack('<HH', 100, 8000)) + [6,
+           OP_READ, 0, 0, 0, 4, 0] + list(struct.pack('<H', 4096)) + [0,
+           OP_TRUNCATE, 0, 1] + list(struct.pack('<H', 3000)) + [
+           OP_READ, 0, 0, 0, 4, 0] + list(struct.pack('<H', 8192)) + [0,
+           OP_SYNC, 0, 0, OP_VERIFY, 0, 0, 0, 1, 0, 7]
+    with open(os.path.join(d, 'eof-tail-grow'), 'wb') as f:
+        f.write(bytes(eof))
     # failure injection at each of the first allocations / reads / writes of each call
     for name, op in sweep_ops().items():
         for site in range(3):
