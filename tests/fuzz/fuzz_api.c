@@ -222,13 +222,13 @@ static void *xrealloc(void *p, size_t n)
 enum { E_MMAP, E_MUNMAP, E_MPROTECT, E_SHRINK, E_GROW, E_MOVE, E_WRITE, E_WRITE_CUT,
        E_READ, E_PIN, E_PIN_STORE, E_FORK, E_TRUNC_SHRINK, E_SYNC_CHECKED, E_EFAULT, E_EIO,
        E_ENOMEM, E_EIO_INJECTED, E_EINVAL, E_MADVISE, E_MSYNC, E_MINCORE, E_PREPAGE,
-       E_DROPPED, E_NR };
+       E_DROPPED, E_EACCES, E_NR };
 static const char *const ev_names[E_NR] = {
 	"mmaps", "munmaps", "mprotects", "mremap shrinks", "mremap grows", "mremap moves",
 	"whole writes", "writes cut short", "whole reads", "pins", "stores through pins",
 	"forks", "shrinking truncates", "syncs checked against the file", "-EFAULT", "-EIO",
 	"unpredicted -ENOMEM", "injected -EIO", "-EINVAL", "madvises", "msyncs checked",
-	"mincores", "prepages", "mms dropped (model unsure)",
+	"mincores", "prepages", "mms dropped (model unsure)", "-EACCES",
 };
 static unsigned long ev[E_NR];
 
@@ -257,6 +257,8 @@ struct mobj {
 	int npg, cappg;
 	int nr_maps;               /* segments that map it (hidden objects die at 0) */
 	bool wb_err;               /* a writeback error is recorded for the next sync */
+	bool ro;                   /* opened read-only: no shared writable mapping, no truncate */
+	unsigned long ino;         /* files: what /proc/PID/maps shows */
 };
 
 static const unsigned char zero_page[PS];
@@ -357,7 +359,7 @@ struct mmm {
 	int nsegs, cap;
 };
 
-#define NR_OBJS 2                  /* 0: the file, 1: the shmem object */
+#define NR_OBJS 3                  /* 0: the file, 1: the shmem object, 2: a read-only file */
 
 static struct umm_system *sys;
 static struct mobj objs[NR_OBJS];
@@ -365,7 +367,6 @@ static int nr_hidden;
 static struct mmm *mms[MAX_MMS];
 static int nmms, next_mm_id;
 static uint64_t next_copy_id = 1;
-static unsigned long file_ino;
 
 static size_t seg_pages(const struct mseg *s)
 {
@@ -974,7 +975,7 @@ static void sync_vmas(struct mmm *m)
 		if (s->obj && r->off != s->pgoff * PS)
 			FAIL("mm%d: VMA %#lx-%#lx offset %#" PRIx64 ", model %#" PRIx64, m->id,
 			     (unsigned long)r->start, (unsigned long)r->end, r->off, s->pgoff * PS);
-		if (r->ino != (s->obj == &objs[0] ? file_ino : 0))
+		if (r->ino != (s->obj ? s->obj->ino : 0))
 			FAIL("mm%d: VMA %#lx-%#lx inode %lu, model obj %d", m->id,
 			     (unsigned long)r->start, (unsigned long)r->end, r->ino,
 			     s->obj ? s->obj->id : -1);
@@ -1089,6 +1090,7 @@ static bool outcome(const char *call, int rc, int want)
 	ev[E_EFAULT] += rc == -EFAULT;
 	ev[E_EIO] += rc == -EIO;
 	ev[E_EINVAL] += rc == -EINVAL;
+	ev[E_EACCES] += rc == -EACCES;
 	if (rc == want)
 		return false;
 	if (rc == -ENOMEM && enomem_allowed()) {
@@ -1517,7 +1519,7 @@ static void op_mmap(void)
 	else
 		o = &objs[(kind >> 4) & 1];
 	if (kind & 0x20 && !(kind & 0x08))
-		o = NULL;                           /* no object: -EBADF */
+		o = kind & 0x10 ? &objs[2] : NULL;  /* the read-only file, or none: -EBADF */
 	if (fb & 0x80)
 		flags |= bits[fb % (sizeof(bits) / sizeof(bits[0]))];
 	if (fb & 0x40)
@@ -1537,6 +1539,8 @@ static void op_mmap(void)
 	shared = (flags & MAP_TYPE) != MAP_PRIVATE;
 	set_op("mmap mm%d addr=%#lx len=%#zx prot=%#x flags=%#x obj=%d off=%#" PRIx64, m->id,
 	       (unsigned long)addr, len, prot, flags, o ? o->id : -1, off);
+	if (!want && o && o->ro && shared && (prot & PROT_WRITE))
+		want = -EACCES;
 	if (!want && (flags & MAP_FIXED_NOREPLACE) && !range_free(m, addr, addr + rlen))
 		want = -EEXIST;
 	if (!want && !fixed && largest_gap(m) < rlen)
@@ -1643,6 +1647,10 @@ static void op_mprotect(void)
 
 			if (!s) {
 				want = -ENOMEM;
+				break;
+			}
+			if ((prot & PROT_WRITE) && s->shared && s->obj && s->obj->ro) {
+				want = -EACCES;      /* no VM_MAYWRITE */
 				break;
 			}
 			a = s->end;
@@ -2235,7 +2243,7 @@ static void model_truncate(struct mobj *o, uint64_t size)
 
 static void op_truncate(void)
 {
-	struct mobj *o = &objs[u8() & 1];
+	struct mobj *o = &objs[u8() % NR_OBJS];
 	uint8_t b = u8();
 	uint64_t size;
 	int want = 0, rc;
@@ -2251,7 +2259,7 @@ static void op_truncate(void)
 	if ((b & 0xfc) == 0xfc)
 		size = (uint64_t)INT64_MAX + 1 + u8();      /* -EINVAL */
 	set_op("truncate obj%d %" PRIu64 " -> %" PRIu64, o->id, o->size, size);
-	if (size > (uint64_t)INT64_MAX)
+	if (size > (uint64_t)INT64_MAX || o->ro)
 		want = -EINVAL;
 	before_step();
 	rc = umm_object_truncate(o->uobj, size);
@@ -2280,7 +2288,7 @@ static void op_truncate(void)
 
 static void op_sync(void)
 {
-	struct mobj *o = &objs[u8() & 1];
+	struct mobj *o = &objs[u8() % NR_OBJS];
 	uint8_t b = u8();
 	uint64_t off = 0, len = 0;
 	int want = 0, rc;
@@ -2778,8 +2786,10 @@ static void setup(void)
 		.debug_checks = (b0 & 8) != 0,
 	};
 	struct umm_mm *mm = NULL;
-	struct mobj *f = &objs[0], *sh = &objs[1];
+	struct mobj *f = &objs[0], *sh = &objs[1], *ro = &objs[2];
 	struct stat sb;
+	char path[64];
+	int rw;
 
 	verbose = getenv("FUZZ_VERBOSE") != NULL;
 	paranoid = getenv("FUZZ_PARANOID") != NULL;
@@ -2806,9 +2816,30 @@ static void setup(void)
 	}
 	if (ftruncate(f->fd, (off_t)f->size) != 0 || fstat(f->fd, &sb) != 0)
 		abort();
-	file_ino = (unsigned long)sb.st_ino;
+	f->ino = (unsigned long)sb.st_ino;
 	if (umm_object_open_fd(sys, f->fd, &f->uobj) != 0)
 		FAIL("umm_object_open_fd failed");
+	/* a second file, opened read-only */
+	ro->id = 2;
+	ro->ro = true;
+	ro->size = (uint64_t)(b3 % 16) * PS + (b3 & 0x40 ? 0 : 1000 + b3);
+	rw = open_tmpfile();
+	for (uint64_t a = 0; a < ro->size; a += PS) {
+		size_t n = ro->size - a < PS ? (size_t)(ro->size - a) : PS;
+		unsigned char *pg = obj_page_w(ro, a / PS);
+
+		fill(pg, n);
+		if (pwrite(rw, pg, n, (off_t)a) != (ssize_t)n)
+			abort();
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", rw);
+	ro->fd = open(path, O_RDONLY | O_CLOEXEC);
+	close(rw);
+	if (ro->fd < 0 || fstat(ro->fd, &sb) != 0)
+		abort();
+	ro->ino = (unsigned long)sb.st_ino;
+	if (umm_object_open_fd(sys, ro->fd, &ro->uobj) != 0)
+		FAIL("umm_object_open_fd(read-only) failed");
 	sh->id = 1;
 	sh->fd = -1;
 	sh->size = (uint64_t)(b3 % 32) * PS;
@@ -2847,7 +2878,9 @@ static void teardown(void)
 	}
 	set_op("final writeback");
 	check_file(&objs[0], 0, objs[0].size, false);
+	check_file(&objs[2], 0, objs[2].size, false);
 	close(objs[0].fd);
+	close(objs[2].fd);
 	for (int i = 0; i < NR_OBJS; i++)
 		obj_free_pages(&objs[i]);
 	set_op("leak check");

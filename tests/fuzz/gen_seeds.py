@@ -48,8 +48,11 @@ def mmap(r, page=None):
     typ = r.choice([0, 0, 1, 1, 3])           # private, shared, shared-validate
     anon = r.random() < 0.45
     obj = r.randrange(2)
+    ro = not anon and r.random() < 0.15        # the read-only file
     offmode = 1 if not anon and r.random() < 0.6 else 0
     kind = typ | (8 if anon else 0) | (obj << 4) | (offmode << 6)
+    if ro:
+        kind |= 0x30
     fb = 0x40 if page is not None else 0       # MAP_FIXED in the window
     if r.random() < 0.15:
         fb |= 0x80 | r.randrange(12)            # one more flag (POPULATE, LOCKED, ...)
