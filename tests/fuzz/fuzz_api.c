@@ -68,10 +68,13 @@
  * private file page that was not yet copied) must keep seeing the object's
  * page until a truncation drops it.  A write pin of a private page must
  * keep seeing that private copy wherever it moves, as in Linux 5.19 and
- * later (issue 6 section 1); until that lands, FUZZ_PIN_EXCLUSIVE is 0
- * and such pins stop being checked at the first mprotect or fork of their
- * address space.  Stores through a write pin ("a device") go to the model
- * where the pin is known to be attached.
+ * later (issue 6 section 1), and so must a read pin of a private copy
+ * (FUZZ_PIN_EXCLUSIVE 2, the default when <usermm/access.h> has
+ * UMM_PIN_FORCE).  With FUZZ_PIN_EXCLUSIVE 0 (the older semantics) such
+ * pins stop being checked at the first mprotect or fork of their address
+ * space.  Stores through a write pin ("a device") go to the model where
+ * the pin is known to be attached, and to nowhere visible where it is
+ * known to be detached (unmapped, truncated away, discarded).
  *
  * Build: `make fuzz` (clang, libFuzzer) or, without libFuzzer, with
  * replay.c (`build/asan/tests/test_fuzz_replay`, run by make check).
