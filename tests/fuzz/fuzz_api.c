@@ -2348,6 +2348,12 @@ static void op_verify(void)
 
 #ifdef UMM_PREPAGE_WRITE      /* the madvise/msync/mincore/prepage family has landed */
 
+#ifdef UMM_PREPAGE_ASYNC      /* reads queued, nothing mapped, no copies made */
+#define PREPAGE_ASYNC UMM_PREPAGE_ASYNC
+#else
+#define PREPAGE_ASYNC 0
+#endif
+
 /* range_check - the address-order walk of madvise/msync/mincore: first hole or bad segment. */
 static int range_check(const struct mmm *m, uintptr_t start, uintptr_t end,
 		       int (*bad)(const struct mseg *s, int arg), int arg)
@@ -2599,7 +2605,7 @@ static void op_prepage(void)
 	uint8_t b = u8();
 	size_t n = b % 4, bad = SIZE_MAX, got_bad;
 	int flags = (b & 0x10 ? UMM_PREPAGE_WRITE : 0) | (b & 0x20 ? UMM_PREPAGE_SKIP_INVALID : 0) |
-		    ((b & 0xc0) == 0xc0 ? 0x4 : 0);
+		    ((b & 0xc0) == 0xc0 ? 0x80 : 0) | ((b & 0xc0) == 0x40 ? PREPAGE_ASYNC : 0);
 	int want = 0, rc, nr = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -2610,7 +2616,7 @@ static void op_prepage(void)
 	       n > 0 ? (unsigned long)v[0].addr : 0UL, n > 0 ? v[0].extent : 0,
 	       n > 1 ? (unsigned long)v[1].addr : 0UL, n > 1 ? v[1].extent : 0,
 	       n > 2 ? (unsigned long)v[2].addr : 0UL, n > 2 ? v[2].extent : 0);
-	if (flags & 0x4)
+	if (flags & 0x80)
 		want = -EINVAL;
 	for (size_t i = 0; !want && i < n; i++) {
 		bool ok = true;
@@ -2643,6 +2649,15 @@ static void op_prepage(void)
 	before_step();
 	rc = umm_prepage(m->mm, n ? v : NULL, n, flags);
 	got_bad = umm_prepage_bad_index();
+#ifdef UMM_PREPAGE_ASYNC
+	if (flags & UMM_PREPAGE_ASYNC) {
+		/* quiesce: the checks must not run beside queued reads (-EIO: an injected failure) */
+		int w = umm_prepage_wait(m->mm);
+
+		if (w && !(w == -EIO && eio_injected(UMM_INJECT_READ)))
+			FAIL("umm_prepage_wait returned %d", w);
+	}
+#endif
 	disarm();
 	if (rc != want)
 		FAIL("umm_prepage returned %d (%s), model expects %d", rc, umm_strerror(rc), want);
