@@ -8,8 +8,8 @@
  *   file   a 256 MiB temp file in the host's page cache; usermm's own
  *          page cache is warmed by one untimed populate first, so both
  *          sides map pages they already have.  One more line times
- *          usermm's populate with its cache empty (it preadv()s every
- *          page from the host's cache, 128 pages a call), still against
+ *          usermm's populate with its cache empty (it reads every page
+ *          from the host's cache through its I/O backend), still against
  *          the kernel's warm MAP_POPULATE: usermm's cold cost.
  *
  * Each repetition times only the call that populates: umm_mmap /
@@ -88,7 +88,7 @@ static void report3(const char *what, double u, double kpop, double kmadv, bool 
 	if (cold) {
 		snprintf(name, sizeof(name), "%s (ns/page)", what);
 		bench_report_different(name, u / per, kpop / per,
-				       "usermm reads every page from the host's page cache (preadv); "
+				       "usermm reads every page from the host's page cache (its I/O backend); "
 				       "the kernel's MAP_POPULATE maps its own cached pages");
 	} else {
 		snprintf(name, sizeof(name), "%s vs MAP_POPULATE (ns/page)", what);
