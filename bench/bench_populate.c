@@ -8,8 +8,8 @@
  *   file   a 256 MiB temp file in the host's page cache; usermm's own
  *          page cache is warmed by one untimed populate first, so both
  *          sides map pages they already have.  One more line times
- *          usermm's populate with its cache empty (it preadv()s every
- *          page from the host's cache, 128 pages a call), still against
+ *          usermm's populate with its cache empty (it reads every page
+ *          from the host's cache through its I/O backend), still against
  *          the kernel's warm MAP_POPULATE: usermm's cold cost.
  *
  * Each repetition times only the call that populates: umm_mmap /
@@ -74,17 +74,32 @@ static double k_populate_ns(int fd, bool madv, int *err)
 	return (double)(t1 - t0);
 }
 
-/* report3 - ns per page on each side and the ratios usermm/kernel (kmadv <= 0: not measured). */
-static void report3(const char *what, double u, double kpop, double kmadv)
+/*
+ * report3 - result lines (bench.h's grammar, ns per page) against the
+ * kernel's MAP_POPULATE and, if measured (kmadv > 0), MADV_POPULATE_READ;
+ * cold: usermm copies every page in while the kernel maps its warm cache,
+ * so that pair does different work and has no ratio.
+ */
+static void report3(const char *what, double u, double kpop, double kmadv, bool cold)
 {
 	double per = (double)POP_PAGES;
+	char name[64];
 
-	if (kmadv > 0)
-		printf("%-42s usermm %8.1f ns/page   kernel MAP_POPULATE %8.1f   MADV_POPULATE_READ %8.1f   "
-		       "ratio %5.2f / %5.2f\n", what, u / per, kpop / per, kmadv / per, u / kpop, u / kmadv);
-	else
-		printf("%-42s usermm %8.1f ns/page   kernel MAP_POPULATE %8.1f   ratio %5.2f\n",
-		       what, u / per, kpop / per, u / kpop);
+	if (cold) {
+		snprintf(name, sizeof(name), "%s (ns/page)", what);
+		bench_report_different(name, u / per, kpop / per,
+				       "usermm reads every page from the host's page cache (its I/O backend); "
+				       "the kernel's MAP_POPULATE maps its own cached pages");
+	} else {
+		snprintf(name, sizeof(name), "%s vs MAP_POPULATE (ns/page)", what);
+		bench_report_caveat(name, u / per, kpop / per,
+				    "one umm_mmap(MAP_POPULATE) vs one mmap(MAP_POPULATE) of the same cached pages");
+		if (kmadv > 0) {
+			snprintf(name, sizeof(name), "%s vs MADV_POPULATE_READ (ns/page)", what);
+			bench_report_caveat(name, u / per, kmadv / per,
+					    "kernel: madvise(MADV_POPULATE_READ) on a fresh mapping, timed alone");
+		}
+	}
 	printf("#   totals: usermm %.2f ms, kernel MAP_POPULATE %.2f ms", u / 1e6, kpop / 1e6);
 	if (kmadv > 0)
 		printf(", MADV_POPULATE_READ %.2f ms", kmadv / 1e6);
@@ -117,7 +132,7 @@ static void bench_one(const char *what, struct umm_mm *mm, struct umm_object *ob
 			have_madv = false;
 		}
 	}
-	report3(what, median(u, REPS), median(kp, REPS), have_madv ? median(km, REPS) : 0);
+	report3(what, median(u, REPS), median(kp, REPS), have_madv ? median(km, REPS) : 0, false);
 }
 
 /* bench_shmem - populate of a fully written shmem object / memfd. */
@@ -155,7 +170,7 @@ static void bench_shmem(struct umm_system *sys, struct umm_mm *mm)
 		munmap(p, POP_BYTES);
 	}
 	printf("# usermm shmem pages cached: %lu of %lu\n", umm_object_cached_pages(obj), POP_PAGES);
-	bench_one("populate 256 MiB shmem, warm", mm, obj, fd);
+	bench_one("populate 256M shmem", mm, obj, fd);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -193,7 +208,7 @@ static void bench_file(struct umm_system *sys, struct umm_mm *mm)
 			goto out;
 		}
 	}
-	report3("populate 256 MiB file, usermm cache cold", median(cold, REPS), median(kp, REPS), 0);
+	report3("populate 256M file, own cache empty", median(cold, REPS), median(kp, REPS), 0, true);
 	err = umm_object_open_fd(sys, fd, &obj);
 	if (err) {
 		skipped("file", "umm_object_open_fd", err);
@@ -201,7 +216,7 @@ static void bench_file(struct umm_system *sys, struct umm_mm *mm)
 	}
 	(void)umm_populate_ns(mm, obj, &err);      /* warm usermm's cache */
 	printf("# usermm file pages cached: %lu of %lu\n", umm_object_cached_pages(obj), POP_PAGES);
-	bench_one("populate 256 MiB file, warm", mm, obj, fd);
+	bench_one("populate 256M file", mm, obj, fd);
 	umm_object_put(obj);
 out:
 	close(fd);
