@@ -226,14 +226,15 @@ static void show_map_vma(const struct vm_area_struct *vma, FILE *out)
 
 	vma_perms(vma, perms);
 	vma_name(vma, name, sizeof(name));
-	fprintf(out, "%08lx-%08lx %s %08llx 00:00 %-10lu %s\n",
+	fprintf(out, "%08lx-%08lx %s %08llx 00:00 %-10lu %s%s\n",
 		(unsigned long)vma->vm_start, (unsigned long)vma->vm_end, perms,
 		vma->vm_obj ? (unsigned long long)vma->vm_pgoff << PAGE_SHIFT : 0ULL,
-		vma_inode(vma), name);
+		vma_inode(vma), name, (vma->vm_flags & VM_NONLINEAR) ? " [nonlinear]" : "");
 }
 
 /**
- * umm_mm_dump_maps - one /proc/PID/maps line per VMA.  0 or -EINVAL.
+ * umm_mm_dump_maps - one /proc/PID/maps line per VMA; a nonlinear window
+ * (umm_remap_file_pages) ends its line with " [nonlinear]".  0 or -EINVAL.
  */
 int umm_mm_dump_maps(struct umm_mm *mm, FILE *out)
 {
