@@ -1311,7 +1311,11 @@ static int zap_nonlinear_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, voi
 }
 
 /*
- * unmap_vma_pages - zap what vma maps of object pages [first, end).
+ * unmap_vma_pages - zap what vma maps of object pages [first, end).  A
+ * nonlinear vma may show those pages anywhere: all its ptes are scanned
+ * (as Linux scanned its i_mmap_nonlinear list), and each present pte of
+ * such a page becomes the file pte for its offset, file ptes staying, so
+ * truncate followed by extension keeps the window's layout.
  * i_mmap_lock held, no mmap_lock: page_table_lock is held across the walk
  * so that no page table of the mm is freed under it.
  */

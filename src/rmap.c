@@ -24,7 +24,11 @@
  * page_mkclean is the one walk from a page to its ptes that writeback
  * needs already: a page-cache page is found in the vmas on its object's
  * i_mmap list (an object-based walk, which the pte-chain scheme may
- * replace by following its chain).
+ * replace by following its chain).  In a linear vma its one possible
+ * address follows from page->index; a nonlinear vma (fremap.c) may show
+ * the page at any of its addresses, so every pte of the vma is scanned,
+ * as Linux scanned the vmas on its i_mmap_nonlinear list (cost: the
+ * window's size per page; a pte-chain scheme would make it one lookup).
  *
  * Locks (order in lockdep.h): the add/remove calls run with the lock of
  * the pte table that holds the pte; the counters are atomics, so two ptes
