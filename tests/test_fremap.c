@@ -11,6 +11,7 @@
  * and the invariant checker's view of file ptes.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include "mm_fixture.h"
 #include "memory.h"
 
@@ -552,6 +553,105 @@ static void test_vectored(void)
 	teardown();
 }
 
+/* ---- pins, threads ---- */
+
+static void test_pin_through_window(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(8);
+	uintptr_t w = map_obj(obj, 8, PROT_READ | PROT_WRITE);
+	struct umm_page *pg[2];
+
+	reverse_window(w, 8, 1, MAP_NONBLOCK);
+	CHECK_EQ(umm_remap_file_pages(mm, w + 2 * P, P, 0, 12, 0), 0);  /* past the end */
+	CHECK_EQ(umm_pin_pages(mm, w + P, 2, UMM_PIN_WRITE, pg), -EIO);
+	CHECK_EQ(umm_pin_pages(mm, w, 2, UMM_PIN_WRITE, pg), 2);
+	CHECK_EQ(*(uint32_t *)umm_page_address(pg[0]), TAG(7));
+	CHECK_EQ(*(uint32_t *)umm_page_address(pg[1]), TAG(6));
+	((unsigned char *)umm_page_address(pg[1]))[20] = 0x5a;
+	umm_unpin_pages(pg, 2, UMM_PIN_WRITE);
+	CHECK_EQ(read_byte(w + P + 20), 0x5a);
+	/* a read-only range refuses a write pin, allows a read pin */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 3 * P, P, PROT_READ, 0, 0), 0);
+	CHECK_EQ(umm_pin_pages(mm, w + 3 * P, 1, UMM_PIN_WRITE, pg), -EFAULT);
+	CHECK_EQ(umm_pin_pages(mm, w + 3 * P, 1, 0, pg), 1);
+	CHECK_EQ(*(uint32_t *)umm_page_address(pg[0]), TAG(0));
+	umm_unpin_pages(pg, 1, 0);
+	CHECK_EQ(umm_munmap(mm, w, 8 * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define RACE_ROUNDS 150
+#else
+#define RACE_ROUNDS 1500
+#endif
+
+struct race_arg {
+	uintptr_t w;
+	_Atomic bool stop;
+	_Atomic long reads;
+	unsigned seed;
+};
+
+/* race_reader - every read of window page i shows file page i or i + 8, nothing else. */
+static void *race_reader(void *p)
+{
+	struct race_arg *ra = p;
+	unsigned seed = ra->seed;
+
+	while (!atomic_load(&ra->stop)) {
+		size_t i;
+		long t;
+
+		seed = seed * 1103515245u + 12345u;
+		i = (seed >> 16) % 8;
+		t = tag_at(mm, ra->w + i * P);
+		if (t != (long)TAG(i) && t != (long)TAG(i + 8))
+			TCHECK(!"a window page showed a page it was never given");
+		atomic_fetch_add(&ra->reads, 1);
+	}
+	return NULL;
+}
+
+static void test_remap_vs_readers(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(16);
+	struct race_arg ra = { .w = map_obj(obj, 8, PROT_READ | PROT_WRITE), .seed = 7 };
+	struct race_arg rb = ra;
+	pthread_t t[2];
+
+	rb.seed = 99;
+	REQUIRE(pthread_create(&t[0], NULL, race_reader, &ra) == 0);
+	REQUIRE(pthread_create(&t[1], NULL, race_reader, &rb) == 0);
+	for (int r = 0; r < RACE_ROUNDS; r++) {
+		struct umm_remap_entry e[2] = {
+			{ ra.w, 4 * P, 0, (r & 1) ? 8 : 0 },
+			{ ra.w + 4 * P, 4 * P, 0, (r & 2) ? 12 : 4 },
+		};
+
+		CHECK_EQ(umm_remap_file_pages_v(mm, e, 2, (r & 4) ? (int)MAP_NONBLOCK : 0, NULL), 0);
+		if (r % 64 == 0) {
+			mmap_read_lock(mm);
+			zap_page_range_keep(find_vma(mm, ra.w), ra.w, ra.w + 8 * P);
+			mmap_read_unlock(mm);
+		}
+	}
+	while (atomic_load(&ra.reads) == 0 || atomic_load(&rb.reads) == 0)
+		sched_yield();
+	atomic_store(&ra.stop, true);
+	atomic_store(&rb.stop, true);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	test_fold_thread_checks();
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_munmap(mm, ra.w, 8 * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
 /* ---- the invariant checker ---- */
 
 static int check_lines;
@@ -611,6 +711,8 @@ int main(void)
 	RUN(test_munmap_mremap_part);
 	RUN(test_writeback_offsets);
 	RUN(test_vectored);
+	RUN(test_pin_through_window);
+	RUN(test_remap_vs_readers);
 	RUN(test_checker_file_ptes);
 	return test_summary("test_fremap");
 }
