@@ -1,6 +1,6 @@
 /*
  * fremap.c - nonlinear windows: umm_remap_file_pages and its vectored
- * form map any pages of a shared object at any pages of one existing VMA,
+ * form map any pages of an object at any pages of one existing VMA,
  * without creating or splitting a VMA.
  *
  * Theory of operation.  A remapped range's ptes record the object page
@@ -12,7 +12,7 @@
  * (vm_pgoff), as in Linux.  One call:
  *
  *   1. check everything (flags, prot, rounding, wrap, the pgoff range a
- *      file pte encodes, one shared file/shmem VMA around the range, the
+ *      file pte encodes, one file/shmem VMA around the range, the
  *      VMA may have the protection asked for) and allocate every page
  *      table the range needs: the only steps that fail, done before
  *      anything is changed;
@@ -46,7 +46,17 @@
  * Linux scanned its i_mmap_nonlinear list (memory.c unmap_vma_pages,
  * rmap.c mkclean_vma).
  *
- * Not done: private (MAP_PRIVATE) nonlinear windows are refused (-EINVAL).
+ * Private windows (a MAP_PRIVATE file VMA).  Pages that were not written
+ * follow their file offsets like a shared window's (read-only ptes of the
+ * page-cache pages, or file ptes).  A write makes a private anonymous copy
+ * that stays at that virtual page; the copy records the object page it
+ * was copied from (page->private, memory.c copy_origin), so a zap that
+ * keeps the layout (MADV_DONTNEED) or a truncate of that page drops the
+ * copy and leaves the file pte: the next access shows the file page again,
+ * as for a linear private mapping.  A later remap over a page that holds a
+ * private copy discards the copy (its contents are lost, as with munmap)
+ * and the page then shows the new offset.  Reclaim does not exist yet;
+ * when it swaps such a copy out it must keep that record.
  *
  * Locks (order in lockdep.h): mmap_lock for write for the whole call
  * (the VMA's flags change); __pte_alloc takes page_table_lock; the zap,
@@ -91,7 +101,7 @@ static int fremap_check(struct umm_mm *mm, uintptr_t start, size_t size, int pro
 	vma = find_vma(mm, start);
 	if (!vma || vma->vm_start > start || start + size > vma->vm_end)
 		return -EINVAL;
-	if (vma_is_anonymous(vma) || !(vma->vm_flags & VM_SHARED))
+	if (vma_is_anonymous(vma))
 		return -EINVAL;
 	req->own = 0;
 	if (prot) {
@@ -161,16 +171,17 @@ static void fremap_populate(struct umm_mm *mm, const struct fremap_req *req, int
 }
 
 /**
- * umm_remap_file_pages - make [start, start+size) of one shared file or
- * shmem VMA show object pages pgoff, pgoff+1, ... (Linux's
- * remap_file_pages, kept in one VMA).  start and size are rounded down to
+ * umm_remap_file_pages - make [start, start+size) of one file or shmem
+ * VMA show object pages pgoff, pgoff+1, ... (Linux's remap_file_pages,
+ * kept in one VMA).  MAP_PRIVATE file VMAs too (see the top of this file
+ * for private copies).  start and size are rounded down to
  * pages.  prot 0 keeps the VMA's protection; another prot sets that
  * range's protection pte by pte.  flags: 0 or MAP_NONBLOCK (map only
  * cached pages, start no I/O; the others fault in at first access).
  * Takes mmap_lock for write (and ptl, page locks).  Returns 0; -EINVAL
  * (no mm, unknown flags or prot bits, size 0 after rounding or wrapping,
- * no VMA at start, range not inside one VMA, VMA not MAP_SHARED or
- * anonymous, pgoff range beyond PTE_FILE_MAX_PGOFF); -EACCES (prot the
+ * no VMA at start, range not inside one VMA, an anonymous VMA that is not
+ * shmem, pgoff range beyond PTE_FILE_MAX_PGOFF); -EACCES (prot the
  * VMA may not have, e.g. PROT_WRITE on a read-only file); -ENOMEM (page
  * tables).  On error nothing is changed.
  */

@@ -389,12 +389,28 @@ static void install_file_pte(struct vm_fault *vmf)
 	set_pte_at(vmf->mm, vmf->address, vmf->pte, entry);
 }
 
+/*
+ * Private nonlinear windows (fremap.c): a private copy made in a
+ * nonlinear vma records the object page it was copied from in
+ * page->private, as pgoff + 1 (0: none), so that a zap that keeps the
+ * layout, or truncate, can put the file pte for that page back.
+ * copy_origin - that record for a copy of `old` (a page-cache page, or a
+ * private copy itself) in vmf's vma; 0 outside nonlinear vmas.
+ */
+static unsigned long copy_origin(const struct vm_fault *vmf, struct page *old)
+{
+	if (!(vmf->vma->vm_flags & VM_NONLINEAR) || !old)
+		return 0;
+	return PageAnon(old) ? old->private : (unsigned long)old->index + 1;
+}
+
 /* install_cow_pte - map the private copy (already filled).  ptl held. */
 static void install_cow_pte(struct vm_fault *vmf)
 {
 	struct page *cow = vmf->cow_page;
 
 	assert_pte_locked(vmf->mm, vmf->pte);
+	cow->private = copy_origin(vmf, vmf->page);
 	SetPageAnonExclusive(cow);
 	set_pte_at(vmf->mm, vmf->address, vmf->pte, pfn_pte(page_to_pfn(cow), anon_pte_bits(vmf)));
 	page_add_new_anon_rmap(cow, vmf->vma, vmf->address, vmf->pte);
@@ -573,6 +589,7 @@ static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 	else
 		entry = pfn_pte(page_to_pfn(new), PTE_PRESENT | PTE_YOUNG |
 				(vmf->orig_pte & (PTE_RW | PTE_DIRTY | PTE_OWNPROT_MASK)));
+	new->private = copy_origin(vmf, old);
 	SetPageAnonExclusive(new);
 	set_pte_at(mm, vmf->address, vmf->pte, entry);
 	page_add_new_anon_rmap(new, vmf->vma, vmf->address, vmf->pte);
@@ -971,8 +988,9 @@ static int zap_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 	page = pfn_to_page(mm_phys(mm), pte_pfn(pte));
 	if (pte_dirty(pte) && !PageAnon(page))
 		set_page_dirty(page);
-	if (zw->keep_layout && !PageAnon(page))
-		set_pte_at(mm, addr, ptep, pgoff_to_pte(page->index) | (pte & PTE_OWNPROT_MASK));
+	if (zw->keep_layout && (!PageAnon(page) || page->private))
+		set_pte_at(mm, addr, ptep, (pte & PTE_OWNPROT_MASK) |
+			   pgoff_to_pte(PageAnon(page) ? page->private - 1 : page->index));
 	page_remove_rmap(page, zw->vma, addr, ptep);
 	dec_mm_counter(mm, vma_page_counter(zw->vma, page));
 	tlb_remove_page(zw->tlb, page, addr);
@@ -1094,6 +1112,7 @@ static void copy_present_page(struct copy_walk *cw, struct page *page, uintptr_t
 
 	cw->prealloc = NULL;
 	copy_frame(new, page);
+	new->private = page->private;   /* a private nonlinear copy's origin */
 	SetPageAnonExclusive(new);
 	pte = pfn_pte(page_to_pfn(new), pte & ~PTE_PFN_MASK);
 	set_pte_at(dst_mm, addr, dst_pte, pte);
@@ -1299,9 +1318,12 @@ static int zap_nonlinear_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, voi
 	} else if (pte_present(pte) && !pte_special(pte)) {
 		struct page *page = pfn_to_page(mm_phys(mm), pte_pfn(pte));
 
-		if (PageAnon(page))
-			return 0;       /* a private page has no file offset to test */
-		pgoff = page->index;
+		/*
+		 * A private copy made in the window records its origin; one
+		 * made before the vma became nonlinear is of its linear page,
+		 * which its index (the linear index) names.
+		 */
+		pgoff = (PageAnon(page) && page->private) ? page->private - 1 : page->index;
 	} else {
 		return 0;
 	}

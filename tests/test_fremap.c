@@ -187,8 +187,7 @@ static void test_bad_inputs(void)
 	CHECK_EQ(umm_remap_file_pages(mm, 0, P, 0, 0, 0), -EINVAL);
 	CHECK_EQ(umm_remap_file_pages(mm, w + 7 * P, 2 * P, 0, 0, 0), -EINVAL);  /* past the vma */
 	CHECK_EQ(umm_remap_file_pages(mm, w - P, 2 * P, 0, 0, 0), -EINVAL);      /* starts before */
-	CHECK_EQ(umm_remap_file_pages(mm, priv, P, 0, 0, 0), -EINVAL);           /* MAP_PRIVATE */
-	CHECK_EQ(umm_remap_file_pages(mm, anon, P, 0, 0, 0), -EINVAL);           /* anonymous */
+	CHECK_EQ(umm_remap_file_pages(mm, anon, P, 0, 0, 0), -EINVAL);           /* private anonymous */
 	CHECK_EQ(umm_remap_file_pages(mm, w, P, 0x100, 0, 0), -EINVAL);          /* unknown prot */
 	CHECK_EQ(umm_remap_file_pages(mm, w, P, 0, PTE_FILE_MAX_PGOFF + 1, 0), -EINVAL);
 	CHECK_EQ(umm_remap_file_pages(mm, w, 2 * P, 0, PTE_FILE_MAX_PGOFF, 0), -EINVAL);
@@ -553,6 +552,73 @@ static void test_vectored(void)
 	teardown();
 }
 
+/* ---- private windows ---- */
+
+static void test_private_window(void)
+{
+	setup();
+	int fd = test_tmpfile(16 * P, tag_fill);
+	struct umm_object *obj = open_file(fd);
+	uintptr_t w = 0;
+	struct umm_mm *child;
+	uint32_t t;
+	unsigned char c;
+
+	REQUIRE(umm_mmap(mm, 0, 8 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0, &w) == 0);
+	reverse_window(w, 8, 1, 0);
+	CHECK(reversed_ok(mm, w, 8, 1));
+	CHECK(is_nonlinear_listed());
+	/* a write makes a private copy at that virtual page; the file keeps its page */
+	CHECK_EQ(write_byte(w + P + 4, 0xee), 0);
+	CHECK_EQ(stats().rss_anon, 1);
+	CHECK_EQ(read_byte(w + P + 4), 0xee);
+	CHECK_EQ(tag_at(mm, w + P), TAG(6));
+	CHECK_EQ(umm_remap_file_pages(mm, w + 2 * P, P, 0, 6, 0), 0);  /* page 6 again, elsewhere */
+	CHECK_EQ(read_byte(w + 2 * P + 4), 0x11);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(pread(fd, &c, 1, 6 * P + 4), 1);
+	CHECK_EQ(c, 0x11);
+	/* a zap that keeps the layout drops the copy: the file page shows again */
+	mmap_read_lock(mm);
+	zap_page_range_keep(find_vma(mm, w), w, w + 8 * P);
+	mmap_read_unlock(mm);
+	CHECK(pte_is_file(pte_at(mm, w + P)));
+	CHECK_EQ(pte_to_pgoff(pte_at(mm, w + P)), 6);
+	CHECK_EQ(read_byte(w + P + 4), 0x11);
+	CHECK_EQ(stats().rss_anon, 0);
+	/* fork: the child sees the copy; its own write stays its own */
+	CHECK_EQ(write_byte(w + P + 4, 0xee), 0);
+	REQUIRE(umm_fork(mm, &child) == 0);
+	c = 0;
+	CHECK_EQ(umm_read(child, w + P + 4, &c, 1), 0);
+	CHECK_EQ(c, 0xee);
+	c = 0xcc;
+	CHECK_EQ(umm_write(child, w + P + 4, &c, 1), 0);
+	CHECK_EQ(umm_write(child, w + 5 * P + 4, &c, 1), 0);   /* page 2: a copy made in the child */
+	CHECK_EQ(read_byte(w + P + 4), 0xee);
+	CHECK_EQ(read_byte(w + 5 * P + 4), 0x11);
+	CHECK_EQ(umm_read(child, w + 0 * P, &t, 4), 0);
+	CHECK_EQ(t, TAG(7));
+	CHECK_EQ(umm_mm_check(child), 0);
+	umm_mm_destroy(child);
+	/* a remap over a page that holds a copy discards the copy */
+	CHECK_EQ(write_byte(w + 3 * P + 4, 0xdd), 0);
+	CHECK_EQ(umm_remap_file_pages(mm, w + 3 * P, P, 0, 9, 0), 0);
+	CHECK_EQ(tag_at(mm, w + 3 * P), TAG(9));
+	CHECK_EQ(read_byte(w + 3 * P + 4), 0x11);
+	/* truncate drops a copy of a page past the end; extension brings the (new) page back */
+	CHECK_EQ(umm_object_truncate(obj, 4 * P), 0);
+	CHECK_EQ(tag_at(mm, w + P), -EIO);              /* its copy came from page 6 */
+	CHECK_EQ(tag_at(mm, w + 4 * P), TAG(3));
+	CHECK_EQ(umm_object_truncate(obj, 16 * P), 0);
+	CHECK_EQ(tag_at(mm, w + P), 0);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_munmap(mm, w, 8 * P), 0);
+	umm_object_put(obj);
+	close(fd);
+	teardown();
+}
+
 /* ---- pins, threads ---- */
 
 static void test_pin_through_window(void)
@@ -711,6 +777,7 @@ int main(void)
 	RUN(test_munmap_mremap_part);
 	RUN(test_writeback_offsets);
 	RUN(test_vectored);
+	RUN(test_private_window);
 	RUN(test_pin_through_window);
 	RUN(test_remap_vs_readers);
 	RUN(test_checker_file_ptes);

@@ -141,8 +141,9 @@ size_t umm_prepage_bad_index(void);
 
 /*
  * Nonlinear windows (docs/API.md, "Nonlinear mappings"): show object pages
- * pgoff, pgoff+1, ... at [start, start+size) of one MAP_SHARED file or
- * shmem VMA, which stays one VMA.  prot 0 keeps the VMA's protection,
+ * pgoff, pgoff+1, ... at [start, start+size) of one file or shmem VMA
+ * (shared, or private: written pages become private copies), which stays
+ * one VMA.  prot 0 keeps the VMA's protection,
  * another prot applies to that range only.  flags: 0 (populate, reading
  * what is missing) or MAP_NONBLOCK (map only cached pages).
  */
