@@ -20,7 +20,9 @@
  * sides (usermm's arena frames are also new to the host); "warm": every
  * object page was allocated before the timed loop (usermm writes one byte
  * per page through a linear mapping, the kernel side fallocate()s the
- * memfd).  Also the number of VMAs each side ends with (the kernel's counted
+ * memfd).  "file warm": the same over a real file of the same size
+ * (sparse, in /tmp), every page read into the page cache before the timed
+ * loop (usermm through a linear mapping, the kernel with pread).  Also the number of VMAs each side ends with (the kernel's counted
  * in /proc/self/maps over the window).  The ratios compare usermm
  * with the kernel side named on the line.  Smaller runs for quick checks:
  * UMM_BENCH_FREMAP="window_mb object_mb nr_remaps", e.g. "16 64 2000".
@@ -43,6 +45,7 @@
 static size_t window_bytes = 256UL << 20, object_bytes = 1UL << 30;
 static unsigned long nr_remaps = 20000;
 static bool warm;       /* allocate every object page before the timed loop */
+static int file_fd = -1; /* >= 0: the object is this file instead of shmem */
 
 /* The random sequence: window chunk and object chunk of remap i. */
 static unsigned long *win_chunk, *obj_chunk;
@@ -97,7 +100,9 @@ static double run_usermm(bool vectored, long *vmas)
 
 	if ((err = umm_system_create(&cfg, &sys)))
 		return err;
-	if ((err = umm_mm_create(sys, &mm)) || (err = umm_object_create_shmem(sys, object_bytes, &obj)) ||
+	if ((err = umm_mm_create(sys, &mm)) ||
+	    (err = file_fd >= 0 ? umm_object_open_fd(sys, file_fd, &obj)
+				: umm_object_create_shmem(sys, object_bytes, &obj)) ||
 	    (err = umm_mmap(mm, 0, window_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &w))) {
 		umm_system_destroy(sys);
 		return err;
@@ -106,8 +111,12 @@ static double run_usermm(bool vectored, long *vmas)
 		uintptr_t all = 0;
 
 		err = umm_mmap(mm, 0, object_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &all);
-		for (size_t off = 0; off < object_bytes && !err; off += 4096)
-			err = umm_write(mm, all + off, "", 1);
+		for (size_t off = 0; off < object_bytes && !err; off += 4096) {
+			uint8_t c;
+
+			/* a file is read (its pages stay clean), shmem written */
+			err = file_fd >= 0 ? umm_read(mm, all + off, &c, 1) : umm_write(mm, all + off, "", 1);
+		}
 		if (all)
 			umm_munmap(mm, all, object_bytes);
 	}
@@ -143,7 +152,7 @@ static double run_usermm(bool vectored, long *vmas)
 /* kernel: one run with remap_file_pages (or mmap MAP_FIXED); ns per remap or -errno. */
 static double run_kernel(bool use_mmap, long *vmas)
 {
-	int fd = memfd_create("bench_fremap", 0);
+	int fd = file_fd >= 0 ? dup(file_fd) : memfd_create("bench_fremap", 0);
 	char *w;
 	uint64_t t0, t1;
 	volatile uint8_t sink = 0;
@@ -151,7 +160,7 @@ static double run_kernel(bool use_mmap, long *vmas)
 
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)object_bytes)) {
+	if (file_fd < 0 && ftruncate(fd, (off_t)object_bytes)) {
 		close(fd);
 		return -errno;
 	}
@@ -161,8 +170,15 @@ static double run_kernel(bool use_mmap, long *vmas)
 		return -errno;
 	}
 	madvise(w, window_bytes, MADV_NOHUGEPAGE);
-	if (warm && fallocate(fd, 0, 0, (off_t)object_bytes))
+	if (warm && file_fd >= 0) {
+		static char buf[1 << 16];
+
+		for (off_t off = 0; off < (off_t)object_bytes; off += sizeof(buf))
+			if (pread(fd, buf, sizeof(buf), off) < 0)
+				err = -errno;
+	} else if (warm && fallocate(fd, 0, 0, (off_t)object_bytes)) {
 		err = -errno;
+	}
 	t0 = now_ns();
 	for (unsigned long i = 0; i < nr_remaps && !err; i++) {
 		char *a = w + win_chunk[i] * CHUNK;
@@ -208,7 +224,7 @@ int main(void)
 	const char *env = getenv("UMM_BENCH_FREMAP");
 	long v_umm = 0, v_vec = 0, v_krfp = 0, v_kmmap = 0;
 	double umm, vec, krfp, kmmap;
-	char name[64];
+	char name[80];
 
 	if (env) {
 		unsigned long wm, om, nr;
@@ -225,10 +241,19 @@ int main(void)
 	       " median of %d runs, ns per remap\n", window_bytes >> 20, object_bytes >> 20, nr_remaps, REPS);
 	make_sequence();
 
-	for (int pass = 0; pass < 2; pass++) {
-		const char *tag = pass ? "warm" : "fresh";
+	for (int pass = 0; pass < 3; pass++) {
+		const char *tag = pass == 0 ? "fresh" : pass == 1 ? "warm" : "file warm";
 
-		warm = pass;
+		warm = pass > 0;
+		if (pass == 2) {
+			char path[] = "/tmp/bench_fremap-XXXXXX";
+
+			file_fd = mkstemp(path);
+			if (file_fd < 0 || unlink(path) || ftruncate(file_fd, (off_t)object_bytes)) {
+				printf("# file: not measured: %s\n", strerror(errno));
+				break;
+			}
+		}
 		umm = measure(run_usermm, false, &v_umm);
 		vec = measure(run_usermm, true, &v_vec);
 		krfp = measure(run_kernel, false, &v_krfp);
@@ -250,5 +275,7 @@ int main(void)
 		printf("# %s: VMAs at the end: usermm %ld, usermm vectored %ld, kernel remap_file_pages %ld,"
 		       " kernel mmap %ld\n", tag, v_umm, v_vec, v_krfp, v_kmmap);
 	}
+	if (file_fd >= 0)
+		close(file_fd);
 	return 0;
 }
