@@ -59,7 +59,9 @@
  * when it swaps such a copy out it must keep that record.
  *
  * Locks (order in lockdep.h): mmap_lock for write for the whole call
- * (the VMA's flags change); __pte_alloc takes page_table_lock; the zap,
+ * (the VMA's flags change; VM_NONLINEAR is set under the object's
+ * i_mmap_lock too, which truncate and page_mkclean hold when they read
+ * it); __pte_alloc takes page_table_lock; the zap,
  * the file ptes and the populating faults take each pte table's lock in
  * turn, and the faults the page lock (page lock -> ptl).
  */
@@ -143,7 +145,15 @@ static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req)
 	uintptr_t addr = req->start;
 	uint64_t pgoff = req->pgoff;
 
-	req->vma->vm_flags |= VM_NONLINEAR;
+	if (!(req->vma->vm_flags & VM_NONLINEAR)) {
+		/*
+		 * Under i_mmap_lock: truncate and page_mkclean read the flag
+		 * with only that lock to choose how to find the pages.
+		 */
+		i_mmap_lock_write(req->vma->vm_obj);
+		req->vma->vm_flags |= VM_NONLINEAR;
+		i_mmap_unlock_write(req->vma->vm_obj);
+	}
 	zap_page_range(req->vma, req->start, req->end);
 	while (addr < req->end) {
 		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);

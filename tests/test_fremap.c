@@ -718,6 +718,73 @@ static void test_remap_vs_readers(void)
 	teardown();
 }
 
+struct trunc_arg {
+	struct umm_object *obj;
+	_Atomic int phase;      /* 0 run, 1 final truncate done */
+	int rounds;
+};
+
+/* truncator - shrink to 4 pages and grow back, then leave it at 4 pages. */
+static void *truncator(void *p)
+{
+	struct trunc_arg *ta = p;
+
+	for (int r = 0; r < ta->rounds; r++) {
+		TCHECK(umm_object_truncate(ta->obj, 4 * P) == 0);
+		TCHECK(umm_object_truncate(ta->obj, 16 * P) == 0);
+	}
+	TCHECK(umm_object_truncate(ta->obj, 4 * P) == 0);
+	atomic_store(&ta->phase, 1);
+	return NULL;
+}
+
+/* After the race: no present pte of the window maps an object page at or past 4. */
+static void test_remap_vs_truncate(void)
+{
+	setup();
+	int fd = test_tmpfile(16 * P, tag_fill);
+	struct umm_object *obj = open_file(fd);
+	uintptr_t w = map_obj(obj, 8, PROT_READ);
+	struct trunc_arg ta = { .obj = obj, .rounds = RACE_ROUNDS / 10 };
+	unsigned seed = 5;
+	pthread_t t;
+	int extra = 0;
+
+	REQUIRE(pthread_create(&t, NULL, truncator, &ta) == 0);
+	while (extra < 20) {
+		seed = seed * 1103515245u + 12345u;
+		CHECK_EQ(umm_remap_file_pages(mm, w + ((seed >> 8) % 8) * P, P, 0, (seed >> 16) % 16, 0), 0);
+		(void)tag_at(mm, w + ((seed >> 4) % 8) * P);
+		if (atomic_load(&ta.phase))
+			extra++;
+	}
+	pthread_join(t, NULL);
+	test_fold_thread_checks();
+	for (size_t i = 0; i < 8; i++) {
+		pte_t pte = pte_at(mm, w + i * P);
+
+		if (pte_present(pte)) {
+			struct umm_system *s = sys;
+			struct page *pg = pfn_to_page(s->phys, pte_pfn(pte));
+
+			CHECK(pg->index < 4);
+			CHECK(tag_at(mm, w + i * P) == (long)TAG(pg->index));
+		} else {
+			/* a file pte, or an empty one (never remapped: the linear page) */
+			uint64_t pgoff = pte_is_file(pte) ? pte_to_pgoff(pte) : i;
+
+			CHECK(pte_is_file(pte) || pte_none(pte));
+			if (pgoff >= 4)
+				CHECK_EQ(tag_at(mm, w + i * P), -EIO);
+		}
+	}
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_munmap(mm, w, 8 * P), 0);
+	umm_object_put(obj);
+	close(fd);
+	teardown();
+}
+
 /* ---- the invariant checker ---- */
 
 static int check_lines;
@@ -780,6 +847,7 @@ int main(void)
 	RUN(test_private_window);
 	RUN(test_pin_through_window);
 	RUN(test_remap_vs_readers);
+	RUN(test_remap_vs_truncate);
 	RUN(test_checker_file_ptes);
 	return test_summary("test_fremap");
 }
