@@ -785,6 +785,147 @@ static void test_remap_vs_truncate(void)
 	teardown();
 }
 
+/* ---- a random sequence against a model ---- */
+
+#define M_WIN 16        /* window pages */
+#define M_OBJ 32        /* object pages at full size */
+
+struct model {
+	uint64_t off[M_WIN];    /* object page each window page shows */
+	int own[M_WIN];         /* its own prot (0: the vma's) */
+	int vprot;              /* the vma's prot */
+	uint32_t content[M_OBJ + 8];
+	uint64_t size;          /* object size in pages */
+};
+
+static int m_effective(const struct model *m, size_t i)
+{
+	return m->own[i] ? m->own[i] : m->vprot;
+}
+
+static unsigned m_rand(unsigned *seed, unsigned n)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 8) % n;
+}
+
+/* m_check_page - window page i reads (and, if `write`, takes a write) as the model says. */
+static void m_check_page(struct model *m, struct umm_mm *mm_, uintptr_t w, size_t i, bool write, uint32_t v)
+{
+	uint64_t pg = m->off[i];
+	long want;
+
+	if (write) {
+		int err = umm_write(mm_, w + i * P, &v, sizeof(v));
+
+		if (!(m_effective(m, i) & PROT_WRITE))
+			CHECK_EQ(err, -EFAULT);
+		else if (pg >= m->size)
+			CHECK_EQ(err, -EIO);
+		else {
+			CHECK_EQ(err, 0);
+			m->content[pg] = v;
+		}
+		return;
+	}
+	want = pg >= m->size ? -EIO : (long)m->content[pg];
+	CHECK_EQ(tag_at(mm_, w + i * P), want);
+}
+
+static void test_model_random(void)
+{
+#if defined(__SANITIZE_THREAD__)
+	const int nops = 300;
+#else
+	const int nops = 3000;
+#endif
+	setup();
+	struct umm_object *obj = shmem_tagged(M_OBJ);
+	uintptr_t w = map_obj(obj, M_WIN, PROT_READ | PROT_WRITE);
+	struct model m = { .vprot = PROT_READ | PROT_WRITE, .size = M_OBJ };
+	static const int prots[] = { 0, PROT_READ, PROT_READ | PROT_WRITE, PROT_WRITE };
+	unsigned seed = 2026;
+
+	for (size_t i = 0; i < M_WIN; i++)
+		m.off[i] = i;
+	for (size_t pg = 0; pg < M_OBJ; pg++)
+		m.content[pg] = TAG(pg);
+	for (int op = 0; op < nops; op++) {
+		unsigned kind = m_rand(&seed, 100);
+
+		if (kind < 25) {                        /* remap */
+			size_t s0 = m_rand(&seed, M_WIN), len = 1 + m_rand(&seed, (unsigned)(M_WIN - s0));
+			uint64_t o = m_rand(&seed, M_OBJ + 4);
+			int prot = prots[m_rand(&seed, 4)];
+
+			CHECK_EQ(umm_remap_file_pages(mm, w + s0 * P, len * P, prot, o,
+						      m_rand(&seed, 2) ? (int)MAP_NONBLOCK : 0), 0);
+			for (size_t k = 0; k < len; k++) {
+				m.off[s0 + k] = o + k;
+				m.own[s0 + k] = prot;
+			}
+		} else if (kind < 32) {                 /* vectored, maybe with a bad entry */
+			struct umm_remap_entry e[3];
+			size_t bad = 99, want_bad = 3;
+
+			for (size_t j = 0; j < 3; j++) {
+				size_t s0 = m_rand(&seed, M_WIN), len = 1 + m_rand(&seed, (unsigned)(M_WIN - s0));
+
+				e[j] = (struct umm_remap_entry){ w + s0 * P, len * P, prots[m_rand(&seed, 4)],
+								 m_rand(&seed, M_OBJ + 4) };
+				if (want_bad == 3 && m_rand(&seed, 6) == 0) {
+					want_bad = j;
+					e[j].size = (M_WIN + 1) * P;     /* past the vma */
+				}
+			}
+			CHECK_EQ(umm_remap_file_pages_v(mm, e, 3, 0, &bad), want_bad < 3 ? -EINVAL : 0);
+			CHECK_EQ(bad, want_bad);
+			for (size_t j = 0; want_bad == 3 && j < 3; j++)
+				for (size_t k = 0; k < e[j].size / P; k++) {
+					size_t i = (e[j].start - w) / P + k;
+
+					m.off[i] = e[j].pgoff + k;
+					m.own[i] = e[j].prot;
+				}
+		} else if (kind < 55) {                 /* write */
+			size_t i = m_rand(&seed, M_WIN);
+
+			m_check_page(&m, mm, w, i, true, 0x5eed0000u + (uint32_t)op);
+		} else if (kind < 85) {                 /* read */
+			m_check_page(&m, mm, w, m_rand(&seed, M_WIN), false, 0);
+		} else if (kind < 89) {                 /* a zap that keeps the layout */
+			mmap_read_lock(mm);
+			zap_page_range_keep(find_vma(mm, w), w, w + M_WIN * P);
+			mmap_read_unlock(mm);
+		} else if (kind < 93) {                 /* truncate, or extend back */
+			uint64_t ns = m.size < M_OBJ ? M_OBJ : 8 + m_rand(&seed, M_OBJ - 8);
+
+			CHECK_EQ(umm_object_truncate(obj, ns * P), 0);
+			for (uint64_t pg = ns; pg < M_OBJ; pg++)
+				m.content[pg] = 0;
+			m.size = ns;
+		} else if (kind < 97) {                 /* mprotect the whole window */
+			m.vprot = m_rand(&seed, 2) ? PROT_READ : PROT_READ | PROT_WRITE;
+			CHECK_EQ(umm_mprotect(mm, w, M_WIN * P, m.vprot), 0);
+			memset(m.own, 0, sizeof(m.own));
+		} else {                                /* fork: the child sees the same */
+			struct umm_mm *child;
+
+			REQUIRE(umm_fork(mm, &child) == 0);
+			for (size_t i = 0; i < M_WIN; i++)
+				CHECK_EQ(tag_at(child, w + i * P), tag_at(mm, w + i * P));
+			umm_mm_destroy(child);
+		}
+	}
+	for (size_t i = 0; i < M_WIN; i++)
+		m_check_page(&m, mm, w, i, false, 0);
+	CHECK_EQ(nr_vmas(), 1);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_munmap(mm, w, M_WIN * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
 /* ---- the invariant checker ---- */
 
 static int check_lines;
@@ -845,6 +986,7 @@ int main(void)
 	RUN(test_writeback_offsets);
 	RUN(test_vectored);
 	RUN(test_private_window);
+	RUN(test_model_random);
 	RUN(test_pin_through_window);
 	RUN(test_remap_vs_readers);
 	RUN(test_remap_vs_truncate);
