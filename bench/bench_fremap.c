@@ -21,7 +21,8 @@
  * object page was allocated before the timed loop (usermm writes one byte
  * per page through a linear mapping, the kernel side fallocate()s the
  * memfd).  "file warm": the same over a real file of the same size
- * (sparse, in /tmp), every page read into the page cache before the timed
+ * (sparse, in $TMPDIR or /tmp, unlinked at once), every page read into the
+ * page cache before the timed
  * loop (usermm through a linear mapping, the kernel with pread).  Also the number of VMAs each side ends with (the kernel's counted
  * in /proc/self/maps over the window).  The ratios compare usermm
  * with the kernel side named on the line.  Smaller runs for quick checks:
@@ -246,8 +247,10 @@ int main(void)
 
 		warm = pass > 0;
 		if (pass == 2) {
-			char path[] = "/tmp/bench_fremap-XXXXXX";
+			const char *dir = getenv("TMPDIR");
+			char path[4096];
 
+			snprintf(path, sizeof(path), "%s/umm_fremap.XXXXXX", dir ? dir : "/tmp");
 			file_fd = mkstemp(path);
 			if (file_fd < 0 || unlink(path) || ftruncate(file_fd, (off_t)object_bytes)) {
 				printf("# file: not measured: %s\n", strerror(errno));
