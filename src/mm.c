@@ -311,10 +311,11 @@ int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out)
 		fprintf(out, "Referenced:     %8lu kB\n", acc.referenced * kb);
 		fprintf(out, "Anonymous:      %8lu kB\n", acc.anon * kb);
 		fprintf(out, "ZeroPage:       %8lu kB\n", acc.zero * kb);
-		fprintf(out, "VmFlags:        %s%s%s%s%s%s\n",
+		fprintf(out, "VmFlags:        %s%s%s%s%s%s%s\n",
 			vma->vm_flags & VM_READ ? "rd " : "", vma->vm_flags & VM_WRITE ? "wr " : "",
 			vma->vm_flags & VM_EXEC ? "ex " : "", vma->vm_flags & VM_SHARED ? "sh " : "",
-			vma->vm_flags & VM_LOCKED ? "lo " : "", vma->vm_flags & VM_NORESERVE ? "nr " : "");
+			vma->vm_flags & VM_LOCKED ? "lo " : "", vma->vm_flags & VM_NORESERVE ? "nr " : "",
+			vma->vm_flags & VM_NONLINEAR ? "nl " : "");
 	}
 	mmap_read_unlock(mm);
 	return 0;

@@ -122,6 +122,17 @@ static void test_reverse_shmem(void)
 	CHECK(reversed_ok(mm, w, 32, 4));
 	CHECK_EQ(nr_vmas(), vmas);
 	CHECK(is_nonlinear_listed());
+	{
+		char *buf = NULL;
+		size_t n = 0;
+		FILE *f = open_memstream(&buf, &n);
+
+		REQUIRE(f && umm_mm_dump_smaps(mm, f) == 0);
+		fclose(f);
+		CHECK(strstr(buf, " nl \n") != NULL);  /* Linux's smaps mark for nonlinear */
+		CHECK(strstr(buf, "Rss:                 128 kB") != NULL);
+		free(buf);
+	}
 	/* populated: every page mapped, no file pte left */
 	for (size_t i = 0; i < 32; i++)
 		CHECK(pte_present(pte_at(mm, w + i * P)));
