@@ -137,10 +137,11 @@ static int fremap_alloc_tables(struct umm_mm *mm, uintptr_t start, uintptr_t end
 }
 
 /*
- * fremap_set_ptes - zap the range and give every page its file pte.
- * Cannot fail (the tables exist).  mmap_lock write; takes each ptl.
+ * fremap_set_ptes - zap the range (the pages gathered into tlb, released
+ * after its shootdown) and give every page its file pte.  Cannot fail (the
+ * tables exist).  mmap_lock write; takes each ptl.
  */
-static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req)
+static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb)
 {
 	uintptr_t addr = req->start;
 	uint64_t pgoff = req->pgoff;
@@ -154,7 +155,7 @@ static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req)
 		req->vma->vm_flags |= VM_NONLINEAR;
 		i_mmap_unlock_write(req->vma->vm_obj);
 	}
-	zap_page_range(req->vma, req->start, req->end);
+	zap_pte_range(tlb, req->vma, req->start, req->end);
 	while (addr < req->end) {
 		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 		struct fmutex *ptl;
@@ -239,8 +240,13 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 			*bad_index = i;
 	}
 	if (!err) {
+		struct mmu_gather tlb;
+
+		/* one TLB shootdown for the whole vector, before any page is faulted in */
+		tlb_gather_mmu(&tlb, mm);
 		for (i = 0; i < n; i++)
-			fremap_set_ptes(mm, &reqs[i]);
+			fremap_set_ptes(mm, &reqs[i], &tlb);
+		tlb_finish_mmu(&tlb);
 		for (i = 0; i < n; i++)
 			fremap_populate(mm, &reqs[i], flags);
 		mm_debug_check(mm);
