@@ -16,9 +16,10 @@
  *      VMA may have the protection asked for) and allocate every page
  *      table the range needs: the only steps that fail, done before
  *      anything is changed;
- *   2. zap the range (the old pages go after the TLB shootdown) and write
- *      a file pte for each page, with the range's own protection bits if
- *      prot != 0 differs from the VMA's (PTE_OWNPROT);
+ *   2. zap the range (the old pages go after the TLB shootdown, one for
+ *      the whole call) and write a file pte for each page, with the
+ *      range's own protection bits if prot != 0 differs from the VMA's
+ *      (PTE_OWNPROT);
  *   3. populate: fault each page in for reading.  With MAP_NONBLOCK the
  *      fault maps only pages already cached and uptodate and starts no I/O
  *      (FAULT_FLAG_NONBLOCK); the rest keep their file ptes.  A page that
