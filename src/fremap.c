@@ -211,7 +211,8 @@ int umm_remap_file_pages(struct umm_mm *mm, uintptr_t start, size_t size, int pr
  * result as n calls of umm_remap_file_pages.  Atomic: every entry is
  * checked and every page table allocated before anything changes, so on
  * an error nothing is applied and *bad_index (if not NULL) is the index of
- * the first bad entry (n for an error not tied to an entry).  Takes
+ * the first bad entry (n for an error not tied to an entry, such as
+ * -ENOMEM; the page tables allocated before it are freed again).  Takes
  * mmap_lock for write.  Returns 0, or the errors of umm_remap_file_pages
  * (-EINVAL also for n 0 or entries NULL).
  */
@@ -235,10 +236,15 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 	for (i = 0; i < n && !err; i++) {
 		err = fremap_check(mm, entries[i].start, entries[i].size, entries[i].prot,
 				   entries[i].pgoff, &reqs[i]);
-		if (!err)
-			err = fremap_alloc_tables(mm, reqs[i].start, reqs[i].end);
 		if (err && bad_index)
 			*bad_index = i;
+	}
+	for (i = 0; i < n && !err; i++)
+		err = fremap_alloc_tables(mm, reqs[i].start, reqs[i].end);
+	if (err == -ENOMEM) {
+		/* out of memory: the tables allocated meanwhile (all empty) go again */
+		for (size_t j = 0; j < i; j++)
+			free_pgtables(mm, reqs[j].start, reqs[j].end);
 	}
 	if (!err) {
 		struct mmu_gather tlb;

@@ -242,6 +242,39 @@ static void test_bad_inputs(void)
 	teardown();
 }
 
+/* out of memory for page tables: -ENOMEM, nothing changed, the tables allocated meanwhile freed */
+static void test_enomem_changes_nothing(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(8);
+	uintptr_t w = 0;
+	size_t bad = 99;
+	int err = -ENOMEM;
+
+	REQUIRE(umm_mmap(mm, 0, 1024 * P, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &w) == 0);
+	{
+		char *before = maps();
+		unsigned long tables = stats().pgtable_pages;
+		struct umm_remap_entry e[2] = { { w, P, 0, 3 }, { w + 1023 * P, P, 0, 4 } };
+
+		for (int skip = 0; err == -ENOMEM && skip < 16; skip++) {
+			err = WITH_PAGE_ALLOC_FAILING(skip, umm_remap_file_pages_v(mm, e, 2, 0, &bad));
+			if (err == -ENOMEM) {
+				CHECK_EQ(bad, 2);
+				CHECK_EQ(stats().pgtable_pages, tables);
+				CHECK_MAPS(before);
+			}
+		}
+		CHECK_EQ(err, 0);
+		free(before);
+	}
+	CHECK_EQ(tag_at(mm, w), TAG(3));
+	CHECK_EQ(tag_at(mm, w + 1023 * P), TAG(4));
+	CHECK_EQ(umm_munmap(mm, w, 1024 * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
 /* ---- MAP_NONBLOCK ---- */
 
 static void test_nonblock_no_stale_pte(void)
@@ -988,6 +1021,7 @@ int main(void)
 	RUN(test_reverse_shmem);
 	RUN(test_reverse_file);
 	RUN(test_bad_inputs);
+	RUN(test_enomem_changes_nothing);
 	RUN(test_nonblock_no_stale_pte);
 	RUN(test_protections);
 	RUN(test_zap_keeps_layout);
