@@ -270,11 +270,15 @@ int main(void)
 		if (kmmap < 0)
 			printf("# kernel mmap(MAP_FIXED): not measured: %s\n", strerror((int)-kmmap));
 		snprintf(name, sizeof(name), "%s remap 16K+touch vs rfp", tag);
-		bench_report(name, umm, krfp);
+		bench_report_caveat(name, umm, krfp, pass == 0 ?
+				    "per remap + its 4 touches; kernel: remap_file_pages(2), a VMA per call; "
+				    "fresh pages on both sides, usermm's arena frames also new to the host" :
+				    "per remap + its 4 touches; kernel: remap_file_pages(2), a VMA per call");
 		snprintf(name, sizeof(name), "%s remap_v x%d+touch vs rfp", tag, VEC);
-		bench_report(name, vec, krfp);
+		bench_report_caveat(name, vec, krfp, "usermm: 64 remaps per call, then their 256 touches; "
+				    "kernel: one remap_file_pages(2) per remap");
 		snprintf(name, sizeof(name), "%s remap 16K+touch vs mmap FIXED", tag);
-		bench_report(name, umm, kmmap);
+		bench_report_caveat(name, umm, kmmap, "kernel: mmap(MAP_FIXED) of each 16 KiB chunk");
 		printf("# %s: VMAs at the end: usermm %ld, usermm vectored %ld, kernel remap_file_pages %ld,"
 		       " kernel mmap %ld\n", tag, v_umm, v_vec, v_krfp, v_kmmap);
 	}
