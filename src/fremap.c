@@ -38,7 +38,8 @@
  *
  * What keeps the layout.  A zap that is not an unmap turns the present
  * ptes of a nonlinear VMA back into file ptes: truncate
- * (unmap_mapping_range) and zap_page_range_keep (for MADV_DONTNEED).
+ * (unmap_mapping_range) and zap_page_range_keep (umm_madvise's
+ * MADV_DONTNEED); umm_mincore looks a file pte's page up in the cache.
  * munmap clears them.  fork copies file ptes; mremap moves them (the moved
  * part keeps VM_NONLINEAR); mprotect splits a nonlinear VMA into
  * nonlinear VMAs; nonlinear VMAs are never merged.  Truncate and

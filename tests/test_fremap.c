@@ -284,7 +284,8 @@ static void test_nonblock_no_stale_pte(void)
 	struct umm_object *obj = open_file(fd);
 	uintptr_t w = map_obj(obj, 16, PROT_READ);
 
-	/* the linear pages 0..7 are mapped (and cached); 8..15 are not cached */
+	/* the linear pages 0..7 are mapped (and cached); 8..15 are not cached (no readahead) */
+	CHECK_EQ(umm_madvise(mm, w, 16 * P, MADV_RANDOM), 0);
 	for (size_t i = 0; i < 8; i++)
 		CHECK_EQ(tag_at(mm, w + i * P), TAG(i));
 	CHECK_EQ(umm_object_cached_pages(obj), 8);
@@ -363,6 +364,38 @@ static void test_protections(void)
 	CHECK_EQ(umm_munmap(mm, w, 8 * P), 0);
 	CHECK_EQ(umm_munmap(mm, r, 8 * P), 0);
 	umm_object_put(obj);
+	teardown();
+}
+
+/* ---- umm_madvise(MADV_DONTNEED) and umm_mincore on a window ---- */
+
+static void test_dontneed_mincore(void)
+{
+	setup();
+	int fd = test_tmpfile(16 * P, tag_fill);
+	struct umm_object *obj = open_file(fd);
+	uintptr_t w = map_obj(obj, 8, PROT_READ);
+	unsigned char vec[8];
+
+	CHECK_EQ(umm_madvise(mm, w, 8 * P, MADV_RANDOM), 0);
+	for (size_t i = 0; i < 8; i++)
+		CHECK_EQ(umm_remap_file_pages(mm, w + i * P, P, 0, 15 - i, MAP_NONBLOCK), 0);
+	CHECK_EQ(umm_mincore(mm, w, 8 * P, vec), 0);
+	for (size_t i = 0; i < 8; i++)
+		CHECK_EQ(vec[i], 0);                    /* nothing cached */
+	CHECK_EQ(tag_at(mm, w), TAG(15));               /* reads file page 15 */
+	CHECK_EQ(umm_madvise(mm, w, 8 * P, MADV_DONTNEED), 0);
+	CHECK(pte_is_file(pte_at(mm, w)));             /* the layout survives */
+	CHECK_EQ(pte_to_pgoff(pte_at(mm, w)), 15);
+	CHECK_EQ(stats().rss_file, 0);
+	CHECK_EQ(umm_mincore(mm, w, 8 * P, vec), 0);
+	CHECK_EQ(vec[0], 1);                            /* page 15 is in the cache */
+	CHECK_EQ(vec[1], 0);                            /* page 14 is not */
+	CHECK_EQ(tag_at(mm, w), TAG(15));
+	CHECK_EQ(tag_at(mm, w + P), TAG(14));
+	CHECK_EQ(umm_munmap(mm, w, 8 * P), 0);
+	umm_object_put(obj);
+	close(fd);
 	teardown();
 }
 
@@ -1025,6 +1058,7 @@ int main(void)
 	RUN(test_nonblock_no_stale_pte);
 	RUN(test_protections);
 	RUN(test_zap_keeps_layout);
+	RUN(test_dontneed_mincore);
 	RUN(test_truncate_extend);
 	RUN(test_fork_same_layout);
 	RUN(test_munmap_mremap_part);
