@@ -190,7 +190,7 @@ static void madvise_dontneed(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 	struct vm_area_struct *vma;
 
 	for (vma = find_vma(mm, start); vma && vma->vm_start < end; vma = vma_next(vma))
-		zap_page_range(vma, start, end);
+		zap_page_range_keep(vma, start, end);  /* a nonlinear window keeps its layout */
 }
 
 struct free_walk {

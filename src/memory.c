@@ -14,6 +14,8 @@
  *                         write a fresh zeroed page
  *     none, file/shmem    do_file_fault: the page cache page (read, shared
  *                         write) or a private copy of it (private write)
+ *     file pte            do_nonlinear_fault: as do_file_fault, for the
+ *                         object page the pte records (nonlinear windows)
  *     present, read-only, write
  *                         do_wp_page: shared -> make writable and dirty the
  *                         page; private -> reuse an exclusive anon page (or
@@ -105,6 +107,7 @@
 struct vm_fault {
 	struct umm_mm *mm;
 	struct vm_area_struct *vma;
+	unsigned long vm_flags;     /* the flags the access obeys: the vma's, or the pte's own (PTE_OWNPROT) */
 	uintptr_t address;          /* page aligned */
 	unsigned int flags;         /* FAULT_FLAG_* */
 	uint64_t pgoff;             /* object page (file faults) */
@@ -224,33 +227,38 @@ void tlb_finish_mmu(struct mmu_gather *tlb)
 /* ---- the fault handler ---- */
 
 /*
- * vma_allows - may this access fault in vma?  x86 rules, plus forced
- * writes (FAULT_FLAG_FORCE): only into a private (COW) mapping that could
- * be made writable (VM_MAYWRITE), as Linux's check_vma_flags.
+ * flags_allow - may this access fault under vm_flags?  x86 rules, plus
+ * forced writes (FAULT_FLAG_FORCE): only into a private (COW) mapping that
+ * could be made writable (VM_MAYWRITE), as Linux's check_vma_flags.
  */
-static bool vma_allows(const struct vm_area_struct *vma, unsigned int flags)
+static bool flags_allow(unsigned long vm_flags, unsigned int flags)
 {
-	if ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE)) {
+	if ((flags & FAULT_FLAG_WRITE) && !(vm_flags & VM_WRITE)) {
 		if (!(flags & FAULT_FLAG_FORCE))
 			return false;
-		if ((vma->vm_flags & (VM_SHARED | VM_MAYSHARE)) || !(vma->vm_flags & VM_MAYWRITE))
+		if ((vm_flags & (VM_SHARED | VM_MAYSHARE)) || !(vm_flags & VM_MAYWRITE))
 			return false;
 	}
-	if ((flags & FAULT_FLAG_EXEC) && !(vma->vm_flags & VM_EXEC))
+	if ((flags & FAULT_FLAG_EXEC) && !(vm_flags & VM_EXEC))
 		return false;
-	return (vma->vm_flags & VM_ACCESS_FLAGS) != 0;
+	return (vm_flags & VM_ACCESS_FLAGS) != 0;
 }
 
-/* fault_check_vma - find the vma for the address and check the access. */
+/*
+ * fault_check_vma - find the vma for the address and check the access.
+ * In a nonlinear vma a pte may carry its own protection (PTE_OWNPROT), so
+ * the check waits for the pte (handle_pte_fault).
+ */
 static int fault_check_vma(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = find_vma(vmf->mm, vmf->address);
 
 	if (!vma || vmf->address < vma->vm_start)
 		return -EFAULT;
-	if (!vma_allows(vma, vmf->flags))
+	if (!(vma->vm_flags & VM_NONLINEAR) && !flags_allow(vma->vm_flags, vmf->flags))
 		return -EFAULT;
 	vmf->vma = vma;
+	vmf->vm_flags = vma->vm_flags;
 	return 0;
 }
 
@@ -263,9 +271,9 @@ static pte_t anon_pte_bits(const struct vm_fault *vmf)
 {
 	pte_t bits = PTE_PRESENT | PTE_DIRTY | PTE_YOUNG;
 
-	if (vmf->vma->vm_flags & VM_WRITE)
+	if (vmf->vm_flags & VM_WRITE)
 		bits |= PTE_RW;
-	return bits;
+	return bits | (vmf->orig_pte & PTE_OWNPROT_MASK);
 }
 
 /* fault_touch - what a hardware walker does on an allowed access. */
@@ -341,7 +349,17 @@ static int file_lock_page(struct vm_fault *vmf)
 
 		if (vmf->pgoff >= object_size_pages(obj))
 			return -EIO;
-		err = filemap_fault_page(obj, vmf->pgoff, vma_ra_hints(vmf->vma), &page, &major);
+		if (vmf->flags & FAULT_FLAG_NONBLOCK) {
+			/* only a cached, uptodate page; no I/O */
+			page = find_get_page(obj, vmf->pgoff);
+			if (page && !PageUptodate(page)) {
+				put_page(page);
+				page = NULL;
+			}
+			err = page ? 0 : -EAGAIN;
+		} else {
+			err = filemap_fault_page(obj, vmf->pgoff, vma_ra_hints(vmf->vma), &page, &major);
+		}
 		if (err)
 			return err;
 		vmf->major |= major;
@@ -363,7 +381,8 @@ static int file_lock_page(struct vm_fault *vmf)
 static void install_file_pte(struct vm_fault *vmf)
 {
 	struct page *page = vmf->page;
-	pte_t entry = pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_YOUNG);
+	pte_t entry = pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_YOUNG |
+			      (vmf->orig_pte & PTE_OWNPROT_MASK));
 
 	assert_pte_locked(vmf->mm, vmf->pte);
 	get_page(page);
@@ -376,12 +395,28 @@ static void install_file_pte(struct vm_fault *vmf)
 	set_pte_at(vmf->mm, vmf->address, vmf->pte, entry);
 }
 
+/*
+ * Private nonlinear windows (fremap.c): a private copy made in a
+ * nonlinear vma records the object page it was copied from in
+ * page->private, as pgoff + 1 (0: none), so that a zap that keeps the
+ * layout, or truncate, can put the file pte for that page back.
+ * copy_origin - that record for a copy of `old` (a page-cache page, or a
+ * private copy itself) in vmf's vma; 0 outside nonlinear vmas.
+ */
+static unsigned long copy_origin(const struct vm_fault *vmf, struct page *old)
+{
+	if (!(vmf->vma->vm_flags & VM_NONLINEAR) || !old)
+		return 0;
+	return PageAnon(old) ? old->private : (unsigned long)old->index + 1;
+}
+
 /* install_cow_pte - map the private copy (already filled).  ptl held. */
 static void install_cow_pte(struct vm_fault *vmf)
 {
 	struct page *cow = vmf->cow_page;
 
 	assert_pte_locked(vmf->mm, vmf->pte);
+	cow->private = copy_origin(vmf, vmf->page);
 	SetPageAnonExclusive(cow);
 	set_pte_at(vmf->mm, vmf->address, vmf->pte, pfn_pte(page_to_pfn(cow), anon_pte_bits(vmf)));
 	page_add_new_anon_rmap(cow, vmf->vma, vmf->address, vmf->pte);
@@ -398,12 +433,11 @@ static void install_cow_pte(struct vm_fault *vmf)
  * allocated before the page lock is taken, so the page is never held
  * locked across an allocation that may reclaim.
  */
-static int file_fault_prepare(struct vm_fault *vmf)
+static int __file_fault_prepare(struct vm_fault *vmf)
 {
 	bool private_write = fault_write(vmf) && !vma_is_shared(vmf->vma);
 	int err;
 
-	vmf->pgoff = linear_page_index(vmf->vma, vmf->address);
 	if (private_write) {
 		vmf->cow_page = alloc_page(mm_phys(vmf->mm), 0);
 		if (!vmf->cow_page)
@@ -419,6 +453,13 @@ static int file_fault_prepare(struct vm_fault *vmf)
 	if (private_write)
 		copy_frame(vmf->cow_page, vmf->page);
 	return 0;
+}
+
+/* file_fault_prepare - __file_fault_prepare for the linear page at the address. */
+static int file_fault_prepare(struct vm_fault *vmf)
+{
+	vmf->pgoff = linear_page_index(vmf->vma, vmf->address);
+	return __file_fault_prepare(vmf);
 }
 
 /*
@@ -463,6 +504,39 @@ static int do_file_fault(struct vm_fault *vmf)
 		 */
 		err = -EIO;
 	} else if (pte_none(*vmf->pte)) {
+		if (vmf->cow_page)
+			install_cow_pte(vmf);
+		else
+			install_file_pte(vmf);
+	}
+	file_fault_release(vmf);
+	if (err)
+		ptl_unlock(vmf->ptl);
+	return err;
+}
+
+/*
+ * do_nonlinear_fault - first touch of a file pte in a nonlinear window:
+ * the object page the pte records (vmf->orig_pte), mapped as do_file_fault
+ * maps a linear one, the pte's own protection bits kept.  Entered with ptl
+ * held; returns 0 with it held (the pte may have changed meanwhile: the
+ * caller re-checks), or an error with it dropped (-EIO past the end of the
+ * object: the file pte stays, so an extension brings the page back).
+ */
+static int do_nonlinear_fault(struct vm_fault *vmf)
+{
+	int err;
+
+	vmf->pgoff = pte_to_pgoff(vmf->orig_pte);
+	ptl_unlock(vmf->ptl);
+	err = __file_fault_prepare(vmf);
+	if (err)
+		return err;
+	ptl_lock(vmf->ptl);
+	if (vmf->pgoff >= object_size_pages(vmf->vma->vm_obj))
+		err = -EIO;     /* truncated meanwhile: see do_file_fault */
+	else if (*vmf->pte == vmf->orig_pte) {
+		(void)ptep_get_and_clear(vmf->mm, vmf->address, vmf->pte);
 		if (vmf->cow_page)
 			install_cow_pte(vmf);
 		else
@@ -520,7 +594,8 @@ static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 		entry = pfn_pte(page_to_pfn(new), anon_pte_bits(vmf));
 	else
 		entry = pfn_pte(page_to_pfn(new), PTE_PRESENT | PTE_YOUNG |
-				(vmf->orig_pte & (PTE_RW | PTE_DIRTY)));
+				(vmf->orig_pte & (PTE_RW | PTE_DIRTY | PTE_OWNPROT_MASK)));
+	new->private = copy_origin(vmf, old);
 	SetPageAnonExclusive(new);
 	set_pte_at(mm, vmf->address, vmf->pte, entry);
 	page_add_new_anon_rmap(new, vmf->vma, vmf->address, vmf->pte);
@@ -582,7 +657,7 @@ reuse:
 	entry = pte_mkyoung(pte);
 	if (fault_write(vmf)) {
 		entry = pte_mkdirty(entry);
-		if (vmf->vma->vm_flags & VM_WRITE)
+		if (vmf->vm_flags & VM_WRITE)
 			entry = pte_mkwrite(entry);     /* not for a forced write */
 	}
 	set_pte_at(vmf->mm, vmf->address, vmf->pte, entry);
@@ -630,6 +705,8 @@ static int fault_prepare_none(struct vm_fault *vmf)
 {
 	int err;
 
+	if (!flags_allow(vmf->vm_flags, vmf->flags))
+		return 0;       /* nonlinear vma: the pte decides (handle_pte_fault) */
 	if (vma_is_anonymous(vmf->vma)) {
 		if (fault_write(vmf))
 			vmf->anon_page = alloc_page(mm_phys(vmf->mm), GFP_ZERO);
@@ -688,20 +765,31 @@ static int handle_pte_fault(struct vm_fault *vmf)
 		ptl_lock(vmf->ptl);
 		pte = vmf->orig_pte = *vmf->pte;
 	}
+	if (unlikely(vmf->vma->vm_flags & VM_NONLINEAR)) {
+		/* the access obeys the pte's own protection, if it has one */
+		vmf->vm_flags = pte_vm_flags(vmf->vma->vm_flags, pte);
+		if (!flags_allow(vmf->vm_flags, vmf->flags)) {
+			ptl_unlock(vmf->ptl);
+			fault_unprepare(vmf);
+			return -EFAULT;
+		}
+	}
 	if (pte_none(pte)) {
 		if (vma_is_anonymous(vmf->vma))
 			return do_anonymous_page(vmf);
 		return do_file_fault(vmf);
 	}
+	if (pte_is_file(pte) && !vma_is_anonymous(vmf->vma))
+		return do_nonlinear_fault(vmf);
 	if (!pte_present(pte)) {
-		/* swap and nonlinear-file ptes: nothing produces them yet */
+		/* swap ptes: nothing produces them yet */
 		VM_BUG_ON(!pte_present(pte));
 		ptl_unlock(vmf->ptl);
 		return -EFAULT;
 	}
 	if (pte_protnone(pte)) {
 		/* the vma allows the access: the pte lags behind an mprotect */
-		pte = pte_modify(pte, vmf->vma->vm_flags);
+		pte = pte_modify(pte, vmf->vm_flags);
 		set_pte_at(mm, vmf->address, vmf->pte, pte);
 		vmf->orig_pte = pte;
 	}
@@ -908,6 +996,7 @@ int follow_or_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags,
 struct zap_walk {
 	struct mmu_gather *tlb;
 	struct vm_area_struct *vma;
+	bool keep_layout;       /* nonlinear vma: leave a file pte where a file page was */
 };
 
 /* zap_one - clear one pte, releasing what it held into the gather.  ptl held. */
@@ -926,10 +1015,21 @@ static int zap_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 	page = pfn_to_page(mm_phys(mm), pte_pfn(pte));
 	if (pte_dirty(pte) && !PageAnon(page))
 		set_page_dirty(page);
+	if (zw->keep_layout && (!PageAnon(page) || page->private))
+		set_pte_at(mm, addr, ptep, (pte & PTE_OWNPROT_MASK) |
+			   pgoff_to_pte(PageAnon(page) ? page->private - 1 : page->index));
 	page_remove_rmap(page, zw->vma, addr, ptep);
 	dec_mm_counter(mm, vma_page_counter(zw->vma, page));
 	tlb_remove_page(zw->tlb, page, addr);
 	return 0;
+}
+
+/* zap_keep_one - zap_one for a zap that keeps a nonlinear layout: file ptes stay.  ptl held. */
+static int zap_keep_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
+{
+	if (pte_is_file(*ptep))
+		return 0;
+	return zap_one(mm, ptep, addr, arg);
 }
 
 /**
@@ -964,6 +1064,33 @@ void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
 	mmap_assert_locked(mm);
 	tlb_gather_mmu(&tlb, mm);
 	zap_pte_range(&tlb, vma, start, end);
+	tlb_finish_mmu(&tlb);
+}
+
+/**
+ * zap_page_range_keep - a zap that is not an unmap (MADV_DONTNEED and the
+ * like): as zap_page_range, but in a nonlinear vma each pte that mapped a
+ * file page becomes the file pte for that page's offset (its own
+ * protection kept), and file ptes stay, so the window's layout survives
+ * and the next access faults the same file page back in.  In a linear vma
+ * it is zap_page_range.  mmap_lock held (read or write); takes ptl.
+ */
+void zap_page_range_keep(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
+{
+	struct umm_mm *mm = vma->vm_mm;
+	struct mmu_gather tlb;
+	struct zap_walk zw = { .tlb = &tlb, .vma = vma, .keep_layout = vma->vm_flags & VM_NONLINEAR };
+
+	start = MAX(start, vma->vm_start);
+	end = MIN(end, vma->vm_end);
+	if (start >= end)
+		return;
+	mmap_assert_locked(mm);
+	tlb_gather_mmu(&tlb, mm);
+	if (zw.keep_layout)
+		(void)walk_pte_range(mm, start, end, zap_keep_one, &zw);
+	else
+		zap_pte_range(&tlb, vma, start, end);
 	tlb_finish_mmu(&tlb);
 }
 
@@ -1015,6 +1142,7 @@ static void copy_present_page(struct copy_walk *cw, struct page *page, uintptr_t
 
 	cw->prealloc = NULL;
 	copy_frame(new, page);
+	new->private = page->private;   /* a private nonlinear copy's origin */
 	SetPageAnonExclusive(new);
 	pte = pfn_pte(page_to_pfn(new), pte & ~PTE_PFN_MASK);
 	set_pte_at(dst_mm, addr, dst_pte, pte);
@@ -1184,9 +1312,14 @@ static int protect_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg
 	pte_t pte = *ptep, entry;
 
 	assert_pte_locked(mm, ptep);
+	if (pte_is_file(pte) && (pte & PTE_OWNPROT_MASK)) {
+		set_pte_at(mm, addr, ptep, pte & ~PTE_OWNPROT_MASK);
+		return 0;
+	}
 	if (!pte_present(pte))
 		return 0;
-	entry = pte_modify(pte, pw->vm_flags);
+	/* a nonlinear window's per-pte protection gives way to the vma's */
+	entry = pte_modify(pte & ~PTE_OWNPROT_MASK, pw->vm_flags);
 	if (entry != pte) {
 		set_pte_at(mm, addr, ptep, entry);
 		pw->changed = true;
@@ -1226,23 +1359,30 @@ static int zap_nonlinear_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, voi
 
 	assert_pte_locked(mm, ptep);
 	if (pte_is_file(pte)) {
-		pgoff = pte_to_pgoff(pte);
+		return 0;       /* the offset stays: an extension brings the page back */
 	} else if (pte_present(pte) && !pte_special(pte)) {
 		struct page *page = pfn_to_page(mm_phys(mm), pte_pfn(pte));
 
-		if (PageAnon(page))
-			return 0;       /* a private page has no file offset to test */
-		pgoff = page->index;
+		/*
+		 * A private copy made in the window records its origin; one
+		 * made before the vma became nonlinear is of its linear page,
+		 * which its index (the linear index) names.
+		 */
+		pgoff = (PageAnon(page) && page->private) ? page->private - 1 : page->index;
 	} else {
 		return 0;
 	}
 	if (pgoff >= nz->first && pgoff < nz->end)
-		return zap_one(mm, ptep, addr, &nz->zw);
+		return zap_one(mm, ptep, addr, &nz->zw);        /* keep_layout: a file pte stays */
 	return 0;
 }
 
 /*
- * unmap_vma_pages - zap what vma maps of object pages [first, end).
+ * unmap_vma_pages - zap what vma maps of object pages [first, end).  A
+ * nonlinear vma may show those pages anywhere: all its ptes are scanned
+ * (as Linux scanned its i_mmap_nonlinear list), and each present pte of
+ * such a page becomes the file pte for its offset, file ptes staying, so
+ * truncate followed by extension keeps the window's layout.
  * i_mmap_lock held, no mmap_lock: page_table_lock is held across the walk
  * so that no page table of the mm is freed under it.
  */
@@ -1259,7 +1399,7 @@ static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t
 	tlb_gather_mmu(&tlb, mm);
 	page_table_lock(mm);
 	if (vma->vm_flags & VM_NONLINEAR) {
-		struct nonlinear_zap nz = { { &tlb, vma }, first, end };
+		struct nonlinear_zap nz = { { &tlb, vma, true }, first, end };
 
 		(void)walk_pte_range(mm, vma->vm_start, vma->vm_end, zap_nonlinear_one, &nz);
 	} else {

@@ -36,6 +36,12 @@
  * Then no later write fault or fork can separate the pin from the mapping.
  */
 #define FAULT_FLAG_PIN 0x10
+/*
+ * FAULT_FLAG_NONBLOCK - a file fault that maps only a page already cached
+ * and uptodate, and starts no I/O: -EAGAIN otherwise (the pte is left as
+ * it was).  remap_file_pages with MAP_NONBLOCK uses it.
+ */
+#define FAULT_FLAG_NONBLOCK 0x20
 
 /*
  * gup_fault_flags - the fault flags for pinning with umm_pin_pages flags
@@ -112,6 +118,13 @@ void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
  * or page_table_lock held (tables stay); takes each pte table's lock.
  */
 void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
+/*
+ * zap_page_range_keep - a zap that is not an unmap (MADV_DONTNEED, reclaim
+ * of a range): in a nonlinear vma a pte that mapped a file page becomes
+ * the file pte for its offset and file ptes stay, so the layout survives;
+ * elsewhere it is zap_page_range.  mmap_lock held; takes ptl.
+ */
+void zap_page_range_keep(struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
 
 /*
  * copy_page_range - fork: copy src_vma's ptes into dst (dst_vma is its

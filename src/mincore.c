@@ -25,22 +25,29 @@ static void mincore_table(struct vm_area_struct *vma, uintptr_t start, uintptr_t
 {
 	struct umm_mm *mm = vma->vm_mm;
 	unsigned int nr = (unsigned int)((end - start) >> PAGE_SHIFT), i;
+	uint64_t pgoff[PTRS_PER_TABLE];        /* the object page each slot shows */
 	struct fmutex *ptl;
 	pte_t *ptep;
 
 	ptep = pte_offset_map_lock(mm, start, &ptl);
-	for (i = 0; i < nr; i++)
-		vec[i] = ptep && pte_present(ptep[i]) ? 1 : 0;
+	for (i = 0; i < nr; i++) {
+		pte_t pte = ptep ? ptep[i] : 0;
+
+		vec[i] = pte_present(pte) ? 1 : 0;
+		/* a nonlinear window's file pte names its page; otherwise the linear one */
+		pgoff[i] = pte_is_file(pte) ? pte_to_pgoff(pte)
+					    : linear_page_index(vma, start + ((uintptr_t)i << PAGE_SHIFT));
+	}
 	if (ptep)
 		pte_unmap_unlock(ptep, ptl);
-	if (vma_is_anonymous(vma) || (vma->vm_flags & VM_NONLINEAR))
+	if (vma_is_anonymous(vma))
 		return;
 	for (i = 0; i < nr; i++) {
 		struct page *page;
 
 		if (vec[i])
 			continue;
-		page = find_get_page(vma->vm_obj, linear_page_index(vma, start + ((uintptr_t)i << PAGE_SHIFT)));
+		page = find_get_page(vma->vm_obj, pgoff[i]);
 		if (page) {
 			vec[i] = PageUptodate(page) ? 1 : 0;
 			put_page(page);

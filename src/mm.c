@@ -226,14 +226,15 @@ static void show_map_vma(const struct vm_area_struct *vma, FILE *out)
 
 	vma_perms(vma, perms);
 	vma_name(vma, name, sizeof(name));
-	fprintf(out, "%08lx-%08lx %s %08llx 00:00 %-10lu %s\n",
+	fprintf(out, "%08lx-%08lx %s %08llx 00:00 %-10lu %s%s\n",
 		(unsigned long)vma->vm_start, (unsigned long)vma->vm_end, perms,
 		vma->vm_obj ? (unsigned long long)vma->vm_pgoff << PAGE_SHIFT : 0ULL,
-		vma_inode(vma), name);
+		vma_inode(vma), name, (vma->vm_flags & VM_NONLINEAR) ? " [nonlinear]" : "");
 }
 
 /**
- * umm_mm_dump_maps - one /proc/PID/maps line per VMA.  0 or -EINVAL.
+ * umm_mm_dump_maps - one /proc/PID/maps line per VMA; a nonlinear window
+ * (umm_remap_file_pages) ends its line with " [nonlinear]".  0 or -EINVAL.
  */
 int umm_mm_dump_maps(struct umm_mm *mm, FILE *out)
 {
@@ -310,10 +311,11 @@ int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out)
 		fprintf(out, "Referenced:     %8lu kB\n", acc.referenced * kb);
 		fprintf(out, "Anonymous:      %8lu kB\n", acc.anon * kb);
 		fprintf(out, "ZeroPage:       %8lu kB\n", acc.zero * kb);
-		fprintf(out, "VmFlags:        %s%s%s%s%s%s\n",
+		fprintf(out, "VmFlags:        %s%s%s%s%s%s%s\n",
 			vma->vm_flags & VM_READ ? "rd " : "", vma->vm_flags & VM_WRITE ? "wr " : "",
 			vma->vm_flags & VM_EXEC ? "ex " : "", vma->vm_flags & VM_SHARED ? "sh " : "",
-			vma->vm_flags & VM_LOCKED ? "lo " : "", vma->vm_flags & VM_NORESERVE ? "nr " : "");
+			vma->vm_flags & VM_LOCKED ? "lo " : "", vma->vm_flags & VM_NORESERVE ? "nr " : "",
+			vma->vm_flags & VM_NONLINEAR ? "nl " : "");
 	}
 	mmap_read_unlock(mm);
 	return 0;

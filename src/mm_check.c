@@ -7,9 +7,13 @@
  *   3. a mapped pte's frame is valid and allocated (refcount > 0), not
  *      free, slab or page-table memory; special ptes map the zero page
  *      read-only;
- *   4. writable ptes only in VMAs with VM_WRITE; protnone ptes only in
- *      VMAs without access;
- *   5. shared VMAs map only their own object's pages at the linear index;
+ *   4. writable ptes only in VMAs with VM_WRITE (or, in a nonlinear VMA,
+ *      where the pte's own protection allows writes); protnone ptes only
+ *      in VMAs without access; file ptes and per-pte protection
+ *      (PTE_OWNPROT) only in nonlinear VMAs, file ptes never in anonymous
+ *      ones;
+ *   5. shared VMAs map only their own object's pages at the linear index
+ *      (nonlinear VMAs: at any index);
  *      anonymous VMAs map only anonymous pages;
  *   6. each frame's map count covers the ptes of this mm that map it, and
  *      its reference count covers the map count (+1 when cached);
@@ -89,6 +93,10 @@ static void check_mapped_page(struct check_ctx *ctx, struct vm_area_struct *vma,
 	if (vma_is_shared(vma) && !(vma->vm_flags & VM_NONLINEAR) &&
 	    (page->mapping != vma->vm_obj || page->index != linear_page_index(vma, addr)))
 		CHECK_FAIL(ctx, "shared vma at %#lx maps the wrong object page", (unsigned long)addr);
+	/* a nonlinear window maps any page of its own object (truncate may have cleared mapping) */
+	if (vma_is_shared(vma) && (vma->vm_flags & VM_NONLINEAR) && (PageAnon(page) ||
+	    (page->mapping && page->mapping != vma->vm_obj)))
+		CHECK_FAIL(ctx, "nonlinear vma at %#lx maps another object's page", (unsigned long)addr);
 	ctx->rss[mm_counter_for_page(page)]++;
 }
 
@@ -103,9 +111,18 @@ static int check_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 		CHECK_FAIL(ctx, "pte %#llx at %#lx outside any vma", (unsigned long long)pte, (unsigned long)addr);
 		return 0;
 	}
+	if (!(vma->vm_flags & VM_NONLINEAR) && (pte_is_file(pte) || pte_ownprot(pte))) {
+		CHECK_FAIL(ctx, "pte %#llx at %#lx: file pte or own protection outside a nonlinear vma",
+			   (unsigned long long)pte, (unsigned long)addr);
+		return 0;
+	}
+	if (pte_is_file(pte) && vma_is_anonymous(vma))
+		CHECK_FAIL(ctx, "file pte at %#lx in an anonymous vma", (unsigned long)addr);
 	if (!pte_present(pte))
 		return 0;
-	if (pte_write(pte) && !(vma->vm_flags & VM_WRITE))
+	if (pte_ownprot(pte) && !pte_accessible(pte))
+		CHECK_FAIL(ctx, "pte at %#lx with its own protection is not accessible", (unsigned long)addr);
+	if (pte_write(pte) && !(pte_vm_flags(vma->vm_flags, pte) & VM_WRITE))
 		CHECK_FAIL(ctx, "writable pte at %#lx in a read-only vma", (unsigned long)addr);
 	if (pte_protnone(pte) && (vma->vm_flags & VM_ACCESS_FLAGS))
 		CHECK_FAIL(ctx, "protnone pte at %#lx in an accessible vma", (unsigned long)addr);

@@ -471,7 +471,8 @@ static void mprotect_apply(struct umm_mm *mm, uintptr_t start, uintptr_t end, un
 	for (vma = find_vma(mm, start); vma && vma->vm_start < end; vma = vma_next(vma)) {
 		unsigned long newflags = mprotect_new_flags(vma, vm_prot);
 
-		if (newflags == vma->vm_flags)
+		/* a nonlinear vma's per-pte protections are reset even so (fremap.c) */
+		if (newflags == vma->vm_flags && !(vma->vm_flags & VM_NONLINEAR))
 			continue;
 		vma->vm_flags = newflags;
 		change_protection(vma, vma->vm_start, vma->vm_end);

@@ -77,7 +77,10 @@ struct page {
 			struct umm_object *mapping;  /* [T] owner object, NULL for anon */
 			uint64_t index;              /* [T] page index in owner */
 			unsigned long private;       /* [P] swap entry when PG_swapcache (reserved
-			                                for the swap/reclaim work; 0 today) */
+			                                for the swap/reclaim work); an anon page
+			                                copied in a private nonlinear window:
+			                                its object page + 1 (memory.c
+			                                copy_origin), set before it is mapped */
 		};
 		struct {                       /* slab page */
 			struct kmem_cache *slab_cache;  /* [S] */

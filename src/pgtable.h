@@ -14,11 +14,17 @@
  *   bit  7  PTE_FILE      not present: bits 63..12 hold a file page offset
  *   bit  8  PTE_PROTNONE  mapped (frame held, counted) but inaccessible (PROT_NONE)
  *   bit  9  PTE_SPECIAL   maps the shared zero page: no refcount, no rmap
+ *   bit 10  PTE_OWNPROT   nonlinear windows: the pte carries its own protection
+ *                         (bits 11, 4) in place of the vma's (present and file ptes)
+ *   bit 11  PTE_OWN_WRITE with PTE_OWNPROT: writable (PROT_WRITE)
+ *   bit  4  PTE_OWN_EXEC  with PTE_OWNPROT: executable (PROT_EXEC)
  *   bits 51..12           pfn (present or protnone ptes)
  * Non-present encodings:
  *   0                      empty
  *   PTE_SWP                swap entry: type in bits 6..2, offset in bits 63..12
- *   PTE_FILE               nonlinear file offset (pgoff) in bits 63..12
+ *   PTE_FILE               nonlinear file offset (pgoff) in bits 63..12,
+ *                          so a file pte encodes offsets up to PTE_FILE_MAX_PGOFF;
+ *                          may carry the PTE_OWNPROT bits
  * "Mapped" (pte_present) means PRESENT or PROTNONE: the frame is held.
  *
  * Locking (the order is in lockdep.h).  Split page-table locks: each pte
@@ -63,7 +69,12 @@ typedef uint64_t pte_t;
 #define PTE_FILE     (1ULL << 7)
 #define PTE_PROTNONE (1ULL << 8)
 #define PTE_SPECIAL  (1ULL << 9)
+#define PTE_OWNPROT  (1ULL << 10)
+#define PTE_OWN_WRITE (1ULL << 11)
+#define PTE_OWN_EXEC (1ULL << 4)
+#define PTE_OWNPROT_MASK (PTE_OWNPROT | PTE_OWN_WRITE | PTE_OWN_EXEC)
 #define PTE_PFN_MASK 0x000ffffffffff000ULL
+#define PTE_FILE_MAX_PGOFF ((1ULL << 52) - 1)   /* largest pgoff a file pte holds */
 
 static inline bool pte_none(pte_t p) { return p == 0; }
 static inline bool pte_present(pte_t p) { return (p & (PTE_PRESENT | PTE_PROTNONE)) != 0; }
@@ -89,6 +100,33 @@ static inline unsigned pte_swp_type(pte_t p) { return (unsigned)((p >> 2) & 31);
 static inline uint64_t pte_swp_offset(pte_t p) { return p >> 12; }
 static inline pte_t pgoff_to_pte(uint64_t pgoff) { return (pgoff << 12) | PTE_FILE; }
 static inline uint64_t pte_to_pgoff(pte_t p) { return p >> 12; }
+
+/*
+ * Per-pte protection (nonlinear windows, fremap.c).  A pte with
+ * PTE_OWNPROT is governed by its own bits instead of its vma's access
+ * flags: always readable (x86: any of R/W/X allows reads), writable with
+ * PTE_OWN_WRITE, executable with PTE_OWN_EXEC.  Only present (accessible)
+ * and file ptes of VM_NONLINEAR vmas carry them; swap entries do not (they
+ * use bits 6..2 for the type).  mprotect resets them.
+ */
+static inline bool pte_ownprot(pte_t p) { return (p & PTE_OWNPROT) && !pte_is_swap(p); }
+/* vm_flags_to_ownprot - the PTE_OWNPROT bits for VM_* access flags (non-empty). */
+static inline pte_t vm_flags_to_ownprot(unsigned long vm_flags)
+{
+	return PTE_OWNPROT | ((vm_flags & VM_WRITE) ? PTE_OWN_WRITE : 0) |
+	       ((vm_flags & VM_EXEC) ? PTE_OWN_EXEC : 0);
+}
+/*
+ * pte_vm_flags - the flags an access through pte obeys: the vma's, with
+ * the access bits replaced by the pte's own when it has PTE_OWNPROT.
+ */
+static inline unsigned long pte_vm_flags(unsigned long vm_flags, pte_t p)
+{
+	if (!pte_ownprot(p))
+		return vm_flags;
+	return (vm_flags & ~VM_ACCESS_FLAGS) | VM_READ |
+	       ((p & PTE_OWN_WRITE) ? VM_WRITE : 0) | ((p & PTE_OWN_EXEC) ? VM_EXEC : 0);
+}
 
 /*
  * pte_modify - a mapped pte's access bits for new vm_flags: PROT_NONE

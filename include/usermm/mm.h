@@ -139,6 +139,30 @@ int  umm_prepage_wait(struct umm_mm *mm);
  */
 size_t umm_prepage_bad_index(void);
 
+/*
+ * Nonlinear windows (docs/API.md, "Nonlinear mappings"): show object pages
+ * pgoff, pgoff+1, ... at [start, start+size) of one file or shmem VMA
+ * (shared, or private: written pages become private copies), which stays
+ * one VMA.  prot 0 keeps the VMA's protection,
+ * another prot applies to that range only.  flags: 0 (populate, reading
+ * what is missing) or MAP_NONBLOCK (map only cached pages).
+ */
+int  umm_remap_file_pages(struct umm_mm *mm, uintptr_t start, size_t size, int prot,
+                          uint64_t pgoff, int flags);
+struct umm_remap_entry {
+	uintptr_t start;
+	size_t size;
+	int prot;
+	uint64_t pgoff;
+};
+/*
+ * The vectored form: n remaps in order under one lock round trip; atomic
+ * (on an error none is applied and *bad_index, if not NULL, is the index
+ * of the first bad entry, or n when no entry is to blame).
+ */
+int  umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entries, size_t n,
+                            int flags, size_t *bad_index);
+
 #ifdef __cplusplus
 }
 #endif

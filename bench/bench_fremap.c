@@ -1,0 +1,288 @@
+/*
+ * bench_fremap.c - nonlinear windows: the database case of Molnar's 2002
+ * remap_file_pages patch.  A WINDOW_MB window (default 256 MiB) over an
+ * OBJECT_MB shmem object (default 1 GiB); NR_REMAPS (default 20,000)
+ * random 16 KiB remaps (a random 16 KiB-aligned window chunk gets a random
+ * 16 KiB-aligned object chunk), each followed by touching (reading one
+ * byte of) its 4 pages.  The same random sequence on every side:
+ *
+ *   usermm            umm_remap_file_pages (populating; one VMA all along)
+ *   usermm vectored   umm_remap_file_pages_v, 64 entries per call, then
+ *                     the 64 x 4 touches
+ *   kernel            remap_file_pages(2) on a MAP_SHARED memfd mapping
+ *                     (deprecated; Linux >= 4.0 emulates it with a VMA per
+ *                     call), touches through the pointer
+ *   kernel mmap       mmap(MAP_FIXED) of each chunk instead
+ *
+ * Reported: time per remap (remap plus its 4 touches; per remap, not per
+ * page), the median of REPS runs, each on a new window over a new object.
+ * "fresh": the object's pages are allocated by the first touch, on both
+ * sides (usermm's arena frames are also new to the host); "warm": every
+ * object page was allocated before the timed loop (usermm writes one byte
+ * per page through a linear mapping, the kernel side fallocate()s the
+ * memfd).  "file warm": the same over a real file of the same size
+ * (sparse, in $TMPDIR or /tmp, unlinked at once), every page read into the
+ * page cache before the timed
+ * loop (usermm through a linear mapping, the kernel with pread).  Also the number of VMAs each side ends with (the kernel's counted
+ * in /proc/self/maps over the window).  The ratios compare usermm
+ * with the kernel side named on the line.  Smaller runs for quick checks:
+ * UMM_BENCH_FREMAP="window_mb object_mb nr_remaps", e.g. "16 64 2000".
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <usermm/usermm.h>
+#include "bench.h"
+
+#define REPS   3
+#define CHUNK  (16UL << 10)
+#define CHUNK_PAGES (CHUNK / 4096)
+#define VEC    64
+
+static size_t window_bytes = 256UL << 20, object_bytes = 1UL << 30;
+static unsigned long nr_remaps = 20000;
+static bool warm;       /* allocate every object page before the timed loop */
+static int file_fd = -1; /* >= 0: the object is this file instead of shmem */
+
+/* The random sequence: window chunk and object chunk of remap i. */
+static unsigned long *win_chunk, *obj_chunk;
+
+static void make_sequence(void)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	win_chunk = calloc(nr_remaps, sizeof(*win_chunk));
+	obj_chunk = calloc(nr_remaps, sizeof(*obj_chunk));
+	if (!win_chunk || !obj_chunk)
+		exit(1);
+	for (unsigned long i = 0; i < nr_remaps; i++) {
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		win_chunk[i] = (unsigned long)(x % (window_bytes / CHUNK));
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		obj_chunk[i] = (unsigned long)(x % (object_bytes / CHUNK));
+	}
+}
+
+/* kernel_vmas - lines of /proc/self/maps that lie in [start, end). */
+static long kernel_vmas(uintptr_t start, uintptr_t end)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	long n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a >= start && b <= end)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* usermm: one run; ns per remap, or a negative errno.  *vmas: VMAs at the end. */
+static double run_usermm(bool vectored, long *vmas)
+{
+	struct umm_config cfg = { .phys_bytes = object_bytes + window_bytes + (64UL << 20) };
+	struct umm_system *sys;
+	struct umm_object *obj;
+	struct umm_mm *mm;
+	struct umm_mm_stats st;
+	struct umm_remap_entry e[VEC];
+	uintptr_t w = 0;
+	uint64_t t0, t1;
+	int err;
+
+	if ((err = umm_system_create(&cfg, &sys)))
+		return err;
+	if ((err = umm_mm_create(sys, &mm)) ||
+	    (err = file_fd >= 0 ? umm_object_open_fd(sys, file_fd, &obj)
+				: umm_object_create_shmem(sys, object_bytes, &obj)) ||
+	    (err = umm_mmap(mm, 0, window_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &w))) {
+		umm_system_destroy(sys);
+		return err;
+	}
+	if (warm) {
+		uintptr_t all = 0;
+
+		err = umm_mmap(mm, 0, object_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &all);
+		for (size_t off = 0; off < object_bytes && !err; off += 4096) {
+			uint8_t c;
+
+			/* a file is read (its pages stay clean), shmem written */
+			err = file_fd >= 0 ? umm_read(mm, all + off, &c, 1) : umm_write(mm, all + off, "", 1);
+		}
+		if (all)
+			umm_munmap(mm, all, object_bytes);
+	}
+	t0 = now_ns();
+	for (unsigned long i = 0; i < nr_remaps && !err; ) {
+		unsigned long n = !vectored ? 1 : nr_remaps - i < VEC ? nr_remaps - i : VEC;
+
+		for (unsigned long k = 0; k < n; k++)
+			e[k] = (struct umm_remap_entry){ w + win_chunk[i + k] * CHUNK, CHUNK, 0,
+							  obj_chunk[i + k] * CHUNK_PAGES };
+		if (vectored)
+			err = umm_remap_file_pages_v(mm, e, n, 0, NULL);
+		else
+			err = umm_remap_file_pages(mm, e[0].start, CHUNK, 0, e[0].pgoff, 0);
+		for (unsigned long k = 0; k < n && !err; k++)
+			for (unsigned long p = 0; p < CHUNK_PAGES && !err; p++) {
+				uint8_t c;
+
+				err = umm_read(mm, e[k].start + p * 4096, &c, 1);
+			}
+		i += n;
+	}
+	t1 = now_ns();
+	umm_mm_stats(mm, &st);
+	*vmas = (long)st.nr_vmas;
+	umm_munmap(mm, w, window_bytes);
+	umm_object_put(obj);
+	umm_mm_destroy(mm);
+	umm_system_destroy(sys);
+	return err ? err : (double)(t1 - t0) / (double)nr_remaps;
+}
+
+/* kernel: one run with remap_file_pages (or mmap MAP_FIXED); ns per remap or -errno. */
+static double run_kernel(bool use_mmap, long *vmas)
+{
+	int fd = file_fd >= 0 ? dup(file_fd) : memfd_create("bench_fremap", 0);
+	char *w;
+	uint64_t t0, t1;
+	volatile uint8_t sink = 0;
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (file_fd < 0 && ftruncate(fd, (off_t)object_bytes)) {
+		close(fd);
+		return -errno;
+	}
+	w = mmap(NULL, window_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (w == MAP_FAILED) {
+		close(fd);
+		return -errno;
+	}
+	madvise(w, window_bytes, MADV_NOHUGEPAGE);
+	if (warm && file_fd >= 0) {
+		static char buf[1 << 16];
+
+		for (off_t off = 0; off < (off_t)object_bytes; off += sizeof(buf))
+			if (pread(fd, buf, sizeof(buf), off) < 0)
+				err = -errno;
+	} else if (warm && fallocate(fd, 0, 0, (off_t)object_bytes)) {
+		err = -errno;
+	}
+	t0 = now_ns();
+	for (unsigned long i = 0; i < nr_remaps && !err; i++) {
+		char *a = w + win_chunk[i] * CHUNK;
+
+		if (use_mmap) {
+			if (mmap(a, CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+				 (off_t)(obj_chunk[i] * CHUNK)) == MAP_FAILED) {
+				err = -errno;
+				break;
+			}
+		} else if (syscall(SYS_remap_file_pages, a, CHUNK, 0, obj_chunk[i] * CHUNK_PAGES, 0)) {
+			err = -errno;
+			break;
+		}
+		for (unsigned long p = 0; p < CHUNK_PAGES; p++)
+			sink += ((volatile uint8_t *)a)[p * 4096];
+	}
+	t1 = now_ns();
+	(void)sink;
+	*vmas = kernel_vmas((uintptr_t)w, (uintptr_t)w + window_bytes);
+	munmap(w, window_bytes);
+	close(fd);
+	return err ? err : (double)(t1 - t0) / (double)nr_remaps;
+}
+
+typedef double (*run_fn)(bool, long *);
+
+/* measure - the median of REPS runs (ns per remap), or a negative errno; *vmas from the last run. */
+static double measure(run_fn fn, bool arg, long *vmas)
+{
+	double v[REPS];
+
+	for (int r = 0; r < REPS; r++) {
+		v[r] = fn(arg, vmas);
+		if (v[r] < 0)
+			return v[r];
+	}
+	return median(v, REPS);
+}
+
+int main(void)
+{
+	const char *env = getenv("UMM_BENCH_FREMAP");
+	long v_umm = 0, v_vec = 0, v_krfp = 0, v_kmmap = 0;
+	double umm, vec, krfp, kmmap;
+	char name[80];
+
+	if (env) {
+		unsigned long wm, om, nr;
+
+		if (sscanf(env, "%lu %lu %lu", &wm, &om, &nr) == 3 && wm && om && nr) {
+			window_bytes = wm << 20;
+			object_bytes = om << 20;
+			nr_remaps = nr;
+		}
+	}
+	bench_machine_line();
+	print_loadavg();
+	printf("# %zu MiB window over a %zu MiB shmem object, %lu random 16 KiB remaps, each + 4 page touches;"
+	       " median of %d runs, ns per remap\n", window_bytes >> 20, object_bytes >> 20, nr_remaps, REPS);
+	make_sequence();
+
+	for (int pass = 0; pass < 3; pass++) {
+		const char *tag = pass == 0 ? "fresh" : pass == 1 ? "warm" : "file warm";
+
+		warm = pass > 0;
+		if (pass == 2) {
+			const char *dir = getenv("TMPDIR");
+			char path[4096];
+
+			snprintf(path, sizeof(path), "%s/umm_fremap.XXXXXX", dir ? dir : "/tmp");
+			file_fd = mkstemp(path);
+			if (file_fd < 0 || unlink(path) || ftruncate(file_fd, (off_t)object_bytes)) {
+				printf("# file: not measured: %s\n", strerror(errno));
+				break;
+			}
+		}
+		umm = measure(run_usermm, false, &v_umm);
+		vec = measure(run_usermm, true, &v_vec);
+		krfp = measure(run_kernel, false, &v_krfp);
+		kmmap = measure(run_kernel, true, &v_kmmap);
+		if (umm < 0 || vec < 0) {
+			skipped("usermm remap", "umm_remap_file_pages", (int)(umm < 0 ? umm : vec));
+			return 0;
+		}
+		if (krfp < 0)
+			printf("# kernel remap_file_pages: not measured: %s\n", strerror((int)-krfp));
+		if (kmmap < 0)
+			printf("# kernel mmap(MAP_FIXED): not measured: %s\n", strerror((int)-kmmap));
+		snprintf(name, sizeof(name), "%s remap 16K+touch vs rfp", tag);
+		bench_report_caveat(name, umm, krfp, pass == 0 ?
+				    "per remap + its 4 touches; kernel: remap_file_pages(2), a VMA per call; "
+				    "fresh pages on both sides, usermm's arena frames also new to the host" :
+				    "per remap + its 4 touches; kernel: remap_file_pages(2), a VMA per call");
+		snprintf(name, sizeof(name), "%s remap_v x%d+touch vs rfp", tag, VEC);
+		bench_report_caveat(name, vec, krfp, "usermm: 64 remaps per call, then their 256 touches; "
+				    "kernel: one remap_file_pages(2) per remap");
+		snprintf(name, sizeof(name), "%s remap 16K+touch vs mmap FIXED", tag);
+		bench_report_caveat(name, umm, kmmap, "kernel: mmap(MAP_FIXED) of each 16 KiB chunk");
+		printf("# %s: VMAs at the end: usermm %ld, usermm vectored %ld, kernel remap_file_pages %ld,"
+		       " kernel mmap %ld\n", tag, v_umm, v_vec, v_krfp, v_kmmap);
+	}
+	if (file_fd >= 0)
+		close(file_fd);
+	return 0;
+}

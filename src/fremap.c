@@ -1,0 +1,263 @@
+/*
+ * fremap.c - nonlinear windows: umm_remap_file_pages and its vectored
+ * form map any pages of an object at any pages of one existing VMA,
+ * without creating or splitting a VMA.
+ *
+ * Theory of operation.  A remapped range's ptes record the object page
+ * they show: a present pte maps that page-cache page, and a page that is
+ * not mapped gets a file pte (PTE_FILE, pgtable.h) holding its offset, so
+ * its first access faults in that page (memory.c, do_nonlinear_fault) and
+ * never the linear page or an old mapping.  The VMA is marked
+ * VM_NONLINEAR; a pte that is empty there still means the linear page
+ * (vm_pgoff), as in Linux.  One call:
+ *
+ *   1. check everything (flags, prot, rounding, wrap, the pgoff range a
+ *      file pte encodes, one file/shmem VMA around the range, the
+ *      VMA may have the protection asked for) and allocate every page
+ *      table the range needs: the only steps that fail, done before
+ *      anything is changed;
+ *   2. zap the range (the old pages go after the TLB shootdown, one for
+ *      the whole call) and write a file pte for each page, with the
+ *      range's own protection bits if prot != 0 differs from the VMA's
+ *      (PTE_OWNPROT);
+ *   3. populate: fault each page in for reading.  With MAP_NONBLOCK the
+ *      fault maps only pages already cached and uptodate and starts no I/O
+ *      (FAULT_FLAG_NONBLOCK); the rest keep their file ptes.  A page that
+ *      cannot be brought in (past the end of the object, read error, out
+ *      of memory) keeps its file pte too: its access reports the error.
+ *
+ * Per-pte protection.  prot == 0 leaves the range under the VMA's
+ * protection.  Another prot (a subset of PROT_READ|PROT_WRITE|PROT_EXEC
+ * that the VMA may have, VM_MAY*) is stored in each pte of the range
+ * (PTE_OWNPROT, PTE_OWN_WRITE, PTE_OWN_EXEC) and the fault handler checks
+ * an access against it instead of the VMA's flags: -EFAULT exactly where
+ * it forbids.  A pte with its own protection is always readable (x86
+ * rules).  A later umm_mprotect over any part of a nonlinear VMA sets that
+ * part's protection the ordinary way and drops the per-pte protections in
+ * it.
+ *
+ * What keeps the layout.  A zap that is not an unmap turns the present
+ * ptes of a nonlinear VMA back into file ptes: truncate
+ * (unmap_mapping_range) and zap_page_range_keep (umm_madvise's
+ * MADV_DONTNEED); umm_mincore looks a file pte's page up in the cache.
+ * munmap clears them.  fork copies file ptes; mremap moves them (the moved
+ * part keeps VM_NONLINEAR); mprotect splits a nonlinear VMA into
+ * nonlinear VMAs; nonlinear VMAs are never merged.  Truncate and
+ * page_mkclean (writeback) find a page wherever it sits in a window by
+ * scanning every pte of each nonlinear VMA on the object's i_mmap list, as
+ * Linux scanned its i_mmap_nonlinear list (memory.c unmap_vma_pages,
+ * rmap.c mkclean_vma).
+ *
+ * Private windows (a MAP_PRIVATE file VMA).  Pages that were not written
+ * follow their file offsets like a shared window's (read-only ptes of the
+ * page-cache pages, or file ptes).  A write makes a private anonymous copy
+ * that stays at that virtual page; the copy records the object page it
+ * was copied from (page->private, memory.c copy_origin), so a zap that
+ * keeps the layout (MADV_DONTNEED) or a truncate of that page drops the
+ * copy and leaves the file pte: the next access shows the file page again,
+ * as for a linear private mapping.  A later remap over a page that holds a
+ * private copy discards the copy (its contents are lost, as with munmap)
+ * and the page then shows the new offset.  Reclaim does not exist yet;
+ * when it swaps such a copy out it must keep that record.
+ *
+ * Locks (order in lockdep.h): mmap_lock for write for the whole call
+ * (the VMA's flags change; VM_NONLINEAR is set under the object's
+ * i_mmap_lock too, which truncate and page_mkclean hold when they read
+ * it); __pte_alloc takes page_table_lock; the zap,
+ * the file ptes and the populating faults take each pte table's lock in
+ * turn, and the faults the page lock (page lock -> ptl).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <usermm/usermm.h>
+#include "memory.h"
+#include "object.h"
+
+#define FREMAP_PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
+
+/* One checked remap: pages [start, end) get object pages from pgoff on. */
+struct fremap_req {
+	struct vm_area_struct *vma;
+	uintptr_t start, end;
+	uint64_t pgoff;
+	pte_t own;              /* PTE_OWNPROT bits for the range, or 0 */
+};
+
+/*
+ * fremap_check - check one request and fill *req.  Changes nothing.
+ * mmap_lock held.  0, -EINVAL, -EACCES (prot the VMA may not have).
+ */
+static int fremap_check(struct umm_mm *mm, uintptr_t start, size_t size, int prot,
+			uint64_t pgoff, struct fremap_req *req)
+{
+	struct vm_area_struct *vma;
+	uint64_t npages;
+
+	if (prot & ~FREMAP_PROT_ALL)
+		return -EINVAL;
+	start &= PAGE_MASK;
+	size &= PAGE_MASK;
+	if (size == 0 || start + size <= start)
+		return -EINVAL;
+	npages = size >> PAGE_SHIFT;
+	if (pgoff > PTE_FILE_MAX_PGOFF || npages - 1 > PTE_FILE_MAX_PGOFF - pgoff)
+		return -EINVAL;
+	vma = find_vma(mm, start);
+	if (!vma || vma->vm_start > start || start + size > vma->vm_end)
+		return -EINVAL;
+	if (vma_is_anonymous(vma))
+		return -EINVAL;
+	req->own = 0;
+	if (prot) {
+		unsigned long vm_prot = ((prot & PROT_READ) ? VM_READ : 0) |
+					((prot & PROT_WRITE) ? VM_WRITE : 0) |
+					((prot & PROT_EXEC) ? VM_EXEC : 0);
+
+		/* each VM_MAY* bit sits four bits above its VM_* bit */
+		if (vm_prot & ~(vma->vm_flags >> 4) & VM_ACCESS_FLAGS)
+			return -EACCES;
+		if (vm_prot != (vma->vm_flags & VM_ACCESS_FLAGS))
+			req->own = vm_flags_to_ownprot(vm_prot);
+	}
+	req->vma = vma;
+	req->start = start;
+	req->end = start + size;
+	req->pgoff = pgoff;
+	return 0;
+}
+
+/* fremap_alloc_tables - every pte table of [start, end).  mmap_lock write.  0 or -ENOMEM. */
+static int fremap_alloc_tables(struct umm_mm *mm, uintptr_t start, uintptr_t end)
+{
+	for (uintptr_t addr = start; addr < end; addr = ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE) {
+		int err = __pte_alloc(mm, addr);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * fremap_set_ptes - zap the range (the pages gathered into tlb, released
+ * after its shootdown) and give every page its file pte.  Cannot fail (the
+ * tables exist).  mmap_lock write; takes each ptl.
+ */
+static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb)
+{
+	uintptr_t addr = req->start;
+	uint64_t pgoff = req->pgoff;
+
+	/*
+	 * Under i_mmap_lock (vma_set_nonlinear): truncate and page_mkclean read
+	 * the flag with only that lock to choose how to find the pages, and the
+	 * vma leaves the object's interval tree for its nonlinear list.
+	 */
+	vma_set_nonlinear(mm, req->vma);
+	zap_pte_range(tlb, req->vma, req->start, req->end);
+	while (addr < req->end) {
+		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+		struct fmutex *ptl;
+		pte_t *ptep = pte_offset_map_lock(mm, addr, &ptl);
+
+		VM_BUG_ON(!ptep);
+		for (; addr < tend; addr += PAGE_SIZE, ptep++, pgoff++)
+			set_pte_at(mm, addr, ptep, pgoff_to_pte(pgoff) | req->own);
+		ptl_unlock(ptl);
+	}
+}
+
+/*
+ * fremap_populate - fault the range in for reading; with MAP_NONBLOCK only
+ * from the page cache.  Errors leave file ptes and are not reported (the
+ * access reports them).  mmap_lock held.
+ */
+static void fremap_populate(struct umm_mm *mm, const struct fremap_req *req, int flags)
+{
+	unsigned int fflags = (flags & MAP_NONBLOCK) ? FAULT_FLAG_NONBLOCK : 0;
+
+	for (uintptr_t addr = req->start; addr < req->end; addr += PAGE_SIZE)
+		(void)handle_mm_fault(mm, addr, fflags);
+}
+
+/**
+ * umm_remap_file_pages - make [start, start+size) of one file or shmem
+ * VMA show object pages pgoff, pgoff+1, ... (Linux's remap_file_pages,
+ * kept in one VMA).  MAP_PRIVATE file VMAs too (see the top of this file
+ * for private copies).  start and size are rounded down to
+ * pages.  prot 0 keeps the VMA's protection; another prot sets that
+ * range's protection pte by pte.  flags: 0 or MAP_NONBLOCK (map only
+ * cached pages, start no I/O; the others fault in at first access).
+ * Takes mmap_lock for write (and ptl, page locks).  Returns 0; -EINVAL
+ * (no mm, unknown flags or prot bits, size 0 after rounding or wrapping,
+ * no VMA at start, range not inside one VMA, an anonymous VMA that is not
+ * shmem, pgoff range beyond PTE_FILE_MAX_PGOFF); -EACCES (prot the
+ * VMA may not have, e.g. PROT_WRITE on a read-only file); -ENOMEM (page
+ * tables).  On error nothing is changed.
+ */
+int umm_remap_file_pages(struct umm_mm *mm, uintptr_t start, size_t size, int prot,
+			 uint64_t pgoff, int flags)
+{
+	struct umm_remap_entry e = { .start = start, .size = size, .prot = prot, .pgoff = pgoff };
+
+	return umm_remap_file_pages_v(mm, &e, 1, flags, NULL);
+}
+
+/**
+ * umm_remap_file_pages_v - n remaps in one call and one mmap_lock round
+ * trip, applied in order (a later entry wins where two overlap): the same
+ * result as n calls of umm_remap_file_pages.  Atomic: every entry is
+ * checked and every page table allocated before anything changes, so on
+ * an error nothing is applied and *bad_index (if not NULL) is the index of
+ * the first bad entry (n for an error not tied to an entry, such as
+ * -ENOMEM; the page tables allocated before it are freed again).  Takes
+ * mmap_lock for write.  Returns 0, or the errors of umm_remap_file_pages
+ * (-EINVAL also for n 0 or entries NULL).
+ */
+int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entries, size_t n,
+			   int flags, size_t *bad_index)
+{
+	struct fremap_req one, *reqs = &one;
+	size_t i;
+	int err = 0;
+
+	if (bad_index)
+		*bad_index = n;
+	if (!mm || !entries || n == 0 || (flags & ~MAP_NONBLOCK))
+		return -EINVAL;
+	if (n > 1) {
+		reqs = calloc(n, sizeof(*reqs));
+		if (!reqs)
+			return -ENOMEM;
+	}
+	mmap_write_lock(mm);
+	for (i = 0; i < n && !err; i++) {
+		err = fremap_check(mm, entries[i].start, entries[i].size, entries[i].prot,
+				   entries[i].pgoff, &reqs[i]);
+		if (err && bad_index)
+			*bad_index = i;
+	}
+	for (i = 0; i < n && !err; i++)
+		err = fremap_alloc_tables(mm, reqs[i].start, reqs[i].end);
+	if (err == -ENOMEM) {
+		/* out of memory: the tables allocated meanwhile (all empty) go again */
+		for (size_t j = 0; j < i; j++)
+			free_pgtables(mm, reqs[j].start, reqs[j].end);
+	}
+	if (!err) {
+		struct mmu_gather tlb;
+
+		/* one TLB shootdown for the whole vector, before any page is faulted in */
+		tlb_gather_mmu(&tlb, mm);
+		for (i = 0; i < n; i++)
+			fremap_set_ptes(mm, &reqs[i], &tlb);
+		tlb_finish_mmu(&tlb);
+		for (i = 0; i < n; i++)
+			fremap_populate(mm, &reqs[i], flags);
+		mm_debug_check(mm);
+	}
+	mmap_write_unlock(mm);
+	if (reqs != &one)
+		free(reqs);
+	return err;
+}
