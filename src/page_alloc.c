@@ -1,13 +1,17 @@
 /*
- * page_alloc.c - the physical arena, its binary buddy allocator, the
- * per-thread frame caches, watermarks, put_page() and the page lock.
+ * page_alloc.c - the buddy allocator, the per-thread frame caches,
+ * watermarks, put_page(), statistics and the allocator's consistency
+ * check.  The memfd arena and its host memory are arena.c's, giving long
+ * free blocks back is page_reporting.c's, the page lock is page_lock.c's.
  *
  * Theory of operation
  *
- * The arena is a memfd mapped MAP_SHARED at phys->base; the kernel backs
- * its frames lazily.  Descriptors live in a separate anonymous region that
- * starts on a 2^PHYS_META_ALIGN_SHIFT boundary, with struct phys_mem at its
- * start, so page_to_phys() is a mask (see page_alloc.h).
+ * phys_create() has arena.c map the arena (a memfd mapped MAP_SHARED at
+ * phys->base) and the descriptor region, which starts on a
+ * 2^PHYS_META_ALIGN_SHIFT boundary with struct phys_mem at its start, so
+ * page_to_phys() is a mask (see page_alloc.h).  Every block alloc_pages()
+ * hands out goes through arena_prepare() first, which brings its chunk in
+ * from the host if it is not there yet (one bit test when it is).
  *
  * Free frames are kept in blocks of 2^order frames, order 0..MAX_ORDER-1,
  * each block naturally aligned (its first pfn is a multiple of 2^order).
@@ -68,8 +72,15 @@
  *       -> pcp->lock (spinlock: one cache's frames and count)
  *         -> phys->zone_lock (buddy lists, `order` of free frames)
  * Only phys_check() holds more than one pcp->lock, always in registry
- * order.  The page-lock wait table buckets are leaves, taken alone.  The
- * reclaim and kswapd hooks are called with no lock of this file held.
+ * order.  The reclaim and kswapd hooks, and arena_prepare() (which may
+ * take populate_lock and make a system call), are called with no lock of
+ * this file held.
+ *
+ * Giving memory back: a block that reaches order MAX_ORDER-1 is stamped
+ * with the time (free_since, under the zone lock); page_reporting.c takes
+ * such blocks out of the lists (isolate_idle_block(), counted in
+ * nr_isolated, which phys_check() adds to the lists' frames) to punch
+ * them, and puts them back at the tail.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -78,8 +89,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "page_alloc.h"
 
@@ -227,6 +237,8 @@ static void free_one_locked(struct phys_mem *phys, struct page *page, unsigned i
 		order++;
 	}
 	add_to_free_area(phys, &phys->pages[pfn], order);
+	if (order == MAX_ORDER - 1)
+		phys->free_since[pfn >> (MAX_ORDER - 1)] = arena_clock_ns();
 }
 
 /*
@@ -251,6 +263,78 @@ static struct page *rmqueue_locked(struct phys_mem *phys, unsigned int order)
 	}
 	page->order = order;
 	return page;
+}
+
+/**
+ * arena_clock_ns - the clock free blocks are stamped with.
+ *
+ * CLOCK_MONOTONIC_COARSE (a few ms of resolution, no system call), in ns.
+ */
+uint64_t arena_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/**
+ * isolate_idle_block - take a long-free, host-present max-order block out.
+ * @phys: the arena
+ * @free_before: only a block free since before this arena_clock_ns() time
+ *
+ * Takes the zone lock.  The block leaves the free lists (PG_buddy clear,
+ * so nothing merges with it) but its frames stay counted in nr_free and in
+ * nr_isolated until putback_isolated_block().  Refuses when the frames
+ * left in the lists would drop below wmark[HIGH] plus one block, so that
+ * allocations that pass the watermark still find frames.
+ * Return: the block's first pfn, or -1.
+ */
+long isolate_idle_block(struct phys_mem *phys, uint64_t free_before)
+{
+	const unsigned int o = MAX_ORDER - 1;
+	long block = 1L << o, pfn = -1;
+	struct page *page;
+
+	pthread_mutex_lock(&phys->zone_lock);
+	if (atomic_load(&phys->nr_free) - phys->nr_isolated - block <
+	    (long)phys->wmark[WMARK_HIGH] + block)
+		goto out;
+	list_for_each_entry(page, &phys->free_area[o].free_list, lru) {
+		unsigned long p = pfn_of(phys, page);
+
+		if (phys->free_since[p >> o] <= free_before && arena_range_present(phys, p, 1UL << o)) {
+			del_from_free_area(phys, page, o);
+			phys->nr_isolated += block;
+			pfn = (long)p;
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&phys->zone_lock);
+	return pfn;
+}
+
+/**
+ * putback_isolated_block - return a block isolate_idle_block() took.
+ * @phys: the arena
+ * @pfn: the pfn it returned
+ *
+ * Takes the zone lock.  The block goes to the tail of its list, so blocks
+ * whose frames are still present in the host are handed out first.
+ */
+void putback_isolated_block(struct phys_mem *phys, unsigned long pfn)
+{
+	const unsigned int o = MAX_ORDER - 1;
+	struct page *page = &phys->pages[pfn];
+
+	pthread_mutex_lock(&phys->zone_lock);
+	page->order = o;
+	SetPageBuddy(page);
+	list_add_tail(&page->lru, &phys->free_area[o].free_list);
+	phys->free_area[o].nr_free++;
+	phys->nr_isolated -= 1L << o;
+	pthread_mutex_unlock(&phys->zone_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -546,6 +630,7 @@ struct page *alloc_pages(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 		if (!page)
 			goto fail;
 	}
+	arena_prepare(phys, pfn_of(phys, page), 1UL << order);
 	reset_descriptor(page, 1);
 	for (i = 1; i < (1UL << order); i++)
 		reset_descriptor(page + i, 0);
@@ -751,6 +836,7 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	for (o = 0; o < MAX_ORDER; o++)
 		st->free_by_order[o] = phys->free_area[o].nr_free;
 	st->nr_free = (unsigned long)atomic_load(&phys->nr_free);
+	st->isolated = (unsigned long)phys->nr_isolated;
 	pthread_mutex_unlock(&phys->zone_lock);
 	st->wmark_min = phys->wmark[WMARK_MIN];
 	st->wmark_low = phys->wmark[WMARK_LOW];
@@ -769,6 +855,8 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	st->alloc_failures = atomic_load(&phys->stat.failures);
 	st->reclaim_calls = atomic_load(&phys->stat.reclaim_calls);
 	st->kswapd_wakeups = atomic_load(&phys->stat.kswapd_wakeups);
+	st->populated_bytes = atomic_load(&phys->populated_bytes);
+	st->released_bytes = atomic_load(&phys->released_bytes);
 }
 
 /* ------------------------------------------------------------------ */
@@ -920,8 +1008,8 @@ int phys_check(struct phys_mem *phys)
 	if (published != atomic_load(&phys->nr_pcp))
 		check_fail(&cs, "nr_pcp mismatch", (unsigned long)published,
 			   (unsigned long)atomic_load(&phys->nr_pcp));
-	if (buddy + cached != atomic_load(&phys->nr_free))
-		check_fail(&cs, "nr_free mismatch", (unsigned long)(buddy + cached),
+	if (buddy + cached + phys->nr_isolated != atomic_load(&phys->nr_free))
+		check_fail(&cs, "nr_free mismatch", (unsigned long)(buddy + cached + phys->nr_isolated),
 			   (unsigned long)atomic_load(&phys->nr_free));
 
 	pthread_mutex_unlock(&phys->zone_lock);
@@ -934,30 +1022,6 @@ int phys_check(struct phys_mem *phys)
 
 /* ------------------------------------------------------------------ */
 /* Creation and destruction                                            */
-
-/* map_aligned_meta - an rw mapping of `bytes` at a 2^PHYS_META_ALIGN_SHIFT boundary. */
-static void *map_aligned_meta(size_t bytes)
-{
-	size_t align = (size_t)1 << PHYS_META_ALIGN_SHIFT;
-	char *window, *start, *end;
-	void *meta;
-
-	window = mmap(NULL, 2 * align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (window == MAP_FAILED)
-		return NULL;
-	start = (char *)ALIGN_UP((uintptr_t)window, align);
-	end = window + 2 * align;
-	if (start > window)
-		munmap(window, (size_t)(start - window));
-	if (start + bytes < end)
-		munmap(start + bytes, (size_t)(end - (start + bytes)));
-	meta = mmap(start, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	if (meta == MAP_FAILED) {
-		munmap(start, bytes);
-		return NULL;
-	}
-	return meta;
-}
 
 static void set_watermarks(struct phys_mem *phys, const struct phys_params *params)
 {
@@ -1000,41 +1064,43 @@ static void init_frames(struct phys_mem *phys)
 /**
  * phys_create - map a new arena of physical frames.
  * @bytes: arena size, rounded down to whole frames; at least 1 MiB
- * @params: watermark and cache tuning, NULL or zero fields for defaults
+ * @params: watermark, cache and population tuning, NULL or zero fields for defaults
  * @out: the new arena
  *
+ * With params->populate the whole arena is brought in from the host
+ * before this returns.
  * Return: 0, -EINVAL (bad size or pointer), -ENOMEM or the errno of a
- * failed memfd/mmap.
+ * failed memfd/mmap/population.
  */
 int phys_create(size_t bytes, const struct phys_params *params, struct phys_mem **out)
 {
 	size_t hdr = ALIGN_UP(sizeof(struct phys_mem), CACHELINE);
 	unsigned long nr = bytes / PAGE_SIZE;
 	size_t meta_bytes = ALIGN_UP(hdr + nr * sizeof(struct page), PAGE_SIZE);
+	unsigned long nr_blocks = (nr + (1UL << (MAX_ORDER - 1)) - 1) >> (MAX_ORDER - 1);
 	struct phys_mem *phys;
-	void *base;
-	int fd, err;
+	int err;
 
 	if (!out || bytes < (1UL << 20) || nr > (1UL << 40) ||
 	    meta_bytes >= ((size_t)1 << PHYS_META_ALIGN_SHIFT))
 		return -EINVAL;
-	fd = memfd_create("usermm-phys", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)(nr * PAGE_SIZE)) < 0)
-		goto err_close;
-	base = mmap(NULL, nr * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (base == MAP_FAILED)
-		goto err_close;
-	phys = map_aligned_meta(meta_bytes);
-	if (!phys)
-		goto err_unmap_base;
-
-	phys->base = base;
-	phys->memfd = fd;
-	phys->nr_frames = nr;
+	err = arena_create(nr, meta_bytes, &phys);
+	if (err)
+		return err;
+	phys->free_since = calloc(nr_blocks, sizeof(uint64_t));
+	if (!phys->free_since) {
+		arena_destroy(phys);
+		return -ENOMEM;
+	}
+	if (params && params->populate) {
+		err = arena_populate_all(phys);
+		if (err) {
+			free(phys->free_since);
+			arena_destroy(phys);
+			return err;
+		}
+	}
 	phys->pages = (struct page *)((char *)phys + hdr);
-	phys->meta_bytes = meta_bytes;
 	pthread_mutex_init(&phys->zone_lock, NULL);
 	pthread_mutex_init(&phys->pcp_list_lock, NULL);
 	INIT_LIST_HEAD(&phys->pcp_list);
@@ -1047,16 +1113,6 @@ int phys_create(size_t bytes, const struct phys_params *params, struct phys_mem 
 	init_frames(phys);
 	*out = phys;
 	return 0;
-
-err_unmap_base:
-	err = errno ? errno : ENOMEM;
-	munmap(base, nr * PAGE_SIZE);
-	close(fd);
-	return -err;
-err_close:
-	err = errno;
-	close(fd);
-	return -err;
 }
 
 /* detach_pcps - free the arena's caches, unlinking them from their owners. */
@@ -1080,132 +1136,17 @@ static void detach_pcps(struct phys_mem *phys)
  * phys_destroy - unmap an arena and free its caches.
  * @phys: the arena (NULL: no-op); no other thread may use it any more
  *
- * Takes pcp_owner_lock and pcp_list_lock.  Frames still allocated are lost.
+ * Stops the reporting thread if one runs, then takes pcp_owner_lock and
+ * pcp_list_lock.  Frames still allocated are lost.
  */
 void phys_destroy(struct phys_mem *phys)
 {
-	void *base;
-	size_t arena, meta;
-	int fd;
-
 	if (!phys)
 		return;
+	page_reporting_stop(phys);
 	detach_pcps(phys);
-	base = phys->base;
-	arena = phys->nr_frames * PAGE_SIZE;
-	meta = phys->meta_bytes;
-	fd = phys->memfd;
 	pthread_mutex_destroy(&phys->zone_lock);
 	pthread_mutex_destroy(&phys->pcp_list_lock);
-	munmap(base, arena);
-	close(fd);
-	munmap(phys, meta);
-}
-
-/* ------------------------------------------------------------------ */
-/* Page lock                                                           */
-
-#define PAGE_WAIT_BITS 8
-
-struct page_wait_bucket {
-	pthread_mutex_t lock;
-	pthread_cond_t wait;
-	_Atomic int waiters;
-} __attribute__((aligned(CACHELINE)));
-
-static struct page_wait_bucket page_wait_table[1 << PAGE_WAIT_BITS];
-static pthread_once_t page_wait_once = PTHREAD_ONCE_INIT;
-
-static void page_wait_init(void)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(page_wait_table); i++) {
-		pthread_mutex_init(&page_wait_table[i].lock, NULL);
-		pthread_cond_init(&page_wait_table[i].wait, NULL);
-	}
-}
-
-static struct page_wait_bucket *page_waitqueue(const struct page *page)
-{
-	uint64_t key = (uint64_t)(uintptr_t)page * 0x9e3779b97f4a7c15ull;
-
-	pthread_once(&page_wait_once, page_wait_init);
-	return &page_wait_table[key >> (64 - PAGE_WAIT_BITS)];
-}
-
-/*
- * wait_on_bit - sleep until PG_locked is observed clear (take == false) or
- * until this thread sets it (take == true).  The waiter count is raised
- * before the bit is retested and the unlocker clears the bit before it
- * reads the count (both seq_cst), so a wakeup cannot be lost.
- */
-static void wait_on_bit(struct page *page, bool take)
-{
-	struct page_wait_bucket *b = page_waitqueue(page);
-
-	pthread_mutex_lock(&b->lock);
-	atomic_fetch_add(&b->waiters, 1);
-	for (;;) {
-		if (take ? !TestSetPageLocked(page) : !PageLocked(page))
-			break;
-		pthread_cond_wait(&b->wait, &b->lock);
-	}
-	atomic_fetch_sub(&b->waiters, 1);
-	pthread_mutex_unlock(&b->lock);
-}
-
-/**
- * trylock_page - take PG_locked if it is free.
- * @page: the frame
- *
- * Return: true if this call took the lock.
- */
-bool trylock_page(struct page *page)
-{
-	return !TestSetPageLocked(page);
-}
-
-/**
- * lock_page - take PG_locked, sleeping while another thread holds it.
- * @page: the frame
- *
- * May sleep on the page's wait-table bucket (a leaf lock).
- */
-void lock_page(struct page *page)
-{
-	if (likely(!TestSetPageLocked(page)))
-		return;
-	wait_on_bit(page, true);
-}
-
-/**
- * unlock_page - release PG_locked and wake the threads waiting on it.
- * @page: a frame this thread locked
- *
- * Takes the page's wait-table bucket lock only if someone waits there.
- */
-void unlock_page(struct page *page)
-{
-	struct page_wait_bucket *b = page_waitqueue(page);
-	bool was = TestClearPageLocked(page);
-
-	VM_BUG_ON(!was);
-	(void)was;
-	if (atomic_load(&b->waiters)) {
-		pthread_mutex_lock(&b->lock);
-		pthread_cond_broadcast(&b->wait);
-		pthread_mutex_unlock(&b->lock);
-	}
-}
-
-/**
- * wait_on_page_locked - sleep until PG_locked is clear (does not take it).
- * @page: the frame
- */
-void wait_on_page_locked(struct page *page)
-{
-	if (!PageLocked(page))
-		return;
-	wait_on_bit(page, false);
+	free(phys->free_since);
+	arena_destroy(phys);
 }

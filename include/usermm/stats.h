@@ -22,6 +22,8 @@ struct umm_sys_stats {
 	unsigned long alloc_failures;
 	unsigned long nr_mms, nr_objects;
 	unsigned long warnings;         /* UMM_LOG_WARNING lines logged about this system */
+	unsigned long host_populated_bytes;  /* physical memory brought in from the host (cumulative) */
+	unsigned long host_released_bytes;   /* physical memory given back to the host (cumulative) */
 };
 int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st);
 
