@@ -106,6 +106,7 @@ struct per_thread_pages {
 	unsigned int synced;            /* part of count published in phys->nr_pcp */
 	struct list_head frames;        /* free order-0 frames, hottest first */
 	unsigned long allocs, frees;    /* served by this cache (never reset) */
+	unsigned long idle_mark;        /* allocs + frees at the last drain_idle_pages() */
 	struct phys_mem *phys;
 	struct list_head phys_link;     /* phys->pcp_list [pcp_list_lock] */
 	struct list_head owner_link;    /* owning thread's list [pcp_owner_lock] */
@@ -776,6 +777,35 @@ void drain_all_pages(struct phys_mem *phys)
 	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
 		pcp_lock(pcp);
 		pcp_drain_locked(pcp, pcp->count);
+		pcp_unlock(pcp);
+	}
+	pthread_mutex_unlock(&phys->pcp_list_lock);
+}
+
+/**
+ * drain_idle_pages - return the cached frames of every cache that has not
+ * been used since the previous call.
+ * @phys: the arena
+ *
+ * A thread that stops allocating keeps up to pcp_high frames in its cache,
+ * scattered over as many blocks, which then never become wholly free; the
+ * reporting thread calls this on each pass so that an idle thread's frames
+ * go back to the buddy lists while a busy thread's cache is left alone.
+ * Takes pcp_list_lock, then each cache's lock in turn, then the zone lock.
+ */
+void drain_idle_pages(struct phys_mem *phys)
+{
+	struct per_thread_pages *pcp;
+
+	pthread_mutex_lock(&phys->pcp_list_lock);
+	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
+		unsigned long mark;
+
+		pcp_lock(pcp);
+		mark = pcp->allocs + pcp->frees;
+		if (pcp->count && mark == pcp->idle_mark)
+			pcp_drain_locked(pcp, pcp->count);
+		pcp->idle_mark = mark;
 		pcp_unlock(pcp);
 	}
 	pthread_mutex_unlock(&phys->pcp_list_lock);

@@ -181,6 +181,8 @@ static inline struct page *alloc_page(struct phys_mem *phys, gfp_t gfp) { return
 void free_pages(struct page *page, unsigned int order);
 /* drain_all_pages - return every per-thread cache's frames to the buddy lists. */
 void drain_all_pages(struct phys_mem *phys);
+/* drain_idle_pages - return the frames of every cache unused since the previous call. */
+void drain_idle_pages(struct phys_mem *phys);
 /* drain_local_pages - return this thread's cache for `phys`. */
 void drain_local_pages(struct phys_mem *phys);
 void phys_get_stats(struct phys_mem *phys, struct phys_stats *st);

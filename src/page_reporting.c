@@ -32,6 +32,10 @@
  * (umm_system_create() does, unless the configuration says never), that
  * wakes every delay/2 (at least every millisecond, at most every second)
  * and releases every block that qualifies, one block per zone-lock hold.
+ * Each pass first drains the per-thread caches that were not used since
+ * the previous pass (drain_idle_pages()): an idle thread's cached frames
+ * are scattered over many blocks and would keep every one of them from
+ * becoming wholly free.
  * A free-path check would need a later free to notice that a block has
  * become old, and a large munmap followed by silence would keep its
  * memory; the thread needs none.  page_reporting_run() does one pass
@@ -120,6 +124,7 @@ static void *reporting_thread(void *arg)
 		if (r->stop)
 			break;
 		pthread_mutex_unlock(&r->lock);
+		drain_idle_pages(r->phys);
 		reporting_pass(r->phys, r->delay_ns, r);
 		pthread_mutex_lock(&r->lock);
 	}
