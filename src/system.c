@@ -196,6 +196,8 @@ const char *umm_strerror(int err)
 
 /**
  * umm_system_stats - snapshot of system-wide counters.  0 or -EINVAL.
+ * First gives the calling thread's cached VMA and mm objects back to
+ * their slabs, so that free_frames is exact for a quiescent system.
  */
 int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 {
@@ -205,6 +207,9 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	if (!sys || !st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
+	/* objects in this thread's magazines keep slabs (frames) allocated */
+	kmem_cache_drain_local(sys->mm_cache);
+	kmem_cache_drain_local(sys->vma_cache);
 	phys_get_stats(sys->phys, &ps);
 	st->total_frames = ps.nr_frames;
 	st->free_frames = ps.nr_free;

@@ -25,6 +25,11 @@ struct umm_sys_stats {
 	unsigned long host_populated_bytes;  /* physical memory brought in from the host (cumulative) */
 	unsigned long host_released_bytes;   /* physical memory given back to the host (cumulative) */
 };
+/*
+ * umm_system_stats - the counters above.  The calling thread's per-thread
+ * caches of usermm's own structures are emptied first, so free_frames is
+ * exact when no other thread is using the system.
+ */
 int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st);
 
 struct umm_mm_stats {
