@@ -99,7 +99,11 @@ struct kmem_cache {
 	uint64_t id;                    /* unique, never reused: tags magazine slots */
 	struct list_head magazines;     /* [mag_owner_lock] */
 	struct phys_mem *phys;
+	uintptr_t arena_base;           /* phys->base, phys->pages and the arena's size, */
+	struct page *pages;             /* copied here so that obj_to_slab() needs no */
+	uintptr_t arena_bytes;          /* load of phys on the free fast path */
 	size_t size;                    /* object stride: requested size rounded to align */
+	uint64_t size_magic;            /* UINT64_MAX / size + 1: divisibility test without a divide */
 	size_t align;
 	unsigned int order;             /* frames per slab = 2^order */
 	unsigned int objs_per_slab;
@@ -174,16 +178,17 @@ static void slab_init(struct kmem_cache *cache, struct page *slab)
 /* obj_to_slab - the head descriptor of the slab holding obj. */
 static struct page *obj_to_slab(struct kmem_cache *cache, const void *obj)
 {
-	struct phys_mem *phys = cache->phys;
-	uintptr_t off = (uintptr_t)obj - (uintptr_t)phys->base;
+	uintptr_t off = (uintptr_t)obj - cache->arena_base;
 	unsigned long pfn;
 	struct page *slab;
 
-	BUG_ON(off >= phys->nr_frames * PAGE_SIZE);
+	BUG_ON(off >= cache->arena_bytes);
 	pfn = (unsigned long)(off >> PAGE_SHIFT) & ~((1UL << cache->order) - 1);
-	slab = pfn_to_page(phys, pfn);
+	slab = &cache->pages[pfn];
 	BUG_ON(!PageSlab(slab) || slab->slab_cache != cache);
-	BUG_ON((off - ((uintptr_t)pfn << PAGE_SHIFT)) % cache->size != 0);
+	/* (off within the slab) % size == 0, for offsets < 2^32 (Lemire's test) */
+	BUG_ON((uint64_t)(uint32_t)(off - ((uintptr_t)pfn << PAGE_SHIFT)) * cache->size_magic >
+	       cache->size_magic - 1);
 	return slab;
 }
 
@@ -490,7 +495,11 @@ struct kmem_cache *kmem_cache_create(struct phys_mem *phys, const char *name, si
 	}
 	snprintf(cache->name, sizeof(cache->name), "%s", name ? name : "?");
 	cache->phys = phys;
+	cache->arena_base = (uintptr_t)phys->base;
+	cache->pages = phys->pages;
+	cache->arena_bytes = phys->nr_frames * PAGE_SIZE;
 	cache->size = size;
+	cache->size_magic = UINT64_MAX / size + 1;
 	cache->align = align;
 	cache->order = order;
 	cache->objs_per_slab = (unsigned int)((PAGE_SIZE << order) / size);
