@@ -23,7 +23,14 @@
  * Giving memory back: arena_punch() punches a range out of the memfd
  * (fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)), which frees the
  * host pages and makes the range read back as zeros, and clears the
- * chunks' bits, so the next allocation there populates them again.  The
+ * chunks' bits, so the next allocation there populates them again.  It
+ * also drops the host pages of the descriptors of every frame of the
+ * range but the first (madvise(MADV_DONTNEED) on the whole descriptor
+ * pages among them; they read back as zeros, which is what a free
+ * non-head frame's descriptor may be; the first frame's descriptor is the
+ * free block's head and stays).  Together with the allocator writing only
+ * block heads at creation, the descriptor array is resident in proportion
+ * to the frames in use, not to the arena's size.  The
  * policy (which free blocks, after how long) is page_reporting.c's; the
  * caller guarantees that no frame of the range is in use (it holds the
  * range isolated from the buddy lists), which is also why the bitmap
@@ -169,8 +176,10 @@ int arena_populate_all(struct phys_mem *phys)
  * @nr: frames, a multiple of ARENA_CHUNK_FRAMES (or up to the arena's end)
  *
  * The caller guarantees no frame of the range is allocated or can be
- * until this returns (page_reporting.c holds the block isolated).  After
- * it the frames read as zeros and their chunks are absent.  Takes no lock.
+ * until this returns and that no descriptor of the range but the first
+ * holds state (page_reporting.c holds a free block isolated).  After it
+ * the frames read as zeros, their chunks are absent and the other
+ * descriptors are zero.  Takes no lock.
  * Return: bytes of present chunks released (0 if the punch failed, in
  * which case the range is left as it was).
  */
@@ -180,10 +189,17 @@ size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
 	unsigned long last = (pfn + nr - 1) >> ARENA_CHUNK_ORDER;
 	size_t released = 0;
 
+	uintptr_t desc_start, desc_end;
+
 	VM_BUG_ON(pfn % ARENA_CHUNK_FRAMES || pfn + nr > phys->nr_frames);
 	if (fallocate(phys->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)pfn << PAGE_SHIFT, (off_t)nr << PAGE_SHIFT))
 		return 0;
+	/* the descriptors of the frames after the first: whole pages only */
+	desc_start = ALIGN_UP((uintptr_t)&phys->pages[pfn + 1], PAGE_SIZE);
+	desc_end = ALIGN_DOWN((uintptr_t)&phys->pages[pfn + nr], PAGE_SIZE);
+	if (desc_start < desc_end)
+		madvise((void *)desc_start, desc_end - desc_start, MADV_DONTNEED);
 	for (c = first; c <= last; c++) {
 		size_t off, len = chunk_bytes(phys, c, &off);
 

@@ -1071,16 +1071,20 @@ static void set_watermarks(struct phys_mem *phys, const struct phys_params *para
 	phys->wmark[WMARK_HIGH] = high;
 }
 
-/* init_frames - descriptors start empty; every frame goes to the buddy lists. */
+/*
+ * init_frames - every frame goes to the buddy lists.  Only the head
+ * descriptor of each block is written: the others stay zero (a free tail
+ * needs no state, an allocated frame's descriptor is reset by
+ * alloc_pages()), so the descriptor array becomes resident in the host
+ * only as frames are used, not all at creation.
+ */
 static void init_frames(struct phys_mem *phys)
 {
-	unsigned long pfn = 0, i;
+	unsigned long pfn = 0;
 	unsigned int o;
 
 	for (o = 0; o < MAX_ORDER; o++)
 		INIT_LIST_HEAD(&phys->free_area[o].free_list);
-	for (i = 0; i < phys->nr_frames; i++)
-		INIT_LIST_HEAD(&phys->pages[i].lru);
 	while (pfn < phys->nr_frames) {
 		o = MAX_ORDER - 1;
 		while ((pfn & ((1UL << o) - 1)) || pfn + (1UL << o) > phys->nr_frames)

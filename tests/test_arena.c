@@ -272,6 +272,57 @@ static void test_nothing_in_use_punched(void)
 	phys_destroy(phys);
 }
 
+/* desc_resident - bytes of the descriptors of [pfn, pfn+nr) resident in the host. */
+static unsigned long desc_resident(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	uintptr_t start = ALIGN_DOWN((uintptr_t)&phys->pages[pfn], PAGE_SIZE);
+	uintptr_t end = ALIGN_UP((uintptr_t)&phys->pages[pfn + nr], PAGE_SIZE);
+	unsigned long n = (end - start) / PAGE_SIZE, i, r = 0;
+	unsigned char *vec = malloc(n);
+
+	REQUIRE(vec);
+	REQUIRE(mincore((void *)start, end - start, vec) == 0);
+	for (i = 0; i < n; i++)
+		r += vec[i] & 1;
+	free(vec);
+	return r * PAGE_SIZE;
+}
+
+/*
+ * The descriptor array is resident in proportion to the frames used: a
+ * new arena touches only block heads, and punching a block drops its
+ * other descriptors again (they read back as zero, and the allocator
+ * works on).
+ */
+static void test_descriptors_follow_use(void)
+{
+	struct phys_mem *phys = make_phys(64 * MiB, false);
+	unsigned long nr = phys->nr_frames, array = nr * sizeof(struct page), pfn, j;
+	struct page *blk;
+
+	CHECK(desc_resident(phys, 0, nr) <= array / 8);
+	blk = alloc_pages(phys, GFP_NORECLAIM, MAX_ORDER - 1);
+	REQUIRE(blk);
+	pfn = page_to_pfn(blk);
+	CHECK(desc_resident(phys, pfn, BLOCK_FRAMES) >= BLOCK_FRAMES * sizeof(struct page));
+	for (j = 0; j < BLOCK_FRAMES; j++)
+		fill_frame(phys, pfn + j);
+	free_pages(blk, MAX_ORDER - 1);
+	CHECK(page_reporting_run(phys, 0) >= BLOCK_FRAMES * PAGE_SIZE);
+	/* all but the head's page and the page it shares with the next block */
+	CHECK(desc_resident(phys, pfn, BLOCK_FRAMES) <= 2 * PAGE_SIZE);
+	CHECK_EQ(phys_check(phys), 0);
+	blk = alloc_pages(phys, GFP_NORECLAIM, MAX_ORDER - 1);
+	REQUIRE(blk);
+	for (j = 0; j < BLOCK_FRAMES; j++) {
+		CHECK(page_count(blk + j) == (j == 0));
+		CHECK(frame_zero(phys, page_to_pfn(blk) + j));
+	}
+	free_pages(blk, MAX_ORDER - 1);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
 struct churn_arg {
 	struct phys_mem *phys;
 	unsigned int seed;
@@ -413,6 +464,7 @@ int main(void)
 	RUN(test_populate_at_creation);
 	RUN(test_punched_reads_zero);
 	RUN(test_nothing_in_use_punched);
+	RUN(test_descriptors_follow_use);
 	RUN(test_punch_races_allocation);
 	RUN(test_resident_falls_after_munmap);
 	return test_summary("test_arena");
