@@ -254,10 +254,18 @@ static struct page *rmqueue_locked(struct phys_mem *phys, unsigned int order)
 
 	while (o < MAX_ORDER && list_empty(&phys->free_area[o].free_list))
 		o++;
-	if (o == MAX_ORDER)
-		return NULL;
-	page = list_first_entry(&phys->free_area[o].free_list, struct page, lru);
-	del_from_free_area(phys, page, o);
+	if (o == MAX_ORDER) {
+		/* the lists are dry: list the highest never-listed block */
+		if (!phys->lazy_end)
+			return NULL;
+		o = MAX_ORDER - 1;
+		phys->lazy_end -= 1UL << o;
+		phys->free_area[o].nr_free--;
+		page = &phys->pages[phys->lazy_end];
+	} else {
+		page = list_first_entry(&phys->free_area[o].free_list, struct page, lru);
+		del_from_free_area(phys, page, o);
+	}
 	while (o > order) {
 		o--;
 		add_to_free_area(phys, page + (1UL << o), o);
@@ -968,6 +976,13 @@ static long check_buddy_lists(struct check_state *cs)
 			check_mark(cs, pfn, 1UL << o, SEEN_BUDDY_HEAD);
 			total += 1L << o;
 		}
+		if (o == MAX_ORDER - 1) {       /* never-listed blocks */
+			count += phys->lazy_end >> o;
+			total += (long)phys->lazy_end;
+			check_mark(cs, 0, phys->lazy_end, SEEN_FREE_TAIL);
+			if (phys->lazy_end & ((1UL << o) - 1))
+				check_fail(cs, "lazy_end not block aligned", phys->lazy_end, o);
+		}
 		if (count != phys->free_area[o].nr_free)
 			check_fail(cs, "free_area count mismatch", count, o);
 	}
@@ -1072,19 +1087,27 @@ static void set_watermarks(struct phys_mem *phys, const struct phys_params *para
 }
 
 /*
- * init_frames - every frame goes to the buddy lists.  Only the head
- * descriptor of each block is written: the others stay zero (a free tail
- * needs no state, an allocated frame's descriptor is reset by
- * alloc_pages()), so the descriptor array becomes resident in the host
- * only as frames are used, not all at creation.
+ * init_frames - every frame is free.  The whole blocks of order
+ * MAX_ORDER-1 are not put on their list yet: frames [0, lazy_end) are
+ * such blocks, counted in free_area[MAX_ORDER-1].nr_free, and
+ * rmqueue_locked() lists the highest one when the lists run dry (the
+ * order in which listing them all at creation would have handed them
+ * out).  The frames after the last whole block go to the lists at once.
+ * No other descriptor is written: a free non-head frame needs no state
+ * and alloc_pages() resets an allocated frame's descriptor, so the
+ * descriptor array becomes resident in the host as frames are used, not
+ * in proportion to the arena.
  */
 static void init_frames(struct phys_mem *phys)
 {
-	unsigned long pfn = 0;
+	unsigned long pfn = phys->nr_frames & ~((1UL << (MAX_ORDER - 1)) - 1);
 	unsigned int o;
 
 	for (o = 0; o < MAX_ORDER; o++)
 		INIT_LIST_HEAD(&phys->free_area[o].free_list);
+	/* whole max-order blocks are listed lazily, highest first (rmqueue_locked) */
+	phys->lazy_end = pfn;
+	phys->free_area[MAX_ORDER - 1].nr_free = pfn >> (MAX_ORDER - 1);
 	while (pfn < phys->nr_frames) {
 		o = MAX_ORDER - 1;
 		while ((pfn & ((1UL << o) - 1)) || pfn + (1UL << o) > phys->nr_frames)

@@ -87,6 +87,8 @@ struct phys_mem {
 
 	pthread_mutex_t zone_lock;    /* buddy lists, nr_free */
 	struct free_area free_area[MAX_ORDER];
+	unsigned long lazy_end;       /* [zone_lock] frames [0, lazy_end): free blocks of
+	                                 order MAX_ORDER-1 not yet on their list */
 	_Atomic long nr_free;         /* frames free: buddy + pcp */
 	_Atomic long nr_pcp;
 	unsigned long wmark[3];       /* WMARK_MIN/LOW/HIGH */
