@@ -89,7 +89,7 @@ struct phys_mem {
 	struct free_area free_area[MAX_ORDER];
 	unsigned long lazy_end;       /* [zone_lock] frames [0, lazy_end): free blocks of
 	                                 order MAX_ORDER-1 not yet on their list */
-	_Atomic long nr_free;         /* frames free: buddy + pcp */
+	_Atomic long nr_free;         /* frames free: buddy lists (lazy blocks too) + pcp + isolated */
 	_Atomic long nr_pcp;
 	unsigned long wmark[3];       /* WMARK_MIN/LOW/HIGH */
 	unsigned int pcp_high, pcp_batch;
@@ -219,10 +219,10 @@ static inline void arena_prepare(struct phys_mem *phys, unsigned long pfn, unsig
 /*
  * Blocks of order MAX_ORDER-1 for page_reporting.c (zone lock taken inside).
  * isolate_idle_block - take a free block that has been free since before
- * `free_before` (ns, CLOCK_MONOTONIC) and whose frames are present in the
+ * `free_before` (arena_clock_ns() time) and whose frames are present in the
  * host out of the buddy lists; its frames stay counted free.  Returns its
  * first pfn, or -1 if there is none (or taking one would leave fewer than
- * wmark[HIGH] frames allocatable).
+ * wmark[HIGH] plus one block's frames allocatable).
  * putback_isolated_block - return it (at the tail: reused last).
  */
 long isolate_idle_block(struct phys_mem *phys, uint64_t free_before);
@@ -233,7 +233,7 @@ uint64_t arena_clock_ns(void);
 /*
  * page_reporting_start - start the thread that punches blocks free for
  * `delay_ms` back to the host (and marks their chunks absent).
- * page_reporting_stop - stop and join it (before phys_destroy()).
+ * page_reporting_stop - stop and join it (phys_destroy() calls it).
  * page_reporting_run - one synchronous pass with the given minimum age:
  * returns bytes released.  0 or -errno / no-op.
  */
