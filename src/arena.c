@@ -17,6 +17,9 @@
  * the kernel lacks it, with fallocate() on the memfd (host pages allocated;
  * the first touch still takes a cheaper minor fault).  A bitmap, one bit
  * per chunk, says which chunks are present; it is not in struct page.
+ * The descriptor pages of the chunk's frames are populated with it (the
+ * descriptor array is anonymous memory, resident only where it has been
+ * touched; see below).
  * A system may also populate the whole arena at creation
  * (arena_populate_all()).
  *
@@ -100,6 +103,21 @@ static int host_populate(struct phys_mem *phys, size_t off, size_t len)
 	return 0;
 }
 
+/*
+ * populate_descriptors - bring the descriptor pages of frames [pfn, pfn+nr)
+ * in as well, so the faults that use the chunk's frames do not take a
+ * host fault per descriptor page.  Best effort: a failure (or a kernel
+ * without MADV_POPULATE_WRITE) leaves them to be faulted in on first use.
+ */
+static void populate_descriptors(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	uintptr_t start = ALIGN_DOWN((uintptr_t)&phys->pages[pfn], PAGE_SIZE);
+	uintptr_t end = ALIGN_UP((uintptr_t)&phys->pages[pfn + nr], PAGE_SIZE);
+
+	if (!phys->no_populate_write)
+		(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+}
+
 /* chunk_bytes - bytes of chunk `chunk` (the last one may be short). */
 static size_t chunk_bytes(struct phys_mem *phys, unsigned long chunk, size_t *off)
 {
@@ -133,6 +151,7 @@ void arena_populate_chunks(struct phys_mem *phys, unsigned long pfn, unsigned lo
 		if (!chunk_present(phys, c)) {
 			len = chunk_bytes(phys, c, &off);
 			if (!host_populate(phys, off, len)) {
+				populate_descriptors(phys, off >> PAGE_SHIFT, len >> PAGE_SHIFT);
 				chunk_set_present(phys, c, true);
 				atomic_fetch_add_explicit(&phys->populated_bytes, len, memory_order_relaxed);
 			}
@@ -161,6 +180,7 @@ int arena_populate_all(struct phys_mem *phys)
 			continue;
 		err = host_populate(phys, off, len);
 		if (!err) {
+			populate_descriptors(phys, off >> PAGE_SHIFT, len >> PAGE_SHIFT);
 			chunk_set_present(phys, c, true);
 			atomic_fetch_add_explicit(&phys->populated_bytes, len, memory_order_relaxed);
 		}

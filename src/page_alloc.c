@@ -1144,6 +1144,7 @@ int phys_create(size_t bytes, const struct phys_params *params, struct phys_mem 
 	err = arena_create(nr, meta_bytes, &phys);
 	if (err)
 		return err;
+	phys->pages = (struct page *)((char *)phys + hdr);
 	phys->free_since = calloc(nr_blocks, sizeof(uint64_t));
 	if (!phys->free_since) {
 		arena_destroy(phys);
@@ -1157,7 +1158,6 @@ int phys_create(size_t bytes, const struct phys_params *params, struct phys_mem 
 			return err;
 		}
 	}
-	phys->pages = (struct page *)((char *)phys + hdr);
 	pthread_mutex_init(&phys->zone_lock, NULL);
 	pthread_mutex_init(&phys->pcp_list_lock, NULL);
 	INIT_LIST_HEAD(&phys->pcp_list);
