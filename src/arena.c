@@ -41,6 +41,14 @@
  * while none of its frames is allocated, and only set by a thread that
  * holds one of its frames.
  *
+ * Known-zero frames: a second bitmap, one bit per frame, marks the frames
+ * that have not been handed out since the memfd was created or their
+ * block was punched, and so read as zeros.  alloc_pages() clears a frame's
+ * bit when it hands the frame out (arena_take_zeroed()) and skips the
+ * memset of GFP_ZERO when every frame of the block had it.  Only the
+ * allocating thread, which owns the frames, clears bits; only
+ * arena_punch(), which holds the block isolated, sets them.
+ *
  * Counters (cumulative, bytes): populated_bytes counts chunks brought in
  * by arena_prepare()/arena_populate_all(); released_bytes counts the bytes
  * of present chunks punched out.  Their difference is what usermm believes
@@ -161,6 +169,40 @@ void arena_populate_chunks(struct phys_mem *phys, unsigned long pfn, unsigned lo
 }
 
 /**
+ * arena_take_zeroed_slow - arena_take_zeroed() for more than one frame.
+ * @phys: the arena
+ * @pfn: first frame
+ * @nr: frames, all owned by the caller
+ *
+ * Return: true if every frame of the range was known to be zero.
+ */
+bool arena_take_zeroed_slow(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	unsigned long i, zero = 0;
+
+	for (i = pfn; i < pfn + nr; i++) {
+		unsigned long *w = &phys->zeroed[i / BITS_PER_LONG];
+		unsigned long bit = 1UL << (i % BITS_PER_LONG);
+
+		if (__atomic_load_n(w, __ATOMIC_RELAXED) & bit) {
+			__atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
+			zero++;
+		}
+	}
+	return zero == nr;
+}
+
+/* mark_zeroed - frames [pfn, pfn+nr) read as zero and are not in use. */
+static void mark_zeroed(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = pfn; i < pfn + nr; i++)
+		__atomic_fetch_or(&phys->zeroed[i / BITS_PER_LONG], 1UL << (i % BITS_PER_LONG),
+				  __ATOMIC_RELAXED);
+}
+
+/**
  * arena_populate_all - bring the whole arena in from the host.
  * @phys: the arena
  *
@@ -216,6 +258,7 @@ size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
 		      (off_t)pfn << PAGE_SHIFT, (off_t)nr << PAGE_SHIFT))
 		return 0;
 	/* the descriptors of the frames after the first: whole pages only */
+	mark_zeroed(phys, pfn, nr);
 	desc_start = ALIGN_UP((uintptr_t)&phys->pages[pfn + 1], PAGE_SIZE);
 	desc_end = ALIGN_DOWN((uintptr_t)&phys->pages[pfn + nr], PAGE_SIZE);
 	if (desc_start < desc_end)
@@ -287,13 +330,19 @@ int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out)
 {
 	unsigned long nr_chunks = (nr + ARENA_CHUNK_FRAMES - 1) / ARENA_CHUNK_FRAMES;
 	struct phys_mem *phys;
-	unsigned long *bitmap;
+	unsigned long *bitmap, *zeroed;
 	void *base;
 	int fd, err;
 
 	bitmap = calloc((nr_chunks + BITS_PER_LONG - 1) / BITS_PER_LONG, sizeof(unsigned long));
-	if (!bitmap)
+	zeroed = malloc((nr + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(unsigned long));
+	if (!bitmap || !zeroed) {
+		free(bitmap);
+		free(zeroed);
 		return -ENOMEM;
+	}
+	/* a new memfd reads as zeros everywhere (bits past the last frame are never read) */
+	memset(zeroed, 0xff, (nr + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(unsigned long));
 	fd = memfd_create("usermm-phys", MFD_CLOEXEC);
 	if (fd < 0)
 		goto err_free;
@@ -308,6 +357,7 @@ int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out)
 		munmap(base, nr * PAGE_SIZE);
 		close(fd);
 		free(bitmap);
+		free(zeroed);
 		return -err;
 	}
 	phys->base = base;
@@ -315,6 +365,7 @@ int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out)
 	phys->nr_frames = nr;
 	phys->meta_bytes = meta_bytes;
 	phys->populated = bitmap;
+	phys->zeroed = zeroed;
 	phys->nr_chunks = nr_chunks;
 	pthread_mutex_init(&phys->populate_lock, NULL);
 	*out = phys;
@@ -324,10 +375,12 @@ err_close:
 	err = errno;
 	close(fd);
 	free(bitmap);
+	free(zeroed);
 	return -err;
 err_free:
 	err = errno;
 	free(bitmap);
+	free(zeroed);
 	return -err;
 }
 
@@ -343,6 +396,7 @@ void arena_destroy(struct phys_mem *phys)
 
 	pthread_mutex_destroy(&phys->populate_lock);
 	free(phys->populated);
+	free(phys->zeroed);
 	munmap(base, arena);
 	close(fd);
 	munmap(phys, meta);

@@ -621,6 +621,9 @@ static struct page *alloc_slowpath(struct phys_mem *phys, gfp_t gfp, unsigned in
  *
  * Takes and releases the calling thread's cache lock and/or the zone
  * lock; may call the reclaim and kswapd hooks with no lock held.
+ * GFP_ZERO skips the memset when every frame of the block is known to be
+ * zero (not used since the arena was created or the block was punched;
+ * see arena.c).
  * Return: the head page (refcount 1, flags clear, other fields zero) or
  * NULL on bad arguments, exhaustion or an injected failure.
  */
@@ -643,7 +646,8 @@ struct page *alloc_pages(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 	reset_descriptor(page, 1);
 	for (i = 1; i < (1UL << order); i++)
 		reset_descriptor(page + i, 0);
-	if (gfp & GFP_ZERO)
+	/* frames never used since the memfd was created or punched are zero already */
+	if (!arena_take_zeroed(phys, pfn_of(phys, page), 1UL << order) && (gfp & GFP_ZERO))
 		memset(page_address(page), 0, PAGE_SIZE << order);
 	return page;
 fail:

@@ -110,6 +110,7 @@ struct phys_mem {
 
 	/* host memory (arena.c) */
 	unsigned long *populated;     /* bit per ARENA_CHUNK_FRAMES chunk: present in the host */
+	unsigned long *zeroed;        /* bit per frame: not used since created or punched (reads zero) */
 	unsigned long nr_chunks;
 	pthread_mutex_t populate_lock;
 	bool no_populate_write;       /* kernel lacks MADV_POPULATE_WRITE: use fallocate */
@@ -214,6 +215,28 @@ static inline void arena_prepare(struct phys_mem *phys, unsigned long pfn, unsig
 	if (likely((w >> (c % (8 * sizeof(long)))) & 1) && nr <= ARENA_CHUNK_FRAMES)
 		return;
 	arena_populate_chunks(phys, pfn, nr);
+}
+
+bool arena_take_zeroed_slow(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
+
+/*
+ * arena_take_zeroed - frames [pfn, pfn+nr) are being handed out: forget
+ * that they are zero.  Returns true if all of them were (never used since
+ * the arena was created or their block was punched).  Called with no lock
+ * by the allocating thread, which owns the frames.
+ */
+static inline bool arena_take_zeroed(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	unsigned long *w = &phys->zeroed[pfn / (8 * sizeof(long))];
+	unsigned long bit = 1UL << (pfn % (8 * sizeof(long)));
+
+	if (likely(nr == 1)) {
+		if (likely(!(__atomic_load_n(w, __ATOMIC_RELAXED) & bit)))
+			return false;
+		__atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
+		return true;
+	}
+	return arena_take_zeroed_slow(phys, pfn, nr);
 }
 
 /*

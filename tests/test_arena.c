@@ -323,6 +323,56 @@ static void test_descriptors_follow_use(void)
 	phys_destroy(phys);
 }
 
+/*
+ * GFP_ZERO may skip the memset only for frames not used since creation or
+ * a punch: a frame written, freed and handed out again must be zeroed.
+ */
+static void test_gfp_zero_known_zero(void)
+{
+	struct phys_mem *phys = make_phys(16 * MiB, false);
+	struct page *a, *b, *blk;
+	unsigned long j;
+
+	a = alloc_page(phys, GFP_KERNEL);              /* fresh: zero, bit taken */
+	REQUIRE(a);
+	CHECK(frame_zero(phys, page_to_pfn(a)));
+	memset(page_address(a), 0xa5, PAGE_SIZE);
+	put_page(a);
+	b = alloc_page(phys, GFP_ZERO);
+	REQUIRE(b);
+	CHECK(b == a);                                  /* LIFO per-thread cache */
+	CHECK(frame_zero(phys, page_to_pfn(b)));
+	put_page(b);
+	/* a block: dirty frames inside a punched-then-reused block */
+	blk = alloc_pages(phys, GFP_NORECLAIM, MAX_ORDER - 1);
+	REQUIRE(blk);
+	for (j = 0; j < BLOCK_FRAMES; j += 7)
+		fill_frame(phys, page_to_pfn(blk) + j);
+	free_pages(blk, MAX_ORDER - 1);
+	blk = alloc_pages(phys, GFP_NORECLAIM | GFP_ZERO, MAX_ORDER - 1);  /* not punched: memset */
+	REQUIRE(blk);
+	for (j = 0; j < BLOCK_FRAMES; j++)
+		if (!frame_zero(phys, page_to_pfn(blk) + j)) {
+			CHECK(!"GFP_ZERO block not zero");
+			break;
+		}
+	for (j = 0; j < BLOCK_FRAMES; j += 5)
+		fill_frame(phys, page_to_pfn(blk) + j);
+	free_pages(blk, MAX_ORDER - 1);
+	drain_all_pages(phys);
+	CHECK(page_reporting_run(phys, 0) > 0);
+	blk = alloc_pages(phys, GFP_NORECLAIM | GFP_ZERO, MAX_ORDER - 1);  /* punched: known zero */
+	REQUIRE(blk);
+	for (j = 0; j < BLOCK_FRAMES; j++)
+		if (!frame_zero(phys, page_to_pfn(blk) + j)) {
+			CHECK(!"GFP_ZERO block not zero after punch");
+			break;
+		}
+	free_pages(blk, MAX_ORDER - 1);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
 struct churn_arg {
 	struct phys_mem *phys;
 	unsigned int seed;
@@ -465,6 +515,7 @@ int main(void)
 	RUN(test_punched_reads_zero);
 	RUN(test_nothing_in_use_punched);
 	RUN(test_descriptors_follow_use);
+	RUN(test_gfp_zero_known_zero);
 	RUN(test_punch_races_allocation);
 	RUN(test_resident_falls_after_munmap);
 	return test_summary("test_arena");
