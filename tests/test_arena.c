@@ -8,6 +8,7 @@
  */
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "page_alloc.h"
@@ -137,6 +138,29 @@ static void test_populate_on_first_alloc(void)
 	CHECK(arena_range_present(phys, page_to_pfn(a), BLOCK_FRAMES));
 	CHECK_EQ(resident_frames(phys, page_to_pfn(a), BLOCK_FRAMES), BLOCK_FRAMES);
 	free_pages(a, MAX_ORDER - 1);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
+/* Kernels without MADV_POPULATE_WRITE: the fallback (fallocate on the memfd) brings chunks in too. */
+static void test_populate_fallback(void)
+{
+	struct phys_mem *phys = make_phys(8 * MiB, false);
+	struct page *a;
+	unsigned long chunk;
+	struct stat st;
+
+	phys->no_populate_write = true;
+	a = alloc_page(phys, GFP_ZERO);
+	REQUIRE(a);
+	chunk = page_to_pfn(a) & ~(ARENA_CHUNK_FRAMES - 1);
+	CHECK_EQ(stats(phys).populated_bytes, ARENA_CHUNK_FRAMES * PAGE_SIZE);
+	/* fallocated shmem pages are not "resident" to mincore until touched: ask the memfd */
+	CHECK(fstat(phys->memfd, &st) == 0 && (unsigned long)st.st_blocks * 512 >= ARENA_CHUNK_FRAMES * PAGE_SIZE);
+	CHECK(frame_zero(phys, page_to_pfn(a)));
+	CHECK(frame_zero(phys, chunk + ARENA_CHUNK_FRAMES - 1));
+	put_page(a);
+	drain_all_pages(phys);
 	CHECK_EQ(phys_check(phys), 0);
 	phys_destroy(phys);
 }
@@ -511,6 +535,7 @@ int main(void)
 {
 	RUN(test_config_bad_inputs);
 	RUN(test_populate_on_first_alloc);
+	RUN(test_populate_fallback);
 	RUN(test_populate_at_creation);
 	RUN(test_punched_reads_zero);
 	RUN(test_nothing_in_use_punched);
