@@ -153,7 +153,8 @@ int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms)
 	if (!r)
 		return -ENOMEM;
 	r->phys = phys;
-	r->delay_ns = (uint64_t)delay_ms * 1000000ull;
+	/* past ~31 years the product would overflow; no block waits that long anyway */
+	r->delay_ns = (uint64_t)MIN(delay_ms, 1000000000000ul) * 1000000ull;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

@@ -108,6 +108,26 @@ static void test_config_bad_inputs(void)
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
 	CHECK(sys->phys->reporting != NULL);        /* default: a reporting thread */
 	umm_system_destroy(sys);
+	/* 2^64 ns + 0.45 ms: in ns this wraps to "at once" unless it is clamped */
+	cfg.release_ms = 18446744073710L;
+	cfg.phys_bytes = 32 * MiB;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	{
+		struct umm_mm *mm;
+		uintptr_t a, off;
+		struct umm_sys_stats st;
+
+		REQUIRE(umm_mm_create(sys, &mm) == 0);
+		REQUIRE(umm_mmap(mm, 0, 16 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				 NULL, 0, &a) == 0);
+		for (off = 0; off < 16 * MiB; off += PAGE_SIZE)
+			REQUIRE(umm_write(mm, a + off, &off, sizeof(off)) == 0);
+		umm_mm_destroy(mm);
+		usleep(100000);
+		REQUIRE(umm_system_stats(sys, &st) == 0);
+		CHECK_EQ(st.host_released_bytes, 0);
+	}
+	umm_system_destroy(sys);
 }
 
 /* The first frame handed out of a chunk brings the whole chunk in; the next ones cost nothing. */
