@@ -49,9 +49,10 @@
  * allocating thread, which owns the frames, clears bits; only
  * arena_punch(), which holds the block isolated, sets them.
  *
- * Counters (cumulative, bytes): populated_bytes counts chunks brought in
- * by arena_prepare()/arena_populate_all(); released_bytes counts the bytes
- * of present chunks punched out.  Their difference is what usermm believes
+ * Counters (cumulative): populated_bytes counts chunks brought in by
+ * arena_prepare()/arena_populate_all(), populate_ns the time those calls
+ * spent in the host; released_bytes counts the bytes of present chunks
+ * punched out.  populated_bytes - released_bytes is what usermm believes
  * the host holds for the arena.
  *
  * The descriptor region (struct phys_mem + struct page array) is mapped
@@ -66,6 +67,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
 
@@ -95,8 +97,27 @@ static void chunk_set_present(struct phys_mem *phys, unsigned long chunk, bool p
 		__atomic_fetch_and(w, ~bit, __ATOMIC_RELEASE);
 }
 
-/* host_populate - bring [off, off+len) of the memfd in.  0 or -errno. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int __host_populate(struct phys_mem *phys, size_t off, size_t len);
+
+/* host_populate - bring [off, off+len) of the memfd in, timed.  0 or -errno. */
 static int host_populate(struct phys_mem *phys, size_t off, size_t len)
+{
+	uint64_t t0 = mono_ns();
+	int err = __host_populate(phys, off, len);
+
+	atomic_fetch_add_explicit(&phys->populate_ns, mono_ns() - t0, memory_order_relaxed);
+	return err;
+}
+
+static int __host_populate(struct phys_mem *phys, size_t off, size_t len)
 {
 	if (!phys->no_populate_write) {
 		if (!madvise((char *)phys->base + off, len, MADV_POPULATE_WRITE))

@@ -899,6 +899,7 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	st->kswapd_wakeups = atomic_load(&phys->stat.kswapd_wakeups);
 	st->populated_bytes = atomic_load(&phys->populated_bytes);
 	st->released_bytes = atomic_load(&phys->released_bytes);
+	st->populate_ns = atomic_load(&phys->populate_ns);
 }
 
 /* ------------------------------------------------------------------ */

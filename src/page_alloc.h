@@ -68,6 +68,7 @@ struct phys_stats {
 	unsigned long kswapd_wakeups;   /* low watermark crossings */
 	unsigned long populated_bytes;  /* arena bytes brought in from the host (cumulative) */
 	unsigned long released_bytes;   /* arena bytes punched back to the host (cumulative) */
+	unsigned long populate_ns;      /* wall time spent populating (cumulative) */
 	unsigned long isolated;         /* frames held out of the buddy lists while being released */
 };
 
@@ -115,6 +116,7 @@ struct phys_mem {
 	pthread_mutex_t populate_lock;
 	bool no_populate_write;       /* kernel lacks MADV_POPULATE_WRITE: use fallocate */
 	_Atomic unsigned long populated_bytes, released_bytes;
+	_Atomic unsigned long populate_ns; /* time spent bringing chunks in (cumulative) */
 
 	/* giving free blocks back (page_reporting.c) */
 	uint64_t *free_since;         /* [zone_lock] per MAX_ORDER-1 block: ns it became free whole */

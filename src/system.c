@@ -219,6 +219,7 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->alloc_failures = ps.alloc_failures;
 	st->host_populated_bytes = ps.populated_bytes;
 	st->host_released_bytes = ps.released_bytes;
+	st->host_populate_ns = ps.populate_ns;
 	st->pagecache_pages = (unsigned long)atomic_load(&sys->nr_pagecache);
 	st->anon_pages = (unsigned long)stripe_counter_sum(&sys->nr_anon);
 	st->pgtable_pages = (unsigned long)atomic_load(&sys->nr_pgtable);

@@ -24,6 +24,7 @@ struct umm_sys_stats {
 	unsigned long warnings;         /* UMM_LOG_WARNING lines logged about this system */
 	unsigned long host_populated_bytes;  /* physical memory brought in from the host (cumulative) */
 	unsigned long host_released_bytes;   /* physical memory given back to the host (cumulative) */
+	unsigned long host_populate_ns;      /* time spent bringing memory in (cumulative) */
 };
 /*
  * umm_system_stats - the counters above.  The calling thread's per-thread
