@@ -138,9 +138,11 @@ static void test_populate_on_first_alloc(void)
 	unsigned long chunk;
 
 	CHECK_EQ(stats(phys).populated_bytes, 0);
+	CHECK_EQ(stats(phys).populate_ns, 0);
 	CHECK_EQ(resident_frames(phys, 0, phys->nr_frames), 0);
 	a = alloc_page(phys, GFP_KERNEL);
 	REQUIRE(a);
+	CHECK(stats(phys).populate_ns > 0);
 	chunk = page_to_pfn(a) & ~(ARENA_CHUNK_FRAMES - 1);
 	CHECK_EQ(stats(phys).populated_bytes, ARENA_CHUNK_FRAMES * PAGE_SIZE);
 	CHECK_EQ(resident_frames(phys, chunk, ARENA_CHUNK_FRAMES), ARENA_CHUNK_FRAMES);
