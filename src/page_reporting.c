@@ -82,10 +82,13 @@ static size_t reporting_pass(struct phys_mem *phys, uint64_t min_age_ns, struct 
 	if (min_age_ns > now)
 		return 0;
 	while ((pfn = isolate_idle_block(phys, before)) >= 0) {
-		released += arena_punch(phys, (unsigned long)pfn, 1UL << (MAX_ORDER - 1));
+		size_t n = arena_punch(phys, (unsigned long)pfn, 1UL << (MAX_ORDER - 1));
+
 		putback_isolated_block(phys, (unsigned long)pfn);
-		if (r && reporting_stopping(r))
+		/* a failed punch leaves the block present: it would be chosen again */
+		if (!n || (r && reporting_stopping(r)))
 			break;
+		released += n;
 	}
 	return released;
 }
