@@ -46,8 +46,9 @@
  * block was punched, and so read as zeros.  alloc_pages() clears a frame's
  * bit when it hands the frame out (arena_take_zeroed()) and skips the
  * memset of GFP_ZERO when every frame of the block had it.  Only the
- * allocating thread, which owns the frames, clears bits; only
- * arena_punch(), which holds the block isolated, sets them.
+ * allocating thread, which owns the frames, clears bits; they are set for
+ * every frame by arena_create() and for a block by arena_punch(), which
+ * holds the block isolated.
  *
  * Counters (cumulative): populated_bytes counts chunks brought in by
  * arena_prepare()/arena_populate_all(), populate_ns the time those calls
