@@ -50,6 +50,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "page_alloc.h"
 
@@ -60,6 +61,7 @@ struct page_reporting {
 	pthread_cond_t wake;
 	bool stop;                      /* [lock] */
 	uint64_t delay_ns;
+	pid_t pid;                      /* process the thread runs in */
 };
 
 static bool reporting_stopping(struct page_reporting *r)
@@ -156,6 +158,7 @@ int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms)
 	if (!r)
 		return -ENOMEM;
 	r->phys = phys;
+	r->pid = getpid();
 	/* past ~31 years the product would overflow; no block waits that long anyway */
 	r->delay_ns = (uint64_t)MIN(delay_ms, 1000000000000ul) * 1000000ull;
 	pthread_mutex_init(&r->lock, NULL);
@@ -179,7 +182,8 @@ int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms)
  * @phys: the arena (no-op if it has no reporting thread)
  *
  * Waits for a punch in progress to finish.  Not concurrent with
- * page_reporting_start() on the same arena.
+ * page_reporting_start() on the same arena.  In the child of a host
+ * fork(), which has no copy of the thread, it only frees the state.
  */
 void page_reporting_stop(struct phys_mem *phys)
 {
@@ -187,6 +191,12 @@ void page_reporting_stop(struct phys_mem *phys)
 
 	if (!r)
 		return;
+	phys->reporting = NULL;
+	if (r->pid != getpid()) {
+		/* the child of a host fork(): the thread was not copied, nothing to join */
+		free(r);
+		return;
+	}
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
 	pthread_cond_signal(&r->wake);
@@ -195,5 +205,4 @@ void page_reporting_stop(struct phys_mem *phys)
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
-	phys->reporting = NULL;
 }

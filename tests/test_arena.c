@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "page_alloc.h"
@@ -553,6 +554,28 @@ static void test_resident_falls_after_munmap(void)
 	umm_system_destroy(sys);
 }
 
+/* The child of a host fork() can destroy a system: there is no reporting thread there to join. */
+static void test_destroy_in_forked_child(void)
+{
+	struct umm_config cfg = { .phys_bytes = 16 * MiB, .release_ms = 5 };
+	struct umm_system *sys;
+	int status = 0;
+	pid_t pid;
+
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	REQUIRE(sys->phys->reporting != NULL);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		alarm(10);                      /* a hang is a failure */
+		umm_system_destroy(sys);
+		_exit(0);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	umm_system_destroy(sys);
+}
+
 int main(void)
 {
 	RUN(test_config_bad_inputs);
@@ -565,5 +588,6 @@ int main(void)
 	RUN(test_gfp_zero_known_zero);
 	RUN(test_punch_races_allocation);
 	RUN(test_resident_falls_after_munmap);
+	RUN(test_destroy_in_forked_child);
 	return test_summary("test_arena");
 }
