@@ -28,7 +28,9 @@
  * `order` is only ever written under the zone lock, which is what lets a
  * merging thread read it while the frame's cache is used by another thread.
  *
- * Counting: nr_free counts frames in the buddy lists plus the caches.  It
+ * Counting: nr_free counts frames in the buddy lists (including the
+ * never-listed blocks below lazy_end, see init_frames()), in the caches,
+ * and in blocks isolated for page_reporting.c.  It
  * is kept exact: every change is one atomic add made under the zone lock
  * or the lock of the cache the frame enters or leaves (so phys_check(),
  * which takes every lock, sees it exact), because callers outside this
