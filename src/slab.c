@@ -408,8 +408,8 @@ static struct kmem_magazine *magazine_create(struct kmem_cache *cache)
 	return m;
 }
 
-/* this_magazine - the calling thread's magazine for cache (created on first use). */
-static inline struct kmem_magazine *this_magazine(struct kmem_cache *cache)
+/* this_magazine - the calling thread's magazine for cache (created on first use if `create`). */
+static inline struct kmem_magazine *this_magazine(struct kmem_cache *cache, bool create)
 {
 	uint64_t id = cache->id;
 	struct kmem_magazine *m;
@@ -431,7 +431,7 @@ static inline struct kmem_magazine *this_magazine(struct kmem_cache *cache)
 			}
 	}
 	pthread_mutex_unlock(&mag_owner_lock);
-	if (!m)
+	if (!m && create)
 		m = magazine_create(cache);
 	if (m) {
 		i = mag_slot_next++ % MAG_SLOTS;
@@ -526,7 +526,7 @@ struct kmem_cache *kmem_cache_create(struct phys_mem *phys, const char *name, si
  */
 void *kmem_cache_alloc(struct kmem_cache *cache, gfp_t gfp)
 {
-	struct kmem_magazine *m = this_magazine(cache);
+	struct kmem_magazine *m = this_magazine(cache, true);
 	unsigned int n;
 	void *obj;
 
@@ -582,7 +582,7 @@ void kmem_cache_free(struct kmem_cache *cache, void *obj)
 		return;
 	(void)obj_to_slab(cache, obj);                  /* BUGs on a foreign pointer */
 	check_double_free(cache, obj);
-	m = this_magazine(cache);
+	m = this_magazine(cache, true);
 	if (likely(m)) {
 		n = atomic_load_explicit(&m->count, memory_order_relaxed);
 		if (unlikely(n == MAG_SIZE)) {
@@ -614,7 +614,7 @@ void kmem_cache_free(struct kmem_cache *cache, void *obj)
  */
 void kmem_cache_drain_local(struct kmem_cache *cache)
 {
-	struct kmem_magazine *m = this_magazine(cache);
+	struct kmem_magazine *m = this_magazine(cache, false);
 
 	if (m)
 		magazine_flush(cache, m, MAG_SIZE);
