@@ -24,9 +24,10 @@
  * MAX_ORDER-1 that stayed free for a while back out of the memfd.
  *
  * Files: arena.c (memfd, descriptor region, host population, punching),
- * page_alloc.c (buddy lists, per-thread caches, watermarks, statistics,
- * consistency check), page_reporting.c (giving long-free blocks back),
- * page_lock.c (the page lock's wait table).
+ * page_alloc.c (buddy lists, per-thread caches, watermarks, statistics),
+ * pcp.h (the per-thread cache structure), page_alloc_check.c (phys_check),
+ * page_reporting.c (giving long-free blocks back), page_lock.c (the page
+ * lock's wait table).
  *
  * Lock order (leaves): pcp lock -> zone lock.  The reclaim hook is called
  * with no allocator lock held.  populate_lock (arena.c) and the reporting
