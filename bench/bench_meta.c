@@ -23,6 +23,8 @@
  * they are not metadata.  There is no kernel column: the kernel's own cost
  * for the same resident set is its 64-byte struct page (allocated for all
  * of RAM at boot) plus 8 bytes of page table per page.
+ *
+ * Takes 2-5 s and peaks at about 1.1 GiB resident (one case at a time).
  */
 #include <stdio.h>
 #include <stdlib.h>
