@@ -123,11 +123,12 @@ static int measure(size_t arena_bytes)
 	hpt = (double)(pte1 - pte0);
 	total = desc + pgt + slab + heap + hpt;
 	free_arena = (double)shmem1 - (double)RESIDENT - pgt - slab;
-	printf("%-40s usermm %10.1f\n", what, total / (double)pages);
-	printf("# %s: descriptors %.1f (%zu B each, resident part of the array), usermm page tables %.1f, "
-	       "slabs %.2f, other heap (soft TLB, caches) %.1f, host page tables %.1f; "
+	/* a result line the bench runner tabulates (unit B), no kernel column, and its caveat */
+	printf("%-40s usermm %10.1f B\n", what, total / (double)pages);
+	printf("#   ^ per page: descriptors %.1f (%zu B each, resident part of the array), usermm page "
+	       "tables %.1f, slabs %.2f, other heap (soft TLB, caches) %.1f, host page tables %.1f; "
 	       "not metadata: free arena frames resident in the host %.1f MiB\n",
-	       what, desc / (double)pages, sizeof(struct page), pgt / (double)pages, slab / (double)pages,
+	       desc / (double)pages, sizeof(struct page), pgt / (double)pages, slab / (double)pages,
 	       heap / (double)pages, hpt / (double)pages, free_arena / (1 << 20));
 	umm_mm_destroy(mm);
 	umm_system_destroy(sys);
