@@ -45,7 +45,13 @@
  *                      trackers' locks (io.c, io_uring.c): taken last and
  *                      alone; not seen by the checker.  (A read in flight
  *                      holds its pages' locks, taken by the submitter and
- *                      released by the I/O completion thread.)
+ *                      released by the I/O completion thread.)  Among
+ *                      the physical layer's own: mag_owner_lock (slab.c)
+ *                      -> a slab cache lock, and mag_owner_lock ->
+ *                      pcp_owner_lock -> pcp_list_lock -> a pcp lock ->
+ *                      zone lock (page_alloc.c); populate_lock (arena.c)
+ *                      and the page-reporting lock (page_reporting.c)
+ *                      are taken with no allocator lock held.
  *
  * Allocation: no frame, not even a page-table page, is allocated with
  * page_table_lock or a pte table lock held (the allocator may reclaim, and

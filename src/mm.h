@@ -57,6 +57,7 @@ struct vm_area_struct {
 	uint64_t vm_pgoff;               /* offset in obj, in pages; for anon: vm_start >> PAGE_SHIFT
 	                                    at creation (kept across mremap, for rmap) */
 	struct rb_node vm_rb;            /* mm->mm_rb, ordered by vm_start */
+	uintptr_t vm_gap;                /* free bytes below this vma, down to its predecessor (vma.c) */
 	uintptr_t rb_subtree_gap;        /* largest free gap below any vma in this subtree */
 	struct list_head obj_link;       /* vm_obj->i_mmap, under i_mmap_lock */
 	struct rb_node obj_rb;           /* vm_obj->i_mmap_tree (linear vmas), under i_mmap_lock */

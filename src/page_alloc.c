@@ -1,13 +1,19 @@
 /*
- * page_alloc.c - the physical arena, its binary buddy allocator, the
- * per-thread frame caches, watermarks, put_page() and the page lock.
+ * page_alloc.c - the buddy allocator, the per-thread frame caches,
+ * watermarks, put_page() and statistics.  The memfd arena and its host
+ * memory are arena.c's, giving long free blocks back is
+ * page_reporting.c's, the page lock is page_lock.c's, the consistency
+ * check is page_alloc_check.c's (struct per_thread_pages is in pcp.h for
+ * it).
  *
  * Theory of operation
  *
- * The arena is a memfd mapped MAP_SHARED at phys->base; the kernel backs
- * its frames lazily.  Descriptors live in a separate anonymous region that
- * starts on a 2^PHYS_META_ALIGN_SHIFT boundary, with struct phys_mem at its
- * start, so page_to_phys() is a mask (see page_alloc.h).
+ * phys_create() has arena.c map the arena (a memfd mapped MAP_SHARED at
+ * phys->base) and the descriptor region, which starts on a
+ * 2^PHYS_META_ALIGN_SHIFT boundary with struct phys_mem at its start, so
+ * page_to_phys() is a mask (see page_alloc.h).  Every block alloc_pages()
+ * hands out goes through arena_prepare() first, which brings its chunk in
+ * from the host if it is not there yet (one bit test when it is).
  *
  * Free frames are kept in blocks of 2^order frames, order 0..MAX_ORDER-1,
  * each block naturally aligned (its first pfn is a multiple of 2^order).
@@ -24,7 +30,9 @@
  * `order` is only ever written under the zone lock, which is what lets a
  * merging thread read it while the frame's cache is used by another thread.
  *
- * Counting: nr_free counts frames in the buddy lists plus the caches.  It
+ * Counting: nr_free counts frames in the buddy lists (including the
+ * never-listed blocks below lazy_end, see init_frames()), in the caches,
+ * and in blocks isolated for page_reporting.c.  It
  * is kept exact: every change is one atomic add made under the zone lock
  * or the lock of the cache the frame enters or leaves (so phys_check(),
  * which takes every lock, sees it exact), because callers outside this
@@ -68,39 +76,30 @@
  *       -> pcp->lock (spinlock: one cache's frames and count)
  *         -> phys->zone_lock (buddy lists, `order` of free frames)
  * Only phys_check() holds more than one pcp->lock, always in registry
- * order.  The page-lock wait table buckets are leaves, taken alone.  The
- * reclaim and kswapd hooks are called with no lock of this file held.
+ * order.  The reclaim and kswapd hooks, and arena_prepare() (which may
+ * take populate_lock and make a system call), are called with no lock of
+ * this file held.
+ *
+ * Giving memory back: a block that reaches order MAX_ORDER-1 is stamped
+ * with the time (free_since, under the zone lock); page_reporting.c takes
+ * such blocks out of the lists (isolate_idle_block(), counted in
+ * nr_isolated, which phys_check() adds to the lists' frames) to punch
+ * them, and puts them back at the tail.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "page_alloc.h"
+#include "pcp.h"
 
-#define ORDER_PCP        0xffu          /* `order` of a frame in a per-thread cache */
 #define PCP_SLOTS        4
 #define PCP_HIGH_DEFAULT 64
 #define PCP_BATCH_DEFAULT 16
 #define CACHELINE        64
-#define PCP_SYNC_DRIFT   8              /* see "Counting" above */
-
-struct per_thread_pages {
-	atomic_flag lock;               /* protects frames, count, synced, allocs, frees */
-	unsigned int count;
-	unsigned int synced;            /* part of count published in phys->nr_pcp */
-	struct list_head frames;        /* free order-0 frames, hottest first */
-	unsigned long allocs, frees;    /* served by this cache (never reset) */
-	struct phys_mem *phys;
-	struct list_head phys_link;     /* phys->pcp_list [pcp_list_lock] */
-	struct list_head owner_link;    /* owning thread's list [pcp_owner_lock] */
-	bool owned;                     /* [pcp_owner_lock] */
-};
 
 static _Atomic uint64_t next_phys_id = 1;
 
@@ -120,20 +119,6 @@ static __thread bool in_direct_reclaim;
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 
-static void pcp_lock(struct per_thread_pages *pcp)
-{
-	unsigned int spins = 0;
-
-	while (atomic_flag_test_and_set_explicit(&pcp->lock, memory_order_acquire))
-		if (++spins % 64 == 0)
-			sched_yield();
-}
-
-static void pcp_unlock(struct per_thread_pages *pcp)
-{
-	atomic_flag_clear_explicit(&pcp->lock, memory_order_release);
-}
-
 static unsigned long pfn_of(struct phys_mem *phys, struct page *page)
 {
 	return (unsigned long)(page - phys->pages);
@@ -151,14 +136,6 @@ static void pcp_sync_locked(struct per_thread_pages *pcp)
 		atomic_fetch_add_explicit(&pcp->phys->nr_pcp, delta, memory_order_relaxed);
 		pcp->synced = pcp->count;
 	}
-}
-
-/* pcp_drifted - has count moved PCP_SYNC_DRIFT frames from what nr_pcp shows? */
-static inline bool pcp_drifted(const struct per_thread_pages *pcp)
-{
-	long delta = (long)pcp->count - (long)pcp->synced;
-
-	return delta >= PCP_SYNC_DRIFT || delta <= -PCP_SYNC_DRIFT;
 }
 
 /* reset_descriptor - the state of a freshly allocated frame's descriptor. */
@@ -227,6 +204,8 @@ static void free_one_locked(struct phys_mem *phys, struct page *page, unsigned i
 		order++;
 	}
 	add_to_free_area(phys, &phys->pages[pfn], order);
+	if (order == MAX_ORDER - 1)
+		phys->free_since[pfn >> (MAX_ORDER - 1)] = arena_clock_ns();
 }
 
 /*
@@ -241,16 +220,96 @@ static struct page *rmqueue_locked(struct phys_mem *phys, unsigned int order)
 
 	while (o < MAX_ORDER && list_empty(&phys->free_area[o].free_list))
 		o++;
-	if (o == MAX_ORDER)
-		return NULL;
-	page = list_first_entry(&phys->free_area[o].free_list, struct page, lru);
-	del_from_free_area(phys, page, o);
+	if (o == MAX_ORDER) {
+		/* the lists are dry: list the highest never-listed block */
+		if (!phys->lazy_end)
+			return NULL;
+		o = MAX_ORDER - 1;
+		phys->lazy_end -= 1UL << o;
+		phys->free_area[o].nr_free--;
+		page = &phys->pages[phys->lazy_end];
+	} else {
+		page = list_first_entry(&phys->free_area[o].free_list, struct page, lru);
+		del_from_free_area(phys, page, o);
+	}
 	while (o > order) {
 		o--;
 		add_to_free_area(phys, page + (1UL << o), o);
 	}
 	page->order = order;
 	return page;
+}
+
+/**
+ * arena_clock_ns - the clock free blocks are stamped with.
+ *
+ * CLOCK_MONOTONIC_COARSE (a few ms of resolution, no system call), in ns.
+ */
+uint64_t arena_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/**
+ * isolate_idle_block - take a long-free, host-present max-order block out.
+ * @phys: the arena
+ * @free_before: only a block free since before this arena_clock_ns() time
+ *
+ * Takes the zone lock.  The block leaves the free lists (PG_buddy clear,
+ * so nothing merges with it) but its frames stay counted in nr_free and in
+ * nr_isolated until putback_isolated_block().  Refuses when the frames
+ * left in the lists would drop below wmark[HIGH] plus one block, so that
+ * allocations that pass the watermark still find frames.
+ * Return: the block's first pfn, or -1.
+ */
+long isolate_idle_block(struct phys_mem *phys, uint64_t free_before)
+{
+	const unsigned int o = MAX_ORDER - 1;
+	long block = 1L << o, pfn = -1;
+	struct page *page;
+
+	pthread_mutex_lock(&phys->zone_lock);
+	if (atomic_load(&phys->nr_free) - phys->nr_isolated - block <
+	    (long)phys->wmark[WMARK_HIGH] + block)
+		goto out;
+	list_for_each_entry(page, &phys->free_area[o].free_list, lru) {
+		unsigned long p = pfn_of(phys, page);
+
+		if (phys->free_since[p >> o] <= free_before && arena_range_present(phys, p, 1UL << o)) {
+			del_from_free_area(phys, page, o);
+			phys->nr_isolated += block;
+			pfn = (long)p;
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&phys->zone_lock);
+	return pfn;
+}
+
+/**
+ * putback_isolated_block - return a block isolate_idle_block() took.
+ * @phys: the arena
+ * @pfn: the pfn it returned
+ *
+ * Takes the zone lock.  The block goes to the tail of its list, so blocks
+ * whose frames are still present in the host are handed out first.
+ */
+void putback_isolated_block(struct phys_mem *phys, unsigned long pfn)
+{
+	const unsigned int o = MAX_ORDER - 1;
+	struct page *page = &phys->pages[pfn];
+
+	pthread_mutex_lock(&phys->zone_lock);
+	page->order = o;
+	SetPageBuddy(page);
+	list_add_tail(&page->lru, &phys->free_area[o].free_list);
+	phys->free_area[o].nr_free++;
+	phys->nr_isolated -= 1L << o;
+	pthread_mutex_unlock(&phys->zone_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -528,6 +587,9 @@ static struct page *alloc_slowpath(struct phys_mem *phys, gfp_t gfp, unsigned in
  *
  * Takes and releases the calling thread's cache lock and/or the zone
  * lock; may call the reclaim and kswapd hooks with no lock held.
+ * GFP_ZERO skips the memset when every frame of the block is known to be
+ * zero (not used since the arena was created or the block was punched;
+ * see arena.c).
  * Return: the head page (refcount 1, flags clear, other fields zero) or
  * NULL on bad arguments, exhaustion or an injected failure.
  */
@@ -546,10 +608,12 @@ struct page *alloc_pages(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 		if (!page)
 			goto fail;
 	}
+	arena_prepare(phys, pfn_of(phys, page), 1UL << order);
 	reset_descriptor(page, 1);
 	for (i = 1; i < (1UL << order); i++)
 		reset_descriptor(page + i, 0);
-	if (gfp & GFP_ZERO)
+	/* frames never used since the memfd was created or punched are zero already */
+	if (!arena_take_zeroed(phys, pfn_of(phys, page), 1UL << order) && (gfp & GFP_ZERO))
 		memset(page_address(page), 0, PAGE_SIZE << order);
 	return page;
 fail:
@@ -696,6 +760,35 @@ void drain_all_pages(struct phys_mem *phys)
 	pthread_mutex_unlock(&phys->pcp_list_lock);
 }
 
+/**
+ * drain_idle_pages - return the cached frames of every cache that has not
+ * been used since the previous call.
+ * @phys: the arena
+ *
+ * A thread that stops allocating keeps up to pcp_high frames in its cache,
+ * scattered over as many blocks, which then never become wholly free; the
+ * reporting thread calls this on each pass so that an idle thread's frames
+ * go back to the buddy lists while a busy thread's cache is left alone.
+ * Takes pcp_list_lock, then each cache's lock in turn, then the zone lock.
+ */
+void drain_idle_pages(struct phys_mem *phys)
+{
+	struct per_thread_pages *pcp;
+
+	pthread_mutex_lock(&phys->pcp_list_lock);
+	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
+		unsigned long mark;
+
+		pcp_lock(pcp);
+		mark = pcp->allocs + pcp->frees;
+		if (pcp->count && mark == pcp->idle_mark)
+			pcp_drain_locked(pcp, pcp->count);
+		pcp->idle_mark = mark;
+		pcp_unlock(pcp);
+	}
+	pthread_mutex_unlock(&phys->pcp_list_lock);
+}
+
 /* ------------------------------------------------------------------ */
 /* Watermarks, hooks, statistics                                       */
 
@@ -751,6 +844,7 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	for (o = 0; o < MAX_ORDER; o++)
 		st->free_by_order[o] = phys->free_area[o].nr_free;
 	st->nr_free = (unsigned long)atomic_load(&phys->nr_free);
+	st->isolated = (unsigned long)phys->nr_isolated;
 	pthread_mutex_unlock(&phys->zone_lock);
 	st->wmark_min = phys->wmark[WMARK_MIN];
 	st->wmark_low = phys->wmark[WMARK_LOW];
@@ -769,195 +863,13 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	st->alloc_failures = atomic_load(&phys->stat.failures);
 	st->reclaim_calls = atomic_load(&phys->stat.reclaim_calls);
 	st->kswapd_wakeups = atomic_load(&phys->stat.kswapd_wakeups);
-}
-
-/* ------------------------------------------------------------------ */
-/* Consistency check                                                   */
-
-enum { SEEN_ALLOCATED, SEEN_FREE_TAIL, SEEN_BUDDY_HEAD, SEEN_PCP };
-
-struct check_state {
-	struct phys_mem *phys;
-	unsigned char *seen;            /* one SEEN_* per frame */
-	int errors;
-};
-
-static void check_fail(struct check_state *cs, const char *what, unsigned long pfn, unsigned long v)
-{
-	if (cs->errors++ < 20)
-		pr_check("phys_check: %s (pfn %lu, value %lu)", what, pfn, v);
-}
-
-/* check_mark - record frames [pfn, pfn+n) as free; complain about overlap. */
-static void check_mark(struct check_state *cs, unsigned long pfn, unsigned long n, unsigned char head)
-{
-	unsigned long i;
-
-	for (i = pfn; i < pfn + n; i++) {
-		if (cs->seen[i]) {
-			check_fail(cs, "frame free twice", i, 0);
-			return;
-		}
-		cs->seen[i] = i == pfn ? head : SEEN_FREE_TAIL;
-	}
-}
-
-/* check_descriptors - PG_buddy exactly on free heads; free frames unreferenced. */
-static void check_descriptors(struct check_state *cs)
-{
-	struct phys_mem *phys = cs->phys;
-	unsigned long pfn;
-
-	for (pfn = 0; pfn < phys->nr_frames; pfn++) {
-		struct page *page = &phys->pages[pfn];
-		unsigned char seen = cs->seen[pfn];
-
-		if (PageBuddy(page) != (seen == SEEN_BUDDY_HEAD || seen == SEEN_PCP))
-			check_fail(cs, "PG_buddy on a frame that is not a free head", pfn, seen);
-		if (seen != SEEN_ALLOCATED && (page_count(page) || page_mapcount(page)))
-			check_fail(cs, "free frame referenced or mapped", pfn, (unsigned long)page_count(page));
-	}
-}
-
-static long check_buddy_lists(struct check_state *cs)
-{
-	struct phys_mem *phys = cs->phys;
-	long total = 0;
-	unsigned int o;
-
-	for (o = 0; o < MAX_ORDER; o++) {
-		unsigned long count = 0;
-		struct list_head *pos;
-
-		list_for_each(pos, &phys->free_area[o].free_list) {
-			struct page *page = list_entry(pos, struct page, lru);
-			unsigned long pfn = pfn_of(phys, page);
-
-			if (++count > phys->nr_frames) {
-				check_fail(cs, "free list loops", 0, o);
-				return total;
-			}
-			if (pfn >= phys->nr_frames || pfn + (1UL << o) > phys->nr_frames) {
-				check_fail(cs, "free block outside the arena", pfn, o);
-				continue;
-			}
-			if (!PageBuddy(page) || page->order != o)
-				check_fail(cs, "free block head without PG_buddy/order", pfn, page->order);
-			if (pfn & ((1UL << o) - 1))
-				check_fail(cs, "free block misaligned", pfn, o);
-			if (page_count(page) != 0)
-				check_fail(cs, "free block referenced", pfn, (unsigned long)page_count(page));
-			check_mark(cs, pfn, 1UL << o, SEEN_BUDDY_HEAD);
-			total += 1L << o;
-		}
-		if (count != phys->free_area[o].nr_free)
-			check_fail(cs, "free_area count mismatch", count, o);
-	}
-	return total;
-}
-
-/* check_pcp_lists - the caches' frames: returns how many, sets *published to their nr_pcp share. */
-static long check_pcp_lists(struct check_state *cs, long *published)
-{
-	struct phys_mem *phys = cs->phys;
-	struct per_thread_pages *pcp;
-	long total = 0;
-
-	*published = 0;
-	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
-		unsigned long count = 0;
-		struct page *page;
-
-		list_for_each_entry(page, &pcp->frames, lru) {
-			unsigned long pfn = pfn_of(phys, page);
-
-			if (++count > phys->nr_frames || pfn >= phys->nr_frames) {
-				check_fail(cs, "pcp list corrupt", pfn, count);
-				return total;
-			}
-			if (!PageBuddy(page) || page->order != ORDER_PCP || page_count(page))
-				check_fail(cs, "pcp frame in a bad state", pfn, page->order);
-			check_mark(cs, pfn, 1, SEEN_PCP);
-		}
-		if (count != pcp->count)
-			check_fail(cs, "pcp count mismatch", count, pcp->count);
-		if (count > phys->pcp_high)
-			check_fail(cs, "pcp above pcp_high", count, phys->pcp_high);
-		if (pcp_drifted(pcp))
-			check_fail(cs, "pcp count drifted from nr_pcp", pcp->count, pcp->synced);
-		total += (long)count;
-		*published += (long)pcp->synced;
-	}
-	return total;
-}
-
-/**
- * phys_check - verify the buddy lists, the per-thread caches and the counters.
- * @phys: the arena
- *
- * Takes pcp_list_lock, every cache lock (registry order) and the zone lock,
- * so it is exact even while other threads allocate.  Prints what is wrong.
- * Return: 0, -EUCLEAN on inconsistency, -ENOMEM if it cannot allocate its
- * bitmap.
- */
-int phys_check(struct phys_mem *phys)
-{
-	struct check_state cs = { .phys = phys };
-	struct per_thread_pages *pcp;
-	long buddy, cached, published;
-
-	cs.seen = calloc(phys->nr_frames, 1);
-	if (!cs.seen)
-		return -ENOMEM;
-	pthread_mutex_lock(&phys->pcp_list_lock);
-	list_for_each_entry(pcp, &phys->pcp_list, phys_link)
-		pcp_lock(pcp);
-	pthread_mutex_lock(&phys->zone_lock);
-
-	buddy = check_buddy_lists(&cs);
-	cached = check_pcp_lists(&cs, &published);
-	check_descriptors(&cs);
-	if (published != atomic_load(&phys->nr_pcp))
-		check_fail(&cs, "nr_pcp mismatch", (unsigned long)published,
-			   (unsigned long)atomic_load(&phys->nr_pcp));
-	if (buddy + cached != atomic_load(&phys->nr_free))
-		check_fail(&cs, "nr_free mismatch", (unsigned long)(buddy + cached),
-			   (unsigned long)atomic_load(&phys->nr_free));
-
-	pthread_mutex_unlock(&phys->zone_lock);
-	list_for_each_entry(pcp, &phys->pcp_list, phys_link)
-		pcp_unlock(pcp);
-	pthread_mutex_unlock(&phys->pcp_list_lock);
-	free(cs.seen);
-	return cs.errors ? -EUCLEAN : 0;
+	st->populated_bytes = atomic_load(&phys->populated_bytes);
+	st->released_bytes = atomic_load(&phys->released_bytes);
+	st->populate_ns = atomic_load(&phys->populate_ns);
 }
 
 /* ------------------------------------------------------------------ */
 /* Creation and destruction                                            */
-
-/* map_aligned_meta - an rw mapping of `bytes` at a 2^PHYS_META_ALIGN_SHIFT boundary. */
-static void *map_aligned_meta(size_t bytes)
-{
-	size_t align = (size_t)1 << PHYS_META_ALIGN_SHIFT;
-	char *window, *start, *end;
-	void *meta;
-
-	window = mmap(NULL, 2 * align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (window == MAP_FAILED)
-		return NULL;
-	start = (char *)ALIGN_UP((uintptr_t)window, align);
-	end = window + 2 * align;
-	if (start > window)
-		munmap(window, (size_t)(start - window));
-	if (start + bytes < end)
-		munmap(start + bytes, (size_t)(end - (start + bytes)));
-	meta = mmap(start, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	if (meta == MAP_FAILED) {
-		munmap(start, bytes);
-		return NULL;
-	}
-	return meta;
-}
 
 static void set_watermarks(struct phys_mem *phys, const struct phys_params *params)
 {
@@ -977,16 +889,28 @@ static void set_watermarks(struct phys_mem *phys, const struct phys_params *para
 	phys->wmark[WMARK_HIGH] = high;
 }
 
-/* init_frames - descriptors start empty; every frame goes to the buddy lists. */
+/*
+ * init_frames - every frame is free.  The whole blocks of order
+ * MAX_ORDER-1 are not put on their list yet: frames [0, lazy_end) are
+ * such blocks, counted in free_area[MAX_ORDER-1].nr_free, and
+ * rmqueue_locked() lists the highest one when the lists run dry (the
+ * order in which listing them all at creation would have handed them
+ * out).  The frames after the last whole block go to the lists at once.
+ * No other descriptor is written: a free non-head frame needs no state
+ * and alloc_pages() resets an allocated frame's descriptor, so the
+ * descriptor array becomes resident in the host as frames are used, not
+ * in proportion to the arena.
+ */
 static void init_frames(struct phys_mem *phys)
 {
-	unsigned long pfn = 0, i;
+	unsigned long pfn = phys->nr_frames & ~((1UL << (MAX_ORDER - 1)) - 1);
 	unsigned int o;
 
 	for (o = 0; o < MAX_ORDER; o++)
 		INIT_LIST_HEAD(&phys->free_area[o].free_list);
-	for (i = 0; i < phys->nr_frames; i++)
-		INIT_LIST_HEAD(&phys->pages[i].lru);
+	/* whole max-order blocks are listed lazily, highest first (rmqueue_locked) */
+	phys->lazy_end = pfn;
+	phys->free_area[MAX_ORDER - 1].nr_free = pfn >> (MAX_ORDER - 1);
 	while (pfn < phys->nr_frames) {
 		o = MAX_ORDER - 1;
 		while ((pfn & ((1UL << o) - 1)) || pfn + (1UL << o) > phys->nr_frames)
@@ -1000,41 +924,43 @@ static void init_frames(struct phys_mem *phys)
 /**
  * phys_create - map a new arena of physical frames.
  * @bytes: arena size, rounded down to whole frames; at least 1 MiB
- * @params: watermark and cache tuning, NULL or zero fields for defaults
+ * @params: watermark, cache and population tuning, NULL or zero fields for defaults
  * @out: the new arena
  *
+ * With params->populate the whole arena is brought in from the host
+ * before this returns.
  * Return: 0, -EINVAL (bad size or pointer), -ENOMEM or the errno of a
- * failed memfd/mmap.
+ * failed memfd/mmap/population.
  */
 int phys_create(size_t bytes, const struct phys_params *params, struct phys_mem **out)
 {
 	size_t hdr = ALIGN_UP(sizeof(struct phys_mem), CACHELINE);
 	unsigned long nr = bytes / PAGE_SIZE;
 	size_t meta_bytes = ALIGN_UP(hdr + nr * sizeof(struct page), PAGE_SIZE);
+	unsigned long nr_blocks = (nr + (1UL << (MAX_ORDER - 1)) - 1) >> (MAX_ORDER - 1);
 	struct phys_mem *phys;
-	void *base;
-	int fd, err;
+	int err;
 
 	if (!out || bytes < (1UL << 20) || nr > (1UL << 40) ||
 	    meta_bytes >= ((size_t)1 << PHYS_META_ALIGN_SHIFT))
 		return -EINVAL;
-	fd = memfd_create("usermm-phys", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)(nr * PAGE_SIZE)) < 0)
-		goto err_close;
-	base = mmap(NULL, nr * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (base == MAP_FAILED)
-		goto err_close;
-	phys = map_aligned_meta(meta_bytes);
-	if (!phys)
-		goto err_unmap_base;
-
-	phys->base = base;
-	phys->memfd = fd;
-	phys->nr_frames = nr;
+	err = arena_create(nr, meta_bytes, &phys);
+	if (err)
+		return err;
 	phys->pages = (struct page *)((char *)phys + hdr);
-	phys->meta_bytes = meta_bytes;
+	phys->free_since = calloc(nr_blocks, sizeof(uint64_t));
+	if (!phys->free_since) {
+		arena_destroy(phys);
+		return -ENOMEM;
+	}
+	if (params && params->populate) {
+		err = arena_populate_all(phys);
+		if (err) {
+			free(phys->free_since);
+			arena_destroy(phys);
+			return err;
+		}
+	}
 	pthread_mutex_init(&phys->zone_lock, NULL);
 	pthread_mutex_init(&phys->pcp_list_lock, NULL);
 	INIT_LIST_HEAD(&phys->pcp_list);
@@ -1047,16 +973,6 @@ int phys_create(size_t bytes, const struct phys_params *params, struct phys_mem 
 	init_frames(phys);
 	*out = phys;
 	return 0;
-
-err_unmap_base:
-	err = errno ? errno : ENOMEM;
-	munmap(base, nr * PAGE_SIZE);
-	close(fd);
-	return -err;
-err_close:
-	err = errno;
-	close(fd);
-	return -err;
 }
 
 /* detach_pcps - free the arena's caches, unlinking them from their owners. */
@@ -1080,132 +996,17 @@ static void detach_pcps(struct phys_mem *phys)
  * phys_destroy - unmap an arena and free its caches.
  * @phys: the arena (NULL: no-op); no other thread may use it any more
  *
- * Takes pcp_owner_lock and pcp_list_lock.  Frames still allocated are lost.
+ * Stops the reporting thread if one runs, then takes pcp_owner_lock and
+ * pcp_list_lock.  Frames still allocated are lost.
  */
 void phys_destroy(struct phys_mem *phys)
 {
-	void *base;
-	size_t arena, meta;
-	int fd;
-
 	if (!phys)
 		return;
+	page_reporting_stop(phys);
 	detach_pcps(phys);
-	base = phys->base;
-	arena = phys->nr_frames * PAGE_SIZE;
-	meta = phys->meta_bytes;
-	fd = phys->memfd;
 	pthread_mutex_destroy(&phys->zone_lock);
 	pthread_mutex_destroy(&phys->pcp_list_lock);
-	munmap(base, arena);
-	close(fd);
-	munmap(phys, meta);
-}
-
-/* ------------------------------------------------------------------ */
-/* Page lock                                                           */
-
-#define PAGE_WAIT_BITS 8
-
-struct page_wait_bucket {
-	pthread_mutex_t lock;
-	pthread_cond_t wait;
-	_Atomic int waiters;
-} __attribute__((aligned(CACHELINE)));
-
-static struct page_wait_bucket page_wait_table[1 << PAGE_WAIT_BITS];
-static pthread_once_t page_wait_once = PTHREAD_ONCE_INIT;
-
-static void page_wait_init(void)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(page_wait_table); i++) {
-		pthread_mutex_init(&page_wait_table[i].lock, NULL);
-		pthread_cond_init(&page_wait_table[i].wait, NULL);
-	}
-}
-
-static struct page_wait_bucket *page_waitqueue(const struct page *page)
-{
-	uint64_t key = (uint64_t)(uintptr_t)page * 0x9e3779b97f4a7c15ull;
-
-	pthread_once(&page_wait_once, page_wait_init);
-	return &page_wait_table[key >> (64 - PAGE_WAIT_BITS)];
-}
-
-/*
- * wait_on_bit - sleep until PG_locked is observed clear (take == false) or
- * until this thread sets it (take == true).  The waiter count is raised
- * before the bit is retested and the unlocker clears the bit before it
- * reads the count (both seq_cst), so a wakeup cannot be lost.
- */
-static void wait_on_bit(struct page *page, bool take)
-{
-	struct page_wait_bucket *b = page_waitqueue(page);
-
-	pthread_mutex_lock(&b->lock);
-	atomic_fetch_add(&b->waiters, 1);
-	for (;;) {
-		if (take ? !TestSetPageLocked(page) : !PageLocked(page))
-			break;
-		pthread_cond_wait(&b->wait, &b->lock);
-	}
-	atomic_fetch_sub(&b->waiters, 1);
-	pthread_mutex_unlock(&b->lock);
-}
-
-/**
- * trylock_page - take PG_locked if it is free.
- * @page: the frame
- *
- * Return: true if this call took the lock.
- */
-bool trylock_page(struct page *page)
-{
-	return !TestSetPageLocked(page);
-}
-
-/**
- * lock_page - take PG_locked, sleeping while another thread holds it.
- * @page: the frame
- *
- * May sleep on the page's wait-table bucket (a leaf lock).
- */
-void lock_page(struct page *page)
-{
-	if (likely(!TestSetPageLocked(page)))
-		return;
-	wait_on_bit(page, true);
-}
-
-/**
- * unlock_page - release PG_locked and wake the threads waiting on it.
- * @page: a frame this thread locked
- *
- * Takes the page's wait-table bucket lock only if someone waits there.
- */
-void unlock_page(struct page *page)
-{
-	struct page_wait_bucket *b = page_waitqueue(page);
-	bool was = TestClearPageLocked(page);
-
-	VM_BUG_ON(!was);
-	(void)was;
-	if (atomic_load(&b->waiters)) {
-		pthread_mutex_lock(&b->lock);
-		pthread_cond_broadcast(&b->wait);
-		pthread_mutex_unlock(&b->lock);
-	}
-}
-
-/**
- * wait_on_page_locked - sleep until PG_locked is clear (does not take it).
- * @page: the frame
- */
-void wait_on_page_locked(struct page *page)
-{
-	if (!PageLocked(page))
-		return;
-	wait_on_bit(page, false);
+	free(phys->free_since);
+	arena_destroy(phys);
 }

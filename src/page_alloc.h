@@ -18,8 +18,20 @@
  * calls the reclaim hook directly unless GFP_NORECLAIM, and fails with
  * NULL if that does not help.  GFP_ATOMIC may dip to half of min.
  *
+ * Host memory (arena.c): the arena is brought in from the host a chunk of
+ * ARENA_CHUNK_FRAMES frames at a time when the allocator first hands out
+ * one of the chunk's frames; page_reporting.c punches free blocks of order
+ * MAX_ORDER-1 that stayed free for a while back out of the memfd.
+ *
+ * Files: arena.c (memfd, descriptor region, host population, punching),
+ * page_alloc.c (buddy lists, per-thread caches, watermarks, statistics),
+ * pcp.h (the per-thread cache structure), page_alloc_check.c (phys_check),
+ * page_reporting.c (giving long-free blocks back), page_lock.c (the page
+ * lock's wait table).
+ *
  * Lock order (leaves): pcp lock -> zone lock.  The reclaim hook is called
- * with no allocator lock held.
+ * with no allocator lock held.  populate_lock (arena.c) and the reporting
+ * lock (page_reporting.c) are taken with no allocator lock held.
  */
 #ifndef UMM_PAGE_ALLOC_H
 #define UMM_PAGE_ALLOC_H
@@ -30,6 +42,8 @@
 #include "fault_inject.h"
 
 #define MAX_ORDER 11            /* orders 0..10: up to 4 MiB blocks */
+#define ARENA_CHUNK_ORDER 9     /* host population unit: 2 MiB */
+#define ARENA_CHUNK_FRAMES (1UL << ARENA_CHUNK_ORDER)
 
 typedef unsigned int gfp_t;
 #define GFP_KERNEL     0u
@@ -53,6 +67,10 @@ struct phys_stats {
 	unsigned long pcp_hits;         /* order-0 allocations served by a pcp */
 	unsigned long reclaim_calls;    /* direct reclaim hook invocations */
 	unsigned long kswapd_wakeups;   /* low watermark crossings */
+	unsigned long populated_bytes;  /* arena bytes brought in from the host (cumulative) */
+	unsigned long released_bytes;   /* arena bytes punched back to the host (cumulative) */
+	unsigned long populate_ns;      /* wall time spent populating (cumulative) */
+	unsigned long isolated;         /* frames held out of the buddy lists while being released */
 };
 
 struct free_area {
@@ -71,7 +89,9 @@ struct phys_mem {
 
 	pthread_mutex_t zone_lock;    /* buddy lists, nr_free */
 	struct free_area free_area[MAX_ORDER];
-	_Atomic long nr_free;         /* frames free: buddy + pcp */
+	unsigned long lazy_end;       /* [zone_lock] frames [0, lazy_end): free blocks of
+	                                 order MAX_ORDER-1 not yet on their list */
+	_Atomic long nr_free;         /* frames free: buddy lists (lazy blocks too) + pcp + isolated */
 	_Atomic long nr_pcp;
 	unsigned long wmark[3];       /* WMARK_MIN/LOW/HIGH */
 	unsigned int pcp_high, pcp_batch;
@@ -89,6 +109,20 @@ struct phys_mem {
 	struct {
 		_Atomic unsigned long allocs, frees, failures, pcp_hits, reclaim_calls, kswapd_wakeups;
 	} stat;
+
+	/* host memory (arena.c) */
+	unsigned long *populated;     /* bit per ARENA_CHUNK_FRAMES chunk: present in the host */
+	unsigned long *zeroed;        /* bit per frame: not used since created or punched (reads zero) */
+	unsigned long nr_chunks;
+	pthread_mutex_t populate_lock;
+	bool no_populate_write;       /* kernel lacks MADV_POPULATE_WRITE: use fallocate */
+	_Atomic unsigned long populated_bytes, released_bytes;
+	_Atomic unsigned long populate_ns; /* time spent bringing chunks in (cumulative) */
+
+	/* giving free blocks back (page_reporting.c) */
+	uint64_t *free_since;         /* [zone_lock] per MAX_ORDER-1 block: ns it became free whole */
+	long nr_isolated;             /* [zone_lock] free frames held out of the lists being punched */
+	struct page_reporting *reporting; /* NULL: nothing is given back */
 };
 
 enum { WMARK_MIN, WMARK_LOW, WMARK_HIGH };
@@ -98,6 +132,7 @@ struct phys_params {
 	unsigned long wmark_min;      /* frames; default max(16, nr_frames/256) */
 	unsigned int pcp_high;        /* default 64 */
 	unsigned int pcp_batch;       /* default 16 */
+	bool populate;                /* bring the whole arena in from the host at creation */
 };
 
 /* phys_create - map an arena of `bytes` (rounded down to frames, >= 1 MiB). 0 or -errno. */
@@ -152,6 +187,8 @@ static inline struct page *alloc_page(struct phys_mem *phys, gfp_t gfp) { return
 void free_pages(struct page *page, unsigned int order);
 /* drain_all_pages - return every per-thread cache's frames to the buddy lists. */
 void drain_all_pages(struct phys_mem *phys);
+/* drain_idle_pages - return the frames of every cache unused since the previous call. */
+void drain_idle_pages(struct phys_mem *phys);
 /* drain_local_pages - return this thread's cache for `phys`. */
 void drain_local_pages(struct phys_mem *phys);
 void phys_get_stats(struct phys_mem *phys, struct phys_stats *st);
@@ -160,5 +197,74 @@ void phys_set_reclaim_hook(struct phys_mem *phys, reclaim_hook_t fn, void (*wake
 bool zone_watermark_ok(struct phys_mem *phys, int mark, unsigned long nr);
 /* phys_check - verify buddy lists and counters (expensive). 0 or -EUCLEAN. */
 int phys_check(struct phys_mem *phys);
+
+/*
+ * Host memory (arena.c).  arena_prepare() is called by alloc_pages() for
+ * every block it hands out, with no allocator lock held.
+ */
+int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out);
+void arena_destroy(struct phys_mem *phys);
+void arena_populate_chunks(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
+int arena_populate_all(struct phys_mem *phys);
+size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
+bool arena_range_present(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
+
+/* arena_prepare - make sure frames [pfn, pfn+nr) are present in the host (fast: one bit test). */
+static inline void arena_prepare(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	unsigned long c = pfn >> ARENA_CHUNK_ORDER;
+	unsigned long w = __atomic_load_n(&phys->populated[c / (8 * sizeof(long))], __ATOMIC_ACQUIRE);
+
+	if (likely((w >> (c % (8 * sizeof(long)))) & 1) && nr <= ARENA_CHUNK_FRAMES)
+		return;
+	arena_populate_chunks(phys, pfn, nr);
+}
+
+bool arena_take_zeroed_slow(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
+
+/*
+ * arena_take_zeroed - frames [pfn, pfn+nr) are being handed out: forget
+ * that they are zero.  Returns true if all of them were (never used since
+ * the arena was created or their block was punched).  Called with no lock
+ * by the allocating thread, which owns the frames.
+ */
+static inline bool arena_take_zeroed(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	unsigned long *w = &phys->zeroed[pfn / (8 * sizeof(long))];
+	unsigned long bit = 1UL << (pfn % (8 * sizeof(long)));
+
+	if (likely(nr == 1)) {
+		if (likely(!(__atomic_load_n(w, __ATOMIC_RELAXED) & bit)))
+			return false;
+		__atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
+		return true;
+	}
+	return arena_take_zeroed_slow(phys, pfn, nr);
+}
+
+/*
+ * Blocks of order MAX_ORDER-1 for page_reporting.c (zone lock taken inside).
+ * isolate_idle_block - take a free block that has been free since before
+ * `free_before` (arena_clock_ns() time) and whose frames are present in the
+ * host out of the buddy lists; its frames stay counted free.  Returns its
+ * first pfn, or -1 if there is none (or taking one would leave fewer than
+ * wmark[HIGH] plus one block's frames allocatable).
+ * putback_isolated_block - return it (at the tail: reused last).
+ */
+long isolate_idle_block(struct phys_mem *phys, uint64_t free_before);
+void putback_isolated_block(struct phys_mem *phys, unsigned long pfn);
+/* arena_clock_ns - the clock of free_since (CLOCK_MONOTONIC_COARSE, ns). */
+uint64_t arena_clock_ns(void);
+
+/*
+ * page_reporting_start - start the thread that punches blocks free for
+ * `delay_ms` back to the host (and marks their chunks absent).
+ * page_reporting_stop - stop and join it (phys_destroy() calls it).
+ * page_reporting_run - one synchronous pass with the given minimum age:
+ * returns bytes released.  0 or -errno / no-op.
+ */
+int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms);
+void page_reporting_stop(struct phys_mem *phys);
+size_t page_reporting_run(struct phys_mem *phys, uint64_t min_age_ns);
 
 #endif /* UMM_PAGE_ALLOC_H */

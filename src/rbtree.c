@@ -27,9 +27,10 @@
  *     deepest node whose subtree lost a member, then rebalances.
  *   - every rotation calls rotate(old, new) after the links are updated:
  *     `new` now roots exactly the set `old` rooted before.
- * A summary may depend on a node's in-order neighbours (the VMA gap does):
- * callbacks are only invoked while the tree is a valid search tree, so
- * rb_prev()/rb_next() are safe inside them.
+ * A summary may depend on a node's in-order neighbours: callbacks are
+ * only invoked while the tree is a valid search tree, so rb_prev() and
+ * rb_next() are safe inside them.  (The VMA tree caches each VMA's own
+ * gap in the node, so its callbacks need neither and cost O(1).)
  *
  * No locking: the owner of the tree serialises all access.
  */

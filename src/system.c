@@ -2,7 +2,9 @@
  * system.c - creating and destroying a usermm instance, system-wide
  * statistics, failure injection and the system-wide invariant check.
  *
- * A system is: the physical arena (page_alloc.c), the slab caches for
+ * A system is: the physical arena (arena.c, page_alloc.c) and the thread
+ * that gives long-free blocks of it back to the host (page_reporting.c,
+ * unless release_ms is -1), the slab caches for
  * struct umm_mm and struct vm_area_struct, the shared zero page, and the
  * list of live address spaces.  Upper layers install their hooks here
  * (unmap_mapping_range for truncate) so lower layers never call upwards
@@ -27,6 +29,7 @@
 #define DEFAULT_PHYS_BYTES (256UL << 20)
 #define DEFAULT_READAHEAD_MAX (512UL << 10)
 #define READAHEAD_MAX_LIMIT (16UL << 20)
+#define DEFAULT_RELEASE_MS 1000
 
 static _Atomic uint64_t next_system_id = 1;
 
@@ -39,6 +42,10 @@ static int validate_config(const struct umm_config *cfg)
 		return -EINVAL;
 	if (cfg->swap_path || cfg->swap_bytes)
 		return -EOPNOTSUPP;     /* swap arrives with the reclaim issue */
+	if (cfg->populate != 0 && cfg->populate != 1)
+		return -EINVAL;
+	if (cfg->release_ms < -1)
+		return -EINVAL;
 	if (cfg->wmark_min_bytes && cfg->phys_bytes &&
 	    cfg->wmark_min_bytes >= cfg->phys_bytes / 2)
 		return -EINVAL;
@@ -126,6 +133,7 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	sys->cfg.readahead_max_bytes &= PAGE_MASK;
 	params.wmark_min = cfg->wmark_min_bytes >> PAGE_SHIFT;
 	params.pcp_high = cfg->pcp_high;
+	params.populate = cfg->populate;
 	err = phys_create(sys->cfg.phys_bytes, &params, &sys->phys);
 	/*
 	 * validate_config passed the size (>= 1 MiB), so phys_create's
@@ -137,6 +145,13 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 		err = -ENOMEM;
 	if (err)
 		goto err_free_sys;
+	if (!sys->cfg.release_ms)
+		sys->cfg.release_ms = cfg->populate ? -1 : DEFAULT_RELEASE_MS;
+	if (sys->cfg.release_ms >= 0) {
+		err = page_reporting_start(sys->phys, (unsigned long)sys->cfg.release_ms);
+		if (err)
+			goto err_phys;
+	}
 	err = -ENOMEM;
 	sys->zero_page = alloc_page(sys->phys, GFP_ZERO | GFP_ATOMIC);
 	if (!sys->zero_page)
@@ -222,6 +237,8 @@ const char *umm_strerror(int err)
 
 /**
  * umm_system_stats - snapshot of system-wide counters.  0 or -EINVAL.
+ * First gives the calling thread's cached VMA and mm objects back to
+ * their slabs, so that free_frames is exact for a quiescent system.
  */
 int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 {
@@ -231,6 +248,9 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	if (!sys || !st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
+	/* objects in this thread's magazines keep slabs (frames) allocated */
+	kmem_cache_drain_local(sys->mm_cache);
+	kmem_cache_drain_local(sys->vma_cache);
 	phys_get_stats(sys->phys, &ps);
 	st->total_frames = ps.nr_frames;
 	st->free_frames = ps.nr_free;
@@ -238,6 +258,9 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->wmark_low = ps.wmark_low;
 	st->wmark_high = ps.wmark_high;
 	st->alloc_failures = ps.alloc_failures;
+	st->host_populated_bytes = ps.populated_bytes;
+	st->host_released_bytes = ps.released_bytes;
+	st->host_populate_ns = ps.populate_ns;
 	st->pagecache_pages = (unsigned long)atomic_load(&sys->nr_pagecache);
 	st->anon_pages = (unsigned long)stripe_counter_sum(&sys->nr_anon);
 	st->pgtable_pages = (unsigned long)atomic_load(&sys->nr_pgtable);

@@ -12,14 +12,15 @@
  * and the tree is augmented with rb_subtree_gap, the largest gap(v) of any
  * v in the subtree.  Placement walks down only into subtrees whose
  * rb_subtree_gap is big enough, so a top-down search visits O(log n)
- * nodes.  gap(v) itself is not stored (struct vm_area_struct has no field
- * for it): it is recomputed from rb_prev(), itself up to O(log n) steps,
- * so searches and updates cost O(log^2 n) pointer steps in the worst case
- * (100,000 links take about 0.15 s at -O0).  A gap depends on the
- * predecessor, so a change of one VMA's vm_end changes its successor's gap
- * and one of vm_start changes its own; every mutator re-propagates exactly
- * those paths (on insertion the successor is an ancestor of the new leaf,
- * so rb_insert_augmented covers it).
+ * nodes.  gap(v) itself is cached in the VMA (vm_gap), so recomputing a
+ * node's summary is O(1) and an update costs O(log n) pointer steps.  A
+ * gap depends on the predecessor, so a change of one VMA's vm_end changes
+ * its successor's gap and one of vm_start changes its own; every mutator
+ * sets exactly those vm_gap fields and re-propagates exactly those paths.
+ * Insertion finds the new VMA's predecessor and successor on its way down
+ * (the last nodes where the descent turned right and left), so it sets
+ * both gaps without a walk; the successor is an ancestor of the new leaf,
+ * so rb_insert_augmented's propagation covers it.
  *
  * Merging follows vma_can_merge(): adjacent, same flags and object,
  * equal anon_vmas or only one side with one (the merged VMA adopts it),
@@ -31,7 +32,8 @@
  * Invariants (checked by vma_tree_check):
  *   1. vm_start < vm_end, both page aligned, vm_mm == mm;
  *   2. in-order: prev->vm_end <= v->vm_start (no overlap);
- *   3. rb_subtree_gap(v) = max(gap(v), children's rb_subtree_gap);
+ *   3. vm_gap(v) = gap(v), and
+ *      rb_subtree_gap(v) = max(gap(v), children's rb_subtree_gap);
  *   4. map_count = number of VMAs, total_vm = sum of their pages;
  *   5. a VMA with vm_obj is on vm_obj->i_mmap (and, if linear, in its
  *      interval tree i_mmap_tree, i_mmap_tree.c), one without on neither.
@@ -150,13 +152,24 @@ void vma_free(struct vm_area_struct *vma)
 
 /* ---- the gap augmentation ---- */
 
-/* vma_gap_below - free bytes between vma and its predecessor (or the floor). */
-static uintptr_t vma_gap_below(const struct vm_area_struct *vma)
+/* gap_between - free bytes between a VMA ending at floor (or the floor itself) and start. */
+static inline uintptr_t gap_between(uintptr_t floor, uintptr_t start)
+{
+	return start > floor ? start - floor : 0;
+}
+
+/* vma_gap_below - free bytes between vma and its predecessor (or the floor): the cached gap. */
+static inline uintptr_t vma_gap_below(const struct vm_area_struct *vma)
+{
+	return vma->vm_gap;
+}
+
+/* vma_gap_recompute - set vm_gap from the predecessor (one rb_prev walk). */
+static void vma_gap_recompute(struct vm_area_struct *vma)
 {
 	struct rb_node *prev = rb_prev(&vma->vm_rb);
-	uintptr_t floor = prev ? vma_of(prev)->vm_end : UMM_MMAP_MIN_ADDR;
 
-	return vma->vm_start > floor ? vma->vm_start - floor : 0;
+	vma->vm_gap = gap_between(prev ? vma_of(prev)->vm_end : UMM_MMAP_MIN_ADDR, vma->vm_start);
 }
 
 static uintptr_t vma_subtree_gap(const struct vm_area_struct *vma)
@@ -193,7 +206,7 @@ static const struct rb_augment_callbacks vma_gap_callbacks = {
 	.rotate = vma_gap_rotate,
 };
 
-/* vma_gap_update - vma's own gap changed: recompute it and its ancestors. */
+/* vma_gap_update - vma's vm_gap changed: recompute its and its ancestors' summaries. */
 static void vma_gap_update(struct vm_area_struct *vma)
 {
 	if (vma)
@@ -403,6 +416,7 @@ static void vma_obj_unlock(struct vm_area_struct *vma)
 static void __vma_insert(struct umm_mm *mm, struct vm_area_struct *vma)
 {
 	struct rb_node **link = &mm->mm_rb.rb_node, *parent = NULL;
+	struct vm_area_struct *prev = NULL, *next = NULL;
 
 	VM_BUG_ON(vma->vm_mm != mm);
 	VM_BUG_ON(vma->vm_start >= vma->vm_end);
@@ -412,8 +426,17 @@ static void __vma_insert(struct umm_mm *mm, struct vm_area_struct *vma)
 		/* the new node's neighbours are both on this path: overlap shows here */
 		VM_BUG_ON(vma->vm_start < cur->vm_end && cur->vm_start < vma->vm_end);
 		parent = *link;
-		link = vma->vm_start < cur->vm_start ? &parent->rb_left : &parent->rb_right;
+		if (vma->vm_start < cur->vm_start) {
+			next = cur;             /* the last left turn: the successor */
+			link = &parent->rb_left;
+		} else {
+			prev = cur;             /* the last right turn: the predecessor */
+			link = &parent->rb_right;
+		}
 	}
+	vma->vm_gap = gap_between(prev ? prev->vm_end : UMM_MMAP_MIN_ADDR, vma->vm_start);
+	if (next)
+		next->vm_gap = gap_between(vma->vm_end, next->vm_start);
 	rb_link_node(&vma->vm_rb, parent, link);
 	/*
 	 * The successor's gap shrank too, but a new leaf's successor is one of
@@ -436,6 +459,11 @@ static void __vma_remove(struct umm_mm *mm, struct vm_area_struct *vma)
 	struct vm_area_struct *next = vma_next(vma);
 
 	VM_BUG_ON(vma->vm_mm != mm || mm->map_count == 0);
+	if (next) {     /* next's gap swallows vma and vma's gap */
+		struct vm_area_struct *prev = vma_prev(vma);
+
+		next->vm_gap = gap_between(prev ? prev->vm_end : UMM_MMAP_MIN_ADDR, next->vm_start);
+	}
 	rb_erase_augmented(&vma->vm_rb, &mm->mm_rb, &vma_gap_callbacks);
 	vma_gap_update(next);
 	mm->map_count--;
@@ -463,10 +491,18 @@ static void __vma_set_range(struct umm_mm *mm, struct vm_area_struct *vma,
 	if (vma->vm_obj)
 		i_mmap_tree_insert(vma->vm_obj, vma);
 	mm->total_vm += vma_pages(vma);
-	if (start_moved)
+	if (start_moved) {
+		vma_gap_recompute(vma);
 		vma_gap_update(vma);
-	if (end_moved)
-		vma_gap_update(vma_next(vma));
+	}
+	if (end_moved) {
+		struct vm_area_struct *next = vma_next(vma);
+
+		if (next) {
+			next->vm_gap = gap_between(end, next->vm_start);
+			vma_gap_update(next);
+		}
+	}
 }
 
 /**
@@ -854,11 +890,13 @@ static uintptr_t vma_check_one(struct vma_check *c, const struct vm_area_struct 
 		if (!in_tree)
 			vma_check_fail(c, vma, "linear file vma not found in i_mmap_tree", 0, 1);
 	}
+	if (vma->vm_gap != gap_between(floor, vma->vm_start))
+		vma_check_fail(c, vma, "stale vm_gap", vma->vm_gap, gap_between(floor, vma->vm_start));
 	c->prev = vma;
 	c->count++;
 	if (vma->vm_end > vma->vm_start)
 		c->pages += vma_pages(vma);
-	return vma->vm_start > floor ? vma->vm_start - floor : 0;
+	return gap_between(floor, vma->vm_start);
 }
 
 /*

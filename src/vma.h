@@ -5,7 +5,7 @@
  * largest free gap below any VMA of each subtree (rb_subtree_gap), so that
  * top-down placement (get_unmapped_area) is O(log n).  The gap "below" a
  * vma is vma->vm_start - prev->vm_end (prev = its predecessor, or
- * UMM_MMAP_MIN_ADDR for the first vma).  A per-thread last-hit cache
+ * UMM_MMAP_MIN_ADDR for the first vma), cached in vma->vm_gap.  A per-thread last-hit cache
  * (tagged by mm->id and mm->vmacache_seqnum) answers repeated lookups.
  *
  * Locking: the tree needs mmap_lock (read to look up, write to change).

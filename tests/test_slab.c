@@ -137,6 +137,10 @@ static void check_size(struct phys_mem *phys, size_t size, size_t align)
 	kmem_cache_get_stats(cache, &st);
 	CHECK_EQ(st.objects_in_use, 0);
 	CHECK_EQ(st.frees, N);
+	CHECK(st.objects_cached > 0 && st.objects_cached <= 16);   /* this thread's magazine */
+	kmem_cache_drain_local(cache);
+	kmem_cache_get_stats(cache, &st);
+	CHECK_EQ(st.objects_cached, 0);
 	CHECK(st.slabs <= 1);                           /* at most one spare */
 	CHECK_EQ(kmem_cache_destroy(cache), 0);
 	CHECK_EQ(frames_used(phys), 0);
@@ -188,9 +192,13 @@ static void test_slabs_returned(void)
 	CHECK_EQ(st.slabs, 40);
 	CHECK_EQ(frames_used(phys), 40 * order_frames);
 
-	/* empty 30 slabs entirely: all but one spare go back to the allocator */
+	/* empty 30 slabs entirely: all but one spare go back to the allocator,
+	 * once this thread's magazine (up to 16 objects: 2 slabs) is drained */
 	for (i = 0; i < 30 * per; i++)
 		kmem_cache_free(cache, objs[i]);
+	kmem_cache_get_stats(cache, &st);
+	CHECK(st.slabs >= 11 && st.slabs <= 13);
+	kmem_cache_drain_local(cache);
 	kmem_cache_get_stats(cache, &st);
 	CHECK_EQ(st.slabs, 11);
 	CHECK_EQ(frames_used(phys), 11 * order_frames);
@@ -202,6 +210,7 @@ static void test_slabs_returned(void)
 	kmem_cache_free(cache, objs[0]);
 	for (i = 30 * per; i < ARRAY_SIZE(objs); i++)
 		kmem_cache_free(cache, objs[i]);
+	kmem_cache_drain_local(cache);
 	kmem_cache_get_stats(cache, &st);
 	CHECK_EQ(st.slabs, 1);
 	CHECK_EQ(st.objects_in_use, 0);
@@ -406,6 +415,85 @@ static void test_threads(void)
 	phys_destroy(phys);
 }
 
+struct mag_arg {
+	struct kmem_cache *cache;
+	void *objs[40];
+	pthread_barrier_t *hold;        /* NULL: exit right away */
+};
+
+/* mag_thread - allocate 40, free 30 (some stay in the magazine), keep 10 for main. */
+static void *mag_thread(void *p)
+{
+	struct mag_arg *a = p;
+	int i;
+
+	for (i = 0; i < 40; i++)
+		a->objs[i] = kmem_cache_alloc(a->cache, 0);
+	for (i = 10; i < 40; i++)
+		kmem_cache_free(a->cache, a->objs[i]);
+	if (a->hold) {
+		pthread_barrier_wait(a->hold);  /* main looks at the magazine */
+		pthread_barrier_wait(a->hold);  /* main has destroyed the cache */
+	}
+	return NULL;
+}
+
+/*
+ * A thread's magazine holds freed objects (counted as cached, not in
+ * use); when the thread exits they go back to their slabs; a cache
+ * destroyed while another thread still has a magazine of it flushes it.
+ */
+static void test_magazines(void)
+{
+	struct phys_mem *phys = make_phys(4 * MiB, 0);
+	struct kmem_cache *cache = kmem_cache_create(phys, "mag", 256, 0);
+	struct kmem_cache_stats st;
+	pthread_barrier_t hold;
+	struct mag_arg a = { .cache = cache };
+	pthread_t t;
+	int i;
+
+	REQUIRE(cache);
+	REQUIRE(pthread_create(&t, NULL, mag_thread, &a) == 0);
+	pthread_join(t, NULL);
+	for (i = 0; i < 10; i++)
+		REQUIRE(a.objs[i]);
+	kmem_cache_get_stats(cache, &st);
+	CHECK_EQ(st.objects_in_use, 10);
+	CHECK_EQ(st.objects_cached, 0);                 /* the exit gave them back */
+	CHECK_EQ(st.allocs, 40);
+	CHECK_EQ(st.frees, 30);
+	for (i = 0; i < 10; i++)                        /* objects freed by another thread */
+		kmem_cache_free(cache, a.objs[i]);
+	kmem_cache_get_stats(cache, &st);
+	CHECK_EQ(st.objects_in_use, 0);
+	CHECK_EQ(st.objects_cached, 10);
+	kmem_cache_drain_local(cache);
+	kmem_cache_get_stats(cache, &st);
+	CHECK_EQ(st.objects_cached, 0);
+	CHECK(st.slabs <= 1);
+	CHECK_EQ(kmem_cache_destroy(cache), 0);
+	CHECK_EQ(frames_used(phys), 0);
+
+	/* destroy while the other thread still owns a magazine of the cache */
+	cache = kmem_cache_create(phys, "mag2", 64, 0);
+	REQUIRE(cache);
+	REQUIRE(pthread_barrier_init(&hold, NULL, 2) == 0);
+	a = (struct mag_arg){ .cache = cache, .hold = &hold };
+	REQUIRE(pthread_create(&t, NULL, mag_thread, &a) == 0);
+	pthread_barrier_wait(&hold);
+	kmem_cache_get_stats(cache, &st);
+	CHECK_EQ(st.objects_in_use, 10);
+	CHECK(st.objects_cached > 0 && st.objects_cached <= 16);
+	CHECK_EQ(kmem_cache_destroy(cache), 10);        /* the 10 kept are leaks; cached ones are not */
+	pthread_barrier_wait(&hold);
+	pthread_join(t, NULL);                          /* its exit must not touch the dead cache */
+	pthread_barrier_destroy(&hold);
+	CHECK_EQ(frames_used(phys), 0);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
 /* ---- misuse is caught ---- */
 
 static struct phys_mem *misuse_phys;
@@ -505,5 +593,6 @@ int main(void)
 	RUN(test_arena_exhaustion);
 	RUN(test_misuse);
 	RUN(test_threads);
+	RUN(test_magazines);
 	return test_summary("test_slab");
 }

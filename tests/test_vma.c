@@ -1131,6 +1131,9 @@ static void test_tree_check_catches(void)
 	v->rb_subtree_gap += PG;
 	expect_caught(m.mm, "stale gap");
 	v->rb_subtree_gap -= PG;
+	v->vm_gap += PG;
+	expect_caught(m.mm, "stale cached vm_gap");
+	v->vm_gap -= PG;
 	m.mm->map_count++;
 	expect_caught(m.mm, "map_count");
 	m.mm->map_count--;

@@ -39,7 +39,15 @@ struct umm_sys_stats {
 	unsigned long nr_reverse_maps;  /* pte chains: ptes recorded (direct ones included); object: 0 */
 	unsigned long rmap_bytes;       /* reverse-map memory beyond struct page: chain blocks
 	                                   (pte chains) or anon_vmas (object) */
+	unsigned long host_populated_bytes;  /* physical memory brought in from the host (cumulative) */
+	unsigned long host_released_bytes;   /* physical memory given back to the host (cumulative) */
+	unsigned long host_populate_ns;      /* time spent bringing memory in (cumulative) */
 };
+/*
+ * umm_system_stats - the counters above.  The calling thread's per-thread
+ * caches of usermm's own structures are emptied first, so free_frames is
+ * exact when no other thread is using the system.
+ */
 int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st);
 
 struct umm_mm_stats {

@@ -59,6 +59,14 @@ struct umm_config {
 	                             stream; default 512 KiB, rounded down to
 	                             pages, at most 16 MiB; one page turns
 	                             fault-time readahead off */
+	int         populate;     /* 1: bring all of phys_bytes in from the host at
+	                             creation (creation takes longer, first faults
+	                             cost what warm ones do); 0: bring memory in
+	                             2 MiB at a time as frames are first handed out */
+	long        release_ms;   /* give free 4 MiB blocks of physical memory back
+	                             to the host once they have stayed free this
+	                             long (ms); 0 = default: 1000, or never when
+	                             populate is 1; -1 = never */
 };
 
 struct umm_system;
@@ -69,11 +77,11 @@ struct umm_mm;
  * umm_system_create - cfg NULL means all defaults.  -EINVAL for a bad config
  * (phys_bytes < 1 MiB, unknown rmap, min watermark >= half of memory,
  * unknown io_backend, readahead_max_bytes not 0 and below 4 KiB or above
- * 16 MiB) or a NULL out; -EOPNOTSUPP for swap_path/swap_bytes until swap
- * is available, and for io_backend UMM_IO_URING when io_uring cannot be
- * set up; -ENOMEM when the memory cannot be reserved, whether the host is
- * short of it or phys_bytes is larger than any host could reserve
- * (1ULL << 62).
+ * 16 MiB, populate not 0 or 1, release_ms below -1) or a NULL out;
+ * -EOPNOTSUPP for swap_path/swap_bytes until swap is available, and for
+ * io_backend UMM_IO_URING when io_uring cannot be set up; -ENOMEM when the
+ * memory cannot be reserved, whether the host is short of it or phys_bytes
+ * is larger than any host could reserve (1ULL << 62).
  */
 int  umm_system_create(const struct umm_config *cfg, struct umm_system **out);
 /*

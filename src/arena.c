@@ -1,0 +1,425 @@
+/*
+ * arena.c - the host memory behind the frames: the memfd arena, the
+ * descriptor region, bringing arena memory in from the host in batches and
+ * giving it back.
+ *
+ * Theory of operation
+ *
+ * The frames are a memfd of nr_frames pages mapped MAP_SHARED at
+ * phys->base.  The host kernel backs a memfd page the first time it is
+ * touched, and on this kind of machine that costs a host page fault per
+ * frame, far more than usermm's own fault handling.  So the arena is
+ * brought in from the host a chunk at a time (ARENA_CHUNK_ORDER: 2 MiB,
+ * 512 frames): the first time the allocator hands out a frame of a chunk
+ * that is not known to be present, arena_prepare() populates the whole
+ * chunk with one madvise(MADV_POPULATE_WRITE) on the arena mapping (host
+ * pages allocated and mapped writable, no host fault per frame), or, when
+ * the kernel lacks it, with fallocate() on the memfd (host pages allocated;
+ * the first touch still takes a cheaper minor fault).  A bitmap, one bit
+ * per chunk, says which chunks are present; it is not in struct page.
+ * The descriptor pages of the chunk's frames are populated with it (the
+ * descriptor array is anonymous memory, resident only where it has been
+ * touched; see below).
+ * A system may also populate the whole arena at creation
+ * (arena_populate_all()).
+ *
+ * Giving memory back: arena_punch() punches a range out of the memfd
+ * (fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)), which frees the
+ * host pages and makes the range read back as zeros, and clears the
+ * chunks' bits, so the next allocation there populates them again.  It
+ * also drops the host pages of the descriptors of every frame of the
+ * range but the first (madvise(MADV_DONTNEED) on the whole descriptor
+ * pages among them; they read back as zeros, which is what a free
+ * non-head frame's descriptor may be; the first frame's descriptor is the
+ * free block's head and stays).  Together with the allocator writing only
+ * block heads at creation, the descriptor array is resident in proportion
+ * to the frames in use, not to the arena's size.  The
+ * policy (which free blocks, after how long) is page_reporting.c's; the
+ * caller guarantees that no frame of the range is in use (it holds the
+ * range isolated from the buddy lists), which is also why the bitmap
+ * needs no lock against arena_prepare(): a chunk's bit is only cleared
+ * while none of its frames is allocated, and only set by a thread that
+ * holds one of its frames.
+ *
+ * Known-zero frames: a second bitmap, one bit per frame, marks the frames
+ * that have not been handed out since the memfd was created or their
+ * block was punched, and so read as zeros.  alloc_pages() clears a frame's
+ * bit when it hands the frame out (arena_take_zeroed()) and skips the
+ * memset of GFP_ZERO when every frame of the block had it.  Only the
+ * allocating thread, which owns the frames, clears bits; they are set for
+ * every frame by arena_create() and for a block by arena_punch(), which
+ * holds the block isolated.
+ *
+ * Counters (cumulative): populated_bytes counts chunks brought in by
+ * arena_prepare()/arena_populate_all(), populate_ns the time those calls
+ * spent in the host; released_bytes counts the bytes of present chunks
+ * punched out.  populated_bytes - released_bytes is what usermm believes
+ * the host holds for the arena.
+ *
+ * The descriptor region (struct phys_mem + struct page array) is mapped
+ * here too, at a 2^PHYS_META_ALIGN_SHIFT boundary (see page_alloc.h).
+ *
+ * Locks: phys->populate_lock (leaf) serialises populating, so two threads
+ * that need the same chunk populate it once and the counter is exact.  It
+ * is held across the madvise/fallocate call, never with an allocator lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+
+#include "page_alloc.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define BITS_PER_LONG (8 * sizeof(unsigned long))
+
+static bool chunk_present(struct phys_mem *phys, unsigned long chunk)
+{
+	unsigned long w = __atomic_load_n(&phys->populated[chunk / BITS_PER_LONG], __ATOMIC_ACQUIRE);
+
+	return (w >> (chunk % BITS_PER_LONG)) & 1;
+}
+
+static void chunk_set_present(struct phys_mem *phys, unsigned long chunk, bool present)
+{
+	unsigned long bit = 1UL << (chunk % BITS_PER_LONG);
+	unsigned long *w = &phys->populated[chunk / BITS_PER_LONG];
+
+	if (present)
+		__atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_and(w, ~bit, __ATOMIC_RELEASE);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int __host_populate(struct phys_mem *phys, size_t off, size_t len);
+
+/* host_populate - bring [off, off+len) of the memfd in, timed.  0 or -errno. */
+static int host_populate(struct phys_mem *phys, size_t off, size_t len)
+{
+	uint64_t t0 = mono_ns();
+	int err = __host_populate(phys, off, len);
+
+	atomic_fetch_add_explicit(&phys->populate_ns, mono_ns() - t0, memory_order_relaxed);
+	return err;
+}
+
+static int __host_populate(struct phys_mem *phys, size_t off, size_t len)
+{
+	if (!phys->no_populate_write) {
+		if (!madvise((char *)phys->base + off, len, MADV_POPULATE_WRITE))
+			return 0;
+		if (errno != EINVAL)
+			return -errno;
+		/* kernel older than 5.14: remember, use fallocate from now on */
+		__atomic_store_n(&phys->no_populate_write, true, __ATOMIC_RELAXED);
+	}
+	if (fallocate(phys->memfd, 0, (off_t)off, (off_t)len))
+		return -errno;
+	return 0;
+}
+
+/*
+ * populate_descriptors - bring the descriptor pages of frames [pfn, pfn+nr)
+ * in as well, so the faults that use the chunk's frames do not take a
+ * host fault per descriptor page.  Best effort: a failure (or a kernel
+ * without MADV_POPULATE_WRITE) leaves them to be faulted in on first use.
+ */
+static void populate_descriptors(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	uintptr_t start = ALIGN_DOWN((uintptr_t)&phys->pages[pfn], PAGE_SIZE);
+	uintptr_t end = ALIGN_UP((uintptr_t)&phys->pages[pfn + nr], PAGE_SIZE);
+
+	if (!phys->no_populate_write)
+		(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+}
+
+/* chunk_bytes - bytes of chunk `chunk` (the last one may be short). */
+static size_t chunk_bytes(struct phys_mem *phys, unsigned long chunk, size_t *off)
+{
+	unsigned long first = chunk << ARENA_CHUNK_ORDER;
+	unsigned long n = MIN(ARENA_CHUNK_FRAMES, phys->nr_frames - first);
+
+	*off = (size_t)first << PAGE_SHIFT;
+	return (size_t)n << PAGE_SHIFT;
+}
+
+/**
+ * arena_populate_chunks - bring every absent chunk overlapping [pfn, pfn+nr) in.
+ * @phys: the arena
+ * @pfn: first frame
+ * @nr: number of frames
+ *
+ * Slow path of arena_prepare().  Takes populate_lock; the caller holds no
+ * allocator lock.  A chunk whose population fails stays absent (the host
+ * backs its frames on first touch, as without this batching).
+ */
+void arena_populate_chunks(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	unsigned long c, last = (pfn + nr - 1) >> ARENA_CHUNK_ORDER;
+
+	for (c = pfn >> ARENA_CHUNK_ORDER; c <= last; c++) {
+		size_t off, len;
+
+		if (chunk_present(phys, c))
+			continue;
+		pthread_mutex_lock(&phys->populate_lock);
+		if (!chunk_present(phys, c)) {
+			len = chunk_bytes(phys, c, &off);
+			if (!host_populate(phys, off, len)) {
+				populate_descriptors(phys, off >> PAGE_SHIFT, len >> PAGE_SHIFT);
+				chunk_set_present(phys, c, true);
+				atomic_fetch_add_explicit(&phys->populated_bytes, len, memory_order_relaxed);
+			}
+		}
+		pthread_mutex_unlock(&phys->populate_lock);
+	}
+}
+
+/**
+ * arena_take_zeroed_slow - arena_take_zeroed() for more than one frame.
+ * @phys: the arena
+ * @pfn: first frame
+ * @nr: frames, all owned by the caller
+ *
+ * Return: true if every frame of the range was known to be zero.
+ */
+bool arena_take_zeroed_slow(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	unsigned long i, zero = 0;
+
+	for (i = pfn; i < pfn + nr; i++) {
+		unsigned long *w = &phys->zeroed[i / BITS_PER_LONG];
+		unsigned long bit = 1UL << (i % BITS_PER_LONG);
+
+		if (__atomic_load_n(w, __ATOMIC_RELAXED) & bit) {
+			__atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
+			zero++;
+		}
+	}
+	return zero == nr;
+}
+
+/* mark_zeroed - frames [pfn, pfn+nr) read as zero and are not in use. */
+static void mark_zeroed(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = pfn; i < pfn + nr; i++)
+		__atomic_fetch_or(&phys->zeroed[i / BITS_PER_LONG], 1UL << (i % BITS_PER_LONG),
+				  __ATOMIC_RELAXED);
+}
+
+/**
+ * arena_populate_all - bring the whole arena in from the host.
+ * @phys: the arena
+ *
+ * Takes populate_lock.  Return: 0 or the -errno of the first failure
+ * (the chunks before it stay populated).
+ */
+int arena_populate_all(struct phys_mem *phys)
+{
+	unsigned long c;
+	int err = 0;
+
+	pthread_mutex_lock(&phys->populate_lock);
+	for (c = 0; c < phys->nr_chunks && !err; c++) {
+		size_t off, len = chunk_bytes(phys, c, &off);
+
+		if (chunk_present(phys, c))
+			continue;
+		err = host_populate(phys, off, len);
+		if (!err) {
+			populate_descriptors(phys, off >> PAGE_SHIFT, len >> PAGE_SHIFT);
+			chunk_set_present(phys, c, true);
+			atomic_fetch_add_explicit(&phys->populated_bytes, len, memory_order_relaxed);
+		}
+	}
+	pthread_mutex_unlock(&phys->populate_lock);
+	return err;
+}
+
+/**
+ * arena_punch - give frames [pfn, pfn+nr) back to the host.
+ * @phys: the arena
+ * @pfn: first frame, a multiple of ARENA_CHUNK_FRAMES
+ * @nr: frames, a multiple of ARENA_CHUNK_FRAMES (or up to the arena's end)
+ *
+ * The caller guarantees no frame of the range is allocated or can be
+ * until this returns and that no descriptor of the range but the first
+ * holds state (page_reporting.c holds a free block isolated).  After it
+ * the frames read as zeros, their chunks are absent and the other
+ * descriptors are zero.  Takes no lock.
+ * Return: bytes of present chunks released (0 if the punch failed, in
+ * which case the range is left as it was).
+ */
+size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	unsigned long c, first = pfn >> ARENA_CHUNK_ORDER;
+	unsigned long last = (pfn + nr - 1) >> ARENA_CHUNK_ORDER;
+	size_t released = 0;
+
+	uintptr_t desc_start, desc_end;
+
+	VM_BUG_ON(pfn % ARENA_CHUNK_FRAMES || pfn + nr > phys->nr_frames);
+	if (fallocate(phys->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)pfn << PAGE_SHIFT, (off_t)nr << PAGE_SHIFT))
+		return 0;
+	/* the descriptors of the frames after the first: whole pages only */
+	mark_zeroed(phys, pfn, nr);
+	desc_start = ALIGN_UP((uintptr_t)&phys->pages[pfn + 1], PAGE_SIZE);
+	desc_end = ALIGN_DOWN((uintptr_t)&phys->pages[pfn + nr], PAGE_SIZE);
+	if (desc_start < desc_end)
+		madvise((void *)desc_start, desc_end - desc_start, MADV_DONTNEED);
+	for (c = first; c <= last; c++) {
+		size_t off, len = chunk_bytes(phys, c, &off);
+
+		if (chunk_present(phys, c)) {
+			chunk_set_present(phys, c, false);
+			released += len;
+		}
+	}
+	atomic_fetch_add_explicit(&phys->released_bytes, released, memory_order_relaxed);
+	return released;
+}
+
+/**
+ * arena_range_present - is any chunk overlapping [pfn, pfn+nr) present?
+ * @phys: the arena
+ * @pfn: first frame
+ * @nr: frames (> 0)
+ *
+ * Lock-free; a snapshot.
+ */
+bool arena_range_present(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	unsigned long c, last = (pfn + nr - 1) >> ARENA_CHUNK_ORDER;
+
+	for (c = pfn >> ARENA_CHUNK_ORDER; c <= last; c++)
+		if (chunk_present(phys, c))
+			return true;
+	return false;
+}
+
+/* map_aligned_meta - an rw mapping of `bytes` at a 2^PHYS_META_ALIGN_SHIFT boundary. */
+static void *map_aligned_meta(size_t bytes)
+{
+	size_t align = (size_t)1 << PHYS_META_ALIGN_SHIFT;
+	char *window, *start, *end;
+	void *meta;
+
+	window = mmap(NULL, 2 * align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (window == MAP_FAILED)
+		return NULL;
+	start = (char *)ALIGN_UP((uintptr_t)window, align);
+	end = window + 2 * align;
+	if (start > window)
+		munmap(window, (size_t)(start - window));
+	if (start + bytes < end)
+		munmap(start + bytes, (size_t)(end - (start + bytes)));
+	meta = mmap(start, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (meta == MAP_FAILED) {
+		munmap(start, bytes);
+		return NULL;
+	}
+	return meta;
+}
+
+/**
+ * arena_create - map the memfd arena and the descriptor region.
+ * @nr: frames
+ * @meta_bytes: size of the descriptor region (struct phys_mem first)
+ * @out: the region, with base, memfd, nr_frames, meta_bytes, the chunk
+ *       bitmap and populate_lock set up; every chunk absent
+ *
+ * Return: 0, -ENOMEM or the errno of a failed memfd/ftruncate/mmap.
+ */
+int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out)
+{
+	unsigned long nr_chunks = (nr + ARENA_CHUNK_FRAMES - 1) / ARENA_CHUNK_FRAMES;
+	struct phys_mem *phys;
+	unsigned long *bitmap, *zeroed;
+	void *base;
+	int fd, err;
+
+	bitmap = calloc((nr_chunks + BITS_PER_LONG - 1) / BITS_PER_LONG, sizeof(unsigned long));
+	zeroed = malloc((nr + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(unsigned long));
+	if (!bitmap || !zeroed) {
+		free(bitmap);
+		free(zeroed);
+		return -ENOMEM;
+	}
+	/* a new memfd reads as zeros everywhere (bits past the last frame are never read) */
+	memset(zeroed, 0xff, (nr + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(unsigned long));
+	fd = memfd_create("usermm-phys", MFD_CLOEXEC);
+	if (fd < 0)
+		goto err_free;
+	if (ftruncate(fd, (off_t)(nr * PAGE_SIZE)) < 0)
+		goto err_close;
+	base = mmap(NULL, nr * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		goto err_close;
+	phys = map_aligned_meta(meta_bytes);
+	if (!phys) {
+		err = errno ? errno : ENOMEM;
+		munmap(base, nr * PAGE_SIZE);
+		close(fd);
+		free(bitmap);
+		free(zeroed);
+		return -err;
+	}
+	phys->base = base;
+	phys->memfd = fd;
+	phys->nr_frames = nr;
+	phys->meta_bytes = meta_bytes;
+	phys->populated = bitmap;
+	phys->zeroed = zeroed;
+	phys->nr_chunks = nr_chunks;
+	pthread_mutex_init(&phys->populate_lock, NULL);
+	*out = phys;
+	return 0;
+
+err_close:
+	err = errno;
+	close(fd);
+	free(bitmap);
+	free(zeroed);
+	return -err;
+err_free:
+	err = errno;
+	free(bitmap);
+	free(zeroed);
+	return -err;
+}
+
+/**
+ * arena_destroy - unmap the arena and the descriptor region (phys with it).
+ * @phys: from arena_create(); nobody may use it any more
+ */
+void arena_destroy(struct phys_mem *phys)
+{
+	void *base = phys->base;
+	size_t arena = phys->nr_frames * PAGE_SIZE, meta = phys->meta_bytes;
+	int fd = phys->memfd;
+
+	pthread_mutex_destroy(&phys->populate_lock);
+	free(phys->populated);
+	free(phys->zeroed);
+	munmap(base, arena);
+	close(fd);
+	munmap(phys, meta);
+}

@@ -1,0 +1,594 @@
+/*
+ * test_arena.c - the host memory behind the frames: population in chunks
+ * when frames are first handed out, population at creation, punching
+ * long-free blocks back to the host (synchronously and by the reporting
+ * thread), that punched memory reads back as zeros, that nothing in use
+ * is ever punched, and the counters.  Host residency is measured with
+ * mincore() on the arena mapping.
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "page_alloc.h"
+#include "system.h"
+#include "test.h"
+
+#define MiB (1UL << 20)
+#define BLOCK_FRAMES (1UL << (MAX_ORDER - 1))
+
+static struct phys_mem *make_phys(size_t bytes, bool populate)
+{
+	struct phys_params params = { .populate = populate };
+	struct phys_mem *phys = NULL;
+
+	REQUIRE(phys_create(bytes, &params, &phys) == 0);
+	return phys;
+}
+
+/* resident_frames - frames of [pfn, pfn+nr) the host has in memory (mincore). */
+static unsigned long resident_frames(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	unsigned char *vec = malloc(nr);
+	unsigned long i, n = 0;
+
+	REQUIRE(vec);
+	REQUIRE(mincore(pfn_to_virt(phys, pfn), nr * PAGE_SIZE, vec) == 0);
+	for (i = 0; i < nr; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return n;
+}
+
+static struct phys_stats stats(struct phys_mem *phys)
+{
+	struct phys_stats st;
+
+	phys_get_stats(phys, &st);
+	return st;
+}
+
+/* frame_pattern - the 8-byte word written at word i of frame pfn. */
+static uint64_t frame_pattern(unsigned long pfn, unsigned long i)
+{
+	return (pfn * 0x9e3779b97f4a7c15ull) ^ (i * 0x2545f4914f6cdd1dull) ^ 0x5a5a;
+}
+
+static void fill_frame(struct phys_mem *phys, unsigned long pfn)
+{
+	uint64_t *w = pfn_to_virt(phys, pfn);
+	unsigned long i;
+
+	for (i = 0; i < PAGE_SIZE / 8; i += 61)
+		w[i] = frame_pattern(pfn, i);
+	w[PAGE_SIZE / 8 - 1] = frame_pattern(pfn, PAGE_SIZE / 8 - 1);
+}
+
+static bool frame_intact(struct phys_mem *phys, unsigned long pfn)
+{
+	uint64_t *w = pfn_to_virt(phys, pfn);
+	unsigned long i;
+
+	for (i = 0; i < PAGE_SIZE / 8; i += 61)
+		if (w[i] != frame_pattern(pfn, i))
+			return false;
+	return w[PAGE_SIZE / 8 - 1] == frame_pattern(pfn, PAGE_SIZE / 8 - 1);
+}
+
+static bool frame_zero(struct phys_mem *phys, unsigned long pfn)
+{
+	const uint64_t *w = pfn_to_virt(phys, pfn);
+	unsigned long i;
+
+	for (i = 0; i < PAGE_SIZE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+static void test_config_bad_inputs(void)
+{
+	struct umm_system *sys = (struct umm_system *)0x1;
+	struct umm_config cfg = { .phys_bytes = 4 * MiB, .populate = 2 };
+
+	CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
+	CHECK(sys == (struct umm_system *)0x1);
+	cfg.populate = -1;
+	CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
+	cfg.populate = 0;
+	cfg.release_ms = -2;
+	CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
+	CHECK(sys == (struct umm_system *)0x1);
+	cfg.release_ms = -1;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	CHECK(sys->phys->reporting == NULL);        /* -1: never */
+	umm_system_destroy(sys);
+	cfg.release_ms = 0;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	CHECK(sys->phys->reporting != NULL);        /* default: a reporting thread */
+	umm_system_destroy(sys);
+	/* 2^64 ns + 0.45 ms: in ns this wraps to "at once" unless it is clamped */
+	cfg.release_ms = 18446744073710L;
+	cfg.phys_bytes = 32 * MiB;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	{
+		struct umm_mm *mm;
+		uintptr_t a, off;
+		struct umm_sys_stats st;
+
+		REQUIRE(umm_mm_create(sys, &mm) == 0);
+		REQUIRE(umm_mmap(mm, 0, 16 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				 NULL, 0, &a) == 0);
+		for (off = 0; off < 16 * MiB; off += PAGE_SIZE)
+			REQUIRE(umm_write(mm, a + off, &off, sizeof(off)) == 0);
+		umm_mm_destroy(mm);
+		usleep(100000);
+		REQUIRE(umm_system_stats(sys, &st) == 0);
+		CHECK_EQ(st.host_released_bytes, 0);
+	}
+	umm_system_destroy(sys);
+}
+
+/* The first frame handed out of a chunk brings the whole chunk in; the next ones cost nothing. */
+static void test_populate_on_first_alloc(void)
+{
+	struct phys_mem *phys = make_phys(16 * MiB, false);
+	struct page *a, *b;
+	unsigned long chunk;
+
+	CHECK_EQ(stats(phys).populated_bytes, 0);
+	CHECK_EQ(stats(phys).populate_ns, 0);
+	CHECK_EQ(resident_frames(phys, 0, phys->nr_frames), 0);
+	a = alloc_page(phys, GFP_KERNEL);
+	REQUIRE(a);
+	CHECK(stats(phys).populate_ns > 0);
+	chunk = page_to_pfn(a) & ~(ARENA_CHUNK_FRAMES - 1);
+	CHECK_EQ(stats(phys).populated_bytes, ARENA_CHUNK_FRAMES * PAGE_SIZE);
+	CHECK_EQ(resident_frames(phys, chunk, ARENA_CHUNK_FRAMES), ARENA_CHUNK_FRAMES);
+	CHECK_EQ(resident_frames(phys, 0, phys->nr_frames), ARENA_CHUNK_FRAMES);
+	CHECK(arena_range_present(phys, page_to_pfn(a), 1));
+	b = alloc_page(phys, GFP_KERNEL);
+	REQUIRE(b);
+	CHECK_EQ(page_to_pfn(b) & ~(ARENA_CHUNK_FRAMES - 1), chunk);   /* same chunk: LIFO lists */
+	CHECK_EQ(stats(phys).populated_bytes, ARENA_CHUNK_FRAMES * PAGE_SIZE);
+	put_page(a);
+	put_page(b);
+	/* a block of the largest order spans two chunks: both come in */
+	a = alloc_pages(phys, GFP_KERNEL, MAX_ORDER - 1);
+	REQUIRE(a);
+	CHECK(arena_range_present(phys, page_to_pfn(a), BLOCK_FRAMES));
+	CHECK_EQ(resident_frames(phys, page_to_pfn(a), BLOCK_FRAMES), BLOCK_FRAMES);
+	free_pages(a, MAX_ORDER - 1);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
+/* Kernels without MADV_POPULATE_WRITE: the fallback (fallocate on the memfd) brings chunks in too. */
+static void test_populate_fallback(void)
+{
+	struct phys_mem *phys = make_phys(8 * MiB, false);
+	struct page *a;
+	unsigned long chunk;
+	struct stat st;
+
+	phys->no_populate_write = true;
+	a = alloc_page(phys, GFP_ZERO);
+	REQUIRE(a);
+	chunk = page_to_pfn(a) & ~(ARENA_CHUNK_FRAMES - 1);
+	CHECK_EQ(stats(phys).populated_bytes, ARENA_CHUNK_FRAMES * PAGE_SIZE);
+	/* fallocated shmem pages are not "resident" to mincore until touched: ask the memfd */
+	CHECK(fstat(phys->memfd, &st) == 0 && (unsigned long)st.st_blocks * 512 >= ARENA_CHUNK_FRAMES * PAGE_SIZE);
+	CHECK(frame_zero(phys, page_to_pfn(a)));
+	CHECK(frame_zero(phys, chunk + ARENA_CHUNK_FRAMES - 1));
+	put_page(a);
+	drain_all_pages(phys);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
+static void test_populate_at_creation(void)
+{
+	struct phys_mem *phys = make_phys(8 * MiB, true);
+	struct umm_config cfg = { .phys_bytes = 8 * MiB, .populate = 1 };
+	struct umm_sys_stats st;
+	struct umm_system *sys;
+
+	CHECK_EQ(stats(phys).populated_bytes, 8 * MiB);
+	CHECK_EQ(resident_frames(phys, 0, phys->nr_frames), phys->nr_frames);
+	CHECK(arena_range_present(phys, 0, phys->nr_frames));
+	phys_destroy(phys);
+
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	REQUIRE(umm_system_stats(sys, &st) == 0);
+	CHECK_EQ(st.host_populated_bytes, 8 * MiB);
+	CHECK_EQ(st.host_released_bytes, 0);
+	CHECK(sys->phys->reporting == NULL);       /* populate: kept unless release_ms says otherwise */
+	CHECK_EQ(resident_frames(sys->phys, 0, sys->phys->nr_frames), sys->phys->nr_frames);
+	umm_system_destroy(sys);
+}
+
+/* Punched blocks leave the host, read back as zeros, and come back when reused. */
+static void test_punched_reads_zero(void)
+{
+	struct phys_mem *phys = make_phys(16 * MiB, false);
+	struct page *blk[4];
+	unsigned long i, j, nr = 0;
+	size_t released;
+
+	while (nr < 4 && (blk[nr] = alloc_pages(phys, GFP_NORECLAIM, MAX_ORDER - 1)) != NULL)
+		nr++;
+	REQUIRE(nr >= 2);
+	for (i = 0; i < nr; i++)
+		for (j = 0; j < BLOCK_FRAMES; j++)
+			fill_frame(phys, page_to_pfn(blk[i]) + j);
+	for (i = 0; i < nr; i++)
+		free_pages(blk[i], MAX_ORDER - 1);
+	CHECK_EQ(stats(phys).released_bytes, 0);
+	released = page_reporting_run(phys, 0);
+	CHECK(released >= nr * BLOCK_FRAMES * PAGE_SIZE);
+	CHECK_EQ(stats(phys).released_bytes, released);
+	CHECK_EQ(stats(phys).isolated, 0);
+	CHECK_EQ(resident_frames(phys, 0, phys->nr_frames), 0);
+	CHECK(!arena_range_present(phys, 0, phys->nr_frames));
+	CHECK_EQ(phys_check(phys), 0);
+	/* nothing left to give back */
+	CHECK_EQ(page_reporting_run(phys, 0), 0);
+
+	/* reuse: every frame reads as zero, and the chunks are present again */
+	for (i = 0; i < nr; i++) {
+		blk[i] = alloc_pages(phys, GFP_NORECLAIM, MAX_ORDER - 1);
+		REQUIRE(blk[i]);
+		for (j = 0; j < BLOCK_FRAMES; j++)
+			if (!frame_zero(phys, page_to_pfn(blk[i]) + j)) {
+				CHECK(!"punched frame not zero");
+				break;
+			}
+		CHECK(arena_range_present(phys, page_to_pfn(blk[i]), BLOCK_FRAMES));
+	}
+	CHECK(stats(phys).populated_bytes >= 2 * nr * BLOCK_FRAMES * PAGE_SIZE);
+	for (i = 0; i < nr; i++)
+		free_pages(blk[i], MAX_ORDER - 1);
+	/* a block freed just now is not old enough for a one-hour minimum age */
+	CHECK_EQ(page_reporting_run(phys, 3600ull * 1000000000ull), 0);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
+/*
+ * Fill the arena with single frames, free them in a pattern (whole
+ * blocks, and every other frame of the other blocks), punch: only the
+ * wholly free blocks go, the allocated frames keep their contents.
+ */
+static void test_nothing_in_use_punched(void)
+{
+	struct phys_mem *phys = make_phys(16 * MiB, false);
+	unsigned long nr = phys->nr_frames, pfn, kept = 0, whole = 0;
+	struct page **frames = calloc(nr, sizeof(*frames));
+	size_t released;
+
+	REQUIRE(frames);
+	for (;;) {
+		struct page *p = alloc_page(phys, GFP_NORECLAIM);
+
+		if (!p)
+			break;
+		frames[page_to_pfn(p)] = p;
+		fill_frame(phys, page_to_pfn(p));
+	}
+	/* blocks 0 and 2: free whole; blocks 1 and 3: free every other frame */
+	for (pfn = 0; pfn < nr; pfn++) {
+		unsigned long block = pfn / BLOCK_FRAMES;
+
+		if (!frames[pfn])
+			continue;
+		if (block % 2 == 0 || pfn % 2 == 0) {
+			put_page(frames[pfn]);
+			frames[pfn] = NULL;
+		}
+	}
+	drain_all_pages(phys);
+	for (pfn = 0; pfn < nr; pfn += BLOCK_FRAMES) {
+		unsigned long j, busy = 0;
+
+		for (j = 0; j < BLOCK_FRAMES; j++)
+			busy += frames[pfn + j] != NULL;
+		whole += busy == 0;
+	}
+	CHECK(whole >= 1);
+	released = page_reporting_run(phys, 0);
+	CHECK_EQ(released, whole * BLOCK_FRAMES * PAGE_SIZE);
+	CHECK_EQ(phys_check(phys), 0);
+	for (pfn = 0; pfn < nr; pfn++)
+		if (frames[pfn]) {
+			kept++;
+			if (!frame_intact(phys, pfn)) {
+				CHECK(!"an allocated frame lost its contents");
+				break;
+			}
+			CHECK(resident_frames(phys, pfn, 1) == 1);
+		}
+	CHECK(kept >= nr / 4 - 16);
+	for (pfn = 0; pfn < nr; pfn++)
+		if (frames[pfn])
+			put_page(frames[pfn]);
+	free(frames);
+	drain_all_pages(phys);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
+/* desc_resident - bytes of the descriptors of [pfn, pfn+nr) resident in the host. */
+static unsigned long desc_resident(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+{
+	uintptr_t start = ALIGN_DOWN((uintptr_t)&phys->pages[pfn], PAGE_SIZE);
+	uintptr_t end = ALIGN_UP((uintptr_t)&phys->pages[pfn + nr], PAGE_SIZE);
+	unsigned long n = (end - start) / PAGE_SIZE, i, r = 0;
+	unsigned char *vec = malloc(n);
+
+	REQUIRE(vec);
+	REQUIRE(mincore((void *)start, end - start, vec) == 0);
+	for (i = 0; i < n; i++)
+		r += vec[i] & 1;
+	free(vec);
+	return r * PAGE_SIZE;
+}
+
+/*
+ * The descriptor array is resident in proportion to the frames used: a
+ * new arena touches only block heads, and punching a block drops its
+ * other descriptors again (they read back as zero, and the allocator
+ * works on).
+ */
+static void test_descriptors_follow_use(void)
+{
+	struct phys_mem *phys = make_phys(64 * MiB, false);
+	unsigned long nr = phys->nr_frames, array = nr * sizeof(struct page), pfn, j;
+	struct page *blk;
+
+	CHECK(desc_resident(phys, 0, nr) <= array / 8);
+	blk = alloc_pages(phys, GFP_NORECLAIM, MAX_ORDER - 1);
+	REQUIRE(blk);
+	pfn = page_to_pfn(blk);
+	CHECK(desc_resident(phys, pfn, BLOCK_FRAMES) >= BLOCK_FRAMES * sizeof(struct page));
+	for (j = 0; j < BLOCK_FRAMES; j++)
+		fill_frame(phys, pfn + j);
+	free_pages(blk, MAX_ORDER - 1);
+	CHECK(page_reporting_run(phys, 0) >= BLOCK_FRAMES * PAGE_SIZE);
+	/* all but the head's page and the page it shares with the next block */
+	CHECK(desc_resident(phys, pfn, BLOCK_FRAMES) <= 2 * PAGE_SIZE);
+	CHECK_EQ(phys_check(phys), 0);
+	blk = alloc_pages(phys, GFP_NORECLAIM, MAX_ORDER - 1);
+	REQUIRE(blk);
+	for (j = 0; j < BLOCK_FRAMES; j++) {
+		CHECK(page_count(blk + j) == (j == 0));
+		CHECK(frame_zero(phys, page_to_pfn(blk) + j));
+	}
+	free_pages(blk, MAX_ORDER - 1);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
+/*
+ * GFP_ZERO may skip the memset only for frames not used since creation or
+ * a punch: a frame written, freed and handed out again must be zeroed.
+ */
+static void test_gfp_zero_known_zero(void)
+{
+	struct phys_mem *phys = make_phys(16 * MiB, false);
+	struct page *a, *b, *blk;
+	unsigned long j;
+
+	a = alloc_page(phys, GFP_KERNEL);              /* fresh: zero, bit taken */
+	REQUIRE(a);
+	CHECK(frame_zero(phys, page_to_pfn(a)));
+	memset(page_address(a), 0xa5, PAGE_SIZE);
+	put_page(a);
+	b = alloc_page(phys, GFP_ZERO);
+	REQUIRE(b);
+	CHECK(b == a);                                  /* LIFO per-thread cache */
+	CHECK(frame_zero(phys, page_to_pfn(b)));
+	put_page(b);
+	/* a block: dirty frames inside a punched-then-reused block */
+	blk = alloc_pages(phys, GFP_NORECLAIM, MAX_ORDER - 1);
+	REQUIRE(blk);
+	for (j = 0; j < BLOCK_FRAMES; j += 7)
+		fill_frame(phys, page_to_pfn(blk) + j);
+	free_pages(blk, MAX_ORDER - 1);
+	blk = alloc_pages(phys, GFP_NORECLAIM | GFP_ZERO, MAX_ORDER - 1);  /* not punched: memset */
+	REQUIRE(blk);
+	for (j = 0; j < BLOCK_FRAMES; j++)
+		if (!frame_zero(phys, page_to_pfn(blk) + j)) {
+			CHECK(!"GFP_ZERO block not zero");
+			break;
+		}
+	for (j = 0; j < BLOCK_FRAMES; j += 5)
+		fill_frame(phys, page_to_pfn(blk) + j);
+	free_pages(blk, MAX_ORDER - 1);
+	drain_all_pages(phys);
+	CHECK(page_reporting_run(phys, 0) > 0);
+	blk = alloc_pages(phys, GFP_NORECLAIM | GFP_ZERO, MAX_ORDER - 1);  /* punched: known zero */
+	REQUIRE(blk);
+	for (j = 0; j < BLOCK_FRAMES; j++)
+		if (!frame_zero(phys, page_to_pfn(blk) + j)) {
+			CHECK(!"GFP_ZERO block not zero after punch");
+			break;
+		}
+	free_pages(blk, MAX_ORDER - 1);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
+struct churn_arg {
+	struct phys_mem *phys;
+	unsigned int seed;
+	_Atomic bool *stop;
+};
+
+/* churn - allocate, fill, verify and free frames and blocks while the reporter punches. */
+static void *churn(void *p)
+{
+	struct churn_arg *a = p;
+	struct page *held[64] = { 0 };
+	unsigned int orders[64] = { 0 };
+	uint64_t rnd = a->seed;
+	unsigned long round = 0;
+
+	while (!atomic_load(a->stop) || round < 2000) {
+		unsigned int slot = (unsigned int)(test_rnd(&rnd) % 64);
+		unsigned long j, pfn;
+
+		round++;
+		if (held[slot]) {
+			pfn = page_to_pfn(held[slot]);
+			for (j = 0; j < (1UL << orders[slot]); j++)
+				TCHECK(frame_intact(a->phys, pfn + j));
+			free_pages(held[slot], orders[slot]);
+			held[slot] = NULL;
+			continue;
+		}
+		orders[slot] = test_rnd(&rnd) % 8 == 0 ? (unsigned int)(test_rnd(&rnd) % MAX_ORDER) : 0;
+		held[slot] = alloc_pages(a->phys, GFP_NORECLAIM, orders[slot]);
+		if (!held[slot])
+			continue;
+		pfn = page_to_pfn(held[slot]);
+		for (j = 0; j < (1UL << orders[slot]); j++)
+			fill_frame(a->phys, pfn + j);
+	}
+	for (unsigned int s = 0; s < 64; s++)
+		if (held[s])
+			free_pages(held[s], orders[s]);
+	drain_local_pages(a->phys);
+	return NULL;
+}
+
+/* Threads churn frames while the reporting thread punches every free block every millisecond. */
+static void test_punch_races_allocation(void)
+{
+	struct phys_mem *phys = make_phys(32 * MiB, false);
+	pthread_t t[2];
+	struct churn_arg arg[2];
+	_Atomic bool stop = false;
+	double deadline;
+	int i;
+
+	REQUIRE(page_reporting_start(phys, 0) == 0);
+	CHECK_EQ(page_reporting_start(phys, 0), -EBUSY);
+	for (i = 0; i < 2; i++) {
+		arg[i] = (struct churn_arg){ .phys = phys, .seed = 77u + (unsigned)i, .stop = &stop };
+		REQUIRE(pthread_create(&t[i], NULL, churn, &arg[i]) == 0);
+	}
+	/* run until the reporter has punched something (or a generous bound) */
+	deadline = test_now_s() + 20;
+	while (test_now_s() < deadline && stats(phys).released_bytes < 4 * BLOCK_FRAMES * PAGE_SIZE)
+		usleep(2000);
+	atomic_store(&stop, true);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	CHECK(stats(phys).released_bytes > 0);
+	page_reporting_stop(phys);
+	drain_all_pages(phys);
+	CHECK_EQ(stats(phys).isolated, 0);
+	CHECK_EQ(stats(phys).nr_free, phys->nr_frames);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
+/*
+ * The host's resident memory for the arena falls after a large munmap,
+ * once the freed frames have stayed free for release_ms (the reporting
+ * thread, polled with a generous bound).
+ */
+static void test_resident_falls_after_munmap(void)
+{
+	struct umm_config cfg = { .phys_bytes = 64 * MiB, .release_ms = 20 };
+	const size_t len = 32 * MiB;
+	struct umm_sys_stats st0, st;
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	unsigned long before, after = 0;
+	uintptr_t addr, off;
+	double deadline;
+
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &addr) == 0);
+	for (off = 0; off < len; off += PAGE_SIZE)
+		REQUIRE(umm_write(mm, addr + off, &off, sizeof(off)) == 0);
+	REQUIRE(umm_system_stats(sys, &st0) == 0);
+	CHECK(st0.host_populated_bytes >= len);
+	before = resident_frames(sys->phys, 0, sys->phys->nr_frames);
+	CHECK(before >= len / PAGE_SIZE);
+	REQUIRE(umm_munmap(mm, addr, len) == 0);
+
+	/* the counter moves after the punch, so wait for both */
+	deadline = test_now_s() + 30;
+	while (test_now_s() < deadline) {
+		after = resident_frames(sys->phys, 0, sys->phys->nr_frames);
+		REQUIRE(umm_system_stats(sys, &st) == 0);
+		if (before - MIN(before, after) >= len / PAGE_SIZE / 2 && st.host_released_bytes >= len / 2)
+			break;
+		usleep(5000);
+	}
+	CHECK(before - MIN(before, after) >= len / PAGE_SIZE / 2);
+	CHECK(st.host_released_bytes >= len / 2);
+	CHECK_EQ(st.host_populated_bytes, st0.host_populated_bytes);
+
+	/* the memory is usable again (more than is still present, so punched
+	 * chunks are populated again): fresh pages read zero, writes stick */
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &addr) == 0);
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		uint64_t v = 1;
+
+		REQUIRE(umm_write(mm, addr + off + 8, &off, sizeof(off)) == 0);
+		REQUIRE(umm_read(mm, addr + off, &v, sizeof(v)) == 0);
+		CHECK_EQ(v, 0);
+		REQUIRE(umm_read(mm, addr + off + 8, &v, sizeof(v)) == 0);
+		CHECK_EQ(v, off);
+	}
+	REQUIRE(umm_system_stats(sys, &st) == 0);
+	CHECK(st.host_populated_bytes > st0.host_populated_bytes);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	umm_system_destroy(sys);
+}
+
+/* The child of a host fork() can destroy a system: there is no reporting thread there to join. */
+static void test_destroy_in_forked_child(void)
+{
+	struct umm_config cfg = { .phys_bytes = 16 * MiB, .release_ms = 5 };
+	struct umm_system *sys;
+	int status = 0;
+	pid_t pid;
+
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	REQUIRE(sys->phys->reporting != NULL);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		alarm(10);                      /* a hang is a failure */
+		umm_system_destroy(sys);
+		_exit(0);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	umm_system_destroy(sys);
+}
+
+int main(void)
+{
+	RUN(test_config_bad_inputs);
+	RUN(test_populate_on_first_alloc);
+	RUN(test_populate_fallback);
+	RUN(test_populate_at_creation);
+	RUN(test_punched_reads_zero);
+	RUN(test_nothing_in_use_punched);
+	RUN(test_descriptors_follow_use);
+	RUN(test_gfp_zero_known_zero);
+	RUN(test_punch_races_allocation);
+	RUN(test_resident_falls_after_munmap);
+	RUN(test_destroy_in_forked_child);
+	return test_summary("test_arena");
+}
