@@ -30,12 +30,13 @@ int tlb_init(void);
 struct soft_tlb_stats {
 	unsigned long hits;            /* pages served from the TLB */
 	unsigned long misses;          /* fills (slow path) */
-	unsigned long flushes;         /* catch-ups that dropped all of an mm's entries */
-	unsigned long range_flushes;   /* catch-ups that dropped only the flushed ranges */
+	unsigned long flushes;         /* times all of an mm's entries were dropped */
+	unsigned long range_flushes;   /* times only the flushed ranges' entries were dropped */
+	unsigned long local_flushes;   /* flushes of an mm only this thread had entries for */
 	unsigned long resizes;
 	unsigned long size;            /* entries now */
 	unsigned long nr_registered;   /* threads with a TLB (process) */
-	unsigned long shootdowns;      /* flush_tlb_range calls (process) */
+	unsigned long shootdowns;      /* flushes that another thread might need (process) */
 	unsigned long shootdown_barriers; /* of which needed the cross-thread barrier */
 	unsigned long shootdown_waits; /* times a flusher waited for an access */
 	bool membarrier;               /* asymmetric barrier in use */

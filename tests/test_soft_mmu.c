@@ -408,6 +408,29 @@ static void test_many_mms(void)
 
 /* ---- the flush log: precise catch-up ---- */
 
+struct touch_arg { struct umm_mm *mm; uintptr_t a; };
+
+static void *touch_once(void *p)
+{
+	struct touch_arg *ta = p;
+	char c;
+
+	TCHECK(umm_read(ta->mm, ta->a, &c, 1) == 0);
+	return NULL;
+}
+
+/* share_with_thread - let another thread fill a translation of mm (it exits at once). */
+static void share_with_thread(struct umm_mm *mm, uintptr_t a)
+{
+	struct touch_arg ta = { mm, a };
+	pthread_t t;
+
+	REQUIRE(pthread_create(&t, NULL, touch_once, &ta) == 0);
+	pthread_join(t, NULL);
+	test_fold_thread_checks();
+}
+
+/* Flushes of an mm another thread has used go through the generation log. */
 static void test_range_precision(void)
 {
 	struct umm_mm *mm = new_mm();
@@ -415,6 +438,8 @@ static void test_range_precision(void)
 	struct soft_tlb_stats s0, s1;
 	char c;
 
+	share_with_thread(mm, a);
+	unsigned long local0 = stats().local_flushes;
 	fill(mm, a, 3 * PS, 'p');
 	CHECK_EQ(page_byte(mm, a), 'p');
 	CHECK_EQ(page_byte(mm, a + PS), 'p');
@@ -447,6 +472,61 @@ static void test_range_precision(void)
 	s1 = stats();
 	CHECK_EQ(s1.misses, s0.misses);
 	CHECK_EQ(s1.flushes + s1.range_flushes, s0.flushes + s0.range_flushes);
+	CHECK_EQ(s1.local_flushes, local0);                /* none of them was local */
+	end_mm(mm);
+}
+
+/*
+ * Flushes of an mm only this thread has used drop its entries at once
+ * (no generation, no log): precise for small ranges however many there
+ * are, everything for a whole-mm flush.  Once another thread used the mm,
+ * they are shootdowns again.
+ */
+static void test_local_flush(void)
+{
+	struct umm_mm *mm = new_mm();
+	uintptr_t a = map_anon(mm, 3 * PS);
+	struct soft_tlb_stats s0, s1;
+	char c;
+
+	fill(mm, a, 3 * PS, 'l');
+	CHECK_EQ(page_byte(mm, a), 'l');
+	CHECK_EQ(page_byte(mm, a + PS), 'l');
+	s0 = stats();
+	CHECK_EQ(umm_mprotect(mm, a + 2 * PS, PS, PROT_READ), 0);
+	for (int i = 0; i < 20; i++)
+		flush_tlb_range(mm, a + 2 * PS, a + 3 * PS);
+	s1 = stats();
+	CHECK_EQ(s1.local_flushes - s0.local_flushes, 21);
+	CHECK_EQ(s1.shootdowns, s0.shootdowns);
+	CHECK_EQ(s1.range_flushes - s0.range_flushes, 21);
+	s0 = s1;
+	CHECK_EQ(umm_read(mm, a, &c, 1), 0);
+	CHECK_EQ(umm_read(mm, a + PS, &c, 1), 0);
+	s1 = stats();
+	CHECK_EQ(s1.misses, s0.misses);                    /* other pages' entries survive */
+	CHECK_EQ(umm_write(mm, a + 2 * PS, "x", 1), -EFAULT);
+	CHECK_EQ(umm_load_u8(mm, a + 2 * PS, (uint8_t *)&c), 0);
+	CHECK(c == 'l');
+
+	flush_tlb_mm(mm);
+	s0 = stats();
+	CHECK_EQ(umm_read(mm, a + PS, &c, 1), 0);
+	s1 = stats();
+	CHECK_EQ(s1.misses - s0.misses, 1);
+	flush_tlb_range(mm, a, a);                         /* an empty range flushes nothing */
+	s0 = stats();
+	CHECK_EQ(umm_read(mm, a + PS, &c, 1), 0);
+	s1 = stats();
+	CHECK_EQ(s1.misses, s0.misses);
+	CHECK_EQ(s1.local_flushes, s0.local_flushes);
+
+	share_with_thread(mm, a);
+	s0 = stats();
+	flush_tlb_range(mm, a, a + PS);
+	s1 = stats();
+	CHECK_EQ(s1.shootdowns - s0.shootdowns, 1);
+	CHECK_EQ(s1.local_flushes, s0.local_flushes);
 	end_mm(mm);
 }
 
@@ -533,7 +613,8 @@ static void test_flush_skips_unrelated_threads(void)
 	CHECK(s0.nr_registered >= 2);
 	flush_tlb_mm(mine);                                /* the other thread never touched it */
 	s1 = stats();
-	CHECK_EQ(s1.shootdowns - s0.shootdowns, 1);
+	CHECK_EQ(s1.local_flushes - s0.local_flushes, 1);  /* only this thread did */
+	CHECK_EQ(s1.shootdowns, s0.shootdowns);
 	CHECK_EQ(s1.shootdown_barriers, s0.shootdown_barriers);
 	flush_tlb_mm(pk.mm);                               /* it did touch this one */
 	s0 = stats();
@@ -1086,6 +1167,7 @@ int main(int argc, char **argv)
 		RUN(test_stale_map_fixed);
 		RUN(test_many_mms);
 		RUN(test_range_precision);
+		RUN(test_local_flush);
 		RUN(test_resize);
 		RUN(test_pin_bad_inputs);
 		RUN(test_pin_survives_munmap);
