@@ -55,7 +55,12 @@ int main(void)
 	if (umm_write(mm, a + 4090, "hello", 6) || umm_read(mm, a + 4090, buf, 6) ||
 	    strcmp(buf, "hello") != 0)
 		return 14;
-	if (umm_munmap(mm, a, 1 << 16) || umm_read(mm, a, buf, 1) != -EFAULT)
+	uint64_t w = 0;       /* the inline path: initial-exec TLS from the library */
+	if (umm_store_u64(mm, a + 8, 0x1122334455667788u) || umm_load_u64(mm, a + 8, &w) ||
+	    w != 0x1122334455667788u || umm_load_u64(mm, a + 8, &w) || w != 0x1122334455667788u)
+		return 16;
+	if (umm_munmap(mm, a, 1 << 16) || umm_read(mm, a, buf, 1) != -EFAULT ||
+	    umm_load_u64(mm, a + 8, &w) != -EFAULT)
 		return 15;
 	umm_mm_destroy(mm);
 	umm_system_destroy(sys);

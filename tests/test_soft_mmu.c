@@ -27,8 +27,10 @@
  *
  * The flush-log tests check the precision the TLB promises (a flush of
  * one page keeps the entries of the others; too many flushes, or a whole-
- * mm one, drop everything), and that a flush in an mm no other thread
- * touched needs no cross-thread barrier.
+ * mm one, drop everything) in an mm another thread has used, that a flush
+ * in an mm only this thread used is done locally (no log, no shootdown,
+ * precise however many there are), and that a flush in an mm no other
+ * thread touched needs no cross-thread barrier.
  *
  * Outside TSan (whose build always uses seq_cst accesses) the program
  * re-runs its concurrent tests in a child with UMM_TLB_MEMBARRIER=0, so
