@@ -21,16 +21,23 @@
  *                            ns per 64 bytes, and the bandwidth ratio
  *   page read, umm_read 4 KiB  whole pages of the same region; host:
  *                            4 KiB memcpy; ns per page
+ *   TLB flush, 1 page, own mm  flush_tlb_range (internal, src/tlb.h) of one
+ *                            page of an mm no other thread has used, as a
+ *                            copy-on-write break or an mprotect of one page
+ *                            does it; no kernel counterpart (the kernel's is
+ *                            an invlpg inside its own fault)
  */
 #include <stdbool.h>
 #include <usermm/usermm.h>
 #include "bench.h"
+#include "tlb.h"
 
 #define REPS          7
 #define HIT_PAGES     16UL
 #define HIT_ITERS     (1UL << 22)
 #define STREAM_BYTES  (256UL << 10)
 #define STREAM_PASSES 64
+#define FLUSH_ITERS   (1UL << 20)
 #define PHYS_BYTES    (64UL << 20)
 #define UPAGE         UMM_PAGE_SIZE
 
@@ -210,6 +217,26 @@ static void bench_stream(struct umm_mm *mm, uintptr_t a, const char *p, size_t c
 	       what, chunk / u, chunk / k, k / u);
 }
 
+static void bench_flush(struct umm_mm *mm, uintptr_t a)
+{
+	const char *what = "TLB flush, 1 page, own mm (ns)";
+	double us[REPS];
+	uint64_t t0, t1, v;
+
+	for (int r = 0; r < REPS; r++) {
+		if (umm_read(mm, a, &v, sizeof(v))) {       /* this thread holds entries for mm */
+			printf("# %s: not measured, umm_read failed\n", what);
+			return;
+		}
+		t0 = now_ns();
+		for (unsigned long i = 0; i < FLUSH_ITERS; i++)
+			flush_tlb_range(mm, a + (i % HIT_PAGES) * UPAGE, a + (i % HIT_PAGES + 1) * UPAGE);
+		t1 = now_ns();
+		us[r] = (double)(t1 - t0) / FLUSH_ITERS;
+	}
+	bench_report(what, median(us, REPS), 0);
+}
+
 int main(void)
 {
 	struct umm_system *sys;
@@ -261,6 +288,7 @@ int main(void)
 	} else {
 		printf("# stream lines need 4 KiB host pages, not measured\n");
 	}
+	bench_flush(mm, hit);
 out:
 	if (hp)
 		munmap(hp, HIT_PAGES * kpage);

@@ -955,7 +955,7 @@ int umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
  * flush_tlb_local - the flush when only this thread's TLB may hold entries
  * for mm: drop them now (this thread is not inside an access).
  */
-static void flush_tlb_local(struct soft_tlb *tlb, struct umm_mm *mm, uintptr_t start, uintptr_t end)
+static inline void flush_tlb_local(struct soft_tlb *tlb, struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
 	tlb->stats.local_flushes++;
 	for (int i = 0; i < TLB_NR_CTX; i++) {
@@ -963,18 +963,26 @@ static void flush_tlb_local(struct soft_tlb *tlb, struct umm_mm *mm, uintptr_t s
 
 		if (ctx->mm_id != mm->id)
 			continue;
-		if (tlb_drop_range(tlb, ctx, start, end)) {
-			tlb->stats.range_flushes++;
-		} else {
-			tlb_flush_ctx(tlb, ctx);
+		tlb->stats.range_flushes++;
+		if (likely(end - start <= PAGE_SIZE && (start & PAGE_MASK) == ((end - 1) & PAGE_MASK))) {
+			/* one page (a COW break, a one-page mprotect): one probe */
+			struct umm_tlb_entry *e = tlb_entry_for(tlb, ctx, start & PAGE_MASK);
+
+			if (e->tag == ctx->tag && e->vaddr == (start & PAGE_MASK))
+				e->tag = 0;
+		} else if (!tlb_drop_range(tlb, ctx, start, end)) {
+			tlb->stats.range_flushes--;
 			tlb->stats.flushes++;
+			tlb_flush_ctx(tlb, ctx);
 			tlb_checkpoint(tlb);
+			if (tlb->hot->mm_id == ctx->mm_id)
+				tlb_hot_set(tlb, ctx);  /* the new tag */
 		}
-		if (tlb->hot->mm_id == ctx->mm_id)
-			tlb_hot_set(tlb, ctx);  /* a new tag */
 		return;
 	}
 }
+
+static void flush_tlb_shootdown(struct umm_mm *mm, uintptr_t start, uintptr_t end);
 
 /**
  * flush_tlb_range - after ptes of [start, end) in mm changed, invalidate
@@ -986,9 +994,8 @@ static void flush_tlb_local(struct soft_tlb *tlb, struct umm_mm *mm, uintptr_t s
  */
 void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
-	struct soft_tlb *self = this_tlb, *t;
-	unsigned int nr_holders = 0;
-	uint64_t gen, owner;
+	struct soft_tlb *self = this_tlb;
+	uint64_t owner;
 
 	if (start >= end)
 		return;
@@ -1001,6 +1008,15 @@ void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 		flush_tlb_local(self, mm, start, end);
 		return;
 	}
+	flush_tlb_shootdown(mm, start, end);
+}
+
+/* flush_tlb_shootdown - flush_tlb_range when another thread may hold entries: the protocol. */
+static __attribute__((noinline)) void flush_tlb_shootdown(struct umm_mm *mm, uintptr_t start, uintptr_t end)
+{
+	struct soft_tlb *self = this_tlb, *t;
+	unsigned int nr_holders = 0;
+	uint64_t gen;
 
 	pthread_once(&tlb_once, tlb_setup);
 	atomic_fetch_add_explicit(&nr_shootdowns, 1, memory_order_relaxed);
