@@ -224,6 +224,7 @@ static _Atomic bool tlb_membarrier_ok;           /* set once by tlb_setup */
 
 static _Atomic unsigned long nr_shootdowns, nr_shootdown_barriers, nr_shootdown_waits;
 
+_Static_assert(sizeof(struct umm_tlb_entry) == 1 << UMM_TLB_ENTRY_SHIFT, "usermm/access.h indexes by shift");
 _Static_assert(offsetof(struct umm_mm, tlb_gen) == offsetof(struct umm_mm_head, tlb_gen) &&
 	       offsetof(struct umm_mm, id) == offsetof(struct umm_mm_head, id) &&
 	       sizeof(((struct umm_mm *)0)->tlb_gen) == sizeof(uint64_t),
@@ -748,9 +749,9 @@ static void tlb_hot_set(struct soft_tlb *tlb, const struct tlb_ctx *ctx)
 	hot->mm_id = hot->strong ? 0 : ctx->mm_id;
 	hot->gen = ctx->gen;
 	hot->tag = ctx->tag;
-	hot->salt = ctx->salt;
+	hot->salt = ctx->salt << UMM_TLB_ENTRY_SHIFT;
 	hot->entries = tlb->entries;
-	hot->mask = tlb->mask;
+	hot->mask = tlb->mask << UMM_TLB_ENTRY_SHIFT;
 }
 
 /* ---- the access paths ---- */

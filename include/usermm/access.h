@@ -40,7 +40,8 @@ int  umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len);
 #define UMM_TLB_PROT_READ  1u
 #define UMM_TLB_PROT_WRITE 2u
 
-/* One software-TLB entry (src/soft_mmu.c). */
+/* One software-TLB entry (src/soft_mmu.c); 1 << UMM_TLB_ENTRY_SHIFT bytes. */
+#define UMM_TLB_ENTRY_SHIFT 5
 struct umm_tlb_entry {
 	uintptr_t vaddr;            /* page address */
 	uint64_t  tag;              /* context tag it was filled under; 0 = empty */
@@ -61,9 +62,9 @@ struct umm_tlb_hot {
 	uint64_t mm_id;             /* current context's mm id, 0 = none */
 	uint64_t gen;               /* the mm's tlb_gen its entries are current for */
 	uint64_t tag;               /* its entries' tag */
-	uint64_t salt;              /* index mixing */
+	uint64_t salt;              /* index mixing, << UMM_TLB_ENTRY_SHIFT */
 	const struct umm_tlb_entry *entries;
-	uintptr_t mask;             /* entries - 1 */
+	uintptr_t mask;             /* (entries - 1) << UMM_TLB_ENTRY_SHIFT: a byte offset mask */
 	unsigned long hits;         /* pages served by umm_read/umm_write's own hit path */
 	unsigned int strong;        /* no membarrier: entering needs a full fence, and
 	                               the inline path is kept off (mm_id 0) */
@@ -116,9 +117,13 @@ umm_tlb_begin(struct umm_mm *mm, uintptr_t addr, size_t n, unsigned int need, ch
 	const struct umm_tlb_entry *e;
 	uint64_t gen;
 
-	if (__builtin_expect(!mm || n > UMM_PAGE_SIZE - off || h->id != t->mm_id, 0))
+	/* (a constant n is at most 8 here; a variable one may exceed a page) */
+	if (__builtin_expect(!mm || (__builtin_constant_p(n) ? off > UMM_PAGE_SIZE - n :
+				     n > UMM_PAGE_SIZE - off) || h->id != t->mm_id, 0))
 		return 0;
-	e = &t->entries[((addr >> UMM_PAGE_SHIFT) ^ t->salt) & t->mask];
+	/* entry ((addr >> UMM_PAGE_SHIFT) ^ salt) & (entries - 1), as a byte offset */
+	e = (const struct umm_tlb_entry *)(const void *)((const char *)t->entries +
+		(((addr >> (UMM_PAGE_SHIFT - UMM_TLB_ENTRY_SHIFT)) ^ t->salt) & t->mask));
 	if (__builtin_expect(e->vaddr != addr - off || e->tag != t->tag ||
 			     (need != UMM_TLB_PROT_READ && !(e->prot & need)), 0))
 		return 0;
