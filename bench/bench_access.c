@@ -17,8 +17,10 @@
  *   stream 64 B, umm_read    a 256 KiB resident region (fits the L2 cache
  *                            of common x86 CPUs, so both sides measure the
  *                            path, not DRAM) read front to back in 64-byte
- *                            umm_read calls; host: 64-byte memcpy calls;
- *                            ns per 64 bytes, and the bandwidth ratio
+ *                            umm_read calls; host: 64-byte memcpy calls
+ *                            (libc's memcpy: the length is a run-time value
+ *                            on both sides); ns per 64 bytes, and the
+ *                            bandwidth ratio
  *   page read, umm_read 4 KiB  whole pages of the same region; host:
  *                            4 KiB memcpy; ns per page
  *   TLB flush, 1 page, own mm  flush_tlb_range (internal, src/tlb.h) of one
@@ -165,8 +167,12 @@ static void bench_hit(struct umm_mm *mm, uintptr_t a, char *p, enum hit_kind k)
 	bench_report(names[k], median(us, REPS), median(ks, REPS));
 }
 
-/* stream_umm - ns per `chunk` bytes reading [a, a + STREAM_BYTES) front to back. */
-static double stream_umm(struct umm_mm *mm, uintptr_t a, size_t chunk, char *buf, int *errp)
+/*
+ * stream_umm - ns per `chunk` bytes reading [a, a + STREAM_BYTES) front to
+ * back.  Not inlined or cloned on either side: the length is a run-time
+ * value for umm_read and for memcpy (a libc call, not inlined moves).
+ */
+static __attribute__((noinline, noclone)) double stream_umm(struct umm_mm *mm, uintptr_t a, size_t chunk, char *buf, int *errp)
 {
 	uint64_t t0, t1;
 	int err = 0;
@@ -180,7 +186,7 @@ static double stream_umm(struct umm_mm *mm, uintptr_t a, size_t chunk, char *buf
 	return (double)(t1 - t0) / (STREAM_PASSES * (STREAM_BYTES / chunk));
 }
 
-static double stream_host(const char *p, size_t chunk, char *buf)
+static __attribute__((noinline, noclone)) double stream_host(const char *p, size_t chunk, char *buf)
 {
 	uint64_t t0, t1;
 
