@@ -81,7 +81,7 @@ __attribute__((may_alias))
 ;
 
 #if defined(__GNUC__)
-#define UMM_INLINE_ACCESS 1
+#define UMM_INLINE_ACCESS 1        /* the inline hit path is compiled in */
 
 /*
  * initial-exec: one thread-pointer-relative load.  A program that links
