@@ -27,7 +27,9 @@ int  umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len);
  *
  * They are inline: when the calling thread's software TLB holds the
  * page's translation and the access stays within one page, they cost a
- * few loads and stores and no call.  Anything else (a miss, a page
+ * few loads and stores and no call.  The inline path serves one address
+ * space per thread at a time, the one of the thread's last access that
+ * went through a call.  Anything else (a miss, a page
  * crossing, a flushed translation, a bad argument) goes to umm_read /
  * umm_write, so the results are theirs: 0, -EINVAL (NULL mm or out),
  * -EFAULT, -EIO, -ENOMEM.  A load stores to *out only on success; a store
@@ -35,7 +37,12 @@ int  umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len);
  * before that page, as umm_write does.  Bytes are in host byte order.
  */
 
-/* ---- internal: what the inline functions read; not API, may change in any release ---- */
+/*
+ * ---- internal: what the inline functions read ----
+ * Not API.  The inline code is compiled into programs, so these layouts
+ * are part of the library's ABI: a release that changes them must change
+ * the SONAME.
+ */
 
 #define UMM_TLB_PROT_READ  1u
 #define UMM_TLB_PROT_WRITE 2u
