@@ -96,7 +96,10 @@
  * path; if its fill came after the change, it read the new pte.  (This
  * needs every flushed pte change to be made under the pte's lock.)  A
  * copy-on-write break in an mm only one thread uses thus costs a few loads
- * and one entry probe.
+ * and one entry probe.  The precision is a catch-up's: after
+ * TLB_SYNC_MAX_GENS local flushes with no out-of-line access in between,
+ * the next drops all of the mm's entries and later ones have nothing to
+ * drop (a large unmap flushes batch by batch).
  *
  * The barrier is asymmetric where the kernel allows: readers issue only a
  * compiler barrier and the flusher calls membarrier(PRIVATE_EXPEDITED),
@@ -179,6 +182,7 @@ struct tlb_ctx {
 	uint64_t gen;               /* mm->tlb_gen the entries are current for */
 	uint64_t salt;              /* index mixing, so two mms' hot pages spread */
 	uint64_t last_use;          /* LRU among slots */
+	unsigned int nr_local;      /* local flushes since the last out-of-line access */
 };
 
 struct soft_tlb {
@@ -691,6 +695,7 @@ static inline void tlb_enter(struct soft_tlb *tlb, struct tlb_ctx *ctx, struct u
 	if (unlikely(gen != ctx->gen))
 		tlb_catch_up(tlb, ctx, gen);
 	__atomic_store_n(&tlb->hot->active_gen, gen, __ATOMIC_RELEASE);
+	ctx->nr_local = 0;
 }
 
 /*
@@ -727,6 +732,7 @@ static struct tlb_ctx *tlb_ctx_get(struct soft_tlb *tlb, struct umm_mm *mm)
 	ctx->mm_id = mm->id;
 	ctx->gen = TLB_GEN_NONE;
 	ctx->salt = mix64(mm->id) >> 40;
+	ctx->nr_local = 0;
 	tlb_flush_ctx(tlb, ctx);
 	tlb_publish_slot(tlb, (unsigned int)(ctx - tlb->ctx), mm->id);
 	tlb_set_owner(tlb, mm);
@@ -954,7 +960,11 @@ int umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
 
 /*
  * flush_tlb_local - the flush when only this thread's TLB may hold entries
- * for mm: drop them now (this thread is not inside an access).
+ * for mm: drop them now (this thread is not inside an access).  With the
+ * precision of a catch-up: up to TLB_SYNC_MAX_GENS flushes between two
+ * out-of-line accesses drop only their ranges; the next one drops all of
+ * the mm's entries, and the ones after it find nothing left to drop (an
+ * unmap of a large range flushes in batches of MMU_GATHER_BATCH pages).
  */
 static inline void flush_tlb_local(struct soft_tlb *tlb, struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
@@ -964,6 +974,18 @@ static inline void flush_tlb_local(struct soft_tlb *tlb, struct umm_mm *mm, uint
 
 		if (ctx->mm_id != mm->id)
 			continue;
+		if (unlikely(ctx->nr_local >= TLB_SYNC_MAX_GENS)) {
+			if (ctx->nr_local == TLB_SYNC_MAX_GENS) {
+				ctx->nr_local++;
+				tlb->stats.flushes++;
+				tlb_flush_ctx(tlb, ctx);
+				tlb_checkpoint(tlb);
+				if (tlb->hot->mm_id == ctx->mm_id)
+					tlb_hot_set(tlb, ctx);  /* the new tag */
+			}
+			return;
+		}
+		ctx->nr_local++;
 		tlb->stats.range_flushes++;
 		if (likely(end - start <= PAGE_SIZE && (start & PAGE_MASK) == ((end - 1) & PAGE_MASK))) {
 			/* one page (a COW break, a one-page mprotect): one probe */

@@ -479,10 +479,12 @@ static void test_range_precision(void)
 }
 
 /*
- * Flushes of an mm only this thread has used drop its entries at once
- * (no generation, no log): precise for small ranges however many there
- * are, everything for a whole-mm flush.  Once another thread used the mm,
- * they are shootdowns again.
+ * Flushes of an mm only this thread has used drop its entries at once (no
+ * generation, no log), with a catch-up's precision: up to
+ * TLB_SYNC_MAX_GENS (8) of them between two accesses that miss (or
+ * otherwise take the out-of-line path) drop only their ranges, the next
+ * one drops everything, and a whole-mm flush does too.
+ * Once another thread used the mm, they are shootdowns again.
  */
 static void test_local_flush(void)
 {
@@ -496,20 +498,34 @@ static void test_local_flush(void)
 	CHECK_EQ(page_byte(mm, a + PS), 'l');
 	s0 = stats();
 	CHECK_EQ(umm_mprotect(mm, a + 2 * PS, PS, PROT_READ), 0);
-	for (int i = 0; i < 20; i++)
+	for (int i = 0; i < 7; i++)
 		flush_tlb_range(mm, a + 2 * PS, a + 3 * PS);
 	s1 = stats();
-	CHECK_EQ(s1.local_flushes - s0.local_flushes, 21);
+	CHECK_EQ(s1.local_flushes - s0.local_flushes, 8);
+	CHECK_EQ(s1.range_flushes - s0.range_flushes, 8);
+	CHECK_EQ(s1.flushes, s0.flushes);
 	CHECK_EQ(s1.shootdowns, s0.shootdowns);
-	CHECK_EQ(s1.range_flushes - s0.range_flushes, 21);
 	s0 = s1;
 	CHECK_EQ(umm_read(mm, a, &c, 1), 0);
 	CHECK_EQ(umm_read(mm, a + PS, &c, 1), 0);
 	s1 = stats();
 	CHECK_EQ(s1.misses, s0.misses);                    /* other pages' entries survive */
-	CHECK_EQ(umm_write(mm, a + 2 * PS, "x", 1), -EFAULT);
+	CHECK_EQ(umm_write(mm, a + 2 * PS, "x", 1), -EFAULT);  /* a miss: the count restarts */
 	CHECK_EQ(umm_load_u8(mm, a + 2 * PS, (uint8_t *)&c), 0);
 	CHECK(c == 'l');
+
+	/* more than 8 without a miss in between: everything goes, once */
+	s0 = stats();
+	for (int i = 0; i < 20; i++)
+		flush_tlb_range(mm, a + 2 * PS, a + 3 * PS);
+	s1 = stats();
+	CHECK_EQ(s1.local_flushes - s0.local_flushes, 20);
+	CHECK_EQ(s1.range_flushes - s0.range_flushes, 8);
+	CHECK_EQ(s1.flushes - s0.flushes, 1);
+	s0 = s1;
+	CHECK_EQ(umm_read(mm, a, &c, 1), 0);
+	s1 = stats();
+	CHECK_EQ(s1.misses - s0.misses, 1);
 
 	flush_tlb_mm(mm);
 	s0 = stats();
