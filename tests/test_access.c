@@ -25,7 +25,9 @@
  *                   may succeed (or see the old frame); freed frames are
  *                   scribbled over at once so a stale translation would
  *                   show.  Each fails with a TLB whose inline path skips
- *                   the shootdown protocol.
+ *                   the shootdown protocol; munmap_other_owner also with
+ *                   a flush that mistakes another thread's use of the mm
+ *                   for its own.
  *
  * Outside TSan the concurrent tests run again in a child with
  * UMM_TLB_MEMBARRIER=0 (inline path off, every access out of line).
@@ -297,6 +299,7 @@ struct race {
 	_Atomic long ok;
 	bool write;                 /* stores instead of loads */
 	bool cow;                   /* the change moves the page to a copy: loads keep working */
+	bool store_first;           /* the loop stores the value itself first (main never touches the mm) */
 	uint64_t last_stored;       /* stores: the last value a store succeeded with */
 };
 
@@ -309,6 +312,8 @@ static void *race_loop(void *p)
 {
 	struct race *r = p;
 
+	if (r->store_first)
+		TCHECK(umm_store_u64(r->mm, r->a + 64, r->value) == 0);
 	for (int after = 0; after < 200;) {
 		int changed = atomic_load(&r->changed);
 		uint64_t v = 0;
@@ -380,6 +385,23 @@ static void test_race_munmap(void)
 		race_round(&r, change_munmap);
 	}
 	end_mm(r.mm);
+}
+
+/*
+ * The same when only the looping thread ever touched the mm: main's flush
+ * finds another thread's TLB recorded as the mm's only user, not its own,
+ * and must shoot it down.
+ */
+static void test_race_munmap_other_owner(void)
+{
+	for (int round = 0; round < ROUNDS; round++) {
+		struct race r = { .mm = new_mm(), .store_first = true };
+
+		r.a = map_anon(r.mm, PS, PROT_READ | PROT_WRITE);
+		r.value = 0x4000 + (uint64_t)round;
+		race_round(&r, change_munmap);
+		end_mm(r.mm);
+	}
 }
 
 /* Loads after mprotect(PROT_NONE) fail. */
@@ -461,6 +483,7 @@ static void test_race_cow(void)
 static void run_concurrent_tests(void)
 {
 	RUN(test_race_munmap);
+	RUN(test_race_munmap_other_owner);
 	RUN(test_race_protect_none);
 	RUN(test_race_protect_ro);
 	RUN(test_race_cow);
