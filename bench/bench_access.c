@@ -166,7 +166,11 @@ static void bench_hit(struct umm_mm *mm, uintptr_t a, char *p, enum hit_kind k)
 		}
 		ks[r] = hit_host(p, write);
 	}
-	bench_report(names[k], median(us, REPS), median(ks, REPS));
+	bench_report_caveat(names[k], median(us, REPS), median(ks, REPS),
+			    write ? "host side is an 8-byte store through a host pointer: a hardware TLB "
+				    "hit, no kernel code; the ratio is the software MMU's price per access" :
+				    "host side is an 8-byte load through a host pointer: a hardware TLB "
+				    "hit, no kernel code; the ratio is the software MMU's price per access");
 }
 
 /*
@@ -220,7 +224,10 @@ static void bench_stream(struct umm_mm *mm, uintptr_t a, const char *p, size_t c
 	}
 	u = median(us, REPS);
 	k = median(ks, REPS);
-	bench_report(what, u, k);
+	bench_report_caveat(what, u, k, chunk == 64 ?
+			    "host side is libc memcpy of 64 bytes (a call: the length is a run-time "
+			    "value on both sides), not an inlined fixed-size copy" :
+			    "host side is libc memcpy of 4096 bytes from the same warm region");
 	printf("# %s: usermm %.1f GB/s, memcpy %.1f GB/s, bandwidth ratio %.2f\n",
 	       what, chunk / u, chunk / k, k / u);
 }
@@ -264,7 +271,8 @@ static void bench_flush(struct umm_mm *mm, uintptr_t a)
 		}
 		us[r] = (with - without) / 8;
 	}
-	bench_report(what, median(us, REPS), 0);
+	bench_report_caveat(what, median(us, REPS), 0,
+			    "usermm only: the kernel's counterpart is an invlpg inside its own fault");
 }
 
 int main(void)
