@@ -155,17 +155,12 @@ static inline __attribute__((always_inline)) void umm_tlb_end(void)
 	__atomic_store_n(&umm_tlb_hot.active, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * The fallback keeps its own local, so that the hit path takes no address
+ * of a local (and the functions, all static inline, leave no reference to
+ * the library in a program that includes this header without using them).
+ */
 #define UMM_DEFINE_LOAD_STORE(bits)							\
-static __attribute__((noinline, cold, unused)) int				\
-umm_load_u##bits##_slow(struct umm_mm *mm, uintptr_t addr, uint##bits##_t *out)	\
-{											\
-	uint##bits##_t v;								\
-	int err = umm_read(mm, addr, out ? &v : 0, sizeof(v));				\
-											\
-	if (!err)									\
-		*out = v;								\
-	return err;									\
-}											\
 static inline int umm_load_u##bits(struct umm_mm *mm, uintptr_t addr, uint##bits##_t *out)	\
 {											\
 	char *p;									\
@@ -174,13 +169,14 @@ static inline int umm_load_u##bits(struct umm_mm *mm, uintptr_t addr, uint##bits
 		__builtin_memcpy(out, p, sizeof(*out));					\
 		umm_tlb_end();								\
 		return 0;								\
+	} else {									\
+		uint##bits##_t w;							\
+		int err = umm_read(mm, addr, out ? &w : 0, sizeof(w));			\
+											\
+		if (!err)								\
+			*out = w;							\
+		return err;								\
 	}										\
-	return umm_load_u##bits##_slow(mm, addr, out);					\
-}											\
-static __attribute__((noinline, cold, unused)) int				\
-umm_store_u##bits##_slow(struct umm_mm *mm, uintptr_t addr, uint##bits##_t val)	\
-{											\
-	return umm_write(mm, addr, &val, sizeof(val));					\
 }											\
 static inline int umm_store_u##bits(struct umm_mm *mm, uintptr_t addr, uint##bits##_t val)	\
 {											\
@@ -191,7 +187,7 @@ static inline int umm_store_u##bits(struct umm_mm *mm, uintptr_t addr, uint##bit
 		umm_tlb_end();								\
 		return 0;								\
 	}										\
-	return umm_store_u##bits##_slow(mm, addr, val);					\
+	return umm_write(mm, addr, &val, sizeof(val));					\
 }
 
 #else /* no inline hit path: the same functions over umm_read/umm_write */
