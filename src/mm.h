@@ -85,9 +85,17 @@ struct mm_counter_stripe {
  * soft-TLB access (tlb_gen) or walks with (pgd, mm_rb).
  */
 struct umm_mm {
-	/* read-mostly */
-	struct umm_system *sys;
+	/*
+	 * The soft TLB's line, first: the inline access path of
+	 * <usermm/access.h> loads tlb_gen and id at these offsets (struct
+	 * umm_mm_head there; soft_mmu.c checks they agree).
+	 */
+	_Atomic uint64_t tlb_gen;        /* bumped by every cross-thread TLB shootdown */
 	uint64_t id;                     /* unique in the process, never reused (TLB tag) */
+	_Atomic uint64_t tlb_owner;      /* which TLBs may hold entries: 0, one TLB's id, or many (soft_mmu.c) */
+
+	/* read-mostly */
+	_Alignas(64) struct umm_system *sys;
 	struct page *pgd_page;           /* level-4 table */
 	uint64_t *pgd;
 	struct list_head mmlist;         /* sys->mm_list */
@@ -99,8 +107,6 @@ struct umm_mm {
 	uintptr_t mmap_base;             /* top-down allocation starts below this */
 	struct io_tracker *_Atomic prepage_io; /* asynchronous prepage reads (prepage.c), set once */
 	_Atomic uint64_t vmacache_seqnum;/* bumped on every VMA tree change */
-
-	_Alignas(64) _Atomic uint64_t tlb_gen; /* bumped by every TLB shootdown */
 
 	struct percpu_rwsem mmap_lock;     /* reader counts striped per thread slot (percpu_rwsem.h) */
 	_Alignas(64) struct fmutex page_table_lock; /* upper-level tables; installing/freeing tables */

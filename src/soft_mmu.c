@@ -16,6 +16,20 @@
  * for an mm is one new tag, and entries of an evicted slot, of another mm
  * or of a destroyed mm (mm ids are never reused) can never match.
  *
+ * The inline path.  The hit path also exists inline in <usermm/access.h>
+ * (umm_load_u8..u64, umm_store_u8..u64; umm_read/umm_write run the same
+ * code first).  It reads the thread's struct umm_tlb_hot (initial-exec
+ * TLS, exported as umm_tlb_hot), the entries array and the first line of
+ * the mm (tlb_gen and id, struct umm_mm_head; checked against struct
+ * umm_mm below).  umm_tlb_hot holds a copy of one context, the one of the
+ * thread's last out-of-line access: mm id, tag, gen, salt, plus the array
+ * and its mask.  tlb_hot_set() writes it at the end of every out-of-line
+ * access and after a local flush, when every entry with that tag is
+ * current for that gen; nothing else changes a context's tag or gen
+ * without going through one of those first.  The inline path never
+ * fills, catches up, resizes or counts: anything but a current hit goes
+ * out of line.
+ *
  * The array is sized like QEMU's softmmu: 256 entries to start with; at
  * checkpoints (every `size` fills and at every full flush) the share of
  * entries filled since the last checkpoint decides: at least half -> the
@@ -37,39 +51,65 @@
  * The access protocol.  An access is a window in which a thread uses its
  * entries for one mm:
  *
- *   reader (umm_read/umm_write)          flusher (flush_tlb_range)
- *   active_gen = 0                       pte changes (under ptl)
- *   active = mm->id       (release)      tlb_gen = g            (seq_cst)
- *   -- store->load barrier --            -- store->load barrier --
- *   G = mm->tlb_gen                      for each other registered TLB:
- *   catch up to G                          wait while active == mm->id
- *   active_gen = G        (release)          && active_gen < g
- *   hits: memcpy to/from frames
- *   active = 0            (release)
+ *   out-of-line reader           inline reader         flusher (flush_tlb_range)
+ *   active_gen = 0                                     pte changes (under ptl)
+ *   active = mm->id  (release)   active = mm->id       tlb_gen = g      (seq_cst)
+ *   -- store->load barrier --    -- same --            -- store->load barrier --
+ *   G = mm->tlb_gen              G = mm->tlb_gen       for each other TLB that
+ *   catch up to G                G != hot gen: leave,    may hold entries:
+ *   active_gen = G   (release)     go out of line        wait while active == mm->id
+ *   hits: copy                   hit: copy                 && active_gen < g
+ *   active_gen = 0               active = 0
+ *   active = 0       (release)
  *
  * The barriers make it a Dekker pattern: either the reader's load sees g
- * (it drops the flushed entries before using any), or the flusher's load
- * sees the reader's active (it waits until that access ends or shows it
- * caught up to g).  So when flush_tlb_range returns, no access is still
- * using a translation it removed, and the core may free the frames.
- * Accesses that start later load gen >= g.  active_gen is zeroed before
- * active is published, so a value the flusher reads after seeing active
- * belongs to this access or a later one (which means this one ended).
+ * (it drops the flushed entries, or leaves, before using any), or the
+ * flusher's load sees the reader's active (it waits until that access
+ * ends or shows it caught up to g).  So when flush_tlb_range returns, no
+ * access, inline or not, is still using a translation it removed, and the
+ * core may free the frames.  Accesses that start later load gen >= g.
+ * active_gen is 0 whenever no out-of-line access is running (it is zeroed
+ * before active is published and again before active is cleared), so the
+ * inline path, which never writes it, is never credited with another
+ * access's catch-up: a value the flusher reads after seeing active belongs
+ * to this access or a later one (which means this one ended).
  *
  * Only threads that may hold entries for the mm are waited for: each TLB
  * publishes the mm ids of its context slots (slot_mm), with a full
  * barrier when a slot is taken, before the thread first loads that mm's
  * gen.  The flusher fences after its gen store and reads slot_mm (the
  * same Dekker pattern, on a rare event), so a thread it skips will load
- * the new gen.  A flush in an mm no other thread has touched thus costs a
- * fence, not a membarrier.
+ * the new gen.
+ *
+ * Flushes nobody else needs.  mm->tlb_owner says which TLBs may hold
+ * entries for the mm: 0 (none ever did), a TLB's id (only that one), or
+ * TLB_OWNER_MANY, sticky.  A thread records itself there when it takes a
+ * context slot for the mm, before its first fill (tlb_set_owner).  A
+ * flush that finds 0, or the caller's own TLB, takes neither the log nor
+ * any barrier: there is nothing to do, or the caller drops its own
+ * entries at once (it is never inside an access when it flushes) and
+ * leaves tlb_gen alone.  That is safe because a fill reads the pte under
+ * the lock the flusher held to change it: if another thread filled an
+ * entry from the old pte, its fill's critical section came first, so its
+ * earlier tlb_owner store is visible to the flusher's later load, which
+ * then finds TLB_OWNER_MANY (or that thread's id) and takes the shootdown
+ * path; if its fill came after the change, it read the new pte.  (This
+ * needs every flushed pte change to be made under the pte's lock.)  A
+ * copy-on-write break in an mm only one thread uses thus costs a few loads
+ * and one entry probe.  The precision is a catch-up's: after
+ * TLB_SYNC_MAX_GENS local flushes with no out-of-line access in between,
+ * the next drops all of the mm's entries and later ones have nothing to
+ * drop (a large unmap flushes batch by batch).
  *
  * The barrier is asymmetric where the kernel allows: readers issue only a
  * compiler barrier and the flusher calls membarrier(PRIVATE_EXPEDITED),
  * which runs a full barrier on every CPU running one of our threads.
- * Without membarrier both sides use seq_cst fences; under ThreadSanitizer
- * (which does not model membarrier or fences) the accesses themselves are
- * seq_cst.  UMM_TLB_MEMBARRIER=0 in the environment forces the fence
+ * Without membarrier both sides use seq_cst fences, and the inline path,
+ * which has no fence, is kept off (umm_tlb_hot.mm_id stays 0); under
+ * ThreadSanitizer (which does not model membarrier or fences) the
+ * accesses themselves are seq_cst, in the library and in the inline code
+ * of a program built with TSan (mixing TSan and non-TSan code is not
+ * supported).  UMM_TLB_MEMBARRIER=0 in the environment forces the fence
  * path (read once, at first use).
  *
  * Filling.  A miss takes mmap_lock (read) and the pte table's lock (ptl)
@@ -92,7 +132,8 @@
  * lock -> flush log lock (leaf).  tlb_registry_lock (rwlock, leaf): flushers hold
  * it for read while they wait for active accesses, which take no lock
  * while active except the flush log lock; threads register (write) before
- * their first access and unregister at exit, never while active.
+ * their first access and unregister at exit, never while active.  The
+ * inline path and a local flush take no lock.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -127,17 +168,12 @@
 #define TLB_SHRINK_PCT     30
 #define TLB_SHRINK_WINDOW_NS 100000000ull
 
-#define TLB_PROT_READ  1u
-#define TLB_PROT_WRITE 2u
+#define TLB_PROT_READ  UMM_TLB_PROT_READ
+#define TLB_PROT_WRITE UMM_TLB_PROT_WRITE
 #define TLB_GEN_NONE   UINT64_MAX   /* slot not yet synced to its mm */
+#define TLB_OWNER_MANY UINT64_MAX   /* mm->tlb_owner: more than one TLB may hold entries */
 
-struct tlb_entry {
-	uintptr_t vaddr;            /* page address */
-	uint64_t tag;               /* context tag it was filled under; 0 = empty */
-	char *host;                 /* the frame's bytes */
-	uint32_t prot;              /* TLB_PROT_* */
-	uint32_t epoch;             /* resize accounting: last window it was filled in */
-};
+/* struct umm_tlb_entry (usermm/access.h): the inline hit path reads the entries too. */
 
 /* A context slot: this thread's entries for one mm. */
 struct tlb_ctx {
@@ -146,17 +182,18 @@ struct tlb_ctx {
 	uint64_t gen;               /* mm->tlb_gen the entries are current for */
 	uint64_t salt;              /* index mixing, so two mms' hot pages spread */
 	uint64_t last_use;          /* LRU among slots */
+	unsigned int nr_local;      /* local flushes since the last out-of-line access */
 };
 
 struct soft_tlb {
 	/* Read by flushers (other threads). */
-	_Atomic uint64_t active;    /* mm id of the access in progress, 0 = none */
-	_Atomic uint64_t active_gen;/* tlb_gen the access in progress caught up to */
+	struct umm_tlb_hot *hot;    /* the owner's umm_tlb_hot: active, active_gen */
 	_Atomic uint64_t slot_mm[TLB_NR_CTX]; /* ctx[i].mm_id, published for flushers */
 	struct list_head link;      /* tlb_registry, under tlb_registry_lock */
+	uint64_t id;                /* unique, never reused: what mm->tlb_owner holds */
 
 	/* Owner thread only. */
-	struct tlb_entry *entries;
+	struct umm_tlb_entry *entries;
 	unsigned int bits;
 	uintptr_t mask;
 	uint64_t next_tag;
@@ -177,12 +214,25 @@ static pthread_rwlock_t tlb_registry_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct list_head tlb_registry = LIST_HEAD_INIT(tlb_registry);
 static unsigned long tlb_nr_registered;          /* under tlb_registry_lock */
 
-static __thread struct soft_tlb *this_tlb;
+/*
+ * The inline path's state (exported: usermm/access.h reads it) and the
+ * TLB itself.  initial-exec: a thread-pointer-relative access; see
+ * access.h for what that means for dlopen().
+ */
+__thread struct umm_tlb_hot umm_tlb_hot __attribute__((tls_model("initial-exec")));
+static __thread struct soft_tlb *this_tlb __attribute__((tls_model("initial-exec")));
+static _Atomic uint64_t next_tlb_id = 1;
 static pthread_key_t tlb_key;
 static pthread_once_t tlb_once = PTHREAD_ONCE_INIT;
 static _Atomic bool tlb_membarrier_ok;           /* set once by tlb_setup */
 
 static _Atomic unsigned long nr_shootdowns, nr_shootdown_barriers, nr_shootdown_waits;
+
+_Static_assert(sizeof(struct umm_tlb_entry) == 1 << UMM_TLB_ENTRY_SHIFT, "usermm/access.h indexes by shift");
+_Static_assert(offsetof(struct umm_mm, tlb_gen) == offsetof(struct umm_mm_head, tlb_gen) &&
+	       offsetof(struct umm_mm, id) == offsetof(struct umm_mm_head, id) &&
+	       sizeof(((struct umm_mm *)0)->tlb_gen) == sizeof(uint64_t),
+	       "usermm/access.h's struct umm_mm_head must match struct umm_mm");
 
 /* ---- the flush log ---- */
 
@@ -274,12 +324,14 @@ static inline void cpu_relax(void)
 /* tlb_publish_active - mark the start of an access to mm_id, then order it before later loads. */
 static inline void tlb_publish_active(struct soft_tlb *tlb, uint64_t mm_id)
 {
-	atomic_store_explicit(&tlb->active_gen, 0, memory_order_relaxed);
+	struct umm_tlb_hot *hot = tlb->hot;
+
+	__atomic_store_n(&hot->active_gen, 0, __ATOMIC_RELAXED);
 #if TLB_TSAN
-	atomic_store_explicit(&tlb->active, mm_id, memory_order_seq_cst);
+	__atomic_store_n(&hot->active, mm_id, __ATOMIC_SEQ_CST);
 #else
-	atomic_store_explicit(&tlb->active, mm_id, memory_order_release);
-	if (likely(atomic_load_explicit(&tlb_membarrier_ok, memory_order_relaxed)))
+	__atomic_store_n(&hot->active, mm_id, __ATOMIC_RELEASE);
+	if (likely(!hot->strong))
 		atomic_signal_fence(memory_order_seq_cst);
 	else
 		atomic_thread_fence(memory_order_seq_cst);
@@ -321,10 +373,15 @@ static bool tlb_may_hold(struct soft_tlb *t, uint64_t mm_id)
 	return false;
 }
 
-/* tlb_exit - end of an access: the flusher may now reuse what it used. */
+/*
+ * tlb_exit - end of an access: the flusher may now reuse what it used.
+ * active_gen goes back to 0 first, so an inline access (which does not
+ * write it) is never credited with this one's catch-up.
+ */
 static inline void tlb_exit(struct soft_tlb *tlb)
 {
-	atomic_store_explicit(&tlb->active, 0, memory_order_release);
+	__atomic_store_n(&tlb->hot->active_gen, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&tlb->hot->active, 0, __ATOMIC_RELEASE);
 }
 
 /* shootdown_barrier - the flusher's half: order the gen store before the loads of active. */
@@ -344,11 +401,7 @@ static void shootdown_barrier(void)
 
 static inline uint64_t shootdown_load_active(struct soft_tlb *t)
 {
-#if TLB_TSAN
-	return atomic_load_explicit(&t->active, memory_order_seq_cst);
-#else
-	return atomic_load_explicit(&t->active, memory_order_acquire);
-#endif
+	return __atomic_load_n(&t->hot->active, TLB_TSAN ? __ATOMIC_SEQ_CST : __ATOMIC_ACQUIRE);
 }
 
 /* shootdown_wait - until t is not in an access to mm_id that started before gen. */
@@ -357,7 +410,7 @@ static void shootdown_wait(struct soft_tlb *t, uint64_t mm_id, uint64_t gen)
 	unsigned int spins = 0;
 
 	while (shootdown_load_active(t) == mm_id &&
-	       atomic_load_explicit(&t->active_gen, memory_order_acquire) < gen) {
+	       __atomic_load_n(&t->hot->active_gen, __ATOMIC_ACQUIRE) < gen) {
 		if (spins++ == 0)
 			atomic_fetch_add_explicit(&nr_shootdown_waits, 1, memory_order_relaxed);
 		if (spins < 128)
@@ -377,8 +430,11 @@ static void tlb_destroy(void *arg)
 	list_del(&tlb->link);
 	tlb_nr_registered--;
 	pthread_rwlock_unlock(&tlb_registry_lock);
-	if (this_tlb == tlb)
+	if (this_tlb == tlb) {
 		this_tlb = NULL;
+		tlb->hot->mm_id = 0;    /* the inline path falls back (and finds no TLB) */
+		tlb->hot->entries = NULL;
+	}
 	free(tlb->entries);
 	free(tlb);
 }
@@ -411,8 +467,11 @@ static void tlb_atfork_child(void)
 		tlb_nr_registered--;
 	}
 	if (atomic_load(&tlb_membarrier_ok) &&
-	    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0)
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0) {
 		atomic_store(&tlb_membarrier_ok, false);
+		umm_tlb_hot.strong = 1;         /* the only thread left */
+		umm_tlb_hot.mm_id = 0;
+	}
 	/* waiter bits of the parent's threads may be set: start afresh */
 	pthread_rwlock_init(&tlb_registry_lock, NULL);
 }
@@ -454,7 +513,7 @@ static uint64_t now_ns(void)
 
 static bool tlb_alloc_entries(struct soft_tlb *tlb, unsigned int bits)
 {
-	struct tlb_entry *e = calloc((size_t)1 << bits, sizeof(*e));
+	struct umm_tlb_entry *e = calloc((size_t)1 << bits, sizeof(*e));
 
 	if (!e)
 		return false;
@@ -486,6 +545,9 @@ static struct soft_tlb *tlb_current(void)
 	}
 	tlb->window_start = now_ns();
 	tlb->stats.size = 1UL << TLB_MIN_BITS;
+	tlb->id = atomic_fetch_add(&next_tlb_id, 1);
+	tlb->hot = &umm_tlb_hot;
+	tlb->hot->strong = !TLB_TSAN && !atomic_load(&tlb_membarrier_ok);
 	if (pthread_setspecific(tlb_key, tlb) != 0) {
 		free(tlb->entries);
 		free(tlb);
@@ -501,7 +563,7 @@ static struct soft_tlb *tlb_current(void)
 
 /* ---- entries, slots, resizing (owner thread only) ---- */
 
-static inline struct tlb_entry *tlb_entry_for(struct soft_tlb *tlb, const struct tlb_ctx *ctx, uintptr_t page)
+static inline struct umm_tlb_entry *tlb_entry_for(struct soft_tlb *tlb, const struct tlb_ctx *ctx, uintptr_t page)
 {
 	return &tlb->entries[((page >> PAGE_SHIFT) ^ ctx->salt) & tlb->mask];
 }
@@ -553,7 +615,7 @@ static void tlb_resize_pending(struct soft_tlb *tlb)
 /* tlb_install - put a translation for page into ctx's entries. */
 static void tlb_install(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t page, char *host, uint32_t prot)
 {
-	struct tlb_entry *e = tlb_entry_for(tlb, ctx, page);
+	struct umm_tlb_entry *e = tlb_entry_for(tlb, ctx, page);
 
 	e->vaddr = page;
 	e->tag = ctx->tag;
@@ -576,7 +638,7 @@ static bool tlb_drop_range(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t 
 	if (pages <= TLB_PROBE_MAX && pages <= tlb->mask + 1) {
 		for (uintptr_t i = 0; i < pages; i++) {
 			uintptr_t page = first + (i << PAGE_SHIFT);
-			struct tlb_entry *e = tlb_entry_for(tlb, ctx, page);
+			struct umm_tlb_entry *e = tlb_entry_for(tlb, ctx, page);
 
 			if (e->tag == ctx->tag && e->vaddr == page)
 				e->tag = 0;
@@ -586,7 +648,7 @@ static bool tlb_drop_range(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t 
 	if (tlb->bits > TLB_SCAN_MAX_BITS)
 		return false;
 	for (uintptr_t i = 0; i <= tlb->mask; i++) {
-		struct tlb_entry *e = &tlb->entries[i];
+		struct umm_tlb_entry *e = &tlb->entries[i];
 
 		if (e->tag == ctx->tag && e->vaddr >= first && e->vaddr < end)
 			e->tag = 0;
@@ -632,7 +694,26 @@ static inline void tlb_enter(struct soft_tlb *tlb, struct tlb_ctx *ctx, struct u
 	gen = tlb_read_gen(mm);
 	if (unlikely(gen != ctx->gen))
 		tlb_catch_up(tlb, ctx, gen);
-	atomic_store_explicit(&tlb->active_gen, gen, memory_order_release);
+	__atomic_store_n(&tlb->hot->active_gen, gen, __ATOMIC_RELEASE);
+	ctx->nr_local = 0;
+}
+
+/*
+ * tlb_set_owner - record in mm that this TLB may hold entries for it:
+ * mm->tlb_owner goes 0 -> this TLB's id, and to TLB_OWNER_MANY once a
+ * second TLB comes (never back).  Called when a slot is taken for mm,
+ * before the first fill; see "Flushes nobody else needs" above.
+ */
+static void tlb_set_owner(struct soft_tlb *tlb, struct umm_mm *mm)
+{
+	uint64_t owner = atomic_load(&mm->tlb_owner);
+
+	if (owner == tlb->id || owner == TLB_OWNER_MANY)
+		return;
+	if (owner == 0 && atomic_compare_exchange_strong(&mm->tlb_owner, &owner, tlb->id))
+		return;
+	if (owner != tlb->id)
+		atomic_store(&mm->tlb_owner, TLB_OWNER_MANY);
 }
 
 /* tlb_ctx_get - the slot for mm, taking the least recently used one if mm has none. */
@@ -651,11 +732,32 @@ static struct tlb_ctx *tlb_ctx_get(struct soft_tlb *tlb, struct umm_mm *mm)
 	ctx->mm_id = mm->id;
 	ctx->gen = TLB_GEN_NONE;
 	ctx->salt = mix64(mm->id) >> 40;
+	ctx->nr_local = 0;
 	tlb_flush_ctx(tlb, ctx);
 	tlb_publish_slot(tlb, (unsigned int)(ctx - tlb->ctx), mm->id);
+	tlb_set_owner(tlb, mm);
 found:
 	ctx->last_use = ++tlb->clock;
 	return ctx;
+}
+
+/*
+ * tlb_hot_set - make ctx the context of the inline path (umm_tlb_hot).
+ * Only at the end of an out-of-line access or of a local flush, when
+ * ctx's entries are all current for ctx->gen.  Without membarrier the
+ * inline path would need a full fence it does not have: it is kept off
+ * (mm_id 0 matches no mm) and every access takes the out-of-line path.
+ */
+static void tlb_hot_set(struct soft_tlb *tlb, const struct tlb_ctx *ctx)
+{
+	struct umm_tlb_hot *hot = tlb->hot;
+
+	hot->mm_id = hot->strong ? 0 : ctx->mm_id;
+	hot->gen = ctx->gen;
+	hot->tag = ctx->tag;
+	hot->salt = ctx->salt << UMM_TLB_ENTRY_SHIFT;
+	hot->entries = tlb->entries;
+	hot->mask = tlb->mask << UMM_TLB_ENTRY_SHIFT;
 }
 
 /* ---- the access paths ---- */
@@ -674,7 +776,7 @@ static size_t tlb_copy_hits(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t
 
 	while (done < len) {
 		uintptr_t a = addr + done, page = a & PAGE_MASK;
-		struct tlb_entry *e = tlb_entry_for(tlb, ctx, page);
+		struct umm_tlb_entry *e = tlb_entry_for(tlb, ctx, page);
 		size_t off = a - page, n = MIN(PAGE_SIZE - off, len - done);
 
 		if (e->tag != ctx->tag || e->vaddr != page || !(e->prot & need))
@@ -743,10 +845,60 @@ static int soft_mmu_access(struct umm_mm *mm, uintptr_t addr, char *buf, size_t 
 		tlb_exit(tlb);
 		err = tlb_fill(tlb, ctx, mm, addr, write);
 		if (err)
-			return err;
+			goto out;
 	}
 	tlb_exit(tlb);
-	return 0;
+	err = 0;
+out:
+	tlb_hot_set(tlb, ctx);
+	return err;
+}
+
+static inline __attribute__((always_inline)) void copy16(char *dst, const char *src)
+{
+	uint64_t a, b;
+
+	memcpy(&a, src, 8);
+	memcpy(&b, src + 8, 8);
+	memcpy(dst, &a, 8);
+	memcpy(dst + 8, &b, 8);
+}
+
+/*
+ * copy_small - memcpy(dst, src, n) for an access within one page, without
+ * a call up to 64 bytes: the first and the last 4, 8, 16 or 32 bytes,
+ * overlapping in the middle.  dst and src do not overlap.
+ */
+static inline __attribute__((always_inline)) void copy_small(char *dst, const char *src, size_t n)
+{
+	if (n > 64) {
+		memcpy(dst, src, n);
+	} else if (n > 32) {
+		copy16(dst, src);
+		copy16(dst + 16, src + 16);
+		copy16(dst + n - 32, src + n - 32);
+		copy16(dst + n - 16, src + n - 16);
+	} else if (n > 16) {
+		copy16(dst, src);
+		copy16(dst + n - 16, src + n - 16);
+	} else if (n >= 8) {
+		uint64_t a, b;
+
+		memcpy(&a, src, 8);
+		memcpy(&b, src + n - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + n - 8, &b, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+
+		memcpy(&a, src, 4);
+		memcpy(&b, src + n - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + n - 4, &b, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			dst[i] = src[i];
+	}
 }
 
 static int access_check(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
@@ -767,8 +919,16 @@ static int access_check(struct umm_mm *mm, uintptr_t addr, const void *buf, size
  */
 int umm_read(struct umm_mm *mm, uintptr_t addr, void *buf, size_t len)
 {
-	int err = access_check(mm, addr, buf, len);
+	char *p;
+	int err;
 
+	if (likely(buf && len && umm_tlb_begin(mm, addr, len, TLB_PROT_READ, &p))) {
+		copy_small(buf, p, len);
+		umm_tlb_end();
+		umm_tlb_hot.hits++;
+		return 0;
+	}
+	err = access_check(mm, addr, buf, len);
 	if (err || !len)
 		return err;
 	return soft_mmu_access(mm, addr, buf, len, false);
@@ -781,8 +941,16 @@ int umm_read(struct umm_mm *mm, uintptr_t addr, void *buf, size_t len)
  */
 int umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
 {
-	int err = access_check(mm, addr, buf, len);
+	char *p;
+	int err;
 
+	if (likely(buf && len && umm_tlb_begin(mm, addr, len, TLB_PROT_WRITE, &p))) {
+		copy_small(p, buf, len);
+		umm_tlb_end();
+		umm_tlb_hot.hits++;
+		return 0;
+	}
+	err = access_check(mm, addr, buf, len);
 	if (err || !len)
 		return err;
 	return soft_mmu_access(mm, addr, (char *)buf, len, true);
@@ -790,21 +958,89 @@ int umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
 
 /* ---- shootdown ---- */
 
+/*
+ * flush_tlb_local - the flush when only this thread's TLB may hold entries
+ * for mm: drop them now (this thread is not inside an access).  With the
+ * precision of a catch-up: up to TLB_SYNC_MAX_GENS flushes between two
+ * out-of-line accesses drop only their ranges; the next one drops all of
+ * the mm's entries, and the ones after it find nothing left to drop (an
+ * unmap of a large range flushes in batches of MMU_GATHER_BATCH pages).
+ */
+static inline void flush_tlb_local(struct soft_tlb *tlb, struct umm_mm *mm, uintptr_t start, uintptr_t end)
+{
+	tlb->stats.local_flushes++;
+	for (int i = 0; i < TLB_NR_CTX; i++) {
+		struct tlb_ctx *ctx = &tlb->ctx[i];
+
+		if (ctx->mm_id != mm->id)
+			continue;
+		if (unlikely(ctx->nr_local >= TLB_SYNC_MAX_GENS)) {
+			if (ctx->nr_local == TLB_SYNC_MAX_GENS) {
+				ctx->nr_local++;
+				tlb->stats.flushes++;
+				tlb_flush_ctx(tlb, ctx);
+				tlb_checkpoint(tlb);
+				if (tlb->hot->mm_id == ctx->mm_id)
+					tlb_hot_set(tlb, ctx);  /* the new tag */
+			}
+			return;
+		}
+		ctx->nr_local++;
+		tlb->stats.range_flushes++;
+		if (likely(end - start <= PAGE_SIZE && (start & PAGE_MASK) == ((end - 1) & PAGE_MASK))) {
+			/* one page (a COW break, a one-page mprotect): one probe */
+			struct umm_tlb_entry *e = tlb_entry_for(tlb, ctx, start & PAGE_MASK);
+
+			if (e->tag == ctx->tag && e->vaddr == (start & PAGE_MASK))
+				e->tag = 0;
+		} else if (!tlb_drop_range(tlb, ctx, start, end)) {
+			tlb->stats.range_flushes--;
+			tlb->stats.flushes++;
+			tlb_flush_ctx(tlb, ctx);
+			tlb_checkpoint(tlb);
+			if (tlb->hot->mm_id == ctx->mm_id)
+				tlb_hot_set(tlb, ctx);  /* the new tag */
+		}
+		return;
+	}
+}
+
+static void flush_tlb_shootdown(struct umm_mm *mm, uintptr_t start, uintptr_t end);
+
 /**
  * flush_tlb_range - after ptes of [start, end) in mm changed, invalidate
  * every thread's translations for them and wait until no access that may
  * use one is still running (see the protocol above).  May be called with
- * mmap_lock and/or ptl held; takes the flush log lock and
- * tlb_registry_lock (read).
+ * mmap_lock and/or ptl held, never inside an access.  When no other
+ * thread may hold entries for mm it takes no lock; otherwise it takes the
+ * flush log lock and tlb_registry_lock (read).
  */
 void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end)
+{
+	struct soft_tlb *self = this_tlb;
+	uint64_t owner;
+
+	if (start >= end)
+		return;
+	/* nobody else may hold entries: see "Flushes nobody else needs" */
+	owner = atomic_load_explicit(&mm->tlb_owner, memory_order_relaxed);
+	if (likely(owner == 0))
+		return;
+	if (likely(self && owner == self->id)) {
+		VM_BUG_ON(__atomic_load_n(&self->hot->active, __ATOMIC_RELAXED));
+		flush_tlb_local(self, mm, start, end);
+		return;
+	}
+	flush_tlb_shootdown(mm, start, end);
+}
+
+/* flush_tlb_shootdown - flush_tlb_range when another thread may hold entries: the protocol. */
+static __attribute__((noinline)) void flush_tlb_shootdown(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
 	struct soft_tlb *self = this_tlb, *t;
 	unsigned int nr_holders = 0;
 	uint64_t gen;
 
-	if (start >= end)
-		return;
 	pthread_once(&tlb_once, tlb_setup);
 	atomic_fetch_add_explicit(&nr_shootdowns, 1, memory_order_relaxed);
 	gen = flush_log_bump(mm, start, end);
@@ -835,6 +1071,7 @@ void tlb_get_stats(struct soft_tlb_stats *st)
 	memset(st, 0, sizeof(*st));
 	if (tlb)
 		*st = tlb->stats;
+	st->hits += umm_tlb_hot.hits;
 	pthread_rwlock_rdlock(&tlb_registry_lock);
 	st->nr_registered = tlb_nr_registered;
 	pthread_rwlock_unlock(&tlb_registry_lock);

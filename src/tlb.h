@@ -10,7 +10,10 @@
  * every thread's cached entries for the range are invalidated, and the
  * call returns only once no thread is still inside an access that used one.
  * May be called with page_table_lock held (the TLB's fast path takes no
- * core lock).  Frames unmapped must not be freed before it returns.
+ * core lock), never inside an access.  Frames unmapped must not be freed
+ * before it returns.  Every pte change it is called for must have been
+ * made under the lock a TLB fill of that pte takes (see soft_mmu.c,
+ * "Flushes nobody else needs").
  */
 #ifndef UMM_TLB_H
 #define UMM_TLB_H
@@ -19,7 +22,7 @@
 
 void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end);
 static inline void flush_tlb_mm(struct umm_mm *mm) { flush_tlb_range(mm, 0, UINTPTR_MAX); }
-/* tlb_init_system / tlb_exit_system - per-system setup (membarrier registration). */
+/* tlb_init - one-time setup of the soft TLB (membarrier registration); idempotent. */
 int tlb_init(void);
 
 /*
@@ -28,14 +31,16 @@ int tlb_init(void);
  * benchmarks.
  */
 struct soft_tlb_stats {
-	unsigned long hits;            /* pages served from the TLB */
+	unsigned long hits;            /* pages umm_read/umm_write served from the TLB
+	                                  (hits of the inline umm_load/umm_store functions are not counted) */
 	unsigned long misses;          /* fills (slow path) */
-	unsigned long flushes;         /* catch-ups that dropped all of an mm's entries */
-	unsigned long range_flushes;   /* catch-ups that dropped only the flushed ranges */
+	unsigned long flushes;         /* times all of an mm's entries were dropped */
+	unsigned long range_flushes;   /* times only the flushed ranges' entries were dropped */
+	unsigned long local_flushes;   /* flushes of an mm only this thread had entries for */
 	unsigned long resizes;
 	unsigned long size;            /* entries now */
 	unsigned long nr_registered;   /* threads with a TLB (process) */
-	unsigned long shootdowns;      /* flush_tlb_range calls (process) */
+	unsigned long shootdowns;      /* flushes that another thread might need (process) */
 	unsigned long shootdown_barriers; /* of which needed the cross-thread barrier */
 	unsigned long shootdown_waits; /* times a flusher waited for an access */
 	bool membarrier;               /* asymmetric barrier in use */

@@ -2,7 +2,8 @@
 # The library as a user gets it: only umm_* exported from libusermm.a and
 # libusermm.so, the SONAME, `make install` into a temporary prefix, a
 # program built against it with pkg-config (static and shared) and in
-# strict C11 without feature macros, and `make uninstall` removing it all.
+# strict C11 without feature macros, dlopen() of the shared library, and
+# `make uninstall` removing it all.
 # Needs the release build (make lib build/release/usermm).  Exit 0 = pass.
 set -eu
 cd "$(dirname "$0")/.."
@@ -55,7 +56,12 @@ int main(void)
 	if (umm_write(mm, a + 4090, "hello", 6) || umm_read(mm, a + 4090, buf, 6) ||
 	    strcmp(buf, "hello") != 0)
 		return 14;
-	if (umm_munmap(mm, a, 1 << 16) || umm_read(mm, a, buf, 1) != -EFAULT)
+	uint64_t w = 0;       /* the inline path: initial-exec TLS from the library */
+	if (umm_store_u64(mm, a + 8, 0x1122334455667788u) || umm_load_u64(mm, a + 8, &w) ||
+	    w != 0x1122334455667788u || umm_load_u64(mm, a + 8, &w) || w != 0x1122334455667788u)
+		return 16;
+	if (umm_munmap(mm, a, 1 << 16) || umm_read(mm, a, buf, 1) != -EFAULT ||
+	    umm_load_u64(mm, a + 8, &w) != -EFAULT)
 		return 15;
 	umm_mm_destroy(mm);
 	umm_system_destroy(sys);
@@ -74,6 +80,28 @@ cc -std=c11 -Wall -Wextra -Werror $cflags "$tmp/user.c" -o "$tmp/user_static" \
 	"$prefix/lib/libusermm.a" $static_libs || fail "static build against the installed library"
 "$tmp/user_static" | grep -q '^ok ' || fail "static program"
 echo "install: pkg-config builds (shared, static, -std=c11 without feature macros) run"
+
+# dlopen() of the installed libusermm.so (its initial-exec TLS comes from
+# the C library's static TLS reserve; see usermm/access.h).
+cat > "$tmp/dl.c" <<'PROG'
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	void *h = dlopen(argc > 1 ? argv[1] : "", RTLD_NOW);
+	const char *(*version)(void) = h ? (const char *(*)(void))dlsym(h, "umm_version") : NULL;
+
+	if (!version) {
+		printf("dlopen: %s\n", dlerror());
+		return 1;
+	}
+	printf("ok %s\n", version());
+	return 0;
+}
+PROG
+cc -Wall -Wextra -Werror "$tmp/dl.c" -o "$tmp/dl" -ldl || fail "build of the dlopen program"
+"$tmp/dl" "$prefix/lib/$soname" | grep -q '^ok ' || fail "dlopen: $("$tmp/dl" "$prefix/lib/$soname")"
+echo "dlopen: the shared library loads at run time"
 
 make -s uninstall PREFIX="$prefix" >/dev/null
 left=$(find "$prefix" -type f -o -type l)

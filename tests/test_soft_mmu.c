@@ -27,8 +27,10 @@
  *
  * The flush-log tests check the precision the TLB promises (a flush of
  * one page keeps the entries of the others; too many flushes, or a whole-
- * mm one, drop everything), and that a flush in an mm no other thread
- * touched needs no cross-thread barrier.
+ * mm one, drop everything) in an mm another thread has used, that a flush
+ * in an mm only this thread used is done locally (no log, no shootdown,
+ * precise however many there are), and that a flush in an mm no other
+ * thread touched needs no cross-thread barrier.
  *
  * Outside TSan (whose build always uses seq_cst accesses) the program
  * re-runs its concurrent tests in a child with UMM_TLB_MEMBARRIER=0, so
@@ -408,6 +410,29 @@ static void test_many_mms(void)
 
 /* ---- the flush log: precise catch-up ---- */
 
+struct touch_arg { struct umm_mm *mm; uintptr_t a; };
+
+static void *touch_once(void *p)
+{
+	struct touch_arg *ta = p;
+	char c;
+
+	TCHECK(umm_read(ta->mm, ta->a, &c, 1) == 0);
+	return NULL;
+}
+
+/* share_with_thread - let another thread fill a translation of mm (it exits at once). */
+static void share_with_thread(struct umm_mm *mm, uintptr_t a)
+{
+	struct touch_arg ta = { mm, a };
+	pthread_t t;
+
+	REQUIRE(pthread_create(&t, NULL, touch_once, &ta) == 0);
+	pthread_join(t, NULL);
+	test_fold_thread_checks();
+}
+
+/* Flushes of an mm another thread has used go through the generation log. */
 static void test_range_precision(void)
 {
 	struct umm_mm *mm = new_mm();
@@ -415,6 +440,8 @@ static void test_range_precision(void)
 	struct soft_tlb_stats s0, s1;
 	char c;
 
+	share_with_thread(mm, a);
+	unsigned long local0 = stats().local_flushes;
 	fill(mm, a, 3 * PS, 'p');
 	CHECK_EQ(page_byte(mm, a), 'p');
 	CHECK_EQ(page_byte(mm, a + PS), 'p');
@@ -447,6 +474,77 @@ static void test_range_precision(void)
 	s1 = stats();
 	CHECK_EQ(s1.misses, s0.misses);
 	CHECK_EQ(s1.flushes + s1.range_flushes, s0.flushes + s0.range_flushes);
+	CHECK_EQ(s1.local_flushes, local0);                /* none of them was local */
+	end_mm(mm);
+}
+
+/*
+ * Flushes of an mm only this thread has used drop its entries at once (no
+ * generation, no log), with a catch-up's precision: up to
+ * TLB_SYNC_MAX_GENS (8) of them between two accesses that miss (or
+ * otherwise take the out-of-line path) drop only their ranges, the next
+ * one drops everything, and a whole-mm flush does too.
+ * Once another thread used the mm, they are shootdowns again.
+ */
+static void test_local_flush(void)
+{
+	struct umm_mm *mm = new_mm();
+	uintptr_t a = map_anon(mm, 3 * PS);
+	struct soft_tlb_stats s0, s1;
+	char c;
+
+	fill(mm, a, 3 * PS, 'l');
+	CHECK_EQ(page_byte(mm, a), 'l');
+	CHECK_EQ(page_byte(mm, a + PS), 'l');
+	s0 = stats();
+	CHECK_EQ(umm_mprotect(mm, a + 2 * PS, PS, PROT_READ), 0);
+	for (int i = 0; i < 7; i++)
+		flush_tlb_range(mm, a + 2 * PS, a + 3 * PS);
+	s1 = stats();
+	CHECK_EQ(s1.local_flushes - s0.local_flushes, 8);
+	CHECK_EQ(s1.range_flushes - s0.range_flushes, 8);
+	CHECK_EQ(s1.flushes, s0.flushes);
+	CHECK_EQ(s1.shootdowns, s0.shootdowns);
+	s0 = s1;
+	CHECK_EQ(umm_read(mm, a, &c, 1), 0);
+	CHECK_EQ(umm_read(mm, a + PS, &c, 1), 0);
+	s1 = stats();
+	CHECK_EQ(s1.misses, s0.misses);                    /* other pages' entries survive */
+	CHECK_EQ(umm_write(mm, a + 2 * PS, "x", 1), -EFAULT);  /* a miss: the count restarts */
+	CHECK_EQ(umm_load_u8(mm, a + 2 * PS, (uint8_t *)&c), 0);
+	CHECK(c == 'l');
+
+	/* more than 8 without a miss in between: everything goes, once */
+	s0 = stats();
+	for (int i = 0; i < 20; i++)
+		flush_tlb_range(mm, a + 2 * PS, a + 3 * PS);
+	s1 = stats();
+	CHECK_EQ(s1.local_flushes - s0.local_flushes, 20);
+	CHECK_EQ(s1.range_flushes - s0.range_flushes, 8);
+	CHECK_EQ(s1.flushes - s0.flushes, 1);
+	s0 = s1;
+	CHECK_EQ(umm_read(mm, a, &c, 1), 0);
+	s1 = stats();
+	CHECK_EQ(s1.misses - s0.misses, 1);
+
+	flush_tlb_mm(mm);
+	s0 = stats();
+	CHECK_EQ(umm_read(mm, a + PS, &c, 1), 0);
+	s1 = stats();
+	CHECK_EQ(s1.misses - s0.misses, 1);
+	flush_tlb_range(mm, a, a);                         /* an empty range flushes nothing */
+	s0 = stats();
+	CHECK_EQ(umm_read(mm, a + PS, &c, 1), 0);
+	s1 = stats();
+	CHECK_EQ(s1.misses, s0.misses);
+	CHECK_EQ(s1.local_flushes, s0.local_flushes);
+
+	share_with_thread(mm, a);
+	s0 = stats();
+	flush_tlb_range(mm, a, a + PS);
+	s1 = stats();
+	CHECK_EQ(s1.shootdowns - s0.shootdowns, 1);
+	CHECK_EQ(s1.local_flushes, s0.local_flushes);
 	end_mm(mm);
 }
 
@@ -533,7 +631,8 @@ static void test_flush_skips_unrelated_threads(void)
 	CHECK(s0.nr_registered >= 2);
 	flush_tlb_mm(mine);                                /* the other thread never touched it */
 	s1 = stats();
-	CHECK_EQ(s1.shootdowns - s0.shootdowns, 1);
+	CHECK_EQ(s1.local_flushes - s0.local_flushes, 1);  /* only this thread did */
+	CHECK_EQ(s1.shootdowns, s0.shootdowns);
 	CHECK_EQ(s1.shootdown_barriers, s0.shootdown_barriers);
 	flush_tlb_mm(pk.mm);                               /* it did touch this one */
 	s0 = stats();
@@ -1086,6 +1185,7 @@ int main(int argc, char **argv)
 		RUN(test_stale_map_fixed);
 		RUN(test_many_mms);
 		RUN(test_range_precision);
+		RUN(test_local_flush);
 		RUN(test_resize);
 		RUN(test_pin_bad_inputs);
 		RUN(test_pin_survives_munmap);
