@@ -251,6 +251,8 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	/* objects in this thread's magazines keep slabs (frames) allocated */
 	kmem_cache_drain_local(sys->mm_cache);
 	kmem_cache_drain_local(sys->vma_cache);
+	if (sys->pte_chain_cache)
+		kmem_cache_drain_local(sys->pte_chain_cache);
 	phys_get_stats(sys->phys, &ps);
 	st->total_frames = ps.nr_frames;
 	st->free_frames = ps.nr_free;
