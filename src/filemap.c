@@ -163,8 +163,15 @@ static int filemap_read_page(struct umm_object *obj, struct page *page)
 
 	ClearPageError(page);
 	err = obj->ops->readpage(obj, page);
-	if (!err && page->index >= object_size_pages(obj))
-		err = -EIO;               /* truncated under us */
+	if (!err && page->index >= object_size_pages(obj)) {
+		/*
+		 * Truncated under us: not a read error.  Waiters see the page
+		 * gone without PG_error and look again (the object may have
+		 * grown back meanwhile).
+		 */
+		delete_from_page_cache(page);
+		return -EIO;
+	}
 	if (err) {
 		SetPageError(page);
 		delete_from_page_cache(page);
@@ -305,9 +312,9 @@ static unsigned int filemap_read_batch(struct umm_object *obj, struct page **pag
 
 		if (!e && !(obj->ops->readpages && nr > 1))
 			e = obj->ops->readpage(obj, page);
-		if (!e && page->index >= object_size_pages(obj))
-			e = -EIO;         /* truncated under us */
-		if (e) {
+		if (!e && page->index >= object_size_pages(obj)) {
+			delete_from_page_cache(page);   /* truncated under us: not in error */
+		} else if (e) {
 			SetPageError(page);
 			delete_from_page_cache(page);
 		} else {

@@ -275,8 +275,16 @@ void io_complete_read(struct io_request *req, ssize_t res)
 		size_t start = (size_t)i << PAGE_SHIFT;
 		size_t valid = done > start ? MIN(done - start, PAGE_SIZE) : 0;
 
-		if (err || should_fail(&sys->fail_read) ||
-		    page->index >= object_size_pages(req->obj)) {
+		if (!err && page->index >= object_size_pages(req->obj)) {
+			/*
+			 * Truncated while it was read: not an I/O error.  It
+			 * leaves the cache unread (wasted, if read ahead);
+			 * waiters find it gone without PG_error and look again.
+			 */
+			delete_from_page_cache(page);
+			unlock_page(page);
+			put_page(page);
+		} else if (err || should_fail(&sys->fail_read)) {
 			SetPageError(page);
 			ClearPageReadahead(page);   /* failed, not wasted */
 			delete_from_page_cache(page);

@@ -458,7 +458,12 @@ static void test_truncate_under_io(void)
 	io_backend_drain(sys);
 	st = stats();
 	CHECK_EQ(umm_object_cached_pages(obj), 0);
-	CHECK_EQ(st.ra_wasted + st.io_errors + st.ra_hits, 32);   /* every page accounted once */
+	/*
+	 * every page read ahead accounted once (the waiter, finding its page
+	 * truncated under the read, looks again and may start more readahead)
+	 */
+	CHECK(st.ra_pages >= 32);
+	CHECK_EQ(st.ra_wasted + st.io_errors + st.ra_hits, st.ra_pages);
 	teardown();
 }
 
