@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # usermm build.  `make demo` builds everything and runs the default
 # scenario; `make check` builds and runs every test in every build variant.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.h - timing helpers shared by the benchmarks.  Every benchmark runs
  * usermm and the Linux kernel doing the same job in the same process and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_access.c - what a software-TLB hit costs: usermm's access calls on
  * resident pages next to plain loads and memcpy through a host pointer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_alloc.c - cost of the physical-memory layer, with the nearest
  * kernel or libc job beside it.

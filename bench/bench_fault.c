@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_fault.c - what a page fault costs in usermm, next to the Linux
  * kernel doing the same job on the same machine.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_fremap.c - nonlinear windows: the database case of Molnar's 2002
  * remap_file_pages patch.  A WINDOW_MB window (default 256 MiB) over an

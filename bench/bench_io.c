@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_io.c - reading a cold file: usermm's readahead and asynchronous
  * reads against the kernel's, on the same file in the same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_meta.c - bytes of usermm metadata per resident page.
  *

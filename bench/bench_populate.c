@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_populate.c - prefaulting a whole mapping whose pages are cached:
  * usermm's MAP_POPULATE next to the kernel's MAP_POPULATE and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_rmap.c - the two reverse-map schemes side by side (rmap.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_threads.c - page faults and soft-TLB hits from several threads in
  * ONE address space, usermm next to the Linux kernel doing the same job,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tour.c - the README's short tour, as a program you can run:
  *     make && ./build/release/examples/tour

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * arena.c - the host memory behind the frames: the memfd arena, the
  * descriptor region, bringing arena memory in from the host in batches and

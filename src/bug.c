@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bug.c - the one place a broken invariant stops the program.
  */

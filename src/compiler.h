@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * compiler.h - small helpers shared by every source file: lists,
  * container_of, branch hints and the debug-check macros.

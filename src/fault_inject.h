@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fault_inject.h - deterministic failure injection for tests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * filemap.c - the page cache: each object's radix tree of struct page,
  * find-or-read, writeback and truncation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * filemap.h - the page cache: lookup, insert, remove, find-or-read,
  * writeback and truncate.  See object.h for the lock order and invariants.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fmutex.c - the contended paths of the futex mutex (see fmutex.h).
  *

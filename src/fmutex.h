@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fmutex.h - a 4-byte mutex on a futex, small enough to live in the
  * struct page of every page-table page (the split page-table locks).

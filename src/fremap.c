@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fremap.c - nonlinear windows: umm_remap_file_pages and its vectored
  * form map any pages of an object at any pages of one existing VMA,

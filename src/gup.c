@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gup.c - get_user_pages and its relatives: the one loop that brings
  * pages in ahead of the access that needs them.  Pinning

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gup.h - bringing pages in ahead of the access that needs them: the
  * fault-in loop shared by pinning, populate (MAP_POPULATE, MAP_LOCKED,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * i_mmap_tree.c - the interval tree of an object's linear VMAs, keyed by
  * the object pages each maps: [vm_pgoff, vm_pgoff + pages - 1].

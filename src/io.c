@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io.c - asynchronous page-cache reads: requests, their completion, the
  * per-system backend and its thread-pool engine.

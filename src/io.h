@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io.h - asynchronous page-cache reads: one I/O backend per system.
  *

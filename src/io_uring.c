@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io_uring.c - the io_uring engine of the asynchronous read backend
  * (io.c): one ring per system, reads submitted in batches, one

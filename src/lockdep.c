@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lockdep.c - the debug-build lock-order checker (see lockdep.h for the
  * order it enforces).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lockdep.h - THE lock order of usermm, and the debug-build checker that
  * enforces it.  Every file that takes locks refers here; nothing else

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.c - where the library's diagnostics go: the process-wide log
  * function (umm_set_log) or the default, stderr.

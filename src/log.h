@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.h - the library's diagnostics (see umm_set_log in usermm/system.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * madvise.c - umm_madvise: advice about the use of a range.
  *

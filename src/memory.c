@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * memory.c - the fault handler and the operations on ranges of ptes:
  * zap (unmap), copy (fork), change protection, follow (soft TLB, pin),

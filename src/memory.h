@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * memory.h - the fault handler and the pte-range operations built on the
  * page tables: zap (unmap), copy (fork), change protection, follow.

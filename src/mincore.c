@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mincore.c - umm_mincore: which pages of a range are resident.
  *

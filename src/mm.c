@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mm.c - address-space lifecycle: create, fork, destroy; per-mm
  * statistics and /proc-style dumps; the expensive invariant checks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mm.h - struct umm_mm (an address space) and struct vm_area_struct.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mm_check.c - the expensive invariant checks (debug builds and tests).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mmap.c - creating, removing and re-protecting mappings: umm_mmap,
  * umm_munmap, umm_mprotect, and the teardown of a whole address space.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mmap.h - internal entry points of the mapping calls (mmap.c, mremap.c).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mremap.c - umm_mremap: shrink, grow or move a mapping.
  *

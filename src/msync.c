@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * msync.c - umm_msync: write the shared file mappings of a range back.
  *

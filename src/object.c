@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * object.c - memory objects: their lifetime, file objects' backing I/O,
  * size changes and sync.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * object.h - memory objects (struct umm_object) and their page cache.
  *

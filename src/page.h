@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * page.h - the frame descriptor (struct page) and its flag bits.
  *

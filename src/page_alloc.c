@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * page_alloc.c - the buddy allocator, the per-thread frame caches,
  * watermarks, put_page() and statistics.  The memfd arena and its host

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * page_alloc_check.c - phys_check(): the allocator's consistency check.
  *

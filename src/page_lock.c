@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * page_lock.c - the page lock: PG_locked and the wait table its sleepers
  * park on.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * page_reporting.c - giving long-free memory back to the host.
  *

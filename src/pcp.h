@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pcp.h - the per-thread frame cache (struct per_thread_pages), shared by
  * page_alloc.c, which runs the caches (see its theory comment: "Single

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * percpu.c - handing out per-thread slots (see percpu.h).
  *

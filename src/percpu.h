@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * percpu.h - per-thread slots and counters striped over them, usermm's
  * stand-in for the kernel's per-CPU data.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * percpu_rwsem.c - the slow paths of the striped reader-writer lock (see
  * percpu_rwsem.h for the protocol).

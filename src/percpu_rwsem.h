@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * percpu_rwsem.h - a reader-writer lock whose reader counts are striped
  * per thread slot (the kernel's percpu_rw_semaphore), for read-mostly

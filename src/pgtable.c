@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pgtable.c - the 4-level page table: allocating, walking and freeing
  * tables, and keeping each table's count of non-empty entries.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pgtable.h - the 4-level page table and the pte format.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * populate.c - the batched populate: map a range of one vma before it is
  * touched, a page table at a time, walking the page table and the page

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * prepage.c - umm_prepage: bring in a vector of extents now (Becker's
  * prepage, with every tuple's whole extent).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * radix_tree.c - a 64-way radix tree from uint64_t keys to non-NULL
  * pointers (the page cache's index).

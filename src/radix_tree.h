@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * radix_tree.h - a 64-way radix tree mapping uint64_t keys to non-NULL
  * pointers; the page cache's index (like the kernel's xarray).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rbtree.c - intrusive red-black tree with optional augmentation.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rbtree.h - intrusive red-black tree with an optional augmentation
  * callback (used to keep each VMA subtree's largest free gap).

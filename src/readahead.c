@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * readahead.c - reading file pages before they are needed: the policy
  * for faults (sequential streams, growing windows, an asynchronous

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * readahead.h - readahead of file pages: per-object stream state, the
  * fault-time entry point and explicit (asynchronous) readahead of a

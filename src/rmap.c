@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rmap.c - the reverse map: the hooks every pte change calls, the
  * scheme dispatch, and the walks built on a scheme's rmap_walk

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rmap.h - the reverse-map interface: from a page to the ptes that map it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rmap_object.c - the object-based reverse map: a page finds its ptes
  * through the vmas that may map it, not through per-pte records.

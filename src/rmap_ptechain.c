@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rmap_ptechain.c - the pte-chain reverse map (after Rik van Riel's
  * 2002 rmap): each page records the ptes that map it.

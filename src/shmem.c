@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * shmem.c - anonymous shared memory objects (memfd / MAP_SHARED|MAP_ANONYMOUS).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * slab.c - small-object caches carved out of buddy-allocated frames.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * slab.h - small-object caches (the kernel's kmem_cache) for the VM's own
  * structures: VMAs, mm structs, reverse-map entries, notifier records.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * soft_mmu.c - the software MMU: umm_read/umm_write through a per-thread
  * software TLB, and the TLB shootdown (flush_tlb_range).  Pinning

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * system.c - creating and destroying a usermm instance, system-wide
  * statistics, failure injection and the system-wide invariant check.

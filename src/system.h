@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * system.h - struct umm_system: one usermm instance.
  *

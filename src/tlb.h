@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tlb.h - the software MMU's per-thread TLB, as seen by the core.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * version.c - umm_version(): the version of the library actually linked,
  * which can differ from the headers a program was compiled with.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vma.c - the VMA tree of an address space: lookup, link/unlink, split,
  * merge, and free-range placement.

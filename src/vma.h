@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vma.h - the VMA tree of an address space.
  *

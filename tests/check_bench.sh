@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The benchmark runner (`usermm bench`) against stand-in benchmarks built
 # from bench/bench.h's result-line functions: it runs them in name order,
 # passes their output through, turns their result lines into one markdown

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The usermm command's help and error exits: help and --help list every
 # command and exit 0, COMMAND --help describes it, an unknown command or
 # an unexpected argument exits 2 with a message on stderr, and demo runs.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The library as a user gets it: only umm_* exported from libusermm.a and
 # libusermm.so, the SONAME, `make install` into a temporary prefix, a
 # program built against it with pkg-config (static and shared) and in

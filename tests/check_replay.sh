@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `usermm replay`: the shipped lackey trace replays with its expected
 # counts (tests/traces/walk.expected); a plain-format trace with two
 # address spaces gives the counts worked out by hand; bad lines and bad

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # `usermm run`: every example scenario passes (they verify their own
 # patterns and expected errors); broken scripts fail with FILE:LINE and a
 # non-zero exit.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mm_fixture.h - the fixture shared by the tests of the mapping calls
  * (test_mmap, test_mprotect, test_mremap): one system and one address

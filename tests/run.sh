@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Run every test binary of the given build variants; print one line per
 # test and a closing "N passed, N failed" line.  Exit 1 on any failure.
 set -u

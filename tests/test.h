@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test.h - a minimal test harness: CHECK macros that report file:line and
  * count failures, and helpers shared by tests.  A test program returns

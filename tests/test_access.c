@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_access.c - the inline access path of <usermm/access.h>:
  * umm_load_u8..u64 and umm_store_u8..u64.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_arena.c - the host memory behind the frames: population in chunks
  * when frames are first handed out, population at creation, punching

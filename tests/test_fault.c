@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fault.c - the fault handler and the pte-range operations of
  * memory.c, driven through the public mapping calls.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_filemap.c - the page cache and memory objects: cache operations,
  * reading real files (bytes past EOF are zero and never written back),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fremap.c - nonlinear windows (umm_remap_file_pages and the vectored
  * form): LTP remap_file_pages01/02 behaviours (a window of chunks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_inject.c - failure injection and bad handles through the public API.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_locking.c - the lock primitives and the lock-order rules: the
  * futex mutex (fmutex.h), the split page-table lock helpers (pgtable.h),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_mmap.c - umm_mmap and umm_munmap through the public API: every
  * argument error (with the address space and its data verified unchanged),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_mprotect.c - umm_mprotect through the public API: read-only and
  * PROT_NONE ranges refuse the accesses they forbid and keep their data,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_mremap.c - umm_mremap through the public API: growing in place
  * (and merging with what it reaches), shrinking, moving with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_page_alloc.c - the physical arena: buddy allocator, per-thread
  * caches, watermarks and reclaim hook, failure injection, refcounts,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_pgtable.c - the 4-level page table on a hand-built address space.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_pin.c - pins stay attached to their mapping (access.h): the
  * deterministic cases.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_populate.c - prefaulting and the rest of the mmap family:
  * MAP_POPULATE / MAP_NONBLOCK / MAP_LOCKED, umm_madvise, umm_mincore,

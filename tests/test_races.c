@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_races.c - the known virtual-memory races, as stress tests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_radix_tree.c - the radix tree against a trivially correct model (a
  * sorted array of keys), with random keys from the whole 64-bit range.

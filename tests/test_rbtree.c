@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_rbtree.c - the red-black tree against a trivially correct reference.
  *

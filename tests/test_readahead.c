@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_readahead.c - readahead and asynchronous reads, through both I/O
  * backends (io_uring when the build and the kernel allow it, and the

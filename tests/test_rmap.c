@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_rmap.c - the reverse map (rmap.h) under both schemes: every test
  * runs once with pte chains and once object-based (cfg.rmap set

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_slab.c - kmem_cache: object sizes and alignment, content integrity,
  * slab recycling, leak counts, allocation failure, threads, debug checks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_soft_mmu.c - the software MMU: umm_read/umm_write, the per-thread
  * TLB and its shootdown, page pinning.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_system.c - the system-level calls: umm_system_create's errors,
  * umm_system_destroy with live address spaces or objects, and the

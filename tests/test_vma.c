@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_vma.c - the VMA tree against a reference model.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replay.c - `usermm replay TRACE`: run a memory-access trace through
  * usermm address spaces and report what the VM did.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * script.c - `usermm run SCRIPT...`: a small line-oriented scenario
  * language over the public API, for teaching the system and for trying a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * usermm/access.h - the software MMU: access an address space's memory.
  *

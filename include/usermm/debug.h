@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * usermm/debug.h - failure injection and invariant checks, for tests.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * usermm/mman.h - the <sys/mman.h> constants usermm's calls take.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * usermm/object.h - memory objects: real files and anonymous shared memory.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * usermm/stats.h - counters and /proc-style dumps.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * usermm/system.h - one usermm instance: physical memory, swap, policies.
  *

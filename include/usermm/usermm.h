@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * usermm/usermm.h - the whole public interface of usermm.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * usermm/version.h - the library's version.
  *

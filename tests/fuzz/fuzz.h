@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz.h - what the fuzz target (fuzz_api.c) offers its drivers: libFuzzer
  * or the corpus replay driver (replay.c).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """gen_seeds.py - write seed inputs for the fuzz target (fuzz_api.c).
 
 Usage: tests/fuzz/gen_seeds.py DIR [COUNT]

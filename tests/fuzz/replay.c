@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replay.c - run the fuzz target (fuzz_api.c) over a corpus without
  * libFuzzer, so that it builds with gcc in the ASan+UBSan variant and runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* walk.c - the program whose memory trace tests/traces/walk.lackey holds:
  * fills a 256 KiB buffer page by page, then sums it with a stride. */
 #include <stdlib.h>
