@@ -625,6 +625,107 @@ CMD(touch)
 	return 0;
 }
 
+static const struct { const char *name; int advice; } advices[] = {
+	{ "normal", MADV_NORMAL }, { "random", MADV_RANDOM }, { "sequential", MADV_SEQUENTIAL },
+	{ "willneed", MADV_WILLNEED }, { "dontneed", MADV_DONTNEED }, { "free", MADV_FREE },
+	{ "populate-read", MADV_POPULATE_READ }, { "populate-write", MADV_POPULATE_WRITE },
+	{ "dontfork", MADV_DONTFORK }, { "dofork", MADV_DOFORK },
+};
+
+/* madvise ADDR LEN ADVICE */
+CMD(madvise)
+{
+	uintptr_t a;
+	uint64_t len;
+	size_t i;
+
+	if (addr_len(s, argc, argv, 4, "madvise ADDR LEN ADVICE", &a, &len))
+		return REPORTED;
+	for (i = 0; i < sizeof(advices) / sizeof(advices[0]); i++)
+		if (!strcmp(argv[3], advices[i].name))
+			return umm_madvise(s->cur, a, len, advices[i].advice);
+	return fail(s, "madvise: unknown advice '%s'", argv[3]);
+}
+
+/* msync ADDR LEN sync|async|invalidate */
+CMD(msync)
+{
+	uintptr_t a;
+	uint64_t len;
+	int flags;
+
+	if (addr_len(s, argc, argv, 4, "msync ADDR LEN sync|async|invalidate", &a, &len))
+		return REPORTED;
+	if (!strcmp(argv[3], "sync"))
+		flags = MS_SYNC;
+	else if (!strcmp(argv[3], "async"))
+		flags = MS_ASYNC;
+	else if (!strcmp(argv[3], "invalidate"))
+		flags = MS_INVALIDATE;
+	else
+		return fail(s, "msync: unknown mode '%s'", argv[3]);
+	return umm_msync(s->cur, a, len, flags);
+}
+
+/* resident ADDR LEN N: umm_mincore finds exactly N resident pages in the range. */
+CMD(resident)
+{
+	unsigned char *vec;
+	uint64_t len, want, n = 0;
+	uintptr_t a;
+	int err;
+
+	if (addr_len(s, argc, argv, 4, "resident ADDR LEN PAGES", &a, &len) ||
+	    parse_size(s, argv[3], &want))
+		return REPORTED;
+	vec = calloc((len + UMM_PAGE_SIZE - 1) / UMM_PAGE_SIZE + 1, 1);
+	if (!vec)
+		return -ENOMEM;
+	err = umm_mincore(s->cur, a, len, vec);
+	for (uint64_t i = 0; !err && i < (len + UMM_PAGE_SIZE - 1) / UMM_PAGE_SIZE; i++)
+		n += vec[i] & 1;
+	free(vec);
+	if (err)
+		return err;
+	if (n != want)
+		return fail(s, "resident: %llu pages resident, expected %llu",
+			    (unsigned long long)n, (unsigned long long)want);
+	return 0;
+}
+
+/* prepage ADDR LEN [ADDR LEN...] [write] [async]: one umm_prepage call (async waits). */
+CMD(prepage)
+{
+	struct umm_prepage_tuple v[MAX_WORDS / 2];
+	int n = 0, flags = 0, i, err;
+
+	if (need_mm(s))
+		return REPORTED;
+	for (i = 1; i < argc; i++) {
+		uint64_t len;
+
+		if (!strcmp(argv[i], "write")) {
+			flags |= UMM_PREPAGE_WRITE;
+			continue;
+		}
+		if (!strcmp(argv[i], "async")) {
+			flags |= UMM_PREPAGE_ASYNC;
+			continue;
+		}
+		if (i + 1 >= argc || parse_addr(s, argv[i], &v[n].addr) ||
+		    parse_size(s, argv[i + 1], &len))
+			return fail(s, "usage: prepage ADDR LEN [ADDR LEN...] [write] [async]");
+		v[n++].extent = (size_t)len;
+		i++;
+	}
+	if (!n)
+		return fail(s, "usage: prepage ADDR LEN [ADDR LEN...] [write] [async]");
+	err = umm_prepage(s->cur, v, (size_t)n, flags);
+	if (!err && (flags & UMM_PREPAGE_ASYNC))
+		err = umm_prepage_wait(s->cur);
+	return err;
+}
+
 CMD(show)
 {
 	if (argc != 2)
@@ -708,7 +809,8 @@ static const struct command_entry {
 	{ "map", cmd_map }, { "unmap", cmd_unmap }, { "protect", cmd_protect },
 	{ "mremap", cmd_mremap }, { "write", cmd_write }, { "verify", cmd_verify },
 	{ "touch", cmd_touch }, { "show", cmd_show }, { "echo", cmd_echo },
-	{ "expect", cmd_expect },
+	{ "expect", cmd_expect }, { "madvise", cmd_madvise }, { "msync", cmd_msync },
+	{ "resident", cmd_resident }, { "prepage", cmd_prepage },
 };
 
 static int run_words(struct script *s, int argc, char **argv)
