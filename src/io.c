@@ -282,6 +282,8 @@ void io_complete_read(struct io_request *req, ssize_t res)
 			 * leaves the cache unread (wasted, if read ahead);
 			 * waiters find it gone without PG_error and look again.
 			 */
+			if (TestClearPageReadahead(page))
+				atomic_fetch_add(&sys->ra_wasted, 1);  /* not obj->sys: obj may go once the page leaves */
 			delete_from_page_cache(page);
 			unlock_page(page);
 			put_page(page);
