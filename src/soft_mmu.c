@@ -911,6 +911,31 @@ static int access_check(struct umm_mm *mm, uintptr_t addr, const void *buf, size
 	return 0;
 }
 
+/*
+ * soft_mmu_rw - umm_read/umm_write: a hit within one page is copied
+ * inline; anything else is checked and goes through soft_mmu_access.
+ */
+static inline int soft_mmu_rw(struct umm_mm *mm, uintptr_t addr, char *buf, size_t len, bool write)
+{
+	char *p;
+	int err;
+
+	if (likely(buf && len && umm_tlb_begin(mm, addr, len,
+					       write ? TLB_PROT_WRITE : TLB_PROT_READ, &p))) {
+		if (write)
+			copy_small(p, buf, len);
+		else
+			copy_small(buf, p, len);
+		umm_tlb_end();
+		umm_tlb_hot.hits++;
+		return 0;
+	}
+	err = access_check(mm, addr, buf, len);
+	if (err || !len)
+		return err;
+	return soft_mmu_access(mm, addr, buf, len, write);
+}
+
 /**
  * umm_read - copy len bytes at addr in mm to buf, faulting pages in for
  * reading.  Takes mmap_lock (read) and ptl on misses only.  Returns 0,
@@ -920,19 +945,7 @@ static int access_check(struct umm_mm *mm, uintptr_t addr, const void *buf, size
  */
 int umm_read(struct umm_mm *mm, uintptr_t addr, void *buf, size_t len)
 {
-	char *p;
-	int err;
-
-	if (likely(buf && len && umm_tlb_begin(mm, addr, len, TLB_PROT_READ, &p))) {
-		copy_small(buf, p, len);
-		umm_tlb_end();
-		umm_tlb_hot.hits++;
-		return 0;
-	}
-	err = access_check(mm, addr, buf, len);
-	if (err || !len)
-		return err;
-	return soft_mmu_access(mm, addr, buf, len, false);
+	return soft_mmu_rw(mm, addr, buf, len, false);
 }
 
 /**
@@ -942,19 +955,7 @@ int umm_read(struct umm_mm *mm, uintptr_t addr, void *buf, size_t len)
  */
 int umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
 {
-	char *p;
-	int err;
-
-	if (likely(buf && len && umm_tlb_begin(mm, addr, len, TLB_PROT_WRITE, &p))) {
-		copy_small(p, buf, len);
-		umm_tlb_end();
-		umm_tlb_hot.hits++;
-		return 0;
-	}
-	err = access_check(mm, addr, buf, len);
-	if (err || !len)
-		return err;
-	return soft_mmu_access(mm, addr, (char *)buf, len, true);
+	return soft_mmu_rw(mm, addr, (char *)buf, len, true);
 }
 
 /* ---- shootdown ---- */
