@@ -7,6 +7,16 @@
  * using the median of `reps` repetitions.  The machine line says where.
  * Also the helpers the fault benchmarks share: the temp file they map,
  * host mappings, fault counters and the comment lines they print.
+ *
+ * Adding a benchmark takes one file and one line: a new bench/bench_NAME.c
+ * is built by `make benches` and run by `usermm bench` with no other
+ * change; its main() begins with
+ *     bench_init(argc, argv, "what it measures, in one line");
+ * (the line `usermm bench --list` prints), sizes its work with
+ * BENCH_SIZE(full, quick) so that `usermm bench --quick` runs it in about
+ * a second, and prints its results with bench_report*() (the grammar
+ * below), so that the runner's tables, `--json` and `make bench-report`
+ * pick them up.
  */
 #ifndef UMM_BENCH_H
 #define UMM_BENCH_H
@@ -24,6 +34,39 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <usermm/usermm.h>
+
+/*
+ * bench_quick - set by `--quick` (`usermm bench --quick` passes it): tiny
+ * sizes and few repetitions, to check that a benchmark runs and what it
+ * prints, never what it measures.
+ */
+static int bench_quick;
+
+/* BENCH_SIZE - a size or count: `full` normally, `quick` under --quick. */
+#define BENCH_SIZE(full, quick) (bench_quick ? (quick) : (full))
+
+/*
+ * bench_init - a benchmark's arguments: `--quick` sets bench_quick (and
+ * prints a comment line saying the figures mean nothing), `--describe`
+ * prints `summary` and exits 0, anything else is a usage error (exit 2).
+ */
+static inline void bench_init(int argc, char **argv, const char *summary)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			bench_quick = 1;
+		} else if (!strcmp(argv[i], "--describe")) {
+			printf("%s\n", summary);
+			exit(0);
+		} else {
+			fprintf(stderr, "usage: %s [--quick] [--describe]\n  %s\n", argv[0], summary);
+			exit(2);
+		}
+	}
+	if (bench_quick)
+		printf("# quick run: tiny sizes and few repetitions, to check the output; "
+		       "the figures mean nothing\n");
+}
 
 static inline uint64_t now_ns(void)
 {
@@ -64,23 +107,44 @@ static inline void bench_machine_line(void)
 }
 
 /*
- * Result lines.  `usermm bench` reads them back to build its table, so
- * their grammar is fixed:
- *     <name> usermm <x> ns [kernel <y> ns ratio <r | n/a>]
- * (<name> never contains " usermm "), optionally followed by one caveat
- * line "#   ^ <text>" that belongs to the result line above it.  A ratio
- * is printed only where both sides do the same work; "n/a" marks a pair
- * of figures that are shown side by side but measure different work.
+ * Result lines.  `usermm bench` reads them back to build its tables and
+ * its --json output, so their grammar is fixed:
+ *     <name> usermm <x> <unit> [kernel <y> <unit> ratio <r | n/a>]
+ * (<name> never contains " usermm "; <unit> is one word, "ns" unless
+ * bench_report_unit says otherwise; words between a figure's unit and the
+ * next keyword are ignored), optionally followed, in any order, by
+ *   - one caveat line "#   ^ <text>",
+ *   - extra figures, one per line "#   + <key> <value>" (<key> of
+ *     [a-z0-9_], <value> a number or one line of text; bench_extra,
+ *     bench_extra_text), for example the kernel variant the kernel column
+ *     measured (bench_kernel_variant), VMAs, CPUs busy,
+ * all belonging to the result line above them.  A ratio is printed only
+ * where both sides do the same work; "n/a" marks a pair of figures that
+ * are shown side by side but measure different work.
  */
 
-/* bench_report - one result line; kernel_ns <= 0 means no kernel counterpart. */
+/*
+ * bench_report_unit - one result line in `unit`; kernel <= 0 means no
+ * kernel counterpart; same_work 0 prints "ratio n/a".
+ */
+static inline void bench_report_unit(const char *name, const char *unit, double umm,
+				     double kernel, int same_work)
+{
+	if (kernel > 0 && same_work)
+		printf("%-40s usermm %10.1f %s   kernel %10.1f %s   ratio %6.2f\n", name, umm, unit,
+		       kernel, unit, umm / kernel);
+	else if (kernel > 0)
+		printf("%-40s usermm %10.1f %s   kernel %10.1f %s   ratio    n/a\n", name, umm, unit,
+		       kernel, unit);
+	else
+		printf("%-40s usermm %10.1f %s\n", name, umm, unit);
+	fflush(stdout);
+}
+
+/* bench_report - one result line in ns; kernel_ns <= 0 means no kernel counterpart. */
 static inline void bench_report(const char *name, double umm_ns, double kernel_ns)
 {
-	if (kernel_ns > 0)
-		printf("%-40s usermm %10.1f ns   kernel %10.1f ns   ratio %6.2f\n", name, umm_ns, kernel_ns, umm_ns / kernel_ns);
-	else
-		printf("%-40s usermm %10.1f ns\n", name, umm_ns);
-	fflush(stdout);
+	bench_report_unit(name, "ns", umm_ns, kernel_ns, 1);
 }
 
 /* bench_caveat - the caveat line of the result line printed just before. */
@@ -88,6 +152,30 @@ static inline void bench_caveat(const char *text)
 {
 	printf("#   ^ %s\n", text);
 	fflush(stdout);
+}
+
+/* bench_extra - an extra figure of the result line printed just before. */
+static inline void bench_extra(const char *key, double value)
+{
+	printf("#   + %s %.6g\n", key, value);
+	fflush(stdout);
+}
+
+/* bench_extra_text - an extra text field of the result line printed just before. */
+static inline void bench_extra_text(const char *key, const char *text)
+{
+	printf("#   + %s %s\n", key, text);
+	fflush(stdout);
+}
+
+/*
+ * bench_kernel_variant - what the kernel column of the result line just
+ * before measured, in a few words (default: "linux", or "libc" ...), e.g.
+ * "mmap MAP_POPULATE" against "madvise MADV_POPULATE_READ".
+ */
+static inline void bench_kernel_variant(const char *text)
+{
+	bench_extra_text("kernel_variant", text);
 }
 
 /* bench_report_caveat - a like-for-like result line and its caveat. */
@@ -106,7 +194,7 @@ static inline void bench_report_caveat(const char *name, double umm_ns, double k
 static inline void bench_report_different(const char *name, double umm_ns, double kernel_ns,
 					  const char *caveat)
 {
-	printf("%-40s usermm %10.1f ns   kernel %10.1f ns   ratio    n/a\n", name, umm_ns, kernel_ns);
+	bench_report_unit(name, "ns", umm_ns, kernel_ns, 0);
 	bench_caveat(caveat);
 }
 

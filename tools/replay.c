@@ -20,6 +20,14 @@
  * chunks mapped, minor, major and copy-on-write faults, resident pages at
  * the end, time, and accesses per second; --json prints one JSON object.
  *
+ * Options: --phys SIZE (physical memory), --swap SIZE (swap space, in a
+ * temporary file unlinked once the system is created, or in
+ * --swap-file PATH), --rmap
+ * SCHEME.  A library built without swap refuses a swap file with
+ * -EOPNOTSUPP, and replay says so.  On a terminal, a trace read from a
+ * file gets a progress bar on stderr (share of the file read, accesses,
+ * accesses per second), redrawn at most ten times a second.
+ *
  * Uses only the public API.  Single-threaded; no locks.
  */
 #include <ctype.h>
@@ -31,6 +39,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <usermm/usermm.h>
 #include "replay.h"
 
@@ -159,7 +168,47 @@ static double now_s(void)
 static void usage_error(const char *msg)
 {
 	fprintf(stderr, "usermm replay: %s\n"
-		"usage: usermm replay [--phys SIZE] [--rmap pte-chain|object] [--json] TRACE\n", msg);
+		"usage: usermm replay [--phys SIZE] [--swap SIZE [--swap-file PATH]] "
+		"[--rmap pte-chain|object] [--json] TRACE\n", msg);
+}
+
+/* progress_bar - one redraw of the progress line: done of total bytes read. */
+static void progress_bar(off_t done, off_t total, unsigned long accesses, double secs)
+{
+	enum { WIDTH = 30 };
+	int fill = total > 0 ? (int)((double)done * WIDTH / (double)total) : 0;
+	char bar[WIDTH + 1];
+
+	if (fill > WIDTH)
+		fill = WIDTH;
+	memset(bar, '#', (size_t)fill);
+	memset(bar + fill, '.', (size_t)(WIDTH - fill));
+	bar[WIDTH] = 0;
+	fprintf(stderr, "\r[%s] %3d%%  %lu accesses  %.0f/s", bar,
+		total > 0 ? (int)((double)done * 100 / (double)total) : 0, accesses,
+		secs > 0 ? (double)accesses / secs : 0.0);
+}
+
+/*
+ * open_swap - the swap file for --swap: `path` if given, else a temporary
+ * file (its name into tmp, unlinked by the caller).  0 or -1 (reported).
+ */
+static int open_swap(struct umm_config *cfg, const char *path, char *tmp)
+{
+	int fd;
+
+	if (path) {
+		cfg->swap_path = path;
+		return 0;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		fprintf(stderr, "usermm replay: swap file %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	cfg->swap_path = tmp;
+	return 0;
 }
 
 /**
@@ -169,8 +218,12 @@ static void usage_error(const char *msg)
 int replay_main(int argc, char **argv)
 {
 	struct umm_config cfg = { .phys_bytes = 64 << 20 };
-	const char *path = NULL;
-	bool json = false, progress = isatty(STDERR_FILENO);
+	const char *path = NULL, *swap_file = NULL;
+	char swap_tmp[] = "/tmp/usermm-replay-swap-XXXXXX";
+	bool json = false, progress = isatty(STDERR_FILENO), drawn = false;
+	off_t total_bytes = 0;
+	const char *rmap_name;
+	double last_draw = 0;
 	struct replay r = { 0 };
 	struct umm_mm_stats total = { 0 };
 	unsigned long lineno = 0, mms = 0;
@@ -187,6 +240,13 @@ int replay_main(int argc, char **argv)
 				usage_error("bad --phys size");
 				return 2;
 			}
+		} else if (!strcmp(argv[i], "--swap") && i + 1 < argc) {
+			if (parse_size_arg(argv[++i], &cfg.swap_bytes) || !cfg.swap_bytes) {
+				usage_error("bad --swap size");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--swap-file") && i + 1 < argc) {
+			swap_file = argv[++i];
 		} else if (!strcmp(argv[i], "--rmap") && i + 1 < argc) {
 			i++;
 			if (!strcmp(argv[i], "pte-chain"))
@@ -211,19 +271,42 @@ int replay_main(int argc, char **argv)
 		usage_error("no trace");
 		return 2;
 	}
+	if (swap_file && !cfg.swap_bytes) {
+		usage_error("--swap-file needs --swap SIZE");
+		return 2;
+	}
 	f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!f) {
 		fprintf(stderr, "usermm replay: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
+	if (f != stdin) {
+		struct stat stbuf;
+
+		if (!fstat(fileno(f), &stbuf) && S_ISREG(stbuf.st_mode))
+			total_bytes = stbuf.st_size;
+	}
+	progress &= total_bytes > 0;
+	if (cfg.swap_bytes && open_swap(&cfg, swap_file, swap_tmp)) {
+		if (f != stdin)
+			fclose(f);
+		return 1;
+	}
 	err = umm_system_create(&cfg, &r.sys);
+	if (cfg.swap_bytes && !swap_file)
+		unlink(swap_tmp);
 	if (err) {
-		fprintf(stderr, "usermm replay: system: %s\n", umm_strerror(err));
+		if (err == -EOPNOTSUPP && cfg.swap_bytes)
+			fprintf(stderr, "usermm replay: this build of usermm has no swap (--swap): %s\n",
+				umm_strerror(err));
+		else
+			fprintf(stderr, "usermm replay: system: %s\n", umm_strerror(err));
 		if (f != stdin)
 			fclose(f);
 		return 1;
 	}
 	t0 = now_s();
+	last_draw = t0;
 	while (fgets(line, sizeof(line), f)) {
 		bool write, modify;
 		uint64_t addr;
@@ -261,11 +344,18 @@ access_error:
 			r.writes++;
 		else
 			r.reads++;
-		if (progress && !(r.accesses & 0xffff))
-			fprintf(stderr, "\r%lu accesses...", r.accesses);
+		if (progress && !(r.accesses & 0xfff)) {
+			double now = now_s();
+
+			if (now - last_draw >= 0.1) {
+				progress_bar(ftello(f), total_bytes, r.accesses, now - t0);
+				last_draw = now;
+				drawn = true;
+			}
+		}
 	}
 	t = now_s() - t0;
-	if (progress && r.accesses >= 0x10000)
+	if (drawn)
 		fprintf(stderr, "\r\033[K");
 	if (f != stdin)
 		fclose(f);
@@ -282,6 +372,12 @@ access_error:
 		total.rss_anon += st.rss_anon + st.rss_file + st.rss_shmem;
 		umm_mm_destroy(r.mm[i]);
 	}
+	{
+		struct umm_sys_stats ss;
+
+		umm_system_stats(r.sys, &ss);
+		rmap_name = ss.rmap == UMM_RMAP_PTE_CHAIN ? "pte-chain" : "object";
+	}
 	umm_system_destroy(r.sys);
 	if (rc)
 		return rc;
@@ -289,17 +385,21 @@ access_error:
 		printf("{\"trace\":\"%s\",\"accesses\":%lu,\"reads\":%lu,\"writes\":%lu,"
 		       "\"address_spaces\":%lu,\"chunks_mapped\":%lu,\"minor_faults\":%lu,"
 		       "\"major_faults\":%lu,\"cow_faults\":%lu,\"resident_pages\":%lu,"
+		       "\"phys_bytes\":%zu,\"swap_bytes\":%zu,\"rmap\":\"%s\","
 		       "\"seconds\":%.6f,\"accesses_per_second\":%.0f}\n", path, r.accesses, r.reads,
 		       r.writes, mms, r.chunks, total.minor_faults, total.major_faults,
-		       total.cow_faults, total.rss_anon, t, t > 0 ? (double)r.accesses / t : 0.0);
+		       total.cow_faults, total.rss_anon, cfg.phys_bytes, cfg.swap_bytes, rmap_name,
+		       t, t > 0 ? (double)r.accesses / t : 0.0);
 	else
 		printf("%s: %lu accesses (%lu reads, %lu writes) in %lu address space%s\n"
 		       "  chunks mapped     %lu (64 KiB each)\n"
 		       "  faults            %lu minor, %lu major, %lu copy-on-write\n"
 		       "  resident pages    %lu at the end\n"
+		       "  system            %zu MiB physical, %zu MiB swap, %s rmap\n"
 		       "  time              %.3f s, %.0f accesses/s\n", path, r.accesses, r.reads,
 		       r.writes, mms, mms == 1 ? "" : "s", r.chunks, total.minor_faults,
-		       total.major_faults, total.cow_faults, total.rss_anon, t,
+		       total.major_faults, total.cow_faults, total.rss_anon, cfg.phys_bytes >> 20,
+		       cfg.swap_bytes >> 20, rmap_name, t,
 		       t > 0 ? (double)r.accesses / t : 0.0);
 	return 0;
 }
