@@ -119,7 +119,7 @@ examples: $(patsubst examples/%.c,build/release/examples/%,$(EXAMPLES))
 demo: all
 	./build/release/usermm demo
 
-check: lib build/release/usermm $(addprefix tests-,$(CHECK_VARIANTS))
+check: lib build/release/usermm benches $(addprefix tests-,$(CHECK_VARIANTS))
 	@tests/run.sh $(CHECK_VARIANTS)
 
 # ---- fuzzing (tests/fuzz/README.md) ----

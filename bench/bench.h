@@ -131,13 +131,13 @@ static inline void bench_report_unit(const char *name, const char *unit, double 
 				     double kernel, int same_work)
 {
 	if (kernel > 0 && same_work)
-		printf("%-40s usermm %10.1f %s   kernel %10.1f %s   ratio %6.2f\n", name, umm, unit,
+		printf("%-40s usermm %10.2f %s   kernel %10.2f %s   ratio %6.2f\n", name, umm, unit,
 		       kernel, unit, umm / kernel);
 	else if (kernel > 0)
-		printf("%-40s usermm %10.1f %s   kernel %10.1f %s   ratio    n/a\n", name, umm, unit,
+		printf("%-40s usermm %10.2f %s   kernel %10.2f %s   ratio    n/a\n", name, umm, unit,
 		       kernel, unit);
 	else
-		printf("%-40s usermm %10.1f %s\n", name, umm, unit);
+		printf("%-40s usermm %10.2f %s\n", name, umm, unit);
 	fflush(stdout);
 }
 

@@ -37,12 +37,12 @@
 #include "bench.h"
 #include "tlb.h"
 
-#define REPS          7
+#define REPS          BENCH_SIZE(7, 1)
 #define HIT_PAGES     16UL
-#define HIT_ITERS     (1UL << 22)
+#define HIT_ITERS     BENCH_SIZE(1UL << 22, 1UL << 12)
 #define STREAM_BYTES  (256UL << 10)
-#define STREAM_PASSES 64
-#define FLUSH_ITERS   (1UL << 17)
+#define STREAM_PASSES BENCH_SIZE(64, 2)
+#define FLUSH_ITERS   BENCH_SIZE(1UL << 17, 1UL << 10)
 #define PHYS_BYTES    (64UL << 20)
 #define UPAGE         UMM_PAGE_SIZE
 
@@ -172,6 +172,7 @@ static void bench_hit(struct umm_mm *mm, uintptr_t a, char *p, enum hit_kind k)
 				    "hit, no kernel code; the ratio is the software MMU's price per access" :
 				    "host side is an 8-byte load through a host pointer: a hardware TLB "
 				    "hit, no kernel code; the ratio is the software MMU's price per access");
+	bench_kernel_variant(write ? "store through a host pointer" : "load through a host pointer");
 }
 
 /*
@@ -229,6 +230,7 @@ static void bench_stream(struct umm_mm *mm, uintptr_t a, const char *p, size_t c
 			    "host side is libc memcpy of 64 bytes (a call: the length is a run-time "
 			    "value on both sides), not an inlined fixed-size copy" :
 			    "host side is libc memcpy of 4096 bytes from the same warm region");
+	bench_kernel_variant("libc memcpy through a host pointer");
 	printf("# %s: usermm %.1f GB/s, memcpy %.1f GB/s, bandwidth ratio %.2f\n",
 	       what, chunk / u, chunk / k, k / u);
 }
@@ -276,7 +278,7 @@ static void bench_flush(struct umm_mm *mm, uintptr_t a)
 			    "usermm only: the kernel's counterpart is an invlpg inside its own fault");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct umm_system *sys;
 	struct umm_mm *mm;
@@ -284,6 +286,8 @@ int main(void)
 	char *hp = NULL, *sp = NULL;
 	int err;
 
+	bench_init(argc, argv, "the software MMU's hit path: umm_read/umm_write and the inline "
+		   "accessors against loads, stores and memcpy through a host pointer");
 	kpage = (size_t)sysconf(_SC_PAGESIZE);
 	bench_machine_line();
 	printf("# median of %d repetitions; warm resident pages, ns per access; host side: "

@@ -27,7 +27,7 @@
 #include "page_alloc.h"
 #include "slab.h"
 
-#define REPS 7
+#define REPS BENCH_SIZE(7, 1)
 
 static struct phys_mem *phys;
 static struct kmem_cache *cache;
@@ -40,6 +40,8 @@ static double run(bench_fn fn, long n)
 	double samples[REPS];
 	int i;
 
+	if (bench_quick)
+		n = n / 1000 + 1;
 	fn(n / 10);                                     /* warm up */
 	for (i = 0; i < REPS; i++) {
 		uint64_t t0 = now_ns();
@@ -125,10 +127,12 @@ static void frame_pcp_2threads(long n)
 	pthread_join(t, NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	double pcp, buddy, slab, two, k4, k8, m4096, m128;
 
+	bench_init(argc, argv, "the frame allocator and slab caches against libc malloc "
+		   "and mmap");
 	if (phys_create(64UL << 20, NULL, &phys)) {
 		fprintf(stderr, "phys_create failed\n");
 		return 1;
@@ -151,17 +155,21 @@ int main(void)
 	bench_report_caveat("frame alloc+free (pcp) vs malloc(4096)", pcp, m4096,
 			    "the kernel column is libc: both pop a cached block, neither zeroes "
 			    "it; malloc's side also writes 1 byte");
+	bench_kernel_variant("libc malloc(4096)");
 	bench_report_different("frame alloc+free (pcp) / mmap 4 KiB", pcp, k4,
 			       "different work: the kernel side is mmap(MAP_POPULATE) + munmap "
 			       "(2 system calls, allocating and zeroing a page)");
+	bench_kernel_variant("mmap MAP_POPULATE + munmap, 4 KiB");
 	bench_report_different("order-1 buddy alloc+free / mmap 8 KiB", buddy, k8,
 			       "different work: the kernel side is mmap(MAP_POPULATE) + munmap "
 			       "(2 system calls, allocating and zeroing 2 pages)");
+	bench_kernel_variant("mmap MAP_POPULATE + munmap, 8 KiB");
 	bench_report("frame alloc+free pcp, 2 threads", two, 0);
 	bench_caveat("no kernel counterpart: ns per alloc+free pair in each of 2 threads at once");
 	bench_report_caveat("kmem_cache 128 B vs malloc(128)", slab, m128,
 			    "the kernel column is libc: both reuse a cached object; malloc's "
 			    "side also writes 1 byte");
+	bench_kernel_variant("libc malloc(128)");
 
 	kmem_cache_destroy(cache);
 	phys_destroy(phys);

@@ -62,14 +62,14 @@
 #include <usermm/usermm.h>
 #include "bench.h"
 
-#define REPS        7
-#define FILE_PAGES  16384UL         /* 64 MiB temp file */
-#define ANON_PAGES  16384UL
-#define COW_PAGES   8192UL
+#define REPS        BENCH_SIZE(7, 1)
+#define FILE_PAGES  BENCH_SIZE(16384UL, 256UL)   /* 64 MiB temp file */
+#define ANON_PAGES  BENCH_SIZE(16384UL, 256UL)
+#define COW_PAGES   BENCH_SIZE(8192UL, 128UL)
 #define TLB_PAGES   16UL
-#define TLB_ITERS   (1UL << 20)
-#define FORK_PAGES  4096UL
-#define PHYS_BYTES  (512UL << 20)
+#define TLB_ITERS   BENCH_SIZE(1UL << 20, 1UL << 12)
+#define FORK_PAGES  BENCH_SIZE(4096UL, 256UL)
+#define PHYS_BYTES  BENCH_SIZE(512UL << 20, 64UL << 20)
 
 #define UPAGE UMM_PAGE_SIZE
 
@@ -774,13 +774,15 @@ static void fork_comment(const char *what, const struct fork_result *r)
 static void bench_fork(struct umm_system *sys)
 {
 	const char *what0 = "fork+exit, empty (ns)";
-	const char *what1 = "fork+exit, 4096 anon pages (ns)";
+	char what1[64];
 	struct fork_result r0, r1;
 	struct umm_mm *mm;
 	char caveat[256];
+
 	uintptr_t a;
 	int err;
 
+	snprintf(what1, sizeof(what1), "fork+exit, %lu anon pages (ns)", FORK_PAGES);
 	err = umm_mm_create(sys, &mm);
 	if (err) {
 		skipped(what0, "umm_mm_create", err);
@@ -819,13 +821,15 @@ out_mm:
 
 static void bench_munmap(struct umm_mm *mm)
 {
-	const char *what = "munmap, 4096 anon pages (ns)";
+	char what[64];
 	double us[REPS], ks[REPS];
 	uint64_t t0, t1;
 	uintptr_t a;
 	char *p;
+
 	int err;
 
+	snprintf(what, sizeof(what), "munmap, %lu anon pages (ns)", FORK_PAGES);
 	for (int r = 0; r < REPS; r++) {
 		err = umap_anon(mm, FORK_PAGES, &a);
 		if (!err)
@@ -859,12 +863,14 @@ static void bench_munmap(struct umm_mm *mm)
 			    "flushes the hardware TLB");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct umm_system *sys;
 	struct umm_mm *mm;
 	int err;
 
+	bench_init(argc, argv, "page faults (file, anonymous fresh and warm, copy-on-write), "
+		   "soft-TLB hits, fork+exit and munmap against the kernel's");
 	kpage = (size_t)sysconf(_SC_PAGESIZE);
 	/* First, before any usermm memory exists: the small helper process. */
 	err = bench_helper_start(&helper, kh_serve, sizeof(struct kreq), sizeof(struct krep));

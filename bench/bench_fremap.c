@@ -27,7 +27,8 @@
  * loop (usermm through a linear mapping, the kernel with pread).  Also the number of VMAs each side ends with (the kernel's counted
  * in /proc/self/maps over the window).  The ratios compare usermm
  * with the kernel side named on the line.  Smaller runs for quick checks:
- * UMM_BENCH_FREMAP="window_mb object_mb nr_remaps", e.g. "16 64 2000".
+ * UMM_BENCH_FREMAP="window_mb object_mb nr_remaps", e.g. "16 64 2000";
+ * --quick: "4 16 200", one run.
  */
 
 #include <errno.h>
@@ -39,7 +40,7 @@
 #include <usermm/usermm.h>
 #include "bench.h"
 
-#define REPS   3
+#define REPS   BENCH_SIZE(3, 1)
 #define CHUNK  (16UL << 10)
 #define CHUNK_PAGES (CHUNK / 4096)
 #define VEC    64
@@ -221,13 +222,20 @@ static double measure(run_fn fn, bool arg, long *vmas)
 	return median(v, REPS);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const char *env = getenv("UMM_BENCH_FREMAP");
 	long v_umm = 0, v_vec = 0, v_krfp = 0, v_kmmap = 0;
 	double umm, vec, krfp, kmmap;
 	char name[80];
 
+	bench_init(argc, argv, "nonlinear windows: umm_remap_file_pages against remap_file_pages(2) "
+		   "and mmap(MAP_FIXED), VMAs at the end");
+	if (bench_quick) {
+		window_bytes = 4UL << 20;
+		object_bytes = 16UL << 20;
+		nr_remaps = 200;
+	}
 	if (env) {
 		unsigned long wm, om, nr;
 
@@ -275,11 +283,20 @@ int main(void)
 				    "per remap + its 4 touches; kernel: remap_file_pages(2), a VMA per call; "
 				    "fresh pages on both sides, usermm's arena frames also new to the host" :
 				    "per remap + its 4 touches; kernel: remap_file_pages(2), a VMA per call");
+		bench_kernel_variant("remap_file_pages(2)");
+		bench_extra("vmas_usermm", (double)v_umm);
+		bench_extra("vmas_kernel", (double)v_krfp);
 		snprintf(name, sizeof(name), "%s remap_v x%d+touch vs rfp", tag, VEC);
 		bench_report_caveat(name, vec, krfp, "usermm: 64 remaps per call, then their 256 touches; "
 				    "kernel: one remap_file_pages(2) per remap");
+		bench_kernel_variant("remap_file_pages(2)");
+		bench_extra("vmas_usermm", (double)v_vec);
+		bench_extra("vmas_kernel", (double)v_krfp);
 		snprintf(name, sizeof(name), "%s remap 16K+touch vs mmap FIXED", tag);
 		bench_report_caveat(name, umm, kmmap, "kernel: mmap(MAP_FIXED) of each 16 KiB chunk");
+		bench_kernel_variant("mmap MAP_FIXED");
+		bench_extra("vmas_usermm", (double)v_umm);
+		bench_extra("vmas_kernel", (double)v_kmmap);
 		printf("# %s: VMAs at the end: usermm %ld, usermm vectored %ld, kernel remap_file_pages %ld,"
 		       " kernel mmap %ld\n", tag, v_umm, v_vec, v_krfp, v_kmmap);
 	}

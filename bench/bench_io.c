@@ -29,7 +29,7 @@
 #include <sys/statvfs.h>
 #include "bench.h"
 
-#define BENCH_REPS 3
+#define BENCH_REPS BENCH_SIZE(3, 1)
 #define CHUNK (64UL << 10)
 #define EXTENTS 4096
 
@@ -161,12 +161,16 @@ static int seq_kernel(double *ns)
 	return bad ? -EIO : 0;
 }
 
-static void report_mbs(const char *name, double umm_ns, double k_ns, size_t bytes)
+/* report_mbs - a result line in ms and MiB/s; the bandwidths also as extra figures. */
+static void report_mbs(const char *name, double umm_ns, double k_ns, size_t bytes,
+		       const char *kernel_variant)
 {
 	printf("%-40s usermm %8.1f ms %7.0f MiB/s   kernel %8.1f ms %7.0f MiB/s   ratio %5.2f\n",
 	       name, umm_ns / 1e6, bytes / 1048576.0 / (umm_ns / 1e9),
 	       k_ns / 1e6, bytes / 1048576.0 / (k_ns / 1e9), umm_ns / k_ns);
-	fflush(stdout);
+	bench_kernel_variant(kernel_variant);
+	bench_extra("usermm_mib_s", bytes / 1048576.0 / (umm_ns / 1e9));
+	bench_extra("kernel_mib_s", bytes / 1048576.0 / (k_ns / 1e9));
 }
 
 /*
@@ -206,10 +210,11 @@ static void bench_seq(int backend)
 	}
 	snprintf(name, sizeof(name), "seq-read %zu MiB, %s, fresh", file_bytes >> 20,
 		 backend_name(st.io_backend));
-	report_mbs(name, u[0], median(k, BENCH_REPS), file_bytes);
+	report_mbs(name, u[0], median(k, BENCH_REPS), file_bytes, "read through a MAP_SHARED mapping");
 	snprintf(name, sizeof(name), "seq-read %zu MiB, %s, warm arena", file_bytes >> 20,
 		 backend_name(st.io_backend));
-	report_mbs(name, median(u + 1, BENCH_REPS), median(k, BENCH_REPS), file_bytes);
+	report_mbs(name, median(u + 1, BENCH_REPS), median(k, BENCH_REPS), file_bytes,
+		   "read through a MAP_SHARED mapping");
 	printf("#   per run: %lu pages read ahead, %lu requests, %.1f pages/request\n",
 	       st.ra_pages / (BENCH_REPS + 1), st.io_requests / (BENCH_REPS + 1),
 	       st.io_requests ? (double)st.io_pages / st.io_requests : 0.0);
@@ -362,29 +367,34 @@ static void bench_prepage(int backend)
 	       nr_extents, backend_name(st.io_backend));
 	printf("#   madvise(MADV_WILLNEED) on every extent then touch:\n");
 	snprintf(name, sizeof(name), "prepage async, fresh");
-	report_mbs(name, ua[0], median(w, BENCH_REPS), bytes);
+	report_mbs(name, ua[0], median(w, BENCH_REPS), bytes, "madvise MADV_WILLNEED");
 	snprintf(name, sizeof(name), "prepage async, warm arena");
-	report_mbs(name, median(ua + 1, BENCH_REPS), median(w, BENCH_REPS), bytes);
+	report_mbs(name, median(ua + 1, BENCH_REPS), median(w, BENCH_REPS), bytes,
+		   "madvise MADV_WILLNEED");
 	if (perr) {
 		skipped("prepage vs MADV_POPULATE_READ", "madvise", perr);
 	} else {
 		printf("#   madvise(MADV_POPULATE_READ) on every extent then touch:\n");
 		snprintf(name, sizeof(name), "prepage async, warm arena");
-		report_mbs(name, median(ua + 1, BENCH_REPS), median(pr, BENCH_REPS), bytes);
+		report_mbs(name, median(ua + 1, BENCH_REPS), median(pr, BENCH_REPS), bytes,
+			   "madvise MADV_POPULATE_READ");
 		snprintf(name, sizeof(name), "prepage sync, warm arena");
-		report_mbs(name, median(us, BENCH_REPS), median(pr, BENCH_REPS), bytes);
+		report_mbs(name, median(us, BENCH_REPS), median(pr, BENCH_REPS), bytes,
+			   "madvise MADV_POPULATE_READ");
 	}
 	printf("#   usermm per run: %lu requests, %.1f pages/request\n",
 	       st.io_requests / (2 * BENCH_REPS + 1),
 	       st.io_requests ? (double)st.io_pages / st.io_requests : 0.0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const char *mb = getenv("UMM_BENCH_IO_MB");
 	int err;
 
-	file_bytes = (mb ? strtoul(mb, NULL, 10) : 1024) << 20;
+	bench_init(argc, argv, "reading a cold file: sequential readahead and prepage through "
+		   "io_uring and the thread pool against the kernel's page cache");
+	file_bytes = (mb ? strtoul(mb, NULL, 10) : BENCH_SIZE(1024UL, 8UL)) << 20;
 	if (file_bytes < (1UL << 20))
 		file_bytes = 1UL << 20;
 	bench_machine_line();

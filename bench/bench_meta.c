@@ -38,7 +38,7 @@
 #include "page_alloc.h"
 #include "system.h"
 
-#define RESIDENT   (1UL << 30)
+#define RESIDENT   BENCH_SIZE(1UL << 30, 32UL << 20)   /* --quick: 32 MiB */
 #define HEADROOM   (16UL << 20)
 
 /* resident_bytes - bytes of [p, p+len) the host has in memory (mincore). */
@@ -125,7 +125,7 @@ static int measure(size_t arena_bytes)
 	total = desc + pgt + slab + heap + hpt;
 	free_arena = (double)shmem1 - (double)RESIDENT - pgt - slab;
 	/* a result line the bench runner tabulates (unit B), no kernel column, and its caveat */
-	printf("%-40s usermm %10.1f B\n", what, total / (double)pages);
+	bench_report_unit(what, "B", total / (double)pages, 0, 1);
 	printf("#   ^ per page: descriptors %.1f (%zu B each, resident part of the array), usermm page "
 	       "tables %.1f, slabs %.2f, other heap (soft TLB, caches) %.1f, host page tables %.1f; "
 	       "not metadata: free arena frames resident in the host %.1f MiB\n",
@@ -154,12 +154,14 @@ static int in_child(size_t arena_bytes)
 	return WEXITSTATUS(status) ? -1 : 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bench_init(argc, argv, "bytes of usermm metadata per resident page (1 GiB resident set; "
+		   "no kernel column)");
 	bench_machine_line();
 	print_loadavg();
-	printf("# 1 GiB anonymous resident set (%lu pages), written through umm_write\n",
-	       RESIDENT / UMM_PAGE_SIZE);
+	printf("# %lu MiB anonymous resident set (%lu pages), written through umm_write\n",
+	       RESIDENT >> 20, RESIDENT / UMM_PAGE_SIZE);
 	fflush(stdout);
 	/* each in a child of its own, so that neither inherits the other's heap (soft TLB) */
 	if (in_child(RESIDENT + HEADROOM))

@@ -30,10 +30,10 @@
 #include <usermm/usermm.h>
 #include "bench.h"
 
-#define REPS        11
-#define POP_BYTES   (256UL << 20)
+#define REPS        BENCH_SIZE(11, 1)
+#define POP_BYTES   BENCH_SIZE(256UL << 20, 8UL << 20)
 #define POP_PAGES   (POP_BYTES / UMM_PAGE_SIZE)
-#define PHYS_BYTES  (768UL << 20)
+#define PHYS_BYTES  BENCH_SIZE(768UL << 20, 64UL << 20)
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
@@ -91,14 +91,17 @@ static void report3(const char *what, double u, double kpop, double kmadv, bool 
 		bench_report_different(name, u / per, kpop / per,
 				       "usermm reads every page from the host's page cache (its I/O backend); "
 				       "the kernel's MAP_POPULATE maps its own cached pages");
+		bench_kernel_variant("mmap MAP_POPULATE");
 	} else {
 		snprintf(name, sizeof(name), "%s vs MAP_POPULATE (ns/page)", what);
 		bench_report_caveat(name, u / per, kpop / per,
 				    "one umm_mmap(MAP_POPULATE) vs one mmap(MAP_POPULATE) of the same cached pages");
+		bench_kernel_variant("mmap MAP_POPULATE");
 		if (kmadv > 0) {
 			snprintf(name, sizeof(name), "%s vs MADV_POPULATE_READ (ns/page)", what);
 			bench_report_caveat(name, u / per, kmadv / per,
 					    "kernel: madvise(MADV_POPULATE_READ) on a fresh mapping, timed alone");
+			bench_kernel_variant("madvise MADV_POPULATE_READ");
 		}
 	}
 	printf("#   totals: usermm %.2f ms, kernel MAP_POPULATE %.2f ms", u / 1e6, kpop / 1e6);
@@ -171,7 +174,7 @@ static void bench_shmem(struct umm_system *sys, struct umm_mm *mm)
 		munmap(p, POP_BYTES);
 	}
 	printf("# usermm shmem pages cached: %lu of %lu\n", umm_object_cached_pages(obj), POP_PAGES);
-	bench_one("populate 256M shmem", mm, obj, fd);
+	bench_one(bench_quick ? "populate 8M shmem" : "populate 256M shmem", mm, obj, fd);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -209,7 +212,8 @@ static void bench_file(struct umm_system *sys, struct umm_mm *mm)
 			goto out;
 		}
 	}
-	report3("populate 256M file, own cache empty", median(cold, REPS), median(kp, REPS), 0, true);
+	report3(bench_quick ? "populate 8M file, own cache empty" : "populate 256M file, own cache empty",
+		median(cold, REPS), median(kp, REPS), 0, true);
 	err = umm_object_open_fd(sys, fd, &obj);
 	if (err) {
 		skipped("file", "umm_object_open_fd", err);
@@ -217,19 +221,21 @@ static void bench_file(struct umm_system *sys, struct umm_mm *mm)
 	}
 	(void)umm_populate_ns(mm, obj, &err);      /* warm usermm's cache */
 	printf("# usermm file pages cached: %lu of %lu\n", umm_object_cached_pages(obj), POP_PAGES);
-	bench_one("populate 256M file", mm, obj, fd);
+	bench_one(bench_quick ? "populate 8M file" : "populate 256M file", mm, obj, fd);
 	umm_object_put(obj);
 out:
 	close(fd);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct umm_system *sys;
 	struct umm_mm *mm;
 	char thp[64] = "";
 	FILE *f;
 
+	bench_init(argc, argv, "MAP_POPULATE of a cached 256 MiB shmem object and file against "
+		   "the kernel's MAP_POPULATE and MADV_POPULATE_READ");
 	bench_machine_line();
 	printf("# median of %d repetitions; ns per page of a %lu MiB populate (one call); usermm phys %lu MiB\n",
 	       REPS, POP_BYTES >> 20, PHYS_BYTES >> 20);

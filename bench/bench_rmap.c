@@ -361,19 +361,23 @@ out_free:
 	return res;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	int nmm = (int)env_long("UMM_BENCH_RMAP_MMS", 64);
-	size_t mb = (size_t)env_long("UMM_BENCH_RMAP_MB", 256);
-	int nun = (int)env_long("UMM_BENCH_RMAP_UNMAP_MMS", 1000);
+	int nmm, nun;
+	size_t mb, fmb;
 	struct build_result pc, ob;
 	double k, u_pc, u_ob;
 	char name[96];
-
-	size_t fmb = (size_t)env_long("UMM_BENCH_RMAP_FORK_MB", 256);
 	double kf, f_pc, f_ob, fb_pc = 0, fb_ob = 0;
 	int rfd = -1;
 	pid_t helper;
+
+	bench_init(argc, argv, "the two reverse-map schemes, pte chains and object-based: build, "
+		   "fork+exit, try_to_unmap of a widely shared page");
+	nmm = (int)env_long("UMM_BENCH_RMAP_MMS", BENCH_SIZE(64, 4));
+	mb = (size_t)env_long("UMM_BENCH_RMAP_MB", BENCH_SIZE(256, 4));
+	nun = (int)env_long("UMM_BENCH_RMAP_UNMAP_MMS", BENCH_SIZE(1000, 20));
+	fmb = (size_t)env_long("UMM_BENCH_RMAP_FORK_MB", BENCH_SIZE(256, 4));
 
 	bench_machine_line();
 	print_loadavg();
@@ -387,10 +391,14 @@ int main(void)
 	snprintf(name, sizeof(name), "rmap build, pte chains");
 	if (pc.ok) {
 		bench_report(name, pc.ns_per_pte, k);
+		bench_kernel_variant("forked processes mapping one memfd");
+		bench_extra("rmap_bytes_per_pte", pc.bytes_per_pte);
 		printf("#   pte chains: %.2f bytes of reverse map per pte\n", pc.bytes_per_pte);
 	}
 	if (ob.ok) {
 		bench_report("rmap build, object", ob.ns_per_pte, k);
+		bench_kernel_variant("forked processes mapping one memfd");
+		bench_extra("rmap_bytes_per_pte", ob.bytes_per_pte);
 		printf("#   object: %.4f bytes of reverse map per pte (kernel: 0, object-based too)\n",
 		       ob.bytes_per_pte);
 	}
@@ -400,10 +408,14 @@ int main(void)
 	f_ob = bench_fork(UMM_RMAP_OBJECT, fmb << 20, &fb_ob);
 	if (f_pc > 0) {
 		bench_report("fork+exit, pte chains", f_pc, kf);
+		bench_kernel_variant("fork + _exit + waitpid");
+		bench_extra("rmap_bytes", fb_pc);
 		printf("#   pte chains: %.1f MiB of reverse map while parent and child map it\n", fb_pc / (1 << 20));
 	}
 	if (f_ob > 0) {
 		bench_report("fork+exit, object", f_ob, kf);
+		bench_kernel_variant("fork + _exit + waitpid");
+		bench_extra("rmap_bytes", fb_ob);
 		printf("#   object: %.1f KiB of reverse map while parent and child map it\n", fb_ob / 1024);
 	}
 	printf("# (c) try_to_unmap of one page mapped by %d address spaces (per call)\n", nun);

@@ -96,13 +96,13 @@
 #include <usermm/usermm.h>
 #include "bench.h"
 
-#define REPS         7
+#define REPS         BENCH_SIZE(7, 1)
 #define MAX_THREADS  4
-#define SLICE_PAGES  4096UL          /* 16 MiB per thread */
+#define SLICE_PAGES  BENCH_SIZE(4096UL, 128UL)   /* 16 MiB per thread */
 #define FILE_PAGES   (SLICE_PAGES * MAX_THREADS)   /* 64 MiB temp file */
 #define TLB_PAGES    16UL
-#define TLB_ITERS    (1UL << 23)
-#define PHYS_BYTES   (512UL << 20)
+#define TLB_ITERS    BENCH_SIZE(1UL << 23, 1UL << 12)
+#define PHYS_BYTES   BENCH_SIZE(512UL << 20, 64UL << 20)
 
 #define UPAGE UMM_PAGE_SIZE
 
@@ -520,6 +520,10 @@ static void report(const char *test, const char *unit, int nr, const struct samp
 	snprintf(name, sizeof(name), "%s %d thr: wall/%s (ns)", test, nr,
 		 strcmp(unit, "accesses") ? "page" : "access");
 	bench_report_caveat(name, res->u_wall, res->k_wall, caveat);
+	bench_extra("threads", nr);
+	bench_extra("cpus_busy_usermm", res->u_busy);
+	bench_extra("cpus_busy_kernel", res->k_busy);
+	bench_extra("other_load_cpus", res->others);
 	printf("# %s %d thr: per thread (ns): usermm %.1f, kernel %.1f\n",
 	       test, nr, res->u_thr, res->k_thr);
 	printf("# %s %d thr%s: usermm %.2f M %s/s, kernel %.2f M %s/s",
@@ -1286,7 +1290,7 @@ static void summary(const struct result *anon, const struct result *file,
 	target_line("fork COW fault", fcow);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct result anon[NR_COUNTS] = { 0 }, file[NR_COUNTS] = { 0 }, tlb[NR_COUNTS] = { 0 };
 	struct result file_cow[NR_COUNTS] = { 0 }, fcow[NR_COUNTS] = { 0 };
@@ -1294,6 +1298,8 @@ int main(void)
 	struct umm_mm *mm;
 	int herr;
 
+	bench_init(argc, argv, "1, 2 and 4 threads faulting in one address space (anonymous, file, "
+		   "copy-on-write) and hitting the soft TLB, against threads of one process");
 	kpage = (size_t)sysconf(_SC_PAGESIZE);
 	nr_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	/* First, before any usermm memory exists: the helper for the kernel's fork COW side. */
@@ -1301,8 +1307,8 @@ int main(void)
 				  sizeof(struct fork_cow_rep));
 	bench_machine_line();
 	printf("# median of %d repetitions; threads in one address space, each on its own "
-	       "%lu-page (16 MiB) slice; %lu accesses per thread for TLB hits; usermm phys %lu MiB\n",
-	       REPS, SLICE_PAGES, TLB_ITERS, PHYS_BYTES >> 20);
+	       "%lu-page (%lu MiB) slice; %lu accesses per thread for TLB hits; usermm phys %lu MiB\n",
+	       REPS, SLICE_PAGES, SLICE_PAGES * UPAGE >> 20, TLB_ITERS, PHYS_BYTES >> 20);
 	printf("# wall = batch wall time / all threads' pages; per thread = a thread's own time / "
 	       "its pages, mean over threads\n");
 	print_loadavg();

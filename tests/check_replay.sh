@@ -37,6 +37,20 @@ for kv in accesses=4 reads=1 writes=3 address_spaces=2 chunks_mapped=3 minor_fau
 done
 echo "ok: plain trace"
 
+# The system options reach the system and the report.
+"$u" replay --json --phys 8M --rmap pte-chain "$tmp/plain.trace" > "$tmp/opts.json"
+[ "$(field "$tmp/opts.json" phys_bytes)" = 8388608 ] || fail "--phys 8M not in the report"
+[ "$(field "$tmp/opts.json" rmap)" = pte-chain ] || fail "--rmap pte-chain not in the report"
+[ "$(field "$tmp/opts.json" swap_bytes)" = 0 ] || fail "swap without --swap"
+# --swap: a build with swap replays with it; one without says so and exits 1.
+set +e; "$u" replay --json --swap 16M "$tmp/plain.trace" >"$tmp/swap.json" 2>"$tmp/err"; rc=$?; set -e
+if [ $rc = 0 ]; then
+	[ "$(field "$tmp/swap.json" swap_bytes)" = 16777216 ] || fail "--swap 16M not in the report"
+else
+	[ $rc = 1 ] && grep -q "this build of usermm has no swap" "$tmp/err" || fail "--swap: rc $rc, $(cat "$tmp/err")"
+fi
+echo "ok: --phys, --rmap and --swap"
+
 printf 'R 0x10000000\nX 0x1\n' > "$tmp/bad.trace"
 set +e; "$u" replay "$tmp/bad.trace" >/dev/null 2>"$tmp/err"; rc=$?; set -e
 [ $rc = 1 ] && grep -q "bad.trace:2: not a trace line" "$tmp/err" || fail "bad line: rc $rc, $(cat "$tmp/err")"

@@ -127,7 +127,11 @@ int main(int argc, char **argv)
 	if (!c->run) {                  /* help */
 		const struct command *about;
 
-		if (argc == 2 || (argc == 3 && is_help(argv[2]))) {
+		if (argc == 3 && is_help(argv[2])) {
+			command_usage(stdout, c, true);
+			return 0;
+		}
+		if (argc == 2) {
 			usage(stdout);
 			return 0;
 		}
