@@ -159,6 +159,25 @@ fuzz: build/fuzz/fuzz_api
 bench: benches build/release/usermm
 	./build/release/usermm bench
 
+# `make bench-report`: the whole suite once, then the generated section of
+# docs/BENCHMARKS.md (the machine, the tables) and its charts under
+# docs/bench/ (tools/bench_report.sh).  The charts need gnuplot: missing
+# and building as root, Debian's gnuplot-nox is installed once (apt-get;
+# the attempt is remembered in build/.gnuplot-install-tried, its log
+# beside it); without it the report says there are no charts.
+# BENCH_REPORT_ARGS passes arguments to `usermm bench` (e.g. --quick, names).
+BENCH_REPORT_ARGS ?=
+.PHONY: bench-report
+bench-report: benches build/release/usermm
+	@if ! command -v gnuplot >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	    [ ! -e build/.gnuplot-install-tried ]; then \
+		echo "gnuplot is missing: installing gnuplot-nox with apt-get (log: build/gnuplot-install.log)"; \
+		mkdir -p build && touch build/.gnuplot-install-tried; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox) \
+			>build/gnuplot-install.log 2>&1 || echo "gnuplot-nox could not be installed: no charts"; \
+	fi
+	tools/bench_report.sh build/release/usermm docs/BENCHMARKS.md docs/bench $(BENCH_REPORT_ARGS)
+
 clean:
 	rm -rf build
 

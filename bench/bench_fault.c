@@ -809,10 +809,10 @@ static void bench_fork(struct umm_system *sys)
 		 r1.k_rss_kib);
 	bench_report_different(what1, r1.u, r1.k, caveat);
 	fork_comment(what1, &r1);
+	snprintf(caveat, sizeof(caveat), "(%lu-page line - empty line) / %lu on each side: what one "
+		 "more resident private page costs fork + exit", FORK_PAGES, FORK_PAGES);
 	bench_report_caveat("fork+exit, per resident anon page (ns)",
-			    (r1.u - r0.u) / FORK_PAGES, (r1.k - r0.k) / FORK_PAGES,
-			    "(4096-page line - empty line) / 4096 on each side: what one more "
-			    "resident private page costs fork + exit");
+			    (r1.u - r0.u) / FORK_PAGES, (r1.k - r0.k) / FORK_PAGES, caveat);
 out_mm:
 	umm_mm_destroy(mm);
 }

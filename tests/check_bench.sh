@@ -155,6 +155,32 @@ json_check "$tmp/both.json" $fields
 grep -q '"quick":true' "$tmp/both.json" || fail "--json-file --quick: quick not true"
 echo "usermm bench: tables, caveats, extras, order, --list, --quick, --json, failures and bad arguments as documented"
 
+# The report (tools/bench_report.sh, what `make bench-report` runs) with the
+# stand-ins: it fills only the marked section, again on a second run, with
+# the machine, the tables, and a chart or the line saying there is none.
+printf '%s\n' "# Title" "hand-written before" "<!-- bench-report:begin -->" "old generated text" \
+	"<!-- bench-report:end -->" "hand-written after" > "$tmp/doc.md"
+for pass in 1 2; do
+	set +e; tools/bench_report.sh "$tmp/usermm" "$tmp/doc.md" "$tmp/charts" good ns >"$tmp/out" 2>"$tmp/err"; rc=$?; set -e
+	[ "$rc" = 0 ] || { cat "$tmp/err"; fail "bench_report.sh exited $rc (pass $pass)"; }
+	[ "$(grep -c "bench-report:begin" "$tmp/doc.md")" = 1 ] || fail "report: markers not kept (pass $pass)"
+	[ "$(head -n 2 "$tmp/doc.md")" = "$(printf '# Title\nhand-written before')" ] || fail "report: text before changed"
+	[ "$(tail -n 1 "$tmp/doc.md")" = "hand-written after" ] || fail "report: text after changed"
+	grep -q "old generated text" "$tmp/doc.md" && fail "report: old section kept"
+	for row in "| CPU |" "| cores (online) |" "| kernel | Linux" "| virtual machine |" "### bench_good" "### bench_ns" \
+		   "| same work (ns) | 10.0 | 20.0 | ns | 0.50 | same pages |" "| one (ns) | 1.0 | 4.0 | 0.25 |  |"; do
+		grep -qF -- "$row" "$tmp/doc.md" || { cat "$tmp/doc.md"; fail "report: no '$row'"; }
+	done
+	if command -v gnuplot >/dev/null; then
+		grep -qF "![bench_good: usermm against the kernel](charts/bench_good.svg)" "$tmp/doc.md" || fail "report: no chart link"
+		grep -q "<svg" "$tmp/charts/bench_good.svg" || fail "report: chart is not an SVG"
+	else
+		grep -q "^No charts: gnuplot is not installed" "$tmp/doc.md" || fail "report: no line about the missing charts"
+	fi
+	[ -s "$tmp/charts/last-run.jsonl" ] || fail "report: run's JSON not kept"
+done
+echo "bench_report.sh: fills the marked section only, repeatably, with machine, tables and charts"
+
 # The real benchmarks, quick: each one runs and yields well-formed lines.
 set +e; build/release/usermm bench --quick --json >"$tmp/real.json" 2>"$tmp/real.err"; rc=$?; set -e
 [ "$rc" = 0 ] || { cat "$tmp/real.err"; fail "usermm bench --quick --json exited $rc"; }
