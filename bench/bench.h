@@ -48,7 +48,8 @@ static int bench_quick;
 /*
  * bench_init - a benchmark's arguments: `--quick` sets bench_quick (and
  * prints a comment line saying the figures mean nothing), `--describe`
- * prints `summary` and exits 0, anything else is a usage error (exit 2).
+ * prints "summary: <summary>" and exits 0, anything else is a usage
+ * error (exit 2).
  */
 static inline void bench_init(int argc, char **argv, const char *summary)
 {
@@ -56,7 +57,7 @@ static inline void bench_init(int argc, char **argv, const char *summary)
 		if (!strcmp(argv[i], "--quick")) {
 			bench_quick = 1;
 		} else if (!strcmp(argv[i], "--describe")) {
-			printf("%s\n", summary);
+			printf("summary: %s\n", summary);
 			exit(0);
 		} else {
 			fprintf(stderr, "usage: %s [--quick] [--describe]\n  %s\n", argv[0], summary);

@@ -97,6 +97,21 @@ run 0 good --quick
 has "| in ms, quick | 2.0 | 4.0 | ms | 0.50 |  |"
 grep -q "^# quick run" "$tmp/out" || fail "--quick did not reach the benchmark"
 
+cat >"$tmp/old.c" <<'EOF'
+#include <stdio.h>
+int main(void)
+{
+	printf("old (ns) usermm 1.0 ns\n");
+	return 0;
+}
+EOF
+$cc -std=gnu11 -Wall -Wextra -Werror "$tmp/old.c" -o "$tmp/old"
+cp "$tmp/old" "$tmp/bench/bench_old"
+run 1 --quick old
+grep -q "bench_old does not honour --quick" "$tmp/err" || fail "a benchmark without bench_init passed --quick"
+run 0 --list
+grep -q "^  bench_old *(no description" "$tmp/out" || fail "--list: a benchmark without bench_init"
+rm "$tmp/bench/bench_old"
 run 0 --list
 has "  bench_bad        fails"
 has '  bench_good       a stand-in that "measures" nothing'

@@ -16,7 +16,8 @@
  * ("#   + key value" lines).  --json-file FILE: the default output, and the
  * JSON lines written to FILE as well (what `make bench-report` uses, so
  * that one run gives both).  --quick passes --quick to every benchmark:
- * tiny sizes, for checking the output, never the speed.  --list runs each
+ * tiny sizes, for checking the output, never the speed (a benchmark that
+ * does not print bench_init's "# quick run" line fails).  --list runs each
  * benchmark with --describe and prints its one-line summary.
  *
  * NAME is bench_NAME or NAME.  An unknown option or name exits 2 before
@@ -24,6 +25,7 @@
  * Single-threaded; no locks.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,15 +229,44 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* is_number - does `s` read whole as a finite JSON-printable number? */
-static bool is_number(const char *s, double *v)
+/* json_num - a figure, or null when it is not a finite number (a benchmark printed nan). */
+static void json_num(FILE *f, double v, const char *fmt)
 {
-	char *end;
+	if (isfinite(v))
+		fprintf(f, fmt, v);
+	else
+		fprintf(f, "null");
+}
 
-	if (!*s || strchr("+.", *s))
+/* digits - skip [0-9]+ at *p; false if there is none. */
+static bool digits(const char **p)
+{
+	const char *q = *p;
+
+	while (**p >= '0' && **p <= '9')
+		(*p)++;
+	return *p != q;
+}
+
+/* is_json_number - is `s`, whole, a number as JSON writes one? */
+static bool is_json_number(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (!digits(&s))
 		return false;
-	*v = strtod(s, &end);
-	return !*end && *v == *v && *v < 1e300 && *v > -1e300;
+	if (*s == '.' && (s++, !digits(&s)))
+		return false;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (!digits(&s))
+			return false;
+	}
+	return !*s;
 }
 
 /* print_json - one JSON object per result line. */
@@ -244,7 +275,6 @@ static void print_json(FILE *f, const char *bench, const struct bench_row *rows,
 	for (int i = 0; i < n; i++) {
 		const struct bench_row *r = &rows[i];
 		const char *variant = row_extra(r, "kernel_variant");
-		double v;
 
 		fprintf(f, "{\"bench\":");
 		json_str(f, bench);
@@ -252,21 +282,18 @@ static void print_json(FILE *f, const char *bench, const struct bench_row *rows,
 		json_str(f, r->name);
 		fprintf(f, ",\"unit\":");
 		json_str(f, r->unit);
-		fprintf(f, ",\"usermm\":%.6g,\"kernel\":", r->usermm);
-		if (r->has_kernel)
-			fprintf(f, "%.6g", r->kernel);
-		else
-			fprintf(f, "null");
+		fprintf(f, ",\"usermm\":");
+		json_num(f, r->usermm, "%.6g");
+		fprintf(f, ",\"kernel\":");
+		json_num(f, r->has_kernel ? r->kernel : NAN, "%.6g");
 		fprintf(f, ",\"kernel_variant\":");
 		if (!r->has_kernel)
 			fprintf(f, "null");
 		else
 			json_str(f, variant ? variant : "linux");
 		fprintf(f, ",\"ratio\":");
-		if (r->has_kernel && r->same_work && r->kernel > 0)
-			fprintf(f, "%.4g", r->usermm / r->kernel);
-		else
-			fprintf(f, "null");
+		json_num(f, r->has_kernel && r->same_work && r->kernel > 0 ? r->usermm / r->kernel : NAN,
+			 "%.4g");
 		fprintf(f, ",\"same_work\":%s,\"caveat\":", r->has_kernel && !r->same_work ? "false" : "true");
 		if (r->caveat[0])
 			json_str(f, r->caveat);
@@ -289,7 +316,7 @@ static void print_json(FILE *f, const char *bench, const struct bench_row *rows,
 			fprintf(f, ",");
 			json_str(f, r->extra[e].key);
 			fprintf(f, ":");
-			if (is_number(r->extra[e].value, &v))
+			if (is_json_number(r->extra[e].value))
 				fprintf(f, "%s", r->extra[e].value);
 			else
 				json_str(f, r->extra[e].value);
@@ -344,6 +371,7 @@ static int run_one_bench(const char *path, const char *name, const struct bench_
 	char *line = NULL;
 	size_t cap = 0;
 	int status = 0, n = 0;
+	bool quick_seen = false;
 	pid_t pid;
 	FILE *in;
 
@@ -357,6 +385,8 @@ static int run_one_bench(const char *path, const char *name, const struct bench_
 			fputs(line, stdout);
 			fflush(stdout);
 		}
+		if (!strncmp(line, "# quick run", 11))
+			quick_seen = true;
 		if (!strncmp(line, "#   ^ ", 6) && n && !rows[n - 1].caveat[0])
 			trim_copy(rows[n - 1].caveat, sizeof(rows[n - 1].caveat), line + 6,
 				  strlen(line + 6));
@@ -374,6 +404,14 @@ static int run_one_bench(const char *path, const char *name, const struct bench_
 			printf("# %s failed (status %#x)\n\n", name, status);
 		return -1;
 	}
+	if (o->quick && !quick_seen) {
+		/* its figures would be passed off as a quick run's, or it ran full size */
+		fprintf(stderr, "usermm bench: %s does not honour --quick (its main() must call "
+			"bench_init, see bench/bench.h)\n", name);
+		if (!o->json)
+			printf("# %s does not honour --quick\n\n", name);
+		return -1;
+	}
 	if (o->json_out)
 		print_json(o->json_out, name, rows, n, o->quick);
 	if (!o->json) {
@@ -383,22 +421,30 @@ static int run_one_bench(const char *path, const char *name, const struct bench_
 	return 0;
 }
 
-/* describe - the first line `path --describe` prints, or a placeholder. */
+/*
+ * describe - the summary `path --describe` prints ("summary: <text>", see
+ * bench_init in bench/bench.h), or a placeholder.
+ */
 static void describe(const char *path, char *buf, size_t size)
 {
+	static const char none[] = "(no description: does its main() call bench_init?)";
+	char line[512] = "";
 	FILE *in;
 	pid_t pid;
 	int status;
 
-	snprintf(buf, size, "(no description: does its main() call bench_init?)");
+	snprintf(buf, size, "%s", none);
 	in = spawn(path, "--describe", &pid);
 	if (!in)
 		return;
-	if (fgets(buf, (int)size, in))
-		buf[strcspn(buf, "\n")] = 0;
+	if (fgets(line, (int)sizeof(line), in))
+		line[strcspn(line, "\n")] = 0;
+	while (fgetc(in) != EOF)        /* let it finish writing */
+		;
 	fclose(in);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
-		snprintf(buf, size, "(no description: does its main() call bench_init?)");
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status) &&
+	    !strncmp(line, "summary: ", 9))
+		trim_copy(buf, size, line + 9, strlen(line + 9));
 }
 
 static void bench_usage(FILE *out)

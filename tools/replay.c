@@ -21,10 +21,10 @@
  * the end, time, and accesses per second; --json prints one JSON object.
  *
  * Options: --phys SIZE (physical memory), --swap SIZE (swap space, in a
- * temporary file unlinked once the system is created, or in
- * --swap-file PATH), --rmap
- * SCHEME.  A library built without swap refuses a swap file with
- * -EOPNOTSUPP, and replay says so.  On a terminal, a trace read from a
+ * temporary file unlinked once the system is created, or in --swap-file
+ * PATH), --rmap SCHEME; the report repeats them.  A library built without
+ * swap refuses a swap file with -EOPNOTSUPP, and replay says so.  Reclaim
+ * and swap traffic are not reported yet (the statistics do not exist).  On a terminal, a trace read from a
  * file gets a progress bar on stderr (share of the file read, accesses,
  * accesses per second), redrawn at most ten times a second.
  *
