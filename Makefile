@@ -58,7 +58,8 @@ SRCS   := $(sort $(wildcard src/*.c))
 TESTS  := $(sort $(wildcard tests/test_*.c))
 BENCHES:= $(sort $(wildcard bench/bench_*.c))
 EXAMPLES:= $(sort $(wildcard examples/*.c))
-HDRS   := $(wildcard src/*.h include/usermm/*.h tests/*.h bench/*.h)
+LIB_HDRS := $(wildcard src/*.h include/usermm/*.h)
+HDRS   := $(LIB_HDRS) $(wildcard tests/*.h bench/*.h)
 VARIANTS := release debug asan tsan
 CHECK_VARIANTS ?= debug asan tsan
 
@@ -71,7 +72,7 @@ $(URING_STAMP):
 objs = $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRCS))
 
 define VARIANT_RULES
-build/$(1)/obj/%.o: src/%.c $(HDRS) $(URING_STAMP)
+build/$(1)/obj/%.o: src/%.c $(LIB_HDRS) $(URING_STAMP)
 	@mkdir -p $$(@D)
 	$$(CC) $$(BASE) $$(FLAGS_$(1)) -c $$< -o $$@
 # Every object as it is, for the unit tests and benchmarks that reach internals.
@@ -84,7 +85,7 @@ build/$(1)/libusermm.a: $(call objs,$(1))
 	$$(LD) -r -o build/$(1)/usermm.o $$^
 	$$(OBJCOPY) -w --keep-global-symbol='umm_*' build/$(1)/usermm.o
 	ar rcs $$@ build/$(1)/usermm.o
-build/$(1)/tests/%: tests/%.c build/$(1)/libusermm-internal.a $(HDRS)
+build/$(1)/tests/%: tests/%.c build/$(1)/libusermm-internal.a $(LIB_HDRS) $(wildcard tests/*.h)
 	@mkdir -p $$(@D)
 	$$(CC) $$(BASE) $$(FLAGS_$(1)) $$< build/$(1)/libusermm-internal.a -o $$@ $$(LDFLAGS_$(1)) $$(LDLIBS)
 lib-$(1): build/$(1)/libusermm.a
@@ -101,10 +102,10 @@ build/release/libusermm.so: build/release/$(SONAME_FULL)
 
 lib: build/release/libusermm.a build/release/libusermm.so
 
-build/release/usermm: $(wildcard tools/*.c tools/*.h) build/release/libusermm.a $(HDRS)
+build/release/usermm: $(wildcard tools/*.c tools/*.h) build/release/libusermm.a $(LIB_HDRS)
 	$(CC) $(BASE) $(FLAGS_release) $(wildcard tools/*.c) build/release/libusermm.a -o $@ $(LDLIBS)
 
-build/release/bench/%: bench/%.c build/release/libusermm-internal.a $(HDRS)
+build/release/bench/%: bench/%.c build/release/libusermm-internal.a $(LIB_HDRS) $(wildcard bench/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(FLAGS_release) $< build/release/libusermm-internal.a -o $@ $(LDLIBS) -lm
 
@@ -165,7 +166,9 @@ bench: benches build/release/usermm
 # and building as root, Debian's gnuplot-nox is installed once (apt-get;
 # the attempt is remembered in build/.gnuplot-install-tried, its log
 # beside it); without it the report says there are no charts.
-# BENCH_REPORT_ARGS passes arguments to `usermm bench` (e.g. --quick, names).
+# BENCH_REPORT_ARGS passes arguments to `usermm bench` (e.g. --quick, names);
+# BENCH_REPORT_REUSE=1 remakes the section and charts from the last run
+# (docs/bench/last-run.*) without running the benchmarks.
 BENCH_REPORT_ARGS ?=
 .PHONY: bench-report
 bench-report: benches build/release/usermm
@@ -176,7 +179,8 @@ bench-report: benches build/release/usermm
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox) \
 			>build/gnuplot-install.log 2>&1 || echo "gnuplot-nox could not be installed: no charts"; \
 	fi
-	tools/bench_report.sh build/release/usermm docs/BENCHMARKS.md docs/bench $(BENCH_REPORT_ARGS)
+	BENCH_REPORT_REUSE=$(BENCH_REPORT_REUSE) tools/bench_report.sh build/release/usermm \
+		docs/BENCHMARKS.md docs/bench $(BENCH_REPORT_ARGS)
 
 clean:
 	rm -rf build

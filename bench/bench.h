@@ -16,7 +16,9 @@
  * BENCH_SIZE(full, quick) so that `usermm bench --quick` runs it in about
  * a second, and prints its results with bench_report*() (the grammar
  * below), so that the runner's tables, `--json` and `make bench-report`
- * pick them up.
+ * pick them up.  `make check` runs every benchmark with --quick
+ * (tests/check_bench.sh): one whose main() does not call bench_init fails
+ * there, and `usermm bench --list` shows it without a summary.
  */
 #ifndef UMM_BENCH_H
 #define UMM_BENCH_H

@@ -366,19 +366,19 @@ static void bench_prepage(int backend)
 	printf("# prepage %zu scattered 64 KiB extents then touch every page (%s), vs the kernel's\n",
 	       nr_extents, backend_name(st.io_backend));
 	printf("#   madvise(MADV_WILLNEED) on every extent then touch:\n");
-	snprintf(name, sizeof(name), "prepage async, fresh");
+	snprintf(name, sizeof(name), "prepage async, fresh, %s", backend_name(st.io_backend));
 	report_mbs(name, ua[0], median(w, BENCH_REPS), bytes, "madvise MADV_WILLNEED");
-	snprintf(name, sizeof(name), "prepage async, warm arena");
+	snprintf(name, sizeof(name), "prepage async, warm arena, %s", backend_name(st.io_backend));
 	report_mbs(name, median(ua + 1, BENCH_REPS), median(w, BENCH_REPS), bytes,
 		   "madvise MADV_WILLNEED");
 	if (perr) {
 		skipped("prepage vs MADV_POPULATE_READ", "madvise", perr);
 	} else {
 		printf("#   madvise(MADV_POPULATE_READ) on every extent then touch:\n");
-		snprintf(name, sizeof(name), "prepage async, warm arena");
+		snprintf(name, sizeof(name), "prepage async, warm arena, %s", backend_name(st.io_backend));
 		report_mbs(name, median(ua + 1, BENCH_REPS), median(pr, BENCH_REPS), bytes,
 			   "madvise MADV_POPULATE_READ");
-		snprintf(name, sizeof(name), "prepage sync, warm arena");
+		snprintf(name, sizeof(name), "prepage sync, warm arena, %s", backend_name(st.io_backend));
 		report_mbs(name, median(us, BENCH_REPS), median(pr, BENCH_REPS), bytes,
 			   "madvise MADV_POPULATE_READ");
 	}

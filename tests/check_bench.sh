@@ -48,7 +48,8 @@ int main(int argc, char **argv)
 	return 3;
 }
 EOF
-$cc -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ibench "$tmp/good.c" -o "$tmp/bench/bench_good"
+$cc -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ibench "$tmp/good.c" -o "$tmp/good"
+cp "$tmp/good" "$tmp/bench/bench_good"
 $cc -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ibench "$tmp/bad.c" -o "$tmp/bench/bench_bad"
 cat >"$tmp/ns.c" <<'EOF'
 #include "bench.h"
@@ -194,6 +195,13 @@ for pass in 1 2; do
 	fi
 	[ -s "$tmp/charts/last-run.jsonl" ] || fail "report: run's JSON not kept"
 done
+# Remade from the kept run: the same section, nothing run.
+cp "$tmp/doc.md" "$tmp/doc1.md"
+rm "$tmp/bench/bench_good"
+BENCH_REPORT_REUSE=1 tools/bench_report.sh "$tmp/usermm" "$tmp/doc.md" "$tmp/charts" >/dev/null 2>"$tmp/err" ||
+	{ cat "$tmp/err"; fail "BENCH_REPORT_REUSE=1 failed"; }
+cmp -s "$tmp/doc.md" "$tmp/doc1.md" || { diff "$tmp/doc1.md" "$tmp/doc.md"; fail "the remade section differs"; }
+cp "$tmp/good" "$tmp/bench/bench_good"
 echo "bench_report.sh: fills the marked section only, repeatably, with machine, tables and charts"
 
 # The real benchmarks, quick: each one runs and yields well-formed lines.
