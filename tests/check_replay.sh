@@ -51,6 +51,16 @@ else
 fi
 echo "ok: --phys, --rmap and --swap"
 
+# The progress bar: drawn (forced, stderr is a file here) once 4096 accesses
+# are done and erased at the end; not drawn without --progress.
+awk 'BEGIN { for (i = 0; i < 5000; i++) printf "R %x\n", 268435456 + i * 8 }' > "$tmp/long.trace"
+"$u" replay --progress "$tmp/long.trace" >/dev/null 2>"$tmp/err"
+grep -q '\[#*\.*\] *[0-9]*%  4096 accesses' "$tmp/err" || fail "--progress: no bar: $(cat -v "$tmp/err")"
+grep -q "$(printf '\r\033\\[K')" "$tmp/err" || fail "--progress: bar not erased"
+"$u" replay "$tmp/long.trace" >/dev/null 2>"$tmp/err"
+[ ! -s "$tmp/err" ] || fail "a bar without a terminal or --progress: $(cat -v "$tmp/err")"
+echo "ok: progress bar"
+
 printf 'R 0x10000000\nX 0x1\n' > "$tmp/bad.trace"
 set +e; "$u" replay "$tmp/bad.trace" >/dev/null 2>"$tmp/err"; rc=$?; set -e
 [ $rc = 1 ] && grep -q "bad.trace:2: not a trace line" "$tmp/err" || fail "bad line: rc $rc, $(cat "$tmp/err")"

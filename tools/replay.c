@@ -26,7 +26,9 @@
  * swap refuses a swap file with -EOPNOTSUPP, and replay says so.  Reclaim
  * and swap traffic are not reported yet (the statistics do not exist).  On a terminal, a trace read from a
  * file gets a progress bar on stderr (share of the file read, accesses,
- * accesses per second), redrawn at most ten times a second.
+ * accesses per second), drawn after the first 4096 accesses and then at
+ * most ten times a second, erased at the end; --progress draws it when
+ * stderr is not a terminal too, --no-progress never.
  *
  * Uses only the public API.  Single-threaded; no locks.
  */
@@ -169,7 +171,7 @@ static void usage_error(const char *msg)
 {
 	fprintf(stderr, "usermm replay: %s\n"
 		"usage: usermm replay [--phys SIZE] [--swap SIZE [--swap-file PATH]] "
-		"[--rmap pte-chain|object] [--json] TRACE\n", msg);
+		"[--rmap pte-chain|object] [--json] [--[no-]progress] TRACE\n", msg);
 }
 
 /* progress_bar - one redraw of the progress line: done of total bytes read. */
@@ -240,6 +242,10 @@ int replay_main(int argc, char **argv)
 				usage_error("bad --phys size");
 				return 2;
 			}
+		} else if (!strcmp(argv[i], "--progress")) {
+			progress = true;
+		} else if (!strcmp(argv[i], "--no-progress")) {
+			progress = false;
 		} else if (!strcmp(argv[i], "--swap") && i + 1 < argc) {
 			if (parse_size_arg(argv[++i], &cfg.swap_bytes) || !cfg.swap_bytes) {
 				usage_error("bad --swap size");
@@ -306,7 +312,7 @@ int replay_main(int argc, char **argv)
 		return 1;
 	}
 	t0 = now_s();
-	last_draw = t0;
+	last_draw = t0 - 1;             /* the first chance draws */
 	while (fgets(line, sizeof(line), f)) {
 		bool write, modify;
 		uint64_t addr;

@@ -64,7 +64,8 @@ static const struct command commands[] = {
 	  "and makes the exit status 1.  The language is in docs/SCRIPTS.md.\n",
 	  run_scripts, 1, 64 },
 	{ "replay", "replay a memory-access trace (plain or valgrind lackey) and report faults",
-	  "[--phys SIZE] [--swap SIZE [--swap-file PATH]] [--rmap pte-chain|object] [--json] TRACE",
+	  "[--phys SIZE] [--swap SIZE [--swap-file PATH]] [--rmap pte-chain|object] [--json]\n"
+	  "                    [--progress | --no-progress] TRACE",
 	  "  TRACE             plain \"R|W ADDR [SIZE [ASID]]\" lines, or the output of\n"
 	  "                    valgrind --tool=lackey --trace-mem=yes; - reads stdin\n"
 	  "  --phys SIZE       physical memory (K, M, G suffixes; default 64M)\n"
@@ -72,9 +73,11 @@ static const struct command commands[] = {
 	  "                    (a build without swap says so and exits 1)\n"
 	  "  --rmap SCHEME     reverse-map scheme: pte-chain or object\n"
 	  "  --json            one JSON object instead of the text report\n"
+	  "  --progress        a progress bar on stderr even when it is not a terminal\n"
+	  "                    (on a terminal it is on; --no-progress turns it off)\n"
 	  "Reports accesses, faults (minor, major, copy-on-write), resident pages and\n"
-	  "time; on a terminal a progress bar on stderr for traces read from a file.\n",
-	  replay_main, 1, 10 },
+	  "time.  The progress bar needs a trace read from a file (not stdin).\n",
+	  replay_main, 1, 11 },
 	{ "help",  "list the commands, or describe one", "[COMMAND]", "", NULL, 0, 1 },
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
