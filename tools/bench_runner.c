@@ -133,9 +133,12 @@ static int parse_result(const char *line, struct bench_row *row)
 static int parse_extra(const char *line, struct bench_row *row)
 {
 	const char *p = line + 6;
-	size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	size_t n;
 
-	if (strncmp(line, "#   + ", 6) || !n || p[n] != ' ' || n >= sizeof(row->extra[0].key))
+	if (strncmp(line, "#   + ", 6))
+		return 0;
+	n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	if (!n || p[n] != ' ' || n >= sizeof(row->extra[0].key))
 		return 0;
 	if (row->nr_extras == MAX_EXTRAS)
 		return 1;
