@@ -120,6 +120,7 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 		copy = vma_dup(child, vma);
 		if (!copy)
 			return -ENOMEM;
+		copy->vm_flags &= ~VM_LOCKED_MASK;   /* mlock is not inherited, as in Linux */
 		vma_link(child, copy);
 		err = copy_page_range(copy, vma);
 		if (err)
@@ -130,9 +131,10 @@ static int dup_mmap(struct umm_mm *child, struct umm_mm *parent)
 
 /**
  * umm_fork - create *child as a copy of parent: same VMAs (but those
- * marked MADV_DONTFORK, which the child does not get); private pages
- * shared copy-on-write; shared mappings stay shared.  0, -EINVAL, -ENOMEM
- * (no child is left behind on failure).
+ * marked MADV_DONTFORK, which the child does not get), none of them
+ * locked (neither VM_LOCKED nor mlockall's MCL_FUTURE is inherited, as in
+ * Linux); private pages shared copy-on-write; shared mappings stay
+ * shared.  0, -EINVAL, -ENOMEM (no child is left behind on failure).
  */
 int umm_fork(struct umm_mm *parent, struct umm_mm **child)
 {
@@ -179,6 +181,7 @@ int umm_mm_stats(struct umm_mm *mm, struct umm_mm_stats *st)
 	mmap_read_lock(mm);
 	st->nr_vmas = mm->map_count;
 	st->total_vm = mm->total_vm;
+	st->locked_vm = mm->locked_vm;
 	mmap_read_unlock(mm);
 	return 0;
 }
@@ -227,15 +230,17 @@ static void show_map_vma(const struct vm_area_struct *vma, FILE *out)
 
 	vma_perms(vma, perms);
 	vma_name(vma, name, sizeof(name));
-	fprintf(out, "%08lx-%08lx %s %08llx 00:00 %-10lu %s%s\n",
+	fprintf(out, "%08lx-%08lx %s %08llx 00:00 %-10lu %s%s%s\n",
 		(unsigned long)vma->vm_start, (unsigned long)vma->vm_end, perms,
 		vma->vm_obj ? (unsigned long long)vma->vm_pgoff << PAGE_SHIFT : 0ULL,
-		vma_inode(vma), name, (vma->vm_flags & VM_NONLINEAR) ? " [nonlinear]" : "");
+		vma_inode(vma), name, (vma->vm_flags & VM_NONLINEAR) ? " [nonlinear]" : "",
+		(vma->vm_flags & VM_LOCKED) ? " [locked]" : "");
 }
 
 /**
  * umm_mm_dump_maps - one /proc/PID/maps line per VMA; a nonlinear window
- * (umm_remap_file_pages) ends its line with " [nonlinear]".  0 or -EINVAL.
+ * (umm_remap_file_pages) ends its line with " [nonlinear]", a locked
+ * mapping (mlock) with " [locked]".  0 or -EINVAL.
  */
 int umm_mm_dump_maps(struct umm_mm *mm, FILE *out)
 {
@@ -312,11 +317,12 @@ int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out)
 		fprintf(out, "Referenced:     %8lu kB\n", acc.referenced * kb);
 		fprintf(out, "Anonymous:      %8lu kB\n", acc.anon * kb);
 		fprintf(out, "ZeroPage:       %8lu kB\n", acc.zero * kb);
-		fprintf(out, "VmFlags:        %s%s%s%s%s%s%s\n",
+		fprintf(out, "Locked:         %8lu kB\n", vma->vm_flags & VM_LOCKED ? acc.rss * kb : 0);
+		fprintf(out, "VmFlags:        %s%s%s%s%s%s%s%s\n",
 			vma->vm_flags & VM_READ ? "rd " : "", vma->vm_flags & VM_WRITE ? "wr " : "",
 			vma->vm_flags & VM_EXEC ? "ex " : "", vma->vm_flags & VM_SHARED ? "sh " : "",
-			vma->vm_flags & VM_LOCKED ? "lo " : "", vma->vm_flags & VM_NORESERVE ? "nr " : "",
-			vma->vm_flags & VM_NONLINEAR ? "nl " : "");
+			vma->vm_flags & VM_LOCKED ? "lo " : "", vma->vm_flags & VM_LOCKONFAULT ? "lf " : "",
+			vma->vm_flags & VM_NORESERVE ? "nr " : "", vma->vm_flags & VM_NONLINEAR ? "nl " : "");
 	}
 	mmap_read_unlock(mm);
 	return 0;

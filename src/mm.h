@@ -43,9 +43,11 @@
 #define VM_SEQ_READ    0x00008000UL   /* MADV_SEQUENTIAL: read ahead aggressively */
 #define VM_RAND_READ   0x00010000UL   /* MADV_RANDOM: no readahead */
 #define VM_DONTCOPY    0x00020000UL   /* MADV_DONTFORK: umm_fork leaves it out */
+#define VM_LOCKONFAULT 0x00080000UL   /* with VM_LOCKED: lock pages as they fault in, no populate (mlock.c) */
 #define VM_NORESERVE   0x00200000UL
 #define VM_NONLINEAR   0x00800000UL   /* remap_file_pages window (nonlinear issue) */
 #define VM_ACCESS_FLAGS (VM_READ | VM_WRITE | VM_EXEC)
+#define VM_LOCKED_MASK (VM_LOCKED | VM_LOCKONFAULT)
 
 struct anon_vma;
 
@@ -105,6 +107,8 @@ struct umm_mm {
 	struct rb_root mm_rb;
 	unsigned long map_count;         /* VMAs */
 	unsigned long total_vm;          /* pages covered by VMAs */
+	unsigned long locked_vm;         /* pages covered by VM_LOCKED VMAs (mlock.c) */
+	unsigned long def_flags;         /* VM_LOCKED_MASK bits new VMAs get (mlockall MCL_FUTURE) */
 	uintptr_t mmap_base;             /* top-down allocation starts below this */
 	struct io_tracker *_Atomic prepage_io; /* asynchronous prepage reads (prepage.c), set once */
 	_Atomic uint64_t vmacache_seqnum;/* bumped on every VMA tree change */
@@ -183,6 +187,17 @@ static inline void mmap_read_unlock(struct umm_mm *mm)
 {
 	percpu_up_read(&mm->mmap_lock, thread_slot());
 	lockdep_release(&mm->mmap_lock);
+}
+/*
+ * mmap_read_trylock - mmap_lock for read if no writer holds or waits for
+ * it; never sleeps, so it may be called with any lock held (rmap walks).
+ */
+static inline bool mmap_read_trylock(struct umm_mm *mm)
+{
+	if (!percpu_down_read_trylock(&mm->mmap_lock, thread_slot()))
+		return false;
+	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, 0, LOCKDEP_READ | LOCKDEP_TRYLOCK);
+	return true;
 }
 static inline void mmap_write_lock_nested(struct umm_mm *mm, unsigned int subclass)
 {

@@ -15,7 +15,8 @@
  *      ones;
  *   5. shared VMAs map only their own object's pages at the linear index
  *      (nonlinear VMAs: at any index);
- *      anonymous VMAs map only anonymous pages;
+ *      anonymous VMAs map only anonymous pages; VM_LOCKED VMAs only
+ *      unevictable ones (PG_unevictable, mlock.c);
  *   6. each frame's map count covers the ptes of this mm that map it, and
  *      its reference count covers the map count (+1 when cached);
  *   7. RSS counters equal what the page tables hold, and the page-table
@@ -85,6 +86,8 @@ static void check_mapped_page(struct check_ctx *ctx, struct vm_area_struct *vma,
 		CHECK_FAIL(ctx, "page at %#lx: anon flag and mapping disagree", (unsigned long)addr);
 	if (vma_is_anonymous(vma) && !PageAnon(page))
 		CHECK_FAIL(ctx, "anonymous vma maps a cache page at %#lx", (unsigned long)addr);
+	if ((vma->vm_flags & VM_LOCKED) && !PageUnevictable(page))
+		CHECK_FAIL(ctx, "locked vma maps an evictable page at %#lx", (unsigned long)addr);
 	/* exclusive anon pages (memory.c): one pte at most, and only they are writable */
 	if (PageAnonExclusive(page) && (!PageAnon(page) || page_mapcount(page) > 1))
 		CHECK_FAIL(ctx, "exclusive page at %#lx: anon %d map count %d", (unsigned long)addr,

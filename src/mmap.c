@@ -36,6 +36,13 @@
  *
  * MAP_POPULATE and MAP_LOCKED populate the new mapping after the write
  * lock is dropped, under mmap_lock for read (mmap_populate, gup.c).
+ * After umm_mlockall(MCL_FUTURE) every new mapping gets the address
+ * space's def_flags (VM_LOCKED, and VM_LOCKONFAULT with MCL_ONFAULT) and
+ * is populated as MAP_LOCKED's is; a locked mapping that would take the
+ * address space over its lock limit is -EAGAIN (-EPERM when the limit
+ * allows none), as Linux.  A locked vma that is unmapped is unlocked
+ * first (munlock_vma_pages_range, mlock.c), so its pages stop being
+ * unevictable unless another locked vma maps them.
  *
  * Locks: every entry point takes mmap_lock for write for its whole run.
  * Under it, vma_link/vma_unlink take obj->i_mmap_lock; zap_page_range and
@@ -50,6 +57,7 @@
 #include "filemap.h"
 #include "gup.h"
 #include "tlb.h"
+#include "mlock.h"
 
 #define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
 
@@ -147,6 +155,8 @@ void unmap_vmas(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 	for (vma = find_vma(mm, start); vma && vma->vm_start < end; vma = next) {
 		VM_BUG_ON(vma->vm_start < start || vma->vm_end > end);
 		next = vma_next(vma);
+		if (vma->vm_flags & VM_LOCKED)
+			munlock_vma_pages_range(vma, vma->vm_start, vma->vm_end);
 		zap_page_range(vma, vma->vm_start, vma->vm_end);
 		vma_unlink(mm, vma);
 		vma_free(vma);
@@ -188,6 +198,8 @@ void exit_mmap(struct umm_mm *mm)
 	mmap_assert_write_locked(mm);
 	for (vma = vma_first(mm); vma; vma = next) {
 		next = vma_next(vma);
+		if (vma->vm_flags & VM_LOCKED)
+			munlock_vma_pages_range(vma, vma->vm_start, vma->vm_end);
 		zap_page_range(vma, vma->vm_start, vma->vm_end);
 		vma_unlink(mm, vma);
 		vma_free(vma);
@@ -345,18 +357,19 @@ err_free_vma:
 }
 
 /*
- * mmap_populate - MAP_POPULATE / MAP_LOCKED: fault the new mapping in.
+ * mmap_populate - MAP_POPULATE / MAP_LOCKED (or MCL_FUTURE, `locked`):
+ * fault the new mapping in.
  * Done after mmap_lock was dropped for write and retaken for read (as
  * Linux's mm_populate), so faults of other threads go on meanwhile;
  * whatever vmas are in the range by then are populated.  Errors leave the
  * rest to the fault path and are not reported.  MAP_NONBLOCK (with
  * MAP_POPULATE, without MAP_LOCKED) maps only what is already cached.
  */
-static void mmap_populate(struct umm_mm *mm, uintptr_t start, size_t len, int flags)
+static void mmap_populate(struct umm_mm *mm, uintptr_t start, size_t len, int flags, bool locked)
 {
 	unsigned int pflags = POPULATE_MMAP;
 
-	if ((flags & MAP_NONBLOCK) && !(flags & MAP_LOCKED))
+	if ((flags & MAP_NONBLOCK) && !locked)
 		pflags |= POPULATE_NONBLOCK;
 	mmap_read_lock(mm);
 	(void)populate_range(mm, start, start + len, pflags);
@@ -370,8 +383,11 @@ static void mmap_populate(struct umm_mm *mm, uintptr_t start, size_t len, int fl
  * out of memory), -EOVERFLOW (offset + len), -EOPNOTSUPP (unknown flag
  * with MAP_SHARED_VALIDATE), -EBADF (no object), -EACCES (object access
  * mode), -EPERM (MAP_FIXED below UMM_MMAP_MIN_ADDR), -EEXIST
- * (MAP_FIXED_NOREPLACE onto a mapping).  Nothing changes on failure.
- * With MAP_POPULATE or MAP_LOCKED the new mapping is then populated under
+ * (MAP_FIXED_NOREPLACE onto a mapping), -EAGAIN (a locked mapping over
+ * the lock limit), -EPERM (MAP_LOCKED when the limit allows no locking).
+ * Nothing changes on failure.
+ * With MAP_POPULATE or MAP_LOCKED (or after mlockall(MCL_FUTURE) without
+ * MCL_ONFAULT) the new mapping is then populated under
  * mmap_lock for read (mmap_populate); a populate that fails leaves the
  * rest to the fault path and the call still returns 0.
  */
@@ -380,6 +396,7 @@ int umm_mmap(struct umm_mm *mm, uintptr_t addr, size_t len, int prot, int flags,
 {
 	unsigned long vm_flags;
 	uintptr_t start;
+	bool locked;
 	int err;
 
 	if (!mm || !out_addr)
@@ -392,7 +409,11 @@ int umm_mmap(struct umm_mm *mm, uintptr_t addr, size_t len, int prot, int flags,
 		return err;
 
 	mmap_write_lock(mm);
-	err = mmap_get_area(mm, addr, len, flags, &start);
+	vm_flags |= mm->def_flags;      /* mlockall(MCL_FUTURE) */
+	if ((flags & MAP_LOCKED) || (vm_flags & VM_LOCKED))
+		err = mlock_future_check(mm, vm_flags, len >> PAGE_SHIFT);
+	if (!err)
+		err = mmap_get_area(mm, addr, len, flags, &start);
 	if (!err)
 		err = mmap_region(mm, start, len, vm_flags, flags, obj, offset);
 	if (!err)
@@ -401,8 +422,9 @@ int umm_mmap(struct umm_mm *mm, uintptr_t addr, size_t len, int prot, int flags,
 	if (err)
 		return err;
 	*out_addr = start;
-	if (flags & (MAP_POPULATE | MAP_LOCKED))
-		mmap_populate(mm, start, len, flags);
+	locked = (vm_flags & VM_LOCKED_MASK) == VM_LOCKED;
+	if ((flags & MAP_POPULATE) || locked)
+		mmap_populate(mm, start, len, flags, locked);
 	return 0;
 }
 

@@ -29,6 +29,11 @@
  * ones when it fails.  Only then is the destination emptied and the ptes
  * moved, which cannot fail.
  *
+ * A locked mapping stays locked: its pages move with their ptes (still
+ * unevictable), a grown part is checked against the lock limit and
+ * populated after the call, the part a move or shrink drops is unlocked
+ * before it is zapped (mlock.c).
+ *
  * Differences from Linux, on purpose:
  *   - MREMAP_DONTUNMAP and old_len 0 (duplicating a shared mapping) are
  *     not supported: -EINVAL.
@@ -55,6 +60,7 @@
 #include "rmap.h"
 #include "tlb.h"
 #include "object.h"
+#include "mlock.h"
 
 /* One move: the old range [old_addr, old_addr+old_len) to [new_addr, new_addr+new_len). */
 struct mremap_move {
@@ -65,6 +71,7 @@ struct mremap_move {
 	size_t old_len, new_len;
 	size_t moved;                    /* bytes whose ptes move: min(old_len, new_len) */
 	bool fixed;                      /* the destination may hold mappings */
+	bool populate;                   /* a locked mapping grew: fault the new part in */
 };
 
 static inline uintptr_t move_dest(const struct mremap_move *mv, uintptr_t old)
@@ -276,8 +283,11 @@ static void move_commit(struct mremap_move *mv)
 		unmap_vmas(mm, mv->new_addr, mv->new_addr + mv->new_len);
 	vma_link(mm, mv->new_vma);
 	move_page_tables(mv);
-	if (mv->moved < mv->old_len)
+	if (mv->moved < mv->old_len) {
+		if (mv->old_vma->vm_flags & VM_LOCKED)
+			munlock_vma_pages_range(mv->old_vma, mv->old_addr + mv->moved, old_end);
 		zap_page_range(mv->old_vma, mv->old_addr + mv->moved, old_end);
+	}
 	vma_unlink(mm, mv->old_vma);
 	vma_free(mv->old_vma);
 	free_pgtables(mm, mv->old_addr, old_end);
@@ -417,6 +427,13 @@ static int mremap_locked(struct mremap_move *mv, int flags, uintptr_t *out)
 	vma = mremap_old_vma(mm, mv->old_addr, mv->old_len, mv->new_len, &err);
 	if (!vma)
 		return err;
+	if (mv->new_len > mv->old_len) {
+		/* a locked mapping grows locked: the lock limit, and a populate after */
+		err = mlock_future_check(mm, vma->vm_flags, (mv->new_len - mv->old_len) >> PAGE_SHIFT);
+		if (err)
+			return err;
+		mv->populate = (vma->vm_flags & VM_LOCKED_MASK) == VM_LOCKED;
+	}
 	if (flags & MREMAP_FIXED) {
 		mv->fixed = true;
 		*out = mv->new_addr;
@@ -447,7 +464,10 @@ static int mremap_locked(struct mremap_move *mv, int flags, uintptr_t *out)
  * ranges overlapping or outside the address space), -EFAULT (the old
  * range is not inside one vma), -ENOMEM (cannot grow in place without
  * MREMAP_MAYMOVE, no room, out of memory), -EPERM (MREMAP_FIXED below
- * UMM_MMAP_MIN_ADDR).  Nothing changes on failure.
+ * UMM_MMAP_MIN_ADDR), -EAGAIN (growing a locked mapping beyond the lock
+ * limit).  Nothing changes on failure.  A locked mapping that grows is
+ * populated in its new part afterwards, under mmap_lock for read, as
+ * Linux does.
  */
 int umm_mremap(struct umm_mm *mm, uintptr_t old_addr, size_t old_len, size_t new_len,
 	       int flags, uintptr_t new_addr, uintptr_t *out_addr)
@@ -472,5 +492,10 @@ int umm_mremap(struct umm_mm *mm, uintptr_t old_addr, size_t old_len, size_t new
 	if (err)
 		return err;
 	*out_addr = out;
+	if (mv.populate) {
+		mmap_read_lock(mm);
+		(void)mlock_populate(mm, out + old_len, out + new_len, true);
+		mmap_read_unlock(mm);
+	}
 	return 0;
 }

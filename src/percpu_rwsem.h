@@ -74,6 +74,27 @@ static inline void percpu_down_read(struct percpu_rwsem *sem, unsigned int slot)
 	fm_tsan(__tsan_mutex_post_lock(sem, __tsan_mutex_read_lock, 0));
 }
 
+/*
+ * percpu_down_read_trylock - a shared hold if no writer holds or waits for
+ * the lock; never sleeps.  Returns true with the hold taken.
+ */
+static inline bool percpu_down_read_trylock(struct percpu_rwsem *sem, unsigned int slot)
+{
+	struct percpu_rwsem_stripe *st = &sem->stripe[slot & (PERCPU_RWSEM_STRIPES - 1)];
+
+	fm_tsan(__tsan_mutex_pre_lock(sem, __tsan_mutex_read_lock | __tsan_mutex_try_lock));
+	atomic_fetch_add_explicit(&st->readers, 1, memory_order_seq_cst);
+	if (unlikely(atomic_load_explicit(&sem->writer, memory_order_seq_cst))) {
+		atomic_fetch_sub_explicit(&st->readers, 1, memory_order_seq_cst);
+		percpu_rwsem_wake_writer(sem);
+		fm_tsan(__tsan_mutex_post_lock(sem, __tsan_mutex_read_lock | __tsan_mutex_try_lock |
+					       __tsan_mutex_try_lock_failed, 0));
+		return false;
+	}
+	fm_tsan(__tsan_mutex_post_lock(sem, __tsan_mutex_read_lock | __tsan_mutex_try_lock, 0));
+	return true;
+}
+
 /* percpu_up_read - drop a shared hold taken with the same slot. */
 static inline void percpu_up_read(struct percpu_rwsem *sem, unsigned int slot)
 {

@@ -26,6 +26,9 @@
  * those is taken as a pin (or a transient holder such as a pending TLB
  * gather: a false positive only makes the unmap fail).
  *
+ * The mapping hooks also mark a page mapped into a VM_LOCKED vma
+ * unevictable (mlock_vma_page, mlock.h).
+ *
  * Locks (order in lockdep.h): the hooks run under the pte table lock of
  * ptep and take nothing else except PG_chainlock (pte chains) and the
  * slab cache lock (a leaf) to free a block.  The walks: see rmap.h.
@@ -37,6 +40,7 @@
 #include "filemap.h"
 #include "memory.h"
 #include "tlb.h"
+#include "mlock.h"
 
 /**
  * page_add_new_anon_rmap - first mapping of a freshly allocated anon page:
@@ -56,6 +60,7 @@ void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, uintp
 	page->index = linear_page_index(vma, addr);
 	atomic_store(&page->_mapcount, 1);
 	stripe_counter_add(&sys->nr_anon, 1);
+	mlock_vma_page(page, vma);
 	if (rmap_ptechain(sys)) {
 		ptechain_add(page, ptep);
 	} else {
@@ -80,6 +85,7 @@ void page_add_anon_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t
 	VM_BUG_ON(page_mapcount(page) <= 0);
 	VM_BUG_ON(!rmap_ptechain(vma->vm_mm->sys) && page_anon_vma(page) != vma->anon_vma);
 	atomic_fetch_add(&page->_mapcount, 1);
+	mlock_vma_page(page, vma);
 	if (rmap_ptechain(vma->vm_mm->sys))
 		ptechain_add(page, ptep);
 }
@@ -94,6 +100,7 @@ void page_add_file_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t
 	assert_pte_locked(vma->vm_mm, ptep);
 	VM_BUG_ON(PageAnon(page) || PageReserved(page));
 	atomic_fetch_add(&page->_mapcount, 1);
+	mlock_vma_page(page, vma);
 	if (rmap_ptechain(vma->vm_mm->sys))
 		ptechain_add(page, ptep);
 }
@@ -135,6 +142,7 @@ void page_move_rmap(struct page *page, pte_t *old_ptep, struct vm_area_struct *n
 	assert_pte_locked(new_vma->vm_mm, old_ptep);
 	VM_BUG_ON(page_mapcount(page) <= 0);
 	VM_BUG_ON(PageAnon(page) && !rmap_ptechain(new_vma->vm_mm->sys) && page_anon_vma(page) != new_vma->anon_vma);
+	mlock_vma_page(page, new_vma);
 	if (rmap_ptechain(new_vma->vm_mm->sys))
 		ptechain_move(page, old_ptep, new_ptep);
 }

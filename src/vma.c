@@ -35,7 +35,8 @@
  *   2. in-order: prev->vm_end <= v->vm_start (no overlap);
  *   3. vm_gap(v) = gap(v), and
  *      rb_subtree_gap(v) = max(gap(v), children's rb_subtree_gap);
- *   4. map_count = number of VMAs, total_vm = sum of their pages;
+ *   4. map_count = number of VMAs, total_vm = sum of their pages,
+ *      locked_vm = sum of the pages of those with VM_LOCKED;
  *   5. a VMA with vm_obj is on vm_obj->i_mmap (and, if linear, in its
  *      interval tree i_mmap_tree, i_mmap_tree.c), one without on neither.
  *
@@ -446,6 +447,8 @@ static void __vma_insert(struct umm_mm *mm, struct vm_area_struct *vma)
 	rb_insert_augmented(&vma->vm_rb, &mm->mm_rb, &vma_gap_callbacks);
 	mm->map_count++;
 	mm->total_vm += vma_pages(vma);
+	if (vma->vm_flags & VM_LOCKED)
+		mm->locked_vm += vma_pages(vma);
 	if (vma->vm_obj) {
 		list_add(&vma->obj_link, &vma->vm_obj->i_mmap);
 		i_mmap_tree_insert(vma->vm_obj, vma);
@@ -469,6 +472,8 @@ static void __vma_remove(struct umm_mm *mm, struct vm_area_struct *vma)
 	vma_gap_update(next);
 	mm->map_count--;
 	mm->total_vm -= vma_pages(vma);
+	if (vma->vm_flags & VM_LOCKED)
+		mm->locked_vm -= vma_pages(vma);
 	if (vma->vm_obj) {
 		list_del_init(&vma->obj_link);
 		i_mmap_tree_remove(vma->vm_obj, vma);
@@ -484,6 +489,8 @@ static void __vma_set_range(struct umm_mm *mm, struct vm_area_struct *vma,
 	bool start_moved = start != vma->vm_start, end_moved = end != vma->vm_end;
 
 	mm->total_vm -= vma_pages(vma);
+	if (vma->vm_flags & VM_LOCKED)
+		mm->locked_vm -= vma_pages(vma);
 	if (vma->vm_obj)
 		i_mmap_tree_remove(vma->vm_obj, vma);   /* the key changes: out and in again */
 	vma->vm_start = start;
@@ -492,6 +499,8 @@ static void __vma_set_range(struct umm_mm *mm, struct vm_area_struct *vma,
 	if (vma->vm_obj)
 		i_mmap_tree_insert(vma->vm_obj, vma);
 	mm->total_vm += vma_pages(vma);
+	if (vma->vm_flags & VM_LOCKED)
+		mm->locked_vm += vma_pages(vma);
 	if (start_moved) {
 		vma_gap_recompute(vma);
 		vma_gap_update(vma);
@@ -555,6 +564,32 @@ void vma_set_nonlinear(struct umm_mm *mm, struct vm_area_struct *vma)
 	vma->vm_flags |= VM_NONLINEAR;
 	i_mmap_tree_insert(vma->vm_obj, vma);
 	i_mmap_unlock_write(vma->vm_obj);
+}
+
+/**
+ * vma_set_lock_flags - set the VM_LOCKED_MASK bits of a linked VMA (mlock,
+ * munlock, and a VMA about to be unmapped) and keep mm->locked_vm.
+ * @mm: the address space; mmap_lock held for write
+ * @vma: linked in mm
+ * @lock_flags: the new VM_LOCKED_MASK bits (0 to unlock)
+ *
+ * The flags change under i_mmap_lock and the anon_vma lock, like the
+ * range, so a reverse-map walk holding either reads a settled value.
+ */
+void vma_set_lock_flags(struct umm_mm *mm, struct vm_area_struct *vma, unsigned long lock_flags)
+{
+	unsigned long newflags = (vma->vm_flags & ~VM_LOCKED_MASK) | (lock_flags & VM_LOCKED_MASK);
+
+	VM_BUG_ON(vma->vm_mm != mm);
+	if (newflags == vma->vm_flags)
+		return;
+	vma_obj_lock(vma);
+	if (vma->vm_flags & VM_LOCKED)
+		mm->locked_vm -= vma_pages(vma);
+	vma->vm_flags = newflags;
+	if (vma->vm_flags & VM_LOCKED)
+		mm->locked_vm += vma_pages(vma);
+	vma_obj_unlock(vma);
 }
 
 /**
@@ -846,7 +881,7 @@ int get_unmapped_area(struct umm_mm *mm, uintptr_t hint, size_t len, uintptr_t *
 struct vma_check {
 	struct umm_mm *mm;
 	const struct vm_area_struct *prev;   /* in-order predecessor */
-	unsigned long count, pages;
+	unsigned long count, pages, locked;
 	int err;
 };
 
@@ -895,8 +930,11 @@ static uintptr_t vma_check_one(struct vma_check *c, const struct vm_area_struct 
 		vma_check_fail(c, vma, "stale vm_gap", vma->vm_gap, gap_between(floor, vma->vm_start));
 	c->prev = vma;
 	c->count++;
-	if (vma->vm_end > vma->vm_start)
+	if (vma->vm_end > vma->vm_start) {
 		c->pages += vma_pages(vma);
+		if (vma->vm_flags & VM_LOCKED)
+			c->locked += vma_pages(vma);
+	}
 	return gap_between(floor, vma->vm_start);
 }
 
@@ -951,5 +989,7 @@ int vma_tree_check(struct umm_mm *mm)
 		vma_check_fail(&c, NULL, "map_count differs from the VMAs in the tree", mm->map_count, c.count);
 	if (!c.err && c.pages != mm->total_vm)
 		vma_check_fail(&c, NULL, "total_vm differs from the VMAs' pages", mm->total_vm, c.pages);
+	if (!c.err && c.locked != mm->locked_vm)
+		vma_check_fail(&c, NULL, "locked_vm differs from the VM_LOCKED VMAs' pages", mm->locked_vm, c.locked);
 	return c.err;
 }

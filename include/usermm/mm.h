@@ -10,9 +10,9 @@
  * MAP_POPULATE maps every page before umm_mmap returns (private writable
  * mappings get their private copies); MAP_POPULATE|MAP_NONBLOCK maps only
  * the pages already in the page cache and starts no I/O (the 2.6-era
- * meaning, see docs/API.md); MAP_LOCKED populates like MAP_POPULATE (the
- * never-evict part arrives with reclaim).  A populate that fails (no
- * memory, I/O error) leaves the rest to the fault path: umm_mmap still
+ * meaning, see docs/API.md); MAP_LOCKED locks the mapping (as umm_mlock
+ * does, below) and populates it like MAP_POPULATE.  A populate that fails
+ * (no memory, I/O error) leaves the rest to the fault path: umm_mmap still
  * succeeds.
  */
 #ifndef USERMM_MM_H
@@ -139,6 +139,40 @@ int  umm_prepage_wait(struct umm_mm *mm);
  * thread's last umm_prepage call that returned -EFAULT (SIZE_MAX if none).
  */
 size_t umm_prepage_bad_index(void);
+
+/*
+ * Locking memory (docs/API.md, "mlock"), as mlock(2) and mlockall(2).  A
+ * locked range is populated (writable private mappings get their private
+ * copies) unless it is locked on fault, and its pages are never
+ * reclaimed while a locked mapping maps them.  addr is rounded down and
+ * addr + len up to pages; len 0 at a page boundary does nothing.
+ *
+ * umm_mlock - lock [addr, addr+len).  Returns 0, -EINVAL (mm NULL, the
+ * range wraps), -ENOMEM (a hole in the range, beyond UMM_TASK_SIZE, over
+ * umm_config.mlock_limit_bytes, no memory to split a mapping: nothing
+ * changed; or, as Linux, a page that could not be read or lies past the
+ * end of its file: the range stays locked), -EAGAIN (out of memory while
+ * populating: the range stays locked), -EPERM (mlock_limit_bytes below
+ * one page: no locking allowed).
+ * umm_mlock2 - flags 0 or MLOCK_ONFAULT (lock without populating: pages
+ * are locked as they are faulted in); unknown flags -EINVAL.
+ * umm_munlock - unlock [addr, addr+len): 0, -EINVAL, -ENOMEM (hole,
+ * beyond UMM_TASK_SIZE, no memory to split); nothing changed on failure.
+ * umm_mlockall - MCL_CURRENT: lock (and populate, skipping pages that
+ * fail) every mapping now; MCL_FUTURE: every mapping made from now on;
+ * MCL_ONFAULT with either: without populating.  Without MCL_FUTURE an
+ * earlier MCL_FUTURE is turned off.  0, -EINVAL (flags 0, unknown or
+ * MCL_ONFAULT alone), -ENOMEM (MCL_CURRENT over the limit), -EPERM.
+ * umm_munlockall - unlock everything and turn MCL_FUTURE off.  0 or -EINVAL.
+ *
+ * The child of umm_fork inherits no lock (neither the mappings' nor
+ * MCL_FUTURE).  MADV_DONTNEED and MADV_FREE on a locked range are -EINVAL.
+ */
+int  umm_mlock(struct umm_mm *mm, uintptr_t addr, size_t len);
+int  umm_mlock2(struct umm_mm *mm, uintptr_t addr, size_t len, unsigned int flags);
+int  umm_munlock(struct umm_mm *mm, uintptr_t addr, size_t len);
+int  umm_mlockall(struct umm_mm *mm, int flags);
+int  umm_munlockall(struct umm_mm *mm);
 
 /*
  * Nonlinear windows (docs/API.md, "Nonlinear mappings"): show object pages

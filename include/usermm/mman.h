@@ -67,6 +67,19 @@
 #define MREMAP_DONTUNMAP 4
 #endif
 
+#ifndef MCL_CURRENT
+#define MCL_CURRENT 1
+#endif
+#ifndef MCL_FUTURE
+#define MCL_FUTURE 2
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1U
+#endif
+
 #ifndef MADV_NORMAL
 #define MADV_NORMAL 0
 #endif

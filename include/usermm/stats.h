@@ -57,6 +57,8 @@ struct umm_mm_stats {
 	unsigned long nr_vmas;
 	unsigned long total_vm;                       /* pages mapped by VMAs */
 	unsigned long pgtable_pages;
+	unsigned long locked_vm;                      /* pages covered by locked mappings (Linux's
+	                                                 VmLck), resident or not */
 };
 int umm_mm_stats(struct umm_mm *mm, struct umm_mm_stats *st);
 

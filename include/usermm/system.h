@@ -68,6 +68,11 @@ struct umm_config {
 	                             to the host once they have stayed free this
 	                             long (ms); 0 = default: 1000, or never when
 	                             populate is 1; -1 = never */
+	size_t      mlock_limit_bytes; /* most bytes one address space may lock
+	                             (umm_mlock, umm_mlockall, MAP_LOCKED), rounded
+	                             down to pages; 0 = no limit; below one page:
+	                             no locking at all (-EPERM, Linux's
+	                             RLIMIT_MEMLOCK 0 without privilege) */
 };
 
 struct umm_system;
