@@ -9,7 +9,9 @@
  * and writing through the pins), umm_fork, umm_mm_destroy,
  * umm_object_truncate, umm_object_sync, umm_madvise (DONTNEED, FREE,
  * POPULATE_READ/WRITE, WILLNEED, the readahead hints, DONTFORK/DOFORK)
- * umm_msync, umm_prepage and umm_mincore; mmap sometimes adds MAP_POPULATE (with MAP_NONBLOCK only
+ * umm_msync, umm_prepage, umm_mincore, umm_mlock, umm_mlock2(MLOCK_ONFAULT),
+ * umm_munlock, umm_mlockall(MCL_CURRENT) and umm_munlockall; mmap sometimes adds MAP_POPULATE
+ * or MAP_LOCKED (with MAP_NONBLOCK only
  * where what is cached cannot show: the model does not track the cache).  After every step the model and
  * usermm are compared: the return code of the call, the bytes and fault
  * codes of the pages the step touched (and, every few steps, of every
@@ -35,7 +37,13 @@
  * a private writable mapping for writing (MAP_POPULATE, POPULATE_WRITE)
  * gives each page its private copy now, in address order, up to the first
  * page past the object's end; DONTNEED drops private copies; DONTFORK
- * segments are not copied by fork.  Shared
+ * segments are not copied by fork.  A segment remembers whether it is
+ * locked: locked_vm must equal the pages of the locked segments; locking
+ * (without ONFAULT) populates like MAP_POPULATE and returns -ENOMEM at
+ * the first accessible page past its object's end, the range locked all
+ * the same; mlockall and a grown locked mapping populate every page they
+ * can; DONTNEED and FREE on a locked segment are -EINVAL, MS_INVALIDATE
+ * -EBUSY; fork does not copy the lock.  Shared
  * writes never touch bytes past end-of-file (they are clipped), because
  * what such bytes read back as is not part of the contract.
  *
@@ -96,12 +104,12 @@ static bool verbose;
 /* outcomes seen, printed per seed so a run that exercises nothing shows */
 enum { C_EFAULT, C_EIO, C_ENOMEM, C_MOVE, C_GROW, C_COW, C_FORK, C_SHRINK, C_SYNC,
        C_WRITE_OK, C_WRITE_FAIL, C_PIN_OK, C_MADV_OK, C_MADV_FAIL, C_DONTNEED, C_MSYNC,
-       C_POPULATE, C_PREPAGE_OK, C_PREPAGE_BAD, C_NR };
+       C_POPULATE, C_PREPAGE_OK, C_PREPAGE_BAD, C_MLOCK, C_MUNLOCK, C_NR };
 static const char *const cov_names[C_NR] = {
 	"-EFAULT", "-EIO", "mprotect/mremap -ENOMEM", "mremap moves", "mremap in place",
 	"private copies", "forks", "shrinking truncates", "syncs", "whole writes",
 	"failed writes", "pins", "madvise ok", "madvise errors", "dontneeds", "msyncs",
-	"populating mmaps", "prepages", "prepages with invalid tuples",
+	"populating mmaps", "prepages", "prepages with invalid tuples", "mlocks", "munlocks"
 };
 static unsigned long cov[C_NR];
 
@@ -160,6 +168,8 @@ struct mseg {
 	uint64_t pgoff;            /* object page mapped at start */
 	unsigned char **priv;      /* private segments: per page COW copy or NULL */
 	bool dontfork;             /* MADV_DONTFORK */
+	bool locked;               /* mlock, MAP_LOCKED */
+	bool onfault;              /* locked with MLOCK_ONFAULT: not populated */
 };
 
 struct mmm {
@@ -358,6 +368,16 @@ static unsigned long model_total_pages(const struct mmm *m)
 	return n;
 }
 
+/* model_locked_pages - pages of the locked segments (locked_vm). */
+static unsigned long model_locked_pages(const struct mmm *m)
+{
+	unsigned long n = 0;
+
+	for (int i = 0; i < m->nsegs; i++)
+		n += m->segs[i].locked ? seg_pages(&m->segs[i]) : 0;
+	return n;
+}
+
 /* model_runs - maximal runs of contiguous mapped pages (a lower bound on VMAs). */
 static unsigned long model_runs(const struct mmm *m)
 {
@@ -498,6 +518,7 @@ static struct mmm *model_fork(const struct mmm *m, struct umm_mm *child)
 
 		if (s.dontfork)
 			continue;
+		s.locked = s.onfault = false;   /* fork does not inherit mlock */
 		if (s.priv) {
 			s.priv = xcalloc(seg_pages(&s), sizeof(*s.priv));
 			for (size_t p = 0; p < seg_pages(&s); p++) {
@@ -615,6 +636,8 @@ static void check_mm(struct mmm *m)
 	test_checks++;
 	if (st.total_vm != total)
 		FAIL("mm%d total_vm %lu, model maps %lu pages", m->id, st.total_vm, total);
+	if (st.locked_vm != model_locked_pages(m))
+		FAIL("mm%d locked_vm %lu, model locks %lu pages", m->id, st.locked_vm, model_locked_pages(m));
 	if (st.nr_vmas < model_runs(m) || st.nr_vmas > (unsigned long)m->nsegs)
 		FAIL("mm%d nr_vmas %lu, model: %lu runs, %d segments", m->id, st.nr_vmas,
 		     model_runs(m), m->nsegs);
@@ -730,6 +753,112 @@ static int model_populate_write(struct mmm *m, uintptr_t start, uintptr_t end)
 	return 0;
 }
 
+/*
+ * model_populate_locked - what mlock's populate does to [start, end):
+ * for each accessible page in address order, a page past its object's
+ * end is an error (the first ends it unless ignore_errors), a private
+ * writable page gets its copy.  Returns 0 or -EIO.
+ */
+static int model_populate_locked(struct mmm *m, uintptr_t start, uintptr_t end, bool ignore_errors)
+{
+	static const unsigned char none;
+	int first = 0;
+
+	for (uintptr_t a = start; a < end; a += PS) {
+		const struct mseg *s = seg_at(m, a);
+		const unsigned char *unused;
+		int err;
+
+		if (!s || s->prot == PROT_NONE)
+			continue;
+		if (!s->shared && (s->prot & PROT_WRITE))
+			err = model_write_piece(m, a, &none, 0);
+		else
+			err = model_page(m, a, &unused) == -EIO ? -EIO : 0;
+		if (err && !first)
+			first = err;
+		if (err && !ignore_errors)
+			break;
+	}
+	return first;
+}
+
+/* model_set_locked - [start, end) (mapped) becomes locked (on fault) or unlocked. */
+static void model_set_locked(struct mmm *m, uintptr_t start, uintptr_t end, bool locked, bool onfault)
+{
+	split_at(m, start);
+	split_at(m, end);
+	for (int i = 0; i < m->nsegs; i++) {
+		if (m->segs[i].start >= start && m->segs[i].end <= end) {
+			m->segs[i].locked = locked;
+			m->segs[i].onfault = onfault;
+		}
+	}
+}
+
+/*
+ * op_mlock - umm_mlock, umm_mlock2(MLOCK_ONFAULT) or umm_munlock of a
+ * random range, sometimes umm_mlockall(MCL_CURRENT) or umm_munlockall.
+ */
+static void op_mlock(struct mmm *m)
+{
+	int kind = (int)rnd(10), want;
+	uintptr_t start, end;
+	size_t pages, len;
+	bool mapped;
+
+	if (kind == 0) {
+		set_op("mlockall mm%d MCL_CURRENT", m->id);
+		EXPECT_RC(umm_mlockall(m->mm, MCL_CURRENT), 0);
+		cov[C_MLOCK]++;
+		for (int i = 0; i < m->nsegs; i++) {
+			m->segs[i].locked = true;
+			m->segs[i].onfault = false;
+		}
+		for (int i = 0; i < m->nsegs; i++)
+			(void)model_populate_locked(m, m->segs[i].start, m->segs[i].end, true);
+		verify_all(m);
+		return;
+	}
+	if (kind == 1) {
+		set_op("munlockall mm%d", m->id);
+		EXPECT_RC(umm_munlockall(m->mm), 0);
+		cov[C_MUNLOCK]++;
+		for (int i = 0; i < m->nsegs; i++)
+			m->segs[i].locked = m->segs[i].onfault = false;
+		return;
+	}
+	pick_range(m, &start, &pages);
+	end = start + pages * PS;
+	len = pages * PS - (rnd(4) == 0 ? rnd(PS - 1) : 0);   /* rounded up again */
+	mapped = model_range_mapped(m, start, end);
+	set_op("%s mm%d %#lx len=%#zx (%s)", kind < 6 ? "mlock" : kind < 8 ? "mlock2 ONFAULT" : "munlock",
+	       m->id, (unsigned long)start, len, mapped ? "mapped" : "has holes");
+	if (!mapped) {
+		EXPECT_RC(kind < 6 ? umm_mlock(m->mm, start, len) :
+			  kind < 8 ? umm_mlock2(m->mm, start, len, MLOCK_ONFAULT) :
+			  umm_munlock(m->mm, start, len), -ENOMEM);
+		cov[C_ENOMEM]++;
+		verify_range(m, start, end);
+		return;
+	}
+	if (kind < 6) {
+		model_set_locked(m, start, end, true, false);
+		want = model_populate_locked(m, start, end, false) ? -ENOMEM : 0;
+		EXPECT_RC(umm_mlock(m->mm, start, len), want);
+		cov[C_MLOCK]++;
+	} else if (kind < 8) {
+		model_set_locked(m, start, end, true, true);
+		EXPECT_RC(umm_mlock2(m->mm, start, len, MLOCK_ONFAULT), 0);
+		cov[C_MLOCK]++;
+	} else {
+		model_set_locked(m, start, end, false, false);
+		EXPECT_RC(umm_munlock(m->mm, start, len), 0);
+		cov[C_MUNLOCK]++;
+	}
+	verify_range(m, start, end);
+}
+
 static void op_mmap(struct mmm *m)
 {
 	int kind = (int)rnd(100), prot = prots[rnd(sizeof(prots) / sizeof(prots[0]))];
@@ -768,12 +897,14 @@ static void op_mmap(struct mmm *m)
 		/* which pages are cached is not modelled: NONBLOCK only where it cannot show */
 		if ((shared || !(prot & PROT_WRITE)) && rnd(2))
 			flags |= MAP_NONBLOCK;
+	} else if (rnd(12) == 0) {
+		flags |= MAP_LOCKED;       /* populates as MAP_POPULATE does */
 	}
-	set_op("mmap mm%d addr=%#lx len=%#zx prot=%d %s%s%s%s obj=%d pgoff=%" PRIu64, m->id,
+	set_op("mmap mm%d addr=%#lx len=%#zx prot=%d %s%s%s%s%s obj=%d pgoff=%" PRIu64, m->id,
 	       (unsigned long)addr, len, prot, shared ? "SHARED" : "PRIVATE", anon ? "|ANON" : "",
 	       !fixed ? "" : flags & MAP_FIXED_NOREPLACE ? "|FIXED_NOREPLACE" : "|FIXED",
 	       flags & MAP_NONBLOCK ? "|POPULATE|NONBLOCK" : flags & MAP_POPULATE ? "|POPULATE" : "",
-	       o ? o->id : -1, pgoff);
+	       flags & MAP_LOCKED ? "|LOCKED" : "", o ? o->id : -1, pgoff);
 	if ((flags & MAP_FIXED_NOREPLACE) && !model_range_free(m, addr, addr + pages * PS)) {
 		EXPECT_RC(umm_mmap(m->mm, addr, len, prot, flags, o ? o->uobj : NULL, pgoff * PS, &out),
 			  -EEXIST);
@@ -807,12 +938,13 @@ static void op_mmap(struct mmm *m)
 	s.shared = shared;
 	s.obj = o;
 	s.pgoff = pgoff;
+	s.locked = flags & MAP_LOCKED;
 	if (!shared)
 		s.priv = xcalloc(pages, sizeof(*s.priv));
 	if (o)
 		o->nr_maps++;
 	seg_insert(m, &s);
-	if (flags & MAP_POPULATE) {
+	if (flags & (MAP_POPULATE | MAP_LOCKED)) {
 		cov[C_POPULATE]++;
 		/* MAP_POPULATE faults private writable mappings for writing: copies now */
 		if (!shared && (prot & PROT_WRITE))
@@ -955,6 +1087,13 @@ static void op_mremap(struct mmm *m)
 	} else {
 		EXPECT_RC(umm_mremap(m->mm, a, old * PS, new * PS, flags, 0, &out), -ENOMEM);
 		cov[C_ENOMEM]++;
+	}
+	if (out && new > old) {
+		const struct mseg *g = seg_at(m, out + old * PS);
+
+		/* a grown locked mapping is populated in its new part, errors skipped */
+		if (g && g->locked && !g->onfault)
+			model_populate_locked(m, out + old * PS, out + new * PS, true);
 	}
 	verify_range(m, a, a + old * PS);
 	if (out && out != a)
@@ -1252,6 +1391,8 @@ static int madvise_expect(const struct mmm *m, uintptr_t start, uintptr_t end, i
 
 		if (!s)
 			return -ENOMEM;
+		if ((advice == MADV_DONTNEED || advice == MADV_FREE) && s->locked)
+			return -EINVAL;
 		if (advice == MADV_FREE && (s->obj || s->shared))
 			return -EINVAL;
 		if (advice == MADV_POPULATE_READ && s->prot == PROT_NONE)
@@ -1331,6 +1472,21 @@ static void op_madvise(struct mmm *m)
 	verify_range(m, start, end);
 }
 
+/* msync_expect - a hole is -ENOMEM, MS_INVALIDATE on a locked segment -EBUSY, in address order. */
+static int msync_expect(const struct mmm *m, uintptr_t start, uintptr_t end, int flags)
+{
+	for (uintptr_t a = start; a < end; ) {
+		const struct mseg *s = seg_at(m, a);
+
+		if (!s)
+			return -ENOMEM;
+		if ((flags & MS_INVALIDATE) && s->locked)
+			return -EBUSY;
+		a = s->end;
+	}
+	return 0;
+}
+
 /* op_msync - msync a range; the shared file pages in it must then be in the file. */
 static void op_msync(struct mmm *m)
 {
@@ -1346,7 +1502,7 @@ static void op_msync(struct mmm *m)
 	if ((flags & MS_SYNC) && (flags & MS_ASYNC))
 		want = -EINVAL;
 	else
-		want = model_range_mapped(m, start, end) ? 0 : -ENOMEM;
+		want = msync_expect(m, start, end, flags);
 	set_op("msync mm%d %#lx len=%#zx flags=%d", m->id, (unsigned long)start, pages * PS, flags);
 	EXPECT_RC(umm_msync(m->mm, start, pages * PS, flags), want);
 	cov[C_MSYNC] += want == 0;
@@ -1530,8 +1686,10 @@ static void run_step(void)
 		op_mprotect(m);
 	else if (r < 45)
 		op_mremap(m);
-	else if (r < 65)
+	else if (r < 62)
 		op_write(m);
+	else if (r < 65)
+		op_mlock(m);
 	else if (r < 73)
 		op_read(m);
 	else if (r < 76)
