@@ -106,12 +106,11 @@
 #define UMM_PIN_FORCE 0
 #endif
 /*
- * Linux's fork clears VM_LOCKED in the child (mlock is not inherited);
- * usermm's umm_fork keeps it today (a known difference, to be settled
- * with the mlock issue).  1 checks the Linux behaviour.
+ * Linux's fork clears VM_LOCKED in the child (mlock is not inherited),
+ * and so does usermm's umm_fork.  1 checks that behaviour.
  */
 #ifndef FUZZ_FORK_CLEARS_MLOCK
-#define FUZZ_FORK_CLEARS_MLOCK 0
+#define FUZZ_FORK_CLEARS_MLOCK 1
 #endif
 
 #define PS            4096UL
@@ -226,13 +225,13 @@ static void *xrealloc(void *p, size_t n)
 enum { E_MMAP, E_MUNMAP, E_MPROTECT, E_SHRINK, E_GROW, E_MOVE, E_WRITE, E_WRITE_CUT,
        E_READ, E_PIN, E_PIN_STORE, E_FORK, E_TRUNC_SHRINK, E_SYNC_CHECKED, E_EFAULT, E_EIO,
        E_ENOMEM, E_EIO_INJECTED, E_EINVAL, E_MADVISE, E_MSYNC, E_MINCORE, E_PREPAGE,
-       E_DROPPED, E_EACCES, E_NR };
+       E_DROPPED, E_EACCES, E_MLOCK, E_MUNLOCK, E_NR };
 static const char *const ev_names[E_NR] = {
 	"mmaps", "munmaps", "mprotects", "mremap shrinks", "mremap grows", "mremap moves",
 	"whole writes", "writes cut short", "whole reads", "pins", "stores through pins",
 	"forks", "shrinking truncates", "syncs checked against the file", "-EFAULT", "-EIO",
 	"unpredicted -ENOMEM", "injected -EIO", "-EINVAL", "madvises", "msyncs checked",
-	"mincores", "prepages", "mms dropped (model unsure)", "-EACCES",
+	"mincores", "prepages", "mms dropped (model unsure)", "-EACCES", "mlocks", "munlocks",
 };
 static unsigned long ev[E_NR];
 
@@ -355,6 +354,7 @@ struct mseg {
 #define VMF_DONTCOPY  0x4          /* MADV_DONTFORK */
 #define VMF_RAND      0x8          /* MADV_RANDOM */
 #define VMF_SEQ       0x10         /* MADV_SEQUENTIAL */
+#define VMF_ONFAULT   0x20         /* with VMF_LOCKED: umm_mlock2(MLOCK_ONFAULT) */
 
 struct mmm {
 	struct umm_mm *mm;
@@ -375,6 +375,17 @@ static uint64_t next_copy_id = 1;
 static size_t seg_pages(const struct mseg *s)
 {
 	return (s->end - s->start) / PS;
+}
+
+/* model_locked_pages - pages of the locked segments (locked_vm). */
+static unsigned long model_locked_pages(const struct mmm *m)
+{
+	unsigned long n = 0;
+
+	for (int i = 0; i < m->nsegs; i++)
+		if (m->segs[i].vmf & VMF_LOCKED)
+			n += seg_pages(&m->segs[i]);
+	return n;
 }
 
 static int seg_index(const struct mmm *m, uintptr_t addr)
@@ -720,7 +731,7 @@ static struct mmm *model_fork(const struct mmm *m, struct umm_mm *child)
 		if (s.vmf & VMF_DONTCOPY)
 			continue;                   /* MADV_DONTFORK */
 		if (FUZZ_FORK_CLEARS_MLOCK)
-			s.vmf &= ~VMF_LOCKED;       /* Linux: the child does not inherit mlock */
+			s.vmf &= ~(VMF_LOCKED | VMF_ONFAULT);   /* Linux: the child does not inherit mlock */
 		s.cp = NULL;
 		s.ncp = s.capcp = 0;
 		for (int j = 0; j < m->segs[i].ncp; j++) {
@@ -872,6 +883,7 @@ struct rvma {
 	char perms[5];
 	uint64_t off;
 	unsigned long ino;
+	bool locked;               /* the line ends with " [locked]" */
 };
 
 static struct rvma *rv;
@@ -899,6 +911,7 @@ static void read_vmas(struct mmm *m)
 			   &v.ino) != 5)
 			FAIL("bad maps line: %s", line);
 		v.off = off;
+		v.locked = strstr(line, " [locked]") != NULL;
 		if (nrv == caprv) {
 			caprv = caprv ? caprv * 2 : 32;
 			rv = xrealloc(rv, caprv * sizeof(*rv));
@@ -979,6 +992,9 @@ static void sync_vmas(struct mmm *m)
 		if (s->obj && r->off != s->pgoff * PS)
 			FAIL("mm%d: VMA %#lx-%#lx offset %#" PRIx64 ", model %#" PRIx64, m->id,
 			     (unsigned long)r->start, (unsigned long)r->end, r->off, s->pgoff * PS);
+		if (r->locked != !!(s->vmf & VMF_LOCKED))
+			FAIL("mm%d: VMA %#lx-%#lx %slocked, model %slocked", m->id, (unsigned long)r->start,
+			     (unsigned long)r->end, r->locked ? "" : "not ", s->vmf & VMF_LOCKED ? "" : "not ");
 		if (r->ino != (s->obj ? s->obj->ino : 0))
 			FAIL("mm%d: VMA %#lx-%#lx inode %lu, model obj %d", m->id,
 			     (unsigned long)r->start, (unsigned long)r->end, r->ino,
@@ -1246,6 +1262,9 @@ static void check_all(void)
 		if (ms.rss_anon != mm_copies(mms[i]))
 			FAIL("mm%d rss_anon %lu, model has %lu private copies", mms[i]->id,
 			     ms.rss_anon, mm_copies(mms[i]));
+		if (ms.locked_vm != model_locked_pages(mms[i]))
+			FAIL("mm%d locked_vm %lu, model locks %lu pages", mms[i]->id, ms.locked_vm,
+			     model_locked_pages(mms[i]));
 		if (ms.nr_vmas != (unsigned long)mms[i]->nsegs)
 			FAIL("mm%d nr_vmas %lu, maps shows %d", mms[i]->id, ms.nr_vmas,
 			     mms[i]->nsegs);
@@ -1719,6 +1738,7 @@ static void op_mremap(void)
 	int flags = fl[fb & 7], want = 0, rc;
 	struct mseg *s = NULL;
 	enum { NONE, SHRINK, GROW, MOVE } what = NONE;
+	bool grown_locked;
 
 	if (flags & MREMAP_FIXED)
 		to = (fb & 8) ? a + (uintptr_t)(u8() % 8) * PS : pick_addr(m);
@@ -1795,6 +1815,7 @@ static void op_mremap(void)
 		out = got;
 	}
 	ev[what == SHRINK ? E_SHRINK : what == GROW ? E_GROW : E_MOVE]++;
+	grown_locked = new > old && s && (s->vmf & (VMF_LOCKED | VMF_ONFAULT)) == VMF_LOCKED;
 	switch (what) {
 	case SHRINK:
 		model_remove(m, a + new, a + old);
@@ -1807,6 +1828,13 @@ static void op_mremap(void)
 		break;
 	default:
 		break;
+	}
+	if (grown_locked) {
+		/* a locked mapping that grew is populated in its new part, page by page */
+		struct wrange r = { out + old, out + new };
+
+		if (!resolve_cows(m, &r, 1, false))
+			return;
 	}
 	verify_range(m, a, a + (old < 8 * PS ? old : 8 * PS));
 	verify_range(m, out, out + (new < 8 * PS ? new : 8 * PS));
@@ -2707,12 +2735,158 @@ unsigned long fuzz_injection_points(void)
 	return n;
 }
 
+/*
+ * mlock_range_expect - Linux's rounding of an mlock/munlock range: -EINVAL
+ * when it wraps, -ENOMEM past UMM_TASK_SIZE or for a hole; 0 with
+ * [*start, *end) (*end 0 for an empty range).
+ */
+static int mlock_range_expect(const struct mmm *m, uintptr_t addr, size_t len, uintptr_t *start,
+			      uintptr_t *end)
+{
+	*start = *end = 0;
+	if (len > UINTPTR_MAX - addr || addr + len > UINTPTR_MAX - (PS - 1))
+		return -EINVAL;
+	if (((addr + len + PS - 1) & ~(PS - 1)) > UMM_TASK_SIZE)
+		return -ENOMEM;
+	*start = addr & ~(PS - 1);
+	*end = (addr + len + PS - 1) & ~(PS - 1);
+	if (*start == *end) {
+		*end = 0;
+		return 0;
+	}
+	return range_check(m, *start, *end, NULL, 0);
+}
+
+/*
+ * op_mlock - umm_mlock or umm_mlock2 (flags 0, MLOCK_ONFAULT, bad bits).
+ * Locking without ONFAULT populates in address order: write faults in
+ * private writable segments (their private copies), reads elsewhere,
+ * PROT_NONE skipped; the first page that fails ends it, and the call
+ * returns -ENOMEM (past the end of the object, a read error) or -EAGAIN
+ * (out of memory) with the range locked.  A -ENOMEM while splitting
+ * changes nothing; which of the two happened under injection is told by
+ * locked_vm.
+ */
+static void op_mlock(void)
+{
+	static struct wrange r[256];
+	struct mmm *m = pick_mm();
+	uintptr_t addr = pick_addr(m), start, end;
+	size_t len = pick_len();
+	uint8_t k = u8();
+	bool two = k & 2, applied = false;
+	unsigned flags = two && (k & 1) ? MLOCK_ONFAULT : 0;
+	unsigned long before = model_locked_pages(m), after = before;
+	int want, rc, nr = 0;
+
+	if (two && (k & 0x80))
+		flags |= 1U << (u8() % 32);
+	want = mlock_range_expect(m, addr, len, &start, &end);
+	if (flags & ~MLOCK_ONFAULT)
+		want = -EINVAL;
+	if (want)
+		end = 0;
+	if (end && (end - start) / PS > 256)
+		return;                          /* the model walks every page */
+	for (uintptr_t a = start; end && a < end; a += PS) {
+		const struct mseg *s = seg_at(m, a);
+
+		after += !(s->vmf & VMF_LOCKED);
+	}
+	for (uintptr_t a = start; end && !(flags & MLOCK_ONFAULT) && !want && a < end; ) {
+		const struct mseg *s = seg_at(m, a);
+		uintptr_t e = s->end < end ? s->end : end;
+		bool w = !s->shared && (s->prot & PROT_WRITE);
+
+		if (s->prot && w)
+			r[nr++] = (struct wrange){ a, e };
+		for (uintptr_t p = a; s->prot && p < e && !want; p += PS) {
+			const unsigned char *unused;
+
+			if ((w ? write_expect(m, p) : model_page(m, p, &unused)) == -EIO)
+				want = -ENOMEM;
+		}
+		a = e;
+	}
+	set_op("mlock%s mm%d %#lx len=%#zx flags=%#x", two ? "2" : "", m->id, (unsigned long)addr,
+	       len, flags);
+	snap_take(m);
+	before_step();
+	rc = two ? umm_mlock2(m->mm, addr, len, flags) : umm_mlock(m->mm, addr, len);
+	if (end && (rc == -ENOMEM || rc == -EAGAIN) && step_had_failures()) {
+		struct umm_mm_stats ms;
+
+		disarm();
+		umm_mm_stats(m->mm, &ms);
+		if (rc == -EAGAIN && !enomem_allowed())
+			FAIL("umm_mlock returned -EAGAIN while no allocation failed");
+		if (ms.locked_vm != after && ms.locked_vm != before)
+			FAIL("mm%d locked_vm %lu after a failed mlock: neither %lu nor %lu", m->id,
+			     ms.locked_vm, before, after);
+		if (before == after) {
+			set_op("%s (whether it was applied is not known: mm%d dropped)", cur_op, m->id);
+			drop_mm(m);
+			return;
+		}
+		applied = ms.locked_vm == after;
+		ev[E_ENOMEM]++;
+	} else if (outcome(two ? "umm_mlock2" : "umm_mlock", rc, want)) {
+		snap_same(m);
+		return;
+	} else {
+		applied = end && (rc == 0 || rc == -ENOMEM);
+	}
+	if (!applied) {
+		snap_same(m);
+		return;
+	}
+	ev[E_MLOCK]++;
+	model_set_vmf(m, start, end, VMF_LOCKED | VMF_ONFAULT,
+		      VMF_LOCKED | (flags & MLOCK_ONFAULT ? VMF_ONFAULT : 0));
+	pins_mm_changed(m);
+	if (nr && !resolve_cows(m, r, nr, true))
+		return;
+	verify_range(m, start, end < start + 8 * PS ? end : start + 8 * PS);
+}
+
+/* op_munlock - umm_munlock of a range, or umm_munlockall; nothing is populated. */
+static void op_munlock(void)
+{
+	struct mmm *m = pick_mm();
+	uintptr_t addr = pick_addr(m), start, end;
+	size_t len = pick_len();
+	bool all = u8() % 8 == 0;
+	int want, rc;
+
+	want = all ? 0 : mlock_range_expect(m, addr, len, &start, &end);
+	if (all) {
+		start = 0;
+		end = UMM_TASK_SIZE;
+	}
+	set_op("munlock%s mm%d %#lx len=%#zx", all ? "all" : "", m->id, (unsigned long)addr, len);
+	snap_take(m);
+	before_step();
+	rc = all ? umm_munlockall(m->mm) : umm_munlock(m->mm, addr, len);
+	if (outcome(all ? "umm_munlockall" : "umm_munlock", rc, want) || rc || !end) {
+		snap_same(m);
+		return;
+	}
+	ev[E_MUNLOCK]++;
+	if (all) {
+		for (int i = 0; i < m->nsegs; i++)
+			m->segs[i].vmf &= ~(VMF_LOCKED | VMF_ONFAULT);
+		return;
+	}
+	model_set_vmf(m, start, end, VMF_LOCKED | VMF_ONFAULT, 0);
+	verify_range(m, start, end < start + 8 * PS ? end : start + 8 * PS);
+}
+
 /* ---- the run ---- */
 
 enum { OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_WRITE, OP_READ, OP_PIN, OP_UNPIN,
        OP_PIN_STORE, OP_FORK, OP_DESTROY, OP_CREATE, OP_TRUNCATE, OP_SYNC, OP_WRITE2,
        OP_READ2, OP_VERIFY, OP_MADVISE, OP_MSYNC, OP_MINCORE, OP_PREPAGE,
-       OP_RESERVED1, OP_RESERVED2, OP_RESERVED3,       /* mlock, munlock, remap_file_pages */
+       OP_MLOCK, OP_MUNLOCK, OP_RESERVED3,             /* OP_RESERVED3: remap_file_pages */
        OP_INJECT, OP_NR };
 
 static void run_op(int op)
@@ -2739,6 +2913,8 @@ static void run_op(int op)
 	case OP_MINCORE: op_mincore(); break;
 	case OP_PREPAGE: op_prepage(); break;
 #endif
+	case OP_MLOCK: op_mlock(); break;
+	case OP_MUNLOCK: op_munlock(); break;
 	default: break;
 	}
 }
