@@ -298,6 +298,10 @@ CMD(system)
 			if (parse_size(s, argv[i] + 5, &v))
 				return REPORTED;
 			cfg.phys_bytes = v;
+		} else if (!strncmp(argv[i], "mlock-limit=", 12)) {
+			if (parse_size(s, argv[i] + 12, &v))
+				return REPORTED;
+			cfg.mlock_limit_bytes = v;
 		} else if (!strcmp(argv[i], "rmap=pte-chain")) {
 			cfg.rmap = UMM_RMAP_PTE_CHAIN;
 		} else if (!strcmp(argv[i], "rmap=object")) {
@@ -667,6 +671,64 @@ CMD(msync)
 	return umm_msync(s->cur, a, len, flags);
 }
 
+/* mlock ADDR LEN [onfault]: umm_mlock, or umm_mlock2 with MLOCK_ONFAULT. */
+CMD(mlock)
+{
+	bool onfault = argc == 4 && !strcmp(argv[3], "onfault");
+	uintptr_t a;
+	uint64_t len;
+
+	if (argc == 4 && !onfault)
+		return fail(s, "mlock: unexpected '%s'", argv[3]);
+	if (addr_len(s, argc, argv, onfault ? 4 : 3, "mlock ADDR LEN [onfault]", &a, &len))
+		return REPORTED;
+	return onfault ? umm_mlock2(s->cur, a, len, MLOCK_ONFAULT) : umm_mlock(s->cur, a, len);
+}
+
+/* munlock ADDR LEN */
+CMD(munlock)
+{
+	uintptr_t a;
+	uint64_t len;
+
+	if (addr_len(s, argc, argv, 3, "munlock ADDR LEN", &a, &len))
+		return REPORTED;
+	return umm_munlock(s->cur, a, len);
+}
+
+/* mlockall current|future|onfault...: umm_mlockall with those MCL_* flags. */
+CMD(mlockall)
+{
+	int flags = 0;
+
+	if (need_mm(s))
+		return REPORTED;
+	if (argc < 2)
+		return fail(s, "usage: mlockall current|future|onfault...");
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "current"))
+			flags |= MCL_CURRENT;
+		else if (!strcmp(argv[i], "future"))
+			flags |= MCL_FUTURE;
+		else if (!strcmp(argv[i], "onfault"))
+			flags |= MCL_ONFAULT;
+		else
+			return fail(s, "mlockall: unknown flag '%s'", argv[i]);
+	}
+	return umm_mlockall(s->cur, flags);
+}
+
+/* munlockall */
+CMD(munlockall)
+{
+	(void)argv;
+	if (argc != 1)
+		return fail(s, "usage: munlockall");
+	if (need_mm(s))
+		return REPORTED;
+	return umm_munlockall(s->cur);
+}
+
 /* resident ADDR LEN N: umm_mincore finds exactly N resident pages in the range. */
 CMD(resident)
 {
@@ -751,8 +813,8 @@ CMD(show)
 		struct umm_mm_stats st;
 
 		umm_mm_stats(s->cur, &st);
-		printf("mm: %lu VMAs, %lu pages mapped, rss anon %lu file %lu shmem %lu, "
-		       "faults minor %lu major %lu cow %lu\n", st.nr_vmas, st.total_vm,
+		printf("mm: %lu VMAs, %lu pages mapped, %lu locked, rss anon %lu file %lu shmem %lu, "
+		       "faults minor %lu major %lu cow %lu\n", st.nr_vmas, st.total_vm, st.locked_vm,
 		       st.rss_anon, st.rss_file, st.rss_shmem, st.minor_faults,
 		       st.major_faults, st.cow_faults);
 		return 0;
@@ -811,6 +873,8 @@ static const struct command_entry {
 	{ "touch", cmd_touch }, { "show", cmd_show }, { "echo", cmd_echo },
 	{ "expect", cmd_expect }, { "madvise", cmd_madvise }, { "msync", cmd_msync },
 	{ "resident", cmd_resident }, { "prepage", cmd_prepage },
+	{ "mlock", cmd_mlock }, { "munlock", cmd_munlock }, { "mlockall", cmd_mlockall },
+	{ "munlockall", cmd_munlockall },
 };
 
 static int run_words(struct script *s, int argc, char **argv)
