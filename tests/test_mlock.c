@@ -16,6 +16,7 @@
  * The whole file runs under both reverse-map schemes (tests/run.sh).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <usermm/usermm.h>
 #include "mm_fixture.h"
 #include "mm.h"
@@ -218,6 +219,41 @@ static void test_mlock_populates(void)
 	CHECK_EQ(count_unevictable(a, 16), 0);
 	CHECK_EQ(count_unevictable(s, 8), 0);
 	CHECK(!maps_has_locked());
+	umm_object_put(file);
+	close(fd);
+	teardown();
+}
+
+/*
+ * A populate that fails leaves the range locked, as Linux: -ENOMEM for a
+ * page past the end of the file, -EAGAIN when memory runs out; the pages
+ * before are in, the rest fault in on access (and are locked then).
+ */
+static void test_mlock_populate_errors(void)
+{
+	setup();
+	int fd = test_tmpfile(4 * P, file_pat);
+	struct umm_object *file = open_file(fd);
+	uintptr_t f, a;
+	int err;
+
+	REQUIRE(umm_mmap(mm, 0, 8 * P, PROT_READ, MAP_PRIVATE, file, 0, &f) == 0);
+	CHECK_EQ(umm_mlock(mm, f, 8 * P), -ENOMEM);
+	CHECK_EQ(locked_vm(), 8);
+	CHECK(maps_has_locked());
+	CHECK_EQ(resident(f, 4), 4);
+	CHECK_EQ(count_unevictable(f, 4), 4);
+	CHECK_EQ(read_byte(f + 5 * P), -EIO);
+	REQUIRE(umm_munlock(mm, f, 8 * P) == 0);
+
+	a = map_anon(0, 8 * P, RW);
+	err = WITH_PAGE_ALLOC_FAILING(2, umm_mlock(mm, a, 8 * P));
+	CHECK_EQ(err, -EAGAIN);
+	CHECK_EQ(locked_vm(), 8);
+	CHECK(resident(a, 8) < 8);
+	fill(a, 8 * P, 9);                               /* the rest faults in, locked */
+	CHECK_EQ(count_unevictable(a, 8), 8);
+	CHECK(holds(a, 8 * P, 9));
 	umm_object_put(file);
 	close(fd);
 	teardown();
@@ -587,10 +623,82 @@ static void test_mlock_smaps(void)
 	teardown();
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define RACE_ROUNDS 40
+#else
+#define RACE_ROUNDS 1000
+#endif
+
+struct racer {
+	struct umm_mm *mm;
+	uintptr_t addr;
+	unsigned seed;
+};
+
+/* racer_run - lock, read, unlock parts of a shared file mapping, over and over. */
+static void *racer_run(void *arg)
+{
+	struct racer *r = arg;
+	uint64_t rng = r->seed;
+
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		uintptr_t a = r->addr + (test_rnd(&rng) % 8) * P;
+		size_t len = (1 + test_rnd(&rng) % 8) * P;
+		unsigned char c;
+
+		if (a + len > r->addr + 16 * P)
+			len = r->addr + 16 * P - a;
+		TCHECK(umm_mlock(r->mm, a, len) == 0);
+		TCHECK(umm_read(r->mm, a, &c, 1) == 0);
+		TCHECK(umm_mm_check(r->mm) == 0);       /* its locked vmas map unevictable pages only */
+		TCHECK(umm_munlock(r->mm, a, len) == 0);
+		if (i % 16 == 0)
+			TCHECK(umm_munlockall(r->mm) == 0);
+	}
+	return NULL;
+}
+
+/*
+ * Two address spaces lock and unlock the same file pages at once: the
+ * invariant check run by each (a locked vma maps only unevictable pages)
+ * must hold throughout, so neither's unlock may clear the mark of a page
+ * the other keeps locked.  At the end, with both unlocked and the threads
+ * gone, an unlock round leaves every page evictable.
+ */
+static void test_mlock_race(void)
+{
+	setup();
+	int fd = test_tmpfile(16 * P, file_pat);
+	struct umm_object *file = open_file(fd);
+	struct racer r[2] = { { .mm = mm, .seed = 1 }, { .seed = 2 } };
+	pthread_t t[2];
+
+	REQUIRE(umm_mm_create(sys, &r[1].mm) == 0);
+	for (int i = 0; i < 2; i++)
+		REQUIRE(umm_mmap(r[i].mm, 0, 16 * P, PROT_READ, MAP_SHARED, file, 0, &r[i].addr) == 0);
+	for (int i = 0; i < 2; i++)
+		REQUIRE(pthread_create(&t[i], NULL, racer_run, &r[i]) == 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	/* a lock and unlock round in each, now that no other thread can be busy */
+	for (int i = 0; i < 2; i++) {
+		REQUIRE(umm_mlock(r[i].mm, r[i].addr, 16 * P) == 0);
+		REQUIRE(umm_munlock(r[i].mm, r[i].addr, 16 * P) == 0);
+	}
+	CHECK_EQ(count_unevictable(r[0].addr, 16), 0);
+	CHECK(holds_file(r[0].addr, 16 * P, 0));
+	umm_mm_destroy(r[1].mm);
+	umm_object_put(file);
+	close(fd);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_mlock_bad_input);
 	RUN(test_mlock_populates);
+	RUN(test_mlock_populate_errors);
 	RUN(test_mlock_split_merge);
 	RUN(test_mlock_onfault);
 	RUN(test_mlockall);
@@ -600,5 +708,6 @@ int main(void)
 	RUN(test_mlock_two_mms);
 	RUN(test_mlock_mremap);
 	RUN(test_mlock_smaps);
+	RUN(test_mlock_race);
 	return test_summary("test_mlock");
 }
