@@ -56,12 +56,13 @@
  * a page kept, never a locked page evicted.
  *
  * Races with other address spaces are closed by the page lock: the check
- * and the clear happen under it, and every path that sets the flag on a
- * page another mm can reach does so under it too (this file's walk; file
- * faults and populate hold the page lock while they install the pte; a
- * new anonymous page is reachable by nobody else yet).  A vma's VM_LOCKED
- * changes only under its mm's mmap_lock for write, which the other mms'
- * walks take for read (trylock) to read it.
+ * and the clear happen under it, and so does the marking of pages another
+ * mm can reach: this file's walk locks each page, file faults and
+ * populate hold the page lock while they install the pte, and a new
+ * anonymous page (fault, copy-on-write) is reachable by nobody else yet.
+ * (mremap moves a pte between two locked vmas: its page is marked
+ * already.)  A vma's VM_LOCKED changes only under its mm's mmap_lock for
+ * write, which the other mms' walks take for read (trylock) to read it.
  *
  * Fork: the child's vmas do not inherit VM_LOCKED nor MCL_FUTURE (mm.c),
  * as in Linux; the child's copies of locked pages are not locked by it.

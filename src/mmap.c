@@ -410,8 +410,7 @@ int umm_mmap(struct umm_mm *mm, uintptr_t addr, size_t len, int prot, int flags,
 
 	mmap_write_lock(mm);
 	vm_flags |= mm->def_flags;      /* mlockall(MCL_FUTURE) */
-	if ((flags & MAP_LOCKED) || (vm_flags & VM_LOCKED))
-		err = mlock_future_check(mm, vm_flags, len >> PAGE_SHIFT);
+	err = mlock_future_check(mm, vm_flags, len >> PAGE_SHIFT);
 	if (!err)
 		err = mmap_get_area(mm, addr, len, flags, &start);
 	if (!err)
