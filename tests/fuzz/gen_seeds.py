@@ -18,7 +18,7 @@ import sys
 (OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_WRITE, OP_READ, OP_PIN, OP_UNPIN,
  OP_PIN_STORE, OP_FORK, OP_DESTROY, OP_CREATE, OP_TRUNCATE, OP_SYNC, OP_WRITE2,
  OP_READ2, OP_VERIFY, OP_MADVISE, OP_MSYNC, OP_MINCORE, OP_PREPAGE,
- OP_RESERVED1, OP_RESERVED2, OP_RESERVED3, OP_INJECT) = range(25)
+ OP_MLOCK, OP_MUNLOCK, OP_RESERVED3, OP_INJECT) = range(25)
 
 
 def addr_seg(r):
@@ -128,7 +128,12 @@ def step(r):
         for _ in range(n):
             out += access(r) + [0] + list(struct.pack('<H', r.randrange(3 * 4096)))
         return out
+    if x < 0.935:
+        # umm_mlock (k bit 1 clear), umm_mlock2 with MLOCK_ONFAULT (k = 3), now and then bad flags
+        return [OP_MLOCK, r.randrange(3)] + addr(r) + length(r) + [r.choice([0, 0, 2, 3, 0x83])] + [r.randrange(32)]
     if x < 0.94:
+        return [OP_MUNLOCK, r.randrange(3)] + addr(r) + length(r) + [r.randrange(16)]
+    if x < 0.945:
         b = r.choice([0, 0, 1, 3])
         tail = {0: [], 1: [r.randrange(40), r.randrange(16)], 3: [r.randrange(40)]}[b]
         return [OP_SYNC, r.randrange(2), b] + tail
