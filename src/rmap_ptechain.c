@@ -315,6 +315,7 @@ int ptechain_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int fla
 again:
 	skipped = 0;
 	dead = false;
+	ret = RMAP_CONT;        /* a restart (RMAP_WALK_WAIT) left it at RMAP_STOP */
 	chain_lock(page);
 	r = (uintptr_t)page->rmap;
 	if (r & PAGE_RMAP_DIRECT) {
