@@ -77,6 +77,9 @@
  * flush_tlb_range() for the range and only then drops the references.
  * wp_page_copy() clears the old pte and flushes before installing the
  * copy, so no thread can read the old frame after another wrote the new.
+ * When the copy replaces an unevictable page in a locked vma, the old
+ * page may have lost its last locked mapping: the fault keeps a reference
+ * and, once ptl is dropped, has mlock.c recheck it (munlock_cow_page).
  *
  * Locks (the order is in lockdep.h): mmap_lock (callers) -> page lock
  * (file faults) -> obj->i_mmap_lock (unmap_mapping_range) ->
@@ -101,6 +104,7 @@
 #include "object.h"
 #include "readahead.h"
 #include "vma.h"
+#include "mlock.h"
 
 /* Lookups that keep finding a truncated page give up after this many. */
 #define FAULT_RETRY_MAX 8
@@ -121,6 +125,8 @@ struct vm_fault {
 	bool prepared;              /* file page (and copy) prepared before ptl */
 	bool major;                 /* I/O was done */
 	bool cow;                   /* a private copy was installed */
+	struct page *munlock_page;  /* referenced: the page a copy replaced in a locked vma,
+	                               rechecked for PG_unevictable once ptl is dropped (mlock.c) */
 };
 
 static inline bool fault_write(const struct vm_fault *vmf)
@@ -605,7 +611,10 @@ static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 		page_remove_rmap(old, vmf->vma, vmf->address, vmf->pte);
 		dec_mm_counter(mm, vma_page_counter(vmf->vma, old));
 		put_page(old);          /* the old pte's reference */
-		put_page(old);          /* ours */
+		if ((vmf->vma->vm_flags & VM_LOCKED) && PageUnevictable(old))
+			vmf->munlock_page = old;        /* ours, until the recheck */
+		else
+			put_page(old);  /* ours */
 	}
 	vmf->cow = true;
 	return 0;
@@ -867,6 +876,8 @@ int handle_mm_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags)
 
 	if (!err)
 		pte_unmap_unlock(vmf.pte, vmf.ptl);
+	if (vmf.munlock_page)
+		munlock_cow_page(vmf.munlock_page, mm);
 	return err;
 }
 
@@ -979,6 +990,17 @@ int follow_or_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags,
 		}
 		vmf.flags = flags | (pte_none(pte) ? FAULT_FLAG_PTE_NONE : 0);
 		err = __handle_mm_fault(&vmf);
+		if (vmf.munlock_page) {
+			/* the recheck needs ptl dropped: do it, then walk again */
+			if (!err)
+				ptl_unlock(vmf.ptl);
+			munlock_cow_page(vmf.munlock_page, mm);
+			if (err)
+				return err;
+			ptep = vmf.pte;
+			pte = ptep_get_lockless(ptep);
+			continue;
+		}
 		if (err)
 			return err;
 		if (follow_pte_slot(mm, addr, vmf.pte, flags, pagep, ptev) == 0) {

@@ -50,10 +50,12 @@
  * trylock (the walk holds page-table locks, so it cannot wait for it);
  * when the trylock fails the answer is "locked" and the page stays
  * unevictable.  A page left unevictable that way, or one that lost its
- * last locked mapping through a copy-on-write break or a truncate, keeps
+ * last locked mapping through a truncate or a remap_file_pages, keeps
  * the flag until the next munlock walk that finds it or until it is
  * freed (the allocator clears page flags): the error is on the safe side,
- * a page kept, never a locked page evicted.
+ * a page kept, never a locked page evicted.  (A copy-on-write fault in a
+ * locked vma rechecks the page it replaced: munlock_cow_page, called by
+ * memory.c once the fault has dropped ptl.)
  *
  * Races with other address spaces are closed by the page lock: the check
  * and the clear happen under it, and so does the marking of pages another
@@ -116,7 +118,7 @@ static bool can_do_mlock(const struct umm_mm *mm)
 /* ---- page walks ---- */
 
 struct page_batch {
-	bool unevictable;              /* collect the pages with (true) or without PG_unevictable */
+	bool only_unevictable;         /* collect only the pages with PG_unevictable (else all) */
 	unsigned int nr;
 	uintptr_t next;                /* where the walk stopped, the batch being full */
 	struct page *pages[MLOCK_BATCH];
@@ -132,7 +134,7 @@ static int collect_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg
 	if (!pte_present(pte) || pte_special(pte))
 		return 0;
 	page = pfn_to_page(mm->sys->phys, pte_pfn(pte));
-	if (PageReserved(page) || PageUnevictable(page) != b->unevictable)
+	if (PageReserved(page) || (b->only_unevictable && !PageUnevictable(page)))
 		return 0;
 	if (b->nr == MLOCK_BATCH) {
 		b->next = addr;
@@ -145,13 +147,14 @@ static int collect_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg
 
 /*
  * for_each_mapped_page - call fn on each page mapped in [start, end) of
- * mm whose PG_unevictable is `unevictable` (at the look), with the page
- * locked and referenced and no page-table lock held.  mmap_lock held.
+ * mm (only_unevictable: each that had PG_unevictable at the look), with
+ * the page locked and referenced and no page-table lock held.  mmap_lock
+ * held.
  */
-static void for_each_mapped_page(struct umm_mm *mm, uintptr_t start, uintptr_t end, bool unevictable,
-				 void (*fn)(struct page *page, struct umm_mm *mm))
+static void for_each_mapped_page(struct umm_mm *mm, uintptr_t start, uintptr_t end,
+				 bool only_unevictable, void (*fn)(struct page *page, struct umm_mm *mm))
 {
-	struct page_batch b = { .unevictable = unevictable };
+	struct page_batch b = { .only_unevictable = only_unevictable };
 	uintptr_t addr = start;
 
 	while (addr < end) {
@@ -174,14 +177,20 @@ static void mark_unevictable(struct page *page, struct umm_mm *mm)
 	SetPageUnevictable(page);
 }
 
-/* mlock_pages_present - the pages mapped in [start, end) become unevictable.  mmap_lock write. */
+/*
+ * mlock_pages_present - the pages mapped in [start, end) become
+ * unevictable.  Each is locked even if it has the flag already: another
+ * mm's munlock may be about to clear it, having looked at this mm before
+ * its vma was locked; the page lock makes it finish first.  mmap_lock
+ * held for write.
+ */
 static void mlock_pages_present(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
 	for_each_mapped_page(mm, start, end, false, mark_unevictable);
 }
 
 struct mlocked_walk {
-	struct umm_mm *self;           /* its mmap_lock is held for write by this thread */
+	struct umm_mm *self;           /* its mmap_lock is held by this thread */
 	bool locked;
 };
 
@@ -219,7 +228,7 @@ static int mlocked_one(struct page *page, const struct rmap_pte *rp, void *arg)
 /*
  * page_mlocked_elsewhere - is page mapped by a locked vma (or one that
  * cannot be checked now)?  Page locked and referenced; self's mmap_lock
- * held for write; no page-table lock.
+ * held (its vmas' VM_LOCKED cannot change); no page-table lock.
  */
 static bool page_mlocked_elsewhere(struct page *page, struct umm_mm *self)
 {
@@ -250,6 +259,21 @@ void munlock_vma_pages_range(struct vm_area_struct *vma, uintptr_t start, uintpt
 	mmap_assert_write_locked(mm);
 	vma_set_lock_flags(mm, vma, 0);
 	for_each_mapped_page(mm, MAX(start, vma->vm_start), MIN(end, vma->vm_end), true, munlock_page);
+}
+
+/**
+ * munlock_cow_page - a copy-on-write fault in a locked vma of mm replaced
+ * the unevictable page `page`, which may have lost its last locked
+ * mapping: recheck it under its page lock, then drop the reference the
+ * fault kept.  mm's mmap_lock held (read or write), no other lock.
+ */
+void munlock_cow_page(struct page *page, struct umm_mm *mm)
+{
+	mmap_assert_locked(mm);
+	lock_page(page);
+	munlock_page(page, mm);
+	unlock_page(page);
+	put_page(page);
 }
 
 /* ---- populate ---- */

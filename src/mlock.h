@@ -38,6 +38,14 @@ static inline void mlock_vma_page(struct page *page, const struct vm_area_struct
 void munlock_vma_pages_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
 
 /*
+ * munlock_cow_page - a copy-on-write fault replaced page (unevictable) in
+ * a locked vma of mm: clear PG_unevictable unless another locked vma
+ * still maps it, and drop the fault's reference.  mm's mmap_lock held
+ * (read or write); no other lock (takes the page lock).
+ */
+void munlock_cow_page(struct page *page, struct umm_mm *mm);
+
+/*
  * mlock_future_check - may mm get `pages` more locked pages in a new
  * mapping whose flags are vm_flags (MAP_LOCKED, or mlockall(MCL_FUTURE))?
  * mmap_lock held.  0, -EPERM (the limit forbids any locking) or -EAGAIN

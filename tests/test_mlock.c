@@ -496,6 +496,14 @@ static void test_mlock_fork(void)
 	REQUIRE(umm_write(child, a, "x", 1) == 0);
 	CHECK_EQ(unevictable_in(child, a), 0);
 	CHECK_EQ(unevictable(a), 1);
+	/* a parent write breaks COW the other way: its copy is locked, the
+	 * page left to the child alone is evictable again */
+	REQUIRE(umm_write(mm, a + 3 * P, "y", 1) == 0);
+	REQUIRE(read_byte(a + 3 * P) == 'y');
+	CHECK(frame_of(child, a + 3 * P) != frame_of(mm, a + 3 * P));
+	CHECK_EQ(unevictable(a + 3 * P), 1);
+	CHECK_EQ(unevictable_in(child, a + 3 * P), 0);
+	REQUIRE(write_byte(a + 3 * P, pat(3 * P, 5)) == 0);    /* the pattern again */
 	/* the parent unlocks: the pages the child still shares are evictable */
 	REQUIRE(umm_munlockall(mm) == 0);
 	CHECK_EQ(unevictable_in(child, a + P), 0);
