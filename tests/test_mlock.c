@@ -17,6 +17,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <usermm/usermm.h>
 #include "mm_fixture.h"
 #include "mm.h"
@@ -702,6 +703,66 @@ static void test_mlock_race(void)
 	teardown();
 }
 
+struct table_holder {
+	struct umm_mm *mm;
+	uintptr_t addr;
+	_Atomic int held;
+};
+
+/* hold_table - hold the pte table lock of h->addr for a while (a busy table for a walk). */
+static void *hold_table(void *arg)
+{
+	struct table_holder *h = arg;
+	struct fmutex *ptl;
+	pte_t *ptep;
+
+	mmap_read_lock(h->mm);
+	ptep = pte_offset_map_lock(h->mm, h->addr, &ptl);
+	atomic_store(&h->held, 1);
+	usleep(100 * 1000);
+	if (ptep)
+		pte_unmap_unlock(ptep, ptl);
+	mmap_read_unlock(h->mm);
+	return NULL;
+}
+
+/*
+ * An unlock whose reverse-map walk finds the other address space's pte
+ * table busy waits for it and looks again: the page the other still
+ * locks stays unevictable.  (A waiting pte-chain walk used to restart
+ * without visiting any pte once it had met a busy table.)
+ */
+static void test_mlock_busy_table(void)
+{
+	setup();
+	int fd = test_tmpfile(4 * P, file_pat);
+	struct umm_object *file = open_file(fd);
+	struct table_holder h = { 0 };
+	struct umm_mm *other;
+	uintptr_t a;
+	pthread_t t;
+
+	REQUIRE(umm_mm_create(sys, &other) == 0);
+	REQUIRE(umm_mmap(mm, 0, 4 * P, PROT_READ, MAP_SHARED, file, 0, &a) == 0);
+	REQUIRE(umm_mmap(other, 0, 4 * P, PROT_READ, MAP_SHARED, file, 0, &h.addr) == 0);
+	REQUIRE(umm_mlock(mm, a, 4 * P) == 0);
+	REQUIRE(umm_mlock(other, h.addr, 4 * P) == 0);
+	h.mm = other;
+	REQUIRE(pthread_create(&t, NULL, hold_table, &h) == 0);
+	while (!atomic_load(&h.held))
+		sched_yield();
+	REQUIRE(umm_munlock(mm, a, 4 * P) == 0);        /* walks while other's table is busy */
+	pthread_join(t, NULL);
+	CHECK_EQ(count_unevictable(a, 4), 4);
+	CHECK_EQ(umm_mm_check(other), 0);
+	REQUIRE(umm_munlock(other, h.addr, 4 * P) == 0);
+	CHECK_EQ(count_unevictable(a, 4), 0);
+	umm_mm_destroy(other);
+	umm_object_put(file);
+	close(fd);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_mlock_bad_input);
@@ -717,5 +778,6 @@ int main(void)
 	RUN(test_mlock_mremap);
 	RUN(test_mlock_smaps);
 	RUN(test_mlock_race);
+	RUN(test_mlock_busy_table);
 	return test_summary("test_mlock");
 }
