@@ -14,8 +14,8 @@
  *
  * Each repetition times only the call; the mapping is made before and
  * removed after it.  The usermm system is warm: nearly all its frames
- * were touched by an untimed lock of 224 MiB first and stay host memory
- * (bench_start).  Figures
+ * were touched by an untimed lock of 7/8 of its memory first and stay
+ * host memory (bench_start).  --quick: 4 MiB, one repetition.  Figures
  * are ns per 4 KiB page, median of REPS repetitions, usermm and kernel
  * alternating.  The kernel side needs RLIMIT_MEMLOCK of 64 MiB or
  * CAP_IPC_LOCK; without it its lines say why they are missing.
@@ -26,10 +26,10 @@
 #include <usermm/usermm.h>
 #include "bench.h"
 
-#define REPS        7
-#define LOCK_BYTES  (64UL << 20)
+#define REPS        BENCH_SIZE(7, 1)
+#define LOCK_BYTES  BENCH_SIZE(64UL << 20, 4UL << 20)
 #define LOCK_PAGES  (LOCK_BYTES / UMM_PAGE_SIZE)
-#define PHYS_BYTES  (256UL << 20)
+#define PHYS_BYTES  BENCH_SIZE(256UL << 20, 64UL << 20)
 
 /* umm_round - one mlock and munlock of a fresh mapping; ns of each in *ml, *mu. */
 static int umm_round(struct umm_mm *mm, double *ml, double *mu)
@@ -82,7 +82,7 @@ static int k_round(double *ml, double *mu)
  */
 static int warm(struct umm_mm *mm)
 {
-	size_t len = PHYS_BYTES - (32UL << 20);
+	size_t len = PHYS_BYTES - PHYS_BYTES / 8;
 	uintptr_t a;
 	int err = umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a);
 
@@ -93,13 +93,18 @@ static int warm(struct umm_mm *mm)
 	return err;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	double uml[REPS], umu[REPS], kml[REPS], kmu[REPS];
+	double uml[7], umu[7], kml[7], kmu[7];
+	const char *ml_name, *mu_name;
 	struct umm_system *sys;
 	struct umm_mm *mm;
 	int err, kerr = 0;
 
+	bench_init(argc, argv, "mlock and munlock of 64 MiB of private anonymous memory "
+		   "(populate and lock, unlock) against the kernel's");
+	ml_name = BENCH_SIZE("mlock 64M anon, fresh, per page", "mlock 4M anon, fresh, per page");
+	mu_name = BENCH_SIZE("munlock 64M anon, resident, per page", "munlock 4M anon, resident, per page");
 	bench_machine_line();
 	printf("# median of %d repetitions; ns per page of one call over %lu MiB of private "
 	       "anonymous memory; usermm phys %lu MiB, warm\n", REPS, LOCK_BYTES >> 20, PHYS_BYTES >> 20);
@@ -126,13 +131,15 @@ int main(void)
 	if (kerr) {
 		printf("# kernel side not measured: mlock: %s (RLIMIT_MEMLOCK or CAP_IPC_LOCK)\n",
 		       strerror(-kerr));
-		bench_report("mlock 64M anon, fresh, per page", median(uml, REPS), 0);
-		bench_report("munlock 64M anon, resident, per page", median(umu, REPS), 0);
+		bench_report(ml_name, median(uml, REPS), 0);
+		bench_report(mu_name, median(umu, REPS), 0);
 		goto out;
 	}
-	bench_report_caveat("mlock 64M anon, fresh, per page", median(uml, REPS), median(kml, REPS),
+	bench_report_caveat(ml_name, median(uml, REPS), median(kml, REPS),
 			    "both populate with write faults (zeroed frames) and lock each page");
-	bench_report("munlock 64M anon, resident, per page", median(umu, REPS), median(kmu, REPS));
+	bench_kernel_variant("mlock");
+	bench_report(mu_name, median(umu, REPS), median(kmu, REPS));
+	bench_kernel_variant("munlock");
 out:
 	umm_mm_destroy(mm);
 out_sys:

@@ -8,8 +8,8 @@
  * The story: a data file mapped shared and private, demand paging,
  * copy-on-write, writeback to the file, anonymous memory, fork, the
  * signal-style errors, prefaulting (MAP_POPULATE, umm_prepage), a
- * nonlinear window (umm_remap_file_pages), then the capabilities that
- * other parts of the library bring (reclaim and swap, mlock, MMU
+ * nonlinear window (umm_remap_file_pages), mlock, then the capabilities
+ * that other parts of the library bring (reclaim and swap, MMU
  * notifiers, the host MMU).
  *
  * Adding a section: write `static int demo_NAME(struct demo *d)` (print
@@ -323,6 +323,43 @@ static int demo_reclaim(struct demo *d)
 	return 0;
 }
 
+/*
+ * demo_mlock - lock the middle of a mapping: it is brought in at once,
+ * becomes a VMA of its own, refuses MADV_DONTNEED, and merges back into
+ * one VMA when unlocked.  (Its pages are marked unevictable, which
+ * reclaim honours; this section does not run reclaim.)
+ */
+static int demo_mlock(struct demo *d)
+{
+	enum { PAGES = 64, LOCKED = 32 };
+	struct umm_mm_stats a, b, c;
+	uintptr_t m;
+	int err;
+
+	TRY(umm_mmap(d->mm, 0, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		     NULL, 0, &m));
+	a = mm_stat(d->mm);
+	TRY(umm_mlock(d->mm, m + 16 * PAGE, LOCKED * PAGE));
+	b = mm_stat(d->mm);
+	printf("  umm_mlock of %d of its %d pages: rss anon %lu -> %lu, locked pages %lu -> %lu, "
+	       "VMAs %lu -> %lu\n", LOCKED, PAGES, a.rss_anon, b.rss_anon, a.locked_vm, b.locked_vm,
+	       a.nr_vmas, b.nr_vmas);
+	expect(d, b.rss_anon - a.rss_anon == LOCKED, "the locked pages are brought in at once");
+	expect(d, b.locked_vm - a.locked_vm == LOCKED, "locked_vm counts them");
+	expect(d, b.nr_vmas == a.nr_vmas + 2, "the locked middle is a VMA of its own");
+	err = umm_madvise(d->mm, m + 16 * PAGE, PAGE, MADV_DONTNEED);
+	printf("  MADV_DONTNEED on a locked page: %s\n", err ? umm_strerror(err) : "done");
+	expect(d, err == -EINVAL, "a locked page is not dropped");
+	TRY(umm_munlock(d->mm, m, PAGES * PAGE));
+	c = mm_stat(d->mm);
+	printf("  umm_munlock of the whole mapping: locked pages %lu, VMAs %lu\n", c.locked_vm,
+	       c.nr_vmas);
+	expect(d, c.locked_vm == a.locked_vm && c.nr_vmas == a.nr_vmas,
+	       "unlocked, the mapping is one VMA again");
+	TRY(umm_munmap(d->mm, m, PAGES * PAGE));
+	return 0;
+}
+
 static int demo_final(struct demo *d)
 {
 	umm_mm_dump_maps(d->mm, stdout);
@@ -349,7 +386,7 @@ static const struct demo_section sections[] = {
 	{ "a nonlinear window: umm_remap_file_pages shows any object page anywhere in one VMA",
 	  demo_remap },
 	{ "reclaim and swap: more data than physical memory", demo_reclaim },
-	{ "mlock: pages that reclaim leaves alone", NULL },
+	{ "mlock: a locked range is brought in, kept apart, and left alone", demo_mlock },
 	{ "MMU notifiers: a device mirror kept in step with the page tables", NULL },
 	{ "the host MMU: usermm pages mapped by the real MMU", NULL },
 	{ "the address space now", demo_final },
