@@ -8,8 +8,8 @@
  * The story: a data file mapped shared and private, demand paging,
  * copy-on-write, writeback to the file, anonymous memory, fork, the
  * signal-style errors, prefaulting (MAP_POPULATE, umm_prepage), a
- * nonlinear window (umm_remap_file_pages), mlock, then the capabilities
- * that other parts of the library bring (reclaim and swap, MMU
+ * nonlinear window (umm_remap_file_pages), then the capabilities that
+ * other parts of the library bring (reclaim and swap, mlock, MMU
  * notifiers, the host MMU).
  *
  * Adding a section: write `static int demo_NAME(struct demo *d)` (print
