@@ -186,6 +186,18 @@ int swapin_readahead(struct umm_system *sys, swp_entry_t entry, struct page **pa
  */
 int swap_out_page(struct page *page);
 
+/* Pages one swap_out_pages call takes. */
+#define SWAP_OUT_BATCH 64
+/*
+ * swap_out_pages - swap_out_page for nr <= SWAP_OUT_BATCH pages at once,
+ * so that the slots of the anonymous ones are consecutive and written
+ * with one backend write per run: pages are trylocked (busy: -EBUSY),
+ * unmapped, written, and leave the swap cache.  The caller holds a
+ * reference on each page and no lock.  results[i] gets page i's result
+ * (as swap_out_page's).  Returns the number of pages that left memory.
+ */
+unsigned int swap_out_pages(struct page **pages, unsigned int nr, int *results);
+
 /*
  * shmem_swapout - the shmem half of swap_out_page: a locked shmem
  * page-cache page leaves the cache for a slot recorded in the object.
@@ -211,6 +223,7 @@ struct swap_stats {
 	unsigned long pswpin, pswpout;    /* pages read, written */
 	unsigned long cache_hits;         /* swap-ins served from the swap cache */
 	unsigned long read_errors, write_errors, full;
+	unsigned long read_requests, write_requests;   /* backend calls */
 	unsigned long cache_pages;        /* pages in the swap cache */
 	unsigned long shmem_pages;        /* slots held by shmem objects */
 };

@@ -54,6 +54,7 @@ struct swap_info {
 
 	_Atomic unsigned long stat_pswpin, stat_pswpout, stat_cache_hits;
 	_Atomic unsigned long stat_read_errors, stat_write_errors, stat_full;
+	_Atomic unsigned long stat_read_requests, stat_write_requests;  /* backend calls */
 };
 
 /* The backends (swap_backend.h). */

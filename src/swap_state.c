@@ -52,6 +52,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include "swap_internal.h"
 #include "system.h"
@@ -196,6 +197,7 @@ int swap_readpages(struct umm_system *sys, swp_entry_t entry, struct page **page
 
 		for (unsigned int i = 0; i < n; i++)
 			bufs[i] = page_address(pages[done + i]);
+		atomic_fetch_add(&si->stat_read_requests, 1);
 		if (should_fail(&sys->fail_swap_read))
 			err = -EIO;
 		else
@@ -228,6 +230,7 @@ int swap_write_slots(struct umm_system *sys, swp_entry_t entry, struct page **pa
 
 		for (unsigned int i = 0; i < n; i++)
 			bufs[i] = page_address(pages[done + i]);
+		atomic_fetch_add(&si->stat_write_requests, 1);
 		if (should_fail(&sys->fail_swap_write))
 			err = -EIO;
 		else
@@ -488,6 +491,104 @@ int swap_out_page(struct page *page)
 out:
 	unlock_page(page);
 	return err;
+}
+
+/* entry_cmp - qsort order of swap-cache pages by entry. */
+static int entry_cmp(const void *a, const void *b)
+{
+	unsigned long x = (*(struct page *const *)a)->private, y = (*(struct page *const *)b)->private;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * swap_out_prepare - the first half of swap_out_pages for one page:
+ * trylock it and, for an anonymous page, give it a slot and unmap it.
+ * Returns 1 with the page locked, unmapped and in the swap cache (the
+ * rest is the caller's), or the page's final result with it unlocked
+ * (a shmem page is done here).
+ */
+static int swap_out_prepare(struct page *page)
+{
+	struct umm_system *sys = page_sys(page);
+	bool added = false;
+	int err = 0;
+
+	if (!swap_enabled(sys))
+		return -ENOSPC;
+	if (!trylock_page(page))
+		return -EBUSY;
+	if (!PageAnon(page)) {
+		err = page->mapping && page->mapping->type == OBJ_SHMEM ? shmem_swapout(page) : -EINVAL;
+		unlock_page(page);
+		return err;
+	}
+	if (!PageSwapCache(page)) {
+		err = add_to_swap(page);
+		added = !err;
+	}
+	if (!err && try_to_unmap(page, swp_entry_to_pte((swp_entry_t){ page->private })) != SWAP_SUCCESS) {
+		err = -EBUSY;
+		if (added && swap_count(sys, (swp_entry_t){ page->private }) == 0)
+			__delete_from_swap_cache(page);
+	}
+	if (err) {
+		unlock_page(page);
+		return err;
+	}
+	return 1;
+}
+
+/**
+ * swap_out_pages - swap_out_page for up to SWAP_OUT_BATCH pages at once
+ * (swap.h): each page is trylocked (a busy one is -EBUSY), the anonymous
+ * ones get slots back to back and are unmapped, then the dirty ones are
+ * written in runs of consecutive slots, one backend write per run, and
+ * leave the swap cache.  The caller holds a reference on each page (kept)
+ * and no lock.  results[i] is page i's result as swap_out_page defines
+ * it.  Returns the number of pages that left memory.
+ */
+unsigned int swap_out_pages(struct page **pages, unsigned int nr, int *results)
+{
+	struct page *w[SWAP_OUT_BATCH];
+	unsigned int nw = 0, done = 0;
+
+	VM_BUG_ON(nr > SWAP_OUT_BATCH);
+	for (unsigned int i = 0; i < nr; i++) {
+		results[i] = swap_out_prepare(pages[i]);
+		if (results[i] == 1 && PageDirty(pages[i]))
+			w[nw++] = pages[i];
+	}
+	/* the writes, one per run of consecutive slots; a failed page is left dirty */
+	qsort(w, nw, sizeof(w[0]), entry_cmp);
+	for (unsigned int i = 0; i < nw;) {
+		unsigned int j = i + 1;
+
+		while (j < nw && w[j]->private == w[j - 1]->private + 1 && page_sys(w[j]) == page_sys(w[i]))
+			j++;
+		(void)swap_writepages(&w[i], j - i);
+		i = j;
+	}
+	for (unsigned int i = 0; i < nr; i++) {
+		struct page *page = pages[i];
+
+		if (results[i] != 1) {
+			done += results[i] == 0;
+			continue;
+		}
+		if (PageDirty(page))
+			results[i] = -EIO;      /* stays cached and dirty: its swap ptes find it */
+		else if (page_count(page) != 2)
+			results[i] = -EBUSY;    /* someone found it in the cache */
+		else
+			results[i] = 0;
+		if (!results[i]) {
+			__delete_from_swap_cache(page);
+			done++;
+		}
+		unlock_page(page);
+	}
+	return done;
 }
 
 /**

@@ -491,6 +491,8 @@ void swap_get_stats(struct umm_system *sys, struct swap_stats *st)
 	st->read_errors = atomic_load(&si->stat_read_errors);
 	st->write_errors = atomic_load(&si->stat_write_errors);
 	st->full = atomic_load(&si->stat_full);
+	st->read_requests = atomic_load(&si->stat_read_requests);
+	st->write_requests = atomic_load(&si->stat_write_requests);
 	st->cache_pages = (unsigned long)atomic_load(&si->nr_cache_pages);
 	st->shmem_pages = (unsigned long)atomic_load(&si->nr_shmem_slots);
 }

@@ -302,6 +302,47 @@ static void test_anon_out_in(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/* a batch of evictions: consecutive slots, one write per run; a failed write keeps them all */
+static void test_batch(void)
+{
+	enum { N = 40 };
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mm = new_mm(sys);
+	uintptr_t a = map(mm, N * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL);
+	struct page *pages[N];
+	int res[N];
+	unsigned long w0;
+
+	fill(mm, a, N * PS, 111);
+	for (int i = 0; i < N; i++)
+		pages[i] = get_page_at(mm, a + i * PS);
+	REQUIRE(umm_inject_fault(sys, UMM_INJECT_SWAP_WRITE, 0, 1) == 0);
+	CHECK_EQ(swap_out_pages(pages, N, res), 0);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(res[i], -EIO);
+	CHECK_EQ(sstats(sys).swap_write_errors, 1);
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK_EQ(holds(mm, a, N * PS, 111), 0);                 /* nothing lost; back from the cache */
+	CHECK_EQ(sstats(sys).pswpin, 0);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	w0 = sstats(sys).swap_write_requests;
+	CHECK_EQ(swap_out_pages(pages, N, res), N);
+	for (int i = 0; i < N; i++) {
+		CHECK_EQ(res[i], 0);
+		put_page(pages[i]);
+	}
+	CHECK_EQ(sstats(sys).swap_write_requests, w0 + 1);      /* 40 consecutive slots, one write */
+	CHECK_EQ(sstats(sys).pswpout, N);
+	CHECK_EQ(sstats(sys).swap_cache_pages, 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK_EQ(holds(mm, a, N * PS, 111), 0);
+	/* read ahead by aligned windows: 40 consecutive slots span 5 or 6 of them */
+	CHECK(sstats(sys).swap_read_requests >= N / SWAP_RA_PAGES);
+	CHECK(sstats(sys).swap_read_requests <= N / SWAP_RA_PAGES + 1);
+	umm_mm_destroy(mm);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 /* munmap, MADV_DONTNEED and exit let go of slots; a partial swap of a range is fine */
 static void test_anon_free_slots(void)
 {
@@ -733,6 +774,25 @@ static int evict(struct umm_mm *mm, uintptr_t addr)
 	return err == 0;
 }
 
+/* evict_batch - swap_out_pages over the nr pages at addr that are mapped */
+static int evict_batch(struct umm_mm *mm, uintptr_t addr, unsigned int nr)
+{
+	struct page *pages[SWAP_OUT_BATCH];
+	int res[SWAP_OUT_BATCH];
+	unsigned int n = 0, done;
+
+	for (unsigned int i = 0; i < nr && n < SWAP_OUT_BATCH; i++) {
+		pages[n] = get_page_at(mm, addr + i * PS);
+		n += pages[n] != NULL;
+	}
+	done = swap_out_pages(pages, n, res);
+	for (unsigned int i = 0; i < n; i++) {
+		CHECK(res[i] == 0 || res[i] == -EBUSY);
+		put_page(pages[i]);
+	}
+	return (int)done;
+}
+
 static void test_concurrent(void)
 {
 	struct conc c = { 0 };
@@ -761,7 +821,8 @@ static void test_concurrent(void)
 		uint64_t r = test_rnd(&rnd);
 		unsigned int i = (unsigned int)(r % TPAGES);
 
-		switch ((r >> 32) % 4) {
+		switch ((r >> 32) % 5) {
+		case 4: evicted += evict_batch(c.mm, c.w, WRITERS * WPAGES); break;
 		case 0: evicted += evict(c.mm, c.a + i * PS); break;
 		case 1: evicted += evict(c.child, c.a + i * PS); break;
 		case 2: evicted += evict(c.mm, c.s + i * PS); break;
@@ -795,6 +856,7 @@ int main(void)
 	RUN(test_config_errors);
 	RUN(test_no_swap);
 	RUN(test_anon_out_in);
+	RUN(test_batch);
 	RUN(test_anon_free_slots);
 	RUN(test_fork_shared);
 	RUN(test_fork_then_swap);
