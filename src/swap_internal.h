@@ -37,6 +37,9 @@ struct swap_info {
 	struct swap_backend *bdev;
 	uint64_t nr_slots;              /* slot 0 included, never handed out */
 	_Atomic uint32_t *map;          /* per slot: holders | SWAP_HAS_CACHE (atomic) */
+	_Atomic unsigned long *origin;  /* per slot: the origin record (page->private) of a
+	                                   private copy in a nonlinear window, 0 for none;
+	                                   set by add_to_swap, cleared when the slot is released */
 
 	pthread_mutex_t lock;           /* allocator: the fields below up to nr_used */
 	uint64_t *used;                 /* bitmap: slot allocated */

@@ -96,6 +96,7 @@ struct page *lookup_swap_cache(struct umm_system *sys, swp_entry_t entry)
 int add_to_swap_cache(struct page *page, swp_entry_t entry)
 {
 	struct swap_info *si = page_sys(page)->swap;
+	unsigned long old_private = page->private;
 	int err;
 
 	VM_BUG_ON(!PageLocked(page) || PageSwapCache(page));
@@ -108,7 +109,7 @@ int add_to_swap_cache(struct page *page, swp_entry_t entry)
 	if (err) {
 		VM_BUG_ON(err == -EEXIST);      /* the claim excludes it */
 		ClearPageSwapCache(page);
-		page->private = 0;
+		page->private = old_private;
 		put_page(page);
 		return -ENOMEM;
 	}
@@ -137,7 +138,7 @@ static void __delete_from_swap_cache(struct page *page)
 	VM_BUG_ON(old != page);
 	(void)old;
 	ClearPageSwapCache(page);
-	page->private = 0;
+	page->private = swap_origin(sys, entry);        /* a nonlinear copy's record comes back */
 	atomic_fetch_sub(&si->nr_cache_pages, 1);
 	swapcache_clear(sys, entry);
 	put_page(page);
@@ -155,9 +156,11 @@ void delete_from_swap_cache(struct page *page)
 
 /**
  * add_to_swap - give a locked anonymous page a slot and the swap cache,
- * dirty (swap.h).  Takes si->lock and si->cache_lock.  0, -ENOSPC (no
- * swap, or full), -ENOMEM (radix-tree node), -EINVAL (not anonymous, or
- * a private copy in a nonlinear window: page->private holds its origin).
+ * dirty (swap.h).  A private copy's origin record (page->private, a
+ * nonlinear window's) is kept with the slot while the cache uses
+ * page->private for the entry.  Takes si->lock and si->cache_lock.  0,
+ * -ENOSPC (no swap, or full), -ENOMEM (radix-tree node), -EINVAL (not
+ * anonymous).
  */
 int add_to_swap(struct page *page)
 {
@@ -166,11 +169,12 @@ int add_to_swap(struct page *page)
 	int err;
 
 	VM_BUG_ON(!PageLocked(page) || PageSwapCache(page));
-	if (!PageAnon(page) || page->private)
+	if (!PageAnon(page))
 		return -EINVAL;
 	err = get_swap_page(sys, &entry);
 	if (err)
 		return err;
+	atomic_store(&sys->swap->origin[entry.val], page->private);
 	err = add_to_swap_cache(page, entry);
 	if (err) {
 		swapcache_clear(sys, entry);
@@ -278,6 +282,18 @@ int swap_writepages(struct page **pages, unsigned int nr)
 int swap_writepage(struct page *page)
 {
 	return swap_writepages(&page, 1);
+}
+
+/**
+ * swap_page_origin - the origin record of an anon page (memory.c): kept
+ * with its slot while the page is in the swap cache, else page->private.
+ * Page locked, or its pte's table lock held.
+ */
+unsigned long swap_page_origin(const struct page *page)
+{
+	if (!PageSwapCache(page))
+		return page->private;
+	return swap_origin(page_sys(page), (swp_entry_t){ page->private });
 }
 
 /**

@@ -195,6 +195,7 @@ static void swap_release(struct swap_info *si, uint64_t slot)
 	pthread_mutex_lock(&si->lock);
 	VM_BUG_ON(!slot_used(si, slot));
 	si->used[slot / 64] &= ~(1ULL << (slot % 64));
+	atomic_store(&si->origin[slot], 0);
 	si->cluster_used[cl]--;
 	si->nr_used--;
 	if (si->cluster_used[cl] == 0 && si->bdev->ops->discard) {
@@ -320,6 +321,18 @@ unsigned int swap_count(struct umm_system *sys, swp_entry_t entry)
 }
 
 /**
+ * swap_origin - the origin record kept with @entry's slot (the
+ * page->private of a private copy in a nonlinear window, memory.c), 0
+ * for none or an invalid entry.  No locks.
+ */
+unsigned long swap_origin(struct umm_system *sys, swp_entry_t entry)
+{
+	if (!swap_entry_valid(sys, entry))
+		return 0;
+	return atomic_load(&sys->swap->origin[entry.val]);
+}
+
+/**
  * swapcache_prepare - claim @entry for the swap cache.  Atomic.
  * 0, -EEXIST (the cache has it, or another thread is adding it), -ENOENT
  * (no holder: the slot was freed, or the entry is invalid).
@@ -410,11 +423,12 @@ int swap_system_init(struct umm_system *sys)
 	si->nr_slots = nr;
 	si->nr_clusters = (nr + SWAPFILE_CLUSTER - 1) / SWAPFILE_CLUSTER;
 	si->map = calloc(nr, sizeof(*si->map));
+	si->origin = calloc(nr, sizeof(*si->origin));
 	si->used = calloc((nr + 63) / 64, sizeof(*si->used));
 	si->cluster_used = calloc(si->nr_clusters, sizeof(*si->cluster_used));
 	si->cluster_busy = calloc(si->nr_clusters, sizeof(*si->cluster_busy));
 	err = -ENOMEM;
-	if (!si->map || !si->used || !si->cluster_used || !si->cluster_busy)
+	if (!si->map || !si->origin || !si->used || !si->cluster_used || !si->cluster_busy)
 		goto err_free;
 	err = ops->open(cfg->swap_path, nr, &si->bdev);
 	if (err)
@@ -432,6 +446,7 @@ err_free:
 	free(si->cluster_busy);
 	free(si->cluster_used);
 	free(si->used);
+	free((void *)si->origin);
 	free((void *)si->map);
 	free(si);
 	return err;
@@ -457,6 +472,7 @@ void swap_system_destroy(struct umm_system *sys)
 	free(si->cluster_busy);
 	free(si->cluster_used);
 	free(si->used);
+	free((void *)si->origin);
 	free((void *)si->map);
 	free(si);
 	sys->swap = NULL;

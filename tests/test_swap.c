@@ -512,6 +512,55 @@ static void test_swap_ptes_in_calls(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/* a private copy in a nonlinear window keeps its origin through swap (DONTNEED, truncate) */
+static unsigned char file_byte(size_t i)
+{
+	return (unsigned char)(i * 13 + (i >> 12) + 5);
+}
+
+static void test_nonlinear_copy(void)
+{
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mm = new_mm(sys);
+	struct umm_object *obj;
+	int fd = test_tmpfile(8 * PS, file_byte);
+	unsigned char buf[PS];
+	uintptr_t w;
+
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	close(fd);
+	w = map(mm, 4 * PS, MAP_PRIVATE, obj);
+	REQUIRE(umm_remap_file_pages(mm, w, PS, 0, 5, 0) == 0);        /* window page 0 shows file page 5 */
+	REQUIRE(umm_remap_file_pages(mm, w + PS, PS, 0, 6, 0) == 0);
+	fill(mm, w, PS, 121);                                   /* private copies, origins 5 and 6 */
+	fill(mm, w + PS, PS, 122);
+	CHECK_EQ(swap_out_at(mm, w), 0);
+	CHECK_EQ(swap_out_at(mm, w + PS), 0);
+	CHECK(pte_is_swap(pte_at(mm, w)));
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK_EQ(holds(mm, w, PS, 121), 0);                     /* the copy comes back */
+	CHECK_EQ(swap_out_at(mm, w), 0);
+	/* DONTNEED drops the copies and leaves the file ptes: the file pages show again */
+	CHECK_EQ(umm_madvise(mm, w, 2 * PS, MADV_DONTNEED), 0);
+	CHECK(pte_is_file(pte_at(mm, w)) && pte_to_pgoff(pte_at(mm, w)) == 5);
+	CHECK(pte_is_file(pte_at(mm, w + PS)) && pte_to_pgoff(pte_at(mm, w + PS)) == 6);
+	CHECK_EQ(umm_read(mm, w, buf, PS), 0);
+	CHECK_EQ(buf[0], file_byte(5 * PS));
+	CHECK_EQ(buf[PS - 1], file_byte(6 * PS - 1));
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	/* truncate past a swapped-out copy's origin drops it too */
+	fill(mm, w + PS, PS, 123);
+	CHECK_EQ(swap_out_at(mm, w + PS), 0);
+	CHECK_EQ(umm_object_truncate(obj, 6 * PS), 0);
+	CHECK(pte_is_file(pte_at(mm, w + PS)));
+	CHECK_EQ(umm_read(mm, w + PS, buf, 1), -EIO);           /* file page 6 is past the end */
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 /* ---- failures ---- */
 
 static void test_full_device(void)
@@ -861,6 +910,7 @@ int main(void)
 	RUN(test_fork_shared);
 	RUN(test_fork_then_swap);
 	RUN(test_swap_ptes_in_calls);
+	RUN(test_nonlinear_copy);
 	RUN(test_full_device);
 	RUN(test_write_error);
 	RUN(test_read_error);
