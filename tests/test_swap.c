@@ -499,10 +499,23 @@ static void test_swap_ptes_in_calls(void)
 	CHECK_EQ(holds(mm, b, N * PS, 41), 0);
 	for (int i = 0; i < N; i++)
 		CHECK_EQ(swap_out_at(mm, b + i * PS), 0);
-	CHECK_EQ(umm_madvise(mm, b, N * PS, MADV_POPULATE_READ), 0);
+	CHECK_EQ(umm_madvise(mm, b, N * PS, MADV_POPULATE_READ), 0);   /* swaps in */
 	CHECK_EQ(mstats(mm).swap_ents, 0);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(swap_out_at(mm, b + i * PS), 0);
+	CHECK_EQ(umm_madvise(mm, b, N / 2 * PS, MADV_POPULATE_WRITE), 0);
+	CHECK_EQ(mstats(mm).swap_ents, N / 2);
+	CHECK(pte_write(pte_at(mm, b)));
+	{
+		struct umm_prepage_tuple t = { b + N / 2 * PS, N / 2 * PS };
+
+		CHECK_EQ(umm_prepage(mm, &t, 1, 0), 0);
+		CHECK_EQ(mstats(mm).swap_ents, 0);
+	}
+	/* a pin swaps in, and a pinned page is not swapped out */
 	CHECK_EQ(swap_out_at(mm, b), 0);
 	CHECK_EQ(umm_pin_pages(mm, b, 1, UMM_PIN_WRITE, &pin), 1);
+	CHECK(!pte_is_swap(pte_at(mm, b)));
 	CHECK_EQ(swap_out_at(mm, b), -EBUSY);                   /* pinned: stays */
 	umm_unpin_pages(&pin, 1, UMM_PIN_WRITE);
 	CHECK_EQ(holds(mm, b, N * PS, 41), 0);
