@@ -50,7 +50,7 @@ struct swap_info {
 	struct swap_cursor cursor[NR_SLOT_STRIPES];
 	uint64_t nr_used;               /* allocated slots, slot 0 excluded */
 
-	pthread_mutex_t cache_lock;     /* the swap cache: cache */
+	pthread_rwlock_t cache_lock;    /* the swap cache: cache (read to look up) */
 	struct radix_tree cache;        /* slot -> page */
 	_Atomic long nr_cache_pages;
 	_Atomic long nr_shmem_slots;    /* holders that are shmem objects */

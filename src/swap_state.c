@@ -46,9 +46,10 @@
  * reclaim lands, until reclaim drops them: they are clean).
  *
  * Locks (order in lockdep.h): the page lock of the page(s) moved; no
- * page-table lock is held for I/O.  si->cache_lock is a leaf, taken for
- * each lookup, insert and delete, possibly under a pte table lock
- * (try_free_swap_cache_entry from zap, which only trylocks the page).
+ * page-table lock is held for I/O.  si->cache_lock, a reader-writer lock
+ * (read for lookups, write to insert or delete), is a leaf, taken
+ * possibly under a pte table lock (try_free_swap_cache_entry from zap,
+ * which only trylocks the page).
  */
 #include <errno.h>
 #include <sched.h>
@@ -78,11 +79,11 @@ struct page *lookup_swap_cache(struct umm_system *sys, swp_entry_t entry)
 
 	if (!si)
 		return NULL;
-	pthread_mutex_lock(&si->cache_lock);
+	pthread_rwlock_rdlock(&si->cache_lock);
 	page = radix_tree_lookup(&si->cache, entry.val);
 	if (page)
 		get_page(page);
-	pthread_mutex_unlock(&si->cache_lock);
+	pthread_rwlock_unlock(&si->cache_lock);
 	return page;
 }
 
@@ -103,9 +104,9 @@ int add_to_swap_cache(struct page *page, swp_entry_t entry)
 	get_page(page);
 	page->private = entry.val;
 	SetPageSwapCache(page);
-	pthread_mutex_lock(&si->cache_lock);
+	pthread_rwlock_wrlock(&si->cache_lock);
 	err = radix_tree_insert(&si->cache, entry.val, page);
-	pthread_mutex_unlock(&si->cache_lock);
+	pthread_rwlock_unlock(&si->cache_lock);
 	if (err) {
 		VM_BUG_ON(err == -EEXIST);      /* the claim excludes it */
 		ClearPageSwapCache(page);
@@ -132,9 +133,9 @@ static void __delete_from_swap_cache(struct page *page)
 
 	VM_BUG_ON(!PageLocked(page) || !PageSwapCache(page));
 	VM_BUG_ON(page_count(page) < 2);
-	pthread_mutex_lock(&si->cache_lock);
+	pthread_rwlock_wrlock(&si->cache_lock);
 	old = radix_tree_delete(&si->cache, entry.val);
-	pthread_mutex_unlock(&si->cache_lock);
+	pthread_rwlock_unlock(&si->cache_lock);
 	VM_BUG_ON(old != page);
 	(void)old;
 	ClearPageSwapCache(page);

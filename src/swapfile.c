@@ -437,7 +437,7 @@ int swap_system_init(struct umm_system *sys)
 	si->used[0] = 1;
 	si->cluster_used[0] = 1;
 	pthread_mutex_init(&si->lock, NULL);
-	pthread_mutex_init(&si->cache_lock, NULL);
+	pthread_rwlock_init(&si->cache_lock, NULL);
 	radix_tree_init(&si->cache);
 	sys->swap = si;
 	return 0;
@@ -468,7 +468,7 @@ void swap_system_destroy(struct umm_system *sys)
 			(unsigned long long)si->nr_used);
 	si->bdev->ops->close(si->bdev);
 	pthread_mutex_destroy(&si->lock);
-	pthread_mutex_destroy(&si->cache_lock);
+	pthread_rwlock_destroy(&si->cache_lock);
 	free(si->cluster_busy);
 	free(si->cluster_used);
 	free(si->used);
