@@ -657,6 +657,47 @@ static void test_read_error(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/* out of memory during swap-in and during a fork that copies swap ptes: reported, nothing changed */
+static void test_nomem(void)
+{
+	enum { N = 64 };
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mm = new_mm(sys), *child = NULL;
+	uintptr_t a = map(mm, N * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL);
+	char c;
+	int err = -ENOMEM, tries;
+
+	fill(mm, a, N * PS, 131);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(swap_out_at(mm, a + i * PS), 0);
+	REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, -1) == 0);
+	CHECK_EQ(umm_read(mm, a, &c, 1), -ENOMEM);
+	REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0) == 0);
+	CHECK(pte_is_swap(pte_at(mm, a)));
+	CHECK_EQ(sstats(sys).swap_used, N);
+	CHECK_EQ(sstats(sys).swap_cache_pages, 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	/* fork failing at each allocation in turn leaves the slots as they were */
+	for (tries = 0; err == -ENOMEM && tries < 64; tries++) {
+		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, tries, 1) == 0);
+		err = umm_fork(mm, &child);
+		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0) == 0);
+		if (err == -ENOMEM) {
+			CHECK_EQ(sstats(sys).swap_used, N);
+			CHECK_EQ(umm_system_check(sys), 0);
+		}
+	}
+	CHECK_EQ(err, 0);
+	CHECK(tries > 1);                       /* at least one fork failed first */
+	CHECK_EQ(mstats(child).swap_ents, N);
+	CHECK_EQ(holds(child, a, N * PS, 131), 0);
+	umm_mm_destroy(child);
+	CHECK_EQ(holds(mm, a, N * PS, 131), 0);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	umm_mm_destroy(mm);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 /* ---- shmem ---- */
 
 static void test_shmem(void)
@@ -927,6 +968,7 @@ int main(void)
 	RUN(test_full_device);
 	RUN(test_write_error);
 	RUN(test_read_error);
+	RUN(test_nomem);
 	RUN(test_shmem);
 	RUN(test_shmem_read_error);
 	RUN(test_concurrent);
