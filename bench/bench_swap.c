@@ -2,7 +2,7 @@
 /*
  * bench_swap.c - swapping anonymous pages out to a swap file and back in.
  *
- * usermm: a 32 MiB anonymous region is written, then every page is
+ * usermm: a 32 MiB anonymous region (1 MiB with --quick) is written, then every page is
  * evicted the way reclaim does it (swap_out_page, one page per call, or
  * swap_out_pages, 64 per call so a run of consecutive slots is one
  * write), then read back in address order (each fault reads its aligned
@@ -23,8 +23,10 @@
 #include "swap.h"
 
 #define PS 4096UL
-#define NPAGES 8192
-#define ROUNDS 5
+#define NPAGES_MAX 8192
+#define NPAGES ((int)BENCH_SIZE(NPAGES_MAX, 256))       /* --quick: 1 MiB */
+#define ROUNDS_MAX 5
+#define ROUNDS ((int)BENCH_SIZE(ROUNDS_MAX, 1))
 #define BATCH SWAP_OUT_BATCH
 
 #ifndef MADV_PAGEOUT
@@ -66,7 +68,7 @@ static void get_pages(struct umm_mm *mm, uintptr_t a, struct page **pages)
 /* umm_round - write the region, swap it out (batch pages per call), read it back; ns per page. */
 static int umm_round(struct umm_mm *mm, uintptr_t a, int batch, double *out_ns, double *in_ns)
 {
-	static struct page *pages[NPAGES];
+	static struct page *pages[NPAGES_MAX];
 	int res[BATCH];
 	uint64_t t0, t1, t2;
 
@@ -133,21 +135,23 @@ static int file_round(int fd, int batch, double *out_ns, double *in_ns)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	char path[] = "/tmp/usermm-bench-swap-XXXXXX";
 	struct umm_config cfg = { .phys_bytes = 128 << 20, .swap_bytes = 64 << 20 };
-	double uo[2][ROUNDS], ui[2][ROUNDS], ko[2][ROUNDS], ki[2][ROUNDS];
+	double uo[2][ROUNDS_MAX], ui[2][ROUNDS_MAX], ko[2][ROUNDS_MAX], ki[2][ROUNDS_MAX];
 	int batches[2] = { 1, BATCH }, host_swap = host_has_swap(), fd, err;
 	struct umm_system *sys;
 	struct umm_mm *mm;
 	uintptr_t a;
 	char *h = NULL;
 
+	bench_init(argc, argv, "anonymous pages out to a swap file and back in, per page "
+		   "(one page or 64 pages per eviction call)");
 	bench_machine_line();
 	print_loadavg();
-	printf("# swap: a 32 MiB anonymous region (%d pages) out to a swap file in /tmp and back in address order; per page, median of %d rounds\n",
-	       NPAGES, ROUNDS);
+	printf("# swap: a %d MiB anonymous region (%d pages) out to a swap file in /tmp and back in address order; per page, median of %d rounds\n",
+	       NPAGES / 256, NPAGES, ROUNDS);
 	buf = malloc(NPAGES * PS);
 	for (size_t i = 0; i < NPAGES * PS; i++)
 		buf[i] = (char)(i * 7 + (i >> 12));
@@ -200,17 +204,23 @@ int main(void)
 		double k_out = median(ko[b], ROUNDS), k_in = median(ki[b], ROUNDS);
 
 		snprintf(name, sizeof(name), "swap-out, %d page%s per call", batches[b], batches[b] > 1 ? "s" : "");
-		if (host_swap)
+		if (host_swap) {
 			bench_report_caveat(name, u_out, k_out, "per page; kernel: MADV_PAGEOUT of the same pages to the host's swap");
-		else
+			bench_kernel_variant("madvise MADV_PAGEOUT");
+		} else {
 			bench_report_different(name, u_out, k_out,
 					       "per page; the host has no swap: kernel is pwrite of the same pages to a file, no unmapping");
+			bench_kernel_variant("pwrite");
+		}
 		snprintf(name, sizeof(name), "swap-in after %d-page swap-outs", batches[b]);
-		if (host_swap)
+		if (host_swap) {
 			bench_report_caveat(name, u_in, k_in, "per page, sequential faults; usermm reads 8-slot windows");
-		else
+			bench_kernel_variant("faults after MADV_PAGEOUT");
+		} else {
 			bench_report_different(name, u_in, k_in,
 					       "per page; the host has no swap: kernel is pread of 8 pages per call, no faults");
+			bench_kernel_variant("pread");
+		}
 	}
 	{
 		struct umm_sys_stats st;
