@@ -44,7 +44,9 @@ struct swap_info {
 	pthread_mutex_t lock;           /* allocator: the fields below up to nr_used */
 	uint64_t *used;                 /* bitmap: slot allocated */
 	uint32_t *cluster_used;         /* allocated slots per cluster */
-	uint8_t *cluster_busy;          /* cluster being discarded: not handed out */
+	uint8_t *cluster_busy;          /* cluster waiting for or being discarded: not handed out */
+	uint64_t *discard_queue;        /* clusters wholly released, to discard (get_swap_page) */
+	_Atomic uint64_t nr_discard;    /* written under lock, peeked without */
 	uint64_t nr_clusters;
 	uint64_t next_cluster;          /* where the next search for a free cluster starts */
 	struct swap_cursor cursor[NR_SLOT_STRIPES];
