@@ -574,6 +574,46 @@ static void test_nonlinear_copy(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/* private copies of file pages (MAP_PRIVATE of a file) go to swap like anonymous memory */
+static void test_private_file_copy(void)
+{
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mm = new_mm(sys), *child;
+	struct umm_object *obj;
+	int fd = test_tmpfile(4 * PS, file_byte);
+	unsigned char buf[PS];
+	uintptr_t p;
+
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	close(fd);
+	p = map(mm, 4 * PS, MAP_PRIVATE, obj);
+	fill(mm, p, 2 * PS, 141);                               /* copies of pages 0 and 1 */
+	CHECK_EQ(umm_read(mm, p + 2 * PS, buf, 1), 0);          /* page 2 mapped from the cache */
+	CHECK_EQ(swap_out_at(mm, p), 0);
+	CHECK_EQ(swap_out_at(mm, p + PS), 0);
+	CHECK_EQ(swap_out_at(mm, p + 2 * PS), -EINVAL);         /* a file page does not go to swap */
+	CHECK_EQ(mstats(mm).swap_ents, 2);
+	REQUIRE(umm_fork(mm, &child) == 0);
+	CHECK_EQ(holds(child, p, 2 * PS, 141), 0);
+	fill(mm, p, PS, 142);
+	CHECK_EQ(holds(child, p, PS, 141), 0);
+	CHECK_EQ(holds(mm, p, PS, 142), 0);
+	CHECK_EQ(umm_read(child, p + 2 * PS, buf, PS), 0);
+	CHECK_EQ(buf[0], file_byte(2 * PS));
+	CHECK_EQ(umm_system_check(sys), 0);
+	/* truncate drops private copies of the truncated pages, swapped out or not */
+	CHECK(pte_is_swap(pte_at(mm, p + PS)));
+	CHECK_EQ(umm_object_truncate(obj, PS), 0);
+	CHECK_EQ(umm_read(mm, p + PS, buf, 1), -EIO);
+	CHECK_EQ(holds(mm, p, PS, 142), 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(child);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 /* ---- failures ---- */
 
 static void test_full_device(void)
@@ -965,6 +1005,7 @@ int main(void)
 	RUN(test_fork_then_swap);
 	RUN(test_swap_ptes_in_calls);
 	RUN(test_nonlinear_copy);
+	RUN(test_private_file_copy);
 	RUN(test_full_device);
 	RUN(test_write_error);
 	RUN(test_read_error);
