@@ -843,6 +843,115 @@ static void test_shmem_read_error(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/* ---- random operations against a model ---- */
+
+#define RPAGES 48
+#define RMMS 3
+
+/* page_is - does the page at addr hold seed's pattern (seed 0: zeros)? */
+static bool page_is(struct umm_mm *mm, uintptr_t addr, unsigned seed)
+{
+	unsigned char buf[PS];
+
+	if (umm_read(mm, addr, buf, PS))
+		return false;
+	for (size_t i = 0; i < PS; i++)
+		if (buf[i] != (seed ? pat(i, seed) : 0))
+			return false;
+	return true;
+}
+
+/*
+ * test_random - writes, reads, evictions (single and batched), forks,
+ * exits and MADV_DONTNEED in random order on up to RMMS address spaces
+ * sharing one layout; every read is checked against what the model says
+ * the page holds, and the swap accounting against umm_system_check.
+ */
+static void test_random(void)
+{
+	uint64_t rnd = test_seed("test_swap random", "UMM_SWAP_SEED", 20261129);
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mms[RMMS] = { new_mm(sys) };
+	unsigned model[RMMS][RPAGES] = { { 0 } };
+	unsigned next_seed = 1000;
+	int nmm = 1, steps = 3000;
+	uintptr_t a = map(mms[0], RPAGES * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL);
+
+	for (int step = 0; step < steps; step++) {
+		uint64_t r = test_rnd(&rnd);
+		int m = (int)((r >> 8) % (uint64_t)nmm);
+		unsigned int pg = (unsigned int)((r >> 16) % RPAGES);
+		struct umm_mm *mm = mms[m];
+
+		switch (r % 10) {
+		case 0: case 1:         /* write a page */
+			model[m][pg] = ++next_seed;
+			fill(mm, a + pg * PS, PS, model[m][pg]);
+			break;
+		case 2: case 3:         /* read and check */
+			CHECK(page_is(mm, a + pg * PS, model[m][pg]));
+			break;
+		case 4: case 5: {       /* evict one page */
+			int err = swap_out_at(mm, a + pg * PS);
+
+			CHECK(err == 0 || err == -ENOENT || err == -EBUSY);
+			break;
+		}
+		case 6: {               /* evict a batch */
+			unsigned int n = 0, i;
+			struct page *pages[16];
+			int res[16];
+
+			for (i = 0; i < 16 && pg + i < RPAGES; i++) {
+				pages[n] = get_page_at(mm, a + (pg + i) * PS);
+				n += pages[n] != NULL;
+			}
+			(void)swap_out_pages(pages, n, res);
+			for (i = 0; i < n; i++) {
+				CHECK(res[i] == 0 || res[i] == -EBUSY);
+				put_page(pages[i]);
+			}
+			break;
+		}
+		case 7:                 /* fork, or exit when full */
+			if (nmm < RMMS) {
+				REQUIRE(umm_fork(mm, &mms[nmm]) == 0);
+				memcpy(model[nmm], model[m], sizeof(model[m]));
+				nmm++;
+			} else {
+				umm_mm_destroy(mm);
+				mms[m] = mms[nmm - 1];
+				memcpy(model[m], model[nmm - 1], sizeof(model[m]));
+				nmm--;
+			}
+			break;
+		case 8: {               /* MADV_DONTNEED a few pages */
+			unsigned int n = MIN(4u, RPAGES - pg);
+
+			CHECK_EQ(umm_madvise(mm, a + pg * PS, n * PS, MADV_DONTNEED), 0);
+			for (unsigned int i = 0; i < n; i++)
+				model[m][pg + i] = 0;
+			break;
+		}
+		default:
+			if (step % 50 == 9)
+				CHECK_EQ(umm_system_check(sys), 0);
+			break;
+		}
+	}
+	for (int m = 0; m < nmm; m++)
+		for (int pg = 0; pg < RPAGES; pg++)
+			CHECK(page_is(mms[m], a + pg * PS, model[m][pg]));
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK(sstats(sys).pswpout > 0 && sstats(sys).pswpin > 0);
+	for (int m = 0; m < nmm; m++)
+		umm_mm_destroy(mms[m]);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	CHECK_EQ(sstats(sys).swap_cache_pages, 0);
+	CHECK_EQ(sstats(sys).anon_pages, 0);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 /* ---- concurrency ---- */
 
 #define READERS 2
@@ -1012,6 +1121,7 @@ int main(void)
 	RUN(test_nomem);
 	RUN(test_shmem);
 	RUN(test_shmem_read_error);
+	RUN(test_random);
 	RUN(test_concurrent);
 	return test_summary("test_swap");
 }
