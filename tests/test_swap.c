@@ -864,18 +864,24 @@ static bool page_is(struct umm_mm *mm, uintptr_t addr, unsigned seed)
 /*
  * test_random - writes, reads, evictions (single and batched), forks,
  * exits and MADV_DONTNEED in random order on up to RMMS address spaces
- * sharing one layout; every read is checked against what the model says
- * the page holds, and the swap accounting against umm_system_check.
+ * sharing one layout (a private anonymous region, and a shmem object all
+ * of them map shared, which is also truncated and extended); every read
+ * is checked against what the model says the page holds, and the swap
+ * accounting against umm_system_check.
  */
 static void test_random(void)
 {
 	uint64_t rnd = test_seed("test_swap random", "UMM_SWAP_SEED", 20261129);
 	struct umm_system *sys = new_system(8 << 20, 1 << 20);
 	struct umm_mm *mms[RMMS] = { new_mm(sys) };
-	unsigned model[RMMS][RPAGES] = { { 0 } };
+	unsigned model[RMMS][RPAGES] = { { 0 } }, shmodel[RPAGES] = { 0 };
 	unsigned next_seed = 1000;
 	int nmm = 1, steps = 3000;
-	uintptr_t a = map(mms[0], RPAGES * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL);
+	uintptr_t a = map(mms[0], RPAGES * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL), sa;
+	struct umm_object *shm;
+
+	REQUIRE(umm_object_create_shmem(sys, RPAGES * PS, &shm) == 0);
+	sa = map(mms[0], RPAGES * PS, MAP_SHARED, shm);         /* forks share it */
 
 	for (int step = 0; step < steps; step++) {
 		uint64_t r = test_rnd(&rnd);
@@ -883,7 +889,28 @@ static void test_random(void)
 		unsigned int pg = (unsigned int)((r >> 16) % RPAGES);
 		struct umm_mm *mm = mms[m];
 
-		switch (r % 10) {
+		switch (r % 14) {
+		case 10:                /* shmem: write through any mm */
+			shmodel[pg] = ++next_seed;
+			fill(mm, sa + pg * PS, PS, shmodel[pg]);
+			break;
+		case 11:                /* shmem: read and check */
+			CHECK(page_is(mm, sa + pg * PS, shmodel[pg]));
+			break;
+		case 12: {              /* shmem: evict */
+			int err = swap_out_at(mm, sa + pg * PS);
+
+			CHECK(err == 0 || err == -ENOENT || err == -EBUSY);
+			break;
+		}
+		case 13:                /* shmem: truncate at a page and extend again */
+			if ((r >> 40) % 4 == 0) {
+				CHECK_EQ(umm_object_truncate(shm, (uint64_t)pg * PS), 0);
+				CHECK_EQ(umm_object_truncate(shm, RPAGES * PS), 0);
+				for (unsigned int i = pg; i < RPAGES; i++)
+					shmodel[i] = 0;
+			}
+			break;
 		case 0: case 1:         /* write a page */
 			model[m][pg] = ++next_seed;
 			fill(mm, a + pg * PS, PS, model[m][pg]);
@@ -940,12 +967,15 @@ static void test_random(void)
 		}
 	}
 	for (int m = 0; m < nmm; m++)
-		for (int pg = 0; pg < RPAGES; pg++)
+		for (int pg = 0; pg < RPAGES; pg++) {
 			CHECK(page_is(mms[m], a + pg * PS, model[m][pg]));
+			CHECK(page_is(mms[m], sa + pg * PS, shmodel[pg]));
+		}
 	CHECK_EQ(umm_system_check(sys), 0);
 	CHECK(sstats(sys).pswpout > 0 && sstats(sys).pswpin > 0);
 	for (int m = 0; m < nmm; m++)
 		umm_mm_destroy(mms[m]);
+	umm_object_put(shm);
 	CHECK_EQ(sstats(sys).swap_used, 0);
 	CHECK_EQ(sstats(sys).swap_cache_pages, 0);
 	CHECK_EQ(sstats(sys).anon_pages, 0);
