@@ -614,6 +614,32 @@ static void test_private_file_copy(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/* mlock brings swapped-out pages back and keeps them; munlock lets them go again */
+static void test_mlock(void)
+{
+	enum { N = 8 };
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mm = new_mm(sys);
+	uintptr_t a = map(mm, N * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL);
+
+	fill(mm, a, N * PS, 151);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(swap_out_at(mm, a + i * PS), 0);
+	CHECK_EQ(umm_mlock(mm, a, N * PS), 0);                  /* populates: swaps in */
+	CHECK_EQ(mstats(mm).swap_ents, 0);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(swap_out_at(mm, a + i * PS), -EBUSY);  /* locked: stays */
+	CHECK_EQ(holds(mm, a, N * PS, 151), 0);
+	CHECK_EQ(umm_munlock(mm, a, N * PS), 0);
+	CHECK_EQ(swap_out_at(mm, a), 0);
+	CHECK_EQ(holds(mm, a, N * PS, 151), 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 /* ---- failures ---- */
 
 static void test_full_device(void)
@@ -1145,6 +1171,7 @@ int main(void)
 	RUN(test_swap_ptes_in_calls);
 	RUN(test_nonlinear_copy);
 	RUN(test_private_file_copy);
+	RUN(test_mlock);
 	RUN(test_full_device);
 	RUN(test_write_error);
 	RUN(test_read_error);
