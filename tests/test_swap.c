@@ -658,8 +658,18 @@ static void test_full_device(void)
 		full += err == -ENOSPC;
 	}
 	CHECK_EQ(full, N - SLOTS);
+	{
+		struct page *page = get_page_at(mm, a + (N - 1) * PS);
+
+		REQUIRE(page);
+		lock_page(page);
+		CHECK_EQ(add_to_swap(page), -ENOSPC);           /* what reclaim sees */
+		CHECK(!PageSwapCache(page));
+		unlock_page(page);
+		put_page(page);
+	}
 	CHECK_EQ(sstats(sys).swap_used, SLOTS);
-	CHECK_EQ(sstats(sys).swap_full, N - SLOTS);
+	CHECK_EQ(sstats(sys).swap_full, N - SLOTS + 1);
 	CHECK_EQ(nr_swap_pages_free(sys), 0);
 	CHECK_EQ(umm_system_check(sys), 0);
 	CHECK_EQ(holds(mm, a, N * PS, 51), 0);                  /* nothing lost */
