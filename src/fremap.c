@@ -41,7 +41,8 @@
  * ptes of a nonlinear VMA back into file ptes: truncate
  * (unmap_mapping_range) and zap_page_range_keep (umm_madvise's
  * MADV_DONTNEED); umm_mincore looks a file pte's page up in the cache.
- * munmap clears them.  fork copies file ptes; mremap moves them (the moved
+ * munmap clears them.  umm_msync of a range of a window writes back the
+ * object pages its ptes show (msync.c).  fork copies file ptes; mremap moves them (the moved
  * part keeps VM_NONLINEAR); mprotect splits a nonlinear VMA into
  * nonlinear VMAs; nonlinear VMAs are never merged.  Truncate and
  * page_mkclean (writeback) find a page wherever it sits in a window by

@@ -8,7 +8,8 @@
  * protection (-EFAULT exactly where it forbids, mprotect resets it), the
  * layout surviving a zap that is not an unmap and truncate-and-extend,
  * fork, munmap/mremap of part of a window, writeback to the right file
- * offsets, the vectored form (= the single calls, atomic on a bad entry)
+ * offsets, umm_msync of part of a window (present, file and empty ptes),
+ * the vectored form (= the single calls, atomic on a bad entry)
  * and the invariant checker's view of file ptes.
  */
 #include <fcntl.h>
@@ -569,6 +570,67 @@ static void test_writeback_offsets(void)
 	teardown();
 }
 
+/* file_word - the 32-bit word at byte off of fd. */
+static uint32_t file_word(int fd, off_t off)
+{
+	uint32_t v = 0;
+
+	REQUIRE(pread(fd, &v, sizeof(v), off) == 4);
+	return v;
+}
+
+/*
+ * umm_msync of (part of) a window writes the object pages that part shows
+ * - through present ptes and through file ptes (the page zapped by
+ * MADV_DONTNEED, still dirty in the cache) - and nothing else.
+ */
+static void test_msync_window(void)
+{
+	setup();
+	int fd = test_tmpfile(16 * P, tag_fill);
+	struct umm_object *obj = open_file(fd);
+	uintptr_t w = map_obj(obj, 8, PROT_READ | PROT_WRITE);
+	uint64_t shows[8];
+
+	/* window pages 0..5 show file pages 15..10; 6 and 7 are not remapped (linear) */
+	for (size_t i = 0; i < 8; i++) {
+		shows[i] = i < 6 ? 15 - i : i;
+		if (i < 6)
+			CHECK_EQ(umm_remap_file_pages(mm, w + i * P, P, 0, shows[i], 0), 0);
+	}
+	for (size_t i = 0; i < 7; i++) {
+		uint32_t v = 0xc0de0000u + (uint32_t)i;
+
+		CHECK_EQ(umm_write(mm, w + i * P + 100, &v, sizeof(v)), 0);
+	}
+	/* window page 7 stays untouched (an empty pte); file page 7 is dirtied elsewhere */
+	{
+		uintptr_t l = map_obj(obj, 8, PROT_READ | PROT_WRITE);
+		uint32_t v = 0xc0de0007u;
+
+		CHECK_EQ(umm_write(mm, l + 7 * P + 100, &v, sizeof(v)), 0);
+		CHECK_EQ(umm_munmap(mm, l, 8 * P), 0);
+	}
+	CHECK_EQ(pte_at(mm, w + 7 * P), 0);
+	CHECK_EQ(umm_madvise(mm, w + 3 * P, P, MADV_DONTNEED), 0);   /* page 3: a file pte now */
+	CHECK(pte_is_file(pte_at(mm, w + 3 * P)));
+	/* window pages 2..4 */
+	CHECK_EQ(umm_msync(mm, w + 2 * P, 3 * P, MS_SYNC), 0);
+	for (size_t i = 0; i < 8; i++)
+		CHECK_EQ(file_word(fd, (off_t)(shows[i] * P + 100)),
+			 i >= 2 && i <= 4 ? 0xc0de0000u + (uint32_t)i : 0x11111111u);
+	/* the whole window, the empty pte's linear page included */
+	CHECK_EQ(umm_msync(mm, w, 8 * P, MS_ASYNC), 0);
+	for (size_t i = 0; i < 8; i++)
+		CHECK_EQ(file_word(fd, (off_t)(shows[i] * P + 100)), 0xc0de0000u + (uint32_t)i);
+	for (size_t pg = 0; pg < 6; pg++)
+		CHECK_EQ(file_word(fd, (off_t)(pg * P + 100)), 0x11111111u);
+	CHECK_EQ(umm_munmap(mm, w, 8 * P), 0);
+	umm_object_put(obj);
+	close(fd);
+	teardown();
+}
+
 /* ---- the vectored form ---- */
 
 static void test_vectored(void)
@@ -1064,6 +1126,7 @@ int main(void)
 	RUN(test_fork_same_layout);
 	RUN(test_munmap_mremap_part);
 	RUN(test_writeback_offsets);
+	RUN(test_msync_window);
 	RUN(test_vectored);
 	RUN(test_private_window);
 	RUN(test_model_random);
