@@ -692,6 +692,73 @@ static void test_vectored(void)
 	teardown();
 }
 
+/* ---- the reverse index: writeback and the reverse map find every place ---- */
+
+/* word_at_100 - write v at +100 of the page at addr of m. */
+static void word_at_100(struct umm_mm *m, uintptr_t addr, uint32_t v)
+{
+	CHECK_EQ(umm_write(m, addr + 100, &v, sizeof(v)), 0);
+}
+
+/*
+ * A file page shown at two places of a window, in a forked child's window,
+ * in the two parts mprotect split the window into and in a part mremap
+ * moved: umm_system_check finds through the reverse map exactly the ptes
+ * that map each page (with the object scheme, through each window's
+ * reverse index), and writeback cleans every one of them, so a write
+ * through any of them after a sync is written by the next sync.
+ */
+static void test_reverse_index(void)
+{
+	setup();
+	int fd = test_tmpfile(32 * P, tag_fill);
+	struct umm_object *obj = open_file(fd);
+	uintptr_t w = map_obj(obj, 16, PROT_READ | PROT_WRITE), moved = 0, to;
+	struct umm_mm *child;
+
+	CHECK_EQ(umm_remap_file_pages(mm, w, P, 0, 20, 0), 0);
+	CHECK_EQ(umm_remap_file_pages(mm, w + 5 * P, P, 0, 20, 0), 0);     /* page 20 twice */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 8 * P, 4 * P, 0, 24, 0), 0);
+	for (size_t i = 0; i < 16; i++)
+		CHECK(tag_at(mm, w + i * P) >= 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	REQUIRE(umm_fork(mm, &child) == 0);
+	CHECK_EQ(umm_mprotect(mm, w + 2 * P, 2 * P, PROT_READ), 0);          /* three vmas */
+	CHECK_EQ(umm_mprotect(mm, w + 2 * P, 2 * P, PROT_READ | PROT_WRITE), 0);
+	REQUIRE(umm_mmap(mm, 0, 4 * P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &to) == 0);
+	CHECK_EQ(umm_mremap(mm, w + 8 * P, 4 * P, 4 * P, MREMAP_MAYMOVE | MREMAP_FIXED, to, &moved), 0);
+	CHECK_EQ(moved, to);
+	CHECK_EQ(tag_at(mm, moved + P), TAG(25));
+	CHECK_EQ(umm_system_check(sys), 0);
+	/* dirty page 20 through the child, sync, then through each parent place in turn */
+	word_at_100(child, w + 5 * P, 0xaa000001u);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(file_word(fd, (off_t)(20 * P + 100)), 0xaa000001u);
+	word_at_100(mm, w, 0xaa000002u);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(file_word(fd, (off_t)(20 * P + 100)), 0xaa000002u);
+	word_at_100(mm, w + 5 * P, 0xaa000003u);
+	word_at_100(mm, moved + 2 * P, 0xaa000004u);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(file_word(fd, (off_t)(20 * P + 100)), 0xaa000003u);
+	CHECK_EQ(file_word(fd, (off_t)(26 * P + 100)), 0xaa000004u);
+	word_at_100(child, w + 10 * P, 0xaa000005u);                          /* page 26 in the child */
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(file_word(fd, (off_t)(26 * P + 100)), 0xaa000005u);
+	/* a new remap over one of the two places: page 20 is left at one */
+	CHECK_EQ(umm_remap_file_pages(mm, w, P, 0, 3, 0), 0);
+	CHECK_EQ(tag_at(mm, w), TAG(3));
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_mm_check(child), 0);
+	umm_mm_destroy(child);
+	CHECK_EQ(umm_munmap(mm, w, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, moved, 4 * P), 0);
+	umm_object_put(obj);
+	close(fd);
+	teardown();
+}
+
 /* ---- private windows ---- */
 
 static void test_private_window(void)
@@ -1098,11 +1165,28 @@ static void test_checker_file_ptes(void)
 	CHECK_EQ(umm_mm_check(mm), -EUCLEAN);
 	umm_set_log(NULL, NULL);
 	CHECK(check_lines > 0);
-	/* the same pte in a nonlinear window is fine */
-	CHECK_EQ(umm_remap_file_pages(mm, w + 2 * P, P, 0, 1, 0), 0);
 	mmap_write_lock(mm);
 	ptep = pte_offset_map_lock(mm, w + P, &ptl);
-	CHECK(pte_is_file(*ptep));
+	pte_clear(mm, w + P, ptep);
+	pte_unmap_unlock(ptep, ptl);
+	mmap_write_unlock(mm);
+	/* in a nonlinear window a file pte is fine, if the window's reverse index lists it */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 2 * P, P, 0, 1, MAP_NONBLOCK), 0);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	mmap_write_lock(mm);
+	ptep = pte_offset_map_lock(mm, w + P, &ptl);
+	set_pte_at(mm, w + P, ptep, pgoff_to_pte(2));      /* not made by a remap */
+	pte_unmap_unlock(ptep, ptl);
+	mmap_write_unlock(mm);
+	check_lines = 0;
+	umm_set_log(check_count, NULL);
+	CHECK_EQ(umm_mm_check(mm), -EUCLEAN);
+	umm_set_log(NULL, NULL);
+	CHECK(check_lines > 0);
+	CHECK_EQ(umm_remap_file_pages(mm, w + P, P, 0, 2, MAP_NONBLOCK), 0);
+	mmap_write_lock(mm);
+	ptep = pte_offset_map_lock(mm, w + P, &ptl);
+	CHECK(pte_is_file(*ptep) || pte_present(*ptep));
 	pte_unmap_unlock(ptep, ptl);
 	mmap_write_unlock(mm);
 	CHECK_EQ(umm_mm_check(mm), 0);
@@ -1127,6 +1211,7 @@ int main(void)
 	RUN(test_munmap_mremap_part);
 	RUN(test_writeback_offsets);
 	RUN(test_msync_window);
+	RUN(test_reverse_index);
 	RUN(test_vectored);
 	RUN(test_private_window);
 	RUN(test_model_random);
