@@ -27,8 +27,9 @@
  * entry) is checked by umm_mm_check (mm_check.c).
  *
  * Cost: a lookup is one hash probe sequence, plus a pte lookup per slot
- * listed (usually one); memory is 16 bytes per remapped page at a load
- * of at most one half (up to 64 bytes per remapped page).  fork, split
+ * listed (usually one); memory is a 16-byte entry per remapped page in
+ * a table kept at most half full, which grows by doubling and never
+ * shrinks.  fork, split
  * and mremap copy the index of the VMA they copy.
  *
  * The table is open addressing with linear probing, keyed by pgoff (all
