@@ -16,6 +16,8 @@
 #include <pthread.h>
 #include "mm_fixture.h"
 #include "memory.h"
+#include "nonlinear_index.h"
+#include "object.h"
 
 #define TAG(i) (0x7a6e0000u + (unsigned)(i))
 
@@ -759,6 +761,82 @@ static void test_reverse_index(void)
 	teardown();
 }
 
+/* ---- the reverse index's table, against a plain array ---- */
+
+#define IX_PAGES 512
+
+struct ix_seen {
+	uint64_t want;          /* the pgoff looked up */
+	unsigned char hits[IX_PAGES];
+	uintptr_t base;
+	bool bad;
+};
+
+static int ix_visit(struct vm_area_struct *vma, uintptr_t addr, void *arg)
+{
+	struct ix_seen *seen = arg;
+	size_t i = (addr - seen->base) / P;
+
+	(void)vma;
+	if (addr < seen->base || i >= IX_PAGES || seen->hits[i]++)
+		seen->bad = true;       /* outside the vma, or the same place twice */
+	return 0;
+}
+
+/*
+ * Random nl_index_set calls on a 512-page vma (offsets from a small set,
+ * so many entries share a key and the probe sequences wrap and are cut by
+ * deletions), checked against an array slot -> offset: every offset's
+ * places are exactly the slots showing it, plus its own linear slot.
+ * The index is driven directly (no ptes), as fremap drives it.
+ */
+static void test_index_table(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(1);
+	uintptr_t w = map_obj(obj, IX_PAGES, PROT_READ);
+	static uint64_t shows[IX_PAGES];
+	struct vm_area_struct *vma;
+	unsigned seed = 77;
+	size_t bad = 0, wrong = 0, missing = 0;
+
+	mmap_write_lock(mm);
+	vma = find_vma(mm, w);
+	REQUIRE(vma && vma->vm_start == w && vma->vm_pgoff == 0);
+	for (size_t i = 0; i < IX_PAGES; i++)
+		shows[i] = i;                                   /* all linear */
+	for (int round = 0; round < 4000; round++) {
+		size_t slot = (seed = seed * 1103515245u + 12345u) >> 8 & (IX_PAGES - 1);
+		uint64_t pgoff = (seed = seed * 1103515245u + 12345u) >> 8;
+
+		pgoff = round & 1 ? pgoff % 24 : pgoff % (2 * IX_PAGES);
+		REQUIRE(nl_index_reserve(vma, 1) == 0);
+		i_mmap_lock_write(obj);
+		nl_index_set(vma, slot, shows[slot], pgoff);
+		i_mmap_unlock_write(obj);
+		shows[slot] = pgoff;
+		if (round % 100 != 99)
+			continue;
+		for (uint64_t want = 0; want < 2 * IX_PAGES; want++) {
+			struct ix_seen seen = { .want = want, .base = w };
+
+			(void)nl_index_for_each(vma, want, ix_visit, &seen);
+			bad += seen.bad;
+			for (size_t i = 0; i < IX_PAGES; i++)
+				wrong += seen.hits[i] != (shows[i] == want || i == want);
+		}
+		for (size_t i = 0; i < IX_PAGES; i++)
+			missing += !nl_index_has(vma, shows[i], i);
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(wrong, 0);
+	CHECK_EQ(missing, 0);
+	mmap_write_unlock(mm);
+	CHECK_EQ(umm_munmap(mm, w, IX_PAGES * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
 /* ---- private windows ---- */
 
 static void test_private_window(void)
@@ -1212,6 +1290,7 @@ int main(void)
 	RUN(test_writeback_offsets);
 	RUN(test_msync_window);
 	RUN(test_reverse_index);
+	RUN(test_index_table);
 	RUN(test_vectored);
 	RUN(test_private_window);
 	RUN(test_model_random);
