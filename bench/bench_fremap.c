@@ -29,7 +29,8 @@
  * remaps, NR_DIRTY random window pages get a one-byte store each (not
  * timed) and msync(MS_SYNC) of the whole window is timed, per dirty page:
  * usermm's umm_msync against the kernel's msync over its remap_file_pages
- * window (both write the pages back and then fdatasync the file).  The ratios compare usermm
+ * window (both write the pages back and sync the file: the kernel once
+ * per VMA in the range, usermm once; the disk dominates).  The ratios compare usermm
  * with the kernel side named on the line.  Smaller runs for quick checks:
  * UMM_BENCH_FREMAP="window_mb object_mb nr_remaps", e.g. "16 64 2000";
  * --quick: "4 16 200", one run.
@@ -343,8 +344,9 @@ int main(int argc, char **argv)
 		if (file_fd >= 0 && msync_umm > 0 && msync_k > 0) {
 			snprintf(name, sizeof(name), "file msync %d dirty in window", NR_DIRTY);
 			bench_report_caveat(name, msync_umm, msync_k, "per dirty page: msync(MS_SYNC) of the "
-					    "whole remapped window after one-byte stores to random pages; "
-					    "both write back and fdatasync; kernel: its remap_file_pages window");
+					    "whole remapped window after one-byte stores to random pages; disk-bound: "
+					    "both write the pages back and sync the file, the kernel once per VMA "
+					    "of its window, usermm once");
 		} else if (file_fd >= 0) {
 			printf("# file msync: not measured: %s\n",
 			       strerror((int)-(msync_umm < 0 ? msync_umm : msync_k)));
