@@ -12,8 +12,9 @@
  * umm_msync, umm_prepage, umm_mincore, umm_mlock, umm_mlock2(MLOCK_ONFAULT),
  * umm_munlock, umm_mlockall(MCL_CURRENT), umm_munlockall and
  * umm_remap_file_pages (single and vectored, with and without
- * MAP_NONBLOCK, prot 0 or a per-page protection, bad entries); mmap
- * sometimes adds MAP_POPULATE or MAP_LOCKED (with MAP_NONBLOCK only
+ * MAP_NONBLOCK, prot 0 or a per-page protection, bad entries; sometimes
+ * followed by stores through the remapped pages and umm_msync of them);
+ * mmap sometimes adds MAP_POPULATE or MAP_LOCKED (with MAP_NONBLOCK only
  * where what is cached cannot show: the model does not track the cache).  After every step the model and
  * usermm are compared: the return code of the call, the bytes and fault
  * codes of the pages the step touched (and, every few steps, of every
@@ -112,13 +113,14 @@ static bool verbose;
 enum { C_EFAULT, C_EIO, C_ENOMEM, C_MOVE, C_GROW, C_COW, C_FORK, C_SHRINK, C_SYNC,
        C_WRITE_OK, C_WRITE_FAIL, C_PIN_OK, C_MADV_OK, C_MADV_FAIL, C_DONTNEED, C_MSYNC,
        C_POPULATE, C_PREPAGE_OK, C_PREPAGE_BAD, C_MLOCK, C_MUNLOCK, C_REMAP, C_REMAP_V,
-       C_REMAP_BAD, C_NR };
+       C_REMAP_BAD, C_WIN_FORK, C_WIN_MOVE, C_WIN_MSYNC, C_WIN_COPY, C_NR };
 static const char *const cov_names[C_NR] = {
 	"-EFAULT", "-EIO", "mprotect/mremap -ENOMEM", "mremap moves", "mremap in place",
 	"private copies", "forks", "shrinking truncates", "syncs", "whole writes",
 	"failed writes", "pins", "madvise ok", "madvise errors", "dontneeds", "msyncs",
 	"populating mmaps", "prepages", "prepages with invalid tuples", "mlocks", "munlocks",
-	"remaps", "vectored remaps", "failed remaps",
+	"remaps", "vectored remaps", "failed remaps", "forks with windows", "moved window parts",
+	"msyncs of windows", "private copies in windows",
 };
 static unsigned long cov[C_NR];
 
@@ -530,6 +532,7 @@ static int model_write_piece(struct mmm *m, uintptr_t addr, const unsigned char 
 		unsigned char *p;
 
 		cov[C_COW]++;
+		cov[C_WIN_COPY] += s->nl_off != NULL;
 
 		if (s->obj && idx >= obj_pages(s->obj))
 			return -EIO;
@@ -1101,6 +1104,7 @@ static void model_move(struct mmm *m, uintptr_t a, size_t old, size_t new, uintp
 	n.end = to + new * PS;
 	n.pgoff = s->pgoff + off;
 	seg_nl_slice(&n, s, off, keep, new);    /* a moved part of a window stays nonlinear */
+	cov[C_WIN_MOVE] += s->nl_off != NULL;
 	if (s->priv) {
 		n.priv = xcalloc(new, sizeof(*n.priv));
 		for (size_t i = 0; i < keep; i++) {
@@ -1360,6 +1364,15 @@ static void op_pin(struct mmm *m)
 	verify_range(m, addr, addr + nr * PS);
 }
 
+/* model_has_window - does m have a remapped segment? */
+static bool model_has_window(const struct mmm *m)
+{
+	for (int i = 0; i < m->nsegs; i++)
+		if (m->segs[i].nl_off)
+			return true;
+	return false;
+}
+
 static void op_fork(struct mmm *m)
 {
 	struct umm_mm *child = NULL;
@@ -1370,6 +1383,7 @@ static void op_fork(struct mmm *m)
 	EXPECT_RC(umm_fork(m->mm, &child), 0);
 	mms[nmms++] = model_fork(m, child);
 	cov[C_FORK]++;
+	cov[C_WIN_FORK] += model_has_window(m);
 	check_mm(mms[nmms - 1]);
 	if (m->nsegs) {
 		const struct mseg *s = &m->segs[rnd(m->nsegs)];
@@ -1590,6 +1604,7 @@ static int msync_expect(const struct mmm *m, uintptr_t start, uintptr_t end, int
 /* check_file_window - the object pages [a, b) of a remapped shared segment shows are in the file. */
 static void check_file_window(const struct mseg *s, uintptr_t a, uintptr_t b)
 {
+	cov[C_WIN_MSYNC]++;
 	for (uintptr_t p = a; p < b; p += PS) {
 		uint64_t idx = seg_page_index(s, (p - s->start) / PS);
 
@@ -1863,6 +1878,31 @@ static void model_remap(struct mmm *m, const struct umm_remap_entry *e)
 }
 
 /*
+ * remap_write_msync - after a remap of a shared file segment: a byte
+ * stored through each of the n pages at start (where the model says it
+ * may be), then umm_msync(MS_SYNC) of them, and the file must hold what
+ * each page shows.
+ */
+static void remap_write_msync(struct mmm *m, uintptr_t start, size_t n)
+{
+	const struct mseg *s = seg_at(m, start);
+
+	if (!s || !s->shared || !s->obj || s->obj->fd < 0 || n > 64)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t a = start + i * PS + rnd(PS);
+		unsigned char b = (unsigned char)rnd64();
+
+		if (shared_write_limit(m, a, 1) == 1)
+			EXPECT_RC(umm_write(m->mm, a, &b, 1), model_write(m, a, &b, 1));
+	}
+	set_op("msync mm%d %#lx len=%#zx MS_SYNC (a window after a remap)", m->id,
+	       (unsigned long)start, n * PS);
+	EXPECT_RC(umm_msync(m->mm, start, n * PS, MS_SYNC), 0);
+	check_file_window(s, start, start + n * PS);
+}
+
+/*
  * op_remap - umm_remap_file_pages, or the vectored form with 2-4 entries
  * (a later entry wins where two overlap), MAP_NONBLOCK half the time;
  * sometimes a bad entry (nothing applied, its index reported) or unknown
@@ -1906,6 +1946,8 @@ static void op_remap(struct mmm *m)
 	for (size_t i = 0; i < n; i++)
 		if (e[i].size >= PS && e[i].size < 64 * PS)
 			verify_range(m, e[i].start, e[i].start + e[i].size);
+	if (!want && rnd(3) == 0)
+		remap_write_msync(m, e[0].start & ~(PS - 1), e[0].size / PS);
 }
 
 /* ---- setup, the run, teardown ---- */
