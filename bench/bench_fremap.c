@@ -347,6 +347,9 @@ int main(int argc, char **argv)
 					    "whole remapped window after one-byte stores to random pages; disk-bound: "
 					    "both write the pages back and sync the file, the kernel once per VMA "
 					    "of its window, usermm once");
+			bench_kernel_variant("msync(2) over the remap_file_pages(2) window");
+			bench_extra("vmas_usermm", (double)v_umm);
+			bench_extra("vmas_kernel", (double)v_krfp);
 		} else if (file_fd >= 0) {
 			printf("# file msync: not measured: %s\n",
 			       strerror((int)-(msync_umm < 0 ? msync_umm : msync_k)));
