@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * swap_redis.c - a swap backend (swap_backend.h) that keeps swapped-out
+ * pages in the memory of a Redis server or a Redis Cluster: far memory
+ * over an existing distributed store.
+ *
+ * Theory of operation.  Slot s of a backend is stored under the key
+ *     umm:{<system id>:<s / cluster_pages>}:<s>
+ * where the system id is 64 random bits drawn at open, so two usermm
+ * systems sharing one Redis never see each other's pages, and the hash
+ * tag {...} puts cluster_pages consecutive slots (default 32, a swap-out
+ * cluster) in one Redis Cluster key slot, hence on one node.  A write of
+ * nr consecutive slots is nr SETs sent as one pipeline per node, a read
+ * of nr slots (swap-in readahead) nr GETs likewise, a discard one DEL per
+ * hash tag; redis_cluster.c routes them, follows redirections and keeps
+ * the connection pools.
+ *
+ * Every value is a 40-byte header and the page.  The header names the
+ * system, the slot, and the write generation (a per-backend counter
+ * drawn for each write call), and holds a CRC32C of header and page.
+ * The backend remembers the generation it last wrote to each slot (0:
+ * nothing valid there, after a discard or a failed write).  A read
+ * returns a page only when the value under the key has the right size,
+ * system, slot, generation and checksum; anything else - a missing key
+ * (the server restarted without persistence, the key was evicted or
+ * deleted), an older copy of the slot (a server restored from a stale
+ * snapshot), another system's or a corrupted value - is -EIO and counted
+ * (lost or corrupt), never data.
+ *
+ * With ?replicas=N in the target, every write pipeline ends with WAIT N
+ * wait_ms on each node written to, and the write fails (the page stays
+ * in memory, dirty) unless N replicas acknowledged it.  Redis persists
+ * nothing unless it is configured to; this backend adds no durability of
+ * its own.  close removes the system's keys (SCAN + UNLINK on every
+ * node).
+ *
+ * Locks: none of its own besides the per-slot generations and counters,
+ * which are atomics; redis_cluster.c's locks are taken inside each call.
+ * Callers hold no usermm lock but the locks of the pages being moved.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+#include "log.h"
+#include "page.h"
+#include "swap_redis.h"
+
+#ifdef UMM_HAVE_HIREDIS
+#include <hiredis/hiredis.h>
+#include "redis_cluster.h"
+
+#define PAGE_MAGIC   0x704d4d55u      /* "UMMp" */
+#define PAGE_VERSION 1u
+#define CMD_STRIDE   (PAGE_SIZE + 256)
+
+/* The header in front of every stored page (host byte order: only the system that wrote it reads it). */
+struct page_hdr {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t sysid;
+	uint64_t slot;
+	uint64_t gen;
+	uint32_t len;                 /* PAGE_SIZE */
+	uint32_t csum;                /* CRC32C of the header (csum 0) and the page */
+};
+_Static_assert(sizeof(struct page_hdr) == 40, "page_hdr layout");
+#define VALUE_SIZE (sizeof(struct page_hdr) + PAGE_SIZE)
+
+struct redis_swap {
+	struct swap_backend base;
+	struct redis_target tgt;
+	struct redis_router *router;
+	uint64_t sysid;
+	_Atomic uint64_t *gen;        /* per slot: the generation stored, 0 none */
+	_Atomic uint64_t next_gen;
+	_Atomic uint64_t pages, pages_written, pages_read, pages_discarded;
+	_Atomic uint64_t write_calls, read_calls, errors, lost, corrupt;
+	_Atomic uint64_t read_lat[SWAP_REDIS_LAT_BUCKETS], write_lat[SWAP_REDIS_LAT_BUCKETS];
+};
+
+static void cnt(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void record_latency(_Atomic uint64_t *hist, uint64_t start)
+{
+	uint64_t ns = mono_ns() - start;
+	int k = ns ? 63 - __builtin_clzll(ns) : 0;
+
+	cnt(&hist[k < SWAP_REDIS_LAT_BUCKETS ? k : SWAP_REDIS_LAT_BUCKETS - 1], 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* CRC32C (Castagnoli, reflected polynomial 0x82F63B78): the SSE4.2
+ * instruction where the CPU has it, a table otherwise. */
+
+static uint32_t crc32c_table[256];
+static int crc32c_hw;                 /* the CPU has SSE4.2 (set once) */
+static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
+
+static void crc32c_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int b = 0; b < 8; b++)
+			c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+		crc32c_table[i] = c;
+	}
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	crc32c_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+#else
+	crc32c_hw = 0;
+#endif
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse42(uint32_t crc, const unsigned char *p, size_t len)
+{
+	uint64_t c = crc;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		c = __builtin_ia32_crc32di(c, w);
+	}
+	for (; len; p++, len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
+	return (uint32_t)c;
+}
+#endif
+
+static uint32_t crc32c_update(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+#if defined(__x86_64__)
+	if (crc32c_hw)
+		return crc32c_sse42(crc, p, len);
+#endif
+	for (; len; p++, len--)
+		crc = crc32c_table[(crc ^ *p) & 0xff] ^ (crc >> 8);
+	return crc;
+}
+
+static uint32_t page_csum(const struct page_hdr *h, const void *page)
+{
+	struct page_hdr z = *h;
+	uint32_t c;
+
+	z.csum = 0;
+	c = crc32c_update(0xffffffffu, &z, sizeof(z));
+	return ~crc32c_update(c, page, PAGE_SIZE);
+}
+
+/* ------------------------------------------------------------------ */
+
+static struct redis_swap *to_rs(struct swap_backend *b)
+{
+	return (struct redis_swap *)b;
+}
+
+static int format_key(const struct redis_swap *rs, uint64_t slot, char *buf, size_t len)
+{
+	return snprintf(buf, len, "umm:{%016" PRIx64 ":%" PRIx64 "}:%" PRIx64, rs->sysid,
+			slot / rs->tgt.cluster_pages, slot);
+}
+
+static uint16_t slot_hslot(const struct redis_swap *rs, const char *key, size_t klen)
+{
+	return rs->tgt.cluster ? redis_key_hslot(key, klen) : 0;
+}
+
+static int check_range(struct swap_backend *b, uint64_t slot, unsigned int nr)
+{
+	if (!b || !nr || slot >= b->nr_slots || nr > b->nr_slots - slot)
+		return -EINVAL;
+	return 0;
+}
+
+/* reply_errno - what an error reply to a write means: -ENOSPC for Redis out of memory (maxmemory). */
+static int reply_errno(const redisReply *rep)
+{
+	if (rep && rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "OOM", 3))
+		return -ENOSPC;
+	return -EIO;
+}
+
+static void free_replies(struct redis_cmd *cmds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (cmds[i].reply)
+			freeReplyObject(cmds[i].reply);
+}
+
+/* redis_swap_write - the backend's write (swap_backend.h).  No usermm locks taken. */
+static int redis_swap_write(struct swap_backend *b, uint64_t slot, unsigned int nr, const void *const *bufs)
+{
+	struct redis_swap *rs = to_rs(b);
+	uint64_t start = mono_ns(), g;
+	struct redis_cmd *cmds;
+	char *mem;
+	int err;
+
+	if ((err = check_range(b, slot, nr)) || !bufs)
+		return err ? err : -EINVAL;
+	cmds = calloc(nr, sizeof(*cmds));
+	mem = malloc((size_t)nr * CMD_STRIDE);
+	if (!cmds || !mem) {
+		free(cmds);
+		free(mem);
+		cnt(&rs->errors, 1);
+		return -ENOMEM;
+	}
+	g = atomic_fetch_add(&rs->next_gen, 1);
+	for (unsigned i = 0; i < nr; i++) {
+		char key[96], *p = mem + (size_t)i * CMD_STRIDE;
+		int klen = format_key(rs, slot + i, key, sizeof(key));
+		struct page_hdr h = {
+			.magic = PAGE_MAGIC, .version = PAGE_VERSION, .sysid = rs->sysid,
+			.slot = slot + i, .gen = g, .len = PAGE_SIZE,
+		};
+		int hl;
+
+		h.csum = page_csum(&h, bufs[i]);
+		hl = sprintf(p, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%zu\r\n", klen, key, VALUE_SIZE);
+		memcpy(p + hl, &h, sizeof(h));
+		memcpy(p + hl + sizeof(h), bufs[i], PAGE_SIZE);
+		memcpy(p + hl + VALUE_SIZE, "\r\n", 2);
+		cmds[i].buf = p;
+		cmds[i].len = (size_t)hl + VALUE_SIZE + 2;
+		cmds[i].hslot = slot_hslot(rs, key, (size_t)klen);
+	}
+	err = redis_router_run(rs->router, cmds, nr, true);
+	for (unsigned i = 0; i < nr && !err; i++) {
+		redisReply *rep = cmds[i].reply;
+
+		if (!rep || rep->type != REDIS_REPLY_STATUS || strcmp(rep->str, "OK"))
+			err = reply_errno(rep);
+	}
+	free_replies(cmds, nr);
+	free(cmds);
+	free(mem);
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t old = atomic_exchange(&rs->gen[slot + i], err ? 0 : g);
+
+		if (!old && !err)
+			cnt(&rs->pages, 1);
+		else if (old && err)
+			atomic_fetch_sub(&rs->pages, 1);
+	}
+	cnt(&rs->write_calls, 1);
+	if (err)
+		cnt(&rs->errors, 1);
+	else
+		cnt(&rs->pages_written, nr);
+	record_latency(rs->write_lat, start);
+	return err;
+}
+
+/* check_value - is rep the page stored in slot at generation g?  0, or -EIO counted. */
+static int check_value(struct redis_swap *rs, const redisReply *rep, uint64_t slot, uint64_t g)
+{
+	struct page_hdr h;
+
+	if (!rep || rep->type == REDIS_REPLY_NIL) {
+		cnt(&rs->lost, 1);
+		return -EIO;
+	}
+	if (rep->type != REDIS_REPLY_STRING || rep->len != VALUE_SIZE)
+		goto corrupt;
+	memcpy(&h, rep->str, sizeof(h));
+	if (h.magic != PAGE_MAGIC || h.version != PAGE_VERSION || h.sysid != rs->sysid ||
+	    h.slot != slot || h.gen != g || h.len != PAGE_SIZE ||
+	    h.csum != page_csum(&h, rep->str + sizeof(h)))
+		goto corrupt;
+	return 0;
+corrupt:
+	cnt(&rs->corrupt, 1);
+	return -EIO;
+}
+
+/* redis_swap_read - the backend's read (swap_backend.h).  No usermm locks taken. */
+static int redis_swap_read(struct swap_backend *b, uint64_t slot, unsigned int nr, void *const *bufs)
+{
+	struct redis_swap *rs = to_rs(b);
+	uint64_t start = mono_ns(), *gens;
+	struct redis_cmd *cmds;
+	char *mem;
+	int err;
+
+	if ((err = check_range(b, slot, nr)) || !bufs)
+		return err ? err : -EINVAL;
+	cnt(&rs->read_calls, 1);
+	cmds = calloc(nr, sizeof(*cmds));
+	gens = calloc(nr, sizeof(*gens));
+	mem = malloc((size_t)nr * 128);
+	if (!cmds || !gens || !mem) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < nr; i++) {
+		char key[96], *p = mem + (size_t)i * 128;
+		int klen;
+
+		gens[i] = atomic_load(&rs->gen[slot + i]);
+		if (!gens[i]) {         /* nothing valid was stored there: do not ask */
+			cnt(&rs->lost, 1);
+			err = -EIO;
+			goto out;
+		}
+		klen = format_key(rs, slot + i, key, sizeof(key));
+		cmds[i].buf = p;
+		cmds[i].len = (size_t)sprintf(p, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", klen, key);
+		cmds[i].hslot = slot_hslot(rs, key, (size_t)klen);
+	}
+	err = redis_router_run(rs->router, cmds, nr, false);
+	for (unsigned i = 0; i < nr && !err; i++) {
+		err = check_value(rs, cmds[i].reply, slot + i, gens[i]);
+		if (!err)
+			memcpy(bufs[i], cmds[i].reply->str + sizeof(struct page_hdr), PAGE_SIZE);
+	}
+	free_replies(cmds, nr);
+out:
+	free(cmds);
+	free(gens);
+	free(mem);
+	if (err)
+		cnt(&rs->errors, 1);
+	else
+		cnt(&rs->pages_read, nr);
+	record_latency(rs->read_lat, start);
+	return err;
+}
+
+/*
+ * redis_swap_discard - forget the slots (the generations first, so they
+ * can never be read back), then one DEL per hash tag.  No usermm locks.
+ * 0, or -EIO when Redis did not confirm (the keys then stay until close).
+ */
+static int redis_swap_discard(struct swap_backend *b, uint64_t slot, unsigned int nr)
+{
+	struct redis_swap *rs = to_rs(b);
+	unsigned per = rs->tgt.cluster_pages, ncmd = 0;
+	struct redis_cmd *cmds;
+	char *mem;
+	size_t cap;
+	int err;
+
+	if ((err = check_range(b, slot, nr)))
+		return err;
+	for (unsigned i = 0; i < nr; i++)
+		if (atomic_exchange(&rs->gen[slot + i], 0)) {
+			atomic_fetch_sub(&rs->pages, 1);
+			cnt(&rs->pages_discarded, 1);
+		}
+	/* Groups of keys under one hash tag: at most nr / per + 2. */
+	cmds = calloc(nr / per + 2, sizeof(*cmds));
+	cap = (size_t)nr * 96 + (nr / per + 2) * 32;
+	mem = malloc(cap);
+	if (!cmds || !mem) {
+		free(cmds);
+		free(mem);
+		cnt(&rs->errors, 1);
+		return -ENOMEM;
+	}
+	{
+		char *p = mem;
+
+		for (uint64_t s = slot; s < slot + nr;) {
+			uint64_t end = (s / per + 1) * per;
+			unsigned k;
+			char key[96];
+			int klen = 0;
+
+			if (end > slot + nr)
+				end = slot + nr;
+			k = (unsigned)(end - s);
+			cmds[ncmd].buf = p;
+			p += sprintf(p, "*%u\r\n$3\r\nDEL\r\n", k + 1);
+			for (; s < end; s++) {
+				klen = format_key(rs, s, key, sizeof(key));
+				p += sprintf(p, "$%d\r\n%s\r\n", klen, key);
+			}
+			cmds[ncmd].len = (size_t)(p - cmds[ncmd].buf);
+			cmds[ncmd].hslot = slot_hslot(rs, key, (size_t)klen);
+			ncmd++;
+		}
+	}
+	err = redis_router_run(rs->router, cmds, ncmd, false);
+	for (unsigned i = 0; i < ncmd && !err; i++)
+		if (!cmds[i].reply || cmds[i].reply->type != REDIS_REPLY_INTEGER)
+			err = -EIO;
+	free_replies(cmds, ncmd);
+	free(cmds);
+	free(mem);
+	if (err)
+		cnt(&rs->errors, 1);
+	return err;
+}
+
+static void redis_swap_free(struct redis_swap *rs)
+{
+	if (rs->router)
+		redis_router_close(rs->router);
+	redis_target_free(&rs->tgt);
+	free(rs->gen);
+	free(rs);
+}
+
+/* redis_swap_close - remove the system's keys from every node, then close.  No usermm locks. */
+static void redis_swap_close(struct swap_backend *b)
+{
+	struct redis_swap *rs = to_rs(b);
+	char pattern[64];
+
+	if (!b)
+		return;
+	snprintf(pattern, sizeof(pattern), "umm:{%016" PRIx64 ":*", rs->sysid);
+	redis_router_scan_del(rs->router, pattern);
+	redis_swap_free(rs);
+}
+
+static int redis_swap_open_common(const struct swap_backend_ops *ops, bool cluster, const char *target,
+				  uint64_t nr_slots, struct swap_backend **out)
+{
+	struct redis_swap *rs;
+	char why[256] = "";
+	int err;
+
+	if (!target || !out || !nr_slots)
+		return -EINVAL;
+	if (nr_slots > (SIZE_MAX / 2) / sizeof(uint64_t))
+		return -ENOMEM;
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	err = redis_parse_target(target, &rs->tgt, why, sizeof(why));
+	if (err) {
+		free(rs);
+		if (err == -EINVAL)
+			pr_warn(NULL, "swap to %s: %s", cluster ? "redis-cluster://" : "redis://", why);
+		return err;
+	}
+	if (rs->tgt.cluster != cluster) {
+		pr_warn(NULL, "swap to %s: not a %s target", rs->tgt.display, cluster ? "redis-cluster://" : "redis://");
+		err = -EINVAL;
+		goto fail;
+	}
+	rs->base.ops = ops;
+	rs->base.nr_slots = nr_slots;
+	atomic_init(&rs->next_gen, 1);
+	if (getrandom(&rs->sysid, sizeof(rs->sysid), 0) != sizeof(rs->sysid)) {
+		err = -EIO;
+		goto fail;
+	}
+	rs->gen = calloc(nr_slots, sizeof(*rs->gen));
+	if (!rs->gen) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	pthread_once(&crc32c_once, crc32c_init);
+	err = redis_router_open(&rs->tgt, &rs->router, why, sizeof(why));
+	if (err) {
+		pr_warn(NULL, "swap to %s: %s", rs->tgt.display, why);
+		goto fail;
+	}
+	*out = &rs->base;
+	return 0;
+fail:
+	redis_swap_free(rs);
+	return err;
+}
+
+static int redis_swap_open(const char *target, uint64_t nr_slots, struct swap_backend **out)
+{
+	return redis_swap_open_common(&swap_redis_ops, false, target, nr_slots, out);
+}
+
+static int redis_cluster_swap_open(const char *target, uint64_t nr_slots, struct swap_backend **out)
+{
+	return redis_swap_open_common(&swap_redis_cluster_ops, true, target, nr_slots, out);
+}
+
+/**
+ * swap_redis_get_stats - the backend's counters and its router's.  No
+ * locks.  0, or -EINVAL when b is not a Redis backend.
+ */
+int swap_redis_get_stats(struct swap_backend *b, struct swap_redis_stats *st)
+{
+	struct redis_swap *rs = to_rs(b);
+	struct redis_router_stats rst;
+
+	if (!b || !st || (b->ops != &swap_redis_ops && b->ops != &swap_redis_cluster_ops))
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->pages = atomic_load(&rs->pages);
+	st->bytes = st->pages * VALUE_SIZE;
+	st->pages_written = atomic_load(&rs->pages_written);
+	st->pages_read = atomic_load(&rs->pages_read);
+	st->pages_discarded = atomic_load(&rs->pages_discarded);
+	st->write_calls = atomic_load(&rs->write_calls);
+	st->read_calls = atomic_load(&rs->read_calls);
+	st->errors = atomic_load(&rs->errors);
+	st->lost = atomic_load(&rs->lost);
+	st->corrupt = atomic_load(&rs->corrupt);
+	for (int k = 0; k < SWAP_REDIS_LAT_BUCKETS; k++) {
+		st->read_lat[k] = atomic_load_explicit(&rs->read_lat[k], memory_order_relaxed);
+		st->write_lat[k] = atomic_load_explicit(&rs->write_lat[k], memory_order_relaxed);
+	}
+	redis_router_get_stats(rs->router, &rst);
+	st->requests = rst.requests;
+	st->moved = rst.moved;
+	st->ask = rst.ask;
+	st->reconnects = rst.reconnects;
+	st->conn_errors = rst.conn_errors;
+	st->map_refreshes = rst.map_refreshes;
+	st->wait_short = rst.wait_short;
+	return 0;
+}
+
+/**
+ * swap_redis_key - the key of slot in b.  No locks.  The key's length
+ * (snprintf's: the key is cut when len is too small), or -EINVAL.
+ */
+int swap_redis_key(struct swap_backend *b, uint64_t slot, char *buf, size_t len)
+{
+	if (!b || !buf || (b->ops != &swap_redis_ops && b->ops != &swap_redis_cluster_ops) ||
+	    slot >= b->nr_slots)
+		return -EINVAL;
+	return format_key(to_rs(b), slot, buf, len);
+}
+
+const struct swap_backend_ops swap_redis_ops = {
+	.name = "redis",
+	.open = redis_swap_open,
+	.write = redis_swap_write,
+	.read = redis_swap_read,
+	.discard = redis_swap_discard,
+	.close = redis_swap_close,
+};
+
+const struct swap_backend_ops swap_redis_cluster_ops = {
+	.name = "redis-cluster",
+	.open = redis_cluster_swap_open,
+	.write = redis_swap_write,
+	.read = redis_swap_read,
+	.discard = redis_swap_discard,
+	.close = redis_swap_close,
+};
+
+#else /* !UMM_HAVE_HIREDIS: the backend is known, but cannot be used */
+
+static int redis_unavailable(const char *scheme)
+{
+	pr_warn(NULL, "swap to %s: this usermm was built without hiredis (libhiredis-dev), "
+		"so it has no Redis backend", scheme);
+	return -EOPNOTSUPP;
+}
+
+static int redis_swap_open(const char *target, uint64_t nr_slots, struct swap_backend **out)
+{
+	(void)target; (void)nr_slots; (void)out;
+	return redis_unavailable("redis://");
+}
+
+static int redis_cluster_swap_open(const char *target, uint64_t nr_slots, struct swap_backend **out)
+{
+	(void)target; (void)nr_slots; (void)out;
+	return redis_unavailable("redis-cluster://");
+}
+
+/** swap_redis_get_stats - no Redis backend in this build: -EINVAL. */
+int swap_redis_get_stats(struct swap_backend *b, struct swap_redis_stats *st)
+{
+	(void)b; (void)st;
+	return -EINVAL;
+}
+
+/** swap_redis_key - no Redis backend in this build: -EINVAL. */
+int swap_redis_key(struct swap_backend *b, uint64_t slot, char *buf, size_t len)
+{
+	(void)b; (void)slot; (void)buf; (void)len;
+	return -EINVAL;
+}
+
+const struct swap_backend_ops swap_redis_ops = { .name = "redis", .open = redis_swap_open };
+const struct swap_backend_ops swap_redis_cluster_ops = { .name = "redis-cluster", .open = redis_cluster_swap_open };
+#endif
+
+/**
+ * swap_redis_lat_percentile - upper bound (ns) of the histogram bucket
+ * holding the p-th percentile; 0 for an empty histogram.  No locks.
+ */
+uint64_t swap_redis_lat_percentile(const uint64_t *hist, double p)
+{
+	uint64_t total = 0, seen = 0;
+
+	for (int k = 0; k < SWAP_REDIS_LAT_BUCKETS; k++)
+		total += hist[k];
+	if (!total)
+		return 0;
+	for (int k = 0; k < SWAP_REDIS_LAT_BUCKETS; k++) {
+		seen += hist[k];
+		if ((double)seen * 100.0 >= p * (double)total)
+			return 2ull << k;
+	}
+	return 2ull << (SWAP_REDIS_LAT_BUCKETS - 1);
+}
