@@ -14,6 +14,11 @@
 #define UMM_REDIS_FIXTURE_H
 
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
