@@ -12,7 +12,8 @@
  * cluster) in one Redis Cluster key slot, hence on one node.  A write of
  * nr consecutive slots is nr SETs sent as one pipeline per node, a read
  * of nr slots (swap-in readahead) nr GETs likewise, a discard one DEL per
- * hash tag; redis_cluster.c routes them, follows redirections and keeps
+ * hash tag, sent by the backend's reaper thread (redis_swap_discard says
+ * why); redis_cluster.c routes them, follows redirections and keeps
  * the connection pools.
  *
  * Every value is a 40-byte header and the page.  The header names the
@@ -34,9 +35,11 @@
  * its own.  close removes the system's keys (SCAN + UNLINK on every
  * node).
  *
- * Locks: none of its own besides the per-slot generations and counters,
- * which are atomics; redis_cluster.c's locks are taken inside each call.
- * Callers hold no usermm lock but the locks of the pages being moved.
+ * Locks: rs->dlock (a leaf) guards the discard marks and queue; the
+ * per-slot generations and the counters are atomics; redis_cluster.c's
+ * locks are taken inside each call, never under dlock.  Callers of write
+ * and read hold no usermm lock but the locks of the pages being moved;
+ * discard may be called under a pte table lock and takes only dlock.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -83,6 +86,16 @@ struct redis_swap {
 	_Atomic uint64_t pages, pages_written, pages_read, pages_discarded;
 	_Atomic uint64_t write_calls, read_calls, errors, lost, corrupt;
 	_Atomic uint64_t read_lat[SWAP_REDIS_LAT_BUCKETS], write_lat[SWAP_REDIS_LAT_BUCKETS];
+	_Atomic uint64_t del_errors;
+	/* discards waiting for their DELs (see redis_swap_discard) */
+	pthread_mutex_t dlock;
+	pthread_cond_t dwork, ddone;
+	uint8_t *dstate;              /* per slot: DISCARD_*, under dlock */
+	_Atomic uint64_t nr_dmarked;  /* slots not DISCARD_NONE */
+	struct drange { uint64_t slot; unsigned nr; } *dq;
+	unsigned dq_len, dq_cap;
+	bool stop, reaper_started;
+	pthread_t reaper;
 };
 
 static void cnt(_Atomic uint64_t *c, uint64_t n)
@@ -212,6 +225,8 @@ static void free_replies(struct redis_cmd *cmds, unsigned n)
 			freeReplyObject(cmds[i].reply);
 }
 
+static void discard_cancel(struct redis_swap *rs, uint64_t slot, unsigned nr);
+
 /* redis_swap_write - the backend's write (swap_backend.h).  No usermm locks taken. */
 static int redis_swap_write(struct swap_backend *b, uint64_t slot, unsigned int nr, const void *const *bufs)
 {
@@ -231,6 +246,7 @@ static int redis_swap_write(struct swap_backend *b, uint64_t slot, unsigned int 
 		cnt(&rs->errors, 1);
 		return -ENOMEM;
 	}
+	discard_cancel(rs, slot, nr);
 	g = atomic_fetch_add(&rs->next_gen, 1);
 	for (unsigned i = 0; i < nr; i++) {
 		char key[96], *p = mem + (size_t)i * CMD_STRIDE;
@@ -353,17 +369,138 @@ out:
 }
 
 /*
- * redis_swap_discard - forget the slots (the generations first, so they
- * can never be read back), then one DEL per hash tag.  No usermm locks.
- * 0, or -EIO when Redis did not confirm (the keys then stay until close).
+ * Discards.  swap_backend.h allows discard to be called with a pte table
+ * lock held, so it must not wait for the network: it zeroes the slots'
+ * generations (from then on they read as -EIO without asking Redis),
+ * marks them DISCARD_PENDING and queues the range for the backend's
+ * reaper thread, which sends the DELs in batches.  A slot written again
+ * before its DEL is sent loses its pending mark (the write cancels the
+ * DEL); a write of a slot whose DEL is in flight waits for it, so a DEL
+ * never removes a newer value.
+ */
+enum { DISCARD_NONE, DISCARD_PENDING, DISCARD_INFLIGHT };
+
+/* discard_cancel - before writing [slot, slot+nr): cancel pending DELs, wait for in-flight ones.  Takes dlock. */
+static void discard_cancel(struct redis_swap *rs, uint64_t slot, unsigned nr)
+{
+	if (!atomic_load(&rs->nr_dmarked))
+		return;                 /* nothing marked anywhere (the common case) */
+	pthread_mutex_lock(&rs->dlock);
+	for (unsigned i = 0; i < nr; i++) {
+		while (rs->dstate[slot + i] == DISCARD_INFLIGHT)
+			pthread_cond_wait(&rs->ddone, &rs->dlock);
+		if (rs->dstate[slot + i] == DISCARD_PENDING) {
+			rs->dstate[slot + i] = DISCARD_NONE;
+			atomic_fetch_sub(&rs->nr_dmarked, 1);
+		}
+	}
+	pthread_mutex_unlock(&rs->dlock);
+}
+
+/*
+ * send_dels - DEL the keys of the slots of [slot, slot+nr) marked
+ * in flight, one DEL per hash tag, then clear their marks.  Called by
+ * the reaper with no lock held; takes dlock to clear.
+ */
+static void send_dels(struct redis_swap *rs, uint64_t slot, unsigned nr)
+{
+	unsigned per = rs->tgt.cluster_pages, ncmd = 0;
+	struct redis_cmd *cmds = calloc(nr / per + 2, sizeof(*cmds));
+	char *mem = malloc((size_t)nr * 96 + (nr / per + 2) * 32), *p = mem;
+	int err = -ENOMEM;
+
+	if (cmds && mem) {
+		for (uint64_t s = slot; s < slot + nr;) {
+			uint64_t end = (s / per + 1) * per;
+			char key[96], *head = p;
+			unsigned k = 0;
+			int klen = 0;
+
+			if (end > slot + nr)
+				end = slot + nr;
+			p += 24;                /* room for the "*<n>\r\n$3\r\nDEL\r\n" head */
+			for (; s < end; s++) {
+				if (rs->dstate[s] != DISCARD_INFLIGHT)   /* stable: only we clear it */
+					continue;
+				klen = format_key(rs, s, key, sizeof(key));
+				p += sprintf(p, "$%d\r\n%s\r\n", klen, key);
+				k++;
+			}
+			if (!k) {
+				p = head;
+				continue;
+			}
+			{
+				char h[24];
+				int hl = sprintf(h, "*%u\r\n$3\r\nDEL\r\n", k + 1);
+
+				memmove(head + hl, head + 24, (size_t)(p - head - 24));
+				memcpy(head, h, (size_t)hl);
+				p -= 24 - hl;
+			}
+			cmds[ncmd].buf = head;
+			cmds[ncmd].len = (size_t)(p - head);
+			cmds[ncmd].hslot = slot_hslot(rs, key, (size_t)klen);
+			ncmd++;
+		}
+		err = ncmd ? redis_router_run(rs->router, cmds, ncmd, false) : 0;
+		for (unsigned i = 0; i < ncmd && !err; i++)
+			if (!cmds[i].reply || cmds[i].reply->type != REDIS_REPLY_INTEGER)
+				err = -EIO;
+		free_replies(cmds, ncmd);
+	}
+	free(cmds);
+	free(mem);
+	if (err)
+		cnt(&rs->del_errors, 1);    /* the keys stay until close removes them */
+	pthread_mutex_lock(&rs->dlock);
+	for (uint64_t s = slot; s < slot + nr; s++)
+		if (rs->dstate[s] == DISCARD_INFLIGHT) {
+			rs->dstate[s] = DISCARD_NONE;
+			atomic_fetch_sub(&rs->nr_dmarked, 1);
+		}
+	pthread_cond_broadcast(&rs->ddone);
+	pthread_mutex_unlock(&rs->dlock);
+}
+
+/* reaper - the backend's thread: sends the queued discards' DELs until close stops it. */
+static void *reaper(void *arg)
+{
+	struct redis_swap *rs = arg;
+
+	pthread_mutex_lock(&rs->dlock);
+	for (;;) {
+		struct drange r;
+
+		while (!rs->dq_len && !rs->stop)
+			pthread_cond_wait(&rs->dwork, &rs->dlock);
+		if (!rs->dq_len)
+			break;                  /* stopping, and nothing left */
+		r = rs->dq[--rs->dq_len];
+		for (uint64_t s = r.slot; s < r.slot + r.nr; s++)
+			if (rs->dstate[s] == DISCARD_PENDING)
+				rs->dstate[s] = DISCARD_INFLIGHT;
+		pthread_mutex_unlock(&rs->dlock);
+		send_dels(rs, r.slot, r.nr);
+		pthread_mutex_lock(&rs->dlock);
+		if (!rs->dq_len)
+			pthread_cond_broadcast(&rs->ddone);
+	}
+	pthread_mutex_unlock(&rs->dlock);
+	return NULL;
+}
+
+/*
+ * redis_swap_discard - the backend's discard: the slots can no longer be
+ * read back when it returns; their keys are deleted soon after by the
+ * reaper.  Takes dlock (a leaf) only: never waits for Redis.  0, -EINVAL,
+ * -ENOMEM (the keys then stay until close; the slots are forgotten all
+ * the same).
  */
 static int redis_swap_discard(struct swap_backend *b, uint64_t slot, unsigned int nr)
 {
 	struct redis_swap *rs = to_rs(b);
-	unsigned per = rs->tgt.cluster_pages, ncmd = 0;
-	struct redis_cmd *cmds;
-	char *mem;
-	size_t cap;
+	unsigned marked = 0;
 	int err;
 
 	if ((err = check_range(b, slot, nr)))
@@ -373,61 +510,75 @@ static int redis_swap_discard(struct swap_backend *b, uint64_t slot, unsigned in
 			atomic_fetch_sub(&rs->pages, 1);
 			cnt(&rs->pages_discarded, 1);
 		}
-	/* Groups of keys under one hash tag: at most nr / per + 2. */
-	cmds = calloc(nr / per + 2, sizeof(*cmds));
-	cap = (size_t)nr * 96 + (nr / per + 2) * 32;
-	mem = malloc(cap);
-	if (!cmds || !mem) {
-		free(cmds);
-		free(mem);
-		cnt(&rs->errors, 1);
-		return -ENOMEM;
-	}
-	{
-		char *p = mem;
+	pthread_mutex_lock(&rs->dlock);
+	if (rs->dq_len == rs->dq_cap) {
+		unsigned cap = rs->dq_cap ? rs->dq_cap * 2 : 64;
+		struct drange *q = realloc(rs->dq, cap * sizeof(*q));
 
-		for (uint64_t s = slot; s < slot + nr;) {
-			uint64_t end = (s / per + 1) * per;
-			unsigned k;
-			char key[96];
-			int klen = 0;
-
-			if (end > slot + nr)
-				end = slot + nr;
-			k = (unsigned)(end - s);
-			cmds[ncmd].buf = p;
-			p += sprintf(p, "*%u\r\n$3\r\nDEL\r\n", k + 1);
-			for (; s < end; s++) {
-				klen = format_key(rs, s, key, sizeof(key));
-				p += sprintf(p, "$%d\r\n%s\r\n", klen, key);
-			}
-			cmds[ncmd].len = (size_t)(p - cmds[ncmd].buf);
-			cmds[ncmd].hslot = slot_hslot(rs, key, (size_t)klen);
-			ncmd++;
+		if (!q) {
+			pthread_mutex_unlock(&rs->dlock);
+			cnt(&rs->del_errors, 1);
+			return -ENOMEM;
 		}
+		rs->dq = q;
+		rs->dq_cap = cap;
 	}
-	err = redis_router_run(rs->router, cmds, ncmd, false);
-	for (unsigned i = 0; i < ncmd && !err; i++)
-		if (!cmds[i].reply || cmds[i].reply->type != REDIS_REPLY_INTEGER)
-			err = -EIO;
-	free_replies(cmds, ncmd);
-	free(cmds);
-	free(mem);
-	if (err)
-		cnt(&rs->errors, 1);
-	return err;
+	for (unsigned i = 0; i < nr; i++)
+		if (rs->dstate[slot + i] == DISCARD_NONE) {
+			rs->dstate[slot + i] = DISCARD_PENDING;
+			marked++;
+		}
+	atomic_fetch_add(&rs->nr_dmarked, marked);
+	rs->dq[rs->dq_len++] = (struct drange){ slot, nr };
+	pthread_cond_signal(&rs->dwork);
+	pthread_mutex_unlock(&rs->dlock);
+	return 0;
+}
+
+/**
+ * swap_redis_flush_discards - wait until every discard queued so far has
+ * had its DELs sent (or failed).  Takes dlock.  0, or -EINVAL when b is
+ * not a Redis backend.
+ */
+int swap_redis_flush_discards(struct swap_backend *b)
+{
+	struct redis_swap *rs = to_rs(b);
+
+	if (!b || (b->ops != &swap_redis_ops && b->ops != &swap_redis_cluster_ops))
+		return -EINVAL;
+	pthread_mutex_lock(&rs->dlock);
+	while (rs->dq_len || atomic_load(&rs->nr_dmarked))
+		pthread_cond_wait(&rs->ddone, &rs->dlock);
+	pthread_mutex_unlock(&rs->dlock);
+	return 0;
 }
 
 static void redis_swap_free(struct redis_swap *rs)
 {
+	if (rs->reaper_started) {
+		pthread_mutex_lock(&rs->dlock);
+		rs->stop = true;
+		pthread_cond_signal(&rs->dwork);
+		pthread_mutex_unlock(&rs->dlock);
+		pthread_join(rs->reaper, NULL);
+	}
 	if (rs->router)
 		redis_router_close(rs->router);
 	redis_target_free(&rs->tgt);
+	pthread_mutex_destroy(&rs->dlock);
+	pthread_cond_destroy(&rs->dwork);
+	pthread_cond_destroy(&rs->ddone);
+	free(rs->dq);
+	free(rs->dstate);
 	free(rs->gen);
 	free(rs);
 }
 
-/* redis_swap_close - remove the system's keys from every node, then close.  No usermm locks. */
+/*
+ * redis_swap_close - stop the reaper (it sends the DELs still queued
+ * first), remove the system's keys from every node, close.  No usermm
+ * locks.
+ */
 static void redis_swap_close(struct swap_backend *b)
 {
 	struct redis_swap *rs = to_rs(b);
@@ -435,6 +586,12 @@ static void redis_swap_close(struct swap_backend *b)
 
 	if (!b)
 		return;
+	pthread_mutex_lock(&rs->dlock);
+	rs->stop = true;
+	pthread_cond_signal(&rs->dwork);
+	pthread_mutex_unlock(&rs->dlock);
+	pthread_join(rs->reaper, NULL);
+	rs->reaper_started = false;
 	snprintf(pattern, sizeof(pattern), "umm:{%016" PRIx64 ":*", rs->sysid);
 	redis_router_scan_del(rs->router, pattern);
 	redis_swap_free(rs);
@@ -454,9 +611,12 @@ static int redis_swap_open_common(const struct swap_backend_ops *ops, bool clust
 	rs = calloc(1, sizeof(*rs));
 	if (!rs)
 		return -ENOMEM;
+	pthread_mutex_init(&rs->dlock, NULL);
+	pthread_cond_init(&rs->dwork, NULL);
+	pthread_cond_init(&rs->ddone, NULL);
 	err = redis_parse_target(target, &rs->tgt, why, sizeof(why));
 	if (err) {
-		free(rs);
+		redis_swap_free(rs);
 		if (err == -EINVAL)
 			pr_warn(NULL, "swap to %s: %s", cluster ? "redis-cluster://" : "redis://", why);
 		return err;
@@ -474,7 +634,8 @@ static int redis_swap_open_common(const struct swap_backend_ops *ops, bool clust
 		goto fail;
 	}
 	rs->gen = calloc(nr_slots, sizeof(*rs->gen));
-	if (!rs->gen) {
+	rs->dstate = calloc(nr_slots, 1);
+	if (!rs->gen || !rs->dstate) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -484,6 +645,10 @@ static int redis_swap_open_common(const struct swap_backend_ops *ops, bool clust
 		pr_warn(NULL, "swap to %s: %s", rs->tgt.display, why);
 		goto fail;
 	}
+	err = -pthread_create(&rs->reaper, NULL, reaper, rs);
+	if (err)
+		goto fail;
+	rs->reaper_started = true;
 	*out = &rs->base;
 	return 0;
 fail:
@@ -523,6 +688,8 @@ int swap_redis_get_stats(struct swap_backend *b, struct swap_redis_stats *st)
 	st->errors = atomic_load(&rs->errors);
 	st->lost = atomic_load(&rs->lost);
 	st->corrupt = atomic_load(&rs->corrupt);
+	st->del_errors = atomic_load(&rs->del_errors);
+	st->discards_pending = atomic_load(&rs->nr_dmarked);
 	for (int k = 0; k < SWAP_REDIS_LAT_BUCKETS; k++) {
 		st->read_lat[k] = atomic_load_explicit(&rs->read_lat[k], memory_order_relaxed);
 		st->write_lat[k] = atomic_load_explicit(&rs->write_lat[k], memory_order_relaxed);
@@ -593,6 +760,13 @@ static int redis_cluster_swap_open(const char *target, uint64_t nr_slots, struct
 int swap_redis_get_stats(struct swap_backend *b, struct swap_redis_stats *st)
 {
 	(void)b; (void)st;
+	return -EINVAL;
+}
+
+/** swap_redis_flush_discards - no Redis backend in this build: -EINVAL. */
+int swap_redis_flush_discards(struct swap_backend *b)
+{
+	(void)b;
 	return -EINVAL;
 }
 

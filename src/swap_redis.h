@@ -26,7 +26,9 @@ struct swap_redis_stats {
 	uint64_t pages_written, pages_read, pages_discarded;
 	uint64_t write_calls, read_calls;
 	uint64_t requests;            /* Redis commands sent */
-	uint64_t errors;              /* calls that failed (any reason) */
+	uint64_t errors;              /* write and read calls that failed (any reason) */
+	uint64_t del_errors;          /* DEL batches of discards that failed (keys left until close) */
+	uint64_t discards_pending;    /* discarded slots whose DEL is not sent yet */
 	uint64_t lost;                /* pages read back missing (key gone) */
 	uint64_t corrupt;             /* pages read back with a wrong header or checksum */
 	uint64_t moved, ask;          /* cluster redirections followed */
@@ -47,6 +49,12 @@ int swap_redis_get_stats(struct swap_backend *b, struct swap_redis_stats *st);
  * it is empty.
  */
 uint64_t swap_redis_lat_percentile(const uint64_t *hist, double p);
+
+/*
+ * swap_redis_flush_discards - wait until the DELs of every discard so far
+ * are sent (or failed).  0, or -EINVAL when b is not a Redis backend.
+ */
+int swap_redis_flush_discards(struct swap_backend *b);
 
 /*
  * swap_redis_key - the key under which b stores slot (for tests and
