@@ -62,6 +62,8 @@
 #define PAGE_MAGIC   0x704d4d55u      /* "UMMp" */
 #define PAGE_VERSION 1u
 #define CMD_STRIDE   (PAGE_SIZE + 256)
+#define CSUM_LANES   4
+#define KEY_MAX      64      /* "umm:{" 16 ':' 16 "}:" 16 NUL */
 
 /* The header in front of every stored page (host byte order: only the system that wrote it reads it). */
 struct page_hdr {
@@ -160,6 +162,31 @@ static uint32_t crc32c_sse42(uint32_t crc, const unsigned char *p, size_t len)
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
 	return (uint32_t)c;
 }
+
+/* The page's four lanes at once: the instruction's latency is hidden. */
+__attribute__((target("sse4.2")))
+static void crc32c_lanes_sse42(uint32_t *lane, const unsigned char *p)
+{
+	uint64_t c0 = lane[0], c1 = lane[1], c2 = lane[2], c3 = lane[3];
+	const size_t q = PAGE_SIZE / CSUM_LANES;
+
+	for (size_t off = 0; off < q; off += 8) {
+		uint64_t w0, w1, w2, w3;
+
+		memcpy(&w0, p + off, 8);
+		memcpy(&w1, p + q + off, 8);
+		memcpy(&w2, p + 2 * q + off, 8);
+		memcpy(&w3, p + 3 * q + off, 8);
+		c0 = __builtin_ia32_crc32di(c0, w0);
+		c1 = __builtin_ia32_crc32di(c1, w1);
+		c2 = __builtin_ia32_crc32di(c2, w2);
+		c3 = __builtin_ia32_crc32di(c3, w3);
+	}
+	lane[0] = (uint32_t)c0;
+	lane[1] = (uint32_t)c1;
+	lane[2] = (uint32_t)c2;
+	lane[3] = (uint32_t)c3;
+}
 #endif
 
 static uint32_t crc32c_update(uint32_t crc, const void *buf, size_t len)
@@ -175,14 +202,29 @@ static uint32_t crc32c_update(uint32_t crc, const void *buf, size_t len)
 	return crc;
 }
 
+/*
+ * page_csum - the value's checksum: CRC32C of the header (csum 0), then
+ * of the CRC32Cs of the page's four quarters (computed side by side: a
+ * single CRC chain over 4 KiB took about 0.7 us, a fifth of a pipelined
+ * GET).
+ */
 static uint32_t page_csum(const struct page_hdr *h, const void *page)
 {
 	struct page_hdr z = *h;
+	uint32_t lane[CSUM_LANES] = { ~0u, ~0u, ~0u, ~0u };
 	uint32_t c;
 
 	z.csum = 0;
 	c = crc32c_update(0xffffffffu, &z, sizeof(z));
-	return ~crc32c_update(c, page, PAGE_SIZE);
+#if defined(__x86_64__)
+	if (crc32c_hw)
+		crc32c_lanes_sse42(lane, page);
+	else
+#endif
+		for (int i = 0; i < CSUM_LANES; i++)
+			lane[i] = crc32c_update(lane[i], (const char *)page + i * (PAGE_SIZE / CSUM_LANES),
+						PAGE_SIZE / CSUM_LANES);
+	return ~crc32c_update(c, lane, sizeof(lane));
 }
 
 /* ------------------------------------------------------------------ */
@@ -192,10 +234,55 @@ static struct redis_swap *to_rs(struct swap_backend *b)
 	return (struct redis_swap *)b;
 }
 
-static int format_key(const struct redis_swap *rs, uint64_t slot, char *buf, size_t len)
+/* put_hex - v in lower-case hex, at least `digits` digits; returns the end. */
+static char *put_hex(char *p, uint64_t v, int digits)
 {
-	return snprintf(buf, len, "umm:{%016" PRIx64 ":%" PRIx64 "}:%" PRIx64, rs->sysid,
-			slot / rs->tgt.cluster_pages, slot);
+	char tmp[16];
+	int n = 0;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v || n < digits);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* put_cmd_key - "*<argc>\r\n$3\r\n<cmd>\r\n$<klen>\r\n<key>\r\n" at p; returns the end. */
+static char *put_cmd_key(char *p, char argc, const char *cmd, const char *key, int klen)
+{
+	*p++ = '*';
+	*p++ = argc;
+	memcpy(p, "\r\n$3\r\n", 6);
+	memcpy(p + 6, cmd, 3);
+	memcpy(p + 9, "\r\n$", 3);
+	p += 12;
+	*p++ = (char)('0' + klen / 10);         /* keys are 20..55 bytes */
+	*p++ = (char)('0' + klen % 10);
+	*p++ = '\r';
+	*p++ = '\n';
+	memcpy(p, key, (size_t)klen);
+	p += klen;
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+/* format_key - slot's key into buf (at least KEY_MAX bytes), NUL-terminated; its length. */
+static int format_key(const struct redis_swap *rs, uint64_t slot, char *buf)
+{
+	char *p = buf;
+
+	memcpy(p, "umm:{", 5);
+	p = put_hex(p + 5, rs->sysid, 16);
+	*p++ = ':';
+	p = put_hex(p, slot / rs->tgt.cluster_pages, 1);
+	*p++ = '}';
+	*p++ = ':';
+	p = put_hex(p, slot, 1);
+	*p = 0;
+	return (int)(p - buf);
 }
 
 static uint16_t slot_hslot(const struct redis_swap *rs, const char *key, size_t klen)
@@ -249,8 +336,8 @@ static int redis_swap_write(struct swap_backend *b, uint64_t slot, unsigned int 
 	discard_cancel(rs, slot, nr);
 	g = atomic_fetch_add(&rs->next_gen, 1);
 	for (unsigned i = 0; i < nr; i++) {
-		char key[96], *p = mem + (size_t)i * CMD_STRIDE;
-		int klen = format_key(rs, slot + i, key, sizeof(key));
+		char key[KEY_MAX], *p = mem + (size_t)i * CMD_STRIDE;
+		int klen = format_key(rs, slot + i, key);
 		struct page_hdr h = {
 			.magic = PAGE_MAGIC, .version = PAGE_VERSION, .sysid = rs->sysid,
 			.slot = slot + i, .gen = g, .len = PAGE_SIZE,
@@ -258,7 +345,8 @@ static int redis_swap_write(struct swap_backend *b, uint64_t slot, unsigned int 
 		int hl;
 
 		h.csum = page_csum(&h, bufs[i]);
-		hl = sprintf(p, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%zu\r\n", klen, key, VALUE_SIZE);
+		hl = (int)(put_cmd_key(p, '3', "SET", key, klen) - p);
+		hl += sprintf(p + hl, "$%zu\r\n", VALUE_SIZE);
 		memcpy(p + hl, &h, sizeof(h));
 		memcpy(p + hl + sizeof(h), bufs[i], PAGE_SIZE);
 		memcpy(p + hl + VALUE_SIZE, "\r\n", 2);
@@ -320,22 +408,23 @@ static int redis_swap_read(struct swap_backend *b, uint64_t slot, unsigned int n
 {
 	struct redis_swap *rs = to_rs(b);
 	uint64_t start = mono_ns(), *gens;
-	struct redis_cmd *cmds;
+	struct redis_cmd *cmds = NULL;
 	char *mem;
 	int err;
 
 	if ((err = check_range(b, slot, nr)) || !bufs)
 		return err ? err : -EINVAL;
 	cnt(&rs->read_calls, 1);
-	cmds = calloc(nr, sizeof(*cmds));
-	gens = calloc(nr, sizeof(*gens));
-	mem = malloc((size_t)nr * 128);
-	if (!cmds || !gens || !mem) {
+	/* One allocation: the commands, the generations, the command texts. */
+	cmds = malloc((size_t)nr * (sizeof(*cmds) + sizeof(*gens) + 128));
+	if (!cmds) {
 		err = -ENOMEM;
 		goto out;
 	}
+	gens = (uint64_t *)(cmds + nr);
+	mem = (char *)(gens + nr);
 	for (unsigned i = 0; i < nr; i++) {
-		char key[96], *p = mem + (size_t)i * 128;
+		char key[KEY_MAX], *p = mem + (size_t)i * 128;
 		int klen;
 
 		gens[i] = atomic_load(&rs->gen[slot + i]);
@@ -344,9 +433,9 @@ static int redis_swap_read(struct swap_backend *b, uint64_t slot, unsigned int n
 			err = -EIO;
 			goto out;
 		}
-		klen = format_key(rs, slot + i, key, sizeof(key));
+		klen = format_key(rs, slot + i, key);
 		cmds[i].buf = p;
-		cmds[i].len = (size_t)sprintf(p, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", klen, key);
+		cmds[i].len = (size_t)(put_cmd_key(p, '2', "GET", key, klen) - p);
 		cmds[i].hslot = slot_hslot(rs, key, (size_t)klen);
 	}
 	err = redis_router_run(rs->router, cmds, nr, false);
@@ -358,8 +447,6 @@ static int redis_swap_read(struct swap_backend *b, uint64_t slot, unsigned int n
 	free_replies(cmds, nr);
 out:
 	free(cmds);
-	free(gens);
-	free(mem);
 	if (err)
 		cnt(&rs->errors, 1);
 	else
@@ -412,7 +499,7 @@ static void send_dels(struct redis_swap *rs, uint64_t slot, unsigned nr)
 	if (cmds && mem) {
 		for (uint64_t s = slot; s < slot + nr;) {
 			uint64_t end = (s / per + 1) * per;
-			char key[96], *head = p;
+			char key[KEY_MAX], *head = p;
 			unsigned k = 0;
 			int klen = 0;
 
@@ -422,7 +509,7 @@ static void send_dels(struct redis_swap *rs, uint64_t slot, unsigned nr)
 			for (; s < end; s++) {
 				if (rs->dstate[s] != DISCARD_INFLIGHT)   /* stable: only we clear it */
 					continue;
-				klen = format_key(rs, s, key, sizeof(key));
+				klen = format_key(rs, s, key);
 				p += sprintf(p, "$%d\r\n%s\r\n", klen, key);
 				k++;
 			}
@@ -714,7 +801,11 @@ int swap_redis_key(struct swap_backend *b, uint64_t slot, char *buf, size_t len)
 	if (!b || !buf || (b->ops != &swap_redis_ops && b->ops != &swap_redis_cluster_ops) ||
 	    slot >= b->nr_slots)
 		return -EINVAL;
-	return format_key(to_rs(b), slot, buf, len);
+	char key[KEY_MAX];
+	int n = format_key(to_rs(b), slot, key);
+
+	snprintf(buf, len, "%s", key);
+	return n;
 }
 
 const struct swap_backend_ops swap_redis_ops = {
