@@ -56,6 +56,9 @@ uint64_t swap_redis_lat_percentile(const uint64_t *hist, double p);
  */
 int swap_redis_flush_discards(struct swap_backend *b);
 
+/* swap_redis_csum_selftest - the page checksum's self-check (tests).  0 or -1. */
+int swap_redis_csum_selftest(void);
+
 /*
  * swap_redis_key - the key under which b stores slot (for tests and
  * tools that look at the store).  The key's length, or -EINVAL.
