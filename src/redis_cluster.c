@@ -497,6 +497,15 @@ out:
 	return 0;
 }
 
+/* node_down_locked - n failed: no new connection to it before its backoff has passed.  n->lock held. */
+static void node_down_locked(struct redis_node *n)
+{
+	n->backoff_ns = n->backoff_ns ? n->backoff_ns * 2 : BACKOFF_MIN_NS;
+	if (n->backoff_ns > BACKOFF_MAX_NS)
+		n->backoff_ns = BACKOFF_MAX_NS;
+	n->down_until_ns = mono_ns() + n->backoff_ns;
+}
+
 /*
  * pool_get - a connection of n for this thread's exclusive use: a free
  * connected one, or a free slot connected now (unless the node is in its
@@ -542,10 +551,7 @@ static int pool_get(struct redis_router *r, struct redis_node *n)
 	pthread_mutex_lock(&n->lock);
 	if (err) {
 		cnt(&r->conn_errors, 1);
-		n->backoff_ns = n->backoff_ns ? n->backoff_ns * 2 : BACKOFF_MIN_NS;
-		if (n->backoff_ns > BACKOFF_MAX_NS)
-			n->backoff_ns = BACKOFF_MAX_NS;
-		n->down_until_ns = mono_ns() + n->backoff_ns;
+		node_down_locked(n);
 		n->conns[pick].busy = false;
 		pthread_cond_signal(&n->cond);
 		pthread_mutex_unlock(&n->lock);
@@ -561,7 +567,11 @@ static int pool_get(struct redis_router *r, struct redis_node *n)
 	return pick;
 }
 
-/* pool_put - give connection i back; a broken one is closed.  Takes n->lock. */
+/*
+ * pool_put - give connection i back; a broken one is closed, and a timed
+ * out one also puts the node in its backoff (a server that stops
+ * answering should cost one timeout, not one per request).  Takes n->lock.
+ */
 static void pool_put(struct redis_router *r, struct redis_node *n, int i, bool broken)
 {
 	redisContext *c = NULL;
@@ -570,6 +580,15 @@ static void pool_put(struct redis_router *r, struct redis_node *n, int i, bool b
 	if (broken) {
 		c = n->conns[i].ctx;
 		n->conns[i].ctx = NULL;
+		if (c && c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable")) {
+			/* a read or write timed out (EAGAIN): drop the node's idle connections too */
+			node_down_locked(n);
+			for (unsigned k = 0; k < n->nr_conns; k++)
+				if (!n->conns[k].busy && n->conns[k].ctx) {
+					redisFree(n->conns[k].ctx);
+					n->conns[k].ctx = NULL;
+				}
+		}
 	}
 	n->conns[i].busy = false;
 	pthread_cond_signal(&n->cond);

@@ -4,8 +4,9 @@
  * pages in the memory of a Redis server or a Redis Cluster: far memory
  * over an existing distributed store.
  *
- * Theory of operation.  Slot s of a backend is stored under the key
- *     umm:{<system id>:<s / cluster_pages>}:<s>
+ * Theory of operation.  Slot s of a backend, written with generation g,
+ * is stored under the key
+ *     umm:{<system id>:<s / cluster_pages>}:<s>:<g>      (hex numbers)
  * where the system id is 64 random bits drawn at open, so two usermm
  * systems sharing one Redis never see each other's pages, and the hash
  * tag {...} puts cluster_pages consecutive slots (default 32, a swap-out
@@ -20,7 +21,12 @@
  * system, the slot, and the write generation (a per-backend counter
  * drawn for each write call), and holds a CRC32C of header and page.
  * The backend remembers the generation it last wrote to each slot (0:
- * nothing valid there, after a discard or a failed write).  A read
+ * nothing valid there, after a discard or a failed write).  The
+ * generation is in the key too, so a request that lands late - a SET
+ * that timed out but runs when a stalled server wakes, a DEL of a
+ * discarded value - can never overwrite or remove a newer value of the
+ * slot: a rewrite SETs the new key and DELs the previous one in one
+ * pipeline.  A read
  * returns a page only when the value under the key has the right size,
  * system, slot, generation and checksum; anything else - a missing key
  * (the server restarted without persistence, the key was evicted or
@@ -35,8 +41,8 @@
  * its own.  close removes the system's keys (SCAN + UNLINK on every
  * node).
  *
- * Locks: rs->dlock (a leaf) guards the discard marks and queue; the
- * per-slot generations and the counters are atomics; redis_cluster.c's
+ * Locks: rs->dlock (a leaf) guards the discard queue; the per-slot
+ * generations and the counters are atomics; redis_cluster.c's
  * locks are taken inside each call, never under dlock.  Callers of write
  * and read hold no usermm lock but the locks of the pages being moved;
  * discard may be called under a pte table lock and takes only dlock.
@@ -63,7 +69,7 @@
 #define PAGE_VERSION 1u
 #define CMD_STRIDE   (PAGE_SIZE + 256)
 #define CSUM_LANES   4
-#define KEY_MAX      64      /* "umm:{" 16 ':' 16 "}:" 16 NUL */
+#define KEY_MAX      96      /* "umm:{" 16 ':' 16 "}:" 16 ':' 16 NUL */
 
 /* The header in front of every stored page (host byte order: only the system that wrote it reads it). */
 struct page_hdr {
@@ -89,13 +95,15 @@ struct redis_swap {
 	_Atomic uint64_t write_calls, read_calls, errors, lost, corrupt;
 	_Atomic uint64_t read_lat[SWAP_REDIS_LAT_BUCKETS], write_lat[SWAP_REDIS_LAT_BUCKETS];
 	_Atomic uint64_t del_errors;
-	/* discards waiting for their DELs (see redis_swap_discard) */
+	/* discards waiting for their DELs (see redis_swap_discard), under dlock */
 	pthread_mutex_t dlock;
 	pthread_cond_t dwork, ddone;
-	uint8_t *dstate;              /* per slot: DISCARD_*, under dlock */
-	_Atomic uint64_t nr_dmarked;  /* slots not DISCARD_NONE */
-	struct drange { uint64_t slot; unsigned nr; } *dq;
-	unsigned dq_len, dq_cap;
+	struct dentry {
+		struct dentry *next;
+		unsigned nr;
+		uint64_t *slot, *gen;     /* the values to delete */
+	} *dq;
+	unsigned dqueued;             /* entries queued or being sent */
 	bool stop, reaper_started;
 	pthread_t reaper;
 };
@@ -298,8 +306,8 @@ static char *put_cmd_key(char *p, char argc, const char *cmd, const char *key, i
 	return p;
 }
 
-/* format_key - slot's key into buf (at least KEY_MAX bytes), NUL-terminated; its length. */
-static int format_key(const struct redis_swap *rs, uint64_t slot, char *buf)
+/* format_key - the key of slot's value of generation g into buf (KEY_MAX bytes), NUL-terminated; its length. */
+static int format_key(const struct redis_swap *rs, uint64_t slot, uint64_t g, char *buf)
 {
 	char *p = buf;
 
@@ -310,6 +318,8 @@ static int format_key(const struct redis_swap *rs, uint64_t slot, char *buf)
 	*p++ = '}';
 	*p++ = ':';
 	p = put_hex(p, slot, 1);
+	*p++ = ':';
+	p = put_hex(p, g, 1);
 	*p = 0;
 	return (int)(p - buf);
 }
@@ -341,32 +351,37 @@ static void free_replies(struct redis_cmd *cmds, unsigned n)
 			freeReplyObject(cmds[i].reply);
 }
 
-static void discard_cancel(struct redis_swap *rs, uint64_t slot, unsigned nr);
-
-/* redis_swap_write - the backend's write (swap_backend.h).  No usermm locks taken. */
+/*
+ * redis_swap_write - the backend's write (swap_backend.h): one SET per
+ * page under a key of the new generation, and a DEL of the slot's
+ * previous value in the same pipeline.  No usermm locks taken.
+ */
 static int redis_swap_write(struct swap_backend *b, uint64_t slot, unsigned int nr, const void *const *bufs)
 {
 	struct redis_swap *rs = to_rs(b);
 	uint64_t start = mono_ns(), g;
 	struct redis_cmd *cmds;
+	unsigned ncmd = 0, *set_idx;
 	char *mem;
 	int err;
 
 	if ((err = check_range(b, slot, nr)) || !bufs)
 		return err ? err : -EINVAL;
-	cmds = calloc(nr, sizeof(*cmds));
-	mem = malloc((size_t)nr * CMD_STRIDE);
+	/* Room for nr SETs and up to nr DELs of the previous values. */
+	cmds = calloc(2 * (size_t)nr, sizeof(*cmds) + sizeof(*set_idx));
+	mem = malloc((size_t)nr * (CMD_STRIDE + 128));
 	if (!cmds || !mem) {
 		free(cmds);
 		free(mem);
 		cnt(&rs->errors, 1);
 		return -ENOMEM;
 	}
-	discard_cancel(rs, slot, nr);
+	set_idx = (unsigned *)(cmds + 2 * (size_t)nr);
 	g = atomic_fetch_add(&rs->next_gen, 1);
 	for (unsigned i = 0; i < nr; i++) {
 		char key[KEY_MAX], *p = mem + (size_t)i * CMD_STRIDE;
-		int klen = format_key(rs, slot + i, key);
+		int klen = format_key(rs, slot + i, g, key);
+		uint64_t old = atomic_load(&rs->gen[slot + i]);
 		struct page_hdr h = {
 			.magic = PAGE_MAGIC, .version = PAGE_VERSION, .sysid = rs->sysid,
 			.slot = slot + i, .gen = g, .len = PAGE_SIZE,
@@ -379,20 +394,37 @@ static int redis_swap_write(struct swap_backend *b, uint64_t slot, unsigned int 
 		memcpy(p + hl, &h, sizeof(h));
 		memcpy(p + hl + sizeof(h), bufs[i], PAGE_SIZE);
 		memcpy(p + hl + VALUE_SIZE, "\r\n", 2);
-		cmds[i].buf = p;
-		cmds[i].len = (size_t)hl + VALUE_SIZE + 2;
-		cmds[i].hslot = slot_hslot(rs, key, (size_t)klen);
+		set_idx[i] = ncmd;
+		cmds[ncmd].buf = p;
+		cmds[ncmd].len = (size_t)hl + VALUE_SIZE + 2;
+		cmds[ncmd].hslot = slot_hslot(rs, key, (size_t)klen);
+		ncmd++;
+		if (old) {              /* the value this one replaces: same hash tag, same node */
+			char *d = mem + (size_t)nr * CMD_STRIDE + (size_t)i * 128;
+
+			klen = format_key(rs, slot + i, old, key);
+			cmds[ncmd].buf = d;
+			cmds[ncmd].len = (size_t)(put_cmd_key(d, '2', "DEL", key, klen) - d);
+			cmds[ncmd].hslot = cmds[ncmd - 1].hslot;
+			ncmd++;
+		}
 	}
-	err = redis_router_run(rs->router, cmds, nr, true);
+	err = redis_router_run(rs->router, cmds, ncmd, true);
 	for (unsigned i = 0; i < nr && !err; i++) {
-		redisReply *rep = cmds[i].reply;
+		redisReply *rep = cmds[set_idx[i]].reply;
 
 		if (!rep || rep->type != REDIS_REPLY_STATUS || strcmp(rep->str, "OK"))
 			err = reply_errno(rep);
 	}
-	free_replies(cmds, nr);
+	free_replies(cmds, ncmd);
 	free(cmds);
 	free(mem);
+	/*
+	 * A failed write leaves nothing readable (generation 0).  A SET of it
+	 * that still lands later (a timed-out request the server runs when it
+	 * wakes up) is under its own generation's key, so it can never
+	 * overwrite a newer value; such a key stays until close.
+	 */
 	for (unsigned i = 0; i < nr; i++) {
 		uint64_t old = atomic_exchange(&rs->gen[slot + i], err ? 0 : g);
 
@@ -462,7 +494,7 @@ static int redis_swap_read(struct swap_backend *b, uint64_t slot, unsigned int n
 			err = -EIO;
 			goto out;
 		}
-		klen = format_key(rs, slot + i, key);
+		klen = format_key(rs, slot + i, gens[i], key);
 		cmds[i].buf = p;
 		cmds[i].len = (size_t)(put_cmd_key(p, '2', "GET", key, klen) - p);
 		cmds[i].hslot = slot_hslot(rs, key, (size_t)klen);
@@ -487,64 +519,32 @@ out:
 /*
  * Discards.  swap_backend.h allows discard to be called with a pte table
  * lock held, so it must not wait for the network: it zeroes the slots'
- * generations (from then on they read as -EIO without asking Redis),
- * marks them DISCARD_PENDING and queues the range for the backend's
- * reaper thread, which sends the DELs in batches.  A slot written again
- * before its DEL is sent loses its pending mark (the write cancels the
- * DEL); a write of a slot whose DEL is in flight waits for it, so a DEL
- * never removes a newer value.
+ * generations (from then on they read as -EIO without asking Redis) and
+ * queues the (slot, generation) of each value for the backend's reaper
+ * thread, which sends the DELs in batches.  Because a key names its
+ * generation, a DEL sent late can never remove a value written to the
+ * slot since.
  */
-enum { DISCARD_NONE, DISCARD_PENDING, DISCARD_INFLIGHT };
 
-/* discard_cancel - before writing [slot, slot+nr): cancel pending DELs, wait for in-flight ones.  Takes dlock. */
-static void discard_cancel(struct redis_swap *rs, uint64_t slot, unsigned nr)
+/* send_dels - one DEL per hash tag for the values of a queued discard.  No lock held. */
+static void send_dels(struct redis_swap *rs, const struct dentry *d)
 {
-	if (!atomic_load(&rs->nr_dmarked))
-		return;                 /* nothing marked anywhere (the common case) */
-	pthread_mutex_lock(&rs->dlock);
-	for (unsigned i = 0; i < nr; i++) {
-		while (rs->dstate[slot + i] == DISCARD_INFLIGHT)
-			pthread_cond_wait(&rs->ddone, &rs->dlock);
-		if (rs->dstate[slot + i] == DISCARD_PENDING) {
-			rs->dstate[slot + i] = DISCARD_NONE;
-			atomic_fetch_sub(&rs->nr_dmarked, 1);
-		}
-	}
-	pthread_mutex_unlock(&rs->dlock);
-}
-
-/*
- * send_dels - DEL the keys of the slots of [slot, slot+nr) marked
- * in flight, one DEL per hash tag, then clear their marks.  Called by
- * the reaper with no lock held; takes dlock to clear.
- */
-static void send_dels(struct redis_swap *rs, uint64_t slot, unsigned nr)
-{
-	unsigned per = rs->tgt.cluster_pages, ncmd = 0;
-	struct redis_cmd *cmds = calloc(nr / per + 2, sizeof(*cmds));
-	char *mem = malloc((size_t)nr * 96 + (nr / per + 2) * 32), *p = mem;
+	unsigned per = rs->tgt.cluster_pages, ncmd = 0, nr = d->nr;
+	struct redis_cmd *cmds = calloc(nr, sizeof(*cmds));
+	char *mem = malloc((size_t)nr * (KEY_MAX + 16) + (size_t)nr * 24), *p = mem;
 	int err = -ENOMEM;
 
 	if (cmds && mem) {
-		for (uint64_t s = slot; s < slot + nr;) {
-			uint64_t end = (s / per + 1) * per;
+		for (unsigned i = 0; i < nr;) {
+			uint64_t group = d->slot[i] / per;
 			char key[KEY_MAX], *head = p;
 			unsigned k = 0;
 			int klen = 0;
 
-			if (end > slot + nr)
-				end = slot + nr;
 			p += 24;                /* room for the "*<n>\r\n$3\r\nDEL\r\n" head */
-			for (; s < end; s++) {
-				if (rs->dstate[s] != DISCARD_INFLIGHT)   /* stable: only we clear it */
-					continue;
-				klen = format_key(rs, s, key);
+			for (; i < nr && d->slot[i] / per == group; i++, k++) {
+				klen = format_key(rs, d->slot[i], d->gen[i], key);
 				p += sprintf(p, "$%d\r\n%s\r\n", klen, key);
-				k++;
-			}
-			if (!k) {
-				p = head;
-				continue;
 			}
 			{
 				char h[24];
@@ -559,7 +559,7 @@ static void send_dels(struct redis_swap *rs, uint64_t slot, unsigned nr)
 			cmds[ncmd].hslot = slot_hslot(rs, key, (size_t)klen);
 			ncmd++;
 		}
-		err = ncmd ? redis_router_run(rs->router, cmds, ncmd, false) : 0;
+		err = redis_router_run(rs->router, cmds, ncmd, false);
 		for (unsigned i = 0; i < ncmd && !err; i++)
 			if (!cmds[i].reply || cmds[i].reply->type != REDIS_REPLY_INTEGER)
 				err = -EIO;
@@ -569,38 +569,29 @@ static void send_dels(struct redis_swap *rs, uint64_t slot, unsigned nr)
 	free(mem);
 	if (err)
 		cnt(&rs->del_errors, 1);    /* the keys stay until close removes them */
-	pthread_mutex_lock(&rs->dlock);
-	for (uint64_t s = slot; s < slot + nr; s++)
-		if (rs->dstate[s] == DISCARD_INFLIGHT) {
-			rs->dstate[s] = DISCARD_NONE;
-			atomic_fetch_sub(&rs->nr_dmarked, 1);
-		}
-	pthread_cond_broadcast(&rs->ddone);
-	pthread_mutex_unlock(&rs->dlock);
 }
 
-/* reaper - the backend's thread: sends the queued discards' DELs until close stops it. */
+/* reaper - the backend's thread: sends the queued discards' DELs; at stop, the ones left first. */
 static void *reaper(void *arg)
 {
 	struct redis_swap *rs = arg;
 
 	pthread_mutex_lock(&rs->dlock);
 	for (;;) {
-		struct drange r;
+		struct dentry *d;
 
-		while (!rs->dq_len && !rs->stop)
+		while (!rs->dq && !rs->stop)
 			pthread_cond_wait(&rs->dwork, &rs->dlock);
-		if (!rs->dq_len)
+		if (!rs->dq)
 			break;                  /* stopping, and nothing left */
-		r = rs->dq[--rs->dq_len];
-		for (uint64_t s = r.slot; s < r.slot + r.nr; s++)
-			if (rs->dstate[s] == DISCARD_PENDING)
-				rs->dstate[s] = DISCARD_INFLIGHT;
+		d = rs->dq;
+		rs->dq = d->next;
 		pthread_mutex_unlock(&rs->dlock);
-		send_dels(rs, r.slot, r.nr);
+		send_dels(rs, d);
+		free(d);
 		pthread_mutex_lock(&rs->dlock);
-		if (!rs->dq_len)
-			pthread_cond_broadcast(&rs->ddone);
+		rs->dqueued--;
+		pthread_cond_broadcast(&rs->ddone);
 	}
 	pthread_mutex_unlock(&rs->dlock);
 	return NULL;
@@ -616,36 +607,41 @@ static void *reaper(void *arg)
 static int redis_swap_discard(struct swap_backend *b, uint64_t slot, unsigned int nr)
 {
 	struct redis_swap *rs = to_rs(b);
-	unsigned marked = 0;
+	struct dentry *d;
+	unsigned n = 0;
 	int err;
 
 	if ((err = check_range(b, slot, nr)))
 		return err;
-	for (unsigned i = 0; i < nr; i++)
-		if (atomic_exchange(&rs->gen[slot + i], 0)) {
-			atomic_fetch_sub(&rs->pages, 1);
-			cnt(&rs->pages_discarded, 1);
-		}
-	pthread_mutex_lock(&rs->dlock);
-	if (rs->dq_len == rs->dq_cap) {
-		unsigned cap = rs->dq_cap ? rs->dq_cap * 2 : 64;
-		struct drange *q = realloc(rs->dq, cap * sizeof(*q));
+	d = malloc(sizeof(*d) + (size_t)nr * 2 * sizeof(uint64_t));
+	for (unsigned i = 0; i < nr; i++) {
+		uint64_t old = atomic_exchange(&rs->gen[slot + i], 0);
 
-		if (!q) {
-			pthread_mutex_unlock(&rs->dlock);
-			cnt(&rs->del_errors, 1);
-			return -ENOMEM;
+		if (!old)
+			continue;
+		atomic_fetch_sub(&rs->pages, 1);
+		cnt(&rs->pages_discarded, 1);
+		if (d) {
+			d->slot = (uint64_t *)(d + 1);
+			d->gen = d->slot + nr;
+			d->slot[n] = slot + i;
+			d->gen[n] = old;
+			n++;
 		}
-		rs->dq = q;
-		rs->dq_cap = cap;
 	}
-	for (unsigned i = 0; i < nr; i++)
-		if (rs->dstate[slot + i] == DISCARD_NONE) {
-			rs->dstate[slot + i] = DISCARD_PENDING;
-			marked++;
-		}
-	atomic_fetch_add(&rs->nr_dmarked, marked);
-	rs->dq[rs->dq_len++] = (struct drange){ slot, nr };
+	if (!d) {
+		cnt(&rs->del_errors, 1);
+		return -ENOMEM;
+	}
+	if (!n) {
+		free(d);
+		return 0;
+	}
+	d->nr = n;
+	pthread_mutex_lock(&rs->dlock);
+	d->next = rs->dq;
+	rs->dq = d;
+	rs->dqueued++;
 	pthread_cond_signal(&rs->dwork);
 	pthread_mutex_unlock(&rs->dlock);
 	return 0;
@@ -663,7 +659,7 @@ int swap_redis_flush_discards(struct swap_backend *b)
 	if (!b || (b->ops != &swap_redis_ops && b->ops != &swap_redis_cluster_ops))
 		return -EINVAL;
 	pthread_mutex_lock(&rs->dlock);
-	while (rs->dq_len || atomic_load(&rs->nr_dmarked))
+	while (rs->dqueued)
 		pthread_cond_wait(&rs->ddone, &rs->dlock);
 	pthread_mutex_unlock(&rs->dlock);
 	return 0;
@@ -684,8 +680,12 @@ static void redis_swap_free(struct redis_swap *rs)
 	pthread_mutex_destroy(&rs->dlock);
 	pthread_cond_destroy(&rs->dwork);
 	pthread_cond_destroy(&rs->ddone);
-	free(rs->dq);
-	free(rs->dstate);
+	while (rs->dq) {                /* left by a failed open only: the reaper empties it */
+		struct dentry *d = rs->dq;
+
+		rs->dq = d->next;
+		free(d);
+	}
 	free(rs->gen);
 	free(rs);
 }
@@ -750,8 +750,7 @@ static int redis_swap_open_common(const struct swap_backend_ops *ops, bool clust
 		goto fail;
 	}
 	rs->gen = calloc(nr_slots, sizeof(*rs->gen));
-	rs->dstate = calloc(nr_slots, 1);
-	if (!rs->gen || !rs->dstate) {
+	if (!rs->gen) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -805,7 +804,10 @@ int swap_redis_get_stats(struct swap_backend *b, struct swap_redis_stats *st)
 	st->lost = atomic_load(&rs->lost);
 	st->corrupt = atomic_load(&rs->corrupt);
 	st->del_errors = atomic_load(&rs->del_errors);
-	st->discards_pending = atomic_load(&rs->nr_dmarked);
+	pthread_mutex_lock(&rs->dlock);
+	for (struct dentry *d = rs->dq; d; d = d->next)
+		st->discards_pending += d->nr;
+	pthread_mutex_unlock(&rs->dlock);
 	for (int k = 0; k < SWAP_REDIS_LAT_BUCKETS; k++) {
 		st->read_lat[k] = atomic_load_explicit(&rs->read_lat[k], memory_order_relaxed);
 		st->write_lat[k] = atomic_load_explicit(&rs->write_lat[k], memory_order_relaxed);
@@ -822,16 +824,23 @@ int swap_redis_get_stats(struct swap_backend *b, struct swap_redis_stats *st)
 }
 
 /**
- * swap_redis_key - the key of slot in b.  No locks.  The key's length
- * (snprintf's: the key is cut when len is too small), or -EINVAL.
+ * swap_redis_key - the key of slot's current value in b.  No locks.  The
+ * key's length (the key is cut when len is too small), -ENOENT when the
+ * slot holds no value, -EINVAL.
  */
 int swap_redis_key(struct swap_backend *b, uint64_t slot, char *buf, size_t len)
 {
+	char key[KEY_MAX];
+	uint64_t g;
+	int n;
+
 	if (!b || !buf || (b->ops != &swap_redis_ops && b->ops != &swap_redis_cluster_ops) ||
 	    slot >= b->nr_slots)
 		return -EINVAL;
-	char key[KEY_MAX];
-	int n = format_key(to_rs(b), slot, key);
+	g = atomic_load(&to_rs(b)->gen[slot]);
+	if (!g)
+		return -ENOENT;
+	n = format_key(to_rs(b), slot, g, key);
 
 	snprintf(buf, len, "%s", key);
 	return n;
