@@ -256,7 +256,7 @@ int redis_parse_target(const char *url, struct redis_target *t, char *why, size_
 	t->wait_ms = 1000;
 	t->timeout_ms = 2000;
 	t->conns = 4;
-	t->cluster_pages = 32;
+	t->cluster_pages = 64;        /* SWAPFILE_CLUSTER: a device cluster on one node */
 	if (!url)
 		return bad(why, whylen, "no target");
 	if (!strncmp(url, "redis://", 8)) {

@@ -33,7 +33,7 @@ struct redis_target {
 	unsigned wait_ms;             /* ?wait_ms=T: WAIT's timeout (default 1000) */
 	unsigned timeout_ms;          /* ?timeout_ms=T: connect and request timeout (default 2000) */
 	unsigned conns;               /* ?conns=N: connections per node (default 4) */
-	unsigned cluster_pages;       /* ?cluster_pages=N: consecutive slots under one hash tag (default 32) */
+	unsigned cluster_pages;       /* ?cluster_pages=N: consecutive slots under one hash tag (default 64) */
 	char display[320];            /* scheme://first-host:port[,...]: for messages, no credentials */
 };
 

@@ -9,7 +9,7 @@
  *     umm:{<system id>:<s / cluster_pages>}:<s>:<g>      (hex numbers)
  * where the system id is 64 random bits drawn at open, so two usermm
  * systems sharing one Redis never see each other's pages, and the hash
- * tag {...} puts cluster_pages consecutive slots (default 32, a swap-out
+ * tag {...} puts cluster_pages consecutive slots (default 64, the swap
  * cluster) in one Redis Cluster key slot, hence on one node.  A write of
  * nr consecutive slots is nr SETs sent as one pipeline per node, a read
  * of nr slots (swap-in readahead) nr GETs likewise, a discard one DEL per
