@@ -18,6 +18,15 @@
  *                            fault); raw: a synchronous GET round trip.
  *   swap-out 1 page          backend write of one slot, median; raw: SET.
  *
+ * Then through the swap device (umm_config.swap_path the same target),
+ * and with a swap file for comparison: swap-out of 2,048 anonymous pages
+ * one swap_out_page at a time (what reclaim does for each page), swap-in
+ * of them by sequential reads (each major fault reads a window of 8
+ * slots), and 500 single major faults (one page evicted, then the timed
+ * 1-byte read that brings it back), median and p99, beside the raw
+ * synchronous GET.  The swap file is in $TMPDIR (or /tmp), warm in the
+ * host page cache: its figures are not a disk's.
+ *
  * The "kernel" column of these lines is raw hiredis on the same server
  * (on the cluster: on a node that owns the raw keys), so the ratio is the
  * backend's overhead: header, CRC32C, key formatting, routing and the
@@ -38,6 +47,9 @@ int main(void)
 #else
 #include "swap_redis.h"
 #include "page.h"
+#include "memory.h"
+#include "system.h"
+#include "swap.h"
 #include "../tests/redis_fixture.h"
 
 #define REPS     5
@@ -158,9 +170,10 @@ static double median_of(double *v, int n)
 }
 
 /* run_pair - every line for one backend target and the raw connection beside it. */
-static void run_pair(const char *label, const struct swap_backend_ops *ops, const char *target,
-		     redisContext *raw, const char *tag)
+static double run_pair(const char *label, const struct swap_backend_ops *ops, const char *target,
+		       redisContext *raw, const char *tag)
 {
+	double raw_get = 0;
 	struct swap_backend *b;
 	double bw[REPS], br[REPS], rw[REPS], rr[REPS];
 	static uint64_t s1[SINGLES], s2[SINGLES];
@@ -169,13 +182,13 @@ static void run_pair(const char *label, const struct swap_backend_ops *ops, cons
 
 	if (err) {
 		printf("# %s: not measured, open: %s\n", label, umm_strerror(err));
-		return;
+		return 0;
 	}
 	/* Warm up: connections open, every key written once. */
 	if (backend_batches(b, true) < 0 || raw_batches(raw, tag, true) < 0) {
 		printf("# %s: not measured: a warm-up write failed\n", label);
 		b->ops->close(b);
-		return;
+		return 0;
 	}
 	for (int r = 0; r < REPS; r++) {
 		bw[r] = backend_batches(b, true);
@@ -185,7 +198,7 @@ static void run_pair(const char *label, const struct swap_backend_ops *ops, cons
 		if (bw[r] < 0 || rw[r] < 0 || br[r] < 0 || rr[r] < 0) {
 			printf("# %s: not measured: a transfer failed\n", label);
 			b->ops->close(b);
-			return;
+			return 0;
 		}
 	}
 	double mbw = median_of(bw, REPS), mrw = median_of(rw, REPS);
@@ -204,6 +217,8 @@ static void run_pair(const char *label, const struct swap_backend_ops *ops, cons
 		printf("# %s: single reads not measured: a read failed\n", label);
 	} else {
 		double m1 = pct(s1, SINGLES, 50), m2 = pct(s2, SINGLES, 50);
+
+		raw_get = m2;
 		double p1 = pct(s1, SINGLES, 99), p2 = pct(s2, SINGLES, 99);
 
 		snprintf(name, sizeof(name), "%s swap-in 1 page median", label);
@@ -231,6 +246,124 @@ static void run_pair(const char *label, const struct swap_backend_ops *ops, cons
 			       (unsigned long long)swap_redis_lat_percentile(st.read_lat, 99));
 	}
 	b->ops->close(b);
+	return raw_get;
+}
+
+
+/* ---- through the swap device: eviction and major faults ---- */
+
+#define DEV_PAGES  2048
+#define DEV_FAULTS 500
+
+static int dev_swap_out(struct umm_mm *mm, uintptr_t a)
+{
+	struct page *page = NULL;
+	struct fmutex *ptl;
+	pte_t *p;
+	int err;
+
+	mmap_read_lock(mm);
+	p = pte_offset_map_lock(mm, a, &ptl);
+	if (p) {
+		if (pte_present(*p) && !pte_special(*p)) {
+			page = pfn_to_page(mm->sys->phys, pte_pfn(*p));
+			get_page(page);
+		}
+		pte_unmap_unlock(p, ptl);
+	}
+	mmap_read_unlock(mm);
+	if (!page)
+		return -ENOENT;
+	err = swap_out_page(page);
+	put_page(page);
+	return err;
+}
+
+/*
+ * run_device - one system swapping to target: swap-out of DEV_PAGES
+ * anonymous pages one eviction at a time (swap_out_page, as reclaim
+ * does), swap-in of them all by sequential reads (the device reads a
+ * window of 8 slots per major fault), and DEV_FAULTS single major faults
+ * (evict one page, time the 1-byte read that brings it back).  raw_get:
+ * the raw synchronous GET median on the same server (0: no counterpart).
+ */
+static void run_device(const char *label, const char *target, double raw_get_ns)
+{
+	struct umm_config cfg = { .phys_bytes = 64 << 20, .swap_path = target, .swap_bytes = 64 << 20,
+				  .release_ms = -1 };
+	static uint64_t ns[DEV_FAULTS];
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	uintptr_t a = 0;
+	char name[96], cav[200];
+	uint64_t t0, out_ns, in_ns;
+	int err = umm_system_create(&cfg, &sys);
+
+	if (err) {
+		printf("# %s: not measured, umm_system_create: %s\n", label, umm_strerror(err));
+		return;
+	}
+	if ((err = umm_mm_create(sys, &mm)) ||
+	    (err = umm_mmap(mm, 0, DEV_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a)) ||
+	    (err = umm_write(mm, a, pages, DEV_PAGES * PAGE_SIZE))) {
+		printf("# %s: not measured: %s\n", label, umm_strerror(err));
+		goto out;
+	}
+	t0 = now_ns();
+	for (int i = 0; i < DEV_PAGES && !err; i++)
+		err = dev_swap_out(mm, a + (uintptr_t)i * PAGE_SIZE);
+	out_ns = now_ns() - t0;
+	t0 = now_ns();
+	for (int i = 0; i < DEV_PAGES && !err; i++)
+		err = umm_read(mm, a + (uintptr_t)i * PAGE_SIZE, inbuf, PAGE_SIZE);
+	in_ns = now_ns() - t0;
+	if (!err && memcmp(inbuf, pages + (size_t)(DEV_PAGES - 1) * PAGE_SIZE, PAGE_SIZE))
+		err = -EBADMSG;
+	for (int i = 0; i < DEV_FAULTS && !err; i++) {
+		uintptr_t at = a + (uintptr_t)(i % DEV_PAGES) * PAGE_SIZE;
+
+		err = dev_swap_out(mm, at);
+		t0 = now_ns();
+		if (!err)
+			err = umm_read(mm, at, inbuf, 1);
+		ns[i] = now_ns() - t0;
+	}
+	if (err) {
+		printf("# %s: not measured: %s\n", label, umm_strerror(err));
+		goto out;
+	}
+	snprintf(name, sizeof(name), "%s device swap-out", label);
+	snprintf(cav, sizeof(cav), "per page, one swap_out_page (unmap, write, free) at a time; %.0fk pages/s",
+		 1e6 * DEV_PAGES / (double)out_ns);
+	bench_report_caveat(name, (double)out_ns / DEV_PAGES, 0, cav);
+	snprintf(name, sizeof(name), "%s device swap-in", label);
+	snprintf(cav, sizeof(cav), "per page, sequential 4 KiB reads, major faults reading 8-slot windows; "
+		 "%.0fk pages/s", 1e6 * DEV_PAGES / (double)in_ns);
+	bench_report_caveat(name, (double)in_ns / DEV_PAGES, 0, cav);
+	{
+		double m = pct(ns, DEV_FAULTS, 50), p99 = pct(ns, DEV_FAULTS, 99);
+
+		snprintf(name, sizeof(name), "%s major fault median", label);
+		if (raw_get_ns > 0)
+			bench_report_caveat(name, m, raw_get_ns, "one page (no neighbours to read ahead); "
+					    "kernel column = raw hiredis synchronous GET median");
+		else
+			bench_report_caveat(name, m, 0, "one page (no neighbours to read ahead)");
+		snprintf(name, sizeof(name), "%s major fault p99", label);
+		bench_report_caveat(name, p99, 0, "99th percentile of the same faults");
+	}
+	{
+		struct umm_sys_stats st;
+
+		if (!umm_system_stats(sys, &st) && st.swap_remote_requests)
+			printf("# %s device: %lu Redis requests for %lu pages out and %lu in, %lu errors\n",
+			       label, st.swap_remote_requests, st.pswpout, st.pswpin, st.swap_remote_errors);
+	}
+out:
+	if (mm)
+		umm_mm_destroy(mm);
+	umm_system_destroy(sys);
 }
 
 /* cluster_tag - a hash tag whose slot node `s` owns (so raw commands to it need no redirection). */
@@ -283,9 +416,12 @@ int main(void)
 	} else if (!(raw = rf_connect(one.port, ""))) {
 		printf("# redis: not measured: no raw connection\n");
 	} else {
+		double g;
+
 		snprintf(target, sizeof(target), "redis://127.0.0.1:%d", one.port);
-		run_pair("redis", &swap_redis_ops, target, raw, "raw");
+		g = run_pair("redis", &swap_redis_ops, target, raw, "raw");
 		redisFree(raw);
+		run_device("redis", target, g);
 	}
 	rf_cleanup(&one);
 
@@ -294,14 +430,23 @@ int main(void)
 	} else if (cluster_tag(&cl[0], tag, sizeof(tag)) || !(raw = rf_connect(cl[0].port, ""))) {
 		printf("# redis-cluster: not measured: no raw connection to a node\n");
 	} else {
+		double g;
+
 		snprintf(target, sizeof(target), "redis-cluster://127.0.0.1:%d", cl[0].port);
-		run_pair("redis-cluster", &swap_redis_cluster_ops, target, raw, tag);
+		g = run_pair("redis-cluster", &swap_redis_cluster_ops, target, raw, tag);
 		redisFree(raw);
+		run_device("redis-cluster", target, g);
 	}
 	for (int i = 0; i < 3; i++)
 		rf_cleanup(&cl[i]);
-	printf("# file backend and major faults through the swap device: not measured in this build "
-	       "(they need the swap device)\n");
+	{
+		const char *dir = getenv("TMPDIR");
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/umm_bench_redis_swap.%d", dir ? dir : "/tmp", (int)getpid());
+		run_device("file", path, 0);
+		unlink(path);
+	}
 	free(pages);
 	free(inbuf);
 	return 0;
