@@ -778,7 +778,7 @@ static void test_cluster_reshard(void)
 	pthread_create(&th, NULL, reshard_worker, &a);
 	{
 		const char *argv[] = { "redis-cli", "--cluster", "reshard", addr, "--cluster-from", from,
-				       "--cluster-to", to, "--cluster-slots", tsan_build() ? "600" : "1500",
+				       "--cluster-to", to, "--cluster-slots", tsan_build() ? "400" : "800",
 				       "--cluster-yes", "--cluster-pipeline", "4", NULL };
 		rc = rf_run(argv);
 	}
@@ -1085,6 +1085,198 @@ static void test_device_cluster(void)
 	device_roundtrip(cluster_url(""), cl, 3);
 }
 
+
+/*
+ * A working set four times physical memory, against Redis: two threads
+ * write every page of their halves once, then write and read back
+ * version stamps in random pages of them
+ * while the main thread evicts pages in batches as reclaim would
+ * (swap_out_pages; reclaim proper is separate work).  A fault that finds
+ * no free frame (-ENOMEM) waits for the evictor and retries.  Every read
+ * sees the last version its thread wrote there; at the end every page
+ * holds its last version.
+ */
+#define WL_PHYS   (4UL << 20)
+#define WL_PAGES  4096                       /* 16 MiB: 4x physical memory */
+
+struct wl { struct umm_mm *mm; uintptr_t a; _Atomic int filled; _Atomic long ops, retries; };
+struct wl_worker { struct wl *w; unsigned id; unsigned ops; uint32_t *ver; };
+
+static int wl_access(struct wl *w, int write, uintptr_t at, uint64_t *val)
+{
+	int err;
+
+	for (int tries = 0; tries < 5000; tries++) {
+		err = write ? umm_write(w->mm, at, val, 8) : umm_read(w->mm, at, val, 8);
+		if (err != -ENOMEM)
+			return err;
+		atomic_fetch_add(&w->retries, 1);
+		usleep(50);
+	}
+	return err;
+}
+
+static void *wl_worker(void *arg)
+{
+	struct wl_worker *k = arg;
+	uint64_t rnd = 1234 + k->id;
+	unsigned half = WL_PAGES / 2;
+
+	/* First every page once, so the working set is four times memory, then random ops. */
+	for (unsigned i = 0; i < half; i++) {
+		unsigned page = k->id * half + i;
+		uint64_t v = ((uint64_t)page << 32) | ++k->ver[i];
+
+		TCHECK(wl_access(k->w, 1, k->w->a + (uintptr_t)page * PS, &v) == 0);
+		TCHECK(wl_access(k->w, 1, k->w->a + (uintptr_t)page * PS + PS - 8, &v) == 0);
+	}
+	atomic_fetch_add(&k->w->filled, 1);
+	for (unsigned op = 0; op < k->ops; op++) {
+		uint64_t r = test_rnd(&rnd);
+		unsigned i = (unsigned)(r % half), page = k->id * half + i;
+		uintptr_t at = k->w->a + (uintptr_t)page * PS;
+		uint64_t v, want;
+
+		if ((r >> 40) & 1) {
+			k->ver[i]++;
+			v = ((uint64_t)page << 32) | k->ver[i];
+			TCHECK(wl_access(k->w, 1, at, &v) == 0);
+			TCHECK(wl_access(k->w, 1, at + PS - 8, &v) == 0);
+		} else {
+			want = k->ver[i] ? ((uint64_t)page << 32) | k->ver[i] : 0;
+			v = ~want;
+			TCHECK(wl_access(k->w, 0, at, &v) == 0 && v == want);
+			v = ~want;
+			TCHECK(wl_access(k->w, 0, at + PS - 8, &v) == 0 && v == want);
+		}
+		atomic_fetch_add(&k->w->ops, 1);
+	}
+	return NULL;
+}
+
+static void workload_4x(const char *target)
+{
+	struct umm_config cfg = { .phys_bytes = WL_PHYS, .swap_path = target, .swap_bytes = 32 << 20 };
+	struct umm_system *sys = NULL;
+	struct wl w = { 0 };
+	struct wl_worker k[2];
+	pthread_t th[2];
+	unsigned cursor = 0;
+	long evicted = 0;
+	int err = umm_system_create(&cfg, &sys);
+
+	if (err)
+		fprintf(stderr, "umm_system_create(%s): %s\n", target, umm_strerror(err));
+	REQUIRE(err == 0);
+	REQUIRE(umm_mm_create(sys, &w.mm) == 0);
+	REQUIRE(umm_mmap(w.mm, 0, WL_PAGES * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 NULL, 0, &w.a) == 0);
+	for (unsigned t = 0; t < 2; t++) {
+		k[t] = (struct wl_worker){ &w, t, tsan_build() ? 150 : 600, calloc(WL_PAGES / 2, sizeof(uint32_t)) };
+		REQUIRE(k[t].ver && pthread_create(&th[t], NULL, wl_worker, &k[t]) == 0);
+	}
+	/* The evictor: batches of resident pages, round the whole range, while the workers run. */
+	while (atomic_load(&w.filled) < 2 || atomic_load(&w.ops) < (long)(k[0].ops + k[1].ops)) {
+		struct page *pg[SWAP_OUT_BATCH];
+		int res[SWAP_OUT_BATCH];
+		unsigned n = 0;
+
+		for (unsigned scanned = 0; scanned < WL_PAGES && n < SWAP_OUT_BATCH; scanned++) {
+			uintptr_t at = w.a + (uintptr_t)cursor * PS;
+			struct page *page = NULL;
+			struct fmutex *ptl;
+			pte_t *p;
+
+			cursor = (cursor + 1) % WL_PAGES;
+			mmap_read_lock(w.mm);
+			p = pte_offset_map_lock(w.mm, at, &ptl);
+			if (p) {
+				if (pte_present(*p) && !pte_special(*p)) {
+					page = pfn_to_page(sys->phys, pte_pfn(*p));
+					get_page(page);
+				}
+				pte_unmap_unlock(p, ptl);
+			}
+			mmap_read_unlock(w.mm);
+			if (page)
+				pg[n++] = page;
+		}
+		if (n) {
+			evicted += swap_out_pages(pg, n, res);
+			for (unsigned i = 0; i < n; i++)
+				put_page(pg[i]);
+		}
+		if (!n)
+			usleep(100);            /* nothing resident to evict: let the workers fault */
+	}
+	for (unsigned t = 0; t < 2; t++)
+		pthread_join(th[t], NULL);
+	test_fold_thread_checks();
+	CHECK(evicted >= (long)(WL_PAGES - WL_PHYS / PS));  /* all of it was written: most had to go out */
+	CHECK(sys_stats(sys).pswpin > 0);
+	CHECK_EQ(sys_stats(sys).swap_remote_lost + sys_stats(sys).swap_remote_corrupt, 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	/* Every page holds its last version (pages come back through faults, evicting as needed). */
+	for (unsigned t = 0; t < 2; t++) {
+		int bad = 0;
+
+		for (unsigned i = 0; i < WL_PAGES / 2; i++) {
+			unsigned page = t * (WL_PAGES / 2) + i;
+			uint64_t v = 0, want = k[t].ver[i] ? ((uint64_t)page << 32) | k[t].ver[i] : 0;
+
+			if (umm_read(w.mm, w.a + (uintptr_t)page * PS, &v, 8) == -ENOMEM) {
+				struct page *pg[SWAP_OUT_BATCH];
+				int res[SWAP_OUT_BATCH];
+				unsigned n = 0;
+
+				for (unsigned j = 0; j < WL_PAGES && n < SWAP_OUT_BATCH; j++) {
+					struct page *q = NULL;
+					struct fmutex *ptl;
+					pte_t *p;
+
+					mmap_read_lock(w.mm);
+					p = pte_offset_map_lock(w.mm, w.a + (uintptr_t)j * PS, &ptl);
+					if (p) {
+						if (j != page && pte_present(*p) && !pte_special(*p)) {
+							q = pfn_to_page(sys->phys, pte_pfn(*p));
+							get_page(q);
+						}
+						pte_unmap_unlock(p, ptl);
+					}
+					mmap_read_unlock(w.mm);
+					if (q)
+						pg[n++] = q;
+				}
+				swap_out_pages(pg, n, res);
+				for (unsigned j = 0; j < n; j++)
+					put_page(pg[j]);
+				i--;
+				continue;
+			}
+			if (v != want)
+				bad++;
+		}
+		CHECK_EQ(bad, 0);
+		free(k[t].ver);
+	}
+	fprintf(stderr, "workload 4x: %ld ops, %ld evicted, %lu swapped in, %ld retries after -ENOMEM\n",
+		atomic_load(&w.ops), evicted, sys_stats(sys).pswpin, atomic_load(&w.retries));
+	umm_mm_destroy(w.mm);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
+static void test_device_workload_4x(void)
+{
+	workload_4x(url("redis://127.0.0.1:%d", srv.port));
+	CHECK_EQ(dbsize(&srv), 0);
+}
+
+static void test_device_cluster_workload_4x(void)
+{
+	workload_4x(cluster_url(""));
+	CHECK_EQ(cluster_dbsize(), 0);
+}
+
 int main(void)
 {
 	const char *rmap = getenv("UMM_RMAP");
@@ -1109,6 +1301,7 @@ int main(void)
 	RUN(test_device_roundtrip);
 	RUN(test_device_server_killed);
 	RUN(test_device_config_errors);
+	RUN(test_device_workload_4x);
 	rf_cleanup(&srv);
 	if (rmap && !strcmp(rmap, "object")) {
 		fprintf(stderr, "cluster tests: skipped in the object-rmap pass (the first pass ran them; "
@@ -1119,6 +1312,7 @@ int main(void)
 		RUN(test_cluster_basic);
 		RUN(test_cluster_reshard);
 		RUN(test_device_cluster);
+		RUN(test_device_cluster_workload_4x);
 		RUN(test_cluster_node_killed);
 		for (int i = 0; i < 3; i++)
 			rf_cleanup(&cl[i]);
