@@ -142,7 +142,7 @@ lib: build/release/libusermm.a build/release/libusermm.so
 build/release/usermm: $(wildcard tools/*.c tools/*.h) build/release/libusermm.a $(LIB_HDRS)
 	$(CC) $(BASE) $(FLAGS_release) $(wildcard tools/*.c) build/release/libusermm.a -o $@ $(LDLIBS)
 
-build/release/bench/%: bench/%.c build/release/libusermm-internal.a $(LIB_HDRS) $(wildcard bench/*.h)
+build/release/bench/%: bench/%.c build/release/libusermm-internal.a $(LIB_HDRS) $(wildcard bench/*.h) tests/redis_fixture.h
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(FLAGS_release) $< build/release/libusermm-internal.a -o $@ $(LDLIBS) -lm
 

@@ -38,9 +38,13 @@
  */
 #include "bench.h"
 
+#define SUMMARY "the Redis and Redis Cluster swap backends beside raw hiredis GET/SET on the same " \
+	"server, and major faults through the swap device (Redis, cluster, swap file)"
+
 #ifndef UMM_HAVE_HIREDIS
-int main(void)
+int main(int argc, char **argv)
 {
+	bench_init(argc, argv, SUMMARY);
 	bench_machine_line();
 	printf("# bench_redis: skipped: usermm was built without hiredis (libhiredis-dev)\n");
 	return 0;
@@ -53,13 +57,17 @@ int main(void)
 #include "swap.h"
 #include "../tests/redis_fixture.h"
 
-#define REPS     5
-#define BATCH    32
-#define BATCHES  64
-#define NSLOTS   (BATCH * BATCHES)
-#define SINGLES  2000
+#define REPS_MAX     5
+#define REPS         ((int)BENCH_SIZE(REPS_MAX, 1))
+#define BATCH        32
+#define BATCHES_MAX  64
+#define BATCHES      ((int)BENCH_SIZE(BATCHES_MAX, 2))
+#define NSLOTS_MAX   (BATCH * BATCHES_MAX)
+#define NSLOTS       (BATCH * BATCHES)
+#define SINGLES_MAX  2000
+#define SINGLES      ((int)BENCH_SIZE(SINGLES_MAX, 20))
 
-static char *pages;                   /* NSLOTS pages of data */
+static char *pages;                   /* NSLOTS_MAX pages of data */
 static char *inbuf;                   /* where reads land */
 
 static int cmp_u64(const void *a, const void *b)
@@ -176,8 +184,8 @@ static double run_pair(const char *label, const struct swap_backend_ops *ops, co
 {
 	double raw_get = 0;
 	struct swap_backend *b;
-	double bw[REPS], br[REPS], rw[REPS], rr[REPS];
-	static uint64_t s1[SINGLES], s2[SINGLES];
+	double bw[REPS_MAX], br[REPS_MAX], rw[REPS_MAX], rr[REPS_MAX];
+	static uint64_t s1[SINGLES_MAX], s2[SINGLES_MAX];
 	char name[96], cav[256];
 	int err = ops->open(target, NSLOTS, &b);
 
@@ -209,10 +217,12 @@ static double run_pair(const char *label, const struct swap_backend_ops *ops, co
 	snprintf(cav, sizeof(cav), "per page; kernel column = raw hiredis pipelined SET, same server; "
 		 "%.0fk vs %.0fk pages/s", 1e6 / mbw, 1e6 / mrw);
 	bench_report_caveat(name, mbw, mrw, cav);
+	bench_kernel_variant("raw hiredis pipelined SET");
 	snprintf(name, sizeof(name), "%s swap-in 32-page batch", label);
 	snprintf(cav, sizeof(cav), "per page; kernel column = raw hiredis pipelined GET, same server; "
 		 "%.0fk vs %.0fk pages/s (%.0f%% of raw)", 1e6 / mbr, 1e6 / mrr, 100.0 * mrr / mbr);
 	bench_report_caveat(name, mbr, mrr, cav);
+	bench_kernel_variant("raw hiredis pipelined GET");
 
 	if (backend_singles(b, false, s1) || raw_singles(raw, tag, false, s2)) {
 		printf("# %s: single reads not measured: a read failed\n", label);
@@ -225,8 +235,10 @@ static double run_pair(const char *label, const struct swap_backend_ops *ops, co
 		snprintf(name, sizeof(name), "%s swap-in 1 page median", label);
 		bench_report_caveat(name, m1, m2, "per read call (the backend part of a major fault); "
 				    "kernel column = raw hiredis synchronous GET");
+		bench_kernel_variant("raw hiredis GET");
 		snprintf(name, sizeof(name), "%s swap-in 1 page p99", label);
 		bench_report_caveat(name, p1, p2, "99th percentile of the same calls");
+		bench_kernel_variant("raw hiredis GET");
 	}
 	if (backend_singles(b, true, s1) || raw_singles(raw, tag, true, s2)) {
 		printf("# %s: single writes not measured: a write failed\n", label);
@@ -234,6 +246,7 @@ static double run_pair(const char *label, const struct swap_backend_ops *ops, co
 		snprintf(name, sizeof(name), "%s swap-out 1 page median", label);
 		bench_report_caveat(name, pct(s1, SINGLES, 50), pct(s2, SINGLES, 50),
 				    "per write call; kernel column = raw hiredis synchronous SET");
+		bench_kernel_variant("raw hiredis SET");
 	}
 	{
 		struct swap_redis_stats st;
@@ -253,8 +266,9 @@ static double run_pair(const char *label, const struct swap_backend_ops *ops, co
 
 /* ---- through the swap device: eviction and major faults ---- */
 
-#define DEV_PAGES  2048
-#define DEV_FAULTS 500
+#define DEV_PAGES       ((int)BENCH_SIZE(2048, 128))     /* a multiple of SWAP_OUT_BATCH, at most NSLOTS_MAX */
+#define DEV_FAULTS_MAX  500
+#define DEV_FAULTS      ((int)BENCH_SIZE(DEV_FAULTS_MAX, 10))
 
 /* dev_page - the page mapped at a, referenced (NULL if none). */
 static struct page *dev_page(struct umm_mm *mm, uintptr_t a)
@@ -318,7 +332,7 @@ static void run_device(const char *label, const char *target, double raw_get_ns)
 {
 	struct umm_config cfg = { .phys_bytes = 64 << 20, .swap_path = target, .swap_bytes = 64 << 20,
 				  .release_ms = -1 };
-	static uint64_t ns[DEV_FAULTS];
+	static uint64_t ns[DEV_FAULTS_MAX];
 	struct umm_system *sys;
 	struct umm_mm *mm;
 	uintptr_t a = 0;
@@ -372,11 +386,13 @@ static void run_device(const char *label, const char *target, double raw_get_ns)
 		double m = pct(ns, DEV_FAULTS, 50), p99 = pct(ns, DEV_FAULTS, 99);
 
 		snprintf(name, sizeof(name), "%s major fault median", label);
-		if (raw_get_ns > 0)
+		if (raw_get_ns > 0) {
 			bench_report_caveat(name, m, raw_get_ns, "one page (no neighbours to read ahead); "
 					    "kernel column = raw hiredis synchronous GET median");
-		else
+			bench_kernel_variant("raw hiredis GET");
+		} else {
 			bench_report_caveat(name, m, 0, "one page (no neighbours to read ahead)");
+		}
 		snprintf(name, sizeof(name), "%s major fault p99", label);
 		bench_report_caveat(name, p99, 0, "99th percentile of the same faults");
 	}
@@ -416,12 +432,13 @@ static int cluster_tag(const struct rf_server *s, char *tag, size_t len)
 	return -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static struct rf_server one, cl[3];
 	char target[128], tag[32];
 	redisContext *raw;
 
+	bench_init(argc, argv, SUMMARY);
 	bench_machine_line();
 	print_loadavg();
 	if (!rf_have_tools()) {
@@ -429,11 +446,11 @@ int main(void)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	pages = aligned_alloc(PAGE_SIZE, (size_t)NSLOTS * PAGE_SIZE);
+	pages = aligned_alloc(PAGE_SIZE, (size_t)NSLOTS_MAX * PAGE_SIZE);
 	inbuf = aligned_alloc(PAGE_SIZE, (size_t)BATCH * PAGE_SIZE);
 	if (!pages || !inbuf)
 		return 1;
-	for (size_t i = 0; i < (size_t)NSLOTS * PAGE_SIZE; i++)
+	for (size_t i = 0; i < (size_t)NSLOTS_MAX * PAGE_SIZE; i++)
 		pages[i] = (char)(i * 31 + (i >> 12));
 	printf("# servers: redis-server on loopback started by the benchmark, no persistence; "
 	       "%d passes of %d batches of %d pages, %d single calls\n", REPS, BATCHES, BATCH, SINGLES);
@@ -452,7 +469,9 @@ int main(void)
 	}
 	rf_cleanup(&one);
 
-	if (rf_cluster_start(cl)) {
+	if (bench_quick) {
+		printf("# redis-cluster: not measured in a quick run (forming the cluster takes seconds)\n");
+	} else if (rf_cluster_start(cl)) {
 		printf("# redis-cluster: not measured: the cluster did not form\n");
 	} else if (cluster_tag(&cl[0], tag, sizeof(tag)) || !(raw = rf_connect(cl[0].port, ""))) {
 		printf("# redis-cluster: not measured: no raw connection to a node\n");
