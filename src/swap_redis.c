@@ -43,9 +43,9 @@
  *
  * Locks: rs->dlock (a leaf) guards the discard queue; the per-slot
  * generations and the counters are atomics; redis_cluster.c's
- * locks are taken inside each call, never under dlock.  Callers of write
- * and read hold no usermm lock but the locks of the pages being moved;
- * discard may be called under a pte table lock and takes only dlock.
+ * locks are taken inside each call, never under dlock.  Callers hold no
+ * usermm lock but the locks of the pages being moved; discard takes only
+ * dlock and never waits for Redis.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -517,8 +517,10 @@ out:
 }
 
 /*
- * Discards.  swap_backend.h allows discard to be called with a pte table
- * lock held, so it must not wait for the network: it zeroes the slots'
+ * Discards.  The device makes its queued discards on the eviction path
+ * (get_swap_page, before it hands out slots), so a discard that waited
+ * for a Redis round trip would slow every eviction behind it.  Discard
+ * does not wait: it zeroes the slots'
  * generations (from then on they read as -EIO without asking Redis) and
  * queues the (slot, generation) of each value for the backend's reaper
  * thread, which sends the DELs in batches.  Because a key names its
