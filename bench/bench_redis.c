@@ -139,6 +139,20 @@ static int raw_singles(redisContext *c, const char *tag, bool set, uint64_t *ns)
 	return 0;
 }
 
+/* used_memory - INFO memory's used_memory of the server behind c, or -1. */
+static long long used_memory(redisContext *c)
+{
+	redisReply *r = redisCommand(c, "INFO memory");
+	long long v = -1;
+	const char *p;
+
+	if (r && r->type == REDIS_REPLY_STRING && (p = strstr(r->str, "used_memory:")))
+		v = atoll(p + 12);
+	if (r)
+		freeReplyObject(r);
+	return v;
+}
+
 /* ---- the backend ---- */
 
 static double backend_batches(struct swap_backend *b, bool write)
@@ -194,7 +208,17 @@ static double run_pair(const char *label, const struct swap_backend_ops *ops, co
 		return 0;
 	}
 	/* Warm up: connections open, every key written once. */
-	if (backend_batches(b, true) < 0 || raw_batches(raw, tag, true) < 0) {
+	long long mem0 = used_memory(raw);
+	if (backend_batches(b, true) < 0) {
+		printf("# %s: not measured: a warm-up write failed\n", label);
+		b->ops->close(b);
+		return 0;
+	}
+	long long mem1 = used_memory(raw);
+	if (mem0 > 0 && mem1 > mem0 && !strcmp(label, "redis"))   /* one node holds them all */
+		printf("# %s: Redis used_memory grew by %.0f bytes per stored page (%d pages of %zu-byte values)\n",
+		       label, (double)(mem1 - mem0) / NSLOTS, NSLOTS, PAGE_SIZE + 40);
+	if (raw_batches(raw, tag, true) < 0) {
 		printf("# %s: not measured: a warm-up write failed\n", label);
 		b->ops->close(b);
 		return 0;
