@@ -52,6 +52,7 @@
 #include <string.h>
 #include "filemap.h"
 #include "readahead.h"
+#include "mmu_notifier.h"
 
 /* Retries of a lookup whose page vanished (a racing read failed, or truncate). */
 #define READ_CACHE_RETRIES 8
@@ -557,6 +558,7 @@ static void truncate_cache_page(struct umm_object *obj, struct page *page)
 		unmap(obj, page->index, page->index + 1);
 	if (UMM_DEBUG && page_mapped(page))
 		pr_warn(obj->sys, "truncate drops mapped page %" PRIu64, page->index);
+	mmu_notifier_invalidate_page(obj->sys, page, UMM_MMU_TRUNCATE);
 	ClearPageDirty(page);
 	delete_from_page_cache(page);
 }

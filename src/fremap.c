@@ -81,6 +81,7 @@
 #include "object.h"
 #include "nonlinear_index.h"
 #include "swap.h"
+#include "mmu_notifier.h"
 
 #define FREMAP_PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
 
@@ -175,6 +176,7 @@ static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, str
 	struct umm_object *obj = req->vma->vm_obj;
 	uintptr_t addr = req->start;
 	uint64_t pgoff = req->pgoff;
+	struct mmu_notifier_range range;
 
 	/*
 	 * Under i_mmap_lock (vma_set_nonlinear): truncate and page_mkclean read
@@ -184,6 +186,8 @@ static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, str
 	 * the new ptes change together under i_mmap_lock.
 	 */
 	vma_set_nonlinear(mm, req->vma);
+	mmu_notifier_range_init(&range, UMM_MMU_REMAP, mm, req->start, req->end);
+	mmu_notifier_invalidate_range_start(&range);
 	i_mmap_lock_write(obj);
 	while (addr < req->end) {
 		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
@@ -210,6 +214,7 @@ static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, str
 		ptl_unlock(ptl);
 	}
 	i_mmap_unlock_write(obj);
+	mmu_notifier_invalidate_range_end(&range);
 }
 
 /*

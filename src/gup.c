@@ -90,6 +90,31 @@ int populate_range(struct umm_mm *mm, uintptr_t start, uintptr_t end, unsigned i
 	return 0;
 }
 
+/**
+ * gup_fault_page - fault in the page at addr for a read or a write, as an
+ * access would, and take a reference on it; *writable says whether the
+ * pte now allows writes without another fault (writable and dirty).
+ * Takes mmap_lock (read) and ptl.  0, -EFAULT, -EIO or -ENOMEM.
+ */
+int gup_fault_page(struct umm_mm *mm, uintptr_t addr, bool write, struct page **pagep, bool *writable)
+{
+	struct fmutex *ptl;
+	struct page *page;
+	pte_t pte;
+	int err;
+
+	mmap_read_lock(mm);
+	err = follow_or_fault(mm, addr, write ? FAULT_FLAG_WRITE : 0, &page, &pte, &ptl);
+	if (!err) {
+		get_page(page);
+		*writable = pte_write(pte) && pte_dirty(pte);
+		ptl_unlock(ptl);
+		*pagep = page;
+	}
+	mmap_read_unlock(mm);
+	return err;
+}
+
 /* ---- pinning ---- */
 
 /* pin_one - fault in the page at addr and take a reference on it.  mmap_lock (read) held. */

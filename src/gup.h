@@ -39,6 +39,14 @@ uintptr_t populate_vma_range(struct vm_area_struct *vma, uintptr_t start, uintpt
  */
 int populate_range(struct umm_mm *mm, uintptr_t start, uintptr_t end, unsigned int flags);
 
+/*
+ * gup_fault_page - fault the page at addr in for a read or write access
+ * and return it referenced in *pagep (put_page when done); *writable: the
+ * pte allows writes now (writable and dirty).  Takes mmap_lock (read) and
+ * the fault's locks; none held on return.  0, -EFAULT, -EIO, -ENOMEM.
+ */
+int gup_fault_page(struct umm_mm *mm, uintptr_t addr, bool write, struct page **pagep, bool *writable);
+
 /* populate_vma_allows - does vma allow the access populate `flags` asks for? */
 static inline bool populate_vma_allows(const struct vm_area_struct *vma, unsigned int flags)
 {

@@ -51,7 +51,7 @@
 #include "gup.h"
 #include "filemap.h"
 #include "rmap.h"
-#include "tlb.h"
+#include "mmu_notifier.h"
 
 static bool madvise_behavior_valid(int advice)
 {
@@ -224,10 +224,14 @@ static int madvise_free_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void
 static void madvise_free(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
 	struct free_walk fw = { .mm = mm };
+	struct mmu_notifier_range range;
 
+	mmu_notifier_range_init(&range, UMM_MMU_MADVISE, mm, start, end);
+	mmu_notifier_invalidate_range_start(&range);
 	(void)walk_pte_range(mm, start, end, madvise_free_one, &fw);   /* takes each table's lock */
 	if (fw.changed)
-		flush_tlb_range(mm, start, end);
+		mmu_notifier_invalidate_secondary_tlbs(mm, start, end);
+	mmu_notifier_invalidate_range_end(&range);
 }
 
 /* madvise_populate - POPULATE_READ/WRITE; the fault errors as madvise(2) reports them. */

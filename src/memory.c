@@ -81,14 +81,17 @@
  * before the pin is taken, the walk finds the file page (or nothing),
  * faults again and makes a new copy; the file page is never written.
  *
- * A frame that loses its last pte is not freed until every thread's TLB
- * has forgotten it: zaps queue it in an mmu_gather, which calls
- * flush_tlb_range() for the range and only then drops the references.
- * wp_page_copy() clears the old pte and flushes before installing the
+ * A frame that loses its last pte is not freed until every secondary
+ * TLB has forgotten it: zaps queue it in an mmu_gather, which calls
+ * mmu_notifier_invalidate_secondary_tlbs() for the range (the soft TLB's
+ * shootdown among them) and only then drops the references.
+ * wp_page_copy() clears the old pte and invalidates before installing the
  * copy, so no thread can read the old frame after another wrote the new.
  * When the copy replaces an unevictable page in a locked vma, the old
  * page may have lost its last locked mapping: the fault keeps a reference
  * and, once ptl is dropped, has mlock.c recheck it (munlock_cow_page).
+ * Every path here that changes or removes ptes is bracketed by
+ * mmu_notifier_invalidate_range_start/end with its event (mmu_notifier.h).
  *
  * Locks (the order is in lockdep.h): mmap_lock (callers) -> page lock
  * (file faults, swap-in) -> obj->i_mmap_lock (unmap_mapping_range) ->
@@ -99,7 +102,9 @@
  * and only trylock page locks.  The page cache's tree_lock is taken
  * by the file fault's lookup before ptl, never under it (set_page_dirty
  * is an atomic flag).
- * flush_tlb_range() is called with or without ptl held.
+ * mmu_notifier_invalidate_secondary_tlbs() is called with or without ptl
+ * held; invalidate_range_start/end with mmap_lock held (truncate:
+ * i_mmap_lock and page_table_lock), and under ptl at the end of a COW.
  * The reverse map (rmap.h): before ptl, a fault gives a private vma its
  * anon_vma (object rmap: sys->anon_vma_lock, then anon_vma->lock) or
  * reserves a chain block (pte chains: slab); fork reserves blocks with
@@ -110,7 +115,7 @@
 #include <string.h>
 #include "memory.h"
 #include "rmap.h"
-#include "tlb.h"
+#include "mmu_notifier.h"
 #include "filemap.h"
 #include "object.h"
 #include "readahead.h"
@@ -214,7 +219,7 @@ static void tlb_track(struct mmu_gather *tlb, uintptr_t addr)
 void tlb_flush_mmu(struct mmu_gather *tlb)
 {
 	if (tlb->need_flush)
-		flush_tlb_range(tlb->mm, tlb->start, tlb->end);
+		mmu_notifier_invalidate_secondary_tlbs(tlb->mm, tlb->start, tlb->end);
 	for (unsigned int i = 0; i < tlb->nr; i++) {
 		struct page *page = tlb->pages[i];
 
@@ -600,12 +605,15 @@ static inline bool pte_same_ignoring_young(pte_t a, pte_t b)
  * unless the write is forced into a read-only vma; an unshare (a read pin,
  * FAULT_FLAG_PIN) keeps the old pte's permission, which is read-only.
  * Entered with ptl held; returns 0 with it held, or -ENOMEM with it
- * dropped.  The old pte is cleared and the TLB flushed before the copy is
- * installed; the old frame's references go only after that.
+ * dropped.  The old pte is cleared and the secondary TLBs invalidated
+ * before the copy is installed; the old frame's references go only after
+ * that.  The notifiers' COW window opens before ptl is retaken and closes
+ * under it.
  */
 static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 {
 	struct umm_mm *mm = vmf->mm;
+	struct mmu_notifier_range range;
 	struct page *new;
 	pte_t entry;
 
@@ -621,15 +629,18 @@ static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 	if (old)
 		copy_frame(new, old);
 
+	mmu_notifier_range_init(&range, UMM_MMU_COW, mm, vmf->address, vmf->address + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
 	ptl_lock(vmf->ptl);
 	if (!pte_same_ignoring_young(*vmf->pte, vmf->orig_pte)) {
+		mmu_notifier_invalidate_range_end(&range);
 		put_page(new);
 		if (old)
 			put_page(old);
 		return 0;
 	}
 	(void)ptep_get_and_clear(mm, vmf->address, vmf->pte);
-	flush_tlb_range(mm, vmf->address, vmf->address + PAGE_SIZE);
+	mmu_notifier_invalidate_secondary_tlbs(mm, vmf->address, vmf->address + PAGE_SIZE);
 	if (fault_write(vmf))
 		entry = pfn_pte(page_to_pfn(new), anon_pte_bits(vmf));
 	else
@@ -649,6 +660,7 @@ static int wp_page_copy(struct vm_fault *vmf, struct page *old)
 		else
 			put_page(old);  /* ours */
 	}
+	mmu_notifier_invalidate_range_end(&range);
 	vmf->cow = true;
 	return 0;
 }
@@ -1227,6 +1239,7 @@ void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uintptr_t
 void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
 {
 	struct umm_mm *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
 	struct mmu_gather tlb;
 
 	start = MAX(start, vma->vm_start);
@@ -1234,9 +1247,12 @@ void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
 	if (start >= end)
 		return;
 	mmap_assert_locked(mm);
+	mmu_notifier_range_init(&range, UMM_MMU_UNMAP, mm, start, end);
+	mmu_notifier_invalidate_range_start(&range);
 	tlb_gather_mmu(&tlb, mm);
 	zap_pte_range(&tlb, vma, start, end);
 	tlb_finish_mmu(&tlb);
+	mmu_notifier_invalidate_range_end(&range);
 }
 
 /**
@@ -1250,6 +1266,7 @@ void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
 void zap_page_range_keep(struct vm_area_struct *vma, uintptr_t start, uintptr_t end)
 {
 	struct umm_mm *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
 	struct mmu_gather tlb;
 	struct zap_walk zw = { .tlb = &tlb, .vma = vma, .keep_layout = vma->vm_flags & VM_NONLINEAR };
 
@@ -1258,12 +1275,15 @@ void zap_page_range_keep(struct vm_area_struct *vma, uintptr_t start, uintptr_t 
 	if (start >= end)
 		return;
 	mmap_assert_locked(mm);
+	mmu_notifier_range_init(&range, UMM_MMU_MADVISE, mm, start, end);
+	mmu_notifier_invalidate_range_start(&range);
 	tlb_gather_mmu(&tlb, mm);
 	if (zw.keep_layout)
 		(void)walk_pte_range(mm, start, end, zap_keep_one, &zw);
 	else
 		zap_pte_range(&tlb, vma, start, end);
 	tlb_finish_mmu(&tlb);
+	mmu_notifier_invalidate_range_end(&range);
 }
 
 /* ---- fork ---- */
@@ -1467,18 +1487,24 @@ int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 {
 	struct umm_mm *src_mm = src_vma->vm_mm, *dst_mm = dst_vma->vm_mm;
 	struct copy_walk cw = { .dst_vma = dst_vma, .src_vma = src_vma };
+	struct mmu_notifier_range range;
 	int err;
 
 	VM_BUG_ON(src_mm == dst_mm);
 	VM_BUG_ON(dst_vma->vm_start != src_vma->vm_start || dst_vma->vm_end != src_vma->vm_end);
 	mmap_assert_write_locked(src_mm);
 	mmap_assert_write_locked(dst_mm);
+	/* only a private vma's ptes are write-protected: nothing else to tell */
+	mmu_notifier_range_init(&range, UMM_MMU_FORK, src_mm, src_vma->vm_start, src_vma->vm_end);
+	if (!vma_is_shared(src_vma))
+		mmu_notifier_invalidate_range_start(&range);
 	err = walk_pte_tables(src_mm, src_vma->vm_start, src_vma->vm_end, copy_pte_table, &cw);
 	rmap_unprepare(dst_mm->sys);
 	if (cw.prealloc)
 		put_page(cw.prealloc);  /* the page was unmapped meanwhile */
 	if (cw.wrprotected)
-		flush_tlb_range(src_mm, src_vma->vm_start, src_vma->vm_end);
+		mmu_notifier_invalidate_secondary_tlbs(src_mm, src_vma->vm_start, src_vma->vm_end);
+	mmu_notifier_invalidate_range_end(&range);
 	return err;
 }
 
@@ -1520,11 +1546,15 @@ void change_protection(struct vm_area_struct *vma, uintptr_t start, uintptr_t en
 {
 	struct umm_mm *mm = vma->vm_mm;
 	struct protect_walk pw = { .vm_flags = vma->vm_flags };
+	struct mmu_notifier_range range;
 
 	mmap_assert_write_locked(mm);
+	mmu_notifier_range_init(&range, UMM_MMU_PROTECTION, mm, start, end);
+	mmu_notifier_invalidate_range_start(&range);
 	(void)walk_pte_range(mm, start, end, protect_one, &pw);
 	if (pw.changed)
-		flush_tlb_range(mm, start, end);
+		mmu_notifier_invalidate_secondary_tlbs(mm, start, end);
+	mmu_notifier_invalidate_range_end(&range);
 }
 
 /* ---- truncate ---- */
@@ -1580,13 +1610,22 @@ static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t
 	struct umm_mm *mm = vma->vm_mm;
 	uint64_t vfirst = vma->vm_pgoff, vend = vfirst + vma_pages(vma);
 	uint64_t lo = MAX(first, vfirst), hi = MIN(end, vend);
+	struct mmu_notifier_range range;
 	struct mmu_gather tlb;
 
 	lockdep_assert_held(&vma->vm_obj->i_mmap_lock);
 	if (!(vma->vm_flags & VM_NONLINEAR) && lo >= hi)
 		return;
+	if (vma->vm_flags & VM_NONLINEAR)
+		mmu_notifier_range_init(&range, UMM_MMU_TRUNCATE, mm, vma->vm_start, vma->vm_end);
+	else
+		mmu_notifier_range_init(&range, UMM_MMU_TRUNCATE, mm,
+					vma->vm_start + ((lo - vfirst) << PAGE_SHIFT),
+					vma->vm_start + ((hi - vfirst) << PAGE_SHIFT));
 	tlb_gather_mmu(&tlb, mm);
 	page_table_lock(mm);
+	/* under page_table_lock: a registration waits for it (mmu_notifier.c) */
+	mmu_notifier_invalidate_range_start(&range);
 	if (vma->vm_flags & VM_NONLINEAR) {
 		struct nonlinear_zap nz = { { &tlb, vma, true }, first, end };
 
@@ -1595,6 +1634,7 @@ static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t
 		zap_pte_range(&tlb, vma, vma->vm_start + ((lo - vfirst) << PAGE_SHIFT),
 			      vma->vm_start + ((hi - vfirst) << PAGE_SHIFT));
 	}
+	mmu_notifier_invalidate_range_end(&range);
 	page_table_unlock(mm);
 	tlb_finish_mmu(&tlb);
 }

@@ -31,7 +31,7 @@
 #include "memory.h"
 #include "mmap.h"
 #include "object.h"
-#include "tlb.h"
+#include "mmu_notifier.h"
 #include "io.h"
 
 static _Atomic uint64_t next_mm_id = 1;
@@ -91,6 +91,7 @@ void umm_mm_destroy(struct umm_mm *mm)
 	if (!mm)
 		return;
 	sys = mm->sys;
+	mmu_notifier_release(mm);       /* secondary MMUs let go before any page does */
 	mmap_write_lock(mm);
 	exit_mmap(mm);
 	mmap_write_unlock(mm);

@@ -115,6 +115,8 @@ struct umm_mm {
 	unsigned long def_flags;         /* VM_LOCKED_MASK bits new VMAs get (mlockall MCL_FUTURE) */
 	uintptr_t mmap_base;             /* top-down allocation starts below this */
 	struct io_tracker *_Atomic prepage_io; /* asynchronous prepage reads (prepage.c), set once */
+	_Atomic int notifier_count;      /* registered notifiers and interval notifiers (mmu_notifier.c) */
+	struct mmu_notifier_subscriptions *notifier_subscriptions; /* set by the first registration */
 	_Atomic uint64_t vmacache_seqnum;/* bumped on every VMA tree change */
 
 	struct percpu_rwsem mmap_lock;     /* reader counts striped per thread slot (percpu_rwsem.h) */
@@ -181,9 +183,22 @@ void mm_debug_check(struct umm_mm *mm);
 /* mm_check_locked - umm_mm_check with mmap_lock already held.  0 or -EUCLEAN. */
 int mm_check_locked(struct umm_mm *mm);
 
+#if UMM_DEBUG
+/* The mm whose notifier callback this thread is running, if any (mmu_notifier.c). */
+extern __thread struct umm_mm *mmu_notifier_callback_mm;
+/* A notifier callback may not take its own mm's mmap_lock (usermm/mmu_notifier.h). */
+#define mmap_lock_check_callback(mm) do { \
+	if (unlikely(mmu_notifier_callback_mm == (mm))) \
+		umm_bug(__FILE__, __LINE__, "an MMU notifier callback called back into its own address space"); \
+} while (0)
+#else
+#define mmap_lock_check_callback(mm) do { (void)(mm); } while (0)
+#endif
+
 /* mmap_lock (LOCK_MMAP); the _nested form is fork's child (subclass 1). */
 static inline void mmap_read_lock(struct umm_mm *mm)
 {
+	mmap_lock_check_callback(mm);
 	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, 0, LOCKDEP_READ);
 	percpu_down_read(&mm->mmap_lock, thread_slot());
 }
@@ -205,6 +220,7 @@ static inline bool mmap_read_trylock(struct umm_mm *mm)
 }
 static inline void mmap_write_lock_nested(struct umm_mm *mm, unsigned int subclass)
 {
+	mmap_lock_check_callback(mm);
 	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, subclass, 0);
 	percpu_down_write(&mm->mmap_lock);
 }

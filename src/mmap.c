@@ -56,7 +56,6 @@
 #include "mmap.h"
 #include "filemap.h"
 #include "gup.h"
-#include "tlb.h"
 #include "mlock.h"
 
 #define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)

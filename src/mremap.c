@@ -51,14 +51,15 @@
  * first (the other nested); a file vma's i_mmap_lock is held across the
  * whole move, so a truncate or page_mkclean walking i_mmap sees each page
  * either at its old or at its new address, never both or neither.  The
- * soft TLB is flushed for the old range before i_mmap_lock is dropped.
+ * notifiers hear of the old range (UMM_MMU_MOVE) around the move, and the
+ * secondary TLBs are invalidated before i_mmap_lock is dropped.
  * vma linking takes i_mmap_lock by itself.
  */
 #include <errno.h>
 #include <usermm/usermm.h>
 #include "mmap.h"
 #include "rmap.h"
-#include "tlb.h"
+#include "mmu_notifier.h"
 #include "object.h"
 #include "mlock.h"
 
@@ -229,15 +230,19 @@ static void move_page_tables(struct mremap_move *mv)
 {
 	struct umm_mm *mm = mv->mm;
 	struct umm_object *obj = mv->old_vma->vm_obj;
+	struct mmu_notifier_range range;
 	int err;
 
+	mmu_notifier_range_init(&range, UMM_MMU_MOVE, mm, mv->old_addr, mv->old_addr + mv->moved);
+	mmu_notifier_invalidate_range_start(&range);
 	if (obj)
 		i_mmap_lock_write(obj);
 	err = walk_pte_tables(mm, mv->old_addr, mv->old_addr + mv->moved, move_pte_table, mv);
 	BUG_ON(err);
-	flush_tlb_range(mm, mv->old_addr, mv->old_addr + mv->moved);
+	mmu_notifier_invalidate_secondary_tlbs(mm, mv->old_addr, mv->old_addr + mv->moved);
 	if (obj)
 		i_mmap_unlock_write(obj);
+	mmu_notifier_invalidate_range_end(&range);
 }
 
 /*

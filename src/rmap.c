@@ -39,9 +39,9 @@
 #include "object.h"
 #include "filemap.h"
 #include "memory.h"
-#include "tlb.h"
 #include "mlock.h"
 #include "swap.h"
+#include "mmu_notifier.h"
 
 /**
  * page_add_new_anon_rmap - first mapping of a freshly allocated anon page:
@@ -183,20 +183,27 @@ static int referenced_one(struct page *page, const struct rmap_pte *rp, void *ar
 	struct referenced_walk *rw = arg;
 	pte_t pte = *rp->ptep;
 
+	int young = pte_young(pte);
+
 	(void)page;
-	if (pte_young(pte)) {
+	if (young)
 		set_pte_at(rp->mm, rp->address, rp->ptep, pte_mkold(pte));
+	/* every secondary MMU is asked (and aged) whatever the pte said */
+	young += mmu_notifier_clear_young(rp->mm, rp->address, rp->address + PAGE_SIZE);
+	if (young)
 		rw->referenced++;
-	}
 	return RMAP_CONT;
 }
 
 /**
  * page_referenced - count and clear the young bits of every pte mapping
- * page, across address spaces.  A pte whose table lock is busy counts as
- * referenced.  No flush: a soft-TLB entry that stays keeps the page in
- * use without setting young again, which only makes it look older.  Page
- * locked (cache pages), reference held.  Returns the count.
+ * page, across address spaces, combined with the secondary MMUs' answers
+ * (mmu_notifier_clear_young: a mapping counts once if its pte or any
+ * notifier says young, and every notifier is asked to clear).  A pte
+ * whose table lock is busy counts as referenced.  No flush: a soft-TLB
+ * entry that stays keeps the page in use without setting young again,
+ * which only makes it look older.  Page locked (cache pages), reference
+ * held.  Returns the count.
  */
 int page_referenced(struct page *page)
 {
@@ -212,11 +219,13 @@ struct unmap_walk {
 	pte_t swp_pte;
 	bool mlocked;
 	bool bad_entry;         /* swap_duplicate refused the entry */
+	bool notified;          /* the reverse-map notifiers were told */
 };
 
 static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
 {
 	struct unmap_walk *uw = arg;
+	struct mmu_notifier_range range;
 	pte_t pte;
 
 	if (rp->vma && (rp->vma->vm_flags & VM_LOCKED)) {
@@ -228,8 +237,15 @@ static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
 		uw->bad_entry = true;
 		return RMAP_STOP;
 	}
+	if (!uw->notified) {
+		uw->notified = true;
+		mmu_notifier_invalidate_page(rp->mm->sys, page, UMM_MMU_RECLAIM);
+	}
+	/* checked under ptl: see mmu_notifier.c on registration */
+	mmu_notifier_range_init(&range, UMM_MMU_RECLAIM, rp->mm, rp->address, rp->address + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
 	pte = ptep_get_and_clear(rp->mm, rp->address, rp->ptep);
-	flush_tlb_range(rp->mm, rp->address, rp->address + PAGE_SIZE);
+	mmu_notifier_invalidate_secondary_tlbs(rp->mm, rp->address, rp->address + PAGE_SIZE);
 	if (pte_dirty(pte)) {
 		if (PageAnon(page))
 			SetPageDirty(page);
@@ -241,6 +257,7 @@ static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
 		inc_mm_counter(rp->mm, MM_SWAPENTS);
 	} else if (rp->vma && (rp->vma->vm_flags & VM_NONLINEAR))
 		set_pte_at(rp->mm, rp->address, rp->ptep, pgoff_to_pte(page->index));
+	mmu_notifier_invalidate_range_end(&range);
 	dec_mm_counter(rp->mm, mm_counter_for_page(page));
 	put_page(page);         /* the pte's reference; the caller still holds one */
 	return RMAP_UNMAPPED;
@@ -287,14 +304,19 @@ struct mkclean_walk {
 static int mkclean_one(struct page *page, const struct rmap_pte *rp, void *arg)
 {
 	struct mkclean_walk *mw = arg;
+	struct mmu_notifier_range range;
 	pte_t pte = *rp->ptep;
 
 	(void)page;
 	if (!pte_write(pte) && !pte_dirty(pte))
 		return RMAP_CONT;
+	/* checked under ptl: see mmu_notifier.c on registration */
+	mmu_notifier_range_init(&range, UMM_MMU_CLEAN, rp->mm, rp->address, rp->address + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
 	mw->dirty += pte_dirty(pte);
 	set_pte_at(rp->mm, rp->address, rp->ptep, pte_mkclean(pte_wrprotect(pte)));
-	flush_tlb_range(rp->mm, rp->address, rp->address + PAGE_SIZE);
+	mmu_notifier_invalidate_secondary_tlbs(rp->mm, rp->address, rp->address + PAGE_SIZE);
+	mmu_notifier_invalidate_range_end(&range);
 	return RMAP_CONT;
 }
 

@@ -4,6 +4,15 @@
  * software TLB, and the TLB shootdown (flush_tlb_range).  Pinning
  * (umm_pin_pages) is the core's, in gup.c.
  *
+ * The TLB is an MMU notifier consumer: tlb_setup registers soft_tlb_notifier
+ * as the built-in consumer (mmu_notifier.h), whose invalidate_secondary_tlbs
+ * is flush_tlb_range.  The core calls it through the notifier layer after
+ * every pte change and before the frames go; it never calls this file.
+ * Registration happens before this process's first TLB entry can exist
+ * (tlb_current runs tlb_init before the first fill), and a flush that
+ * found no consumer had no entry to drop (a fill reads the pte under the
+ * lock the flusher changed it under, as with tlb_owner below).
+ *
  * The TLB.  Each thread that accesses an address space gets a struct
  * soft_tlb (allocated on first use, listed in a process-wide registry,
  * freed by a pthread key destructor at thread exit).  Its entries form a
@@ -147,6 +156,7 @@
 #include <usermm/access.h>
 #include "memory.h"
 #include "tlb.h"
+#include "mmu_notifier.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define TLB_TSAN 1
@@ -477,6 +487,18 @@ static void tlb_atfork_child(void)
 	pthread_rwlock_init(&tlb_registry_lock, NULL);
 }
 
+/* soft_tlb_invalidate - the built-in consumer's invalidate_secondary_tlbs: the shootdown. */
+static void soft_tlb_invalidate(struct umm_mmu_notifier *mn, struct umm_mm *mm, uintptr_t start, uintptr_t end)
+{
+	(void)mn;
+	flush_tlb_range(mm, start, end);
+}
+
+static const struct umm_mmu_notifier_ops soft_tlb_ops = {
+	.invalidate_secondary_tlbs = soft_tlb_invalidate,
+};
+static struct umm_mmu_notifier soft_tlb_notifier = { .ops = &soft_tlb_ops };
+
 static void tlb_setup(void)
 {
 	const char *env = getenv("UMM_TLB_MEMBARRIER");
@@ -491,11 +513,13 @@ static void tlb_setup(void)
 		     syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 	}
 	atomic_store(&tlb_membarrier_ok, ok);
+	mmu_notifier_register_builtin(&soft_tlb_notifier);
 }
 
 /**
  * tlb_init - one-time setup of the soft TLB (membarrier registration,
- * thread-exit hook).  Called by umm_system_create; idempotent.  No locks.
+ * thread-exit hook, the built-in notifier consumer).  Called before a
+ * thread's first TLB exists; idempotent.  No locks.
  * Returns 0: without membarrier the TLB falls back to seq_cst fences.
  */
 int tlb_init(void)

@@ -23,7 +23,7 @@
 #include "mm.h"
 #include "memory.h"
 #include "object.h"
-#include "tlb.h"
+#include "mmu_notifier.h"
 #include "rmap.h"
 #include "io.h"
 #include "swap.h"
@@ -172,9 +172,6 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	err = rmap_system_init(sys);
 	if (err)
 		goto err_rmap;
-	err = tlb_init();
-	if (err)
-		goto err_rmap;
 	err = io_backend_create(sys);
 	if (err)
 		goto err_rmap;
@@ -182,6 +179,7 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	if (err)
 		goto err_io;
 	pthread_mutex_init(&sys->mm_list_lock, NULL);
+	mmu_notifier_system_init(sys);
 	INIT_LIST_HEAD(&sys->mm_list);
 	sys->unmap_mapping_range = unmap_mapping_range;
 	sys->page_mkclean = page_mkclean;
@@ -227,6 +225,7 @@ int umm_system_destroy(struct umm_system *sys)
 		pr_warn(NULL, "reverse-map structures leaked at system destroy");
 	destroy_caches(sys);
 	pthread_mutex_destroy(&sys->mm_list_lock);
+	mmu_notifier_system_destroy(sys);
 	phys_destroy(sys->phys);
 	free(sys);
 	return 0;

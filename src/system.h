@@ -78,6 +78,11 @@ struct umm_system {
 	 * writing the bytes.  Returns the number of ptes that were dirty.
 	 */
 	int (*page_mkclean)(struct page *page);
+
+	/* reverse-map notifiers (mmu_notifier.c): read around callbacks, write to change the list */
+	pthread_rwlock_t rmap_notifier_lock;
+	struct umm_rmap_notifier *rmap_notifiers;
+	_Atomic int nr_rmap_notifiers;
 };
 
 /* mm_list_lock / mm_list_unlock - sys->mm_list_lock (LOCK_MM_LIST). */

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tlb.h - the software MMU's per-thread TLB, as seen by the core.
- *
- * Until the notifier issue lands, the core invalidates the soft TLB
- * directly through flush_tlb_range(); the notifier issue turns the TLB into
- * a notifier consumer and this becomes the notifier's invalidate call.
+ * tlb.h - the software MMU's per-thread TLB: its shootdown and counters,
+ * for the MMU layer and the tests.  The core does not include it: it
+ * calls mmu_notifier_invalidate_secondary_tlbs() (mmu_notifier.h), and the
+ * soft TLB, the built-in notifier consumer, runs flush_tlb_range from it.
  *
  * flush_tlb_range - after ptes of [start, end) in mm were removed, write-
  * protected, aged, or changed, make sure no thread uses an old translation:
@@ -23,7 +22,11 @@
 
 void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end);
 static inline void flush_tlb_mm(struct umm_mm *mm) { flush_tlb_range(mm, 0, UINTPTR_MAX); }
-/* tlb_init - one-time setup of the soft TLB (membarrier registration); idempotent. */
+/*
+ * tlb_init - one-time setup of the soft TLB (membarrier registration, its
+ * registration as the built-in notifier consumer); idempotent.  Run by a
+ * thread's first access (and by flushes) before any entry exists.
+ */
 int tlb_init(void);
 
 /*

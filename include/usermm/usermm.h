@@ -12,5 +12,6 @@
 #include "access.h"
 #include "stats.h"
 #include "debug.h"
+#include "mmu_notifier.h"
 
 #endif
