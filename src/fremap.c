@@ -91,6 +91,7 @@ struct fremap_req {
 	uintptr_t start, end;
 	uint64_t pgoff;
 	pte_t own;              /* PTE_OWNPROT bits for the range, or 0 */
+	struct mmu_notifier_range range;        /* the notifiers' REMAP window */
 };
 
 /*
@@ -176,7 +177,6 @@ static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, str
 	struct umm_object *obj = req->vma->vm_obj;
 	uintptr_t addr = req->start;
 	uint64_t pgoff = req->pgoff;
-	struct mmu_notifier_range range;
 
 	/*
 	 * Under i_mmap_lock (vma_set_nonlinear): truncate and page_mkclean read
@@ -186,8 +186,6 @@ static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, str
 	 * the new ptes change together under i_mmap_lock.
 	 */
 	vma_set_nonlinear(mm, req->vma);
-	mmu_notifier_range_init(&range, UMM_MMU_REMAP, mm, req->start, req->end);
-	mmu_notifier_invalidate_range_start(&range);
 	i_mmap_lock_write(obj);
 	while (addr < req->end) {
 		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
@@ -214,7 +212,6 @@ static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, str
 		ptl_unlock(ptl);
 	}
 	i_mmap_unlock_write(obj);
-	mmu_notifier_invalidate_range_end(&range);
 }
 
 /*
@@ -307,10 +304,16 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 		struct mmu_gather tlb;
 
 		/* one TLB shootdown for the whole vector, before any page is faulted in */
+		for (i = 0; i < n; i++) {
+			mmu_notifier_range_init(&reqs[i].range, UMM_MMU_REMAP, mm, reqs[i].start, reqs[i].end);
+			mmu_notifier_invalidate_range_start(&reqs[i].range);
+		}
 		tlb_gather_mmu(&tlb, mm);
 		for (i = 0; i < n; i++)
 			fremap_set_ptes(mm, &reqs[i], &tlb);
 		tlb_finish_mmu(&tlb);
+		for (i = 0; i < n; i++)
+			mmu_notifier_invalidate_range_end(&reqs[i].range);
 		for (i = 0; i < n; i++)
 			fremap_populate(mm, &reqs[i], flags);
 		mm_debug_check(mm);

@@ -1634,9 +1634,9 @@ static void unmap_vma_pages(struct vm_area_struct *vma, uint64_t first, uint64_t
 		zap_pte_range(&tlb, vma, vma->vm_start + ((lo - vfirst) << PAGE_SHIFT),
 			      vma->vm_start + ((hi - vfirst) << PAGE_SHIFT));
 	}
-	mmu_notifier_invalidate_range_end(&range);
 	page_table_unlock(mm);
 	tlb_finish_mmu(&tlb);
+	mmu_notifier_invalidate_range_end(&range);
 }
 
 struct unmap_range {

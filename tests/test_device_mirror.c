@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_device_mirror.c - the simulated device of examples/device_mirror
+ * (an interval notifier, umm_mirror_fault, its own page table and TLB)
+ * hammered by device threads while mutator threads change the mirrored
+ * range under it: replace pages (mremap of a prepared page over them),
+ * munmap and map again, move a page out (mremap) and another in,
+ * mprotect read-only and back, fork.  Each device
+ * access is checked against what the CPU side did around it:
+ *
+ *  - a read sees a value the page held at some moment of the access:
+ *    the mutator numbers each page's versions (page index in the high
+ *    half, version low) and publishes "started" before a change and
+ *    "committed" after, so the value read must be of this page with a
+ *    version in [committed before the access, started after it], or 0
+ *    (a fresh page) only if a change was in progress;
+ *  - a write succeeds only if the page was writable at some moment of
+ *    the access, and fails only if it was read-only or unmapped at some
+ *    moment (counters odd while the page surely / maybe is read-only);
+ *  - after fork, the child's copy of a page never changes: a device
+ *    write through a translation made before fork would land there.
+ *
+ * The mutators never write bytes of the mirrored range themselves (they
+ * fill a page outside it and mremap it in), so the only stores into it
+ * are the device's, and the checks are free of data races.  At the end,
+ * with everything quiet, every page reads the same through the device and
+ * through umm_read.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include "test.h"
+#include "../examples/device_mirror/device.c"
+
+#define PS 4096UL
+#define NPAGES 32
+#define NMUTATORS 2
+#define NDEVTHREADS 2
+#define RW (PROT_READ | PROT_WRITE)
+
+#if defined(__SANITIZE_THREAD__)
+#define OPS_PER_MUTATOR 60
+#else
+#define OPS_PER_MUTATOR 300
+#endif
+
+static struct umm_system *sys;
+static struct umm_mm *mm;
+static struct device dev;
+static uintptr_t base;          /* the mirrored range */
+static uintptr_t scratch[NMUTATORS];
+static uintptr_t parking[NMUTATORS];    /* where a page moved out of the range stays for a while */
+static _Atomic uint64_t started[NPAGES], committed[NPAGES];
+static _Atomic unsigned long maybe_ro[NPAGES];  /* odd: from before mprotect(RO) to after mprotect(RW) */
+static _Atomic unsigned long surely_ro[NPAGES]; /* odd: from after mprotect(RO) to before mprotect(RW) */
+static _Atomic bool stop;
+static _Atomic unsigned long dev_reads, dev_writes, dev_faults_seen, checks_zero;
+
+static uint64_t value_of(unsigned page, uint64_t version)
+{
+	return ((uint64_t)(page + 1) << 32) | version;
+}
+
+/* put_version - make page p hold version v: fill a scratch page and move it over p. */
+static void put_version(int m, unsigned p, uint64_t v)
+{
+	uintptr_t s = scratch[m], out = 0;
+	uint64_t word[2] = { value_of(p, v), 0 };
+
+	TCHECK(umm_mmap(mm, s, PS, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0, &out) == 0);
+	TCHECK(umm_write(mm, s, word, sizeof(word)) == 0);
+	TCHECK(umm_mremap(mm, s, PS, PS, MREMAP_MAYMOVE | MREMAP_FIXED, base + p * PS, &out) == 0);
+}
+
+static void *mutator(void *arg)
+{
+	int m = (int)(intptr_t)arg;
+	uint64_t rnd = 0x9e3779b97f4a7c15ull * (uint64_t)(m + 1);
+
+	for (int i = 0; i < OPS_PER_MUTATOR; i++) {
+		unsigned p = (unsigned)(test_rnd(&rnd) % (NPAGES / NMUTATORS)) * NMUTATORS + (unsigned)m;
+		uintptr_t a = base + p * PS, out;
+		uint64_t v;
+
+		switch (test_rnd(&rnd) % 5) {
+		case 0: /* replace */
+			v = atomic_fetch_add(&started[p], 1) + 1;
+			put_version(m, p, v);
+			atomic_store(&committed[p], v);
+			break;
+		case 1: /* munmap, map afresh (zeroes), then a new version */
+			v = atomic_fetch_add(&started[p], 1) + 1;
+			TCHECK(umm_munmap(mm, a, PS) == 0);
+			sched_yield();
+			TCHECK(umm_mmap(mm, a, PS, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NULL, 0, &out) == 0);
+			sched_yield();
+			put_version(m, p, v);
+			atomic_store(&committed[p], v);
+			break;
+		case 2: /* read-only for a while */
+			atomic_fetch_add(&maybe_ro[p], 1);
+			TCHECK(umm_mprotect(mm, a, PS, PROT_READ) == 0);
+			atomic_fetch_add(&surely_ro[p], 1);
+			for (int k = 0; k < 4; k++)
+				sched_yield();
+			atomic_fetch_add(&surely_ro[p], 1);
+			TCHECK(umm_mprotect(mm, a, PS, RW) == 0);
+			atomic_fetch_add(&maybe_ro[p], 1);
+			break;
+		case 3: { /* fork: the child's copy must never change afterwards */
+			struct umm_mm *child;
+			uint64_t w1[2], w2[2];
+
+			TCHECK(umm_fork(mm, &child) == 0);
+			TCHECK(umm_read(child, a, w1, sizeof(w1)) == 0);
+			for (int k = 0; k < 4; k++)
+				sched_yield();
+			TCHECK(umm_read(child, a, w2, sizeof(w2)) == 0);
+			TCHECK(w1[0] == w2[0] && w1[1] == w2[1]);
+			umm_mm_destroy(child);
+			break;
+		}
+		case 4: /* move the page out of the range, then a new version in its place */
+			v = atomic_fetch_add(&started[p], 1) + 1;
+			/* parked (its frame not reused) until the next move: a stale translation would show it */
+			TCHECK(umm_mremap(mm, a, PS, PS, MREMAP_MAYMOVE | MREMAP_FIXED, parking[m], &out) == 0);
+			sched_yield();
+			put_version(m, p, v);
+			atomic_store(&committed[p], v);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void *device_thread(void *arg)
+{
+	uint64_t rnd = 0x2545f4914f6cdd1dull * (uint64_t)((intptr_t)arg + 7);
+
+	while (!atomic_load(&stop)) {
+		unsigned p = (unsigned)(test_rnd(&rnd) % NPAGES);
+		uintptr_t a = base + p * PS;
+
+		if (test_rnd(&rnd) % 3) {
+			uint64_t before = atomic_load(&committed[p]), after, got = 0;
+			int err = device_access(&dev, a, &got, sizeof(got), 0);
+
+			after = atomic_load(&started[p]);
+			if (err) {
+				/* only while the page is being replaced (munmap) */
+				TCHECK(err == -EFAULT && after > before);
+				atomic_fetch_add(&dev_faults_seen, 1);
+				continue;
+			}
+			atomic_fetch_add(&dev_reads, 1);
+			if (got == 0) {
+				TCHECK(after > before);
+				atomic_fetch_add(&checks_zero, 1);
+			} else {
+				TCHECK(got >> 32 == p + 1);
+				TCHECK((got & 0xffffffffu) >= before && (got & 0xffffffffu) <= after);
+			}
+		} else {
+			unsigned long m1 = atomic_load(&maybe_ro[p]), s1 = atomic_load(&surely_ro[p]), m2, s2;
+			uint64_t tok = value_of(p, 0xffffff00u) | (test_rnd(&rnd) & 0xff);
+			uint64_t before = atomic_load(&committed[p]);
+			int err = device_access(&dev, a + 8, &tok, sizeof(tok), 1);
+			uint64_t after = atomic_load(&started[p]);
+
+			s2 = atomic_load(&surely_ro[p]);
+			m2 = atomic_load(&maybe_ro[p]);
+			if (err) {
+				/* read-only or being replaced at some moment of the access */
+				TCHECK(err == -EFAULT && ((m1 & 1) || m1 != m2 || after > before));
+				atomic_fetch_add(&dev_faults_seen, 1);
+				continue;
+			}
+			atomic_fetch_add(&dev_writes, 1);
+			/* writable at some moment: not read-only all along */
+			TCHECK(!(s1 == s2 && (s1 & 1)));
+		}
+	}
+	return NULL;
+}
+
+static void test_device_mirror_hammer(void)
+{
+	pthread_t mt[NMUTATORS], dt[NDEVTHREADS];
+	unsigned char *cpu = malloc(PS), *viadev = malloc(PS);
+
+	sys = test_sys_create(64UL << 20, 0);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, NPAGES * PS, RW, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &base) == 0);
+	for (int m = 0; m < NMUTATORS; m++) {
+		REQUIRE(umm_mmap(mm, 0, PS, RW, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &scratch[m]) == 0);
+		REQUIRE(umm_mmap(mm, 0, PS, RW, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &parking[m]) == 0);
+	}
+	for (unsigned p = 0; p < NPAGES; p++) {
+		atomic_store(&started[p], 1);
+		put_version(0, p, 1);
+		atomic_store(&committed[p], 1);
+	}
+	REQUIRE(device_create(&dev, mm, base, NPAGES) == 0);
+
+	atomic_store(&stop, false);
+	for (int i = 0; i < NDEVTHREADS; i++)
+		REQUIRE(pthread_create(&dt[i], NULL, device_thread, (void *)(intptr_t)i) == 0);
+	for (int m = 0; m < NMUTATORS; m++)
+		REQUIRE(pthread_create(&mt[m], NULL, mutator, (void *)(intptr_t)m) == 0);
+	for (int m = 0; m < NMUTATORS; m++)
+		pthread_join(mt[m], NULL);
+	atomic_store(&stop, true);
+	for (int i = 0; i < NDEVTHREADS; i++)
+		pthread_join(dt[i], NULL);
+	test_fold_thread_checks();
+
+	/* quiet now: the device and the CPU see the same bytes everywhere */
+	for (unsigned p = 0; p < NPAGES; p++) {
+		CHECK_EQ(umm_read(mm, base + p * PS, cpu, PS), 0);
+		CHECK_EQ(device_access(&dev, base + p * PS, viadev, PS, 0), 0);
+		CHECK(memcmp(cpu, viadev, PS) == 0);
+	}
+	CHECK(atomic_load(&dev_reads) > 0);
+	CHECK(dev.invalidations > 0);
+	CHECK(dev.faults > 0);
+	fprintf(stderr, "  device: %lu reads, %lu writes, %lu faults seen; %lu invalidations, %lu faults, %lu tlb hits\n",
+		atomic_load(&dev_reads), atomic_load(&dev_writes), atomic_load(&dev_faults_seen),
+		dev.invalidations, dev.faults, dev.tlb_hits);
+
+	device_destroy(&dev);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+	free(cpu);
+	free(viadev);
+}
+
+/* The device may outlive the address space: destroy invalidates it (EXIT), remove still works. */
+static void test_device_outlives_mm(void)
+{
+	struct device d;
+	uint64_t v = 42, got = 0;
+	uintptr_t a;
+
+	sys = test_sys_create(16UL << 20, 1);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, 4 * PS, RW, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) == 0);
+	REQUIRE(device_create(&d, mm, a, 4) == 0);
+	CHECK_EQ(device_access(&d, a + PS, &v, sizeof(v), 1), 0);
+	CHECK_EQ(umm_read(mm, a + PS, &got, sizeof(got)), 0);
+	CHECK_EQ(got, 42);
+	umm_mm_destroy(mm);
+	CHECK(d.ptes[1].frame == NULL);                 /* dropped by the EXIT invalidation */
+	CHECK_EQ(device_access(&d, a + PS, &got, sizeof(got), 0), -ENODEV);
+	device_destroy(&d);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
+int main(void)
+{
+	RUN(test_device_mirror_hammer);
+	RUN(test_device_outlives_mm);
+	return test_summary("test_device_mirror");
+}
