@@ -80,10 +80,11 @@
  * peek (ptep_get_lockless) is well defined.
  *
  * MMU notifiers (mmu_notifier.c): an mm's notifier lock (an rwlock) is
- * taken for read with any of these held, around the callbacks and across
- * an invalidate_range_start..end window, and for write only with none
- * held; the secondary-TLB invalidation (the soft TLB's shootdown among
- * them) may be called with any of these held.  Not seen by the checker.
+ * taken for read with any of these held, only around the callbacks (then
+ * an interval notifier's lock, then the callbacks' own locks), and for
+ * write with none held; the secondary-TLB invalidation (the soft TLB's
+ * shootdown among them) may be called with any of these held.  Not seen
+ * by the checker.
  *
  * The checker (UMM_DEBUG builds only; free in release builds): each lock
  * acquisition is recorded on a per-thread stack of held locks with its

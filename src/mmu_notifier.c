@@ -10,19 +10,25 @@
  * when the mm and every registration are gone: it is reference counted,
  * so an unregister after umm_mm_destroy still finds it) and a nonzero
  * mm->notifier_count.  A path that changes ptes loads the count (one
- * branch); when nonzero, invalidate_range_start takes subs->lock for read,
- * calls every notifier, and keeps the lock until the matching end, which
- * calls them again.  Registration and unregistration take subs->lock for
- * write: so a notifier is added or removed only while no start..end
- * window is open, which makes start and end always paired for every
- * notifier, and unregister returns only when no callback of it runs (and
- * none can start: it is off the list).
+ * branch); when nonzero, the callbacks run under subs->lock held for
+ * read, and the lists change under it held for write.  The lock is held
+ * only around the calls, never across a start..end window (whose path
+ * takes usermm locks in between), so it is a leaf of the lock order.
  *
- * The lock is a glibc rwlock, which prefers readers: a thread may hold it
- * for read in nested windows (an rmap walk of another mm inside a
- * window, nested windows of one path) without deadlocking behind a
- * waiting writer.  Writers (register, unregister, insert, remove, destroy)
- * hold no usermm lock while they wait, and hold it only to change lists.
+ * Pairing, SRCU style.  Each registration and each unregistration bumps
+ * subs->gen under the write lock; a notifier records the gen it was
+ * registered at (_reg_gen) and, once unregistering, the gen it was marked
+ * dying at (_dead_gen).  A window reads gen at its start and calls, at
+ * start and at end, exactly the notifiers with _reg_gen <= gen < _dead_gen:
+ * the same set both times, so every notifier gets start and end in
+ * pairs, and a notifier registered or dying in the middle of a window is
+ * left out of it entirely.  Open windows are counted per epoch
+ * (subs->windows[epoch], entered under the read lock).  Unregister marks
+ * the notifier dying and flips the epoch under the write lock, then waits
+ * for the old epoch's windows to end: the windows that may still call the
+ * notifier.  Then it unlinks it under the write lock, which waits for any
+ * other callback still running.  After that no callback of it can run or
+ * start.
  *
  * A window that loaded a zero count calls nobody.  A registration makes
  * sure such a window cannot be changing ptes the new notifier should hear
@@ -68,6 +74,8 @@
  * with no interval lock held, then the interval lock with no usermm lock.
  */
 #include <errno.h>
+#include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mmu_notifier.h"
@@ -75,13 +83,25 @@
 #include "gup.h"
 
 struct mmu_notifier_subscriptions {
-	pthread_rwlock_t lock;          /* read: windows and callbacks; write: list changes */
+	pthread_rwlock_t lock;          /* read: callbacks; write: list and gen changes */
 	pthread_mutex_t release_lock;   /* held by destroy while it calls release */
+	pthread_mutex_t sync_lock;      /* one synchronize_windows at a time */
 	struct umm_mmu_notifier *list;
 	struct umm_mmu_interval_notifier *intervals;
+	unsigned long gen;              /* [lock] bumped by every (un)registration */
+	_Atomic unsigned int epoch;     /* [written under lock (write)] */
+	_Atomic long windows[2];        /* open windows per epoch */
 	_Atomic long refs;              /* the mm's, and one per registration */
 	bool dead;                      /* the mm was destroyed [lock] */
 };
+
+#define GEN_ALIVE ULONG_MAX             /* _dead_gen of a notifier not unregistering */
+
+/* in_window - does a window that read gen call a notifier registered at reg, dying at dead? */
+static inline bool in_window(unsigned long gen, unsigned long reg, unsigned long dead)
+{
+	return reg <= gen && gen < dead;
+}
 
 enum { MN_UNUSED = 0, MN_REGISTERED, MN_RELEASED };
 
@@ -112,6 +132,7 @@ static void subs_put(struct mmu_notifier_subscriptions *subs)
 	if (atomic_fetch_sub(&subs->refs, 1) == 1) {
 		pthread_rwlock_destroy(&subs->lock);
 		pthread_mutex_destroy(&subs->release_lock);
+		pthread_mutex_destroy(&subs->sync_lock);
 		free(subs);
 	}
 }
@@ -131,6 +152,7 @@ static struct mmu_notifier_subscriptions *get_subscriptions(struct umm_mm *mm)
 		return NULL;
 	pthread_rwlock_init(&subs->lock, NULL);
 	pthread_mutex_init(&subs->release_lock, NULL);
+	pthread_mutex_init(&subs->sync_lock, NULL);
 	atomic_init(&subs->refs, 1);
 	__atomic_store_n(&mm->notifier_subscriptions, subs, __ATOMIC_RELEASE);
 	return subs;
@@ -146,6 +168,27 @@ static void sync_windows(struct umm_mm *mm)
 	mmap_write_unlock(mm);
 	page_table_lock(mm);
 	page_table_unlock(mm);
+}
+
+/*
+ * synchronize_windows - after a notifier was marked dying (under the write
+ * lock, at gen g), wait until every window that may call it has ended:
+ * flip the epoch, then wait for the old epoch's count to drain.  Windows
+ * of the new epoch read a gen >= g and leave the notifier out.  Takes
+ * sync_lock, then subs->lock (write) briefly; no usermm lock held.
+ */
+static void synchronize_windows(struct mmu_notifier_subscriptions *subs)
+{
+	unsigned int old;
+
+	pthread_mutex_lock(&subs->sync_lock);
+	pthread_rwlock_wrlock(&subs->lock);
+	old = atomic_load(&subs->epoch);
+	atomic_store(&subs->epoch, old ^ 1);
+	pthread_rwlock_unlock(&subs->lock);
+	while (atomic_load(&subs->windows[old]) != 0)
+		sched_yield();
+	pthread_mutex_unlock(&subs->sync_lock);
 }
 
 /*
@@ -182,6 +225,8 @@ int umm_mmu_notifier_register(struct umm_mm *mm, struct umm_mmu_notifier *mn)
 	pthread_rwlock_wrlock(&subs->lock);
 	mn->_mm = mm;
 	mn->_subs = subs;
+	mn->_reg_gen = ++subs->gen;
+	mn->_dead_gen = GEN_ALIVE;
 	mn->_prev = NULL;
 	mn->_next = subs->list;
 	if (subs->list)
@@ -215,28 +260,41 @@ int umm_mmu_notifier_unregister(struct umm_mm *mm, struct umm_mmu_notifier *mn)
 	struct mmu_notifier_subscriptions *subs;
 	bool call_release = false;
 
-	if (!mm || !mn || mn->_state == MN_UNUSED || mn->_mm != mm)
+	/* _subs and _mm change only here and in register: destroy leaves them */
+	if (!mm || !mn || !mn->_subs || mn->_mm != mm)
 		return -EINVAL;
 	subs = mn->_subs;
 	pthread_rwlock_wrlock(&subs->lock);
-	if (mn->_state == MN_REGISTERED) {
-		unlink_notifier(subs, mn);
-		atomic_fetch_sub(&mm->notifier_count, 1);
+	if (mn->_state == MN_REGISTERED && mn->_dead_gen == GEN_ALIVE) {
+		mn->_dead_gen = ++subs->gen;    /* windows from now on leave it out */
 		call_release = true;
 	}
 	pthread_rwlock_unlock(&subs->lock);
 	if (call_release) {
+		synchronize_windows(subs);      /* the windows that include it have ended */
+		pthread_rwlock_wrlock(&subs->lock);
+		/* destroy may have taken it off meanwhile: then it released it */
+		if (mn->_state == MN_REGISTERED) {
+			unlink_notifier(subs, mn);
+			atomic_fetch_sub(&mm->notifier_count, 1);
+		} else {
+			call_release = false;
+		}
+		pthread_rwlock_unlock(&subs->lock);
+	}
+	if (!call_release) {
+		/* destroy took it: wait until its release callbacks are done */
+		pthread_mutex_lock(&subs->release_lock);
+		pthread_mutex_unlock(&subs->release_lock);
+	} else {
 		if (mn->ops->release) {
 			CALLBACK_ENTER(mm);
 			mn->ops->release(mn, mm);
 			CALLBACK_EXIT();
 		}
-	} else {
-		/* destroy took it: wait until its release callbacks are done */
-		pthread_mutex_lock(&subs->release_lock);
-		pthread_mutex_unlock(&subs->release_lock);
 	}
 	mn->_state = MN_UNUSED;
+	mn->_dead_gen = 0;
 	mn->_mm = NULL;
 	mn->_subs = NULL;
 	subs_put(subs);
@@ -252,9 +310,10 @@ static inline bool interval_overlaps(const struct umm_mmu_interval_notifier *sub
 
 /**
  * __mmu_notifier_invalidate_range_start - the slow path of
- * mmu_notifier_invalidate_range_start: take subs->lock for read (kept
- * until end), call each notifier's invalidate_range_start, and bump and
- * invalidate each overlapping interval notifier under its lock.
+ * mmu_notifier_invalidate_range_start: enter a window of the current
+ * epoch, call invalidate_range_start of every notifier the window
+ * includes, and bump and invalidate each overlapping interval notifier
+ * under its lock.  Takes subs->lock for read around the calls.
  */
 void __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {
@@ -262,17 +321,21 @@ void __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 		__atomic_load_n(&range->r.mm->notifier_subscriptions, __ATOMIC_ACQUIRE);
 	struct umm_mmu_notifier *mn;
 	struct umm_mmu_interval_notifier *sub;
+	unsigned long gen;
 
 	if (!subs)
 		return;
 	pthread_rwlock_rdlock(&subs->lock);
 	range->subs = subs;
+	range->gen = gen = subs->gen;
+	range->epoch = atomic_load(&subs->epoch);
+	atomic_fetch_add(&subs->windows[range->epoch], 1);
 	CALLBACK_ENTER(range->r.mm);
 	for (mn = subs->list; mn; mn = mn->_next)
-		if (mn->ops->invalidate_range_start)
+		if (in_window(gen, mn->_reg_gen, mn->_dead_gen) && mn->ops->invalidate_range_start)
 			mn->ops->invalidate_range_start(mn, &range->r);
 	for (sub = subs->intervals; sub; sub = sub->_next) {
-		if (!interval_overlaps(sub, &range->r))
+		if (!in_window(gen, sub->_reg_gen, sub->_dead_gen) || !interval_overlaps(sub, &range->r))
 			continue;
 		pthread_mutex_lock(&sub->_lock);
 		sub->_busy++;
@@ -282,22 +345,26 @@ void __mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 		pthread_mutex_unlock(&sub->_lock);
 	}
 	CALLBACK_EXIT();
+	pthread_rwlock_unlock(&subs->lock);
 }
 
 /**
  * __mmu_notifier_invalidate_range_end - the slow path of
  * mmu_notifier_invalidate_range_end: the same notifiers as start (the
- * read lock kept them on their lists), then the lock is dropped.
+ * window's gen picks them), then leave the window.  Takes subs->lock for
+ * read around the calls.
  */
 void __mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 {
 	struct mmu_notifier_subscriptions *subs = range->subs;
 	struct umm_mmu_notifier *mn;
 	struct umm_mmu_interval_notifier *sub;
+	unsigned long gen = range->gen;
 
+	pthread_rwlock_rdlock(&subs->lock);
 	CALLBACK_ENTER(range->r.mm);
 	for (sub = subs->intervals; sub; sub = sub->_next) {
-		if (!interval_overlaps(sub, &range->r))
+		if (!in_window(gen, sub->_reg_gen, sub->_dead_gen) || !interval_overlaps(sub, &range->r))
 			continue;
 		pthread_mutex_lock(&sub->_lock);
 		VM_BUG_ON(sub->_busy == 0);
@@ -306,11 +373,12 @@ void __mmu_notifier_invalidate_range_end(struct mmu_notifier_range *range)
 		pthread_mutex_unlock(&sub->_lock);
 	}
 	for (mn = subs->list; mn; mn = mn->_next)
-		if (mn->ops->invalidate_range_end)
+		if (in_window(gen, mn->_reg_gen, mn->_dead_gen) && mn->ops->invalidate_range_end)
 			mn->ops->invalidate_range_end(mn, &range->r);
 	CALLBACK_EXIT();
-	range->subs = NULL;
 	pthread_rwlock_unlock(&subs->lock);
+	atomic_fetch_sub(&subs->windows[range->epoch], 1);
+	range->subs = NULL;
 }
 
 /**
@@ -327,7 +395,7 @@ void __mmu_notifier_invalidate_secondary_tlbs(struct umm_mm *mm, uintptr_t start
 	pthread_rwlock_rdlock(&subs->lock);
 	CALLBACK_ENTER(mm);
 	for (mn = subs->list; mn; mn = mn->_next)
-		if (mn->ops->invalidate_secondary_tlbs)
+		if (mn->_dead_gen == GEN_ALIVE && mn->ops->invalidate_secondary_tlbs)
 			mn->ops->invalidate_secondary_tlbs(mn, mm, start, end);
 	CALLBACK_EXIT();
 	pthread_rwlock_unlock(&subs->lock);
@@ -348,7 +416,7 @@ int __mmu_notifier_clear_young(struct umm_mm *mm, uintptr_t start, uintptr_t end
 	pthread_rwlock_rdlock(&subs->lock);
 	CALLBACK_ENTER(mm);
 	for (mn = subs->list; mn; mn = mn->_next)
-		if (mn->ops->clear_young)
+		if (mn->_dead_gen == GEN_ALIVE && mn->ops->clear_young)
 			young += mn->ops->clear_young(mn, mm, start, end) != 0;
 	CALLBACK_EXIT();
 	pthread_rwlock_unlock(&subs->lock);
@@ -370,7 +438,7 @@ int __mmu_notifier_test_young(struct umm_mm *mm, uintptr_t addr)
 	pthread_rwlock_rdlock(&subs->lock);
 	CALLBACK_ENTER(mm);
 	for (mn = subs->list; mn; mn = mn->_next)
-		if (mn->ops->test_young)
+		if (mn->_dead_gen == GEN_ALIVE && mn->ops->test_young)
 			young += mn->ops->test_young(mn, mm, addr) != 0;
 	CALLBACK_EXIT();
 	pthread_rwlock_unlock(&subs->lock);
@@ -463,6 +531,8 @@ int umm_mmu_interval_notifier_insert(struct umm_mm *mm, uintptr_t start, size_t 
 	pthread_rwlock_wrlock(&subs->lock);
 	sub->_mm = mm;
 	sub->_subs = subs;
+	sub->_reg_gen = ++subs->gen;
+	sub->_dead_gen = GEN_ALIVE;
 	sub->_prev = NULL;
 	sub->_next = subs->intervals;
 	if (subs->intervals)
@@ -483,9 +553,14 @@ void umm_mmu_interval_notifier_remove(struct umm_mmu_interval_notifier *sub)
 {
 	struct mmu_notifier_subscriptions *subs;
 
-	if (!sub || sub->_state == MN_UNUSED)
+	if (!sub || !sub->_subs)         /* never inserted (destroy leaves _subs) */
 		return;
 	subs = sub->_subs;
+	pthread_rwlock_wrlock(&subs->lock);
+	if (sub->_state == MN_REGISTERED)
+		sub->_dead_gen = ++subs->gen;   /* windows from now on leave it out */
+	pthread_rwlock_unlock(&subs->lock);
+	synchronize_windows(subs);              /* the windows that include it have ended */
 	pthread_rwlock_wrlock(&subs->lock);
 	if (sub->_state == MN_REGISTERED) {
 		if (sub->_prev)

@@ -32,6 +32,8 @@ struct page;
 struct mmu_notifier_range {
 	struct umm_mmu_range r;                 /* what the notifiers see */
 	struct mmu_notifier_subscriptions *subs;/* set by start when it called anyone: end calls them too */
+	unsigned long gen;                      /* registrations this window sees (mmu_notifier.c) */
+	unsigned int epoch;                     /* which window count it is in */
 };
 
 /* mm_has_notifiers - is any notifier or interval notifier registered on mm?  No locks. */
@@ -61,8 +63,8 @@ int __mmu_notifier_test_young(struct umm_mm *mm, uintptr_t addr);
  * to change: call every registered notifier's invalidate_range_start and
  * the overlapping interval notifiers' invalidate.  Locks: whatever the
  * path holds (the public header lists them per path); takes the mm's
- * notifier lock for read, held until the matching end.  Must be paired
- * with mmu_notifier_invalidate_range_end by the same thread.
+ * notifier lock for read around the calls.  Must be paired with
+ * mmu_notifier_invalidate_range_end by the same thread.
  */
 static inline void mmu_notifier_invalidate_range_start(struct mmu_notifier_range *range)
 {

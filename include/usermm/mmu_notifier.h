@@ -96,7 +96,7 @@ struct umm_mmu_notifier_ops {
 	 * Called exactly once per registration: by umm_mm_destroy, or by
 	 * umm_mmu_notifier_unregister if that comes first (also when the two
 	 * race).  After it no other callback of this notifier runs for mm.
-	 * No usermm lock held (destroy holds mmap_lock for write).  May sleep.
+	 * No usermm lock held.  May sleep.
 	 */
 	void (*release)(struct umm_mmu_notifier *mn, struct umm_mm *mm);
 	/*
@@ -106,8 +106,11 @@ struct umm_mmu_notifier_ops {
 	 * established from the page tables (a mirror that fills
 	 * concurrently must use an interval notifier's sequence count, or
 	 * its own count of ranges in flight, to refuse).  Always paired with
-	 * invalidate_range_end on the same range, by the same thread;
-	 * invalidations of other ranges may run at the same time.  Locks
+	 * invalidate_range_end on the same range, by the same thread (a
+	 * change already in progress when the notifier is registered, or
+	 * when it starts unregistering, is reported to it neither at start
+	 * nor at end); invalidations of other ranges may run at the same
+	 * time, and one thread may have several open.  Locks
 	 * held by the caller: the mm's mmap_lock (read or write) for
 	 * munmap/mprotect/mremap/madvise/fork/copy-on-write/remap; the
 	 * object's i_mmap_lock and the mm's page_table_lock for truncate;
@@ -121,10 +124,12 @@ struct umm_mmu_notifier_ops {
 	 * invalidate_secondary_tlbs - the ptes of [start, end) of mm have
 	 * just changed and the frames they mapped are not yet freed: drop
 	 * cached translations now.  Called between start and end, possibly
-	 * several times (an unmap is done in batches), with a pte table lock
-	 * possibly held: must not sleep or take a lock that can be held
-	 * while a usermm lock is waited for.  For TLB-like consumers that
-	 * need no start/end window: the software TLB is one.
+	 * several times (an unmap is done in batches); to a notifier
+	 * registered while a change was in progress, also without the start
+	 * that change did not report.  A pte table lock may be held: must
+	 * not sleep or take a lock that can be held while a usermm lock is
+	 * waited for.  For TLB-like consumers that need no start/end window:
+	 * the software TLB is one.
 	 */
 	void (*invalidate_secondary_tlbs)(struct umm_mmu_notifier *mn, struct umm_mm *mm,
 					  uintptr_t start, uintptr_t end);
@@ -150,6 +155,7 @@ struct umm_mmu_notifier {
 	void *_subs;
 	struct umm_mmu_notifier *_next, *_prev;
 	int _state;
+	unsigned long _reg_gen, _dead_gen;
 };
 
 /*
@@ -165,8 +171,9 @@ int umm_mmu_notifier_register(struct umm_mm *mm, struct umm_mmu_notifier *mn);
 
 /*
  * umm_mmu_notifier_unregister - detach mn from mm.  Returns only when no
- * callback of mn is running or can start.  Calls mn->ops->release if
- * umm_mm_destroy has not already done so.  Must be called for every
+ * callback of mn is running or can start: it waits for the changes in
+ * progress that reported their start to mn to report their end.  Calls
+ * mn->ops->release if umm_mm_destroy has not already done so.  Must be called for every
  * registered notifier, also after mm was destroyed (mm is then only
  * compared, not used).  Not from a callback.
  * 0; -EINVAL (NULL argument, mn not registered to mm).
@@ -203,9 +210,10 @@ struct umm_mmu_interval_notifier {
 	struct umm_mm *_mm;
 	void *_subs;
 	struct umm_mmu_interval_notifier *_next, *_prev;
+	unsigned long _reg_gen, _dead_gen;
 	pthread_mutex_t _lock;
 	pthread_cond_t _cond;
-	unsigned long _seq;             /* odd while an invalidation of the range is in progress */
+	unsigned long _seq;             /* bumped by each invalidation of the range */
 	unsigned int _busy;             /* invalidations in progress */
 	unsigned int _waiters;
 	int _state;
@@ -226,7 +234,8 @@ int umm_mmu_interval_notifier_insert(struct umm_mm *mm, uintptr_t start, size_t 
 
 /*
  * umm_mmu_interval_notifier_remove - stop watching; returns when no
- * invalidate of sub runs or can start.  Allowed after the address space
+ * invalidate of sub runs or can start (changes in progress that
+ * invalidated it are waited for).  Allowed after the address space
  * was destroyed, and required then too.  Not from a callback.  A NULL or
  * never-inserted sub is ignored.
  */
