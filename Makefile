@@ -152,7 +152,12 @@ build/release/examples/%: examples/%.c build/release/libusermm.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(FLAGS_release) $< build/release/libusermm.a -o $@ $(LDLIBS)
 
-examples: $(patsubst examples/%.c,build/release/examples/%,$(EXAMPLES))
+# examples/device_mirror/: a simulated device mirroring an address space (MMU notifiers)
+build/release/examples/device_mirror: $(wildcard examples/device_mirror/*.c examples/device_mirror/*.h) build/release/libusermm.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(FLAGS_release) examples/device_mirror/main.c examples/device_mirror/device.c build/release/libusermm.a -o $@ $(LDLIBS)
+
+examples: $(patsubst examples/%.c,build/release/examples/%,$(EXAMPLES)) build/release/examples/device_mirror
 
 demo: all
 	./build/release/usermm demo
