@@ -585,6 +585,7 @@ void umm_mmu_interval_notifier_remove(struct umm_mmu_interval_notifier *sub)
 	sub->_next = sub->_prev = NULL;
 	sub->_mm = NULL;
 	sub->_subs = NULL;
+	sub->start = sub->end = 0;      /* umm_mirror_fault on it: -EINVAL */
 	subs_put(subs);
 }
 
@@ -614,6 +615,8 @@ unsigned long umm_mmu_interval_read_begin(struct umm_mmu_interval_notifier *sub)
 {
 	bool live;
 
+	if (!sub || !sub->_subs)
+		return 0;
 	return read_begin_state(sub, &live);
 }
 
@@ -623,12 +626,16 @@ unsigned long umm_mmu_interval_read_begin(struct umm_mmu_interval_notifier *sub)
  */
 int umm_mmu_interval_read_retry(struct umm_mmu_interval_notifier *sub, unsigned long seq)
 {
+	if (!sub || !sub->_subs)
+		return 1;
 	return __atomic_load_n(&sub->_seq, __ATOMIC_RELAXED) != seq;
 }
 
 /** umm_mmu_interval_check_retry - read_retry without the lock (a hint). */
 int umm_mmu_interval_check_retry(struct umm_mmu_interval_notifier *sub, unsigned long seq)
 {
+	if (!sub || !sub->_subs)
+		return 1;
 	return __atomic_load_n(&sub->_seq, __ATOMIC_RELAXED) != seq;
 }
 
@@ -642,13 +649,15 @@ void umm_mmu_interval_set_seq(struct umm_mmu_interval_notifier *sub, unsigned lo
 /** umm_mmu_interval_lock - take sub's lock (the one invalidate runs under). */
 void umm_mmu_interval_lock(struct umm_mmu_interval_notifier *sub)
 {
-	pthread_mutex_lock(&sub->_lock);
+	if (sub && sub->_subs)
+		pthread_mutex_lock(&sub->_lock);
 }
 
 /** umm_mmu_interval_unlock - drop sub's lock. */
 void umm_mmu_interval_unlock(struct umm_mmu_interval_notifier *sub)
 {
-	pthread_mutex_unlock(&sub->_lock);
+	if (sub && sub->_subs)
+		pthread_mutex_unlock(&sub->_lock);
 }
 
 /** umm_mmu_interval_set_test_hook - see usermm/mmu_notifier.h. */

@@ -239,6 +239,11 @@ static void test_bad_args(void)
 	CHECK_EQ(umm_mmu_interval_notifier_insert(m, 0, PS, &iops, &sub), -EINVAL);
 	CHECK_EQ(umm_mmu_interval_notifier_insert(m, UMM_TASK_SIZE - PS, 2 * PS, &iops, &sub), -EINVAL);
 	umm_mmu_interval_notifier_remove(&sub);         /* never inserted: ignored */
+	CHECK_EQ(umm_mmu_interval_read_begin(NULL), 0);
+	CHECK_EQ(umm_mmu_interval_read_retry(NULL, 0), 1);
+	CHECK_EQ(umm_mmu_interval_check_retry(&sub, 0), 1);            /* not inserted */
+	umm_mmu_interval_lock(&sub);                                     /* nothing happens */
+	umm_mmu_interval_unlock(&sub);
 	umm_mmu_interval_notifier_remove(NULL);
 	CHECK_EQ(umm_mmu_interval_notifier_insert(m, a, 2 * PS, &iops, &sub), 0);
 	CHECK_EQ(umm_mmu_interval_notifier_insert(m, a, 2 * PS, &iops, &sub), -EINVAL);   /* twice */
@@ -246,6 +251,7 @@ static void test_bad_args(void)
 	CHECK_EQ(umm_mirror_fault(&sub, a + 2 * PS, 0, (int (*)(void *, uintptr_t, void *, int))1, NULL), -EINVAL);
 	CHECK_EQ(umm_mirror_fault(&sub, a, 0, NULL, NULL), -EINVAL);
 	umm_mmu_interval_notifier_remove(&sub);
+	CHECK_EQ(umm_mirror_fault(&sub, a, 0, (int (*)(void *, uintptr_t, void *, int))1, NULL), -EINVAL);
 
 	CHECK_EQ(umm_rmap_notifier_register(NULL, &rn), -EINVAL);
 	CHECK_EQ(umm_rmap_notifier_register(s, NULL), -EINVAL);

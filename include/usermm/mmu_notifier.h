@@ -114,11 +114,15 @@ struct umm_mmu_notifier_ops {
 	 * held by the caller: the mm's mmap_lock (read or write) for
 	 * munmap/mprotect/mremap/madvise/fork/copy-on-write/remap; the
 	 * object's i_mmap_lock and the mm's page_table_lock for truncate;
-	 * a page lock and a pte table lock for page_mkclean and reclaim.
-	 * May sleep only on its own locks.
+	 * a page lock, the reverse-map walk's locks and a pte table lock
+	 * for page_mkclean and reclaim.  May sleep only on its own locks.
 	 */
 	void (*invalidate_range_start)(struct umm_mmu_notifier *mn, const struct umm_mmu_range *r);
-	/* invalidate_range_end - the change announced by start is complete.  Same locks. */
+	/*
+	 * invalidate_range_end - the change announced by start is complete.
+	 * The same locks as start, except: a copy-on-write break also holds
+	 * the pte table lock, truncate no longer holds page_table_lock.
+	 */
 	void (*invalidate_range_end)(struct umm_mmu_notifier *mn, const struct umm_mmu_range *r);
 	/*
 	 * invalidate_secondary_tlbs - the ptes of [start, end) of mm have
@@ -274,7 +278,12 @@ int umm_mmu_interval_check_retry(struct umm_mmu_interval_notifier *sub, unsigned
  */
 void umm_mmu_interval_set_seq(struct umm_mmu_interval_notifier *sub, unsigned long cur_seq);
 
-/* umm_mmu_interval_lock / unlock - sub's lock, the one invalidate runs under (a mutex). */
+/*
+ * umm_mmu_interval_lock / unlock - sub's lock, the one invalidate runs
+ * under (a mutex).  For a NULL or not inserted sub: nothing.  Also for
+ * such a sub, read_begin returns 0 and read_retry / check_retry say 1
+ * (retry: nothing may be installed).
+ */
 void umm_mmu_interval_lock(struct umm_mmu_interval_notifier *sub);
 void umm_mmu_interval_unlock(struct umm_mmu_interval_notifier *sub);
 
