@@ -145,7 +145,11 @@ struct umm_mmu_notifier_ops {
 	 * lock is held: must not sleep.
 	 */
 	int (*clear_young)(struct umm_mmu_notifier *mn, struct umm_mm *mm, uintptr_t start, uintptr_t end);
-	/* test_young - as clear_young for one page, without clearing.  Same context. */
+	/*
+	 * test_young - as clear_young for one page, without clearing.  Same
+	 * context.  The core's mmu_notifier_test_young calls it; nothing in
+	 * usermm asks that question yet (reclaim is to).
+	 */
 	int (*test_young)(struct umm_mmu_notifier *mn, struct umm_mm *mm, uintptr_t addr);
 };
 
