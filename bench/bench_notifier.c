@@ -20,10 +20,11 @@
  *                          miss on the same pattern: a fresh thread's
  *                          first umm_read of each page.  No kernel column:
  *                          the kernel's counterpart is a hardware page
- *                          walk.  Printed per fault, and as faults per
- *                          second in a comment.
+ *                          walk.  Printed per fault, and the mirror's
+ *                          faults per second (the TLB's misses per second
+ *                          as an extra figure).
  *
- * Medians of REPS repetitions; all warm (frames touched before, release
+ * Medians of 7 repetitions (--quick: 1, on 64 pages); all warm (frames touched before, release
  * disabled: bench_start).  The kernel lines with notifiers repeat the
  * kernel's own figure, which has none: their ratio is n/a.
  */
@@ -41,10 +42,11 @@
 #include "../examples/device_mirror/device.c"
 
 #define PS        4096UL
-#define REPS      7
-#define UNMAP_PAGES 2048UL
-#define COW_PAGES   2048UL
-#define MIRROR_PAGES 4096UL
+#define REPS      BENCH_SIZE(7, 1)
+#define UNMAP_PAGES BENCH_SIZE(2048UL, 64UL)
+#define COW_PAGES   BENCH_SIZE(2048UL, 64UL)
+#define MIRROR_PAGES BENCH_SIZE(4096UL, 64UL)
+#define MAX_REPS  7
 #define RW (PROT_READ | PROT_WRITE)
 
 static _Atomic unsigned long calls;
@@ -190,10 +192,9 @@ static void *tlb_miss_thread(void *arg)
 
 static void bench_mirror(struct umm_mm *mm)
 {
-	double dev_ns[REPS], tlb_ns[REPS], d, t;
+	double dev_ns[MAX_REPS], tlb_ns[MAX_REPS], d, t;
 	uintptr_t a;
 	int err = umm_mmap(mm, 0, MIRROR_PAGES * PS, RW, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a);
-	char line[160];
 
 	if (!err)
 		err = utouch(mm, a, MIRROR_PAGES, 5);
@@ -236,25 +237,27 @@ static void bench_mirror(struct umm_mm *mm)
 	t = median(tlb_ns, REPS);
 	bench_report_caveat("mirror fault, umm_mirror_fault (ns)", d, 0,
 			    "one device read per resident page, each a miss: read_begin, page walk, install");
-	snprintf(line, sizeof(line), "mirror faults per second: %.0f; soft-TLB misses per second: %.0f",
-		 1e9 / d, 1e9 / t);
 	bench_report_caveat("soft-TLB miss, same pattern (ns)", t, 0,
 			    "a fresh thread's first umm_read of each page: fill from the page table");
-	printf("# %s\n", line);
+	bench_report_unit("mirror faults per second", "faults/s", 1e9 / d, 0, 1);
+	bench_caveat("umm_mirror_fault, one per resident page read by the device");
+	bench_extra("soft_tlb_misses_per_s", 1e9 / t);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct umm_system *sys;
 	struct umm_mm *mm;
 	struct umm_mmu_notifier mns[8];
 	const int counts[] = { 0, 1, 8 };
-	double kunmap[REPS], kcow[REPS], k_unmap, k_cow;
+	double kunmap[MAX_REPS], kcow[MAX_REPS], k_unmap, k_cow;
 	char *kp;
 	uintptr_t cow_a;
 	int err;
 
 	memset(mns, 0, sizeof(mns));
+	bench_init(argc, argv, "MMU notifiers: one-page munmap and COW fault with 0, 1, 8 notifiers "
+		   "against the kernel; device-mirror faults beside soft-TLB misses");
 	printf("## bench_notifier\n");
 	bench_machine_line();
 	printf("# median of %d repetitions; one-page munmap over %lu pages, COW over %lu pages, mirror over %lu pages; warm\n",
@@ -282,7 +285,7 @@ int main(void)
 		goto out;
 	}
 	for (unsigned c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
-		double un[REPS], cw[REPS], u, w;
+		double un[MAX_REPS], cw[MAX_REPS], u, w;
 		char name[64];
 		int n = counts[c];
 
@@ -312,11 +315,15 @@ int main(void)
 			bench_report_caveat(name, u, k_unmap, "usermm: no notifier registered; kernel: munmap(2) of a resident page");
 		else
 			bench_report_different(name, u, k_unmap, "usermm: each notifier hears start and end; the kernel figure has none");
+		bench_kernel_variant("munmap(2)");
+		bench_extra("notifiers", n);
 		snprintf(name, sizeof(name), "COW write fault, %d notifiers (ns)", n);
 		if (n == 0)
 			bench_report_caveat(name, w, k_cow, "the parent writes after fork; kernel: a fork(2) of this process, the parent writes");
 		else
 			bench_report_different(name, w, k_cow, "usermm: each notifier hears start and end; the kernel figure has none");
+		bench_kernel_variant("fork(2), parent writes");
+		bench_extra("notifiers", n);
 	}
 	for (int i = 0; i < 8; i++)
 		if (mns[i].ops)

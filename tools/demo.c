@@ -357,6 +357,68 @@ static int demo_mlock(struct demo *d)
 	expect(d, c.locked_vm == a.locked_vm && c.nr_vmas == a.nr_vmas,
 	       "unlocked, the mapping is one VMA again");
 	TRY(umm_munmap(d->mm, m, PAGES * PAGE));
+
+/* A one-page mirror: the translation a device would cache, dropped on invalidation. */
+struct demo_mirror {
+	struct umm_mmu_interval_notifier sub;   /* first: the callbacks get its address */
+	void *frame;                            /* under sub's lock */
+	int invalidations;
+};
+
+static void demo_mirror_invalidate(struct umm_mmu_interval_notifier *sub, const struct umm_mmu_range *r,
+				   unsigned long cur_seq)
+{
+	struct demo_mirror *m = (struct demo_mirror *)sub;
+
+	(void)r;
+	umm_mmu_interval_set_seq(sub, cur_seq);
+	m->frame = NULL;
+	m->invalidations++;
+}
+
+static int demo_mirror_install(void *arg, uintptr_t addr, void *frame, int writable)
+{
+	(void)addr;
+	(void)writable;
+	((struct demo_mirror *)arg)->frame = frame;
+	return 0;
+}
+
+static const struct umm_mmu_interval_notifier_ops demo_mirror_ops = {
+	.invalidate = demo_mirror_invalidate,
+};
+
+/*
+ * demo_notifiers - a device-style mirror of one page of the anonymous
+ * mapping: it faults the page through umm_mirror_fault, writes through
+ * its own pointer, the CPU reads the bytes; MADV_DONTNEED drops the
+ * page and with it the mirror's translation.
+ */
+static int demo_notifiers(struct demo *d)
+{
+	struct demo_mirror m = { .frame = NULL };
+	uintptr_t page = d->anon + 20 * PAGE;
+	char buf[24] = "";
+
+	TRY(umm_mmu_interval_notifier_insert(d->mm, page, PAGE, &demo_mirror_ops, &m.sub));
+	TRY(umm_mirror_fault(&m.sub, page, 1, demo_mirror_install, &m));
+	umm_mmu_interval_lock(&m.sub);
+	if (m.frame)
+		memcpy(m.frame, "written by the device", 22);
+	umm_mmu_interval_unlock(&m.sub);
+	TRY(umm_read(d->mm, page, buf, 22));
+	printf("  the device wrote through its own translation; the CPU reads \"%s\"\n", buf);
+	expect(d, !strcmp(buf, "written by the device"), "the CPU sees the device's bytes");
+	TRY(umm_madvise(d->mm, page, PAGE, MADV_DONTNEED));
+	printf("  MADV_DONTNEED: %d invalidation, the device's translation is %s\n",
+	       m.invalidations, m.frame ? "still there" : "gone");
+	expect(d, m.invalidations == 1 && !m.frame, "MADV_DONTNEED dropped the device's translation");
+	TRY(umm_mirror_fault(&m.sub, page, 0, demo_mirror_install, &m));
+	umm_mmu_interval_lock(&m.sub);
+	memcpy(buf, m.frame, 8);
+	umm_mmu_interval_unlock(&m.sub);
+	expect(d, !memcmp(buf, "\0\0\0\0\0\0\0\0", 8), "faulted again, the device sees the fresh zero page");
+	umm_mmu_interval_notifier_remove(&m.sub);
 	return 0;
 }
 
@@ -387,7 +449,7 @@ static const struct demo_section sections[] = {
 	  demo_remap },
 	{ "reclaim and swap: more data than physical memory", demo_reclaim },
 	{ "mlock: a locked range is brought in, kept apart, and left alone", demo_mlock },
-	{ "MMU notifiers: a device mirror kept in step with the page tables", NULL },
+	{ "MMU notifiers: a device mirror kept in step with the page tables", demo_notifiers },
 	{ "the host MMU: usermm pages mapped by the real MMU", NULL },
 	{ "the address space now", demo_final },
 };
