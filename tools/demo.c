@@ -357,6 +357,8 @@ static int demo_mlock(struct demo *d)
 	expect(d, c.locked_vm == a.locked_vm && c.nr_vmas == a.nr_vmas,
 	       "unlocked, the mapping is one VMA again");
 	TRY(umm_munmap(d->mm, m, PAGES * PAGE));
+	return 0;
+}
 
 /* A one-page mirror: the translation a device would cache, dropped on invalidation. */
 struct demo_mirror {
