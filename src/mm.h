@@ -183,6 +183,13 @@ void mm_debug_check(struct umm_mm *mm);
 /* mm_check_locked - umm_mm_check with mmap_lock already held.  0 or -EUCLEAN. */
 int mm_check_locked(struct umm_mm *mm);
 
+/*
+ * mmap_lock_depth - how many mmap_locks the calling thread holds (or is
+ * waiting for), in every build.  The host MMU's signal handler
+ * (host_mmu.c) reads it: a fault in a host window taken while it is not 0
+ * cannot be served without risking a deadlock, and is refused.
+ */
+extern __thread unsigned int mmap_lock_depth __attribute__((tls_model("initial-exec")));
 #if UMM_DEBUG
 /* The mm whose notifier callback this thread is running, if any (mmu_notifier.c). */
 extern __thread struct umm_mm *mmu_notifier_callback_mm;
@@ -199,6 +206,7 @@ extern __thread struct umm_mm *mmu_notifier_callback_mm;
 static inline void mmap_read_lock(struct umm_mm *mm)
 {
 	mmap_lock_check_callback(mm);
+	mmap_lock_depth++;
 	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, 0, LOCKDEP_READ);
 	percpu_down_read(&mm->mmap_lock, thread_slot());
 }
@@ -206,6 +214,7 @@ static inline void mmap_read_unlock(struct umm_mm *mm)
 {
 	percpu_up_read(&mm->mmap_lock, thread_slot());
 	lockdep_release(&mm->mmap_lock);
+	mmap_lock_depth--;
 }
 /*
  * mmap_read_trylock - mmap_lock for read if no writer holds or waits for
@@ -221,6 +230,7 @@ static inline bool mmap_read_trylock(struct umm_mm *mm)
 static inline void mmap_write_lock_nested(struct umm_mm *mm, unsigned int subclass)
 {
 	mmap_lock_check_callback(mm);
+	mmap_lock_depth++;
 	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, subclass, 0);
 	percpu_down_write(&mm->mmap_lock);
 }
@@ -229,6 +239,7 @@ static inline void mmap_write_unlock(struct umm_mm *mm)
 {
 	percpu_up_write(&mm->mmap_lock);
 	lockdep_release(&mm->mmap_lock);
+	mmap_lock_depth--;
 }
 /* mmap_assert_locked - debug builds: this thread holds mmap_lock (read or write). */
 #define mmap_assert_locked(mm) lockdep_assert_held(&(mm)->mmap_lock)

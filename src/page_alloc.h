@@ -39,6 +39,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 #include "page.h"
 #include "fault_inject.h"
 
@@ -172,6 +173,13 @@ static inline void *pfn_to_virt(struct phys_mem *phys, unsigned long pfn)
 {
 	return (char *)phys->base + ((size_t)pfn << PAGE_SHIFT);
 }
+/*
+ * arena_memfd / pfn_to_arena_offset - the memfd behind the frames and the
+ * offset of a frame in it: what the host MMU (host_mmu.c) maps at a host
+ * address to alias a frame.  No locks.
+ */
+static inline int arena_memfd(const struct phys_mem *phys) { return phys->memfd; }
+static inline off_t pfn_to_arena_offset(unsigned long pfn) { return (off_t)pfn << PAGE_SHIFT; }
 /* virt_to_page - descriptor of the frame holding arena address `p`. */
 static inline struct page *virt_to_page(struct phys_mem *phys, const void *p)
 {

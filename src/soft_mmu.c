@@ -154,6 +154,7 @@
 #include <sys/syscall.h>
 #include <linux/membarrier.h>
 #include <usermm/access.h>
+#include "host_mmu.h"
 #include "memory.h"
 #include "tlb.h"
 #include "mmu_notifier.h"
@@ -936,14 +937,53 @@ static int access_check(struct umm_mm *mm, uintptr_t addr, const void *buf, size
 }
 
 /*
+ * soft_mmu_bounce - umm_read/umm_write with a buffer in a host-MMU window
+ * (host_mmu.c): touching it inside an access could fault into the host
+ * MMU while this thread is active, which the host MMU cannot serve.  So
+ * the bytes go through a buffer on the stack, and the window pages are
+ * mapped (host_mmu_prefault_host) before they are copied with no lock
+ * held and the thread not active; a window page usermm cannot map fails
+ * the call with its error (-EFAULT) instead of a signal.
+ */
+static __attribute__((noinline)) int soft_mmu_bounce(struct umm_mm *mm, uintptr_t addr, char *buf,
+						     size_t len, bool write)
+{
+	char tmp[2048];
+	int err = access_check(mm, addr, buf, len);
+
+	while (!err && len) {
+		size_t n = MIN(len, sizeof(tmp));
+
+		err = host_mmu_prefault_host(buf, n, !write);
+		if (err)
+			break;
+		if (write) {
+			memcpy(tmp, buf, n);
+			err = soft_mmu_access(mm, addr, tmp, n, true);
+		} else {
+			err = soft_mmu_access(mm, addr, tmp, n, false);
+			if (!err)
+				memcpy(buf, tmp, n);
+		}
+		addr += n;
+		buf += n;
+		len -= n;
+	}
+	return err;
+}
+
+/*
  * soft_mmu_rw - umm_read/umm_write: a hit within one page is copied
- * inline; anything else is checked and goes through soft_mmu_access.
+ * inline; anything else is checked and goes through soft_mmu_access.  A
+ * buffer in a host-MMU window goes through soft_mmu_bounce.
  */
 static inline int soft_mmu_rw(struct umm_mm *mm, uintptr_t addr, char *buf, size_t len, bool write)
 {
 	char *p;
 	int err;
 
+	if (unlikely(host_mmu_covers(buf, len)))
+		return soft_mmu_bounce(mm, addr, buf, len, write);
 	if (likely(buf && len && umm_tlb_begin(mm, addr, len,
 					       write ? TLB_PROT_WRITE : TLB_PROT_READ, &p))) {
 		if (write)

@@ -13,5 +13,6 @@
 #include "stats.h"
 #include "debug.h"
 #include "mmu_notifier.h"
+#include "host.h"
 
 #endif

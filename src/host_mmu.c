@@ -1,0 +1,1279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * host_mmu.c - the host MMU: the CPU's own MMU as one more secondary MMU
+ * of usermm, so that ordinary pointers reach usermm memory.
+ *
+ * Theory of operation
+ *
+ * Windows.  umm_host_attach(mm, start, len) reserves len bytes of the
+ * process's address space (PROT_NONE, MAP_NORESERVE: no memory, no commit
+ * charge) at base; usermm address X in [start, start + len) is host
+ * address base + (X - start).  A window rather than the whole usermm
+ * address space, because usermm addresses span 128 TiB and a process
+ * cannot reserve that.  The windows live in a fixed table (regions[],
+ * UMM_HOST_MAX_REGIONS), published with atomic stores so the signal
+ * handler can look an address up without a lock.  Each window keeps two
+ * bitmaps, one bit per page: mapped on the host, and mapped writable.
+ *
+ * Faults.  A load or store to a window page that is not mapped raises
+ * SIGSEGV.  The handler, running on the faulting thread, may have
+ * interrupted that thread anywhere, holding any lock; usermm's locks are
+ * pthread mutexes and futex locks, and its fault path may allocate.  So
+ * the handler does not resolve the fault itself: it writes a request into
+ * a per-thread slot (static thread-local storage, initial-exec: no
+ * allocation on first touch), queues a pointer to it on a lock-free
+ * bounded ring (Vyukov's MPMC queue: atomics only), wakes a fault thread
+ * with FUTEX_WAKE and sleeps with FUTEX_WAIT on the slot's state word.
+ * The fault threads (HOST_FAULT_THREADS of them, ordinary threads started
+ * by the first attach) take requests off the ring and resolve each one
+ * through usermm's fault path (follow_or_fault, under mmap_lock for read,
+ * exactly as the soft TLB's miss does), map the frame at the faulting host
+ * address with mmap(MAP_FIXED | MAP_SHARED) of the arena memfd at the
+ * frame's offset, and post the result.  The handler then returns and the
+ * access restarts.  Everything the handler itself does is
+ * async-signal-safe: atomics, futex system calls, sched_yield, and errno
+ * is saved and restored around it.  Many threads may fault at once: each
+ * has its own slot (a small stack of them, for a handler of another
+ * signal that faults while the thread already waits), the ring holds 256
+ * requests (a producer that finds it full yields and retries).
+ *
+ * Permissions.  A page is mapped read+write only when the access is a
+ * write (the fault path broke copy-on-write and set the pte dirty) or the
+ * pte is already writable and dirty; otherwise read-only.  So a
+ * copy-on-write page, a clean shared file page, and a page whose pte is
+ * clean for any reason fault again on the first store, and that fault
+ * runs the write fault path (which copies, or marks the page dirty).  The
+ * store is recognised as such from the fault's error code in the signal
+ * context (x86-64: bit 1 of REG_ERR; arm64: WnR of the ESR record).
+ *
+ * What the handler refuses.  A fault the fault path answers with -EFAULT
+ * or -EIO (what a CPU would turn into SIGSEGV or SIGBUS), a fault outside
+ * every window, and SIGBUS itself go to the handler that was installed
+ * before the host MMU's, with the original siginfo and context: an
+ * SA_SIGINFO handler or a plain one is called (SA_RESETHAND honoured);
+ * SIG_DFL or SIG_IGN puts the default action back, and the signal comes
+ * again at once (a fault re-executes its access; a signal sent by kill or
+ * raise is raised again) and ends the process as it would have without us.
+ * Two cases cannot be served and are refused the same way: the faulting
+ * thread holds an mmap_lock (mmap_lock_depth, counted by mm.h's lock
+ * functions in every build), or is inside a soft-TLB access (umm_tlb_hot
+ * .active: a flush would wait for it while it waits for the fault
+ * thread).  The fault thread would need those locks, or would wait on the
+ * interrupted thread: a deadlock.  Locks usermm holds without mmap_lock
+ * (page locks, the page cache's tree_lock, allocator locks) are never
+ * held while usermm touches a caller's memory, except the vectors of
+ * umm_mincore/umm_prepage/umm_remap_file_pages_v/umm_pin_pages, which is
+ * why those must not point into a window.  umm_read and umm_write check
+ * their buffer against the windows (soft_mmu.c, host_mmu_covers) and copy
+ * through a bounce buffer, touching the window with no lock held.
+ *
+ * Invalidation.  Every change of a pte usermm makes is followed by an
+ * invalidation of the range (today flush_tlb_range; with the MMU-notifier
+ * work, invalidate_range_start/end).  The host MMU unmaps the host pages
+ * of the range (mmap(PROT_NONE, MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE)
+ * over each mapped run, which keeps the reservation) or, for a write
+ * protection, mprotects the writable runs to PROT_READ.  The kernel's own
+ * TLB shootdown makes that take effect on every CPU before the call
+ * returns.  Against a fault racing with an invalidation, each window has
+ * a sequence count and a count of invalidations in progress with the union
+ * of their ranges, all under the window's lock (as KVM's
+ * mmu_invalidate_seq): the fault thread reads the count before it reads
+ * the pte, and maps only if, under the window's lock and with the pte
+ * table's lock still held, no invalidation started or ended since and none
+ * in progress overlaps the run; otherwise it drops everything and tries
+ * again.  An invalidation bumps the count when it starts and again when it
+ * ends, so both an invalidation that brackets the pte change (start/end)
+ * and one that follows it (flush) keep a stale frame from being mapped.
+ *
+ * Young bits.  The host MMU has no accessed bits usermm can read (as
+ * Linux on MMUs without them): a page mapped on the host counts as young,
+ * clear_young unmaps it so the next access refaults and the fault path
+ * sets the pte young.
+ *
+ * Fault-around.  Each host run of pages is one kernel VMA.  After the
+ * faulting page, the fault thread looks at the neighbouring ptes of the
+ * same pte table within an aligned window of HOST_FAULT_AROUND pages and
+ * the host window: present pages whose frames follow the faulting page's
+ * frame in the arena (frame = its frame +/- the distance) and that would
+ * get the same permission are mapped with the same mmap call.  Only pages
+ * present in usermm are mapped; nothing is allocated for them.
+ *
+ * The kernel's VMA limit.  vm.max_map_count (65530 by default, read from
+ * /proc/sys/vm/max_map_count; umm_host_set_map_limit overrides) caps the
+ * process's VMAs.  The host MMU keeps an upper bound of the process's
+ * VMAs: the count read from /proc/self/maps at the last count plus two
+ * for every mmap it made since (an mmap in the middle of a VMA splits it
+ * in three).  When the bound passes the limit less a margin, it counts
+ * again; when the count is above three quarters of the limit, every
+ * window's host mappings are dropped (one mmap over each whole window:
+ * one VMA again) and the pages refault.  An mmap that still fails with
+ * ENOMEM drops everything and retries once.
+ *
+ * Detach.  umm_host_detach marks the window dead (the fault threads fail
+ * its requests with -EFAULT), unpublishes it, waits until no handler is
+ * between its lookup and its end (handlers_inflight), then unmaps the
+ * window and frees it.
+ *
+ * Locks.  host_lock (a mutex) serialises attach, detach and the handler
+ * installation; it is taken alone.  Each window's lock is a leaf: the
+ * fault path takes it under mmap_lock (read) and a pte table lock, the
+ * invalidations under whatever the core holds when it invalidates (any of
+ * usermm's locks), and nothing is taken under it.  The signal handler
+ * takes no lock at all.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <usermm/access.h>
+#include <usermm/host.h>
+#include <usermm/mm.h>
+#include <usermm/mmu_notifier.h>
+#include "host_mmu.h"
+#include "memory.h"
+
+#define HOST_FAULT_THREADS 2
+#define HOST_FAULT_AROUND  16           /* pages: the aligned window looked at */
+#define HOST_RING          256          /* requests queued at once (power of two) */
+#define HOST_REQ_NEST      4            /* nested faults per thread */
+#define HOST_MAP_MARGIN    256          /* VMAs kept free below the limit */
+
+enum { REQ_IDLE, REQ_POSTED, REQ_DONE };
+
+/* A fault request, in the faulting thread's TLS. */
+struct host_req {
+	_Atomic uint32_t state;
+	_Atomic int result;
+	struct host_region *_Atomic region;
+	_Atomic uintptr_t haddr;
+	_Atomic bool write;
+};
+
+struct host_region {
+	struct umm_mm *mm;
+	char *base;
+	uintptr_t start, len;           /* usermm range */
+	int flags;
+	pthread_mutex_t lock;           /* leaf: everything below */
+	_Atomic uint64_t seq;           /* bumped at each invalidation's start and end */
+	unsigned int invalidating;      /* invalidations in progress */
+	uintptr_t inv_lo, inv_hi;       /* union of their ranges (usermm) */
+	_Atomic bool dead;              /* detached, or its mm released: faults fail */
+	unsigned long *mapped;          /* bit per page: mapped on the host */
+	unsigned long *writable;        /* bit per page: mapped writable */
+	size_t bitmap_bytes;
+	unsigned long nr_mapped;
+	struct umm_mmu_notifier mn;     /* the window's registration on mm */
+};
+
+static struct host_region *_Atomic regions[UMM_HOST_MAX_REGIONS];
+static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long nr_regions;                /* [host_lock] */
+static _Atomic unsigned long handlers_inflight;
+_Atomic unsigned long host_nr_windows;           /* windows published (host_mmu.h) */
+
+/* The handlers in place before ours (written under host_lock, read by the handler). */
+static struct sigaction prev_segv, prev_bus;
+static bool handlers_installed;                 /* [host_lock] */
+
+/* The fault threads and their ring. */
+struct ring_cell {
+	_Atomic size_t seq;
+	struct host_req *_Atomic req;
+};
+static struct ring_cell ring[HOST_RING];
+static _Atomic size_t ring_enq, ring_deq;
+static _Atomic uint32_t ring_posted;            /* futex word: bumped per request */
+static _Atomic uint32_t ring_sleepers;
+static _Atomic bool fault_threads_stop;
+static pthread_t fault_threads[HOST_FAULT_THREADS];
+static bool fault_threads_running;              /* [host_lock] */
+
+/* Per thread: the request slots, and their depth. */
+static __thread struct host_req host_reqs[HOST_REQ_NEST] __attribute__((tls_model("initial-exec")));
+static __thread unsigned int host_req_depth __attribute__((tls_model("initial-exec")));
+/* mm.h: mmap_locks the thread holds (the handler refuses faults while it is not 0). */
+__thread unsigned int mmap_lock_depth __attribute__((tls_model("initial-exec")));
+
+/* The VMA budget. */
+static _Atomic unsigned long map_limit_set;     /* umm_host_set_map_limit; 0 = sysctl */
+static _Atomic unsigned long map_limit_sysctl;
+static _Atomic long map_estimate = -1;          /* upper bound of the process's VMAs; -1 unknown */
+static _Atomic unsigned long map_counted;       /* at the last count */
+
+static struct {
+	_Atomic unsigned long faults, write_faults, refused, retries, pages_mapped,
+		fault_around_pages, runs_mapped, prefaults, invalidations, pages_unmapped,
+		write_protects, drops;
+} hstat;
+
+#define hstat_add(f, n) atomic_fetch_add_explicit(&hstat.f, (n), memory_order_relaxed)
+
+/* ---- futex ---- */
+
+static void futex_wait(_Atomic uint32_t *w, uint32_t val)
+{
+	syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *w, int n)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* ---- the ring (Vyukov's bounded MPMC queue) ---- */
+
+static void ring_init(void)
+{
+	for (size_t i = 0; i < HOST_RING; i++)
+		atomic_store(&ring[i].seq, i);
+	atomic_store(&ring_enq, 0);
+	atomic_store(&ring_deq, 0);
+}
+
+/* ring_push - queue req; false if the ring is full.  Async-signal-safe. */
+static bool ring_push(struct host_req *req)
+{
+	size_t pos = atomic_load_explicit(&ring_enq, memory_order_relaxed);
+	struct ring_cell *c;
+
+	for (;;) {
+		c = &ring[pos & (HOST_RING - 1)];
+		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+		intptr_t diff = (intptr_t)seq - (intptr_t)pos;
+
+		if (diff == 0) {
+			if (atomic_compare_exchange_weak_explicit(&ring_enq, &pos, pos + 1,
+								  memory_order_relaxed, memory_order_relaxed))
+				break;
+		} else if (diff < 0) {
+			return false;
+		} else {
+			pos = atomic_load_explicit(&ring_enq, memory_order_relaxed);
+		}
+	}
+	atomic_store_explicit(&c->req, req, memory_order_relaxed);
+	atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+	return true;
+}
+
+/* ring_pop - take a request, or NULL if the ring is empty. */
+static struct host_req *ring_pop(void)
+{
+	size_t pos = atomic_load_explicit(&ring_deq, memory_order_relaxed);
+	struct ring_cell *c;
+	struct host_req *req;
+
+	for (;;) {
+		c = &ring[pos & (HOST_RING - 1)];
+		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+		intptr_t diff = (intptr_t)seq - (intptr_t)(pos + 1);
+
+		if (diff == 0) {
+			if (atomic_compare_exchange_weak_explicit(&ring_deq, &pos, pos + 1,
+								  memory_order_relaxed, memory_order_relaxed))
+				break;
+		} else if (diff < 0) {
+			return NULL;
+		} else {
+			pos = atomic_load_explicit(&ring_deq, memory_order_relaxed);
+		}
+	}
+	req = atomic_load_explicit(&c->req, memory_order_relaxed);
+	atomic_store_explicit(&c->seq, pos + HOST_RING, memory_order_release);
+	return req;
+}
+
+/* ---- windows: lookup ---- */
+
+/* region_of - the window holding host address a.  Lock-free. */
+static struct host_region *region_of(uintptr_t a)
+{
+	for (int i = 0; i < UMM_HOST_MAX_REGIONS; i++) {
+		struct host_region *r = atomic_load_explicit(&regions[i], memory_order_acquire);
+
+		if (r && a - (uintptr_t)r->base < r->len)
+			return r;
+	}
+	return NULL;
+}
+
+/**
+ * __host_mmu_covers - does [p, p + len) overlap a host window?  Lock-free.
+ * soft_mmu.c sends a buffer in a window through a bounce buffer.
+ */
+bool __host_mmu_covers(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	if (!len)
+		return false;
+	for (int i = 0; i < UMM_HOST_MAX_REGIONS; i++) {
+		struct host_region *r = atomic_load_explicit(&regions[i], memory_order_acquire);
+
+		if (r && a < (uintptr_t)r->base + r->len && (uintptr_t)r->base < a + len)
+			return true;
+	}
+	return false;
+}
+
+static inline char *host_addr(const struct host_region *r, uintptr_t uaddr)
+{
+	return r->base + (uaddr - r->start);
+}
+
+static inline bool test_bit_ul(const unsigned long *map, unsigned long i)
+{
+	return (map[i / (8 * sizeof(long))] >> (i % (8 * sizeof(long)))) & 1;
+}
+static inline void set_bit_ul(unsigned long *map, unsigned long i, bool v)
+{
+	unsigned long bit = 1UL << (i % (8 * sizeof(long)));
+
+	if (v)
+		map[i / (8 * sizeof(long))] |= bit;
+	else
+		map[i / (8 * sizeof(long))] &= ~bit;
+}
+
+/* ---- host mappings ---- */
+
+/*
+ * window_mmap / window_mprotect - change mappings inside a window with the
+ * raw system calls.  The sanitizers' interceptors of mmap treat a new
+ * mapping as a write to its whole range by the calling thread; here that
+ * is the fault thread, and ThreadSanitizer does not see the handoff back
+ * to the faulting thread (it runs inside a signal handler), so it would
+ * report the restarted access as racing with the mapping.  The window
+ * itself is created and removed with the libc calls.
+ */
+static void *window_mmap(void *p, size_t len, int prot, int flags, int fd, off_t off)
+{
+	long r = syscall(SYS_mmap, p, len, prot, flags, fd, off);   /* -1 and errno on failure */
+
+	return r == -1 ? MAP_FAILED : (void *)r;
+}
+
+static int window_mprotect(void *p, size_t len, int prot)
+{
+	return syscall(SYS_mprotect, p, len, prot) ? -1 : 0;
+}
+
+static int map_reserve(void *p, size_t len)
+{
+	void *q = window_mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+
+	return q == MAP_FAILED ? -errno : 0;
+}
+
+static void map_estimate_add(long n)
+{
+	long v = atomic_load(&map_estimate);
+
+	while (v >= 0 && !atomic_compare_exchange_weak(&map_estimate, &v, v + n))
+		;
+}
+
+/*
+ * region_unmap_locked - put the reservation back over every mapped page
+ * of [s, e) (usermm addresses inside r).  r->lock held.  Returns pages
+ * unmapped.  If the kernel refuses (its VMA limit), the whole window is
+ * reset, which needs no split; that cannot fail short of a broken process.
+ */
+static unsigned long region_unmap_locked(struct host_region *r, uintptr_t s, uintptr_t e)
+{
+	unsigned long first = (s - r->start) >> PAGE_SHIFT, last = (e - r->start) >> PAGE_SHIFT;
+	unsigned long done = 0;
+
+	if (!r->nr_mapped)
+		return 0;
+	for (unsigned long i = first; i < last;) {
+		unsigned long j;
+
+		if (!test_bit_ul(r->mapped, i)) {
+			i++;
+			continue;
+		}
+		for (j = i; j < last && test_bit_ul(r->mapped, j); j++) {
+			set_bit_ul(r->mapped, j, false);
+			set_bit_ul(r->writable, j, false);
+		}
+		if (map_reserve(r->base + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT)) {
+			BUG_ON(map_reserve(r->base, r->len) != 0);
+			memset(r->mapped, 0, r->bitmap_bytes);
+			memset(r->writable, 0, r->bitmap_bytes);
+			done += r->nr_mapped;
+			r->nr_mapped = 0;
+			break;
+		}
+		map_estimate_add(2);
+		done += j - i;
+		r->nr_mapped -= j - i;
+		i = j;
+	}
+	return done;
+}
+
+/*
+ * region_wrprotect_locked - make the writable host pages of [s, e)
+ * read-only.  r->lock held.  Falls back to unmapping a run the kernel
+ * will not split.
+ */
+static void region_wrprotect_locked(struct host_region *r, uintptr_t s, uintptr_t e)
+{
+	unsigned long first = (s - r->start) >> PAGE_SHIFT, last = (e - r->start) >> PAGE_SHIFT;
+
+	for (unsigned long i = first; i < last;) {
+		unsigned long j;
+
+		if (!test_bit_ul(r->writable, i)) {
+			i++;
+			continue;
+		}
+		for (j = i; j < last && test_bit_ul(r->writable, j); j++)
+			set_bit_ul(r->writable, j, false);
+		if (window_mprotect(r->base + (i << PAGE_SHIFT), (j - i) << PAGE_SHIFT, PROT_READ))
+			region_unmap_locked(r, r->start + (i << PAGE_SHIFT), r->start + (j << PAGE_SHIFT));
+		else
+			map_estimate_add(2);
+		hstat_add(write_protects, j - i);
+		i = j;
+	}
+}
+
+/* ---- the notifier consumer (one notifier per window) ---- */
+
+static inline struct host_region *mn_region(struct umm_mmu_notifier *mn)
+{
+	return (struct host_region *)((char *)mn - offsetof(struct host_region, mn));
+}
+
+/* region_clip - [s, e) = [start, end) within r, page aligned; false if they do not meet. */
+static bool region_clip(const struct host_region *r, uintptr_t start, uintptr_t end,
+			uintptr_t *s, uintptr_t *e)
+{
+	if (end <= r->start || start >= r->start + r->len)
+		return false;
+	*s = MAX(start & PAGE_MASK, r->start);
+	*e = MIN(ALIGN_UP(end, PAGE_SIZE), r->start + r->len);
+	return *s < *e;
+}
+
+/*
+ * host_invalidate_start - the ptes of r->start..r->end of the window's mm
+ * are about to change: take write permission away from the host pages
+ * (fork and writeback only write-protect; the frames stay) or unmap them
+ * (every other event), and keep faults from mapping the range until the
+ * matching end.  Any usermm lock may be held; takes the window's lock.
+ */
+static void host_invalidate_start(struct umm_mmu_notifier *mn, const struct umm_mmu_range *rng)
+{
+	struct host_region *r = mn_region(mn);
+	uintptr_t s, e;
+
+	if (!region_clip(r, rng->start, rng->end, &s, &e))
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (!r->invalidating++) {
+		r->inv_lo = s;
+		r->inv_hi = e;
+	} else {
+		r->inv_lo = MIN(r->inv_lo, s);
+		r->inv_hi = MAX(r->inv_hi, e);
+	}
+	atomic_fetch_add_explicit(&r->seq, 1, memory_order_release);
+	if (rng->event == UMM_MMU_FORK || rng->event == UMM_MMU_CLEAN) {
+		region_wrprotect_locked(r, s, e);
+	} else {
+		unsigned long n = region_unmap_locked(r, s, e);
+
+		if (n) {
+			hstat_add(invalidations, 1);
+			hstat_add(pages_unmapped, n);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* host_invalidate_end - the change is done: faults may map the range again.  Takes the window's lock. */
+static void host_invalidate_end(struct umm_mmu_notifier *mn, const struct umm_mmu_range *rng)
+{
+	struct host_region *r = mn_region(mn);
+	uintptr_t s, e;
+
+	if (!region_clip(r, rng->start, rng->end, &s, &e))
+		return;
+	pthread_mutex_lock(&r->lock);
+	BUG_ON(!r->invalidating);
+	r->invalidating--;
+	atomic_fetch_add_explicit(&r->seq, 1, memory_order_release);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * host_clear_young - aging: the host MMU keeps no accessed bits, so a
+ * page mapped on the host counts as young; unmap those pages so the next
+ * access refaults and sets the pte young.  A pte table lock may be held;
+ * takes the window's lock (a leaf).  Returns nonzero if any page was mapped.
+ */
+static int host_clear_young(struct umm_mmu_notifier *mn, struct umm_mm *mm, uintptr_t start, uintptr_t end)
+{
+	struct host_region *r = mn_region(mn);
+	unsigned long n = 0;
+	uintptr_t s, e;
+
+	(void)mm;
+	if (!region_clip(r, start, end, &s, &e))
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	n = region_unmap_locked(r, s, e);
+	if (n) {
+		atomic_fetch_add_explicit(&r->seq, 1, memory_order_release);
+		hstat_add(invalidations, 1);
+		hstat_add(pages_unmapped, n);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return n != 0;
+}
+
+/* host_test_young - is the page at addr mapped on the host?  Takes the window's lock. */
+static int host_test_young(struct umm_mmu_notifier *mn, struct umm_mm *mm, uintptr_t addr)
+{
+	struct host_region *r = mn_region(mn);
+	int young;
+
+	(void)mm;
+	if (addr < r->start || addr - r->start >= r->len)
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	young = test_bit_ul(r->mapped, (addr - r->start) >> PAGE_SHIFT);
+	pthread_mutex_unlock(&r->lock);
+	return young;
+}
+
+/*
+ * host_release - the address space goes (or the window is detached):
+ * unmap the window's pages and fail its faults from now on (-EFAULT: the
+ * previous handler gets them).  The reservation stays until detach.
+ * Takes the window's lock.
+ */
+static void host_release(struct umm_mmu_notifier *mn, struct umm_mm *mm)
+{
+	struct host_region *r = mn_region(mn);
+
+	(void)mm;
+	pthread_mutex_lock(&r->lock);
+	r->dead = true;
+	region_unmap_locked(r, r->start, r->start + r->len);
+	atomic_fetch_add_explicit(&r->seq, 1, memory_order_release);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static const struct umm_mmu_notifier_ops host_notifier_ops = {
+	.release = host_release,
+	.invalidate_range_start = host_invalidate_start,
+	.invalidate_range_end = host_invalidate_end,
+	.clear_young = host_clear_young,
+	.test_young = host_test_young,
+};
+
+/* ---- the VMA budget ---- */
+
+static unsigned long read_ulong_file(const char *path)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return strtoul(buf, NULL, 10);
+}
+
+static unsigned long map_limit(void)
+{
+	unsigned long l = atomic_load(&map_limit_set);
+
+	if (l)
+		return l;
+	l = atomic_load(&map_limit_sysctl);
+	if (!l) {
+		l = read_ulong_file("/proc/sys/vm/max_map_count");
+		if (!l)
+			l = 65530;
+		atomic_store(&map_limit_sysctl, l);
+	}
+	return l;
+}
+
+/* count_maps - the process's VMAs now (lines of /proc/self/maps); 0 if unreadable. */
+static unsigned long count_maps(void)
+{
+	char buf[16384];
+	unsigned long lines = 0;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	close(fd);
+	return lines;
+}
+
+/* drop_all - reset every window to its bare reservation (one VMA each). */
+static void drop_all(void)
+{
+	hstat_add(drops, 1);
+	for (int i = 0; i < UMM_HOST_MAX_REGIONS; i++) {
+		struct host_region *r = atomic_load_explicit(&regions[i], memory_order_acquire);
+
+		if (!r)
+			continue;
+		pthread_mutex_lock(&r->lock);
+		if (r->nr_mapped) {
+			BUG_ON(map_reserve(r->base, r->len) != 0);
+			memset(r->mapped, 0, r->bitmap_bytes);
+			memset(r->writable, 0, r->bitmap_bytes);
+			r->nr_mapped = 0;
+		}
+		atomic_fetch_add_explicit(&r->seq, 1, memory_order_release);
+		pthread_mutex_unlock(&r->lock);
+	}
+}
+
+/*
+ * map_budget_check - before mapping: if the bound of the process's VMAs
+ * nears the limit, count them; drop every window's mappings if the count
+ * is above three quarters of the limit.  No lock held.
+ */
+static void map_budget_check(bool force_drop)
+{
+	unsigned long limit = map_limit();
+	long est = atomic_load(&map_estimate);
+	unsigned long n;
+
+	if (!force_drop && est >= 0 && (unsigned long)est + HOST_MAP_MARGIN < limit)
+		return;
+	n = count_maps();
+	if (force_drop || n >= limit / 4 * 3) {
+		drop_all();
+		n = count_maps();
+	}
+	atomic_store(&map_counted, n);
+	atomic_store(&map_estimate, (long)n);
+}
+
+/* ---- resolving a fault ---- */
+
+static inline bool host_writable(pte_t pte, bool write)
+{
+	return write || (pte_write(pte) && pte_dirty(pte));
+}
+
+/* around_ok - may the neighbour pte n join a run of frame pfn's permission, at distance d? */
+static inline bool around_ok(pte_t n, unsigned long pfn, long d, bool wr)
+{
+	return pte_accessible(n) && pte_pfn(n) == pfn + (unsigned long)d && host_writable(n, false) == wr;
+}
+
+/*
+ * host_map - resolve an access to usermm address uaddr (in r) and map
+ * its frame, with neighbours unless around is false.  Called by a fault
+ * thread or umm_host_prefault, no lock held; takes mmap_lock (read), the
+ * pte table's lock, r->lock.  Returns 0, -EFAULT (not accessible, or r
+ * is being detached), -EIO, -ENOMEM.
+ */
+static int host_map(struct host_region *r, uintptr_t uaddr, bool write, bool around)
+{
+	struct umm_mm *mm = r->mm;
+	bool dropped = false;
+
+	uaddr &= PAGE_MASK;
+	for (;;) {
+		struct fmutex *ptl;
+		struct page *page;
+		pte_t pte, *ptep;
+		uintptr_t lo = uaddr, hi = uaddr + PAGE_SIZE;
+		unsigned long pfn;
+		uint64_t seq;
+		bool wr, retry = false;
+		int err;
+
+		/* after release the mm may be gone: do not touch it (a program that
+		   destroys an address space while it accesses its windows races) */
+		if (atomic_load(&r->dead))
+			return -EFAULT;
+		map_budget_check(false);
+		mmap_read_lock(mm);
+		seq = atomic_load_explicit(&r->seq, memory_order_acquire);
+		err = follow_or_fault(mm, uaddr, write ? FAULT_FLAG_WRITE : 0, &page, &pte, &ptl);
+		if (err) {
+			mmap_read_unlock(mm);
+			return err;
+		}
+		pfn = pte_pfn(pte);
+		wr = host_writable(pte, write);
+		ptep = pte_offset_map(mm, uaddr);
+		if (around && !(r->flags & UMM_HOST_NO_FAULT_AROUND)) {
+			uintptr_t span = HOST_FAULT_AROUND * PAGE_SIZE;
+			uintptr_t ws = MAX(MAX(ALIGN_DOWN(uaddr, span), r->start), ALIGN_DOWN(uaddr, PMD_SIZE));
+			uintptr_t we = MIN(MIN(ALIGN_DOWN(uaddr, span) + span, r->start + r->len),
+					   ALIGN_DOWN(uaddr, PMD_SIZE) + PMD_SIZE);
+
+			while (lo > ws) {
+				long d = -(long)((uaddr - (lo - PAGE_SIZE)) >> PAGE_SHIFT);
+
+				if (pfn < (unsigned long)-d || !around_ok(ptep_get_lockless(ptep + d), pfn, d, wr))
+					break;
+				lo -= PAGE_SIZE;
+			}
+			while (hi < we) {
+				long d = (long)((hi - uaddr) >> PAGE_SHIFT);
+
+				if (!around_ok(ptep_get_lockless(ptep + d), pfn, d, wr))
+					break;
+				hi += PAGE_SIZE;
+			}
+		}
+		pthread_mutex_lock(&r->lock);
+		if (r->dead) {
+			err = -EFAULT;
+		} else if (atomic_load_explicit(&r->seq, memory_order_relaxed) != seq ||
+			   (r->invalidating && lo < r->inv_hi && r->inv_lo < hi)) {
+			retry = true;
+		} else {
+			unsigned long first = (lo - r->start) >> PAGE_SHIFT, nr = (hi - lo) >> PAGE_SHIFT;
+			void *q = window_mmap(host_addr(r, lo), hi - lo, wr ? PROT_READ | PROT_WRITE : PROT_READ,
+					      MAP_SHARED | MAP_FIXED, arena_memfd(page_to_phys(page)),
+					      pfn_to_arena_offset(pfn - ((uaddr - lo) >> PAGE_SHIFT)));
+
+			if (q == MAP_FAILED) {
+				err = -errno;
+			} else {
+				for (unsigned long i = first; i < first + nr; i++) {
+					r->nr_mapped += !test_bit_ul(r->mapped, i);
+					set_bit_ul(r->mapped, i, true);
+					set_bit_ul(r->writable, i, wr);
+				}
+				map_estimate_add(2);
+				hstat_add(pages_mapped, nr);
+				hstat_add(fault_around_pages, nr - 1);
+				hstat_add(runs_mapped, 1);
+			}
+		}
+		pthread_mutex_unlock(&r->lock);
+		ptl_unlock(ptl);
+		mmap_read_unlock(mm);
+		if (retry) {
+			hstat_add(retries, 1);
+			sched_yield();
+			continue;
+		}
+		if (err == -ENOMEM && !dropped) {
+			/* most likely the kernel's VMA limit: drop and retry once */
+			dropped = true;
+			map_budget_check(true);
+			continue;
+		}
+		return err;
+	}
+}
+
+/* ---- the fault threads ---- */
+
+static void *fault_thread_fn(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&fault_threads_stop)) {
+		struct host_req *req = ring_pop();
+		struct host_region *r;
+		int err;
+
+		if (!req) {
+			uint32_t v = atomic_load(&ring_posted);
+
+			atomic_fetch_add(&ring_sleepers, 1);
+			req = ring_pop();
+			if (!req && !atomic_load(&fault_threads_stop))
+				futex_wait(&ring_posted, v);
+			atomic_fetch_sub(&ring_sleepers, 1);
+			if (!req)
+				continue;
+		}
+		r = atomic_load(&req->region);
+		err = host_map(r, r->start + (atomic_load(&req->haddr) - (uintptr_t)r->base),
+			       atomic_load(&req->write), true);
+		if (!err) {
+			hstat_add(faults, 1);
+			if (atomic_load(&req->write))
+				hstat_add(write_faults, 1);
+		}
+		atomic_store(&req->result, err);
+		atomic_store_explicit(&req->state, REQ_DONE, memory_order_release);
+		futex_wake(&req->state, 1);
+	}
+	return NULL;
+}
+
+/* fault_threads_start - host_lock held.  0 or -EAGAIN. */
+static int fault_threads_start(void)
+{
+	sigset_t all, old;
+	int i, err = 0;
+
+	if (fault_threads_running)
+		return 0;
+	ring_init();
+	atomic_store(&fault_threads_stop, false);
+	/* the fault threads take no signals: they would only compete with the program's threads */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < HOST_FAULT_THREADS; i++) {
+		if (pthread_create(&fault_threads[i], NULL, fault_thread_fn, NULL)) {
+			err = -EAGAIN;
+			break;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		atomic_store(&fault_threads_stop, true);
+		atomic_fetch_add(&ring_posted, 1);
+		futex_wake(&ring_posted, INT_MAX);
+		while (i--)
+			pthread_join(fault_threads[i], NULL);
+		return err;
+	}
+	fault_threads_running = true;
+	return 0;
+}
+
+/* fault_threads_stop_all - host_lock held, no window attached. */
+static void fault_threads_stop_all(void)
+{
+	if (!fault_threads_running)
+		return;
+	atomic_store(&fault_threads_stop, true);
+	atomic_fetch_add(&ring_posted, 1);
+	futex_wake(&ring_posted, INT_MAX);
+	for (int i = 0; i < HOST_FAULT_THREADS; i++)
+		pthread_join(fault_threads[i], NULL);
+	fault_threads_running = false;
+}
+
+/* ---- the signal handler ---- */
+
+/* fault_is_write - was the access a store?  From the fault's context. */
+static bool fault_is_write(void *uctx)
+{
+#if defined(__x86_64__)
+	const ucontext_t *uc = uctx;
+
+	return (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+#elif defined(__aarch64__)
+	const ucontext_t *uc = uctx;
+	const struct _aarch64_ctx *h = (const void *)uc->uc_mcontext.__reserved;
+
+	while (h->magic) {
+		if (h->magic == ESR_MAGIC)
+			return (((const struct esr_context *)h)->esr >> 6) & 1;
+		h = (const void *)((const char *)h + h->size);
+	}
+	return false;
+#else
+	(void)uctx;
+	return false;
+#endif
+}
+
+/* chain - give the signal to the handler that was there before ours. */
+static void chain(int sig, siginfo_t *si, void *uctx)
+{
+	struct sigaction *prev = sig == SIGBUS ? &prev_bus : &prev_segv;
+	struct sigaction dfl;
+
+	if (!(prev->sa_flags & SA_SIGINFO) &&
+	    (prev->sa_handler == SIG_DFL || prev->sa_handler == SIG_IGN)) {
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(sig, &dfl, NULL);
+		if (si->si_code <= 0)
+			raise(sig);     /* sent, not a fault: it comes once we return */
+		return;                 /* a fault: the access runs again and faults */
+	}
+	if (prev->sa_flags & SA_RESETHAND) {
+		struct sigaction p = *prev;
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(sig, &dfl, NULL);
+		if (p.sa_flags & SA_SIGINFO)
+			p.sa_sigaction(sig, si, uctx);
+		else
+			p.sa_handler(sig);
+		return;
+	}
+	if (prev->sa_flags & SA_SIGINFO)
+		prev->sa_sigaction(sig, si, uctx);
+	else
+		prev->sa_handler(sig);
+}
+
+/* host_fault - post a request for the fault at haddr in r and wait for it.  0 or -errno. */
+static int host_fault(struct host_region *r, uintptr_t haddr, bool write)
+{
+	unsigned int d = host_req_depth;
+	struct host_req *req;
+	int res;
+
+	if (d >= HOST_REQ_NEST)
+		return -EFAULT;
+	req = &host_reqs[d];
+	host_req_depth = d + 1;
+	atomic_store_explicit(&req->region, r, memory_order_relaxed);
+	atomic_store_explicit(&req->haddr, haddr, memory_order_relaxed);
+	atomic_store_explicit(&req->write, write, memory_order_relaxed);
+	atomic_store_explicit(&req->state, REQ_POSTED, memory_order_relaxed);
+	while (!ring_push(req))
+		sched_yield();
+	atomic_fetch_add(&ring_posted, 1);
+	if (atomic_load(&ring_sleepers))
+		futex_wake(&ring_posted, 1);
+	while (atomic_load_explicit(&req->state, memory_order_acquire) != REQ_DONE)
+		futex_wait(&req->state, REQ_POSTED);
+	res = atomic_load_explicit(&req->result, memory_order_relaxed);
+	atomic_store_explicit(&req->state, REQ_IDLE, memory_order_relaxed);
+	host_req_depth = d;
+	return res;
+}
+
+static void host_sigaction(int sig, siginfo_t *si, void *uctx)
+{
+	int saved_errno = errno;
+	struct host_region *r;
+	uintptr_t a = (uintptr_t)si->si_addr;
+
+	atomic_fetch_add(&handlers_inflight, 1);
+	r = sig == SIGSEGV && si->si_code > 0 ? region_of(a) : NULL;
+	if (r) {
+		/* inside usermm: serving it could deadlock (see the theory above) */
+		if (mmap_lock_depth || __atomic_load_n(&umm_tlb_hot.active, __ATOMIC_RELAXED) ||
+		    host_fault(r, a, fault_is_write(uctx)) != 0) {
+			hstat_add(refused, 1);
+			r = NULL;
+		}
+	}
+	atomic_fetch_sub(&handlers_inflight, 1);
+	if (!r)
+		chain(sig, si, uctx);
+	errno = saved_errno;
+}
+
+/* install_handlers - put ours in place unless it is; keep what was there.  host_lock held. */
+static int install_handlers(void)
+{
+	struct sigaction sa, cur;
+
+	if (sigaction(SIGSEGV, NULL, &cur))
+		return -errno;
+	if (cur.sa_flags & SA_SIGINFO && cur.sa_sigaction == host_sigaction)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = host_sigaction;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &prev_segv))
+		return -errno;
+	if (sigaction(SIGBUS, &sa, &prev_bus)) {
+		int err = -errno;
+
+		sigaction(SIGSEGV, &prev_segv, NULL);
+		return err;
+	}
+	handlers_installed = true;
+	return 0;
+}
+
+/* restore_handlers - the last window went: put the previous handlers back if ours are in place. */
+static void restore_handlers(void)
+{
+	struct sigaction cur;
+
+	if (!handlers_installed)
+		return;
+	if (!sigaction(SIGSEGV, NULL, &cur) && (cur.sa_flags & SA_SIGINFO) &&
+	    cur.sa_sigaction == host_sigaction) {
+		sigaction(SIGSEGV, &prev_segv, NULL);
+		sigaction(SIGBUS, &prev_bus, NULL);
+	}
+	handlers_installed = false;
+}
+
+/* ---- the public calls ---- */
+
+/**
+ * umm_host_attach - reserve a host window for [start, start + len) of mm
+ * (see usermm/host.h).  Takes host_lock.  Returns 0, -EINVAL, -ENOMEM,
+ * -EAGAIN; nothing is changed on error.
+ */
+int umm_host_attach(struct umm_mm *mm, uintptr_t start, size_t len, int flags, void **base)
+{
+	struct host_region *r;
+	void *p;
+	int slot, err;
+
+	if (!mm || !base || !len || (flags & ~UMM_HOST_NO_FAULT_AROUND) ||
+	    !IS_ALIGNED(start, PAGE_SIZE) || !IS_ALIGNED(len, PAGE_SIZE) ||
+	    start >= UMM_TASK_SIZE || len > UMM_TASK_SIZE - start)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->mm = mm;
+	r->start = start;
+	r->len = len;
+	r->flags = flags;
+	pthread_mutex_init(&r->lock, NULL);
+	r->bitmap_bytes = ALIGN_UP((len >> PAGE_SHIFT) + 1, 8 * sizeof(long)) / 8;
+	p = mmap(NULL, 2 * r->bitmap_bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		goto nomem;
+	r->mapped = p;
+	r->writable = (unsigned long *)((char *)p + r->bitmap_bytes);
+	p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		munmap(r->mapped, 2 * r->bitmap_bytes);
+		goto nomem;
+	}
+	r->base = p;
+	r->mn.ops = &host_notifier_ops;
+	err = umm_mmu_notifier_register(mm, &r->mn);
+	if (err) {
+		munmap(r->base, len);
+		munmap(r->mapped, 2 * r->bitmap_bytes);
+		pthread_mutex_destroy(&r->lock);
+		free(r);
+		return err;
+	}
+
+	pthread_mutex_lock(&host_lock);
+	for (slot = 0; slot < UMM_HOST_MAX_REGIONS; slot++)
+		if (!atomic_load(&regions[slot]))
+			break;
+	err = slot == UMM_HOST_MAX_REGIONS ? -ENOMEM : 0;
+	if (!err)
+		err = fault_threads_start();
+	if (!err)
+		err = install_handlers();
+	if (err) {
+		if (!nr_regions)
+			fault_threads_stop_all();
+		pthread_mutex_unlock(&host_lock);
+		umm_mmu_notifier_unregister(mm, &r->mn);
+		munmap(r->base, len);
+		munmap(r->mapped, 2 * r->bitmap_bytes);
+		pthread_mutex_destroy(&r->lock);
+		free(r);
+		return err;
+	}
+	nr_regions++;
+	map_estimate_add(1);
+	atomic_store_explicit(&regions[slot], r, memory_order_release);
+	atomic_fetch_add(&host_nr_windows, 1);
+	pthread_mutex_unlock(&host_lock);
+	*base = r->base;
+	return 0;
+nomem:
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	return -ENOMEM;
+}
+
+/**
+ * umm_host_detach - remove mm's window at base (see usermm/host.h).
+ * Takes host_lock, the window's lock.  Returns 0 or -EINVAL.
+ */
+int umm_host_detach(struct umm_mm *mm, void *base)
+{
+	struct host_region *r = NULL;
+	int slot;
+
+	if (!mm || !base)
+		return -EINVAL;
+	pthread_mutex_lock(&host_lock);
+	for (slot = 0; slot < UMM_HOST_MAX_REGIONS; slot++) {
+		r = atomic_load(&regions[slot]);
+		if (r && r->mm == mm && r->base == base)
+			break;
+	}
+	if (slot == UMM_HOST_MAX_REGIONS) {
+		pthread_mutex_unlock(&host_lock);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->dead = true;
+	pthread_mutex_unlock(&r->lock);
+	atomic_store(&regions[slot], NULL);
+	atomic_fetch_sub(&host_nr_windows, 1);
+	/* no handler may still be using r; a fault thread may be: it sees r->dead */
+	while (atomic_load(&handlers_inflight))
+		sched_yield();
+	if (!--nr_regions) {
+		fault_threads_stop_all();
+		restore_handlers();
+	}
+	pthread_mutex_unlock(&host_lock);
+	umm_mmu_notifier_unregister(mm, &r->mn);   /* no callback of r runs after this */
+	munmap(r->base, r->len);
+	munmap(r->mapped, 2 * r->bitmap_bytes);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	return 0;
+}
+
+/**
+ * umm_host_prefault - map [addr, addr + len) of mm in each window of mm
+ * covering it (see usermm/host.h).  Takes mmap_lock (read), ptl, window
+ * locks, in turn.  Returns 0, -EINVAL, -EFAULT, -EIO, -ENOMEM.
+ */
+int umm_host_prefault(struct umm_mm *mm, uintptr_t addr, size_t len, int write)
+{
+	uintptr_t end;
+
+	if (!mm || !len || addr + len - 1 < addr)
+		return -EINVAL;
+	hstat_add(prefaults, 1);
+	end = ALIGN_UP(addr + len, PAGE_SIZE);
+	if (!end)
+		return -EINVAL;
+	for (uintptr_t a = addr & PAGE_MASK; a < end; a += PAGE_SIZE) {
+		bool covered = false;
+
+		for (int i = 0; i < UMM_HOST_MAX_REGIONS; i++) {
+			struct host_region *r = atomic_load_explicit(&regions[i], memory_order_acquire);
+			int err;
+
+			if (!r || r->mm != mm || a < r->start || a - r->start >= r->len)
+				continue;
+			covered = true;
+			err = host_map(r, a, write != 0, false);
+			if (err)
+				return err;
+		}
+		if (!covered)
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/**
+ * host_mmu_prefault_host - map the window pages among host addresses
+ * [p, p + len), for writing if `write` (pages outside every window are
+ * left alone).  No usermm lock held; takes mmap_lock (read), ptl, window
+ * locks.  0, -EFAULT, -EIO, -ENOMEM.
+ */
+int host_mmu_prefault_host(const void *p, size_t len, bool write)
+{
+	uintptr_t a = (uintptr_t)p & PAGE_MASK, end = (uintptr_t)p + len;
+
+	for (; a < end; a += PAGE_SIZE) {
+		struct host_region *r;
+		int err;
+
+		atomic_fetch_add(&handlers_inflight, 1);        /* keeps r while we use it */
+		r = region_of(a);
+		err = r ? host_map(r, r->start + (a - (uintptr_t)r->base), write, false) : 0;
+		atomic_fetch_sub(&handlers_inflight, 1);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/**
+ * umm_host_from_umm - the host pointer of usermm address addr of mm in
+ * its first window covering it, or NULL.  No locks.
+ */
+void *umm_host_from_umm(struct umm_mm *mm, uintptr_t addr)
+{
+	for (int i = 0; mm && i < UMM_HOST_MAX_REGIONS; i++) {
+		struct host_region *r = atomic_load_explicit(&regions[i], memory_order_acquire);
+
+		if (r && r->mm == mm && addr >= r->start && addr - r->start < r->len)
+			return host_addr(r, addr);
+	}
+	return NULL;
+}
+
+/**
+ * umm_host_to_umm - the address space and usermm address behind host
+ * pointer p.  No locks.  0, -EINVAL (NULL out pointers), -EFAULT.
+ */
+int umm_host_to_umm(const void *p, struct umm_mm **mm, uintptr_t *addr)
+{
+	struct host_region *r;
+
+	if (!mm || !addr)
+		return -EINVAL;
+	r = region_of((uintptr_t)p);
+	if (!r)
+		return -EFAULT;
+	*mm = r->mm;
+	*addr = r->start + ((uintptr_t)p - (uintptr_t)r->base);
+	return 0;
+}
+
+/**
+ * umm_host_get_stats - the process-wide counters.  Takes host_lock.
+ */
+void umm_host_get_stats(struct umm_host_stats *st)
+{
+	if (!st)
+		return;
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&host_lock);
+	st->regions = nr_regions;
+	pthread_mutex_unlock(&host_lock);
+	st->faults = atomic_load(&hstat.faults);
+	st->write_faults = atomic_load(&hstat.write_faults);
+	st->refused = atomic_load(&hstat.refused);
+	st->retries = atomic_load(&hstat.retries);
+	st->pages_mapped = atomic_load(&hstat.pages_mapped);
+	st->fault_around_pages = atomic_load(&hstat.fault_around_pages);
+	st->runs_mapped = atomic_load(&hstat.runs_mapped);
+	st->prefaults = atomic_load(&hstat.prefaults);
+	st->invalidations = atomic_load(&hstat.invalidations);
+	st->pages_unmapped = atomic_load(&hstat.pages_unmapped);
+	st->write_protects = atomic_load(&hstat.write_protects);
+	st->drops = atomic_load(&hstat.drops);
+	st->map_count = atomic_load(&map_counted);
+	st->map_limit = map_limit();
+}
+
+/**
+ * umm_host_set_map_limit - set the VMA limit the host MMU works to (0:
+ * the sysctl's).  Returns the previous setting.  No locks.
+ */
+unsigned long umm_host_set_map_limit(unsigned long limit)
+{
+	unsigned long old = atomic_exchange(&map_limit_set, limit);
+
+	atomic_store(&map_estimate, -1);        /* count again before the next mapping */
+	return old;
+}

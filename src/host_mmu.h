@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * host_mmu.h - the host MMU (host_mmu.c) as seen by the soft MMU: the
+ * test umm_read/umm_write make on a caller's buffer, and the prefault
+ * their bounce path uses.  (The core reaches the host MMU only through
+ * the MMU notifiers it registers.)
+ */
+#ifndef UMM_HOST_MMU_H
+#define UMM_HOST_MMU_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "compiler.h"
+
+struct umm_mm;
+
+/* Windows attached now (host_mmu.c); 0 makes every call below a single load. */
+extern _Atomic unsigned long host_nr_windows;
+
+bool __host_mmu_covers(const void *p, size_t len);
+/* host_mmu_covers - does [p, p + len) overlap a host window?  Lock-free. */
+static inline bool host_mmu_covers(const void *p, size_t len)
+{
+	if (likely(!atomic_load_explicit(&host_nr_windows, memory_order_relaxed)))
+		return false;
+	return __host_mmu_covers(p, len);
+}
+
+/*
+ * host_mmu_prefault_host - map the window pages of [p, p + len) (host
+ * addresses; pages outside every window are skipped) for writing if
+ * `write`.  No usermm lock may be held (takes mmap_lock).  0, -EFAULT,
+ * -EIO, -ENOMEM.
+ */
+int host_mmu_prefault_host(const void *p, size_t len, bool write);
+
+
+#endif /* UMM_HOST_MMU_H */

@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_host_mmu.c - the host MMU: plain pointers into usermm memory.
+ *
+ * Every mapping type read and written through pointers and checked
+ * against the software MMU (umm_read/umm_write) and the backing file;
+ * copy-on-write after fork through both address spaces' pointers; munmap
+ * and mprotect taking effect at once (SIGSEGV reaching a test handler
+ * installed before the attach, which the host MMU chains to); faults
+ * outside every window reaching that handler; fault-around mapping
+ * exactly the runs of arena-contiguous frames; many threads faulting at
+ * once; umm_host_prefault then read(2)/write(2); umm_read/umm_write with
+ * a buffer inside a window; mappings dropped near the VMA limit; bad
+ * input.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include "mm_fixture.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
+/* ---- the test's own SIGSEGV handler, installed before any attach ---- */
+
+static sigjmp_buf segv_env;
+static volatile sig_atomic_t segv_armed;
+static void *volatile segv_addr;
+static volatile int segv_count;
+
+static void test_segv(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (!segv_armed) {
+		signal(sig, SIG_DFL);
+		return;         /* unexpected: fault again, die with a core */
+	}
+	segv_addr = si->si_addr;
+	segv_count++;
+	segv_armed = 0;
+	siglongjmp(segv_env, 1);
+}
+
+static void install_test_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = test_segv;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	REQUIRE(sigaction(SIGSEGV, &sa, NULL) == 0);
+}
+
+/* try_store / try_load - the access, or false if it raised SIGSEGV (at *where). */
+static bool try_store(volatile char *p, char v)
+{
+	if (sigsetjmp(segv_env, 1))
+		return false;
+	segv_armed = 1;
+	*p = v;
+	segv_armed = 0;
+	return true;
+}
+
+static bool try_load(volatile char *p, char *v)
+{
+	if (sigsetjmp(segv_env, 1))
+		return false;
+	segv_armed = 1;
+	*v = *p;
+	segv_armed = 0;
+	return true;
+}
+
+static struct umm_host_stats hst(void)
+{
+	struct umm_host_stats st;
+
+	umm_host_get_stats(&st);
+	return st;
+}
+
+/* anon - a private anonymous read-write mapping of len bytes in mm. */
+static uintptr_t anon(size_t len)
+{
+	return map_anon(0, len, PROT_READ | PROT_WRITE);
+}
+
+/* ---- tests ---- */
+
+static void test_bad_input(void)
+{
+	void *base = NULL;
+	uintptr_t a;
+
+	setup();
+	a = anon(4 * P);
+	CHECK_EQ(umm_host_attach(NULL, a, P, 0, &base), -EINVAL);
+	CHECK_EQ(umm_host_attach(mm, a, P, 0, NULL), -EINVAL);
+	CHECK_EQ(umm_host_attach(mm, a + 1, P, 0, &base), -EINVAL);
+	CHECK_EQ(umm_host_attach(mm, a, P + 1, 0, &base), -EINVAL);
+	CHECK_EQ(umm_host_attach(mm, a, 0, 0, &base), -EINVAL);
+	CHECK_EQ(umm_host_attach(mm, a, P, 0x100, &base), -EINVAL);
+	CHECK_EQ(umm_host_attach(mm, UMM_TASK_SIZE, P, 0, &base), -EINVAL);
+	CHECK_EQ(umm_host_attach(mm, UMM_TASK_SIZE - P, 2 * P, 0, &base), -EINVAL);
+	CHECK(base == NULL);
+	CHECK_EQ(hst().regions, 0);
+	CHECK_EQ(umm_host_detach(mm, (void *)0x10000), -EINVAL);
+	CHECK_EQ(umm_host_detach(NULL, (void *)0x10000), -EINVAL);
+	CHECK_EQ(umm_host_detach(mm, NULL), -EINVAL);
+	CHECK_EQ(umm_host_prefault(NULL, a, P, 0), -EINVAL);
+	CHECK_EQ(umm_host_prefault(mm, a, 0, 0), -EINVAL);
+	CHECK_EQ(umm_host_prefault(mm, UINTPTR_MAX - 10, 100, 0), -EINVAL);
+	CHECK_EQ(umm_host_prefault(mm, a, P, 0), -EFAULT);     /* no window */
+
+	REQUIRE(umm_host_attach(mm, a, 4 * P, 0, &base) == 0);
+	CHECK_EQ(hst().regions, 1);
+	CHECK_EQ(umm_host_detach(mm, (char *)base + P), -EINVAL);   /* not a base */
+	{
+		struct umm_mm *other;
+		uintptr_t ua;
+
+		REQUIRE(umm_mm_create(sys, &other) == 0);
+		CHECK_EQ(umm_host_detach(other, base), -EINVAL);     /* not other's */
+		CHECK_EQ(umm_host_to_umm(base, NULL, &ua), -EINVAL);
+		CHECK_EQ(umm_host_to_umm(&ua, &other, &ua), -EFAULT);
+		umm_mm_destroy(other);
+	}
+	CHECK(umm_host_from_umm(mm, a + P) == (char *)base + P);
+	CHECK(umm_host_from_umm(mm, a + 4 * P) == NULL);
+	{
+		struct umm_mm *m;
+		uintptr_t ua;
+
+		CHECK_EQ(umm_host_to_umm((char *)base + 2 * P + 5, &m, &ua), 0);
+		CHECK(m == mm && ua == a + 2 * P + 5);
+	}
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	CHECK_EQ(hst().regions, 0);
+	teardown();
+}
+
+/* Anonymous private memory: pointer and soft MMU see the same bytes. */
+static void test_anon(void)
+{
+	size_t len = 64 * P;
+	uintptr_t a;
+	char *base;
+	unsigned long faults0 = hst().faults;
+
+	setup();
+	a = anon(len);
+	REQUIRE(umm_host_attach(mm, a, len, 0, (void **)&base) == 0);
+	/* a fresh page reads as zero through the pointer */
+	CHECK_EQ(base[5 * P + 7], 0);
+	/* pointer writes, soft MMU reads */
+	for (size_t i = 0; i < len; i += 97)
+		base[i] = (char)pat(i, 1);
+	for (size_t i = 0; i < len; i += 97) {
+		char c;
+
+		REQUIRE(umm_read(mm, a + i, &c, 1) == 0);
+		CHECK_EQ(c, (char)pat(i, 1));
+	}
+	/* soft MMU writes, pointer reads: the frames are the same */
+	fill(a, len, 2);
+	for (size_t i = 0; i < len; i++)
+		if (base[i] != (char)pat(i, 2)) {
+			CHECK_EQ(base[i], (char)pat(i, 2));
+			break;
+		}
+	CHECK(hst().faults > faults0);
+	CHECK(hst().write_faults > 0);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+}
+
+#define fpat file_pat
+
+/* Shared file: reads see the file; the first store to a clean page faults and dirties it. */
+static void test_shared_file(void)
+{
+	size_t len = 16 * P;
+	int fd = test_tmpfile(len, fpat);
+	struct umm_object *obj;
+	struct umm_host_stats s0, s1;
+	uintptr_t a;
+	char *base;
+
+	setup();
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &a) == 0);
+	umm_object_put(obj);
+	REQUIRE(umm_host_attach(mm, a, len, UMM_HOST_NO_FAULT_AROUND, (void **)&base) == 0);
+	for (size_t i = 0; i < len; i += 101)
+		CHECK_EQ((unsigned char)base[i], fpat(i));
+	/* the page is mapped read-only: the store faults once more, as a write */
+	s0 = hst();
+	base[3 * P + 1] = 'X';
+	s1 = hst();
+	CHECK_EQ(s1.write_faults - s0.write_faults, 1);
+	base[3 * P + 2] = 'Y';          /* now writable: no fault */
+	CHECK_EQ(hst().write_faults, s1.write_faults);
+	/* the dirtied page reaches the file */
+	REQUIRE(umm_msync(mm, a, len, MS_SYNC) == 0);
+	{
+		char b[2];
+
+		REQUIRE(pread(fd, b, 2, 3 * P + 1) == 2);
+		CHECK(b[0] == 'X' && b[1] == 'Y');
+	}
+	/* after writeback the page is clean again: the next store must fault again */
+	s0 = hst();
+	base[3 * P + 3] = 'Z';
+	CHECK_EQ(hst().write_faults - s0.write_faults, 1);
+	REQUIRE(umm_msync(mm, a, len, MS_SYNC) == 0);
+	{
+		char b;
+
+		REQUIRE(pread(fd, &b, 1, 3 * P + 3) == 1);
+		CHECK_EQ(b, 'Z');
+	}
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+	close(fd);
+}
+
+/* Private file: reads see the file, writes stay private. */
+static void test_private_file(void)
+{
+	size_t len = 8 * P;
+	int fd = test_tmpfile(len, fpat);
+	struct umm_object *obj;
+	uintptr_t a;
+	char *base, c;
+
+	setup();
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0, &a) == 0);
+	REQUIRE(umm_host_attach(mm, a, len, 0, (void **)&base) == 0);
+	CHECK_EQ((unsigned char)base[P + 9], fpat(P + 9));
+	base[P + 9] = 'p';
+	CHECK_EQ(base[P + 9], 'p');
+	REQUIRE(umm_read(mm, a + P + 9, &c, 1) == 0);
+	CHECK_EQ(c, 'p');
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	REQUIRE(pread(fd, &c, 1, P + 9) == 1);
+	CHECK_EQ((unsigned char)c, fpat(P + 9));
+	/* another private mapping of the file still sees the file's byte */
+	{
+		uintptr_t b;
+
+		REQUIRE(umm_mmap(mm, 0, len, PROT_READ, MAP_PRIVATE, obj, 0, &b) == 0);
+		REQUIRE(umm_read(mm, b + P + 9, &c, 1) == 0);
+		CHECK_EQ((unsigned char)c, fpat(P + 9));
+	}
+	umm_object_put(obj);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+	close(fd);
+}
+
+/* Shared memory seen through two windows of two address spaces. */
+static void test_shmem(void)
+{
+	size_t len = 8 * P;
+	struct umm_object *obj;
+	struct umm_mm *mm2;
+	uintptr_t a, b;
+	char *p1, *p2;
+
+	setup();
+	REQUIRE(umm_object_create_shmem(sys, len, &obj) == 0);
+	REQUIRE(umm_mm_create(sys, &mm2) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &a) == 0);
+	REQUIRE(umm_mmap(mm2, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &b) == 0);
+	umm_object_put(obj);
+	REQUIRE(umm_host_attach(mm, a, len, 0, (void **)&p1) == 0);
+	REQUIRE(umm_host_attach(mm2, b, len, 0, (void **)&p2) == 0);
+	CHECK_EQ(hst().regions, 2);
+	for (size_t i = 0; i < len; i += 64)
+		p1[i] = (char)pat(i, 3);
+	for (size_t i = 0; i < len; i += 64)
+		CHECK_EQ(p2[i], (char)pat(i, 3));
+	p2[100] = 'q';
+	CHECK_EQ(p1[100], 'q');
+	CHECK_EQ(umm_host_detach(mm2, p2), 0);
+	CHECK_EQ(umm_host_detach(mm, p1), 0);
+	umm_mm_destroy(mm2);
+	teardown();
+}
+
+/* Copy-on-write after fork, through both address spaces' pointers. */
+static void test_fork_cow(void)
+{
+	size_t len = 8 * P;
+	struct umm_mm *child;
+	uintptr_t a;
+	char *pp, *cp, c;
+
+	setup();
+	a = anon(len);
+	REQUIRE(umm_host_attach(mm, a, len, 0, (void **)&pp) == 0);
+	for (size_t i = 0; i < len; i += P)
+		pp[i] = 'A';                    /* mapped writable in the parent's window */
+	{
+		unsigned long wp0 = hst().write_protects, un0 = hst().pages_unmapped;
+
+		REQUIRE(umm_fork(mm, &child) == 0);
+		/* fork write-protects the parent's host pages, it does not unmap them */
+		CHECK_EQ(hst().write_protects - wp0, len / P);
+		CHECK_EQ(hst().pages_unmapped, un0);
+	}
+	REQUIRE(umm_host_attach(child, a, len, 0, (void **)&cp) == 0);
+	CHECK_EQ(cp[0], 'A');
+	pp[0] = 'P';                            /* must not reach the child */
+	CHECK_EQ(cp[0], 'A');
+	REQUIRE(umm_read(child, a, &c, 1) == 0);
+	CHECK_EQ(c, 'A');
+	cp[P] = 'C';                            /* must not reach the parent */
+	CHECK_EQ(pp[P], 'A');
+	REQUIRE(umm_read(mm, a + P, &c, 1) == 0);
+	CHECK_EQ(c, 'A');
+	CHECK_EQ(pp[0], 'P');
+	CHECK_EQ(cp[P], 'C');
+	for (size_t i = 2 * P; i < len; i += P) {
+		CHECK_EQ(pp[i], 'A');
+		CHECK_EQ(cp[i], 'A');
+	}
+	CHECK_EQ(umm_host_detach(child, cp), 0);
+	CHECK_EQ(umm_host_detach(mm, pp), 0);
+	umm_mm_destroy(child);
+	teardown();
+}
+
+/* mprotect and munmap take effect at once for pointer access. */
+static void test_mprotect_munmap(void)
+{
+	size_t len = 8 * P;
+	uintptr_t a;
+	char *base, c;
+	int n0 = segv_count;
+
+	setup();
+	a = anon(len);
+	REQUIRE(umm_host_attach(mm, a, len, 0, (void **)&base) == 0);
+	CHECK(try_store(base + P, 'w'));
+	REQUIRE(umm_mprotect(mm, a, len, PROT_READ) == 0);
+	CHECK(!try_store(base + P, 'x'));
+	CHECK(segv_addr == base + P);
+	CHECK(try_load(base + P, &c));
+	CHECK_EQ(c, 'w');
+	REQUIRE(umm_mprotect(mm, a, len, PROT_READ | PROT_WRITE) == 0);
+	CHECK(try_store(base + P, 'y'));
+	REQUIRE(umm_read(mm, a + P, &c, 1) == 0);
+	CHECK_EQ(c, 'y');
+	REQUIRE(umm_mprotect(mm, a, P * 2, PROT_NONE) == 0);
+	CHECK(!try_load(base + P, &c));
+	REQUIRE(umm_munmap(mm, a + 4 * P, P) == 0);
+	CHECK(try_load(base + 3 * P, &c));
+	CHECK(!try_load(base + 4 * P, &c));
+	CHECK(segv_addr == base + 4 * P);
+	CHECK(try_load(base + 5 * P, &c));
+	CHECK_EQ(segv_count - n0, 3);
+	CHECK(hst().refused >= 3);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+}
+
+/* A fault outside every window reaches the previous handler, a window or not. */
+static void test_outside_fault(void)
+{
+	char *own = mmap(NULL, P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t a;
+	char *base, c;
+
+	REQUIRE(own != MAP_FAILED);
+	setup();
+	a = anon(2 * P);
+	REQUIRE(umm_host_attach(mm, a, 2 * P, 0, (void **)&base) == 0);
+	CHECK(!try_load(own, &c));
+	CHECK(segv_addr == own);
+	CHECK(try_load(base, &c));
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	/* after the last detach the test's handler is in place again by itself */
+	{
+		struct sigaction cur;
+
+		REQUIRE(sigaction(SIGSEGV, NULL, &cur) == 0);
+		CHECK((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == test_segv);
+	}
+	CHECK(!try_load(own, &c));
+	munmap(own, P);
+	teardown();
+}
+
+/*
+ * Fault-around maps exactly the runs of neighbouring present pages whose
+ * frames follow each other in the arena, within an aligned 16-page block.
+ */
+static void test_fault_around(void)
+{
+	size_t n = 64, len = n * P;
+	struct umm_page *pages[64];
+	uintptr_t a;
+	char *base;
+	unsigned long expect = 0, f0;
+	struct umm_host_stats s0, s1;
+
+	setup();
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+			 NULL, 0, &a) == 0);
+	fill(a, len, 4);                        /* every pte writable and dirty */
+	REQUIRE(umm_pin_pages(mm, a, n, 0, pages) == (long)n);
+	for (size_t i = 0; i < n; i++) {
+		char *prev = i ? umm_page_address(pages[i - 1]) : NULL;
+
+		/* a new run where an aligned 16-page block starts or the frames stop following */
+		if (i == 0 || ((a >> 12) + i) % 16 == 0 || (char *)umm_page_address(pages[i]) != prev + P)
+			expect++;
+	}
+	umm_unpin_pages(pages, n, 0);
+	fprintf(stderr, "fault-around: %lu runs expected for %zu pages\n", expect, n);
+	REQUIRE(umm_host_attach(mm, a, len, 0, (void **)&base) == 0);
+	s0 = hst();
+	f0 = s0.faults;
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ(base[i * P + 1], (char)pat(i * P + 1, 4));
+	s1 = hst();
+	CHECK_EQ(s1.faults - f0, expect);
+	CHECK_EQ(s1.runs_mapped - s0.runs_mapped, expect);
+	CHECK_EQ(s1.pages_mapped - s0.pages_mapped, n);
+	CHECK_EQ(s1.fault_around_pages - s0.fault_around_pages, n - expect);
+	/* stores need no fault: the ptes were writable and dirty */
+	base[7] = 1;
+	CHECK_EQ(hst().faults, s1.faults);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+
+	/* without fault-around: one fault per page */
+	REQUIRE(umm_host_attach(mm, a, len, UMM_HOST_NO_FAULT_AROUND, (void **)&base) == 0);
+	f0 = hst().faults;
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ(base[i * P + 1], (char)pat(i * P + 1, 4));
+	CHECK_EQ(hst().faults - f0, n);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+}
+
+/* umm_host_prefault, then system calls into and out of the window. */
+static void test_prefault_syscalls(void)
+{
+	size_t len = 8 * P;
+	int fd = test_tmpfile(len, fpat);
+	uintptr_t a;
+	char *base;
+
+	setup();
+	a = anon(len);
+	REQUIRE(umm_host_attach(mm, a, len, 0, (void **)&base) == 0);
+	/* not mapped on the host: the kernel answers EFAULT, no signal */
+	errno = 0;
+	CHECK_EQ(pread(fd, base + 2 * P, 100, 0), -1);
+	CHECK_EQ(errno, EFAULT);
+	CHECK_EQ(umm_host_prefault(mm, a + 2 * P, 3 * P, 1), 0);
+	CHECK_EQ(pread(fd, base + 2 * P, 3 * P, 0), (ssize_t)(3 * P));
+	{
+		unsigned char c;
+
+		REQUIRE(umm_read(mm, a + 2 * P + 4097, &c, 1) == 0);
+		CHECK_EQ(c, fpat(4097));
+	}
+	/* write(2) from the window: read access is enough */
+	fill(a + 6 * P, P, 9);
+	CHECK_EQ(umm_host_prefault(mm, a + 6 * P, P, 0), 0);
+	CHECK_EQ(pwrite(fd, base + 6 * P, P, 0), (ssize_t)P);
+	{
+		unsigned char b[64];
+
+		REQUIRE(pread(fd, b, sizeof(b), 0) == sizeof(b));
+		for (size_t i = 0; i < sizeof(b); i++)
+			CHECK_EQ(b[i], pat(i, 9));
+	}
+	/* a page beyond the window, or not mapped in usermm */
+	CHECK_EQ(umm_host_prefault(mm, a + 7 * P, 2 * P, 0), -EFAULT);
+	REQUIRE(umm_munmap(mm, a, P) == 0);
+	CHECK_EQ(umm_host_prefault(mm, a, P, 0), -EFAULT);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+	close(fd);
+}
+
+/* umm_read/umm_write with the buffer in a window (bounced), and its errors. */
+static void test_soft_mmu_host_buffer(void)
+{
+	size_t len = 8 * P;
+	struct umm_mm *mm2;
+	uintptr_t a, b;
+	char *base, c;
+
+	setup();
+	REQUIRE(umm_mm_create(sys, &mm2) == 0);
+	a = anon(len);
+	REQUIRE(umm_mmap(mm2, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &b) == 0);
+	REQUIRE(umm_host_attach(mm, a, len, 0, (void **)&base) == 0);
+	fill(a, len, 5);
+	/* from a window of mm into mm2, pages not yet mapped on the host */
+	CHECK_EQ(umm_write(mm2, b, base, len), 0);
+	for (size_t i = 0; i < len; i += 333) {
+		REQUIRE(umm_read(mm2, b + i, &c, 1) == 0);
+		CHECK_EQ(c, (char)pat(i, 5));
+	}
+	/* from mm2 into the window, and within the same mm */
+	CHECK_EQ(umm_write(mm2, b, "hello", 6), 0);
+	CHECK_EQ(umm_read(mm2, b, base + 3 * P + 10, 6), 0);
+	CHECK(memcmp(base + 3 * P + 10, "hello", 6) == 0);
+	CHECK_EQ(umm_read(mm, a + 3 * P + 10, base + 5 * P, 6), 0);
+	CHECK(memcmp(base + 5 * P, "hello", 6) == 0);
+	/* a window page usermm cannot map: -EFAULT, no signal */
+	REQUIRE(umm_munmap(mm, a + 7 * P, P) == 0);
+	CHECK_EQ(umm_write(mm2, b, base + 7 * P, 10), -EFAULT);
+	CHECK_EQ(umm_read(mm2, b, base + 7 * P, 10), -EFAULT);
+	REQUIRE(umm_mprotect(mm, a + 6 * P, P, PROT_READ) == 0);
+	CHECK_EQ(umm_read(mm2, b, base + 6 * P, 10), -EFAULT);     /* needs a write */
+	CHECK_EQ(umm_write(mm2, b, base + 6 * P, 10), 0);          /* a read is fine */
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	umm_mm_destroy(mm2);
+	teardown();
+}
+
+/* Many threads faulting at once, on their own pages and on shared ones. */
+#define NTHREADS 4
+static char *mt_base;
+static uintptr_t mt_addr;
+static size_t mt_pages;
+
+static void *mt_worker(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg;
+
+	for (size_t i = id; i < mt_pages; i += NTHREADS) {
+		mt_base[i * P] = (char)(id + 1);
+		mt_base[i * P + 1] = (char)i;
+	}
+	/* everyone reads everything, racing with the others' first touches */
+	for (size_t i = 0; i < mt_pages; i++)
+		(void)*(volatile char *)&mt_base[i * P + 2];
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	pthread_t t[NTHREADS];
+	size_t len;
+
+	mt_pages = UNDER_TSAN ? 64 : 512;
+	len = mt_pages * P;
+	setup();
+	mt_addr = anon(len);
+	REQUIRE(umm_host_attach(mm, mt_addr, len, 0, (void **)&mt_base) == 0);
+	for (unsigned i = 0; i < NTHREADS; i++)
+		REQUIRE(pthread_create(&t[i], NULL, mt_worker, (void *)(uintptr_t)i) == 0);
+	for (unsigned i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	for (size_t i = 0; i < mt_pages; i++) {
+		char b[2];
+
+		REQUIRE(umm_read(mm, mt_addr + i * P, b, 2) == 0);
+		CHECK_EQ(b[0], (char)(i % NTHREADS + 1));
+		CHECK_EQ(b[1], (char)i);
+		CHECK_EQ(mt_base[i * P], b[0]);
+	}
+	CHECK_EQ(umm_host_detach(mm, mt_base), 0);
+	teardown();
+}
+
+/* Near the VMA limit the host MMU drops its mappings; nothing is lost. */
+static void test_map_limit(void)
+{
+	size_t n = 1024, len = n * P;
+	struct umm_host_stats s0, s1;
+	unsigned long old;
+	uintptr_t a;
+	char *base;
+
+	setup();
+	a = anon(len);
+	fill(a, len, 6);
+	REQUIRE(umm_host_attach(mm, a, len, UMM_HOST_NO_FAULT_AROUND, (void **)&base) == 0);
+	umm_host_set_map_limit(0);              /* count again at the next fault */
+	CHECK_EQ((unsigned char)base[1], pat(1, 6));
+	s0 = hst();
+	CHECK(s0.map_count > 0);
+	/* a limit 600 VMAs above the count: mapping every other page (two
+	   VMAs each) passes three quarters of it well before the end */
+	old = umm_host_set_map_limit(s0.map_count + 600);
+	for (size_t i = 0; i < n; i += 2)
+		CHECK_EQ(base[i * P + 3], (char)pat(i * P + 3, 6));
+	for (size_t i = 0; i < n; i += 2)
+		base[i * P + 3] = 'd';
+	s1 = hst();
+	CHECK(s1.drops > s0.drops);
+	umm_host_set_map_limit(old);
+	for (size_t i = 0; i < n; i++) {
+		char c;
+
+		REQUIRE(umm_read(mm, a + i * P + 3, &c, 1) == 0);
+		CHECK_EQ(c, i % 2 ? (char)pat(i * P + 3, 6) : 'd');
+	}
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+}
+
+/* The address space destroyed while a window is attached: faults are refused, detach still works. */
+static void test_destroy_attached(void)
+{
+	struct umm_mm *m2;
+	uintptr_t a;
+	char *base, c;
+
+	setup();
+	REQUIRE(umm_mm_create(sys, &m2) == 0);
+	REQUIRE(umm_mmap(m2, 0, 4 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) == 0);
+	REQUIRE(umm_host_attach(m2, a, 4 * P, 0, (void **)&base) == 0);
+	CHECK(try_store(base, 'z'));
+	umm_mm_destroy(m2);
+	CHECK(!try_load(base, &c));             /* unmapped by release, and not served */
+	CHECK(!try_load(base + P, &c));
+	CHECK_EQ(umm_host_detach(m2, base), 0);
+	teardown();
+}
+
+int main(void)
+{
+	install_test_handler();
+	RUN(test_bad_input);
+	RUN(test_anon);
+	RUN(test_shared_file);
+	RUN(test_private_file);
+	RUN(test_shmem);
+	RUN(test_fork_cow);
+	RUN(test_mprotect_munmap);
+	RUN(test_outside_fault);
+	RUN(test_fault_around);
+	RUN(test_prefault_syscalls);
+	RUN(test_soft_mmu_host_buffer);
+	RUN(test_threads);
+	RUN(test_map_limit);
+	RUN(test_destroy_attached);
+	return test_summary("test_host_mmu");
+}
