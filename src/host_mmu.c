@@ -138,6 +138,7 @@
 #include <usermm/mm.h>
 #include <usermm/mmu_notifier.h>
 #include "host_mmu.h"
+#include "gup.h"
 #include "memory.h"
 
 #define HOST_FAULT_THREADS 2
@@ -145,6 +146,7 @@
 #define HOST_RING          256          /* requests queued at once (power of two) */
 #define HOST_REQ_NEST      4            /* nested faults per thread */
 #define HOST_MAP_MARGIN    256          /* VMAs kept free below the limit */
+#define HOST_SPIN          512          /* pause loops before sleeping on a futex */
 
 enum { REQ_IDLE, REQ_POSTED, REQ_DONE };
 
@@ -218,6 +220,15 @@ static struct {
 #define hstat_add(f, n) atomic_fetch_add_explicit(&hstat.f, (n), memory_order_relaxed)
 
 /* ---- futex ---- */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
 
 static void futex_wait(_Atomic uint32_t *w, uint32_t val)
 {
@@ -693,6 +704,38 @@ static inline bool around_ok(pte_t n, unsigned long pfn, long d, bool wr)
 }
 
 /*
+ * populate_around - before a fault with fault-around: fill the ptes of
+ * the aligned block of HOST_FAULT_AROUND pages around uaddr (within the
+ * vma and the window) with the batched populate, so the fault-around
+ * that follows finds them present.  A file or shmem vma gets the pages
+ * already in its page cache (POPULATE_NONBLOCK: no I/O, no allocation),
+ * as the kernel's fault-around does.  With UMM_HOST_POPULATE_AROUND, a
+ * store to a private anonymous vma allocates the whole block.  Pages the
+ * populate cannot do are left to their own faults.  mmap_lock (read) held.
+ */
+static void populate_around(struct host_region *r, uintptr_t uaddr, bool write)
+{
+	uintptr_t span = HOST_FAULT_AROUND * PAGE_SIZE;
+	struct vm_area_struct *vma = find_vma(r->mm, uaddr);
+	unsigned int flags;
+	uintptr_t s, e;
+
+	if (!vma || vma->vm_start > uaddr || (vma->vm_flags & VM_NONLINEAR) ||
+	    !(vma->vm_flags & VM_READ))
+		return;
+	if (!vma_is_anonymous(vma))
+		flags = POPULATE_NONBLOCK;
+	else if (write && (r->flags & UMM_HOST_POPULATE_AROUND) && !vma_is_shared(vma) &&
+		 (vma->vm_flags & VM_WRITE))
+		flags = POPULATE_WRITE;
+	else
+		return;
+	s = MAX(MAX(ALIGN_DOWN(uaddr, span), vma->vm_start), r->start);
+	e = MIN(MIN(ALIGN_DOWN(uaddr, span) + span, vma->vm_end), r->start + r->len);
+	populate_vma_range(vma, s, e, flags);
+}
+
+/*
  * host_map - resolve an access to usermm address uaddr (in r) and map
  * its frame, with neighbours unless around is false.  Called by a fault
  * thread or umm_host_prefault, no lock held; takes mmap_lock (read), the
@@ -721,6 +764,8 @@ static int host_map(struct host_region *r, uintptr_t uaddr, bool write, bool aro
 			return -EFAULT;
 		map_budget_check(false);
 		mmap_read_lock(mm);
+		if (around && !(r->flags & UMM_HOST_NO_FAULT_AROUND))
+			populate_around(r, uaddr, write);
 		seq = atomic_load_explicit(&r->seq, memory_order_acquire);
 		err = follow_or_fault(mm, uaddr, write ? FAULT_FLAG_WRITE : 0, &page, &pte, &ptl);
 		if (err) {
@@ -805,6 +850,11 @@ static void *fault_thread_fn(void *arg)
 		struct host_region *r;
 		int err;
 
+		/* a thread touching page after page faults again within microseconds */
+		for (int spin = 0; !req && spin < HOST_SPIN; spin++) {
+			cpu_relax();
+			req = ring_pop();
+		}
 		if (!req) {
 			uint32_t v = atomic_load(&ring_posted);
 
@@ -954,6 +1004,10 @@ static int host_fault(struct host_region *r, uintptr_t haddr, bool write)
 	atomic_fetch_add(&ring_posted, 1);
 	if (atomic_load(&ring_sleepers))
 		futex_wake(&ring_posted, 1);
+	/* a fault thread on another CPU usually answers within microseconds */
+	for (int spin = 0; spin < HOST_SPIN &&
+	     atomic_load_explicit(&req->state, memory_order_acquire) != REQ_DONE; spin++)
+		cpu_relax();
 	while (atomic_load_explicit(&req->state, memory_order_acquire) != REQ_DONE)
 		futex_wait(&req->state, REQ_POSTED);
 	res = atomic_load_explicit(&req->result, memory_order_relaxed);
@@ -1037,7 +1091,7 @@ int umm_host_attach(struct umm_mm *mm, uintptr_t start, size_t len, int flags, v
 	void *p;
 	int slot, err;
 
-	if (!mm || !base || !len || (flags & ~UMM_HOST_NO_FAULT_AROUND) ||
+	if (!mm || !base || !len || (flags & ~(UMM_HOST_NO_FAULT_AROUND | UMM_HOST_POPULATE_AROUND)) ||
 	    !IS_ALIGNED(start, PAGE_SIZE) || !IS_ALIGNED(len, PAGE_SIZE) ||
 	    start >= UMM_TASK_SIZE || len > UMM_TASK_SIZE - start)
 		return -EINVAL;

@@ -220,7 +220,13 @@ void tlb_flush_mmu(struct mmu_gather *tlb)
 {
 	if (tlb->need_flush)
 		mmu_notifier_invalidate_secondary_tlbs(tlb->mm, tlb->start, tlb->end);
-	for (unsigned int i = 0; i < tlb->nr; i++) {
+	/*
+	 * Last page first: the per-thread frame cache is LIFO, so the frames
+	 * of a range unmapped in address order come back out in address
+	 * order, contiguous for the next range (the host MMU maps arena-
+	 * contiguous runs with one mmap).
+	 */
+	for (unsigned int i = tlb->nr; i-- > 0;) {
 		struct page *page = tlb->pages[i];
 
 		/* a swap-cache page whose entry has no holder left need not stay cached */

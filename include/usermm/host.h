@@ -60,12 +60,18 @@ extern "C" {
 
 /* umm_host_attach flags */
 #define UMM_HOST_NO_FAULT_AROUND 0x1  /* map only the faulting page, never its neighbours */
+/*
+ * UMM_HOST_POPULATE_AROUND - a store to a private anonymous page allocates
+ * the aligned block of 16 pages around it (as the fault of a huge page
+ * would), so one host fault maps all of them: fewer faults, more memory.
+ */
+#define UMM_HOST_POPULATE_AROUND 0x2
 
 /*
  * umm_host_attach - reserve a host window for [start, start + len) of mm
  * and return its base.  start and len page aligned, len > 0, the range
- * inside [0, UMM_TASK_SIZE).  Returns 0, -EINVAL (NULL mm or base, bad
- * alignment or range, unknown flags), -ENOMEM (no host address space, or
+ * inside [0, UMM_TASK_SIZE).  flags: UMM_HOST_* above.  Returns 0,
+ * -EINVAL (NULL mm or base, bad alignment or range, unknown flags), -ENOMEM (no host address space, or
  * UMM_HOST_MAX_REGIONS windows already attached), -EAGAIN (the fault
  * thread could not be started).  The first attach installs the handler.
  */

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_host.c - the host MMU: what a fault through a plain pointer into
+ * usermm memory costs, next to the Linux kernel's own faults and to
+ * userfaultfd resolving the same faults, and what pointer access costs
+ * once the pages are mapped.
+ *
+ * Every measurement runs a batch of PAGES pages on each side and reports
+ * the median of REPS repetitions, per page touched; the two sides
+ * alternate in each repetition.  All figures are fresh mappings (a new
+ * usermm mapping and a new window, a new kernel mapping) in a warm usermm
+ * system (its arena was touched by the host before).
+ *
+ *   anon first touch    a store to each page of a fresh private anonymous
+ *                       mapping through a window (usermm allocates and
+ *                       zeroes a frame, the fault thread maps it), without
+ *                       fault-around (there is nothing present to map
+ *                       around a fresh page); the kernel's first-touch
+ *                       store to a fresh anonymous mapping.
+ *   ..., populate-around
+ *                       the same with UMM_HOST_POPULATE_AROUND: a store
+ *                       allocates the aligned 16-page block around it and
+ *                       fault-around maps what is contiguous in the arena.
+ *   shmem first touch   the same on a usermm shmem object mapped shared,
+ *                       against a store to each page of a fresh memfd
+ *                       mapping.
+ *   present read, single / fault-around
+ *                       a load from each page of a fresh window over pages
+ *                       already present in usermm (a resident shmem
+ *                       object), with and without fault-around, against a
+ *                       load from each page of a fresh mapping of a memfd
+ *                       whose pages are resident (the kernel's fault-around
+ *                       maps up to 16 pages per fault).  Faults taken are
+ *                       printed for both sides.
+ *   userfaultfd         the anonymous first-touch stores resolved by a
+ *                       userfaultfd thread with UFFDIO_COPY of a zero
+ *                       page: the kernel's own user-space fault handling,
+ *                       against the host MMU's anon first touch.
+ *   pointer bandwidth   summing 8-byte words over WARM_PAGES mapped pages
+ *                       through a window, against the same over plain
+ *                       anonymous memory without huge pages (per page; no
+ *                       faults on either).
+ *
+ * Results are per page, wall time; a loaded machine stretches them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
+#include "bench.h"
+
+#define REPS        5
+#define PAGES       1024UL
+#define WARM_PAGES  4096UL
+#define PHYS_BYTES  (128UL << 20)
+#define P           UMM_PAGE_SIZE
+
+static double ns_per(uint64_t t0, uint64_t t1, unsigned long n)
+{
+	return (double)(t1 - t0) / (double)n;
+}
+
+/* touch - one store (or load) per page; the loads' sum is kept from the optimiser. */
+static volatile unsigned long sink;
+static void touch(char *p, unsigned long pages, bool write)
+{
+	unsigned long s = 0;
+
+	for (unsigned long i = 0; i < pages; i++) {
+		if (write)
+			((volatile char *)p)[i * P] = 1;
+		else
+			s += ((volatile char *)p)[i * P];
+	}
+	sink += s;
+}
+
+/* ---- usermm side ---- */
+
+/*
+ * umm_touch - map `pages` in mm (anon, or obj shared), attach a window,
+ * time the touches, detach, unmap.  Returns ns per page, or -errno.
+ */
+static double umm_touch(struct umm_mm *mm, struct umm_object *obj, unsigned long pages,
+			bool write, int host_flags, unsigned long *faults)
+{
+	struct umm_host_stats s0, s1;
+	uintptr_t a;
+	char *base;
+	uint64_t t0, t1;
+	int err;
+
+	err = umm_mmap(mm, 0, pages * P, PROT_READ | PROT_WRITE,
+		       obj ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS, obj, 0, &a);
+	if (err)
+		return err;
+	err = umm_host_attach(mm, a, pages * P, host_flags, (void **)&base);
+	if (err) {
+		umm_munmap(mm, a, pages * P);
+		return err;
+	}
+	umm_host_get_stats(&s0);
+	t0 = now_ns();
+	touch(base, pages, write);
+	t1 = now_ns();
+	umm_host_get_stats(&s1);
+	if (faults)
+		*faults = s1.faults - s0.faults;
+	umm_host_detach(mm, base);
+	umm_munmap(mm, a, pages * P);
+	return ns_per(t0, t1, pages);
+}
+
+/* ---- kernel side ---- */
+
+static double k_anon_touch(unsigned long pages)
+{
+	char *p = kmap_anon(pages * P);
+	uint64_t t0, t1;
+
+	if (!p)
+		return -ENOMEM;
+	t0 = now_ns();
+	touch(p, pages, true);
+	t1 = now_ns();
+	munmap(p, pages * P);
+	return ns_per(t0, t1, pages);
+}
+
+/* k_memfd_touch - a fresh mapping of memfd fd (resident or not), touched. */
+static double k_memfd_touch(int fd, unsigned long pages, bool write, long *faults)
+{
+	char *p = mmap(NULL, pages * P, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	uint64_t t0, t1;
+	long f0;
+
+	if (p == MAP_FAILED)
+		return -errno;
+	madvise(p, pages * P, MADV_NOHUGEPAGE);
+	f0 = minflt();
+	t0 = now_ns();
+	touch(p, pages, write);
+	t1 = now_ns();
+	if (faults)
+		*faults = minflt() - f0;
+	munmap(p, pages * P);
+	return ns_per(t0, t1, pages);
+}
+
+/* ---- userfaultfd ---- */
+
+struct uffd_ctx {
+	int uffd, stop_fd[2];
+	char *zero;
+};
+
+static void *uffd_thread(void *arg)
+{
+	struct uffd_ctx *c = arg;
+	struct pollfd pf[2] = { { .fd = c->uffd, .events = POLLIN }, { .fd = c->stop_fd[0], .events = POLLIN } };
+
+	for (;;) {
+		struct uffd_msg msg;
+
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents)
+			break;
+		if (read(c->uffd, &msg, sizeof(msg)) != sizeof(msg))
+			continue;
+		if (msg.event == UFFD_EVENT_PAGEFAULT) {
+			struct uffdio_copy cp = {
+				.dst = msg.arg.pagefault.address & ~(uint64_t)(P - 1),
+				.src = (uintptr_t)c->zero,
+				.len = P,
+			};
+
+			ioctl(c->uffd, UFFDIO_COPY, &cp);
+		}
+	}
+	return NULL;
+}
+
+/* k_uffd_touch - first-touch stores resolved by UFFDIO_COPY.  ns per page or -errno. */
+static double k_uffd_touch(unsigned long pages)
+{
+	struct uffd_ctx c = { .uffd = -1 };
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	pthread_t th;
+	char *p;
+	uint64_t t0 = 0, t1 = 0;
+	int err = 0;
+
+	c.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (c.uffd < 0)
+		return -errno;
+	if (ioctl(c.uffd, UFFDIO_API, &api)) {
+		err = -errno;
+		close(c.uffd);
+		return err;
+	}
+	p = kmap_anon(pages * P);
+	c.zero = calloc(1, P);
+	if (!p || !c.zero || pipe(c.stop_fd)) {
+		if (p)
+			munmap(p, pages * P);
+		free(c.zero);
+		close(c.uffd);
+		return -ENOMEM;
+	}
+	reg.range.start = (uintptr_t)p;
+	reg.range.len = pages * P;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(c.uffd, UFFDIO_REGISTER, &reg) || pthread_create(&th, NULL, uffd_thread, &c)) {
+		err = -errno;
+		goto out;
+	}
+	t0 = now_ns();
+	touch(p, pages, true);
+	t1 = now_ns();
+	if (write(c.stop_fd[1], "x", 1) != 1)
+		err = -errno;
+	pthread_join(th, NULL);
+out:
+	munmap(p, pages * P);
+	close(c.stop_fd[0]);
+	close(c.stop_fd[1]);
+	close(c.uffd);
+	free(c.zero);
+	return err ? err : ns_per(t0, t1, pages);
+}
+
+/* ---- the measurements ---- */
+
+static void bench_anon(struct umm_mm *mm)
+{
+	double u[REPS], k[REPS], f[REPS];
+	bool uffd_ok = true;
+	int err = 0;
+
+	for (int r = 0; r < REPS; r++) {
+		u[r] = umm_touch(mm, NULL, PAGES, true, UMM_HOST_NO_FAULT_AROUND, NULL);
+		k[r] = k_anon_touch(PAGES);
+		f[r] = k_uffd_touch(PAGES);
+		if (u[r] < 0 || k[r] < 0) {
+			skipped("anon first touch", u[r] < 0 ? "umm_host_attach" : "mmap",
+				(int)(u[r] < 0 ? u[r] : k[r]));
+			return;
+		}
+		if (f[r] < 0) {
+			uffd_ok = false;
+			err = (int)f[r];
+		}
+	}
+	bench_report_caveat("host anon first touch (per page)", median(u, REPS), median(k, REPS),
+			    "usermm: SIGSEGV, handoff to the fault thread, usermm fault, mmap of the frame");
+	{
+		double pa[REPS];
+		unsigned long faults = 0;
+		char msg[160];
+
+		for (int r = 0; r < REPS; r++)
+			pa[r] = umm_touch(mm, NULL, PAGES, true, UMM_HOST_POPULATE_AROUND, &faults);
+		snprintf(msg, sizeof(msg), "usermm: UMM_HOST_POPULATE_AROUND, %lu faults for %lu pages "
+			 "(16-page blocks allocated at once)", faults, PAGES);
+		bench_report_caveat("host anon first touch, populate-around (per page)", median(pa, REPS),
+				    median(k, REPS), msg);
+	}
+	if (uffd_ok) {
+		bench_report_different("host anon vs userfaultfd (per page)", median(u, REPS),
+				       median(f, REPS),
+				       "kernel side: UFFDIO_COPY of a zero page from a handler thread");
+	} else {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "userfaultfd (/proc/sys/vm/unprivileged_userfaultfd: %s)",
+			 access("/proc/sys/vm/unprivileged_userfaultfd", R_OK) ? "absent" : "present");
+		skipped(msg, "userfaultfd", err);
+	}
+}
+
+static void bench_shmem(struct umm_system *sys, struct umm_mm *mm)
+{
+	double u[REPS], k[REPS];
+
+	for (int r = 0; r < REPS; r++) {
+		struct umm_object *obj;
+		int fd = memfd_create("bench_host", MFD_CLOEXEC);
+		int err = umm_object_create_shmem(sys, PAGES * P, &obj);
+
+		if (err || fd < 0 || ftruncate(fd, (off_t)(PAGES * P))) {
+			skipped("shmem first touch", err ? "umm_object_create_shmem" : "memfd_create",
+				err ? err : -errno);
+			if (!err)
+				umm_object_put(obj);
+			if (fd >= 0)
+				close(fd);
+			return;
+		}
+		u[r] = umm_touch(mm, obj, PAGES, true, UMM_HOST_NO_FAULT_AROUND, NULL);
+		k[r] = k_memfd_touch(fd, PAGES, true, NULL);
+		umm_object_put(obj);
+		close(fd);
+		if (u[r] < 0 || k[r] < 0) {
+			skipped("shmem first touch", "mapping", (int)(u[r] < 0 ? u[r] : k[r]));
+			return;
+		}
+	}
+	bench_report_caveat("host shmem first touch (per page)", median(u, REPS), median(k, REPS),
+			    "kernel side: a store to each page of a fresh memfd mapping");
+}
+
+static void bench_present(struct umm_system *sys, struct umm_mm *mm)
+{
+	double us[REPS], ua[REPS], k[REPS];
+	unsigned long fs = 0, fa = 0;
+	long kf = 0;
+	struct umm_object *obj;
+	uintptr_t a;
+	int fd, err;
+	char msg[160];
+
+	err = umm_object_create_shmem(sys, PAGES * P, &obj);
+	if (err) {
+		skipped("present read", "umm_object_create_shmem", err);
+		return;
+	}
+	/* make every page resident, in one batch (frames mostly contiguous) */
+	err = umm_mmap(mm, 0, PAGES * P, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &a);
+	if (!err)
+		err = umm_madvise(mm, a, PAGES * P, MADV_POPULATE_WRITE);
+	if (!err)
+		umm_munmap(mm, a, PAGES * P);
+	fd = memfd_create("bench_host", MFD_CLOEXEC);
+	if (err || fd < 0 || ftruncate(fd, (off_t)(PAGES * P))) {
+		skipped("present read", err ? "umm_write" : "memfd_create", err ? err : -errno);
+		umm_object_put(obj);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	k_memfd_touch(fd, PAGES, true, NULL);   /* resident in the kernel's page cache */
+	for (int r = 0; r < REPS; r++) {
+		us[r] = umm_touch(mm, obj, PAGES, false, UMM_HOST_NO_FAULT_AROUND, &fs);
+		ua[r] = umm_touch(mm, obj, PAGES, false, 0, &fa);
+		k[r] = k_memfd_touch(fd, PAGES, false, &kf);
+		if (us[r] < 0 || ua[r] < 0 || k[r] < 0) {
+			skipped("present read", "mapping", (int)(us[r] < 0 ? us[r] : ua[r] < 0 ? ua[r] : k[r]));
+			goto out;
+		}
+	}
+	snprintf(msg, sizeof(msg), "usermm: one fault per page (%lu faults); kernel: %ld faults (its fault-around)",
+		 fs, kf);
+	bench_report_different("host present read, single (per page)", median(us, REPS), median(k, REPS), msg);
+	snprintf(msg, sizeof(msg), "usermm: %lu faults for %lu pages (one per run of arena-contiguous "
+		 "frames, at most 16 pages); kernel: %ld faults", fa, PAGES, kf);
+	bench_report_caveat("host present read, fault-around (per page)", median(ua, REPS), median(k, REPS), msg);
+out:
+	umm_object_put(obj);
+	close(fd);
+}
+
+static void bench_bandwidth(struct umm_mm *mm)
+{
+	size_t len = WARM_PAGES * P;
+	double u[REPS], k[REPS];
+	uint64_t *plain = (uint64_t *)kmap_anon(len);   /* 4 KiB pages, as the window's */
+	uintptr_t a;
+	char *base;
+	int err;
+
+	if (!plain) {
+		skipped("pointer bandwidth", "mmap", -ENOMEM);
+		return;
+	}
+	memset(plain, 1, len);
+	err = umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a);
+	if (!err)
+		err = umm_host_attach(mm, a, len, 0, (void **)&base);
+	if (err) {
+		skipped("pointer bandwidth", "umm_host_attach", err);
+		munmap(plain, len);
+		return;
+	}
+	memset(base, 1, len);                   /* every page mapped writable */
+	for (int r = 0; r < REPS; r++) {
+		const uint64_t *q = (const uint64_t *)base;
+		uint64_t s = 0, t0, t1;
+
+		t0 = now_ns();
+		for (size_t i = 0; i < len / 8; i++)
+			s += q[i];
+		t1 = now_ns();
+		u[r] = ns_per(t0, t1, WARM_PAGES);
+		t0 = now_ns();
+		for (size_t i = 0; i < len / 8; i++)
+			s += plain[i];
+		t1 = now_ns();
+		k[r] = ns_per(t0, t1, WARM_PAGES);
+		sink += s;
+	}
+	bench_report_caveat("pointer read bandwidth (per 4 KiB page)", median(u, REPS), median(k, REPS),
+			    "kernel side: the same loop over anonymous memory (4 KiB pages); no faults on either side");
+	umm_host_detach(mm, base);
+	umm_munmap(mm, a, len);
+	munmap(plain, len);
+}
+
+int main(void)
+{
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	uintptr_t anchor;
+	void *anchor_base;
+	int err;
+
+	bench_machine_line();
+	printf("# median of %d repetitions; ns per page over batches of %lu pages; fresh mappings "
+	       "in a warm usermm system (phys %lu MiB)\n", REPS, PAGES, PHYS_BYTES >> 20);
+	print_loadavg();
+	if (bench_start(PHYS_BYTES, (size_t)sysconf(_SC_PAGESIZE), &sys, &mm)) {
+		if (!sys)
+			return 1;
+		goto out_sys;
+	}
+	/* one window stays attached throughout: the fault threads keep running */
+	err = umm_mmap(mm, 0, P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &anchor);
+	if (!err)
+		err = umm_host_attach(mm, anchor, P, 0, &anchor_base);
+	if (err) {
+		skipped("host MMU", "umm_host_attach", err);
+		goto out_mm;
+	}
+	/* warm the arena: frames touched by the host once */
+	umm_touch(mm, NULL, 4 * PAGES, true, 0, NULL);
+	bench_anon(mm);
+	bench_shmem(sys, mm);
+	bench_present(sys, mm);
+	bench_bandwidth(mm);
+	umm_host_detach(mm, anchor_base);
+out_mm:
+	umm_mm_destroy(mm);
+out_sys:
+	umm_system_destroy(sys);
+	return 0;
+}
