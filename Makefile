@@ -162,7 +162,7 @@ examples: $(patsubst examples/%.c,build/release/examples/%,$(EXAMPLES)) build/re
 demo: all
 	./build/release/usermm demo
 
-check: lib build/release/usermm benches $(addprefix tests-,$(CHECK_VARIANTS))
+check: lib build/release/usermm benches examples $(addprefix tests-,$(CHECK_VARIANTS))
 	@tests/run.sh $(CHECK_VARIANTS)
 
 # ---- fuzzing (tests/fuzz/README.md) ----
