@@ -621,6 +621,75 @@ static void test_map_limit(void)
 	teardown();
 }
 
+/*
+ * Invalidation racing with pointer reads: generation after generation of
+ * shmem objects, each filled with its number, is mapped MAP_FIXED over
+ * the same range while reader threads read through the window.  A read
+ * that starts after generation g was installed must see g or later: an
+ * older value would be a stale host mapping left by an invalidation.
+ */
+#define RACE_PAGES 16
+static _Atomic int race_gen, race_stop;
+static _Atomic long race_reads, race_stale;
+static char *race_base;
+
+static void *race_reader(void *arg)
+{
+	unsigned long i = (unsigned long)(uintptr_t)arg;
+
+	while (!atomic_load(&race_stop)) {
+		int g = atomic_load(&race_gen);
+		int v = ((volatile unsigned char *)race_base)[(i++ % RACE_PAGES) * P + 5];
+
+		if (v < g)
+			atomic_fetch_add(&race_stale, 1);
+		atomic_fetch_add(&race_reads, 1);
+	}
+	return NULL;
+}
+
+static void test_invalidate_race(void)
+{
+	int nthreads = UNDER_TSAN ? 1 : 2, gens = UNDER_TSAN ? 40 : 200;
+	pthread_t t[2];
+	uintptr_t a;
+
+	setup();
+	a = anon(RACE_PAGES * P);
+	REQUIRE(umm_host_attach(mm, a, RACE_PAGES * P, 0, (void **)&race_base) == 0);
+	atomic_store(&race_gen, 0);
+	atomic_store(&race_stop, 0);
+	atomic_store(&race_stale, 0);
+	for (int i = 0; i < nthreads; i++)
+		REQUIRE(pthread_create(&t[i], NULL, race_reader, (void *)(uintptr_t)(i * 7)) == 0);
+	for (int g = 1; g <= gens; g++) {
+		struct umm_object *obj;
+		uintptr_t b, got;
+		unsigned char buf[RACE_PAGES * 64];
+
+		REQUIRE(umm_object_create_shmem(sys, RACE_PAGES * P, &obj) == 0);
+		REQUIRE(umm_mmap(mm, 0, RACE_PAGES * P, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &b) == 0);
+		memset(buf, g, sizeof(buf));
+		for (int p = 0; p < RACE_PAGES; p++)
+			REQUIRE(umm_write(mm, b + p * P, buf, 64) == 0);
+		REQUIRE(umm_munmap(mm, b, RACE_PAGES * P) == 0);
+		REQUIRE(umm_mmap(mm, a, RACE_PAGES * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+				 obj, 0, &got) == 0);
+		umm_object_put(obj);
+		atomic_store(&race_gen, g);
+		if (g % 8 == 0)
+			usleep(1000);           /* let the readers fault the generation in */
+	}
+	atomic_store(&race_stop, 1);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(t[i], NULL);
+	CHECK_EQ(atomic_load(&race_stale), 0);
+	CHECK(atomic_load(&race_reads) > 0);
+	CHECK_EQ((unsigned char)race_base[3 * P + 5], gens);
+	CHECK_EQ(umm_host_detach(mm, race_base), 0);
+	teardown();
+}
+
 /* The address space destroyed while a window is attached: faults are refused, detach still works. */
 static void test_destroy_attached(void)
 {
@@ -657,5 +726,6 @@ int main(void)
 	RUN(test_threads);
 	RUN(test_map_limit);
 	RUN(test_destroy_attached);
+	RUN(test_invalidate_race);
 	return test_summary("test_host_mmu");
 }
