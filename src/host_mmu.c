@@ -109,6 +109,10 @@
  * one VMA again) and the pages refault.  An mmap that still fails with
  * ENOMEM drops everything and retries once.
  *
+ * Host fork().  The child has no fault threads and its windows would map
+ * the parent's frames: a pthread_atfork handler puts every window back to
+ * its bare reservation in the child and marks it dead (faults refused).
+ *
  * Detach.  umm_host_detach marks the window dead (the fault threads fail
  * its requests with -EFAULT), unpublishes it, waits until no handler is
  * between its lookup and its end (handlers_inflight), then unmaps the
@@ -881,12 +885,45 @@ static void *fault_thread_fn(void *arg)
 	return NULL;
 }
 
+/*
+ * Host fork(): the child has no fault threads, and its windows still map
+ * the arena memfd MAP_SHARED, that is the parent's frames.  So in the
+ * child every window goes back to its bare reservation and is marked dead:
+ * its faults are refused (the previous handler gets them) instead of
+ * waiting for a fault thread that does not exist, and the child cannot
+ * write the parent's memory through a stale window.
+ */
+static void host_atfork_child(void)
+{
+	for (int i = 0; i < UMM_HOST_MAX_REGIONS; i++) {
+		struct host_region *r = atomic_load(&regions[i]);
+
+		if (!r)
+			continue;
+		atomic_store(&r->dead, true);
+		map_reserve(r->base, r->len);
+		memset(r->mapped, 0, r->bitmap_bytes);
+		memset(r->writable, 0, r->bitmap_bytes);
+		r->nr_mapped = 0;
+	}
+	fault_threads_running = false;
+	ring_init();
+}
+
+static void host_atfork_setup(void)
+{
+	pthread_atfork(NULL, NULL, host_atfork_child);
+}
+
 /* fault_threads_start - host_lock held.  0 or -EAGAIN. */
 static int fault_threads_start(void)
 {
 	sigset_t all, old;
 	int i, err = 0;
 
+	static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&atfork_once, host_atfork_setup);
 	if (fault_threads_running)
 		return 0;
 	ring_init();
@@ -1027,7 +1064,7 @@ static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 	if (r) {
 		/* inside usermm: serving it could deadlock (see the theory above) */
 		if (mmap_lock_depth || __atomic_load_n(&umm_tlb_hot.active, __ATOMIC_RELAXED) ||
-		    host_fault(r, a, fault_is_write(uctx)) != 0) {
+		    atomic_load(&r->dead) || host_fault(r, a, fault_is_write(uctx)) != 0) {
 			hstat_add(refused, 1);
 			r = NULL;
 		}

@@ -18,6 +18,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include "mm_fixture.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -622,6 +623,43 @@ static void test_map_limit(void)
 }
 
 /*
+ * A host fork() with a window attached: in the child the window is
+ * unmapped and its faults are refused (it has no fault threads), so the
+ * child can neither hang nor write the parent's frames through it.
+ * Not under TSan, whose runtime does not support a multithreaded fork
+ * child (the fault threads make this process multithreaded).
+ */
+static void test_host_fork(void)
+{
+	uintptr_t a;
+	char *base, c;
+	pid_t pid;
+	int status;
+
+	if (UNDER_TSAN)
+		return;
+	setup();
+	a = anon(2 * P);
+	REQUIRE(umm_host_attach(mm, a, 2 * P, 0, (void **)&base) == 0);
+	base[0] = 'p';
+	fflush(NULL);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		char v;
+
+		_exit(!try_load(base, &v) && !try_store(base + P, 'c') ? 0 : 1);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_EQ(base[0], 'p');
+	REQUIRE(umm_read(mm, a + P, &c, 1) == 0);
+	CHECK_EQ(c, 0);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+}
+
+/*
  * Invalidation racing with pointer reads: generation after generation of
  * shmem objects, each filled with its number, is mapped MAP_FIXED over
  * the same range while reader threads read through the window.  A read
@@ -727,5 +765,6 @@ int main(void)
 	RUN(test_map_limit);
 	RUN(test_destroy_attached);
 	RUN(test_invalidate_race);
+	RUN(test_host_fork);
 	return test_summary("test_host_mmu");
 }
