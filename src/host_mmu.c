@@ -47,9 +47,12 @@
  * context (x86-64: bit 1 of REG_ERR; arm64: WnR of the ESR record).
  *
  * What the handler refuses.  A fault the fault path answers with -EFAULT
- * or -EIO (what a CPU would turn into SIGSEGV or SIGBUS), a fault outside
- * every window, and SIGBUS itself go to the handler that was installed
- * before the host MMU's, with the original siginfo and context: an
+ * (what a CPU would turn into SIGSEGV), a fault outside every window, and
+ * SIGBUS itself go to the handler that was installed before the host
+ * MMU's, with the original siginfo and context; -EIO (past the end of a
+ * file, an I/O error: the kernel's SIGBUS) goes to the previous SIGBUS
+ * handler as a SIGBUS (BUS_ADRERR at the faulting address, the original
+ * context).  A handler is called this way: an
  * SA_SIGINFO handler or a plain one is called (SA_RESETHAND honoured);
  * SIG_DFL or SIG_IGN puts the default action back, and the signal comes
  * again at once (a fault re-executes its access; a signal sent by kill or
@@ -183,7 +186,7 @@ struct host_region {
 static struct host_region *_Atomic regions[UMM_HOST_MAX_REGIONS];
 static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long nr_regions;                /* [host_lock] */
-static _Atomic unsigned long handlers_inflight;
+static _Atomic unsigned long handlers_inflight; /* handlers (and prefaults) using a window */
 _Atomic unsigned long host_nr_windows;           /* windows published (host_mmu.h) */
 
 /* The handlers in place before ours (written under host_lock, read by the handler). */
@@ -309,11 +312,16 @@ static struct host_req *ring_pop(void)
 
 /* ---- windows: lookup ---- */
 
-/* region_of - the window holding host address a.  Lock-free. */
+/*
+ * region_of - the window holding host address a.  Lock-free.  The caller
+ * has raised handlers_inflight first (seq_cst, as these loads: umm_host_
+ * detach clears the slot, then waits for handlers_inflight to drain), so
+ * a window it finds is not freed before it lowers the count again.
+ */
 static struct host_region *region_of(uintptr_t a)
 {
 	for (int i = 0; i < UMM_HOST_MAX_REGIONS; i++) {
-		struct host_region *r = atomic_load_explicit(&regions[i], memory_order_acquire);
+		struct host_region *r = atomic_load_explicit(&regions[i], memory_order_seq_cst);
 
 		if (r && a - (uintptr_t)r->base < r->len)
 			return r;
@@ -989,7 +997,7 @@ static bool fault_is_write(void *uctx)
 }
 
 /* chain - give the signal to the handler that was there before ours. */
-static void chain(int sig, siginfo_t *si, void *uctx)
+static void chain(int sig, siginfo_t *si, void *uctx, bool synthesized)
 {
 	struct sigaction *prev = sig == SIGBUS ? &prev_bus : &prev_segv;
 	struct sigaction dfl;
@@ -999,8 +1007,8 @@ static void chain(int sig, siginfo_t *si, void *uctx)
 		memset(&dfl, 0, sizeof(dfl));
 		dfl.sa_handler = SIG_DFL;
 		sigaction(sig, &dfl, NULL);
-		if (si->si_code <= 0)
-			raise(sig);     /* sent, not a fault: it comes once we return */
+		if (si->si_code <= 0 || synthesized)
+			raise(sig);     /* not this signal's own fault: send it (default action) */
 		return;                 /* a fault: the access runs again and faults */
 	}
 	if (prev->sa_flags & SA_RESETHAND) {
@@ -1059,19 +1067,29 @@ static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 	struct host_region *r;
 	uintptr_t a = (uintptr_t)si->si_addr;
 
+	int err = -EFAULT;
+
 	atomic_fetch_add(&handlers_inflight, 1);
 	r = sig == SIGSEGV && si->si_code > 0 ? region_of(a) : NULL;
 	if (r) {
 		/* inside usermm: serving it could deadlock (see the theory above) */
-		if (mmap_lock_depth || __atomic_load_n(&umm_tlb_hot.active, __ATOMIC_RELAXED) ||
-		    atomic_load(&r->dead) || host_fault(r, a, fault_is_write(uctx)) != 0) {
+		if (!mmap_lock_depth && !__atomic_load_n(&umm_tlb_hot.active, __ATOMIC_RELAXED) &&
+		    !atomic_load(&r->dead))
+			err = host_fault(r, a, fault_is_write(uctx));
+		if (err)
 			hstat_add(refused, 1);
-			r = NULL;
-		}
 	}
 	atomic_fetch_sub(&handlers_inflight, 1);
-	if (!r)
-		chain(sig, si, uctx);
+	if (r && err == -EIO) {
+		/* usermm's -EIO is the kernel's SIGBUS: give the SIGBUS handler a SIGBUS */
+		siginfo_t bus = *si;
+
+		bus.si_signo = SIGBUS;
+		bus.si_code = BUS_ADRERR;
+		chain(SIGBUS, &bus, uctx, true);
+	} else if (!r || err) {
+		chain(sig, si, uctx, false);
+	}
 	errno = saved_errno;
 }
 
@@ -1257,13 +1275,16 @@ int umm_host_prefault(struct umm_mm *mm, uintptr_t addr, size_t len, int write)
 		bool covered = false;
 
 		for (int i = 0; i < UMM_HOST_MAX_REGIONS; i++) {
-			struct host_region *r = atomic_load_explicit(&regions[i], memory_order_acquire);
-			int err;
+			struct host_region *r;
+			int err = 0;
 
-			if (!r || r->mm != mm || a < r->start || a - r->start >= r->len)
-				continue;
-			covered = true;
-			err = host_map(r, a, write != 0, false);
+			atomic_fetch_add(&handlers_inflight, 1);        /* keeps r (see region_of) */
+			r = atomic_load(&regions[i]);
+			if (r && r->mm == mm && a >= r->start && a - r->start < r->len) {
+				covered = true;
+				err = host_map(r, a, write != 0, false);
+			}
+			atomic_fetch_sub(&handlers_inflight, 1);
 			if (err)
 				return err;
 		}
@@ -1299,17 +1320,22 @@ int host_mmu_prefault_host(const void *p, size_t len, bool write)
 
 /**
  * umm_host_from_umm - the host pointer of usermm address addr of mm in
- * its first window covering it, or NULL.  No locks.
+ * its first window covering it, or NULL.  No locks (a detach of the
+ * window waits for the lookup).
  */
 void *umm_host_from_umm(struct umm_mm *mm, uintptr_t addr)
 {
-	for (int i = 0; mm && i < UMM_HOST_MAX_REGIONS; i++) {
-		struct host_region *r = atomic_load_explicit(&regions[i], memory_order_acquire);
+	void *p = NULL;
+
+	atomic_fetch_add(&handlers_inflight, 1);        /* keeps the windows (see region_of) */
+	for (int i = 0; mm && !p && i < UMM_HOST_MAX_REGIONS; i++) {
+		struct host_region *r = atomic_load(&regions[i]);
 
 		if (r && r->mm == mm && addr >= r->start && addr - r->start < r->len)
-			return host_addr(r, addr);
+			p = host_addr(r, addr);
 	}
-	return NULL;
+	atomic_fetch_sub(&handlers_inflight, 1);
+	return p;
 }
 
 /**
@@ -1322,12 +1348,14 @@ int umm_host_to_umm(const void *p, struct umm_mm **mm, uintptr_t *addr)
 
 	if (!mm || !addr)
 		return -EINVAL;
+	atomic_fetch_add(&handlers_inflight, 1);        /* keeps the window (see region_of) */
 	r = region_of((uintptr_t)p);
-	if (!r)
-		return -EFAULT;
-	*mm = r->mm;
-	*addr = r->start + ((uintptr_t)p - (uintptr_t)r->base);
-	return 0;
+	if (r) {
+		*mm = r->mm;
+		*addr = r->start + ((uintptr_t)p - (uintptr_t)r->base);
+	}
+	atomic_fetch_sub(&handlers_inflight, 1);
+	return r ? 0 : -EFAULT;
 }
 
 /**

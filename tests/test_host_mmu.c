@@ -38,6 +38,7 @@ static sigjmp_buf segv_env;
 static volatile sig_atomic_t segv_armed;
 static void *volatile segv_addr;
 static volatile int segv_count;
+static volatile int segv_sig;
 
 static void test_segv(int sig, siginfo_t *si, void *uc)
 {
@@ -47,6 +48,7 @@ static void test_segv(int sig, siginfo_t *si, void *uc)
 		return;         /* unexpected: fault again, die with a core */
 	}
 	segv_addr = si->si_addr;
+	segv_sig = sig;
 	segv_count++;
 	segv_armed = 0;
 	siglongjmp(segv_env, 1);
@@ -61,6 +63,7 @@ static void install_test_handler(void)
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	REQUIRE(sigaction(SIGSEGV, &sa, NULL) == 0);
+	REQUIRE(sigaction(SIGBUS, &sa, NULL) == 0);
 }
 
 /* try_store / try_load - the access, or false if it raised SIGSEGV (at *where). */
@@ -232,6 +235,33 @@ static void test_shared_file(void)
 		REQUIRE(pread(fd, &b, 1, 3 * P + 3) == 1);
 		CHECK_EQ(b, 'Z');
 	}
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+	close(fd);
+}
+
+/* Past the end of the file: usermm's -EIO reaches the SIGBUS handler as a SIGBUS. */
+static void test_sigbus_past_eof(void)
+{
+	int fd = test_tmpfile(P, fpat);
+	struct umm_object *obj;
+	uintptr_t a;
+	char *base, c;
+
+	setup();
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, 2 * P, PROT_READ, MAP_SHARED, obj, 0, &a) == 0);
+	umm_object_put(obj);
+	REQUIRE(umm_host_attach(mm, a, 2 * P, UMM_HOST_NO_FAULT_AROUND, (void **)&base) == 0);
+	CHECK(try_load(base + 10, &c));
+	CHECK_EQ((unsigned char)c, fpat(10));
+	segv_sig = 0;
+	CHECK(!try_load(base + P + 10, &c));
+	CHECK_EQ(segv_sig, SIGBUS);
+	CHECK(segv_addr == base + P + 10);
+	/* a store to the read-only mapping is a SIGSEGV */
+	CHECK(!try_store(base + 10, 'x'));
+	CHECK_EQ(segv_sig, SIGSEGV);
 	CHECK_EQ(umm_host_detach(mm, base), 0);
 	teardown();
 	close(fd);
@@ -754,6 +784,7 @@ int main(void)
 	RUN(test_anon);
 	RUN(test_shared_file);
 	RUN(test_private_file);
+	RUN(test_sigbus_past_eof);
 	RUN(test_shmem);
 	RUN(test_fork_cow);
 	RUN(test_mprotect_munmap);

@@ -18,10 +18,11 @@
  * be attached at once, up to UMM_HOST_MAX_REGIONS.
  *
  * Faults usermm cannot resolve (no mapping: what umm_read reports as
- * -EFAULT; past the end of a file or an I/O error: -EIO), and every fault
- * outside the windows, go to the SIGSEGV/SIGBUS handler that was installed
- * when the first window was attached (or the default action), with the
- * original siginfo.  Install your own handler before umm_host_attach, not
+ * -EFAULT), and every fault outside the windows, go to the SIGSEGV/SIGBUS
+ * handler that was installed when the first window was attached (or the
+ * default action), with the original siginfo; a fault usermm answers with
+ * -EIO (past the end of a file, an I/O error) goes to the previous SIGBUS
+ * handler as a SIGBUS.  Install your own handler before umm_host_attach, not
  * after: a handler installed later replaces the host MMU's.
  *
  * System calls and the kernel: a system call given a pointer into a window
