@@ -153,7 +153,7 @@
 #define HOST_RING          256          /* requests queued at once (power of two) */
 #define HOST_REQ_NEST      4            /* nested faults per thread */
 #define HOST_MAP_MARGIN    256          /* VMAs kept free below the limit */
-#define HOST_SPIN          512          /* pause loops before sleeping on a futex */
+#define HOST_SPIN          64           /* pause loops before sleeping on a futex */
 
 enum { REQ_IDLE, REQ_POSTED, REQ_DONE };
 
