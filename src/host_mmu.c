@@ -23,7 +23,11 @@
  * a per-thread slot (static thread-local storage, initial-exec: no
  * allocation on first touch), queues a pointer to it on a lock-free
  * bounded ring (Vyukov's MPMC queue: atomics only), wakes a fault thread
- * with FUTEX_WAKE and sleeps with FUTEX_WAIT on the slot's state word.
+ * with FUTEX_WAKE and sleeps with FUTEX_WAIT on the slot's state word
+ * (after a short spin, HOST_SPIN pause loops: the answer often comes
+ * within microseconds; a fault thread with nothing to do spins as long
+ * before it sleeps, since a thread touching page after page faults again
+ * at once).
  * The fault threads (HOST_FAULT_THREADS of them, ordinary threads started
  * by the first attach) take requests off the ring and resolve each one
  * through usermm's fault path (follow_or_fault, under mmap_lock for read,
@@ -31,8 +35,11 @@
  * address with mmap(MAP_FIXED | MAP_SHARED) of the arena memfd at the
  * frame's offset, and post the result.  The handler then returns and the
  * access restarts.  Everything the handler itself does is
- * async-signal-safe: atomics, futex system calls, sched_yield, and errno
- * is saved and restored around it.  Many threads may fault at once: each
+ * async-signal-safe: atomics, futex system calls, sched_yield, sigaction
+ * and raise when it passes the signal on, and errno is saved and restored
+ * around it.  The price of the handoff is two thread switches per fault,
+ * and on a loaded machine the wait until a fault thread is scheduled;
+ * fault-around (below) spreads it over several pages.  Many threads may fault at once: each
  * has its own slot (a small stack of them, for a handler of another
  * signal that faults while the thread already waits), the ring holds 256
  * requests (a producer that finds it full yields and retries).
@@ -70,12 +77,14 @@
  * their buffer against the windows (soft_mmu.c, host_mmu_covers) and copy
  * through a bounce buffer, touching the window with no lock held.
  *
- * Invalidation.  Every change of a pte usermm makes is followed by an
- * invalidation of the range (today flush_tlb_range; with the MMU-notifier
- * work, invalidate_range_start/end).  The host MMU unmaps the host pages
- * of the range (mmap(PROT_NONE, MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE)
- * over each mapped run, which keeps the reservation) or, for a write
- * protection, mprotects the writable runs to PROT_READ.  The kernel's own
+ * Invalidation.  Each window registers an MMU notifier on its address
+ * space (usermm/mmu_notifier.h).  invalidate_range_start unmaps the host
+ * pages of the range (mmap(PROT_NONE, MAP_FIXED | MAP_ANONYMOUS |
+ * MAP_NORESERVE) over each mapped run, which keeps the reservation) or,
+ * for the events that only take write permission away (UMM_MMU_FORK,
+ * UMM_MMU_CLEAN), mprotects the writable runs to PROT_READ.  release (the
+ * address space is destroyed, or the window detached) unmaps the window
+ * and marks it dead.  The kernel's own
  * TLB shootdown makes that take effect on every CPU before the call
  * returns.  Against a fault racing with an invalidation, each window has
  * a sequence count and a count of invalidations in progress with the union
@@ -85,21 +94,26 @@
  * table's lock still held, no invalidation started or ended since and none
  * in progress overlaps the run; otherwise it drops everything and tries
  * again.  An invalidation bumps the count when it starts and again when it
- * ends, so both an invalidation that brackets the pte change (start/end)
- * and one that follows it (flush) keep a stale frame from being mapped.
+ * ends.  Events such as UMM_MMU_RECLAIM need nothing of their own: the
+ * pages are unmapped and refault.
  *
  * Young bits.  The host MMU has no accessed bits usermm can read (as
  * Linux on MMUs without them): a page mapped on the host counts as young,
  * clear_young unmaps it so the next access refaults and the fault path
  * sets the pte young.
  *
- * Fault-around.  Each host run of pages is one kernel VMA.  After the
- * faulting page, the fault thread looks at the neighbouring ptes of the
- * same pte table within an aligned window of HOST_FAULT_AROUND pages and
- * the host window: present pages whose frames follow the faulting page's
- * frame in the arena (frame = its frame +/- the distance) and that would
- * get the same permission are mapped with the same mmap call.  Only pages
- * present in usermm are mapped; nothing is allocated for them.
+ * Fault-around.  Each host run of pages is one kernel VMA.  Before the
+ * fault, the block of HOST_FAULT_AROUND pages around it (aligned, within
+ * the vma and the window) is populated from the page cache for file and
+ * shmem mappings (no I/O, no allocation: as the kernel's fault-around),
+ * and, with UMM_HOST_POPULATE_AROUND, allocated whole for a store to a
+ * private anonymous mapping.  After the fault, the fault thread looks at
+ * the neighbouring ptes of the block in the same pte table: present pages
+ * whose frames follow the faulting page's frame in the arena (frame = its
+ * frame +/- the distance) and that would get the same permission are
+ * mapped with the same mmap call.  (memory.c frees an unmapped batch last
+ * page first, so frames reused from the per-thread cache come out in
+ * address order and a refilled range maps in long runs.)
  *
  * The kernel's VMA limit.  vm.max_map_count (65530 by default, read from
  * /proc/sys/vm/max_map_count; umm_host_set_map_limit overrides) caps the
