@@ -64,6 +64,9 @@
  * SIG_DFL or SIG_IGN puts the default action back, and the signal comes
  * again at once (a fault re-executes its access; a signal sent by kill or
  * raise is raised again) and ends the process as it would have without us.
+ * An instruction fetch is refused too: windows are never mapped
+ * executable (x86-64 tells a fetch by bit 4 of REG_ERR; elsewhere a fetch
+ * from a window faults again after each resolution).
  * Two cases cannot be served and are refused the same way: the faulting
  * thread holds an mmap_lock (mmap_lock_depth, counted by mm.h's lock
  * functions in every build), or is inside a soft-TLB access (umm_tlb_hot
@@ -987,6 +990,22 @@ static void fault_threads_stop_all(void)
 
 /* ---- the signal handler ---- */
 
+/*
+ * fault_is_exec - was it an instruction fetch?  Windows are never mapped
+ * executable, so such a fault would only come back: it is refused.
+ */
+static bool fault_is_exec(void *uctx)
+{
+#if defined(__x86_64__)
+	const ucontext_t *uc = uctx;
+
+	return (uc->uc_mcontext.gregs[REG_ERR] & 0x10) != 0;
+#else
+	(void)uctx;
+	return false;
+#endif
+}
+
 /* fault_is_write - was the access a store?  From the fault's context. */
 static bool fault_is_write(void *uctx)
 {
@@ -1088,7 +1107,7 @@ static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 	if (r) {
 		/* inside usermm: serving it could deadlock (see the theory above) */
 		if (!mmap_lock_depth && !__atomic_load_n(&umm_tlb_hot.active, __ATOMIC_RELAXED) &&
-		    !atomic_load(&r->dead))
+		    !atomic_load(&r->dead) && !fault_is_exec(uctx))
 			err = host_fault(r, a, fault_is_write(uctx));
 		if (err)
 			hstat_add(refused, 1);

@@ -267,6 +267,35 @@ static void test_sigbus_past_eof(void)
 	close(fd);
 }
 
+/* Code cannot run from a window: an instruction fetch reaches the previous handler (x86-64). */
+static void test_exec_refused(void)
+{
+#if defined(__x86_64__)
+	uintptr_t a;
+	char *base;
+	void (*volatile fn)(void);
+	unsigned long refused;
+
+	setup();
+	a = anon(P);
+	REQUIRE(umm_host_attach(mm, a, P, 0, (void **)&base) == 0);
+	base[0] = (char)0xc3;                   /* ret */
+	refused = hst().refused;
+	fn = (void (*)(void))(uintptr_t)base;
+	if (!sigsetjmp(segv_env, 1)) {
+		segv_armed = 1;
+		fn();
+		segv_armed = 0;
+		CHECK(!"the window ran code");
+	} else {
+		CHECK(segv_addr == base);
+		CHECK_EQ(hst().refused - refused, 1);
+	}
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+#endif
+}
+
 /* Private file: reads see the file, writes stay private. */
 static void test_private_file(void)
 {
@@ -785,6 +814,7 @@ int main(void)
 	RUN(test_shared_file);
 	RUN(test_private_file);
 	RUN(test_sigbus_past_eof);
+	RUN(test_exec_refused);
 	RUN(test_shmem);
 	RUN(test_fork_cow);
 	RUN(test_mprotect_munmap);
