@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include "mm_fixture.h"
+#include "rmap.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
@@ -859,6 +860,40 @@ static void test_fork_race(void)
 	teardown();
 }
 
+/*
+ * Aging: the host MMU has no accessed bits, so page_referenced (reclaim's
+ * aging) counts a page mapped on the host as used and unmaps it there;
+ * the next access through the pointer refaults, which makes the pte
+ * young again.
+ */
+static void test_aging(void)
+{
+	struct umm_page *pg;
+	struct page *page;
+	unsigned long f0;
+	uintptr_t a;
+	char *base;
+
+	setup();
+	a = anon(P);
+	REQUIRE(umm_host_attach(mm, a, P, 0, (void **)&base) == 0);
+	base[0] = 'y';
+	REQUIRE(umm_pin_pages(mm, a, 1, 0, &pg) == 1);
+	page = (struct page *)pg;
+	CHECK(page_referenced(page) >= 1);      /* young: the fault and the host mapping */
+	CHECK_EQ(page_referenced(page), 0);     /* aged, and unmapped on the host */
+	f0 = hst().faults;
+	CHECK_EQ(base[0], 'y');                 /* refaults ... */
+	CHECK_EQ(hst().faults - f0, 1);
+	CHECK_EQ(page_referenced(page), 1);     /* ... and the page is young again */
+	f0 = hst().faults;
+	CHECK_EQ(base[0], 'y');
+	CHECK_EQ(hst().faults - f0, 1);         /* aging unmapped it once more */
+	umm_unpin_pages(&pg, 1, 0);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+}
+
 /* The address space destroyed while a window is attached: faults are refused, detach still works. */
 static void test_destroy_attached(void)
 {
@@ -897,6 +932,7 @@ int main(void)
 	RUN(test_threads);
 	RUN(test_map_limit);
 	RUN(test_destroy_attached);
+	RUN(test_aging);
 	RUN(test_invalidate_race);
 	RUN(test_fork_race);
 	RUN(test_host_fork);
