@@ -894,6 +894,91 @@ static void test_aging(void)
 	teardown();
 }
 
+/*
+ * Reclaim under pointer access: threads write and read back more
+ * anonymous memory than the system has, through one window, while reclaim
+ * sends pages to swap (each eviction unmaps the host page: UMM_MMU_RECLAIM)
+ * and the pointers fault them back in.  Nothing written may be lost.
+ * Runs when reclaim is in the build (MADV_PAGEOUT accepted); says so
+ * when it is not.
+ */
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#define RW_THREADS 2
+static char *rw_base;
+static size_t rw_pages;                 /* per thread */
+
+static void *rw_worker(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg;
+	char *mine = rw_base + id * rw_pages * P;
+	long bad = 0;
+
+	for (int round = 1; round <= 2; round++) {
+		for (size_t i = 0; i < rw_pages; i++)
+			*(volatile long *)(mine + i * P + 8 * id) = (long)(round * 1000000 + id * 100000 + i);
+		for (size_t i = 0; i < rw_pages; i++)
+			bad += *(volatile long *)(mine + i * P + 8 * id) != (long)(round * 1000000 + id * 100000 + i);
+	}
+	TCHECK(bad == 0);
+	return NULL;
+}
+
+static void test_reclaim_pointers(void)
+{
+	char path[] = "/tmp/usermm-host-swap-XXXXXX";
+	size_t phys = 8UL << 20;
+	struct umm_config cfg = { .phys_bytes = phys, .swap_bytes = 64UL << 20 };
+	struct umm_system *s;
+	struct umm_mm *m;
+	pthread_t t[RW_THREADS];
+	uintptr_t a;
+	int fd, err;
+
+	setup();
+	a = anon(P);
+	fill(a, P, 1);
+	err = umm_madvise(mm, a, P, MADV_PAGEOUT);
+	teardown();
+	if (err) {
+		fprintf(stderr, "test_reclaim_pointers: no reclaim in this build (MADV_PAGEOUT: %d): not run\n", err);
+		return;
+	}
+	fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	close(fd);
+	cfg.swap_path = path;
+	REQUIRE(umm_system_create(&cfg, &s) == 0);
+	unlink(path);
+	REQUIRE(umm_mm_create(s, &m) == 0);
+	rw_pages = (UNDER_TSAN ? phys : 3 * phys) / 4 / P;     /* together 1.5x memory (0.5x under TSan) */
+	REQUIRE(umm_mmap(m, 0, RW_THREADS * rw_pages * P, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) == 0);
+	REQUIRE(umm_host_attach(m, a, RW_THREADS * rw_pages * P, 0, (void **)&rw_base) == 0);
+	for (int i = 0; i < RW_THREADS; i++)
+		REQUIRE(pthread_create(&t[i], NULL, rw_worker, (void *)(uintptr_t)i) == 0);
+	for (int i = 0; i < RW_THREADS; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	for (unsigned id = 0; id < RW_THREADS; id++) {
+		long bad = 0;
+
+		for (size_t i = 0; i < rw_pages; i++) {
+			long v;
+
+			REQUIRE(umm_read(m, a + (id * rw_pages + i) * P + 8 * id, &v, sizeof(v)) == 0);
+			bad += v != (long)(2 * 1000000 + id * 100000 + i);
+		}
+		CHECK_EQ(bad, 0);
+	}
+	if (!UNDER_TSAN)
+		CHECK(hst().invalidations > 0);
+	CHECK_EQ(umm_host_detach(m, rw_base), 0);
+	umm_mm_destroy(m);
+	CHECK_EQ(umm_system_destroy(s), 0);
+}
+
 /* The address space destroyed while a window is attached: faults are refused, detach still works. */
 static void test_destroy_attached(void)
 {
@@ -933,6 +1018,7 @@ int main(void)
 	RUN(test_map_limit);
 	RUN(test_destroy_attached);
 	RUN(test_aging);
+	RUN(test_reclaim_pointers);
 	RUN(test_invalidate_race);
 	RUN(test_fork_race);
 	RUN(test_host_fork);
