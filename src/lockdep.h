@@ -44,7 +44,8 @@
  *   7 LOCK_TREE        obj->tree_lock (percpu_rwsem.h): the object's page
  *                      cache (radix tree); read to look up, write to
  *                      insert or delete pages.
- *     (leaves)         soft-TLB flush log and registry locks, slab cache
+ *     (leaves)         soft-TLB flush log and registry locks, the host
+ *                      MMU's window locks (host_mmu.c), slab cache
  *                      locks, per-thread page caches, zone lock, an
  *                      object's readahead lock (obj->ra.lock), the I/O
  *                      backend's queue and ring locks and the prepage
