@@ -332,6 +332,41 @@ static void test_private_file(void)
 	close(fd);
 }
 
+/* A nonlinear window (remap_file_pages) and mremap change what the pointers see at once. */
+static void test_remap_mremap(void)
+{
+	size_t len = 4 * P;
+	int fd = test_tmpfile(len, fpat);
+	struct umm_object *obj;
+	uintptr_t a, b, got;
+	char *base;
+
+	setup();
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &a) == 0);
+	umm_object_put(obj);
+	REQUIRE(umm_host_attach(mm, a, len, 0, (void **)&base) == 0);
+	CHECK_EQ((unsigned char)base[7], fpat(7));
+	CHECK_EQ((unsigned char)base[P + 7], fpat(P + 7));
+	/* page 0 now shows file page 3 */
+	REQUIRE(umm_remap_file_pages(mm, a, P, 0, 3, 0) == 0);
+	CHECK_EQ((unsigned char)base[7], fpat(3 * P + 7));
+	CHECK_EQ((unsigned char)base[P + 7], fpat(P + 7));
+	/* mremap moves the mapping out of the window: the window is a hole now */
+	b = a + 64 * P;
+	REQUIRE(umm_mremap(mm, a + P, P, P, MREMAP_MAYMOVE | MREMAP_FIXED, b, &got) == 0);
+	{
+		char c;
+
+		CHECK(!try_load(base + P + 7, &c));
+		REQUIRE(umm_read(mm, got + 7, &c, 1) == 0);
+		CHECK_EQ((unsigned char)c, fpat(P + 7));
+	}
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+	close(fd);
+}
+
 /* Shared memory seen through two windows of two address spaces. */
 static void test_shmem(void)
 {
@@ -1008,6 +1043,7 @@ int main(void)
 	RUN(test_sigbus_past_eof);
 	RUN(test_exec_refused);
 	RUN(test_shmem);
+	RUN(test_remap_mremap);
 	RUN(test_fork_cow);
 	RUN(test_mprotect_munmap);
 	RUN(test_outside_fault);
