@@ -36,12 +36,19 @@
  *                       userfaultfd thread with UFFDIO_COPY of a zero
  *                       page: the kernel's own user-space fault handling,
  *                       against the host MMU's anon first touch.
+ *   signal floor        first-touch stores to a PROT_NONE region resolved
+ *                       by a bare SIGSEGV handler with one mmap of a
+ *                       memfd page each, in the faulting thread: the
+ *                       kernel's part of any signal-based MMU's fault.
  *   pointer bandwidth   summing 8-byte words over WARM_PAGES mapped pages
  *                       through a window, against the same over plain
  *                       anonymous memory without huge pages (per page; no
  *                       faults on either).
  *
- * Results are per page, wall time; a loaded machine stretches them.
+ * Results are per page, wall time; a loaded machine stretches them, the
+ * host MMU's most (each fault waits for a fault thread to be scheduled),
+ * so the caveat lines add the CPU time per page of the whole process
+ * (every thread), which measures the work done.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +70,22 @@
 static double ns_per(uint64_t t0, uint64_t t1, unsigned long n)
 {
 	return (double)(t1 - t0) / (double)n;
+}
+
+/*
+ * CPU time of the whole process (every thread, the fault threads
+ * included; the kernel's fault handling is charged to the faulting
+ * thread): what a fault costs in work, which a loaded machine does not
+ * stretch the way it stretches wall time.  cpu_last: ns per page of the
+ * last touch.
+ */
+static double cpu_last;
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* touch - one store (or load) per page; the loads' sum is kept from the optimiser. */
@@ -92,7 +115,7 @@ static double umm_touch(struct umm_mm *mm, struct umm_object *obj, unsigned long
 	struct umm_host_stats s0, s1;
 	uintptr_t a;
 	char *base;
-	uint64_t t0, t1;
+	uint64_t t0, t1, c0;
 	int err;
 
 	err = umm_mmap(mm, 0, pages * P, PROT_READ | PROT_WRITE,
@@ -105,9 +128,11 @@ static double umm_touch(struct umm_mm *mm, struct umm_object *obj, unsigned long
 		return err;
 	}
 	umm_host_get_stats(&s0);
+	c0 = cpu_ns();
 	t0 = now_ns();
 	touch(base, pages, write);
 	t1 = now_ns();
+	cpu_last = ns_per(c0, cpu_ns(), pages);
 	umm_host_get_stats(&s1);
 	if (faults)
 		*faults = s1.faults - s0.faults;
@@ -121,13 +146,15 @@ static double umm_touch(struct umm_mm *mm, struct umm_object *obj, unsigned long
 static double k_anon_touch(unsigned long pages)
 {
 	char *p = kmap_anon(pages * P);
-	uint64_t t0, t1;
+	uint64_t t0, t1, c0;
 
 	if (!p)
 		return -ENOMEM;
+	c0 = cpu_ns();
 	t0 = now_ns();
 	touch(p, pages, true);
 	t1 = now_ns();
+	cpu_last = ns_per(c0, cpu_ns(), pages);
 	munmap(p, pages * P);
 	return ns_per(t0, t1, pages);
 }
@@ -136,16 +163,18 @@ static double k_anon_touch(unsigned long pages)
 static double k_memfd_touch(int fd, unsigned long pages, bool write, long *faults)
 {
 	char *p = mmap(NULL, pages * P, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	uint64_t t0, t1;
+	uint64_t t0, t1, c0;
 	long f0;
 
 	if (p == MAP_FAILED)
 		return -errno;
 	madvise(p, pages * P, MADV_NOHUGEPAGE);
 	f0 = minflt();
+	c0 = cpu_ns();
 	t0 = now_ns();
 	touch(p, pages, write);
 	t1 = now_ns();
+	cpu_last = ns_per(c0, cpu_ns(), pages);
 	if (faults)
 		*faults = minflt() - f0;
 	munmap(p, pages * P);
@@ -194,7 +223,7 @@ static double k_uffd_touch(unsigned long pages)
 	struct uffdio_register reg;
 	pthread_t th;
 	char *p;
-	uint64_t t0 = 0, t1 = 0;
+	uint64_t t0 = 0, t1 = 0, c0;
 	int err = 0;
 
 	c.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -221,9 +250,11 @@ static double k_uffd_touch(unsigned long pages)
 		err = -errno;
 		goto out;
 	}
+	c0 = cpu_ns();
 	t0 = now_ns();
 	touch(p, pages, true);
 	t1 = now_ns();
+	cpu_last = ns_per(c0, cpu_ns(), pages);
 	if (write(c.stop_fd[1], "x", 1) != 1)
 		err = -errno;
 	pthread_join(th, NULL);
@@ -236,18 +267,87 @@ out:
 	return err ? err : ns_per(t0, t1, pages);
 }
 
+/* ---- the floor: a bare SIGSEGV handler that maps a memfd page ---- */
+
+static char *floor_region;
+static int floor_fd;
+
+static void floor_handler(int sig, siginfo_t *si, void *uc)
+{
+	char *p = (char *)((uintptr_t)si->si_addr & ~(uintptr_t)(P - 1));
+
+	(void)sig;
+	(void)uc;
+	syscall(SYS_mmap, p, P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, floor_fd,
+		(long)(p - floor_region));
+}
+
+/*
+ * k_signal_floor - first-touch stores to a PROT_NONE region whose faults a
+ * plain SIGSEGV handler resolves with one mmap of a (resident) memfd page
+ * each, in the faulting thread: what any signal-based MMU pays the kernel
+ * per fault, before doing any work of its own.  The host MMU's handler is
+ * set aside meanwhile (no window is touched).  ns per page or -errno.
+ */
+static double k_signal_floor(unsigned long pages)
+{
+	struct sigaction sa, old;
+	uint64_t t0, t1, c0;
+	double res;
+
+	floor_fd = memfd_create("bench_host_floor", MFD_CLOEXEC);
+	if (floor_fd < 0)
+		return -errno;
+	if (ftruncate(floor_fd, (off_t)(pages * P))) {
+		close(floor_fd);
+		return -errno;
+	}
+	floor_region = mmap(NULL, pages * P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (floor_region == MAP_FAILED) {
+		close(floor_fd);
+		return -errno;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = floor_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old);
+	c0 = cpu_ns();
+	t0 = now_ns();
+	touch(floor_region, pages, true);
+	t1 = now_ns();
+	cpu_last = ns_per(c0, cpu_ns(), pages);
+	sigaction(SIGSEGV, &old, NULL);
+	res = ns_per(t0, t1, pages);
+	munmap(floor_region, pages * P);
+	close(floor_fd);
+	return res;
+}
+
 /* ---- the measurements ---- */
+
+/* cpu_caveat - "<what>; CPU per page: usermm X ns, kernel Y ns (every thread)". */
+static const char *cpu_caveat(char *buf, size_t n, const char *what, double *uc, double *kc)
+{
+	snprintf(buf, n, "%s; CPU per page (every thread): usermm %.0f ns, kernel %.0f ns",
+		 what, median(uc, REPS), median(kc, REPS));
+	return buf;
+}
 
 static void bench_anon(struct umm_mm *mm)
 {
-	double u[REPS], k[REPS], f[REPS];
+	double u[REPS], k[REPS], f[REPS], uc[REPS], kc[REPS], fc[REPS];
 	bool uffd_ok = true;
+	char msg[256];
 	int err = 0;
 
 	for (int r = 0; r < REPS; r++) {
 		u[r] = umm_touch(mm, NULL, PAGES, true, UMM_HOST_NO_FAULT_AROUND, NULL);
+		uc[r] = cpu_last;
 		k[r] = k_anon_touch(PAGES);
+		kc[r] = cpu_last;
 		f[r] = k_uffd_touch(PAGES);
+		fc[r] = cpu_last;
 		if (u[r] < 0 || k[r] < 0) {
 			skipped("anon first touch", u[r] < 0 ? "umm_host_attach" : "mmap",
 				(int)(u[r] < 0 ? u[r] : k[r]));
@@ -259,26 +359,47 @@ static void bench_anon(struct umm_mm *mm)
 		}
 	}
 	bench_report_caveat("host anon first touch (per page)", median(u, REPS), median(k, REPS),
-			    "usermm: SIGSEGV, handoff to the fault thread, usermm fault, mmap of the frame");
+			    cpu_caveat(msg, sizeof(msg), "usermm: SIGSEGV, handoff to a fault thread, "
+				       "usermm fault, mmap of the frame", uc, kc));
 	{
-		double pa[REPS];
+		double pa[REPS], pc[REPS];
 		unsigned long faults = 0;
-		char msg[160];
+		char what[160];
 
-		for (int r = 0; r < REPS; r++)
+		for (int r = 0; r < REPS; r++) {
 			pa[r] = umm_touch(mm, NULL, PAGES, true, UMM_HOST_POPULATE_AROUND, &faults);
-		snprintf(msg, sizeof(msg), "usermm: UMM_HOST_POPULATE_AROUND, %lu faults for %lu pages "
+			pc[r] = cpu_last;
+		}
+		snprintf(what, sizeof(what), "usermm: UMM_HOST_POPULATE_AROUND, %lu faults for %lu pages "
 			 "(16-page blocks allocated at once)", faults, PAGES);
 		bench_report_caveat("host anon first touch, populate-around (per page)", median(pa, REPS),
-				    median(k, REPS), msg);
+				    median(k, REPS), cpu_caveat(msg, sizeof(msg), what, pc, kc));
+	}
+	{
+		double fl[REPS], flc[REPS];
+		int r;
+
+		for (r = 0; r < REPS; r++) {
+			fl[r] = k_signal_floor(PAGES);
+			flc[r] = cpu_last;
+			if (fl[r] < 0)
+				break;
+		}
+		if (r < REPS)
+			skipped("signal floor", "memfd/mmap", (int)fl[r]);
+		else
+			bench_report_different("host anon vs signal+mmap floor (per page)", median(u, REPS),
+					       median(fl, REPS),
+					       cpu_caveat(msg, sizeof(msg), "kernel side: a bare SIGSEGV handler "
+							  "mmapping a memfd page in the faulting thread, "
+							  "no allocation", uc, flc));
 	}
 	if (uffd_ok) {
 		bench_report_different("host anon vs userfaultfd (per page)", median(u, REPS),
 				       median(f, REPS),
-				       "kernel side: UFFDIO_COPY of a zero page from a handler thread");
+				       cpu_caveat(msg, sizeof(msg), "kernel side: UFFDIO_COPY of a zero page "
+						  "from a handler thread", uc, fc));
 	} else {
-		char msg[128];
-
 		snprintf(msg, sizeof(msg), "userfaultfd (/proc/sys/vm/unprivileged_userfaultfd: %s)",
 			 access("/proc/sys/vm/unprivileged_userfaultfd", R_OK) ? "absent" : "present");
 		skipped(msg, "userfaultfd", err);
@@ -287,7 +408,8 @@ static void bench_anon(struct umm_mm *mm)
 
 static void bench_shmem(struct umm_system *sys, struct umm_mm *mm)
 {
-	double u[REPS], k[REPS];
+	double u[REPS], k[REPS], uc[REPS], kc[REPS];
+	char msg[256];
 
 	for (int r = 0; r < REPS; r++) {
 		struct umm_object *obj;
@@ -304,7 +426,9 @@ static void bench_shmem(struct umm_system *sys, struct umm_mm *mm)
 			return;
 		}
 		u[r] = umm_touch(mm, obj, PAGES, true, UMM_HOST_NO_FAULT_AROUND, NULL);
+		uc[r] = cpu_last;
 		k[r] = k_memfd_touch(fd, PAGES, true, NULL);
+		kc[r] = cpu_last;
 		umm_object_put(obj);
 		close(fd);
 		if (u[r] < 0 || k[r] < 0) {
@@ -313,18 +437,19 @@ static void bench_shmem(struct umm_system *sys, struct umm_mm *mm)
 		}
 	}
 	bench_report_caveat("host shmem first touch (per page)", median(u, REPS), median(k, REPS),
-			    "kernel side: a store to each page of a fresh memfd mapping");
+			    cpu_caveat(msg, sizeof(msg), "kernel side: a store to each page of a fresh "
+				       "memfd mapping", uc, kc));
 }
 
 static void bench_present(struct umm_system *sys, struct umm_mm *mm)
 {
-	double us[REPS], ua[REPS], k[REPS];
+	double us[REPS], ua[REPS], k[REPS], usc[REPS], uac[REPS], kc[REPS];
 	unsigned long fs = 0, fa = 0;
 	long kf = 0;
 	struct umm_object *obj;
 	uintptr_t a;
 	int fd, err;
-	char msg[160];
+	char what[160], msg[256];
 
 	err = umm_object_create_shmem(sys, PAGES * P, &obj);
 	if (err) {
@@ -348,19 +473,24 @@ static void bench_present(struct umm_system *sys, struct umm_mm *mm)
 	k_memfd_touch(fd, PAGES, true, NULL);   /* resident in the kernel's page cache */
 	for (int r = 0; r < REPS; r++) {
 		us[r] = umm_touch(mm, obj, PAGES, false, UMM_HOST_NO_FAULT_AROUND, &fs);
+		usc[r] = cpu_last;
 		ua[r] = umm_touch(mm, obj, PAGES, false, 0, &fa);
+		uac[r] = cpu_last;
 		k[r] = k_memfd_touch(fd, PAGES, false, &kf);
+		kc[r] = cpu_last;
 		if (us[r] < 0 || ua[r] < 0 || k[r] < 0) {
 			skipped("present read", "mapping", (int)(us[r] < 0 ? us[r] : ua[r] < 0 ? ua[r] : k[r]));
 			goto out;
 		}
 	}
-	snprintf(msg, sizeof(msg), "usermm: one fault per page (%lu faults); kernel: %ld faults (its fault-around)",
-		 fs, kf);
-	bench_report_different("host present read, single (per page)", median(us, REPS), median(k, REPS), msg);
-	snprintf(msg, sizeof(msg), "usermm: %lu faults for %lu pages (one per run of arena-contiguous "
+	snprintf(what, sizeof(what), "usermm: one fault per page (%lu faults); kernel: %ld faults "
+		 "(its fault-around)", fs, kf);
+	bench_report_different("host present read, single (per page)", median(us, REPS), median(k, REPS),
+			       cpu_caveat(msg, sizeof(msg), what, usc, kc));
+	snprintf(what, sizeof(what), "usermm: %lu faults for %lu pages (one per run of arena-contiguous "
 		 "frames, at most 16 pages); kernel: %ld faults", fa, PAGES, kf);
-	bench_report_caveat("host present read, fault-around (per page)", median(ua, REPS), median(k, REPS), msg);
+	bench_report_caveat("host present read, fault-around (per page)", median(ua, REPS), median(k, REPS),
+			    cpu_caveat(msg, sizeof(msg), what, uac, kc));
 out:
 	umm_object_put(obj);
 	close(fd);
