@@ -51,7 +51,9 @@
  * clean for any reason fault again on the first store, and that fault
  * runs the write fault path (which copies, or marks the page dirty).  The
  * store is recognised as such from the fault's error code in the signal
- * context (x86-64: bit 1 of REG_ERR; arm64: WnR of the ESR record).
+ * context (x86-64: bit 1 of REG_ERR; arm64: WnR of the ESR record);
+ * where the context does not say, a fault on a page the window maps
+ * read-only is taken for a store (a load cannot fault there).
  *
  * What the handler refuses.  A fault the fault path answers with -EFAULT
  * (what a CPU would turn into SIGSEGV), a fault outside every window, and
@@ -180,7 +182,7 @@ struct host_req {
 	_Atomic int result;
 	struct host_region *_Atomic region;
 	_Atomic uintptr_t haddr;
-	_Atomic bool write;
+	_Atomic int write;              /* 1 store, 0 load, -1 unknown (write_inferred) */
 };
 
 struct host_region {
@@ -205,6 +207,7 @@ static pthread_mutex_t host_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long nr_regions;                /* [host_lock] */
 static _Atomic unsigned long handlers_inflight; /* handlers (and prefaults) using a window */
 _Atomic unsigned long host_nr_windows;           /* windows published (host_mmu.h) */
+bool host_mmu_no_fault_code;                    /* tests: as if the context gave no error code */
 
 /* The handlers in place before ours (written under host_lock, read by the handler). */
 static struct sigaction prev_segv, prev_bus;
@@ -871,13 +874,15 @@ static int host_map(struct host_region *r, uintptr_t uaddr, bool write, bool aro
 
 /* ---- the fault threads ---- */
 
+static bool write_inferred(struct host_region *r, uintptr_t haddr);
+
 static void *fault_thread_fn(void *arg)
 {
 	(void)arg;
 	while (!atomic_load(&fault_threads_stop)) {
 		struct host_req *req = ring_pop();
 		struct host_region *r;
-		int err;
+		int err, write;
 
 		/* a thread touching page after page faults again within microseconds */
 		for (int spin = 0; !req && spin < HOST_SPIN; spin++) {
@@ -896,11 +901,13 @@ static void *fault_thread_fn(void *arg)
 				continue;
 		}
 		r = atomic_load(&req->region);
-		err = host_map(r, r->start + (atomic_load(&req->haddr) - (uintptr_t)r->base),
-			       atomic_load(&req->write), true);
+		write = atomic_load(&req->write);
+		if (write < 0)
+			write = write_inferred(r, atomic_load(&req->haddr));
+		err = host_map(r, r->start + (atomic_load(&req->haddr) - (uintptr_t)r->base), write, true);
 		if (!err) {
 			hstat_add(faults, 1);
-			if (atomic_load(&req->write))
+			if (write)
 				hstat_add(write_faults, 1);
 		}
 		atomic_store(&req->result, err);
@@ -1006,14 +1013,17 @@ static bool fault_is_exec(void *uctx)
 #endif
 }
 
-/* fault_is_write - was the access a store?  From the fault's context. */
-static bool fault_is_write(void *uctx)
+/*
+ * fault_is_write - was the access a store?  From the fault's context: 1
+ * yes, 0 no, -1 the architecture does not say (see write_inferred).
+ */
+static int fault_is_write(void *uctx)
 {
 #if defined(__x86_64__)
 	const ucontext_t *uc = uctx;
 
 	return (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
-#elif defined(__aarch64__)
+#elif defined(__aarch64__) && defined(ESR_MAGIC)
 	const ucontext_t *uc = uctx;
 	const struct _aarch64_ctx *h = (const void *)uc->uc_mcontext.__reserved;
 
@@ -1022,11 +1032,29 @@ static bool fault_is_write(void *uctx)
 			return (((const struct esr_context *)h)->esr >> 6) & 1;
 		h = (const void *)((const char *)h + h->size);
 	}
-	return false;
+	return -1;
 #else
 	(void)uctx;
-	return false;
+	return -1;
 #endif
+}
+
+/*
+ * write_inferred - for a fault whose kind the context does not give: a
+ * load cannot fault on a page mapped readable, so a fault on a page the
+ * window maps read-only is a store.  (A page another thread mapped
+ * read-only just before is taken for a store too: it is then made
+ * writable, and dirty, one fault early.)  Takes the window's lock.
+ */
+static bool write_inferred(struct host_region *r, uintptr_t haddr)
+{
+	unsigned long i = (haddr - (uintptr_t)r->base) >> PAGE_SHIFT;
+	bool w;
+
+	pthread_mutex_lock(&r->lock);
+	w = test_bit_ul(r->mapped, i) && !test_bit_ul(r->writable, i);
+	pthread_mutex_unlock(&r->lock);
+	return w;
 }
 
 /* chain - give the signal to the handler that was there before ours. */
@@ -1063,7 +1091,7 @@ static void chain(int sig, siginfo_t *si, void *uctx, bool synthesized)
 }
 
 /* host_fault - post a request for the fault at haddr in r and wait for it.  0 or -errno. */
-static int host_fault(struct host_region *r, uintptr_t haddr, bool write)
+static int host_fault(struct host_region *r, uintptr_t haddr, int write)
 {
 	unsigned int d = host_req_depth;
 	struct host_req *req;
@@ -1108,7 +1136,7 @@ static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 		/* inside usermm: serving it could deadlock (see the theory above) */
 		if (!mmap_lock_depth && !__atomic_load_n(&umm_tlb_hot.active, __ATOMIC_RELAXED) &&
 		    !atomic_load(&r->dead) && !fault_is_exec(uctx))
-			err = host_fault(r, a, fault_is_write(uctx));
+			err = host_fault(r, a, unlikely(host_mmu_no_fault_code) ? -1 : fault_is_write(uctx));
 		if (err)
 			hstat_add(refused, 1);
 	}

@@ -36,5 +36,13 @@ static inline bool host_mmu_covers(const void *p, size_t len)
  */
 int host_mmu_prefault_host(const void *p, size_t len, bool write);
 
+/*
+ * host_mmu_no_fault_code - tests: resolve faults as on an architecture
+ * whose signal context does not say whether the access was a store (the
+ * kind is then inferred from the window's mapping).  Set only while no
+ * window is attached.
+ */
+extern bool host_mmu_no_fault_code;
+
 
 #endif /* UMM_HOST_MMU_H */

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include "mm_fixture.h"
 #include "rmap.h"
+#include "host_mmu.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
@@ -1033,6 +1034,52 @@ static void test_destroy_attached(void)
 	teardown();
 }
 
+/*
+ * Without the fault's error code (as on an architecture whose signal
+ * context lacks it): a store to a page mapped read-only is still seen as
+ * a store, so copy-on-write and dirtying work, and loads stay loads.
+ */
+static void test_no_fault_code(void)
+{
+	size_t len = 4 * P;
+	int fd = test_tmpfile(len, fpat);
+	struct umm_object *obj;
+	struct umm_mm *child;
+	struct umm_host_stats s0;
+	uintptr_t a, b;
+	char *fb, *ab, c;
+
+	host_mmu_no_fault_code = true;
+	setup();
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &a) == 0);
+	umm_object_put(obj);
+	REQUIRE(umm_host_attach(mm, a, len, UMM_HOST_NO_FAULT_AROUND, (void **)&fb) == 0);
+	s0 = hst();
+	CHECK_EQ((unsigned char)fb[5], fpat(5));        /* a load: mapped read-only */
+	CHECK_EQ(hst().write_faults, s0.write_faults);
+	fb[5] = 'W';                                    /* faults again: a store */
+	CHECK_EQ(hst().write_faults - s0.write_faults, 1);
+	REQUIRE(umm_msync(mm, a, len, MS_SYNC) == 0);
+	REQUIRE(pread(fd, &c, 1, 5) == 1);
+	CHECK_EQ(c, 'W');
+	/* copy-on-write after fork */
+	b = anon(len);
+	REQUIRE(umm_host_attach(mm, b, len, 0, (void **)&ab) == 0);
+	ab[0] = 'p';
+	REQUIRE(umm_fork(mm, &child) == 0);
+	ab[0] = 'q';
+	REQUIRE(umm_read(child, b, &c, 1) == 0);
+	CHECK_EQ(c, 'p');
+	CHECK_EQ(ab[0], 'q');
+	umm_mm_destroy(child);
+	CHECK_EQ(umm_host_detach(mm, ab), 0);
+	CHECK_EQ(umm_host_detach(mm, fb), 0);
+	teardown();
+	host_mmu_no_fault_code = false;
+	close(fd);
+}
+
 int main(void)
 {
 	install_test_handler();
@@ -1042,6 +1089,7 @@ int main(void)
 	RUN(test_private_file);
 	RUN(test_sigbus_past_eof);
 	RUN(test_exec_refused);
+	RUN(test_no_fault_code);
 	RUN(test_shmem);
 	RUN(test_remap_mremap);
 	RUN(test_fork_cow);
