@@ -61,10 +61,10 @@
 #include <linux/userfaultfd.h>
 #include "bench.h"
 
-#define REPS        5
-#define PAGES       1024UL
-#define WARM_PAGES  4096UL
-#define PHYS_BYTES  (128UL << 20)
+#define REPS        BENCH_SIZE(5, 1)
+#define PAGES       BENCH_SIZE(1024UL, 64UL)
+#define WARM_PAGES  BENCH_SIZE(4096UL, 128UL)
+#define PHYS_BYTES  BENCH_SIZE(128UL << 20, 32UL << 20)
 #define P           UMM_PAGE_SIZE
 
 static double ns_per(uint64_t t0, uint64_t t1, unsigned long n)
@@ -361,6 +361,7 @@ static void bench_anon(struct umm_mm *mm)
 	bench_report_caveat("host anon first touch (per page)", median(u, REPS), median(k, REPS),
 			    cpu_caveat(msg, sizeof(msg), "usermm: SIGSEGV, handoff to a fault thread, "
 				       "usermm fault, mmap of the frame", uc, kc));
+	bench_kernel_variant("anonymous first touch");
 	{
 		double pa[REPS], pc[REPS];
 		unsigned long faults = 0;
@@ -374,6 +375,7 @@ static void bench_anon(struct umm_mm *mm)
 			 "(16-page blocks allocated at once)", faults, PAGES);
 		bench_report_caveat("host anon first touch, populate-around (per page)", median(pa, REPS),
 				    median(k, REPS), cpu_caveat(msg, sizeof(msg), what, pc, kc));
+		bench_kernel_variant("anonymous first touch");
 	}
 	{
 		double fl[REPS], flc[REPS];
@@ -393,12 +395,15 @@ static void bench_anon(struct umm_mm *mm)
 					       cpu_caveat(msg, sizeof(msg), "kernel side: a bare SIGSEGV handler "
 							  "mmapping a memfd page in the faulting thread, "
 							  "no allocation", uc, flc));
+		if (r == REPS)
+			bench_kernel_variant("SIGSEGV handler + mmap");
 	}
 	if (uffd_ok) {
 		bench_report_different("host anon vs userfaultfd (per page)", median(u, REPS),
 				       median(f, REPS),
 				       cpu_caveat(msg, sizeof(msg), "kernel side: UFFDIO_COPY of a zero page "
 						  "from a handler thread", uc, fc));
+		bench_kernel_variant("userfaultfd UFFDIO_COPY");
 	} else {
 		snprintf(msg, sizeof(msg), "userfaultfd (/proc/sys/vm/unprivileged_userfaultfd: %s)",
 			 access("/proc/sys/vm/unprivileged_userfaultfd", R_OK) ? "absent" : "present");
@@ -439,6 +444,7 @@ static void bench_shmem(struct umm_system *sys, struct umm_mm *mm)
 	bench_report_caveat("host shmem first touch (per page)", median(u, REPS), median(k, REPS),
 			    cpu_caveat(msg, sizeof(msg), "kernel side: a store to each page of a fresh "
 				       "memfd mapping", uc, kc));
+	bench_kernel_variant("memfd first touch");
 }
 
 static void bench_present(struct umm_system *sys, struct umm_mm *mm)
@@ -487,10 +493,12 @@ static void bench_present(struct umm_system *sys, struct umm_mm *mm)
 		 "(its fault-around)", fs, kf);
 	bench_report_different("host present read, single (per page)", median(us, REPS), median(k, REPS),
 			       cpu_caveat(msg, sizeof(msg), what, usc, kc));
+	bench_kernel_variant("memfd read, fault-around");
 	snprintf(what, sizeof(what), "usermm: %lu faults for %lu pages (one per run of arena-contiguous "
 		 "frames, at most 16 pages); kernel: %ld faults", fa, PAGES, kf);
 	bench_report_caveat("host present read, fault-around (per page)", median(ua, REPS), median(k, REPS),
 			    cpu_caveat(msg, sizeof(msg), what, uac, kc));
+	bench_kernel_variant("memfd read, fault-around");
 out:
 	umm_object_put(obj);
 	close(fd);
@@ -537,12 +545,13 @@ static void bench_bandwidth(struct umm_mm *mm)
 	}
 	bench_report_caveat("pointer read bandwidth (per 4 KiB page)", median(u, REPS), median(k, REPS),
 			    "kernel side: the same loop over anonymous memory (4 KiB pages); no faults on either side");
+	bench_kernel_variant("plain memory");
 	umm_host_detach(mm, base);
 	umm_munmap(mm, a, len);
 	munmap(plain, len);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct umm_system *sys;
 	struct umm_mm *mm;
@@ -550,6 +559,9 @@ int main(void)
 	void *anchor_base;
 	int err;
 
+	bench_init(argc, argv, "host MMU: faults through plain pointers into usermm memory (anonymous, "
+		   "shmem, present pages with fault-around) beside the kernel's first-touch faults, "
+		   "userfaultfd and a bare SIGSEGV+mmap handler; pointer bandwidth");
 	bench_machine_line();
 	printf("# median of %d repetitions; ns per page over batches of %lu pages; fresh mappings "
 	       "in a warm usermm system (phys %lu MiB)\n", REPS, PAGES, PHYS_BYTES >> 20);
