@@ -156,7 +156,7 @@ static void reset_descriptor(struct page *page, int refcount)
 /* check_free_state - debug: a frame being freed must be in no other role. */
 static void check_free_state(struct page *page)
 {
-	unsigned long bad = (1UL << PG_locked) | (1UL << PG_lru) | (1UL << PG_buddy) |
+	unsigned long bad = (1UL << PG_locked) | (1UL << PG_lru) | (1UL << PG_lru_batch) | (1UL << PG_buddy) |
 			    (1UL << PG_reserved) | (1UL << PG_writeback);
 
 	VM_BUG_ON(atomic_load(&page->flags) & bad);
@@ -577,7 +577,10 @@ static struct page *alloc_slowpath(struct phys_mem *phys, gfp_t gfp, unsigned in
 	if (page || !direct_reclaim(phys, gfp, order))
 		return page;
 	drain_all_pages(phys);
-	return get_page_from_freelist(phys, gfp, order);
+	page = get_page_from_freelist(phys, gfp, order);
+	if (!page)
+		atomic_fetch_add(&phys->stat.oom, 1);   /* reclaim ran and did not help */
+	return page;
 }
 
 /**
@@ -683,19 +686,31 @@ void free_pages(struct page *page, unsigned int order)
  *
  * A count of 1 read here is the caller's own reference: nobody else holds
  * one, so nobody may take one (get_page() needs a reference or a lock on
- * a structure that holds one; there are no speculative references), and
- * the frame is freed without the atomic decrement.  The acquire load pairs
- * with the release decrement of the previous last-but-one holder.
+ * a structure that holds one), and the frame is freed without the atomic
+ * decrement.  The one speculative reference is reclaim's: it isolates a
+ * page from an LRU list with get_page_unless_zero under the LRU lock, so
+ * a page with PG_lru or PG_lru_batch is always decremented atomically,
+ * and when its last reference goes the release hook (vmscan.c) takes it
+ * off its list or batch before the frame is freed.  The acquire load
+ * pairs with the release decrement of the previous last-but-one holder.
  *
- * Takes no lock unless it frees the frame (see free_pages()).
+ * Takes no lock unless it frees the frame (see free_pages()); freeing an
+ * LRU page takes the LRU locks (leaves) through the release hook.
  */
 void put_page(struct page *page)
 {
+	const uint32_t on_lru = (1U << PG_lru) | (1U << PG_lru_batch);
 	int old;
 
 	if (PageReserved(page))
 		return;
-	if (atomic_load_explicit(&page->_refcount, memory_order_acquire) == 1)
+	/*
+	 * A page on an LRU list (or in an LRU batch) can gain a reference
+	 * from reclaim's isolation (get_page_unless_zero under the LRU
+	 * lock), so its count is always decremented atomically.
+	 */
+	if (!(atomic_load_explicit(&page->flags, memory_order_acquire) & on_lru) &&
+	    atomic_load_explicit(&page->_refcount, memory_order_acquire) == 1)
 		old = 1;
 	else
 		old = atomic_fetch_sub_explicit(&page->_refcount, 1, memory_order_acq_rel);
@@ -703,7 +718,14 @@ void put_page(struct page *page)
 	if (old != 1)
 		return;
 	VM_BUG_ON(page_mapcount(page) != 0);
-	VM_BUG_ON(PageLRU(page) || PageLocked(page));
+	if (atomic_load_explicit(&page->flags, memory_order_acquire) & on_lru) {
+		void (*release)(void *, struct page *) =
+			(void (*)(void *, struct page *))load_ptr((void *const *)&page_to_phys(page)->lru_release);
+
+		if (release)
+			release(load_ptr(&page_to_phys(page)->reclaim_arg), page);
+	}
+	VM_BUG_ON(PageLRU(page) || PageLRUBatch(page) || PageLocked(page));
 	free_pages(page, 0);
 }
 
@@ -826,6 +848,18 @@ void phys_set_reclaim_hook(struct phys_mem *phys, reclaim_hook_t fn, void (*wake
 }
 
 /**
+ * phys_set_release_hook - register the function put_page() calls when it
+ * frees a frame that is on an LRU list or in an LRU batch (PG_lru or
+ * PG_lru_batch), with the reclaim hook's argument, before the frame goes
+ * back to the allocator; it must take the page off.  NULL: none.  Called
+ * with the page's last reference gone and no allocator lock held.
+ */
+void phys_set_release_hook(struct phys_mem *phys, void (*fn)(void *arg, struct page *page))
+{
+	__atomic_store_n((void **)&phys->lru_release, (void *)fn, __ATOMIC_RELEASE);
+}
+
+/**
  * phys_get_stats - a snapshot of the arena's counters.
  * @phys: the arena
  * @st: filled in
@@ -864,6 +898,7 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	st->alloc_failures = atomic_load(&phys->stat.failures);
 	st->reclaim_calls = atomic_load(&phys->stat.reclaim_calls);
 	st->kswapd_wakeups = atomic_load(&phys->stat.kswapd_wakeups);
+	st->oom = atomic_load(&phys->stat.oom);
 	st->populated_bytes = atomic_load(&phys->populated_bytes);
 	st->released_bytes = atomic_load(&phys->released_bytes);
 	st->populate_ns = atomic_load(&phys->populate_ns);

@@ -36,7 +36,10 @@
  * anon_vma->lock (vma.c), so a walker holding either sees stable vma
  * ranges; walks take anon_vma->lock or i_mmap_lock, then each mm's
  * page_table_lock (they have no mmap_lock; it keeps the tables), then the
- * pte table lock (a trylock unless RMAP_WALK_WAIT).  sys->anon_vma_lock
+ * pte table lock (a trylock unless RMAP_WALK_WAIT).  With
+ * RMAP_WALK_TRYLOCK (reclaim's walks) anon_vma->lock and i_mmap_lock are
+ * trylocked too, and a busy one skips the whole walk: reclaim may run in
+ * a thread that allocates while it holds one of them.  sys->anon_vma_lock
  * is taken alone.  The fault path's hooks take none of these.
  */
 #include <errno.h>
@@ -282,7 +285,15 @@ int object_rmap_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int 
 		}
 		av->refcount++;
 		pthread_mutex_unlock(&sys->anon_vma_lock);
-		anon_vma_lock(av);
+		if (flags & RMAP_WALK_TRYLOCK) {
+			if (pthread_mutex_trylock(&av->lock)) {
+				anon_vma_put(av);
+				return page_mapcount(page) ? page_mapcount(page) : 1;
+			}
+			lockdep_acquire(&av->lock, LOCK_ANON_VMA, 0, LOCKDEP_TRYLOCK);
+		} else {
+			anon_vma_lock(av);
+		}
 		list_for_each_entry(vma, &av->head, anon_vma_link) {
 			walk_vma(page, vma, &ow);
 			if (ow.stop || !page_mapped(page))
@@ -295,7 +306,13 @@ int object_rmap_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int 
 
 		struct file_walk fw = { .page = page, .ow = &ow };
 
-		i_mmap_lock_write(obj);
+		if (flags & RMAP_WALK_TRYLOCK) {
+			if (pthread_mutex_trylock(&obj->i_mmap_lock))
+				return page_mapcount(page) ? page_mapcount(page) : 1;
+			lockdep_acquire(&obj->i_mmap_lock, LOCK_I_MMAP, 0, LOCKDEP_TRYLOCK);
+		} else {
+			i_mmap_lock_write(obj);
+		}
 		(void)i_mmap_tree_foreach(obj, page->index, page->index, walk_linear_vma, &fw);
 		if (obj->i_mmap_nonlinear && !ow.stop) {
 			list_for_each_entry(vma, &obj->i_mmap, obj_link) {

@@ -26,6 +26,7 @@
 #include "tlb.h"
 #include "rmap.h"
 #include "io.h"
+#include "vmscan.h"
 
 #define DEFAULT_PHYS_BYTES (256UL << 20)
 #define DEFAULT_READAHEAD_MAX (512UL << 10)
@@ -172,6 +173,9 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	err = io_backend_create(sys);
 	if (err)
 		goto err_rmap;
+	err = vmscan_init(sys);
+	if (err)
+		goto err_io;
 	pthread_mutex_init(&sys->mm_list_lock, NULL);
 	INIT_LIST_HEAD(&sys->mm_list);
 	sys->unmap_mapping_range = unmap_mapping_range;
@@ -179,6 +183,8 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	*out = sys;
 	return 0;
 
+err_io:
+	io_backend_destroy(sys);
 err_rmap:
 	rmap_system_destroy(sys);
 err_caches:
@@ -210,6 +216,7 @@ int umm_system_destroy(struct umm_system *sys)
 			nr_mms, atomic_load(&sys->nr_objects));
 		return -EBUSY;
 	}
+	vmscan_destroy(sys);
 	io_backend_destroy(sys);
 	if (rmap_system_destroy(sys))
 		pr_warn(NULL, "reverse-map structures leaked at system destroy");
@@ -291,6 +298,7 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 		st->io_hist[i] = atomic_load(&sys->io_hist[i]);
 	st->rmap = sys->cfg.rmap;
 	rmap_get_stats(sys, &st->nr_reverse_maps, &st->rmap_bytes);
+	vmscan_get_stats(sys, st);
 	return 0;
 }
 
