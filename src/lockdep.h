@@ -99,6 +99,15 @@ enum lock_class {
 	NR_LOCK_CLASSES
 };
 
+/*
+ * rmap_locks_held - how many anon_vma->lock and i_mmap_lock this thread
+ * holds, kept by their lock helpers in every build (rmap.c).  Reclaim may
+ * run inside an allocation made under one of them: its walks
+ * (RMAP_WALK_TRYLOCK, rmap.h) block on those locks only when this is 0,
+ * and only trylock them otherwise.
+ */
+extern __thread unsigned int rmap_locks_held;
+
 /* The subclass for the second lock of a class held at once. */
 #define SINGLE_DEPTH_NESTING 1
 

@@ -57,8 +57,9 @@
  * Watermarks: an allocation that would leave fewer than wmark[MIN] frames
  * free (GFP_ATOMIC: half of it) fails its fast attempt; the slow path
  * drains every cache (frames may be stranded in other threads' caches),
- * calls the reclaim hook once, retries, and returns NULL if that did not
- * help.  An allocation that takes nr_free from wmark[LOW] or above to
+ * calls the reclaim hook, retries, and returns NULL if the hook freed
+ * nothing (or MAX_RECLAIM_RETRIES calls that freed frames all lost them
+ * to other threads): an OOM event.  An allocation that takes nr_free from wmark[LOW] or above to
  * below it wakes kswapd (once per crossing, not on every allocation while
  * low); the slow path wakes it as well.  The direct reclaim hook is never
  * re-entered from an allocation it makes itself.
@@ -101,6 +102,7 @@
 #define PCP_HIGH_DEFAULT 64
 #define PCP_BATCH_DEFAULT 16
 #define CACHELINE        64
+#define MAX_RECLAIM_RETRIES 16  /* direct reclaims of one allocation that free frames others take */
 
 static _Atomic uint64_t next_phys_id = 1;
 
@@ -547,37 +549,50 @@ static struct page *get_page_from_freelist(struct phys_mem *phys, gfp_t gfp, uns
 	return page;
 }
 
-/* direct_reclaim - call the reclaim hook once.  True if it was called. */
-static bool direct_reclaim(struct phys_mem *phys, gfp_t gfp, unsigned int order)
+/* direct_reclaim - call the reclaim hook once.  Frames it freed, or -1 if it was not called. */
+static long direct_reclaim(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 {
 	reclaim_hook_t hook = (reclaim_hook_t)load_ptr((void *const *)&phys->reclaim);
 	long wanted = 1L << order;
 	long free_now = atomic_load(&phys->nr_free);
 
+	long freed;
+
 	if (!hook || (gfp & (GFP_NORECLAIM | GFP_ATOMIC)) || in_direct_reclaim)
-		return false;
+		return -1;
 	if (free_now < (long)phys->wmark[WMARK_HIGH])
 		wanted += (long)phys->wmark[WMARK_HIGH] - free_now;
 	atomic_fetch_add(&phys->stat.reclaim_calls, 1);
 	in_direct_reclaim = true;
-	hook(load_ptr(&phys->reclaim_arg), (unsigned long)wanted, gfp);
+	freed = hook(load_ptr(&phys->reclaim_arg), (unsigned long)wanted, gfp);
 	in_direct_reclaim = false;
-	return true;
+	return freed > 0 ? freed : 0;
 }
 
-/* alloc_slowpath - the fast attempt failed: drain caches, reclaim, retry. */
+/*
+ * alloc_slowpath - the fast attempt failed: drain caches, reclaim, retry.
+ * Reclaim is called again while it frees frames that other allocating
+ * threads take first, up to MAX_RECLAIM_RETRIES times; a call that frees
+ * nothing ends it (an OOM event).
+ */
 static struct page *alloc_slowpath(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 {
 	struct page *page;
+	long freed;
 
 	if (atomic_load(&phys->nr_free) < (long)phys->wmark[WMARK_LOW])
 		wakeup_kswapd(phys);
 	drain_all_pages(phys);
 	page = get_page_from_freelist(phys, gfp, order);
-	if (page || !direct_reclaim(phys, gfp, order))
-		return page;
-	drain_all_pages(phys);
-	page = get_page_from_freelist(phys, gfp, order);
+	for (int tries = 0; !page && tries < MAX_RECLAIM_RETRIES; tries++) {
+		freed = direct_reclaim(phys, gfp, order);
+		if (freed < 0)
+			return NULL;                    /* no reclaim for this allocation */
+		drain_all_pages(phys);
+		page = get_page_from_freelist(phys, gfp, order);
+		if (!freed)
+			break;
+	}
 	if (!page)
 		atomic_fetch_add(&phys->stat.oom, 1);   /* reclaim ran and did not help */
 	return page;

@@ -43,6 +43,8 @@
 #include "mlock.h"
 #include "vmscan.h"
 
+__thread unsigned int rmap_locks_held;
+
 /**
  * page_add_new_anon_rmap - first mapping of a freshly allocated anon page:
  * mark it anonymous, record its index, mapcount 1, count it in nr_anon;
@@ -286,13 +288,14 @@ int try_to_unmap(struct page *page, pte_t swp_pte)
 		/*
 		 * Pte chains give no vma: whether a pte sits in a nonlinear
 		 * window (and must become a file pte) is found on the object's
-		 * vma list, under its i_mmap_lock (trylocked, as reclaim's walks).
+		 * vma list, under its i_mmap_lock (as RMAP_WALK_TRYLOCK takes it).
 		 */
 		struct umm_object *obj = page->mapping;
 
-		if (pthread_mutex_trylock(&obj->i_mmap_lock))
+		if (!rmap_locks_held)
+			i_mmap_lock_write(obj);
+		else if (!i_mmap_trylock_write(obj))
 			return SWAP_AGAIN;
-		lockdep_acquire(&obj->i_mmap_lock, LOCK_I_MMAP, 0, LOCKDEP_TRYLOCK);
 		uw.nonlinear_obj = obj->i_mmap_nonlinear ? obj : NULL;
 		busy = rmap_walk(page, unmap_one, &uw, RMAP_WALK_TRYLOCK);
 		i_mmap_unlock_write(obj);

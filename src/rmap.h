@@ -162,8 +162,9 @@ typedef int (*rmap_one_fn)(struct page *page, const struct rmap_pte *rp, void *a
 
 /* rmap_walk flags */
 #define RMAP_WALK_WAIT 0x1   /* wait for busy pte table locks instead of skipping those ptes */
-#define RMAP_WALK_TRYLOCK 0x2 /* object scheme: trylock anon_vma->lock / i_mmap_lock too; a
-                                busy one skips the walk (counted as the page's map count) */
+#define RMAP_WALK_TRYLOCK 0x2 /* reclaim: a thread holding an anon_vma->lock or i_mmap_lock
+                                (rmap_locks_held) only trylocks them; a busy one skips the
+                                walk (counted as the page's map count) */
 
 /*
  * rmap_walk - call fn for every pte that maps page, with that pte's

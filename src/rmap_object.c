@@ -37,9 +37,10 @@
  * ranges; walks take anon_vma->lock or i_mmap_lock, then each mm's
  * page_table_lock (they have no mmap_lock; it keeps the tables), then the
  * pte table lock (a trylock unless RMAP_WALK_WAIT).  With
- * RMAP_WALK_TRYLOCK (reclaim's walks) anon_vma->lock and i_mmap_lock are
- * trylocked too, and a busy one skips the whole walk: reclaim may run in
- * a thread that allocates while it holds one of them.  sys->anon_vma_lock
+ * RMAP_WALK_TRYLOCK (reclaim's walks), a thread that already holds an
+ * anon_vma->lock or i_mmap_lock (rmap_locks_held: reclaim inside an
+ * allocation made under one) only trylocks them, and a busy one skips
+ * the whole walk.  sys->anon_vma_lock
  * is taken alone.  The fault path's hooks take none of these.
  */
 #include <errno.h>
@@ -53,11 +54,13 @@ void anon_vma_lock(struct anon_vma *av)
 {
 	lockdep_acquire(&av->lock, LOCK_ANON_VMA, 0, 0);
 	pthread_mutex_lock(&av->lock);
+	rmap_locks_held++;
 }
 
 /** anon_vma_unlock - release av->lock. */
 void anon_vma_unlock(struct anon_vma *av)
 {
+	rmap_locks_held--;
 	pthread_mutex_unlock(&av->lock);
 	lockdep_release(&av->lock);
 }
@@ -285,12 +288,13 @@ int object_rmap_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int 
 		}
 		av->refcount++;
 		pthread_mutex_unlock(&sys->anon_vma_lock);
-		if (flags & RMAP_WALK_TRYLOCK) {
+		if ((flags & RMAP_WALK_TRYLOCK) && rmap_locks_held) {
 			if (pthread_mutex_trylock(&av->lock)) {
 				anon_vma_put(av);
 				return page_mapcount(page) ? page_mapcount(page) : 1;
 			}
 			lockdep_acquire(&av->lock, LOCK_ANON_VMA, 0, LOCKDEP_TRYLOCK);
+			rmap_locks_held++;
 		} else {
 			anon_vma_lock(av);
 		}
@@ -306,10 +310,9 @@ int object_rmap_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int 
 
 		struct file_walk fw = { .page = page, .ow = &ow };
 
-		if (flags & RMAP_WALK_TRYLOCK) {
-			if (pthread_mutex_trylock(&obj->i_mmap_lock))
+		if ((flags & RMAP_WALK_TRYLOCK) && rmap_locks_held) {
+			if (!i_mmap_trylock_write(obj))
 				return page_mapcount(page) ? page_mapcount(page) : 1;
-			lockdep_acquire(&obj->i_mmap_lock, LOCK_I_MMAP, 0, LOCKDEP_TRYLOCK);
 		} else {
 			i_mmap_lock_write(obj);
 		}

@@ -122,6 +122,8 @@ struct lruvec {
 	pthread_mutex_t kswapd_lock;         /* kswapd_wake, kswapd_stop */
 	pthread_cond_t kswapd_wait;
 	bool kswapd_wake, kswapd_stop, kswapd_started;
+	bool kswapd_off;                     /* tests: wake-ups ignored (vmscan_set_kswapd) */
+	bool kswapd_busy;                    /* reclaiming (between wake-up and sleep) */
 	pthread_t kswapd;
 
 	_Atomic unsigned long pgscan, pgsteal, pgactivate, pgdeactivate, pgwriteback;
@@ -635,8 +637,29 @@ static void wakeup_kswapd_hook(void *arg)
 	struct lruvec *lv = lruvec_of(arg);
 
 	pthread_mutex_lock(&lv->kswapd_lock);
-	lv->kswapd_wake = true;
-	pthread_cond_signal(&lv->kswapd_wait);
+	if (!lv->kswapd_off) {
+		lv->kswapd_wake = true;
+		pthread_cond_broadcast(&lv->kswapd_wait);
+	}
+	pthread_mutex_unlock(&lv->kswapd_lock);
+}
+
+/**
+ * vmscan_set_kswapd - tests: let kswapd answer wake-ups (on) or ignore
+ * them (off: only direct reclaim frees frames; returns once kswapd is
+ * asleep, so the system is quiet for umm_system_check).  Takes
+ * kswapd_lock.
+ */
+void vmscan_set_kswapd(struct umm_system *sys, bool on)
+{
+	struct lruvec *lv = lruvec_of(sys);
+
+	if (!lv)
+		return;
+	pthread_mutex_lock(&lv->kswapd_lock);
+	lv->kswapd_off = !on;
+	while (!on && lv->kswapd_busy)
+		pthread_cond_wait(&lv->kswapd_wait, &lv->kswapd_lock);
 	pthread_mutex_unlock(&lv->kswapd_lock);
 }
 
@@ -676,9 +699,12 @@ static void *kswapd(void *arg)
 		if (lv->kswapd_stop)
 			break;
 		lv->kswapd_wake = false;
+		lv->kswapd_busy = true;
 		pthread_mutex_unlock(&lv->kswapd_lock);
 		balance(sys);
 		pthread_mutex_lock(&lv->kswapd_lock);
+		lv->kswapd_busy = false;
+		pthread_cond_broadcast(&lv->kswapd_wait);   /* vmscan_set_kswapd waits for this */
 	}
 	pthread_mutex_unlock(&lv->kswapd_lock);
 	return NULL;
@@ -736,7 +762,7 @@ void vmscan_destroy(struct umm_system *sys)
 	phys_set_reclaim_hook(sys->phys, NULL, NULL, NULL);
 	pthread_mutex_lock(&lv->kswapd_lock);
 	lv->kswapd_stop = true;
-	pthread_cond_signal(&lv->kswapd_wait);
+	pthread_cond_broadcast(&lv->kswapd_wait);
 	pthread_mutex_unlock(&lv->kswapd_lock);
 	if (lv->kswapd_started)
 		pthread_join(lv->kswapd, NULL);

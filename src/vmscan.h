@@ -80,6 +80,14 @@ void deactivate_page(struct umm_system *sys, struct page *page);
  */
 bool reclaim_page(struct umm_system *sys, struct page *page);
 
+/*
+ * vmscan_set_kswapd - for tests: on (the default), kswapd answers the
+ * allocator's wake-ups; off, it ignores them and only direct reclaim
+ * frees frames, and the call returns once kswapd is asleep.  Takes
+ * kswapd_lock.
+ */
+void vmscan_set_kswapd(struct umm_system *sys, bool on);
+
 /* vmscan_get_stats - fill the reclaim block of umm_sys_stats.  Takes the LRU lock. */
 void vmscan_get_stats(struct umm_system *sys, struct umm_sys_stats *st);
 
