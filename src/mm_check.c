@@ -172,7 +172,8 @@ int mm_check_locked(struct umm_mm *mm)
 
 /**
  * umm_mm_check - the invariant check of <usermm/debug.h>.  Takes mmap_lock
- * for read.  0, -EINVAL or -EUCLEAN.
+ * for read, then sys->reclaim_check_lock for write (no reclaim pass
+ * unmaps pages meanwhile).  0, -EINVAL or -EUCLEAN.
  */
 int umm_mm_check(struct umm_mm *mm)
 {
@@ -181,20 +182,29 @@ int umm_mm_check(struct umm_mm *mm)
 	if (!mm)
 		return -EINVAL;
 	mmap_read_lock(mm);
+	pthread_rwlock_wrlock(&mm->sys->reclaim_check_lock);
 	err = mm_check_locked(mm);
+	pthread_rwlock_unlock(&mm->sys->reclaim_check_lock);
 	mmap_read_unlock(mm);
 	return err;
 }
 
 /**
  * mm_debug_check - abort if the system runs debug checks and mm is broken.
- * mmap_lock held by the caller.
+ * mmap_lock held by the caller; takes sys->reclaim_check_lock for write
+ * (no reclaim pass runs during the check).
  */
 void mm_debug_check(struct umm_mm *mm)
 {
+	int err;
+
 	if (!system_debug_checks(mm->sys))
 		return;
-	if (mm_check_locked(mm))
+	/* reclaim unmaps pages of any mm without its mmap_lock: hold it off */
+	pthread_rwlock_wrlock(&mm->sys->reclaim_check_lock);
+	err = mm_check_locked(mm);
+	pthread_rwlock_unlock(&mm->sys->reclaim_check_lock);
+	if (err)
 		umm_bug(__FILE__, __LINE__, "address-space invariant check failed");
 }
 
@@ -265,6 +275,7 @@ int umm_system_check(struct umm_system *sys)
 	counts = calloc(phys->nr_frames, sizeof(*counts));
 	if (!counts)
 		return -ENOMEM;
+	pthread_rwlock_wrlock(&sys->reclaim_check_lock);   /* kswapd's passes wait */
 	mm_list_lock(sys);
 	/* list_for_each, not _entry: struct umm_mm is 64-byte aligned, the head is not */
 	list_for_each(pos, &sys->mm_list) {
@@ -277,6 +288,7 @@ int umm_system_check(struct umm_system *sys)
 		mmap_read_unlock(mm);
 	}
 	mm_list_unlock(sys);
+	pthread_rwlock_unlock(&sys->reclaim_check_lock);
 	for (unsigned long pfn = 0; pfn < phys->nr_frames; pfn++) {
 		struct page *page = pfn_to_page(phys, pfn);
 

@@ -87,6 +87,13 @@
  * Locks (the order of the library is in lockdep.h; these are leaves):
  *   batch lock (lru_pvec.lock) -> LRU lock (lruvec.lock)
  *   kswapd_lock (kswapd's sleep and wake-up), taken alone.
+ * And sys->reclaim_check_lock: a reclaim pass (and reclaim_page) holds
+ * it for read around everything it does (page locks, rmap walks,
+ * writeback); the invariant checks (mm_check.c) take it for write, the
+ * per-mm ones with an mmap_lock held, so they never see a pte and its
+ * RSS counter half changed by a reclaimer that holds no mmap_lock.  A
+ * reclaimer never waits for an mmap_lock, so this cannot deadlock; its
+ * cost is one uncontended read lock per pass.
  * Neither batch nor LRU lock is held across anything but list and flag
  * updates: no page lock, no rmap walk, no I/O, no put_page.
  */
@@ -586,6 +593,7 @@ static void shrink_lists(struct umm_system *sys, struct scan_control *sc)
 	struct lruvec *lv = lruvec_of(sys);
 	unsigned long budget;
 
+	pthread_rwlock_rdlock(&sys->reclaim_check_lock);
 	lru_add_drain_all(sys);
 	rescue_unevictable(lv);
 	budget = 2 * lru_pages(lv, sc->may_swap) + SCAN_BATCH;
@@ -603,6 +611,7 @@ static void shrink_lists(struct umm_system *sys, struct scan_control *sc)
 		if (sc->nr_scanned == before)
 			break;          /* lists empty, or every page busy being freed */
 	}
+	pthread_rwlock_unlock(&sys->reclaim_check_lock);
 }
 
 /**
@@ -683,7 +692,12 @@ static void balance(struct umm_system *sys)
 		if (!sc.nr_reclaimed || stop)
 			break;
 	}
-	/* the frames it freed sit in this thread's cache: give them to everyone */
+	/*
+	 * The frames it freed sit in this thread's cache, and the pte-chain
+	 * blocks it freed in its slab magazine: give them to everyone.
+	 */
+	if (sys->pte_chain_cache)
+		kmem_cache_drain_local(sys->pte_chain_cache);
 	drain_local_pages(sys->phys);
 }
 
@@ -729,10 +743,12 @@ int vmscan_init(struct umm_system *sys)
 		pthread_mutex_init(&lv->pvec[i].lock, NULL);
 	pthread_mutex_init(&lv->kswapd_lock, NULL);
 	pthread_cond_init(&lv->kswapd_wait, NULL);
+	pthread_rwlock_init(&sys->reclaim_check_lock, NULL);
 	sys->lruvec = lv;
 	err = pthread_create(&lv->kswapd, NULL, kswapd, sys);
 	if (err) {
 		sys->lruvec = NULL;
+		pthread_rwlock_destroy(&sys->reclaim_check_lock);
 		pthread_cond_destroy(&lv->kswapd_wait);
 		pthread_mutex_destroy(&lv->kswapd_lock);
 		for (int i = 0; i < NR_SLOT_STRIPES; i++)
@@ -775,6 +791,7 @@ void vmscan_destroy(struct umm_system *sys)
 			del_page_from_lru_locked(lv, page);
 	}
 	sys->lruvec = NULL;
+	pthread_rwlock_destroy(&sys->reclaim_check_lock);
 	pthread_cond_destroy(&lv->kswapd_wait);
 	pthread_mutex_destroy(&lv->kswapd_lock);
 	for (int i = 0; i < NR_SLOT_STRIPES; i++)
@@ -839,7 +856,9 @@ bool reclaim_page(struct umm_system *sys, struct page *page)
 	if (!isolated)
 		return false;
 	atomic_fetch_add(&lv->pgscan, 1);
+	pthread_rwlock_rdlock(&sys->reclaim_check_lock);
 	fate = shrink_page(sys, page, &sc);
+	pthread_rwlock_unlock(&sys->reclaim_check_lock);
 	if (fate == PAGE_FREED) {
 		atomic_fetch_add(&lv->pgsteal, 1);
 		return true;

@@ -47,7 +47,9 @@
  * writes never touch bytes past end-of-file (they are clipped), because
  * what such bytes read back as is not part of the contract.
  *
- * Usage: test_model [seed [steps]].  Without arguments several seeds run;
+ * Usage: test_model [seed [steps [phys_mb]]].  Without arguments several
+ * seeds run in 64 MiB, then two in 3 MiB, where reclaim evicts page-cache
+ * pages under the model;
  * UMM_MODEL_STEPS scales the steps per seed, UMM_MODEL_VERBOSE=1 prints
  * every operation, UMM_MODEL_FULL=N verifies everything every N steps.
  */
@@ -66,6 +68,8 @@
 #define NR_FILES      3
 #define NR_OBJS       (NR_FILES + 1)        /* 3 files and one shmem object */
 #define OBJ_MAX_BYTES (1UL << 20)
+#define DEFAULT_PHYS_MB 64UL
+#define SMALL_PHYS_MB 3UL                   /* the objects alone are 4 MiB: reclaim must run */
 #define MAX_MAP_PAGES 32
 #define MAX_MM_PAGES  3000                  /* prefer unmapping beyond this */
 
@@ -1720,10 +1724,18 @@ static void run_step(void)
 			check_mm(m);
 }
 
-static void run_seed(uint64_t seed, long steps, int full_every)
+/*
+ * run_seed - one random run in a system of phys_mb MiB.  The usual 64 MiB
+ * never fills; SMALL_PHYS_MB makes the run's page-cache pages compete
+ * for memory, so reclaim evicts them (checked: pgsteal > 0) and every
+ * later access must still see the model's bytes.  (Anonymous and shmem
+ * pages cannot be reclaimed without swap: the seeds of the small runs
+ * are ones whose anonymous memory fits.)
+ */
+static void run_seed(uint64_t seed, long steps, int full_every, unsigned long phys_mb)
 {
 	/* both reverse-map schemes, alternating by seed */
-	struct umm_config cfg = { .phys_bytes = 64UL << 20, .debug_checks = 1,
+	struct umm_config cfg = { .phys_bytes = phys_mb << 20, .debug_checks = 1,
 				  .rmap = seed & 1 ? UMM_RMAP_OBJECT : UMM_RMAP_PTE_CHAIN };
 	struct umm_sys_stats st0, st;
 	struct umm_mm *mm = NULL;
@@ -1732,8 +1744,8 @@ static void run_seed(uint64_t seed, long steps, int full_every)
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
 	trace_n = 0;
 	cur_step = -1;
-	fprintf(stderr, "test_model: seed %" PRIu64 ", %ld steps, %s rmap\n", seed, steps,
-		seed & 1 ? "object" : "pte-chain");
+	fprintf(stderr, "test_model: seed %" PRIu64 ", %ld steps, %s rmap, %lu MiB\n", seed, steps,
+		seed & 1 ? "object" : "pte-chain", phys_mb);
 	set_op("setup");
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
 	test_warm_up(sys);
@@ -1787,6 +1799,10 @@ static void run_seed(uint64_t seed, long steps, int full_every)
 		     "pgtable %lu (baseline %lu), slab %lu (baseline %lu)",
 		     st.free_frames, st0.free_frames, st.anon_pages, st.pagecache_pages,
 		     st.pgtable_pages, st0.pgtable_pages, st.slab_pages, st0.slab_pages);
+	test_checks++;
+	if (phys_mb == SMALL_PHYS_MB && !st.pgsteal)
+		FAIL("a %lu MiB run reclaimed nothing", phys_mb);
+	fprintf(stderr, "  reclaim: %lu pages scanned, %lu evicted\n", st.pgscan, st.pgsteal);
 	umm_system_destroy(sys);
 	sys = NULL;
 	fprintf(stderr, "  seen:");
@@ -1816,13 +1832,17 @@ int main(int argc, char **argv)
 	if (argc > 2)
 		steps = atol(argv[2]);
 	if (argc > 1) {
-		run_seed(strtoull(argv[1], NULL, 0), steps, full_every);
+		run_seed(strtoull(argv[1], NULL, 0), steps, full_every,
+			 argc > 3 ? strtoul(argv[3], NULL, 0) : DEFAULT_PHYS_MB);
 	} else {
 		/* fixed seeds keep `make check` deterministic; UMM_MODEL_RANDOM=1 explores */
 		uint64_t base = getenv("UMM_MODEL_RANDOM") ? (uint64_t)time(NULL) : 1;
 
 		for (int i = 0; i < 5; i++)
-			run_seed(base + (uint64_t)i, steps, full_every);
+			run_seed(base + (uint64_t)i, steps, full_every, DEFAULT_PHYS_MB);
+		/* small memory, one seed per reverse-map scheme: reclaim runs under the model */
+		for (uint64_t seed = 1; seed <= 2; seed++)
+			run_seed(seed, steps, full_every, SMALL_PHYS_MB);
 	}
 	return test_summary("test_model");
 }
