@@ -58,8 +58,9 @@
  * copy and leaves the file pte: the next access shows the file page again,
  * as for a linear private mapping.  A later remap over a page that holds a
  * private copy discards the copy (its contents are lost, as with munmap)
- * and the page then shows the new offset.  Reclaim does not exist yet;
- * when it swaps such a copy out it must keep that record.
+ * and the page then shows the new offset.  Reclaim does not evict
+ * anonymous pages yet (no swap); when it swaps such a copy out it must
+ * keep that record.
  *
  * Locks (order in lockdep.h): mmap_lock for write for the whole call
  * (the VMA's flags change; VM_NONLINEAR is set under the object's

@@ -39,11 +39,18 @@
  *   7 LOCK_TREE        obj->tree_lock (percpu_rwsem.h): the object's page
  *                      cache (radix tree); read to look up, write to
  *                      insert or delete pages.
+ *     (reclaim)        sys->reclaim_check_lock (vmscan.c): a reclaim pass
+ *                      holds it for read around its page locks, rmap walks
+ *                      and writeback; the invariant checks take it for
+ *                      write (per mm: with mmap_lock held).  Not seen by
+ *                      the checker.
  *     (leaves)         soft-TLB flush log and registry locks, slab cache
  *                      locks, per-thread page caches, zone lock, an
  *                      object's readahead lock (obj->ra.lock), the I/O
  *                      backend's queue and ring locks and the prepage
- *                      trackers' locks (io.c, io_uring.c): taken last and
+ *                      trackers' locks (io.c, io_uring.c), the LRU batch
+ *                      locks -> the LRU lock and kswapd_lock (vmscan.c):
+ *                      taken last and
  *                      alone; not seen by the checker.  (A read in flight
  *                      holds its pages' locks, taken by the submitter and
  *                      released by the I/O completion thread.)  Among

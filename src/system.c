@@ -6,10 +6,12 @@
  * A system is: the physical arena (arena.c, page_alloc.c) and the thread
  * that gives long-free blocks of it back to the host (page_reporting.c,
  * unless release_ms is -1), the slab caches for
- * struct umm_mm and struct vm_area_struct, the shared zero page, and the
- * list of live address spaces.  Upper layers install their hooks here
- * (unmap_mapping_range for truncate) so lower layers never call upwards
- * by name.
+ * struct umm_mm and struct vm_area_struct, the shared zero page, the
+ * list of live address spaces, and reclaim (vmscan.c: the LRU lists and
+ * the kswapd thread, started here and stopped first at destroy).  Upper
+ * layers install their hooks here (unmap_mapping_range for truncate;
+ * vmscan_init the allocator's reclaim, kswapd and release hooks) so
+ * lower layers never call upwards by name.
  *
  * Locks (order in lockdep.h): sys->mm_list_lock, taken alone here.
  * umm_system_check (mm_check.c) holds it while it takes, for each mm in
