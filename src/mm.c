@@ -172,6 +172,7 @@ int umm_mm_stats(struct umm_mm *mm, struct umm_mm_stats *st)
 	st->rss_anon = (unsigned long)get_mm_counter(mm, MM_ANONPAGES);
 	st->rss_file = (unsigned long)get_mm_counter(mm, MM_FILEPAGES);
 	st->rss_shmem = (unsigned long)get_mm_counter(mm, MM_SHMEMPAGES);
+	st->swap_ents = (unsigned long)get_mm_counter(mm, MM_SWAPENTS);
 	st->minor_faults = get_mm_event(mm, MM_MIN_FLT);
 	st->major_faults = get_mm_event(mm, MM_MAJ_FLT);
 	st->cow_faults = get_mm_event(mm, MM_COW_FLT);

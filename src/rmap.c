@@ -37,6 +37,7 @@
 #include "filemap.h"
 #include "memory.h"
 #include "tlb.h"
+#include "swap.h"
 
 /**
  * page_add_new_anon_rmap - first mapping of a freshly allocated anon page:
@@ -202,6 +203,7 @@ int page_referenced(struct page *page)
 struct unmap_walk {
 	pte_t swp_pte;
 	bool mlocked;
+	bool bad_entry;         /* swap_duplicate refused the entry */
 };
 
 static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
@@ -213,6 +215,11 @@ static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
 		uw->mlocked = true;
 		return RMAP_STOP;
 	}
+	/* the swap pte about to be written holds the slot (swap.h) */
+	if (PageAnon(page) && swap_duplicate(rp->mm->sys, pte_to_swp_entry(uw->swp_pte))) {
+		uw->bad_entry = true;
+		return RMAP_STOP;
+	}
 	pte = ptep_get_and_clear(rp->mm, rp->address, rp->ptep);
 	flush_tlb_range(rp->mm, rp->address, rp->address + PAGE_SIZE);
 	if (pte_dirty(pte)) {
@@ -221,9 +228,10 @@ static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
 		else
 			set_page_dirty(page);
 	}
-	if (PageAnon(page))
+	if (PageAnon(page)) {
 		set_pte_at(rp->mm, rp->address, rp->ptep, uw->swp_pte);
-	else if (rp->vma && (rp->vma->vm_flags & VM_NONLINEAR))
+		inc_mm_counter(rp->mm, MM_SWAPENTS);
+	} else if (rp->vma && (rp->vma->vm_flags & VM_NONLINEAR))
 		set_pte_at(rp->mm, rp->address, rp->ptep, pgoff_to_pte(page->index));
 	dec_mm_counter(rp->mm, mm_counter_for_page(page));
 	put_page(page);         /* the pte's reference; the caller still holds one */
@@ -249,11 +257,11 @@ int try_to_unmap(struct page *page, pte_t swp_pte)
 		return SWAP_FAIL;
 	if (PageUnevictable(page))
 		return SWAP_FAIL;
-	extra = 1 + (!PageAnon(page) && page->mapping ? 1 : 0);
+	extra = 1 + (!PageAnon(page) && page->mapping ? 1 : 0) + (PageSwapCache(page) ? 1 : 0);
 	if (page_count(page) > page_mapcount(page) + extra)
 		return SWAP_FAIL;   /* pinned (rmap.c top) */
 	busy = rmap_walk(page, unmap_one, &uw, 0);
-	if (uw.mlocked)
+	if (uw.mlocked || uw.bad_entry)
 		return SWAP_FAIL;
 	if (!page_mapped(page))
 		return SWAP_SUCCESS;

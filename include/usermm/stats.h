@@ -43,6 +43,16 @@ struct umm_sys_stats {
 	unsigned long host_populated_bytes;  /* physical memory brought in from the host (cumulative) */
 	unsigned long host_released_bytes;   /* physical memory given back to the host (cumulative) */
 	unsigned long host_populate_ns;      /* time spent bringing memory in (cumulative) */
+	/* swap (all 0 without a swap device) */
+	unsigned long swap_total;       /* slots of the swap device (pages) */
+	unsigned long swap_used;        /* slots in use (held by swap ptes or shmem, or cached) */
+	unsigned long pswpin;           /* pages read from swap (read-ahead ones included) */
+	unsigned long pswpout;          /* pages written to swap */
+	unsigned long swap_cache_hits;  /* swap-ins that found the page in the swap cache */
+	unsigned long swap_cache_pages; /* pages in the swap cache now */
+	unsigned long swap_read_errors; /* failed swap reads (one per backend call) */
+	unsigned long swap_write_errors;/* failed swap writes (one per backend call) */
+	unsigned long swap_full;        /* slot allocations refused: no free slot */
 };
 /*
  * umm_system_stats - the counters above.  The calling thread's per-thread
@@ -57,6 +67,7 @@ struct umm_mm_stats {
 	unsigned long nr_vmas;
 	unsigned long total_vm;                       /* pages mapped by VMAs */
 	unsigned long pgtable_pages;
+	unsigned long swap_ents;                      /* ptes holding a swap entry (pages swapped out) */
 };
 int umm_mm_stats(struct umm_mm *mm, struct umm_mm_stats *st);
 
