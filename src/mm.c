@@ -255,7 +255,7 @@ int umm_mm_dump_maps(struct umm_mm *mm, FILE *out)
 struct smaps_acc {
 	struct umm_system *sys;
 	unsigned long rss, shared_clean, shared_dirty, private_clean, private_dirty;
-	unsigned long anon, referenced, zero;
+	unsigned long anon, referenced, zero, swap;
 };
 
 static int smaps_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
@@ -267,6 +267,8 @@ static int smaps_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 
 	(void)addr;
 	assert_pte_locked(mm, ptep);
+	if (pte_is_swap(pte))
+		acc->swap++;
 	if (!pte_present(pte))
 		return 0;
 	if (pte_special(pte)) {
@@ -313,6 +315,7 @@ int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out)
 		fprintf(out, "Referenced:     %8lu kB\n", acc.referenced * kb);
 		fprintf(out, "Anonymous:      %8lu kB\n", acc.anon * kb);
 		fprintf(out, "ZeroPage:       %8lu kB\n", acc.zero * kb);
+		fprintf(out, "Swap:           %8lu kB\n", acc.swap * kb);
 		fprintf(out, "VmFlags:        %s%s%s%s%s%s%s\n",
 			vma->vm_flags & VM_READ ? "rd " : "", vma->vm_flags & VM_WRITE ? "wr " : "",
 			vma->vm_flags & VM_EXEC ? "ex " : "", vma->vm_flags & VM_SHARED ? "sh " : "",

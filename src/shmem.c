@@ -81,8 +81,7 @@ static int shmem_readpage(struct umm_object *obj, struct page *page)
 		memset(page_address(page), 0, PAGE_SIZE);
 		return 0;
 	}
-	swap_shmem_holders_add(sys, -1);
-	swap_free(sys, item_to_entry(item));
+	swap_free_shmem(sys, item_to_entry(item));
 	SetPageDirty(page);
 	/* bytes past the end read as zero (object.h invariant 3) */
 	if (page->index == object_size(obj) >> PAGE_SHIFT) {
@@ -131,10 +130,8 @@ static void shmem_truncate(struct umm_object *obj, uint64_t from)
 			radix_tree_delete(&obj->swap_tree, keys[i]);
 		obj->nrswapped -= n;
 		tree_unlock(obj);
-		for (unsigned int i = 0; i < n; i++) {
-			swap_shmem_holders_add(obj->sys, -1);
-			swap_free(obj->sys, item_to_entry(items[i]));
-		}
+		for (unsigned int i = 0; i < n; i++)
+			swap_free_shmem(obj->sys, item_to_entry(items[i]));
 	} while (n == SHMEM_TRUNC_BATCH);
 }
 
@@ -178,13 +175,12 @@ int shmem_swapout(struct page *page)
 		return err;
 	ClearPageDirty(page);
 	err = swap_write_slots(sys, entry, &page, 1);
-	if (!err)
-		err = swap_duplicate(sys, entry);       /* the object's hold on the slot */
 	if (err) {
 		SetPageDirty(page);
 		swapcache_clear(sys, entry);            /* no holder: the slot is free again */
 		return err;
 	}
+	swap_hold_shmem(sys, entry);                    /* the object's hold on the slot */
 	tree_lock(obj);
 	err = radix_tree_insert(&obj->swap_tree, page->index, entry_to_item(entry));
 	if (!err)
@@ -192,11 +188,10 @@ int shmem_swapout(struct page *page)
 	tree_unlock(obj);
 	if (err) {
 		SetPageDirty(page);
-		swap_free(sys, entry);
+		swap_free_shmem(sys, entry);
 		swapcache_clear(sys, entry);
 		return -ENOMEM;
 	}
-	swap_shmem_holders_add(sys, 1);
 	delete_from_page_cache(page);
 	swapcache_clear(sys, entry);    /* the allocation's claim; the object holds the slot */
 	return 0;

@@ -192,8 +192,16 @@ int swap_out_page(struct page *page);
  * shmem.c.  0, -ENOSPC, -EBUSY, -EIO.
  */
 int shmem_swapout(struct page *page);
-/* swap_shmem_holders_add - shmem objects hold d more slots (swap_check's count).  No locks. */
-void swap_shmem_holders_add(struct umm_system *sys, long d);
+/*
+ * swap_hold_shmem - a shmem object becomes the one holder of entry (from
+ * get_swap_page, still claimed by the cache): swap-in read-ahead of
+ * anonymous pages skips its slot.  swap_free_shmem - it lets go (as
+ * swap_free).  Atomic; any locks.
+ */
+void swap_hold_shmem(struct umm_system *sys, swp_entry_t entry);
+void swap_free_shmem(struct umm_system *sys, swp_entry_t entry);
+/* swap_readahead_ok - is entry held, not by shmem, and not cached (a hint)?  No locks. */
+bool swap_readahead_ok(struct umm_system *sys, swp_entry_t entry);
 /* shmem_nr_swapped - pages of obj that are in swap.  Takes tree_lock (read). */
 unsigned long shmem_nr_swapped(struct umm_object *obj);
 

@@ -17,8 +17,13 @@
 #include "radix_tree.h"
 #include "percpu.h"
 
-/* swap_map word: holders in the low bits, SWAP_HAS_CACHE when the swap cache uses the slot. */
+/*
+ * swap_map word: holders in the low bits, SWAP_HAS_CACHE when the swap
+ * cache uses the slot, SWAP_SHMEM while its holder is a shmem object
+ * (swap-in read-ahead of anonymous pages leaves such slots alone).
+ */
 #define SWAP_HAS_CACHE  0x80000000u
+#define SWAP_SHMEM      0x40000000u
 #define SWAP_COUNT_MASK 0x3fffffffu
 
 /* A thread's place in the cluster it is filling (swapfile.c). */

@@ -51,6 +51,7 @@
  * (try_free_swap_cache_entry from zap, which only trylocks the page).
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include "swap_internal.h"
 #include "system.h"
@@ -391,8 +392,10 @@ int swapin_readahead(struct umm_system *sys, swp_entry_t entry, struct page **pa
 		err = swapcache_prepare(sys, entry);
 		if (err) {
 			put_page(page);
-			if (err == -EEXIST)
-				continue;       /* cached meanwhile (the claim and the insert are not one step) */
+			if (err == -EEXIST) {
+				sched_yield();  /* being cached (the claim and the insert are two steps) */
+				continue;
+			}
 			return err;
 		}
 		SetPageAnon(page);
@@ -411,7 +414,7 @@ int swapin_readahead(struct umm_system *sys, swp_entry_t entry, struct page **pa
 	for (uint64_t s = MAX(start, 1); s < end; s++) {
 		swp_entry_t e = { s };
 
-		if (s == entry.val || swap_count(sys, e) == 0)
+		if (s == entry.val || !swap_readahead_ok(sys, e))
 			continue;
 		page = alloc_page(sys->phys, GFP_NORECLAIM | GFP_NOWARN);
 		if (!page)

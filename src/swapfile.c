@@ -256,7 +256,7 @@ int swap_duplicate(struct umm_system *sys, swp_entry_t entry)
 void swap_free(struct umm_system *sys, swp_entry_t entry)
 {
 	_Atomic uint32_t *w = slot_word(sys, entry, "swap_free");
-	uint32_t v;
+	uint32_t v, n;
 
 	if (!w)
 		return;
@@ -267,11 +267,45 @@ void swap_free(struct umm_system *sys, swp_entry_t entry)
 			VM_BUG_ON(1);
 			return;
 		}
-	} while (!atomic_compare_exchange_weak(w, &v, v - 1));
-	if (v - 1 == 0)
+		n = v - 1;
+		if (!(n & SWAP_COUNT_MASK))
+			n &= ~SWAP_SHMEM;
+	} while (!atomic_compare_exchange_weak(w, &v, n));
+	if (n == 0)
 		swap_release(sys->swap, entry.val);
-	else if (v - 1 == SWAP_HAS_CACHE)
+	else if (n == SWAP_HAS_CACHE)
 		try_free_swap_cache_entry(sys, entry);
+}
+
+/**
+ * swap_hold_shmem - a shmem object becomes the holder of @entry, a slot
+ * it got from get_swap_page: one holder, marked as shmem's (swapin
+ * read-ahead skips it).  Atomic.
+ */
+void swap_hold_shmem(struct umm_system *sys, swp_entry_t entry)
+{
+	_Atomic uint32_t *w = slot_word(sys, entry, "swap_hold_shmem");
+
+	if (!w)
+		return;
+	VM_BUG_ON((atomic_load(w) & ~SWAP_HAS_CACHE) != 0);
+	atomic_fetch_or(w, SWAP_SHMEM | 1);
+	atomic_fetch_add(&sys->swap->nr_shmem_slots, 1);
+}
+
+/**
+ * swap_readahead_ok - is @entry worth reading ahead for an anonymous
+ * fault: held, not by shmem, and not cached?  No locks (a hint: the
+ * claim decides).
+ */
+bool swap_readahead_ok(struct umm_system *sys, swp_entry_t entry)
+{
+	uint32_t v;
+
+	if (!swap_entry_valid(sys, entry))
+		return false;
+	v = atomic_load(&sys->swap->map[entry.val]);
+	return (v & SWAP_COUNT_MASK) && !(v & (SWAP_SHMEM | SWAP_HAS_CACHE));
 }
 
 /**
@@ -429,11 +463,13 @@ void swap_system_destroy(struct umm_system *sys)
 }
 
 /**
- * swap_shmem_holders_add - shmem objects hold @d more slots.  No locks.
+ * swap_free_shmem - the shmem object holding @entry let go of it
+ * (swap-in, truncate).  As swap_free.
  */
-void swap_shmem_holders_add(struct umm_system *sys, long d)
+void swap_free_shmem(struct umm_system *sys, swp_entry_t entry)
 {
-	atomic_fetch_add(&sys->swap->nr_shmem_slots, d);
+	atomic_fetch_sub(&sys->swap->nr_shmem_slots, 1);
+	swap_free(sys, entry);
 }
 
 /**

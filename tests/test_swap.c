@@ -641,67 +641,132 @@ static void test_shmem_read_error(void)
 
 /* ---- concurrency ---- */
 
-#define THREADS 3
+#define READERS 2
+#define WRITERS 2
 #define TPAGES 32
+#define WPAGES 8        /* pages each writer owns */
 
 struct conc {
 	struct umm_system *sys;
-	struct umm_mm *mm;
-	uintptr_t a;
+	struct umm_mm *mm, *child;
+	struct umm_object *shm;
+	uintptr_t a;            /* anon, shared with the child by fork (read only) */
+	uintptr_t s;            /* shmem, in both */
+	uintptr_t w;            /* anon, WPAGES per writer, written */
 	_Atomic int stop;
-	int iters;
 };
 
+struct worker {
+	struct conc *c;
+	int id;
+	unsigned int last[WPAGES];      /* writers: the seed each page holds */
+};
+
+/* reader - reads random pages of the anon and shmem regions through the parent and the child */
 static void *reader(void *arg)
 {
-	struct conc *c = arg;
-	uint64_t rnd = (uint64_t)(uintptr_t)&rnd | 1;
+	struct worker *wk = arg;
+	struct conc *c = wk->c;
+	uint64_t rnd = 0x9e3779b97f4a7c15ULL * (uint64_t)(wk->id + 1);
 
 	while (!atomic_load(&c->stop)) {
-		unsigned int i = (unsigned int)(test_rnd(&rnd) % TPAGES);
-		unsigned char buf[64];
-		int err = umm_read(c->mm, c->a + i * PS + 64, buf, sizeof(buf));
+		uint64_t r = test_rnd(&rnd);
+		unsigned int i = (unsigned int)(r % TPAGES);
+		struct umm_mm *mm = (r >> 32) & 1 ? c->child : c->mm;
+		uintptr_t base = (r >> 33) & 1 ? c->s : c->a;
 
-		TCHECK(err == 0);
-		for (unsigned int k = 0; !err && k < sizeof(buf); k++)
-			if (buf[k] != pat(i * PS + 64 + k, 101)) {
-				TCHECK(buf[k] == pat(i * PS + 64 + k, 101));
-				break;
-			}
+		TCHECK(holds_off(mm, base + i * PS + 64, i * PS + 64, 64, 101) == 0);
 	}
 	return NULL;
+}
+
+/* writer - rewrites its own pages of the w region and reads each back at once */
+static void *writer(void *arg)
+{
+	struct worker *wk = arg;
+	struct conc *c = wk->c;
+	uint64_t rnd = 0x51ed27d3a1b2c3d5ULL * (uint64_t)(wk->id + 1);
+	unsigned int seed = 1;
+
+	while (!atomic_load(&c->stop)) {
+		unsigned int i = (unsigned int)(test_rnd(&rnd) % WPAGES);
+		uintptr_t at = c->w + ((uintptr_t)wk->id * WPAGES + i) * PS;
+
+		unsigned char buf[PS];
+
+		seed++;
+		for (size_t k = 0; k < PS; k++)
+			buf[k] = pat(k, seed);
+		TCHECK(umm_write(c->mm, at, buf, PS) == 0);     /* fill() counts checks: main thread only */
+		wk->last[i] = seed;
+		TCHECK(holds(c->mm, at, PS, seed) == 0);
+	}
+	return NULL;
+}
+
+/* evict - the page at addr in mm, or the shmem page there; errors other than "busy" fail */
+static int evict(struct umm_mm *mm, uintptr_t addr)
+{
+	int err = swap_out_at(mm, addr);
+
+	CHECK(err == 0 || err == -EBUSY || err == -ENOENT);
+	return err == 0;
 }
 
 static void test_concurrent(void)
 {
 	struct conc c = { 0 };
-	pthread_t th[THREADS];
+	struct worker wk[READERS + WRITERS];
+	pthread_t th[READERS + WRITERS];
 	double end;
 	int evicted = 0;
 
-	c.sys = new_system(8 << 20, 1 << 20);
+	c.sys = new_system(16 << 20, 1 << 20);
 	c.mm = new_mm(c.sys);
+	REQUIRE(umm_object_create_shmem(c.sys, TPAGES * PS, &c.shm) == 0);
 	c.a = map(c.mm, TPAGES * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL);
+	c.s = map(c.mm, TPAGES * PS, MAP_SHARED, c.shm);
+	c.w = map(c.mm, WRITERS * WPAGES * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL);
 	fill(c.mm, c.a, TPAGES * PS, 101);
-	for (int t = 0; t < THREADS; t++)
-		REQUIRE(pthread_create(&th[t], NULL, reader, &c) == 0);
+	fill(c.mm, c.s, TPAGES * PS, 101);
+	for (int i = 0; i < TPAGES / 2; i++)
+		CHECK_EQ(swap_out_at(c.mm, c.a + i * PS), 0);  /* half swapped out before fork */
+	REQUIRE(umm_fork(c.mm, &c.child) == 0);
+	for (int t = 0; t < READERS + WRITERS; t++) {
+		wk[t] = (struct worker){ .c = &c, .id = t < READERS ? t : t - READERS };
+		REQUIRE(pthread_create(&th[t], NULL, t < READERS ? reader : writer, &wk[t]) == 0);
+	}
 	end = test_now_s() + 1.0;
 	for (uint64_t rnd = 77; test_now_s() < end;) {
-		unsigned int i = (unsigned int)(test_rnd(&rnd) % TPAGES);
-		int err = swap_out_at(c.mm, c.a + i * PS);
+		uint64_t r = test_rnd(&rnd);
+		unsigned int i = (unsigned int)(r % TPAGES);
 
-		CHECK(err == 0 || err == -EBUSY || err == -ENOENT);
-		evicted += err == 0;
+		switch ((r >> 32) % 4) {
+		case 0: evicted += evict(c.mm, c.a + i * PS); break;
+		case 1: evicted += evict(c.child, c.a + i * PS); break;
+		case 2: evicted += evict(c.mm, c.s + i * PS); break;
+		default: evicted += evict(c.mm, c.w + (i % (WRITERS * WPAGES)) * PS); break;
+		}
 	}
 	atomic_store(&c.stop, 1);
-	for (int t = 0; t < THREADS; t++)
+	for (int t = 0; t < READERS + WRITERS; t++)
 		pthread_join(th[t], NULL);
 	test_fold_thread_checks();
 	CHECK(evicted > 0);
 	CHECK_EQ(umm_system_check(c.sys), 0);
 	CHECK_EQ(holds(c.mm, c.a, TPAGES * PS, 101), 0);
+	CHECK_EQ(holds(c.child, c.a, TPAGES * PS, 101), 0);
+	CHECK_EQ(holds(c.child, c.s, TPAGES * PS, 101), 0);
+	for (int t = READERS; t < READERS + WRITERS; t++)
+		for (int i = 0; i < WPAGES; i++)
+			if (wk[t].last[i])
+				CHECK_EQ(holds(c.mm, c.w + ((uintptr_t)wk[t].id * WPAGES + i) * PS, PS,
+					       wk[t].last[i]), 0);
+	umm_mm_destroy(c.child);
 	umm_mm_destroy(c.mm);
+	umm_object_put(c.shm);
 	CHECK_EQ(sstats(c.sys).swap_used, 0);
+	CHECK_EQ(sstats(c.sys).swap_cache_pages, 0);
 	CHECK_EQ(umm_system_destroy(c.sys), 0);
 }
 

@@ -73,7 +73,7 @@ int umm_mm_stats(struct umm_mm *mm, struct umm_mm_stats *st);
 
 /* umm_mm_dump_maps - one line per VMA in /proc/PID/maps format. */
 int umm_mm_dump_maps(struct umm_mm *mm, FILE *out);
-/* umm_mm_dump_smaps - per-VMA Size/Rss/Anonymous/Shared/Private/Dirty summary. */
+/* umm_mm_dump_smaps - per-VMA Size/Rss/Anonymous/Shared/Private/Dirty/Swap summary. */
 int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out);
 
 #ifdef __cplusplus
