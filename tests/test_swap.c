@@ -328,6 +328,18 @@ static void test_anon_free_slots(void)
 	CHECK_EQ(umm_munmap(mm, a + 4 * PS, 4 * PS), 0);
 	CHECK_EQ(sstats(sys).swap_used, N - 8);
 	CHECK_EQ(mstats(mm).swap_ents, N - 8);
+	{
+		char *text = NULL, want[64];
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		REQUIRE(f);
+		CHECK_EQ(umm_mm_dump_smaps(mm, f), 0);
+		fclose(f);
+		snprintf(want, sizeof(want), "Swap:           %8lu kB", (N - 8) * PS / 1024);
+		CHECK(strstr(text, want) != NULL);
+		free(text);
+	}
 	CHECK_EQ(umm_system_check(sys), 0);
 	umm_mm_destroy(mm);                                     /* exit */
 	CHECK_EQ(sstats(sys).swap_used, 0);
@@ -359,6 +371,14 @@ static void test_fork_shared(void)
 	in = sstats(sys).pswpin;
 	hits = sstats(sys).swap_cache_hits;
 	CHECK_EQ(sstats(sys).swap_used, N);
+	{
+		unsigned char vec[2];
+
+		CHECK_EQ(umm_mincore(child, a, 2 * PS, vec), 0);
+		CHECK_EQ(vec[0], 1);    /* a swap pte whose page is in the swap cache is resident */
+		CHECK_EQ(vec[1], 1);    /* read ahead with it */
+		CHECK(pte_is_swap(pte_at(child, a)));
+	}
 	CHECK_EQ(holds(child, a, PS, 21), 0);
 	CHECK_EQ(sstats(sys).pswpin, in);                       /* not read again */
 	CHECK_EQ(sstats(sys).swap_cache_hits, hits + 1);
