@@ -622,6 +622,7 @@ void zero_page_tail(struct umm_object *obj, uint64_t index, size_t offset)
  * by a racing fault is unmapped once more through the unmap hook, and if
  * it is still mapped it is warned about and dropped from the cache anyway
  * (its mappings keep their own references).
+ * The object's truncate op (shmem: its swap entries) runs first.
  * Takes page locks, then (hook) i_mmap_lock and page-table locks, and
  * tree_lock; holds nothing on entry or exit.
  */
@@ -634,6 +635,8 @@ void truncate_inode_pages(struct umm_object *obj, uint64_t from)
 
 	if (!obj)
 		return;
+	if (obj->ops && obj->ops->truncate)
+		obj->ops->truncate(obj, from);
 	while ((n = find_get_pages(obj, &index, UINT64_MAX, PAGEVEC_SIZE, pages)) > 0) {
 		for (i = 0; i < n; i++) {
 			struct page *page = pages[i];

@@ -16,8 +16,13 @@
  *                      access, write to change VMAs or free page tables.
  *                      fork: the parent's, then the child's (subclass 1).
  *     (page lock)      PG_locked, a bit lock taken between mmap_lock and
- *                      i_mmap_lock (file faults, truncate, writeback);
- *                      not seen by the checker.
+ *                      i_mmap_lock (file faults, truncate, writeback,
+ *                      swap-in and swap-out); not seen by the checker.
+ *                      Swap-in read-ahead holds the locks of the fresh
+ *                      pages it inserted in the swap cache until their
+ *                      read ends; under a pte table lock a page lock is
+ *                      only ever trylocked (swap_free, tlb_flush_mmu,
+ *                      do_wp_page freeing a swap-cache page).
  *   3 LOCK_I_MMAP      obj->i_mmap_lock: the object's list of vmas.
  *   4 LOCK_ANON_VMA    anon_vma->lock (object-based rmap): the list of vmas
  *                      sharing an anon_vma, and their ranges; taken by vma
@@ -48,9 +53,12 @@
  *                      locks, per-thread page caches, zone lock, an
  *                      object's readahead lock (obj->ra.lock), the I/O
  *                      backend's queue and ring locks and the prepage
- *                      trackers' locks (io.c, io_uring.c), the LRU batch
- *                      locks -> the LRU lock and kswapd_lock (vmscan.c):
- *                      taken last and
+ *                      trackers' locks (io.c, io_uring.c), the swap
+ *                      device's allocator lock and its swap cache lock
+ *                      (si->lock, si->cache_lock: swapfile.c,
+ *                      swap_state.c; taken under a pte table lock by
+ *                      zap's swap_free), the LRU batch locks -> the LRU
+ *                      lock and kswapd_lock (vmscan.c): taken last and
  *                      alone; not seen by the checker.  (A read in flight
  *                      holds its pages' locks, taken by the submitter and
  *                      released by the I/O completion thread.)  Among

@@ -105,6 +105,7 @@
 #include "readahead.h"
 #include "vma.h"
 #include "mlock.h"
+#include "swap.h"
 
 /* Lookups that keep finding a truncated page give up after this many. */
 #define FAULT_RETRY_MAX 8
@@ -195,14 +196,24 @@ static void tlb_track(struct mmu_gather *tlb, uintptr_t addr)
 
 /**
  * tlb_flush_mmu - shoot down the TLB entries of the gathered range, then
- * drop the gathered page references.  ptl may be held.
+ * drop the gathered page references (an unmapped swap-cache page whose
+ * entry lost its holders leaves the cache first, if its lock is free).
+ * ptl may be held.
  */
 void tlb_flush_mmu(struct mmu_gather *tlb)
 {
 	if (tlb->need_flush)
 		flush_tlb_range(tlb->mm, tlb->start, tlb->end);
-	for (unsigned int i = 0; i < tlb->nr; i++)
-		put_page(tlb->pages[i]);
+	for (unsigned int i = 0; i < tlb->nr; i++) {
+		struct page *page = tlb->pages[i];
+
+		/* a swap-cache page whose entry has no holder left need not stay cached */
+		if (PageSwapCache(page) && !page_mapped(page) && trylock_page(page)) {
+			free_swap_cache(page);
+			unlock_page(page);
+		}
+		put_page(page);
+	}
 	tlb->nr = 0;
 	tlb->start = UINTPTR_MAX;
 	tlb->end = 0;
@@ -403,6 +414,17 @@ static void install_file_pte(struct vm_fault *vmf)
 }
 
 /*
+ * anon_origin - the origin record of an anon page (see below): its
+ * page->private, except while the page is in the swap cache, where
+ * private holds the swap entry (swap.h); add_to_swap refuses a page that
+ * has a record, so a cached page has none.
+ */
+static inline unsigned long anon_origin(const struct page *page)
+{
+	return PageSwapCache(page) ? 0 : page->private;
+}
+
+/*
  * Private nonlinear windows (fremap.c): a private copy made in a
  * nonlinear vma records the object page it was copied from in
  * page->private, as pgoff + 1 (0: none), so that a zap that keeps the
@@ -414,7 +436,7 @@ static unsigned long copy_origin(const struct vm_fault *vmf, struct page *old)
 {
 	if (!(vmf->vma->vm_flags & VM_NONLINEAR) || !old)
 		return 0;
-	return PageAnon(old) ? old->private : (unsigned long)old->index + 1;
+	return PageAnon(old) ? anon_origin(old) : (unsigned long)old->index + 1;
 }
 
 /* install_cow_pte - map the private copy (already filled).  ptl held. */
@@ -659,6 +681,12 @@ static int do_wp_page(struct vm_fault *vmf)
 		set_page_dirty(old);
 		goto reuse;
 	}
+	if (old && PageAnon(old) && PageSwapCache(old) && page_mapcount(old) == 1 &&
+	    trylock_page(old)) {
+		/* swapped in and still cached: if no swap pte names it any more, the cache lets go */
+		free_swap_cache(old);
+		unlock_page(old);
+	}
 	if (old && PageAnon(old) && anon_page_reusable(old))
 		goto reuse;
 	return wp_page_copy(vmf, old);
@@ -704,6 +732,105 @@ static bool pte_allows_write(struct umm_mm *mm, pte_t pte, unsigned int flags)
 		return false;
 	page = pfn_to_page(mm_phys(mm), pte_pfn(pte));
 	return PageAnon(page) && PageAnonExclusive(page);
+}
+
+/*
+ * do_swap_page - a fault on a swap pte (a swapped-out anon page).  The
+ * page comes from the swap cache, or is read with its neighbours
+ * (swapin_readahead), with ptl dropped; then, under the page lock and
+ * ptl again, if the pte still holds the entry, the page is mapped and the
+ * pte's hold on the slot goes (swap_free).  If no other holder names the
+ * entry and no other pte maps the page, the page is exclusive: it leaves
+ * the swap cache (the slot is freed) and a write maps it writable and
+ * dirty.  Otherwise (shared after fork) it stays cached for the other
+ * holders, which find the same page (read once), and is mapped read-only
+ * and not exclusive; a write then goes through do_wp_page (copy, or reuse
+ * once it is the only user).  A failed read gives -EIO and keeps the
+ * slot, so a later access tries again.
+ * Entered with ptl held; returns 0 with it held (the pte may have changed
+ * meanwhile: callers re-check), or an error with it dropped.
+ */
+static int do_swap_page(struct vm_fault *vmf)
+{
+	struct umm_mm *mm = vmf->mm;
+	struct umm_system *sys = mm->sys;
+	swp_entry_t entry = pte_to_swp_entry(vmf->orig_pte);
+	struct page *page;
+	bool major = false, exclusive, failed;
+	pte_t pte;
+	int err;
+
+	ptl_unlock(vmf->ptl);
+	err = anon_vma_prepare(vmf->vma);
+	if (!err && rmap_ptechain(sys))
+		err = rmap_prepare(sys, 1);     /* page_add_anon_rmap of a shared page needs a block */
+	if (err)
+		goto out_unprepare;
+	for (int tries = 0;; tries++) {
+		err = swapin_readahead(sys, entry, &page, &major);
+		if (err == -ENOENT) {
+			/* the entry lost its holders: our pte changed; the caller looks again */
+			ptl_lock(vmf->ptl);
+			rmap_unprepare(sys);
+			return 0;
+		}
+		if (err)
+			goto out_unprepare;
+		lock_page(page);
+		if (PageSwapCache(page) && page->private == entry.val && PageUptodate(page))
+			break;
+		failed = PageError(page) && !PageUptodate(page);
+		unlock_page(page);
+		put_page(page);
+		if (failed) {
+			err = -EIO;     /* the read failed; the slot keeps its holders */
+			goto out_unprepare;
+		}
+		if (tries >= FAULT_RETRY_MAX) {
+			ptl_lock(vmf->ptl);     /* the page keeps leaving the cache: fault again */
+			rmap_unprepare(sys);
+			return 0;
+		}
+	}
+	ptl_lock(vmf->ptl);
+	if (*vmf->pte != vmf->orig_pte) {
+		unlock_page(page);
+		put_page(page);
+		rmap_unprepare(sys);
+		return 0;
+	}
+	swap_free(sys, entry);
+	exclusive = swap_count(sys, entry) == 0;
+	if (exclusive)
+		free_swap_cache(page);          /* no holder left: the slot is freed */
+	exclusive = exclusive && !page_mapped(page);
+	if (exclusive) {
+		SetPageAnonExclusive(page);     /* before the pte publishes it */
+	} else {
+		ClearPageAnonExclusive(page);
+	}
+	pte = pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_YOUNG);
+	if (exclusive && fault_write(vmf))
+		pte = pfn_pte(page_to_pfn(page), anon_pte_bits(vmf));
+	set_pte_at(mm, vmf->address, vmf->pte, pte);
+	if (page_mapped(page))
+		page_add_anon_rmap(page, vmf->vma, vmf->address, vmf->pte);
+	else
+		page_add_new_anon_rmap(page, vmf->vma, vmf->address, vmf->pte);
+	inc_mm_counter(mm, MM_ANONPAGES);
+	dec_mm_counter(mm, MM_SWAPENTS);
+	unlock_page(page);              /* our reference is now the pte's */
+	rmap_unprepare(sys);
+	vmf->major |= major;
+	if (fault_write(vmf) && !exclusive) {
+		vmf->orig_pte = pte;
+		return do_wp_page(vmf);
+	}
+	return 0;
+
+out_unprepare:
+	rmap_unprepare(sys);
+	return err;
 }
 
 /*
@@ -791,9 +918,10 @@ static int handle_pte_fault(struct vm_fault *vmf)
 	}
 	if (pte_is_file(pte) && !vma_is_anonymous(vmf->vma))
 		return do_nonlinear_fault(vmf);
+	if (pte_is_swap(pte))
+		return do_swap_page(vmf);
 	if (!pte_present(pte)) {
-		/* swap ptes: nothing produces them yet */
-		VM_BUG_ON(!pte_present(pte));
+		/* a file pte in an anonymous vma: mm_check reports it; refuse the access */
 		ptl_unlock(vmf->ptl);
 		return -EFAULT;
 	}
@@ -1029,8 +1157,14 @@ static int zap_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 	pte_t pte = ptep_get_and_clear(mm, addr, ptep);   /* asserts ptl */
 	struct page *page;
 
+	if (pte_is_swap(pte)) {
+		/* a swapped-out anon page: the pte's hold on the slot goes */
+		swap_free(mm->sys, pte_to_swp_entry(pte));
+		dec_mm_counter(mm, MM_SWAPENTS);
+		return 0;
+	}
 	if (!pte_present(pte))
-		return 0;       /* swap / nonlinear-file entry: nothing held yet */
+		return 0;       /* nonlinear-file entry: nothing held */
 	if (pte_special(pte)) {
 		tlb_track(zw->tlb, addr);
 		return 0;
@@ -1038,9 +1172,9 @@ static int zap_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 	page = pfn_to_page(mm_phys(mm), pte_pfn(pte));
 	if (pte_dirty(pte) && !PageAnon(page))
 		set_page_dirty(page);
-	if (zw->keep_layout && (!PageAnon(page) || page->private))
+	if (zw->keep_layout && (!PageAnon(page) || anon_origin(page)))
 		set_pte_at(mm, addr, ptep, (pte & PTE_OWNPROT_MASK) |
-			   pgoff_to_pte(PageAnon(page) ? page->private - 1 : page->index));
+			   pgoff_to_pte(PageAnon(page) ? anon_origin(page) - 1 : page->index));
 	page_remove_rmap(page, zw->vma, addr, ptep);
 	dec_mm_counter(mm, vma_page_counter(zw->vma, page));
 	tlb_remove_page(zw->tlb, page, addr);
@@ -1141,12 +1275,12 @@ struct copy_walk {
  * one reference are all it has left.  The test is conservative: a
  * false positive costs one copy, and a pinned page is never missed.
  * Linux uses a pin bias in the refcount (GUP_PIN_COUNTING_BIAS) for the
- * same question.  A swap cache (reclaim issue) will hold one more
- * reference of its own, to be discounted here.  Both table locks held.
+ * same question.  The swap cache holds one more reference of its own,
+ * discounted here.  Both table locks held.
  */
 static bool page_maybe_pinned(struct page *page)
 {
-	return page_count(page) > page_mapcount(page);
+	return page_count(page) > page_mapcount(page) + (PageSwapCache(page) ? 1 : 0);
 }
 
 /*
@@ -1165,7 +1299,7 @@ static void copy_present_page(struct copy_walk *cw, struct page *page, uintptr_t
 
 	cw->prealloc = NULL;
 	copy_frame(new, page);
-	new->private = page->private;   /* a private nonlinear copy's origin */
+	new->private = anon_origin(page);   /* a private nonlinear copy's origin */
 	SetPageAnonExclusive(new);
 	pte = pfn_pte(page_to_pfn(new), pte & ~PTE_PFN_MASK);
 	set_pte_at(dst_mm, addr, dst_pte, pte);
@@ -1177,7 +1311,8 @@ static void copy_present_page(struct copy_walk *cw, struct page *page, uintptr_t
  * copy_one - duplicate one source pte into the child's slot.  Both table
  * locks held.  Returns 0, or -EAGAIN (nothing done for addr) when a page
  * must be copied and no frame is preallocated: the caller allocates one
- * with the locks dropped and retries addr.
+ * with the locks dropped and retries addr; -ENOSPC when a pte-chain
+ * block is needed; -ENOMEM when a swap slot's count is at its maximum.
  */
 static int copy_one(struct copy_walk *cw, struct umm_mm *src_mm, pte_t *src_pte,
 		    pte_t *dst_pte, uintptr_t addr)
@@ -1189,9 +1324,15 @@ static int copy_one(struct copy_walk *cw, struct umm_mm *src_mm, pte_t *src_pte,
 	assert_pte_locked(src_mm, src_pte);
 	assert_pte_locked(dst_mm, dst_pte);
 	VM_BUG_ON(!pte_none(*dst_pte));
+	if (pte_is_swap(pte)) {
+		/* the child's swap pte is one more holder of the slot */
+		if (swap_duplicate(src_mm->sys, pte_to_swp_entry(pte)))
+			return -ENOMEM;
+		set_pte_at(dst_mm, addr, dst_pte, pte);
+		inc_mm_counter(dst_mm, MM_SWAPENTS);
+		return 0;
+	}
 	if (!pte_present(pte)) {
-		/* swap entries need a swap count first (swap issue) */
-		VM_BUG_ON(pte_is_swap(pte));
 		if (pte_is_file(pte))
 			set_pte_at(dst_mm, addr, dst_pte, pte);
 		return 0;
@@ -1264,6 +1405,11 @@ static int copy_pte_table(struct umm_mm *src_mm, pte_t *src_pte, uintptr_t addr,
 			ptl_lock(src_ptl);
 			ptl_lock_nested(dst_ptl, SINGLE_DEPTH_NESTING);
 			continue;
+		}
+		if (err == -ENOMEM) {
+			ptl_unlock(dst_ptl);
+			ptl_unlock(src_ptl);
+			return -ENOMEM;
 		}
 		if (err == -EAGAIN) {
 			/*
@@ -1391,7 +1537,7 @@ static int zap_nonlinear_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, voi
 		 * made before the vma became nonlinear is of its linear page,
 		 * which its index (the linear index) names.
 		 */
-		pgoff = (PageAnon(page) && page->private) ? page->private - 1 : page->index;
+		pgoff = (PageAnon(page) && anon_origin(page)) ? anon_origin(page) - 1 : page->index;
 	} else {
 		return 0;
 	}

@@ -8,17 +8,21 @@
  * resident.  An empty pte of a file or shmem vma is resident when the
  * page the mapping shows there is in the object's page cache (what Linux
  * answers too: a later fault would find it without I/O); of a private
- * anonymous vma it is not.  The cache lookups are made after the lock is
+ * anonymous vma it is not.  A swap pte is resident while its page is in
+ * the swap cache (swapped in for another holder, or read ahead), as
+ * Linux answers.  The cache lookups are made after the lock is
  * dropped, so the answer is a snapshot that may be stale on return, as
  * with Linux.
  *
  * Locks (order in lockdep.h): mmap_lock (read), then a pte table's lock
- * per table; tree_lock (read, find_get_page) after that lock is dropped.
+ * per table; tree_lock (read, find_get_page) or the swap cache's lock
+ * (lookup_swap_cache) after that lock is dropped.
  */
 #include <errno.h>
 #include <usermm/usermm.h>
 #include "memory.h"
 #include "filemap.h"
+#include "swap.h"
 
 /* mincore_table - vec bytes for [start, end) of vma, inside one pte table. */
 static void mincore_table(struct vm_area_struct *vma, uintptr_t start, uintptr_t end,
@@ -27,6 +31,7 @@ static void mincore_table(struct vm_area_struct *vma, uintptr_t start, uintptr_t
 	struct umm_mm *mm = vma->vm_mm;
 	unsigned int nr = (unsigned int)((end - start) >> PAGE_SHIFT), i;
 	uint64_t pgoff[PTRS_PER_TABLE];        /* the object page each slot shows */
+	uint64_t swp[PTRS_PER_TABLE];          /* the swap entry of a swap pte, else 0 */
 	struct fmutex *ptl;
 	pte_t *ptep;
 
@@ -35,18 +40,27 @@ static void mincore_table(struct vm_area_struct *vma, uintptr_t start, uintptr_t
 		pte_t pte = ptep ? ptep[i] : 0;
 
 		vec[i] = pte_present(pte) ? 1 : 0;
+		swp[i] = pte_is_swap(pte) ? pte_to_swp_entry(pte).val : 0;
 		/* a nonlinear window's file pte names its page; otherwise the linear one */
 		pgoff[i] = pte_is_file(pte) ? pte_to_pgoff(pte)
 					    : linear_page_index(vma, start + ((uintptr_t)i << PAGE_SHIFT));
 	}
 	if (ptep)
 		pte_unmap_unlock(ptep, ptl);
-	if (vma_is_anonymous(vma))
-		return;
 	for (i = 0; i < nr; i++) {
 		struct page *page;
 
 		if (vec[i])
+			continue;
+		if (swp[i]) {
+			page = lookup_swap_cache(mm->sys, (swp_entry_t){ swp[i] });
+			if (page) {
+				vec[i] = PageUptodate(page) ? 1 : 0;
+				put_page(page);
+			}
+			continue;
+		}
+		if (vma_is_anonymous(vma))
 			continue;
 		page = find_get_page(vma->vm_obj, pgoff[i]);
 		if (page) {

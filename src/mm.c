@@ -174,6 +174,7 @@ int umm_mm_stats(struct umm_mm *mm, struct umm_mm_stats *st)
 	st->rss_anon = (unsigned long)get_mm_counter(mm, MM_ANONPAGES);
 	st->rss_file = (unsigned long)get_mm_counter(mm, MM_FILEPAGES);
 	st->rss_shmem = (unsigned long)get_mm_counter(mm, MM_SHMEMPAGES);
+	st->swap_ents = (unsigned long)get_mm_counter(mm, MM_SWAPENTS);
 	st->minor_faults = get_mm_event(mm, MM_MIN_FLT);
 	st->major_faults = get_mm_event(mm, MM_MAJ_FLT);
 	st->cow_faults = get_mm_event(mm, MM_COW_FLT);
@@ -259,7 +260,7 @@ int umm_mm_dump_maps(struct umm_mm *mm, FILE *out)
 struct smaps_acc {
 	struct umm_system *sys;
 	unsigned long rss, shared_clean, shared_dirty, private_clean, private_dirty;
-	unsigned long anon, referenced, zero;
+	unsigned long anon, referenced, zero, swap;
 };
 
 static int smaps_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
@@ -271,6 +272,8 @@ static int smaps_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 
 	(void)addr;
 	assert_pte_locked(mm, ptep);
+	if (pte_is_swap(pte))
+		acc->swap++;
 	if (!pte_present(pte))
 		return 0;
 	if (pte_special(pte)) {
@@ -317,6 +320,7 @@ int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out)
 		fprintf(out, "Referenced:     %8lu kB\n", acc.referenced * kb);
 		fprintf(out, "Anonymous:      %8lu kB\n", acc.anon * kb);
 		fprintf(out, "ZeroPage:       %8lu kB\n", acc.zero * kb);
+		fprintf(out, "Swap:           %8lu kB\n", acc.swap * kb);
 		fprintf(out, "Locked:         %8lu kB\n", vma->vm_flags & VM_LOCKED ? acc.rss * kb : 0);
 		fprintf(out, "VmFlags:        %s%s%s%s%s%s%s%s\n",
 			vma->vm_flags & VM_READ ? "rd " : "", vma->vm_flags & VM_WRITE ? "wr " : "",

@@ -71,7 +71,8 @@ struct vm_area_struct {
 	struct list_head anon_vma_link;  /* anon_vma->head while linked, under anon_vma->lock */
 };
 
-enum mm_counter { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, NR_MM_COUNTERS };
+/* MM_SWAPENTS counts ptes that hold a swap entry (swapped-out anon pages), not pages mapped. */
+enum mm_counter { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, NR_MM_COUNTERS };
 enum mm_event { MM_MIN_FLT, MM_MAJ_FLT, MM_COW_FLT, NR_MM_EVENTS };
 
 #define MM_COUNTER_STRIPES NR_SLOT_STRIPES

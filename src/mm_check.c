@@ -19,11 +19,16 @@
  *      unevictable ones (PG_unevictable, mlock.c);
  *   6. each frame's map count covers the ptes of this mm that map it, and
  *      its reference count covers the map count (+1 when cached);
- *   7. RSS counters equal what the page tables hold, and the page-table
- *      page count matches.
+ *   7. RSS counters equal what the page tables hold (MM_SWAPENTS: the
+ *      swap ptes), and the page-table page count matches;
+ *   8. swap ptes only in private VMAs, each naming a slot in use with at
+ *      least one holder.
  * umm_system_check adds, across all mms: each frame's map count equals the
  * number of ptes that map it, the reverse map (either scheme, rmap.h)
- * finds exactly those ptes, and the allocator's own lists are sound.
+ * finds exactly those ptes, the allocator's own lists are sound, and no
+ * swap slot has fewer holders than the swap ptes naming it, the holders
+ * adding up to the swap ptes plus the slots shmem objects hold
+ * (swap_check).
  *
  * Locks (order in lockdep.h): mmap_lock (read, or held by the caller) ->
  * page_table_lock (held across the walk, the table count and the RSS
@@ -39,6 +44,7 @@
 #include "memory.h"
 #include "object.h"
 #include "rmap.h"
+#include "swap.h"
 
 struct check_ctx {
 	struct umm_mm *mm;
@@ -46,6 +52,8 @@ struct check_ctx {
 	int errors;
 	/* cross-mm pte counts per pfn (umm_system_check), or NULL */
 	unsigned int *map_counts;
+	/* cross-mm swap pte counts per slot (umm_system_check with swap), or NULL */
+	unsigned int *swap_counts;
 };
 
 #define CHECK_FAIL(ctx, fmt, ...) do { \
@@ -122,6 +130,19 @@ static int check_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 	}
 	if (pte_is_file(pte) && vma_is_anonymous(vma))
 		CHECK_FAIL(ctx, "file pte at %#lx in an anonymous vma", (unsigned long)addr);
+	if (pte_is_swap(pte)) {
+		swp_entry_t entry = pte_to_swp_entry(pte);
+
+		ctx->rss[MM_SWAPENTS]++;
+		if (vma_is_shared(vma))
+			CHECK_FAIL(ctx, "swap pte at %#lx in a shared vma", (unsigned long)addr);
+		if (!swap_entry_valid(mm->sys, entry) || swap_count(mm->sys, entry) == 0)
+			CHECK_FAIL(ctx, "swap pte at %#lx names slot %llu, not held", (unsigned long)addr,
+				   (unsigned long long)entry.val);
+		else if (ctx->swap_counts)
+			ctx->swap_counts[entry.val]++;
+		return 0;
+	}
 	if (!pte_present(pte))
 		return 0;
 	if (pte_ownprot(pte) && !pte_accessible(pte))
@@ -263,7 +284,7 @@ static int check_rmap(struct phys_mem *phys, const unsigned int *counts)
 int umm_system_check(struct umm_system *sys)
 {
 	struct phys_mem *phys;
-	unsigned int *counts;
+	unsigned int *counts, *swap_counts = NULL;
 	struct list_head *pos;
 	int errors = 0;
 
@@ -273,14 +294,19 @@ int umm_system_check(struct umm_system *sys)
 	if (phys_check(phys))
 		errors++;
 	counts = calloc(phys->nr_frames, sizeof(*counts));
-	if (!counts)
+	if (swap_enabled(sys))
+		swap_counts = calloc(swap_nr_slots(sys), sizeof(*swap_counts));
+	if (!counts || (swap_enabled(sys) && !swap_counts)) {
+		free(counts);
+		free(swap_counts);
 		return -ENOMEM;
+	}
 	pthread_rwlock_wrlock(&sys->reclaim_check_lock);   /* kswapd's passes wait */
 	mm_list_lock(sys);
 	/* list_for_each, not _entry: struct umm_mm is 64-byte aligned, the head is not */
 	list_for_each(pos, &sys->mm_list) {
 		struct umm_mm *mm = list_entry(pos, struct umm_mm, mmlist);
-		struct check_ctx ctx = { .mm = mm, .map_counts = counts };
+		struct check_ctx ctx = { .mm = mm, .map_counts = counts, .swap_counts = swap_counts };
 
 		mmap_read_lock(mm);
 		if (mm_check_ctx(mm, &ctx))
@@ -299,6 +325,9 @@ int umm_system_check(struct umm_system *sys)
 				 pfn, page_mapcount(page), counts[pfn]);
 	}
 	errors += check_rmap(phys, counts);
+	if (swap_counts)
+		errors += swap_check(sys, swap_counts);
+	free(swap_counts);
 	free(counts);
 	return errors ? -EUCLEAN : 0;
 }

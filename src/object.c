@@ -195,6 +195,7 @@ int object_alloc(struct umm_system *sys, enum object_type type, struct umm_objec
 	obj->ops = type == OBJ_FILE ? &file_object_ops : NULL;
 	percpu_init_rwsem(&obj->tree_lock);
 	radix_tree_init(&obj->page_tree);
+	radix_tree_init(&obj->swap_tree);
 	pthread_mutex_init(&obj->i_mmap_lock, NULL);
 	INIT_LIST_HEAD(&obj->i_mmap);
 	file_ra_state_init(&obj->ra);
@@ -226,8 +227,9 @@ static void object_release(struct umm_object *obj)
 	if (err)    /* nobody is left to retry or to tell: say so once */
 		pr_warn(sys, "object freed with dirty pages its backing store refused (%d)", err);
 	truncate_inode_pages(obj, 0);
-	VM_BUG_ON(obj->nrpages != 0);
+	VM_BUG_ON(obj->nrpages != 0 || obj->nrswapped != 0);
 	radix_tree_destroy(&obj->page_tree);
+	radix_tree_destroy(&obj->swap_tree);
 	if (obj->fd >= 0)
 		close(obj->fd);
 	percpu_free_rwsem(&obj->tree_lock);

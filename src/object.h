@@ -40,6 +40,13 @@ struct object_ops {
 	/* writepage - write a locked page's valid bytes to the backing store; 0 or -errno. */
 	int (*writepage)(struct umm_object *obj, struct page *page);
 	/*
+	 * truncate - optional: drop what the object keeps outside its page
+	 * cache for bytes from `from` on (shmem: swap entries), making the
+	 * page holding `from` cached so its tail can be zeroed.  Called by
+	 * truncate_inode_pages first, with no lock held.
+	 */
+	void (*truncate)(struct umm_object *obj, uint64_t from);
+	/*
 	 * readpages - optional: fill `nr` locked, !uptodate pages of
 	 * consecutive indices (pages[0]->index first) with one request.
 	 * 0 or -EIO for the whole batch.  Does not unlock.
@@ -55,9 +62,12 @@ struct umm_object {
 	bool readable, writable;         /* fd access mode (shmem: both) */
 	const struct object_ops *ops;
 
-	struct percpu_rwsem tree_lock;   /* page_tree, nrpages: read to look up, write to change */
+	struct percpu_rwsem tree_lock;   /* page_tree, nrpages, swap_tree, nrswapped: read to
+	                                    look up, write to change */
 	struct radix_tree page_tree;
 	unsigned long nrpages;
+	struct radix_tree swap_tree;     /* shmem: index -> swap entry (value) of a page in swap */
+	unsigned long nrswapped;         /* entries in swap_tree */
 	_Atomic uint64_t size;           /* bytes */
 
 	pthread_mutex_t i_mmap_lock;     /* i_mmap, i_mmap_tree, i_mmap_nonlinear */

@@ -108,6 +108,8 @@ struct phys_mem {
 	pthread_mutex_t pcp_list_lock;  /* registry of per-thread caches */
 	struct list_head pcp_list;
 	uint64_t id;                  /* unique, never reused: tags thread-local caches */
+	void *owner;                  /* the umm_system of this arena (set by system.c), so
+	                                 a page's system is found from the page (swap) */
 
 	struct {
 		_Atomic unsigned long allocs, frees, failures, pcp_hits, reclaim_calls, kswapd_wakeups, oom;

@@ -96,7 +96,8 @@ static inline pte_t pte_mkclean(pte_t p) { return p & ~PTE_DIRTY; }
 
 static inline bool pte_is_swap(pte_t p) { return !pte_present(p) && (p & PTE_SWP); }
 static inline bool pte_is_file(pte_t p) { return !pte_present(p) && !(p & PTE_SWP) && (p & PTE_FILE); }
-static inline pte_t swp_entry_to_pte(unsigned type, uint64_t offset) { return (offset << 12) | ((pte_t)(type & 31) << 2) | PTE_SWP; }
+/* mk_swap_pte - a swap pte of any type (swap.h's swp_entry_to_pte makes the device's, type 0). */
+static inline pte_t mk_swap_pte(unsigned type, uint64_t offset) { return (offset << 12) | ((pte_t)(type & 31) << 2) | PTE_SWP; }
 static inline unsigned pte_swp_type(pte_t p) { return (unsigned)((p >> 2) & 31); }
 static inline uint64_t pte_swp_offset(pte_t p) { return p >> 12; }
 static inline pte_t pgoff_to_pte(uint64_t pgoff) { return (pgoff << 12) | PTE_FILE; }

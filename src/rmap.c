@@ -41,6 +41,7 @@
 #include "memory.h"
 #include "tlb.h"
 #include "mlock.h"
+#include "swap.h"
 #include "vmscan.h"
 
 __thread unsigned int rmap_locks_held;
@@ -218,6 +219,7 @@ struct unmap_walk {
 	pte_t swp_pte;
 	bool mlocked;
 	struct umm_object *nonlinear_obj;   /* pte chains: the page's object has nonlinear vmas */
+	bool bad_entry;         /* swap_duplicate refused the entry */
 };
 
 /*
@@ -244,6 +246,11 @@ static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
 		uw->mlocked = true;
 		return RMAP_STOP;
 	}
+	/* the swap pte about to be written holds the slot (swap.h) */
+	if (PageAnon(page) && swap_duplicate(rp->mm->sys, pte_to_swp_entry(uw->swp_pte))) {
+		uw->bad_entry = true;
+		return RMAP_STOP;
+	}
 	pte = ptep_get_and_clear(rp->mm, rp->address, rp->ptep);
 	flush_tlb_range(rp->mm, rp->address, rp->address + PAGE_SIZE);
 	if (pte_dirty(pte)) {
@@ -252,10 +259,11 @@ static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
 		else
 			set_page_dirty(page);
 	}
-	if (PageAnon(page))
+	if (PageAnon(page)) {
 		set_pte_at(rp->mm, rp->address, rp->ptep, uw->swp_pte);
-	else if (rp->vma ? (rp->vma->vm_flags & VM_NONLINEAR) :
-		 uw->nonlinear_obj && in_nonlinear_vma(uw->nonlinear_obj, rp->mm, rp->address))
+		inc_mm_counter(rp->mm, MM_SWAPENTS);
+	} else if (rp->vma ? (rp->vma->vm_flags & VM_NONLINEAR) :
+		   uw->nonlinear_obj && in_nonlinear_vma(uw->nonlinear_obj, rp->mm, rp->address))
 		set_pte_at(rp->mm, rp->address, rp->ptep, pgoff_to_pte(page->index));
 	dec_mm_counter(rp->mm, mm_counter_for_page(page));
 	put_page(page);         /* the pte's reference; the caller still holds one */
@@ -281,7 +289,7 @@ int try_to_unmap(struct page *page, pte_t swp_pte)
 		return SWAP_FAIL;
 	if (PageUnevictable(page))
 		return SWAP_FAIL;
-	extra = 1 + (!PageAnon(page) && page->mapping ? 1 : 0);
+	extra = 1 + (!PageAnon(page) && page->mapping ? 1 : 0) + (PageSwapCache(page) ? 1 : 0);
 	if (page_count(page) > page_mapcount(page) + extra)
 		return SWAP_FAIL;   /* pinned (rmap.c top) */
 	if (!PageAnon(page) && page->mapping && rmap_ptechain(page->mapping->sys)) {
@@ -302,7 +310,7 @@ int try_to_unmap(struct page *page, pte_t swp_pte)
 	} else {
 		busy = rmap_walk(page, unmap_one, &uw, RMAP_WALK_TRYLOCK);
 	}
-	if (uw.mlocked)
+	if (uw.mlocked || uw.bad_entry)
 		return SWAP_FAIL;
 	if (!page_mapped(page))
 		return SWAP_SUCCESS;

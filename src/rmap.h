@@ -182,12 +182,16 @@ int rmap_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int flags);
 int page_referenced(struct page *page);
 /*
  * try_to_unmap - remove every pte that maps page.  An anonymous page's
- * ptes are replaced by swp_pte (a swap entry, pte_is_swap; required); a
+ * ptes are replaced by swp_pte (a swap entry, pte_is_swap; required: a
+ * slot of the swap device in use, each swap pte written counting one
+ * holder through swap_duplicate, and MM_SWAPENTS); a
  * cache page's are cleared (nonlinear vmas, object scheme: a file pte).
  * Dirty bits go to the page.  The caller holds a reference and the page
  * lock.  Walks with RMAP_WALK_TRYLOCK.  Returns SWAP_SUCCESS, SWAP_AGAIN
- * (a table, anon_vma or i_mmap lock was busy: some ptes left) or SWAP_FAIL (pinned: references beyond the mappings, the
- * cache and the caller's; mlocked: PG_unevictable or a VM_LOCKED vma;
+ * (a table, anon_vma or i_mmap lock was busy: some ptes left) or
+ * SWAP_FAIL (pinned: references beyond the mappings, the page or swap
+ * cache and the caller's; a swap entry swap_duplicate refuses; mlocked:
+ * PG_unevictable or a VM_LOCKED vma;
  * an anon page without a swap entry), nothing changed for a failure
  * found before the walk.
  */

@@ -28,6 +28,7 @@
 #include "tlb.h"
 #include "rmap.h"
 #include "io.h"
+#include "swap.h"
 #include "vmscan.h"
 
 #define DEFAULT_PHYS_BYTES (256UL << 20)
@@ -44,8 +45,10 @@ static int validate_config(const struct umm_config *cfg)
 	if (cfg->rmap != UMM_RMAP_DEFAULT && cfg->rmap != UMM_RMAP_PTE_CHAIN &&
 	    cfg->rmap != UMM_RMAP_OBJECT)
 		return -EINVAL;
-	if (cfg->swap_path || cfg->swap_bytes)
-		return -EOPNOTSUPP;     /* swap arrives with the reclaim issue */
+	if (!cfg->swap_path && cfg->swap_bytes)
+		return -EINVAL;
+	if (cfg->swap_path && (cfg->swap_bytes < SWAP_MIN_BYTES || (cfg->swap_bytes & ~PAGE_MASK)))
+		return -EINVAL;
 	if (cfg->populate != 0 && cfg->populate != 1)
 		return -EINVAL;
 	if (cfg->release_ms < -1)
@@ -104,9 +107,11 @@ static int default_rmap(void)
 
 /**
  * umm_system_create - create a usermm instance from cfg (NULL: defaults).
- * Returns 0 with *out set, -EINVAL for a bad config or NULL out,
- * -EOPNOTSUPP for swap (not yet available), -ENOMEM when the memory
- * cannot be reserved (phys_bytes too large included).
+ * Returns 0 with *out set, -EINVAL for a bad config or NULL out (swap:
+ * swap_bytes without swap_path, below SWAP_MIN_BYTES or not a multiple
+ * of the page size), the errno of opening or creating the swap file,
+ * -ENOMEM when the memory cannot be reserved (phys_bytes too large
+ * included).
  */
 int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 {
@@ -149,6 +154,7 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 		err = -ENOMEM;
 	if (err)
 		goto err_free_sys;
+	sys->phys->owner = sys;
 	if (!sys->cfg.release_ms)
 		sys->cfg.release_ms = cfg->populate ? -1 : DEFAULT_RELEASE_MS;
 	if (sys->cfg.release_ms >= 0) {
@@ -175,9 +181,12 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	err = io_backend_create(sys);
 	if (err)
 		goto err_rmap;
-	err = vmscan_init(sys);
+	err = swap_system_init(sys);
 	if (err)
 		goto err_io;
+	err = vmscan_init(sys);
+	if (err)
+		goto err_swap;
 	pthread_mutex_init(&sys->mm_list_lock, NULL);
 	INIT_LIST_HEAD(&sys->mm_list);
 	sys->unmap_mapping_range = unmap_mapping_range;
@@ -185,6 +194,8 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	*out = sys;
 	return 0;
 
+err_swap:
+	swap_system_destroy(sys);
 err_io:
 	io_backend_destroy(sys);
 err_rmap:
@@ -219,6 +230,7 @@ int umm_system_destroy(struct umm_system *sys)
 		return -EBUSY;
 	}
 	vmscan_destroy(sys);
+	swap_system_destroy(sys);
 	io_backend_destroy(sys);
 	if (rmap_system_destroy(sys))
 		pr_warn(NULL, "reverse-map structures leaked at system destroy");
@@ -300,6 +312,20 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 		st->io_hist[i] = atomic_load(&sys->io_hist[i]);
 	st->rmap = sys->cfg.rmap;
 	rmap_get_stats(sys, &st->nr_reverse_maps, &st->rmap_bytes);
+	{
+		struct swap_stats ss;
+
+		swap_get_stats(sys, &ss);
+		st->swap_total = ss.total;
+		st->swap_used = ss.used;
+		st->pswpin = ss.pswpin;
+		st->pswpout = ss.pswpout;
+		st->swap_cache_hits = ss.cache_hits;
+		st->swap_cache_pages = ss.cache_pages;
+		st->swap_read_errors = ss.read_errors;
+		st->swap_write_errors = ss.write_errors;
+		st->swap_full = ss.full;
+	}
 	vmscan_get_stats(sys, st);
 	return 0;
 }
@@ -310,6 +336,8 @@ static struct fault_inject *inject_site(struct umm_system *sys, int site)
 	case UMM_INJECT_PAGE_ALLOC: return &sys->phys->fail_alloc;
 	case UMM_INJECT_READ:       return &sys->fail_read;
 	case UMM_INJECT_WRITE:      return &sys->fail_write;
+	case UMM_INJECT_SWAP_READ:  return &sys->fail_swap_read;
+	case UMM_INJECT_SWAP_WRITE: return &sys->fail_swap_write;
 	default:                    return NULL;
 	}
 }

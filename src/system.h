@@ -35,6 +35,10 @@ struct umm_system {
 
 	struct fault_inject fail_read;   /* backing pread */
 	struct fault_inject fail_write;  /* backing pwrite */
+	struct fault_inject fail_swap_read;   /* swap device reads (swap_state.c) */
+	struct fault_inject fail_swap_write;  /* swap device writes */
+
+	struct swap_info *swap;          /* the swap device (swapfile.c), NULL without swap */
 
 	pthread_mutex_t mm_list_lock;    /* mm_list, nr_mms */
 	struct list_head mm_list;

@@ -108,14 +108,14 @@ static void test_pte_encodings(void)
 	/* swap entries: every type, large offsets */
 	for (unsigned type = 0; type < 32; type++) {
 		uint64_t off = ((uint64_t)1 << 51) - 1 - type * 12345;
-		pte_t s = swp_entry_to_pte(type, off);
+		pte_t s = mk_swap_pte(type, off);
 
 		CHECK(!pte_none(s) && !pte_present(s) && pte_is_swap(s) && !pte_is_file(s));
 		CHECK_EQ(pte_swp_type(s), type);
 		CHECK_EQ(pte_swp_offset(s), off);
 	}
-	CHECK_EQ(pte_swp_offset(swp_entry_to_pte(3, 0)), 0);
-	CHECK(!pte_none(swp_entry_to_pte(0, 0)));
+	CHECK_EQ(pte_swp_offset(mk_swap_pte(3, 0)), 0);
+	CHECK(!pte_none(mk_swap_pte(0, 0)));
 
 	/* nonlinear file ptes */
 	for (uint64_t off = 0; off < ((uint64_t)1 << 50); off = off * 7 + 1) {
@@ -252,11 +252,11 @@ static void test_pt_used(void)
 	CHECK_EQ(pt->pt_used, 1);
 	t_set_pte_at(mm, a, p, pte_mkdirty(fake_pte(a)));     /* non-empty -> non-empty */
 	CHECK_EQ(pt->pt_used, 1);
-	t_set_pte_at(mm, a, p, swp_entry_to_pte(1, 2));        /* non-present counts too */
+	t_set_pte_at(mm, a, p, mk_swap_pte(1, 2));        /* non-present counts too */
 	CHECK_EQ(pt->pt_used, 1);
 	t_set_pte_at(mm, a + PAGE_SIZE, p + 1, pgoff_to_pte(0));
 	CHECK_EQ(pt->pt_used, 2);
-	CHECK_EQ(t_ptep_get_and_clear(mm, a, p), swp_entry_to_pte(1, 2));
+	CHECK_EQ(t_ptep_get_and_clear(mm, a, p), mk_swap_pte(1, 2));
 	CHECK(*p == 0);
 	CHECK_EQ(pt->pt_used, 1);
 	CHECK_EQ(t_ptep_get_and_clear(mm, a, p), 0);          /* empty stays empty */

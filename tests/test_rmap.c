@@ -22,6 +22,7 @@
 #include "memory.h"
 #include "object.h"
 #include "rmap.h"
+#include "swap.h"
 #include "vma.h"
 
 #define PS 4096UL
@@ -35,6 +36,23 @@ static struct umm_system *new_system(void)
 	struct umm_system *sys;
 
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	return sys;
+}
+
+/* new_swap_system - new_system with a swap file (unlinked once open). */
+static struct umm_system *new_swap_system(void)
+{
+	struct umm_config cfg = { .phys_bytes = 64UL << 20, .debug_checks = 1, .rmap = scheme,
+				  .swap_bytes = 1 << 20 };
+	char path[] = "/tmp/usermm-rmap-swap-XXXXXX";
+	struct umm_system *sys;
+	int fd = mkstemp(path);
+
+	REQUIRE(fd >= 0);
+	close(fd);
+	cfg.swap_path = path;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	unlink(path);
 	return sys;
 }
 
@@ -472,7 +490,7 @@ static void test_try_to_unmap_again(void)
 
 static void test_try_to_unmap_fail_pinned(void)
 {
-	struct umm_system *sys = new_system();
+	struct umm_system *sys = new_swap_system();
 	struct umm_object *obj;
 	struct umm_mm *m1 = new_mm(sys), *m2;
 	uintptr_t a, s;
@@ -498,11 +516,17 @@ static void test_try_to_unmap_fail_pinned(void)
 	get_page(anon);
 	CHECK_EQ(unmap_locked(anon, 0), SWAP_FAIL);
 	CHECK_EQ(page_mapcount(anon), 2);
-	CHECK_EQ(unmap_locked(anon, swp_entry_to_pte(1, 42)), SWAP_SUCCESS);
+	/* with a slot (add_to_swap) both ptes become the entry, each a holder */
+	lock_page(anon);
+	CHECK_EQ(add_to_swap(anon), 0);
+	CHECK_EQ(try_to_unmap(anon, swp_entry_to_pte((swp_entry_t){ anon->private })), SWAP_SUCCESS);
+	CHECK_EQ(swap_count(sys, (swp_entry_t){ anon->private }), 2);
+	unlock_page(anon);
 	CHECK_EQ(page_mapcount(anon), 0);
 	CHECK(pte_is_swap(pte_at(m1, a)) && pte_is_swap(pte_at(m2, a)));
 	CHECK(PageAnon(anon));
-	put_page(anon);
+	put_page(anon);         /* the swap cache still holds it: the faults below find it */
+	CHECK_EQ(peek(m1, a), peek(m2, a));
 	CHECK_EQ(umm_system_check(sys), 0);
 	umm_mm_destroy(m2);
 	umm_mm_destroy(m1);

@@ -15,6 +15,8 @@ enum umm_inject_site {
 	UMM_INJECT_PAGE_ALLOC = 0,    /* frame allocation returns NULL */
 	UMM_INJECT_READ       = 1,    /* backing pread fails with EIO */
 	UMM_INJECT_WRITE      = 2,    /* backing pwrite fails with EIO */
+	UMM_INJECT_SWAP_READ  = 3,    /* a swap device read fails with EIO */
+	UMM_INJECT_SWAP_WRITE = 4,    /* a swap device write fails with EIO */
 	UMM_INJECT__COUNT
 };
 

@@ -43,6 +43,16 @@ struct umm_sys_stats {
 	unsigned long host_populated_bytes;  /* physical memory brought in from the host (cumulative) */
 	unsigned long host_released_bytes;   /* physical memory given back to the host (cumulative) */
 	unsigned long host_populate_ns;      /* time spent bringing memory in (cumulative) */
+	/* swap (all 0 without a swap device) */
+	unsigned long swap_total;       /* slots of the swap device (pages) */
+	unsigned long swap_used;        /* slots in use (held by swap ptes or shmem, or cached) */
+	unsigned long pswpin;           /* pages read from swap (read-ahead ones included) */
+	unsigned long pswpout;          /* pages written to swap */
+	unsigned long swap_cache_hits;  /* swap-ins that found the page in the swap cache */
+	unsigned long swap_cache_pages; /* pages in the swap cache now */
+	unsigned long swap_read_errors; /* failed swap reads (one per backend call) */
+	unsigned long swap_write_errors;/* failed swap writes (one per backend call) */
+	unsigned long swap_full;        /* slot allocations refused: no free slot */
 	/* reclaim (cumulative counts, and the LRU lists' sizes now) */
 	unsigned long pgscan;           /* pages scanned on the inactive lists */
 	unsigned long pgsteal;          /* of those, freed */
@@ -71,12 +81,13 @@ struct umm_mm_stats {
 	unsigned long pgtable_pages;
 	unsigned long locked_vm;                      /* pages covered by locked mappings (Linux's
 	                                                 VmLck), resident or not */
+	unsigned long swap_ents;                      /* ptes holding a swap entry (pages swapped out) */
 };
 int umm_mm_stats(struct umm_mm *mm, struct umm_mm_stats *st);
 
 /* umm_mm_dump_maps - one line per VMA in /proc/PID/maps format. */
 int umm_mm_dump_maps(struct umm_mm *mm, FILE *out);
-/* umm_mm_dump_smaps - per-VMA Size/Rss/Anonymous/Shared/Private/Dirty summary. */
+/* umm_mm_dump_smaps - per-VMA Size/Rss/Anonymous/Shared/Private/Dirty/Swap summary. */
 int umm_mm_dump_smaps(struct umm_mm *mm, FILE *out);
 
 #ifdef __cplusplus

@@ -44,8 +44,11 @@ struct umm_config {
 	size_t      phys_bytes;   /* physical memory; default 256 MiB, minimum 1 MiB
 	                             (-EINVAL below); more than the host can
 	                             reserve gives -ENOMEM */
-	const char *swap_path;    /* swap file, NULL for none (swap issue) */
-	size_t      swap_bytes;
+	const char *swap_path;    /* swap device: a file path (opened, or created
+	                             mode 0600, and sized to swap_bytes); NULL: no
+	                             swap, anonymous and shmem pages stay in memory */
+	size_t      swap_bytes;   /* its size: a multiple of 4 KiB, at least
+	                             260 KiB (65 pages); -EINVAL otherwise */
 	int         rmap;         /* reverse-map scheme: UMM_RMAP_PTE_CHAIN (per-pte
 	                             chains) or UMM_RMAP_OBJECT (anon_vma and the
 	                             object's vma list); 0: object, or what the
@@ -83,9 +86,11 @@ struct umm_mm;
  * umm_system_create - cfg NULL means all defaults.  -EINVAL for a bad config
  * (phys_bytes < 1 MiB, unknown rmap, min watermark >= half of memory,
  * unknown io_backend, readahead_max_bytes not 0 and below 4 KiB or above
- * 16 MiB, populate not 0 or 1, release_ms below -1) or a NULL out;
- * -EOPNOTSUPP for swap_path/swap_bytes until swap is available, and for
- * io_backend UMM_IO_URING when io_uring cannot be set up; -ENOMEM when the
+ * 16 MiB, populate not 0 or 1, release_ms below -1, swap_bytes without
+ * swap_path, or below 260 KiB, or not a multiple of 4 KiB, swap_path not
+ * a regular file) or a NULL out; the errno of opening or creating
+ * swap_path (-EACCES, -ENOENT, -EISDIR...); -EOPNOTSUPP for io_backend
+ * UMM_IO_URING when io_uring cannot be set up; -ENOMEM when the
  * memory cannot be reserved, whether the host is short of it or phys_bytes
  * is larger than any host could reserve (1ULL << 62).
  */
