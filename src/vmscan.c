@@ -105,6 +105,7 @@
 #include "filemap.h"
 #include "object.h"
 #include "rmap.h"
+#include "swap.h"
 
 #define LRU_PVEC_SIZE 15        /* pages per batch */
 #define SCAN_BATCH 32           /* pages isolated per scan step */
@@ -238,8 +239,9 @@ static void pvec_drain_locked(struct lruvec *lv, struct lru_pvec *pv)
 /**
  * lru_cache_add - put a fresh page (referenced by the caller, on no list)
  * in the calling thread's batch; a full batch goes to the lists.  Marks
- * anonymous and shmem pages PG_swapbacked.  Takes the batch lock and, once
- * per batch, the LRU lock.
+ * anonymous and shmem pages PG_swapbacked; an anonymous page already
+ * marked was added before (swap cache) and is left alone.  Takes the
+ * batch lock and, once per batch, the LRU lock.
  */
 void lru_cache_add(struct umm_system *sys, struct page *page)
 {
@@ -249,8 +251,15 @@ void lru_cache_add(struct umm_system *sys, struct page *page)
 
 	if (!lv || PageReserved(page))
 		return;
+	/*
+	 * An anonymous page is added once in its life: at swap-in, or at its
+	 * first mapping; a swap-cache page mapped again is on the LRU already
+	 * (or isolated by a scan that will put it back).
+	 */
+	if (PageAnon(page) && TestSetPageSwapBacked(page))
+		return;
 	VM_BUG_ON(PageLRU(page) || PageLRUBatch(page));
-	if (PageAnon(page) || (page->mapping && page->mapping->type == OBJ_SHMEM))
+	if (page->mapping && page->mapping->type == OBJ_SHMEM)
 		SetPageSwapBacked(page);
 	pv = &lv->pvec[slot];
 	pthread_mutex_lock(&pv->lock);
@@ -393,10 +402,63 @@ static void putback_pages(struct lruvec *lv, struct page **pages, enum page_fate
 /* ---- eviction ---- */
 
 /*
+ * page_check_references - the second-chance decision for a locked page
+ * (not for MADV_PAGEOUT): PAGE_ACTIVATE (referenced while marked, or
+ * through several ptes), PAGE_KEEP (referenced once: marked, rotated), or
+ * PAGE_FREED meaning "go on evicting".  Walks the reverse map (trylocks).
+ */
+static enum page_fate page_check_references(struct page *page)
+{
+	int refs = page_mapped(page) ? page_referenced(page) : 0;
+	bool marked = TestClearPageReferenced(page);
+
+	if (!refs)
+		return PAGE_FREED;
+	if (marked || refs > 1)
+		return PAGE_ACTIVATE;
+	SetPageReferenced(page);        /* second chance */
+	return PAGE_KEEP;
+}
+
+/*
+ * shrink_anon_page - evict a locked anonymous page to swap: a slot and
+ * the swap cache (add_to_swap), every pte replaced by the swap entry
+ * (try_to_unmap), the write (swap_writepage), and out of the swap cache
+ * when nobody but the cache and the scan holds it.  A page already in the
+ * swap cache and clean is not written again.  Returns its fate.
+ */
+static enum page_fate shrink_anon_page(struct umm_system *sys, struct page *page)
+{
+	bool added = false;
+	int ret;
+
+	if (!PageSwapCache(page)) {
+		if (add_to_swap(page))
+			return PAGE_ACTIVATE;   /* swap full, or a nonlinear window's private copy */
+		added = true;
+	}
+	if (page_mapped(page)) {
+		ret = try_to_unmap(page, swp_entry_to_pte((swp_entry_t){ page->private }));
+		if (ret != SWAP_SUCCESS) {
+			/* no pte took the entry: give the slot back, the page stays as it was */
+			if (added && swap_count(sys, (swp_entry_t){ page->private }) == 0)
+				delete_from_swap_cache(page);
+			return ret == SWAP_FAIL ? PAGE_ACTIVATE : PAGE_KEEP;
+		}
+	}
+	if (PageDirty(page) && swap_writepage(page))
+		return PAGE_ACTIVATE;           /* stays cached and dirty: its swap ptes find it */
+	if (page_count(page) != 2)
+		return PAGE_KEEP;               /* a fault found it in the swap cache meanwhile */
+	delete_from_swap_cache(page);
+	return PAGE_FREED;
+}
+
+/*
  * shrink_page - try to evict one isolated page (the scan's reference
  * held, off every list).  Trylocks the page; walks the reverse map
- * (trylocks); may write the page back (page lock held across the write).
- * Returns its fate; the page is unlocked again.
+ * (trylocks); may write the page to its file or to swap (page lock held
+ * across the write).  Returns its fate; the page is unlocked again.
  */
 static enum page_fate shrink_page(struct umm_system *sys, struct page *page, struct scan_control *sc)
 {
@@ -411,27 +473,28 @@ static enum page_fate shrink_page(struct umm_system *sys, struct page *page, str
 		fate = PAGE_UNEVICTABLE;
 		goto out;
 	}
-	if (PageSwapBacked(page)) {
-		/* anonymous or shmem: goes to swap (swap.h), not written yet here */
-		goto out;
-	}
-	if (!page->mapping) {
+	if (PageSwapBacked(page) && !sc->may_swap)
+		goto out;               /* anonymous or shmem, and no swap slot to put it in */
+	if (!PageAnon(page) && !page->mapping) {
 		fate = PAGE_GONE;       /* truncated while we held it */
 		goto out;
 	}
 	if (!sc->force) {
-		int refs = page_mapped(page) ? page_referenced(page) : 0;
-		bool marked = TestClearPageReferenced(page);
-
-		if (refs) {
-			if (marked || refs > 1) {
-				fate = PAGE_ACTIVATE;
-			} else {
-				SetPageReferenced(page);    /* second chance */
-				fate = PAGE_KEEP;
-			}
+		fate = page_check_references(page);
+		if (fate != PAGE_FREED)
 			goto out;
-		}
+		fate = PAGE_KEEP;
+	}
+	if (PageAnon(page)) {
+		fate = shrink_anon_page(sys, page);
+		goto out;
+	}
+	if (PageSwapBacked(page)) {
+		/* shmem: unmapped, written to a slot and out of the cache by its object */
+		int err = shmem_swapout(page);
+
+		fate = !err ? PAGE_FREED : err == -EBUSY ? PAGE_KEEP : PAGE_ACTIVATE;
+		goto out;
 	}
 	if (page_mapped(page)) {
 		int ret = try_to_unmap(page, 0);
@@ -574,13 +637,12 @@ static void rescue_unevictable(struct lruvec *lv)
 }
 
 /*
- * can_swap - may swap-backed pages be scanned?  Not until the system has
- * a swap device with free slots (swap.h); none is configured today.
+ * can_swap - may swap-backed pages be scanned?  Only when the system has
+ * a swap device with a free slot (swap.h).
  */
 static bool can_swap(struct umm_system *sys)
 {
-	(void)sys;
-	return false;
+	return swap_enabled(sys) && nr_swap_pages_free(sys) > 0;
 }
 
 /*

@@ -45,7 +45,8 @@ void vmscan_destroy(struct umm_system *sys);
  * lru_cache_add - a fresh page-cache or anonymous page (not on any list or
  * batch) goes to the calling thread's batch, and with the batch to the
  * inactive list of its kind; a PG_unevictable page to the unevictable
- * list.  The caller holds a reference (and the page lock, or the pte
+ * list.  An anonymous page is added once (PG_swapbacked marks it): a
+ * swapped-in page at swap-in, and not again when it is mapped.  The caller holds a reference (and the page lock, or the pte
  * table lock of the page's first pte).  Takes a batch lock, and the LRU
  * lock once per batch (both leaves).
  */

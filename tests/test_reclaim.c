@@ -108,6 +108,24 @@ static struct umm_system *reclaim_sys(size_t phys, size_t ra)
 	return s;
 }
 
+/* swap_sys - a system of phys bytes with a swap file of swap bytes (unlinked once open). */
+static struct umm_system *swap_sys(size_t phys, size_t swap)
+{
+	char path[] = "/tmp/usermm-reclaim-swap-XXXXXX";
+	struct umm_config cfg = { .phys_bytes = phys, .swap_bytes = swap };
+	struct umm_system *s = NULL;
+	int fd = mkstemp(path);
+
+	REQUIRE(fd >= 0);
+	close(fd);
+	unlink(path);
+	cfg.swap_path = path;
+	REQUIRE(umm_system_create(&cfg, &s) == 0);
+	unlink(path);
+	dbg_sys = s;
+	return s;
+}
+
 static struct umm_object *open_obj(struct umm_system *s, int fd)
 {
 	struct umm_object *o = NULL;
@@ -379,6 +397,107 @@ static void test_threads_kswapd(void)
 	umm_object_put(co);
 	close(fd);
 	close(cfd);
+	CHECK_EQ(umm_system_destroy(s), 0);
+}
+
+/* ---- nothing lost: anonymous and shmem pages through swap ---- */
+
+/*
+ * Anonymous memory 2x physical memory, shared copy-on-write with a forked
+ * child that writes part of it, and a shmem object of 1x: all written
+ * with patterns and read back (twice, in both address spaces) after they
+ * went to swap and came back.
+ */
+static void test_anon_shmem_swap(void)
+{
+	struct umm_system *s = swap_sys(PHYS, 16UL << 20);
+	size_t anon_pages = 2 * PHYS / P, shm_pages = PHYS / P;
+	struct umm_object *shm = NULL;
+	struct umm_mm *parent, *child;
+	struct umm_sys_stats st;
+	uintptr_t a, sh;
+	long bad = 0;
+
+	REQUIRE(umm_mm_create(s, &parent) == 0);
+	REQUIRE(umm_object_create_shmem(s, shm_pages * P, &shm) == 0);
+	REQUIRE(umm_mmap(parent, 0, anon_pages * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) == 0);
+	REQUIRE(umm_mmap(parent, 0, shm_pages * P, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0, &sh) == 0);
+	for (uint64_t i = 0; i < anon_pages; i++)
+		bad += write_page(parent, a + i * P, i, 20) != 0;
+	for (uint64_t i = 0; i < shm_pages; i++)
+		bad += write_page(parent, sh + i * P, i, 21) != 0;
+	CHECK_EQ(bad, 0);
+	REQUIRE(umm_fork(parent, &child) == 0);
+	for (uint64_t i = 0; i < anon_pages; i += 4)
+		bad += write_page(child, a + i * P, i, 22) != 0;
+	for (uint64_t i = 1; i < shm_pages; i += 4)
+		bad += write_page(child, sh + i * P, i, 23) != 0;   /* shared: the parent sees it */
+	for (int round = 0; round < 2; round++) {
+		for (uint64_t i = 0; i < anon_pages; i++) {
+			bad += !page_holds(parent, a + i * P, i, 20);
+			bad += !page_holds(child, a + i * P, i, i % 4 ? 20 : 22);
+		}
+		for (uint64_t i = 0; i < shm_pages; i++) {
+			bad += !page_holds(parent, sh + i * P, i, i % 4 == 1 ? 23 : 21);
+			bad += !page_holds(child, sh + i * P, i, i % 4 == 1 ? 23 : 21);
+		}
+	}
+	CHECK_EQ(bad, 0);
+	st = stats(s);
+	CHECK(st.pswpout > 0);
+	CHECK(st.pswpin > 0);
+	CHECK(st.pgsteal > 0);
+	CHECK_EQ(st.oom_events, 0);
+	quiet_check(s);
+	umm_mm_destroy(child);
+	umm_mm_destroy(parent);
+	umm_object_put(shm);
+	st = stats(s);
+	CHECK_EQ(st.swap_used, 0);
+	CHECK_EQ(st.anon_pages, 0);
+	CHECK_EQ(umm_system_destroy(s), 0);
+}
+
+/*
+ * A swap device smaller than the anonymous working set: once it is full,
+ * reclaim skips anonymous pages (-ENOMEM and an OOM event for the write
+ * that finds no room, no crash), goes on evicting file pages, and what
+ * was written, in memory or in swap, reads back.
+ */
+static void test_swap_full(void)
+{
+	struct umm_system *s = swap_sys(PHYS, 1UL << 20);     /* 256 slots */
+	int fd = test_tmpfile(FILE_PAGES * P, file_fill);
+	struct umm_object *o = open_obj(s, fd);
+	struct umm_mm *mm;
+	uintptr_t a, c;
+	uint64_t i, written;
+	long bad = 0;
+	int rc = 0;
+
+	REQUIRE(umm_mm_create(s, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, FILE_PAGES * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) == 0);
+	REQUIRE(umm_mmap(mm, 0, FILE_PAGES * P, PROT_READ, MAP_SHARED, o, 0, &c) == 0);
+	for (i = 0; i < FILE_PAGES; i++) {
+		rc = write_page(mm, a + i * P, i, 24);
+		if (rc)
+			break;
+	}
+	written = i;
+	CHECK_EQ(rc, -ENOMEM);
+	CHECK(written > PHYS / P);                  /* swap took some */
+	CHECK(stats(s).swap_full > 0);
+	CHECK(stats(s).oom_events > 0);
+	/* give half of it back: file pages can still come and go */
+	CHECK_EQ(umm_munmap(mm, a + written / 2 * P, (FILE_PAGES - written / 2) * P), 0);
+	for (i = 0; i < FILE_PAGES; i++)
+		bad += !page_holds(mm, c + i * P, i, 0);
+	for (i = 0; i < written / 2; i++)
+		bad += !page_holds(mm, a + i * P, i, 24);
+	CHECK_EQ(bad, 0);
+	umm_mm_destroy(mm);
+	umm_object_put(o);
+	close(fd);
 	CHECK_EQ(umm_system_destroy(s), 0);
 }
 
@@ -755,6 +874,8 @@ int main(int argc, char **argv)
 	RUN(test_private_cow_after_fork);
 	RUN(test_nonlinear_window);
 	RUN(test_threads_kswapd);
+	RUN(test_anon_shmem_swap);
+	RUN(test_swap_full);
 	RUN(test_direct_reclaim_sites);
 	RUN(test_writeback_error);
 	RUN(test_oom_pinned);
