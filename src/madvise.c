@@ -42,8 +42,9 @@
  *   PAGEOUT     reclaim the range's mapped pages now (vmscan.c
  *               reclaim_page): clean file pages are dropped, dirty ones
  *               written back first, from every address space that maps
- *               them; pages locked, pinned, under I/O or swap-backed
- *               (anonymous, shmem) without swap stay.  Pages are
+ *               them; anonymous and shmem pages go to swap; pages
+ *               locked, pinned, under I/O, or swap-backed (anonymous,
+ *               shmem) without a free swap slot stay.  Pages are
  *               collected PAGEOUT_BATCH at a time under the pte table
  *               locks and reclaimed with none held.  Not on MAP_LOCKED
  *               vmas (-EINVAL).  Read lock.
@@ -291,9 +292,10 @@ static int madvise_cold_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void
  * madvise_cold - MADV_COLD: the mapped pages of the range become old and
  * inactive, first in line for reclaim.  MADV_PAGEOUT: reclaim them now
  * (vmscan.c reclaim_page: a clean file page is dropped, a dirty one
- * written back first; a page in use elsewhere, locked, pinned or
- * swap-backed without swap stays), a batch at a time, with no pte table
- * lock held.  mmap_lock held for read.
+ * written back first, an anonymous or shmem page goes to swap; a page in
+ * use elsewhere, locked, pinned or swap-backed without a free swap slot
+ * stays), a batch at a time, with no pte table lock held.  mmap_lock held
+ * for read.
  */
 static void madvise_cold(struct umm_mm *mm, uintptr_t start, uintptr_t end, bool pageout)
 {

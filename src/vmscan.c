@@ -49,8 +49,9 @@
  *
  * Eviction (shrink_page).  The page lock is only ever trylocked; a page
  * locked or under writeback is rotated, one PG_unevictable goes to the
- * unevictable list, a swap-backed page stays while there is no swap.  A
- * mapped page is unmapped through the reverse map (try_to_unmap: busy
+ * unevictable list, a swap-backed page stays while there is no free swap
+ * slot.  A page not referenced since the last look is evicted:
+ *   file page: a mapped page is unmapped through the reverse map (try_to_unmap: busy
  * locks leave it mapped, SWAP_AGAIN; pinned or mlocked pages fail,
  * SWAP_FAIL, and are activated); nonlinear windows keep file ptes.  A
  * dirty file page is then written back (write_one_page: the object's
@@ -60,6 +61,14 @@
  * the page is activated.  A clean page leaves the cache (remove_mapping:
  * only if nobody else holds it) and its frame is freed.  A page truncated
  * while isolated is simply let go.
+ *   anonymous page (shrink_anon_page): a slot and the swap cache
+ * (add_to_swap, unless it is there already), every pte replaced by the
+ * swap entry (try_to_unmap; if none could be, the slot is given back),
+ * the write (swap_writepage, if dirty: a failure leaves it cached and
+ * dirty, its swap ptes find it), and out of the swap cache when only the
+ * cache and the scan hold it; the frame is freed.
+ *   shmem page: its object moves it to a slot (shmem_swapout: unmap,
+ * write, record the entry, leave the page cache).
  *
  * Unevictable pages.  A page found with PG_unevictable is parked on the
  * unevictable list; each reclaim pass first moves back to the inactive
@@ -72,7 +81,8 @@
  * try_to_free_pages itself (direct reclaim); if that does not help the
  * allocation fails with -ENOMEM, counted as an OOM event (page_alloc.c).
  * Anonymous and shmem pages are not scanned at all while the system has no
- * swap device (swap.h), so swap-less reclaim spends nothing on them.
+ * swap device, or no free slot in it (swap.h), so swap-less reclaim spends
+ * nothing on them.
  *
  * Direct reclaim runs inside an allocation: the thread may hold mmap_lock
  * and page locks, never a page-table lock (lockdep.h: nothing is

@@ -59,7 +59,7 @@ void lru_add_drain_all(struct umm_system *sys);
 /*
  * try_to_free_pages - direct reclaim: free at least nr frames if it can
  * (scans the inactive lists, demotes active pages, writes dirty file pages
- * back, sends swap-backed pages to swap when swap exists).  Called by the
+ * back, sends swap-backed pages to swap while it has a free slot).  Called by the
  * allocator (no allocator lock held) in a thread that may hold mmap_lock
  * and page locks, never a page-table lock: every lock it needs beyond its
  * leaves is trylocked.  Returns frames freed.
@@ -74,8 +74,8 @@ unsigned long try_to_free_pages(struct umm_system *sys, unsigned long nr);
 void deactivate_page(struct umm_system *sys, struct page *page);
 /*
  * reclaim_page - MADV_PAGEOUT: isolate a page from its list and try to
- * evict it now, whatever its references (a locked, pinned, mlocked,
- * shared-elsewhere-and-busy or swap-less page stays).  Caller holds a
+ * evict it now, whatever its references (a locked, pinned, mlocked or
+ * busy page stays, and a swap-backed one without a free swap slot).  Caller holds a
  * reference and no page-table lock.  Returns true if the frame was freed
  * or will be with the caller's reference.
  */
