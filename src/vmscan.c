@@ -51,8 +51,8 @@
  * locked or under writeback is rotated, one PG_unevictable goes to the
  * unevictable list, a swap-backed page stays while there is no free swap
  * slot.  A page not referenced since the last look is evicted:
- *   file page: a mapped page is unmapped through the reverse map (try_to_unmap: busy
- * locks leave it mapped, SWAP_AGAIN; pinned or mlocked pages fail,
+ *   file page: a mapped page is unmapped through the reverse map
+ * (try_to_unmap: busy locks leave it mapped, SWAP_AGAIN; pinned or mlocked pages fail,
  * SWAP_FAIL, and are activated); nonlinear windows keep file ptes.  A
  * dirty file page is then written back (write_one_page: the object's
  * writepage, with the page lock held; it is no longer mapped, so nothing

@@ -8,8 +8,9 @@
  * copy-on-write pages after fork, nonlinear windows and several threads
  * in their own address spaces with kswapd running, each written or
  * filled with known patterns and read back after heavy reclaim, then
- * checked in the file itself.  Anonymous and shmem pages cannot be
- * reclaimed yet (no swap device): the tests keep them within memory.
+ * checked in the file itself; anonymous and shmem memory larger than
+ * physical memory, after fork, through a swap file, and anonymous memory
+ * of the threads too.
  * Direct reclaim is driven from each allocation site with kswapd off and
  * the free frames at the min watermark (the debug build's lock checker
  * watches the lock order).  A writeback error keeps the page dirty and
@@ -343,17 +344,23 @@ struct worker {
 	pthread_t tid;
 };
 
+#define ANON_PAGES (PHYS / P / 2)          /* per thread: together 1.5x memory, through swap */
+
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
 	struct umm_mm *mm;
-	uintptr_t a, c;
+	uintptr_t a, c, an;
 
 	TCHECK(umm_mm_create(w->sys, &mm) == 0);
 	TCHECK(umm_mmap(mm, 0, FILE_PAGES * P, PROT_READ | PROT_WRITE, MAP_SHARED, w->obj, 0, &a) == 0);
 	TCHECK(umm_mmap(mm, 0, FILE_PAGES * P, PROT_READ, MAP_SHARED, w->clean, 0, &c) == 0);
+	TCHECK(umm_mmap(mm, 0, ANON_PAGES * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &an) == 0);
 	for (int r = 0; r < THREAD_ROUNDS; r++) {
 		long bad = 0;
+
+		for (uint64_t i = 0; i < ANON_PAGES; i++)
+			bad += write_page(mm, an + i * P, i, 30 + (unsigned)(w->id * 4 + r)) != 0;
 
 		/* this thread's pages of the shared file: i % NR_THREADS == id */
 		for (uint64_t i = (uint64_t)w->id; i < FILE_PAGES; i += NR_THREADS)
@@ -363,6 +370,8 @@ static void *worker_fn(void *arg)
 			bad += !page_holds(mm, c + i * P, i, 0);
 		for (uint64_t i = (uint64_t)w->id; i < FILE_PAGES; i += NR_THREADS)
 			bad += !page_holds(mm, a + i * P, i, 10 + (unsigned)r);
+		for (uint64_t i = 0; i < ANON_PAGES; i++)
+			bad += !page_holds(mm, an + i * P, i, 30 + (unsigned)(w->id * 4 + r));
 		TCHECK(bad == 0);
 	}
 	umm_mm_destroy(mm);
@@ -371,7 +380,7 @@ static void *worker_fn(void *arg)
 
 static void test_threads_kswapd(void)
 {
-	struct umm_system *s = reclaim_sys(PHYS, 0);
+	struct umm_system *s = swap_sys(PHYS, 16UL << 20);
 	int fd = test_tmpfile(FILE_PAGES * P, NULL), cfd = test_tmpfile(FILE_PAGES * P, file_fill);
 	struct umm_object *o = open_obj(s, fd), *co = open_obj(s, cfd);
 	struct worker w[NR_THREADS];
@@ -388,6 +397,7 @@ static void test_threads_kswapd(void)
 	st = stats(s);
 	CHECK(st.kswapd_wakeups > 0);
 	CHECK(st.pgsteal > 0);
+	CHECK(st.pswpout > 0 && st.pswpin > 0);
 	CHECK_EQ(st.oom_events, 0);
 	CHECK_EQ(umm_object_sync(o, 0, 0), 0);
 	for (uint64_t i = 0; i < FILE_PAGES; i++)
@@ -793,7 +803,7 @@ static void test_madv_pageout(void)
 		bad += !page_holds(mm, a + i * P, i, i % 4 ? 0 : 15);
 	CHECK_EQ(bad, 0);
 
-	/* anonymous pages without swap stay where they are */
+	/* anonymous pages without swap stay where they are (with swap: test_madv_pageout_swap) */
 	REQUIRE(umm_mmap(mm, 0, 8 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &anon) == 0);
 	for (uint64_t i = 0; i < 8; i++)
 		bad += write_page(mm, anon + i * P, i, 16) != 0;
@@ -806,6 +816,35 @@ static void test_madv_pageout(void)
 	umm_mm_destroy(mm);
 	umm_object_put(o);
 	close(fd);
+	CHECK_EQ(umm_system_destroy(s), 0);
+}
+
+/* MADV_PAGEOUT sends anonymous pages to swap; they come back on access. */
+static void test_madv_pageout_swap(void)
+{
+	struct umm_system *s = swap_sys(8UL << 20, 4UL << 20);
+	struct umm_mm *mm;
+	struct umm_sys_stats st0, st;
+	uintptr_t anon;
+	long bad = 0;
+
+	REQUIRE(umm_mm_create(s, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, 64 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &anon) == 0);
+	for (uint64_t i = 0; i < 64; i++)
+		bad += write_page(mm, anon + i * P, i, 17) != 0;
+	st0 = stats(s);
+	CHECK_EQ(umm_madvise(mm, anon, 64 * P, MADV_PAGEOUT), 0);
+	st = stats(s);
+	CHECK_EQ(count_resident(mm, anon, 64), 0);
+	CHECK_EQ(st.pgsteal - st0.pgsteal, 64);
+	CHECK_EQ(st.pswpout - st0.pswpout, 64);
+	CHECK_EQ(st.anon_pages, 0);
+	for (uint64_t i = 0; i < 64; i++)
+		bad += !page_holds(mm, anon + i * P, i, 17);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(count_resident(mm, anon, 64), 64);
+	CHECK_EQ(umm_system_check(s), 0);
+	umm_mm_destroy(mm);
 	CHECK_EQ(umm_system_destroy(s), 0);
 }
 
@@ -881,6 +920,7 @@ int main(int argc, char **argv)
 	RUN(test_oom_pinned);
 	RUN(test_oom_anon_without_swap);
 	RUN(test_madv_pageout);
+	RUN(test_madv_pageout_swap);
 	RUN(test_madv_cold);
 	return test_summary("test_reclaim");
 }
