@@ -45,6 +45,7 @@
 #include "object.h"
 #include "rmap.h"
 #include "swap.h"
+#include "vmscan.h"
 
 struct check_ctx {
 	struct umm_mm *mm;
@@ -278,7 +279,8 @@ static int check_rmap(struct phys_mem *phys, const unsigned int *counts)
 
 /**
  * umm_system_check - allocator consistency plus every mm's invariants and
- * exact map counts across all mms.  Only while the system is quiescent.
+ * exact map counts across all mms.  Only while the system is quiescent;
+ * kswapd is kept asleep meanwhile (kswapd_pause).
  * 0, -EINVAL, -ENOMEM or -EUCLEAN.
  */
 int umm_system_check(struct umm_system *sys)
@@ -291,6 +293,7 @@ int umm_system_check(struct umm_system *sys)
 	if (!sys)
 		return -EINVAL;
 	phys = sys->phys;
+	kswapd_pause(sys);      /* a quiet system's only reclaimer */
 	if (phys_check(phys))
 		errors++;
 	counts = calloc(phys->nr_frames, sizeof(*counts));
@@ -299,9 +302,9 @@ int umm_system_check(struct umm_system *sys)
 	if (!counts || (swap_enabled(sys) && !swap_counts)) {
 		free(counts);
 		free(swap_counts);
+		kswapd_resume(sys);
 		return -ENOMEM;
 	}
-	pthread_rwlock_wrlock(&sys->reclaim_check_lock);   /* kswapd's passes wait */
 	mm_list_lock(sys);
 	/* list_for_each, not _entry: struct umm_mm is 64-byte aligned, the head is not */
 	list_for_each(pos, &sys->mm_list) {
@@ -314,7 +317,6 @@ int umm_system_check(struct umm_system *sys)
 		mmap_read_unlock(mm);
 	}
 	mm_list_unlock(sys);
-	pthread_rwlock_unlock(&sys->reclaim_check_lock);
 	for (unsigned long pfn = 0; pfn < phys->nr_frames; pfn++) {
 		struct page *page = pfn_to_page(phys, pfn);
 
@@ -328,6 +330,7 @@ int umm_system_check(struct umm_system *sys)
 	if (swap_counts)
 		errors += swap_check(sys, swap_counts);
 	free(swap_counts);
+	kswapd_resume(sys);
 	free(counts);
 	return errors ? -EUCLEAN : 0;
 }

@@ -99,9 +99,11 @@
  *   kswapd_lock (kswapd's sleep and wake-up), taken alone.
  * And sys->reclaim_check_lock: a reclaim pass (and reclaim_page) holds
  * it for read around everything it does (page locks, rmap walks,
- * writeback); the invariant checks (mm_check.c) take it for write, the
- * per-mm ones with an mmap_lock held, so they never see a pte and its
- * RSS counter half changed by a reclaimer that holds no mmap_lock.  A
+ * writeback); the per-mm invariant checks (mm_check.c) take it for
+ * write with an mmap_lock held, so they never see a pte and its RSS
+ * counter half changed by a reclaimer that holds no mmap_lock of theirs.
+ * (umm_system_check, for quiet systems, keeps kswapd asleep instead:
+ * kswapd_pause.)  A
  * reclaimer never waits for an mmap_lock, so this cannot deadlock; its
  * cost is one uncontended read lock per pass.
  * Neither batch nor LRU lock is held across anything but list and flag
@@ -142,6 +144,7 @@ struct lruvec {
 	bool kswapd_wake, kswapd_stop, kswapd_started;
 	bool kswapd_off;                     /* tests: wake-ups ignored (vmscan_set_kswapd) */
 	bool kswapd_busy;                    /* reclaiming (between wake-up and sleep) */
+	unsigned int kswapd_paused;          /* umm_system_check running: kswapd stays asleep */
 	pthread_t kswapd;
 
 	_Atomic unsigned long pgscan, pgsteal, pgactivate, pgdeactivate, pgwriteback;
@@ -780,7 +783,7 @@ static void *kswapd(void *arg)
 
 	pthread_mutex_lock(&lv->kswapd_lock);
 	for (;;) {
-		while (!lv->kswapd_wake && !lv->kswapd_stop)
+		while ((!lv->kswapd_wake || lv->kswapd_paused) && !lv->kswapd_stop)
 			pthread_cond_wait(&lv->kswapd_wait, &lv->kswapd_lock);
 		if (lv->kswapd_stop)
 			break;
@@ -870,6 +873,37 @@ void vmscan_destroy(struct umm_system *sys)
 		pthread_mutex_destroy(&lv->pvec[i].lock);
 	pthread_mutex_destroy(&lv->lock);
 	free(lv);
+}
+
+/**
+ * kswapd_pause - keep kswapd asleep (waiting until it is) until
+ * kswapd_resume; wake-ups meanwhile are remembered.  umm_system_check uses
+ * it: a quiet system has no reclaimer but kswapd.  Takes kswapd_lock.
+ */
+void kswapd_pause(struct umm_system *sys)
+{
+	struct lruvec *lv = lruvec_of(sys);
+
+	if (!lv)
+		return;
+	pthread_mutex_lock(&lv->kswapd_lock);
+	lv->kswapd_paused++;
+	while (lv->kswapd_busy)
+		pthread_cond_wait(&lv->kswapd_wait, &lv->kswapd_lock);
+	pthread_mutex_unlock(&lv->kswapd_lock);
+}
+
+/** kswapd_resume - undo one kswapd_pause.  Takes kswapd_lock. */
+void kswapd_resume(struct umm_system *sys)
+{
+	struct lruvec *lv = lruvec_of(sys);
+
+	if (!lv)
+		return;
+	pthread_mutex_lock(&lv->kswapd_lock);
+	lv->kswapd_paused--;
+	pthread_cond_broadcast(&lv->kswapd_wait);
+	pthread_mutex_unlock(&lv->kswapd_lock);
 }
 
 /* ---- madvise ---- */

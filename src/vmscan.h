@@ -89,6 +89,14 @@ bool reclaim_page(struct umm_system *sys, struct page *page);
  */
 void vmscan_set_kswapd(struct umm_system *sys, bool on);
 
+/*
+ * kswapd_pause / kswapd_resume - keep kswapd asleep (kswapd_pause returns
+ * once it is) / let it run again; wake-ups meanwhile are remembered.  For
+ * umm_system_check.  Take kswapd_lock.
+ */
+void kswapd_pause(struct umm_system *sys);
+void kswapd_resume(struct umm_system *sys);
+
 /* vmscan_get_stats - fill the reclaim block of umm_sys_stats.  Takes the LRU lock. */
 void vmscan_get_stats(struct umm_system *sys, struct umm_sys_stats *st);
 

@@ -11,11 +11,15 @@
  * checked in the file itself; anonymous and shmem memory larger than
  * physical memory, after fork, through a swap file, and anonymous memory
  * of the threads too.
- * Direct reclaim is driven from each allocation site with kswapd off and
- * the free frames at the min watermark (the debug build's lock checker
- * watches the lock order).  A writeback error keeps the page dirty and
- * reaches msync.  Memory that is all pinned or anonymous gives -ENOMEM
- * and an OOM event, and the system works again once it is released.
+ * Direct reclaim is driven, with kswapd off and the free frames at the
+ * min watermark, from the allocations of an anonymous fault (page table
+ * and frame), a private file write, fork, a copy-on-write fault,
+ * MADV_POPULATE_WRITE, pinning an uncached file page, and shmem
+ * (WILLNEED, write fault); the debug build's lock checker watches the
+ * lock order.  A writeback error keeps the page dirty and reaches msync.
+ * Memory that is all pinned, or anonymous without swap or with the swap
+ * device full, gives -ENOMEM and an OOM event, and the system works again
+ * once it is released.
  * MADV_PAGEOUT and MADV_COLD, with their bad inputs; umm_mincore shows
  * evicted pages as not resident.
  *
