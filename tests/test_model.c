@@ -48,7 +48,7 @@
  * what such bytes read back as is not part of the contract.
  *
  * Usage: test_model [seed [steps [phys_mb]]].  Without arguments several
- * seeds run in 64 MiB, then two in 3 MiB, where reclaim evicts page-cache
+ * seeds run in 64 MiB, then two in 2 MiB with swap, where reclaim evicts
  * pages under the model;
  * UMM_MODEL_STEPS scales the steps per seed, UMM_MODEL_VERBOSE=1 prints
  * every operation, UMM_MODEL_FULL=N verifies everything every N steps.
@@ -69,7 +69,9 @@
 #define NR_OBJS       (NR_FILES + 1)        /* 3 files and one shmem object */
 #define OBJ_MAX_BYTES (1UL << 20)
 #define DEFAULT_PHYS_MB 64UL
-#define SMALL_PHYS_MB 3UL                   /* the objects alone are 4 MiB: reclaim must run */
+#define SMALL_PHYS_MB 2UL                   /* the objects alone are 4 MiB: reclaim must run */
+
+static bool model_swap;      /* the system of this run has a swap device (run_seed) */
 #define MAX_MAP_PAGES 32
 #define MAX_MM_PAGES  3000                  /* prefer unmapping beyond this */
 
@@ -1635,7 +1637,8 @@ static void op_mincore(struct mmm *m)
 		size_t pi = (start + i * PS - s->start) / PS;
 
 		test_checks++;
-		if (s->priv && s->priv[pi] && !(vec[i] & 1))
+		/* without swap a private copy cannot leave memory; with swap it may be swapped out */
+		if (!model_swap && s->priv && s->priv[pi] && !(vec[i] & 1))
 			FAIL("mincore says page %#lx (a private copy) is not resident",
 			     (unsigned long)(start + i * PS));
 		if (vec[i] & ~1)
@@ -1726,17 +1729,28 @@ static void run_step(void)
 
 /*
  * run_seed - one random run in a system of phys_mb MiB.  The usual 64 MiB
- * never fills; SMALL_PHYS_MB makes the run's page-cache pages compete
- * for memory, so reclaim evicts them (checked: pgsteal > 0) and every
- * later access must still see the model's bytes.  (Anonymous and shmem
- * pages cannot be reclaimed without swap: the seeds of the small runs
- * are ones whose anonymous memory fits.)
+ * never fills; SMALL_PHYS_MB, with a 64 MiB swap file, makes the run's
+ * pages compete for memory, so reclaim evicts page-cache pages and sends
+ * anonymous and shmem ones to swap (checked: pgsteal > 0), and every
+ * later access must still see the model's bytes.
  */
 static void run_seed(uint64_t seed, long steps, int full_every, unsigned long phys_mb)
 {
 	/* both reverse-map schemes, alternating by seed */
 	struct umm_config cfg = { .phys_bytes = phys_mb << 20, .debug_checks = 1,
 				  .rmap = seed & 1 ? UMM_RMAP_OBJECT : UMM_RMAP_PTE_CHAIN };
+	char swap_path[] = "/tmp/usermm-model-swap-XXXXXX";
+	int swap_fd = -1;
+
+	if (phys_mb == SMALL_PHYS_MB) {
+		/* and a swap file: anonymous and shmem pages are reclaimed too */
+		swap_fd = mkstemp(swap_path);
+		REQUIRE(swap_fd >= 0);
+		close(swap_fd);
+		unlink(swap_path);
+		cfg.swap_path = swap_path;
+		cfg.swap_bytes = 64UL << 20;
+	}
 	struct umm_sys_stats st0, st;
 	struct umm_mm *mm = NULL;
 
@@ -1748,6 +1762,9 @@ static void run_seed(uint64_t seed, long steps, int full_every, unsigned long ph
 		seed & 1 ? "object" : "pte-chain", phys_mb);
 	set_op("setup");
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	if (cfg.swap_path)
+		unlink(swap_path);
+	model_swap = cfg.swap_path != NULL;
 	test_warm_up(sys);
 	REQUIRE(umm_system_stats(sys, &st0) == 0);
 	objects_create();
@@ -1802,7 +1819,8 @@ static void run_seed(uint64_t seed, long steps, int full_every, unsigned long ph
 	test_checks++;
 	if (phys_mb == SMALL_PHYS_MB && !st.pgsteal)
 		FAIL("a %lu MiB run reclaimed nothing", phys_mb);
-	fprintf(stderr, "  reclaim: %lu pages scanned, %lu evicted\n", st.pgscan, st.pgsteal);
+	fprintf(stderr, "  reclaim: %lu pages scanned, %lu evicted, %lu swapped out, %lu in\n",
+		st.pgscan, st.pgsteal, st.pswpout, st.pswpin);
 	umm_system_destroy(sys);
 	sys = NULL;
 	fprintf(stderr, "  seen:");
