@@ -71,8 +71,9 @@
  * write, record the entry, leave the page cache).
  *
  * Unevictable pages.  A page found with PG_unevictable is parked on the
- * unevictable list; each reclaim pass first moves back to the inactive
- * lists the parked pages whose flag has since been cleared (munlock).
+ * unevictable list; each time kswapd wakes it first moves back to the
+ * inactive lists the parked pages whose flag has since been cleared
+ * (munlock).  (Direct reclaim does not walk that list.)
  *
  * Driving it.  The allocator (page_alloc.c) wakes kswapd when free frames
  * cross below the low watermark; kswapd reclaims in batches until free
@@ -112,6 +113,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <usermm/stats.h>
 #include "vmscan.h"
 #include "filemap.h"
@@ -146,6 +148,7 @@ struct lruvec {
 	bool kswapd_busy;                    /* reclaiming (between wake-up and sleep) */
 	unsigned int kswapd_paused;          /* umm_system_check running: kswapd stays asleep */
 	pthread_t kswapd;
+	pid_t pid;                           /* the process that started kswapd */
 
 	_Atomic unsigned long pgscan, pgsteal, pgactivate, pgdeactivate, pgwriteback;
 };
@@ -670,7 +673,6 @@ static void shrink_lists(struct umm_system *sys, struct scan_control *sc)
 
 	pthread_rwlock_rdlock(&sys->reclaim_check_lock);
 	lru_add_drain_all(sys);
-	rescue_unevictable(lv);
 	budget = 2 * lru_pages(lv, sc->may_swap) + SCAN_BATCH;
 	while (sc->nr_reclaimed < sc->nr_to_reclaim && sc->nr_scanned < budget) {
 		unsigned long before = sc->nr_scanned;
@@ -756,6 +758,7 @@ static void balance(struct umm_system *sys)
 {
 	struct lruvec *lv = lruvec_of(sys);
 
+	rescue_unevictable(lv);
 	while (!zone_watermark_ok(sys->phys, WMARK_HIGH, 0)) {
 		struct scan_control sc = { .nr_to_reclaim = SCAN_BATCH, .may_swap = can_swap(sys) };
 		bool stop;
@@ -833,14 +836,16 @@ int vmscan_init(struct umm_system *sys)
 		return -err;
 	}
 	lv->kswapd_started = true;
+	lv->pid = getpid();
 	phys_set_release_hook(sys->phys, lru_release);
 	phys_set_reclaim_hook(sys->phys, direct_reclaim_hook, wakeup_kswapd_hook, sys);
 	return 0;
 }
 
 /**
- * vmscan_destroy - stop kswapd (takes kswapd_lock, joins it), remove the
- * hooks, free the lists.  Pages still listed at this point (none, once
+ * vmscan_destroy - stop kswapd (takes kswapd_lock, joins it; in the child
+ * of a host fork(), which has no copy of the thread, nothing to stop),
+ * remove the hooks, free the lists.  Pages still listed at this point (none, once
  * every mm and object is gone) are only unlinked.  No other thread may use
  * the system.
  */
@@ -851,12 +856,15 @@ void vmscan_destroy(struct umm_system *sys)
 	if (!lv)
 		return;
 	phys_set_reclaim_hook(sys->phys, NULL, NULL, NULL);
-	pthread_mutex_lock(&lv->kswapd_lock);
-	lv->kswapd_stop = true;
-	pthread_cond_broadcast(&lv->kswapd_wait);
-	pthread_mutex_unlock(&lv->kswapd_lock);
-	if (lv->kswapd_started)
-		pthread_join(lv->kswapd, NULL);
+	if (lv->pid == getpid()) {
+		pthread_mutex_lock(&lv->kswapd_lock);
+		lv->kswapd_stop = true;
+		pthread_cond_broadcast(&lv->kswapd_wait);
+		pthread_mutex_unlock(&lv->kswapd_lock);
+		if (lv->kswapd_started)
+			pthread_join(lv->kswapd, NULL);
+	}
+	/* else the child of a host fork(): kswapd was not copied, nothing to stop */
 	lru_add_drain_all(sys);
 	phys_set_release_hook(sys->phys, NULL);
 	for (int i = 0; i < NR_LRU_LISTS; i++) {
@@ -867,7 +875,8 @@ void vmscan_destroy(struct umm_system *sys)
 	}
 	sys->lruvec = NULL;
 	pthread_rwlock_destroy(&sys->reclaim_check_lock);
-	pthread_cond_destroy(&lv->kswapd_wait);
+	if (lv->pid == getpid())        /* a fork child's copy shows kswapd waiting on it */
+		pthread_cond_destroy(&lv->kswapd_wait);
 	pthread_mutex_destroy(&lv->kswapd_lock);
 	for (int i = 0; i < NR_SLOT_STRIPES; i++)
 		pthread_mutex_destroy(&lv->pvec[i].lock);
