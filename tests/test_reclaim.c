@@ -289,40 +289,46 @@ static void test_private_cow_after_fork(void)
 /* ---- nothing lost: nonlinear windows keep their layout ---- */
 
 #define CHUNK 64        /* pages per remapped chunk */
+/*
+ * 1 MiB of memory and a 4 MiB file: the object scheme scans a nonlinear
+ * vma's every pte for each page it unmaps, so the smaller the faster.
+ */
+#define NL_PHYS (1UL << 20)
+#define NL_PAGES (4 * NL_PHYS / P)
 
 /* window page w shows file page win_pgoff(w): chunks in reverse order */
 static uint64_t win_pgoff(uint64_t w)
 {
-	uint64_t nchunks = FILE_PAGES / CHUNK;
+	uint64_t nchunks = NL_PAGES / CHUNK;
 
 	return (nchunks - 1 - w / CHUNK) * CHUNK + w % CHUNK;
 }
 
 static void test_nonlinear_window(void)
 {
-	struct umm_system *s = reclaim_sys(PHYS, 0);
-	int fd = test_tmpfile(FILE_PAGES * P, NULL);
+	struct umm_system *s = reclaim_sys(NL_PHYS, 0);
+	int fd = test_tmpfile(NL_PAGES * P, NULL);
 	struct umm_object *o = open_obj(s, fd);
 	struct umm_mm *mm;
 	uintptr_t a;
 	long bad = 0;
 
 	REQUIRE(umm_mm_create(s, &mm) == 0);
-	REQUIRE(umm_mmap(mm, 0, FILE_PAGES * P, PROT_READ | PROT_WRITE, MAP_SHARED, o, 0, &a) == 0);
-	for (uint64_t c = 0; c < FILE_PAGES / CHUNK; c++)
+	REQUIRE(umm_mmap(mm, 0, NL_PAGES * P, PROT_READ | PROT_WRITE, MAP_SHARED, o, 0, &a) == 0);
+	for (uint64_t c = 0; c < NL_PAGES / CHUNK; c++)
 		REQUIRE(umm_remap_file_pages(mm, a + c * CHUNK * P, CHUNK * P, 0,
 					     win_pgoff(c * CHUNK), MAP_NONBLOCK) == 0);
-	for (uint64_t w = 0; w < FILE_PAGES; w++)
+	for (uint64_t w = 0; w < NL_PAGES; w++)
 		bad += write_page(mm, a + w * P, win_pgoff(w), 5) != 0;
 	CHECK_EQ(bad, 0);
 	for (int round = 0; round < 2; round++)
-		for (uint64_t w = 0; w < FILE_PAGES; w++)
+		for (uint64_t w = 0; w < NL_PAGES; w++)
 			bad += !page_holds(mm, a + w * P, win_pgoff(w), 5);
 	CHECK_EQ(bad, 0);
-	CHECK(stats(s).pgsteal >= FILE_PAGES - stats(s).total_frames);
+	CHECK(stats(s).pgsteal >= NL_PAGES - stats(s).total_frames);
 	/* umm_msync leaves nonlinear vmas out (msync.c): the object's sync writes it all */
 	CHECK_EQ(umm_object_sync(o, 0, 0), 0);
-	for (uint64_t pg = 0; pg < FILE_PAGES; pg++)
+	for (uint64_t pg = 0; pg < NL_PAGES; pg++)
 		bad += !file_page_holds(fd, pg, 5);
 	CHECK_EQ(bad, 0);
 	quiet_check(s);
