@@ -50,7 +50,8 @@
  * evicted and reads again may come from there, where the kernel in its
  * cgroup goes to the device again.
  *
- * UMM_BENCH_QUICK=1 shrinks every size by 4.  Medians of BENCH_REPS runs.
+ * --quick: 2 MiB systems and files of a few MiB, one repetition (the
+ * figures mean nothing).  Otherwise medians of 3 runs.
  */
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -58,10 +59,12 @@
 #include "bench.h"
 #include "vmscan.h"
 
-#define BENCH_REPS 3
+#define MAX_REPS 3
+#define BENCH_REPS BENCH_SIZE(MAX_REPS, 1)
 #define KPAGE 4096UL
 
-static unsigned long scale = 1;
+/* the memory size everything is measured against: 64 MiB, 2 MiB under --quick */
+#define MEM_BYTES BENCH_SIZE(64UL << 20, 2UL << 20)
 
 /* ---- throughput ---- */
 
@@ -278,9 +281,9 @@ static double kernel_fadvise_ns(int fd, size_t len)
 
 static void bench_throughput(void)
 {
-	size_t len = (64UL << 20) / scale;
+	size_t len = MEM_BYTES;
 	int fd = make_temp_file("reclaim", len / KPAGE, KPAGE);
-	double u[BENCH_REPS], k[BENCH_REPS], um, km;
+	double u[MAX_REPS], k[MAX_REPS], um, km;
 	unsigned long ev = 0, kev = 0;
 	char caveat[256];
 	int i;
@@ -612,8 +615,8 @@ out:
  */
 static void bench_anon_larger_than_memory(void)
 {
-	size_t phys = (64UL << 20) / scale, len = 2 * phys, pages = len / KPAGE;
-	double w[BENCH_REPS], r[BENCH_REPS];
+	size_t phys = MEM_BYTES, len = 2 * phys, pages = len / KPAGE;
+	double w[MAX_REPS], r[MAX_REPS];
 	struct umm_sys_stats st = { 0 };
 	char caveat[256];
 
@@ -663,7 +666,7 @@ static void bench_anon_larger_than_memory(void)
 
 static void bench_larger_than_memory(void)
 {
-	size_t phys = (64UL << 20) / scale, file_len = 4 * phys, file_pages = file_len / KPAGE;
+	size_t phys = MEM_BYTES, file_len = 4 * phys, file_pages = file_len / KPAGE;
 	int fd = make_temp_file("reclaim_big", file_pages, KPAGE);
 	bool cg = cgroup_create(phys) == 0;
 
@@ -680,9 +683,9 @@ static void bench_larger_than_memory(void)
 		       "4 KiB buffers (LRU) in this process instead\n", phys >> 20);
 	for (int r = 0; r < 2; r++) {
 		bool random = r == 1;
-		size_t n = random ? file_pages / 2 : file_pages;
+		size_t n = BENCH_SIZE(random ? file_pages / 2 : file_pages, 256);
 		size_t *off = malloc(n * sizeof(*off));
-		double u[BENCH_REPS], k[BENCH_REPS], um, km;
+		double u[MAX_REPS], k[MAX_REPS], um, km;
 		unsigned long umaj = 0, uev = 0, kmaj = 0;
 		char name[96], caveat[320];
 
@@ -712,12 +715,10 @@ static void bench_larger_than_memory(void)
 	close(fd);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	const char *q = getenv("UMM_BENCH_QUICK");
-
-	if (q && *q && *q != '0')
-		scale = 4;
+	bench_init(argc, argv, "reclaim: pageout and LRU eviction throughput (clean, dirty, anonymous to swap), "
+		   "reads over a file 4x memory vs the kernel in a same-size memory cgroup");
 	bench_machine_line();
 	print_loadavg();
 	bench_throughput();
