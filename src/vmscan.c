@@ -112,6 +112,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 #include <usermm/stats.h>
@@ -123,6 +124,7 @@
 
 #define LRU_PVEC_SIZE 15        /* pages per batch */
 #define SCAN_BATCH 32           /* pages isolated per scan step */
+#define ISOLATED_WAIT_TRIES 64  /* direct reclaim passes while others hold pages isolated */
 
 #define LRU_BATCH_MASK (0xfU << PAGE_LRU_BATCH_SHIFT)
 #define LRU_LIST_MASK  (0x7U << PAGE_LRU_LIST_SHIFT)
@@ -151,6 +153,7 @@ struct lruvec {
 	pid_t pid;                           /* the process that started kswapd */
 
 	_Atomic unsigned long pgscan, pgsteal, pgactivate, pgdeactivate, pgwriteback;
+	_Atomic long nr_isolated;            /* pages some reclaimer holds off the lists now */
 };
 
 /* What shrink_page decided for one isolated page. */
@@ -376,6 +379,7 @@ static unsigned int isolate_lru_pages(struct lruvec *lv, enum lru_list lru, stru
 		out[n++] = page;
 	}
 	pthread_mutex_unlock(&lv->lock);
+	atomic_fetch_add(&lv->nr_isolated, n);
 	*scanned += looked;
 	return n;
 }
@@ -413,6 +417,7 @@ static void putback_pages(struct lruvec *lv, struct page **pages, enum page_fate
 		atomic_fetch_add(&lv->pgactivate, activated);
 	for (unsigned int i = 0; i < n; i++)
 		put_page(pages[i]);
+	atomic_fetch_sub(&lv->nr_isolated, n);
 }
 
 /* ---- eviction ---- */
@@ -606,6 +611,7 @@ static void shrink_active_list(struct umm_system *sys, enum lru_list lru, struct
 	pthread_mutex_unlock(&lv->lock);
 	for (i = 0; i < n; i++)
 		put_page(pages[i]);
+	atomic_fetch_sub(&lv->nr_isolated, n);
 	if (demoted)
 		atomic_fetch_add(&lv->pgdeactivate, demoted);
 }
@@ -693,18 +699,33 @@ static void shrink_lists(struct umm_system *sys, struct scan_control *sc)
 
 /**
  * try_to_free_pages - reclaim at least @nr frames if possible (see
- * vmscan.h for the context it runs in).  Returns frames freed.
+ * vmscan.h for the context it runs in).  A pass that frees nothing while
+ * other reclaimers hold pages isolated is repeated (after a yield, up to
+ * ISOLATED_WAIT_TRIES times): their pages may yet be freed, and the
+ * caller's -ENOMEM must mean that nothing could be.  Returns frames freed.
  */
 unsigned long try_to_free_pages(struct umm_system *sys, unsigned long nr)
 {
+	struct lruvec *lv = lruvec_of(sys);
 	struct scan_control sc = {
 		.nr_to_reclaim = nr > SCAN_BATCH ? nr : SCAN_BATCH,
-		.may_swap = can_swap(sys),
 	};
 
-	if (!lruvec_of(sys))
+	if (!lv)
 		return 0;
-	shrink_lists(sys, &sc);
+	for (int tries = 0; tries < ISOLATED_WAIT_TRIES; tries++) {
+		sc.may_swap = can_swap(sys);
+		shrink_lists(sys, &sc);
+		/*
+		 * Nothing freed while other reclaimers (kswapd, other threads'
+		 * direct reclaim) hold pages off the lists: those may be freed
+		 * yet, so let them finish before declaring that nothing can be.
+		 */
+		if (sc.nr_reclaimed || !atomic_load(&lv->nr_isolated))
+			break;
+		sched_yield();
+		sc.nr_scanned = 0;
+	}
 	return sc.nr_reclaimed;
 }
 
@@ -970,19 +991,20 @@ bool reclaim_page(struct umm_system *sys, struct page *page)
 	pthread_mutex_unlock(&lv->lock);
 	if (!isolated)
 		return false;
+	atomic_fetch_add(&lv->nr_isolated, 1);
 	atomic_fetch_add(&lv->pgscan, 1);
 	pthread_rwlock_rdlock(&sys->reclaim_check_lock);
 	fate = shrink_page(sys, page, &sc);
 	pthread_rwlock_unlock(&sys->reclaim_check_lock);
-	if (fate == PAGE_FREED) {
-		atomic_fetch_add(&lv->pgsteal, 1);
+	if (fate == PAGE_FREED || fate == PAGE_GONE) {
+		atomic_fetch_sub(&lv->nr_isolated, 1);
+		if (fate == PAGE_FREED)
+			atomic_fetch_add(&lv->pgsteal, 1);
 		return true;
 	}
-	if (fate != PAGE_GONE) {
-		get_page(page);         /* putback_pages drops one: keep the caller's */
-		putback_pages(lv, &page, &fate, 1);
-	}
-	return fate == PAGE_GONE;
+	get_page(page);                 /* putback_pages drops one: keep the caller's */
+	putback_pages(lv, &page, &fate, 1);
+	return false;
 }
 
 /**
