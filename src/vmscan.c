@@ -73,7 +73,7 @@
  * Unevictable pages.  A page found with PG_unevictable is parked on the
  * unevictable list; each time kswapd wakes it first moves back to the
  * inactive lists the parked pages whose flag has since been cleared
- * (munlock).  (Direct reclaim does not walk that list.)
+ * (munlock); direct reclaim does so only when a pass found nothing.
  *
  * Driving it.  The allocator (page_alloc.c) wakes kswapd when free frames
  * cross below the low watermark; kswapd reclaims in batches until free
@@ -699,8 +699,9 @@ static void shrink_lists(struct umm_system *sys, struct scan_control *sc)
 
 /**
  * try_to_free_pages - reclaim at least @nr frames if possible (see
- * vmscan.h for the context it runs in).  A pass that frees nothing while
- * other reclaimers hold pages isolated is repeated (after a yield, up to
+ * vmscan.h for the context it runs in).  A pass that frees nothing is
+ * repeated once after moving munlocked pages back from the unevictable
+ * list, and while other reclaimers hold pages isolated it is repeated (after a yield, up to
  * ISOLATED_WAIT_TRIES times): their pages may yet be freed, and the
  * caller's -ENOMEM must mean that nothing could be.  Returns frames freed.
  */
@@ -710,21 +711,30 @@ unsigned long try_to_free_pages(struct umm_system *sys, unsigned long nr)
 	struct scan_control sc = {
 		.nr_to_reclaim = nr > SCAN_BATCH ? nr : SCAN_BATCH,
 	};
+	bool rescued = false;
 
 	if (!lv)
 		return 0;
 	for (int tries = 0; tries < ISOLATED_WAIT_TRIES; tries++) {
 		sc.may_swap = can_swap(sys);
 		shrink_lists(sys, &sc);
+		if (sc.nr_reclaimed)
+			break;
+		sc.nr_scanned = 0;
+		if (!rescued) {
+			/* munlocked pages may still be parked as unevictable: once, look there too */
+			rescue_unevictable(lv);
+			rescued = true;
+			continue;
+		}
 		/*
 		 * Nothing freed while other reclaimers (kswapd, other threads'
 		 * direct reclaim) hold pages off the lists: those may be freed
 		 * yet, so let them finish before declaring that nothing can be.
 		 */
-		if (sc.nr_reclaimed || !atomic_load(&lv->nr_isolated))
+		if (!atomic_load(&lv->nr_isolated))
 			break;
 		sched_yield();
-		sc.nr_scanned = 0;
 	}
 	return sc.nr_reclaimed;
 }

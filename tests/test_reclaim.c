@@ -17,8 +17,8 @@
  * MADV_POPULATE_WRITE, pinning an uncached file page, and shmem
  * (WILLNEED, write fault); the debug build's lock checker watches the
  * lock order.  A writeback error keeps the page dirty and reaches msync.
- * Memory that is all pinned, or anonymous without swap or with the swap
- * device full, gives -ENOMEM and an OOM event, and the system works again
+ * Memory that is all pinned, mlocked, or anonymous without swap or with
+ * the swap device full, gives -ENOMEM and an OOM event, and the system works again
  * once it is released.
  * MADV_PAGEOUT and MADV_COLD, with their bad inputs; umm_mincore shows
  * evicted pages as not resident.
@@ -37,6 +37,7 @@
 #define FILE_PAGES (4 * PHYS / P)          /* 4x physical memory */
 
 static struct umm_system *dbg_sys;
+static long count_resident(struct umm_mm *mm, uintptr_t a, size_t pages);
 /* byte i of page `pg` of pattern `seed` */
 static unsigned char pat(uint64_t pg, size_t i, unsigned seed)
 {
@@ -732,6 +733,61 @@ static void test_oom_pinned(void)
 	CHECK_EQ(umm_system_destroy(s), 0);
 }
 
+/*
+ * Memory exhausted by mlocked pages (with swap configured: locked pages
+ * still may not go there): -ENOMEM and an OOM event, nothing crashes (the
+ * other address space's page, swapped out, may not come back until
+ * memory is released); after munlock everything works again, that page
+ * holds its data and the formerly locked pages are reclaimed.
+ */
+static void test_oom_mlocked(void)
+{
+	struct umm_system *s = swap_sys(PHYS, 4UL << 20);
+	int fd = test_tmpfile(FILE_PAGES * P, file_fill), ofd = test_tmpfile(64 * P, file_fill);
+	struct umm_object *o = open_obj(s, fd), *oo = open_obj(s, ofd);
+	struct umm_mm *mm, *other;
+	uintptr_t a, b, oa;
+	long locked = 0, bad = 0;
+	int rc = 0;
+
+	REQUIRE(umm_mm_create(s, &mm) == 0);
+	REQUIRE(umm_mm_create(s, &other) == 0);
+	REQUIRE(umm_mmap(other, 0, 4 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &b) == 0);
+	REQUIRE(write_page(other, b, 0, 18) == 0);
+	REQUIRE(umm_mmap(mm, 0, FILE_PAGES * P, PROT_READ, MAP_SHARED, o, 0, &a) == 0);
+	/* lock 16 pages at a time until memory runs out */
+	while (locked < (long)FILE_PAGES) {
+		rc = umm_mlock(mm, a + (uintptr_t)locked * P, 16 * P);
+		if (rc)
+			break;
+		locked += 16;
+	}
+	CHECK(rc == -EAGAIN || rc == -ENOMEM);
+	CHECK(locked > 0 && locked < (long)FILE_PAGES);
+	CHECK(stats(s).oom_events > 0);
+	/* the other mm's page went to swap: no frame to read it back into yet, and no crash */
+	rc = umm_read(other, b, (char[8]){ 0 }, 8);
+	CHECK(rc == 0 || rc == -ENOMEM);
+	CHECK_EQ(count_resident(mm, a, (size_t)locked), locked);   /* locked pages stayed */
+	CHECK_EQ(umm_munlock(mm, a, FILE_PAGES * P), 0);
+	CHECK(page_holds(other, b, 0, 18));
+	REQUIRE(umm_mmap(other, 0, 64 * P, PROT_READ, MAP_SHARED, oo, 0, &oa) == 0);
+	for (uint64_t i = 0; i < 64; i++)
+		bad += !page_holds(other, oa + i * P, i, 0);
+	for (uint64_t i = 0; i < FILE_PAGES; i++)
+		bad += !page_holds(mm, a + i * P, i, 0);
+	CHECK_EQ(bad, 0);
+	CHECK(count_resident(mm, a, (size_t)locked) < locked);    /* unlocked pages were reclaimed */
+	quiet_check(s);
+	umm_mm_destroy(mm);
+	umm_mm_destroy(other);
+	umm_object_put(o);
+	umm_object_put(oo);
+	close(fd);
+	close(ofd);
+	CHECK_EQ(umm_system_destroy(s), 0);
+}
+
 static void test_oom_anon_without_swap(void)
 {
 	struct umm_system *s = reclaim_sys(PHYS, 0);
@@ -928,6 +984,7 @@ int main(int argc, char **argv)
 	RUN(test_direct_reclaim_sites);
 	RUN(test_writeback_error);
 	RUN(test_oom_pinned);
+	RUN(test_oom_mlocked);
 	RUN(test_oom_anon_without_swap);
 	RUN(test_madv_pageout);
 	RUN(test_madv_pageout_swap);
