@@ -58,9 +58,9 @@
  * copy and leaves the file pte: the next access shows the file page again,
  * as for a linear private mapping.  A later remap over a page that holds a
  * private copy discards the copy (its contents are lost, as with munmap)
- * and the page then shows the new offset.  Reclaim does not evict
- * anonymous pages yet (no swap); when it swaps such a copy out it must
- * keep that record.
+ * and the page then shows the new offset.  When reclaim swaps such a
+ * copy out, the swap device keeps its origin record with the slot
+ * (swap.h).
  *
  * Locks (order in lockdep.h): mmap_lock for write for the whole call
  * (the VMA's flags change; VM_NONLINEAR is set under the object's

@@ -17,6 +17,8 @@
  *                         write) or a private copy of it (private write)
  *     file pte            do_nonlinear_fault: as do_file_fault, for the
  *                         object page the pte records (nonlinear windows)
+ *     swap pte            do_swap_page: the page from the swap cache, or
+ *                         read from the swap device (swap_state.c)
  *     present, read-only, write
  *                         do_wp_page: shared -> make writable and dirty the
  *                         page; private -> reuse an exclusive anon page (or
@@ -58,7 +60,14 @@
  * reused, and becomes exclusive, only when one pte maps it and no one
  * else holds a reference (mapcount 1, refcount 1); otherwise it is copied.
  * Only fork clears the flag, when it shares the page copy-on-write; it
- * never shares a page that may be pinned (copy_one).  Pins see only
+ * never shares a page that may be pinned (copy_one).  Swap (swap.h):
+ * swap-out needs the page unpinned (try_to_unmap), and swap-in makes the
+ * page exclusive again only when no other swap pte names its slot and no
+ * other pte maps it; the page then leaves the swap cache.  Otherwise
+ * (shared by fork before or after swap-out) it is mapped read-only, not
+ * exclusive, and stays in the swap cache for the other holders; the swap
+ * cache's reference is discounted by fork's pin test and, once no swap
+ * pte names the slot, dropped by do_wp_page before the reuse test.  Pins see only
  * exclusive anon pages (FAULT_FLAG_PIN), and a writable pte never maps a
  * non-exclusive anon page.  Together: a pinned anon page stays the page
  * its mapping uses until the mapping itself goes (munmap, truncate, a zap),
@@ -82,10 +91,12 @@
  * and, once ptl is dropped, has mlock.c recheck it (munlock_cow_page).
  *
  * Locks (the order is in lockdep.h): mmap_lock (callers) -> page lock
- * (file faults) -> obj->i_mmap_lock (unmap_mapping_range) ->
+ * (file faults, swap-in) -> obj->i_mmap_lock (unmap_mapping_range) ->
  * mm->page_table_lock (installing tables; held by the i_mmap walkers that
  * have no mmap_lock) -> pte table lock (fork: parent's, then child's) ->
- * allocator (frees only, under ptl).  The page cache's tree_lock is taken
+ * allocator (frees only, under ptl).  Under ptl, zap's swap_free and the
+ * gather's release of swap-cache pages take the swap device's leaf locks
+ * and only trylock page locks.  The page cache's tree_lock is taken
  * by the file fault's lookup before ptl, never under it (set_page_dirty
  * is an atomic flag).
  * flush_tlb_range() is called with or without ptl held.
@@ -416,12 +427,12 @@ static void install_file_pte(struct vm_fault *vmf)
 /*
  * anon_origin - the origin record of an anon page (see below): its
  * page->private, except while the page is in the swap cache, where
- * private holds the swap entry (swap.h); add_to_swap refuses a page that
- * has a record, so a cached page has none.
+ * private holds the swap entry and the record is kept with the slot
+ * (swap.h).
  */
 static inline unsigned long anon_origin(const struct page *page)
 {
-	return PageSwapCache(page) ? 0 : page->private;
+	return PageSwapCache(page) ? swap_page_origin(page) : page->private;
 }
 
 /*
@@ -1159,8 +1170,12 @@ static int zap_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 
 	if (pte_is_swap(pte)) {
 		/* a swapped-out anon page: the pte's hold on the slot goes */
+		unsigned long origin = zw->keep_layout ? swap_origin(mm->sys, pte_to_swp_entry(pte)) : 0;
+
 		swap_free(mm->sys, pte_to_swp_entry(pte));
 		dec_mm_counter(mm, MM_SWAPENTS);
+		if (origin)     /* a nonlinear window's private copy: its file pte comes back */
+			set_pte_at(mm, addr, ptep, pgoff_to_pte(origin - 1));
 		return 0;
 	}
 	if (!pte_present(pte))
@@ -1529,6 +1544,11 @@ static int zap_nonlinear_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, voi
 	assert_pte_locked(mm, ptep);
 	if (pte_is_file(pte)) {
 		return 0;       /* the offset stays: an extension brings the page back */
+	} else if (pte_is_swap(pte)) {
+		/* a swapped-out private copy: its recorded origin, else its linear page */
+		unsigned long origin = swap_origin(mm->sys, pte_to_swp_entry(pte));
+
+		pgoff = origin ? origin - 1 : linear_page_index(nz->zw.vma, addr);
 	} else if (pte_present(pte) && !pte_special(pte)) {
 		struct page *page = pfn_to_page(mm_phys(mm), pte_pfn(pte));
 

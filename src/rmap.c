@@ -218,8 +218,8 @@ int page_referenced(struct page *page)
 struct unmap_walk {
 	pte_t swp_pte;
 	bool mlocked;
-	struct umm_object *nonlinear_obj;   /* pte chains: the page's object has nonlinear vmas */
 	bool bad_entry;         /* swap_duplicate refused the entry */
+	struct umm_object *nonlinear_obj;   /* pte chains: the page's object has nonlinear vmas */
 };
 
 /*

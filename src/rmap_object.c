@@ -216,11 +216,14 @@ static void walk_vma(struct page *page, struct vm_area_struct *vma, struct objec
 	pte_t *ptep;
 
 	ow->vma = vma;
-	if (vma->vm_flags & VM_NONLINEAR) {
+	/*
+	 * A nonlinear window shows cache pages anywhere: scan it.  An anon
+	 * page in one (a private window's copy) sits at its linear index,
+	 * set when it was first mapped, like anywhere else.
+	 */
+	if ((vma->vm_flags & VM_NONLINEAR) && !PageAnon(page)) {
 		struct nonlinear_scan ns = { ow, page };
 
-		if (PageAnon(page))
-			return;     /* nonlinear windows are shared: no anon pages */
 		page_table_lock(mm);
 		(void)walk_pte_range(mm, vma->vm_start, vma->vm_end, nonlinear_one, &ns);
 		page_table_unlock(mm);

@@ -41,9 +41,13 @@ static inline swp_entry_t pte_to_swp_entry(pte_t p) { return (swp_entry_t){ p >>
 
 /*
  * add_to_swap - give a locked anonymous page (not yet in the swap cache)
- * a slot and put it in the swap cache, dirty.  The slot allocator keeps
- * the slots of consecutive calls consecutive where it can.  No page-table
- * lock held.  0, or -ENOSPC when there is no swap device or it is full.
+ * a slot and put it in the swap cache, dirty (and uptodate).  The slot
+ * allocator keeps the slots of consecutive calls of a thread consecutive
+ * where it can.  No page-table lock held.  0, or -ENOSPC when there is no
+ * swap device or it is full; -ENOMEM (a radix-tree node); -EINVAL for a
+ * page that is not anonymous.  A private copy's origin record
+ * (page->private in a nonlinear window, memory.c) moves to the slot while
+ * the page is cached, and back when it leaves the cache.
  */
 int add_to_swap(struct page *page);
 
@@ -58,7 +62,8 @@ int swap_writepage(struct page *page);
 /*
  * delete_from_swap_cache - take a locked, clean swap-cache page out of
  * the cache (drops the cache's reference and PG_swapcache; the slot
- * keeps the references of the ptes or objects that hold the entry).
+ * keeps the references of the ptes or objects that hold the entry, and
+ * is freed if there are none).  The caller holds a reference of its own.
  */
 void delete_from_swap_cache(struct page *page);
 
@@ -106,6 +111,14 @@ bool swap_entry_valid(const struct umm_system *sys, swp_entry_t entry);
  * counted as a swap-full event).
  */
 int get_swap_page(struct umm_system *sys, swp_entry_t *entry);
+/*
+ * swap_origin - the origin record kept with entry's slot (0: none).
+ * swap_page_origin - an anon page's origin record wherever it is kept
+ * (page->private, or its slot while the page is in the swap cache).
+ * No locks.
+ */
+unsigned long swap_origin(struct umm_system *sys, swp_entry_t entry);
+unsigned long swap_page_origin(const struct page *page);
 /* swap_count - holders of entry (the swap cache not counted).  No locks. */
 unsigned int swap_count(struct umm_system *sys, swp_entry_t entry);
 /*
@@ -181,10 +194,21 @@ int swapin_readahead(struct umm_system *sys, swp_entry_t entry, struct page **pa
  * a busy table lock, or referenced elsewhere: the page stays usable; an
  * anon page may stay in the swap cache with some ptes swapped, which
  * faults resolve from the cache), -EIO (the write failed: the page stays
- * in memory, dirty), -EINVAL (not an anon or shmem page, or a private
- * copy in a nonlinear window, whose origin record page->private holds).
+ * in memory, dirty), -EINVAL (not an anon or shmem page).
  */
 int swap_out_page(struct page *page);
+
+/* Pages one swap_out_pages call takes. */
+#define SWAP_OUT_BATCH 64
+/*
+ * swap_out_pages - swap_out_page for nr <= SWAP_OUT_BATCH pages at once,
+ * so that the slots of the anonymous ones are consecutive and written
+ * with one backend write per run: pages are trylocked (busy: -EBUSY),
+ * unmapped, written, and leave the swap cache.  The caller holds a
+ * reference on each page and no lock.  results[i] gets page i's result
+ * (as swap_out_page's).  Returns the number of pages that left memory.
+ */
+unsigned int swap_out_pages(struct page **pages, unsigned int nr, int *results);
 
 /*
  * shmem_swapout - the shmem half of swap_out_page: a locked shmem
@@ -211,6 +235,7 @@ struct swap_stats {
 	unsigned long pswpin, pswpout;    /* pages read, written */
 	unsigned long cache_hits;         /* swap-ins served from the swap cache */
 	unsigned long read_errors, write_errors, full;
+	unsigned long read_requests, write_requests;   /* backend calls */
 	unsigned long cache_pages;        /* pages in the swap cache */
 	unsigned long shmem_pages;        /* slots held by shmem objects */
 };

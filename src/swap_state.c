@@ -47,12 +47,14 @@
  * (they are clean).
  *
  * Locks (order in lockdep.h): the page lock of the page(s) moved; no
- * page-table lock is held for I/O.  si->cache_lock is a leaf, taken for
- * each lookup, insert and delete, possibly under a pte table lock
- * (try_free_swap_cache_entry from zap, which only trylocks the page).
+ * page-table lock is held for I/O.  si->cache_lock, a reader-writer lock
+ * (read for lookups, write to insert or delete), is a leaf, taken
+ * possibly under a pte table lock (try_free_swap_cache_entry from zap,
+ * which only trylocks the page).
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include "swap_internal.h"
 #include "system.h"
@@ -79,11 +81,11 @@ struct page *lookup_swap_cache(struct umm_system *sys, swp_entry_t entry)
 
 	if (!si)
 		return NULL;
-	pthread_mutex_lock(&si->cache_lock);
+	pthread_rwlock_rdlock(&si->cache_lock);
 	page = radix_tree_lookup(&si->cache, entry.val);
 	if (page)
 		get_page(page);
-	pthread_mutex_unlock(&si->cache_lock);
+	pthread_rwlock_unlock(&si->cache_lock);
 	return page;
 }
 
@@ -97,19 +99,20 @@ struct page *lookup_swap_cache(struct umm_system *sys, swp_entry_t entry)
 int add_to_swap_cache(struct page *page, swp_entry_t entry)
 {
 	struct swap_info *si = page_sys(page)->swap;
+	unsigned long old_private = page->private;
 	int err;
 
 	VM_BUG_ON(!PageLocked(page) || PageSwapCache(page));
 	get_page(page);
 	page->private = entry.val;
 	SetPageSwapCache(page);
-	pthread_mutex_lock(&si->cache_lock);
+	pthread_rwlock_wrlock(&si->cache_lock);
 	err = radix_tree_insert(&si->cache, entry.val, page);
-	pthread_mutex_unlock(&si->cache_lock);
+	pthread_rwlock_unlock(&si->cache_lock);
 	if (err) {
 		VM_BUG_ON(err == -EEXIST);      /* the claim excludes it */
 		ClearPageSwapCache(page);
-		page->private = 0;
+		page->private = old_private;
 		put_page(page);
 		return -ENOMEM;
 	}
@@ -132,13 +135,13 @@ static void __delete_from_swap_cache(struct page *page)
 
 	VM_BUG_ON(!PageLocked(page) || !PageSwapCache(page));
 	VM_BUG_ON(page_count(page) < 2);
-	pthread_mutex_lock(&si->cache_lock);
+	pthread_rwlock_wrlock(&si->cache_lock);
 	old = radix_tree_delete(&si->cache, entry.val);
-	pthread_mutex_unlock(&si->cache_lock);
+	pthread_rwlock_unlock(&si->cache_lock);
 	VM_BUG_ON(old != page);
 	(void)old;
 	ClearPageSwapCache(page);
-	page->private = 0;
+	page->private = swap_origin(sys, entry);        /* a nonlinear copy's record comes back */
 	atomic_fetch_sub(&si->nr_cache_pages, 1);
 	swapcache_clear(sys, entry);
 	put_page(page);
@@ -156,9 +159,11 @@ void delete_from_swap_cache(struct page *page)
 
 /**
  * add_to_swap - give a locked anonymous page a slot and the swap cache,
- * dirty (swap.h).  Takes si->lock and si->cache_lock.  0, -ENOSPC (no
- * swap, or full), -ENOMEM (radix-tree node), -EINVAL (not anonymous, or
- * a private copy in a nonlinear window: page->private holds its origin).
+ * dirty (swap.h).  A private copy's origin record (page->private, a
+ * nonlinear window's) is kept with the slot while the cache uses
+ * page->private for the entry.  Takes si->lock and si->cache_lock.  0,
+ * -ENOSPC (no swap, or full), -ENOMEM (radix-tree node), -EINVAL (not
+ * anonymous).
  */
 int add_to_swap(struct page *page)
 {
@@ -167,11 +172,12 @@ int add_to_swap(struct page *page)
 	int err;
 
 	VM_BUG_ON(!PageLocked(page) || PageSwapCache(page));
-	if (!PageAnon(page) || page->private)
+	if (!PageAnon(page))
 		return -EINVAL;
 	err = get_swap_page(sys, &entry);
 	if (err)
 		return err;
+	atomic_store(&sys->swap->origin[entry.val], page->private);
 	err = add_to_swap_cache(page, entry);
 	if (err) {
 		swapcache_clear(sys, entry);
@@ -198,6 +204,7 @@ int swap_readpages(struct umm_system *sys, swp_entry_t entry, struct page **page
 
 		for (unsigned int i = 0; i < n; i++)
 			bufs[i] = page_address(pages[done + i]);
+		atomic_fetch_add(&si->stat_read_requests, 1);
 		if (should_fail(&sys->fail_swap_read))
 			err = -EIO;
 		else
@@ -230,6 +237,7 @@ int swap_write_slots(struct umm_system *sys, swp_entry_t entry, struct page **pa
 
 		for (unsigned int i = 0; i < n; i++)
 			bufs[i] = page_address(pages[done + i]);
+		atomic_fetch_add(&si->stat_write_requests, 1);
 		if (should_fail(&sys->fail_swap_write))
 			err = -EIO;
 		else
@@ -277,6 +285,18 @@ int swap_writepages(struct page **pages, unsigned int nr)
 int swap_writepage(struct page *page)
 {
 	return swap_writepages(&page, 1);
+}
+
+/**
+ * swap_page_origin - the origin record of an anon page (memory.c): kept
+ * with its slot while the page is in the swap cache, else page->private.
+ * Page locked, or its pte's table lock held.
+ */
+unsigned long swap_page_origin(const struct page *page)
+{
+	if (!PageSwapCache(page))
+		return page->private;
+	return swap_origin(page_sys(page), (swp_entry_t){ page->private });
 }
 
 /**
@@ -492,6 +512,104 @@ int swap_out_page(struct page *page)
 out:
 	unlock_page(page);
 	return err;
+}
+
+/* entry_cmp - qsort order of swap-cache pages by entry. */
+static int entry_cmp(const void *a, const void *b)
+{
+	unsigned long x = (*(struct page *const *)a)->private, y = (*(struct page *const *)b)->private;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * swap_out_prepare - the first half of swap_out_pages for one page:
+ * trylock it and, for an anonymous page, give it a slot and unmap it.
+ * Returns 1 with the page locked, unmapped and in the swap cache (the
+ * rest is the caller's), or the page's final result with it unlocked
+ * (a shmem page is done here).
+ */
+static int swap_out_prepare(struct page *page)
+{
+	struct umm_system *sys = page_sys(page);
+	bool added = false;
+	int err = 0;
+
+	if (!swap_enabled(sys))
+		return -ENOSPC;
+	if (!trylock_page(page))
+		return -EBUSY;
+	if (!PageAnon(page)) {
+		err = page->mapping && page->mapping->type == OBJ_SHMEM ? shmem_swapout(page) : -EINVAL;
+		unlock_page(page);
+		return err;
+	}
+	if (!PageSwapCache(page)) {
+		err = add_to_swap(page);
+		added = !err;
+	}
+	if (!err && try_to_unmap(page, swp_entry_to_pte((swp_entry_t){ page->private })) != SWAP_SUCCESS) {
+		err = -EBUSY;
+		if (added && swap_count(sys, (swp_entry_t){ page->private }) == 0)
+			__delete_from_swap_cache(page);
+	}
+	if (err) {
+		unlock_page(page);
+		return err;
+	}
+	return 1;
+}
+
+/**
+ * swap_out_pages - swap_out_page for up to SWAP_OUT_BATCH pages at once
+ * (swap.h): each page is trylocked (a busy one is -EBUSY), the anonymous
+ * ones get slots back to back and are unmapped, then the dirty ones are
+ * written in runs of consecutive slots, one backend write per run, and
+ * leave the swap cache.  The caller holds a reference on each page (kept)
+ * and no lock.  results[i] is page i's result as swap_out_page defines
+ * it.  Returns the number of pages that left memory.
+ */
+unsigned int swap_out_pages(struct page **pages, unsigned int nr, int *results)
+{
+	struct page *w[SWAP_OUT_BATCH];
+	unsigned int nw = 0, done = 0;
+
+	VM_BUG_ON(nr > SWAP_OUT_BATCH);
+	for (unsigned int i = 0; i < nr; i++) {
+		results[i] = swap_out_prepare(pages[i]);
+		if (results[i] == 1 && PageDirty(pages[i]))
+			w[nw++] = pages[i];
+	}
+	/* the writes, one per run of consecutive slots; a failed page is left dirty */
+	qsort(w, nw, sizeof(w[0]), entry_cmp);
+	for (unsigned int i = 0; i < nw;) {
+		unsigned int j = i + 1;
+
+		while (j < nw && w[j]->private == w[j - 1]->private + 1 && page_sys(w[j]) == page_sys(w[i]))
+			j++;
+		(void)swap_writepages(&w[i], j - i);
+		i = j;
+	}
+	for (unsigned int i = 0; i < nr; i++) {
+		struct page *page = pages[i];
+
+		if (results[i] != 1) {
+			done += results[i] == 0;
+			continue;
+		}
+		if (PageDirty(page))
+			results[i] = -EIO;      /* stays cached and dirty: its swap ptes find it */
+		else if (page_count(page) != 2)
+			results[i] = -EBUSY;    /* someone found it in the cache */
+		else
+			results[i] = 0;
+		if (!results[i]) {
+			__delete_from_swap_cache(page);
+			done++;
+		}
+		unlock_page(page);
+	}
+	return done;
 }
 
 /**

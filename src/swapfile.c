@@ -30,9 +30,11 @@
  * free, to any cluster with a free slot (the device is fragmented).  A
  * used-slot bitmap, per-cluster counts and the cursors are under the
  * device's allocator lock.  A cluster whose last slot is released is
- * discarded through the backend (its contents will not be read again:
- * the file backend punches a hole), with the allocator skipping it until
- * the discard is done.
+ * queued for a discard through the backend (its contents will not be
+ * read again: the file backend punches a hole), and the allocator skips
+ * it until the discard is done.  The next get_swap_page makes the queued
+ * discards before it allocates, so that the backend is never called from
+ * swap_free, which zap calls under a pte table lock.
  *
  * Backends.  swap_backends[] maps a target prefix to a backend; the
  * first match wins and the plain-path file backend (swap_file.c) comes
@@ -41,8 +43,8 @@
  * Locks (the order is in lockdep.h): si->lock, the allocator's, is a
  * leaf: taken alone, under a pte table lock (zap's swap_free releasing a
  * slot) or a page lock, never while waiting for anything else.  The
- * backend's discard is called with no swapfile lock held but maybe with a
- * pte table lock held.
+ * backend's discard is called by get_swap_page with no swapfile lock and
+ * no page-table lock held (the caller may hold a page lock).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -144,9 +146,38 @@ static uint64_t scan_clusters(struct swap_info *si, bool any)
 	return UINT64_MAX;
 }
 
+/*
+ * do_discards - discard the clusters queued by swap_release, then let the
+ * allocator use them again.  Takes si->lock; the backend calls run
+ * without it.
+ */
+static void do_discards(struct swap_info *si)
+{
+	uint64_t batch[16];
+	unsigned int n;
+
+	for (;;) {
+		pthread_mutex_lock(&si->lock);
+		n = (unsigned int)MIN(atomic_load(&si->nr_discard), 16);
+		atomic_store(&si->nr_discard, atomic_load(&si->nr_discard) - n);
+		memcpy(batch, si->discard_queue + atomic_load(&si->nr_discard), n * sizeof(batch[0]));
+		pthread_mutex_unlock(&si->lock);
+		if (!n)
+			return;
+		for (unsigned int i = 0; i < n; i++)
+			(void)si->bdev->ops->discard(si->bdev, batch[i] * SWAPFILE_CLUSTER,
+				(unsigned int)MIN(SWAPFILE_CLUSTER, si->nr_slots - batch[i] * SWAPFILE_CLUSTER));
+		pthread_mutex_lock(&si->lock);
+		for (unsigned int i = 0; i < n; i++)
+			si->cluster_busy[batch[i]] = 0;
+		pthread_mutex_unlock(&si->lock);
+	}
+}
+
 /**
- * get_swap_page - a free slot, marked for the swap cache (swap.h).
- * Takes si->lock (leaf).  0 with *@entry set, or -ENOSPC.
+ * get_swap_page - a free slot, marked for the swap cache (swap.h); the
+ * queued discards are made first.  Takes si->lock (leaf); calls the
+ * backend's discard without it.  0 with *@entry set, or -ENOSPC.
  */
 int get_swap_page(struct umm_system *sys, swp_entry_t *entry)
 {
@@ -156,6 +187,8 @@ int get_swap_page(struct umm_system *sys, swp_entry_t *entry)
 
 	if (!si)
 		return -ENOSPC;
+	if (atomic_load_explicit(&si->nr_discard, memory_order_relaxed))
+		do_discards(si);
 	pthread_mutex_lock(&si->lock);
 	cur = &si->cursor[thread_slot()];
 	if (cur->valid && !si->cluster_busy[cur->cluster])
@@ -184,30 +217,23 @@ int get_swap_page(struct umm_system *sys, swp_entry_t *entry)
 
 /*
  * swap_release - the slot's word dropped to 0: give it back to the
- * allocator, and discard its cluster if that was the cluster's last used
- * slot.  Takes si->lock (leaf); the discard runs without it.
+ * allocator, and queue its cluster for a discard if that was the
+ * cluster's last used slot.  Takes si->lock (leaf).
  */
 static void swap_release(struct swap_info *si, uint64_t slot)
 {
 	uint64_t cl = slot / SWAPFILE_CLUSTER;
-	bool discard = false;
 
 	pthread_mutex_lock(&si->lock);
 	VM_BUG_ON(!slot_used(si, slot));
 	si->used[slot / 64] &= ~(1ULL << (slot % 64));
+	atomic_store(&si->origin[slot], 0);
 	si->cluster_used[cl]--;
 	si->nr_used--;
 	if (si->cluster_used[cl] == 0 && si->bdev->ops->discard) {
 		si->cluster_busy[cl] = 1;
-		discard = true;
+		si->discard_queue[atomic_fetch_add(&si->nr_discard, 1)] = cl;
 	}
-	pthread_mutex_unlock(&si->lock);
-	if (!discard)
-		return;
-	(void)si->bdev->ops->discard(si->bdev, cl * SWAPFILE_CLUSTER,
-				     (unsigned int)MIN(SWAPFILE_CLUSTER, si->nr_slots - cl * SWAPFILE_CLUSTER));
-	pthread_mutex_lock(&si->lock);
-	si->cluster_busy[cl] = 0;
 	pthread_mutex_unlock(&si->lock);
 }
 
@@ -320,6 +346,18 @@ unsigned int swap_count(struct umm_system *sys, swp_entry_t entry)
 }
 
 /**
+ * swap_origin - the origin record kept with @entry's slot (the
+ * page->private of a private copy in a nonlinear window, memory.c), 0
+ * for none or an invalid entry.  No locks.
+ */
+unsigned long swap_origin(struct umm_system *sys, swp_entry_t entry)
+{
+	if (!swap_entry_valid(sys, entry))
+		return 0;
+	return atomic_load(&sys->swap->origin[entry.val]);
+}
+
+/**
  * swapcache_prepare - claim @entry for the swap cache.  Atomic.
  * 0, -EEXIST (the cache has it, or another thread is adding it), -ENOENT
  * (no holder: the slot was freed, or the entry is invalid).
@@ -410,11 +448,14 @@ int swap_system_init(struct umm_system *sys)
 	si->nr_slots = nr;
 	si->nr_clusters = (nr + SWAPFILE_CLUSTER - 1) / SWAPFILE_CLUSTER;
 	si->map = calloc(nr, sizeof(*si->map));
+	si->origin = calloc(nr, sizeof(*si->origin));
 	si->used = calloc((nr + 63) / 64, sizeof(*si->used));
 	si->cluster_used = calloc(si->nr_clusters, sizeof(*si->cluster_used));
 	si->cluster_busy = calloc(si->nr_clusters, sizeof(*si->cluster_busy));
+	si->discard_queue = calloc(si->nr_clusters, sizeof(*si->discard_queue));
 	err = -ENOMEM;
-	if (!si->map || !si->used || !si->cluster_used || !si->cluster_busy)
+	if (!si->map || !si->origin || !si->used || !si->cluster_used || !si->cluster_busy ||
+	    !si->discard_queue)
 		goto err_free;
 	err = ops->open(cfg->swap_path, nr, &si->bdev);
 	if (err)
@@ -423,15 +464,17 @@ int swap_system_init(struct umm_system *sys)
 	si->used[0] = 1;
 	si->cluster_used[0] = 1;
 	pthread_mutex_init(&si->lock, NULL);
-	pthread_mutex_init(&si->cache_lock, NULL);
+	pthread_rwlock_init(&si->cache_lock, NULL);
 	radix_tree_init(&si->cache);
 	sys->swap = si;
 	return 0;
 
 err_free:
+	free(si->discard_queue);
 	free(si->cluster_busy);
 	free(si->cluster_used);
 	free(si->used);
+	free((void *)si->origin);
 	free((void *)si->map);
 	free(si);
 	return err;
@@ -453,10 +496,12 @@ void swap_system_destroy(struct umm_system *sys)
 			(unsigned long long)si->nr_used);
 	si->bdev->ops->close(si->bdev);
 	pthread_mutex_destroy(&si->lock);
-	pthread_mutex_destroy(&si->cache_lock);
+	pthread_rwlock_destroy(&si->cache_lock);
+	free(si->discard_queue);
 	free(si->cluster_busy);
 	free(si->cluster_used);
 	free(si->used);
+	free((void *)si->origin);
 	free((void *)si->map);
 	free(si);
 	sys->swap = NULL;
@@ -491,6 +536,8 @@ void swap_get_stats(struct umm_system *sys, struct swap_stats *st)
 	st->read_errors = atomic_load(&si->stat_read_errors);
 	st->write_errors = atomic_load(&si->stat_write_errors);
 	st->full = atomic_load(&si->stat_full);
+	st->read_requests = atomic_load(&si->stat_read_requests);
+	st->write_requests = atomic_load(&si->stat_write_requests);
 	st->cache_pages = (unsigned long)atomic_load(&si->nr_cache_pages);
 	st->shmem_pages = (unsigned long)atomic_load(&si->nr_shmem_slots);
 }

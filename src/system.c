@@ -325,6 +325,8 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 		st->swap_read_errors = ss.read_errors;
 		st->swap_write_errors = ss.write_errors;
 		st->swap_full = ss.full;
+		st->swap_read_requests = ss.read_requests;
+		st->swap_write_requests = ss.write_requests;
 	}
 	vmscan_get_stats(sys, st);
 	return 0;

@@ -455,7 +455,7 @@ static enum page_fate shrink_anon_page(struct umm_system *sys, struct page *page
 
 	if (!PageSwapCache(page)) {
 		if (add_to_swap(page))
-			return PAGE_ACTIVATE;   /* swap full, or a nonlinear window's private copy */
+			return PAGE_ACTIVATE;   /* swap full */
 		added = true;
 	}
 	if (page_mapped(page)) {

@@ -302,6 +302,47 @@ static void test_anon_out_in(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/* a batch of evictions: consecutive slots, one write per run; a failed write keeps them all */
+static void test_batch(void)
+{
+	enum { N = 40 };
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mm = new_mm(sys);
+	uintptr_t a = map(mm, N * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL);
+	struct page *pages[N];
+	int res[N];
+	unsigned long w0;
+
+	fill(mm, a, N * PS, 111);
+	for (int i = 0; i < N; i++)
+		pages[i] = get_page_at(mm, a + i * PS);
+	REQUIRE(umm_inject_fault(sys, UMM_INJECT_SWAP_WRITE, 0, 1) == 0);
+	CHECK_EQ(swap_out_pages(pages, N, res), 0);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(res[i], -EIO);
+	CHECK_EQ(sstats(sys).swap_write_errors, 1);
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK_EQ(holds(mm, a, N * PS, 111), 0);                 /* nothing lost; back from the cache */
+	CHECK_EQ(sstats(sys).pswpin, 0);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	w0 = sstats(sys).swap_write_requests;
+	CHECK_EQ(swap_out_pages(pages, N, res), N);
+	for (int i = 0; i < N; i++) {
+		CHECK_EQ(res[i], 0);
+		put_page(pages[i]);
+	}
+	CHECK_EQ(sstats(sys).swap_write_requests, w0 + 1);      /* 40 consecutive slots, one write */
+	CHECK_EQ(sstats(sys).pswpout, N);
+	CHECK_EQ(sstats(sys).swap_cache_pages, 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK_EQ(holds(mm, a, N * PS, 111), 0);
+	/* read ahead by aligned windows: 40 consecutive slots span 5 or 6 of them */
+	CHECK(sstats(sys).swap_read_requests >= N / SWAP_RA_PAGES);
+	CHECK(sstats(sys).swap_read_requests <= N / SWAP_RA_PAGES + 1);
+	umm_mm_destroy(mm);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 /* munmap, MADV_DONTNEED and exit let go of slots; a partial swap of a range is fine */
 static void test_anon_free_slots(void)
 {
@@ -458,13 +499,141 @@ static void test_swap_ptes_in_calls(void)
 	CHECK_EQ(holds(mm, b, N * PS, 41), 0);
 	for (int i = 0; i < N; i++)
 		CHECK_EQ(swap_out_at(mm, b + i * PS), 0);
-	CHECK_EQ(umm_madvise(mm, b, N * PS, MADV_POPULATE_READ), 0);
+	CHECK_EQ(umm_madvise(mm, b, N * PS, MADV_POPULATE_READ), 0);   /* swaps in */
 	CHECK_EQ(mstats(mm).swap_ents, 0);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(swap_out_at(mm, b + i * PS), 0);
+	CHECK_EQ(umm_madvise(mm, b, N / 2 * PS, MADV_POPULATE_WRITE), 0);
+	CHECK_EQ(mstats(mm).swap_ents, N / 2);
+	CHECK(pte_write(pte_at(mm, b)));
+	{
+		struct umm_prepage_tuple t = { b + N / 2 * PS, N / 2 * PS };
+
+		CHECK_EQ(umm_prepage(mm, &t, 1, 0), 0);
+		CHECK_EQ(mstats(mm).swap_ents, 0);
+	}
+	/* a pin swaps in, and a pinned page is not swapped out */
 	CHECK_EQ(swap_out_at(mm, b), 0);
 	CHECK_EQ(umm_pin_pages(mm, b, 1, UMM_PIN_WRITE, &pin), 1);
+	CHECK(!pte_is_swap(pte_at(mm, b)));
 	CHECK_EQ(swap_out_at(mm, b), -EBUSY);                   /* pinned: stays */
 	umm_unpin_pages(&pin, 1, UMM_PIN_WRITE);
 	CHECK_EQ(holds(mm, b, N * PS, 41), 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
+/* a private copy in a nonlinear window keeps its origin through swap (DONTNEED, truncate) */
+static unsigned char file_byte(size_t i)
+{
+	return (unsigned char)(i * 13 + (i >> 12) + 5);
+}
+
+static void test_nonlinear_copy(void)
+{
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mm = new_mm(sys);
+	struct umm_object *obj;
+	int fd = test_tmpfile(8 * PS, file_byte);
+	unsigned char buf[PS];
+	uintptr_t w;
+
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	close(fd);
+	w = map(mm, 4 * PS, MAP_PRIVATE, obj);
+	REQUIRE(umm_remap_file_pages(mm, w, PS, 0, 5, 0) == 0);        /* window page 0 shows file page 5 */
+	REQUIRE(umm_remap_file_pages(mm, w + PS, PS, 0, 6, 0) == 0);
+	fill(mm, w, PS, 121);                                   /* private copies, origins 5 and 6 */
+	fill(mm, w + PS, PS, 122);
+	CHECK_EQ(swap_out_at(mm, w), 0);
+	CHECK_EQ(swap_out_at(mm, w + PS), 0);
+	CHECK(pte_is_swap(pte_at(mm, w)));
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK_EQ(holds(mm, w, PS, 121), 0);                     /* the copy comes back */
+	CHECK_EQ(swap_out_at(mm, w), 0);
+	/* DONTNEED drops the copies and leaves the file ptes: the file pages show again */
+	CHECK_EQ(umm_madvise(mm, w, 2 * PS, MADV_DONTNEED), 0);
+	CHECK(pte_is_file(pte_at(mm, w)) && pte_to_pgoff(pte_at(mm, w)) == 5);
+	CHECK(pte_is_file(pte_at(mm, w + PS)) && pte_to_pgoff(pte_at(mm, w + PS)) == 6);
+	CHECK_EQ(umm_read(mm, w, buf, PS), 0);
+	CHECK_EQ(buf[0], file_byte(5 * PS));
+	CHECK_EQ(buf[PS - 1], file_byte(6 * PS - 1));
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	/* truncate past a swapped-out copy's origin drops it too */
+	fill(mm, w + PS, PS, 123);
+	CHECK_EQ(swap_out_at(mm, w + PS), 0);
+	CHECK_EQ(umm_object_truncate(obj, 6 * PS), 0);
+	CHECK(pte_is_file(pte_at(mm, w + PS)));
+	CHECK_EQ(umm_read(mm, w + PS, buf, 1), -EIO);           /* file page 6 is past the end */
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
+/* private copies of file pages (MAP_PRIVATE of a file) go to swap like anonymous memory */
+static void test_private_file_copy(void)
+{
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mm = new_mm(sys), *child;
+	struct umm_object *obj;
+	int fd = test_tmpfile(4 * PS, file_byte);
+	unsigned char buf[PS];
+	uintptr_t p;
+
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	close(fd);
+	p = map(mm, 4 * PS, MAP_PRIVATE, obj);
+	fill(mm, p, 2 * PS, 141);                               /* copies of pages 0 and 1 */
+	CHECK_EQ(umm_read(mm, p + 2 * PS, buf, 1), 0);          /* page 2 mapped from the cache */
+	CHECK_EQ(swap_out_at(mm, p), 0);
+	CHECK_EQ(swap_out_at(mm, p + PS), 0);
+	CHECK_EQ(swap_out_at(mm, p + 2 * PS), -EINVAL);         /* a file page does not go to swap */
+	CHECK_EQ(mstats(mm).swap_ents, 2);
+	REQUIRE(umm_fork(mm, &child) == 0);
+	CHECK_EQ(holds(child, p, 2 * PS, 141), 0);
+	fill(mm, p, PS, 142);
+	CHECK_EQ(holds(child, p, PS, 141), 0);
+	CHECK_EQ(holds(mm, p, PS, 142), 0);
+	CHECK_EQ(umm_read(child, p + 2 * PS, buf, PS), 0);
+	CHECK_EQ(buf[0], file_byte(2 * PS));
+	CHECK_EQ(umm_system_check(sys), 0);
+	/* truncate drops private copies of the truncated pages, swapped out or not */
+	CHECK(pte_is_swap(pte_at(mm, p + PS)));
+	CHECK_EQ(umm_object_truncate(obj, PS), 0);
+	CHECK_EQ(umm_read(mm, p + PS, buf, 1), -EIO);
+	CHECK_EQ(holds(mm, p, PS, 142), 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(child);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
+/* mlock brings swapped-out pages back and keeps them; munlock lets them go again */
+static void test_mlock(void)
+{
+	enum { N = 8 };
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mm = new_mm(sys);
+	uintptr_t a = map(mm, N * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL);
+
+	fill(mm, a, N * PS, 151);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(swap_out_at(mm, a + i * PS), 0);
+	CHECK_EQ(umm_mlock(mm, a, N * PS), 0);                  /* populates: swaps in */
+	CHECK_EQ(mstats(mm).swap_ents, 0);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(swap_out_at(mm, a + i * PS), -EBUSY);  /* locked: stays */
+	CHECK_EQ(holds(mm, a, N * PS, 151), 0);
+	CHECK_EQ(umm_munlock(mm, a, N * PS), 0);
+	CHECK_EQ(swap_out_at(mm, a), 0);
+	CHECK_EQ(holds(mm, a, N * PS, 151), 0);
 	CHECK_EQ(umm_system_check(sys), 0);
 	umm_mm_destroy(mm);
 	CHECK_EQ(sstats(sys).swap_used, 0);
@@ -489,8 +658,18 @@ static void test_full_device(void)
 		full += err == -ENOSPC;
 	}
 	CHECK_EQ(full, N - SLOTS);
+	{
+		struct page *page = get_page_at(mm, a + (N - 1) * PS);
+
+		REQUIRE(page);
+		lock_page(page);
+		CHECK_EQ(add_to_swap(page), -ENOSPC);           /* what reclaim sees */
+		CHECK(!PageSwapCache(page));
+		unlock_page(page);
+		put_page(page);
+	}
 	CHECK_EQ(sstats(sys).swap_used, SLOTS);
-	CHECK_EQ(sstats(sys).swap_full, N - SLOTS);
+	CHECK_EQ(sstats(sys).swap_full, N - SLOTS + 1);
 	CHECK_EQ(nr_swap_pages_free(sys), 0);
 	CHECK_EQ(umm_system_check(sys), 0);
 	CHECK_EQ(holds(mm, a, N * PS, 51), 0);                  /* nothing lost */
@@ -549,6 +728,47 @@ static void test_read_error(void)
 	CHECK_EQ(sstats(sys).swap_cache_pages, 0);
 	CHECK_EQ(umm_system_check(sys), 0);
 	CHECK_EQ(holds(mm, a, PS, 71), 0);                      /* injection over: the retry reads */
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	umm_mm_destroy(mm);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
+/* out of memory during swap-in and during a fork that copies swap ptes: reported, nothing changed */
+static void test_nomem(void)
+{
+	enum { N = 64 };
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mm = new_mm(sys), *child = NULL;
+	uintptr_t a = map(mm, N * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL);
+	char c;
+	int err = -ENOMEM, tries;
+
+	fill(mm, a, N * PS, 131);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(swap_out_at(mm, a + i * PS), 0);
+	REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, -1) == 0);
+	CHECK_EQ(umm_read(mm, a, &c, 1), -ENOMEM);
+	REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0) == 0);
+	CHECK(pte_is_swap(pte_at(mm, a)));
+	CHECK_EQ(sstats(sys).swap_used, N);
+	CHECK_EQ(sstats(sys).swap_cache_pages, 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	/* fork failing at each allocation in turn leaves the slots as they were */
+	for (tries = 0; err == -ENOMEM && tries < 64; tries++) {
+		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, tries, 1) == 0);
+		err = umm_fork(mm, &child);
+		REQUIRE(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0) == 0);
+		if (err == -ENOMEM) {
+			CHECK_EQ(sstats(sys).swap_used, N);
+			CHECK_EQ(umm_system_check(sys), 0);
+		}
+	}
+	CHECK_EQ(err, 0);
+	CHECK(tries > 1);                       /* at least one fork failed first */
+	CHECK_EQ(mstats(child).swap_ents, N);
+	CHECK_EQ(holds(child, a, N * PS, 131), 0);
+	umm_mm_destroy(child);
+	CHECK_EQ(holds(mm, a, N * PS, 131), 0);
 	CHECK_EQ(sstats(sys).swap_used, 0);
 	umm_mm_destroy(mm);
 	CHECK_EQ(umm_system_destroy(sys), 0);
@@ -659,6 +879,145 @@ static void test_shmem_read_error(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/* ---- random operations against a model ---- */
+
+#define RPAGES 48
+#define RMMS 3
+
+/* page_is - does the page at addr hold seed's pattern (seed 0: zeros)? */
+static bool page_is(struct umm_mm *mm, uintptr_t addr, unsigned seed)
+{
+	unsigned char buf[PS];
+
+	if (umm_read(mm, addr, buf, PS))
+		return false;
+	for (size_t i = 0; i < PS; i++)
+		if (buf[i] != (seed ? pat(i, seed) : 0))
+			return false;
+	return true;
+}
+
+/*
+ * test_random - writes, reads, evictions (single and batched), forks,
+ * exits and MADV_DONTNEED in random order on up to RMMS address spaces
+ * sharing one layout (a private anonymous region, and a shmem object all
+ * of them map shared, which is also truncated and extended); every read
+ * is checked against what the model says the page holds, and the swap
+ * accounting against umm_system_check.
+ */
+static void test_random(void)
+{
+	uint64_t rnd = test_seed("test_swap random", "UMM_SWAP_SEED", 20261129);
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mms[RMMS] = { new_mm(sys) };
+	unsigned model[RMMS][RPAGES] = { { 0 } }, shmodel[RPAGES] = { 0 };
+	unsigned next_seed = 1000;
+	int nmm = 1, steps = 3000;
+	uintptr_t a = map(mms[0], RPAGES * PS, MAP_PRIVATE | MAP_ANONYMOUS, NULL), sa;
+	struct umm_object *shm;
+
+	REQUIRE(umm_object_create_shmem(sys, RPAGES * PS, &shm) == 0);
+	sa = map(mms[0], RPAGES * PS, MAP_SHARED, shm);         /* forks share it */
+
+	for (int step = 0; step < steps; step++) {
+		uint64_t r = test_rnd(&rnd);
+		int m = (int)((r >> 8) % (uint64_t)nmm);
+		unsigned int pg = (unsigned int)((r >> 16) % RPAGES);
+		struct umm_mm *mm = mms[m];
+
+		switch (r % 14) {
+		case 10:                /* shmem: write through any mm */
+			shmodel[pg] = ++next_seed;
+			fill(mm, sa + pg * PS, PS, shmodel[pg]);
+			break;
+		case 11:                /* shmem: read and check */
+			CHECK(page_is(mm, sa + pg * PS, shmodel[pg]));
+			break;
+		case 12: {              /* shmem: evict */
+			int err = swap_out_at(mm, sa + pg * PS);
+
+			CHECK(err == 0 || err == -ENOENT || err == -EBUSY);
+			break;
+		}
+		case 13:                /* shmem: truncate at a page and extend again */
+			if ((r >> 40) % 4 == 0) {
+				CHECK_EQ(umm_object_truncate(shm, (uint64_t)pg * PS), 0);
+				CHECK_EQ(umm_object_truncate(shm, RPAGES * PS), 0);
+				for (unsigned int i = pg; i < RPAGES; i++)
+					shmodel[i] = 0;
+			}
+			break;
+		case 0: case 1:         /* write a page */
+			model[m][pg] = ++next_seed;
+			fill(mm, a + pg * PS, PS, model[m][pg]);
+			break;
+		case 2: case 3:         /* read and check */
+			CHECK(page_is(mm, a + pg * PS, model[m][pg]));
+			break;
+		case 4: case 5: {       /* evict one page */
+			int err = swap_out_at(mm, a + pg * PS);
+
+			CHECK(err == 0 || err == -ENOENT || err == -EBUSY);
+			break;
+		}
+		case 6: {               /* evict a batch */
+			unsigned int n = 0, i;
+			struct page *pages[16];
+			int res[16];
+
+			for (i = 0; i < 16 && pg + i < RPAGES; i++) {
+				pages[n] = get_page_at(mm, a + (pg + i) * PS);
+				n += pages[n] != NULL;
+			}
+			(void)swap_out_pages(pages, n, res);
+			for (i = 0; i < n; i++) {
+				CHECK(res[i] == 0 || res[i] == -EBUSY);
+				put_page(pages[i]);
+			}
+			break;
+		}
+		case 7:                 /* fork, or exit when full */
+			if (nmm < RMMS) {
+				REQUIRE(umm_fork(mm, &mms[nmm]) == 0);
+				memcpy(model[nmm], model[m], sizeof(model[m]));
+				nmm++;
+			} else {
+				umm_mm_destroy(mm);
+				mms[m] = mms[nmm - 1];
+				memcpy(model[m], model[nmm - 1], sizeof(model[m]));
+				nmm--;
+			}
+			break;
+		case 8: {               /* MADV_DONTNEED a few pages */
+			unsigned int n = MIN(4u, RPAGES - pg);
+
+			CHECK_EQ(umm_madvise(mm, a + pg * PS, n * PS, MADV_DONTNEED), 0);
+			for (unsigned int i = 0; i < n; i++)
+				model[m][pg + i] = 0;
+			break;
+		}
+		default:
+			if (step % 50 == 9)
+				CHECK_EQ(umm_system_check(sys), 0);
+			break;
+		}
+	}
+	for (int m = 0; m < nmm; m++)
+		for (int pg = 0; pg < RPAGES; pg++) {
+			CHECK(page_is(mms[m], a + pg * PS, model[m][pg]));
+			CHECK(page_is(mms[m], sa + pg * PS, shmodel[pg]));
+		}
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK(sstats(sys).pswpout > 0 && sstats(sys).pswpin > 0);
+	for (int m = 0; m < nmm; m++)
+		umm_mm_destroy(mms[m]);
+	umm_object_put(shm);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	CHECK_EQ(sstats(sys).swap_cache_pages, 0);
+	CHECK_EQ(sstats(sys).anon_pages, 0);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 /* ---- concurrency ---- */
 
 #define READERS 2
@@ -733,6 +1092,25 @@ static int evict(struct umm_mm *mm, uintptr_t addr)
 	return err == 0;
 }
 
+/* evict_batch - swap_out_pages over the nr pages at addr that are mapped */
+static int evict_batch(struct umm_mm *mm, uintptr_t addr, unsigned int nr)
+{
+	struct page *pages[SWAP_OUT_BATCH];
+	int res[SWAP_OUT_BATCH];
+	unsigned int n = 0, done;
+
+	for (unsigned int i = 0; i < nr && n < SWAP_OUT_BATCH; i++) {
+		pages[n] = get_page_at(mm, addr + i * PS);
+		n += pages[n] != NULL;
+	}
+	done = swap_out_pages(pages, n, res);
+	for (unsigned int i = 0; i < n; i++) {
+		CHECK(res[i] == 0 || res[i] == -EBUSY);
+		put_page(pages[i]);
+	}
+	return (int)done;
+}
+
 static void test_concurrent(void)
 {
 	struct conc c = { 0 };
@@ -761,7 +1139,8 @@ static void test_concurrent(void)
 		uint64_t r = test_rnd(&rnd);
 		unsigned int i = (unsigned int)(r % TPAGES);
 
-		switch ((r >> 32) % 4) {
+		switch ((r >> 32) % 5) {
+		case 4: evicted += evict_batch(c.mm, c.w, WRITERS * WPAGES); break;
 		case 0: evicted += evict(c.mm, c.a + i * PS); break;
 		case 1: evicted += evict(c.child, c.a + i * PS); break;
 		case 2: evicted += evict(c.mm, c.s + i * PS); break;
@@ -795,15 +1174,21 @@ int main(void)
 	RUN(test_config_errors);
 	RUN(test_no_swap);
 	RUN(test_anon_out_in);
+	RUN(test_batch);
 	RUN(test_anon_free_slots);
 	RUN(test_fork_shared);
 	RUN(test_fork_then_swap);
 	RUN(test_swap_ptes_in_calls);
+	RUN(test_nonlinear_copy);
+	RUN(test_private_file_copy);
+	RUN(test_mlock);
 	RUN(test_full_device);
 	RUN(test_write_error);
 	RUN(test_read_error);
+	RUN(test_nomem);
 	RUN(test_shmem);
 	RUN(test_shmem_read_error);
+	RUN(test_random);
 	RUN(test_concurrent);
 	return test_summary("test_swap");
 }

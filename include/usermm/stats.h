@@ -53,6 +53,8 @@ struct umm_sys_stats {
 	unsigned long swap_read_errors; /* failed swap reads (one per backend call) */
 	unsigned long swap_write_errors;/* failed swap writes (one per backend call) */
 	unsigned long swap_full;        /* slot allocations refused: no free slot */
+	unsigned long swap_read_requests;  /* swap device reads (one run of slots each) */
+	unsigned long swap_write_requests; /* swap device writes (one run of slots each) */
 	/* reclaim (cumulative counts, and the LRU lists' sizes now) */
 	unsigned long pgscan;           /* pages scanned on the inactive lists */
 	unsigned long pgsteal;          /* of those, freed */
