@@ -25,7 +25,12 @@
  * (sparse, in $TMPDIR or /tmp, unlinked at once), every page read into the
  * page cache before the timed
  * loop (usermm through a linear mapping, the kernel with pread).  Also the number of VMAs each side ends with (the kernel's counted
- * in /proc/self/maps over the window).  The ratios compare usermm
+ * in /proc/self/maps over the window).  In the file pass, after the
+ * remaps, NR_DIRTY random window pages get a one-byte store each (not
+ * timed) and msync(MS_SYNC) of the whole window is timed, per dirty page:
+ * usermm's umm_msync against the kernel's msync over its remap_file_pages
+ * window (both write the pages back and sync the file: the kernel once
+ * per VMA in the range, usermm once; the disk dominates).  The ratios compare usermm
  * with the kernel side named on the line.  Smaller runs for quick checks:
  * UMM_BENCH_FREMAP="window_mb object_mb nr_remaps", e.g. "16 64 2000";
  * --quick: "4 16 200", one run.
@@ -44,14 +49,17 @@
 #define CHUNK  (16UL << 10)
 #define CHUNK_PAGES (CHUNK / 4096)
 #define VEC    64
+#define NR_DIRTY 1000
 
 static size_t window_bytes = 256UL << 20, object_bytes = 1UL << 30;
 static unsigned long nr_remaps = 20000;
 static bool warm;       /* allocate every object page before the timed loop */
 static int file_fd = -1; /* >= 0: the object is this file instead of shmem */
 
-/* The random sequence: window chunk and object chunk of remap i. */
-static unsigned long *win_chunk, *obj_chunk;
+/* The random sequence: window chunk and object chunk of remap i; the window pages dirtied before msync. */
+static unsigned long *win_chunk, *obj_chunk, dirty_page[NR_DIRTY];
+/* file pass: the last run's msync time per dirty page (ns), or a negative errno */
+static double last_msync_ns;
 
 static void make_sequence(void)
 {
@@ -66,6 +74,10 @@ static void make_sequence(void)
 		win_chunk[i] = (unsigned long)(x % (window_bytes / CHUNK));
 		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
 		obj_chunk[i] = (unsigned long)(x % (object_bytes / CHUNK));
+	}
+	for (unsigned long i = 0; i < NR_DIRTY; i++) {
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		dirty_page[i] = (unsigned long)(x % (window_bytes / 4096));
 	}
 }
 
@@ -143,6 +155,16 @@ static double run_usermm(bool vectored, long *vmas)
 		i += n;
 	}
 	t1 = now_ns();
+	if (file_fd >= 0 && !vectored && !err) {
+		uint64_t m0;
+
+		for (unsigned long i = 0; i < NR_DIRTY && !err; i++)
+			err = umm_write(mm, w + dirty_page[i] * 4096 + 8, "d", 1);
+		m0 = now_ns();
+		if (!err)
+			err = umm_msync(mm, w, window_bytes, MS_SYNC);
+		last_msync_ns = err ? err : (double)(now_ns() - m0) / NR_DIRTY;
+	}
 	umm_mm_stats(mm, &st);
 	*vmas = (long)st.nr_vmas;
 	umm_munmap(mm, w, window_bytes);
@@ -201,6 +223,16 @@ static double run_kernel(bool use_mmap, long *vmas)
 	}
 	t1 = now_ns();
 	(void)sink;
+	if (file_fd >= 0 && !use_mmap && !err) {
+		uint64_t m0;
+
+		for (unsigned long i = 0; i < NR_DIRTY; i++)
+			w[dirty_page[i] * 4096 + 8] = 'd';
+		m0 = now_ns();
+		if (msync(w, window_bytes, MS_SYNC))
+			err = -errno;
+		last_msync_ns = err ? err : (double)(now_ns() - m0) / NR_DIRTY;
+	}
 	*vmas = kernel_vmas((uintptr_t)w, (uintptr_t)w + window_bytes);
 	munmap(w, window_bytes);
 	close(fd);
@@ -209,16 +241,26 @@ static double run_kernel(bool use_mmap, long *vmas)
 
 typedef double (*run_fn)(bool, long *);
 
-/* measure - the median of REPS runs (ns per remap), or a negative errno; *vmas from the last run. */
-static double measure(run_fn fn, bool arg, long *vmas)
+/*
+ * measure - the median of REPS runs (ns per remap), or a negative errno;
+ * *vmas from the last run; *msync_ns the median msync time per dirty page
+ * of the runs (file pass), or a negative errno.
+ */
+static double measure(run_fn fn, bool arg, long *vmas, double *msync_ns)
 {
-	double v[REPS];
+	double v[REPS], m[REPS];
 
 	for (int r = 0; r < REPS; r++) {
+		last_msync_ns = 0;
 		v[r] = fn(arg, vmas);
+		m[r] = last_msync_ns;
 		if (v[r] < 0)
 			return v[r];
+		if (m[r] < 0)
+			*msync_ns = m[r];
 	}
+	if (*msync_ns >= 0)
+		*msync_ns = median(m, REPS);
 	return median(v, REPS);
 }
 
@@ -226,7 +268,7 @@ int main(int argc, char **argv)
 {
 	const char *env = getenv("UMM_BENCH_FREMAP");
 	long v_umm = 0, v_vec = 0, v_krfp = 0, v_kmmap = 0;
-	double umm, vec, krfp, kmmap;
+	double umm, vec, krfp, kmmap, msync_umm = 0, msync_k = 0, unused = 0;
 	char name[80];
 
 	bench_init(argc, argv, "nonlinear windows: umm_remap_file_pages against remap_file_pages(2) "
@@ -266,10 +308,10 @@ int main(int argc, char **argv)
 				break;
 			}
 		}
-		umm = measure(run_usermm, false, &v_umm);
-		vec = measure(run_usermm, true, &v_vec);
-		krfp = measure(run_kernel, false, &v_krfp);
-		kmmap = measure(run_kernel, true, &v_kmmap);
+		umm = measure(run_usermm, false, &v_umm, &msync_umm);
+		vec = measure(run_usermm, true, &v_vec, &unused);
+		krfp = measure(run_kernel, false, &v_krfp, &msync_k);
+		kmmap = measure(run_kernel, true, &v_kmmap, &unused);
 		if (umm < 0 || vec < 0) {
 			skipped("usermm remap", "umm_remap_file_pages", (int)(umm < 0 ? umm : vec));
 			return 0;
@@ -299,6 +341,19 @@ int main(int argc, char **argv)
 		bench_extra("vmas_kernel", (double)v_kmmap);
 		printf("# %s: VMAs at the end: usermm %ld, usermm vectored %ld, kernel remap_file_pages %ld,"
 		       " kernel mmap %ld\n", tag, v_umm, v_vec, v_krfp, v_kmmap);
+		if (file_fd >= 0 && msync_umm > 0 && msync_k > 0) {
+			snprintf(name, sizeof(name), "file msync %d dirty in window", NR_DIRTY);
+			bench_report_caveat(name, msync_umm, msync_k, "per dirty page: msync(MS_SYNC) of the "
+					    "whole remapped window after one-byte stores to random pages; disk-bound: "
+					    "both write the pages back and sync the file, the kernel once per VMA "
+					    "of its window, usermm once");
+			bench_kernel_variant("msync(2) over the remap_file_pages(2) window");
+			bench_extra("vmas_usermm", (double)v_umm);
+			bench_extra("vmas_kernel", (double)v_krfp);
+		} else if (file_fd >= 0) {
+			printf("# file msync: not measured: %s\n",
+			       strerror((int)-(msync_umm < 0 ? msync_umm : msync_k)));
+		}
 	}
 	if (file_fd >= 0)
 		close(file_fd);

@@ -14,13 +14,14 @@
  *
  *   1. check everything (flags, prot, rounding, wrap, the pgoff range a
  *      file pte encodes, one file/shmem VMA around the range, the
- *      VMA may have the protection asked for) and allocate every page
- *      table the range needs: the only steps that fail, done before
- *      anything is changed;
- *   2. zap the range (the old pages go after the TLB shootdown, one for
- *      the whole call) and write a file pte for each page, with the
- *      range's own protection bits if prot != 0 differs from the VMA's
- *      (PTE_OWNPROT);
+ *      VMA may have the protection asked for), allocate every page
+ *      table the range needs and room in the reverse index: the only
+ *      steps that fail, done before anything is changed;
+ *   2. under i_mmap_lock, record the new offsets in the window's reverse
+ *      index (room for them was reserved in step 1), zap the range (the
+ *      old pages go after the TLB shootdown, one for the whole call) and
+ *      write a file pte for each page, with the range's own protection
+ *      bits if prot != 0 differs from the VMA's (PTE_OWNPROT);
  *   3. populate: fault each page in for reading.  With MAP_NONBLOCK the
  *      fault maps only pages already cached and uptodate and starts no I/O
  *      (FAULT_FLAG_NONBLOCK); the rest keep their file ptes.  A page that
@@ -41,13 +42,17 @@
  * ptes of a nonlinear VMA back into file ptes: truncate
  * (unmap_mapping_range) and zap_page_range_keep (umm_madvise's
  * MADV_DONTNEED); umm_mincore looks a file pte's page up in the cache.
- * munmap clears them.  fork copies file ptes; mremap moves them (the moved
+ * munmap clears them.  umm_msync of a range of a window writes back the
+ * object pages its ptes show (msync.c).  fork copies file ptes; mremap moves them (the moved
  * part keeps VM_NONLINEAR); mprotect splits a nonlinear VMA into
- * nonlinear VMAs; nonlinear VMAs are never merged.  Truncate and
- * page_mkclean (writeback) find a page wherever it sits in a window by
- * scanning every pte of each nonlinear VMA on the object's i_mmap list, as
- * Linux scanned its i_mmap_nonlinear list (memory.c unmap_vma_pages,
- * rmap.c mkclean_vma).
+ * nonlinear VMAs; nonlinear VMAs are never merged.  The reverse map finds
+ * a page wherever it sits in a window: the pte-chain scheme records every
+ * pte; the object scheme asks each nonlinear VMA's reverse index
+ * (nonlinear_index.c: offset -> the slots a remap pointed at it), which
+ * step 2 keeps up to date, so page_mkclean (writeback) and try_to_unmap
+ * look at a few ptes, not the whole window.  Truncate scans the ptes of
+ * each window of the object once per call (memory.c unmap_vma_pages), as
+ * Linux scanned its i_mmap_nonlinear list.
  *
  * Private windows (a MAP_PRIVATE file VMA).  Pages that were not written
  * follow their file offsets like a shared window's (read-only ptes of the
@@ -58,22 +63,24 @@
  * copy and leaves the file pte: the next access shows the file page again,
  * as for a linear private mapping.  A later remap over a page that holds a
  * private copy discards the copy (its contents are lost, as with munmap)
- * and the page then shows the new offset.  When reclaim swaps such a
- * copy out, the swap device keeps its origin record with the slot
- * (swap.h).
+ * and the page then shows the new offset.  A copy swapped out keeps that
+ * record with its swap slot (swap.h, swap_page_origin).
  *
  * Locks (order in lockdep.h): mmap_lock for write for the whole call
  * (the VMA's flags change; VM_NONLINEAR is set under the object's
  * i_mmap_lock too, which truncate and page_mkclean hold when they read
- * it); __pte_alloc takes page_table_lock; the zap,
- * the file ptes and the populating faults take each pte table's lock in
- * turn, and the faults the page lock (page lock -> ptl).
+ * it); __pte_alloc takes page_table_lock; the index, the zap and the
+ * file ptes change under i_mmap_lock (i_mmap_lock -> ptl, each pte
+ * table's lock in turn); the populating faults take ptl and the page
+ * lock (page lock -> ptl) after i_mmap_lock is dropped.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <usermm/usermm.h>
 #include "memory.h"
 #include "object.h"
+#include "nonlinear_index.h"
+#include "swap.h"
 
 #define FREMAP_PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
 
@@ -140,22 +147,57 @@ static int fremap_alloc_tables(struct umm_mm *mm, uintptr_t start, uintptr_t end
 	return 0;
 }
 
+/* fremap_shown - the object page a pte of a nonlinear vma shows (its linear page if none).  ptl held. */
+static uint64_t fremap_shown(struct umm_mm *mm, struct vm_area_struct *vma, uintptr_t addr, pte_t pte)
+{
+	if (pte_is_file(pte))
+		return pte_to_pgoff(pte);
+	if (pte_present(pte) && !pte_special(pte)) {
+		struct page *page = pfn_to_page(mm->sys->phys, pte_pfn(pte));
+
+		/* a private copy made in the window remembers its origin (memory.c) */
+		if (!PageAnon(page))
+			return page->index;
+		if (swap_page_origin(page))
+			return swap_page_origin(page) - 1;
+	}
+	return linear_page_index(vma, addr);
+}
+
 /*
  * fremap_set_ptes - zap the range (the pages gathered into tlb, released
- * after its shootdown) and give every page its file pte.  Cannot fail (the
- * tables exist).  mmap_lock write; takes each ptl.
+ * after its shootdown) and give every page its file pte, and the window's
+ * reverse index its new offsets.  Cannot fail (the tables exist, the
+ * index has room).  mmap_lock write; takes i_mmap_lock and each ptl.
  */
 static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb)
 {
+	struct umm_object *obj = req->vma->vm_obj;
 	uintptr_t addr = req->start;
 	uint64_t pgoff = req->pgoff;
 
 	/*
 	 * Under i_mmap_lock (vma_set_nonlinear): truncate and page_mkclean read
 	 * the flag with only that lock to choose how to find the pages, and the
-	 * vma leaves the object's interval tree for its nonlinear list.
+	 * vma leaves the object's interval tree for its nonlinear list.  They
+	 * find the pages through the reverse index, so the index, the zap and
+	 * the new ptes change together under i_mmap_lock.
 	 */
 	vma_set_nonlinear(mm, req->vma);
+	i_mmap_lock_write(obj);
+	while (addr < req->end) {
+		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+		struct fmutex *ptl;
+		pte_t *ptep = pte_offset_map_lock(mm, addr, &ptl);
+
+		VM_BUG_ON(!ptep);
+		for (; addr < tend; addr += PAGE_SIZE, ptep++, pgoff++)
+			nl_index_set(req->vma, linear_page_index(req->vma, addr),
+				     fremap_shown(mm, req->vma, addr, *ptep), pgoff);
+		ptl_unlock(ptl);
+	}
+	addr = req->start;
+	pgoff = req->pgoff;
 	zap_pte_range(tlb, req->vma, req->start, req->end);
 	while (addr < req->end) {
 		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
@@ -167,6 +209,7 @@ static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, str
 			set_pte_at(mm, addr, ptep, pgoff_to_pte(pgoff) | req->own);
 		ptl_unlock(ptl);
 	}
+	i_mmap_unlock_write(obj);
 }
 
 /*
@@ -241,6 +284,15 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 	}
 	for (i = 0; i < n && !err; i++)
 		err = fremap_alloc_tables(mm, reqs[i].start, reqs[i].end);
+	if (!err) {
+		/* room in each window's reverse index for every page of the call */
+		size_t pages = 0;
+
+		for (size_t j = 0; j < n; j++)
+			pages += (reqs[j].end - reqs[j].start) >> PAGE_SHIFT;
+		for (size_t j = 0; j < n && !err; j++)
+			err = nl_index_reserve(reqs[j].vma, pages);
+	}
 	if (err == -ENOMEM) {
 		/* out of memory: the tables allocated meanwhile (all empty) go again */
 		for (size_t j = 0; j < i; j++)

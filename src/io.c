@@ -17,6 +17,11 @@
  *
  * Completion (io_complete_read), in the engine's thread: a short read is
  * finished with pread (or stops at end of file: the rest reads as zero);
+ * a read the engine cancelled or interrupted is done there with pread
+ * too (io_uring cancels the reads a thread submitted that its kernel
+ * workers have not finished when that thread exits: -ECANCELED, or
+ * -EINTR, says nothing about the file, and a thread that faulted and read
+ * ahead may well exit before the read-ahead pages arrive);
  * then per page, in order: if the read failed (or failure injection at
  * UMM_INJECT_READ says so, one check per page as for a synchronous read,
  * or the object was truncated below the page meanwhile) the page gets
@@ -263,9 +268,9 @@ void io_complete_read(struct io_request *req, ssize_t res)
 	size_t done = 0;
 	int err = 0;
 
-	if (res < 0)
-		err = -EIO;
-	else if ((size_t)res < req->bytes)
+	if (res == -ECANCELED || res == -EINTR)
+		res = io_read_rest(req, 0);     /* its submitter exited: read it here */
+	else if (res >= 0 && (size_t)res < req->bytes)
 		res = io_read_rest(req, (size_t)res);
 	if (res < 0)
 		err = -EIO;

@@ -50,6 +50,7 @@
 #define VM_LOCKED_MASK (VM_LOCKED | VM_LOCKONFAULT)
 
 struct anon_vma;
+struct nonlinear_index;
 
 struct vm_area_struct {
 	struct umm_mm *vm_mm;
@@ -69,6 +70,8 @@ struct vm_area_struct {
 	struct anon_vma *anon_vma;       /* object-based rmap of its anon pages (rmap.h); one
 	                                    reference per vma pointing to it */
 	struct list_head anon_vma_link;  /* anon_vma->head while linked, under anon_vma->lock */
+	struct nonlinear_index *vm_nl_index; /* VM_NONLINEAR: where remapped offsets sit
+	                                    (nonlinear_index.c), or NULL */
 };
 
 /* MM_SWAPENTS counts ptes that hold a swap entry (swapped-out anon pages), not pages mapped. */

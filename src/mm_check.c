@@ -23,6 +23,9 @@
  *      swap ptes), and the page-table page count matches;
  *   8. swap ptes only in private VMAs, each naming a slot in use with at
  *      least one holder.
+ *   9. in a nonlinear VMA, a pte that shows another object page than
+ *      its slot's linear one (a file pte, a cache page, a private copy's
+ *      origin) is listed in the VMA's reverse index (nonlinear_index.c).
  * umm_system_check adds, across all mms: each frame's map count equals the
  * number of ptes that map it, the reverse map (either scheme, rmap.h)
  * finds exactly those ptes, the allocator's own lists are sound, and no
@@ -45,6 +48,7 @@
 #include "object.h"
 #include "rmap.h"
 #include "swap.h"
+#include "nonlinear_index.h"
 #include "vmscan.h"
 
 struct check_ctx {
@@ -113,6 +117,31 @@ static void check_mapped_page(struct check_ctx *ctx, struct vm_area_struct *vma,
 	ctx->rss[mm_counter_for_page(page)]++;
 }
 
+/* check_nonlinear_index - invariant 9 for one pte of a nonlinear vma.  ptl held. */
+static void check_nonlinear_index(struct check_ctx *ctx, struct umm_mm *mm,
+				  struct vm_area_struct *vma, pte_t pte, uintptr_t addr)
+{
+	uint64_t pgoff;
+
+	if (pte_is_file(pte)) {
+		pgoff = pte_to_pgoff(pte);
+	} else if (pte_present(pte) && !pte_special(pte) && pfn_valid(mm->sys->phys, pte_pfn(pte))) {
+		struct page *page = pfn_to_page(mm->sys->phys, pte_pfn(pte));
+
+		if (!PageAnon(page))
+			pgoff = page->index;
+		else if (swap_page_origin(page))
+			pgoff = swap_page_origin(page) - 1;      /* a private copy's origin */
+		else
+			return;
+	} else {
+		return;
+	}
+	if (!nl_index_has(vma, pgoff, linear_page_index(vma, addr)))
+		CHECK_FAIL(ctx, "nonlinear vma: the pte at %#lx shows page %llu, not in the reverse index",
+			   (unsigned long)addr, (unsigned long long)pgoff);
+}
+
 static int check_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 {
 	struct check_ctx *ctx = arg;
@@ -131,6 +160,8 @@ static int check_pte(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 	}
 	if (pte_is_file(pte) && vma_is_anonymous(vma))
 		CHECK_FAIL(ctx, "file pte at %#lx in an anonymous vma", (unsigned long)addr);
+	if (vma->vm_flags & VM_NONLINEAR)
+		check_nonlinear_index(ctx, mm, vma, pte, addr);
 	if (pte_is_swap(pte)) {
 		swp_entry_t entry = pte_to_swp_entry(pte);
 

@@ -22,8 +22,11 @@
  *   index, without visiting the others (a page of a large object mapped by
  *   many small windows meets only the windows over it); the index gives
  *   the address.  Nonlinear vmas (remap_file_pages) are found on the
- *   i_mmap list, scanned only when the object has any
- *   (obj->i_mmap_nonlinear), and each is scanned whole.
+ *   i_mmap list, walked only when the object has any
+ *   (obj->i_mmap_nonlinear); in each, the window's reverse index
+ *   (nonlinear_index.c) gives the few addresses where a pte may show the
+ *   page, so no window is scanned.  A private copy made in a window is
+ *   an anon page at its linear address, found through its anon_vma.
  *
  * Lifetime.  An anon_vma's refcount counts the vmas pointing to it plus
  * walks in progress, under sys->anon_vma_lock; it is freed at zero.  A
@@ -46,6 +49,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include "rmap.h"
+#include "nonlinear_index.h"
 #include "object.h"
 #include "vma.h"
 
@@ -172,6 +176,7 @@ struct object_walk {
 	bool stop;
 	struct vm_area_struct *vma;
 	unsigned long pfn;
+	struct page *page;       /* walk_vma_addr's page */
 };
 
 /* present_one - fn for a pte that maps the page.  ptl held. */
@@ -192,46 +197,19 @@ static int present_one(struct page *page, struct object_walk *ow, struct umm_mm 
 	return ret == RMAP_STOP ? 1 : 0;
 }
 
-struct nonlinear_scan {
-	struct object_walk *ow;
-	struct page *page;
-};
-
-static int nonlinear_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
-{
-	struct nonlinear_scan *ns = arg;
-
-	return present_one(ns->page, ns->ow, mm, addr, ptep);
-}
-
 /*
- * walk_vma - look for page in one vma.  anon_vma->lock or i_mmap_lock
- * held; takes page_table_lock and the pte table lock.
+ * walk_vma_addr - look for page at addr of vma.  anon_vma->lock or
+ * i_mmap_lock held; takes page_table_lock and the pte table lock.
+ * Returns ow->stop (for nl_index_for_each).
  */
-static void walk_vma(struct page *page, struct vm_area_struct *vma, struct object_walk *ow)
+static int walk_vma_addr(struct vm_area_struct *vma, uintptr_t addr, void *arg)
 {
+	struct object_walk *ow = arg;
+	struct page *page = ow->page;
 	struct umm_mm *mm = vma->vm_mm;
 	struct fmutex *ptl;
-	uintptr_t addr;
 	pte_t *ptep;
 
-	ow->vma = vma;
-	/*
-	 * A nonlinear window shows cache pages anywhere: scan it.  An anon
-	 * page in one (a private window's copy) sits at its linear index,
-	 * set when it was first mapped, like anywhere else.
-	 */
-	if ((vma->vm_flags & VM_NONLINEAR) && !PageAnon(page)) {
-		struct nonlinear_scan ns = { ow, page };
-
-		page_table_lock(mm);
-		(void)walk_pte_range(mm, vma->vm_start, vma->vm_end, nonlinear_one, &ns);
-		page_table_unlock(mm);
-		return;
-	}
-	if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= vma_pages(vma))
-		return;
-	addr = vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT);
 	page_table_lock(mm);
 	ptep = pte_offset_map(mm, addr);
 	if (ptep) {
@@ -252,6 +230,27 @@ static void walk_vma(struct page *page, struct vm_area_struct *vma, struct objec
 		}
 	}
 	page_table_unlock(mm);
+	return ow->stop || !page_mapped(page);
+}
+
+/*
+ * walk_vma - look for page in one vma: at the address its index gives,
+ * and in a nonlinear window (file pages) wherever the window's reverse
+ * index says a pte may show it (nonlinear_index.c); a private copy in a
+ * window sits at its linear address like any anon page.  anon_vma->lock
+ * or i_mmap_lock held; takes page_table_lock and the pte table locks.
+ */
+static void walk_vma(struct page *page, struct vm_area_struct *vma, struct object_walk *ow)
+{
+	ow->vma = vma;
+	ow->page = page;
+	if ((vma->vm_flags & VM_NONLINEAR) && !PageAnon(page)) {
+		(void)nl_index_for_each(vma, page->index, walk_vma_addr, ow);
+		return;
+	}
+	if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= vma_pages(vma))
+		return;
+	(void)walk_vma_addr(vma, vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT), ow);
 }
 
 struct file_walk {

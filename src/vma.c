@@ -70,6 +70,7 @@
 #include "vma.h"
 #include "filemap.h"
 #include "rmap.h"
+#include "nonlinear_index.h"
 
 /*
  * vma_has_anon_vma - does vma hold a reference on a real anon_vma?  Only
@@ -108,8 +109,8 @@ struct vm_area_struct *vma_alloc(struct umm_mm *mm)
  * @mm: the address space of the copy (may differ from vma's: fork)
  * @vma: the original (linked or not)
  *
- * Copies range, flags, object, pgoff and anon_vma; takes a reference on
- * the object.  The copy has its own (unlinked) tree node and i_mmap link.
+ * Copies range, flags, object, pgoff, anon_vma and a nonlinear window's
+ * reverse index (nonlinear_index.c); takes a reference on the object.  The copy has its own (unlinked) tree node and i_mmap link.
  * In an object-rmap system the copy also takes a reference on the
  * anon_vma (rmap_object.c); otherwise anon_vma is unused.  Caller holds mmap_lock of vma's mm.  NULL on ENOMEM.
  */
@@ -125,6 +126,10 @@ struct vm_area_struct *vma_dup(struct umm_mm *mm, const struct vm_area_struct *v
 	copy->vm_obj = vma->vm_obj;
 	copy->vm_pgoff = vma->vm_pgoff;
 	copy->anon_vma = vma->anon_vma;
+	if (nl_index_dup(copy, vma)) {
+		kmem_cache_free(mm->sys->vma_cache, copy);
+		return NULL;
+	}
 	if (copy->vm_obj)
 		object_get(copy->vm_obj);
 	if (vma_has_anon_vma(copy))
@@ -149,6 +154,7 @@ void vma_free(struct vm_area_struct *vma)
 		object_put(vma->vm_obj);
 	if (vma_has_anon_vma(vma))
 		anon_vma_put(vma->anon_vma);
+	nl_index_free(vma);
 	kmem_cache_free(vma->vm_mm->sys->vma_cache, vma);
 }
 

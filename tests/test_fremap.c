@@ -8,13 +8,16 @@
  * protection (-EFAULT exactly where it forbids, mprotect resets it), the
  * layout surviving a zap that is not an unmap and truncate-and-extend,
  * fork, munmap/mremap of part of a window, writeback to the right file
- * offsets, the vectored form (= the single calls, atomic on a bad entry)
+ * offsets, umm_msync of part of a window (present, file and empty ptes),
+ * the vectored form (= the single calls, atomic on a bad entry)
  * and the invariant checker's view of file ptes.
  */
 #include <fcntl.h>
 #include <pthread.h>
 #include "mm_fixture.h"
 #include "memory.h"
+#include "nonlinear_index.h"
+#include "object.h"
 
 #define TAG(i) (0x7a6e0000u + (unsigned)(i))
 
@@ -569,6 +572,67 @@ static void test_writeback_offsets(void)
 	teardown();
 }
 
+/* file_word - the 32-bit word at byte off of fd. */
+static uint32_t file_word(int fd, off_t off)
+{
+	uint32_t v = 0;
+
+	REQUIRE(pread(fd, &v, sizeof(v), off) == 4);
+	return v;
+}
+
+/*
+ * umm_msync of (part of) a window writes the object pages that part shows
+ * - through present ptes and through file ptes (the page zapped by
+ * MADV_DONTNEED, still dirty in the cache) - and nothing else.
+ */
+static void test_msync_window(void)
+{
+	setup();
+	int fd = test_tmpfile(16 * P, tag_fill);
+	struct umm_object *obj = open_file(fd);
+	uintptr_t w = map_obj(obj, 8, PROT_READ | PROT_WRITE);
+	uint64_t shows[8];
+
+	/* window pages 0..5 show file pages 15..10; 6 and 7 are not remapped (linear) */
+	for (size_t i = 0; i < 8; i++) {
+		shows[i] = i < 6 ? 15 - i : i;
+		if (i < 6)
+			CHECK_EQ(umm_remap_file_pages(mm, w + i * P, P, 0, shows[i], 0), 0);
+	}
+	for (size_t i = 0; i < 7; i++) {
+		uint32_t v = 0xc0de0000u + (uint32_t)i;
+
+		CHECK_EQ(umm_write(mm, w + i * P + 100, &v, sizeof(v)), 0);
+	}
+	/* window page 7 stays untouched (an empty pte); file page 7 is dirtied elsewhere */
+	{
+		uintptr_t l = map_obj(obj, 8, PROT_READ | PROT_WRITE);
+		uint32_t v = 0xc0de0007u;
+
+		CHECK_EQ(umm_write(mm, l + 7 * P + 100, &v, sizeof(v)), 0);
+		CHECK_EQ(umm_munmap(mm, l, 8 * P), 0);
+	}
+	CHECK_EQ(pte_at(mm, w + 7 * P), 0);
+	CHECK_EQ(umm_madvise(mm, w + 3 * P, P, MADV_DONTNEED), 0);   /* page 3: a file pte now */
+	CHECK(pte_is_file(pte_at(mm, w + 3 * P)));
+	/* window pages 2..4 */
+	CHECK_EQ(umm_msync(mm, w + 2 * P, 3 * P, MS_SYNC), 0);
+	for (size_t i = 0; i < 8; i++)
+		CHECK_EQ(file_word(fd, (off_t)(shows[i] * P + 100)),
+			 i >= 2 && i <= 4 ? 0xc0de0000u + (uint32_t)i : 0x11111111u);
+	/* the whole window, the empty pte's linear page included */
+	CHECK_EQ(umm_msync(mm, w, 8 * P, MS_ASYNC), 0);
+	for (size_t i = 0; i < 8; i++)
+		CHECK_EQ(file_word(fd, (off_t)(shows[i] * P + 100)), 0xc0de0000u + (uint32_t)i);
+	for (size_t pg = 0; pg < 6; pg++)
+		CHECK_EQ(file_word(fd, (off_t)(pg * P + 100)), 0x11111111u);
+	CHECK_EQ(umm_munmap(mm, w, 8 * P), 0);
+	umm_object_put(obj);
+	close(fd);
+	teardown();
+}
+
 /* ---- the vectored form ---- */
 
 static void test_vectored(void)
@@ -626,6 +690,149 @@ static void test_vectored(void)
 	CHECK_EQ(umm_mm_check(mm), 0);
 	CHECK_EQ(umm_munmap(mm, a, 16 * P), 0);
 	CHECK_EQ(umm_munmap(mm, b, 16 * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
+/* ---- the reverse index: writeback and the reverse map find every place ---- */
+
+/* word_at_100 - write v at +100 of the page at addr of m. */
+static void word_at_100(struct umm_mm *m, uintptr_t addr, uint32_t v)
+{
+	CHECK_EQ(umm_write(m, addr + 100, &v, sizeof(v)), 0);
+}
+
+/*
+ * A file page shown at two places of a window, in a forked child's window,
+ * in the two parts mprotect split the window into and in a part mremap
+ * moved: umm_system_check finds through the reverse map exactly the ptes
+ * that map each page (with the object scheme, through each window's
+ * reverse index), and writeback cleans every one of them, so a write
+ * through any of them after a sync is written by the next sync.
+ */
+static void test_reverse_index(void)
+{
+	setup();
+	int fd = test_tmpfile(32 * P, tag_fill);
+	struct umm_object *obj = open_file(fd);
+	uintptr_t w = map_obj(obj, 16, PROT_READ | PROT_WRITE), moved = 0, to;
+	struct umm_mm *child;
+
+	CHECK_EQ(umm_remap_file_pages(mm, w, P, 0, 20, 0), 0);
+	CHECK_EQ(umm_remap_file_pages(mm, w + 5 * P, P, 0, 20, 0), 0);     /* page 20 twice */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 8 * P, 4 * P, 0, 24, 0), 0);
+	for (size_t i = 0; i < 16; i++)
+		CHECK(tag_at(mm, w + i * P) >= 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	REQUIRE(umm_fork(mm, &child) == 0);
+	CHECK_EQ(umm_mprotect(mm, w + 2 * P, 2 * P, PROT_READ), 0);          /* three vmas */
+	CHECK_EQ(umm_mprotect(mm, w + 2 * P, 2 * P, PROT_READ | PROT_WRITE), 0);
+	REQUIRE(umm_mmap(mm, 0, 4 * P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &to) == 0);
+	CHECK_EQ(umm_mremap(mm, w + 8 * P, 4 * P, 4 * P, MREMAP_MAYMOVE | MREMAP_FIXED, to, &moved), 0);
+	CHECK_EQ(moved, to);
+	CHECK_EQ(tag_at(mm, moved + P), TAG(25));
+	CHECK_EQ(umm_system_check(sys), 0);
+	/* dirty page 20 through the child, sync, then through each parent place in turn */
+	word_at_100(child, w + 5 * P, 0xaa000001u);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(file_word(fd, (off_t)(20 * P + 100)), 0xaa000001u);
+	word_at_100(mm, w, 0xaa000002u);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(file_word(fd, (off_t)(20 * P + 100)), 0xaa000002u);
+	word_at_100(mm, w + 5 * P, 0xaa000003u);
+	word_at_100(mm, moved + 2 * P, 0xaa000004u);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(file_word(fd, (off_t)(20 * P + 100)), 0xaa000003u);
+	CHECK_EQ(file_word(fd, (off_t)(26 * P + 100)), 0xaa000004u);
+	word_at_100(child, w + 10 * P, 0xaa000005u);                          /* page 26 in the child */
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(file_word(fd, (off_t)(26 * P + 100)), 0xaa000005u);
+	/* a new remap over one of the two places: page 20 is left at one */
+	CHECK_EQ(umm_remap_file_pages(mm, w, P, 0, 3, 0), 0);
+	CHECK_EQ(tag_at(mm, w), TAG(3));
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_mm_check(child), 0);
+	umm_mm_destroy(child);
+	CHECK_EQ(umm_munmap(mm, w, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, moved, 4 * P), 0);
+	umm_object_put(obj);
+	close(fd);
+	teardown();
+}
+
+/* ---- the reverse index's table, against a plain array ---- */
+
+#define IX_PAGES 512
+
+struct ix_seen {
+	uint64_t want;          /* the pgoff looked up */
+	unsigned char hits[IX_PAGES];
+	uintptr_t base;
+	bool bad;
+};
+
+static int ix_visit(struct vm_area_struct *vma, uintptr_t addr, void *arg)
+{
+	struct ix_seen *seen = arg;
+	size_t i = (addr - seen->base) / P;
+
+	(void)vma;
+	if (addr < seen->base || i >= IX_PAGES || seen->hits[i]++)
+		seen->bad = true;       /* outside the vma, or the same place twice */
+	return 0;
+}
+
+/*
+ * Random nl_index_set calls on a 512-page vma (offsets from a small set,
+ * so many entries share a key and the probe sequences wrap and are cut by
+ * deletions), checked against an array slot -> offset: every offset's
+ * places are exactly the slots showing it, plus its own linear slot.
+ * The index is driven directly (no ptes), as fremap drives it.
+ */
+static void test_index_table(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(1);
+	uintptr_t w = map_obj(obj, IX_PAGES, PROT_READ);
+	static uint64_t shows[IX_PAGES];
+	struct vm_area_struct *vma;
+	unsigned seed = 77;
+	size_t bad = 0, wrong = 0, missing = 0;
+
+	mmap_write_lock(mm);
+	vma = find_vma(mm, w);
+	REQUIRE(vma && vma->vm_start == w && vma->vm_pgoff == 0);
+	for (size_t i = 0; i < IX_PAGES; i++)
+		shows[i] = i;                                   /* all linear */
+	for (int round = 0; round < 4000; round++) {
+		size_t slot = (seed = seed * 1103515245u + 12345u) >> 8 & (IX_PAGES - 1);
+		uint64_t pgoff = (seed = seed * 1103515245u + 12345u) >> 8;
+
+		pgoff = round & 1 ? pgoff % 24 : pgoff % (2 * IX_PAGES);
+		REQUIRE(nl_index_reserve(vma, 1) == 0);
+		i_mmap_lock_write(obj);
+		nl_index_set(vma, slot, shows[slot], pgoff);
+		i_mmap_unlock_write(obj);
+		shows[slot] = pgoff;
+		if (round % 100 != 99)
+			continue;
+		for (uint64_t want = 0; want < 2 * IX_PAGES; want++) {
+			struct ix_seen seen = { .want = want, .base = w };
+
+			(void)nl_index_for_each(vma, want, ix_visit, &seen);
+			bad += seen.bad;
+			for (size_t i = 0; i < IX_PAGES; i++)
+				wrong += seen.hits[i] != (shows[i] == want || i == want);
+		}
+		for (size_t i = 0; i < IX_PAGES; i++)
+			missing += !nl_index_has(vma, shows[i], i);
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(wrong, 0);
+	CHECK_EQ(missing, 0);
+	mmap_write_unlock(mm);
+	CHECK_EQ(umm_munmap(mm, w, IX_PAGES * P), 0);
 	umm_object_put(obj);
 	teardown();
 }
@@ -1036,11 +1243,28 @@ static void test_checker_file_ptes(void)
 	CHECK_EQ(umm_mm_check(mm), -EUCLEAN);
 	umm_set_log(NULL, NULL);
 	CHECK(check_lines > 0);
-	/* the same pte in a nonlinear window is fine */
-	CHECK_EQ(umm_remap_file_pages(mm, w + 2 * P, P, 0, 1, 0), 0);
 	mmap_write_lock(mm);
 	ptep = pte_offset_map_lock(mm, w + P, &ptl);
-	CHECK(pte_is_file(*ptep));
+	pte_clear(mm, w + P, ptep);
+	pte_unmap_unlock(ptep, ptl);
+	mmap_write_unlock(mm);
+	/* in a nonlinear window a file pte is fine, if the window's reverse index lists it */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 2 * P, P, 0, 1, MAP_NONBLOCK), 0);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	mmap_write_lock(mm);
+	ptep = pte_offset_map_lock(mm, w + P, &ptl);
+	set_pte_at(mm, w + P, ptep, pgoff_to_pte(2));      /* not made by a remap */
+	pte_unmap_unlock(ptep, ptl);
+	mmap_write_unlock(mm);
+	check_lines = 0;
+	umm_set_log(check_count, NULL);
+	CHECK_EQ(umm_mm_check(mm), -EUCLEAN);
+	umm_set_log(NULL, NULL);
+	CHECK(check_lines > 0);
+	CHECK_EQ(umm_remap_file_pages(mm, w + P, P, 0, 2, MAP_NONBLOCK), 0);
+	mmap_write_lock(mm);
+	ptep = pte_offset_map_lock(mm, w + P, &ptl);
+	CHECK(pte_is_file(*ptep) || pte_present(*ptep));
 	pte_unmap_unlock(ptep, ptl);
 	mmap_write_unlock(mm);
 	CHECK_EQ(umm_mm_check(mm), 0);
@@ -1064,6 +1288,9 @@ int main(void)
 	RUN(test_fork_same_layout);
 	RUN(test_munmap_mremap_part);
 	RUN(test_writeback_offsets);
+	RUN(test_msync_window);
+	RUN(test_reverse_index);
+	RUN(test_index_table);
 	RUN(test_vectored);
 	RUN(test_private_window);
 	RUN(test_model_random);

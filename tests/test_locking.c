@@ -660,14 +660,7 @@ static void *race_faulter(void *p)
 
 static void test_table_free_race(void)
 {
-	/*
-	 * Fault-time readahead off: this test is about page-table freeing.  With
-	 * readahead on, the truncator's write after truncate-and-extend rarely
-	 * fails (seen under make check only; cause not found yet, probably
-	 * readahead racing truncate; an open bug, reported in the notes).
-	 */
-	struct umm_config cfg = { .phys_bytes = 64 << 20, .debug_checks = 1,
-				  .readahead_max_bytes = PS };
+	struct umm_config cfg = { .phys_bytes = 64 << 20, .debug_checks = 1 };
 	struct umm_system *sys;
 	struct race r = { 0 };
 	int fd = test_tmpfile(RACE_FILE_PAGES * PS, fpat);

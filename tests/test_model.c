@@ -10,8 +10,11 @@
  * umm_object_truncate, umm_object_sync, umm_madvise (DONTNEED, FREE,
  * POPULATE_READ/WRITE, WILLNEED, the readahead hints, DONTFORK/DOFORK)
  * umm_msync, umm_prepage, umm_mincore, umm_mlock, umm_mlock2(MLOCK_ONFAULT),
- * umm_munlock, umm_mlockall(MCL_CURRENT) and umm_munlockall; mmap sometimes adds MAP_POPULATE
- * or MAP_LOCKED (with MAP_NONBLOCK only
+ * umm_munlock, umm_mlockall(MCL_CURRENT), umm_munlockall and
+ * umm_remap_file_pages (single and vectored, with and without
+ * MAP_NONBLOCK, prot 0 or a per-page protection, bad entries; sometimes
+ * followed by stores through the remapped pages and umm_msync of them);
+ * mmap sometimes adds MAP_POPULATE or MAP_LOCKED (with MAP_NONBLOCK only
  * where what is cached cannot show: the model does not track the cache).  After every step the model and
  * usermm are compared: the return code of the call, the bytes and fault
  * codes of the pages the step touched (and, every few steps, of every
@@ -43,7 +46,12 @@
  * the first accessible page past its object's end, the range locked all
  * the same; mlockall and a grown locked mapping populate every page they
  * can; DONTNEED and FREE on a locked segment are -EINVAL, MS_INVALIDATE
- * -EBUSY; fork does not copy the lock.  Shared
+ * -EBUSY; fork does not copy the lock.  A remapped segment (a nonlinear
+ * window) records the object page each of its pages shows and the
+ * protection a remap gave it; every operation above then acts on those
+ * pages (split, fork, moved by mremap, own protections dropped by
+ * mprotect; a remap discards a page's private copy; a private copy made
+ * there is dropped by truncate when the page it came from goes).  Shared
  * writes never touch bytes past end-of-file (they are clipped), because
  * what such bytes read back as is not part of the contract.
  *
@@ -116,12 +124,15 @@ static bool verbose;
 /* outcomes seen, printed per seed so a run that exercises nothing shows */
 enum { C_EFAULT, C_EIO, C_ENOMEM, C_MOVE, C_GROW, C_COW, C_FORK, C_SHRINK, C_SYNC,
        C_WRITE_OK, C_WRITE_FAIL, C_PIN_OK, C_MADV_OK, C_MADV_FAIL, C_DONTNEED, C_MSYNC,
-       C_POPULATE, C_PREPAGE_OK, C_PREPAGE_BAD, C_MLOCK, C_MUNLOCK, C_NR };
+       C_POPULATE, C_PREPAGE_OK, C_PREPAGE_BAD, C_MLOCK, C_MUNLOCK, C_REMAP, C_REMAP_V,
+       C_REMAP_BAD, C_WIN_FORK, C_WIN_MOVE, C_WIN_MSYNC, C_WIN_COPY, C_NR };
 static const char *const cov_names[C_NR] = {
 	"-EFAULT", "-EIO", "mprotect/mremap -ENOMEM", "mremap moves", "mremap in place",
 	"private copies", "forks", "shrinking truncates", "syncs", "whole writes",
 	"failed writes", "pins", "madvise ok", "madvise errors", "dontneeds", "msyncs",
-	"populating mmaps", "prepages", "prepages with invalid tuples", "mlocks", "munlocks"
+	"populating mmaps", "prepages", "prepages with invalid tuples", "mlocks", "munlocks",
+	"remaps", "vectored remaps", "failed remaps", "forks with windows", "moved window parts",
+	"msyncs of windows", "private copies in windows",
 };
 static unsigned long cov[C_NR];
 
@@ -182,6 +193,8 @@ struct mseg {
 	bool dontfork;             /* MADV_DONTFORK */
 	bool locked;               /* mlock, MAP_LOCKED */
 	bool onfault;              /* locked with MLOCK_ONFAULT: not populated */
+	uint64_t *nl_off;          /* remapped (nonlinear): object page per page, else NULL */
+	unsigned char *nl_prot;    /* with nl_off: a page's own protection (0: the segment's) */
 };
 
 struct mmm {
@@ -229,6 +242,85 @@ static void *xcalloc(size_t n, size_t sz)
 		exit(2);
 	}
 	return p;
+}
+
+/* ---- nonlinear windows (umm_remap_file_pages) in the model ---- */
+
+/*
+ * A remapped segment has nl_off: the object page each of its pages shows
+ * (pages never remapped keep their linear page, pgoff + i), and nl_prot:
+ * the protection a remap with prot != 0 gave a page (0: the segment's).
+ * A page with its own protection is always readable (x86 rules).  The
+ * real VMA that holds the segment is nonlinear; the model does not track
+ * which of its other segments share that VMA: their pages show their
+ * linear pages either way.
+ */
+
+/* seg_page_index - the object page page pi of s shows. */
+static uint64_t seg_page_index(const struct mseg *s, size_t pi)
+{
+	return s->nl_off ? s->nl_off[pi] : s->pgoff + pi;
+}
+
+static bool seg_page_readable(const struct mseg *s, size_t pi)
+{
+	return (s->nl_prot && s->nl_prot[pi]) || s->prot != PROT_NONE;
+}
+
+static bool seg_page_writable(const struct mseg *s, size_t pi)
+{
+	return ((s->nl_prot && s->nl_prot[pi]) ? s->nl_prot[pi] : s->prot) & PROT_WRITE;
+}
+
+/*
+ * seg_nl_slice - dst (npages pages, its pgoff set) gets the nonlinear
+ * state of src's pages [from, from + have); its pages past those are
+ * linear.
+ */
+static void seg_nl_slice(struct mseg *dst, const struct mseg *src, size_t from, size_t have,
+			 size_t npages)
+{
+	dst->nl_off = NULL;
+	dst->nl_prot = NULL;
+	if (!src->nl_off)
+		return;
+	dst->nl_off = calloc(npages ? npages : 1, sizeof(*dst->nl_off));
+	dst->nl_prot = calloc(npages ? npages : 1, 1);
+	if (!dst->nl_off || !dst->nl_prot)
+		exit(2);
+	for (size_t i = 0; i < npages; i++) {
+		dst->nl_off[i] = i < have ? src->nl_off[from + i] : dst->pgoff + i;
+		dst->nl_prot[i] = i < have ? src->nl_prot[from + i] : 0;
+	}
+}
+
+/* seg_nl_grow - s grows in place from sp to np pages: the new pages are linear. */
+static void seg_nl_grow(struct mseg *s, size_t sp, size_t np)
+{
+	struct mseg grown = *s;
+
+	if (!s->nl_off)
+		return;
+	seg_nl_slice(&grown, s, 0, sp, np);
+	free(s->nl_off);
+	free(s->nl_prot);
+	s->nl_off = grown.nl_off;
+	s->nl_prot = grown.nl_prot;
+}
+
+/* seg_nl_drop_prot - mprotect over the segment: its pages lose their own protections. */
+static void seg_nl_drop_prot(struct mseg *s)
+{
+	if (s->nl_prot)
+		memset(s->nl_prot, 0, seg_pages(s));
+}
+
+static void seg_nl_free(struct mseg *s)
+{
+	free(s->nl_off);
+	free(s->nl_prot);
+	s->nl_off = NULL;
+	s->nl_prot = NULL;
 }
 
 static void obj_unref(struct mobj *o)
@@ -312,6 +404,7 @@ static void split_at(struct mmm *m, uintptr_t addr)
 		hi.priv = xcalloc(hi_pages, sizeof(*hi.priv));
 		memcpy(hi.priv, s->priv + lo_pages, hi_pages * sizeof(*hi.priv));
 	}
+	seg_nl_slice(&hi, s, lo_pages, hi_pages, hi_pages);
 	s->end = addr;
 	if (hi.obj)
 		hi.obj->nr_maps++;
@@ -325,6 +418,7 @@ static void seg_free(struct mseg *s)
 			free(s->priv[i]);
 		free(s->priv);
 	}
+	seg_nl_free(s);
 	obj_unref(s->obj);
 }
 
@@ -411,7 +505,7 @@ static int model_page(const struct mmm *m, uintptr_t addr, const unsigned char *
 	size_t pi;
 	uint64_t idx;
 
-	if (!s || s->prot == PROT_NONE)
+	if (!s || !seg_page_readable(s, (addr - s->start) / PS))
 		return -EFAULT;
 	pi = (addr - s->start) / PS;
 	if (s->priv && s->priv[pi]) {
@@ -422,7 +516,7 @@ static int model_page(const struct mmm *m, uintptr_t addr, const unsigned char *
 		*out = zero_page;
 		return 0;
 	}
-	idx = s->pgoff + pi;
+	idx = seg_page_index(s, pi);
 	if (idx >= obj_pages(s->obj))
 		return -EIO;
 	*out = s->obj->data + idx * PS;
@@ -436,10 +530,10 @@ static int model_write_piece(struct mmm *m, uintptr_t addr, const unsigned char 
 	size_t pi;
 	uint64_t idx;
 
-	if (!s || !(s->prot & PROT_WRITE))
+	if (!s || !seg_page_writable(s, (addr - s->start) / PS))
 		return -EFAULT;
 	pi = (addr - s->start) / PS;
-	idx = s->pgoff + pi;
+	idx = seg_page_index(s, pi);
 	if (s->shared) {
 		if (idx >= obj_pages(s->obj))
 			return -EIO;
@@ -450,6 +544,7 @@ static int model_write_piece(struct mmm *m, uintptr_t addr, const unsigned char 
 		unsigned char *p;
 
 		cov[C_COW]++;
+		cov[C_WIN_COPY] += s->nl_off != NULL;
 
 		if (s->obj && idx >= obj_pages(s->obj))
 			return -EIO;
@@ -492,11 +587,11 @@ static size_t shared_write_limit(const struct mmm *m, uintptr_t addr, size_t len
 		const struct mseg *s = seg_at(m, a);
 		uint64_t idx, eof;
 
-		if (!s || !(s->prot & PROT_WRITE))
+		if (!s || !seg_page_writable(s, (a - s->start) / PS))
 			break;                 /* the write faults here anyway */
 		if (!s->shared)
 			continue;
-		idx = s->pgoff + (a - s->start) / PS;
+		idx = seg_page_index(s, (a - s->start) / PS);
 		if (idx >= obj_pages(s->obj))
 			break;                 /* -EIO here */
 		eof = s->obj->size;
@@ -540,6 +635,7 @@ static struct mmm *model_fork(const struct mmm *m, struct umm_mm *child)
 				}
 			}
 		}
+		seg_nl_slice(&s, &m->segs[i], 0, seg_pages(&s), seg_pages(&s));
 		if (s.obj)
 			s.obj->nr_maps++;
 		seg_insert_at(c, c->nsegs, &s);
@@ -560,7 +656,7 @@ static void model_mm_free(struct mmm *m)
 /* seg_describe - the model's view of the page at addr, for mismatch reports. */
 static const char *seg_describe(const struct mmm *m, uintptr_t addr)
 {
-	static char buf[200];
+	static char buf[300];
 	const struct mseg *s = seg_at(m, addr);
 	size_t pi;
 
@@ -570,8 +666,11 @@ static const char *seg_describe(const struct mmm *m, uintptr_t addr)
 	snprintf(buf, sizeof(buf), "segment [%#lx,%#lx) prot=%d %s obj=%d (size %" PRIu64
 		 ") page index %" PRIu64 ", %s", (unsigned long)s->start, (unsigned long)s->end,
 		 s->prot, s->shared ? "shared" : "private", s->obj ? s->obj->id : -1,
-		 s->obj ? s->obj->size : 0, s->pgoff + pi,
+		 s->obj ? s->obj->size : 0, seg_page_index(s, pi),
 		 s->priv && s->priv[pi] ? "private copy" : "no private copy");
+	if (s->nl_off)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ", remapped, own prot %d",
+			 s->nl_prot[pi]);
 	return buf;
 }
 
@@ -996,8 +1095,10 @@ static void op_mprotect(struct mmm *m)
 		split_at(m, start);
 		split_at(m, end);
 		for (int i = 0; i < m->nsegs; i++)
-			if (m->segs[i].start >= start && m->segs[i].end <= end)
+			if (m->segs[i].start >= start && m->segs[i].end <= end) {
 				m->segs[i].prot = prot;
+				seg_nl_drop_prot(&m->segs[i]);
+			}
 	}
 	verify_range(m, start, end);
 }
@@ -1014,6 +1115,8 @@ static void model_move(struct mmm *m, uintptr_t a, size_t old, size_t new, uintp
 	n.start = to;
 	n.end = to + new * PS;
 	n.pgoff = s->pgoff + off;
+	seg_nl_slice(&n, s, off, keep, new);    /* a moved part of a window stays nonlinear */
+	cov[C_WIN_MOVE] += s->nl_off != NULL;
 	if (s->priv) {
 		n.priv = xcalloc(new, sizeof(*n.priv));
 		for (size_t i = 0; i < keep; i++) {
@@ -1087,6 +1190,7 @@ static void op_mremap(struct mmm *m)
 			s->priv = realloc(s->priv, (sp + new - old) * sizeof(*s->priv));
 			memset(s->priv + sp, 0, (new - old) * sizeof(*s->priv));
 		}
+		seg_nl_grow(s, sp, sp + new - old);
 		s->end = a + new * PS;
 		cov[C_GROW]++;
 	} else if (flags & MREMAP_MAYMOVE) {
@@ -1205,10 +1309,10 @@ static int pin_expect(const struct mmm *m, uintptr_t addr, bool write)
 
 	if (!write)
 		return model_page(m, addr, &unused);
-	if (!s || !(s->prot & PROT_WRITE))
+	if (!s || !seg_page_writable(s, (addr - s->start) / PS))
 		return -EFAULT;
 	pi = (addr - s->start) / PS;
-	if (s->obj && !(s->priv && s->priv[pi]) && s->pgoff + pi >= obj_pages(s->obj))
+	if (s->obj && !(s->priv && s->priv[pi]) && seg_page_index(s, pi) >= obj_pages(s->obj))
 		return -EIO;
 	return 0;
 }
@@ -1272,6 +1376,15 @@ static void op_pin(struct mmm *m)
 	verify_range(m, addr, addr + nr * PS);
 }
 
+/* model_has_window - does m have a remapped segment? */
+static bool model_has_window(const struct mmm *m)
+{
+	for (int i = 0; i < m->nsegs; i++)
+		if (m->segs[i].nl_off)
+			return true;
+	return false;
+}
+
 static void op_fork(struct mmm *m)
 {
 	struct umm_mm *child = NULL;
@@ -1282,6 +1395,7 @@ static void op_fork(struct mmm *m)
 	EXPECT_RC(umm_fork(m->mm, &child), 0);
 	mms[nmms++] = model_fork(m, child);
 	cov[C_FORK]++;
+	cov[C_WIN_FORK] += model_has_window(m);
 	check_mm(mms[nmms - 1]);
 	if (m->nsegs) {
 		const struct mseg *s = &m->segs[rnd(m->nsegs)];
@@ -1339,7 +1453,7 @@ static void model_truncate(struct mobj *o, uint64_t size)
 			if (s->obj != o || !s->priv)
 				continue;
 			for (size_t p = 0; p < seg_pages(s); p++) {
-				if (s->priv[p] && s->pgoff + p >= pages) {
+				if (s->priv[p] && seg_page_index(s, p) >= pages) {
 					free(s->priv[p]);
 					s->priv[p] = NULL;
 				}
@@ -1451,7 +1565,7 @@ static void op_madvise(struct mmm *m)
 	end = start + pages * PS;
 	want = madvise_expect(m, start, end, advice);
 	if (!want && advice == MADV_POPULATE_WRITE)
-		want = model_populate_write(m, start, end) == -EIO ? -EFAULT : 0;
+		want = model_populate_write(m, start, end) ? -EFAULT : 0;   /* -EIO, or a page's own prot */
 	else if (!want && advice == MADV_POPULATE_READ)
 		want = model_populate_read(m, start, end);
 	set_op("madvise mm%d %#lx len=%#zx advice=%d", m->id, (unsigned long)start, pages * PS, advice);
@@ -1499,6 +1613,17 @@ static int msync_expect(const struct mmm *m, uintptr_t start, uintptr_t end, int
 	return 0;
 }
 
+/* check_file_window - the object pages [a, b) of a remapped shared segment shows are in the file. */
+static void check_file_window(const struct mseg *s, uintptr_t a, uintptr_t b)
+{
+	cov[C_WIN_MSYNC]++;
+	for (uintptr_t p = a; p < b; p += PS) {
+		uint64_t idx = seg_page_index(s, (p - s->start) / PS);
+
+		check_file(s->obj, idx * PS, (idx + 1) * PS);
+	}
+}
+
 /* op_msync - msync a range; the shared file pages in it must then be in the file. */
 static void op_msync(struct mmm *m)
 {
@@ -1526,6 +1651,10 @@ static void op_msync(struct mmm *m)
 
 		if (a >= b || !s->shared || !s->obj || s->obj->fd < 0)
 			continue;
+		if (s->nl_off) {
+			check_file_window(s, a, b);
+			continue;
+		}
 		check_file(s->obj, (s->pgoff + (a - s->start) / PS) * PS,
 			   (s->pgoff + (b - s->start) / PS) * PS);
 	}
@@ -1652,6 +1781,188 @@ static void op_mincore(struct mmm *m)
 	}
 }
 
+/* ---- umm_remap_file_pages ---- */
+
+static const int remap_prots[] = {
+	0, 0, 0, PROT_READ, PROT_READ | PROT_WRITE, PROT_WRITE, PROT_READ | PROT_EXEC, PROT_EXEC,
+};
+
+/*
+ * remap_pick - a valid remap inside one segment that maps an object
+ * (shared: file, shmem or shared anonymous; or private of a file: a
+ * private window), sometimes with an unaligned start and size (rounded
+ * down), offsets sometimes past the object's end.  false if none found.
+ */
+static bool remap_pick(struct mmm *m, struct umm_remap_entry *e)
+{
+	for (int tries = 0; tries < 8 && m->nsegs; tries++) {
+		const struct mseg *s = &m->segs[rnd(m->nsegs)];
+		size_t sp = seg_pages(s), first = rnd(sp), n = 1 + rnd(sp - first);
+
+		if (!s->obj)
+			continue;
+		e->start = s->start + first * PS + (rnd(4) == 0 ? rnd(PS) : 0);
+		e->size = n * PS + (rnd(4) == 0 ? rnd(PS) : 0);
+		e->prot = remap_prots[rnd(sizeof(remap_prots) / sizeof(remap_prots[0]))];
+		e->pgoff = rnd(obj_pages(s->obj) + 4);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * remap_make_bad - a remap that must fail with -EINVAL: size 0 after
+ * rounding, an offset range a file pte cannot hold, unknown prot bits,
+ * a start in a hole, a range running from a segment into a hole, or a
+ * private anonymous segment.
+ */
+static void remap_make_bad(struct mmm *m, struct umm_remap_entry *e)
+{
+	int kind = (int)rnd(6);
+
+	if (!remap_pick(m, e)) {
+		e->start = win_addr(1);
+		e->size = PS;
+		e->prot = 0;
+		e->pgoff = 0;
+	}
+	if (kind >= 3 && m->nsegs) {
+		const struct mseg *s = &m->segs[rnd(m->nsegs)];
+
+		if (kind == 3 && !seg_at(m, s->end) && s->end < UMM_TASK_SIZE) {
+			e->start = s->end - PS;                 /* runs into a hole */
+			e->size = 2 * PS;
+			return;
+		}
+		if (kind == 4 && !s->obj) {
+			e->start = s->start;                    /* private anonymous */
+			e->size = PS;
+			return;
+		}
+		if (kind == 5) {
+			uintptr_t a = win_addr(1);
+
+			if (!seg_at(m, a)) {
+				e->start = a;                   /* a hole */
+				return;
+			}
+		}
+	}
+	switch (kind % 3) {
+	case 0:
+		e->size = rnd(PS);                      /* 0 pages */
+		break;
+	case 1:
+		e->pgoff = (1ULL << 52) - (e->size >= 2 * PS ? 1 : 0);
+		break;
+	default:
+		e->prot |= 0x100;
+		break;
+	}
+}
+
+/* model_remap - apply one checked remap to the model. */
+static void model_remap(struct mmm *m, const struct umm_remap_entry *e)
+{
+	uintptr_t start = e->start & ~(PS - 1);
+	size_t n = e->size / PS;
+	struct mseg *s = seg_at(m, start);
+	size_t pi = (start - s->start) / PS;
+
+	if (!s->nl_off) {
+		struct mseg lin = *s;
+
+		lin.nl_off = calloc(1, sizeof(*lin.nl_off));   /* a one-page window: the slice makes it linear */
+		lin.nl_prot = calloc(1, 1);
+		if (!lin.nl_off || !lin.nl_prot)
+			exit(2);
+		lin.nl_off[0] = s->pgoff;
+		seg_nl_slice(s, &lin, 0, 1, seg_pages(s));
+		seg_nl_free(&lin);
+	}
+	for (size_t k = 0; k < n; k++, pi++) {
+		s->nl_off[pi] = e->pgoff + k;
+		s->nl_prot[pi] = e->prot == s->prot ? 0 : (unsigned char)e->prot;
+		if (s->priv && s->priv[pi]) {
+			free(s->priv[pi]);                      /* a remap discards the private copy */
+			s->priv[pi] = NULL;
+		}
+	}
+}
+
+/*
+ * remap_write_msync - after a remap of a shared file segment: a byte
+ * stored through each of the n pages at start (where the model says it
+ * may be), then umm_msync(MS_SYNC) of them, and the file must hold what
+ * each page shows.
+ */
+static void remap_write_msync(struct mmm *m, uintptr_t start, size_t n)
+{
+	const struct mseg *s = seg_at(m, start);
+
+	if (!s || !s->shared || !s->obj || s->obj->fd < 0 || n > 64)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t a = start + i * PS + rnd(PS);
+		unsigned char b = (unsigned char)rnd64();
+
+		if (shared_write_limit(m, a, 1) == 1)
+			EXPECT_RC(umm_write(m->mm, a, &b, 1), model_write(m, a, &b, 1));
+	}
+	set_op("msync mm%d %#lx len=%#zx MS_SYNC (a window after a remap)", m->id,
+	       (unsigned long)start, n * PS);
+	EXPECT_RC(umm_msync(m->mm, start, n * PS, MS_SYNC), 0);
+	check_file_window(s, start, start + n * PS);
+}
+
+/*
+ * op_remap - umm_remap_file_pages, or the vectored form with 2-4 entries
+ * (a later entry wins where two overlap), MAP_NONBLOCK half the time;
+ * sometimes a bad entry (nothing applied, its index reported) or unknown
+ * flags.
+ */
+static void op_remap(struct mmm *m)
+{
+	struct umm_remap_entry e[4];
+	size_t n = rnd(3) ? 1 : 2 + rnd(3), bad = SIZE_MAX, got_bad = SIZE_MAX;
+	int flags = rnd(2) ? (int)MAP_NONBLOCK : 0, want, got;
+	bool vectored = n > 1 || rnd(4) == 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (rnd(10) == 0 || !remap_pick(m, &e[i])) {
+			remap_make_bad(m, &e[i]);
+			if (bad == SIZE_MAX)
+				bad = i;
+		}
+	}
+	if (rnd(40) == 0) {
+		flags |= MAP_POPULATE;                          /* not a remap flag */
+		bad = n;
+	}
+	want = bad != SIZE_MAX ? -EINVAL : 0;
+	set_op("remap%s mm%d n=%zu flags=%#x first %#lx+%#zx prot=%d pgoff=%" PRIu64 "%s",
+	       vectored ? "_v" : "", m->id, n, flags, (unsigned long)e[0].start, e[0].size,
+	       e[0].prot, e[0].pgoff, bad != SIZE_MAX ? " (bad)" : "");
+	if (vectored)
+		got = umm_remap_file_pages_v(m->mm, e, n, flags, &got_bad);
+	else
+		got = umm_remap_file_pages(m->mm, e[0].start, e[0].size, e[0].prot, e[0].pgoff, flags);
+	EXPECT_RC(got, want);
+	test_checks++;
+	if (vectored && got_bad != (want ? bad : n))
+		FAIL("umm_remap_file_pages_v bad index %zu, model says %zu", got_bad, want ? bad : n);
+	cov[want ? C_REMAP_BAD : vectored ? C_REMAP_V : C_REMAP]++;
+	for (size_t i = 0; i < n; i++) {
+		if (!want)
+			model_remap(m, &e[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (e[i].size >= PS && e[i].size < 64 * PS)
+			verify_range(m, e[i].start, e[i].start + e[i].size);
+	if (!want && rnd(3) == 0)
+		remap_write_msync(m, e[0].start & ~(PS - 1), e[0].size / PS);
+}
+
 /* ---- setup, the run, teardown ---- */
 
 static void objects_create(void)
@@ -1691,7 +2002,9 @@ static void run_step(void)
 	}
 	if (model_total_pages(m) > MAX_MM_PAGES && r < 30)
 		r = 20;                        /* munmap */
-	if (r < 18)
+	if (rnd(100) < 5)
+		op_remap(m);
+	else if (r < 18)
 		op_mmap(m);
 	else if (r < 27)
 		op_munmap(m);

@@ -11,7 +11,8 @@
  * (one read; all get -EIO when it fails), injected read errors during
  * readahead (the access sees -EIO only when the page cannot be read,
  * nothing leaks), asynchronous prepage (returns before the reads, waits,
- * errors, the mm destroyed with reads in flight).
+ * errors, the mm destroyed with reads in flight), reads whose submitting
+ * thread exits before they complete (not errors).
  *
  * Every test ends by putting the object and destroying the mm and checks
  * that the page cache is empty and every frame is free again.
@@ -707,6 +708,40 @@ static void test_memory_pressure(void)
 	umm_system_destroy(s);
 }
 
+static void *willneed_and_exit(void *arg)
+{
+	uintptr_t a = *(uintptr_t *)arg;
+
+	TCHECK(umm_madvise(mm, a, 256 * P, MADV_WILLNEED) == 0);
+	return NULL;                   /* exits with its reads still in flight */
+}
+
+/*
+ * A thread queues reads and exits before they complete (io_uring cancels
+ * such reads in the kernel): not an I/O error.  Every page still reads in
+ * and stays cached, no error is counted, and the accesses take no major
+ * fault.  Several rounds, as whether the kernel had started a read when
+ * its submitter exited is a matter of timing.
+ */
+static void test_submitter_exits(void)
+{
+	for (int round = 0; round < 8; round++) {
+		pthread_t t;
+		uintptr_t a;
+
+		setup(256, &a);
+		REQUIRE(pthread_create(&t, NULL, willneed_and_exit, &a) == 0);
+		pthread_join(t, NULL);
+		io_backend_drain(sys);
+		CHECK_EQ(stats().io_errors, 0);
+		CHECK_EQ(umm_object_cached_pages(obj), 256);
+		for (size_t i = 0; i < 256; i++)
+			CHECK_EQ(touch(a, i), 0);
+		CHECK_EQ(mm_stats().major_faults, 0);
+		teardown();
+	}
+}
+
 /* Readahead off (a one-page maximum): sequential faults read page by page. */
 static void test_readahead_off(void)
 {
@@ -767,6 +802,7 @@ int main(int argc, char **argv)
 		RUN(test_waiters);
 		RUN(test_read_errors);
 		RUN(test_truncate_under_io);
+		RUN(test_submitter_exits);
 		RUN(test_host_fork);
 		RUN(test_prepage_async);
 		RUN(test_prepage_async_errors);

@@ -86,7 +86,9 @@ int  umm_mincore(struct umm_mm *mm, uintptr_t addr, size_t len, unsigned char *v
  * MS_INVALIDATE has nothing to do (one page cache serves every mapping)
  * but is -EBUSY on a MAP_LOCKED range, as in Linux.  Returns 0, -EINVAL
  * (addr unaligned, unknown flags, both MS_SYNC and MS_ASYNC), -ENOMEM (a
- * hole in the range), -EIO.  A range with a hole writes nothing.
+ * hole in the range), -EIO.  A range with a hole writes nothing.  In a
+ * nonlinear window (umm_remap_file_pages) the pages written are the ones
+ * the range shows, at their own offsets.
  */
 int  umm_msync(struct umm_mm *mm, uintptr_t addr, size_t len, int flags);
 

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nonlinear_index.c - the reverse index of a nonlinear window: where in
+ * one VMA a pte may show a given object page, so that the object-based
+ * reverse map (page_mkclean for writeback, try_to_unmap, the reverse-map
+ * check of umm_system_check) finds a page in a window without scanning
+ * every pte of it, as Linux scanned its i_mmap_nonlinear list.  Truncate
+ * (unmap_mapping_range, memory.c) still scans each window of the object
+ * once per call: it unmaps a range of offsets, usually up to the end.
+ *
+ * Theory of operation.  A pte of a nonlinear VMA shows object page pgoff
+ * at a "slot": the linear page index of its address (linear_page_index:
+ * vm_pgoff + its page number in the VMA).  Slots do not change when the
+ * VMA is split, copied by fork or moved by mremap (each copy's vm_pgoff
+ * follows its part), so an index keyed on slots stays right in every copy.
+ * A pte shows either its linear page (pgoff == slot: an empty pte, or a
+ * page faulted in through one) or an offset a remap wrote (fremap.c).
+ * The index holds a (pgoff, slot) entry for every slot a remap pointed
+ * elsewhere: fremap replaces the slot's old entry as it writes the file
+ * pte, under i_mmap_lock, which the readers hold.  Faults, zaps that keep
+ * the layout (MADV_DONTNEED, truncate, reclaim) and private copies keep
+ * the pgoff of their slot (a private copy remembers where it came from),
+ * so only remaps change the index.  An entry may outlive its pte (a slot
+ * that left the VMA and came back empty through mremap): the reader
+ * checks the pte, so a stale entry costs a look, never a wrong answer.
+ * The invariant (every pte showing a pgoff other than its slot's has its
+ * entry) is checked by umm_mm_check (mm_check.c).
+ *
+ * Cost: a lookup is one hash probe sequence, plus a pte lookup per slot
+ * listed (usually one); memory is a 16-byte entry per remapped page in
+ * a table kept at most half full, which grows by doubling and never
+ * shrinks.  fork, split
+ * and mremap copy the index of the VMA they copy.
+ *
+ * The table is open addressing with linear probing, keyed by pgoff (all
+ * slots of one pgoff probe from the same home), deletion by backward
+ * shift (no tombstones).
+ *
+ * Locks (order in lockdep.h): changes need mmap_lock for write and
+ * i_mmap_lock (the readers, rmap walks, hold i_mmap_lock only); nl_index_reserve allocates before taking
+ * i_mmap_lock to install a larger table.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nonlinear_index.h"
+#include "object.h"
+
+#define NL_EMPTY UINT64_MAX
+#define NL_MIN_CAP 64
+
+struct nl_entry {
+	uint64_t pgoff;          /* NL_EMPTY: a free cell */
+	uint64_t slot;
+};
+
+struct nonlinear_index {
+	size_t mask;             /* cells - 1; cells a power of two */
+	size_t nr;               /* entries */
+	struct nl_entry *cells;
+};
+
+static inline size_t nl_home(const struct nonlinear_index *idx, uint64_t pgoff)
+{
+	return (size_t)((pgoff * 0x9E3779B97F4A7C15ULL) >> 20) & idx->mask;
+}
+
+static struct nl_entry *nl_cells_alloc(size_t n)
+{
+	struct nl_entry *c = malloc(n * sizeof(*c));
+
+	if (c)
+		for (size_t i = 0; i < n; i++)
+			c[i].pgoff = NL_EMPTY;
+	return c;
+}
+
+/* nl_add - place an entry not yet present (room assured). */
+static void nl_add(struct nonlinear_index *idx, uint64_t pgoff, uint64_t slot)
+{
+	size_t i = nl_home(idx, pgoff);
+
+	while (idx->cells[i].pgoff != NL_EMPTY)
+		i = (i + 1) & idx->mask;
+	idx->cells[i] = (struct nl_entry){ pgoff, slot };
+	idx->nr++;
+}
+
+/* nl_find - the cell holding (pgoff, slot), or -1. */
+static long nl_find(const struct nonlinear_index *idx, uint64_t pgoff, uint64_t slot)
+{
+	for (size_t i = nl_home(idx, pgoff); idx->cells[i].pgoff != NL_EMPTY; i = (i + 1) & idx->mask)
+		if (idx->cells[i].pgoff == pgoff && idx->cells[i].slot == slot)
+			return (long)i;
+	return -1;
+}
+
+/* nl_del - remove the entry in cell i, shifting back the ones its probe sequences passed. */
+static void nl_del(struct nonlinear_index *idx, size_t i)
+{
+	size_t j = i;
+
+	idx->cells[i].pgoff = NL_EMPTY;
+	idx->nr--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & idx->mask;
+		if (idx->cells[j].pgoff == NL_EMPTY)
+			return;
+		home = nl_home(idx, idx->cells[j].pgoff);
+		/* the entry at j may move to the hole at i unless its home lies in (i, j] */
+		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
+			continue;
+		idx->cells[i] = idx->cells[j];
+		idx->cells[j].pgoff = NL_EMPTY;
+		i = j;
+	}
+}
+
+/**
+ * nl_index_reserve - room for @extra more entries in @vma's index (see
+ * nonlinear_index.h).  mmap_lock held for write; takes i_mmap_lock to
+ * install a new table.  Return: 0 or -ENOMEM (nothing changed).
+ */
+int nl_index_reserve(struct vm_area_struct *vma, size_t extra)
+{
+	struct nonlinear_index *idx = vma->vm_nl_index, *fresh = NULL;
+	struct nl_entry *cells, *old = NULL;
+	size_t need = (idx ? idx->nr : 0) + extra, n = NL_MIN_CAP;
+
+	if (idx && 2 * need <= idx->mask + 1)
+		return 0;
+	while (n < 2 * need)
+		n *= 2;
+	cells = nl_cells_alloc(n);
+	if (!idx)
+		fresh = calloc(1, sizeof(*fresh));
+	if (!cells || (!idx && !fresh)) {
+		free(cells);
+		free(fresh);
+		return -ENOMEM;
+	}
+	if (fresh) {
+		fresh->mask = n - 1;
+		fresh->cells = cells;
+		i_mmap_lock_write(vma->vm_obj);
+		vma->vm_nl_index = fresh;
+		i_mmap_unlock_write(vma->vm_obj);
+		return 0;
+	}
+	{
+		/* rehash into the new cells (only we change the index: mmap_lock) */
+		struct nonlinear_index tmp = { .mask = n - 1, .cells = cells };
+
+		for (size_t i = 0; i <= idx->mask; i++)
+			if (idx->cells[i].pgoff != NL_EMPTY)
+				nl_add(&tmp, idx->cells[i].pgoff, idx->cells[i].slot);
+		i_mmap_lock_write(vma->vm_obj);
+		old = idx->cells;
+		idx->cells = cells;
+		idx->mask = n - 1;
+		i_mmap_unlock_write(vma->vm_obj);
+	}
+	free(old);
+	return 0;
+}
+
+/**
+ * nl_index_set - slot shows @pgoff instead of @old (see
+ * nonlinear_index.h).  mmap_lock held for write, i_mmap_lock held; room
+ * reserved.
+ */
+void nl_index_set(struct vm_area_struct *vma, uint64_t slot, uint64_t old, uint64_t pgoff)
+{
+	struct nonlinear_index *idx = vma->vm_nl_index;
+	long i;
+
+	lockdep_assert_held(&vma->vm_obj->i_mmap_lock);
+	VM_BUG_ON(!idx);
+	if (old != slot && (i = nl_find(idx, old, slot)) >= 0)
+		nl_del(idx, (size_t)i);
+	if (pgoff != slot && nl_find(idx, pgoff, slot) < 0) {
+		VM_BUG_ON(2 * (idx->nr + 1) > idx->mask + 1);
+		nl_add(idx, pgoff, slot);
+	}
+}
+
+/**
+ * nl_index_has - is @slot listed for @pgoff in @vma's index, or is it
+ * pgoff's linear slot?  mmap_lock or i_mmap_lock held.
+ */
+bool nl_index_has(const struct vm_area_struct *vma, uint64_t pgoff, uint64_t slot)
+{
+	return pgoff == slot || (vma->vm_nl_index && nl_find(vma->vm_nl_index, pgoff, slot) >= 0);
+}
+
+/* nl_slot_addr - the address of slot in vma, or 0 if outside it. */
+static uintptr_t nl_slot_addr(const struct vm_area_struct *vma, uint64_t slot)
+{
+	if (slot < vma->vm_pgoff || slot - vma->vm_pgoff >= vma_pages(vma))
+		return 0;
+	return vma->vm_start + ((uintptr_t)(slot - vma->vm_pgoff) << PAGE_SHIFT);
+}
+
+/**
+ * nl_index_for_each - @fn for every address of @vma where a pte may show
+ * object page @pgoff (see nonlinear_index.h).  i_mmap_lock or mmap_lock
+ * held.  Return: fn's first non-zero value, or 0.
+ */
+int nl_index_for_each(struct vm_area_struct *vma, uint64_t pgoff, nl_addr_fn fn, void *arg)
+{
+	const struct nonlinear_index *idx = vma->vm_nl_index;
+	uintptr_t addr = nl_slot_addr(vma, pgoff);
+	int ret = 0;
+
+	if (addr && (ret = fn(vma, addr, arg)))
+		return ret;
+	if (!idx)
+		return 0;
+	for (size_t i = nl_home(idx, pgoff); idx->cells[i].pgoff != NL_EMPTY; i = (i + 1) & idx->mask) {
+		if (idx->cells[i].pgoff != pgoff)
+			continue;
+		addr = nl_slot_addr(vma, idx->cells[i].slot);
+		if (addr && (ret = fn(vma, addr, arg)))
+			return ret;
+	}
+	return 0;
+}
+
+/**
+ * nl_index_dup - a copy of @src's index for @dst (vma_dup).  src's
+ * mmap_lock held.  Return: 0 or -ENOMEM.
+ */
+int nl_index_dup(struct vm_area_struct *dst, const struct vm_area_struct *src)
+{
+	const struct nonlinear_index *idx = src->vm_nl_index;
+	struct nonlinear_index *copy;
+
+	dst->vm_nl_index = NULL;
+	if (!idx)
+		return 0;
+	copy = malloc(sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	*copy = *idx;
+	copy->cells = malloc((idx->mask + 1) * sizeof(*copy->cells));
+	if (!copy->cells) {
+		free(copy);
+		return -ENOMEM;
+	}
+	memcpy(copy->cells, idx->cells, (idx->mask + 1) * sizeof(*copy->cells));
+	dst->vm_nl_index = copy;
+	return 0;
+}
+
+/** nl_index_free - free @vma's index; the vma is unlinked. */
+void nl_index_free(struct vm_area_struct *vma)
+{
+	if (!vma->vm_nl_index)
+		return;
+	free(vma->vm_nl_index->cells);
+	free(vma->vm_nl_index);
+	vma->vm_nl_index = NULL;
+}
