@@ -264,7 +264,9 @@ static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
 		inc_mm_counter(rp->mm, MM_SWAPENTS);
 	} else if (rp->vma ? (rp->vma->vm_flags & VM_NONLINEAR) :
 		   uw->nonlinear_obj && in_nonlinear_vma(uw->nonlinear_obj, rp->mm, rp->address))
-		set_pte_at(rp->mm, rp->address, rp->ptep, pgoff_to_pte(page->index));
+		/* the window's own protection of this page stays with its file pte */
+		set_pte_at(rp->mm, rp->address, rp->ptep,
+			   pgoff_to_pte(page->index) | (pte & PTE_OWNPROT_MASK));
 	dec_mm_counter(rp->mm, mm_counter_for_page(page));
 	put_page(page);         /* the pte's reference; the caller still holds one */
 	return RMAP_UNMAPPED;
