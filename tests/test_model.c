@@ -84,9 +84,10 @@
  * (run_seed): private copies may be swapped out, and it makes no mlock
  * calls nor MAP_LOCKED mappings (locking all of 2 MiB is an -ENOMEM the
  * model does not predict).  Nor remaps, unless UMM_MODEL_SMALL_REMAP is
- * set: with them, seed 2 (`test_model 2 3000 2`) loses the data of a
- * private copy in a remapped window once it has been through swap, a
- * known failure not yet fixed.
+ * set: with them, seed 2 (`test_model 2 3000 2`) sometimes (about one run
+ * in two) finds a private copy in a remapped window with its own
+ * protection read back as zeros under reclaim and swap: a known failure,
+ * cause not found yet.
  */
 static bool model_swap;
 #define MAX_MAP_PAGES 32
