@@ -47,6 +47,41 @@ endif
 # Objects are rebuilt when the build switches between with and without it.
 URING_STAMP := build/.liburing-$(if $(filter yes,$(HAVE_LIBURING)),yes,no)
 
+# The Redis swap backend (src/swap_redis.c) through hiredis (Debian's
+# libhiredis-dev), and redis-server / redis-cli for its tests and benchmark.
+# Either missing and building as root: libhiredis-dev, redis-server and
+# redis-tools are installed once (apt-get; the attempt is remembered in
+# build/.hiredis-install-tried, its log beside it).  Without hiredis the
+# backend is built as a stub whose open fails with -EOPNOTSUPP (and says
+# why through umm_set_log); its tests then say they are skipped and why.
+# UMM_NO_HIREDIS=1 builds without it.  hiredis is linked into libusermm.so
+# (-lhiredis, not re-exported: the version script exports only umm_*) and
+# named in usermm.pc's Libs.private for the static library.
+HIREDIS_PROBE = echo 'int main(void){redisContext *c=redisConnectUnix("/");redisFree(c);return 0;}' | \
+	$(CC) -x c - -include hiredis/hiredis.h -o /dev/null -lhiredis >/dev/null 2>&1 && echo yes
+ifeq ($(UMM_NO_HIREDIS),)
+HAVE_HIREDIS := $(shell $(HIREDIS_PROBE))
+HAVE_REDIS_SERVER := $(shell command -v redis-server >/dev/null && command -v redis-cli >/dev/null && echo yes)
+ifneq ($(HAVE_HIREDIS)$(HAVE_REDIS_SERVER),yesyes)
+ifeq ($(shell id -u),0)
+ifeq ($(wildcard build/.hiredis-install-tried),)
+$(info libhiredis-dev or redis-server is missing: installing them with apt-get)
+$(shell mkdir -p build && touch build/.hiredis-install-tried && \
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	 libhiredis-dev redis-server redis-tools) >build/hiredis-install.log 2>&1)
+HAVE_HIREDIS := $(shell $(HIREDIS_PROBE))
+endif
+endif
+endif
+endif
+ifeq ($(HAVE_HIREDIS),yes)
+BASE    += -DUMM_HAVE_HIREDIS=1
+LDLIBS  += -lhiredis
+else
+$(info building without hiredis: the Redis swap backend is not available)
+endif
+HIREDIS_STAMP := build/.hiredis-$(if $(filter yes,$(HAVE_HIREDIS)),yes,no)
+
 FLAGS_release := -O2
 FLAGS_debug   := -O0 -DUMM_DEBUG=1
 FLAGS_asan    := -O1 -DUMM_DEBUG=1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -68,11 +103,13 @@ all: lib build/release/usermm benches examples
 
 $(URING_STAMP):
 	@mkdir -p build && rm -f build/.liburing-yes build/.liburing-no && touch $@
+$(HIREDIS_STAMP):
+	@mkdir -p build && rm -f build/.hiredis-yes build/.hiredis-no && touch $@
 
 objs = $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRCS))
 
 define VARIANT_RULES
-build/$(1)/obj/%.o: src/%.c $(LIB_HDRS) $(URING_STAMP)
+build/$(1)/obj/%.o: src/%.c $(LIB_HDRS) $(URING_STAMP) $(HIREDIS_STAMP)
 	@mkdir -p $$(@D)
 	$$(CC) $$(BASE) $$(FLAGS_$(1)) -c $$< -o $$@
 # Every object as it is, for the unit tests and benchmarks that reach internals.
@@ -105,7 +142,7 @@ lib: build/release/libusermm.a build/release/libusermm.so
 build/release/usermm: $(wildcard tools/*.c tools/*.h) build/release/libusermm.a $(LIB_HDRS)
 	$(CC) $(BASE) $(FLAGS_release) $(wildcard tools/*.c) build/release/libusermm.a -o $@ $(LDLIBS)
 
-build/release/bench/%: bench/%.c build/release/libusermm-internal.a $(LIB_HDRS) $(wildcard bench/*.h)
+build/release/bench/%: bench/%.c build/release/libusermm-internal.a $(LIB_HDRS) $(wildcard bench/*.h) tests/redis_fixture.h
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(FLAGS_release) $< build/release/libusermm-internal.a -o $@ $(LDLIBS) -lm
 

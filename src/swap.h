@@ -238,6 +238,9 @@ struct swap_stats {
 	unsigned long read_requests, write_requests;   /* backend calls */
 	unsigned long cache_pages;        /* pages in the swap cache */
 	unsigned long shmem_pages;        /* slots held by shmem objects */
+	/* a Redis device (swap_redis.h; 0 for others) */
+	unsigned long remote_pages, remote_bytes, remote_requests, remote_errors;
+	unsigned long remote_lost, remote_corrupt, remote_read_p50_ns, remote_read_p99_ns;
 };
 void swap_get_stats(struct umm_system *sys, struct swap_stats *st);
 /* swap_nr_slots - slots of the device, slot 0 included (0 without swap).  No locks. */

@@ -52,6 +52,7 @@
 #include "swap.h"
 #include "swap_backend.h"
 #include "swap_internal.h"
+#include "swap_redis.h"
 #include "system.h"
 
 /* The backends by target prefix, first match wins; the file backend last. */
@@ -59,7 +60,8 @@ static const struct {
 	const char *prefix;
 	const struct swap_backend_ops *ops;
 } swap_backends[] = {
-	/* the redis lane registers "redis://" and "redis-cluster://" here (swap_redis.c) */
+	{ "redis://", &swap_redis_ops },                 /* swap_redis.c */
+	{ "redis-cluster://", &swap_redis_cluster_ops },
 	{ "", &swap_file_ops },
 };
 
@@ -540,6 +542,20 @@ void swap_get_stats(struct umm_system *sys, struct swap_stats *st)
 	st->write_requests = atomic_load(&si->stat_write_requests);
 	st->cache_pages = (unsigned long)atomic_load(&si->nr_cache_pages);
 	st->shmem_pages = (unsigned long)atomic_load(&si->nr_shmem_slots);
+	{
+		struct swap_redis_stats rs;
+
+		if (!swap_redis_get_stats(si->bdev, &rs)) {      /* -EINVAL: not a Redis device */
+			st->remote_pages = rs.pages;
+			st->remote_bytes = rs.bytes;
+			st->remote_requests = rs.requests;
+			st->remote_errors = rs.errors + rs.del_errors;
+			st->remote_lost = rs.lost;
+			st->remote_corrupt = rs.corrupt;
+			st->remote_read_p50_ns = swap_redis_lat_percentile(rs.read_lat, 50);
+			st->remote_read_p99_ns = swap_redis_lat_percentile(rs.read_lat, 99);
+		}
+	}
 }
 
 /**

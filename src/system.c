@@ -327,6 +327,14 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 		st->swap_full = ss.full;
 		st->swap_read_requests = ss.read_requests;
 		st->swap_write_requests = ss.write_requests;
+		st->swap_remote_pages = ss.remote_pages;
+		st->swap_remote_bytes = ss.remote_bytes;
+		st->swap_remote_requests = ss.remote_requests;
+		st->swap_remote_errors = ss.remote_errors;
+		st->swap_remote_lost = ss.remote_lost;
+		st->swap_remote_corrupt = ss.remote_corrupt;
+		st->swap_remote_read_p50_ns = ss.remote_read_p50_ns;
+		st->swap_remote_read_p99_ns = ss.remote_read_p99_ns;
 	}
 	vmscan_get_stats(sys, st);
 	return 0;

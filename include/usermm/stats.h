@@ -55,6 +55,15 @@ struct umm_sys_stats {
 	unsigned long swap_full;        /* slot allocations refused: no free slot */
 	unsigned long swap_read_requests;  /* swap device reads (one run of slots each) */
 	unsigned long swap_write_requests; /* swap device writes (one run of slots each) */
+	/* a swap device in Redis (swap_path redis:// or redis-cluster://; all 0 otherwise) */
+	unsigned long swap_remote_pages;     /* pages stored in Redis now */
+	unsigned long swap_remote_bytes;     /* their values' size there (40-byte header + page) */
+	unsigned long swap_remote_requests;  /* Redis commands sent (redirections again) */
+	unsigned long swap_remote_errors;    /* failed backend calls and DEL batches */
+	unsigned long swap_remote_lost;      /* pages read back missing (-EIO to the access) */
+	unsigned long swap_remote_corrupt;   /* pages read back with a wrong header or checksum (-EIO) */
+	unsigned long swap_remote_read_p50_ns;  /* backend read call latency, median and 99th */
+	unsigned long swap_remote_read_p99_ns;  /* percentile (upper bounds of log2 buckets) */
 	/* reclaim (cumulative counts, and the LRU lists' sizes now) */
 	unsigned long pgscan;           /* pages scanned on the inactive lists */
 	unsigned long pgsteal;          /* of those, freed */

@@ -45,7 +45,10 @@ struct umm_config {
 	                             (-EINVAL below); more than the host can
 	                             reserve gives -ENOMEM */
 	const char *swap_path;    /* swap device: a file path (opened, or created
-	                             mode 0600, and sized to swap_bytes); NULL: no
+	                             mode 0600, and sized to swap_bytes), or a
+	                             Redis target "redis://[[user]:password@]host:port[/db][?opts]"
+	                             or "redis-cluster://host:port[,host:port...][?opts]"
+	                             (README: Swapping to Redis); NULL: no
 	                             swap, anonymous and shmem pages stay in memory */
 	size_t      swap_bytes;   /* its size: a multiple of 4 KiB, at least
 	                             260 KiB (65 pages); -EINVAL otherwise */
@@ -89,7 +92,12 @@ struct umm_mm;
  * 16 MiB, populate not 0 or 1, release_ms below -1, swap_bytes without
  * swap_path, or below 260 KiB, or not a multiple of 4 KiB, swap_path not
  * a regular file) or a NULL out; the errno of opening or creating
- * swap_path (-EACCES, -ENOENT, -EISDIR...); -EOPNOTSUPP for io_backend
+ * swap_path (-EACCES, -ENOENT, -EISDIR...); for a Redis swap_path,
+ * -EINVAL for a malformed target, -ECONNREFUSED (or the connect errno)
+ * when a server cannot be reached, -EACCES when it wants a password or
+ * refuses the one given, and -EOPNOTSUPP when usermm was built without
+ * hiredis (each with a log line saying why, never the password);
+ * -EOPNOTSUPP for io_backend
  * UMM_IO_URING when io_uring cannot be set up; -ENOMEM when the
  * memory cannot be reserved, whether the host is short of it or phys_bytes
  * is larger than any host could reserve (1ULL << 62).
