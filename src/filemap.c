@@ -53,6 +53,7 @@
 #include "filemap.h"
 #include "readahead.h"
 #include "mmu_notifier.h"
+#include "vmscan.h"
 
 /* Retries of a lookup whose page vanished (a racing read failed, or truncate). */
 #define READ_CACHE_RETRIES 8
@@ -102,8 +103,9 @@ struct page *find_lock_page(struct umm_object *obj, uint64_t index)
 
 /**
  * add_to_page_cache - insert a locked page at @index of @obj; the cache
- * takes its own reference.
- * Caller holds the page lock; takes obj->tree_lock.
+ * takes its own reference, and the page goes on the LRU (lru_cache_add).
+ * Caller holds the page lock; takes obj->tree_lock, then the LRU batch
+ * lock (a leaf).
  * Return: 0, -EEXIST (another page is there), -ENOMEM, -EINVAL (NULL args).
  */
 int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index)
@@ -126,6 +128,8 @@ int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index)
 	tree_unlock(obj);
 	if (err)
 		put_page(page);           /* ours; the caller still holds one */
+	else
+		lru_cache_add(obj->sys, page);
 	return err;
 }
 
@@ -152,6 +156,40 @@ void delete_from_page_cache(struct page *page)
 	if (PageReadahead(page) && TestClearPageReadahead(page))
 		atomic_fetch_add(&obj->sys->ra_wasted, 1);   /* read ahead, never used */
 	put_page(page);
+}
+
+/**
+ * remove_mapping - reclaim: take a locked, clean, unmapped cached page
+ * out of its object's cache if nobody but the cache and the caller holds
+ * it.  The reference count is checked under obj->tree_lock held for
+ * write, where no lookup can take a new reference, so a page found by
+ * someone meanwhile stays.  Drops the cache's reference; the caller's
+ * stays.  Caller holds the page lock; takes obj->tree_lock.
+ * Return: true if the page left the cache.
+ */
+bool remove_mapping(struct page *page)
+{
+	struct umm_object *obj = page->mapping;
+	void *old;
+
+	VM_BUG_ON(!PageLocked(page));
+	if (!obj || PageAnon(page))
+		return false;
+	tree_lock(obj);
+	if (page_count(page) != 2 || page_mapped(page) || PageDirty(page) || PageWriteback(page)) {
+		tree_unlock(obj);
+		return false;
+	}
+	old = radix_tree_delete(&obj->page_tree, page->index);
+	BUG_ON(old != page);
+	page->mapping = NULL;
+	obj->nrpages--;
+	atomic_fetch_sub(&obj->sys->nr_pagecache, 1);
+	tree_unlock(obj);
+	if (PageReadahead(page) && TestClearPageReadahead(page))
+		atomic_fetch_add(&obj->sys->ra_wasted, 1);   /* read ahead, never used */
+	put_page(page);
+	return true;
 }
 
 /*

@@ -20,6 +20,12 @@ int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index)
 /* delete_from_page_cache - remove a locked cached page; drops the cache's reference. */
 void delete_from_page_cache(struct page *page);
 /*
+ * remove_mapping - reclaim's delete_from_page_cache: only a clean,
+ * unmapped page held by nobody but the cache and the caller.  True if
+ * removed (the cache's reference dropped).
+ */
+bool remove_mapping(struct page *page);
+/*
  * read_cache_page - find the page at index, reading it from the object if
  * it is not cached.  Returns 0 with *pagep uptodate and referenced (not
  * locked).  *major (if non-NULL) is set when I/O was done.  -EIO when the

@@ -44,6 +44,11 @@
  *   7 LOCK_TREE        obj->tree_lock (percpu_rwsem.h): the object's page
  *                      cache (radix tree); read to look up, write to
  *                      insert or delete pages.
+ *     (reclaim)        sys->reclaim_check_lock (vmscan.c): a reclaim pass
+ *                      holds it for read around its page locks, rmap walks
+ *                      and writeback; the invariant checks take it for
+ *                      write (per mm: with mmap_lock held).  Not seen by
+ *                      the checker.
  *     (leaves)         soft-TLB flush log and registry locks, the host
  *                      MMU's window locks (host_mmu.c), slab cache
  *                      locks, per-thread page caches, zone lock, an
@@ -53,7 +58,8 @@
  *                      device's allocator lock and its swap cache lock
  *                      (si->lock, si->cache_lock: swapfile.c,
  *                      swap_state.c; taken under a pte table lock by
- *                      zap's swap_free): taken last and
+ *                      zap's swap_free), the LRU batch locks -> the LRU
+ *                      lock and kswapd_lock (vmscan.c): taken last and
  *                      alone; not seen by the checker.  (A read in flight
  *                      holds its pages' locks, taken by the submitter and
  *                      released by the I/O completion thread.)  Among
@@ -113,6 +119,15 @@ enum lock_class {
 	LOCK_TREE,
 	NR_LOCK_CLASSES
 };
+
+/*
+ * rmap_locks_held - how many anon_vma->lock and i_mmap_lock this thread
+ * holds, kept by their lock helpers in every build (rmap.c).  Reclaim may
+ * run inside an allocation made under one of them: its walks
+ * (RMAP_WALK_TRYLOCK, rmap.h) block on those locks only when this is 0,
+ * and only trylock them otherwise.
+ */
+extern __thread unsigned int rmap_locks_held;
 
 /* The subclass for the second lock of a class held at once. */
 #define SINGLE_DEPTH_NESTING 1

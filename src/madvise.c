@@ -32,9 +32,22 @@
  *               the walker again and sets the pte dirty.  That marks the
  *               page "lazily freeable": reclaim may drop a page whose pte
  *               is still clean and read it back as zeroes, a written one
- *               it keeps.  There is no reclaim yet, so today nothing is
- *               ever dropped: a read after MADV_FREE returns the old data
- *               (which Linux allows too; it may return either).
+ *               it keeps.  Reclaim (vmscan.c) does not drop such pages
+ *               yet: anonymous pages go to swap or stay, so a read after
+ *               MADV_FREE returns the old data (which Linux allows too; it
+ *               may return either).
+ *   COLD        the range's mapped pages: ptes made old, pages moved to
+ *               the tail of their inactive LRU list (first to be
+ *               reclaimed).  Not on MAP_LOCKED vmas (-EINVAL).  Read lock.
+ *   PAGEOUT     reclaim the range's mapped pages now (vmscan.c
+ *               reclaim_page): clean file pages are dropped, dirty ones
+ *               written back first, from every address space that maps
+ *               them; anonymous and shmem pages go to swap; pages
+ *               locked, pinned, under I/O, or swap-backed (anonymous,
+ *               shmem) without a free swap slot stay.  Pages are
+ *               collected PAGEOUT_BATCH at a time under the pte table
+ *               locks and reclaimed with none held.  Not on MAP_LOCKED
+ *               vmas (-EINVAL).  Read lock.
  *   POPULATE_READ / POPULATE_WRITE  populate_range (gup.c) over the
  *               range; a vma that does not allow the access is -EINVAL,
  *               a page that would be -EIO on access is -EFAULT, no memory
@@ -52,6 +65,7 @@
 #include "filemap.h"
 #include "rmap.h"
 #include "mmu_notifier.h"
+#include "vmscan.h"
 
 static bool madvise_behavior_valid(int advice)
 {
@@ -66,6 +80,8 @@ static bool madvise_behavior_valid(int advice)
 	case MADV_POPULATE_WRITE:
 	case MADV_DONTFORK:
 	case MADV_DOFORK:
+	case MADV_COLD:
+	case MADV_PAGEOUT:
 		return true;
 	default:
 		return false;
@@ -92,6 +108,8 @@ static int madvise_vma_ok(const struct vm_area_struct *vma, int advice)
 {
 	switch (advice) {
 	case MADV_DONTNEED:
+	case MADV_COLD:
+	case MADV_PAGEOUT:
 		return vma->vm_flags & VM_LOCKED ? -EINVAL : 0;
 	case MADV_FREE:
 		if ((vma->vm_flags & VM_LOCKED) || !vma_is_anonymous(vma))
@@ -234,6 +252,75 @@ static void madvise_free(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 	mmu_notifier_invalidate_range_end(&range);
 }
 
+/* Pages MADV_PAGEOUT collects from one walk before it reclaims them. */
+#define PAGEOUT_BATCH 64
+
+struct cold_walk {
+	struct umm_mm *mm;
+	bool pageout;
+	unsigned int nr;
+	uintptr_t next;                     /* pageout: where the walk stopped */
+	struct page *pages[PAGEOUT_BATCH];  /* pageout: referenced, reclaimed after the walk */
+};
+
+/*
+ * madvise_cold_one - MADV_COLD: make the pte old and its page inactive;
+ * MADV_PAGEOUT: take a reference on the page for reclaim after the walk
+ * (stops the walk when the batch is full).  Its pte table's lock held.
+ */
+static int madvise_cold_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
+{
+	struct cold_walk *cw = arg;
+	pte_t pte = *ptep;
+	struct page *page;
+
+	if (!pte_present(pte) || pte_special(pte))
+		return 0;
+	page = pfn_to_page(mm->sys->phys, pte_pfn(pte));
+	if (cw->pageout) {
+		if (cw->nr == PAGEOUT_BATCH) {
+			cw->next = addr;
+			return 1;
+		}
+		get_page(page);
+		cw->pages[cw->nr++] = page;
+		return 0;
+	}
+	if (pte_young(pte))
+		set_pte_at(mm, addr, ptep, pte_mkold(pte));
+	deactivate_page(mm->sys, page);
+	return 0;
+}
+
+/*
+ * madvise_cold - MADV_COLD: the mapped pages of the range become old and
+ * inactive, first in line for reclaim.  MADV_PAGEOUT: reclaim them now
+ * (vmscan.c reclaim_page: a clean file page is dropped, a dirty one
+ * written back first, an anonymous or shmem page goes to swap; a page in
+ * use elsewhere, locked, pinned or swap-backed without a free swap slot
+ * stays), a batch at a time, with no pte table lock held.  mmap_lock held
+ * for read.
+ */
+static void madvise_cold(struct umm_mm *mm, uintptr_t start, uintptr_t end, bool pageout)
+{
+	struct cold_walk cw = { .mm = mm, .pageout = pageout };
+
+	if (!pageout) {
+		(void)walk_pte_range(mm, start, end, madvise_cold_one, &cw);
+		return;
+	}
+	while (start < end) {
+		cw.nr = 0;
+		cw.next = end;
+		(void)walk_pte_range(mm, start, end, madvise_cold_one, &cw);
+		for (unsigned int i = 0; i < cw.nr; i++) {
+			(void)reclaim_page(mm->sys, cw.pages[i]);
+			put_page(cw.pages[i]);
+		}
+		start = cw.next;
+	}
+}
+
 /* madvise_populate - POPULATE_READ/WRITE; the fault errors as madvise(2) reports them. */
 static int madvise_populate(struct umm_mm *mm, uintptr_t start, uintptr_t end, bool write)
 {
@@ -302,6 +389,10 @@ int umm_madvise(struct umm_mm *mm, uintptr_t addr, size_t len, int advice)
 		break;
 	case MADV_FREE:
 		madvise_free(mm, addr, end);
+		break;
+	case MADV_COLD:
+	case MADV_PAGEOUT:
+		madvise_cold(mm, addr, end, advice == MADV_PAGEOUT);
 		break;
 	case MADV_POPULATE_READ:
 	case MADV_POPULATE_WRITE:

@@ -49,6 +49,7 @@
 #include "rmap.h"
 #include "swap.h"
 #include "nonlinear_index.h"
+#include "vmscan.h"
 
 struct check_ctx {
 	struct umm_mm *mm;
@@ -224,7 +225,8 @@ int mm_check_locked(struct umm_mm *mm)
 
 /**
  * umm_mm_check - the invariant check of <usermm/debug.h>.  Takes mmap_lock
- * for read.  0, -EINVAL or -EUCLEAN.
+ * for read, then sys->reclaim_check_lock for write (no reclaim pass
+ * unmaps pages meanwhile).  0, -EINVAL or -EUCLEAN.
  */
 int umm_mm_check(struct umm_mm *mm)
 {
@@ -233,20 +235,29 @@ int umm_mm_check(struct umm_mm *mm)
 	if (!mm)
 		return -EINVAL;
 	mmap_read_lock(mm);
+	pthread_rwlock_wrlock(&mm->sys->reclaim_check_lock);
 	err = mm_check_locked(mm);
+	pthread_rwlock_unlock(&mm->sys->reclaim_check_lock);
 	mmap_read_unlock(mm);
 	return err;
 }
 
 /**
  * mm_debug_check - abort if the system runs debug checks and mm is broken.
- * mmap_lock held by the caller.
+ * mmap_lock held by the caller; takes sys->reclaim_check_lock for write
+ * (no reclaim pass runs during the check).
  */
 void mm_debug_check(struct umm_mm *mm)
 {
+	int err;
+
 	if (!system_debug_checks(mm->sys))
 		return;
-	if (mm_check_locked(mm))
+	/* reclaim unmaps pages of any mm without its mmap_lock: hold it off */
+	pthread_rwlock_wrlock(&mm->sys->reclaim_check_lock);
+	err = mm_check_locked(mm);
+	pthread_rwlock_unlock(&mm->sys->reclaim_check_lock);
+	if (err)
 		umm_bug(__FILE__, __LINE__, "address-space invariant check failed");
 }
 
@@ -299,7 +310,8 @@ static int check_rmap(struct phys_mem *phys, const unsigned int *counts)
 
 /**
  * umm_system_check - allocator consistency plus every mm's invariants and
- * exact map counts across all mms.  Only while the system is quiescent.
+ * exact map counts across all mms.  Only while the system is quiescent;
+ * kswapd is kept asleep meanwhile (kswapd_pause).
  * 0, -EINVAL, -ENOMEM or -EUCLEAN.
  */
 int umm_system_check(struct umm_system *sys)
@@ -312,6 +324,7 @@ int umm_system_check(struct umm_system *sys)
 	if (!sys)
 		return -EINVAL;
 	phys = sys->phys;
+	kswapd_pause(sys);      /* a quiet system's only reclaimer */
 	if (phys_check(phys))
 		errors++;
 	counts = calloc(phys->nr_frames, sizeof(*counts));
@@ -320,6 +333,7 @@ int umm_system_check(struct umm_system *sys)
 	if (!counts || (swap_enabled(sys) && !swap_counts)) {
 		free(counts);
 		free(swap_counts);
+		kswapd_resume(sys);
 		return -ENOMEM;
 	}
 	mm_list_lock(sys);
@@ -347,6 +361,7 @@ int umm_system_check(struct umm_system *sys)
 	if (swap_counts)
 		errors += swap_check(sys, swap_counts);
 	free(swap_counts);
+	kswapd_resume(sys);
 	free(counts);
 	return errors ? -EUCLEAN : 0;
 }

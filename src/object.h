@@ -83,9 +83,23 @@ static inline void i_mmap_lock_write(struct umm_object *obj)
 {
 	lockdep_acquire(&obj->i_mmap_lock, LOCK_I_MMAP, 0, 0);
 	pthread_mutex_lock(&obj->i_mmap_lock);
+	rmap_locks_held++;
+}
+/*
+ * i_mmap_trylock_write - take obj->i_mmap_lock without waiting; true if
+ * taken (release with i_mmap_unlock_write).
+ */
+static inline bool i_mmap_trylock_write(struct umm_object *obj)
+{
+	if (pthread_mutex_trylock(&obj->i_mmap_lock))
+		return false;
+	lockdep_acquire(&obj->i_mmap_lock, LOCK_I_MMAP, 0, LOCKDEP_TRYLOCK);
+	rmap_locks_held++;
+	return true;
 }
 static inline void i_mmap_unlock_write(struct umm_object *obj)
 {
+	rmap_locks_held--;
 	pthread_mutex_unlock(&obj->i_mmap_lock);
 	lockdep_release(&obj->i_mmap_lock);
 }

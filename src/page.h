@@ -12,7 +12,7 @@
  *   [A] atomic, no lock        [P] page lock (PG_locked)
  *   [T] owner object's tree_lock (page cache membership)
  *   [Z] the arena's zone lock while the frame is free (buddy/pcp)
- *   [L] LRU lock (reclaim issue)     [S] slab cache lock
+ *   [L] LRU lock (vmscan.c)          [S] slab cache lock
  *   [PT] the owning mm's page_table_lock (upper-level page tables)
  *   [PTL] the pte table's own lock (ptl, in the table's struct page)
  *
@@ -59,9 +59,19 @@ enum pageflags {
 	PG_anon_exclusive, /* anon page only one pte can reach: reused on write whatever its refcount (memory.c) */
 	PG_readahead,    /* read ahead, not used since (readahead.h) */
 	PG_chainlock,    /* pte-chain scheme: bit lock of page->rmap (rmap_ptechain.c) */
+	PG_lru_batch,    /* in a per-thread LRU batch, not yet on a list (vmscan.c) */
+	PG_swapbacked,   /* anon or shmem: reclaimed to swap, not to a file (vmscan.c) */
 	NR_PAGEFLAGS
 };
-_Static_assert(NR_PAGEFLAGS <= 32, "page flags are a 32-bit word");
+/*
+ * The top byte of flags belongs to vmscan.c: while PG_lru_batch is set,
+ * bits 24..27 name the batch (a thread slot); while PG_lru is set, bits
+ * 28..30 name the LRU list the page is on.  Written under the batch's
+ * lock or the LRU lock, with atomic read-modify-writes.
+ */
+#define PAGE_LRU_BATCH_SHIFT 24
+#define PAGE_LRU_LIST_SHIFT  28
+_Static_assert(NR_PAGEFLAGS <= PAGE_LRU_BATCH_SHIFT, "page flag bits overlap the LRU byte");
 
 struct umm_object;
 struct umm_mm;
@@ -96,8 +106,9 @@ struct page {
 			struct fmutex ptl;              /* pte table lock (pte tables only) */
 		};
 	};
-	struct list_head lru;          /* [Z] buddy/pcp list, [S] slab list; reserved for
-	                                  the LRU lists ([L]) of in-use pages */
+	struct list_head lru;          /* [Z] buddy/pcp list, [S] slab list; [L] an LRU list
+	                                  while PG_lru (vmscan.c), else the private list of
+	                                  the reclaimer that isolated the page */
 	void *rmap;                    /* reverse map (rmap.h): pte-chain scheme: NULL, a
 	                                  direct pte pointer (bit 0 set) or the first chain
 	                                  block, under PG_chainlock; object scheme: the
@@ -107,8 +118,8 @@ struct page {
 /*
  * 64 bytes per frame, as Linux's.  The words reserved for the reverse-map
  * and reclaim work are there: rmap (every page, used by the reverse map),
- * private (page-cache/anon pages) and lru while a page is in use (both
- * unused today).  The
+ * private (page-cache/anon pages) and lru while a page is in use (the
+ * LRU lists, vmscan.c).  The
  * union is full in the page-table variant (owner, address, level, count,
  * lock); a new per-use field goes into the union's variant for that use.
  * The allocator clears a fresh frame's union by zeroing from `mapping` up
@@ -155,6 +166,8 @@ PAGEFLAG(Slab, PG_slab)
 PAGEFLAG(PgTable, PG_pgtable)
 PAGEFLAG(AnonExclusive, PG_anon_exclusive)
 PAGEFLAG(Chainlock, PG_chainlock)
+PAGEFLAG(LRUBatch, PG_lru_batch)
+PAGEFLAG(SwapBacked, PG_swapbacked)
 
 static inline int page_count(const struct page *p) { return atomic_load((_Atomic int *)&p->_refcount); }
 static inline int page_mapcount(const struct page *p) { return atomic_load((_Atomic int *)&p->_mapcount); }

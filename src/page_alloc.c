@@ -57,8 +57,9 @@
  * Watermarks: an allocation that would leave fewer than wmark[MIN] frames
  * free (GFP_ATOMIC: half of it) fails its fast attempt; the slow path
  * drains every cache (frames may be stranded in other threads' caches),
- * calls the reclaim hook once, retries, and returns NULL if that did not
- * help.  An allocation that takes nr_free from wmark[LOW] or above to
+ * calls the reclaim hook, retries, and returns NULL if the hook freed
+ * nothing (or MAX_RECLAIM_RETRIES calls that freed frames all lost them
+ * to other threads): an OOM event.  An allocation that takes nr_free from wmark[LOW] or above to
  * below it wakes kswapd (once per crossing, not on every allocation while
  * low); the slow path wakes it as well.  The direct reclaim hook is never
  * re-entered from an allocation it makes itself.
@@ -101,6 +102,7 @@
 #define PCP_HIGH_DEFAULT 64
 #define PCP_BATCH_DEFAULT 16
 #define CACHELINE        64
+#define MAX_RECLAIM_RETRIES 16  /* direct reclaims of one allocation that free frames others take */
 
 static _Atomic uint64_t next_phys_id = 1;
 
@@ -156,7 +158,7 @@ static void reset_descriptor(struct page *page, int refcount)
 /* check_free_state - debug: a frame being freed must be in no other role. */
 static void check_free_state(struct page *page)
 {
-	unsigned long bad = (1UL << PG_locked) | (1UL << PG_lru) | (1UL << PG_buddy) |
+	unsigned long bad = (1UL << PG_locked) | (1UL << PG_lru) | (1UL << PG_lru_batch) | (1UL << PG_buddy) |
 			    (1UL << PG_reserved) | (1UL << PG_writeback);
 
 	VM_BUG_ON(atomic_load(&page->flags) & bad);
@@ -547,37 +549,53 @@ static struct page *get_page_from_freelist(struct phys_mem *phys, gfp_t gfp, uns
 	return page;
 }
 
-/* direct_reclaim - call the reclaim hook once.  True if it was called. */
-static bool direct_reclaim(struct phys_mem *phys, gfp_t gfp, unsigned int order)
+/* direct_reclaim - call the reclaim hook once.  Frames it freed, or -1 if it was not called. */
+static long direct_reclaim(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 {
 	reclaim_hook_t hook = (reclaim_hook_t)load_ptr((void *const *)&phys->reclaim);
 	long wanted = 1L << order;
 	long free_now = atomic_load(&phys->nr_free);
 
+	long freed;
+
 	if (!hook || (gfp & (GFP_NORECLAIM | GFP_ATOMIC)) || in_direct_reclaim)
-		return false;
+		return -1;
 	if (free_now < (long)phys->wmark[WMARK_HIGH])
 		wanted += (long)phys->wmark[WMARK_HIGH] - free_now;
 	atomic_fetch_add(&phys->stat.reclaim_calls, 1);
 	in_direct_reclaim = true;
-	hook(load_ptr(&phys->reclaim_arg), (unsigned long)wanted, gfp);
+	freed = hook(load_ptr(&phys->reclaim_arg), (unsigned long)wanted, gfp);
 	in_direct_reclaim = false;
-	return true;
+	return freed > 0 ? freed : 0;
 }
 
-/* alloc_slowpath - the fast attempt failed: drain caches, reclaim, retry. */
+/*
+ * alloc_slowpath - the fast attempt failed: drain caches, reclaim, retry.
+ * Reclaim is called again while it frees frames that other allocating
+ * threads take first, up to MAX_RECLAIM_RETRIES times; a call that frees
+ * nothing ends it (an OOM event).
+ */
 static struct page *alloc_slowpath(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 {
 	struct page *page;
+	long freed;
 
 	if (atomic_load(&phys->nr_free) < (long)phys->wmark[WMARK_LOW])
 		wakeup_kswapd(phys);
 	drain_all_pages(phys);
 	page = get_page_from_freelist(phys, gfp, order);
-	if (page || !direct_reclaim(phys, gfp, order))
-		return page;
-	drain_all_pages(phys);
-	return get_page_from_freelist(phys, gfp, order);
+	for (int tries = 0; !page && tries < MAX_RECLAIM_RETRIES; tries++) {
+		freed = direct_reclaim(phys, gfp, order);
+		if (freed < 0)
+			return NULL;                    /* no reclaim for this allocation */
+		drain_all_pages(phys);
+		page = get_page_from_freelist(phys, gfp, order);
+		if (!freed)
+			break;
+	}
+	if (!page)
+		atomic_fetch_add(&phys->stat.oom, 1);   /* reclaim ran and did not help */
+	return page;
 }
 
 /**
@@ -683,19 +701,31 @@ void free_pages(struct page *page, unsigned int order)
  *
  * A count of 1 read here is the caller's own reference: nobody else holds
  * one, so nobody may take one (get_page() needs a reference or a lock on
- * a structure that holds one; there are no speculative references), and
- * the frame is freed without the atomic decrement.  The acquire load pairs
- * with the release decrement of the previous last-but-one holder.
+ * a structure that holds one), and the frame is freed without the atomic
+ * decrement.  The one speculative reference is reclaim's: it isolates a
+ * page from an LRU list with get_page_unless_zero under the LRU lock, so
+ * a page with PG_lru or PG_lru_batch is always decremented atomically,
+ * and when its last reference goes the release hook (vmscan.c) takes it
+ * off its list or batch before the frame is freed.  The acquire load
+ * pairs with the release decrement of the previous last-but-one holder.
  *
- * Takes no lock unless it frees the frame (see free_pages()).
+ * Takes no lock unless it frees the frame (see free_pages()); freeing an
+ * LRU page takes the LRU locks (leaves) through the release hook.
  */
 void put_page(struct page *page)
 {
+	const uint32_t on_lru = (1U << PG_lru) | (1U << PG_lru_batch);
 	int old;
 
 	if (PageReserved(page))
 		return;
-	if (atomic_load_explicit(&page->_refcount, memory_order_acquire) == 1)
+	/*
+	 * A page on an LRU list (or in an LRU batch) can gain a reference
+	 * from reclaim's isolation (get_page_unless_zero under the LRU
+	 * lock), so its count is always decremented atomically.
+	 */
+	if (!(atomic_load_explicit(&page->flags, memory_order_acquire) & on_lru) &&
+	    atomic_load_explicit(&page->_refcount, memory_order_acquire) == 1)
 		old = 1;
 	else
 		old = atomic_fetch_sub_explicit(&page->_refcount, 1, memory_order_acq_rel);
@@ -703,7 +733,14 @@ void put_page(struct page *page)
 	if (old != 1)
 		return;
 	VM_BUG_ON(page_mapcount(page) != 0);
-	VM_BUG_ON(PageLRU(page) || PageLocked(page));
+	if (atomic_load_explicit(&page->flags, memory_order_acquire) & on_lru) {
+		void (*release)(void *, struct page *) =
+			(void (*)(void *, struct page *))load_ptr((void *const *)&page_to_phys(page)->lru_release);
+
+		if (release)
+			release(load_ptr(&page_to_phys(page)->reclaim_arg), page);
+	}
+	VM_BUG_ON(PageLRU(page) || PageLRUBatch(page) || PageLocked(page));
 	free_pages(page, 0);
 }
 
@@ -826,6 +863,18 @@ void phys_set_reclaim_hook(struct phys_mem *phys, reclaim_hook_t fn, void (*wake
 }
 
 /**
+ * phys_set_release_hook - register the function put_page() calls when it
+ * frees a frame that is on an LRU list or in an LRU batch (PG_lru or
+ * PG_lru_batch), with the reclaim hook's argument, before the frame goes
+ * back to the allocator; it must take the page off.  NULL: none.  Called
+ * with the page's last reference gone and no allocator lock held.
+ */
+void phys_set_release_hook(struct phys_mem *phys, void (*fn)(void *arg, struct page *page))
+{
+	__atomic_store_n((void **)&phys->lru_release, (void *)fn, __ATOMIC_RELEASE);
+}
+
+/**
  * phys_get_stats - a snapshot of the arena's counters.
  * @phys: the arena
  * @st: filled in
@@ -864,6 +913,7 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	st->alloc_failures = atomic_load(&phys->stat.failures);
 	st->reclaim_calls = atomic_load(&phys->stat.reclaim_calls);
 	st->kswapd_wakeups = atomic_load(&phys->stat.kswapd_wakeups);
+	st->oom = atomic_load(&phys->stat.oom);
 	st->populated_bytes = atomic_load(&phys->populated_bytes);
 	st->released_bytes = atomic_load(&phys->released_bytes);
 	st->populate_ns = atomic_load(&phys->populate_ns);

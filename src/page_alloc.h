@@ -69,6 +69,7 @@ struct phys_stats {
 	unsigned long pcp_hits;         /* order-0 allocations served by a pcp */
 	unsigned long reclaim_calls;    /* direct reclaim hook invocations */
 	unsigned long kswapd_wakeups;   /* low watermark crossings */
+	unsigned long oom;              /* allocations that failed after direct reclaim ran */
 	unsigned long populated_bytes;  /* arena bytes brought in from the host (cumulative) */
 	unsigned long released_bytes;   /* arena bytes punched back to the host (cumulative) */
 	unsigned long populate_ns;      /* wall time spent populating (cumulative) */
@@ -101,6 +102,7 @@ struct phys_mem {
 	reclaim_hook_t reclaim;       /* set by reclaim (may be NULL) */
 	void *reclaim_arg;
 	void (*wakeup_kswapd)(void *arg); /* may be NULL */
+	void (*lru_release)(void *arg, struct page *page); /* put_page of an LRU page (may be NULL) */
 
 	struct fault_inject fail_alloc; /* injected allocation failures */
 
@@ -111,7 +113,7 @@ struct phys_mem {
 	                                 a page's system is found from the page (swap) */
 
 	struct {
-		_Atomic unsigned long allocs, frees, failures, pcp_hits, reclaim_calls, kswapd_wakeups;
+		_Atomic unsigned long allocs, frees, failures, pcp_hits, reclaim_calls, kswapd_wakeups, oom;
 	} stat;
 
 	/* host memory (arena.c) */
@@ -204,6 +206,8 @@ void drain_idle_pages(struct phys_mem *phys);
 void drain_local_pages(struct phys_mem *phys);
 void phys_get_stats(struct phys_mem *phys, struct phys_stats *st);
 void phys_set_reclaim_hook(struct phys_mem *phys, reclaim_hook_t fn, void (*wakeup)(void *), void *arg);
+/* phys_set_release_hook - put_page() calls fn(reclaim arg, page) to take a freed page off the LRU. */
+void phys_set_release_hook(struct phys_mem *phys, void (*fn)(void *arg, struct page *page));
 /* zone_watermark_ok - would `nr` more frames leave at least watermark `mark` free? */
 bool zone_watermark_ok(struct phys_mem *phys, int mark, unsigned long nr);
 /* phys_check - verify buddy lists and counters (expensive). 0 or -EUCLEAN. */

@@ -42,12 +42,18 @@
 #include "mlock.h"
 #include "swap.h"
 #include "mmu_notifier.h"
+#include "vmscan.h"
+
+__thread unsigned int rmap_locks_held;
 
 /**
  * page_add_new_anon_rmap - first mapping of a freshly allocated anon page:
  * mark it anonymous, record its index, mapcount 1, count it in nr_anon;
  * the direct pointer (pte chains) or the vma's anon_vma (object scheme,
- * which anon_vma_prepare gave the vma before).  ptep's table lock held.
+ * which anon_vma_prepare gave the vma before); and put it on the LRU
+ * (lru_cache_add: anonymous faults, copy-on-write copies, fork's copies
+ * and populate all come through here).  ptep's table lock held; takes
+ * the LRU batch lock (a leaf).
  */
 void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep)
 {
@@ -71,6 +77,7 @@ void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, uintp
 		VM_BUG_ON(!av);
 		set_page_rmap(page, (void *)((uintptr_t)av | PAGE_RMAP_ANON_VMA));
 	}
+	lru_cache_add(sys, page);       /* every new anon page starts on the LRU here */
 }
 
 /**
@@ -208,7 +215,7 @@ static int referenced_one(struct page *page, const struct rmap_pte *rp, void *ar
 int page_referenced(struct page *page)
 {
 	struct referenced_walk rw = { 0 };
-	int busy = rmap_walk(page, referenced_one, &rw, 0);
+	int busy = rmap_walk(page, referenced_one, &rw, RMAP_WALK_TRYLOCK);
 
 	return rw.referenced + busy;
 }
@@ -220,7 +227,23 @@ struct unmap_walk {
 	bool mlocked;
 	bool bad_entry;         /* swap_duplicate refused the entry */
 	bool notified;          /* the reverse-map notifiers were told */
+	struct umm_object *nonlinear_obj;   /* pte chains: the page's object has nonlinear vmas */
 };
+
+/*
+ * in_nonlinear_vma - pte chains give no vma: is (mm, addr) inside one of
+ * obj's nonlinear vmas?  obj->i_mmap_lock held (vma ranges are stable).
+ */
+static bool in_nonlinear_vma(struct umm_object *obj, struct umm_mm *mm, uintptr_t addr)
+{
+	struct vm_area_struct *vma;
+
+	list_for_each_entry(vma, &obj->i_mmap, obj_link)
+		if ((vma->vm_flags & VM_NONLINEAR) && vma->vm_mm == mm &&
+		    addr >= vma->vm_start && addr < vma->vm_end)
+			return true;
+	return false;
+}
 
 static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
 {
@@ -255,8 +278,11 @@ static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
 	if (PageAnon(page)) {
 		set_pte_at(rp->mm, rp->address, rp->ptep, uw->swp_pte);
 		inc_mm_counter(rp->mm, MM_SWAPENTS);
-	} else if (rp->vma && (rp->vma->vm_flags & VM_NONLINEAR))
-		set_pte_at(rp->mm, rp->address, rp->ptep, pgoff_to_pte(page->index));
+	} else if (rp->vma ? (rp->vma->vm_flags & VM_NONLINEAR) :
+		   uw->nonlinear_obj && in_nonlinear_vma(uw->nonlinear_obj, rp->mm, rp->address))
+		/* the window's own protection of this page stays with its file pte */
+		set_pte_at(rp->mm, rp->address, rp->ptep,
+			   pgoff_to_pte(page->index) | (pte & PTE_OWNPROT_MASK));
 	mmu_notifier_invalidate_range_end(&range);
 	dec_mm_counter(rp->mm, mm_counter_for_page(page));
 	put_page(page);         /* the pte's reference; the caller still holds one */
@@ -285,7 +311,24 @@ int try_to_unmap(struct page *page, pte_t swp_pte)
 	extra = 1 + (!PageAnon(page) && page->mapping ? 1 : 0) + (PageSwapCache(page) ? 1 : 0);
 	if (page_count(page) > page_mapcount(page) + extra)
 		return SWAP_FAIL;   /* pinned (rmap.c top) */
-	busy = rmap_walk(page, unmap_one, &uw, 0);
+	if (!PageAnon(page) && page->mapping && rmap_ptechain(page->mapping->sys)) {
+		/*
+		 * Pte chains give no vma: whether a pte sits in a nonlinear
+		 * window (and must become a file pte) is found on the object's
+		 * vma list, under its i_mmap_lock (as RMAP_WALK_TRYLOCK takes it).
+		 */
+		struct umm_object *obj = page->mapping;
+
+		if (!rmap_locks_held)
+			i_mmap_lock_write(obj);
+		else if (!i_mmap_trylock_write(obj))
+			return SWAP_AGAIN;
+		uw.nonlinear_obj = obj->i_mmap_nonlinear ? obj : NULL;
+		busy = rmap_walk(page, unmap_one, &uw, RMAP_WALK_TRYLOCK);
+		i_mmap_unlock_write(obj);
+	} else {
+		busy = rmap_walk(page, unmap_one, &uw, RMAP_WALK_TRYLOCK);
+	}
 	if (uw.mlocked || uw.bad_entry)
 		return SWAP_FAIL;
 	if (!page_mapped(page))

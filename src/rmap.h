@@ -96,7 +96,11 @@ static inline struct anon_vma *page_anon_vma(const struct page *page)
 
 /* ---- the mapping hooks (pte table lock held) ---- */
 
-/* page_add_new_anon_rmap - first mapping of a freshly allocated anon page (sets PG_anon, index). */
+/*
+ * page_add_new_anon_rmap - first mapping of a freshly allocated anon page
+ * (sets PG_anon, index) and its addition to the LRU (lru_cache_add): the
+ * page must be on no LRU list yet.
+ */
 void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep);
 /* page_add_anon_rmap - another mapping of an existing anon page (fork).  Needs a reserved block (pte chains). */
 void page_add_anon_rmap(struct page *page, struct vm_area_struct *vma, uintptr_t addr, pte_t *ptep);
@@ -158,6 +162,9 @@ typedef int (*rmap_one_fn)(struct page *page, const struct rmap_pte *rp, void *a
 
 /* rmap_walk flags */
 #define RMAP_WALK_WAIT 0x1   /* wait for busy pte table locks instead of skipping those ptes */
+#define RMAP_WALK_TRYLOCK 0x2 /* reclaim: a thread holding an anon_vma->lock or i_mmap_lock
+                                (rmap_locks_held) only trylocks them; a busy one skips the
+                                walk (counted as the page's map count) */
 
 /*
  * rmap_walk - call fn for every pte that maps page, with that pte's
@@ -169,7 +176,8 @@ int rmap_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int flags);
 /*
  * page_referenced - count and clear the young bits of the ptes that map
  * page; a pte whose table lock is busy counts as referenced (someone is
- * using it).  Returns the count.
+ * using it).  Walks with RMAP_WALK_TRYLOCK (it serves reclaim, which
+ * may run inside an allocation).  Returns the count.
  */
 int page_referenced(struct page *page);
 /*
@@ -179,10 +187,11 @@ int page_referenced(struct page *page);
  * holder through swap_duplicate, and MM_SWAPENTS); a
  * cache page's are cleared (nonlinear vmas, object scheme: a file pte).
  * Dirty bits go to the page.  The caller holds a reference and the page
- * lock.  Returns SWAP_SUCCESS, SWAP_AGAIN (a table lock was busy: some
- * ptes left) or SWAP_FAIL (pinned: references beyond the mappings, the
- * page or swap cache and the caller's; a swap entry swap_duplicate
- * refuses; mlocked: PG_unevictable or a VM_LOCKED vma;
+ * lock.  Walks with RMAP_WALK_TRYLOCK.  Returns SWAP_SUCCESS, SWAP_AGAIN
+ * (a table, anon_vma or i_mmap lock was busy: some ptes left) or
+ * SWAP_FAIL (pinned: references beyond the mappings, the page or swap
+ * cache and the caller's; a swap entry swap_duplicate refuses; mlocked:
+ * PG_unevictable or a VM_LOCKED vma;
  * an anon page without a swap entry), nothing changed for a failure
  * found before the walk.
  */

@@ -39,7 +39,11 @@
  * anon_vma->lock (vma.c), so a walker holding either sees stable vma
  * ranges; walks take anon_vma->lock or i_mmap_lock, then each mm's
  * page_table_lock (they have no mmap_lock; it keeps the tables), then the
- * pte table lock (a trylock unless RMAP_WALK_WAIT).  sys->anon_vma_lock
+ * pte table lock (a trylock unless RMAP_WALK_WAIT).  With
+ * RMAP_WALK_TRYLOCK (reclaim's walks), a thread that already holds an
+ * anon_vma->lock or i_mmap_lock (rmap_locks_held: reclaim inside an
+ * allocation made under one) only trylocks them, and a busy one skips
+ * the whole walk.  sys->anon_vma_lock
  * is taken alone.  The fault path's hooks take none of these.
  */
 #include <errno.h>
@@ -54,11 +58,13 @@ void anon_vma_lock(struct anon_vma *av)
 {
 	lockdep_acquire(&av->lock, LOCK_ANON_VMA, 0, 0);
 	pthread_mutex_lock(&av->lock);
+	rmap_locks_held++;
 }
 
 /** anon_vma_unlock - release av->lock. */
 void anon_vma_unlock(struct anon_vma *av)
 {
+	rmap_locks_held--;
 	pthread_mutex_unlock(&av->lock);
 	lockdep_release(&av->lock);
 }
@@ -284,7 +290,16 @@ int object_rmap_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int 
 		}
 		av->refcount++;
 		pthread_mutex_unlock(&sys->anon_vma_lock);
-		anon_vma_lock(av);
+		if ((flags & RMAP_WALK_TRYLOCK) && rmap_locks_held) {
+			if (pthread_mutex_trylock(&av->lock)) {
+				anon_vma_put(av);
+				return page_mapcount(page) ? page_mapcount(page) : 1;
+			}
+			lockdep_acquire(&av->lock, LOCK_ANON_VMA, 0, LOCKDEP_TRYLOCK);
+			rmap_locks_held++;
+		} else {
+			anon_vma_lock(av);
+		}
 		list_for_each_entry(vma, &av->head, anon_vma_link) {
 			walk_vma(page, vma, &ow);
 			if (ow.stop || !page_mapped(page))
@@ -297,7 +312,12 @@ int object_rmap_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int 
 
 		struct file_walk fw = { .page = page, .ow = &ow };
 
-		i_mmap_lock_write(obj);
+		if ((flags & RMAP_WALK_TRYLOCK) && rmap_locks_held) {
+			if (!i_mmap_trylock_write(obj))
+				return page_mapcount(page) ? page_mapcount(page) : 1;
+		} else {
+			i_mmap_lock_write(obj);
+		}
 		(void)i_mmap_tree_foreach(obj, page->index, page->index, walk_linear_vma, &fw);
 		if (obj->i_mmap_nonlinear && !ow.stop) {
 			list_for_each_entry(vma, &obj->i_mmap, obj_link) {

@@ -346,7 +346,18 @@ static unsigned int magazine_refill(struct kmem_cache *cache, struct kmem_magazi
 	while (n < MAG_BATCH) {
 		obj = take_object(cache);
 		if (!obj) {
-			if (n || !grow_cache(cache, gfp))
+			bool grew;
+
+			if (n)
+				break;
+			grew = grow_cache(cache, gfp);
+			/*
+			 * Reclaim inside alloc_pages may have freed objects of
+			 * this cache into this very magazine (pte-chain blocks,
+			 * freed by try_to_unmap): keep them, fill after them.
+			 */
+			n = atomic_load_explicit(&m->count, memory_order_relaxed);
+			if (!grew)
 				break;
 			continue;
 		}

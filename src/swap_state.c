@@ -41,9 +41,10 @@
  * holder lets go of an entry that is still cached (zap), swap_free asks
  * try_free_swap_cache_entry to take the page out, which it does if the
  * page lock can be had without waiting; the TLB gather does the same for
- * cached pages it releases (free_swap_cache).  Read-ahead pages that no
- * fault uses stay cached until their slots lose their holders (or, once
- * reclaim lands, until reclaim drops them: they are clean).
+ * cached pages it releases (free_swap_cache).  Swapped-in pages go on
+ * the LRU at once (lru_cache_add), so read-ahead pages that no fault uses
+ * stay cached until their slots lose their holders or reclaim drops them
+ * (they are clean).
  *
  * Locks (order in lockdep.h): the page lock of the page(s) moved; no
  * page-table lock is held for I/O.  si->cache_lock, a reader-writer lock
@@ -59,6 +60,7 @@
 #include "system.h"
 #include "object.h"
 #include "rmap.h"
+#include "vmscan.h"
 
 /* Pages per backend write of swap_writepages. */
 #define SWAP_WRITE_BATCH 64
@@ -427,6 +429,7 @@ int swapin_readahead(struct umm_system *sys, swp_entry_t entry, struct page **pa
 			put_page(page);
 			return err;
 		}
+		lru_cache_add(sys, page);       /* reclaim can drop it again (vmscan.c) */
 		break;
 	}
 	memset(ra, 0, sizeof(ra));
@@ -451,6 +454,7 @@ int swapin_readahead(struct umm_system *sys, swp_entry_t entry, struct page **pa
 			put_page(page);
 			continue;
 		}
+		lru_cache_add(sys, page);       /* an unused read-ahead page is reclaimed as clean */
 		ra[s - start] = page;
 	}
 	*major = true;

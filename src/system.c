@@ -6,10 +6,12 @@
  * A system is: the physical arena (arena.c, page_alloc.c) and the thread
  * that gives long-free blocks of it back to the host (page_reporting.c,
  * unless release_ms is -1), the slab caches for
- * struct umm_mm and struct vm_area_struct, the shared zero page, and the
- * list of live address spaces.  Upper layers install their hooks here
- * (unmap_mapping_range for truncate) so lower layers never call upwards
- * by name.
+ * struct umm_mm and struct vm_area_struct, the shared zero page, the
+ * list of live address spaces, and reclaim (vmscan.c: the LRU lists and
+ * the kswapd thread, started here and stopped first at destroy).  Upper
+ * layers install their hooks here (unmap_mapping_range for truncate;
+ * vmscan_init the allocator's reclaim, kswapd and release hooks) so
+ * lower layers never call upwards by name.
  *
  * Locks (order in lockdep.h): sys->mm_list_lock, taken alone here.
  * umm_system_check (mm_check.c) holds it while it takes, for each mm in
@@ -27,6 +29,7 @@
 #include "rmap.h"
 #include "io.h"
 #include "swap.h"
+#include "vmscan.h"
 
 #define DEFAULT_PHYS_BYTES (256UL << 20)
 #define DEFAULT_READAHEAD_MAX (512UL << 10)
@@ -178,6 +181,9 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	err = swap_system_init(sys);
 	if (err)
 		goto err_io;
+	err = vmscan_init(sys);
+	if (err)
+		goto err_swap;
 	pthread_mutex_init(&sys->mm_list_lock, NULL);
 	mmu_notifier_system_init(sys);
 	INIT_LIST_HEAD(&sys->mm_list);
@@ -186,6 +192,8 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	*out = sys;
 	return 0;
 
+err_swap:
+	swap_system_destroy(sys);
 err_io:
 	io_backend_destroy(sys);
 err_rmap:
@@ -219,6 +227,7 @@ int umm_system_destroy(struct umm_system *sys)
 			nr_mms, atomic_load(&sys->nr_objects));
 		return -EBUSY;
 	}
+	vmscan_destroy(sys);
 	swap_system_destroy(sys);
 	io_backend_destroy(sys);
 	if (rmap_system_destroy(sys))
@@ -326,6 +335,7 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 		st->swap_remote_read_p50_ns = ss.remote_read_p50_ns;
 		st->swap_remote_read_p99_ns = ss.remote_read_p99_ns;
 	}
+	vmscan_get_stats(sys, st);
 	return 0;
 }
 

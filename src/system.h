@@ -49,6 +49,10 @@ struct umm_system {
 	struct stripe_counter nr_anon;   /* live anonymous pages (striped: every anon fault adds) */
 	_Atomic long nr_pgtable;         /* page-table pages */
 	_Atomic long nr_warnings;        /* warnings logged about this system (pr_warn) */
+	struct lruvec *lruvec;           /* LRU lists, kswapd (vmscan.c) */
+	pthread_rwlock_t reclaim_check_lock; /* reclaim passes (read) exclude the invariant
+	                                    checks (write, mm_check.c), which count ptes
+	                                    against RSS counters reclaim changes */
 
 	struct io_backend *io;           /* asynchronous reads (io.c) */
 	_Atomic unsigned long ra_pages;  /* pages read by readahead (readahead.c) */

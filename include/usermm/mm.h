@@ -54,9 +54,11 @@ int  umm_mremap(struct umm_mm *mm, uintptr_t old_addr, size_t old_len, size_t ne
  * refault from the file, private copies are lost), FREE (private
  * anonymous only: the pages may be dropped lazily, a write cancels that;
  * see docs/API.md), POPULATE_READ / POPULATE_WRITE (fault the range in
- * now), DONTFORK / DOFORK (umm_fork leaves the range out / copies it).
+ * now), DONTFORK / DOFORK (umm_fork leaves the range out / copies it),
+ * COLD (the mapped pages become the first reclaim takes), PAGEOUT (reclaim
+ * the mapped file pages now, writing dirty ones back first).
  * Returns 0, or -EINVAL (unknown advice, addr unaligned, range wraps,
- * DONTNEED/FREE on a MAP_LOCKED range, FREE on a non-anonymous range,
+ * DONTNEED/FREE/COLD/PAGEOUT on a MAP_LOCKED range, FREE on a non-anonymous range,
  * POPULATE_* on a range that does not allow the access), -ENOMEM (a hole
  * in the range, or out of memory while populating), -EFAULT (POPULATE_*
  * hit what an access would answer with -EIO: I/O error, past end of file).

@@ -64,6 +64,18 @@ struct umm_sys_stats {
 	unsigned long swap_remote_corrupt;   /* pages read back with a wrong header or checksum (-EIO) */
 	unsigned long swap_remote_read_p50_ns;  /* backend read call latency, median and 99th */
 	unsigned long swap_remote_read_p99_ns;  /* percentile (upper bounds of log2 buckets) */
+	/* reclaim (cumulative counts, and the LRU lists' sizes now) */
+	unsigned long pgscan;           /* pages scanned on the inactive lists */
+	unsigned long pgsteal;          /* of those, freed */
+	unsigned long pgactivate;       /* pages moved to an active list (referenced again) */
+	unsigned long pgdeactivate;     /* pages moved from an active to an inactive list */
+	unsigned long pgwriteback;      /* dirty file pages reclaim wrote back */
+	unsigned long kswapd_wakeups;   /* times the allocator woke kswapd (low watermark) */
+	unsigned long direct_reclaims;  /* allocations that reclaimed themselves (min watermark) */
+	unsigned long oom_events;       /* allocations that failed although reclaim ran (-ENOMEM) */
+	unsigned long nr_active_file, nr_inactive_file;  /* LRU list sizes, pages */
+	unsigned long nr_active_anon, nr_inactive_anon;  /* swap-backed: anon and shmem */
+	unsigned long nr_unevictable;
 };
 /*
  * umm_system_stats - the counters above.  The calling thread's per-thread
