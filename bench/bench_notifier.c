@@ -258,7 +258,6 @@ int main(int argc, char **argv)
 	memset(mns, 0, sizeof(mns));
 	bench_init(argc, argv, "MMU notifiers: one-page munmap and COW fault with 0, 1, 8 notifiers "
 		   "against the kernel; device-mirror faults beside soft-TLB misses");
-	printf("## bench_notifier\n");
 	bench_machine_line();
 	printf("# median of %d repetitions; one-page munmap over %lu pages, COW over %lu pages, mirror over %lu pages; warm\n",
 	       REPS, UNMAP_PAGES, COW_PAGES, MIRROR_PAGES);
