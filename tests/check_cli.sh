@@ -63,6 +63,7 @@ grep -q "reading all 64 pages: 0 faults" "$tmp/out" || fail "demo: populated rea
 grep -q "reads of 4 prepaged pages and 1 other: 1 fault$" "$tmp/out" || fail "demo: prepage counters"
 grep -q "^[0-9]*\. a nonlinear window" "$tmp/out" || fail "demo: no remap section"
 grep -q "window pages 0-3 now show object rows 63 53 43 33" "$tmp/out" || fail "demo: remap rows"
+grep -q "read every page back: 0 wrong" "$tmp/out" || fail "demo: reclaim and swap lost a page"
 # every section prints something under its heading (a skipped one: one line saying so)
 n=$(grep -c "^[0-9]*\. " "$tmp/out")
 [ "$n" -ge 14 ] || fail "demo: $n sections"
