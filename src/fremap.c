@@ -64,7 +64,8 @@
  * as for a linear private mapping.  A later remap over a page that holds a
  * private copy discards the copy (its contents are lost, as with munmap)
  * and the page then shows the new offset.  A copy swapped out keeps that
- * record with its swap slot (swap.h, swap_page_origin).
+ * record with its swap slot (swap.h, swap_page_origin), and its page's own
+ * protection in its swap pte (pgtable.h), which the swap-in gives back.
  *
  * Locks (order in lockdep.h): mmap_lock for write for the whole call
  * (the VMA's flags change; VM_NONLINEAR is set under the object's

@@ -313,7 +313,7 @@ static pte_t anon_pte_bits(const struct vm_fault *vmf)
 
 	if (vmf->vm_flags & VM_WRITE)
 		bits |= PTE_RW;
-	return bits | (vmf->orig_pte & PTE_OWNPROT_MASK);
+	return bits | pte_ownprot_bits(vmf->orig_pte);  /* orig_pte may be a swap pte */
 }
 
 /* fault_touch - what a hardware walker does on an allowed access. */
@@ -838,7 +838,8 @@ static int do_swap_page(struct vm_fault *vmf)
 	} else {
 		ClearPageAnonExclusive(page);
 	}
-	pte = pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_YOUNG);
+	/* a window's private copy gets back the own protection its swap pte kept */
+	pte = pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_YOUNG | pte_ownprot_bits(vmf->orig_pte));
 	if (exclusive && fault_write(vmf))
 		pte = pfn_pte(page_to_pfn(page), anon_pte_bits(vmf));
 	set_pte_at(mm, vmf->address, vmf->pte, pte);
@@ -1193,7 +1194,7 @@ static int zap_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg)
 		swap_free(mm->sys, pte_to_swp_entry(pte));
 		dec_mm_counter(mm, MM_SWAPENTS);
 		if (origin)     /* a nonlinear window's private copy: its file pte comes back */
-			set_pte_at(mm, addr, ptep, pgoff_to_pte(origin - 1));
+			set_pte_at(mm, addr, ptep, pgoff_to_pte(origin - 1) | pte_ownprot_bits(pte));
 		return 0;
 	}
 	if (!pte_present(pte))
@@ -1530,6 +1531,10 @@ static int protect_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void *arg
 	assert_pte_locked(mm, ptep);
 	if (pte_is_file(pte) && (pte & PTE_OWNPROT_MASK)) {
 		set_pte_at(mm, addr, ptep, pte & ~PTE_OWNPROT_MASK);
+		return 0;
+	}
+	if (pte_is_swap(pte) && pte_ownprot(pte)) {
+		set_pte_at(mm, addr, ptep, pte & ~PTE_SWP_OWNPROT_MASK);
 		return 0;
 	}
 	if (!pte_present(pte))

@@ -16,13 +16,17 @@
  *   bit  8  PTE_PROTNONE  mapped (frame held, counted) but inaccessible (PROT_NONE)
  *   bit  9  PTE_SPECIAL   maps the shared zero page: no refcount, no rmap
  *   bit 10  PTE_OWNPROT   nonlinear windows: the pte carries its own protection
- *                         (bits 11, 4) in place of the vma's (present and file ptes)
+ *                         (bits 11, 4) in place of the vma's (present, file and
+ *                         swap ptes)
  *   bit 11  PTE_OWN_WRITE with PTE_OWNPROT: writable (PROT_WRITE)
- *   bit  4  PTE_OWN_EXEC  with PTE_OWNPROT: executable (PROT_EXEC)
+ *   bit  4  PTE_OWN_EXEC  with PTE_OWNPROT: executable (PROT_EXEC); in a swap
+ *                         pte bit 4 is the type's, and PTE_SWP_OWN_EXEC (bit 9)
+ *                         holds it instead
  *   bits 51..12           pfn (present or protnone ptes)
  * Non-present encodings:
  *   0                      empty
- *   PTE_SWP                swap entry: type in bits 6..2, offset in bits 63..12
+ *   PTE_SWP                swap entry: type in bits 6..2, offset in bits 63..12;
+ *                          may carry PTE_OWNPROT, PTE_OWN_WRITE, PTE_SWP_OWN_EXEC
  *   PTE_FILE               nonlinear file offset (pgoff) in bits 63..12,
  *                          so a file pte encodes offsets up to PTE_FILE_MAX_PGOFF;
  *                          may carry the PTE_OWNPROT bits
@@ -74,6 +78,8 @@ typedef uint64_t pte_t;
 #define PTE_OWN_WRITE (1ULL << 11)
 #define PTE_OWN_EXEC (1ULL << 4)
 #define PTE_OWNPROT_MASK (PTE_OWNPROT | PTE_OWN_WRITE | PTE_OWN_EXEC)
+#define PTE_SWP_OWN_EXEC (1ULL << 9)    /* swap ptes: PTE_OWN_EXEC (bit 4 is the type's) */
+#define PTE_SWP_OWNPROT_MASK (PTE_OWNPROT | PTE_OWN_WRITE | PTE_SWP_OWN_EXEC)
 #define PTE_PFN_MASK 0x000ffffffffff000ULL
 #define PTE_FILE_MAX_PGOFF ((1ULL << 52) - 1)   /* largest pgoff a file pte holds */
 
@@ -107,11 +113,31 @@ static inline uint64_t pte_to_pgoff(pte_t p) { return p >> 12; }
  * Per-pte protection (nonlinear windows, fremap.c).  A pte with
  * PTE_OWNPROT is governed by its own bits instead of its vma's access
  * flags: always readable (x86: any of R/W/X allows reads), writable with
- * PTE_OWN_WRITE, executable with PTE_OWN_EXEC.  Only present (accessible)
- * and file ptes of VM_NONLINEAR vmas carry them; swap entries do not (they
- * use bits 6..2 for the type).  mprotect resets them.
+ * PTE_OWN_WRITE, executable with PTE_OWN_EXEC.  Only present (accessible),
+ * file and swap ptes of VM_NONLINEAR vmas carry them: a private copy in a
+ * window that is swapped out keeps its page's protection in its swap pte
+ * (rmap.c try_to_unmap) and gets it back when it is swapped in (memory.c
+ * do_swap_page).  A swap pte uses bits 6..2 for the type, so its exec bit
+ * is PTE_SWP_OWN_EXEC; pte_ownprot_bits and swp_pte_ownprot convert.
+ * mprotect resets them.
  */
-static inline bool pte_ownprot(pte_t p) { return (p & PTE_OWNPROT) && !pte_is_swap(p); }
+static inline bool pte_ownprot(pte_t p) { return (p & PTE_OWNPROT) != 0; }
+/* pte_ownprot_bits - p's own protection as PTE_OWNPROT_MASK bits (0: none), whatever p's kind. */
+static inline pte_t pte_ownprot_bits(pte_t p)
+{
+	if (!(p & PTE_OWNPROT))
+		return 0;
+	if (pte_is_swap(p))
+		return (p & (PTE_OWNPROT | PTE_OWN_WRITE)) | ((p & PTE_SWP_OWN_EXEC) ? PTE_OWN_EXEC : 0);
+	return p & PTE_OWNPROT_MASK;
+}
+/* swp_pte_ownprot - swap pte swp carrying own (PTE_OWNPROT_MASK bits, 0: none). */
+static inline pte_t swp_pte_ownprot(pte_t swp, pte_t own)
+{
+	if (!(own & PTE_OWNPROT))
+		return swp;
+	return swp | (own & (PTE_OWNPROT | PTE_OWN_WRITE)) | ((own & PTE_OWN_EXEC) ? PTE_SWP_OWN_EXEC : 0);
+}
 /* vm_flags_to_ownprot - the PTE_OWNPROT bits for VM_* access flags (non-empty). */
 static inline pte_t vm_flags_to_ownprot(unsigned long vm_flags)
 {
@@ -124,10 +150,12 @@ static inline pte_t vm_flags_to_ownprot(unsigned long vm_flags)
  */
 static inline unsigned long pte_vm_flags(unsigned long vm_flags, pte_t p)
 {
-	if (!pte_ownprot(p))
+	pte_t own = pte_ownprot_bits(p);
+
+	if (!own)
 		return vm_flags;
 	return (vm_flags & ~VM_ACCESS_FLAGS) | VM_READ |
-	       ((p & PTE_OWN_WRITE) ? VM_WRITE : 0) | ((p & PTE_OWN_EXEC) ? VM_EXEC : 0);
+	       ((own & PTE_OWN_WRITE) ? VM_WRITE : 0) | ((own & PTE_OWN_EXEC) ? VM_EXEC : 0);
 }
 
 /*

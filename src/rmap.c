@@ -276,7 +276,9 @@ static int unmap_one(struct page *page, const struct rmap_pte *rp, void *arg)
 			set_page_dirty(page);
 	}
 	if (PageAnon(page)) {
-		set_pte_at(rp->mm, rp->address, rp->ptep, uw->swp_pte);
+		/* a window's private copy keeps its page's own protection in the swap pte */
+		set_pte_at(rp->mm, rp->address, rp->ptep,
+			   swp_pte_ownprot(uw->swp_pte, pte & PTE_OWNPROT_MASK));
 		inc_mm_counter(rp->mm, MM_SWAPENTS);
 	} else if (rp->vma ? (rp->vma->vm_flags & VM_NONLINEAR) :
 		   uw->nonlinear_obj && in_nonlinear_vma(uw->nonlinear_obj, rp->mm, rp->address))

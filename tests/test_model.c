@@ -83,11 +83,8 @@
  * model_swap - this run is a small-memory one with a swap device
  * (run_seed): private copies may be swapped out, and it makes no mlock
  * calls nor MAP_LOCKED mappings (locking all of 2 MiB is an -ENOMEM the
- * model does not predict).  Nor remaps, unless UMM_MODEL_SMALL_REMAP is
- * set: with them, seed 2 (`test_model 2 3000 2`) sometimes (about one run
- * in two) finds a private copy in a remapped window with its own
- * protection read back as zeros under reclaim and swap: a known failure,
- * cause not found yet.
+ * model does not predict).  It remaps like the other runs: private copies
+ * in windows, with their pages' own protection, go to swap and back.
  */
 static bool model_swap;
 #define MAX_MAP_PAGES 32
@@ -2006,7 +2003,7 @@ static void run_step(void)
 	}
 	if (model_total_pages(m) > MAX_MM_PAGES && r < 30)
 		r = 20;                        /* munmap */
-	if (rnd(100) < 5 && (!model_swap || getenv("UMM_MODEL_SMALL_REMAP")))
+	if (rnd(100) < 5)
 		op_remap(m);
 	else if (r < 18)
 		op_mmap(m);

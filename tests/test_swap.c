@@ -574,6 +574,70 @@ static void test_nonlinear_copy(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/*
+ * a private copy in a window page with its own protection keeps that
+ * protection while it is swapped out and after it comes back: here the
+ * vma is read-only and the page's own protection lets it be written
+ */
+static void test_nonlinear_copy_ownprot(void)
+{
+	struct umm_system *sys = new_system(8 << 20, 1 << 20);
+	struct umm_mm *mm = new_mm(sys), *child;
+	struct umm_object *obj;
+	int fd = test_tmpfile(8 * PS, file_byte);
+	unsigned char buf[PS];
+	uintptr_t w = 0;
+
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	close(fd);
+	REQUIRE(umm_mmap(mm, 0, 4 * PS, PROT_READ, MAP_PRIVATE, obj, 0, &w) == 0);
+	REQUIRE(umm_remap_file_pages(mm, w, PS, RW | PROT_EXEC, 5, 0) == 0);   /* own protection: rwx */
+	fill(mm, w, PS, 131);                                   /* a private copy of file page 5 */
+	CHECK_EQ(swap_out_at(mm, w), 0);
+	CHECK(pte_is_swap(pte_at(mm, w)));
+	CHECK_EQ(umm_system_check(sys), 0);
+	CHECK_EQ(holds(mm, w, PS, 131), 0);                     /* swapped in by a read */
+	CHECK(pte_present(pte_at(mm, w)) && (pte_at(mm, w) & PTE_OWNPROT) &&
+	      (pte_at(mm, w) & PTE_OWN_WRITE) && (pte_at(mm, w) & PTE_OWN_EXEC));
+	for (size_t i = 0; i < PS; i++)
+		buf[i] = pat(i, 132);
+	CHECK_EQ(umm_write(mm, w, buf, PS), 0);                 /* still writable */
+	CHECK_EQ(holds(mm, w, PS, 132), 0);
+	/* swapped out, then written: the write fault swaps it in writable */
+	CHECK_EQ(swap_out_at(mm, w), 0);
+	for (size_t i = 0; i < PS; i++)
+		buf[i] = pat(i, 133);
+	CHECK_EQ(umm_write(mm, w, buf, PS), 0);
+	CHECK_EQ(holds(mm, w, PS, 133), 0);
+	CHECK(pte_present(pte_at(mm, w)) && (pte_at(mm, w) & PTE_OWNPROT));
+	/* a child forked while it is out gets the same protection */
+	CHECK_EQ(swap_out_at(mm, w), 0);
+	REQUIRE(umm_fork(mm, &child) == 0);
+	for (size_t i = 0; i < PS; i++)
+		buf[i] = pat(i, 134);
+	CHECK_EQ(umm_write(child, w, buf, PS), 0);
+	CHECK_EQ(holds(child, w, PS, 134), 0);
+	CHECK_EQ(holds(mm, w, PS, 133), 0);
+	umm_mm_destroy(child);
+	/* DONTNEED of the swapped-out copy: the file pte comes back with the protection */
+	CHECK_EQ(swap_out_at(mm, w), 0);
+	CHECK_EQ(umm_madvise(mm, w, PS, MADV_DONTNEED), 0);
+	CHECK(pte_is_file(pte_at(mm, w)) && (pte_at(mm, w) & PTE_OWNPROT));
+	CHECK_EQ(umm_read(mm, w, buf, 1), 0);
+	CHECK_EQ(buf[0], file_byte(5 * PS));
+	fill(mm, w, PS, 135);
+	/* mprotect drops the own protection of a swapped-out copy too */
+	CHECK_EQ(swap_out_at(mm, w), 0);
+	CHECK_EQ(umm_mprotect(mm, w, 4 * PS, PROT_READ), 0);
+	CHECK_EQ(umm_write(mm, w, buf, 1), -EFAULT);
+	CHECK_EQ(holds(mm, w, PS, 135), 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	CHECK_EQ(sstats(sys).swap_used, 0);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 /* private copies of file pages (MAP_PRIVATE of a file) go to swap like anonymous memory */
 static void test_private_file_copy(void)
 {
@@ -1180,6 +1244,7 @@ int main(void)
 	RUN(test_fork_then_swap);
 	RUN(test_swap_ptes_in_calls);
 	RUN(test_nonlinear_copy);
+	RUN(test_nonlinear_copy_ownprot);
 	RUN(test_private_file_copy);
 	RUN(test_mlock);
 	RUN(test_full_device);
