@@ -40,7 +40,7 @@
  *               the tail of their inactive LRU list (first to be
  *               reclaimed).  Not on MAP_LOCKED vmas (-EINVAL).  Read lock.
  *   PAGEOUT     reclaim the range's mapped pages now (vmscan.c
- *               reclaim_page): clean file pages are dropped, dirty ones
+ *               reclaim_pages): clean file pages are dropped, dirty ones
  *               written back first, from every address space that maps
  *               them; anonymous and shmem pages go to swap; pages
  *               locked, pinned, under I/O, or swap-backed (anonymous,
@@ -295,7 +295,7 @@ static int madvise_cold_one(struct umm_mm *mm, pte_t *ptep, uintptr_t addr, void
 /*
  * madvise_cold - MADV_COLD: the mapped pages of the range become old and
  * inactive, first in line for reclaim.  MADV_PAGEOUT: reclaim them now
- * (vmscan.c reclaim_page: a clean file page is dropped, a dirty one
+ * (vmscan.c reclaim_pages: a clean file page is dropped, a dirty one
  * written back first, an anonymous or shmem page goes to swap; a page in
  * use elsewhere, locked, pinned or swap-backed without a free swap slot
  * stays), a batch at a time, with no pte table lock held.  mmap_lock held
@@ -313,10 +313,9 @@ static void madvise_cold(struct umm_mm *mm, uintptr_t start, uintptr_t end, bool
 		cw.nr = 0;
 		cw.next = end;
 		(void)walk_pte_range(mm, start, end, madvise_cold_one, &cw);
-		for (unsigned int i = 0; i < cw.nr; i++) {
-			(void)reclaim_page(mm->sys, cw.pages[i]);
+		(void)reclaim_pages(mm->sys, cw.pages, cw.nr, NULL);
+		for (unsigned int i = 0; i < cw.nr; i++)
 			put_page(cw.pages[i]);
-		}
 		start = cw.next;
 	}
 }

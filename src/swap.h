@@ -209,6 +209,21 @@ int swap_out_page(struct page *page);
  * (as swap_out_page's).  Returns the number of pages that left memory.
  */
 unsigned int swap_out_pages(struct page **pages, unsigned int nr, int *results);
+/*
+ * swap_out_locked_pages - the second half of swap_out_pages, for a caller
+ * that did the first half itself (reclaim, vmscan.c: its pages are
+ * isolated from the LRU and already locked, and it tells pinned from busy
+ * pages before this point): nr <= SWAP_OUT_BATCH locked anonymous pages,
+ * each in the swap cache and unmapped (add_to_swap, try_to_unmap), each
+ * with one reference of the caller's besides the cache's.  The dirty ones
+ * are written, one backend write per run of consecutive slots.
+ * results[i]: 0 (the page left the swap cache: the caller's reference is
+ * the last), -EIO (the write failed: the page stays in memory, dirty, in
+ * the cache, where its swap ptes find it), -EBUSY (written, but someone
+ * else holds it: it stays cached).  Every page is unlocked on return.
+ * Returns the number of 0 results.
+ */
+unsigned int swap_out_locked_pages(struct page **pages, unsigned int nr, int *results);
 
 /*
  * shmem_swapout - the shmem half of swap_out_page: a locked shmem

@@ -561,23 +561,22 @@ static int swap_out_prepare(struct page *page)
 }
 
 /**
- * swap_out_pages - swap_out_page for up to SWAP_OUT_BATCH pages at once
- * (swap.h): each page is trylocked (a busy one is -EBUSY), the anonymous
- * ones get slots back to back and are unmapped, then the dirty ones are
- * written in runs of consecutive slots, one backend write per run, and
- * leave the swap cache.  The caller holds a reference on each page (kept)
- * and no lock.  results[i] is page i's result as swap_out_page defines
- * it.  Returns the number of pages that left memory.
+ * swap_out_locked_pages - the second half of swap_out_pages, also what
+ * reclaim calls (vmscan.c) for the pages it prepared itself (swap.h): the
+ * dirty pages are written in runs of consecutive slots, one backend
+ * write per run, and each page leaves the swap cache if only the cache
+ * and the caller hold it.  Every page is unlocked.  Returns the number of
+ * pages that left the cache.
  */
-unsigned int swap_out_pages(struct page **pages, unsigned int nr, int *results)
+unsigned int swap_out_locked_pages(struct page **pages, unsigned int nr, int *results)
 {
 	struct page *w[SWAP_OUT_BATCH];
 	unsigned int nw = 0, done = 0;
 
 	VM_BUG_ON(nr > SWAP_OUT_BATCH);
 	for (unsigned int i = 0; i < nr; i++) {
-		results[i] = swap_out_prepare(pages[i]);
-		if (results[i] == 1 && PageDirty(pages[i]))
+		VM_BUG_ON(!PageLocked(pages[i]) || !PageSwapCache(pages[i]));
+		if (PageDirty(pages[i]))
 			w[nw++] = pages[i];
 	}
 	/* the writes, one per run of consecutive slots; a failed page is left dirty */
@@ -593,10 +592,6 @@ unsigned int swap_out_pages(struct page **pages, unsigned int nr, int *results)
 	for (unsigned int i = 0; i < nr; i++) {
 		struct page *page = pages[i];
 
-		if (results[i] != 1) {
-			done += results[i] == 0;
-			continue;
-		}
 		if (PageDirty(page))
 			results[i] = -EIO;      /* stays cached and dirty: its swap ptes find it */
 		else if (page_count(page) != 2)
@@ -609,6 +604,40 @@ unsigned int swap_out_pages(struct page **pages, unsigned int nr, int *results)
 		}
 		unlock_page(page);
 	}
+	return done;
+}
+
+/**
+ * swap_out_pages - swap_out_page for up to SWAP_OUT_BATCH pages at once
+ * (swap.h): each page is trylocked (a busy one is -EBUSY), the anonymous
+ * ones get slots back to back and are unmapped, then the dirty ones are
+ * written in runs of consecutive slots, one backend write per run, and
+ * leave the swap cache (swap_out_locked_pages).  The caller holds a
+ * reference on each page (kept) and no lock.  results[i] is page i's
+ * result as swap_out_page defines it.  Returns the number of pages that
+ * left memory.
+ */
+unsigned int swap_out_pages(struct page **pages, unsigned int nr, int *results)
+{
+	struct page *p[SWAP_OUT_BATCH];
+	unsigned int idx[SWAP_OUT_BATCH];
+	int res[SWAP_OUT_BATCH];
+	unsigned int np = 0, done = 0;
+
+	VM_BUG_ON(nr > SWAP_OUT_BATCH);
+	for (unsigned int i = 0; i < nr; i++) {
+		results[i] = swap_out_prepare(pages[i]);
+		if (results[i] == 1) {
+			p[np] = pages[i];
+			idx[np++] = i;
+		} else {
+			done += results[i] == 0;
+		}
+	}
+	if (np)
+		done += swap_out_locked_pages(p, np, res);
+	for (unsigned int j = 0; j < np; j++)
+		results[idx[j]] = res[j];
 	return done;
 }
 

@@ -62,11 +62,26 @@
  * only if nobody else holds it) and its frame is freed.  A page truncated
  * while isolated is simply let go.
  *   anonymous page (shrink_anon_page): a slot and the swap cache
- * (add_to_swap, unless it is there already), every pte replaced by the
+ * (add_to_swap, unless it is there already) and every pte replaced by the
  * swap entry (try_to_unmap; if none could be, the slot is given back),
- * the write (swap_writepage, if dirty: a failure leaves it cached and
- * dirty, its swap ptes find it), and out of the swap cache when only the
- * cache and the scan hold it; the frame is freed.
+ * with the page lock held; the page is then PAGE_SWAPOUT: still locked,
+ * it joins the scan's swap-out batch.  After the other pages of the scan
+ * (shrink_page_list), the batch, up to SWAP_OUT_BATCH pages, is written
+ * by swap_out_locked_pages (swap_state.c): one backend write per run of
+ * consecutive slots (a thread's slots are consecutive), where writing
+ * page by page cost a backend call each.  A failed write leaves its
+ * pages cached and dirty (their swap ptes find them) and they are
+ * activated; a page that a fault found in the swap cache meanwhile is
+ * kept; the others leave the swap cache and their frames are freed.
+ * Reclaim does the first half itself instead of calling swap_out_pages:
+ * the pages are isolated, already locked, and a pinned or mlocked page
+ * (SWAP_FAIL: activated) must be told from a busy one (rotated).  The
+ * inactive swap-backed list is isolated SWAP_OUT_BATCH pages at a time
+ * (the file list SCAN_BATCH), and MADV_PAGEOUT hands its batches to
+ * reclaim_pages, so both fill whole batches.  Holding the batch's page
+ * locks across the scan is safe: reclaim only trylocks pages, and a
+ * fault on a swap pte of a batched page waits for the write as it would
+ * for a single one.
  *   shmem page: its object moves it to a slot (shmem_swapout: unmap,
  * write, record the entry, leave the page cache).
  *
@@ -124,6 +139,8 @@
 
 #define LRU_PVEC_SIZE 15        /* pages per batch */
 #define SCAN_BATCH 32           /* pages isolated per scan step */
+#define INACTIVE_BATCH SWAP_OUT_BATCH   /* pages isolated per step of the inactive swap-backed list */
+_Static_assert(INACTIVE_BATCH >= SCAN_BATCH, "shrink_inactive_list's arrays hold either");
 #define ISOLATED_WAIT_TRIES 64  /* direct reclaim passes while others hold pages isolated */
 
 #define LRU_BATCH_MASK (0xfU << PAGE_LRU_BATCH_SHIFT)
@@ -163,6 +180,7 @@ enum page_fate {
 	PAGE_UNEVICTABLE,   /* to the unevictable list */
 	PAGE_FREED,         /* out of the cache: the scan's reference is the last */
 	PAGE_GONE,          /* left its cache while isolated: just let go */
+	PAGE_SWAPOUT,       /* anonymous, locked, in the swap cache and unmapped: in the swap-out batch */
 };
 
 struct scan_control {
@@ -442,11 +460,13 @@ static enum page_fate page_check_references(struct page *page)
 }
 
 /*
- * shrink_anon_page - evict a locked anonymous page to swap: a slot and
- * the swap cache (add_to_swap), every pte replaced by the swap entry
- * (try_to_unmap), the write (swap_writepage), and out of the swap cache
- * when nobody but the cache and the scan holds it.  A page already in the
- * swap cache and clean is not written again.  Returns its fate.
+ * shrink_anon_page - the first half of evicting a locked anonymous page
+ * to swap: a slot and the swap cache (add_to_swap), every pte replaced by
+ * the swap entry (try_to_unmap).  Returns PAGE_SWAPOUT with the page
+ * still locked: the caller's swap-out batch writes it and takes it out
+ * of the swap cache (flush_swapout, swap_out_locked_pages).  A page
+ * already in the swap cache and clean is not written again.  Any other
+ * fate leaves the page as it was (the slot given back if no pte took it).
  */
 static enum page_fate shrink_anon_page(struct umm_system *sys, struct page *page)
 {
@@ -467,19 +487,15 @@ static enum page_fate shrink_anon_page(struct umm_system *sys, struct page *page
 			return ret == SWAP_FAIL ? PAGE_ACTIVATE : PAGE_KEEP;
 		}
 	}
-	if (PageDirty(page) && swap_writepage(page))
-		return PAGE_ACTIVATE;           /* stays cached and dirty: its swap ptes find it */
-	if (page_count(page) != 2)
-		return PAGE_KEEP;               /* a fault found it in the swap cache meanwhile */
-	delete_from_swap_cache(page);
-	return PAGE_FREED;
+	return PAGE_SWAPOUT;
 }
 
 /*
  * shrink_page - try to evict one isolated page (the scan's reference
  * held, off every list).  Trylocks the page; walks the reverse map
- * (trylocks); may write the page to its file or to swap (page lock held
- * across the write).  Returns its fate; the page is unlocked again.
+ * (trylocks); may write the page to its file (page lock held across the
+ * write).  Returns its fate; the page is unlocked again, except for
+ * PAGE_SWAPOUT (an anonymous page ready for the swap-out batch: locked).
  */
 static enum page_fate shrink_page(struct umm_system *sys, struct page *page, struct scan_control *sc)
 {
@@ -508,6 +524,8 @@ static enum page_fate shrink_page(struct umm_system *sys, struct page *page, str
 	}
 	if (PageAnon(page)) {
 		fate = shrink_anon_page(sys, page);
+		if (fate == PAGE_SWAPOUT)
+			return fate;    /* stays locked for flush_swapout */
 		goto out;
 	}
 	if (PageSwapBacked(page)) {
@@ -541,27 +559,78 @@ out:
 }
 
 /*
+ * flush_swapout - write the anonymous pages of a swap-out batch (locked,
+ * in the swap cache, unmapped: PAGE_SWAPOUT) with one backend write per
+ * run of consecutive slots, and turn their fates into final ones: freed
+ * (out of the swap cache, the scan's reference is the last), kept (a
+ * fault found it in the swap cache meanwhile) or activated (the write
+ * failed: it stays dirty in the swap cache, where its swap ptes find it).
+ * The pages are unlocked.  Swap I/O; no lock held but the pages'.
+ */
+static void flush_swapout(struct page **batch, unsigned int *idx, unsigned int nb,
+			  enum page_fate *fate)
+{
+	int res[SWAP_OUT_BATCH];
+
+	if (!nb)
+		return;
+	(void)swap_out_locked_pages(batch, nb, res);
+	for (unsigned int j = 0; j < nb; j++)
+		fate[idx[j]] = !res[j] ? PAGE_FREED : res[j] == -EBUSY ? PAGE_KEEP : PAGE_ACTIVATE;
+}
+
+/*
+ * shrink_page_list - shrink_page for n isolated pages; the anonymous ones
+ * it readies for swap (PAGE_SWAPOUT) are collected and written together,
+ * up to SWAP_OUT_BATCH per flush_swapout, after the others are done.
+ * fate[i] gets page i's final fate.  Returns the pages freed.
+ */
+static unsigned long shrink_page_list(struct umm_system *sys, struct page **pages, enum page_fate *fate,
+				      unsigned int n, struct scan_control *sc)
+{
+	struct page *batch[SWAP_OUT_BATCH];
+	unsigned int idx[SWAP_OUT_BATCH], nb = 0;
+	unsigned long freed = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		fate[i] = shrink_page(sys, pages[i], sc);
+		if (fate[i] != PAGE_SWAPOUT)
+			continue;
+		batch[nb] = pages[i];
+		idx[nb++] = i;
+		if (nb == SWAP_OUT_BATCH) {
+			flush_swapout(batch, idx, nb, fate);
+			nb = 0;
+		}
+	}
+	flush_swapout(batch, idx, nb, fate);
+	for (unsigned int i = 0; i < n; i++)
+		freed += fate[i] == PAGE_FREED;
+	return freed;
+}
+
+/*
  * shrink_inactive_list - isolate a batch from the tail of an inactive
- * list, try to evict each page, put the rest back.  Returns pages isolated.
+ * list (SWAP_OUT_BATCH pages of the swap-backed list, so that its
+ * anonymous pages go to swap in batches of that size; SCAN_BATCH of the
+ * file list), try to evict each page, put the rest back.  Returns pages
+ * isolated.
  */
 static unsigned int shrink_inactive_list(struct umm_system *sys, enum lru_list lru, struct scan_control *sc)
 {
 	struct lruvec *lv = lruvec_of(sys);
-	struct page *pages[SCAN_BATCH];
-	enum page_fate fate[SCAN_BATCH];
-	unsigned long looked = 0, freed = 0;
-	unsigned int n, i;
+	struct page *pages[INACTIVE_BATCH];
+	enum page_fate fate[INACTIVE_BATCH];
+	unsigned long looked = 0, freed;
+	unsigned int n;
 
-	n = isolate_lru_pages(lv, lru, pages, SCAN_BATCH, &looked);
+	n = isolate_lru_pages(lv, lru, pages, lru == LRU_INACTIVE_ANON ? INACTIVE_BATCH : SCAN_BATCH,
+			      &looked);
 	sc->nr_scanned += n;
 	if (!n)
 		return 0;
 	atomic_fetch_add(&lv->pgscan, n);
-	for (i = 0; i < n; i++) {
-		fate[i] = shrink_page(sys, pages[i], sc);
-		if (fate[i] == PAGE_FREED)
-			freed++;
-	}
+	freed = shrink_page_list(sys, pages, fate, n, sc);
 	putback_pages(lv, pages, fate, n);
 	if (freed) {
 		atomic_fetch_add(&lv->pgsteal, freed);
@@ -974,47 +1043,81 @@ void deactivate_page(struct umm_system *sys, struct page *page)
 }
 
 /**
- * reclaim_page - MADV_PAGEOUT for one page: the caller's reference serves
- * as the isolation reference.  The page is taken off its list (a page in
- * a batch is first moved to the lists with the caller's batch; one
+ * reclaim_pages - MADV_PAGEOUT for nr pages: each caller's reference
+ * serves as the isolation reference.  Each page is taken off its list (a
+ * page in a batch is first moved to the lists with the batches; one
  * isolated by another scan is left alone), evicted if it can be whatever
- * its references, else put back.  No page-table lock held; takes the LRU
- * lock, trylocks the page, walks the reverse map, may write it back.
+ * its references (the anonymous ones go to swap together,
+ * shrink_page_list), else put back.  No page-table lock held; takes the
+ * LRU lock, trylocks the pages, walks the reverse map, may write them.
+ * Return: the pages that left their cache (the caller's put_page frees
+ * them); gone[i], if not NULL, says which.
+ */
+unsigned int reclaim_pages(struct umm_system *sys, struct page **pages, unsigned int nr, bool *gone)
+{
+	struct lruvec *lv = lruvec_of(sys);
+	struct scan_control sc = { .nr_to_reclaim = nr, .may_swap = can_swap(sys), .force = true };
+	unsigned int done = 0;
+
+	if (gone)
+		memset(gone, 0, nr * sizeof(*gone));
+	if (!lv)
+		return 0;
+	for (unsigned int i = 0; i < nr; i++) {
+		if (PageLRUBatch(pages[i])) {
+			lru_add_drain_all(sys);
+			break;
+		}
+	}
+	for (unsigned int base = 0; base < nr; base += SWAP_OUT_BATCH) {
+		struct page *iso[SWAP_OUT_BATCH], *back[SWAP_OUT_BATCH];
+		enum page_fate fate[SWAP_OUT_BATCH], bfate[SWAP_OUT_BATCH];
+		unsigned int where[SWAP_OUT_BATCH], n = 0, nback = 0;
+		unsigned long freed;
+
+		pthread_mutex_lock(&lv->lock);
+		for (unsigned int i = base; i < nr && i < base + SWAP_OUT_BATCH; i++) {
+			if (PageLRU(pages[i])) {
+				del_page_from_lru_locked(lv, pages[i]);
+				where[n] = i;
+				iso[n++] = pages[i];
+			}
+		}
+		pthread_mutex_unlock(&lv->lock);
+		if (!n)
+			continue;
+		atomic_fetch_add(&lv->nr_isolated, n);
+		atomic_fetch_add(&lv->pgscan, n);
+		pthread_rwlock_rdlock(&sys->reclaim_check_lock);
+		freed = shrink_page_list(sys, iso, fate, n, &sc);
+		pthread_rwlock_unlock(&sys->reclaim_check_lock);
+		if (freed)
+			atomic_fetch_add(&lv->pgsteal, freed);
+		for (unsigned int j = 0; j < n; j++) {
+			if (fate[j] == PAGE_FREED || fate[j] == PAGE_GONE) {
+				atomic_fetch_sub(&lv->nr_isolated, 1);
+				if (gone)
+					gone[where[j]] = true;
+				done++;
+				continue;
+			}
+			get_page(iso[j]);       /* putback_pages drops one: keep the caller's */
+			back[nback] = iso[j];
+			bfate[nback++] = fate[j];
+		}
+		if (nback)
+			putback_pages(lv, back, bfate, nback);
+	}
+	return done;
+}
+
+/**
+ * reclaim_page - MADV_PAGEOUT for one page (reclaim_pages).
  * Return: true if the page left its cache (the caller's put_page frees it).
  */
 bool reclaim_page(struct umm_system *sys, struct page *page)
 {
-	struct lruvec *lv = lruvec_of(sys);
-	struct scan_control sc = { .nr_to_reclaim = 1, .may_swap = can_swap(sys), .force = true };
-	enum page_fate fate;
-	bool isolated = false;
-
-	if (!lv)
-		return false;
-	if (PageLRUBatch(page))
-		lru_add_drain_all(sys);
-	pthread_mutex_lock(&lv->lock);
-	if (PageLRU(page)) {
-		del_page_from_lru_locked(lv, page);
-		isolated = true;
-	}
-	pthread_mutex_unlock(&lv->lock);
-	if (!isolated)
-		return false;
-	atomic_fetch_add(&lv->nr_isolated, 1);
-	atomic_fetch_add(&lv->pgscan, 1);
-	pthread_rwlock_rdlock(&sys->reclaim_check_lock);
-	fate = shrink_page(sys, page, &sc);
-	pthread_rwlock_unlock(&sys->reclaim_check_lock);
-	if (fate == PAGE_FREED || fate == PAGE_GONE) {
-		atomic_fetch_sub(&lv->nr_isolated, 1);
-		if (fate == PAGE_FREED)
-			atomic_fetch_add(&lv->pgsteal, 1);
-		return true;
-	}
-	get_page(page);                 /* putback_pages drops one: keep the caller's */
-	putback_pages(lv, &page, &fate, 1);
-	return false;
+	return reclaim_pages(sys, &page, 1, NULL) == 1;
 }
 
 /**

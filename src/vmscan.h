@@ -80,6 +80,14 @@ void deactivate_page(struct umm_system *sys, struct page *page);
  * or will be with the caller's reference.
  */
 bool reclaim_page(struct umm_system *sys, struct page *page);
+/*
+ * reclaim_pages - reclaim_page for nr pages at once, so that the
+ * anonymous ones go to swap in batches (one backend write per run of
+ * consecutive slots).  Caller holds a reference on each page and no
+ * page-table lock.  Returns how many frames were freed or will be with
+ * the caller's references; gone[i] (if gone is not NULL) says which.
+ */
+unsigned int reclaim_pages(struct umm_system *sys, struct page **pages, unsigned int nr, bool *gone);
 
 /*
  * vmscan_set_kswapd - for tests: on (the default), kswapd answers the

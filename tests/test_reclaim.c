@@ -914,6 +914,60 @@ static void test_madv_pageout_swap(void)
 }
 
 /*
+ * Reclaim writes anonymous pages to swap in batches: MADV_PAGEOUT of 64
+ * written pages is a few backend writes, not 64.  With every swap write
+ * failing, the pages stay in memory, dirty, back on the LRU; nothing is
+ * counted as stolen or swapped out, and every page reads back.  With the
+ * device working again they go out and come back.
+ */
+static void test_swap_write_error_batch(void)
+{
+	struct umm_system *s = swap_sys(8UL << 20, 4UL << 20);
+	struct umm_mm *mm;
+	struct umm_sys_stats st0, st;
+	uintptr_t anon;
+	long bad = 0;
+
+	REQUIRE(umm_mm_create(s, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, 64 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &anon) == 0);
+	for (uint64_t i = 0; i < 64; i++)
+		bad += write_page(mm, anon + i * P, i, 23) != 0;
+	vmscan_set_kswapd(s, false);
+	REQUIRE(umm_inject_fault(s, UMM_INJECT_SWAP_WRITE, 0, -1) == 0);
+	st0 = stats(s);
+	CHECK_EQ(umm_madvise(mm, anon, 64 * P, MADV_PAGEOUT), 0);
+	st = stats(s);
+	CHECK(umm_inject_hits(s, UMM_INJECT_SWAP_WRITE) > 0);
+	CHECK(st.swap_write_errors - st0.swap_write_errors > 0);
+	CHECK(st.swap_write_errors - st0.swap_write_errors <= 2);       /* one per run of slots */
+	CHECK_EQ(st.pgsteal - st0.pgsteal, 0);
+	CHECK_EQ(st.pswpout - st0.pswpout, 0);
+	CHECK_EQ(st.nr_active_anon + st.nr_inactive_anon, 64);  /* nothing lost: all back on the LRU */
+	CHECK_EQ(st.swap_cache_pages, 64);                      /* dirty, where their swap ptes find them */
+	CHECK_EQ(umm_system_check(s), 0);
+	REQUIRE(umm_inject_fault(s, UMM_INJECT_SWAP_WRITE, 0, 0) == 0);
+	for (uint64_t i = 0; i < 64; i++)
+		bad += !page_holds(mm, anon + i * P, i, 23);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(stats(s).pswpin, 0);                           /* found in the swap cache */
+	st0 = stats(s);
+	CHECK_EQ(umm_madvise(mm, anon, 64 * P, MADV_PAGEOUT), 0);
+	st = stats(s);
+	CHECK_EQ(count_resident(mm, anon, 64), 0);
+	CHECK_EQ(st.pgsteal - st0.pgsteal, 64);
+	CHECK_EQ(st.pswpout - st0.pswpout, 64);
+	CHECK(st.swap_write_requests - st0.swap_write_requests <= 2);   /* batched */
+	CHECK_EQ(st.anon_pages, 0);
+	for (uint64_t i = 0; i < 64; i++)
+		bad += !page_holds(mm, anon + i * P, i, 23);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(umm_system_check(s), 0);
+	vmscan_set_kswapd(s, true);
+	umm_mm_destroy(mm);
+	CHECK_EQ(umm_system_destroy(s), 0);
+}
+
+/*
  * MADV_COLD: file B is read first, then A; A is advised cold.  Light
  * pressure then evicts A's pages before any of B's (B's ptes are still
  * young: a second chance), where without the advice the older B would go
@@ -988,6 +1042,7 @@ int main(int argc, char **argv)
 	RUN(test_oom_anon_without_swap);
 	RUN(test_madv_pageout);
 	RUN(test_madv_pageout_swap);
+	RUN(test_swap_write_error_batch);
 	RUN(test_madv_cold);
 	return test_summary("test_reclaim");
 }
