@@ -293,9 +293,10 @@ static void *rr_mutator(void *arg)
 				TCHECK(umm_madvise(mm, linear + (uintptr_t)j * PS, PS, MADV_PAGEOUT) == 0);
 			atomic_fetch_add(&rr_pageouts, 1);
 			break;
-		case 3: /* pressure: write a run of ballast pages (kswapd, direct reclaim) */
+		case 3: /* pressure: write a run of this mutator's ballast pages (kswapd, direct reclaim) */
 			for (int k = 0; k < 32; k++) {
-				uintptr_t b = ballast + (test_rnd(&rnd) % BALLAST_PAGES) * PS;
+				uintptr_t b = ballast + ((test_rnd(&rnd) % (BALLAST_PAGES / NMUTATORS)) * NMUTATORS +
+							 (unsigned)m) * PS;
 
 				word++;
 				TCHECK(umm_write(mm, b, &word, sizeof(word)) == 0);
