@@ -249,12 +249,17 @@ static void test_device_mirror_hammer(void)
  * mutator records which object page each of its remap versions shows
  * (wshow[p][v]) before it starts the remap.  A stale translation after
  * a remap shows the old object page; after reclaim, a freed frame
- * (zeroes or another page's bytes).
+ * (zeroes or another page's bytes).  The ballast pages of a mutator
+ * follow its pageouts, so that freed frames are soon reused.  At the
+ * end, with the threads done, each window page is remapped, then paged
+ * out and its frame reused at once, in turn, and the device must read
+ * the new object page each time.
  */
 #define WPAGES 16               /* the mirrored window */
 #define OBJPAGES 512            /* the shmem object: 2 MiB */
 #define BALLAST_PAGES 768       /* 3 MiB of anonymous memory, in a 4 MiB system */
 #define OBJ_TAG 0xabcdu
+#define REUSE_PAGES 4
 
 #if defined(__SANITIZE_THREAD__)
 #define RR_OPS 80
@@ -292,7 +297,7 @@ static void *rr_mutator(void *arg)
 			else
 				TCHECK(umm_madvise(mm, linear + (uintptr_t)j * PS, PS, MADV_PAGEOUT) == 0);
 			atomic_fetch_add(&rr_pageouts, 1);
-			break;
+			/* fall through: the ballast reuses the frames freed, so a stale translation shows other bytes */
 		case 3: /* pressure: write a run of this mutator's ballast pages (kswapd, direct reclaim) */
 			for (int k = 0; k < 32; k++) {
 				uintptr_t b = ballast + ((test_rnd(&rnd) % (BALLAST_PAGES / NMUTATORS)) * NMUTATORS +
@@ -341,6 +346,8 @@ static void test_device_mirror_remap_reclaim(void)
 	pthread_t mt[NMUTATORS], dt[NDEVTHREADS];
 	struct umm_object *obj;
 	struct umm_sys_stats st;
+	uintptr_t reuse;
+	unsigned evicted = 0;
 	int fd = mkstemp(path);
 
 	REQUIRE(fd >= 0);
@@ -353,6 +360,7 @@ static void test_device_mirror_remap_reclaim(void)
 	REQUIRE(umm_mmap(mm, 0, OBJPAGES * PS, RW, MAP_SHARED, obj, 0, &linear) == 0);
 	REQUIRE(umm_mmap(mm, 0, WPAGES * PS, PROT_READ, MAP_SHARED, obj, 0, &wbase) == 0);
 	REQUIRE(umm_mmap(mm, 0, BALLAST_PAGES * PS, RW, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &ballast) == 0);
+	REQUIRE(umm_mmap(mm, 0, REUSE_PAGES * PS, RW, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &reuse) == 0);
 	for (uint32_t j = 0; j < OBJPAGES; j++) {
 		uint64_t w = value_of(j, OBJ_TAG);
 
@@ -388,14 +396,40 @@ static void test_device_mirror_remap_reclaim(void)
 		CHECK_EQ(a, want);
 		CHECK_EQ(b, want);
 	}
+	/*
+	 * and once more in turn: each window page mirrored, remapped to the
+	 * next object page and read through the device; then paged out, its
+	 * frame taken at once by fresh anonymous pages (this thread's freed
+	 * frames come back first), and read through the device again
+	 */
+	for (unsigned p = 0; p < WPAGES; p++) {
+		uint32_t j = (atomic_load(&wshow[p][atomic_load(&committed[p])]) + 1) % OBJPAGES;
+		uint64_t want = value_of(j, OBJ_TAG), b = 0;
+		uint64_t junk = 0x5a5a5a5a5a5a5a5aull;
+		unsigned char vec;
+
+		CHECK_EQ(device_access(&dev, wbase + p * PS, &b, sizeof(b), 0), 0);
+		CHECK_EQ(umm_remap_file_pages(mm, wbase + p * PS, PS, 0, j, 0), 0);
+		CHECK_EQ(device_access(&dev, wbase + p * PS, &b, sizeof(b), 0), 0);
+		CHECK_EQ(b, want);
+		CHECK_EQ(umm_madvise(mm, wbase + p * PS, PS, MADV_PAGEOUT), 0);
+		CHECK_EQ(umm_mincore(mm, wbase + p * PS, PS, &vec), 0);
+		evicted += !(vec & 1);
+		CHECK_EQ(umm_madvise(mm, reuse, REUSE_PAGES * PS, MADV_DONTNEED), 0);
+		for (unsigned k = 0; k < REUSE_PAGES; k++)
+			CHECK_EQ(umm_write(mm, reuse + k * PS, &junk, sizeof(junk)), 0);
+		CHECK_EQ(device_access(&dev, wbase + p * PS, &b, sizeof(b), 0), 0);
+		CHECK_EQ(b, want);
+	}
+	CHECK(evicted > 0);
 	REQUIRE(umm_system_stats(sys, &st) == 0);
 	CHECK(atomic_load(&rr_reads) > 0);
 	CHECK(atomic_load(&rr_remaps) > 0);
 	CHECK(st.pswpout > 0);
 	fprintf(stderr, "  device: %lu reads (%lu bad, of them zero %lu), %lu remaps, %lu pageouts; %lu pages swapped out, "
-		"%lu invalidations, %lu faults\n",
+		"%lu invalidations, %lu faults; %u of %u paged out at the end\n",
 		atomic_load(&rr_reads), atomic_load(&rr_bad), atomic_load(&rr_bad_zero), atomic_load(&rr_remaps),
-		atomic_load(&rr_pageouts), st.pswpout, dev.invalidations, dev.faults);
+		atomic_load(&rr_pageouts), st.pswpout, dev.invalidations, dev.faults, evicted, WPAGES);
 
 	device_destroy(&dev);
 	CHECK_EQ(umm_system_check(sys), 0);
