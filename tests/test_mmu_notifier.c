@@ -13,7 +13,9 @@
  * the interval notifier's sequence protocol under a deliberate race (a
  * hook invalidates between read_begin and install, which must retry and
  * install the current frame); the reverse-map notifier sees every page
- * truncate drops; page_referenced combines the notifiers' young answers;
+ * truncate drops; page_referenced combines the notifiers' young answers, and
+ * those answers change what reclaim evicts (a notifier that calls some
+ * pages young keeps them resident while equal pages it calls old go);
  * and, in debug builds, a callback that calls back into its own address
  * space is stopped.
  */
@@ -25,6 +27,7 @@
 #include "test.h"
 #include "memory.h"
 #include "rmap.h"
+#include "vmscan.h"
 
 #define PS 4096UL
 #define RW (PROT_READ | PROT_WRITE)
@@ -779,6 +782,113 @@ static void test_page_referenced_young(void)
 	CHECK_EQ(umm_system_destroy(s), 0);
 }
 
+/*
+ * Young bits through a notifier change reclaim's choice.  Two equal
+ * anonymous regions, both advised cold (MADV_COLD: to the tail of the
+ * inactive list, references forgotten), HOT last so that it is scanned
+ * first.  Direct reclaim only (kswapd off: this thread is the one
+ * reclaimer).  A notifier whose clear_young says "young" for HOT's pages
+ * and "old" for COLD's keeps HOT resident while pressure evicts COLD; the
+ * same run with a notifier that calls everything old evicts HOT first.
+ */
+#define AGE_PAGES 128
+#define AGE_BALLAST 2048        /* 8 MiB written through a 4 MiB system */
+
+struct aging {
+	struct umm_mmu_notifier mn;
+	uintptr_t hot_start, hot_end;
+	bool keep_hot;
+	_Atomic unsigned long asked, said_young;
+};
+
+static int aging_clear_young(struct umm_mmu_notifier *mn, struct umm_mm *m, uintptr_t s, uintptr_t e)
+{
+	struct aging *ag = (struct aging *)mn;
+	int young = ag->keep_hot && s < ag->hot_end && e > ag->hot_start;
+
+	(void)m;
+	atomic_fetch_add(&ag->asked, 1);
+	atomic_fetch_add(&ag->said_young, (unsigned long)young);
+	return young;
+}
+
+static const struct umm_mmu_notifier_ops aging_ops = { .clear_young = aging_clear_young };
+
+static long resident(struct umm_mm *m, uintptr_t a, size_t pages)
+{
+	unsigned char vec[AGE_PAGES];
+	long n = 0;
+
+	REQUIRE(pages <= AGE_PAGES && umm_mincore(m, a, pages * PS, vec) == 0);
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* aging_run - evict AGE_PAGES / 2 pages of HOT + COLD under pressure; return HOT's resident pages. */
+static long aging_run(bool keep_hot, long *cold_left)
+{
+	char path[] = "/tmp/usermm-notifier-swap-XXXXXX";
+	struct umm_config cfg = { .phys_bytes = 4UL << 20, .swap_bytes = 32UL << 20 };
+	struct umm_system *s = NULL;
+	struct umm_mm *m;
+	struct aging ag = { .mn.ops = &aging_ops, .keep_hot = keep_hot };
+	uintptr_t hot, cold, ballast;
+	long hot_left;
+	int fd = mkstemp(path);
+	size_t i;
+
+	REQUIRE(fd >= 0);
+	close(fd);
+	cfg.swap_path = path;
+	REQUIRE(umm_system_create(&cfg, &s) == 0);
+	unlink(path);
+	vmscan_set_kswapd(s, false);
+	REQUIRE(umm_mm_create(s, &m) == 0);
+	hot = map_anon(m, AGE_PAGES * PS);
+	cold = map_anon(m, AGE_PAGES * PS);
+	ballast = map_anon(m, AGE_BALLAST * PS);
+	touch(m, hot, AGE_PAGES * PS);
+	touch(m, cold, AGE_PAGES * PS);
+	ag.hot_start = hot;
+	ag.hot_end = hot + AGE_PAGES * PS;
+	REQUIRE(umm_mmu_notifier_register(m, &ag.mn) == 0);
+	CHECK_EQ(umm_madvise(m, cold, AGE_PAGES * PS, MADV_COLD), 0);
+	CHECK_EQ(umm_madvise(m, hot, AGE_PAGES * PS, MADV_COLD), 0);
+	CHECK_EQ(resident(m, hot, AGE_PAGES) + resident(m, cold, AGE_PAGES), 2 * AGE_PAGES);
+	/* pressure until half a region's worth of HOT + COLD is gone */
+	for (i = 0; i < AGE_BALLAST; i++) {
+		touch(m, ballast + i * PS, PS);
+		if (i % 8 == 7 && resident(m, hot, AGE_PAGES) + resident(m, cold, AGE_PAGES) <= 3 * AGE_PAGES / 2)
+			break;
+	}
+	CHECK(i < AGE_BALLAST);
+	CHECK(atomic_load(&ag.asked) > 0);
+	CHECK(keep_hot ? atomic_load(&ag.said_young) > 0 : atomic_load(&ag.said_young) == 0);
+	hot_left = resident(m, hot, AGE_PAGES);
+	*cold_left = resident(m, cold, AGE_PAGES);
+	CHECK_EQ(umm_mmu_notifier_unregister(m, &ag.mn), 0);
+	umm_mm_destroy(m);
+	CHECK_EQ(umm_system_destroy(s), 0);
+	return hot_left;
+}
+
+static void test_notifier_young_changes_reclaim(void)
+{
+	long hot, cold;
+
+	/* the notifier says HOT was used: COLD goes, HOT stays */
+	hot = aging_run(true, &cold);
+	fprintf(stderr, "  notifier says hot young: %ld hot, %ld cold pages resident\n", hot, cold);
+	CHECK_EQ(hot, AGE_PAGES);
+	CHECK(cold <= AGE_PAGES / 2);
+	/* control: it says old everywhere, and HOT (scanned first) goes first */
+	hot = aging_run(false, &cold);
+	fprintf(stderr, "  notifier says all old:   %ld hot, %ld cold pages resident\n", hot, cold);
+	CHECK(hot < AGE_PAGES);
+	CHECK(hot < cold);
+}
+
 /* ---- debug builds: a callback may not call back into its own mm ---- */
 
 #if UMM_DEBUG && !TSAN_BUILD
@@ -829,6 +939,7 @@ int main(void)
 	RUN(test_interval_seq_race);
 	RUN(test_rmap_notifier_truncate);
 	RUN(test_page_referenced_young);
+	RUN(test_notifier_young_changes_reclaim);
 #if UMM_DEBUG && !TSAN_BUILD
 	RUN(test_callback_reentry_detected);
 #endif
