@@ -20,7 +20,7 @@
  *               are not reported, as Linux does not report them); shmem
  *               pages are filled at once.  mmap_lock is dropped around
  *               each vma's queueing as Linux does.  Anonymous vmas:
- *               nothing (no swap yet).
+ *               nothing (swapped-out pages are not read in ahead).
  *   DONTNEED    zap the range: private anonymous memory reads back as
  *               zeroes, file pages refault from the page cache (dirty
  *               shared pages stay dirty there), private copies are lost.

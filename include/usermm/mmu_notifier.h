@@ -148,7 +148,8 @@ struct umm_mmu_notifier_ops {
 	/*
 	 * test_young - as clear_young for one page, without clearing.  Same
 	 * context.  The core's mmu_notifier_test_young calls it; nothing in
-	 * usermm asks that question yet (reclaim is to).
+	 * usermm asks that question today: reclaim's page_referenced asks
+	 * clear_young of every mapping, which answers it as well.
 	 */
 	int (*test_young)(struct umm_mmu_notifier *mn, struct umm_mm *mm, uintptr_t addr);
 };
