@@ -945,7 +945,7 @@ int vmscan_init(struct umm_system *sys)
 /**
  * vmscan_destroy - stop kswapd (takes kswapd_lock, joins it; in the child
  * of a host fork(), which has no copy of the thread, nothing to stop),
- * remove the hooks, free the lists.  Pages still listed at this point (none, once
+ * then remove the hooks, free the lists.  Pages still listed at this point (none, once
  * every mm and object is gone) are only unlinked.  No other thread may use
  * the system.
  */
@@ -955,7 +955,11 @@ void vmscan_destroy(struct umm_system *sys)
 
 	if (!lv)
 		return;
-	phys_set_reclaim_hook(sys->phys, NULL, NULL, NULL);
+	/*
+	 * kswapd first: until it is joined it may free pages, and the
+	 * allocator's release hook reaches the lists through the reclaim
+	 * hook's argument, so the hooks stay until nothing can run them.
+	 */
 	if (lv->pid == getpid()) {
 		pthread_mutex_lock(&lv->kswapd_lock);
 		lv->kswapd_stop = true;
@@ -967,6 +971,7 @@ void vmscan_destroy(struct umm_system *sys)
 	/* else the child of a host fork(): kswapd was not copied, nothing to stop */
 	lru_add_drain_all(sys);
 	phys_set_release_hook(sys->phys, NULL);
+	phys_set_reclaim_hook(sys->phys, NULL, NULL, NULL);
 	for (int i = 0; i < NR_LRU_LISTS; i++) {
 		struct page *page, *next;
 
