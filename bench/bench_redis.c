@@ -55,6 +55,7 @@ int main(int argc, char **argv)
 #include "memory.h"
 #include "system.h"
 #include "swap.h"
+#include "gup.h"
 #include "../tests/redis_fixture.h"
 
 #define REPS_MAX     5
@@ -295,28 +296,9 @@ static double run_pair(const char *label, const struct swap_backend_ops *ops, co
 #define DEV_FAULTS      ((int)BENCH_SIZE(DEV_FAULTS_MAX, 10))
 
 /* dev_page - the page mapped at a, referenced (NULL if none). */
-static struct page *dev_page(struct umm_mm *mm, uintptr_t a)
-{
-	struct page *page = NULL;
-	struct fmutex *ptl;
-	pte_t *p;
-
-	mmap_read_lock(mm);
-	p = pte_offset_map_lock(mm, a, &ptl);
-	if (p) {
-		if (pte_present(*p) && !pte_special(*p)) {
-			page = pfn_to_page(mm->sys->phys, pte_pfn(*p));
-			get_page(page);
-		}
-		pte_unmap_unlock(p, ptl);
-	}
-	mmap_read_unlock(mm);
-	return page;
-}
-
 static int dev_swap_out(struct umm_mm *mm, uintptr_t a)
 {
-	struct page *page = dev_page(mm, a);
+	struct page *page = follow_page(mm, a);
 	int err;
 
 	if (!page)
@@ -334,7 +316,7 @@ static int dev_swap_out_batch(struct umm_mm *mm, uintptr_t a)
 	unsigned n = 0, out;
 
 	for (unsigned i = 0; i < SWAP_OUT_BATCH; i++)
-		if ((pg[n] = dev_page(mm, a + (uintptr_t)i * PAGE_SIZE)))
+		if ((pg[n] = follow_page(mm, a + (uintptr_t)i * PAGE_SIZE)))
 			n++;
 	out = swap_out_pages(pg, n, res);
 	for (unsigned i = 0; i < n; i++) {

@@ -219,3 +219,26 @@ void *umm_page_address(struct umm_page *page)
 {
 	return page ? page_address((struct page *)page) : NULL;
 }
+
+/**
+ * follow_page - the page a present pte maps at addr, referenced, or NULL
+ * (gup.h).  Takes mmap_lock (read) and the pte table's lock.
+ */
+struct page *follow_page(struct umm_mm *mm, uintptr_t addr)
+{
+	struct page *page = NULL;
+	struct fmutex *ptl;
+	pte_t *p;
+
+	mmap_read_lock(mm);
+	p = pte_offset_map_lock(mm, addr, &ptl);
+	if (p) {
+		if (pte_present(*p) && !pte_special(*p)) {
+			page = pfn_to_page(mm->sys->phys, pte_pfn(*p));
+			get_page(page);
+		}
+		pte_unmap_unlock(p, ptl);
+	}
+	mmap_read_unlock(mm);
+	return page;
+}

@@ -47,6 +47,14 @@ int populate_range(struct umm_mm *mm, uintptr_t start, uintptr_t end, unsigned i
  */
 int gup_fault_page(struct umm_mm *mm, uintptr_t addr, bool write, struct page **pagep, bool *writable);
 
+/*
+ * follow_page - the page a present pte maps at addr, referenced (put_page
+ * when done), or NULL (no pte, not present, or the zero page).  Never
+ * faults.  Takes mmap_lock (read) and the pte table's lock; none held on
+ * return.
+ */
+struct page *follow_page(struct umm_mm *mm, uintptr_t addr);
+
 /* populate_vma_allows - does vma allow the access populate `flags` asks for? */
 static inline bool populate_vma_allows(const struct vm_area_struct *vma, unsigned int flags)
 {

@@ -18,6 +18,7 @@
 #include "memory.h"
 #include "object.h"
 #include "swap.h"
+#include "gup.h"
 
 #define PS 4096UL
 #define RW (PROT_READ | PROT_WRITE)
@@ -122,30 +123,10 @@ static pte_t pte_at(struct umm_mm *mm, uintptr_t addr)
 	return v;
 }
 
-/* get_page_at - the page mapped at addr, referenced (NULL if none). */
-static struct page *get_page_at(struct umm_mm *mm, uintptr_t addr)
-{
-	struct page *page = NULL;
-	struct fmutex *ptl;
-	pte_t *p;
-
-	mmap_read_lock(mm);
-	p = pte_offset_map_lock(mm, addr, &ptl);
-	if (p) {
-		if (pte_present(*p) && !pte_special(*p)) {
-			page = pfn_to_page(mm->sys->phys, pte_pfn(*p));
-			get_page(page);
-		}
-		pte_unmap_unlock(p, ptl);
-	}
-	mmap_read_unlock(mm);
-	return page;
-}
-
 /* swap_out_at - evict the page mapped at addr (swap_out_page's result; -ENOENT if none). */
 static int swap_out_at(struct umm_mm *mm, uintptr_t addr)
 {
-	struct page *page = get_page_at(mm, addr);
+	struct page *page = follow_page(mm, addr);
 	int err;
 
 	if (!page)
@@ -315,7 +296,7 @@ static void test_batch(void)
 
 	fill(mm, a, N * PS, 111);
 	for (int i = 0; i < N; i++)
-		pages[i] = get_page_at(mm, a + i * PS);
+		pages[i] = follow_page(mm, a + i * PS);
 	REQUIRE(umm_inject_fault(sys, UMM_INJECT_SWAP_WRITE, 0, 1) == 0);
 	CHECK_EQ(swap_out_pages(pages, N, res), 0);
 	for (int i = 0; i < N; i++)
@@ -423,8 +404,8 @@ static void test_fork_shared(void)
 	CHECK_EQ(holds(child, a, PS, 21), 0);
 	CHECK_EQ(sstats(sys).pswpin, in);                       /* not read again */
 	CHECK_EQ(sstats(sys).swap_cache_hits, hits + 1);
-	pp = get_page_at(mm, a);
-	cp = get_page_at(child, a);
+	pp = follow_page(mm, a);
+	cp = follow_page(child, a);
 	CHECK(pp && pp == cp);                                  /* one page, shared */
 	CHECK_EQ(page_mapcount(pp), 2);
 	put_page(pp);
@@ -723,7 +704,7 @@ static void test_full_device(void)
 	}
 	CHECK_EQ(full, N - SLOTS);
 	{
-		struct page *page = get_page_at(mm, a + (N - 1) * PS);
+		struct page *page = follow_page(mm, a + (N - 1) * PS);
 
 		REQUIRE(page);
 		lock_page(page);
@@ -751,7 +732,7 @@ static void test_write_error(void)
 	struct page *page;
 
 	fill(mm, a, 2 * PS, 61);
-	page = get_page_at(mm, a);
+	page = follow_page(mm, a);
 	REQUIRE(umm_inject_fault(sys, UMM_INJECT_SWAP_WRITE, 0, 1) == 0);
 	CHECK_EQ(swap_out_page(page), -EIO);
 	CHECK_EQ(umm_inject_hits(sys, UMM_INJECT_SWAP_WRITE), 1);
@@ -760,7 +741,7 @@ static void test_write_error(void)
 	CHECK_EQ(umm_system_check(sys), 0);
 	CHECK_EQ(holds(mm, a, PS, 61), 0);                      /* its swap pte finds it in the cache */
 	CHECK_EQ(mstats(mm).major_faults, 0);
-	CHECK(get_page_at(mm, a) == page);
+	CHECK(follow_page(mm, a) == page);
 	put_page(page);
 	CHECK(!PageSwapCache(page));                            /* the only holder mapped it */
 	CHECK_EQ(sstats(sys).swap_used, 0);
@@ -876,7 +857,7 @@ static void test_shmem(void)
 		uintptr_t c = map(mm, (N + 1) * PS, MAP_SHARED, obj);
 
 		CHECK_EQ(umm_read(mm, c + N * PS, buf, PS), 0);
-		page = get_page_at(mm, c + N * PS);
+		page = follow_page(mm, c + N * PS);
 		CHECK_EQ(swap_out_page(page), 0);
 		put_page(page);
 		CHECK_EQ(shmem_nr_swapped(obj), 0);
@@ -1030,7 +1011,7 @@ static void test_random(void)
 			int res[16];
 
 			for (i = 0; i < 16 && pg + i < RPAGES; i++) {
-				pages[n] = get_page_at(mm, a + (pg + i) * PS);
+				pages[n] = follow_page(mm, a + (pg + i) * PS);
 				n += pages[n] != NULL;
 			}
 			(void)swap_out_pages(pages, n, res);
@@ -1164,7 +1145,7 @@ static int evict_batch(struct umm_mm *mm, uintptr_t addr, unsigned int nr)
 	unsigned int n = 0, done;
 
 	for (unsigned int i = 0; i < nr && n < SWAP_OUT_BATCH; i++) {
-		pages[n] = get_page_at(mm, addr + i * PS);
+		pages[n] = follow_page(mm, addr + i * PS);
 		n += pages[n] != NULL;
 	}
 	done = swap_out_pages(pages, n, res);

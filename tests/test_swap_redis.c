@@ -50,6 +50,7 @@ int main(void)
 #include "object.h"
 #include "system.h"
 #include "swap.h"
+#include "gup.h"
 #include "swap_internal.h"
 #include "redis_cluster.h"
 #include "redis_fixture.h"
@@ -870,21 +871,9 @@ static int dholds(struct umm_mm *mm, uintptr_t a, size_t len, unsigned seed)
 /* swap_out_at - evict the page mapped at a, as reclaim does (swap_out_page). */
 static int swap_out_at(struct umm_mm *mm, uintptr_t a)
 {
-	struct page *page = NULL;
-	struct fmutex *ptl;
-	pte_t *p;
+	struct page *page = follow_page(mm, a);
 	int err;
 
-	mmap_read_lock(mm);
-	p = pte_offset_map_lock(mm, a, &ptl);
-	if (p) {
-		if (pte_present(*p) && !pte_special(*p)) {
-			page = pfn_to_page(mm->sys->phys, pte_pfn(*p));
-			get_page(page);
-		}
-		pte_unmap_unlock(p, ptl);
-	}
-	mmap_read_unlock(mm);
 	if (!page)
 		return -ENOENT;
 	err = swap_out_page(page);
@@ -1189,22 +1178,9 @@ static void workload_4x(const char *target)
 		unsigned n = 0;
 
 		for (unsigned scanned = 0; scanned < WL_PAGES && n < SWAP_OUT_BATCH; scanned++) {
-			uintptr_t at = w.a + (uintptr_t)cursor * PS;
-			struct page *page = NULL;
-			struct fmutex *ptl;
-			pte_t *p;
+			struct page *page = follow_page(w.mm, w.a + (uintptr_t)cursor * PS);
 
 			cursor = (cursor + 1) % WL_PAGES;
-			mmap_read_lock(w.mm);
-			p = pte_offset_map_lock(w.mm, at, &ptl);
-			if (p) {
-				if (pte_present(*p) && !pte_special(*p)) {
-					page = pfn_to_page(sys->phys, pte_pfn(*p));
-					get_page(page);
-				}
-				pte_unmap_unlock(p, ptl);
-			}
-			mmap_read_unlock(w.mm);
 			if (page)
 				pg[n++] = page;
 		}
@@ -1238,20 +1214,8 @@ static void workload_4x(const char *target)
 				unsigned n = 0;
 
 				for (unsigned j = 0; j < WL_PAGES && n < SWAP_OUT_BATCH; j++) {
-					struct page *q = NULL;
-					struct fmutex *ptl;
-					pte_t *p;
+					struct page *q = j != page ? follow_page(w.mm, w.a + (uintptr_t)j * PS) : NULL;
 
-					mmap_read_lock(w.mm);
-					p = pte_offset_map_lock(w.mm, w.a + (uintptr_t)j * PS, &ptl);
-					if (p) {
-						if (j != page && pte_present(*p) && !pte_special(*p)) {
-							q = pfn_to_page(sys->phys, pte_pfn(*p));
-							get_page(q);
-						}
-						pte_unmap_unlock(p, ptl);
-					}
-					mmap_read_unlock(w.mm);
 					if (q)
 						pg[n++] = q;
 				}
