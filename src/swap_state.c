@@ -510,6 +510,8 @@ int swap_out_page(struct page *page)
 	}
 	__delete_from_swap_cache(page);
 out:
+	if (err)
+		free_swap_cache(page);  /* a holder that let go while we held the lock could not */
 	unlock_page(page);
 	return err;
 }
@@ -601,6 +603,9 @@ unsigned int swap_out_locked_pages(struct page **pages, unsigned int nr, int *re
 		if (!results[i]) {
 			__delete_from_swap_cache(page);
 			done++;
+		} else {
+			/* a holder that let go while we held the lock could not take it out */
+			free_swap_cache(page);
 		}
 		unlock_page(page);
 	}
