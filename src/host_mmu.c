@@ -32,8 +32,11 @@
  * by the first attach) take requests off the ring and resolve each one
  * through usermm's fault path (follow_or_fault, under mmap_lock for read,
  * exactly as the soft TLB's miss does), map the frame at the faulting host
- * address with mmap(MAP_FIXED | MAP_SHARED) of the arena memfd at the
- * frame's offset, and post the result.  The handler then returns and the
+ * address with mmap(MAP_FIXED | MAP_SHARED | MAP_POPULATE) of the arena
+ * memfd at the frame's offset (MAP_POPULATE fills the host page table in
+ * the same call, so neither the restarted access nor the other pages of
+ * the run take a second, kernel-only fault on the memfd), and post the
+ * result.  The handler then returns and the
  * access restarts.  Everything the handler itself does is
  * async-signal-safe: atomics, futex system calls, sched_yield, sigaction
  * and raise when it passes the signal on, and errno is saved and restored
@@ -837,7 +840,8 @@ static int host_map(struct host_region *r, uintptr_t uaddr, bool write, bool aro
 		} else {
 			unsigned long first = (lo - r->start) >> PAGE_SHIFT, nr = (hi - lo) >> PAGE_SHIFT;
 			void *q = window_mmap(host_addr(r, lo), hi - lo, wr ? PROT_READ | PROT_WRITE : PROT_READ,
-					      MAP_SHARED | MAP_FIXED, arena_memfd(page_to_phys(page)),
+					      MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+					      arena_memfd(page_to_phys(page)),
 					      pfn_to_arena_offset(pfn - ((uaddr - lo) >> PAGE_SHIFT)));
 
 			if (q == MAP_FAILED) {
