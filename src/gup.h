@@ -15,6 +15,9 @@
 				  anonymous memory, no fallback to the fault path */
 #define POPULATE_MMAP     0x4  /* MAP_POPULATE's rule: write access only in private writable
 				  vmas; vmas that allow no access are skipped */
+#define POPULATE_CONTIG   0x8  /* anonymous writes: frames that follow each other in the
+				  arena for pages that follow each other (the host MMU maps
+				  such runs with one mmap), when a block is free */
 
 /*
  * populate_vma_range - the batched populate of [start, end) (page aligned,

@@ -171,7 +171,8 @@
 #include "memory.h"
 
 #define HOST_FAULT_THREADS 2
-#define HOST_FAULT_AROUND  16           /* pages: the aligned window looked at */
+#define HOST_FAULT_AROUND  64           /* pages: the aligned block fault-around looks at */
+#define HOST_POPULATE_MIN  16           /* pages: the smallest populate-around block */
 #define HOST_RING          256          /* requests queued at once (power of two) */
 #define HOST_REQ_NEST      4            /* nested faults per thread */
 #define HOST_MAP_MARGIN    256          /* VMAs kept free below the limit */
@@ -202,6 +203,8 @@ struct host_region {
 	unsigned long *writable;        /* bit per page: mapped writable */
 	size_t bitmap_bytes;
 	unsigned long nr_mapped;
+	_Atomic uintptr_t pa_next, pa_span; /* populate-around: where a sequential writer's
+					       next block starts, the last block's size */
 	struct umm_mmu_notifier mn;     /* the window's registration on mm */
 };
 
@@ -211,6 +214,7 @@ static unsigned long nr_regions;                /* [host_lock] */
 static _Atomic unsigned long handlers_inflight; /* handlers (and prefaults) using a window */
 _Atomic unsigned long host_nr_windows;           /* windows published (host_mmu.h) */
 bool host_mmu_no_fault_code;                    /* tests: as if the context gave no error code */
+bool host_mmu_no_fast_path;                     /* tests: every fault goes to a fault thread */
 
 /* The handlers in place before ours (written under host_lock, read by the handler). */
 static struct sigaction prev_segv, prev_bus;
@@ -244,7 +248,7 @@ static _Atomic unsigned long map_counted;       /* at the last count */
 static struct {
 	_Atomic unsigned long faults, write_faults, refused, retries, pages_mapped,
 		fault_around_pages, runs_mapped, prefaults, invalidations, pages_unmapped,
-		write_protects, drops;
+		write_protects, drops, handler_faults;
 } hstat;
 
 #define hstat_add(f, n) atomic_fetch_add_explicit(&hstat.f, (n), memory_order_relaxed)
@@ -739,14 +743,19 @@ static inline bool around_ok(pte_t n, unsigned long pfn, long d, bool wr)
 }
 
 /*
- * populate_around - before a fault with fault-around: fill the ptes of
- * the aligned block of HOST_FAULT_AROUND pages around uaddr (within the
- * vma and the window) with the batched populate, so the fault-around
- * that follows finds them present.  A file or shmem vma gets the pages
- * already in its page cache (POPULATE_NONBLOCK: no I/O, no allocation),
- * as the kernel's fault-around does.  With UMM_HOST_POPULATE_AROUND, a
- * store to a private anonymous vma allocates the whole block.  Pages the
- * populate cannot do are left to their own faults.  mmap_lock (read) held.
+ * populate_around - before a fault with fault-around: fill ptes around
+ * uaddr with the batched populate, so the fault-around that follows
+ * finds them present.  A file or shmem vma gets the pages of the aligned
+ * HOST_FAULT_AROUND block that are already in its page cache
+ * (POPULATE_NONBLOCK: no I/O, no allocation), as the kernel's
+ * fault-around does.  With UMM_HOST_POPULATE_AROUND, a store to a private
+ * anonymous vma allocates the aligned block of HOST_POPULATE_MIN pages
+ * around it, from one free block of the allocator when there is one
+ * (POPULATE_CONTIG: frames that follow each other, so one mmap maps them
+ * all); a store to the block right after the previous one (a sequential
+ * writer) doubles the block, up to HOST_FAULT_AROUND pages.  Everything
+ * stays within the vma and the window; pages the populate cannot do are
+ * left to their own faults.  mmap_lock (read) held.
  */
 static void populate_around(struct host_region *r, uintptr_t uaddr, bool write)
 {
@@ -758,16 +767,98 @@ static void populate_around(struct host_region *r, uintptr_t uaddr, bool write)
 	if (!vma || vma->vm_start > uaddr || (vma->vm_flags & VM_NONLINEAR) ||
 	    !(vma->vm_flags & VM_READ))
 		return;
-	if (!vma_is_anonymous(vma))
+	if (!vma_is_anonymous(vma)) {
 		flags = POPULATE_NONBLOCK;
-	else if (write && (r->flags & UMM_HOST_POPULATE_AROUND) && !vma_is_shared(vma) &&
-		 (vma->vm_flags & VM_WRITE))
-		flags = POPULATE_WRITE;
-	else
+	} else if (write && (r->flags & UMM_HOST_POPULATE_AROUND) && !vma_is_shared(vma) &&
+		   (vma->vm_flags & VM_WRITE)) {
+		/* a hint shared by the window's faulting threads: relaxed, may be stale */
+		uintptr_t prev = atomic_load_explicit(&r->pa_span, memory_order_relaxed);
+
+		flags = POPULATE_WRITE | POPULATE_CONTIG;
+		span = HOST_POPULATE_MIN * PAGE_SIZE;
+		if (prev && ALIGN_DOWN(uaddr, prev) == atomic_load_explicit(&r->pa_next, memory_order_relaxed))
+			span = MIN(2 * prev, (uintptr_t)HOST_FAULT_AROUND * PAGE_SIZE);
+		atomic_store_explicit(&r->pa_span, span, memory_order_relaxed);
+		atomic_store_explicit(&r->pa_next, ALIGN_DOWN(uaddr, span) + span, memory_order_relaxed);
+	} else {
 		return;
+	}
 	s = MAX(MAX(ALIGN_DOWN(uaddr, span), vma->vm_start), r->start);
 	e = MIN(MIN(ALIGN_DOWN(uaddr, span) + span, vma->vm_end), r->start + r->len);
 	populate_vma_range(vma, s, e, flags);
+}
+
+/*
+ * host_run - the run to map with the page at uaddr (frame pfn, host
+ * permission wr): with fault-around, its neighbours in the aligned block
+ * of HOST_FAULT_AROUND pages (within the window and the pte table) whose
+ * ptes are present, whose frames follow pfn in the arena at the same
+ * distance, and which would get the same permission.  Returns the run in
+ * [*lop, *hip).  ptep is uaddr's slot; its table's lock held.
+ */
+static void host_run(struct host_region *r, uintptr_t uaddr, pte_t *ptep, unsigned long pfn, bool wr,
+		     bool around, uintptr_t *lop, uintptr_t *hip)
+{
+	uintptr_t lo = uaddr, hi = uaddr + PAGE_SIZE;
+
+	if (around && !(r->flags & UMM_HOST_NO_FAULT_AROUND)) {
+		uintptr_t span = HOST_FAULT_AROUND * PAGE_SIZE;
+		uintptr_t ws = MAX(MAX(ALIGN_DOWN(uaddr, span), r->start), ALIGN_DOWN(uaddr, PMD_SIZE));
+		uintptr_t we = MIN(MIN(ALIGN_DOWN(uaddr, span) + span, r->start + r->len),
+				   ALIGN_DOWN(uaddr, PMD_SIZE) + PMD_SIZE);
+
+		while (lo > ws) {
+			long d = -(long)((uaddr - (lo - PAGE_SIZE)) >> PAGE_SHIFT);
+
+			if (pfn < (unsigned long)-d || !around_ok(ptep_get_lockless(ptep + d), pfn, d, wr))
+				break;
+			lo -= PAGE_SIZE;
+		}
+		while (hi < we) {
+			long d = (long)((hi - uaddr) >> PAGE_SHIFT);
+
+			if (!around_ok(ptep_get_lockless(ptep + d), pfn, d, wr))
+				break;
+			hi += PAGE_SIZE;
+		}
+	}
+	*lop = lo;
+	*hip = hi;
+}
+
+/*
+ * host_install_locked - map the run [lo, hi) of r (usermm addresses; its
+ * first frame is pfn_lo of the arena memfd) on the host, read+write if
+ * wr, unless an invalidation started or ended since seq was read or one
+ * in progress overlaps the run.  r->lock and the run's pte table lock
+ * held.  Returns 0, -EAGAIN (raced with an invalidation: look again),
+ * -EFAULT (r is dead) or the mmap's -errno.
+ */
+static int host_install_locked(struct host_region *r, uintptr_t lo, uintptr_t hi, int memfd,
+			       unsigned long pfn_lo, bool wr, uint64_t seq)
+{
+	unsigned long first = (lo - r->start) >> PAGE_SHIFT, nr = (hi - lo) >> PAGE_SHIFT;
+	void *q;
+
+	if (atomic_load_explicit(&r->dead, memory_order_relaxed))
+		return -EFAULT;
+	if (atomic_load_explicit(&r->seq, memory_order_relaxed) != seq ||
+	    (r->invalidating && lo < r->inv_hi && r->inv_lo < hi))
+		return -EAGAIN;
+	q = window_mmap(host_addr(r, lo), hi - lo, wr ? PROT_READ | PROT_WRITE : PROT_READ,
+			MAP_SHARED | MAP_FIXED | MAP_POPULATE, memfd, pfn_to_arena_offset(pfn_lo));
+	if (q == MAP_FAILED)
+		return -errno;
+	for (unsigned long i = first; i < first + nr; i++) {
+		r->nr_mapped += !test_bit_ul(r->mapped, i);
+		set_bit_ul(r->mapped, i, true);
+		set_bit_ul(r->writable, i, wr);
+	}
+	map_estimate_add(2);
+	hstat_add(pages_mapped, nr);
+	hstat_add(fault_around_pages, nr - 1);
+	hstat_add(runs_mapped, 1);
+	return 0;
 }
 
 /*
@@ -787,10 +878,10 @@ static int host_map(struct host_region *r, uintptr_t uaddr, bool write, bool aro
 		struct fmutex *ptl;
 		struct page *page;
 		pte_t pte, *ptep;
-		uintptr_t lo = uaddr, hi = uaddr + PAGE_SIZE;
+		uintptr_t lo, hi;
 		unsigned long pfn;
 		uint64_t seq;
-		bool wr, retry = false;
+		bool wr;
 		int err;
 
 		/* after release the mm may be gone: do not touch it (a program that
@@ -810,58 +901,14 @@ static int host_map(struct host_region *r, uintptr_t uaddr, bool write, bool aro
 		pfn = pte_pfn(pte);
 		wr = host_writable(pte, write);
 		ptep = pte_offset_map(mm, uaddr);
-		if (around && !(r->flags & UMM_HOST_NO_FAULT_AROUND)) {
-			uintptr_t span = HOST_FAULT_AROUND * PAGE_SIZE;
-			uintptr_t ws = MAX(MAX(ALIGN_DOWN(uaddr, span), r->start), ALIGN_DOWN(uaddr, PMD_SIZE));
-			uintptr_t we = MIN(MIN(ALIGN_DOWN(uaddr, span) + span, r->start + r->len),
-					   ALIGN_DOWN(uaddr, PMD_SIZE) + PMD_SIZE);
-
-			while (lo > ws) {
-				long d = -(long)((uaddr - (lo - PAGE_SIZE)) >> PAGE_SHIFT);
-
-				if (pfn < (unsigned long)-d || !around_ok(ptep_get_lockless(ptep + d), pfn, d, wr))
-					break;
-				lo -= PAGE_SIZE;
-			}
-			while (hi < we) {
-				long d = (long)((hi - uaddr) >> PAGE_SHIFT);
-
-				if (!around_ok(ptep_get_lockless(ptep + d), pfn, d, wr))
-					break;
-				hi += PAGE_SIZE;
-			}
-		}
+		host_run(r, uaddr, ptep, pfn, wr, around, &lo, &hi);
 		pthread_mutex_lock(&r->lock);
-		if (r->dead) {
-			err = -EFAULT;
-		} else if (atomic_load_explicit(&r->seq, memory_order_relaxed) != seq ||
-			   (r->invalidating && lo < r->inv_hi && r->inv_lo < hi)) {
-			retry = true;
-		} else {
-			unsigned long first = (lo - r->start) >> PAGE_SHIFT, nr = (hi - lo) >> PAGE_SHIFT;
-			void *q = window_mmap(host_addr(r, lo), hi - lo, wr ? PROT_READ | PROT_WRITE : PROT_READ,
-					      MAP_SHARED | MAP_FIXED | MAP_POPULATE,
-					      arena_memfd(page_to_phys(page)),
-					      pfn_to_arena_offset(pfn - ((uaddr - lo) >> PAGE_SHIFT)));
-
-			if (q == MAP_FAILED) {
-				err = -errno;
-			} else {
-				for (unsigned long i = first; i < first + nr; i++) {
-					r->nr_mapped += !test_bit_ul(r->mapped, i);
-					set_bit_ul(r->mapped, i, true);
-					set_bit_ul(r->writable, i, wr);
-				}
-				map_estimate_add(2);
-				hstat_add(pages_mapped, nr);
-				hstat_add(fault_around_pages, nr - 1);
-				hstat_add(runs_mapped, 1);
-			}
-		}
+		err = host_install_locked(r, lo, hi, arena_memfd(page_to_phys(page)),
+					  pfn - ((uaddr - lo) >> PAGE_SHIFT), wr, seq);
 		pthread_mutex_unlock(&r->lock);
 		ptl_unlock(ptl);
 		mmap_read_unlock(mm);
-		if (retry) {
+		if (err == -EAGAIN) {
 			hstat_add(retries, 1);
 			sched_yield();
 			continue;
@@ -874,6 +921,67 @@ static int host_map(struct host_region *r, uintptr_t uaddr, bool write, bool aro
 		}
 		return err;
 	}
+}
+
+/*
+ * host_map_fast - the signal handler's own resolution of a fault whose
+ * pte already allows the access: a page present in usermm but not (or
+ * not writably) mapped on the host, as after fault-around left it out of
+ * a run, after aging or an invalidation unmapped it, or in a new window
+ * over resident pages.  It allocates nothing, starts no I/O, calls no
+ * fault path, and only tries its locks (mmap_lock for read, the pte
+ * table's lock, r->lock), so it cannot wait for anything the interrupted
+ * thread holds.  The caller has checked that the thread holds no
+ * mmap_lock and is in no soft-TLB access.  Returns 0 (mapped) or -EAGAIN:
+ * not here (the pte needs a fault, a lock is busy, an invalidation raced,
+ * the thread has no percpu slot yet, the VMA budget wants a count): the
+ * caller hands the fault to a fault thread.
+ */
+static int host_map_fast(struct host_region *r, uintptr_t haddr, int write)
+{
+	struct umm_mm *mm = r->mm;
+	uintptr_t uaddr = r->start + ((haddr - (uintptr_t)r->base) & PAGE_MASK), lo, hi;
+	unsigned long limit = atomic_load(&map_limit_set);
+	long est = atomic_load(&map_estimate);
+	struct fmutex *ptl;
+	pte_t pte, *ptep;
+	uint64_t seq;
+	bool wr;
+	int err = -EAGAIN;
+
+	if (!limit)
+		limit = atomic_load(&map_limit_sysctl);
+	/* write < 0 (the context does not say): write_inferred takes r->lock; leave it to a fault thread */
+	if (write < 0 || !this_thread_slot || est < 0 || (unsigned long)est + HOST_MAP_MARGIN >= limit ||
+	    atomic_load(&r->dead))
+		return -EAGAIN;
+	if (!mmap_read_trylock(mm))
+		return -EAGAIN;
+	seq = atomic_load_explicit(&r->seq, memory_order_acquire);
+	ptep = pte_offset_map(mm, uaddr);
+	ptl = ptep ? pte_lockptr(mm, ptep) : NULL;
+	if (ptl && fmutex_trylock(ptl)) {
+		lockdep_acquire(ptl, LOCK_PTL, 0, LOCKDEP_TRYLOCK);
+		pte = *ptep;
+		if (pte_accessible(pte) && (!write || (pte_write(pte) && pte_dirty(pte)))) {
+			if (!pte_young(pte)) {
+				pte = pte_mkyoung(pte);
+				set_pte_at(mm, uaddr, ptep, pte);
+			}
+			wr = host_writable(pte, write);
+			host_run(r, uaddr, ptep, pte_pfn(pte), wr, true, &lo, &hi);
+			if (!pthread_mutex_trylock(&r->lock)) {
+				err = host_install_locked(r, lo, hi, arena_memfd(mm->sys->phys),
+							  pte_pfn(pte) - ((uaddr - lo) >> PAGE_SHIFT), wr, seq);
+				pthread_mutex_unlock(&r->lock);
+				if (err)
+					err = -EAGAIN;  /* the fault thread does it again and reports */
+			}
+		}
+		ptl_unlock(ptl);
+	}
+	mmap_read_unlock(mm);
+	return err;
 }
 
 /* ---- the fault threads ---- */
@@ -1139,8 +1247,19 @@ static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 	if (r) {
 		/* inside usermm: serving it could deadlock (see the theory above) */
 		if (!mmap_lock_depth && !__atomic_load_n(&umm_tlb_hot.active, __ATOMIC_RELAXED) &&
-		    !atomic_load(&r->dead) && !fault_is_exec(uctx))
-			err = host_fault(r, a, unlikely(host_mmu_no_fault_code) ? -1 : fault_is_write(uctx));
+		    !atomic_load(&r->dead) && !fault_is_exec(uctx)) {
+			int write = unlikely(host_mmu_no_fault_code) ? -1 : fault_is_write(uctx);
+
+			err = likely(!host_mmu_no_fast_path) ? host_map_fast(r, a, write) : -EAGAIN;
+			if (!err) {
+				hstat_add(faults, 1);
+				hstat_add(handler_faults, 1);
+				if (write > 0)
+					hstat_add(write_faults, 1);
+			} else {
+				err = host_fault(r, a, write);
+			}
+		}
 		if (err)
 			hstat_add(refused, 1);
 	}
@@ -1435,6 +1554,7 @@ void umm_host_get_stats(struct umm_host_stats *st)
 	st->regions = nr_regions;
 	pthread_mutex_unlock(&host_lock);
 	st->faults = atomic_load(&hstat.faults);
+	st->handler_faults = atomic_load(&hstat.handler_faults);
 	st->write_faults = atomic_load(&hstat.write_faults);
 	st->refused = atomic_load(&hstat.refused);
 	st->retries = atomic_load(&hstat.retries);

@@ -44,5 +44,12 @@ int host_mmu_prefault_host(const void *p, size_t len, bool write);
  */
 extern bool host_mmu_no_fault_code;
 
+/*
+ * host_mmu_no_fast_path - tests: the signal handler resolves nothing
+ * itself; every fault goes to a fault thread.  Set only while no window
+ * is attached.
+ */
+extern bool host_mmu_no_fast_path;
+
 
 #endif /* UMM_HOST_MMU_H */

@@ -224,6 +224,7 @@ static inline bool mmap_read_trylock(struct umm_mm *mm)
 {
 	if (!percpu_down_read_trylock(&mm->mmap_lock, thread_slot()))
 		return false;
+	mmap_lock_depth++;      /* mmap_read_unlock takes it off again */
 	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, 0, LOCKDEP_READ | LOCKDEP_TRYLOCK);
 	return true;
 }

@@ -640,6 +640,27 @@ fail:
 	return NULL;
 }
 
+/**
+ * split_page - make a block alloc_pages() returned into 2^order separate
+ * order-0 frames: each gets a reference (the head keeps its own), and each
+ * is freed on its own by put_page() or free_pages(frame, 0).  Frames that
+ * follow each other in the arena stay so: what the host MMU maps in runs.
+ * Takes the zone lock (a frame's `order` is written only under it).
+ */
+void split_page(struct page *page, unsigned int order)
+{
+	struct phys_mem *phys = page_to_phys(page);
+	unsigned long n = 1UL << order;
+
+	VM_BUG_ON(page->order != order || page_count(page) != 1);
+	pthread_mutex_lock(&phys->zone_lock);
+	for (unsigned long i = 0; i < n; i++)
+		page[i].order = 0;
+	pthread_mutex_unlock(&phys->zone_lock);
+	for (unsigned long i = 1; i < n; i++)
+		atomic_store_explicit(&page[i]._refcount, 1, memory_order_release);
+}
+
 /* free_frame_pcp - return one frame through this thread's cache. */
 static void free_frame_pcp(struct phys_mem *phys, struct per_thread_pages *pcp, struct page *page)
 {

@@ -198,6 +198,11 @@ struct page *alloc_pages(struct phys_mem *phys, gfp_t gfp, unsigned int order);
 static inline struct page *alloc_page(struct phys_mem *phys, gfp_t gfp) { return alloc_pages(phys, gfp, 0); }
 /* free_pages - return a block to the allocator (refcount must already be 0 or 1). */
 void free_pages(struct page *page, unsigned int order);
+/*
+ * split_page - turn a block of 2^order frames from alloc_pages() into as
+ * many order-0 frames, each referenced once and freed on its own.
+ */
+void split_page(struct page *page, unsigned int order);
 /* drain_all_pages - return every per-thread cache's frames to the buddy lists. */
 void drain_all_pages(struct phys_mem *phys);
 /* drain_idle_pages - return the frames of every cache unused since the previous call. */

@@ -136,6 +136,37 @@ static void populate_lookup(struct populate_table *pt)
 }
 
 /*
+ * populate_alloc_run - POPULATE_CONTIG: zeroed frames for the run of
+ * empty slots from *ip, all from one block so that they follow each other
+ * in the arena (the block is the smallest power of two that holds the
+ * run, at most 64 frames; what the run does not use is freed).  No
+ * reclaim for it: without a free block, false and the caller goes on
+ * frame by frame.  On success *ip is the run's last slot.
+ */
+static bool populate_alloc_run(struct populate_table *pt, struct phys_mem *phys, unsigned int *ip)
+{
+	unsigned int i = *ip, n = 0, order = 0;
+	struct page *block;
+
+	while (i + n < pt->nr && pt->need[i + n] && n < 64)
+		n++;
+	if (n < 2)
+		return false;
+	while ((1u << order) < n)
+		order++;
+	block = alloc_pages(phys, GFP_ZERO | GFP_NORECLAIM | GFP_NOWARN, order);
+	if (!block)
+		return false;
+	split_page(block, order);
+	for (unsigned int k = 0; k < n; k++)
+		pt->frame[i + k] = block + k;
+	for (unsigned int k = n; k < (1u << order); k++)
+		put_page(block + k);
+	*ip = i + n - 1;
+	return true;
+}
+
+/*
  * populate_alloc - frames for the slots that need one: a zeroed frame per
  * empty slot of an anonymous write, a copy per cache page of a private
  * write.  Stops at the first failed allocation (the install stops there).
@@ -148,6 +179,8 @@ static void populate_alloc(struct populate_table *pt, bool anon)
 		struct page *frame;
 
 		if (!pt->need[i] || (!anon && !pt->page[i]))
+			continue;
+		if (anon && (pt->flags & POPULATE_CONTIG) && populate_alloc_run(pt, phys, &i))
 			continue;
 		frame = alloc_page(phys, anon ? GFP_ZERO : 0);
 		if (!frame)

@@ -504,7 +504,7 @@ static void test_outside_fault(void)
 
 /*
  * Fault-around maps exactly the runs of neighbouring present pages whose
- * frames follow each other in the arena, within an aligned 16-page block.
+ * frames follow each other in the arena, within an aligned 64-page block.
  */
 static void test_fault_around(void)
 {
@@ -523,8 +523,8 @@ static void test_fault_around(void)
 	for (size_t i = 0; i < n; i++) {
 		char *prev = i ? umm_page_address(pages[i - 1]) : NULL;
 
-		/* a new run where an aligned 16-page block starts or the frames stop following */
-		if (i == 0 || ((a >> 12) + i) % 16 == 0 || (char *)umm_page_address(pages[i]) != prev + P)
+		/* a new run where an aligned 64-page block starts or the frames stop following */
+		if (i == 0 || ((a >> 12) + i) % 64 == 0 || (char *)umm_page_address(pages[i]) != prev + P)
 			expect++;
 	}
 	umm_unpin_pages(pages, n, 0);

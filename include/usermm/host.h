@@ -109,7 +109,7 @@ int umm_host_to_umm(const void *p, struct umm_mm **mm, uintptr_t *addr);
 /* Process-wide counters (cumulative since the process started). */
 struct umm_host_stats {
 	unsigned long regions;          /* windows attached now */
-	unsigned long faults;           /* host faults resolved by the fault thread */
+	unsigned long faults;           /* host faults resolved (fault threads and handler) */
 	unsigned long write_faults;     /* of which writes */
 	unsigned long refused;          /* faults in a window passed to the previous handler */
 	unsigned long retries;          /* resolutions redone because an invalidation raced */
@@ -123,6 +123,7 @@ struct umm_host_stats {
 	unsigned long drops;            /* times mappings were dropped near the VMA limit */
 	unsigned long map_count;        /* the process's kernel VMAs at the last count */
 	unsigned long map_limit;        /* the limit the host MMU works to */
+	unsigned long handler_faults;   /* of faults, resolved in the signal handler itself */
 };
 void umm_host_get_stats(struct umm_host_stats *st);
 
