@@ -11,23 +11,30 @@
  * usermm mapping and a new window, a new kernel mapping) in a warm usermm
  * system (its arena was touched by the host before).
  *
- *   anon first touch    a store to each page of a fresh private anonymous
+ *   anon first touch, single
+ *                       a store to each page of a fresh private anonymous
  *                       mapping through a window (usermm allocates and
- *                       zeroes a frame, the fault thread maps it), without
- *                       fault-around (there is nothing present to map
- *                       around a fresh page); the kernel's first-touch
- *                       store to a fresh anonymous mapping.
+ *                       zeroes a frame, a fault thread maps it), without
+ *                       fault-around: one host fault per page, so the
+ *                       figure is per fault and per page; the kernel's
+ *                       first-touch store to a fresh anonymous mapping.
  *   ..., populate-around
  *                       the same with UMM_HOST_POPULATE_AROUND: a store
- *                       allocates the aligned 16-page block around it and
- *                       fault-around maps what is contiguous in the arena.
+ *                       allocates the aligned block around it (16 pages,
+ *                       doubling up to 64 for a sequential writer) from
+ *                       one free block of the allocator, and the fault
+ *                       maps what is contiguous in the arena with one
+ *                       mmap: per page, amortised over the faults taken.
  *   shmem first touch   the same on a usermm shmem object mapped shared,
  *                       against a store to each page of a fresh memfd
  *                       mapping.
  *   present read, single / fault-around
  *                       a load from each page of a fresh window over pages
- *                       already present in usermm (a resident shmem
- *                       object), with and without fault-around, against a
+ *                       already mapped in usermm (a resident shmem object
+ *                       mapped with MAP_POPULATE: the ptes are present, so
+ *                       the signal handler resolves the faults itself,
+ *                       without a fault thread), with and without
+ *                       fault-around, against a
  *                       load from each page of a fresh mapping of a memfd
  *                       whose pages are resident (the kernel's fault-around
  *                       maps up to 16 pages per fault).  Faults taken are
@@ -45,10 +52,12 @@
  *                       anonymous memory without huge pages (per page; no
  *                       faults on either).
  *
- * Results are per page, wall time; a loaded machine stretches them, the
- * host MMU's most (each fault waits for a fault thread to be scheduled),
- * so the caveat lines add the CPU time per page of the whole process
- * (every thread), which measures the work done.
+ * Results are per page touched, wall time; the lines named "(per fault)"
+ * take one fault per page on the usermm side, so there the figure is also
+ * the cost of one fault.  A loaded machine stretches them, the host MMU's
+ * most where a fault waits for a fault thread to be scheduled, so the
+ * caveat lines add the CPU time per page of the whole process (every
+ * thread), which measures the work done.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -109,7 +118,8 @@ static void touch(char *p, unsigned long pages, bool write)
  * umm_touch - map `pages` in mm (anon, or obj shared), attach a window,
  * time the touches, detach, unmap.  Returns ns per page, or -errno.
  */
-static double umm_touch(struct umm_mm *mm, struct umm_object *obj, unsigned long pages,
+static unsigned long handler_last;     /* faults the handler resolved itself, last touch */
+static double umm_touch(struct umm_mm *mm, struct umm_object *obj, bool populate, unsigned long pages,
 			bool write, int host_flags, unsigned long *faults)
 {
 	struct umm_host_stats s0, s1;
@@ -118,8 +128,11 @@ static double umm_touch(struct umm_mm *mm, struct umm_object *obj, unsigned long
 	uint64_t t0, t1, c0;
 	int err;
 
+	/* populate: obj's pages are mapped in usermm first (their ptes present),
+	   the host MMU's faults then only map them on the host */
 	err = umm_mmap(mm, 0, pages * P, PROT_READ | PROT_WRITE,
-		       obj ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS, obj, 0, &a);
+		       (obj ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS) | (populate ? MAP_POPULATE : 0),
+		       obj, 0, &a);
 	if (err)
 		return err;
 	err = umm_host_attach(mm, a, pages * P, host_flags, (void **)&base);
@@ -136,6 +149,7 @@ static double umm_touch(struct umm_mm *mm, struct umm_object *obj, unsigned long
 	umm_host_get_stats(&s1);
 	if (faults)
 		*faults = s1.faults - s0.faults;
+	handler_last = s1.handler_faults - s0.handler_faults;
 	umm_host_detach(mm, base);
 	umm_munmap(mm, a, pages * P);
 	return ns_per(t0, t1, pages);
@@ -342,7 +356,7 @@ static void bench_anon(struct umm_mm *mm)
 	int err = 0;
 
 	for (int r = 0; r < REPS; r++) {
-		u[r] = umm_touch(mm, NULL, PAGES, true, UMM_HOST_NO_FAULT_AROUND, NULL);
+		u[r] = umm_touch(mm, NULL, false, PAGES, true, UMM_HOST_NO_FAULT_AROUND, NULL);
 		uc[r] = cpu_last;
 		k[r] = k_anon_touch(PAGES);
 		kc[r] = cpu_last;
@@ -358,9 +372,9 @@ static void bench_anon(struct umm_mm *mm)
 			err = (int)f[r];
 		}
 	}
-	bench_report_caveat("host anon first touch (per page)", median(u, REPS), median(k, REPS),
-			    cpu_caveat(msg, sizeof(msg), "usermm: SIGSEGV, handoff to a fault thread, "
-				       "usermm fault, mmap of the frame", uc, kc));
+	bench_report_caveat("host anon first touch, single (per fault)", median(u, REPS), median(k, REPS),
+			    cpu_caveat(msg, sizeof(msg), "one fault per page on both sides; usermm: SIGSEGV, "
+				       "handoff to a fault thread, usermm fault, mmap of the frame", uc, kc));
 	bench_kernel_variant("anonymous first touch");
 	{
 		double pa[REPS], pc[REPS];
@@ -368,11 +382,11 @@ static void bench_anon(struct umm_mm *mm)
 		char what[160];
 
 		for (int r = 0; r < REPS; r++) {
-			pa[r] = umm_touch(mm, NULL, PAGES, true, UMM_HOST_POPULATE_AROUND, &faults);
+			pa[r] = umm_touch(mm, NULL, false, PAGES, true, UMM_HOST_POPULATE_AROUND, &faults);
 			pc[r] = cpu_last;
 		}
 		snprintf(what, sizeof(what), "usermm: UMM_HOST_POPULATE_AROUND, %lu faults for %lu pages "
-			 "(16-page blocks allocated at once)", faults, PAGES);
+			 "(blocks of 16 to 64 pages allocated at once)", faults, PAGES);
 		bench_report_caveat("host anon first touch, populate-around (per page)", median(pa, REPS),
 				    median(k, REPS), cpu_caveat(msg, sizeof(msg), what, pc, kc));
 		bench_kernel_variant("anonymous first touch");
@@ -390,7 +404,7 @@ static void bench_anon(struct umm_mm *mm)
 		if (r < REPS)
 			skipped("signal floor", "memfd/mmap", (int)fl[r]);
 		else
-			bench_report_different("host anon vs signal+mmap floor (per page)", median(u, REPS),
+			bench_report_different("host anon vs signal+mmap floor (per fault)", median(u, REPS),
 					       median(fl, REPS),
 					       cpu_caveat(msg, sizeof(msg), "kernel side: a bare SIGSEGV handler "
 							  "mmapping a memfd page in the faulting thread, "
@@ -399,7 +413,7 @@ static void bench_anon(struct umm_mm *mm)
 			bench_kernel_variant("SIGSEGV handler + mmap");
 	}
 	if (uffd_ok) {
-		bench_report_different("host anon vs userfaultfd (per page)", median(u, REPS),
+		bench_report_different("host anon vs userfaultfd (per fault)", median(u, REPS),
 				       median(f, REPS),
 				       cpu_caveat(msg, sizeof(msg), "kernel side: UFFDIO_COPY of a zero page "
 						  "from a handler thread", uc, fc));
@@ -430,7 +444,7 @@ static void bench_shmem(struct umm_system *sys, struct umm_mm *mm)
 				close(fd);
 			return;
 		}
-		u[r] = umm_touch(mm, obj, PAGES, true, UMM_HOST_NO_FAULT_AROUND, NULL);
+		u[r] = umm_touch(mm, obj, false, PAGES, true, UMM_HOST_NO_FAULT_AROUND, NULL);
 		uc[r] = cpu_last;
 		k[r] = k_memfd_touch(fd, PAGES, true, NULL);
 		kc[r] = cpu_last;
@@ -441,16 +455,16 @@ static void bench_shmem(struct umm_system *sys, struct umm_mm *mm)
 			return;
 		}
 	}
-	bench_report_caveat("host shmem first touch (per page)", median(u, REPS), median(k, REPS),
-			    cpu_caveat(msg, sizeof(msg), "kernel side: a store to each page of a fresh "
-				       "memfd mapping", uc, kc));
+	bench_report_caveat("host shmem first touch, single (per fault)", median(u, REPS), median(k, REPS),
+			    cpu_caveat(msg, sizeof(msg), "one fault per page on both sides; kernel side: a "
+				       "store to each page of a fresh memfd mapping", uc, kc));
 	bench_kernel_variant("memfd first touch");
 }
 
 static void bench_present(struct umm_system *sys, struct umm_mm *mm)
 {
 	double us[REPS], ua[REPS], k[REPS], usc[REPS], uac[REPS], kc[REPS];
-	unsigned long fs = 0, fa = 0;
+	unsigned long fs = 0, fa = 0, hs = 0, ha = 0;
 	long kf = 0;
 	struct umm_object *obj;
 	uintptr_t a;
@@ -478,10 +492,12 @@ static void bench_present(struct umm_system *sys, struct umm_mm *mm)
 	}
 	k_memfd_touch(fd, PAGES, true, NULL);   /* resident in the kernel's page cache */
 	for (int r = 0; r < REPS; r++) {
-		us[r] = umm_touch(mm, obj, PAGES, false, UMM_HOST_NO_FAULT_AROUND, &fs);
+		us[r] = umm_touch(mm, obj, true, PAGES, false, UMM_HOST_NO_FAULT_AROUND, &fs);
 		usc[r] = cpu_last;
-		ua[r] = umm_touch(mm, obj, PAGES, false, 0, &fa);
+		hs = handler_last;
+		ua[r] = umm_touch(mm, obj, true, PAGES, false, 0, &fa);
 		uac[r] = cpu_last;
+		ha = handler_last;
 		k[r] = k_memfd_touch(fd, PAGES, false, &kf);
 		kc[r] = cpu_last;
 		if (us[r] < 0 || ua[r] < 0 || k[r] < 0) {
@@ -489,13 +505,13 @@ static void bench_present(struct umm_system *sys, struct umm_mm *mm)
 			goto out;
 		}
 	}
-	snprintf(what, sizeof(what), "usermm: one fault per page (%lu faults); kernel: %ld faults "
-		 "(its fault-around)", fs, kf);
-	bench_report_different("host present read, single (per page)", median(us, REPS), median(k, REPS),
+	snprintf(what, sizeof(what), "usermm: one fault per page (%lu faults, %lu resolved in the signal "
+		 "handler); kernel: %ld faults (its fault-around)", fs, hs, kf);
+	bench_report_different("host present read, single (per fault)", median(us, REPS), median(k, REPS),
 			       cpu_caveat(msg, sizeof(msg), what, usc, kc));
 	bench_kernel_variant("memfd read, fault-around");
 	snprintf(what, sizeof(what), "usermm: %lu faults for %lu pages (one per run of arena-contiguous "
-		 "frames, at most 16 pages); kernel: %ld faults", fa, PAGES, kf);
+		 "frames, at most 64 pages; %lu in the handler); kernel: %ld faults", fa, PAGES, ha, kf);
 	bench_report_caveat("host present read, fault-around (per page)", median(ua, REPS), median(k, REPS),
 			    cpu_caveat(msg, sizeof(msg), what, uac, kc));
 	bench_kernel_variant("memfd read, fault-around");
@@ -580,7 +596,7 @@ int main(int argc, char **argv)
 		goto out_mm;
 	}
 	/* warm the arena: frames touched by the host once */
-	umm_touch(mm, NULL, 4 * PAGES, true, 0, NULL);
+	umm_touch(mm, NULL, false, 4 * PAGES, true, 0, NULL);
 	bench_anon(mm);
 	bench_shmem(sys, mm);
 	bench_present(sys, mm);

@@ -924,6 +924,32 @@ static int host_map(struct host_region *r, uintptr_t uaddr, bool write, bool aro
 }
 
 /*
+ * handler_mmap_trylock / handler_mmap_unlock - mmap_lock for read, tried
+ * as mmap_read_trylock does, for the signal handler: the reader count
+ * goes in the thread's stripe, or in stripe 0 for a thread that never
+ * called usermm (giving it a slot would take pthread_setspecific; a shared
+ * stripe costs speed, not correctness).  *stripe is passed to the unlock.
+ */
+static bool handler_mmap_trylock(struct umm_mm *mm, unsigned int *stripe)
+{
+	unsigned int s = this_thread_slot;
+
+	*stripe = s ? (s - 1) & (NR_SLOT_STRIPES - 1) : 0;
+	if (!percpu_down_read_trylock(&mm->mmap_lock, *stripe))
+		return false;
+	mmap_lock_depth++;      /* a fault nested in this one (another signal's handler) is refused */
+	lockdep_acquire(&mm->mmap_lock, LOCK_MMAP, 0, LOCKDEP_READ | LOCKDEP_TRYLOCK);
+	return true;
+}
+
+static void handler_mmap_unlock(struct umm_mm *mm, unsigned int stripe)
+{
+	percpu_up_read(&mm->mmap_lock, stripe);
+	lockdep_release(&mm->mmap_lock);
+	mmap_lock_depth--;
+}
+
+/*
  * host_map_fast - the signal handler's own resolution of a fault whose
  * pte already allows the access: a page present in usermm but not (or
  * not writably) mapped on the host, as after fault-around left it out of
@@ -934,8 +960,8 @@ static int host_map(struct host_region *r, uintptr_t uaddr, bool write, bool aro
  * thread holds.  The caller has checked that the thread holds no
  * mmap_lock and is in no soft-TLB access.  Returns 0 (mapped) or -EAGAIN:
  * not here (the pte needs a fault, a lock is busy, an invalidation raced,
- * the thread has no percpu slot yet, the VMA budget wants a count): the
- * caller hands the fault to a fault thread.
+ * the VMA budget wants a count, the context does not say whether the
+ * access is a store): the caller hands the fault to a fault thread.
  */
 static int host_map_fast(struct host_region *r, uintptr_t haddr, int write)
 {
@@ -945,6 +971,7 @@ static int host_map_fast(struct host_region *r, uintptr_t haddr, int write)
 	long est = atomic_load(&map_estimate);
 	struct fmutex *ptl;
 	pte_t pte, *ptep;
+	unsigned int stripe;
 	uint64_t seq;
 	bool wr;
 	int err = -EAGAIN;
@@ -952,10 +979,9 @@ static int host_map_fast(struct host_region *r, uintptr_t haddr, int write)
 	if (!limit)
 		limit = atomic_load(&map_limit_sysctl);
 	/* write < 0 (the context does not say): write_inferred takes r->lock; leave it to a fault thread */
-	if (write < 0 || !this_thread_slot || est < 0 || (unsigned long)est + HOST_MAP_MARGIN >= limit ||
-	    atomic_load(&r->dead))
+	if (write < 0 || est < 0 || (unsigned long)est + HOST_MAP_MARGIN >= limit || atomic_load(&r->dead))
 		return -EAGAIN;
-	if (!mmap_read_trylock(mm))
+	if (!handler_mmap_trylock(mm, &stripe))
 		return -EAGAIN;
 	seq = atomic_load_explicit(&r->seq, memory_order_acquire);
 	ptep = pte_offset_map(mm, uaddr);
@@ -980,7 +1006,7 @@ static int host_map_fast(struct host_region *r, uintptr_t haddr, int write)
 		}
 		ptl_unlock(ptl);
 	}
-	mmap_read_unlock(mm);
+	handler_mmap_unlock(mm, stripe);
 	return err;
 }
 

@@ -22,6 +22,7 @@
 #include "mm_fixture.h"
 #include "rmap.h"
 #include "host_mmu.h"
+#include "mm.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
@@ -1080,6 +1081,163 @@ static void test_no_fault_code(void)
 	close(fd);
 }
 
+/*
+ * The signal handler resolves a fault on a present pte itself (no fault
+ * thread): one thread, every fault; many threads at once, each fault once
+ * (by the handler or, when a trylock loses, by a fault thread); with
+ * host_mmu_no_fast_path, every fault by a fault thread.  The bytes are
+ * the soft MMU's in every case.
+ */
+#define FP_THREADS 4
+static char *fp_base;
+static size_t fp_pages;
+static unsigned fp_threads;
+
+static void *fp_worker(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg;
+
+	for (size_t i = id; i < fp_pages; i += fp_threads) {
+		/* the load maps the page writable (its pte is writable and dirty): the store takes no fault */
+		TCHECK(fp_base[i * P + 3] == (char)pat(i * P + 3, 7));
+		fp_base[i * P + 5] = (char)(id + 1);
+	}
+	return NULL;
+}
+
+static void fast_path_run(unsigned threads, bool fast)
+{
+	pthread_t t[FP_THREADS];
+	struct umm_host_stats s0, s1;
+	uintptr_t a;
+
+	fp_pages = UNDER_TSAN ? 64 : 256;
+	fp_threads = threads;
+	setup();
+	a = anon(fp_pages * P);
+	fill(a, fp_pages * P, 7);               /* every pte present, writable and dirty */
+	host_mmu_no_fast_path = !fast;
+	REQUIRE(umm_host_attach(mm, a, fp_pages * P, UMM_HOST_NO_FAULT_AROUND, (void **)&fp_base) == 0);
+	s0 = hst();
+	for (unsigned i = 0; i < threads; i++)
+		REQUIRE(pthread_create(&t[i], NULL, fp_worker, (void *)(uintptr_t)i) == 0);
+	for (unsigned i = 0; i < threads; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	s1 = hst();
+	CHECK_EQ(s1.faults - s0.faults, fp_pages);
+	CHECK_EQ(s1.pages_mapped - s0.pages_mapped, fp_pages);
+	CHECK_EQ(s1.refused, s0.refused);
+	if (!fast)
+		CHECK_EQ(s1.handler_faults - s0.handler_faults, 0);
+	else if (threads == 1)
+		CHECK_EQ(s1.handler_faults - s0.handler_faults, fp_pages);   /* no lock is ever busy */
+	else
+		CHECK(s1.handler_faults - s0.handler_faults <= fp_pages);
+	for (size_t i = 0; i < fp_pages; i++) {
+		unsigned char b[P];
+		size_t bad = 0;
+
+		REQUIRE(umm_read(mm, a + i * P, b, P) == 0);
+		CHECK_EQ(b[5], i % threads + 1);
+		for (size_t k = 0; k < P; k++)
+			bad += k != 5 && b[k] != pat(i * P + k, 7);
+		CHECK_EQ(bad, 0);
+	}
+	CHECK_EQ(umm_host_detach(mm, fp_base), 0);
+	host_mmu_no_fast_path = false;
+	teardown();
+}
+
+static void test_fast_path(void)
+{
+	fast_path_run(1, true);
+	fast_path_run(FP_THREADS, true);
+	fast_path_run(FP_THREADS, false);
+}
+
+/*
+ * A thread inside usermm (holding an mmap_lock, or in a soft-TLB access)
+ * that touches a window page whose pte is present still gets the fault
+ * refused: the previous handler has it, the handler resolved nothing.
+ */
+static void test_fast_path_refused(void)
+{
+	struct umm_host_stats s0, s1;
+	uintptr_t a;
+	char *base, *p, c = 0;
+	int n0;
+
+	setup();
+	a = anon(2 * P);
+	fill(a, 2 * P, 3);
+	REQUIRE(umm_host_attach(mm, a, 2 * P, UMM_HOST_NO_FAULT_AROUND, (void **)&base) == 0);
+	s0 = hst();
+	n0 = segv_count;
+	mmap_read_lock(mm);
+	CHECK(!try_load(base, &c));
+	mmap_read_unlock(mm);
+	CHECK_EQ(segv_count - n0, 1);
+	CHECK(segv_addr == base);
+	REQUIRE(umm_read(mm, a + P, &c, 1) == 0);     /* the soft TLB now maps a + P */
+	REQUIRE(umm_tlb_begin(mm, a + P, 1, UMM_TLB_PROT_READ, &p) == 1);
+	CHECK(!try_load(base + P, &c));
+	umm_tlb_end();
+	CHECK_EQ(segv_count - n0, 2);
+	s1 = hst();
+	CHECK_EQ(s1.refused - s0.refused, 2);
+	CHECK_EQ(s1.faults, s0.faults);
+	CHECK_EQ(s1.handler_faults, s0.handler_faults);
+	/* outside usermm again: the handler maps both pages itself */
+	CHECK(try_load(base, &c) && c == (char)pat(0, 3));
+	CHECK(try_load(base + P, &c) && c == (char)pat(P, 3));
+	CHECK_EQ(hst().handler_faults - s1.handler_faults, 2);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+}
+
+/*
+ * UMM_HOST_POPULATE_AROUND: a sequential writer's blocks come from free
+ * blocks of the allocator, 16 pages, then 16 more (the 32-page block's
+ * second half), 32, then 64 at a time, each mapped with one mmap: 6 runs
+ * for 256 pages (the system is fresh: its free blocks are large).
+ */
+static void test_populate_around_runs(void)
+{
+	size_t n = 256;
+	struct umm_host_stats s0, s1;
+	uintptr_t a;
+	char *base;
+
+	setup();
+	a = map_at(0x40000000, n * P, PROT_READ | PROT_WRITE);   /* 64-page aligned */
+	REQUIRE(umm_host_attach(mm, a, n * P, UMM_HOST_POPULATE_AROUND, (void **)&base) == 0);
+	s0 = hst();
+	for (size_t i = 0; i < n; i++)
+		base[i * P + 9] = (char)(i + 1);
+	s1 = hst();
+	CHECK_EQ(s1.faults - s0.faults, 6);
+	CHECK_EQ(s1.runs_mapped - s0.runs_mapped, 6);
+	CHECK_EQ(s1.pages_mapped - s0.pages_mapped, n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c;
+
+		REQUIRE(umm_read(mm, a + i * P + 9, &c, 1) == 0);
+		CHECK_EQ(c, (unsigned char)(i + 1));
+	}
+	/* a store far from the last block starts again at 16 pages */
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	REQUIRE(umm_munmap(mm, a, n * P) == 0);
+	a = map_at(0x40000000, n * P, PROT_READ | PROT_WRITE);
+	REQUIRE(umm_host_attach(mm, a, n * P, UMM_HOST_POPULATE_AROUND, (void **)&base) == 0);
+	s0 = hst();
+	base[200 * P] = 1;
+	s1 = hst();
+	CHECK_EQ(s1.pages_mapped - s0.pages_mapped, 16);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+}
+
 int main(void)
 {
 	install_test_handler();
@@ -1106,5 +1264,8 @@ int main(void)
 	RUN(test_invalidate_race);
 	RUN(test_fork_race);
 	RUN(test_host_fork);
+	RUN(test_fast_path);
+	RUN(test_fast_path_refused);
+	RUN(test_populate_around_runs);
 	return test_summary("test_host_mmu");
 }
