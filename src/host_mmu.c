@@ -18,34 +18,61 @@
  * Faults.  A load or store to a window page that is not mapped raises
  * SIGSEGV.  The handler, running on the faulting thread, may have
  * interrupted that thread anywhere, holding any lock; usermm's locks are
- * pthread mutexes and futex locks, and its fault path may allocate.  So
- * the handler does not resolve the fault itself: it writes a request into
- * a per-thread slot (static thread-local storage, initial-exec: no
- * allocation on first touch), queues a pointer to it on a lock-free
- * bounded ring (Vyukov's MPMC queue: atomics only), wakes a fault thread
- * with FUTEX_WAKE and sleeps with FUTEX_WAIT on the slot's state word
- * (after a short spin, HOST_SPIN pause loops: the answer often comes
- * within microseconds; a fault thread with nothing to do spins as long
- * before it sleeps, since a thread touching page after page faults again
- * at once).
+ * pthread mutexes and futex locks, and its fault path may allocate (with
+ * malloc, the first time a thread needs a frame cache or a slab
+ * magazine, and for I/O requests).  So the handler resolves a fault
+ * itself only when that needs neither (the fast path below); every other
+ * fault it hands to a fault thread.
+ *
+ * The fast path (host_map_fast): when the faulting thread is not inside
+ * usermm (next paragraph but two), the handler tries mmap_lock for read,
+ * then the pte table's lock, then the window's lock, each with a trylock
+ * that never waits; if the pte is present and already allows the access
+ * (a load, or a store to a pte writable and dirty), it sets the pte young
+ * as the fault path would, and maps the page and its fault-around run
+ * itself.  It allocates nothing, starts no I/O and runs none of the fault
+ * path: it serves the pages usermm has and the host does not map (after
+ * fault-around left a page out of a run, after aging or an invalidation
+ * unmapped it, in a new window over resident memory).  A lock it cannot
+ * have at once, a pte that needs a fault (none, swapped, copy-on-write,
+ * clean for a store), a race with an invalidation, or a VMA count due,
+ * and the fault goes to a fault thread instead.  Since the thread holds no
+ * usermm lock (it is not inside usermm) and the trylocks cannot wait,
+ * the fast path cannot wait for the interrupted code; since it holds
+ * mmap_lock (counted in mmap_lock_depth) while it works, a fault nested in
+ * it (another signal's handler touching a window) is refused.
+ *
+ * The handoff: the handler writes a request into a per-thread slot
+ * (static thread-local storage, initial-exec: no allocation on first
+ * touch), queues a pointer to it on a lock-free bounded ring (Vyukov's
+ * MPMC queue: atomics only), wakes a fault thread with FUTEX_WAKE and
+ * sleeps with FUTEX_WAIT on the slot's state word (after a short spin,
+ * HOST_SPIN pause loops: the answer often comes within microseconds; a
+ * fault thread with nothing to do spins as long before it sleeps, since a
+ * thread touching page after page faults again at once).
  * The fault threads (HOST_FAULT_THREADS of them, ordinary threads started
  * by the first attach) take requests off the ring and resolve each one
  * through usermm's fault path (follow_or_fault, under mmap_lock for read,
- * exactly as the soft TLB's miss does), map the frame at the faulting host
- * address with mmap(MAP_FIXED | MAP_SHARED | MAP_POPULATE) of the arena
- * memfd at the frame's offset (MAP_POPULATE fills the host page table in
- * the same call, so neither the restarted access nor the other pages of
- * the run take a second, kernel-only fault on the memfd), and post the
- * result.  The handler then returns and the
- * access restarts.  Everything the handler itself does is
- * async-signal-safe: atomics, futex system calls, sched_yield, sigaction
- * and raise when it passes the signal on, and errno is saved and restored
- * around it.  The price of the handoff is two thread switches per fault,
- * and on a loaded machine the wait until a fault thread is scheduled;
- * fault-around (below) spreads it over several pages.  Many threads may fault at once: each
- * has its own slot (a small stack of them, for a handler of another
- * signal that faults while the thread already waits), the ring holds 256
- * requests (a producer that finds it full yields and retries).
+ * exactly as the soft TLB's miss does) and post the result.
+ *
+ * Either way the frame is mapped at the faulting host address with
+ * mmap(MAP_FIXED | MAP_SHARED | MAP_POPULATE) of the arena memfd at the
+ * frame's offset (MAP_POPULATE fills the host page table in the same
+ * call, so neither the restarted access nor the other pages of the run
+ * take a second, kernel-only fault on the memfd), the handler returns and
+ * the access restarts.  Everything the handler itself does is
+ * async-signal-safe: atomics, the trylocks (atomic compare-and-swaps; the
+ * window's lock is a default glibc mutex, whose trylock is one
+ * compare-and-swap, although POSIX does not list pthread_mutex_trylock
+ * as async-signal-safe), mmap, futex system calls,
+ * sched_yield, sigaction and raise when it passes the signal on, and
+ * errno is saved and restored around it.  The price of the handoff is two
+ * thread switches per fault, and on a loaded machine the wait until a
+ * fault thread is scheduled; fault-around (below) spreads it over several
+ * pages.  Many threads may fault at once: each has its own slot (a small
+ * stack of them, for a handler of another signal that faults while the
+ * thread already waits), the ring holds 256 requests (a producer that
+ * finds it full yields and retries).
  *
  * Permissions.  A page is mapped read+write only when the access is a
  * write (the fault path broke copy-on-write and set the pte dirty) or the
@@ -72,18 +99,25 @@
  * An instruction fetch is refused too: windows are never mapped
  * executable (x86-64 tells a fetch by bit 4 of REG_ERR; elsewhere a fetch
  * from a window faults again after each resolution).
- * Two cases cannot be served and are refused the same way: the faulting
- * thread holds an mmap_lock (mmap_lock_depth, counted by mm.h's lock
- * functions in every build), or is inside a soft-TLB access (umm_tlb_hot
- * .active: a flush would wait for it while it waits for the fault
- * thread).  The fault thread would need those locks, or would wait on the
- * interrupted thread: a deadlock.  Locks usermm holds without mmap_lock
- * (page locks, the page cache's tree_lock, allocator locks) are never
- * held while usermm touches a caller's memory, except the vectors of
- * umm_mincore/umm_prepage/umm_remap_file_pages_v/umm_pin_pages, which is
- * why those must not point into a window.  umm_read and umm_write check
- * their buffer against the windows (soft_mmu.c, host_mmu_covers) and copy
- * through a bounce buffer, touching the window with no lock held.
+ * Inside usermm.  Two cases cannot be served and are refused the same
+ * way, before the fast path or the handoff: the faulting thread holds an
+ * mmap_lock (mmap_lock_depth, counted by mm.h's lock functions, the
+ * trylock's too, in every build), or is inside a soft-TLB access
+ * (umm_tlb_hot.active: a flush would wait for it while it waits for the
+ * fault thread).  The fault thread would need those locks, or would wait
+ * on the interrupted thread: a deadlock.  Locks usermm holds without
+ * mmap_lock (page locks, the page cache's tree_lock, allocator locks) and
+ * its per-thread caches are never in use while usermm touches a caller's
+ * memory, except the vectors of umm_mincore/umm_prepage/
+ * umm_remap_file_pages_v/umm_pin_pages, which is why those must not point
+ * into a window.  umm_read and umm_write check their buffer against the
+ * windows (soft_mmu.c, host_mmu_covers) and copy through a bounce buffer,
+ * touching the window with no lock held.  So a thread that faults with
+ * neither count set is outside usermm, unless a handler of an
+ * asynchronous signal (or a callback usermm made) touched a window in the
+ * middle of a usermm call without mmap_lock: that is not supported (see
+ * usermm/host.h), as with the handoff alone it could already wait on a
+ * lock the interrupted call holds.
  *
  * Invalidation.  Each window registers an MMU notifier on its address
  * space (usermm/mmu_notifier.h).  invalidate_range_start unmaps the host
@@ -110,18 +144,25 @@
  * clear_young unmaps it so the next access refaults and the fault path
  * sets the pte young.
  *
- * Fault-around.  Each host run of pages is one kernel VMA.  Before the
- * fault, the block of HOST_FAULT_AROUND pages around it (aligned, within
- * the vma and the window) is populated from the page cache for file and
- * shmem mappings (no I/O, no allocation: as the kernel's fault-around),
- * and, with UMM_HOST_POPULATE_AROUND, allocated whole for a store to a
- * private anonymous mapping.  After the fault, the fault thread looks at
- * the neighbouring ptes of the block in the same pte table: present pages
- * whose frames follow the faulting page's frame in the arena (frame = its
- * frame +/- the distance) and that would get the same permission are
- * mapped with the same mmap call.  (memory.c frees an unmapped batch last
- * page first, so frames reused from the per-thread cache come out in
- * address order and a refilled range maps in long runs.)
+ * Fault-around.  Each host run of pages is one kernel VMA and costs one
+ * mmap.  Before a fault thread's fault, the aligned block of
+ * HOST_FAULT_AROUND (64) pages around it (within the vma and the window)
+ * is populated from the page cache for file and shmem mappings (no I/O,
+ * no allocation: as the kernel's fault-around, with a larger block since
+ * our fault costs more).  With UMM_HOST_POPULATE_AROUND, a store to a
+ * private anonymous mapping allocates the aligned block of
+ * HOST_POPULATE_MIN (16) pages around it, doubled (up to 64) when the
+ * store lands on the block right after the window's previous one (a
+ * sequential writer), and the block's frames are taken from one free
+ * buddy block split into pages (POPULATE_CONTIG, split_page), so that
+ * they follow each other in the arena.  After the fault, the fault thread
+ * (or the fast path) looks at the neighbouring ptes of the 64-page block
+ * in the same pte table: present pages whose frames follow the faulting
+ * page's frame in the arena (frame = its frame +/- the distance) and
+ * that would get the same permission are mapped with the same mmap call.
+ * (memory.c frees an unmapped batch last page first, so frames reused
+ * from the per-thread cache come out in address order and a refilled
+ * range maps in long runs.)
  *
  * The kernel's VMA limit.  vm.max_map_count (65530 by default, read from
  * /proc/sys/vm/max_map_count; umm_host_set_map_limit overrides) caps the
@@ -148,7 +189,8 @@
  * fault path takes it under mmap_lock (read) and a pte table lock, the
  * invalidations under whatever the core holds when it invalidates (any of
  * usermm's locks), and nothing is taken under it.  The signal handler
- * takes no lock at all.
+ * takes locks only with trylocks, in the fault path's order: mmap_lock
+ * (read), a pte table lock, the window's lock.
  */
 #include <errno.h>
 #include <fcntl.h>
