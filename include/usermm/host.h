@@ -37,11 +37,14 @@
  * refault) rather than fail; programs that touch many scattered pages
  * should raise the sysctl (sysctl -w vm.max_map_count=N).
  *
- * Threads: any number of threads may fault at once.  A thread that
- * touches a window while it is inside usermm (holding an address space's
- * mmap_lock, or inside a soft-TLB access such as an umm_read, or between
- * umm_tlb_begin and umm_tlb_end) cannot be served: that fault goes to the
- * previous handler.  umm_read and umm_write accept a buffer inside a
+ * Threads: any number of threads may fault at once.  A fault on a page
+ * usermm already maps is resolved in the signal handler itself; others
+ * (allocation, I/O, copy-on-write) by one of usermm's fault threads.  A
+ * thread that touches a window while it is inside usermm (holding an
+ * address space's mmap_lock, or inside a soft-TLB access such as an
+ * umm_read, or between umm_tlb_begin and umm_tlb_end) cannot be served:
+ * that fault goes to the previous handler.  A handler of an asynchronous
+ * signal that may interrupt a usermm call must not touch a window.  umm_read and umm_write accept a buffer inside a
  * window (they copy through a bounce buffer); the vectors of
  * umm_mincore, umm_prepage, umm_remap_file_pages_v and umm_pin_pages must
  * not be in a window.  See docs/API.md, "The host MMU".
@@ -64,7 +67,10 @@ extern "C" {
 /*
  * UMM_HOST_POPULATE_AROUND - a store to a private anonymous page allocates
  * the aligned block of 16 pages around it (as the fault of a huge page
- * would), so one host fault maps all of them: fewer faults, more memory.
+ * would), 32 and then 64 pages when the store lands on the block right
+ * after the previous one (a sequential writer), from one free block of the
+ * allocator when there is one, so one host fault maps all of them: fewer
+ * faults, more memory.
  */
 #define UMM_HOST_POPULATE_AROUND 0x2
 
