@@ -645,7 +645,10 @@ fail:
  * order-0 frames: each gets a reference (the head keeps its own), and each
  * is freed on its own by put_page() or free_pages(frame, 0).  Frames that
  * follow each other in the arena stay so: what the host MMU maps in runs.
- * Takes the zone lock (a frame's `order` is written only under it).
+ * Their `order` is ORDER_PCP, as if they came out of a per-thread cache,
+ * so each may go back into one when freed (the buddy allocator never
+ * merges such a frame).  Takes the zone lock (`order` is written only
+ * under it).
  */
 void split_page(struct page *page, unsigned int order)
 {
@@ -655,7 +658,7 @@ void split_page(struct page *page, unsigned int order)
 	VM_BUG_ON(page->order != order || page_count(page) != 1);
 	pthread_mutex_lock(&phys->zone_lock);
 	for (unsigned long i = 0; i < n; i++)
-		page[i].order = 0;
+		page[i].order = ORDER_PCP;
 	pthread_mutex_unlock(&phys->zone_lock);
 	for (unsigned long i = 1; i < n; i++)
 		atomic_store_explicit(&page[i]._refcount, 1, memory_order_release);

@@ -1241,6 +1241,41 @@ static void test_phys_check_detects(void)
 	phys_destroy(phys);
 }
 
+/*
+ * split_page: a block becomes separate frames that follow each other in
+ * the arena, each with its own reference and data, freed one by one in
+ * any order (through this thread's cache); everything merges back.
+ */
+static void test_split_page(void)
+{
+	struct phys_mem *phys = make_phys(4 * MiB, 16);
+	long before = nr_free(phys);
+	struct page *block = alloc_pages(phys, GFP_ZERO, 4);
+	unsigned long pfn;
+
+	REQUIRE(block != NULL);
+	pfn = page_to_pfn(block);
+	split_page(block, 4);
+	for (unsigned int i = 0; i < 16; i++) {
+		CHECK_EQ(page_count(block + i), 1);
+		CHECK_EQ(page_to_pfn(block + i), pfn + i);
+		fill_frame(block + i, 100 + i);
+	}
+	CHECK_EQ(nr_free(phys), before - 16);
+	CHECK_EQ(phys_check(phys), 0);
+	for (unsigned int i = 0; i < 16; i += 2) {     /* every other frame first */
+		CHECK(frame_has(block + i, 100 + i));
+		put_page(block + i);
+	}
+	CHECK_EQ(phys_check(phys), 0);
+	for (unsigned int i = 1; i < 16; i += 2) {
+		CHECK(frame_has(block + i, 100 + i));
+		put_page(block + i);
+	}
+	check_all_free(phys);
+	phys_destroy(phys);
+}
+
 int main(void)
 {
 	RUN(test_create_bad_inputs);
@@ -1266,5 +1301,6 @@ int main(void)
 	RUN(test_destroy_before_thread_exit);
 	RUN(test_page_lock);
 	RUN(test_wait_on_page_locked);
+	RUN(test_split_page);
 	return test_summary("test_page_alloc");
 }
