@@ -25,9 +25,15 @@
  *                       one free block of the allocator, and the fault
  *                       maps what is contiguous in the arena with one
  *                       mmap: per page, amortised over the faults taken.
- *   shmem first touch   the same on a usermm shmem object mapped shared,
+ *   shmem first touch, single / populate-around
+ *                       the same on a usermm shmem object mapped shared,
  *                       against a store to each page of a fresh memfd
- *                       mapping.
+ *                       mapping; with UMM_HOST_POPULATE_AROUND a store
+ *                       brings the block's pages into the object (a page
+ *                       at a time, so they are contiguous in the arena
+ *                       only as the allocator hands them out), and the
+ *                       other faults of a block find their ptes present
+ *                       and are resolved in the signal handler.
  *   present read, single / fault-around
  *                       a load from each page of a fresh window over pages
  *                       already mapped in usermm (a resident shmem object
@@ -427,37 +433,50 @@ static void bench_anon(struct umm_mm *mm)
 
 static void bench_shmem(struct umm_system *sys, struct umm_mm *mm)
 {
-	double u[REPS], k[REPS], uc[REPS], kc[REPS];
-	char msg[256];
+	double u[REPS], k[REPS], uc[REPS], kc[REPS], pa[REPS], pc[REPS];
+	unsigned long faults = 0;
+	char msg[256], what[160];
 
 	for (int r = 0; r < REPS; r++) {
-		struct umm_object *obj;
+		struct umm_object *obj, *obj2;
 		int fd = memfd_create("bench_host", MFD_CLOEXEC);
 		int err = umm_object_create_shmem(sys, PAGES * P, &obj);
 
+		if (!err && (err = umm_object_create_shmem(sys, PAGES * P, &obj2)))
+			umm_object_put(obj);
 		if (err || fd < 0 || ftruncate(fd, (off_t)(PAGES * P))) {
 			skipped("shmem first touch", err ? "umm_object_create_shmem" : "memfd_create",
 				err ? err : -errno);
-			if (!err)
+			if (!err) {
 				umm_object_put(obj);
+				umm_object_put(obj2);
+			}
 			if (fd >= 0)
 				close(fd);
 			return;
 		}
 		u[r] = umm_touch(mm, obj, false, PAGES, true, UMM_HOST_NO_FAULT_AROUND, NULL);
 		uc[r] = cpu_last;
+		pa[r] = umm_touch(mm, obj2, false, PAGES, true, UMM_HOST_POPULATE_AROUND, &faults);
+		pc[r] = cpu_last;
 		k[r] = k_memfd_touch(fd, PAGES, true, NULL);
 		kc[r] = cpu_last;
 		umm_object_put(obj);
+		umm_object_put(obj2);
 		close(fd);
-		if (u[r] < 0 || k[r] < 0) {
-			skipped("shmem first touch", "mapping", (int)(u[r] < 0 ? u[r] : k[r]));
+		if (u[r] < 0 || pa[r] < 0 || k[r] < 0) {
+			skipped("shmem first touch", "mapping", (int)(u[r] < 0 ? u[r] : pa[r] < 0 ? pa[r] : k[r]));
 			return;
 		}
 	}
 	bench_report_caveat("host shmem first touch, single (per fault)", median(u, REPS), median(k, REPS),
 			    cpu_caveat(msg, sizeof(msg), "one fault per page on both sides; kernel side: a "
 				       "store to each page of a fresh memfd mapping", uc, kc));
+	bench_kernel_variant("memfd first touch");
+	snprintf(what, sizeof(what), "usermm: UMM_HOST_POPULATE_AROUND, %lu faults for %lu pages (%lu in "
+		 "the handler; blocks of 16 to 64 pages brought in at once)", faults, PAGES, handler_last);
+	bench_report_caveat("host shmem first touch, populate-around (per page)", median(pa, REPS),
+			    median(k, REPS), cpu_caveat(msg, sizeof(msg), what, pc, kc));
 	bench_kernel_variant("memfd first touch");
 }
 

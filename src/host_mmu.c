@@ -211,6 +211,7 @@
 #include "host_mmu.h"
 #include "gup.h"
 #include "memory.h"
+#include "object.h"
 
 #define HOST_FAULT_THREADS 2
 #define HOST_FAULT_AROUND  64           /* pages: the aligned block fault-around looks at */
@@ -794,8 +795,10 @@ static inline bool around_ok(pte_t n, unsigned long pfn, long d, bool wr)
  * anonymous vma allocates the aligned block of HOST_POPULATE_MIN pages
  * around it, from one free block of the allocator when there is one
  * (POPULATE_CONTIG: frames that follow each other, so one mmap maps them
- * all); a store to the block right after the previous one (a sequential
- * writer) doubles the block, up to HOST_FAULT_AROUND pages.  Everything
+ * all), and a store to a shared shmem vma brings the block's pages into
+ * the object (allocated a page at a time); a store to the block right
+ * after the previous one (a sequential writer) doubles the block, up to
+ * HOST_FAULT_AROUND pages.  Everything
  * stays within the vma and the window; pages the populate cannot do are
  * left to their own faults.  mmap_lock (read) held.
  */
@@ -809,19 +812,21 @@ static void populate_around(struct host_region *r, uintptr_t uaddr, bool write)
 	if (!vma || vma->vm_start > uaddr || (vma->vm_flags & VM_NONLINEAR) ||
 	    !(vma->vm_flags & VM_READ))
 		return;
-	if (!vma_is_anonymous(vma)) {
-		flags = POPULATE_NONBLOCK;
-	} else if (write && (r->flags & UMM_HOST_POPULATE_AROUND) && !vma_is_shared(vma) &&
-		   (vma->vm_flags & VM_WRITE)) {
+	if (write && (r->flags & UMM_HOST_POPULATE_AROUND) && (vma->vm_flags & VM_WRITE) &&
+	    (vma_is_anonymous(vma) ? !vma_is_shared(vma) :
+	     vma_is_shared(vma) && vma->vm_obj->type == OBJ_SHMEM)) {
 		/* a hint shared by the window's faulting threads: relaxed, may be stale */
 		uintptr_t prev = atomic_load_explicit(&r->pa_span, memory_order_relaxed);
 
-		flags = POPULATE_WRITE | POPULATE_CONTIG;
+		/* shmem pages come from its page cache, a page at a time */
+		flags = POPULATE_WRITE | (vma_is_anonymous(vma) ? POPULATE_CONTIG : 0);
 		span = HOST_POPULATE_MIN * PAGE_SIZE;
 		if (prev && ALIGN_DOWN(uaddr, prev) == atomic_load_explicit(&r->pa_next, memory_order_relaxed))
 			span = MIN(2 * prev, (uintptr_t)HOST_FAULT_AROUND * PAGE_SIZE);
 		atomic_store_explicit(&r->pa_span, span, memory_order_relaxed);
 		atomic_store_explicit(&r->pa_next, ALIGN_DOWN(uaddr, span) + span, memory_order_relaxed);
+	} else if (!vma_is_anonymous(vma)) {
+		flags = POPULATE_NONBLOCK;
 	} else {
 		return;
 	}
@@ -868,18 +873,28 @@ static void host_run(struct host_region *r, uintptr_t uaddr, pte_t *ptep, unsign
 	*hip = hi;
 }
 
-/*
- * host_install_locked - map the run [lo, hi) of r (usermm addresses; its
- * first frame is pfn_lo of the arena memfd) on the host, read+write if
- * wr, unless an invalidation started or ended since seq was read or one
- * in progress overlaps the run.  r->lock and the run's pte table lock
- * held.  Returns 0, -EAGAIN (raced with an invalidation: look again),
- * -EFAULT (r is dead) or the mmap's -errno.
- */
-static int host_install_locked(struct host_region *r, uintptr_t lo, uintptr_t hi, int memfd,
-			       unsigned long pfn_lo, bool wr, uint64_t seq)
+/* mapped_as_locked - is the page at usermm address u mapped on the host, writable iff wr?  r->lock held. */
+static inline bool mapped_as_locked(const struct host_region *r, uintptr_t u, bool wr)
 {
-	unsigned long first = (lo - r->start) >> PAGE_SHIFT, nr = (hi - lo) >> PAGE_SHIFT;
+	unsigned long i = (u - r->start) >> PAGE_SHIFT;
+
+	return test_bit_ul(r->mapped, i) && test_bit_ul(r->writable, i) == wr;
+}
+
+/*
+ * host_install_locked - map the run [lo, hi) of r (usermm addresses,
+ * around the faulting page at uaddr; its first frame is pfn_lo of the
+ * arena memfd) on the host, read+write if wr, unless an invalidation
+ * started or ended since seq was read or one in progress overlaps the
+ * run.  Pages at either end that the host already maps so are left out.
+ * r->lock and the run's pte table lock held.  Returns 0, -EAGAIN (raced
+ * with an invalidation: look again), -EFAULT (r is dead) or the mmap's
+ * -errno.
+ */
+static int host_install_locked(struct host_region *r, uintptr_t uaddr, uintptr_t lo, uintptr_t hi,
+			       int memfd, unsigned long pfn_lo, bool wr, uint64_t seq)
+{
+	unsigned long first, nr;
 	void *q;
 
 	if (atomic_load_explicit(&r->dead, memory_order_relaxed))
@@ -887,6 +902,12 @@ static int host_install_locked(struct host_region *r, uintptr_t lo, uintptr_t hi
 	if (atomic_load_explicit(&r->seq, memory_order_relaxed) != seq ||
 	    (r->invalidating && lo < r->inv_hi && r->inv_lo < hi))
 		return -EAGAIN;
+	for (; lo < uaddr && mapped_as_locked(r, lo, wr); lo += PAGE_SIZE)
+		pfn_lo++;
+	while (hi > uaddr + PAGE_SIZE && mapped_as_locked(r, hi - PAGE_SIZE, wr))
+		hi -= PAGE_SIZE;
+	first = (lo - r->start) >> PAGE_SHIFT;
+	nr = (hi - lo) >> PAGE_SHIFT;
 	q = window_mmap(host_addr(r, lo), hi - lo, wr ? PROT_READ | PROT_WRITE : PROT_READ,
 			MAP_SHARED | MAP_FIXED | MAP_POPULATE, memfd, pfn_to_arena_offset(pfn_lo));
 	if (q == MAP_FAILED)
@@ -945,7 +966,7 @@ static int host_map(struct host_region *r, uintptr_t uaddr, bool write, bool aro
 		ptep = pte_offset_map(mm, uaddr);
 		host_run(r, uaddr, ptep, pfn, wr, around, &lo, &hi);
 		pthread_mutex_lock(&r->lock);
-		err = host_install_locked(r, lo, hi, arena_memfd(page_to_phys(page)),
+		err = host_install_locked(r, uaddr, lo, hi, arena_memfd(page_to_phys(page)),
 					  pfn - ((uaddr - lo) >> PAGE_SHIFT), wr, seq);
 		pthread_mutex_unlock(&r->lock);
 		ptl_unlock(ptl);
@@ -1039,7 +1060,7 @@ static int host_map_fast(struct host_region *r, uintptr_t haddr, int write)
 			wr = host_writable(pte, write);
 			host_run(r, uaddr, ptep, pte_pfn(pte), wr, true, &lo, &hi);
 			if (!pthread_mutex_trylock(&r->lock)) {
-				err = host_install_locked(r, lo, hi, arena_memfd(mm->sys->phys),
+				err = host_install_locked(r, uaddr, lo, hi, arena_memfd(mm->sys->phys),
 							  pte_pfn(pte) - ((uaddr - lo) >> PAGE_SHIFT), wr, seq);
 				pthread_mutex_unlock(&r->lock);
 				if (err)

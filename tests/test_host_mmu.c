@@ -1200,7 +1200,9 @@ static void test_fast_path_refused(void)
  * UMM_HOST_POPULATE_AROUND: a sequential writer's blocks come from free
  * blocks of the allocator, 16 pages, then 16 more (the 32-page block's
  * second half), 32, then 64 at a time, each mapped with one mmap: 6 runs
- * for 256 pages (the system is fresh: its free blocks are large).
+ * for 256 pages (the system is fresh: its free blocks are large).  A
+ * store away from the previous block starts again at 16 pages.  A shared
+ * shmem object's blocks grow the same way.
  */
 static void test_populate_around_runs(void)
 {
@@ -1234,7 +1236,35 @@ static void test_populate_around_runs(void)
 	base[200 * P] = 1;
 	s1 = hst();
 	CHECK_EQ(s1.pages_mapped - s0.pages_mapped, 16);
+	/* a shared shmem object: the fault thread brings each block's pages into
+	   the object (16, 16, 32, 64 pages for 128); the other faults in a block
+	   find their ptes present and the handler maps them itself */
 	CHECK_EQ(umm_host_detach(mm, base), 0);
+	REQUIRE(umm_munmap(mm, a, n * P) == 0);
+	{
+		struct umm_object *obj;
+		size_t m = 128;
+		uintptr_t b;
+
+		REQUIRE(umm_object_create_shmem(sys, m * P, &obj) == 0);
+		REQUIRE(umm_mmap(mm, 0x40000000, m * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, obj, 0,
+				 &b) == 0);
+		umm_object_put(obj);
+		REQUIRE(umm_host_attach(mm, b, m * P, UMM_HOST_POPULATE_AROUND, (void **)&base) == 0);
+		s0 = hst();
+		for (size_t i = 0; i < m; i++)
+			base[i * P + 9] = (char)(i + 3);
+		s1 = hst();
+		CHECK_EQ((s1.faults - s1.handler_faults) - (s0.faults - s0.handler_faults), 4);
+		CHECK_EQ(s1.pages_mapped - s0.pages_mapped, m);
+		for (size_t i = 0; i < m; i++) {
+			unsigned char c;
+
+			REQUIRE(umm_read(mm, b + i * P + 9, &c, 1) == 0);
+			CHECK_EQ(c, (unsigned char)(i + 3));
+		}
+		CHECK_EQ(umm_host_detach(mm, base), 0);
+	}
 	teardown();
 }
 

@@ -70,7 +70,8 @@ extern "C" {
  * would), 32 and then 64 pages when the store lands on the block right
  * after the previous one (a sequential writer), from one free block of the
  * allocator when there is one, so one host fault maps all of them: fewer
- * faults, more memory.
+ * faults, more memory.  A store to a shared mapping of a shmem object
+ * brings the same blocks into the object.
  */
 #define UMM_HOST_POPULATE_AROUND 0x2
 
