@@ -155,11 +155,16 @@
  * store lands on the block right after the window's previous one (a
  * sequential writer), and the block's frames are taken from one free
  * buddy block split into pages (POPULATE_CONTIG, split_page), so that
- * they follow each other in the arena.  After the fault, the fault thread
- * (or the fast path) looks at the neighbouring ptes of the 64-page block
- * in the same pte table: present pages whose frames follow the faulting
- * page's frame in the arena (frame = its frame +/- the distance) and
- * that would get the same permission are mapped with the same mmap call.
+ * they follow each other in the arena; a store to a shared shmem mapping
+ * brings the same blocks into the object (its pages are allocated one at
+ * a time, contiguous only as the allocator hands them out; the faults on
+ * the block's other runs find present ptes: the fast path).  After the
+ * fault, the fault thread (or the fast path) looks at the neighbouring
+ * ptes of the 64-page block in the same pte table: present pages whose
+ * frames follow the faulting page's frame in the arena (frame = its frame
+ * +/- the distance) and that would get the same permission are mapped
+ * with the same mmap call, less the pages at either end that the host
+ * already maps so.
  * (memory.c frees an unmapped batch last page first, so frames reused
  * from the per-thread cache come out in address order and a refilled
  * range maps in long runs.)
