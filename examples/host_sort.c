@@ -146,8 +146,9 @@ int main(int argc, char **argv)
 	umm_host_get_stats(&hs);
 	printf("host_sort: %zu records (%zu MiB), qsort in ordinary memory %.3f s, through the window %.3f s\n",
 	       n, bytes >> 20, t_plain, t_host);
-	printf("host_sort: %lu host faults (%lu writes), %lu pages mapped in %lu runs, %lu invalidations\n",
-	       hs.faults, hs.write_faults, hs.pages_mapped, hs.runs_mapped, hs.invalidations);
+	printf("host_sort: %lu host faults (%lu writes, %lu resolved in the signal handler), %lu pages mapped "
+	       "in %lu runs, %lu invalidations\n", hs.faults, hs.write_faults, hs.handler_faults,
+	       hs.pages_mapped, hs.runs_mapped, hs.invalidations);
 	printf("host_sort: hash ordinary %016llx, pointer %016llx, umm_read %016llx: %s\n",
 	       (unsigned long long)h_plain, (unsigned long long)h_ptr, (unsigned long long)h_soft,
 	       h_plain == h_ptr && h_ptr == h_soft ? "match" : "MISMATCH");
