@@ -84,12 +84,9 @@
  * access's catch-up: a value the flusher reads after seeing active belongs
  * to this access or a later one (which means this one ended).
  *
- * Only threads that may hold entries for the mm are waited for: each TLB
- * publishes the mm ids of its context slots (slot_mm), with a full
- * barrier when a slot is taken, before the thread first loads that mm's
- * gen.  The flusher fences after its gen store and reads slot_mm (the
- * same Dekker pattern, on a rare event), so a thread it skips will load
- * the new gen.
+ * Only threads whose entries may cover the range are waited for (see
+ * "Flushes by range"); the others load the new gen at their next access
+ * and catch up, which for them drops nothing that matters.
  *
  * Flushes nobody else needs.  mm->tlb_owner says which TLBs may hold
  * entries for the mm: 0 (none ever did), a TLB's id (only that one), or
@@ -110,6 +107,36 @@
  * TLB_SYNC_MAX_GENS local flushes with no out-of-line access in between,
  * the next drops all of the mm's entries and later ones have nothing to
  * drop (a large unmap flushes batch by batch).
+ *
+ * Flushes by range.  The same argument, per region instead of per mm,
+ * makes a flush local when other threads use the mm but none of them can
+ * hold an entry in the flushed range: threads faulting, or breaking
+ * copy-on-write in, disjoint parts of one address space never wait for
+ * each other.  Each context slot has a span, a 64-bit set of 2 MiB
+ * regions (bit (address >> 21) % 64, so regions 128 MiB apart share a
+ * bit) in which entries with its current tag may lie, published in
+ * slot_span next to slot_mm.  A fill sets its page's bit before it
+ * installs the entry, while it holds the lock of the pte table it read
+ * the pte from; a new tag (a full flush of the context, a slot taken for
+ * another mm) empties the span, as does a resize (every entry is gone);
+ * a range dropped by scanning the whole array leaves the span of the
+ * entries that stay, one dropped by probing its pages leaves the span as
+ * it is (a superset is safe).  A flusher whose mm has more than one TLB (tlb_owner) reads, for
+ * every other TLB, the spans of its slots for the mm; if none meets the
+ * range's bits, it drops its own entries for the range as flush_tlb_local
+ * does (no gen, no log, no barrier), else it runs the protocol above,
+ * waiting for the TLBs whose span meets the range.  Why skipping is safe:
+ * the flusher changed the ptes under their table lock before it reads a
+ * span.  If another thread filled an entry from an old pte, that fill
+ * held the same lock earlier and set its bit under it, so the flusher
+ * reads that store or a later one: the bit still set, or a new tag
+ * (which killed that entry: the owner changes its tag only outside any
+ * use of its entries) or another mm in the slot (likewise).  A fill after
+ * the change read the new pte.  The slot's mm id is published before its
+ * first fill, so the same lock publishes it.  (Again: every flushed pte
+ * change must be made under its table lock.)  Mappings whose length is a
+ * multiple of 2 MiB are placed on a 2 MiB boundary (vma.c), so threads
+ * working on 2 MiB-aligned parts of one share no region bit.
  *
  * The barrier is asymmetric where the kernel allows: readers issue only a
  * compiler barrier and the flusher calls membarrier(PRIVATE_EXPEDITED),
@@ -139,11 +166,14 @@
  * set dirty).  No lock is held during any memcpy.
  *
  * Locks (the order is in lockdep.h): mm->mmap_lock (read) -> pte table
- * lock -> flush log lock (leaf).  tlb_registry_lock (rwlock, leaf): flushers hold
- * it for read while they wait for active accesses, which take no lock
- * while active except the flush log lock; threads register (write) before
- * their first access and unregister at exit, never while active.  The
- * inline path and a local flush take no lock.
+ * lock -> flush log lock (leaf).  tlb_registry_lock (percpu_rwsem.h, a
+ * reader count per thread slot, so flushers on different threads do not
+ * share a lock word; leaf): flushers hold it for read while they read the
+ * spans and wait for active accesses, which take no lock while active
+ * except the flush log lock; threads register (write) before their first
+ * access and unregister at exit, never while active.  The inline path and
+ * a flush of an mm only this thread used take no lock; a flush by range
+ * takes only the registry lock for read.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -158,6 +188,7 @@
 #include "memory.h"
 #include "tlb.h"
 #include "mmu_notifier.h"
+#include "percpu_rwsem.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define TLB_TSAN 1
@@ -179,6 +210,7 @@
 #define TLB_GROW_PCT       50
 #define TLB_SHRINK_PCT     30
 #define TLB_SHRINK_WINDOW_NS 100000000ull
+#define TLB_SPAN_SHIFT     21       /* a span bit covers 2 MiB regions (one pte table's reach) */
 
 #define TLB_PROT_READ  UMM_TLB_PROT_READ
 #define TLB_PROT_WRITE UMM_TLB_PROT_WRITE
@@ -194,6 +226,7 @@ struct tlb_ctx {
 	uint64_t gen;               /* mm->tlb_gen the entries are current for */
 	uint64_t salt;              /* index mixing, so two mms' hot pages spread */
 	uint64_t last_use;          /* LRU among slots */
+	uint64_t span;              /* regions this tag's entries may lie in (span_bit) */
 	unsigned int nr_local;      /* local flushes since the last out-of-line access */
 };
 
@@ -201,6 +234,7 @@ struct soft_tlb {
 	/* Read by flushers (other threads). */
 	struct umm_tlb_hot *hot;    /* the owner's umm_tlb_hot: active, active_gen */
 	_Atomic uint64_t slot_mm[TLB_NR_CTX]; /* ctx[i].mm_id, published for flushers */
+	_Atomic uint64_t slot_span[TLB_NR_CTX]; /* ctx[i].span, published for flushers */
 	struct list_head link;      /* tlb_registry, under tlb_registry_lock */
 	uint64_t id;                /* unique, never reused: what mm->tlb_owner holds */
 
@@ -222,7 +256,7 @@ struct soft_tlb {
 	struct soft_tlb_stats stats;
 };
 
-static pthread_rwlock_t tlb_registry_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct percpu_rwsem tlb_registry_lock;   /* initialized by tlb_setup */
 static struct list_head tlb_registry = LIST_HEAD_INIT(tlb_registry);
 static unsigned long tlb_nr_registered;          /* under tlb_registry_lock */
 
@@ -361,26 +395,56 @@ static inline uint64_t tlb_read_gen(struct umm_mm *mm)
 
 /*
  * tlb_publish_slot - let flushers see that this thread may now hold
- * entries for mm_id, before it loads that mm's gen (full barrier; slots
- * change rarely).  A flusher that does not see the slot thus knows the
- * thread will load the new gen, and can skip it without any barrier.
+ * entries for mm_id.  Done before the slot's first fill, so the pte table
+ * lock that fill takes publishes it to the flushers that need it, as it
+ * does the span (see "Flushes by range").
  */
 static void tlb_publish_slot(struct soft_tlb *tlb, unsigned int i, uint64_t mm_id)
 {
-#if TLB_TSAN
-	atomic_store_explicit(&tlb->slot_mm[i], mm_id, memory_order_seq_cst);
-#else
-	atomic_store_explicit(&tlb->slot_mm[i], mm_id, memory_order_relaxed);
-	atomic_thread_fence(memory_order_seq_cst);
-#endif
+	atomic_store_explicit(&tlb->slot_mm[i], mm_id, TLB_TSAN ? memory_order_seq_cst : memory_order_relaxed);
 }
 
-/* tlb_may_hold - might t hold entries for mm_id?  (Flusher side, after its barrier.) */
-static bool tlb_may_hold(struct soft_tlb *t, uint64_t mm_id)
+/* span_bit - the bit of ctx->span that covers page. */
+static inline uint64_t span_bit(uintptr_t page)
 {
+	return 1ull << ((page >> TLB_SPAN_SHIFT) & 63);
+}
+
+/* span_mask - the span bits of every page in [start, end) (start < end). */
+static inline uint64_t span_mask(uintptr_t start, uintptr_t end)
+{
+	uintptr_t first = start >> TLB_SPAN_SHIFT, last = (end - 1) >> TLB_SPAN_SHIFT;
+	unsigned int rot = (unsigned int)(first & 63);
+	uint64_t m;
+
+	if (last - first >= 63)
+		return ~0ull;
+	m = (2ull << (last - first)) - 1;               /* last - first + 1 bits */
+	return rot ? m << rot | m >> (64 - rot) : m;
+}
+
+/*
+ * tlb_publish_span - ctx's span changed: let flushers see it.  Relaxed:
+ * a span bit is set under the pte table lock of the fill that needs it,
+ * and a flusher reads it after taking that lock (see "Flushes by range").
+ */
+static inline void tlb_publish_span(struct soft_tlb *tlb, const struct tlb_ctx *ctx)
+{
+	atomic_store_explicit(&tlb->slot_span[ctx - tlb->ctx], ctx->span,
+			      TLB_TSAN ? memory_order_seq_cst : memory_order_relaxed);
+}
+
+/*
+ * tlb_holds_span - might t hold entries for mm_id in a region of mask?
+ * (Flusher side, after the pte changes the flush is for.)
+ */
+static bool tlb_holds_span(struct soft_tlb *t, uint64_t mm_id, uint64_t mask)
+{
+	memory_order mo = TLB_TSAN ? memory_order_seq_cst : memory_order_relaxed;
+
 	for (int i = 0; i < TLB_NR_CTX; i++)
-		if (atomic_load_explicit(&t->slot_mm[i], TLB_TSAN ? memory_order_seq_cst :
-					 memory_order_relaxed) == mm_id)
+		if (atomic_load_explicit(&t->slot_mm[i], mo) == mm_id &&
+		    (atomic_load_explicit(&t->slot_span[i], mo) & mask))
 			return true;
 	return false;
 }
@@ -438,10 +502,10 @@ static void tlb_destroy(void *arg)
 {
 	struct soft_tlb *tlb = arg;
 
-	pthread_rwlock_wrlock(&tlb_registry_lock);
+	percpu_down_write(&tlb_registry_lock);
 	list_del(&tlb->link);
 	tlb_nr_registered--;
-	pthread_rwlock_unlock(&tlb_registry_lock);
+	percpu_up_write(&tlb_registry_lock);
 	if (this_tlb == tlb) {
 		this_tlb = NULL;
 		tlb->hot->mm_id = 0;    /* the inline path falls back (and finds no TLB) */
@@ -459,12 +523,12 @@ static void tlb_destroy(void *arg)
  */
 static void tlb_atfork_prepare(void)
 {
-	pthread_rwlock_wrlock(&tlb_registry_lock);
+	percpu_down_write(&tlb_registry_lock);
 }
 
 static void tlb_atfork_parent(void)
 {
-	pthread_rwlock_unlock(&tlb_registry_lock);
+	percpu_up_write(&tlb_registry_lock);
 }
 
 static void tlb_atfork_child(void)
@@ -484,8 +548,8 @@ static void tlb_atfork_child(void)
 		umm_tlb_hot.strong = 1;         /* the only thread left */
 		umm_tlb_hot.mm_id = 0;
 	}
-	/* waiter bits of the parent's threads may be set: start afresh */
-	pthread_rwlock_init(&tlb_registry_lock, NULL);
+	/* no reader held it at the fork (prepare took it for write) */
+	percpu_up_write(&tlb_registry_lock);
 }
 
 /* soft_tlb_invalidate - the built-in consumer's invalidate_secondary_tlbs: the shootdown. */
@@ -505,6 +569,7 @@ static void tlb_setup(void)
 	const char *env = getenv("UMM_TLB_MEMBARRIER");
 	bool ok = false;
 
+	percpu_init_rwsem(&tlb_registry_lock);
 	BUG_ON(pthread_key_create(&tlb_key, tlb_destroy) != 0);
 	BUG_ON(pthread_atfork(tlb_atfork_prepare, tlb_atfork_parent, tlb_atfork_child) != 0);
 	if (!TLB_TSAN && !(env && env[0] == '0')) {
@@ -579,10 +644,10 @@ static struct soft_tlb *tlb_current(void)
 		free(tlb);
 		return NULL;
 	}
-	pthread_rwlock_wrlock(&tlb_registry_lock);
+	percpu_down_write(&tlb_registry_lock);
 	list_add(&tlb->link, &tlb_registry);
 	tlb_nr_registered++;
-	pthread_rwlock_unlock(&tlb_registry_lock);
+	percpu_up_write(&tlb_registry_lock);
 	this_tlb = tlb;
 	return tlb;
 }
@@ -594,10 +659,18 @@ static inline struct umm_tlb_entry *tlb_entry_for(struct soft_tlb *tlb, const st
 	return &tlb->entries[((page >> PAGE_SHIFT) ^ ctx->salt) & tlb->mask];
 }
 
-/* tlb_flush_ctx - drop every entry of ctx: a new tag. */
+/*
+ * tlb_flush_ctx - drop every entry of ctx: a new tag, and an empty span
+ * (no entry of the old tag can match again, and this thread is using none
+ * of them now: see "Flushes by range").
+ */
 static void tlb_flush_ctx(struct soft_tlb *tlb, struct tlb_ctx *ctx)
 {
 	ctx->tag = ++tlb->next_tag;
+	if (ctx->span) {
+		ctx->span = 0;
+		tlb_publish_span(tlb, ctx);
+	}
 }
 
 /* tlb_checkpoint - judge the last window's use of the array; maybe schedule a resize. */
@@ -634,15 +707,30 @@ static void tlb_resize_pending(struct soft_tlb *tlb)
 	tlb->resize_bits = 0;
 	if (!tlb_alloc_entries(tlb, bits))
 		return;         /* keep the old array; retried at a later checkpoint */
+	for (int i = 0; i < TLB_NR_CTX; i++) {
+		/* every entry is gone (tags stay: entries of old tags no longer exist) */
+		if (tlb->ctx[i].span) {
+			tlb->ctx[i].span = 0;
+			tlb_publish_span(tlb, &tlb->ctx[i]);
+		}
+	}
 	tlb->stats.resizes++;
 	tlb->stats.size = 1UL << bits;
 }
 
-/* tlb_install - put a translation for page into ctx's entries. */
+/*
+ * tlb_install - put a translation for page into ctx's entries, its region
+ * into ctx's span first.  Under the lock of the pte table it was read from.
+ */
 static void tlb_install(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t page, char *host, uint32_t prot)
 {
 	struct umm_tlb_entry *e = tlb_entry_for(tlb, ctx, page);
+	uint64_t bit = span_bit(page);
 
+	if (unlikely(!(ctx->span & bit))) {
+		ctx->span |= bit;
+		tlb_publish_span(tlb, ctx);
+	}
 	e->vaddr = page;
 	e->tag = ctx->tag;
 	e->host = host;
@@ -655,11 +743,16 @@ static void tlb_install(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t pag
 		tlb_checkpoint(tlb);
 }
 
-/* tlb_drop_range - forget ctx's entries for pages in [start, end).  False: too big, flush all. */
+/*
+ * tlb_drop_range - forget ctx's entries for pages in [start, end).  False:
+ * too big, flush all.  A scan of the whole array also recomputes ctx's
+ * span from the entries that stay.
+ */
 static bool tlb_drop_range(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t start, uintptr_t end)
 {
 	uintptr_t first = start & PAGE_MASK;
 	uintptr_t pages = end > first ? ((end - first - 1) >> PAGE_SHIFT) + 1 : 0;
+	uint64_t span = 0;
 
 	if (pages <= TLB_PROBE_MAX && pages <= tlb->mask + 1) {
 		for (uintptr_t i = 0; i < pages; i++) {
@@ -676,8 +769,16 @@ static bool tlb_drop_range(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t 
 	for (uintptr_t i = 0; i <= tlb->mask; i++) {
 		struct umm_tlb_entry *e = &tlb->entries[i];
 
-		if (e->tag == ctx->tag && e->vaddr >= first && e->vaddr < end)
+		if (e->tag != ctx->tag)
+			continue;
+		if (e->vaddr >= first && e->vaddr < end)
 			e->tag = 0;
+		else
+			span |= span_bit(e->vaddr);
+	}
+	if (span != ctx->span) {
+		ctx->span = span;       /* a subset: the dropped entries are not in use */
+		tlb_publish_span(tlb, ctx);
 	}
 	return true;
 }
@@ -1078,8 +1179,9 @@ static void flush_tlb_shootdown(struct umm_mm *mm, uintptr_t start, uintptr_t en
  * every thread's translations for them and wait until no access that may
  * use one is still running (see the protocol above).  May be called with
  * mmap_lock and/or ptl held, never inside an access.  When no other
- * thread may hold entries for mm it takes no lock; otherwise it takes the
- * flush log lock and tlb_registry_lock (read).
+ * thread may hold entries for mm it takes no lock; otherwise it takes
+ * tlb_registry_lock (read), and the flush log lock when another thread's
+ * entries may cover the range ("Flushes by range").
  */
 void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
@@ -1100,30 +1202,42 @@ void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 	flush_tlb_shootdown(mm, start, end);
 }
 
-/* flush_tlb_shootdown - flush_tlb_range when another thread may hold entries: the protocol. */
+/*
+ * flush_tlb_shootdown - flush_tlb_range when another thread may hold
+ * entries for mm.  If no other TLB's span covers the range, the flush is
+ * this thread's alone (see "Flushes by range"); otherwise the protocol,
+ * waiting only for the TLBs whose span covers it.
+ */
 static __attribute__((noinline)) void flush_tlb_shootdown(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
 	struct soft_tlb *self = this_tlb, *t;
-	unsigned int nr_holders = 0;
-	uint64_t gen;
+	uint64_t mask = span_mask(start, end), gen;
+	unsigned int slot = thread_slot();
+	bool others = false;
 
 	pthread_once(&tlb_once, tlb_setup);
+	percpu_down_read(&tlb_registry_lock, slot);
+	list_for_each_entry(t, &tlb_registry, link) {
+		if (t != self && tlb_holds_span(t, mm->id, mask)) {
+			others = true;
+			break;
+		}
+	}
+	if (!others) {
+		percpu_up_read(&tlb_registry_lock, slot);
+		if (self) {
+			self->stats.span_skips++;
+			flush_tlb_local(self, mm, start, end);
+		}
+		return;
+	}
 	atomic_fetch_add_explicit(&nr_shootdowns, 1, memory_order_relaxed);
 	gen = flush_log_bump(mm, start, end);
-#if !TLB_TSAN
-	atomic_thread_fence(memory_order_seq_cst);      /* pairs with tlb_publish_slot */
-#endif
-
-	pthread_rwlock_rdlock(&tlb_registry_lock);
+	shootdown_barrier();
 	list_for_each_entry(t, &tlb_registry, link)
-		nr_holders += t != self && tlb_may_hold(t, mm->id);
-	if (nr_holders) {
-		shootdown_barrier();
-		list_for_each_entry(t, &tlb_registry, link)
-			if (t != self && tlb_may_hold(t, mm->id))
-				shootdown_wait(t, mm->id, gen);
-	}
-	pthread_rwlock_unlock(&tlb_registry_lock);
+		if (t != self && tlb_holds_span(t, mm->id, mask))
+			shootdown_wait(t, mm->id, gen);
+	percpu_up_read(&tlb_registry_lock, slot);
 }
 
 /**
@@ -1133,14 +1247,17 @@ static __attribute__((noinline)) void flush_tlb_shootdown(struct umm_mm *mm, uin
 void tlb_get_stats(struct soft_tlb_stats *st)
 {
 	struct soft_tlb *tlb = this_tlb;
+	unsigned int slot;
 
 	memset(st, 0, sizeof(*st));
 	if (tlb)
 		*st = tlb->stats;
 	st->hits += umm_tlb_hot.hits;
-	pthread_rwlock_rdlock(&tlb_registry_lock);
+	tlb_init();
+	slot = thread_slot();
+	percpu_down_read(&tlb_registry_lock, slot);
 	st->nr_registered = tlb_nr_registered;
-	pthread_rwlock_unlock(&tlb_registry_lock);
+	percpu_up_read(&tlb_registry_lock, slot);
 	st->shootdowns = atomic_load(&nr_shootdowns);
 	st->shootdown_barriers = atomic_load(&nr_shootdown_barriers);
 	st->shootdown_waits = atomic_load(&nr_shootdown_waits);

@@ -13,7 +13,7 @@
  * core lock), never inside an access.  Frames unmapped must not be freed
  * before it returns.  Every pte change it is called for must have been
  * made under the lock a TLB fill of that pte takes (see soft_mmu.c,
- * "Flushes nobody else needs").
+ * "Flushes nobody else needs" and "Flushes by range").
  */
 #ifndef UMM_TLB_H
 #define UMM_TLB_H
@@ -40,7 +40,9 @@ struct soft_tlb_stats {
 	unsigned long misses;          /* fills (slow path) */
 	unsigned long flushes;         /* times all of an mm's entries were dropped */
 	unsigned long range_flushes;   /* times only the flushed ranges' entries were dropped */
-	unsigned long local_flushes;   /* flushes of an mm only this thread had entries for */
+	unsigned long local_flushes;   /* flushes done by this thread alone: of an mm only it used,
+	                                  or of a range no other thread's entries may cover */
+	unsigned long span_skips;      /* of which: an mm others used, but not in that range */
 	unsigned long resizes;
 	unsigned long size;            /* entries now */
 	unsigned long nr_registered;   /* threads with a TLB (process) */

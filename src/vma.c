@@ -855,8 +855,13 @@ static int unmapped_area_topdown(struct umm_mm *mm, uintptr_t high, uintptr_t le
  * @out: the chosen address
  *
  * Without a usable hint the highest free range that ends at or below
- * mm->mmap_base (UMM_TASK_SIZE when 0) is taken.  Returns 0, -EINVAL (len
- * 0 or unaligned, out NULL) or -ENOMEM (too long, or no such range).
+ * mm->mmap_base (UMM_TASK_SIZE when 0) is taken.  A length that is a
+ * multiple of PMD_SIZE (2 MiB) is placed on a PMD_SIZE boundary when such
+ * a place exists (as Linux places large anonymous mappings for THP): its
+ * pte tables are then its own, and threads working on disjoint 2 MiB-
+ * aligned parts of it share no pte table lock (nor soft-TLB span, see
+ * soft_mmu.c).  Returns 0, -EINVAL (len 0 or unaligned, out NULL) or
+ * -ENOMEM (too long, or no such range).
  */
 int get_unmapped_area(struct umm_mm *mm, uintptr_t hint, size_t len, uintptr_t *out)
 {
@@ -879,6 +884,16 @@ int get_unmapped_area(struct umm_mm *mm, uintptr_t hint, size_t len, uintptr_t *
 	high = ALIGN_DOWN(high, PAGE_SIZE);
 	if (high < UMM_MMAP_MIN_ADDR + len)
 		return -ENOMEM;
+	if (IS_ALIGNED(len, PMD_SIZE)) {
+		/* a gap PMD_SIZE - PAGE_SIZE longer holds an aligned range of len */
+		uintptr_t pad = PMD_SIZE - PAGE_SIZE, a;
+
+		if (high - UMM_MMAP_MIN_ADDR - len >= pad &&
+		    unmapped_area_topdown(mm, high, len + pad, &a) == 0) {
+			*out = ALIGN_DOWN(a + pad, PMD_SIZE);
+			return 0;
+		}
+	}
 	return unmapped_area_topdown(mm, high, len, out);
 }
 

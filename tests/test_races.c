@@ -21,6 +21,16 @@
  *                       frames are reused: no store lands in the reused
  *                       frames and no read started after munmap returned
  *                       succeeds.
+ *   cow_vs_reader       readers keep translations of private pages in their
+ *                       soft TLBs while a writer breaks copy-on-write on
+ *                       them after each fork (the child keeps the old
+ *                       frames and values): once a COW write returned, no
+ *                       read that starts later sees the older value (a
+ *                       stale translation would still point at the
+ *                       child's frame).  Pages in a 2 MiB region only the
+ *                       writer touches are written too: their COW flushes
+ *                       are the writer's alone (counted), the writer reads
+ *                       its value back and the child keeps the old one.
  *   fork_vs_write       a thread writes increasing values to a private
  *                       page (COW faults once fork write-protected it)
  *                       while the main thread forks: each child holds a
@@ -55,6 +65,7 @@
 #include <sched.h>
 #include <usermm/usermm.h>
 #include "page.h"
+#include "tlb.h"
 #include "test.h"
 
 #define PS 4096UL
@@ -394,6 +405,136 @@ static void test_stale_tlb_munmap(void)
 	fprintf(stderr, "    stale_tlb_munmap: %ld writes, %ld reads, %ld faults\n",
 		atomic_load(&s.writes), atomic_load(&s.reads), atomic_load(&s.faults));
 	end_mm(s.mm);
+}
+
+/* ---- COW breaks against readers that cached the old translation ---- */
+
+#define CR_PAGES   4            /* pages the readers read */
+#define CR_FAR     2            /* pages in a 2 MiB region they never touch */
+#define CR_READERS 2
+
+struct cow_race {
+	struct umm_mm *mm;
+	uintptr_t a, far;            /* CR_PAGES at a; CR_FAR at far */
+	_Atomic long round;          /* the writer's go: round r > done */
+	_Atomic long done;           /* rounds whose writes all returned */
+	_Atomic long pub[CR_PAGES];  /* per page, a value whose umm_write returned */
+	_Atomic bool stop;
+	_Atomic long reads;
+	_Atomic long far_ready;      /* the writer filled the far pages */
+	_Atomic long span_skips;     /* the writer's flushes done alone (tlb.h) */
+};
+
+static void *cr_reader(void *p)
+{
+	struct cow_race *c = p;
+
+	for (unsigned i = 0; !atomic_load(&c->stop); i++) {
+		int k = (int)(i % CR_PAGES);
+		long want = atomic_load(&c->pub[k]);
+		uint64_t v = 0;
+		int err = i & 1 ? umm_read(c->mm, c->a + k * PS + 8 * k, &v, sizeof(v))
+				: umm_load_u64(c->mm, c->a + k * PS + 8 * k, &v);
+
+		RCHECK(err == 0);
+		RCHECK((long)v >= want);   /* never the value the forked child kept */
+		atomic_fetch_add_explicit(&c->reads, 1, memory_order_relaxed);
+		if (i % 16 == 15)
+			sched_yield();     /* 4 threads on 2 CPUs: let the writer and forker run */
+	}
+	return NULL;
+}
+
+static void *cr_writer(void *p)
+{
+	struct cow_race *c = p;
+	struct soft_tlb_stats st;
+	unsigned long skips0;
+
+	for (int k = 0; k < CR_FAR; k++) {
+		uint64_t zero = 0;
+
+		RCHECK(umm_write(c->mm, c->far + k * PS, &zero, sizeof(zero)) == 0);
+	}
+	tlb_get_stats(&st);
+	skips0 = st.span_skips;
+	atomic_store(&c->far_ready, 1);
+	for (long r = 1;; r++) {
+		while (atomic_load(&c->round) < r && !atomic_load(&c->stop))
+			sched_yield();
+		if (atomic_load(&c->stop))
+			break;
+		for (int k = 0; k < CR_PAGES; k++) {
+			uint64_t v = (uint64_t)r, back = 0;
+
+			RCHECK(umm_write(c->mm, c->a + k * PS + 8 * k, &v, sizeof(v)) == 0);  /* COW */
+			atomic_store(&c->pub[k], r);
+			RCHECK(umm_read(c->mm, c->a + k * PS + 8 * k, &back, sizeof(back)) == 0 && back == v);
+		}
+		for (int k = 0; k < CR_FAR; k++) {
+			uint64_t v = (uint64_t)r, back = 0;
+
+			RCHECK(umm_write(c->mm, c->far + k * PS, &v, sizeof(v)) == 0);    /* COW, local flush */
+			RCHECK(umm_read(c->mm, c->far + k * PS, &back, sizeof(back)) == 0 && back == v);
+		}
+		tlb_get_stats(&st);
+		atomic_store(&c->span_skips, (long)(st.span_skips - skips0));
+		atomic_store(&c->done, r);
+	}
+	return NULL;
+}
+
+static void test_cow_vs_reader(void)
+{
+	struct cow_race c = { .mm = new_mm() };
+	pthread_t w, rd[CR_READERS];
+	int rounds = ROUNDS(2000);
+	double t0 = test_now_s();
+	long reads0;
+
+	/* 4 MiB on a 2 MiB boundary: the readers' pages in one region, the far ones in the next */
+	c.a = map_at(c.mm, 0, 4UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL);
+	REQUIRE(c.a % (2UL << 20) == 0);
+	c.far = c.a + (2UL << 20);
+	fill(c.mm, c.a, CR_PAGES * PS, 0);
+	for (int i = 0; i < CR_READERS; i++)
+		REQUIRE(pthread_create(&rd[i], NULL, cr_reader, &c) == 0);
+	REQUIRE(pthread_create(&w, NULL, cr_writer, &c) == 0);
+	while (!atomic_load(&c.far_ready) && !atomic_load(&test_thread_failures))
+		sched_yield();
+	for (long r = 1; r <= rounds && !atomic_load(&test_thread_failures); r++) {
+		struct umm_mm *child;
+
+		reads0 = atomic_load(&c.reads);
+		wait_progress(&c.reads, reads0, 2 * CR_PAGES);     /* the readers hold translations */
+		REQUIRE(umm_fork(c.mm, &child) == 0);              /* every page COW again */
+		atomic_store(&c.round, r);
+		while (atomic_load(&c.done) < r && !atomic_load(&test_thread_failures))
+			sched_yield();
+		for (int k = 0; k < CR_FAR; k++) {
+			uint64_t v = 0;
+
+			CHECK_EQ(umm_read(child, c.far + k * PS, &v, sizeof(v)), 0);
+			CHECK_EQ((long)v, r - 1);                  /* the child kept its copy */
+		}
+		umm_mm_destroy(child);
+	}
+	atomic_store(&c.stop, true);
+	pthread_join(w, NULL);
+	for (int i = 0; i < CR_READERS; i++)
+		pthread_join(rd[i], NULL);
+	test_fold_thread_checks();
+	/* the far pages' COW flushes never needed the readers (nor this thread) */
+	CHECK(atomic_load(&c.span_skips) >= (long)CR_FAR * atomic_load(&c.done));
+	for (int k = 0; k < CR_FAR; k++) {
+		uint64_t v = 0;
+
+		CHECK_EQ(umm_read(c.mm, c.far + k * PS, &v, sizeof(v)), 0);
+		CHECK_EQ((long)v, atomic_load(&c.done));
+	}
+	fprintf(stderr, "    cow_vs_reader: %d rounds, %ld reads, %.2f s\n", rounds, atomic_load(&c.reads),
+		test_now_s() - t0);
+	end_mm(c.mm);
 }
 
 /* ---- fork racing a write fault on the same page ---- */
@@ -868,6 +1009,7 @@ int main(void)
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
 	RUN(test_dirty_cow);
 	RUN(test_stale_tlb_munmap);
+	RUN(test_cow_vs_reader);
 	RUN(test_fork_vs_write);
 	RUN(test_fork_vs_pin);
 	RUN(test_mprotect_vs_pin);

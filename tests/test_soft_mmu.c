@@ -30,8 +30,9 @@
  * one page keeps the entries of the others; too many flushes, or a whole-
  * mm one, drop everything) in an mm another thread has used, that a flush
  * in an mm only this thread used is done locally (no log, no shootdown,
- * precise however many there are), and that a flush in an mm no other
- * thread touched needs no cross-thread barrier.
+ * precise however many there are), that a flush in an mm no other
+ * thread touched needs no cross-thread barrier, and that a flush of a
+ * range no other thread's entries can lie in is local too (flush_by_range).
  *
  * Outside TSan (whose build always uses seq_cst accesses) the program
  * re-runs its concurrent tests in a child with UMM_TLB_MEMBARRIER=0, so
@@ -411,37 +412,76 @@ static void test_many_mms(void)
 
 /* ---- the flush log: precise catch-up ---- */
 
-struct touch_arg { struct umm_mm *mm; uintptr_t a; };
+/*
+ * A parked thread: it reads the pages it is told to (filling its TLB with
+ * their translations) and stays alive, its TLB with it, until told to
+ * exit.  park_touch waits until the reads are done.
+ */
+struct parked {
+	pthread_t t;
+	_Atomic int state;          /* 0 idle, 1 touch (mm, a, len) asked, 2 exit asked */
+	struct umm_mm *mm;
+	uintptr_t a;
+	size_t len;
+};
 
-static void *touch_once(void *p)
+static void *parked_main(void *p)
 {
-	struct touch_arg *ta = p;
+	struct parked *pk = p;
+	int st;
 	char c;
 
-	TCHECK(umm_read(ta->mm, ta->a, &c, 1) == 0);
+	while ((st = atomic_load(&pk->state)) != 2) {
+		if (st != 1) {
+			sched_yield();
+			continue;
+		}
+		for (size_t off = 0; off < pk->len; off += PS)
+			TCHECK(umm_read(pk->mm, pk->a + off, &c, 1) == 0);
+		atomic_store(&pk->state, 0);
+	}
 	return NULL;
 }
 
-/* share_with_thread - let another thread fill a translation of mm (it exits at once). */
-static void share_with_thread(struct umm_mm *mm, uintptr_t a)
+/* park_touch - have pk's thread read [a, a + len) of mm; returns when it has. */
+static void park_touch(struct parked *pk, struct umm_mm *mm, uintptr_t a, size_t len)
 {
-	struct touch_arg ta = { mm, a };
-	pthread_t t;
+	pk->mm = mm;
+	pk->a = a;
+	pk->len = len;
+	atomic_store(&pk->state, 1);
+	while (atomic_load(&pk->state) != 0)
+		sched_yield();
+}
 
-	REQUIRE(pthread_create(&t, NULL, touch_once, &ta) == 0);
-	pthread_join(t, NULL);
+/* park_start - a parked thread that has read [a, a + len) of mm. */
+static void park_start(struct parked *pk, struct umm_mm *mm, uintptr_t a, size_t len)
+{
+	atomic_store(&pk->state, 0);
+	REQUIRE(pthread_create(&pk->t, NULL, parked_main, pk) == 0);
+	park_touch(pk, mm, a, len);
+}
+
+static void park_end(struct parked *pk)
+{
+	atomic_store(&pk->state, 2);
+	pthread_join(pk->t, NULL);
 	test_fold_thread_checks();
 }
 
-/* Flushes of an mm another thread has used go through the generation log. */
+/*
+ * Flushes of a range another thread holds translations in go through the
+ * generation log.
+ */
 static void test_range_precision(void)
 {
 	struct umm_mm *mm = new_mm();
 	uintptr_t a = map_anon(mm, 3 * PS);
 	struct soft_tlb_stats s0, s1;
+	struct parked pk;
 	char c;
 
-	share_with_thread(mm, a);
+	park_start(&pk, mm, a, 3 * PS);
 	unsigned long local0 = stats().local_flushes;
 	fill(mm, a, 3 * PS, 'p');
 	CHECK_EQ(page_byte(mm, a), 'p');
@@ -476,6 +516,7 @@ static void test_range_precision(void)
 	CHECK_EQ(s1.misses, s0.misses);
 	CHECK_EQ(s1.flushes + s1.range_flushes, s0.flushes + s0.range_flushes);
 	CHECK_EQ(s1.local_flushes, local0);                /* none of them was local */
+	park_end(&pk);
 	end_mm(mm);
 }
 
@@ -485,13 +526,15 @@ static void test_range_precision(void)
  * TLB_SYNC_MAX_GENS (8) of them between two accesses that miss (or
  * otherwise take the out-of-line path) drop only their ranges, the next
  * one drops everything, and a whole-mm flush does too.
- * Once another thread used the mm, they are shootdowns again.
+ * Once another thread holds a translation in the range, they are
+ * shootdowns again.
  */
 static void test_local_flush(void)
 {
 	struct umm_mm *mm = new_mm();
 	uintptr_t a = map_anon(mm, 3 * PS);
 	struct soft_tlb_stats s0, s1;
+	struct parked pk;
 	char c;
 
 	fill(mm, a, 3 * PS, 'l');
@@ -540,12 +583,13 @@ static void test_local_flush(void)
 	CHECK_EQ(s1.misses, s0.misses);
 	CHECK_EQ(s1.local_flushes, s0.local_flushes);
 
-	share_with_thread(mm, a);
+	park_start(&pk, mm, a, PS);
 	s0 = stats();
 	flush_tlb_range(mm, a, a + PS);
 	s1 = stats();
 	CHECK_EQ(s1.shootdowns - s0.shootdowns, 1);
 	CHECK_EQ(s1.local_flushes, s0.local_flushes);
+	park_end(&pk);
 	end_mm(mm);
 }
 
@@ -598,36 +642,16 @@ static void *touch_and_exit(void *p)
 }
 
 /* Only a flush in an mm another thread may hold entries for needs the cross-thread barrier. */
-struct parked {
-	struct umm_mm *mm;
-	_Atomic int state;          /* 0 starting, 1 touched mm, 2 told to exit */
-};
-
-static void *touch_and_park(void *p)
-{
-	struct parked *pk = p;
-	char c;
-
-	TCHECK(umm_read(pk->mm, 0x40000000, &c, 1) == 0);
-	atomic_store(&pk->state, 1);
-	while (atomic_load(&pk->state) != 2)
-		sched_yield();
-	return NULL;
-}
-
 static void test_flush_skips_unrelated_threads(void)
 {
-	struct umm_mm *mine = new_mm();
-	struct parked pk = { .mm = new_mm() };
+	struct umm_mm *mine = new_mm(), *theirs = new_mm();
 	struct soft_tlb_stats s0, s1;
-	pthread_t t;
+	struct parked pk;
 
 	map(mine, 0x40000000, PS, PROT_READ, MAP_PRIVATE | MAP_FIXED, NULL);
-	map(pk.mm, 0x40000000, PS, PROT_READ, MAP_PRIVATE | MAP_FIXED, NULL);
+	map(theirs, 0x40000000, PS, PROT_READ, MAP_PRIVATE | MAP_FIXED, NULL);
 	CHECK_EQ(page_byte(mine, 0x40000000), 0);
-	pthread_create(&t, NULL, touch_and_park, &pk);
-	while (atomic_load(&pk.state) != 1)
-		sched_yield();
+	park_start(&pk, theirs, 0x40000000, PS);
 	s0 = stats();
 	CHECK(s0.nr_registered >= 2);
 	flush_tlb_mm(mine);                                /* the other thread never touched it */
@@ -635,17 +659,95 @@ static void test_flush_skips_unrelated_threads(void)
 	CHECK_EQ(s1.local_flushes - s0.local_flushes, 1);  /* only this thread did */
 	CHECK_EQ(s1.shootdowns, s0.shootdowns);
 	CHECK_EQ(s1.shootdown_barriers, s0.shootdown_barriers);
-	flush_tlb_mm(pk.mm);                               /* it did touch this one */
+	flush_tlb_mm(theirs);                              /* it did touch this one */
 	s0 = stats();
 	CHECK_EQ(s0.shootdown_barriers - s1.shootdown_barriers, 1);
-	atomic_store(&pk.state, 2);
-	pthread_join(t, NULL);
-	flush_tlb_mm(pk.mm);                               /* and it is gone */
+	park_end(&pk);
+	flush_tlb_mm(theirs);                              /* and it is gone */
 	s1 = stats();
 	CHECK_EQ(s1.shootdown_barriers, s0.shootdown_barriers);
-	end_mm(pk.mm);
+	end_mm(theirs);
 	end_mm(mine);
-	test_fold_thread_checks();
+}
+
+/*
+ * Flushes by range: in an mm another thread uses, a flush is still this
+ * thread's alone when none of the other thread's translations can lie in
+ * the range (its span: the 2 MiB regions, modulo 128 MiB, where it filled
+ * entries since it last dropped them), and a shootdown when one can.
+ */
+static void test_flush_by_range(void)
+{
+	enum { NR_OTHER = 16 };                            /* more than a TLB keeps contexts for */
+	const uintptr_t R = 2UL << 20, a = 0x40000000;
+	struct umm_mm *mm = new_mm(), *other[NR_OTHER];
+	struct soft_tlb_stats s0, s1;
+	struct parked pk;
+
+	map(mm, a, 4 * R, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, NULL);
+	for (int i = 0; i < 4; i++)
+		fill(mm, a + i * R, PS, 'r');              /* this thread: regions 0..3 */
+	park_start(&pk, mm, a, PS);                        /* the other one: region 0 */
+
+	/* region 1: only this thread's entry, dropped at once */
+	s0 = stats();
+	flush_tlb_range(mm, a + R, a + R + PS);
+	s1 = stats();
+	CHECK_EQ(s1.span_skips - s0.span_skips, 1);
+	CHECK_EQ(s1.local_flushes - s0.local_flushes, 1);
+	CHECK_EQ(s1.shootdowns, s0.shootdowns);
+	s0 = s1;
+	CHECK_EQ(page_byte(mm, a + R), 'r');
+	s1 = stats();
+	CHECK_EQ(s1.misses - s0.misses, 1);
+	/* regions 1..3 at once: still alone; 0..1, or another page of region 0: a shootdown */
+	s0 = stats();
+	flush_tlb_range(mm, a + R, a + 4 * R);
+	s1 = stats();
+	CHECK_EQ(s1.span_skips - s0.span_skips, 1);
+	CHECK_EQ(s1.shootdowns, s0.shootdowns);
+	flush_tlb_range(mm, a + R - PS, a + R + PS);
+	flush_tlb_range(mm, a + PS, a + 2 * PS);
+	s0 = stats();
+	CHECK_EQ(s0.shootdowns - s1.shootdowns, 2);
+	CHECK_EQ(s0.span_skips, s1.span_skips);
+	/* 128 MiB above region 0 is the same span bit: coarse, so a shootdown too */
+	flush_tlb_range(mm, a + 64 * R, a + 64 * R + PS);
+	s1 = stats();
+	CHECK_EQ(s1.shootdowns - s0.shootdowns, 1);
+
+	/* it caught up with a whole-mm flush, then filled only region 2: region 0 is free again */
+	flush_tlb_mm(mm);
+	park_touch(&pk, mm, a + 2 * R, PS);
+	s0 = stats();
+	flush_tlb_range(mm, a, a + PS);
+	s1 = stats();
+	CHECK_EQ(s1.span_skips - s0.span_skips, 1);
+	CHECK_EQ(s1.shootdowns, s0.shootdowns);
+	flush_tlb_range(mm, a + 2 * R, a + 2 * R + PS);
+	s0 = stats();
+	CHECK_EQ(s0.shootdowns - s1.shootdowns, 1);
+
+	/* its context for mm went to other mms: it holds nothing of mm */
+	for (int i = 0; i < NR_OTHER; i++) {
+		other[i] = new_mm();
+		map(other[i], a, PS, PROT_READ, MAP_PRIVATE | MAP_FIXED, NULL);
+		park_touch(&pk, other[i], a, PS);
+	}
+	s0 = stats();
+	flush_tlb_range(mm, a + 2 * R, a + 2 * R + PS);
+	s1 = stats();
+	CHECK_EQ(s1.span_skips - s0.span_skips, 1);
+	CHECK_EQ(s1.shootdowns, s0.shootdowns);
+	/* and what it touches again is covered again */
+	park_touch(&pk, mm, a + 3 * R, PS);
+	flush_tlb_range(mm, a + 3 * R, a + 3 * R + PS);
+	s0 = stats();
+	CHECK_EQ(s0.shootdowns - s1.shootdowns, 1);
+	park_end(&pk);
+	for (int i = 0; i < NR_OTHER; i++)
+		end_mm(other[i]);
+	end_mm(mm);
 }
 
 static void test_thread_exit_frees_tlb(void)
@@ -1142,6 +1244,7 @@ static void run_concurrent_tests(void)
 {
 	RUN(test_stale_zero_page_cow);
 	RUN(test_flush_skips_unrelated_threads);
+	RUN(test_flush_by_range);
 	RUN(test_thread_exit_frees_tlb);
 	RUN(test_many_threads);
 	RUN(test_remap_race);

@@ -814,21 +814,12 @@ static void test_merge(void)
 
 /* ---- placement ---- */
 
-/* brute_unmapped - the expected get_unmapped_area(mm, hint, len), by scanning every gap. */
-static int brute_unmapped(const struct model *m, uintptr_t mmap_base, uintptr_t hint, size_t len,
-			  uintptr_t *out)
+/* brute_top_fit - the highest a with [a, a + len) in a gap below high, by scanning every gap. */
+static int brute_top_fit(const struct model *m, uintptr_t high, size_t len, uintptr_t *out)
 {
-	uintptr_t high = mmap_base && mmap_base < UMM_TASK_SIZE ? mmap_base : UMM_TASK_SIZE;
 	uintptr_t floor = UMM_MMAP_MIN_ADDR;
 	int ret = -ENOMEM;
 
-	if (hint && hint <= UMM_TASK_SIZE - len) {
-		uintptr_t h = ALIGN_UP(hint, PG);
-		if (h >= UMM_MMAP_MIN_ADDR && h <= UMM_TASK_SIZE - len && model_free(m, h, h + len)) {
-			*out = h;
-			return 0;
-		}
-	}
 	for (size_t i = 0; i <= m->n; i++) {
 		uintptr_t ceil = i < m->n ? m->r[i].start : UMM_TASK_SIZE;
 		uintptr_t top = MIN(ceil, high);
@@ -840,6 +831,35 @@ static int brute_unmapped(const struct model *m, uintptr_t mmap_base, uintptr_t 
 			floor = MAX(floor, m->r[i].end);
 	}
 	return ret;
+}
+
+/*
+ * brute_unmapped - the expected get_unmapped_area(mm, hint, len): the hint
+ * if it fits; else, for a multiple of 2 MiB, the highest gap that is
+ * 2 MiB - 4 KiB longer than len, whose top - len is rounded down to 2 MiB;
+ * else the highest fit.
+ */
+static int brute_unmapped(const struct model *m, uintptr_t mmap_base, uintptr_t hint, size_t len,
+			  uintptr_t *out)
+{
+	uintptr_t high = mmap_base && mmap_base < UMM_TASK_SIZE ? mmap_base : UMM_TASK_SIZE;
+	const uintptr_t pmd = 2UL << 20, pad = pmd - PG;
+	uintptr_t a;
+
+	if (hint && hint <= UMM_TASK_SIZE - len) {
+		uintptr_t h = ALIGN_UP(hint, PG);
+		if (h >= UMM_MMAP_MIN_ADDR && h <= UMM_TASK_SIZE - len && model_free(m, h, h + len)) {
+			*out = h;
+			return 0;
+		}
+	}
+	high = ALIGN_DOWN(high, PG);
+	if (len % pmd == 0 && high >= UMM_MMAP_MIN_ADDR + len + pad &&
+	    brute_top_fit(m, high, len + pad, &a) == 0) {
+		*out = ALIGN_DOWN(a + pad, pmd);
+		return 0;
+	}
+	return brute_top_fit(m, high, len, out);
 }
 
 /* check_placement - get_unmapped_area against brute force for one query. */
@@ -907,6 +927,8 @@ static void test_gap_search_random(void)
 		for (int q = 0; q < 60 && !bad; q++) {
 			m.mm->mmap_base = random_base(&m);
 			size_t len = (rnd() % 8 == 0 ? rnd_range(1, 4096) : rnd_range(1, 16)) * PG;
+			if (q % 5 == 4)
+				len = rnd_range(1, 8) * 512 * PG;  /* 2 MiB multiples: aligned */
 			uintptr_t hint = 0;
 			if (q % 3 == 1)
 				hint = rnd_range(base - MIN(base, 8 * PG), base + 1024 * PG);
@@ -961,6 +983,16 @@ static void test_placement_edges(void)
 	CHECK_EQ(a, UMM_TASK_SIZE - PG);
 	CHECK_EQ(get_unmapped_area(m.mm, UINTPTR_MAX - 10, PG, &a), 0);
 	CHECK_EQ(a, 0x380000 - PG);
+	/* a multiple of 2 MiB goes on a 2 MiB boundary, below an unaligned base too */
+	m.mm->mmap_base = 0x10000000 - PG;
+	CHECK_EQ(get_unmapped_area(m.mm, 0, 0x400000, &a), 0);
+	CHECK_EQ(a, 0x10000000 - 0x600000);
+	CHECK_EQ(get_unmapped_area(m.mm, 0, 0x400000 + PG, &a), 0);  /* other lengths do not */
+	CHECK_EQ(a, 0x10000000 - PG - 0x400000 - PG);
+	/* no gap 2 MiB - 4 KiB longer than len: the highest fit, unaligned */
+	m.mm->mmap_base = 0x600000 - PG;                   /* [0x300000, 0x5ff000) is free */
+	CHECK_EQ(get_unmapped_area(m.mm, 0, 0x200000, &a), 0);
+	CHECK_EQ(a, 0x5ff000 - 0x200000);
 	/* nothing changed by any of it */
 	CHECK_EQ(model_verify(&m), 0);
 	mm_free(m.mm);
