@@ -22,10 +22,11 @@
  *                       frames and no read started after munmap returned
  *                       succeeds.
  *   cow_vs_reader       readers keep translations of private pages in their
- *                       soft TLBs while a writer breaks copy-on-write on
- *                       them after each fork (the child keeps the old
- *                       frames and values): once a COW write returned, no
- *                       read that starts later sees the older value (a
+ *                       soft TLBs, reading another word of the same pages,
+ *                       while a writer breaks copy-on-write on them after
+ *                       each fork (the child keeps the old frames and
+ *                       values): once the COW writes returned, the readers
+ *                       read them back and never see the older value (a
  *                       stale translation would still point at the
  *                       child's frame).  Pages in a 2 MiB region only the
  *                       writer touches are written too: their COW flushes
@@ -412,35 +413,68 @@ static void test_stale_tlb_munmap(void)
 #define CR_PAGES   4            /* pages the readers read */
 #define CR_FAR     2            /* pages in a 2 MiB region they never touch */
 #define CR_READERS 2
+#define CR_MAGIC   0x5a5a5a5a5a5a5a5aULL
+#define CR_X       512          /* offset of the word only the readers read */
 
+/*
+ * Per round r: the main thread forks (every page copy-on-write again, the
+ * child keeps the old frames) and raises `round`; the writer writes r to
+ * the first word of each page (a COW break) and raises `done`; each
+ * reader then reads the first words back and acknowledges.  While the
+ * writer breaks COW the readers keep reading another word of the same
+ * pages (CR_X, never written after the start), so their translations of
+ * the old frames are cached, and in use, during the breaks; the words
+ * written and the words read concurrently are never the same.
+ */
 struct cow_race {
 	struct umm_mm *mm;
 	uintptr_t a, far;            /* CR_PAGES at a; CR_FAR at far */
-	_Atomic long round;          /* the writer's go: round r > done */
-	_Atomic long done;           /* rounds whose writes all returned */
-	_Atomic long pub[CR_PAGES];  /* per page, a value whose umm_write returned */
+	_Atomic long round;          /* the writer's go */
+	_Atomic long done;           /* the last round whose writes all returned */
+	_Atomic long acked[CR_READERS]; /* the last round each reader checked */
 	_Atomic bool stop;
 	_Atomic long reads;
 	_Atomic long far_ready;      /* the writer filled the far pages */
 	_Atomic long span_skips;     /* the writer's flushes done alone (tlb.h) */
 };
 
+struct cr_reader_arg {
+	struct cow_race *c;
+	int id;
+};
+
+static int cr_read(struct cow_race *c, uintptr_t at, bool inline_path, uint64_t *v)
+{
+	return inline_path ? umm_load_u64(c->mm, at, v) : umm_read(c->mm, at, v, sizeof(*v));
+}
+
 static void *cr_reader(void *p)
 {
-	struct cow_race *c = p;
+	struct cr_reader_arg *ra = p;
+	struct cow_race *c = ra->c;
+	long checked = 0;
 
 	for (unsigned i = 0; !atomic_load(&c->stop); i++) {
-		int k = (int)(i % CR_PAGES);
-		long want = atomic_load(&c->pub[k]);
+		long d = atomic_load(&c->done);
 		uint64_t v = 0;
-		int err = i & 1 ? umm_read(c->mm, c->a + k * PS + 8 * k, &v, sizeof(v))
-				: umm_load_u64(c->mm, c->a + k * PS + 8 * k, &v);
 
-		RCHECK(err == 0);
-		RCHECK((long)v >= want);   /* never the value the forked child kept */
+		if (d > checked) {
+			/* round d's writes returned: never the value the child kept */
+			for (int k = 0; k < CR_PAGES; k++) {
+				RCHECK(cr_read(c, c->a + k * PS, (i + k) & 1, &v) == 0);
+				RCHECK((long)v == d);
+			}
+			checked = d;
+			atomic_store(&c->acked[ra->id], d);
+			continue;
+		}
+		int k = (int)(i % CR_PAGES);
+
+		RCHECK(cr_read(c, c->a + k * PS + CR_X, i & 1, &v) == 0);
+		RCHECK(v == CR_MAGIC);
 		atomic_fetch_add_explicit(&c->reads, 1, memory_order_relaxed);
 		if (i % 16 == 15)
-			sched_yield();     /* 4 threads on 2 CPUs: let the writer and forker run */
+			sched_yield();     /* 4 threads on 2 CPUs: let the writer and the forker run */
 	}
 	return NULL;
 }
@@ -465,16 +499,14 @@ static void *cr_writer(void *p)
 		if (atomic_load(&c->stop))
 			break;
 		for (int k = 0; k < CR_PAGES; k++) {
-			uint64_t v = (uint64_t)r, back = 0;
+			uint64_t v = (uint64_t)r;
 
-			RCHECK(umm_write(c->mm, c->a + k * PS + 8 * k, &v, sizeof(v)) == 0);  /* COW */
-			atomic_store(&c->pub[k], r);
-			RCHECK(umm_read(c->mm, c->a + k * PS + 8 * k, &back, sizeof(back)) == 0 && back == v);
+			RCHECK(umm_write(c->mm, c->a + k * PS, &v, sizeof(v)) == 0);  /* COW */
 		}
 		for (int k = 0; k < CR_FAR; k++) {
 			uint64_t v = (uint64_t)r, back = 0;
 
-			RCHECK(umm_write(c->mm, c->far + k * PS, &v, sizeof(v)) == 0);    /* COW, local flush */
+			RCHECK(umm_write(c->mm, c->far + k * PS, &v, sizeof(v)) == 0);    /* COW, alone */
 			RCHECK(umm_read(c->mm, c->far + k * PS, &back, sizeof(back)) == 0 && back == v);
 		}
 		tlb_get_stats(&st);
@@ -487,25 +519,35 @@ static void *cr_writer(void *p)
 static void test_cow_vs_reader(void)
 {
 	struct cow_race c = { .mm = new_mm() };
+	struct cr_reader_arg ra[CR_READERS];
 	pthread_t w, rd[CR_READERS];
 	int rounds = ROUNDS(2000);
 	double t0 = test_now_s();
-	long reads0;
+	long r;
 
 	/* 4 MiB on a 2 MiB boundary: the readers' pages in one region, the far ones in the next */
 	c.a = map_at(c.mm, 0, 4UL << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE, NULL);
 	REQUIRE(c.a % (2UL << 20) == 0);
 	c.far = c.a + (2UL << 20);
-	fill(c.mm, c.a, CR_PAGES * PS, 0);
-	for (int i = 0; i < CR_READERS; i++)
-		REQUIRE(pthread_create(&rd[i], NULL, cr_reader, &c) == 0);
+	for (int k = 0; k < CR_PAGES; k++) {
+		uint64_t m = CR_MAGIC;
+
+		REQUIRE(umm_write(c.mm, c.a + k * PS + CR_X, &m, sizeof(m)) == 0);
+	}
+	for (int i = 0; i < CR_READERS; i++) {
+		ra[i] = (struct cr_reader_arg){ &c, i };
+		REQUIRE(pthread_create(&rd[i], NULL, cr_reader, &ra[i]) == 0);
+	}
 	REQUIRE(pthread_create(&w, NULL, cr_writer, &c) == 0);
 	while (!atomic_load(&c.far_ready) && !atomic_load(&test_thread_failures))
 		sched_yield();
-	for (long r = 1; r <= rounds && !atomic_load(&test_thread_failures); r++) {
+	for (r = 1; r <= rounds && !atomic_load(&test_thread_failures); r++) {
 		struct umm_mm *child;
+		long reads0 = atomic_load(&c.reads);
 
-		reads0 = atomic_load(&c.reads);
+		for (int i = 0; i < CR_READERS; i++)
+			while (atomic_load(&c.acked[i]) < r - 1 && !atomic_load(&test_thread_failures))
+				sched_yield();
 		wait_progress(&c.reads, reads0, 2 * CR_PAGES);     /* the readers hold translations */
 		REQUIRE(umm_fork(c.mm, &child) == 0);              /* every page COW again */
 		atomic_store(&c.round, r);
@@ -519,6 +561,9 @@ static void test_cow_vs_reader(void)
 		}
 		umm_mm_destroy(child);
 	}
+	for (int i = 0; i < CR_READERS; i++)
+		while (atomic_load(&c.acked[i]) < r - 1 && !atomic_load(&test_thread_failures))
+			sched_yield();
 	atomic_store(&c.stop, true);
 	pthread_join(w, NULL);
 	for (int i = 0; i < CR_READERS; i++)
@@ -532,8 +577,8 @@ static void test_cow_vs_reader(void)
 		CHECK_EQ(umm_read(c.mm, c.far + k * PS, &v, sizeof(v)), 0);
 		CHECK_EQ((long)v, atomic_load(&c.done));
 	}
-	fprintf(stderr, "    cow_vs_reader: %d rounds, %ld reads, %.2f s\n", rounds, atomic_load(&c.reads),
-		test_now_s() - t0);
+	fprintf(stderr, "    cow_vs_reader: %ld rounds, %ld reads, %.2f s\n", atomic_load(&c.done),
+		atomic_load(&c.reads), test_now_s() - t0);
 	end_mm(c.mm);
 }
 
