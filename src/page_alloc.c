@@ -31,25 +31,29 @@
  * `order` is only ever written under the zone lock, which is what lets a
  * merging thread read it while the frame's cache is used by another thread.
  *
- * Counting: nr_free counts frames in the buddy lists (including the
+ * Counting: the free frames are those in the buddy lists (including the
  * never-listed blocks below lazy_end, see init_frames()), in the caches,
- * and in blocks isolated for page_reporting.c.  It
- * is kept exact: every change is one atomic add made under the zone lock
- * or the lock of the cache the frame enters or leaves (so phys_check(),
- * which takes every lock, sees it exact), because callers outside this
- * file read it directly; the fast path pays that one atomic per frame, and
- * it also yields the old value for the low-watermark crossing.  The
- * watermark checks read this exact nr_free.
+ * and in blocks isolated for page_reporting.c.  The caches' part is
+ * published lazily, so that a frame taken from or given to a cache
+ * touches no line other threads write: each cache remembers the part of
+ * its count it has published (`synced`) and publishes the difference at
+ * every refill and drain, and on the fast path only once the difference
+ * reaches PCP_SYNC_DRIFT.  nr_pcp is the sum of the published parts, and
+ * nr_free = buddy lists + isolated + nr_pcp: every change of it is one
+ * atomic add made under the zone lock or under the lock of the cache
+ * whose part is published, so phys_check(), which takes every lock,
+ * finds it exact.  The true count of free frames differs from nr_free by
+ * less than PCP_SYNC_DRIFT per cache, and equals it once every cache has
+ * been drained (thread exit, drain_all_pages()).  phys_get_stats()
+ * reports the true counts (nr_free plus each cache's unpublished part,
+ * and the exact sum of the cache counts), phys_check() verifies nr_pcp
+ * and nr_free against the published parts, and drain_all_pages() does
+ * not trust nr_pcp == 0 to mean "nothing cached".
  *
- * nr_pcp, the cached frames, is published lazily: each cache remembers the
- * part of its count it has added to nr_pcp (`synced`) and publishes the
- * difference at every refill and drain, and on the fast path only once
- * the difference reaches PCP_SYNC_DRIFT.  So |nr_pcp - sum of the cache
- * counts| < PCP_SYNC_DRIFT * (number of caches), and nr_pcp is exact once
- * every cache has been drained (thread exit, drain_all_pages()).
- * phys_get_stats() reports the exact sum of the counts, phys_check()
- * verifies nr_pcp against the published parts, and drain_all_pages()
- * does not trust nr_pcp == 0 to mean "nothing cached".  Allocations and
+ * The watermark checks of an allocation read nr_free corrected by the
+ * calling thread's own cache's unpublished part (exact for a thread
+ * alone, within PCP_SYNC_DRIFT per other cache otherwise), and so does
+ * the low-watermark crossing test of a single frame's allocation.  Allocations and
  * frees served by a cache are counted in the cache (under its lock) and
  * summed by phys_get_stats(); phys->stat holds the rest (its pcp_hits
  * field stays unused).
@@ -127,18 +131,28 @@ static unsigned long pfn_of(struct phys_mem *phys, struct page *page)
 	return (unsigned long)(page - phys->pages);
 }
 
-/*
- * pcp_sync_locked - publish the cache's count in phys->nr_pcp (one atomic
- * add of the change since the last publication).  pcp lock held.
- */
-static void pcp_sync_locked(struct per_thread_pages *pcp)
+/* pcp_unpublished - the part of the cache's count not yet in nr_pcp and nr_free.  pcp lock held. */
+static inline long pcp_unpublished(const struct per_thread_pages *pcp)
 {
-	long delta = (long)pcp->count - (long)pcp->synced;
+	return (long)pcp->count - (long)pcp->synced;
+}
+
+/*
+ * pcp_sync_locked - publish the cache's count: add the change since the
+ * last publication to phys->nr_pcp, and to phys->nr_free all of it but
+ * `moved`, the frames that came from the buddy lists (negative: went to
+ * them) since then, which nr_free already counted as free.  pcp lock held.
+ */
+static void pcp_sync_locked(struct per_thread_pages *pcp, long moved)
+{
+	long delta = pcp_unpublished(pcp);
 
 	if (delta) {
 		atomic_fetch_add_explicit(&pcp->phys->nr_pcp, delta, memory_order_relaxed);
 		pcp->synced = pcp->count;
 	}
+	if (delta != moved)
+		atomic_fetch_add_explicit(&pcp->phys->nr_free, delta - moved, memory_order_relaxed);
 }
 
 /* reset_descriptor - the state of a freshly allocated frame's descriptor. */
@@ -325,7 +339,7 @@ static void pcp_drain_locked(struct per_thread_pages *pcp, unsigned int nr)
 	unsigned int done = 0;
 
 	if (!pcp->count) {
-		pcp_sync_locked(pcp);           /* a drained cache shows 0 in nr_pcp */
+		pcp_sync_locked(pcp, 0);        /* a drained cache shows 0 in nr_pcp */
 		return;
 	}
 	pthread_mutex_lock(&phys->zone_lock);
@@ -340,7 +354,7 @@ static void pcp_drain_locked(struct per_thread_pages *pcp, unsigned int nr)
 	}
 	pcp->count -= done;
 	pthread_mutex_unlock(&phys->zone_lock);
-	pcp_sync_locked(pcp);
+	pcp_sync_locked(pcp, -(long)done);      /* free before and after: only the drift goes to nr_free */
 }
 
 /* pcp_refill_locked - move up to pcp_batch frames from the buddy lists to pcp. pcp lock held. */
@@ -362,7 +376,7 @@ static void pcp_refill_locked(struct per_thread_pages *pcp)
 	}
 	pcp->count += done;
 	pthread_mutex_unlock(&phys->zone_lock);
-	pcp_sync_locked(pcp);
+	pcp_sync_locked(pcp, done);     /* free before and after: only the drift goes to nr_free */
 }
 
 /* pcp_thread_exit - key destructor: give the exiting thread's caches back. */
@@ -481,22 +495,33 @@ static bool crossed_low(struct phys_mem *phys, long before, long nr)
 	return before >= low && before - nr < low;
 }
 
-static bool watermark_allows(struct phys_mem *phys, gfp_t gfp, long nr)
+/* watermark_allows - may nr frames go when `free` are free (as this thread sees it)? */
+static bool watermark_allows(struct phys_mem *phys, gfp_t gfp, long free, long nr)
 {
 	long mark = (long)phys->wmark[WMARK_MIN];
 
 	if (gfp & GFP_ATOMIC)
 		mark /= 2;
-	return atomic_load_explicit(&phys->nr_free, memory_order_relaxed) - nr >= mark;
+	return free - nr >= mark;
 }
 
-/* alloc_from_pcp - one frame from this thread's cache (refilled if empty). */
-static struct page *alloc_from_pcp(struct phys_mem *phys, struct per_thread_pages *pcp, bool *woke)
+/* free_seen - nr_free with the calling thread's cache's unpublished part.  pcp lock held. */
+static inline long free_seen(struct phys_mem *phys, const struct per_thread_pages *pcp)
+{
+	return atomic_load_explicit(&phys->nr_free, memory_order_relaxed) + pcp_unpublished(pcp);
+}
+
+/* alloc_from_pcp - one frame from this thread's cache (refilled if empty), watermark allowing. */
+static struct page *alloc_from_pcp(struct phys_mem *phys, struct per_thread_pages *pcp, gfp_t gfp,
+				   bool *woke)
 {
 	struct page *page = NULL;
 	long before;
 
 	pcp_lock(pcp);
+	before = free_seen(phys, pcp);          /* a refill does not change it */
+	if (!watermark_allows(phys, gfp, before, 1))
+		goto out;
 	if (!pcp->count)
 		pcp_refill_locked(pcp);
 	if (pcp->count) {
@@ -506,23 +531,45 @@ static struct page *alloc_from_pcp(struct phys_mem *phys, struct per_thread_page
 		pcp->count--;
 		pcp->allocs++;
 		if (unlikely(pcp_drifted(pcp)))
-			pcp_sync_locked(pcp);
-		before = atomic_fetch_sub_explicit(&phys->nr_free, 1, memory_order_relaxed);
+			pcp_sync_locked(pcp, 0);
 		*woke = crossed_low(phys, before, 1);
 	}
+out:
 	pcp_unlock(pcp);
 	return page;
 }
 
-static struct page *alloc_from_buddy(struct phys_mem *phys, unsigned int order, bool *woke)
+/* own_unpublished - the unpublished part of the calling thread's cache for phys, if it has one. */
+static long own_unpublished(struct phys_mem *phys)
 {
+	long n = 0;
+
+	for (unsigned int i = 0; i < PCP_SLOTS; i++) {
+		if (pcp_slots[i].id == phys->id) {
+			struct per_thread_pages *pcp = pcp_slots[i].pcp;
+
+			pcp_lock(pcp);
+			n = pcp_unpublished(pcp);
+			pcp_unlock(pcp);
+			break;
+		}
+	}
+	return n;
+}
+
+/* alloc_from_buddy - a block from the buddy lists, watermark allowing. */
+static struct page *alloc_from_buddy(struct phys_mem *phys, gfp_t gfp, unsigned int order, bool *woke)
+{
+	long own = own_unpublished(phys);
 	struct page *page;
 	long before;
 
+	if (!watermark_allows(phys, gfp, atomic_load(&phys->nr_free) + own, 1L << order))
+		return NULL;
 	pthread_mutex_lock(&phys->zone_lock);
 	page = rmqueue_locked(phys, order);
 	if (page) {
-		before = atomic_fetch_sub(&phys->nr_free, 1L << order);
+		before = atomic_fetch_sub(&phys->nr_free, 1L << order) + own;
 		*woke = crossed_low(phys, before, 1L << order);
 	}
 	pthread_mutex_unlock(&phys->zone_lock);
@@ -538,12 +585,10 @@ static struct page *get_page_from_freelist(struct phys_mem *phys, gfp_t gfp, uns
 	struct page *page = NULL;
 	bool woke = false;
 
-	if (!watermark_allows(phys, gfp, 1L << order))
-		return NULL;
 	if (order == 0 && phys->pcp_high && (pcp = this_pcp(phys)) != NULL)
-		page = alloc_from_pcp(phys, pcp, &woke);
+		page = alloc_from_pcp(phys, pcp, gfp, &woke);
 	else
-		page = alloc_from_buddy(phys, order, &woke);
+		page = alloc_from_buddy(phys, gfp, order, &woke);
 	if (woke)
 		wakeup_kswapd(phys);
 	return page;
@@ -672,11 +717,10 @@ static void free_frame_pcp(struct phys_mem *phys, struct per_thread_pages *pcp, 
 	list_add(&page->lru, &pcp->frames);
 	pcp->count++;
 	pcp->frees++;
-	atomic_fetch_add_explicit(&phys->nr_free, 1, memory_order_relaxed);
 	if (pcp->count > phys->pcp_high)
 		pcp_drain_locked(pcp, phys->pcp_batch);
 	else if (unlikely(pcp_drifted(pcp)))
-		pcp_sync_locked(pcp);
+		pcp_sync_locked(pcp, 0);
 	pcp_unlock(pcp);
 }
 
@@ -905,19 +949,21 @@ void phys_set_release_hook(struct phys_mem *phys, void (*fn)(void *arg, struct p
  *
  * Takes the zone lock for the per-order counts, then pcp_list_lock and
  * each cache lock in turn for the counters kept per cache (nr_pcp is the
- * exact sum of the cache counts, not the lazily published phys->nr_pcp).
+ * exact sum of the cache counts, not the lazily published phys->nr_pcp,
+ * and nr_free adds each cache's unpublished part to phys->nr_free).
  */
 void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 {
 	struct per_thread_pages *pcp;
 	unsigned int o;
+	long nr_free;
 
 	memset(st, 0, sizeof(*st));
 	st->nr_frames = phys->nr_frames;
 	pthread_mutex_lock(&phys->zone_lock);
 	for (o = 0; o < MAX_ORDER; o++)
 		st->free_by_order[o] = phys->free_area[o].nr_free;
-	st->nr_free = (unsigned long)atomic_load(&phys->nr_free);
+	nr_free = atomic_load(&phys->nr_free);
 	st->isolated = (unsigned long)phys->nr_isolated;
 	pthread_mutex_unlock(&phys->zone_lock);
 	st->wmark_min = phys->wmark[WMARK_MIN];
@@ -927,11 +973,13 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
 		pcp_lock(pcp);
 		st->nr_pcp += pcp->count;
+		nr_free += pcp_unpublished(pcp);
 		st->pcp_hits += pcp->allocs;
 		st->frees += pcp->frees;
 		pcp_unlock(pcp);
 	}
 	pthread_mutex_unlock(&phys->pcp_list_lock);
+	st->nr_free = (unsigned long)nr_free;
 	st->allocs = atomic_load(&phys->stat.allocs) + st->pcp_hits;
 	st->frees += atomic_load(&phys->stat.frees);
 	st->alloc_failures = atomic_load(&phys->stat.failures);

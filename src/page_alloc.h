@@ -94,7 +94,8 @@ struct phys_mem {
 	struct free_area free_area[MAX_ORDER];
 	unsigned long lazy_end;       /* [zone_lock] frames [0, lazy_end): free blocks of
 	                                 order MAX_ORDER-1 not yet on their list */
-	_Atomic long nr_free;         /* frames free: buddy lists (lazy blocks too) + pcp + isolated */
+	_Atomic long nr_free;         /* frames free: buddy lists (lazy blocks too) + isolated + nr_pcp
+	                                 (the caches' published part: see page_alloc.c, "Counting") */
 	_Atomic long nr_pcp;
 	unsigned long wmark[3];       /* WMARK_MIN/LOW/HIGH */
 	unsigned int pcp_high, pcp_batch;

@@ -7,7 +7,7 @@
  * shmem, and every entry point's bad inputs.
  *
  * The system is built by hand (arena + hooks) so only the layers under
- * test are linked.  Frames are accounted with phys->nr_free: every test
+ * test are linked.  Frames are accounted with phys_get_stats: every test
  * checks that it returns to its starting value once the objects are put.
  */
 #include <fcntl.h>
@@ -61,7 +61,10 @@ static void sys_destroy(void)
 
 static long free_frames(void)
 {
-	return atomic_load(&sys->phys->nr_free);
+	struct phys_stats st;
+
+	phys_get_stats(sys->phys, &st);
+	return (long)st.nr_free;
 }
 
 static unsigned char pattern(size_t i)

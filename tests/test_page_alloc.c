@@ -564,9 +564,10 @@ static void test_drain_stranded(void)
 }
 
 /*
- * nr_pcp is published lazily (page_alloc.c, "Counting"): it trails the
- * caches by fewer than 8 frames per cache, phys_get_stats() is exact, and
- * frames the counter does not show yet are still drained and found.
+ * nr_pcp, and with it the caches' part of nr_free, is published lazily
+ * (page_alloc.c, "Counting"): both trail the caches by fewer than 8 frames
+ * per cache, phys_get_stats() is exact, and frames the counters do not
+ * show yet are still drained and found.
  */
 struct lag_arg {
 	struct phys_mem *phys;
@@ -618,8 +619,27 @@ static void test_pcp_lazy_count(void)
 		phys_get_stats(phys, &st);
 		CHECK_EQ(st.nr_free, phys->nr_frames - 39 + i);
 		CHECK(labs(atomic_load(&phys->nr_pcp) - (long)st.nr_pcp) < 8);
+		CHECK(labs(atomic_load(&phys->nr_free) - (long)st.nr_free) < 8);
 		CHECK_EQ(phys_check(phys), 0);
 	}
+	/* once the cache holds frames, one from it and back moves neither shared counter */
+	drain_local_pages(phys);
+	REQUIRE((pages[0] = alloc_page(phys, 0)) != NULL);    /* a refill of 16: 15 cached */
+	{
+		long raw_free = atomic_load(&phys->nr_free), raw_pcp = atomic_load(&phys->nr_pcp);
+
+		CHECK_EQ(nr_free(phys), (long)phys->nr_frames - 1);
+		REQUIRE((page = alloc_page(phys, 0)) != NULL);
+		CHECK_EQ(atomic_load(&phys->nr_free), raw_free);
+		CHECK_EQ(atomic_load(&phys->nr_pcp), raw_pcp);
+		CHECK_EQ(nr_free(phys), (long)phys->nr_frames - 2);
+		put_page(page);
+		CHECK_EQ(atomic_load(&phys->nr_free), raw_free);
+		CHECK_EQ(atomic_load(&phys->nr_pcp), raw_pcp);
+		CHECK_EQ(nr_free(phys), (long)phys->nr_frames - 1);
+		CHECK_EQ(phys_check(phys), 0);
+	}
+	put_page(pages[0]);
 	/* a wrong published count is caught */
 	atomic_fetch_add(&phys->nr_pcp, 1);
 	fprintf(stderr, "(expected phys_check complaint follows)\n");
@@ -627,6 +647,7 @@ static void test_pcp_lazy_count(void)
 	atomic_fetch_sub(&phys->nr_pcp, 1);
 	drain_local_pages(phys);
 	CHECK_EQ(atomic_load(&phys->nr_pcp), 0);
+	CHECK_EQ(atomic_load(&phys->nr_free), (long)phys->nr_frames);
 	check_all_free(phys);
 
 	/* frames the counter does not show yet are drained before failing */
