@@ -125,7 +125,11 @@
  * every other TLB, the spans of its slots for the mm; if none meets the
  * range's bits, it drops its own entries for the range as flush_tlb_local
  * does (no gen, no log, no barrier), else it runs the protocol above,
- * waiting for the TLBs whose span meets the range.  Why skipping is safe:
+ * waiting for the TLBs whose span meets the range.  Either way the
+ * flusher drops its own entries for the range at once (it is not inside
+ * an access), so that a thread that unmaps, forks or protects a range
+ * and then leaves it alone does not keep covering it with its span
+ * until its next access.  Why skipping is safe:
  * the flusher changed the ptes under their table lock before it reads a
  * span.  If another thread filled an entry from an old pte, that fill
  * held the same lock earlier and set its bit under it, so the flusher
@@ -1126,16 +1130,15 @@ int umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len)
 /* ---- shootdown ---- */
 
 /*
- * flush_tlb_local - the flush when only this thread's TLB may hold entries
- * for mm: drop them now (this thread is not inside an access).  With the
- * precision of a catch-up: up to TLB_SYNC_MAX_GENS flushes between two
- * out-of-line accesses drop only their ranges; the next one drops all of
- * the mm's entries, and the ones after it find nothing left to drop (an
- * unmap of a large range flushes in batches of MMU_GATHER_BATCH pages).
+ * tlb_drop_own - drop this thread's entries of mm in [start, end) now
+ * (this thread is not inside an access).  With the precision of a
+ * catch-up: up to TLB_SYNC_MAX_GENS of these between two out-of-line
+ * accesses drop only their ranges; the next one drops all of the mm's
+ * entries, and the ones after it find nothing left to drop (an unmap of a
+ * large range flushes in batches of MMU_GATHER_BATCH pages).
  */
-static inline void flush_tlb_local(struct soft_tlb *tlb, struct umm_mm *mm, uintptr_t start, uintptr_t end)
+static inline void tlb_drop_own(struct soft_tlb *tlb, struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
-	tlb->stats.local_flushes++;
 	for (int i = 0; i < TLB_NR_CTX; i++) {
 		struct tlb_ctx *ctx = &tlb->ctx[i];
 
@@ -1170,6 +1173,16 @@ static inline void flush_tlb_local(struct soft_tlb *tlb, struct umm_mm *mm, uint
 		}
 		return;
 	}
+}
+
+/*
+ * flush_tlb_local - the flush when no other thread's TLB may hold entries
+ * of mm in the range: this thread's go now (tlb_drop_own).
+ */
+static inline void flush_tlb_local(struct soft_tlb *tlb, struct umm_mm *mm, uintptr_t start, uintptr_t end)
+{
+	tlb->stats.local_flushes++;
+	tlb_drop_own(tlb, mm, start, end);
 }
 
 static void flush_tlb_shootdown(struct umm_mm *mm, uintptr_t start, uintptr_t end);
@@ -1238,6 +1251,8 @@ static __attribute__((noinline)) void flush_tlb_shootdown(struct umm_mm *mm, uin
 		if (t != self && tlb_holds_span(t, mm->id, mask))
 			shootdown_wait(t, mm->id, gen);
 	percpu_up_read(&tlb_registry_lock, slot);
+	if (self)
+		tlb_drop_own(self, mm, start, end);     /* now, not at the catch-up: its span forgets them */
 }
 
 /**
