@@ -117,30 +117,33 @@
  * bit) in which entries with its current tag may lie, published in
  * slot_span next to slot_mm.  A fill sets its page's bit before it
  * installs the entry, while it holds the lock of the pte table it read
- * the pte from; a new tag (a full flush of the context, a slot taken for
- * another mm) empties the span, as does a resize (every entry is gone);
- * a range dropped by scanning the whole array leaves the span of the
- * entries that stay, one dropped by probing its pages leaves the span as
- * it is (a superset is safe).  A flusher whose mm has more than one TLB (tlb_owner) reads, for
- * every other TLB, the spans of its slots for the mm; if none meets the
- * range's bits, it drops its own entries for the range as flush_tlb_local
- * does (no gen, no log, no barrier), else it runs the protocol above,
- * waiting for the TLBs whose span meets the range.  Either way the
- * flusher drops its own entries for the range at once (it is not inside
- * an access), so that a thread that unmaps, forks or protects a range
- * and then leaves it alone does not keep covering it with its span
- * until its next access.  Why skipping is safe:
- * the flusher changed the ptes under their table lock before it reads a
- * span.  If another thread filled an entry from an old pte, that fill
- * held the same lock earlier and set its bit under it, so the flusher
- * reads that store or a later one: the bit still set, or a new tag
- * (which killed that entry: the owner changes its tag only outside any
- * use of its entries) or another mm in the slot (likewise).  A fill after
- * the change read the new pte.  The slot's mm id is published before its
- * first fill, so the same lock publishes it.  (Again: every flushed pte
- * change must be made under its table lock.)  Mappings whose length is a
- * multiple of 2 MiB are placed on a 2 MiB boundary (vma.c), so threads
- * working on 2 MiB-aligned parts of one share no region bit.
+ * the pte from.  A bit is cleared only after every entry it covered was
+ * dropped: a new tag (a full flush of the context, a slot taken for
+ * another mm) empties the span, as does a resize (every entry is gone),
+ * and a range dropped by scanning the whole array leaves the bits of the
+ * entries that stay; a range dropped by probing its pages leaves the span
+ * as it is (a superset is safe).  The owner drops entries only outside
+ * its accesses, so no entry is in use when its bit goes.
+ *
+ * A flusher whose mm another TLB may hold entries of (tlb_owner) reads,
+ * for every other TLB, the spans of its slots for the mm.  If none meets
+ * the range's bits, the flush is done without the protocol (no gen, no
+ * log, no barrier); otherwise it runs the protocol above, waiting for the
+ * TLBs whose span meets the range.  Either way the flusher drops its own
+ * entries of the range at once (it is not inside an access), so a thread
+ * that unmaps, forks or protects a range and then leaves it alone does
+ * not cover it with its span until its next access.  Why skipping is
+ * safe: the flusher changed the ptes under their table lock before it
+ * reads a span.  If another thread filled an entry from an old pte, that
+ * fill held the same lock earlier and set the bit under it, so the
+ * flusher reads that store or a later one: the bit still set, or cleared
+ * after the entry was dropped.  The slot's mm id is published before its
+ * first fill, so the same lock publishes it (a later mm id in the slot
+ * means a new tag: the entry is gone).  A fill after the change read the
+ * new pte.  (Again: every flushed pte change must be made under its table
+ * lock.)  Mappings whose length is a multiple of 2 MiB are placed on a
+ * 2 MiB boundary (vma.c), so threads working on 2 MiB-aligned parts of
+ * one share no region bit.
  *
  * The barrier is asymmetric where the kernel allows: readers issue only a
  * compiler barrier and the flusher calls membarrier(PRIVATE_EXPEDITED),
