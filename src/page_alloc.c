@@ -53,19 +53,21 @@
  * The watermark checks of an allocation read nr_free corrected by the
  * calling thread's own cache's unpublished part (exact for a thread
  * alone, within PCP_SYNC_DRIFT per other cache otherwise), and so does
- * the low-watermark crossing test of a single frame's allocation.  Allocations and
- * frees served by a cache are counted in the cache (under its lock) and
- * summed by phys_get_stats(); phys->stat holds the rest (its pcp_hits
- * field stays unused).
+ * the low-watermark crossing test of an allocation.
+ *
+ * Allocations and frees served by a cache are counted in the cache (under
+ * its lock) and summed by phys_get_stats(); phys->stat holds the rest (its
+ * pcp_hits field stays unused).
  *
  * Watermarks: an allocation that would leave fewer than wmark[MIN] frames
  * free (GFP_ATOMIC: half of it) fails its fast attempt; the slow path
  * drains every cache (frames may be stranded in other threads' caches),
  * calls the reclaim hook, retries, and returns NULL if the hook freed
  * nothing (or MAX_RECLAIM_RETRIES calls that freed frames all lost them
- * to other threads): an OOM event.  An allocation that takes nr_free from wmark[LOW] or above to
- * below it wakes kswapd (once per crossing, not on every allocation while
- * low); the slow path wakes it as well.  The direct reclaim hook is never
+ * to other threads): an OOM event.  An allocation that takes the free
+ * count it sees (above) from wmark[LOW] or above to below it wakes kswapd
+ * (once per crossing, not on every allocation while low); the slow path
+ * wakes it as well.  The direct reclaim hook is never
  * re-entered from an allocation it makes itself.
  *
  * Thread lifetime: each thread keeps a small array of (arena id, cache)
