@@ -58,13 +58,17 @@
  * page-table page (pte table) separately, as the kernel does, and a
  * thread's 16 MiB slice has pte tables of its own; a fault's mmap_lock
  * read hold and its RSS/fault counters touch only the faulting thread's
- * own stripes.  What the threads of one address space still share: the
- * page cache's tree_lock on a file fault, and the allocator's and soft
- * TLB's occasional shared lines.  The kernel, in recent versions, handles
- * most faults under a per-VMA lock instead of mmap_lock.  A COW fault
- * after a fork replaces a present pte and so must flush the TLBs of the
- * other CPUs running the address space, which a first-touch fault need
- * not.  Soft-TLB hits take no lock on either side.
+ * own stripes, and a frame from the thread's own cache touches no shared
+ * counter.  What the threads of one address space still share: the
+ * allocator's zone lock (a cache refill every 16 frames), the LRU lock
+ * (every 15 pages added), the page cache's tree on a file fault.  The
+ * kernel, in recent versions, handles most faults under a per-VMA lock
+ * instead of mmap_lock.  A COW fault replaces a present pte and so must
+ * flush the TLBs of the other CPUs running the address space, which a
+ * first-touch fault need not; usermm's soft TLB skips the threads whose
+ * translations cannot lie in the page's 2 MiB region (each thread's
+ * slice here is 2 MiB-aligned: the mappings are multiples of 2 MiB,
+ * placed on a 2 MiB boundary).  Soft-TLB hits take no lock on either side.
  *
  * Fork COW.  A fork of this process would copy and write-protect usermm's own
  * structures too, so the kernel's COW side runs in a helper process forked
