@@ -28,8 +28,12 @@
  * pages (accesses) of all threads, the inverse of aggregate throughput,
  * with a caveat line (fault counts per page).  Comment lines give "per
  * thread", each thread's own elapsed time divided by its own pages
- * averaged over the threads, the throughput, its scaling against one
- * thread, "CPUs busy" and the other processes' load.  CPUs busy is the CPU
+ * averaged over the threads, "CPU per page", the CPU time of all threads
+ * divided by all their pages (what the work cost in CPU; other processes
+ * taking the CPUs lengthen the wall time, not this, though they may still
+ * slow it through shared caches, and a thread spinning on a lock adds to
+ * it), the throughput, its scaling against one thread, "CPUs busy" and
+ * the other processes' load.  CPUs busy is the CPU
  * time of all threads (CLOCK_THREAD_CPUTIME_ID) over the wall time, that
  * is how many CPUs the threads kept busy; a thread asleep on a lock, or
  * waiting for a CPU that another process holds, lowers it.  The other
@@ -152,11 +156,12 @@ struct sample {
 	double wall;                    /* ns per page (access), all threads */
 	double thread;                  /* mean of the threads' ns per page */
 	double busy;                    /* the threads' CPU time / wall time */
+	double cpu;                     /* the threads' CPU time / all threads' pages (accesses) */
 };
 
 /* The medians of one measurement, kept to compute scaling. */
 struct result {
-	double u_wall, k_wall, u_thr, k_thr, u_busy, k_busy;
+	double u_wall, k_wall, u_thr, k_thr, u_busy, k_busy, u_cpu, k_cpu;
 	double others;                  /* CPUs other processes used meanwhile (load_end) */
 	bool ok;
 };
@@ -305,6 +310,7 @@ static int pool_run(struct pool *pl, unsigned long per_thread, struct sample *s)
 	s->wall = (double)(last - first) / ((double)per_thread * pl->nr);
 	s->thread = thr / pl->nr;
 	s->busy = cpu / (double)(last - first);
+	s->cpu = cpu / ((double)per_thread * pl->nr);
 	return err;
 }
 
@@ -520,6 +526,8 @@ static void report(const char *test, const char *unit, int nr, const struct samp
 	res->k_thr = median_of(ks, offsetof(struct sample, thread));
 	res->u_busy = median_of(us, offsetof(struct sample, busy));
 	res->k_busy = median_of(ks, offsetof(struct sample, busy));
+	res->u_cpu = median_of(us, offsetof(struct sample, cpu));
+	res->k_cpu = median_of(ks, offsetof(struct sample, cpu));
 	res->ok = true;
 	snprintf(name, sizeof(name), "%s %d thr: wall/%s (ns)", test, nr,
 		 strcmp(unit, "accesses") ? "page" : "access");
@@ -528,8 +536,12 @@ static void report(const char *test, const char *unit, int nr, const struct samp
 	bench_extra("cpus_busy_usermm", res->u_busy);
 	bench_extra("cpus_busy_kernel", res->k_busy);
 	bench_extra("other_load_cpus", res->others);
+	bench_extra("cpu_ns_usermm", res->u_cpu);
+	bench_extra("cpu_ns_kernel", res->k_cpu);
 	printf("# %s %d thr: per thread (ns): usermm %.1f, kernel %.1f\n",
 	       test, nr, res->u_thr, res->k_thr);
+	printf("# %s %d thr: CPU per %s (ns): usermm %.1f, kernel %.1f\n",
+	       test, nr, strcmp(unit, "accesses") ? "page" : "access", res->u_cpu, res->k_cpu);
 	printf("# %s %d thr%s: usermm %.2f M %s/s, kernel %.2f M %s/s",
 	       test, nr, nr > nr_cpus ? " (oversubscribed)" : "",
 	       1e3 / res->u_wall, unit, 1e3 / res->k_wall, unit);
