@@ -43,6 +43,15 @@
  * after reading, so either it sees the new size or truncation finds its
  * page (and waits for its lock).
  *
+ * File I/O through the cache.  umm_object_read copies out of cached
+ * pages (read in on a miss) holding only a reference; umm_object_write
+ * first grows the object (object_extend) when the write ends past its
+ * end, then copies into each page under its page lock (so truncation
+ * cannot drop it halfway) and marks it dirty: writeback writes it later,
+ * as the kernel's page cache does for write(2).  A source buffer inside a
+ * host window is copied to a bounce page first, without the page lock: a
+ * fault on it may need that very page.
+ *
  * Locks taken, in order (the library's order is in lockdep.h): page lock
  * -> (truncate: i_mmap_lock -> page_table_lock -> pte table locks, through
  * sys->unmap_mapping_range) -> obj->tree_lock -> allocator.  No lock but the page's own is held across readpage/writepage.
@@ -51,6 +60,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "filemap.h"
+#include "host_mmu.h"
 #include "readahead.h"
 #include "mmu_notifier.h"
 #include "vmscan.h"
@@ -652,4 +662,120 @@ void truncate_inode_pages(struct umm_object *obj, uint64_t from)
 	}
 	if (partial)
 		zero_page_tail(obj, from >> PAGE_SHIFT, partial);
+}
+
+/* Most bytes one read or write moves, as Linux's MAX_RW_COUNT. */
+#define OBJECT_RW_MAX 0x7ffff000UL
+
+/**
+ * umm_object_read - copy up to @len bytes at byte @off of @obj into @buf
+ * through the page cache (pages not cached are read in), as pread(2):
+ * fewer bytes near the end of the object, 0 at or past it.  Dirty cached
+ * pages are read as they are (what the mappings wrote).
+ * Takes page locks and tree_lock in turn; holds none on return.
+ * Return: bytes copied; -EINVAL (NULL obj, NULL buf with len > 0, @off
+ * beyond off_t); -EIO or -ENOMEM when nothing could be copied (a page
+ * whose read failed, no memory); after a partial copy, the bytes copied.
+ */
+ssize_t umm_object_read(struct umm_object *obj, void *buf, size_t len, uint64_t off)
+{
+	uint64_t size, pos;
+	size_t done = 0;
+	int err = 0;
+
+	if (!obj || (!buf && len) || off > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	size = object_size(obj);
+	if (!len || off >= size)
+		return 0;
+	if (len > OBJECT_RW_MAX)
+		len = OBJECT_RW_MAX;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	for (pos = off; done < len; ) {
+		size_t in = pos & ~PAGE_MASK, n = PAGE_SIZE - in;
+		struct page *page;
+
+		if (n > len - done)
+			n = len - done;
+		err = read_cache_page(obj, pos >> PAGE_SHIFT, &page, NULL);
+		if (err)
+			break;
+		memcpy((char *)buf + done, (char *)page_address(page) + in, n);
+		put_page(page);
+		done += n;
+		pos += n;
+	}
+	/* -EIO from a page truncated away meanwhile: the read ends there */
+	if (done || (err == -EIO && pos >= object_size(obj)))
+		return (ssize_t)done;
+	return err;
+}
+
+/**
+ * umm_object_write - copy @len bytes of @buf to byte @off of @obj through
+ * the page cache, as pwrite(2): the object (and the file, with ftruncate)
+ * grows to @off + @len first if that is past its end; the pages are left
+ * dirty for writeback (umm_object_sync, msync, reclaim or the last put
+ * write them to the file).  Every mapping of the object sees the bytes
+ * at once.
+ * Takes truncate_mutex (when growing), page locks and tree_lock; holds
+ * none on return.
+ * Return: bytes written; -EINVAL (NULL obj, NULL buf with len > 0, @off
+ * beyond off_t), -EFBIG (@off + @len beyond off_t), -EBADF (a file object
+ * whose fd is not open for writing); -EIO or -ENOMEM when nothing could
+ * be written (the old last page could not be read, no memory), or the
+ * errno of growing the file; after a partial write, the bytes written.
+ */
+ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, uint64_t off)
+{
+	char bounce[PAGE_SIZE];
+	size_t done = 0;
+	uint64_t pos;
+	bool covered;
+	int err = 0;
+
+	if (!obj || (!buf && len) || off > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	if (obj->type == OBJ_FILE && !obj->writable)
+		return -EBADF;
+	if (!len)
+		return 0;
+	if (len > OBJECT_RW_MAX)
+		len = OBJECT_RW_MAX;
+	if (off + len > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	err = object_extend(obj, off + len);
+	if (err)
+		return err;
+	covered = host_mmu_covers(buf, len);
+	for (pos = off; done < len; ) {
+		size_t in = pos & ~PAGE_MASK, n = PAGE_SIZE - in;
+		const char *src = (const char *)buf + done;
+		struct page *page;
+
+		if (n > len - done)
+			n = len - done;
+		if (covered) {
+			memcpy(bounce, src, n);
+			src = bounce;
+		}
+		err = read_cache_page(obj, pos >> PAGE_SHIFT, &page, NULL);
+		if (err)
+			break;
+		lock_page(page);
+		if (page->mapping != obj) {
+			/* truncated (and maybe grown back) since: look again */
+			unlock_page(page);
+			put_page(page);
+			continue;
+		}
+		memcpy((char *)page_address(page) + in, src, n);
+		set_page_dirty(page);
+		unlock_page(page);
+		put_page(page);
+		done += n;
+		pos += n;
+	}
+	return done ? (ssize_t)done : err;
 }

@@ -85,6 +85,11 @@ void object_put(struct umm_object *obj);
  * files, nothing for shmem.  0 or -EIO (object.c).
  */
 int object_datasync(struct umm_object *obj);
+/*
+ * object_extend - grow the object (and its file, with ftruncate) to at
+ * least @size bytes; never shrinks.  0 or -errno (object.c).
+ */
+int object_extend(struct umm_object *obj, uint64_t size);
 /* shmem_zero_setup - the object behind a MAP_SHARED|MAP_ANONYMOUS mapping. */
 int shmem_zero_setup(struct umm_system *sys, size_t size, struct umm_object **out);
 

@@ -410,6 +410,37 @@ out_unlock:
 }
 
 /**
+ * object_extend - grow @obj to at least @size bytes, as a write past the
+ * end does: ftruncate the file, zero the old last page's tail, raise the
+ * size.  An object already that large is left alone (concurrent writers
+ * that extend never shrink each other's end).
+ * Takes truncate_mutex (and a page lock); none held on return.
+ * Return: 0, -EBADF (a file not open for writing), -errno of ftruncate.
+ */
+int object_extend(struct umm_object *obj, uint64_t size)
+{
+	uint64_t old;
+	int err = 0;
+
+	if (size <= object_size(obj))
+		return 0;
+	pthread_mutex_lock(&truncate_mutex);
+	old = object_size(obj);
+	if (size > old) {
+		if (obj->type == OBJ_FILE && !obj->writable)
+			err = -EBADF;
+		else if (obj->type == OBJ_FILE && ftruncate(obj->fd, (off_t)size) < 0)
+			err = -errno;
+		if (!err) {
+			object_zero_old_tail(obj, old);
+			atomic_store(&obj->size, size);
+		}
+	}
+	pthread_mutex_unlock(&truncate_mutex);
+	return err;
+}
+
+/**
  * umm_object_sync - write back the dirty cached pages of
  * [@offset, @offset + @len) (@len 0: to the end), fdatasync a file
  * object so the data is durable (the whole file's data: fdatasync has no

@@ -1127,6 +1127,165 @@ static void test_append_fd(void)
 	CHECK_EQ(free_frames(), start);
 }
 
+/* ---- umm_object_read / umm_object_write ---- */
+
+/* pread/pwrite semantics through the cache: short reads at the end, growth, dirty pages. */
+static void test_object_read_write(void)
+{
+	long start = free_frames();
+	size_t size = 3 * PAGE_SIZE + 100;
+	int fd = test_tmpfile(size, pattern);
+	struct umm_object *obj = open_file(fd);
+	unsigned char *buf = malloc(5 * PAGE_SIZE), *w = malloc(2 * PAGE_SIZE);
+	struct page *page;
+	size_t i;
+	bool ok;
+
+	REQUIRE(buf && w);
+	/* a read across pages, then a short read at the end, then 0 past it */
+	CHECK_EQ(umm_object_read(obj, buf, 2 * PAGE_SIZE, 1000), 2 * PAGE_SIZE);
+	for (i = 0, ok = true; i < 2 * PAGE_SIZE; i++)
+		ok = ok && buf[i] == pattern(1000 + i);
+	CHECK(ok);
+	CHECK_EQ(umm_object_read(obj, buf, 5 * PAGE_SIZE, 3 * PAGE_SIZE), 100);
+	CHECK_EQ(umm_object_read(obj, buf, 10, size), 0);
+	CHECK_EQ(umm_object_read(obj, buf, 10, size + 5 * PAGE_SIZE), 0);
+	CHECK_EQ(umm_object_read(obj, buf, 0, 0), 0);
+	/* a read sees a dirty cached page as it is */
+	REQUIRE(read_cache_page(obj, 0, &page, NULL) == 0);
+	memset(page_address(page), 0x5a, 16);
+	set_page_dirty(page);
+	put_page(page);
+	CHECK_EQ(umm_object_read(obj, buf, 20, 0), 20);
+	CHECK(buf[0] == 0x5a && buf[15] == 0x5a && buf[16] == pattern(16));
+	/* a write lands in the cache (dirty), not in the file until sync */
+	for (i = 0; i < 2 * PAGE_SIZE; i++)
+		w[i] = pattern2(i);
+	CHECK_EQ(umm_object_write(obj, w, PAGE_SIZE + 10, PAGE_SIZE - 5), PAGE_SIZE + 10);
+	CHECK(file_matches(fd, PAGE_SIZE - 5, PAGE_SIZE + 10, pattern));
+	CHECK_EQ(umm_object_read(obj, buf, PAGE_SIZE + 10, PAGE_SIZE - 5), PAGE_SIZE + 10);
+	CHECK(memcmp(buf, w, PAGE_SIZE + 10) == 0);
+	REQUIRE(read_cache_page(obj, 1, &page, NULL) == 0);
+	CHECK(PageDirty(page));
+	put_page(page);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK(file_matches(fd, 16, PAGE_SIZE - 21, pattern));
+	{
+		unsigned char *f = malloc(PAGE_SIZE + 10);
+
+		REQUIRE(f);
+		CHECK_EQ(pread(fd, f, PAGE_SIZE + 10, PAGE_SIZE - 5), PAGE_SIZE + 10);
+		CHECK(memcmp(f, w, PAGE_SIZE + 10) == 0);
+		free(f);
+	}
+	/* a write past the end grows the object and the file; the gap reads as zeros */
+	CHECK_EQ(umm_object_write(obj, w, 10, 6 * PAGE_SIZE + 3), 10);
+	CHECK_EQ(umm_object_size(obj), 6 * PAGE_SIZE + 13);
+	CHECK_EQ(file_size(fd), 6 * PAGE_SIZE + 13);
+	CHECK_EQ(umm_object_read(obj, buf, 5 * PAGE_SIZE, size - 10), 6 * PAGE_SIZE + 13 - (size - 10));
+	for (i = 0, ok = true; i < 10; i++)
+		ok = ok && buf[i] == pattern(size - 10 + i);
+	CHECK(ok);
+	for (i = 10, ok = true; i < 6 * PAGE_SIZE + 3 - (size - 10); i++)
+		ok = ok && buf[i] == 0;
+	CHECK(ok);
+	CHECK(memcmp(buf + 6 * PAGE_SIZE + 3 - (size - 10), w, 10) == 0);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	{
+		unsigned char f[10];
+
+		CHECK_EQ(pread(fd, f, 10, 6 * PAGE_SIZE + 3), 10);
+		CHECK(memcmp(f, w, 10) == 0);
+	}
+	/* a write of 0 bytes changes nothing, even past the end */
+	CHECK_EQ(umm_object_write(obj, w, 0, 100 * PAGE_SIZE), 0);
+	CHECK_EQ(umm_object_size(obj), 6 * PAGE_SIZE + 13);
+	umm_object_put(obj);
+	close(fd);
+	free(buf);
+	free(w);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* Bad inputs: a clear errno and nothing changed (size, file, cache). */
+static void test_object_read_write_bad_input(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(PAGE_SIZE, pattern);
+	int ro = reopen(fd, O_RDONLY);
+	struct umm_object *obj = open_file(fd), *robj;
+	char buf[16] = "0123456789abcdef";
+
+	REQUIRE(ro >= 0);
+	robj = open_file(ro);
+	CHECK_EQ(umm_object_read(NULL, buf, 1, 0), -EINVAL);
+	CHECK_EQ(umm_object_write(NULL, buf, 1, 0), -EINVAL);
+	CHECK_EQ(umm_object_read(obj, NULL, 1, 0), -EINVAL);
+	CHECK_EQ(umm_object_write(obj, NULL, 1, 0), -EINVAL);
+	CHECK_EQ(umm_object_read(obj, buf, 1, (uint64_t)INT64_MAX + 1), -EINVAL);
+	CHECK_EQ(umm_object_write(obj, buf, 1, (uint64_t)INT64_MAX + 1), -EINVAL);
+	CHECK_EQ(umm_object_write(obj, buf, 16, (uint64_t)INT64_MAX - 8), -EFBIG);
+	CHECK_EQ(umm_object_write(robj, buf, 16, 0), -EBADF);
+	CHECK_EQ(umm_object_write(robj, buf, 16, 10 * PAGE_SIZE), -EBADF);
+	CHECK_EQ(umm_object_size(obj), PAGE_SIZE);
+	CHECK_EQ(umm_object_size(robj), PAGE_SIZE);
+	CHECK_EQ(file_size(fd), PAGE_SIZE);
+	CHECK_EQ(umm_object_cached_pages(obj), 0);
+	CHECK_EQ(umm_object_cached_pages(robj), 0);
+	CHECK(file_matches(fd, 0, PAGE_SIZE, pattern));
+	/* a read-only object still reads */
+	CHECK_EQ(umm_object_read(robj, buf, 16, 0), 16);
+	CHECK((unsigned char)buf[3] == pattern(3));
+	umm_object_put(obj);
+	umm_object_put(robj);
+	close(ro);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* Several threads writing disjoint ranges (and extending) at once: every byte lands. */
+#define RW_THREADS 4
+#define RW_CHUNK 1500
+#define RW_ROUNDS 64
+static struct umm_object *rw_obj;
+
+static void *rw_writer(void *arg)
+{
+	long t = (long)arg;
+	unsigned char chunk[RW_CHUNK];
+
+	for (int r = 0; r < RW_ROUNDS; r++) {
+		uint64_t off = ((uint64_t)r * RW_THREADS + (uint64_t)t) * RW_CHUNK;
+
+		for (size_t i = 0; i < RW_CHUNK; i++)
+			chunk[i] = pattern2(off + i);
+		TCHECK(umm_object_write(rw_obj, chunk, RW_CHUNK, off) == RW_CHUNK);
+	}
+	return NULL;
+}
+
+static void test_object_write_concurrent(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(0, NULL);
+	pthread_t th[RW_THREADS];
+	size_t total = (size_t)RW_THREADS * RW_ROUNDS * RW_CHUNK;
+
+	rw_obj = open_file(fd);
+	for (long t = 0; t < RW_THREADS; t++)
+		REQUIRE(pthread_create(&th[t], NULL, rw_writer, (void *)t) == 0);
+	for (int t = 0; t < RW_THREADS; t++)
+		pthread_join(th[t], NULL);
+	test_fold_thread_checks();
+	CHECK_EQ(umm_object_size(rw_obj), total);
+	CHECK_EQ(umm_object_sync(rw_obj, 0, 0), 0);
+	CHECK_EQ(file_size(fd), total);
+	CHECK(file_matches(fd, 0, total, pattern2));
+	umm_object_put(rw_obj);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
 /* ---- shmem ---- */
 
 static void test_shmem(void)
@@ -1208,6 +1367,9 @@ int main(void)
 	RUN(test_open_fd_errors);
 	RUN(test_append_fd);
 	RUN(test_shmem);
+	RUN(test_object_read_write);
+	RUN(test_object_read_write_bad_input);
+	RUN(test_object_write_concurrent);
 	sys_destroy();
 	return test_summary("test_filemap");
 }

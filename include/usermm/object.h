@@ -12,6 +12,7 @@
 #ifndef USERMM_OBJECT_H
 #define USERMM_OBJECT_H
 
+#include <sys/types.h>
 #include "system.h"
 
 #ifdef __cplusplus
@@ -41,6 +42,25 @@ uint64_t umm_object_size(const struct umm_object *obj);
  * durable on return; first error (-EIO).
  */
 int  umm_object_sync(struct umm_object *obj, uint64_t offset, uint64_t len);
+/*
+ * umm_object_read - pread(2) through the page cache: up to len bytes at
+ * byte off (fewer at the end of the object, 0 past it), missing pages
+ * read in, dirty ones read as the mappings left them.  Returns the bytes
+ * copied, or -EINVAL (NULL obj, NULL buf with len > 0, off beyond off_t),
+ * -EIO, -ENOMEM when nothing was copied.
+ */
+ssize_t umm_object_read(struct umm_object *obj, void *buf, size_t len, uint64_t off);
+/*
+ * umm_object_write - pwrite(2) through the page cache: every mapping sees
+ * the bytes at once; the pages are dirty until written back (sync, msync,
+ * reclaim, the last put).  A write past the end grows the object and its
+ * file first (ftruncate).  At most 0x7ffff000 bytes per call, as Linux.
+ * Returns the bytes written, or -EINVAL (NULL obj, NULL buf with len > 0,
+ * off beyond off_t), -EFBIG (off + len beyond off_t), -EBADF (the file's
+ * fd is not open for writing), -EIO, -ENOMEM, or ftruncate's errno when
+ * nothing was written.
+ */
+ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, uint64_t off);
 /* umm_object_cached_pages - pages of this object in the page cache. */
 unsigned long umm_object_cached_pages(const struct umm_object *obj);
 
