@@ -93,13 +93,14 @@ SRCS   := $(sort $(wildcard src/*.c))
 TESTS  := $(sort $(wildcard tests/test_*.c))
 BENCHES:= $(sort $(wildcard bench/bench_*.c))
 EXAMPLES:= $(sort $(wildcard examples/*.c))
+PRELOAD_SRCS := $(sort $(wildcard src/preload/*.c))
 LIB_HDRS := $(wildcard src/*.h include/usermm/*.h)
 HDRS   := $(LIB_HDRS) $(wildcard tests/*.h bench/*.h)
 VARIANTS := release debug asan tsan
 CHECK_VARIANTS ?= debug asan tsan
 
-.PHONY: all lib demo check bench clean fuzz benches examples $(addprefix lib-,$(VARIANTS)) $(addprefix tests-,$(VARIANTS))
-all: lib build/release/usermm benches examples
+.PHONY: all lib demo check bench clean fuzz benches examples preload $(addprefix lib-,$(VARIANTS)) $(addprefix tests-,$(VARIANTS)) $(addprefix preload-,$(VARIANTS))
+all: lib build/release/usermm benches examples preload
 
 $(URING_STAMP):
 	@mkdir -p build && rm -f build/.liburing-yes build/.liburing-no && touch $@
@@ -126,7 +127,24 @@ build/$(1)/tests/%: tests/%.c build/$(1)/libusermm-internal.a $(LIB_HDRS) $(wild
 	@mkdir -p $$(@D)
 	$$(CC) $$(BASE) $$(FLAGS_$(1)) $$< build/$(1)/libusermm-internal.a -o $$@ $$(LDFLAGS_$(1)) $$(LDLIBS)
 lib-$(1): build/$(1)/libusermm.a
-tests-$(1): $(patsubst tests/%.c,build/$(1)/tests/%,$(TESTS))
+# The LD_PRELOAD interposer (src/preload/): the usermm objects with their
+# references to the calls it interposes renamed to its preload_sys_*
+# (the system calls themselves), so usermm never calls back into it.
+build/$(1)/preload/%.o: src/preload/%.c src/preload/preload.h $(LIB_HDRS) $(URING_STAMP) $(HIREDIS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(BASE) $$(FLAGS_$(1)) -c $$< -o $$@
+build/$(1)/preload/usermm_core.o: $(call objs,$(1)) src/preload/redirect.syms
+	@mkdir -p $$(@D)
+	$$(LD) -r -o $$@ $(call objs,$(1))
+	$$(OBJCOPY) --redefine-syms=src/preload/redirect.syms $$@
+build/$(1)/libusermm_preload.so: $(patsubst src/preload/%.c,build/$(1)/preload/%.o,$(PRELOAD_SRCS)) build/$(1)/preload/usermm_core.o src/preload/preload.map
+	$$(CC) -shared -Wl,--version-script=src/preload/preload.map -o $$@ \
+		$(patsubst src/preload/%.c,build/$(1)/preload/%.o,$(PRELOAD_SRCS)) build/$(1)/preload/usermm_core.o \
+		$$(LDFLAGS_$(1)) $$(LDLIBS)
+preload-$(1): build/$(1)/libusermm_preload.so
+# The preload tests run a program under LD_PRELOAD, which a sanitizer
+# runtime does not allow for an uninstrumented process: debug and release only.
+tests-$(1): $(patsubst tests/%.c,build/$(1)/tests/%,$(if $(filter asan tsan,$(1)),$(filter-out tests/test_preload%,$(TESTS)),$(TESTS) build/$(1)/libusermm_preload.so))
 endef
 $(foreach v,$(VARIANTS),$(eval $(call VARIANT_RULES,$(v))))
 
@@ -159,10 +177,14 @@ build/release/examples/device_mirror: $(wildcard examples/device_mirror/*.c exam
 
 examples: $(patsubst examples/%.c,build/release/examples/%,$(EXAMPLES)) build/release/examples/device_mirror
 
+# `make preload`: build/{release,debug}/libusermm_preload.so
+# (LD_PRELOAD=build/release/libusermm_preload.so program; docs/PRELOAD.md).
+preload: preload-release preload-debug
+
 demo: all
 	./build/release/usermm demo
 
-check: lib build/release/usermm benches examples $(addprefix tests-,$(CHECK_VARIANTS))
+check: lib build/release/usermm benches examples preload $(addprefix preload-,$(CHECK_VARIANTS)) $(addprefix tests-,$(CHECK_VARIANTS))
 	@tests/run.sh $(CHECK_VARIANTS)
 
 # ---- fuzzing (tests/fuzz/README.md) ----

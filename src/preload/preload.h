@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * preload.h - the state the files of libusermm_preload.so share (see the
+ * theory of operation at the top of preload.c).  Not installed.
+ */
+#ifndef UMM_PRELOAD_H
+#define UMM_PRELOAD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <usermm/usermm.h>
+#include <usermm/host.h>
+
+/* The kernel's calls (preload_sys.c). */
+void *preload_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int preload_sys_munmap(void *addr, size_t len);
+void *preload_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, ...);
+int preload_sys_mprotect(void *addr, size_t len, int prot);
+int preload_sys_msync(void *addr, size_t len, int flags);
+int preload_sys_madvise(void *addr, size_t len, int advice);
+ssize_t preload_sys_pread(int fd, void *buf, size_t n, off_t off);
+ssize_t preload_sys_pwrite(int fd, const void *buf, size_t n, off_t off);
+ssize_t preload_sys_preadv(int fd, const struct iovec *iov, int cnt, off_t off);
+ssize_t preload_sys_pwritev(int fd, const struct iovec *iov, int cnt, off_t off);
+ssize_t preload_sys_read(int fd, void *buf, size_t n);
+ssize_t preload_sys_write(int fd, const void *buf, size_t n);
+ssize_t preload_sys_readv(int fd, const struct iovec *iov, int cnt);
+ssize_t preload_sys_writev(int fd, const struct iovec *iov, int cnt);
+int preload_sys_ftruncate(int fd, off_t len);
+int preload_sys_fsync(int fd);
+int preload_sys_fdatasync(int fd);
+
+enum { PL_UNINIT, PL_ON, PL_OFF };
+
+/* A file usermm serves: one object per (device, inode). */
+struct preload_file {
+	dev_t dev;
+	ino_t ino;
+	struct umm_object *obj;          /* our reference; each mapping holds its own */
+	struct preload_file *next;
+};
+
+/* A file handed to the kernel for good (fork): its mappings are the kernel's. */
+struct preload_kfile {
+	dev_t dev;
+	ino_t ino;
+	struct preload_kfile *next;
+};
+
+struct preload_counters {
+	_Atomic unsigned long mmaps;        /* file mappings served by usermm */
+	_Atomic unsigned long fallbacks;    /* file mappings passed to the kernel */
+	_Atomic unsigned long anon_fixed;   /* anonymous MAP_FIXED mappings inside the window */
+	_Atomic unsigned long munmaps, mremaps, mprotects, msyncs, madvises;
+	_Atomic unsigned long preads;       /* pread/preadv/read/readv served from the page cache */
+	_Atomic unsigned long pwrites;      /* pwrite/pwritev/write/writev served into it */
+	_Atomic unsigned long read_bytes, write_bytes;
+	_Atomic unsigned long truncates, syncs;
+	_Atomic unsigned long prefaults;    /* window buffers mapped before a kernel I/O call */
+	_Atomic unsigned long forks;
+	_Atomic unsigned long fork_mappings; /* mappings handed to the kernel at a fork */
+	_Atomic unsigned long files;        /* files served (created objects) */
+};
+
+struct preload_state {
+	pthread_mutex_t lock;            /* files, kfiles, the window, the mm's mappings */
+	_Atomic int state;               /* PL_* */
+	pid_t pid;                       /* the process that owns sys (not a fork child) */
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	char *_Atomic base;              /* host address of usermm address ustart; NULL: no window */
+	uintptr_t ustart;
+	size_t wlen;
+	_Atomic unsigned long nfiles;    /* entries in files */
+	struct preload_file *files;
+	struct preload_kfile *kfiles;
+	const char *stats_path;
+	FILE *log;
+	struct preload_counters c;
+};
+
+extern struct preload_state pl;
+
+/* preload.c */
+bool preload_on(void);
+int preload_window_locked(void);
+struct preload_file *preload_file_find_locked(dev_t dev, ino_t ino);
+bool preload_kfile_locked(dev_t dev, ino_t ino);
+int preload_file_get_locked(int fd, const struct stat *st, struct preload_file **out);
+void preload_files_reap_locked(void);
+
+/*
+ * preload_window_part - how [p, p + len) meets the window: 0 outside, 1
+ * wholly inside (*ua its usermm address), -1 partly.  No lock (base is
+ * read once; the window changes only at fork, under pl.lock).
+ */
+static inline int preload_window_part(const void *p, size_t len, uintptr_t *ua)
+{
+	char *base = atomic_load_explicit(&pl.base, memory_order_acquire);
+	uintptr_t a = (uintptr_t)p, b = (uintptr_t)base;
+
+	if (!base || a + len <= b || a >= b + pl.wlen)
+		return 0;
+	if (a < b || len > pl.wlen || a + len > b + pl.wlen)
+		return -1;
+	if (ua)
+		*ua = pl.ustart + (a - b);
+	return 1;
+}
+
+/* preload_fork.c */
+void preload_fork_setup(void);
+
+/* preload_io.c */
+void preload_prefault(const void *buf, size_t len, int write);
+
+#define PL_COUNT(name, n) atomic_fetch_add_explicit(&pl.c.name, (n), memory_order_relaxed)
+
+#endif

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * preload_io.c - file I/O kept coherent with usermm's mappings: pread,
+ * pwrite, read, write, preadv, pwritev, readv, writev (and the 64
+ * variants), ftruncate, fsync, fdatasync.
+ *
+ * A call on a descriptor of a file usermm serves (found by fstat: device
+ * and inode, see preload.c) goes through the file's page cache with
+ * umm_object_read / umm_object_write; read/write/readv/writev use and
+ * advance the descriptor's offset with lseek (so, unlike the kernel's,
+ * they are not atomic against another thread using the same descriptor
+ * at the same moment).  The descriptor's access mode is the caller's: a
+ * call the kernel would refuse (reading a write-only descriptor, writing
+ * a read-only one) is passed to the kernel, which refuses it.  Anything
+ * else goes to the kernel, after umm_host_prefault of any part of the
+ * buffer that lies in the window.
+ *
+ * Locks: pl.lock only to find the object and take a reference.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+#include "preload.h"
+
+/**
+ * preload_prefault - map the window part of a buffer the kernel is about
+ * to use (for writing if `write`: the kernel stores into it).  Errors are
+ * left to the kernel (EFAULT, as without us).  No lock held.
+ */
+void preload_prefault(const void *buf, size_t len, int write)
+{
+	char *base = atomic_load(&pl.base);
+	uintptr_t a = (uintptr_t)buf, b = (uintptr_t)base, s, e;
+
+	if (!base || !len || a + len <= b || a >= b + pl.wlen)
+		return;
+	s = a < b ? b : a;
+	e = a + len > b + pl.wlen ? b + pl.wlen : a + len;
+	PL_COUNT(prefaults, 1);
+	umm_host_prefault(pl.mm, pl.ustart + (s - b), e - s, write);
+}
+
+static void prefault_iov(const struct iovec *iov, int cnt, int write)
+{
+	if (!atomic_load(&pl.base) || cnt < 0 || cnt > IOV_MAX)
+		return;
+	for (int i = 0; i < cnt; i++)
+		preload_prefault(iov[i].iov_base, iov[i].iov_len, write);
+}
+
+/*
+ * served - the object of the file behind fd, referenced (umm_object_put
+ * when done), and the descriptor's status flags; NULL when usermm does
+ * not serve it.
+ */
+static struct umm_object *served(int fd, int *flp)
+{
+	struct preload_file *f;
+	struct umm_object *obj = NULL;
+	struct stat st;
+	int fl;
+
+	if (!atomic_load_explicit(&pl.nfiles, memory_order_relaxed) || fd < 0)
+		return NULL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return NULL;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return NULL;
+	pthread_mutex_lock(&pl.lock);
+	f = preload_file_find_locked(st.st_dev, st.st_ino);
+	if (f) {
+		obj = f->obj;
+		umm_object_get(obj);
+	}
+	pthread_mutex_unlock(&pl.lock);
+	*flp = fl;
+	return obj;
+}
+
+static ssize_t ret(ssize_t r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* One read through the cache at off; counts it. */
+static ssize_t cache_read(struct umm_object *obj, void *buf, size_t n, off_t off)
+{
+	ssize_t r;
+
+	if (off < 0)
+		return -EINVAL;
+	r = umm_object_read(obj, buf, n, (uint64_t)off);
+	PL_COUNT(preads, 1);
+	if (r > 0)
+		PL_COUNT(read_bytes, (unsigned long)r);
+	return r;
+}
+
+/*
+ * One write through the cache at off (at the end for O_APPEND), then the
+ * sync O_DSYNC / O_SYNC ask for; *endp: the offset after the bytes
+ * written.  Counts it.
+ */
+static ssize_t cache_write(struct umm_object *obj, int fl, const void *buf, size_t n, off_t off,
+			   off_t *endp)
+{
+	ssize_t r;
+	int err;
+
+	if (fl & O_APPEND)
+		off = (off_t)umm_object_size(obj);
+	if (off < 0)
+		return -EINVAL;
+	r = umm_object_write(obj, buf, n, (uint64_t)off);
+	PL_COUNT(pwrites, 1);
+	if (r > 0) {
+		PL_COUNT(write_bytes, (unsigned long)r);
+		if (fl & (O_DSYNC | O_SYNC)) {
+			err = umm_object_sync(obj, (uint64_t)off, (uint64_t)r);
+			if (err)
+				return err;
+		}
+	}
+	if (endp)
+		*endp = off + (r > 0 ? r : 0);
+	return r;
+}
+
+static bool can_read(int fl) { return (fl & O_ACCMODE) != O_WRONLY; }
+static bool can_write(int fl) { return (fl & O_ACCMODE) != O_RDONLY; }
+
+/** pread - through the page cache for a served file, else the kernel.  Bytes or -1 with errno. */
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	int fl;
+	struct umm_object *obj = served(fd, &fl);
+	ssize_t r;
+
+	if (!obj || !can_read(fl)) {
+		if (obj)
+			umm_object_put(obj);
+		preload_prefault(buf, n, 1);
+		return preload_sys_pread(fd, buf, n, off);
+	}
+	r = cache_read(obj, buf, n, off);
+	umm_object_put(obj);
+	return ret(r);
+}
+
+/** pread64 - pread. */
+ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	return pread(fd, buf, n, off);
+}
+
+/** pwrite - through the page cache for a served file, else the kernel.  Bytes or -1 with errno. */
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	int fl;
+	struct umm_object *obj = served(fd, &fl);
+	ssize_t r;
+
+	if (!obj || !can_write(fl)) {
+		if (obj)
+			umm_object_put(obj);
+		preload_prefault(buf, n, 0);
+		return preload_sys_pwrite(fd, buf, n, off);
+	}
+	r = cache_write(obj, fl, buf, n, off, NULL);
+	umm_object_put(obj);
+	return ret(r);
+}
+
+/** pwrite64 - pwrite. */
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite(fd, buf, n, off);
+}
+
+/** read - through the page cache at the descriptor's offset for a served file.  Bytes or -1. */
+ssize_t read(int fd, void *buf, size_t n)
+{
+	int fl;
+	struct umm_object *obj = served(fd, &fl);
+	ssize_t r;
+	off_t cur;
+
+	if (!obj || !can_read(fl)) {
+		if (obj)
+			umm_object_put(obj);
+		preload_prefault(buf, n, 1);
+		return preload_sys_read(fd, buf, n);
+	}
+	cur = lseek(fd, 0, SEEK_CUR);
+	r = cur < 0 ? -errno : cache_read(obj, buf, n, cur);
+	if (r > 0)
+		lseek(fd, cur + r, SEEK_SET);
+	umm_object_put(obj);
+	return ret(r);
+}
+
+/** write - through the page cache at the descriptor's offset (the end for O_APPEND).  Bytes or -1. */
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	int fl;
+	struct umm_object *obj = served(fd, &fl);
+	ssize_t r;
+	off_t cur = 0, end;
+
+	if (!obj || !can_write(fl)) {
+		if (obj)
+			umm_object_put(obj);
+		preload_prefault(buf, n, 0);
+		return preload_sys_write(fd, buf, n);
+	}
+	if (!(fl & O_APPEND))
+		cur = lseek(fd, 0, SEEK_CUR);
+	r = cur < 0 ? -errno : cache_write(obj, fl, buf, n, cur, &end);
+	if (r > 0)
+		lseek(fd, end, SEEK_SET);
+	umm_object_put(obj);
+	return ret(r);
+}
+
+/* The iovec calls: one cache call per element; a short one ends the call. */
+static ssize_t iov_check(const struct iovec *iov, int cnt)
+{
+	size_t total = 0;
+
+	if (cnt < 0 || cnt > IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > SSIZE_MAX - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+	}
+	return 0;
+}
+
+static ssize_t cache_readv(struct umm_object *obj, const struct iovec *iov, int cnt, off_t off)
+{
+	ssize_t done = 0, r = iov_check(iov, cnt);
+
+	if (r)
+		return r;
+	for (int i = 0; i < cnt; i++) {
+		r = cache_read(obj, iov[i].iov_base, iov[i].iov_len, off + done);
+		if (r < 0)
+			return done ? done : r;
+		done += r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	return done;
+}
+
+static ssize_t cache_writev(struct umm_object *obj, int fl, const struct iovec *iov, int cnt,
+			    off_t off, off_t *endp)
+{
+	ssize_t done = 0, r = iov_check(iov, cnt);
+	off_t end = off;
+
+	if (r)
+		return r;
+	for (int i = 0; i < cnt; i++) {
+		r = cache_write(obj, fl, iov[i].iov_base, iov[i].iov_len, off + done, &end);
+		if (r < 0)
+			return done ? done : r;
+		done += r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	if (endp)
+		*endp = end;
+	return done;
+}
+
+/** preadv - through the page cache for a served file.  Bytes or -1. */
+ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	int fl;
+	struct umm_object *obj = served(fd, &fl);
+	ssize_t r;
+
+	if (!obj || !can_read(fl)) {
+		if (obj)
+			umm_object_put(obj);
+		prefault_iov(iov, cnt, 1);
+		return preload_sys_preadv(fd, iov, cnt, off);
+	}
+	r = cache_readv(obj, iov, cnt, off);
+	umm_object_put(obj);
+	return ret(r);
+}
+
+/** preadv64 - preadv. */
+ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return preadv(fd, iov, cnt, off);
+}
+
+/** pwritev - through the page cache for a served file.  Bytes or -1. */
+ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	int fl;
+	struct umm_object *obj = served(fd, &fl);
+	ssize_t r;
+
+	if (!obj || !can_write(fl)) {
+		if (obj)
+			umm_object_put(obj);
+		prefault_iov(iov, cnt, 0);
+		return preload_sys_pwritev(fd, iov, cnt, off);
+	}
+	r = cache_writev(obj, fl, iov, cnt, off, NULL);
+	umm_object_put(obj);
+	return ret(r);
+}
+
+/** pwritev64 - pwritev. */
+ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return pwritev(fd, iov, cnt, off);
+}
+
+/** readv - at the descriptor's offset through the page cache for a served file.  Bytes or -1. */
+ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	int fl;
+	struct umm_object *obj = served(fd, &fl);
+	ssize_t r;
+	off_t cur;
+
+	if (!obj || !can_read(fl)) {
+		if (obj)
+			umm_object_put(obj);
+		prefault_iov(iov, cnt, 1);
+		return preload_sys_readv(fd, iov, cnt);
+	}
+	cur = lseek(fd, 0, SEEK_CUR);
+	r = cur < 0 ? -errno : cache_readv(obj, iov, cnt, cur);
+	if (r > 0)
+		lseek(fd, cur + r, SEEK_SET);
+	umm_object_put(obj);
+	return ret(r);
+}
+
+/** writev - at the descriptor's offset (the end for O_APPEND) through the page cache.  Bytes or -1. */
+ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	int fl;
+	struct umm_object *obj = served(fd, &fl);
+	ssize_t r;
+	off_t cur = 0, end = 0;
+
+	if (!obj || !can_write(fl)) {
+		if (obj)
+			umm_object_put(obj);
+		prefault_iov(iov, cnt, 0);
+		return preload_sys_writev(fd, iov, cnt);
+	}
+	if (!(fl & O_APPEND))
+		cur = lseek(fd, 0, SEEK_CUR);
+	r = cur < 0 ? -errno : cache_writev(obj, fl, iov, cnt, cur, &end);
+	if (r > 0)
+		lseek(fd, end, SEEK_SET);
+	umm_object_put(obj);
+	return ret(r);
+}
+
+/**
+ * ftruncate - a served file through umm_object_truncate (which truncates
+ * the file too; shrinking unmaps the pages past the end: later accesses
+ * there raise SIGBUS); a descriptor not open for writing, or another file,
+ * through the kernel.  0 or -1 with errno.
+ */
+int ftruncate(int fd, off_t len)
+{
+	int fl, err;
+	struct umm_object *obj = served(fd, &fl);
+
+	if (!obj || !can_write(fl) || len < 0) {
+		if (obj)
+			umm_object_put(obj);
+		return preload_sys_ftruncate(fd, len);
+	}
+	err = umm_object_truncate(obj, (uint64_t)len);
+	PL_COUNT(truncates, 1);
+	umm_object_put(obj);
+	return err ? (int)ret(err) : 0;
+}
+
+/** ftruncate64 - ftruncate. */
+int ftruncate64(int fd, off_t len)
+{
+	return ftruncate(fd, len);
+}
+
+/**
+ * fsync - a served file's dirty pages written back and made durable
+ * (umm_object_sync), then the kernel's fsync (metadata).  0 or -1.
+ */
+int fsync(int fd)
+{
+	int fl, err = 0;
+	struct umm_object *obj = served(fd, &fl);
+
+	if (obj) {
+		err = umm_object_sync(obj, 0, 0);
+		PL_COUNT(syncs, 1);
+		umm_object_put(obj);
+	}
+	if (err)
+		return (int)ret(err);
+	return preload_sys_fsync(fd);
+}
+
+/** fdatasync - a served file's dirty pages written back, then fdatasync.  0 or -1. */
+int fdatasync(int fd)
+{
+	int fl, err = 0;
+	struct umm_object *obj = served(fd, &fl);
+
+	if (obj) {
+		err = umm_object_sync(obj, 0, 0);
+		PL_COUNT(syncs, 1);
+		umm_object_put(obj);
+		return err ? (int)ret(err) : 0;
+	}
+	return preload_sys_fdatasync(fd);
+}

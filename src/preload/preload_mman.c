@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * preload_mman.c - the interposed mmap family: mmap/mmap64, munmap,
+ * mremap, mprotect, msync, madvise.  What goes to usermm and what to the
+ * kernel is described at the top of preload.c.
+ *
+ * Host address h in the window is usermm address ustart + (h - base).
+ * Errors are Linux's: usermm's calls return them as negative errnos and
+ * the interposer sets errno.
+ *
+ * Locks: pl.lock around each call that changes the mm's mappings or the
+ * file table (see preload.c); usermm's locks nest inside it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "preload.h"
+
+static void *fail_ptr(int err)
+{
+	errno = err;
+	return MAP_FAILED;
+}
+
+static int fail_int(int err)
+{
+	errno = err;
+	return -1;
+}
+
+static inline void *to_host(uintptr_t ua)
+{
+	return atomic_load(&pl.base) + (ua - pl.ustart);
+}
+
+/* A usermm result that the window cannot show (placed below it). */
+static bool outside_window(uintptr_t ua, size_t len)
+{
+	return ua < pl.ustart || ua - pl.ustart > pl.wlen || len > pl.wlen - (ua - pl.ustart);
+}
+
+/* Anonymous MAP_FIXED / MAP_FIXED_NOREPLACE wholly inside the window: usermm's. */
+static void *mmap_anon_fixed(void *addr, size_t len, int prot, int flags)
+{
+	uintptr_t ua, out;
+	int err;
+
+	if (preload_window_part(addr, len, &ua) != 1)
+		return fail_ptr(ENOMEM);       /* straddles the window's edge */
+	pthread_mutex_lock(&pl.lock);
+	err = umm_mmap(pl.mm, ua, len, prot, flags, NULL, 0, &out);
+	if (!err)
+		PL_COUNT(anon_fixed, 1);
+	preload_files_reap_locked();           /* MAP_FIXED may have replaced file mappings */
+	pthread_mutex_unlock(&pl.lock);
+	return err ? fail_ptr(-err) : to_host(out);
+}
+
+static void *fallback(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	PL_COUNT(fallbacks, 1);
+	return preload_sys_mmap(addr, len, prot, flags, fd, off);
+}
+
+/**
+ * mmap - serve a regular file's mapping from usermm (see preload.c), pass
+ * anything else to the kernel.  Takes pl.lock for a served mapping.
+ * Returns the host address or MAP_FAILED with errno (Linux's errors; a
+ * MAP_FIXED range that straddles the window's edge is ENOMEM).
+ */
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	int part = preload_window_part(addr, len ? len : 1, NULL);
+	struct preload_file *f;
+	struct stat st;
+	uintptr_t ua = 0, out;
+	int fl, err;
+
+	if ((flags & MAP_ANONYMOUS) || fd < 0) {
+		if (part && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && len)
+			return mmap_anon_fixed(addr, len, prot, flags);
+		return preload_sys_mmap(addr, len, prot, flags, fd, off);
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !preload_on())
+		return preload_sys_mmap(addr, len, prot, flags, fd, off);
+	/* the kernel must never map over the window */
+	if (part && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && preload_window_part(addr, len, &ua) != 1)
+		return fail_ptr(ENOMEM);
+	if ((prot & PROT_EXEC) || (!part && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))))
+		return fallback(addr, len, prot, flags, fd, off);
+	/* the descriptor's own access mode decides, as in Linux */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return fail_ptr(EBADF);
+	if ((fl & O_ACCMODE) == O_WRONLY ||
+	    ((flags & MAP_TYPE) != MAP_PRIVATE && (prot & PROT_WRITE) && (fl & O_ACCMODE) != O_RDWR))
+		return fail_ptr(EACCES);
+	if (!part)
+		flags &= ~(MAP_FIXED | MAP_FIXED_NOREPLACE);
+	pthread_mutex_lock(&pl.lock);
+	if (preload_kfile_locked(st.st_dev, st.st_ino)) {
+		pthread_mutex_unlock(&pl.lock);
+		return fallback(addr, len, prot, flags, fd, off);
+	}
+	err = preload_window_locked();
+	if (err) {
+		pthread_mutex_unlock(&pl.lock);
+		return fallback(addr, len, prot, flags, fd, off);
+	}
+	if (part == 1 && !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)))
+		preload_window_part(addr, len, &ua);   /* a hint inside the window is kept */
+	err = preload_file_get_locked(fd, &st, &f);
+	if (!err)
+		err = umm_mmap(pl.mm, ua, len, prot, flags, f->obj, (uint64_t)off, &out);
+	if (!err && outside_window(out, len)) {
+		umm_munmap(pl.mm, out, len);
+		preload_files_reap_locked();
+		pthread_mutex_unlock(&pl.lock);
+		return fallback(addr, len, prot, flags, fd, off);
+	}
+	if (!err)
+		PL_COUNT(mmaps, 1);
+	preload_files_reap_locked();
+	pthread_mutex_unlock(&pl.lock);
+	return err ? fail_ptr(-err) : to_host(out);
+}
+
+/** mmap64 - mmap (off_t is 64-bit). */
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+/*
+ * split - the part of [p, p + len) outside the window, before it (*lo,
+ * *lo_len) and after it (*hi, *hi_len); the part inside as a usermm
+ * range (*ua, *ulen).  The range meets the window.
+ */
+static void split(void *p, size_t len, uintptr_t *ua, size_t *ulen,
+		  char **lo, size_t *lo_len, char **hi, size_t *hi_len)
+{
+	char *base = atomic_load(&pl.base), *s = p, *e = s + len;
+	char *is = s < base ? base : s, *ie = e > base + pl.wlen ? base + pl.wlen : e;
+
+	*lo = s;
+	*lo_len = s < base ? (size_t)(base - s) : 0;
+	*hi = ie;
+	*hi_len = e > ie ? (size_t)(e - ie) : 0;
+	*ua = pl.ustart + (uintptr_t)(is - base);
+	*ulen = (size_t)(ie - is);
+}
+
+/**
+ * munmap - unmap: window addresses through umm_munmap, the rest through
+ * the kernel.  Takes pl.lock for window addresses.  0 or -1 with errno.
+ */
+int munmap(void *addr, size_t len)
+{
+	uintptr_t ua;
+	size_t ulen, lo_len, hi_len;
+	char *lo, *hi;
+	int err;
+
+	if (!len || !preload_window_part(addr, len, NULL))
+		return preload_sys_munmap(addr, len);
+	if ((uintptr_t)addr & (UMM_PAGE_SIZE - 1))
+		return fail_int(EINVAL);
+	split(addr, len, &ua, &ulen, &lo, &lo_len, &hi, &hi_len);
+	if ((lo_len && preload_sys_munmap(lo, lo_len)) || (hi_len && preload_sys_munmap(hi, hi_len)))
+		return -1;
+	pthread_mutex_lock(&pl.lock);
+	err = umm_munmap(pl.mm, ua, ulen);
+	PL_COUNT(munmaps, 1);
+	preload_files_reap_locked();
+	pthread_mutex_unlock(&pl.lock);
+	return err ? fail_int(-err) : 0;
+}
+
+/**
+ * mprotect - change protection: window addresses through umm_mprotect
+ * (PROT_EXEC is refused with EACCES there: windows never execute), the
+ * rest through the kernel.  0 or -1 with errno.
+ */
+int mprotect(void *addr, size_t len, int prot)
+{
+	uintptr_t ua;
+	size_t ulen, lo_len, hi_len;
+	char *lo, *hi;
+	int err;
+
+	if (!len || !preload_window_part(addr, len, NULL))
+		return preload_sys_mprotect(addr, len, prot);
+	if ((uintptr_t)addr & (UMM_PAGE_SIZE - 1))
+		return fail_int(EINVAL);
+	if (prot & PROT_EXEC)
+		return fail_int(EACCES);
+	split(addr, len, &ua, &ulen, &lo, &lo_len, &hi, &hi_len);
+	if ((lo_len && preload_sys_mprotect(lo, lo_len, prot)) ||
+	    (hi_len && preload_sys_mprotect(hi, hi_len, prot)))
+		return -1;
+	pthread_mutex_lock(&pl.lock);
+	err = umm_mprotect(pl.mm, ua, ulen, prot);
+	PL_COUNT(mprotects, 1);
+	pthread_mutex_unlock(&pl.lock);
+	return err ? fail_int(-err) : 0;
+}
+
+/**
+ * msync - window addresses through umm_msync (MS_SYNC writes back and
+ * fdatasyncs), the rest through the kernel.  0 or -1 with errno.
+ */
+int msync(void *addr, size_t len, int flags)
+{
+	uintptr_t ua;
+	size_t ulen, lo_len, hi_len;
+	char *lo, *hi;
+	int err;
+
+	if (!len || !preload_window_part(addr, len, NULL))
+		return preload_sys_msync(addr, len, flags);
+	if ((uintptr_t)addr & (UMM_PAGE_SIZE - 1))
+		return fail_int(EINVAL);
+	split(addr, len, &ua, &ulen, &lo, &lo_len, &hi, &hi_len);
+	if ((lo_len && preload_sys_msync(lo, lo_len, flags)) ||
+	    (hi_len && preload_sys_msync(hi, hi_len, flags)))
+		return -1;
+	err = umm_msync(pl.mm, ua, ulen, flags);
+	PL_COUNT(msyncs, 1);
+	return err ? fail_int(-err) : 0;
+}
+
+/* Advice that only tunes the kernel's own bookkeeping: accepted and ignored in the window. */
+static bool advice_kernel_only(int advice)
+{
+	switch (advice) {
+	case 12: case 13:          /* MADV_MERGEABLE, MADV_UNMERGEABLE */
+	case 14: case 15:          /* MADV_HUGEPAGE, MADV_NOHUGEPAGE */
+	case 16: case 17:          /* MADV_DONTDUMP, MADV_DODUMP */
+	case 18: case 19:          /* MADV_WIPEONFORK, MADV_KEEPONFORK */
+	case 25:                   /* MADV_COLLAPSE */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/**
+ * madvise - window addresses through umm_madvise (advice that only tunes
+ * the kernel's own bookkeeping, such as MADV_HUGEPAGE or MADV_DONTDUMP,
+ * is accepted and does nothing there), the rest through the kernel.
+ * 0 or -1 with errno.
+ */
+int madvise(void *addr, size_t len, int advice)
+{
+	uintptr_t ua;
+	size_t ulen, lo_len, hi_len;
+	char *lo, *hi;
+	int err;
+
+	if (!len || !preload_window_part(addr, len, NULL))
+		return preload_sys_madvise(addr, len, advice);
+	if ((uintptr_t)addr & (UMM_PAGE_SIZE - 1))
+		return fail_int(EINVAL);
+	split(addr, len, &ua, &ulen, &lo, &lo_len, &hi, &hi_len);
+	if ((lo_len && preload_sys_madvise(lo, lo_len, advice)) ||
+	    (hi_len && preload_sys_madvise(hi, hi_len, advice)))
+		return -1;
+	PL_COUNT(madvises, 1);
+	if (advice_kernel_only(advice))
+		return 0;
+	err = umm_madvise(pl.mm, ua, ulen, advice);
+	if (advice == MADV_DONTNEED || advice == MADV_REMOVE) {
+		pthread_mutex_lock(&pl.lock);
+		preload_files_reap_locked();
+		pthread_mutex_unlock(&pl.lock);
+	}
+	return err ? fail_int(-err) : 0;
+}
+
+/**
+ * mremap - a window mapping through umm_mremap (MREMAP_FIXED: the new
+ * address must be in the window too, else EINVAL), anything else through
+ * the kernel.  Takes pl.lock for window mappings.  The new address or
+ * MAP_FAILED with errno.
+ */
+void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL;
+	uintptr_t uold, unew = 0, out;
+	int err;
+
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (preload_window_part(old, old_len ? old_len : 1, &uold) != 1) {
+		if (preload_window_part(old, old_len ? old_len : 1, NULL))
+			return fail_ptr(EINVAL);   /* straddles the window's edge */
+		if ((flags & MREMAP_FIXED) && preload_window_part(new_addr, new_len ? new_len : 1, NULL))
+			return fail_ptr(EINVAL);   /* the kernel must not map into the window */
+		return preload_sys_mremap(old, old_len, new_len, flags, new_addr);
+	}
+	if ((flags & MREMAP_FIXED) && preload_window_part(new_addr, new_len, &unew) != 1)
+		return fail_ptr(EINVAL);
+	pthread_mutex_lock(&pl.lock);
+	err = umm_mremap(pl.mm, uold, old_len, new_len, flags, unew, &out);
+	if (!err && outside_window(out, new_len)) {
+		/* put it back where it was: the window cannot show it */
+		umm_mremap(pl.mm, out, new_len, old_len, MREMAP_MAYMOVE | MREMAP_FIXED, uold, &out);
+		err = -ENOMEM;
+	}
+	PL_COUNT(mremaps, 1);
+	preload_files_reap_locked();
+	pthread_mutex_unlock(&pl.lock);
+	return err ? fail_ptr(-err) : to_host(out);
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * preload_sys.c - the kernel's own calls, for the interposer and for the
+ * usermm library linked into it.
+ *
+ * Inside libusermm_preload.so the names mmap, pwrite, read... belong to
+ * the interposer.  The build renames every reference the usermm objects
+ * make to one of those names (objcopy --redefine-syms with redirect.syms)
+ * to the preload_sys_* function here, which makes the system call
+ * directly: usermm's own I/O on its file descriptors, its arena mappings
+ * and the host MMU's window mappings never come back into the
+ * interposer, whichever thread makes them (fault threads, kswapd, I/O
+ * threads).  The interposer passes what it does not serve to these too.
+ * They are raw system calls: unlike the C library's wrappers they are not
+ * thread-cancellation points.
+ *
+ * No locks.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "preload.h"
+
+/** preload_sys_mmap - mmap(2) itself.  Returns the address or MAP_FAILED (errno set). */
+void *preload_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+
+	return r == -1 ? MAP_FAILED : (void *)r;
+}
+
+/** preload_sys_munmap - munmap(2).  0 or -1 (errno set). */
+int preload_sys_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+/** preload_sys_mremap - mremap(2) (new_address read when MREMAP_FIXED is given).  Address or MAP_FAILED. */
+void *preload_sys_mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL;
+	long r;
+
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	r = syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+	return r == -1 ? MAP_FAILED : (void *)r;
+}
+
+/** preload_sys_mprotect - mprotect(2).  0 or -1. */
+int preload_sys_mprotect(void *addr, size_t len, int prot)
+{
+	return (int)syscall(SYS_mprotect, addr, len, prot);
+}
+
+/** preload_sys_msync - msync(2).  0 or -1. */
+int preload_sys_msync(void *addr, size_t len, int flags)
+{
+	return (int)syscall(SYS_msync, addr, len, flags);
+}
+
+/** preload_sys_madvise - madvise(2).  0 or -1. */
+int preload_sys_madvise(void *addr, size_t len, int advice)
+{
+	return (int)syscall(SYS_madvise, addr, len, advice);
+}
+
+/** preload_sys_pread - pread64(2).  Bytes or -1. */
+ssize_t preload_sys_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return syscall(SYS_pread64, fd, buf, n, off);
+}
+
+/** preload_sys_pwrite - pwrite64(2).  Bytes or -1. */
+ssize_t preload_sys_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return syscall(SYS_pwrite64, fd, buf, n, off);
+}
+
+/** preload_sys_preadv - preadv(2) (the offset in the low word; the high word is 0 on 64-bit).  Bytes or -1. */
+ssize_t preload_sys_preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return syscall(SYS_preadv, fd, iov, cnt, (long)off, 0L);
+}
+
+/** preload_sys_pwritev - pwritev(2).  Bytes or -1. */
+ssize_t preload_sys_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return syscall(SYS_pwritev, fd, iov, cnt, (long)off, 0L);
+}
+
+/** preload_sys_read - read(2).  Bytes or -1. */
+ssize_t preload_sys_read(int fd, void *buf, size_t n)
+{
+	return syscall(SYS_read, fd, buf, n);
+}
+
+/** preload_sys_write - write(2).  Bytes or -1. */
+ssize_t preload_sys_write(int fd, const void *buf, size_t n)
+{
+	return syscall(SYS_write, fd, buf, n);
+}
+
+/** preload_sys_readv - readv(2).  Bytes or -1. */
+ssize_t preload_sys_readv(int fd, const struct iovec *iov, int cnt)
+{
+	return syscall(SYS_readv, fd, iov, cnt);
+}
+
+/** preload_sys_writev - writev(2).  Bytes or -1. */
+ssize_t preload_sys_writev(int fd, const struct iovec *iov, int cnt)
+{
+	return syscall(SYS_writev, fd, iov, cnt);
+}
+
+/** preload_sys_ftruncate - ftruncate(2).  0 or -1. */
+int preload_sys_ftruncate(int fd, off_t len)
+{
+	return (int)syscall(SYS_ftruncate, fd, len);
+}
+
+/** preload_sys_fsync - fsync(2).  0 or -1. */
+int preload_sys_fsync(int fd)
+{
+	return (int)syscall(SYS_fsync, fd);
+}
+
+/** preload_sys_fdatasync - fdatasync(2).  0 or -1. */
+int preload_sys_fdatasync(int fd)
+{
+	return (int)syscall(SYS_fdatasync, fd);
+}
