@@ -75,8 +75,9 @@
  * Configuration (environment, read once at the first file mapping):
  * USERMM_PHYS (bytes, K/M/G/T suffix; default 1G), USERMM_SWAP (swap
  * path or Redis target, as umm_config.swap_path), USERMM_SWAP_SIZE
- * (default 1G), USERMM_WINDOW (default 1T), USERMM_STATS (a path: the
- * counters at exit, key=value lines), USERMM_LOG (1: usermm's log on
+ * (default 1G), USERMM_WINDOW (default 1T), USERMM_STATS (a path, each
+ * "%p" in it replaced by the process id: the counters at exit, key=value
+ * lines, written by a process that mapped a file), USERMM_LOG (1: usermm's log on
  * stderr; another value: a file it is appended to).  A setting that
  * cannot be used is reported once on stderr and the interposer stays out
  * of the way: every call goes to the kernel.
@@ -384,9 +385,31 @@ void preload_files_reap_locked(void)
 	X(msyncs) X(madvises) X(preads) X(pwrites) X(read_bytes) X(write_bytes) X(truncates) \
 	X(syncs) X(prefaults) X(forks) X(fork_mappings) X(files)
 
-static void write_stats(const char *path)
+/* The stats path with each "%p" replaced by the process id. */
+static void stats_path(const char *tmpl, char *out, size_t size)
 {
-	FILE *f = fopen(path, "w");
+	size_t n = 0;
+
+	for (const char *s = tmpl; *s && n + 1 < size; s++) {
+		if (s[0] == '%' && s[1] == 'p') {
+			n += (size_t)snprintf(out + n, size - n, "%d", (int)getpid());
+			s++;
+		} else {
+			out[n++] = *s;
+		}
+		if (n >= size)
+			n = size - 1;
+	}
+	out[n] = 0;
+}
+
+static void write_stats(const char *tmpl)
+{
+	char path[4096];
+	FILE *f;
+
+	stats_path(tmpl, path, sizeof(path));
+	f = fopen(path, "w");
 
 	if (!f) {
 		say("USERMM_STATS=%s: %s", path, strerror(errno));
@@ -443,6 +466,7 @@ __attribute__((destructor)) static void preload_exit(void)
 				say("writing back a mapped file at exit failed: data lost");
 		pthread_mutex_unlock(&pl.lock);
 	}
-	if (stats && *stats)
+	/* a process that never mapped a file (a shell, timeout) leaves the file alone */
+	if (stats && *stats && atomic_load(&pl.state) != PL_UNINIT)
 		write_stats(stats);
 }
