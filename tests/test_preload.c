@@ -1,0 +1,711 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_preload.c - libusermm_preload.so under real programs' calls: each
+ * case runs in a child process started with LD_PRELOAD of the library of
+ * the same build variant (build/<variant>/libusermm_preload.so, next to
+ * tests/; UMM_PRELOAD_LIB overrides) and USERMM_STATS, and the driver
+ * then checks the child's exit status, its counters (a case that maps a
+ * file fails unless usermm served it: preload_mmaps and host_faults above
+ * zero) and the files' bytes, read natively.
+ *
+ * Cases: map/write/msync and exit writeback; pread/pwrite/read/write/
+ * preadv/pwritev coherent with a mapping, O_APPEND, a mapped buffer
+ * written to a pipe; mremap growth with MREMAP_MAYMOVE; ftruncate shrink
+ * and a mapping past the end (SIGBUS); munmap of part (SIGSEGV);
+ * mprotect PROT_READ then a store (SIGSEGV); fork with shared and private
+ * mappings; four threads storing into one mapped file; a bad environment
+ * setting (one stderr line, the kernel's mmap).
+ *
+ * Built and run in the debug and release variants only: a sanitizer
+ * runtime refuses to be preloaded into this uninstrumented child.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "test.h"
+
+#define PG 4096UL
+
+static char dir[PATH_MAX / 2];
+
+static void path_of(char *out, const char *name)
+{
+	snprintf(out, PATH_MAX, "%s/%s", dir, name);
+}
+
+static unsigned char pat(size_t i)
+{
+	return (unsigned char)(i * 31 + (i >> 12) * 7 + 3);
+}
+
+/* A file of `size` bytes of pat(), created in dir. */
+static int make_file(const char *name, size_t size)
+{
+	char p[PATH_MAX];
+	unsigned char *buf = malloc(size ? size : 1);
+	int fd;
+
+	REQUIRE(buf);
+	path_of(p, name);
+	fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	REQUIRE(fd >= 0);
+	for (size_t i = 0; i < size; i++)
+		buf[i] = pat(i);
+	REQUIRE(pwrite(fd, buf, size, 0) == (ssize_t)size);
+	free(buf);
+	return fd;
+}
+
+/* ---- in the preloaded child ---- */
+
+static sigjmp_buf jb;
+static volatile sig_atomic_t last_sig;
+
+static void on_fault(int sig)
+{
+	last_sig = sig;
+	siglongjmp(jb, 1);
+}
+
+/* The signal a load (store if `write`) at p raises: 0, SIGSEGV or SIGBUS. */
+static int touch(volatile char *p, int write)
+{
+	last_sig = 0;
+	if (!sigsetjmp(jb, 1)) {
+		if (write)
+			*p = 'w';
+		else
+			(void)*p;
+	}
+	return last_sig;
+}
+
+/* Map, read, write, msync; the last store is left for the exit writeback. */
+static void case_map_rw(void)
+{
+	int fd = make_file("rw", 16 * PG);
+	char *p = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	bool ok = true;
+
+	REQUIRE(p != MAP_FAILED);
+	for (size_t i = 0; i < 16 * PG; i += 97)
+		ok = ok && (unsigned char)p[i] == pat(i);
+	CHECK(ok);
+	memcpy(p + 100, "through the mapping", 19);
+	memcpy(p + 5 * PG - 3, "across", 6);
+	CHECK_EQ(msync(p, 16 * PG, MS_SYNC), 0);
+	memcpy(p + 9 * PG, "at exit", 7);
+	/* a bad msync: unaligned, and unknown flags */
+	CHECK_EQ(msync(p + 1, PG, MS_SYNC), -1);
+	CHECK_EQ(errno, EINVAL);
+	CHECK_EQ(msync(p, PG, 0x100), -1);
+	CHECK_EQ(errno, EINVAL);
+	close(fd);                     /* the mapping outlives the descriptor */
+	memcpy(p + 10 * PG, "after close", 11);
+}
+
+/* File I/O and the mapping see the same bytes at once. */
+static void case_coherence(void)
+{
+	int fd = make_file("co", 8 * PG), afd, pfd[2];
+	char p2[PATH_MAX], buf[64] = { 0 };
+	char *p = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct iovec iov[2];
+
+	REQUIRE(p != MAP_FAILED);
+	/* pwrite is seen through the mapping at once */
+	CHECK_EQ(pwrite(fd, "pwritten", 8, 3 * PG + 5), 8);
+	CHECK(memcmp(p + 3 * PG + 5, "pwritten", 8) == 0);
+	/* a store is seen by pread (the page is dirty, not yet in the file) */
+	memcpy(p + 2 * PG, "stored", 6);
+	CHECK_EQ(pread(fd, buf, 6, 2 * PG), 6);
+	CHECK(memcmp(buf, "stored", 6) == 0);
+	/* read and write at the descriptor's offset */
+	CHECK_EQ(lseek(fd, 2 * PG, SEEK_SET), (off_t)(2 * PG));
+	memset(buf, 0, sizeof(buf));
+	CHECK_EQ(read(fd, buf, 6), 6);
+	CHECK(memcmp(buf, "stored", 6) == 0);
+	CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t)(2 * PG + 6));
+	CHECK_EQ(write(fd, "WRITE", 5), 5);
+	CHECK(memcmp(p + 2 * PG + 6, "WRITE", 5) == 0);
+	CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t)(2 * PG + 11));
+	/* vectors */
+	iov[0] = (struct iovec){ "vec", 3 };
+	iov[1] = (struct iovec){ "tor", 3 };
+	CHECK_EQ(pwritev(fd, iov, 2, 4 * PG - 2), 6);
+	CHECK(memcmp(p + 4 * PG - 2, "vector", 6) == 0);
+	memset(buf, 0, sizeof(buf));
+	iov[0] = (struct iovec){ buf, 2 };
+	iov[1] = (struct iovec){ buf + 2, 4 };
+	CHECK_EQ(preadv(fd, iov, 2, 4 * PG - 2), 6);
+	CHECK(memcmp(buf, "vector", 6) == 0);
+	/* another descriptor of the same file, O_APPEND: the write grows the file */
+	path_of(p2, "co");
+	afd = open(p2, O_WRONLY | O_APPEND);
+	REQUIRE(afd >= 0);
+	CHECK_EQ(write(afd, "tail", 4), 4);
+	CHECK_EQ(pwrite(afd, "TAIL", 4, 0), 4);       /* O_APPEND: at the end, as Linux */
+	CHECK_EQ(pread(fd, buf, 8, 8 * PG), 8);
+	CHECK(memcmp(buf, "tailTAIL", 8) == 0);
+	CHECK((unsigned char)p[0] == pat(0));
+	/* a read-only descriptor cannot write; a write-only one cannot read */
+	CHECK_EQ(pread(afd, buf, 4, 0), -1);
+	CHECK_EQ(errno, EBADF);
+	close(afd);
+	afd = open(p2, O_RDONLY);
+	REQUIRE(afd >= 0);
+	CHECK_EQ(pwrite(afd, "x", 1, 0), -1);
+	CHECK_EQ(errno, EBADF);
+	CHECK_EQ(pread(fd, buf, 4, -1), -1);
+	CHECK_EQ(errno, EINVAL);
+	close(afd);
+	/* a mapped page given to the kernel: written to a pipe in full */
+	REQUIRE(pipe(pfd) == 0);
+	CHECK_EQ(write(pfd[1], p + 6 * PG, 4000), 4000);
+	{
+		char *got = malloc(4000);
+
+		REQUIRE(got);
+		CHECK_EQ(read(pfd[0], got, 4000), 4000);
+		CHECK(memcmp(got, p + 6 * PG, 4000) == 0);
+		/* and read from the pipe into a mapped page */
+		CHECK_EQ(write(pfd[1], "piped", 5), 5);
+		CHECK_EQ(read(pfd[0], p + 7 * PG, 5), 5);
+		CHECK(memcmp(p + 7 * PG, "piped", 5) == 0);
+		free(got);
+	}
+	close(pfd[0]);
+	close(pfd[1]);
+	CHECK_EQ(fsync(fd), 0);
+	CHECK_EQ(fdatasync(fd), 0);
+	CHECK_EQ(munmap(p, 8 * PG), 0);
+	close(fd);
+}
+
+/* SQLite's growth: ftruncate, then mremap(MREMAP_MAYMOVE) of the mapping. */
+static void case_mremap(void)
+{
+	int fd = make_file("mr", PG);
+	/* two pages: the second keeps the first from growing in place */
+	char *p = mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0), *q;
+	bool ok = true;
+
+	REQUIRE(p != MAP_FAILED);
+	CHECK_EQ((unsigned char)p[10], pat(10));
+	CHECK_EQ(ftruncate(fd, 64 * PG), 0);
+	for (size_t i = 1; i < 64; i++) {
+		char c = (char)('a' + i % 26);
+		CHECK_EQ(pwrite(fd, &c, 1, (off_t)(i * PG + 1)), 1);
+	}
+	q = mremap(p, PG, 64 * PG, MREMAP_MAYMOVE);
+	REQUIRE(q != MAP_FAILED);
+	CHECK(q != p);
+	CHECK_EQ((unsigned char)q[10], pat(10));
+	for (size_t i = 1; i < 64; i++)
+		ok = ok && q[i * PG + 1] == (char)('a' + i % 26);
+	CHECK(ok);
+	/* shrink in place, then bad calls */
+	CHECK(mremap(q, 64 * PG, 8 * PG, 0) == q);
+	CHECK(mremap(q + 1, PG, 2 * PG, MREMAP_MAYMOVE) == MAP_FAILED);
+	CHECK_EQ(errno, EINVAL);
+	CHECK(mremap(q, 8 * PG, 16 * PG, 0x40) == MAP_FAILED);
+	CHECK_EQ(errno, EINVAL);
+	CHECK_EQ(munmap(q, 8 * PG), 0);
+	CHECK_EQ(munmap(p + PG, PG), 0);
+	close(fd);
+}
+
+/* ftruncate shrinks under a mapping: SIGBUS past the end, zeros in the last page. */
+static void case_truncate(void)
+{
+	int fd = make_file("tr", 8 * PG);
+	char *p = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	REQUIRE(p != MAP_FAILED);
+	CHECK_EQ(touch(p + 3 * PG, 0), 0);
+	CHECK_EQ(touch(p + 10 * PG, 0), SIGBUS);       /* mapped past the end of the file */
+	CHECK_EQ(ftruncate(fd, PG + 100), 0);
+	CHECK_EQ(touch(p + PG + 50, 0), 0);
+	CHECK_EQ((unsigned char)p[PG + 50], pat(PG + 50));
+	CHECK_EQ(p[PG + 200], 0);                      /* the tail of the last page reads as zero */
+	CHECK_EQ(touch(p + 3 * PG, 0), SIGBUS);
+	CHECK_EQ(touch(p + 2 * PG, 1), SIGBUS);
+	CHECK_EQ(ftruncate(fd, -1), -1);
+	CHECK_EQ(errno, EINVAL);
+	/* growing again: the pages come back as zeros */
+	CHECK_EQ(ftruncate(fd, 4 * PG), 0);
+	CHECK_EQ(touch(p + 3 * PG, 0), 0);
+	CHECK_EQ(p[3 * PG], 0);
+	CHECK_EQ(munmap(p, 16 * PG), 0);
+	close(fd);
+}
+
+/* munmap of part of a mapping: that part faults, the rest still works. */
+static void case_munmap_part(void)
+{
+	int fd = make_file("mu", 8 * PG);
+	char *p = mmap(NULL, 8 * PG, PROT_READ, MAP_SHARED, fd, 0);
+
+	REQUIRE(p != MAP_FAILED);
+	CHECK_EQ(munmap(p + 2 * PG, 2 * PG), 0);
+	CHECK_EQ(touch(p + 2 * PG, 0), SIGSEGV);
+	CHECK_EQ(touch(p + 3 * PG + 7, 0), SIGSEGV);
+	CHECK_EQ(touch(p + 4 * PG, 0), 0);
+	CHECK_EQ((unsigned char)p[4 * PG], pat(4 * PG));
+	CHECK_EQ((unsigned char)p[PG], pat(PG));
+	CHECK_EQ(munmap(p + 1, PG), -1);               /* unaligned */
+	CHECK_EQ(errno, EINVAL);
+	CHECK_EQ(munmap(p, 8 * PG), 0);
+	CHECK_EQ(touch(p + 5 * PG, 0), SIGSEGV);
+	close(fd);
+}
+
+/* mprotect(PROT_READ): a store faults, a load does not; PROT_WRITE again works. */
+static void case_mprotect(void)
+{
+	int fd = make_file("mp", 4 * PG);
+	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	REQUIRE(p != MAP_FAILED);
+	p[0] = 'a';
+	CHECK_EQ(mprotect(p, 2 * PG, PROT_READ), 0);
+	CHECK_EQ(touch(p + 10, 1), SIGSEGV);
+	CHECK_EQ(touch(p + PG, 1), SIGSEGV);
+	CHECK_EQ(touch(p + 2 * PG, 1), 0);
+	CHECK_EQ(touch(p + 10, 0), 0);
+	CHECK_EQ(p[0], 'a');
+	CHECK_EQ(mprotect(p, 2 * PG, PROT_NONE), 0);
+	CHECK_EQ(touch(p + 10, 0), SIGSEGV);
+	CHECK_EQ(mprotect(p, 2 * PG, PROT_READ | PROT_WRITE), 0);
+	CHECK_EQ(touch(p + 10, 1), 0);
+	CHECK_EQ(mprotect(p + 1, PG, PROT_READ), -1);
+	CHECK_EQ(errno, EINVAL);
+	CHECK_EQ(munmap(p, 4 * PG), 0);
+	close(fd);
+}
+
+/*
+ * fork: the shared mapping stays shared (each side sees the other's
+ * stores), the private one is copied (the child sees the parent's store,
+ * neither sees the other's later ones), and the parent is served by
+ * usermm again for a file mapped after the fork.
+ */
+static void case_fork(void)
+{
+	int fd = make_file("fk", 4 * PG), fd2, status;
+	char *s = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char *q = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	char *t;
+	pid_t pid;
+
+	REQUIRE(s != MAP_FAILED && q != MAP_FAILED);
+	memcpy(s + 10, "parent-1", 8);
+	memcpy(q + 10, "private-P", 9);
+	CHECK(memcmp(q + 10, "private-P", 9) == 0);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		int bad = 0;
+
+		bad |= memcmp(s + 10, "parent-1", 8) != 0;
+		bad |= memcmp(q + 10, "private-P", 9) != 0;
+		memcpy(s + PG, "child-1", 7);
+		memcpy(q + 10, "private-C", 9);
+		bad |= pwrite(fd, "child-pw", 8, 2 * PG) != 8;
+		_exit(bad);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(memcmp(s + PG, "child-1", 7) == 0);
+	CHECK(memcmp(s + 2 * PG, "child-pw", 8) == 0);
+	CHECK(memcmp(q + 10, "private-P", 9) == 0);
+	memcpy(s + 3 * PG, "parent-2", 8);
+	CHECK_EQ(pwrite(fd, "parent-pw", 9, 20), 9);
+	CHECK(memcmp(s + 20, "parent-pw", 9) == 0);
+	CHECK_EQ(munmap(s, 4 * PG), 0);
+	CHECK_EQ(munmap(q, 2 * PG), 0);
+	close(fd);
+	/* a file mapped after the fork is usermm's again */
+	fd2 = make_file("fk2", 2 * PG);
+	t = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+	REQUIRE(t != MAP_FAILED);
+	memcpy(t + PG, "after-fork", 10);
+	CHECK_EQ(pwrite(fd2, "pw", 2, PG + 20), 2);
+	CHECK(memcmp(t + PG + 20, "pw", 2) == 0);
+	CHECK_EQ(munmap(t, 2 * PG), 0);
+	close(fd2);
+}
+
+/* Four threads store into their own quarter of one mapped file at once. */
+#define TH 4
+#define TH_PAGES 256
+static char *th_map;
+static int th_fd;
+
+static void *th_main(void *arg)
+{
+	long t = (long)arg;
+
+	for (int round = 0; round < 4; round++)
+		for (size_t pg = 0; pg < TH_PAGES; pg++) {
+			char *page = th_map + ((size_t)t * TH_PAGES + pg) * PG;
+
+			for (size_t i = 0; i < PG; i += 512)
+				page[i + (size_t)round] = (char)(t * 16 + round + (char)pg);
+		}
+	/* and a pwrite into its quarter's last page */
+	TCHECK(pwrite(th_fd, "T", 1, (off_t)(((size_t)t + 1) * TH_PAGES * PG - 1)) == 1);
+	return NULL;
+}
+
+static void case_threads(void)
+{
+	pthread_t th[TH];
+
+	th_fd = make_file("th", TH * TH_PAGES * PG);
+	th_map = mmap(NULL, TH * TH_PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, th_fd, 0);
+	REQUIRE(th_map != MAP_FAILED);
+	for (long t = 0; t < TH; t++)
+		REQUIRE(pthread_create(&th[t], NULL, th_main, (void *)t) == 0);
+	for (int t = 0; t < TH; t++)
+		pthread_join(th[t], NULL);
+	test_fold_thread_checks();
+	CHECK_EQ(msync(th_map, TH * TH_PAGES * PG, MS_SYNC), 0);
+	CHECK_EQ(munmap(th_map, TH * TH_PAGES * PG), 0);
+	close(th_fd);
+}
+
+/* Run with a bad setting: plain kernel mappings that work. */
+static void case_native(void)
+{
+	int fd = make_file("na", 2 * PG);
+
+	for (int i = 0; i < 2; i++) {
+		char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		REQUIRE(p != MAP_FAILED);
+		CHECK_EQ((unsigned char)p[5], pat(5));
+		memcpy(p + PG, "native", 6);
+		CHECK_EQ(munmap(p, 2 * PG), 0);
+	}
+	close(fd);
+}
+
+static const struct tcase {
+	const char *name;
+	void (*fn)(void);
+} cases[] = {
+	{ "map_rw", case_map_rw },
+	{ "coherence", case_coherence },
+	{ "mremap", case_mremap },
+	{ "truncate", case_truncate },
+	{ "munmap_part", case_munmap_part },
+	{ "mprotect", case_mprotect },
+	{ "fork", case_fork },
+	{ "threads", case_threads },
+	{ "native", case_native },
+};
+
+static int child_main(const char *name)
+{
+	struct sigaction sa = { .sa_handler = on_fault };
+
+	/* before the first file mapping, which installs the host MMU's handler in front */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (!strcmp(cases[i].name, name)) {
+			cases[i].fn();
+			return test_summary(name);
+		}
+	fprintf(stderr, "no case %s\n", name);
+	return 2;
+}
+
+/* ---- the driver ---- */
+
+static char lib[PATH_MAX], self[PATH_MAX];
+
+/* Run one case under the interposer; its stats and stderr are in dir. */
+static int run_case(const char *name, const char *extra_env)
+{
+	char stats[PATH_MAX], err[PATH_MAX];
+	int status;
+	pid_t pid;
+
+	path_of(stats, "stats");
+	path_of(err, "stderr");
+	unlink(stats);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		int efd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (efd < 0 || dup2(efd, 2) < 0)
+			_exit(3);
+		setenv("LD_PRELOAD", lib, 1);
+		setenv("USERMM_STATS", stats, 1);
+		setenv("UMM_PRELOAD_TEST_DIR", dir, 1);
+		setenv("USERMM_PHYS", "64M", 1);
+		if (extra_env)
+			putenv((char *)extra_env);
+		execl(self, self, name, (char *)NULL);
+		_exit(4);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The value of key in the stats file, or -1. */
+static long stat_of(const char *key)
+{
+	char p[PATH_MAX], line[256];
+	size_t n = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	path_of(p, "stats");
+	f = fopen(p, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == '=')
+			v = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static void show_stderr(void)
+{
+	char p[PATH_MAX], line[512];
+	FILE *f;
+
+	path_of(p, "stderr");
+	f = fopen(p, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		fprintf(stderr, "    | %s", line);
+	fclose(f);
+}
+
+/* The file's bytes [off, off + len) natively, compared with s. */
+static bool file_has(const char *name, off_t off, const char *s, size_t len)
+{
+	char p[PATH_MAX], buf[256];
+	int fd;
+	bool ok;
+
+	path_of(p, name);
+	fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return false;
+	ok = len <= sizeof(buf) && pread(fd, buf, len, off) == (ssize_t)len && !memcmp(buf, s, len);
+	close(fd);
+	return ok;
+}
+
+static off_t file_size(const char *name)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	path_of(p, name);
+	return stat(p, &st) ? -1 : st.st_size;
+}
+
+/* A case that maps files must have been served by usermm. */
+static void check_served(const char *name)
+{
+	int rc = run_case(name, NULL);
+
+	CHECK_EQ(rc, 0);
+	CHECK(stat_of("preload_enabled") == 1);
+	CHECK(stat_of("preload_mmaps") > 0);
+	CHECK(stat_of("host_faults") > 0);
+	CHECK_EQ(stat_of("preload_fallbacks"), 0);
+	if (rc)
+		show_stderr();
+}
+
+static void test_map_rw(void)
+{
+	check_served("map_rw");
+	CHECK(stat_of("preload_msyncs") >= 1);
+	CHECK(file_has("rw", 100, "through the mapping", 19));
+	CHECK(file_has("rw", 5 * PG - 3, "across", 6));
+	CHECK(file_has("rw", 9 * PG, "at exit", 7));
+	CHECK(file_has("rw", 10 * PG, "after close", 11));
+	CHECK_EQ(file_size("rw"), 16 * PG);
+}
+
+static void test_coherence(void)
+{
+	check_served("coherence");
+	CHECK(stat_of("preload_preads") > 0);
+	CHECK(stat_of("preload_pwrites") > 0);
+	CHECK(stat_of("preload_prefaults") > 0);
+	CHECK(file_has("co", 3 * PG + 5, "pwritten", 8));
+	CHECK(file_has("co", 2 * PG, "storedWRITE", 11));
+	CHECK(file_has("co", 4 * PG - 2, "vector", 6));
+	CHECK(file_has("co", 8 * PG, "tailTAIL", 8));
+	CHECK(file_has("co", 7 * PG, "piped", 5));
+	CHECK_EQ(file_size("co"), 8 * PG + 8);
+}
+
+static void test_mremap(void)
+{
+	check_served("mremap");
+	CHECK(stat_of("preload_mremaps") >= 2);
+	CHECK_EQ(file_size("mr"), 64 * PG);
+	CHECK(file_has("mr", 63 * PG + 1, "l", 1));   /* 'a' + 63 % 26 */
+}
+
+static void test_truncate(void)
+{
+	check_served("truncate");
+	CHECK(stat_of("preload_truncates") >= 2);
+	CHECK_EQ(file_size("tr"), 4 * PG);
+}
+
+static void test_munmap_part(void)
+{
+	check_served("munmap_part");
+}
+
+static void test_mprotect(void)
+{
+	check_served("mprotect");
+	CHECK(file_has("mp", 0, "a", 1));
+	CHECK(file_has("mp", 10, "w", 1));
+}
+
+static void test_fork(void)
+{
+	check_served("fork");
+	CHECK_EQ(stat_of("preload_forks"), 1);
+	CHECK(stat_of("preload_fork_mappings") >= 2);
+	CHECK(stat_of("preload_mmaps") >= 3);          /* the one after the fork too */
+	CHECK(file_has("fk", 10, "parent-1", 8));
+	CHECK(file_has("fk", 20, "parent-pw", 9));
+	CHECK(file_has("fk", PG, "child-1", 7));
+	CHECK(file_has("fk", 2 * PG, "child-pw", 8));
+	CHECK(file_has("fk", 3 * PG, "parent-2", 8));
+	CHECK(file_has("fk2", PG, "after-fork", 10));
+	CHECK(file_has("fk2", PG + 20, "pw", 2));
+	CHECK_EQ(file_size("fk"), 4 * PG);
+}
+
+static void test_threads(void)
+{
+	char p[PATH_MAX];
+	unsigned char *buf = malloc(TH * TH_PAGES * PG);
+	bool ok = true;
+	int fd;
+
+	REQUIRE(buf);
+	check_served("threads");
+	path_of(p, "th");
+	fd = open(p, O_RDONLY);
+	REQUIRE(fd >= 0);
+	REQUIRE(pread(fd, buf, TH * TH_PAGES * PG, 0) == (ssize_t)(TH * TH_PAGES * PG));
+	for (size_t t = 0; t < TH; t++)
+		for (size_t pg = 0; pg < TH_PAGES; pg++) {
+			size_t base = (t * TH_PAGES + pg) * PG;
+
+			for (size_t i = 0; i < PG; i++) {
+				size_t off = i % 512;
+				unsigned char want = off < 4 ? (unsigned char)(t * 16 + off + pg) : pat(base + i);
+
+				if (pg == TH_PAGES - 1 && i == PG - 1)
+					want = 'T';
+				ok = ok && buf[base + i] == want;
+			}
+		}
+	CHECK(ok);
+	close(fd);
+	free(buf);
+}
+
+/* A bad setting: one line on stderr, the kernel's own mappings, no usermm counters. */
+static void test_bad_env(void)
+{
+	char p[PATH_MAX], line[512];
+	int lines = 0;
+	bool named = false;
+	FILE *f;
+
+	CHECK_EQ(run_case("native", "USERMM_PHYS=lots"), 0);
+	path_of(p, "stderr");
+	f = fopen(p, "r");
+	REQUIRE(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "usermm", 6))
+			continue;              /* the case's own summary line */
+		lines++;
+		named = named || strstr(line, "USERMM_PHYS=lots");
+	}
+	fclose(f);
+	CHECK_EQ(lines, 1);
+	CHECK(named);
+	CHECK_EQ(stat_of("preload_enabled"), 0);
+	CHECK_EQ(stat_of("preload_mmaps"), 0);
+	CHECK_EQ(stat_of("host_faults"), -1);
+	CHECK(file_has("na", PG, "native", 6));
+	/* too little memory for usermm: reported the same way */
+	CHECK_EQ(run_case("native", "USERMM_PHYS=4K"), 0);
+	CHECK_EQ(stat_of("preload_enabled"), 0);
+	CHECK(file_has("na", PG, "native", 6));
+}
+
+int main(int argc, char **argv)
+{
+	const char *d = getenv("UMM_PRELOAD_TEST_DIR");
+	char *slash;
+
+	if (argc > 1 && d) {
+		snprintf(dir, sizeof(dir), "%s", d);
+		return child_main(argv[1]);
+	}
+	REQUIRE(readlink("/proc/self/exe", self, sizeof(self) - 1) > 0);
+	if (getenv("UMM_PRELOAD_LIB")) {
+		snprintf(lib, sizeof(lib), "%s", getenv("UMM_PRELOAD_LIB"));
+	} else {
+		/* build/<variant>/tests/test_preload -> build/<variant>/libusermm_preload.so */
+		snprintf(lib, sizeof(lib), "%s", self);
+		slash = strrchr(lib, '/');
+		REQUIRE(slash);
+		*slash = 0;
+		slash = strrchr(lib, '/');
+		REQUIRE(slash);
+		snprintf(slash, sizeof(lib) - (size_t)(slash - lib), "/libusermm_preload.so");
+	}
+	REQUIRE(access(lib, R_OK) == 0);
+	snprintf(dir, sizeof(dir), "/tmp/usermm-preload-XXXXXX");
+	REQUIRE(mkdtemp(dir));
+	fprintf(stderr, "library %s, files in %s\n", lib, dir);
+	RUN(test_map_rw);
+	RUN(test_coherence);
+	RUN(test_mremap);
+	RUN(test_truncate);
+	RUN(test_munmap_part);
+	RUN(test_mprotect);
+	RUN(test_fork);
+	RUN(test_threads);
+	RUN(test_bad_env);
+	if (!test_failures) {
+		char cmd[PATH_MAX + 16];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		(void)!system(cmd);
+	}
+	return test_summary("test_preload");
+}
