@@ -10,14 +10,16 @@
  *
  * Cases: map/write/msync and exit writeback; pread/pwrite/read/write/
  * preadv/pwritev coherent with a mapping, O_APPEND, a mapped buffer
- * written to a pipe; mremap growth with MREMAP_MAYMOVE; ftruncate shrink
+ * written to a pipe; a mapped file unlinked; mremap growth with MREMAP_MAYMOVE; ftruncate shrink
  * and a mapping past the end (SIGBUS); munmap of part (SIGSEGV);
  * mprotect PROT_READ then a store (SIGSEGV); fork with shared and private
  * mappings; four threads storing into one mapped file; a bad environment
  * setting (one stderr line, the kernel's mmap).
  *
  * Built and run in the debug and release variants only: a sanitizer
- * runtime refuses to be preloaded into this uninstrumented child.
+ * runtime refuses to be preloaded into this uninstrumented child.  The
+ * debug run (the one make check makes) runs every case against the
+ * release library too when it is built.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -187,6 +189,31 @@ static void case_coherence(void)
 	CHECK_EQ(fdatasync(fd), 0);
 	CHECK_EQ(munmap(p, 8 * PG), 0);
 	close(fd);
+}
+
+/* A mapped file unlinked (and its name reused): the mapping and its descriptor still reach it. */
+static void case_unlink(void)
+{
+	int fd = make_file("ul", 2 * PG), fd2;
+	char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), path[PATH_MAX], buf[8];
+
+	REQUIRE(p != MAP_FAILED);
+	path_of(path, "ul");
+	CHECK_EQ(unlink(path), 0);
+	fd2 = make_file("ul", PG);                     /* a new file under the old name */
+	memcpy(p + PG, "gone", 4);
+	CHECK_EQ(pread(fd, buf, 4, PG), 4);
+	CHECK(memcmp(buf, "gone", 4) == 0);
+	CHECK_EQ(pwrite(fd, "still", 5, 10), 5);
+	CHECK(memcmp(p + 10, "still", 5) == 0);
+	CHECK_EQ(pread(fd2, buf, 5, 10), 5);           /* the new file is not the old one */
+	CHECK_EQ((unsigned char)buf[0], pat(10));
+	CHECK_EQ(msync(p, 2 * PG, MS_SYNC), 0);
+	CHECK_EQ(munmap(p, 2 * PG), 0);
+	CHECK_EQ(pread(fd, buf, 5, 10), 5);            /* through the kernel now */
+	CHECK(memcmp(buf, "still", 5) == 0);
+	close(fd);
+	close(fd2);
 }
 
 /* SQLite's growth: ftruncate, then mremap(MREMAP_MAYMOVE) of the mapping. */
@@ -404,6 +431,7 @@ static const struct tcase {
 } cases[] = {
 	{ "map_rw", case_map_rw },
 	{ "coherence", case_coherence },
+	{ "unlink", case_unlink },
 	{ "mremap", case_mremap },
 	{ "truncate", case_truncate },
 	{ "munmap_part", case_munmap_part },
@@ -561,6 +589,13 @@ static void test_coherence(void)
 	CHECK_EQ(file_size("co"), 8 * PG + 8);
 }
 
+static void test_unlink(void)
+{
+	check_served("unlink");
+	CHECK_EQ(file_size("ul"), PG);
+	CHECK(!file_has("ul", 10, "still", 5));
+}
+
 static void test_mremap(void)
 {
 	check_served("mremap");
@@ -666,6 +701,20 @@ static void test_bad_env(void)
 	CHECK(file_has("na", PG, "native", 6));
 }
 
+static void run_all(void)
+{
+	RUN(test_map_rw);
+	RUN(test_coherence);
+	RUN(test_unlink);
+	RUN(test_mremap);
+	RUN(test_truncate);
+	RUN(test_munmap_part);
+	RUN(test_mprotect);
+	RUN(test_fork);
+	RUN(test_threads);
+	RUN(test_bad_env);
+}
+
 int main(int argc, char **argv)
 {
 	const char *d = getenv("UMM_PRELOAD_TEST_DIR");
@@ -692,15 +741,15 @@ int main(int argc, char **argv)
 	snprintf(dir, sizeof(dir), "/tmp/usermm-preload-XXXXXX");
 	REQUIRE(mkdtemp(dir));
 	fprintf(stderr, "library %s, files in %s\n", lib, dir);
-	RUN(test_map_rw);
-	RUN(test_coherence);
-	RUN(test_mremap);
-	RUN(test_truncate);
-	RUN(test_munmap_part);
-	RUN(test_mprotect);
-	RUN(test_fork);
-	RUN(test_threads);
-	RUN(test_bad_env);
+	run_all();
+	/* the debug build's run also checks the release library, when it is built */
+	if (!getenv("UMM_PRELOAD_LIB") && (slash = strstr(lib, "/debug/libusermm_preload.so"))) {
+		snprintf(slash, sizeof(lib) - (size_t)(slash - lib), "/release/libusermm_preload.so");
+		if (access(lib, R_OK) == 0) {
+			fprintf(stderr, "library %s\n", lib);
+			run_all();
+		}
+	}
 	if (!test_failures) {
 		char cmd[PATH_MAX + 16];
 
