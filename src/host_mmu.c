@@ -1411,6 +1411,36 @@ static void restore_handlers(void)
 	handlers_installed = false;
 }
 
+/**
+ * host_mmu_replace_prev_handler - while the host MMU's SIGSEGV/SIGBUS
+ * handler is installed, make act the handler it passes sig (SIGSEGV or
+ * SIGBUS) on to, in place of the one that was there before, and return
+ * that one in *old (either may be NULL): for an interposer that keeps a
+ * program's handler installed late behind the host MMU's.  The update is
+ * not atomic against a signal being passed on at that moment.
+ * Takes host_lock.  Returns true if done, false if the host MMU's handler
+ * is not installed (the caller installs act itself).
+ */
+bool host_mmu_replace_prev_handler(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction *prev = sig == SIGBUS ? &prev_bus : &prev_segv, cur;
+	bool done = false;
+
+	if (sig != SIGSEGV && sig != SIGBUS)
+		return false;
+	pthread_mutex_lock(&host_lock);
+	if (handlers_installed && !sigaction(sig, NULL, &cur) && (cur.sa_flags & SA_SIGINFO) &&
+	    cur.sa_sigaction == host_sigaction) {
+		if (old)
+			*old = *prev;
+		if (act)
+			*prev = *act;
+		done = true;
+	}
+	pthread_mutex_unlock(&host_lock);
+	return done;
+}
+
 /* ---- the public calls ---- */
 
 /**

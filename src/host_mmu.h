@@ -36,6 +36,15 @@ static inline bool host_mmu_covers(const void *p, size_t len)
  */
 int host_mmu_prefault_host(const void *p, size_t len, bool write);
 
+struct sigaction;
+/*
+ * host_mmu_replace_prev_handler - while the host MMU's handler is
+ * installed, set (act) and get (*old) the SIGSEGV or SIGBUS handler it
+ * passes refused faults to; false if its handler is not installed.  For
+ * the LD_PRELOAD interposer's sigaction.  Takes host_lock.
+ */
+bool host_mmu_replace_prev_handler(int sig, const struct sigaction *act, struct sigaction *old);
+
 /*
  * host_mmu_no_fault_code - tests: resolve faults as on an architecture
  * whose signal context does not say whether the access was a store (the

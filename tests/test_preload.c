@@ -13,7 +13,8 @@
  * written to a pipe; a mapped file unlinked; mremap growth with MREMAP_MAYMOVE; ftruncate shrink
  * and a mapping past the end (SIGBUS); munmap of part (SIGSEGV);
  * mprotect PROT_READ then a store (SIGSEGV); fork with shared and private
- * mappings; four threads storing into one mapped file; a bad environment
+ * mappings; four threads storing into one mapped file; SIGSEGV and
+ * SIGBUS handlers installed after the first mapping; a bad environment
  * setting (one stderr line, the kernel's mmap).
  *
  * Built and run in the debug and release variants only: a sanitizer
@@ -409,6 +410,33 @@ static void case_threads(void)
 	close(th_fd);
 }
 
+/*
+ * Handlers installed after the first file mapping (which put the host
+ * MMU's in front) still get exactly the program's faults, and sigaction
+ * reports them as installed.
+ */
+static void case_late_handler(void)
+{
+	int fd = make_file("lh", 4 * PG);
+	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct sigaction sa = { .sa_handler = on_fault }, cur;
+
+	REQUIRE(p != MAP_FAILED);
+	sigemptyset(&sa.sa_mask);
+	CHECK_EQ(sigaction(SIGSEGV, &sa, NULL), 0);
+	CHECK(signal(SIGBUS, on_fault) != SIG_ERR);
+	CHECK_EQ(sigaction(SIGSEGV, NULL, &cur), 0);
+	CHECK(cur.sa_handler == on_fault);
+	memcpy(p + 2 * PG, "late", 4);                 /* window faults still served */
+	CHECK_EQ(mprotect(p, PG, PROT_READ), 0);
+	CHECK_EQ(touch(p, 1), SIGSEGV);
+	CHECK_EQ(ftruncate(fd, PG), 0);
+	CHECK_EQ(touch(p + 3 * PG, 0), SIGBUS);
+	CHECK_EQ(touch(p + PG / 2, 0), 0);
+	CHECK_EQ(munmap(p, 4 * PG), 0);
+	close(fd);
+}
+
 /* Run with a bad setting: plain kernel mappings that work. */
 static void case_native(void)
 {
@@ -438,6 +466,7 @@ static const struct tcase {
 	{ "mprotect", case_mprotect },
 	{ "fork", case_fork },
 	{ "threads", case_threads },
+	{ "late_handler", case_late_handler },
 	{ "native", case_native },
 };
 
@@ -445,10 +474,12 @@ static int child_main(const char *name)
 {
 	struct sigaction sa = { .sa_handler = on_fault };
 
-	/* before the first file mapping, which installs the host MMU's handler in front */
+	/* before the first file mapping (but for late_handler) */
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
+	if (strcmp(name, "late_handler")) {
+		sigaction(SIGSEGV, &sa, NULL);
+		sigaction(SIGBUS, &sa, NULL);
+	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (!strcmp(cases[i].name, name)) {
 			cases[i].fn();
@@ -670,6 +701,13 @@ static void test_threads(void)
 	free(buf);
 }
 
+static void test_late_handler(void)
+{
+	check_served("late_handler");
+	CHECK(file_has("lh", 0, "\0", 0));
+	CHECK_EQ(file_size("lh"), PG);
+}
+
 /* A bad setting: one line on stderr, the kernel's own mappings, no usermm counters. */
 static void test_bad_env(void)
 {
@@ -712,6 +750,7 @@ static void run_all(void)
 	RUN(test_mprotect);
 	RUN(test_fork);
 	RUN(test_threads);
+	RUN(test_late_handler);
 	RUN(test_bad_env);
 }
 

@@ -11,12 +11,16 @@
  * and the host MMU's window mappings never come back into the
  * interposer, whichever thread makes them (fault threads, kswapd, I/O
  * threads).  The interposer passes what it does not serve to these too.
- * They are raw system calls: unlike the C library's wrappers they are not
- * thread-cancellation points.
+ * They are raw system calls (unlike the C library's wrappers they are not
+ * thread-cancellation points), except sigaction, which is the C
+ * library's own (found with dlsym(RTLD_NEXT) when the library is loaded:
+ * it supplies the signal return trampoline).
  *
  * No locks.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -136,4 +140,23 @@ int preload_sys_fsync(int fd)
 int preload_sys_fdatasync(int fd)
 {
 	return (int)syscall(SYS_fdatasync, fd);
+}
+
+static int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *);
+
+/* Resolved at load time: the host MMU calls it from its signal handler. */
+__attribute__((constructor)) static void preload_sys_resolve(void)
+{
+	libc_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))
+		dlsym(RTLD_NEXT, "sigaction");
+}
+
+/** preload_sys_sigaction - the C library's sigaction.  0 or -1 (errno set). */
+int preload_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (!libc_sigaction) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return libc_sigaction(sig, act, old);
 }
