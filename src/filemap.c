@@ -723,9 +723,10 @@ ssize_t umm_object_read(struct umm_object *obj, void *buf, size_t len, uint64_t 
  * none on return.
  * Return: bytes written; -EINVAL (NULL obj, NULL buf with len > 0, @off
  * beyond off_t), -EFBIG (@off + @len beyond off_t), -EBADF (a file object
- * whose fd is not open for writing); -EIO or -ENOMEM when nothing could
- * be written (the old last page could not be read, no memory), or the
- * errno of growing the file; after a partial write, the bytes written.
+ * whose fd is not open for writing), all with nothing changed; -EIO or
+ * -ENOMEM when nothing could be written (a page could not be read, no
+ * memory: the object may have grown already), or the errno of growing the
+ * file; after a partial write, the bytes written.
  */
 ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, uint64_t off)
 {

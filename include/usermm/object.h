@@ -57,8 +57,8 @@ ssize_t umm_object_read(struct umm_object *obj, void *buf, size_t len, uint64_t 
  * file first (ftruncate).  At most 0x7ffff000 bytes per call, as Linux.
  * Returns the bytes written, or -EINVAL (NULL obj, NULL buf with len > 0,
  * off beyond off_t), -EFBIG (off + len beyond off_t), -EBADF (the file's
- * fd is not open for writing), -EIO, -ENOMEM, or ftruncate's errno when
- * nothing was written.
+ * fd is not open for writing), with nothing changed; or -EIO, -ENOMEM or
+ * ftruncate's errno when nothing was written (the object may have grown).
  */
 ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, uint64_t off);
 /* umm_object_cached_pages - pages of this object in the page cache. */
