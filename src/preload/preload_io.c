@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <unistd.h>
 #include "preload.h"
+#include "filemap.h"
 
 /**
  * preload_prefault - map the window part of a buffer the kernel is about
@@ -403,16 +404,20 @@ int ftruncate64(int fd, off_t len)
 }
 
 /**
- * fsync - a served file's dirty pages written back and made durable
- * (umm_object_sync), then the kernel's fsync (metadata).  0 or -1.
+ * fsync - a served file's dirty pages written back (and a writeback error
+ * recorded since the last sync reported), then the kernel's fsync, which
+ * makes them and the metadata durable.  0 or -1.
  */
 int fsync(int fd)
 {
-	int fl, err = 0;
+	int fl, err = 0, wb;
 	struct umm_object *obj = served(fd, &fl);
 
 	if (obj) {
-		err = umm_object_sync(obj, 0, 0);
+		err = filemap_write_range(obj, 0, UINT64_MAX);
+		wb = atomic_exchange(&obj->wb_err, 0);
+		if (!err)
+			err = wb;
 		PL_COUNT(syncs, 1);
 		umm_object_put(obj);
 	}
