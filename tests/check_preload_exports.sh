@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# libusermm_preload.so exports exactly the calls it interposes (no umm_*
+# or internal name: a program that also links libusermm keeps its own),
+# and the usermm objects inside it reach the kernel directly: none of
+# them refers to an interposed name (they were renamed to preload_sys_*).
+set -eu
+cd "$(dirname "$0")/.."
+fail() { echo "FAIL: $*"; exit 1; }
+want="fdatasync fsync ftruncate ftruncate64 madvise mmap mmap64 mprotect mremap msync munmap pread pread64 preadv preadv64 pwrite pwrite64 pwritev pwritev64 read readv sigaction signal write writev"
+for v in release debug; do
+	so=build/$v/libusermm_preload.so
+	[ -f "$so" ] || fail "$so is not built (make preload)"
+	got=$(nm -D --defined-only "$so" | awk 'NF == 3 {print $3}' | sort | tr '\n' ' ' | sed 's/ $//')
+	[ "$got" = "$want" ] || fail "$so exports: $got"
+	core=build/$v/preload/usermm_core.o
+	bad=$(nm -u "$core" | awk '{print $2}' | grep -xE "$(awk '{print $1}' src/preload/redirect.syms | paste -sd'|')" || true)
+	[ -z "$bad" ] || fail "$core still calls: $bad"
+done
+echo "libusermm_preload.so (release, debug): exports the $(echo $want | wc -w) interposed calls only; usermm inside calls none of them"
