@@ -10,8 +10,9 @@
  *
  * Cases: map/write/msync and exit writeback; pread/pwrite/read/write/
  * preadv/pwritev coherent with a mapping, O_APPEND, a mapped buffer
- * written to a pipe; a mapped file unlinked; mremap growth with MREMAP_MAYMOVE; ftruncate shrink
- * and a mapping past the end (SIGBUS); munmap of part (SIGSEGV);
+ * written to a pipe; a mapped file unlinked; mremap growth with
+ * MREMAP_MAYMOVE; ftruncate, truncate, fallocate and posix_fallocate
+ * moving the end under a mapping (SIGBUS past it); munmap of part (SIGSEGV);
  * mprotect PROT_READ then a store (SIGSEGV); fork with shared and private
  * mappings; four threads storing into one mapped file; SIGSEGV and
  * SIGBUS handlers installed after the first mapping; a bad environment
@@ -24,6 +25,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -271,6 +273,27 @@ static void case_truncate(void)
 	CHECK_EQ(ftruncate(fd, 4 * PG), 0);
 	CHECK_EQ(touch(p + 3 * PG, 0), 0);
 	CHECK_EQ(p[3 * PG], 0);
+	/* truncate by path, fallocate and posix_fallocate change the mapping's end too */
+	{
+		char path[PATH_MAX];
+
+		path_of(path, "tr");
+		CHECK_EQ(truncate(path, 2 * PG), 0);
+		CHECK_EQ(touch(p + 2 * PG, 0), SIGBUS);
+		CHECK_EQ(fallocate(fd, 0, 0, 3 * PG), 0);
+		CHECK_EQ(touch(p + 2 * PG, 1), 0);
+		CHECK_EQ(touch(p + 3 * PG, 0), SIGBUS);
+		CHECK_EQ(posix_fallocate(fd, 3 * PG, 2 * PG), 0);
+		CHECK_EQ(touch(p + 4 * PG, 1), 0);
+		CHECK_EQ(touch(p + 5 * PG, 0), SIGBUS);
+		CHECK_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 8 * PG), 0);
+		CHECK_EQ(touch(p + 5 * PG, 0), SIGBUS);
+		/* a mode that rewrites cached bytes is refused, the file unchanged */
+		CHECK_EQ(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, PG), -1);
+		CHECK_EQ(errno, EOPNOTSUPP);
+		CHECK_EQ(posix_fallocate(fd, 0, 0), EINVAL);
+		CHECK_EQ(truncate(path, 4 * PG), 0);
+	}
 	CHECK_EQ(munmap(p, 16 * PG), 0);
 	close(fd);
 }
@@ -638,8 +661,10 @@ static void test_mremap(void)
 static void test_truncate(void)
 {
 	check_served("truncate");
-	CHECK(stat_of("preload_truncates") >= 2);
+	CHECK(stat_of("preload_truncates") >= 4);
 	CHECK_EQ(file_size("tr"), 4 * PG);
+	CHECK(file_has("tr", 2 * PG, "w", 1));
+	CHECK(file_has("tr", PG + 50, (char[]){ (char)pat(PG + 50) }, 1));
 }
 
 static void test_munmap_part(void)

@@ -42,8 +42,10 @@
  * keep right, so close, dup, dup2, dup3 and fcntl(F_DUPFD) need no
  * interposition, and a descriptor the C library opened or closed behind
  * our back (fopen, fclose) is never mistaken for another file.
- * ftruncate goes to umm_object_truncate (which truncates the file too),
- * fsync and fdatasync write the dirty pages back first.  O_APPEND (the
+ * ftruncate and truncate go to umm_object_truncate (which truncates the
+ * file too), fallocate grows the object with the file (and refuses the
+ * modes that would rewrite cached bytes), fsync and fdatasync write the
+ * dirty pages back first.  O_APPEND (the
  * write lands at the end, for pwrite too, as Linux does) and O_DSYNC /
  * O_SYNC (umm_object_sync after the write) are honoured.  When the last
  * mapping of a file goes, its object is put: dirty pages are written back

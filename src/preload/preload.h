@@ -34,6 +34,8 @@ ssize_t preload_sys_writev(int fd, const struct iovec *iov, int cnt);
 int preload_sys_ftruncate(int fd, off_t len);
 int preload_sys_fsync(int fd);
 int preload_sys_fdatasync(int fd);
+int preload_sys_truncate(const char *path, off_t len);
+int preload_sys_fallocate(int fd, int mode, off_t off, off_t len);
 struct sigaction;
 int preload_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 

@@ -2,7 +2,8 @@
 /*
  * preload_io.c - file I/O kept coherent with usermm's mappings: pread,
  * pwrite, read, write, preadv, pwritev, readv, writev (and the 64
- * variants), ftruncate, fsync, fdatasync.
+ * variants), ftruncate, truncate, fallocate, posix_fallocate, fsync,
+ * fdatasync.
  *
  * A call on a descriptor of a file usermm serves (found by fstat: device
  * and inode, see preload.c) goes through the file's page cache with
@@ -20,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/falloc.h>
 #include <unistd.h>
 #include "preload.h"
 #include "filemap.h"
@@ -439,4 +441,97 @@ int fdatasync(int fd)
 		return err ? (int)ret(err) : 0;
 	}
 	return preload_sys_fdatasync(fd);
+}
+
+/** truncate - a served file (found by its path's device and inode) through umm_object_truncate; else the kernel's.  0 or -1. */
+int truncate(const char *path, off_t len)
+{
+	struct preload_file *f;
+	struct umm_object *obj = NULL;
+	struct stat st;
+	int err;
+
+	if (atomic_load(&pl.nfiles) && len >= 0 && !stat(path, &st) && S_ISREG(st.st_mode)) {
+		pthread_mutex_lock(&pl.lock);
+		f = preload_file_find_locked(st.st_dev, st.st_ino);
+		if (f) {
+			obj = f->obj;
+			umm_object_get(obj);
+		}
+		pthread_mutex_unlock(&pl.lock);
+	}
+	if (!obj)
+		return preload_sys_truncate(path, len);
+	/* the caller's own permission first: the object's descriptor may allow what the path does not */
+	if (access(path, W_OK)) {
+		umm_object_put(obj);
+		return -1;
+	}
+	err = umm_object_truncate(obj, (uint64_t)len);
+	PL_COUNT(truncates, 1);
+	umm_object_put(obj);
+	return err ? (int)ret(err) : 0;
+}
+
+/** truncate64 - truncate. */
+int truncate64(const char *path, off_t len)
+{
+	return truncate(path, len);
+}
+
+/*
+ * fallocate of a served file: mode 0 (and FALLOC_FL_KEEP_SIZE) go to the
+ * kernel, then the object grows to the file's new size; the modes that
+ * change bytes already cached (punching holes, zeroing, collapsing,
+ * inserting ranges) are refused with EOPNOTSUPP rather than leave the
+ * page cache out of step with the file.
+ */
+static int served_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	int fl, r;
+	struct umm_object *obj = served(fd, &fl);
+	struct stat st;
+
+	if (!obj)
+		return preload_sys_fallocate(fd, mode, off, len);
+	if (mode & ~FALLOC_FL_KEEP_SIZE) {
+		umm_object_put(obj);
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	r = preload_sys_fallocate(fd, mode, off, len);
+	if (!r && !fstat(fd, &st) && (uint64_t)st.st_size > umm_object_size(obj))
+		r = (int)ret(object_extend(obj, (uint64_t)st.st_size));
+	umm_object_put(obj);
+	return r;
+}
+
+/** fallocate - see served_fallocate.  0 or -1 with errno. */
+int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	return served_fallocate(fd, mode, off, len);
+}
+
+/** fallocate64 - fallocate. */
+int fallocate64(int fd, int mode, off_t off, off_t len)
+{
+	return served_fallocate(fd, mode, off, len);
+}
+
+/** posix_fallocate - fallocate mode 0; returns the error number (0 on success), as POSIX says. */
+int posix_fallocate(int fd, off_t off, off_t len)
+{
+	int saved = errno, r;
+
+	if (off < 0 || len <= 0)
+		return EINVAL;
+	r = served_fallocate(fd, 0, off, len) ? errno : 0;
+	errno = saved;
+	return r;
+}
+
+/** posix_fallocate64 - posix_fallocate. */
+int posix_fallocate64(int fd, off_t off, off_t len)
+{
+	return posix_fallocate(fd, off, len);
 }

@@ -142,6 +142,18 @@ int preload_sys_fdatasync(int fd)
 	return (int)syscall(SYS_fdatasync, fd);
 }
 
+/** preload_sys_truncate - truncate(2).  0 or -1. */
+int preload_sys_truncate(const char *path, off_t len)
+{
+	return (int)syscall(SYS_truncate, path, len);
+}
+
+/** preload_sys_fallocate - fallocate(2).  0 or -1. */
+int preload_sys_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	return (int)syscall(SYS_fallocate, fd, mode, off, len);
+}
+
 static int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *);
 
 /* Resolved at load time: the host MMU calls it from its signal handler. */
