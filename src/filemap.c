@@ -47,7 +47,8 @@
  * pages (read in on a miss) holding only a reference; umm_object_write
  * first grows the object (object_extend) when the write ends past its
  * end, then copies into each page under its page lock (so truncation
- * cannot drop it halfway) and marks it dirty: writeback writes it later,
+ * cannot drop it halfway) and marks it dirty (a page the write covers
+ * whole is not read first when it is not cached): writeback writes it later,
  * as the kernel's page cache does for write(2).  A source buffer inside a
  * host window is copied to a bounce page first, without the page lock: a
  * fault on it may need that very page.
@@ -712,6 +713,50 @@ ssize_t umm_object_read(struct umm_object *obj, void *buf, size_t len, uint64_t 
 	return err;
 }
 
+/*
+ * grab_page_for_overwrite - the page at @index, locked and referenced, for
+ * a write that covers all of it: a page not cached is added without being
+ * read (its old bytes are about to go), and is not uptodate until the
+ * caller fills it.  Returns 0, -EIO (the index is past the end: truncated
+ * meanwhile), -ENOMEM.
+ */
+static int grab_page_for_overwrite(struct umm_object *obj, uint64_t index, struct page **pagep)
+{
+	struct page *page;
+	int err;
+
+	for (;;) {
+		page = find_lock_page(obj, index);
+		if (page) {
+			*pagep = page;
+			return 0;
+		}
+		if (index >= object_size_pages(obj))
+			return -EIO;
+		page = alloc_page(obj->sys->phys, GFP_KERNEL);
+		if (!page)
+			return -ENOMEM;
+		lock_page(page);
+		err = add_to_page_cache(page, obj, index);
+		if (err) {
+			unlock_page(page);
+			put_page(page);
+			if (err == -EEXIST)
+				continue;
+			return err;
+		}
+		if (index >= object_size_pages(obj)) {
+			/* truncated while we added it: as a reader would, leave */
+			delete_from_page_cache(page);
+			unlock_page(page);
+			put_page(page);
+			return -EIO;
+		}
+		*pagep = page;
+		return 0;
+	}
+}
+
 /**
  * umm_object_write - copy @len bytes of @buf to byte @off of @obj through
  * the page cache, as pwrite(2): the object (and the file, with ftruncate)
@@ -761,10 +806,16 @@ ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, ui
 			memcpy(bounce, src, n);
 			src = bounce;
 		}
-		err = read_cache_page(obj, pos >> PAGE_SHIFT, &page, NULL);
-		if (err)
-			break;
-		lock_page(page);
+		if (n == PAGE_SIZE) {
+			err = grab_page_for_overwrite(obj, pos >> PAGE_SHIFT, &page);
+			if (err)
+				break;
+		} else {
+			err = read_cache_page(obj, pos >> PAGE_SHIFT, &page, NULL);
+			if (err)
+				break;
+			lock_page(page);
+		}
 		if (page->mapping != obj) {
 			/* truncated (and maybe grown back) since: look again */
 			unlock_page(page);
@@ -772,6 +823,7 @@ ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, ui
 			continue;
 		}
 		memcpy((char *)page_address(page) + in, src, n);
+		SetPageUptodate(page);
 		set_page_dirty(page);
 		unlock_page(page);
 		put_page(page);

@@ -1243,6 +1243,48 @@ static void test_object_read_write_bad_input(void)
 	CHECK_EQ(free_frames(), start);
 }
 
+/*
+ * A write covering a page whole does not read it (reads fail here and it
+ * still works); a partial one reads it, and a failed read writes nothing
+ * and leaves nothing cached; no frames are lost either way.
+ */
+static void test_object_write_whole_pages(void)
+{
+	long start = free_frames();
+	int fd = test_tmpfile(4 * PAGE_SIZE, pattern);
+	struct umm_object *obj = open_file(fd);
+	unsigned char *w = malloc(2 * PAGE_SIZE);
+	unsigned long hits;
+	size_t i;
+
+	REQUIRE(w);
+	for (i = 0; i < 2 * PAGE_SIZE; i++)
+		w[i] = pattern2(i);
+	hits = atomic_load(&sys->fail_read.hits);
+	fault_inject_arm(&sys->fail_read, 0, 100);
+	CHECK_EQ(umm_object_write(obj, w, 2 * PAGE_SIZE, PAGE_SIZE), 2 * PAGE_SIZE);
+	CHECK_EQ(atomic_load(&sys->fail_read.hits), hits);
+	CHECK_EQ(umm_object_write(obj, w, 100, 3 * PAGE_SIZE + 10), -EIO);
+	CHECK_EQ(atomic_load(&sys->fail_read.hits), hits + 1);
+	CHECK_EQ(umm_object_cached_pages(obj), 2);
+	fault_inject_arm(&sys->fail_read, 0, 0);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	{
+		unsigned char *f = malloc(2 * PAGE_SIZE);
+
+		REQUIRE(f);
+		CHECK_EQ(pread(fd, f, 2 * PAGE_SIZE, PAGE_SIZE), 2 * PAGE_SIZE);
+		CHECK(memcmp(f, w, 2 * PAGE_SIZE) == 0);
+		free(f);
+	}
+	CHECK(file_matches(fd, 0, PAGE_SIZE, pattern));
+	CHECK(file_matches(fd, 3 * PAGE_SIZE, PAGE_SIZE, pattern));
+	umm_object_put(obj);
+	close(fd);
+	free(w);
+	CHECK_EQ(free_frames(), start);
+}
+
 /* Several threads writing disjoint ranges (and extending) at once: every byte lands. */
 #define RW_THREADS 4
 #define RW_CHUNK 1500
@@ -1369,6 +1411,7 @@ int main(void)
 	RUN(test_shmem);
 	RUN(test_object_read_write);
 	RUN(test_object_read_write_bad_input);
+	RUN(test_object_write_whole_pages);
 	RUN(test_object_write_concurrent);
 	sys_destroy();
 	return test_summary("test_filemap");
