@@ -15,7 +15,8 @@
  * moving the end under a mapping (SIGBUS past it); munmap of part (SIGSEGV);
  * mprotect PROT_READ then a store (SIGSEGV); fork with shared and private
  * mappings; four threads storing into one mapped file; SIGSEGV and
- * SIGBUS handlers installed after the first mapping; a bad environment
+ * SIGBUS handlers installed after the first mapping; the address of the
+ * last run given back as the hint (LMDB's MDB_FIXEDMAP); a bad environment
  * setting (one stderr line, the kernel's mmap).
  *
  * Built and run in the debug and release variants only: a sanitizer
@@ -460,6 +461,37 @@ static void case_late_handler(void)
 	close(fd);
 }
 
+/*
+ * The address of a mapping stored in its file, and given back as the hint
+ * by the next run (LMDB's MDB_FIXEDMAP): the same address, as the kernel
+ * gives it when the range is free.
+ */
+static void case_hint(void)
+{
+	char path[PATH_MAX];
+	int fd;
+	char *p;
+	uintptr_t want = 0;
+
+	path_of(path, "hi");
+	fd = open(path, O_RDWR | O_CREAT, 0644);
+	REQUIRE(fd >= 0);
+	if (pread(fd, &want, sizeof(want), 0) != sizeof(want)) {
+		want = 0;
+		REQUIRE(ftruncate(fd, 4 * PG) == 0);
+	}
+	/* the same small mapping first, as LMDB maps its lock file before its data */
+	CHECK(mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0) != MAP_FAILED);
+	p = mmap((void *)want, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	REQUIRE(p != MAP_FAILED);
+	if (want) {
+		CHECK(p == (char *)want);
+		CHECK(memcmp(p, &want, sizeof(want)) == 0);
+	} else
+		memcpy(p, &p, sizeof(p));
+	close(fd);
+}
+
 /* Run with a bad setting: plain kernel mappings that work. */
 static void case_native(void)
 {
@@ -490,6 +522,7 @@ static const struct tcase {
 	{ "fork", case_fork },
 	{ "threads", case_threads },
 	{ "late_handler", case_late_handler },
+	{ "hint", case_hint },
 	{ "native", case_native },
 };
 
@@ -732,6 +765,23 @@ static void test_late_handler(void)
 	CHECK_EQ(file_size("lh"), PG);
 }
 
+static void test_hint(void)
+{
+	uintptr_t a = 0;
+	char p[PATH_MAX];
+	int fd;
+
+	path_of(p, "hi");
+	unlink(p);
+	check_served("hint");
+	fd = open(p, O_RDONLY);
+	REQUIRE(fd >= 0);
+	CHECK_EQ(pread(fd, &a, sizeof(a), 0), (ssize_t)sizeof(a));
+	close(fd);
+	CHECK(a != 0);
+	check_served("hint");                          /* maps with a as the hint */
+}
+
 /* A bad setting: one line on stderr, the kernel's own mappings, no usermm counters. */
 static void test_bad_env(void)
 {
@@ -775,6 +825,7 @@ static void run_all(void)
 	RUN(test_fork);
 	RUN(test_threads);
 	RUN(test_late_handler);
+	RUN(test_hint);
 	RUN(test_bad_env);
 }
 

@@ -13,7 +13,11 @@
  * host addresses [base, base + wlen), with ustart + wlen = UMM_MMAP_BASE
  * (usermm places mappings top down from there, so they land in the
  * window) and wlen = USERMM_WINDOW, 1 TiB by default (PROT_NONE,
- * MAP_NORESERVE: it costs address space only).  A file mapping is made
+ * MAP_NORESERVE: it costs address space only).  The window is placed at
+ * 16 TiB when that range is free, so a program that maps the same files
+ * in the same order gets the same addresses in every run, as the kernel
+ * gives a program the address it asks for when it is free (LMDB's
+ * MDB_FIXEDMAP reopens its map at the address stored in the file).  A file mapping is made
  * with umm_mmap and the program receives base + (X - ustart) for usermm
  * address X: loads and stores through it fault into usermm through the
  * host MMU (its SIGSEGV handler and fault threads) and then run at the
@@ -113,6 +117,14 @@ static int log_fd = -1;
 #define DEFAULT_SWAP   (1UL << 30)
 #define DEFAULT_WINDOW (1UL << 40)
 #define MIN_WINDOW     (64UL << 20)
+/*
+ * Where the window goes when that range is free: a fixed address, so
+ * usermm's top-down placement gives a program the same addresses in
+ * every run (LMDB's MDB_FIXEDMAP stores them in the file).  16 TiB:
+ * above a non-PIE program's image and heap, below where Linux loads PIE
+ * programs (about 85 TiB), shared libraries and the stack (near 128 TiB).
+ */
+#define WINDOW_BASE    (16UL << 40)
 
 /* say - one line on stderr (never through stdio: the program may own it). */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -278,7 +290,9 @@ int preload_window_locked(void)
 
 	if (atomic_load(&pl.base))
 		return 0;
+	preload_sys_place_window((void *)WINDOW_BASE, pl.wlen);
 	err = umm_host_attach(pl.mm, pl.ustart, pl.wlen, 0, &base);
+	preload_sys_place_window(NULL, 0);
 	if (err)
 		return err;
 	atomic_store_explicit(&pl.base, (char *)base, memory_order_release);

@@ -38,6 +38,7 @@ int preload_sys_truncate(const char *path, off_t len);
 int preload_sys_fallocate(int fd, int mode, off_t off, off_t len);
 struct sigaction;
 int preload_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+void preload_sys_place_window(void *at, size_t len);
 
 enum { PL_UNINIT, PL_ON, PL_OFF };
 

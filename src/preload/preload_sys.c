@@ -22,16 +22,47 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include "preload.h"
 
+/*
+ * Where this thread's next window reservation should go (see
+ * preload_sys_place_window): the window's len, and the address tried.
+ */
+static __thread size_t place_len;
+static __thread void *place_at;
+
+/**
+ * preload_sys_place_window - ask that the next PROT_NONE, MAP_NORESERVE
+ * anonymous reservation of exactly len bytes this thread makes (the host
+ * MMU's window, umm_host_attach) be placed at at if that range is free
+ * (MAP_FIXED_NOREPLACE), anywhere otherwise; len 0 cancels.  So the window
+ * lands at the same address in every run, and a program that stored a
+ * mapping's address in a file and maps again with it as the hint (LMDB's
+ * MDB_FIXEDMAP) gets it back, as it does from the kernel.  No lock.
+ */
+void preload_sys_place_window(void *at, size_t len)
+{
+	place_at = at;
+	place_len = len;
+}
+
 /** preload_sys_mmap - mmap(2) itself.  Returns the address or MAP_FAILED (errno set). */
 void *preload_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	long r;
 
+	if (place_len && len == place_len && !addr && prot == PROT_NONE &&
+	    flags == (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)) {
+		place_len = 0;
+		r = syscall(SYS_mmap, place_at, len, prot, flags | MAP_FIXED_NOREPLACE, fd, off);
+		if (r != -1)
+			return (void *)r;
+	}
+	r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 	return r == -1 ? MAP_FAILED : (void *)r;
 }
 
