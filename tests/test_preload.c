@@ -16,7 +16,8 @@
  * mprotect PROT_READ then a store (SIGSEGV); fork with shared and private
  * mappings; four threads storing into one mapped file; SIGSEGV and
  * SIGBUS handlers installed after the first mapping; the address of the
- * last run given back as the hint (LMDB's MDB_FIXEDMAP); a bad environment
+ * last run given back as the hint (LMDB's MDB_FIXEDMAP); a memfd left to
+ * the kernel (shared with a child); a bad environment
  * setting (one stderr line, the kernel's mmap).
  *
  * Built and run in the debug and release variants only: a sanitizer
@@ -492,6 +493,33 @@ static void case_hint(void)
 	close(fd);
 }
 
+/* A memfd is shared memory: the kernel's, and still shared with a child. */
+static void case_shm(void)
+{
+	int fd = memfd_create("umm-test", 0), mf = make_file("sh", PG), status;
+	char *p, *q;
+	pid_t pid;
+
+	REQUIRE(fd >= 0);
+	REQUIRE(ftruncate(fd, PG) == 0);
+	p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	q = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, mf, 0);
+	REQUIRE(p != MAP_FAILED && q != MAP_FAILED);
+	q[0] = 'q';                                    /* the file is usermm's */
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		memcpy(p, "from child", 10);
+		_exit(0);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(memcmp(p, "from child", 10) == 0);
+	CHECK_EQ(pwrite(fd, "pw", 2, 100), 2);
+	CHECK(memcmp(p + 100, "pw", 2) == 0);
+	close(fd);
+	close(mf);
+}
+
 /* Run with a bad setting: plain kernel mappings that work. */
 static void case_native(void)
 {
@@ -523,6 +551,7 @@ static const struct tcase {
 	{ "threads", case_threads },
 	{ "late_handler", case_late_handler },
 	{ "hint", case_hint },
+	{ "shm", case_shm },
 	{ "native", case_native },
 };
 
@@ -782,6 +811,14 @@ static void test_hint(void)
 	check_served("hint");                          /* maps with a as the hint */
 }
 
+static void test_shm(void)
+{
+	CHECK_EQ(run_case("shm", NULL), 0);
+	CHECK_EQ(stat_of("preload_mmaps"), 1);
+	CHECK_EQ(stat_of("preload_fallbacks"), 1);
+	CHECK(file_has("sh", 0, "q", 1));
+}
+
 /* A bad setting: one line on stderr, the kernel's own mappings, no usermm counters. */
 static void test_bad_env(void)
 {
@@ -826,6 +863,7 @@ static void run_all(void)
 	RUN(test_threads);
 	RUN(test_late_handler);
 	RUN(test_hint);
+	RUN(test_shm);
 	RUN(test_bad_env);
 }
 

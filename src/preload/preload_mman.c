@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "preload.h"
@@ -58,6 +60,25 @@ static void *mmap_anon_fixed(void *addr, size_t len, int prot, int flags)
 	return err ? fail_ptr(-err) : to_host(out);
 }
 
+/*
+ * shared_memory_file - a memfd or a POSIX shared memory object (a file
+ * under /dev/shm): regular files made to be shared with other processes,
+ * which usermm's page cache, private to this process, cannot do.  They go
+ * to the kernel.  One readlink, at the first mapping of a file only.
+ */
+static bool shared_memory_file(int fd)
+{
+	char link[64], path[32];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = 0;
+	return !strncmp(link, "/memfd:", 7) || !strncmp(link, "/dev/shm/", 9);
+}
+
 static void *fallback(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	PL_COUNT(fallbacks, 1);
@@ -100,7 +121,8 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if (!part)
 		flags &= ~(MAP_FIXED | MAP_FIXED_NOREPLACE);
 	pthread_mutex_lock(&pl.lock);
-	if (preload_kfile_locked(st.st_dev, st.st_ino)) {
+	if (preload_kfile_locked(st.st_dev, st.st_ino) ||
+	    (!preload_file_find_locked(st.st_dev, st.st_ino) && shared_memory_file(fd))) {
 		pthread_mutex_unlock(&pl.lock);
 		return fallback(addr, len, prot, flags, fd, off);
 	}
