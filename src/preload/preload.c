@@ -26,7 +26,8 @@
  * What is served (preload_mman.c).  mmap of a regular file, without
  * PROT_EXEC (windows are never executable), and not MAP_FIXED outside the
  * window; memfds and POSIX shared memory (/dev/shm), regular files made
- * to be shared with other processes, stay with the kernel.  Anonymous mappings, devices, and everything else go to the
+ * to be shared with other processes, and procfs, sysfs and hugetlbfs
+ * files stay with the kernel.  Anonymous mappings, devices, and everything else go to the
  * kernel unchanged, so the C library's own mmap calls (malloc arenas,
  * thread stacks) never reach usermm, and nothing starts usermm until a
  * file is mapped.  An anonymous MAP_FIXED (or MAP_FIXED_NOREPLACE) inside

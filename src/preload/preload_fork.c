@@ -29,9 +29,9 @@
  * served by usermm again, in a new window; in the child the interposer is
  * off (every call goes to the kernel).
  *
- * Limits: a store made by another thread of the parent into a served
- * mapping while the prepare handler runs may be lost (the program would
- * race with its own fork); a nonlinear window (usermm's
+ * Limits: another thread of the parent that touches a served mapping
+ * while the prepare handler runs may lose a store, or get SIGSEGV (between
+ * steps 3 and 4 the range is only reserved); a nonlinear window (usermm's
  * remap_file_pages, which the interposer never makes) is not carried
  * over; if step 3 cannot re-reserve the range (another thread's mmap took
  * part of it in between), each mapping is made with MAP_FIXED_NOREPLACE

@@ -16,7 +16,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include "preload.h"
 
@@ -61,15 +63,22 @@ static void *mmap_anon_fixed(void *addr, size_t len, int prot, int flags)
 }
 
 /*
- * shared_memory_file - a memfd or a POSIX shared memory object (a file
+ * kernel_only_file - a memfd or a POSIX shared memory object (a file
  * under /dev/shm): regular files made to be shared with other processes,
- * which usermm's page cache, private to this process, cannot do.  They go
- * to the kernel.  One readlink, at the first mapping of a file only.
+ * which usermm's page cache, private to this process, cannot do; or a
+ * file of procfs, sysfs (device registers) or hugetlbfs, whose mappings
+ * are not page-cache pages.  They go to the kernel.  One fstatfs and one
+ * readlink, at the first mapping of a file only.
  */
-static bool shared_memory_file(int fd)
+static bool kernel_only_file(int fd)
 {
 	char link[64], path[32];
+	struct statfs sfs;
 	ssize_t n;
+
+	if (!fstatfs(fd, &sfs) && (sfs.f_type == PROC_SUPER_MAGIC || sfs.f_type == SYSFS_MAGIC ||
+				   sfs.f_type == HUGETLBFS_MAGIC))
+		return true;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = readlink(path, link, sizeof(link) - 1);
@@ -122,7 +131,7 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		flags &= ~(MAP_FIXED | MAP_FIXED_NOREPLACE);
 	pthread_mutex_lock(&pl.lock);
 	if (preload_kfile_locked(st.st_dev, st.st_ino) ||
-	    (!preload_file_find_locked(st.st_dev, st.st_ino) && shared_memory_file(fd))) {
+	    (!preload_file_find_locked(st.st_dev, st.st_ino) && kernel_only_file(fd))) {
 		pthread_mutex_unlock(&pl.lock);
 		return fallback(addr, len, prot, flags, fd, off);
 	}
