@@ -12,7 +12,8 @@
  * preadv/pwritev coherent with a mapping, O_APPEND, a mapped buffer
  * written to a pipe; a mapped file unlinked; mremap growth with
  * MREMAP_MAYMOVE; ftruncate, truncate, fallocate and posix_fallocate
- * moving the end under a mapping (SIGBUS past it); munmap of part (SIGSEGV);
+ * moving the end under a mapping (SIGBUS past it); munmap of part (SIGSEGV),
+ * mincore and mlock there;
  * mprotect PROT_READ then a store (SIGSEGV); fork with shared and private
  * mappings; four threads storing into one mapped file; SIGSEGV and
  * SIGBUS handlers installed after the first mapping; the address of the
@@ -315,6 +316,19 @@ static void case_munmap_part(void)
 	CHECK_EQ((unsigned char)p[PG], pat(PG));
 	CHECK_EQ(munmap(p + 1, PG), -1);               /* unaligned */
 	CHECK_EQ(errno, EINVAL);
+	/* mincore, mlock, munlock of window addresses are usermm's */
+	{
+		unsigned char vec[8] = { 0 };
+
+		CHECK_EQ(mincore(p, 2 * PG, vec), 0);
+		CHECK(vec[1] & 1);                     /* read above */
+		CHECK_EQ(mincore(p, 8 * PG, vec), -1); /* the hole */
+		CHECK_EQ(errno, ENOMEM);
+		CHECK_EQ(mlock(p + 4 * PG + 10, 2 * PG), 0);
+		CHECK_EQ(munlock(p + 4 * PG, 3 * PG), 0);
+		CHECK_EQ(mlock(p + 2 * PG, PG), -1);
+		CHECK_EQ(errno, ENOMEM);
+	}
 	CHECK_EQ(munmap(p, 8 * PG), 0);
 	CHECK_EQ(touch(p + 5 * PG, 0), SIGSEGV);
 	close(fd);

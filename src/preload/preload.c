@@ -32,8 +32,8 @@
  * thread stacks) never reach usermm, and nothing starts usermm until a
  * file is mapped.  An anonymous MAP_FIXED (or MAP_FIXED_NOREPLACE) inside
  * the window is made by usermm too: the range belongs to usermm.
- * munmap, mprotect, madvise, msync and mremap of window addresses go to
- * usermm (a range that is partly in the window is split: the rest goes
+ * munmap, mprotect, madvise, msync, mremap, mincore, mlock and munlock
+ * of window addresses go to usermm (a range that is partly in the window is split: the rest goes
  * to the kernel); the kernel never sees a call on the window, which it
  * would take for an ordinary PROT_NONE reservation.
  *

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * preload_mman.c - the interposed mmap family: mmap/mmap64, munmap,
- * mremap, mprotect, msync, madvise.  What goes to usermm and what to the
+ * mremap, mprotect, msync, madvise, mincore, mlock/mlock2/munlock.  What goes to usermm and what to the
  * kernel is described at the top of preload.c.
  *
  * Host address h in the window is usermm address ustart + (h - base).
@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
@@ -349,4 +350,81 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	preload_files_reap_locked();
 	pthread_mutex_unlock(&pl.lock);
 	return err ? fail_ptr(-err) : to_host(out);
+}
+
+/**
+ * mincore - window addresses through umm_mincore (resident: mapped, or in
+ * usermm's page cache), the rest through the kernel.  The range must not
+ * straddle the window's edge (ENOMEM).  0 or -1 with errno.
+ */
+int mincore(void *addr, size_t len, unsigned char *vec)
+{
+	uintptr_t ua;
+	int part = preload_window_part(addr, len ? len : 1, &ua), err;
+
+	if (!len || !part)
+		return preload_sys_mincore(addr, len, vec);
+	if (part < 0)
+		return fail_int(ENOMEM);
+	/* usermm writes vec holding its mmap_lock: a vector in the window goes through a copy */
+	if (preload_window_part(vec, (len + UMM_PAGE_SIZE - 1) / UMM_PAGE_SIZE, NULL)) {
+		size_t n = (len + UMM_PAGE_SIZE - 1) / UMM_PAGE_SIZE;
+		unsigned char *tmp = malloc(n);
+
+		if (!tmp)
+			return fail_int(EAGAIN);
+		err = umm_mincore(pl.mm, ua, len, tmp);
+		if (!err)
+			memcpy(vec, tmp, n);
+		free(tmp);
+	} else {
+		err = umm_mincore(pl.mm, ua, len, vec);
+	}
+	return err ? fail_int(-err) : 0;
+}
+
+/* mlock, mlock2, munlock: window addresses through usermm (its pages are locked, not the reservation). */
+static int lock_range(void *addr, size_t len, int lock, unsigned int flags)
+{
+	uintptr_t ua;
+	size_t ulen, lo_len, hi_len;
+	char *lo, *hi;
+	int err;
+
+	split(addr, len, &ua, &ulen, &lo, &lo_len, &hi, &hi_len);
+	if (lock) {
+		if ((lo_len && preload_sys_mlock2(lo, lo_len, flags)) ||
+		    (hi_len && preload_sys_mlock2(hi, hi_len, flags)))
+			return -1;
+		err = umm_mlock2(pl.mm, ua & ~(UMM_PAGE_SIZE - 1), ulen + (ua & (UMM_PAGE_SIZE - 1)), flags);
+	} else {
+		if ((lo_len && preload_sys_munlock(lo, lo_len)) || (hi_len && preload_sys_munlock(hi, hi_len)))
+			return -1;
+		err = umm_munlock(pl.mm, ua & ~(UMM_PAGE_SIZE - 1), ulen + (ua & (UMM_PAGE_SIZE - 1)));
+	}
+	return err ? fail_int(-err) : 0;
+}
+
+/** mlock - lock: window addresses through umm_mlock, the rest through the kernel.  0 or -1. */
+int mlock(const void *addr, size_t len)
+{
+	if (!len || !preload_window_part(addr, len, NULL))
+		return preload_sys_mlock2(addr, len, 0);
+	return lock_range((void *)addr, len, 1, 0);
+}
+
+/** mlock2 - mlock with MLOCK_ONFAULT.  0 or -1. */
+int mlock2(const void *addr, size_t len, unsigned int flags)
+{
+	if (!len || !preload_window_part(addr, len, NULL))
+		return preload_sys_mlock2(addr, len, flags);
+	return lock_range((void *)addr, len, 1, flags);
+}
+
+/** munlock - unlock: window addresses through umm_munlock, the rest through the kernel.  0 or -1. */
+int munlock(const void *addr, size_t len)
+{
+	if (!len || !preload_window_part(addr, len, NULL))
+		return preload_sys_munlock(addr, len);
+	return lock_range((void *)addr, len, 0, 0);
 }

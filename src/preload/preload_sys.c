@@ -185,6 +185,24 @@ int preload_sys_fallocate(int fd, int mode, off_t off, off_t len)
 	return (int)syscall(SYS_fallocate, fd, mode, off, len);
 }
 
+/** preload_sys_mincore - mincore(2).  0 or -1. */
+int preload_sys_mincore(void *addr, size_t len, unsigned char *vec)
+{
+	return (int)syscall(SYS_mincore, addr, len, vec);
+}
+
+/** preload_sys_mlock2 - mlock2(2) (flags 0: mlock).  0 or -1. */
+int preload_sys_mlock2(const void *addr, size_t len, unsigned int flags)
+{
+	return (int)syscall(SYS_mlock2, addr, len, flags);
+}
+
+/** preload_sys_munlock - munlock(2).  0 or -1. */
+int preload_sys_munlock(const void *addr, size_t len)
+{
+	return (int)syscall(SYS_munlock, addr, len);
+}
+
 static int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *);
 
 /* Resolved at load time: the host MMU calls it from its signal handler. */
