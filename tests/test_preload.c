@@ -18,7 +18,7 @@
  * mappings; four threads storing into one mapped file; SIGSEGV and
  * SIGBUS handlers installed after the first mapping; the address of the
  * last run given back as the hint (LMDB's MDB_FIXEDMAP); a memfd left to
- * the kernel (shared with a child); a bad environment
+ * the kernel (shared with a child); Linux's errors for bad calls; a bad environment
  * setting (one stderr line, the kernel's mmap).
  *
  * Built and run in the debug and release variants only: a sanitizer
@@ -534,6 +534,45 @@ static void case_shm(void)
 	close(mf);
 }
 
+/* Bad calls get Linux's errors, from usermm for window addresses. */
+#define FAILS(expr, err) do { errno = 0; CHECK((long)(expr) == -1); CHECK_EQ(errno, err); } while (0)
+static void case_errors(void)
+{
+	int fd = make_file("er", 4 * PG), ro, wo;
+	char path[PATH_MAX], *p;
+
+	path_of(path, "er");
+	ro = open(path, O_RDONLY);
+	wo = open(path, O_WRONLY);
+	REQUIRE(ro >= 0 && wo >= 0);
+	p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	REQUIRE(p != MAP_FAILED);
+	p[0] = 1;
+	FAILS(mmap(NULL, 0, PROT_READ, MAP_SHARED, fd, 0), EINVAL);
+	FAILS(mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 100), EINVAL);
+	FAILS(mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
+	FAILS(mmap(NULL, PG, PROT_READ, MAP_SHARED, wo, 0), EACCES);
+	FAILS(mmap(NULL, PG, PROT_READ, 0, fd, 0), EINVAL);
+	FAILS(mmap(NULL, PG, PROT_READ, MAP_SHARED, 999, 0), EBADF);
+	FAILS(mprotect(p, PG, 0x1000), EINVAL);
+	FAILS(msync(p, PG, MS_SYNC | MS_ASYNC), EINVAL);
+	FAILS(madvise(p, PG, 12345), EINVAL);
+	FAILS(mremap(p, PG, 2 * PG, 0x80), EINVAL);
+	CHECK_EQ(munmap(p, 4 * PG), 0);
+	FAILS(mprotect(p, PG, PROT_READ), ENOMEM);
+	FAILS(msync(p, PG, MS_SYNC), ENOMEM);
+	FAILS(madvise(p, PG, MADV_WILLNEED), ENOMEM);
+	FAILS(mlock(p, PG), ENOMEM);
+	/* a private writable mapping of a read-only descriptor is allowed */
+	p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, ro, 0);
+	CHECK(p != MAP_FAILED);
+	p[0] = 2;
+	CHECK_EQ(munmap(p, PG), 0);
+	close(ro);
+	close(wo);
+	close(fd);
+}
+
 /* Run with a bad setting: plain kernel mappings that work. */
 static void case_native(void)
 {
@@ -566,6 +605,7 @@ static const struct tcase {
 	{ "late_handler", case_late_handler },
 	{ "hint", case_hint },
 	{ "shm", case_shm },
+	{ "errors", case_errors },
 	{ "native", case_native },
 };
 
@@ -833,6 +873,12 @@ static void test_shm(void)
 	CHECK(file_has("sh", 0, "q", 1));
 }
 
+static void test_errors(void)
+{
+	check_served("errors");
+	CHECK(file_has("er", 0, "\1", 1));            /* the private store did not reach the file */
+}
+
 /* A bad setting: one line on stderr, the kernel's own mappings, no usermm counters. */
 static void test_bad_env(void)
 {
@@ -878,6 +924,7 @@ static void run_all(void)
 	RUN(test_late_handler);
 	RUN(test_hint);
 	RUN(test_shm);
+	RUN(test_errors);
 	RUN(test_bad_env);
 }
 
