@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 fail() { echo "FAIL: $*"; exit 1; }
-want="fallocate fallocate64 fdatasync fsync ftruncate ftruncate64 madvise mincore mlock mlock2 mmap mmap64 mprotect mremap msync munlock munmap posix_fallocate posix_fallocate64 pread pread64 preadv preadv64 pwrite pwrite64 pwritev pwritev64 read readv sigaction signal truncate truncate64 write writev"
+want="copy_file_range fallocate fallocate64 fdatasync fsync ftruncate ftruncate64 madvise mincore mlock mlock2 mmap mmap64 mprotect mremap msync munlock munmap posix_fallocate posix_fallocate64 pread pread64 preadv preadv64 pwrite pwrite64 pwritev pwritev64 read readv sendfile sendfile64 sigaction signal truncate truncate64 write writev"
 for v in release debug; do
 	so=build/$v/libusermm_preload.so
 	[ -f "$so" ] || fail "$so is not built (make preload)"

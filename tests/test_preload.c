@@ -10,7 +10,7 @@
  *
  * Cases: map/write/msync and exit writeback; pread/pwrite/read/write/
  * preadv/pwritev coherent with a mapping, O_APPEND, a mapped buffer
- * written to a pipe; a mapped file unlinked; mremap growth with
+ * written to a pipe, sendfile and copy_file_range; a mapped file unlinked; mremap growth with
  * MREMAP_MAYMOVE; ftruncate, truncate, fallocate and posix_fallocate
  * moving the end under a mapping (SIGBUS past it); munmap of part (SIGSEGV),
  * mincore and mlock there;
@@ -33,6 +33,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -188,6 +189,32 @@ static void case_coherence(void)
 		CHECK_EQ(read(pfd[0], p + 7 * PG, 5), 5);
 		CHECK(memcmp(p + 7 * PG, "piped", 5) == 0);
 		free(got);
+	}
+	/* sendfile and copy_file_range from a served file see the mapping's stores */
+	{
+		char got[16] = { 0 };
+		off_t off = 2 * PG;
+		int other = make_file("co2", 0), src2 = make_file("co3", 64);
+
+		CHECK_EQ(sendfile(pfd[1], fd, &off, 11), 11);
+		CHECK_EQ(off, (off_t)(2 * PG + 11));
+		CHECK_EQ(read(pfd[0], got, 11), 11);
+		CHECK(memcmp(got, "storedWRITE", 11) == 0);
+		off = 2 * PG;
+		CHECK_EQ(copy_file_range(fd, &off, other, NULL, 11, 0), 11);
+		CHECK_EQ(pread(other, got, 11, 0), 11);
+		CHECK(memcmp(got, "storedWRITE", 11) == 0);
+		/* into a served file: copy_file_range refuses, sendfile goes through a buffer */
+		off = 0;
+		CHECK_EQ(copy_file_range(other, &off, fd, NULL, 11, 0), -1);
+		CHECK_EQ(errno, EXDEV);
+		CHECK_EQ(lseek(fd, 5 * PG, SEEK_SET), (off_t)(5 * PG));
+		off = 0;
+		CHECK_EQ(sendfile(fd, src2, &off, 64), 64);
+		CHECK_EQ((unsigned char)p[5 * PG + 63], pat(63));
+		CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t)(5 * PG + 64));
+		close(other);
+		close(src2);
 	}
 	close(pfd[0]);
 	close(pfd[1]);

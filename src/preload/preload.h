@@ -39,6 +39,9 @@ int preload_sys_fallocate(int fd, int mode, off_t off, off_t len);
 int preload_sys_mincore(void *addr, size_t len, unsigned char *vec);
 int preload_sys_mlock2(const void *addr, size_t len, unsigned int flags);
 int preload_sys_munlock(const void *addr, size_t len);
+ssize_t preload_sys_sendfile(int out, int in, off_t *offset, size_t count);
+ssize_t preload_sys_copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t len,
+				    unsigned int flags);
 struct sigaction;
 int preload_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 void preload_sys_place_window(void *at, size_t len);

@@ -3,7 +3,7 @@
  * preload_io.c - file I/O kept coherent with usermm's mappings: pread,
  * pwrite, read, write, preadv, pwritev, readv, writev (and the 64
  * variants), ftruncate, truncate, fallocate, posix_fallocate, fsync,
- * fdatasync.
+ * fdatasync, sendfile, copy_file_range.
  *
  * A call on a descriptor of a file usermm serves (found by fstat: device
  * and inode, see preload.c) goes through the file's page cache with
@@ -534,4 +534,83 @@ int posix_fallocate(int fd, off_t off, off_t len)
 int posix_fallocate64(int fd, off_t off, off_t len)
 {
 	return posix_fallocate(fd, off, len);
+}
+
+/*
+ * sendfile and copy_file_range move bytes inside the kernel, from its own
+ * copy of the file.  A served source is written back first, so the
+ * kernel's copy is current; a served destination would be changed behind
+ * usermm's page cache, so copy_file_range refuses it with EXDEV (callers
+ * fall back to read and write, which are served) and sendfile writes
+ * through a buffer instead.
+ */
+static void writeback_source(int fd)
+{
+	int fl;
+	struct umm_object *obj = served(fd, &fl);
+
+	if (obj) {
+		filemap_write_range(obj, 0, UINT64_MAX);
+		umm_object_put(obj);
+	}
+}
+
+/** sendfile - see above.  Bytes or -1 with errno. */
+ssize_t sendfile(int out, int in, off_t *offset, size_t count)
+{
+	int fl;
+	struct umm_object *dst = served(out, &fl);
+	char buf[16384];
+	ssize_t n, w, done = 0;
+
+	writeback_source(in);
+	if (!dst)
+		return preload_sys_sendfile(out, in, offset, count);
+	umm_object_put(dst);
+	while ((size_t)done < count) {
+		size_t want = count - (size_t)done < sizeof(buf) ? count - (size_t)done : sizeof(buf);
+
+		n = offset ? pread(in, buf, want, *offset) : read(in, buf, want);
+		if (n <= 0) {
+			if (n < 0 && !done)
+				return -1;
+			break;
+		}
+		w = write(out, buf, (size_t)n);
+		if (w < 0) {
+			if (!done)
+				return -1;
+			break;
+		}
+		if (offset)
+			*offset += w;
+		done += w;
+		if (w < n) {
+			if (!offset)
+				lseek(in, w - n, SEEK_CUR);
+			break;
+		}
+	}
+	return done;
+}
+
+/** sendfile64 - sendfile. */
+ssize_t sendfile64(int out, int in, off_t *offset, size_t count)
+{
+	return sendfile(out, in, offset, count);
+}
+
+/** copy_file_range - see above.  Bytes or -1 with errno. */
+ssize_t copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t len, unsigned int flags)
+{
+	int fl;
+	struct umm_object *dst = served(out, &fl);
+
+	if (dst) {
+		umm_object_put(dst);
+		errno = EXDEV;
+		return -1;
+	}
+	writeback_source(in);
+	return preload_sys_copy_file_range(in, in_off, out, out_off, len, flags);
 }

@@ -203,6 +203,19 @@ int preload_sys_munlock(const void *addr, size_t len)
 	return (int)syscall(SYS_munlock, addr, len);
 }
 
+/** preload_sys_sendfile - sendfile(2).  Bytes or -1. */
+ssize_t preload_sys_sendfile(int out, int in, off_t *offset, size_t count)
+{
+	return syscall(SYS_sendfile, out, in, offset, count);
+}
+
+/** preload_sys_copy_file_range - copy_file_range(2).  Bytes or -1. */
+ssize_t preload_sys_copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t len,
+				    unsigned int flags)
+{
+	return syscall(SYS_copy_file_range, in, in_off, out, out_off, len, flags);
+}
+
 static int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *);
 
 /* Resolved at load time: the host MMU calls it from its signal handler. */
