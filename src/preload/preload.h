@@ -90,8 +90,6 @@ struct preload_state {
 	_Atomic unsigned long nfiles;    /* entries in files */
 	struct preload_file *files;
 	struct preload_kfile *kfiles;
-	const char *stats_path;
-	FILE *log;
 	struct preload_counters c;
 };
 

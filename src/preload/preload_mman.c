@@ -128,8 +128,6 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if ((fl & O_ACCMODE) == O_WRONLY ||
 	    ((flags & MAP_TYPE) != MAP_PRIVATE && (prot & PROT_WRITE) && (fl & O_ACCMODE) != O_RDWR))
 		return fail_ptr(EACCES);
-	if (!part)
-		flags &= ~(MAP_FIXED | MAP_FIXED_NOREPLACE);
 	pthread_mutex_lock(&pl.lock);
 	if (preload_kfile_locked(st.st_dev, st.st_ino) ||
 	    (!preload_file_find_locked(st.st_dev, st.st_ino) && kernel_only_file(fd))) {
@@ -141,8 +139,9 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		pthread_mutex_unlock(&pl.lock);
 		return fallback(addr, len, prot, flags, fd, off);
 	}
-	if (part == 1 && !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)))
-		preload_window_part(addr, len, &ua);   /* a hint inside the window is kept */
+	/* a hint wholly inside the window is kept (the window may be new: look now) */
+	if (addr && !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)))
+		preload_window_part(addr, len, &ua);
 	err = preload_file_get_locked(fd, &st, &f);
 	if (!err)
 		err = umm_mmap(pl.mm, ua, len, prot, flags, f->obj, (uint64_t)off, &out);
