@@ -31,7 +31,9 @@
  *
  * Limits: another thread of the parent that touches a served mapping
  * while the prepare handler runs may lose a store, or get SIGSEGV (between
- * steps 3 and 4 the range is only reserved); a nonlinear window (usermm's
+ * steps 3 and 4 the range is only reserved); a private page in swap at
+ * the fork, in a mapping that is not writable then, is not carried over
+ * (the kernel's mapping shows the file's bytes, or zeros); a nonlinear window (usermm's
  * remap_file_pages, which the interposer never makes) is not carried
  * over; if step 3 cannot re-reserve the range (another thread's mmap took
  * part of it in between), each mapping is made with MAP_FIXED_NOREPLACE
