@@ -17,7 +17,8 @@
  * mprotect PROT_READ then a store (SIGSEGV); fork with shared and private
  * mappings; four threads storing into one mapped file; SIGSEGV and
  * SIGBUS handlers installed after the first mapping; the address of the
- * last run given back as the hint (LMDB's MDB_FIXEDMAP); a memfd left to
+ * last run given back as the hint (LMDB's MDB_FIXEDMAP), a free hint
+ * outside the window left to the kernel; a memfd left to
  * the kernel (shared with a child); Linux's errors for bad calls; a bad environment
  * setting (one stderr line, the kernel's mmap).
  *
@@ -534,6 +535,30 @@ static void case_hint(void)
 	close(fd);
 }
 
+/*
+ * A hint outside the window, free (a map made without the interposer):
+ * the kernel maps the file there, as it would; a file usermm already
+ * serves is never given to the kernel that way.
+ */
+static void case_hint_outside(void)
+{
+	int fd = make_file("ho", 2 * PG), fd2 = make_file("ho2", 2 * PG);
+	char *q = mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd2, 0);
+	char *free_at = mmap(NULL, 2 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *p;
+
+	REQUIRE(q != MAP_FAILED && free_at != MAP_FAILED);
+	CHECK_EQ((unsigned char)q[1], pat(1));
+	REQUIRE(munmap(free_at, 2 * PG) == 0);
+	p = mmap(free_at, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(p == free_at);
+	CHECK_EQ((unsigned char)p[PG + 1], pat(PG + 1));
+	CHECK(munmap(p, 2 * PG) == 0);
+	p = mmap(free_at, 2 * PG, PROT_READ, MAP_SHARED, fd2, 0);
+	CHECK(p != MAP_FAILED && p != free_at);        /* served: in the window */
+	close(fd);
+	close(fd2);
+}
+
 /* A memfd is shared memory: the kernel's, and still shared with a child. */
 static void case_shm(void)
 {
@@ -632,6 +657,7 @@ static const struct tcase {
 	{ "late_handler", case_late_handler },
 	{ "hint", case_hint },
 	{ "shm", case_shm },
+	{ "hint_outside", case_hint_outside },
 	{ "errors", case_errors },
 	{ "native", case_native },
 };
@@ -892,6 +918,13 @@ static void test_hint(void)
 	check_served("hint");                          /* maps with a as the hint */
 }
 
+static void test_hint_outside(void)
+{
+	CHECK_EQ(run_case("hint_outside", NULL), 0);
+	CHECK_EQ(stat_of("preload_mmaps"), 2);
+	CHECK_EQ(stat_of("preload_fallbacks"), 1);
+}
+
 static void test_shm(void)
 {
 	CHECK_EQ(run_case("shm", NULL), 0);
@@ -950,6 +983,7 @@ static void run_all(void)
 	RUN(test_threads);
 	RUN(test_late_handler);
 	RUN(test_hint);
+	RUN(test_hint_outside);
 	RUN(test_shm);
 	RUN(test_errors);
 	RUN(test_bad_env);

@@ -24,8 +24,9 @@
  * speed of plain memory.
  *
  * What is served (preload_mman.c).  mmap of a regular file, without
- * PROT_EXEC (windows are never executable), and not MAP_FIXED outside the
- * window; memfds and POSIX shared memory (/dev/shm), regular files made
+ * PROT_EXEC (windows are never executable), not MAP_FIXED outside the
+ * window, and not with a hint outside the window that the kernel can
+ * honour (a free range) for a file not yet served; memfds and POSIX shared memory (/dev/shm), regular files made
  * to be shared with other processes, and procfs, sysfs and hugetlbfs
  * files stay with the kernel.  Anonymous mappings, devices, and everything else go to the
  * kernel unchanged, so the C library's own mmap calls (malloc arenas,

@@ -140,8 +140,23 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		return fallback(addr, len, prot, flags, fd, off);
 	}
 	/* a hint wholly inside the window is kept (the window may be new: look now) */
-	if (addr && !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)))
-		preload_window_part(addr, len, &ua);
+	if (addr && !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) &&
+	    !preload_window_part(addr, len, &ua) && !((uintptr_t)addr & (UMM_PAGE_SIZE - 1)) &&
+	    !preload_file_find_locked(st.st_dev, st.st_ino)) {
+		/*
+		 * A hint outside the window, for a file usermm does not serve yet:
+		 * if the range is free the kernel would give it (LMDB's
+		 * MDB_FIXEDMAP reopening a map made without the interposer
+		 * depends on that), and only the kernel can map there.
+		 */
+		void *p = preload_sys_mmap(addr, len, prot, flags | MAP_FIXED_NOREPLACE, fd, off);
+
+		if (p != MAP_FAILED) {
+			pthread_mutex_unlock(&pl.lock);
+			PL_COUNT(fallbacks, 1);
+			return p;
+		}
+	}
 	err = preload_file_get_locked(fd, &st, &f);
 	if (!err)
 		err = umm_mmap(pl.mm, ua, len, prot, flags, f->obj, (uint64_t)off, &out);
