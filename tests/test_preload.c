@@ -523,8 +523,11 @@ static void case_hint(void)
 		want = 0;
 		REQUIRE(ftruncate(fd, 4 * PG) == 0);
 	}
-	/* the same small mapping first, as LMDB maps its lock file before its data */
-	CHECK(mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0) != MAP_FAILED);
+	/*
+	 * a small mapping first, of another size in the second run, as LMDB
+	 * maps its lock file (sized by the run's reader count) before its data
+	 */
+	CHECK(mmap(NULL, want ? 3 * PG : PG, PROT_READ, MAP_SHARED, fd, 0) != MAP_FAILED);
 	p = mmap((void *)want, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	REQUIRE(p != MAP_FAILED);
 	if (want) {

@@ -89,6 +89,34 @@ static bool kernel_only_file(int fd)
 	return !strncmp(link, "/memfd:", 7) || !strncmp(link, "/dev/shm/", 9);
 }
 
+/*
+ * place - where a file mapping without a usable hint goes: the highest
+ * free range of the window that starts on a PLACE_GRANULE boundary and
+ * has len rounded up to PLACE_GRANULE bytes free (usermm's own top-down
+ * choice for that size, found by reserving it and letting it go; pl.lock
+ * held, so nothing takes it meanwhile).  Mappings of different sizes
+ * below the granule then land at the same addresses run after run when a
+ * program maps the same files in the same order: LMDB with MDB_FIXEDMAP
+ * maps its lock file, whose size follows the reader count of each run,
+ * before the map whose address it stored.  0 (usermm chooses) if nothing
+ * is free.  pl.lock held.
+ */
+#define PLACE_GRANULE (64UL << 20)
+static uintptr_t place(size_t len)
+{
+	size_t g = (len + PLACE_GRANULE - 1) & ~(PLACE_GRANULE - 1);
+	uintptr_t a;
+
+	if (!len || g < len || g > pl.wlen)
+		return 0;
+	if (umm_mmap(pl.mm, 0, g + PLACE_GRANULE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		     NULL, 0, &a))
+		return 0;
+	umm_munmap(pl.mm, a, g + PLACE_GRANULE);
+	a = (a + PLACE_GRANULE - 1) & ~(PLACE_GRANULE - 1);       /* an aligned g inside it */
+	return outside_window(a, g) ? 0 : a;
+}
+
 static void *fallback(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	PL_COUNT(fallbacks, 1);
@@ -157,6 +185,8 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 			return p;
 		}
 	}
+	if (!ua && !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)))
+		ua = place(len);
 	err = preload_file_get_locked(fd, &st, &f);
 	if (!err)
 		err = umm_mmap(pl.mm, ua, len, prot, flags, f->obj, (uint64_t)off, &out);
