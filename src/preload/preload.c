@@ -12,9 +12,10 @@
  * (umm_host_attach): usermm addresses [ustart, ustart + wlen) appear at
  * host addresses [base, base + wlen), with ustart + wlen = UMM_MMAP_BASE
  * (usermm places mappings top down from there, so they land in the
- * window) and wlen = USERMM_WINDOW, 1 TiB by default (PROT_NONE,
- * MAP_NORESERVE: it costs address space only).  The window is placed at
- * 16 TiB when that range is free, so a program that maps the same files
+ * window; a mapping without a hint starts on a 64 MiB boundary, see
+ * place() in preload_mman.c) and wlen = USERMM_WINDOW, 1 TiB by default
+ * (PROT_NONE, MAP_NORESERVE: it costs address space only).  The window
+ * is placed at 16 TiB when that range is free, so a program that maps the same files
  * in the same order gets the same addresses in every run, as the kernel
  * gives a program the address it asks for when it is free (LMDB's
  * MDB_FIXEDMAP reopens its map at the address stored in the file).  A file mapping is made
