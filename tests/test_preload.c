@@ -9,7 +9,7 @@
  * zero) and the files' bytes, read natively.
  *
  * Cases: map/write/msync and exit writeback; pread/pwrite/read/write/
- * preadv/pwritev coherent with a mapping, O_APPEND, a mapped buffer
+ * preadv/pwritev coherent with a mapping, O_APPEND, O_DSYNC, a mapped buffer
  * written to a pipe, sendfile and copy_file_range; a mapped file unlinked; mremap growth with
  * MREMAP_MAYMOVE; ftruncate, truncate, fallocate and posix_fallocate
  * moving the end under a mapping (SIGBUS past it); munmap of part (SIGSEGV),
@@ -36,6 +36,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,6 +166,25 @@ static void case_coherence(void)
 	CHECK_EQ(pread(fd, buf, 8, 8 * PG), 8);
 	CHECK(memcmp(buf, "tailTAIL", 8) == 0);
 	CHECK((unsigned char)p[0] == pat(0));
+	/*
+	 * O_DSYNC: the bytes are in the file when pwrite returns (read here
+	 * with the raw system call, past the interposer); without it they
+	 * stay in usermm's page cache until writeback
+	 */
+	{
+		int dfd = open(p2, O_RDWR | O_DSYNC);
+		char raw[8] = { 0 };
+
+		REQUIRE(dfd >= 0);
+		CHECK_EQ(pwrite(dfd, "dsync", 5, 5 * PG + 100), 5);
+		CHECK_EQ(syscall(SYS_pread64, fd, raw, 5, 5 * PG + 100), 5);
+		CHECK(memcmp(raw, "dsync", 5) == 0);
+		CHECK_EQ(pwrite(fd, "lazy!", 5, 5 * PG + 200), 5);
+		CHECK_EQ(syscall(SYS_pread64, fd, raw, 5, 5 * PG + 200), 5);
+		CHECK(memcmp(raw, "lazy!", 5) != 0);
+		CHECK(memcmp(p + 5 * PG + 100, "dsync", 5) == 0);
+		close(dfd);
+	}
 	/* a read-only descriptor cannot write; a write-only one cannot read */
 	CHECK_EQ(pread(afd, buf, 4, 0), -1);
 	CHECK_EQ(errno, EBADF);
@@ -808,6 +828,8 @@ static void test_coherence(void)
 	CHECK(stat_of("preload_pwrites") > 0);
 	CHECK(stat_of("preload_prefaults") > 0);
 	CHECK(file_has("co", 3 * PG + 5, "pwritten", 8));
+	CHECK(file_has("co", 5 * PG + 100, "dsync", 5));
+	CHECK(file_has("co", 5 * PG + 200, "lazy!", 5));
 	CHECK(file_has("co", 2 * PG, "storedWRITE", 11));
 	CHECK(file_has("co", 4 * PG - 2, "vector", 6));
 	CHECK(file_has("co", 8 * PG, "tailTAIL", 8));
@@ -966,6 +988,10 @@ static void test_bad_env(void)
 	CHECK_EQ(stat_of("preload_enabled"), 0);
 	CHECK_EQ(stat_of("preload_mmaps"), 0);
 	CHECK_EQ(stat_of("host_faults"), -1);
+	CHECK(file_has("na", PG, "native", 6));
+	/* a log file that cannot be opened: the same */
+	CHECK_EQ(run_case("native", "USERMM_LOG=/nonexistent-dir/usermm.log"), 0);
+	CHECK_EQ(stat_of("preload_enabled"), 0);
 	CHECK(file_has("na", PG, "native", 6));
 	/* too little memory for usermm: reported the same way */
 	CHECK_EQ(run_case("native", "USERMM_PHYS=4K"), 0);
