@@ -77,8 +77,12 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <usermm/usermm.h>
 #include "memory.h"
+#include "filemap.h"
+#include "readahead.h"
+#include "rmap.h"
 #include "object.h"
 #include "nonlinear_index.h"
 #include "swap.h"
@@ -92,6 +96,7 @@ struct fremap_req {
 	uintptr_t start, end;
 	uint64_t pgoff;
 	pte_t own;              /* PTE_OWNPROT bits for the range, or 0 */
+	bool missed;            /* populating left a page with its file pte */
 	struct mmu_notifier_range range;        /* the notifiers' REMAP window */
 };
 
@@ -168,64 +173,178 @@ static uint64_t fremap_shown(struct umm_mm *mm, struct vm_area_struct *vma, uint
 }
 
 /*
- * fremap_set_ptes - zap the range (the pages gathered into tlb, released
- * after its shootdown) and give every page its file pte, and the window's
- * reverse index its new offsets.  Cannot fail (the tables exist, the
- * index has room).  mmap_lock write; takes i_mmap_lock and each ptl.
+ * fremap_gang - the uptodate cache pages of object pages [pgoff, pgoff +
+ * nr), one gang lookup: pages[i] is page pgoff + i, referenced, or NULL.
+ * Takes tree_lock (read).  Returns the number found.
  */
-static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb)
+static unsigned int fremap_gang(struct umm_object *obj, uint64_t pgoff, unsigned int nr,
+				struct page **pages)
 {
-	struct umm_object *obj = req->vma->vm_obj;
-	uintptr_t addr = req->start;
-	uint64_t pgoff = req->pgoff;
+	uint64_t index = pgoff;
+	unsigned int n = find_get_pages(obj, &index, pgoff + nr, nr, pages), found = 0;
 
-	/*
-	 * Under i_mmap_lock (vma_set_nonlinear): truncate and page_mkclean read
-	 * the flag with only that lock to choose how to find the pages, and the
-	 * vma leaves the object's interval tree for its nonlinear list.  They
-	 * find the pages through the reverse index, so the index, the zap and
-	 * the new ptes change together under i_mmap_lock.
-	 */
-	vma_set_nonlinear(mm, req->vma);
-	i_mmap_lock_write(obj);
-	while (addr < req->end) {
-		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
-		struct fmutex *ptl;
-		pte_t *ptep = pte_offset_map_lock(mm, addr, &ptl);
+	/* spread the run over its slots, last first: page k goes to slot >= k */
+	memset(pages + n, 0, (nr - n) * sizeof(*pages));
+	for (unsigned int k = n; k-- > 0;) {
+		struct page *page = pages[k];
 
-		VM_BUG_ON(!ptep);
-		for (; addr < tend; addr += PAGE_SIZE, ptep++, pgoff++)
-			nl_index_set(req->vma, linear_page_index(req->vma, addr),
-				     fremap_shown(mm, req->vma, addr, *ptep), pgoff);
-		ptl_unlock(ptl);
+		pages[k] = NULL;
+		if (!PageUptodate(page)) {
+			put_page(page);
+			continue;
+		}
+		page_readahead_used(obj->sys, page);    /* a read-ahead page is used now */
+		pages[page->index - pgoff] = page;
+		found++;
 	}
-	addr = req->start;
-	pgoff = req->pgoff;
-	zap_pte_range(tlb, req->vma, req->start, req->end);
-	while (addr < req->end) {
-		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
-		struct fmutex *ptl;
-		pte_t *ptep = pte_offset_map_lock(mm, addr, &ptl);
+	return found;
+}
 
-		VM_BUG_ON(!ptep);
-		for (; addr < tend; addr += PAGE_SIZE, ptep++, pgoff++)
-			set_pte_at(mm, addr, ptep, pgoff_to_pte(pgoff) | req->own);
-		ptl_unlock(ptl);
-	}
-	i_mmap_unlock_write(obj);
+/* fremap_put_pages - drop the references fremap_gang took and the install did not use.  No ptl. */
+static void fremap_put_pages(struct page **pages, unsigned int nr)
+{
+	for (unsigned int i = 0; i < nr; i++)
+		if (pages[i])
+			put_page(pages[i]);
 }
 
 /*
- * fremap_populate - fault the range in for reading; with MAP_NONBLOCK only
- * from the page cache.  Errors leave file ptes and are not reported (the
- * access reports them).  mmap_lock held.
+ * fremap_lookup - fremap_gang; to populate (read), the missing pages
+ * inside the object are read into the cache first, in one batch.  No
+ * ptl or i_mmap_lock held (reads take page locks).  Returns the number
+ * of pages found.
  */
-static void fremap_populate(struct umm_mm *mm, const struct fremap_req *req, int flags)
+static unsigned int fremap_lookup(struct umm_object *obj, uint64_t pgoff, unsigned int nr, bool read,
+				  struct page **pages)
 {
-	unsigned int fflags = (flags & MAP_NONBLOCK) ? FAULT_FLAG_NONBLOCK : 0;
+	uint64_t size = object_size_pages(obj);
+	unsigned int inside = pgoff >= size ? 0 : (unsigned int)MIN((uint64_t)nr, size - pgoff);
+	unsigned int found = fremap_gang(obj, pgoff, nr, pages);
 
+	if (!read || found >= inside)
+		return found;
+	(void)page_cache_read_range(obj, pgoff, inside);        /* errors: file ptes stay */
+	fremap_put_pages(pages, nr);
+	return fremap_gang(obj, pgoff, nr, pages);
+}
+
+/*
+ * fremap_table - the pages [addr, addr + nr * PAGE_SIZE) of one pte
+ * table (the request's pages from pgoff on), under that table's lock
+ * once: for each, record the new offset in the window's reverse index,
+ * zap the old pte (the page goes into tlb) and write the new one: a
+ * present pte of pages[i] if the lookup found it and it is still the
+ * object's page inside its size (the page lock only trylocked, as
+ * populate does), else the file pte.  Used pages[] references become the
+ * ptes'.  Returns the number of pages left with a file pte.
+ * mmap_lock held for write, i_mmap_lock held; takes ptl and trylocks
+ * page locks under it.
+ */
+static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb,
+				 uintptr_t addr, unsigned int nr, uint64_t pgoff, struct page **pages)
+{
+	struct vm_area_struct *vma = req->vma;
+	struct umm_object *obj = vma->vm_obj;
+	uint64_t slot = linear_page_index(vma, addr), size;
+	unsigned int left = 0;
+	long mapped = 0;
+	struct fmutex *ptl;
+	pte_t *ptep = pte_offset_map_lock(mm, addr, &ptl);
+
+	VM_BUG_ON(!ptep);
+	size = object_size_pages(obj);    /* truncate lowers it before it takes this ptl */
+	for (unsigned int i = 0; i < nr; i++, addr += PAGE_SIZE) {
+		struct page *page = pages[i];
+		pte_t pte = ptep[i];
+
+		nl_index_set(vma, slot + i, fremap_shown(mm, vma, addr, pte), pgoff + i);
+		if (!pte_none(pte))
+			zap_pte_locked(tlb, vma, &ptep[i], addr);
+		if (page && pgoff + i < size && trylock_page(page)) {
+			if (page->mapping == obj) {
+				/* what a read fault installs (do_nonlinear_fault), the range's protection kept */
+				page_add_file_rmap(page, vma, addr, &ptep[i]);
+				set_pte_at(mm, addr, &ptep[i],
+					   pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_YOUNG | req->own));
+				unlock_page(page);
+				pages[i] = NULL;          /* its reference is the pte's now */
+				mapped++;
+				continue;
+			}
+			unlock_page(page);
+		}
+		set_pte_at(mm, addr, &ptep[i], pgoff_to_pte(pgoff + i) | req->own);
+		left++;
+	}
+	if (mapped)
+		add_mm_counter(mm, obj->type == OBJ_SHMEM ? MM_SHMEMPAGES : MM_FILEPAGES, mapped);
+	pte_unmap_unlock(ptep, ptl);
+	return left;
+}
+
+/*
+ * fremap_apply - carry out one checked request, a pte table at a time:
+ * look up (and unless MAP_NONBLOCK read) its object pages, then under
+ * i_mmap_lock change the reverse index and the ptes together
+ * (fremap_table).  Truncate and page_mkclean read VM_NONLINEAR and the
+ * index with only i_mmap_lock held, so the flag is set under it
+ * (vma_set_nonlinear) and the index, the zap and the new ptes change
+ * under it.  Cannot fail (the tables exist, the index has room; a page
+ * that cannot be had keeps its file pte).  Returns true if the request
+ * wants populating and some page was left with a file pte.
+ * mmap_lock held for write; takes tree_lock and page locks (reads) with
+ * no other lock, then i_mmap_lock and each ptl.
+ */
+static bool fremap_apply(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb, int flags)
+{
+	struct page *pages[PTRS_PER_TABLE];
+	struct umm_system *sys = mm->sys;
+	struct umm_object *obj = req->vma->vm_obj;
+	bool populate = !(flags & MAP_NONBLOCK), missed = false;
+	/* a read is allowed by the pte's own protection, else by the vma's (PROT_NONE: no) */
+	bool readable = req->own || (req->vma->vm_flags & VM_ACCESS_FLAGS);
+	uint64_t pgoff = req->pgoff;
+
+	vma_set_nonlinear(mm, req->vma);
+	for (uintptr_t addr = req->start; addr < req->end; ) {
+		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+		unsigned int nr = (unsigned int)((tend - addr) >> PAGE_SHIFT), found = 0, left;
+
+		if (readable)
+			found = fremap_lookup(obj, pgoff, nr, populate, pages);
+		else
+			memset(pages, 0, nr * sizeof(*pages));
+		/* pte chains: a block per page mapped, reserved before any lock (rmap.h) */
+		if (found && rmap_prepare(sys, found)) {
+			rmap_unprepare(sys);
+			fremap_put_pages(pages, nr);
+			memset(pages, 0, nr * sizeof(*pages));
+			found = 0;
+		}
+		i_mmap_lock_write(obj);
+		left = fremap_table(mm, req, tlb, addr, nr, pgoff, pages);
+		i_mmap_unlock_write(obj);
+		if (found) {
+			rmap_unprepare(sys);
+			fremap_put_pages(pages, nr);
+		}
+		missed |= populate && readable && left;
+		pgoff += nr;
+		addr = tend;
+	}
+	return missed;
+}
+
+/*
+ * fremap_populate - the pages of the request the batch left with a file
+ * pte go through the fault path for reading (it waits for a locked page,
+ * and a page it cannot bring in keeps its file pte: the access reports
+ * the error).  mmap_lock held, no other lock.
+ */
+static void fremap_populate(struct umm_mm *mm, const struct fremap_req *req)
+{
 	for (uintptr_t addr = req->start; addr < req->end; addr += PAGE_SIZE)
-		(void)handle_mm_fault(mm, addr, fflags);
+		(void)handle_mm_fault(mm, addr, 0);
 }
 
 /**
@@ -311,12 +430,13 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 		}
 		tlb_gather_mmu(&tlb, mm);
 		for (i = 0; i < n; i++)
-			fremap_set_ptes(mm, &reqs[i], &tlb);
+			reqs[i].missed = fremap_apply(mm, &reqs[i], &tlb, flags);
 		tlb_finish_mmu(&tlb);
 		for (i = 0; i < n; i++)
 			mmu_notifier_invalidate_range_end(&reqs[i].range);
 		for (i = 0; i < n; i++)
-			fremap_populate(mm, &reqs[i], flags);
+			if (reqs[i].missed)
+				fremap_populate(mm, &reqs[i]);
 		mm_debug_check(mm);
 	}
 	mmap_write_unlock(mm);
