@@ -34,7 +34,13 @@
  *
  * The table is open addressing with linear probing, keyed by pgoff (all
  * slots of one pgoff probe from the same home), deletion by backward
- * shift (no tombstones).
+ * shift (no tombstones).  Homes keep runs together: the offsets of an
+ * aligned block of 8 share one hashed base and take consecutive cells
+ * from it (nl_home), so a remap of a run of pages, which replaces another
+ * run, touches two places of the table rather than two per page: on a
+ * large window the table is far bigger than the caches and each place
+ * is a cache (and TLB) miss.  A table of 2 MiB or more is allocated
+ * huge-page aligned and advised MADV_HUGEPAGE for the same reason.
  *
  * Locks (order in lockdep.h): changes need mmap_lock for write and
  * i_mmap_lock (the readers, rmap walks, hold i_mmap_lock only); nl_index_reserve allocates before taking
@@ -43,11 +49,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "nonlinear_index.h"
 #include "object.h"
 
 #define NL_EMPTY UINT64_MAX
 #define NL_MIN_CAP 64
+#define NL_HUGE_BYTES (2UL << 20)
+#define NL_BLOCK_SHIFT 3
+#define NL_BLOCK (1u << NL_BLOCK_SHIFT)     /* offsets per hashed block (nl_home) */
 
 struct nl_entry {
 	uint64_t pgoff;          /* NL_EMPTY: a free cell */
@@ -60,14 +70,33 @@ struct nonlinear_index {
 	struct nl_entry *cells;
 };
 
+/*
+ * nl_home - where pgoff's probe sequence starts.  The pgoffs of one
+ * aligned block of NL_BLOCK share a hashed base and sit in consecutive
+ * cells from it, so a remap of a run (consecutive offsets) finds its
+ * entries, and the run it replaces its own, in a cache line or two
+ * instead of one random line per page.
+ */
 static inline size_t nl_home(const struct nonlinear_index *idx, uint64_t pgoff)
 {
-	return (size_t)((pgoff * 0x9E3779B97F4A7C15ULL) >> 20) & idx->mask;
+	uint64_t base = ((pgoff >> NL_BLOCK_SHIFT) * 0x9E3779B97F4A7C15ULL) >> 20;
+
+	return (size_t)((base << NL_BLOCK_SHIFT) | (pgoff & (NL_BLOCK - 1))) & idx->mask;
 }
 
 static struct nl_entry *nl_cells_alloc(size_t n)
 {
-	struct nl_entry *c = malloc(n * sizeof(*c));
+	size_t bytes = n * sizeof(struct nl_entry);
+	struct nl_entry *c;
+
+	if (bytes >= NL_HUGE_BYTES) {
+		/* huge-page aligned: the host can back it with huge pages (fewer TLB misses) */
+		c = aligned_alloc(NL_HUGE_BYTES, bytes);
+		if (c)
+			(void)madvise(c, bytes, MADV_HUGEPAGE);
+	} else {
+		c = malloc(bytes);
+	}
 
 	if (c)
 		for (size_t i = 0; i < n; i++)
