@@ -89,6 +89,8 @@
 #include "mmu_notifier.h"
 
 #define FREMAP_PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
+/* Pages per call whose translations go to the caller's soft TLB (fremap_prefill). */
+#define FREMAP_PREFILL_MAX 256
 
 /* One checked remap: pages [start, end) get object pages from pgoff on. */
 struct fremap_req {
@@ -347,6 +349,38 @@ static void fremap_populate(struct umm_mm *mm, const struct fremap_req *req)
 		(void)handle_mm_fault(mm, addr, 0);
 }
 
+/*
+ * fremap_prefill - hand the calling thread's soft TLB the translations
+ * of the pages the request mapped (mmu_notifier_prefill), up to *budget
+ * pages: the caller is about to touch them, and would otherwise take a
+ * TLB miss (mmap_lock, a walk and ptl) on each.  Called after the call's
+ * TLB shootdown, which would drop them again.  mmap_lock held; takes
+ * each ptl.
+ */
+static void fremap_prefill(struct umm_mm *mm, const struct fremap_req *req, unsigned int *budget)
+{
+	struct page *pages[FREMAP_PREFILL_MAX];
+
+	for (uintptr_t addr = req->start; addr < req->end && *budget; ) {
+		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+		unsigned int nr = (unsigned int)MIN((tend - addr) >> PAGE_SHIFT, (uintptr_t)*budget);
+		struct fmutex *ptl;
+		pte_t *ptep = pte_offset_map_lock(mm, addr, &ptl);
+
+		VM_BUG_ON(!ptep);
+		for (unsigned int i = 0; i < nr; i++) {
+			pte_t pte = ptep[i];
+
+			pages[i] = pte_accessible(pte) && !pte_special(pte) ?
+				   pfn_to_page(mm->sys->phys, pte_pfn(pte)) : NULL;
+		}
+		mmu_notifier_prefill(mm, addr, pages, nr);
+		pte_unmap_unlock(ptep, ptl);
+		*budget -= nr;
+		addr += (uintptr_t)nr << PAGE_SHIFT;
+	}
+}
+
 /**
  * umm_remap_file_pages - make [start, start+size) of one file or shmem
  * VMA show object pages pgoff, pgoff+1, ... (Linux's remap_file_pages,
@@ -385,6 +419,7 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 			   int flags, size_t *bad_index)
 {
 	struct fremap_req one, *reqs = &one;
+	unsigned int budget;
 	size_t i;
 	int err = 0;
 
@@ -437,6 +472,8 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 		for (i = 0; i < n; i++)
 			if (reqs[i].missed)
 				fremap_populate(mm, &reqs[i]);
+		for (i = 0, budget = FREMAP_PREFILL_MAX; i < n && budget; i++)
+			fremap_prefill(mm, &reqs[i], &budget);
 		mm_debug_check(mm);
 	}
 	mmap_write_unlock(mm);

@@ -28,7 +28,7 @@
  *
  * Cost: a lookup is one hash probe sequence, plus a pte lookup per slot
  * listed (usually one); memory is a 16-byte entry per remapped page in
- * a table kept at most half full, which grows by doubling and never
+ * a table kept at most a quarter full, which grows by doubling and never
  * shrinks.  fork, split
  * and mremap copy the index of the VMA they copy.
  *
@@ -55,6 +55,7 @@
 
 #define NL_EMPTY UINT64_MAX
 #define NL_MIN_CAP 64
+#define NL_LOAD_INV 4           /* cells >= 4 x entries: short probe runs */
 #define NL_HUGE_BYTES (2UL << 20)
 #define NL_BLOCK_SHIFT 3
 #define NL_BLOCK (1u << NL_BLOCK_SHIFT)     /* offsets per hashed block (nl_home) */
@@ -158,9 +159,9 @@ int nl_index_reserve(struct vm_area_struct *vma, size_t extra)
 	struct nl_entry *cells, *old = NULL;
 	size_t need = (idx ? idx->nr : 0) + extra, n = NL_MIN_CAP;
 
-	if (idx && 2 * need <= idx->mask + 1)
+	if (idx && NL_LOAD_INV * need <= idx->mask + 1)
 		return 0;
-	while (n < 2 * need)
+	while (n < NL_LOAD_INV * need)
 		n *= 2;
 	cells = nl_cells_alloc(n);
 	if (!idx)
@@ -209,9 +210,16 @@ void nl_index_set(struct vm_area_struct *vma, uint64_t slot, uint64_t old, uint6
 	VM_BUG_ON(!idx);
 	if (old != slot && (i = nl_find(idx, old, slot)) >= 0)
 		nl_del(idx, (size_t)i);
-	if (pgoff != slot && nl_find(idx, pgoff, slot) < 0) {
-		VM_BUG_ON(2 * (idx->nr + 1) > idx->mask + 1);
-		nl_add(idx, pgoff, slot);
+	if (pgoff != slot) {
+		/* one scan from pgoff's home: the entry, or the free cell that ends it */
+		size_t j = nl_home(idx, pgoff);
+
+		for (; idx->cells[j].pgoff != NL_EMPTY; j = (j + 1) & idx->mask)
+			if (idx->cells[j].pgoff == pgoff && idx->cells[j].slot == slot)
+				return;
+		VM_BUG_ON(NL_LOAD_INV * (idx->nr + 1) > idx->mask + 1);
+		idx->cells[j] = (struct nl_entry){ pgoff, slot };
+		idx->nr++;
 	}
 }
 

@@ -19,6 +19,7 @@
 #include "nonlinear_index.h"
 #include "object.h"
 #include "filemap.h"
+#include "tlb.h"
 
 #define TAG(i) (0x7a6e0000u + (unsigned)(i))
 
@@ -509,6 +510,70 @@ static void test_batch_locked_page(void)
 	CHECK_EQ(tag_at(mm, w + 9 * P), TAG(5));
 	CHECK_EQ(umm_mm_check(mm), 0);
 	CHECK_EQ(umm_munmap(mm, w, 16 * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
+static void *remap_to_12(void *p)
+{
+	uintptr_t w = *(uintptr_t *)p;
+
+	return (void *)(intptr_t)umm_remap_file_pages(mm, w + 4 * P, 4 * P, 0, 12, 0);
+}
+
+/*
+ * The remapping thread's soft TLB gets the translations of the pages the
+ * call mapped: its reads of them afterwards are hits, not misses.  Those
+ * translations go like any other when the ptes change: a later remap by
+ * this thread or another, a truncate; and a write through one (read-only)
+ * still takes the write fault that dirties the page.
+ */
+static void test_prefill_tlb(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(16);
+	uintptr_t w = map_obj(obj, 16, PROT_READ | PROT_WRITE);
+	uintptr_t lin = map_obj(obj, 16, PROT_READ);
+	struct soft_tlb_stats a, b;
+	pthread_t t;
+	void *ret;
+
+	CHECK_EQ(tag_at(mm, w), TAG(0));        /* this thread has a TLB */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 4 * P, 4 * P, 0, 8, 0), 0);
+	tlb_get_stats(&a);
+	for (size_t i = 0; i < 4; i++)
+		CHECK_EQ(tag_at(mm, w + (4 + i) * P), TAG(8 + i));
+	tlb_get_stats(&b);
+	CHECK_EQ(b.misses, a.misses);
+	CHECK_EQ(b.hits - a.hits, 4);
+
+	/* this thread remaps them again: the new pages, nothing stale */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 4 * P, 4 * P, 0, 2, MAP_NONBLOCK), 0);
+	for (size_t i = 0; i < 4; i++)
+		CHECK_EQ(tag_at(mm, w + (4 + i) * P), TAG(2 + i));
+	/* another thread remaps them */
+	REQUIRE(pthread_create(&t, NULL, remap_to_12, &w) == 0);
+	REQUIRE(pthread_join(t, &ret) == 0);
+	CHECK_EQ((intptr_t)ret, 0);
+	for (size_t i = 0; i < 4; i++)
+		CHECK_EQ(tag_at(mm, w + (4 + i) * P), TAG(12 + i));
+	/* a write through the read-only translation dirties the object page */
+	{
+		uint32_t v = 0xdeadbeef;
+
+		CHECK_EQ(umm_write(mm, w + 5 * P, &v, sizeof(v)), 0);
+		CHECK_EQ(tag_at(mm, lin + 13 * P), 0xdeadbeef);
+	}
+	/* truncate: the window pages past the new end give -EIO */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 4 * P, 4 * P, 0, 12, 0), 0);
+	CHECK_EQ(tag_at(mm, w + 4 * P), TAG(12));
+	CHECK_EQ(umm_object_truncate(obj, 13 * P), 0);
+	CHECK_EQ(tag_at(mm, w + 4 * P), TAG(12));
+	CHECK_EQ(tag_at(mm, w + 5 * P), -EIO);
+	CHECK_EQ(tag_at(mm, w + 7 * P), -EIO);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_munmap(mm, w, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, lin, 16 * P), 0);
 	umm_object_put(obj);
 	teardown();
 }
@@ -1477,6 +1542,7 @@ int main(void)
 	RUN(test_batch_maps_pages);
 	RUN(test_batch_leaves_file_ptes);
 	RUN(test_batch_locked_page);
+	RUN(test_prefill_tlb);
 	RUN(test_protections);
 	RUN(test_zap_keeps_layout);
 	RUN(test_dontneed_mincore);
