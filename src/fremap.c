@@ -17,16 +17,34 @@
  *      VMA may have the protection asked for), allocate every page
  *      table the range needs and room in the reverse index: the only
  *      steps that fail, done before anything is changed;
- *   2. under i_mmap_lock, record the new offsets in the window's reverse
- *      index (room for them was reserved in step 1), zap the range (the
- *      old pages go after the TLB shootdown, one for the whole call) and
- *      write a file pte for each page, with the range's own protection
- *      bits if prot != 0 differs from the VMA's (PTE_OWNPROT);
- *   3. populate: fault each page in for reading.  With MAP_NONBLOCK the
- *      fault maps only pages already cached and uptodate and starts no I/O
- *      (FAULT_FLAG_NONBLOCK); the rest keep their file ptes.  A page that
- *      cannot be brought in (past the end of the object, read error, out
- *      of memory) keeps its file pte too: its access reports the error.
+ *   2. a pte table at a time (fremap_apply): look up the object pages of
+ *      that part of the range in the page cache with one gang lookup
+ *      (without MAP_NONBLOCK, the missing ones inside the object are read
+ *      first, in one batch); then under i_mmap_lock and the table's ptl,
+ *      taken once, for each page: record its new offset in the window's
+ *      reverse index (room was reserved in step 1), zap the old pte (the
+ *      old page goes after the TLB shootdown, one for the whole call) and
+ *      write the new pte: a present, young, read-only pte of the cache
+ *      page when it was found uptodate, its page lock could be taken with
+ *      a trylock (as populate.c does under ptl), it still belongs to the
+ *      object and lies inside its size, and the range may be read; else
+ *      the file pte.  Either carries the range's protection bits if prot
+ *      != 0 differs from the VMA's (PTE_OWNPROT).  The present pte is the
+ *      one a read fault would install (do_nonlinear_fault), so the
+ *      populate takes no fault; MAP_NONBLOCK maps what is cached the same
+ *      way and starts no I/O;
+ *   3. without MAP_NONBLOCK, the pages step 2 left with a file pte (for
+ *      instance a page locked by someone else, or a failed read: each
+ *      page of such a request) go through the fault
+ *      path for reading, which waits for the lock.  A page that cannot be
+ *      brought in (past the end of the object, read error, out of
+ *      memory) keeps its file pte: its access reports the error;
+ *   4. after the shootdown, the translations of up to FREMAP_PREFILL_MAX
+ *      of the pages mapped go to the calling thread's soft TLB
+ *      (mmu_notifier_prefill, under each table's ptl): a caller remaps to
+ *      touch what it remapped, and each touch would otherwise be a TLB
+ *      miss (mmap_lock, a walk, ptl).  A later change of those ptes
+ *      flushes them like any translation.
  *
  * Per-pte protection.  prot == 0 leaves the range under the VMA's
  * protection.  Another prot (a subset of PROT_READ|PROT_WRITE|PROT_EXEC
@@ -70,10 +88,13 @@
  * Locks (order in lockdep.h): mmap_lock for write for the whole call
  * (the VMA's flags change; VM_NONLINEAR is set under the object's
  * i_mmap_lock too, which truncate and page_mkclean hold when they read
- * it); __pte_alloc takes page_table_lock; the index, the zap and the
- * file ptes change under i_mmap_lock (i_mmap_lock -> ptl, each pte
- * table's lock in turn); the populating faults take ptl and the page
- * lock (page lock -> ptl) after i_mmap_lock is dropped.
+ * it); __pte_alloc takes page_table_lock; the gang lookup takes tree_lock
+ * and the reads of missing pages their page locks, with no other lock
+ * held; the index, the zap and the new ptes change under i_mmap_lock
+ * (i_mmap_lock -> ptl, each pte table's lock in turn), with page locks
+ * only trylocked under ptl; the faults of step 3 take ptl and the page
+ * lock (page lock -> ptl) after i_mmap_lock is dropped; the prefill of
+ * step 4 takes each ptl.
  */
 #include <errno.h>
 #include <stdlib.h>
