@@ -18,7 +18,7 @@
  *      table the range needs and room in the reverse index: the only
  *      steps that fail, done before anything is changed;
  *   2. a pte table at a time (fremap_apply): look up the object pages of
- *      that part of the range in the page cache with one gang lookup
+ *      that part of the range in the page cache with one lookup of the run
  *      (without MAP_NONBLOCK, the missing ones inside the object are read
  *      first, in one batch); then under i_mmap_lock and the table's ptl,
  *      taken once, for each page: record its new offset in the window's
@@ -88,7 +88,7 @@
  * Locks (order in lockdep.h): mmap_lock for write for the whole call
  * (the VMA's flags change; VM_NONLINEAR is set under the object's
  * i_mmap_lock too, which truncate and page_mkclean hold when they read
- * it); __pte_alloc takes page_table_lock; the gang lookup takes tree_lock
+ * it); __pte_alloc takes page_table_lock; the lookup takes tree_lock
  * and the reads of missing pages their page locks, with no other lock
  * held; the index, the zap and the new ptes change under i_mmap_lock
  * (i_mmap_lock -> ptl, each pte table's lock in turn), with page locks
@@ -197,28 +197,27 @@ static uint64_t fremap_shown(struct umm_mm *mm, struct vm_area_struct *vma, uint
 
 /*
  * fremap_gang - the uptodate cache pages of object pages [pgoff, pgoff +
- * nr), one gang lookup: pages[i] is page pgoff + i, referenced, or NULL.
+ * nr), one lookup of the run: pages[i] is page pgoff + i, referenced, or
+ * NULL.
  * Takes tree_lock (read).  Returns the number found.
  */
 static unsigned int fremap_gang(struct umm_object *obj, uint64_t pgoff, unsigned int nr,
 				struct page **pages)
 {
-	uint64_t index = pgoff;
-	unsigned int n = find_get_pages(obj, &index, pgoff + nr, nr, pages), found = 0;
+	unsigned int found = find_get_page_run(obj, pgoff, nr, pages);
 
-	/* spread the run over its slots, last first: page k goes to slot >= k */
-	memset(pages + n, 0, (nr - n) * sizeof(*pages));
-	for (unsigned int k = n; k-- > 0;) {
-		struct page *page = pages[k];
+	for (unsigned int i = 0; i < nr; i++) {
+		struct page *page = pages[i];
 
-		pages[k] = NULL;
+		if (!page)
+			continue;
 		if (!PageUptodate(page)) {
 			put_page(page);
+			pages[i] = NULL;
+			found--;
 			continue;
 		}
 		page_readahead_used(obj->sys, page);    /* a read-ahead page is used now */
-		pages[page->index - pgoff] = page;
-		found++;
 	}
 	return found;
 }
