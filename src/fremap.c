@@ -119,6 +119,7 @@ struct fremap_req {
 	uintptr_t start, end;
 	uint64_t pgoff;
 	pte_t own;              /* PTE_OWNPROT bits for the range, or 0 */
+	pte_t *ptep;            /* the pte slot of start (fremap_alloc_tables) */
 	bool missed;            /* populating left a page with its file pte */
 	struct mmu_notifier_range range;        /* the notifiers' REMAP window */
 };
@@ -166,16 +167,36 @@ static int fremap_check(struct umm_mm *mm, uintptr_t start, size_t size, int pro
 	return 0;
 }
 
-/* fremap_alloc_tables - every pte table of [start, end).  mmap_lock write.  0 or -ENOMEM. */
-static int fremap_alloc_tables(struct umm_mm *mm, uintptr_t start, uintptr_t end)
+/*
+ * fremap_alloc_tables - every pte table of the request's range; remembers
+ * the pte slot of its start (tables stay while mmap_lock is held).
+ * mmap_lock write.  0 or -ENOMEM.
+ */
+static int fremap_alloc_tables(struct umm_mm *mm, struct fremap_req *req)
 {
-	for (uintptr_t addr = start; addr < end; addr = ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE) {
-		int err = __pte_alloc(mm, addr);
+	for (uintptr_t addr = req->start; addr < req->end; addr = ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE) {
+		pte_t *ptep = pte_offset_map(mm, addr);
 
-		if (err)
-			return err;
+		if (!ptep && !(ptep = pte_alloc(mm, addr)))
+			return -ENOMEM;
+		if (addr == req->start)
+			req->ptep = ptep;
 	}
 	return 0;
+}
+
+/* fremap_lock_table - the pte slot of addr, a page of req, with its table locked (*ptlp).  mmap_lock held. */
+static pte_t *fremap_lock_table(struct umm_mm *mm, const struct fremap_req *req, uintptr_t addr,
+				struct fmutex **ptlp)
+{
+	pte_t *ptep;
+
+	if (addr != req->start)
+		return pte_offset_map_lock(mm, addr, ptlp);
+	ptep = req->ptep;
+	*ptlp = pte_lockptr(mm, ptep);
+	ptl_lock(*ptlp);
+	return ptep;
 }
 
 /* fremap_shown - the object page a pte of a nonlinear vma shows (its linear page if none).  ptl held. */
@@ -271,7 +292,7 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 	unsigned int left = 0;
 	long mapped = 0;
 	struct fmutex *ptl;
-	pte_t *ptep = pte_offset_map_lock(mm, addr, &ptl);
+	pte_t *ptep = fremap_lock_table(mm, req, addr, &ptl);
 
 	VM_BUG_ON(!ptep);
 	size = object_size_pages(obj);    /* truncate lowers it before it takes this ptl */
@@ -385,7 +406,7 @@ static void fremap_prefill(struct umm_mm *mm, const struct fremap_req *req, unsi
 		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 		unsigned int nr = (unsigned int)MIN((tend - addr) >> PAGE_SHIFT, (uintptr_t)*budget);
 		struct fmutex *ptl;
-		pte_t *ptep = pte_offset_map_lock(mm, addr, &ptl);
+		pte_t *ptep = fremap_lock_table(mm, req, addr, &ptl);
 
 		VM_BUG_ON(!ptep);
 		for (unsigned int i = 0; i < nr; i++) {
@@ -460,7 +481,7 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 			*bad_index = i;
 	}
 	for (i = 0; i < n && !err; i++)
-		err = fremap_alloc_tables(mm, reqs[i].start, reqs[i].end);
+		err = fremap_alloc_tables(mm, &reqs[i]);
 	if (!err) {
 		/* room in each window's reverse index for every page of the call */
 		size_t pages = 0;
