@@ -322,9 +322,11 @@ int main(int argc, char **argv)
 			printf("# kernel mmap(MAP_FIXED): not measured: %s\n", strerror((int)-kmmap));
 		snprintf(name, sizeof(name), "%s remap 16K+touch vs rfp", tag);
 		bench_report_caveat(name, umm, krfp, pass == 0 ?
-				    "per remap + its 4 touches; kernel: remap_file_pages(2), a VMA per call; "
+				    "per remap + its 4 touches (a one-byte read per page: umm_read / a load); "
+				    "kernel: remap_file_pages(2), a VMA per call; "
 				    "fresh pages on both sides, usermm's arena frames also new to the host" :
-				    "per remap + its 4 touches; kernel: remap_file_pages(2), a VMA per call");
+				    "per remap + its 4 touches (a one-byte read per page: umm_read / a load); "
+				    "kernel: remap_file_pages(2), a VMA per call");
 		bench_kernel_variant("remap_file_pages(2)");
 		bench_extra("vmas_usermm", (double)v_umm);
 		bench_extra("vmas_kernel", (double)v_krfp);

@@ -507,6 +507,27 @@ unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t en
 }
 
 /**
+ * find_get_page_run - @pages[i] = the cached page at @first + i,
+ * referenced, or NULL, for i < @nr: one lookup of the run (a walk per
+ * radix leaf).  Takes and releases obj->tree_lock for read.
+ * Return: the number of pages found.
+ */
+unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned int nr, struct page **pages)
+{
+	unsigned int found = 0;
+
+	tree_read_lock(obj);
+	radix_tree_lookup_run(&obj->page_tree, first, nr, (void **)pages);
+	for (unsigned int i = 0; i < nr; i++)
+		if (pages[i]) {
+			get_page(pages[i]);
+			found++;
+		}
+	tree_read_unlock(obj);
+	return found;
+}
+
+/**
  * set_page_dirty - mark a page's contents as newer than the backing store.
  * No locks needed (atomic flag).
  * Return: true if the page was clean.

@@ -47,6 +47,11 @@ int filemap_wait_uptodate(struct umm_object *obj, uint64_t index, struct page *p
 unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t end,
 			    unsigned int nr, struct page **pages);
 /*
+ * find_get_page_run - pages[i] = the cached page at first + i, referenced,
+ * or NULL, for i < nr, in one lookup of the run.  Count found.
+ */
+unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned int nr, struct page **pages);
+/*
  * filemap_read_range - read the pages of [index, index + nr) that are not
  * cached (clipped to the object's size) into the page cache, in the
  * caller's thread, in batches of consecutive indices (one readpages

@@ -17,16 +17,34 @@
  *      VMA may have the protection asked for), allocate every page
  *      table the range needs and room in the reverse index: the only
  *      steps that fail, done before anything is changed;
- *   2. under i_mmap_lock, record the new offsets in the window's reverse
- *      index (room for them was reserved in step 1), zap the range (the
- *      old pages go after the TLB shootdown, one for the whole call) and
- *      write a file pte for each page, with the range's own protection
- *      bits if prot != 0 differs from the VMA's (PTE_OWNPROT);
- *   3. populate: fault each page in for reading.  With MAP_NONBLOCK the
- *      fault maps only pages already cached and uptodate and starts no I/O
- *      (FAULT_FLAG_NONBLOCK); the rest keep their file ptes.  A page that
- *      cannot be brought in (past the end of the object, read error, out
- *      of memory) keeps its file pte too: its access reports the error.
+ *   2. a pte table at a time (fremap_apply): look up the object pages of
+ *      that part of the range in the page cache with one lookup of the run
+ *      (without MAP_NONBLOCK, the missing ones inside the object are read
+ *      first, in one batch); then under i_mmap_lock and the table's ptl,
+ *      taken once, for each page: record its new offset in the window's
+ *      reverse index (room was reserved in step 1), zap the old pte (the
+ *      old page goes after the TLB shootdown, one for the whole call) and
+ *      write the new pte: a present, young, read-only pte of the cache
+ *      page when it was found uptodate, its page lock could be taken with
+ *      a trylock (as populate.c does under ptl), it still belongs to the
+ *      object and lies inside its size, and the range may be read; else
+ *      the file pte.  Either carries the range's protection bits if prot
+ *      != 0 differs from the VMA's (PTE_OWNPROT).  The present pte is the
+ *      one a read fault would install (do_nonlinear_fault), so the
+ *      populate takes no fault; MAP_NONBLOCK maps what is cached the same
+ *      way and starts no I/O;
+ *   3. without MAP_NONBLOCK, the pages step 2 left with a file pte (for
+ *      instance a page locked by someone else, or a failed read: each
+ *      page of such a request) go through the fault
+ *      path for reading, which waits for the lock.  A page that cannot be
+ *      brought in (past the end of the object, read error, out of
+ *      memory) keeps its file pte: its access reports the error;
+ *   4. after the shootdown, the translations of up to FREMAP_PREFILL_MAX
+ *      of the pages mapped go to the calling thread's soft TLB
+ *      (mmu_notifier_prefill, under each table's ptl): a caller remaps to
+ *      touch what it remapped, and each touch would otherwise be a TLB
+ *      miss (mmap_lock, a walk, ptl).  A later change of those ptes
+ *      flushes them like any translation.
  *
  * Per-pte protection.  prot == 0 leaves the range under the VMA's
  * protection.  Another prot (a subset of PROT_READ|PROT_WRITE|PROT_EXEC
@@ -70,21 +88,30 @@
  * Locks (order in lockdep.h): mmap_lock for write for the whole call
  * (the VMA's flags change; VM_NONLINEAR is set under the object's
  * i_mmap_lock too, which truncate and page_mkclean hold when they read
- * it); __pte_alloc takes page_table_lock; the index, the zap and the
- * file ptes change under i_mmap_lock (i_mmap_lock -> ptl, each pte
- * table's lock in turn); the populating faults take ptl and the page
- * lock (page lock -> ptl) after i_mmap_lock is dropped.
+ * it); __pte_alloc takes page_table_lock; the lookup takes tree_lock
+ * and the reads of missing pages their page locks, with no other lock
+ * held; the index, the zap and the new ptes change under i_mmap_lock
+ * (i_mmap_lock -> ptl, each pte table's lock in turn), with page locks
+ * only trylocked under ptl; the faults of step 3 take ptl and the page
+ * lock (page lock -> ptl) after i_mmap_lock is dropped; the prefill of
+ * step 4 takes each ptl.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <usermm/usermm.h>
 #include "memory.h"
+#include "filemap.h"
+#include "readahead.h"
+#include "rmap.h"
 #include "object.h"
 #include "nonlinear_index.h"
 #include "swap.h"
 #include "mmu_notifier.h"
 
 #define FREMAP_PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
+/* Pages per call whose translations go to the caller's soft TLB (fremap_prefill). */
+#define FREMAP_PREFILL_MAX 256
 
 /* One checked remap: pages [start, end) get object pages from pgoff on. */
 struct fremap_req {
@@ -92,6 +119,8 @@ struct fremap_req {
 	uintptr_t start, end;
 	uint64_t pgoff;
 	pte_t own;              /* PTE_OWNPROT bits for the range, or 0 */
+	pte_t *ptep;            /* the pte slot of start (fremap_alloc_tables) */
+	bool missed;            /* populating left a page with its file pte */
 	struct mmu_notifier_range range;        /* the notifiers' REMAP window */
 };
 
@@ -138,16 +167,36 @@ static int fremap_check(struct umm_mm *mm, uintptr_t start, size_t size, int pro
 	return 0;
 }
 
-/* fremap_alloc_tables - every pte table of [start, end).  mmap_lock write.  0 or -ENOMEM. */
-static int fremap_alloc_tables(struct umm_mm *mm, uintptr_t start, uintptr_t end)
+/*
+ * fremap_alloc_tables - every pte table of the request's range; remembers
+ * the pte slot of its start (tables stay while mmap_lock is held).
+ * mmap_lock write.  0 or -ENOMEM.
+ */
+static int fremap_alloc_tables(struct umm_mm *mm, struct fremap_req *req)
 {
-	for (uintptr_t addr = start; addr < end; addr = ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE) {
-		int err = __pte_alloc(mm, addr);
+	for (uintptr_t addr = req->start; addr < req->end; addr = ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE) {
+		pte_t *ptep = pte_offset_map(mm, addr);
 
-		if (err)
-			return err;
+		if (!ptep && !(ptep = pte_alloc(mm, addr)))
+			return -ENOMEM;
+		if (addr == req->start)
+			req->ptep = ptep;
 	}
 	return 0;
+}
+
+/* fremap_lock_table - the pte slot of addr, a page of req, with its table locked (*ptlp).  mmap_lock held. */
+static pte_t *fremap_lock_table(struct umm_mm *mm, const struct fremap_req *req, uintptr_t addr,
+				struct fmutex **ptlp)
+{
+	pte_t *ptep;
+
+	if (addr != req->start)
+		return pte_offset_map_lock(mm, addr, ptlp);
+	ptep = req->ptep;
+	*ptlp = pte_lockptr(mm, ptep);
+	ptl_lock(*ptlp);
+	return ptep;
 }
 
 /* fremap_shown - the object page a pte of a nonlinear vma shows (its linear page if none).  ptl held. */
@@ -168,64 +217,209 @@ static uint64_t fremap_shown(struct umm_mm *mm, struct vm_area_struct *vma, uint
 }
 
 /*
- * fremap_set_ptes - zap the range (the pages gathered into tlb, released
- * after its shootdown) and give every page its file pte, and the window's
- * reverse index its new offsets.  Cannot fail (the tables exist, the
- * index has room).  mmap_lock write; takes i_mmap_lock and each ptl.
+ * fremap_gang - the uptodate cache pages of object pages [pgoff, pgoff +
+ * nr), one lookup of the run: pages[i] is page pgoff + i, referenced, or
+ * NULL.
+ * Takes tree_lock (read).  Returns the number found.
  */
-static void fremap_set_ptes(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb)
+static unsigned int fremap_gang(struct umm_object *obj, uint64_t pgoff, unsigned int nr,
+				struct page **pages)
 {
-	struct umm_object *obj = req->vma->vm_obj;
-	uintptr_t addr = req->start;
-	uint64_t pgoff = req->pgoff;
+	unsigned int found = find_get_page_run(obj, pgoff, nr, pages);
 
-	/*
-	 * Under i_mmap_lock (vma_set_nonlinear): truncate and page_mkclean read
-	 * the flag with only that lock to choose how to find the pages, and the
-	 * vma leaves the object's interval tree for its nonlinear list.  They
-	 * find the pages through the reverse index, so the index, the zap and
-	 * the new ptes change together under i_mmap_lock.
-	 */
-	vma_set_nonlinear(mm, req->vma);
-	i_mmap_lock_write(obj);
-	while (addr < req->end) {
-		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
-		struct fmutex *ptl;
-		pte_t *ptep = pte_offset_map_lock(mm, addr, &ptl);
+	for (unsigned int i = 0; i < nr; i++) {
+		struct page *page = pages[i];
 
-		VM_BUG_ON(!ptep);
-		for (; addr < tend; addr += PAGE_SIZE, ptep++, pgoff++)
-			nl_index_set(req->vma, linear_page_index(req->vma, addr),
-				     fremap_shown(mm, req->vma, addr, *ptep), pgoff);
-		ptl_unlock(ptl);
+		if (!page)
+			continue;
+		if (!PageUptodate(page)) {
+			put_page(page);
+			pages[i] = NULL;
+			found--;
+			continue;
+		}
+		page_readahead_used(obj->sys, page);    /* a read-ahead page is used now */
 	}
-	addr = req->start;
-	pgoff = req->pgoff;
-	zap_pte_range(tlb, req->vma, req->start, req->end);
-	while (addr < req->end) {
-		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
-		struct fmutex *ptl;
-		pte_t *ptep = pte_offset_map_lock(mm, addr, &ptl);
+	return found;
+}
 
-		VM_BUG_ON(!ptep);
-		for (; addr < tend; addr += PAGE_SIZE, ptep++, pgoff++)
-			set_pte_at(mm, addr, ptep, pgoff_to_pte(pgoff) | req->own);
-		ptl_unlock(ptl);
-	}
-	i_mmap_unlock_write(obj);
+/* fremap_put_pages - drop the references fremap_gang took and the install did not use.  No ptl. */
+static void fremap_put_pages(struct page **pages, unsigned int nr)
+{
+	for (unsigned int i = 0; i < nr; i++)
+		if (pages[i])
+			put_page(pages[i]);
 }
 
 /*
- * fremap_populate - fault the range in for reading; with MAP_NONBLOCK only
- * from the page cache.  Errors leave file ptes and are not reported (the
- * access reports them).  mmap_lock held.
+ * fremap_lookup - fremap_gang; to populate (read), the missing pages
+ * inside the object are read into the cache first, in one batch.  No
+ * ptl or i_mmap_lock held (reads take page locks).  Returns the number
+ * of pages found.
  */
-static void fremap_populate(struct umm_mm *mm, const struct fremap_req *req, int flags)
+static unsigned int fremap_lookup(struct umm_object *obj, uint64_t pgoff, unsigned int nr, bool read,
+				  struct page **pages)
 {
-	unsigned int fflags = (flags & MAP_NONBLOCK) ? FAULT_FLAG_NONBLOCK : 0;
+	uint64_t size = object_size_pages(obj);
+	unsigned int inside = pgoff >= size ? 0 : (unsigned int)MIN((uint64_t)nr, size - pgoff);
+	unsigned int found = fremap_gang(obj, pgoff, nr, pages);
 
+	if (!read || found >= inside)
+		return found;
+	(void)page_cache_read_range(obj, pgoff, inside);        /* errors: file ptes stay */
+	fremap_put_pages(pages, nr);
+	return fremap_gang(obj, pgoff, nr, pages);
+}
+
+/*
+ * fremap_table - the pages [addr, addr + nr * PAGE_SIZE) of one pte
+ * table (the request's pages from pgoff on), under that table's lock
+ * once: for each, record the new offset in the window's reverse index,
+ * zap the old pte (the page goes into tlb) and write the new one: a
+ * present pte of pages[i] if the lookup found it and it is still the
+ * object's page inside its size (the page lock only trylocked, as
+ * populate does), else the file pte.  Used pages[] references become the
+ * ptes'.  Returns the number of pages left with a file pte.
+ * mmap_lock held for write, i_mmap_lock held; takes ptl and trylocks
+ * page locks under it.
+ */
+static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb,
+				 uintptr_t addr, unsigned int nr, uint64_t pgoff, struct page **pages)
+{
+	struct vm_area_struct *vma = req->vma;
+	struct umm_object *obj = vma->vm_obj;
+	uint64_t slot = linear_page_index(vma, addr), size;
+	unsigned int left = 0;
+	long mapped = 0;
+	struct fmutex *ptl;
+	pte_t *ptep = fremap_lock_table(mm, req, addr, &ptl);
+
+	VM_BUG_ON(!ptep);
+	size = object_size_pages(obj);    /* truncate lowers it before it takes this ptl */
+	for (unsigned int i = 0; i < nr; i++, addr += PAGE_SIZE) {
+		struct page *page = pages[i];
+		pte_t pte = ptep[i];
+
+		nl_index_set(vma, slot + i, fremap_shown(mm, vma, addr, pte), pgoff + i);
+		if (!pte_none(pte))
+			zap_pte_locked(tlb, vma, &ptep[i], addr);
+		if (page && pgoff + i < size && trylock_page(page)) {
+			if (page->mapping == obj) {
+				/* what a read fault installs (do_nonlinear_fault), the range's protection kept */
+				page_add_file_rmap(page, vma, addr, &ptep[i]);
+				set_pte_at(mm, addr, &ptep[i],
+					   pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_YOUNG | req->own));
+				unlock_page(page);
+				pages[i] = NULL;          /* its reference is the pte's now */
+				mapped++;
+				continue;
+			}
+			unlock_page(page);
+		}
+		set_pte_at(mm, addr, &ptep[i], pgoff_to_pte(pgoff + i) | req->own);
+		left++;
+	}
+	if (mapped)
+		add_mm_counter(mm, obj->type == OBJ_SHMEM ? MM_SHMEMPAGES : MM_FILEPAGES, mapped);
+	pte_unmap_unlock(ptep, ptl);
+	return left;
+}
+
+/*
+ * fremap_apply - carry out one checked request, a pte table at a time:
+ * look up (and unless MAP_NONBLOCK read) its object pages, then under
+ * i_mmap_lock change the reverse index and the ptes together
+ * (fremap_table).  Truncate and page_mkclean read VM_NONLINEAR and the
+ * index with only i_mmap_lock held, so the flag is set under it
+ * (vma_set_nonlinear) and the index, the zap and the new ptes change
+ * under it.  Cannot fail (the tables exist, the index has room; a page
+ * that cannot be had keeps its file pte).  Returns true if the request
+ * wants populating and some page was left with a file pte.
+ * mmap_lock held for write; takes tree_lock and page locks (reads) with
+ * no other lock, then i_mmap_lock and each ptl.
+ */
+static bool fremap_apply(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb, int flags)
+{
+	struct page *pages[PTRS_PER_TABLE];
+	struct umm_system *sys = mm->sys;
+	struct umm_object *obj = req->vma->vm_obj;
+	bool populate = !(flags & MAP_NONBLOCK), missed = false;
+	/* a read is allowed by the pte's own protection, else by the vma's (PROT_NONE: no) */
+	bool readable = req->own || (req->vma->vm_flags & VM_ACCESS_FLAGS);
+	uint64_t pgoff = req->pgoff;
+
+	vma_set_nonlinear(mm, req->vma);
+	for (uintptr_t addr = req->start; addr < req->end; ) {
+		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+		unsigned int nr = (unsigned int)((tend - addr) >> PAGE_SHIFT), found = 0, left;
+
+		if (readable)
+			found = fremap_lookup(obj, pgoff, nr, populate, pages);
+		else
+			memset(pages, 0, nr * sizeof(*pages));
+		/* pte chains: a block per page mapped, reserved before any lock (rmap.h) */
+		if (found && rmap_prepare(sys, found)) {
+			rmap_unprepare(sys);
+			fremap_put_pages(pages, nr);
+			memset(pages, 0, nr * sizeof(*pages));
+			found = 0;
+		}
+		i_mmap_lock_write(obj);
+		left = fremap_table(mm, req, tlb, addr, nr, pgoff, pages);
+		i_mmap_unlock_write(obj);
+		if (found) {
+			rmap_unprepare(sys);
+			fremap_put_pages(pages, nr);
+		}
+		missed |= populate && readable && left;
+		pgoff += nr;
+		addr = tend;
+	}
+	return missed;
+}
+
+/*
+ * fremap_populate - the pages of the request the batch left with a file
+ * pte go through the fault path for reading (it waits for a locked page,
+ * and a page it cannot bring in keeps its file pte: the access reports
+ * the error).  mmap_lock held, no other lock.
+ */
+static void fremap_populate(struct umm_mm *mm, const struct fremap_req *req)
+{
 	for (uintptr_t addr = req->start; addr < req->end; addr += PAGE_SIZE)
-		(void)handle_mm_fault(mm, addr, fflags);
+		(void)handle_mm_fault(mm, addr, 0);
+}
+
+/*
+ * fremap_prefill - hand the calling thread's soft TLB the translations
+ * of the pages the request mapped (mmu_notifier_prefill), up to *budget
+ * pages: the caller is about to touch them, and would otherwise take a
+ * TLB miss (mmap_lock, a walk and ptl) on each.  Called after the call's
+ * TLB shootdown, which would drop them again.  mmap_lock held; takes
+ * each ptl.
+ */
+static void fremap_prefill(struct umm_mm *mm, const struct fremap_req *req, unsigned int *budget)
+{
+	struct page *pages[FREMAP_PREFILL_MAX];
+
+	for (uintptr_t addr = req->start; addr < req->end && *budget; ) {
+		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+		unsigned int nr = (unsigned int)MIN((tend - addr) >> PAGE_SHIFT, (uintptr_t)*budget);
+		struct fmutex *ptl;
+		pte_t *ptep = fremap_lock_table(mm, req, addr, &ptl);
+
+		VM_BUG_ON(!ptep);
+		for (unsigned int i = 0; i < nr; i++) {
+			pte_t pte = ptep[i];
+
+			pages[i] = pte_accessible(pte) && !pte_special(pte) ?
+				   pfn_to_page(mm->sys->phys, pte_pfn(pte)) : NULL;
+		}
+		mmu_notifier_prefill(mm, addr, pages, nr);
+		pte_unmap_unlock(ptep, ptl);
+		*budget -= nr;
+		addr += (uintptr_t)nr << PAGE_SHIFT;
+	}
 }
 
 /**
@@ -266,6 +460,7 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 			   int flags, size_t *bad_index)
 {
 	struct fremap_req one, *reqs = &one;
+	unsigned int budget;
 	size_t i;
 	int err = 0;
 
@@ -286,7 +481,7 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 			*bad_index = i;
 	}
 	for (i = 0; i < n && !err; i++)
-		err = fremap_alloc_tables(mm, reqs[i].start, reqs[i].end);
+		err = fremap_alloc_tables(mm, &reqs[i]);
 	if (!err) {
 		/* room in each window's reverse index for every page of the call */
 		size_t pages = 0;
@@ -311,12 +506,15 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 		}
 		tlb_gather_mmu(&tlb, mm);
 		for (i = 0; i < n; i++)
-			fremap_set_ptes(mm, &reqs[i], &tlb);
+			reqs[i].missed = fremap_apply(mm, &reqs[i], &tlb, flags);
 		tlb_finish_mmu(&tlb);
 		for (i = 0; i < n; i++)
 			mmu_notifier_invalidate_range_end(&reqs[i].range);
 		for (i = 0; i < n; i++)
-			fremap_populate(mm, &reqs[i], flags);
+			if (reqs[i].missed)
+				fremap_populate(mm, &reqs[i]);
+		for (i = 0, budget = FREMAP_PREFILL_MAX; i < n && budget; i++)
+			fremap_prefill(mm, &reqs[i], &budget);
 		mm_debug_check(mm);
 	}
 	mmap_write_unlock(mm);

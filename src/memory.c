@@ -1239,6 +1239,21 @@ void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uintptr_t
 }
 
 /**
+ * zap_pte_locked - zap_pte_range for the one pte at @ptep (@addr in @vma)
+ * under its table lock, which the caller holds: the pte is cleared and
+ * what it held goes into @tlb (released after the shootdown), a dirty pte
+ * of a file page dirtying the page first.  Used by fremap.c, which clears
+ * and refills a window's ptes in one pass under one lock.  ptl held.
+ */
+void zap_pte_locked(struct mmu_gather *tlb, struct vm_area_struct *vma, pte_t *ptep, uintptr_t addr)
+{
+	struct zap_walk zw = { .tlb = tlb, .vma = vma };
+
+	VM_BUG_ON(tlb->mm != vma->vm_mm);
+	(void)zap_one(vma->vm_mm, ptep, addr, &zw);
+}
+
+/**
  * zap_page_range - remove every pte of vma in [start, end) (clamped to
  * the vma).  mmap_lock held (read or write); takes ptl.  Page tables are
  * kept; the pages go after the TLB shootdown.

@@ -120,6 +120,11 @@ void zap_page_range(struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
  */
 void zap_pte_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uintptr_t start, uintptr_t end);
 /*
+ * zap_pte_locked - zap_pte_range for one pte whose table lock the caller
+ * holds (the pte is cleared, what it held gathered into tlb).  ptl held.
+ */
+void zap_pte_locked(struct mmu_gather *tlb, struct vm_area_struct *vma, pte_t *ptep, uintptr_t addr);
+/*
  * zap_page_range_keep - a zap that is not an unmap (MADV_DONTNEED, reclaim
  * of a range): in a nonlinear vma a pte that mapped a file page becomes
  * the file pte for its offset and file ptes stay, so the layout survives;

@@ -127,6 +127,18 @@ void mmu_notifier_register_builtin(struct umm_mmu_notifier *mn)
 	atomic_store_explicit(&mmu_builtin_notifier, mn, memory_order_release);
 }
 
+_Atomic(mmu_prefill_fn) mmu_builtin_prefill;
+
+/**
+ * mmu_notifier_register_builtin_prefill - set the built-in consumer's
+ * prefill (mmu_notifier.h).  The MMU layer calls it once, with
+ * mmu_notifier_register_builtin.  No locks.
+ */
+void mmu_notifier_register_builtin_prefill(mmu_prefill_fn fn)
+{
+	atomic_store_explicit(&mmu_builtin_prefill, fn, memory_order_release);
+}
+
 static void subs_put(struct mmu_notifier_subscriptions *subs)
 {
 	if (atomic_fetch_sub(&subs->refs, 1) == 1) {

@@ -93,6 +93,36 @@ extern struct umm_mmu_notifier *_Atomic mmu_builtin_notifier;
 void mmu_notifier_register_builtin(struct umm_mmu_notifier *mn);
 
 /*
+ * The built-in consumer's prefill (the soft TLB): a call that has just
+ * installed present ptes for pages its caller is about to access (a
+ * populating remap, fremap.c) may hand their read translations to the
+ * calling thread's TLB, as its next misses would have.  fn(mm, addr,
+ * pages, nr): pages[i] is the frame mapped at addr + i pages, or NULL
+ * (skip).  The caller holds the ptes' table lock, so none of them can
+ * change before the consumer has them (a later change is flushed as any
+ * other), and it is not inside an access.  Set once by the MMU layer.
+ */
+typedef void (*mmu_prefill_fn)(struct umm_mm *mm, uintptr_t addr, struct page *const *pages,
+			       unsigned int nr);
+extern _Atomic(mmu_prefill_fn) mmu_builtin_prefill;
+
+/* mmu_notifier_register_builtin_prefill - set the built-in consumer's prefill.  Once per process; no locks. */
+void mmu_notifier_register_builtin_prefill(mmu_prefill_fn fn);
+
+/*
+ * mmu_notifier_prefill - offer the built-in consumer the translations of
+ * nr just installed ptes from addr (see above).  ptl of those ptes held.
+ */
+static inline void mmu_notifier_prefill(struct umm_mm *mm, uintptr_t addr, struct page *const *pages,
+					unsigned int nr)
+{
+	mmu_prefill_fn fn = atomic_load_explicit(&mmu_builtin_prefill, memory_order_acquire);
+
+	if (fn)
+		fn(mm, addr, pages, nr);
+}
+
+/*
  * mmu_notifier_invalidate_secondary_tlbs - ptes of [start, end) of mm
  * changed, the frames they mapped are not yet freed: every cached
  * translation of them goes now (the soft TLB's shootdown, and the

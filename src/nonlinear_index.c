@@ -28,13 +28,19 @@
  *
  * Cost: a lookup is one hash probe sequence, plus a pte lookup per slot
  * listed (usually one); memory is a 16-byte entry per remapped page in
- * a table kept at most half full, which grows by doubling and never
+ * a table kept at most a quarter full, which grows by doubling and never
  * shrinks.  fork, split
  * and mremap copy the index of the VMA they copy.
  *
  * The table is open addressing with linear probing, keyed by pgoff (all
  * slots of one pgoff probe from the same home), deletion by backward
- * shift (no tombstones).
+ * shift (no tombstones).  Homes keep runs together: the offsets of an
+ * aligned block of 8 share one hashed base and take consecutive cells
+ * from it (nl_home), so a remap of a run of pages, which replaces another
+ * run, touches two places of the table rather than two per page: on a
+ * large window the table is far bigger than the caches and each place
+ * is a cache (and TLB) miss.  A table of 2 MiB or more is allocated
+ * huge-page aligned and advised MADV_HUGEPAGE for the same reason.
  *
  * Locks (order in lockdep.h): changes need mmap_lock for write and
  * i_mmap_lock (the readers, rmap walks, hold i_mmap_lock only); nl_index_reserve allocates before taking
@@ -43,11 +49,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "nonlinear_index.h"
 #include "object.h"
 
 #define NL_EMPTY UINT64_MAX
 #define NL_MIN_CAP 64
+#define NL_LOAD_INV 4           /* cells >= 4 x entries: short probe runs */
+#define NL_HUGE_BYTES (2UL << 20)
+#define NL_BLOCK_SHIFT 3
+#define NL_BLOCK (1u << NL_BLOCK_SHIFT)     /* offsets per hashed block (nl_home) */
 
 struct nl_entry {
 	uint64_t pgoff;          /* NL_EMPTY: a free cell */
@@ -60,14 +71,33 @@ struct nonlinear_index {
 	struct nl_entry *cells;
 };
 
+/*
+ * nl_home - where pgoff's probe sequence starts.  The pgoffs of one
+ * aligned block of NL_BLOCK share a hashed base and sit in consecutive
+ * cells from it, so a remap of a run (consecutive offsets) finds its
+ * entries, and the run it replaces its own, in a cache line or two
+ * instead of one random line per page.
+ */
 static inline size_t nl_home(const struct nonlinear_index *idx, uint64_t pgoff)
 {
-	return (size_t)((pgoff * 0x9E3779B97F4A7C15ULL) >> 20) & idx->mask;
+	uint64_t base = ((pgoff >> NL_BLOCK_SHIFT) * 0x9E3779B97F4A7C15ULL) >> 20;
+
+	return (size_t)((base << NL_BLOCK_SHIFT) | (pgoff & (NL_BLOCK - 1))) & idx->mask;
 }
 
 static struct nl_entry *nl_cells_alloc(size_t n)
 {
-	struct nl_entry *c = malloc(n * sizeof(*c));
+	size_t bytes = n * sizeof(struct nl_entry);
+	struct nl_entry *c;
+
+	if (bytes >= NL_HUGE_BYTES) {
+		/* huge-page aligned: the host can back it with huge pages (fewer TLB misses) */
+		c = aligned_alloc(NL_HUGE_BYTES, bytes);
+		if (c)
+			(void)madvise(c, bytes, MADV_HUGEPAGE);
+	} else {
+		c = malloc(bytes);
+	}
 
 	if (c)
 		for (size_t i = 0; i < n; i++)
@@ -129,9 +159,9 @@ int nl_index_reserve(struct vm_area_struct *vma, size_t extra)
 	struct nl_entry *cells, *old = NULL;
 	size_t need = (idx ? idx->nr : 0) + extra, n = NL_MIN_CAP;
 
-	if (idx && 2 * need <= idx->mask + 1)
+	if (idx && NL_LOAD_INV * need <= idx->mask + 1)
 		return 0;
-	while (n < 2 * need)
+	while (n < NL_LOAD_INV * need)
 		n *= 2;
 	cells = nl_cells_alloc(n);
 	if (!idx)
@@ -180,9 +210,16 @@ void nl_index_set(struct vm_area_struct *vma, uint64_t slot, uint64_t old, uint6
 	VM_BUG_ON(!idx);
 	if (old != slot && (i = nl_find(idx, old, slot)) >= 0)
 		nl_del(idx, (size_t)i);
-	if (pgoff != slot && nl_find(idx, pgoff, slot) < 0) {
-		VM_BUG_ON(2 * (idx->nr + 1) > idx->mask + 1);
-		nl_add(idx, pgoff, slot);
+	if (pgoff != slot) {
+		/* one scan from pgoff's home: the entry, or the free cell that ends it */
+		size_t j = nl_home(idx, pgoff);
+
+		for (; idx->cells[j].pgoff != NL_EMPTY; j = (j + 1) & idx->mask)
+			if (idx->cells[j].pgoff == pgoff && idx->cells[j].slot == slot)
+				return;
+		VM_BUG_ON(NL_LOAD_INV * (idx->nr + 1) > idx->mask + 1);
+		idx->cells[j] = (struct nl_entry){ pgoff, slot };
+		idx->nr++;
 	}
 }
 

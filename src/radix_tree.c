@@ -180,6 +180,30 @@ void *radix_tree_lookup(const struct radix_tree *t, uint64_t index)
 	return node->slots[radix_digit(index, 0)];
 }
 
+/**
+ * radix_tree_lookup_run - results[i] = the item at @first + i, or NULL,
+ * for i < @nr: one walk down per leaf node the run crosses, then its
+ * slots in turn.  No locks taken; the caller serialises against writers.
+ */
+void radix_tree_lookup_run(const struct radix_tree *t, uint64_t first, unsigned int nr, void **results)
+{
+	unsigned int i = 0;
+
+	while (i < nr) {
+		uint64_t index = first + i;
+		const struct radix_node *node = NULL;
+		unsigned int in_leaf = RADIX_TREE_MAP_SIZE - radix_digit(index, 0);
+
+		if (t && t->root && index >= first && index <= radix_max_index(t->height)) {
+			node = t->root;
+			for (unsigned int level = t->height - 1; node && level > 0; level--)
+				node = node->slots[radix_digit(index, level)];
+		}
+		for (unsigned int k = 0; k < in_leaf && i < nr; k++, i++)
+			results[i] = node ? node->slots[radix_digit(index + k, 0)] : NULL;
+	}
+}
+
 /* Pop roots whose only child sits in slot 0. */
 static void radix_tree_shrink(struct radix_tree *t)
 {

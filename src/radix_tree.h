@@ -27,6 +27,11 @@ static inline void radix_tree_init(struct radix_tree *t) { t->root = NULL; t->he
 /* radix_tree_insert - 0, -EEXIST if the key is present, -ENOMEM, -EINVAL for NULL item. */
 int radix_tree_insert(struct radix_tree *t, uint64_t index, void *item);
 void *radix_tree_lookup(const struct radix_tree *t, uint64_t index);
+/*
+ * radix_tree_lookup_run - results[i] = the item at first + i (NULL if
+ * absent) for i < nr, walking down once per leaf node.
+ */
+void radix_tree_lookup_run(const struct radix_tree *t, uint64_t first, unsigned int nr, void **results);
 /* radix_tree_delete - remove and return the item (NULL if absent); frees empty nodes. */
 void *radix_tree_delete(struct radix_tree *t, uint64_t index);
 /*

@@ -566,6 +566,8 @@ static void soft_tlb_invalidate(struct umm_mmu_notifier *mn, struct umm_mm *mm, 
 	flush_tlb_range(mm, start, end);
 }
 
+static void soft_tlb_prefill(struct umm_mm *mm, uintptr_t addr, struct page *const *pages, unsigned int nr);
+
 static const struct umm_mmu_notifier_ops soft_tlb_ops = {
 	.invalidate_secondary_tlbs = soft_tlb_invalidate,
 };
@@ -587,6 +589,7 @@ static void tlb_setup(void)
 	}
 	atomic_store(&tlb_membarrier_ok, ok);
 	mmu_notifier_register_builtin(&soft_tlb_notifier);
+	mmu_notifier_register_builtin_prefill(soft_tlb_prefill);
 }
 
 /**
@@ -892,6 +895,35 @@ static void tlb_hot_set(struct soft_tlb *tlb, const struct tlb_ctx *ctx)
 	hot->salt = ctx->salt << UMM_TLB_ENTRY_SHIFT;
 	hot->entries = tlb->entries;
 	hot->mask = tlb->mask << UMM_TLB_ENTRY_SHIFT;
+}
+
+/*
+ * soft_tlb_prefill - the built-in consumer's prefill (mmu_notifier.h):
+ * install read translations of the pages a call just mapped for the
+ * calling thread, as tlb_fill would after a miss, but with the ptes'
+ * table lock already held by the caller and no walk.  Only into a TLB
+ * the thread already has (none is allocated under the caller's lock) and
+ * with no resize pending, and at most a quarter of its entries per call.
+ * Entered and left like an access (tlb_enter/tlb_exit): a later change of
+ * one of these ptes flushes it as it flushes a filled one.
+ */
+static void soft_tlb_prefill(struct umm_mm *mm, uintptr_t addr, struct page *const *pages, unsigned int nr)
+{
+	struct soft_tlb *tlb = this_tlb;
+	struct tlb_ctx *ctx;
+
+	if (!tlb || tlb->resize_bits)
+		return;
+	VM_BUG_ON(__atomic_load_n(&tlb->hot->active, __ATOMIC_RELAXED));
+	nr = (unsigned int)MIN((unsigned long)nr, (tlb->mask + 1) / 4);
+	ctx = tlb_ctx_get(tlb, mm);
+	tlb_enter(tlb, ctx, mm);
+	for (unsigned int i = 0; i < nr; i++)
+		if (pages[i])
+			tlb_install(tlb, ctx, addr + ((uintptr_t)i << PAGE_SHIFT), page_address(pages[i]),
+				    TLB_PROT_READ);
+	tlb_exit(tlb);
+	tlb_hot_set(tlb, ctx);
 }
 
 /* ---- the access paths ---- */

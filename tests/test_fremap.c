@@ -18,6 +18,8 @@
 #include "memory.h"
 #include "nonlinear_index.h"
 #include "object.h"
+#include "filemap.h"
+#include "tlb.h"
 
 #define TAG(i) (0x7a6e0000u + (unsigned)(i))
 
@@ -317,6 +319,262 @@ static void test_nonblock_no_stale_pte(void)
 	CHECK_EQ(umm_munmap(mm, w, 16 * P), 0);
 	umm_object_put(obj);
 	close(fd);
+	teardown();
+}
+
+/* ---- the batched populate: the remap maps the pages itself ---- */
+
+/* faults - minor + major faults of mm so far. */
+static unsigned long faults(void)
+{
+	struct umm_mm_stats st = stats();
+
+	return st.minor_faults + st.major_faults;
+}
+
+/* maps_page - does the pte at addr map object page index of obj (present)? */
+static bool maps_page(uintptr_t addr, struct umm_object *obj, uint64_t index)
+{
+	pte_t pte = pte_at(mm, addr);
+	struct page *page = find_get_page(obj, index);
+	bool yes = page && pte_present(pte) && pte_pfn(pte) == page_to_pfn(page);
+
+	if (page)
+		put_page(page);
+	return yes;
+}
+
+/* mapcount_of - the map count of object page index (cached). */
+static int mapcount_of(struct umm_object *obj, uint64_t index)
+{
+	struct page *page = find_get_page(obj, index);
+	int n;
+
+	REQUIRE(page);
+	n = page_mapcount(page);
+	put_page(page);
+	return n;
+}
+
+/*
+ * A populating remap of cached pages maps them in the call, without a
+ * fault: the new ptes map the right pages, the old ones lose their
+ * mapping, the counters follow, and reading the pages afterwards takes no
+ * fault either.  The range's own protection is in the present ptes.
+ */
+static void test_batch_maps_pages(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(16);
+	uintptr_t w = map_obj(obj, 16, PROT_READ | PROT_WRITE);
+	unsigned long f;
+
+	for (size_t i = 0; i < 4; i++)          /* linear pages 0..3 mapped */
+		CHECK_EQ(tag_at(mm, w + i * P), TAG(i));
+	CHECK_EQ(stats().rss_shmem, 4);
+	CHECK_EQ(mapcount_of(obj, 2), 1);
+	f = faults();
+	CHECK_EQ(umm_remap_file_pages(mm, w, 4 * P, 0, 8, 0), 0);
+	CHECK_EQ(faults(), f);
+	for (size_t i = 0; i < 4; i++) {
+		CHECK(maps_page(w + i * P, obj, 8 + i));
+		CHECK_EQ(mapcount_of(obj, 8 + i), 1);
+		CHECK_EQ(mapcount_of(obj, i), 0);       /* the old page went */
+	}
+	CHECK_EQ(stats().rss_shmem, 4);
+	for (size_t i = 0; i < 4; i++)
+		CHECK_EQ(tag_at(mm, w + i * P), TAG(8 + i));
+	CHECK_EQ(faults(), f);                  /* the reads found the ptes */
+
+	/* a read-only range of the writable vma: present, its own protection */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 4 * P, 2 * P, PROT_READ, 12, 0), 0);
+	CHECK_EQ(faults(), f);
+	for (size_t i = 0; i < 2; i++) {
+		pte_t pte = pte_at(mm, w + (4 + i) * P);
+
+		CHECK(maps_page(w + (4 + i) * P, obj, 12 + i));
+		CHECK(pte_ownprot(pte) && !pte_write(pte));
+	}
+	CHECK_EQ(tag_at(mm, w + 5 * P), TAG(13));
+	CHECK_EQ(umm_write(mm, w + 5 * P, "x", 1), -EFAULT);
+	CHECK_EQ(umm_write(mm, w + 6 * P, "x", 1), 0);  /* outside it: the vma's */
+	CHECK_EQ(stats().rss_shmem, 7);
+
+	/* the vectored form: one page remapped twice, the later entry wins */
+	{
+		struct umm_remap_entry e[3] = { { w, P, 0, 15 }, { w + P, P, 0, 14 }, { w, P, 0, 3 } };
+
+		CHECK_EQ(umm_remap_file_pages_v(mm, e, 3, 0, NULL), 0);
+		CHECK(maps_page(w, obj, 3));
+		CHECK(maps_page(w + P, obj, 14));
+		CHECK_EQ(mapcount_of(obj, 15), 0);
+		CHECK_EQ(mapcount_of(obj, 8), 0);
+	}
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_munmap(mm, w, 16 * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
+/*
+ * Pages the batch cannot map keep their file ptes: past the end of the
+ * object (the access says -EIO), under a PROT_NONE vma (no read allowed:
+ * nothing mapped, -EFAULT) unless the range gets a protection of its own.
+ */
+static void test_batch_leaves_file_ptes(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(16);
+	uintptr_t w = map_obj(obj, 16, PROT_READ | PROT_WRITE);
+	uintptr_t n = map_obj(obj, 8, PROT_NONE);
+
+	/* window pages 12..15 -> object pages 14..17: the last two are past the end */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 12 * P, 4 * P, 0, 14, 0), 0);
+	CHECK(maps_page(w + 12 * P, obj, 14));
+	CHECK(maps_page(w + 13 * P, obj, 15));
+	for (size_t i = 14; i < 16; i++) {
+		pte_t pte = pte_at(mm, w + i * P);
+
+		CHECK(pte_is_file(pte));
+		CHECK_EQ(pte_to_pgoff(pte), i + 2);
+		CHECK_EQ(tag_at(mm, w + i * P), -EIO);
+	}
+	CHECK_EQ(tag_at(mm, w + 13 * P), TAG(15));
+
+	/* PROT_NONE vma: file ptes only */
+	CHECK_EQ(umm_remap_file_pages(mm, n, 2 * P, 0, 6, 0), 0);
+	CHECK(pte_is_file(pte_at(mm, n)) && pte_is_file(pte_at(mm, n + P)));
+	CHECK_EQ(tag_at(mm, n), -EFAULT);
+	/* ... a range with its own read permission is mapped */
+	CHECK_EQ(umm_remap_file_pages(mm, n + 2 * P, P, PROT_READ, 9, 0), 0);
+	CHECK(maps_page(n + 2 * P, obj, 9));
+	CHECK_EQ(tag_at(mm, n + 2 * P), TAG(9));
+	CHECK_EQ(tag_at(mm, n + 3 * P), -EFAULT);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_munmap(mm, w, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, n, 8 * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
+struct remap_arg {
+	uintptr_t addr;
+	uint64_t pgoff;
+	atomic_int started;
+	int err;
+};
+
+static void *remap_thread(void *p)
+{
+	struct remap_arg *a = p;
+
+	atomic_store(&a->started, 1);
+	a->err = umm_remap_file_pages(mm, a->addr, 2 * P, 0, a->pgoff, 0);
+	return NULL;
+}
+
+/*
+ * A cache page another holder keeps locked is not waited for under the
+ * page-table lock: MAP_NONBLOCK leaves its file pte (the access later maps
+ * it), and a populating remap maps it through the fault path once the
+ * lock is released.
+ */
+static void test_batch_locked_page(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(16);
+	uintptr_t w = map_obj(obj, 16, PROT_READ | PROT_WRITE);
+	struct page *page = find_get_page(obj, 5);
+	struct remap_arg arg = { .addr = w + 8 * P, .pgoff = 4 };
+	pthread_t t;
+
+	REQUIRE(page);
+	lock_page(page);
+	CHECK_EQ(umm_remap_file_pages(mm, w, 2 * P, 0, 5, MAP_NONBLOCK), 0);
+	CHECK(pte_is_file(pte_at(mm, w)));
+	CHECK_EQ(pte_to_pgoff(pte_at(mm, w)), 5);
+	CHECK(maps_page(w + P, obj, 6));
+
+	/* populating: waits for the lock in the fault path, then maps it */
+	REQUIRE(pthread_create(&t, NULL, remap_thread, &arg) == 0);
+	while (!atomic_load(&arg.started))
+		sched_yield();
+	usleep(2000);           /* most likely it waits for the lock by now; either way the end state holds */
+	unlock_page(page);
+	put_page(page);
+	REQUIRE(pthread_join(t, NULL) == 0);
+	CHECK_EQ(arg.err, 0);
+	CHECK(maps_page(w + 8 * P, obj, 4));
+	CHECK(maps_page(w + 9 * P, obj, 5));
+	CHECK_EQ(tag_at(mm, w), TAG(5));
+	CHECK_EQ(tag_at(mm, w + 9 * P), TAG(5));
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_munmap(mm, w, 16 * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
+static void *remap_to_12(void *p)
+{
+	uintptr_t w = *(uintptr_t *)p;
+
+	return (void *)(intptr_t)umm_remap_file_pages(mm, w + 4 * P, 4 * P, 0, 12, 0);
+}
+
+/*
+ * The remapping thread's soft TLB gets the translations of the pages the
+ * call mapped: its reads of them afterwards are hits, not misses.  Those
+ * translations go like any other when the ptes change: a later remap by
+ * this thread or another, a truncate; and a write through one (read-only)
+ * still takes the write fault that dirties the page.
+ */
+static void test_prefill_tlb(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(16);
+	uintptr_t w = map_obj(obj, 16, PROT_READ | PROT_WRITE);
+	uintptr_t lin = map_obj(obj, 16, PROT_READ);
+	struct soft_tlb_stats a, b;
+	pthread_t t;
+	void *ret;
+
+	CHECK_EQ(tag_at(mm, w), TAG(0));        /* this thread has a TLB */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 4 * P, 4 * P, 0, 8, 0), 0);
+	tlb_get_stats(&a);
+	for (size_t i = 0; i < 4; i++)
+		CHECK_EQ(tag_at(mm, w + (4 + i) * P), TAG(8 + i));
+	tlb_get_stats(&b);
+	CHECK_EQ(b.misses, a.misses);
+	CHECK_EQ(b.hits - a.hits, 4);
+
+	/* this thread remaps them again: the new pages, nothing stale */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 4 * P, 4 * P, 0, 2, MAP_NONBLOCK), 0);
+	for (size_t i = 0; i < 4; i++)
+		CHECK_EQ(tag_at(mm, w + (4 + i) * P), TAG(2 + i));
+	/* another thread remaps them */
+	REQUIRE(pthread_create(&t, NULL, remap_to_12, &w) == 0);
+	REQUIRE(pthread_join(t, &ret) == 0);
+	CHECK_EQ((intptr_t)ret, 0);
+	for (size_t i = 0; i < 4; i++)
+		CHECK_EQ(tag_at(mm, w + (4 + i) * P), TAG(12 + i));
+	/* a write through the read-only translation dirties the object page */
+	{
+		uint32_t v = 0xdeadbeef;
+
+		CHECK_EQ(umm_write(mm, w + 5 * P, &v, sizeof(v)), 0);
+		CHECK_EQ(tag_at(mm, lin + 13 * P), 0xdeadbeef);
+	}
+	/* truncate: the window pages past the new end give -EIO */
+	CHECK_EQ(umm_remap_file_pages(mm, w + 4 * P, 4 * P, 0, 12, 0), 0);
+	CHECK_EQ(tag_at(mm, w + 4 * P), TAG(12));
+	CHECK_EQ(umm_object_truncate(obj, 13 * P), 0);
+	CHECK_EQ(tag_at(mm, w + 4 * P), TAG(12));
+	CHECK_EQ(tag_at(mm, w + 5 * P), -EIO);
+	CHECK_EQ(tag_at(mm, w + 7 * P), -EIO);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_munmap(mm, w, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, lin, 16 * P), 0);
+	umm_object_put(obj);
 	teardown();
 }
 
@@ -1281,6 +1539,10 @@ int main(void)
 	RUN(test_bad_inputs);
 	RUN(test_enomem_changes_nothing);
 	RUN(test_nonblock_no_stale_pte);
+	RUN(test_batch_maps_pages);
+	RUN(test_batch_leaves_file_ptes);
+	RUN(test_batch_locked_page);
+	RUN(test_prefill_tlb);
 	RUN(test_protections);
 	RUN(test_zap_keeps_layout);
 	RUN(test_dontneed_mincore);

@@ -272,6 +272,43 @@ static void test_random_vs_model(void)
 	radix_tree_destroy(&t);
 }
 
+/* check_run - radix_tree_lookup_run from first equals a lookup of each key (NULL past UINT64_MAX). */
+static void check_run(const struct radix_tree *t, uint64_t first, unsigned int nr)
+{
+	void *res[300];
+
+	REQUIRE(nr <= 300);
+	radix_tree_lookup_run(t, first, nr, res);
+	for (unsigned int i = 0; i < nr; i++)
+		CHECK(res[i] == (first + i >= first ? radix_tree_lookup(t, first + i) : NULL));
+}
+
+/* Runs of keys (radix_tree_lookup_run) over a dense tree, across leaves, heights and the top of the range. */
+static void test_lookup_run(void)
+{
+	struct radix_tree t = RADIX_TREE_INIT;
+	void *res[4];
+
+	radix_tree_lookup_run(&t, 5, 4, res);           /* empty tree */
+	for (int i = 0; i < 4; i++)
+		CHECK(res[i] == NULL);
+	for (uint64_t k = 0; k < 5000; k++)
+		if (rnd() % 3)
+			REQUIRE(radix_tree_insert(&t, k, item_for(k)) == 0);
+	for (int step = 0; step < 2000; step++)
+		check_run(&t, rnd() % 5200, 1 + rnd() % 300);
+	check_run(&t, 60, 10);                          /* across a leaf boundary */
+	check_run(&t, 0, 300);
+	REQUIRE(radix_tree_insert(&t, UINT64_MAX - 2, item_for(UINT64_MAX - 2)) == 0);
+	REQUIRE(radix_tree_insert(&t, (uint64_t)1 << 40, item_for((uint64_t)1 << 40)) == 0);
+	check_run(&t, UINT64_MAX - 5, 10);              /* wraps: nothing past the top */
+	check_run(&t, ((uint64_t)1 << 40) - 3, 8);
+	for (int step = 0; step < 500; step++)
+		check_run(&t, rnd() % 5200, 1 + rnd() % 300);
+	radix_tree_destroy(&t);
+	CHECK_EQ(live_nodes, 0);
+}
+
 /* Fail the n-th node allocation of an insert for every n; nothing changes. */
 static void test_enomem_leaves_tree_unchanged(void)
 {
@@ -340,6 +377,7 @@ int main(void)
 	RUN(test_basic);
 	RUN(test_height_boundaries);
 	RUN(test_random_vs_model);
+	RUN(test_lookup_run);
 	RUN(test_enomem_leaves_tree_unchanged);
 	RUN(test_destroy);
 	return test_summary("test_radix_tree");
