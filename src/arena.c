@@ -60,9 +60,24 @@
  * The descriptor region (struct phys_mem + struct page array) is mapped
  * here too, at a 2^PHYS_META_ALIGN_SHIFT boundary (see page_alloc.h).
  *
- * Locks: phys->populate_lock (leaf) serialises populating, so two threads
- * that need the same chunk populate it once and the counter is exact.  It
- * is held across the madvise/fallocate call, never with an allocator lock.
+ * Populating a chunk takes ~1 ms of host time (a 2 MiB chunk on a small
+ * virtual machine), so it is done with no lock held, in pieces of
+ * POPULATE_PIECE bytes, and more than one thread can work on one chunk: a
+ * population job (phys->jobs, a few slots) records which pieces of a
+ * chunk are claimed.  The thread that starts the job takes pieces from
+ * the front, a thread that finds the job under way (a fault that needs
+ * the chunk the populate-ahead thread is on, populate_ahead.c, or that
+ * thread finding a fault's job in its window) takes pieces from the back,
+ * so neither waits for the other for more than the pieces in flight, and
+ * a descheduled thread holds up the other for at most one piece.  Whoever
+ * finishes the last piece marks the chunk present.  A third bitmap,
+ * `busy`, marks the chunks someone works on (populating, or arena_punch()
+ * punching); population and punching of one chunk exclude each other.
+ *
+ * Locks: phys->populate_lock (leaf) protects the busy bits and the
+ * populate_done condition; it is held only to claim or release a chunk
+ * (never across the madvise/fallocate call) and never with an allocator
+ * lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -121,7 +136,7 @@ static int host_populate(struct phys_mem *phys, size_t off, size_t len)
 
 static int __host_populate(struct phys_mem *phys, size_t off, size_t len)
 {
-	if (!phys->no_populate_write) {
+	if (!__atomic_load_n(&phys->no_populate_write, __ATOMIC_RELAXED)) {
 		if (!madvise((char *)phys->base + off, len, MADV_POPULATE_WRITE))
 			return 0;
 		if (errno != EINVAL)
@@ -145,7 +160,7 @@ static void populate_descriptors(struct phys_mem *phys, unsigned long pfn, unsig
 	uintptr_t start = ALIGN_DOWN((uintptr_t)&phys->pages[pfn], PAGE_SIZE);
 	uintptr_t end = ALIGN_UP((uintptr_t)&phys->pages[pfn + nr], PAGE_SIZE);
 
-	if (!phys->no_populate_write)
+	if (!__atomic_load_n(&phys->no_populate_write, __ATOMIC_RELAXED))
 		(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
 }
 
@@ -159,36 +174,213 @@ static size_t chunk_bytes(struct phys_mem *phys, unsigned long chunk, size_t *of
 	return (size_t)n << PAGE_SHIFT;
 }
 
+static bool chunk_busy(struct phys_mem *phys, unsigned long chunk)
+{
+	return (phys->busy[chunk / BITS_PER_LONG] >> (chunk % BITS_PER_LONG)) & 1;
+}
+
+static void chunk_set_busy(struct phys_mem *phys, unsigned long chunk, bool busy)
+{
+	unsigned long bit = 1UL << (chunk % BITS_PER_LONG);
+
+	if (busy)
+		phys->busy[chunk / BITS_PER_LONG] |= bit;
+	else
+		phys->busy[chunk / BITS_PER_LONG] &= ~bit;
+}
+
+/*
+ * claim_chunk - make chunk c ours to punch: wait while another thread
+ * works on it, then mark it busy.  populate_lock held.
+ */
+static void claim_chunk(struct phys_mem *phys, unsigned long c)
+{
+	while (chunk_busy(phys, c))
+		pthread_cond_wait(&phys->populate_done, &phys->populate_lock);
+	chunk_set_busy(phys, c, true);
+}
+
+/* release_chunk - chunk c is no longer ours; wake the waiters.  populate_lock held. */
+static void release_chunk(struct phys_mem *phys, unsigned long c)
+{
+	chunk_set_busy(phys, c, false);
+	pthread_cond_broadcast(&phys->populate_done);
+}
+
+/* find_job - the population job of chunk c, or NULL.  populate_lock held. */
+static struct populate_job *find_job(struct phys_mem *phys, unsigned long c)
+{
+	for (unsigned int i = 0; i < ARENA_POPULATE_JOBS; i++)
+		if (phys->jobs[i].used && phys->jobs[i].chunk == c)
+			return &phys->jobs[i];
+	return NULL;
+}
+
+/* new_job - a job for chunk c (marked busy), or NULL if the table is full.  populate_lock held. */
+static struct populate_job *new_job(struct phys_mem *phys, unsigned long c)
+{
+	size_t off, len = chunk_bytes(phys, c, &off);
+
+	for (unsigned int i = 0; i < ARENA_POPULATE_JOBS; i++) {
+		struct populate_job *job = &phys->jobs[i];
+
+		if (job->used)
+			continue;
+		job->used = true;
+		job->chunk = c;
+		job->front = 0;
+		job->back = (unsigned int)((len + POPULATE_PIECE - 1) / POPULATE_PIECE);
+		job->inflight = 0;
+		job->err = 0;
+		chunk_set_busy(phys, c, true);
+		return job;
+	}
+	return NULL;
+}
+
+/*
+ * run_job - populate pieces of the job until none is left to claim: from
+ * the front for its creator, from the back for a thread that joined it,
+ * so two threads split a chunk without waiting for each other.  The
+ * thread that finishes the last piece completes the job (chunk present
+ * unless a piece failed, counters, busy cleared, waiters woken).
+ * populate_lock held on entry and exit, dropped around each host call.
+ * Return: bytes this thread populated; *errp gets the -errno of a host
+ * call of this thread's that failed (untouched otherwise).
+ */
+static size_t run_job(struct phys_mem *phys, struct populate_job *job, bool from_back, int *errp)
+{
+	unsigned long c = job->chunk;
+	size_t off, len = chunk_bytes(phys, c, &off), done = 0;
+
+	while (job->front < job->back) {
+		unsigned int piece = from_back ? --job->back : job->front++;
+		size_t poff = off + (size_t)piece * POPULATE_PIECE;
+		size_t plen = MIN((size_t)POPULATE_PIECE, off + len - poff);
+		int err;
+
+		job->inflight++;
+		pthread_mutex_unlock(&phys->populate_lock);
+		err = host_populate(phys, poff, plen);
+		if (!err)
+			populate_descriptors(phys, poff >> PAGE_SHIFT, plen >> PAGE_SHIFT);
+		pthread_mutex_lock(&phys->populate_lock);
+		job->inflight--;
+		if (err && !job->err)
+			job->err = err;
+		if (err)
+			*errp = err;
+		else
+			done += plen;
+	}
+	if (!job->inflight) {
+		/* the last piece is done: complete the job */
+		if (!job->err) {
+			chunk_set_present(phys, c, true);
+			atomic_fetch_add_explicit(&phys->populated_bytes, len, memory_order_relaxed);
+		}
+		job->used = false;
+		release_chunk(phys, c);
+	}
+	return done;
+}
+
+/*
+ * populate_chunk - bring chunk c in unless it is present.  A thread that
+ * finds the chunk being populated joins in (run_job()) rather than
+ * waiting for the whole chunk: it waits at most for the pieces in flight.
+ * `wait`: wait until the chunk is done (or failed); otherwise return when
+ * no piece is left to claim, and -EBUSY for a chunk being punched or a
+ * full job table.  `ahead`: the populate-ahead thread (its pieces are
+ * counted in ahead_bytes).  Takes populate_lock, not across host calls.
+ * Return: 1 if this thread populated some of it, 0 if it was present or
+ * populated by others, -EBUSY, or the -errno of a host call when the
+ * chunk stays absent (the host backs its frames on first touch).
+ */
+static int populate_chunk(struct phys_mem *phys, unsigned long c, bool wait, bool ahead)
+{
+	struct populate_job *job;
+	int err = 0;
+	bool joined;
+	size_t done;
+
+	if (chunk_present(phys, c))
+		return 0;
+	pthread_mutex_lock(&phys->populate_lock);
+	for (;;) {
+		if (chunk_present(phys, c)) {
+			pthread_mutex_unlock(&phys->populate_lock);
+			return 0;
+		}
+		job = find_job(phys, c);
+		joined = job != NULL;
+		if (!job && !chunk_busy(phys, c))
+			job = new_job(phys, c);
+		if (job)
+			break;
+		/* being punched, or every job slot taken */
+		if (!wait) {
+			pthread_mutex_unlock(&phys->populate_lock);
+			return -EBUSY;
+		}
+		pthread_cond_wait(&phys->populate_done, &phys->populate_lock);
+	}
+	done = run_job(phys, job, joined, &err);
+	/* the job may finish (and its slot be reused) by another thread: watch the chunk */
+	while (wait && chunk_busy(phys, c) && !chunk_present(phys, c))
+		pthread_cond_wait(&phys->populate_done, &phys->populate_lock);
+	if (wait && !err && !chunk_present(phys, c))
+		err = -EIO;             /* another thread's piece failed */
+	pthread_mutex_unlock(&phys->populate_lock);
+	if (ahead && done)
+		atomic_fetch_add_explicit(&phys->ahead_bytes, done, memory_order_relaxed);
+	if (err)
+		return err;
+	return done ? 1 : 0;
+}
+
+/**
+ * arena_populate_ahead_chunk - populate-ahead's population of chunk c.
+ * @phys: the arena
+ * @c: a chunk index below phys->nr_chunks
+ *
+ * Like arena_populate_chunks() for one chunk, but it does not wait for
+ * pieces other threads are populating; a chunk being punched is skipped.
+ * The bytes it populates are counted in ahead_bytes too.
+ * Return: 1 populated (some of it), 0 present already, -EBUSY.
+ */
+int arena_populate_ahead_chunk(struct phys_mem *phys, unsigned long c)
+{
+	return populate_chunk(phys, c, false, true);
+}
+
+/**
+ * arena_chunk_present - is chunk c present in the host?  Lock-free snapshot.
+ * @phys: the arena
+ * @c: a chunk index below phys->nr_chunks
+ */
+bool arena_chunk_present(struct phys_mem *phys, unsigned long c)
+{
+	return chunk_present(phys, c);
+}
+
 /**
  * arena_populate_chunks - bring every absent chunk overlapping [pfn, pfn+nr) in.
  * @phys: the arena
  * @pfn: first frame
  * @nr: number of frames
  *
- * Slow path of arena_prepare().  Takes populate_lock; the caller holds no
- * allocator lock.  A chunk whose population fails stays absent (the host
- * backs its frames on first touch, as without this batching).
+ * Slow path of arena_prepare().  Takes populate_lock (not across the host
+ * call); joins a population under way and waits for it.  The caller
+ * holds no allocator lock.  A chunk whose population fails stays absent
+ * (the host backs its frames on first touch, as without this batching).
  */
 void arena_populate_chunks(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
 {
 	unsigned long c, last = (pfn + nr - 1) >> ARENA_CHUNK_ORDER;
 
-	for (c = pfn >> ARENA_CHUNK_ORDER; c <= last; c++) {
-		size_t off, len;
-
-		if (chunk_present(phys, c))
-			continue;
-		pthread_mutex_lock(&phys->populate_lock);
-		if (!chunk_present(phys, c)) {
-			len = chunk_bytes(phys, c, &off);
-			if (!host_populate(phys, off, len)) {
-				populate_descriptors(phys, off >> PAGE_SHIFT, len >> PAGE_SHIFT);
-				chunk_set_present(phys, c, true);
-				atomic_fetch_add_explicit(&phys->populated_bytes, len, memory_order_relaxed);
-			}
-		}
-		pthread_mutex_unlock(&phys->populate_lock);
-	}
+	for (c = pfn >> ARENA_CHUNK_ORDER; c <= last; c++)
+		(void)populate_chunk(phys, c, true, false);
 }
 
 /**
@@ -229,29 +421,18 @@ static void mark_zeroed(struct phys_mem *phys, unsigned long pfn, unsigned long 
  * arena_populate_all - bring the whole arena in from the host.
  * @phys: the arena
  *
- * Takes populate_lock.  Return: 0 or the -errno of the first failure
- * (the chunks before it stay populated).
+ * Takes populate_lock for each chunk (not across the host call).
+ * Return: 0 or the -errno of the first failure (the chunks before it
+ * stay populated).
  */
 int arena_populate_all(struct phys_mem *phys)
 {
 	unsigned long c;
 	int err = 0;
 
-	pthread_mutex_lock(&phys->populate_lock);
-	for (c = 0; c < phys->nr_chunks && !err; c++) {
-		size_t off, len = chunk_bytes(phys, c, &off);
-
-		if (chunk_present(phys, c))
-			continue;
-		err = host_populate(phys, off, len);
-		if (!err) {
-			populate_descriptors(phys, off >> PAGE_SHIFT, len >> PAGE_SHIFT);
-			chunk_set_present(phys, c, true);
-			atomic_fetch_add_explicit(&phys->populated_bytes, len, memory_order_relaxed);
-		}
-	}
-	pthread_mutex_unlock(&phys->populate_lock);
-	return err;
+	for (c = 0; c < phys->nr_chunks && err >= 0; c++)
+		err = populate_chunk(phys, c, true, false);
+	return err < 0 ? err : 0;
 }
 
 /**
@@ -264,7 +445,9 @@ int arena_populate_all(struct phys_mem *phys)
  * until this returns and that no descriptor of the range but the first
  * holds state (page_reporting.c holds a free block isolated).  After it
  * the frames read as zeros, their chunks are absent and the other
- * descriptors are zero.  Takes no lock.
+ * descriptors are zero.  Takes populate_lock to claim the range's chunks
+ * (waiting for a thread that is populating one of them, which may be the
+ * populate-ahead thread) and to release them, not across the punch.
  * Return: bytes of present chunks released (0 if the punch failed, in
  * which case the range is left as it was).
  */
@@ -277,9 +460,18 @@ size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
 	uintptr_t desc_start, desc_end;
 
 	VM_BUG_ON(pfn % ARENA_CHUNK_FRAMES || pfn + nr > phys->nr_frames);
+	pthread_mutex_lock(&phys->populate_lock);
+	for (c = first; c <= last; c++)
+		claim_chunk(phys, c);
+	pthread_mutex_unlock(&phys->populate_lock);
 	if (fallocate(phys->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)pfn << PAGE_SHIFT, (off_t)nr << PAGE_SHIFT))
+		      (off_t)pfn << PAGE_SHIFT, (off_t)nr << PAGE_SHIFT)) {
+		pthread_mutex_lock(&phys->populate_lock);
+		for (c = first; c <= last; c++)
+			release_chunk(phys, c);
+		pthread_mutex_unlock(&phys->populate_lock);
 		return 0;
+	}
 	/* the descriptors of the frames after the first: whole pages only */
 	mark_zeroed(phys, pfn, nr);
 	desc_start = ALIGN_UP((uintptr_t)&phys->pages[pfn + 1], PAGE_SIZE);
@@ -294,6 +486,10 @@ size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
 			released += len;
 		}
 	}
+	pthread_mutex_lock(&phys->populate_lock);
+	for (c = first; c <= last; c++)
+		release_chunk(phys, c);
+	pthread_mutex_unlock(&phys->populate_lock);
 	atomic_fetch_add_explicit(&phys->released_bytes, released, memory_order_relaxed);
 	return released;
 }
@@ -345,7 +541,8 @@ static void *map_aligned_meta(size_t bytes)
  * @nr: frames
  * @meta_bytes: size of the descriptor region (struct phys_mem first)
  * @out: the region, with base, memfd, nr_frames, meta_bytes, the chunk
- *       bitmap and populate_lock set up; every chunk absent
+ *       bitmaps, populate_lock and populate_done set up; every chunk
+ *       absent and idle
  *
  * Return: 0, -ENOMEM or the errno of a failed memfd/ftruncate/mmap.
  */
@@ -353,11 +550,13 @@ int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out)
 {
 	unsigned long nr_chunks = (nr + ARENA_CHUNK_FRAMES - 1) / ARENA_CHUNK_FRAMES;
 	struct phys_mem *phys;
-	unsigned long *bitmap, *zeroed;
+	unsigned long *bitmap, *busy, *zeroed;
 	void *base;
 	int fd, err;
 
-	bitmap = calloc((nr_chunks + BITS_PER_LONG - 1) / BITS_PER_LONG, sizeof(unsigned long));
+	/* the chunk bitmaps: present, then busy */
+	bitmap = calloc(2 * ((nr_chunks + BITS_PER_LONG - 1) / BITS_PER_LONG), sizeof(unsigned long));
+	busy = bitmap + (nr_chunks + BITS_PER_LONG - 1) / BITS_PER_LONG;
 	zeroed = malloc((nr + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(unsigned long));
 	if (!bitmap || !zeroed) {
 		free(bitmap);
@@ -388,9 +587,11 @@ int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out)
 	phys->nr_frames = nr;
 	phys->meta_bytes = meta_bytes;
 	phys->populated = bitmap;
+	phys->busy = busy;
 	phys->zeroed = zeroed;
 	phys->nr_chunks = nr_chunks;
 	pthread_mutex_init(&phys->populate_lock, NULL);
+	pthread_cond_init(&phys->populate_done, NULL);
 	*out = phys;
 	return 0;
 
@@ -417,8 +618,9 @@ void arena_destroy(struct phys_mem *phys)
 	size_t arena = phys->nr_frames * PAGE_SIZE, meta = phys->meta_bytes;
 	int fd = phys->memfd;
 
+	pthread_cond_destroy(&phys->populate_done);
 	pthread_mutex_destroy(&phys->populate_lock);
-	free(phys->populated);
+	free(phys->populated);          /* the busy bitmap with it */
 	free(phys->zeroed);
 	munmap(base, arena);
 	close(fd);

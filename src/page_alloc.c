@@ -247,6 +247,8 @@ static struct page *rmqueue_locked(struct phys_mem *phys, unsigned int order)
 		phys->lazy_end -= 1UL << o;
 		phys->free_area[o].nr_free--;
 		page = &phys->pages[phys->lazy_end];
+		/* the populate-ahead window moved (alloc_pages() passes it on) */
+		atomic_store_explicit(&phys->ahead_kick, 1, memory_order_relaxed);
 	} else {
 		page = list_first_entry(&phys->free_area[o].free_list, struct page, lru);
 		del_from_free_area(phys, page, o);
@@ -270,6 +272,24 @@ uint64_t arena_clock_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/**
+ * phys_lazy_end - where the never-listed max-order blocks end.
+ * @phys: the arena
+ *
+ * Frames [0, lazy_end) are whole blocks of order MAX_ORDER-1 never handed
+ * out; the allocator lists the highest of them when its lists run dry.
+ * Takes the zone lock.  Return: lazy_end (a snapshot).
+ */
+unsigned long phys_lazy_end(struct phys_mem *phys)
+{
+	unsigned long end;
+
+	pthread_mutex_lock(&phys->zone_lock);
+	end = phys->lazy_end;
+	pthread_mutex_unlock(&phys->zone_lock);
+	return end;
 }
 
 /**
@@ -652,7 +672,9 @@ static struct page *alloc_slowpath(struct phys_mem *phys, gfp_t gfp, unsigned in
  * @order: 0 .. MAX_ORDER-1
  *
  * Takes and releases the calling thread's cache lock and/or the zone
- * lock; may call the reclaim and kswapd hooks with no lock held.
+ * lock; may call the reclaim and kswapd hooks with no lock held, and,
+ * when it listed a never-used max-order block, wakes the populate-ahead
+ * thread (its lock, with no allocator lock held).
  * GFP_ZERO skips the memset when every frame of the block is known to be
  * zero (not used since the arena was created or the block was punched;
  * see arena.c).
@@ -675,6 +697,8 @@ struct page *alloc_pages(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 			goto fail;
 	}
 	arena_prepare(phys, pfn_of(phys, page), 1UL << order);
+	if (unlikely(atomic_load_explicit(&phys->ahead_kick, memory_order_relaxed)))
+		populate_ahead_kick(phys);
 	reset_descriptor(page, 1);
 	for (i = 1; i < (1UL << order); i++)
 		reset_descriptor(page + i, 0);
@@ -991,6 +1015,8 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	st->populated_bytes = atomic_load(&phys->populated_bytes);
 	st->released_bytes = atomic_load(&phys->released_bytes);
 	st->populate_ns = atomic_load(&phys->populate_ns);
+	st->ahead_bytes = atomic_load(&phys->ahead_bytes);
+	st->ahead_cpu_ns = atomic_load(&phys->ahead_cpu_ns);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1121,13 +1147,14 @@ static void detach_pcps(struct phys_mem *phys)
  * phys_destroy - unmap an arena and free its caches.
  * @phys: the arena (NULL: no-op); no other thread may use it any more
  *
- * Stops the reporting thread if one runs, then takes pcp_owner_lock and
- * pcp_list_lock.  Frames still allocated are lost.
+ * Stops the populate-ahead and reporting threads if they run, then takes
+ * pcp_owner_lock and pcp_list_lock.  Frames still allocated are lost.
  */
 void phys_destroy(struct phys_mem *phys)
 {
 	if (!phys)
 		return;
+	populate_ahead_stop(phys);
 	page_reporting_stop(phys);
 	detach_pcps(phys);
 	pthread_mutex_destroy(&phys->zone_lock);

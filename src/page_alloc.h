@@ -27,12 +27,14 @@
  * Files: arena.c (memfd, descriptor region, host population, punching),
  * page_alloc.c (buddy lists, per-thread caches, watermarks, statistics),
  * pcp.h (the per-thread cache structure), page_alloc_check.c (phys_check),
- * page_reporting.c (giving long-free blocks back), page_lock.c (the page
- * lock's wait table).
+ * page_reporting.c (giving long-free blocks back), populate_ahead.c (the
+ * thread that brings memory in before the allocator hands it out),
+ * page_lock.c (the page lock's wait table).
  *
  * Lock order (leaves): pcp lock -> zone lock.  The reclaim hook is called
- * with no allocator lock held.  populate_lock (arena.c) and the reporting
- * lock (page_reporting.c) are taken with no allocator lock held.
+ * with no allocator lock held.  populate_lock (arena.c), the reporting
+ * lock (page_reporting.c) and the populate-ahead lock (populate_ahead.c)
+ * are taken with no allocator lock held.
  */
 #ifndef UMM_PAGE_ALLOC_H
 #define UMM_PAGE_ALLOC_H
@@ -46,6 +48,17 @@
 #define MAX_ORDER 11            /* orders 0..10: up to 4 MiB blocks */
 #define ARENA_CHUNK_ORDER 9     /* host population unit: 2 MiB */
 #define ARENA_CHUNK_FRAMES (1UL << ARENA_CHUNK_ORDER)
+#define POPULATE_PIECE (64UL << 10)   /* bytes per host call while populating a chunk */
+#define ARENA_POPULATE_JOBS 8   /* chunks populated at once (more wait for a slot) */
+
+/* A chunk being populated (arena.c), [populate_lock]. */
+struct populate_job {
+	unsigned long chunk;
+	unsigned int front, back;     /* pieces [front, back) are still unclaimed */
+	unsigned int inflight;        /* pieces claimed and not done */
+	int err;                      /* a piece failed: the chunk stays absent */
+	bool used;
+};
 
 typedef unsigned int gfp_t;
 #define GFP_KERNEL     0u
@@ -73,6 +86,8 @@ struct phys_stats {
 	unsigned long populated_bytes;  /* arena bytes brought in from the host (cumulative) */
 	unsigned long released_bytes;   /* arena bytes punched back to the host (cumulative) */
 	unsigned long populate_ns;      /* wall time spent populating (cumulative) */
+	unsigned long ahead_bytes;      /* of populated_bytes, by the populate-ahead thread */
+	unsigned long ahead_cpu_ns;     /* CPU time of the populate-ahead thread (cumulative) */
 	unsigned long isolated;         /* frames held out of the buddy lists while being released */
 };
 
@@ -119,12 +134,20 @@ struct phys_mem {
 
 	/* host memory (arena.c) */
 	unsigned long *populated;     /* bit per ARENA_CHUNK_FRAMES chunk: present in the host */
+	unsigned long *busy;          /* [populate_lock] bit per chunk: being populated or punched */
 	unsigned long *zeroed;        /* bit per frame: not used since created or punched (reads zero) */
 	unsigned long nr_chunks;
 	pthread_mutex_t populate_lock;
+	pthread_cond_t populate_done; /* [populate_lock] a chunk stopped being busy */
+	struct populate_job jobs[ARENA_POPULATE_JOBS]; /* [populate_lock] */
 	bool no_populate_write;       /* kernel lacks MADV_POPULATE_WRITE: use fallocate */
 	_Atomic unsigned long populated_bytes, released_bytes;
 	_Atomic unsigned long populate_ns; /* time spent bringing chunks in (cumulative) */
+	_Atomic unsigned long ahead_bytes;  /* of populated_bytes, by the populate-ahead thread */
+	_Atomic unsigned long ahead_cpu_ns; /* that thread's CPU time (cumulative) */
+	_Atomic int ahead_kick;       /* the allocator listed a new max-order block (see
+	                                 populate_ahead.c); cleared by populate_ahead_kick() */
+	struct populate_ahead *ahead; /* NULL: no populate-ahead thread */
 
 	/* giving free blocks back (page_reporting.c) */
 	uint64_t *free_since;         /* [zone_lock] per MAX_ORDER-1 block: ns it became free whole */
@@ -227,6 +250,8 @@ int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out);
 void arena_destroy(struct phys_mem *phys);
 void arena_populate_chunks(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
 int arena_populate_all(struct phys_mem *phys);
+int arena_populate_ahead_chunk(struct phys_mem *phys, unsigned long c);
+bool arena_chunk_present(struct phys_mem *phys, unsigned long c);
 size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
 bool arena_range_present(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
 
@@ -287,5 +312,25 @@ uint64_t arena_clock_ns(void);
 int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms);
 void page_reporting_stop(struct phys_mem *phys);
 size_t page_reporting_run(struct phys_mem *phys, uint64_t min_age_ns);
+
+/*
+ * phys_lazy_end - frames [0, lazy_end) are max-order blocks never handed
+ * out yet; the allocator takes the highest of them next (zone lock taken).
+ */
+unsigned long phys_lazy_end(struct phys_mem *phys);
+
+/*
+ * The populate-ahead thread (populate_ahead.c): keeps the `window_frames`
+ * frames the allocator will hand out next present in the host.
+ * populate_ahead_start - start it (0, -EBUSY, -ENOMEM or pthread's errno).
+ * populate_ahead_stop - stop and join it (phys_destroy() calls it).
+ * populate_ahead_kick - the allocator moved on: refill the window.
+ * populate_ahead_wait_idle - wait until the thread has nothing to do
+ * (tests, benchmarks).
+ */
+int populate_ahead_start(struct phys_mem *phys, unsigned long window_frames);
+void populate_ahead_stop(struct phys_mem *phys);
+void populate_ahead_kick(struct phys_mem *phys);
+void populate_ahead_wait_idle(struct phys_mem *phys);
 
 #endif /* UMM_PAGE_ALLOC_H */

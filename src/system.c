@@ -3,9 +3,11 @@
  * system.c - creating and destroying a usermm instance, system-wide
  * statistics, failure injection and the system-wide invariant check.
  *
- * A system is: the physical arena (arena.c, page_alloc.c) and the thread
+ * A system is: the physical arena (arena.c, page_alloc.c), the thread
  * that gives long-free blocks of it back to the host (page_reporting.c,
- * unless release_ms is -1), the slab caches for
+ * unless release_ms is -1) and the one that brings memory in from the
+ * host ahead of the allocator (populate_ahead.c, unless
+ * populate_ahead_mib is -1 or populate is 1), the slab caches for
  * struct umm_mm and struct vm_area_struct, the shared zero page, the
  * list of live address spaces, and reclaim (vmscan.c: the LRU lists and
  * the kswapd thread, started here and stopped first at destroy).  Upper
@@ -35,6 +37,7 @@
 #define DEFAULT_READAHEAD_MAX (512UL << 10)
 #define READAHEAD_MAX_LIMIT (16UL << 20)
 #define DEFAULT_RELEASE_MS 1000
+#define DEFAULT_POPULATE_AHEAD_MIB 16
 
 static _Atomic uint64_t next_system_id = 1;
 
@@ -52,6 +55,8 @@ static int validate_config(const struct umm_config *cfg)
 	if (cfg->populate != 0 && cfg->populate != 1)
 		return -EINVAL;
 	if (cfg->release_ms < -1)
+		return -EINVAL;
+	if (cfg->populate_ahead_mib < -1)
 		return -EINVAL;
 	if (cfg->wmark_min_bytes && cfg->phys_bytes &&
 	    cfg->wmark_min_bytes >= cfg->phys_bytes / 2)
@@ -159,6 +164,16 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 		sys->cfg.release_ms = cfg->populate ? -1 : DEFAULT_RELEASE_MS;
 	if (sys->cfg.release_ms >= 0) {
 		err = page_reporting_start(sys->phys, (unsigned long)sys->cfg.release_ms);
+		if (err)
+			goto err_phys;
+	}
+	if (!sys->cfg.populate_ahead_mib)
+		sys->cfg.populate_ahead_mib = cfg->populate ? -1 : DEFAULT_POPULATE_AHEAD_MIB;
+	if (sys->cfg.populate_ahead_mib > 0) {
+		/* more than the arena is the whole arena (populate_ahead_start clamps) */
+		unsigned long mib = (unsigned long)MIN(sys->cfg.populate_ahead_mib, 1L << 40);
+
+		err = populate_ahead_start(sys->phys, mib << (20 - PAGE_SHIFT));
 		if (err)
 			goto err_phys;
 	}
@@ -284,6 +299,8 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->host_populated_bytes = ps.populated_bytes;
 	st->host_released_bytes = ps.released_bytes;
 	st->host_populate_ns = ps.populate_ns;
+	st->host_populated_ahead_bytes = ps.ahead_bytes;
+	st->host_populate_ahead_cpu_ns = ps.ahead_cpu_ns;
 	st->pagecache_pages = (unsigned long)atomic_load(&sys->nr_pagecache);
 	st->anon_pages = (unsigned long)stripe_counter_sum(&sys->nr_anon);
 	st->pgtable_pages = (unsigned long)atomic_load(&sys->nr_pgtable);

@@ -518,6 +518,8 @@ static void test_resident_falls_after_munmap(void)
 	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &addr) == 0);
 	for (off = 0; off < len; off += PAGE_SIZE)
 		REQUIRE(umm_write(mm, addr + off, &off, sizeof(off)) == 0);
+	/* the populate-ahead thread's window is filled now, not later */
+	populate_ahead_wait_idle(sys->phys);
 	REQUIRE(umm_system_stats(sys, &st0) == 0);
 	CHECK(st0.host_populated_bytes >= len);
 	before = resident_frames(sys->phys, 0, sys->phys->nr_frames);

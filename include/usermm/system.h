@@ -79,6 +79,13 @@ struct umm_config {
 	                             down to pages; 0 = no limit; below one page:
 	                             no locking at all (-EPERM, Linux's
 	                             RLIMIT_MEMLOCK 0 without privilege) */
+	long        populate_ahead_mib; /* a thread started with the system keeps
+	                             the next this many MiB of physical memory the
+	                             allocator will hand out brought in from the
+	                             host, on its own CPU, so first faults find it
+	                             there (rounded up to 2 MiB; more than
+	                             phys_bytes: all of it); 0 = default: 16, or
+	                             none when populate is 1; -1 = no thread */
 };
 
 struct umm_system;
@@ -89,7 +96,8 @@ struct umm_mm;
  * umm_system_create - cfg NULL means all defaults.  -EINVAL for a bad config
  * (phys_bytes < 1 MiB, unknown rmap, min watermark >= half of memory,
  * unknown io_backend, readahead_max_bytes not 0 and below 4 KiB or above
- * 16 MiB, populate not 0 or 1, release_ms below -1, swap_bytes without
+ * 16 MiB, populate not 0 or 1, release_ms or populate_ahead_mib below -1,
+ * swap_bytes without
  * swap_path, or below 260 KiB, or not a multiple of 4 KiB, swap_path not
  * a regular file) or a NULL out; the errno of opening or creating
  * swap_path (-EACCES, -ENOENT, -EISDIR...); for a Redis swap_path,
