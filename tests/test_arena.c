@@ -7,6 +7,7 @@
  * is ever punched, and the counters.  Host residency is measured with
  * mincore() on the arena mapping.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -558,6 +559,286 @@ static void test_resident_falls_after_munmap(void)
 	umm_system_destroy(sys);
 }
 
+/* ---- populate-ahead (populate_ahead.c) ---- */
+
+/* chunks_present - how many chunks of the arena are marked present. */
+static unsigned long chunks_present(struct phys_mem *phys)
+{
+	unsigned long c, n = 0;
+
+	for (c = 0; c < phys->nr_chunks; c++)
+		n += arena_chunk_present(phys, c);
+	return n;
+}
+
+/* no_chunk_busy - no chunk is being populated or punched, no job is open. */
+static bool no_chunk_busy(struct phys_mem *phys)
+{
+	unsigned long c;
+
+	for (c = 0; c < phys->nr_chunks; c++)
+		if ((phys->busy[c / (8 * sizeof(long))] >> (c % (8 * sizeof(long)))) & 1)
+			return false;
+	for (c = 0; c < ARENA_POPULATE_JOBS; c++)
+		if (phys->jobs[c].used)
+			return false;
+	return true;
+}
+
+/* A bad populate_ahead_mib is -EINVAL with nothing created; -1 and populate=1 start no thread. */
+static void test_populate_ahead_config(void)
+{
+	struct umm_system *sys = (struct umm_system *)0x1;
+	struct umm_config cfg = { .phys_bytes = 8 * MiB, .populate_ahead_mib = -2 };
+	struct umm_sys_stats st;
+
+	CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
+	CHECK(sys == (struct umm_system *)0x1);
+	cfg.populate_ahead_mib = -1000000;
+	CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
+	CHECK(sys == (struct umm_system *)0x1);
+	cfg.populate_ahead_mib = -1;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	CHECK(sys->phys->ahead == NULL);
+	umm_system_destroy(sys);
+	cfg.populate_ahead_mib = 0;
+	cfg.populate = 1;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	CHECK(sys->phys->ahead == NULL);               /* everything is present already */
+	umm_system_destroy(sys);
+	cfg.populate = 0;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	CHECK(sys->phys->ahead != NULL);               /* the default: a thread */
+	populate_ahead_wait_idle(sys->phys);
+	REQUIRE(umm_system_stats(sys, &st) == 0);
+	/* the 8 MiB arena is smaller than the default window: all of it, no more */
+	CHECK_EQ(st.host_populated_bytes, 8 * MiB);
+	CHECK(st.host_populated_ahead_bytes > 0 && st.host_populated_ahead_bytes <= 8 * MiB);
+	umm_system_destroy(sys);
+	/* a window far beyond the arena (and beyond any size in bytes) is the arena */
+	cfg.populate_ahead_mib = LONG_MAX;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	populate_ahead_wait_idle(sys->phys);
+	REQUIRE(umm_system_stats(sys, &st) == 0);
+	CHECK_EQ(st.host_populated_bytes, 8 * MiB);
+	umm_system_destroy(sys);
+	/* the phys-level entry point refuses a zero window and a second start */
+	{
+		struct phys_mem *phys = make_phys(4 * MiB, false);
+
+		CHECK_EQ(populate_ahead_start(phys, 0), -EINVAL);
+		CHECK(phys->ahead == NULL);
+		REQUIRE(populate_ahead_start(phys, 1) == 0);
+		CHECK_EQ(populate_ahead_start(phys, 1), -EBUSY);
+		phys_destroy(phys);
+	}
+}
+
+/*
+ * The thread brings in the window the allocator will use next (the top
+ * blocks first), moves it on when the allocator lists the next block, and
+ * the frames handed out there were present before they were handed out.
+ */
+static void test_populate_ahead_window(void)
+{
+	struct phys_mem *phys = make_phys(64 * MiB, false);
+	const unsigned long window = 8 * MiB / PAGE_SIZE, nr = BLOCK_FRAMES + 16;
+	struct page **pages = calloc(nr, sizeof(*pages));
+	unsigned long i, top_chunk = phys->nr_chunks - 1;
+
+	REQUIRE(pages);
+	REQUIRE(populate_ahead_start(phys, window) == 0);
+	populate_ahead_wait_idle(phys);
+	/* nothing handed out yet: the top two blocks (four chunks) */
+	CHECK_EQ(stats(phys).populated_bytes, 8 * MiB);
+	CHECK_EQ(stats(phys).ahead_bytes, 8 * MiB);
+	CHECK(stats(phys).ahead_cpu_ns > 0);
+	for (i = 0; i < 4; i++)
+		CHECK(arena_chunk_present(phys, top_chunk - i));
+	CHECK_EQ(chunks_present(phys), 4);
+	/* a block and a bit more: the allocator lists the second block, the window moves on */
+	for (i = 0; i < nr; i++) {
+		pages[i] = alloc_page(phys, GFP_ZERO);
+		REQUIRE(pages[i]);
+		CHECK(page_to_pfn(pages[i]) >= phys->nr_frames - 2 * BLOCK_FRAMES);
+	}
+	populate_ahead_wait_idle(phys);
+	CHECK_EQ(chunks_present(phys), 6);
+	CHECK(arena_chunk_present(phys, top_chunk - 4) && arena_chunk_present(phys, top_chunk - 5));
+	/* every chunk was brought in by the thread before the allocator reached it */
+	CHECK_EQ(stats(phys).ahead_bytes, stats(phys).populated_bytes);
+	for (i = 0; i < nr; i++) {
+		if (!frame_zero(phys, page_to_pfn(pages[i])))
+			CHECK(!"a fresh frame is not zero");
+		fill_frame(phys, page_to_pfn(pages[i]));
+	}
+	for (i = 0; i < nr; i++) {
+		CHECK(frame_intact(phys, page_to_pfn(pages[i])));
+		put_page(pages[i]);
+	}
+	CHECK(no_chunk_busy(phys));
+	drain_all_pages(phys);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+	free(pages);
+}
+
+/* It never goes past either end of the arena, whole blocks or not. */
+static void test_populate_ahead_bounded(void)
+{
+	static const size_t sizes[] = { 1 * MiB, 3 * MiB, 9 * MiB, 10 * MiB + 4096 * 3 };
+
+	for (unsigned int k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct phys_mem *phys = make_phys(sizes[k], false);
+		size_t arena = phys->nr_frames * PAGE_SIZE;
+		struct stat st;
+
+		REQUIRE(populate_ahead_start(phys, 1UL << 40) == 0);
+		populate_ahead_wait_idle(phys);
+		CHECK_EQ(stats(phys).populated_bytes, arena);
+		CHECK_EQ(stats(phys).ahead_bytes, arena);
+		CHECK_EQ(chunks_present(phys), phys->nr_chunks);
+		CHECK_EQ(resident_frames(phys, 0, phys->nr_frames), phys->nr_frames);
+		/* the memfd holds the arena and nothing past it */
+		CHECK(fstat(phys->memfd, &st) == 0 && (size_t)st.st_size == arena);
+		CHECK((size_t)st.st_blocks * 512 <= arena);
+		CHECK(no_chunk_busy(phys));
+		phys_destroy(phys);
+	}
+}
+
+/*
+ * Stopping (and destroying a system) while the thread is populating:
+ * it returns, and leaves no chunk half claimed.
+ */
+static void test_populate_ahead_stop(void)
+{
+	for (int i = 0; i < 8; i++) {
+		struct phys_mem *phys = make_phys(32 * MiB, false);
+
+		REQUIRE(populate_ahead_start(phys, 32 * MiB / PAGE_SIZE) == 0);
+		if (i & 1)
+			usleep(200);
+		populate_ahead_stop(phys);
+		CHECK(phys->ahead == NULL);
+		CHECK(no_chunk_busy(phys));
+		CHECK_EQ(stats(phys).populated_bytes, chunks_present(phys) * ARENA_CHUNK_FRAMES * PAGE_SIZE);
+		populate_ahead_stop(phys);                 /* a second stop is a no-op */
+		/* the allocator still works without it */
+		{
+			struct page *p = alloc_page(phys, GFP_ZERO);
+
+			REQUIRE(p);
+			CHECK(frame_zero(phys, page_to_pfn(p)));
+			put_page(p);
+		}
+		drain_all_pages(phys);
+		phys_destroy(phys);
+	}
+	for (int i = 0; i < 4; i++) {
+		struct umm_config cfg = { .phys_bytes = 64 * MiB, .populate_ahead_mib = 64 };
+		struct umm_system *sys;
+
+		REQUIRE(umm_system_create(&cfg, &sys) == 0);
+		CHECK_EQ(umm_system_destroy(sys), 0);
+	}
+}
+
+struct ahead_worker {
+	struct phys_mem *phys;
+	unsigned long nr;
+	struct page **pages;
+	unsigned long not_zero;
+};
+
+static void *ahead_alloc_worker(void *arg)
+{
+	struct ahead_worker *w = arg;
+
+	for (unsigned long i = 0; i < w->nr; i++) {
+		w->pages[i] = alloc_page(w->phys, GFP_ZERO);
+		if (!w->pages[i])
+			break;
+		if (!frame_zero(w->phys, page_to_pfn(w->pages[i])))
+			w->not_zero++;
+		fill_frame(w->phys, page_to_pfn(w->pages[i]));
+	}
+	return NULL;
+}
+
+/*
+ * Threads faulting in fresh memory while the thread populates ahead
+ * (they join each other's chunks): every frame reads zero when handed
+ * out and keeps what its owner wrote, each chunk is counted once, and
+ * memory punched meanwhile reads zero when reused.
+ */
+static void test_populate_ahead_concurrent(void)
+{
+	enum { NTHREADS = 3 };
+	struct phys_mem *phys = make_phys(64 * MiB, false);
+	const unsigned long per = 12 * MiB / PAGE_SIZE;
+	struct ahead_worker w[NTHREADS];
+	pthread_t t[NTHREADS];
+	unsigned long i, j, zero_bad = 0, checked = 0;
+	bool *absent;
+
+	REQUIRE(populate_ahead_start(phys, 16 * MiB / PAGE_SIZE) == 0);
+	for (i = 0; i < NTHREADS; i++) {
+		w[i] = (struct ahead_worker){ .phys = phys, .nr = per, .pages = calloc(per, sizeof(struct page *)) };
+		REQUIRE(w[i].pages);
+		REQUIRE(pthread_create(&t[i], NULL, ahead_alloc_worker, &w[i]) == 0);
+	}
+	for (i = 0; i < NTHREADS; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ(w[i].not_zero, 0);
+	}
+	populate_ahead_wait_idle(phys);
+	CHECK(no_chunk_busy(phys));
+	CHECK_EQ(stats(phys).populated_bytes, chunks_present(phys) * ARENA_CHUNK_FRAMES * PAGE_SIZE);
+	CHECK(stats(phys).ahead_bytes <= stats(phys).populated_bytes);
+	for (i = 0; i < NTHREADS; i++)
+		for (j = 0; j < per; j++) {
+			REQUIRE(w[i].pages[j]);
+			if (!frame_intact(phys, page_to_pfn(w[i].pages[j])))
+				CHECK(!"a frame lost what its owner wrote");
+		}
+	/* free everything, punch what is wholly free, reuse: a frame of a punched chunk reads zero */
+	for (i = 0; i < NTHREADS; i++)
+		for (j = 0; j < per; j++)
+			put_page(w[i].pages[j]);
+	drain_all_pages(phys);
+	CHECK(page_reporting_run(phys, 0) > 0);
+	CHECK(no_chunk_busy(phys));
+	absent = calloc(phys->nr_chunks, sizeof(*absent));
+	REQUIRE(absent);
+	for (i = 0; i < phys->nr_chunks; i++)
+		absent[i] = !arena_chunk_present(phys, i);
+	for (i = 0; i < NTHREADS; i++)
+		for (j = 0; j < per; j++) {
+			unsigned long pfn;
+
+			w[i].pages[j] = alloc_page(phys, GFP_KERNEL);
+			REQUIRE(w[i].pages[j]);
+			pfn = page_to_pfn(w[i].pages[j]);
+			if (absent[pfn / ARENA_CHUNK_FRAMES]) {
+				checked++;
+				if (!frame_zero(phys, pfn))
+					zero_bad++;
+			}
+		}
+	CHECK(checked > 0);
+	CHECK_EQ(zero_bad, 0);
+	free(absent);
+	for (i = 0; i < NTHREADS; i++) {
+		for (j = 0; j < per; j++)
+			put_page(w[i].pages[j]);
+		free(w[i].pages);
+	}
+	drain_all_pages(phys);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
 /* The child of a host fork() can destroy a system: there is no reporting thread there to join. */
 static __attribute__((unused)) void test_destroy_in_forked_child(void)
 {
@@ -592,6 +873,11 @@ int main(void)
 	RUN(test_gfp_zero_known_zero);
 	RUN(test_punch_races_allocation);
 	RUN(test_resident_falls_after_munmap);
+	RUN(test_populate_ahead_config);
+	RUN(test_populate_ahead_window);
+	RUN(test_populate_ahead_bounded);
+	RUN(test_populate_ahead_stop);
+	RUN(test_populate_ahead_concurrent);
 #ifndef __SANITIZE_THREAD__
 	/*
 	 * Not under TSan: its runtime does not support a child of a
