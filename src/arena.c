@@ -63,16 +63,18 @@
  * Populating a chunk takes ~1 ms of host time (a 2 MiB chunk on a small
  * virtual machine), so it is done with no lock held, in pieces of
  * POPULATE_PIECE bytes, and more than one thread can work on one chunk: a
- * population job (phys->jobs, a few slots) records which pieces of a
- * chunk are claimed.  The thread that starts the job takes pieces from
- * the front, a thread that finds the job under way (a fault that needs
- * the chunk the populate-ahead thread is on, populate_ahead.c, or that
- * thread finding a fault's job in its window) takes pieces from the back,
- * so neither waits for the other for more than the pieces in flight, and
- * a descheduled thread holds up the other for at most one piece.  Whoever
- * finishes the last piece marks the chunk present.  A third bitmap,
- * `busy`, marks the chunks someone works on (populating, or arena_punch()
- * punching); population and punching of one chunk exclude each other.
+ * population job (phys->jobs, a few slots) records which pieces of the
+ * chunk are claimed.  A fault starts at the piece of the frame it hands
+ * out and goes up; the populate-ahead thread (populate_ahead.c) starts at
+ * the front of a chunk it starts, or at the back of a chunk a fault is
+ * populating; each skips the pieces the other claimed.  Population only
+ * saves host faults, so nobody waits for a piece another thread has in
+ * flight (a frame touched before its piece is in is backed by the host
+ * then), and a descheduled thread never holds a fault up.  Whoever
+ * finishes the last piece marks the chunk present.  Population at
+ * creation (arena_populate_all()) does wait.  A third bitmap, `busy`,
+ * marks the chunks someone works on (a job, or arena_punch() punching);
+ * population and punching of one chunk exclude each other.
  *
  * Locks: phys->populate_lock (leaf) protects the busy bits and the
  * populate_done condition; it is held only to claim or release a chunk
@@ -228,8 +230,8 @@ static struct populate_job *new_job(struct phys_mem *phys, unsigned long c)
 			continue;
 		job->used = true;
 		job->chunk = c;
-		job->front = 0;
-		job->back = (unsigned int)((len + POPULATE_PIECE - 1) / POPULATE_PIECE);
+		job->nr_pieces = (unsigned int)((len + POPULATE_PIECE - 1) / POPULATE_PIECE);
+		job->claimed = 0;
 		job->inflight = 0;
 		job->err = 0;
 		chunk_set_busy(phys, c, true);
@@ -239,22 +241,42 @@ static struct populate_job *new_job(struct phys_mem *phys, unsigned long c)
 }
 
 /*
- * run_job - populate pieces of the job until none is left to claim: from
- * the front for its creator, from the back for a thread that joined it,
- * so two threads split a chunk without waiting for each other.  The
+ * claim_piece - the first unclaimed piece of the job met going from
+ * `start` up (or down) and wrapping around; -1 when every piece is
+ * claimed.  populate_lock held.
+ */
+static int claim_piece(struct populate_job *job, unsigned int start, bool down)
+{
+	unsigned int n = job->nr_pieces;
+
+	for (unsigned int k = 0; k < n; k++) {
+		unsigned int piece = down ? (start + n - k) % n : (start + k) % n;
+
+		if (!(job->claimed & (1u << piece))) {
+			job->claimed |= 1u << piece;
+			return (int)piece;
+		}
+	}
+	return -1;
+}
+
+/*
+ * run_job - populate pieces of the job until none is left to claim,
+ * starting at piece `start`, going up (or down) and wrapping around.  The
  * thread that finishes the last piece completes the job (chunk present
  * unless a piece failed, counters, busy cleared, waiters woken).
  * populate_lock held on entry and exit, dropped around each host call.
  * Return: bytes this thread populated; *errp gets the -errno of a host
  * call of this thread's that failed (untouched otherwise).
  */
-static size_t run_job(struct phys_mem *phys, struct populate_job *job, bool from_back, int *errp)
+static size_t run_job(struct phys_mem *phys, struct populate_job *job, unsigned int start,
+		      bool down, int *errp)
 {
 	unsigned long c = job->chunk;
 	size_t off, len = chunk_bytes(phys, c, &off), done = 0;
+	int piece;
 
-	while (job->front < job->back) {
-		unsigned int piece = from_back ? --job->back : job->front++;
+	while ((piece = claim_piece(job, start, down)) >= 0) {
 		size_t poff = off + (size_t)piece * POPULATE_PIECE;
 		size_t plen = MIN((size_t)POPULATE_PIECE, off + len - poff);
 		int err;
@@ -272,9 +294,10 @@ static size_t run_job(struct phys_mem *phys, struct populate_job *job, bool from
 			*errp = err;
 		else
 			done += plen;
+		start = (unsigned int)piece;
 	}
 	if (!job->inflight) {
-		/* the last piece is done: complete the job */
+		/* every piece is claimed and none is in flight: complete the job */
 		if (!job->err) {
 			chunk_set_present(phys, c, true);
 			atomic_fetch_add_explicit(&phys->populated_bytes, len, memory_order_relaxed);
@@ -285,23 +308,34 @@ static size_t run_job(struct phys_mem *phys, struct populate_job *job, bool from
 	return done;
 }
 
+/* How populate_chunk() goes about a chunk. */
+enum populate_mode {
+	POPULATE_FAULT,         /* for frames being handed out: from their piece up; no waiting */
+	POPULATE_AHEAD,         /* the populate-ahead thread: from the front, or the back of a
+	                           fault's job; no waiting; counted in ahead_bytes */
+	POPULATE_WAIT,          /* the whole chunk before returning (population at creation) */
+};
+
 /*
- * populate_chunk - bring chunk c in unless it is present.  A thread that
- * finds the chunk being populated joins in (run_job()) rather than
- * waiting for the whole chunk: it waits at most for the pieces in flight.
- * `wait`: wait until the chunk is done (or failed); otherwise return when
- * no piece is left to claim, and -EBUSY for a chunk being punched or a
- * full job table.  `ahead`: the populate-ahead thread (its pieces are
- * counted in ahead_bytes).  Takes populate_lock, not across host calls.
+ * populate_chunk - bring chunk c in unless it is present, or join the
+ * thread bringing it in (run_job()).  Only POPULATE_WAIT waits for pieces
+ * other threads have in flight, for a chunk being punched or for a free
+ * job slot: population only saves host faults, so a fault that returns
+ * while a piece is still coming in touches its frame anyway and the host
+ * backs it then.  `piece` is where POPULATE_FAULT starts.  Takes
+ * populate_lock, not across host calls.
  * Return: 1 if this thread populated some of it, 0 if it was present or
- * populated by others, -EBUSY, or the -errno of a host call when the
- * chunk stays absent (the host backs its frames on first touch).
+ * left to others, -EBUSY (being punched or no job slot, not waiting), or
+ * a host call's -errno (POPULATE_WAIT: -EIO if another thread's piece
+ * failed); a chunk whose population failed stays absent (the host backs
+ * its frames on first touch).
  */
-static int populate_chunk(struct phys_mem *phys, unsigned long c, bool wait, bool ahead)
+static int populate_chunk(struct phys_mem *phys, unsigned long c, enum populate_mode mode,
+			  unsigned int piece)
 {
 	struct populate_job *job;
-	int err = 0;
 	bool joined;
+	int err = 0;
 	size_t done;
 
 	if (chunk_present(phys, c))
@@ -319,20 +353,25 @@ static int populate_chunk(struct phys_mem *phys, unsigned long c, bool wait, boo
 		if (job)
 			break;
 		/* being punched, or every job slot taken */
-		if (!wait) {
+		if (mode != POPULATE_WAIT) {
 			pthread_mutex_unlock(&phys->populate_lock);
 			return -EBUSY;
 		}
 		pthread_cond_wait(&phys->populate_done, &phys->populate_lock);
 	}
-	done = run_job(phys, job, joined, &err);
-	/* the job may finish (and its slot be reused) by another thread: watch the chunk */
-	while (wait && chunk_busy(phys, c) && !chunk_present(phys, c))
-		pthread_cond_wait(&phys->populate_done, &phys->populate_lock);
-	if (wait && !err && !chunk_present(phys, c))
-		err = -EIO;             /* another thread's piece failed */
+	if (mode == POPULATE_AHEAD)
+		done = run_job(phys, job, joined ? job->nr_pieces - 1 : 0, joined, &err);
+	else
+		done = run_job(phys, job, MIN(piece, job->nr_pieces - 1), false, &err);
+	if (mode == POPULATE_WAIT) {
+		/* the job may finish (and its slot be reused) by another thread: watch the chunk */
+		while (chunk_busy(phys, c) && !chunk_present(phys, c))
+			pthread_cond_wait(&phys->populate_done, &phys->populate_lock);
+		if (!err && !chunk_present(phys, c))
+			err = -EIO;             /* another thread's piece failed */
+	}
 	pthread_mutex_unlock(&phys->populate_lock);
-	if (ahead && done)
+	if (mode == POPULATE_AHEAD && done)
 		atomic_fetch_add_explicit(&phys->ahead_bytes, done, memory_order_relaxed);
 	if (err)
 		return err;
@@ -344,14 +383,16 @@ static int populate_chunk(struct phys_mem *phys, unsigned long c, bool wait, boo
  * @phys: the arena
  * @c: a chunk index below phys->nr_chunks
  *
- * Like arena_populate_chunks() for one chunk, but it does not wait for
- * pieces other threads are populating; a chunk being punched is skipped.
- * The bytes it populates are counted in ahead_bytes too.
- * Return: 1 populated (some of it), 0 present already, -EBUSY.
+ * Like arena_populate_chunks() for one chunk: it starts at the chunk's
+ * front, or joins a fault's population of it from the back; it does not
+ * wait for pieces others have in flight; a chunk being punched is
+ * skipped.  The bytes it populates are counted in ahead_bytes too.
+ * Return: 1 populated (some of it), 0 present already or left to others,
+ * -EBUSY, or a host call's -errno.
  */
 int arena_populate_ahead_chunk(struct phys_mem *phys, unsigned long c)
 {
-	return populate_chunk(phys, c, false, true);
+	return populate_chunk(phys, c, POPULATE_AHEAD, 0);
 }
 
 /**
@@ -371,16 +412,23 @@ bool arena_chunk_present(struct phys_mem *phys, unsigned long c)
  * @nr: number of frames
  *
  * Slow path of arena_prepare().  Takes populate_lock (not across the host
- * call); joins a population under way and waits for it.  The caller
- * holds no allocator lock.  A chunk whose population fails stays absent
- * (the host backs its frames on first touch, as without this batching).
+ * calls).  Populates each chunk from the piece of the first frame it
+ * needs on, joining a population under way, and returns without waiting
+ * for pieces other threads have in flight (the host backs a frame it
+ * touches before its piece is in).  The caller holds no allocator lock.
+ * A chunk whose population fails stays absent (the host backs its frames
+ * on first touch, as without this batching).
  */
 void arena_populate_chunks(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
 {
 	unsigned long c, last = (pfn + nr - 1) >> ARENA_CHUNK_ORDER;
 
-	for (c = pfn >> ARENA_CHUNK_ORDER; c <= last; c++)
-		(void)populate_chunk(phys, c, true, false);
+	for (c = pfn >> ARENA_CHUNK_ORDER; c <= last; c++) {
+		unsigned long first = MAX(pfn, c << ARENA_CHUNK_ORDER) - (c << ARENA_CHUNK_ORDER);
+
+		(void)populate_chunk(phys, c, POPULATE_FAULT,
+				     (unsigned int)((first << PAGE_SHIFT) / POPULATE_PIECE));
+	}
 }
 
 /**
@@ -431,7 +479,7 @@ int arena_populate_all(struct phys_mem *phys)
 	int err = 0;
 
 	for (c = 0; c < phys->nr_chunks && err >= 0; c++)
-		err = populate_chunk(phys, c, true, false);
+		err = populate_chunk(phys, c, POPULATE_WAIT, 0);
 	return err < 0 ? err : 0;
 }
 

@@ -54,7 +54,8 @@
 /* A chunk being populated (arena.c), [populate_lock]. */
 struct populate_job {
 	unsigned long chunk;
-	unsigned int front, back;     /* pieces [front, back) are still unclaimed */
+	unsigned int nr_pieces;       /* of POPULATE_PIECE bytes (at most 32) */
+	uint32_t claimed;             /* bit per piece: claimed by a thread */
 	unsigned int inflight;        /* pieces claimed and not done */
 	int err;                      /* a piece failed: the chunk stays absent */
 	bool used;
