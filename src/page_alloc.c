@@ -227,20 +227,67 @@ static void free_one_locked(struct phys_mem *phys, struct page *page, unsigned i
 		phys->free_since[pfn >> (MAX_ORDER - 1)] = arena_clock_ns();
 }
 
+#define PRESENT_SCAN 8      /* blocks of a list looked at for one whose memory is present */
+
+/*
+ * block_present - is the first chunk of the block at pfn (the one a split
+ * hands out first) present in the host?
+ */
+static bool block_present(struct phys_mem *phys, unsigned long pfn)
+{
+	return arena_chunk_present(phys, pfn >> ARENA_CHUNK_ORDER);
+}
+
+/*
+ * pick_present_locked - the block of the order-o list (o at least a
+ * chunk) to split: the first of its first PRESENT_SCAN blocks whose
+ * memory is present in the host; failing that, for the largest order,
+ * NULL when the highest never-listed block is present (the populate-ahead
+ * thread brought it in: rmqueue_locked() lists it instead); else the
+ * list's head.  Bringing a chunk in costs ~1 ms of host time; preferring
+ * present memory keeps that for when none is free.  zone_lock held.
+ */
+static struct page *pick_present_locked(struct phys_mem *phys, unsigned int o)
+{
+	struct page *head = list_first_entry(&phys->free_area[o].free_list, struct page, lru);
+	struct page *page;
+	unsigned int n = 0;
+
+	list_for_each_entry(page, &phys->free_area[o].free_list, lru) {
+		if (block_present(phys, pfn_of(phys, page)))
+			return page;
+		if (++n == PRESENT_SCAN)
+			break;
+	}
+	if (o == MAX_ORDER - 1 && phys->lazy_end &&
+	    block_present(phys, phys->lazy_end - (1UL << o)))
+		return NULL;
+	return head;
+}
+
 /*
  * rmqueue_locked - take a block of exactly 2^order frames, splitting a
  * larger one if needed.  Returns the head (PG_buddy clear) or NULL.
- * Does not touch nr_free.  zone_lock held.
+ * A block of a chunk or more is taken where the host memory is present
+ * when one is at hand (pick_present_locked()).  Does not touch nr_free.
+ * zone_lock held.
  */
 static struct page *rmqueue_locked(struct phys_mem *phys, unsigned int order)
 {
 	unsigned int o = order;
-	struct page *page;
+	struct page *page = NULL;
 
 	while (o < MAX_ORDER && list_empty(&phys->free_area[o].free_list))
 		o++;
+	if (o < MAX_ORDER && o >= ARENA_CHUNK_ORDER) {
+		page = list_first_entry(&phys->free_area[o].free_list, struct page, lru);
+		if (!block_present(phys, pfn_of(phys, page)))
+			page = pick_present_locked(phys, o);
+		if (!page)
+			o = MAX_ORDER;          /* the present never-listed block, below */
+	}
 	if (o == MAX_ORDER) {
-		/* the lists are dry: list the highest never-listed block */
+		/* the lists are dry (or hold no present block): list the highest never-listed block */
 		if (!phys->lazy_end)
 			return NULL;
 		o = MAX_ORDER - 1;
@@ -250,7 +297,8 @@ static struct page *rmqueue_locked(struct phys_mem *phys, unsigned int order)
 		/* the populate-ahead window moved (alloc_pages() passes it on) */
 		atomic_store_explicit(&phys->ahead_kick, 1, memory_order_relaxed);
 	} else {
-		page = list_first_entry(&phys->free_area[o].free_list, struct page, lru);
+		if (!page)
+			page = list_first_entry(&phys->free_area[o].free_list, struct page, lru);
 		del_from_free_area(phys, page, o);
 	}
 	while (o > order) {

@@ -585,6 +585,12 @@ static bool no_chunk_busy(struct phys_mem *phys)
 	return true;
 }
 
+/* block_present_test - is the chunk holding frame `page` present? */
+static bool block_present_test(struct phys_mem *phys, struct page *page)
+{
+	return arena_chunk_present(phys, page_to_pfn(page) / ARENA_CHUNK_FRAMES);
+}
+
 /* A bad populate_ahead_mib is -EINVAL with nothing created; -1 and populate=1 start no thread. */
 static void test_populate_ahead_config(void)
 {
@@ -839,6 +845,62 @@ static void test_populate_ahead_concurrent(void)
 	phys_destroy(phys);
 }
 
+/*
+ * The allocator splits a block whose host memory is present before one
+ * that is not: a present order-9 block behind a punched one on its list,
+ * and a never-listed block the populate-ahead thread brought in before a
+ * punched max-order block on the list.
+ */
+static void test_alloc_prefers_present(void)
+{
+	struct phys_mem *phys = make_phys(32 * MiB, false);
+	struct page *p[4], *a, *b, *x, *y;
+	unsigned long i;
+
+	for (i = 0; i < 4; i++) {
+		p[i] = alloc_pages(phys, GFP_KERNEL, ARENA_CHUNK_ORDER);
+		REQUIRE(p[i]);
+		CHECK(block_present_test(phys, p[i]));
+	}
+	/* p[0]'s and p[3]'s buddies stay allocated: the freed halves do not merge */
+	free_pages(p[3], ARENA_CHUNK_ORDER);
+	free_pages(p[0], ARENA_CHUNK_ORDER);      /* list head */
+	CHECK(arena_punch(phys, page_to_pfn(p[0]), ARENA_CHUNK_FRAMES) == ARENA_CHUNK_FRAMES * PAGE_SIZE);
+	CHECK(!block_present_test(phys, p[0]));
+	a = alloc_pages(phys, GFP_KERNEL, ARENA_CHUNK_ORDER);
+	CHECK(a == p[3]);                          /* the present one, behind the punched head */
+	b = alloc_pages(phys, GFP_KERNEL, ARENA_CHUNK_ORDER);
+	CHECK(b == p[0]);                          /* then the punched one, brought back */
+	CHECK(block_present_test(phys, p[0]));
+	CHECK(frame_zero(phys, page_to_pfn(p[0])));
+	free_pages(a, ARENA_CHUNK_ORDER);
+	free_pages(b, ARENA_CHUNK_ORDER);
+	free_pages(p[1], ARENA_CHUNK_ORDER);
+	free_pages(p[2], ARENA_CHUNK_ORDER);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+
+	phys = make_phys(32 * MiB, false);
+	REQUIRE(populate_ahead_start(phys, 8 * MiB / PAGE_SIZE) == 0);
+	populate_ahead_wait_idle(phys);
+	x = alloc_pages(phys, GFP_KERNEL, MAX_ORDER - 1);
+	REQUIRE(x);
+	CHECK_EQ(page_to_pfn(x), phys->nr_frames - BLOCK_FRAMES);
+	populate_ahead_wait_idle(phys);
+	CHECK(block_present_test(phys, x + BLOCK_FRAMES - 1));
+	free_pages(x, MAX_ORDER - 1);
+	CHECK(page_reporting_run(phys, 0) >= BLOCK_FRAMES * PAGE_SIZE);
+	CHECK(!block_present_test(phys, x));
+	/* the next never-listed block is present: it goes before the punched one */
+	CHECK(block_present_test(phys, x - BLOCK_FRAMES));
+	y = alloc_pages(phys, GFP_KERNEL, MAX_ORDER - 1);
+	REQUIRE(y);
+	CHECK_EQ(page_to_pfn(y), phys->nr_frames - 2 * BLOCK_FRAMES);
+	free_pages(y, MAX_ORDER - 1);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
 /* The child of a host fork() can destroy a system: there is no reporting thread there to join. */
 static __attribute__((unused)) void test_destroy_in_forked_child(void)
 {
@@ -878,6 +940,7 @@ int main(void)
 	RUN(test_populate_ahead_bounded);
 	RUN(test_populate_ahead_stop);
 	RUN(test_populate_ahead_concurrent);
+	RUN(test_alloc_prefers_present);
 #ifndef __SANITIZE_THREAD__
 	/*
 	 * Not under TSan: its runtime does not support a child of a
