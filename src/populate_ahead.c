@@ -194,6 +194,8 @@ void populate_ahead_kick(struct phys_mem *phys)
 
 	if (!atomic_exchange_explicit(&phys->ahead_kick, 0, memory_order_relaxed) || !a)
 		return;
+	if (a->pid != getpid())
+		return;                 /* the child of a host fork(): no thread to wake */
 	pthread_mutex_lock(&a->lock);
 	a->kicked = true;
 	pthread_cond_signal(&a->wake);
