@@ -808,8 +808,18 @@ static void test_populate_ahead_concurrent(void)
 			if (!frame_intact(phys, page_to_pfn(w[i].pages[j])))
 				CHECK(!"a frame lost what its owner wrote");
 		}
+	/* free one thread's frames and punch: the others' frames keep their contents */
+	for (j = 0; j < per; j++)
+		put_page(w[0].pages[j]);
+	drain_all_pages(phys);
+	(void)page_reporting_run(phys, 0);
+	CHECK(no_chunk_busy(phys));
+	for (i = 1; i < NTHREADS; i++)
+		for (j = 0; j < per; j++)
+			if (!frame_intact(phys, page_to_pfn(w[i].pages[j])))
+				CHECK(!"a frame in use lost its contents to a punch");
 	/* free everything, punch what is wholly free, reuse: a frame of a punched chunk reads zero */
-	for (i = 0; i < NTHREADS; i++)
+	for (i = 1; i < NTHREADS; i++)
 		for (j = 0; j < per; j++)
 			put_page(w[i].pages[j]);
 	drain_all_pages(phys);
