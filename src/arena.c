@@ -154,15 +154,21 @@ static int __host_populate(struct phys_mem *phys, size_t off, size_t len)
 /*
  * populate_descriptors - bring the descriptor pages of frames [pfn, pfn+nr)
  * in as well, so the faults that use the chunk's frames do not take a
- * host fault per descriptor page.  Best effort: a failure (or a kernel
- * without MADV_POPULATE_WRITE) leaves them to be faulted in on first use.
+ * host fault per descriptor page.  With `first_of_chunk` false, only the
+ * descriptor pages that start inside the range: the pieces of a chunk
+ * then cover its descriptor pages once between them, and most pieces
+ * (1280 bytes of descriptors, a third of a page) make no call.  Best
+ * effort: a failure (or a kernel without MADV_POPULATE_WRITE) leaves them
+ * to be faulted in on first use.
  */
-static void populate_descriptors(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
+static void populate_descriptors(struct phys_mem *phys, unsigned long pfn, unsigned long nr,
+				 bool first_of_chunk)
 {
-	uintptr_t start = ALIGN_DOWN((uintptr_t)&phys->pages[pfn], PAGE_SIZE);
+	uintptr_t start = (uintptr_t)&phys->pages[pfn];
 	uintptr_t end = ALIGN_UP((uintptr_t)&phys->pages[pfn + nr], PAGE_SIZE);
 
-	if (!__atomic_load_n(&phys->no_populate_write, __ATOMIC_RELAXED))
+	start = first_of_chunk ? ALIGN_DOWN(start, PAGE_SIZE) : ALIGN_UP(start, PAGE_SIZE);
+	if (start < end && !__atomic_load_n(&phys->no_populate_write, __ATOMIC_RELAXED))
 		(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
 }
 
@@ -285,7 +291,7 @@ static size_t run_job(struct phys_mem *phys, struct populate_job *job, unsigned 
 		pthread_mutex_unlock(&phys->populate_lock);
 		err = host_populate(phys, poff, plen);
 		if (!err)
-			populate_descriptors(phys, poff >> PAGE_SHIFT, plen >> PAGE_SHIFT);
+			populate_descriptors(phys, poff >> PAGE_SHIFT, plen >> PAGE_SHIFT, piece == 0);
 		pthread_mutex_lock(&phys->populate_lock);
 		job->inflight--;
 		if (err && !job->err)
