@@ -156,9 +156,9 @@ static int __host_populate(struct phys_mem *phys, size_t off, size_t len)
  * in as well, so the faults that use the chunk's frames do not take a
  * host fault per descriptor page.  With `first_of_chunk` false, only the
  * descriptor pages that start inside the range: the pieces of a chunk
- * then cover its descriptor pages once between them, and most pieces
- * (1280 bytes of descriptors, a third of a page) make no call.  Best
- * effort: a failure (or a kernel without MADV_POPULATE_WRITE) leaves them
+ * then cover its descriptor pages once between them, and a piece whose
+ * descriptors (32 frames' worth, less than a page) start and end inside
+ * one page makes no call.  Best effort: a failure (or a kernel without MADV_POPULATE_WRITE) leaves them
  * to be faulted in on first use.
  */
 static void populate_descriptors(struct phys_mem *phys, unsigned long pfn, unsigned long nr,

@@ -48,7 +48,7 @@
 #define MAX_ORDER 11            /* orders 0..10: up to 4 MiB blocks */
 #define ARENA_CHUNK_ORDER 9     /* host population unit: 2 MiB */
 #define ARENA_CHUNK_FRAMES (1UL << ARENA_CHUNK_ORDER)
-#define POPULATE_PIECE (64UL << 10)   /* bytes per host call while populating a chunk */
+#define POPULATE_PIECE (128UL << 10)  /* bytes per host call while populating a chunk */
 #define ARENA_POPULATE_JOBS 8   /* chunks populated at once (more wait for a slot) */
 
 /* A chunk being populated (arena.c), [populate_lock]. */
