@@ -66,9 +66,10 @@
  *                      the physical layer's own: mag_owner_lock (slab.c)
  *                      -> a slab cache lock, and mag_owner_lock ->
  *                      pcp_owner_lock -> pcp_list_lock -> a pcp lock ->
- *                      zone lock (page_alloc.c); populate_lock (arena.c)
- *                      and the page-reporting lock (page_reporting.c)
- *                      are taken with no allocator lock held.
+ *                      zone lock (page_alloc.c); populate_lock (arena.c),
+ *                      the page-reporting lock (page_reporting.c) and
+ *                      the populate-ahead lock (populate_ahead.c) are
+ *                      taken with no allocator lock held.
  *
  * Allocation: no frame, not even a page-table page, is allocated with
  * page_table_lock or a pte table lock held (the allocator may reclaim, and
