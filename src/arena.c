@@ -12,9 +12,10 @@
  * frame, far more than usermm's own fault handling.  So the arena is
  * brought in from the host a chunk at a time (ARENA_CHUNK_ORDER: 2 MiB,
  * 512 frames): the first time the allocator hands out a frame of a chunk
- * that is not known to be present, arena_prepare() populates the whole
- * chunk with one madvise(MADV_POPULATE_WRITE) on the arena mapping (host
- * pages allocated and mapped writable, no host fault per frame), or, when
+ * that is not known to be present, arena_prepare() populates the chunk
+ * with madvise(MADV_POPULATE_WRITE) on the arena mapping, in pieces (see
+ * below; host pages allocated and mapped writable, no host fault per
+ * frame), or, when
  * the kernel lacks it, with fallocate() on the memfd (host pages allocated;
  * the first touch still takes a cheaper minor fault).  A bitmap, one bit
  * per chunk, says which chunks are present; it is not in struct page.
@@ -37,10 +38,11 @@
  * to the frames in use, not to the arena's size.  The
  * policy (which free blocks, after how long) is page_reporting.c's; the
  * caller guarantees that no frame of the range is in use (it holds the
- * range isolated from the buddy lists), which is also why the bitmap
- * needs no lock against arena_prepare(): a chunk's bit is only cleared
- * while none of its frames is allocated, and only set by a thread that
- * holds one of its frames.
+ * range isolated from the buddy lists).  A chunk's present bit is only
+ * cleared by a punch that has claimed the chunk (busy, below) while none
+ * of its frames is allocated, and only set by the thread that completes a
+ * population job of the chunk; a job and a punch of one chunk exclude
+ * each other, so the bit is read without a lock.
  *
  * Known-zero frames: a second bitmap, one bit per frame, marks the frames
  * that have not been handed out since the memfd was created or their
@@ -51,16 +53,17 @@
  * every frame by arena_create() and for a block by arena_punch(), which
  * holds the block isolated.
  *
- * Counters (cumulative): populated_bytes counts chunks brought in by
- * arena_prepare()/arena_populate_all(), populate_ns the time those calls
- * spent in the host; released_bytes counts the bytes of present chunks
- * punched out.  populated_bytes - released_bytes is what usermm believes
+ * Counters (cumulative): populated_bytes counts chunks brought in (by
+ * faults, arena_populate_all() or the populate-ahead thread), populate_ns
+ * the time the host calls took (summed over threads), ahead_bytes the
+ * bytes of the pieces the populate-ahead thread brought in itself;
+ * released_bytes counts the bytes of present chunks punched out.  populated_bytes - released_bytes is what usermm believes
  * the host holds for the arena.
  *
  * The descriptor region (struct phys_mem + struct page array) is mapped
  * here too, at a 2^PHYS_META_ALIGN_SHIFT boundary (see page_alloc.h).
  *
- * Populating a chunk takes ~1 ms of host time (a 2 MiB chunk on a small
+ * Populating a chunk takes 1-2 ms of host time (a 2 MiB chunk on a small
  * virtual machine), so it is done with no lock held, in pieces of
  * POPULATE_PIECE bytes, and more than one thread can work on one chunk: a
  * population job (phys->jobs, a few slots) records which pieces of the
@@ -76,10 +79,10 @@
  * marks the chunks someone works on (a job, or arena_punch() punching);
  * population and punching of one chunk exclude each other.
  *
- * Locks: phys->populate_lock (leaf) protects the busy bits and the
- * populate_done condition; it is held only to claim or release a chunk
- * (never across the madvise/fallocate call) and never with an allocator
- * lock.
+ * Locks: phys->populate_lock (leaf) protects the busy bits, the jobs and
+ * the populate_done condition; it is held only to claim or release a
+ * chunk or a piece (never across a madvise/fallocate call) and never with
+ * an allocator lock.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -5,9 +5,9 @@
  *
  * Theory of operation
  *
- * The first use of an arena frame costs a host page: ~2 us on a small
- * virtual machine (shmem allocation and zeroing behind the memfd), ten
- * times what usermm's own fault costs.  arena.c already brings memory in
+ * The first use of an arena frame costs a host page: 2-3.5 us on a small
+ * virtual machine (shmem allocation and zeroing behind the memfd), about
+ * ten times what usermm's own fault costs.  arena.c already brings memory in
  * a 2 MiB chunk at a time when the allocator first hands a frame of it
  * out, but the faulting thread still pays for the chunk.  This thread,
  * started with the system (in the spirit of kswapd, which works for the
@@ -27,13 +27,14 @@
  * them when its lists run dry; the frames after the last whole block are
  * listed at creation and handed out first.  So the window is, in order:
  * the chunks of that tail, the chunks of the block at lazy_end (the one
- * listed last, being split now), then the blocks below it, highest first,
+ * listed last, usually being split now), then the blocks below it, highest first,
  * each block's chunks lowest first (a split hands out a block's low half
  * first).  Frames freed and reused later are present already, unless
  * page_reporting.c punched them (those go to the tail of their list, and
  * arena_prepare() brings them back on demand); the thread does not chase
- * them.  It never looks past frame 0 or past the arena's end, and it
- * never touches a chunk being punched; the lazy blocks are on no free list, so
+ * them (the allocator prefers present blocks to punched ones anyway).
+ * It never looks past frame 0 or past the arena's end, and it never
+ * touches a chunk being punched; the lazy blocks are on no free list, so
  * page_reporting.c, which only punches listed blocks, cannot take back
  * what this thread brought in before it is used.
  *
@@ -43,7 +44,7 @@
  * and calls populate_ahead_kick()).  A system that stops allocating
  * costs it nothing.  It stops between two chunks when asked.
  *
- * Locks: ahead->lock (leaf: the stop, kicked and busy flags and the
+ * Locks: ahead->lock (leaf: the stop, kicked and running flags and the
  * wakeups), taken with no allocator lock held.  The pass takes the zone
  * lock alone (phys_lazy_end()) and populate_lock alone (arena.c).
  */
