@@ -14,7 +14,11 @@
  * 2^PHYS_META_ALIGN_SHIFT boundary with struct phys_mem at its start, so
  * page_to_phys() is a mask (see page_alloc.h).  Every block alloc_pages()
  * hands out goes through arena_prepare() first, which brings its chunk in
- * from the host if it is not there yet (one bit test when it is).
+ * from the host if it is not there yet (one bit test when it is).  When
+ * the allocator lists a never-used max-order block, alloc_pages() wakes
+ * the populate-ahead thread (populate_ahead.c), which brings in the
+ * blocks it will hand out next; a split of a block of a chunk or more
+ * prefers one whose host memory is present (pick_present_locked()).
  *
  * Free frames are kept in blocks of 2^order frames, order 0..MAX_ORDER-1,
  * each block naturally aligned (its first pfn is a multiple of 2^order).
