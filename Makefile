@@ -187,6 +187,20 @@ demo: all
 check: lib build/release/usermm benches examples preload $(addprefix preload-,$(CHECK_VARIANTS)) $(addprefix tests-,$(CHECK_VARIANTS))
 	@tests/run.sh $(CHECK_VARIANTS)
 
+# The real programs that tests/check_preload_*.sh and bench_preload run
+# natively and under the interposer (tests/dbtools.sh): Debian's
+# lmdb-utils, liblmdb-dev, sqlite3, libsqlite3-dev and kyotocabinet-utils,
+# installed once when missing and building as root (the attempt is
+# remembered in build/.dbtools-install-tried, its log beside it;
+# UMM_NO_DBTOOLS=1 installs nothing), and LMDB's mtest..mtest6 and SQLite's
+# speedtest1 built into build/ext/bin from the installed versions' sources,
+# fetched once with `apt-get source` and a private sources list (nothing in
+# the machine's apt configuration is used or changed).  What cannot be had
+# is said loudly, and the checks that need it are counted as skipped.
+.PHONY: dbtools
+dbtools:
+	@tests/dbtools.sh
+
 # ---- fuzzing (tests/fuzz/README.md) ----
 # The corpus replay runs in the asan variant of `make check`; `make fuzz`
 # builds the libFuzzer target with clang and fuzzes for FUZZ_TIME seconds.
@@ -221,7 +235,7 @@ fuzz: build/fuzz/fuzz_api
 		-artifact_prefix=build/fuzz/crashes/ build/fuzz/scratch
 	build/fuzz/fuzz_api -merge=1 -use_counters=0 tests/fuzz/corpus build/fuzz/scratch
 
-bench: benches build/release/usermm
+bench: benches build/release/usermm dbtools
 	./build/release/usermm bench
 
 # `make bench-report`: the whole suite once, then the generated section of

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Run every test binary of the given build variants; print one line per
-# test and a closing "N passed, N failed" line.  Exit 1 on any failure.
+# test and a closing "N passed, N failed" line (", N skipped" follows when a
+# check script exited 77: something it needs is missing, it said what).
+# Exit 1 on any failure.
 set -u
 cd "$(dirname "$0")/.."
-pass=0; fail=0; failed=()
+pass=0; fail=0; skip=0; failed=(); skipped=()
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
@@ -37,16 +39,19 @@ if [ -n "${UMM_CHECK_SCRIPTS-1}" ]; then
 		name="script/$(basename "$c" .sh)"
 		log="build/$(basename "$c" .sh).log"
 		start=$EPOCHREALTIME
-		if timeout 300 "$c" >"$log" 2>&1; then
-			pass=$((pass + 1)); st=ok
-		else
-			fail=$((fail + 1)); st=FAIL; failed+=("$name")
-		fi
+		timeout 300 "$c" >"$log" 2>&1
+		case $? in
+		0) pass=$((pass + 1)); st=ok ;;
+		77) skip=$((skip + 1)); st=SKIP; skipped+=("$name") ;;
+		*) fail=$((fail + 1)); st=FAIL; failed+=("$name") ;;
+		esac
 		printf '%-40s %-4s %6.2fs\n' "$name" "$st" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
 		if [ $st = FAIL ]; then tail -n 30 "$log" | sed 's/^/    | /'; fi
+		if [ $st = SKIP ]; then grep '^SKIP' "$log" | sed 's/^/    | /'; fi
 	done
 fi
 echo
 [ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[@]}"
-echo "$pass passed, $fail failed"
+[ ${#skipped[@]} -gt 0 ] && printf 'skipped: %s\n' "${skipped[@]}"
+if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
 [ $fail -eq 0 ] && [ $pass -gt 0 ]

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# LMDB on usermm: Debian's mdb_load, mdb_dump and mdb_stat, and LMDB's own
+# mtest..mtest6 (and their MDB_WRITEMAP variants, built by tests/dbtools.sh
+# from the installed version's source), each run natively and then under
+# the interposer (LD_PRELOAD=libusermm_preload.so), with the same results:
+#  - mdb_load of a generated dump of 100k records (tests/db/lmdb_dump.sh,
+#    256 MiB map size, some values on overflow pages), mdb_dump of it back
+#    (the records must be the generated ones, and the same as natively),
+#    mdb_stat the same as natively; the database written under usermm is
+#    dumped again natively (so its data reached the file);
+#  - the same load and dump with USERMM_PHYS (4 MiB) smaller than the
+#    database, so that usermm reclaims while LMDB reads its map;
+#  - each mtest with a fixed seed (MTEST_SEED): exit status 0 (they abort
+#    on any error) and the database it leaves, dumped natively, the same
+#    as the native run's (less the map address MDB_FIXEDMAP records).
+# Each run under usermm must show, in its USERMM_STATS file, file mappings
+# served by usermm (preload_mmaps > 0) and host-MMU faults on them
+# (host_faults > 0).  A missing package, source or interposer is a SKIP
+# (exit 77), never a pass.
+set -u
+. "$(dirname "$0")/db/common.sh"
+
+RECORDS=${LMDB_RECORDS:-100000}
+SMALL_PHYS=${LMDB_SMALL_PHYS:-4M}
+
+# dump_of DIR OUT: the database's main and named databases as text, natively.
+dump_of() {
+	{ mdb_dump "$1" && mdb_dump -a "$1"; } 2>&1 | grep -v '^mapaddr=' >"$2"
+}
+
+# ---- the tools on 100k records ----
+if need_cmd mdb_load lmdb-utils && need_cmd mdb_dump lmdb-utils && need_cmd mdb_stat lmdb-utils; then
+	tests/db/lmdb_dump.sh "$RECORDS" >"$TMP/in.dump"
+	sed '1,/^HEADER=END$/d' "$TMP/in.dump" >"$TMP/in.data"
+	mkdir "$TMP/nat"
+	if native mdb_load -f "$TMP/in.dump" "$TMP/nat" && native mdb_dump -p "$TMP/nat" >"$TMP/nat.dump" &&
+	   native mdb_stat "$TMP/nat" >"$TMP/nat.stat"; then
+		sed '1,/^HEADER=END$/d' "$TMP/nat.dump" | cmp -s - "$TMP/in.data" ||
+			fail "natively: mdb_dump did not give back the loaded records"
+		echo "natively: $RECORDS records loaded, dumped, $(du -k "$TMP/nat/data.mdb" | cut -f1) KiB"
+	else
+		fail "natively: mdb_load/mdb_dump/mdb_stat failed"
+	fi
+	for phys in default "$SMALL_PHYS"; do
+		have_preload || break
+		d=$TMP/umm-$phys
+		mkdir "$d"
+		if [ $phys = default ]; then unset USERMM_PHYS; what=""; else export USERMM_PHYS=$phys; what=" (USERMM_PHYS=$phys)"; fi
+		if ! on_umm "$d.load.stats" mdb_load -f "$TMP/in.dump" "$d"; then
+			fail "mdb_load$what exited $?"
+			continue
+		fi
+		served "$d.load.stats" "mdb_load$what"
+		if on_umm "$d.dump.stats" mdb_dump -p "$d" >"$d.dump"; then
+			served "$d.dump.stats" "mdb_dump$what"
+			same "$TMP/nat.dump" "$d.dump" "mdb_dump$what" && ok "mdb_dump$what: the $RECORDS records, as natively"
+		else
+			fail "mdb_dump$what exited $?"
+		fi
+		if on_umm "$d.stat.stats" mdb_stat "$d" >"$d.stat"; then
+			same "$TMP/nat.stat" "$d.stat" "mdb_stat$what" && ok "mdb_stat$what: as natively"
+		else
+			fail "mdb_stat$what exited $?"
+		fi
+		native mdb_dump -p "$d" >"$d.native-dump" 2>&1
+		same "$TMP/nat.dump" "$d.native-dump" "the file mdb_load wrote under usermm$what, dumped natively" &&
+			ok "the file written under usermm$what holds the records"
+	done
+	unset USERMM_PHYS
+fi
+
+# ---- LMDB's own tests ----
+seed=12345
+for t in mtest mtest2 mtest3 mtest4 mtest5 mtest6 mtest_wm mtest2_wm mtest3_wm mtest4_wm mtest5_wm mtest6_wm; do
+	need_ext $t || continue
+	command -v mdb_dump >/dev/null || { skip "$t: mdb_dump is not installed"; continue; }
+	for side in nat umm; do
+		d=$TMP/$t-$side
+		mkdir -p "$d/testdb"
+		if [ $side = nat ]; then
+			(cd "$d" && MTEST_SEED=$seed native "$EXT/$t") >"$d.out" 2>&1
+		else
+			have_preload || break
+			(cd "$d" && MTEST_SEED=$seed on_umm "$d.stats" "$EXT/$t") >"$d.out" 2>&1
+		fi
+		rc=$?
+		if [ $rc != 0 ]; then
+			fail "$t ($side) exited $rc"
+			tail -n 5 "$d.out" | sed 's/^/    /'
+			continue 2
+		fi
+		dump_of "$d/testdb" "$d.dump"
+	done
+	[ -e "$TMP/$t-umm.dump" ] || continue
+	served "$TMP/$t-umm.stats" "$t" || continue
+	same "$TMP/$t-nat.dump" "$TMP/$t-umm.dump" "$t: the database it left" &&
+		ok "$t: passed, and left the same database as natively"
+done
+
+finish
