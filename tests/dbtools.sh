@@ -23,7 +23,8 @@
 #     the same programs with MDB_WRITEMAP added to mdb_env_open's flags (a
 #     sed on the copy in build/ext; mtest6 also gets a stand-in for
 #     mdb_dkey, which liblmdb exports only when built with MDB_DEBUG);
-#     speedtest1 from test/speedtest1.c.
+#     speedtest1 from test/speedtest1.c.  And tests/db/lmdb_rw.c and
+#     sqlite_rw.c, for tests/db/two_processes.sh.
 #
 # Whatever cannot be had is said loudly here, and the checks that need it
 # say SKIP and are counted as skipped.  Exit 0 always: a missing tool is
@@ -134,6 +135,14 @@ static char *mdb_dkey(MDB_val *key, char *buf) { char *p = buf; for (size_t i = 
 else
 	loud "no LMDB source (see build/ext/fetch.log) or no lmdb.h: mtest..mtest6 will be SKIPPED"
 fi
+# tests/db/two_processes.sh's two small programs, ours
+for p in lmdb_rw:lmdb.h:-llmdb sqlite_rw:sqlite3.h:-lsqlite3; do
+	IFS=: read -r prog header lib <<<"$p"
+	have_header $header || continue
+	[ build/ext/bin/$prog -nt tests/db/$prog.c ] ||
+		${CC:-cc} -std=gnu11 -Wall -Wextra -Werror -O2 tests/db/$prog.c -o build/ext/bin/$prog $lib ||
+		loud "building tests/db/$prog.c failed"
+done
 sqlite_src=$(ls -d build/ext/src/sqlite3-*/test 2>/dev/null | tail -n 1)
 if [ -n "$sqlite_src" ] && have_header sqlite3.h; then
 	[ -x build/ext/bin/speedtest1 ] ||

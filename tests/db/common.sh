@@ -17,7 +17,7 @@
 # The interposer is $UMM_PRELOAD_LIB, by default
 # build/release/libusermm_preload.so; the programs built from fetched
 # sources are in build/ext/bin (tests/dbtools.sh).
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 PRELOAD_LIB=${UMM_PRELOAD_LIB:-build/release/libusermm_preload.so}
 case $PRELOAD_LIB in /*) ;; *) PRELOAD_LIB=$PWD/$PRELOAD_LIB ;; esac
 EXT=$PWD/build/ext/bin

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lmdb_rw.c - one LMDB environment used by two processes at once, for
+ * tests/db/two_processes.sh (built by tests/dbtools.sh into build/ext/bin).
+ *
+ *   lmdb_rw DIR put VALUE   commit key "k" = VALUE in DIR's environment
+ *   lmdb_rw DIR get         for each line on stdin: a new read-only
+ *                           transaction, and "k=VALUE" (or the error) on
+ *                           stdout; the environment stays open throughout,
+ *                           so its map and lock file stay mapped
+ *
+ * Exit 0, or 1 with the failing call on stderr.
+ */
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CALL(x)                                                                  \
+	do {                                                                     \
+		int rc_ = (x);                                                   \
+		if (rc_) {                                                       \
+			fprintf(stderr, "lmdb_rw: %s: %s\n", #x, mdb_strerror(rc_)); \
+			exit(1);                                                 \
+		}                                                                \
+	} while (0)
+
+int main(int argc, char **argv)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val key = { 1, "k" }, val;
+	char line[64];
+
+	if (argc < 3 || (strcmp(argv[2], "get") && (strcmp(argv[2], "put") || argc < 4))) {
+		fprintf(stderr, "usage: lmdb_rw DIR put VALUE | lmdb_rw DIR get\n");
+		return 2;
+	}
+	CALL(mdb_env_create(&env));
+	CALL(mdb_env_set_mapsize(env, 64 << 20));
+	CALL(mdb_env_open(env, argv[1], 0, 0644));
+	if (!strcmp(argv[2], "put")) {
+		CALL(mdb_txn_begin(env, NULL, 0, &txn));
+		CALL(mdb_dbi_open(txn, NULL, 0, &dbi));
+		val.mv_size = strlen(argv[3]);
+		val.mv_data = argv[3];
+		CALL(mdb_put(txn, dbi, &key, &val, 0));
+		CALL(mdb_txn_commit(txn));
+	} else {
+		while (fgets(line, sizeof(line), stdin)) {
+			int rc;
+
+			CALL(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn));
+			CALL(mdb_dbi_open(txn, NULL, 0, &dbi));
+			rc = mdb_get(txn, dbi, &key, &val);
+			if (rc)
+				printf("get: %s\n", mdb_strerror(rc));
+			else
+				printf("k=%.*s\n", (int)val.mv_size, (char *)val.mv_data);
+			fflush(stdout);
+			mdb_txn_abort(txn);
+		}
+	}
+	mdb_env_close(env);
+	return 0;
+}
