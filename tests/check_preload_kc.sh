@@ -5,7 +5,9 @@
 # run natively and then under the interposer
 # (LD_PRELOAD=libusermm_preload.so), with small record counts:
 #  - order, queue, wicked and tran with -th 4: they check themselves
-#    (exit status 0, "ok" at the end, no line saying error);
+#    (exit status 0, "ok" at the end, no line saying error); order also
+#    with -msiz 1 MiB, so that only the file's first MiB is mapped and the
+#    rest is read and written with pread/pwrite;
 #  - order -set -th 4 (80k records), after which the file is checked and
 #    listed natively (kchashmgr check, kchashmgr list): the same records
 #    as the native run left;
@@ -54,6 +56,7 @@ if need_cmd kchashtest kyotocabinet-utils && need_cmd kchashmgr kyotocabinet-uti
 	tests=(
 		"order order -th 4 casket.kch 20000"
 		"order-rnd order -th 4 -rnd -etc -tran casket.kch 3000"
+		"order-msiz order -th 4 -msiz 1048576 casket.kch 20000"
 		"queue queue -th 4 -it 4 casket.kch 5000"
 		"wicked wicked -th 4 -it 4 casket.kch 5000"
 		"tran tran -th 4 -it 4 casket.kch 5000"

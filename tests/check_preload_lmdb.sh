@@ -8,7 +8,9 @@
 #    256 MiB map size, some values on overflow pages), mdb_dump of it back
 #    (the records must be the generated ones, and the same as natively),
 #    mdb_stat the same as natively; the database written under usermm is
-#    dumped again natively (so its data reached the file);
+#    dumped again natively (so its data reached the file); mdb_copy -c
+#    (a compacting copy: reads the map, writes the copy with write(2))
+#    gives a copy whose records, dumped natively, are the same;
 #  - the same load and dump with USERMM_PHYS (4 MiB) smaller than the
 #    database, so that usermm reclaims while LMDB reads its map;
 #  - each mtest with a fixed seed (MTEST_SEED): exit status 0 (they abort
@@ -30,7 +32,8 @@ dump_of() {
 }
 
 # ---- the tools on 100k records ----
-if need_cmd mdb_load lmdb-utils && need_cmd mdb_dump lmdb-utils && need_cmd mdb_stat lmdb-utils; then
+if need_cmd mdb_load lmdb-utils && need_cmd mdb_dump lmdb-utils && need_cmd mdb_stat lmdb-utils &&
+   need_cmd mdb_copy lmdb-utils; then
 	tests/db/lmdb_dump.sh "$RECORDS" >"$TMP/in.dump"
 	sed '1,/^HEADER=END$/d' "$TMP/in.dump" >"$TMP/in.data"
 	mkdir "$TMP/nat"
@@ -62,6 +65,14 @@ if need_cmd mdb_load lmdb-utils && need_cmd mdb_dump lmdb-utils && need_cmd mdb_
 			same "$TMP/nat.stat" "$d.stat" "mdb_stat$what" && ok "mdb_stat$what: as natively"
 		else
 			fail "mdb_stat$what exited $?"
+		fi
+		mkdir "$d.copy"
+		if on_umm "$d.copy.stats" mdb_copy -c "$d" "$d.copy"; then
+			native mdb_dump -p "$d.copy" | sed '1,/^HEADER=END$/d' >"$d.copy.data"
+			same "$TMP/in.data" "$d.copy.data" "mdb_copy -c$what, the copy dumped natively" &&
+				ok "mdb_copy -c$what: the copy holds the records"
+		else
+			fail "mdb_copy -c$what exited $?"
 		fi
 		native mdb_dump -p "$d" >"$d.native-dump" 2>&1
 		same "$TMP/nat.dump" "$d.native-dump" "the file mdb_load wrote under usermm$what, dumped natively" &&

@@ -12,7 +12,9 @@
 #    integrity_check and have the same content hash (.sha3sum) as the
 #    native run's;
 #  - the rollback run again with USERMM_PHYS (4 MiB) smaller than the
-#    database (about 21 MiB at its largest);
+#    database (about 21 MiB at its largest), and again with mmap_size 4 MiB
+#    (the database's first 4 MiB mapped, the rest read with pread, all of
+#    it written with pwrite);
 #  - speedtest1 --size 10 --verify with --mmap 268435456, in both journal
 #    modes: exit status 0 and the same verification hash as natively.
 # Each run under usermm must show, in its USERMM_STATS file, file mappings
@@ -25,10 +27,13 @@ set -u
 SMALL_PHYS=${SQLITE_SMALL_PHYS:-4M}
 WORKLOAD=$PWD/tests/db/sqlite_workload.sql
 
-# workload MODE DB OUT [on_umm STATS]: the workload in journal mode MODE.
+# workload MODE DB OUT [on_umm STATS]: the workload in journal mode MODE
+# (MODE delete-map4m: journal mode DELETE, mmap_size 4 MiB).
 workload() {
-	local mode=$1 db=$2 out=$3; shift 3
-	{ echo "PRAGMA journal_mode=$mode;"; cat "$WORKLOAD"; } | "${@:-native}" sqlite3 -bail "$db" >"$out" 2>&1
+	local mode=$1 db=$2 out=$3 map=268435456; shift 3
+	case $mode in *-map4m) mode=${mode%-map4m} map=4194304 ;; esac
+	{ echo "PRAGMA journal_mode=$mode;"; sed "s/^PRAGMA mmap_size=268435456;/PRAGMA mmap_size=$map;/" "$WORKLOAD"; } |
+		"${@:-native}" sqlite3 -bail "$db" >"$out" 2>&1
 }
 # content DB OUT: integrity_check and the content hash, read natively.
 content() {
@@ -36,7 +41,7 @@ content() {
 }
 
 if need_cmd sqlite3 sqlite3; then
-	for run in delete wal "delete $SMALL_PHYS"; do
+	for run in delete wal "delete $SMALL_PHYS" delete-map4m; do
 		set -- $run
 		mode=$1 phys=${2-}
 		d=$TMP/$mode${phys:+-$phys}
