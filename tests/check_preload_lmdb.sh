@@ -13,6 +13,12 @@
 #    gives a copy whose records, dumped natively, are the same;
 #  - the same load and dump with USERMM_PHYS (4 MiB) smaller than the
 #    database, so that usermm reclaims while LMDB reads its map;
+#  - tests/db/lmdb_rw.c filling a new environment with 50k records (33
+#    MiB), 1000 per transaction, with MDB_WRITEMAP (LMDB writes through its
+#    shared map, the file is extended to the 256 MiB map size) and with
+#    usermm's default memory, then MDB_WRITEMAP and plain (pwrite) with
+#    USERMM_PHYS 4 MiB: the environment, dumped natively, is the one a
+#    native run makes;
 #  - each mtest with a fixed seed (MTEST_SEED): exit status 0 (they abort
 #    on any error) and the database it leaves, dumped natively, the same
 #    as the native run's (less the map address MDB_FIXEDMAP records).
@@ -79,6 +85,30 @@ if need_cmd mdb_load lmdb-utils && need_cmd mdb_dump lmdb-utils && need_cmd mdb_
 			ok "the file written under usermm$what holds the records"
 	done
 	unset USERMM_PHYS
+fi
+
+# ---- a writer through the map (MDB_WRITEMAP), 50k records, 33 MiB ----
+if need_ext lmdb_rw; then
+	mkdir "$TMP/fill-nat"
+	native "$EXT/lmdb_rw" "$TMP/fill-nat" fill 50000 && mdb_dump "$TMP/fill-nat" >"$TMP/fill-nat.dump" ||
+		fail "lmdb_rw fill natively"
+	for run in "writemap default" "writemap $SMALL_PHYS" "pwrite $SMALL_PHYS"; do
+		have_preload || break
+		set -- $run
+		d=$TMP/fill-$1-$2
+		what="lmdb_rw fill 50000 ($1)"
+		[ $2 = default ] || what="lmdb_rw fill 50000 ($1, USERMM_PHYS=$2)"
+		mkdir "$d"
+		if [ $2 = default ]; then unset USERMM_PHYS; else export USERMM_PHYS=$2; fi
+		on_umm "$d.stats" "$EXT/lmdb_rw" "$d" fill 50000 ${1/pwrite/}
+		rc=$?
+		unset USERMM_PHYS
+		[ $rc = 0 ] || { fail "$what exited $rc"; continue; }
+		served "$d.stats" "$what" || continue
+		native mdb_dump "$d" >"$d.dump"
+		same "$TMP/fill-nat.dump" "$d.dump" "$what: the environment, dumped natively" &&
+			ok "$what: every record reached the file"
+	done
 fi
 
 # ---- LMDB's own tests ----
