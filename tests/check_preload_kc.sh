@@ -10,9 +10,9 @@
 #    rest is read and written with pread/pwrite;
 #  - order -set -th 4 (80k records), after which the file is checked and
 #    listed natively (kchashmgr check, kchashmgr list): the same records
-#    as the native run left;
-#  - order and wicked again with USERMM_PHYS (4 MiB) smaller than the
-#    database (about 9 MiB).
+#    as the native run left; also with USERMM_PHYS (4 MiB) smaller than
+#    the database (about 9 MiB);
+#  - order and wicked again with USERMM_PHYS 4 MiB.
 # Each run under usermm must show, in its USERMM_STATS file, file mappings
 # served by usermm (preload_mmaps > 0) and host-MMU faults on them
 # (host_faults > 0).  A missing package or interposer is a SKIP (exit 77),
@@ -69,19 +69,27 @@ if need_cmd kchashtest kyotocabinet-utils && need_cmd kchashmgr kyotocabinet-uti
 		kct umm "$name" "$@" && ok "kchashtest $name: passed under usermm as natively"
 	done
 
-	# the records written under usermm, read natively
-	for side in nat umm; do
-		[ $side = umm ] && { have_preload || break; }
-		kct $side set order -set -th 4 casket.kch 20000 || continue
-		db=$TMP/set-$side/casket.kch
+	# the records written under usermm (also with less memory than data), read natively
+	for side in nat umm umm-small; do
+		[ $side = nat ] || { have_preload || break; }
+		name=set
+		[ $side = umm-small ] && { name=set-small; export USERMM_PHYS=$SMALL_PHYS; }
+		kct ${side%-small} $name order -set -th 4 casket.kch 20000
+		rc=$?
+		unset USERMM_PHYS
+		[ $rc = 0 ] || continue
+		db=$TMP/$name-${side%-small}/casket.kch
 		kchashmgr check "$db" >"$TMP/set-$side.check" 2>&1 || { fail "kchashmgr check of the file ($side) failed"; continue; }
 		kchashmgr list -pv "$db" | sort >"$TMP/set-$side.list"
+		[ $side = nat ] && continue
+		[ -e "$TMP/set-nat.list" ] || continue
+		what="kchashtest order -set"
+		[ $side = umm-small ] && what="$what (USERMM_PHYS=$SMALL_PHYS)"
+		same "$TMP/set-nat.list" "$TMP/set-$side.list" "the records $what wrote under usermm, listed natively" &&
+			ok "$what: the file written under usermm passes kchashmgr check and holds the same 80000 records"
 	done
-	if [ -e "$TMP/set-umm.list" ] && [ -e "$TMP/set-nat.list" ]; then
-		[ "$(wc -l <"$TMP/set-nat.list")" = 80000 ] || fail "natively, order -set left $(wc -l <"$TMP/set-nat.list") records, not 80000"
-		same "$TMP/set-nat.list" "$TMP/set-umm.list" "the records order -set wrote under usermm, listed natively" &&
-			ok "kchashtest order -set: the file written under usermm passes kchashmgr check and holds the same 80000 records"
-	fi
+	[ ! -e "$TMP/set-nat.list" ] || [ "$(wc -l <"$TMP/set-nat.list")" = 80000 ] ||
+		fail "natively, order -set left $(wc -l <"$TMP/set-nat.list") records, not 80000"
 
 	# less physical memory than data
 	if have_preload; then
