@@ -200,6 +200,7 @@ check: lib build/release/usermm benches examples preload $(addprefix preload-,$(
 .PHONY: dbtools
 dbtools:
 	@tests/dbtools.sh
+check bench: dbtools
 
 # ---- fuzzing (tests/fuzz/README.md) ----
 # The corpus replay runs in the asan variant of `make check`; `make fuzz`
@@ -235,7 +236,7 @@ fuzz: build/fuzz/fuzz_api
 		-artifact_prefix=build/fuzz/crashes/ build/fuzz/scratch
 	build/fuzz/fuzz_api -merge=1 -use_counters=0 tests/fuzz/corpus build/fuzz/scratch
 
-bench: benches build/release/usermm dbtools
+bench: benches build/release/usermm
 	./build/release/usermm bench
 
 # `make bench-report`: the whole suite once, then the generated section of
