@@ -15,8 +15,8 @@
 #     state and cache directories under build/ext/apt, so the machine's own
 #     apt configuration is neither read for sources nor changed; the version
 #     installed is asked for first, then whatever the list has.  Tried once
-#     (build/ext/.fetch-tried; log in build/ext/fetch.log); nothing fetched
-#     is committed.
+#     (build/ext/.fetch-tried: remove it to try again; log in
+#     build/ext/fetch.log); nothing fetched is committed.
 #  3. Built against the installed liblmdb / libsqlite3 into build/ext/bin:
 #     mtest..mtest6 as released, except that srand() takes $MTEST_SEED when
 #     it is set (so that two runs can be compared), and mtest_wm..mtest6_wm,
@@ -133,7 +133,7 @@ static char *mdb_dkey(MDB_val *key, char *buf) { char *p = buf; for (size_t i = 
 	done
 	say "mtest..mtest6 and their MDB_WRITEMAP variants from $lmdb_src, linked with the installed liblmdb"
 else
-	loud "no LMDB source (see build/ext/fetch.log) or no lmdb.h: mtest..mtest6 will be SKIPPED"
+	loud "no LMDB source (see build/ext/fetch.log; rm build/ext/.fetch-tried to try again) or no lmdb.h: mtest..mtest6 will be SKIPPED"
 fi
 # tests/db/two_processes.sh's two small programs, ours
 for p in lmdb_rw:lmdb.h:-llmdb sqlite_rw:sqlite3.h:-lsqlite3; do
@@ -150,6 +150,6 @@ if [ -n "$sqlite_src" ] && have_header sqlite3.h; then
 		loud "building speedtest1 failed"
 	say "speedtest1 from $sqlite_src, linked with the installed libsqlite3"
 else
-	loud "no SQLite source (see build/ext/fetch.log) or no sqlite3.h: speedtest1 will be SKIPPED"
+	loud "no SQLite source (see build/ext/fetch.log; rm build/ext/.fetch-tried to try again) or no sqlite3.h: speedtest1 will be SKIPPED"
 fi
 exit 0
