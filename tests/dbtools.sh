@@ -41,7 +41,7 @@ have_header() { echo "#include <$1>" | ${CC:-cc} -E -x c - >/dev/null 2>&1; }
 missing_pkgs() {
 	local m=
 	command -v mdb_load >/dev/null && command -v mdb_dump >/dev/null &&
-		command -v mdb_stat >/dev/null || m="$m lmdb-utils"
+		command -v mdb_stat >/dev/null && command -v mdb_copy >/dev/null || m="$m lmdb-utils"
 	have_header lmdb.h || m="$m liblmdb-dev"
 	command -v sqlite3 >/dev/null || m="$m sqlite3"
 	have_header sqlite3.h || m="$m libsqlite3-dev"
@@ -78,7 +78,7 @@ apt_src() {   # apt-get with the private configuration
 		-o Dir::State="$root/build/ext/apt/state" -o Dir::Cache="$root/build/ext/apt/cache" \
 		-o Debug::NoLocking=1 -o APT::Sandbox::User=root "$@"
 }
-# fetch_one SOURCE VERSION DIR-GLOB: the source package's tarballs into
+# fetch_one SOURCE VERSION: the source package's tarballs into
 # build/ext/dl, the upstream one unpacked into build/ext/src.
 fetch_one() {
 	local name=$1 ver=$2
@@ -135,7 +135,8 @@ static char *mdb_dkey(MDB_val *key, char *buf) { char *p = buf; for (size_t i = 
 else
 	loud "no LMDB source (see build/ext/fetch.log; rm build/ext/.fetch-tried to try again) or no lmdb.h: mtest..mtest6 will be SKIPPED"
 fi
-# tests/db/two_processes.sh's two small programs, ours
+# our two small programs (tests/db/lmdb_rw.c, sqlite_rw.c): an LMDB writer
+# for check_preload_lmdb.sh, and the readers of tests/db/two_processes.sh
 for p in lmdb_rw:lmdb.h:-llmdb sqlite_rw:sqlite3.h:-lsqlite3; do
 	IFS=: read -r prog header lib <<<"$p"
 	have_header $header || continue
