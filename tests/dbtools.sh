@@ -24,7 +24,7 @@
 #     sed on the copy in build/ext; mtest6 also gets a stand-in for
 #     mdb_dkey, which liblmdb exports only when built with MDB_DEBUG);
 #     speedtest1 from test/speedtest1.c.  And tests/db/lmdb_rw.c and
-#     sqlite_rw.c, for tests/db/two_processes.sh.
+#     sqlite_rw.c, for check_preload_lmdb.sh and tests/db/two_processes.sh.
 #
 # Whatever cannot be had is said loudly here, and the checks that need it
 # say SKIP and are counted as skipped.  Exit 0 always: a missing tool is
