@@ -21,7 +21,9 @@
 #    native run makes;
 #  - each mtest with a fixed seed (MTEST_SEED): exit status 0 (they abort
 #    on any error) and the database it leaves, dumped natively, the same
-#    as the native run's (less the map address MDB_FIXEDMAP records).
+#    as the native run's (less the map address MDB_FIXEDMAP records);
+#  - MDB_FIXEDMAP environments reopened: mtest..mtest6 then mtest again in
+#    one environment, and one made natively reopened under usermm.
 # Each run under usermm must show, in its USERMM_STATS file, file mappings
 # served by usermm (preload_mmaps > 0) and host-MMU faults on them
 # (host_faults > 0).  A missing package, source or interposer is a SKIP
@@ -138,5 +140,44 @@ for t in mtest mtest2 mtest3 mtest4 mtest5 mtest6 mtest_wm mtest2_wm mtest3_wm m
 	same "$TMP/$t-nat.dump" "$TMP/$t-umm.dump" "$t: the database it left" &&
 		ok "$t: passed, and left the same database as natively"
 done
+
+# ---- MDB_FIXEDMAP environments reopened ----
+# mtest..mtest6 open ./testdb with MDB_FIXEDMAP: the process that creates
+# the environment records its map's address in it, and every later open
+# asks mmap for that address (a hint) and fails with EBUSY when it gets
+# another.  The sequence mtest, mtest2, ..., mtest6, mtest in one
+# environment (mtest and mtest2 ask for 1 reader slot, the others for 126),
+# natively and under usermm: each must reopen what the ones before made,
+# and the environment must end as natively.  Then an environment made
+# natively, reopened under usermm.
+seq_of() {   # seq_of SIDE: the sequence in $TMP/seq-SIDE/testdb; 0 if all passed
+	local side=$1 d=$TMP/seq-$1 t
+	mkdir -p "$d/testdb"
+	for t in mtest mtest2 mtest3 mtest4 mtest5 mtest6 mtest; do
+		if [ $side = nat ]; then
+			(cd "$d" && MTEST_SEED=7 native "$EXT/$t") >"$d/$t.out" 2>&1
+		else
+			(cd "$d" && MTEST_SEED=7 on_umm "$d/$t.stats" "$EXT/$t") >"$d/$t.out" 2>&1
+		fi || { fail "$t ($side), reopening the environment the ones before it made: $(grep -m1 mdb_ "$d/$t.out")"; return 1; }
+	done
+	dump_of "$d/testdb" "$d.dump"
+}
+if need_ext mtest && need_ext mtest2 && need_ext mtest3 && need_ext mtest4 && need_ext mtest5 &&
+   need_ext mtest6 && command -v mdb_dump >/dev/null && have_preload; then
+	if seq_of nat && seq_of umm; then
+		same "$TMP/seq-nat.dump" "$TMP/seq-umm.dump" "mtest..mtest6, mtest in one environment" &&
+			ok "mtest..mtest6, mtest: each reopened the MDB_FIXEDMAP environment under usermm, which ends as natively"
+	fi
+	mkdir -p "$TMP/mixed/testdb"
+	if (cd "$TMP/mixed" && MTEST_SEED=7 native "$EXT/mtest") >/dev/null 2>&1; then
+		if (cd "$TMP/mixed" && MTEST_SEED=7 on_umm "$TMP/mixed.stats" "$EXT/mtest2") >"$TMP/mixed.out" 2>&1; then
+			ok "an MDB_FIXEDMAP environment made natively, reopened by mtest2 under usermm"
+		else
+			fail "an MDB_FIXEDMAP environment made natively, reopened by mtest2 under usermm: $(grep -m1 mdb_ "$TMP/mixed.out")"
+		fi
+	else
+		fail "mtest natively"
+	fi
+fi
 
 finish
