@@ -306,13 +306,13 @@ static int find_paths(void)
 	else
 		pathf(preload, sizeof(preload), "%s/../libusermm_preload.so", dir);
 	if (!realpath(preload, dir)) {
-		printf("# the interposer %s is not built (make preload): nothing measured\n", preload);
+		printf("# bench_preload: skipped: the interposer %s is not built (make preload)\n", preload);
 		return -1;
 	}
 	pathf(preload, sizeof(preload), "%s", dir);
 	pathf(dir, sizeof(dir), "%s/tests/db/lmdb_dump.sh", root);
 	if (access(dir, R_OK)) {
-		printf("# no source tree at %s (tests/db): nothing measured\n", root);
+		printf("# bench_preload: skipped: no source tree at %s (tests/db)\n", root);
 		return -1;
 	}
 	return 0;
