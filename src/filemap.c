@@ -145,6 +145,37 @@ int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index)
 }
 
 /**
+ * __delete_from_page_cache - take a locked cached page out of its
+ * object's tree.  The cache's reference is not dropped:
+ * page_cache_deleted() does that once obj->tree_lock is released.
+ * Caller holds the page lock and obj->tree_lock for write.
+ */
+void __delete_from_page_cache(struct page *page)
+{
+	struct umm_object *obj = page->mapping;
+	void *old;
+
+	VM_BUG_ON(!PageLocked(page));
+	old = radix_tree_delete(&obj->page_tree, page->index);
+	BUG_ON(old != page);
+	page->mapping = NULL;
+	obj->nrpages--;
+	atomic_fetch_sub(&obj->sys->nr_pagecache, 1);
+}
+
+/**
+ * page_cache_deleted - after __delete_from_page_cache: count a
+ * read-ahead page that was never used, and drop the cache's reference.
+ * Caller holds the page lock (and a reference of its own), no tree lock.
+ */
+void page_cache_deleted(struct umm_system *sys, struct page *page)
+{
+	if (PageReadahead(page) && TestClearPageReadahead(page))
+		atomic_fetch_add(&sys->ra_wasted, 1);   /* read ahead, never used */
+	put_page(page);
+}
+
+/**
  * delete_from_page_cache - remove a locked cached page and drop the
  * cache's reference (the caller must hold a reference of its own).
  * Caller holds the page lock; takes obj->tree_lock.
@@ -152,21 +183,14 @@ int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index)
 void delete_from_page_cache(struct page *page)
 {
 	struct umm_object *obj = page->mapping;
-	void *old;
 
 	VM_BUG_ON(!PageLocked(page));
 	if (!obj)
 		return;
 	tree_lock(obj);
-	old = radix_tree_delete(&obj->page_tree, page->index);
-	BUG_ON(old != page);
-	page->mapping = NULL;
-	obj->nrpages--;
-	atomic_fetch_sub(&obj->sys->nr_pagecache, 1);
+	__delete_from_page_cache(page);
 	tree_unlock(obj);
-	if (PageReadahead(page) && TestClearPageReadahead(page))
-		atomic_fetch_add(&obj->sys->ra_wasted, 1);   /* read ahead, never used */
-	put_page(page);
+	page_cache_deleted(obj->sys, page);
 }
 
 /**
@@ -181,7 +205,6 @@ void delete_from_page_cache(struct page *page)
 bool remove_mapping(struct page *page)
 {
 	struct umm_object *obj = page->mapping;
-	void *old;
 
 	VM_BUG_ON(!PageLocked(page));
 	if (!obj || PageAnon(page))
@@ -191,15 +214,9 @@ bool remove_mapping(struct page *page)
 		tree_unlock(obj);
 		return false;
 	}
-	old = radix_tree_delete(&obj->page_tree, page->index);
-	BUG_ON(old != page);
-	page->mapping = NULL;
-	obj->nrpages--;
-	atomic_fetch_sub(&obj->sys->nr_pagecache, 1);
+	__delete_from_page_cache(page);
 	tree_unlock(obj);
-	if (PageReadahead(page) && TestClearPageReadahead(page))
-		atomic_fetch_add(&obj->sys->ra_wasted, 1);   /* read ahead, never used */
-	put_page(page);
+	page_cache_deleted(obj->sys, page);
 	return true;
 }
 

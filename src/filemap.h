@@ -20,6 +20,13 @@ int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index)
 /* delete_from_page_cache - remove a locked cached page; drops the cache's reference. */
 void delete_from_page_cache(struct page *page);
 /*
+ * __delete_from_page_cache / page_cache_deleted - delete_from_page_cache
+ * in two halves, for a caller that decides under obj->tree_lock (held for
+ * write by the first, not by the second, which drops the reference).
+ */
+void __delete_from_page_cache(struct page *page);
+void page_cache_deleted(struct umm_system *sys, struct page *page);
+/*
  * remove_mapping - reclaim's delete_from_page_cache: only a clean,
  * unmapped page held by nobody but the cache and the caller.  True if
  * removed (the cache's reference dropped).

@@ -866,7 +866,10 @@ out_unprepare:
 /*
  * fault_prepare_none - FAULT_FLAG_PTE_NONE: do the slow part of a
  * first-touch fault before ptl.  A failed allocation of the anon frame is
- * not an error here (the fault path retries it under its own rules).
+ * not an error here (the fault path retries it under its own rules).  A
+ * failed file preparation is returned, but it is the fault's answer only
+ * if the pte is still empty under ptl (handle_pte_fault): the hint may be
+ * stale.
  */
 static int fault_prepare_none(struct vm_fault *vmf)
 {
@@ -906,14 +909,11 @@ static void fault_unprepare(struct vm_fault *vmf)
 static int handle_pte_fault(struct vm_fault *vmf)
 {
 	struct umm_mm *mm = vmf->mm;
+	int prepare_err = 0;
 	pte_t pte;
-	int err;
 
-	if (vmf->flags & FAULT_FLAG_PTE_NONE) {
-		err = fault_prepare_none(vmf);
-		if (err)
-			return err;
-	}
+	if (vmf->flags & FAULT_FLAG_PTE_NONE)
+		prepare_err = fault_prepare_none(vmf);
 	if (vmf->pte) {
 		/* the caller's walk found the slot: tables stay while mmap_lock is held */
 		vmf->ptl = pte_lockptr(mm, vmf->pte);
@@ -932,6 +932,17 @@ static int handle_pte_fault(struct vm_fault *vmf)
 		ptl_lock(vmf->ptl);
 		pte = vmf->orig_pte = *vmf->pte;
 	}
+	if (prepare_err && pte_none(pte)) {
+		ptl_unlock(vmf->ptl);
+		return prepare_err;     /* the hint was right: the linear page failed */
+	}
+	/*
+	 * Otherwise a failed preparation is dropped: the hint was stale.
+	 * follow_or_fault reads the pte without ptl, and try_to_unmap empties
+	 * a pte for a moment before it writes a file or swap pte there; in a
+	 * nonlinear window the linear page may lie past the end of the object
+	 * while the pte shows another page.  The pte decides.
+	 */
 	if (unlikely(vmf->vma->vm_flags & VM_NONLINEAR)) {
 		/* the access obeys the pte's own protection, if it has one */
 		vmf->vm_flags = pte_vm_flags(vmf->vma->vm_flags, pte);

@@ -13,10 +13,12 @@
 #define FAULT_FLAG_WRITE 0x1   /* write access */
 #define FAULT_FLAG_EXEC  0x2   /* instruction fetch */
 /*
- * FAULT_FLAG_PTE_NONE - a hint from a caller that saw the pte empty under
- * ptl just before: the fault prepares the new page (allocates and zeroes
- * it, or finds and locks the page-cache page) before taking ptl, and so
- * takes ptl once instead of twice.  A wrong hint only costs the work.
+ * FAULT_FLAG_PTE_NONE - a hint from a caller that saw the pte empty just
+ * before (follow_or_fault, without ptl): the fault prepares the new page
+ * (allocates and zeroes it, or finds and locks the page-cache page)
+ * before taking ptl, and so takes ptl once instead of twice.  A wrong
+ * hint only costs the work: what was prepared is dropped, and a failed
+ * preparation is the fault's answer only if the pte is empty under ptl.
  */
 #define FAULT_FLAG_PTE_NONE 0x4
 /*

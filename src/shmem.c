@@ -166,10 +166,8 @@ int shmem_swapout(struct page *page)
 		return -EBUSY;
 	if (page_count(page) != 2)
 		return -EBUSY;          /* the cache's and the caller's only */
-	if (!PageDirty(page)) {
-		delete_from_page_cache(page);
-		return 0;
-	}
+	if (!PageDirty(page))
+		return remove_mapping(page) ? 0 : -EBUSY;
 	err = get_swap_page(sys, &entry);
 	if (err)
 		return err;
@@ -181,18 +179,31 @@ int shmem_swapout(struct page *page)
 		return err;
 	}
 	swap_hold_shmem(sys, entry);                    /* the object's hold on the slot */
+	/*
+	 * Checked again where no lookup can take a reference: a fault that
+	 * found the page during the write holds one and waits for the page
+	 * lock, and must find the page still cached (it would take the page
+	 * leaving under it for truncation and retry, a bounded number of
+	 * times).  Such a page stays, dirty, and its slot is given back.
+	 */
 	tree_lock(obj);
-	err = radix_tree_insert(&obj->swap_tree, page->index, entry_to_item(entry));
-	if (!err)
-		obj->nrswapped++;
+	if (page_count(page) != 2) {
+		err = -EBUSY;
+	} else {
+		err = radix_tree_insert(&obj->swap_tree, page->index, entry_to_item(entry));
+		if (!err) {
+			obj->nrswapped++;
+			__delete_from_page_cache(page);
+		}
+	}
 	tree_unlock(obj);
 	if (err) {
 		SetPageDirty(page);
 		swap_free_shmem(sys, entry);
 		swapcache_clear(sys, entry);
-		return -ENOMEM;
+		return err == -EBUSY ? -EBUSY : -ENOMEM;
 	}
-	delete_from_page_cache(page);
+	page_cache_deleted(sys, page);
 	swapcache_clear(sys, entry);    /* the allocation's claim; the object holds the slot */
 	return 0;
 }

@@ -15,11 +15,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include "mm_fixture.h"
+#include "gup.h"
 #include "memory.h"
 #include "nonlinear_index.h"
 #include "object.h"
 #include "filemap.h"
 #include "tlb.h"
+#include "rmap.h"
+#include "vmscan.h"
 
 #define TAG(i) (0x7a6e0000u + (unsigned)(i))
 
@@ -1162,6 +1165,109 @@ static void test_private_window(void)
 	teardown();
 }
 
+/* ---- a stale empty-pte hint ---- */
+
+/* fault - one fault at addr with flags, as the access paths make it (mmap_lock for read). */
+static int fault(uintptr_t addr, unsigned int flags)
+{
+	int err;
+
+	mmap_read_lock(mm);
+	err = handle_mm_fault(mm, addr, flags);
+	mmap_read_unlock(mm);
+	return err;
+}
+
+/* reclaim_unmap - what reclaim does to a mapped page-cache page: try_to_unmap it. */
+static int reclaim_unmap(uintptr_t addr)
+{
+	struct page *page = follow_page(mm, addr);
+	int ret;
+
+	REQUIRE(page);
+	lock_page(page);
+	ret = try_to_unmap(page, 0);
+	unlock_page(page);
+	put_page(page);
+	return ret;
+}
+
+/*
+ * A fault whose FAULT_FLAG_PTE_NONE hint is stale.  follow_or_fault
+ * reads the pte without its lock, and reclaim's try_to_unmap empties a
+ * window's pte for a moment before it writes the file pte (or a private
+ * copy's swap pte), so a reader can see an empty pte that is present, a
+ * file pte or a swap pte by the time the fault holds ptl.  The hint
+ * makes the fault prepare the linear page first, which here lies past
+ * the end of the object: that -EIO must not be the fault's answer, the
+ * pte under ptl decides (test_model met it as an -EIO read of a remapped
+ * page in its small-memory runs, once in 50-100).  The racy step is
+ * driven directly: reclaim's unmap, then a fault with the stale hint.
+ */
+static void test_stale_none_hint(void)
+{
+	struct umm_config cfg = { .phys_bytes = 32 << 20, .debug_checks = 1, .swap_bytes = 1 << 20 };
+	char path[] = "/tmp/usermm-fremap-swap-XXXXXX";
+	int sfd = mkstemp(path);
+	const unsigned int H = FAULT_FLAG_PTE_NONE;
+	struct umm_object *obj;
+	uintptr_t ws = 0, wp = 0;
+	int fd;
+
+	REQUIRE(sfd >= 0);
+	close(sfd);
+	cfg.swap_path = path;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	unlink(path);
+	vmscan_set_kswapd(sys, false);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	fd = test_tmpfile(8 * P, tag_fill);
+	obj = open_file(fd);
+	/* 16-page windows over an 8-page file: linear pages 8..15 are past its end */
+	REQUIRE(umm_mmap(mm, 0, 16 * P, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &ws) == 0);
+	REQUIRE(umm_mmap(mm, 0, 16 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0, &wp) == 0);
+	CHECK_EQ(tag_at(mm, ws + 12 * P), -EIO);
+	CHECK_EQ(umm_remap_file_pages(mm, ws + 12 * P, P, 0, 3, 0), 0);
+	CHECK_EQ(umm_remap_file_pages(mm, wp + 12 * P, 2 * P, 0, 5, 0), 0);
+
+	/* shared window: a present pte, then the file pte reclaim leaves */
+	CHECK(pte_present(pte_at(mm, ws + 12 * P)));
+	CHECK_EQ(fault(ws + 12 * P, H), 0);
+	CHECK_EQ(reclaim_unmap(ws + 12 * P), SWAP_SUCCESS);
+	CHECK(pte_is_file(pte_at(mm, ws + 12 * P)));
+	CHECK_EQ(pte_to_pgoff(pte_at(mm, ws + 12 * P)), 3);
+	CHECK_EQ(fault(ws + 12 * P, H), 0);
+	CHECK(pte_present(pte_at(mm, ws + 12 * P)));
+	CHECK_EQ(tag_at(mm, ws + 12 * P), TAG(3));
+
+	/* private window: a file page read-only, its file pte, a private copy in swap */
+	CHECK_EQ(fault(wp + 12 * P, H), 0);
+	CHECK_EQ(reclaim_unmap(wp + 12 * P), SWAP_SUCCESS);
+	CHECK(pte_is_file(pte_at(mm, wp + 12 * P)));
+	CHECK_EQ(fault(wp + 12 * P, H), 0);
+	CHECK_EQ(tag_at(mm, wp + 12 * P), TAG(5));
+	CHECK_EQ(write_byte(wp + 13 * P + 4, 0xee), 0);
+	CHECK_EQ(stats().rss_anon, 1);
+	CHECK_EQ(umm_madvise(mm, wp + 13 * P, P, MADV_PAGEOUT), 0);
+	CHECK(pte_is_swap(pte_at(mm, wp + 13 * P)));
+	CHECK_EQ(fault(wp + 13 * P, H), 0);
+	CHECK(pte_present(pte_at(mm, wp + 13 * P)));
+	CHECK_EQ(read_byte(wp + 13 * P + 4), 0xee);
+	CHECK_EQ(tag_at(mm, wp + 13 * P), TAG(6));
+
+	/* a right hint on a window's empty pte: its linear page, past the end */
+	CHECK(pte_none(pte_at(mm, ws + 13 * P)));
+	CHECK_EQ(fault(ws + 13 * P, H), -EIO);
+	CHECK_EQ(fault(wp + 13 * P + P, FAULT_FLAG_WRITE | H), -EIO);
+	CHECK_EQ(umm_mm_check(mm), 0);
+
+	CHECK_EQ(umm_munmap(mm, ws, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, wp, 16 * P), 0);
+	umm_object_put(obj);
+	close(fd);
+	teardown();
+}
+
 /* ---- pins, threads ---- */
 
 static void test_pin_through_window(void)
@@ -1555,6 +1661,7 @@ int main(void)
 	RUN(test_index_table);
 	RUN(test_vectored);
 	RUN(test_private_window);
+	RUN(test_stale_none_hint);
 	RUN(test_model_random);
 	RUN(test_pin_through_window);
 	RUN(test_remap_vs_readers);
