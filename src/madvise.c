@@ -161,7 +161,7 @@ static int madvise_update_flags(struct umm_mm *mm, uintptr_t start, uintptr_t en
 	if (err)
 		return err;
 	for (vma = find_vma(mm, start); vma && vma->vm_start < end; vma = vma_next(vma))
-		vma->vm_flags = (vma->vm_flags & ~clear) | set;
+		vma_set_flags(vma, (vma->vm_flags & ~clear) | set);
 	/* Merging may free vmas: restart from the survivor each time. */
 	for (vma = find_vma(mm, start); vma && vma->vm_start < end; vma = vma_next(vma))
 		vma = vma_try_merge(mm, vma);

@@ -495,7 +495,7 @@ static void mprotect_apply(struct umm_mm *mm, uintptr_t start, uintptr_t end, un
 		/* a nonlinear vma's per-pte protections are reset even so (fremap.c) */
 		if (newflags == vma->vm_flags && !(vma->vm_flags & VM_NONLINEAR))
 			continue;
-		vma->vm_flags = newflags;
+		vma_set_flags(vma, newflags);
 		change_protection(vma, vma->vm_start, vma->vm_end);
 	}
 	/* Merging may free vmas: restart from the survivor each time. */

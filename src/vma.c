@@ -573,6 +573,25 @@ void vma_set_nonlinear(struct umm_mm *mm, struct vm_area_struct *vma)
 }
 
 /**
+ * vma_set_flags - change a linked VMA's flags (mprotect, madvise).
+ * @vma: linked in its mm; mmap_lock held for write
+ * @newflags: the new vm_flags (VM_LOCKED_MASK bits: vma_set_lock_flags)
+ *
+ * Reverse-map walks (reclaim, truncate) read the flags of VMAs they find
+ * holding only i_mmap_lock or the anon_vma lock, so the flags change
+ * under both, as the range does.
+ */
+void vma_set_flags(struct vm_area_struct *vma, unsigned long newflags)
+{
+	VM_BUG_ON((newflags ^ vma->vm_flags) & VM_LOCKED_MASK);
+	if (newflags == vma->vm_flags)
+		return;
+	vma_obj_lock(vma);
+	vma->vm_flags = newflags;
+	vma_obj_unlock(vma);
+}
+
+/**
  * vma_set_lock_flags - set the VM_LOCKED_MASK bits of a linked VMA (mlock,
  * munlock, and a VMA about to be unmapped) and keep mm->locked_vm.
  * @mm: the address space; mmap_lock held for write

@@ -70,6 +70,8 @@ void vmacache_invalidate(struct umm_mm *mm);
 /* vma_tree_check - order, no overlaps, gaps, map_count, total_vm. 0 or -EUCLEAN (prints). */
 int vma_tree_check(struct umm_mm *mm);
 
+/* vma_set_flags - change a linked vma's flags under its reverse-map locks.  mmap_lock write. */
+void vma_set_flags(struct vm_area_struct *vma, unsigned long newflags);
 /* vma_set_lock_flags - set a linked vma's VM_LOCKED_MASK bits, keeping mm->locked_vm.  mmap_lock write. */
 void vma_set_lock_flags(struct umm_mm *mm, struct vm_area_struct *vma, unsigned long lock_flags);
 
