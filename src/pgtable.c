@@ -424,6 +424,7 @@ int walk_pte_range(struct umm_mm *mm, uintptr_t start, uintptr_t end, pte_fn_t f
 /*
  * free_level - free the empty tables below `table` whose span intersects
  * [addr, end); returns true when `table` itself is left empty.
+ * page_table_lock held; takes each pte table's lock to read its pt_used.
  */
 static bool free_level(struct umm_mm *mm, uint64_t *table, unsigned int level,
 		       uintptr_t addr, uintptr_t end)
@@ -438,8 +439,21 @@ static bool free_level(struct umm_mm *mm, uint64_t *table, unsigned int level,
 		if (e) {
 			uint64_t *child = entry_table(mm, e);
 			struct page *cp = table_page(mm, child);
-			bool empty = level == 2 ? cp->pt_used == 0
-						: free_level(mm, child, level - 1, addr, next);
+			bool empty;
+
+			if (level == 2) {
+				/*
+				 * Under the table's own lock: reclaim's pte-chain walk
+				 * changes ptes (and pt_used) holding only that lock,
+				 * and empties a pte for a moment before it writes the
+				 * swap or file pte that replaces it.
+				 */
+				ptl_lock(&cp->ptl);
+				empty = cp->pt_used == 0;
+				ptl_unlock(&cp->ptl);
+			} else {
+				empty = free_level(mm, child, level - 1, addr, next);
+			}
 
 			if (empty) {
 				pt_entry_set(slot, 0);
@@ -457,9 +471,11 @@ static bool free_level(struct umm_mm *mm, uint64_t *table, unsigned int level,
  * free_pgtables - free the pte tables mapping any of [start, end) that
  * hold no pte, then the pmd and pud tables left empty by that.  The pgd is
  * never freed.  mmap_lock held for write (no fault holds a pointer into a
- * table); takes page_table_lock (walkers without mmap_lock hold it), so a
- * pte table's pt_used is stable here although its ptl is not taken: every
- * other writer of it holds mmap_lock or page_table_lock.
+ * table); takes page_table_lock (walkers without mmap_lock hold it), then
+ * each pte table's lock to read its pt_used: reclaim's pte-chain walk
+ * writes ptes holding only that lock.  A table found empty stays empty:
+ * with no pte in it, no reverse-map walk can reach it, and faults need
+ * mmap_lock.
  */
 void free_pgtables(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {

@@ -277,14 +277,18 @@ int object_rmap_walk(struct page *page, rmap_one_fn fn, void *arg, unsigned int 
 	struct vm_area_struct *vma;
 
 	if (PageAnon(page)) {
-		struct anon_vma *av = page_anon_vma(page);
-		struct umm_system *sys;
+		/*
+		 * The anon_vma may be freed by an exit until the page is seen
+		 * mapped under anon_vma_lock (a vma that maps the page keeps
+		 * it), so nothing is read through it before that: the system
+		 * comes from the page's own physical memory.
+		 */
+		struct umm_system *sys = page_to_phys(page)->owner;
+		struct anon_vma *av;
 
-		if (!av)
-			return 0;
-		sys = av->sys;
 		pthread_mutex_lock(&sys->anon_vma_lock);
-		if (!page_mapped(page)) {
+		av = page_anon_vma(page);
+		if (!av || !page_mapped(page)) {
 			pthread_mutex_unlock(&sys->anon_vma_lock);
 			return 0;
 		}
