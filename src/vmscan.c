@@ -844,6 +844,10 @@ void vmscan_set_kswapd(struct umm_system *sys, bool on)
 		return;
 	pthread_mutex_lock(&lv->kswapd_lock);
 	lv->kswapd_off = !on;
+	/* off: a wake-up that came before and that kswapd has not seen yet is dropped */
+	lv->kswapd_wake = on;    /* on: look at the watermarks now (wake-ups were ignored) */
+	if (on)
+		pthread_cond_broadcast(&lv->kswapd_wait);
 	while (!on && lv->kswapd_busy)
 		pthread_cond_wait(&lv->kswapd_wait, &lv->kswapd_lock);
 	pthread_mutex_unlock(&lv->kswapd_lock);
@@ -886,7 +890,7 @@ static void *kswapd(void *arg)
 
 	pthread_mutex_lock(&lv->kswapd_lock);
 	for (;;) {
-		while ((!lv->kswapd_wake || lv->kswapd_paused) && !lv->kswapd_stop)
+		while ((!lv->kswapd_wake || lv->kswapd_paused || lv->kswapd_off) && !lv->kswapd_stop)
 			pthread_cond_wait(&lv->kswapd_wait, &lv->kswapd_lock);
 		if (lv->kswapd_stop)
 			break;
