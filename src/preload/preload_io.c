@@ -135,100 +135,21 @@ static ssize_t cache_write(struct umm_object *obj, int fl, const void *buf, size
 	return r;
 }
 
-static bool can_read(int fl) { return (fl & O_ACCMODE) != O_WRONLY; }
-static bool can_write(int fl) { return (fl & O_ACCMODE) != O_RDONLY; }
-
-/** pread - through the page cache for a served file, else the kernel.  Bytes or -1 with errno. */
-ssize_t pread(int fd, void *buf, size_t n, off_t off)
+/*
+ * served_for - served(), for a call that reads (write 0) or writes
+ * (write 1): NULL also when the descriptor's access mode does not allow
+ * it, so the kernel answers (EBADF) as it would.
+ */
+static struct umm_object *served_for(int fd, int write, int *flp)
 {
-	int fl;
-	struct umm_object *obj = served(fd, &fl);
-	ssize_t r;
+	struct umm_object *obj = served(fd, flp);
+	int acc = obj ? *flp & O_ACCMODE : 0;
 
-	if (!obj || !can_read(fl)) {
-		if (obj)
-			umm_object_put(obj);
-		preload_prefault(buf, n, 1);
-		return preload_sys_pread(fd, buf, n, off);
+	if (obj && acc == (write ? O_RDONLY : O_WRONLY)) {
+		umm_object_put(obj);
+		obj = NULL;
 	}
-	r = cache_read(obj, buf, n, off);
-	umm_object_put(obj);
-	return ret(r);
-}
-
-/** pread64 - pread. */
-ssize_t pread64(int fd, void *buf, size_t n, off_t off)
-{
-	return pread(fd, buf, n, off);
-}
-
-/** pwrite - through the page cache for a served file, else the kernel.  Bytes or -1 with errno. */
-ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-	int fl;
-	struct umm_object *obj = served(fd, &fl);
-	ssize_t r;
-
-	if (!obj || !can_write(fl)) {
-		if (obj)
-			umm_object_put(obj);
-		preload_prefault(buf, n, 0);
-		return preload_sys_pwrite(fd, buf, n, off);
-	}
-	r = cache_write(obj, fl, buf, n, off, NULL);
-	umm_object_put(obj);
-	return ret(r);
-}
-
-/** pwrite64 - pwrite. */
-ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
-{
-	return pwrite(fd, buf, n, off);
-}
-
-/** read - through the page cache at the descriptor's offset for a served file.  Bytes or -1. */
-ssize_t read(int fd, void *buf, size_t n)
-{
-	int fl;
-	struct umm_object *obj = served(fd, &fl);
-	ssize_t r;
-	off_t cur;
-
-	if (!obj || !can_read(fl)) {
-		if (obj)
-			umm_object_put(obj);
-		preload_prefault(buf, n, 1);
-		return preload_sys_read(fd, buf, n);
-	}
-	cur = lseek(fd, 0, SEEK_CUR);
-	r = cur < 0 ? -errno : cache_read(obj, buf, n, cur);
-	if (r > 0)
-		lseek(fd, cur + r, SEEK_SET);
-	umm_object_put(obj);
-	return ret(r);
-}
-
-/** write - through the page cache at the descriptor's offset (the end for O_APPEND).  Bytes or -1. */
-ssize_t write(int fd, const void *buf, size_t n)
-{
-	int fl;
-	struct umm_object *obj = served(fd, &fl);
-	ssize_t r;
-	off_t cur = 0, end;
-
-	if (!obj || !can_write(fl)) {
-		if (obj)
-			umm_object_put(obj);
-		preload_prefault(buf, n, 0);
-		return preload_sys_write(fd, buf, n);
-	}
-	if (!(fl & O_APPEND))
-		cur = lseek(fd, 0, SEEK_CUR);
-	r = cur < 0 ? -errno : cache_write(obj, fl, buf, n, cur, &end);
-	if (r > 0)
-		lseek(fd, end, SEEK_SET);
-	umm_object_put(obj);
-	return ret(r);
+	return obj;
 }
 
 /* The iovec calls: one cache call per element; a short one ends the call. */
@@ -284,22 +205,136 @@ static ssize_t cache_writev(struct umm_object *obj, int fl, const struct iovec *
 	return done;
 }
 
+/* AT_FD_OFFSET - the read or write is at the descriptor's offset, which it advances. */
+#define AT_FD_OFFSET ((off_t)-1)
+
+/*
+ * served_read / served_write - the page-cache half of every read and
+ * write call on a served file: at off, or at (and advancing) the
+ * descriptor's offset for AT_FD_OFFSET (a write with O_APPEND at the
+ * end).  Drop obj's reference.  Bytes, or -1 with errno.
+ */
+static ssize_t served_read(int fd, struct umm_object *obj, const struct iovec *iov, int cnt, off_t off)
+{
+	bool at_fd = off == AT_FD_OFFSET;
+	ssize_t r;
+
+	if (at_fd)
+		off = lseek(fd, 0, SEEK_CUR);
+	r = off < 0 ? -errno : cache_readv(obj, iov, cnt, off);
+	if (at_fd && r > 0)
+		lseek(fd, off + r, SEEK_SET);
+	umm_object_put(obj);
+	return ret(r);
+}
+
+static ssize_t served_write(int fd, struct umm_object *obj, int fl, const struct iovec *iov, int cnt,
+			    off_t off)
+{
+	bool at_fd = off == AT_FD_OFFSET;
+	off_t end = 0;
+	ssize_t r;
+
+	if (at_fd)
+		off = fl & O_APPEND ? 0 : lseek(fd, 0, SEEK_CUR);  /* O_APPEND: cache_write goes to the end */
+	r = off < 0 ? -errno : cache_writev(obj, fl, iov, cnt, off, &end);
+	if (at_fd && r > 0)
+		lseek(fd, end, SEEK_SET);
+	umm_object_put(obj);
+	return ret(r);
+}
+
+/** pread - through the page cache for a served file, else the kernel.  Bytes or -1 with errno. */
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	struct iovec v = { buf, n };
+	int fl;
+	struct umm_object *obj = served_for(fd, 0, &fl);
+
+	if (!obj) {
+		preload_prefault(buf, n, 1);
+		return preload_sys_pread(fd, buf, n, off);
+	}
+	if (off < 0) {
+		umm_object_put(obj);
+		return ret(-EINVAL);
+	}
+	return served_read(fd, obj, &v, 1, off);
+}
+
+/** pread64 - pread. */
+ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	return pread(fd, buf, n, off);
+}
+
+/** pwrite - through the page cache for a served file, else the kernel.  Bytes or -1 with errno. */
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	struct iovec v = { (void *)buf, n };
+	int fl;
+	struct umm_object *obj = served_for(fd, 1, &fl);
+
+	if (!obj) {
+		preload_prefault(buf, n, 0);
+		return preload_sys_pwrite(fd, buf, n, off);
+	}
+	if (off < 0 && !(fl & O_APPEND)) {
+		umm_object_put(obj);
+		return ret(-EINVAL);
+	}
+	return served_write(fd, obj, fl, &v, 1, off < 0 ? 0 : off);  /* O_APPEND: at the end */
+}
+
+/** pwrite64 - pwrite. */
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite(fd, buf, n, off);
+}
+
+/** read - through the page cache at the descriptor's offset for a served file.  Bytes or -1. */
+ssize_t read(int fd, void *buf, size_t n)
+{
+	struct iovec v = { buf, n };
+	int fl;
+	struct umm_object *obj = served_for(fd, 0, &fl);
+
+	if (!obj) {
+		preload_prefault(buf, n, 1);
+		return preload_sys_read(fd, buf, n);
+	}
+	return served_read(fd, obj, &v, 1, AT_FD_OFFSET);
+}
+
+/** write - through the page cache at the descriptor's offset (the end for O_APPEND).  Bytes or -1. */
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	struct iovec v = { (void *)buf, n };
+	int fl;
+	struct umm_object *obj = served_for(fd, 1, &fl);
+
+	if (!obj) {
+		preload_prefault(buf, n, 0);
+		return preload_sys_write(fd, buf, n);
+	}
+	return served_write(fd, obj, fl, &v, 1, AT_FD_OFFSET);
+}
+
 /** preadv - through the page cache for a served file.  Bytes or -1. */
 ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	int fl;
-	struct umm_object *obj = served(fd, &fl);
-	ssize_t r;
+	struct umm_object *obj = served_for(fd, 0, &fl);
 
-	if (!obj || !can_read(fl)) {
-		if (obj)
-			umm_object_put(obj);
+	if (!obj) {
 		prefault_iov(iov, cnt, 1);
 		return preload_sys_preadv(fd, iov, cnt, off);
 	}
-	r = cache_readv(obj, iov, cnt, off);
-	umm_object_put(obj);
-	return ret(r);
+	if (off < 0) {
+		umm_object_put(obj);
+		return ret(-EINVAL);
+	}
+	return served_read(fd, obj, iov, cnt, off);
 }
 
 /** preadv64 - preadv. */
@@ -312,18 +347,17 @@ ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	int fl;
-	struct umm_object *obj = served(fd, &fl);
-	ssize_t r;
+	struct umm_object *obj = served_for(fd, 1, &fl);
 
-	if (!obj || !can_write(fl)) {
-		if (obj)
-			umm_object_put(obj);
+	if (!obj) {
 		prefault_iov(iov, cnt, 0);
 		return preload_sys_pwritev(fd, iov, cnt, off);
 	}
-	r = cache_writev(obj, fl, iov, cnt, off, NULL);
-	umm_object_put(obj);
-	return ret(r);
+	if (off < 0 && !(fl & O_APPEND)) {
+		umm_object_put(obj);
+		return ret(-EINVAL);
+	}
+	return served_write(fd, obj, fl, iov, cnt, off < 0 ? 0 : off);
 }
 
 /** pwritev64 - pwritev. */
@@ -336,45 +370,26 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
 	int fl;
-	struct umm_object *obj = served(fd, &fl);
-	ssize_t r;
-	off_t cur;
+	struct umm_object *obj = served_for(fd, 0, &fl);
 
-	if (!obj || !can_read(fl)) {
-		if (obj)
-			umm_object_put(obj);
+	if (!obj) {
 		prefault_iov(iov, cnt, 1);
 		return preload_sys_readv(fd, iov, cnt);
 	}
-	cur = lseek(fd, 0, SEEK_CUR);
-	r = cur < 0 ? -errno : cache_readv(obj, iov, cnt, cur);
-	if (r > 0)
-		lseek(fd, cur + r, SEEK_SET);
-	umm_object_put(obj);
-	return ret(r);
+	return served_read(fd, obj, iov, cnt, AT_FD_OFFSET);
 }
 
 /** writev - at the descriptor's offset (the end for O_APPEND) through the page cache.  Bytes or -1. */
 ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	int fl;
-	struct umm_object *obj = served(fd, &fl);
-	ssize_t r;
-	off_t cur = 0, end = 0;
+	struct umm_object *obj = served_for(fd, 1, &fl);
 
-	if (!obj || !can_write(fl)) {
-		if (obj)
-			umm_object_put(obj);
+	if (!obj) {
 		prefault_iov(iov, cnt, 0);
 		return preload_sys_writev(fd, iov, cnt);
 	}
-	if (!(fl & O_APPEND))
-		cur = lseek(fd, 0, SEEK_CUR);
-	r = cur < 0 ? -errno : cache_writev(obj, fl, iov, cnt, cur, &end);
-	if (r > 0)
-		lseek(fd, end, SEEK_SET);
-	umm_object_put(obj);
-	return ret(r);
+	return served_write(fd, obj, fl, iov, cnt, AT_FD_OFFSET);
 }
 
 /**
@@ -386,13 +401,10 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
 int ftruncate(int fd, off_t len)
 {
 	int fl, err;
-	struct umm_object *obj = served(fd, &fl);
+	struct umm_object *obj = len < 0 ? NULL : served_for(fd, 1, &fl);
 
-	if (!obj || !can_write(fl) || len < 0) {
-		if (obj)
-			umm_object_put(obj);
+	if (!obj)
 		return preload_sys_ftruncate(fd, len);
-	}
 	err = umm_object_truncate(obj, (uint64_t)len);
 	PL_COUNT(truncates, 1);
 	umm_object_put(obj);
