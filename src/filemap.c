@@ -145,6 +145,31 @@ int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index)
 }
 
 /**
+ * page_cache_alloc_add - a new page, locked and referenced, inserted at
+ * @index of @obj (not uptodate: the caller fills it).  Takes what
+ * alloc_page and add_to_page_cache take.
+ * Return: 0 with *@pagep set, -EEXIST (a page is cached there already),
+ * -ENOMEM.
+ */
+int page_cache_alloc_add(struct umm_object *obj, uint64_t index, gfp_t gfp, struct page **pagep)
+{
+	struct page *page = alloc_page(obj->sys->phys, gfp);
+	int err;
+
+	if (!page)
+		return -ENOMEM;
+	lock_page(page);
+	err = add_to_page_cache(page, obj, index);
+	if (err) {
+		unlock_page(page);
+		put_page(page);
+		return err;
+	}
+	*pagep = page;
+	return 0;
+}
+
+/**
  * __delete_from_page_cache - take a locked cached page out of its
  * object's tree.  The cache's reference is not dropped:
  * page_cache_deleted() does that once obj->tree_lock is released.
@@ -299,16 +324,9 @@ static int read_cache_miss(struct umm_object *obj, uint64_t index, struct page *
 	struct page *page;
 	int err;
 
-	page = alloc_page(obj->sys->phys, GFP_KERNEL);
-	if (!page)
-		return -ENOMEM;
-	lock_page(page);
-	err = add_to_page_cache(page, obj, index);
-	if (err) {
-		unlock_page(page);
-		put_page(page);
+	err = page_cache_alloc_add(obj, index, GFP_KERNEL, &page);
+	if (err)
 		return err == -EEXIST ? -EAGAIN : err;
-	}
 	err = filemap_read_page(obj, page);
 	unlock_page(page);
 	if (err) {
@@ -468,18 +486,10 @@ long filemap_read_range(struct umm_object *obj, uint64_t index, uint64_t nr)
 			break;
 		run_end = MIN(next_cached(obj, index, end), index + READ_BATCH);
 		for (; index < run_end; index++) {
-			struct page *page = alloc_page(obj->sys->phys, GFP_KERNEL);
-			int e;
+			struct page *page;
+			int e = page_cache_alloc_add(obj, index, GFP_KERNEL, &page);
 
-			if (!page) {
-				err = -ENOMEM;
-				break;
-			}
-			lock_page(page);
-			e = add_to_page_cache(page, obj, index);
 			if (e) {
-				unlock_page(page);
-				put_page(page);
 				if (e == -ENOMEM)
 					err = e;
 				break;    /* raced with another reader: read what we have */
@@ -771,18 +781,11 @@ static int grab_page_for_overwrite(struct umm_object *obj, uint64_t index, struc
 		}
 		if (index >= object_size_pages(obj))
 			return -EIO;
-		page = alloc_page(obj->sys->phys, GFP_KERNEL);
-		if (!page)
-			return -ENOMEM;
-		lock_page(page);
-		err = add_to_page_cache(page, obj, index);
-		if (err) {
-			unlock_page(page);
-			put_page(page);
-			if (err == -EEXIST)
-				continue;
+		err = page_cache_alloc_add(obj, index, GFP_KERNEL, &page);
+		if (err == -EEXIST)
+			continue;
+		if (err)
 			return err;
-		}
 		if (index >= object_size_pages(obj)) {
 			/* truncated while we added it: as a reader would, leave */
 			delete_from_page_cache(page);

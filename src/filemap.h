@@ -17,6 +17,8 @@ struct page *find_lock_page(struct umm_object *obj, uint64_t index);
  * takes its own reference.  0, -EEXIST (another page is there), -ENOMEM.
  */
 int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index);
+/* page_cache_alloc_add - allocate, lock and insert a page at index: 0, -EEXIST, -ENOMEM. */
+int page_cache_alloc_add(struct umm_object *obj, uint64_t index, gfp_t gfp, struct page **pagep);
 /* delete_from_page_cache - remove a locked cached page; drops the cache's reference. */
 void delete_from_page_cache(struct page *page);
 /*

@@ -196,16 +196,8 @@ static struct page *ra_add_page(struct ra_batch *b, uint64_t index, bool *nomem)
 		put_page(page);
 		return NULL;
 	}
-	page = alloc_page(obj->sys->phys, demand ? GFP_KERNEL : b->gfp);
-	if (!page) {
-		*nomem = true;
-		return NULL;
-	}
-	BUG_ON(!trylock_page(page));        /* nobody else can see it yet */
-	err = add_to_page_cache(page, obj, index);
+	err = page_cache_alloc_add(obj, index, demand ? GFP_KERNEL : b->gfp, &page);
 	if (err) {
-		unlock_page(page);
-		put_page(page);
 		*nomem = err == -ENOMEM;
 		return NULL;
 	}
