@@ -30,13 +30,19 @@
  * that never waits; if the pte is present and already allows the access
  * (a load, or a store to a pte writable and dirty), it sets the pte young
  * as the fault path would, and maps the page and its fault-around run
- * itself.  It allocates nothing, starts no I/O and runs none of the fault
- * path: it serves the pages usermm has and the host does not map (after
- * fault-around left a page out of a run, after aging or an invalidation
- * unmapped it, in a new window over resident memory).  A lock it cannot
- * have at once, a pte that needs a fault (none, swapped, copy-on-write,
- * clean for a store), a race with an invalidation, or a VMA count due,
- * and the fault goes to a fault thread instead.  Since the thread holds no
+ * itself.  A store to a present pte that is only clean is resolved there
+ * too, as the write fault would (host_wp_notify_locked): a writable pte is
+ * set dirty; a read-only pte of a shared vma that allows writing (a page
+ * of the page cache or of shmem, mapped clean so that its first store is
+ * seen: write-notify) is made writable and dirty and its page marked
+ * dirty (an atomic flag, no lock).  It allocates nothing, starts no I/O
+ * and runs none of the fault path: it serves the pages usermm has and the
+ * host does not map (after fault-around left a page out of a run, after
+ * aging or an invalidation unmapped it, in a new window over resident
+ * memory) and the first store to a clean shared page.  A lock it cannot
+ * have at once, a pte that needs a fault (none, swapped, copy-on-write),
+ * a race with an invalidation, or a VMA count due, and the fault goes to
+ * a fault thread instead.  Since the thread holds no
  * usermm lock (it is not inside usermm) and the trylocks cannot wait,
  * the fast path cannot wait for the interrupted code; since it holds
  * mmap_lock (counted in mmap_lock_depth) while it works, a fault nested in
@@ -79,7 +85,8 @@
  * pte is already writable and dirty; otherwise read-only.  So a
  * copy-on-write page, a clean shared file page, and a page whose pte is
  * clean for any reason fault again on the first store, and that fault
- * runs the write fault path (which copies, or marks the page dirty).  The
+ * runs the write fault path (which copies, or marks the page dirty; for a
+ * shared page the fast path does that itself).  The
  * store is recognised as such from the fault's error code in the signal
  * context (x86-64: bit 1 of REG_ERR; arm64: WnR of the ESR record);
  * where the context does not say, a fault on a page the window maps
@@ -214,6 +221,7 @@
 #include <usermm/mm.h>
 #include <usermm/mmu_notifier.h>
 #include "host_mmu.h"
+#include "filemap.h"
 #include "gup.h"
 #include "memory.h"
 #include "object.h"
@@ -296,7 +304,7 @@ static _Atomic unsigned long map_counted;       /* at the last count */
 static struct {
 	_Atomic unsigned long faults, write_faults, refused, retries, pages_mapped,
 		fault_around_pages, runs_mapped, prefaults, invalidations, pages_unmapped,
-		write_protects, drops, handler_faults;
+		write_protects, drops, handler_faults, write_notify;
 } hstat;
 
 #define hstat_add(f, n) atomic_fetch_add_explicit(&hstat.f, (n), memory_order_relaxed)
@@ -1018,6 +1026,46 @@ static void handler_mmap_unlock(struct umm_mm *mm, unsigned int stripe)
 }
 
 /*
+ * host_wp_notify_locked - a store to the present pte at uaddr that does
+ * not allow it yet, in the signal handler: resolve it here when that is
+ * what the write fault would do without allocating or blocking.  A
+ * writable clean pte becomes dirty (as a hardware walker sets the bit).
+ * A read-only pte of a shared vma that allows writing (a page-cache or
+ * shmem page mapped clean for dirty tracking: write-notify) becomes
+ * writable, dirty and young and its page is marked dirty (set_page_dirty,
+ * an atomic flag: the write fault's reuse of a shared page), counted as a
+ * minor fault of mm on the handler's stripe.  Anything else (private or
+ * nonlinear vma, special pte, read-only vma) is left as it is, for the
+ * fault path.  mmap_lock (read) and the pte table's lock held.  Returns
+ * the pte as it now is; *notified set when a read-only pte was made
+ * writable.
+ */
+static pte_t host_wp_notify_locked(struct umm_mm *mm, uintptr_t uaddr, pte_t *ptep, pte_t pte,
+				   unsigned int stripe, bool *notified)
+{
+	struct vm_area_struct *vma;
+	pte_t entry;
+
+	if (pte_write(pte)) {
+		entry = pte_mkyoung(pte_mkdirty(pte));
+		set_pte_at(mm, uaddr, ptep, entry);
+		return entry;
+	}
+	if (pte_special(pte))
+		return pte;
+	vma = find_vma(mm, uaddr);
+	if (!vma || vma->vm_start > uaddr || !vma_is_shared(vma) || !(vma->vm_flags & VM_WRITE) ||
+	    (vma->vm_flags & VM_NONLINEAR))
+		return pte;
+	set_page_dirty(pfn_to_page(mm->sys->phys, pte_pfn(pte)));
+	entry = pte_mkwrite(pte_mkyoung(pte_mkdirty(pte)));
+	set_pte_at(mm, uaddr, ptep, entry);
+	atomic_fetch_add_explicit(&mm->stripes[stripe].events[MM_MIN_FLT], 1, memory_order_relaxed);
+	*notified = true;
+	return entry;
+}
+
+/*
  * host_map_fast - the signal handler's own resolution of a fault whose
  * pte already allows the access: a page present in usermm but not (or
  * not writably) mapped on the host, as after fault-around left it out of
@@ -1025,7 +1073,9 @@ static void handler_mmap_unlock(struct umm_mm *mm, unsigned int stripe)
  * over resident pages.  It allocates nothing, starts no I/O, calls no
  * fault path, and only tries its locks (mmap_lock for read, the pte
  * table's lock, r->lock), so it cannot wait for anything the interrupted
- * thread holds.  The caller has checked that the thread holds no
+ * thread holds.  A store to a clean pte is first resolved as the write
+ * fault would (host_wp_notify_locked) where that needs nothing more.
+ * The caller has checked that the thread holds no
  * mmap_lock and is in no soft-TLB access.  Returns 0 (mapped) or -EAGAIN:
  * not here (the pte needs a fault, a lock is busy, an invalidation raced,
  * the VMA budget wants a count, the context does not say whether the
@@ -1041,7 +1091,7 @@ static int host_map_fast(struct host_region *r, uintptr_t haddr, int write)
 	pte_t pte, *ptep;
 	unsigned int stripe;
 	uint64_t seq;
-	bool wr;
+	bool wr, notified = false;
 	int err = -EAGAIN;
 
 	if (!limit)
@@ -1057,6 +1107,8 @@ static int host_map_fast(struct host_region *r, uintptr_t haddr, int write)
 	if (ptl && fmutex_trylock(ptl)) {
 		lockdep_acquire(ptl, LOCK_PTL, 0, LOCKDEP_TRYLOCK);
 		pte = *ptep;
+		if (write > 0 && pte_accessible(pte) && !(pte_write(pte) && pte_dirty(pte)))
+			pte = host_wp_notify_locked(mm, uaddr, ptep, pte, stripe, &notified);
 		if (pte_accessible(pte) && (!write || (pte_write(pte) && pte_dirty(pte)))) {
 			if (!pte_young(pte)) {
 				pte = pte_mkyoung(pte);
@@ -1075,6 +1127,8 @@ static int host_map_fast(struct host_region *r, uintptr_t haddr, int write)
 		ptl_unlock(ptl);
 	}
 	handler_mmap_unlock(mm, stripe);
+	if (!err && notified)
+		hstat_add(write_notify, 1);
 	return err;
 }
 
@@ -1679,6 +1733,7 @@ void umm_host_get_stats(struct umm_host_stats *st)
 	pthread_mutex_unlock(&host_lock);
 	st->faults = atomic_load(&hstat.faults);
 	st->handler_faults = atomic_load(&hstat.handler_faults);
+	st->write_notify = atomic_load(&hstat.write_notify);
 	st->write_faults = atomic_load(&hstat.write_faults);
 	st->refused = atomic_load(&hstat.refused);
 	st->retries = atomic_load(&hstat.retries);
