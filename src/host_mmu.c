@@ -223,6 +223,7 @@
 #include "host_mmu.h"
 #include "filemap.h"
 #include "gup.h"
+#include "log.h"
 #include "memory.h"
 #include "object.h"
 
@@ -233,6 +234,7 @@
 #define HOST_REQ_NEST      4            /* nested faults per thread */
 #define HOST_MAP_MARGIN    256          /* VMAs kept free below the limit */
 #define HOST_SPIN          64           /* pause loops before sleeping on a futex */
+#define HOST_INLINE_STACK  (128 << 10)  /* bytes: the least alternate signal stack the fault path runs on */
 
 enum { REQ_IDLE, REQ_POSTED, REQ_DONE };
 
@@ -271,6 +273,7 @@ static _Atomic unsigned long handlers_inflight; /* handlers (and prefaults) usin
 _Atomic unsigned long host_nr_windows;           /* windows published (host_mmu.h) */
 bool host_mmu_no_fault_code;                    /* tests: as if the context gave no error code */
 bool host_mmu_no_fast_path;                     /* tests: every fault goes to a fault thread */
+bool host_mmu_no_inline;                        /* tests: no fault path on the faulting thread */
 
 /* The handlers in place before ours (written under host_lock, read by the handler). */
 static struct sigaction prev_segv, prev_bus;
@@ -292,6 +295,8 @@ static bool fault_threads_running;              /* [host_lock] */
 /* Per thread: the request slots, and their depth. */
 static __thread struct host_req host_reqs[HOST_REQ_NEST] __attribute__((tls_model("initial-exec")));
 static __thread unsigned int host_req_depth __attribute__((tls_model("initial-exec")));
+/* Per thread: set while the handler runs the fault path on this thread (host_fault_inline). */
+static __thread unsigned int host_inline_depth __attribute__((tls_model("initial-exec")));
 /* mm.h: mmap_locks the thread holds (the handler refuses faults while it is not 0). */
 __thread unsigned int mmap_lock_depth __attribute__((tls_model("initial-exec")));
 
@@ -304,7 +309,7 @@ static _Atomic unsigned long map_counted;       /* at the last count */
 static struct {
 	_Atomic unsigned long faults, write_faults, refused, retries, pages_mapped,
 		fault_around_pages, runs_mapped, prefaults, invalidations, pages_unmapped,
-		write_protects, drops, handler_faults, write_notify;
+		write_protects, drops, handler_faults, write_notify, inline_faults;
 } hstat;
 
 #define hstat_add(f, n) atomic_fetch_add_explicit(&hstat.f, (n), memory_order_relaxed)
@@ -1382,6 +1387,80 @@ static int host_fault(struct host_region *r, uintptr_t haddr, int write)
 	return res;
 }
 
+/*
+ * inline_stack_ok - is there room for the fault path on the stack the
+ * handler runs on?  On an alternate signal stack (the context's uc_stack
+ * names one: SA_ONSTACK puts the handler there), the room left below this
+ * frame must be HOST_INLINE_STACK bytes; on the thread's own stack the
+ * room is not known and is taken to be enough (see the theory above).
+ */
+static bool inline_stack_ok(void *uctx)
+{
+	const ucontext_t *uc = uctx;
+	const char *sp = (const char *)__builtin_frame_address(0);
+	const char *lo = uc->uc_stack.ss_sp;
+
+	if ((uc->uc_stack.ss_flags & SS_DISABLE) || !uc->uc_stack.ss_size)
+		return true;
+	if (sp < lo || sp >= lo + uc->uc_stack.ss_size)
+		return true;    /* not on the alternate stack after all */
+	return (size_t)(sp - lo) >= HOST_INLINE_STACK;
+}
+
+/*
+ * host_fault_inline - resolve the fault at haddr in r through the fault
+ * path on the faulting thread, in the signal handler (host_map, blocking
+ * locks and all), with every asynchronous signal blocked and cancellation
+ * disabled meanwhile.  The caller has checked host_inline_allowed.  No
+ * usermm lock held on entry or exit.  Returns 0 or -errno as host_map.
+ */
+static int host_fault_inline(struct host_region *r, uintptr_t haddr, int write)
+{
+	sigset_t all, old;
+	int cs, err;
+
+	/* the synchronous signals stay deliverable: blocked, the kernel would kill the process */
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGTRAP);
+	sigdelset(&all, SIGSYS);
+	/* the raw call: libc's would leave its own cancellation and set*id signals deliverable */
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, _NSIG / 8);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+	host_inline_depth++;
+	if (write < 0)
+		write = write_inferred(r, haddr);
+	err = host_map(r, r->start + (haddr - (uintptr_t)r->base), write, true);
+	host_inline_depth--;
+	pthread_setcancelstate(cs, NULL);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+	if (!err) {
+		hstat_add(faults, 1);
+		hstat_add(handler_faults, 1);
+		hstat_add(inline_faults, 1);
+		if (write)
+			hstat_add(write_faults, 1);
+	}
+	return err;
+}
+
+/*
+ * host_inline_allowed - may this fault run the fault path on the faulting
+ * thread?  Not when a test turned it off, when the thread already waits
+ * for a fault thread (a handler of another signal faulted meanwhile), when
+ * a log function is installed (it might not be async-signal-safe), or
+ * when the handler runs on an alternate signal stack with too little room
+ * left.  The caller has checked that the thread is outside usermm.
+ */
+static bool host_inline_allowed(void *uctx)
+{
+	return likely(!host_mmu_no_inline) && !host_req_depth && !log_fn_installed() &&
+	       inline_stack_ok(uctx);
+}
+
 static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 {
 	int saved_errno = errno;
@@ -1394,7 +1473,8 @@ static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 	r = sig == SIGSEGV && si->si_code > 0 ? region_of(a) : NULL;
 	if (r) {
 		/* inside usermm: serving it could deadlock (see the theory above) */
-		if (!mmap_lock_depth && !__atomic_load_n(&umm_tlb_hot.active, __ATOMIC_RELAXED) &&
+		if (!mmap_lock_depth && !host_inline_depth &&
+		    !__atomic_load_n(&umm_tlb_hot.active, __ATOMIC_RELAXED) &&
 		    !atomic_load(&r->dead) && !fault_is_exec(uctx)) {
 			int write = unlikely(host_mmu_no_fault_code) ? -1 : fault_is_write(uctx);
 
@@ -1404,6 +1484,8 @@ static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 				hstat_add(handler_faults, 1);
 				if (write > 0)
 					hstat_add(write_faults, 1);
+			} else if (likely(!host_mmu_no_fast_path) && host_inline_allowed(uctx)) {
+				err = host_fault_inline(r, a, write);
 			} else {
 				err = host_fault(r, a, write);
 			}
@@ -1734,6 +1816,7 @@ void umm_host_get_stats(struct umm_host_stats *st)
 	st->faults = atomic_load(&hstat.faults);
 	st->handler_faults = atomic_load(&hstat.handler_faults);
 	st->write_notify = atomic_load(&hstat.write_notify);
+	st->inline_faults = atomic_load(&hstat.inline_faults);
 	st->write_faults = atomic_load(&hstat.write_faults);
 	st->refused = atomic_load(&hstat.refused);
 	st->retries = atomic_load(&hstat.retries);

@@ -60,5 +60,12 @@ extern bool host_mmu_no_fault_code;
  */
 extern bool host_mmu_no_fast_path;
 
+/*
+ * host_mmu_no_inline - tests: the signal handler runs no fault path on
+ * the faulting thread; a fault its trylocks cannot serve goes to a fault
+ * thread.  Set only while no window is attached.
+ */
+extern bool host_mmu_no_inline;
+
 
 #endif /* UMM_HOST_MMU_H */

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <unistd.h>
 #include "log.h"
 #include "system.h"
 
@@ -34,19 +35,29 @@ static void *log_arg;
 void umm_set_log(umm_log_fn fn, void *arg)
 {
 	pthread_rwlock_wrlock(&log_lock);
-	log_fn = fn;
+	__atomic_store_n(&log_fn, fn, __ATOMIC_RELAXED);  /* read without the lock by log_fn_installed */
 	log_arg = arg;
 	pthread_rwlock_unlock(&log_lock);
 }
 
-/* default_log - stderr for everything in debug builds, for checks and bugs in every build. */
+/*
+ * default_log - stderr for everything in debug builds, for checks and bugs
+ * in every build: one write(2) of the whole line, no stdio, so that a
+ * line logged from the host MMU's signal handler cannot meet a stdio call
+ * the handler interrupted.
+ */
 static void default_log(int level, const char *line)
 {
+	char buf[LOG_LINE_MAX + 16];
+	int n;
+
 	if (level == UMM_LOG_WARNING && !UMM_DEBUG)
 		return;
-	fprintf(stderr, "usermm: %s\n", line);
-	if (level == UMM_LOG_BUG)
-		fflush(stderr);
+	n = snprintf(buf, sizeof(buf), "usermm: %s\n", line);
+	if (n > (int)sizeof(buf) - 1)
+		n = (int)sizeof(buf) - 1;
+	if (n > 0)
+		(void)!write(STDERR_FILENO, buf, (size_t)n);
 }
 
 static void vlog(int level, const char *fmt, va_list ap)
@@ -60,6 +71,16 @@ static void vlog(int level, const char *fmt, va_list ap)
 	else
 		default_log(level, line);
 	pthread_rwlock_unlock(&log_lock);
+}
+
+/**
+ * log_fn_installed - has a log function been installed with umm_set_log?
+ * No locks (a relaxed read: the answer may be out of date by the time it
+ * is used).
+ */
+bool log_fn_installed(void)
+{
+	return __atomic_load_n(&log_fn, __ATOMIC_RELAXED) != NULL;
 }
 
 /**

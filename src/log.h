@@ -11,6 +11,8 @@
 #ifndef UMM_LOG_H
 #define UMM_LOG_H
 
+#include <stdbool.h>
+
 struct umm_system;
 
 /*
@@ -23,5 +25,8 @@ void pr_warn(struct umm_system *sys, const char *fmt, ...) __attribute__((format
 void pr_check(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* pr_bug - log a broken invariant (the caller aborts next).  Any context. */
 void pr_bug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* log_fn_installed - is a log function installed (umm_set_log)?  Any context, no locks. */
+bool log_fn_installed(void);
 
 #endif

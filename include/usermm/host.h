@@ -132,6 +132,7 @@ struct umm_host_stats {
 	unsigned long map_limit;        /* the limit the host MMU works to */
 	unsigned long handler_faults;   /* of faults, resolved in the signal handler itself */
 	unsigned long write_notify;     /* of those, stores to a clean shared page made writable there */
+	unsigned long inline_faults;    /* of handler_faults, through the whole fault path there */
 };
 void umm_host_get_stats(struct umm_host_stats *st);
 
