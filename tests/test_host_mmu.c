@@ -22,6 +22,8 @@
 #include "mm_fixture.h"
 #include "rmap.h"
 #include "host_mmu.h"
+#include "filemap.h"
+#include "pgtable.h"
 #include "mm.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -1289,6 +1291,280 @@ static void test_populate_around_runs(void)
 	teardown();
 }
 
+/*
+ * Write-notify in the handler: a store to a clean page of a shared file
+ * mapping (mapped read-only on the host after a load) is resolved by the
+ * handler's fast path itself: write_notify moves, no fault thread and no
+ * inline fault path runs, the page is dirty in the page cache and msync
+ * writes it; after the writeback the page is clean and the next store is
+ * resolved the same way.  A store to a read-only shared mapping or a
+ * private one is not write-notify: refused, or copied.
+ */
+static void test_write_notify(void)
+{
+	size_t len = 8 * P;
+	int fd = test_tmpfile(len, fpat);
+	struct umm_object *obj;
+	struct umm_host_stats s0, s1;
+	struct page *page;
+	uintptr_t a, ro, priv;
+	char *base, *rob, *pb, c;
+
+	setup();
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &a) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ, MAP_SHARED, obj, 0, &ro) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0, &priv) == 0);
+	REQUIRE(umm_host_attach(mm, a, len, UMM_HOST_NO_FAULT_AROUND, (void **)&base) == 0);
+	REQUIRE(umm_host_attach(mm, ro, len, UMM_HOST_NO_FAULT_AROUND, (void **)&rob) == 0);
+	REQUIRE(umm_host_attach(mm, priv, len, UMM_HOST_NO_FAULT_AROUND, (void **)&pb) == 0);
+	for (int round = 0; round < 2; round++) {
+		/* a load: mapped read-only, clean */
+		CHECK_EQ((unsigned char)base[2 * P + 7], round ? 'A' : fpat(2 * P + 7));
+		page = find_get_page(obj, 2);
+		REQUIRE(page != NULL);
+		CHECK(!PageDirty(page));
+		s0 = hst();
+		base[2 * P + 7] = (char)('A' + round);
+		s1 = hst();
+		CHECK_EQ(s1.write_notify - s0.write_notify, 1);
+		CHECK_EQ(s1.handler_faults - s0.handler_faults, 1);
+		CHECK_EQ(s1.write_faults - s0.write_faults, 1);
+		CHECK_EQ(slow_faults(s1) - slow_faults(s0), 0);
+		CHECK(PageDirty(page));
+		base[2 * P + 8] = (char)('a' + round);         /* writable now: no fault */
+		CHECK_EQ(hst().faults, s1.faults);
+		REQUIRE(umm_msync(mm, a, len, MS_SYNC) == 0);
+		CHECK(!PageDirty(page));
+		put_page(page);
+		{
+			char b[2];
+
+			REQUIRE(pread(fd, b, 2, 2 * P + 7) == 2);
+			CHECK(b[0] == 'A' + round && b[1] == 'a' + round);
+		}
+	}
+	/* a read-only shared mapping of the same page: the store is refused */
+	s0 = hst();
+	CHECK(try_load(rob + 2 * P, &c));
+	CHECK(!try_store(rob + 2 * P, 'R'));
+	s1 = hst();
+	CHECK_EQ(s1.write_notify, s0.write_notify);
+	CHECK_EQ(s1.refused - s0.refused, 1);
+	/* a private mapping: the store copies, the file keeps its byte */
+	CHECK_EQ(pb[3 * P], (char)fpat(3 * P));
+	pb[3 * P] = 'P';
+	CHECK_EQ(hst().write_notify, s1.write_notify);
+	REQUIRE(umm_msync(mm, priv, len, MS_SYNC) == 0);
+	REQUIRE(pread(fd, &c, 1, 3 * P) == 1);
+	CHECK_EQ((unsigned char)c, fpat(3 * P));
+	CHECK_EQ(umm_host_detach(mm, pb), 0);
+	CHECK_EQ(umm_host_detach(mm, rob), 0);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	umm_object_put(obj);
+	teardown();
+	close(fd);
+}
+
+/*
+ * Several threads store into clean shared file pages (each its own pages,
+ * a counter per page) while the main thread writes the file back with
+ * msync (which write-protects the pages: the next stores are write-notify
+ * faults again) and replaces the mapping with an identical one (mmap
+ * MAP_FIXED of the same file: an unmap and a map under one mmap_lock).
+ * Every page ends dirty or written, and the file holds each page's last
+ * counter after a final msync.
+ */
+#define WN_THREADS 3
+#define WN_PAGES   24
+static char *wn_base;
+static unsigned wn_iters;
+static _Atomic unsigned wn_running;
+
+static void *wn_worker(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg;
+
+	for (unsigned it = 1; it <= wn_iters; it++)
+		for (size_t i = id; i < WN_PAGES; i += WN_THREADS) {
+			volatile unsigned *p = (volatile unsigned *)(wn_base + i * P + 64);
+
+			TCHECK(*p == it - 1);
+			*p = it;
+		}
+	atomic_fetch_sub(&wn_running, 1);
+	return NULL;
+}
+
+static void test_write_notify_race(void)
+{
+	size_t len = WN_PAGES * P;
+	int fd = test_tmpfile(len, fpat);
+	struct umm_object *obj;
+	struct umm_host_stats s0, s1;
+	pthread_t t[WN_THREADS];
+	uintptr_t a, b;
+
+	wn_iters = UNDER_TSAN ? 50 : 300;
+	setup();
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &a) == 0);
+	for (size_t i = 0; i < WN_PAGES; i++) {
+		unsigned zero = 0;
+
+		REQUIRE(umm_write(mm, a + i * P + 64, &zero, sizeof(zero)) == 0);
+	}
+	REQUIRE(umm_msync(mm, a, len, MS_SYNC) == 0);   /* every page clean */
+	REQUIRE(umm_host_attach(mm, a, len, 0, (void **)&wn_base) == 0);
+	s0 = hst();
+	atomic_store(&wn_running, WN_THREADS);
+	for (unsigned i = 0; i < WN_THREADS; i++)
+		REQUIRE(pthread_create(&t[i], NULL, wn_worker, (void *)(uintptr_t)i) == 0);
+	for (unsigned n = 0; atomic_load(&wn_running); n++) {
+		REQUIRE(umm_msync(mm, a, len, MS_SYNC) == 0);
+		if (n % 4 == 3)
+			REQUIRE(umm_mmap(mm, a, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, obj, 0,
+					 &b) == 0 && b == a);
+		sched_yield();
+	}
+	for (unsigned i = 0; i < WN_THREADS; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	s1 = hst();
+	CHECK(s1.write_faults - s0.write_faults >= WN_PAGES);
+	CHECK_EQ(s1.refused, s0.refused);
+	REQUIRE(umm_msync(mm, a, len, MS_SYNC) == 0);
+	for (size_t i = 0; i < WN_PAGES; i++) {
+		unsigned v;
+
+		REQUIRE(pread(fd, &v, sizeof(v), (off_t)(i * P + 64)) == (ssize_t)sizeof(v));
+		CHECK_EQ(v, wn_iters);
+	}
+	CHECK_EQ(umm_host_detach(mm, wn_base), 0);
+	umm_object_put(obj);
+	teardown();
+	close(fd);
+}
+
+/*
+ * A fault the fast path cannot serve because a lock is busy: the main
+ * thread holds the pte table's lock of a clean shared page while a worker
+ * stores to it.  The fast path's trylock fails; the fault runs the fault
+ * path on the worker itself (inline_faults), which waits for the lock
+ * (seen as the lock's sleeping state) and then dirties the page; with
+ * host_mmu_no_inline a fault thread resolves it instead.  A fault that
+ * needs a new page (a store to private anonymous memory) runs inline too.
+ */
+static char *tf_p;
+
+static void *tf_worker(void *arg)
+{
+	(void)arg;
+	*tf_p = 'T';
+	return NULL;
+}
+
+static void trylock_fallback_run(bool inline_ok)
+{
+	size_t len = 4 * P;
+	int fd = test_tmpfile(len, fpat);
+	struct umm_object *obj;
+	struct umm_host_stats s0, s1;
+	struct fmutex *ptl;
+	pthread_t t;
+	pte_t *ptep;
+	uintptr_t a, an;
+	char *base, *ab, c;
+
+	host_mmu_no_inline = !inline_ok;
+	setup();
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &a) == 0);
+	umm_object_put(obj);
+	REQUIRE(umm_host_attach(mm, a, len, UMM_HOST_NO_FAULT_AROUND, (void **)&base) == 0);
+	CHECK_EQ((unsigned char)base[P + 1], fpat(P + 1));      /* mapped read-only, clean */
+	tf_p = base + P + 1;
+	s0 = hst();
+	mmap_read_lock(mm);
+	ptep = pte_offset_map_lock(mm, a + P, &ptl);
+	REQUIRE(ptep != NULL);
+	REQUIRE(pthread_create(&t, NULL, tf_worker, NULL) == 0);
+	/* the worker (or its fault thread) sleeps on the pte table's lock */
+	while (atomic_load(&ptl->state) != 2)
+		sched_yield();
+	pte_unmap_unlock(ptep, ptl);
+	mmap_read_unlock(mm);
+	pthread_join(t, NULL);
+	s1 = hst();
+	CHECK_EQ(s1.faults - s0.faults, 1);
+	CHECK_EQ(s1.write_faults - s0.write_faults, 1);
+	CHECK_EQ(s1.write_notify, s0.write_notify);
+	CHECK_EQ(s1.inline_faults - s0.inline_faults, inline_ok ? 1 : 0);
+	CHECK_EQ(s1.handler_faults - s0.handler_faults, inline_ok ? 1 : 0);
+	REQUIRE(umm_msync(mm, a, len, MS_SYNC) == 0);
+	REQUIRE(pread(fd, &c, 1, P + 1) == 1);
+	CHECK_EQ(c, 'T');
+	/* a store that needs a new page */
+	an = anon(P);
+	REQUIRE(umm_host_attach(mm, an, P, 0, (void **)&ab) == 0);
+	s0 = hst();
+	ab[9] = 'N';
+	s1 = hst();
+	CHECK_EQ(s1.inline_faults - s0.inline_faults, inline_ok ? 1 : 0);
+	CHECK_EQ(slow_faults(s1) - slow_faults(s0), 1);
+	REQUIRE(umm_read(mm, an + 9, &c, 1) == 0);
+	CHECK_EQ(c, 'N');
+	CHECK_EQ(umm_host_detach(mm, ab), 0);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	teardown();
+	host_mmu_no_inline = false;
+	close(fd);
+}
+
+static void test_trylock_fallback(void)
+{
+	trylock_fallback_run(true);
+	trylock_fallback_run(false);
+}
+
+/*
+ * On an alternate signal stack with less room than the fault path needs
+ * the fault is handed to a fault thread; with room enough it runs inline.
+ */
+static void altstack_run(size_t size, bool expect_inline)
+{
+	stack_t ss, old;
+	struct umm_host_stats s0, s1;
+	uintptr_t an;
+	char *ab, c;
+
+	ss.ss_sp = malloc(size);
+	REQUIRE(ss.ss_sp != NULL);
+	ss.ss_size = size;
+	ss.ss_flags = 0;
+	REQUIRE(sigaltstack(&ss, &old) == 0);
+	setup();
+	an = anon(P);
+	REQUIRE(umm_host_attach(mm, an, P, 0, (void **)&ab) == 0);
+	s0 = hst();
+	ab[5] = 'S';
+	s1 = hst();
+	CHECK_EQ(s1.inline_faults - s0.inline_faults, expect_inline ? 1 : 0);
+	CHECK_EQ(slow_faults(s1) - slow_faults(s0), 1);
+	REQUIRE(umm_read(mm, an + 5, &c, 1) == 0);
+	CHECK_EQ(c, 'S');
+	CHECK_EQ(umm_host_detach(mm, ab), 0);
+	teardown();
+	REQUIRE(sigaltstack(&old, NULL) == 0);
+	free(ss.ss_sp);
+}
+
+static void test_inline_altstack(void)
+{
+	altstack_run(16 << 10, false);
+	altstack_run(1 << 20, true);
+}
+
 int main(void)
 {
 	install_test_handler();
@@ -1318,5 +1594,9 @@ int main(void)
 	RUN(test_fast_path);
 	RUN(test_fast_path_refused);
 	RUN(test_populate_around_runs);
+	RUN(test_write_notify);
+	RUN(test_write_notify_race);
+	RUN(test_trylock_fallback);
+	RUN(test_inline_altstack);
 	return test_summary("test_host_mmu");
 }
