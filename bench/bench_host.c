@@ -14,7 +14,7 @@
  *   anon first touch, single
  *                       a store to each page of a fresh private anonymous
  *                       mapping through a window (usermm allocates and
- *                       zeroes a frame, a fault thread maps it), without
+ *                       zeroes a frame on the faulting thread), without
  *                       fault-around: one host fault per page, so the
  *                       figure is per fault and per page; the kernel's
  *                       first-touch store to a fresh anonymous mapping.
@@ -25,6 +25,10 @@
  *                       one free block of the allocator, and the fault
  *                       maps what is contiguous in the arena with one
  *                       mmap: per page, amortised over the faults taken.
+ *   ..., fault thread   the single line again with the fault path run by
+ *                       a fault thread (host_mmu_no_inline: the handoff
+ *                       that every such fault took before faults ran on
+ *                       the faulting thread).
  *   shmem first touch, single / populate-around
  *                       the same on a usermm shmem object mapped shared,
  *                       against a store to each page of a fresh memfd
@@ -45,6 +49,16 @@
  *                       whose pages are resident (the kernel's fault-around
  *                       maps up to 16 pages per fault).  Faults taken are
  *                       printed for both sides.
+ *   shared file write-notify
+ *                       a store to each page of a shared mapping of a
+ *                       regular file whose pages were loaded through the
+ *                       same pointers first (mapped read-only, clean): the
+ *                       signal handler makes the pte writable and dirty
+ *                       and maps the page writable (write-notify); again
+ *                       with host_mmu_no_fast_path (a fault thread does
+ *                       it); the kernel's write-notify fault on a shared
+ *                       mapping of the same kind of file, its pages
+ *                       loaded and clean (written back) first.
  *   userfaultfd         the anonymous first-touch stores resolved by a
  *                       userfaultfd thread with UFFDIO_COPY of a zero
  *                       page: the kernel's own user-space fault handling,
@@ -75,6 +89,7 @@
 #include <sys/syscall.h>
 #include <linux/userfaultfd.h>
 #include "bench.h"
+#include "host_mmu.h"
 
 #define REPS        BENCH_SIZE(5, 1)
 #define PAGES       BENCH_SIZE(1024UL, 64UL)
@@ -380,8 +395,23 @@ static void bench_anon(struct umm_mm *mm)
 	}
 	bench_report_caveat("host anon first touch, single (per fault)", median(u, REPS), median(k, REPS),
 			    cpu_caveat(msg, sizeof(msg), "one fault per page on both sides; usermm: SIGSEGV, "
-				       "handoff to a fault thread, usermm fault, mmap of the frame", uc, kc));
+				       "usermm fault on the faulting thread, mmap of the frame", uc, kc));
 	bench_kernel_variant("anonymous first touch");
+	{
+		double ft[REPS], ftc[REPS];
+
+		host_mmu_no_inline = true;
+		for (int r = 0; r < REPS; r++) {
+			ft[r] = umm_touch(mm, NULL, false, PAGES, true, UMM_HOST_NO_FAULT_AROUND, NULL);
+			ftc[r] = cpu_last;
+		}
+		host_mmu_no_inline = false;
+		bench_report_caveat("host anon first touch, single, fault thread (per fault)", median(ft, REPS),
+				    median(k, REPS),
+				    cpu_caveat(msg, sizeof(msg), "usermm: SIGSEGV, handoff to a fault thread, "
+					       "usermm fault, mmap of the frame (host_mmu_no_inline)", ftc, kc));
+		bench_kernel_variant("anonymous first touch");
+	}
 	{
 		double pa[REPS], pc[REPS];
 		unsigned long faults = 0;
@@ -478,6 +508,120 @@ static void bench_shmem(struct umm_system *sys, struct umm_mm *mm)
 	bench_report_caveat("host shmem first touch, populate-around (per page)", median(pa, REPS),
 			    median(k, REPS), cpu_caveat(msg, sizeof(msg), what, pc, kc));
 	bench_kernel_variant("memfd first touch");
+}
+
+/*
+ * umm_wp_touch - map `pages` of the file behind obj shared in mm, attach
+ * a window, load every page through it (mapped read-only, clean), then
+ * time a store to each page; msync (the pages go back to the file) and
+ * unmap.  Returns ns per page or -errno; *faults the faults of the stores,
+ * *handler those the signal handler resolved with its trylocks.
+ */
+static double umm_wp_touch(struct umm_mm *mm, struct umm_object *obj, unsigned long pages,
+			   unsigned long *faults, unsigned long *handler)
+{
+	struct umm_host_stats s0, s1;
+	uintptr_t a;
+	char *base;
+	uint64_t t0, t1, c0;
+	int err;
+
+	err = umm_mmap(mm, 0, pages * P, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &a);
+	if (err)
+		return err;
+	err = umm_host_attach(mm, a, pages * P, UMM_HOST_NO_FAULT_AROUND, (void **)&base);
+	if (err) {
+		umm_munmap(mm, a, pages * P);
+		return err;
+	}
+	touch(base, pages, false);
+	umm_host_get_stats(&s0);
+	c0 = cpu_ns();
+	t0 = now_ns();
+	touch(base, pages, true);
+	t1 = now_ns();
+	cpu_last = ns_per(c0, cpu_ns(), pages);
+	umm_host_get_stats(&s1);
+	*faults = s1.faults - s0.faults;
+	*handler = (s1.handler_faults - s0.handler_faults) - (s1.inline_faults - s0.inline_faults);
+	umm_host_detach(mm, base);
+	err = umm_msync(mm, a, pages * P, MS_SYNC);
+	umm_munmap(mm, a, pages * P);
+	return err ? err : ns_per(t0, t1, pages);
+}
+
+/* k_wp_touch - the same on a kernel shared mapping of fd: load, write back (clean), time the stores. */
+static double k_wp_touch(int fd, unsigned long pages, long *faults)
+{
+	char *p = mmap(NULL, pages * P, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	uint64_t t0, t1, c0;
+	long f0;
+
+	if (p == MAP_FAILED)
+		return -errno;
+	touch(p, pages, false);
+	msync(p, pages * P, MS_SYNC);
+	f0 = minflt();
+	c0 = cpu_ns();
+	t0 = now_ns();
+	touch(p, pages, true);
+	t1 = now_ns();
+	cpu_last = ns_per(c0, cpu_ns(), pages);
+	*faults = minflt() - f0;
+	msync(p, pages * P, MS_SYNC);
+	munmap(p, pages * P);
+	return ns_per(t0, t1, pages);
+}
+
+static void bench_write_notify(struct umm_system *sys, struct umm_mm *mm)
+{
+	double u[REPS], ut[REPS], k[REPS], uc[REPS], utc[REPS], kc[REPS];
+	unsigned long uf = 0, uh = 0, tf = 0, th = 0;
+	long kf = 0;
+	struct umm_object *obj;
+	char what[200], msg[320];
+	int fd, err;
+
+	fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)(PAGES * P))) {
+		skipped("shared file write-notify", "open(/tmp, O_TMPFILE)", -errno);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	err = umm_object_open_fd(sys, fd, &obj);
+	if (err) {
+		skipped("shared file write-notify", "umm_object_open_fd", err);
+		close(fd);
+		return;
+	}
+	for (int r = 0; r < REPS; r++) {
+		u[r] = umm_wp_touch(mm, obj, PAGES, &uf, &uh);
+		uc[r] = cpu_last;
+		host_mmu_no_fast_path = true;
+		ut[r] = umm_wp_touch(mm, obj, PAGES, &tf, &th);
+		utc[r] = cpu_last;
+		host_mmu_no_fast_path = false;
+		k[r] = k_wp_touch(fd, PAGES, &kf);
+		kc[r] = cpu_last;
+		if (u[r] < 0 || ut[r] < 0 || k[r] < 0) {
+			skipped("shared file write-notify", "mapping", (int)(u[r] < 0 ? u[r] : ut[r] < 0 ? ut[r] : k[r]));
+			goto out;
+		}
+	}
+	snprintf(what, sizeof(what), "stores to clean pages of a shared file mapping (ext4 or whatever /tmp "
+		 "is); usermm: %lu faults, %lu resolved by the handler's trylocks; kernel: %ld faults", uf, uh, kf);
+	bench_report_caveat("host shared file write-notify (per fault)", median(u, REPS), median(k, REPS),
+			    cpu_caveat(msg, sizeof(msg), what, uc, kc));
+	bench_kernel_variant("shared file write fault on a clean page");
+	snprintf(what, sizeof(what), "the same, every fault handed to a fault thread (host_mmu_no_fast_path): "
+		 "%lu faults, %lu in the handler", tf, th);
+	bench_report_caveat("host shared file write-notify, fault thread (per fault)", median(ut, REPS),
+			    median(k, REPS), cpu_caveat(msg, sizeof(msg), what, utc, kc));
+	bench_kernel_variant("shared file write fault on a clean page");
+out:
+	umm_object_put(obj);
+	close(fd);
 }
 
 static void bench_present(struct umm_system *sys, struct umm_mm *mm)
@@ -595,7 +739,7 @@ int main(int argc, char **argv)
 	int err;
 
 	bench_init(argc, argv, "host MMU: faults through plain pointers into usermm memory (anonymous, "
-		   "shmem, present pages with fault-around) beside the kernel's first-touch faults, "
+		   "shmem, shared file write-notify, present pages with fault-around) beside the kernel's first-touch faults, "
 		   "userfaultfd and a bare SIGSEGV+mmap handler; pointer bandwidth");
 	bench_machine_line();
 	printf("# median of %d repetitions; ns per page over batches of %lu pages; fresh mappings "
@@ -618,6 +762,7 @@ int main(int argc, char **argv)
 	umm_touch(mm, NULL, false, 4 * PAGES, true, 0, NULL);
 	bench_anon(mm);
 	bench_shmem(sys, mm);
+	bench_write_notify(sys, mm);
 	bench_present(sys, mm);
 	bench_bandwidth(mm);
 	umm_host_detach(mm, anchor_base);

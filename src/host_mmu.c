@@ -20,9 +20,10 @@
  * interrupted that thread anywhere, holding any lock; usermm's locks are
  * pthread mutexes and futex locks, and its fault path may allocate (with
  * malloc, the first time a thread needs a frame cache or a slab
- * magazine, and for I/O requests).  So the handler resolves a fault
- * itself only when that needs neither (the fast path below); every other
- * fault it hands to a fault thread.
+ * magazine, and for I/O requests).  So the handler first tries the fast
+ * path below, which needs neither; a fault that needs more runs the whole
+ * fault path on the faulting thread when the conditions of "Inline
+ * faults" (below) hold, and is handed to a fault thread otherwise.
  *
  * The fast path (host_map_fast): when the faulting thread is not inside
  * usermm (next paragraph but two), the handler tries mmap_lock for read,
@@ -61,6 +62,52 @@
  * through usermm's fault path (follow_or_fault, under mmap_lock for read,
  * exactly as the soft TLB's miss does) and post the result.
  *
+ * Inline faults (host_fault_inline).  A fault the fast path cannot serve
+ * runs host_map, the fault threads' own resolution (follow_or_fault and
+ * all, blocking locks, allocation, I/O), in the handler on the faulting
+ * thread, which saves the two thread switches and the futex wake and wait
+ * of the handoff.  Why that is safe: the fault is synchronous, so the
+ * interrupted code is the access itself, and the thread is outside
+ * usermm (mmap_lock_depth is 0, no soft-TLB access; see "Inside usermm"
+ * below): it holds no usermm lock and uses none of usermm's per-thread
+ * state (frame caches, slab magazines, the vma cache), which usermm only
+ * uses while it holds mmap_lock or touches no caller memory.  A lock of
+ * the program's that the interrupted code holds and the fault path needs
+ * (through a callback: an MMU notifier, an object's I/O) deadlocks the
+ * handoff as well, since the waiting thread never lets it go.  What is
+ * left is what a signal handler must not re-enter: malloc, when the
+ * interrupted code is inside it; it cannot be touching a window then
+ * (the allocator's memory is its own, and usermm's LD_PRELOAD interposer
+ * leaves anonymous memory and libc's internal mmap calls to the kernel),
+ * unless a program keeps the heap of the malloc usermm calls inside a
+ * window, which is not supported (usermm/host.h).  stdio, when the
+ * interrupted code is inside a stdio call reading a window: usermm's
+ * default log writes a line with one write(2) and no stdio, and a fault
+ * is not run inline while a log function (umm_set_log) is installed,
+ * which may do anything.  The handler's stack: the fault path takes about
+ * 23 KiB at most as measured (debug and ASan builds, file I/O, swap and
+ * reclaim); on an alternate signal stack (SA_ONSTACK: the handler runs
+ * there when the program set one) the room left must be HOST_INLINE_STACK
+ * (40 KiB), else the fault is handed off; the thread's own stack is taken
+ * to have that room (thread stacks are megabytes unless a program makes
+ * them tiny).  Signals: every asynchronous signal is blocked while the
+ * fault path runs (a raw rt_sigprocmask, so libc's own cancellation and
+ * set*id signals too; SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS
+ * stay deliverable, as the kernel kills a thread that raises one blocked),
+ * as the kernel's own fault runs no signal handler, and restored before
+ * the handler returns; a program's handler cannot interrupt it and touch
+ * a window (which would be refused, mmap_lock being held) or re-enter it.
+ * Cancellation is disabled meanwhile (the fault path's pread and
+ * condition waits are cancellation points; a thread cancelled there would
+ * leave mmap_lock held).  Not inline: a fault nested in a handoff
+ * (host_req_depth: a handler of another signal that faulted while the
+ * thread waits for a fault thread), a fault while a log function is
+ * installed or with too little alternate stack, and every fault when a
+ * test sets host_mmu_no_inline or host_mmu_no_fast_path; those go to the
+ * fault threads as before.  host_inline_depth, raised while the fault
+ * path runs inline, makes a fault nested in it (a bug: usermm touching a
+ * window) refused, as mmap_lock_depth does while mmap_lock is held.
+ *
  * Either way the frame is mapped at the faulting host address with
  * mmap(MAP_FIXED | MAP_SHARED | MAP_POPULATE) of the arena memfd at the
  * frame's offset (MAP_POPULATE fills the host page table in the same
@@ -72,7 +119,8 @@
  * compare-and-swap, although POSIX does not list pthread_mutex_trylock
  * as async-signal-safe), mmap, futex system calls,
  * sched_yield, sigaction and raise when it passes the signal on, and
- * errno is saved and restored around it.  The price of the handoff is two
+ * errno is saved and restored around it; the inline fault path is the
+ * exception, under the conditions above.  The price of the handoff is two
  * thread switches per fault, and on a loaded machine the wait until a
  * fault thread is scheduled; fault-around (below) spreads it over several
  * pages.  Many threads may fault at once: each has its own slot (a small
@@ -201,8 +249,9 @@
  * fault path takes it under mmap_lock (read) and a pte table lock, the
  * invalidations under whatever the core holds when it invalidates (any of
  * usermm's locks), and nothing is taken under it.  The signal handler
- * takes locks only with trylocks, in the fault path's order: mmap_lock
- * (read), a pte table lock, the window's lock.
+ * takes locks only with trylocks in the fast path, in the fault path's
+ * order: mmap_lock (read), a pte table lock, the window's lock; an inline
+ * fault takes them as a fault thread does, in the same order.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -38,8 +38,16 @@
  * should raise the sysctl (sysctl -w vm.max_map_count=N).
  *
  * Threads: any number of threads may fault at once.  A fault on a page
- * usermm already maps is resolved in the signal handler itself; others
- * (allocation, I/O, copy-on-write) by one of usermm's fault threads.  A
+ * usermm already maps, and the first store to a clean page of a shared
+ * mapping, are resolved in the signal handler with trylocks only.  Other
+ * faults (allocation, I/O, copy-on-write) run usermm's fault path in the
+ * signal handler on the faulting thread, with asynchronous signals
+ * blocked and cancellation disabled meanwhile, unless a log function is
+ * installed (umm_set_log), the handler runs on an alternate signal stack
+ * with less than 40 KiB left, or the thread is in a handler that
+ * interrupted a fault; then one of usermm's fault threads resolves them.
+ * So the heap of the malloc that usermm calls must not live in a window
+ * (a fault inside malloc would re-enter it).  A
  * thread that touches a window while it is inside usermm (holding an
  * address space's mmap_lock, or inside a soft-TLB access such as an
  * umm_read, or between umm_tlb_begin and umm_tlb_end) cannot be served:
