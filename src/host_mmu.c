@@ -358,7 +358,7 @@ static _Atomic unsigned long map_counted;       /* at the last count */
 static struct {
 	_Atomic unsigned long faults, write_faults, refused, retries, pages_mapped,
 		fault_around_pages, runs_mapped, prefaults, invalidations, pages_unmapped,
-		write_protects, drops, handler_faults, write_notify, inline_faults;
+		write_protects, drops, handler_faults, write_notify, inline_faults, write_upgrades;
 } hstat;
 
 #define hstat_add(f, n) atomic_fetch_add_explicit(&hstat.f, (n), memory_order_relaxed)
@@ -949,12 +949,42 @@ static inline bool mapped_as_locked(const struct host_region *r, uintptr_t u, bo
 }
 
 /*
+ * host_upgrade_locked - a store to the page at uaddr, which the host maps
+ * read-only: make it and its neighbours in [lo, hi) that the host also
+ * maps read-only writable in place, with one mprotect.  The host maps the
+ * frame the pte names: a change of frame goes through an invalidation,
+ * which unmaps the host page, and the caller has checked (under r->lock,
+ * with the pte table's lock held) that none ran since the pte was read.
+ * Unlike a new mmap over the page, an mprotect that only adds write
+ * permission keeps the kernel's pte (no second fault on the memfd) and
+ * needs no TLB shootdown on x86.  r->lock and the pte table lock held.
+ * Returns 0, or -errno of the mprotect (the caller maps anew).
+ */
+static int host_upgrade_locked(struct host_region *r, uintptr_t uaddr, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t s = uaddr, e = uaddr + PAGE_SIZE;
+
+	while (s > lo && mapped_as_locked(r, s - PAGE_SIZE, false))
+		s -= PAGE_SIZE;
+	while (e < hi && mapped_as_locked(r, e, false))
+		e += PAGE_SIZE;
+	if (window_mprotect(host_addr(r, s), e - s, PROT_READ | PROT_WRITE))
+		return -errno;
+	for (uintptr_t u = s; u < e; u += PAGE_SIZE)
+		set_bit_ul(r->writable, (u - r->start) >> PAGE_SHIFT, true);
+	map_estimate_add(2);
+	hstat_add(write_upgrades, (e - s) >> PAGE_SHIFT);
+	return 0;
+}
+
+/*
  * host_install_locked - map the run [lo, hi) of r (usermm addresses,
  * around the faulting page at uaddr; its first frame is pfn_lo of the
  * arena memfd) on the host, read+write if wr, unless an invalidation
  * started or ended since seq was read or one in progress overlaps the
- * run.  Pages at either end that the host already maps so are left out.
- * r->lock and the run's pte table lock held.  Returns 0, -EAGAIN (raced
+ * run.  Pages at either end that the host already maps so are left out;
+ * a store to a page the host maps read-only makes it writable in place
+ * (host_upgrade_locked).  r->lock and the run's pte table lock held.  Returns 0, -EAGAIN (raced
  * with an invalidation: look again), -EFAULT (r is dead) or the mmap's
  * -errno.
  */
@@ -969,6 +999,8 @@ static int host_install_locked(struct host_region *r, uintptr_t uaddr, uintptr_t
 	if (atomic_load_explicit(&r->seq, memory_order_relaxed) != seq ||
 	    (r->invalidating && lo < r->inv_hi && r->inv_lo < hi))
 		return -EAGAIN;
+	if (wr && mapped_as_locked(r, uaddr, false) && !host_upgrade_locked(r, uaddr, lo, hi))
+		return 0;
 	for (; lo < uaddr && mapped_as_locked(r, lo, wr); lo += PAGE_SIZE)
 		pfn_lo++;
 	while (hi > uaddr + PAGE_SIZE && mapped_as_locked(r, hi - PAGE_SIZE, wr))
@@ -1866,6 +1898,7 @@ void umm_host_get_stats(struct umm_host_stats *st)
 	st->handler_faults = atomic_load(&hstat.handler_faults);
 	st->write_notify = atomic_load(&hstat.write_notify);
 	st->inline_faults = atomic_load(&hstat.inline_faults);
+	st->write_upgrades = atomic_load(&hstat.write_upgrades);
 	st->write_faults = atomic_load(&hstat.write_faults);
 	st->refused = atomic_load(&hstat.refused);
 	st->retries = atomic_load(&hstat.retries);

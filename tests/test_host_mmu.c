@@ -1295,7 +1295,8 @@ static void test_populate_around_runs(void)
  * Write-notify in the handler: a store to a clean page of a shared file
  * mapping (mapped read-only on the host after a load) is resolved by the
  * handler's fast path itself: write_notify moves, no fault thread and no
- * inline fault path runs, the page is dirty in the page cache and msync
+ * inline fault path runs, the host page is made writable in place (no new
+ * mapping), the page is dirty in the page cache and msync
  * writes it; after the writeback the page is clean and the next store is
  * resolved the same way.  A store to a read-only shared mapping or a
  * private one is not write-notify: refused, or copied.
@@ -1331,6 +1332,9 @@ static void test_write_notify(void)
 		CHECK_EQ(s1.handler_faults - s0.handler_faults, 1);
 		CHECK_EQ(s1.write_faults - s0.write_faults, 1);
 		CHECK_EQ(slow_faults(s1) - slow_faults(s0), 0);
+		/* made writable in place: no new host mapping */
+		CHECK_EQ(s1.write_upgrades - s0.write_upgrades, 1);
+		CHECK_EQ(s1.runs_mapped, s0.runs_mapped);
 		CHECK(PageDirty(page));
 		base[2 * P + 8] = (char)('a' + round);         /* writable now: no fault */
 		CHECK_EQ(hst().faults, s1.faults);

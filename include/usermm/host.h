@@ -141,6 +141,7 @@ struct umm_host_stats {
 	unsigned long handler_faults;   /* of faults, resolved in the signal handler itself */
 	unsigned long write_notify;     /* of those, stores to a clean shared page made writable there */
 	unsigned long inline_faults;    /* of handler_faults, through the whole fault path there */
+	unsigned long write_upgrades;   /* pages mapped read-only made writable in place (mprotect) */
 };
 void umm_host_get_stats(struct umm_host_stats *st);
 
