@@ -99,7 +99,9 @@
  * a window (which would be refused, mmap_lock being held) or re-enter it.
  * Cancellation is disabled meanwhile (the fault path's pread and
  * condition waits are cancellation points; a thread cancelled there would
- * leave mmap_lock held).  Not inline: a fault nested in a handoff
+ * leave mmap_lock held).  Both are put back last, after the handler is
+ * done with the window (inline_exit), so a cancellation that acts then
+ * leaves nothing held.  Not inline: a fault nested in a handoff
  * (host_req_depth: a handler of another signal that faulted while the
  * thread waits for a fault thread), a fault while a log function is
  * installed or with too little alternate stack, and every fault when a
@@ -1488,17 +1490,42 @@ static bool inline_stack_ok(void *uctx)
 	return (size_t)(sp - lo) >= HOST_INLINE_STACK;
 }
 
+/* What host_fault_inline changed on the thread, put back by inline_exit. */
+struct inline_state {
+	sigset_t mask;                  /* the signal mask before */
+	int cancel_state;               /* the cancellability before */
+	bool active;
+};
+
+/*
+ * inline_exit - after an inline fault: the signal mask and cancellability
+ * as they were.  Called last, once the handler no longer uses the window
+ * (handlers_inflight dropped): a cancellation pending while the program's
+ * asynchronous cancellation is on acts here, and a pending signal is
+ * delivered here.
+ */
+static void inline_exit(struct inline_state *st)
+{
+	if (!st->active)
+		return;
+	st->active = false;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &st->mask, NULL, _NSIG / 8);
+	pthread_setcancelstate(st->cancel_state, NULL);
+}
+
 /*
  * host_fault_inline - resolve the fault at haddr in r through the fault
  * path on the faulting thread, in the signal handler (host_map, blocking
  * locks and all), with every asynchronous signal blocked and cancellation
- * disabled meanwhile.  The caller has checked host_inline_allowed.  No
- * usermm lock held on entry or exit.  Returns 0 or -errno as host_map.
+ * disabled; *st records what to put back with inline_exit, which the
+ * caller calls when it is done with the window.  The caller has checked
+ * host_inline_allowed.  No usermm lock held on entry or exit.  Returns 0
+ * or -errno as host_map.
  */
-static int host_fault_inline(struct host_region *r, uintptr_t haddr, int write)
+static int host_fault_inline(struct host_region *r, uintptr_t haddr, int write, struct inline_state *st)
 {
-	sigset_t all, old;
-	int cs, err;
+	sigset_t all;
+	int err;
 
 	/* the synchronous signals stay deliverable: blocked, the kernel would kill the process */
 	sigfillset(&all);
@@ -1509,15 +1536,14 @@ static int host_fault_inline(struct host_region *r, uintptr_t haddr, int write)
 	sigdelset(&all, SIGTRAP);
 	sigdelset(&all, SIGSYS);
 	/* the raw call: libc's would leave its own cancellation and set*id signals deliverable */
-	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, _NSIG / 8);
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &st->mask, _NSIG / 8);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &st->cancel_state);
+	st->active = true;
 	host_inline_depth++;
 	if (write < 0)
 		write = write_inferred(r, haddr);
 	err = host_map(r, r->start + (haddr - (uintptr_t)r->base), write, true);
 	host_inline_depth--;
-	pthread_setcancelstate(cs, NULL);
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
 	if (!err) {
 		hstat_add(faults, 1);
 		hstat_add(handler_faults, 1);
@@ -1545,6 +1571,7 @@ static bool host_inline_allowed(void *uctx)
 static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 {
 	int saved_errno = errno;
+	struct inline_state ist = { .active = false };
 	struct host_region *r;
 	uintptr_t a = (uintptr_t)si->si_addr;
 
@@ -1566,7 +1593,7 @@ static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 				if (write > 0)
 					hstat_add(write_faults, 1);
 			} else if (likely(!host_mmu_no_fast_path) && host_inline_allowed(uctx)) {
-				err = host_fault_inline(r, a, write);
+				err = host_fault_inline(r, a, write, &ist);
 			} else {
 				err = host_fault(r, a, write);
 			}
@@ -1575,6 +1602,7 @@ static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 			hstat_add(refused, 1);
 	}
 	atomic_fetch_sub(&handlers_inflight, 1);
+	inline_exit(&ist);
 	if (r && err == -EIO) {
 		/* usermm's -EIO is the kernel's SIGBUS: give the SIGBUS handler a SIGBUS */
 		siginfo_t bus = *si;

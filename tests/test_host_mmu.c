@@ -1534,13 +1534,17 @@ static void test_trylock_fallback(void)
 /*
  * On an alternate signal stack with less room than the fault path needs
  * the fault is handed to a fault thread; with room enough it runs inline.
+ * Either way the thread's signal mask and cancellability are unchanged
+ * after the fault.
  */
 static void altstack_run(size_t size, bool expect_inline)
 {
 	stack_t ss, old;
 	struct umm_host_stats s0, s1;
+	sigset_t m0, m1;
 	uintptr_t an;
 	char *ab, c;
+	int cs;
 
 	ss.ss_sp = malloc(size);
 	REQUIRE(ss.ss_sp != NULL);
@@ -1550,9 +1554,18 @@ static void altstack_run(size_t size, bool expect_inline)
 	setup();
 	an = anon(P);
 	REQUIRE(umm_host_attach(mm, an, P, 0, (void **)&ab) == 0);
+	REQUIRE(pthread_sigmask(SIG_BLOCK, NULL, &m0) == 0);
 	s0 = hst();
 	ab[5] = 'S';
 	s1 = hst();
+	/* the fault path ran with the asynchronous signals blocked and
+	   cancellation off; both are as they were afterwards */
+	REQUIRE(pthread_sigmask(SIG_BLOCK, NULL, &m1) == 0);
+	CHECK(!sigismember(&m1, SIGUSR1) && !sigismember(&m1, SIGALRM) && !sigismember(&m1, SIGTERM));
+	for (int sig = 1; sig < NSIG; sig++)
+		CHECK_EQ(sigismember(&m1, sig), sigismember(&m0, sig));
+	REQUIRE(pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &cs) == 0);
+	CHECK_EQ(cs, PTHREAD_CANCEL_ENABLE);
 	CHECK_EQ(s1.inline_faults - s0.inline_faults, expect_inline ? 1 : 0);
 	CHECK_EQ(slow_faults(s1) - slow_faults(s0), 1);
 	REQUIRE(umm_read(mm, an + 5, &c, 1) == 0);
