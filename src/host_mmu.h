@@ -54,16 +54,18 @@ bool host_mmu_replace_prev_handler(int sig, const struct sigaction *act, struct 
 extern bool host_mmu_no_fault_code;
 
 /*
- * host_mmu_no_fast_path - tests: the signal handler resolves nothing
- * itself; every fault goes to a fault thread.  Set only while no window
- * is attached.
+ * host_mmu_no_fast_path - tests and benchmarks: the signal handler
+ * resolves nothing itself; every fault goes to a fault thread.  Set only
+ * while no thread can fault on a window (the handler reads it without
+ * synchronisation).
  */
 extern bool host_mmu_no_fast_path;
 
 /*
- * host_mmu_no_inline - tests: the signal handler runs no fault path on
- * the faulting thread; a fault its trylocks cannot serve goes to a fault
- * thread.  Set only while no window is attached.
+ * host_mmu_no_inline - tests and benchmarks: the signal handler runs no
+ * fault path on the faulting thread; a fault its trylocks cannot serve
+ * goes to a fault thread.  Set only while no thread can fault on a window
+ * (the handler reads it without synchronisation).
  */
 extern bool host_mmu_no_inline;
 
