@@ -91,9 +91,10 @@
  * (40 KiB), else the fault is handed off; the thread's own stack is taken
  * to have that room (thread stacks are megabytes unless a program makes
  * them tiny).  Signals: every asynchronous signal is blocked while the
- * fault path runs (a raw rt_sigprocmask, so libc's own cancellation and
- * set*id signals too; SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS
- * stay deliverable, as the kernel kills a thread that raises one blocked),
+ * fault path runs (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS
+ * stay deliverable, as the kernel kills a thread that raises one blocked,
+ * and so do libc's internal cancellation and set*id signals, whose
+ * handlers do nothing here that could meet the fault path),
  * as the kernel's own fault runs no signal handler, and restored before
  * the handler returns; a program's handler cannot interrupt it and touch
  * a window (which would be refused, mmap_lock being held) or re-enter it.
@@ -1527,6 +1528,7 @@ static int host_fault_inline(struct host_region *r, uintptr_t haddr, int write, 
 	sigset_t all;
 	int err;
 
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &st->cancel_state);
 	/* the synchronous signals stay deliverable: blocked, the kernel would kill the process */
 	sigfillset(&all);
 	sigdelset(&all, SIGSEGV);
@@ -1535,9 +1537,9 @@ static int host_fault_inline(struct host_region *r, uintptr_t haddr, int write, 
 	sigdelset(&all, SIGFPE);
 	sigdelset(&all, SIGTRAP);
 	sigdelset(&all, SIGSYS);
-	/* the raw call: libc's would leave its own cancellation and set*id signals deliverable */
+	/* libc's sigfillset leaves out its own cancellation and set*id signals:
+	   their handlers are harmless here (cancellation is disabled below) */
 	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &st->mask, _NSIG / 8);
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &st->cancel_state);
 	st->active = true;
 	host_inline_depth++;
 	if (write < 0)
