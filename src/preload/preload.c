@@ -121,6 +121,7 @@ static int log_fd = -1;
 #define DEFAULT_SWAP   (1UL << 30)
 #define DEFAULT_WINDOW (1UL << 40)
 #define MIN_WINDOW     (64UL << 20)
+#define DEFAULT_WRITEBACK_MS 5000UL
 /*
  * Where the window goes when that range is free: a fixed address, so
  * usermm's top-down placement gives a program the same addresses in
@@ -191,6 +192,32 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+/* USERMM_WRITEBACK_MS: milliseconds, 0 to 86400000 (a day); 0 is off. */
+static int env_ms(const char *name, unsigned long def, unsigned long *out)
+{
+	const char *s = getenv(name);
+	unsigned long v = 0;
+
+	if (!s || !*s) {
+		*out = def;
+		return 0;
+	}
+	for (const char *c = s; *c; c++) {
+		if (!isdigit((unsigned char)*c) || v > 86400000UL) {
+			v = ~0UL;
+			break;
+		}
+		v = v * 10 + (unsigned long)(*c - '0');
+	}
+	if (v > 86400000UL) {
+		say("%s=%s is not a number of milliseconds (0 to 86400000; 0: no background writeback); "
+		    "the kernel serves every mapping", name, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int env_size(const char *name, size_t def, size_t *out)
 {
 	const char *s = getenv(name);
@@ -211,12 +238,14 @@ static void preload_init(void)
 {
 	struct umm_config cfg = { 0 };
 	size_t phys, swap, window;
+	unsigned long wb_ms;
 	const char *s;
 	int err;
 
 	if (env_size("USERMM_PHYS", DEFAULT_PHYS, &phys) ||
 	    env_size("USERMM_SWAP_SIZE", DEFAULT_SWAP, &swap) ||
-	    env_size("USERMM_WINDOW", DEFAULT_WINDOW, &window))
+	    env_size("USERMM_WINDOW", DEFAULT_WINDOW, &window) ||
+	    env_ms("USERMM_WRITEBACK_MS", DEFAULT_WRITEBACK_MS, &wb_ms))
 		goto off;
 	if (window < MIN_WINDOW || window % UMM_PAGE_SIZE || window > UMM_MMAP_BASE / 2) {
 		say("USERMM_WINDOW=%s must be a multiple of 4K between 64M and %luG; the kernel serves every mapping",
@@ -259,6 +288,7 @@ static void preload_init(void)
 	pl.wlen = window;
 	pl.ustart = UMM_MMAP_BASE - window;
 	pl.pid = getpid();
+	preload_writeback_setup(wb_ms);
 	preload_fork_setup();
 	atomic_store(&pl.state, PL_ON);
 	return;
@@ -404,7 +434,7 @@ void preload_files_reap_locked(void)
 	X(write_notify) X(inline_faults) X(write_upgrades)
 #define PL_FIELDS(X) X(mmaps) X(fallbacks) X(anon_fixed) X(munmaps) X(mremaps) X(mprotects) \
 	X(msyncs) X(madvises) X(preads) X(pwrites) X(read_bytes) X(write_bytes) X(truncates) \
-	X(syncs) X(prefaults) X(forks) X(fork_mappings) X(files)
+	X(syncs) X(prefaults) X(forks) X(fork_mappings) X(files) X(writeback_passes) X(writeback_errors)
 
 /* The stats path with each "%p" replaced by the process id. */
 static void stats_path(const char *tmpl, char *out, size_t size)
@@ -468,26 +498,36 @@ __attribute__((constructor)) static void preload_loaded(void)
 	loaded_pid = getpid();
 }
 
-/*
- * At exit: write every dirty page back (without fdatasync, as the
- * kernel's page cache leaves it), then the counters.  Not in a fork
- * child (usermm belongs to the parent), nor in a process that exec'd
- * (it runs its own copy).
+/**
+ * preload_write_final_stats - write USERMM_STATS, if it is set, for a
+ * process that mapped a file (a process that never did, such as a shell
+ * or timeout around the program, leaves the file alone), and not in a
+ * fork child (usermm belongs to the parent).  At exit, _exit and exec.
  */
-__attribute__((destructor)) static void preload_exit(void)
+void preload_write_final_stats(void)
 {
 	const char *stats = getenv("USERMM_STATS");
 
+	if (getpid() == loaded_pid && stats && *stats && atomic_load(&pl.state) != PL_UNINIT)
+		write_stats(stats);
+}
+
+/*
+ * At exit: stop the background writeback, write every dirty page back
+ * (without fdatasync, as the kernel's page cache leaves it), then the
+ * counters.  Not in a fork child (usermm belongs to the parent).
+ */
+__attribute__((destructor)) static void preload_exit(void)
+{
 	if (getpid() != loaded_pid)
 		return;
 	if (atomic_load(&pl.state) == PL_ON && getpid() == pl.pid) {
+		preload_flusher_stop();
 		pthread_mutex_lock(&pl.lock);
 		for (struct preload_file *f = pl.files; f; f = f->next)
 			if (filemap_write_range(f->obj, 0, UINT64_MAX))
 				say("writing back a mapped file at exit failed: data lost");
 		pthread_mutex_unlock(&pl.lock);
 	}
-	/* a process that never mapped a file (a shell, timeout) leaves the file alone */
-	if (stats && *stats && atomic_load(&pl.state) != PL_UNINIT)
-		write_stats(stats);
+	preload_write_final_stats();
 }

@@ -42,6 +42,13 @@ int preload_sys_munlock(const void *addr, size_t len);
 ssize_t preload_sys_sendfile(int out, int in, off_t *offset, size_t count);
 ssize_t preload_sys_copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t len,
 				    unsigned int flags);
+ssize_t preload_sys_preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags);
+ssize_t preload_sys_pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags);
+int preload_sys_execve(const char *path, char *const argv[], char *const envp[]);
+int preload_sys_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags);
+int preload_sys_execvpe(const char *file, char *const argv[], char *const envp[]);
+int preload_sys_fexecve(int fd, char *const argv[], char *const envp[]);
+void preload_sys_exit_group(int status) __attribute__((noreturn));
 struct sigaction;
 int preload_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 void preload_sys_place_window(void *at, size_t len);
@@ -76,6 +83,8 @@ struct preload_counters {
 	_Atomic unsigned long forks;
 	_Atomic unsigned long fork_mappings; /* mappings handed to the kernel at a fork */
 	_Atomic unsigned long files;        /* files served (created objects) */
+	_Atomic unsigned long writeback_passes; /* background writeback passes done */
+	_Atomic unsigned long writeback_errors; /* files a background pass failed to write back */
 };
 
 struct preload_state {
@@ -121,6 +130,19 @@ static inline int preload_window_part(const void *p, size_t len, uintptr_t *ua)
 		*ua = pl.ustart + (a - b);
 	return 1;
 }
+
+/* preload_writeback.c */
+void preload_writeback_setup(unsigned long interval_ms);
+void preload_writeback_lock(void);
+void preload_writeback_unlock(void);
+void preload_flusher_start(void);
+void preload_flusher_stop(void);
+void preload_writeback_forked(void);
+bool preload_writeback_leave(void);
+void preload_writeback_resume(void);
+
+/* preload.c */
+void preload_write_final_stats(void);
 
 /* preload_fork.c */
 void preload_fork_setup(void);

@@ -39,9 +39,12 @@
  * part of it in between), each mapping is made with MAP_FIXED_NOREPLACE
  * and one that cannot be is reported once on stderr and lost.
  *
- * Locks: pl.lock is taken by the prepare handler and released by the
- * parent and child handlers; usermm's mmap_lock (read) nests inside it
- * while the mappings are listed.
+ * Locks: the writeback lock (preload_writeback.c: no background pass is
+ * half done, so none writes a page of a file after its mapping went to
+ * the kernel), then pl.lock, are taken by the prepare handler and
+ * released by the parent handler (made fresh by the child's, which also
+ * notes that the child has no background writeback thread); usermm's
+ * mmap_lock (read) nests inside them while the mappings are listed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -193,6 +196,7 @@ static void fork_prepare(void)
 	char *base;
 	bool reserved;
 
+	preload_writeback_lock();          /* no background pass half done (preload_writeback.c) */
 	pthread_mutex_lock(&pl.lock);
 	base = atomic_load(&pl.base);
 	if (atomic_load(&pl.state) != PL_ON || !base)
@@ -250,11 +254,13 @@ static void fork_prepare(void)
 static void fork_parent(void)
 {
 	pthread_mutex_unlock(&pl.lock);
+	preload_writeback_unlock();
 }
 
 static void fork_child(void)
 {
 	pthread_mutex_init(&pl.lock, NULL);
+	preload_writeback_forked();
 	if (atomic_load(&pl.state) == PL_ON)
 		atomic_store(&pl.state, PL_OFF);
 	atomic_store(&pl.base, NULL);

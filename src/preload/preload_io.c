@@ -21,10 +21,34 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <linux/falloc.h>
 #include <unistd.h>
 #include "preload.h"
 #include "filemap.h"
+#include "page.h"
+
+/*
+ * The flags of preadv2/pwritev2 that Linux 6.18 knows (some newer than
+ * the C library's headers).  RWF_HIPRI only asks for polled completion
+ * and is ignored, as the kernel does for buffered I/O.
+ */
+#ifndef RWF_NOAPPEND
+#define RWF_NOAPPEND 0x00000020
+#endif
+#ifndef RWF_ATOMIC
+#define RWF_ATOMIC 0x00000040
+#endif
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE 0x00000080
+#endif
+#define RWF_KNOWN (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND | \
+		   RWF_ATOMIC | RWF_DONTCACHE)
+
+static ssize_t served_read_max(int fd, struct umm_object *obj, const struct iovec *iov, int cnt, off_t off,
+			       size_t max, int rwf);
+static ssize_t served_write_rwf(int fd, struct umm_object *obj, int fl, const struct iovec *iov, int cnt,
+				off_t off, int rwf);
 
 /**
  * preload_prefault - map the window part of a buffer the kernel is about
@@ -167,18 +191,21 @@ static ssize_t iov_check(const struct iovec *iov, int cnt)
 	return 0;
 }
 
-static ssize_t cache_readv(struct umm_object *obj, const struct iovec *iov, int cnt, off_t off)
+/* At most max bytes (SIZE_MAX: all the vector asks). */
+static ssize_t cache_readv(struct umm_object *obj, const struct iovec *iov, int cnt, off_t off, size_t max)
 {
 	ssize_t done = 0, r = iov_check(iov, cnt);
 
 	if (r)
 		return r;
-	for (int i = 0; i < cnt; i++) {
-		r = cache_read(obj, iov[i].iov_base, iov[i].iov_len, off + done);
+	for (int i = 0; i < cnt && (size_t)done < max; i++) {
+		size_t want = iov[i].iov_len < max - (size_t)done ? iov[i].iov_len : max - (size_t)done;
+
+		r = cache_read(obj, iov[i].iov_base, want, off + done);
 		if (r < 0)
 			return done ? done : r;
 		done += r;
-		if ((size_t)r < iov[i].iov_len)
+		if ((size_t)r < want)
 			break;
 	}
 	return done;
@@ -205,6 +232,61 @@ static ssize_t cache_writev(struct umm_object *obj, int fl, const struct iovec *
 	return done;
 }
 
+/* A page is in the cache with its bytes (a read of it does no I/O). */
+static bool page_cached(struct umm_object *obj, uint64_t index)
+{
+	struct page *page = find_get_page(obj, index);
+	bool ok = page && PageUptodate(page);
+
+	if (page)
+		put_page(page);
+	return ok;
+}
+
+/*
+ * cached_bytes - how many of the max bytes from off a read can take from
+ * the cache without I/O: up to the first page that is not cached, or the
+ * end of the file (past it: max, the read returns 0 without I/O).
+ */
+static size_t cached_bytes(struct umm_object *obj, off_t off, size_t max)
+{
+	uint64_t size = umm_object_size(obj), pos = (uint64_t)off;
+
+	if (pos >= size)
+		return max;
+	if (max > size - pos)
+		max = (size_t)(size - pos);
+	for (uint64_t idx = pos / UMM_PAGE_SIZE; idx * UMM_PAGE_SIZE < pos + max; idx++)
+		if (!page_cached(obj, idx))
+			return idx * UMM_PAGE_SIZE > pos ? (size_t)(idx * UMM_PAGE_SIZE - pos) : 0;
+	return max;
+}
+
+/*
+ * write_is_cached - can the vector be written at off without reading a
+ * page: each page it touches is cached, or wholly overwritten, or wholly
+ * past the end of the file.
+ */
+static bool write_is_cached(struct umm_object *obj, off_t off, const struct iovec *iov, int cnt)
+{
+	uint64_t size = umm_object_size(obj), pos = (uint64_t)off, len = 0, end;
+
+	if (off < 0 || iov_check(iov, cnt))
+		return true;               /* the write itself reports the error */
+	for (int i = 0; i < cnt; i++)
+		len += iov[i].iov_len;
+	end = pos + len;
+	for (uint64_t idx = pos / UMM_PAGE_SIZE; idx * UMM_PAGE_SIZE < end; idx++) {
+		uint64_t ps = idx * UMM_PAGE_SIZE, pe = ps + UMM_PAGE_SIZE;
+
+		if (ps >= size || (pos <= ps && end >= pe))
+			continue;
+		if (!page_cached(obj, idx))
+			return false;
+	}
+	return true;
+}
+
 /* AT_FD_OFFSET - the read or write is at the descriptor's offset, which it advances. */
 #define AT_FD_OFFSET ((off_t)-1)
 
@@ -216,12 +298,25 @@ static ssize_t cache_writev(struct umm_object *obj, int fl, const struct iovec *
  */
 static ssize_t served_read(int fd, struct umm_object *obj, const struct iovec *iov, int cnt, off_t off)
 {
+	return served_read_max(fd, obj, iov, cnt, off, SIZE_MAX, 0);
+}
+
+/*
+ * served_read_max - served_read of at most max bytes; with RWF_NOWAIT in
+ * rwf, only the pages already in the cache (from the first: -EAGAIN if
+ * that one is not).
+ */
+static ssize_t served_read_max(int fd, struct umm_object *obj, const struct iovec *iov, int cnt, off_t off,
+			       size_t max, int rwf)
+{
 	bool at_fd = off == AT_FD_OFFSET;
 	ssize_t r;
 
 	if (at_fd)
 		off = lseek(fd, 0, SEEK_CUR);
-	r = off < 0 ? -errno : cache_readv(obj, iov, cnt, off);
+	if (off >= 0 && (rwf & RWF_NOWAIT))
+		max = cached_bytes(obj, off, max);
+	r = off < 0 ? -errno : !max ? -EAGAIN : cache_readv(obj, iov, cnt, off, max);
 	if (at_fd && r > 0)
 		lseek(fd, off + r, SEEK_SET);
 	umm_object_put(obj);
@@ -231,13 +326,35 @@ static ssize_t served_read(int fd, struct umm_object *obj, const struct iovec *i
 static ssize_t served_write(int fd, struct umm_object *obj, int fl, const struct iovec *iov, int cnt,
 			    off_t off)
 {
+	return served_write_rwf(fd, obj, fl, iov, cnt, off, 0);
+}
+
+/*
+ * served_write_rwf - served_write with pwritev2's flags in rwf (already
+ * folded into fl: O_APPEND, O_DSYNC, O_SYNC): RWF_NOWAIT fails with
+ * -EAGAIN a write that would have to read a page first; RWF_DONTCACHE
+ * writes the range back after the write (the kernel starts that
+ * writeback; usermm keeps the pages cached).
+ */
+static ssize_t served_write_rwf(int fd, struct umm_object *obj, int fl, const struct iovec *iov, int cnt,
+				off_t off, int rwf)
+{
 	bool at_fd = off == AT_FD_OFFSET;
-	off_t end = 0;
+	off_t end = 0, start;
 	ssize_t r;
 
 	if (at_fd)
 		off = fl & O_APPEND ? 0 : lseek(fd, 0, SEEK_CUR);  /* O_APPEND: cache_write goes to the end */
-	r = off < 0 ? -errno : cache_writev(obj, fl, iov, cnt, off, &end);
+	start = fl & O_APPEND ? (off_t)umm_object_size(obj) : off;
+	if (off < 0)
+		r = -errno;
+	else if ((rwf & RWF_NOWAIT) && !write_is_cached(obj, start, iov, cnt))
+		r = -EAGAIN;
+	else
+		r = cache_writev(obj, fl, iov, cnt, off, &end);
+	if (r > 0 && (rwf & RWF_DONTCACHE))
+		filemap_write_range(obj, (uint64_t)(end - r) / UMM_PAGE_SIZE,
+				    ((uint64_t)end + UMM_PAGE_SIZE - 1) / UMM_PAGE_SIZE);
 	if (at_fd && r > 0)
 		lseek(fd, end, SEEK_SET);
 	umm_object_put(obj);
@@ -364,6 +481,106 @@ ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	return pwritev(fd, iov, cnt, off);
+}
+
+/*
+ * rwf_check - the kernel's checks of a served call's vector and flags,
+ * in its order: a bad vector (-EINVAL), nothing to do (1: the call
+ * returns 0 whatever the flags), unknown flags or RWF_ATOMIC (which needs
+ * direct I/O) -EOPNOTSUPP, RWF_APPEND with RWF_NOAPPEND -EINVAL.  0: go on.
+ */
+static int rwf_check(const struct iovec *iov, int cnt, int rwf)
+{
+	ssize_t r = iov_check(iov, cnt);
+	size_t total = 0;
+
+	if (r)
+		return (int)r;
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	if (!total)
+		return 1;
+	if ((rwf & ~RWF_KNOWN) || (rwf & RWF_ATOMIC))
+		return -EOPNOTSUPP;
+	if ((rwf & RWF_APPEND) && (rwf & RWF_NOAPPEND))
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * preadv2 - preadv with flags, through the page cache for a served file
+ * (offset -1: at and advancing the descriptor's offset).  RWF_NOWAIT
+ * reads only what is cached (EAGAIN when the first page is not);
+ * RWF_HIPRI, RWF_DONTCACHE and the write flags change nothing for a
+ * read; unknown flags and RWF_ATOMIC are EOPNOTSUPP.  Bytes or -1 with errno.
+ */
+ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int rwf)
+{
+	int fl, err;
+	struct umm_object *obj;
+
+	if (off < -1)
+		return ret(-EINVAL);
+	obj = served_for(fd, 0, &fl);
+	if (!obj) {
+		prefault_iov(iov, cnt, 1);
+		return preload_sys_preadv2(fd, iov, cnt, off, rwf);
+	}
+	err = rwf_check(iov, cnt, rwf);
+	if (err) {
+		umm_object_put(obj);
+		return err < 0 ? ret(err) : 0;
+	}
+	return served_read_max(fd, obj, iov, cnt, off == -1 ? AT_FD_OFFSET : off, SIZE_MAX, rwf);
+}
+
+/** preadv64v2 - preadv2. */
+ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int rwf)
+{
+	return preadv2(fd, iov, cnt, off, rwf);
+}
+
+/**
+ * pwritev2 - pwritev with flags, through the page cache for a served
+ * file (offset -1: at and advancing the descriptor's offset).
+ * RWF_APPEND writes at the end (and RWF_NOAPPEND at the offset on an
+ * O_APPEND descriptor), RWF_DSYNC/RWF_SYNC sync the range written, as
+ * O_DSYNC does; RWF_NOWAIT is EAGAIN when a page would have to be read
+ * first; RWF_DONTCACHE writes the range back; RWF_HIPRI is ignored;
+ * unknown flags and RWF_ATOMIC are EOPNOTSUPP.  Bytes or -1 with errno.
+ */
+ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int rwf)
+{
+	int fl, err;
+	struct umm_object *obj;
+
+	if (off < -1)
+		return ret(-EINVAL);
+	obj = served_for(fd, 1, &fl);
+	if (!obj) {
+		prefault_iov(iov, cnt, 0);
+		return preload_sys_pwritev2(fd, iov, cnt, off, rwf);
+	}
+	err = rwf_check(iov, cnt, rwf);
+	if (err) {
+		umm_object_put(obj);
+		return err < 0 ? ret(err) : 0;
+	}
+	if (rwf & RWF_APPEND)
+		fl |= O_APPEND;
+	if (rwf & RWF_NOAPPEND)
+		fl &= ~O_APPEND;
+	if (rwf & RWF_DSYNC)
+		fl |= O_DSYNC;
+	if (rwf & RWF_SYNC)
+		fl |= O_SYNC;
+	return served_write_rwf(fd, obj, fl, iov, cnt, off == -1 ? AT_FD_OFFSET : off, rwf);
+}
+
+/** pwritev64v2 - pwritev2. */
+ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int rwf)
+{
+	return pwritev2(fd, iov, cnt, off, rwf);
 }
 
 /** readv - at the descriptor's offset through the page cache for a served file.  Bytes or -1. */

@@ -200,7 +200,10 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		PL_COUNT(mmaps, 1);
 	preload_files_reap_locked();
 	pthread_mutex_unlock(&pl.lock);
-	return err ? fail_ptr(-err) : to_host(out);
+	if (err)
+		return fail_ptr(-err);
+	preload_flusher_start();
+	return to_host(out);
 }
 
 /** mmap64 - mmap (off_t is 64-bit). */

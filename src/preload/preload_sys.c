@@ -14,7 +14,9 @@
  * They are raw system calls (unlike the C library's wrappers they are not
  * thread-cancellation points), except sigaction, which is the C
  * library's own (found with dlsym(RTLD_NEXT) when the library is loaded:
- * it supplies the signal return trampoline).
+ * it supplies the signal return trampoline), and execvpe and fexecve,
+ * the C library's too (its PATH search and shell fallback; its
+ * /proc/self/fd fallback).
  *
  * No locks.
  */
@@ -216,13 +218,72 @@ ssize_t preload_sys_copy_file_range(int in, off_t *in_off, int out, off_t *out_o
 	return syscall(SYS_copy_file_range, in, in_off, out, out_off, len, flags);
 }
 
+/** preload_sys_preadv2 - preadv2(2) (offset -1: at the descriptor's offset).  Bytes or -1. */
+ssize_t preload_sys_preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return syscall(SYS_preadv2, fd, iov, cnt, (long)off, 0L, flags);
+}
+
+/** preload_sys_pwritev2 - pwritev2(2).  Bytes or -1. */
+ssize_t preload_sys_pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return syscall(SYS_pwritev2, fd, iov, cnt, (long)off, 0L, flags);
+}
+
+/** preload_sys_execve - execve(2).  Returns only on failure: -1 (errno set). */
+int preload_sys_execve(const char *path, char *const argv[], char *const envp[])
+{
+	return (int)syscall(SYS_execve, path, argv, envp);
+}
+
+/** preload_sys_execveat - execveat(2).  Returns only on failure: -1 (errno set). */
+int preload_sys_execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+	return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
+}
+
+/** preload_sys_exit_group - exit_group(2): the whole process ends, nothing runs first. */
+void preload_sys_exit_group(int status)
+{
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
 static int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *);
+static int (*libc_execvpe)(const char *, char *const[], char *const[]);
+static int (*libc_fexecve)(int, char *const[], char *const[]);
 
 /* Resolved at load time: the host MMU calls it from its signal handler. */
 __attribute__((constructor)) static void preload_sys_resolve(void)
 {
 	libc_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))
 		dlsym(RTLD_NEXT, "sigaction");
+	libc_execvpe = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execvpe");
+	libc_fexecve = (int (*)(int, char *const[], char *const[]))dlsym(RTLD_NEXT, "fexecve");
+}
+
+/**
+ * preload_sys_execvpe - the C library's execvpe (its PATH search, and the
+ * shell for a file without a format it knows), as execvp when envp is
+ * environ.  Returns only on failure: -1 (errno set).
+ */
+int preload_sys_execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	if (!libc_execvpe) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return libc_execvpe(file, argv, envp);
+}
+
+/** preload_sys_fexecve - the C library's fexecve.  Returns only on failure: -1 (errno set). */
+int preload_sys_fexecve(int fd, char *const argv[], char *const envp[])
+{
+	if (!libc_fexecve) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return libc_fexecve(fd, argv, envp);
 }
 
 /** preload_sys_sigaction - the C library's sigaction.  0 or -1 (errno set). */

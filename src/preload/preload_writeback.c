@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * preload_writeback.c - getting the served files' dirty pages to the
+ * files: in the background while the program runs (the flusher), and all
+ * of them when the program's image ends without the exit destructor
+ * (_exit, exec: preload_exec.c).
+ *
+ * The flusher.  Dirty data in usermm's page cache lives in this process's
+ * memory, so a process killed by a signal loses what was not written
+ * back; the kernel's page cache would have kept it.  Like the kernel's
+ * flusher threads, one thread wakes every USERMM_WRITEBACK_MS
+ * milliseconds (default 5000; 0: no thread) and writes back every dirty
+ * page of every served file (it is more eager than the kernel, which
+ * waits until data has been dirty for dirty_expire_centisecs, 30 s by
+ * default, but it bounds what SIGKILL loses the same way: about one
+ * interval, plus the time a pass takes).  It starts at the first mapping
+ * usermm serves, runs with every signal blocked (the program's signals
+ * go to its own threads), and is stopped and joined by the exit
+ * destructor (preload_flusher_stop).  A pass takes a reference on each
+ * served file's object under pl.lock, drops the lock, writes back with
+ * filemap_write_range (the same as msync), then puts the references and
+ * puts away the files whose last mapping went meanwhile (their munmap saw
+ * the pass's reference and left them).  A fork child has no flusher (the
+ * interposer is off there).
+ *
+ * wb_lock is held for a whole pass, and by whoever must know that no pass
+ * is half done: fork's prepare handler (a pass still writing a page after
+ * the mapping went to the kernel would overwrite the program's later
+ * stores with old bytes) and the leaving paths (exec or _exit would kill
+ * the flusher between clearing a page's dirty bit and writing it).
+ *
+ * Lock order: wb_lock, then pl.lock, then usermm's locks.  flusher.ctl
+ * guards only the flusher's state and is never held with the others.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "preload.h"
+#include "filemap.h"
+
+static pthread_mutex_t wb_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+	pthread_mutex_t ctl;
+	pthread_cond_t wake;
+	pthread_t thread;
+	unsigned long interval_ms;   /* 0: no flusher */
+	_Atomic bool started;        /* the first served mapping started it (or tried) */
+	bool running;                /* thread exists and must be joined */
+	bool stop;
+} flusher = {
+	.ctl = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/**
+ * preload_writeback_setup - the flusher's interval (milliseconds; 0: no
+ * flusher).  Called once by preload_init, before any mapping.  No lock.
+ */
+void preload_writeback_setup(unsigned long interval_ms)
+{
+	pthread_condattr_t ca;
+
+	flusher.interval_ms = interval_ms;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&flusher.wake, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+/** preload_writeback_lock - take wb_lock (no pass is half done while held).  pl.lock not held. */
+void preload_writeback_lock(void)
+{
+	pthread_mutex_lock(&wb_lock);
+}
+
+/** preload_writeback_unlock - drop wb_lock. */
+void preload_writeback_unlock(void)
+{
+	pthread_mutex_unlock(&wb_lock);
+}
+
+/*
+ * One background pass: every served file's dirty pages written back,
+ * without pl.lock held during the I/O.  wb_lock held.
+ */
+static void writeback_pass(void)
+{
+	struct umm_object **objs;
+	size_t n = 0, cap;
+
+	pthread_mutex_lock(&pl.lock);
+	cap = atomic_load(&pl.nfiles);
+	objs = cap ? malloc(cap * sizeof(*objs)) : NULL;
+	if (objs)
+		for (struct preload_file *f = pl.files; f && n < cap; f = f->next) {
+			umm_object_get(f->obj);
+			objs[n++] = f->obj;
+		}
+	pthread_mutex_unlock(&pl.lock);
+	if (!objs)
+		return;                  /* nothing served, or no memory: the next pass tries */
+	for (size_t i = 0; i < n; i++) {
+		if (filemap_write_range(objs[i], 0, UINT64_MAX))
+			PL_COUNT(writeback_errors, 1);
+		umm_object_put(objs[i]);     /* never the last: pl.files or a mapping holds one */
+	}
+	free(objs);
+	PL_COUNT(writeback_passes, 1);
+	pthread_mutex_lock(&pl.lock);
+	preload_files_reap_locked();
+	pthread_mutex_unlock(&pl.lock);
+}
+
+static void *flusher_main(void *arg)
+{
+	struct timespec at;
+
+	(void)arg;
+	pthread_mutex_lock(&flusher.ctl);
+	while (!flusher.stop) {
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_sec += (time_t)(flusher.interval_ms / 1000);
+		at.tv_nsec += (long)(flusher.interval_ms % 1000) * 1000000L;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		while (!flusher.stop && pthread_cond_timedwait(&flusher.wake, &flusher.ctl, &at) != ETIMEDOUT)
+			;
+		if (flusher.stop)
+			break;
+		pthread_mutex_unlock(&flusher.ctl);
+		pthread_mutex_lock(&wb_lock);
+		writeback_pass();
+		pthread_mutex_unlock(&wb_lock);
+		pthread_mutex_lock(&flusher.ctl);
+	}
+	pthread_mutex_unlock(&flusher.ctl);
+	return NULL;
+}
+
+/**
+ * preload_flusher_start - start the flusher if it is configured and not
+ * started yet (after a mapping usermm serves; cheap when started).  A
+ * thread that cannot be created is reported once on stderr: the process
+ * runs on, writing back at msync, fsync, munmap, exit, _exit and exec
+ * only.  pl.lock not held.
+ */
+void preload_flusher_start(void)
+{
+	sigset_t all, old;
+	int err;
+
+	if (!flusher.interval_ms || atomic_load_explicit(&flusher.started, memory_order_relaxed) ||
+	    atomic_exchange(&flusher.started, true))
+		return;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_mutex_lock(&flusher.ctl);
+	flusher.stop = false;
+	err = pthread_create(&flusher.thread, NULL, flusher_main, NULL);
+	flusher.running = !err;
+	pthread_mutex_unlock(&flusher.ctl);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		static const char msg[] = "usermm preload: cannot start the writeback thread; dirty data "
+			"is written back only at msync, fsync, munmap and exit\n";
+
+		(void)!preload_sys_write(2, msg, sizeof(msg) - 1);
+	}
+}
+
+/**
+ * preload_flusher_stop - stop the flusher and wait for it (its pass in
+ * flight ends first).  At exit, before the last writeback.  No lock held.
+ */
+void preload_flusher_stop(void)
+{
+	bool join;
+
+	pthread_mutex_lock(&flusher.ctl);
+	join = flusher.running;
+	flusher.running = false;
+	flusher.stop = true;
+	pthread_cond_signal(&flusher.wake);
+	pthread_mutex_unlock(&flusher.ctl);
+	if (join)
+		pthread_join(flusher.thread, NULL);
+}
+
+/**
+ * preload_writeback_forked - in a fork child: there is no flusher (it was
+ * a thread of the parent), and the locks of this file are fresh.
+ */
+void preload_writeback_forked(void)
+{
+	pthread_mutex_init(&wb_lock, NULL);
+	pthread_mutex_init(&flusher.ctl, NULL);
+	flusher.running = false;
+	flusher.stop = true;
+	atomic_store(&flusher.started, true);
+}
+
+/* Take m, waiting at most `sec` seconds: false if it could not be had. */
+static bool lock_within(pthread_mutex_t *m, int sec)
+{
+	struct timespec at;
+
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_sec += sec;
+	return pthread_mutex_timedlock(m, &at) == 0;
+}
+
+/**
+ * preload_writeback_leave - the image is about to end without the exit
+ * destructor (_exit, _Exit, a successful exec): write back every dirty
+ * page of every served file, in this process only (not in a fork or
+ * vfork child, which does not own usermm).  Returns with wb_lock and
+ * pl.lock held when it took them (true), so no flusher pass and no
+ * mapping call runs until the image ends; a failed exec calls
+ * preload_writeback_resume.  A lock not had within 10 seconds (this
+ * thread may hold it: _exit from a signal handler that interrupted the
+ * interposer) skips the writeback, reported on stderr.  No lock held on
+ * entry.
+ */
+bool preload_writeback_leave(void)
+{
+	bool failed = false;
+
+	if (atomic_load(&pl.state) != PL_ON || getpid() != pl.pid)
+		return false;
+	if (!lock_within(&wb_lock, 10))
+		goto busy;
+	if (!lock_within(&pl.lock, 10)) {
+		pthread_mutex_unlock(&wb_lock);
+		goto busy;
+	}
+	for (struct preload_file *f = pl.files; f; f = f->next)
+		failed |= filemap_write_range(f->obj, 0, UINT64_MAX) != 0;
+	if (failed) {
+		static const char msg[] = "usermm preload: writing back a mapped file failed: data lost\n";
+
+		(void)!preload_sys_write(2, msg, sizeof(msg) - 1);
+	}
+	return true;
+busy:
+	{
+		static const char msg[] = "usermm preload: the interposer is busy in this thread; "
+			"the mapped files' dirty data is not written back\n";
+
+		(void)!preload_sys_write(2, msg, sizeof(msg) - 1);
+	}
+	return false;
+}
+
+/** preload_writeback_resume - after a failed exec: drop the locks preload_writeback_leave took. */
+void preload_writeback_resume(void)
+{
+	pthread_mutex_unlock(&pl.lock);
+	pthread_mutex_unlock(&wb_lock);
+}
