@@ -42,6 +42,8 @@
 #include <unistd.h>
 #include "test.h"
 
+extern char **environ;
+
 #define PG 4096UL
 
 static char dir[PATH_MAX / 2];
@@ -664,6 +666,140 @@ static void case_native(void)
 	close(fd);
 }
 
+/* The raw bytes of the file at off (the kernel's copy: past the interposer). */
+static bool raw_has(int fd, off_t off, const char *str)
+{
+	char buf[64] = { 0 };
+	size_t n = strlen(str);
+
+	return n <= sizeof(buf) && syscall(SYS_pread64, fd, buf, n, off) == (ssize_t)n && !memcmp(buf, str, n);
+}
+
+/*
+ * exec: a store through a shared mapping and a served pwrite, then an
+ * exec (UMM_PRELOAD_EXEC names the function) that fails (the process
+ * goes on, the mapping as it was, and stores again), then one of
+ * /bin/true that succeeds: the driver finds everything in the file.
+ */
+static void case_exec(void)
+{
+	const char *how = getenv("UMM_PRELOAD_EXEC");
+	int fd = make_file("ex", 4 * PG), xfd;
+	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char *argv[] = { "true", NULL }, *bad_argv[] = { "usermm-no-such-program", NULL };
+	int r = 0, want = ENOENT;
+
+	REQUIRE(how && p != MAP_FAILED);
+	memcpy(p + PG, how, strlen(how));
+	CHECK_EQ(pwrite(fd, "pw-", 3, 2 * PG), 3);
+	CHECK(!raw_has(fd, PG, how));          /* usermm's page cache has it, not yet the file */
+	errno = 0;
+	if (!strcmp(how, "execve"))
+		r = execve("/nonexistent/usermm", bad_argv, environ);
+	else if (!strcmp(how, "execv"))
+		r = execv("/nonexistent/usermm", bad_argv);
+	else if (!strcmp(how, "execvp"))
+		r = execvp(bad_argv[0], bad_argv);
+	else if (!strcmp(how, "execvpe"))
+		r = execvpe(bad_argv[0], bad_argv, environ);
+	else if (!strcmp(how, "execl"))
+		r = execl("/nonexistent/usermm", "x", (char *)NULL);
+	else if (!strcmp(how, "execlp"))
+		r = execlp(bad_argv[0], bad_argv[0], (char *)NULL);
+	else if (!strcmp(how, "execle"))
+		r = execle("/nonexistent/usermm", "x", (char *)NULL, environ);
+	else if (!strcmp(how, "fexecve"))
+		r = fexecve(fd, bad_argv, environ), want = EACCES;    /* not executable */
+	else if (!strcmp(how, "execveat"))
+		r = execveat(AT_FDCWD, "/nonexistent/usermm", bad_argv, environ, 0);
+	CHECK_EQ(r, -1);
+	CHECK_EQ(errno, want);
+	/* the failed exec wrote back; the mapping and the served I/O go on */
+	CHECK(raw_has(fd, PG, how));
+	CHECK(memcmp(p + PG, how, strlen(how)) == 0);
+	memcpy(p + 2 * PG + 3, "after", 5);
+	CHECK(!raw_has(fd, 2 * PG, "pw-after"));
+	if (test_failures)
+		_exit(1);
+	if (!strcmp(how, "execve"))
+		execve("/bin/true", argv, environ);
+	else if (!strcmp(how, "execv"))
+		execv("/bin/true", argv);
+	else if (!strcmp(how, "execvp"))
+		execvp("true", argv);
+	else if (!strcmp(how, "execvpe"))
+		execvpe("true", argv, environ);
+	else if (!strcmp(how, "execl"))
+		execl("/bin/true", "true", (char *)NULL);
+	else if (!strcmp(how, "execlp"))
+		execlp("true", "true", (char *)NULL);
+	else if (!strcmp(how, "execle"))
+		execle("/bin/true", "true", (char *)NULL, environ);
+	else if (!strcmp(how, "fexecve")) {
+		xfd = open("/bin/true", O_RDONLY);
+		fexecve(xfd, argv, environ);
+	} else if (!strcmp(how, "execveat"))
+		execveat(AT_FDCWD, "/bin/true", argv, environ, 0);
+	fprintf(stderr, "%s /bin/true: %s\n", how, strerror(errno));
+	_exit(5);
+}
+
+/* _exit / _Exit (UMM_PRELOAD_EXIT) right after a store and a served pwrite. */
+static void case_exit_now(void)
+{
+	const char *how = getenv("UMM_PRELOAD_EXIT");
+	int fd = make_file("xn", 4 * PG);
+	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	REQUIRE(how && p != MAP_FAILED);
+	memcpy(p + PG, how, strlen(how));
+	CHECK_EQ(pwrite(fd, "pwritten", 8, 3 * PG), 8);
+	CHECK(!raw_has(fd, PG, how));
+	if (!strcmp(how, "_Exit"))
+		_Exit(test_failures ? 1 : 0);
+	_exit(test_failures ? 1 : 0);
+}
+
+/* Poll the file (raw) for str at off: true once it is there, false after about 30 s. */
+static bool raw_wait(int fd, off_t off, const char *str)
+{
+	for (int i = 0; i < 3000; i++) {
+		if (raw_has(fd, off, str))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * The background writeback: a store and a served pwrite reach the file
+ * while the process runs (twice: it is periodic), then SIGKILL; with
+ * USERMM_WRITEBACK_MS=0 nothing is written back
+ * before the kill, and the store is lost, as the interposer documents.
+ */
+static void case_flusher(void)
+{
+	int fd = make_file("fl", 4 * PG);
+	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	REQUIRE(p != MAP_FAILED);
+	memcpy(p + PG, "flushed-1", 9);
+	CHECK_EQ(pwrite(fd, "pw-flushed", 10, 2 * PG), 10);
+	if (!strcmp(getenv("USERMM_WRITEBACK_MS"), "0")) {
+		usleep(300000);
+		CHECK(!raw_has(fd, PG, "flushed-1"));
+		CHECK(!raw_has(fd, 2 * PG, "pw-flushed"));
+	} else {
+		CHECK(raw_wait(fd, PG, "flushed-1"));
+		CHECK(raw_wait(fd, 2 * PG, "pw-flushed"));
+		memcpy(p + PG, "flushed-2", 9);     /* the page was written back: stored again */
+		CHECK(raw_wait(fd, PG, "flushed-2"));
+	}
+	if (test_failures)
+		_exit(1);
+	kill(getpid(), SIGKILL);
+}
+
 static const struct tcase {
 	const char *name;
 	void (*fn)(void);
@@ -683,6 +819,9 @@ static const struct tcase {
 	{ "hint_outside", case_hint_outside },
 	{ "errors", case_errors },
 	{ "native", case_native },
+	{ "exec", case_exec },
+	{ "exit_now", case_exit_now },
+	{ "flusher", case_flusher },
 };
 
 static int child_main(const char *name)
@@ -796,10 +935,10 @@ static off_t file_size(const char *name)
 	return stat(p, &st) ? -1 : st.st_size;
 }
 
-/* A case that maps files must have been served by usermm. */
-static void check_served(const char *name)
+/* A case that maps files must have been served by usermm (extra_env: one more setting, or NULL). */
+static void check_served_env(const char *name, const char *extra_env)
 {
-	int rc = run_case(name, NULL);
+	int rc = run_case(name, extra_env);
 
 	CHECK_EQ(rc, 0);
 	CHECK(stat_of("preload_enabled") == 1);
@@ -808,6 +947,11 @@ static void check_served(const char *name)
 	CHECK_EQ(stat_of("preload_fallbacks"), 0);
 	if (rc)
 		show_stderr();
+}
+
+static void check_served(const char *name)
+{
+	check_served_env(name, NULL);
 }
 
 static void test_map_rw(void)
@@ -873,9 +1017,9 @@ static void test_mprotect(void)
 	CHECK(file_has("mp", 10, "w", 1));
 }
 
-static void test_fork(void)
+static void check_fork(const char *extra_env)
 {
-	check_served("fork");
+	check_served_env("fork", extra_env);
 	CHECK_EQ(stat_of("preload_forks"), 1);
 	CHECK(stat_of("preload_fork_mappings") >= 2);
 	CHECK(stat_of("preload_mmaps") >= 3);          /* the one after the fork too */
@@ -889,7 +1033,12 @@ static void test_fork(void)
 	CHECK_EQ(file_size("fk"), 4 * PG);
 }
 
-static void test_threads(void)
+static void test_fork(void)
+{
+	check_fork(NULL);
+}
+
+static void check_threads(const char *extra_env)
 {
 	char p[PATH_MAX];
 	unsigned char *buf = malloc(TH * TH_PAGES * PG);
@@ -897,7 +1046,7 @@ static void test_threads(void)
 	int fd;
 
 	REQUIRE(buf);
-	check_served("threads");
+	check_served_env("threads", extra_env);
 	path_of(p, "th");
 	fd = open(p, O_RDONLY);
 	REQUIRE(fd >= 0);
@@ -918,6 +1067,11 @@ static void test_threads(void)
 	CHECK(ok);
 	close(fd);
 	free(buf);
+}
+
+static void test_threads(void)
+{
+	check_threads(NULL);
 }
 
 static void test_late_handler(void)
@@ -964,6 +1118,53 @@ static void test_errors(void)
 	CHECK(file_has("er", 0, "\1", 1));            /* the private store did not reach the file */
 }
 
+/* Each exec function writes the served files back first; a failed exec leaves the process going. */
+static void test_exec(void)
+{
+	static const char *const how[] = {
+		"execve", "execv", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve", "execveat",
+	};
+	char env[64];
+
+	for (size_t i = 0; i < sizeof(how) / sizeof(how[0]); i++) {
+		snprintf(env, sizeof(env), "UMM_PRELOAD_EXEC=%s", how[i]);
+		check_served_env("exec", env);
+		CHECK(file_has("ex", PG, how[i], strlen(how[i])));
+		CHECK(file_has("ex", 2 * PG, "pw-after", 8));
+		CHECK_EQ(file_size("ex"), 4 * PG);
+	}
+}
+
+/* _exit and _Exit write the served files back first. */
+static void test_exit_now(void)
+{
+	check_served_env("exit_now", "UMM_PRELOAD_EXIT=_exit");
+	CHECK(file_has("xn", PG, "_exit", 5));
+	CHECK(file_has("xn", 3 * PG, "pwritten", 8));
+	check_served_env("exit_now", "UMM_PRELOAD_EXIT=_Exit");
+	CHECK(file_has("xn", PG, "_Exit", 5));
+	CHECK(file_has("xn", 3 * PG, "pwritten", 8));
+}
+
+/*
+ * The background writeback: with it, a process killed by SIGKILL keeps
+ * what was stored before the last pass; without it (0), that is lost.
+ * And fork and four storing threads with a pass every millisecond.
+ */
+static void test_flusher(void)
+{
+	CHECK_EQ(run_case("flusher", "USERMM_WRITEBACK_MS=20"), 128 + SIGKILL);
+	CHECK(file_has("fl", PG, "flushed-2", 9));
+	CHECK(file_has("fl", 2 * PG, "pw-flushed", 10));
+	CHECK_EQ(run_case("flusher", "USERMM_WRITEBACK_MS=0"), 128 + SIGKILL);
+	CHECK(!file_has("fl", PG, "flushed-1", 9));
+	CHECK(!file_has("fl", 2 * PG, "pw-flushed", 10));
+	check_fork("USERMM_WRITEBACK_MS=1");
+	CHECK_EQ(stat_of("preload_writeback_errors"), 0);
+	check_threads("USERMM_WRITEBACK_MS=1");
+	CHECK_EQ(stat_of("preload_writeback_errors"), 0);
+}
+
 /* A bad setting: one line on stderr, the kernel's own mappings, no usermm counters. */
 static void test_bad_env(void)
 {
@@ -993,6 +1194,10 @@ static void test_bad_env(void)
 	CHECK_EQ(run_case("native", "USERMM_LOG=/nonexistent-dir/usermm.log"), 0);
 	CHECK_EQ(stat_of("preload_enabled"), 0);
 	CHECK(file_has("na", PG, "native", 6));
+	/* a writeback interval that is not a number of milliseconds: the same */
+	CHECK_EQ(run_case("native", "USERMM_WRITEBACK_MS=soon"), 0);
+	CHECK_EQ(stat_of("preload_enabled"), 0);
+	CHECK(file_has("na", PG, "native", 6));
 	/* too little memory for usermm: reported the same way */
 	CHECK_EQ(run_case("native", "USERMM_PHYS=4K"), 0);
 	CHECK_EQ(stat_of("preload_enabled"), 0);
@@ -1016,6 +1221,9 @@ static void run_all(void)
 	RUN(test_shm);
 	RUN(test_errors);
 	RUN(test_bad_env);
+	RUN(test_exec);
+	RUN(test_exit_now);
+	RUN(test_flusher);
 }
 
 int main(int argc, char **argv)
