@@ -800,6 +800,129 @@ static void case_flusher(void)
 	kill(getpid(), SIGKILL);
 }
 
+#ifndef RWF_NOAPPEND
+#define RWF_NOAPPEND 0x00000020
+#endif
+#ifndef RWF_ATOMIC
+#define RWF_ATOMIC 0x00000040
+#endif
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE 0x00000080
+#endif
+
+/* One-element preadv2/pwritev2. */
+static ssize_t rd2(int fd, void *buf, size_t n, off_t off, int flags)
+{
+	struct iovec v = { buf, n };
+
+	return preadv2(fd, &v, 1, off, flags);
+}
+
+static ssize_t wr2(int fd, const char *s, off_t off, int flags)
+{
+	struct iovec v = { (void *)s, strlen(s) };
+
+	return pwritev2(fd, &v, 1, off, flags);
+}
+
+/*
+ * preadv2/pwritev2 on a served file: through the page cache like
+ * preadv/pwritev, with each flag (run with USERMM_WRITEBACK_MS=0, so
+ * only the calls themselves write back).
+ */
+static void case_rwf(void)
+{
+	int fd = make_file("r2", 8 * PG), afd, ro;
+	char path[PATH_MAX], buf[2 * PG];
+	char *p = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct stat st;
+
+	REQUIRE(p != MAP_FAILED);
+	path_of(path, "r2");
+	/* no flags: as pwritev/preadv, coherent with the mapping */
+	CHECK_EQ(wr2(fd, "plain", 100, 0), 5);
+	CHECK(memcmp(p + 100, "plain", 5) == 0);
+	memcpy(p + PG, "stored", 6);
+	CHECK_EQ(rd2(fd, buf, 6, PG, 0), 6);
+	CHECK(memcmp(buf, "stored", 6) == 0);
+	CHECK_EQ(rd2(fd, buf, 6, PG, RWF_HIPRI), 6);     /* ignored */
+	CHECK(memcmp(buf, "stored", 6) == 0);
+	CHECK_EQ(wr2(fd, "hipri", 200, RWF_HIPRI), 5);
+	CHECK(memcmp(p + 200, "hipri", 5) == 0);
+	/* offset -1: at the descriptor's offset, which moves */
+	CHECK_EQ(lseek(fd, PG, SEEK_SET), (off_t)PG);
+	CHECK_EQ(rd2(fd, buf, 6, -1, 0), 6);
+	CHECK(memcmp(buf, "stored", 6) == 0);
+	CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t)PG + 6);
+	CHECK_EQ(wr2(fd, "XY", -1, 0), 2);
+	CHECK(memcmp(p + PG, "storedXY", 8) == 0);
+	CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t)PG + 8);
+	/* RWF_DSYNC, RWF_SYNC: in the file when the call returns; without: not yet */
+	CHECK_EQ(wr2(fd, "dsync", 3 * PG, RWF_DSYNC), 5);
+	CHECK(raw_has(fd, 3 * PG, "dsync"));
+	CHECK_EQ(wr2(fd, "sync", 3 * PG + 100, RWF_SYNC), 4);
+	CHECK(raw_has(fd, 3 * PG + 100, "sync"));
+	CHECK_EQ(wr2(fd, "lazy", 3 * PG + 200, 0), 4);
+	CHECK(!raw_has(fd, 3 * PG + 200, "lazy"));
+	/* RWF_DONTCACHE: written back too (usermm keeps the page) */
+	CHECK_EQ(wr2(fd, "dontcache", 2 * PG, RWF_DONTCACHE), 9);
+	CHECK(raw_has(fd, 2 * PG, "dontcache"));
+	CHECK(memcmp(p + 2 * PG, "dontcache", 9) == 0);
+	CHECK_EQ(rd2(fd, buf, 9, 2 * PG, RWF_DONTCACHE), 9);
+	/* RWF_APPEND: at the end whatever the offset; the descriptor's offset stays (moves for -1) */
+	CHECK_EQ(lseek(fd, 5, SEEK_SET), 5);
+	CHECK_EQ(wr2(fd, "app", 0, RWF_APPEND), 3);
+	CHECK_EQ(lseek(fd, 0, SEEK_CUR), 5);
+	CHECK_EQ(wr2(fd, "end", -1, RWF_APPEND), 3);
+	CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t)(8 * PG + 6));
+	CHECK_EQ(rd2(fd, buf, 6, 8 * PG, 0), 6);
+	CHECK(memcmp(buf, "append", 6) == 0);
+	/* RWF_NOAPPEND: at the offset on an O_APPEND descriptor */
+	afd = open(path, O_RDWR | O_APPEND);
+	REQUIRE(afd >= 0);
+	CHECK_EQ(wr2(afd, "noapp", 300, RWF_NOAPPEND), 5);
+	CHECK(memcmp(p + 300, "noapp", 5) == 0);
+	CHECK_EQ(wr2(afd, "!", 0, 0), 1);                 /* O_APPEND still holds without it */
+	CHECK(!fstat(fd, &st) && st.st_size == (off_t)(8 * PG + 7));
+	close(afd);
+	/* Linux's errors */
+	FAILS(wr2(fd, "x", 0, RWF_APPEND | RWF_NOAPPEND), EINVAL);
+	FAILS(wr2(fd, "x", 0, 0x10000), EOPNOTSUPP);
+	FAILS(rd2(fd, buf, 1, 0, 0x10000), EOPNOTSUPP);
+	FAILS(wr2(fd, "x", 0, RWF_ATOMIC), EOPNOTSUPP);
+	FAILS(rd2(fd, buf, 1, 0, RWF_ATOMIC), EOPNOTSUPP);
+	CHECK_EQ(rd2(fd, buf, 0, 0, 0x10000), 0);         /* nothing to do: no flag check */
+	FAILS(wr2(fd, "x", -2, 0), EINVAL);
+	FAILS(rd2(fd, buf, 1, -2, 0), EINVAL);
+	ro = open(path, O_RDONLY);
+	REQUIRE(ro >= 0);
+	FAILS(wr2(ro, "x", 0, 0), EBADF);
+	close(ro);
+	/*
+	 * RWF_NOWAIT: only cached pages.  Shrinking and growing the file
+	 * leaves pages 4..7 out of the cache (page 3 stays).
+	 */
+	CHECK_EQ(ftruncate(fd, 4 * PG), 0);
+	CHECK_EQ(ftruncate(fd, 8 * PG), 0);
+	CHECK_EQ(rd2(fd, buf, 2 * PG, 3 * PG, RWF_NOWAIT), (ssize_t)PG);   /* stops at page 4 */
+	CHECK(memcmp(buf, "dsync", 5) == 0);
+	FAILS(rd2(fd, buf, 10, 5 * PG, RWF_NOWAIT), EAGAIN);
+	FAILS(wr2(fd, "partial", 6 * PG + 10, RWF_NOWAIT), EAGAIN);        /* would read page 6 */
+	CHECK_EQ(rd2(fd, buf, 10, 9 * PG, RWF_NOWAIT), 0);                 /* past the end */
+	CHECK_EQ(wr2(fd, "cached", 3 * PG + 300, RWF_NOWAIT), 6);
+	memset(buf, 'w', PG);
+	{
+		struct iovec v = { buf, PG };
+
+		CHECK_EQ(pwritev2(fd, &v, 1, 7 * PG, RWF_NOWAIT), (ssize_t)PG); /* whole page: no read */
+	}
+	CHECK_EQ(rd2(fd, buf, 10, 5 * PG, 0), 10);                         /* now cached */
+	CHECK_EQ(rd2(fd, buf, 10, 5 * PG, RWF_NOWAIT), 10);
+	CHECK_EQ(buf[0], 0);
+	CHECK_EQ(munmap(p, 8 * PG), 0);
+	close(fd);
+}
+
 static const struct tcase {
 	const char *name;
 	void (*fn)(void);
@@ -822,6 +945,7 @@ static const struct tcase {
 	{ "exec", case_exec },
 	{ "exit_now", case_exit_now },
 	{ "flusher", case_flusher },
+	{ "rwf", case_rwf },
 };
 
 static int child_main(const char *name)
@@ -1165,6 +1289,26 @@ static void test_flusher(void)
 	CHECK_EQ(stat_of("preload_writeback_errors"), 0);
 }
 
+/* preadv2 and pwritev2 through the page cache, each flag. */
+static void test_rwf(void)
+{
+	check_served_env("rwf", "USERMM_WRITEBACK_MS=0");
+	CHECK(stat_of("preload_preads") > 0);
+	CHECK(stat_of("preload_pwrites") > 0);
+	CHECK(file_has("r2", 100, "plain", 5));
+	CHECK(file_has("r2", 200, "hipri", 5));
+	CHECK(file_has("r2", 300, "noapp", 5));
+	CHECK(file_has("r2", PG, "storedXY", 8));
+	CHECK(file_has("r2", 2 * PG, "dontcache", 9));
+	CHECK(file_has("r2", 3 * PG, "dsync", 5));
+	CHECK(file_has("r2", 3 * PG + 100, "sync", 4));
+	CHECK(file_has("r2", 3 * PG + 200, "lazy", 4));
+	CHECK(file_has("r2", 3 * PG + 300, "cached", 6));
+	CHECK(file_has("r2", 7 * PG, "wwww", 4));
+	CHECK(file_has("r2", 6 * PG + 10, "\0\0\0", 3));      /* the refused write left nothing */
+	CHECK_EQ(file_size("r2"), 8 * PG);
+}
+
 /* A bad setting: one line on stderr, the kernel's own mappings, no usermm counters. */
 static void test_bad_env(void)
 {
@@ -1224,6 +1368,7 @@ static void run_all(void)
 	RUN(test_exec);
 	RUN(test_exit_now);
 	RUN(test_flusher);
+	RUN(test_rwf);
 }
 
 int main(int argc, char **argv)
