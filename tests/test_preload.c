@@ -32,6 +32,7 @@
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -800,6 +801,49 @@ static void case_flusher(void)
 	kill(getpid(), SIGKILL);
 }
 
+/*
+ * exit while four threads still store into a mapped file: the exit
+ * writeback runs under their stores, and the process ends cleanly with
+ * what each thread stored before main returned in the file.
+ */
+#define XT 4
+#define XT_PAGES 64
+static char *xt_map;
+static atomic_int xt_started;
+
+static void *xt_main(void *arg)
+{
+	long t = (long)arg;
+	char *mine = xt_map + (size_t)t * XT_PAGES * PG;
+	unsigned int n = 0;
+
+	mine[0] = (char)('A' + t);
+	atomic_fetch_add(&xt_started, 1);
+	for (;;) {
+		size_t pg = 1 + n % (XT_PAGES - 1);
+
+		((volatile char *)mine)[pg * PG + n % PG] = (char)n;
+		n = n * 1103515245u + 12345u;
+	}
+	return NULL;
+}
+
+static void case_exit_threads(void)
+{
+	int fd = make_file("xt", XT * XT_PAGES * PG);
+	pthread_t th;
+
+	xt_map = mmap(NULL, XT * XT_PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	REQUIRE(xt_map != MAP_FAILED);
+	for (long t = 0; t < XT; t++)
+		REQUIRE(pthread_create(&th, NULL, xt_main, (void *)t) == 0);
+	while (atomic_load(&xt_started) < XT)
+		usleep(1000);
+	usleep(20000);
+	close(fd);
+	/* return: exit runs the writeback while the threads go on storing */
+}
+
 #ifndef RWF_NOAPPEND
 #define RWF_NOAPPEND 0x00000020
 #endif
@@ -946,6 +990,7 @@ static const struct tcase {
 	{ "exit_now", case_exit_now },
 	{ "flusher", case_flusher },
 	{ "rwf", case_rwf },
+	{ "exit_threads", case_exit_threads },
 };
 
 static int child_main(const char *name)
@@ -1309,6 +1354,16 @@ static void test_rwf(void)
 	CHECK_EQ(file_size("r2"), 8 * PG);
 }
 
+/* exit while other threads store into a mapping: no crash, their first stores kept. */
+static void test_exit_threads(void)
+{
+	for (int i = 0; i < 2; i++) {
+		check_served_env("exit_threads", i ? "USERMM_WRITEBACK_MS=1" : NULL);
+		for (int t = 0; t < XT; t++)
+			CHECK(file_has("xt", (off_t)((size_t)t * XT_PAGES * PG), (char[]){ (char)('A' + t) }, 1));
+	}
+}
+
 /* A bad setting: one line on stderr, the kernel's own mappings, no usermm counters. */
 static void test_bad_env(void)
 {
@@ -1369,6 +1424,7 @@ static void run_all(void)
 	RUN(test_exit_now);
 	RUN(test_flusher);
 	RUN(test_rwf);
+	RUN(test_exit_threads);
 }
 
 int main(int argc, char **argv)
