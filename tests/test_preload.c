@@ -20,7 +20,12 @@
  * last run given back as the hint (LMDB's MDB_FIXEDMAP), a free hint
  * outside the window left to the kernel; a memfd left to
  * the kernel (shared with a child); Linux's errors for bad calls; a bad environment
- * setting (one stderr line, the kernel's mmap).
+ * setting (one stderr line, the kernel's mmap); each exec function and
+ * _exit/_Exit writing the served files back first (a failed exec going
+ * on with its mapping); the background writeback before SIGKILL, and off
+ * (USERMM_WRITEBACK_MS=0); fork and threads with a pass every
+ * millisecond; preadv2/pwritev2 with each flag; exit while four threads
+ * store.
  *
  * Built and run in the debug and release variants only: a sanitizer
  * runtime refuses to be preloaded into this uninstrumented child.  The

@@ -41,8 +41,8 @@
  *
  * Files and coherence (preload_io.c).  usermm keeps one object (page
  * cache) per file (device, inode) while the file has a mapping.  pread,
- * pwrite, read, write, preadv, pwritev, readv, writev (and the 64
- * variants) on any descriptor of such a file go through that page cache
+ * pwrite, read, write, preadv, pwritev, preadv2, pwritev2, readv, writev
+ * (and the 64 variants) on any descriptor of such a file go through that page cache
  * (umm_object_read / umm_object_write), so a write is seen at once
  * through every mapping and a read sees the dirty mapped pages.  The
  * descriptor is identified by fstat on every call while some file is
@@ -67,11 +67,15 @@
  * those references to preload_sys_* (preload_sys.c: the system calls
  * themselves), so nothing usermm does, on any thread, comes back here.
  *
- * Exit.  A destructor (after the program's atexit handlers) writes every
- * dirty page back to its file, as the kernel's page cache would later,
- * and writes USERMM_STATS.  A process killed by a signal, or leaving with
- * _exit, loses what the mappings wrote since the last msync, fsync or
- * writeback by reclaim: the kernel's page cache would have kept it.
+ * Writeback (preload_writeback.c, preload_exec.c).  A background thread
+ * writes every served file's dirty pages back every USERMM_WRITEBACK_MS
+ * milliseconds, as the kernel's flusher threads do.  A destructor (after
+ * the program's atexit handlers) stops it, writes every dirty page back
+ * to its file, as the kernel's page cache would later, and writes
+ * USERMM_STATS; _exit, _Exit and the exec functions, which run no
+ * destructor, do the same first.  A process killed by a signal loses what
+ * the mappings wrote since the last writeback (about one period): the
+ * kernel's page cache would have kept it.
  *
  * Fork (preload_fork.c).  The child has none of usermm's threads.  Before
  * fork, every usermm mapping is handed to the kernel: dirty pages are
@@ -85,7 +89,8 @@
  * Configuration (environment, read once at the first file mapping):
  * USERMM_PHYS (bytes, K/M/G/T suffix; default 1G), USERMM_SWAP (swap
  * path or Redis target, as umm_config.swap_path), USERMM_SWAP_SIZE
- * (default 1G), USERMM_WINDOW (default 1T), USERMM_STATS (a path, each
+ * (default 1G), USERMM_WINDOW (default 1T), USERMM_WRITEBACK_MS (the
+ * background writeback's period, default 5000; 0: none), USERMM_STATS (a path, each
  * "%p" in it replaced by the process id: the counters at exit, key=value
  * lines, written by a process that mapped a file), USERMM_LOG (1: usermm's log on
  * stderr; another value: a file it is appended to).  A setting that
@@ -94,7 +99,8 @@
  *
  * Locks: pl.lock (a mutex) is taken by the interposed calls around the
  * file table and the mm's mapping changes, and held across the usermm
- * calls they make; usermm's locks nest inside it.  Nothing in usermm
+ * calls they make; usermm's locks nest inside it; the writeback lock
+ * (preload_writeback.c) comes before it.  Nothing in usermm
  * (its fault threads included) takes it, and the I/O paths take it only
  * to find the object and take a reference.
  */

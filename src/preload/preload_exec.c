@@ -14,9 +14,10 @@
  * interposed.  If an exec fails, the locks the writeback took are
  * dropped and the process goes on with every mapping as it was (the
  * pages are clean now).  The writeback holds the interposer's locks until
- * the image ends, so no mapping call, served read or write, or background
- * pass runs in between; a store another thread makes into a mapping after
- * the writeback passed its page is still lost.  In a fork or vfork child
+ * the image ends, so no other thread's file mapping, munmap, mremap,
+ * mprotect, served read or write, or background pass starts in between;
+ * a store another thread makes into a mapping after the writeback passed
+ * its page, or a served write already under way, is still lost.  In a fork or vfork child
  * (usermm belongs to the parent) they are the kernel's calls only.
  *
  * Locks: preload_writeback_leave's (the writeback lock, then pl.lock),

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * preload_io.c - file I/O kept coherent with usermm's mappings: pread,
- * pwrite, read, write, preadv, pwritev, readv, writev (and the 64
- * variants), ftruncate, truncate, fallocate, posix_fallocate, fsync,
+ * pwrite, read, write, preadv, pwritev, preadv2, pwritev2 (with their
+ * flags), readv, writev (and the 64 variants), ftruncate, truncate, fallocate, posix_fallocate, fsync,
  * fdatasync, sendfile, copy_file_range.
  *
  * A call on a descriptor of a file usermm serves (found by fstat: device
