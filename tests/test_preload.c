@@ -37,12 +37,14 @@
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -849,6 +851,40 @@ static void case_exit_threads(void)
 	/* return: exit runs the writeback while the threads go on storing */
 }
 
+/*
+ * _exit from a signal handler that interrupts served I/O and stores at a
+ * random moment: the process ends (the writeback is skipped when the
+ * handler interrupted usermm in that thread, which holds locks it would
+ * wait for); a watchdog signal after 60 s kills it if it hangs.
+ */
+static void on_alarm_exit(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
+static void case_exit_handler(void)
+{
+	int fd = make_file("eh", 16 * PG);
+	char *p = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2 };
+	struct itimerspec dog = { .it_value = { .tv_sec = 60 } };
+	struct itimerval at = { .it_value = { .tv_usec = 2000 } };
+	char page[PG];
+	timer_t t;
+
+	REQUIRE(p != MAP_FAILED);
+	REQUIRE(timer_create(CLOCK_MONOTONIC, &sev, &t) == 0 && timer_settime(t, 0, &dog, NULL) == 0);
+	signal(SIGALRM, on_alarm_exit);
+	memset(page, 'h', sizeof(page));
+	setitimer(ITIMER_REAL, &at, NULL);
+	for (unsigned int i = 0;; i++) {
+		(void)!pwrite(fd, page, PG, (off_t)(i % 16) * (off_t)PG);
+		p[(i * 7 % 16) * PG + i % PG] = (char)i;
+		(void)!pread(fd, page, PG, (off_t)(i * 3 % 16) * (off_t)PG);
+	}
+}
+
 #ifndef RWF_NOAPPEND
 #define RWF_NOAPPEND 0x00000020
 #endif
@@ -996,6 +1032,7 @@ static const struct tcase {
 	{ "flusher", case_flusher },
 	{ "rwf", case_rwf },
 	{ "exit_threads", case_exit_threads },
+	{ "exit_handler", case_exit_handler },
 };
 
 static int child_main(const char *name)
@@ -1369,6 +1406,18 @@ static void test_exit_threads(void)
 	}
 }
 
+/* _exit from a signal handler in the middle of served I/O: the process ends, every time. */
+static void test_exit_handler(void)
+{
+	for (int i = 0; i < 20; i++) {
+		int rc = run_case("exit_handler", NULL);
+
+		CHECK_EQ(rc, 0);
+		if (rc)
+			show_stderr();
+	}
+}
+
 /* A bad setting: one line on stderr, the kernel's own mappings, no usermm counters. */
 static void test_bad_env(void)
 {
@@ -1430,6 +1479,7 @@ static void run_all(void)
 	RUN(test_flusher);
 	RUN(test_rwf);
 	RUN(test_exit_threads);
+	RUN(test_exit_handler);
 }
 
 int main(int argc, char **argv)

@@ -150,6 +150,22 @@ void preload_fork_setup(void);
 /* preload_io.c */
 void preload_prefault(const void *buf, size_t len, int write);
 
+/*
+ * preload_busy - how deep this thread is in a usermm call made for an
+ * interposed I/O call (page locks held, which mmap_lock_depth does not
+ * count): _exit from a signal handler that interrupted it must not wait
+ * for them (preload_writeback_leave).  PL_BUSY(expr) counts expr's call.
+ */
+extern __thread unsigned int preload_busy __attribute__((tls_model("initial-exec")));
+#define PL_BUSY(expr) ({                                                      \
+	preload_busy++;                                                       \
+	atomic_signal_fence(memory_order_seq_cst);                            \
+	__typeof__(expr) pl_busy_r = (expr);                                  \
+	atomic_signal_fence(memory_order_seq_cst);                            \
+	preload_busy--;                                                       \
+	pl_busy_r;                                                            \
+})
+
 #define PL_COUNT(name, n) atomic_fetch_add_explicit(&pl.c.name, (n), memory_order_relaxed)
 
 #endif

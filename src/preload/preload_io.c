@@ -122,7 +122,7 @@ static ssize_t cache_read(struct umm_object *obj, void *buf, size_t n, off_t off
 
 	if (off < 0)
 		return -EINVAL;
-	r = umm_object_read(obj, buf, n, (uint64_t)off);
+	r = PL_BUSY(umm_object_read(obj, buf, n, (uint64_t)off));
 	PL_COUNT(preads, 1);
 	if (r > 0)
 		PL_COUNT(read_bytes, (unsigned long)r);
@@ -144,12 +144,12 @@ static ssize_t cache_write(struct umm_object *obj, int fl, const void *buf, size
 		off = (off_t)umm_object_size(obj);
 	if (off < 0)
 		return -EINVAL;
-	r = umm_object_write(obj, buf, n, (uint64_t)off);
+	r = PL_BUSY(umm_object_write(obj, buf, n, (uint64_t)off));
 	PL_COUNT(pwrites, 1);
 	if (r > 0) {
 		PL_COUNT(write_bytes, (unsigned long)r);
 		if (fl & (O_DSYNC | O_SYNC)) {
-			err = umm_object_sync(obj, (uint64_t)off, (uint64_t)r);
+			err = PL_BUSY(umm_object_sync(obj, (uint64_t)off, (uint64_t)r));
 			if (err)
 				return err;
 		}
@@ -235,7 +235,7 @@ static ssize_t cache_writev(struct umm_object *obj, int fl, const struct iovec *
 /* A page is in the cache with its bytes (a read of it does no I/O). */
 static bool page_cached(struct umm_object *obj, uint64_t index)
 {
-	struct page *page = find_get_page(obj, index);
+	struct page *page = PL_BUSY(find_get_page(obj, index));
 	bool ok = page && PageUptodate(page);
 
 	if (page)
@@ -353,8 +353,8 @@ static ssize_t served_write_rwf(int fd, struct umm_object *obj, int fl, const st
 	else
 		r = cache_writev(obj, fl, iov, cnt, off, &end);
 	if (r > 0 && (rwf & RWF_DONTCACHE))
-		filemap_write_range(obj, (uint64_t)(end - r) / UMM_PAGE_SIZE,
-				    ((uint64_t)end + UMM_PAGE_SIZE - 1) / UMM_PAGE_SIZE);
+		PL_BUSY(filemap_write_range(obj, (uint64_t)(end - r) / UMM_PAGE_SIZE,
+					    ((uint64_t)end + UMM_PAGE_SIZE - 1) / UMM_PAGE_SIZE));
 	if (at_fd && r > 0)
 		lseek(fd, end, SEEK_SET);
 	umm_object_put(obj);
@@ -622,7 +622,7 @@ int ftruncate(int fd, off_t len)
 
 	if (!obj)
 		return preload_sys_ftruncate(fd, len);
-	err = umm_object_truncate(obj, (uint64_t)len);
+	err = PL_BUSY(umm_object_truncate(obj, (uint64_t)len));
 	PL_COUNT(truncates, 1);
 	umm_object_put(obj);
 	return err ? (int)ret(err) : 0;
@@ -645,7 +645,7 @@ int fsync(int fd)
 	struct umm_object *obj = served(fd, &fl);
 
 	if (obj) {
-		err = filemap_write_range(obj, 0, UINT64_MAX);
+		err = PL_BUSY(filemap_write_range(obj, 0, UINT64_MAX));
 		wb = atomic_exchange(&obj->wb_err, 0);
 		if (!err)
 			err = wb;
@@ -664,7 +664,7 @@ int fdatasync(int fd)
 	struct umm_object *obj = served(fd, &fl);
 
 	if (obj) {
-		err = umm_object_sync(obj, 0, 0);
+		err = PL_BUSY(umm_object_sync(obj, 0, 0));
 		PL_COUNT(syncs, 1);
 		umm_object_put(obj);
 		return err ? (int)ret(err) : 0;
@@ -696,7 +696,7 @@ int truncate(const char *path, off_t len)
 		umm_object_put(obj);
 		return -1;
 	}
-	err = umm_object_truncate(obj, (uint64_t)len);
+	err = PL_BUSY(umm_object_truncate(obj, (uint64_t)len));
 	PL_COUNT(truncates, 1);
 	umm_object_put(obj);
 	return err ? (int)ret(err) : 0;
@@ -730,7 +730,7 @@ static int served_fallocate(int fd, int mode, off_t off, off_t len)
 	}
 	r = preload_sys_fallocate(fd, mode, off, len);
 	if (!r && !fstat(fd, &st) && (uint64_t)st.st_size > umm_object_size(obj))
-		r = (int)ret(object_extend(obj, (uint64_t)st.st_size));
+		r = (int)ret(PL_BUSY(object_extend(obj, (uint64_t)st.st_size)));
 	umm_object_put(obj);
 	return r;
 }
@@ -779,7 +779,7 @@ static void writeback_source(int fd)
 	struct umm_object *obj = served(fd, &fl);
 
 	if (obj) {
-		filemap_write_range(obj, 0, UINT64_MAX);
+		PL_BUSY(filemap_write_range(obj, 0, UINT64_MAX));
 		umm_object_put(obj);
 	}
 }

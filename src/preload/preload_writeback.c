@@ -40,8 +40,10 @@
 #include <unistd.h>
 #include "preload.h"
 #include "filemap.h"
+#include "mm.h"
 
 static pthread_mutex_t wb_lock = PTHREAD_MUTEX_INITIALIZER;
+__thread unsigned int preload_busy __attribute__((tls_model("initial-exec")));
 
 static struct {
 	pthread_mutex_t ctl;
@@ -221,10 +223,11 @@ static bool lock_within(pthread_mutex_t *m, int sec)
  * vfork child, which does not own usermm).  Returns with wb_lock and
  * pl.lock held when it took them (true), so no flusher pass and no
  * mapping call runs until the image ends; a failed exec calls
- * preload_writeback_resume.  A lock not had within 10 seconds (this
- * thread may hold it: _exit from a signal handler that interrupted the
- * interposer) skips the writeback, reported on stderr.  No lock held on
- * entry.
+ * preload_writeback_resume.  Skipped, said on stderr, when this thread
+ * is inside usermm (preload_busy, mmap_lock_depth: a signal handler
+ * interrupted it, and what it holds would never be let go), or when a
+ * lock is not had within 10 seconds (this thread may hold pl.lock).  No
+ * lock held on entry.
  */
 bool preload_writeback_leave(void)
 {
@@ -232,6 +235,8 @@ bool preload_writeback_leave(void)
 
 	if (atomic_load(&pl.state) != PL_ON || getpid() != pl.pid)
 		return false;
+	if (preload_busy || mmap_lock_depth)
+		goto busy;               /* a signal handler interrupted usermm in this thread */
 	if (!lock_within(&wb_lock, 10))
 		goto busy;
 	if (!lock_within(&pl.lock, 10)) {
