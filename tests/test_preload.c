@@ -1079,6 +1079,12 @@ static int run_case(const char *name, const char *extra_env)
 		setenv("USERMM_STATS", stats, 1);
 		setenv("UMM_PRELOAD_TEST_DIR", dir, 1);
 		setenv("USERMM_PHYS", "64M", 1);
+		/*
+		 * no background writeback unless a case asks for it: the cases
+		 * check that data is not in the file before the call that
+		 * writes it back, and that call's own writeback
+		 */
+		setenv("USERMM_WRITEBACK_MS", "0", 1);
 		if (extra_env)
 			putenv((char *)extra_env);
 		execl(self, self, name, (char *)NULL);
