@@ -139,6 +139,7 @@ void preload_flusher_start(void);
 void preload_flusher_stop(void);
 void preload_writeback_forked(void);
 bool preload_writeback_leave(void);
+bool preload_inside_usermm(void);
 void preload_writeback_resume(void);
 
 /* preload.c */

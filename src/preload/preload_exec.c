@@ -31,12 +31,17 @@
 
 extern char **environ;
 
-/* Before the image ends: the dirty data to the files, then the counters. */
+/*
+ * Before the image ends: the dirty data to the files, then the counters
+ * (not from a signal handler that interrupted usermm: collecting them
+ * takes usermm's locks too).
+ */
 static bool leave(void)
 {
 	bool held = preload_writeback_leave();
 
-	preload_write_final_stats();
+	if (!preload_inside_usermm())
+		preload_write_final_stats();
 	return held;
 }
 

@@ -206,6 +206,16 @@ void preload_writeback_forked(void)
 	atomic_store(&flusher.started, true);
 }
 
+/**
+ * preload_inside_usermm - is this thread in the middle of a usermm call
+ * (preload_busy, mmap_lock_depth)?  True only in a signal handler that
+ * interrupted one: what it holds is not let go until the handler returns.
+ */
+bool preload_inside_usermm(void)
+{
+	return preload_busy || mmap_lock_depth;
+}
+
 /* Take m, waiting at most `sec` seconds: false if it could not be had. */
 static bool lock_within(pthread_mutex_t *m, int sec)
 {
@@ -235,7 +245,7 @@ bool preload_writeback_leave(void)
 
 	if (atomic_load(&pl.state) != PL_ON || getpid() != pl.pid)
 		return false;
-	if (preload_busy || mmap_lock_depth)
+	if (preload_inside_usermm())
 		goto busy;               /* a signal handler interrupted usermm in this thread */
 	if (!lock_within(&wb_lock, 10))
 		goto busy;
