@@ -752,7 +752,7 @@ static void case_exec(void)
 	_exit(5);
 }
 
-/* _exit / _Exit (UMM_PRELOAD_EXIT) right after a store and a served pwrite. */
+/* _exit / _Exit / quick_exit (UMM_PRELOAD_EXIT) right after a store and a served pwrite. */
 static void case_exit_now(void)
 {
 	const char *how = getenv("UMM_PRELOAD_EXIT");
@@ -765,6 +765,8 @@ static void case_exit_now(void)
 	CHECK(!raw_has(fd, PG, how));
 	if (!strcmp(how, "_Exit"))
 		_Exit(test_failures ? 1 : 0);
+	if (!strcmp(how, "quick_exit"))
+		quick_exit(test_failures ? 1 : 0);
 	_exit(test_failures ? 1 : 0);
 }
 
@@ -1352,7 +1354,7 @@ static void test_exec(void)
 	}
 }
 
-/* _exit and _Exit write the served files back first. */
+/* _exit, _Exit and quick_exit write the served files back first. */
 static void test_exit_now(void)
 {
 	check_served_env("exit_now", "UMM_PRELOAD_EXIT=_exit");
@@ -1360,6 +1362,9 @@ static void test_exit_now(void)
 	CHECK(file_has("xn", 3 * PG, "pwritten", 8));
 	check_served_env("exit_now", "UMM_PRELOAD_EXIT=_Exit");
 	CHECK(file_has("xn", PG, "_Exit", 5));
+	CHECK(file_has("xn", 3 * PG, "pwritten", 8));
+	check_served_env("exit_now", "UMM_PRELOAD_EXIT=quick_exit");
+	CHECK(file_has("xn", PG, "quick_exit", 10));
 	CHECK(file_has("xn", 3 * PG, "pwritten", 8));
 }
 

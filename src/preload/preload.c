@@ -70,10 +70,10 @@
  * Writeback (preload_writeback.c, preload_exec.c).  A background thread
  * writes every served file's dirty pages back every USERMM_WRITEBACK_MS
  * milliseconds, as the kernel's flusher threads do.  A destructor (after
- * the program's atexit handlers) stops it, writes every dirty page back
- * to its file, as the kernel's page cache would later, and writes
- * USERMM_STATS; _exit, _Exit and the exec functions, which run no
- * destructor, do the same first.  A process killed by a signal loses what
+ * the program's atexit handlers) and an at_quick_exit handler stop it,
+ * write every dirty page back to its file, as the kernel's page cache
+ * would later, and write USERMM_STATS; _exit, _Exit and the exec
+ * functions, which run neither, do the same first.  A process killed by a signal loses what
  * the mappings wrote since the last writeback (about one period): the
  * kernel's page cache would have kept it.
  *
@@ -121,6 +121,7 @@ struct preload_state pl = {
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static void preload_exit_writeback(void);
 static int log_fd = -1;
 
 #define DEFAULT_PHYS   (1UL << 30)
@@ -296,6 +297,7 @@ static void preload_init(void)
 	pl.pid = getpid();
 	preload_writeback_setup(wb_ms);
 	preload_fork_setup();
+	at_quick_exit(preload_exit_writeback);
 	atomic_store(&pl.state, PL_ON);
 	return;
 off:
@@ -519,21 +521,30 @@ void preload_write_final_stats(void)
 }
 
 /*
- * At exit: stop the background writeback, write every dirty page back
- * (without fdatasync, as the kernel's page cache leaves it), then the
- * counters.  Not in a fork child (usermm belongs to the parent).
+ * At exit (after the program's atexit handlers) and at quick_exit (after
+ * the at_quick_exit handlers registered after the first file mapping):
+ * stop the background writeback, write every dirty page back (without
+ * fdatasync, as the kernel's page cache leaves it), then the counters.
+ * Not in a fork child (usermm belongs to the parent); not from a signal
+ * handler that interrupted usermm in this thread (what it holds would
+ * never be let go: preload_writeback_leave says so).
  */
-__attribute__((destructor)) static void preload_exit(void)
+static void preload_exit_writeback(void)
 {
 	if (getpid() != loaded_pid)
 		return;
 	if (atomic_load(&pl.state) == PL_ON && getpid() == pl.pid) {
-		preload_flusher_stop();
-		pthread_mutex_lock(&pl.lock);
-		for (struct preload_file *f = pl.files; f; f = f->next)
-			if (filemap_write_range(f->obj, 0, UINT64_MAX))
-				say("writing back a mapped file at exit failed: data lost");
-		pthread_mutex_unlock(&pl.lock);
+		if (!preload_inside_usermm())
+			preload_flusher_stop();
+		if (preload_writeback_leave())
+			preload_writeback_resume();
+		if (preload_inside_usermm())
+			return;
 	}
 	preload_write_final_stats();
+}
+
+__attribute__((destructor)) static void preload_exit(void)
+{
+	preload_exit_writeback();
 }

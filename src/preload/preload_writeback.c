@@ -3,7 +3,7 @@
  * preload_writeback.c - getting the served files' dirty pages to the
  * files: in the background while the program runs (the flusher), and all
  * of them when the program's image ends without the exit destructor
- * (_exit, exec: preload_exec.c).
+ * (exit, quick_exit: preload.c; _exit, exec: preload_exec.c).
  *
  * The flusher.  Dirty data in usermm's page cache lives in this process's
  * memory, so a process killed by a signal loses what was not written
@@ -177,10 +177,13 @@ void preload_flusher_start(void)
 
 /**
  * preload_flusher_stop - stop the flusher and wait for it (its pass in
- * flight ends first).  At exit, before the last writeback.  No lock held.
+ * flight ends first), at most 10 seconds (it may wait for pl.lock, which
+ * the caller may hold: exit from a signal handler that interrupted the
+ * interposer).  At exit, before the last writeback.
  */
 void preload_flusher_stop(void)
 {
+	struct timespec at;
 	bool join;
 
 	pthread_mutex_lock(&flusher.ctl);
@@ -189,8 +192,11 @@ void preload_flusher_stop(void)
 	flusher.stop = true;
 	pthread_cond_signal(&flusher.wake);
 	pthread_mutex_unlock(&flusher.ctl);
-	if (join)
-		pthread_join(flusher.thread, NULL);
+	if (!join)
+		return;
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_sec += 10;
+	pthread_timedjoin_np(flusher.thread, NULL, &at);
 }
 
 /**
@@ -227,8 +233,8 @@ static bool lock_within(pthread_mutex_t *m, int sec)
 }
 
 /**
- * preload_writeback_leave - the image is about to end without the exit
- * destructor (_exit, _Exit, a successful exec): write back every dirty
+ * preload_writeback_leave - the image is about to end (exit, quick_exit,
+ * _exit, _Exit, a successful exec): write back every dirty
  * page of every served file, in this process only (not in a fork or
  * vfork child, which does not own usermm).  Returns with wb_lock and
  * pl.lock held when it took them (true), so no flusher pass and no
