@@ -117,7 +117,7 @@
 #include "filemap.h"
 
 struct preload_state pl = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP,   /* EDEADLK: see preload_writeback_leave */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;

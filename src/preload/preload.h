@@ -88,7 +88,7 @@ struct preload_counters {
 };
 
 struct preload_state {
-	pthread_mutex_t lock;            /* files, kfiles, the window, the mm's mappings */
+	pthread_mutex_t lock;            /* files, kfiles, the window, the mm's mappings (error-checking) */
 	_Atomic int state;               /* PL_* */
 	pid_t pid;                       /* the process that owns sys (not a fork child) */
 	struct umm_system *sys;
@@ -103,6 +103,21 @@ struct preload_state {
 };
 
 extern struct preload_state pl;
+
+/*
+ * preload_mutex_init - (re)initialise an error-checking mutex (pl.lock and
+ * the writeback lock are: taking one this thread holds fails with EDEADLK
+ * instead of hanging, which the leaving writeback relies on).
+ */
+static inline void preload_mutex_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+}
 
 /* preload.c */
 bool preload_on(void);

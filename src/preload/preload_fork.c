@@ -259,7 +259,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-	pthread_mutex_init(&pl.lock, NULL);
+	preload_mutex_init(&pl.lock);
 	preload_writeback_forked();
 	if (atomic_load(&pl.state) == PL_ON)
 		atomic_store(&pl.state, PL_OFF);

@@ -42,7 +42,7 @@
 #include "filemap.h"
 #include "mm.h"
 
-static pthread_mutex_t wb_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t wb_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 __thread unsigned int preload_busy __attribute__((tls_model("initial-exec")));
 
 static struct {
@@ -205,7 +205,7 @@ void preload_flusher_stop(void)
  */
 void preload_writeback_forked(void)
 {
-	pthread_mutex_init(&wb_lock, NULL);
+	preload_mutex_init(&wb_lock);
 	pthread_mutex_init(&flusher.ctl, NULL);
 	flusher.running = false;
 	flusher.stop = true;
@@ -222,16 +222,6 @@ bool preload_inside_usermm(void)
 	return preload_busy || mmap_lock_depth;
 }
 
-/* Take m, waiting at most `sec` seconds: false if it could not be had. */
-static bool lock_within(pthread_mutex_t *m, int sec)
-{
-	struct timespec at;
-
-	clock_gettime(CLOCK_REALTIME, &at);
-	at.tv_sec += sec;
-	return pthread_mutex_timedlock(m, &at) == 0;
-}
-
 /**
  * preload_writeback_leave - the image is about to end (exit, quick_exit,
  * _exit, _Exit, a successful exec): write back every dirty
@@ -241,9 +231,10 @@ static bool lock_within(pthread_mutex_t *m, int sec)
  * mapping call runs until the image ends; a failed exec calls
  * preload_writeback_resume.  Skipped, said on stderr, when this thread
  * is inside usermm (preload_busy, mmap_lock_depth: a signal handler
- * interrupted it, and what it holds would never be let go), or when a
- * lock is not had within 10 seconds (this thread may hold pl.lock).  No
- * lock held on entry.
+ * interrupted it, and what it holds would never be let go), or when this
+ * thread holds pl.lock or wb_lock already (EDEADLK: the same, in the
+ * interposer's own bookkeeping, or a fork's prepare handler).  Waits for
+ * other threads' holds.  No lock held on entry.
  */
 bool preload_writeback_leave(void)
 {
@@ -253,9 +244,9 @@ bool preload_writeback_leave(void)
 		return false;
 	if (preload_inside_usermm())
 		goto busy;               /* a signal handler interrupted usermm in this thread */
-	if (!lock_within(&wb_lock, 10))
+	if (pthread_mutex_lock(&wb_lock))
 		goto busy;
-	if (!lock_within(&pl.lock, 10)) {
+	if (pthread_mutex_lock(&pl.lock)) {
 		pthread_mutex_unlock(&wb_lock);
 		goto busy;
 	}
