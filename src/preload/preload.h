@@ -167,10 +167,11 @@ void preload_fork_setup(void);
 void preload_prefault(const void *buf, size_t len, int write);
 
 /*
- * preload_busy - how deep this thread is in a usermm call made for an
- * interposed I/O call (page locks held, which mmap_lock_depth does not
- * count): _exit from a signal handler that interrupted it must not wait
- * for them (preload_writeback_leave).  PL_BUSY(expr) counts expr's call.
+ * preload_busy - how deep this thread is in a usermm call that an
+ * interposed call makes without pl.lock (page locks held, which
+ * mmap_lock_depth does not count): _exit from a signal handler that
+ * interrupted it must not wait for them (preload_writeback_leave).
+ * PL_BUSY(expr) counts expr's call.
  */
 extern __thread unsigned int preload_busy __attribute__((tls_model("initial-exec")));
 #define PL_BUSY(expr) ({                                                      \

@@ -65,7 +65,7 @@ void preload_prefault(const void *buf, size_t len, int write)
 	s = a < b ? b : a;
 	e = a + len > b + pl.wlen ? b + pl.wlen : a + len;
 	PL_COUNT(prefaults, 1);
-	umm_host_prefault(pl.mm, pl.ustart + (s - b), e - s, write);
+	PL_BUSY(umm_host_prefault(pl.mm, pl.ustart + (s - b), e - s, write));
 }
 
 static void prefault_iov(const struct iovec *iov, int cnt, int write)

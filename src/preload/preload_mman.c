@@ -305,7 +305,7 @@ int msync(void *addr, size_t len, int flags)
 	if ((lo_len && preload_sys_msync(lo, lo_len, flags)) ||
 	    (hi_len && preload_sys_msync(hi, hi_len, flags)))
 		return -1;
-	err = umm_msync(pl.mm, ua, ulen, flags);
+	err = PL_BUSY(umm_msync(pl.mm, ua, ulen, flags));
 	PL_COUNT(msyncs, 1);
 	return err ? fail_int(-err) : 0;
 }
@@ -349,7 +349,7 @@ int madvise(void *addr, size_t len, int advice)
 	PL_COUNT(madvises, 1);
 	if (advice_kernel_only(advice))
 		return 0;
-	err = umm_madvise(pl.mm, ua, ulen, advice);
+	err = PL_BUSY(umm_madvise(pl.mm, ua, ulen, advice));
 	if (advice == MADV_DONTNEED || advice == MADV_REMOVE) {
 		pthread_mutex_lock(&pl.lock);
 		preload_files_reap_locked();
@@ -420,12 +420,12 @@ int mincore(void *addr, size_t len, unsigned char *vec)
 
 		if (!tmp)
 			return fail_int(EAGAIN);
-		err = umm_mincore(pl.mm, ua, len, tmp);
+		err = PL_BUSY(umm_mincore(pl.mm, ua, len, tmp));
 		if (!err)
 			memcpy(vec, tmp, n);
 		free(tmp);
 	} else {
-		err = umm_mincore(pl.mm, ua, len, vec);
+		err = PL_BUSY(umm_mincore(pl.mm, ua, len, vec));
 	}
 	return err ? fail_int(-err) : 0;
 }
@@ -443,11 +443,11 @@ static int lock_range(void *addr, size_t len, int lock, unsigned int flags)
 		if ((lo_len && preload_sys_mlock2(lo, lo_len, flags)) ||
 		    (hi_len && preload_sys_mlock2(hi, hi_len, flags)))
 			return -1;
-		err = umm_mlock2(pl.mm, ua & ~(UMM_PAGE_SIZE - 1), ulen + (ua & (UMM_PAGE_SIZE - 1)), flags);
+		err = PL_BUSY(umm_mlock2(pl.mm, ua & ~(UMM_PAGE_SIZE - 1), ulen + (ua & (UMM_PAGE_SIZE - 1)), flags));
 	} else {
 		if ((lo_len && preload_sys_munlock(lo, lo_len)) || (hi_len && preload_sys_munlock(hi, hi_len)))
 			return -1;
-		err = umm_munlock(pl.mm, ua & ~(UMM_PAGE_SIZE - 1), ulen + (ua & (UMM_PAGE_SIZE - 1)));
+		err = PL_BUSY(umm_munlock(pl.mm, ua & ~(UMM_PAGE_SIZE - 1), ulen + (ua & (UMM_PAGE_SIZE - 1))));
 	}
 	return err ? fail_int(-err) : 0;
 }
