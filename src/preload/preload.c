@@ -42,8 +42,8 @@
  * Files and coherence (preload_io.c).  usermm keeps one object (page
  * cache) per file (device, inode) while the file has a mapping.  pread,
  * pwrite, read, write, preadv, pwritev, preadv2, pwritev2, readv, writev
- * (and the 64 variants) on any descriptor of such a file go through that page cache
- * (umm_object_read / umm_object_write), so a write is seen at once
+ * (and the 64 variants) on any descriptor of such a file go through that
+ * page cache (umm_object_read / umm_object_write), so a write is seen at once
  * through every mapping and a read sees the dirty mapped pages.  The
  * descriptor is identified by fstat on every call while some file is
  * served (none is: no extra call): there is no per-descriptor table to
@@ -73,9 +73,9 @@
  * the program's atexit handlers) and an at_quick_exit handler stop it,
  * write every dirty page back to its file, as the kernel's page cache
  * would later, and write USERMM_STATS; _exit, _Exit and the exec
- * functions, which run neither, do the same first.  A process killed by a signal loses what
- * the mappings wrote since the last writeback (about one period): the
- * kernel's page cache would have kept it.
+ * functions, which run neither, do the same first.  A process killed by
+ * a signal loses what the mappings wrote since the last writeback (about
+ * one period): the kernel's page cache would have kept it.
  *
  * Fork (preload_fork.c).  The child has none of usermm's threads.  Before
  * fork, every usermm mapping is handed to the kernel: dirty pages are
@@ -90,8 +90,8 @@
  * USERMM_PHYS (bytes, K/M/G/T suffix; default 1G), USERMM_SWAP (swap
  * path or Redis target, as umm_config.swap_path), USERMM_SWAP_SIZE
  * (default 1G), USERMM_WINDOW (default 1T), USERMM_WRITEBACK_MS (the
- * background writeback's period, default 5000; 0: none), USERMM_STATS (a path, each
- * "%p" in it replaced by the process id: the counters at exit, key=value
+ * background writeback's period, default 5000; 0: none), USERMM_STATS
+ * (a path, each "%p" in it replaced by the process id: the counters at exit, key=value
  * lines, written by a process that mapped a file), USERMM_LOG (1: usermm's log on
  * stderr; another value: a file it is appended to).  A setting that
  * cannot be used is reported once on stderr and the interposer stays out
@@ -100,8 +100,8 @@
  * Locks: pl.lock (a mutex) is taken by the interposed calls around the
  * file table and the mm's mapping changes, and held across the usermm
  * calls they make; usermm's locks nest inside it; the writeback lock
- * (preload_writeback.c) comes before it.  Nothing in usermm
- * (its fault threads included) takes it, and the I/O paths take it only
+ * (preload_writeback.c) comes before it.  Both are error-checking
+ * mutexes.  Nothing in usermm (its fault threads included) takes it, and the I/O paths take it only
  * to find the object and take a reference.
  */
 #include <ctype.h>

@@ -2,8 +2,9 @@
 /*
  * preload_io.c - file I/O kept coherent with usermm's mappings: pread,
  * pwrite, read, write, preadv, pwritev, preadv2, pwritev2 (with their
- * flags), readv, writev (and the 64 variants), ftruncate, truncate, fallocate, posix_fallocate, fsync,
- * fdatasync, sendfile, copy_file_range.
+ * flags), readv, writev (and the 64 variants), ftruncate, truncate,
+ * fallocate, posix_fallocate, fsync, fdatasync, sendfile,
+ * copy_file_range.
  *
  * A call on a descriptor of a file usermm serves (found by fstat: device
  * and inode, see preload.c) goes through the file's page cache with
