@@ -534,11 +534,13 @@ static void preload_exit_writeback(void)
 	if (getpid() != loaded_pid)
 		return;
 	if (atomic_load(&pl.state) == PL_ON && getpid() == pl.pid) {
-		if (!preload_inside_usermm())
+		bool inside = preload_inside_usermm();
+
+		if (!inside)
 			preload_flusher_stop();
 		if (preload_writeback_leave())
 			preload_writeback_resume();
-		if (preload_inside_usermm())
+		if (inside)
 			return;
 	}
 	preload_write_final_stats();

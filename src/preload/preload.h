@@ -148,7 +148,7 @@ static inline int preload_window_part(const void *p, size_t len, uintptr_t *ua)
 
 /* preload_writeback.c */
 void preload_writeback_setup(unsigned long interval_ms);
-void preload_writeback_lock(void);
+int preload_writeback_lock(void);
 void preload_writeback_unlock(void);
 void preload_flusher_start(void);
 void preload_flusher_stop(void);
@@ -182,6 +182,31 @@ extern __thread unsigned int preload_busy __attribute__((tls_model("initial-exec
 	preload_busy--;                                                       \
 	pl_busy_r;                                                            \
 })
+
+/*
+ * preload_lock_depth - pl.lock taken (or being taken) by this thread, as
+ * preload_lock / preload_unlock count it: from just before the lock is
+ * asked for to just after it is let go, so a signal handler that
+ * interrupted this thread anywhere in between sees it (the mutex's own
+ * owner field is set only after the lock is had).
+ */
+extern __thread unsigned int preload_lock_depth __attribute__((tls_model("initial-exec")));
+
+/** preload_lock - take pl.lock, counted in preload_lock_depth. */
+static inline void preload_lock(void)
+{
+	preload_lock_depth++;
+	atomic_signal_fence(memory_order_seq_cst);
+	pthread_mutex_lock(&pl.lock);
+}
+
+/** preload_unlock - drop pl.lock taken with preload_lock. */
+static inline void preload_unlock(void)
+{
+	pthread_mutex_unlock(&pl.lock);
+	atomic_signal_fence(memory_order_seq_cst);
+	preload_lock_depth--;
+}
 
 #define PL_COUNT(name, n) atomic_fetch_add_explicit(&pl.c.name, (n), memory_order_relaxed)
 

@@ -38,9 +38,9 @@ extern char **environ;
  */
 static bool leave(void)
 {
-	bool held = preload_writeback_leave();
+	bool inside = preload_inside_usermm(), held = preload_writeback_leave();
 
-	if (!preload_inside_usermm())
+	if (!inside)
 		preload_write_final_stats();
 	return held;
 }

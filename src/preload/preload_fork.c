@@ -45,6 +45,10 @@
  * released by the parent handler (made fresh by the child's, which also
  * notes that the child has no background writeback thread); usermm's
  * mmap_lock (read) nests inside them while the mappings are listed.
+ * A fork from a signal handler that interrupted this thread inside usermm
+ * or while it held one of them (preload_inside_usermm; the writeback
+ * lock is error-checking) leaves the mappings to usermm (said on stderr)
+ * rather than hang or break into the interrupted call.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -189,6 +193,9 @@ static void remember_kernel_file(struct preload_file *f)
 	pl.kfiles = k;
 }
 
+/* The prepare handler could not take the locks: this thread holds one. */
+static __thread bool fork_unlocked;
+
 static void fork_prepare(void)
 {
 	struct fork_map *v = NULL;
@@ -196,8 +203,17 @@ static void fork_prepare(void)
 	char *base;
 	bool reserved;
 
-	preload_writeback_lock();          /* no background pass half done (preload_writeback.c) */
-	pthread_mutex_lock(&pl.lock);
+	fork_unlocked = false;
+	/* no background pass half done (preload_writeback.c), then pl.lock */
+	if (preload_inside_usermm() || preload_writeback_lock()) {
+		static const char msg[] = "usermm preload: fork from a signal handler that interrupted the "
+			"interposer: the mappings stay usermm's; the child gets SIGSEGV where they were\n";
+
+		fork_unlocked = true;
+		(void)!preload_sys_write(2, msg, sizeof(msg) - 1);
+		return;
+	}
+	preload_lock();
 	base = atomic_load(&pl.base);
 	if (atomic_load(&pl.state) != PL_ON || !base)
 		return;
@@ -253,13 +269,17 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
-	pthread_mutex_unlock(&pl.lock);
+	if (fork_unlocked)
+		return;
+	preload_unlock();
 	preload_writeback_unlock();
 }
 
 static void fork_child(void)
 {
 	preload_mutex_init(&pl.lock);
+	if (!fork_unlocked)
+		preload_lock_depth--;
 	preload_writeback_forked();
 	if (atomic_load(&pl.state) == PL_ON)
 		atomic_store(&pl.state, PL_OFF);

@@ -96,13 +96,13 @@ static struct umm_object *served(int fd, int *flp)
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
 		return NULL;
-	pthread_mutex_lock(&pl.lock);
+	preload_lock();
 	f = preload_file_find_locked(st.st_dev, st.st_ino);
 	if (f) {
 		obj = f->obj;
 		umm_object_get(obj);
 	}
-	pthread_mutex_unlock(&pl.lock);
+	preload_unlock();
 	*flp = fl;
 	return obj;
 }
@@ -682,13 +682,13 @@ int truncate(const char *path, off_t len)
 	int err;
 
 	if (atomic_load(&pl.nfiles) && len >= 0 && !stat(path, &st) && S_ISREG(st.st_mode)) {
-		pthread_mutex_lock(&pl.lock);
+		preload_lock();
 		f = preload_file_find_locked(st.st_dev, st.st_ino);
 		if (f) {
 			obj = f->obj;
 			umm_object_get(obj);
 		}
-		pthread_mutex_unlock(&pl.lock);
+		preload_unlock();
 	}
 	if (!obj)
 		return preload_sys_truncate(path, len);

@@ -54,12 +54,12 @@ static void *mmap_anon_fixed(void *addr, size_t len, int prot, int flags)
 
 	if (preload_window_part(addr, len, &ua) != 1)
 		return fail_ptr(ENOMEM);       /* straddles the window's edge */
-	pthread_mutex_lock(&pl.lock);
+	preload_lock();
 	err = umm_mmap(pl.mm, ua, len, prot, flags, NULL, 0, &out);
 	if (!err)
 		PL_COUNT(anon_fixed, 1);
 	preload_files_reap_locked();           /* MAP_FIXED may have replaced file mappings */
-	pthread_mutex_unlock(&pl.lock);
+	preload_unlock();
 	return err ? fail_ptr(-err) : to_host(out);
 }
 
@@ -156,15 +156,15 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if ((fl & O_ACCMODE) == O_WRONLY ||
 	    ((flags & MAP_TYPE) != MAP_PRIVATE && (prot & PROT_WRITE) && (fl & O_ACCMODE) != O_RDWR))
 		return fail_ptr(EACCES);
-	pthread_mutex_lock(&pl.lock);
+	preload_lock();
 	if (preload_kfile_locked(st.st_dev, st.st_ino) ||
 	    (!preload_file_find_locked(st.st_dev, st.st_ino) && kernel_only_file(fd))) {
-		pthread_mutex_unlock(&pl.lock);
+		preload_unlock();
 		return fallback(addr, len, prot, flags, fd, off);
 	}
 	err = preload_window_locked();
 	if (err) {
-		pthread_mutex_unlock(&pl.lock);
+		preload_unlock();
 		return fallback(addr, len, prot, flags, fd, off);
 	}
 	/* a hint wholly inside the window is kept (the window may be new: look now) */
@@ -180,7 +180,7 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		void *p = preload_sys_mmap(addr, len, prot, flags | MAP_FIXED_NOREPLACE, fd, off);
 
 		if (p != MAP_FAILED) {
-			pthread_mutex_unlock(&pl.lock);
+			preload_unlock();
 			PL_COUNT(fallbacks, 1);
 			return p;
 		}
@@ -193,13 +193,13 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if (!err && outside_window(out, len)) {
 		umm_munmap(pl.mm, out, len);
 		preload_files_reap_locked();
-		pthread_mutex_unlock(&pl.lock);
+		preload_unlock();
 		return fallback(addr, len, prot, flags, fd, off);
 	}
 	if (!err)
 		PL_COUNT(mmaps, 1);
 	preload_files_reap_locked();
-	pthread_mutex_unlock(&pl.lock);
+	preload_unlock();
 	if (err)
 		return fail_ptr(-err);
 	preload_flusher_start();
@@ -249,11 +249,11 @@ int munmap(void *addr, size_t len)
 	split(addr, len, &ua, &ulen, &lo, &lo_len, &hi, &hi_len);
 	if ((lo_len && preload_sys_munmap(lo, lo_len)) || (hi_len && preload_sys_munmap(hi, hi_len)))
 		return -1;
-	pthread_mutex_lock(&pl.lock);
+	preload_lock();
 	err = umm_munmap(pl.mm, ua, ulen);
 	PL_COUNT(munmaps, 1);
 	preload_files_reap_locked();
-	pthread_mutex_unlock(&pl.lock);
+	preload_unlock();
 	return err ? fail_int(-err) : 0;
 }
 
@@ -279,10 +279,10 @@ int mprotect(void *addr, size_t len, int prot)
 	if ((lo_len && preload_sys_mprotect(lo, lo_len, prot)) ||
 	    (hi_len && preload_sys_mprotect(hi, hi_len, prot)))
 		return -1;
-	pthread_mutex_lock(&pl.lock);
+	preload_lock();
 	err = umm_mprotect(pl.mm, ua, ulen, prot);
 	PL_COUNT(mprotects, 1);
-	pthread_mutex_unlock(&pl.lock);
+	preload_unlock();
 	return err ? fail_int(-err) : 0;
 }
 
@@ -351,9 +351,9 @@ int madvise(void *addr, size_t len, int advice)
 		return 0;
 	err = PL_BUSY(umm_madvise(pl.mm, ua, ulen, advice));
 	if (advice == MADV_DONTNEED || advice == MADV_REMOVE) {
-		pthread_mutex_lock(&pl.lock);
+		preload_lock();
 		preload_files_reap_locked();
-		pthread_mutex_unlock(&pl.lock);
+		preload_unlock();
 	}
 	return err ? fail_int(-err) : 0;
 }
@@ -386,7 +386,7 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	}
 	if ((flags & MREMAP_FIXED) && preload_window_part(new_addr, new_len, &unew) != 1)
 		return fail_ptr(EINVAL);
-	pthread_mutex_lock(&pl.lock);
+	preload_lock();
 	err = umm_mremap(pl.mm, uold, old_len, new_len, flags, unew, &out);
 	if (!err && outside_window(out, new_len)) {
 		/* put it back where it was: the window cannot show it */
@@ -395,7 +395,7 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	}
 	PL_COUNT(mremaps, 1);
 	preload_files_reap_locked();
-	pthread_mutex_unlock(&pl.lock);
+	preload_unlock();
 	return err ? fail_ptr(-err) : to_host(out);
 }
 

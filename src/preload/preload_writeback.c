@@ -44,6 +44,7 @@
 
 static pthread_mutex_t wb_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 __thread unsigned int preload_busy __attribute__((tls_model("initial-exec")));
+__thread unsigned int preload_lock_depth __attribute__((tls_model("initial-exec")));
 
 static struct {
 	pthread_mutex_t ctl;
@@ -72,10 +73,13 @@ void preload_writeback_setup(unsigned long interval_ms)
 	pthread_condattr_destroy(&ca);
 }
 
-/** preload_writeback_lock - take wb_lock (no pass is half done while held).  pl.lock not held. */
-void preload_writeback_lock(void)
+/**
+ * preload_writeback_lock - take wb_lock (no pass is half done while
+ * held).  pl.lock not held.  0, or EDEADLK when this thread holds it.
+ */
+int preload_writeback_lock(void)
 {
-	pthread_mutex_lock(&wb_lock);
+	return pthread_mutex_lock(&wb_lock);
 }
 
 /** preload_writeback_unlock - drop wb_lock. */
@@ -214,12 +218,13 @@ void preload_writeback_forked(void)
 
 /**
  * preload_inside_usermm - is this thread in the middle of a usermm call
- * (preload_busy, mmap_lock_depth)?  True only in a signal handler that
- * interrupted one: what it holds is not let go until the handler returns.
+ * or holding pl.lock (preload_busy, preload_lock_depth, mmap_lock_depth)?
+ * True only in a signal handler that interrupted one: what it holds is
+ * not let go until the handler returns.
  */
 bool preload_inside_usermm(void)
 {
-	return preload_busy || mmap_lock_depth;
+	return preload_busy || preload_lock_depth || mmap_lock_depth;
 }
 
 /**
@@ -230,11 +235,10 @@ bool preload_inside_usermm(void)
  * pl.lock held when it took them (true), so no flusher pass and no
  * mapping call runs until the image ends; a failed exec calls
  * preload_writeback_resume.  Skipped, said on stderr, when this thread
- * is inside usermm (preload_busy, mmap_lock_depth: a signal handler
- * interrupted it, and what it holds would never be let go), or when this
- * thread holds pl.lock or wb_lock already (EDEADLK: the same, in the
- * interposer's own bookkeeping, or a fork's prepare handler).  Waits for
- * other threads' holds.  No lock held on entry.
+ * is inside usermm or holds pl.lock (preload_inside_usermm: a signal
+ * handler interrupted it, and what it holds would never be let go), or
+ * holds wb_lock (EDEADLK: the same, in a fork's prepare handler).  Waits
+ * for other threads' holds.  No lock held on entry.
  */
 bool preload_writeback_leave(void)
 {
@@ -244,10 +248,15 @@ bool preload_writeback_leave(void)
 		return false;
 	if (preload_inside_usermm())
 		goto busy;               /* a signal handler interrupted usermm in this thread */
-	if (pthread_mutex_lock(&wb_lock))
+	preload_lock_depth++;            /* from here to preload_writeback_resume */
+	atomic_signal_fence(memory_order_seq_cst);
+	if (pthread_mutex_lock(&wb_lock)) {
+		preload_lock_depth--;
 		goto busy;
+	}
 	if (pthread_mutex_lock(&pl.lock)) {
 		pthread_mutex_unlock(&wb_lock);
+		preload_lock_depth--;
 		goto busy;
 	}
 	for (struct preload_file *f = pl.files; f; f = f->next)
@@ -273,4 +282,6 @@ void preload_writeback_resume(void)
 {
 	pthread_mutex_unlock(&pl.lock);
 	pthread_mutex_unlock(&wb_lock);
+	atomic_signal_fence(memory_order_seq_cst);
+	preload_lock_depth--;
 }
