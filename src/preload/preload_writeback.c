@@ -2,8 +2,8 @@
 /*
  * preload_writeback.c - getting the served files' dirty pages to the
  * files: in the background while the program runs (the flusher), and all
- * of them when the program's image ends without the exit destructor
- * (exit, quick_exit: preload.c; _exit, exec: preload_exec.c).
+ * of them when the program's image ends (exit, quick_exit: preload.c;
+ * _exit, exec: preload_exec.c).
  *
  * The flusher.  Dirty data in usermm's page cache lives in this process's
  * memory, so a process killed by a signal loses what was not written
@@ -28,6 +28,13 @@
  * the mapping went to the kernel would overwrite the program's later
  * stores with old bytes) and the leaving paths (exec or _exit would kill
  * the flusher between clearing a page's dirty bit and writing it).
+ *
+ * A leaving path may run in a signal handler (_exit is async-signal-safe
+ * and programs call it there).  If the handler interrupted this thread
+ * inside usermm or while it held pl.lock, the writeback would wait for
+ * locks this very thread holds: preload_inside_usermm tells (the
+ * thread-local preload_busy, preload_lock_depth and mmap_lock_depth), and
+ * the writeback is skipped, said on stderr.
  *
  * Lock order: wb_lock, then pl.lock, then usermm's locks.  flusher.ctl
  * guards only the flusher's state and is never held with the others.
