@@ -30,7 +30,9 @@
  * Single frames go through per-thread caches (struct per_thread_pages, one
  * per (thread, arena) pair): a LIFO list of free frames, refilled from and
  * drained to the buddy lists pcp_batch frames at a time, never holding more
- * than pcp_high.  Frames in a cache are free: PG_buddy set, refcount 0, but
+ * than pcp_high.  A refill takes one whole block of the batch's order when
+ * there is one (pcp_refill_locked()), so the shared lists see one
+ * operation per batch and each cache holds runs of neighbouring frames.  Frames in a cache are free: PG_buddy set, refcount 0, but
  * `order` holds ORDER_PCP so that the buddy allocator never merges them.
  * `order` is only ever written under the zone lock, which is what lets a
  * merging thread read it while the frame's cache is used by another thread.
@@ -431,21 +433,41 @@ static void pcp_drain_locked(struct per_thread_pages *pcp, unsigned int nr)
 	pcp_sync_locked(pcp, -(long)done);      /* free before and after: only the drift goes to nr_free */
 }
 
-/* pcp_refill_locked - move up to pcp_batch frames from the buddy lists to pcp. pcp lock held. */
+/* pcp_add_frame_locked - one frame (its block's head or tail) joins pcp's tail.  zone_lock held. */
+static void pcp_add_frame_locked(struct per_thread_pages *pcp, struct page *page)
+{
+	page->order = ORDER_PCP;
+	atomic_store_explicit(&page->flags, 1U << PG_buddy, memory_order_relaxed);
+	list_add_tail(&page->lru, &pcp->frames);
+}
+
+/*
+ * pcp_refill_locked - move up to pcp_batch frames from the buddy lists to
+ * pcp.  When a block of the batch's order (pcp_batch rounded down to a
+ * power of two) is free, the batch is that one block, split into frames
+ * in pfn order: one list operation on the shared buddy lists per refill
+ * instead of one or more per frame, and frames whose descriptors lie
+ * together, away from the frames other threads' caches hold.  Otherwise
+ * (fragmented lists) frames are taken one at a time.  pcp lock held;
+ * takes the zone lock.
+ */
 static void pcp_refill_locked(struct per_thread_pages *pcp)
 {
 	struct phys_mem *phys = pcp->phys;
+	unsigned int order = 31 - (unsigned int)__builtin_clz(phys->pcp_batch);
 	unsigned int done = 0;
+	struct page *page;
 
 	pthread_mutex_lock(&phys->zone_lock);
+	if (order && order < MAX_ORDER && (page = rmqueue_locked(phys, order)) != NULL) {
+		for (; done < 1U << order; done++)
+			pcp_add_frame_locked(pcp, page + done);
+	}
 	while (done < phys->pcp_batch) {
-		struct page *page = rmqueue_locked(phys, 0);
-
+		page = rmqueue_locked(phys, 0);
 		if (!page)
 			break;
-		page->order = ORDER_PCP;
-		SetPageBuddy(page);
-		list_add_tail(&page->lru, &pcp->frames);
+		pcp_add_frame_locked(pcp, page);
 		done++;
 	}
 	pcp->count += done;

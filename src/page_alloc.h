@@ -100,41 +100,49 @@ struct free_area {
 struct per_thread_pages;          /* private to page_alloc.c */
 
 struct phys_mem {
+	/*
+	 * Fields are grouped by who writes them, a cache line (or more) per
+	 * group, so that threads allocating at once do not pull the lines
+	 * every allocation reads (the first group) from each other's caches.
+	 */
+	/* read-mostly: set at creation (the hooks when reclaim starts) */
 	void *base;                   /* arena: frame bytes */
 	int memfd;
 	unsigned long nr_frames;
 	struct page *pages;           /* descriptor array */
 	size_t meta_bytes;            /* size and alignment of the metadata region */
-
-	pthread_mutex_t zone_lock;    /* buddy lists, nr_free */
-	struct free_area free_area[MAX_ORDER];
-	unsigned long lazy_end;       /* [zone_lock] frames [0, lazy_end): free blocks of
-	                                 order MAX_ORDER-1 not yet on their list */
-	_Atomic long nr_free;         /* frames free: buddy lists (lazy blocks too) + isolated + nr_pcp
-	                                 (the caches' published part: see page_alloc.c, "Counting") */
-	_Atomic long nr_pcp;
 	unsigned long wmark[3];       /* WMARK_MIN/LOW/HIGH */
 	unsigned int pcp_high, pcp_batch;
-
+	uint64_t id;                  /* unique, never reused: tags thread-local caches */
+	void *owner;                  /* the umm_system of this arena (set by system.c), so
+	                                 a page's system is found from the page (swap) */
 	reclaim_hook_t reclaim;       /* set by reclaim (may be NULL) */
 	void *reclaim_arg;
 	void (*wakeup_kswapd)(void *arg); /* may be NULL */
 	void (*lru_release)(void *arg, struct page *page); /* put_page of an LRU page (may be NULL) */
+	struct fault_inject fail_alloc; /* injected allocation failures (written only when armed) */
 
-	struct fault_inject fail_alloc; /* injected allocation failures */
+	/* the zone: written by every cache refill and drain and buddy allocation */
+	_Alignas(64) pthread_mutex_t zone_lock; /* buddy lists, nr_free */
+	struct free_area free_area[MAX_ORDER];
+	unsigned long lazy_end;       /* [zone_lock] frames [0, lazy_end): free blocks of
+	                                 order MAX_ORDER-1 not yet on their list */
 
-	pthread_mutex_t pcp_list_lock;  /* registry of per-thread caches */
+	/* the free counts: written when a cache publishes its count */
+	_Alignas(64) _Atomic long nr_free; /* frames free: buddy lists (lazy blocks too) + isolated
+	                                 + nr_pcp (the caches' published part: see
+	                                 page_alloc.c, "Counting") */
+	_Atomic long nr_pcp;
+
+	_Alignas(64) pthread_mutex_t pcp_list_lock;  /* registry of per-thread caches */
 	struct list_head pcp_list;
-	uint64_t id;                  /* unique, never reused: tags thread-local caches */
-	void *owner;                  /* the umm_system of this arena (set by system.c), so
-	                                 a page's system is found from the page (swap) */
 
 	struct {
 		_Atomic unsigned long allocs, frees, failures, pcp_hits, reclaim_calls, kswapd_wakeups, oom;
 	} stat;
 
 	/* host memory (arena.c) */
-	unsigned long *populated;     /* bit per ARENA_CHUNK_FRAMES chunk: present in the host */
+	_Alignas(64) unsigned long *populated;     /* bit per ARENA_CHUNK_FRAMES chunk: present in the host */
 	unsigned long *busy;          /* [populate_lock] bit per chunk: being populated or punched */
 	unsigned long *zeroed;        /* bit per frame: not used since created or punched (reads zero) */
 	unsigned long nr_chunks;

@@ -6,6 +6,7 @@
  * phys_check(), and most with "every frame is free again".
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1297,6 +1298,84 @@ static void test_split_page(void)
 	phys_destroy(phys);
 }
 
+/*
+ * A cache refill takes one block of the batch's order when the lists
+ * have one: the frames come out consecutive, the first aligned; with only
+ * scattered single frames free it takes them one at a time.
+ */
+static void test_pcp_refill_block(void)
+{
+	struct phys_mem *phys = make_phys(4 * MiB, 1);   /* GFP_ATOMIC may take every frame */
+	unsigned int batch = phys->pcp_batch;
+	struct page **all = calloc(phys->nr_frames, sizeof(*all));
+	struct page *pages[64];
+	unsigned long n = 0, i;
+
+	REQUIRE(all != NULL && batch >= 2 && batch <= 64 && (batch & (batch - 1)) == 0);
+	for (i = 0; i < batch; i++)
+		REQUIRE((pages[i] = alloc_page(phys, 0)) != NULL);
+	CHECK_EQ(page_to_pfn(pages[0]) % batch, 0);
+	for (i = 1; i < batch; i++)
+		CHECK_EQ(page_to_pfn(pages[i]), page_to_pfn(pages[0]) + i);
+	CHECK_EQ(phys_check(phys), 0);
+	for (i = 0; i < batch; i++)
+		put_page(pages[i]);
+	check_all_free(phys);
+
+	/* a lone free frame on the order-0 list does not break the batch up */
+	{
+		struct page *pair = alloc_pages(phys, 0, 1), *lone;
+
+		REQUIRE(pair != NULL);
+		split_page(pair, 1);
+		lone = pair + 1;
+		put_page(lone);
+		drain_all_pages(phys);
+		for (i = 0; i < batch; i++) {
+			REQUIRE((pages[i] = alloc_page(phys, 0)) != NULL);
+			CHECK(pages[i] != lone);
+		}
+		CHECK_EQ(page_to_pfn(pages[0]) % batch, 0);
+		for (i = 1; i < batch; i++)
+			CHECK_EQ(page_to_pfn(pages[i]), page_to_pfn(pages[0]) + i);
+		CHECK_EQ(phys_check(phys), 0);
+		for (i = 0; i < batch; i++)
+			put_page(pages[i]);
+		put_page(pair);
+		check_all_free(phys);
+	}
+
+	/* every frame taken, every other one given back: no block above order 0 */
+	while (n < phys->nr_frames && (all[n] = alloc_page(phys, GFP_ATOMIC)) != NULL)
+		n++;
+	CHECK_EQ(n, phys->nr_frames);
+	for (i = 0; i < n; i++)
+		if (page_to_pfn(all[i]) % 2) {
+			put_page(all[i]);
+			all[i] = NULL;
+		}
+	drain_all_pages(phys);
+	for (i = 1; i < MAX_ORDER; i++) {
+		struct phys_stats st;
+
+		phys_get_stats(phys, &st);
+		CHECK_EQ(st.free_by_order[i], 0);
+	}
+	for (i = 0; i < batch; i++) {
+		REQUIRE((pages[i] = alloc_page(phys, 0)) != NULL);
+		CHECK_EQ(page_to_pfn(pages[i]) % 2, 1);
+	}
+	CHECK_EQ(phys_check(phys), 0);
+	for (i = 0; i < batch; i++)
+		put_page(pages[i]);
+	for (i = 0; i < n; i++)
+		if (all[i])
+			put_page(all[i]);
+	free(all);
+	check_all_free(phys);
+	phys_destroy(phys);
+}
+
 int main(void)
 {
 	RUN(test_create_bad_inputs);
@@ -1323,5 +1402,6 @@ int main(void)
 	RUN(test_page_lock);
 	RUN(test_wait_on_page_locked);
 	RUN(test_split_page);
+	RUN(test_pcp_refill_block);
 	return test_summary("test_page_alloc");
 }
