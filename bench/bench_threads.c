@@ -65,7 +65,7 @@
  * own stripes, and a frame from the thread's own cache touches no shared
  * counter.  What the threads of one address space still share: the
  * allocator's zone lock (a cache refill every 16 frames), the LRU lock
- * (every 15 pages added), the page cache's tree on a file fault.  The
+ * (every 31 pages added), the page cache's tree on a file fault.  The
  * kernel, in recent versions, handles most faults under a per-VMA lock
  * instead of mmap_lock.  A COW fault replaces a present pte and so must
  * flush the TLBs of the other CPUs running the address space, which a

@@ -137,7 +137,7 @@
 #include "rmap.h"
 #include "swap.h"
 
-#define LRU_PVEC_SIZE 15        /* pages per batch */
+#define LRU_PVEC_SIZE 31        /* pages per batch: the LRU lock once per 31 pages added */
 #define SCAN_BATCH 32           /* pages isolated per scan step */
 #define INACTIVE_BATCH SWAP_OUT_BATCH   /* pages isolated per step of the inactive swap-backed list */
 _Static_assert(INACTIVE_BATCH >= SCAN_BATCH, "shrink_inactive_list's arrays hold either");
