@@ -64,8 +64,18 @@
  * read hold and its RSS/fault counters touch only the faulting thread's
  * own stripes, and a frame from the thread's own cache touches no shared
  * counter.  What the threads of one address space still share: the
- * allocator's zone lock (a cache refill every 16 frames), the LRU lock
- * (every 31 pages added), the page cache's tree on a file fault.  The
+ * allocator's zone lock (a cache refill of one 16-frame block every 16
+ * frames), the LRU lock (every 31 pages added), the page cache's tree on
+ * a file fault.  And the memory system: an anonymous write fault zeroes a
+ * frame and a COW fault copies one, 4 KiB of stores to memory that is
+ * cold here (the kernel's repetition in between evicts the caches), so
+ * two threads faulting at once share the memory bandwidth and each
+ * page's zeroing or copy takes longer than with one thread.  On the
+ * 2-vCPU development VM (loaded by other work), the anonymous loop alone
+ * (16 MiB per thread, no kernel repetitions in between) took 150 ns of
+ * CPU per page with one thread and 200 ns with two in the best
+ * repetitions; a test build that skipped the zeroing of anonymous frames
+ * took 77-83 ns with one or two.  The
  * kernel, in recent versions, handles most faults under a per-VMA lock
  * instead of mmap_lock.  A COW fault replaces a present pte and so must
  * flush the TLBs of the other CPUs running the address space, which a
