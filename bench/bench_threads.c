@@ -19,6 +19,11 @@
  *                      before a fork, while the forked child still holds
  *                      the pages (every write copies); the kernel's side
  *                      runs in a small helper process (see "Fork COW" below)
+ *   zeroing reference  each thread memsets every page of its 16 MiB slice
+ *                      of a populated host buffer, caches evicted first: the
+ *                      work an anonymous write fault does to its cold frame
+ *                      (on both sides), alone, printed as comment lines
+ *                      (bench_zero_reference)
  *   soft-TLB hit       each thread does TLB_ITERS 8-byte umm_reads cycling
  *                      over 16 resident pages shared by all threads, against
  *                      an 8-byte memcpy through a host pointer
@@ -654,6 +659,85 @@ static void bench_anon(struct umm_mm *mm, int nr, struct result *res, const stru
 	report("anon fault", "faults", nr, us, ks, res, one, caveat);
 out_pool:
 	pool_stop(&pl);
+}
+
+/* ---- reference: the memory system alone ---- */
+
+#define EVICT_BYTES BENCH_SIZE(64UL << 20, 1UL << 20)
+
+/* zero_work - memset each page of this worker's slice of a host buffer and store 8 bytes in it. */
+static void zero_work(struct pool *pl, struct worker *w)
+{
+	unsigned long first = (unsigned long)w->idx * SLICE_PAGES;
+
+	for (unsigned long i = first; i < first + SLICE_PAGES; i++) {
+		char *page = pl->kp + i * kpage;
+
+		memset(page, 0, kpage);
+		*(volatile uint64_t *)page = pl->tag + i;
+	}
+}
+
+/*
+ * bench_zero_reference - what zeroing alone costs with 1, 2 and 4 threads:
+ * each thread zeroes every page of its 16 MiB slice of an already
+ * populated host buffer (no fault on either side) after the caches were
+ * evicted (an untimed write of EVICT_BYTES elsewhere), as an anonymous
+ * write fault zeroes its cold frame on both sides.  Comment lines only:
+ * the CPU time per page and its multiple of one thread's show how much
+ * the threads slow each other down in the memory system alone.
+ */
+static void bench_zero_reference(void)
+{
+	unsigned long pages = SLICE_PAGES * MAX_THREADS;
+	char *buf = kmap_anon(pages * kpage), *evict = kmap_anon(EVICT_BYTES);
+	double one = 0;
+
+	if (!buf || !evict) {
+		skipped("zeroing reference", "mmap", -errno);
+		goto out;
+	}
+	memset(buf, 1, pages * kpage);
+	for (int c = 0; c < NR_COUNTS; c++) {
+		int nr = thread_counts[c];
+		double cpu[REPS], busy[REPS];
+		struct load_probe lp;
+		struct sample s;
+		struct pool pl;
+		double med;
+		int err = pool_start(&pl, nr);
+
+		if (err) {
+			skipped("zeroing reference", "pthread_create", err);
+			break;
+		}
+		pl.kp = buf;
+		pl.work = zero_work;
+		load_begin(&lp);
+		for (int r = -1; r < REPS; r++) {
+			memset(evict, r & 0xff, EVICT_BYTES);
+			pl.tag = (uint64_t)(r + 2) << 32;
+			pool_run(&pl, SLICE_PAGES, &s);
+			if (r >= 0) {
+				cpu[r] = s.cpu;
+				busy[r] = s.busy;
+			}
+		}
+		pool_stop(&pl);
+		med = median(cpu, REPS);
+		if (nr == 1)
+			one = med;
+		printf("# zeroing reference %d thr: CPU per page (ns) %.1f", nr, med);
+		if (nr > 1 && one > 0)
+			printf(", x%.2f of 1 thread's", med / one);
+		printf("; CPUs busy %.2f; other processes used %.2f CPUs meanwhile\n",
+		       median(busy, REPS), load_end(&lp, 0));
+	}
+out:
+	if (buf)
+		munmap(buf, pages * kpage);
+	if (evict)
+		munmap(evict, EVICT_BYTES);
 }
 
 /* ---- file minor faults ---- */
@@ -1347,6 +1431,7 @@ int main(int argc, char **argv)
 	}
 	for (int c = 0; c < NR_COUNTS; c++)
 		bench_anon(mm, thread_counts[c], &anon[c], &anon[0]);
+	bench_zero_reference();
 	bench_file(sys, mm, file, file_cow);
 	if (!herr)
 		bench_fork_cow(mm, fcow);
