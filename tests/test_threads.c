@@ -2,7 +2,7 @@
 /*
  * test_threads.c - concurrency stress through the public interface.
  *
- * Theory of operation.  Five scenarios, each bounded by a time budget so
+ * Theory of operation.  Six scenarios, each bounded by a time budget so
  * the program stays well under 10 s with ThreadSanitizer:
  *
  *   own_regions   N writer threads fault and fill their own pages of one
@@ -29,6 +29,9 @@
  *                 writes the lower half: once a cut has returned the upper
  *                 pages read -EIO or zeros, never the old bytes; the lower
  *                 half keeps every write and reaches the file.
+ *   exit_totals   threads fault their own pages and exit: the counters,
+ *                 frame caches and LRU batches they leave fold back into
+ *                 exact totals (RSS, faults, LRU sizes, free frames).
  *
  * Checks made on worker threads go through atomic counters (test.h's
  * counters are not thread-safe) and are folded into the summary by main.
@@ -819,6 +822,89 @@ static void test_truncate_race(void)
 	umm_system_destroy(sys);
 }
 
+/* ---- (f) per-thread state folds back exactly ---- */
+
+#define F_THREADS 6                      /* more than the 2 CPUs: threads overlap and interleave */
+#define F_PAGES   200                    /* per thread: several cache refills and LRU batches */
+
+struct f_arg {
+	struct umm_mm *mm;
+	uintptr_t base;
+	int t;
+};
+
+/* f_thread - write-fault each page of this thread's own slice, then read it back. */
+static void *f_thread(void *p)
+{
+	struct f_arg *a = p;
+
+	for (unsigned long i = 0; i < F_PAGES; i++) {
+		uint64_t v = ((uint64_t)a->t << 32) | i, r = 0;
+		uintptr_t addr = a->base + ((unsigned long)a->t * F_PAGES + i) * PS;
+
+		TCHECK_RC(umm_write(a->mm, addr, &v, sizeof(v)), 0);
+		TCHECK_RC(umm_read(a->mm, addr, &r, sizeof(r)), 0);
+		TCHECK(r == v);
+	}
+	return NULL;
+}
+
+/*
+ * Threads that fault and then exit leave their share of every per-thread
+ * structure behind: the RSS and fault counter stripes, the frame caches,
+ * the LRU add batches.  Once they are gone the totals are exact: RSS and
+ * minor faults are the pages written, the anonymous LRU lists hold every
+ * page, free frames are the baseline minus the pages and page tables; and
+ * after the unmap everything is back.  Twice, so the second round's
+ * threads reuse the slots and caches of the first.
+ */
+static void test_exit_totals(void)
+{
+	struct umm_system *sys = test_sys_create(64UL << 20, 0);
+	const unsigned long pages = (unsigned long)F_THREADS * F_PAGES;
+	struct f_arg args[F_THREADS];
+	pthread_t th[F_THREADS];
+	struct umm_mm_stats ms;
+	struct umm_sys_stats st;
+	unsigned long baseline;
+	struct umm_mm *mm;
+	uintptr_t base;
+
+	test_warm_up(sys);
+	baseline = test_free_frames(sys);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	for (int round = 0; round < 2; round++) {
+		REQUIRE(umm_mmap(mm, 0, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				 NULL, 0, &base) == 0);
+		for (int t = 0; t < F_THREADS; t++) {
+			args[t] = (struct f_arg){ .mm = mm, .base = base, .t = t };
+			REQUIRE(pthread_create(&th[t], NULL, f_thread, &args[t]) == 0);
+		}
+		for (int t = 0; t < F_THREADS; t++)
+			pthread_join(th[t], NULL);
+		test_fold_thread_checks();
+		CHECK_EQ(umm_mm_stats(mm, &ms), 0);
+		CHECK_EQ(ms.rss_anon, pages);
+		CHECK_EQ(ms.minor_faults, pages * (round + 1));
+		CHECK_EQ(ms.cow_faults, 0);
+		CHECK_EQ(umm_system_stats(sys, &st), 0);
+		CHECK_EQ(st.anon_pages, pages);
+		CHECK_EQ(st.nr_active_anon + st.nr_inactive_anon, pages);
+		CHECK_EQ(st.free_frames, baseline - pages - ms.pgtable_pages);     /* pgd included */
+		CHECK_EQ(umm_mm_check(mm), 0);
+		CHECK_EQ(umm_system_check(sys), 0);
+		CHECK_EQ(umm_munmap(mm, base, pages * PS), 0);
+		CHECK_EQ(umm_mm_stats(mm, &ms), 0);
+		CHECK_EQ(ms.rss_anon, 0);
+		CHECK_EQ(umm_system_stats(sys, &st), 0);
+		CHECK_EQ(st.anon_pages, 0);
+		CHECK_EQ(st.nr_active_anon + st.nr_inactive_anon, 0);
+	}
+	umm_mm_destroy(mm);
+	leak_check(sys, baseline);
+	umm_system_destroy(sys);
+}
+
 int main(void)
 {
 	RUN(test_own_regions);
@@ -826,5 +912,6 @@ int main(void)
 	RUN(test_fork_snapshot);
 	RUN(test_remap_readers);
 	RUN(test_truncate_race);
+	RUN(test_exit_totals);
 	return test_summary("test_threads");
 }
