@@ -20,6 +20,7 @@
 #ifndef UMM_FMUTEX_H
 #define UMM_FMUTEX_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include "compiler.h"
@@ -101,6 +102,29 @@ static inline void fmutex_unlock(struct fmutex *m)
 static inline bool fmutex_is_locked(struct fmutex *m)
 {
 	return atomic_load_explicit(&m->state, memory_order_relaxed) != 0;
+}
+
+/*
+ * mutex_init_adaptive - initialize a pthread mutex that spins a bounded
+ * while before it sleeps (glibc's PTHREAD_MUTEX_ADAPTIVE_NP), for locks
+ * that threads faulting at once take for short sections (the allocator's
+ * zone lock, the LRU lock): a waiter whose holder runs on the other CPU
+ * gets the lock without the two futex system calls of a sleep and a
+ * wake-up.  Falls back to a default mutex if the attribute is refused.
+ */
+static inline void mutex_init_adaptive(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t attr;
+
+	if (pthread_mutexattr_init(&attr) == 0) {
+		if (pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP) == 0 &&
+		    pthread_mutex_init(m, &attr) == 0) {
+			pthread_mutexattr_destroy(&attr);
+			return;
+		}
+		pthread_mutexattr_destroy(&attr);
+	}
+	pthread_mutex_init(m, NULL);
 }
 
 #endif /* UMM_FMUTEX_H */

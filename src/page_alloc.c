@@ -1186,7 +1186,7 @@ int phys_create(size_t bytes, const struct phys_params *params, struct phys_mem 
 			return err;
 		}
 	}
-	pthread_mutex_init(&phys->zone_lock, NULL);
+	mutex_init_adaptive(&phys->zone_lock);
 	pthread_mutex_init(&phys->pcp_list_lock, NULL);
 	INIT_LIST_HEAD(&phys->pcp_list);
 	phys->pcp_high = params && params->pcp_high ? params->pcp_high : PCP_HIGH_DEFAULT;

@@ -918,7 +918,7 @@ int vmscan_init(struct umm_system *sys)
 	if (!lv)
 		return -ENOMEM;
 	memset(lv, 0, sizeof(*lv));
-	pthread_mutex_init(&lv->lock, NULL);
+	mutex_init_adaptive(&lv->lock);
 	for (int i = 0; i < NR_LRU_LISTS; i++)
 		INIT_LIST_HEAD(&lv->lists[i]);
 	for (int i = 0; i < NR_SLOT_STRIPES; i++)
