@@ -32,8 +32,9 @@
  * drained to the buddy lists pcp_batch frames at a time, never holding more
  * than pcp_high.  A refill takes one whole block of the batch's order when
  * there is one (pcp_refill_locked()), so the shared lists see one
- * operation per batch and each cache holds runs of neighbouring frames.  Frames in a cache are free: PG_buddy set, refcount 0, but
- * `order` holds ORDER_PCP so that the buddy allocator never merges them.
+ * operation per batch and each cache holds runs of neighbouring frames.
+ * Frames in a cache are free: PG_buddy set, refcount 0, but `order` holds
+ * ORDER_PCP so that the buddy allocator never merges them.
  * `order` is only ever written under the zone lock, which is what lets a
  * merging thread read it while the frame's cache is used by another thread.
  *
