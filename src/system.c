@@ -3,7 +3,8 @@
  * system.c - creating and destroying a usermm instance, system-wide
  * statistics, failure injection and the system-wide invariant check.
  *
- * A system is: the physical arena (arena.c, page_alloc.c), the thread
+ * A system is: the physical arena (arena.c, page_alloc.c; a memfd or,
+ * with cfg.arena UMM_ARENA_ANON, private anonymous memory), the thread
  * that gives long-free blocks of it back to the host (page_reporting.c,
  * unless release_ms is -1) and the one that brings memory in from the
  * host ahead of the allocator (populate_ahead.c, unless
@@ -67,6 +68,9 @@ static int validate_config(const struct umm_config *cfg)
 	if (cfg->readahead_max_bytes &&
 	    (cfg->readahead_max_bytes < PAGE_SIZE || cfg->readahead_max_bytes > READAHEAD_MAX_LIMIT))
 		return -EINVAL;
+	if (cfg->arena != UMM_ARENA_DEFAULT && cfg->arena != UMM_ARENA_MEMFD &&
+	    cfg->arena != UMM_ARENA_ANON)
+		return -EINVAL;
 	return 0;
 }
 
@@ -112,7 +116,8 @@ static int default_rmap(void)
 
 /**
  * umm_system_create - create a usermm instance from cfg (NULL: defaults).
- * Returns 0 with *out set, -EINVAL for a bad config or NULL out (swap:
+ * Returns 0 with *out set, -EINVAL for a bad config (unknown arena kind
+ * included) or NULL out (swap:
  * swap_bytes without swap_path, below SWAP_MIN_BYTES or not a multiple
  * of the page size), the errno of opening or creating the swap file,
  * -ENOMEM when the memory cannot be reserved (phys_bytes too large
@@ -142,12 +147,15 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 		sys->cfg.phys_bytes = DEFAULT_PHYS_BYTES;
 	if (!sys->cfg.rmap)
 		sys->cfg.rmap = default_rmap();
+	if (!sys->cfg.arena)
+		sys->cfg.arena = UMM_ARENA_MEMFD;
 	if (!sys->cfg.readahead_max_bytes)
 		sys->cfg.readahead_max_bytes = DEFAULT_READAHEAD_MAX;
 	sys->cfg.readahead_max_bytes &= PAGE_MASK;
 	params.wmark_min = cfg->wmark_min_bytes >> PAGE_SHIFT;
 	params.pcp_high = cfg->pcp_high;
 	params.populate = cfg->populate;
+	params.anon = sys->cfg.arena == UMM_ARENA_ANON;
 	err = phys_create(sys->cfg.phys_bytes, &params, &sys->phys);
 	/*
 	 * validate_config passed the size (>= 1 MiB), so phys_create's
@@ -301,6 +309,7 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->host_populate_ns = ps.populate_ns;
 	st->host_populated_ahead_bytes = ps.ahead_bytes;
 	st->host_populate_ahead_cpu_ns = ps.ahead_cpu_ns;
+	st->arena = sys->cfg.arena;
 	st->pagecache_pages = (unsigned long)atomic_load(&sys->nr_pagecache);
 	st->anon_pages = (unsigned long)stripe_counter_sum(&sys->nr_anon);
 	st->pgtable_pages = (unsigned long)atomic_load(&sys->nr_pgtable);
