@@ -1193,6 +1193,88 @@ static __attribute__((unused)) void test_host_fork_child_uses_system(void)
 	umm_system_destroy(sys);
 }
 
+#ifdef __SANITIZE_THREAD__
+#define FAULT_ROUNDS 8
+#else
+#define FAULT_ROUNDS 40
+#endif
+
+struct fault_worker {
+	struct umm_mm *mm;
+	unsigned int id;
+};
+
+/* fault_worker - map, check fresh pages read zero, write, verify, unmap, FAULT_ROUNDS times. */
+static void *fault_worker_fn(void *p)
+{
+	struct fault_worker *w = p;
+	const unsigned long pages = 2 * MiB / PAGE_SIZE;
+
+	for (unsigned int round = 0; round < FAULT_ROUNDS; round++) {
+		uintptr_t a;
+
+		if (umm_mmap(w->mm, 0, pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a)) {
+			TCHECK(!"umm_mmap failed");
+			return NULL;
+		}
+		for (unsigned long i = 0; i < pages; i++) {
+			uint64_t v = 1, tag = ((uint64_t)w->id << 48) | ((uint64_t)round << 24) | i;
+
+			TCHECK(umm_read(w->mm, a + i * PAGE_SIZE + 64, &v, sizeof(v)) == 0 && v == 0);
+			TCHECK(umm_write(w->mm, a + i * PAGE_SIZE + 64, &tag, sizeof(tag)) == 0);
+		}
+		for (unsigned long i = 0; i < pages; i++) {
+			uint64_t v = 0, tag = ((uint64_t)w->id << 48) | ((uint64_t)round << 24) | i;
+
+			TCHECK(umm_read(w->mm, a + i * PAGE_SIZE + 64, &v, sizeof(v)) == 0 && v == tag);
+		}
+		TCHECK(umm_munmap(w->mm, a, pages * PAGE_SIZE) == 0);
+	}
+	return NULL;
+}
+
+/*
+ * Threads of one address space fault fresh pages in, verify and unmap
+ * them, round after round, while the reporting thread gives every block
+ * free for a millisecond back to the host: a fresh page always reads
+ * zero, written data stays, and the freed memory is given back.
+ */
+static void test_faults_while_punching(void)
+{
+	enum { NTHREADS = 3 };
+	struct umm_config cfg = { .phys_bytes = 32 * MiB, .release_ms = 1, .arena = arena_kind };
+	struct fault_worker w[NTHREADS];
+	pthread_t t[NTHREADS];
+	struct umm_sys_stats st;
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	double deadline;
+
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	for (unsigned int i = 0; i < NTHREADS; i++) {
+		w[i] = (struct fault_worker){ .mm = mm, .id = i + 1 };
+		REQUIRE(pthread_create(&t[i], NULL, fault_worker_fn, &w[i]) == 0);
+	}
+	for (unsigned int i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	/* everything is free now: the reporting thread gives some of it back (generous bound) */
+	deadline = test_now_s() + 20;
+	do {
+		REQUIRE(umm_system_stats(sys, &st) == 0);
+		if (st.host_released_bytes > 0)
+			break;
+		usleep(2000);
+	} while (test_now_s() < deadline);
+	CHECK(st.host_released_bytes > 0);
+	CHECK_EQ(st.anon_pages, 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 /* run_kind - the tests that hold for each arena kind, with `kind`. */
 static void run_kind(int kind)
 {
@@ -1217,6 +1299,7 @@ static void run_kind(int kind)
 	RUN(test_populate_ahead_stop);
 	RUN(test_populate_ahead_concurrent);
 	RUN(test_alloc_prefers_present);
+	RUN(test_faults_while_punching);
 #ifndef __SANITIZE_THREAD__
 	/*
 	 * Not under TSan: its runtime does not support a child of a
