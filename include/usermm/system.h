@@ -59,8 +59,8 @@ enum {
 	                           with it cannot be attached to host windows
 	                           (umm_host_attach: -EOPNOTSUPP), and a host
 	                           fork() child gets a copy-on-write copy of it
-	                           (docs/API.md, "Physical memory
-	                           and the host") */
+	                           (docs/API.md, "Physical memory and the
+	                           host") */
 };
 
 /* A zero field means a sane default. */
