@@ -98,7 +98,15 @@
  * flight (a frame touched before its piece is in is backed by the host
  * then), and a descheduled thread never holds a fault up.  Whoever
  * finishes the last piece marks the chunk present.  Population at
- * creation (arena_populate_all()) does wait.  A third bitmap, `busy`,
+ * creation (arena_populate_all()) does wait.
+ *
+ * An anonymous arena is populated a whole chunk per host call (one piece):
+ * with transparent huge pages the chunk is one host page, which the host
+ * allocates and zeroes whole for whichever call or fault reaches it
+ * first, and two threads touching it at once would each zero a 2 MiB
+ * page and throw one away.  So a fault that needs a chunk another thread
+ * is bringing in waits for it (at most one chunk's population) instead of
+ * touching its frame at once.  A third bitmap, `busy`,
  * marks the chunks someone works on (a job, or arena_punch() punching);
  * population and punching of one chunk exclude each other.
  *
@@ -253,6 +261,12 @@ static struct populate_job *find_job(struct phys_mem *phys, unsigned long c)
 	return NULL;
 }
 
+/* piece_bytes - bytes per host call populating a chunk: a whole chunk for an anonymous arena. */
+static size_t piece_bytes(const struct phys_mem *phys)
+{
+	return phys->anon ? ARENA_CHUNK_FRAMES * PAGE_SIZE : POPULATE_PIECE;
+}
+
 /* new_job - a job for chunk c (marked busy), or NULL if the table is full.  populate_lock held. */
 static struct populate_job *new_job(struct phys_mem *phys, unsigned long c)
 {
@@ -265,7 +279,7 @@ static struct populate_job *new_job(struct phys_mem *phys, unsigned long c)
 			continue;
 		job->used = true;
 		job->chunk = c;
-		job->nr_pieces = (unsigned int)((len + POPULATE_PIECE - 1) / POPULATE_PIECE);
+		job->nr_pieces = (unsigned int)((len + piece_bytes(phys) - 1) / piece_bytes(phys));
 		job->claimed = 0;
 		job->inflight = 0;
 		job->err = 0;
@@ -312,8 +326,8 @@ static size_t run_job(struct phys_mem *phys, struct populate_job *job, unsigned 
 	int piece;
 
 	while ((piece = claim_piece(job, start, down)) >= 0) {
-		size_t poff = off + (size_t)piece * POPULATE_PIECE;
-		size_t plen = MIN((size_t)POPULATE_PIECE, off + len - poff);
+		size_t poff = off + (size_t)piece * piece_bytes(phys);
+		size_t plen = MIN(piece_bytes(phys), off + len - poff);
 		int err;
 
 		job->inflight++;
@@ -354,7 +368,8 @@ static bool no_population(struct phys_mem *phys)
 
 /* How populate_chunk() goes about a chunk. */
 enum populate_mode {
-	POPULATE_FAULT,         /* for frames being handed out: from their piece up; no waiting */
+	POPULATE_FAULT,         /* for frames being handed out: from their piece up; no waiting
+	                           (an anonymous arena: waits, see the theory) */
 	POPULATE_AHEAD,         /* the populate-ahead thread: from the front, or the back of a
 	                           fault's job; no waiting; counted in ahead_bytes */
 	POPULATE_WAIT,          /* the whole chunk before returning (population at creation) */
@@ -362,21 +377,24 @@ enum populate_mode {
 
 /*
  * populate_chunk - bring chunk c in unless it is present, or join the
- * thread bringing it in (run_job()).  Only POPULATE_WAIT waits for pieces
- * other threads have in flight, for a chunk being punched or for a free
- * job slot: population only saves host faults, so a fault that returns
- * while a piece is still coming in touches its frame anyway and the host
- * backs it then.  `piece` is where POPULATE_FAULT starts.  Takes
+ * thread bringing it in (run_job()).  Only POPULATE_WAIT, and
+ * POPULATE_FAULT on an anonymous arena, wait for pieces other threads
+ * have in flight, for a chunk being punched or for a free job slot:
+ * population only saves host faults, so a fault on a memfd arena that
+ * returns while a piece is still coming in touches its frame anyway and
+ * the host backs it then (on an anonymous arena that would zero a second
+ * huge page).  `piece` is where POPULATE_FAULT starts.  Takes
  * populate_lock, not across host calls.
  * Return: 1 if this thread populated some of it, 0 if it was present or
  * left to others, -EBUSY (being punched or no job slot, not waiting),
- * -EOPNOTSUPP (no_population()), or a host call's -errno (POPULATE_WAIT: -EIO if another thread's piece
- * failed); a chunk whose population failed stays absent (the host backs
+ * -EOPNOTSUPP (no_population()), or a host call's -errno (when waiting:
+ * -EIO if another thread's piece failed); a chunk whose population failed stays absent (the host backs
  * its frames on first touch).
  */
 static int populate_chunk(struct phys_mem *phys, unsigned long c, enum populate_mode mode,
 			  unsigned int piece)
 {
+	bool wait = mode == POPULATE_WAIT || (mode == POPULATE_FAULT && phys->anon);
 	struct populate_job *job;
 	bool joined;
 	int err = 0;
@@ -399,7 +417,7 @@ static int populate_chunk(struct phys_mem *phys, unsigned long c, enum populate_
 		if (job)
 			break;
 		/* being punched, or every job slot taken */
-		if (mode != POPULATE_WAIT) {
+		if (!wait) {
 			pthread_mutex_unlock(&phys->populate_lock);
 			return -EBUSY;
 		}
@@ -409,7 +427,7 @@ static int populate_chunk(struct phys_mem *phys, unsigned long c, enum populate_
 		done = run_job(phys, job, joined ? job->nr_pieces - 1 : 0, joined, &err);
 	else
 		done = run_job(phys, job, MIN(piece, job->nr_pieces - 1), false, &err);
-	if (mode == POPULATE_WAIT) {
+	if (wait) {
 		/* the job may finish (and its slot be reused) by another thread: watch the chunk */
 		while (chunk_busy(phys, c) && !chunk_present(phys, c))
 			pthread_cond_wait(&phys->populate_done, &phys->populate_lock);
@@ -474,7 +492,7 @@ void arena_populate_chunks(struct phys_mem *phys, unsigned long pfn, unsigned lo
 		unsigned long first = MAX(pfn, c << ARENA_CHUNK_ORDER) - (c << ARENA_CHUNK_ORDER);
 
 		(void)populate_chunk(phys, c, POPULATE_FAULT,
-				     (unsigned int)((first << PAGE_SHIFT) / POPULATE_PIECE));
+				     (unsigned int)((first << PAGE_SHIFT) / piece_bytes(phys)));
 	}
 }
 
