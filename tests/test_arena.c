@@ -771,6 +771,7 @@ struct ahead_worker {
 	unsigned long nr;
 	struct page **pages;
 	unsigned long not_zero;
+	unsigned long not_present;      /* frames whose chunk was absent when handed out */
 };
 
 static void *ahead_alloc_worker(void *arg)
@@ -1193,6 +1194,61 @@ static __attribute__((unused)) void test_host_fork_child_uses_system(void)
 	umm_system_destroy(sys);
 }
 
+static void *present_alloc_worker(void *arg)
+{
+	struct ahead_worker *w = arg;
+
+	for (unsigned long i = 0; i < w->nr; i++) {
+		w->pages[i] = alloc_page(w->phys, GFP_ZERO);
+		if (!w->pages[i])
+			break;
+		if (!arena_chunk_present(w->phys, page_to_pfn(w->pages[i]) / ARENA_CHUNK_FRAMES))
+			w->not_present++;
+		TCHECK(frame_zero(w->phys, page_to_pfn(w->pages[i])));
+	}
+	return NULL;
+}
+
+/*
+ * Anonymous arena: a frame is handed out only once its chunk is present,
+ * even when the populate-ahead thread or another faulting thread is
+ * bringing that chunk in (the fault waits rather than touch the chunk
+ * and make the host zero a second huge page for it).
+ */
+static void test_anon_fault_waits_for_chunk(void)
+{
+	enum { NTHREADS = 3 };
+	struct phys_mem *phys = make_phys(64 * MiB, false);
+	const unsigned long per = 8 * MiB / PAGE_SIZE;
+	struct ahead_worker w[NTHREADS];
+	pthread_t t[NTHREADS];
+
+	REQUIRE(phys->anon);
+	REQUIRE(populate_ahead_start(phys, 64 * MiB / PAGE_SIZE) == 0);
+	for (int i = 0; i < NTHREADS; i++) {
+		w[i] = (struct ahead_worker){ .phys = phys, .nr = per, .pages = calloc(per, sizeof(struct page *)) };
+		REQUIRE(w[i].pages);
+		REQUIRE(pthread_create(&t[i], NULL, present_alloc_worker, &w[i]) == 0);
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ(w[i].not_present, 0);
+	}
+	test_fold_thread_checks();
+	populate_ahead_wait_idle(phys);
+	CHECK(no_chunk_busy(phys));
+	CHECK_EQ(stats(phys).populated_bytes, chunks_present(phys) * ARENA_CHUNK_FRAMES * PAGE_SIZE);
+	for (int i = 0; i < NTHREADS; i++) {
+		for (unsigned long j = 0; j < per; j++)
+			if (w[i].pages[j])
+				put_page(w[i].pages[j]);
+		free(w[i].pages);
+	}
+	drain_all_pages(phys);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
 #ifdef __SANITIZE_THREAD__
 #define FAULT_ROUNDS 8
 #else
@@ -1282,10 +1338,12 @@ static void run_kind(int kind)
 	fprintf(stderr, "-- %s arena\n", kind == UMM_ARENA_ANON ? "anonymous" : "memfd");
 	RUN(test_config_bad_inputs);
 	RUN(test_populate_on_first_alloc);
-	if (kind == UMM_ARENA_ANON)
+	if (kind == UMM_ARENA_ANON) {
 		RUN(test_populate_fallback_anon);
-	else
+		RUN(test_anon_fault_waits_for_chunk);
+	} else {
 		RUN(test_populate_fallback_memfd);
+	}
 	RUN(test_populate_at_creation);
 	RUN(test_punched_reads_zero);
 	RUN(test_nothing_in_use_punched);
