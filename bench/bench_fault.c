@@ -765,6 +765,11 @@ static void bench_anon_fault(struct umm_mm *mm)
 		 (double)hwa / (ANON_PAGES * REPS));
 	bench_report_caveat("anon fault, warm system, anon arena (ns/page)", median(uwa, REPS),
 			    median(kw, REPS), caveat);
+	/* the next line is about a memfd system alone: the anon one's threads go first */
+	umm_mm_destroy(amm);
+	amm = NULL;
+	umm_system_destroy(asys);
+	asys = NULL;
 
 	/* the populate-ahead thread given a head start */
 	for (int r = 0; r < REPS; r++) {
