@@ -473,11 +473,6 @@ static long smaps_rollup_kib(const char *field)
 	return kib;
 }
 
-static const char *arena_name(int arena)
-{
-	return arena == UMM_ARENA_ANON ? "anon arena" : "memfd arena";
-}
-
 /* What one fresh-system pass measured. */
 struct fresh_pass {
 	double wall;            /* ns per page, the timed loop */
@@ -595,11 +590,16 @@ out_sys:
 	return ns;
 }
 
-/* The fresh-system figures of one arena kind, per repetition. */
+/*
+ * The fresh-system figures of one arena kind, per repetition: with the
+ * default configuration (a populate-ahead thread for the memfd arena,
+ * none for the anonymous one), and with the other choice (`n...`: no
+ * thread for the memfd arena, a 16 MiB one for the anonymous arena).
+ */
 struct fresh_series {
 	double wall[REPS_MAX], cpu[REPS_MAX], thread_cpu[REPS_MAX], ahead[REPS_MAX], ahead_cpu[REPS_MAX];
-	double nwall[REPS_MAX], ncpu[REPS_MAX], nthread_cpu[REPS_MAX]; /* no populate-ahead thread */
-	double huge_mib[REPS_MAX];      /* AnonHugePages gained, with the thread */
+	double nwall[REPS_MAX], ncpu[REPS_MAX], nthread_cpu[REPS_MAX]; /* the other choice */
+	double huge_mib[REPS_MAX];      /* AnonHugePages gained, default configuration */
 	long host, nhost;               /* host faults in the loops */
 	bool huge_known;
 };
@@ -621,7 +621,7 @@ static int fresh_rep(int arena, int r, struct fresh_series *fs)
 	fs->ahead_cpu[r] = fp.ahead_cpu;
 	fs->huge_mib[r] = (double)fp.huge_kib / 1024;
 	fs->huge_known = fp.huge_kib >= 0;
-	err = anon_fault_fresh_umm(-1, arena, r, &fp);
+	err = anon_fault_fresh_umm(arena == UMM_ARENA_ANON ? 16 : -1, arena, r, &fp);
 	if (err)
 		return err;
 	fs->nwall[r] = fp.wall;
@@ -653,19 +653,26 @@ static void report_fresh(int arena, struct fresh_series *fs, double *kf, double 
 		}
 		if (fs->huge_known)
 			printf("# anon arena: the host's transparent huge pages: %s; AnonHugePages gained "
-			       "by a fresh system: %.0f MiB (median) for %lu MiB written (its "
-			       "populate-ahead window included); 0 means 4 KiB host pages\n", thp,
+			       "by a fresh system (default configuration): %.0f MiB (median) for %lu MiB "
+			       "written; 0 means 4 KiB host pages\n", thp,
 			       median(fs->huge_mib, REPS), (ANON_PAGES * UPAGE) >> 20);
 		else
 			printf("# anon arena: the host's transparent huge pages: %s; AnonHugePages "
 			       "unknown (no /proc/self/smaps_rollup)\n", thp);
 	}
-	snprintf(caveat, sizeof(caveat),
-		 "wall time; usermm: a new umm_system (%s%s) whose arena the host never touched, "
-		 "faulted at once (%.2f host faults per page), its populate-ahead thread brought in "
-		 "%.0f%% of the pages (median) on another CPU; kernel: a fresh mmap, 4 KiB pages",
-		 arena_name(arena), anon ? "" : ", the default", (double)fs->host / (ANON_PAGES * REPS),
-		 100 * median(fs->ahead, REPS));
+	if (anon)
+		snprintf(caveat, sizeof(caveat),
+			 "wall time; usermm: a new umm_system (anon arena, no populate-ahead thread: its "
+			 "default) whose arena the host never touched, faulted at once (%.2f host faults "
+			 "per page); kernel: a fresh mmap, 4 KiB pages",
+			 (double)fs->host / (ANON_PAGES * REPS));
+	else
+		snprintf(caveat, sizeof(caveat),
+			 "wall time; usermm: a new umm_system (memfd arena, the default) whose arena the "
+			 "host never touched, faulted at once (%.2f host faults per page), its "
+			 "populate-ahead thread brought in %.0f%% of the pages (median) on another CPU; "
+			 "kernel: a fresh mmap, 4 KiB pages",
+			 (double)fs->host / (ANON_PAGES * REPS), 100 * median(fs->ahead, REPS));
 	snprintf(name, sizeof(name), "anon fault, fresh system%s (ns/page)", kind);
 	bench_report_caveat(name, median(fs->wall, REPS), median(kf, REPS), caveat);
 	printf("# target anon fault, fresh system%s: ratio %.2f, at most 0.50: %s\n", kind,
@@ -675,14 +682,24 @@ static void report_fresh(int arena, struct fresh_series *fs, double *kf, double 
 		 "CPU time of every thread per page: usermm from umm_system_create to the loop's end "
 		 "(the populate-ahead thread's part %.0f ns/page, the faulting thread's %.0f); kernel: "
 		 "the faulting thread's loop", median(fs->ahead_cpu, REPS), median(fs->thread_cpu, REPS));
+	/* (the anonymous arena's default has no populate-ahead thread: its part is 0) */
 	snprintf(name, sizeof(name), "anon fault, fresh system%s, CPU (ns/page)", kind);
 	bench_report_caveat(name, median(fs->cpu, REPS), median(kfc, REPS), caveat);
-	snprintf(caveat, sizeof(caveat),
-		 "wall time; usermm: as above with populate_ahead_mib -1, the faulting thread brings "
-		 "every chunk in itself (%.2f host faults per page); CPU %.0f ns/page (the faulting "
-		 "thread's %.0f)", (double)fs->nhost / (ANON_PAGES * REPS), median(fs->ncpu, REPS),
-		 median(fs->nthread_cpu, REPS));
-	snprintf(name, sizeof(name), "anon fault, fresh%s, no populate-ahead (ns/page)", kind);
+	if (anon)
+		snprintf(caveat, sizeof(caveat),
+			 "wall time; usermm: as above with populate_ahead_mib 16, a thread bringing chunks "
+			 "in on another CPU, which a fault needing a chunk it has in flight waits for "
+			 "(%.2f host faults per page); CPU %.0f ns/page (the faulting thread's %.0f)",
+			 (double)fs->nhost / (ANON_PAGES * REPS), median(fs->ncpu, REPS),
+			 median(fs->nthread_cpu, REPS));
+	else
+		snprintf(caveat, sizeof(caveat),
+			 "wall time; usermm: as above with populate_ahead_mib -1, the faulting thread "
+			 "brings every chunk in itself (%.2f host faults per page); CPU %.0f ns/page (the "
+			 "faulting thread's %.0f)", (double)fs->nhost / (ANON_PAGES * REPS),
+			 median(fs->ncpu, REPS), median(fs->nthread_cpu, REPS));
+	snprintf(name, sizeof(name), "anon fault, fresh%s, %s (ns/page)", kind,
+		 anon ? "populate-ahead 16 MiB" : "no populate-ahead");
 	bench_report_caveat(name, median(fs->nwall, REPS), median(kf, REPS), caveat);
 }
 

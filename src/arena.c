@@ -104,9 +104,13 @@
  * with transparent huge pages the chunk is one host page, which the host
  * allocates and zeroes whole for whichever call or fault reaches it
  * first, and two threads touching it at once would each zero a 2 MiB
- * page and throw one away.  So a fault that needs a chunk another thread
+ * page and throw one away.  So a fault that needs a chunk another fault
  * is bringing in waits for it (at most one chunk's population) instead of
- * touching its frame at once.  A third bitmap, `busy`,
+ * touching its frame at once.  It does not wait for the populate-ahead
+ * thread, which on a busy machine may be off its CPU for longer than the
+ * host takes to give the fault a huge page of its own (measured: waiting
+ * for it made first touches several times slower under load).  That
+ * thread is off by default for an anonymous arena (system.c).  A third bitmap, `busy`,
  * marks the chunks someone works on (a job, or arena_punch() punching);
  * population and punching of one chunk exclude each other.
  *
@@ -267,8 +271,11 @@ static size_t piece_bytes(const struct phys_mem *phys)
 	return phys->anon ? ARENA_CHUNK_FRAMES * PAGE_SIZE : POPULATE_PIECE;
 }
 
-/* new_job - a job for chunk c (marked busy), or NULL if the table is full.  populate_lock held. */
-static struct populate_job *new_job(struct phys_mem *phys, unsigned long c)
+/*
+ * new_job - a job for chunk c (marked busy), or NULL if the table is full;
+ * `ahead`: the populate-ahead thread's.  populate_lock held.
+ */
+static struct populate_job *new_job(struct phys_mem *phys, unsigned long c, bool ahead)
 {
 	size_t off, len = chunk_bytes(phys, c, &off);
 
@@ -283,6 +290,7 @@ static struct populate_job *new_job(struct phys_mem *phys, unsigned long c)
 		job->claimed = 0;
 		job->inflight = 0;
 		job->err = 0;
+		job->ahead = ahead;
 		chunk_set_busy(phys, c, true);
 		return job;
 	}
@@ -369,7 +377,8 @@ static bool no_population(struct phys_mem *phys)
 /* How populate_chunk() goes about a chunk. */
 enum populate_mode {
 	POPULATE_FAULT,         /* for frames being handed out: from their piece up; no waiting
-	                           (an anonymous arena: waits, see the theory) */
+	                           (an anonymous arena: waits for another fault, see the
+	                           theory) */
 	POPULATE_AHEAD,         /* the populate-ahead thread: from the front, or the back of a
 	                           fault's job; no waiting; counted in ahead_bytes */
 	POPULATE_WAIT,          /* the whole chunk before returning (population at creation) */
@@ -378,7 +387,8 @@ enum populate_mode {
 /*
  * populate_chunk - bring chunk c in unless it is present, or join the
  * thread bringing it in (run_job()).  Only POPULATE_WAIT, and
- * POPULATE_FAULT on an anonymous arena, wait for pieces other threads
+ * POPULATE_FAULT on an anonymous arena (unless the populate-ahead thread
+ * has the chunk), wait for pieces other threads
  * have in flight, for a chunk being punched or for a free job slot:
  * population only saves host faults, so a fault on a memfd arena that
  * returns while a piece is still coming in touches its frame anyway and
@@ -413,7 +423,7 @@ static int populate_chunk(struct phys_mem *phys, unsigned long c, enum populate_
 		job = find_job(phys, c);
 		joined = job != NULL;
 		if (!job && !chunk_busy(phys, c))
-			job = new_job(phys, c);
+			job = new_job(phys, c, mode == POPULATE_AHEAD);
 		if (job)
 			break;
 		/* being punched, or every job slot taken */
@@ -423,6 +433,9 @@ static int populate_chunk(struct phys_mem *phys, unsigned long c, enum populate_
 		}
 		pthread_cond_wait(&phys->populate_done, &phys->populate_lock);
 	}
+	/* never wait for the populate-ahead thread: it may be off its CPU (see the theory) */
+	if (mode == POPULATE_FAULT && joined && job->ahead)
+		wait = false;
 	if (mode == POPULATE_AHEAD)
 		done = run_job(phys, job, joined ? job->nr_pieces - 1 : 0, joined, &err);
 	else

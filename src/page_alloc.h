@@ -62,6 +62,7 @@ struct populate_job {
 	unsigned int inflight;        /* pieces claimed and not done */
 	int err;                      /* a piece failed: the chunk stays absent */
 	bool used;
+	bool ahead;                   /* started by the populate-ahead thread */
 };
 
 typedef unsigned int gfp_t;

@@ -8,7 +8,8 @@
  * that gives long-free blocks of it back to the host (page_reporting.c,
  * unless release_ms is -1) and the one that brings memory in from the
  * host ahead of the allocator (populate_ahead.c, unless
- * populate_ahead_mib is -1 or populate is 1), the slab caches for
+ * populate_ahead_mib is -1, or it is 0 and populate is 1 or the arena
+ * anonymous), the slab caches for
  * struct umm_mm and struct vm_area_struct, the shared zero page, the
  * list of live address spaces, and reclaim (vmscan.c: the LRU lists and
  * the kswapd thread, started here and stopped first at destroy).  Upper
@@ -175,8 +176,16 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 		if (err)
 			goto err_phys;
 	}
+	/*
+	 * No thread by default for an anonymous arena: a fault there brings
+	 * its chunk in as one host huge page, a cost spread over 512 frames,
+	 * and a thread racing the faults for the chunks they need makes them
+	 * wait for it (arena.c), which on a busy machine costs more than it
+	 * saves (docs/BENCHMARKS.md).
+	 */
 	if (!sys->cfg.populate_ahead_mib)
-		sys->cfg.populate_ahead_mib = cfg->populate ? -1 : DEFAULT_POPULATE_AHEAD_MIB;
+		sys->cfg.populate_ahead_mib = cfg->populate || sys->cfg.arena == UMM_ARENA_ANON ?
+					      -1 : DEFAULT_POPULATE_AHEAD_MIB;
 	if (sys->cfg.populate_ahead_mib > 0) {
 		/* more than the arena is the whole arena (populate_ahead_start clamps) */
 		unsigned long mib = (unsigned long)MIN(sys->cfg.populate_ahead_mib, 1L << 40);

@@ -626,11 +626,18 @@ static void test_populate_ahead_config(void)
 	CHECK(sys->phys->ahead == NULL);               /* everything is present already */
 	umm_system_destroy(sys);
 	cfg.populate = 0;
+	if (arena_kind == UMM_ARENA_ANON) {
+		/* the default for an anonymous arena: no thread; asked for, one */
+		REQUIRE(umm_system_create(&cfg, &sys) == 0);
+		CHECK(sys->phys->ahead == NULL);
+		umm_system_destroy(sys);
+		cfg.populate_ahead_mib = 16;
+	}
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
-	CHECK(sys->phys->ahead != NULL);               /* the default: a thread */
+	CHECK(sys->phys->ahead != NULL);               /* memfd: the default is a thread */
 	populate_ahead_wait_idle(sys->phys);
 	REQUIRE(umm_system_stats(sys, &st) == 0);
-	/* the 8 MiB arena is smaller than the default window: all of it, no more */
+	/* the 8 MiB arena is smaller than the 16 MiB window: all of it, no more */
 	CHECK_EQ(st.host_populated_bytes, 8 * MiB);
 	CHECK(st.host_populated_ahead_bytes > 0 && st.host_populated_ahead_bytes <= 8 * MiB);
 	umm_system_destroy(sys);
@@ -1211,9 +1218,10 @@ static void *present_alloc_worker(void *arg)
 
 /*
  * Anonymous arena: a frame is handed out only once its chunk is present,
- * even when the populate-ahead thread or another faulting thread is
- * bringing that chunk in (the fault waits rather than touch the chunk
- * and make the host zero a second huge page for it).
+ * even when another fault is bringing that chunk in (the fault waits
+ * rather than touch the chunk and make the host zero a second huge page
+ * for it).  Several threads allocate from a fresh arena, so their frames
+ * share chunks.
  */
 static void test_anon_fault_waits_for_chunk(void)
 {
@@ -1224,7 +1232,6 @@ static void test_anon_fault_waits_for_chunk(void)
 	pthread_t t[NTHREADS];
 
 	REQUIRE(phys->anon);
-	REQUIRE(populate_ahead_start(phys, 64 * MiB / PAGE_SIZE) == 0);
 	for (int i = 0; i < NTHREADS; i++) {
 		w[i] = (struct ahead_worker){ .phys = phys, .nr = per, .pages = calloc(per, sizeof(struct page *)) };
 		REQUIRE(w[i].pages);

@@ -109,7 +109,8 @@ struct umm_config {
 	                             host, on its own CPU, so first faults find it
 	                             there (rounded up to 2 MiB; more than
 	                             phys_bytes: all of it); 0 = default: 16, or
-	                             none when populate is 1; -1 = no thread */
+	                             none when populate is 1 or arena is
+	                             UMM_ARENA_ANON; -1 = no thread */
 	int         arena;        /* UMM_ARENA_*: what the host memory behind the
 	                             frames is; default UMM_ARENA_DEFAULT (memfd) */
 };
