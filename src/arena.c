@@ -107,10 +107,10 @@
  * page and throw one away.  So a fault that needs a chunk another fault
  * is bringing in waits for it (at most one chunk's population) instead of
  * touching its frame at once.  It does not wait for the populate-ahead
- * thread, which on a busy machine may be off its CPU for longer than the
- * host takes to give the fault a huge page of its own (measured: waiting
- * for it made first touches several times slower under load).  That
- * thread is off by default for an anonymous arena (system.c).  A third bitmap, `busy`,
+ * thread, which may be off its CPU (a background thread never holds a
+ * fault up): if that thread has the chunk in flight, the fault touches
+ * its frame and the host may zero a second huge page.  That thread is off
+ * by default for an anonymous arena (system.c).  A third bitmap, `busy`,
  * marks the chunks someone works on (a job, or arena_punch() punching);
  * population and punching of one chunk exclude each other.
  *

@@ -178,10 +178,10 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 	}
 	/*
 	 * No thread by default for an anonymous arena: a fault there brings
-	 * its chunk in as one host huge page, a cost spread over 512 frames,
-	 * and a thread racing the faults for the chunks they need makes them
-	 * wait for it (arena.c), which on a busy machine costs more than it
-	 * saves (docs/BENCHMARKS.md).
+	 * its chunk in as one host huge page, a cost spread over the chunk's
+	 * 512 frames, so there is little to move to another CPU, and a thread
+	 * that reaches a chunk at the same time as a fault has the host zero
+	 * a huge page twice (arena.c).
 	 */
 	if (!sys->cfg.populate_ahead_mib)
 		sys->cfg.populate_ahead_mib = cfg->populate || sys->cfg.arena == UMM_ARENA_ANON ?
