@@ -21,8 +21,9 @@
  *    it.  It is not MADV_DONTFORK: the child of a host fork() gets a
  *    copy-on-write copy (a system created before the fork stays usable
  *    there, as with a memfd, but each side's writes stay its own); the
- *    parent pays a host copy-on-write fault at its next write to each host
- *    page while the child lives.
+ *    fork copies the arena's host page tables (a memfd mapping's are not
+ *    copied), and the parent's next write to each host page takes a host
+ *    fault (a copy while the child still maps it).
  *
  * The host kernel backs an arena page the first time it is touched, and
  * for 4 KiB pages that costs a host page fault per frame, far more than
