@@ -16,7 +16,11 @@
  *                      anonymous mapping (allocate and zero a frame), on a
  *                      fresh usermm system (a new one whose arena the host
  *                      has never touched) and on a warm one (its frames
- *                      touched before); the kernel's side is a fresh mmap
+ *                      touched before), with each kind of arena (memfd, the
+ *                      default, and anonymous memory, which the host may
+ *                      back with 2 MiB pages: the AnonHugePages it gained
+ *                      is printed); the kernel's side is a fresh mmap of
+ *                      4 KiB pages
  *   COW write fault    write, after fork, to each page that was written
  *                      before the fork (copy the frame); usermm times the
  *                      writes in the umm_fork child, on the kernel's side a
@@ -65,6 +69,7 @@
 #include "bench.h"
 
 #define REPS        BENCH_SIZE(7, 1)
+#define REPS_MAX    7                            /* the larger of REPS's two values */
 #define FILE_PAGES  BENCH_SIZE(16384UL, 256UL)   /* 64 MiB temp file */
 #define ANON_PAGES  BENCH_SIZE(16384UL, 256UL)
 #define AHEAD_PAGES BENCH_SIZE(3072UL, 256UL)    /* inside the default 16 MiB window */
@@ -446,6 +451,28 @@ static double anon_fault_umm(struct umm_mm *mm, uint64_t tag, long *host, int *e
 	return (double)(t1 - t0) / ANON_PAGES;
 }
 
+/*
+ * smaps_rollup_kib - a "<field>: <n> kB" line of /proc/self/smaps_rollup
+ * (AnonHugePages: the process's memory in transparent huge pages), or -1.
+ */
+static long smaps_rollup_kib(const char *field)
+{
+	char line[256];
+	size_t len = strlen(field);
+	long kib = -1;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			kib = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kib;
+}
+
 /* What one fresh-system pass measured. */
 struct fresh_pass {
 	double wall;            /* ns per page, the timed loop */
@@ -454,29 +481,34 @@ struct fresh_pass {
 	long host;              /* host faults during the loop */
 	double ahead;           /* share of the touched bytes the populate-ahead thread brought in */
 	double ahead_cpu;       /* that thread's CPU, ns per page touched */
+	long huge_kib;          /* AnonHugePages gained from before creation to the loop's end
+	                           (-1: unknown) */
 };
 
 /*
  * anon_fault_fresh_umm - one pass on a newly created system (as big as the
  * main one), created and destroyed outside the timed loop: its arena has
  * never been touched by the host.  `ahead_mib` is its populate_ahead_mib
- * (0: the default, -1: no populate-ahead thread).  The loop starts as soon
+ * (0: the default, -1: no populate-ahead thread), `arena` its
+ * umm_config.arena.  The loop starts as soon
  * as the system and the address space exist, so the populate-ahead thread
  * gets no head start.  The CPU time is the whole process's (every thread)
  * from before umm_system_create to the end of the loop.
  */
-static int anon_fault_fresh_umm(long ahead_mib, uint64_t tag, struct fresh_pass *fp)
+static int anon_fault_fresh_umm(long ahead_mib, int arena, uint64_t tag, struct fresh_pass *fp)
 {
-	struct umm_config cfg = { .phys_bytes = PHYS_BYTES, .populate_ahead_mib = ahead_mib };
+	struct umm_config cfg = { .phys_bytes = PHYS_BYTES, .populate_ahead_mib = ahead_mib,
+				  .arena = arena };
 	struct umm_sys_stats st;
 	struct umm_system *sys;
 	struct umm_mm *mm;
 	uint64_t c0, c1, t0, t1, tc0, tc1;
 	uintptr_t a;
-	long h0;
+	long h0, huge0, huge1;
 	int err;
 
 	memset(fp, 0, sizeof(*fp));
+	huge0 = smaps_rollup_kib("AnonHugePages");
 	c0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
 	err = umm_system_create(&cfg, &sys);
 	if (err)
@@ -498,6 +530,8 @@ static int anon_fault_fresh_umm(long ahead_mib, uint64_t tag, struct fresh_pass 
 	fp->thread_cpu = (double)(tc1 - tc0) / ANON_PAGES;
 	fp->wall = (double)(t1 - t0) / ANON_PAGES;
 	fp->cpu = (double)(c1 - c0) / ANON_PAGES;
+	huge1 = smaps_rollup_kib("AnonHugePages");
+	fp->huge_kib = huge0 >= 0 && huge1 >= 0 ? huge1 - huge0 : -1;
 	if (!err && !umm_system_stats(sys, &st)) {
 		fp->ahead = (double)st.host_populated_ahead_bytes / (ANON_PAGES * UPAGE);
 		fp->ahead_cpu = (double)st.host_populate_ahead_cpu_ns / ANON_PAGES;
@@ -557,90 +591,212 @@ out_sys:
 }
 
 /*
+ * The fresh-system figures of one arena kind, per repetition: with the
+ * default configuration (a populate-ahead thread for the memfd arena,
+ * none for the anonymous one), and with the other choice (`n...`: no
+ * thread for the memfd arena, a 16 MiB one for the anonymous arena).
+ */
+struct fresh_series {
+	double wall[REPS_MAX], cpu[REPS_MAX], thread_cpu[REPS_MAX], ahead[REPS_MAX], ahead_cpu[REPS_MAX];
+	double nwall[REPS_MAX], ncpu[REPS_MAX], nthread_cpu[REPS_MAX]; /* the other choice */
+	double huge_mib[REPS_MAX];      /* AnonHugePages gained, default configuration */
+	long host, nhost;               /* host faults in the loops */
+	bool huge_known;
+};
+
+/*
+ * fresh_rep - repetition r of the fresh lines of one arena kind: the two
+ * configurations, in turn first (the host memory a pass gets depends on
+ * what the pass before it freed).  0 or -errno.
+ */
+static int fresh_rep(int arena, int r, struct fresh_series *fs)
+{
+	struct fresh_pass fp;
+	int err;
+
+	for (int k = 0; k < 2; k++) {
+		bool other = (k + r) % 2;
+
+		err = anon_fault_fresh_umm(other ? (arena == UMM_ARENA_ANON ? 16 : -1) : 0, arena, r, &fp);
+		if (err)
+			return err;
+		if (other) {
+			fs->nwall[r] = fp.wall;
+			fs->ncpu[r] = fp.cpu;
+			fs->nthread_cpu[r] = fp.thread_cpu;
+			fs->nhost += fp.host;
+			continue;
+		}
+		fs->wall[r] = fp.wall;
+		fs->cpu[r] = fp.cpu;
+		fs->thread_cpu[r] = fp.thread_cpu;
+		fs->host += fp.host;
+		fs->ahead[r] = fp.ahead;
+		fs->ahead_cpu[r] = fp.ahead_cpu;
+		fs->huge_mib[r] = (double)fp.huge_kib / 1024;
+		fs->huge_known = fp.huge_kib >= 0;
+	}
+	return 0;
+}
+
+/*
+ * report_fresh - the fresh lines of one arena kind against the kernel's
+ * fresh faults kf (wall) and kfc (CPU).  The memfd arena's lines keep
+ * the names they had before the anonymous arena existed.
+ */
+static void report_fresh(int arena, struct fresh_series *fs, double *kf, double *kfc)
+{
+	bool anon = arena == UMM_ARENA_ANON;
+	const char *kind = anon ? ", anon arena" : "";
+	char caveat[400], name[96];
+
+	if (anon) {
+		char thp[64] = "unknown";
+		FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+		if (f) {
+			if (fgets(thp, sizeof(thp), f))
+				thp[strcspn(thp, "\n")] = 0;
+			fclose(f);
+		}
+		if (fs->huge_known)
+			printf("# anon arena: the host's transparent huge pages: %s; AnonHugePages gained "
+			       "by a fresh system (default configuration): %.0f MiB (median) for %lu MiB "
+			       "written; 0 means 4 KiB host pages\n", thp,
+			       median(fs->huge_mib, REPS), (ANON_PAGES * UPAGE) >> 20);
+		else
+			printf("# anon arena: the host's transparent huge pages: %s; AnonHugePages "
+			       "unknown (no /proc/self/smaps_rollup)\n", thp);
+	}
+	if (anon)
+		snprintf(caveat, sizeof(caveat),
+			 "wall time; usermm: a new umm_system (anon arena, no populate-ahead thread: its "
+			 "default) whose arena the host never touched, faulted at once (%.2f host faults "
+			 "per page); kernel: a fresh mmap, 4 KiB pages",
+			 (double)fs->host / (ANON_PAGES * REPS));
+	else
+		snprintf(caveat, sizeof(caveat),
+			 "wall time; usermm: a new umm_system (memfd arena, the default) whose arena the "
+			 "host never touched, faulted at once (%.2f host faults per page), its "
+			 "populate-ahead thread brought in %.0f%% of the pages (median) on another CPU; "
+			 "kernel: a fresh mmap, 4 KiB pages",
+			 (double)fs->host / (ANON_PAGES * REPS), 100 * median(fs->ahead, REPS));
+	snprintf(name, sizeof(name), "anon fault, fresh system%s (ns/page)", kind);
+	bench_report_caveat(name, median(fs->wall, REPS), median(kf, REPS), caveat);
+	printf("# target anon fault, fresh system%s: ratio %.2f, at most 0.50: %s\n", kind,
+	       median(fs->wall, REPS) / median(kf, REPS),
+	       median(fs->wall, REPS) <= 0.5 * median(kf, REPS) ? "met" : "NOT met");
+	snprintf(caveat, sizeof(caveat),
+		 "CPU time of every thread per page: usermm from umm_system_create to the loop's end "
+		 "(the populate-ahead thread's part %.0f ns/page, the faulting thread's %.0f); kernel: "
+		 "the faulting thread's loop", median(fs->ahead_cpu, REPS), median(fs->thread_cpu, REPS));
+	/* (the anonymous arena's default has no populate-ahead thread: its part is 0) */
+	snprintf(name, sizeof(name), "anon fault, fresh system%s, CPU (ns/page)", kind);
+	bench_report_caveat(name, median(fs->cpu, REPS), median(kfc, REPS), caveat);
+	if (anon)
+		snprintf(caveat, sizeof(caveat),
+			 "wall time; usermm: as above with populate_ahead_mib 16, a thread bringing chunks "
+			 "in on another CPU, which a fault needing a chunk it has in flight waits for "
+			 "(%.2f host faults per page); CPU %.0f ns/page (the faulting thread's %.0f)",
+			 (double)fs->nhost / (ANON_PAGES * REPS), median(fs->ncpu, REPS),
+			 median(fs->nthread_cpu, REPS));
+	else
+		snprintf(caveat, sizeof(caveat),
+			 "wall time; usermm: as above with populate_ahead_mib -1, the faulting thread "
+			 "brings every chunk in itself (%.2f host faults per page); CPU %.0f ns/page (the "
+			 "faulting thread's %.0f)", (double)fs->nhost / (ANON_PAGES * REPS),
+			 median(fs->ncpu, REPS), median(fs->nthread_cpu, REPS));
+	snprintf(name, sizeof(name), "anon fault, fresh%s, %s (ns/page)", kind,
+		 anon ? "populate-ahead 16 MiB" : "no populate-ahead");
+	bench_report_caveat(name, median(fs->nwall, REPS), median(kf, REPS), caveat);
+}
+
+/*
  * bench_anon_fault - anonymous first-write faults on a fresh and on a warm
- * usermm system, each beside the kernel's fault on a fresh mapping (the
- * kernel has no warm state to offer: every fresh mapping gets pages from
- * its allocator and zeroes them).  The fresh system is measured with its
- * populate-ahead thread (the default) and without; with it, part of the
- * host's work is done on another CPU, so the wall time per page is given
- * beside the CPU time of every thread.
+ * usermm system, with each arena kind, each beside the kernel's fault on
+ * a fresh mapping of 4 KiB pages (the kernel has no warm state to offer:
+ * every fresh mapping gets pages from its allocator and zeroes them).
+ * The fresh system is measured with its populate-ahead thread (the
+ * default) and without; with it, part of the host's work is done on
+ * another CPU, so the wall time per page is given beside the CPU time of
+ * every thread.  `mm` is the main (memfd) system's; the warm anon-arena
+ * system is made here.
  */
 static void bench_anon_fault(struct umm_mm *mm)
 {
-	double uf[REPS], ufc[REPS], un[REPS], unc[REPS], uw[REPS], kf[REPS], kfc[REPS], kw[REPS];
-	double ahead[REPS], ahead_cpu[REPS], ftc[REPS], ntc[REPS];
-	long hf = 0, hn = 0, hw = 0, dummy = 0;
-	struct fresh_pass fp;
+	static struct fresh_series fm, fa;
+	double uw[REPS], uwa[REPS], kf[REPS], kfc[REPS], kw[REPS];
+	double ahead_cpu[REPS], uf[REPS], un[REPS];
+	/* release_ms -1, as the main system: frames once touched stay host memory (warm) */
+	struct umm_config acfg = { .phys_bytes = PHYS_BYTES, .arena = UMM_ARENA_ANON,
+				   .release_ms = -1 };
+	struct umm_system *asys = NULL;
+	struct umm_mm *amm = NULL;
+	long hw = 0, hwa = 0, dummy = 0;
 	char caveat[320];
 	int err;
 
-	/* Untimed: one pass warms the main system's frames. */
+	memset(&fm, 0, sizeof(fm));
+	memset(&fa, 0, sizeof(fa));
+	/* Untimed: one pass warms each warm system's frames. */
 	anon_fault_umm(mm, 1, &dummy, &err);
 	if (err) {
 		skipped("anon fault", "umm_mmap/umm_write", err);
 		return;
 	}
+	err = umm_system_create(&acfg, &asys);
+	if (!err)
+		err = umm_mm_create(asys, &amm);
+	if (!err)
+		anon_fault_umm(amm, 1, &dummy, &err);
+	if (err) {
+		skipped("anon fault, anon arena", "umm_system_create/umm_mmap/umm_write", err);
+		goto out;
+	}
 	for (int r = 0; r < REPS; r++) {
-		err = anon_fault_fresh_umm(0, r, &fp);
+		err = fresh_rep(UMM_ARENA_MEMFD, r, &fm);
 		if (err) {
 			skipped("anon fault, fresh system", "umm_system_create/umm_mmap/umm_write", err);
-			return;
+			goto out;
 		}
-		uf[r] = fp.wall;
-		ufc[r] = fp.cpu;
-		ftc[r] = fp.thread_cpu;
-		hf += fp.host;
-		ahead[r] = fp.ahead;
-		ahead_cpu[r] = fp.ahead_cpu;
 		kf[r] = anon_fault_kernel(r, &kfc[r]);
-		err = anon_fault_fresh_umm(-1, r, &fp);
+		err = fresh_rep(UMM_ARENA_ANON, r, &fa);
 		if (err) {
-			skipped("anon fault, fresh system", "umm_system_create/umm_mmap/umm_write", err);
-			return;
+			skipped("anon fault, fresh system, anon arena", "umm_system_create/umm_mmap/umm_write", err);
+			goto out;
 		}
-		un[r] = fp.wall;
-		unc[r] = fp.cpu;
-		ntc[r] = fp.thread_cpu;
-		hn += fp.host;
 		uw[r] = anon_fault_umm(mm, r, &hw, &err);
+		if (!err)
+			uwa[r] = anon_fault_umm(amm, r, &hwa, &err);
 		if (err) {
 			skipped("anon fault, warm system", "umm_mmap/umm_write", err);
-			return;
+			goto out;
 		}
 		kw[r] = anon_fault_kernel(r, NULL);
 		if (kf[r] < 0 || kw[r] < 0) {
 			skipped("anon fault", "mmap", -errno);
-			return;
+			goto out;
 		}
 	}
+	report_fresh(UMM_ARENA_MEMFD, &fm, kf, kfc);
+	report_fresh(UMM_ARENA_ANON, &fa, kf, kfc);
 	snprintf(caveat, sizeof(caveat),
-		 "wall time; usermm: a new umm_system whose arena the host never touched, faulted at once "
-		 "(%.2f host faults per page), its populate-ahead thread brought in %.0f%% of the pages "
-		 "(median) on another CPU; kernel: a fresh mmap",
-		 (double)hf / (ANON_PAGES * REPS), 100 * median(ahead, REPS));
-	bench_report_caveat("anon fault, fresh system (ns/page)", median(uf, REPS), median(kf, REPS),
-			    caveat);
-	printf("# target anon fault, fresh system: ratio %.2f, at most 0.50: %s\n",
-	       median(uf, REPS) / median(kf, REPS),
-	       median(uf, REPS) <= 0.5 * median(kf, REPS) ? "met" : "NOT met");
-	snprintf(caveat, sizeof(caveat),
-		 "CPU time of every thread per page: usermm from umm_system_create to the loop's end "
-		 "(the populate-ahead thread's part %.0f ns/page, the faulting thread's %.0f); kernel: "
-		 "the faulting thread's loop", median(ahead_cpu, REPS), median(ftc, REPS));
-	bench_report_caveat("anon fault, fresh system, CPU (ns/page)", median(ufc, REPS),
-			    median(kfc, REPS), caveat);
-	snprintf(caveat, sizeof(caveat),
-		 "wall time; usermm: as above with populate_ahead_mib -1, the faulting thread brings "
-		 "every chunk in itself (%.2f host faults per page); CPU %.0f ns/page (the faulting "
-		 "thread's %.0f)", (double)hn / (ANON_PAGES * REPS), median(unc, REPS), median(ntc, REPS));
-	bench_report_caveat("anon fault, fresh, no populate-ahead (ns/page)", median(un, REPS),
-			    median(kf, REPS), caveat);
-	snprintf(caveat, sizeof(caveat),
-		 "usermm: frames touched in an earlier pass, already host memory "
+		 "usermm: memfd arena, frames touched in an earlier pass, already host memory "
 		 "(%.2f host faults per page); kernel: a fresh mmap, as above",
 		 (double)hw / (ANON_PAGES * REPS));
 	bench_report_caveat("anon fault, warm system (ns/page)", median(uw, REPS), median(kw, REPS),
 			    caveat);
+	snprintf(caveat, sizeof(caveat),
+		 "usermm: anon arena, frames touched in an earlier pass, already host memory "
+		 "(%.2f host faults per page); kernel: a fresh mmap, as above",
+		 (double)hwa / (ANON_PAGES * REPS));
+	bench_report_caveat("anon fault, warm system, anon arena (ns/page)", median(uwa, REPS),
+			    median(kw, REPS), caveat);
+	/* the next line is about a memfd system alone: the anon one's threads go first */
+	umm_mm_destroy(amm);
+	amm = NULL;
+	umm_system_destroy(asys);
+	asys = NULL;
 
 	/* the populate-ahead thread given a head start */
 	for (int r = 0; r < REPS; r++) {
@@ -649,14 +805,14 @@ static void bench_anon_fault(struct umm_mm *mm)
 		uf[r] = anon_fault_ahead_umm(r, &wait_ms, &acpu, &err);
 		if (err) {
 			skipped("anon fault, fresh system after its window", "umm_system_create/umm_mmap/umm_write", err);
-			return;
+			goto out;
 		}
 		un[r] = wait_ms;
 		ahead_cpu[r] = acpu;
 		kf[r] = anon_fault_kernel_n(AHEAD_PAGES, r, NULL);
 		if (kf[r] < 0) {
 			skipped("anon fault", "mmap", -errno);
-			return;
+			goto out;
 		}
 	}
 	snprintf(caveat, sizeof(caveat),
@@ -666,6 +822,10 @@ static void bench_anon_fault(struct umm_mm *mm)
 		 median(un, REPS), median(ahead_cpu, REPS), AHEAD_PAGES);
 	bench_report_different("anon fault, fresh system after its window (ns/page)", median(uf, REPS),
 			       median(kf, REPS), caveat);
+out:
+	if (amm)
+		umm_mm_destroy(amm);
+	umm_system_destroy(asys);
 }
 
 /* ---- COW faults ---- */

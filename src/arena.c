@@ -1,15 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * arena.c - the host memory behind the frames: the memfd arena, the
- * descriptor region, bringing arena memory in from the host in batches and
- * giving it back.
+ * arena.c - the host memory behind the frames: the arena (a memfd or
+ * anonymous memory), the descriptor region, bringing arena memory in from
+ * the host in batches and giving it back.
  *
  * Theory of operation
  *
- * The frames are a memfd of nr_frames pages mapped MAP_SHARED at
- * phys->base.  The host kernel backs a memfd page the first time it is
- * touched, and on this kind of machine that costs a host page fault per
- * frame, far more than usermm's own fault handling.  So the arena is
+ * The frames are nr_frames pages at phys->base, of one of two kinds:
+ *
+ *  - memfd (the default): a memfd mapped MAP_SHARED.  The host MMU
+ *    (host_mmu.c) maps frames at other addresses by their offset in it.
+ *    Each host page is a shmem page: 4 KiB where shmem transparent huge
+ *    pages are off (the usual setting), 2-3.5 us each for the host to
+ *    allocate and zero on a small virtual machine.
+ *  - anonymous (phys->anon, memfd -1): MAP_PRIVATE | MAP_ANONYMOUS |
+ *    MAP_NORESERVE, 2 MiB aligned, with MADV_HUGEPAGE, so on a host whose
+ *    transparent huge pages are "always" or "madvise" a chunk is one 2 MiB
+ *    host page, allocated and zeroed in one go (a fraction of the cost per
+ *    4 KiB).  Nothing can map its frames elsewhere, so the host MMU refuses
+ *    it.  It is not MADV_DONTFORK: the child of a host fork() gets a
+ *    copy-on-write copy (a system created before the fork stays usable
+ *    there, as with a memfd, but each side's writes stay its own); the
+ *    fork copies the arena's host page tables (a memfd mapping's are not
+ *    copied), and the parent's next write to each host page takes a host
+ *    fault (a copy while the child still maps it).
+ *
+ * The host kernel backs an arena page the first time it is touched, and
+ * for 4 KiB pages that costs a host page fault per frame, far more than
+ * usermm's own fault handling.  So the arena is
  * brought in from the host a chunk at a time (ARENA_CHUNK_ORDER: 2 MiB,
  * 512 frames): the first time the allocator hands out a frame of a chunk
  * that is not known to be present, arena_prepare() populates the chunk
@@ -17,7 +35,11 @@
  * below; host pages allocated and mapped writable, no host fault per
  * frame), or, when
  * the kernel lacks it, with fallocate() on the memfd (host pages allocated;
- * the first touch still takes a cheaper minor fault).  A bitmap, one bit
+ * the first touch still takes a cheaper minor fault).  An anonymous arena
+ * has no such fallback: on such a kernel its chunks are brought in by
+ * their first touches (a 2 MiB host page per touch where transparent huge
+ * pages are on), except at creation (arena_populate_all()), where nothing
+ * is in use and a write to every page brings the arena in.  A bitmap, one bit
  * per chunk, says which chunks are present; it is not in struct page.
  * The descriptor pages of the chunk's frames are populated with it (the
  * descriptor array is anonymous memory, resident only where it has been
@@ -26,8 +48,10 @@
  * (arena_populate_all()).
  *
  * Giving memory back: arena_punch() punches a range out of the memfd
- * (fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)), which frees the
- * host pages and makes the range read back as zeros, and clears the
+ * (fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)), or drops it
+ * from an anonymous arena (madvise(MADV_DONTNEED); the range is whole
+ * 4 MiB blocks, so 2 MiB host pages are dropped whole, never split), which
+ * frees the host pages and makes the range read back as zeros, and clears the
  * chunks' bits, so the next allocation there populates them again.  It
  * also drops the host pages of the descriptors of every frame of the
  * range but the first (madvise(MADV_DONTNEED) on the whole descriptor
@@ -45,7 +69,7 @@
  * each other, so the bit is read without a lock.
  *
  * Known-zero frames: a second bitmap, one bit per frame, marks the frames
- * that have not been handed out since the memfd was created or their
+ * that have not been handed out since the arena was created or their
  * block was punched, and so read as zeros.  alloc_pages() clears a frame's
  * bit when it hands the frame out (arena_take_zeroed()) and skips the
  * memset of GFP_ZERO when every frame of the block had it.  Only the
@@ -75,7 +99,19 @@
  * flight (a frame touched before its piece is in is backed by the host
  * then), and a descheduled thread never holds a fault up.  Whoever
  * finishes the last piece marks the chunk present.  Population at
- * creation (arena_populate_all()) does wait.  A third bitmap, `busy`,
+ * creation (arena_populate_all()) does wait.
+ *
+ * An anonymous arena is populated a whole chunk per host call (one piece):
+ * with transparent huge pages the chunk is one host page, which the host
+ * allocates and zeroes whole for whichever call or fault reaches it
+ * first, and two threads touching it at once would each zero a 2 MiB
+ * page and throw one away.  So a fault that needs a chunk another fault
+ * is bringing in waits for it (at most one chunk's population) instead of
+ * touching its frame at once.  It does not wait for the populate-ahead
+ * thread, which may be off its CPU (a background thread never holds a
+ * fault up): if that thread has the chunk in flight, the fault touches
+ * its frame and the host may zero a second huge page.  That thread is off
+ * by default for an anonymous arena (system.c).  A third bitmap, `busy`,
  * marks the chunks someone works on (a job, or arena_punch() punching);
  * population and punching of one chunk exclude each other.
  *
@@ -87,6 +123,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -149,6 +186,8 @@ static int __host_populate(struct phys_mem *phys, size_t off, size_t len)
 		/* kernel older than 5.14: remember, use fallocate from now on */
 		__atomic_store_n(&phys->no_populate_write, true, __ATOMIC_RELAXED);
 	}
+	if (phys->anon)
+		return -EOPNOTSUPP;     /* first touches bring it in (see the theory) */
 	if (fallocate(phys->memfd, 0, (off_t)off, (off_t)len))
 		return -errno;
 	return 0;
@@ -227,8 +266,17 @@ static struct populate_job *find_job(struct phys_mem *phys, unsigned long c)
 	return NULL;
 }
 
-/* new_job - a job for chunk c (marked busy), or NULL if the table is full.  populate_lock held. */
-static struct populate_job *new_job(struct phys_mem *phys, unsigned long c)
+/* piece_bytes - bytes per host call populating a chunk: a whole chunk for an anonymous arena. */
+static size_t piece_bytes(const struct phys_mem *phys)
+{
+	return phys->anon ? ARENA_CHUNK_FRAMES * PAGE_SIZE : POPULATE_PIECE;
+}
+
+/*
+ * new_job - a job for chunk c (marked busy), or NULL if the table is full;
+ * `ahead`: the populate-ahead thread's.  populate_lock held.
+ */
+static struct populate_job *new_job(struct phys_mem *phys, unsigned long c, bool ahead)
 {
 	size_t off, len = chunk_bytes(phys, c, &off);
 
@@ -239,10 +287,11 @@ static struct populate_job *new_job(struct phys_mem *phys, unsigned long c)
 			continue;
 		job->used = true;
 		job->chunk = c;
-		job->nr_pieces = (unsigned int)((len + POPULATE_PIECE - 1) / POPULATE_PIECE);
+		job->nr_pieces = (unsigned int)((len + piece_bytes(phys) - 1) / piece_bytes(phys));
 		job->claimed = 0;
 		job->inflight = 0;
 		job->err = 0;
+		job->ahead = ahead;
 		chunk_set_busy(phys, c, true);
 		return job;
 	}
@@ -286,8 +335,8 @@ static size_t run_job(struct phys_mem *phys, struct populate_job *job, unsigned 
 	int piece;
 
 	while ((piece = claim_piece(job, start, down)) >= 0) {
-		size_t poff = off + (size_t)piece * POPULATE_PIECE;
-		size_t plen = MIN((size_t)POPULATE_PIECE, off + len - poff);
+		size_t poff = off + (size_t)piece * piece_bytes(phys);
+		size_t plen = MIN(piece_bytes(phys), off + len - poff);
 		int err;
 
 		job->inflight++;
@@ -317,9 +366,20 @@ static size_t run_job(struct phys_mem *phys, struct populate_job *job, unsigned 
 	return done;
 }
 
+/*
+ * no_population - an anonymous arena on a kernel without
+ * MADV_POPULATE_WRITE: chunks come in by their first touches.
+ */
+static bool no_population(struct phys_mem *phys)
+{
+	return phys->anon && __atomic_load_n(&phys->no_populate_write, __ATOMIC_RELAXED);
+}
+
 /* How populate_chunk() goes about a chunk. */
 enum populate_mode {
-	POPULATE_FAULT,         /* for frames being handed out: from their piece up; no waiting */
+	POPULATE_FAULT,         /* for frames being handed out: from their piece up; no waiting
+	                           (an anonymous arena: waits for another fault, see the
+	                           theory) */
 	POPULATE_AHEAD,         /* the populate-ahead thread: from the front, or the back of a
 	                           fault's job; no waiting; counted in ahead_bytes */
 	POPULATE_WAIT,          /* the whole chunk before returning (population at creation) */
@@ -327,21 +387,25 @@ enum populate_mode {
 
 /*
  * populate_chunk - bring chunk c in unless it is present, or join the
- * thread bringing it in (run_job()).  Only POPULATE_WAIT waits for pieces
- * other threads have in flight, for a chunk being punched or for a free
- * job slot: population only saves host faults, so a fault that returns
- * while a piece is still coming in touches its frame anyway and the host
- * backs it then.  `piece` is where POPULATE_FAULT starts.  Takes
+ * thread bringing it in (run_job()).  Only POPULATE_WAIT, and
+ * POPULATE_FAULT on an anonymous arena (unless the populate-ahead thread
+ * has the chunk), wait for pieces other threads
+ * have in flight, for a chunk being punched or for a free job slot:
+ * population only saves host faults, so a fault on a memfd arena that
+ * returns while a piece is still coming in touches its frame anyway and
+ * the host backs it then (on an anonymous arena that would zero a second
+ * huge page).  `piece` is where POPULATE_FAULT starts.  Takes
  * populate_lock, not across host calls.
  * Return: 1 if this thread populated some of it, 0 if it was present or
- * left to others, -EBUSY (being punched or no job slot, not waiting), or
- * a host call's -errno (POPULATE_WAIT: -EIO if another thread's piece
- * failed); a chunk whose population failed stays absent (the host backs
+ * left to others, -EBUSY (being punched or no job slot, not waiting),
+ * -EOPNOTSUPP (no_population()), or a host call's -errno (when waiting:
+ * -EIO if another thread's piece failed); a chunk whose population failed stays absent (the host backs
  * its frames on first touch).
  */
 static int populate_chunk(struct phys_mem *phys, unsigned long c, enum populate_mode mode,
 			  unsigned int piece)
 {
+	bool wait = mode == POPULATE_WAIT || (mode == POPULATE_FAULT && phys->anon);
 	struct populate_job *job;
 	bool joined;
 	int err = 0;
@@ -349,6 +413,8 @@ static int populate_chunk(struct phys_mem *phys, unsigned long c, enum populate_
 
 	if (chunk_present(phys, c))
 		return 0;
+	if (no_population(phys))
+		return -EOPNOTSUPP;
 	pthread_mutex_lock(&phys->populate_lock);
 	for (;;) {
 		if (chunk_present(phys, c)) {
@@ -358,21 +424,24 @@ static int populate_chunk(struct phys_mem *phys, unsigned long c, enum populate_
 		job = find_job(phys, c);
 		joined = job != NULL;
 		if (!job && !chunk_busy(phys, c))
-			job = new_job(phys, c);
+			job = new_job(phys, c, mode == POPULATE_AHEAD);
 		if (job)
 			break;
 		/* being punched, or every job slot taken */
-		if (mode != POPULATE_WAIT) {
+		if (!wait) {
 			pthread_mutex_unlock(&phys->populate_lock);
 			return -EBUSY;
 		}
 		pthread_cond_wait(&phys->populate_done, &phys->populate_lock);
 	}
+	/* never wait for the populate-ahead thread: it may be off its CPU (see the theory) */
+	if (mode == POPULATE_FAULT && joined && job->ahead)
+		wait = false;
 	if (mode == POPULATE_AHEAD)
 		done = run_job(phys, job, joined ? job->nr_pieces - 1 : 0, joined, &err);
 	else
 		done = run_job(phys, job, MIN(piece, job->nr_pieces - 1), false, &err);
-	if (mode == POPULATE_WAIT) {
+	if (wait) {
 		/* the job may finish (and its slot be reused) by another thread: watch the chunk */
 		while (chunk_busy(phys, c) && !chunk_present(phys, c))
 			pthread_cond_wait(&phys->populate_done, &phys->populate_lock);
@@ -397,7 +466,8 @@ static int populate_chunk(struct phys_mem *phys, unsigned long c, enum populate_
  * wait for pieces others have in flight; a chunk being punched is
  * skipped.  The bytes it populates are counted in ahead_bytes too.
  * Return: 1 populated (some of it), 0 present already or left to others,
- * -EBUSY, or a host call's -errno.
+ * -EBUSY, -EOPNOTSUPP (an anonymous arena on a kernel without
+ * MADV_POPULATE_WRITE), or a host call's -errno.
  */
 int arena_populate_ahead_chunk(struct phys_mem *phys, unsigned long c)
 {
@@ -436,7 +506,7 @@ void arena_populate_chunks(struct phys_mem *phys, unsigned long pfn, unsigned lo
 		unsigned long first = MAX(pfn, c << ARENA_CHUNK_ORDER) - (c << ARENA_CHUNK_ORDER);
 
 		(void)populate_chunk(phys, c, POPULATE_FAULT,
-				     (unsigned int)((first << PAGE_SHIFT) / POPULATE_PIECE));
+				     (unsigned int)((first << PAGE_SHIFT) / piece_bytes(phys)));
 	}
 }
 
@@ -474,11 +544,31 @@ static void mark_zeroed(struct phys_mem *phys, unsigned long pfn, unsigned long 
 				  __ATOMIC_RELAXED);
 }
 
+/*
+ * touch_chunk - bring chunk c of an anonymous arena in by writing a zero
+ * to each of its pages (it reads as zeros already), for a kernel without
+ * MADV_POPULATE_WRITE.  Only while nothing of the arena is in use (at
+ * creation).
+ */
+static void touch_chunk(struct phys_mem *phys, unsigned long c)
+{
+	size_t off, len = chunk_bytes(phys, c, &off), i;
+	uint64_t t0 = mono_ns();
+
+	for (i = 0; i < len; i += PAGE_SIZE)
+		*(volatile char *)((char *)phys->base + off + i) = 0;
+	atomic_fetch_add_explicit(&phys->populate_ns, mono_ns() - t0, memory_order_relaxed);
+	chunk_set_present(phys, c, true);
+	atomic_fetch_add_explicit(&phys->populated_bytes, len, memory_order_relaxed);
+}
+
 /**
  * arena_populate_all - bring the whole arena in from the host.
- * @phys: the arena
+ * @phys: the arena, none of whose frames is in use yet (creation)
  *
- * Takes populate_lock for each chunk (not across the host call).
+ * Takes populate_lock for each chunk (not across the host call).  An
+ * anonymous arena on a kernel without MADV_POPULATE_WRITE is brought in
+ * by writing to each page (no lock: nothing else uses the arena yet).
  * Return: 0 or the -errno of the first failure (the chunks before it
  * stay populated).
  */
@@ -487,8 +577,13 @@ int arena_populate_all(struct phys_mem *phys)
 	unsigned long c;
 	int err = 0;
 
-	for (c = 0; c < phys->nr_chunks && err >= 0; c++)
+	for (c = 0; c < phys->nr_chunks && err >= 0; c++) {
 		err = populate_chunk(phys, c, POPULATE_WAIT, 0);
+		if (err == -EOPNOTSUPP && no_population(phys)) {
+			touch_chunk(phys, c);
+			err = 0;
+		}
+	}
 	return err < 0 ? err : 0;
 }
 
@@ -504,7 +599,8 @@ int arena_populate_all(struct phys_mem *phys)
  * the frames read as zeros, their chunks are absent and the other
  * descriptors are zero.  Takes populate_lock to claim the range's chunks
  * (waiting for a thread that is populating one of them, which may be the
- * populate-ahead thread) and to release them, not across the punch.
+ * populate-ahead thread) and to release them, not across the punch (a
+ * hole punched in the memfd, or MADV_DONTNEED on an anonymous arena).
  * Return: bytes of present chunks released (0 if the punch failed, in
  * which case the range is left as it was).
  */
@@ -521,7 +617,8 @@ size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
 	for (c = first; c <= last; c++)
 		claim_chunk(phys, c);
 	pthread_mutex_unlock(&phys->populate_lock);
-	if (fallocate(phys->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	if (phys->anon ? madvise(pfn_to_virt(phys, pfn), nr << PAGE_SHIFT, MADV_DONTNEED) :
+	    fallocate(phys->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)pfn << PAGE_SHIFT, (off_t)nr << PAGE_SHIFT)) {
 		pthread_mutex_lock(&phys->populate_lock);
 		for (c = first; c <= last; c++)
@@ -593,17 +690,75 @@ static void *map_aligned_meta(size_t bytes)
 	return meta;
 }
 
+/*
+ * map_memfd_arena - a new memfd of `bytes`, mapped MAP_SHARED.  The
+ * mapping, or NULL with errno set; *fdp gets the memfd.
+ */
+static void *map_memfd_arena(size_t bytes, int *fdp)
+{
+	void *base;
+	int fd, err;
+
+	fd = memfd_create("usermm-phys", MFD_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, (off_t)bytes) < 0)
+		goto err_close;
+	base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		goto err_close;
+	*fdp = fd;
+	return base;
+
+err_close:
+	err = errno;
+	close(fd);
+	errno = err;
+	return NULL;
+}
+
+/*
+ * map_anon_arena - `bytes` of private anonymous memory starting on a
+ * 2 MiB boundary (so each chunk can be one host huge page), with
+ * MADV_HUGEPAGE (refused by a kernel without transparent huge pages:
+ * then 4 KiB host pages, as the host gives).  The mapping, or NULL with
+ * errno set.
+ */
+static void *map_anon_arena(size_t bytes)
+{
+	size_t align = ARENA_CHUNK_FRAMES * PAGE_SIZE;
+	char *window, *start, *end;
+
+	if (bytes > SIZE_MAX - align) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	window = mmap(NULL, bytes + align, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (window == MAP_FAILED)
+		return NULL;
+	start = (char *)ALIGN_UP((uintptr_t)window, align);
+	end = window + bytes + align;
+	if (start > window)
+		munmap(window, (size_t)(start - window));
+	if (start + bytes < end)
+		munmap(start + bytes, (size_t)(end - (start + bytes)));
+	(void)madvise(start, bytes, MADV_HUGEPAGE);
+	return start;
+}
+
 /**
- * arena_create - map the memfd arena and the descriptor region.
+ * arena_create - map the arena and the descriptor region.
  * @nr: frames
  * @meta_bytes: size of the descriptor region (struct phys_mem first)
- * @out: the region, with base, memfd, nr_frames, meta_bytes, the chunk
- *       bitmaps, populate_lock and populate_done set up; every chunk
- *       absent and idle
+ * @anon: private anonymous memory instead of a memfd
+ * @out: the region, with base, memfd (-1 if anon), anon, nr_frames,
+ *       meta_bytes, the chunk bitmaps, populate_lock and populate_done set
+ *       up; every chunk absent and idle
  *
  * Return: 0, -ENOMEM or the errno of a failed memfd/ftruncate/mmap.
  */
-int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out)
+int arena_create(unsigned long nr, size_t meta_bytes, bool anon, struct phys_mem **out)
 {
 	unsigned long nr_chunks = (nr + ARENA_CHUNK_FRAMES - 1) / ARENA_CHUNK_FRAMES;
 	struct phys_mem *phys;
@@ -620,27 +775,25 @@ int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out)
 		free(zeroed);
 		return -ENOMEM;
 	}
-	/* a new memfd reads as zeros everywhere (bits past the last frame are never read) */
+	/* a new arena reads as zeros everywhere (bits past the last frame are never read) */
 	memset(zeroed, 0xff, (nr + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(unsigned long));
-	fd = memfd_create("usermm-phys", MFD_CLOEXEC);
-	if (fd < 0)
+	fd = -1;
+	base = anon ? map_anon_arena(nr * PAGE_SIZE) : map_memfd_arena(nr * PAGE_SIZE, &fd);
+	if (!base)
 		goto err_free;
-	if (ftruncate(fd, (off_t)(nr * PAGE_SIZE)) < 0)
-		goto err_close;
-	base = mmap(NULL, nr * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (base == MAP_FAILED)
-		goto err_close;
 	phys = map_aligned_meta(meta_bytes);
 	if (!phys) {
 		err = errno ? errno : ENOMEM;
 		munmap(base, nr * PAGE_SIZE);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		free(bitmap);
 		free(zeroed);
 		return -err;
 	}
 	phys->base = base;
 	phys->memfd = fd;
+	phys->anon = anon;
 	phys->nr_frames = nr;
 	phys->meta_bytes = meta_bytes;
 	phys->populated = bitmap;
@@ -652,14 +805,8 @@ int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out)
 	*out = phys;
 	return 0;
 
-err_close:
-	err = errno;
-	close(fd);
-	free(bitmap);
-	free(zeroed);
-	return -err;
 err_free:
-	err = errno;
+	err = errno ? errno : ENOMEM;
 	free(bitmap);
 	free(zeroed);
 	return -err;
@@ -680,6 +827,7 @@ void arena_destroy(struct phys_mem *phys)
 	free(phys->populated);          /* the busy bitmap with it */
 	free(phys->zeroed);
 	munmap(base, arena);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	munmap(phys, meta);
 }

@@ -1693,7 +1693,8 @@ bool host_mmu_replace_prev_handler(int sig, const struct sigaction *act, struct 
 /**
  * umm_host_attach - reserve a host window for [start, start + len) of mm
  * (see usermm/host.h).  Takes host_lock.  Returns 0, -EINVAL, -ENOMEM,
- * -EAGAIN; nothing is changed on error.
+ * -EAGAIN, -EOPNOTSUPP (the system's arena is anonymous memory: there is
+ * no memfd to map frames from); nothing is changed on error.
  */
 int umm_host_attach(struct umm_mm *mm, uintptr_t start, size_t len, int flags, void **base)
 {
@@ -1705,6 +1706,8 @@ int umm_host_attach(struct umm_mm *mm, uintptr_t start, size_t len, int flags, v
 	    !IS_ALIGNED(start, PAGE_SIZE) || !IS_ALIGNED(len, PAGE_SIZE) ||
 	    start >= UMM_TASK_SIZE || len > UMM_TASK_SIZE - start)
 		return -EINVAL;
+	if (arena_memfd(mm->sys->phys) < 0)
+		return -EOPNOTSUPP;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * page_alloc.c - the buddy allocator, the per-thread frame caches,
- * watermarks, put_page() and statistics.  The memfd arena and its host
+ * watermarks, put_page() and statistics.  The arena and its host
  * memory are arena.c's, giving long free blocks back is
  * page_reporting.c's, the page lock is page_lock.c's, the consistency
  * check is page_alloc_check.c's (struct per_thread_pages is in pcp.h for
@@ -9,7 +9,7 @@
  *
  * Theory of operation
  *
- * phys_create() has arena.c map the arena (a memfd mapped MAP_SHARED at
+ * phys_create() has arena.c map the arena (a memfd or anonymous memory at
  * phys->base) and the descriptor region, which starts on a
  * 2^PHYS_META_ALIGN_SHIFT boundary with struct phys_mem at its start, so
  * page_to_phys() is a mask (see page_alloc.h).  Every block alloc_pages()
@@ -777,7 +777,7 @@ struct page *alloc_pages(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 	reset_descriptor(page, 1);
 	for (i = 1; i < (1UL << order); i++)
 		reset_descriptor(page + i, 0);
-	/* frames never used since the memfd was created or punched are zero already */
+	/* frames never used since the arena was created or punched are zero already */
 	if (!arena_take_zeroed(phys, pfn_of(phys, page), 1UL << order) && (gfp & GFP_ZERO))
 		memset(page_address(page), 0, PAGE_SIZE << order);
 	return page;
@@ -1170,7 +1170,7 @@ int phys_create(size_t bytes, const struct phys_params *params, struct phys_mem 
 	if (!out || bytes < (1UL << 20) || nr > (1UL << 40) ||
 	    meta_bytes >= ((size_t)1 << PHYS_META_ALIGN_SHIFT))
 		return -EINVAL;
-	err = arena_create(nr, meta_bytes, &phys);
+	err = arena_create(nr, meta_bytes, params && params->anon, &phys);
 	if (err)
 		return err;
 	phys->pages = (struct page *)((char *)phys + hdr);

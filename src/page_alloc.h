@@ -2,10 +2,12 @@
 /*
  * page_alloc.h - the physical arena and its frame allocator.
  *
- * The arena is a memfd of phys_bytes mapped MAP_SHARED at phys->base, so a
- * frame can also be mapped by the host MMU at any address (offset =
- * pfn * PAGE_SIZE in phys->memfd).  A pfn is the frame's index in the arena
- * (0 .. nr_frames-1).
+ * The arena is phys_bytes of host memory at phys->base, of one of two
+ * kinds (arena.c): a memfd mapped MAP_SHARED, so a frame can also be
+ * mapped by the host MMU at any address (offset = pfn * PAGE_SIZE in
+ * phys->memfd), or private anonymous memory (phys->anon, memfd -1), which
+ * the host can back with transparent huge pages but which cannot be mapped
+ * anywhere else.  A pfn is the frame's index in the arena (0 .. nr_frames-1).
  *
  * Layout of the metadata region (one anonymous mapping, see PHYS_META_ALIGN_SHIFT):
  *     [ struct phys_mem | padding | struct page pages[nr_frames] ]
@@ -22,9 +24,10 @@
  * Host memory (arena.c): the arena is brought in from the host a chunk of
  * ARENA_CHUNK_FRAMES frames at a time when the allocator first hands out
  * one of the chunk's frames; page_reporting.c punches free blocks of order
- * MAX_ORDER-1 that stayed free for a while back out of the memfd.
+ * MAX_ORDER-1 that stayed free for a while back out of the arena.
  *
- * Files: arena.c (memfd, descriptor region, host population, punching),
+ * Files: arena.c (the arena's two kinds, descriptor region, host
+ * population, punching),
  * page_alloc.c (buddy lists, per-thread caches, watermarks, statistics),
  * pcp.h (the per-thread cache structure), page_alloc_check.c (phys_check),
  * page_reporting.c (giving long-free blocks back), populate_ahead.c (the
@@ -59,6 +62,7 @@ struct populate_job {
 	unsigned int inflight;        /* pieces claimed and not done */
 	int err;                      /* a piece failed: the chunk stays absent */
 	bool used;
+	bool ahead;                   /* started by the populate-ahead thread */
 };
 
 typedef unsigned int gfp_t;
@@ -107,7 +111,8 @@ struct phys_mem {
 	 */
 	/* read-mostly: set at creation (the hooks when reclaim starts) */
 	void *base;                   /* arena: frame bytes */
-	int memfd;
+	int memfd;                    /* -1 for an anonymous arena */
+	bool anon;                    /* private anonymous memory, not a memfd */
 	unsigned long nr_frames;
 	struct page *pages;           /* descriptor array */
 	size_t meta_bytes;            /* size and alignment of the metadata region */
@@ -172,6 +177,7 @@ struct phys_params {
 	unsigned int pcp_high;        /* default 64 */
 	unsigned int pcp_batch;       /* default 16 */
 	bool populate;                /* bring the whole arena in from the host at creation */
+	bool anon;                    /* private anonymous arena (default: memfd) */
 };
 
 /* phys_create - map an arena of `bytes` (rounded down to frames, >= 1 MiB). 0 or -errno. */
@@ -209,9 +215,10 @@ static inline void *pfn_to_virt(struct phys_mem *phys, unsigned long pfn)
 	return (char *)phys->base + ((size_t)pfn << PAGE_SHIFT);
 }
 /*
- * arena_memfd / pfn_to_arena_offset - the memfd behind the frames and the
- * offset of a frame in it: what the host MMU (host_mmu.c) maps at a host
- * address to alias a frame.  No locks.
+ * arena_memfd / pfn_to_arena_offset - the memfd behind the frames (-1 for
+ * an anonymous arena, which nothing can alias) and the offset of a frame
+ * in it: what the host MMU (host_mmu.c) maps at a host address to alias a
+ * frame.  No locks.
  */
 static inline int arena_memfd(const struct phys_mem *phys) { return phys->memfd; }
 static inline off_t pfn_to_arena_offset(unsigned long pfn) { return (off_t)pfn << PAGE_SHIFT; }
@@ -255,7 +262,7 @@ int phys_check(struct phys_mem *phys);
  * Host memory (arena.c).  arena_prepare() is called by alloc_pages() for
  * every block it hands out, with no allocator lock held.
  */
-int arena_create(unsigned long nr, size_t meta_bytes, struct phys_mem **out);
+int arena_create(unsigned long nr, size_t meta_bytes, bool anon, struct phys_mem **out);
 void arena_destroy(struct phys_mem *phys);
 void arena_populate_chunks(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
 int arena_populate_all(struct phys_mem *phys);

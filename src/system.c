@@ -3,11 +3,13 @@
  * system.c - creating and destroying a usermm instance, system-wide
  * statistics, failure injection and the system-wide invariant check.
  *
- * A system is: the physical arena (arena.c, page_alloc.c), the thread
+ * A system is: the physical arena (arena.c, page_alloc.c; a memfd or,
+ * with cfg.arena UMM_ARENA_ANON, private anonymous memory), the thread
  * that gives long-free blocks of it back to the host (page_reporting.c,
  * unless release_ms is -1) and the one that brings memory in from the
  * host ahead of the allocator (populate_ahead.c, unless
- * populate_ahead_mib is -1 or populate is 1), the slab caches for
+ * populate_ahead_mib is -1, or it is 0 and populate is 1 or the arena
+ * anonymous), the slab caches for
  * struct umm_mm and struct vm_area_struct, the shared zero page, the
  * list of live address spaces, and reclaim (vmscan.c: the LRU lists and
  * the kswapd thread, started here and stopped first at destroy).  Upper
@@ -67,6 +69,9 @@ static int validate_config(const struct umm_config *cfg)
 	if (cfg->readahead_max_bytes &&
 	    (cfg->readahead_max_bytes < PAGE_SIZE || cfg->readahead_max_bytes > READAHEAD_MAX_LIMIT))
 		return -EINVAL;
+	if (cfg->arena != UMM_ARENA_DEFAULT && cfg->arena != UMM_ARENA_MEMFD &&
+	    cfg->arena != UMM_ARENA_ANON)
+		return -EINVAL;
 	return 0;
 }
 
@@ -112,7 +117,8 @@ static int default_rmap(void)
 
 /**
  * umm_system_create - create a usermm instance from cfg (NULL: defaults).
- * Returns 0 with *out set, -EINVAL for a bad config or NULL out (swap:
+ * Returns 0 with *out set, -EINVAL for a bad config (unknown arena kind
+ * included) or NULL out (swap:
  * swap_bytes without swap_path, below SWAP_MIN_BYTES or not a multiple
  * of the page size), the errno of opening or creating the swap file,
  * -ENOMEM when the memory cannot be reserved (phys_bytes too large
@@ -142,12 +148,15 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 		sys->cfg.phys_bytes = DEFAULT_PHYS_BYTES;
 	if (!sys->cfg.rmap)
 		sys->cfg.rmap = default_rmap();
+	if (!sys->cfg.arena)
+		sys->cfg.arena = UMM_ARENA_MEMFD;
 	if (!sys->cfg.readahead_max_bytes)
 		sys->cfg.readahead_max_bytes = DEFAULT_READAHEAD_MAX;
 	sys->cfg.readahead_max_bytes &= PAGE_MASK;
 	params.wmark_min = cfg->wmark_min_bytes >> PAGE_SHIFT;
 	params.pcp_high = cfg->pcp_high;
 	params.populate = cfg->populate;
+	params.anon = sys->cfg.arena == UMM_ARENA_ANON;
 	err = phys_create(sys->cfg.phys_bytes, &params, &sys->phys);
 	/*
 	 * validate_config passed the size (>= 1 MiB), so phys_create's
@@ -167,8 +176,16 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 		if (err)
 			goto err_phys;
 	}
+	/*
+	 * No thread by default for an anonymous arena: a fault there brings
+	 * its chunk in as one host huge page, a cost spread over the chunk's
+	 * 512 frames, so there is little to move to another CPU, and a thread
+	 * that reaches a chunk at the same time as a fault has the host zero
+	 * a huge page twice (arena.c).
+	 */
 	if (!sys->cfg.populate_ahead_mib)
-		sys->cfg.populate_ahead_mib = cfg->populate ? -1 : DEFAULT_POPULATE_AHEAD_MIB;
+		sys->cfg.populate_ahead_mib = cfg->populate || sys->cfg.arena == UMM_ARENA_ANON ?
+					      -1 : DEFAULT_POPULATE_AHEAD_MIB;
 	if (sys->cfg.populate_ahead_mib > 0) {
 		/* more than the arena is the whole arena (populate_ahead_start clamps) */
 		unsigned long mib = (unsigned long)MIN(sys->cfg.populate_ahead_mib, 1L << 40);
@@ -301,6 +318,7 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->host_populate_ns = ps.populate_ns;
 	st->host_populated_ahead_bytes = ps.ahead_bytes;
 	st->host_populate_ahead_cpu_ns = ps.ahead_cpu_ns;
+	st->arena = sys->cfg.arena;
 	st->pagecache_pages = (unsigned long)atomic_load(&sys->nr_pagecache);
 	st->anon_pages = (unsigned long)stripe_counter_sum(&sys->nr_anon);
 	st->pgtable_pages = (unsigned long)atomic_load(&sys->nr_pgtable);

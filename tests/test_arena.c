@@ -5,10 +5,15 @@
  * long-free blocks back to the host (synchronously and by the reporting
  * thread), that punched memory reads back as zeros, that nothing in use
  * is ever punched, and the counters.  Host residency is measured with
- * mincore() on the arena mapping.
+ * mincore() on the arena mapping.  Every test runs once with each arena
+ * kind (memfd, then anonymous memory: `arena_kind`), but the few that are
+ * about one kind only; those are named for it.
  */
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,13 +22,17 @@
 #include "page_alloc.h"
 #include "system.h"
 #include "test.h"
+#include <usermm/host.h>
 
 #define MiB (1UL << 20)
 #define BLOCK_FRAMES (1UL << (MAX_ORDER - 1))
 
+/* The arena kind of this pass: the systems and arenas the tests create get it. */
+static int arena_kind = UMM_ARENA_MEMFD;
+
 static struct phys_mem *make_phys(size_t bytes, bool populate)
 {
-	struct phys_params params = { .populate = populate };
+	struct phys_params params = { .populate = populate, .anon = arena_kind == UMM_ARENA_ANON };
 	struct phys_mem *phys = NULL;
 
 	REQUIRE(phys_create(bytes, &params, &phys) == 0);
@@ -93,7 +102,7 @@ static bool frame_zero(struct phys_mem *phys, unsigned long pfn)
 static void test_config_bad_inputs(void)
 {
 	struct umm_system *sys = (struct umm_system *)0x1;
-	struct umm_config cfg = { .phys_bytes = 4 * MiB, .populate = 2 };
+	struct umm_config cfg = { .phys_bytes = 4 * MiB, .populate = 2, .arena = arena_kind };
 
 	CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
 	CHECK(sys == (struct umm_system *)0x1);
@@ -167,8 +176,11 @@ static void test_populate_on_first_alloc(void)
 	phys_destroy(phys);
 }
 
-/* Kernels without MADV_POPULATE_WRITE: the fallback (fallocate on the memfd) brings chunks in too. */
-static void test_populate_fallback(void)
+/*
+ * memfd arena, kernels without MADV_POPULATE_WRITE: the fallback
+ * (fallocate on the memfd) brings chunks in too.
+ */
+static void test_populate_fallback_memfd(void)
 {
 	struct phys_mem *phys = make_phys(8 * MiB, false);
 	struct page *a;
@@ -193,7 +205,7 @@ static void test_populate_fallback(void)
 static void test_populate_at_creation(void)
 {
 	struct phys_mem *phys = make_phys(8 * MiB, true);
-	struct umm_config cfg = { .phys_bytes = 8 * MiB, .populate = 1 };
+	struct umm_config cfg = { .phys_bytes = 8 * MiB, .populate = 1, .arena = arena_kind };
 	struct umm_sys_stats st;
 	struct umm_system *sys;
 
@@ -505,7 +517,7 @@ static void test_punch_races_allocation(void)
  */
 static void test_resident_falls_after_munmap(void)
 {
-	struct umm_config cfg = { .phys_bytes = 64 * MiB, .release_ms = 20 };
+	struct umm_config cfg = { .phys_bytes = 64 * MiB, .release_ms = 20, .arena = arena_kind };
 	const size_t len = 32 * MiB;
 	struct umm_sys_stats st0, st;
 	struct umm_system *sys;
@@ -595,7 +607,8 @@ static bool block_present_test(struct phys_mem *phys, struct page *page)
 static void test_populate_ahead_config(void)
 {
 	struct umm_system *sys = (struct umm_system *)0x1;
-	struct umm_config cfg = { .phys_bytes = 8 * MiB, .populate_ahead_mib = -2 };
+	struct umm_config cfg = { .phys_bytes = 8 * MiB, .populate_ahead_mib = -2,
+				  .arena = arena_kind };
 	struct umm_sys_stats st;
 
 	CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
@@ -613,11 +626,18 @@ static void test_populate_ahead_config(void)
 	CHECK(sys->phys->ahead == NULL);               /* everything is present already */
 	umm_system_destroy(sys);
 	cfg.populate = 0;
+	if (arena_kind == UMM_ARENA_ANON) {
+		/* the default for an anonymous arena: no thread; asked for, one */
+		REQUIRE(umm_system_create(&cfg, &sys) == 0);
+		CHECK(sys->phys->ahead == NULL);
+		umm_system_destroy(sys);
+		cfg.populate_ahead_mib = 16;
+	}
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
-	CHECK(sys->phys->ahead != NULL);               /* the default: a thread */
+	CHECK(sys->phys->ahead != NULL);               /* memfd: the default is a thread */
 	populate_ahead_wait_idle(sys->phys);
 	REQUIRE(umm_system_stats(sys, &st) == 0);
-	/* the 8 MiB arena is smaller than the default window: all of it, no more */
+	/* the 8 MiB arena is smaller than the 16 MiB window: all of it, no more */
 	CHECK_EQ(st.host_populated_bytes, 8 * MiB);
 	CHECK(st.host_populated_ahead_bytes > 0 && st.host_populated_ahead_bytes <= 8 * MiB);
 	umm_system_destroy(sys);
@@ -706,8 +726,10 @@ static void test_populate_ahead_bounded(void)
 		CHECK_EQ(chunks_present(phys), phys->nr_chunks);
 		CHECK_EQ(resident_frames(phys, 0, phys->nr_frames), phys->nr_frames);
 		/* the memfd holds the arena and nothing past it */
-		CHECK(fstat(phys->memfd, &st) == 0 && (size_t)st.st_size == arena);
-		CHECK((size_t)st.st_blocks * 512 <= arena);
+		if (!phys->anon) {
+			CHECK(fstat(phys->memfd, &st) == 0 && (size_t)st.st_size == arena);
+			CHECK((size_t)st.st_blocks * 512 <= arena);
+		}
 		CHECK(no_chunk_busy(phys));
 		phys_destroy(phys);
 	}
@@ -742,7 +764,8 @@ static void test_populate_ahead_stop(void)
 		phys_destroy(phys);
 	}
 	for (int i = 0; i < 4; i++) {
-		struct umm_config cfg = { .phys_bytes = 64 * MiB, .populate_ahead_mib = 64 };
+		struct umm_config cfg = { .phys_bytes = 64 * MiB, .populate_ahead_mib = 64,
+					  .arena = arena_kind };
 		struct umm_system *sys;
 
 		REQUIRE(umm_system_create(&cfg, &sys) == 0);
@@ -755,6 +778,7 @@ struct ahead_worker {
 	unsigned long nr;
 	struct page **pages;
 	unsigned long not_zero;
+	unsigned long not_present;      /* frames whose chunk was absent when handed out */
 };
 
 static void *ahead_alloc_worker(void *arg)
@@ -914,7 +938,7 @@ static void test_alloc_prefers_present(void)
 /* The child of a host fork() can destroy a system: there is no reporting thread there to join. */
 static __attribute__((unused)) void test_destroy_in_forked_child(void)
 {
-	struct umm_config cfg = { .phys_bytes = 16 * MiB, .release_ms = 5 };
+	struct umm_config cfg = { .phys_bytes = 16 * MiB, .release_ms = 5, .arena = arena_kind };
 	struct umm_system *sys;
 	int status = 0;
 	pid_t pid;
@@ -933,11 +957,400 @@ static __attribute__((unused)) void test_destroy_in_forked_child(void)
 	umm_system_destroy(sys);
 }
 
-int main(void)
+/* ---- the arena kinds ---- */
+
+/* vma_flag - does the host VMA holding `addr` carry VmFlags `flag` (/proc/self/smaps)? */
+static bool vma_flag(const void *addr, const char *flag)
 {
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false, found = false;
+
+	REQUIRE(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && !strncmp(line, "VmFlags:", 8)) {
+			char *tok = strtok(line + 8, " \n");
+
+			for (; tok; tok = strtok(NULL, " \n"))
+				found |= !strcmp(tok, flag);
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * umm_config.arena: an unknown kind is -EINVAL with nothing created; the
+ * default is the memfd; the anonymous arena is 2 MiB aligned, asks the
+ * host for huge pages (where the host has them) and works; the stats say
+ * which kind runs.
+ */
+static void test_arena_kind_config(void)
+{
+	static const int bad[] = { -1, 3, 1000, INT_MIN, INT_MAX };
+	struct umm_system *sys = (struct umm_system *)0x1;
+	struct umm_config cfg = { .phys_bytes = 8 * MiB };
+	struct umm_sys_stats st;
+	struct umm_mm *mm;
+	uintptr_t a, off;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg.arena = bad[i];
+		CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
+		CHECK(sys == (struct umm_system *)0x1);
+	}
+	for (int kind = UMM_ARENA_DEFAULT; kind <= UMM_ARENA_ANON; kind++) {
+		bool anon = kind == UMM_ARENA_ANON;
+
+		cfg.arena = kind;
+		REQUIRE(umm_system_create(&cfg, &sys) == 0);
+		REQUIRE(umm_system_stats(sys, &st) == 0);
+		CHECK_EQ(st.arena, anon ? UMM_ARENA_ANON : UMM_ARENA_MEMFD);
+		CHECK_EQ(sys->phys->anon, anon);
+		CHECK(anon ? sys->phys->memfd == -1 : sys->phys->memfd >= 0);
+		if (anon) {
+			CHECK(IS_ALIGNED((uintptr_t)sys->phys->base, ARENA_CHUNK_FRAMES * PAGE_SIZE));
+			/* MADV_HUGEPAGE took, where the host kernel has transparent huge pages */
+			if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0)
+				CHECK(vma_flag(sys->phys->base, "hg"));
+			CHECK(!vma_flag(sys->phys->base, "sh"));     /* private, not shared */
+		} else {
+			CHECK(vma_flag(sys->phys->base, "sh"));
+		}
+		/* it works: fresh pages read zero, writes stick */
+		REQUIRE(umm_mm_create(sys, &mm) == 0);
+		REQUIRE(umm_mmap(mm, 0, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				 NULL, 0, &a) == 0);
+		for (off = 0; off < 4 * MiB; off += PAGE_SIZE) {
+			uint64_t v = 1;
+
+			REQUIRE(umm_read(mm, a + off, &v, sizeof(v)) == 0);
+			CHECK_EQ(v, 0);
+			REQUIRE(umm_write(mm, a + off, &off, sizeof(off)) == 0);
+		}
+		for (off = 0; off < 4 * MiB; off += PAGE_SIZE) {
+			uint64_t v = 0;
+
+			REQUIRE(umm_read(mm, a + off, &v, sizeof(v)) == 0);
+			CHECK_EQ(v, off);
+		}
+		CHECK_EQ(umm_system_check(sys), 0);
+		umm_mm_destroy(mm);
+		CHECK_EQ(umm_system_destroy(sys), 0);
+	}
+}
+
+/*
+ * umm_host_attach refuses an address space of a system with an anonymous
+ * arena (-EOPNOTSUPP; bad arguments are still -EINVAL first), and changes
+ * nothing: no window, no signal handler, the address space as it was.
+ * The same call on a memfd system succeeds.
+ */
+static void test_host_attach_refused_anon(void)
+{
+	const size_t len = 16 * PAGE_SIZE;
+	struct sigaction segv0, bus0, segv1, bus1;
+	struct umm_mm_stats ms0, ms1;
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	void *base = (void *)0x1;
+	uintptr_t a, off;
+
+	for (int kind = UMM_ARENA_MEMFD; kind <= UMM_ARENA_ANON; kind++) {
+		struct umm_config cfg = { .phys_bytes = 8 * MiB, .arena = kind };
+
+		REQUIRE(umm_system_create(&cfg, &sys) == 0);
+		REQUIRE(umm_mm_create(sys, &mm) == 0);
+		REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0,
+				 &a) == 0);
+		for (off = 0; off < len; off += PAGE_SIZE)
+			REQUIRE(umm_write(mm, a + off, &off, sizeof(off)) == 0);
+		REQUIRE(umm_mm_stats(mm, &ms0) == 0);
+		REQUIRE(sigaction(SIGSEGV, NULL, &segv0) == 0);
+		REQUIRE(sigaction(SIGBUS, NULL, &bus0) == 0);
+		CHECK_EQ(umm_host_attach(mm, a + 1, len, 0, &base), -EINVAL);
+		CHECK_EQ(umm_host_attach(mm, a, len, 0x100, &base), -EINVAL);
+		if (kind == UMM_ARENA_MEMFD) {
+			REQUIRE(umm_host_attach(mm, a, len, 0, &base) == 0);
+			CHECK(((uint64_t *)base)[PAGE_SIZE / 8] == PAGE_SIZE);   /* through the window */
+			CHECK_EQ(umm_host_detach(mm, base), 0);
+		} else {
+			base = (void *)0x1;
+			CHECK_EQ(umm_host_attach(mm, a, len, 0, &base), -EOPNOTSUPP);
+			CHECK(base == (void *)0x1);
+			REQUIRE(sigaction(SIGSEGV, NULL, &segv1) == 0);
+			REQUIRE(sigaction(SIGBUS, NULL, &bus1) == 0);
+			CHECK(segv1.sa_sigaction == segv0.sa_sigaction && segv1.sa_flags == segv0.sa_flags);
+			CHECK(bus1.sa_sigaction == bus0.sa_sigaction && bus1.sa_flags == bus0.sa_flags);
+			REQUIRE(umm_mm_stats(mm, &ms1) == 0);
+			CHECK_EQ(ms1.nr_vmas, ms0.nr_vmas);
+			CHECK_EQ(ms1.rss_anon, ms0.rss_anon);
+			CHECK_EQ(ms1.minor_faults, ms0.minor_faults);
+			/* nothing was attached: nothing to detach */
+			CHECK_EQ(umm_host_detach(mm, (void *)a), -EINVAL);
+		}
+		for (off = 0; off < len; off += PAGE_SIZE) {
+			uint64_t v = 0;
+
+			REQUIRE(umm_read(mm, a + off, &v, sizeof(v)) == 0);
+			CHECK_EQ(v, off);
+		}
+		CHECK_EQ(umm_system_check(sys), 0);
+		umm_mm_destroy(mm);
+		umm_system_destroy(sys);
+	}
+}
+
+/*
+ * Anonymous arena, kernels without MADV_POPULATE_WRITE: frames handed out
+ * come in by their first touch (nothing counted as populated, still
+ * zero, writes stick); population at creation writes every page in.
+ */
+static void test_populate_fallback_anon(void)
+{
+	struct phys_mem *phys = make_phys(8 * MiB, false);
+	struct page *a, *b;
+	unsigned long chunk;
+
+	REQUIRE(phys->anon);
+	phys->no_populate_write = true;
+	a = alloc_page(phys, GFP_ZERO);
+	REQUIRE(a);
+	chunk = page_to_pfn(a) / ARENA_CHUNK_FRAMES;
+	CHECK_EQ(stats(phys).populated_bytes, 0);
+	CHECK(!arena_chunk_present(phys, chunk));
+	CHECK(frame_zero(phys, page_to_pfn(a)));
+	fill_frame(phys, page_to_pfn(a));
+	b = alloc_page(phys, GFP_ZERO);
+	REQUIRE(b);
+	CHECK(frame_zero(phys, page_to_pfn(b)));
+	CHECK(frame_intact(phys, page_to_pfn(a)));
+	CHECK(resident_frames(phys, page_to_pfn(a), 1) == 1);
+	put_page(a);
+	put_page(b);
+	drain_all_pages(phys);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+
+	phys = make_phys(8 * MiB, false);
+	phys->no_populate_write = true;
+	CHECK_EQ(arena_populate_all(phys), 0);
+	CHECK_EQ(stats(phys).populated_bytes, 8 * MiB);
+	CHECK(stats(phys).populate_ns > 0);
+	CHECK_EQ(chunks_present(phys), phys->nr_chunks);
+	CHECK_EQ(resident_frames(phys, 0, phys->nr_frames), phys->nr_frames);
+	CHECK(frame_zero(phys, 0) && frame_zero(phys, phys->nr_frames - 1));
+	phys_destroy(phys);
+}
+
+/*
+ * A host fork() child uses a system created before the fork: it reads
+ * what the parent wrote and writes its own.  A memfd arena is shared
+ * memory, so the parent then sees the child's data; an anonymous arena
+ * is copy-on-write, so the parent's frames keep the parent's.
+ */
+static __attribute__((unused)) void test_host_fork_child_uses_system(void)
+{
+	struct umm_config cfg = { .phys_bytes = 16 * MiB, .arena = arena_kind };
+	const unsigned long pages = 64;
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	int status = 0;
+	uintptr_t a;
+	pid_t pid;
+
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 NULL, 0, &a) == 0);
+	for (uint64_t i = 0; i < pages; i++)
+		REQUIRE(umm_write(mm, a + i * PAGE_SIZE, &i, sizeof(i)) == 0);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		alarm(10);                      /* a hang is a failure */
+		for (uint64_t i = 0; i < pages; i++) {
+			uint64_t v = ~0ull, w = i + 1000;
+
+			if (umm_read(mm, a + i * PAGE_SIZE, &v, sizeof(v)) || v != i)
+				_exit(2);
+			if (umm_write(mm, a + i * PAGE_SIZE, &w, sizeof(w)) ||
+			    umm_read(mm, a + i * PAGE_SIZE, &v, sizeof(v)) || v != w)
+				_exit(3);
+		}
+		_exit(0);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t v = ~0ull;
+
+		REQUIRE(umm_read(mm, a + i * PAGE_SIZE, &v, sizeof(v)) == 0);
+		CHECK_EQ(v, arena_kind == UMM_ARENA_ANON ? i : i + 1000);
+	}
+	umm_mm_destroy(mm);
+	umm_system_destroy(sys);
+}
+
+static void *present_alloc_worker(void *arg)
+{
+	struct ahead_worker *w = arg;
+
+	for (unsigned long i = 0; i < w->nr; i++) {
+		w->pages[i] = alloc_page(w->phys, GFP_ZERO);
+		if (!w->pages[i])
+			break;
+		if (!arena_chunk_present(w->phys, page_to_pfn(w->pages[i]) / ARENA_CHUNK_FRAMES))
+			w->not_present++;
+		TCHECK(frame_zero(w->phys, page_to_pfn(w->pages[i])));
+	}
+	return NULL;
+}
+
+/*
+ * Anonymous arena: a frame is handed out only once its chunk is present,
+ * even when another fault is bringing that chunk in (the fault waits
+ * rather than touch the chunk and make the host zero a second huge page
+ * for it).  Several threads allocate from a fresh arena, so their frames
+ * share chunks.
+ */
+static void test_anon_fault_waits_for_chunk(void)
+{
+	enum { NTHREADS = 3 };
+	struct phys_mem *phys = make_phys(64 * MiB, false);
+	const unsigned long per = 8 * MiB / PAGE_SIZE;
+	struct ahead_worker w[NTHREADS];
+	pthread_t t[NTHREADS];
+
+	REQUIRE(phys->anon);
+	for (int i = 0; i < NTHREADS; i++) {
+		w[i] = (struct ahead_worker){ .phys = phys, .nr = per, .pages = calloc(per, sizeof(struct page *)) };
+		REQUIRE(w[i].pages);
+		REQUIRE(pthread_create(&t[i], NULL, present_alloc_worker, &w[i]) == 0);
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ(w[i].not_present, 0);
+	}
+	test_fold_thread_checks();
+	populate_ahead_wait_idle(phys);
+	CHECK(no_chunk_busy(phys));
+	CHECK_EQ(stats(phys).populated_bytes, chunks_present(phys) * ARENA_CHUNK_FRAMES * PAGE_SIZE);
+	for (int i = 0; i < NTHREADS; i++) {
+		for (unsigned long j = 0; j < per; j++)
+			if (w[i].pages[j])
+				put_page(w[i].pages[j]);
+		free(w[i].pages);
+	}
+	drain_all_pages(phys);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
+#ifdef __SANITIZE_THREAD__
+#define FAULT_ROUNDS 8
+#else
+#define FAULT_ROUNDS 40
+#endif
+
+struct fault_worker {
+	struct umm_mm *mm;
+	unsigned int id;
+};
+
+/* fault_worker - map, check fresh pages read zero, write, verify, unmap, FAULT_ROUNDS times. */
+static void *fault_worker_fn(void *p)
+{
+	struct fault_worker *w = p;
+	const unsigned long pages = 2 * MiB / PAGE_SIZE;
+
+	for (unsigned int round = 0; round < FAULT_ROUNDS; round++) {
+		uintptr_t a;
+
+		if (umm_mmap(w->mm, 0, pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a)) {
+			TCHECK(!"umm_mmap failed");
+			return NULL;
+		}
+		for (unsigned long i = 0; i < pages; i++) {
+			uint64_t v = 1, tag = ((uint64_t)w->id << 48) | ((uint64_t)round << 24) | i;
+
+			TCHECK(umm_read(w->mm, a + i * PAGE_SIZE + 64, &v, sizeof(v)) == 0 && v == 0);
+			TCHECK(umm_write(w->mm, a + i * PAGE_SIZE + 64, &tag, sizeof(tag)) == 0);
+		}
+		for (unsigned long i = 0; i < pages; i++) {
+			uint64_t v = 0, tag = ((uint64_t)w->id << 48) | ((uint64_t)round << 24) | i;
+
+			TCHECK(umm_read(w->mm, a + i * PAGE_SIZE + 64, &v, sizeof(v)) == 0 && v == tag);
+		}
+		TCHECK(umm_munmap(w->mm, a, pages * PAGE_SIZE) == 0);
+	}
+	return NULL;
+}
+
+/*
+ * Threads of one address space fault fresh pages in, verify and unmap
+ * them, round after round, while the reporting thread gives every block
+ * free for a millisecond back to the host: a fresh page always reads
+ * zero, written data stays, and the freed memory is given back.
+ */
+static void test_faults_while_punching(void)
+{
+	enum { NTHREADS = 3 };
+	struct umm_config cfg = { .phys_bytes = 32 * MiB, .release_ms = 1, .arena = arena_kind };
+	struct fault_worker w[NTHREADS];
+	pthread_t t[NTHREADS];
+	struct umm_sys_stats st;
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	double deadline;
+
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	for (unsigned int i = 0; i < NTHREADS; i++) {
+		w[i] = (struct fault_worker){ .mm = mm, .id = i + 1 };
+		REQUIRE(pthread_create(&t[i], NULL, fault_worker_fn, &w[i]) == 0);
+	}
+	for (unsigned int i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	test_fold_thread_checks();
+	/* everything is free now: the reporting thread gives some of it back (generous bound) */
+	deadline = test_now_s() + 20;
+	do {
+		REQUIRE(umm_system_stats(sys, &st) == 0);
+		if (st.host_released_bytes > 0)
+			break;
+		usleep(2000);
+	} while (test_now_s() < deadline);
+	CHECK(st.host_released_bytes > 0);
+	CHECK_EQ(st.anon_pages, 0);
+	CHECK_EQ(umm_system_check(sys), 0);
+	umm_mm_destroy(mm);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
+/* run_kind - the tests that hold for each arena kind, with `kind`. */
+static void run_kind(int kind)
+{
+	arena_kind = kind;
+	fprintf(stderr, "-- %s arena\n", kind == UMM_ARENA_ANON ? "anonymous" : "memfd");
 	RUN(test_config_bad_inputs);
 	RUN(test_populate_on_first_alloc);
-	RUN(test_populate_fallback);
+	if (kind == UMM_ARENA_ANON) {
+		RUN(test_populate_fallback_anon);
+		RUN(test_anon_fault_waits_for_chunk);
+	} else {
+		RUN(test_populate_fallback_memfd);
+	}
 	RUN(test_populate_at_creation);
 	RUN(test_punched_reads_zero);
 	RUN(test_nothing_in_use_punched);
@@ -951,6 +1364,7 @@ int main(void)
 	RUN(test_populate_ahead_stop);
 	RUN(test_populate_ahead_concurrent);
 	RUN(test_alloc_prefers_present);
+	RUN(test_faults_while_punching);
 #ifndef __SANITIZE_THREAD__
 	/*
 	 * Not under TSan: its runtime does not support a child of a
@@ -958,6 +1372,15 @@ int main(void)
 	 * can hang in the runtime itself).  Runs in the debug and ASan builds.
 	 */
 	RUN(test_destroy_in_forked_child);
+	RUN(test_host_fork_child_uses_system);
 #endif
+}
+
+int main(void)
+{
+	RUN(test_arena_kind_config);
+	RUN(test_host_attach_refused_anon);
+	run_kind(UMM_ARENA_MEMFD);
+	run_kind(UMM_ARENA_ANON);
 	return test_summary("test_arena");
 }

@@ -2058,9 +2058,10 @@ static void run_step(void)
  */
 static void run_seed(uint64_t seed, long steps, int full_every, unsigned long phys_mb)
 {
-	/* both reverse-map schemes, alternating by seed */
+	/* both reverse-map schemes, alternating by seed; both arena kinds, by the seed's next bit */
 	struct umm_config cfg = { .phys_bytes = phys_mb << 20, .debug_checks = 1,
-				  .rmap = seed & 1 ? UMM_RMAP_OBJECT : UMM_RMAP_PTE_CHAIN };
+				  .rmap = seed & 1 ? UMM_RMAP_OBJECT : UMM_RMAP_PTE_CHAIN,
+				  .arena = seed & 2 ? UMM_ARENA_ANON : UMM_ARENA_MEMFD };
 	char swap_path[] = "/tmp/usermm-model-swap-XXXXXX";
 	int swap_fd = -1;
 
@@ -2080,8 +2081,8 @@ static void run_seed(uint64_t seed, long steps, int full_every, unsigned long ph
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
 	trace_n = 0;
 	cur_step = -1;
-	fprintf(stderr, "test_model: seed %" PRIu64 ", %ld steps, %s rmap, %lu MiB\n", seed, steps,
-		seed & 1 ? "object" : "pte-chain", phys_mb);
+	fprintf(stderr, "test_model: seed %" PRIu64 ", %ld steps, %s rmap, %s arena, %lu MiB\n", seed,
+		steps, seed & 1 ? "object" : "pte-chain", seed & 2 ? "anon" : "memfd", phys_mb);
 	set_op("setup");
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
 	if (cfg.swap_path)
@@ -2181,7 +2182,7 @@ int main(int argc, char **argv)
 
 		for (int i = 0; i < 5; i++)
 			run_seed(base + (uint64_t)i, steps, full_every, DEFAULT_PHYS_MB);
-		/* small memory, one seed per reverse-map scheme: reclaim runs under the model */
+		/* small memory, one seed per reverse-map scheme (and arena kind): reclaim runs under the model */
 		for (uint64_t seed = 1; seed <= 2; seed++)
 			run_seed(seed, steps, full_every, SMALL_PHYS_MB);
 	}

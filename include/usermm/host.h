@@ -89,7 +89,9 @@ extern "C" {
  * inside [0, UMM_TASK_SIZE).  flags: UMM_HOST_* above.  Returns 0,
  * -EINVAL (NULL mm or base, bad alignment or range, unknown flags), -ENOMEM (no host address space, or
  * UMM_HOST_MAX_REGIONS windows already attached), -EAGAIN (the fault
- * thread could not be started).  The first attach installs the handler.
+ * thread could not be started), -EOPNOTSUPP (mm's system was created with
+ * umm_config.arena UMM_ARENA_ANON, whose frames cannot be mapped
+ * elsewhere).  The first attach installs the handler.
  */
 int umm_host_attach(struct umm_mm *mm, uintptr_t start, size_t len, int flags, void **base);
 

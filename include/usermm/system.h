@@ -39,6 +39,30 @@ enum {
 	UMM_IO_THREADS = 2,   /* a pool of threads calling preadv */
 };
 
+/*
+ * What the host memory behind the physical frames is (umm_config.arena).
+ * The default is the memfd arena, because only it can be attached to host
+ * windows (usermm/host.h maps frames there by their offset in the memfd).
+ */
+enum {
+	UMM_ARENA_DEFAULT = 0,  /* UMM_ARENA_MEMFD */
+	UMM_ARENA_MEMFD   = 1,  /* a memfd (shared memory) mapped MAP_SHARED: every
+	                           host page is a 4 KiB shmem page on hosts whose
+	                           shmem transparent huge pages are off; works
+	                           with umm_host_attach */
+	UMM_ARENA_ANON    = 2,  /* private anonymous memory (MAP_PRIVATE |
+	                           MAP_ANONYMOUS | MAP_NORESERVE, 2 MiB aligned,
+	                           MADV_HUGEPAGE): on a host with transparent
+	                           huge pages "always" or "madvise" the host
+	                           brings it in 2 MiB at a time, so a fresh
+	                           system's first faults cost less; a system
+	                           with it cannot be attached to host windows
+	                           (umm_host_attach: -EOPNOTSUPP), and a host
+	                           fork() child gets a copy-on-write copy of it
+	                           (docs/API.md, "Physical memory and the
+	                           host") */
+};
+
 /* A zero field means a sane default. */
 struct umm_config {
 	size_t      phys_bytes;   /* physical memory; default 256 MiB, minimum 1 MiB
@@ -85,7 +109,10 @@ struct umm_config {
 	                             host, on its own CPU, so first faults find it
 	                             there (rounded up to 2 MiB; more than
 	                             phys_bytes: all of it); 0 = default: 16, or
-	                             none when populate is 1; -1 = no thread */
+	                             none when populate is 1 or arena is
+	                             UMM_ARENA_ANON; -1 = no thread */
+	int         arena;        /* UMM_ARENA_*: what the host memory behind the
+	                             frames is; default UMM_ARENA_DEFAULT (memfd) */
 };
 
 struct umm_system;
@@ -97,6 +124,7 @@ struct umm_mm;
  * (phys_bytes < 1 MiB, unknown rmap, min watermark >= half of memory,
  * unknown io_backend, readahead_max_bytes not 0 and below 4 KiB or above
  * 16 MiB, populate not 0 or 1, release_ms or populate_ahead_mib below -1,
+ * unknown arena,
  * swap_bytes without
  * swap_path, or below 260 KiB, or not a multiple of 4 KiB, swap_path not
  * a regular file) or a NULL out; the errno of opening or creating
