@@ -128,7 +128,10 @@ static void populate_lookup(struct populate_table *pt)
 		unsigned int slot = (unsigned int)(page->index - first);
 
 		if (pt->need[slot] && PageUptodate(page)) {
-			page_readahead_used(obj->sys, page);   /* a read-ahead page is used now */
+			if (pt->flags & POPULATE_NONBLOCK)     /* fault-around: streams go on */
+				page_cache_ra_used(obj, page, vm_ra_hints(pt->vma->vm_flags));
+			else
+				page_readahead_used(obj->sys, page);   /* a read-ahead page is used now */
 			pt->page[slot] = page;
 		} else
 			put_page(page);

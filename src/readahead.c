@@ -71,9 +71,13 @@
 #include "io.h"
 
 #define RA_INIT_PAGES 4U
+/* The read-around block of a fault that is not part of a stream (at most the maximum window). */
+#define RA_AROUND_PAGES 32U
 /* Pages per request: a window becomes several requests the backend runs in parallel. */
 #define RA_REQ_PAGES 32
 #define RA_SUBMIT_BATCH 32      /* requests queued before a batch is submitted */
+/* Frames taken as one block: the host MMU's fault-around block, at most 64 (a mask). */
+#define RA_CONTIG_PAGES 64
 
 /** file_ra_state_init - no stream yet. */
 void file_ra_state_init(struct file_ra_state *ra)
@@ -116,6 +120,11 @@ struct ra_batch {
 	bool demand_queued;
 	bool mark;                       /* the others are read-ahead pages (PG_readahead) */
 	gfp_t gfp;                       /* for the pages other than the demanded one */
+	struct page *frames;             /* read-around: split block, frame k for page frames_first + k */
+	uint64_t frames_first;
+	unsigned int frames_n;
+	uint64_t frames_used;            /* bit k: frame k went into the cache */
+	bool no_contig;                  /* no free block: frames one at a time */
 };
 
 /* Give up on the pages of the run: they leave the cache unread (no I/O was started). */
@@ -196,7 +205,20 @@ static struct page *ra_add_page(struct ra_batch *b, uint64_t index, bool *nomem)
 		put_page(page);
 		return NULL;
 	}
-	err = page_cache_alloc_add(obj, index, demand ? GFP_KERNEL : b->gfp, &page);
+	if (b->frames && index >= b->frames_first && index - b->frames_first < b->frames_n) {
+		unsigned int k = (unsigned int)(index - b->frames_first);
+
+		page = b->frames + k;
+		lock_page(page);
+		err = add_to_page_cache(page, obj, index);
+		if (err) {
+			unlock_page(page);
+			return NULL;    /* cached meanwhile: the frame is freed with the unused ones */
+		}
+		b->frames_used |= 1ULL << k;
+	} else {
+		err = page_cache_alloc_add(obj, index, demand ? GFP_KERNEL : b->gfp, &page);
+	}
 	if (err) {
 		*nomem = err == -ENOMEM;
 		return NULL;
@@ -205,6 +227,50 @@ static struct page *ra_add_page(struct ra_batch *b, uint64_t index, bool *nomem)
 	if (!demand && b->mark)
 		SetPageReadahead(page);
 	return page;
+}
+
+/* Give the frames of the batch's block that did not go into the cache back. */
+static void ra_put_frames(struct ra_batch *b)
+{
+	for (unsigned int k = 0; k < b->frames_n; k++)
+		if (!(b->frames_used & (1ULL << k)))
+			put_page(b->frames + k);
+	b->frames = NULL;
+	b->frames_n = 0;
+	b->frames_used = 0;
+}
+
+/*
+ * ra_get_frames - frames for the pages of [index, end) up to the next
+ * RA_CONTIG_PAGES boundary, from one free buddy block split into pages, so
+ * that consecutive file pages get frames that follow each other in the
+ * arena and the host MMU maps them with one mmap.  No reclaim for it: when
+ * there is no such free block the batch goes on a frame at a time (and
+ * stops trying).
+ */
+static void ra_get_frames(struct ra_batch *b, uint64_t index, uint64_t end)
+{
+	uint64_t stop = MIN(ALIGN_DOWN(index, RA_CONTIG_PAGES) + RA_CONTIG_PAGES, end);
+	unsigned int n = (unsigned int)(stop - index), order = 0;
+	struct page *block;
+
+	ra_put_frames(b);
+	if (n < 2)
+		return;
+	while ((1u << order) < n)
+		order++;
+	block = alloc_pages(b->obj->sys->phys, GFP_NORECLAIM | GFP_NOWARN, order);
+	if (!block) {
+		b->no_contig = true;
+		return;
+	}
+	split_page(block, order);
+	b->frames = block;
+	b->frames_first = index;
+	b->frames_n = n;
+	b->frames_used = 0;
+	for (unsigned int k = n; k < (1u << order); k++)
+		put_page(block + k);            /* the block's tail past the run */
 }
 
 /*
@@ -220,8 +286,11 @@ static unsigned long ra_read_range(struct ra_batch *b, uint64_t start, uint64_t 
 	b->tail = &b->list;
 	for (uint64_t index = start; index < end; index++) {
 		bool nomem;
-		struct page *page = ra_add_page(b, index, &nomem);
+		struct page *page;
 
+		if (!b->no_contig && (!b->frames || index - b->frames_first >= b->frames_n))
+			ra_get_frames(b, index, end);
+		page = ra_add_page(b, index, &nomem);
 		if (!page) {
 			ra_close_run(b);
 			if (nomem && index != b->demand)
@@ -233,6 +302,7 @@ static unsigned long ra_read_range(struct ra_batch *b, uint64_t start, uint64_t 
 			ra_close_run(b);
 	}
 	ra_close_run(b);
+	ra_put_frames(b);
 	if (b->list)
 		ra_submit_list(b);
 	return b->queued;
@@ -330,20 +400,45 @@ static struct ra_stream *ra_victim(struct file_ra_state *ra)
 }
 
 /*
- * A fault missed at @index: choose the window to read with it.  Returns
- * its size in pages (1: just the page).  Takes ra->lock.
+ * ra_fit - the window [*startp, *startp + size) shrunk by halves until it
+ * fits above the high watermark, keeping @index inside it (aligned to the
+ * half, inside the old window).  Returns the new size (1: just the page).
  */
-static unsigned int ra_on_miss(struct umm_object *obj, uint64_t index, unsigned int hints)
+static unsigned int ra_fit(struct umm_object *obj, uint64_t index, uint64_t *startp,
+			   unsigned int size)
+{
+	uint64_t start = *startp, end = start + size;
+
+	while (end - start > 1 && !ra_memory_ok(obj, (unsigned long)(end - start))) {
+		uint64_t half = (end - start) / 2;
+
+		start = MAX(start, index - index % half);
+		end = MIN(end, start + half);
+	}
+	*startp = start;
+	return (unsigned int)(end - start);
+}
+
+/*
+ * A fault missed at @index of a mapping that covers the object's pages
+ * [@lo, @hi): choose the window to read with it.  Returns its size in
+ * pages (1: just the page) and its first page in *startp.  Takes ra->lock.
+ */
+static unsigned int ra_on_miss(struct umm_object *obj, uint64_t index, unsigned int hints,
+			       uint64_t lo, uint64_t hi, uint64_t *startp)
 {
 	struct file_ra_state *ra = &obj->ra;
 	unsigned int max = ra_max_pages(obj), size = 0;
 	struct ra_stream *s = NULL;
+	uint64_t start = index;
+	bool around = false;
 
 	pthread_mutex_lock(&ra->lock);
 	for (int i = 0; i < RA_STREAMS && !size; i++) {
 		struct ra_stream *t = &ra->streams[i];
 
-		if (t->size && index >= t->start && index <= t->start + t->size)
+		if (t->size && (t->around ? index == t->start + t->size :
+				index >= t->start && index <= t->start + t->size))
 			size = ra_next_size(t->size, max, hints);       /* caught up */
 		else if (t->used && t->next == index)
 			size = hints & RA_HINT_SEQ ? max : MIN(RA_INIT_PAGES, max);
@@ -352,27 +447,42 @@ static unsigned int ra_on_miss(struct umm_object *obj, uint64_t index, unsigned 
 	}
 	if (!s) {
 		s = ra_victim(ra);
-		if (hints & RA_HINT_SEQ)
+		if (hints & RA_HINT_SEQ) {
 			size = max;
+		} else if (!(hints & RA_HINT_RAND) && MIN(RA_AROUND_PAGES, max) > 1) {
+			/* read around: the aligned block, inside the mapping and the object */
+			uint64_t n = MIN(RA_AROUND_PAGES, max);
+			uint64_t end = MIN(ALIGN_DOWN(index, n) + n, MIN(hi, object_size_pages(obj)));
+
+			start = MAX(ALIGN_DOWN(index, n), lo);
+			size = end > start ? (unsigned int)(end - start) : 0;
+			around = true;
+		}
 	}
+	size = ra_fit(obj, index, &start, size);
 	if (size <= 1)
 		size = 0;
-	s->start = index;
+	s->start = start;
 	s->size = size;
-	s->marker = index + 1;
+	s->around = around;
+	/* a read-around block starts the next window from its last quarter, as a stream's */
+	s->marker = around ? start + size - size / 4 : index + 1;
 	s->next = index + 1;
 	s->used = ++ra->clock;
 	pthread_mutex_unlock(&ra->lock);
+	*startp = start;
 	return size ? size : 1;
 }
 
 /*
  * A readahead page at @index was used for the first time: if it is at or
  * past its stream's marker, advance the stream and return the next window
- * in *startp (its size; 0 for none).  Takes ra->lock.
+ * in *startp (its size; 0 for none).  Read-around blocks count only for a
+ * fault (@fault): fault-around maps whole blocks of a random reader.
+ * Takes ra->lock.
  */
 static unsigned int ra_on_hit(struct umm_object *obj, uint64_t index, unsigned int hints,
-			      uint64_t *startp)
+			      bool fault, uint64_t *startp)
 {
 	struct file_ra_state *ra = &obj->ra;
 	unsigned int size = 0;
@@ -381,10 +491,12 @@ static unsigned int ra_on_hit(struct umm_object *obj, uint64_t index, unsigned i
 	for (int i = 0; i < RA_STREAMS; i++) {
 		struct ra_stream *s = &ra->streams[i];
 
-		if (!s->size || index < s->marker || index >= s->start + s->size)
+		if (!s->size || index < s->marker || index >= s->start + s->size ||
+		    (s->around && !fault))
 			continue;
 		s->start += s->size;
 		s->size = ra_next_size(s->size, ra_max_pages(obj), hints);
+		s->around = false;
 		s->marker = s->start;
 		s->next = index + 1;
 		s->used = ++ra->clock;
@@ -397,22 +509,18 @@ static unsigned int ra_on_hit(struct umm_object *obj, uint64_t index, unsigned i
 }
 
 /*
- * The fault found page (referenced) in the cache: if it was read ahead and
- * not used yet, clear PG_readahead and start the next window if it is at
- * or past its stream's marker.  Returns whether it was a read-ahead page
- * (the caller counts it once its read is known to have worked or not).
+ * A read-ahead page (PG_readahead just cleared) at @index was used: start
+ * the next window if it is at or past its stream's marker and memory
+ * allows (GFP_NORECLAIM: free frames only).
  */
-static bool ra_page_used(struct umm_object *obj, struct page *page, uint64_t index,
-			 unsigned int hints)
+static void ra_async(struct umm_object *obj, uint64_t index, unsigned int hints, bool fault)
 {
 	uint64_t start;
 	unsigned int size;
 
-	if (!PageReadahead(page) || !TestClearPageReadahead(page))
-		return false;
 	if (hints & RA_HINT_RAND)
-		return true;
-	size = ra_on_hit(obj, index, hints, &start);
+		return;
+	size = ra_on_hit(obj, index, hints, fault, &start);
 	if (size && ra_memory_ok(obj, size)) {
 		struct ra_batch b = {
 			.obj = obj, .demand = UINT64_MAX, .mark = true,
@@ -421,7 +529,40 @@ static bool ra_page_used(struct umm_object *obj, struct page *page, uint64_t ind
 
 		ra_read_range(&b, start, size);
 	}
+}
+
+/*
+ * The fault found page (referenced) in the cache: if it was read ahead and
+ * not used yet, clear PG_readahead and start the next window if it is at
+ * or past its stream's marker.  Returns whether it was a read-ahead page
+ * (the caller counts it once its read is known to have worked or not).
+ */
+static bool ra_page_used(struct umm_object *obj, struct page *page, uint64_t index,
+			 unsigned int hints)
+{
+	if (!PageReadahead(page) || !TestClearPageReadahead(page))
+		return false;
+	ra_async(obj, index, hints, true);
 	return true;
+}
+
+/**
+ * page_cache_ra_used - an uptodate cached page of a file is about to be
+ * mapped by fault-around (populate without I/O) through a mapping with
+ * readahead @hints: if it was read ahead and not used yet, count the hit,
+ * and if it is at or past a stream's marker start that stream's next
+ * window (not for read-around blocks: a random reader's faults map them
+ * whole).  Takes ra->lock, and for a window what
+ * force_page_cache_readahead takes; no lock held on entry may be a pte
+ * table's.
+ */
+void page_cache_ra_used(struct umm_object *obj, struct page *page, unsigned int hints)
+{
+	if (!PageReadahead(page) || !TestClearPageReadahead(page))
+		return;
+	atomic_fetch_add(&obj->sys->ra_hits, 1);
+	if (ra_async_capable(obj))
+		ra_async(obj, page->index, hints, false);
 }
 
 /**
@@ -434,16 +575,17 @@ static bool ra_page_used(struct umm_object *obj, struct page *page, uint64_t ind
  * page failed), -ENOMEM, -EINVAL (NULL args).
  */
 int filemap_fault_page(struct umm_object *obj, uint64_t index, unsigned int hints,
-		       struct page **pagep, bool *major)
+		       uint64_t lo, uint64_t hi, struct page **pagep, bool *major)
 {
 	struct ra_batch b = {
 		.obj = obj, .demand = index, .mark = true, .gfp = GFP_NORECLAIM | GFP_NOWARN,
 	};
 	struct page *page;
 	unsigned int size;
+	uint64_t start;
 	int err;
 
-	if (!obj || !pagep || !major)
+	if (!obj || !pagep || !major || lo > index || hi <= index)
 		return -EINVAL;
 	*major = false;
 	if (obj->type != OBJ_FILE || !obj->sys->io)
@@ -468,10 +610,10 @@ int filemap_fault_page(struct umm_object *obj, uint64_t index, unsigned int hint
 			return err;
 		return read_cache_page(obj, index, pagep, major);
 	}
-	size = hints & RA_HINT_RAND ? 1 : ra_on_miss(obj, index, hints);
-	if (size <= 1 || !ra_memory_ok(obj, size))
+	size = hints & RA_HINT_RAND ? 1 : ra_on_miss(obj, index, hints, lo, hi, &start);
+	if (size <= 1)
 		return read_cache_page(obj, index, pagep, major);
-	ra_read_range(&b, index, size);
+	ra_read_range(&b, start, size);
 	err = read_cache_page(obj, index, pagep, major);
 	if (b.demand_queued)
 		*major = true;
