@@ -73,6 +73,8 @@
 #define RA_INIT_PAGES 4U
 /* The read-around block of a fault that is not part of a stream (at most the maximum window). */
 #define RA_AROUND_PAGES 32U
+/* Misses that read no block after reclaim evicted pages of the object (ra_around_backoff). */
+#define RA_AROUND_BACKOFF 64U
 /* Pages per request: a window becomes several requests the backend runs in parallel. */
 #define RA_REQ_PAGES 32
 #define RA_SUBMIT_BATCH 32      /* requests queued before a batch is submitted */
@@ -84,6 +86,9 @@ void file_ra_state_init(struct file_ra_state *ra)
 {
 	memset(ra->streams, 0, sizeof(ra->streams));
 	ra->clock = 0;
+	atomic_init(&ra->evicted, 0);
+	ra->evicted_seen = 0;
+	ra->around_off = 0;
 	pthread_mutex_init(&ra->lock, NULL);
 }
 
@@ -125,6 +130,7 @@ struct ra_batch {
 	unsigned int frames_n;
 	uint64_t frames_used;            /* bit k: frame k went into the cache */
 	bool no_contig;                  /* no free block: frames one at a time */
+	bool sync;                       /* read in this thread (io_read_sync), not the backend */
 };
 
 /* Give up on the pages of the run: they leave the cache unread (no I/O was started). */
@@ -147,7 +153,10 @@ static void ra_drop_run(struct ra_batch *b)
 
 static void ra_submit_list(struct ra_batch *b)
 {
-	io_submit_reads(b->obj->sys, b->list);
+	if (b->sync)
+		io_read_sync(b->obj->sys, b->list);
+	else
+		io_submit_reads(b->obj->sys, b->list);
 	b->list = NULL;
 	b->tail = &b->list;
 	b->nr_reqs = 0;
@@ -420,12 +429,36 @@ static unsigned int ra_fit(struct umm_object *obj, uint64_t index, uint64_t *sta
 }
 
 /*
+ * ra_around_backoff - should this miss read just its page, although it
+ * would read around?  While reclaim takes pages out of the object's cache,
+ * read-around would evict what the reader still uses for pages it may
+ * never touch (a random working set larger than memory): after any
+ * eviction since the last look, RA_AROUND_BACKOFF misses read no block;
+ * read-around comes back once a look finds no new eviction.  ra->lock held.
+ */
+static bool ra_around_backoff(struct file_ra_state *ra)
+{
+	unsigned long evicted = atomic_load_explicit(&ra->evicted, memory_order_relaxed);
+
+	if (ra->around_off) {
+		ra->around_off--;
+		return true;
+	}
+	if (evicted == ra->evicted_seen)
+		return false;
+	ra->evicted_seen = evicted;
+	ra->around_off = RA_AROUND_BACKOFF - 1;
+	return true;
+}
+
+/*
  * A fault missed at @index of a mapping that covers the object's pages
  * [@lo, @hi): choose the window to read with it.  Returns its size in
- * pages (1: just the page) and its first page in *startp.  Takes ra->lock.
+ * pages (1: just the page), its first page in *startp, and in *aroundp
+ * whether it is a read-around block.  Takes ra->lock.
  */
 static unsigned int ra_on_miss(struct umm_object *obj, uint64_t index, unsigned int hints,
-			       uint64_t lo, uint64_t hi, uint64_t *startp)
+			       uint64_t lo, uint64_t hi, uint64_t *startp, bool *aroundp)
 {
 	struct file_ra_state *ra = &obj->ra;
 	unsigned int max = ra_max_pages(obj), size = 0;
@@ -449,7 +482,8 @@ static unsigned int ra_on_miss(struct umm_object *obj, uint64_t index, unsigned 
 		s = ra_victim(ra);
 		if (hints & RA_HINT_SEQ) {
 			size = max;
-		} else if (!(hints & RA_HINT_RAND) && MIN(RA_AROUND_PAGES, max) > 1) {
+		} else if (!(hints & RA_HINT_RAND) && MIN(RA_AROUND_PAGES, max) > 1 &&
+			   !ra_around_backoff(ra)) {
 			/* read around: the aligned block, inside the mapping and the object */
 			uint64_t n = MIN(RA_AROUND_PAGES, max);
 			uint64_t end = MIN(ALIGN_DOWN(index, n) + n, MIN(hi, object_size_pages(obj)));
@@ -471,6 +505,7 @@ static unsigned int ra_on_miss(struct umm_object *obj, uint64_t index, unsigned 
 	s->used = ++ra->clock;
 	pthread_mutex_unlock(&ra->lock);
 	*startp = start;
+	*aroundp = around;
 	return size ? size : 1;
 }
 
@@ -610,7 +645,7 @@ int filemap_fault_page(struct umm_object *obj, uint64_t index, unsigned int hint
 			return err;
 		return read_cache_page(obj, index, pagep, major);
 	}
-	size = hints & RA_HINT_RAND ? 1 : ra_on_miss(obj, index, hints, lo, hi, &start);
+	size = hints & RA_HINT_RAND ? 1 : ra_on_miss(obj, index, hints, lo, hi, &start, &b.sync);
 	if (size <= 1)
 		return read_cache_page(obj, index, pagep, major);
 	ra_read_range(&b, start, size);

@@ -8,6 +8,7 @@
 #define UMM_READAHEAD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "mm.h"
@@ -46,9 +47,12 @@ struct ra_stream {
 
 /* Readahead state of one object (in struct umm_object). */
 struct file_ra_state {
-	pthread_mutex_t lock;            /* streams, clock */
+	pthread_mutex_t lock;            /* streams, clock, evicted_seen, around_off */
 	struct ra_stream streams[RA_STREAMS];
 	unsigned long clock;
+	_Atomic unsigned long evicted;   /* pages reclaim took out of the object's cache */
+	unsigned long evicted_seen;      /* evicted when read-around last looked */
+	unsigned int around_off;         /* misses left that read no block (reclaim evicts) */
 };
 
 /* Readahead hints of the mapping a fault comes through (from its VMA flags). */
