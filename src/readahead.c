@@ -429,12 +429,14 @@ static unsigned int ra_fit(struct umm_object *obj, uint64_t index, uint64_t *sta
 }
 
 /*
- * ra_around_backoff - should this miss read just its page, although it
- * would read around?  While reclaim takes pages out of the object's cache,
- * read-around would evict what the reader still uses for pages it may
- * never touch (a random working set larger than memory): after any
- * eviction since the last look, RA_AROUND_BACKOFF misses read no block;
- * read-around comes back once a look finds no new eviction.  ra->lock held.
+ * ra_around_backoff - called once per miss: should it read no read-around
+ * block (nor go on from one)?  While reclaim takes pages out of the
+ * object's cache, read-around would evict what the reader still uses for
+ * pages it may never touch (a random working set larger than memory):
+ * after any eviction since the last look, RA_AROUND_BACKOFF misses read
+ * no block; read-around comes back once a look finds no new eviction.
+ * Streams are not affected (their windows shrink to fit: ra_fit).
+ * ra->lock held.
  */
 static bool ra_around_backoff(struct file_ra_state *ra)
 {
@@ -464,13 +466,14 @@ static unsigned int ra_on_miss(struct umm_object *obj, uint64_t index, unsigned 
 	unsigned int max = ra_max_pages(obj), size = 0;
 	struct ra_stream *s = NULL;
 	uint64_t start = index;
-	bool around = false;
+	bool around = false, backoff;
 
 	pthread_mutex_lock(&ra->lock);
+	backoff = !(hints & RA_HINT_SEQ) && ra_around_backoff(ra);
 	for (int i = 0; i < RA_STREAMS && !size; i++) {
 		struct ra_stream *t = &ra->streams[i];
 
-		if (t->size && (t->around ? index == t->start + t->size :
+		if (t->size && (t->around ? index == t->start + t->size && !backoff :
 				index >= t->start && index <= t->start + t->size))
 			size = ra_next_size(t->size, max, hints);       /* caught up */
 		else if (t->used && t->next == index)
@@ -482,8 +485,7 @@ static unsigned int ra_on_miss(struct umm_object *obj, uint64_t index, unsigned 
 		s = ra_victim(ra);
 		if (hints & RA_HINT_SEQ) {
 			size = max;
-		} else if (!(hints & RA_HINT_RAND) && MIN(RA_AROUND_PAGES, max) > 1 &&
-			   !ra_around_backoff(ra)) {
+		} else if (!(hints & RA_HINT_RAND) && MIN(RA_AROUND_PAGES, max) > 1 && !backoff) {
 			/* read around: the aligned block, inside the mapping and the object */
 			uint64_t n = MIN(RA_AROUND_PAGES, max);
 			uint64_t end = MIN(ALIGN_DOWN(index, n) + n, MIN(hi, object_size_pages(obj)));
