@@ -1,12 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * readahead.c - reading file pages before they are needed: the policy
- * for faults (sequential streams, growing windows, an asynchronous
- * marker) and explicit readahead of a range (MADV_WILLNEED, asynchronous
- * prepage).  The reads themselves go through the system's I/O backend
- * (io.c): each run of consecutive uncached pages becomes requests of at
- * most RA_REQ_PAGES pages, submitted in batches, which the backend runs in
- * parallel (a 512 KiB window is four 128 KiB reads in flight at once).
+ * for faults (read-around of a random miss, sequential streams, growing
+ * windows, an asynchronous marker) and explicit readahead of a range
+ * (MADV_WILLNEED, asynchronous prepage).  The reads themselves go through
+ * the system's I/O backend (io.c): each run of consecutive uncached pages
+ * becomes requests of at most RA_REQ_PAGES pages, submitted in batches,
+ * which the backend runs in parallel (a 512 KiB window is four 128 KiB
+ * reads in flight at once); a read-around block is one request read in
+ * the faulting thread (io_read_sync), which waits for its page anyway.
+ *
+ * Frames.  The new pages of a range get their frames from one free buddy
+ * block per RA_CONTIG_PAGES-aligned piece of the range, split into pages
+ * (split_page), frame k for the piece's page k: consecutive file pages
+ * then have frames that follow each other in the arena, and the host MMU
+ * maps a whole block of a linear mapping with one mmap (its fault-around
+ * joins neighbours whose frames follow the faulting page's).  Frames of
+ * the block whose page was cached already go back to the allocator.  No
+ * reclaim for the block: without a free one, frames come one at a time.
  *
  * State is per object, not per VMA: the page cache the windows fill is
  * the object's, every mapping of it (other VMAs, other address spaces,
@@ -29,6 +40,11 @@
  *   next          the page after the last miss, to notice a stream
  *                 whose pages are all misses (a second consecutive miss
  *                 starts a window).
+ *   around        the window is a read-around block: its marker is the
+ *                 first page of its last quarter, a miss just past it
+ *                 (not inside it) goes on as a stream, and fault-around
+ *                 mapping its marker page starts nothing (a random
+ *                 reader's faults map whole blocks).
  *
  * Faults (filemap_fault_page):
  *   hit on a page with PG_readahead  a readahead hit: clear the flag;
@@ -41,11 +57,22 @@
  *   miss right after the previous miss, or MADV_SEQUENTIAL  a new
  *                 stream: a first window of RA_INIT_PAGES (MADV_SEQUENTIAL:
  *                 the maximum, and every later window too).
- *   any other miss  random: just the page, and remember where it was.
- * A window that starts with the faulting page is read in the same request
- * as that page, and the fault then waits for its page's lock; it counts
- * as major.  A fault that finds its page under readahead I/O waits too but
+ *   any other miss  read around: the aligned block of RA_AROUND_PAGES
+ *                 (at most the maximum window) holding the page, clipped
+ *                 to the pages the mapping covers and to the object's
+ *                 size, as Linux's read-around of an mmap fault; in a
+ *                 nonlinear window just the page (its neighbours map
+ *                 unrelated pages).  While reclaim evicts the object's
+ *                 pages, read-around backs off (ra_around_backoff).
+ * A window that holds the faulting page is read in the same request as
+ * that page, and the fault then waits for its page's lock; it counts as
+ * major.  A fault that finds its page under readahead I/O waits too but
  * counts as minor (it did not start the read), as in Linux.
+ *
+ * Fault-around (populate without I/O, for the host MMU) maps cached pages
+ * without faults on them: page_cache_ra_used counts its read-ahead hits
+ * and, when it maps a stream's marker page, starts the next window as a
+ * fault on that page would.
  *
  * PG_readahead marks a page read by readahead and not used since.  Each
  * such page is counted exactly once: as a hit when the first fault on it
@@ -54,15 +81,20 @@
  * that cleared it, truncated before its read completed); as an I/O error
  * when its read fails (io.c).  The page a fault asked for is not marked.
  *
- * Fault-time windows are read only while the window fits above the high
- * watermark (else just the faulting page is read), and allocate with
- * GFP_NORECLAIM: they take free frames only, and stop at the first one
- * they cannot get (the pages already queued are read).  Explicit readahead (MADV_WILLNEED, prepage, populate)
- * asks like any allocation.  Only page_cache_read_range waits for I/O.
+ * A fault-time window is shrunk by halves (around the faulting page)
+ * until it fits above the high watermark (ra_fit; down to just the
+ * faulting page), and allocates with GFP_NORECLAIM: it takes free frames
+ * only, and stops at the first one it cannot get (the pages already
+ * queued are read).  An asynchronous window that does not fit is not
+ * read.  Explicit readahead (MADV_WILLNEED, prepage, populate) asks like
+ * any allocation.  Only page_cache_read_range and read-around wait for
+ * I/O.
  *
  * Locks: ra->lock is a leaf, held only to choose a window (never across
  * allocation, page locks or submission).  Building a request takes the
- * new pages' locks (trylock: nobody else can see them yet) and tree_lock.
+ * new pages' locks (they cannot wait: nobody else can see the pages yet)
+ * and tree_lock; a read-around request is read holding only its own
+ * pages' locks.  Callers hold mmap_lock (a fault, populate) or nothing.
  */
 #include <errno.h>
 #include <string.h>
