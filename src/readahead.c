@@ -423,10 +423,15 @@ long page_cache_read_range(struct umm_object *obj, uint64_t first, uint64_t nr)
 
 /* ---- the fault-time policy ---- */
 
-/* Is there room for a window of @size pages above the high watermark? */
-static bool ra_memory_ok(struct umm_object *obj, unsigned int size)
+/*
+ * Is there room for a window of @size pages above watermark @mark?  A
+ * stream's window (pages a sequential reader is about to use) may go
+ * down to the low watermark, where kswapd is woken; a read-around block
+ * (which the reader may never touch) only as far as the high one.
+ */
+static bool ra_memory_ok(struct umm_object *obj, unsigned int size, int mark)
 {
-	return zone_watermark_ok(obj->sys->phys, WMARK_HIGH, size);
+	return zone_watermark_ok(obj->sys->phys, mark, size);
 }
 
 /* The least recently used stream, to be replaced.  ra->lock held. */
@@ -442,15 +447,16 @@ static struct ra_stream *ra_victim(struct file_ra_state *ra)
 
 /*
  * ra_fit - the window [*startp, *startp + size) shrunk by halves until it
- * fits above the high watermark, keeping @index inside it (aligned to the
- * half, inside the old window).  Returns the new size (1: just the page).
+ * fits above watermark @mark (ra_memory_ok), keeping @index inside it
+ * (aligned to the half, inside the old window).  Returns the new size (1:
+ * just the page).
  */
 static unsigned int ra_fit(struct umm_object *obj, uint64_t index, uint64_t *startp,
-			   unsigned int size)
+			   unsigned int size, int mark)
 {
 	uint64_t start = *startp, end = start + size;
 
-	while (end - start > 1 && !ra_memory_ok(obj, (unsigned long)(end - start))) {
+	while (end - start > 1 && !ra_memory_ok(obj, (unsigned int)(end - start), mark)) {
 		uint64_t half = (end - start) / 2;
 
 		start = MAX(start, index - index % half);
@@ -527,7 +533,7 @@ static unsigned int ra_on_miss(struct umm_object *obj, uint64_t index, unsigned 
 			around = true;
 		}
 	}
-	size = ra_fit(obj, index, &start, size);
+	size = ra_fit(obj, index, &start, size, around ? WMARK_HIGH : WMARK_LOW);
 	if (size <= 1)
 		size = 0;
 	s->start = start;
@@ -590,7 +596,7 @@ static void ra_async(struct umm_object *obj, uint64_t index, unsigned int hints,
 	if (hints & RA_HINT_RAND)
 		return;
 	size = ra_on_hit(obj, index, hints, fault, &start);
-	if (size && ra_memory_ok(obj, size)) {
+	if (size && ra_memory_ok(obj, size, WMARK_LOW)) {
 		struct ra_batch b = {
 			.obj = obj, .demand = UINT64_MAX, .mark = true,
 			.gfp = GFP_NORECLAIM | GFP_NOWARN,
