@@ -17,7 +17,8 @@
  * maps a whole block of a linear mapping with one mmap (its fault-around
  * joins neighbours whose frames follow the faulting page's).  Frames of
  * the block whose page was cached already go back to the allocator.  No
- * reclaim for the block: without a free one, frames come one at a time.
+ * reclaim for the block: without a free one (or above the high watermark
+ * after it), frames come one at a time.
  *
  * State is per object, not per VMA: the page cache the windows fill is
  * the object's, every mapping of it (other VMAs, other address spaces,
@@ -286,8 +287,8 @@ static void ra_put_frames(struct ra_batch *b)
  * RA_CONTIG_PAGES boundary, from one free buddy block split into pages, so
  * that consecutive file pages get frames that follow each other in the
  * arena and the host MMU maps them with one mmap.  No reclaim for it: when
- * there is no such free block the batch goes on a frame at a time (and
- * stops trying).
+ * there is no such free block, or taking one would go below the high
+ * watermark, the batch goes on a frame at a time (and stops trying).
  */
 static void ra_get_frames(struct ra_batch *b, uint64_t index, uint64_t end)
 {
@@ -300,6 +301,11 @@ static void ra_get_frames(struct ra_batch *b, uint64_t index, uint64_t end)
 		return;
 	while ((1u << order) < n)
 		order++;
+	/* not when memory is short: a failed attempt drains every thread's frame cache */
+	if (!zone_watermark_ok(b->obj->sys->phys, WMARK_HIGH, 1ul << order)) {
+		b->no_contig = true;
+		return;
+	}
 	block = alloc_pages(b->obj->sys->phys, GFP_NORECLAIM | GFP_NOWARN, order);
 	if (!block) {
 		b->no_contig = true;
