@@ -17,8 +17,8 @@
  * maps a whole block of a linear mapping with one mmap (its fault-around
  * joins neighbours whose frames follow the faulting page's).  Frames of
  * the block whose page was cached already go back to the allocator.  No
- * reclaim for the block: without a free one (or above the high watermark
- * after it), frames come one at a time.
+ * reclaim for the block: without a free one, or when taking it would
+ * leave less than the high watermark free, frames come one at a time.
  *
  * State is per object, not per VMA: the page cache the windows fill is
  * the object's, every mapping of it (other VMAs, other address spaces,
