@@ -53,7 +53,8 @@
  * tree_lock (read, the gang lookup) and the allocator are taken with no
  * ptl held; so is, for POPULATE_NONBLOCK, the readahead of a stream's
  * next window that mapping its marker page starts (page_cache_ra_used:
- * ra->lock, new pages' locks, tree_lock, the allocator, the I/O backend).  page_cache_read_range (page locks of new pages, tree_lock,
+ * ra->lock, new pages' locks, tree_lock, the allocator, the I/O
+ * backend).  page_cache_read_range (page locks of new pages, tree_lock,
  * allocator, waiting for the reads) runs before any ptl.
  */
 #include <errno.h>

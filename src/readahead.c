@@ -82,12 +82,13 @@
  * that cleared it, truncated before its read completed); as an I/O error
  * when its read fails (io.c).  The page a fault asked for is not marked.
  *
- * A fault-time window is shrunk by halves (around the faulting page)
- * until it fits above the high watermark (ra_fit; down to just the
- * faulting page), and allocates with GFP_NORECLAIM: it takes free frames
- * only, and stops at the first one it cannot get (the pages already
- * queued are read).  An asynchronous window that does not fit is not
- * read.  Explicit readahead (MADV_WILLNEED, prepage, populate) asks like
+ * A window a miss reads is shrunk by halves (around the faulting page)
+ * until it fits above the low watermark (a stream's: its pages are about
+ * to be used) or the high one (a read-around block), down to just the
+ * faulting page (ra_fit); every fault-time window allocates with
+ * GFP_NORECLAIM: it takes free frames only, and stops at the first one it
+ * cannot get (the pages already queued are read).  An asynchronous window
+ * that does not fit above the low watermark is not read.  Explicit readahead (MADV_WILLNEED, prepage, populate) asks like
  * any allocation.  Only page_cache_read_range and read-around wait for
  * I/O.
  *
@@ -158,7 +159,7 @@ struct ra_batch {
 	bool demand_queued;
 	bool mark;                       /* the others are read-ahead pages (PG_readahead) */
 	gfp_t gfp;                       /* for the pages other than the demanded one */
-	struct page *frames;             /* read-around: split block, frame k for page frames_first + k */
+	struct page *frames;             /* split block: frame k for page frames_first + k */
 	uint64_t frames_first;
 	unsigned int frames_n;
 	uint64_t frames_used;            /* bit k: frame k went into the cache */
@@ -648,12 +649,13 @@ void page_cache_ra_used(struct umm_object *obj, struct page *page, unsigned int 
 
 /**
  * filemap_fault_page - the page at @index for a fault through a mapping
- * with readahead @hints (RA_HINT_*), reading ahead as the policy above
- * says.  Takes ra->lock, tree_lock and page locks (none held on return);
- * may wait for a read in flight.
+ * of the object's pages [@lo, @hi) with readahead @hints (RA_HINT_*),
+ * reading around or ahead as the policy above says.  Takes ra->lock,
+ * tree_lock and page locks (none held on return); may wait for a read in
+ * flight, and reads a read-around block itself.
  * Return: 0 with *@pagep uptodate and referenced, *@major true if this
  * fault read its own page; -EIO (past end of object, or the read of the
- * page failed), -ENOMEM, -EINVAL (NULL args).
+ * page failed), -ENOMEM, -EINVAL (NULL args, @index outside [@lo, @hi)).
  */
 int filemap_fault_page(struct umm_object *obj, uint64_t index, unsigned int hints,
 		       uint64_t lo, uint64_t hi, struct page **pagep, bool *major)
