@@ -439,6 +439,36 @@ static void test_read_around_clipped(void)
 	obj = NULL;
 }
 
+/*
+ * Fault-around (populate without I/O: MAP_POPULATE | MAP_NONBLOCK here, the
+ * host MMU's populate-around in use) that maps a stream's marker page
+ * starts the stream's next window, as a fault on it would; mapping the
+ * marker of a read-around block starts nothing.
+ */
+static void test_fault_around_marker(void)
+{
+	const size_t pages = 128;
+	uintptr_t a, b;
+
+	setup(pages, &a);
+	CHECK_EQ(touch(a, 0), 0);                     /* read-around [0, 16), marker 12 */
+	CHECK_EQ(touch(a, 16), 0);                    /* a miss just past it: window [16, 32) */
+	io_backend_drain(sys);
+	CHECK_EQ(umm_object_cached_pages(obj), 2 * RA_MAX_PAGES);
+	CHECK_EQ(stats().io_requests, 2);
+	/* maps what is cached, 12 and 17 (the window's marker) among them */
+	REQUIRE(umm_mmap(mm, 0, pages * P, PROT_READ, MAP_SHARED | MAP_POPULATE | MAP_NONBLOCK,
+			 obj, 0, &b) == 0);
+	io_backend_drain(sys);
+	CHECK_EQ(stats().io_requests, 3);             /* the next window, [32, 48) */
+	CHECK_EQ(umm_object_cached_pages(obj), 3 * RA_MAX_PAGES);
+	for (uint64_t i = 0; i < pages; i++)
+		CHECK_EQ(cached(i), i < 3 * RA_MAX_PAGES);
+	CHECK_EQ(stats().ra_hits, 2 * RA_MAX_PAGES - 2);   /* all but the two faulting pages */
+	CHECK_EQ(mm_stats().major_faults, 2);
+	teardown();
+}
+
 /* filemap_fault_page refuses an index outside the mapping's pages and NULL arguments, reading nothing. */
 static void test_fault_page_bad_args(void)
 {
@@ -1017,6 +1047,7 @@ int main(int argc, char **argv)
 		RUN(test_read_around);
 		RUN(test_read_around_clipped);
 		RUN(test_fault_page_bad_args);
+		RUN(test_fault_around_marker);
 		RUN(test_seq_hint);
 		RUN(test_willneed);
 		RUN(test_waiters);
