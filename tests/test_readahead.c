@@ -469,6 +469,39 @@ static void test_fault_around_marker(void)
 	teardown();
 }
 
+/*
+ * Out of frames: a read-around fault whose page cannot be had fails with
+ * -ENOMEM and leaves nothing cached (teardown counts the frames); when
+ * only the block of contiguous frames cannot be had, the block is read
+ * with frames taken one at a time.
+ */
+static void test_read_around_nomem(void)
+{
+	uintptr_t a;
+	unsigned long hits;
+
+	setup(64, &a);
+	CHECK_EQ(touch(a, 0), 0);                     /* page tables, and [0, 16) cached */
+	CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, -1), 0);
+	CHECK_EQ(touch(a, 37), -ENOMEM);
+	CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), RA_MAX_PAGES);
+	for (uint64_t i = RA_MAX_PAGES; i < 64; i++)
+		CHECK(!cached(i));
+	hits = umm_inject_hits(sys, UMM_INJECT_PAGE_ALLOC);
+	CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 1), 0);   /* the block */
+	CHECK_EQ(touch(a, 37), 0);
+	CHECK_EQ(umm_inject_hits(sys, UMM_INJECT_PAGE_ALLOC), hits + 1);
+	CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), 2 * RA_MAX_PAGES);
+	for (uint64_t i = 32; i < 48; i++)
+		CHECK(cached(i));
+	for (size_t i = 32; i < 48; i++)
+		CHECK_EQ(touch(a, i), 0);
+	CHECK_EQ(mm_stats().major_faults, 2);
+	teardown();
+}
+
 /* filemap_fault_page refuses an index outside the mapping's pages and NULL arguments, reading nothing. */
 static void test_fault_page_bad_args(void)
 {
@@ -1048,6 +1081,7 @@ int main(int argc, char **argv)
 		RUN(test_read_around_clipped);
 		RUN(test_fault_page_bad_args);
 		RUN(test_fault_around_marker);
+		RUN(test_read_around_nomem);
 		RUN(test_seq_hint);
 		RUN(test_willneed);
 		RUN(test_waiters);
