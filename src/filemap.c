@@ -242,6 +242,7 @@ bool remove_mapping(struct page *page)
 	__delete_from_page_cache(page);
 	tree_unlock(obj);
 	page_cache_deleted(obj->sys, page);
+	atomic_fetch_add_explicit(&obj->ra.evicted, 1, memory_order_relaxed);   /* read-around backs off */
 	return true;
 }
 

@@ -423,6 +423,41 @@ void io_submit_reads(struct umm_system *sys, struct io_request *list)
 }
 
 /**
+ * io_read_sync - prepare every request of @list (linked by ->next), count
+ * it as io_submit_reads does, and read and complete it in the calling
+ * thread, one preadv each (a fault's read-around, which waits for its
+ * page anyway: no handoff to the engine).  Not held by a plug.  The
+ * caller holds no lock but the pages' own (owned by the requests); takes
+ * be->lock to count the requests in flight, and what completion takes.
+ */
+void io_read_sync(struct umm_system *sys, struct io_request *list)
+{
+	struct io_backend *be = sys->io;
+	struct io_request *req;
+	unsigned long n = 0;
+
+	for (req = list; req; req = req->next) {
+		io_request_prepare(req);
+		atomic_fetch_add(&sys->io_pages, req->nr);
+		atomic_fetch_add(&sys->io_hist[io_hist_bucket(req->nr)], 1);
+		n++;
+	}
+	if (!n)
+		return;
+	atomic_fetch_add(&sys->io_requests, n);
+	if (!io_backend_forked(be)) {         /* forked: read inline, never counted */
+		pthread_mutex_lock(&be->lock);
+		be->inflight += n;
+		pthread_mutex_unlock(&be->lock);
+	}
+	while (list) {
+		req = list;
+		list = req->next;
+		io_read_inline(req);
+	}
+}
+
+/**
  * io_backend_plug - hold every request submitted from now on until
  * io_backend_unplug (tests use it to keep pages under I/O).  Takes be->lock.
  */

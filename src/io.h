@@ -59,6 +59,11 @@ void io_request_free(struct io_request *req);
  */
 void io_submit_reads(struct umm_system *sys, struct io_request *list);
 
+/*
+ * io_read_sync - as io_submit_reads, but each request is read and
+ * completed in the calling thread before it returns (not held by a plug).
+ */
+void io_read_sync(struct umm_system *sys, struct io_request *list);
 /* io_tracker_alloc - a tracker with one reference (the caller's); NULL on ENOMEM. */
 struct io_tracker *io_tracker_alloc(void);
 void io_tracker_get(struct io_tracker *t);

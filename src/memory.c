@@ -364,11 +364,23 @@ static int do_anonymous_page(struct vm_fault *vmf)
 	return 0;
 }
 
-/* vma_ra_hints - the readahead hints of the VMA's madvise state. */
-static unsigned int vma_ra_hints(const struct vm_area_struct *vma)
+/*
+ * file_fault_page - the page at vmf->pgoff for a fault (filemap_fault_page):
+ * a miss in a linear mapping may read around the page, inside the pages
+ * the vma maps; in a nonlinear window the neighbouring addresses map
+ * unrelated pages, so a miss there reads around nothing.
+ */
+static int file_fault_page(struct vm_fault *vmf, struct page **pagep, bool *major)
 {
-	return (vma->vm_flags & VM_SEQ_READ ? RA_HINT_SEQ : 0) |
-	       (vma->vm_flags & VM_RAND_READ ? RA_HINT_RAND : 0);
+	struct vm_area_struct *vma = vmf->vma;
+	uint64_t lo = vmf->pgoff, hi = vmf->pgoff + 1;
+
+	if (!(vma->vm_flags & VM_NONLINEAR)) {
+		lo = vma->vm_pgoff;
+		hi = vma->vm_pgoff + ((vma->vm_end - vma->vm_start) >> PAGE_SHIFT);
+	}
+	return filemap_fault_page(vma->vm_obj, vmf->pgoff, vm_ra_hints(vma->vm_flags), lo, hi,
+				  pagep, major);
 }
 
 /*
@@ -398,7 +410,7 @@ static int file_lock_page(struct vm_fault *vmf)
 			}
 			err = page ? 0 : -EAGAIN;
 		} else {
-			err = filemap_fault_page(obj, vmf->pgoff, vma_ra_hints(vmf->vma), &page, &major);
+			err = file_fault_page(vmf, &page, &major);
 		}
 		if (err)
 			return err;

@@ -51,7 +51,10 @@
  * under page_table_lock first), and under it only trylocks of page locks
  * (which cannot wait, so they do not invert the page lock -> ptl order).
  * tree_lock (read, the gang lookup) and the allocator are taken with no
- * ptl held.  page_cache_read_range (page locks of new pages, tree_lock,
+ * ptl held; so is, for POPULATE_NONBLOCK, the readahead of a stream's
+ * next window that mapping its marker page starts (page_cache_ra_used:
+ * ra->lock, new pages' locks, tree_lock, the allocator, the I/O
+ * backend).  page_cache_read_range (page locks of new pages, tree_lock,
  * allocator, waiting for the reads) runs before any ptl.
  */
 #include <errno.h>
@@ -128,7 +131,10 @@ static void populate_lookup(struct populate_table *pt)
 		unsigned int slot = (unsigned int)(page->index - first);
 
 		if (pt->need[slot] && PageUptodate(page)) {
-			page_readahead_used(obj->sys, page);   /* a read-ahead page is used now */
+			if (pt->flags & POPULATE_NONBLOCK)     /* fault-around: streams go on */
+				page_cache_ra_used(obj, page, vm_ra_hints(pt->vma->vm_flags));
+			else
+				page_readahead_used(obj->sys, page);   /* a read-ahead page is used now */
 			pt->page[slot] = page;
 		} else
 			put_page(page);

@@ -8,8 +8,10 @@
 #define UMM_READAHEAD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "mm.h"
 #include "page.h"
 #include "system.h"
 
@@ -40,30 +42,49 @@ struct ra_stream {
 	uint64_t marker;                 /* page whose first use starts the next window */
 	uint64_t next;                   /* page expected next (last miss + 1) */
 	unsigned long used;              /* clock of the last use, for replacement */
+	bool around;                     /* the window is a read-around block, not a stream's */
 };
 
 /* Readahead state of one object (in struct umm_object). */
 struct file_ra_state {
-	pthread_mutex_t lock;            /* streams, clock */
+	pthread_mutex_t lock;            /* streams, clock, evicted_seen, around_off */
 	struct ra_stream streams[RA_STREAMS];
 	unsigned long clock;
+	_Atomic unsigned long evicted;   /* pages reclaim took out of the object's cache */
+	unsigned long evicted_seen;      /* evicted when read-around last looked */
+	unsigned int around_off;         /* misses left that read no block (reclaim evicts) */
 };
 
 /* Readahead hints of the mapping a fault comes through (from its VMA flags). */
 #define RA_HINT_SEQ  1u                  /* MADV_SEQUENTIAL: read ahead aggressively */
 #define RA_HINT_RAND 2u                  /* MADV_RANDOM: never read ahead */
 
+/* vm_ra_hints - the readahead hints of a VMA's flags (its madvise state). */
+static inline unsigned int vm_ra_hints(unsigned long vm_flags)
+{
+	return (vm_flags & VM_SEQ_READ ? RA_HINT_SEQ : 0) | (vm_flags & VM_RAND_READ ? RA_HINT_RAND : 0);
+}
+
 void file_ra_state_init(struct file_ra_state *ra);
 void file_ra_state_destroy(struct file_ra_state *ra);
 
 /*
- * filemap_fault_page - the page at @index for a fault, reading ahead as
- * the object's streams and @hints say.  Returns 0 with *pagep uptodate
- * and referenced (not locked) and *major set when this fault had to read
- * its own page; -EIO (past end of object, or the read failed), -ENOMEM.
+ * filemap_fault_page - the page at @index for a fault through a mapping
+ * of the object's pages [lo, hi), reading ahead as the object's streams
+ * and @hints say, or around @index (the aligned block, inside [lo, hi)
+ * and the object) on a miss outside any stream.  Returns 0 with *pagep
+ * uptodate and referenced (not locked) and *major set when this fault had
+ * to read its own page; -EIO (past end of object, or the read failed),
+ * -ENOMEM, -EINVAL (@index outside [lo, hi), NULL args).
  */
 int filemap_fault_page(struct umm_object *obj, uint64_t index, unsigned int hints,
-		       struct page **pagep, bool *major);
+		       uint64_t lo, uint64_t hi, struct page **pagep, bool *major);
+/*
+ * page_cache_ra_used - fault-around is about to map an uptodate cached
+ * page through a mapping with @hints: count a read-ahead hit, and start a
+ * stream's next window at its marker (see readahead.c).
+ */
+void page_cache_ra_used(struct umm_object *obj, struct page *page, unsigned int hints);
 /*
  * force_page_cache_readahead - queue reads of the pages of
  * [first, first + nr) that are not cached (clamped to the object's size)

@@ -488,6 +488,9 @@ static void test_eio(void)
 	uintptr_t p = map(mm, 3 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0);
 	unsigned char buf[PS];
 
+	/* each fault reads just its own page (no read-around): the injections below hit it */
+	CHECK_EQ(umm_madvise(mm, a, 3 * PS, MADV_RANDOM), 0);
+	CHECK_EQ(umm_madvise(mm, p, 3 * PS, MADV_RANDOM), 0);
 	/* the partial last page is there, zero past EOF */
 	CHECK_EQ(vm_access(mm, a + PS, buf, PS, false), 0);
 	CHECK(buf[99] == pattern(PS + 99));
@@ -533,6 +536,8 @@ static void test_enomem(void)
 	uintptr_t f = map(mm, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0);
 	struct umm_sys_stats s0;
 	struct umm_mm_stats m0;
+
+	CHECK_EQ(umm_madvise(mm, f, 4 * PS, MADV_RANDOM), 0);   /* a fault reads its page only */
 
 	/* the page tables for both mappings exist after these */
 	CHECK_EQ(fault(mm, a + 3 * PS, FAULT_FLAG_WRITE), 0);
@@ -612,6 +617,7 @@ static void test_minor_major(void)
 	uintptr_t a = map(mm, 2 * PS, PROT_READ, MAP_SHARED, obj, 0);
 	uintptr_t b = map(mm2, 2 * PS, PROT_READ, MAP_PRIVATE, obj, 0);
 
+	CHECK_EQ(umm_madvise(mm, a, 2 * PS, MADV_RANDOM), 0);   /* no read-around of page 1 */
 	CHECK_EQ(fault(mm, a, 0), 0);
 	CHECK_EQ(mstats(mm).major_faults, 1);
 	CHECK_EQ(mstats(mm).minor_faults, 0);

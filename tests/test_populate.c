@@ -507,6 +507,7 @@ static void test_mincore(void)
 		CHECK_EQ(vec[i], i == 2 || i == 5);
 	/* a file page in the cache is resident even where this mapping has no pte */
 	REQUIRE(umm_mmap(mm, 0, 8 * P, PROT_READ, MAP_SHARED, file, 0, &f) == 0);
+	CHECK_EQ(umm_madvise(mm, f, 8 * P, MADV_RANDOM), 0);   /* page 3 alone: no read-around */
 	CHECK_EQ(read_byte(f + 3 * P), file_pat(3 * P));
 	CHECK_EQ(umm_madvise(mm, f, 8 * P, MADV_DONTNEED), 0);
 	CHECK_EQ(umm_mincore(mm, f, 8 * P, vec), 0);

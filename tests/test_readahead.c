@@ -29,6 +29,7 @@
 #include "test.h"
 #include "io.h"
 #include "readahead.h"
+#include "filemap.h"
 
 #define P UMM_PAGE_SIZE
 #define RA_MAX_PAGES 16            /* the tests' readahead_max_bytes, in pages */
@@ -238,16 +239,16 @@ static void test_sequential(void)
 	for (size_t i = 0; i < pages; i++)
 		CHECK_EQ(touch(a, i), 0);
 	ms = mm_stats();
-	CHECK_EQ(ms.major_faults, 2);
-	CHECK_EQ(ms.minor_faults, pages - 2);
+	/* page 0 reads its block, whose last quarter starts the stream: one wait in all */
+	CHECK_EQ(ms.major_faults, 1);
+	CHECK_EQ(ms.minor_faults, pages - 1);
 	st = stats();
-	CHECK_EQ(st.ra_pages, pages - 2);
-	CHECK_EQ(st.ra_hits, pages - 2);
+	CHECK_EQ(st.ra_pages, pages - 1);
+	CHECK_EQ(st.ra_hits, pages - 1);
 	CHECK_EQ(st.ra_wasted, 0);
 	CHECK_EQ(st.io_errors, 0);
-	CHECK_EQ(st.io_pages, pages - 1);            /* page 0 was read synchronously */
-	CHECK(st.io_hist[2] >= 1);                    /* the first window: 4 pages */
-	CHECK(st.io_hist[4] >= pages / RA_MAX_PAGES - 4); /* then full 16-page windows */
+	CHECK_EQ(st.io_pages, pages);                /* page 0 in its block's request */
+	CHECK_EQ(st.io_hist[4], pages / RA_MAX_PAGES); /* full 16-page windows only */
 	CHECK_EQ(st.io_hist[5] + st.io_hist[6] + st.io_hist[7], 0);
 	teardown();
 }
@@ -263,8 +264,8 @@ static void test_wasted(void)
 		CHECK_EQ(touch(a, i), 0);
 	io_backend_drain(sys);
 	st = stats();
-	CHECK(st.ra_pages > st.ra_hits);
-	CHECK_EQ(st.ra_hits, 4);
+	CHECK_EQ(st.ra_pages, RA_MAX_PAGES - 1);    /* page 0's block: no marker reached */
+	CHECK_EQ(st.ra_hits, 5);
 	CHECK_EQ(umm_munmap(mm, a, 64 * P), 0);
 	CHECK_EQ(umm_object_truncate(obj, 0), 0);
 	st = stats();
@@ -272,7 +273,11 @@ static void test_wasted(void)
 	teardown();
 }
 
-/* Scattered accesses read no page ahead; neither does MADV_RANDOM (VM_RAND_READ) on a sequential scan. */
+/*
+ * Scattered accesses: each miss reads its aligned block (read-around) and
+ * the later accesses to the block are hits; MADV_RANDOM (VM_RAND_READ)
+ * reads no page ahead, even on a sequential scan.
+ */
 static void test_random(void)
 {
 	const size_t pages = 128;
@@ -288,8 +293,11 @@ static void test_random(void)
 		n++;
 	}
 	st = stats();
-	CHECK_EQ(st.ra_pages, 0);
-	CHECK_EQ(mm_stats().major_faults, n);
+	CHECK_EQ(mm_stats().major_faults, pages / RA_MAX_PAGES);     /* one per block */
+	CHECK_EQ(mm_stats().minor_faults, n - pages / RA_MAX_PAGES);
+	CHECK_EQ(st.io_requests, pages / RA_MAX_PAGES);
+	CHECK_EQ(st.ra_pages, pages - pages / RA_MAX_PAGES);
+	CHECK_EQ(st.ra_hits, n - pages / RA_MAX_PAGES);
 	teardown();
 
 	setup(pages, &a);
@@ -300,6 +308,221 @@ static void test_random(void)
 	CHECK_EQ(st.ra_pages, 0);
 	CHECK_EQ(st.io_requests, 0);
 	CHECK_EQ(mm_stats().major_faults, pages);
+	teardown();
+}
+
+/* Is page @index of obj cached? */
+static bool cached(uint64_t index)
+{
+	struct page *page = find_get_page(obj, index);
+
+	if (page)
+		put_page(page);
+	return page != NULL;
+}
+
+/*
+ * Read-around: a miss in the middle of a file reads the aligned block of
+ * RA_MAX_PAGES around it in one request, its frames following each other
+ * in the arena (a fresh system has free blocks), and the rest of the block
+ * is then hits, the last quarter starting the next window; MADV_RANDOM
+ * reads just the page.
+ */
+static void test_read_around(void)
+{
+	const size_t pages = 128;
+	struct umm_sys_stats st;
+	struct page *first, *page;
+	uintptr_t a;
+
+	setup(pages, &a);
+	CHECK_EQ(touch(a, 37), 0);
+	st = stats();
+	CHECK_EQ(mm_stats().major_faults, 1);
+	CHECK_EQ(st.io_requests, 1);
+	CHECK_EQ(st.io_pages, RA_MAX_PAGES);
+	CHECK_EQ(st.io_hist[4], 1);
+	CHECK_EQ(st.ra_pages, RA_MAX_PAGES - 1);
+	CHECK_EQ(umm_object_cached_pages(obj), RA_MAX_PAGES);
+	for (uint64_t i = 0; i < pages; i++)
+		CHECK_EQ(cached(i), i >= 32 && i < 48);
+	first = find_get_page(obj, 32);
+	REQUIRE(first);
+	for (uint64_t i = 33; i < 48; i++) {
+		page = find_get_page(obj, i);
+		REQUIRE(page);
+		CHECK_EQ(page_to_pfn(page), page_to_pfn(first) + (i - 32));
+		put_page(page);
+	}
+	put_page(first);
+	for (size_t i = 32; i < 44; i++)
+		CHECK_EQ(touch(a, i), 0);
+	CHECK_EQ(mm_stats().major_faults, 1);
+	CHECK_EQ(stats().ra_hits, 11);
+	CHECK_EQ(stats().io_requests, 1);
+	/* the block's last quarter is its marker: a reader going through it reads on */
+	CHECK_EQ(touch(a, 44), 0);
+	io_backend_drain(sys);
+	CHECK_EQ(stats().io_requests, 2);
+	for (uint64_t i = 48; i < 64; i++)
+		CHECK(cached(i));
+	CHECK_EQ(umm_object_cached_pages(obj), 2 * RA_MAX_PAGES);
+	for (size_t i = 45; i < 64; i++)
+		CHECK_EQ(touch(a, i), 0);
+	CHECK_EQ(mm_stats().major_faults, 1);
+	teardown();
+
+	setup(pages, &a);
+	REQUIRE(umm_madvise(mm, a, pages * P, MADV_RANDOM) == 0);
+	CHECK_EQ(touch(a, 37), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), 1);
+	CHECK_EQ(stats().io_requests, 0);
+	CHECK_EQ(stats().ra_pages, 0);
+	teardown();
+}
+
+/*
+ * The block is clipped to the pages the vma maps (a mapping that starts or
+ * ends inside it) and to the end of the file (nothing read past it).
+ */
+static void test_read_around_clipped(void)
+{
+	struct umm_object *o;
+	uintptr_t a, b;
+	int fd;
+
+	/* vma of file pages [40, 100): a miss at 41 reads [40, 48) */
+	setup(128, &a);
+	REQUIRE(umm_mmap(mm, 0, 60 * P, PROT_READ, MAP_SHARED, obj, 40 * P, &b) == 0);
+	CHECK_EQ(touch(b - 40 * P, 41), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), 8);
+	for (uint64_t i = 32; i < 48; i++)
+		CHECK_EQ(cached(i), i >= 40);
+	CHECK_EQ(stats().io_requests, 1);
+	/* vma of file pages [64, 70): a miss at 69 reads [64, 70) */
+	REQUIRE(umm_mmap(mm, 0, 6 * P, PROT_READ, MAP_SHARED, obj, 64 * P, &b) == 0);
+	CHECK_EQ(touch(b - 64 * P, 69), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), 8 + 6);
+	for (uint64_t i = 64; i < 80; i++)
+		CHECK_EQ(cached(i), i < 70);
+	teardown();
+
+	/* a file of 35 pages and 100 bytes, mapped over 48 pages: a miss at 33 reads [32, 36) */
+	fd = test_tmpfile(35 * P + 100, fpat);
+	REQUIRE(sys_create_backend(backend, RA_MAX_PAGES * P, &sys) == 0);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_object_open_fd(sys, fd, &o) == 0);
+	close(fd);
+	obj = o;
+	REQUIRE(umm_mmap(mm, 0, 48 * P, PROT_READ, MAP_SHARED, obj, 0, &a) == 0);
+	CHECK_EQ(touch(a, 33), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), 4);
+	CHECK_EQ(stats().io_pages, 4);
+	CHECK_EQ(stats().io_requests, 1);
+	CHECK_EQ(stats().ra_pages, 3);
+	{
+		unsigned char c;
+
+		CHECK_EQ(umm_read(mm, a + 35 * P + 99, &c, 1), 0);
+		CHECK_EQ(c, fpat(35 * P + 99));
+		CHECK_EQ(umm_read(mm, a + 35 * P + 100, &c, 1), 0);   /* the page's tail past EOF */
+		CHECK_EQ(c, 0);
+		CHECK_EQ(umm_read(mm, a + 36 * P, &c, 1), -EIO);      /* wholly past EOF */
+	}
+	CHECK_EQ(umm_object_cached_pages(obj), 4);
+	CHECK_EQ(mm_stats().major_faults, 1);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	umm_system_destroy(sys);
+	sys = NULL;
+	mm = NULL;
+	obj = NULL;
+}
+
+/*
+ * Fault-around (populate without I/O: MAP_POPULATE | MAP_NONBLOCK here, the
+ * host MMU's populate-around in use) that maps a stream's marker page
+ * starts the stream's next window, as a fault on it would; mapping the
+ * marker of a read-around block starts nothing.
+ */
+static void test_fault_around_marker(void)
+{
+	const size_t pages = 128;
+	uintptr_t a, b;
+
+	setup(pages, &a);
+	CHECK_EQ(touch(a, 0), 0);                     /* read-around [0, 16), marker 12 */
+	CHECK_EQ(touch(a, 16), 0);                    /* a miss just past it: window [16, 32) */
+	io_backend_drain(sys);
+	CHECK_EQ(umm_object_cached_pages(obj), 2 * RA_MAX_PAGES);
+	CHECK_EQ(stats().io_requests, 2);
+	/* maps what is cached, 12 and 17 (the window's marker) among them */
+	REQUIRE(umm_mmap(mm, 0, pages * P, PROT_READ, MAP_SHARED | MAP_POPULATE | MAP_NONBLOCK,
+			 obj, 0, &b) == 0);
+	io_backend_drain(sys);
+	CHECK_EQ(stats().io_requests, 3);             /* the next window, [32, 48) */
+	CHECK_EQ(umm_object_cached_pages(obj), 3 * RA_MAX_PAGES);
+	for (uint64_t i = 0; i < pages; i++)
+		CHECK_EQ(cached(i), i < 3 * RA_MAX_PAGES);
+	CHECK_EQ(stats().ra_hits, 2 * RA_MAX_PAGES - 2);   /* all but the two faulting pages */
+	CHECK_EQ(mm_stats().major_faults, 2);
+	teardown();
+}
+
+/*
+ * Out of frames: a read-around fault whose page cannot be had fails with
+ * -ENOMEM and leaves nothing cached (teardown counts the frames); when
+ * only the block of contiguous frames cannot be had, the block is read
+ * with frames taken one at a time.
+ */
+static void test_read_around_nomem(void)
+{
+	uintptr_t a;
+	unsigned long hits;
+
+	setup(64, &a);
+	CHECK_EQ(touch(a, 0), 0);                     /* page tables, and [0, 16) cached */
+	CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, -1), 0);
+	CHECK_EQ(touch(a, 37), -ENOMEM);
+	CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), RA_MAX_PAGES);
+	for (uint64_t i = RA_MAX_PAGES; i < 64; i++)
+		CHECK(!cached(i));
+	hits = umm_inject_hits(sys, UMM_INJECT_PAGE_ALLOC);
+	CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 1), 0);   /* the block */
+	CHECK_EQ(touch(a, 37), 0);
+	CHECK_EQ(umm_inject_hits(sys, UMM_INJECT_PAGE_ALLOC), hits + 1);
+	CHECK_EQ(umm_inject_fault(sys, UMM_INJECT_PAGE_ALLOC, 0, 0), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), 2 * RA_MAX_PAGES);
+	for (uint64_t i = 32; i < 48; i++)
+		CHECK(cached(i));
+	for (size_t i = 32; i < 48; i++)
+		CHECK_EQ(touch(a, i), 0);
+	CHECK_EQ(mm_stats().major_faults, 2);
+	teardown();
+}
+
+/* filemap_fault_page refuses an index outside the mapping's pages and NULL arguments, reading nothing. */
+static void test_fault_page_bad_args(void)
+{
+	struct page *page = NULL;
+	bool major = false;
+	uintptr_t a;
+
+	setup(64, &a);
+	CHECK_EQ(filemap_fault_page(obj, 10, 0, 11, 20, &page, &major), -EINVAL);
+	CHECK_EQ(filemap_fault_page(obj, 20, 0, 11, 20, &page, &major), -EINVAL);
+	CHECK_EQ(filemap_fault_page(NULL, 10, 0, 0, 20, &page, &major), -EINVAL);
+	CHECK_EQ(filemap_fault_page(obj, 10, 0, 0, 20, NULL, &major), -EINVAL);
+	CHECK_EQ(filemap_fault_page(obj, 10, 0, 0, 20, &page, NULL), -EINVAL);
+	CHECK(page == NULL);
+	CHECK_EQ(umm_object_cached_pages(obj), 0);
+	CHECK_EQ(stats().io_requests, 0);
+	CHECK_EQ(filemap_fault_page(obj, 10, 0, 0, 20, &page, &major), 0);
+	CHECK(page != NULL);
+	CHECK(major);
+	CHECK_EQ(umm_object_cached_pages(obj), RA_MAX_PAGES);
+	put_page(page);
 	teardown();
 }
 
@@ -690,8 +913,8 @@ static void test_memory_pressure(void)
 	for (i = 0; i < pages && !err; i++) {
 		err = umm_read(m, a + i * P, &b, 1);
 		REQUIRE(umm_system_stats(s, &st) == 0);
-		if (st.ra_pages != ra)              /* a window was read: it fit above high */
-			CHECK(st.free_frames + 8 >= st.wmark_high);
+		if (st.ra_pages != ra)              /* a window was read: it fit above low */
+			CHECK(st.free_frames + 8 >= st.wmark_low);
 		ra = st.ra_pages;
 		if (!err)
 			CHECK_EQ(b, fpat(i * P));
@@ -700,6 +923,63 @@ static void test_memory_pressure(void)
 	CHECK_EQ(i, pages);
 	CHECK(st.pgsteal > 0);                      /* room was made by evicting pages */
 	CHECK(ra > 0);
+	io_backend_drain(s);
+	umm_mm_destroy(m);
+	umm_object_put(o);
+	REQUIRE(umm_system_stats(s, &st) == 0);
+	CHECK_EQ(st.pagecache_pages, 0);
+	umm_system_destroy(s);
+}
+
+/*
+ * Random faults over a file twice the memory: every fault succeeds with
+ * the right bytes while reclaim runs, and once reclaim has evicted pages
+ * of the file, read-around backs off (a block at most every 64 misses)
+ * instead of evicting the pages in use for pages nobody asked for.
+ */
+static void test_read_around_pressure(void)
+{
+	struct umm_system *s;
+	struct umm_config cfg = { .phys_bytes = 2 << 20, .io_backend = backend,
+				  .readahead_max_bytes = RA_MAX_PAGES * P };
+	struct umm_sys_stats st;
+	struct umm_mm_stats ms;
+	struct umm_object *o;
+	struct umm_mm *m;
+	const size_t pages = 1024;                /* 4 MiB: twice the memory */
+	int fd = test_tmpfile(pages * P, fpat);
+	unsigned long ra0 = 0, maj0 = 0;
+	bool evicted = false;
+	uintptr_t a;
+	unsigned char b;
+
+	REQUIRE(umm_system_create(&cfg, &s) == 0);
+	REQUIRE(umm_mm_create(s, &m) == 0);
+	REQUIRE(umm_object_open_fd(s, fd, &o) == 0);
+	close(fd);
+	REQUIRE(umm_mmap(m, 0, pages * P, PROT_READ, MAP_SHARED, o, 0, &a) == 0);
+	for (size_t round = 0; round < 3; round++) {
+		for (size_t k = 0; k < pages; k++) {
+			size_t i = (k * 37 + round * 5) % pages;   /* never the page after the last */
+
+			CHECK_EQ(umm_read(m, a + i * P + 7, &b, 1), 0);
+			CHECK_EQ(b, fpat(i * P + 7));
+			if (!evicted && atomic_load(&o->ra.evicted)) {
+				evicted = true;
+				REQUIRE(umm_system_stats(s, &st) == 0);
+				REQUIRE(umm_mm_stats(m, &ms) == 0);
+				ra0 = st.ra_pages;
+				maj0 = ms.major_faults;
+			}
+		}
+	}
+	REQUIRE(umm_system_stats(s, &st) == 0);
+	REQUIRE(umm_mm_stats(m, &ms) == 0);
+	CHECK(evicted);
+	CHECK(st.pgsteal > 0);
+	/* after the first eviction: at most one block (15 pages ahead) per 64 misses */
+	CHECK(st.ra_pages - ra0 <= (RA_MAX_PAGES - 1) * ((ms.major_faults - maj0) / 64 + 1));
+	CHECK(ms.major_faults - maj0 > 64);
 	io_backend_drain(s);
 	umm_mm_destroy(m);
 	umm_object_put(o);
@@ -797,6 +1077,11 @@ int main(int argc, char **argv)
 		RUN(test_sequential);
 		RUN(test_wasted);
 		RUN(test_random);
+		RUN(test_read_around);
+		RUN(test_read_around_clipped);
+		RUN(test_fault_page_bad_args);
+		RUN(test_fault_around_marker);
+		RUN(test_read_around_nomem);
 		RUN(test_seq_hint);
 		RUN(test_willneed);
 		RUN(test_waiters);
@@ -807,6 +1092,7 @@ int main(int argc, char **argv)
 		RUN(test_prepage_async);
 		RUN(test_prepage_async_errors);
 		RUN(test_memory_pressure);
+		RUN(test_read_around_pressure);
 	}
 	return test_summary("test_readahead");
 }
