@@ -545,6 +545,10 @@ unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned 
 
 	tree_read_lock(obj);
 	radix_tree_lookup_run(&obj->page_tree, first, nr, (void **)pages);
+	/* the pages' misses together, before the atomics that would take them one by one */
+	for (unsigned int i = 0; i < nr; i++)
+		if (pages[i])
+			prefetchw(pages[i]);
 	for (unsigned int i = 0; i < nr; i++)
 		if (pages[i]) {
 			get_page(pages[i]);

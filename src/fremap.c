@@ -110,6 +110,8 @@
 #include "mmu_notifier.h"
 
 #define FREMAP_PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
+/* Pages of a table whose old struct pages and index cells are prefetched ahead (fremap_prefetch). */
+#define FREMAP_PREFETCH_AHEAD 16
 /* Pages per call whose translations go to the caller's soft TLB (fremap_prefill). */
 #define FREMAP_PREFILL_MAX 256
 
@@ -272,6 +274,32 @@ static unsigned int fremap_lookup(struct umm_object *obj, uint64_t pgoff, unsign
 }
 
 /*
+ * fremap_prefetch - a hint, before the lookup of a table's pages: start
+ * loading what fremap_table will touch under the locks, so that those
+ * misses overlap with the lookup's instead of following one another:
+ * the index cells of the new offsets, and for the first
+ * FREMAP_PREFETCH_AHEAD old ptes the struct page of a present one (the
+ * ptes read without their lock, ptep_get_lockless: a snapshot that only
+ * steers prefetches) or the index cells of a file pte's offset.
+ * mmap_lock held (the tables and the index stay).
+ */
+static void fremap_prefetch(struct umm_mm *mm, const struct fremap_req *req, uintptr_t addr, unsigned int nr,
+			    uint64_t pgoff)
+{
+	pte_t *ptep = addr == req->start ? req->ptep : pte_offset_map(mm, addr);
+
+	nl_index_prefetch(req->vma, pgoff, nr);
+	for (unsigned int i = 0; ptep && i < MIN(nr, FREMAP_PREFETCH_AHEAD); i++) {
+		pte_t pte = ptep_get_lockless(&ptep[i]);
+
+		if (pte_present(pte) && !pte_special(pte))
+			prefetchw(pfn_to_page(mm->sys->phys, pte_pfn(pte)));
+		else if (pte_is_file(pte))
+			nl_index_prefetch(req->vma, pte_to_pgoff(pte), 1);
+	}
+}
+
+/*
  * fremap_table - the pages [addr, addr + nr * PAGE_SIZE) of one pte
  * table (the request's pages from pgoff on), under that table's lock
  * once: for each, record the new offset in the window's reverse index,
@@ -296,9 +324,17 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 
 	VM_BUG_ON(!ptep);
 	size = object_size_pages(obj);    /* truncate lowers it before it takes this ptl */
+	/* the index cells of the offsets the old pages show (fremap_prefetch brought the pages) */
+	for (unsigned int i = 0; i < MIN(nr, FREMAP_PREFETCH_AHEAD); i++)
+		if (pte_present(ptep[i]))
+			nl_index_prefetch(vma, fremap_shown(mm, vma, addr + ((uintptr_t)i << PAGE_SHIFT), ptep[i]), 1);
 	for (unsigned int i = 0; i < nr; i++, addr += PAGE_SIZE) {
 		struct page *page = pages[i];
 		pte_t pte = ptep[i];
+
+		if (i + FREMAP_PREFETCH_AHEAD < nr && pte_present(ptep[i + FREMAP_PREFETCH_AHEAD]) &&
+		    !pte_special(ptep[i + FREMAP_PREFETCH_AHEAD]))
+			prefetchw(pfn_to_page(mm->sys->phys, pte_pfn(ptep[i + FREMAP_PREFETCH_AHEAD])));
 
 		nl_index_set(vma, slot + i, fremap_shown(mm, vma, addr, pte), pgoff + i);
 		if (!pte_none(pte))
@@ -353,6 +389,7 @@ static bool fremap_apply(struct umm_mm *mm, const struct fremap_req *req, struct
 		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 		unsigned int nr = (unsigned int)((tend - addr) >> PAGE_SHIFT), found = 0, left;
 
+		fremap_prefetch(mm, req, addr, nr, pgoff);
 		if (readable)
 			found = fremap_lookup(obj, pgoff, nr, populate, pages);
 		else

@@ -72,6 +72,7 @@
 #define NL_PRESIZE_MAX (1UL << 20)  /* pages of a VMA the first table is sized for, at most */
 #define NL_BLOCK_SHIFT 3
 #define NL_BLOCK (1u << NL_BLOCK_SHIFT)     /* offsets per hashed block (nl_home) */
+#define NL_PREFETCH_MAX 8       /* blocks nl_index_prefetch starts loading, at most */
 
 struct nl_entry {
 	uint64_t key;            /* pgoff + 1; NL_EMPTY: a free cell */
@@ -271,6 +272,23 @@ void nl_index_set(struct vm_area_struct *vma, uint64_t slot, uint64_t old, uint6
 		idx->cells[j] = (struct nl_entry){ pgoff + 1, slot };
 		idx->nr++;
 	}
+}
+
+/**
+ * nl_index_prefetch - start loading the cells where @vma's index keeps
+ * the entries of object pages [@pgoff, @pgoff + @nr) (their blocks' homes,
+ * up to NL_PREFETCH_MAX of them), so that the misses of the nl_index_set
+ * calls that follow overlap with other work.  mmap_lock held.
+ */
+void nl_index_prefetch(const struct vm_area_struct *vma, uint64_t pgoff, unsigned int nr)
+{
+	const struct nonlinear_index *idx = vma->vm_nl_index;
+	unsigned int n = 0;
+
+	if (!idx)
+		return;
+	for (uint64_t b = pgoff; b < pgoff + nr && n < NL_PREFETCH_MAX; b = (b | (NL_BLOCK - 1)) + 1, n++)
+		prefetchw(&idx->cells[nl_home(idx, b)]);
 }
 
 /**
