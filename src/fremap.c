@@ -46,6 +46,22 @@
  *      miss (mmap_lock, a walk, ptl).  A later change of those ptes
  *      flushes them like any translation.
  *
+ * Misses.  On a large window over a large object nearly every structure a
+ * remap touches is a cache miss (and, in a VM, a costly TLB miss): the
+ * pte line, the radix leaf, the struct page of each new and each old
+ * page, the index cells, the frames the caller then reads.  Taken one
+ * after another behind the atomics of get_page, trylock_page and the map
+ * counts they cost more than everything else, so step 2 starts them
+ * together: before a table's lookup, the old ptes' struct pages and the
+ * index cells of the new offsets and of the old file ptes' (the ptes read
+ * without ptl, as a hint only); the lookup prefetches the pages it found
+ * before it references them (find_get_page_run); under ptl, the index
+ * cells of the old pages' offsets.  Each page mapped present also has the
+ * first line of its frame prefetched: a caller remaps to touch what it
+ * remapped (as for step 4), and that starts the host's translation of
+ * the frame and its first line (a database page's header) while the call
+ * goes on.  Prefetches change no state; a wrong hint costs a line.
+ *
  * Per-pte protection.  prot == 0 leaves the range under the VMA's
  * protection.  Another prot (a subset of PROT_READ|PROT_WRITE|PROT_EXEC
  * that the VMA may have, VM_MAY*) is stored in each pte of the range
@@ -345,6 +361,7 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 				page_add_file_rmap(page, vma, addr, &ptep[i]);
 				set_pte_at(mm, addr, &ptep[i],
 					   pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_YOUNG | req->own));
+				prefetch(page_address(page));   /* the caller's touch (see Misses) */
 				unlock_page(page);
 				pages[i] = NULL;          /* its reference is the pte's now */
 				mapped++;
