@@ -257,6 +257,7 @@ static unsigned int fremap_gang(struct umm_object *obj, uint64_t pgoff, unsigned
 			continue;
 		}
 		page_readahead_used(obj->sys, page);    /* a read-ahead page is used now */
+		prefetch(page_address(page));   /* the caller's touch (see Misses) */
 	}
 	return found;
 }
@@ -361,7 +362,6 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 				page_add_file_rmap(page, vma, addr, &ptep[i]);
 				set_pte_at(mm, addr, &ptep[i],
 					   pfn_pte(page_to_pfn(page), PTE_PRESENT | PTE_YOUNG | req->own));
-				prefetch(page_address(page));   /* the caller's touch (see Misses) */
 				unlock_page(page);
 				pages[i] = NULL;          /* its reference is the pte's now */
 				mapped++;
