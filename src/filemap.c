@@ -559,6 +559,40 @@ unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned 
 }
 
 /**
+ * find_get_page_runs - find_get_page_run for each of @nruns runs of one
+ * object: @runs[r].pages[i] = the cached page at @runs[r].first + i,
+ * referenced, or NULL, for i < @runs[r].nr; @runs[r].found counts them.
+ * One hold of tree_lock for all the runs, and every run's radix walk is
+ * made (its pages prefetched) before the first page is referenced, so the
+ * misses of all the runs overlap rather than wait behind each reference's
+ * atomic.  Takes and releases obj->tree_lock for read.
+ * Return: the number of pages found in all the runs.
+ */
+unsigned int find_get_page_runs(struct umm_object *obj, struct page_run *runs, unsigned int nruns)
+{
+	unsigned int found = 0;
+
+	tree_read_lock(obj);
+	for (unsigned int r = 0; r < nruns; r++) {
+		radix_tree_lookup_run(&obj->page_tree, runs[r].first, runs[r].nr, (void **)runs[r].pages);
+		for (unsigned int i = 0; i < runs[r].nr; i++)
+			if (runs[r].pages[i])
+				prefetchw(runs[r].pages[i]);
+	}
+	for (unsigned int r = 0; r < nruns; r++) {
+		runs[r].found = 0;
+		for (unsigned int i = 0; i < runs[r].nr; i++)
+			if (runs[r].pages[i]) {
+				get_page(runs[r].pages[i]);
+				runs[r].found++;
+			}
+		found += runs[r].found;
+	}
+	tree_read_unlock(obj);
+	return found;
+}
+
+/**
  * set_page_dirty - mark a page's contents as newer than the backing store.
  * No locks needed (atomic flag).
  * Return: true if the page was clean.

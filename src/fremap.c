@@ -128,6 +128,9 @@
 #define FREMAP_PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
 /* Pages of a table whose old struct pages and index cells are prefetched ahead (fremap_prefetch). */
 #define FREMAP_PREFETCH_AHEAD 16
+/* Vector entries of at most this many pages are looked up together (fremap_lookup_ahead). */
+#define FREMAP_AHEAD_PAGES 16
+#define FREMAP_AHEAD_RUNS 64    /* entries per find_get_page_runs call */
 /* Pages per call whose translations go to the caller's soft TLB (fremap_prefill). */
 #define FREMAP_PREFILL_MAX 256
 
@@ -139,6 +142,9 @@ struct fremap_req {
 	pte_t own;              /* PTE_OWNPROT bits for the range, or 0 */
 	pte_t *ptep;            /* the pte slot of start (fremap_alloc_tables) */
 	bool missed;            /* populating left a page with its file pte */
+	unsigned int pre_nr;    /* pages of pre[] to use (fremap_lookup_ahead), else 0 */
+	unsigned int pre_found; /* of those, not NULL */
+	struct page *pre[FREMAP_AHEAD_PAGES];   /* the first table's pages, referenced */
 	struct mmu_notifier_range range;        /* the notifiers' REMAP window */
 };
 
@@ -179,6 +185,7 @@ static int fremap_check(struct umm_mm *mm, uintptr_t start, size_t size, int pro
 			req->own = vm_flags_to_ownprot(vm_prot);
 	}
 	req->vma = vma;
+	req->pre_nr = 0;
 	req->start = start;
 	req->end = start + size;
 	req->pgoff = pgoff;
@@ -239,16 +246,14 @@ static uint64_t fremap_shown(struct umm_mm *mm, struct vm_area_struct *vma, uint
 }
 
 /*
- * fremap_gang - the uptodate cache pages of object pages [pgoff, pgoff +
- * nr), one lookup of the run: pages[i] is page pgoff + i, referenced, or
- * NULL.
- * Takes tree_lock (read).  Returns the number found.
+ * fremap_gang_keep - of the nr looked-up pages (found of them not NULL),
+ * keep the uptodate ones (drop the rest) and get them ready for mapping:
+ * a read-ahead page is used now, and its frame's first line is prefetched
+ * (the caller's touch, see Misses).  Returns the number kept.
  */
-static unsigned int fremap_gang(struct umm_object *obj, uint64_t pgoff, unsigned int nr,
-				struct page **pages)
+static unsigned int fremap_gang_keep(struct umm_object *obj, unsigned int nr, unsigned int found,
+				     struct page **pages)
 {
-	unsigned int found = find_get_page_run(obj, pgoff, nr, pages);
-
 	for (unsigned int i = 0; i < nr; i++) {
 		struct page *page = pages[i];
 
@@ -261,9 +266,21 @@ static unsigned int fremap_gang(struct umm_object *obj, uint64_t pgoff, unsigned
 			continue;
 		}
 		page_readahead_used(obj->sys, page);    /* a read-ahead page is used now */
-		prefetch(page_address(page));   /* the caller's touch (see Misses) */
+		prefetch(page_address(page));
 	}
 	return found;
+}
+
+/*
+ * fremap_gang - the uptodate cache pages of object pages [pgoff, pgoff +
+ * nr), one lookup of the run: pages[i] is page pgoff + i, referenced, or
+ * NULL.
+ * Takes tree_lock (read).  Returns the number found.
+ */
+static unsigned int fremap_gang(struct umm_object *obj, uint64_t pgoff, unsigned int nr,
+				struct page **pages)
+{
+	return fremap_gang_keep(obj, nr, find_get_page_run(obj, pgoff, nr, pages), pages);
 }
 
 /* fremap_put_pages - drop the references fremap_gang took and the install did not use.  No ptl. */
@@ -275,17 +292,27 @@ static void fremap_put_pages(struct page **pages, unsigned int nr)
 }
 
 /*
- * fremap_lookup - fremap_gang; to populate (read), the missing pages
+ * fremap_lookup - fremap_gang (or the pages fremap_lookup_ahead found, if
+ * it looked this run up); to populate (read), the missing pages
  * inside the object are read into the cache first, in one batch.  No
  * ptl or i_mmap_lock held (reads take page locks).  Returns the number
  * of pages found.
  */
 static unsigned int fremap_lookup(struct umm_object *obj, uint64_t pgoff, unsigned int nr, bool read,
-				  struct page **pages)
+				  struct fremap_req *req, struct page **pages)
 {
 	uint64_t size = object_size_pages(obj);
 	unsigned int inside = pgoff >= size ? 0 : (unsigned int)MIN((uint64_t)nr, size - pgoff);
-	unsigned int found = fremap_gang(obj, pgoff, nr, pages);
+	unsigned int found;
+
+	if (req->pre_nr == nr && pgoff == req->pgoff) {
+		/* looked up in advance with the other entries (fremap_lookup_ahead) */
+		memcpy(pages, req->pre, nr * sizeof(*pages));
+		found = req->pre_found;
+		req->pre_nr = 0;
+	} else {
+		found = fremap_gang(obj, pgoff, nr, pages);
+	}
 
 	if (!read || found >= inside)
 		return found;
@@ -300,6 +327,12 @@ static unsigned int fremap_first_table_pages(const struct fremap_req *req)
 	uintptr_t tend = MIN(req->end, ALIGN_DOWN(req->start, PMD_SIZE) + PMD_SIZE);
 
 	return (unsigned int)((tend - req->start) >> PAGE_SHIFT);
+}
+
+/* fremap_readable - may the request's pages be read: by its own protection, else the vma's (PROT_NONE: no)? */
+static bool fremap_readable(const struct fremap_req *req)
+{
+	return req->own || (req->vma->vm_flags & VM_ACCESS_FLAGS);
 }
 
 /*
@@ -391,6 +424,50 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 }
 
 /*
+ * fremap_lookup_ahead - the vector's small entries (all their pages, at
+ * most FREMAP_AHEAD_PAGES, in one pte table, readable) are looked up
+ * together: each run of such entries over one object in one
+ * find_get_page_runs, so the misses of their lookups overlap instead of
+ * each entry waiting for its own.  Their pages (referenced, as
+ * fremap_gang leaves them) wait in req->pre until fremap_apply maps
+ * them; the missing ones are read there as usual.  mmap_lock held, no
+ * other lock (takes tree_lock).
+ */
+static void fremap_lookup_ahead(struct fremap_req *reqs, size_t n)
+{
+	struct page_run runs[FREMAP_AHEAD_RUNS];
+	size_t at[FREMAP_AHEAD_RUNS], i = 0;
+
+	while (i < n) {
+		struct umm_object *obj = NULL;
+		unsigned int nruns = 0;
+
+		for (; i < n && nruns < FREMAP_AHEAD_RUNS; i++) {
+			struct fremap_req *req = &reqs[i];
+			unsigned int nr = fremap_first_table_pages(req);
+
+			if (nr != (req->end - req->start) >> PAGE_SHIFT || nr > FREMAP_AHEAD_PAGES ||
+			    !fremap_readable(req))
+				continue;
+			if (obj && req->vma->vm_obj != obj)
+				break;
+			obj = req->vma->vm_obj;
+			runs[nruns] = (struct page_run){ .first = req->pgoff, .nr = nr, .pages = req->pre };
+			at[nruns++] = i;
+		}
+		if (!nruns)
+			continue;
+		(void)find_get_page_runs(obj, runs, nruns);
+		for (unsigned int r = 0; r < nruns; r++) {
+			struct fremap_req *req = &reqs[at[r]];
+
+			req->pre_found = fremap_gang_keep(obj, runs[r].nr, runs[r].found, req->pre);
+			req->pre_nr = runs[r].nr;
+		}
+	}
+}
+
+/*
  * fremap_apply - carry out one checked request, a pte table at a time:
  * look up (and unless MAP_NONBLOCK read) its object pages, then under
  * i_mmap_lock change the reverse index and the ptes together
@@ -403,14 +480,13 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
  * mmap_lock held for write; takes tree_lock and page locks (reads) with
  * no other lock, then i_mmap_lock and each ptl.
  */
-static bool fremap_apply(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb, int flags)
+static bool fremap_apply(struct umm_mm *mm, struct fremap_req *req, struct mmu_gather *tlb, int flags)
 {
 	struct page *pages[PTRS_PER_TABLE];
 	struct umm_system *sys = mm->sys;
 	struct umm_object *obj = req->vma->vm_obj;
 	bool populate = !(flags & MAP_NONBLOCK), missed = false;
-	/* a read is allowed by the pte's own protection, else by the vma's (PROT_NONE: no) */
-	bool readable = req->own || (req->vma->vm_flags & VM_ACCESS_FLAGS);
+	bool readable = fremap_readable(req);
 	uint64_t pgoff = req->pgoff;
 
 	vma_set_nonlinear(mm, req->vma);
@@ -420,7 +496,7 @@ static bool fremap_apply(struct umm_mm *mm, const struct fremap_req *req, struct
 
 		fremap_prefetch(mm, req, addr, nr, pgoff);
 		if (readable)
-			found = fremap_lookup(obj, pgoff, nr, populate, pages);
+			found = fremap_lookup(obj, pgoff, nr, populate, req, pages);
 		else
 			memset(pages, 0, nr * sizeof(*pages));
 		/* pte chains: a block per page mapped, reserved before any lock (rmap.h) */
@@ -565,6 +641,8 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 	if (!err) {
 		struct mmu_gather tlb;
 
+		if (n > 1)
+			fremap_lookup_ahead(reqs, n);
 		/* one TLB shootdown for the whole vector, before any page is faulted in */
 		for (i = 0; i < n; i++) {
 			mmu_notifier_range_init(&reqs[i].range, UMM_MMU_REMAP, mm, reqs[i].start, reqs[i].end);

@@ -955,6 +955,67 @@ static void test_vectored(void)
 	teardown();
 }
 
+/*
+ * A vector whose small entries alternate between a window over a file
+ * (nothing cached before the first round, so the pages looked up together
+ * are missing and populating reads them) and a window over a shmem object
+ * shows what the same entries applied one by one show, in every round
+ * (populating and MAP_NONBLOCK); the checker passes and unmapping frees
+ * what the vector referenced (the teardown checks the frames).
+ */
+static void test_vectored_two_objects(void)
+{
+	setup();
+	int fd = test_tmpfile(32 * P, tag_fill);
+	struct umm_object *file = open_file(fd), *shm;
+	uintptr_t sa, wf, ws, rf, rs;
+	struct umm_remap_entry v[12];
+	unsigned seed = 777;
+
+	REQUIRE(umm_object_create_shmem(sys, 32 * P, &shm) == 0);
+	sa = map_obj(shm, 32, PROT_READ | PROT_WRITE);
+	for (size_t i = 0; i < 32; i++) {
+		uint32_t t = TAG(1000 + i);
+
+		REQUIRE(umm_write(mm, sa + i * P, &t, sizeof(t)) == 0);
+	}
+	REQUIRE(umm_munmap(mm, sa, 32 * P) == 0);
+	wf = map_obj(file, 16, PROT_READ);
+	rf = map_obj(file, 16, PROT_READ);
+	ws = map_obj(shm, 16, PROT_READ | PROT_WRITE);
+	rs = map_obj(shm, 16, PROT_READ | PROT_WRITE);
+	for (int round = 0; round < 4; round++) {
+		int flags = (round & 1) ? (int)MAP_NONBLOCK : 0;
+
+		for (size_t i = 0; i < 12; i++) {
+			seed = seed * 1103515245u + 12345u;
+			size_t pg = (seed >> 8) % 16, len = 1 + (seed >> 16) % (16 - pg);
+
+			if (i == 5)
+				pg = 0, len = 16;
+			v[i] = (struct umm_remap_entry){ ((i & 1) ? ws : wf) + pg * P, len * P, 0,
+							 (seed >> 4) % 17 };
+		}
+		CHECK_EQ(umm_remap_file_pages_v(mm, v, 12, flags, NULL), 0);
+		for (size_t i = 0; i < 12; i++)
+			CHECK_EQ(umm_remap_file_pages(mm, v[i].start - ((i & 1) ? ws : wf) + ((i & 1) ? rs : rf),
+						      v[i].size, 0, v[i].pgoff, flags), 0);
+		for (size_t i = 0; i < 16; i++) {
+			CHECK_EQ(tag_at(mm, wf + i * P), tag_at(mm, rf + i * P));
+			CHECK_EQ(tag_at(mm, ws + i * P), tag_at(mm, rs + i * P));
+		}
+		CHECK_EQ(umm_mm_check(mm), 0);
+	}
+	CHECK_EQ(umm_munmap(mm, wf, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, rf, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, ws, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, rs, 16 * P), 0);
+	umm_object_put(file);
+	umm_object_put(shm);
+	close(fd);
+	teardown();
+}
+
 /* ---- the reverse index: writeback and the reverse map find every place ---- */
 
 /* word_at_100 - write v at +100 of the page at addr of m. */
@@ -1660,6 +1721,7 @@ int main(void)
 	RUN(test_reverse_index);
 	RUN(test_index_table);
 	RUN(test_vectored);
+	RUN(test_vectored_two_objects);
 	RUN(test_private_window);
 	RUN(test_stale_none_hint);
 	RUN(test_model_random);
