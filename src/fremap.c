@@ -365,7 +365,9 @@ static void fremap_prefetch(struct umm_mm *mm, const struct fremap_req *req, uin
  * fremap_table - the pages [addr, addr + nr * PAGE_SIZE) of one pte
  * table (the request's pages from pgoff on), under that table's lock
  * once: for each, record the new offset in the window's reverse index,
- * zap the old pte (the page goes into tlb) and write the new one: a
+ * zap the old pte (the page goes into tlb) and write the new one (a pte
+ * that already maps that very page with the same protection is left as
+ * it is: no atomics on the page, its index entry unchanged): a
  * present pte of pages[i] if the lookup found it and it is still the
  * object's page inside its size (the page lock only trylocked, as
  * populate does), else the file pte.  Used pages[] references become the
@@ -398,6 +400,9 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 		    !pte_special(ptep[i + FREMAP_PREFETCH_AHEAD]))
 			prefetchw(pfn_to_page(mm->sys->phys, pte_pfn(ptep[i + FREMAP_PREFETCH_AHEAD])));
 
+		if (page && pte_present(pte) && !pte_special(pte) && pte_pfn(pte) == page_to_pfn(page) &&
+		    (pte & PTE_OWNPROT_MASK) == req->own && pgoff + i < size)
+			continue;       /* shows this very page already, with this protection: it stays */
 		nl_index_set(vma, slot + i, fremap_shown(mm, vma, addr, pte), pgoff + i);
 		if (!pte_none(pte))
 			zap_pte_locked(tlb, vma, &ptep[i], addr);

@@ -1016,6 +1016,54 @@ static void test_vectored_two_objects(void)
 	teardown();
 }
 
+/*
+ * A remap of a range onto the offsets it already shows, with the same
+ * protection, leaves its ptes as they are (a written page keeps its
+ * writable dirty pte, its data and one mapping); another protection or
+ * another offset changes them.
+ */
+static void test_remap_same_keeps_pte(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(16);
+	uintptr_t w = map_obj(obj, 8, PROT_READ | PROT_WRITE);
+	struct page *page;
+	pte_t before;
+
+	CHECK_EQ(umm_remap_file_pages(mm, w, 4 * P, 0, 8, 0), 0);
+	CHECK_EQ(write_byte(w + P + 20, 0x5a), 0);
+	before = pte_at(mm, w + P);
+	CHECK(pte_present(before) && pte_dirty(before) && pte_write(before));
+	page = pfn_to_page(sys->phys, pte_pfn(before));
+	CHECK_EQ(page_mapcount(page), 1);
+	CHECK_EQ(umm_remap_file_pages(mm, w, 4 * P, 0, 8, 0), 0);
+	CHECK_EQ(pte_at(mm, w + P), before);
+	CHECK_EQ(page_mapcount(page), 1);
+	CHECK_EQ(tag_at(mm, w + P), TAG(9));
+	{
+		unsigned char c = 0;
+
+		CHECK_EQ(umm_read(mm, w + P + 20, &c, 1), 0);
+		CHECK_EQ(c, 0x5a);
+	}
+	/* another protection: the pte changes, writes fault */
+	CHECK_EQ(umm_remap_file_pages(mm, w, 4 * P, PROT_READ, 8, 0), 0);
+	CHECK(pte_at(mm, w + P) != before);
+	CHECK_EQ(write_byte(w + P + 20, 1), -EFAULT);
+	CHECK_EQ(tag_at(mm, w + P), TAG(9));
+	/* the same protection again (its own): kept; then another offset */
+	before = pte_at(mm, w + P);
+	CHECK_EQ(umm_remap_file_pages(mm, w, 4 * P, PROT_READ, 8, 0), 0);
+	CHECK_EQ(pte_at(mm, w + P), before);
+	CHECK_EQ(umm_remap_file_pages(mm, w, 4 * P, PROT_READ, 4, 0), 0);
+	CHECK_EQ(tag_at(mm, w + P), TAG(5));
+	CHECK_EQ(page_mapcount(page), 0);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_munmap(mm, w, 8 * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
 /* ---- the reverse index: writeback and the reverse map find every place ---- */
 
 /* word_at_100 - write v at +100 of the page at addr of m. */
@@ -1722,6 +1770,7 @@ int main(void)
 	RUN(test_index_table);
 	RUN(test_vectored);
 	RUN(test_vectored_two_objects);
+	RUN(test_remap_same_keeps_pte);
 	RUN(test_private_window);
 	RUN(test_stale_none_hint);
 	RUN(test_model_random);
