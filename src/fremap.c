@@ -54,7 +54,10 @@
  * counts they cost more than everything else, so step 2 starts them
  * together: before a table's lookup, the old ptes' struct pages and the
  * index cells of the new offsets and of the old file ptes' (the ptes read
- * without ptl, as a hint only); the lookup prefetches the pages it found
+ * without ptl, as a hint only), and, when its tables are allocated, the
+ * first pte line and the calling thread's soft-TLB entries for the range
+ * (mmu_notifier_prefetch), which the shootdown and the prefill of step 4
+ * touch; the lookup prefetches the pages it found
  * before it references them (find_get_page_run); under ptl, the index
  * cells of the old pages' offsets.  Each page mapped present also has the
  * first line of its frame prefetched: a caller remaps to touch what it
@@ -192,6 +195,14 @@ static int fremap_check(struct umm_mm *mm, uintptr_t start, size_t size, int pro
 	return 0;
 }
 
+/* fremap_first_table_pages - the pages of req in the pte table of its start. */
+static unsigned int fremap_first_table_pages(const struct fremap_req *req)
+{
+	uintptr_t tend = MIN(req->end, ALIGN_DOWN(req->start, PMD_SIZE) + PMD_SIZE);
+
+	return (unsigned int)((tend - req->start) >> PAGE_SHIFT);
+}
+
 /*
  * fremap_alloc_tables - every pte table of the request's range; remembers
  * the pte slot of its start (tables stay while mmap_lock is held).
@@ -207,8 +218,9 @@ static int fremap_alloc_tables(struct umm_mm *mm, struct fremap_req *req)
 		if (addr == req->start)
 			req->ptep = ptep;
 	}
-	/* a hint: the first pte line and the new offsets' index cells, wanted soon (see Misses) */
+	/* a hint: the first pte line, the new offsets' index cells, the soft TLB's entries (see Misses) */
 	prefetchw(req->ptep);
+	mmu_notifier_prefetch(mm, req->start, fremap_first_table_pages(req));
 	nl_index_prefetch(req->vma, req->pgoff, (unsigned int)MIN((req->end - req->start) >> PAGE_SHIFT,
 								  (uintptr_t)PTRS_PER_TABLE));
 	return 0;
@@ -319,14 +331,6 @@ static unsigned int fremap_lookup(struct umm_object *obj, uint64_t pgoff, unsign
 	(void)page_cache_read_range(obj, pgoff, inside);        /* errors: file ptes stay */
 	fremap_put_pages(pages, nr);
 	return fremap_gang(obj, pgoff, nr, pages);
-}
-
-/* fremap_first_table_pages - the pages of req in the pte table of its start. */
-static unsigned int fremap_first_table_pages(const struct fremap_req *req)
-{
-	uintptr_t tend = MIN(req->end, ALIGN_DOWN(req->start, PMD_SIZE) + PMD_SIZE);
-
-	return (unsigned int)((tend - req->start) >> PAGE_SHIFT);
 }
 
 /* fremap_readable - may the request's pages be read: by its own protection, else the vma's (PROT_NONE: no)? */
