@@ -49,21 +49,29 @@
  * Misses.  On a large window over a large object nearly every structure a
  * remap touches is a cache miss (and, in a VM, a costly TLB miss): the
  * pte line, the radix leaf, the struct page of each new and each old
- * page, the index cells, the frames the caller then reads.  Taken one
- * after another behind the atomics of get_page, trylock_page and the map
- * counts they cost more than everything else, so step 2 starts them
- * together: before a table's lookup, the old ptes' struct pages and the
- * index cells of the new offsets and of the old file ptes' (the ptes read
- * without ptl, as a hint only), and, when its tables are allocated, the
- * first pte line and the calling thread's soft-TLB entries for the range
- * (mmu_notifier_prefetch), which the shootdown and the prefill of step 4
- * touch; the lookup prefetches the pages it found
- * before it references them (find_get_page_run); under ptl, the index
- * cells of the old pages' offsets.  Each page mapped present also has the
- * first line of its frame prefetched: a caller remaps to touch what it
- * remapped (as for step 4), and that starts the host's translation of
- * the frame and its first line (a database page's header) while the call
- * goes on.  Prefetches change no state; a wrong hint costs a line.
+ * page, the index cells, the soft-TLB entries, the frames the caller
+ * then reads.  Taken one after another behind the atomics of get_page,
+ * trylock_page and the map counts they cost more than everything else,
+ * so they are started together, as prefetches (hints: they change no
+ * state; a wrong one costs a line):
+ *   - when a request's tables are allocated: its first pte line, its new
+ *     offsets' index cells and the calling thread's soft-TLB entries for
+ *     the range (mmu_notifier_prefetch), which the shootdown and the
+ *     prefill of step 4 touch;
+ *   - in the lookup: the pages found, before they are referenced
+ *     (find_get_page_run); a vector's small entries are looked up
+ *     together (fremap_lookup_ahead, find_get_page_runs), so the misses
+ *     of all their lookups overlap;
+ *   - right after a table's lookup (fremap_prefetch; the pte line has
+ *     come meanwhile): the old ptes' struct pages and the index cells of
+ *     the old file ptes' offsets, the ptes read without ptl (a snapshot
+ *     that only steers prefetches); in a vector, the next entry's while
+ *     one is applied;
+ *   - under ptl: the index cells of the old pages' offsets;
+ *   - each page to be mapped present: the first line of its frame.  A
+ *     caller remaps to touch what it remapped (as for step 4): this starts
+ *     the host's translation of the frame and its first line (a database
+ *     page's header) while the call goes on.
  *
  * Per-pte protection.  prot == 0 leaves the range under the VMA's
  * protection.  Another prot (a subset of PROT_READ|PROT_WRITE|PROT_EXEC
@@ -340,9 +348,9 @@ static bool fremap_readable(const struct fremap_req *req)
 }
 
 /*
- * fremap_prefetch - a hint, before the lookup of a table's pages: start
+ * fremap_prefetch - a hint, after the lookup of a table's pages: start
  * loading what fremap_table will touch under the locks, so that those
- * misses overlap with the lookup's instead of following one another:
+ * misses overlap instead of following one another:
  * the index cells of the new offsets, and for the first
  * FREMAP_PREFETCH_AHEAD old ptes the struct page of a present one (the
  * ptes read without their lock, ptep_get_lockless: a snapshot that only
@@ -503,11 +511,11 @@ static bool fremap_apply(struct umm_mm *mm, struct fremap_req *req, struct mmu_g
 		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 		unsigned int nr = (unsigned int)((tend - addr) >> PAGE_SHIFT), found = 0, left;
 
-		fremap_prefetch(mm, req, addr, nr, pgoff);
 		if (readable)
 			found = fremap_lookup(obj, pgoff, nr, populate, req, pages);
 		else
 			memset(pages, 0, nr * sizeof(*pages));
+		fremap_prefetch(mm, req, addr, nr, pgoff);
 		/* pte chains: a block per page mapped, reserved before any lock (rmap.h) */
 		if (found && rmap_prepare(sys, found)) {
 			rmap_unprepare(sys);
