@@ -413,6 +413,9 @@ static unsigned int filemap_read_batch(struct umm_object *obj, struct page **pag
 	return ok;
 }
 
+/* Ranges up to this many pages: next_cached and next_missing look at their slots only. */
+#define NEXT_CACHED_RUN 64
+
 /*
  * next_cached - the lowest cached index in [index, end), or end.  Takes
  * tree_lock for read.
@@ -423,6 +426,18 @@ static uint64_t next_cached(struct umm_object *obj, uint64_t index, uint64_t end
 	uint64_t found;
 	unsigned int n;
 
+	if (end - index <= NEXT_CACHED_RUN) {
+		/* a short range: its slots only (a gang lookup would walk on past end to the next page) */
+		void *slots[NEXT_CACHED_RUN];
+
+		tree_read_lock(obj);
+		radix_tree_lookup_run(&obj->page_tree, index, (unsigned int)(end - index), slots);
+		tree_read_unlock(obj);
+		for (n = 0; n < end - index; n++)
+			if (slots[n])
+				return index + n;
+		return end;
+	}
 	tree_read_lock(obj);
 	n = radix_tree_gang_lookup(&obj->page_tree, (void **)&page, &found, index, 1);
 	tree_read_unlock(obj);
@@ -431,13 +446,26 @@ static uint64_t next_cached(struct umm_object *obj, uint64_t index, uint64_t end
 
 /*
  * next_missing - the lowest index in [index, end) with no cached page, or
- * end.  Takes tree_lock (read) once per 64 cached pages.
+ * end.  Takes tree_lock (read) once per 64 cached pages (once for a short
+ * range).
  */
 static uint64_t next_missing(struct umm_object *obj, uint64_t index, uint64_t end)
 {
 	void *pages[64];
 	uint64_t idx[64];
 
+	if (end - index <= NEXT_CACHED_RUN) {
+		/* a short range: its slots only (a gang lookup would collect pages far past end) */
+		unsigned int n;
+
+		tree_read_lock(obj);
+		radix_tree_lookup_run(&obj->page_tree, index, (unsigned int)(end - index), pages);
+		tree_read_unlock(obj);
+		for (n = 0; n < end - index; n++)
+			if (!pages[n])
+				return index + n;
+		return end;
+	}
 	while (index < end) {
 		unsigned int n, i;
 
