@@ -23,6 +23,10 @@
 #define UMM_DEBUG 0
 #endif
 
+/* prefetch / prefetchw - start bringing the line at p into the cache, to read / to write */
+#define prefetch(p)  __builtin_prefetch((p), 0)
+#define prefetchw(p) __builtin_prefetch((p), 1)
+
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

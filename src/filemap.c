@@ -414,6 +414,9 @@ static unsigned int filemap_read_batch(struct umm_object *obj, struct page **pag
 	return ok;
 }
 
+/* Ranges up to this many pages: next_cached and next_missing look at their slots only. */
+#define NEXT_CACHED_RUN 64
+
 /*
  * next_cached - the lowest cached index in [index, end), or end.  Takes
  * tree_lock for read.
@@ -424,6 +427,18 @@ static uint64_t next_cached(struct umm_object *obj, uint64_t index, uint64_t end
 	uint64_t found;
 	unsigned int n;
 
+	if (end - index <= NEXT_CACHED_RUN) {
+		/* a short range: its slots only (a gang lookup would walk on past end to the next page) */
+		void *slots[NEXT_CACHED_RUN];
+
+		tree_read_lock(obj);
+		radix_tree_lookup_run(&obj->page_tree, index, (unsigned int)(end - index), slots);
+		tree_read_unlock(obj);
+		for (n = 0; n < end - index; n++)
+			if (slots[n])
+				return index + n;
+		return end;
+	}
 	tree_read_lock(obj);
 	n = radix_tree_gang_lookup(&obj->page_tree, (void **)&page, &found, index, 1);
 	tree_read_unlock(obj);
@@ -432,13 +447,26 @@ static uint64_t next_cached(struct umm_object *obj, uint64_t index, uint64_t end
 
 /*
  * next_missing - the lowest index in [index, end) with no cached page, or
- * end.  Takes tree_lock (read) once per 64 cached pages.
+ * end.  Takes tree_lock (read) once per 64 cached pages (once for a short
+ * range).
  */
 static uint64_t next_missing(struct umm_object *obj, uint64_t index, uint64_t end)
 {
 	void *pages[64];
 	uint64_t idx[64];
 
+	if (end - index <= NEXT_CACHED_RUN) {
+		/* a short range: its slots only (a gang lookup would collect pages far past end) */
+		unsigned int n;
+
+		tree_read_lock(obj);
+		radix_tree_lookup_run(&obj->page_tree, index, (unsigned int)(end - index), pages);
+		tree_read_unlock(obj);
+		for (n = 0; n < end - index; n++)
+			if (!pages[n])
+				return index + n;
+		return end;
+	}
 	while (index < end) {
 		unsigned int n, i;
 
@@ -546,11 +574,49 @@ unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned 
 
 	tree_read_lock(obj);
 	radix_tree_lookup_run(&obj->page_tree, first, nr, (void **)pages);
+	/* the pages' misses together, before the atomics that would take them one by one */
+	for (unsigned int i = 0; i < nr; i++)
+		if (pages[i])
+			prefetchw(pages[i]);
 	for (unsigned int i = 0; i < nr; i++)
 		if (pages[i]) {
 			get_page(pages[i]);
 			found++;
 		}
+	tree_read_unlock(obj);
+	return found;
+}
+
+/**
+ * find_get_page_runs - find_get_page_run for each of @nruns runs of one
+ * object: @runs[r].pages[i] = the cached page at @runs[r].first + i,
+ * referenced, or NULL, for i < @runs[r].nr; @runs[r].found counts them.
+ * One hold of tree_lock for all the runs, and every run's radix walk is
+ * made (its pages prefetched) before the first page is referenced, so the
+ * misses of all the runs overlap rather than wait behind each reference's
+ * atomic.  Takes and releases obj->tree_lock for read.
+ * Return: the number of pages found in all the runs.
+ */
+unsigned int find_get_page_runs(struct umm_object *obj, struct page_run *runs, unsigned int nruns)
+{
+	unsigned int found = 0;
+
+	tree_read_lock(obj);
+	for (unsigned int r = 0; r < nruns; r++) {
+		radix_tree_lookup_run(&obj->page_tree, runs[r].first, runs[r].nr, (void **)runs[r].pages);
+		for (unsigned int i = 0; i < runs[r].nr; i++)
+			if (runs[r].pages[i])
+				prefetchw(runs[r].pages[i]);
+	}
+	for (unsigned int r = 0; r < nruns; r++) {
+		runs[r].found = 0;
+		for (unsigned int i = 0; i < runs[r].nr; i++)
+			if (runs[r].pages[i]) {
+				get_page(runs[r].pages[i]);
+				runs[r].found++;
+			}
+		found += runs[r].found;
+	}
 	tree_read_unlock(obj);
 	return found;
 }

@@ -60,6 +60,19 @@ unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t en
  * or NULL, for i < nr, in one lookup of the run.  Count found.
  */
 unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned int nr, struct page **pages);
+/* One run of find_get_page_runs: nr pages from first, results in pages[0..nr), found counted. */
+struct page_run {
+	uint64_t first;
+	unsigned int nr;
+	unsigned int found;
+	struct page **pages;
+};
+/*
+ * find_get_page_runs - find_get_page_run for each of nruns runs of one
+ * object, under one hold of its tree_lock, every run's radix walk made
+ * before any page is referenced (their misses overlap).  Count found.
+ */
+unsigned int find_get_page_runs(struct umm_object *obj, struct page_run *runs, unsigned int nruns);
 /*
  * filemap_read_range - read the pages of [index, index + nr) that are not
  * cached (clipped to the object's size) into the page cache, in the

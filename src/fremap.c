@@ -46,6 +46,33 @@
  *      miss (mmap_lock, a walk, ptl).  A later change of those ptes
  *      flushes them like any translation.
  *
+ * Misses.  On a large window over a large object nearly every structure a
+ * remap touches is a cache miss (and, in a VM, a costly TLB miss): the
+ * pte line, the radix leaf, the struct page of each new and each old
+ * page, the index cells, the soft-TLB entries, the frames the caller
+ * then reads.  Taken one after another behind the atomics of get_page,
+ * trylock_page and the map counts they cost more than everything else,
+ * so they are started together, as prefetches (hints: they change no
+ * state; a wrong one costs a line):
+ *   - when a request's tables are allocated: its first pte line, its new
+ *     offsets' index cells and the calling thread's soft-TLB entries for
+ *     the range (mmu_notifier_prefetch), which the shootdown and the
+ *     prefill of step 4 touch;
+ *   - in the lookup: the pages found, before they are referenced
+ *     (find_get_page_run); a vector's small entries are looked up
+ *     together (fremap_lookup_ahead, find_get_page_runs), so the misses
+ *     of all their lookups overlap;
+ *   - right after a table's lookup (fremap_prefetch; the pte line has
+ *     come meanwhile): the old ptes' struct pages and the index cells of
+ *     the old file ptes' offsets, the ptes read without ptl (a snapshot
+ *     that only steers prefetches); in a vector, the next entry's while
+ *     one is applied;
+ *   - under ptl: the index cells of the old pages' offsets;
+ *   - each page to be mapped present: the first line of its frame.  A
+ *     caller remaps to touch what it remapped (as for step 4): this starts
+ *     the host's translation of the frame and its first line (a database
+ *     page's header) while the call goes on.
+ *
  * Per-pte protection.  prot == 0 leaves the range under the VMA's
  * protection.  Another prot (a subset of PROT_READ|PROT_WRITE|PROT_EXEC
  * that the VMA may have, VM_MAY*) is stored in each pte of the range
@@ -110,6 +137,11 @@
 #include "mmu_notifier.h"
 
 #define FREMAP_PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
+/* Pages of a table whose old struct pages and index cells are prefetched ahead (fremap_prefetch). */
+#define FREMAP_PREFETCH_AHEAD 16
+/* Vector entries of at most this many pages are looked up together (fremap_lookup_ahead). */
+#define FREMAP_AHEAD_PAGES 16
+#define FREMAP_AHEAD_RUNS 64    /* entries per find_get_page_runs call */
 /* Pages per call whose translations go to the caller's soft TLB (fremap_prefill). */
 #define FREMAP_PREFILL_MAX 256
 
@@ -121,6 +153,9 @@ struct fremap_req {
 	pte_t own;              /* PTE_OWNPROT bits for the range, or 0 */
 	pte_t *ptep;            /* the pte slot of start (fremap_alloc_tables) */
 	bool missed;            /* populating left a page with its file pte */
+	unsigned int pre_nr;    /* pages of pre[] to use (fremap_lookup_ahead), else 0 */
+	unsigned int pre_found; /* of those, not NULL */
+	struct page *pre[FREMAP_AHEAD_PAGES];   /* the first table's pages, referenced */
 	struct mmu_notifier_range range;        /* the notifiers' REMAP window */
 };
 
@@ -161,10 +196,19 @@ static int fremap_check(struct umm_mm *mm, uintptr_t start, size_t size, int pro
 			req->own = vm_flags_to_ownprot(vm_prot);
 	}
 	req->vma = vma;
+	req->pre_nr = 0;
 	req->start = start;
 	req->end = start + size;
 	req->pgoff = pgoff;
 	return 0;
+}
+
+/* fremap_first_table_pages - the pages of req in the pte table of its start. */
+static unsigned int fremap_first_table_pages(const struct fremap_req *req)
+{
+	uintptr_t tend = MIN(req->end, ALIGN_DOWN(req->start, PMD_SIZE) + PMD_SIZE);
+
+	return (unsigned int)((tend - req->start) >> PAGE_SHIFT);
 }
 
 /*
@@ -182,6 +226,11 @@ static int fremap_alloc_tables(struct umm_mm *mm, struct fremap_req *req)
 		if (addr == req->start)
 			req->ptep = ptep;
 	}
+	/* a hint: the first pte line, the new offsets' index cells, the soft TLB's entries (see Misses) */
+	prefetchw(req->ptep);
+	mmu_notifier_prefetch(mm, req->start, fremap_first_table_pages(req));
+	nl_index_prefetch(req->vma, req->pgoff, (unsigned int)MIN((req->end - req->start) >> PAGE_SHIFT,
+								  (uintptr_t)PTRS_PER_TABLE));
 	return 0;
 }
 
@@ -217,16 +266,14 @@ static uint64_t fremap_shown(struct umm_mm *mm, struct vm_area_struct *vma, uint
 }
 
 /*
- * fremap_gang - the uptodate cache pages of object pages [pgoff, pgoff +
- * nr), one lookup of the run: pages[i] is page pgoff + i, referenced, or
- * NULL.
- * Takes tree_lock (read).  Returns the number found.
+ * fremap_gang_keep - of the nr looked-up pages (found of them not NULL),
+ * keep the uptodate ones (drop the rest) and get them ready for mapping:
+ * a read-ahead page is used now, and its frame's first line is prefetched
+ * (the caller's touch, see Misses).  Returns the number kept.
  */
-static unsigned int fremap_gang(struct umm_object *obj, uint64_t pgoff, unsigned int nr,
-				struct page **pages)
+static unsigned int fremap_gang_keep(struct umm_object *obj, unsigned int nr, unsigned int found,
+				     struct page **pages)
 {
-	unsigned int found = find_get_page_run(obj, pgoff, nr, pages);
-
 	for (unsigned int i = 0; i < nr; i++) {
 		struct page *page = pages[i];
 
@@ -239,8 +286,21 @@ static unsigned int fremap_gang(struct umm_object *obj, uint64_t pgoff, unsigned
 			continue;
 		}
 		page_readahead_used(obj->sys, page);    /* a read-ahead page is used now */
+		prefetch(page_address(page));
 	}
 	return found;
+}
+
+/*
+ * fremap_gang - the uptodate cache pages of object pages [pgoff, pgoff +
+ * nr), one lookup of the run: pages[i] is page pgoff + i, referenced, or
+ * NULL.
+ * Takes tree_lock (read).  Returns the number found.
+ */
+static unsigned int fremap_gang(struct umm_object *obj, uint64_t pgoff, unsigned int nr,
+				struct page **pages)
+{
+	return fremap_gang_keep(obj, nr, find_get_page_run(obj, pgoff, nr, pages), pages);
 }
 
 /* fremap_put_pages - drop the references fremap_gang took and the install did not use.  No ptl. */
@@ -252,17 +312,27 @@ static void fremap_put_pages(struct page **pages, unsigned int nr)
 }
 
 /*
- * fremap_lookup - fremap_gang; to populate (read), the missing pages
+ * fremap_lookup - fremap_gang (or the pages fremap_lookup_ahead found, if
+ * it looked this run up); to populate (read), the missing pages
  * inside the object are read into the cache first, in one batch.  No
  * ptl or i_mmap_lock held (reads take page locks).  Returns the number
  * of pages found.
  */
 static unsigned int fremap_lookup(struct umm_object *obj, uint64_t pgoff, unsigned int nr, bool read,
-				  struct page **pages)
+				  struct fremap_req *req, struct page **pages)
 {
 	uint64_t size = object_size_pages(obj);
 	unsigned int inside = pgoff >= size ? 0 : (unsigned int)MIN((uint64_t)nr, size - pgoff);
-	unsigned int found = fremap_gang(obj, pgoff, nr, pages);
+	unsigned int found;
+
+	if (req->pre_nr == nr && pgoff == req->pgoff) {
+		/* looked up in advance with the other entries (fremap_lookup_ahead) */
+		memcpy(pages, req->pre, nr * sizeof(*pages));
+		found = req->pre_found;
+		req->pre_nr = 0;
+	} else {
+		found = fremap_gang(obj, pgoff, nr, pages);
+	}
 
 	if (!read || found >= inside)
 		return found;
@@ -271,11 +341,45 @@ static unsigned int fremap_lookup(struct umm_object *obj, uint64_t pgoff, unsign
 	return fremap_gang(obj, pgoff, nr, pages);
 }
 
+/* fremap_readable - may the request's pages be read: by its own protection, else the vma's (PROT_NONE: no)? */
+static bool fremap_readable(const struct fremap_req *req)
+{
+	return req->own || (req->vma->vm_flags & VM_ACCESS_FLAGS);
+}
+
+/*
+ * fremap_prefetch - a hint, after the lookup of a table's pages: start
+ * loading what fremap_table will touch under the locks, so that those
+ * misses overlap instead of following one another:
+ * the index cells of the new offsets, and for the first
+ * FREMAP_PREFETCH_AHEAD old ptes the struct page of a present one (the
+ * ptes read without their lock, ptep_get_lockless: a snapshot that only
+ * steers prefetches) or the index cells of a file pte's offset.
+ * mmap_lock held (the tables and the index stay).
+ */
+static void fremap_prefetch(struct umm_mm *mm, const struct fremap_req *req, uintptr_t addr, unsigned int nr,
+			    uint64_t pgoff)
+{
+	pte_t *ptep = addr == req->start ? req->ptep : pte_offset_map(mm, addr);
+
+	nl_index_prefetch(req->vma, pgoff, nr);
+	for (unsigned int i = 0; ptep && i < MIN(nr, FREMAP_PREFETCH_AHEAD); i++) {
+		pte_t pte = ptep_get_lockless(&ptep[i]);
+
+		if (pte_present(pte) && !pte_special(pte))
+			prefetchw(pfn_to_page(mm->sys->phys, pte_pfn(pte)));
+		else if (pte_is_file(pte))
+			nl_index_prefetch(req->vma, pte_to_pgoff(pte), 1);
+	}
+}
+
 /*
  * fremap_table - the pages [addr, addr + nr * PAGE_SIZE) of one pte
  * table (the request's pages from pgoff on), under that table's lock
  * once: for each, record the new offset in the window's reverse index,
- * zap the old pte (the page goes into tlb) and write the new one: a
+ * zap the old pte (the page goes into tlb) and write the new one (a pte
+ * that already maps that very page with the same protection is left as
+ * it is: no atomics on the page, its index entry unchanged): a
  * present pte of pages[i] if the lookup found it and it is still the
  * object's page inside its size (the page lock only trylocked, as
  * populate does), else the file pte.  Used pages[] references become the
@@ -296,10 +400,21 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 
 	VM_BUG_ON(!ptep);
 	size = object_size_pages(obj);    /* truncate lowers it before it takes this ptl */
+	/* the index cells of the offsets the old pages show (fremap_prefetch brought the pages) */
+	for (unsigned int i = 0; i < MIN(nr, FREMAP_PREFETCH_AHEAD); i++)
+		if (pte_present(ptep[i]))
+			nl_index_prefetch(vma, fremap_shown(mm, vma, addr + ((uintptr_t)i << PAGE_SHIFT), ptep[i]), 1);
 	for (unsigned int i = 0; i < nr; i++, addr += PAGE_SIZE) {
 		struct page *page = pages[i];
 		pte_t pte = ptep[i];
 
+		if (i + FREMAP_PREFETCH_AHEAD < nr && pte_present(ptep[i + FREMAP_PREFETCH_AHEAD]) &&
+		    !pte_special(ptep[i + FREMAP_PREFETCH_AHEAD]))
+			prefetchw(pfn_to_page(mm->sys->phys, pte_pfn(ptep[i + FREMAP_PREFETCH_AHEAD])));
+
+		if (page && pte_present(pte) && !pte_special(pte) && pte_pfn(pte) == page_to_pfn(page) &&
+		    (pte & PTE_OWNPROT_MASK) == req->own && pgoff + i < size)
+			continue;       /* shows this very page already, with this protection: it stays */
 		nl_index_set(vma, slot + i, fremap_shown(mm, vma, addr, pte), pgoff + i);
 		if (!pte_none(pte))
 			zap_pte_locked(tlb, vma, &ptep[i], addr);
@@ -326,6 +441,50 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 }
 
 /*
+ * fremap_lookup_ahead - the vector's small entries (all their pages, at
+ * most FREMAP_AHEAD_PAGES, in one pte table, readable) are looked up
+ * together: each run of such entries over one object in one
+ * find_get_page_runs, so the misses of their lookups overlap instead of
+ * each entry waiting for its own.  Their pages (referenced, as
+ * fremap_gang leaves them) wait in req->pre until fremap_apply maps
+ * them; the missing ones are read there as usual.  mmap_lock held, no
+ * other lock (takes tree_lock).
+ */
+static void fremap_lookup_ahead(struct fremap_req *reqs, size_t n)
+{
+	struct page_run runs[FREMAP_AHEAD_RUNS];
+	size_t at[FREMAP_AHEAD_RUNS], i = 0;
+
+	while (i < n) {
+		struct umm_object *obj = NULL;
+		unsigned int nruns = 0;
+
+		for (; i < n && nruns < FREMAP_AHEAD_RUNS; i++) {
+			struct fremap_req *req = &reqs[i];
+			unsigned int nr = fremap_first_table_pages(req);
+
+			if (nr != (req->end - req->start) >> PAGE_SHIFT || nr > FREMAP_AHEAD_PAGES ||
+			    !fremap_readable(req))
+				continue;
+			if (obj && req->vma->vm_obj != obj)
+				break;
+			obj = req->vma->vm_obj;
+			runs[nruns] = (struct page_run){ .first = req->pgoff, .nr = nr, .pages = req->pre };
+			at[nruns++] = i;
+		}
+		if (!nruns)
+			continue;
+		(void)find_get_page_runs(obj, runs, nruns);
+		for (unsigned int r = 0; r < nruns; r++) {
+			struct fremap_req *req = &reqs[at[r]];
+
+			req->pre_found = fremap_gang_keep(obj, runs[r].nr, runs[r].found, req->pre);
+			req->pre_nr = runs[r].nr;
+		}
+	}
+}
+
+/*
  * fremap_apply - carry out one checked request, a pte table at a time:
  * look up (and unless MAP_NONBLOCK read) its object pages, then under
  * i_mmap_lock change the reverse index and the ptes together
@@ -338,14 +497,13 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
  * mmap_lock held for write; takes tree_lock and page locks (reads) with
  * no other lock, then i_mmap_lock and each ptl.
  */
-static bool fremap_apply(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb, int flags)
+static bool fremap_apply(struct umm_mm *mm, struct fremap_req *req, struct mmu_gather *tlb, int flags)
 {
 	struct page *pages[PTRS_PER_TABLE];
 	struct umm_system *sys = mm->sys;
 	struct umm_object *obj = req->vma->vm_obj;
 	bool populate = !(flags & MAP_NONBLOCK), missed = false;
-	/* a read is allowed by the pte's own protection, else by the vma's (PROT_NONE: no) */
-	bool readable = req->own || (req->vma->vm_flags & VM_ACCESS_FLAGS);
+	bool readable = fremap_readable(req);
 	uint64_t pgoff = req->pgoff;
 
 	vma_set_nonlinear(mm, req->vma);
@@ -354,9 +512,10 @@ static bool fremap_apply(struct umm_mm *mm, const struct fremap_req *req, struct
 		unsigned int nr = (unsigned int)((tend - addr) >> PAGE_SHIFT), found = 0, left;
 
 		if (readable)
-			found = fremap_lookup(obj, pgoff, nr, populate, pages);
+			found = fremap_lookup(obj, pgoff, nr, populate, req, pages);
 		else
 			memset(pages, 0, nr * sizeof(*pages));
+		fremap_prefetch(mm, req, addr, nr, pgoff);
 		/* pte chains: a block per page mapped, reserved before any lock (rmap.h) */
 		if (found && rmap_prepare(sys, found)) {
 			rmap_unprepare(sys);
@@ -499,14 +658,21 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 	if (!err) {
 		struct mmu_gather tlb;
 
+		if (n > 1)
+			fremap_lookup_ahead(reqs, n);
 		/* one TLB shootdown for the whole vector, before any page is faulted in */
 		for (i = 0; i < n; i++) {
 			mmu_notifier_range_init(&reqs[i].range, UMM_MMU_REMAP, mm, reqs[i].start, reqs[i].end);
 			mmu_notifier_invalidate_range_start(&reqs[i].range);
 		}
 		tlb_gather_mmu(&tlb, mm);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			/* the next entry's misses start while this one is applied */
+			if (i + 1 < n)
+				fremap_prefetch(mm, &reqs[i + 1], reqs[i + 1].start,
+						fremap_first_table_pages(&reqs[i + 1]), reqs[i + 1].pgoff);
 			reqs[i].missed = fremap_apply(mm, &reqs[i], &tlb, flags);
+		}
 		tlb_finish_mmu(&tlb);
 		for (i = 0; i < n; i++)
 			mmu_notifier_invalidate_range_end(&reqs[i].range);

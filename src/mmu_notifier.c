@@ -139,6 +139,18 @@ void mmu_notifier_register_builtin_prefill(mmu_prefill_fn fn)
 	atomic_store_explicit(&mmu_builtin_prefill, fn, memory_order_release);
 }
 
+_Atomic(mmu_prefetch_fn) mmu_builtin_prefetch;
+
+/**
+ * mmu_notifier_register_builtin_prefetch - set the built-in consumer's
+ * prefetch hint (mmu_notifier.h).  The MMU layer calls it once, with
+ * mmu_notifier_register_builtin.  No locks.
+ */
+void mmu_notifier_register_builtin_prefetch(mmu_prefetch_fn fn)
+{
+	atomic_store_explicit(&mmu_builtin_prefetch, fn, memory_order_release);
+}
+
 static void subs_put(struct mmu_notifier_subscriptions *subs)
 {
 	if (atomic_fetch_sub(&subs->refs, 1) == 1) {

@@ -110,6 +110,29 @@ extern _Atomic(mmu_prefill_fn) mmu_builtin_prefill;
 void mmu_notifier_register_builtin_prefill(mmu_prefill_fn fn);
 
 /*
+ * The built-in consumer's prefetch: a hint, from a call about to change
+ * and then prefill the translations of nr pages from addr, that the
+ * consumer may start loading what that will touch (the soft TLB's
+ * entries for those pages), so that the misses overlap the call's other
+ * work.  Changes nothing.  Any locks held; not inside an access.  Set
+ * once by the MMU layer.
+ */
+typedef void (*mmu_prefetch_fn)(struct umm_mm *mm, uintptr_t addr, unsigned int nr);
+extern _Atomic(mmu_prefetch_fn) mmu_builtin_prefetch;
+
+/* mmu_notifier_register_builtin_prefetch - set the built-in consumer's prefetch.  Once per process; no locks. */
+void mmu_notifier_register_builtin_prefetch(mmu_prefetch_fn fn);
+
+/* mmu_notifier_prefetch - pass the hint above to the built-in consumer, if it takes it. */
+static inline void mmu_notifier_prefetch(struct umm_mm *mm, uintptr_t addr, unsigned int nr)
+{
+	mmu_prefetch_fn fn = atomic_load_explicit(&mmu_builtin_prefetch, memory_order_acquire);
+
+	if (fn)
+		fn(mm, addr, nr);
+}
+
+/*
  * mmu_notifier_prefill - offer the built-in consumer the translations of
  * nr just installed ptes from addr (see above).  ptl of those ptes held.
  */

@@ -27,10 +27,19 @@
  * entry) is checked by umm_mm_check (mm_check.c).
  *
  * Cost: a lookup is one hash probe sequence, plus a pte lookup per slot
- * listed (usually one); memory is a 16-byte entry per remapped page in
- * a table kept at most a quarter full, which grows by doubling and never
- * shrinks.  fork, split
- * and mremap copy the index of the VMA they copy.
+ * listed (usually one).  An entry is 16 bytes, in a table kept at most
+ * half full, which grows by doubling and never shrinks.  A free cell is
+ * all zero (the key is pgoff + 1), so a table comes zeroed from calloc
+ * or mmap and its memory is first touched where entries land: the
+ * host's cost of new memory (a fault and a page clear per page, several
+ * microseconds in a VM) is paid for the cells used, not for an
+ * initialising pass.  The first table of a window is sized for every
+ * page of the VMA (up to NL_PRESIZE_MAX pages): a window that is remapped
+ * at all tends to be remapped throughout (the database case), and
+ * growing by doubling would allocate and touch twice the final size and
+ * rehash on the way; the untouched part of a large table costs address
+ * space only.  fork, split and mremap copy the index of the VMA they
+ * copy.
  *
  * The table is open addressing with linear probing, keyed by pgoff (all
  * slots of one pgoff probe from the same home), deletion by backward
@@ -39,8 +48,11 @@
  * from it (nl_home), so a remap of a run of pages, which replaces another
  * run, touches two places of the table rather than two per page: on a
  * large window the table is far bigger than the caches and each place
- * is a cache (and TLB) miss.  A table of 2 MiB or more is allocated
- * huge-page aligned and advised MADV_HUGEPAGE for the same reason.
+ * is a cache (and TLB) miss.  A table of 2 MiB or more is mapped
+ * huge-page aligned and advised MADV_HUGEPAGE for the same reason; the
+ * memory a window's table can take is thus up to its size, 32 bytes per
+ * page of the window (up to NL_PRESIZE_MAX pages; more only if more
+ * entries need it).
  *
  * Locks (order in lockdep.h): changes need mmap_lock for write and
  * i_mmap_lock (the readers, rmap walks, hold i_mmap_lock only); nl_index_reserve allocates before taking
@@ -53,15 +65,17 @@
 #include "nonlinear_index.h"
 #include "object.h"
 
-#define NL_EMPTY UINT64_MAX
+#define NL_EMPTY 0              /* key of a free cell: tables start zeroed */
 #define NL_MIN_CAP 64
-#define NL_LOAD_INV 4           /* cells >= 4 x entries: short probe runs */
+#define NL_LOAD_INV 2           /* cells >= 2 x entries: short probe runs */
 #define NL_HUGE_BYTES (2UL << 20)
+#define NL_PRESIZE_MAX (1UL << 20)  /* pages of a VMA the first table is sized for, at most */
 #define NL_BLOCK_SHIFT 3
 #define NL_BLOCK (1u << NL_BLOCK_SHIFT)     /* offsets per hashed block (nl_home) */
+#define NL_PREFETCH_MAX 8       /* blocks nl_index_prefetch starts loading, at most */
 
 struct nl_entry {
-	uint64_t pgoff;          /* NL_EMPTY: a free cell */
+	uint64_t key;            /* pgoff + 1; NL_EMPTY: a free cell */
 	uint64_t slot;
 };
 
@@ -85,24 +99,50 @@ static inline size_t nl_home(const struct nonlinear_index *idx, uint64_t pgoff)
 	return (size_t)((base << NL_BLOCK_SHIFT) | (pgoff & (NL_BLOCK - 1))) & idx->mask;
 }
 
-static struct nl_entry *nl_cells_alloc(size_t n)
+/* nl_cells_bytes - the size of a table of n cells, rounded up to huge pages if that large. */
+static size_t nl_cells_bytes(size_t n)
 {
 	size_t bytes = n * sizeof(struct nl_entry);
-	struct nl_entry *c;
 
-	if (bytes >= NL_HUGE_BYTES) {
-		/* huge-page aligned: the host can back it with huge pages (fewer TLB misses) */
-		c = aligned_alloc(NL_HUGE_BYTES, bytes);
-		if (c)
-			(void)madvise(c, bytes, MADV_HUGEPAGE);
-	} else {
-		c = malloc(bytes);
-	}
+	return bytes >= NL_HUGE_BYTES ? ALIGN_UP(bytes, NL_HUGE_BYTES) : bytes;
+}
 
-	if (c)
-		for (size_t i = 0; i < n; i++)
-			c[i].pgoff = NL_EMPTY;
-	return c;
+/*
+ * nl_cells_alloc - n free (zeroed) cells.  A table of NL_HUGE_BYTES or
+ * more is a private anonymous mapping, huge-page aligned and advised
+ * MADV_HUGEPAGE: one host fault per 2 MiB touched instead of 512, and
+ * fewer TLB misses on the random probes; its pages are zero until
+ * touched.  NULL when out of memory.
+ */
+static struct nl_entry *nl_cells_alloc(size_t n)
+{
+	size_t bytes = nl_cells_bytes(n);
+	char *map, *c;
+
+	if (bytes < NL_HUGE_BYTES)
+		return calloc(n, sizeof(struct nl_entry));
+	map = mmap(NULL, bytes + NL_HUGE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	c = (char *)ALIGN_UP((uintptr_t)map, NL_HUGE_BYTES);
+	/* trim to the aligned part */
+	if (c > map)
+		(void)munmap(map, (size_t)(c - map));
+	if (c + bytes < map + bytes + NL_HUGE_BYTES)
+		(void)munmap(c + bytes, (size_t)(map + bytes + NL_HUGE_BYTES - (c + bytes)));
+	(void)madvise(c, bytes, MADV_HUGEPAGE);
+	return (struct nl_entry *)c;
+}
+
+/* nl_cells_free - free a table of n cells from nl_cells_alloc. */
+static void nl_cells_free(struct nl_entry *cells, size_t n)
+{
+	if (!cells)
+		return;
+	if (nl_cells_bytes(n) < NL_HUGE_BYTES)
+		free(cells);
+	else
+		(void)munmap(cells, nl_cells_bytes(n));
 }
 
 /* nl_add - place an entry not yet present (room assured). */
@@ -110,17 +150,17 @@ static void nl_add(struct nonlinear_index *idx, uint64_t pgoff, uint64_t slot)
 {
 	size_t i = nl_home(idx, pgoff);
 
-	while (idx->cells[i].pgoff != NL_EMPTY)
+	while (idx->cells[i].key != NL_EMPTY)
 		i = (i + 1) & idx->mask;
-	idx->cells[i] = (struct nl_entry){ pgoff, slot };
+	idx->cells[i] = (struct nl_entry){ pgoff + 1, slot };
 	idx->nr++;
 }
 
 /* nl_find - the cell holding (pgoff, slot), or -1. */
 static long nl_find(const struct nonlinear_index *idx, uint64_t pgoff, uint64_t slot)
 {
-	for (size_t i = nl_home(idx, pgoff); idx->cells[i].pgoff != NL_EMPTY; i = (i + 1) & idx->mask)
-		if (idx->cells[i].pgoff == pgoff && idx->cells[i].slot == slot)
+	for (size_t i = nl_home(idx, pgoff); idx->cells[i].key != NL_EMPTY; i = (i + 1) & idx->mask)
+		if (idx->cells[i].key == pgoff + 1 && idx->cells[i].slot == slot)
 			return (long)i;
 	return -1;
 }
@@ -130,44 +170,54 @@ static void nl_del(struct nonlinear_index *idx, size_t i)
 {
 	size_t j = i;
 
-	idx->cells[i].pgoff = NL_EMPTY;
+	idx->cells[i].key = NL_EMPTY;
 	idx->nr--;
 	for (;;) {
 		size_t home;
 
 		j = (j + 1) & idx->mask;
-		if (idx->cells[j].pgoff == NL_EMPTY)
+		if (idx->cells[j].key == NL_EMPTY)
 			return;
-		home = nl_home(idx, idx->cells[j].pgoff);
+		home = nl_home(idx, idx->cells[j].key - 1);
 		/* the entry at j may move to the hole at i unless its home lies in (i, j] */
 		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
 			continue;
 		idx->cells[i] = idx->cells[j];
-		idx->cells[j].pgoff = NL_EMPTY;
+		idx->cells[j].key = NL_EMPTY;
 		i = j;
 	}
 }
 
 /**
  * nl_index_reserve - room for @extra more entries in @vma's index (see
- * nonlinear_index.h).  mmap_lock held for write; takes i_mmap_lock to
- * install a new table.  Return: 0 or -ENOMEM (nothing changed).
+ * nonlinear_index.h).  The first table is sized for every page of the
+ * VMA too (up to NL_PRESIZE_MAX; see the top of this file).  mmap_lock
+ * held for write; takes i_mmap_lock to install a new table.
+ * Return: 0 or -ENOMEM (nothing changed).
  */
 int nl_index_reserve(struct vm_area_struct *vma, size_t extra)
 {
 	struct nonlinear_index *idx = vma->vm_nl_index, *fresh = NULL;
 	struct nl_entry *cells, *old = NULL;
-	size_t need = (idx ? idx->nr : 0) + extra, n = NL_MIN_CAP;
+	size_t need = (idx ? idx->nr : 0) + extra, n = NL_MIN_CAP, old_n = 0, want = need;
 
 	if (idx && NL_LOAD_INV * need <= idx->mask + 1)
 		return 0;
-	while (n < NL_LOAD_INV * need)
+	if (!idx)
+		want = MAX(need, (size_t)MIN(vma_pages(vma), NL_PRESIZE_MAX));
+	while (n < NL_LOAD_INV * want)
 		n *= 2;
 	cells = nl_cells_alloc(n);
+	if (!cells && want > need) {
+		/* no room for the VMA-sized table: one for the entries asked for */
+		for (n = NL_MIN_CAP; n < NL_LOAD_INV * need; n *= 2)
+			;
+		cells = nl_cells_alloc(n);
+	}
 	if (!idx)
 		fresh = calloc(1, sizeof(*fresh));
 	if (!cells || (!idx && !fresh)) {
-		free(cells);
+		nl_cells_free(cells, n);
 		free(fresh);
 		return -ENOMEM;
 	}
@@ -184,15 +234,16 @@ int nl_index_reserve(struct vm_area_struct *vma, size_t extra)
 		struct nonlinear_index tmp = { .mask = n - 1, .cells = cells };
 
 		for (size_t i = 0; i <= idx->mask; i++)
-			if (idx->cells[i].pgoff != NL_EMPTY)
-				nl_add(&tmp, idx->cells[i].pgoff, idx->cells[i].slot);
+			if (idx->cells[i].key != NL_EMPTY)
+				nl_add(&tmp, idx->cells[i].key - 1, idx->cells[i].slot);
 		i_mmap_lock_write(vma->vm_obj);
 		old = idx->cells;
+		old_n = idx->mask + 1;
 		idx->cells = cells;
 		idx->mask = n - 1;
 		i_mmap_unlock_write(vma->vm_obj);
 	}
-	free(old);
+	nl_cells_free(old, old_n);
 	return 0;
 }
 
@@ -214,13 +265,30 @@ void nl_index_set(struct vm_area_struct *vma, uint64_t slot, uint64_t old, uint6
 		/* one scan from pgoff's home: the entry, or the free cell that ends it */
 		size_t j = nl_home(idx, pgoff);
 
-		for (; idx->cells[j].pgoff != NL_EMPTY; j = (j + 1) & idx->mask)
-			if (idx->cells[j].pgoff == pgoff && idx->cells[j].slot == slot)
+		for (; idx->cells[j].key != NL_EMPTY; j = (j + 1) & idx->mask)
+			if (idx->cells[j].key == pgoff + 1 && idx->cells[j].slot == slot)
 				return;
 		VM_BUG_ON(NL_LOAD_INV * (idx->nr + 1) > idx->mask + 1);
-		idx->cells[j] = (struct nl_entry){ pgoff, slot };
+		idx->cells[j] = (struct nl_entry){ pgoff + 1, slot };
 		idx->nr++;
 	}
+}
+
+/**
+ * nl_index_prefetch - start loading the cells where @vma's index keeps
+ * the entries of object pages [@pgoff, @pgoff + @nr) (their blocks' homes,
+ * up to NL_PREFETCH_MAX of them), so that the misses of the nl_index_set
+ * calls that follow overlap with other work.  mmap_lock held.
+ */
+void nl_index_prefetch(const struct vm_area_struct *vma, uint64_t pgoff, unsigned int nr)
+{
+	const struct nonlinear_index *idx = vma->vm_nl_index;
+	unsigned int n = 0;
+
+	if (!idx)
+		return;
+	for (uint64_t b = pgoff; b < pgoff + nr && n < NL_PREFETCH_MAX; b = (b | (NL_BLOCK - 1)) + 1, n++)
+		prefetchw(&idx->cells[nl_home(idx, b)]);
 }
 
 /**
@@ -255,8 +323,8 @@ int nl_index_for_each(struct vm_area_struct *vma, uint64_t pgoff, nl_addr_fn fn,
 		return ret;
 	if (!idx)
 		return 0;
-	for (size_t i = nl_home(idx, pgoff); idx->cells[i].pgoff != NL_EMPTY; i = (i + 1) & idx->mask) {
-		if (idx->cells[i].pgoff != pgoff)
+	for (size_t i = nl_home(idx, pgoff); idx->cells[i].key != NL_EMPTY; i = (i + 1) & idx->mask) {
+		if (idx->cells[i].key != pgoff + 1)
 			continue;
 		addr = nl_slot_addr(vma, idx->cells[i].slot);
 		if (addr && (ret = fn(vma, addr, arg)))
@@ -281,12 +349,15 @@ int nl_index_dup(struct vm_area_struct *dst, const struct vm_area_struct *src)
 	if (!copy)
 		return -ENOMEM;
 	*copy = *idx;
-	copy->cells = malloc((idx->mask + 1) * sizeof(*copy->cells));
+	copy->cells = nl_cells_alloc(idx->mask + 1);
 	if (!copy->cells) {
 		free(copy);
 		return -ENOMEM;
 	}
-	memcpy(copy->cells, idx->cells, (idx->mask + 1) * sizeof(*copy->cells));
+	/* entries only: the copy's free cells stay untouched (zero) */
+	for (size_t i = 0; i <= idx->mask; i++)
+		if (idx->cells[i].key != NL_EMPTY)
+			copy->cells[i] = idx->cells[i];
 	dst->vm_nl_index = copy;
 	return 0;
 }
@@ -296,7 +367,7 @@ void nl_index_free(struct vm_area_struct *vma)
 {
 	if (!vma->vm_nl_index)
 		return;
-	free(vma->vm_nl_index->cells);
+	nl_cells_free(vma->vm_nl_index->cells, vma->vm_nl_index->mask + 1);
 	free(vma->vm_nl_index);
 	vma->vm_nl_index = NULL;
 }

@@ -27,6 +27,12 @@ int nl_index_reserve(struct vm_area_struct *vma, size_t extra);
 void nl_index_set(struct vm_area_struct *vma, uint64_t slot, uint64_t old, uint64_t pgoff);
 
 /*
+ * nl_index_prefetch - a hint: start loading the part of vma's index that
+ * nl_index_set of object pages [pgoff, pgoff + nr) will use.  mmap_lock
+ * held.
+ */
+void nl_index_prefetch(const struct vm_area_struct *vma, uint64_t pgoff, unsigned int nr);
+/*
  * nl_index_has - does vma's index list slot for pgoff (or is slot
  * pgoff's linear slot)?  mmap_lock or i_mmap_lock held.
  */

@@ -211,6 +211,7 @@
 #define TLB_MIN_BITS       8        /* 256 entries */
 #define TLB_MAX_BITS       16       /* 64K entries */
 #define TLB_NR_CTX         8        /* mms a thread keeps entries for */
+#define TLB_PREFETCH_MAX   16       /* entries soft_tlb_prefetch starts loading, at most */
 #define TLB_SYNC_MAX_GENS  8        /* catch up range by range at most this far */
 #define TLB_PROBE_MAX      256      /* pages of a range dropped one by one */
 #define TLB_SCAN_MAX_BITS  12       /* else scan tables up to this size */
@@ -567,6 +568,7 @@ static void soft_tlb_invalidate(struct umm_mmu_notifier *mn, struct umm_mm *mm, 
 }
 
 static void soft_tlb_prefill(struct umm_mm *mm, uintptr_t addr, struct page *const *pages, unsigned int nr);
+static void soft_tlb_prefetch(struct umm_mm *mm, uintptr_t addr, unsigned int nr);
 
 static const struct umm_mmu_notifier_ops soft_tlb_ops = {
 	.invalidate_secondary_tlbs = soft_tlb_invalidate,
@@ -590,6 +592,7 @@ static void tlb_setup(void)
 	atomic_store(&tlb_membarrier_ok, ok);
 	mmu_notifier_register_builtin(&soft_tlb_notifier);
 	mmu_notifier_register_builtin_prefill(soft_tlb_prefill);
+	mmu_notifier_register_builtin_prefetch(soft_tlb_prefetch);
 }
 
 /**
@@ -924,6 +927,30 @@ static void soft_tlb_prefill(struct umm_mm *mm, uintptr_t addr, struct page *con
 				    TLB_PROT_READ);
 	tlb_exit(tlb);
 	tlb_hot_set(tlb, ctx);
+}
+
+/*
+ * soft_tlb_prefetch - the built-in consumer's prefetch (mmu_notifier.h):
+ * start loading the calling thread's entries for nr pages from addr (up
+ * to TLB_PREFETCH_MAX), which a flush of those pages and a prefill will
+ * touch, if the thread has a TLB and a context for mm.  Reads only the
+ * thread's own TLB; changes nothing.
+ */
+static void soft_tlb_prefetch(struct umm_mm *mm, uintptr_t addr, unsigned int nr)
+{
+	struct soft_tlb *tlb = this_tlb;
+
+	if (!tlb)
+		return;
+	for (int c = 0; c < TLB_NR_CTX; c++) {
+		const struct tlb_ctx *ctx = &tlb->ctx[c];
+
+		if (ctx->mm_id != mm->id)
+			continue;
+		for (unsigned int i = 0; i < MIN(nr, (unsigned int)TLB_PREFETCH_MAX); i++)
+			prefetchw(tlb_entry_for(tlb, ctx, addr + ((uintptr_t)i << PAGE_SHIFT)));
+		return;
+	}
 }
 
 /* ---- the access paths ---- */

@@ -955,6 +955,115 @@ static void test_vectored(void)
 	teardown();
 }
 
+/*
+ * A vector whose small entries alternate between a window over a file
+ * (nothing cached before the first round, so the pages looked up together
+ * are missing and populating reads them) and a window over a shmem object
+ * shows what the same entries applied one by one show, in every round
+ * (populating and MAP_NONBLOCK); the checker passes and unmapping frees
+ * what the vector referenced (the teardown checks the frames).
+ */
+static void test_vectored_two_objects(void)
+{
+	setup();
+	int fd = test_tmpfile(32 * P, tag_fill);
+	struct umm_object *file = open_file(fd), *shm;
+	uintptr_t sa, wf, ws, rf, rs;
+	struct umm_remap_entry v[12];
+	unsigned seed = 777;
+
+	REQUIRE(umm_object_create_shmem(sys, 32 * P, &shm) == 0);
+	sa = map_obj(shm, 32, PROT_READ | PROT_WRITE);
+	for (size_t i = 0; i < 32; i++) {
+		uint32_t t = TAG(1000 + i);
+
+		REQUIRE(umm_write(mm, sa + i * P, &t, sizeof(t)) == 0);
+	}
+	REQUIRE(umm_munmap(mm, sa, 32 * P) == 0);
+	wf = map_obj(file, 16, PROT_READ);
+	rf = map_obj(file, 16, PROT_READ);
+	ws = map_obj(shm, 16, PROT_READ | PROT_WRITE);
+	rs = map_obj(shm, 16, PROT_READ | PROT_WRITE);
+	for (int round = 0; round < 4; round++) {
+		int flags = (round & 1) ? (int)MAP_NONBLOCK : 0;
+
+		for (size_t i = 0; i < 12; i++) {
+			seed = seed * 1103515245u + 12345u;
+			size_t pg = (seed >> 8) % 16, len = 1 + (seed >> 16) % (16 - pg);
+
+			if (i == 5)
+				pg = 0, len = 16;
+			v[i] = (struct umm_remap_entry){ ((i & 1) ? ws : wf) + pg * P, len * P, 0,
+							 (seed >> 4) % 17 };
+		}
+		CHECK_EQ(umm_remap_file_pages_v(mm, v, 12, flags, NULL), 0);
+		for (size_t i = 0; i < 12; i++)
+			CHECK_EQ(umm_remap_file_pages(mm, v[i].start - ((i & 1) ? ws : wf) + ((i & 1) ? rs : rf),
+						      v[i].size, 0, v[i].pgoff, flags), 0);
+		for (size_t i = 0; i < 16; i++) {
+			CHECK_EQ(tag_at(mm, wf + i * P), tag_at(mm, rf + i * P));
+			CHECK_EQ(tag_at(mm, ws + i * P), tag_at(mm, rs + i * P));
+		}
+		CHECK_EQ(umm_mm_check(mm), 0);
+	}
+	CHECK_EQ(umm_munmap(mm, wf, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, rf, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, ws, 16 * P), 0);
+	CHECK_EQ(umm_munmap(mm, rs, 16 * P), 0);
+	umm_object_put(file);
+	umm_object_put(shm);
+	close(fd);
+	teardown();
+}
+
+/*
+ * A remap of a range onto the offsets it already shows, with the same
+ * protection, leaves its ptes as they are (a written page keeps its
+ * writable dirty pte, its data and one mapping); another protection or
+ * another offset changes them.
+ */
+static void test_remap_same_keeps_pte(void)
+{
+	setup();
+	struct umm_object *obj = shmem_tagged(16);
+	uintptr_t w = map_obj(obj, 8, PROT_READ | PROT_WRITE);
+	struct page *page;
+	pte_t before;
+
+	CHECK_EQ(umm_remap_file_pages(mm, w, 4 * P, 0, 8, 0), 0);
+	CHECK_EQ(write_byte(w + P + 20, 0x5a), 0);
+	before = pte_at(mm, w + P);
+	CHECK(pte_present(before) && pte_dirty(before) && pte_write(before));
+	page = pfn_to_page(sys->phys, pte_pfn(before));
+	CHECK_EQ(page_mapcount(page), 1);
+	CHECK_EQ(umm_remap_file_pages(mm, w, 4 * P, 0, 8, 0), 0);
+	CHECK_EQ(pte_at(mm, w + P), before);
+	CHECK_EQ(page_mapcount(page), 1);
+	CHECK_EQ(tag_at(mm, w + P), TAG(9));
+	{
+		unsigned char c = 0;
+
+		CHECK_EQ(umm_read(mm, w + P + 20, &c, 1), 0);
+		CHECK_EQ(c, 0x5a);
+	}
+	/* another protection: the pte changes, writes fault */
+	CHECK_EQ(umm_remap_file_pages(mm, w, 4 * P, PROT_READ, 8, 0), 0);
+	CHECK(pte_at(mm, w + P) != before);
+	CHECK_EQ(write_byte(w + P + 20, 1), -EFAULT);
+	CHECK_EQ(tag_at(mm, w + P), TAG(9));
+	/* the same protection again (its own): kept; then another offset */
+	before = pte_at(mm, w + P);
+	CHECK_EQ(umm_remap_file_pages(mm, w, 4 * P, PROT_READ, 8, 0), 0);
+	CHECK_EQ(pte_at(mm, w + P), before);
+	CHECK_EQ(umm_remap_file_pages(mm, w, 4 * P, PROT_READ, 4, 0), 0);
+	CHECK_EQ(tag_at(mm, w + P), TAG(5));
+	CHECK_EQ(page_mapcount(page), 0);
+	CHECK_EQ(umm_mm_check(mm), 0);
+	CHECK_EQ(umm_munmap(mm, w, 8 * P), 0);
+	umm_object_put(obj);
+	teardown();
+}
+
 /* ---- the reverse index: writeback and the reverse map find every place ---- */
 
 /* word_at_100 - write v at +100 of the page at addr of m. */
@@ -1660,6 +1769,8 @@ int main(void)
 	RUN(test_reverse_index);
 	RUN(test_index_table);
 	RUN(test_vectored);
+	RUN(test_vectored_two_objects);
+	RUN(test_remap_same_keeps_pte);
 	RUN(test_private_window);
 	RUN(test_stale_none_hint);
 	RUN(test_model_random);
