@@ -197,5 +197,6 @@ bool trylock_page(struct page *p);
 void unlock_page(struct page *p);
 /* wait_on_page_locked - block until PG_locked is clear (does not take it). */
 void wait_on_page_locked(struct page *p);
+int page_lock_waiters(const struct page *page);
 
 #endif /* UMM_PAGE_H */

@@ -120,6 +120,18 @@ void unlock_page(struct page *page)
 }
 
 /**
+ * page_lock_waiters - threads asleep in the wait-table bucket of @page.
+ * @page: the frame
+ *
+ * Counts the waiters of every page that hashes to the same bucket (tests
+ * use it to know that threads have reached a locked page).  Takes no lock.
+ */
+int page_lock_waiters(const struct page *page)
+{
+	return atomic_load(&page_waitqueue(page)->waiters);
+}
+
+/**
  * wait_on_page_locked - sleep until PG_locked is clear (does not take it).
  * @page: the frame
  */

@@ -614,6 +614,7 @@ static void test_waiters(void)
 	enum { NT = 4 };
 	struct waiter w[NT];
 	struct umm_sys_stats st;
+	struct page *page0;
 	uintptr_t a;
 
 	for (int fail = 0; fail < 2; fail++) {
@@ -626,7 +627,16 @@ static void test_waiters(void)
 			w[t] = (struct waiter){ .addr = a, .page = 0 };
 			REQUIRE(pthread_create(&w[t].thread, NULL, waiter_thread, &w[t]) == 0);
 		}
-		usleep(20000);           /* let them reach the locked page (not required to pass) */
+		/*
+		 * Unplug only once all of them sleep on the locked page: a waiter
+		 * that came after the failed read's completion would read the
+		 * page again itself and succeed.
+		 */
+		page0 = find_get_page(obj, 0);
+		REQUIRE(page0 != NULL);
+		while (page_lock_waiters(page0) < NT)
+			usleep(1000);
+		put_page(page0);
 		io_backend_unplug(sys);
 		for (int t = 0; t < NT; t++) {
 			pthread_join(w[t].thread, NULL);
