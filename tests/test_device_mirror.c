@@ -207,6 +207,9 @@ static void test_device_mirror_hammer(void)
 	atomic_store(&stop, false);
 	for (int i = 0; i < NDEVTHREADS; i++)
 		REQUIRE(pthread_create(&dt[i], NULL, device_thread, (void *)(intptr_t)i) == 0);
+	/* the mutators start once the device is reading (a loaded machine may not run it at once) */
+	while (!atomic_load(&dev_reads))
+		usleep(1000);
 	for (int m = 0; m < NMUTATORS; m++)
 		REQUIRE(pthread_create(&mt[m], NULL, mutator, (void *)(intptr_t)m) == 0);
 	for (int m = 0; m < NMUTATORS; m++)
@@ -222,7 +225,6 @@ static void test_device_mirror_hammer(void)
 		CHECK_EQ(device_access(&dev, base + p * PS, viadev, PS, 0), 0);
 		CHECK(memcmp(cpu, viadev, PS) == 0);
 	}
-	CHECK(atomic_load(&dev_reads) > 0);
 	CHECK(dev.invalidations > 0);
 	CHECK(dev.faults > 0);
 	fprintf(stderr, "  device: %lu reads, %lu writes, %lu faults seen; %lu invalidations, %lu faults, %lu tlb hits\n",
