@@ -907,6 +907,7 @@ struct stress_arg {
 	_Atomic unsigned int ops;
 	unsigned int bad;
 	struct stress_arg *readers;   /* truncator: runs until they have worked too */
+	struct stress_arg *syncer;    /* truncator: and until this one has */
 };
 
 static void *stress_reader(void *p)
@@ -962,7 +963,7 @@ static void *stress_truncator(void *p)
 	unsigned int i;
 
 	for (i = 0; i < 300 || atomic_load(&a->readers[0].ops) < 3000 ||
-		    atomic_load(&a->readers[1].ops) < 3000; i++) {
+		    atomic_load(&a->readers[1].ops) < 3000 || atomic_load(&a->syncer->ops) < 10; i++) {
 		a->seed = a->seed * 6364136223846793005ull + 1442695040888963407ull;
 		if (umm_object_truncate(a->obj, (a->seed >> 20) % (STRESS_PAGES * PAGE_SIZE + 1)))
 			a->bad++;
@@ -1014,7 +1015,8 @@ static void test_truncate_stress(void)
 
 	sys->unmap_mapping_range = NULL;          /* nothing maps the object */
 	for (t = 0; t < 4; t++)
-		args[t] = (struct stress_arg){ obj, &stop, 0x9e3779b97f4a7c15ull * (t + 1), 0, 0, &args[2] };
+		args[t] = (struct stress_arg){ obj, &stop, 0x9e3779b97f4a7c15ull * (t + 1), 0, 0,
+					       &args[2], &args[1] };
 	for (t = 0; t < 4; t++)
 		REQUIRE(pthread_create(&th[t], NULL, fn[t], &args[t]) == 0);
 	for (t = 0; t < 4; t++) {
