@@ -428,13 +428,13 @@ static inline void bench_helper_stop(struct bench_helper *h)
 	h->pid = -1;
 }
 
-/* bench_status_kib - a "<field>: <n> kB" line of /proc/self/status, or -1. */
-static inline long bench_status_kib(const char *field)
+/* bench_proc_kib - a "<field>: <n> kB" line of the proc file @path, or -1. */
+static inline long bench_proc_kib(const char *path, const char *field)
 {
 	char line[256];
 	size_t len = strlen(field);
 	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;
@@ -445,6 +445,12 @@ static inline long bench_status_kib(const char *field)
 		}
 	fclose(f);
 	return kib;
+}
+
+/* bench_status_kib - a "<field>: <n> kB" line of /proc/self/status, or -1. */
+static inline long bench_status_kib(const char *field)
+{
+	return bench_proc_kib("/proc/self/status", field);
 }
 
 /* bench_tv_ns - a struct timeval in ns. */

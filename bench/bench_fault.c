@@ -451,28 +451,6 @@ static double anon_fault_umm(struct umm_mm *mm, uint64_t tag, long *host, int *e
 	return (double)(t1 - t0) / ANON_PAGES;
 }
 
-/*
- * smaps_rollup_kib - a "<field>: <n> kB" line of /proc/self/smaps_rollup
- * (AnonHugePages: the process's memory in transparent huge pages), or -1.
- */
-static long smaps_rollup_kib(const char *field)
-{
-	char line[256];
-	size_t len = strlen(field);
-	long kib = -1;
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, len) && line[len] == ':') {
-			kib = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kib;
-}
-
 /* What one fresh-system pass measured. */
 struct fresh_pass {
 	double wall;            /* ns per page, the timed loop */
@@ -508,7 +486,7 @@ static int anon_fault_fresh_umm(long ahead_mib, int arena, uint64_t tag, struct 
 	int err;
 
 	memset(fp, 0, sizeof(*fp));
-	huge0 = smaps_rollup_kib("AnonHugePages");
+	huge0 = bench_proc_kib("/proc/self/smaps_rollup", "AnonHugePages");
 	c0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
 	err = umm_system_create(&cfg, &sys);
 	if (err)
@@ -530,7 +508,7 @@ static int anon_fault_fresh_umm(long ahead_mib, int arena, uint64_t tag, struct 
 	fp->thread_cpu = (double)(tc1 - tc0) / ANON_PAGES;
 	fp->wall = (double)(t1 - t0) / ANON_PAGES;
 	fp->cpu = (double)(c1 - c0) / ANON_PAGES;
-	huge1 = smaps_rollup_kib("AnonHugePages");
+	huge1 = bench_proc_kib("/proc/self/smaps_rollup", "AnonHugePages");
 	fp->huge_kib = huge0 >= 0 && huge1 >= 0 ? huge1 - huge0 : -1;
 	if (!err && !umm_system_stats(sys, &st)) {
 		fp->ahead = (double)st.host_populated_ahead_bytes / (ANON_PAGES * UPAGE);

@@ -118,72 +118,58 @@ static size_t count_args(const char *arg0, va_list ap)
 	return n;
 }
 
-/* argv[0..n) from arg0 and ap, argv[n] = NULL; ap is left past the NULL. */
-static void fill_args(char **argv, size_t n, const char *arg0, va_list *ap)
+/*
+ * argv[0..n) from arg0 and ap, argv[n] = NULL; with envpp, *envpp is the
+ * pointer after the list's NULL (execle's environment).
+ */
+static void fill_args(char **argv, size_t n, const char *arg0, va_list *ap, char ***envpp)
 {
 	for (size_t i = 0; i < n; i++)
 		argv[i] = i ? va_arg(*ap, char *) : (char *)arg0;
 	if (n)
 		(void)va_arg(*ap, char *);
 	argv[n] = NULL;
+	if (envpp)
+		*envpp = va_arg(*ap, char **);
 }
+
+/*
+ * LIST_ARGV - declare argv, a variable-length array holding the list
+ * that follows arg0 in the caller's variable arguments (and set *envpp,
+ * when it is not NULL, to the pointer after the list's NULL).
+ */
+#define LIST_ARGV(argv, arg0, envpp)                            \
+	va_list ap_;                                            \
+	size_t n_;                                              \
+	va_start(ap_, arg0);                                    \
+	n_ = count_args(arg0, ap_);                             \
+	va_end(ap_);                                            \
+	char *argv[n_ + 1];                                     \
+	va_start(ap_, arg0);                                    \
+	fill_args(argv, n_, arg0, &ap_, envpp);                 \
+	va_end(ap_)
 
 /** execl - execv with the list as argv.  Returns only on failure: -1 with errno. */
 int execl(const char *path, const char *arg0, ...)
 {
-	va_list ap;
-	size_t n;
-
-	va_start(ap, arg0);
-	n = count_args(arg0, ap);
-	va_end(ap);
-	{
-		char *argv[n + 1];
-
-		va_start(ap, arg0);
-		fill_args(argv, n, arg0, &ap);
-		va_end(ap);
-		return execve(path, argv, environ);
-	}
+	LIST_ARGV(argv, arg0, NULL);
+	return execve(path, argv, environ);
 }
 
 /** execlp - execvp with the list as argv.  Returns only on failure: -1 with errno. */
 int execlp(const char *file, const char *arg0, ...)
 {
-	va_list ap;
-	size_t n;
-
-	va_start(ap, arg0);
-	n = count_args(arg0, ap);
-	va_end(ap);
-	{
-		char *argv[n + 1];
-
-		va_start(ap, arg0);
-		fill_args(argv, n, arg0, &ap);
-		va_end(ap);
-		return execvpe(file, argv, environ);
-	}
+	LIST_ARGV(argv, arg0, NULL);
+	return execvpe(file, argv, environ);
 }
 
 /** execle - execve with the list as argv and the pointer after its NULL as envp.  -1 with errno. */
 int execle(const char *path, const char *arg0, ...)
 {
-	va_list ap;
-	size_t n;
+	char **envp;
 
-	va_start(ap, arg0);
-	n = count_args(arg0, ap);
-	va_end(ap);
-	{
-		char *argv[n + 1], **envp;
-
-		va_start(ap, arg0);
-		fill_args(argv, n, arg0, &ap);
-		envp = va_arg(ap, char **);
-		va_end(ap);
-		return execve(path, argv, envp);
-	}
+	LIST_ARGV(argv, arg0, &envp);
+	return execve(path, argv, envp);
 }
 
 /** _exit - write back, then exit_group(2): the process ends, no handler or destructor runs. */
@@ -196,6 +182,5 @@ void _exit(int status)
 /** _Exit - as _exit. */
 void _Exit(int status)
 {
-	leave();
-	preload_sys_exit_group(status);
+	_exit(status);
 }
