@@ -285,21 +285,23 @@ err_close:
 }
 
 /*
- * bench_start - the usermm system and address space a benchmark measures
- * in, after the comment line about the host page size `kpage`.  Returns 0;
- * or, after a comment line saying why nothing is measured, an error with
- * *sys NULL (no system) or with *sys set and *mm NULL (the caller destroys
- * the system).
+ * bench_start_arena - the usermm system and address space a benchmark
+ * measures in, with umm_config.arena `arena` (UMM_ARENA_AUTO: the
+ * default; a benchmark of host windows asks for UMM_ARENA_MEMFD), after
+ * the comment line about the host page size `kpage`.  Returns 0; or,
+ * after a comment line saying why nothing is measured, an error with
+ * *sys NULL (no system) or with *sys set and *mm NULL (the caller
+ * destroys the system).
  */
-static inline int bench_start(size_t phys_bytes, size_t kpage,
-			      struct umm_system **sys, struct umm_mm **mm)
+static inline int bench_start_arena(size_t phys_bytes, size_t kpage, int arena,
+				    struct umm_system **sys, struct umm_mm **mm)
 {
 	/*
 	 * release_ms = -1: frames once touched stay host memory, so the lines
 	 * measured in this system are warm whatever the pauses between them
 	 * (bench_fault's fresh-system lines measure the other case).
 	 */
-	struct umm_config cfg = { .phys_bytes = phys_bytes, .release_ms = -1 };
+	struct umm_config cfg = { .phys_bytes = phys_bytes, .release_ms = -1, .arena = arena };
 	int err;
 
 	*sys = NULL;
@@ -318,6 +320,13 @@ static inline int bench_start(size_t phys_bytes, size_t kpage,
 		printf("# umm_mm_create: %s, nothing measured\n", umm_strerror(err));
 	}
 	return err;
+}
+
+/* bench_start - bench_start_arena() with the default arena (UMM_ARENA_AUTO). */
+static inline int bench_start(size_t phys_bytes, size_t kpage,
+			      struct umm_system **sys, struct umm_mm **mm)
+{
+	return bench_start_arena(phys_bytes, kpage, UMM_ARENA_AUTO, sys, mm);
 }
 
 /* ---- a small helper process for the kernel side of fork measurements ---- */

@@ -745,7 +745,8 @@ int main(int argc, char **argv)
 	printf("# median of %d repetitions; ns per page over batches of %lu pages; fresh mappings "
 	       "in a warm usermm system (phys %lu MiB)\n", REPS, PAGES, PHYS_BYTES >> 20);
 	print_loadavg();
-	if (bench_start(PHYS_BYTES, (size_t)sysconf(_SC_PAGESIZE), &sys, &mm)) {
+	/* host windows need the memfd arena */
+	if (bench_start_arena(PHYS_BYTES, (size_t)sysconf(_SC_PAGESIZE), UMM_ARENA_MEMFD, &sys, &mm)) {
 		if (!sys)
 			return 1;
 		goto out_sys;

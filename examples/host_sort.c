@@ -123,9 +123,13 @@ int main(int argc, char **argv)
 	t_plain = now_s() - t0;
 	h_plain = fnv1a(1469598103934665603ull, plain, bytes);
 
-	/* usermm: the file mapped private, a window over it, qsort on the pointer */
+	/*
+	 * usermm: the file mapped private, a window over it, qsort on the
+	 * pointer.  A host window needs the memfd arena.
+	 */
 	TRY(umm_system_create(&(struct umm_config){
-		.phys_bytes = (argc > 2 ? strtoul(argv[2], NULL, 0) << 20 : 2 * bytes + (16u << 20)) }, &sys));
+		.phys_bytes = (argc > 2 ? strtoul(argv[2], NULL, 0) << 20 : 2 * bytes + (16u << 20)),
+		.arena = UMM_ARENA_MEMFD }, &sys));
 	TRY(umm_object_open_fd(sys, fd, &file));
 	close(fd);
 	TRY(umm_mm_create(sys, &mm));

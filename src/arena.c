@@ -8,7 +8,7 @@
  *
  * The frames are nr_frames pages at phys->base, of one of two kinds:
  *
- *  - memfd (the default): a memfd mapped MAP_SHARED.  The host MMU
+ *  - memfd: a memfd mapped MAP_SHARED.  The host MMU
  *    (host_mmu.c) maps frames at other addresses by their offset in it.
  *    Each host page is a shmem page: 4 KiB where shmem transparent huge
  *    pages are off (the usual setting), 2-3.5 us each for the host to
@@ -24,6 +24,15 @@
  *    fork copies the arena's host page tables (a memfd mapping's are not
  *    copied), and the parent's next write to each host page takes a host
  *    fault (a copy while the child still maps it).
+ *
+ * Which kind a system gets by default (UMM_ARENA_AUTO, system.c) is
+ * decided here, once per process (arena_auto_anon()): anonymous when the
+ * host gives 2 MiB transparent huge pages to memory with MADV_HUGEPAGE
+ * (its sysfs controls say "always" or "madvise", read by
+ * arena_thp_anon_at(), and the process has not turned them off with
+ * prctl), memfd otherwise, including when the controls cannot be read:
+ * with 4 KiB host pages the anonymous arena saves little, and only the
+ * memfd arena can be attached to host windows.
  *
  * The host kernel backs an arena page the first time it is touched, and
  * for 4 KiB pages that costs a host page fault per frame, far more than
@@ -122,10 +131,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
@@ -830,4 +841,125 @@ void arena_destroy(struct phys_mem *phys)
 	if (fd >= 0)
 		close(fd);
 	munmap(phys, meta);
+}
+
+/*
+ * read_control - the text of the host control file `dir`/`name` in buf
+ * (NUL-terminated, at most size - 1 bytes), or false when it cannot be
+ * read.
+ */
+static bool read_control(const char *dir, const char *name, char *buf, size_t size)
+{
+	char path[512];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return true;
+}
+
+/*
+ * thp_selected - the bracketed word of the transparent huge page control
+ * `dir`/`name` ("always [madvise] never" gives "madvise") in word, or
+ * false when the file cannot be read or has no bracketed word.
+ */
+static bool thp_selected(const char *dir, const char *name, char *word, size_t size)
+{
+	char text[128], *open_br, *close_br;
+	size_t len;
+
+	if (!read_control(dir, name, text, sizeof(text)))
+		return false;
+	open_br = strchr(text, '[');
+	close_br = open_br ? strchr(open_br, ']') : NULL;
+	if (!close_br)
+		return false;
+	len = (size_t)(close_br - open_br - 1);
+	if (len >= size)
+		return false;
+	memcpy(word, open_br + 1, len);
+	word[len] = 0;
+	return true;
+}
+
+static bool thp_on_when_advised(const char *word)
+{
+	return !strcmp(word, "always") || !strcmp(word, "madvise");
+}
+
+/**
+ * arena_thp_anon_at - would an anonymous arena get 2 MiB host pages on a
+ * host whose transparent huge page controls are in directory `dir`
+ * (/sys/kernel/mm/transparent_hugepage; another one in tests)?  True when
+ * the PMD huge page is one arena chunk (hpage_pmd_size 2097152) and huge
+ * pages of that size are on for memory with MADV_HUGEPAGE: the size's own
+ * control (hugepages-2048kB/enabled, kernels since 6.8) says "always" or
+ * "madvise", or it says "inherit" or is missing and the top-level
+ * `enabled` says "always" or "madvise".  A control that cannot be read
+ * counts as off: the anonymous arena's advantage is its huge pages, and
+ * the memfd arena also works with host windows.  No locks.
+ */
+bool arena_thp_anon_at(const char *dir)
+{
+	char text[32], word[32], size_ctl[64];
+	unsigned long pmd;
+
+	if (!dir || !read_control(dir, "hpage_pmd_size", text, sizeof(text)))
+		return false;
+	pmd = strtoul(text, NULL, 10);
+	if (pmd != ARENA_CHUNK_FRAMES * PAGE_SIZE)
+		return false;
+	snprintf(size_ctl, sizeof(size_ctl), "hugepages-%lukB/enabled", pmd >> 10);
+	if (thp_selected(dir, size_ctl, word, sizeof(word)) && strcmp(word, "inherit"))
+		return thp_on_when_advised(word);
+	return thp_selected(dir, "enabled", word, sizeof(word)) && thp_on_when_advised(word);
+}
+
+#define THP_CONTROLS "/sys/kernel/mm/transparent_hugepage"
+
+static const char *auto_controls = THP_CONTROLS;  /* where arena_auto_anon() looks */
+static int auto_decided;        /* 0: not yet, 1: memfd, 2: anonymous */
+
+/**
+ * arena_auto_anon - what UMM_ARENA_AUTO stands for in this process: true
+ * (anonymous) when arena_thp_anon_at() says the host's transparent huge
+ * pages are on for advised memory and the process has not turned them
+ * off altogether (prctl PR_SET_THP_DISABLE without
+ * PR_THP_DISABLE_EXCEPT_ADVISED: PR_GET_THP_DISABLE answers exactly 1);
+ * false (memfd) otherwise.  Decided by the first call and kept for the
+ * life of the process (a later change of the host setting is not seen).
+ * Any context, no locks (two first calls at once both decide, alike).
+ */
+bool arena_auto_anon(void)
+{
+	int d = __atomic_load_n(&auto_decided, __ATOMIC_ACQUIRE);
+
+	if (!d) {
+		const char *dir = __atomic_load_n(&auto_controls, __ATOMIC_RELAXED);
+		bool anon = arena_thp_anon_at(dir) && prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) != 1;
+
+		d = anon ? 2 : 1;
+		__atomic_store_n(&auto_decided, d, __ATOMIC_RELEASE);
+	}
+	return d == 2;
+}
+
+/**
+ * arena_auto_reset - for tests: forget arena_auto_anon()'s decision, and
+ * take the controls from directory `dir` from now on (NULL: the host's).
+ * No system may be being created meanwhile.
+ */
+void arena_auto_reset(const char *dir)
+{
+	__atomic_store_n(&auto_controls, dir ? dir : THP_CONTROLS, __ATOMIC_RELAXED);
+	__atomic_store_n(&auto_decided, 0, __ATOMIC_RELEASE);
 }

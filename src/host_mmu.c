@@ -1694,7 +1694,10 @@ bool host_mmu_replace_prev_handler(int sig, const struct sigaction *act, struct 
  * umm_host_attach - reserve a host window for [start, start + len) of mm
  * (see usermm/host.h).  Takes host_lock.  Returns 0, -EINVAL, -ENOMEM,
  * -EAGAIN, -EOPNOTSUPP (the system's arena is anonymous memory: there is
- * no memfd to map frames from); nothing is changed on error.
+ * no memfd to map frames from; when the default UMM_ARENA_AUTO chose it
+ * and a log function is installed, a line says to ask for
+ * UMM_ARENA_MEMFD: not on stderr by default, not counted in the system's
+ * warnings); nothing is changed on error.
  */
 int umm_host_attach(struct umm_mm *mm, uintptr_t start, size_t len, int flags, void **base)
 {
@@ -1706,8 +1709,13 @@ int umm_host_attach(struct umm_mm *mm, uintptr_t start, size_t len, int flags, v
 	    !IS_ALIGNED(start, PAGE_SIZE) || !IS_ALIGNED(len, PAGE_SIZE) ||
 	    start >= UMM_TASK_SIZE || len > UMM_TASK_SIZE - start)
 		return -EINVAL;
-	if (arena_memfd(mm->sys->phys) < 0)
+	if (arena_memfd(mm->sys->phys) < 0) {
+		if (mm->sys->arena_auto && log_fn_installed())
+			pr_warn(NULL, "umm_host_attach: -EOPNOTSUPP: the default arena (UMM_ARENA_AUTO) "
+				"is anonymous memory on this host; host windows need a memfd arena: "
+				"create the system with umm_config.arena = UMM_ARENA_MEMFD");
 		return -EOPNOTSUPP;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;

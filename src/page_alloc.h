@@ -270,6 +270,10 @@ int arena_populate_ahead_chunk(struct phys_mem *phys, unsigned long c);
 bool arena_chunk_present(struct phys_mem *phys, unsigned long c);
 size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
 bool arena_range_present(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
+/* arena_thp_anon_at / arena_auto_anon - the kind UMM_ARENA_AUTO picks (true: anonymous). */
+bool arena_thp_anon_at(const char *dir);
+bool arena_auto_anon(void);
+void arena_auto_reset(const char *dir);
 
 /* arena_prepare - make sure frames [pfn, pfn+nr) are present in the host (fast: one bit test). */
 static inline void arena_prepare(struct phys_mem *phys, unsigned long pfn, unsigned long nr)

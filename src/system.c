@@ -3,8 +3,10 @@
  * system.c - creating and destroying a usermm instance, system-wide
  * statistics, failure injection and the system-wide invariant check.
  *
- * A system is: the physical arena (arena.c, page_alloc.c; a memfd or,
- * with cfg.arena UMM_ARENA_ANON, private anonymous memory), the thread
+ * A system is: the physical arena (arena.c, page_alloc.c; a memfd or
+ * private anonymous memory: cfg.arena UMM_ARENA_MEMFD or UMM_ARENA_ANON,
+ * or for UMM_ARENA_AUTO the kind arena_auto_anon() picks, which
+ * sys->cfg.arena records), the thread
  * that gives long-free blocks of it back to the host (page_reporting.c,
  * unless release_ms is -1) and the one that brings memory in from the
  * host ahead of the allocator (populate_ahead.c, unless
@@ -69,7 +71,7 @@ static int validate_config(const struct umm_config *cfg)
 	if (cfg->readahead_max_bytes &&
 	    (cfg->readahead_max_bytes < PAGE_SIZE || cfg->readahead_max_bytes > READAHEAD_MAX_LIMIT))
 		return -EINVAL;
-	if (cfg->arena != UMM_ARENA_DEFAULT && cfg->arena != UMM_ARENA_MEMFD &&
+	if (cfg->arena != UMM_ARENA_AUTO && cfg->arena != UMM_ARENA_MEMFD &&
 	    cfg->arena != UMM_ARENA_ANON)
 		return -EINVAL;
 	return 0;
@@ -148,8 +150,10 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 		sys->cfg.phys_bytes = DEFAULT_PHYS_BYTES;
 	if (!sys->cfg.rmap)
 		sys->cfg.rmap = default_rmap();
-	if (!sys->cfg.arena)
-		sys->cfg.arena = UMM_ARENA_MEMFD;
+	if (sys->cfg.arena == UMM_ARENA_AUTO) {
+		sys->cfg.arena = arena_auto_anon() ? UMM_ARENA_ANON : UMM_ARENA_MEMFD;
+		sys->arena_auto = true;
+	}
 	if (!sys->cfg.readahead_max_bytes)
 		sys->cfg.readahead_max_bytes = DEFAULT_READAHEAD_MAX;
 	sys->cfg.readahead_max_bytes &= PAGE_MASK;

@@ -24,7 +24,8 @@
 
 struct umm_system {
 	uint64_t id;                     /* unique in the process, never reused */
-	struct umm_config cfg;
+	struct umm_config cfg;           /* as given, defaults filled in (arena: the kind made) */
+	bool arena_auto;                 /* cfg.arena was UMM_ARENA_AUTO (system.c chose) */
 	struct phys_mem *phys;
 
 	struct page *zero_page;          /* PG_reserved, all zero, mapped read-only */

@@ -7,7 +7,9 @@
  * nothing.
  *
  * setup() builds a 32 MiB system with debug_checks on, so the full
- * address-space invariant check runs after every call; teardown() runs
+ * address-space invariant check runs after every call, and the arena kind
+ * MM_FIXTURE_ARENA (define it before the include; default UMM_ARENA_AUTO:
+ * a test of host windows defines UMM_ARENA_MEMFD); teardown() runs
  * umm_system_check, destroys the mm and checks that no anonymous page,
  * page-table page or object is left behind.  The helpers act on the
  * current `sys` and `mm`.  Each test program includes this header once.
@@ -22,12 +24,17 @@
 
 #define P UMM_PAGE_SIZE
 
+#ifndef MM_FIXTURE_ARENA
+#define MM_FIXTURE_ARENA UMM_ARENA_AUTO
+#endif
+
 static struct umm_system *sys;
 static struct umm_mm *mm;
 
 static inline void setup(void)
 {
-	struct umm_config cfg = { .phys_bytes = 32 << 20, .debug_checks = 1 };
+	struct umm_config cfg = { .phys_bytes = 32 << 20, .debug_checks = 1,
+				  .arena = MM_FIXTURE_ARENA };
 
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
 	REQUIRE(umm_mm_create(sys, &mm) == 0);

@@ -9,12 +9,14 @@
  * kind (memfd, then anonymous memory: `arena_kind`), but the few that are
  * about one kind only; those are named for it.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -988,9 +990,10 @@ static bool vma_flag(const void *addr, const char *flag)
 
 /*
  * umm_config.arena: an unknown kind is -EINVAL with nothing created; the
- * default is the memfd; the anonymous arena is 2 MiB aligned, asks the
- * host for huge pages (where the host has them) and works; the stats say
- * which kind runs.
+ * default (UMM_ARENA_AUTO, 0) is the kind arena_auto_anon() picks for this
+ * host; the anonymous arena is 2 MiB aligned, asks the host for huge
+ * pages (where the host has them) and works; the stats say which kind
+ * runs.
  */
 static void test_arena_kind_config(void)
 {
@@ -1007,13 +1010,16 @@ static void test_arena_kind_config(void)
 		CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
 		CHECK(sys == (struct umm_system *)0x1);
 	}
-	for (int kind = UMM_ARENA_DEFAULT; kind <= UMM_ARENA_ANON; kind++) {
-		bool anon = kind == UMM_ARENA_ANON;
+	CHECK_EQ(UMM_ARENA_AUTO, 0);
+	CHECK_EQ(UMM_ARENA_DEFAULT, UMM_ARENA_AUTO);
+	for (int kind = UMM_ARENA_AUTO; kind <= UMM_ARENA_ANON; kind++) {
+		bool anon = kind == UMM_ARENA_ANON || (kind == UMM_ARENA_AUTO && arena_auto_anon());
 
 		cfg.arena = kind;
 		REQUIRE(umm_system_create(&cfg, &sys) == 0);
 		REQUIRE(umm_system_stats(sys, &st) == 0);
 		CHECK_EQ(st.arena, anon ? UMM_ARENA_ANON : UMM_ARENA_MEMFD);
+		CHECK_EQ(sys->arena_auto, kind == UMM_ARENA_AUTO);
 		CHECK_EQ(sys->phys->anon, anon);
 		CHECK(anon ? sys->phys->memfd == -1 : sys->phys->memfd >= 0);
 		if (anon) {
@@ -1046,6 +1052,268 @@ static void test_arena_kind_config(void)
 		umm_mm_destroy(mm);
 		CHECK_EQ(umm_system_destroy(sys), 0);
 	}
+}
+
+/* ---- the kind UMM_ARENA_AUTO picks ---- */
+
+/* A fake transparent-huge-page control directory (arena_thp_anon_at's `dir`). */
+static char thp_dir[] = "/tmp/usermm-thp-XXXXXX";
+
+/* thp_put - write `text` to thp_dir/name (NULL: remove it). */
+static void thp_put(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", thp_dir, name);
+	if (!text) {
+		unlink(path);
+		return;
+	}
+	f = fopen(path, "w");
+	REQUIRE(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * thp_host - a fake host: PMD huge page size `pmd` (NULL: no file), the
+ * top-level control `top` and the 2 MiB size's control `size` (NULL: no
+ * such file).
+ */
+static void thp_host(const char *pmd, const char *top, const char *size)
+{
+	thp_put("hpage_pmd_size", pmd);
+	thp_put("enabled", top);
+	thp_put("hugepages-2048kB/enabled", size);
+}
+
+#define PMD_2M "2097152\n"
+#define ALWAYS "[always] madvise never\n"
+#define MADVISE "always [madvise] never\n"
+#define NEVER "always madvise [never]\n"
+#define S_ALWAYS "[always] inherit madvise never\n"
+#define S_INHERIT "always [inherit] madvise never\n"
+#define S_MADVISE "always inherit [madvise] never\n"
+#define S_NEVER "always inherit madvise [never]\n"
+
+/*
+ * arena_thp_anon_at decides from the controls as system.h says: anonymous
+ * when huge pages of the chunk's size are on for advised memory (the
+ * size's own control first, the top-level one when it inherits or is
+ * missing), memfd when they are off, when the PMD size is not 2 MiB, and
+ * when a control it needs cannot be read or makes no sense.
+ */
+static void test_auto_kind_decision(void)
+{
+	char sub[300];
+
+	REQUIRE(mkdtemp(thp_dir));
+	snprintf(sub, sizeof(sub), "%s/hugepages-2048kB", thp_dir);
+	REQUIRE(mkdir(sub, 0700) == 0);
+
+	/* the top-level control alone (kernels before per-size controls) */
+	thp_host(PMD_2M, ALWAYS, NULL);
+	CHECK(arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, MADVISE, NULL);
+	CHECK(arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, NEVER, NULL);
+	CHECK(!arena_thp_anon_at(thp_dir));
+	/* the 2 MiB size's control wins unless it inherits */
+	thp_host(PMD_2M, MADVISE, S_INHERIT);
+	CHECK(arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, NEVER, S_INHERIT);
+	CHECK(!arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, ALWAYS, S_NEVER);
+	CHECK(!arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, NEVER, S_MADVISE);
+	CHECK(arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, NEVER, S_ALWAYS);
+	CHECK(arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, NULL, S_ALWAYS);
+	CHECK(arena_thp_anon_at(thp_dir));
+	/* a PMD huge page that is not one arena chunk */
+	thp_host("33554432\n", ALWAYS, NULL);
+	CHECK(!arena_thp_anon_at(thp_dir));
+	thp_host("1048576\n", ALWAYS, S_ALWAYS);
+	CHECK(!arena_thp_anon_at(thp_dir));
+	/* unreadable or senseless controls count as off */
+	thp_host(NULL, ALWAYS, S_ALWAYS);
+	CHECK(!arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, NULL, NULL);
+	CHECK(!arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, NULL, S_INHERIT);
+	CHECK(!arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, "", NULL);
+	CHECK(!arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, "always madvise never\n", NULL);         /* nothing selected */
+	CHECK(!arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, "[sometimes]\n", NULL);
+	CHECK(!arena_thp_anon_at(thp_dir));
+	thp_host(PMD_2M, "[always", NULL);
+	CHECK(!arena_thp_anon_at(thp_dir));
+	CHECK(!arena_thp_anon_at("/nonexistent/usermm-thp"));
+	CHECK(!arena_thp_anon_at(NULL));
+	thp_host(NULL, NULL, NULL);
+	rmdir(sub);
+	rmdir(thp_dir);
+}
+
+/*
+ * A system created with UMM_ARENA_AUTO gets the kind the (fake) host's
+ * controls call for, and says so in umm_sys_stats.arena; the decision is
+ * kept once made; a process that turned transparent huge pages off with
+ * prctl(PR_SET_THP_DISABLE) gets the memfd arena whatever the controls
+ * say.
+ */
+static void test_auto_kind_system(void)
+{
+	struct umm_config cfg = { .phys_bytes = 8 * MiB };
+	struct umm_sys_stats st;
+	struct umm_system *sys;
+	char sub[300];
+	int thp_off;
+
+	strcpy(thp_dir, "/tmp/usermm-thp-XXXXXX");
+	REQUIRE(mkdtemp(thp_dir));
+	snprintf(sub, sizeof(sub), "%s/hugepages-2048kB", thp_dir);
+	REQUIRE(mkdir(sub, 0700) == 0);
+	for (int on = 0; on < 2; on++) {
+		thp_host(PMD_2M, on ? MADVISE : NEVER, S_INHERIT);
+		arena_auto_reset(thp_dir);
+		REQUIRE(umm_system_create(&cfg, &sys) == 0);
+		REQUIRE(umm_system_stats(sys, &st) == 0);
+		CHECK_EQ(st.arena, on ? UMM_ARENA_ANON : UMM_ARENA_MEMFD);
+		CHECK_EQ(sys->phys->anon, on);
+		CHECK_EQ(umm_system_destroy(sys), 0);
+		/* read once: a change of the controls is not seen by later systems */
+		thp_host(PMD_2M, on ? NEVER : MADVISE, S_INHERIT);
+		REQUIRE(umm_system_create(&cfg, &sys) == 0);
+		REQUIRE(umm_system_stats(sys, &st) == 0);
+		CHECK_EQ(st.arena, on ? UMM_ARENA_ANON : UMM_ARENA_MEMFD);
+		CHECK_EQ(umm_system_destroy(sys), 0);
+	}
+	/* the process's own switch: huge pages off altogether means memfd */
+	thp_off = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0);
+	if (thp_off == 0) {
+		thp_host(PMD_2M, ALWAYS, S_INHERIT);
+		REQUIRE(prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0);
+		arena_auto_reset(thp_dir);
+		CHECK(!arena_auto_anon());
+		REQUIRE(prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0) == 0);
+		arena_auto_reset(thp_dir);
+		CHECK(arena_auto_anon());
+	} else {
+		fprintf(stderr, "  (PR_GET_THP_DISABLE says %d: the prctl case is not run)\n", thp_off);
+	}
+	arena_auto_reset(NULL);
+	thp_host(NULL, NULL, NULL);
+	rmdir(sub);
+	rmdir(thp_dir);
+}
+
+static int hint_lines;
+static char hint_line[512];
+
+static void capture_hint(int level, const char *line, void *arg)
+{
+	(void)arg;
+	if (level == UMM_LOG_WARNING) {
+		hint_lines++;
+		snprintf(hint_line, sizeof(hint_line), "%s", line);
+	}
+}
+
+/*
+ * stderr_bytes_during_attach - umm_host_attach(mm, a, len) with stderr
+ * sent to a temporary file: its return in *err, and the bytes written to
+ * stderr meanwhile.
+ */
+static long stderr_bytes_during_attach(struct umm_mm *mm, uintptr_t a, size_t len, int *err)
+{
+	FILE *tmp = tmpfile();
+	void *base = (void *)0x1;
+	long n;
+	int saved;
+
+	REQUIRE(tmp);
+	fflush(stderr);
+	saved = dup(2);
+	REQUIRE(saved >= 0);
+	REQUIRE(dup2(fileno(tmp), 2) == 2);
+	*err = umm_host_attach(mm, a, len, 0, &base);
+	fflush(stderr);
+	REQUIRE(dup2(saved, 2) == 2);
+	close(saved);
+	n = lseek(fileno(tmp), 0, SEEK_END);
+	fclose(tmp);
+	if (!*err)
+		umm_host_detach(mm, base);
+	else
+		CHECK(base == (void *)0x1);
+	return n;
+}
+
+/*
+ * umm_host_attach on a system whose arena UMM_ARENA_AUTO made anonymous:
+ * -EOPNOTSUPP with nothing changed; with a log function installed, one
+ * warning line says to ask for UMM_ARENA_MEMFD, not counted in the
+ * system's warnings; without one, nothing on stderr (even in a debug
+ * build, whose default log writes warnings there).  An explicit
+ * UMM_ARENA_ANON gets no such line (the caller asked for it); with
+ * UMM_ARENA_MEMFD the attach works.
+ */
+static void test_host_attach_auto_anon_hint(void)
+{
+	const size_t len = 4 * PAGE_SIZE;
+	static const int kinds[] = { UMM_ARENA_AUTO, UMM_ARENA_ANON, UMM_ARENA_MEMFD };
+	struct umm_sys_stats st0, st1;
+	struct umm_system *sys;
+	struct umm_mm *mm;
+	char sub[300];
+	uintptr_t a;
+	int err;
+
+	/* a fake host with huge pages on: AUTO picks the anonymous arena */
+	strcpy(thp_dir, "/tmp/usermm-thp-XXXXXX");
+	REQUIRE(mkdtemp(thp_dir));
+	snprintf(sub, sizeof(sub), "%s/hugepages-2048kB", thp_dir);
+	REQUIRE(mkdir(sub, 0700) == 0);
+	thp_host(PMD_2M, MADVISE, S_INHERIT);
+	arena_auto_reset(thp_dir);
+	for (unsigned int k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		struct umm_config cfg = { .phys_bytes = 8 * MiB, .arena = kinds[k] };
+		bool memfd = kinds[k] == UMM_ARENA_MEMFD;
+
+		REQUIRE(umm_system_create(&cfg, &sys) == 0);
+		REQUIRE(umm_mm_create(sys, &mm) == 0);
+		REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL,
+				 0, &a) == 0);
+		REQUIRE(umm_system_stats(sys, &st0) == 0);
+		CHECK_EQ(st0.arena, memfd ? UMM_ARENA_MEMFD : UMM_ARENA_ANON);
+		/* no log function: nothing on stderr */
+		CHECK_EQ(stderr_bytes_during_attach(mm, a, len, &err), 0);
+		CHECK_EQ(err, memfd ? 0 : -EOPNOTSUPP);
+		/* a log function: the hint for AUTO only */
+		hint_lines = 0;
+		hint_line[0] = 0;
+		umm_set_log(capture_hint, NULL);
+		CHECK_EQ(stderr_bytes_during_attach(mm, a, len, &err), 0);
+		umm_set_log(NULL, NULL);
+		CHECK_EQ(err, memfd ? 0 : -EOPNOTSUPP);
+		CHECK_EQ(hint_lines, kinds[k] == UMM_ARENA_AUTO ? 1 : 0);
+		if (kinds[k] == UMM_ARENA_AUTO)
+			CHECK(strstr(hint_line, "UMM_ARENA_MEMFD") != NULL);
+		REQUIRE(umm_system_stats(sys, &st1) == 0);
+		CHECK_EQ(st1.warnings, st0.warnings);
+		CHECK_EQ(umm_system_check(sys), 0);
+		umm_mm_destroy(mm);
+		CHECK_EQ(umm_system_destroy(sys), 0);
+	}
+	arena_auto_reset(NULL);
+	thp_host(NULL, NULL, NULL);
+	rmdir(sub);
+	rmdir(thp_dir);
 }
 
 /*
@@ -1379,6 +1647,9 @@ static void run_kind(int kind)
 int main(void)
 {
 	RUN(test_arena_kind_config);
+	RUN(test_auto_kind_decision);
+	RUN(test_auto_kind_system);
+	RUN(test_host_attach_auto_anon_hint);
 	RUN(test_host_attach_refused_anon);
 	run_kind(UMM_ARENA_MEMFD);
 	run_kind(UMM_ARENA_ANON);

@@ -19,6 +19,8 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+/* host windows need the memfd arena (the default may be anonymous memory) */
+#define MM_FIXTURE_ARENA UMM_ARENA_MEMFD
 #include "mm_fixture.h"
 #include "rmap.h"
 #include "host_mmu.h"
@@ -993,7 +995,8 @@ static void test_reclaim_pointers(void)
 {
 	char path[] = "/tmp/usermm-host-swap-XXXXXX";
 	size_t phys = 8UL << 20;
-	struct umm_config cfg = { .phys_bytes = phys, .swap_bytes = 64UL << 20 };
+	struct umm_config cfg = { .phys_bytes = phys, .swap_bytes = 64UL << 20,
+				  .arena = UMM_ARENA_MEMFD };
 	struct umm_system *s;
 	struct umm_mm *m;
 	pthread_t t[RW_THREADS];

@@ -524,7 +524,9 @@ static const struct demo_section sections[] = {
  */
 int demo_main(int argc, char **argv)
 {
-	struct umm_config cfg = { .phys_bytes = 64UL << 20, .debug_checks = 1 };
+	/* the memfd arena: demo_host attaches a host window */
+	struct umm_config cfg = { .phys_bytes = 64UL << 20, .debug_checks = 1,
+				  .arena = UMM_ARENA_MEMFD };
 	struct demo d = { .path = "/tmp/usermm-demo-XXXXXX" };
 	int fd, n = 0;
 

@@ -41,15 +41,28 @@ enum {
 
 /*
  * What the host memory behind the physical frames is (umm_config.arena).
- * The default is the memfd arena, because only it can be attached to host
- * windows (usermm/host.h maps frames there by their offset in the memfd).
+ * The default, UMM_ARENA_AUTO, is the faster kind the host supports:
+ * anonymous memory when the host gives it transparent huge pages, a
+ * memfd otherwise.  Host windows need a memfd arena: a program that calls
+ * umm_host_attach (usermm/host.h) sets config.arena = UMM_ARENA_MEMFD.
  */
 enum {
-	UMM_ARENA_DEFAULT = 0,  /* UMM_ARENA_MEMFD */
+	UMM_ARENA_AUTO    = 0,  /* the default: UMM_ARENA_ANON when the host's
+	                           transparent huge pages for anonymous memory
+	                           are on for memory that asks for them
+	                           (/sys/kernel/mm/transparent_hugepage/enabled,
+	                           or its hugepages-2048kB/enabled, is "always"
+	                           or "madvise"; read once per process) and the
+	                           process has not disabled them (prctl
+	                           PR_SET_THP_DISABLE), UMM_ARENA_MEMFD
+	                           otherwise, also when those files cannot be
+	                           read; umm_sys_stats.arena says which */
+	UMM_ARENA_DEFAULT = UMM_ARENA_AUTO,
 	UMM_ARENA_MEMFD   = 1,  /* a memfd (shared memory) mapped MAP_SHARED: every
 	                           host page is a 4 KiB shmem page on hosts whose
-	                           shmem transparent huge pages are off; works
-	                           with umm_host_attach */
+	                           shmem transparent huge pages are off; the only
+	                           kind umm_host_attach works with; a host fork()
+	                           child shares it with the parent */
 	UMM_ARENA_ANON    = 2,  /* private anonymous memory (MAP_PRIVATE |
 	                           MAP_ANONYMOUS | MAP_NORESERVE, 2 MiB aligned,
 	                           MADV_HUGEPAGE): on a host with transparent
@@ -109,10 +122,13 @@ struct umm_config {
 	                             host, on its own CPU, so first faults find it
 	                             there (rounded up to 2 MiB; more than
 	                             phys_bytes: all of it); 0 = default: 16, or
-	                             none when populate is 1 or arena is
-	                             UMM_ARENA_ANON; -1 = no thread */
+	                             none when populate is 1 or the arena is
+	                             anonymous (UMM_ARENA_ANON, or what
+	                             UMM_ARENA_AUTO chose); -1 = no thread */
 	int         arena;        /* UMM_ARENA_*: what the host memory behind the
-	                             frames is; default UMM_ARENA_DEFAULT (memfd) */
+	                             frames is; default UMM_ARENA_AUTO (anonymous
+	                             with host huge pages, else memfd); set
+	                             UMM_ARENA_MEMFD to use umm_host_attach */
 };
 
 struct umm_system;

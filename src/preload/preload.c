@@ -243,7 +243,8 @@ static int env_size(const char *name, size_t def, size_t *out)
 /* The first file mapping: read the environment, start usermm. */
 static void preload_init(void)
 {
-	struct umm_config cfg = { 0 };
+	/* the window is a host-MMU attach, which needs the memfd arena */
+	struct umm_config cfg = { .arena = UMM_ARENA_MEMFD };
 	size_t phys, swap, window;
 	unsigned long wb_ms;
 	const char *s;
