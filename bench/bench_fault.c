@@ -16,11 +16,13 @@
  *                      anonymous mapping (allocate and zero a frame), on a
  *                      fresh usermm system (a new one whose arena the host
  *                      has never touched) and on a warm one (its frames
- *                      touched before), with each kind of arena (memfd, the
- *                      default, and anonymous memory, which the host may
- *                      back with 2 MiB pages: the AnonHugePages it gained
- *                      is printed); the kernel's side is a fresh mmap of
- *                      4 KiB pages
+ *                      touched before), with the default configuration
+ *                      (UMM_ARENA_AUTO: the caveat says which kind it
+ *                      chose on this host) and with each kind of arena
+ *                      asked for explicitly (memfd, and anonymous memory,
+ *                      which the host may back with 2 MiB pages: the
+ *                      AnonHugePages it gained is printed); the kernel's
+ *                      side is a fresh mmap of 4 KiB pages
  *   COW write fault    write, after fork, to each page that was written
  *                      before the fork (copy the frame); usermm times the
  *                      writes in the umm_fork child, on the kernel's side a
@@ -461,6 +463,8 @@ struct fresh_pass {
 	double ahead_cpu;       /* that thread's CPU, ns per page touched */
 	long huge_kib;          /* AnonHugePages gained from before creation to the loop's end
 	                           (-1: unknown) */
+	int arena;              /* the kind the system got (umm_sys_stats.arena) */
+	long ahead_mib;         /* its populate_ahead_mib after defaults (-1: no thread) */
 };
 
 /*
@@ -513,6 +517,9 @@ static int anon_fault_fresh_umm(long ahead_mib, int arena, uint64_t tag, struct 
 	if (!err && !umm_system_stats(sys, &st)) {
 		fp->ahead = (double)st.host_populated_ahead_bytes / (ANON_PAGES * UPAGE);
 		fp->ahead_cpu = (double)st.host_populate_ahead_cpu_ns / ANON_PAGES;
+		fp->arena = st.arena;
+		/* the defaults (system.h): a 16 MiB thread for a memfd arena, none for an anonymous one */
+		fp->ahead_mib = ahead_mib ? ahead_mib : st.arena == UMM_ARENA_ANON ? -1 : 16;
 	}
 	umm_munmap(mm, a, ANON_PAGES * UPAGE);
 out_mm:
@@ -523,15 +530,15 @@ out_sys:
 }
 
 /*
- * anon_fault_ahead_umm - a new system left alone (untimed) until its
- * populate-ahead thread has brought in its default window (16 MiB), then
- * AHEAD_PAGES first writes, which stay inside the window.  ns per page;
- * *wait_ms gets how long the window took, *ahead_cpu the thread's CPU
- * time per page touched.
+ * anon_fault_ahead_umm - a new memfd-arena system (whose default is a
+ * populate-ahead thread) left alone (untimed) until that thread has
+ * brought in its default window (16 MiB), then AHEAD_PAGES first writes,
+ * which stay inside the window.  ns per page; *wait_ms gets how long the
+ * window took, *ahead_cpu the thread's CPU time per page touched.
  */
 static double anon_fault_ahead_umm(uint64_t tag, double *wait_ms, double *ahead_cpu, int *errp)
 {
-	struct umm_config cfg = { .phys_bytes = PHYS_BYTES };
+	struct umm_config cfg = { .phys_bytes = PHYS_BYTES, .arena = UMM_ARENA_MEMFD };
 	struct umm_sys_stats st = { 0 };
 	struct umm_system *sys;
 	struct umm_mm *mm;
@@ -569,10 +576,11 @@ out_sys:
 }
 
 /*
- * The fresh-system figures of one arena kind, per repetition: with the
- * default configuration (a populate-ahead thread for the memfd arena,
- * none for the anonymous one), and with the other choice (`n...`: no
- * thread for the memfd arena, a 16 MiB one for the anonymous arena).
+ * The fresh-system figures of one arena setting, per repetition: with its
+ * default populate-ahead choice (a thread for the memfd arena, none for
+ * the anonymous one), and, for an explicit kind, with the other choice
+ * (`n...`: no thread for the memfd arena, a 16 MiB one for the anonymous
+ * arena).  UMM_ARENA_AUTO is measured with its defaults only.
  */
 struct fresh_series {
 	double wall[REPS_MAX], cpu[REPS_MAX], thread_cpu[REPS_MAX], ahead[REPS_MAX], ahead_cpu[REPS_MAX];
@@ -580,20 +588,24 @@ struct fresh_series {
 	double huge_mib[REPS_MAX];      /* AnonHugePages gained, default configuration */
 	long host, nhost;               /* host faults in the loops */
 	bool huge_known;
+	int arena;                      /* the kind the default-configuration systems got */
+	long ahead_mib;                 /* their populate_ahead_mib (-1: no thread) */
 };
 
 /*
- * fresh_rep - repetition r of the fresh lines of one arena kind: the two
- * configurations, in turn first (the host memory a pass gets depends on
- * what the pass before it freed).  0 or -errno.
+ * fresh_rep - repetition r of the fresh lines of one arena setting: its
+ * default configuration and, for an explicit kind, the other
+ * populate-ahead choice, in turn first (the host memory a pass gets
+ * depends on what the pass before it freed).  0 or -errno.
  */
 static int fresh_rep(int arena, int r, struct fresh_series *fs)
 {
+	int passes = arena == UMM_ARENA_AUTO ? 1 : 2;
 	struct fresh_pass fp;
 	int err;
 
-	for (int k = 0; k < 2; k++) {
-		bool other = (k + r) % 2;
+	for (int k = 0; k < passes; k++) {
+		bool other = passes == 2 && (k + r) % 2;
 
 		err = anon_fault_fresh_umm(other ? (arena == UMM_ARENA_ANON ? 16 : -1) : 0, arena, r, &fp);
 		if (err)
@@ -613,30 +625,41 @@ static int fresh_rep(int arena, int r, struct fresh_series *fs)
 		fs->ahead_cpu[r] = fp.ahead_cpu;
 		fs->huge_mib[r] = (double)fp.huge_kib / 1024;
 		fs->huge_known = fp.huge_kib >= 0;
+		fs->arena = fp.arena;
+		fs->ahead_mib = fp.ahead_mib;
 	}
 	return 0;
 }
 
+/* thp_setting - the host's transparent_hugepage/enabled line, or "unknown". */
+static void thp_setting(char *thp, size_t size)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+	snprintf(thp, size, "unknown");
+	if (f) {
+		if (fgets(thp, (int)size, f))
+			thp[strcspn(thp, "\n")] = 0;
+		fclose(f);
+	}
+}
+
 /*
- * report_fresh - the fresh lines of one arena kind against the kernel's
- * fresh faults kf (wall) and kfc (CPU).  The memfd arena's lines keep
- * the names they had before the anonymous arena existed.
+ * report_fresh - the fresh lines of one arena setting (UMM_ARENA_AUTO: the
+ * default configuration, named plainly; an explicit kind: named for it)
+ * against the kernel's fresh faults kf (wall) and kfc (CPU).
  */
 static void report_fresh(int arena, struct fresh_series *fs, double *kf, double *kfc)
 {
-	bool anon = arena == UMM_ARENA_ANON;
-	const char *kind = anon ? ", anon arena" : "";
-	char caveat[400], name[96];
+	bool dflt = arena == UMM_ARENA_AUTO;
+	bool anon = fs->arena == UMM_ARENA_ANON;
+	const char *kind = dflt ? "" : anon ? ", anon arena" : ", memfd arena";
+	const char *made = anon ? "anon" : "memfd";
+	char caveat[512], name[96], ahead[160], who[200];
+	char thp[64];
 
-	if (anon) {
-		char thp[64] = "unknown";
-		FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-
-		if (f) {
-			if (fgets(thp, sizeof(thp), f))
-				thp[strcspn(thp, "\n")] = 0;
-			fclose(f);
-		}
+	thp_setting(thp, sizeof(thp));
+	if (arena == UMM_ARENA_ANON) {
 		if (fs->huge_known)
 			printf("# anon arena: the host's transparent huge pages: %s; AnonHugePages gained "
 			       "by a fresh system (default configuration): %.0f MiB (median) for %lu MiB "
@@ -646,31 +669,35 @@ static void report_fresh(int arena, struct fresh_series *fs, double *kf, double 
 			printf("# anon arena: the host's transparent huge pages: %s; AnonHugePages "
 			       "unknown (no /proc/self/smaps_rollup)\n", thp);
 	}
-	if (anon)
-		snprintf(caveat, sizeof(caveat),
-			 "wall time; usermm: a new umm_system (anon arena, no populate-ahead thread: its "
-			 "default) whose arena the host never touched, faulted at once (%.2f host faults "
-			 "per page); kernel: a fresh mmap, 4 KiB pages",
-			 (double)fs->host / (ANON_PAGES * REPS));
+	if (dflt)
+		snprintf(who, sizeof(who), "the default configuration: UMM_ARENA_AUTO chose the %s arena, "
+			 "host transparent huge pages %s", made, thp);
 	else
-		snprintf(caveat, sizeof(caveat),
-			 "wall time; usermm: a new umm_system (memfd arena, the default) whose arena the "
-			 "host never touched, faulted at once (%.2f host faults per page), its "
-			 "populate-ahead thread brought in %.0f%% of the pages (median) on another CPU; "
-			 "kernel: a fresh mmap, 4 KiB pages",
-			 (double)fs->host / (ANON_PAGES * REPS), 100 * median(fs->ahead, REPS));
+		snprintf(who, sizeof(who), "%s arena", made);
+	if (fs->ahead_mib > 0)
+		snprintf(ahead, sizeof(ahead), ", its populate-ahead thread (%ld MiB, the %s arena's "
+			 "default) brought in %.0f%% of the pages (median) on another CPU",
+			 fs->ahead_mib, made, 100 * median(fs->ahead, REPS));
+	else
+		snprintf(ahead, sizeof(ahead), ", no populate-ahead thread (the %s arena's default)", made);
+	snprintf(caveat, sizeof(caveat),
+		 "wall time; usermm: a new umm_system (%s) whose arena the host never touched, faulted "
+		 "at once (%.2f host faults per page)%s; kernel: a fresh mmap, 4 KiB pages",
+		 who, (double)fs->host / (ANON_PAGES * REPS), ahead);
 	snprintf(name, sizeof(name), "anon fault, fresh system%s (ns/page)", kind);
 	bench_report_caveat(name, median(fs->wall, REPS), median(kf, REPS), caveat);
-	printf("# target anon fault, fresh system%s: ratio %.2f, at most 0.50: %s\n", kind,
+	printf("# target anon fault, fresh system%s: ratio %.2f, at most 0.50: %s\n",
+	       dflt ? " (default configuration)" : kind,
 	       median(fs->wall, REPS) / median(kf, REPS),
 	       median(fs->wall, REPS) <= 0.5 * median(kf, REPS) ? "met" : "NOT met");
 	snprintf(caveat, sizeof(caveat),
 		 "CPU time of every thread per page: usermm from umm_system_create to the loop's end "
 		 "(the populate-ahead thread's part %.0f ns/page, the faulting thread's %.0f); kernel: "
 		 "the faulting thread's loop", median(fs->ahead_cpu, REPS), median(fs->thread_cpu, REPS));
-	/* (the anonymous arena's default has no populate-ahead thread: its part is 0) */
 	snprintf(name, sizeof(name), "anon fault, fresh system%s, CPU (ns/page)", kind);
 	bench_report_caveat(name, median(fs->cpu, REPS), median(kfc, REPS), caveat);
+	if (dflt)
+		return;
 	if (anon)
 		snprintf(caveat, sizeof(caveat),
 			 "wall time; usermm: as above with populate_ahead_mib 16, a thread bringing chunks "
@@ -690,30 +717,60 @@ static void report_fresh(int arena, struct fresh_series *fs, double *kf, double 
 }
 
 /*
- * bench_anon_fault - anonymous first-write faults on a fresh and on a warm
- * usermm system, with each arena kind, each beside the kernel's fault on
- * a fresh mapping of 4 KiB pages (the kernel has no warm state to offer:
- * every fresh mapping gets pages from its allocator and zeroes them).
- * The fresh system is measured with its populate-ahead thread (the
- * default) and without; with it, part of the host's work is done on
- * another CPU, so the wall time per page is given beside the CPU time of
- * every thread.  `mm` is the main (memfd) system's; the warm anon-arena
- * system is made here.
+ * warm_system - a system of arena kind `arena` (release_ms -1, as the main
+ * system: frames once touched stay host memory) and an address space in
+ * it, its frames warmed by one untimed pass.  0 or -errno (nothing left).
  */
-static void bench_anon_fault(struct umm_mm *mm)
+static int warm_system(int arena, struct umm_system **sys, struct umm_mm **mm)
 {
-	static struct fresh_series fm, fa;
-	double uw[REPS], uwa[REPS], kf[REPS], kfc[REPS], kw[REPS];
-	double ahead_cpu[REPS], uf[REPS], un[REPS];
-	/* release_ms -1, as the main system: frames once touched stay host memory (warm) */
-	struct umm_config acfg = { .phys_bytes = PHYS_BYTES, .arena = UMM_ARENA_ANON,
-				   .release_ms = -1 };
-	struct umm_system *asys = NULL;
-	struct umm_mm *amm = NULL;
-	long hw = 0, hwa = 0, dummy = 0;
-	char caveat[320];
+	struct umm_config cfg = { .phys_bytes = PHYS_BYTES, .arena = arena, .release_ms = -1 };
+	long dummy = 0;
 	int err;
 
+	*mm = NULL;
+	err = umm_system_create(&cfg, sys);
+	if (err) {
+		*sys = NULL;
+		return err;
+	}
+	err = umm_mm_create(*sys, mm);
+	if (!err)
+		anon_fault_umm(*mm, 1, &dummy, &err);
+	if (err) {
+		if (*mm)
+			umm_mm_destroy(*mm);
+		umm_system_destroy(*sys);
+		*sys = NULL;
+		*mm = NULL;
+	}
+	return err;
+}
+
+/*
+ * bench_anon_fault - anonymous first-write faults on a fresh and on a warm
+ * usermm system, with the default configuration (UMM_ARENA_AUTO) and
+ * with each arena kind asked for, each beside the kernel's fault on a
+ * fresh mapping of 4 KiB pages (the kernel has no warm state to offer:
+ * every fresh mapping gets pages from its allocator and zeroes them).
+ * The fresh explicit kinds are measured with and without a populate-ahead
+ * thread; with one, part of the host's work is done on another CPU, so
+ * the wall time per page is given beside the CPU time of every thread.
+ * `sys`/`mm` are the main system's (the default configuration); the warm
+ * systems of each explicit kind are made here.
+ */
+static void bench_anon_fault(struct umm_system *sys, struct umm_mm *mm)
+{
+	static struct fresh_series fd, fm, fa;
+	double uw[REPS], uwm[REPS], uwa[REPS], kf[REPS], kfc[REPS], kw[REPS];
+	double ahead_cpu[REPS], uf[REPS], un[REPS];
+	struct umm_system *msys = NULL, *asys = NULL;
+	struct umm_mm *mmm = NULL, *amm = NULL;
+	struct umm_sys_stats st;
+	long hw = 0, hwm = 0, hwa = 0, dummy = 0;
+	char caveat[400], thp[64];
+	int err;
+
+	memset(&fd, 0, sizeof(fd));
 	memset(&fm, 0, sizeof(fm));
 	memset(&fa, 0, sizeof(fa));
 	/* Untimed: one pass warms each warm system's frames. */
@@ -722,28 +779,33 @@ static void bench_anon_fault(struct umm_mm *mm)
 		skipped("anon fault", "umm_mmap/umm_write", err);
 		return;
 	}
-	err = umm_system_create(&acfg, &asys);
+	err = warm_system(UMM_ARENA_MEMFD, &msys, &mmm);
 	if (!err)
-		err = umm_mm_create(asys, &amm);
-	if (!err)
-		anon_fault_umm(amm, 1, &dummy, &err);
+		err = warm_system(UMM_ARENA_ANON, &asys, &amm);
 	if (err) {
-		skipped("anon fault, anon arena", "umm_system_create/umm_mmap/umm_write", err);
+		skipped("anon fault, memfd and anon arenas", "umm_system_create/umm_mmap/umm_write", err);
 		goto out;
 	}
 	for (int r = 0; r < REPS; r++) {
-		err = fresh_rep(UMM_ARENA_MEMFD, r, &fm);
+		err = fresh_rep(UMM_ARENA_AUTO, r, &fd);
 		if (err) {
 			skipped("anon fault, fresh system", "umm_system_create/umm_mmap/umm_write", err);
 			goto out;
 		}
 		kf[r] = anon_fault_kernel(r, &kfc[r]);
+		err = fresh_rep(UMM_ARENA_MEMFD, r, &fm);
+		if (err) {
+			skipped("anon fault, fresh system, memfd arena", "umm_system_create/umm_mmap/umm_write", err);
+			goto out;
+		}
 		err = fresh_rep(UMM_ARENA_ANON, r, &fa);
 		if (err) {
 			skipped("anon fault, fresh system, anon arena", "umm_system_create/umm_mmap/umm_write", err);
 			goto out;
 		}
 		uw[r] = anon_fault_umm(mm, r, &hw, &err);
+		if (!err)
+			uwm[r] = anon_fault_umm(mmm, r, &hwm, &err);
 		if (!err)
 			uwa[r] = anon_fault_umm(amm, r, &hwa, &err);
 		if (err) {
@@ -756,25 +818,39 @@ static void bench_anon_fault(struct umm_mm *mm)
 			goto out;
 		}
 	}
+	report_fresh(UMM_ARENA_AUTO, &fd, kf, kfc);
 	report_fresh(UMM_ARENA_MEMFD, &fm, kf, kfc);
 	report_fresh(UMM_ARENA_ANON, &fa, kf, kfc);
+	thp_setting(thp, sizeof(thp));
 	snprintf(caveat, sizeof(caveat),
-		 "usermm: memfd arena, frames touched in an earlier pass, already host memory "
+		 "usermm: the default configuration (UMM_ARENA_AUTO chose the %s arena; host "
+		 "transparent huge pages: %s), frames touched in an earlier pass, already host memory "
 		 "(%.2f host faults per page); kernel: a fresh mmap, as above",
+		 !umm_system_stats(sys, &st) && st.arena == UMM_ARENA_ANON ? "anon" : "memfd", thp,
 		 (double)hw / (ANON_PAGES * REPS));
 	bench_report_caveat("anon fault, warm system (ns/page)", median(uw, REPS), median(kw, REPS),
 			    caveat);
+	snprintf(caveat, sizeof(caveat),
+		 "usermm: memfd arena, frames touched in an earlier pass, already host memory "
+		 "(%.2f host faults per page); kernel: a fresh mmap, as above",
+		 (double)hwm / (ANON_PAGES * REPS));
+	bench_report_caveat("anon fault, warm system, memfd arena (ns/page)", median(uwm, REPS),
+			    median(kw, REPS), caveat);
 	snprintf(caveat, sizeof(caveat),
 		 "usermm: anon arena, frames touched in an earlier pass, already host memory "
 		 "(%.2f host faults per page); kernel: a fresh mmap, as above",
 		 (double)hwa / (ANON_PAGES * REPS));
 	bench_report_caveat("anon fault, warm system, anon arena (ns/page)", median(uwa, REPS),
 			    median(kw, REPS), caveat);
-	/* the next line is about a memfd system alone: the anon one's threads go first */
+	/* the next line is about a new memfd system alone: the other warm systems' threads go first */
 	umm_mm_destroy(amm);
 	amm = NULL;
 	umm_system_destroy(asys);
 	asys = NULL;
+	umm_mm_destroy(mmm);
+	mmm = NULL;
+	umm_system_destroy(msys);
+	msys = NULL;
 
 	/* the populate-ahead thread given a head start */
 	for (int r = 0; r < REPS; r++) {
@@ -794,7 +870,7 @@ static void bench_anon_fault(struct umm_mm *mm)
 		}
 	}
 	snprintf(caveat, sizeof(caveat),
-		 "different work in the loop: usermm's system was left alone until its populate-ahead "
+		 "different work in the loop: usermm's system (memfd arena) was left alone until its populate-ahead "
 		 "thread had brought in its 16 MiB window (%.0f ms after creation, %.0f ns of that "
 		 "thread's CPU per page touched, untimed), then %lu pages inside it; kernel: a fresh mmap",
 		 median(un, REPS), median(ahead_cpu, REPS), AHEAD_PAGES);
@@ -804,6 +880,9 @@ out:
 	if (amm)
 		umm_mm_destroy(amm);
 	umm_system_destroy(asys);
+	if (mmm)
+		umm_mm_destroy(mmm);
+	umm_system_destroy(msys);
 }
 
 /* ---- COW faults ---- */
@@ -1193,7 +1272,7 @@ int main(int argc, char **argv)
 		goto out_sys;
 	}
 	bench_file_fault(sys, mm);
-	bench_anon_fault(mm);
+	bench_anon_fault(sys, mm);
 	bench_tlb_hit(mm, false);
 	bench_tlb_hit(mm, true);
 	if (!err) {
