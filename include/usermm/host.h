@@ -12,6 +12,10 @@
  * pages, munmap, mprotect and every other change usermm makes to its page
  * tables take effect on the host mapping at once.
  *
+ * Host windows need a memfd arena: create the system with
+ * config.arena = UMM_ARENA_MEMFD (the default, UMM_ARENA_AUTO, is
+ * anonymous memory on hosts with transparent huge pages; usermm/system.h).
+ *
  * A window, not the whole address space: usermm addresses span 128 TiB,
  * more than a process can reserve, so the caller picks the part it wants
  * to dereference.  Several windows (of one or several address spaces) may
@@ -89,9 +93,11 @@ extern "C" {
  * inside [0, UMM_TASK_SIZE).  flags: UMM_HOST_* above.  Returns 0,
  * -EINVAL (NULL mm or base, bad alignment or range, unknown flags), -ENOMEM (no host address space, or
  * UMM_HOST_MAX_REGIONS windows already attached), -EAGAIN (the fault
- * thread could not be started), -EOPNOTSUPP (mm's system was created with
- * umm_config.arena UMM_ARENA_ANON, whose frames cannot be mapped
- * elsewhere).  The first attach installs the handler.
+ * thread could not be started), -EOPNOTSUPP (mm's system has an
+ * anonymous arena, whose frames cannot be mapped elsewhere: asked for
+ * with UMM_ARENA_ANON, or picked by the default UMM_ARENA_AUTO on a host
+ * with transparent huge pages; host windows need a memfd arena: set
+ * config.arena = UMM_ARENA_MEMFD).  The first attach installs the handler.
  */
 int umm_host_attach(struct umm_mm *mm, uintptr_t start, size_t len, int flags, void **base);
 
