@@ -30,9 +30,11 @@
  * host gives 2 MiB transparent huge pages to memory with MADV_HUGEPAGE
  * (its sysfs controls say "always" or "madvise", read by
  * arena_thp_anon_at(), and the process has not turned them off with
- * prctl), memfd otherwise, including when the controls cannot be read:
- * with 4 KiB host pages the anonymous arena saves little, and only the
- * memfd arena can be attached to host windows.
+ * prctl) and does not account memory strictly (vm.overcommit_memory 2
+ * would charge the whole anonymous arena at creation), memfd otherwise,
+ * including when the controls cannot be read: with 4 KiB host pages the
+ * anonymous arena saves little, and only the memfd arena can be attached
+ * to host windows.
  *
  * The host kernel backs an arena page the first time it is touched, and
  * for 4 KiB pages that costs a host page fault per frame, far more than
@@ -925,19 +927,47 @@ bool arena_thp_anon_at(const char *dir)
 }
 
 #define THP_CONTROLS "/sys/kernel/mm/transparent_hugepage"
+#define OVERCOMMIT_MODE "/proc/sys/vm/overcommit_memory"
 
-static const char *auto_controls = THP_CONTROLS;  /* where arena_auto_anon() looks */
+/* where arena_auto_anon() looks (arena_auto_reset() changes them for tests) */
+static const char *auto_controls = THP_CONTROLS;
+static const char *auto_overcommit = OVERCOMMIT_MODE;
 static int auto_decided;        /* 0: not yet, 1: memfd, 2: anonymous */
+
+/*
+ * overcommit_strict - does the file at `path` (vm.overcommit_memory) say 2,
+ * strict accounting?  Under it the host ignores MAP_NORESERVE and charges
+ * a whole anonymous arena at creation, where a memfd arena is charged as
+ * its pages come in.  An unreadable file counts as not strict (the
+ * kernel's default is 0).
+ */
+static bool overcommit_strict(const char *path)
+{
+	char text[16];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	text[n] = 0;
+	return strtol(text, NULL, 10) == 2;
+}
 
 /**
  * arena_auto_anon - what UMM_ARENA_AUTO stands for in this process: true
  * (anonymous) when arena_thp_anon_at() says the host's transparent huge
- * pages are on for advised memory and the process has not turned them
- * off altogether (prctl PR_SET_THP_DISABLE without
- * PR_THP_DISABLE_EXCEPT_ADVISED: PR_GET_THP_DISABLE answers exactly 1);
- * false (memfd) otherwise.  Decided by the first call and kept for the
- * life of the process (a later change of the host setting is not seen).
- * Any context, no locks (two first calls at once both decide, alike).
+ * pages are on for advised memory, the process has not turned them off
+ * altogether (prctl PR_SET_THP_DISABLE without
+ * PR_THP_DISABLE_EXCEPT_ADVISED: PR_GET_THP_DISABLE answers exactly 1),
+ * and the host does not account memory strictly (vm.overcommit_memory
+ * 2, overcommit_strict()); false (memfd) otherwise.  Decided by the first
+ * call and kept for the life of the process (a later change of the host
+ * settings is not seen).  Any context, no locks (two first calls at once
+ * both decide, alike).
  */
 bool arena_auto_anon(void)
 {
@@ -945,7 +975,9 @@ bool arena_auto_anon(void)
 
 	if (!d) {
 		const char *dir = __atomic_load_n(&auto_controls, __ATOMIC_RELAXED);
-		bool anon = arena_thp_anon_at(dir) && prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) != 1;
+		const char *oc = __atomic_load_n(&auto_overcommit, __ATOMIC_RELAXED);
+		bool anon = arena_thp_anon_at(dir) && prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) != 1 &&
+			    !overcommit_strict(oc);
 
 		d = anon ? 2 : 1;
 		__atomic_store_n(&auto_decided, d, __ATOMIC_RELEASE);
@@ -955,11 +987,14 @@ bool arena_auto_anon(void)
 
 /**
  * arena_auto_reset - for tests: forget arena_auto_anon()'s decision, and
- * take the controls from directory `dir` from now on (NULL: the host's).
+ * from now on take the transparent huge page controls from directory
+ * `dir` and the overcommit mode from file `overcommit` (NULL: the host's).
  * No system may be being created meanwhile.
  */
-void arena_auto_reset(const char *dir)
+void arena_auto_reset(const char *dir, const char *overcommit)
 {
 	__atomic_store_n(&auto_controls, dir ? dir : THP_CONTROLS, __ATOMIC_RELAXED);
+	__atomic_store_n(&auto_overcommit, overcommit ? overcommit : OVERCOMMIT_MODE,
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&auto_decided, 0, __ATOMIC_RELEASE);
 }

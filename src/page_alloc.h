@@ -273,7 +273,7 @@ bool arena_range_present(struct phys_mem *phys, unsigned long pfn, unsigned long
 /* arena_thp_anon_at / arena_auto_anon - the kind UMM_ARENA_AUTO picks (true: anonymous). */
 bool arena_thp_anon_at(const char *dir);
 bool arena_auto_anon(void);
-void arena_auto_reset(const char *dir);
+void arena_auto_reset(const char *dir, const char *overcommit);
 
 /* arena_prepare - make sure frames [pfn, pfn+nr) are present in the host (fast: one bit test). */
 static inline void arena_prepare(struct phys_mem *phys, unsigned long pfn, unsigned long nr)

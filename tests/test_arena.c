@@ -1164,7 +1164,7 @@ static void test_auto_kind_decision(void)
  * controls call for, and says so in umm_sys_stats.arena; the decision is
  * kept once made; a process that turned transparent huge pages off with
  * prctl(PR_SET_THP_DISABLE) gets the memfd arena whatever the controls
- * say.
+ * say, and so does a host with strict overcommit (vm.overcommit_memory 2).
  */
 static void test_auto_kind_system(void)
 {
@@ -1172,15 +1172,19 @@ static void test_auto_kind_system(void)
 	struct umm_sys_stats st;
 	struct umm_system *sys;
 	char sub[300];
+	char oc_path[300];
 	int thp_off;
 
 	strcpy(thp_dir, "/tmp/usermm-thp-XXXXXX");
 	REQUIRE(mkdtemp(thp_dir));
 	snprintf(sub, sizeof(sub), "%s/hugepages-2048kB", thp_dir);
 	REQUIRE(mkdir(sub, 0700) == 0);
+	/* the host's overcommit mode, faked too: not strict */
+	snprintf(oc_path, sizeof(oc_path), "%s/overcommit_memory", thp_dir);
+	thp_put("overcommit_memory", "0\n");
 	for (int on = 0; on < 2; on++) {
 		thp_host(PMD_2M, on ? MADVISE : NEVER, S_INHERIT);
-		arena_auto_reset(thp_dir);
+		arena_auto_reset(thp_dir, oc_path);
 		REQUIRE(umm_system_create(&cfg, &sys) == 0);
 		REQUIRE(umm_system_stats(sys, &st) == 0);
 		CHECK_EQ(st.arena, on ? UMM_ARENA_ANON : UMM_ARENA_MEMFD);
@@ -1198,16 +1202,30 @@ static void test_auto_kind_system(void)
 	if (thp_off == 0) {
 		thp_host(PMD_2M, ALWAYS, S_INHERIT);
 		REQUIRE(prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0);
-		arena_auto_reset(thp_dir);
+		arena_auto_reset(thp_dir, oc_path);
 		CHECK(!arena_auto_anon());
 		REQUIRE(prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0) == 0);
-		arena_auto_reset(thp_dir);
+		arena_auto_reset(thp_dir, oc_path);
 		CHECK(arena_auto_anon());
 	} else {
 		fprintf(stderr, "  (PR_GET_THP_DISABLE says %d: the prctl case is not run)\n", thp_off);
 	}
-	arena_auto_reset(NULL);
+	/* strict overcommit would charge the whole anonymous arena at creation: memfd */
+	thp_host(PMD_2M, MADVISE, S_INHERIT);
+	for (int mode = 0; mode <= 3; mode++) {
+		static const char *const text[] = { "0\n", "1\n", "2\n", NULL };
+
+		thp_put("overcommit_memory", text[mode]);
+		arena_auto_reset(thp_dir, oc_path);
+		REQUIRE(umm_system_create(&cfg, &sys) == 0);
+		REQUIRE(umm_system_stats(sys, &st) == 0);
+		/* 2: strict; no file: counts as the kernel's default, not strict */
+		CHECK_EQ(st.arena, mode == 2 ? UMM_ARENA_MEMFD : UMM_ARENA_ANON);
+		CHECK_EQ(umm_system_destroy(sys), 0);
+	}
+	arena_auto_reset(NULL, NULL);
 	thp_host(NULL, NULL, NULL);
+	thp_put("overcommit_memory", NULL);
 	rmdir(sub);
 	rmdir(thp_dir);
 }
@@ -1270,7 +1288,7 @@ static void test_host_attach_auto_anon_hint(void)
 	struct umm_sys_stats st0, st1;
 	struct umm_system *sys;
 	struct umm_mm *mm;
-	char sub[300];
+	char sub[300], oc_path[300];
 	uintptr_t a;
 	int err;
 
@@ -1280,7 +1298,9 @@ static void test_host_attach_auto_anon_hint(void)
 	snprintf(sub, sizeof(sub), "%s/hugepages-2048kB", thp_dir);
 	REQUIRE(mkdir(sub, 0700) == 0);
 	thp_host(PMD_2M, MADVISE, S_INHERIT);
-	arena_auto_reset(thp_dir);
+	thp_put("overcommit_memory", "0\n");
+	snprintf(oc_path, sizeof(oc_path), "%s/overcommit_memory", thp_dir);
+	arena_auto_reset(thp_dir, oc_path);
 	for (unsigned int k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		struct umm_config cfg = { .phys_bytes = 8 * MiB, .arena = kinds[k] };
 		bool memfd = kinds[k] == UMM_ARENA_MEMFD;
@@ -1310,8 +1330,9 @@ static void test_host_attach_auto_anon_hint(void)
 		umm_mm_destroy(mm);
 		CHECK_EQ(umm_system_destroy(sys), 0);
 	}
-	arena_auto_reset(NULL);
+	arena_auto_reset(NULL, NULL);
 	thp_host(NULL, NULL, NULL);
+	thp_put("overcommit_memory", NULL);
 	rmdir(sub);
 	rmdir(thp_dir);
 }

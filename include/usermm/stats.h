@@ -46,7 +46,8 @@ struct umm_sys_stats {
 	unsigned long host_populated_ahead_bytes; /* of host_populated_bytes, brought in by the
 	                                   populate-ahead thread before use (cumulative) */
 	unsigned long host_populate_ahead_cpu_ns; /* that thread's CPU time (cumulative) */
-	int arena;                      /* the arena's kind: UMM_ARENA_MEMFD or UMM_ARENA_ANON */
+	int arena;                      /* the arena's kind: UMM_ARENA_MEMFD or UMM_ARENA_ANON
+	                                   (for UMM_ARENA_AUTO, the kind it picked) */
 	/* swap (all 0 without a swap device) */
 	unsigned long swap_total;       /* slots of the swap device (pages) */
 	unsigned long swap_used;        /* slots in use (held by swap ptes or shmem, or cached) */

@@ -54,9 +54,13 @@ enum {
 	                           or its hugepages-2048kB/enabled, is "always"
 	                           or "madvise"; read once per process) and the
 	                           process has not disabled them (prctl
-	                           PR_SET_THP_DISABLE), UMM_ARENA_MEMFD
-	                           otherwise, also when those files cannot be
-	                           read; umm_sys_stats.arena says which */
+	                           PR_SET_THP_DISABLE) and the host does not
+	                           account memory strictly
+	                           (vm.overcommit_memory 2 would charge the
+	                           whole arena at creation), UMM_ARENA_MEMFD
+	                           otherwise, also when the huge page controls
+	                           cannot be read; umm_sys_stats.arena says
+	                           which */
 	UMM_ARENA_DEFAULT = UMM_ARENA_AUTO,
 	UMM_ARENA_MEMFD   = 1,  /* a memfd (shared memory) mapped MAP_SHARED: every
 	                           host page is a 4 KiB shmem page on hosts whose
