@@ -49,19 +49,33 @@
  * scaling and "target" lines judge the issue's fault-scaling targets, but
  * only where the other processes left the CPUs free.
  *
- * Timing.  A pool of worker threads lives through all repetitions of one
- * measurement.  Per repetition the main thread creates the mapping
- * (umm_mmap/mmap, untimed), publishes the job and meets the workers at
- * the `start` barrier; each worker runs its untimed preparation (filling
- * its TLB for the hit measurement), the workers meet at `ready` (workers
- * only) and then spin (yielding when oversubscribed) until every worker
- * has left the barrier, so that none starts before the others are awake
- * (see all_running); each takes its own start time, does its slice, takes
- * its end time and meets the main thread at `done`.  The main thread then checks
- * the data (untimed) and removes the mapping.  usermm and kernel
- * repetitions alternate, after one untimed warm-up repetition of each
- * (first use of the threads' TLBs and of usermm's frames).  The figure is
- * the median of REPS repetitions.
+ * Timing.  A pool of worker threads per thread count (1, 2 and 4) lives
+ * through all repetitions of one measurement.  Per repetition the main
+ * thread creates the mapping (umm_mmap/mmap, untimed), publishes the job
+ * and meets the workers at the `start` barrier; each worker runs its
+ * untimed preparation (filling its TLB for the hit measurement), the
+ * workers meet at `ready` (workers only) and then spin (yielding when
+ * oversubscribed) until every worker has left the barrier, so that none
+ * starts before the others are awake (see all_running); each takes its own
+ * start time, does its slice, takes its end time and meets the main thread
+ * at `done`.  The main thread then checks the data (untimed) and removes
+ * the mapping.  Within a repetition the usermm side runs first, then the
+ * kernel side.  A measurement runs one untimed warm-up round and then
+ * REPS rounds, and each round runs one repetition with each thread count,
+ * in an order that rotates from round to round (run_series): a slow phase
+ * of the machine falls on the 1-, 2- and 4-thread runs alike, and the
+ * runs compared are close together in time.  Each figure is the median
+ * of the REPS repetitions; the scaling ("x1.85 of 1 thread") is the
+ * median of the REPS per-round ratios, not a ratio of two medians.
+ *
+ * Sizes against the caches (2 CPUs, L2 2 MiB each, L3 32 MiB shared, on
+ * the development VM): each thread's slice is 16 MiB, 1-4 slices are
+ * touched per repetition, and the other side's repetition runs in
+ * between, so the frames a fault zeroes or copies are mostly not in the
+ * caches: the fault measurements include the memory (DRAM) bandwidth of
+ * zeroing and copying, shared by the threads, not only the fault path.
+ * The zeroing reference measures that bandwidth part alone.  The soft-TLB
+ * hit measurement works on 16 cache lines and measures the path alone.
  *
  * What scaling to expect is left to the measurement: usermm locks each
  * page-table page (pte table) separately, as the kernel does, and a
@@ -119,7 +133,8 @@
 #include <usermm/usermm.h>
 #include "bench.h"
 
-#define REPS         BENCH_SIZE(7, 1)
+#define REPS_MAX     7
+#define REPS         BENCH_SIZE(REPS_MAX, 1)
 #define MAX_THREADS  4
 #define SLICE_PAGES  BENCH_SIZE(4096UL, 128UL)   /* 16 MiB per thread */
 #define FILE_PAGES   (SLICE_PAGES * MAX_THREADS)   /* 64 MiB temp file */
@@ -178,6 +193,8 @@ struct sample {
 struct result {
 	double u_wall, k_wall, u_thr, k_thr, u_busy, k_busy, u_cpu, k_cpu;
 	double others;                  /* CPUs other processes used meanwhile (load_end) */
+	double u_x1, k_x1;              /* scaling against 1 thread: median of per-repetition ratios */
+	double u_xprev, k_xprev;        /* likewise against the previous thread count */
 	bool ok;
 };
 
@@ -510,6 +527,75 @@ static double load_end(const struct load_probe *lp, double helper_ns)
 	return wall > 0 && others > 0 ? others / wall : 0;
 }
 
+/* ---- running a measurement: all thread counts, interleaved ---- */
+
+/* What one thread count's repetitions counted besides their samples. */
+struct tally {
+	long uf, kf, uh;                /* usermm faults, kernel faults, host faults in usermm runs */
+	bool wrong;                     /* data read back did not match */
+};
+
+/* One measurement at every thread count: each repetition's samples. */
+struct series {
+	struct sample us[NR_COUNTS][REPS_MAX], ks[NR_COUNTS][REPS_MAX];
+	struct tally t[NR_COUNTS];
+	double others;                  /* CPUs other processes used (load_end) */
+};
+
+/*
+ * rep_fn - one repetition of a measurement on pool `pl` (pl->nr threads):
+ * the usermm side into *us, the kernel side into *ks, counts into *t.
+ * r < 0 is the untimed warm-up.  0 or a negative errno.
+ */
+typedef int (*rep_fn)(struct pool *pl, int r, void *ctx, struct sample *us,
+		      struct sample *ks, struct tally *t);
+
+/*
+ * run_series - one untimed warm-up round, then REPS rounds; a round runs
+ * one repetition with each thread count, in an order that rotates from
+ * round to round, so that a slow phase of the machine (another process, the
+ * host) falls on all thread counts alike rather than on one of them and
+ * every count follows every other.  A pool of workers per thread count
+ * lives through the whole measurement.  `helper_ns`, if not NULL, is read
+ * at the end: the helper's CPU time during the measurement.  0 or a
+ * negative errno (after a comment line saying what failed).
+ */
+static int run_series(const char *test, struct umm_mm *mm, rep_fn fn, void *ctx,
+		      struct series *s, const double *helper_ns)
+{
+	struct pool pools[NR_COUNTS];
+	struct load_probe lp;
+	int c, started, err = 0;
+
+	memset(s->t, 0, sizeof(s->t));
+	for (started = 0; started < NR_COUNTS; started++) {
+		err = pool_start(&pools[started], thread_counts[started]);
+		if (err) {
+			skipped(test, "pthread_create", err);
+			goto out;
+		}
+		pools[started].mm = mm;
+	}
+	load_begin(&lp);
+	for (int r = -1; r < REPS && !err; r++) {
+		for (int i = 0; i < NR_COUNTS && !err; i++) {
+			struct sample wu, wk;
+			struct tally wt = { 0 };
+
+			c = (i + r + 1) % NR_COUNTS;
+			err = r < 0 ? fn(&pools[c], r, ctx, &wu, &wk, &wt) :
+				      fn(&pools[c], r, ctx, &s->us[c][r], &s->ks[c][r], &s->t[c]);
+		}
+	}
+	s->others = load_end(&lp, helper_ns ? *helper_ns : 0);
+	if (err)
+		skipped(test, "a repetition", err);
+out:
+	while (started--)
+		pool_stop(&pools[started]);
+	return err;
+}
+
 /* ---- reporting ---- */
 
 /* median_of - the median of one field over the repetitions. */
@@ -523,16 +609,31 @@ static double median_of(const struct sample *s, size_t field)
 }
 
 /*
- * report - the result line of one measurement (wall time per page, the
- * inverse of the aggregate throughput) with its caveat, and comment lines
- * with each thread's own time per page, the aggregate rate, its scaling
- * against one thread (`one`) and how many CPUs the threads kept busy (CPU
- * time of all threads / wall time).
+ * median_ratio - the median over the repetitions of a[r].wall / b[r].wall:
+ * the scaling of b's thread count against a's, each repetition's pair
+ * taken close together in time (see run_series).
  */
-static void report(const char *test, const char *unit, int nr, const struct sample *us,
-		   const struct sample *ks, struct result *res, const struct result *one,
-		   const char *caveat)
+static double median_ratio(const struct sample *a, const struct sample *b)
 {
+	double v[REPS];
+
+	for (int r = 0; r < REPS; r++)
+		v[r] = a[r].wall / b[r].wall;
+	return median(v, REPS);
+}
+
+/*
+ * report - for thread count index c of series s: the result line (wall
+ * time per page, the inverse of the aggregate throughput) with `caveat`,
+ * and comment lines with each thread's own time per page, the CPU time
+ * per page, the aggregate rate, its scaling against one thread (median of
+ * the per-repetition ratios) and how many CPUs the threads kept busy.
+ */
+static void report(const char *test, const char *unit, int c, const struct series *s,
+		   struct result *res, const char *caveat)
+{
+	const struct sample *us = s->us[c], *ks = s->ks[c];
+	int nr = thread_counts[c];
 	char name[64];
 
 	res->u_wall = median_of(us, offsetof(struct sample, wall));
@@ -543,6 +644,13 @@ static void report(const char *test, const char *unit, int nr, const struct samp
 	res->k_busy = median_of(ks, offsetof(struct sample, busy));
 	res->u_cpu = median_of(us, offsetof(struct sample, cpu));
 	res->k_cpu = median_of(ks, offsetof(struct sample, cpu));
+	res->others = s->others;
+	if (c > 0) {
+		res->u_x1 = median_ratio(s->us[0], us);
+		res->k_x1 = median_ratio(s->ks[0], ks);
+		res->u_xprev = median_ratio(s->us[c - 1], us);
+		res->k_xprev = median_ratio(s->ks[c - 1], ks);
+	}
 	res->ok = true;
 	snprintf(name, sizeof(name), "%s %d thr: wall/%s (ns)", test, nr,
 		 strcmp(unit, "accesses") ? "page" : "access");
@@ -553,6 +661,10 @@ static void report(const char *test, const char *unit, int nr, const struct samp
 	bench_extra("other_load_cpus", res->others);
 	bench_extra("cpu_ns_usermm", res->u_cpu);
 	bench_extra("cpu_ns_kernel", res->k_cpu);
+	if (c > 0) {
+		bench_extra("scaling_usermm", res->u_x1);
+		bench_extra("scaling_kernel", res->k_x1);
+	}
 	printf("# %s %d thr: per thread (ns): usermm %.1f, kernel %.1f\n",
 	       test, nr, res->u_thr, res->k_thr);
 	printf("# %s %d thr: CPU per %s (ns): usermm %.1f, kernel %.1f\n",
@@ -560,14 +672,35 @@ static void report(const char *test, const char *unit, int nr, const struct samp
 	printf("# %s %d thr%s: usermm %.2f M %s/s, kernel %.2f M %s/s",
 	       test, nr, nr > nr_cpus ? " (oversubscribed)" : "",
 	       1e3 / res->u_wall, unit, 1e3 / res->k_wall, unit);
-	if (nr > 1 && one->ok)
-		printf(", x%.2f and x%.2f of 1 thread", one->u_wall / res->u_wall,
-		       one->k_wall / res->k_wall);
+	if (c > 0)
+		printf(", x%.2f and x%.2f of 1 thread (median of the repetitions' ratios)",
+		       res->u_x1, res->k_x1);
 	printf("; CPUs busy usermm %.2f, kernel %.2f; other processes used %.2f CPUs meanwhile\n",
 	       res->u_busy, res->k_busy, res->others);
 	if (res->k_busy < 0.8 * (nr < nr_cpus ? nr : nr_cpus))
 		printf("# %s %d thr: LOW CPU, the kernel's threads kept only %.2f CPUs busy "
 		       "(other load, or the kernel's threads waited)\n", test, nr, res->k_busy);
+}
+
+/* report_series - report() for every thread count; caveat(c) gives each caveat. */
+static void report_series(const char *test, const char *unit, const struct series *s,
+			  struct result *res, void (*caveat)(const struct series *s, int c,
+							    char *buf, size_t len))
+{
+	char buf[192];
+
+	for (int c = 0; c < NR_COUNTS; c++) {
+		caveat(s, c, buf, sizeof(buf));
+		if (s->t[c].wrong)
+			printf("# %s %d thr: WRONG DATA read back\n", test, thread_counts[c]);
+		report(test, unit, c, s, &res[c], buf);
+	}
+}
+
+/* pages_of - all threads' pages of thread count index c over the repetitions. */
+static double pages_of(int c)
+{
+	return (double)SLICE_PAGES * thread_counts[c] * REPS;
 }
 
 /* ---- anonymous write faults ---- */
@@ -586,15 +719,16 @@ static bool anon_check(struct pool *pl, unsigned long pages)
 	return true;
 }
 
-/* anon_rep - one repetition on both sides; r < 0 is the untimed warm-up. */
-static int anon_rep(struct pool *pl, int r, struct sample *us, struct sample *ks,
-		    long *ufaults, long *kfaults, long *uhost)
+/* anon_rep - one repetition on both sides (a rep_fn). */
+static int anon_rep(struct pool *pl, int r, void *ctx, struct sample *us, struct sample *ks,
+		    struct tally *t)
 {
 	unsigned long pages = SLICE_PAGES * (unsigned long)pl->nr;
 	unsigned long u0;
 	long k0;
 	int err;
 
+	(void)ctx;
 	pl->tag = ((uint64_t)(r + 2) << 32) | (uint64_t)pl->nr << 24;
 	err = umm_mmap(pl->mm, 0, pages * UPAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &pl->ua);
@@ -610,16 +744,16 @@ static int anon_rep(struct pool *pl, int r, struct sample *us, struct sample *ks
 	u0 = umm_minflt(pl->mm);
 	k0 = minflt();
 	err = pool_run(pl, SLICE_PAGES, us);
-	*uhost += minflt() - k0;
-	*ufaults += (long)(umm_minflt(pl->mm) - u0);
+	t->uh += minflt() - k0;
+	t->uf += (long)(umm_minflt(pl->mm) - u0);
 	if (err)
 		goto out_kunmap;
 	pl->work = anon_kernel;
 	k0 = minflt();
 	pool_run(pl, SLICE_PAGES, ks);
-	*kfaults += minflt() - k0;
+	t->kf += minflt() - k0;
 	if (!anon_check(pl, pages))
-		printf("# anon fault %d thr: WRONG DATA read back\n", pl->nr);
+		t->wrong = true;
 out_kunmap:
 	munmap(pl->kp, pages * kpage);
 out_umap:
@@ -627,38 +761,19 @@ out_umap:
 	return err;
 }
 
-static void bench_anon(struct umm_mm *mm, int nr, struct result *res, const struct result *one)
+static void anon_caveat(const struct series *s, int c, char *buf, size_t len)
 {
-	struct sample us[REPS], ks[REPS], wu, wk;
-	long uf = 0, kf = 0, uh = 0, dummy = 0;
-	unsigned long total = SLICE_PAGES * (unsigned long)nr * REPS;
-	struct load_probe lp;
-	char caveat[192];
-	struct pool pl;
-	int err;
+	snprintf(buf, len, "faults per page usermm %.3f, kernel %.3f; usermm's frames warm "
+		 "(host faults per page during usermm runs %.3f)", s->t[c].uf / pages_of(c),
+		 s->t[c].kf / pages_of(c), s->t[c].uh / pages_of(c));
+}
 
-	err = pool_start(&pl, nr);
-	if (err) {
-		skipped("anon fault", "pthread_create", err);
-		return;
-	}
-	pl.mm = mm;
-	load_begin(&lp);
-	for (int r = -1; r < REPS; r++) {
-		err = r < 0 ? anon_rep(&pl, r, &wu, &wk, &dummy, &dummy, &dummy) :
-			      anon_rep(&pl, r, &us[r], &ks[r], &uf, &kf, &uh);
-		if (err) {
-			skipped("anon fault", "umm_mmap/umm_write/mmap", err);
-			goto out_pool;
-		}
-	}
-	res->others = load_end(&lp, 0);
-	snprintf(caveat, sizeof(caveat), "faults per page usermm %.3f, kernel %.3f; usermm's frames "
-		 "warm (host faults per page during usermm runs %.3f)",
-		 (double)uf / total, (double)kf / total, (double)uh / total);
-	report("anon fault", "faults", nr, us, ks, res, one, caveat);
-out_pool:
-	pool_stop(&pl);
+static void bench_anon(struct umm_mm *mm, struct result *res)
+{
+	static struct series s;
+
+	if (!run_series("anon fault", mm, anon_rep, NULL, &s, NULL))
+		report_series("anon fault", "faults", &s, res, anon_caveat);
 }
 
 /* ---- reference: the memory system alone ---- */
@@ -783,17 +898,27 @@ static bool file_sums_ok(struct pool *pl)
 	return true;
 }
 
-static int file_rep(struct pool *pl, struct umm_object *obj, int fd, struct sample *us,
-		    struct sample *ks, long *ufaults, long *kfaults, bool *wrong)
+
+/* The file both file measurements map. */
+struct file_ctx {
+	struct umm_object *obj;
+	int fd;
+};
+
+/* file_rep - one repetition of file minor faults on both sides (a rep_fn). */
+static int file_rep(struct pool *pl, int r, void *ctx, struct sample *us, struct sample *ks,
+		    struct tally *t)
 {
+	struct file_ctx *f = ctx;
 	unsigned long u0;
 	long k0;
 	int err;
 
-	err = umm_mmap(pl->mm, 0, FILE_PAGES * UPAGE, PROT_READ, MAP_SHARED, obj, 0, &pl->ua);
+	(void)r;
+	err = umm_mmap(pl->mm, 0, FILE_PAGES * UPAGE, PROT_READ, MAP_SHARED, f->obj, 0, &pl->ua);
 	if (err)
 		return err;
-	pl->kp = mmap(NULL, FILE_PAGES * kpage, PROT_READ, MAP_SHARED, fd, 0);
+	pl->kp = mmap(NULL, FILE_PAGES * kpage, PROT_READ, MAP_SHARED, f->fd, 0);
 	if (pl->kp == MAP_FAILED) {
 		err = -errno;
 		goto out_umap;
@@ -803,17 +928,17 @@ static int file_rep(struct pool *pl, struct umm_object *obj, int fd, struct samp
 	pl->work = file_umm;
 	u0 = umm_minflt(pl->mm);
 	err = pool_run(pl, SLICE_PAGES, us);
-	*ufaults += (long)(umm_minflt(pl->mm) - u0);
+	t->uf += (long)(umm_minflt(pl->mm) - u0);
 	if (err)
 		goto out_kunmap;
 	if (!file_sums_ok(pl))
-		*wrong = true;
+		t->wrong = true;
 	pl->work = file_kernel;
 	k0 = minflt();
 	pool_run(pl, SLICE_PAGES, ks);
-	*kfaults += minflt() - k0;
+	t->kf += minflt() - k0;
 	if (!file_sums_ok(pl))
-		*wrong = true;
+		t->wrong = true;
 out_kunmap:
 	munmap(pl->kp, FILE_PAGES * kpage);
 out_umap:
@@ -821,77 +946,48 @@ out_umap:
 	return err;
 }
 
-static void bench_file_nr(struct umm_mm *mm, struct umm_object *obj, int fd, int nr,
-			  struct result *res, const struct result *one)
+static void file_caveat(const struct series *s, int c, char *buf, size_t len)
 {
-	struct sample us[REPS], ks[REPS], wu, wk;
-	unsigned long total = SLICE_PAGES * (unsigned long)nr * REPS;
-	long uf = 0, kf = 0, dummy = 0;
-	struct load_probe lp;
-	char caveat[192];
-	bool wrong = false;
-	struct pool pl;
-	int err;
-
-	err = pool_start(&pl, nr);
-	if (err) {
-		skipped("file fault", "pthread_create", err);
-		return;
-	}
-	pl.mm = mm;
-	load_begin(&lp);
-	for (int r = -1; r < REPS; r++) {
-		err = r < 0 ? file_rep(&pl, obj, fd, &wu, &wk, &dummy, &dummy, &wrong) :
-			      file_rep(&pl, obj, fd, &us[r], &ks[r], &uf, &kf, &wrong);
-		if (err) {
-			skipped("file fault", "umm_mmap/umm_read/mmap", err);
-			goto out_pool;
-		}
-	}
-	if (wrong)
-		printf("# file fault %d thr: WRONG DATA read\n", nr);
-	res->others = load_end(&lp, 0);
-	snprintf(caveat, sizeof(caveat), "same pages read; faults per page usermm %.3f, kernel %.3f "
+	snprintf(buf, len, "same pages read; faults per page usermm %.3f, kernel %.3f "
 		 "(fault-around: up to 16 cached pages per kernel fault)",
-		 (double)uf / total, (double)kf / total);
-	report("file fault", "pages", nr, us, ks, res, one, caveat);
-out_pool:
-	pool_stop(&pl);
+		 s->t[c].uf / pages_of(c), s->t[c].kf / pages_of(c));
 }
 
-static void bench_file_cow_nr(struct umm_mm *mm, struct umm_object *obj, int fd, int nr,
-			      struct result *res, const struct result *one);
+static int cow_rep(struct pool *pl, int r, void *ctx, struct sample *us, struct sample *ks,
+		   struct tally *t);
+static void cow_caveat(const struct series *s, int c, char *buf, size_t len);
 
 /* bench_file - file minor faults, then COW faults on the same cached file. */
 static void bench_file(struct umm_system *sys, struct umm_mm *mm, struct result *res,
 		       struct result *cow)
 {
-	struct umm_object *obj;
-	int fd, err;
+	static struct series s;
+	struct file_ctx f;
+	int err;
 
-	fd = make_temp_file("bench_threads", FILE_PAGES, kpage);
-	if (fd < 0) {
-		skipped("file fault", "temp file", fd);
+	f.fd = make_temp_file("bench_threads", FILE_PAGES, kpage);
+	if (f.fd < 0) {
+		skipped("file fault", "temp file", f.fd);
 		return;
 	}
-	err = umm_object_open_fd(sys, fd, &obj);
+	err = umm_object_open_fd(sys, f.fd, &f.obj);
 	if (err) {
 		skipped("file fault", "umm_object_open_fd", err);
 		goto out_close;
 	}
-	err = file_warm(mm, obj, fd);
+	err = file_warm(mm, f.obj, f.fd);
 	if (err) {
 		skipped("file fault", "warm-up pass", err);
 		goto out_put;
 	}
-	for (int c = 0; c < NR_COUNTS; c++)
-		bench_file_nr(mm, obj, fd, thread_counts[c], &res[c], &res[0]);
-	for (int c = 0; c < NR_COUNTS; c++)
-		bench_file_cow_nr(mm, obj, fd, thread_counts[c], &cow[c], &cow[0]);
+	if (!run_series("file fault", mm, file_rep, &f, &s, NULL))
+		report_series("file fault", "pages", &s, res, file_caveat);
+	if (!run_series("file COW fault", mm, cow_rep, &f, &s, NULL))
+		report_series("file COW fault", "faults", &s, cow, cow_caveat);
 out_put:
-	umm_object_put(obj);
+	umm_object_put(f.obj);
 out_close:
-	close(fd);
+	close(f.fd);
 }
 
 /* ---- copy-on-write faults of a private file mapping ---- */
@@ -921,19 +1017,23 @@ static bool cow_check(struct pool *pl, int fd, unsigned long pages)
 }
 
 /* cow_rep - one repetition on both sides; r < 0 is the untimed warm-up. */
-static int cow_rep(struct pool *pl, int r, struct umm_object *obj, int fd, struct sample *us,
-		   struct sample *ks, long *ufaults, long *kfaults, bool *wrong)
+
+/* cow_rep - one repetition of file COW faults on both sides (a rep_fn). */
+static int cow_rep(struct pool *pl, int r, void *ctx, struct sample *us, struct sample *ks,
+		   struct tally *t)
 {
+	struct file_ctx *f = ctx;
 	unsigned long pages = SLICE_PAGES * (unsigned long)pl->nr;
 	struct umm_mm_stats st0, st1;
 	long k0;
 	int err;
 
 	pl->tag = ((uint64_t)(r + 2) << 32) | (uint64_t)pl->nr << 24 | 0xc0;
-	err = umm_mmap(pl->mm, 0, pages * UPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, obj, 0, &pl->ua);
+	err = umm_mmap(pl->mm, 0, pages * UPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, f->obj, 0,
+		       &pl->ua);
 	if (err)
 		return err;
-	pl->kp = mmap(NULL, pages * kpage, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	pl->kp = mmap(NULL, pages * kpage, PROT_READ | PROT_WRITE, MAP_PRIVATE, f->fd, 0);
 	if (pl->kp == MAP_FAILED) {
 		err = -errno;
 		goto out_umap;
@@ -944,16 +1044,16 @@ static int cow_rep(struct pool *pl, int r, struct umm_object *obj, int fd, struc
 	umm_mm_stats(pl->mm, &st0);
 	err = pool_run(pl, SLICE_PAGES, us);
 	umm_mm_stats(pl->mm, &st1);
-	*ufaults += (long)(st1.cow_faults - st0.cow_faults);
+	t->uf += (long)(st1.cow_faults - st0.cow_faults);
 	if (err)
 		goto out_kunmap;
 	pl->prepare = cow_kernel_prep;
 	pl->work = cow_kernel;
 	k0 = minflt();
 	pool_run(pl, SLICE_PAGES, ks);
-	*kfaults += minflt() - k0;      /* the read pass's faults included */
-	if (!cow_check(pl, fd, pages))
-		*wrong = true;
+	t->kf += minflt() - k0;         /* the read pass's faults included */
+	if (!cow_check(pl, f->fd, pages))
+		t->wrong = true;
 out_kunmap:
 	munmap(pl->kp, pages * kpage);
 out_umap:
@@ -961,41 +1061,11 @@ out_umap:
 	return err;
 }
 
-static void bench_file_cow_nr(struct umm_mm *mm, struct umm_object *obj, int fd, int nr,
-			      struct result *res, const struct result *one)
+static void cow_caveat(const struct series *s, int c, char *buf, size_t len)
 {
-	struct sample us[REPS], ks[REPS], wu, wk;
-	unsigned long total = SLICE_PAGES * (unsigned long)nr * REPS;
-	long uf = 0, kf = 0, dummy = 0;
-	struct load_probe lp;
-	char caveat[192];
-	bool wrong = false;
-	struct pool pl;
-	int err;
-
-	err = pool_start(&pl, nr);
-	if (err) {
-		skipped("file COW fault", "pthread_create", err);
-		return;
-	}
-	pl.mm = mm;
-	load_begin(&lp);
-	for (int r = -1; r < REPS; r++) {
-		err = r < 0 ? cow_rep(&pl, r, obj, fd, &wu, &wk, &dummy, &dummy, &wrong) :
-			      cow_rep(&pl, r, obj, fd, &us[r], &ks[r], &uf, &kf, &wrong);
-		if (err) {
-			skipped("file COW fault", "umm_mmap/umm_write/mmap", err);
-			goto out_pool;
-		}
-	}
-	if (wrong)
-		printf("# file COW fault %d thr: WRONG DATA read back\n", nr);
-	res->others = load_end(&lp, 0);
-	snprintf(caveat, sizeof(caveat), "usermm COW faults per page %.3f; kernel faults per page "
-		 "%.3f (the untimed read pass's included)", (double)uf / total, (double)kf / total);
-	report("file COW fault", "faults", nr, us, ks, res, one, caveat);
-out_pool:
-	pool_stop(&pl);
+	snprintf(buf, len, "usermm COW faults per page %.3f; kernel faults per page %.3f "
+		 "(the untimed read pass's included)", s->t[c].uf / pages_of(c),
+		 s->t[c].kf / pages_of(c));
 }
 
 /* ---- copy-on-write faults after a fork ---- */
@@ -1009,14 +1079,16 @@ out_pool:
  * copies again.  Kernel: the same, but in the helper process (see main),
  * whose threads write while a forked child that only waits holds the
  * pages; a fork of this process would copy and write-protect usermm's own
- * structures too.  The fork itself is untimed on both sides.
+ * structures too.  The fork itself is untimed on both sides.  Both sides
+ * map MAX_THREADS slices once; a repetition with n threads writes the
+ * first n slices (the fork, untimed, shares all of them).
  */
 
 enum { FCOW_SETUP, FCOW_REP, FCOW_TEARDOWN };
 
 struct fork_cow_req {
 	int op;
-	int nr;                         /* FCOW_SETUP: threads */
+	int c;                          /* FCOW_REP: thread count index */
 	uint64_t tag;                   /* FCOW_REP: what the threads write */
 };
 
@@ -1028,8 +1100,13 @@ struct fork_cow_rep {
 	struct sample s;
 };
 
+#define FCOW_PAGES (SLICE_PAGES * MAX_THREADS)
+
 static struct bench_helper helper;  /* the kernel side of the fork COW measurement */
-static struct pool fork_cow_kpool; /* in the helper process only */
+/* In the helper process only: a pool per thread count, and the mapping. */
+static struct pool fork_cow_kpool[NR_COUNTS];
+static int fork_cow_kpools;
+static char *fork_cow_kp;
 
 /* fork_cow_pages_ok - every page of the kernel mapping holds tag + its index. */
 static bool fork_cow_pages_ok(const char *p, unsigned long pages, uint64_t tag)
@@ -1041,12 +1118,12 @@ static bool fork_cow_pages_ok(const char *p, unsigned long pages, uint64_t tag)
 }
 
 /* fork_cow_kernel_rep - one kernel repetition in the helper: fork, write, reap. */
-static void fork_cow_kernel_rep(uint64_t tag, struct fork_cow_rep *rep)
+static void fork_cow_kernel_rep(int c, uint64_t tag, struct fork_cow_rep *rep)
 {
-	struct pool *pl = &fork_cow_kpool;
+	struct pool *pl = &fork_cow_kpool[c];
 	unsigned long pages = SLICE_PAGES * (unsigned long)pl->nr;
 	int pfd[2];
-	char c;
+	char ch;
 	long f0;
 	pid_t pid;
 
@@ -1058,7 +1135,7 @@ static void fork_cow_kernel_rep(uint64_t tag, struct fork_cow_rep *rep)
 	if (pid == 0) {
 		/* Hold the pages until the parent has written them all. */
 		close(pfd[1]);
-		_exit(read(pfd[0], &c, 1) < 0);
+		_exit(read(pfd[0], &ch, 1) < 0);
 	}
 	close(pfd[0]);
 	if (pid < 0) {
@@ -1077,39 +1154,48 @@ static void fork_cow_kernel_rep(uint64_t tag, struct fork_cow_rep *rep)
 	rep->wrong = !fork_cow_pages_ok(pl->kp, pages, tag);
 }
 
+static void fork_cow_teardown(void)
+{
+	while (fork_cow_kpools)
+		pool_stop(&fork_cow_kpool[--fork_cow_kpools]);
+	if (fork_cow_kp)
+		munmap(fork_cow_kp, FCOW_PAGES * kpage);
+	fork_cow_kp = NULL;
+}
+
 static void fork_cow_serve(const void *req_, void *rep_)
 {
 	const struct fork_cow_req *req = req_;
 	struct fork_cow_rep *rep = rep_;
-	struct pool *pl = &fork_cow_kpool;
-	unsigned long pages;
-	char *p;
 
 	switch (req->op) {
 	case FCOW_SETUP:
-		pages = SLICE_PAGES * (unsigned long)req->nr;
-		p = kmap_anon(pages * kpage);
-		if (!p) {
+		fork_cow_kp = kmap_anon(FCOW_PAGES * kpage);
+		if (!fork_cow_kp) {
 			rep->err = -errno;
 			break;
 		}
-		for (unsigned long i = 0; i < pages; i++)
-			*(volatile uint64_t *)(p + i * kpage) = i;
-		rep->err = pool_start(pl, req->nr);
-		if (rep->err) {
-			munmap(p, pages * kpage);
-			break;
+		for (unsigned long i = 0; i < FCOW_PAGES; i++)
+			*(volatile uint64_t *)(fork_cow_kp + i * kpage) = i;
+		for (; fork_cow_kpools < NR_COUNTS; fork_cow_kpools++) {
+			struct pool *pl = &fork_cow_kpool[fork_cow_kpools];
+
+			rep->err = pool_start(pl, thread_counts[fork_cow_kpools]);
+			if (rep->err)
+				break;
+			pl->kp = fork_cow_kp;
 		}
-		pl->kp = p;
+		if (rep->err)
+			fork_cow_teardown();
 		break;
 	case FCOW_REP:
-		fork_cow_kernel_rep(req->tag, rep);
+		if (req->c < 0 || req->c >= fork_cow_kpools)
+			rep->err = -EINVAL;
+		else
+			fork_cow_kernel_rep(req->c, req->tag, rep);
 		break;
 	case FCOW_TEARDOWN:
-		pages = SLICE_PAGES * (unsigned long)pl->nr;
-		p = pl->kp;
-		pool_stop(pl);
-		munmap(p, pages * kpage);
+		fork_cow_teardown();
 		break;
 	default:
 		rep->err = -EINVAL;
@@ -1118,9 +1204,9 @@ static void fork_cow_serve(const void *req_, void *rep_)
 }
 
 /* fork_cow_call - one request to the helper; the reply's errno (or -EPIPE). */
-static int fork_cow_call(int op, int nr, uint64_t tag, struct fork_cow_rep *rep)
+static int fork_cow_call(int op, int c, uint64_t tag, struct fork_cow_rep *rep)
 {
-	struct fork_cow_req req = { .op = op, .nr = nr, .tag = tag };
+	struct fork_cow_req req = { .op = op, .c = c, .tag = tag };
 	int err;
 
 	memset(rep, 0, sizeof(*rep));
@@ -1137,146 +1223,144 @@ static unsigned long umm_cowflt(struct umm_mm *mm)
 	return st.cow_faults;
 }
 
-/* fork_cow_umm_rep - one usermm repetition: fork, the parent's threads write, destroy the child. */
-static int fork_cow_umm_rep(struct pool *pl, uint64_t tag, struct sample *s, long *faults, bool *wrong)
+/* The fork COW measurement's state on usermm's side. */
+struct fork_cow_ctx {
+	uintptr_t ua;                   /* FCOW_PAGES pages */
+	double helper_ns;               /* the helper's CPU time since the measurement began */
+	double helper0;
+};
+
+/*
+ * fork_cow_rep - one repetition (a rep_fn): usermm's side forks, the
+ * parent's threads write, the child is destroyed; then the helper does the
+ * same with its pool of as many threads.
+ */
+static int fork_cow_rep(struct pool *pl, int r, void *ctx, struct sample *us, struct sample *ks,
+			struct tally *t)
 {
+	struct fork_cow_ctx *fc = ctx;
 	unsigned long pages = SLICE_PAGES * (unsigned long)pl->nr;
+	uint64_t tag = ((uint64_t)(r + 2) << 32) | (uint64_t)pl->nr << 24;
+	struct fork_cow_rep rep;
 	struct umm_mm *child;
 	unsigned long c0;
-	int err;
+	int c, err;
 
+	for (c = 0; thread_counts[c] != pl->nr; c++)
+		;
 	err = umm_fork(pl->mm, &child);
 	if (err)
 		return err;
+	pl->ua = fc->ua;
 	pl->tag = tag;
 	pl->prepare = NULL;
 	pl->work = anon_umm;
 	c0 = umm_cowflt(pl->mm);
-	err = pool_run(pl, SLICE_PAGES, s);
-	*faults += (long)(umm_cowflt(pl->mm) - c0);
+	err = pool_run(pl, SLICE_PAGES, us);
+	t->uf += (long)(umm_cowflt(pl->mm) - c0);
 	umm_mm_destroy(child);
 	for (unsigned long i = 0; i < pages && !err; i++) {
 		uint64_t v = 0;
 
 		if (umm_read(pl->mm, pl->ua + i * UPAGE, &v, sizeof(v)) || v != tag + i)
-			*wrong = true;
+			t->wrong = true;
 	}
-	return err;
+	if (err)
+		return err;
+	err = fork_cow_call(FCOW_REP, c, tag, &rep);
+	fc->helper_ns = rep.cpu_ns - fc->helper0;
+	if (err)
+		return err;
+	t->wrong |= rep.wrong;
+	t->kf += rep.faults;
+	*ks = rep.s;
+	return 0;
 }
 
-static void bench_fork_cow_nr(struct umm_mm *mm, int nr, struct result *res, const struct result *one)
+static void fork_cow_caveat(const struct series *s, int c, char *buf, size_t len)
 {
-	unsigned long pages = SLICE_PAGES * (unsigned long)nr;
-	struct sample us[REPS], ks[REPS], wu;
-	long uf = 0, kf = 0, dummy = 0;
-	bool wrong = false;
-	char caveat[192];
-	struct load_probe lp;
-	struct fork_cow_rep rep;
-	double helper0;
-	struct pool pl;
-	int err;
-
-	load_begin(&lp);
-	err = fork_cow_call(FCOW_SETUP, nr, 0, &rep);
-	helper0 = rep.cpu_ns;
-	if (err) {
-		skipped("fork COW fault", "helper mmap/pthread_create", err);
-		return;
-	}
-	err = pool_start(&pl, nr);
-	if (err) {
-		skipped("fork COW fault", "pthread_create", err);
-		goto out_helper;
-	}
-	pl.mm = mm;
-	err = umm_mmap(mm, 0, pages * UPAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &pl.ua);
-	if (err) {
-		skipped("fork COW fault", "umm_mmap", err);
-		goto out_pool;
-	}
-	for (unsigned long i = 0; i < pages && !err; i++) {
-		uint64_t v = i;
-
-		err = umm_write(mm, pl.ua + i * UPAGE, &v, sizeof(v));
-	}
-	/* r < 0: an untimed warm-up of each side. */
-	for (int r = -1; r < REPS && !err; r++) {
-		uint64_t tag = ((uint64_t)(r + 2) << 32) | (uint64_t)nr << 24;
-
-		err = fork_cow_umm_rep(&pl, tag, r < 0 ? &wu : &us[r], r < 0 ? &dummy : &uf, &wrong);
-		if (err)
-			break;
-		err = fork_cow_call(FCOW_REP, nr, tag, &rep);
-		if (err)
-			break;
-		wrong |= rep.wrong;
-		if (r >= 0) {
-			ks[r] = rep.s;
-			kf += rep.faults;
-		}
-	}
-	if (err) {
-		skipped("fork COW fault", "umm_fork/umm_write/helper", err);
-		goto out_unmap;
-	}
-	res->others = load_end(&lp, rep.cpu_ns - helper0);
-	if (wrong)
-		printf("# fork COW fault %d thr: WRONG DATA read back\n", nr);
-	snprintf(caveat, sizeof(caveat), "COW faults per page usermm %.3f, kernel (minflt) %.3f; "
+	snprintf(buf, len, "COW faults per page usermm %.3f, kernel (minflt) %.3f; "
 		 "the kernel's threads run in a small helper process",
-		 (double)uf / (pages * REPS), (double)kf / (pages * REPS));
-	report("fork COW fault", "faults", nr, us, ks, res, one, caveat);
-out_unmap:
-	umm_munmap(mm, pl.ua, pages * UPAGE);
-out_pool:
-	pool_stop(&pl);
-out_helper:
-	fork_cow_call(FCOW_TEARDOWN, nr, 0, &rep);
+		 s->t[c].uf / pages_of(c), s->t[c].kf / pages_of(c));
 }
 
 static void bench_fork_cow(struct umm_mm *mm, struct result *res)
 {
-	for (int c = 0; c < NR_COUNTS; c++)
-		bench_fork_cow_nr(mm, thread_counts[c], &res[c], &res[0]);
+	static struct series s;
+	struct fork_cow_ctx fc = { 0 };
+	struct fork_cow_rep rep;
+	int err;
+
+	err = fork_cow_call(FCOW_SETUP, 0, 0, &rep);
+	fc.helper0 = rep.cpu_ns;
+	if (err) {
+		skipped("fork COW fault", "helper mmap/pthread_create", err);
+		goto out_helper;
+	}
+	err = umm_mmap(mm, 0, FCOW_PAGES * UPAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &fc.ua);
+	if (err) {
+		skipped("fork COW fault", "umm_mmap", err);
+		goto out_helper;
+	}
+	for (unsigned long i = 0; i < FCOW_PAGES && !err; i++) {
+		uint64_t v = i;
+
+		err = umm_write(mm, fc.ua + i * UPAGE, &v, sizeof(v));
+	}
+	if (err)
+		skipped("fork COW fault", "umm_write", err);
+	else if (!run_series("fork COW fault", mm, fork_cow_rep, &fc, &s, &fc.helper_ns))
+		report_series("fork COW fault", "faults", &s, res, fork_cow_caveat);
+	umm_munmap(mm, fc.ua, FCOW_PAGES * UPAGE);
+out_helper:
+	fork_cow_call(FCOW_TEARDOWN, 0, 0, &rep);
 }
 
 /* ---- soft-TLB hits ---- */
 
-static void bench_tlb_nr(struct pool *pl, int nr, struct result *res, const struct result *one)
+struct tlb_ctx {
+	uintptr_t ua;
+	char *kp;
+};
+
+/* tlb_rep - one repetition of soft-TLB hits on both sides (a rep_fn). */
+static int tlb_rep(struct pool *pl, int r, void *ctx, struct sample *us, struct sample *ks,
+		   struct tally *t)
 {
-	struct sample us[REPS], ks[REPS], wu, wk;
-	struct load_probe lp;
+	struct tlb_ctx *tc = ctx;
 	int err;
 
-	load_begin(&lp);
-	for (int r = -1; r < REPS; r++) {
-		pl->prepare = tlb_umm_prep;
-		pl->work = tlb_umm;
-		err = pool_run(pl, TLB_ITERS, r < 0 ? &wu : &us[r]);
-		if (err) {
-			skipped("TLB hit", "umm_read", err);
-			return;
-		}
-		pl->prepare = tlb_kernel_prep;
-		pl->work = tlb_kernel;
-		pool_run(pl, TLB_ITERS, r < 0 ? &wk : &ks[r]);
-	}
-	res->others = load_end(&lp, 0);
-	report("TLB hit", "accesses", nr, us, ks, res, one,
-	       "kernel side is an 8-byte memcpy through a host pointer (a hardware TLB hit)");
+	(void)r;
+	(void)t;
+	pl->ua = tc->ua;
+	pl->kp = tc->kp;
+	pl->prepare = tlb_umm_prep;
+	pl->work = tlb_umm;
+	err = pool_run(pl, TLB_ITERS, us);
+	if (err)
+		return err;
+	pl->prepare = tlb_kernel_prep;
+	pl->work = tlb_kernel;
+	pool_run(pl, TLB_ITERS, ks);
+	return 0;
+}
+
+static void tlb_caveat(const struct series *s, int c, char *buf, size_t len)
+{
+	(void)s;
+	(void)c;
+	snprintf(buf, len, "kernel side is an 8-byte memcpy through a host pointer (a hardware TLB hit)");
 }
 
 static void bench_tlb(struct umm_mm *mm, struct result *res)
 {
-	struct pool pl;
-	uintptr_t a;
-	char *p;
+	static struct series s;
+	struct tlb_ctx tc;
 	int err;
 
 	err = umm_mmap(mm, 0, TLB_PAGES * UPAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a);
+		       MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &tc.ua);
 	if (err) {
 		skipped("TLB hit", "umm_mmap", err);
 		return;
@@ -1284,34 +1368,24 @@ static void bench_tlb(struct umm_mm *mm, struct result *res)
 	for (unsigned long i = 0; i < TLB_PAGES && !err; i++) {
 		uint64_t v = i;
 
-		err = umm_write(mm, a + i * (UPAGE + 64), &v, sizeof(v));
+		err = umm_write(mm, tc.ua + i * (UPAGE + 64), &v, sizeof(v));
 	}
 	if (err) {
 		skipped("TLB hit", "umm_write", err);
 		goto out_umap;
 	}
-	p = kmap_anon(TLB_PAGES * kpage);
-	if (!p) {
+	tc.kp = kmap_anon(TLB_PAGES * kpage);
+	if (!tc.kp) {
 		skipped("TLB hit", "mmap", -errno);
 		goto out_umap;
 	}
 	for (unsigned long i = 0; i < TLB_PAGES; i++)
-		*(volatile uint64_t *)(p + i * (kpage + 64)) = i;
-	for (int c = 0; c < NR_COUNTS; c++) {
-		err = pool_start(&pl, thread_counts[c]);
-		if (err) {
-			skipped("TLB hit", "pthread_create", err);
-			break;
-		}
-		pl.mm = mm;
-		pl.ua = a;
-		pl.kp = p;
-		bench_tlb_nr(&pl, thread_counts[c], &res[c], &res[0]);
-		pool_stop(&pl);
-	}
-	munmap(p, TLB_PAGES * kpage);
+		*(volatile uint64_t *)(tc.kp + i * (kpage + 64)) = i;
+	if (!run_series("TLB hit", mm, tlb_rep, &tc, &s, NULL))
+		report_series("TLB hit", "accesses", &s, res, tlb_caveat);
+	munmap(tc.kp, TLB_PAGES * kpage);
 out_umap:
-	umm_munmap(mm, a, TLB_PAGES * UPAGE);
+	umm_munmap(mm, tc.ua, TLB_PAGES * UPAGE);
 }
 
 /* ---- the scaling summary ---- */
@@ -1321,20 +1395,22 @@ out_umap:
 
 /*
  * summary_row - one markdown row: the rate, the scaling against 1 thread
- * and the CPUs kept busy, usermm then kernel, and the other processes' load.
+ * (median of the repetitions' ratios) and the CPUs kept busy, usermm then
+ * kernel, and the other processes' load.
  */
-static void summary_row(const char *test, const char *unit, int nr, const struct result *r,
-			const struct result *one)
+static void summary_row(const char *test, const char *unit, int c, const struct result *r)
 {
+	int nr = thread_counts[c];
+
 	if (!r->ok)
 		return;
 	printf("| %s | %d%s | %.2f | ", test, nr, nr > nr_cpus ? " (oversubscribed)" : "",
 	       1e3 / r->u_wall);
-	if (nr > 1 && one->ok)
-		printf("x%.2f", one->u_wall / r->u_wall);
+	if (c > 0)
+		printf("x%.2f", r->u_x1);
 	printf(" | %.2f | %.2f | ", r->u_busy, 1e3 / r->k_wall);
-	if (nr > 1 && one->ok)
-		printf("x%.2f", one->k_wall / r->k_wall);
+	if (c > 0)
+		printf("x%.2f", r->k_x1);
 	printf(" | %.2f | %.2f | M %s/s |\n", r->k_busy, r->others, unit);
 }
 
@@ -1347,53 +1423,50 @@ static bool quiet(const struct result *r)
 /*
  * target_line - the fault-scaling targets for one measurement (1, 2 and 4
  * threads in r[0..2]): with two CPUs free, 2 threads give at least 1.7x
- * one thread's pages per second, and 4 threads do not fall below 2.  A
- * comparison is judged only when other processes used less than
- * OTHERS_MAX CPUs during both of its measurements.
+ * one thread's pages per second, and 4 threads do not fall below 2.  Each
+ * scaling is the median of the repetitions' ratios.  Judged only when
+ * other processes used less than OTHERS_MAX CPUs during the measurement.
  */
 static void target_line(const char *test, const struct result *r)
 {
-	double x2, x4;
-
 	printf("# target %s: ", test);
 	if (nr_cpus < 2 || !r[0].ok || !r[1].ok || !r[2].ok) {
 		printf("not judged (fewer than 2 CPUs, or a measurement missing)\n");
 		return;
 	}
-	x2 = r[0].u_wall / r[1].u_wall;
-	x4 = r[1].u_wall / r[2].u_wall;
-	printf("2 thr x%.2f of 1 thread (kernel x%.2f), ", x2, r[0].k_wall / r[1].k_wall);
-	if (quiet(&r[0]) && quiet(&r[1]))
-		printf(">= 1.70 %s; ", x2 >= 1.7 ? "met" : "NOT met");
+	printf("2 thr x%.2f of 1 thread (kernel x%.2f), ", r[1].u_x1, r[1].k_x1);
+	if (quiet(&r[1]))
+		printf(">= 1.70 %s; ", r[1].u_x1 >= 1.7 ? "met" : "NOT met");
 	else
-		printf("not judged (other load %.2f, %.2f CPUs); ", r[0].others, r[1].others);
-	printf("4 thr x%.2f of 2 threads, ", x4);
-	if (quiet(&r[1]) && quiet(&r[2]))
-		printf(">= 1.00 %s\n", x4 >= 1.0 ? "met" : "NOT met");
+		printf("not judged (other load %.2f CPUs); ", r[1].others);
+	printf("4 thr x%.2f of 2 threads (kernel x%.2f), ", r[2].u_xprev, r[2].k_xprev);
+	if (quiet(&r[2]))
+		printf(">= 1.00 %s\n", r[2].u_xprev >= 1.0 ? "met" : "NOT met");
 	else
-		printf("not judged (other load %.2f, %.2f CPUs)\n", r[1].others, r[2].others);
+		printf("not judged (other load %.2f CPUs)\n", r[2].others);
 }
 
 static void summary(const struct result *anon, const struct result *file,
 		    const struct result *file_cow, const struct result *fcow,
 		    const struct result *tlb)
 {
-	printf("\n# Scaling: rate, its multiple of the 1-thread rate, CPUs busy (the threads' CPU "
-	       "time / wall time: below the thread count = waiting for a lock or a CPU), and the "
-	       "CPUs other processes used during the measurement (/proc/stat)\n");
+	printf("\n# Scaling: rate, its multiple of the 1-thread rate (median over the repetitions "
+	       "of each repetition's ratio), CPUs busy (the threads' CPU time / wall time: below "
+	       "the thread count = waiting for a lock or a CPU), and the CPUs other processes used "
+	       "during the measurement (/proc/stat)\n");
 	printf("| measurement | threads | usermm rate | usermm scaling | usermm CPUs busy "
 	       "| kernel rate | kernel scaling | kernel CPUs busy | other load (CPUs) | unit |\n");
 	printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
 	for (int c = 0; c < NR_COUNTS; c++)
-		summary_row("anon fault", "pages", thread_counts[c], &anon[c], &anon[0]);
+		summary_row("anon fault", "pages", c, &anon[c]);
 	for (int c = 0; c < NR_COUNTS; c++)
-		summary_row("file fault", "pages", thread_counts[c], &file[c], &file[0]);
+		summary_row("file fault", "pages", c, &file[c]);
 	for (int c = 0; c < NR_COUNTS; c++)
-		summary_row("file COW fault", "pages", thread_counts[c], &file_cow[c], &file_cow[0]);
+		summary_row("file COW fault", "pages", c, &file_cow[c]);
 	for (int c = 0; c < NR_COUNTS; c++)
-		summary_row("fork COW fault", "pages", thread_counts[c], &fcow[c], &fcow[0]);
+		summary_row("fork COW fault", "pages", c, &fcow[c]);
 	for (int c = 0; c < NR_COUNTS; c++)
-		summary_row("TLB hit", "accesses", thread_counts[c], &tlb[c], &tlb[0]);
+		summary_row("TLB hit", "accesses", c, &tlb[c]);
 	target_line("anon fault", anon);
 	target_line("file fault", file);
 	target_line("file COW fault", file_cow);
@@ -1429,8 +1502,7 @@ int main(int argc, char **argv)
 			return 1;
 		goto out_sys;
 	}
-	for (int c = 0; c < NR_COUNTS; c++)
-		bench_anon(mm, thread_counts[c], &anon[c], &anon[0]);
+	bench_anon(mm, anon);
 	bench_zero_reference();
 	bench_file(sys, mm, file, file_cow);
 	if (!herr)
