@@ -226,7 +226,13 @@ void tlb_flush_mmu(struct mmu_gather *tlb)
 	 * order, contiguous for the next range (the host MMU maps arena-
 	 * contiguous runs with one mmap).
 	 */
-	for (unsigned int i = tlb->nr; i-- > 0;) {
+	for (unsigned int i = 0; i < tlb->nr / 2; i++) {
+		struct page *t = tlb->pages[i];
+
+		tlb->pages[i] = tlb->pages[tlb->nr - 1 - i];
+		tlb->pages[tlb->nr - 1 - i] = t;
+	}
+	for (unsigned int i = 0; i < tlb->nr; i++) {
 		struct page *page = tlb->pages[i];
 
 		/* a swap-cache page whose entry has no holder left need not stay cached */
@@ -234,8 +240,9 @@ void tlb_flush_mmu(struct mmu_gather *tlb)
 			free_swap_cache(page);
 			unlock_page(page);
 		}
-		put_page(page);
 	}
+	/* one LRU lock acquisition for the batch's pages, not one per page */
+	release_pages(tlb->pages, tlb->nr);
 	tlb->nr = 0;
 	tlb->start = UINTPTR_MAX;
 	tlb->end = 0;

@@ -186,6 +186,8 @@ static inline void get_page(struct page *p)
 	atomic_fetch_add(&p->_refcount, 1);
 }
 void put_page(struct page *p);
+/* release_pages - put_page() each of pages[0..nr), the LRU lock taken once per batch. */
+void release_pages(struct page **pages, unsigned int nr);
 
 /*
  * Page lock: PG_locked, with sleepers parked on a hashed wait table

@@ -864,6 +864,49 @@ void free_pages(struct page *page, unsigned int order)
 	pthread_mutex_unlock(&phys->zone_lock);
 }
 
+/*
+ * put_page_testzero - drop one reference; true if it was the last (see
+ * put_page() for when the decrement may be a plain load).
+ */
+static bool put_page_testzero(struct page *page)
+{
+	const uint32_t on_lru = (1U << PG_lru) | (1U << PG_lru_batch);
+	int old;
+
+	/*
+	 * A page on an LRU list (or in an LRU batch) can gain a reference
+	 * from reclaim's isolation (get_page_unless_zero under the LRU
+	 * lock), so its count is always decremented atomically.
+	 */
+	if (!(atomic_load_explicit(&page->flags, memory_order_acquire) & on_lru) &&
+	    atomic_load_explicit(&page->_refcount, memory_order_acquire) == 1)
+		old = 1;
+	else
+		old = atomic_fetch_sub_explicit(&page->_refcount, 1, memory_order_acq_rel);
+	VM_BUG_ON(old <= 0);
+	if (old != 1)
+		return false;
+	VM_BUG_ON(page_mapcount(page) != 0);
+	return true;
+}
+
+/* page_on_lru - PG_lru or PG_lru_batch: the release hook must take the page off. */
+static bool page_on_lru(struct page *page)
+{
+	const uint32_t on_lru = (1U << PG_lru) | (1U << PG_lru_batch);
+
+	return atomic_load_explicit(&page->flags, memory_order_acquire) & on_lru;
+}
+
+/* lru_release_hook - call phys's release hook for pages[0..nr) (all of phys). */
+static void lru_release_hook(struct phys_mem *phys, struct page **pages, unsigned int nr)
+{
+	lru_release_fn release = (lru_release_fn)load_ptr((void *const *)&phys->lru_release);
+
+	if (release && nr)
+		release(load_ptr(&phys->reclaim_arg), pages, nr);
+}
+
 /**
  * put_page - drop a reference; the last one frees the order-0 frame.
  * @page: a referenced frame, or a PG_reserved one (no-op)
@@ -883,34 +926,66 @@ void free_pages(struct page *page, unsigned int order)
  */
 void put_page(struct page *page)
 {
-	const uint32_t on_lru = (1U << PG_lru) | (1U << PG_lru_batch);
-	int old;
-
-	if (PageReserved(page))
+	if (PageReserved(page) || !put_page_testzero(page))
 		return;
-	/*
-	 * A page on an LRU list (or in an LRU batch) can gain a reference
-	 * from reclaim's isolation (get_page_unless_zero under the LRU
-	 * lock), so its count is always decremented atomically.
-	 */
-	if (!(atomic_load_explicit(&page->flags, memory_order_acquire) & on_lru) &&
-	    atomic_load_explicit(&page->_refcount, memory_order_acquire) == 1)
-		old = 1;
-	else
-		old = atomic_fetch_sub_explicit(&page->_refcount, 1, memory_order_acq_rel);
-	VM_BUG_ON(old <= 0);
-	if (old != 1)
-		return;
-	VM_BUG_ON(page_mapcount(page) != 0);
-	if (atomic_load_explicit(&page->flags, memory_order_acquire) & on_lru) {
-		void (*release)(void *, struct page *) =
-			(void (*)(void *, struct page *))load_ptr((void *const *)&page_to_phys(page)->lru_release);
-
-		if (release)
-			release(load_ptr(&page_to_phys(page)->reclaim_arg), page);
-	}
+	if (page_on_lru(page))
+		lru_release_hook(page_to_phys(page), &page, 1);
 	VM_BUG_ON(PageLRU(page) || PageLRUBatch(page) || PageLocked(page));
 	free_pages(page, 0);
+}
+
+#define RELEASE_BATCH 64        /* frames release_pages frees per call of the release hook */
+
+/* release_flush - take dead[]'s LRU pages (lru[]) off their lists in one hook call, then free dead[]. */
+static void release_flush(struct phys_mem *phys, struct page **dead, unsigned int nd,
+			  struct page **lru, unsigned int nl)
+{
+	lru_release_hook(phys, lru, nl);
+	for (unsigned int i = 0; i < nd; i++) {
+		VM_BUG_ON(PageLRU(dead[i]) || PageLRUBatch(dead[i]) || PageLocked(dead[i]));
+		free_pages(dead[i], 0);
+	}
+}
+
+/**
+ * release_pages - put_page() each of pages[0..nr), a batch at a time.
+ * @pages: referenced order-0 frames (PG_reserved ones are skipped), of
+ *         any arenas
+ * @nr: how many
+ *
+ * The frames whose last reference goes are freed in the order given, but
+ * those of a batch (up to RELEASE_BATCH frames of one arena in a row) that
+ * are on an LRU list or in an LRU batch are taken off with one call of the
+ * release hook, so the LRU lock is taken once per batch, not once per
+ * page.  Locks as put_page(): none held on entry; the hook's (leaves) and
+ * the allocator's are taken and released.
+ */
+void release_pages(struct page **pages, unsigned int nr)
+{
+	struct page *dead[RELEASE_BATCH], *lru[RELEASE_BATCH];
+	struct phys_mem *phys = NULL;
+	unsigned int nd = 0, nl = 0;
+
+	for (unsigned int i = 0; i < nr; i++) {
+		struct page *page = pages[i];
+		struct phys_mem *p;
+
+		if (PageReserved(page))
+			continue;
+		p = page_to_phys(page);
+		if (nd && (p != phys || nd == RELEASE_BATCH)) {
+			release_flush(phys, dead, nd, lru, nl);
+			nd = nl = 0;
+		}
+		phys = p;
+		if (!put_page_testzero(page))
+			continue;
+		if (page_on_lru(page))
+			lru[nl++] = page;
+		dead[nd++] = page;
+	}
+	if (nd)
+		release_flush(phys, dead, nd, lru, nl);
 }
 
 /**
@@ -1032,13 +1107,15 @@ void phys_set_reclaim_hook(struct phys_mem *phys, reclaim_hook_t fn, void (*wake
 }
 
 /**
- * phys_set_release_hook - register the function put_page() calls when it
- * frees a frame that is on an LRU list or in an LRU batch (PG_lru or
- * PG_lru_batch), with the reclaim hook's argument, before the frame goes
- * back to the allocator; it must take the page off.  NULL: none.  Called
- * with the page's last reference gone and no allocator lock held.
+ * phys_set_release_hook - register the function put_page() and
+ * release_pages() call when they free frames that are on an LRU list or in
+ * an LRU batch (PG_lru or PG_lru_batch), with the reclaim hook's argument
+ * and an array of such pages (one for put_page(), up to a batch for
+ * release_pages()), before the frames go back to the allocator; it must
+ * take the pages off.  NULL: none.  Called with the pages' last
+ * references gone and no allocator lock held.
  */
-void phys_set_release_hook(struct phys_mem *phys, void (*fn)(void *arg, struct page *page))
+void phys_set_release_hook(struct phys_mem *phys, lru_release_fn fn)
 {
 	__atomic_store_n((void **)&phys->lru_release, (void *)fn, __ATOMIC_RELEASE);
 }

@@ -74,6 +74,8 @@ typedef unsigned int gfp_t;
 
 /* Returns frames freed (>= 0).  Called without allocator locks. */
 typedef long (*reclaim_hook_t)(void *arg, unsigned long nr_wanted, gfp_t gfp);
+/* Takes pages[0..nr), whose last references are gone, off the LRU lists and batches. */
+typedef void (*lru_release_fn)(void *arg, struct page **pages, unsigned int nr);
 
 struct phys_stats {
 	unsigned long nr_frames;        /* total frames in the arena */
@@ -124,7 +126,7 @@ struct phys_mem {
 	reclaim_hook_t reclaim;       /* set by reclaim (may be NULL) */
 	void *reclaim_arg;
 	void (*wakeup_kswapd)(void *arg); /* may be NULL */
-	void (*lru_release)(void *arg, struct page *page); /* put_page of an LRU page (may be NULL) */
+	lru_release_fn lru_release;   /* put_page/release_pages of LRU pages (may be NULL) */
 	struct fault_inject fail_alloc; /* injected allocation failures (written only when armed) */
 
 	/* the zone: written by every cache refill and drain and buddy allocation */
@@ -251,8 +253,11 @@ void drain_idle_pages(struct phys_mem *phys);
 void drain_local_pages(struct phys_mem *phys);
 void phys_get_stats(struct phys_mem *phys, struct phys_stats *st);
 void phys_set_reclaim_hook(struct phys_mem *phys, reclaim_hook_t fn, void (*wakeup)(void *), void *arg);
-/* phys_set_release_hook - put_page() calls fn(reclaim arg, page) to take a freed page off the LRU. */
-void phys_set_release_hook(struct phys_mem *phys, void (*fn)(void *arg, struct page *page));
+/*
+ * phys_set_release_hook - put_page() and release_pages() call fn(reclaim
+ * arg, pages, nr) to take freed pages off the LRU.
+ */
+void phys_set_release_hook(struct phys_mem *phys, lru_release_fn fn);
 /* zone_watermark_ok - would `nr` more frames leave at least watermark `mark` free? */
 bool zone_watermark_ok(struct phys_mem *phys, int mark, unsigned long nr);
 /* phys_check - verify buddy lists and counters (expensive). 0 or -EUCLEAN. */

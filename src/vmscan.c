@@ -28,7 +28,9 @@
  * PG_lru_batch atomically and, when it drops the last reference, calls
  * lru_release (through the allocator's release hook), which takes the
  * page out of its batch and off its list under their locks.  So a freed
- * frame is never on a list.
+ * frame is never on a list.  release_pages (an unmap's batch of pages,
+ * tlb_flush_mmu) hands lru_release up to a batch of such pages at once,
+ * which takes the LRU lock once for all of them.
  *
  * Isolation.  A scan takes up to SCAN_BATCH pages from a list's tail
  * under the LRU lock; for each it takes a reference with
@@ -338,20 +340,36 @@ void lru_add_drain_all(struct umm_system *sys)
 }
 
 /*
- * lru_release - the allocator's release hook: put_page dropped the last
- * reference of a page with PG_lru or PG_lru_batch.  Take it out of its
- * batch (its lock) and off its list (LRU lock).  Nobody can take a new
- * reference (get_page_unless_zero fails at zero), so once out it stays out.
+ * lru_release - the allocator's release hook: put_page or release_pages
+ * dropped the last references of pages[0..nr), each with PG_lru or
+ * PG_lru_batch.  Take each out of its batch (the batch's lock, taken once
+ * per run of pages of one batch) and then off its list (the LRU lock,
+ * taken once for all of them).  Nobody can take a new reference
+ * (get_page_unless_zero fails at zero), so once out a page stays out.  A
+ * page that a batch drain moves to a list before its batch lock is taken
+ * here is found on the list by the second pass (the drain lists it before
+ * it clears PG_lru_batch, under that lock).
  */
-static void lru_release(void *arg, struct page *page)
+static void lru_release(void *arg, struct page **pages, unsigned int nr)
 {
 	struct lruvec *lv = lruvec_of(arg);
-	uint32_t f = atomic_load(&page->flags);
+	struct lru_pvec *held = NULL;
+	bool listed = false;
 
-	if (f & (1U << PG_lru_batch)) {
-		struct lru_pvec *pv = &lv->pvec[(f & LRU_BATCH_MASK) >> PAGE_LRU_BATCH_SHIFT];
+	for (unsigned int n = 0; n < nr; n++) {
+		struct page *page = pages[n];
+		uint32_t f = atomic_load(&page->flags);
+		struct lru_pvec *pv;
 
-		pthread_mutex_lock(&pv->lock);
+		if (!(f & (1U << PG_lru_batch)))
+			continue;
+		pv = &lv->pvec[(f & LRU_BATCH_MASK) >> PAGE_LRU_BATCH_SHIFT];
+		if (pv != held) {
+			if (held)
+				pthread_mutex_unlock(&held->lock);
+			pthread_mutex_lock(&pv->lock);
+			held = pv;
+		}
 		if (PageLRUBatch(page)) {
 			for (unsigned int i = 0; i < pv->nr; i++) {
 				if (pv->pages[i] == page) {
@@ -361,14 +379,23 @@ static void lru_release(void *arg, struct page *page)
 			}
 			atomic_fetch_and(&page->flags, ~(LRU_BATCH_MASK | (1U << PG_lru_batch)));
 		}
-		pthread_mutex_unlock(&pv->lock);
 	}
-	if (PageLRU(page)) {
-		pthread_mutex_lock(&lv->lock);
+	if (held)
+		pthread_mutex_unlock(&held->lock);
+	for (unsigned int n = 0; n < nr; n++) {
+		struct page *page = pages[n];
+
+		if (!PageLRU(page))
+			continue;
+		if (!listed) {
+			pthread_mutex_lock(&lv->lock);
+			listed = true;
+		}
 		if (PageLRU(page))
 			del_page_from_lru_locked(lv, page);
-		pthread_mutex_unlock(&lv->lock);
 	}
+	if (listed)
+		pthread_mutex_unlock(&lv->lock);
 }
 
 /* ---- isolation and putback ---- */

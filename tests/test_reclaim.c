@@ -31,6 +31,7 @@
 #include "test.h"
 #include "vmscan.h"
 #include "system.h"
+#include "page_alloc.h"
 
 #define P UMM_PAGE_SIZE
 #define PHYS (2UL << 20)
@@ -1020,6 +1021,95 @@ static void test_madv_cold(void)
 }
 
 static const char *only;
+/* ---- freeing a batch of LRU pages (release_pages) ---- */
+
+#define REL_PAGES 150
+#define REL_MAIN 100            /* added to the LRU by the main thread */
+#define REL_OTHER 30            /* added by another thread: left in its batch */
+
+struct rel_adder {
+	struct umm_system *s;
+	struct page **pages;
+};
+
+static void *rel_add_fn(void *arg)
+{
+	struct rel_adder *a = arg;
+
+	for (int i = REL_MAIN; i < REL_MAIN + REL_OTHER; i++)
+		lru_cache_add(a->s, a->pages[i]);
+	return NULL;
+}
+
+static unsigned long file_lru_pages(struct umm_system *s)
+{
+	struct umm_sys_stats st = stats(s);
+
+	return st.nr_active_file + st.nr_inactive_file;
+}
+
+/*
+ * release_pages frees, in one call, frames on the LRU lists (added by the
+ * main thread, batches drained), frames still in two threads' add
+ * batches, and frames on no list, in an order that switches between them
+ * at every page, with an extra reference held on every seventh: exactly
+ * the frames whose last reference went are freed and off every list, the
+ * others stay where they were, and dropping the extra references later
+ * frees them too.  The lists and the free count end where they began.
+ */
+static void test_release_pages_batch(void)
+{
+	struct umm_system *s = reclaim_sys(PHYS, 0);
+	struct phys_mem *phys = s->phys;
+	struct page *pages[REL_PAGES], *order[REL_PAGES], *kept[REL_PAGES];
+	struct rel_adder adder = { .s = s, .pages = pages };
+	unsigned long lru0, kept_lru = 0;
+	struct phys_stats p0, p1;
+	unsigned int nkept = 0;
+	pthread_t tid;
+
+	vmscan_set_kswapd(s, false);
+	lru0 = file_lru_pages(s);
+	phys_get_stats(phys, &p0);
+	for (int i = 0; i < REL_PAGES; i++)
+		REQUIRE((pages[i] = alloc_page(phys, 0)) != NULL);
+	for (int i = 0; i < REL_MAIN; i++)
+		lru_cache_add(s, pages[i]);
+	REQUIRE(pthread_create(&tid, NULL, rel_add_fn, &adder) == 0);
+	pthread_join(tid, NULL);
+	CHECK(PageLRU(pages[0]) && PageLRUBatch(pages[REL_MAIN - 1]));
+	CHECK(PageLRUBatch(pages[REL_MAIN]) && !PageLRU(pages[REL_MAIN + REL_OTHER]));
+	for (int i = 0; i < REL_PAGES; i += 7) {
+		get_page(pages[i]);
+		kept[nkept++] = pages[i];
+		kept_lru += i < REL_MAIN + REL_OTHER;
+	}
+	for (int i = 0; i < REL_PAGES; i++)
+		order[i] = pages[(i * 37) % REL_PAGES];     /* 37 is prime to 150: each page once */
+	release_pages(order, REL_PAGES);
+	phys_get_stats(phys, &p1);
+	CHECK_EQ(p1.nr_free, p0.nr_free - nkept);
+	for (int i = 0; i < REL_PAGES; i++) {
+		bool listed = PageLRU(pages[i]) || PageLRUBatch(pages[i]);
+
+		if (i % 7 == 0) {
+			CHECK_EQ(page_count(pages[i]), 1);
+			CHECK_EQ(listed, i < REL_MAIN + REL_OTHER);
+		} else {
+			CHECK_EQ(page_count(pages[i]), 0);
+			CHECK(!listed);
+		}
+	}
+	CHECK_EQ(file_lru_pages(s), lru0 + kept_lru);
+	release_pages(kept, nkept);
+	release_pages(kept, 0);
+	phys_get_stats(phys, &p1);
+	CHECK_EQ(p1.nr_free, p0.nr_free);
+	CHECK_EQ(file_lru_pages(s), lru0);
+	CHECK_EQ(umm_system_check(s), 0);
+	CHECK_EQ(umm_system_destroy(s), 0);
+}
+
 #undef RUN
 #define RUN(fn) do { if (!only || strstr(#fn, only)) { int __f = test_failures; fn(); \
 	fprintf(stderr, "%-50s %s\n", #fn, test_failures == __f ? "ok" : "FAILED"); } } while (0)
@@ -1044,5 +1134,6 @@ int main(int argc, char **argv)
 	RUN(test_madv_pageout_swap);
 	RUN(test_swap_write_error_batch);
 	RUN(test_madv_cold);
+	RUN(test_release_pages_batch);
 	return test_summary("test_reclaim");
 }
