@@ -65,11 +65,12 @@ enum hit_kind { HIT_LOAD, HIT_READ, HIT_STORE, HIT_WRITE };
 static inline __attribute__((always_inline)) double
 hit_umm(struct umm_mm *mm, uintptr_t a, enum hit_kind k, int *errp)
 {
+	const unsigned long iters = HIT_ITERS;  /* read once: the loop reloads no global */
 	uint64_t t0, t1, v = 0, sum = 0;
 	int err = 0;
 
 	t0 = now_ns();
-	for (unsigned long i = 0; i < HIT_ITERS && !err; i++) {
+	for (unsigned long i = 0; i < iters && !err; i++) {
 		uintptr_t addr = a + hit_off(i, UPAGE);
 
 		switch (k) {
@@ -93,7 +94,7 @@ hit_umm(struct umm_mm *mm, uintptr_t a, enum hit_kind k, int *errp)
 	t1 = now_ns();
 	*errp = err;
 	__asm__ volatile("" : : "r"(sum));
-	return (double)(t1 - t0) / HIT_ITERS;
+	return (double)(t1 - t0) / iters;
 }
 
 static __attribute__((noinline)) double hit_umm_load(struct umm_mm *mm, uintptr_t a, int *errp)
@@ -118,10 +119,11 @@ static __attribute__((noinline)) double hit_umm_write(struct umm_mm *mm, uintptr
 
 static double hit_host(char *p, bool write)
 {
+	const unsigned long iters = HIT_ITERS;
 	uint64_t t0, t1, sum = 0;
 
 	t0 = now_ns();
-	for (unsigned long i = 0; i < HIT_ITERS; i++) {
+	for (unsigned long i = 0; i < iters; i++) {
 		volatile uint64_t *q = (volatile uint64_t *)(p + hit_off(i, kpage));
 
 		if (write)
@@ -131,7 +133,7 @@ static double hit_host(char *p, bool write)
 	}
 	t1 = now_ns();
 	__asm__ volatile("" : : "r"(sum));
-	return (double)(t1 - t0) / HIT_ITERS;
+	return (double)(t1 - t0) / iters;
 }
 
 static void bench_hit(struct umm_mm *mm, uintptr_t a, char *p, enum hit_kind k)
