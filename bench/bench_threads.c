@@ -94,7 +94,12 @@
  * (16 MiB per thread, no kernel repetitions in between) took 150 ns of
  * CPU per page with one thread and 200 ns with two in the best
  * repetitions; a test build that skipped the zeroing of anonymous frames
- * took 77-83 ns with one or two.  The
+ * took 77-83 ns with one or two.  Other ways of zeroing and copying
+ * (rep stosb, AVX2 or AVX-512 stores; non-temporal stores or clzero,
+ * which avoid reading the line first) were measured outside this
+ * benchmark: the first kind within 10-15% of memset/memcpy, the second
+ * about twice as slow cold and 8 times cached, the faulting access then
+ * missing (docs/BENCHMARKS.md).  The
  * kernel, in recent versions, handles most faults under a per-VMA lock
  * instead of mmap_lock.  A COW fault replaces a present pte and so must
  * flush the TLBs of the other CPUs running the address space, which a

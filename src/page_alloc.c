@@ -810,10 +810,10 @@ void split_page(struct page *page, unsigned int order)
 		atomic_store_explicit(&page[i]._refcount, 1, memory_order_release);
 }
 
-/* free_frame_pcp - return one frame through this thread's cache. */
-static void free_frame_pcp(struct phys_mem *phys, struct per_thread_pages *pcp, struct page *page)
+/* free_frame_pcp_locked - put one frame into this thread's cache (its lock held). */
+static void free_frame_pcp_locked(struct phys_mem *phys, struct per_thread_pages *pcp,
+				  struct page *page)
 {
-	pcp_lock(pcp);
 	atomic_store_explicit(&page->flags, 1UL << PG_buddy, memory_order_release);
 	list_add(&page->lru, &pcp->frames);
 	pcp->count++;
@@ -822,6 +822,13 @@ static void free_frame_pcp(struct phys_mem *phys, struct per_thread_pages *pcp, 
 		pcp_drain_locked(pcp, phys->pcp_batch);
 	else if (unlikely(pcp_drifted(pcp)))
 		pcp_sync_locked(pcp, 0);
+}
+
+/* free_frame_pcp - return one frame through this thread's cache. */
+static void free_frame_pcp(struct phys_mem *phys, struct per_thread_pages *pcp, struct page *page)
+{
+	pcp_lock(pcp);
+	free_frame_pcp_locked(phys, pcp, page);
 	pcp_unlock(pcp);
 }
 
@@ -936,15 +943,49 @@ void put_page(struct page *page)
 
 #define RELEASE_BATCH 64        /* frames release_pages frees per call of the release hook */
 
+/*
+ * free_pages_batch - free_pages(page, 0) for each of pages[0..n), all of
+ * phys, taking the calling thread's cache lock once for the frames that
+ * may go into the cache (those that came out of one), not once per frame.
+ * A frame that may not goes to the zone as free_pages() sends it, with the
+ * cache lock dropped meanwhile.
+ */
+static void free_pages_batch(struct phys_mem *phys, struct page **pages, unsigned int n)
+{
+	struct per_thread_pages *pcp = this_pcp(phys);
+	bool locked = false;
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct page *page = pages[i];
+
+		VM_BUG_ON(PageLRU(page) || PageLRUBatch(page) || PageLocked(page));
+		if (!pcp || page->order != ORDER_PCP) {
+			if (locked) {
+				pcp_unlock(pcp);
+				locked = false;
+			}
+			free_pages(page, 0);
+			continue;
+		}
+		BUG_ON(pfn_of(phys, page) >= phys->nr_frames);
+		check_free_state(page);
+		atomic_store_explicit(&page->_refcount, 0, memory_order_relaxed);
+		if (!locked) {
+			pcp_lock(pcp);
+			locked = true;
+		}
+		free_frame_pcp_locked(phys, pcp, page);
+	}
+	if (locked)
+		pcp_unlock(pcp);
+}
+
 /* release_flush - take dead[]'s LRU pages (lru[]) off their lists in one hook call, then free dead[]. */
 static void release_flush(struct phys_mem *phys, struct page **dead, unsigned int nd,
 			  struct page **lru, unsigned int nl)
 {
 	lru_release_hook(phys, lru, nl);
-	for (unsigned int i = 0; i < nd; i++) {
-		VM_BUG_ON(PageLRU(dead[i]) || PageLRUBatch(dead[i]) || PageLocked(dead[i]));
-		free_pages(dead[i], 0);
-	}
+	free_pages_batch(phys, dead, nd);
 }
 
 /**
@@ -957,8 +998,9 @@ static void release_flush(struct phys_mem *phys, struct page **dead, unsigned in
  * those of a batch (up to RELEASE_BATCH frames of one arena in a row) that
  * are on an LRU list or in an LRU batch are taken off with one call of the
  * release hook, so the LRU lock is taken once per batch, not once per
- * page.  Locks as put_page(): none held on entry; the hook's (leaves) and
- * the allocator's are taken and released.
+ * page, and the frames go back to the calling thread's cache under one
+ * acquisition of its lock.  Locks as put_page(): none held on entry; the
+ * hook's (leaves) and the allocator's are taken and released.
  */
 void release_pages(struct page **pages, unsigned int nr)
 {
