@@ -49,8 +49,9 @@
  * scaling and "target" lines judge the issue's fault-scaling targets, but
  * only where the other processes left the CPUs free.
  *
- * Timing.  A pool of worker threads per thread count (1, 2 and 4) lives
- * through all repetitions of one measurement.  Per repetition the main
+ * Timing.  Each repetition runs on a pool of fresh worker threads
+ * (created and joined outside the timed region; see run_series for why
+ * they are not kept).  Per repetition the main
  * thread creates the mapping (umm_mmap/mmap, untimed), publishes the job
  * and meets the workers at the `start` barrier; each worker runs its
  * untimed preparation (filling its TLB for the hit measurement), the
@@ -560,44 +561,45 @@ typedef int (*rep_fn)(struct pool *pl, int r, void *ctx, struct sample *us,
  * one repetition with each thread count, in an order that rotates from
  * round to round, so that a slow phase of the machine (another process, the
  * host) falls on all thread counts alike rather than on one of them and
- * every count follows every other.  A pool of workers per thread count
- * lives through the whole measurement.  `helper_ns`, if not NULL, is read
+ * every count follows every other.  Each repetition gets a pool of fresh
+ * threads, joined after it: a thread of usermm keeps its software TLB,
+ * and the regions it covers, until it accesses the address space again
+ * or exits, so idle threads kept from another thread count's repetition
+ * would make every COW fault's flush wait for them (the kernel flushes
+ * only the CPUs running the address space).  Creating and joining the
+ * threads is outside the timed region.  `helper_ns`, if not NULL, is read
  * at the end: the helper's CPU time during the measurement.  0 or a
  * negative errno (after a comment line saying what failed).
  */
 static int run_series(const char *test, struct umm_mm *mm, rep_fn fn, void *ctx,
 		      struct series *s, const double *helper_ns)
 {
-	struct pool pools[NR_COUNTS];
 	struct load_probe lp;
-	int c, started, err = 0;
+	int err = 0;
 
 	memset(s->t, 0, sizeof(s->t));
-	for (started = 0; started < NR_COUNTS; started++) {
-		err = pool_start(&pools[started], thread_counts[started]);
-		if (err) {
-			skipped(test, "pthread_create", err);
-			goto out;
-		}
-		pools[started].mm = mm;
-	}
 	load_begin(&lp);
 	for (int r = -1; r < REPS && !err; r++) {
 		for (int i = 0; i < NR_COUNTS && !err; i++) {
+			int c = (i + r + 1) % NR_COUNTS;
 			struct sample wu, wk;
 			struct tally wt = { 0 };
+			struct pool pl;
 
-			c = (i + r + 1) % NR_COUNTS;
-			err = r < 0 ? fn(&pools[c], r, ctx, &wu, &wk, &wt) :
-				      fn(&pools[c], r, ctx, &s->us[c][r], &s->ks[c][r], &s->t[c]);
+			err = pool_start(&pl, thread_counts[c]);
+			if (err) {
+				skipped(test, "pthread_create", err);
+				return err;
+			}
+			pl.mm = mm;
+			err = r < 0 ? fn(&pl, r, ctx, &wu, &wk, &wt) :
+				      fn(&pl, r, ctx, &s->us[c][r], &s->ks[c][r], &s->t[c]);
+			pool_stop(&pl);
 		}
 	}
 	s->others = load_end(&lp, helper_ns ? *helper_ns : 0);
 	if (err)
 		skipped(test, "a repetition", err);
-out:
-	while (started--)
-		pool_stop(&pools[started]);
 	return err;
 }
 
@@ -1086,7 +1088,8 @@ static void cow_caveat(const struct series *s, int c, char *buf, size_t len)
  * pages; a fork of this process would copy and write-protect usermm's own
  * structures too.  The fork itself is untimed on both sides.  Both sides
  * map MAX_THREADS slices once; a repetition with n threads writes the
- * first n slices (the fork, untimed, shares all of them).
+ * first n slices (the fork, untimed, shares all of them).  The helper, as
+ * run_series, starts fresh threads for each repetition.
  */
 
 enum { FCOW_SETUP, FCOW_REP, FCOW_TEARDOWN };
@@ -1108,10 +1111,7 @@ struct fork_cow_rep {
 #define FCOW_PAGES (SLICE_PAGES * MAX_THREADS)
 
 static struct bench_helper helper;  /* the kernel side of the fork COW measurement */
-/* In the helper process only: a pool per thread count, and the mapping. */
-static struct pool fork_cow_kpool[NR_COUNTS];
-static int fork_cow_kpools;
-static char *fork_cow_kp;
+static char *fork_cow_kp;           /* in the helper process only: the mapping */
 
 /* fork_cow_pages_ok - every page of the kernel mapping holds tag + its index. */
 static bool fork_cow_pages_ok(const char *p, unsigned long pages, uint64_t tag)
@@ -1122,19 +1122,23 @@ static bool fork_cow_pages_ok(const char *p, unsigned long pages, uint64_t tag)
 	return true;
 }
 
-/* fork_cow_kernel_rep - one kernel repetition in the helper: fork, write, reap. */
+/* fork_cow_kernel_rep - one kernel repetition in the helper: threads, fork, write, reap. */
 static void fork_cow_kernel_rep(int c, uint64_t tag, struct fork_cow_rep *rep)
 {
-	struct pool *pl = &fork_cow_kpool[c];
-	unsigned long pages = SLICE_PAGES * (unsigned long)pl->nr;
+	struct pool pool, *pl = &pool;
+	unsigned long pages = SLICE_PAGES * (unsigned long)thread_counts[c];
 	int pfd[2];
 	char ch;
 	long f0;
 	pid_t pid;
 
+	rep->err = pool_start(pl, thread_counts[c]);
+	if (rep->err)
+		return;
+	pl->kp = fork_cow_kp;
 	if (pipe(pfd)) {
 		rep->err = -errno;
-		return;
+		goto out;
 	}
 	pid = fork();
 	if (pid == 0) {
@@ -1146,7 +1150,7 @@ static void fork_cow_kernel_rep(int c, uint64_t tag, struct fork_cow_rep *rep)
 	if (pid < 0) {
 		rep->err = -errno;
 		close(pfd[1]);
-		return;
+		goto out;
 	}
 	pl->tag = tag;
 	pl->prepare = NULL;
@@ -1157,15 +1161,8 @@ static void fork_cow_kernel_rep(int c, uint64_t tag, struct fork_cow_rep *rep)
 	close(pfd[1]);
 	waitpid(pid, NULL, 0);
 	rep->wrong = !fork_cow_pages_ok(pl->kp, pages, tag);
-}
-
-static void fork_cow_teardown(void)
-{
-	while (fork_cow_kpools)
-		pool_stop(&fork_cow_kpool[--fork_cow_kpools]);
-	if (fork_cow_kp)
-		munmap(fork_cow_kp, FCOW_PAGES * kpage);
-	fork_cow_kp = NULL;
+out:
+	pool_stop(pl);
 }
 
 static void fork_cow_serve(const void *req_, void *rep_)
@@ -1182,25 +1179,17 @@ static void fork_cow_serve(const void *req_, void *rep_)
 		}
 		for (unsigned long i = 0; i < FCOW_PAGES; i++)
 			*(volatile uint64_t *)(fork_cow_kp + i * kpage) = i;
-		for (; fork_cow_kpools < NR_COUNTS; fork_cow_kpools++) {
-			struct pool *pl = &fork_cow_kpool[fork_cow_kpools];
-
-			rep->err = pool_start(pl, thread_counts[fork_cow_kpools]);
-			if (rep->err)
-				break;
-			pl->kp = fork_cow_kp;
-		}
-		if (rep->err)
-			fork_cow_teardown();
 		break;
 	case FCOW_REP:
-		if (req->c < 0 || req->c >= fork_cow_kpools)
+		if (req->c < 0 || req->c >= NR_COUNTS || !fork_cow_kp)
 			rep->err = -EINVAL;
 		else
 			fork_cow_kernel_rep(req->c, req->tag, rep);
 		break;
 	case FCOW_TEARDOWN:
-		fork_cow_teardown();
+		if (fork_cow_kp)
+			munmap(fork_cow_kp, FCOW_PAGES * kpage);
+		fork_cow_kp = NULL;
 		break;
 	default:
 		rep->err = -EINVAL;
