@@ -630,6 +630,24 @@ static double median_ratio(const struct sample *a, const struct sample *b)
 }
 
 /*
+ * median_cpu_ratio - the median over the repetitions of b[r].cpu / a[r].cpu:
+ * how much more CPU time a page (access) took with b's thread count than
+ * with a's, the threads slowing each other down (shared locks, lines,
+ * memory bandwidth) while they ran at once.  Other processes' load
+ * lengthens the wall time far more than this, but when they keep the
+ * threads from running at the same time (CPUs busy near 1) it shows less
+ * of the slowdown than there is.
+ */
+static double median_cpu_ratio(const struct sample *a, const struct sample *b)
+{
+	double v[REPS];
+
+	for (int r = 0; r < REPS; r++)
+		v[r] = b[r].cpu / a[r].cpu;
+	return median(v, REPS);
+}
+
+/*
  * report - for thread count index c of series s: the result line (wall
  * time per page, the inverse of the aggregate throughput) with `caveat`,
  * and comment lines with each thread's own time per page, the CPU time
@@ -674,8 +692,12 @@ static void report(const char *test, const char *unit, int c, const struct serie
 	}
 	printf("# %s %d thr: per thread (ns): usermm %.1f, kernel %.1f\n",
 	       test, nr, res->u_thr, res->k_thr);
-	printf("# %s %d thr: CPU per %s (ns): usermm %.1f, kernel %.1f\n",
+	printf("# %s %d thr: CPU per %s (ns): usermm %.1f, kernel %.1f",
 	       test, nr, strcmp(unit, "accesses") ? "page" : "access", res->u_cpu, res->k_cpu);
+	if (c > 0)
+		printf(", x%.2f and x%.2f of 1 thread's (median of the repetitions' ratios)",
+		       median_cpu_ratio(s->us[0], us), median_cpu_ratio(s->ks[0], ks));
+	printf("\n");
 	printf("# %s %d thr%s: usermm %.2f M %s/s, kernel %.2f M %s/s",
 	       test, nr, nr > nr_cpus ? " (oversubscribed)" : "",
 	       1e3 / res->u_wall, unit, 1e3 / res->k_wall, unit);
