@@ -51,7 +51,9 @@
  *
  * Timing.  Each repetition runs on a pool of fresh worker threads
  * (created and joined outside the timed region; see run_series for why
- * they are not kept).  Per repetition the main
+ * they are not kept).  A fresh thread's first fault sets up its software
+ * TLB and takes a frame cache, inside the timed region: once per thread
+ * per 4096 pages.  Per repetition the main
  * thread creates the mapping (umm_mmap/mmap, untimed), publishes the job
  * and meets the workers at the `start` barrier; each worker runs its
  * untimed preparation (filling its TLB for the hit measurement), the
