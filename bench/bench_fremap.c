@@ -33,7 +33,11 @@
  * per VMA in the range, usermm once; the disk dominates).  The ratios compare usermm
  * with the kernel side named on the line.  Smaller runs for quick checks:
  * UMM_BENCH_FREMAP="window_mb object_mb nr_remaps", e.g. "16 64 2000";
- * --quick: "4 16 200", one run.
+ * --quick: "4 16 200", one run.  To measure (or profile) only some of it:
+ * UMM_BENCH_FREMAP_PASS, a list of the passes to run ("fresh", "warm",
+ * "file", e.g. "file"; all three by default), and UMM_BENCH_FREMAP_SIDE
+ * "usermm" (only the usermm lines, the kernel's shown as not measured) or
+ * "kernel".
  */
 
 #include <errno.h>
@@ -53,6 +57,7 @@
 
 static size_t window_bytes = 256UL << 20, object_bytes = 1UL << 30;
 static unsigned long nr_remaps = 20000;
+static bool run_umm = true, run_k = true;    /* the sides measured (UMM_BENCH_FREMAP_SIDE) */
 static bool warm;       /* allocate every object page before the timed loop */
 static int file_fd = -1; /* >= 0: the object is this file instead of shmem */
 
@@ -267,6 +272,7 @@ static double measure(run_fn fn, bool arg, long *vmas, double *msync_ns)
 int main(int argc, char **argv)
 {
 	const char *env = getenv("UMM_BENCH_FREMAP");
+	const char *passes = getenv("UMM_BENCH_FREMAP_PASS"), *side = getenv("UMM_BENCH_FREMAP_SIDE");
 	long v_umm = 0, v_vec = 0, v_krfp = 0, v_kmmap = 0;
 	double umm, vec, krfp, kmmap, msync_umm = 0, msync_k = 0, unused = 0;
 	char name[80];
@@ -293,9 +299,15 @@ int main(int argc, char **argv)
 	       " median of %d runs, ns per remap\n", window_bytes >> 20, object_bytes >> 20, nr_remaps, REPS);
 	make_sequence();
 
+	if (side) {
+		run_umm = !strcmp(side, "usermm");
+		run_k = !strcmp(side, "kernel");
+	}
 	for (int pass = 0; pass < 3; pass++) {
 		const char *tag = pass == 0 ? "fresh" : pass == 1 ? "warm" : "file warm";
 
+		if (passes && !strstr(passes, pass == 0 ? "fresh" : pass == 1 ? "warm" : "file"))
+			continue;
 		warm = pass > 0;
 		if (pass == 2) {
 			const char *dir = getenv("TMPDIR");
@@ -308,10 +320,16 @@ int main(int argc, char **argv)
 				break;
 			}
 		}
-		umm = measure(run_usermm, false, &v_umm, &msync_umm);
-		vec = measure(run_usermm, true, &v_vec, &unused);
-		krfp = measure(run_kernel, false, &v_krfp, &msync_k);
-		kmmap = measure(run_kernel, true, &v_kmmap, &unused);
+		/* a side not asked for: 0 (usermm's lines then have no kernel figure) */
+		umm = run_umm ? measure(run_usermm, false, &v_umm, &msync_umm) : 0;
+		vec = run_umm ? measure(run_usermm, true, &v_vec, &unused) : 0;
+		krfp = run_k ? measure(run_kernel, false, &v_krfp, &msync_k) : 0;
+		kmmap = run_k ? measure(run_kernel, true, &v_kmmap, &unused) : 0;
+		if (!run_umm) {
+			printf("# %s: kernel remap_file_pages %.2f ns, mmap(MAP_FIXED) %.2f ns per remap + touches;"
+			       " VMAs %ld, %ld\n", tag, krfp, kmmap, v_krfp, v_kmmap);
+			continue;
+		}
 		if (umm < 0 || vec < 0) {
 			skipped("usermm remap", "umm_remap_file_pages", (int)(umm < 0 ? umm : vec));
 			return 0;
@@ -352,7 +370,7 @@ int main(int argc, char **argv)
 			bench_kernel_variant("msync(2) over the remap_file_pages(2) window");
 			bench_extra("vmas_usermm", (double)v_umm);
 			bench_extra("vmas_kernel", (double)v_krfp);
-		} else if (file_fd >= 0) {
+		} else if (file_fd >= 0 && run_k) {
 			printf("# file msync: not measured: %s\n",
 			       strerror((int)-(msync_umm < 0 ? msync_umm : msync_k)));
 		}
