@@ -565,10 +565,20 @@ unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t en
 /**
  * find_get_page_run - @pages[i] = the cached page at @first + i,
  * referenced, or NULL, for i < @nr: one lookup of the run (a walk per
- * radix leaf).  Takes and releases obj->tree_lock for read.
+ * radix leaf).  The pages found are prefetched before the first is
+ * referenced (their misses overlap), and with @frames the first line of
+ * each one's frame too, for a caller that maps them for an access that
+ * follows (a frame's address needs only the page's place in the array,
+ * so that miss starts with the others).  @between, if not NULL, is called
+ * with @arg once those prefetches are started and before any page is
+ * referenced: the caller's chance to start misses of its own that
+ * overlap with the lookup's.  It runs under tree_lock held for read and
+ * must take no lock and not touch the page cache.  Takes and releases
+ * obj->tree_lock for read.
  * Return: the number of pages found.
  */
-unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned int nr, struct page **pages)
+unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned int nr, struct page **pages,
+			       bool frames, void (*between)(void *arg), void *arg)
 {
 	unsigned int found = 0;
 
@@ -576,8 +586,13 @@ unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned 
 	radix_tree_lookup_run(&obj->page_tree, first, nr, (void **)pages);
 	/* the pages' misses together, before the atomics that would take them one by one */
 	for (unsigned int i = 0; i < nr; i++)
-		if (pages[i])
+		if (pages[i]) {
 			prefetchw(pages[i]);
+			if (frames)
+				prefetch(page_address(pages[i]));
+		}
+	if (between)
+		between(arg);
 	for (unsigned int i = 0; i < nr; i++)
 		if (pages[i]) {
 			get_page(pages[i]);
@@ -588,16 +603,31 @@ unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned 
 }
 
 /**
+ * page_cache_prefetch_run - a hint: start loading the radix leaves that a
+ * find_get_page_run of [@first, @first + @nr) will read, so that a lookup
+ * made a little later (after other work) does not wait for them; the
+ * leaves' misses then overlap with that work.  Changes nothing.  Takes
+ * and releases obj->tree_lock for read (the nodes walked stay).
+ */
+void page_cache_prefetch_run(struct umm_object *obj, uint64_t first, unsigned int nr)
+{
+	tree_read_lock(obj);
+	radix_tree_prefetch_run(&obj->page_tree, first, nr);
+	tree_read_unlock(obj);
+}
+
+/**
  * find_get_page_runs - find_get_page_run for each of @nruns runs of one
  * object: @runs[r].pages[i] = the cached page at @runs[r].first + i,
  * referenced, or NULL, for i < @runs[r].nr; @runs[r].found counts them.
  * One hold of tree_lock for all the runs, and every run's radix walk is
- * made (its pages prefetched) before the first page is referenced, so the
- * misses of all the runs overlap rather than wait behind each reference's
- * atomic.  Takes and releases obj->tree_lock for read.
+ * made (its pages, and with @frames their frames' first lines,
+ * prefetched) before the first page is referenced, so the misses of all
+ * the runs overlap rather than wait behind each reference's atomic.
+ * Takes and releases obj->tree_lock for read.
  * Return: the number of pages found in all the runs.
  */
-unsigned int find_get_page_runs(struct umm_object *obj, struct page_run *runs, unsigned int nruns)
+unsigned int find_get_page_runs(struct umm_object *obj, struct page_run *runs, unsigned int nruns, bool frames)
 {
 	unsigned int found = 0;
 
@@ -605,8 +635,11 @@ unsigned int find_get_page_runs(struct umm_object *obj, struct page_run *runs, u
 	for (unsigned int r = 0; r < nruns; r++) {
 		radix_tree_lookup_run(&obj->page_tree, runs[r].first, runs[r].nr, (void **)runs[r].pages);
 		for (unsigned int i = 0; i < runs[r].nr; i++)
-			if (runs[r].pages[i])
+			if (runs[r].pages[i]) {
 				prefetchw(runs[r].pages[i]);
+				if (frames)
+					prefetch(page_address(runs[r].pages[i]));
+			}
 	}
 	for (unsigned int r = 0; r < nruns; r++) {
 		runs[r].found = 0;

@@ -57,9 +57,20 @@ unsigned int find_get_pages(struct umm_object *obj, uint64_t *start, uint64_t en
 			    unsigned int nr, struct page **pages);
 /*
  * find_get_page_run - pages[i] = the cached page at first + i, referenced,
- * or NULL, for i < nr, in one lookup of the run.  Count found.
+ * or NULL, for i < nr, in one lookup of the run; with frames, the first
+ * line of each page's frame is prefetched too (for an access that
+ * follows); between(arg), if not NULL, runs after the prefetches and
+ * before the references, under tree_lock, taking no lock (filemap.c).
+ * Count found.
  */
-unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned int nr, struct page **pages);
+unsigned int find_get_page_run(struct umm_object *obj, uint64_t first, unsigned int nr, struct page **pages,
+			       bool frames, void (*between)(void *arg), void *arg);
+/*
+ * page_cache_prefetch_run - a hint: start loading what find_get_page_run
+ * of [first, first + nr) will read first (the radix leaves of the run),
+ * without waiting for it.  Takes tree_lock (read).
+ */
+void page_cache_prefetch_run(struct umm_object *obj, uint64_t first, unsigned int nr);
 /* One run of find_get_page_runs: nr pages from first, results in pages[0..nr), found counted. */
 struct page_run {
 	uint64_t first;
@@ -70,9 +81,10 @@ struct page_run {
 /*
  * find_get_page_runs - find_get_page_run for each of nruns runs of one
  * object, under one hold of its tree_lock, every run's radix walk made
- * before any page is referenced (their misses overlap).  Count found.
+ * before any page is referenced (their misses overlap); frames as for
+ * find_get_page_run.  Count found.
  */
-unsigned int find_get_page_runs(struct umm_object *obj, struct page_run *runs, unsigned int nruns);
+unsigned int find_get_page_runs(struct umm_object *obj, struct page_run *runs, unsigned int nruns, bool frames);
 /*
  * filemap_read_range - read the pages of [index, index + nr) that are not
  * cached (clipped to the object's size) into the page cache, in the

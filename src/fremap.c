@@ -21,10 +21,13 @@
  *      that part of the range in the page cache with one lookup of the run
  *      (without MAP_NONBLOCK, the missing ones inside the object are read
  *      first, in one batch); then under i_mmap_lock and the table's ptl,
- *      taken once, for each page: record its new offset in the window's
- *      reverse index (room was reserved in step 1), zap the old pte (the
- *      old page goes after the TLB shootdown, one for the whole call) and
- *      write the new pte: a present, young, read-only pte of the cache
+ *      taken once: read the offsets the old ptes show; for each page, zap
+ *      the old pte (the old page goes after the TLB shootdown, one for
+ *      the whole call) and write the new pte; then record the new offsets
+ *      in the window's reverse index (room was reserved in step 1; the
+ *      index and the ptes change under i_mmap_lock, which the index's
+ *      readers hold, so they never see one without the other).  The new
+ *      pte is a present, young, read-only pte of the cache
  *      page when it was found uptodate, its page lock could be taken with
  *      a trylock (as populate.c does under ptl), it still belongs to the
  *      object and lies inside its size, and the range may be read; else
@@ -53,26 +56,32 @@
  * then reads.  Taken one after another behind the atomics of get_page,
  * trylock_page and the map counts they cost more than everything else,
  * so they are started together, as prefetches (hints: they change no
- * state; a wrong one costs a line):
- *   - when a request's tables are allocated: its first pte line, its new
- *     offsets' index cells and the calling thread's soft-TLB entries for
- *     the range (mmu_notifier_prefetch), which the shootdown and the
- *     prefill of step 4 touch;
- *   - in the lookup: the pages found, before they are referenced
- *     (find_get_page_run); a vector's small entries are looked up
- *     together (fremap_lookup_ahead, find_get_page_runs), so the misses
- *     of all their lookups overlap;
- *   - right after a table's lookup (fremap_prefetch; the pte line has
- *     come meanwhile): the old ptes' struct pages and the index cells of
- *     the old file ptes' offsets, the ptes read without ptl (a snapshot
- *     that only steers prefetches); in a vector, the next entry's while
- *     one is applied;
- *   - under ptl: the index cells of the old pages' offsets;
- *   - each page to be mapped present: the first line of its frame.  A
- *     caller remaps to touch what it remapped (as for step 4): this starts
- *     the host's translation of the frame and its first line (a database
- *     page's header) while the call goes on.
- *
+ * state; a wrong one costs a line), each chain's first link as early as
+ * its address is known:
+ *   - once a single request is checked: the radix leaves its lookup will
+ *     read (page_cache_prefetch_run), which load while the rest of step 1
+ *     runs;
+ *   - when a request's tables are allocated: its first pte line and the
+ *     lock of its table (in the table's struct page), its new offsets'
+ *     index cells and the calling thread's soft-TLB entries for the range
+ *     (mmu_notifier_prefetch), which the shootdown and the prefill of
+ *     step 4 touch;
+ *   - in the lookup: the pages found and the first line of each one's
+ *     frame, before the pages are referenced (find_get_page_run with
+ *     frames): a caller remaps to touch what it remapped (as for step 4),
+ *     so this starts the host's translation of the frame and its first
+ *     line (a database page's header) while the call goes on.  A
+ *     vector's small entries are looked up together (fremap_lookup_ahead,
+ *     find_get_page_runs), so the misses of all their lookups overlap;
+ *   - from inside the lookup, once its prefetches are started and before
+ *     it waits for them (fremap_prefetch, the lookup's between hook): the
+ *     old ptes' struct pages and the index cells of the old file ptes'
+ *     offsets, the ptes read without ptl (a snapshot that only steers
+ *     prefetches); in a vector, the next entry's while one is applied;
+ *   - under ptl: the index cells of the offsets the old pages showed,
+ *     read before the ptes are changed and used after, so those misses
+ *     overlap with the pte work.
+
  * Per-pte protection.  prot == 0 leaves the range under the VMA's
  * protection.  Another prot (a subset of PROT_READ|PROT_WRITE|PROT_EXEC
  * that the VMA may have, VM_MAY*) is stored in each pte of the range
@@ -115,9 +124,10 @@
  * Locks (order in lockdep.h): mmap_lock for write for the whole call
  * (the VMA's flags change; VM_NONLINEAR is set under the object's
  * i_mmap_lock too, which truncate and page_mkclean hold when they read
- * it); __pte_alloc takes page_table_lock; the lookup takes tree_lock
- * and the reads of missing pages their page locks, with no other lock
- * held; the index, the zap and the new ptes change under i_mmap_lock
+ * it); __pte_alloc takes page_table_lock; the leaf prefetch of step 1
+ * and the lookup take tree_lock (fremap_prefetch, run inside the lookup,
+ * takes no lock) and the reads of missing pages their page locks, with no
+ * other lock held; the index, the zap and the new ptes change under i_mmap_lock
  * (i_mmap_lock -> ptl, each pte table's lock in turn), with page locks
  * only trylocked under ptl; the faults of step 3 take ptl and the page
  * lock (page lock -> ptl) after i_mmap_lock is dropped; the prefill of
@@ -144,6 +154,8 @@
 #define FREMAP_AHEAD_RUNS 64    /* entries per find_get_page_runs call */
 /* Pages per call whose translations go to the caller's soft TLB (fremap_prefill). */
 #define FREMAP_PREFILL_MAX 256
+/* fremap_table: a pte left as it is (it shows the page asked for already) */
+#define FREMAP_KEPT UINT64_MAX
 
 /* One checked remap: pages [start, end) get object pages from pgoff on. */
 struct fremap_req {
@@ -226,8 +238,9 @@ static int fremap_alloc_tables(struct umm_mm *mm, struct fremap_req *req)
 		if (addr == req->start)
 			req->ptep = ptep;
 	}
-	/* a hint: the first pte line, the new offsets' index cells, the soft TLB's entries (see Misses) */
+	/* a hint: the first pte line and its table's lock, the new offsets' index cells, the soft TLB's entries (see Misses) */
 	prefetchw(req->ptep);
+	prefetchw(pte_lockptr(mm, req->ptep));
 	mmu_notifier_prefetch(mm, req->start, fremap_first_table_pages(req));
 	nl_index_prefetch(req->vma, req->pgoff, (unsigned int)MIN((req->end - req->start) >> PAGE_SHIFT,
 								  (uintptr_t)PTRS_PER_TABLE));
@@ -268,8 +281,7 @@ static uint64_t fremap_shown(struct umm_mm *mm, struct vm_area_struct *vma, uint
 /*
  * fremap_gang_keep - of the nr looked-up pages (found of them not NULL),
  * keep the uptodate ones (drop the rest) and get them ready for mapping:
- * a read-ahead page is used now, and its frame's first line is prefetched
- * (the caller's touch, see Misses).  Returns the number kept.
+ * a read-ahead page is used now.  Returns the number kept.
  */
 static unsigned int fremap_gang_keep(struct umm_object *obj, unsigned int nr, unsigned int found,
 				     struct page **pages)
@@ -286,21 +298,43 @@ static unsigned int fremap_gang_keep(struct umm_object *obj, unsigned int nr, un
 			continue;
 		}
 		page_readahead_used(obj->sys, page);    /* a read-ahead page is used now */
-		prefetch(page_address(page));
 	}
 	return found;
+}
+
+/* The arguments of fremap_prefetch, for a call from inside the lookup (fremap_gang). */
+struct fremap_hint {
+	struct umm_mm *mm;
+	const struct fremap_req *req;
+	uintptr_t addr;
+	unsigned int nr;
+	uint64_t pgoff;
+};
+
+static void fremap_prefetch(struct umm_mm *mm, const struct fremap_req *req, uintptr_t addr, unsigned int nr,
+			    uint64_t pgoff);
+
+/* fremap_hint_prefetch - fremap_prefetch of a struct fremap_hint (find_get_page_run's between). */
+static void fremap_hint_prefetch(void *arg)
+{
+	const struct fremap_hint *h = arg;
+
+	fremap_prefetch(h->mm, h->req, h->addr, h->nr, h->pgoff);
 }
 
 /*
  * fremap_gang - the uptodate cache pages of object pages [pgoff, pgoff +
  * nr), one lookup of the run: pages[i] is page pgoff + i, referenced, or
- * NULL.
+ * NULL.  The frames of the pages found are prefetched, and hint (if not
+ * NULL) is fremap_prefetch'ed from inside the lookup, once the pages'
+ * misses are started and before they are waited for (see Misses).
  * Takes tree_lock (read).  Returns the number found.
  */
 static unsigned int fremap_gang(struct umm_object *obj, uint64_t pgoff, unsigned int nr,
-				struct page **pages)
+				struct page **pages, struct fremap_hint *hint)
 {
-	return fremap_gang_keep(obj, nr, find_get_page_run(obj, pgoff, nr, pages), pages);
+	return fremap_gang_keep(obj, nr, find_get_page_run(obj, pgoff, nr, pages, true,
+							   hint ? fremap_hint_prefetch : NULL, hint), pages);
 }
 
 /* fremap_put_pages - drop the references fremap_gang took and the install did not use.  No ptl. */
@@ -314,12 +348,12 @@ static void fremap_put_pages(struct page **pages, unsigned int nr)
 /*
  * fremap_lookup - fremap_gang (or the pages fremap_lookup_ahead found, if
  * it looked this run up); to populate (read), the missing pages
- * inside the object are read into the cache first, in one batch.  No
- * ptl or i_mmap_lock held (reads take page locks).  Returns the number
- * of pages found.
+ * inside the object are read into the cache first, in one batch.  The
+ * hint is fremap_prefetch'ed on the way, once.  No ptl or i_mmap_lock
+ * held (reads take page locks).  Returns the number of pages found.
  */
 static unsigned int fremap_lookup(struct umm_object *obj, uint64_t pgoff, unsigned int nr, bool read,
-				  struct fremap_req *req, struct page **pages)
+				  struct fremap_req *req, struct page **pages, struct fremap_hint *hint)
 {
 	uint64_t size = object_size_pages(obj);
 	unsigned int inside = pgoff >= size ? 0 : (unsigned int)MIN((uint64_t)nr, size - pgoff);
@@ -327,18 +361,19 @@ static unsigned int fremap_lookup(struct umm_object *obj, uint64_t pgoff, unsign
 
 	if (req->pre_nr == nr && pgoff == req->pgoff) {
 		/* looked up in advance with the other entries (fremap_lookup_ahead) */
+		fremap_hint_prefetch(hint);
 		memcpy(pages, req->pre, nr * sizeof(*pages));
 		found = req->pre_found;
 		req->pre_nr = 0;
 	} else {
-		found = fremap_gang(obj, pgoff, nr, pages);
+		found = fremap_gang(obj, pgoff, nr, pages, hint);
 	}
 
 	if (!read || found >= inside)
 		return found;
 	(void)page_cache_read_range(obj, pgoff, inside);        /* errors: file ptes stay */
 	fremap_put_pages(pages, nr);
-	return fremap_gang(obj, pgoff, nr, pages);
+	return fremap_gang(obj, pgoff, nr, pages, NULL);
 }
 
 /* fremap_readable - may the request's pages be read: by its own protection, else the vma's (PROT_NONE: no)? */
@@ -348,9 +383,10 @@ static bool fremap_readable(const struct fremap_req *req)
 }
 
 /*
- * fremap_prefetch - a hint, after the lookup of a table's pages: start
- * loading what fremap_table will touch under the locks, so that those
- * misses overlap instead of following one another:
+ * fremap_prefetch - a hint, from inside the lookup of a table's pages
+ * (or before the table is applied): start loading what fremap_table will
+ * touch under the locks, so that those misses overlap with the lookup's
+ * and with each other instead of following one another:
  * the index cells of the new offsets, and for the first
  * FREMAP_PREFETCH_AHEAD old ptes the struct page of a present one (the
  * ptes read without their lock, ptep_get_lockless: a snapshot that only
@@ -376,16 +412,20 @@ static void fremap_prefetch(struct umm_mm *mm, const struct fremap_req *req, uin
 /*
  * fremap_table - the pages [addr, addr + nr * PAGE_SIZE) of one pte
  * table (the request's pages from pgoff on), under that table's lock
- * once: for each, record the new offset in the window's reverse index,
- * zap the old pte (the page goes into tlb) and write the new one (a pte
- * that already maps that very page with the same protection is left as
- * it is: no atomics on the page, its index entry unchanged): a
- * present pte of pages[i] if the lookup found it and it is still the
- * object's page inside its size (the page lock only trylocked, as
- * populate does), else the file pte.  Used pages[] references become the
- * ptes'.  Returns the number of pages left with a file pte.
- * mmap_lock held for write, i_mmap_lock held; takes ptl and trylocks
- * page locks under it.
+ * once.  For each page: zap the old pte (the page goes into tlb) and
+ * write the new one (a pte that already maps that very page with the
+ * same protection is left as it is: no atomics on the page, its index
+ * entry unchanged): a present pte of pages[i] if the lookup found it and
+ * it is still the object's page inside its size (the page lock only
+ * trylocked, as populate does), else the file pte.  Then record the new
+ * offsets in the window's reverse index.  The offsets the old ptes showed
+ * are read first and their index cells prefetched, so those misses
+ * overlap with the pte work instead of each index update waiting for its
+ * own (the index and the ptes change under i_mmap_lock, which its readers
+ * hold, so the order inside the lock is not seen).  Used pages[]
+ * references become the ptes'.  Returns the number of pages left with a
+ * file pte.  mmap_lock held for write, i_mmap_lock held; takes ptl and
+ * trylocks page locks under it.
  */
 static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb,
 				 uintptr_t addr, unsigned int nr, uint64_t pgoff, struct page **pages)
@@ -393,6 +433,7 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 	struct vm_area_struct *vma = req->vma;
 	struct umm_object *obj = vma->vm_obj;
 	uint64_t slot = linear_page_index(vma, addr), size;
+	uint64_t shown[PTRS_PER_TABLE];         /* what each old pte showed; FREMAP_KEPT: left as it is */
 	unsigned int left = 0;
 	long mapped = 0;
 	struct fmutex *ptl;
@@ -400,23 +441,30 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 
 	VM_BUG_ON(!ptep);
 	size = object_size_pages(obj);    /* truncate lowers it before it takes this ptl */
-	/* the index cells of the offsets the old pages show (fremap_prefetch brought the pages) */
-	for (unsigned int i = 0; i < MIN(nr, FREMAP_PREFETCH_AHEAD); i++)
-		if (pte_present(ptep[i]))
-			nl_index_prefetch(vma, fremap_shown(mm, vma, addr + ((uintptr_t)i << PAGE_SHIFT), ptep[i]), 1);
-	for (unsigned int i = 0; i < nr; i++, addr += PAGE_SIZE) {
+	/* the offsets the old ptes show, and a hint for their index cells (see Misses) */
+	for (unsigned int i = 0; i < nr; i++) {
 		struct page *page = pages[i];
 		pte_t pte = ptep[i];
 
+		/* fremap_prefetch started the first FREMAP_PREFETCH_AHEAD old pages: keep ahead */
 		if (i + FREMAP_PREFETCH_AHEAD < nr && pte_present(ptep[i + FREMAP_PREFETCH_AHEAD]) &&
 		    !pte_special(ptep[i + FREMAP_PREFETCH_AHEAD]))
 			prefetchw(pfn_to_page(mm->sys->phys, pte_pfn(ptep[i + FREMAP_PREFETCH_AHEAD])));
-
 		if (page && pte_present(pte) && !pte_special(pte) && pte_pfn(pte) == page_to_pfn(page) &&
-		    (pte & PTE_OWNPROT_MASK) == req->own && pgoff + i < size)
-			continue;       /* shows this very page already, with this protection: it stays */
-		nl_index_set(vma, slot + i, fremap_shown(mm, vma, addr, pte), pgoff + i);
-		if (!pte_none(pte))
+		    (pte & PTE_OWNPROT_MASK) == req->own && pgoff + i < size) {
+			shown[i] = FREMAP_KEPT;        /* shows this very page already, with this protection */
+			continue;
+		}
+		shown[i] = fremap_shown(mm, vma, addr + ((uintptr_t)i << PAGE_SHIFT), pte);
+		if (shown[i] != slot + i && (i == 0 || shown[i] != shown[i - 1] + 1))
+			nl_index_prefetch(vma, shown[i], 1);
+	}
+	for (unsigned int i = 0; i < nr; i++, addr += PAGE_SIZE) {
+		struct page *page = pages[i];
+
+		if (shown[i] == FREMAP_KEPT)
+			continue;
+		if (!pte_none(ptep[i]))
 			zap_pte_locked(tlb, vma, &ptep[i], addr);
 		if (page && pgoff + i < size && trylock_page(page)) {
 			if (page->mapping == obj) {
@@ -434,6 +482,9 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 		set_pte_at(mm, addr, &ptep[i], pgoff_to_pte(pgoff + i) | req->own);
 		left++;
 	}
+	for (unsigned int i = 0; i < nr; i++)
+		if (shown[i] != FREMAP_KEPT)
+			nl_index_set(vma, slot + i, shown[i], pgoff + i);
 	if (mapped)
 		add_mm_counter(mm, obj->type == OBJ_SHMEM ? MM_SHMEMPAGES : MM_FILEPAGES, mapped);
 	pte_unmap_unlock(ptep, ptl);
@@ -474,7 +525,7 @@ static void fremap_lookup_ahead(struct fremap_req *reqs, size_t n)
 		}
 		if (!nruns)
 			continue;
-		(void)find_get_page_runs(obj, runs, nruns);
+		(void)find_get_page_runs(obj, runs, nruns, true);
 		for (unsigned int r = 0; r < nruns; r++) {
 			struct fremap_req *req = &reqs[at[r]];
 
@@ -511,11 +562,15 @@ static bool fremap_apply(struct umm_mm *mm, struct fremap_req *req, struct mmu_g
 		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 		unsigned int nr = (unsigned int)((tend - addr) >> PAGE_SHIFT), found = 0, left;
 
-		if (readable)
-			found = fremap_lookup(obj, pgoff, nr, populate, req, pages);
-		else
+		struct fremap_hint hint = { mm, req, addr, nr, pgoff };
+
+		/* the old pages' misses start inside the lookup, to overlap with its own (see Misses) */
+		if (readable) {
+			found = fremap_lookup(obj, pgoff, nr, populate, req, pages, &hint);
+		} else {
+			fremap_hint_prefetch(&hint);
 			memset(pages, 0, nr * sizeof(*pages));
-		fremap_prefetch(mm, req, addr, nr, pgoff);
+		}
 		/* pte chains: a block per page mapped, reserved before any lock (rmap.h) */
 		if (found && rmap_prepare(sys, found)) {
 			rmap_unprepare(sys);
@@ -639,6 +694,9 @@ int umm_remap_file_pages_v(struct umm_mm *mm, const struct umm_remap_entry *entr
 		if (err && bad_index)
 			*bad_index = i;
 	}
+	/* a hint: a single request's radix leaves load while its tables are found (see Misses) */
+	if (!err && n == 1 && fremap_readable(&reqs[0]))
+		page_cache_prefetch_run(reqs[0].vma->vm_obj, reqs[0].pgoff, fremap_first_table_pages(&reqs[0]));
 	for (i = 0; i < n && !err; i++)
 		err = fremap_alloc_tables(mm, &reqs[i]);
 	if (!err) {

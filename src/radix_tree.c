@@ -30,6 +30,7 @@
 #define RADIX_TREE_MAP_SIZE  (1u << RADIX_TREE_MAP_SHIFT)
 #define RADIX_TREE_MAP_MASK  (RADIX_TREE_MAP_SIZE - 1)
 #define RADIX_TREE_MAX_HEIGHT 11     /* ceil(64 / 6) */
+#define RADIX_PREFETCH_LEAVES 4      /* leaves radix_tree_prefetch_run starts loading, at most */
 
 struct radix_node {
 	void *slots[RADIX_TREE_MAP_SIZE];
@@ -201,6 +202,42 @@ void radix_tree_lookup_run(const struct radix_tree *t, uint64_t first, unsigned 
 		}
 		for (unsigned int k = 0; k < in_leaf && i < nr; k++, i++)
 			results[i] = node ? node->slots[radix_digit(index + k, 0)] : NULL;
+	}
+}
+
+/**
+ * radix_tree_prefetch_run - a hint: start loading the slots of the leaf
+ * nodes that radix_tree_lookup_run(@first, @nr) will read, so that a
+ * lookup made a little later finds them in the cache.  The nodes above
+ * the leaves are read (they are few and usually cached); the leaves are
+ * only prefetched, never read, so this does not wait for their misses.
+ * At most RADIX_PREFETCH_LEAVES leaves.  No locks taken; the caller
+ * serialises against writers (a node read here must not be freed
+ * meanwhile).
+ */
+void radix_tree_prefetch_run(const struct radix_tree *t, uint64_t first, unsigned int nr)
+{
+	unsigned int i = 0, leaves = 0;
+
+	if (!t || !t->root || nr == 0)
+		return;
+	while (i < nr && leaves++ < RADIX_PREFETCH_LEAVES) {
+		uint64_t index = first + i;
+		const struct radix_node *node = t->root;
+		unsigned int digit = radix_digit(index, 0);
+		unsigned int in_leaf = RADIX_TREE_MAP_SIZE - digit, n = MIN(in_leaf, nr - i);
+
+		if (index < first || index > radix_max_index(t->height))
+			return;
+		for (unsigned int level = t->height - 1; node && level > 0; level--)
+			node = node->slots[radix_digit(index, level)];
+		if (node) {
+			/* the lines holding slots [digit, digit + n) */
+			for (uintptr_t a = ALIGN_DOWN((uintptr_t)&node->slots[digit], 64);
+			     a < (uintptr_t)&node->slots[digit + n]; a += 64)
+				prefetch((const void *)a);
+		}
+		i += in_leaf;
 	}
 }
 

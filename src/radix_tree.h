@@ -32,6 +32,11 @@ void *radix_tree_lookup(const struct radix_tree *t, uint64_t index);
  * absent) for i < nr, walking down once per leaf node.
  */
 void radix_tree_lookup_run(const struct radix_tree *t, uint64_t first, unsigned int nr, void **results);
+/*
+ * radix_tree_prefetch_run - a hint: start loading the leaf slots that
+ * radix_tree_lookup_run(first, nr) would read (see radix_tree.c).
+ */
+void radix_tree_prefetch_run(const struct radix_tree *t, uint64_t first, unsigned int nr);
 /* radix_tree_delete - remove and return the item (NULL if absent); frees empty nodes. */
 void *radix_tree_delete(struct radix_tree *t, uint64_t index);
 /*
