@@ -244,6 +244,82 @@ static void test_cache_ops(void)
 	CHECK_EQ(atomic_load(&sys->nr_pagecache), 0);
 }
 
+/* between hook of test_page_runs: counts its calls and the references the pages had then */
+struct run_hook {
+	struct page **pages;
+	unsigned int nr, calls;
+	int counts[8];
+};
+
+static void run_hook_between(void *arg)
+{
+	struct run_hook *h = arg;
+
+	h->calls++;
+	for (unsigned int i = 0; i < h->nr; i++)
+		h->counts[i] = h->pages[i] ? page_count(h->pages[i]) : 0;
+}
+
+/*
+ * find_get_page_run / find_get_page_runs: each slot of a run gets its
+ * cached page, referenced, or NULL; the between hook runs once, after the
+ * lookup and before the references; page_cache_prefetch_run (a hint)
+ * changes nothing.
+ */
+static void test_page_runs(void)
+{
+	long start = free_frames();
+	struct umm_object *obj;
+	struct page *cached[3], *pages[8], *other[8];
+	const uint64_t idx[] = { 62, 64, 66 };   /* around a radix leaf boundary */
+	struct run_hook h = { .pages = pages, .nr = 6 };
+	struct page_run runs[2] = { { .first = 61, .nr = 6, .pages = pages },
+				    { .first = 1000, .nr = 2, .pages = other } };
+
+	REQUIRE(umm_object_create_shmem(sys, 1ull << 30, &obj) == 0);
+	for (unsigned int i = 0; i < ARRAY_SIZE(idx); i++) {
+		cached[i] = new_locked_page();
+		REQUIRE(add_to_page_cache(cached[i], obj, idx[i]) == 0);
+		unlock_page(cached[i]);
+		put_page(cached[i]);            /* the cache's reference remains */
+	}
+	page_cache_prefetch_run(obj, 0, 300);
+	page_cache_prefetch_run(obj, 1ull << 40, 4);
+	CHECK_EQ(umm_object_cached_pages(obj), 3);
+
+	/* 61..66: NULL, 62, NULL, 64, NULL, 66 */
+	CHECK_EQ(find_get_page_run(obj, 61, 6, pages, true, run_hook_between, &h), 3);
+	CHECK_EQ(h.calls, 1);
+	for (unsigned int i = 0; i < 6; i++) {
+		bool here = (61 + i) % 2 == 0;
+
+		CHECK(pages[i] == (here ? cached[(i - 1) / 2] : NULL));
+		CHECK_EQ(h.counts[i], here ? 1 : 0);   /* the hook ran before the references */
+		if (pages[i]) {
+			CHECK_EQ(page_count(pages[i]), 2);
+			put_page(pages[i]);
+		}
+	}
+	/* no hook, no frames; nothing cached there */
+	CHECK_EQ(find_get_page_run(obj, 1000, 8, other, false, NULL, NULL), 0);
+	for (unsigned int i = 0; i < 8; i++)
+		CHECK(other[i] == NULL);
+
+	CHECK_EQ(find_get_page_runs(obj, runs, 2, true), 3);
+	CHECK_EQ(runs[0].found, 3);
+	CHECK_EQ(runs[1].found, 0);
+	CHECK(other[0] == NULL && other[1] == NULL);
+	for (unsigned int i = 0; i < 6; i++) {
+		CHECK(pages[i] == ((61 + i) % 2 == 0 ? cached[(i - 1) / 2] : NULL));
+		if (pages[i]) {
+			CHECK_EQ(page_count(pages[i]), 2);
+			put_page(pages[i]);
+		}
+	}
+	umm_object_put(obj);
+	CHECK_EQ(free_frames(), start);
+}
+
 /* ---- reading files ---- */
 
 static void test_read_file(void)
@@ -1393,6 +1469,7 @@ int main(void)
 {
 	sys_create();
 	RUN(test_cache_ops);
+	RUN(test_page_runs);
 	RUN(test_read_file);
 	RUN(test_writeback_past_eof);
 	RUN(test_truncate);

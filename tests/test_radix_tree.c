@@ -272,12 +272,25 @@ static void test_random_vs_model(void)
 	radix_tree_destroy(&t);
 }
 
-/* check_run - radix_tree_lookup_run from first equals a lookup of each key (NULL past UINT64_MAX). */
+/*
+ * check_run - radix_tree_lookup_run from first equals a lookup of each key
+ * (NULL past UINT64_MAX); radix_tree_prefetch_run of the run before it
+ * changes nothing (and, under ASan, reads only the tree's nodes).
+ */
 static void check_run(const struct radix_tree *t, uint64_t first, unsigned int nr)
 {
 	void *res[300];
+	const void *root = t->root;
+	unsigned int height = t->height;
+	unsigned long count = t->count;
+	long nodes = live_nodes;
 
 	REQUIRE(nr <= 300);
+	radix_tree_prefetch_run(t, first, nr);
+	CHECK(t->root == root);
+	CHECK_EQ(t->height, height);
+	CHECK_EQ(t->count, count);
+	CHECK_EQ(live_nodes, nodes);
 	radix_tree_lookup_run(t, first, nr, res);
 	for (unsigned int i = 0; i < nr; i++)
 		CHECK(res[i] == (first + i >= first ? radix_tree_lookup(t, first + i) : NULL));
@@ -289,6 +302,10 @@ static void test_lookup_run(void)
 	struct radix_tree t = RADIX_TREE_INIT;
 	void *res[4];
 
+	radix_tree_prefetch_run(NULL, 5, 4);            /* a hint: no tree, an empty tree, no pages */
+	radix_tree_prefetch_run(&t, 5, 4);
+	radix_tree_prefetch_run(&t, 5, 0);
+	CHECK(t.root == NULL);
 	radix_tree_lookup_run(&t, 5, 4, res);           /* empty tree */
 	for (int i = 0; i < 4; i++)
 		CHECK(res[i] == NULL);
