@@ -146,8 +146,12 @@ int add_to_page_cache(struct page *page, struct umm_object *obj, uint64_t index)
 
 /**
  * page_cache_alloc_add - a new page, locked and referenced, inserted at
- * @index of @obj (not uptodate: the caller fills it).  Takes what
- * alloc_page and add_to_page_cache take.
+ * @index of @obj (not uptodate: the caller fills it).  With GFP_ZERO the
+ * page is zero-filled (free of cost for a frame the allocator knows to be
+ * zero: new to the arena or punched since) and marked PG_zeroed: it holds
+ * only zeros until its readpage, which may then skip zeroing it (nobody
+ * else writes a locked page that is not uptodate; readpage clears the
+ * flag).  Takes what alloc_page and add_to_page_cache take.
  * Return: 0 with *@pagep set, -EEXIST (a page is cached there already),
  * -ENOMEM.
  */
@@ -165,8 +169,21 @@ int page_cache_alloc_add(struct umm_object *obj, uint64_t index, gfp_t gfp, stru
 		put_page(page);
 		return err;
 	}
+	if (gfp & GFP_ZERO)
+		SetPageZeroed(page);
 	*pagep = page;
 	return 0;
+}
+
+/*
+ * read_gfp - the allocation flags of a page about to be read (readpage):
+ * a shmem page reads as zeros unless swapped, so it is allocated
+ * zero-filled (GFP_ZERO, PG_zeroed) and shmem_readpage does not zero it
+ * again: a frame new from the arena is then never written before use.
+ */
+static gfp_t read_gfp(const struct umm_object *obj)
+{
+	return obj->type == OBJ_SHMEM ? GFP_KERNEL | GFP_ZERO : GFP_KERNEL;
 }
 
 /**
@@ -325,7 +342,7 @@ static int read_cache_miss(struct umm_object *obj, uint64_t index, struct page *
 	struct page *page;
 	int err;
 
-	err = page_cache_alloc_add(obj, index, GFP_KERNEL, &page);
+	err = page_cache_alloc_add(obj, index, read_gfp(obj), &page);
 	if (err)
 		return err == -EEXIST ? -EAGAIN : err;
 	err = filemap_read_page(obj, page);
@@ -516,7 +533,7 @@ long filemap_read_range(struct umm_object *obj, uint64_t index, uint64_t nr)
 		run_end = MIN(next_cached(obj, index, end), index + READ_BATCH);
 		for (; index < run_end; index++) {
 			struct page *page;
-			int e = page_cache_alloc_add(obj, index, GFP_KERNEL, &page);
+			int e = page_cache_alloc_add(obj, index, read_gfp(obj), &page);
 
 			if (e) {
 				if (e == -ENOMEM)

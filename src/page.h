@@ -61,6 +61,7 @@ enum pageflags {
 	PG_chainlock,    /* pte-chain scheme: bit lock of page->rmap (rmap_ptechain.c) */
 	PG_lru_batch,    /* in a per-thread LRU batch, not yet on a list (vmscan.c) */
 	PG_swapbacked,   /* anon or shmem: reclaimed to swap, not to a file (vmscan.c) */
+	PG_zeroed,       /* a new cache page allocated zero-filled, not written since: its readpage need not zero it (filemap.c) */
 	NR_PAGEFLAGS
 };
 /*
@@ -168,6 +169,7 @@ PAGEFLAG(AnonExclusive, PG_anon_exclusive)
 PAGEFLAG(Chainlock, PG_chainlock)
 PAGEFLAG(LRUBatch, PG_lru_batch)
 PAGEFLAG(SwapBacked, PG_swapbacked)
+PAGEFLAG(Zeroed, PG_zeroed)
 
 static inline int page_count(const struct page *p) { return atomic_load((_Atomic int *)&p->_refcount); }
 static inline int page_mapcount(const struct page *p) { return atomic_load((_Atomic int *)&p->_mapcount); }

@@ -48,12 +48,15 @@ static inline swp_entry_t item_to_entry(void *v) { return (swp_entry_t){ (uint64
 /*
  * shmem_readpage - fill a locked page of the cache: from swap if the
  * object recorded an entry at its index (the entry is then forgotten,
- * its slot freed, and the page is dirty), else zeros.  0 or -EIO (swap
- * read failed: the entry stays).
+ * its slot freed, and the page is dirty), else zeros (nothing to do for a
+ * page allocated zero-filled, PG_zeroed: filemap.c page_cache_alloc_add;
+ * the flag is cleared either way).  0 or -EIO (swap read failed: the
+ * entry stays).
  */
 static int shmem_readpage(struct umm_object *obj, struct page *page)
 {
 	struct umm_system *sys = obj->sys;
+	bool zeroed = TestClearPageZeroed(page);
 	void *item;
 	bool taken = false;
 	size_t valid;
@@ -63,7 +66,8 @@ static int shmem_readpage(struct umm_object *obj, struct page *page)
 	item = radix_tree_lookup(&obj->swap_tree, page->index);
 	tree_read_unlock(obj);
 	if (!item) {
-		memset(page_address(page), 0, PAGE_SIZE);
+		if (!zeroed)
+			memset(page_address(page), 0, PAGE_SIZE);
 		return 0;
 	}
 	err = swap_readpages(sys, item_to_entry(item), &page, 1);

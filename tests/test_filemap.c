@@ -1408,6 +1408,68 @@ static void test_object_write_concurrent(void)
 
 /* ---- shmem ---- */
 
+/*
+ * A shmem page reads as zeros whatever its frame held before: a frame
+ * the allocator knows to be zero is used as it is (PG_zeroed, not zeroed
+ * again), a reused one is zeroed; both through a single read
+ * (read_cache_page) and a batch (filemap_read_range).  PG_zeroed never
+ * outlives the read.  The frames dirtied here are freed just before the
+ * read, so the read gets them back (counted: the test needs some).
+ */
+static void test_shmem_zero_fill(void)
+{
+	long start = free_frames();
+	struct umm_object *obj;
+	struct page *page, *dirty[16];
+	unsigned int reused = 0;
+
+	REQUIRE(umm_object_create_shmem(sys, 64 * PAGE_SIZE, &obj) == 0);
+	for (uint64_t i = 0; i < 16; i++) {
+		struct page *d = alloc_page(sys->phys, GFP_KERNEL);
+
+		REQUIRE(d);
+		memset(page_address(d), 0xa5, PAGE_SIZE);
+		put_page(d);
+		REQUIRE(read_cache_page(obj, i, &page, NULL) == 0);
+		reused += page == d;
+		CHECK(page_matches(page, 0, 0, pattern));
+		CHECK(!PageZeroed(page));
+		put_page(page);
+	}
+	for (unsigned int i = 0; i < 16; i++) {
+		dirty[i] = alloc_page(sys->phys, GFP_KERNEL);
+		REQUIRE(dirty[i]);
+		memset(page_address(dirty[i]), 0x5a, PAGE_SIZE);
+	}
+	for (unsigned int i = 0; i < 16; i++)
+		put_page(dirty[i]);
+	CHECK_EQ(filemap_read_range(obj, 16, 48), 48);
+	for (uint64_t i = 16; i < 64; i++) {
+		page = find_get_page(obj, i);
+		REQUIRE(page);
+		for (unsigned int k = 0; k < 16; k++)
+			reused += page == dirty[k];
+		CHECK(PageUptodate(page) && !PageZeroed(page));
+		CHECK(page_matches(page, 0, 0, pattern));
+		put_page(page);
+	}
+	CHECK(reused >= 8);
+
+	/* a page put in the cache without GFP_ZERO (no PG_zeroed) is zeroed by its read */
+	truncate_inode_pages(obj, 0);
+	page = new_locked_page();
+	memset(page_address(page), 0x3c, PAGE_SIZE);
+	REQUIRE(add_to_page_cache(page, obj, 7) == 0);
+	unlock_page(page);
+	put_page(page);
+	REQUIRE(read_cache_page(obj, 7, &page, NULL) == 0);    /* finds it not uptodate: reads it */
+	CHECK(PageUptodate(page) && !PageZeroed(page));
+	CHECK(page_matches(page, 0, 0, pattern));
+	put_page(page);
+	umm_object_put(obj);
+	CHECK_EQ(free_frames(), start);
+}
+
 static void test_shmem(void)
 {
 	long start = free_frames();
@@ -1488,6 +1550,7 @@ int main(void)
 	RUN(test_open_fd_errors);
 	RUN(test_append_fd);
 	RUN(test_shmem);
+	RUN(test_shmem_zero_fill);
 	RUN(test_object_read_write);
 	RUN(test_object_read_write_bad_input);
 	RUN(test_object_write_whole_pages);
