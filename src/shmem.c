@@ -21,6 +21,10 @@
  * is the cache's read error (-EIO to the access) and the entry stays for
  * a retry.  A swapped page is always either in the page cache or in
  * swap_tree, and during the move in both, so no lookup finds neither.
+ * A page with no entry reads as zeros: the cache allocates the page it
+ * reads zero-filled (GFP_ZERO, which costs nothing for a frame the
+ * allocator knows to be zero) and marks it PG_zeroed (filemap.c), and
+ * readpage zeroes only a page without the mark.
  * Truncate (the truncate op, called by truncate_inode_pages) frees the
  * slots of the indices past the new end, and first brings the partial
  * last page back into the cache so its tail can be zeroed.  These pages
