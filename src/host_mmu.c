@@ -274,6 +274,7 @@
 #include <usermm/mmu_notifier.h>
 #include "host_mmu.h"
 #include "filemap.h"
+#include "kthread.h"
 #include "gup.h"
 #include "log.h"
 #include "memory.h"
@@ -286,7 +287,7 @@
 #define HOST_REQ_NEST      4            /* nested faults per thread */
 #define HOST_MAP_MARGIN    256          /* VMAs kept free below the limit */
 #define HOST_SPIN          64           /* pause loops before sleeping on a futex */
-#define HOST_INLINE_STACK  (40 << 10)   /* bytes of alternate signal stack the fault path needs (about 23K used, measured) */
+/* HOST_INLINE_STACK (host_mmu.h): bytes of alternate signal stack the fault path needs (about 23K used, measured) */
 
 enum { REQ_IDLE, REQ_POSTED, REQ_DONE };
 
@@ -342,7 +343,9 @@ static _Atomic uint32_t ring_posted;            /* futex word: bumped per reques
 static _Atomic uint32_t ring_sleepers;
 static _Atomic bool fault_threads_stop;
 static pthread_t fault_threads[HOST_FAULT_THREADS];
-static bool fault_threads_running;              /* [host_lock] */
+static _Atomic bool fault_threads_running;      /* written under host_lock, read by the handler */
+bool host_mmu_lazy_fault_threads;               /* host_mmu.h */
+static bool fault_threads_wanted;               /* [host_lock] host_mmu_want_fault_threads was called */
 
 /* Per thread: the request slots, and their depth. */
 static __thread struct host_req host_reqs[HOST_REQ_NEST] __attribute__((tls_model("initial-exec")));
@@ -361,7 +364,8 @@ static _Atomic unsigned long map_counted;       /* at the last count */
 static struct {
 	_Atomic unsigned long faults, write_faults, refused, retries, pages_mapped,
 		fault_around_pages, runs_mapped, prefaults, invalidations, pages_unmapped,
-		write_protects, drops, handler_faults, write_notify, inline_faults, write_upgrades;
+		write_protects, drops, handler_faults, write_notify, inline_faults, write_upgrades,
+		handoffs_refused;
 } hstat;
 
 #define hstat_add(f, n) atomic_fetch_add_explicit(&hstat.f, (n), memory_order_relaxed)
@@ -1262,6 +1266,7 @@ static void *fault_thread_fn(void *arg)
 		atomic_store(&req->result, err);
 		atomic_store_explicit(&req->state, REQ_DONE, memory_order_release);
 		futex_wake(&req->state, 1);
+		kthread_run_pending();  /* helpers wanted in a signal handler: this is a safe point */
 	}
 	return NULL;
 }
@@ -1329,6 +1334,43 @@ static int fault_threads_start(void)
 	}
 	fault_threads_running = true;
 	return 0;
+}
+
+/*
+ * fault_threads_needed - must an attach start the fault threads?  Always,
+ * unless host_mmu_lazy_fault_threads; then only when a handoff can happen
+ * without a later host_mmu_want_fault_threads: a log function is
+ * installed, a test turned the inline path off, or they were wanted.
+ * host_lock held.
+ */
+static bool fault_threads_needed(void)
+{
+	return !host_mmu_lazy_fault_threads || fault_threads_wanted || log_fn_installed() ||
+	       host_mmu_no_inline || host_mmu_no_fast_path;
+}
+
+/**
+ * host_mmu_want_fault_threads - a handoff may be needed from now on (a
+ * small alternate signal stack): start the fault threads now if a
+ * window is attached, and at every later attach.  Not in a signal
+ * handler.  Takes host_lock.  0 or -EAGAIN (no thread could be created).
+ */
+int host_mmu_want_fault_threads(void)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&host_lock);
+	fault_threads_wanted = true;
+	if (nr_regions)
+		err = fault_threads_start();
+	pthread_mutex_unlock(&host_lock);
+	return err;
+}
+
+/** host_mmu_fault_threads_running - are the fault threads there?  No locks. */
+bool host_mmu_fault_threads_running(void)
+{
+	return atomic_load(&fault_threads_running);
 }
 
 /* fault_threads_stop_all - host_lock held, no window attached. */
@@ -1542,9 +1584,11 @@ static int host_fault_inline(struct host_region *r, uintptr_t haddr, int write, 
 	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &st->mask, _NSIG / 8);
 	st->active = true;
 	host_inline_depth++;
+	kthread_nostart_depth++;        /* helpers the fault path wants are created later */
 	if (write < 0)
 		write = write_inferred(r, haddr);
 	err = host_map(r, r->start + (haddr - (uintptr_t)r->base), write, true);
+	kthread_nostart_depth--;
 	host_inline_depth--;
 	if (!err) {
 		hstat_add(faults, 1);
@@ -1596,8 +1640,11 @@ static void host_sigaction(int sig, siginfo_t *si, void *uctx)
 					hstat_add(write_faults, 1);
 			} else if (likely(!host_mmu_no_fast_path) && host_inline_allowed(uctx)) {
 				err = host_fault_inline(r, a, write, &ist);
-			} else {
+			} else if (likely(atomic_load_explicit(&fault_threads_running, memory_order_acquire))) {
 				err = host_fault(r, a, write);
+			} else {
+				/* a handoff with no fault thread to take it: refused, never waited for */
+				hstat_add(handoffs_refused, 1);
 			}
 		}
 		if (err)
@@ -1752,7 +1799,7 @@ int umm_host_attach(struct umm_mm *mm, uintptr_t start, size_t len, int flags, v
 		if (!atomic_load(&regions[slot]))
 			break;
 	err = slot == UMM_HOST_MAX_REGIONS ? -ENOMEM : 0;
-	if (!err)
+	if (!err && fault_threads_needed())
 		err = fault_threads_start();
 	if (!err)
 		err = install_handlers();
@@ -1942,6 +1989,8 @@ void umm_host_get_stats(struct umm_host_stats *st)
 	st->write_upgrades = atomic_load(&hstat.write_upgrades);
 	st->write_faults = atomic_load(&hstat.write_faults);
 	st->refused = atomic_load(&hstat.refused);
+	st->handoffs_refused = atomic_load(&hstat.handoffs_refused);
+	st->fault_threads = atomic_load(&fault_threads_running) ? HOST_FAULT_THREADS : 0;
 	st->retries = atomic_load(&hstat.retries);
 	st->pages_mapped = atomic_load(&hstat.pages_mapped);
 	st->fault_around_pages = atomic_load(&hstat.fault_around_pages);

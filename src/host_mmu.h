@@ -69,5 +69,21 @@ extern bool host_mmu_no_fast_path;
  */
 extern bool host_mmu_no_inline;
 
+/*
+ * host_mmu_lazy_fault_threads - set before the first attach (the
+ * LD_PRELOAD interposer does): umm_host_attach starts no fault thread
+ * unless a handoff can happen (a log function installed, a test knob
+ * above set, host_mmu_want_fault_threads called).  The caller then calls
+ * host_mmu_want_fault_threads before anything else can make a fault need
+ * one (a small alternate signal stack, a log function installed later);
+ * a fault that needs one while none runs is refused (counted in
+ * umm_host_stats.handoffs_refused), never left waiting.
+ */
+extern bool host_mmu_lazy_fault_threads;
+int host_mmu_want_fault_threads(void);
+bool host_mmu_fault_threads_running(void);
+/* HOST_INLINE_STACK - bytes of alternate signal stack the inline fault path needs. */
+#define HOST_INLINE_STACK  (40 << 10)
+
 
 #endif /* UMM_HOST_MMU_H */

@@ -36,7 +36,12 @@
  * fallback is a pool of IO_THREADS threads calling preadv.  Which one runs
  * is chosen when the system is created (cfg->io_backend, else the
  * environment variable UMM_IO_BACKEND, else io_uring when it can be set
- * up) and shown in umm_sys_stats.io_backend.  In the child of a host
+ * up) and shown in umm_sys_stats.io_backend.  The engine's threads are
+ * created by the first submission (kthread.c): at once outside the host
+ * MMU's signal handler, else at the next safe point.  A submission that
+ * finds them not there (created later, or never: pthread_create failed)
+ * reads its requests in the submitting thread, as a fork child does,
+ * counted in flight the same way.  In the child of a host
  * fork() (no engine threads there, a ring shared with the parent) every
  * request is read in the submitting thread.
  *
@@ -52,6 +57,7 @@
 #include <unistd.h>
 #include "io.h"
 #include "filemap.h"
+#include "kthread.h"
 
 #define IO_THREADS 4
 
@@ -71,6 +77,7 @@ struct io_backend {
 	bool stop;
 	pthread_t threads[IO_THREADS];
 	unsigned int nr_threads;
+	struct kthread_lazy kt;          /* the engine's threads, created at the first submission */
 };
 
 /*
@@ -362,6 +369,7 @@ static void *io_pool_worker(void *arg)
 	return NULL;
 }
 
+/* io_pool_start - create the pool's threads.  kthread_lock held.  0 if any could be, else -ENOMEM. */
 static int io_pool_start(struct io_backend *be)
 {
 	for (unsigned int i = 0; i < IO_THREADS; i++) {
@@ -412,6 +420,17 @@ void io_submit_reads(struct umm_system *sys, struct io_request *list)
 		pthread_mutex_unlock(&be->lock);
 		return;
 	}
+	pthread_mutex_unlock(&be->lock);
+	if (!kthread_want(&be->kt)) {
+		/* no engine thread (yet): read here, counted in flight as the engine's would be */
+		while (list) {
+			req = list;
+			list = req->next;
+			io_read_inline(req);
+		}
+		return;
+	}
+	pthread_mutex_lock(&be->lock);
 	if (be->kind == UMM_IO_THREADS) {
 		*be->tail = list;
 		be->tail = &last->next;
@@ -470,16 +489,29 @@ void io_backend_plug(struct umm_system *sys)
 	pthread_mutex_unlock(&be->lock);
 }
 
-/** io_backend_unplug - pass the held requests to the engine.  Takes be->lock. */
+static void io_read_list_inline(struct io_request *list);
+
+/**
+ * io_backend_unplug - pass the held requests to the engine (created now
+ * if it is not there; if it cannot be, they are read here).  Takes
+ * be->lock, maybe kthread_lock.
+ */
 void io_backend_unplug(struct umm_system *sys)
 {
 	struct io_backend *be = sys->io;
 	struct io_request *list;
+	bool engine = kthread_want(&be->kt);
 
 	pthread_mutex_lock(&be->lock);
 	be->plug = false;
 	list = be->plugged;
 	be->plugged = NULL;
+	if (list && !engine) {
+		be->plugged_tail = &be->plugged;
+		pthread_mutex_unlock(&be->lock);
+		io_read_list_inline(list);
+		return;
+	}
 	if (list && be->kind == UMM_IO_THREADS) {
 		*be->tail = list;
 		be->tail = be->plugged_tail;
@@ -489,6 +521,17 @@ void io_backend_unplug(struct umm_system *sys)
 	pthread_mutex_unlock(&be->lock);
 	if (list && be->kind == UMM_IO_URING)
 		io_uring_engine_submit(be->uring, list);
+}
+
+/* The engine's threads are not there: read the held requests here (counted in flight already). */
+static void io_read_list_inline(struct io_request *list)
+{
+	while (list) {
+		struct io_request *req = list;
+
+		list = req->next;
+		io_read_inline(req);
+	}
 }
 
 /**
@@ -521,8 +564,19 @@ static int io_backend_wanted(const struct umm_system *sys)
 	return UMM_IO_DEFAULT;
 }
 
+/* io_engine_start - kthread_lazy's start: the engine's threads.  kthread_lock held.  0 or -errno. */
+static int io_engine_start(struct kthread_lazy *kt)
+{
+	struct io_backend *be = container_of(kt, struct io_backend, kt);
+
+	if (be->kind == UMM_IO_URING)
+		return io_uring_engine_start(be->uring);
+	return io_pool_start(be);
+}
+
 /**
- * io_backend_create - set up the system's backend (see io.h).
+ * io_backend_create - set up the system's backend (see io.h); its
+ * threads are created by the first submission.  Takes kthread_lock.
  * Return: 0; -EOPNOTSUPP when io_uring was asked for and cannot be set
  * up; -ENOMEM.
  */
@@ -549,12 +603,9 @@ int io_backend_create(struct umm_system *sys)
 	}
 	if (err && want == UMM_IO_URING)
 		goto err_free;
-	if (err) {
-		err = io_pool_start(be);
-		if (err)
-			goto err_free;
+	if (err)
 		be->kind = UMM_IO_THREADS;
-	}
+	kthread_init(&be->kt, "io", io_engine_start);
 	return 0;
 
 err_free:
@@ -587,6 +638,7 @@ void io_backend_destroy(struct umm_system *sys)
 	if (be->plug)
 		io_backend_unplug(sys);
 	io_backend_drain(sys);
+	kthread_forget(&be->kt);         /* nobody creates the threads after this */
 	if (be->kind == UMM_IO_URING) {
 		io_uring_engine_destroy(be->uring);
 	} else {

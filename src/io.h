@@ -92,8 +92,10 @@ void io_backend_unplug(struct umm_system *sys);
 
 /* ---- engines (io.c calls them; io_uring.c is built with liburing only) ---- */
 
-/* io_uring_engine_create - set up a ring and its completion thread; -EOPNOTSUPP if impossible. */
+/* io_uring_engine_create - set up a ring (no thread yet); -EOPNOTSUPP if impossible. */
 int io_uring_engine_create(struct io_backend *be, void **enginep);
+/* io_uring_engine_start - create the completion thread; 0 or -errno. */
+int io_uring_engine_start(void *engine);
 void io_uring_engine_submit(void *engine, struct io_request *list);
 void io_uring_engine_destroy(void *engine);
 /* io_uring_engine_forget - in a fork child: unmap and close our copy of the ring, free. */

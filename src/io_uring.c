@@ -17,7 +17,8 @@
  * The completion thread refills from the backlog as reads finish, so a
  * caller never waits for ring space.
  *
- * Completion.  The thread reaps every completion available, then runs
+ * Completion.  The thread (created by io_uring_engine_start, which io.c
+ * calls at the first submission: kthread.c) reaps every completion available, then runs
  * io_complete_read for each without holding the engine's lock.  A request
  * pointer of NULL is the stop marker io_uring_engine_destroy sends (a NOP)
  * once nothing is in flight.
@@ -48,6 +49,7 @@ struct uring_engine {
 	struct io_request *backlog, **backlog_tail;
 	unsigned int inflight;           /* reads in the ring */
 	pthread_t thread;
+	bool thread_started;             /* io_uring_engine_start created it */
 };
 
 /* Move backlog requests into the SQ while there is room.  eng->lock held.  Entries queued. */
@@ -139,7 +141,26 @@ static void *uring_completion_thread(void *arg)
 }
 
 /**
- * io_uring_engine_create - set up a ring and start its completion thread.
+ * io_uring_engine_start - create the completion thread (once; io.c calls
+ * it before the first submission).  Return: 0 or -errno.
+ */
+int io_uring_engine_start(void *engine)
+{
+	struct uring_engine *eng = engine;
+	int err;
+
+	if (eng->thread_started)
+		return 0;
+	err = pthread_create(&eng->thread, NULL, uring_completion_thread, eng);
+	if (err)
+		return -err;
+	eng->thread_started = true;
+	return 0;
+}
+
+/**
+ * io_uring_engine_create - set up a ring; its completion thread comes
+ * with io_uring_engine_start.
  * Return: 0 with *@enginep set; -EOPNOTSUPP when the kernel refuses
  * io_uring or readv on it; -ENOMEM.
  */
@@ -165,10 +186,6 @@ int io_uring_engine_create(struct io_backend *be, void **enginep)
 		goto err_ring;
 	pthread_mutex_init(&eng->lock, NULL);
 	eng->backlog_tail = &eng->backlog;
-	if (pthread_create(&eng->thread, NULL, uring_completion_thread, eng) != 0) {
-		pthread_mutex_destroy(&eng->lock);
-		goto err_ring;
-	}
 	*enginep = eng;
 	return 0;
 
@@ -198,14 +215,16 @@ void io_uring_engine_submit(void *engine, struct io_request *list)
 }
 
 /**
- * io_uring_engine_destroy - stop the completion thread (the caller has
- * drained every request) and free the ring.
+ * io_uring_engine_destroy - stop the completion thread if it was
+ * started (the caller has drained every request) and free the ring.
  */
 void io_uring_engine_destroy(void *engine)
 {
 	struct uring_engine *eng = engine;
 	struct io_uring_sqe *sqe;
 
+	if (!eng->thread_started)
+		goto free_ring;
 	pthread_mutex_lock(&eng->lock);
 	while (!(sqe = io_uring_get_sqe(&eng->ring))) {
 		uring_submit_locked(eng);
@@ -216,6 +235,7 @@ void io_uring_engine_destroy(void *engine)
 	uring_submit_locked(eng);
 	pthread_mutex_unlock(&eng->lock);
 	pthread_join(eng->thread, NULL);
+free_ring:
 	io_uring_queue_exit(&eng->ring);
 	pthread_mutex_destroy(&eng->lock);
 	free(eng);
@@ -241,6 +261,13 @@ int io_uring_engine_create(struct io_backend *be, void **enginep)
 {
 	(void)be;
 	(void)enginep;
+	return -EOPNOTSUPP;
+}
+
+/** io_uring_engine_start - never called without liburing. */
+int io_uring_engine_start(void *engine)
+{
+	(void)engine;
 	return -EOPNOTSUPP;
 }
 

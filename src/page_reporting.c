@@ -29,8 +29,13 @@
  * one block in the lists, so an allocation that passes the watermark
  * still finds frames.
  *
- * Where it runs: one thread per arena, started by page_reporting_start()
- * (umm_system_create() does, unless the configuration says never), that
+ * Where it runs: one thread per arena, set up by page_reporting_start()
+ * (umm_system_create() does, unless the configuration says never) and
+ * created the first time a max-order block becomes free after use
+ * (free_one_locked() sets reporting_kick, the allocator passes it to
+ * page_reporting_kick() with its locks dropped; kthread.c creates it at
+ * once outside a signal handler, else at the next safe point): until a
+ * block is freed there is nothing to give back.  It
  * wakes every delay/2 (at least every millisecond, at most every second)
  * and releases every block that qualifies, one block per zone-lock hold.
  * Each pass first drains the per-thread caches that were not used since
@@ -54,6 +59,7 @@
 #include <unistd.h>
 
 #include "page_alloc.h"
+#include "kthread.h"
 
 struct page_reporting {
 	struct phys_mem *phys;
@@ -63,6 +69,7 @@ struct page_reporting {
 	bool stop;                      /* [lock] */
 	uint64_t delay_ns;
 	pid_t pid;                      /* process the thread runs in */
+	struct kthread_lazy kt;         /* the thread, created at the first kick */
 };
 
 static bool reporting_stopping(struct page_reporting *r)
@@ -110,6 +117,16 @@ size_t page_reporting_run(struct phys_mem *phys, uint64_t min_age_ns)
 	return reporting_pass(phys, min_age_ns, NULL);
 }
 
+static void *reporting_thread(void *arg);
+
+/* reporting_start - kthread_lazy's start: create the thread.  kthread_lock held.  0 or -errno. */
+static int reporting_start(struct kthread_lazy *kt)
+{
+	struct page_reporting *r = container_of(kt, struct page_reporting, kt);
+
+	return -pthread_create(&r->thread, NULL, reporting_thread, r);
+}
+
 static void *reporting_thread(void *arg)
 {
 	struct page_reporting *r = arg;
@@ -144,14 +161,14 @@ static void *reporting_thread(void *arg)
  * @delay_ms: how long a max-order block must stay free (0: a pass every
  *            millisecond releases every free block)
  *
- * Return: 0, -EBUSY if already started, -ENOMEM or the error of
- * pthread_create as a negative errno.
+ * The thread is created by the first page_reporting_kick().  Takes
+ * kthread_lock.
+ * Return: 0, -EBUSY if already started, -ENOMEM.
  */
 int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms)
 {
 	struct page_reporting *r;
 	pthread_condattr_t attr;
-	int err;
 
 	if (phys->reporting)
 		return -EBUSY;
@@ -167,15 +184,25 @@ int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->wake, &attr);
 	pthread_condattr_destroy(&attr);
-	err = pthread_create(&r->thread, NULL, reporting_thread, r);
-	if (err) {
-		pthread_cond_destroy(&r->wake);
-		pthread_mutex_destroy(&r->lock);
-		free(r);
-		return -err;
-	}
-	phys->reporting = r;
+	kthread_init(&r->kt, "page-reporting", reporting_start);
+	__atomic_store_n(&phys->reporting, r, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/**
+ * page_reporting_kick - a max-order block became free (the allocator saw
+ * reporting_kick, and clears it here): create the reporting thread if it
+ * is not there yet (kthread_want).  No allocator lock held; may take
+ * kthread_lock.  No-op without reporting.
+ */
+void page_reporting_kick(struct phys_mem *phys)
+{
+	struct page_reporting *r = __atomic_load_n(&phys->reporting, __ATOMIC_ACQUIRE);
+
+	if (!atomic_exchange_explicit(&phys->reporting_kick, 0, memory_order_relaxed) || !r)
+		return;
+	if (r->pid == getpid())         /* not in the child of a host fork() */
+		kthread_want(&r->kt);
 }
 
 /**
@@ -193,6 +220,7 @@ void page_reporting_stop(struct phys_mem *phys)
 	if (!r)
 		return;
 	phys->reporting = NULL;
+	kthread_forget(&r->kt);         /* nobody creates it after this */
 	if (r->pid != getpid()) {
 		/* the child of a host fork(): the thread was not copied, nothing to join */
 		free(r);
@@ -202,7 +230,8 @@ void page_reporting_stop(struct phys_mem *phys)
 	r->stop = true;
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->lock);
-	pthread_join(r->thread, NULL);
+	if (kthread_running(&r->kt))
+		pthread_join(r->thread, NULL);
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->lock);
 	free(r);

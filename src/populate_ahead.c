@@ -38,11 +38,14 @@
  * page_reporting.c, which only punches listed blocks, cannot take back
  * what this thread brought in before it is used.
  *
- * When it runs: once at start (the window of a new system), then each
- * time the allocator lists a lazy block (page_alloc.c sets ahead_kick
- * under the zone lock; alloc_pages() sees it after dropping its locks
- * and calls populate_ahead_kick()).  A system that stops allocating
- * costs it nothing.  It stops between two chunks when asked.
+ * When it runs: each time the allocator lists a lazy block (page_alloc.c
+ * sets ahead_kick under the zone lock; alloc_pages() sees it after
+ * dropping its locks and calls populate_ahead_kick()), the first pass
+ * filling the whole window.  The thread itself is created by the first
+ * kick (kthread.c: at once outside a signal handler, else at the next
+ * safe point), so a system that never allocates past the frames listed
+ * at creation never has it.  A system that stops allocating costs it
+ * nothing.  It stops between two chunks when asked.
  *
  * Locks: ahead->lock (leaf: the stop, kicked and running flags and the
  * wakeups), taken with no allocator lock held.  The pass takes the zone
@@ -56,6 +59,7 @@
 #include <unistd.h>
 
 #include "page_alloc.h"
+#include "kthread.h"
 
 #define BLOCK_FRAMES (1UL << (MAX_ORDER - 1))
 #define CHUNKS_PER_BLOCK (BLOCK_FRAMES / ARENA_CHUNK_FRAMES)
@@ -71,6 +75,7 @@ struct populate_ahead {
 	bool running;                   /* [lock] a pass is under way */
 	unsigned long window;           /* chunks */
 	pid_t pid;                      /* process the thread runs in */
+	struct kthread_lazy kt;         /* the thread, created at the first kick */
 };
 
 /*
@@ -186,8 +191,10 @@ static void *ahead_thread(void *arg)
  * populate_ahead_kick - ask the populate-ahead thread for a pass.
  * @phys: the arena
  *
- * Called by alloc_pages() when it finds ahead_kick set; clears it.  Takes
- * ahead->lock (no allocator lock held).  No-op without a thread.
+ * Called by alloc_pages() when it finds ahead_kick set; clears it.  The
+ * first kick creates the thread (kthread_want).  Takes ahead->lock,
+ * maybe kthread_lock (no allocator lock held).  No-op without a
+ * populate-ahead state.
  */
 void populate_ahead_kick(struct phys_mem *phys)
 {
@@ -197,6 +204,7 @@ void populate_ahead_kick(struct phys_mem *phys)
 		return;
 	if (a->pid != getpid())
 		return;                 /* the child of a host fork(): no thread to wake */
+	kthread_want(&a->kt);
 	pthread_mutex_lock(&a->lock);
 	a->kicked = true;
 	pthread_cond_signal(&a->wake);
@@ -207,18 +215,28 @@ void populate_ahead_kick(struct phys_mem *phys)
  * populate_ahead_wait_idle - wait until the thread has no pass to run.
  * @phys: the arena (no-op without a thread)
  *
- * Takes ahead->lock.  For tests and benchmarks that want the window full.
+ * Takes ahead->lock.  For tests and benchmarks that want the window full:
+ * a thread not started yet is started (kthread_want; no-op if it cannot
+ * be, or in a signal handler).
  */
 void populate_ahead_wait_idle(struct phys_mem *phys)
 {
 	struct populate_ahead *a = __atomic_load_n(&phys->ahead, __ATOMIC_ACQUIRE);
 
-	if (!a)
+	if (!a || a->pid != getpid() || !kthread_want(&a->kt))
 		return;
 	pthread_mutex_lock(&a->lock);
 	while ((a->kicked || a->running) && !a->stop)
 		pthread_cond_wait(&a->idle, &a->lock);
 	pthread_mutex_unlock(&a->lock);
+}
+
+/* ahead_start - kthread_lazy's start: create the thread.  kthread_lock held.  0 or -errno. */
+static int ahead_start(struct kthread_lazy *kt)
+{
+	struct populate_ahead *a = container_of(kt, struct populate_ahead, kt);
+
+	return -pthread_create(&a->thread, NULL, ahead_thread, a);
 }
 
 /**
@@ -227,14 +245,14 @@ void populate_ahead_wait_idle(struct phys_mem *phys)
  * @window_frames: frames ahead of the allocator (rounded up to whole 2 MiB
  *                 chunks; more than the arena means all of it); not 0
  *
- * The thread's first pass starts at once.
+ * The thread is created at the first populate_ahead_kick (kthread.c),
+ * and its first pass fills the window.  Takes kthread_lock.
  * Return: 0, -EINVAL for a window of 0, -EBUSY if already started,
- * -ENOMEM, or pthread_create's error as a negative errno.
+ * -ENOMEM.
  */
 int populate_ahead_start(struct phys_mem *phys, unsigned long window_frames)
 {
 	struct populate_ahead *a;
-	int err;
 
 	if (!window_frames)
 		return -EINVAL;
@@ -250,14 +268,7 @@ int populate_ahead_start(struct phys_mem *phys, unsigned long window_frames)
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
 	pthread_cond_init(&a->idle, NULL);
-	err = pthread_create(&a->thread, NULL, ahead_thread, a);
-	if (err) {
-		pthread_cond_destroy(&a->idle);
-		pthread_cond_destroy(&a->wake);
-		pthread_mutex_destroy(&a->lock);
-		free(a);
-		return -err;
-	}
+	kthread_init(&a->kt, "populate-ahead", ahead_start);
 	__atomic_store_n(&phys->ahead, a, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -278,6 +289,7 @@ void populate_ahead_stop(struct phys_mem *phys)
 	if (!a)
 		return;
 	__atomic_store_n(&phys->ahead, NULL, __ATOMIC_RELEASE);
+	kthread_forget(&a->kt);         /* nobody creates it after this */
 	if (a->pid != getpid()) {
 		free(a);
 		return;
@@ -287,7 +299,8 @@ void populate_ahead_stop(struct phys_mem *phys)
 	pthread_cond_signal(&a->wake);
 	pthread_cond_broadcast(&a->idle);
 	pthread_mutex_unlock(&a->lock);
-	pthread_join(a->thread, NULL);
+	if (kthread_running(&a->kt))
+		pthread_join(a->thread, NULL);
 	pthread_cond_destroy(&a->idle);
 	pthread_cond_destroy(&a->wake);
 	pthread_mutex_destroy(&a->lock);

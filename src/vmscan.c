@@ -138,6 +138,7 @@
 #include "object.h"
 #include "rmap.h"
 #include "swap.h"
+#include "kthread.h"
 
 #define LRU_PVEC_SIZE 31        /* pages per batch: the LRU lock once per 31 pages added */
 #define SCAN_BATCH 32           /* pages isolated per scan step */
@@ -164,12 +165,14 @@ struct lruvec {
 
 	pthread_mutex_t kswapd_lock;         /* kswapd_wake, kswapd_stop */
 	pthread_cond_t kswapd_wait;
-	bool kswapd_wake, kswapd_stop, kswapd_started;
+	bool kswapd_wake, kswapd_stop;
 	bool kswapd_off;                     /* tests: wake-ups ignored (vmscan_set_kswapd) */
 	bool kswapd_busy;                    /* reclaiming (between wake-up and sleep) */
 	unsigned int kswapd_paused;          /* umm_system_check running: kswapd stays asleep */
 	pthread_t kswapd;
-	pid_t pid;                           /* the process that started kswapd */
+	struct kthread_lazy kswapd_kt;       /* started at the first wake-up (kthread.c) */
+	struct umm_system *sys;
+	pid_t pid;                           /* the process that created the lists */
 
 	_Atomic unsigned long pgscan, pgsteal, pgactivate, pgdeactivate, pgwriteback;
 	_Atomic long nr_isolated;            /* pages some reclaimer holds off the lists now */
@@ -844,11 +847,17 @@ static long direct_reclaim_hook(void *arg, unsigned long nr_wanted, gfp_t gfp)
 	return (long)try_to_free_pages(arg, nr_wanted);
 }
 
-/* wakeup_kswapd_hook - free frames crossed below the low watermark.  Takes kswapd_lock. */
+/*
+ * wakeup_kswapd_hook - free frames crossed below the low watermark: the
+ * first time, kswapd is started (kthread_want: in the host MMU's signal
+ * handler only marked wanted, created at the next safe point; direct
+ * reclaim covers the meantime).  Takes kswapd_lock, maybe kthread_lock.
+ */
 static void wakeup_kswapd_hook(void *arg)
 {
 	struct lruvec *lv = lruvec_of(arg);
 
+	kthread_want(&lv->kswapd_kt);
 	pthread_mutex_lock(&lv->kswapd_lock);
 	if (!lv->kswapd_off) {
 		lv->kswapd_wake = true;
@@ -910,6 +919,16 @@ static void balance(struct umm_system *sys)
 	drain_local_pages(sys->phys);
 }
 
+static void *kswapd(void *arg);
+
+/* kswapd_start - kthread_lazy's start: create kswapd.  kthread_lock held.  0 or -errno. */
+static int kswapd_start(struct kthread_lazy *kt)
+{
+	struct lruvec *lv = container_of(kt, struct lruvec, kswapd_kt);
+
+	return -pthread_create(&lv->kswapd, NULL, kswapd, lv->sys);
+}
+
 static void *kswapd(void *arg)
 {
 	struct umm_system *sys = arg;
@@ -934,13 +953,13 @@ static void *kswapd(void *arg)
 }
 
 /**
- * vmscan_init - allocate the lists, start kswapd, install the allocator
- * hooks.  No locks.  0, -ENOMEM, or pthread_create's error negated.
+ * vmscan_init - allocate the lists, install the allocator hooks; kswapd
+ * is started by the first wake-up (kthread.c).  Takes kthread_lock.
+ * 0 or -ENOMEM.
  */
 int vmscan_init(struct umm_system *sys)
 {
 	struct lruvec *lv = aligned_alloc(64, ALIGN_UP(sizeof(*lv), 64));
-	int err;
 
 	if (!lv)
 		return -ENOMEM;
@@ -953,20 +972,9 @@ int vmscan_init(struct umm_system *sys)
 	pthread_mutex_init(&lv->kswapd_lock, NULL);
 	pthread_cond_init(&lv->kswapd_wait, NULL);
 	pthread_rwlock_init(&sys->reclaim_check_lock, NULL);
+	lv->sys = sys;
+	kthread_init(&lv->kswapd_kt, "kswapd", kswapd_start);
 	sys->lruvec = lv;
-	err = pthread_create(&lv->kswapd, NULL, kswapd, sys);
-	if (err) {
-		sys->lruvec = NULL;
-		pthread_rwlock_destroy(&sys->reclaim_check_lock);
-		pthread_cond_destroy(&lv->kswapd_wait);
-		pthread_mutex_destroy(&lv->kswapd_lock);
-		for (int i = 0; i < NR_SLOT_STRIPES; i++)
-			pthread_mutex_destroy(&lv->pvec[i].lock);
-		pthread_mutex_destroy(&lv->lock);
-		free(lv);
-		return -err;
-	}
-	lv->kswapd_started = true;
 	lv->pid = getpid();
 	phys_set_release_hook(sys->phys, lru_release);
 	phys_set_reclaim_hook(sys->phys, direct_reclaim_hook, wakeup_kswapd_hook, sys);
@@ -996,8 +1004,11 @@ void vmscan_destroy(struct umm_system *sys)
 		lv->kswapd_stop = true;
 		pthread_cond_broadcast(&lv->kswapd_wait);
 		pthread_mutex_unlock(&lv->kswapd_lock);
-		if (lv->kswapd_started)
+		kthread_forget(&lv->kswapd_kt);      /* after this, nobody starts it */
+		if (kthread_running(&lv->kswapd_kt))
 			pthread_join(lv->kswapd, NULL);
+	} else {
+		kthread_forget(&lv->kswapd_kt);
 	}
 	/* else the child of a host fork(): kswapd was not copied, nothing to stop */
 	lru_add_drain_all(sys);

@@ -150,6 +150,9 @@ struct umm_host_stats {
 	unsigned long write_notify;     /* of those, stores to a clean shared page made writable there */
 	unsigned long inline_faults;    /* of handler_faults, through the whole fault path there */
 	unsigned long write_upgrades;   /* pages mapped read-only made writable in place (mprotect) */
+	unsigned long fault_threads;    /* fault threads running now (0 until a handoff may be needed,
+					   with the LD_PRELOAD interposer) */
+	unsigned long handoffs_refused; /* of refused, faults that needed a fault thread when none ran */
 };
 void umm_host_get_stats(struct umm_host_stats *st);
 

@@ -115,6 +115,12 @@
 #include <usermm/usermm.h>
 #include "preload.h"
 #include "filemap.h"
+#include "host_mmu.h"
+#include "kthread.h"
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define HAVE_SINGLE_THREADED 1
+#endif
 
 struct preload_state pl = {
 	.lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP,   /* EDEADLK: see preload_writeback_leave */
@@ -240,6 +246,43 @@ static int env_size(const char *name, size_t def, size_t *out)
 	return 0;
 }
 
+/*
+ * How long a program that has no thread of its own keeps usermm's helper
+ * threads deferred (preload_defer_threads).
+ */
+#define THREAD_GRACE_NS (1000ull * 1000000)
+
+static uint64_t start_ns;               /* when usermm started in this process */
+
+/*
+ * preload_defer_threads - kthread_defer_hook: while the program is
+ * single-threaded and usermm started less than THREAD_GRACE_NS ago, a
+ * helper thread usermm wants (kswapd, populate-ahead, page reporting, the
+ * I/O engine) is not created yet: usermm works without it (direct
+ * reclaim, reads in the faulting thread), and a program that ends soon,
+ * such as mdb_dump, stays single-threaded, which keeps the C library's
+ * stdio and other single-thread shortcuts.  The first safe point after
+ * that (or once the program has threads) creates them.  No locks.
+ */
+static bool preload_defer_threads(void)
+{
+	return preload_single_threaded() && preload_now_ns() - start_ns < THREAD_GRACE_NS;
+}
+
+/**
+ * preload_single_threaded - has the process never had a second thread
+ * (the C library's __libc_single_threaded; without it: false, so nothing
+ * is deferred)?  No locks.
+ */
+bool preload_single_threaded(void)
+{
+#ifdef HAVE_SINGLE_THREADED
+	return __libc_single_threaded;
+#else
+	return false;
+#endif
+}
+
 /* The first file mapping: read the environment, start usermm. */
 static void preload_init(void)
 {
@@ -274,6 +317,10 @@ static void preload_init(void)
 		umm_set_log(log_line, NULL);
 	}
 	cfg.phys_bytes = phys;
+	/* no helper thread until one is needed (kthread.c, host_mmu.h, preload_writeback.c) */
+	start_ns = preload_now_ns();
+	kthread_defer_hook = preload_defer_threads;
+	host_mmu_lazy_fault_threads = true;
 	s = getenv("USERMM_SWAP");
 	if (s && *s) {
 		cfg.swap_path = s;
@@ -296,6 +343,7 @@ static void preload_init(void)
 	pl.wlen = window;
 	pl.ustart = UMM_MMAP_BASE - window;
 	pl.pid = getpid();
+	preload_altstack_check();
 	preload_writeback_setup(wb_ms);
 	preload_fork_setup();
 	at_quick_exit(preload_exit_writeback);
@@ -440,7 +488,7 @@ void preload_files_reap_locked(void)
 #define HOST_FIELDS(X) X(regions) X(faults) X(write_faults) X(refused) X(retries) \
 	X(pages_mapped) X(fault_around_pages) X(runs_mapped) X(prefaults) X(invalidations) \
 	X(pages_unmapped) X(write_protects) X(drops) X(map_count) X(map_limit) X(handler_faults) \
-	X(write_notify) X(inline_faults) X(write_upgrades)
+	X(write_notify) X(inline_faults) X(write_upgrades) X(fault_threads) X(handoffs_refused)
 #define PL_FIELDS(X) X(mmaps) X(fallbacks) X(anon_fixed) X(munmaps) X(mremaps) X(mprotects) \
 	X(msyncs) X(madvises) X(preads) X(pwrites) X(read_bytes) X(write_bytes) X(truncates) \
 	X(syncs) X(prefaults) X(forks) X(fork_mappings) X(files) X(writeback_passes) X(writeback_errors)

@@ -52,6 +52,9 @@ void preload_sys_exit_group(int status) __attribute__((noreturn));
 struct sigaction;
 int preload_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 void preload_sys_place_window(void *at, size_t len);
+#include <signal.h>
+int preload_sys_sigaltstack(const stack_t *ss, stack_t *old);
+void preload_altstack_check(void);
 
 enum { PL_UNINIT, PL_ON, PL_OFF };
 
@@ -152,6 +155,10 @@ int preload_writeback_lock(void);
 void preload_writeback_unlock(void);
 void preload_flusher_start(void);
 void preload_flusher_stop(void);
+void preload_flusher_want(bool write);
+bool preload_flusher_running(void);
+uint64_t preload_now_ns(void);
+bool preload_single_threaded(void);
 void preload_writeback_forked(void);
 bool preload_writeback_leave(void);
 bool preload_inside_usermm(void);
@@ -200,12 +207,18 @@ static inline void preload_lock(void)
 	pthread_mutex_lock(&pl.lock);
 }
 
-/** preload_unlock - drop pl.lock taken with preload_lock. */
+void preload_safe_point(void);
+/**
+ * preload_unlock - drop pl.lock taken with preload_lock; then, at the
+ * outermost level, a safe point for the helper threads wanted meanwhile
+ * (preload_safe_point).
+ */
 static inline void preload_unlock(void)
 {
 	pthread_mutex_unlock(&pl.lock);
 	atomic_signal_fence(memory_order_seq_cst);
-	preload_lock_depth--;
+	if (!--preload_lock_depth && !preload_busy)
+		preload_safe_point();
 }
 
 #define PL_COUNT(name, n) atomic_fetch_add_explicit(&pl.c.name, (n), memory_order_relaxed)

@@ -145,6 +145,8 @@ static ssize_t cache_write(struct umm_object *obj, int fl, const void *buf, size
 		off = (off_t)umm_object_size(obj);
 	if (off < 0)
 		return -EINVAL;
+	if (!(fl & (O_DSYNC | O_SYNC)))
+		preload_flusher_want(true);     /* dirty data the flusher is for (synced below otherwise) */
 	r = PL_BUSY(umm_object_write(obj, buf, n, (uint64_t)off));
 	PL_COUNT(pwrites, 1);
 	if (r > 0) {
@@ -157,6 +159,7 @@ static ssize_t cache_write(struct umm_object *obj, int fl, const void *buf, size
 	}
 	if (endp)
 		*endp = off + (r > 0 ? r : 0);
+	preload_safe_point();                   /* the flusher, now that there is dirty data */
 	return r;
 }
 

@@ -202,7 +202,8 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	preload_unlock();
 	if (err)
 		return fail_ptr(-err);
-	preload_flusher_start();
+	if ((prot & PROT_WRITE) && (flags & MAP_TYPE) != MAP_PRIVATE)
+		preload_flusher_want(false);
 	return to_host(out);
 }
 
@@ -279,6 +280,8 @@ int mprotect(void *addr, size_t len, int prot)
 	if ((lo_len && preload_sys_mprotect(lo, lo_len, prot)) ||
 	    (hi_len && preload_sys_mprotect(hi, hi_len, prot)))
 		return -1;
+	if (prot & PROT_WRITE)
+		preload_flusher_want(false);    /* maybe a shared mapping: its stores are dirty data */
 	preload_lock();
 	err = umm_mprotect(pl.mm, ua, ulen, prot);
 	PL_COUNT(mprotects, 1);

@@ -199,6 +199,12 @@ int preload_sys_mlock2(const void *addr, size_t len, unsigned int flags)
 	return (int)syscall(SYS_mlock2, addr, len, flags);
 }
 
+/** preload_sys_sigaltstack - sigaltstack(2).  0 or -1. */
+int preload_sys_sigaltstack(const stack_t *ss, stack_t *old)
+{
+	return (int)syscall(SYS_sigaltstack, ss, old);
+}
+
 /** preload_sys_munlock - munlock(2).  0 or -1. */
 int preload_sys_munlock(const void *addr, size_t len)
 {

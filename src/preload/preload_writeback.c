@@ -13,8 +13,18 @@
  * page of every served file (it is more eager than the kernel, which
  * waits until data has been dirty for dirty_expire_centisecs, 30 s by
  * default, but it bounds what SIGKILL loses the same way: about one
- * interval, plus the time a pass takes).  It starts at the first mapping
- * usermm serves, runs with every signal blocked (the program's signals
+ * interval, plus the time a pass takes) once it runs.  It is not started
+ * before there can be dirty data, and then at a safe point
+ * (preload_safe_point: the end of an interposed call that reached
+ * usermm, never a signal handler of ours): at once after a served write
+ * (the call itself is the safe point), or when the program has threads
+ * of its own; for stores through a writable shared mapping (whose first
+ * moment is in the host MMU's signal handler), at the first safe point
+ * one interval or more after the first such mapping was made, so that
+ * a program that runs for less than that (LMDB's readers store into their
+ * lock file) stays single-threaded.  Until then the exit writeback, msync,
+ * fsync and munmap write the data back; a SIGKILL loses it.  It
+ * runs with every signal blocked (the program's signals
  * go to its own threads), and is stopped and joined by the exit
  * destructor (preload_flusher_stop).  A pass takes a reference on each
  * served file's object under pl.lock, drops the lock, writes back with
@@ -47,6 +57,7 @@
 #include <unistd.h>
 #include "preload.h"
 #include "filemap.h"
+#include "kthread.h"
 #include "mm.h"
 
 static pthread_mutex_t wb_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
@@ -58,7 +69,9 @@ static struct {
 	pthread_cond_t wake;
 	pthread_t thread;
 	unsigned long interval_ms;   /* 0: no flusher */
-	_Atomic bool started;        /* the first served mapping started it (or tried) */
+	_Atomic bool started;        /* a safe point started it (or tried) */
+	_Atomic uint64_t wanted_ns;  /* CLOCK_MONOTONIC of the first writable shared mapping; 0: none */
+	_Atomic bool write_seen;     /* a served write happened */
 	bool running;                /* thread exists and must be joined */
 	bool stop;
 } flusher = {
@@ -155,9 +168,70 @@ static void *flusher_main(void *arg)
 	return NULL;
 }
 
+/** preload_now_ns - CLOCK_MONOTONIC in nanoseconds. */
+uint64_t preload_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/**
+ * preload_flusher_want - a served file may get dirty pages: a writable
+ * shared mapping was made (write false) or a served write is under way
+ * (write true).  The flusher is started by a later preload_safe_point.
+ * Any context; atomics only.
+ */
+void preload_flusher_want(bool write)
+{
+	uint64_t zero = 0;
+
+	if (!flusher.interval_ms || atomic_load_explicit(&flusher.started, memory_order_relaxed))
+		return;
+	if (write) {
+		if (!atomic_load_explicit(&flusher.write_seen, memory_order_relaxed))
+			atomic_store(&flusher.write_seen, true);
+	} else if (!atomic_load_explicit(&flusher.wanted_ns, memory_order_relaxed)) {
+		atomic_compare_exchange_strong(&flusher.wanted_ns, &zero, preload_now_ns());
+	}
+}
+
+/* Is it time to start the flusher (see the theory above)?  No locks. */
+static bool flusher_due(void)
+{
+	uint64_t since;
+
+	if (!flusher.interval_ms || atomic_load_explicit(&flusher.started, memory_order_relaxed))
+		return false;
+	if (atomic_load_explicit(&flusher.write_seen, memory_order_relaxed))
+		return true;
+	since = atomic_load_explicit(&flusher.wanted_ns, memory_order_relaxed);
+	if (!since)
+		return false;
+	return !preload_single_threaded() || preload_now_ns() - since >= flusher.interval_ms * 1000000ull;
+}
+
+/**
+ * preload_safe_point - the end of an interposed call that reached usermm
+ * (preload_unlock at the outermost level, no usermm lock held): create
+ * the helper threads usermm wanted meanwhile (kthread_run_pending: those
+ * wanted in the host MMU's signal handler, or deferred by
+ * preload_defer_threads), and the flusher when it is due.  In this
+ * process only, while usermm serves it.
+ */
+void preload_safe_point(void)
+{
+	if (atomic_load_explicit(&pl.state, memory_order_relaxed) != PL_ON)
+		return;
+	kthread_run_pending();
+	if (flusher_due() && getpid() == pl.pid)
+		preload_flusher_start();
+}
+
 /**
  * preload_flusher_start - start the flusher if it is configured and not
- * started yet (after a mapping usermm serves; cheap when started).  A
+ * started yet (cheap when started).  A
  * thread that cannot be created is reported once on stderr: the process
  * runs on, writing back at msync, fsync, munmap, exit, _exit and exec
  * only.  pl.lock not held.
@@ -208,6 +282,17 @@ void preload_flusher_stop(void)
 	clock_gettime(CLOCK_REALTIME, &at);
 	at.tv_sec += 10;
 	pthread_timedjoin_np(flusher.thread, NULL, &at);
+}
+
+/** preload_flusher_running - does the flusher run?  Takes flusher.ctl. */
+bool preload_flusher_running(void)
+{
+	bool running;
+
+	pthread_mutex_lock(&flusher.ctl);
+	running = flusher.running;
+	pthread_mutex_unlock(&flusher.ctl);
+	return running;
 }
 
 /**

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kthread.c - starting usermm's helper threads when they are first
+ * needed.
+ *
+ * Theory of operation
+ *
+ * usermm has helper threads: kswapd (vmscan.c), the populate-ahead
+ * thread (populate_ahead.c), the page-reporting thread
+ * (page_reporting.c), the I/O engine's thread or pool (io.c,
+ * io_uring.c), the host MMU's fault threads (host_mmu.c).  A process
+ * that never needs one should never have one: beyond its memory, the
+ * first thread a process creates switches the C library to its
+ * multi-threaded mode for good (stdio takes a lock on every character,
+ * __libc_single_threaded goes false), which costs a single-threaded
+ * program that prints a lot more than usermm saves it.  So each owner
+ * embeds a struct kthread_lazy and calls kthread_want where its thread
+ * has work (a wake-up, a kick, a request); until then nothing exists.
+ * Every owner works without its thread meanwhile (direct reclaim, reads
+ * in the submitting thread, ...), and also when pthread_create fails.
+ *
+ * Where a thread may be created.  Not in the host MMU's signal handler
+ * (its fault path allocates, reclaims and reads): the interrupted code may
+ * hold the C library's locks that pthread_create takes.  The handler
+ * raises kthread_nostart_depth on its thread; kthread_want then only
+ * marks the helper wanted (an atomic compare-and-swap, no lock) and
+ * counts it in nr_pending, and the next kthread_run_pending, at a safe
+ * point (a library call, or one of the LD_PRELOAD interposer's calls),
+ * creates it.  Outside a handler kthread_want creates the thread at once,
+ * unless kthread_defer_hook says to wait (the interposer keeps a young
+ * single-threaded program single-threaded: preload.c).
+ *
+ * Every helper is on one list (kthread_init to kthread_forget), so
+ * kthread_run_pending finds the wanted ones without anything having been
+ * queued from the handler.
+ *
+ * Host fork(): a helper wanted in the parent is never created in the
+ * child (the child has none of the parent's helpers, and its owners
+ * already work without them): it is marked failed there.
+ *
+ * Locks: kthread_lock (the list, and the creations) is a leaf: taken under
+ * any of usermm's locks (kthread_want is called from allocation, reclaim
+ * and I/O paths), and nothing but pthread_create runs under it.
+ */
+#include <errno.h>
+#include <unistd.h>
+#include "kthread.h"
+
+__thread unsigned int kthread_nostart_depth __attribute__((tls_model("initial-exec")));
+bool (*kthread_defer_hook)(void);
+
+static pthread_mutex_t kthread_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kthread_lazy *kthread_list;       /* [kthread_lock] */
+static _Atomic unsigned long nr_pending;        /* helpers in KTHREAD_WANTED */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void kthread_atfork_prepare(void)
+{
+	pthread_mutex_lock(&kthread_lock);
+}
+
+static void kthread_atfork_parent(void)
+{
+	pthread_mutex_unlock(&kthread_lock);
+}
+
+static void kthread_atfork_child(void)
+{
+	pthread_mutex_init(&kthread_lock, NULL);
+}
+
+static void kthread_atfork_setup(void)
+{
+	pthread_atfork(kthread_atfork_prepare, kthread_atfork_parent, kthread_atfork_child);
+}
+
+static bool may_start_here(void)
+{
+	bool (*defer)(void) = __atomic_load_n(&kthread_defer_hook, __ATOMIC_ACQUIRE);
+
+	return !kthread_nostart_depth && !(defer && defer());
+}
+
+/**
+ * kthread_init - set up kt idle (no thread) and list it.  Takes
+ * kthread_lock.
+ */
+void kthread_init(struct kthread_lazy *kt, const char *name, int (*start)(struct kthread_lazy *kt))
+{
+	pthread_once(&atfork_once, kthread_atfork_setup);
+	kt->name = name;
+	kt->start = start;
+	atomic_init(&kt->state, KTHREAD_IDLE);
+	kt->pid = getpid();
+	pthread_mutex_lock(&kthread_lock);
+	kt->next = kthread_list;
+	kthread_list = kt;
+	kt->listed = true;
+	pthread_mutex_unlock(&kthread_lock);
+}
+
+/* Create kt's thread unless it runs, failed, or belongs to the parent of a fork.  kthread_lock held. */
+static void kthread_start_locked(struct kthread_lazy *kt)
+{
+	int st = atomic_load(&kt->state);
+	int err;
+
+	if (st == KTHREAD_RUNNING || st == KTHREAD_FAILED)
+		return;
+	err = kt->pid == getpid() ? kt->start(kt) : -ECHILD;
+	if (st == KTHREAD_WANTED)
+		atomic_fetch_sub(&nr_pending, 1);
+	atomic_store_explicit(&kt->state, err ? KTHREAD_FAILED : KTHREAD_RUNNING, memory_order_release);
+}
+
+/**
+ * kthread_want - see kthread.h.  Outside a signal handler and when not
+ * deferred, takes kthread_lock and may create the thread; otherwise only
+ * atomics.  True when the thread runs on return.
+ */
+bool kthread_want(struct kthread_lazy *kt)
+{
+	int st = atomic_load_explicit(&kt->state, memory_order_acquire);
+
+	if (st == KTHREAD_RUNNING)
+		return true;
+	if (st == KTHREAD_FAILED)
+		return false;
+	if (!may_start_here()) {
+		if (st == KTHREAD_IDLE &&
+		    atomic_compare_exchange_strong(&kt->state, &st, KTHREAD_WANTED))
+			atomic_fetch_add(&nr_pending, 1);
+		return false;
+	}
+	pthread_mutex_lock(&kthread_lock);
+	kthread_start_locked(kt);
+	pthread_mutex_unlock(&kthread_lock);
+	return kthread_running(kt);
+}
+
+/**
+ * kthread_run_pending - create every wanted helper, if this thread may
+ * (not in a signal handler, not deferred).  No usermm lock held; takes
+ * kthread_lock when something is pending.
+ */
+void kthread_run_pending(void)
+{
+	if (__builtin_expect(!atomic_load_explicit(&nr_pending, memory_order_relaxed), 1))
+		return;
+	if (!may_start_here())
+		return;
+	pthread_mutex_lock(&kthread_lock);
+	for (struct kthread_lazy *kt = kthread_list; kt; kt = kt->next)
+		if (atomic_load(&kt->state) == KTHREAD_WANTED)
+			kthread_start_locked(kt);
+	pthread_mutex_unlock(&kthread_lock);
+}
+
+/**
+ * kthread_forget - take kt off the list (its owner is going away; the
+ * owner has stopped its thread if it ran).  Takes kthread_lock.
+ */
+void kthread_forget(struct kthread_lazy *kt)
+{
+	pthread_mutex_lock(&kthread_lock);
+	if (kt->listed) {
+		for (struct kthread_lazy **pp = &kthread_list; *pp; pp = &(*pp)->next) {
+			if (*pp == kt) {
+				*pp = kt->next;
+				break;
+			}
+		}
+		kt->listed = false;
+	}
+	/* never to be started now (one that runs stays KTHREAD_RUNNING for its owner's join) */
+	for (int st = atomic_load(&kt->state); st == KTHREAD_IDLE || st == KTHREAD_WANTED; ) {
+		if (atomic_compare_exchange_weak(&kt->state, &st, KTHREAD_FAILED)) {
+			if (st == KTHREAD_WANTED)
+				atomic_fetch_sub(&nr_pending, 1);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&kthread_lock);
+}
+
+/** kthread_nr_pending - helpers wanted and not created yet.  No locks. */
+unsigned long kthread_nr_pending(void)
+{
+	return atomic_load(&nr_pending);
+}

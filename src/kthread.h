@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kthread.h - usermm's helper threads, each started when it is first
+ * needed (kthread.c has the theory).
+ */
+#ifndef UMM_KTHREAD_H
+#define UMM_KTHREAD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum {
+	KTHREAD_IDLE,           /* not wanted yet: no thread */
+	KTHREAD_WANTED,         /* wanted where no thread could be created: on the pending list */
+	KTHREAD_RUNNING,        /* created: its owner stops and joins it */
+	KTHREAD_FAILED,         /* pthread_create failed: its owner works without it */
+};
+
+/*
+ * struct kthread_lazy - one helper thread, embedded in its owner's state.
+ * start creates the thread (returns 0 or -errno); it is called with
+ * kthread_lock held, at most once per successful creation.
+ */
+struct kthread_lazy {
+	const char *name;
+	int (*start)(struct kthread_lazy *kt);
+	_Atomic int state;
+	pid_t pid;                      /* the process the owner belongs to */
+	bool listed;                    /* [kthread_lock] on the pending list */
+	struct kthread_lazy *next;      /* [kthread_lock] the pending list */
+};
+
+/*
+ * Per thread: raised while this thread runs where no thread may be
+ * created (the host MMU's signal handler: the interrupted code may hold
+ * the C library's locks).  kthread_want only records the wish there.
+ */
+extern __thread unsigned int kthread_nostart_depth __attribute__((tls_model("initial-exec")));
+
+/*
+ * kthread_defer_hook - when set (the LD_PRELOAD interposer sets it), asked
+ * before a thread is created outside a signal handler: true defers the
+ * creation to a later kthread_run_pending.  Called with usermm locks
+ * held: it must take none.
+ */
+extern bool (*kthread_defer_hook)(void);
+
+/* kthread_init - an idle helper of the calling process.  No locks. */
+void kthread_init(struct kthread_lazy *kt, const char *name, int (*start)(struct kthread_lazy *kt));
+/*
+ * kthread_want - the owner needs its thread: create it now if this
+ * thread may (see above), else record the wish for kthread_run_pending.
+ * Any context, no lock of kthread.c's held in a signal handler.  Returns
+ * true when the thread runs on return.
+ */
+bool kthread_want(struct kthread_lazy *kt);
+/* kthread_running - does the thread run?  Any context, no locks. */
+static inline bool kthread_running(struct kthread_lazy *kt)
+{
+	return atomic_load_explicit(&kt->state, memory_order_acquire) == KTHREAD_RUNNING;
+}
+/*
+ * kthread_run_pending - create the threads wanted where none could be
+ * (cheap when there are none: one atomic load).  A safe point: no usermm
+ * lock held, not in a signal handler.
+ */
+void kthread_run_pending(void);
+/* kthread_forget - before the owner frees kt: off the pending list.  Takes kthread_lock. */
+void kthread_forget(struct kthread_lazy *kt);
+/* kthread_nr_pending - threads wanted and not created yet (tests, stats). */
+unsigned long kthread_nr_pending(void);
+
+#endif
