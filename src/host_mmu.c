@@ -58,7 +58,12 @@
  * fault thread with nothing to do spins as long before it sleeps, since a
  * thread touching page after page faults again at once).
  * The fault threads (HOST_FAULT_THREADS of them, ordinary threads started
- * by the first attach) take requests off the ring and resolve each one
+ * by the first attach; with host_mmu_lazy_fault_threads, as the LD_PRELOAD
+ * interposer sets it, only once a handoff can happen: a log function
+ * installed, a test knob, host_mmu_want_fault_threads, which the
+ * interposer calls for a small alternate signal stack; a fault that needs
+ * a handoff while none runs is refused, counted in handoffs_refused, and
+ * never waits) take requests off the ring and resolve each one
  * through usermm's fault path (follow_or_fault, under mmap_lock for read,
  * exactly as the soft TLB's miss does) and post the result.
  *
@@ -84,7 +89,10 @@
  * interrupted code is inside a stdio call reading a window: usermm's
  * default log writes a line with one write(2) and no stdio, and a fault
  * is not run inline while a log function (umm_set_log) is installed,
- * which may do anything.  The handler's stack: the fault path takes about
+ * which may do anything.  pthread_create, which takes the C library's
+ * locks: a helper thread the fault path wants (kswapd, the I/O engine's,
+ * ...) is only marked wanted while the fault runs inline
+ * (kthread_nostart_depth) and created at the next safe point (kthread.c).  The handler's stack: the fault path takes about
  * 23 KiB at most as measured (debug and ASan builds, file I/O, swap and
  * reclaim); on an alternate signal stack (SA_ONSTACK: the handler runs
  * there when the program set one) the room left must be HOST_INLINE_STACK

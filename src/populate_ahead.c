@@ -41,11 +41,11 @@
  * When it runs: each time the allocator lists a lazy block (page_alloc.c
  * sets ahead_kick under the zone lock; alloc_pages() sees it after
  * dropping its locks and calls populate_ahead_kick()), the first pass
- * filling the whole window.  The thread itself is created by the first
- * kick (kthread.c: at once outside a signal handler, else at the next
- * safe point), so a system that never allocates past the frames listed
- * at creation never has it.  A system that stops allocating costs it
- * nothing.  It stops between two chunks when asked.
+ * filling the whole window.  The thread itself is wanted when the system
+ * is created (kthread.c: created at once, unless the creator defers it,
+ * as the LD_PRELOAD interposer does for a young single-threaded program;
+ * then at a later kick or safe point).  A system that stops allocating
+ * costs it nothing.  It stops between two chunks when asked.
  *
  * Locks: ahead->lock (leaf: the stop, kicked and running flags and the
  * wakeups), taken with no allocator lock held.  The pass takes the zone
@@ -245,8 +245,9 @@ static int ahead_start(struct kthread_lazy *kt)
  * @window_frames: frames ahead of the allocator (rounded up to whole 2 MiB
  *                 chunks; more than the arena means all of it); not 0
  *
- * The thread is created at the first populate_ahead_kick (kthread.c),
- * and its first pass fills the window.  Takes kthread_lock.
+ * The thread is wanted at once (kthread_want: created now, unless
+ * deferred, then at a later kick or safe point), and its first pass
+ * fills the window.  Takes kthread_lock.
  * Return: 0, -EINVAL for a window of 0, -EBUSY if already started,
  * -ENOMEM.
  */
@@ -270,6 +271,7 @@ int populate_ahead_start(struct phys_mem *phys, unsigned long window_frames)
 	pthread_cond_init(&a->idle, NULL);
 	kthread_init(&a->kt, "populate-ahead", ahead_start);
 	__atomic_store_n(&phys->ahead, a, __ATOMIC_RELEASE);
+	kthread_want(&a->kt);           /* the window of a new system (deferred where kthread.c says) */
 	return 0;
 }
 

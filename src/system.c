@@ -14,7 +14,8 @@
  * anonymous), the slab caches for
  * struct umm_mm and struct vm_area_struct, the shared zero page, the
  * list of live address spaces, and reclaim (vmscan.c: the LRU lists and
- * the kswapd thread, started here and stopped first at destroy).  Upper
+ * the kswapd thread, stopped first at destroy).  Each helper thread is
+ * created when first needed (kthread.c), not here.  Upper
  * layers install their hooks here (unmap_mapping_range for truncate;
  * vmscan_init the allocator's reclaim, kswapd and release hooks) so
  * lower layers never call upwards by name.

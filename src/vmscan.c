@@ -93,7 +93,10 @@
  * (munlock); direct reclaim does so only when a pass found nothing.
  *
  * Driving it.  The allocator (page_alloc.c) wakes kswapd when free frames
- * cross below the low watermark; kswapd reclaims in batches until free
+ * cross below the low watermark (the first wake-up creates the thread,
+ * kthread.c: at once, or at the next safe point when it comes from the
+ * host MMU's signal handler or the creation is deferred; direct reclaim
+ * alone frees frames until then); kswapd reclaims in batches until free
  * frames reach the high watermark or a pass frees nothing, then sleeps.
  * An allocation that would go below the min watermark calls
  * try_to_free_pages itself (direct reclaim); if that does not help the
@@ -114,7 +117,8 @@
  *
  * Locks (the order of the library is in lockdep.h; these are leaves):
  *   batch lock (lru_pvec.lock) -> LRU lock (lruvec.lock)
- *   kswapd_lock (kswapd's sleep and wake-up), taken alone.
+ *   kswapd_lock (kswapd's sleep and wake-up), taken alone (the wake-up
+ *   may take kthread_lock, a leaf, before it).
  * And sys->reclaim_check_lock: a reclaim pass (and reclaim_page) holds
  * it for read around everything it does (page locks, rmap walks,
  * writeback); the per-mm invariant checks (mm_check.c) take it for

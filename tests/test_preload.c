@@ -48,6 +48,10 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define HAVE_SINGLE_THREADED 1
+#endif
 #include "test.h"
 
 extern char **environ;
@@ -1010,6 +1014,187 @@ static void case_rwf(void)
 	close(fd);
 }
 
+/* ---- no thread until one is needed ---- */
+
+/* The threads of this process now (/proc/self/status), or -1. */
+static int threads_now(void)
+{
+	char line[128];
+	int n = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* The C library still in its single-threaded mode (true where it cannot tell). */
+static bool libc_single_threaded(void)
+{
+#ifdef HAVE_SINGLE_THREADED
+	return __libc_single_threaded;
+#else
+	return true;
+#endif
+}
+
+/*
+ * A program that reads mapped files, stores into a small writable shared
+ * one (as LMDB's readers do into the lock file), preads, writes a mapped
+ * buffer to a pipe and pwrites one into a served file through an
+ * O_DSYNC descriptor (a buffer in the window: the copy faults inline), all within the first second: no
+ * thread is ever created (USERMM_WRITEBACK_MS is the default 5 s).
+ */
+static void case_lazy(void)
+{
+	int fd = make_file("lz", 64 * PG), fd2 = make_file("lz2", 2 * PG), fd3 = make_file("lz3", 4 * PG);
+	char *p = mmap(NULL, 64 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	char *q = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+	char *r = mmap(NULL, 4 * PG, PROT_READ, MAP_SHARED, fd3, 0);
+	char buf[128], path[PATH_MAX];
+	int pipefd[2], fd3s;
+	size_t bad = 0;
+
+	REQUIRE(p != MAP_FAILED && q != MAP_FAILED && r != MAP_FAILED);
+	REQUIRE(!strcmp(getenv("USERMM_LAZY_MS"), "600000"));   /* not a race with the clock */
+	for (size_t i = 0; i < 64 * PG; i++)
+		bad += (unsigned char)p[i] != pat(i);
+	CHECK_EQ(bad, 0);
+	memcpy(q, "lazy-store", 10);
+	CHECK_EQ(pread(fd, buf, 100, 5 * PG), 100);
+	CHECK_EQ((unsigned char)buf[7], pat(5 * PG + 7));
+	/* a mapped buffer to the kernel (prefaulted), and into a served file (bounced) */
+	REQUIRE(pipe(pipefd) == 0);
+	CHECK_EQ(write(pipefd[1], p + 9 * PG, 100), 100);
+	CHECK_EQ(read(pipefd[0], buf, 100), 100);
+	CHECK_EQ((unsigned char)buf[5], pat(9 * PG + 5));
+	/* O_DSYNC: the write is synced, no dirty data for a flusher */
+	path_of(path, "lz3");
+	fd3s = open(path, O_RDWR | O_DSYNC);
+	REQUIRE(fd3s >= 0);
+	CHECK_EQ(pwrite(fd3s, p + 20 * PG + 3, 100, 2 * PG), 100);
+	CHECK_EQ((unsigned char)r[2 * PG + 10], pat(20 * PG + 13));
+	close(fd3s);
+	CHECK_EQ(munmap(p, 64 * PG), 0);
+	CHECK_EQ(threads_now(), 1);
+	CHECK(libc_single_threaded());
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/*
+ * The background writeback starts when there is dirty data: a served
+ * pwrite starts it at once; a store through a writable shared mapping
+ * at the first call one interval after the mapping was made.  Run with
+ * USERMM_WRITEBACK_MS=300.
+ */
+static void case_lazy_flusher(void)
+{
+	int fd = make_file("lf", 4 * PG), fd2 = make_file("lf2", 4 * PG);
+	char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char *q;
+
+	REQUIRE(p != MAP_FAILED);
+	memcpy(p + PG, "stored-1", 8);
+	CHECK_EQ(threads_now(), 1);
+	usleep(400000);                         /* more than one interval, with no call */
+	CHECK_EQ(threads_now(), 1);
+	CHECK(!raw_has(fd, PG, "stored-1"));
+	q = mmap(NULL, 4 * PG, PROT_READ, MAP_SHARED, fd2, 0);   /* a call: the flusher starts */
+	REQUIRE(q != MAP_FAILED);
+	CHECK(threads_now() >= 2);
+	CHECK(raw_wait(fd, PG, "stored-1"));
+	close(fd);
+	close(fd2);
+	/* a served write in a fresh process is covered by case_flusher (20 ms, no call after it) */
+}
+
+/*
+ * Reclaim under a small USERMM_PHYS: kswapd is wanted inside the fault
+ * handler, not created there; direct reclaim serves the faults.  The
+ * first mapping call after the first second creates it.
+ */
+static void case_lazy_kswapd(void)
+{
+	size_t len = 24UL << 20;
+	int fd = make_file("lk", len), fd2 = make_file("lk2", PG);
+	char *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0), *q;
+	size_t bad = 0;
+
+	REQUIRE(p != MAP_FAILED);
+	for (size_t i = 0; i < len; i += 512)
+		bad += (unsigned char)p[i] != pat(i);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(threads_now(), 1);
+	usleep(300000);                         /* USERMM_LAZY_MS=200 */
+	q = mmap(NULL, PG, PROT_READ, MAP_SHARED, fd2, 0);
+	REQUIRE(q != MAP_FAILED);
+	CHECK(threads_now() >= 2);
+	CHECK(!libc_single_threaded());
+	close(fd);
+	close(fd2);
+}
+
+static volatile char *altstack_target;
+static volatile int altstack_sig;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	altstack_sig = touch(altstack_target, 0);
+}
+
+/*
+ * A fault on a small alternate signal stack needs a fault thread.
+ * sigaltstack through the C library (interposed: the fault threads
+ * start) serves it; set with a raw system call (not seen), the fault is
+ * refused with SIGSEGV, not left waiting.  UMM_PRELOAD_ALTSTACK=raw
+ * selects the second.
+ */
+static void case_lazy_altstack(void)
+{
+	const char *how = getenv("UMM_PRELOAD_ALTSTACK");
+	bool raw = how && !strcmp(how, "raw");
+	size_t size = 32 << 10;
+	stack_t ss = { .ss_sp = malloc(size), .ss_size = size };
+	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_ONSTACK };
+	int fd = make_file("la", 8 * PG);
+	char *p;
+
+	REQUIRE(ss.ss_sp);
+	if (!raw)
+		REQUIRE(sigaltstack(&ss, NULL) == 0);
+	sigemptyset(&sa.sa_mask);
+	REQUIRE(sigaction(SIGUSR1, &sa, NULL) == 0);
+	p = mmap(NULL, 8 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	REQUIRE(p != MAP_FAILED);
+	/* after usermm started (which looks at this thread's stack), unseen */
+	if (raw)
+		REQUIRE(syscall(SYS_sigaltstack, &ss, NULL) == 0);
+	/* the host MMU's handler (SA_ONSTACK) runs on the small stack: every fault is handed off */
+	CHECK_EQ(touch(p, 0), raw ? SIGSEGV : 0);
+	altstack_target = p + 5 * PG;
+	raise(SIGUSR1);                         /* and from a handler already on it */
+	CHECK_EQ(altstack_sig, raw ? SIGSEGV : 0);
+	/* the host MMU's two fault threads (then the helpers they let start: no longer single-threaded) */
+	if (raw)
+		CHECK_EQ(threads_now(), 1);
+	else
+		CHECK(threads_now() >= 3);
+	if (raw) {                              /* without the stack: inline again */
+		stack_t off = { .ss_flags = SS_DISABLE };
+
+		REQUIRE(syscall(SYS_sigaltstack, &off, NULL) == 0);
+	}
+	CHECK_EQ((unsigned char)p[0], pat(0));
+	CHECK_EQ((unsigned char)p[5 * PG + 1], pat(5 * PG + 1));
+	close(fd);
+}
+
 static const struct tcase {
 	const char *name;
 	void (*fn)(void);
@@ -1035,6 +1220,10 @@ static const struct tcase {
 	{ "rwf", case_rwf },
 	{ "exit_threads", case_exit_threads },
 	{ "exit_handler", case_exit_handler },
+	{ "lazy", case_lazy },
+	{ "lazy_flusher", case_lazy_flusher },
+	{ "lazy_kswapd", case_lazy_kswapd },
+	{ "lazy_altstack", case_lazy_altstack },
 };
 
 static int child_main(const char *name)
@@ -1462,10 +1651,53 @@ static void test_bad_env(void)
 	CHECK_EQ(run_case("native", "USERMM_WRITEBACK_MS=soon"), 0);
 	CHECK_EQ(stat_of("preload_enabled"), 0);
 	CHECK(file_has("na", PG, "native", 6));
+	/* nor is a USERMM_LAZY_MS that is not a number of milliseconds */
+	CHECK_EQ(run_case("native", "USERMM_LAZY_MS=-1"), 0);
+	CHECK_EQ(stat_of("preload_enabled"), 0);
+	CHECK(file_has("na", PG, "native", 6));
 	/* too little memory for usermm: reported the same way */
 	CHECK_EQ(run_case("native", "USERMM_PHYS=4K"), 0);
 	CHECK_EQ(stat_of("preload_enabled"), 0);
 	CHECK(file_has("na", PG, "native", 6));
+}
+
+/*
+ * No thread until one is needed: a program that reads mapped files (and
+ * stores into a small shared one) within its first second creates none;
+ * the flusher starts when there is dirty data; kswapd under pressure at
+ * the first call after the first second; the fault threads when a
+ * handoff can happen (a small alternate stack, a log function), and a
+ * handoff with no fault thread is refused, not waited for.
+ */
+static void test_lazy_threads(void)
+{
+	char env[PATH_MAX + 32];
+
+	setenv("USERMM_LAZY_MS", "600000", 1);  /* inherited by the children: no race with the clock */
+	check_served_env("lazy", "USERMM_WRITEBACK_MS=600000");
+	CHECK_EQ(stat_of("host_fault_threads"), 0);
+	CHECK_EQ(stat_of("host_handoffs_refused"), 0);
+	CHECK(stat_of("host_inline_faults") > 0);
+	CHECK(file_has("lz2", 0, "lazy-store", 10));    /* by the exit writeback */
+	CHECK_EQ(run_case("lazy_flusher", "USERMM_WRITEBACK_MS=300"), 0);
+	CHECK(stat_of("preload_writeback_passes") > 0);
+	setenv("USERMM_LAZY_MS", "200", 1);
+	check_served_env("lazy_kswapd", "USERMM_PHYS=8M");
+	unsetenv("USERMM_LAZY_MS");
+	CHECK(stat_of("sys_kswapd_wakeups") > 0);
+	CHECK(stat_of("sys_pgsteal") > 0);
+	check_served_env("lazy_altstack", NULL);
+	CHECK_EQ(stat_of("host_fault_threads"), 2);
+	CHECK_EQ(stat_of("host_handoffs_refused"), 0);
+	check_served_env("lazy_altstack", "UMM_PRELOAD_ALTSTACK=raw");
+	CHECK_EQ(stat_of("host_fault_threads"), 0);
+	CHECK_EQ(stat_of("host_handoffs_refused"), 2);
+	/* a log function: faults go to the fault threads, started with the window */
+	snprintf(env, sizeof(env), "USERMM_LOG=%s/usermm.log", dir);
+	check_served_env("lazy_altstack", env);
+	CHECK_EQ(stat_of("host_fault_threads"), 2);
+	CHECK_EQ(stat_of("host_inline_faults"), 0);
+	CHECK_EQ(stat_of("host_handoffs_refused"), 0);
 }
 
 static void run_all(void)
@@ -1491,6 +1723,7 @@ static void run_all(void)
 	RUN(test_rwf);
 	RUN(test_exit_threads);
 	RUN(test_exit_handler);
+	RUN(test_lazy_threads);
 }
 
 int main(int argc, char **argv)

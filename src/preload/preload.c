@@ -86,11 +86,26 @@
  * files mapped later are served again, in a new window.  The child never
  * calls usermm.
  *
+ * Threads (kthread.c, preload_signal.c, preload_writeback.c).  A process
+ * that creates a second thread puts the C library in its multi-threaded
+ * mode for good (stdio locks every character), so the interposer creates
+ * none until one is needed: faults are resolved on the faulting thread;
+ * usermm's helpers (kswapd, the I/O engine, populate-ahead, page
+ * reporting) are created when they have work, never in the SIGSEGV
+ * handler (recorded there, created at the end of the next interposed
+ * call that reaches usermm: preload_safe_point), and, while the program
+ * has no thread of its own, not before it has run USERMM_LAZY_MS
+ * (preload_defer_threads); the host MMU's fault threads only when a
+ * fault may need one (USERMM_LOG, a small sigaltstack); the flusher when
+ * there can be dirty data.
+ *
  * Configuration (environment, read once at the first file mapping):
  * USERMM_PHYS (bytes, K/M/G/T suffix; default 1G), USERMM_SWAP (swap
  * path or Redis target, as umm_config.swap_path), USERMM_SWAP_SIZE
  * (default 1G), USERMM_WINDOW (default 1T), USERMM_WRITEBACK_MS (the
- * background writeback's period, default 5000; 0: none), USERMM_STATS
+ * background writeback's period, default 5000; 0: none), USERMM_LAZY_MS
+ * (how long a single-threaded program runs before usermm's helper
+ * threads may start, default 1000), USERMM_STATS
  * (a path, each "%p" in it replaced by the process id: the counters at exit, key=value
  * lines, written by a process that mapped a file), USERMM_LOG (1: usermm's log on
  * stderr; another value: a file it is appended to).  A setting that
@@ -205,8 +220,8 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
-/* USERMM_WRITEBACK_MS: milliseconds, 0 to 86400000 (a day); 0 is off. */
-static int env_ms(const char *name, unsigned long def, unsigned long *out)
+/* USERMM_WRITEBACK_MS, USERMM_LAZY_MS: milliseconds, 0 to 86400000 (a day); what names 0 means. */
+static int env_ms(const char *name, unsigned long def, const char *zero, unsigned long *out)
 {
 	const char *s = getenv(name);
 	unsigned long v = 0;
@@ -223,8 +238,8 @@ static int env_ms(const char *name, unsigned long def, unsigned long *out)
 		v = v * 10 + (unsigned long)(*c - '0');
 	}
 	if (v > 86400000UL) {
-		say("%s=%s is not a number of milliseconds (0 to 86400000; 0: no background writeback); "
-		    "the kernel serves every mapping", name, s);
+		say("%s=%s is not a number of milliseconds (0 to 86400000; 0: %s); "
+		    "the kernel serves every mapping", name, s, zero);
 		return -1;
 	}
 	*out = v;
@@ -248,17 +263,18 @@ static int env_size(const char *name, size_t def, size_t *out)
 
 /*
  * How long a program that has no thread of its own keeps usermm's helper
- * threads deferred (preload_defer_threads).
+ * threads deferred (preload_defer_threads): USERMM_LAZY_MS.
  */
-#define THREAD_GRACE_NS (1000ull * 1000000)
+#define DEFAULT_LAZY_MS 1000UL
 
 static uint64_t start_ns;               /* when usermm started in this process */
+static uint64_t lazy_ns;                /* USERMM_LAZY_MS */
 
 /*
  * preload_defer_threads - kthread_defer_hook: while the program is
  * single-threaded and usermm started less than THREAD_GRACE_NS ago, a
  * helper thread usermm wants (kswapd, populate-ahead, page reporting, the
- * I/O engine) is not created yet: usermm works without it (direct
+ * I/O engine) is not created yet (USERMM_LAZY_MS, default 1000 ms): usermm works without it (direct
  * reclaim, reads in the faulting thread), and a program that ends soon,
  * such as mdb_dump, stays single-threaded, which keeps the C library's
  * stdio and other single-thread shortcuts.  The first safe point after
@@ -266,7 +282,7 @@ static uint64_t start_ns;               /* when usermm started in this process *
  */
 static bool preload_defer_threads(void)
 {
-	return preload_single_threaded() && preload_now_ns() - start_ns < THREAD_GRACE_NS;
+	return preload_single_threaded() && preload_now_ns() - start_ns < lazy_ns;
 }
 
 /**
@@ -289,14 +305,15 @@ static void preload_init(void)
 	/* the window is a host-MMU attach, which needs the memfd arena */
 	struct umm_config cfg = { .arena = UMM_ARENA_MEMFD };
 	size_t phys, swap, window;
-	unsigned long wb_ms;
+	unsigned long wb_ms, lazy_ms;
 	const char *s;
 	int err;
 
 	if (env_size("USERMM_PHYS", DEFAULT_PHYS, &phys) ||
 	    env_size("USERMM_SWAP_SIZE", DEFAULT_SWAP, &swap) ||
 	    env_size("USERMM_WINDOW", DEFAULT_WINDOW, &window) ||
-	    env_ms("USERMM_WRITEBACK_MS", DEFAULT_WRITEBACK_MS, &wb_ms))
+	    env_ms("USERMM_WRITEBACK_MS", DEFAULT_WRITEBACK_MS, "no background writeback", &wb_ms) ||
+	    env_ms("USERMM_LAZY_MS", DEFAULT_LAZY_MS, "no delay", &lazy_ms))
 		goto off;
 	if (window < MIN_WINDOW || window % UMM_PAGE_SIZE || window > UMM_MMAP_BASE / 2) {
 		say("USERMM_WINDOW=%s must be a multiple of 4K between 64M and %luG; the kernel serves every mapping",
@@ -319,6 +336,7 @@ static void preload_init(void)
 	cfg.phys_bytes = phys;
 	/* no helper thread until one is needed (kthread.c, host_mmu.h, preload_writeback.c) */
 	start_ns = preload_now_ns();
+	lazy_ns = (uint64_t)lazy_ms * 1000000ull;
 	kthread_defer_hook = preload_defer_threads;
 	host_mmu_lazy_fault_threads = true;
 	s = getenv("USERMM_SWAP");
