@@ -57,6 +57,7 @@
 #include "filemap.h"
 #include "gup.h"
 #include "mlock.h"
+#include "kthread.h"
 
 #define PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
 
@@ -400,6 +401,7 @@ int umm_mmap(struct umm_mm *mm, uintptr_t addr, size_t len, int prot, int flags,
 
 	if (!mm || !out_addr)
 		return -EINVAL;
+	kthread_run_pending();          /* a safe point: helpers wanted in a signal handler */
 	err = mmap_check_args(addr, &len, prot, &flags, obj, offset);
 	if (err)
 		return err;
@@ -441,6 +443,7 @@ int umm_munmap(struct umm_mm *mm, uintptr_t addr, size_t len)
 	if (addr >= UMM_TASK_SIZE || len > UMM_TASK_SIZE - addr)
 		return -EINVAL;
 	len = ALIGN_UP(len, PAGE_SIZE);
+	kthread_run_pending();          /* a safe point: helpers wanted in a signal handler */
 
 	mmap_write_lock(mm);
 	err = do_munmap(mm, addr, len);

@@ -13,9 +13,18 @@
  * file: warnings appear there in debug builds only, check reports always.
  * The map-count corruption uses page.h to reach a pinned frame's
  * descriptor, and is undone before anything else runs.
+ *
+ * Helper threads (kthread.c): with creation deferred (kthread_defer_hook,
+ * as the LD_PRELOAD interposer defers it), a system that reads a file
+ * creates no thread, reads in the calling thread, and records its helpers
+ * as wanted; the next kthread_run_pending creates them, and destroying
+ * the system joins them.  Thread counts come from /proc/self/status.
  */
 #include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <usermm/usermm.h>
+#include "kthread.h"
 #include "page.h"
 #include "test.h"
 
@@ -222,6 +231,75 @@ static void test_default_log(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+/* The threads of this process now (/proc/self/status). */
+static int threads_now(void)
+{
+	char line[128];
+	int n = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	REQUIRE(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+static bool defer_all(void)
+{
+	return true;
+}
+
+/*
+ * Deferred helpers: a memfd system (populate-ahead wanted at creation)
+ * reads 2 MiB of a mapped file page by page through the soft MMU
+ * (read-ahead: the I/O engine wanted) with no thread created and the bytes right; then
+ * kthread_run_pending creates them, and destroy joins them.
+ */
+static void test_lazy_helpers(void)
+{
+	struct umm_config cfg = { .phys_bytes = 64UL << 20, .arena = UMM_ARENA_MEMFD };
+	char path[] = "/tmp/usermm-lazy-XXXXXX";
+	static unsigned char buf[512 * PS];
+	struct umm_system *sys;
+	struct umm_object *obj;
+	struct umm_mm *mm;
+	uintptr_t addr;
+	int fd = mkstemp(path), before = threads_now();
+	size_t bad = 0;
+
+	REQUIRE(fd >= 0);
+	unlink(path);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 7 + 1);
+	REQUIRE(pwrite(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
+	kthread_defer_hook = defer_all;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, sizeof(buf), PROT_READ, MAP_SHARED, obj, 0, &addr) == 0);
+	memset(buf, 0, sizeof(buf));
+	for (size_t off = 0; off < sizeof(buf); off += PS)     /* page by page: read-ahead */
+		CHECK_EQ(umm_read(mm, addr + off, buf + off, PS), 0);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		bad += buf[i] != (unsigned char)(i * 7 + 1);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(threads_now(), before);
+	CHECK(kthread_nr_pending() >= 2);       /* populate-ahead and the I/O engine */
+	kthread_run_pending();                  /* still deferred: nothing */
+	CHECK_EQ(threads_now(), before);
+	kthread_defer_hook = NULL;
+	kthread_run_pending();
+	CHECK_EQ(kthread_nr_pending(), 0);
+	CHECK(threads_now() >= before + 2);
+	umm_mm_destroy(mm);
+	umm_object_put(obj);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+	CHECK_EQ(threads_now(), before);
+	close(fd);
+}
+
 int main(void)
 {
 	RUN(test_create_errors);
@@ -229,5 +307,6 @@ int main(void)
 	RUN(test_dirty_dropped);
 	RUN(test_check_report);
 	RUN(test_default_log);
+	RUN(test_lazy_helpers);
 	return test_summary("test_system");
 }
