@@ -62,7 +62,8 @@
  *                      lock and kswapd_lock (vmscan.c): taken last and
  *                      alone; not seen by the checker.  kthread_lock
  *                      (kthread.c: creating a helper thread) is a leaf
- *                      taken under any of these but the zone lock.  (A read in flight
+ *                      taken with any of usermm's locks held except
+ *                      these leaves.  (A read in flight
  *                      holds its pages' locks, taken by the submitter and
  *                      released by the I/O completion thread.)  Among
  *                      the physical layer's own: mag_owner_lock (slab.c)

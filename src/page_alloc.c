@@ -230,12 +230,8 @@ static void free_one_locked(struct phys_mem *phys, struct page *page, unsigned i
 		order++;
 	}
 	add_to_free_area(phys, &phys->pages[pfn], order);
-	if (order == MAX_ORDER - 1) {
+	if (order == MAX_ORDER - 1)
 		phys->free_since[pfn >> (MAX_ORDER - 1)] = arena_clock_ns();
-		/* page_reporting.c's thread has work (passed on with the zone lock dropped) */
-		if (unlikely(!atomic_load_explicit(&phys->reporting_kick, memory_order_relaxed)))
-			atomic_store_explicit(&phys->reporting_kick, 1, memory_order_relaxed);
-	}
 }
 
 #define PRESENT_SCAN 8      /* blocks of a list looked at for one whose memory is present */
@@ -436,8 +432,6 @@ static void pcp_drain_locked(struct per_thread_pages *pcp, unsigned int nr)
 	pcp->count -= done;
 	pthread_mutex_unlock(&phys->zone_lock);
 	pcp_sync_locked(pcp, -(long)done);      /* free before and after: only the drift goes to nr_free */
-	if (unlikely(atomic_load_explicit(&phys->reporting_kick, memory_order_relaxed)))
-		page_reporting_kick(phys);      /* only a leaf lock (kthread_lock) under the pcp lock */
 }
 
 /* pcp_add_frame_locked - one frame (its block's head or tail) joins pcp's tail.  zone_lock held. */
@@ -780,8 +774,6 @@ struct page *alloc_pages(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 	arena_prepare(phys, pfn_of(phys, page), 1UL << order);
 	if (unlikely(atomic_load_explicit(&phys->ahead_kick, memory_order_relaxed)))
 		populate_ahead_kick(phys);
-	if (unlikely(atomic_load_explicit(&phys->reporting_kick, memory_order_relaxed)))
-		page_reporting_kick(phys);
 	reset_descriptor(page, 1);
 	for (i = 1; i < (1UL << order); i++)
 		reset_descriptor(page + i, 0);
@@ -877,8 +869,6 @@ void free_pages(struct page *page, unsigned int order)
 	free_one_locked(phys, page, order);
 	atomic_fetch_add(&phys->nr_free, 1L << order);
 	pthread_mutex_unlock(&phys->zone_lock);
-	if (unlikely(atomic_load_explicit(&phys->reporting_kick, memory_order_relaxed)))
-		page_reporting_kick(phys);
 }
 
 /*

@@ -169,7 +169,6 @@ struct phys_mem {
 	uint64_t *free_since;         /* [zone_lock] per MAX_ORDER-1 block: ns it became free whole */
 	long nr_isolated;             /* [zone_lock] free frames held out of the lists being punched */
 	struct page_reporting *reporting; /* NULL: nothing is given back */
-	_Atomic int reporting_kick;   /* a max-order block became free (page_reporting_kick) */
 };
 
 enum { WMARK_MIN, WMARK_LOW, WMARK_HIGH };
@@ -337,7 +336,6 @@ uint64_t arena_clock_ns(void);
  */
 int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms);
 void page_reporting_stop(struct phys_mem *phys);
-void page_reporting_kick(struct phys_mem *phys);
 size_t page_reporting_run(struct phys_mem *phys, uint64_t min_age_ns);
 
 /*

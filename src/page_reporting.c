@@ -30,12 +30,10 @@
  * still finds frames.
  *
  * Where it runs: one thread per arena, set up by page_reporting_start()
- * (umm_system_create() does, unless the configuration says never) and
- * created the first time a max-order block becomes free after use
- * (free_one_locked() sets reporting_kick, the allocator passes it to
- * page_reporting_kick() with its locks dropped; kthread.c creates it at
- * once outside a signal handler, else at the next safe point): until a
- * block is freed there is nothing to give back.  It
+ * (umm_system_create() does, unless the configuration says never), which
+ * wants it at once (kthread.c: created then, unless the creator defers
+ * it, as the LD_PRELOAD interposer does for a young single-threaded
+ * program; then at a later safe point).  It
  * wakes every delay/2 (at least every millisecond, at most every second)
  * and releases every block that qualifies, one block per zone-lock hold.
  * Each pass first drains the per-thread caches that were not used since
@@ -161,8 +159,8 @@ static void *reporting_thread(void *arg)
  * @delay_ms: how long a max-order block must stay free (0: a pass every
  *            millisecond releases every free block)
  *
- * The thread is created by the first page_reporting_kick().  Takes
- * kthread_lock.
+ * The thread is wanted at once (kthread_want: created now unless
+ * deferred).  Takes kthread_lock.
  * Return: 0, -EBUSY if already started, -ENOMEM.
  */
 int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms)
@@ -186,23 +184,8 @@ int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms)
 	pthread_condattr_destroy(&attr);
 	kthread_init(&r->kt, "page-reporting", reporting_start);
 	__atomic_store_n(&phys->reporting, r, __ATOMIC_RELEASE);
+	kthread_want(&r->kt);
 	return 0;
-}
-
-/**
- * page_reporting_kick - a max-order block became free (the allocator saw
- * reporting_kick, and clears it here): create the reporting thread if it
- * is not there yet (kthread_want).  No allocator lock held; may take
- * kthread_lock.  No-op without reporting.
- */
-void page_reporting_kick(struct phys_mem *phys)
-{
-	struct page_reporting *r = __atomic_load_n(&phys->reporting, __ATOMIC_ACQUIRE);
-
-	if (!atomic_exchange_explicit(&phys->reporting_kick, 0, memory_order_relaxed) || !r)
-		return;
-	if (r->pid == getpid())         /* not in the child of a host fork() */
-		kthread_want(&r->kt);
 }
 
 /**
