@@ -1375,12 +1375,6 @@ int host_mmu_want_fault_threads(void)
 	return err;
 }
 
-/** host_mmu_fault_threads_running - are the fault threads there?  No locks. */
-bool host_mmu_fault_threads_running(void)
-{
-	return atomic_load(&fault_threads_running);
-}
-
 /* fault_threads_stop_all - host_lock held, no window attached. */
 static void fault_threads_stop_all(void)
 {

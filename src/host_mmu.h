@@ -81,7 +81,6 @@ extern bool host_mmu_no_inline;
  */
 extern bool host_mmu_lazy_fault_threads;
 int host_mmu_want_fault_threads(void);
-bool host_mmu_fault_threads_running(void);
 /* HOST_INLINE_STACK - bytes of alternate signal stack the inline fault path needs. */
 #define HOST_INLINE_STACK  (40 << 10)
 

@@ -344,6 +344,17 @@ static void io_read_inline(struct io_request *req)
 	io_complete_read(req, res < 0 ? -errno : res);
 }
 
+/* The engine's threads are not there: read a list of requests here (counted in flight already). */
+static void io_read_list_inline(struct io_request *list)
+{
+	while (list) {
+		struct io_request *req = list;
+
+		list = req->next;
+		io_read_inline(req);
+	}
+}
+
 static void *io_pool_worker(void *arg)
 {
 	struct io_backend *be = arg;
@@ -423,11 +434,7 @@ void io_submit_reads(struct umm_system *sys, struct io_request *list)
 	pthread_mutex_unlock(&be->lock);
 	if (!kthread_want(&be->kt)) {
 		/* no engine thread (yet): read here, counted in flight as the engine's would be */
-		while (list) {
-			req = list;
-			list = req->next;
-			io_read_inline(req);
-		}
+		io_read_list_inline(list);
 		return;
 	}
 	pthread_mutex_lock(&be->lock);
@@ -489,8 +496,6 @@ void io_backend_plug(struct umm_system *sys)
 	pthread_mutex_unlock(&be->lock);
 }
 
-static void io_read_list_inline(struct io_request *list);
-
 /**
  * io_backend_unplug - pass the held requests to the engine (created now
  * if it is not there; if it cannot be, they are read here).  Takes
@@ -521,17 +526,6 @@ void io_backend_unplug(struct umm_system *sys)
 	pthread_mutex_unlock(&be->lock);
 	if (list && be->kind == UMM_IO_URING)
 		io_uring_engine_submit(be->uring, list);
-}
-
-/* The engine's threads are not there: read the held requests here (counted in flight already). */
-static void io_read_list_inline(struct io_request *list)
-{
-	while (list) {
-		struct io_request *req = list;
-
-		list = req->next;
-		io_read_inline(req);
-	}
 }
 
 /**
@@ -627,6 +621,8 @@ void io_backend_destroy(struct umm_system *sys)
 
 	if (!be)
 		return;
+	/* off the helper list first (in a fork child too): nobody creates the threads after this */
+	kthread_forget(&be->kt);
 	if (io_backend_forked(be)) {
 		/* no threads to stop here; the ring is shared with the parent: unmap ours */
 		if (be->kind == UMM_IO_URING)
@@ -638,7 +634,6 @@ void io_backend_destroy(struct umm_system *sys)
 	if (be->plug)
 		io_backend_unplug(sys);
 	io_backend_drain(sys);
-	kthread_forget(&be->kt);         /* nobody creates the threads after this */
 	if (be->kind == UMM_IO_URING) {
 		io_uring_engine_destroy(be->uring);
 	} else {

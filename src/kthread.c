@@ -36,7 +36,8 @@
  *
  * Host fork(): a helper wanted in the parent is never created in the
  * child (the child has none of the parent's helpers, and its owners
- * already work without them): it is marked failed there.
+ * already work without them): it is marked failed there.  The child
+ * starts with kthread_lock free (a pthread_atfork child handler).
  *
  * Locks: kthread_lock (the list, and the creations) is a leaf: taken under
  * any of usermm's locks (kthread_want is called from allocation, reclaim
@@ -54,16 +55,12 @@ static struct kthread_lazy *kthread_list;       /* [kthread_lock] */
 static _Atomic unsigned long nr_pending;        /* helpers in KTHREAD_WANTED */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void kthread_atfork_prepare(void)
-{
-	pthread_mutex_lock(&kthread_lock);
-}
-
-static void kthread_atfork_parent(void)
-{
-	pthread_mutex_unlock(&kthread_lock);
-}
-
+/*
+ * In a fork child: kthread_lock fresh (a thread of the parent may have
+ * held it; it does not exist here).  No prepare handler takes the lock:
+ * other libraries' prepare handlers hold their own locks by then, and
+ * the list is only ever changed by single pointer stores under it.
+ */
 static void kthread_atfork_child(void)
 {
 	pthread_mutex_init(&kthread_lock, NULL);
@@ -71,7 +68,7 @@ static void kthread_atfork_child(void)
 
 static void kthread_atfork_setup(void)
 {
-	pthread_atfork(kthread_atfork_prepare, kthread_atfork_parent, kthread_atfork_child);
+	pthread_atfork(NULL, NULL, kthread_atfork_child);
 }
 
 static bool may_start_here(void)

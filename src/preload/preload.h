@@ -156,7 +156,6 @@ void preload_writeback_unlock(void);
 void preload_flusher_start(void);
 void preload_flusher_stop(void);
 void preload_flusher_want(bool write);
-bool preload_flusher_running(void);
 uint64_t preload_now_ns(void);
 bool preload_single_threaded(void);
 void preload_writeback_forked(void);

@@ -284,17 +284,6 @@ void preload_flusher_stop(void)
 	pthread_timedjoin_np(flusher.thread, NULL, &at);
 }
 
-/** preload_flusher_running - does the flusher run?  Takes flusher.ctl. */
-bool preload_flusher_running(void)
-{
-	bool running;
-
-	pthread_mutex_lock(&flusher.ctl);
-	running = flusher.running;
-	pthread_mutex_unlock(&flusher.ctl);
-	return running;
-}
-
 /**
  * preload_writeback_forked - in a fork child: there is no flusher (it was
  * a thread of the parent), and the locks of this file are fresh.
