@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 fail() { echo "FAIL: $*"; exit 1; }
-want="_Exit _exit copy_file_range execl execle execlp execv execve execveat execvp execvpe fallocate fallocate64 fdatasync fexecve fsync ftruncate ftruncate64 madvise mincore mlock mlock2 mmap mmap64 mprotect mremap msync munlock munmap posix_fallocate posix_fallocate64 pread pread64 preadv preadv2 preadv64 preadv64v2 pwrite pwrite64 pwritev pwritev2 pwritev64 pwritev64v2 read readv sendfile sendfile64 sigaction sigaltstack signal truncate truncate64 write writev"
+want="_Exit _exit copy_file_range execl execle execlp execv execve execveat execvp execvpe fallocate fallocate64 fdatasync fexecve fsync ftruncate ftruncate64 madvise mincore mlock mlock2 mmap mmap64 mprotect mremap msync munlock munmap posix_fallocate posix_fallocate64 pread pread64 preadv preadv2 preadv64 preadv64v2 pthread_create pwrite pwrite64 pwritev pwritev2 pwritev64 pwritev64v2 read readv sendfile sendfile64 sigaction sigaltstack signal truncate truncate64 write writev"
 for v in release debug; do
 	so=build/$v/libusermm_preload.so
 	[ -f "$so" ] || fail "$so is not built (make preload)"

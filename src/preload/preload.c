@@ -93,7 +93,8 @@
  * usermm's helpers (kswapd, the I/O engine, populate-ahead, page
  * reporting) are created when they have work, never in the SIGSEGV
  * handler (recorded there, created at the end of the next interposed
- * call that reaches usermm: preload_safe_point), and, while the program
+ * call that reaches usermm, or after the program's own pthread_create:
+ * preload_safe_point), and, while the program
  * has no thread of its own, not before it has run USERMM_LAZY_MS
  * (preload_defer_threads); the host MMU's fault threads only when a
  * fault may need one (USERMM_LOG, a small sigaltstack); the flusher when

@@ -51,6 +51,7 @@ int preload_sys_fexecve(int fd, char *const argv[], char *const envp[]);
 void preload_sys_exit_group(int status) __attribute__((noreturn));
 struct sigaction;
 int preload_sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+int preload_sys_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
 void preload_sys_place_window(void *at, size_t len);
 #include <signal.h>
 int preload_sys_sigaltstack(const stack_t *ss, stack_t *old);

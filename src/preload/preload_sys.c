@@ -256,6 +256,7 @@ void preload_sys_exit_group(int status)
 }
 
 static int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *);
+static int (*libc_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 static int (*libc_execvpe)(const char *, char *const[], char *const[]);
 static int (*libc_fexecve)(int, char *const[], char *const[]);
 
@@ -266,6 +267,20 @@ __attribute__((constructor)) static void preload_sys_resolve(void)
 		dlsym(RTLD_NEXT, "sigaction");
 	libc_execvpe = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execvpe");
 	libc_fexecve = (int (*)(int, char *const[], char *const[]))dlsym(RTLD_NEXT, "fexecve");
+	libc_pthread_create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))
+		dlsym(RTLD_NEXT, "pthread_create");
+}
+
+/**
+ * preload_sys_pthread_create - the C library's pthread_create (usermm's
+ * and the interposer's own threads: the interposed one is the program's).
+ * 0 or an error number.
+ */
+int preload_sys_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	if (!libc_pthread_create)
+		return ENOSYS;
+	return libc_pthread_create(t, attr, fn, arg);
 }
 
 /**

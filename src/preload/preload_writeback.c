@@ -230,6 +230,21 @@ void preload_safe_point(void)
 }
 
 /**
+ * pthread_create - the program's: the C library's, then (the process has
+ * a second thread now, so the C library's single-threaded mode is over
+ * anyway) a safe point that creates the helpers usermm deferred
+ * (preload_safe_point).  0 or an error number.
+ */
+int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	int err = preload_sys_pthread_create(t, attr, fn, arg);
+
+	if (!err)
+		preload_safe_point();
+	return err;
+}
+
+/**
  * preload_flusher_start - start the flusher if it is configured and not
  * started yet (cheap when started).  A
  * thread that cannot be created is reported once on stderr: the process
@@ -248,7 +263,7 @@ void preload_flusher_start(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_mutex_lock(&flusher.ctl);
 	flusher.stop = false;
-	err = pthread_create(&flusher.thread, NULL, flusher_main, NULL);
+	err = preload_sys_pthread_create(&flusher.thread, NULL, flusher_main, NULL);
 	flusher.running = !err;
 	pthread_mutex_unlock(&flusher.ctl);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
