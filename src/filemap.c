@@ -34,7 +34,14 @@
  * Writeback.  write_one_page clears PG_dirty before writing, so a store
  * that lands during the write dirties the page again and is not lost; on
  * failure the page is re-dirtied and the error is remembered in
- * obj->wb_err for the next sync.
+ * obj->wb_err for the next sync.  filemap_write_range (msync, sync, the
+ * last put, the interposer's writeback) does the same for each run of
+ * consecutive dirty pages, written with one writepages request (a
+ * pwritev for files) while the run's pages are all locked; it waits only
+ * for the lock of a run's first page and trylocks the next ones, so it
+ * never sleeps on a page lock while holding another.  A page whose write
+ * fails is marked exactly as write_one_page marks it, and the pages after
+ * it are written by the next request.
  *
  * Truncation.  The size is lowered first, then mapped pages are unmapped
  * (object.c), then truncate_inode_pages drops the cached pages, unmapping
@@ -683,6 +690,41 @@ bool set_page_dirty(struct page *page)
 	return !TestSetPageDirty(page);
 }
 
+/*
+ * clear_page_dirty_for_io - a locked page is about to be written: clear
+ * PG_dirty first, then clean and write-protect its ptes (a store after
+ * this faults and dirties the page again; a store made through a pte
+ * before it is in the bytes about to be written).  True if it was dirty
+ * (PG_writeback is set then).  Page lock held.
+ */
+static bool clear_page_dirty_for_io(struct umm_object *obj, struct page *page)
+{
+	bool dirty = TestClearPageDirty(page);
+
+	if (page_mapped(page) && obj->sys->page_mkclean && obj->sys->page_mkclean(page) > 0)
+		dirty = true;
+	if (dirty)
+		SetPageWriteback(page);
+	return dirty;
+}
+
+/*
+ * end_page_writeback - the write of a locked page is over: on failure it
+ * is dirty again, with PG_error and the error recorded in obj->wb_err.
+ * Page lock held.
+ */
+static void end_page_writeback(struct umm_object *obj, struct page *page, int err)
+{
+	ClearPageWriteback(page);
+	if (err) {
+		SetPageDirty(page);
+		SetPageError(page);
+		atomic_store(&obj->wb_err, -EIO);
+	} else {
+		ClearPageError(page);
+	}
+}
+
 /**
  * write_one_page - write a locked page back if it is dirty.  PG_dirty is
  * cleared before the write and set again (with PG_error, and the error
@@ -693,7 +735,6 @@ bool set_page_dirty(struct page *page)
 int write_one_page(struct page *page)
 {
 	struct umm_object *obj;
-	bool dirty;
 	int err;
 
 	if (!page)
@@ -702,58 +743,120 @@ int write_one_page(struct page *page)
 	obj = page->mapping;
 	if (!obj)
 		return 0;
-	/*
-	 * Clear PG_dirty first, then clean and write-protect the ptes: a store
-	 * after this point faults and dirties the page again, and a store made
-	 * through a pte before it is in the bytes we are about to write.
-	 */
-	dirty = TestClearPageDirty(page);
-	if (page_mapped(page) && obj->sys->page_mkclean && obj->sys->page_mkclean(page) > 0)
-		dirty = true;
-	if (!dirty)
+	if (!clear_page_dirty_for_io(obj, page))
 		return 0;
-	SetPageWriteback(page);
-	err = obj->ops->writepage(obj, page);
-	ClearPageWriteback(page);
-	if (err) {
-		SetPageDirty(page);
-		SetPageError(page);
-		atomic_store(&obj->wb_err, -EIO);
-		return -EIO;
+	err = obj->ops->writepage(obj, page) ? -EIO : 0;
+	end_page_writeback(obj, page, err);
+	return err;
+}
+
+/*
+ * A run of locked pages of consecutive indices being written back
+ * (PG_writeback set, dirty bits cleared), each holding a reference.
+ */
+struct wb_run {
+	unsigned int nr;
+	struct page *pages[WRITEPAGES_MAX];
+};
+
+/*
+ * write_run - write a run with as few writepages requests as its errors
+ * allow (one when none fails: a page that fails is marked as
+ * write_one_page marks it, and the pages after it go in a new request),
+ * then unlock and put its pages.  The pages' locks are held on entry and
+ * dropped.  Returns 0 or -EIO if a page failed.
+ */
+static int write_run(struct umm_object *obj, struct wb_run *run)
+{
+	unsigned int at = 0, done;
+	int ret = 0;
+
+	while (at < run->nr) {
+		int err = obj->ops->writepages(obj, run->pages + at, run->nr - at, &done);
+
+		for (unsigned int i = 0; i < done; i++)
+			end_page_writeback(obj, run->pages[at + i], 0);
+		at += done;
+		if (err) {
+			VM_BUG_ON(at >= run->nr);
+			end_page_writeback(obj, run->pages[at++], -EIO);
+			ret = -EIO;
+		}
 	}
-	ClearPageError(page);
-	return 0;
+	for (unsigned int i = 0; i < run->nr; i++) {
+		unlock_page(run->pages[i]);
+		put_page(run->pages[i]);
+	}
+	run->nr = 0;
+	return ret;
 }
 
 /**
  * filemap_write_range - write back the dirty cached pages of [@first, @end)
- * in index order.
- * Takes each page's lock in turn (and tree_lock for the lookups); holds
- * nothing on entry or exit.
+ * in index order.  Each run of consecutive dirty pages (at most
+ * WRITEPAGES_MAX) is written with one request when the object has a
+ * writepages op (a pwritev for files), one page at a time otherwise.  A
+ * run holds its pages locked until its write is done; only the first
+ * page of a run is waited for, the next ones are taken with a trylock (a
+ * page another thread holds ends the run), so no page lock is waited for
+ * while others are held.  The dirty bits are cleared and the ptes
+ * cleaned page by page as for write_one_page, and a failure marks the
+ * page it happened on, as write_one_page does.
+ * Takes each page's lock (and tree_lock for the lookups); holds nothing
+ * on entry or exit.
  * Return: 0 or the first error (every dirty page is still attempted).
  */
 int filemap_write_range(struct umm_object *obj, uint64_t first, uint64_t end)
 {
 	struct page *pages[PAGEVEC_SIZE];
+	struct wb_run batch, *run;
 	uint64_t index = first;
 	unsigned int n, i;
 	int ret = 0, err;
 
 	if (!obj)
 		return -EINVAL;
+	run = obj->ops->writepages ? &batch : NULL;
+	batch.nr = 0;
 	while ((n = find_get_pages(obj, &index, end, PAGEVEC_SIZE, pages)) > 0) {
 		for (i = 0; i < n; i++) {
 			struct page *page = pages[i];
 
-			if (PageDirty(page)) {
+			if (!PageDirty(page)) {
+				put_page(page);
+				continue;
+			}
+			if (!run) {
 				lock_page(page);
 				err = page->mapping == obj ? write_one_page(page) : 0;
 				unlock_page(page);
+				put_page(page);
+				if (err && !ret)
+					ret = err;
+				continue;
+			}
+			/* a page that does not follow the run, or a full run: write the run */
+			if (run->nr && (run->nr == WRITEPAGES_MAX ||
+					page->index != run->pages[run->nr - 1]->index + 1 ||
+					!trylock_page(page))) {
+				err = write_run(obj, run);
 				if (err && !ret)
 					ret = err;
 			}
-			put_page(page);
+			if (!run->nr)
+				lock_page(page);
+			if (page->mapping != obj || !clear_page_dirty_for_io(obj, page)) {
+				unlock_page(page);
+				put_page(page);
+				continue;
+			}
+			run->pages[run->nr++] = page;
 		}
+	}
+	if (run && run->nr) {
+		err = write_run(obj, run);
+		if (err && !ret)
+			ret = err;
 	}
 	return ret;
 }

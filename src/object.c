@@ -17,8 +17,9 @@
  * is reopened through /proc/self/fd without O_APPEND; if that is refused
  * the object is read-only (it can back private mappings only).
  *
- * Backing I/O (file_readpage / file_readpages / file_writepage; readpages
- * is one preadv for a run of consecutive pages) touches only the bytes
+ * Backing I/O (file_readpage / file_readpages / file_writepage /
+ * file_writepages; readpages is one preadv for a run of consecutive
+ * pages, writepages one pwritev) touches only the bytes
  * below the object's size: the rest of the last page reads as zero and is
  * never written, so a mapping never changes the file's length.
  *
@@ -99,6 +100,8 @@ static int file_writepage(struct umm_object *obj, struct page *page)
 
 	if (should_fail(&obj->sys->fail_write))
 		return -EIO;
+	if (want)
+		atomic_fetch_add(&obj->sys->file_write_requests, 1);
 	while (done < want) {
 		ssize_t n = pwrite(obj->fd, buf + done, want - done, pos + (off_t)done);
 
@@ -108,7 +111,70 @@ static int file_writepage(struct umm_object *obj, struct page *page)
 			return -EIO;
 		done += (size_t)n;
 	}
+	if (want)
+		atomic_fetch_add(&obj->sys->file_write_pages, 1);
 	return 0;
+}
+
+/*
+ * writepages for files: one pwritev for a run of consecutive pages (the
+ * batched writeback of filemap_write_range), of the bytes below the size.
+ * The write fault injection is asked once per page, in order, as
+ * file_writepage would be: the first page it fails ends the run there.  A
+ * write that fails after a short one fails the page it stopped in.
+ */
+static int file_writepages(struct umm_object *obj, struct page **pages, unsigned int nr,
+			   unsigned int *done)
+{
+	struct iovec iov[WRITEPAGES_MAX];
+	uint64_t size = object_size(obj);
+	off_t pos = (off_t)(pages[0]->index << PAGE_SHIFT);
+	size_t want = 0, written = 0;
+	unsigned int i, first = 0, n = nr;
+	int err = 0;
+
+	*done = 0;
+	if (nr == 0 || nr > WRITEPAGES_MAX)
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		VM_BUG_ON(pages[i]->index != pages[0]->index + i);
+		if (should_fail(&obj->sys->fail_write)) {
+			n = i;
+			err = -EIO;
+			break;
+		}
+		iov[i].iov_base = page_address(pages[i]);
+		iov[i].iov_len = page_valid_bytes(size, pages[i]->index);
+		want += iov[i].iov_len;
+	}
+	if (want)
+		atomic_fetch_add(&obj->sys->file_write_requests, 1);
+	while (written < want) {
+		ssize_t w = pwritev(obj->fd, iov + first, (int)(n - first), pos + (off_t)written);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			/* pages before `first` are whole in the file; `first` failed */
+			n = first;
+			err = -EIO;
+			break;
+		}
+		written += (size_t)w;
+		/* skip the iovecs that are written, trim the partial one */
+		while (first < n && (size_t)w >= iov[first].iov_len) {
+			w -= (ssize_t)iov[first].iov_len;
+			first++;
+		}
+		if (first < n && w) {
+			iov[first].iov_base = (char *)iov[first].iov_base + w;
+			iov[first].iov_len -= (size_t)w;
+		}
+	}
+	if (want)
+		atomic_fetch_add(&obj->sys->file_write_pages, n);
+	*done = n;
+	return err;
 }
 
 /*
@@ -169,6 +235,7 @@ static const struct object_ops file_object_ops = {
 	.readpage = file_readpage,
 	.writepage = file_writepage,
 	.readpages = file_readpages,
+	.writepages = file_writepages,
 };
 
 /**

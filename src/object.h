@@ -52,7 +52,19 @@ struct object_ops {
 	 * 0 or -EIO for the whole batch.  Does not unlock.
 	 */
 	int (*readpages)(struct umm_object *obj, struct page **pages, unsigned int nr);
+	/*
+	 * writepages - optional: write the valid bytes of `nr` locked pages
+	 * of consecutive indices (pages[0]->index first, nr at most
+	 * WRITEPAGES_MAX) with one request.  0 when all were written; else
+	 * -EIO and *done the position in the run of the page that failed:
+	 * the pages before it are written, the ones after it were not tried.
+	 */
+	int (*writepages)(struct umm_object *obj, struct page **pages, unsigned int nr,
+			  unsigned int *done);
 };
+
+/* Largest run of pages one writepages request takes. */
+#define WRITEPAGES_MAX 256
 
 struct umm_object {
 	struct umm_system *sys;

@@ -349,6 +349,8 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->io_errors = atomic_load(&sys->io_errors);
 	for (int i = 0; i < UMM_IO_HIST_BUCKETS; i++)
 		st->io_hist[i] = atomic_load(&sys->io_hist[i]);
+	st->file_write_requests = atomic_load(&sys->file_write_requests);
+	st->file_write_pages = atomic_load(&sys->file_write_pages);
 	st->rmap = sys->cfg.rmap;
 	rmap_get_stats(sys, &st->nr_reverse_maps, &st->rmap_bytes);
 	{

@@ -61,6 +61,7 @@ struct umm_system {
 	_Atomic unsigned long ra_wasted; /* of those, dropped from the cache unused */
 	_Atomic unsigned long io_requests, io_pages, io_errors;
 	_Atomic unsigned long io_hist[UMM_IO_HIST_BUCKETS];
+	_Atomic unsigned long file_write_requests, file_write_pages; /* object.c: pwrite/pwritev calls */
 	/* reverse map (rmap.h): pte chains */
 	struct kmem_cache *pte_chain_cache;    /* struct pte_chain blocks */
 	struct stripe_counter nr_reverse_maps; /* ptes recorded in pages' chains (direct included) */

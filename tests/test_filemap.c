@@ -2,7 +2,8 @@
 /*
  * test_filemap.c - the page cache and memory objects: cache operations,
  * reading real files (bytes past EOF are zero and never written back),
- * truncation, injected I/O and allocation failures (nothing leaks, nothing
+ * batched writeback (one request per run of dirty pages, a failure in a
+ * run marks exactly its page), truncation, injected I/O and allocation failures (nothing leaks, nothing
  * written is lost), concurrent readers (one read per page), the last put,
  * shmem, and every entry point's bad inputs.
  *
@@ -12,6 +13,8 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "test.h"
@@ -762,6 +765,241 @@ static void test_sync_range(void)
 	CHECK(!PageDirty(pages[0]));
 	for (i = 0; i < 4; i++)
 		put_page(pages[i]);
+	umm_object_put(obj);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/* ---- batched writeback ---- */
+
+/* dirty_with - cached page @index of @obj filled with pattern2 and dirtied; returns it referenced. */
+static struct page *dirty_with(struct umm_object *obj, uint64_t index)
+{
+	struct page *page;
+	unsigned char *p;
+
+	REQUIRE(read_cache_page(obj, index, &page, NULL) == 0);
+	p = page_address(page);
+	for (size_t i = 0; i < PAGE_SIZE; i++)
+		p[i] = pattern2(index * PAGE_SIZE + i);
+	set_page_dirty(page);
+	return page;
+}
+
+static void reset_write_counts(void)
+{
+	atomic_store(&sys->file_write_requests, 0);
+	atomic_store(&sys->file_write_pages, 0);
+}
+
+/*
+ * Each run of consecutive dirty pages goes to the file in one request (at
+ * most WRITEPAGES_MAX pages), a clean page splits runs, and the tail past
+ * the end of the file is not written.
+ */
+static void test_write_batched(void)
+{
+	long start = free_frames();
+	const uint64_t nr = WRITEPAGES_MAX + 65;    /* the last page is partial */
+	size_t size = (nr - 1) * PAGE_SIZE + 100;
+	int fd = test_tmpfile(size, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct page **pages = calloc(nr, sizeof(*pages));
+	uint64_t i;
+
+	REQUIRE(pages);
+	for (i = 0; i < nr; i++) {
+		if (i == 10)
+			REQUIRE(read_cache_page(obj, i, &pages[i], NULL) == 0);   /* clean */
+		else
+			pages[i] = dirty_with(obj, i);
+	}
+	reset_write_counts();
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	/* [0, 10), then [11, 11 + WRITEPAGES_MAX), then the rest */
+	CHECK_EQ(atomic_load(&sys->file_write_requests), 3);
+	CHECK_EQ(atomic_load(&sys->file_write_pages), nr - 1);
+	for (i = 0; i < nr; i++)
+		CHECK(!PageDirty(pages[i]) && !PageError(pages[i]) && !PageLocked(pages[i]) &&
+		      !PageWriteback(pages[i]));
+	CHECK(file_matches(fd, 0, 10 * PAGE_SIZE, pattern2));
+	CHECK(file_matches(fd, 10 * PAGE_SIZE, PAGE_SIZE, pattern));
+	CHECK(file_matches(fd, 11 * PAGE_SIZE, size - 11 * PAGE_SIZE, pattern2));
+	CHECK_EQ(file_size(fd), size);
+
+	/* nothing dirty: no request */
+	reset_write_counts();
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(atomic_load(&sys->file_write_requests), 0);
+
+	/* a range: only its dirty pages, as one run */
+	for (i = 20; i < 30; i++)
+		set_page_dirty(pages[i]);
+	reset_write_counts();
+	CHECK_EQ(umm_object_sync(obj, 22 * PAGE_SIZE, 3 * PAGE_SIZE), 0);
+	CHECK_EQ(atomic_load(&sys->file_write_requests), 1);
+	CHECK_EQ(atomic_load(&sys->file_write_pages), 3);
+	for (i = 20; i < 30; i++)
+		CHECK_EQ(PageDirty(pages[i]), i < 22 || i >= 25);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+
+	for (i = 0; i < nr; i++)
+		put_page(pages[i]);
+	free(pages);
+	umm_object_put(obj);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+/*
+ * A write that fails in the middle of a run marks exactly the page it
+ * failed on (dirty, PG_error) and the pages after it are still written:
+ * injected failures (asked once per page), and a real short write
+ * (RLIMIT_FSIZE below the file's end: EFBIG from there on).
+ */
+static void test_write_batched_errors(void)
+{
+	long start = free_frames();
+	enum { NR = 16 };
+	int fd = test_tmpfile(NR * PAGE_SIZE, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct page *pages[NR];
+	unsigned int i;
+
+	for (i = 0; i < NR; i++)
+		pages[i] = dirty_with(obj, i);
+	reset_write_counts();
+	fault_inject_arm(&sys->fail_write, 5, 1);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), -EIO);
+	fault_inject_arm(&sys->fail_write, 0, 0);
+	CHECK_EQ(atomic_load(&sys->file_write_requests), 2);     /* [0, 5) and [6, 16) */
+	CHECK_EQ(atomic_load(&sys->file_write_pages), NR - 1);
+	for (i = 0; i < NR; i++) {
+		CHECK_EQ(PageDirty(pages[i]), i == 5);
+		CHECK_EQ(PageError(pages[i]), i == 5);
+		CHECK(!PageLocked(pages[i]) && !PageWriteback(pages[i]));
+	}
+	CHECK(file_matches(fd, 0, 5 * PAGE_SIZE, pattern2));
+	CHECK(file_matches(fd, 5 * PAGE_SIZE, PAGE_SIZE, pattern));
+	CHECK(file_matches(fd, 6 * PAGE_SIZE, (NR - 6) * PAGE_SIZE, pattern2));
+	/* the next sync writes page 5 alone and clears its error */
+	reset_write_counts();
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK_EQ(atomic_load(&sys->file_write_requests), 1);
+	CHECK(!PageDirty(pages[5]) && !PageError(pages[5]));
+	CHECK(file_matches(fd, 0, NR * PAGE_SIZE, pattern2));
+
+	/* two failures in a row, then the first page of the range */
+	for (i = 0; i < NR; i++)
+		set_page_dirty(pages[i]);
+	fault_inject_arm(&sys->fail_write, 3, 2);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), -EIO);
+	for (i = 0; i < NR; i++)
+		CHECK_EQ(PageDirty(pages[i]) && PageError(pages[i]), i == 3 || i == 4);
+	fault_inject_arm(&sys->fail_write, 0, 1);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), -EIO);
+	fault_inject_arm(&sys->fail_write, 0, 0);
+	CHECK(PageDirty(pages[3]) && PageError(pages[3]) && !PageDirty(pages[4]));
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	for (i = 0; i < NR; i++)
+		CHECK(!PageDirty(pages[i]) && !PageError(pages[i]));
+
+	/* a real short write: the file may not reach past 8.5 pages */
+	{
+		struct rlimit old, lim;
+		void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+		uint64_t limit = 8 * PAGE_SIZE + PAGE_SIZE / 2;
+
+		for (i = 0; i < NR; i++) {
+			memset(page_address(pages[i]), 0x3c, PAGE_SIZE);
+			set_page_dirty(pages[i]);
+		}
+		REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
+		lim = old;
+		lim.rlim_cur = limit;
+		REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+		CHECK_EQ(umm_object_sync(obj, 0, 0), -EIO);
+		REQUIRE(setrlimit(RLIMIT_FSIZE, &old) == 0);
+		signal(SIGXFSZ, old_xfsz);
+		for (i = 0; i < NR; i++) {
+			CHECK_EQ(PageDirty(pages[i]), i >= 8);
+			CHECK_EQ(PageError(pages[i]), i >= 8);
+		}
+		{
+			unsigned char buf[PAGE_SIZE];
+			bool ok = true;
+
+			for (i = 0; i < 8; i++) {
+				ok &= pread(fd, buf, PAGE_SIZE, (off_t)i * PAGE_SIZE) == PAGE_SIZE;
+				for (size_t b = 0; b < PAGE_SIZE; b++)
+					ok &= buf[b] == 0x3c;
+			}
+			CHECK(ok);
+		}
+		CHECK_EQ(umm_object_sync(obj, 0, 0), 0);   /* the limit is gone: written now */
+		for (i = 0; i < NR; i++)
+			CHECK(!PageDirty(pages[i]) && !PageError(pages[i]));
+	}
+
+	for (i = 0; i < NR; i++)
+		put_page(pages[i]);
+	umm_object_put(obj);
+	close(fd);
+	CHECK_EQ(free_frames(), start);
+}
+
+struct sync_arg {
+	struct umm_object *obj;
+	int ret;
+};
+
+static void *sync_thread(void *p)
+{
+	struct sync_arg *a = p;
+
+	a->ret = umm_object_sync(a->obj, 0, 0);
+	return NULL;
+}
+
+/*
+ * A page another thread holds locked ends the run: the pages before it
+ * are written and unlocked before the writeback waits for that page's
+ * lock (no page lock is held while it waits), and the rest is one more
+ * run.
+ */
+static void test_write_batched_locked_page(void)
+{
+	long start = free_frames();
+	enum { NR = 8 };
+	int fd = test_tmpfile(NR * PAGE_SIZE, pattern);
+	struct umm_object *obj = open_file(fd);
+	struct sync_arg arg = { obj, -1 };
+	struct page *pages[NR];
+	pthread_t th;
+	unsigned int i;
+
+	for (i = 0; i < NR; i++)
+		pages[i] = dirty_with(obj, i);
+	reset_write_counts();
+	lock_page(pages[3]);
+	REQUIRE(pthread_create(&th, NULL, sync_thread, &arg) == 0);
+	while (page_lock_waiters(pages[3]) < 1)
+		usleep(100);
+	CHECK_EQ(atomic_load(&sys->file_write_requests), 1);
+	for (i = 0; i < 3; i++)
+		CHECK(!PageLocked(pages[i]) && !PageDirty(pages[i]));
+	CHECK(file_matches(fd, 0, 3 * PAGE_SIZE, pattern2));
+	CHECK(PageDirty(pages[3]));
+	unlock_page(pages[3]);
+	pthread_join(th, NULL);
+	CHECK_EQ(arg.ret, 0);
+	CHECK_EQ(atomic_load(&sys->file_write_requests), 2);
+	CHECK_EQ(atomic_load(&sys->file_write_pages), NR);
+	CHECK(file_matches(fd, 0, NR * PAGE_SIZE, pattern2));
+	for (i = 0; i < NR; i++) {
+		CHECK(!PageDirty(pages[i]) && !PageLocked(pages[i]));
+		put_page(pages[i]);
+	}
 	umm_object_put(obj);
 	close(fd);
 	CHECK_EQ(free_frames(), start);
@@ -1542,6 +1780,9 @@ int main(void)
 	RUN(test_read_range);
 	RUN(test_write_failure);
 	RUN(test_sync_range);
+	RUN(test_write_batched);
+	RUN(test_write_batched_errors);
+	RUN(test_write_batched_locked_page);
 	RUN(test_concurrent_read);
 	RUN(test_concurrent_read_failures);
 	RUN(test_concurrent_slow_reads);

@@ -36,6 +36,10 @@ struct umm_sys_stats {
 	unsigned long io_errors;        /* pages whose asynchronous read failed */
 	unsigned long io_hist[UMM_IO_HIST_BUCKETS]; /* requests of 1, 2-3, 4-7, ...
 	                                   64-127, 128+ pages */
+	/* writes of dirty page-cache pages to their files (writeback: msync, sync,
+	   reclaim, the last put...) */
+	unsigned long file_write_requests; /* pwrite/pwritev calls (one run of pages each) */
+	unsigned long file_write_pages; /* pages those calls wrote */
 	int rmap;                       /* the reverse-map scheme in use: UMM_RMAP_PTE_CHAIN or _OBJECT */
 	unsigned long nr_reverse_maps;  /* pte chains: ptes recorded (direct ones included); object: 0 */
 	unsigned long rmap_bytes;       /* reverse-map memory beyond struct page: chain blocks

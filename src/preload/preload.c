@@ -493,7 +493,8 @@ void preload_files_reap_locked(void)
 #define SYS_FIELDS(X) X(total_frames) X(free_frames) X(pagecache_pages) X(anon_pages) \
 	X(pgtable_pages) X(slab_pages) X(wmark_min) X(wmark_low) X(wmark_high) X(alloc_failures) \
 	X(nr_mms) X(nr_objects) X(warnings) X(io_backend) X(ra_pages) X(ra_hits) X(ra_wasted) \
-	X(io_requests) X(io_pages) X(io_errors) X(rmap) X(nr_reverse_maps) X(rmap_bytes) \
+	X(io_requests) X(io_pages) X(io_errors) X(file_write_requests) X(file_write_pages) X(rmap) \
+	X(nr_reverse_maps) X(rmap_bytes) \
 	X(host_populated_bytes) X(host_released_bytes) X(host_populate_ns) X(swap_total) \
 	X(swap_used) X(pswpin) X(pswpout) X(swap_cache_hits) X(swap_cache_pages) \
 	X(swap_read_errors) X(swap_write_errors) X(swap_full) X(swap_read_requests) \
