@@ -8,7 +8,8 @@
  * file fails unless usermm served it: preload_mmaps and host_faults above
  * zero) and the files' bytes, read natively.
  *
- * Cases: map/write/msync and exit writeback; pread/pwrite/read/write/
+ * Cases: map/write/msync and exit writeback (one request per run of
+ * dirty pages); pread/pwrite/read/write/
  * preadv/pwritev coherent with a mapping, O_APPEND, O_DSYNC, a mapped buffer
  * written to a pipe, sendfile and copy_file_range; a mapped file unlinked; mremap growth with
  * MREMAP_MAYMOVE; ftruncate, truncate, fallocate and posix_fallocate
@@ -134,6 +135,19 @@ static void case_map_rw(void)
 	CHECK_EQ(errno, EINVAL);
 	close(fd);                     /* the mapping outlives the descriptor */
 	memcpy(p + 10 * PG, "after close", 11);
+}
+
+/* Stores into two runs of pages ([0, 32) and [40, 64)), left for the exit writeback. */
+static void case_exit_runs(void)
+{
+	int fd = make_file("runs", 64 * PG);
+	char *p = mmap(NULL, 64 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	REQUIRE(p != MAP_FAILED);
+	for (size_t i = 0; i < 64; i++)
+		if (i < 32 || i >= 40)
+			snprintf(p + i * PG + 10, 16, "page %03zu", i);
+	close(fd);
 }
 
 /* File I/O and the mapping see the same bytes at once. */
@@ -1224,6 +1238,7 @@ static const struct tcase {
 	{ "lazy_flusher", case_lazy_flusher },
 	{ "lazy_kswapd", case_lazy_kswapd },
 	{ "lazy_altstack", case_lazy_altstack },
+	{ "exit_runs", case_exit_runs },
 };
 
 static int child_main(const char *name)
@@ -1371,6 +1386,27 @@ static void test_map_rw(void)
 	CHECK(file_has("rw", 9 * PG, "at exit", 7));
 	CHECK(file_has("rw", 10 * PG, "after close", 11));
 	CHECK_EQ(file_size("rw"), 16 * PG);
+}
+
+/* The exit writeback writes each run of dirty pages with one request. */
+static void test_exit_runs(void)
+{
+	bool ok = true;
+
+	check_served("exit_runs");
+	CHECK_EQ(stat_of("sys_file_write_requests"), 2);
+	CHECK_EQ(stat_of("sys_file_write_pages"), 56);
+	for (size_t i = 0; i < 64; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "page %03zu", i);
+		if (i < 32 || i >= 40)
+			ok &= file_has("runs", (off_t)(i * PG + 10), want, 9);
+		else
+			ok &= !file_has("runs", (off_t)(i * PG + 10), want, 9);
+	}
+	CHECK(ok);
+	CHECK_EQ(file_size("runs"), 64 * PG);
 }
 
 static void test_coherence(void)
@@ -1704,6 +1740,7 @@ static void run_all(void)
 {
 	RUN(test_map_rw);
 	RUN(test_coherence);
+	RUN(test_exit_runs);
 	RUN(test_unlink);
 	RUN(test_mremap);
 	RUN(test_truncate);
