@@ -235,6 +235,20 @@
  * from the per-thread cache come out in address order and a refilled
  * range maps in long runs.)
  *
+ * Write-notify around.  A program that fills a shared file mapping pays
+ * a write-notify fault (a signal and an mprotect) for the first store to
+ * each clean page, where the kernel's costs about a microsecond.  So when
+ * a store to a clean page finds at least HOST_WRITE_AROUND_MIN (16)
+ * other pages of its 64-page block already dirty, the fast path takes
+ * the block to be being filled and also makes writable and dirty the
+ * clean neighbours the faulting page's host run can cover (ptes present
+ * and read-only in the same vma, frames following its frame), which one
+ * mprotect then upgrades with it (host_wp_around_locked).  This departs
+ * from exact dirty tracking the way a larger dirty granule would: such a
+ * page that is never stored to is written back needlessly (at most three
+ * for each page of the block stored to).  UMM_HOST_NO_FAULT_AROUND turns
+ * it off with fault-around.
+ *
  * The kernel's VMA limit.  vm.max_map_count (65530 by default, read from
  * /proc/sys/vm/max_map_count; umm_host_set_map_limit overrides) caps the
  * process's VMAs.  The host MMU keeps an upper bound of the process's
@@ -291,6 +305,7 @@
 #define HOST_FAULT_THREADS 2
 #define HOST_FAULT_AROUND  64           /* pages: the aligned block fault-around looks at */
 #define HOST_POPULATE_MIN  16           /* pages: the smallest populate-around block */
+#define HOST_WRITE_AROUND_MIN 16        /* dirty pages of a fault-around block that make write-notify work around */
 #define HOST_RING          256          /* requests queued at once (power of two) */
 #define HOST_REQ_NEST      4            /* nested faults per thread */
 #define HOST_MAP_MARGIN    256          /* VMAs kept free below the limit */
@@ -373,7 +388,7 @@ static struct {
 	_Atomic unsigned long faults, write_faults, refused, retries, pages_mapped,
 		fault_around_pages, runs_mapped, prefaults, invalidations, pages_unmapped,
 		write_protects, drops, handler_faults, write_notify, inline_faults, write_upgrades,
-		handoffs_refused;
+		handoffs_refused, write_around;
 } hstat;
 
 #define hstat_add(f, n) atomic_fetch_add_explicit(&hstat.f, (n), memory_order_relaxed)
@@ -1166,6 +1181,77 @@ static pte_t host_wp_notify_locked(struct umm_mm *mm, uintptr_t uaddr, pte_t *pt
 	return entry;
 }
 
+/* wp_around_ok - may the neighbour pte n, at distance d from frame pfn, be made writable with it? */
+static inline bool wp_around_ok(pte_t n, unsigned long pfn, long d)
+{
+	return pte_accessible(n) && !pte_special(n) && !pte_write(n) && !pte_dirty(n) &&
+	       pte_pfn(n) == pfn + (unsigned long)d;
+}
+
+/*
+ * host_wp_around_locked - write-notify around, for a program that fills
+ * pages: after a store made the clean page at uaddr (frame pfn) of a
+ * shared vma writable (host_wp_notify_locked), if at least
+ * HOST_WRITE_AROUND_MIN other pages of its aligned HOST_FAULT_AROUND
+ * block (within the vma, the window and the pte table) are dirty, the
+ * neighbours on either side whose ptes are present, read-only and clean
+ * and whose frames follow pfn in the arena (the pages one host mapping
+ * covers with it; pages already writable and dirty are passed over) are
+ * made writable and dirty and their pages marked dirty, as their own
+ * first stores would: host_run then takes them into the faulting page's
+ * run, so the host maps or upgrades them in the same call and their
+ * first stores take no fault.  The price: a page made dirty this way and
+ * never stored to is written back all the same (at most three such
+ * pages for each page of the block stored to: the first time a block
+ * qualifies, its dirty pages were all stored to).  Not with
+ * UMM_HOST_NO_FAULT_AROUND.  mmap_lock (read) and the pte table's lock
+ * held.  Returns the number of pages made writable.
+ */
+static unsigned long host_wp_around_locked(struct host_region *r, struct umm_mm *mm, uintptr_t uaddr,
+					   pte_t *ptep, unsigned long pfn)
+{
+	uintptr_t span = HOST_FAULT_AROUND * PAGE_SIZE, ws, we, u;
+	struct vm_area_struct *vma;
+	unsigned int dirty = 0;
+	unsigned long made = 0;
+
+	if (r->flags & UMM_HOST_NO_FAULT_AROUND)
+		return 0;
+	vma = find_vma(mm, uaddr);
+	if (!vma || vma->vm_start > uaddr)
+		return 0;
+	ws = MAX(MAX(ALIGN_DOWN(uaddr, span), r->start), MAX(ALIGN_DOWN(uaddr, PMD_SIZE), vma->vm_start));
+	we = MIN(MIN(ALIGN_DOWN(uaddr, span) + span, r->start + r->len),
+		 MIN(ALIGN_DOWN(uaddr, PMD_SIZE) + PMD_SIZE, vma->vm_end));
+	for (u = ws; u < we; u += PAGE_SIZE) {
+		pte_t n = ptep[((long)u - (long)uaddr) / (long)PAGE_SIZE];
+
+		dirty += u != uaddr && pte_accessible(n) && pte_dirty(n);
+	}
+	if (dirty < HOST_WRITE_AROUND_MIN)
+		return 0;
+	for (int dir = -1; dir <= 1; dir += 2) {
+		for (long d = dir;; d += dir) {
+			pte_t n;
+
+			u = uaddr + (uintptr_t)(d * (long)PAGE_SIZE);
+			if (u < ws || u >= we || (d < 0 && pfn < (unsigned long)-d))
+				break;
+			n = ptep[d];
+			if (pte_accessible(n) && pte_write(n) && pte_dirty(n) && pte_pfn(n) == pfn + (unsigned long)d)
+				continue;
+			if (!wp_around_ok(n, pfn, d))
+				break;
+			set_page_dirty(pfn_to_page(mm->sys->phys, pte_pfn(n)));
+			set_pte_at(mm, u, ptep + d, pte_mkwrite(pte_mkdirty(n)));
+			made++;
+		}
+	}
+	if (made)
+		hstat_add(write_around, made);
+	return made;
+}
+
 /*
  * host_map_fast - the signal handler's own resolution of a fault whose
  * pte already allows the access: a page present in usermm but not (or
@@ -1210,6 +1296,8 @@ static int host_map_fast(struct host_region *r, uintptr_t haddr, int write)
 		pte = *ptep;
 		if (write > 0 && pte_accessible(pte) && !(pte_write(pte) && pte_dirty(pte)))
 			pte = host_wp_notify_locked(mm, uaddr, ptep, pte, stripe, &notified);
+		if (notified)
+			host_wp_around_locked(r, mm, uaddr, ptep, pte_pfn(pte));
 		if (pte_accessible(pte) && (!write || (pte_write(pte) && pte_dirty(pte)))) {
 			if (!pte_young(pte)) {
 				pte = pte_mkyoung(pte);
@@ -1989,6 +2077,7 @@ void umm_host_get_stats(struct umm_host_stats *st)
 	st->write_notify = atomic_load(&hstat.write_notify);
 	st->inline_faults = atomic_load(&hstat.inline_faults);
 	st->write_upgrades = atomic_load(&hstat.write_upgrades);
+	st->write_around = atomic_load(&hstat.write_around);
 	st->write_faults = atomic_load(&hstat.write_faults);
 	st->refused = atomic_load(&hstat.refused);
 	st->handoffs_refused = atomic_load(&hstat.handoffs_refused);

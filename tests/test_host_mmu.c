@@ -8,7 +8,8 @@
  * and mprotect taking effect at once (SIGSEGV reaching a test handler
  * installed before the attach, which the host MMU chains to); faults
  * outside every window reaching that handler; fault-around mapping
- * exactly the runs of arena-contiguous frames; many threads faulting at
+ * exactly the runs of arena-contiguous frames; write-notify around in a
+ * block being filled; many threads faulting at
  * once; umm_host_prefault then read(2)/write(2); umm_read/umm_write with
  * a buffer inside a window; mappings dropped near the VMA limit; bad
  * input.
@@ -1379,6 +1380,98 @@ static void test_write_notify(void)
 }
 
 /*
+ * Write-notify around: in a shared file mapping with fault-around, the
+ * first stores to the clean pages of an aligned 64-page block are each a
+ * write-notify fault; once 16 other pages of the block are dirty, the
+ * next one also makes its clean neighbours whose frames follow its own
+ * writable and dirty (write_around), and stores to them take no fault.
+ * msync writes every page, those never stored to with their old bytes.
+ * Not with UMM_HOST_NO_FAULT_AROUND.
+ */
+static void test_write_around(void)
+{
+	size_t len = 128 * P, nblk = 64;
+	int fd = test_tmpfile(len, fpat);
+	struct umm_object *obj;
+	struct umm_host_stats s0, s1;
+	struct umm_page *pages[64];
+	uintptr_t a, blk;
+	size_t expect = 0, off;
+	char *base, *b;
+
+	setup();
+	REQUIRE(umm_object_open_fd(sys, fd, &obj) == 0);
+	REQUIRE(umm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED, obj, 0, &a) == 0);
+	REQUIRE(umm_host_attach(mm, a, len, 0, (void **)&base) == 0);
+	blk = (a + nblk * P - 1) & ~(nblk * P - 1);     /* an aligned block inside the mapping */
+	off = blk - a;
+	b = base + off;
+	for (size_t i = 0; i < nblk; i++)
+		CHECK_EQ((unsigned char)b[i * P + 3], fpat(off + i * P + 3));   /* loads: mapped clean */
+	/* the pages after page 16 whose frames follow its frame */
+	REQUIRE(umm_pin_pages(mm, blk, nblk, 0, pages) == (long)nblk);
+	for (size_t i = 17; i < nblk; i++, expect++)
+		if ((char *)umm_page_address(pages[i]) != (char *)umm_page_address(pages[16]) + (i - 16) * P)
+			break;
+	umm_unpin_pages(pages, nblk, 0);
+	CHECK(expect > 0);       /* a read-around block's frames follow each other */
+	s0 = hst();
+	for (size_t i = 0; i < 16; i++)
+		b[i * P + 5] = 'w';
+	s1 = hst();
+	CHECK_EQ(s1.write_notify - s0.write_notify, 16);
+	CHECK_EQ(s1.write_around, s0.write_around);
+	b[16 * P + 5] = 'x';
+	s0 = hst();
+	CHECK_EQ(s0.write_notify - s1.write_notify, 1);
+	CHECK_EQ(s0.write_around - s1.write_around, expect);
+	for (size_t i = 17; i < 17 + expect; i++) {
+		struct page *pg = find_get_page(obj, (off >> 12) + i);
+
+		REQUIRE(pg != NULL);
+		CHECK(PageDirty(pg));
+		put_page(pg);
+		b[i * P + 5] = 'y';                      /* writable already: no fault */
+	}
+	CHECK_EQ(hst().faults, s0.faults);
+	REQUIRE(umm_msync(mm, a, len, MS_SYNC) == 0);
+	{
+		unsigned char *f = malloc(len);
+		bool ok;
+
+		REQUIRE(f);
+		ok = pread(fd, f, len, 0) == (ssize_t)len;
+		for (size_t i = 0; ok && i < len; i++) {
+			size_t pg = i / P;
+			unsigned char want = fpat(i);
+
+			if (i >= off && pg < (off / P) + 17 + expect && i % P == 5)
+				want = pg - off / P < 16 ? 'w' : pg - off / P == 16 ? 'x' : 'y';
+			ok = f[i] == want;
+		}
+		CHECK(ok);
+		free(f);
+	}
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+
+	/* without fault-around, each store is its own write-notify */
+	REQUIRE(umm_host_attach(mm, a, len, UMM_HOST_NO_FAULT_AROUND, (void **)&base) == 0);
+	b = base + off;
+	for (size_t i = 0; i < nblk; i++)
+		CHECK_EQ((unsigned char)b[i * P + 6], fpat(off + i * P + 6));
+	s0 = hst();
+	for (size_t i = 0; i < 24; i++)
+		b[i * P + 6] = 'n';
+	s1 = hst();
+	CHECK_EQ(s1.write_notify - s0.write_notify, 24);
+	CHECK_EQ(s1.write_around, s0.write_around);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
+	umm_object_put(obj);
+	teardown();
+	close(fd);
+}
+
+/*
  * Several threads store into clean shared file pages (each its own pages,
  * a counter per page) while the main thread writes the file back with
  * msync (which write-protects the pages: the next stores are write-notify
@@ -1620,6 +1713,7 @@ int main(void)
 	RUN(test_fast_path_refused);
 	RUN(test_populate_around_runs);
 	RUN(test_write_notify);
+	RUN(test_write_around);
 	RUN(test_write_notify_race);
 	RUN(test_trylock_fallback);
 	RUN(test_inline_altstack);

@@ -75,7 +75,13 @@ extern "C" {
 #define UMM_HOST_MAX_REGIONS 64
 
 /* umm_host_attach flags */
-#define UMM_HOST_NO_FAULT_AROUND 0x1  /* map only the faulting page, never its neighbours */
+/*
+ * UMM_HOST_NO_FAULT_AROUND - map only the faulting page, never its
+ * neighbours; this also turns off write-notify around (a store to a clean
+ * shared page in a 64-page block with 16 other pages dirty makes its clean
+ * neighbours writable and dirty with it: see docs/API.md).
+ */
+#define UMM_HOST_NO_FAULT_AROUND 0x1
 /*
  * UMM_HOST_POPULATE_AROUND - a store to a private anonymous page allocates
  * the aligned block of 16 pages around it (as the fault of a huge page
@@ -153,6 +159,8 @@ struct umm_host_stats {
 	unsigned long fault_threads;    /* fault threads running now (0 until a handoff may be needed,
 					   with the LD_PRELOAD interposer) */
 	unsigned long handoffs_refused; /* of refused, faults that needed a fault thread when none ran */
+	unsigned long write_around;     /* clean pages made writable and dirty with a
+	                                   write-notify neighbour (a block being filled) */
 };
 void umm_host_get_stats(struct umm_host_stats *st);
 

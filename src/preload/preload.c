@@ -508,7 +508,8 @@ void preload_files_reap_locked(void)
 #define HOST_FIELDS(X) X(regions) X(faults) X(write_faults) X(refused) X(retries) \
 	X(pages_mapped) X(fault_around_pages) X(runs_mapped) X(prefaults) X(invalidations) \
 	X(pages_unmapped) X(write_protects) X(drops) X(map_count) X(map_limit) X(handler_faults) \
-	X(write_notify) X(inline_faults) X(write_upgrades) X(fault_threads) X(handoffs_refused)
+	X(write_notify) X(inline_faults) X(write_upgrades) X(fault_threads) X(handoffs_refused) \
+	X(write_around)
 #define PL_FIELDS(X) X(mmaps) X(fallbacks) X(anon_fixed) X(munmaps) X(mremaps) X(mprotects) \
 	X(msyncs) X(madvises) X(preads) X(pwrites) X(read_bytes) X(write_bytes) X(truncates) \
 	X(syncs) X(prefaults) X(forks) X(fork_mappings) X(files) X(writeback_passes) X(writeback_errors)
