@@ -816,7 +816,7 @@ int filemap_write_range(struct umm_object *obj, uint64_t first, uint64_t end)
 
 	if (!obj)
 		return -EINVAL;
-	run = obj->ops->writepages ? &batch : NULL;
+	run = obj->ops && obj->ops->writepages ? &batch : NULL;
 	batch.nr = 0;
 	while ((n = find_get_pages(obj, &index, end, PAGEVEC_SIZE, pages)) > 0) {
 		for (i = 0; i < n; i++) {
