@@ -245,9 +245,10 @@
  * and read-only in the same vma, frames following its frame), which one
  * mprotect then upgrades with it (host_wp_around_locked).  This departs
  * from exact dirty tracking the way a larger dirty granule would: such a
- * page that is never stored to is written back needlessly (at most three
- * for each page of the block stored to).  UMM_HOST_NO_FAULT_AROUND turns
- * it off with fault-around.
+ * page that is never stored to is written back needlessly (a block first
+ * qualifies once 16 of its pages were stored to; pages made dirty this
+ * way count towards it until they are written back).
+ * UMM_HOST_NO_FAULT_AROUND turns it off with fault-around.
  *
  * The kernel's VMA limit.  vm.max_map_count (65530 by default, read from
  * /proc/sys/vm/max_map_count; umm_host_set_map_limit overrides) caps the
@@ -1201,9 +1202,9 @@ static inline bool wp_around_ok(pte_t n, unsigned long pfn, long d)
  * first stores would: host_run then takes them into the faulting page's
  * run, so the host maps or upgrades them in the same call and their
  * first stores take no fault.  The price: a page made dirty this way and
- * never stored to is written back all the same (at most three such
- * pages for each page of the block stored to: the first time a block
- * qualifies, its dirty pages were all stored to).  Not with
+ * never stored to is written back all the same (the first time a block
+ * qualifies, its dirty pages were all stored to; pages made dirty this
+ * way count afterwards, until writeback cleans them).  Not with
  * UMM_HOST_NO_FAULT_AROUND.  mmap_lock (read) and the pte table's lock
  * held.  Returns the number of pages made writable.
  */
