@@ -1536,7 +1536,13 @@ static void test_write_notify_race(void)
 		pthread_join(t[i], NULL);
 	test_fold_thread_checks();
 	s1 = hst();
-	CHECK(s1.write_faults - s0.write_faults >= WN_PAGES);
+	/*
+	 * Each page was made writable at least once: by its own write fault,
+	 * or by write-notify around (a store beside 16 dirty pages of its
+	 * 64-page block upgrades its clean neighbours too; when the workers
+	 * finish before the first msync, only about 17 pages fault).
+	 */
+	CHECK(s1.write_faults - s0.write_faults + s1.write_around - s0.write_around >= WN_PAGES);
 	CHECK_EQ(s1.refused, s0.refused);
 	REQUIRE(umm_msync(mm, a, len, MS_SYNC) == 0);
 	for (size_t i = 0; i < WN_PAGES; i++) {
