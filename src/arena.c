@@ -25,6 +25,18 @@
  *    copied), and the parent's next write to each host page takes a host
  *    fault (a copy while the child still maps it).
  *
+ * Cold huge pages (anon_populate()).  On a guest that hands free 2 MiB
+ * blocks back to its hypervisor (free page reporting), a huge page made
+ * of such memory costs the hypervisor's faults on every 4 KiB of it: 2-5
+ * ms a chunk against ~0.3 ms for a hot one, and worse than the 0.6-0.9 ms
+ * of 4 KiB pages, which the guest takes from smaller fragments it never
+ * reports.  So a huge-page chunk slower than thp_cold_ns
+ * (ARENA_THP_COLD_NS) makes the next ARENA_THP_COLD_CHUNKS chunks come in
+ * as 4 KiB host pages (MADV_NOHUGEPAGE on the chunk before populating;
+ * each chunk's advice is set again whenever it is populated, so a
+ * released chunk can be huge next time), and then huge pages are tried
+ * again.  Counted in thp_cold and small_chunks (phys_stats).
+ *
  * Which kind a system gets by default (UMM_ARENA_AUTO, system.c) is
  * decided here, once per process (arena_auto_anon()): anonymous when the
  * host gives 2 MiB transparent huge pages to memory with MADV_HUGEPAGE
@@ -149,6 +161,16 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
+/*
+ * Cold huge pages: a hot 2 MiB huge page comes in in about 0.3 ms here, one
+ * from memory the guest gave back to its hypervisor in 2-5 ms, and 4 KiB
+ * pages in 0.6-0.9 ms a chunk either way.  A huge-page chunk slower than
+ * ARENA_THP_COLD_NS (1 ms: about 2 us per 4 KiB, more than small pages
+ * cost) sends the next ARENA_THP_COLD_CHUNKS chunks (128 MiB) to small pages.
+ */
+#define ARENA_THP_COLD_NS     1000000ull
+#define ARENA_THP_COLD_CHUNKS 64
+
 #define BITS_PER_LONG (8 * sizeof(unsigned long))
 
 static bool chunk_present(struct phys_mem *phys, unsigned long chunk)
@@ -189,13 +211,51 @@ static int host_populate(struct phys_mem *phys, size_t off, size_t len)
 	return err;
 }
 
+/*
+ * anon_populate - an anonymous arena's MADV_POPULATE_WRITE of one chunk,
+ * as a huge page unless the host's huge pages are cold (see "Cold huge
+ * pages" in the theory): a huge-page chunk slower than phys->thp_cold_ns
+ * makes the next ARENA_THP_COLD_CHUNKS chunks come in as 4 KiB pages
+ * (MADV_NOHUGEPAGE on the chunk first), after which huge pages are tried
+ * again.  0 or -errno (EINVAL: no MADV_POPULATE_WRITE).  No locks.
+ */
+static int anon_populate(struct phys_mem *phys, size_t off, size_t len)
+{
+	char *p = (char *)phys->base + off;
+	unsigned long left = atomic_load_explicit(&phys->small_left, memory_order_relaxed);
+	bool huge = true;
+	uint64_t t0;
+
+	while (left && !atomic_compare_exchange_weak_explicit(&phys->small_left, &left, left - 1,
+							       memory_order_relaxed,
+							       memory_order_relaxed))
+		;
+	if (left)
+		huge = false;
+	/* best effort: a host without the advice populates whatever pages it gives */
+	(void)madvise(p, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	t0 = mono_ns();
+	if (madvise(p, len, MADV_POPULATE_WRITE))
+		return -errno;
+	if (!huge)
+		atomic_fetch_add_explicit(&phys->small_chunks, 1, memory_order_relaxed);
+	else if (len == ARENA_CHUNK_FRAMES * PAGE_SIZE && mono_ns() - t0 > phys->thp_cold_ns) {
+		atomic_fetch_add_explicit(&phys->thp_cold, 1, memory_order_relaxed);
+		atomic_store_explicit(&phys->small_left, ARENA_THP_COLD_CHUNKS, memory_order_relaxed);
+	}
+	return 0;
+}
+
 static int __host_populate(struct phys_mem *phys, size_t off, size_t len)
 {
 	if (!__atomic_load_n(&phys->no_populate_write, __ATOMIC_RELAXED)) {
-		if (!madvise((char *)phys->base + off, len, MADV_POPULATE_WRITE))
+		int err = phys->anon ? anon_populate(phys, off, len) :
+			  madvise((char *)phys->base + off, len, MADV_POPULATE_WRITE) ? -errno : 0;
+
+		if (!err)
 			return 0;
-		if (errno != EINVAL)
-			return -errno;
+		if (err != -EINVAL)
+			return err;
 		/* kernel older than 5.14: remember, use fallocate from now on */
 		__atomic_store_n(&phys->no_populate_write, true, __ATOMIC_RELAXED);
 	}
@@ -807,6 +867,7 @@ int arena_create(unsigned long nr, size_t meta_bytes, bool anon, struct phys_mem
 	phys->base = base;
 	phys->memfd = fd;
 	phys->anon = anon;
+	phys->thp_cold_ns = ARENA_THP_COLD_NS;
 	phys->nr_frames = nr;
 	phys->meta_bytes = meta_bytes;
 	phys->populated = bitmap;

@@ -1211,6 +1211,8 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	st->populate_ns = atomic_load(&phys->populate_ns);
 	st->ahead_bytes = atomic_load(&phys->ahead_bytes);
 	st->ahead_cpu_ns = atomic_load(&phys->ahead_cpu_ns);
+	st->thp_cold = atomic_load(&phys->thp_cold);
+	st->small_chunks = atomic_load(&phys->small_chunks);
 }
 
 /* ------------------------------------------------------------------ */

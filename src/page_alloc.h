@@ -95,6 +95,8 @@ struct phys_stats {
 	unsigned long populate_ns;      /* wall time spent populating (cumulative) */
 	unsigned long ahead_bytes;      /* of populated_bytes, by the populate-ahead thread */
 	unsigned long ahead_cpu_ns;     /* CPU time of the populate-ahead thread (cumulative) */
+	unsigned long thp_cold;         /* anonymous arena: huge-page chunks that came in cold */
+	unsigned long small_chunks;     /* anonymous arena: chunks brought in as 4 KiB host pages */
 	unsigned long isolated;         /* frames held out of the buddy lists while being released */
 };
 
@@ -160,6 +162,12 @@ struct phys_mem {
 	_Atomic unsigned long populated_bytes, released_bytes;
 	_Atomic unsigned long populate_ns; /* time spent bringing chunks in (cumulative) */
 	_Atomic unsigned long ahead_bytes;  /* of populated_bytes, by the populate-ahead thread */
+	/* an anonymous arena's cold huge pages (arena.c, anon_populate()) */
+	_Atomic unsigned long small_left;   /* chunks still to bring in as 4 KiB host pages */
+	_Atomic unsigned long thp_cold;     /* huge-page chunks that came in cold */
+	_Atomic unsigned long small_chunks; /* chunks brought in as 4 KiB host pages */
+	uint64_t thp_cold_ns;         /* a huge-page chunk slower than this is cold
+	                                 (ARENA_THP_COLD_NS; tests change it) */
 	_Atomic unsigned long ahead_cpu_ns; /* that thread's CPU time (cumulative) */
 	_Atomic int ahead_kick;       /* the allocator listed a new max-order block (see
 	                                 populate_ahead.c); cleared by populate_ahead_kick() */

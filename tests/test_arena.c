@@ -179,6 +179,53 @@ static void test_populate_on_first_alloc(void)
 }
 
 /*
+ * Anonymous arena, cold huge pages: a huge-page chunk that takes longer
+ * than thp_cold_ns counts as cold and sends the next ARENA_THP_COLD_CHUNKS
+ * (64) chunks to 4 KiB host pages, which come in whole and read zero.
+ * thp_cold_ns 0 makes every huge-page chunk cold.
+ */
+static void test_anon_cold_huge_pages(void)
+{
+	struct phys_mem *phys = make_phys(16 * MiB, false);   /* an anonymous arena (run_kind) */
+	struct page *a, *b;
+	unsigned long pa, pb;
+
+	REQUIRE(phys->anon);
+	phys->thp_cold_ns = 0;
+	a = alloc_pages(phys, GFP_KERNEL, MAX_ORDER - 1);     /* two chunks: one huge, cold */
+	REQUIRE(a);
+	pa = page_to_pfn(a);
+	CHECK_EQ(stats(phys).thp_cold, 1);
+	CHECK_EQ(stats(phys).small_chunks, 1);
+	CHECK_EQ(phys->small_left, 63);
+	CHECK_EQ(resident_frames(phys, pa, BLOCK_FRAMES), BLOCK_FRAMES);
+	for (unsigned long i = 0; i < BLOCK_FRAMES; i++) {
+		const uint64_t *w = pfn_to_virt(phys, pa + i);
+
+		CHECK_EQ(w[0] | w[PAGE_SIZE / 8 - 1], 0);
+		fill_frame(phys, pa + i);
+	}
+	b = alloc_pages(phys, GFP_KERNEL, MAX_ORDER - 1);     /* two more chunks, small pages */
+	REQUIRE(b);
+	pb = page_to_pfn(b);
+	CHECK_EQ(stats(phys).thp_cold, 1);
+	CHECK_EQ(stats(phys).small_chunks, 3);
+	CHECK_EQ(resident_frames(phys, pb, BLOCK_FRAMES), BLOCK_FRAMES);
+	for (unsigned long i = 0; i < BLOCK_FRAMES; i++) {
+		const uint64_t *w = pfn_to_virt(phys, pb + i);
+
+		CHECK_EQ(w[0] | w[PAGE_SIZE / 8 - 1], 0);
+		w = pfn_to_virt(phys, pa + i);
+		CHECK_EQ(w[61], frame_pattern(pa + i, 61));
+		CHECK_EQ(w[PAGE_SIZE / 8 - 1], frame_pattern(pa + i, PAGE_SIZE / 8 - 1));
+	}
+	free_pages(b, MAX_ORDER - 1);
+	free_pages(a, MAX_ORDER - 1);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
+/*
  * memfd arena, kernels without MADV_POPULATE_WRITE: the fallback
  * (fallocate on the memfd) brings chunks in too.
  */
@@ -1637,6 +1684,7 @@ static void run_kind(int kind)
 	if (kind == UMM_ARENA_ANON) {
 		RUN(test_populate_fallback_anon);
 		RUN(test_anon_fault_waits_for_chunk);
+		RUN(test_anon_cold_huge_pages);
 	} else {
 		RUN(test_populate_fallback_memfd);
 	}
