@@ -19,6 +19,9 @@
  *   host page tables  VmPTE growth: the host's page tables that map the
  *                     arena and the descriptors into this process
  *
+ * The arena is a memfd (UMM_ARENA_MEMFD), whose frames the host counts as
+ * RssShmem, so that RssAnon growth is metadata only (an anonymous arena's
+ * frames would be RssAnon too; the metadata is the same for both kinds).
  * The total is divided by the number of resident data pages.  Free arena
  * frames the host holds (populated but unused) are printed separately:
  * they are not metadata.  There is no kernel column: the kernel's own cost
@@ -79,7 +82,9 @@ static unsigned long status_bytes(const char *name)
 
 static int measure(size_t arena_bytes)
 {
-	struct umm_config cfg = { .phys_bytes = arena_bytes, .release_ms = -1 };
+	/* memfd: its frames are RssShmem, apart from the RssAnon this measures */
+	struct umm_config cfg = { .phys_bytes = arena_bytes, .release_ms = -1,
+				  .arena = UMM_ARENA_MEMFD };
 	unsigned long anon0, pte0, anon1, pte1, shmem1, pages = RESIDENT / UMM_PAGE_SIZE;
 	double desc, pgt, slab, heap, hpt, total, free_arena;
 	struct umm_sys_stats st;
