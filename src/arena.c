@@ -35,7 +35,9 @@
  * as 4 KiB host pages (MADV_NOHUGEPAGE on the chunk before populating;
  * each chunk's advice is set again whenever it is populated, so a
  * released chunk can be huge next time), and then huge pages are tried
- * again.  Counted in thp_cold and small_chunks (phys_stats).
+ * again.  Counted in thp_cold and small_chunks (phys_stats).  The time is
+ * wall time: a populating thread preempted on a busy host also counts as
+ * cold, which costs only that 128 MiB of small pages.
  *
  * Which kind a system gets by default (UMM_ARENA_AUTO, system.c) is
  * decided here, once per process (arena_auto_anon()): anonymous when the
