@@ -645,6 +645,34 @@ static void thp_setting(char *thp, size_t size)
 }
 
 /*
+ * report_warm - the warm line of one arena setting: `what` is
+ * ", the default configuration" (then `sys` says which arena AUTO chose),
+ * ", memfd arena" or ", anon arena"; `host` counts the host faults of
+ * all repetitions.
+ */
+static void report_warm(const char *what, struct umm_system *sys, double *uw, long host,
+			double *kw)
+{
+	bool dflt = sys != NULL;
+	struct umm_sys_stats st;
+	char caveat[512], name[96], who[160], thp[64];
+
+	if (dflt) {
+		thp_setting(thp, sizeof(thp));
+		snprintf(who, sizeof(who), "the default configuration (UMM_ARENA_AUTO chose the %s arena; "
+			 "host transparent huge pages: %s)",
+			 !umm_system_stats(sys, &st) && st.arena == UMM_ARENA_ANON ? "anon" : "memfd", thp);
+	} else {
+		snprintf(who, sizeof(who), "%s", what + 2);
+	}
+	snprintf(caveat, sizeof(caveat),
+		 "usermm: %s, frames touched in an earlier pass, already host memory (%.2f host faults "
+		 "per page); kernel: a fresh mmap, as above", who, (double)host / (ANON_PAGES * REPS));
+	snprintf(name, sizeof(name), "anon fault, warm system%s (ns/page)", dflt ? "" : what);
+	bench_report_caveat(name, median(uw, REPS), median(kw, REPS), caveat);
+}
+
+/*
  * report_fresh - the fresh lines of one arena setting (UMM_ARENA_AUTO: the
  * default configuration, named plainly; an explicit kind: named for it)
  * against the kernel's fresh faults kf (wall) and kfc (CPU).
@@ -662,7 +690,7 @@ static void report_fresh(int arena, struct fresh_series *fs, double *kf, double 
 	if (arena == UMM_ARENA_ANON) {
 		if (fs->huge_known)
 			printf("# anon arena: the host's transparent huge pages: %s; AnonHugePages gained "
-			       "by a fresh system (default configuration): %.0f MiB (median) for %lu MiB "
+			       "by a fresh system (anon arena asked for): %.0f MiB (median) for %lu MiB "
 			       "written; 0 means 4 KiB host pages\n", thp,
 			       median(fs->huge_mib, REPS), (ANON_PAGES * UPAGE) >> 20);
 		else
@@ -765,9 +793,8 @@ static void bench_anon_fault(struct umm_system *sys, struct umm_mm *mm)
 	double ahead_cpu[REPS], uf[REPS], un[REPS];
 	struct umm_system *msys = NULL, *asys = NULL;
 	struct umm_mm *mmm = NULL, *amm = NULL;
-	struct umm_sys_stats st;
 	long hw = 0, hwm = 0, hwa = 0, dummy = 0;
-	char caveat[400], thp[64];
+	char caveat[400];
 	int err;
 
 	memset(&fd, 0, sizeof(fd));
@@ -821,27 +848,9 @@ static void bench_anon_fault(struct umm_system *sys, struct umm_mm *mm)
 	report_fresh(UMM_ARENA_AUTO, &fd, kf, kfc);
 	report_fresh(UMM_ARENA_MEMFD, &fm, kf, kfc);
 	report_fresh(UMM_ARENA_ANON, &fa, kf, kfc);
-	thp_setting(thp, sizeof(thp));
-	snprintf(caveat, sizeof(caveat),
-		 "usermm: the default configuration (UMM_ARENA_AUTO chose the %s arena; host "
-		 "transparent huge pages: %s), frames touched in an earlier pass, already host memory "
-		 "(%.2f host faults per page); kernel: a fresh mmap, as above",
-		 !umm_system_stats(sys, &st) && st.arena == UMM_ARENA_ANON ? "anon" : "memfd", thp,
-		 (double)hw / (ANON_PAGES * REPS));
-	bench_report_caveat("anon fault, warm system (ns/page)", median(uw, REPS), median(kw, REPS),
-			    caveat);
-	snprintf(caveat, sizeof(caveat),
-		 "usermm: memfd arena, frames touched in an earlier pass, already host memory "
-		 "(%.2f host faults per page); kernel: a fresh mmap, as above",
-		 (double)hwm / (ANON_PAGES * REPS));
-	bench_report_caveat("anon fault, warm system, memfd arena (ns/page)", median(uwm, REPS),
-			    median(kw, REPS), caveat);
-	snprintf(caveat, sizeof(caveat),
-		 "usermm: anon arena, frames touched in an earlier pass, already host memory "
-		 "(%.2f host faults per page); kernel: a fresh mmap, as above",
-		 (double)hwa / (ANON_PAGES * REPS));
-	bench_report_caveat("anon fault, warm system, anon arena (ns/page)", median(uwa, REPS),
-			    median(kw, REPS), caveat);
+	report_warm(", the default configuration", sys, uw, hw, kw);
+	report_warm(", memfd arena", NULL, uwm, hwm, kw);
+	report_warm(", anon arena", NULL, uwa, hwa, kw);
 	/* the next line is about a new memfd system alone: the other warm systems' threads go first */
 	umm_mm_destroy(amm);
 	amm = NULL;
