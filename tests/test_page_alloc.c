@@ -1298,6 +1298,14 @@ static void test_split_page(void)
 	phys_destroy(phys);
 }
 
+/* check_aligned_run - pages[0..n) are consecutive frames, the first n-aligned. */
+static void check_aligned_run(struct page **pages, unsigned int n)
+{
+	CHECK_EQ(page_to_pfn(pages[0]) % n, 0);
+	for (unsigned int i = 1; i < n; i++)
+		CHECK_EQ(page_to_pfn(pages[i]), page_to_pfn(pages[0]) + i);
+}
+
 /*
  * A cache refill takes one block of the batch's order when the lists
  * have one: the frames come out consecutive, the first aligned; with only
@@ -1314,9 +1322,7 @@ static void test_pcp_refill_block(void)
 	REQUIRE(all != NULL && batch >= 2 && batch <= 64 && (batch & (batch - 1)) == 0);
 	for (i = 0; i < batch; i++)
 		REQUIRE((pages[i] = alloc_page(phys, 0)) != NULL);
-	CHECK_EQ(page_to_pfn(pages[0]) % batch, 0);
-	for (i = 1; i < batch; i++)
-		CHECK_EQ(page_to_pfn(pages[i]), page_to_pfn(pages[0]) + i);
+	check_aligned_run(pages, batch);
 	CHECK_EQ(phys_check(phys), 0);
 	for (i = 0; i < batch; i++)
 		put_page(pages[i]);
@@ -1335,9 +1341,7 @@ static void test_pcp_refill_block(void)
 			REQUIRE((pages[i] = alloc_page(phys, 0)) != NULL);
 			CHECK(pages[i] != lone);
 		}
-		CHECK_EQ(page_to_pfn(pages[0]) % batch, 0);
-		for (i = 1; i < batch; i++)
-			CHECK_EQ(page_to_pfn(pages[i]), page_to_pfn(pages[0]) + i);
+		check_aligned_run(pages, batch);
 		CHECK_EQ(phys_check(phys), 0);
 		for (i = 0; i < batch; i++)
 			put_page(pages[i]);
