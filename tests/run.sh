@@ -6,7 +6,7 @@
 # Exit 1 on any failure.
 set -u
 cd "$(dirname "$0")/.."
-pass=0; fail=0; skip=0; failed=(); skipped=()
+pass=0; fail=0; skip=0; failed=(); failedlog=(); skipped=()
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
@@ -25,7 +25,7 @@ for v in "$@"; do
 			if UMM_RMAP=$rmap timeout 300 "$t" >"$log" 2>&1; then
 				pass=$((pass + 1)); st=ok
 			else
-				fail=$((fail + 1)); st=FAIL; failed+=("$name")
+				fail=$((fail + 1)); st=FAIL; failed+=("$name"); failedlog+=("$log")
 			fi
 			printf '%-40s %-4s %6.2fs\n' "$name" "$st" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
 			if [ $st = FAIL ]; then tail -n 30 "$log" | sed 's/^/    | /'; fi
@@ -43,7 +43,7 @@ if [ -n "${UMM_CHECK_SCRIPTS-1}" ]; then
 		case $? in
 		0) pass=$((pass + 1)); st=ok ;;
 		77) skip=$((skip + 1)); st=SKIP; skipped+=("$name") ;;
-		*) fail=$((fail + 1)); st=FAIL; failed+=("$name") ;;
+		*) fail=$((fail + 1)); st=FAIL; failed+=("$name"); failedlog+=("$log") ;;
 		esac
 		printf '%-40s %-4s %6.2fs\n' "$name" "$st" "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN{print b-a}')"
 		if [ $st = FAIL ]; then tail -n 30 "$log" | sed 's/^/    | /'; fi
@@ -51,6 +51,12 @@ if [ -n "${UMM_CHECK_SCRIPTS-1}" ]; then
 	done
 fi
 echo
+# Repeat the end of each failed test's log here, just above the summary, so
+# that a report which keeps only the last lines of the run still shows why.
+for i in "${!failed[@]}"; do
+	echo "--- ${failed[$i]}: end of ${failedlog[$i]}"
+	tail -n 25 "${failedlog[$i]}" | sed 's/^/    | /'
+done
 [ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[@]}"
 [ ${#skipped[@]} -gt 0 ] && printf 'skipped: %s\n' "${skipped[@]}"
 if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
