@@ -1598,16 +1598,34 @@ static void test_anon_fault_waits_for_chunk(void)
 #define FAULT_ROUNDS 40
 #endif
 
+/*
+ * Each worker maps FAULT_MAP_BYTES a round, and the workers of a round
+ * all hold theirs at once (a barrier), whatever the scheduler does: 18 MiB
+ * in use at once spans at least five of the arena's eight 4 MiB blocks,
+ * while the frames kept in use between rounds (the page-table root, the
+ * slab pages of the mm and of spare slabs: about ten) sit in one, the
+ * first used.  So blocks the workers used become whole again, during the
+ * run and at its end, for the reporting thread to give back.  (With 2 MiB
+ * each and no barrier, workers that a loaded machine ran one after
+ * another reused the same 2 MiB of frames inside the block holding the
+ * page-table root: no block was ever freed whole, nothing was released.)
+ */
+#define FAULT_MAP_BYTES (6 * MiB)
+
 struct fault_worker {
 	struct umm_mm *mm;
 	unsigned int id;
+	pthread_barrier_t *all_mapped;  /* every worker has faulted its mapping in */
 };
 
-/* fault_worker - map, check fresh pages read zero, write, verify, unmap, FAULT_ROUNDS times. */
+/*
+ * fault_worker - map, check fresh pages read zero, write, wait until every
+ * worker has, verify, unmap, FAULT_ROUNDS times.
+ */
 static void *fault_worker_fn(void *p)
 {
 	struct fault_worker *w = p;
-	const unsigned long pages = 2 * MiB / PAGE_SIZE;
+	const unsigned long pages = FAULT_MAP_BYTES / PAGE_SIZE;
 
 	for (unsigned int round = 0; round < FAULT_ROUNDS; round++) {
 		uintptr_t a;
@@ -1615,7 +1633,7 @@ static void *fault_worker_fn(void *p)
 		if (umm_mmap(w->mm, 0, pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a)) {
 			TCHECK(!"umm_mmap failed");
-			return NULL;
+			exit(1);        /* a worker that left would hold the others at the barrier */
 		}
 		for (unsigned long i = 0; i < pages; i++) {
 			uint64_t v = 1, tag = ((uint64_t)w->id << 48) | ((uint64_t)round << 24) | i;
@@ -1623,6 +1641,7 @@ static void *fault_worker_fn(void *p)
 			TCHECK(umm_read(w->mm, a + i * PAGE_SIZE + 64, &v, sizeof(v)) == 0 && v == 0);
 			TCHECK(umm_write(w->mm, a + i * PAGE_SIZE + 64, &tag, sizeof(tag)) == 0);
 		}
+		pthread_barrier_wait(w->all_mapped);
 		for (unsigned long i = 0; i < pages; i++) {
 			uint64_t v = 0, tag = ((uint64_t)w->id << 48) | ((uint64_t)round << 24) | i;
 
@@ -1645,6 +1664,7 @@ static void test_faults_while_punching(void)
 	struct umm_config cfg = { .phys_bytes = 32 * MiB, .release_ms = 1, .arena = arena_kind };
 	struct fault_worker w[NTHREADS];
 	pthread_t t[NTHREADS];
+	pthread_barrier_t all_mapped;
 	struct umm_sys_stats st;
 	struct umm_system *sys;
 	struct umm_mm *mm;
@@ -1652,12 +1672,14 @@ static void test_faults_while_punching(void)
 
 	REQUIRE(umm_system_create(&cfg, &sys) == 0);
 	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(pthread_barrier_init(&all_mapped, NULL, NTHREADS) == 0);
 	for (unsigned int i = 0; i < NTHREADS; i++) {
-		w[i] = (struct fault_worker){ .mm = mm, .id = i + 1 };
+		w[i] = (struct fault_worker){ .mm = mm, .id = i + 1, .all_mapped = &all_mapped };
 		REQUIRE(pthread_create(&t[i], NULL, fault_worker_fn, &w[i]) == 0);
 	}
 	for (unsigned int i = 0; i < NTHREADS; i++)
 		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&all_mapped);
 	test_fold_thread_checks();
 	/* everything is free now: the reporting thread gives some of it back (generous bound) */
 	deadline = test_now_s() + 20;
