@@ -90,10 +90,10 @@
  *     -> phys->pcp_list_lock (the arena's registry of caches)
  *       -> pcp->lock (spinlock: one cache's frames and count)
  *         -> phys->zone_lock (buddy lists, `order` of free frames)
- * Only phys_check() holds more than one pcp->lock, always in registry
- * order.  The reclaim and kswapd hooks, and arena_prepare() (which may
- * take populate_lock and make a system call), are called with no lock of
- * this file held.
+ * Only phys_check() and phys_get_stats() hold more than one pcp->lock,
+ * always in registry order.  The reclaim and kswapd hooks, and
+ * arena_prepare() (which may take populate_lock and make a system call),
+ * are called with no lock of this file held.
  *
  * Giving memory back: a block that reaches order MAX_ORDER-1 is stamped
  * with the time (free_since, under the zone lock); page_reporting.c takes
@@ -1167,10 +1167,16 @@ void phys_set_release_hook(struct phys_mem *phys, lru_release_fn fn)
  * @phys: the arena
  * @st: filled in
  *
- * Takes the zone lock for the per-order counts, then pcp_list_lock and
- * each cache lock in turn for the counters kept per cache (nr_pcp is the
- * exact sum of the cache counts, not the lazily published phys->nr_pcp,
- * and nr_free adds each cache's unpublished part to phys->nr_free).
+ * Takes pcp_list_lock, every cache lock (registry order, as phys_check()
+ * does) and the zone lock, and reads nr_free, the per-order counts and
+ * every cache's count while holding all of them: nr_pcp is the exact sum
+ * of the cache counts, not the lazily published phys->nr_pcp, and nr_free
+ * adds each cache's unpublished part to phys->nr_free.  Reading them under
+ * one hold is what makes nr_free exact: a cache drained by another thread
+ * (the reporting thread's drain_idle_pages(), a slow-path drain) between a
+ * read of phys->nr_free and the read of that cache would publish its part
+ * into the nr_free already read and leave nothing unpublished in the
+ * cache, and the sum would miss it.
  */
 void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 {
@@ -1180,18 +1186,16 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 
 	memset(st, 0, sizeof(*st));
 	st->nr_frames = phys->nr_frames;
+	pthread_mutex_lock(&phys->pcp_list_lock);
+	list_for_each_entry(pcp, &phys->pcp_list, phys_link)
+		pcp_lock(pcp);
 	pthread_mutex_lock(&phys->zone_lock);
 	for (o = 0; o < MAX_ORDER; o++)
 		st->free_by_order[o] = phys->free_area[o].nr_free;
 	nr_free = atomic_load(&phys->nr_free);
 	st->isolated = (unsigned long)phys->nr_isolated;
 	pthread_mutex_unlock(&phys->zone_lock);
-	st->wmark_min = phys->wmark[WMARK_MIN];
-	st->wmark_low = phys->wmark[WMARK_LOW];
-	st->wmark_high = phys->wmark[WMARK_HIGH];
-	pthread_mutex_lock(&phys->pcp_list_lock);
 	list_for_each_entry(pcp, &phys->pcp_list, phys_link) {
-		pcp_lock(pcp);
 		st->nr_pcp += pcp->count;
 		nr_free += pcp_unpublished(pcp);
 		st->pcp_hits += pcp->allocs;
@@ -1199,6 +1203,9 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 		pcp_unlock(pcp);
 	}
 	pthread_mutex_unlock(&phys->pcp_list_lock);
+	st->wmark_min = phys->wmark[WMARK_MIN];
+	st->wmark_low = phys->wmark[WMARK_LOW];
+	st->wmark_high = phys->wmark[WMARK_HIGH];
 	st->nr_free = (unsigned long)nr_free;
 	st->allocs = atomic_load(&phys->stat.allocs) + st->pcp_hits;
 	st->frees += atomic_load(&phys->stat.frees);

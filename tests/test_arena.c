@@ -1696,6 +1696,78 @@ static void test_faults_while_punching(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
+struct touch_job {
+	struct umm_mm *mm;
+	uintptr_t addr;
+	unsigned int pages;
+};
+
+/* touch_fn - write to each page of the job's range (their frames come from this thread's cache). */
+static void *touch_fn(void *p)
+{
+	struct touch_job *j = p;
+	char c = 1;
+
+	for (unsigned int i = 0; i < j->pages; i++)
+		TCHECK(umm_write(j->mm, j->addr + i * PAGE_SIZE, &c, 1) == 0);
+	return NULL;
+}
+
+/*
+ * umm_system_stats' free_frames stays exact on a quiet system while the
+ * reporting thread drains an idle thread's frame cache.  Each round a
+ * short-lived thread faults a few pages in and the main thread unmaps
+ * them: their frames go into the main thread's cache, counted there and
+ * not yet in the published free count (fewer than PCP_SYNC_DRIFT).  The
+ * main thread then only reads the statistics until the reporting thread
+ * (a pass every millisecond) has drained its idle cache, and every
+ * reading must be the same.  A reading that added the caches' parts to a
+ * free count taken before one of them was drained missed that part
+ * (about one round in seven, debug and TSan builds, before the fix).
+ */
+static void test_stats_exact_while_reporting_drains(void)
+{
+	struct umm_config cfg = { .phys_bytes = 16 * MiB, .release_ms = 1 };
+	unsigned long readings = 0, wrong = 0, undrained = 0, expect = 0;
+	struct umm_sys_stats st;
+	struct umm_system *sys;
+	struct umm_mm *mm;
+
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	for (unsigned int round = 0; round < 200; round++) {
+		struct touch_job job = { .mm = mm, .pages = 1 + round % 7 };
+		struct phys_stats ps;
+		pthread_t t;
+		double deadline;
+
+		REQUIRE(umm_mmap(mm, 0, job.pages * PAGE_SIZE, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &job.addr) == 0);
+		REQUIRE(pthread_create(&t, NULL, touch_fn, &job) == 0);
+		pthread_join(t, NULL);
+		REQUIRE(umm_munmap(mm, job.addr, job.pages * PAGE_SIZE) == 0);
+		/* from here to the drain nothing allocates or frees: every reading is the same */
+		deadline = test_now_s() + 20;   /* generous: the drain comes within 2 passes */
+		do {
+			REQUIRE(umm_system_stats(sys, &st) == 0);
+			if (!expect)
+				expect = st.free_frames;
+			readings++;
+			if (st.free_frames != expect && wrong++ < 5)
+				fprintf(stderr, "round %u: free_frames %lu, expected %lu\n",
+					round, st.free_frames, expect);
+			phys_get_stats(sys->phys, &ps);
+		} while (ps.nr_pcp && test_now_s() < deadline);
+		undrained += ps.nr_pcp != 0;
+	}
+	test_fold_thread_checks();
+	CHECK_EQ(undrained, 0);
+	CHECK(readings > 200);
+	CHECK_EQ(wrong, 0);
+	umm_mm_destroy(mm);
+	CHECK_EQ(umm_system_destroy(sys), 0);
+}
+
 /* run_kind - the tests that hold for each arena kind, with `kind`. */
 static void run_kind(int kind)
 {
@@ -1742,6 +1814,7 @@ int main(void)
 	RUN(test_auto_kind_system);
 	RUN(test_host_attach_auto_anon_hint);
 	RUN(test_host_attach_refused_anon);
+	RUN(test_stats_exact_while_reporting_drains);
 	run_kind(UMM_ARENA_MEMFD);
 	run_kind(UMM_ARENA_ANON);
 	return test_summary("test_arena");
