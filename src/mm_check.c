@@ -38,7 +38,9 @@
  * comparison, which keeps truncate's walkers out) -> each pte table's
  * lock in turn (walk_pte_range).  umm_system_check holds mm_list_lock and takes
  * each mm's locks in turn; it must only run while no other thread changes
- * the system (the counters it compares are exact only then).
+ * the system (the counters it compares are exact only then).  Before any
+ * of them it waits for the I/O backend's requests (be->lock, a leaf,
+ * alone: io_backend_drain).
  */
 #include <errno.h>
 #include <string.h>
@@ -50,6 +52,7 @@
 #include "swap.h"
 #include "nonlinear_index.h"
 #include "vmscan.h"
+#include "io.h"
 
 struct check_ctx {
 	struct umm_mm *mm;
@@ -311,7 +314,12 @@ static int check_rmap(struct phys_mem *phys, const unsigned int *counts)
 /**
  * umm_system_check - allocator consistency plus every mm's invariants and
  * exact map counts across all mms.  Only while the system is quiescent;
- * kswapd is kept asleep meanwhile (kswapd_pause).
+ * kswapd is kept asleep meanwhile (kswapd_pause), and the reads in flight
+ * are waited for first (io_backend_drain): the engine's thread unlocks a
+ * page before it drops its last reference to it (a page truncated while
+ * it was read), so a truncation that waited for the page's lock can
+ * return before the frame is free.  After this returns, with no other
+ * thread using the system, umm_system_stats is exact.
  * 0, -EINVAL, -ENOMEM or -EUCLEAN.
  */
 int umm_system_check(struct umm_system *sys)
@@ -324,6 +332,7 @@ int umm_system_check(struct umm_system *sys)
 	if (!sys)
 		return -EINVAL;
 	phys = sys->phys;
+	io_backend_drain(sys);  /* requests still finishing in the engine's thread */
 	kswapd_pause(sys);      /* a quiet system's only reclaimer */
 	if (phys_check(phys))
 		errors++;
