@@ -1180,7 +1180,8 @@ static void test_concurrent(void)
 		REQUIRE(pthread_create(&th[t], NULL, t < READERS ? reader : writer, &wk[t]) == 0);
 	}
 	end = test_now_s() + 1.0;
-	for (uint64_t rnd = 77; test_now_s() < end;) {
+	/* at least 50 evictions tried, however the machine schedules this thread */
+	for (uint64_t rnd = 77, n = 0; n < 50 || test_now_s() < end; n++) {
 		uint64_t r = test_rnd(&rnd);
 		unsigned int i = (unsigned int)(r % TPAGES);
 
