@@ -896,6 +896,10 @@ static void test_fork_race(void)
 		atomic_store(&fw_pub[i], 0);
 		REQUIRE(pthread_create(&t[i], NULL, fw_writer, (void *)(uintptr_t)i) == 0);
 	}
+	/* the forks race with stores: wait until every writer has stored (a loaded machine starts them late) */
+	for (int i = 0; i < FW_WRITERS; i++)
+		while (atomic_load(&fw_pub[i]) == 0)
+			usleep(100);
 	for (int f = 0; f < forks; f++) {
 		long lo[FW_WRITERS], hi[FW_WRITERS];
 		struct umm_mm *child;
