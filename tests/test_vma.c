@@ -1272,6 +1272,7 @@ static struct {
 	struct vm_area_struct *parked[MT_PARKED];  /* unlinked, intact, freed later */
 	unsigned int nr_parked;
 	_Atomic int stop;
+	_Atomic int started;             /* readers running */
 	_Atomic long lookups, failures;
 } mt;
 
@@ -1289,7 +1290,8 @@ static void *mt_reader(void *arg)
 	long lookups = 0, failures = 0;
 	uintptr_t hot[8] = { 0 };
 
-	while (!atomic_load(&mt.stop)) {
+	atomic_fetch_add(&mt.started, 1);
+	do {
 		mmap_read_lock(mt.mm);
 		for (int k = 0; k < 64; k++) {
 			/* half the lookups revisit addresses cached in earlier lock sessions */
@@ -1307,7 +1309,7 @@ static void *mt_reader(void *arg)
 			lookups++;
 		}
 		mmap_read_unlock(mt.mm);
-	}
+	} while (!atomic_load(&mt.stop));
 	atomic_fetch_add(&mt.lookups, lookups);
 	atomic_fetch_add(&mt.failures, failures);
 	return NULL;
@@ -1372,6 +1374,9 @@ static void test_threads(void)
 	}
 	for (long i = 0; i < MT_READERS; i++)
 		REQUIRE(pthread_create(&readers[i], NULL, mt_reader, (void *)(i + 1)) == 0);
+	/* the writes race with lookups: wait until the readers run (a loaded machine starts them late) */
+	while (atomic_load(&mt.started) < MT_READERS)
+		sched_yield();
 	int w;
 	for (w = 0; w < MT_WRITES || (now_sec() - t0 < 1.0 && w < 50 * MT_WRITES); w++) {
 		mmap_write_lock(mt.mm);
