@@ -49,8 +49,29 @@ static inline bool rf_have_tools(void)
 	return !system("command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1");
 }
 
-/* rf_free_port - a loopback port nobody listens on now. */
-static inline int rf_free_port(void)
+/* rf_port_free - can a listening socket bind 127.0.0.1:port now? */
+static inline bool rf_port_free(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));     /* as redis-server binds */
+	ok = !bind(fd, (struct sockaddr *)&a, sizeof(a));
+	close(fd);
+	return ok;
+}
+
+/*
+ * rf_free_port - a loopback port nobody listens on now; for a cluster
+ * node, whose bus listens on port + 10000, that one free too (a node
+ * that cannot bind its bus exits at once).  Another process may still
+ * take either before the server binds it: rf_start then tries new ports.
+ */
+static inline int rf_free_port(bool cluster)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
@@ -62,7 +83,9 @@ static inline int rf_free_port(void)
 	if (fd >= 0)
 		close(fd);
 	/* A cluster bus listens on port + 10000: keep both in range. */
-	return port > 0 && port < 55535 ? port : rf_free_port();
+	if (port <= 0 || port >= 55535 || (cluster && !rf_port_free(port + 10000)))
+		return rf_free_port(cluster);
+	return port;
 }
 
 /* rf_connect - a hiredis connection to 127.0.0.1:port (authenticated with pass when not ""), or NULL. */
@@ -139,11 +162,11 @@ static void rf_kill_all(void)
 }
 
 /*
- * rf_start - start s (its port picked when 0, then kept for restarts)
- * and wait until it answers PING.  extra: more "--option value" words,
- * NULL-terminated.  0 or -1.
+ * rf_start_once - start s on s->port (picked when 0) and wait until it
+ * answers PING (about 5 s at most while it is running).  0, or -1 with
+ * the server gone.
  */
-static inline int rf_start(struct rf_server *s, const char *const *extra)
+static inline int rf_start_once(struct rf_server *s, const char *const *extra)
 {
 	static bool registered;
 	const char *argv[64];
@@ -155,7 +178,7 @@ static inline int rf_start(struct rf_server *s, const char *const *extra)
 		registered = true;
 	}
 	if (!s->port)
-		s->port = rf_free_port();
+		s->port = rf_free_port(s->cluster);
 	if (!s->dir[0]) {
 		snprintf(s->dir, sizeof(s->dir), "/tmp/usermm-redis-XXXXXX");
 		if (!mkdtemp(s->dir))
@@ -228,6 +251,30 @@ static inline int rf_start(struct rf_server *s, const char *const *extra)
 		}
 		usleep(10000);
 	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	s->pid = 0;
+	return -1;
+}
+
+/*
+ * rf_start - start s (its port picked when 0, then kept for restarts)
+ * and wait until it answers PING.  extra: more "--option value" words,
+ * NULL-terminated.  A server on a port it picked that does not come up
+ * (another process took the port, or the bus port, after the check) is
+ * tried again on new ports, a few times.  0 or -1.
+ */
+static inline int rf_start(struct rf_server *s, const char *const *extra)
+{
+	bool picked = !s->port;
+
+	for (int attempt = 0; attempt < 5; attempt++) {
+		if (!rf_start_once(s, extra))
+			return 0;
+		if (!picked)
+			break;
+		s->port = 0;
+	}
 	return -1;
 }
 
@@ -257,8 +304,12 @@ static inline void rf_cleanup(struct rf_server *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* rf_run - run argv (redis-cli ...) to completion, output to /dev/null; its exit status or -1. */
-static inline int rf_run(const char *const *argv)
+/*
+ * rf_run_for - run argv (redis-cli ...) to completion, output to
+ * /dev/null, killing it after `limit_s` seconds (0: no limit); its exit
+ * status, or -1 (not run, killed by a signal, or past the limit).
+ */
+static inline int rf_run_for(const char *const *argv, int limit_s)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -273,9 +324,26 @@ static inline int rf_run(const char *const *argv)
 		return -1;
 	}
 	posix_spawn_file_actions_destroy(&fa);
+	for (long waited_ms = 0; limit_s && waited_ms < limit_s * 1000L; waited_ms += 10) {
+		pid_t got = waitpid(pid, &st, WNOHANG);
+
+		if (got == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		if (got < 0)
+			return -1;
+		usleep(10000);
+	}
+	if (limit_s)
+		kill(pid, SIGKILL);
 	if (waitpid(pid, &st, 0) != pid)
 		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return !limit_s && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* rf_run - rf_run_for without a limit. */
+static inline int rf_run(const char *const *argv)
+{
+	return rf_run_for(argv, 0);
 }
 
 /* rf_cluster_ok - does every node of the cluster say cluster_state:ok and agree on the slots? */
@@ -294,26 +362,49 @@ static inline bool rf_cluster_ok(struct rf_server *nodes, int n)
 	return true;
 }
 
-/* rf_cluster_start - three cluster-enabled servers joined into one cluster.  0 or -1. */
-static inline int rf_cluster_start(struct rf_server nodes[3])
+/*
+ * rf_cluster_try - three cluster-enabled servers joined into one
+ * cluster; `redis-cli --cluster create` waits without a limit for the
+ * nodes to agree ("Waiting for the cluster to join"), so it is given 60 s
+ * (it takes about 2 s).  0 or -1 (the servers then stopped).
+ */
+static inline int rf_cluster_try(struct rf_server nodes[3])
 {
 	char a[3][32];
+	int err = -1;
 
 	for (int i = 0; i < 3; i++) {
 		memset(&nodes[i], 0, sizeof(nodes[i]));
 		nodes[i].cluster = true;
+	}
+	for (int i = 0; i < 3; i++) {
 		if (rf_start(&nodes[i], NULL))
-			return -1;
+			goto out;
 		snprintf(a[i], sizeof(a[i]), "127.0.0.1:%d", nodes[i].port);
 	}
 	const char *argv[] = { "redis-cli", "--cluster", "create", a[0], a[1], a[2],
 			       "--cluster-replicas", "0", "--cluster-yes", NULL };
-	if (rf_run(argv))
-		return -1;
+	if (rf_run_for(argv, 60))
+		goto out;
 	for (int tries = 0; tries < 1000; tries++) {
 		if (rf_cluster_ok(nodes, 3))
 			return 0;
 		usleep(10000);
+	}
+out:
+	for (int i = 0; i < 3; i++)
+		rf_cleanup(&nodes[i]);
+	return err;
+}
+
+/* rf_cluster_start - rf_cluster_try, a new cluster up to three times.  0 or -1. */
+static inline int rf_cluster_start(struct rf_server nodes[3])
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (!rf_cluster_try(nodes))
+			return 0;
+		fprintf(stderr, "redis_fixture: cluster attempt %d did not come up, starting a new one\n",
+			attempt + 1);
 	}
 	return -1;
 }

@@ -230,7 +230,7 @@ static void test_bad_targets(void)
 	CHECK_EQ(swap_redis_cluster_ops.open(url("redis-cluster://127.0.0.1:%d", srv.port), 16, &b), -EINVAL);
 	CHECK(b == (struct swap_backend *)&b);
 	/* Nobody listening. */
-	CHECK_EQ(swap_redis_ops.open(url("redis://127.0.0.1:%d", rf_free_port()), 16, &b), -ECONNREFUSED);
+	CHECK_EQ(swap_redis_ops.open(url("redis://127.0.0.1:%d", rf_free_port(false)), 16, &b), -ECONNREFUSED);
 	CHECK(b == (struct swap_backend *)&b);
 	/* The CRC16 of Redis Cluster: the check value of "123456789" is 0x31C3; hash tags. */
 	CHECK_EQ(redis_key_hslot("123456789", 9), 0x31C3);
@@ -1065,7 +1065,7 @@ static void test_device_config_errors(void)
 	CHECK_EQ(umm_system_create(&cfg, &sys), -EACCES);
 	CHECK(log_has("requires a password") && log_has("refused the credentials"));
 	CHECK(!log_has("not-it") && !log_has("devpass"));
-	cfg.swap_path = url("redis://127.0.0.1:%d", rf_free_port());
+	cfg.swap_path = url("redis://127.0.0.1:%d", rf_free_port(false));
 	CHECK_EQ(umm_system_create(&cfg, &sys), -ECONNREFUSED);
 	cfg.swap_path = "redis://127.0.0.1";
 	CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
