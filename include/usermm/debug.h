@@ -36,7 +36,11 @@ unsigned long umm_inject_hits(struct umm_system *sys, int site);
  * otherwise).
  */
 int umm_mm_check(struct umm_mm *mm);
-/* umm_system_check - allocator and slab consistency, frame accounting. */
+/*
+ * umm_system_check - allocator and slab consistency, frame accounting.
+ * For a system no other thread is using; it first waits for the reads
+ * still in flight in the I/O engine, so umm_system_stats after it is exact.
+ */
 int umm_system_check(struct umm_system *sys);
 
 #ifdef __cplusplus
