@@ -380,6 +380,9 @@ static void test_device_mirror_remap_reclaim(void)
 	atomic_store(&stop, false);
 	for (int i = 0; i < NDEVTHREADS; i++)
 		REQUIRE(pthread_create(&dt[i], NULL, rr_device_thread, (void *)(intptr_t)i) == 0);
+	/* the mutators start once the device is reading (a loaded machine may not run it at once) */
+	while (!atomic_load(&rr_reads))
+		usleep(1000);
 	for (int m = 0; m < NMUTATORS; m++)
 		REQUIRE(pthread_create(&mt[m], NULL, rr_mutator, (void *)(intptr_t)m) == 0);
 	for (int m = 0; m < NMUTATORS; m++)
