@@ -21,12 +21,14 @@
  *      that part of the range in the page cache with one lookup of the run
  *      (without MAP_NONBLOCK, the missing ones inside the object are read
  *      first, in one batch); then under i_mmap_lock and the table's ptl,
- *      taken once: read the offsets the old ptes show; for each page, zap
- *      the old pte (the old page goes after the TLB shootdown, one for
- *      the whole call) and write the new pte; then record the new offsets
- *      in the window's reverse index (room was reserved in step 1; the
- *      index and the ptes change under i_mmap_lock, which the index's
- *      readers hold, so they never see one without the other).  The new
+ *      taken once: for each page, zap the old pte (the old page goes
+ *      after the TLB shootdown, one for the whole call) and write the new
+ *      pte; then record the new offsets in the window's reverse index,
+ *      each replacing whatever entry its slot had (the index finds it by
+ *      slot, so what the old pte showed need not be read; room was
+ *      reserved in step 1; the index and the ptes change under
+ *      i_mmap_lock, which the index's readers hold, so they never see one
+ *      without the other).  The new
  *      pte is a present, young, read-only pte of the cache
  *      page when it was found uptodate, its page lock could be taken with
  *      a trylock (as populate.c does under ptl), it still belongs to the
@@ -63,9 +65,11 @@
  *     runs;
  *   - when a request's tables are allocated: its first pte line and the
  *     lock of its table (in the table's struct page), its new offsets'
- *     index cells and the calling thread's soft-TLB entries for the range
- *     (mmu_notifier_prefetch), which the shootdown and the prefill of
- *     step 4 touch;
+ *     index cells, the cells holding its slots' current entries (found
+ *     through the index's slot array, nl_index_prefetch_slots: no old pte
+ *     or old page is read for them) and the calling thread's soft-TLB
+ *     entries for the range (mmu_notifier_prefetch), which the shootdown
+ *     and the prefill of step 4 touch;
  *   - in the lookup: the pages found and the first line of each one's
  *     frame, before the pages are referenced (find_get_page_run with
  *     frames): a caller remaps to touch what it remapped (as for step 4),
@@ -75,12 +79,10 @@
  *     find_get_page_runs), so the misses of all their lookups overlap;
  *   - from inside the lookup, once its prefetches are started and before
  *     it waits for them (fremap_prefetch, the lookup's between hook): the
- *     old ptes' struct pages and the index cells of the old file ptes'
- *     offsets, the ptes read without ptl (a snapshot that only steers
- *     prefetches); in a vector, the next entry's while one is applied;
- *   - under ptl: the index cells of the offsets the old pages showed,
- *     read before the ptes are changed and used after, so those misses
- *     overlap with the pte work.
+ *     old ptes' struct pages, the ptes read without ptl (a snapshot that
+ *     only steers prefetches), and again the index cells of the table's
+ *     new offsets and of its slots' entries; in a vector, the next
+ *     entry's while one is applied.
 
  * Per-pte protection.  prot == 0 leaves the range under the VMA's
  * protection.  Another prot (a subset of PROT_READ|PROT_WRITE|PROT_EXEC
@@ -143,7 +145,6 @@
 #include "rmap.h"
 #include "object.h"
 #include "nonlinear_index.h"
-#include "swap.h"
 #include "mmu_notifier.h"
 
 #define FREMAP_PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
@@ -154,8 +155,6 @@
 #define FREMAP_AHEAD_RUNS 64    /* entries per find_get_page_runs call */
 /* Pages per call whose translations go to the caller's soft TLB (fremap_prefill). */
 #define FREMAP_PREFILL_MAX 256
-/* fremap_table: a pte left as it is (it shows the page asked for already) */
-#define FREMAP_KEPT UINT64_MAX
 
 /* One checked remap: pages [start, end) get object pages from pgoff on. */
 struct fremap_req {
@@ -244,6 +243,7 @@ static int fremap_alloc_tables(struct umm_mm *mm, struct fremap_req *req)
 	mmu_notifier_prefetch(mm, req->start, fremap_first_table_pages(req));
 	nl_index_prefetch(req->vma, req->pgoff, (unsigned int)MIN((req->end - req->start) >> PAGE_SHIFT,
 								  (uintptr_t)PTRS_PER_TABLE));
+	nl_index_prefetch_slots(req->vma, linear_page_index(req->vma, req->start), fremap_first_table_pages(req));
 	return 0;
 }
 
@@ -259,23 +259,6 @@ static pte_t *fremap_lock_table(struct umm_mm *mm, const struct fremap_req *req,
 	*ptlp = pte_lockptr(mm, ptep);
 	ptl_lock(*ptlp);
 	return ptep;
-}
-
-/* fremap_shown - the object page a pte of a nonlinear vma shows (its linear page if none).  ptl held. */
-static uint64_t fremap_shown(struct umm_mm *mm, struct vm_area_struct *vma, uintptr_t addr, pte_t pte)
-{
-	if (pte_is_file(pte))
-		return pte_to_pgoff(pte);
-	if (pte_present(pte) && !pte_special(pte)) {
-		struct page *page = pfn_to_page(mm->sys->phys, pte_pfn(pte));
-
-		/* a private copy made in the window remembers its origin (memory.c) */
-		if (!PageAnon(page))
-			return page->index;
-		if (swap_page_origin(page))
-			return swap_page_origin(page) - 1;
-	}
-	return linear_page_index(vma, addr);
 }
 
 /*
@@ -387,10 +370,10 @@ static bool fremap_readable(const struct fremap_req *req)
  * (or before the table is applied): start loading what fremap_table will
  * touch under the locks, so that those misses overlap with the lookup's
  * and with each other instead of following one another:
- * the index cells of the new offsets, and for the first
- * FREMAP_PREFETCH_AHEAD old ptes the struct page of a present one (the
- * ptes read without their lock, ptep_get_lockless: a snapshot that only
- * steers prefetches) or the index cells of a file pte's offset.
+ * the index cells of the new offsets and of the slots' current entries
+ * (nl_index_prefetch_slots), and for the first FREMAP_PREFETCH_AHEAD old
+ * ptes the struct page of a present one (the ptes read without their
+ * lock, ptep_get_lockless: a snapshot that only steers prefetches).
  * mmap_lock held (the tables and the index stay).
  */
 static void fremap_prefetch(struct umm_mm *mm, const struct fremap_req *req, uintptr_t addr, unsigned int nr,
@@ -399,13 +382,12 @@ static void fremap_prefetch(struct umm_mm *mm, const struct fremap_req *req, uin
 	pte_t *ptep = addr == req->start ? req->ptep : pte_offset_map(mm, addr);
 
 	nl_index_prefetch(req->vma, pgoff, nr);
+	nl_index_prefetch_slots(req->vma, linear_page_index(req->vma, addr), nr);
 	for (unsigned int i = 0; ptep && i < MIN(nr, FREMAP_PREFETCH_AHEAD); i++) {
 		pte_t pte = ptep_get_lockless(&ptep[i]);
 
 		if (pte_present(pte) && !pte_special(pte))
 			prefetchw(pfn_to_page(mm->sys->phys, pte_pfn(pte)));
-		else if (pte_is_file(pte))
-			nl_index_prefetch(req->vma, pte_to_pgoff(pte), 1);
 	}
 }
 
@@ -418,14 +400,14 @@ static void fremap_prefetch(struct umm_mm *mm, const struct fremap_req *req, uin
  * entry unchanged): a present pte of pages[i] if the lookup found it and
  * it is still the object's page inside its size (the page lock only
  * trylocked, as populate does), else the file pte.  Then record the new
- * offsets in the window's reverse index.  The offsets the old ptes showed
- * are read first and their index cells prefetched, so those misses
- * overlap with the pte work instead of each index update waiting for its
- * own (the index and the ptes change under i_mmap_lock, which its readers
- * hold, so the order inside the lock is not seen).  Used pages[]
- * references become the ptes'.  Returns the number of pages left with a
- * file pte.  mmap_lock held for write, i_mmap_lock held; takes ptl and
- * trylocks page locks under it.
+ * offsets in the window's reverse index: each slot's old entry is found
+ * through the index's slot array, whatever the old pte showed, so the
+ * old pages are not read for it (their cells were prefetched when the
+ * request's tables were allocated; the index and the ptes change under
+ * i_mmap_lock, which its readers hold, so the order inside the lock is
+ * not seen).  Used pages[] references become the ptes'.  Returns the
+ * number of pages left with a file pte.  mmap_lock held for write,
+ * i_mmap_lock held; takes ptl and trylocks page locks under it.
  */
 static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req, struct mmu_gather *tlb,
 				 uintptr_t addr, unsigned int nr, uint64_t pgoff, struct page **pages)
@@ -433,7 +415,7 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 	struct vm_area_struct *vma = req->vma;
 	struct umm_object *obj = vma->vm_obj;
 	uint64_t slot = linear_page_index(vma, addr), size;
-	uint64_t shown[PTRS_PER_TABLE];         /* what each old pte showed; FREMAP_KEPT: left as it is */
+	bool kept[PTRS_PER_TABLE];              /* the pte is left as it is */
 	unsigned int left = 0;
 	long mapped = 0;
 	struct fmutex *ptl;
@@ -441,8 +423,7 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 
 	VM_BUG_ON(!ptep);
 	size = object_size_pages(obj);    /* truncate lowers it before it takes this ptl */
-	/* the offsets the old ptes show, and a hint for their index cells (see Misses) */
-	for (unsigned int i = 0; i < nr; i++) {
+	for (unsigned int i = 0; i < nr; i++, addr += PAGE_SIZE) {
 		struct page *page = pages[i];
 		pte_t pte = ptep[i];
 
@@ -450,21 +431,11 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 		if (i + FREMAP_PREFETCH_AHEAD < nr && pte_present(ptep[i + FREMAP_PREFETCH_AHEAD]) &&
 		    !pte_special(ptep[i + FREMAP_PREFETCH_AHEAD]))
 			prefetchw(pfn_to_page(mm->sys->phys, pte_pfn(ptep[i + FREMAP_PREFETCH_AHEAD])));
-		if (page && pte_present(pte) && !pte_special(pte) && pte_pfn(pte) == page_to_pfn(page) &&
-		    (pte & PTE_OWNPROT_MASK) == req->own && pgoff + i < size) {
-			shown[i] = FREMAP_KEPT;        /* shows this very page already, with this protection */
-			continue;
-		}
-		shown[i] = fremap_shown(mm, vma, addr + ((uintptr_t)i << PAGE_SHIFT), pte);
-		if (shown[i] != slot + i && (i == 0 || shown[i] != shown[i - 1] + 1))
-			nl_index_prefetch(vma, shown[i], 1);
-	}
-	for (unsigned int i = 0; i < nr; i++, addr += PAGE_SIZE) {
-		struct page *page = pages[i];
-
-		if (shown[i] == FREMAP_KEPT)
-			continue;
-		if (!pte_none(ptep[i]))
+		kept[i] = page && pte_present(pte) && !pte_special(pte) && pte_pfn(pte) == page_to_pfn(page) &&
+			  (pte & PTE_OWNPROT_MASK) == req->own && pgoff + i < size;
+		if (kept[i])
+			continue;        /* shows this very page already, with this protection */
+		if (!pte_none(pte))
 			zap_pte_locked(tlb, vma, &ptep[i], addr);
 		if (page && pgoff + i < size && trylock_page(page)) {
 			if (page->mapping == obj) {
@@ -483,8 +454,8 @@ static unsigned int fremap_table(struct umm_mm *mm, const struct fremap_req *req
 		left++;
 	}
 	for (unsigned int i = 0; i < nr; i++)
-		if (shown[i] != FREMAP_KEPT)
-			nl_index_set(vma, slot + i, shown[i], pgoff + i);
+		if (!kept[i])
+			nl_index_set(vma, slot + i, pgoff + i);
 	if (mapped)
 		add_mm_counter(mm, obj->type == OBJ_SHMEM ? MM_SHMEMPAGES : MM_FILEPAGES, mapped);
 	pte_unmap_unlock(ptep, ptl);

@@ -25,7 +25,9 @@
  *      least one holder.
  *   9. in a nonlinear VMA, a pte that shows another object page than
  *      its slot's linear one (a file pte, a cache page, a private copy's
- *      origin) is listed in the VMA's reverse index (nonlinear_index.c).
+ *      origin) is listed in the VMA's reverse index (nonlinear_index.c),
+ *      and the index is sound (nl_index_check: each entry where its slot
+ *      array says).
  * umm_system_check adds, across all mms: each frame's map count equals the
  * number of ptes that map it, the reverse map (either scheme, rmap.h)
  * finds exactly those ptes, the allocator's own lists are sound, and no
@@ -197,6 +199,8 @@ static int mm_check_ctx(struct umm_mm *mm, struct check_ctx *ctx)
 	mmap_assert_locked(mm);
 	if (vma_tree_check(mm))
 		ctx->errors++;
+	for (struct vm_area_struct *vma = vma_first(mm); vma; vma = vma_next(vma))
+		ctx->errors += nl_index_check(vma);
 	/*
 	 * page_table_lock across the walk and the comparison keeps out the
 	 * walkers that have no mmap_lock (truncate's unmap_mapping_range):

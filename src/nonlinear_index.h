@@ -11,20 +11,29 @@
 
 /*
  * nl_index_reserve - room for extra more entries in vma's index
- * (allocating it on first use), so that the next extra nl_index_set
- * calls cannot fail.  mmap_lock held for write; takes i_mmap_lock to
- * swap tables.  0 or -ENOMEM (nothing changed).
+ * (allocating it on first use) and its slot array over every slot of
+ * vma, so that the next extra nl_index_set calls on vma cannot fail.
+ * mmap_lock held for write; takes i_mmap_lock to swap tables.  0 or
+ * -ENOMEM (nothing changed).
  */
 int nl_index_reserve(struct vm_area_struct *vma, size_t extra);
 
 /*
  * nl_index_set - the pte at slot (a linear page index of vma, as
- * linear_page_index gives) shows object page pgoff now instead of old:
- * forget (old, slot), remember (pgoff, slot).  A page at its own linear
- * slot needs no entry.  Room reserved (nl_index_reserve); mmap_lock held
- * for write and i_mmap_lock held.
+ * linear_page_index gives) shows object page pgoff now: forget the
+ * slot's entry (whatever offset it names), remember (pgoff, slot).  A
+ * page at its own linear slot needs no entry.  Room reserved
+ * (nl_index_reserve on this vma); mmap_lock held for write and
+ * i_mmap_lock held.
  */
-void nl_index_set(struct vm_area_struct *vma, uint64_t slot, uint64_t old, uint64_t pgoff);
+void nl_index_set(struct vm_area_struct *vma, uint64_t slot, uint64_t pgoff);
+
+/*
+ * nl_index_prefetch_slots - a hint: start loading the cells holding the
+ * entries of slots [slot, slot + nr), which nl_index_set of those slots
+ * will replace.  mmap_lock held.
+ */
+void nl_index_prefetch_slots(const struct vm_area_struct *vma, uint64_t slot, unsigned int nr);
 
 /*
  * nl_index_prefetch - a hint: start loading the part of vma's index that
@@ -52,6 +61,13 @@ int nl_index_for_each(struct vm_area_struct *vma, uint64_t pgoff, nl_addr_fn fn,
  * src's index.  src's mmap_lock held.  0 or -ENOMEM.
  */
 int nl_index_dup(struct vm_area_struct *dst, const struct vm_area_struct *src);
+
+/*
+ * nl_index_check - the index's own invariants (each entry where its slot
+ * array says, the count); problems logged with pr_check.  mmap_lock
+ * held.  Returns the number of problems.
+ */
+int nl_index_check(const struct vm_area_struct *vma);
 
 /* nl_index_free - free vma's index (vma unlinked). */
 void nl_index_free(struct vm_area_struct *vma);
