@@ -65,9 +65,8 @@
  *     runs;
  *   - when a request's tables are allocated: its first pte line and the
  *     lock of its table (in the table's struct page), its new offsets'
- *     index cells, the cells holding its slots' current entries (found
- *     through the index's slot array, nl_index_prefetch_slots: no old pte
- *     or old page is read for them) and the calling thread's soft-TLB
+ *     index buckets, the line of the index's slot array that says where
+ *     its slots' current entries are, and the calling thread's soft-TLB
  *     entries for the range (mmu_notifier_prefetch), which the shootdown
  *     and the prefill of step 4 touch;
  *   - in the lookup: the pages found and the first line of each one's
@@ -80,9 +79,11 @@
  *   - from inside the lookup, once its prefetches are started and before
  *     it waits for them (fremap_prefetch, the lookup's between hook): the
  *     old ptes' struct pages, the ptes read without ptl (a snapshot that
- *     only steers prefetches), and again the index cells of the table's
- *     new offsets and of its slots' entries; in a vector, the next
- *     entry's while one is applied.
+ *     only steers prefetches), the index buckets holding the slots'
+ *     current entries (found through the slot array,
+ *     nl_index_prefetch_slots: no old pte or old page is read for them)
+ *     and again those of the new offsets; in a vector, the next entry's
+ *     while one is applied.
 
  * Per-pte protection.  prot == 0 leaves the range under the VMA's
  * protection.  Another prot (a subset of PROT_READ|PROT_WRITE|PROT_EXEC
@@ -229,6 +230,8 @@ static unsigned int fremap_first_table_pages(const struct fremap_req *req)
  */
 static int fremap_alloc_tables(struct umm_mm *mm, struct fremap_req *req)
 {
+	/* a hint: the index's slot array line, read by fremap_prefetch (see Misses) */
+	nl_index_prefetch_where(req->vma, linear_page_index(req->vma, req->start));
 	for (uintptr_t addr = req->start; addr < req->end; addr = ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE) {
 		pte_t *ptep = pte_offset_map(mm, addr);
 
@@ -243,7 +246,6 @@ static int fremap_alloc_tables(struct umm_mm *mm, struct fremap_req *req)
 	mmu_notifier_prefetch(mm, req->start, fremap_first_table_pages(req));
 	nl_index_prefetch(req->vma, req->pgoff, (unsigned int)MIN((req->end - req->start) >> PAGE_SHIFT,
 								  (uintptr_t)PTRS_PER_TABLE));
-	nl_index_prefetch_slots(req->vma, linear_page_index(req->vma, req->start), fremap_first_table_pages(req));
 	return 0;
 }
 
@@ -370,7 +372,7 @@ static bool fremap_readable(const struct fremap_req *req)
  * (or before the table is applied): start loading what fremap_table will
  * touch under the locks, so that those misses overlap with the lookup's
  * and with each other instead of following one another:
- * the index cells of the new offsets and of the slots' current entries
+ * the index buckets of the new offsets and of the slots' current entries
  * (nl_index_prefetch_slots), and for the first FREMAP_PREFETCH_AHEAD old
  * ptes the struct page of a present one (the ptes read without their
  * lock, ptep_get_lockless: a snapshot that only steers prefetches).
@@ -620,7 +622,8 @@ static void fremap_prefill(struct umm_mm *mm, const struct fremap_req *req, unsi
  * no VMA at start, range not inside one VMA, an anonymous VMA that is not
  * shmem, pgoff range beyond PTE_FILE_MAX_PGOFF); -EACCES (prot the
  * VMA may not have, e.g. PROT_WRITE on a read-only file); -ENOMEM (page
- * tables).  On error nothing is changed.
+ * tables, the window's reverse index, or a VMA of more than 2^32 pages,
+ * which that index cannot cover).  On error nothing is changed.
  */
 int umm_remap_file_pages(struct umm_mm *mm, uintptr_t start, size_t size, int prot,
 			 uint64_t pgoff, int flags)

@@ -36,6 +36,13 @@ void nl_index_set(struct vm_area_struct *vma, uint64_t slot, uint64_t pgoff);
 void nl_index_prefetch_slots(const struct vm_area_struct *vma, uint64_t slot, unsigned int nr);
 
 /*
+ * nl_index_prefetch_where - a hint: start loading the line of the slot
+ * array that nl_index_prefetch_slots(vma, slot, ...) reads first.
+ * mmap_lock held.
+ */
+void nl_index_prefetch_where(const struct vm_area_struct *vma, uint64_t slot);
+
+/*
  * nl_index_prefetch - a hint: start loading the part of vma's index that
  * nl_index_set of object pages [pgoff, pgoff + nr) will use.  mmap_lock
  * held.
