@@ -54,7 +54,7 @@
  * Misses.  On a large window over a large object nearly every structure a
  * remap touches is a cache miss (and, in a VM, a costly TLB miss): the
  * pte line, the radix leaf, the struct page of each new and each old
- * page, the index cells, the soft-TLB entries, the frames the caller
+ * page, the index buckets, the soft-TLB entries, the frames the caller
  * then reads.  Taken one after another behind the atomics of get_page,
  * trylock_page and the map counts they cost more than everything else,
  * so they are started together, as prefetches (hints: they change no
@@ -149,7 +149,7 @@
 #include "mmu_notifier.h"
 
 #define FREMAP_PROT_ALL (PROT_READ | PROT_WRITE | PROT_EXEC)
-/* Pages of a table whose old struct pages and index cells are prefetched ahead (fremap_prefetch). */
+/* Pages of a table whose old struct pages are prefetched ahead (fremap_prefetch). */
 #define FREMAP_PREFETCH_AHEAD 16
 /* Vector entries of at most this many pages are looked up together (fremap_lookup_ahead). */
 #define FREMAP_AHEAD_PAGES 16
@@ -240,7 +240,7 @@ static int fremap_alloc_tables(struct umm_mm *mm, struct fremap_req *req)
 		if (addr == req->start)
 			req->ptep = ptep;
 	}
-	/* a hint: the first pte line and its table's lock, the new offsets' index cells, the soft TLB's entries (see Misses) */
+	/* a hint: the first pte line and its table's lock, the new offsets' index buckets, the soft TLB's entries (see Misses) */
 	prefetchw(req->ptep);
 	prefetchw(pte_lockptr(mm, req->ptep));
 	mmu_notifier_prefetch(mm, req->start, fremap_first_table_pages(req));
@@ -404,8 +404,8 @@ static void fremap_prefetch(struct umm_mm *mm, const struct fremap_req *req, uin
  * trylocked, as populate does), else the file pte.  Then record the new
  * offsets in the window's reverse index: each slot's old entry is found
  * through the index's slot array, whatever the old pte showed, so the
- * old pages are not read for it (their cells were prefetched when the
- * request's tables were allocated; the index and the ptes change under
+ * old pages are not read for it (its bucket was prefetched from inside
+ * the lookup, fremap_prefetch; the index and the ptes change under
  * i_mmap_lock, which its readers hold, so the order inside the lock is
  * not seen).  Used pages[] references become the ptes'.  Returns the
  * number of pages left with a file pte.  mmap_lock held for write,

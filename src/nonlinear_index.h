@@ -29,7 +29,7 @@ int nl_index_reserve(struct vm_area_struct *vma, size_t extra);
 void nl_index_set(struct vm_area_struct *vma, uint64_t slot, uint64_t pgoff);
 
 /*
- * nl_index_prefetch_slots - a hint: start loading the cells holding the
+ * nl_index_prefetch_slots - a hint: start loading the buckets holding the
  * entries of slots [slot, slot + nr), which nl_index_set of those slots
  * will replace.  mmap_lock held.
  */
