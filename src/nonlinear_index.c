@@ -16,15 +16,16 @@
  * A pte shows either its linear page (pgoff == slot: an empty pte, or a
  * page faulted in through one) or an offset a remap wrote (fremap.c).
  * The index holds a (pgoff, slot) entry for every slot a remap pointed
- * elsewhere: fremap replaces the slot's old entry as it writes the file
- * pte, under i_mmap_lock, which the readers hold.  Faults, zaps that keep
+ * elsewhere: fremap replaces the slot's old entry as it writes the slot's
+ * new pte, under i_mmap_lock, which the readers hold.  Faults, zaps that keep
  * the layout (MADV_DONTNEED, truncate, reclaim) and private copies keep
  * the pgoff of their slot (a private copy remembers where it came from),
  * so only remaps change the index.  An entry may outlive its pte (a slot
  * that left the VMA and came back empty through mremap): the reader
  * checks the pte, so a stale entry costs a look, never a wrong answer.
  * The invariant (every pte showing a pgoff other than its slot's has its
- * entry) is checked by umm_mm_check (mm_check.c).
+ * entry) is checked by umm_mm_check (mm_check.c), and so is the index's
+ * own consistency (nl_index_check).
  *
  * Cost: a lookup reads one bucket (a cache line) and, rarely, the
  * buckets after it, plus a pte lookup per slot listed (usually one).
@@ -54,8 +55,9 @@
  * passed: no probe runs to their end, no entries move, no tombstones.
  * A table of 2 MiB or more is mapped huge-page aligned and advised
  * MADV_HUGEPAGE for the same reason; the memory a window's table can take
- * is thus up to about its size, 32 bytes per page of the window (up to
- * NL_PRESIZE_MAX pages; more only if more entries need it).
+ * is thus its size: 25.6 to 51.2 bytes per page of the window, as the
+ * bucket count rounds up to a power of two (32 for a 256 MiB window; up
+ * to NL_PRESIZE_MAX pages; more only if more entries need it).
  *
  * The slot array.  A slot has at most one entry, and a second array,
  * indexed by slot (where[slot - base], 4 bytes per page of the VMA),
