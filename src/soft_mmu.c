@@ -112,10 +112,12 @@
  * makes a flush local when other threads use the mm but none of them can
  * hold an entry in the flushed range: threads faulting, or breaking
  * copy-on-write in, disjoint parts of one address space never wait for
- * each other.  Each context slot has a span, a 64-bit set of 2 MiB
- * regions (bit (address >> 21) % 64, so regions 128 MiB apart share a
- * bit) in which entries with its current tag may lie, published in
- * slot_span next to slot_mm.  A fill sets its page's bit before it
+ * each other.  Each context slot has a span, a 256-bit set of 2 MiB
+ * regions (bit (address >> 21) % 256, so regions 512 MiB apart share a
+ * bit) in which entries with its current tag may lie, published word by
+ * word in slot_span next to slot_mm.  (With 64 bits, regions 128 MiB
+ * apart shared one: four threads on 64 MiB each of one mapping met in
+ * pairs, and every copy-on-write flush ran the protocol.)  A fill sets its page's bit before it
  * installs the entry, while it holds the lock of the pte table it read
  * the pte from.  A bit is cleared only after every entry it covered was
  * dropped: a new tag (a full flush of the context, a slot taken for
@@ -219,6 +221,8 @@
 #define TLB_SHRINK_PCT     30
 #define TLB_SHRINK_WINDOW_NS 100000000ull
 #define TLB_SPAN_SHIFT     21       /* a span bit covers 2 MiB regions (one pte table's reach) */
+#define TLB_SPAN_WORDS     4        /* 256 span bits: regions 512 MiB apart share one */
+#define TLB_SPAN_BITS      (TLB_SPAN_WORDS * 64)
 
 #define TLB_PROT_READ  UMM_TLB_PROT_READ
 #define TLB_PROT_WRITE UMM_TLB_PROT_WRITE
@@ -234,7 +238,7 @@ struct tlb_ctx {
 	uint64_t gen;               /* mm->tlb_gen the entries are current for */
 	uint64_t salt;              /* index mixing, so two mms' hot pages spread */
 	uint64_t last_use;          /* LRU among slots */
-	uint64_t span;              /* regions this tag's entries may lie in (span_bit) */
+	uint64_t span[TLB_SPAN_WORDS]; /* regions this tag's entries may lie in (span_index) */
 	unsigned int nr_local;      /* local flushes since the last out-of-line access */
 };
 
@@ -242,7 +246,7 @@ struct soft_tlb {
 	/* Read by flushers (other threads). */
 	struct umm_tlb_hot *hot;    /* the owner's umm_tlb_hot: active, active_gen */
 	_Atomic uint64_t slot_mm[TLB_NR_CTX]; /* ctx[i].mm_id, published for flushers */
-	_Atomic uint64_t slot_span[TLB_NR_CTX]; /* ctx[i].span, published for flushers */
+	_Atomic uint64_t slot_span[TLB_NR_CTX][TLB_SPAN_WORDS]; /* ctx[i].span, published for flushers */
 	struct list_head link;      /* tlb_registry, under tlb_registry_lock */
 	uint64_t id;                /* unique, never reused: what mm->tlb_owner holds */
 
@@ -412,48 +416,69 @@ static void tlb_publish_slot(struct soft_tlb *tlb, unsigned int i, uint64_t mm_i
 	atomic_store_explicit(&tlb->slot_mm[i], mm_id, TLB_TSAN ? memory_order_seq_cst : memory_order_relaxed);
 }
 
-/* span_bit - the bit of ctx->span that covers page. */
-static inline uint64_t span_bit(uintptr_t page)
+/* span_index - the bit of a span (0..TLB_SPAN_BITS-1) that covers page. */
+static inline unsigned int span_index(uintptr_t page)
 {
-	return 1ull << ((page >> TLB_SPAN_SHIFT) & 63);
+	return (unsigned int)((page >> TLB_SPAN_SHIFT) % TLB_SPAN_BITS);
 }
 
-/* span_mask - the span bits of every page in [start, end) (start < end). */
-static inline uint64_t span_mask(uintptr_t start, uintptr_t end)
+/* span_mask - set in mask the span bits of every page in [start, end) (start < end). */
+static inline void span_mask(uintptr_t start, uintptr_t end, uint64_t mask[TLB_SPAN_WORDS])
 {
 	uintptr_t first = start >> TLB_SPAN_SHIFT, last = (end - 1) >> TLB_SPAN_SHIFT;
-	unsigned int rot = (unsigned int)(first & 63);
-	uint64_t m;
 
-	if (last - first >= 63)
-		return ~0ull;
-	m = (2ull << (last - first)) - 1;               /* last - first + 1 bits */
-	return rot ? m << rot | m >> (64 - rot) : m;
+	if (last - first >= TLB_SPAN_BITS - 1) {
+		for (int w = 0; w < TLB_SPAN_WORDS; w++)
+			mask[w] = ~0ull;
+		return;
+	}
+	for (int w = 0; w < TLB_SPAN_WORDS; w++)
+		mask[w] = 0;
+	for (uintptr_t r = first; r <= last; r++) {
+		unsigned int i = (unsigned int)(r % TLB_SPAN_BITS);
+
+		mask[i / 64] |= 1ull << (i % 64);
+	}
 }
 
 /*
- * tlb_publish_span - ctx's span changed: let flushers see it.  Relaxed:
- * a span bit is set under the pte table lock of the fill that needs it,
- * and a flusher reads it after taking that lock (see "Flushes by range").
+ * tlb_publish_span - word w of ctx's span changed: let flushers see it.
+ * Relaxed: a span bit is set under the pte table lock of the fill that
+ * needs it, and a flusher reads it after taking that lock (see "Flushes
+ * by range").
  */
-static inline void tlb_publish_span(struct soft_tlb *tlb, const struct tlb_ctx *ctx)
+static inline void tlb_publish_span(struct soft_tlb *tlb, const struct tlb_ctx *ctx, int w)
 {
-	atomic_store_explicit(&tlb->slot_span[ctx - tlb->ctx], ctx->span,
+	atomic_store_explicit(&tlb->slot_span[ctx - tlb->ctx][w], ctx->span[w],
 			      TLB_TSAN ? memory_order_seq_cst : memory_order_relaxed);
+}
+
+/* tlb_clear_span - ctx holds no entry any more: an empty span, published. */
+static void tlb_clear_span(struct soft_tlb *tlb, struct tlb_ctx *ctx)
+{
+	for (int w = 0; w < TLB_SPAN_WORDS; w++) {
+		if (ctx->span[w]) {
+			ctx->span[w] = 0;
+			tlb_publish_span(tlb, ctx, w);
+		}
+	}
 }
 
 /*
  * tlb_holds_span - might t hold entries for mm_id in a region of mask?
  * (Flusher side, after the pte changes the flush is for.)
  */
-static bool tlb_holds_span(struct soft_tlb *t, uint64_t mm_id, uint64_t mask)
+static bool tlb_holds_span(struct soft_tlb *t, uint64_t mm_id, const uint64_t mask[TLB_SPAN_WORDS])
 {
 	memory_order mo = TLB_TSAN ? memory_order_seq_cst : memory_order_relaxed;
 
-	for (int i = 0; i < TLB_NR_CTX; i++)
-		if (atomic_load_explicit(&t->slot_mm[i], mo) == mm_id &&
-		    (atomic_load_explicit(&t->slot_span[i], mo) & mask))
-			return true;
+	for (int i = 0; i < TLB_NR_CTX; i++) {
+		if (atomic_load_explicit(&t->slot_mm[i], mo) != mm_id)
+			continue;
+		for (int w = 0; w < TLB_SPAN_WORDS; w++)
+			if (mask[w] && (atomic_load_explicit(&t->slot_span[i][w], mo) & mask[w]))
+				return true;
+	}
 	return false;
 }
 
@@ -680,10 +705,7 @@ static inline struct umm_tlb_entry *tlb_entry_for(struct soft_tlb *tlb, const st
 static void tlb_flush_ctx(struct soft_tlb *tlb, struct tlb_ctx *ctx)
 {
 	ctx->tag = ++tlb->next_tag;
-	if (ctx->span) {
-		ctx->span = 0;
-		tlb_publish_span(tlb, ctx);
-	}
+	tlb_clear_span(tlb, ctx);
 }
 
 /* tlb_checkpoint - judge the last window's use of the array; maybe schedule a resize. */
@@ -722,10 +744,7 @@ static void tlb_resize_pending(struct soft_tlb *tlb)
 		return;         /* keep the old array; retried at a later checkpoint */
 	for (int i = 0; i < TLB_NR_CTX; i++) {
 		/* every entry is gone (tags stay: entries of old tags no longer exist) */
-		if (tlb->ctx[i].span) {
-			tlb->ctx[i].span = 0;
-			tlb_publish_span(tlb, &tlb->ctx[i]);
-		}
+		tlb_clear_span(tlb, &tlb->ctx[i]);
 	}
 	tlb->stats.resizes++;
 	tlb->stats.size = 1UL << bits;
@@ -738,11 +757,12 @@ static void tlb_resize_pending(struct soft_tlb *tlb)
 static void tlb_install(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t page, char *host, uint32_t prot)
 {
 	struct umm_tlb_entry *e = tlb_entry_for(tlb, ctx, page);
-	uint64_t bit = span_bit(page);
+	unsigned int i = span_index(page);
+	uint64_t bit = 1ull << (i % 64);
 
-	if (unlikely(!(ctx->span & bit))) {
-		ctx->span |= bit;
-		tlb_publish_span(tlb, ctx);
+	if (unlikely(!(ctx->span[i / 64] & bit))) {
+		ctx->span[i / 64] |= bit;
+		tlb_publish_span(tlb, ctx, (int)(i / 64));
 	}
 	e->vaddr = page;
 	e->tag = ctx->tag;
@@ -765,7 +785,7 @@ static bool tlb_drop_range(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t 
 {
 	uintptr_t first = start & PAGE_MASK;
 	uintptr_t pages = end > first ? ((end - first - 1) >> PAGE_SHIFT) + 1 : 0;
-	uint64_t span = 0;
+	uint64_t span[TLB_SPAN_WORDS] = { 0 };
 
 	if (pages <= TLB_PROBE_MAX && pages <= tlb->mask + 1) {
 		for (uintptr_t i = 0; i < pages; i++) {
@@ -784,14 +804,19 @@ static bool tlb_drop_range(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t 
 
 		if (e->tag != ctx->tag)
 			continue;
-		if (e->vaddr >= first && e->vaddr < end)
+		if (e->vaddr >= first && e->vaddr < end) {
 			e->tag = 0;
-		else
-			span |= span_bit(e->vaddr);
+		} else {
+			unsigned int b = span_index(e->vaddr);
+
+			span[b / 64] |= 1ull << (b % 64);
+		}
 	}
-	if (span != ctx->span) {
-		ctx->span = span;       /* a subset: the dropped entries are not in use */
-		tlb_publish_span(tlb, ctx);
+	for (int w = 0; w < TLB_SPAN_WORDS; w++) {
+		if (span[w] != ctx->span[w]) {
+			ctx->span[w] = span[w];  /* a subset: the dropped entries are not in use */
+			tlb_publish_span(tlb, ctx, w);
+		}
 	}
 	return true;
 }
@@ -1286,10 +1311,11 @@ void flush_tlb_range(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 static __attribute__((noinline)) void flush_tlb_shootdown(struct umm_mm *mm, uintptr_t start, uintptr_t end)
 {
 	struct soft_tlb *self = this_tlb, *t;
-	uint64_t mask = span_mask(start, end), gen;
+	uint64_t mask[TLB_SPAN_WORDS], gen;
 	unsigned int slot = thread_slot();
 	bool others = false;
 
+	span_mask(start, end, mask);
 	pthread_once(&tlb_once, tlb_setup);
 	percpu_down_read(&tlb_registry_lock, slot);
 	list_for_each_entry(t, &tlb_registry, link) {

@@ -673,7 +673,7 @@ static void test_flush_skips_unrelated_threads(void)
 /*
  * Flushes by range: in an mm another thread uses, a flush is still this
  * thread's alone when none of the other thread's translations can lie in
- * the range (its span: the 2 MiB regions, modulo 128 MiB, where it filled
+ * the range (its span: the 2 MiB regions, modulo 512 MiB, where it filled
  * entries since it last dropped them), and a shootdown when one can.
  */
 static void test_flush_by_range(void)
@@ -711,8 +711,14 @@ static void test_flush_by_range(void)
 	s0 = stats();
 	CHECK_EQ(s0.shootdowns - s1.shootdowns, 2);
 	CHECK_EQ(s0.span_skips, s1.span_skips);
-	/* 128 MiB above region 0 is the same span bit: coarse, so a shootdown too */
+	/* 128 MiB above region 0 has a span bit of its own (it shared one when spans were 64 bits) */
 	flush_tlb_range(mm, a + 64 * R, a + 64 * R + PS);
+	s1 = stats();
+	CHECK_EQ(s1.span_skips - s0.span_skips, 1);
+	CHECK_EQ(s1.shootdowns, s0.shootdowns);
+	s0 = s1;
+	/* 512 MiB above region 0 is the same span bit: coarse, so a shootdown too */
+	flush_tlb_range(mm, a + 256 * R, a + 256 * R + PS);
 	s1 = stats();
 	CHECK_EQ(s1.shootdowns - s0.shootdowns, 1);
 
