@@ -32,6 +32,7 @@
 #include "vmscan.h"
 #include "system.h"
 #include "page_alloc.h"
+#include "swap.h"
 
 #define P UMM_PAGE_SIZE
 #define PHYS (2UL << 20)
@@ -418,6 +419,42 @@ static void test_threads_kswapd(void)
 	umm_object_put(co);
 	close(fd);
 	close(cfd);
+	CHECK_EQ(umm_system_destroy(s), 0);
+}
+
+/*
+ * Truncating a shmem object while reclaim sends its pages to swap: a page
+ * that goes to swap after the truncate op freed the object's swap entries
+ * but before the scan of the cache reaches it must not leave its entry
+ * behind.  Each round writes 3x physical memory into a fresh object (so
+ * kswapd and direct reclaim are swapping its pages out as the writes
+ * end) and truncates it to 0 at once: afterwards the object has no swap
+ * entry and the swap file no slot in use.
+ */
+static void test_truncate_while_swapping(void)
+{
+	struct umm_system *s = swap_sys(PHYS, 16UL << 20);
+	const size_t pages = 3 * PHYS / P;
+	char buf[P];
+	long left = 0, used = 0;
+
+	for (int round = 0; round < 20; round++) {
+		struct umm_object *shm = NULL;
+
+		REQUIRE(umm_object_create_shmem(s, pages * P, &shm) == 0);
+		for (size_t i = 0; i < pages; i++) {
+			memset(buf, (int)(i + round), sizeof(buf));
+			CHECK_EQ(umm_object_write(shm, buf, P, i * P), (ssize_t)P);
+		}
+		CHECK_EQ(umm_object_truncate(shm, 0), 0);
+		left += (long)shmem_nr_swapped(shm);
+		used += (long)stats(s).swap_used;
+		umm_object_put(shm);
+	}
+	CHECK_EQ(left, 0);
+	CHECK_EQ(used, 0);
+	CHECK(stats(s).pswpout > 0);
+	CHECK_EQ(stats(s).swap_used, 0);
 	CHECK_EQ(umm_system_destroy(s), 0);
 }
 
@@ -1124,6 +1161,7 @@ int main(int argc, char **argv)
 	RUN(test_nonlinear_window);
 	RUN(test_threads_kswapd);
 	RUN(test_anon_shmem_swap);
+	RUN(test_truncate_while_swapping);
 	RUN(test_swap_full);
 	RUN(test_direct_reclaim_sites);
 	RUN(test_writeback_error);
