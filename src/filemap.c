@@ -903,8 +903,8 @@ void zero_page_tail(struct umm_object *obj, uint64_t index, size_t offset)
  * by a racing fault is unmapped once more through the unmap hook, and if
  * it is still mapped it is warned about and dropped from the cache anyway
  * (its mappings keep their own references).
- * The object's truncate op (shmem: its swap entries) runs before the
- * scan of the cache and again after it.
+ * The object's truncate op (shmem: its swap entries) runs after the
+ * scan of the cache.
  * Takes page locks, then (hook) i_mmap_lock and page-table locks, and
  * tree_lock; holds nothing on entry or exit.
  */
@@ -917,8 +917,6 @@ void truncate_inode_pages(struct umm_object *obj, uint64_t from)
 
 	if (!obj)
 		return;
-	if (obj->ops && obj->ops->truncate)
-		obj->ops->truncate(obj, from);
 	while ((n = find_get_pages(obj, &index, UINT64_MAX, PAGEVEC_SIZE, pages)) > 0) {
 		for (i = 0; i < n; i++) {
 			struct page *page = pages[i];
@@ -931,14 +929,15 @@ void truncate_inode_pages(struct umm_object *obj, uint64_t from)
 		}
 	}
 	/*
-	 * Again: reclaim may have moved a page past @from to swap between the
-	 * op's pass and this scan (shmem_swapout takes it out of the cache
-	 * and records its swap entry in one tree_lock section), so the scan
-	 * did not find it and its entry would outlive the truncation (a
-	 * swap slot leaked, and the old bytes back if the object grows).  A
-	 * page the scan found cannot go to swap: the scan's reference makes
-	 * swapout's last count check fail.  After the scan no page past the
-	 * end can enter the cache, so this pass finds every such entry.
+	 * The op (shmem: forget the swap entries past @from) runs after the
+	 * scan, not before: reclaim may move a page past @from to swap while
+	 * the scan runs (shmem_swapout takes it out of the cache and records
+	 * its swap entry in one tree_lock section), and the scan then does
+	 * not find it; an op run before the scan would leave that entry
+	 * behind (a swap slot leaked, and the old bytes back if the object
+	 * grows).  A page the scan found cannot go to swap: the scan's
+	 * reference makes swapout's last count check fail.  After the scan no
+	 * page past the end can enter the cache, so the op finds every entry.
 	 */
 	if (obj->ops && obj->ops->truncate)
 		obj->ops->truncate(obj, from);
