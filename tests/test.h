@@ -85,6 +85,22 @@ static inline double test_now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* test_threads_now - the threads of this process now (/proc/self/status), or -1. */
+static inline int test_threads_now(void)
+{
+	char line[128];
+	int n = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
 /* test_rnd - the next xorshift64* number from *state (which must not be 0). */
 static inline uint64_t test_rnd(uint64_t *state)
 {

@@ -1038,21 +1038,6 @@ static void case_rwf(void)
 
 /* ---- no thread until one is needed ---- */
 
-/* The threads of this process now (/proc/self/status), or -1. */
-static int threads_now(void)
-{
-	char line[128];
-	int n = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
 
 /* The C library still in its single-threaded mode (true where it cannot tell). */
 static bool libc_single_threaded(void)
@@ -1102,7 +1087,7 @@ static void case_lazy(void)
 	CHECK_EQ((unsigned char)r[2 * PG + 10], pat(20 * PG + 13));
 	close(fd3s);
 	CHECK_EQ(munmap(p, 64 * PG), 0);
-	CHECK_EQ(threads_now(), 1);
+	CHECK_EQ(test_threads_now(), 1);
 	CHECK(libc_single_threaded());
 	close(pipefd[0]);
 	close(pipefd[1]);
@@ -1122,13 +1107,13 @@ static void case_lazy_flusher(void)
 
 	REQUIRE(p != MAP_FAILED);
 	memcpy(p + PG, "stored-1", 8);
-	CHECK_EQ(threads_now(), 1);
+	CHECK_EQ(test_threads_now(), 1);
 	usleep(400000);                         /* more than one interval, with no call */
-	CHECK_EQ(threads_now(), 1);
+	CHECK_EQ(test_threads_now(), 1);
 	CHECK(!raw_has(fd, PG, "stored-1"));
 	q = mmap(NULL, 4 * PG, PROT_READ, MAP_SHARED, fd2, 0);   /* a call: the flusher starts */
 	REQUIRE(q != MAP_FAILED);
-	CHECK(threads_now() >= 2);
+	CHECK(test_threads_now() >= 2);
 	CHECK(raw_wait(fd, PG, "stored-1"));
 	close(fd);
 	close(fd2);
@@ -1151,11 +1136,11 @@ static void case_lazy_kswapd(void)
 	for (size_t i = 0; i < len; i += 512)
 		bad += (unsigned char)p[i] != pat(i);
 	CHECK_EQ(bad, 0);
-	CHECK_EQ(threads_now(), 1);
+	CHECK_EQ(test_threads_now(), 1);
 	usleep(300000);                         /* USERMM_LAZY_MS=200 */
 	q = mmap(NULL, PG, PROT_READ, MAP_SHARED, fd2, 0);
 	REQUIRE(q != MAP_FAILED);
-	CHECK(threads_now() >= 2);
+	CHECK(test_threads_now() >= 2);
 	CHECK(!libc_single_threaded());
 	close(fd);
 	close(fd2);
@@ -1204,9 +1189,9 @@ static void case_lazy_altstack(void)
 	CHECK_EQ(altstack_sig, raw ? SIGSEGV : 0);
 	/* the host MMU's two fault threads (then the helpers they let start: no longer single-threaded) */
 	if (raw)
-		CHECK_EQ(threads_now(), 1);
+		CHECK_EQ(test_threads_now(), 1);
 	else
-		CHECK(threads_now() >= 3);
+		CHECK(test_threads_now() >= 3);
 	if (raw) {                              /* without the stack: inline again */
 		stack_t off = { .ss_flags = SS_DISABLE };
 

@@ -231,20 +231,6 @@ static void test_default_log(void)
 	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
-/* The threads of this process now (/proc/self/status). */
-static int threads_now(void)
-{
-	char line[128];
-	int n = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	REQUIRE(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
 
 static bool defer_all(void)
 {
@@ -266,10 +252,11 @@ static void test_lazy_helpers(void)
 	struct umm_object *obj;
 	struct umm_mm *mm;
 	uintptr_t addr;
-	int fd = mkstemp(path), before = threads_now();
+	int fd = mkstemp(path), before = test_threads_now();
 	size_t bad = 0;
 
 	REQUIRE(fd >= 0);
+	REQUIRE(before > 0);
 	unlink(path);
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (unsigned char)(i * 7 + 1);
@@ -285,18 +272,18 @@ static void test_lazy_helpers(void)
 	for (size_t i = 0; i < sizeof(buf); i++)
 		bad += buf[i] != (unsigned char)(i * 7 + 1);
 	CHECK_EQ(bad, 0);
-	CHECK_EQ(threads_now(), before);
+	CHECK_EQ(test_threads_now(), before);
 	CHECK(kthread_nr_pending() >= 2);       /* populate-ahead and the I/O engine */
 	kthread_run_pending();                  /* still deferred: nothing */
-	CHECK_EQ(threads_now(), before);
+	CHECK_EQ(test_threads_now(), before);
 	kthread_defer_hook = NULL;
 	kthread_run_pending();
 	CHECK_EQ(kthread_nr_pending(), 0);
-	CHECK(threads_now() >= before + 2);
+	CHECK(test_threads_now() >= before + 2);
 	umm_mm_destroy(mm);
 	umm_object_put(obj);
 	CHECK_EQ(umm_system_destroy(sys), 0);
-	CHECK_EQ(threads_now(), before);
+	CHECK_EQ(test_threads_now(), before);
 	close(fd);
 }
 
