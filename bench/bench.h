@@ -437,6 +437,41 @@ static inline void bench_helper_stop(struct bench_helper *h)
 	h->pid = -1;
 }
 
+
+/*
+ * bench_wait_collapsed - a steady state for "warm" passes: wait until the
+ * system's collapse thread has made every chunk of its anonymous arena
+ * that came in as 4 KiB host pages one 2 MiB host page (umm_config
+ * collapse_ms; the thread starts once no chunk has come in for that long),
+ * or has made no progress for 2 s, or 60 s have gone by.  *collapsed gets
+ * the chunks collapsed meanwhile, *left the small ones left; returns the
+ * wait in ms.  A memfd arena has nothing to wait for.
+ */
+static inline double bench_wait_collapsed(struct umm_system *sys, unsigned long *collapsed,
+					  unsigned long *left)
+{
+	struct umm_sys_stats st;
+	uint64_t t0 = now_ns(), last_change = t0;
+	unsigned long start, seen;
+
+	umm_system_stats(sys, &st);
+	start = st.host_collapsed_chunks;
+	seen = st.host_collapsed_chunks + st.host_collapse_failed;
+	while (st.host_small_chunks && now_ns() - last_change < 2000000000ull &&
+	       now_ns() - t0 < 60000000000ull) {
+		struct timespec ts = { 0, 5000000 };
+
+		nanosleep(&ts, NULL);
+		umm_system_stats(sys, &st);
+		if (st.host_collapsed_chunks + st.host_collapse_failed != seen) {
+			seen = st.host_collapsed_chunks + st.host_collapse_failed;
+			last_change = now_ns();
+		}
+	}
+	*collapsed = st.host_collapsed_chunks - start;
+	*left = st.host_small_chunks;
+	return (double)(now_ns() - t0) / 1e6;
+}
 /* bench_proc_kib - a "<field>: <n> kB" line of the proc file @path, or -1. */
 static inline long bench_proc_kib(const char *path, const char *field)
 {

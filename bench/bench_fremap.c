@@ -37,7 +37,11 @@
  * UMM_BENCH_FREMAP_PASS, a list of the passes to run ("fresh", "warm",
  * "file", e.g. "file"; all three by default), and UMM_BENCH_FREMAP_SIDE
  * "usermm" (only the usermm lines, the kernel's shown as not measured) or
- * "kernel".
+ * "kernel"; UMM_BENCH_FREMAP_COLLAPSE, umm_config.collapse_ms for usermm's
+ * systems (-1: no collapse of small host pages; default 0, the default).
+ * usermm's warm setups end once its arena's chunks that came in as 4 KiB
+ * host pages have been collapsed into huge pages (bench_wait_collapsed);
+ * the wait and the chunks collapsed are printed.
  */
 
 #include <errno.h>
@@ -57,6 +61,7 @@
 
 static size_t window_bytes = 256UL << 20, object_bytes = 1UL << 30;
 static unsigned long nr_remaps = 20000;
+static long collapse_ms;    /* umm_config.collapse_ms (UMM_BENCH_FREMAP_COLLAPSE; 0: default) */
 static bool run_umm = true, run_k = true;    /* the sides measured (UMM_BENCH_FREMAP_SIDE) */
 static bool warm;       /* allocate every object page before the timed loop */
 static int file_fd = -1; /* >= 0: the object is this file instead of shmem */
@@ -65,6 +70,10 @@ static int file_fd = -1; /* >= 0: the object is this file instead of shmem */
 static unsigned long *win_chunk, *obj_chunk, dirty_page[NR_DIRTY];
 /* file pass: the last run's msync time per dirty page (ns), or a negative errno */
 static double last_msync_ns;
+/* warm passes: per usermm run, the wait for the arena's collapse and what it did */
+#define MAX_RUNS 16
+static double coll_wait_ms[MAX_RUNS], coll_done[MAX_RUNS], coll_left[MAX_RUNS];
+static int coll_runs;
 
 static void make_sequence(void)
 {
@@ -108,7 +117,8 @@ static long kernel_vmas(uintptr_t start, uintptr_t end)
 /* usermm: one run; ns per remap, or a negative errno.  *vmas: VMAs at the end. */
 static double run_usermm(bool vectored, long *vmas)
 {
-	struct umm_config cfg = { .phys_bytes = object_bytes + window_bytes + (64UL << 20) };
+	struct umm_config cfg = { .phys_bytes = object_bytes + window_bytes + (64UL << 20),
+				  .collapse_ms = collapse_ms };
 	struct umm_system *sys;
 	struct umm_object *obj;
 	struct umm_mm *mm;
@@ -139,6 +149,13 @@ static double run_usermm(bool vectored, long *vmas)
 		}
 		if (all)
 			umm_munmap(mm, all, object_bytes);
+		if (!err && collapse_ms >= 0 && coll_runs < MAX_RUNS) {
+			unsigned long done, left;
+
+			coll_wait_ms[coll_runs] = bench_wait_collapsed(sys, &done, &left);
+			coll_done[coll_runs] = (double)done;
+			coll_left[coll_runs++] = (double)left;
+		}
 	}
 	t0 = now_ns();
 	for (unsigned long i = 0; i < nr_remaps && !err; ) {
@@ -299,6 +316,8 @@ int main(int argc, char **argv)
 	       " median of %d runs, ns per remap\n", window_bytes >> 20, object_bytes >> 20, nr_remaps, REPS);
 	make_sequence();
 
+	if (getenv("UMM_BENCH_FREMAP_COLLAPSE"))
+		collapse_ms = atol(getenv("UMM_BENCH_FREMAP_COLLAPSE"));
 	if (side) {
 		run_umm = !strcmp(side, "usermm");
 		run_k = !strcmp(side, "kernel");
@@ -321,6 +340,7 @@ int main(int argc, char **argv)
 			}
 		}
 		/* a side not asked for: 0 (usermm's lines then have no kernel figure) */
+		coll_runs = 0;
 		umm = run_umm ? measure(run_usermm, false, &v_umm, &msync_umm) : 0;
 		vec = run_umm ? measure(run_usermm, true, &v_vec, &unused) : 0;
 		krfp = run_k ? measure(run_kernel, false, &v_krfp, &msync_k) : 0;
@@ -361,6 +381,12 @@ int main(int argc, char **argv)
 		bench_extra("vmas_kernel", (double)v_kmmap);
 		printf("# %s: VMAs at the end: usermm %ld, usermm vectored %ld, kernel remap_file_pages %ld,"
 		       " kernel mmap %ld\n", tag, v_umm, v_vec, v_krfp, v_kmmap);
+		if (coll_runs)
+			printf("# %s: usermm's setup ended once its arena's small host pages were collapsed"
+			       " into huge ones (collapse_ms %ld, 0 the default): median over %d runs %.0f ms"
+			       " waited, %.0f chunks collapsed, %.0f left small\n", tag, collapse_ms, coll_runs,
+			       median(coll_wait_ms, coll_runs), median(coll_done, coll_runs),
+			       median(coll_left, coll_runs));
 		if (file_fd >= 0 && msync_umm > 0 && msync_k > 0) {
 			snprintf(name, sizeof(name), "file msync %d dirty in window", NR_DIRTY);
 			bench_report_caveat(name, msync_umm, msync_k, "per dirty page: msync(MS_SYNC) of the "

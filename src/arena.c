@@ -37,7 +37,12 @@
  * released chunk can be huge next time), and then huge pages are tried
  * again.  Counted in thp_cold and small_chunks (phys_stats).  The time is
  * wall time: a populating thread preempted on a busy host also counts as
- * cold, which costs only that 128 MiB of small pages.
+ * cold, which costs only that 128 MiB of small pages.  A chunk that came
+ * in small has its bit in `small` (a fourth bitmap; cleared when the chunk
+ * is collapsed or punched) and wants the collapse thread (khugepaged.c),
+ * which makes it one huge page later, once the arena is quiet.
+ * Population of the whole arena (arena_populate_all(), at creation) is
+ * not a fault waiting: every chunk comes in huge there, cold or not.
  *
  * Which kind a system gets by default (UMM_ARENA_AUTO, system.c) is
  * decided here, once per process (arena_auto_anon()): anonymous when the
@@ -140,6 +145,9 @@
  * marks the chunks someone works on (a job, or arena_punch() punching);
  * population and punching of one chunk exclude each other.
  *
+ * Collapse (arena_collapse_chunk(), for khugepaged.c) claims a chunk busy
+ * like a population job or a punch, so the three exclude one another.
+ *
  * Locks: phys->populate_lock (leaf) protects the busy bits, the jobs and
  * the populate_done condition; it is held only to claim or release a
  * chunk or a piece (never across a madvise/fallocate call) and never with
@@ -158,9 +166,13 @@
 #include <linux/falloc.h>
 
 #include "page_alloc.h"
+#include "kthread.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
 #endif
 
 /*
@@ -201,6 +213,35 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t arena_mono_ns(void)
+{
+	return mono_ns();
+}
+
+static bool chunk_small(struct phys_mem *phys, unsigned long chunk)
+{
+	unsigned long w = __atomic_load_n(&phys->small[chunk / BITS_PER_LONG], __ATOMIC_RELAXED);
+
+	return (w >> (chunk % BITS_PER_LONG)) & 1;
+}
+
+/* chunk_set_small - by the chunk's busy owner only (a job, a punch or a collapse). */
+static void chunk_set_small(struct phys_mem *phys, unsigned long chunk, bool small)
+{
+	unsigned long bit = 1UL << (chunk % BITS_PER_LONG);
+	unsigned long *w = &phys->small[chunk / BITS_PER_LONG];
+
+	if (small == chunk_small(phys, chunk))
+		return;
+	if (small) {
+		__atomic_fetch_or(w, bit, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&phys->nr_small, 1, memory_order_relaxed);
+	} else {
+		__atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
+		atomic_fetch_sub_explicit(&phys->nr_small, 1, memory_order_relaxed);
+	}
+}
+
 static int __host_populate(struct phys_mem *phys, size_t off, size_t len);
 
 /* host_populate - bring [off, off+len) of the memfd in, timed.  0 or -errno. */
@@ -225,23 +266,35 @@ static int anon_populate(struct phys_mem *phys, size_t off, size_t len)
 {
 	char *p = (char *)phys->base + off;
 	unsigned long left = atomic_load_explicit(&phys->small_left, memory_order_relaxed);
+	bool whole = len == ARENA_CHUNK_FRAMES * PAGE_SIZE;
 	bool huge = true;
-	uint64_t t0;
+	uint64_t t0, t1;
 
-	while (left && !atomic_compare_exchange_weak_explicit(&phys->small_left, &left, left - 1,
-							       memory_order_relaxed,
-							       memory_order_relaxed))
+	while (!phys->populating_all && left &&
+	       !atomic_compare_exchange_weak_explicit(&phys->small_left, &left, left - 1,
+						      memory_order_relaxed, memory_order_relaxed))
 		;
-	if (left)
+	if (left && !phys->populating_all)
 		huge = false;
 	/* best effort: a host without the advice populates whatever pages it gives */
 	(void)madvise(p, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	t0 = mono_ns();
+	atomic_store_explicit(&phys->last_populate_ns, t0, memory_order_relaxed);
 	if (madvise(p, len, MADV_POPULATE_WRITE))
 		return -errno;
-	if (!huge)
+	t1 = mono_ns();
+	atomic_store_explicit(&phys->last_populate_ns, t1, memory_order_relaxed);
+	if (!huge) {
+		struct kthread_lazy *kt = atomic_load_explicit(&phys->collapse_kt, memory_order_acquire);
+
 		atomic_fetch_add_explicit(&phys->small_chunks, 1, memory_order_relaxed);
-	else if (len == ARENA_CHUNK_FRAMES * PAGE_SIZE && mono_ns() - t0 > phys->thp_cold_ns) {
+		if (whole) {
+			/* the caller's job holds the chunk busy */
+			chunk_set_small(phys, off >> (ARENA_CHUNK_ORDER + PAGE_SHIFT), true);
+			if (kt && !kthread_running(kt))
+				kthread_want(kt);
+		}
+	} else if (whole && !phys->populating_all && t1 - t0 > phys->thp_cold_ns) {
 		atomic_fetch_add_explicit(&phys->thp_cold, 1, memory_order_relaxed);
 		atomic_store_explicit(&phys->small_left, ARENA_THP_COLD_CHUNKS, memory_order_relaxed);
 	}
@@ -652,6 +705,7 @@ int arena_populate_all(struct phys_mem *phys)
 	unsigned long c;
 	int err = 0;
 
+	phys->populating_all = true;
 	for (c = 0; c < phys->nr_chunks && err >= 0; c++) {
 		err = populate_chunk(phys, c, POPULATE_WAIT, 0);
 		if (err == -EOPNOTSUPP && no_population(phys)) {
@@ -659,6 +713,7 @@ int arena_populate_all(struct phys_mem *phys)
 			err = 0;
 		}
 	}
+	phys->populating_all = false;
 	return err < 0 ? err : 0;
 }
 
@@ -714,6 +769,7 @@ size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
 			chunk_set_present(phys, c, false);
 			released += len;
 		}
+		chunk_set_small(phys, c, false);
 	}
 	pthread_mutex_lock(&phys->populate_lock);
 	for (c = first; c <= last; c++)
@@ -721,6 +777,83 @@ size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr)
 	pthread_mutex_unlock(&phys->populate_lock);
 	atomic_fetch_add_explicit(&phys->released_bytes, released, memory_order_relaxed);
 	return released;
+}
+
+/**
+ * arena_next_small - the first chunk at or after @from that is present as
+ * 4 KiB host pages (came in small and was not collapsed since).
+ * @phys: the arena
+ * @from: a chunk index
+ *
+ * Lock-free; a snapshot.
+ * Return: its index, or phys->nr_chunks when there is none.
+ */
+unsigned long arena_next_small(struct phys_mem *phys, unsigned long from)
+{
+	unsigned long words = (phys->nr_chunks + BITS_PER_LONG - 1) / BITS_PER_LONG;
+
+	for (unsigned long i = from / BITS_PER_LONG; i < words && from < phys->nr_chunks; i++) {
+		unsigned long w = __atomic_load_n(&phys->small[i], __ATOMIC_RELAXED);
+
+		if (i == from / BITS_PER_LONG)
+			w &= ~0UL << (from % BITS_PER_LONG);
+		if (w)
+			return MIN(i * BITS_PER_LONG + (unsigned long)__builtin_ctzl(w), phys->nr_chunks);
+	}
+	return phys->nr_chunks;
+}
+
+/**
+ * arena_collapse_chunk - make chunk @c, present as 4 KiB host pages, one
+ * 2 MiB host page.
+ * @phys: an anonymous arena
+ * @c: a chunk index below phys->nr_chunks
+ *
+ * Claims the chunk (busy: no population or punch of it meanwhile; a chunk
+ * already busy is left alone) and asks the host to collapse it
+ * (MADV_HUGEPAGE on it, then MADV_COLLAPSE).  The host copies the chunk's
+ * pages into a new huge page with the range unmapped from every CPU, so
+ * the frames' contents stay exactly what they were and an access that
+ * meets the copy waits for it in the host; frames of the chunk may be
+ * in use, and may be allocated and freed meanwhile (that needs no host
+ * call).  Takes populate_lock, not across the host calls.
+ * Return: 1 collapsed, 0 nothing to do (not small, absent, or busy), or
+ * the -errno of MADV_COLLAPSE (-EINVAL: the host has none, and
+ * phys->no_collapse is set; -EAGAIN, -ENOMEM: try again later).
+ */
+int arena_collapse_chunk(struct phys_mem *phys, unsigned long c)
+{
+	size_t off, len = chunk_bytes(phys, c, &off);
+	char *p = (char *)phys->base + off;
+	uint64_t t0;
+	int err = 0;
+
+	if (__atomic_load_n(&phys->no_collapse, __ATOMIC_RELAXED) || !chunk_small(phys, c))
+		return 0;
+	pthread_mutex_lock(&phys->populate_lock);
+	if (chunk_busy(phys, c) || !chunk_present(phys, c) || !chunk_small(phys, c)) {
+		pthread_mutex_unlock(&phys->populate_lock);
+		return 0;
+	}
+	chunk_set_busy(phys, c, true);
+	pthread_mutex_unlock(&phys->populate_lock);
+	(void)madvise(p, len, MADV_HUGEPAGE);
+	t0 = mono_ns();
+	if (madvise(p, len, MADV_COLLAPSE))
+		err = -errno;
+	atomic_fetch_add_explicit(&phys->collapse_ns, mono_ns() - t0, memory_order_relaxed);
+	if (!err) {
+		chunk_set_small(phys, c, false);
+		atomic_fetch_add_explicit(&phys->collapsed, 1, memory_order_relaxed);
+	} else {
+		atomic_fetch_add_explicit(&phys->collapse_failed, 1, memory_order_relaxed);
+		if (err == -EINVAL)
+			__atomic_store_n(&phys->no_collapse, true, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_lock(&phys->populate_lock);
+	release_chunk(phys, c);
+	pthread_mutex_unlock(&phys->populate_lock);
+	return err ? err : 1;
 }
 
 /**
@@ -841,8 +974,8 @@ int arena_create(unsigned long nr, size_t meta_bytes, bool anon, struct phys_mem
 	void *base;
 	int fd, err;
 
-	/* the chunk bitmaps: present, then busy */
-	bitmap = calloc(2 * ((nr_chunks + BITS_PER_LONG - 1) / BITS_PER_LONG), sizeof(unsigned long));
+	/* the chunk bitmaps: present, then busy, then small */
+	bitmap = calloc(3 * ((nr_chunks + BITS_PER_LONG - 1) / BITS_PER_LONG), sizeof(unsigned long));
 	busy = bitmap + (nr_chunks + BITS_PER_LONG - 1) / BITS_PER_LONG;
 	zeroed = malloc((nr + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(unsigned long));
 	if (!bitmap || !zeroed) {
@@ -874,6 +1007,7 @@ int arena_create(unsigned long nr, size_t meta_bytes, bool anon, struct phys_mem
 	phys->meta_bytes = meta_bytes;
 	phys->populated = bitmap;
 	phys->busy = busy;
+	phys->small = busy + (nr_chunks + BITS_PER_LONG - 1) / BITS_PER_LONG;
 	phys->zeroed = zeroed;
 	phys->nr_chunks = nr_chunks;
 	pthread_mutex_init(&phys->populate_lock, NULL);
@@ -900,7 +1034,7 @@ void arena_destroy(struct phys_mem *phys)
 
 	pthread_cond_destroy(&phys->populate_done);
 	pthread_mutex_destroy(&phys->populate_lock);
-	free(phys->populated);          /* the busy bitmap with it */
+	free(phys->populated);          /* the busy and small bitmaps with it */
 	free(phys->zeroed);
 	munmap(base, arena);
 	if (fd >= 0)

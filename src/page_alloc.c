@@ -1220,6 +1220,10 @@ void phys_get_stats(struct phys_mem *phys, struct phys_stats *st)
 	st->ahead_cpu_ns = atomic_load(&phys->ahead_cpu_ns);
 	st->thp_cold = atomic_load(&phys->thp_cold);
 	st->small_chunks = atomic_load(&phys->small_chunks);
+	st->small_now = (unsigned long)atomic_load(&phys->nr_small);
+	st->collapsed = atomic_load(&phys->collapsed);
+	st->collapse_failed = atomic_load(&phys->collapse_failed);
+	st->collapse_ns = atomic_load(&phys->collapse_ns);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1350,7 +1354,7 @@ static void detach_pcps(struct phys_mem *phys)
  * phys_destroy - unmap an arena and free its caches.
  * @phys: the arena (NULL: no-op); no other thread may use it any more
  *
- * Stops the populate-ahead and reporting threads if they run, then takes
+ * Stops the populate-ahead, reporting and collapse threads if they run, then takes
  * pcp_owner_lock and pcp_list_lock.  Frames still allocated are lost.
  */
 void phys_destroy(struct phys_mem *phys)
@@ -1359,6 +1363,7 @@ void phys_destroy(struct phys_mem *phys)
 		return;
 	populate_ahead_stop(phys);
 	page_reporting_stop(phys);
+	khugepaged_stop(phys);
 	detach_pcps(phys);
 	pthread_mutex_destroy(&phys->zone_lock);
 	pthread_mutex_destroy(&phys->pcp_list_lock);

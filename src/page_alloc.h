@@ -32,12 +32,14 @@
  * pcp.h (the per-thread cache structure), page_alloc_check.c (phys_check),
  * page_reporting.c (giving long-free blocks back), populate_ahead.c (the
  * thread that brings memory in before the allocator hands it out),
+ * khugepaged.c (the thread that collapses small host pages into huge ones),
  * page_lock.c (the page lock's wait table).
  *
  * Lock order (leaves): pcp lock -> zone lock.  The reclaim hook is called
  * with no allocator lock held.  populate_lock (arena.c), the reporting
- * lock (page_reporting.c) and the populate-ahead lock (populate_ahead.c)
- * are taken with no allocator lock held.
+ * lock (page_reporting.c), the populate-ahead lock (populate_ahead.c)
+ * and the collapse thread's lock (khugepaged.c) are taken with no
+ * allocator lock held.
  */
 #ifndef UMM_PAGE_ALLOC_H
 #define UMM_PAGE_ALLOC_H
@@ -97,6 +99,10 @@ struct phys_stats {
 	unsigned long ahead_cpu_ns;     /* CPU time of the populate-ahead thread (cumulative) */
 	unsigned long thp_cold;         /* anonymous arena: huge-page chunks that came in cold */
 	unsigned long small_chunks;     /* anonymous arena: chunks brought in as 4 KiB host pages */
+	unsigned long small_now;        /* of those, present and not collapsed since */
+	unsigned long collapsed;        /* chunks collapsed into a 2 MiB host page (khugepaged.c) */
+	unsigned long collapse_failed;  /* collapse calls that failed */
+	unsigned long collapse_ns;      /* wall time of the collapse calls (cumulative) */
 	unsigned long isolated;         /* frames held out of the buddy lists while being released */
 };
 
@@ -106,6 +112,8 @@ struct free_area {
 };
 
 struct per_thread_pages;          /* private to page_alloc.c */
+struct kthread_lazy;
+struct khugepaged;
 
 struct phys_mem {
 	/*
@@ -166,6 +174,16 @@ struct phys_mem {
 	_Atomic unsigned long small_left;   /* chunks still to bring in as 4 KiB host pages */
 	_Atomic unsigned long thp_cold;     /* huge-page chunks that came in cold */
 	_Atomic unsigned long small_chunks; /* chunks brought in as 4 KiB host pages */
+	unsigned long *small;         /* bit per chunk: present as 4 KiB host pages (changed
+	                                 only by the chunk's busy owner) */
+	_Atomic long nr_small;        /* bits set in small */
+	_Atomic unsigned long collapsed, collapse_failed, collapse_ns; /* khugepaged.c */
+	_Atomic uint64_t last_populate_ns; /* when a host call last brought a chunk in */
+	bool no_collapse;             /* the host refused MADV_COLLAPSE as unknown */
+	bool populating_all;          /* arena_populate_all() runs: huge pages even when cold */
+	struct kthread_lazy *_Atomic collapse_kt; /* the collapse thread, wanted when a
+	                                 chunk comes in small (NULL: none) */
+	struct khugepaged *khugepaged;
 	uint64_t thp_cold_ns;         /* a huge-page chunk slower than this is cold
 	                                 (ARENA_THP_COLD_NS; tests change it) */
 	_Atomic unsigned long ahead_cpu_ns; /* that thread's CPU time (cumulative) */
@@ -283,6 +301,18 @@ int arena_populate_ahead_chunk(struct phys_mem *phys, unsigned long c);
 bool arena_chunk_present(struct phys_mem *phys, unsigned long c);
 size_t arena_punch(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
 bool arena_range_present(struct phys_mem *phys, unsigned long pfn, unsigned long nr);
+/*
+ * For khugepaged.c: arena_next_small - the first chunk at or after `from`
+ * present as 4 KiB host pages (nr_chunks: none); arena_collapse_chunk -
+ * collapse one such chunk into a 2 MiB host page: 1 done, 0 nothing to do
+ * (not small any more, or being populated or punched), -errno of
+ * MADV_COLLAPSE (-EINVAL: the host has none; no_collapse is set).
+ * Takes populate_lock, not across the host call.
+ */
+unsigned long arena_next_small(struct phys_mem *phys, unsigned long from);
+int arena_collapse_chunk(struct phys_mem *phys, unsigned long c);
+/* arena_mono_ns - CLOCK_MONOTONIC in ns (the clock of last_populate_ns). */
+uint64_t arena_mono_ns(void);
 /* arena_thp_anon_at / arena_auto_anon - the kind UMM_ARENA_AUTO picks (true: anonymous). */
 bool arena_thp_anon_at(const char *dir);
 bool arena_auto_anon(void);
@@ -361,6 +391,19 @@ unsigned long phys_lazy_end(struct phys_mem *phys);
  * populate_ahead_wait_idle - wait until the thread has nothing to do
  * (tests, benchmarks).
  */
+/*
+ * The collapse thread (khugepaged.c): once no chunk has come in from the
+ * host for `quiet_ms`, collapses the chunks of an anonymous arena that
+ * came in as 4 KiB host pages into 2 MiB host pages.
+ * khugepaged_start - set it up, created when a chunk first comes in small
+ * (0, -EBUSY, -ENOMEM).  khugepaged_stop - stop and join it (phys_destroy()
+ * calls it).  khugepaged_run - one synchronous pass that does not wait for
+ * quiet: returns chunks collapsed (tests, callers that want it now).
+ */
+int khugepaged_start(struct phys_mem *phys, unsigned long quiet_ms);
+void khugepaged_stop(struct phys_mem *phys);
+unsigned long khugepaged_run(struct phys_mem *phys);
+
 int populate_ahead_start(struct phys_mem *phys, unsigned long window_frames);
 void populate_ahead_stop(struct phys_mem *phys);
 void populate_ahead_kick(struct phys_mem *phys);

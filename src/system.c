@@ -42,6 +42,7 @@
 #define DEFAULT_READAHEAD_MAX (512UL << 10)
 #define READAHEAD_MAX_LIMIT (16UL << 20)
 #define DEFAULT_RELEASE_MS 1000
+#define DEFAULT_COLLAPSE_MS 200
 #define DEFAULT_POPULATE_AHEAD_MIB 16
 
 static _Atomic uint64_t next_system_id = 1;
@@ -62,6 +63,8 @@ static int validate_config(const struct umm_config *cfg)
 	if (cfg->release_ms < -1)
 		return -EINVAL;
 	if (cfg->populate_ahead_mib < -1)
+		return -EINVAL;
+	if (cfg->collapse_ms < -1)
 		return -EINVAL;
 	if (cfg->wmark_min_bytes && cfg->phys_bytes &&
 	    cfg->wmark_min_bytes >= cfg->phys_bytes / 2)
@@ -178,6 +181,14 @@ int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 		sys->cfg.release_ms = cfg->populate ? -1 : DEFAULT_RELEASE_MS;
 	if (sys->cfg.release_ms >= 0) {
 		err = page_reporting_start(sys->phys, (unsigned long)sys->cfg.release_ms);
+		if (err)
+			goto err_phys;
+	}
+	/* chunks that came in as small host pages are collapsed once the arena is quiet */
+	if (!sys->cfg.collapse_ms)
+		sys->cfg.collapse_ms = DEFAULT_COLLAPSE_MS;
+	if (sys->cfg.collapse_ms >= 0 && sys->cfg.arena == UMM_ARENA_ANON) {
+		err = khugepaged_start(sys->phys, (unsigned long)sys->cfg.collapse_ms);
 		if (err)
 			goto err_phys;
 	}
@@ -323,6 +334,10 @@ int umm_system_stats(struct umm_system *sys, struct umm_sys_stats *st)
 	st->host_populate_ns = ps.populate_ns;
 	st->host_populated_ahead_bytes = ps.ahead_bytes;
 	st->host_populate_ahead_cpu_ns = ps.ahead_cpu_ns;
+	st->host_small_chunks = ps.small_now;
+	st->host_collapsed_chunks = ps.collapsed;
+	st->host_collapse_failed = ps.collapse_failed;
+	st->host_collapse_ns = ps.collapse_ns;
 	st->arena = sys->cfg.arena;
 	st->pagecache_pages = (unsigned long)atomic_load(&sys->nr_pagecache);
 	st->anon_pages = (unsigned long)stripe_counter_sum(&sys->nr_anon);

@@ -50,6 +50,13 @@ struct umm_sys_stats {
 	unsigned long host_populated_ahead_bytes; /* of host_populated_bytes, brought in by the
 	                                   populate-ahead thread before use (cumulative) */
 	unsigned long host_populate_ahead_cpu_ns; /* that thread's CPU time (cumulative) */
+	/* an anonymous arena's 2 MiB chunks that came in as 4 KiB host pages
+	   (host huge pages cold) and their collapse into huge pages
+	   (umm_config.collapse_ms) */
+	unsigned long host_small_chunks;     /* present as 4 KiB host pages now */
+	unsigned long host_collapsed_chunks; /* collapsed into a 2 MiB host page (cumulative) */
+	unsigned long host_collapse_failed;  /* collapses the host refused (cumulative) */
+	unsigned long host_collapse_ns;      /* time the collapses took (cumulative) */
 	int arena;                      /* the arena's kind: UMM_ARENA_MEMFD or UMM_ARENA_ANON
 	                                   (for UMM_ARENA_AUTO, the kind it picked) */
 	/* swap (all 0 without a swap device) */

@@ -133,6 +133,14 @@ struct umm_config {
 	                             frames is; default UMM_ARENA_AUTO (anonymous
 	                             with host huge pages, else memfd); set
 	                             UMM_ARENA_MEMFD to use umm_host_attach */
+	long        collapse_ms;  /* anonymous arena only: while the host's huge
+	                             pages are cold, 2 MiB chunks come in as 4 KiB
+	                             host pages (cheaper for the fault that waits);
+	                             once no chunk has come in for this long (ms),
+	                             a thread collapses them into 2 MiB host pages
+	                             one at a time (each holds the host's mmap
+	                             lock while it copies, a few ms); 0 = default:
+	                             200; -1 = never */
 };
 
 struct umm_system;
@@ -143,7 +151,7 @@ struct umm_mm;
  * umm_system_create - cfg NULL means all defaults.  -EINVAL for a bad config
  * (phys_bytes < 1 MiB, unknown rmap, min watermark >= half of memory,
  * unknown io_backend, readahead_max_bytes not 0 and below 4 KiB or above
- * 16 MiB, populate not 0 or 1, release_ms or populate_ahead_mib below -1,
+ * 16 MiB, populate not 0 or 1, release_ms, populate_ahead_mib or collapse_ms below -1,
  * unknown arena,
  * swap_bytes without
  * swap_path, or below 260 KiB, or not a multiple of 4 KiB, swap_path not
