@@ -41,7 +41,8 @@
  * systems (-1: no collapse of small host pages; default 0, the default).
  * usermm's warm setups end once its arena's chunks that came in as 4 KiB
  * host pages have been collapsed into huge pages (bench_wait_collapsed);
- * the wait and the chunks collapsed are printed.
+ * the wait and the chunks collapsed are printed.  UMM_BENCH_FREMAP_RUNS
+ * (set to anything) prints every run's figure, not only the medians.
  */
 
 #include <errno.h>
@@ -53,7 +54,7 @@
 #include <usermm/usermm.h>
 #include "bench.h"
 
-#define REPS   BENCH_SIZE(3, 1)
+#define REPS   BENCH_SIZE(5, 1)
 #define CHUNK  (16UL << 10)
 #define CHUNK_PAGES (CHUNK / 4096)
 #define VEC    64
@@ -62,6 +63,7 @@
 static size_t window_bytes = 256UL << 20, object_bytes = 1UL << 30;
 static unsigned long nr_remaps = 20000;
 static long collapse_ms;    /* umm_config.collapse_ms (UMM_BENCH_FREMAP_COLLAPSE; 0: default) */
+static bool print_runs;     /* UMM_BENCH_FREMAP_RUNS set: print every run's figure */
 static bool run_umm = true, run_k = true;    /* the sides measured (UMM_BENCH_FREMAP_SIDE) */
 static bool warm;       /* allocate every object page before the timed loop */
 static int file_fd = -1; /* >= 0: the object is this file instead of shmem */
@@ -276,6 +278,8 @@ static double measure(run_fn fn, bool arg, long *vmas, double *msync_ns)
 		last_msync_ns = 0;
 		v[r] = fn(arg, vmas);
 		m[r] = last_msync_ns;
+		if (print_runs)
+			printf("#   run %d: %.1f ns per remap\n", r, v[r]);
 		if (v[r] < 0)
 			return v[r];
 		if (m[r] < 0)
@@ -316,6 +320,7 @@ int main(int argc, char **argv)
 	       " median of %d runs, ns per remap\n", window_bytes >> 20, object_bytes >> 20, nr_remaps, REPS);
 	make_sequence();
 
+	print_runs = getenv("UMM_BENCH_FREMAP_RUNS") != NULL;
 	if (getenv("UMM_BENCH_FREMAP_COLLAPSE"))
 		collapse_ms = atol(getenv("UMM_BENCH_FREMAP_COLLAPSE"));
 	if (side) {
