@@ -300,8 +300,14 @@ static inline int bench_start_arena(size_t phys_bytes, size_t kpage, int arena,
 	 * release_ms = -1: frames once touched stay host memory, so the lines
 	 * measured in this system are warm whatever the pauses between them
 	 * (bench_fault's fresh-system lines measure the other case).
+	 * collapse_ms = -1: no collapse thread, which would collapse chunks
+	 * that came in as small host pages whenever usermm's side pauses,
+	 * that is while the kernel's side runs, taking a CPU from it (and the
+	 * host's mmap lock) for milliseconds at a time; bench_fremap measures
+	 * the collapsed steady state.
 	 */
-	struct umm_config cfg = { .phys_bytes = phys_bytes, .release_ms = -1, .arena = arena };
+	struct umm_config cfg = { .phys_bytes = phys_bytes, .release_ms = -1, .arena = arena,
+				  .collapse_ms = -1 };
 	int err;
 
 	*sys = NULL;

@@ -751,7 +751,8 @@ static void report_fresh(int arena, struct fresh_series *fs, double *kf, double 
  */
 static int warm_system(int arena, struct umm_system **sys, struct umm_mm **mm)
 {
-	struct umm_config cfg = { .phys_bytes = PHYS_BYTES, .arena = arena, .release_ms = -1 };
+	struct umm_config cfg = { .phys_bytes = PHYS_BYTES, .arena = arena, .release_ms = -1,
+				  .collapse_ms = -1 };
 	long dummy = 0;
 	int err;
 

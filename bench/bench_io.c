@@ -182,7 +182,9 @@ static void report_mbs(const char *name, double umm_ns, double k_ns, size_t byte
 static void bench_seq(int backend)
 {
 	double u[BENCH_REPS + 1], k[BENCH_REPS];
-	struct umm_config cfg = { .phys_bytes = file_bytes + (128UL << 20), .io_backend = backend };
+	/* no collapse thread: it would run while the kernel's side does (see bench_start_arena) */
+	struct umm_config cfg = { .phys_bytes = file_bytes + (128UL << 20), .io_backend = backend,
+				  .collapse_ms = -1 };
 	struct umm_system *sys;
 	struct umm_mm *mm;
 	struct umm_sys_stats st;
@@ -332,7 +334,9 @@ static int prepage_kernel(int advice, double *ns)
 static void bench_prepage(int backend)
 {
 	double ua[BENCH_REPS + 1], us[BENCH_REPS], w[BENCH_REPS], pr[BENCH_REPS];
-	struct umm_config cfg = { .phys_bytes = file_bytes + (128UL << 20), .io_backend = backend };
+	/* no collapse thread: it would run while the kernel's side does (see bench_start_arena) */
+	struct umm_config cfg = { .phys_bytes = file_bytes + (128UL << 20), .io_backend = backend,
+				  .collapse_ms = -1 };
 	size_t bytes = nr_extents * CHUNK;
 	struct umm_system *sys;
 	struct umm_mm *mm;

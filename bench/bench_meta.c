@@ -83,7 +83,7 @@ static unsigned long status_bytes(const char *name)
 static int measure(size_t arena_bytes)
 {
 	/* memfd: its frames are RssShmem, apart from the RssAnon this measures */
-	struct umm_config cfg = { .phys_bytes = arena_bytes, .release_ms = -1,
+	struct umm_config cfg = { .phys_bytes = arena_bytes, .release_ms = -1, .collapse_ms = -1,
 				  .arena = UMM_ARENA_MEMFD };
 	unsigned long anon0, pte0, anon1, pte1, shmem1, pages = RESIDENT / UMM_PAGE_SIZE;
 	double desc, pgt, slab, heap, hpt, total, free_arena;

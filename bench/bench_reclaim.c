@@ -77,7 +77,7 @@ struct umm_setup {
 
 static int umm_setup(struct umm_setup *u, size_t phys, int fd, size_t len, int prot)
 {
-	struct umm_config cfg = { .phys_bytes = phys };
+	struct umm_config cfg = { .phys_bytes = phys, .collapse_ms = -1 };
 	int err;
 
 	memset(u, 0, sizeof(*u));
@@ -145,7 +145,7 @@ static double umm_pageout_ns(int fd, size_t len, bool dirty, unsigned long *evic
 static int swap_sys_create(size_t phys, size_t swap, struct umm_system **sys)
 {
 	const char *dir = getenv("TMPDIR");
-	struct umm_config cfg = { .phys_bytes = phys, .swap_bytes = swap };
+	struct umm_config cfg = { .phys_bytes = phys, .swap_bytes = swap, .collapse_ms = -1 };
 	char path[4096];
 	int fd, err;
 
@@ -367,7 +367,7 @@ static void make_offsets(size_t *off, size_t n, size_t file_pages, bool random)
 static double umm_big_pass(int fd, size_t phys, size_t file_len, const size_t *off, size_t n,
 			   bool random, unsigned long *majflt, unsigned long *evicted)
 {
-	struct umm_config cfg = { .phys_bytes = phys };
+	struct umm_config cfg = { .phys_bytes = phys, .collapse_ms = -1 };
 	struct umm_system *sys = NULL;
 	struct umm_object *obj = NULL;
 	struct umm_mm *mm = NULL;

@@ -337,7 +337,7 @@ static int dev_swap_out_batch(struct umm_mm *mm, uintptr_t a)
 static void run_device(const char *label, const char *target, double raw_get_ns)
 {
 	struct umm_config cfg = { .phys_bytes = 64 << 20, .swap_path = target, .swap_bytes = 64 << 20,
-				  .release_ms = -1 };
+				  .release_ms = -1, .collapse_ms = -1 };
 	static uint64_t ns[DEV_FAULTS_MAX];
 	struct umm_system *sys;
 	struct umm_mm *mm;

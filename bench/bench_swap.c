@@ -138,7 +138,7 @@ static int file_round(int fd, int batch, double *out_ns, double *in_ns)
 int main(int argc, char **argv)
 {
 	char path[] = "/tmp/usermm-bench-swap-XXXXXX";
-	struct umm_config cfg = { .phys_bytes = 128 << 20, .swap_bytes = 64 << 20 };
+	struct umm_config cfg = { .phys_bytes = 128 << 20, .swap_bytes = 64 << 20, .collapse_ms = -1 };
 	double uo[2][ROUNDS_MAX], ui[2][ROUNDS_MAX], ko[2][ROUNDS_MAX], ki[2][ROUNDS_MAX];
 	int batches[2] = { 1, BATCH }, host_swap = host_has_swap(), fd, err;
 	struct umm_system *sys;
