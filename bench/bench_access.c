@@ -31,7 +31,15 @@
  *                            out-of-line umm_read hit, minus rounds of the
  *                            read alone, per flush; no kernel counterpart
  *                            (the kernel's is an invlpg inside its fault)
+ *   TLB flush, 1 page, idle thread's region  the same after another thread
+ *                            read pages 2..9 and went to sleep: each flush
+ *                            is then a shootdown on its account (its
+ *                            entries stay until its next access)
+ *   TLB flush, 1 page, after umm_tlb_idle  the same once that thread
+ *                            called umm_tlb_idle before sleeping
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <usermm/usermm.h>
 #include "bench.h"
@@ -280,6 +288,98 @@ static void bench_flush(struct umm_mm *mm, uintptr_t a)
 			    "usermm only: the kernel's counterpart is an invlpg inside its own fault");
 }
 
+struct sleeper {
+	struct umm_mm *mm;
+	uintptr_t a;
+	_Atomic int state;          /* 0 asleep, 1 read pages 2..9 asked, 2 umm_tlb_idle asked, 3 exit */
+	int err;
+};
+
+static void *sleeper_main(void *arg)
+{
+	struct sleeper *sl = arg;
+	int st;
+
+	while ((st = atomic_load(&sl->state)) != 3) {
+		if (st == 0) {
+			usleep(1000);
+			continue;
+		}
+		if (st == 1) {
+			char c;
+
+			for (int j = 2; j < 10 && !sl->err; j++)
+				sl->err = umm_read(sl->mm, sl->a + (uintptr_t)j * UPAGE, &c, 1);
+		} else {
+			umm_tlb_idle();
+		}
+		atomic_store(&sl->state, 0);
+	}
+	return NULL;
+}
+
+static void sleeper_ask(struct sleeper *sl, int state)
+{
+	atomic_store(&sl->state, state);
+	while (atomic_load(&sl->state) != 0)
+		usleep(100);
+}
+
+/* flush_per_page - bench_flush's figure: ns per one-page flush (median), or a negative errno. */
+static double flush_per_page(struct umm_mm *mm, uintptr_t a)
+{
+	double us[REPS];
+	int err;
+
+	for (int r = 0; r < REPS; r++) {
+		double with = flush_rounds(mm, a, 8, &err), without;
+
+		if (!err)
+			without = flush_rounds(mm, a, 0, &err);
+		if (err)
+			return err;
+		us[r] = (with - without) / 8;
+	}
+	return median(us, REPS);
+}
+
+/*
+ * bench_flush_idle - the own-mm flush again, with another thread that read
+ * the same pages and went to sleep, before and after it called
+ * umm_tlb_idle.
+ */
+static void bench_flush_idle(struct umm_mm *mm, uintptr_t a)
+{
+	const char *before = "TLB flush, 1 page, idle thread's region (ns)";
+	const char *after = "TLB flush, 1 page, after umm_tlb_idle (ns)";
+	struct sleeper sl = { .mm = mm, .a = a };
+	pthread_t t;
+	double ns;
+	int err;
+
+	if ((err = pthread_create(&t, NULL, sleeper_main, &sl))) {
+		skipped(before, "pthread_create", -err);
+		return;
+	}
+	sleeper_ask(&sl, 1);
+	ns = sl.err ? sl.err : flush_per_page(mm, a);
+	if (ns < 0)
+		skipped(before, "umm_read", (int)ns);
+	else
+		bench_report_caveat(before, ns, 0, "usermm only: another thread read the flushed pages "
+				    "and sleeps; each flush is a cross-thread shootdown (a membarrier "
+				    "system call where the kernel has it)");
+	sleeper_ask(&sl, 2);
+	ns = flush_per_page(mm, a);
+	if (ns < 0)
+		skipped(after, "umm_read", (int)ns);
+	else
+		bench_report_caveat(after, ns, 0, "usermm only: the same, the sleeping thread having "
+				    "called umm_tlb_idle first: each flush is this thread's alone");
+	atomic_store(&sl.state, 3);
+	pthread_join(t, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct umm_system *sys;
@@ -334,6 +434,7 @@ int main(int argc, char **argv)
 		printf("# stream lines need 4 KiB host pages, not measured\n");
 	}
 	bench_flush(mm, hit);
+	bench_flush_idle(mm, hit);
 out:
 	if (hp)
 		munmap(hp, HIT_PAGES * kpage);

@@ -1193,6 +1193,34 @@ static inline int soft_mmu_rw(struct umm_mm *mm, uintptr_t addr, char *buf, size
 }
 
 /**
+ * umm_tlb_idle - the calling thread will leave every address space alone
+ * for a while: drop all of its software TLB entries now.  A thread's
+ * entries stay until it accesses the address space again (a flush
+ * another thread makes is caught up with then), so a thread that touched
+ * memory once and went idle keeps the regions it touched marked as its
+ * own, and every flush of those regions by another thread (a
+ * copy-on-write break, mprotect, munmap) runs the cross-thread protocol
+ * and its barrier on its account.  After this call they are local again.
+ * The thread's next access refills what it uses; nothing else changes
+ * (the TLB array, its size and counters stay).  Not inside an access (no
+ * usermm call of this thread is running: true of any caller).  No locks.
+ */
+void umm_tlb_idle(void)
+{
+	struct soft_tlb *tlb = this_tlb;
+
+	if (!tlb)
+		return;
+	VM_BUG_ON(__atomic_load_n(&tlb->hot->active, __ATOMIC_RELAXED));
+	for (int i = 0; i < TLB_NR_CTX; i++)
+		if (tlb->ctx[i].mm_id)
+			tlb_flush_ctx(tlb, &tlb->ctx[i]);
+	/* the inline path misses until the next out-of-line access sets it again */
+	tlb->hot->mm_id = 0;
+	tlb->stats.idles++;
+}
+
+/**
  * umm_read - copy len bytes at addr in mm to buf, faulting pages in for
  * reading.  Takes mmap_lock (read) and ptl on misses only.  Returns 0,
  * -EINVAL (NULL mm, NULL buf with len > 0), -EFAULT (range wraps, no

@@ -419,10 +419,15 @@ static void test_many_mms(void)
  */
 struct parked {
 	pthread_t t;
-	_Atomic int state;          /* 0 idle, 1 touch (mm, a, len) asked, 2 exit asked */
+	_Atomic int state;          /* 0 idle, 1 touch (mm, a, len) asked, 2 exit asked,
+	                               3 umm_tlb_idle asked, 4 one access of (mm, a) asked */
 	struct umm_mm *mm;
 	uintptr_t a;
 	size_t len;
+	bool write;                 /* state 4: a one-byte write of 'w', else a read */
+	int ret;                    /* state 4: what the access returned */
+	char byte;                  /* state 4: the byte read */
+	struct soft_tlb_stats st;   /* the thread's counters after its last request */
 };
 
 static void *parked_main(void *p)
@@ -432,12 +437,20 @@ static void *parked_main(void *p)
 	char c;
 
 	while ((st = atomic_load(&pk->state)) != 2) {
-		if (st != 1) {
+		if (st != 1 && st != 3 && st != 4) {
 			sched_yield();
 			continue;
 		}
-		for (size_t off = 0; off < pk->len; off += PS)
-			TCHECK(umm_read(pk->mm, pk->a + off, &c, 1) == 0);
+		if (st == 1)
+			for (size_t off = 0; off < pk->len; off += PS)
+				TCHECK(umm_read(pk->mm, pk->a + off, &c, 1) == 0);
+		else if (st == 3)
+			umm_tlb_idle();
+		else if (pk->write)
+			pk->ret = umm_write(pk->mm, pk->a, "w", 1);
+		else
+			pk->ret = umm_read(pk->mm, pk->a, &pk->byte, 1);
+		tlb_get_stats(&pk->st);
 		atomic_store(&pk->state, 0);
 	}
 	return NULL;
@@ -460,6 +473,24 @@ static void park_start(struct parked *pk, struct umm_mm *mm, uintptr_t a, size_t
 	atomic_store(&pk->state, 0);
 	REQUIRE(pthread_create(&pk->t, NULL, parked_main, pk) == 0);
 	park_touch(pk, mm, a, len);
+}
+
+/* park_ask - have pk's thread carry out request `state` (3, 4); returns when it has. */
+static void park_ask(struct parked *pk, int state)
+{
+	atomic_store(&pk->state, state);
+	while (atomic_load(&pk->state) != 0)
+		sched_yield();
+}
+
+/* park_access - have pk's thread read (or write) one byte at a of mm; returns what that returned. */
+static int park_access(struct parked *pk, struct umm_mm *mm, uintptr_t a, bool write)
+{
+	pk->mm = mm;
+	pk->a = a;
+	pk->write = write;
+	park_ask(pk, 4);
+	return pk->ret;
 }
 
 static void park_end(struct parked *pk)
@@ -753,6 +784,67 @@ static void test_flush_by_range(void)
 	park_end(&pk);
 	for (int i = 0; i < NR_OTHER; i++)
 		end_mm(other[i]);
+	end_mm(mm);
+}
+
+/*
+ * umm_tlb_idle: a parked thread that read pages holds their region, so
+ * this thread's flush there is a shootdown.  Once it has called
+ * umm_tlb_idle, flushes there (an mprotect, a munmap) are this thread's
+ * alone, and its next accesses refill and see what changed meanwhile: the
+ * page made read-only refuses its write, the unmapped page is -EFAULT,
+ * the page written meanwhile reads the new byte.  Its TLB array stays.
+ */
+static void test_tlb_idle(void)
+{
+	const uintptr_t a = 0x40000000;
+	struct umm_mm *mm = new_mm();
+	struct soft_tlb_stats s0, s1, p0;
+	struct parked pk;
+
+	map(mm, a, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, NULL);
+	fill(mm, a, 4 * PS, 'i');
+	park_start(&pk, mm, a, 4 * PS);
+	CHECK_EQ(park_access(&pk, mm, a + 2 * PS, true), 0);  /* a writable entry too */
+	s0 = stats();
+	flush_tlb_range(mm, a, a + PS);
+	s1 = stats();
+	CHECK_EQ(s1.shootdowns - s0.shootdowns, 1);         /* it holds the region */
+	park_touch(&pk, mm, a, 4 * PS);
+	CHECK_EQ(park_access(&pk, mm, a + 2 * PS, true), 0);
+	p0 = pk.st;
+	park_ask(&pk, 3);
+	CHECK_EQ(pk.st.idles - p0.idles, 1);
+	CHECK_EQ(pk.st.size, p0.size);
+	s0 = stats();
+	CHECK_EQ(umm_mprotect(mm, a + 2 * PS, PS, PROT_READ), 0);
+	CHECK_EQ(umm_munmap(mm, a + 3 * PS, PS), 0);
+	fill(mm, a + PS, PS, 'j');
+	s1 = stats();
+	CHECK_EQ(s1.shootdowns, s0.shootdowns);
+	CHECK(s1.span_skips - s0.span_skips >= 2);
+	p0 = pk.st;
+	CHECK_EQ(park_access(&pk, mm, a + 2 * PS, true), -EFAULT);
+	CHECK_EQ(park_access(&pk, mm, a + 3 * PS, false), -EFAULT);
+	CHECK_EQ(park_access(&pk, mm, a + PS, false), 0);
+	CHECK_EQ(pk.byte, 'j');
+	CHECK_EQ(park_access(&pk, mm, a, false), 0);
+	CHECK_EQ(pk.byte, 'i');
+	CHECK(pk.st.misses - p0.misses >= 2);               /* refilled, not hit */
+	/* touching again makes the region its own again */
+	s0 = stats();
+	flush_tlb_range(mm, a, a + PS);
+	s1 = stats();
+	CHECK_EQ(s1.shootdowns - s0.shootdowns, 1);
+	/* this thread's own call: its next read is a miss, its TLB stays */
+	s0 = stats();
+	umm_tlb_idle();
+	CHECK_EQ(page_byte(mm, a), 'i');
+	s1 = stats();
+	CHECK_EQ(s1.idles - s0.idles, 1);
+	CHECK_EQ(s1.misses - s0.misses, 1);
+	CHECK_EQ(s1.size, s0.size);
+	park_end(&pk);
 	end_mm(mm);
 }
 
@@ -1262,6 +1354,7 @@ static void run_concurrent_tests(void)
 	RUN(test_stale_zero_page_cow);
 	RUN(test_flush_skips_unrelated_threads);
 	RUN(test_flush_by_range);
+	RUN(test_tlb_idle);
 	RUN(test_thread_exit_frees_tlb);
 	RUN(test_many_threads);
 	RUN(test_remap_race);

@@ -21,6 +21,17 @@ int  umm_read(struct umm_mm *mm, uintptr_t addr, void *buf, size_t len);
 int  umm_write(struct umm_mm *mm, uintptr_t addr, const void *buf, size_t len);
 
 /*
+ * umm_tlb_idle - a hint from a thread about to leave every address space
+ * alone for a while (a worker going to sleep on a queue, a vCPU thread
+ * halting): it drops the calling thread's cached translations.  A thread
+ * keeps them until its next access otherwise, and another thread's
+ * copy-on-write break, mprotect or munmap in a 2 MiB region it once
+ * touched then pays a cross-thread barrier (a membarrier system call) on
+ * its account.  Costs the calling thread only: its next accesses refill.
+ */
+void umm_tlb_idle(void);
+
+/*
  * Loads and stores of 1, 2, 4 or 8 bytes (any alignment), like a CPU's:
  *
  *   int umm_load_u8/u16/u32/u64(struct umm_mm *mm, uintptr_t addr, uintN_t *out);
