@@ -2041,7 +2041,9 @@ static void run_step(void)
 	else if (r < 99)
 		op_mincore(m);
 	else {
-		set_op("verify mm%d", m->id);
+		/* dropping this thread's translations first: every page read refills */
+		set_op("tlb idle, verify mm%d", m->id);
+		umm_tlb_idle();
 		verify_all(m);
 	}
 	for (int i = 0; i < nmms; i++)
