@@ -857,6 +857,38 @@ int arena_collapse_chunk(struct phys_mem *phys, unsigned long c)
 }
 
 /**
+ * arena_check - the chunk bitmaps' consistency: a chunk that is not busy
+ * and is marked small is present, and nr_small counts the small bits
+ * (give or take the busy chunks, whose owner may be between the two).
+ * @phys: the arena
+ *
+ * Takes populate_lock (no allocator lock may be held).  Problems are
+ * logged through pr_check.
+ * Return: the number of problems found.
+ */
+int arena_check(struct phys_mem *phys)
+{
+	unsigned long c, small = 0, busy = 0;
+	long nr;
+	int errors = 0;
+
+	pthread_mutex_lock(&phys->populate_lock);
+	for (c = 0; c < phys->nr_chunks; c++) {
+		bool b = chunk_busy(phys, c), sm = chunk_small(phys, c);
+
+		busy += b;
+		small += sm;
+		if (!b && sm && !chunk_present(phys, c) && errors++ < 20)
+			pr_check("arena_check: chunk %lu small but not present", c);
+	}
+	nr = atomic_load_explicit(&phys->nr_small, memory_order_relaxed);
+	if ((nr < 0 || (unsigned long)nr + busy < small || small + busy < (unsigned long)nr) && errors++ < 20)
+		pr_check("arena_check: nr_small %ld, %lu small bits (%lu chunks busy)", nr, small, busy);
+	pthread_mutex_unlock(&phys->populate_lock);
+	return errors;
+}
+
+/**
  * arena_range_present - is any chunk overlapping [pfn, pfn+nr) present?
  * @phys: the arena
  * @pfn: first frame

@@ -310,6 +310,8 @@ bool arena_range_present(struct phys_mem *phys, unsigned long pfn, unsigned long
  * Takes populate_lock, not across the host call.
  */
 unsigned long arena_next_small(struct phys_mem *phys, unsigned long from);
+/* arena_check - the chunk bitmaps' consistency (phys_check calls it): problems found. */
+int arena_check(struct phys_mem *phys);
 int arena_collapse_chunk(struct phys_mem *phys, unsigned long c);
 /* arena_mono_ns - CLOCK_MONOTONIC in ns (the clock of last_populate_ns). */
 uint64_t arena_mono_ns(void);

@@ -13,7 +13,9 @@
  * below lazy_end and the frames isolated for page_reporting.c count as
  * free.  Finally nr_pcp must be the sum of the caches' published parts,
  * and nr_free the buddy lists' frames (with the isolated ones) plus
- * nr_pcp.  Problems are logged through pr_check (the first 20).
+ * nr_pcp.  Then, with the allocator's locks dropped, the arena's chunk
+ * bitmaps (arena_check()).  Problems are logged through pr_check (the
+ * first 20).
  *
  * Locks, in the order taken: phys->pcp_list_lock -> every pcp->lock (in
  * registry order) -> phys->zone_lock (the order page_alloc.c documents).
@@ -188,5 +190,7 @@ int phys_check(struct phys_mem *phys)
 		pcp_unlock(pcp);
 	pthread_mutex_unlock(&phys->pcp_list_lock);
 	free(cs.seen);
+	/* the arena's chunk bitmaps, under populate_lock, which nests with no allocator lock */
+	cs.errors += arena_check(phys);
 	return cs.errors ? -EUCLEAN : 0;
 }

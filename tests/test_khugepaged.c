@@ -7,8 +7,8 @@
  * chunks as huge pages (AnonHugePages in /proc/self/smaps); punching and
  * collapsing one chunk exclude each other and the small-chunk count stays
  * exact; the thread starts only when a chunk comes in small, waits for the
- * arena to be quiet, and does its work on its own; the configuration's
- * bad inputs.  Chunks are sent to small pages by setting the arena's
+ * arena to be quiet, and does its work on its own; phys_check catches a
+ * bad small bitmap; the configuration's bad inputs.  Chunks are sent to small pages by setting the arena's
  * small_left (what a cold huge page does, arena.c).  On a host without
  * MADV_COLLAPSE (before Linux 6.1) or transparent huge pages the tests
  * that need a collapse say so and check only that nothing changed.
@@ -434,6 +434,42 @@ static void test_config(void)
 	phys_destroy(phys);
 }
 
+static void quiet_log(int level, const char *line, void *arg)
+{
+	(void)level;
+	(void)line;
+	(*(int *)arg)++;
+}
+
+/*
+ * phys_check checks the small bitmap: a small bit on an absent chunk, and
+ * a count that does not match the bits, are reported; fixed, it passes.
+ */
+static void test_check_finds_bad_bitmap(void)
+{
+	struct phys_mem *phys = make_anon_phys(16 * MiB);
+	unsigned long c = phys->nr_chunks - 1;
+	int lines = 0;
+
+	REQUIRE(!arena_chunk_present(phys, c));
+	CHECK_EQ(phys_check(phys), 0);
+	umm_set_log(quiet_log, &lines);
+	__atomic_fetch_or(&phys->small[c / (8 * sizeof(long))], 1UL << (c % (8 * sizeof(long))),
+			  __ATOMIC_RELAXED);
+	CHECK_EQ(phys_check(phys), -EUCLEAN);
+	CHECK(lines >= 2);              /* the absent chunk and the count */
+	atomic_fetch_add(&phys->nr_small, 1);
+	lines = 0;
+	CHECK_EQ(phys_check(phys), -EUCLEAN);
+	CHECK_EQ(lines, 1);             /* the absent chunk only */
+	__atomic_fetch_and(&phys->small[c / (8 * sizeof(long))], ~(1UL << (c % (8 * sizeof(long)))),
+			   __ATOMIC_RELAXED);
+	atomic_fetch_sub(&phys->nr_small, 1);
+	umm_set_log(NULL, NULL);
+	CHECK_EQ(phys_check(phys), 0);
+	phys_destroy(phys);
+}
+
 int main(void)
 {
 	RUN(test_config);
@@ -441,5 +477,6 @@ int main(void)
 	RUN(test_collapse_while_writing);
 	RUN(test_collapse_races_punch);
 	RUN(test_thread_collapses_when_quiet);
+	RUN(test_check_finds_bad_bitmap);
 	return test_summary("test_khugepaged");
 }
