@@ -28,6 +28,12 @@
  *                      over 16 resident pages shared by all threads, against
  *                      an 8-byte memcpy through a host pointer
  *
+ * Each thread's slice is 16 MiB unless UMM_BENCH_THREADS_SLICE_MIB says
+ * otherwise (1-1024 MiB; the system and the file grow with it): with
+ * 16 MiB a job lasts 0.5-2.5 ms, about a scheduler slice, so the
+ * 4-thread lines then measure the scheduler's hand-over as much as the
+ * faults, and part of the zeroing stays in a 32 MiB L3 (set_sizes).
+ *
  * Each measurement prints a result line: "wall" is the wall time of the
  * whole batch (first thread's start to last thread's end) divided by the
  * pages (accesses) of all threads, the inverse of aggregate throughput,
@@ -144,16 +150,42 @@
 #define REPS_MAX     7
 #define REPS         BENCH_SIZE(REPS_MAX, 1)
 #define MAX_THREADS  4
-#define SLICE_PAGES  BENCH_SIZE(4096UL, 128UL)   /* 16 MiB per thread */
-#define FILE_PAGES   (SLICE_PAGES * MAX_THREADS)   /* 64 MiB temp file */
+/* pages per thread: 4096 (16 MiB), or UMM_BENCH_THREADS_SLICE_MIB MiB (set_sizes) */
+#define SLICE_PAGES  slice_pages
+#define FILE_PAGES   (SLICE_PAGES * MAX_THREADS)   /* the temp file: 64 MiB by default */
 #define TLB_PAGES    16UL
 #define TLB_ITERS    BENCH_SIZE(1UL << 23, 1UL << 12)
-#define PHYS_BYTES   BENCH_SIZE(512UL << 20, 64UL << 20)
+#define PHYS_BYTES   phys_bytes   /* 512 MiB, more for larger slices (set_sizes) */
 
 #define UPAGE UMM_PAGE_SIZE
 
 static const int thread_counts[] = { 1, 2, 4 };
 #define NR_COUNTS ((int)(sizeof(thread_counts) / sizeof(thread_counts[0])))
+
+static unsigned long slice_pages;   /* SLICE_PAGES */
+static size_t phys_bytes;           /* PHYS_BYTES */
+
+/*
+ * set_sizes - the slice and the system: 16 MiB per thread in a 512 MiB
+ * system (--quick: 512 KiB, 64 MiB), or UMM_BENCH_THREADS_SLICE_MIB
+ * (1-1024) MiB per thread in a system of at least six times the 4
+ * threads' slices (file cache and copy-on-write copies, fork's two
+ * sides).  Longer jobs measure the faults more and the threads' start
+ * and the scheduler's hand-over less (docs/BENCHMARKS.md).
+ */
+static void set_sizes(void)
+{
+	const char *env = getenv("UMM_BENCH_THREADS_SLICE_MIB");
+	unsigned long mib = env ? strtoul(env, NULL, 10) : 0;
+
+	slice_pages = BENCH_SIZE(4096UL, 128UL);
+	phys_bytes = BENCH_SIZE(512UL << 20, 64UL << 20);
+	if (mib >= 1 && mib <= 1024) {
+		slice_pages = mib << (20 - UMM_PAGE_SHIFT);
+		if (phys_bytes < 6 * MAX_THREADS * (mib << 20))
+			phys_bytes = 6 * MAX_THREADS * (mib << 20);
+	}
+}
 
 static size_t kpage;                /* the host's page size */
 static int nr_cpus;                 /* online CPUs */
@@ -1503,6 +1535,7 @@ int main(int argc, char **argv)
 		   "copy-on-write) and hitting the soft TLB, against threads of one process");
 	kpage = (size_t)sysconf(_SC_PAGESIZE);
 	nr_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	set_sizes();
 	/* First, before any usermm memory exists: the helper for the kernel's fork COW side. */
 	herr = bench_helper_start(&helper, fork_cow_serve, sizeof(struct fork_cow_req),
 				  sizeof(struct fork_cow_rep));
