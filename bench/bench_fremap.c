@@ -369,7 +369,8 @@ int main(int argc, char **argv)
 				    "kernel: remap_file_pages(2), a VMA per call; "
 				    "fresh pages on both sides, usermm's arena frames also new to the host" :
 				    "per remap + its 4 touches (a one-byte read per page: umm_read / a load); "
-				    "kernel: remap_file_pages(2), a VMA per call");
+				    "kernel: remap_file_pages(2), a VMA per call; usermm's setup ended once its "
+				    "arena's small host pages were collapsed (wait in the comment line)");
 		bench_kernel_variant("remap_file_pages(2)");
 		bench_extra("vmas_usermm", (double)v_umm);
 		bench_extra("vmas_kernel", (double)v_krfp);
