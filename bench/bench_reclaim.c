@@ -19,13 +19,15 @@
  *                                 cached file (invalidation, not LRU
  *                                 reclaim: ratio n/a).
  *   pageout dirty file, mapped    MADV_PAGEOUT of 64 MiB of written pages:
- *                                 unmap, write back (one pwrite per page),
- *                                 drop.  No kernel figure: the kernel's
+ *                                 unmap, write back (one pwritev per run
+ *                                 of consecutive pages of a reclaim batch,
+ *                                 up to 64 pages), drop.  No kernel figure: the kernel's
  *                                 MADV_PAGEOUT leaves dirty file pages to
  *                                 writeback.
  *   pageout anonymous to swap file  MADV_PAGEOUT of 64 MiB of written
  *                                 anonymous pages: a slot each (clustered),
- *                                 swap ptes, one pwrite per page, free.
+ *                                 swap ptes, one write per run of
+ *                                 consecutive slots, free.
  *                                 No kernel figure: the kernel would need a
  *                                 swap device, which this host lacks.
  *
@@ -326,7 +328,7 @@ static void bench_throughput(void)
 	um = median(u, BENCH_REPS);
 	if (um > 0) {
 		bench_report("pageout dirty file, mapped (ns/page)", um, 0);
-		snprintf(caveat, sizeof(caveat), "unmap + pwrite each page + drop (%lu pages); no kernel figure: "
+		snprintf(caveat, sizeof(caveat), "unmap + a pwritev per run of up to 64 pages + drop (%lu pages); no kernel figure: "
 			 "its MADV_PAGEOUT leaves dirty file pages to writeback", ev);
 		bench_caveat(caveat);
 		printf("# pageout dirty file: usermm %.0f pages/s\n", 1e9 / um);

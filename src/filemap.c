@@ -66,6 +66,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include "filemap.h"
 #include "host_mmu.h"
@@ -760,29 +761,48 @@ struct wb_run {
 };
 
 /*
- * write_run - write a run with as few writepages requests as its errors
- * allow (one when none fails: a page that fails is marked as
- * write_one_page marks it, and the pages after it go in a new request),
- * then unlock and put its pages.  The pages' locks are held on entry and
- * dropped.  Returns 0 or -EIO if a page failed.
+ * write_pages_run - write nr locked pages of obj with consecutive indices,
+ * under writeback (dirty bits cleared), with as few writepages requests
+ * as their errors allow (one when none fails: a page that fails is marked
+ * as write_one_page marks it, and the pages after it go in a new
+ * request).  err[i], if err is not NULL, gets page i's result.  The pages
+ * stay locked.  Returns 0 or -EIO if a page failed.
  */
-static int write_run(struct umm_object *obj, struct wb_run *run)
+static int write_pages_run(struct umm_object *obj, struct page **pages, unsigned int nr, int *err)
 {
 	unsigned int at = 0, done;
 	int ret = 0;
 
-	while (at < run->nr) {
-		int err = obj->ops->writepages(obj, run->pages + at, run->nr - at, &done);
+	while (at < nr) {
+		int e = obj->ops->writepages(obj, pages + at, nr - at, &done);
 
-		for (unsigned int i = 0; i < done; i++)
-			end_page_writeback(obj, run->pages[at + i], 0);
+		for (unsigned int i = 0; i < done; i++) {
+			end_page_writeback(obj, pages[at + i], 0);
+			if (err)
+				err[at + i] = 0;
+		}
 		at += done;
-		if (err) {
-			VM_BUG_ON(at >= run->nr);
-			end_page_writeback(obj, run->pages[at++], -EIO);
+		if (e) {
+			VM_BUG_ON(at >= nr);
+			end_page_writeback(obj, pages[at], -EIO);
+			if (err)
+				err[at] = -EIO;
+			at++;
 			ret = -EIO;
 		}
 	}
+	return ret;
+}
+
+/*
+ * write_run - write_pages_run for a run, then unlock and put its pages.
+ * The pages' locks are held on entry and dropped.  Returns 0 or -EIO if
+ * a page failed.
+ */
+static int write_run(struct umm_object *obj, struct wb_run *run)
+{
+	int ret = write_pages_run(obj, run->pages, run->nr, NULL);
+
 	for (unsigned int i = 0; i < run->nr; i++) {
 		unlock_page(run->pages[i]);
 		put_page(run->pages[i]);
@@ -859,6 +879,76 @@ int filemap_write_range(struct umm_object *obj, uint64_t first, uint64_t end)
 			ret = err;
 	}
 	return ret;
+}
+
+/* A page of write_locked_pages, sorted by object and index. */
+struct wb_item {
+	struct umm_object *obj;
+	uint64_t index;
+	unsigned int i;                 /* its position in the caller's array */
+};
+
+static int wb_item_cmp(const void *a, const void *b)
+{
+	const struct wb_item *x = a, *y = b;
+
+	if (x->obj != y->obj)
+		return (uintptr_t)x->obj < (uintptr_t)y->obj ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/**
+ * write_locked_pages - write back the dirty ones of @nr locked pages in
+ * runs: the pages, of any objects and in any order (reclaim's batch,
+ * each locked and referenced by the caller), are sorted by object and
+ * index, and each run of consecutive indices of one object is written
+ * with one writepages request (at most WRITEPAGES_MAX pages; page by page
+ * for an object without the op).  Dirty bits are cleared and ptes cleaned
+ * as write_one_page does, and a failure marks its page as write_one_page
+ * does.  The pages stay locked and referenced.
+ * @pages: the pages (at most WRITEPAGES_MAX)
+ * @nr: how many
+ * @res: res[i] = 0 (written, or clean, or no longer cached) or -EIO
+ */
+void write_locked_pages(struct page **pages, unsigned int nr, int *res)
+{
+	struct wb_item items[WRITEPAGES_MAX];
+	struct page *run[WRITEPAGES_MAX];
+	int err[WRITEPAGES_MAX];
+	unsigned int n = 0, at = 0;
+
+	VM_BUG_ON(nr > WRITEPAGES_MAX);
+	for (unsigned int i = 0; i < nr; i++) {
+		struct page *page = pages[i];
+
+		VM_BUG_ON(!PageLocked(page));
+		res[i] = 0;
+		if (page->mapping && clear_page_dirty_for_io(page->mapping, page))
+			items[n++] = (struct wb_item){ page->mapping, page->index, i };
+	}
+	qsort(items, n, sizeof(items[0]), wb_item_cmp);
+	while (at < n) {
+		struct umm_object *obj = items[at].obj;
+		unsigned int len = 1;
+
+		if (!obj->ops->writepages) {
+			struct page *page = pages[items[at].i];
+			int e = obj->ops->writepage(obj, page) ? -EIO : 0;
+
+			end_page_writeback(obj, page, e);
+			res[items[at++].i] = e;
+			continue;
+		}
+		while (at + len < n && items[at + len].obj == obj &&
+		       items[at + len].index == items[at].index + len)
+			len++;
+		for (unsigned int k = 0; k < len; k++)
+			run[k] = pages[items[at + k].i];
+		(void)write_pages_run(obj, run, len, err);
+		for (unsigned int k = 0; k < len; k++)
+			res[items[at + k].i] = err[k];
+		at += len;
+	}
 }
 
 /*

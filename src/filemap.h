@@ -104,6 +104,12 @@ bool set_page_dirty(struct page *page);
  * sets it again and PG_error on failure).  0 or -EIO.
  */
 int write_one_page(struct page *page);
+/*
+ * write_locked_pages - write back the dirty ones of nr (<= WRITEPAGES_MAX)
+ * locked pages of any objects, a run of consecutive indices per request;
+ * res[i] = 0 or -EIO.  The pages stay locked (filemap.c).
+ */
+void write_locked_pages(struct page **pages, unsigned int nr, int *res);
 /* filemap_write_range - write back dirty pages in [first, end); first error. */
 int filemap_write_range(struct umm_object *obj, uint64_t first, uint64_t end);
 /*

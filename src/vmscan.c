@@ -56,10 +56,14 @@
  *   file page: a mapped page is unmapped through the reverse map
  * (try_to_unmap: busy locks leave it mapped, SWAP_AGAIN; pinned or mlocked pages fail,
  * SWAP_FAIL, and are activated); nonlinear windows keep file ptes.  A
- * dirty file page is then written back (write_one_page: the object's
- * writepage, with the page lock held; it is no longer mapped, so nothing
- * can dirty it meanwhile).  A write error leaves it dirty with PG_error,
- * the error recorded for the next msync / umm_object_sync (filemap.c), and
+ * dirty file page is then PAGE_WRITE: still locked (no longer mapped, so
+ * nothing can dirty it again, and a fault on it waits for the lock), it
+ * joins the scan's writeback batch, which is written after the other
+ * pages of the scan (flush_writeback: write_locked_pages sorts the batch
+ * by object and index and writes each run of consecutive pages with one
+ * writepages request, a pwritev for a file, where page by page cost a
+ * pwrite each).  A write error leaves its page dirty with PG_error, the
+ * error recorded for the next msync / umm_object_sync (filemap.c), and
  * the page is activated.  A clean page leaves the cache (remove_mapping:
  * only if nobody else holds it) and its frame is freed.  A page truncated
  * while isolated is simply let go.
@@ -190,6 +194,7 @@ enum page_fate {
 	PAGE_FREED,         /* out of the cache: the scan's reference is the last */
 	PAGE_GONE,          /* left its cache while isolated: just let go */
 	PAGE_SWAPOUT,       /* anonymous, locked, in the swap cache and unmapped: in the swap-out batch */
+	PAGE_WRITE,         /* file, locked, unmapped and dirty: in the writeback batch */
 };
 
 struct scan_control {
@@ -527,9 +532,9 @@ static enum page_fate shrink_anon_page(struct umm_system *sys, struct page *page
 /*
  * shrink_page - try to evict one isolated page (the scan's reference
  * held, off every list).  Trylocks the page; walks the reverse map
- * (trylocks); may write the page to its file (page lock held across the
- * write).  Returns its fate; the page is unlocked again, except for
- * PAGE_SWAPOUT (an anonymous page ready for the swap-out batch: locked).
+ * (trylocks).  Returns its fate; the page is unlocked again, except for
+ * PAGE_SWAPOUT (an anonymous page ready for the swap-out batch) and
+ * PAGE_WRITE (a dirty file page ready for the writeback batch): locked.
  */
 static enum page_fate shrink_page(struct umm_system *sys, struct page *page, struct scan_control *sc)
 {
@@ -578,12 +583,9 @@ static enum page_fate shrink_page(struct umm_system *sys, struct page *page, str
 		}
 	}
 	if (PageDirty(page)) {
-		/* unmapped and locked: nothing can dirty it again during the write */
+		/* unmapped and locked: nothing can dirty it again until it is written */
 		atomic_fetch_add(&lv->pgwriteback, 1);
-		if (write_one_page(page)) {
-			fate = PAGE_ACTIVATE;   /* dirty, PG_error, error kept for sync */
-			goto out;
-		}
+		return PAGE_WRITE;      /* stays locked for flush_writeback */
 	}
 	if (remove_mapping(page))
 		fate = PAGE_FREED;
@@ -614,20 +616,50 @@ static void flush_swapout(struct page **batch, unsigned int *idx, unsigned int n
 }
 
 /*
+ * flush_writeback - write the dirty file pages of a writeback batch
+ * (locked, unmapped: PAGE_WRITE) with one request per run of consecutive
+ * pages of an object (write_locked_pages), and turn their fates into
+ * final ones: freed (written and out of the cache), kept (written, but
+ * someone else holds it, so it stays cached and clean) or activated (the
+ * write failed: dirty with PG_error, the error kept for the next sync).
+ * The pages are unlocked.  File I/O; no lock held but the pages'.
+ */
+static void flush_writeback(struct page **batch, unsigned int *idx, unsigned int nb,
+			    enum page_fate *fate)
+{
+	int res[INACTIVE_BATCH];
+
+	if (!nb)
+		return;
+	write_locked_pages(batch, nb, res);
+	for (unsigned int j = 0; j < nb; j++) {
+		fate[idx[j]] = res[j] ? PAGE_ACTIVATE : remove_mapping(batch[j]) ? PAGE_FREED : PAGE_KEEP;
+		unlock_page(batch[j]);
+	}
+}
+
+/*
  * shrink_page_list - shrink_page for n isolated pages; the anonymous ones
  * it readies for swap (PAGE_SWAPOUT) are collected and written together,
- * up to SWAP_OUT_BATCH per flush_swapout, after the others are done.
+ * up to SWAP_OUT_BATCH per flush_swapout, after the others are done, and
+ * so are the dirty file pages it unmapped (PAGE_WRITE, flush_writeback).
  * fate[i] gets page i's final fate.  Returns the pages freed.
  */
 static unsigned long shrink_page_list(struct umm_system *sys, struct page **pages, enum page_fate *fate,
 				      unsigned int n, struct scan_control *sc)
 {
-	struct page *batch[SWAP_OUT_BATCH];
-	unsigned int idx[SWAP_OUT_BATCH], nb = 0;
+	struct page *batch[SWAP_OUT_BATCH], *wbatch[INACTIVE_BATCH];
+	unsigned int idx[SWAP_OUT_BATCH], widx[INACTIVE_BATCH], nb = 0, nw = 0;
 	unsigned long freed = 0;
 
+	VM_BUG_ON(n > INACTIVE_BATCH);
 	for (unsigned int i = 0; i < n; i++) {
 		fate[i] = shrink_page(sys, pages[i], sc);
+		if (fate[i] == PAGE_WRITE) {
+			wbatch[nw] = pages[i];
+			widx[nw++] = i;
+			continue;
+		}
 		if (fate[i] != PAGE_SWAPOUT)
 			continue;
 		batch[nb] = pages[i];
@@ -638,6 +670,7 @@ static unsigned long shrink_page_list(struct umm_system *sys, struct page **page
 		}
 	}
 	flush_swapout(batch, idx, nb, fate);
+	flush_writeback(wbatch, widx, nw, fate);
 	for (unsigned int i = 0; i < n; i++)
 		freed += fate[i] == PAGE_FREED;
 	return freed;

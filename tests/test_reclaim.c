@@ -922,6 +922,74 @@ static void test_madv_pageout(void)
 	CHECK_EQ(umm_system_destroy(s), 0);
 }
 
+/*
+ * Reclaim writes dirty file pages in runs: MADV_PAGEOUT of 128 dirty
+ * pages of one file is a few pwritev calls (one per reclaim batch of 64),
+ * not 128 pwrites, and every page reaches the file before its frame goes.
+ * With the 11th page's write failing, that page alone stays, dirty, with
+ * its data; the ones before and after it in the run are written and
+ * evicted; the error reaches msync once, which then writes the page.
+ */
+static void test_file_pageout_batched(void)
+{
+	struct umm_system *s = reclaim_sys(8UL << 20, 0);
+	size_t pages = 128;
+	int fd = test_tmpfile(pages * P, NULL);
+	struct umm_object *o = open_obj(s, fd);
+	struct umm_sys_stats st0, st;
+	struct umm_mm *mm;
+	uintptr_t a;
+	long bad = 0;
+	unsigned char vec[128];
+
+	vmscan_set_kswapd(s, false);
+	REQUIRE(umm_mm_create(s, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, pages * P, PROT_READ | PROT_WRITE, MAP_SHARED, o, 0, &a) == 0);
+	for (uint64_t i = 0; i < pages; i++)
+		bad += write_page(mm, a + i * P, i, 31) != 0;
+	st0 = stats(s);
+	CHECK_EQ(umm_madvise(mm, a, pages * P, MADV_PAGEOUT), 0);
+	st = stats(s);
+	CHECK_EQ(count_resident(mm, a, pages), 0);
+	CHECK_EQ(st.pgsteal - st0.pgsteal, pages);
+	CHECK_EQ(st.pgwriteback - st0.pgwriteback, pages);
+	CHECK_EQ(st.file_write_pages - st0.file_write_pages, pages);
+	CHECK(st.file_write_requests - st0.file_write_requests >= 2);  /* two batches of 64 */
+	CHECK(st.file_write_requests - st0.file_write_requests <= 4);
+	for (uint64_t i = 0; i < pages; i++)
+		bad += !file_page_holds(fd, i, 31);
+	CHECK_EQ(bad, 0);
+
+	/* the 11th page's write fails */
+	for (uint64_t i = 0; i < pages; i++)
+		bad += write_page(mm, a + i * P, i, 32) != 0;
+	REQUIRE(umm_inject_fault(s, UMM_INJECT_WRITE, 10, 1) == 0);
+	st0 = stats(s);
+	CHECK_EQ(umm_madvise(mm, a, pages * P, MADV_PAGEOUT), 0);
+	st = stats(s);
+	CHECK_EQ(umm_inject_hits(s, UMM_INJECT_WRITE), 1);
+	CHECK_EQ(st.pgsteal - st0.pgsteal, pages - 1);
+	CHECK_EQ(st.file_write_pages - st0.file_write_pages, pages - 1);
+	REQUIRE(umm_mincore(mm, a, pages * P, vec) == 0);
+	for (uint64_t i = 0; i < pages; i++)
+		bad += (vec[i] & 1) != (i == 10);
+	for (uint64_t i = 0; i < pages; i++)
+		bad += !file_page_holds(fd, i, i == 10 ? 31 : 32);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(umm_system_check(s), 0);
+	CHECK_EQ(umm_msync(mm, a, pages * P, MS_SYNC), -EIO);
+	CHECK_EQ(umm_msync(mm, a, pages * P, MS_SYNC), 0);
+	for (uint64_t i = 0; i < pages; i++)
+		bad += !file_page_holds(fd, i, 32) || !page_holds(mm, a + i * P, i, 32);
+	CHECK_EQ(bad, 0);
+	REQUIRE(umm_inject_fault(s, UMM_INJECT_WRITE, 0, 0) == 0);
+	vmscan_set_kswapd(s, true);
+	umm_mm_destroy(mm);
+	umm_object_put(o);
+	close(fd);
+	CHECK_EQ(umm_system_destroy(s), 0);
+}
+
 /* MADV_PAGEOUT sends anonymous pages to swap; they come back on access. */
 static void test_madv_pageout_swap(void)
 {
@@ -1169,6 +1237,7 @@ int main(int argc, char **argv)
 	RUN(test_oom_mlocked);
 	RUN(test_oom_anon_without_swap);
 	RUN(test_madv_pageout);
+	RUN(test_file_pageout_batched);
 	RUN(test_madv_pageout_swap);
 	RUN(test_swap_write_error_batch);
 	RUN(test_madv_cold);
