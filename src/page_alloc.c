@@ -711,6 +711,34 @@ static long direct_reclaim(struct phys_mem *phys, gfp_t gfp, unsigned int order)
 	return freed > 0 ? freed : 0;
 }
 
+/**
+ * reclaim_for - make room for @nr frames above the low watermark with one
+ * direct reclaim call (the reclaim hook), for a caller about to allocate
+ * them with GFP_NORECLAIM that is better served by reclaim now than by a
+ * smaller allocation (a sequential reader's next readahead window).
+ * @phys: the arena
+ * @nr: frames wanted above the low watermark
+ *
+ * Nothing is done when they are free already, without a reclaim hook, or
+ * inside reclaim.  Called with no allocator lock and no page-table lock
+ * held (the context of direct reclaim).
+ * Return: frames freed.
+ */
+unsigned long reclaim_for(struct phys_mem *phys, unsigned long nr)
+{
+	reclaim_hook_t hook = (reclaim_hook_t)load_ptr((void *const *)&phys->reclaim);
+	long want = (long)(phys->wmark[WMARK_LOW] + nr) - atomic_load(&phys->nr_free);
+	long freed;
+
+	if (want <= 0 || !hook || in_direct_reclaim)
+		return 0;
+	atomic_fetch_add(&phys->stat.reclaim_calls, 1);
+	in_direct_reclaim = true;
+	freed = hook(load_ptr(&phys->reclaim_arg), (unsigned long)want, GFP_KERNEL);
+	in_direct_reclaim = false;
+	return freed > 0 ? (unsigned long)freed : 0;
+}
+
 /*
  * alloc_slowpath - the fast attempt failed: drain caches, reclaim, retry.
  * Reclaim is called again while it frees frames that other allocating

@@ -286,6 +286,12 @@ void phys_set_reclaim_hook(struct phys_mem *phys, reclaim_hook_t fn, void (*wake
 void phys_set_release_hook(struct phys_mem *phys, lru_release_fn fn);
 /* zone_watermark_ok - would `nr` more frames leave at least watermark `mark` free? */
 bool zone_watermark_ok(struct phys_mem *phys, int mark, unsigned long nr);
+/*
+ * reclaim_for - one direct reclaim call to make room for nr frames above
+ * the low watermark (for a GFP_NORECLAIM allocation that should not
+ * shrink); no allocator or page-table lock held.  Returns frames freed.
+ */
+unsigned long reclaim_for(struct phys_mem *phys, unsigned long nr);
 /* phys_check - verify buddy lists and counters (expensive). 0 or -EUCLEAN. */
 int phys_check(struct phys_mem *phys);
 
