@@ -716,6 +716,8 @@ static long direct_reclaim(struct phys_mem *phys, gfp_t gfp, unsigned int order)
  * direct reclaim call (the reclaim hook), for a caller about to allocate
  * them with GFP_NORECLAIM that is better served by reclaim now than by a
  * smaller allocation (a sequential reader's next readahead window).
+ * kswapd is woken too, as an allocation taking those frames would have
+ * woken it, so that it keeps room ahead of the next such call.
  * @phys: the arena
  * @nr: frames wanted above the low watermark
  *
@@ -732,6 +734,7 @@ unsigned long reclaim_for(struct phys_mem *phys, unsigned long nr)
 
 	if (want <= 0 || !hook || in_direct_reclaim)
 		return 0;
+	wakeup_kswapd(phys);
 	atomic_fetch_add(&phys->stat.reclaim_calls, 1);
 	in_direct_reclaim = true;
 	freed = hook(load_ptr(&phys->reclaim_arg), (unsigned long)want, GFP_KERNEL);
