@@ -267,9 +267,9 @@ static __attribute__((noinline)) double flush_rounds(struct umm_mm *mm, uintptr_
 	return (double)(t1 - t0) / FLUSH_ITERS;
 }
 
-static void bench_flush(struct umm_mm *mm, uintptr_t a)
+/* flush_per_page - ns per one-page flush (median of REPS rounds), or a negative errno. */
+static double flush_per_page(struct umm_mm *mm, uintptr_t a)
 {
-	const char *what = "TLB flush, 1 page, own mm (ns)";
 	double us[REPS];
 	int err;
 
@@ -278,13 +278,23 @@ static void bench_flush(struct umm_mm *mm, uintptr_t a)
 
 		if (!err)
 			without = flush_rounds(mm, a, 0, &err);
-		if (err) {
-			skipped(what, "umm_read", err);
-			return;
-		}
+		if (err)
+			return err;
 		us[r] = (with - without) / 8;
 	}
-	bench_report_caveat(what, median(us, REPS), 0,
+	return median(us, REPS);
+}
+
+static void bench_flush(struct umm_mm *mm, uintptr_t a)
+{
+	const char *what = "TLB flush, 1 page, own mm (ns)";
+	double ns = flush_per_page(mm, a);
+
+	if (ns < 0) {
+		skipped(what, "umm_read", (int)ns);
+		return;
+	}
+	bench_report_caveat(what, ns, 0,
 			    "usermm only: the kernel's counterpart is an invlpg inside its own fault");
 }
 
@@ -323,24 +333,6 @@ static void sleeper_ask(struct sleeper *sl, int state)
 	atomic_store(&sl->state, state);
 	while (atomic_load(&sl->state) != 0)
 		usleep(100);
-}
-
-/* flush_per_page - bench_flush's figure: ns per one-page flush (median), or a negative errno. */
-static double flush_per_page(struct umm_mm *mm, uintptr_t a)
-{
-	double us[REPS];
-	int err;
-
-	for (int r = 0; r < REPS; r++) {
-		double with = flush_rounds(mm, a, 8, &err), without;
-
-		if (!err)
-			without = flush_rounds(mm, a, 0, &err);
-		if (err)
-			return err;
-		us[r] = (with - without) / 8;
-	}
-	return median(us, REPS);
 }
 
 /*

@@ -320,6 +320,24 @@ static bool no_small_chunks(struct umm_system *sys)
 }
 
 /*
+ * grow_small - a new address space of sys with 8 MiB of anonymous memory
+ * written (each page its own offset), its chunks brought in as 4 KiB
+ * host pages; *ap gets the mapping's address.
+ */
+static struct umm_mm *grow_small(struct umm_system *sys, uintptr_t *ap)
+{
+	struct umm_mm *mm;
+
+	send_small(sys->phys);
+	REQUIRE(umm_mm_create(sys, &mm) == 0);
+	REQUIRE(umm_mmap(mm, 0, 8 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0,
+			 ap) == 0);
+	for (uintptr_t off = 0; off < 8 * MiB; off += PAGE_SIZE)
+		REQUIRE(umm_write(mm, *ap + off, &off, sizeof(off)) == 0);
+	return mm;
+}
+
+/*
  * The system's thread: not created while no chunk is small; created when
  * one comes in small; collapses on its own once the arena is quiet (the
  * public counters say so); and a system whose quiet period has not passed
@@ -339,12 +357,7 @@ static void test_thread_collapses_when_quiet(void)
 	umm_system_stats(sys, &st);
 	if (!st.host_small_chunks)
 		CHECK(!kthread_running(atomic_load(&sys->phys->collapse_kt)));
-	send_small(sys->phys);
-	REQUIRE(umm_mm_create(sys, &mm) == 0);
-	REQUIRE(umm_mmap(mm, 0, 8 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0,
-			 &a) == 0);
-	for (uintptr_t off = 0; off < 8 * MiB; off += PAGE_SIZE)
-		REQUIRE(umm_write(mm, a + off, &off, sizeof(off)) == 0);
+	mm = grow_small(sys, &a);
 	umm_system_stats(sys, &st);
 	CHECK(st.host_small_chunks >= 4);
 	CHECK(kthread_running(atomic_load(&sys->phys->collapse_kt)));
@@ -371,12 +384,7 @@ static void test_thread_collapses_when_quiet(void)
 	/* a quiet period of 100 s: the small chunks stay */
 	cfg.collapse_ms = 100000;
 	REQUIRE(umm_system_create(&cfg, &slow) == 0);
-	send_small(slow->phys);
-	REQUIRE(umm_mm_create(slow, &mm) == 0);
-	REQUIRE(umm_mmap(mm, 0, 8 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0,
-			 &a) == 0);
-	for (uintptr_t off = 0; off < 8 * MiB; off += PAGE_SIZE)
-		REQUIRE(umm_write(mm, a + off, &off, sizeof(off)) == 0);
+	mm = grow_small(slow, &a);
 	usleep(200000);
 	umm_system_stats(slow, &st);
 	CHECK(st.host_small_chunks >= 4);
