@@ -45,15 +45,12 @@
  * khugepaged_run() does one pass synchronously, without waiting for quiet
  * (tests, and callers that want it now).
  *
- * Locks: khugepaged->lock (leaf: the stop flag and the wakeup), taken with
- * no allocator lock held; a pass takes populate_lock inside
+ * Locks: the thread's lock (kthread_periodic, kthread.c: a leaf, the stop
+ * flag and the wake-up), taken with no allocator lock held; a pass takes populate_lock inside
  * arena_collapse_chunk(), not across the host call.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "page_alloc.h"
 #include "kthread.h"
@@ -64,24 +61,11 @@
 
 struct khugepaged {
 	struct phys_mem *phys;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stop;                      /* [lock] */
 	uint64_t quiet_ns;
-	pid_t pid;                      /* process the thread runs in */
-	struct kthread_lazy kt;         /* the thread, created when a chunk comes in small */
+	uint64_t period_ns;             /* between passes: quiet/2, within [10 ms, 1 s] */
+	uint64_t backoff_ns;            /* [the thread] added after passes that collapsed nothing */
+	struct kthread_periodic thread; /* created when a chunk first comes in small */
 };
-
-static bool khugepaged_stopping(struct khugepaged *k)
-{
-	bool stop;
-
-	pthread_mutex_lock(&k->lock);
-	stop = k->stop;
-	pthread_mutex_unlock(&k->lock);
-	return stop;
-}
 
 /*
  * collapse_pass - collapse the small chunks, lowest first, while the
@@ -103,7 +87,7 @@ static unsigned long collapse_pass(struct phys_mem *phys, uint64_t quiet_ns, str
 			break;
 		if (quiet_ns && arena_mono_ns() - last < quiet_ns)
 			break;          /* the arena is growing: leave the host's mmap lock alone */
-		if (k && khugepaged_stopping(k))
+		if (k && kthread_periodic_stopping(&k->thread))
 			break;
 		(*tried)++;
 		ret = arena_collapse_chunk(phys, c);
@@ -130,48 +114,17 @@ unsigned long khugepaged_run(struct phys_mem *phys)
 	return collapse_pass(phys, 0, NULL, &tried);
 }
 
-static void *khugepaged_thread(void *arg);
-
-/* khugepaged_kt_start - kthread_lazy's start: create the thread.  kthread_lock held.  0 or -errno. */
-static int khugepaged_kt_start(struct kthread_lazy *kt)
+/* khugepaged_work - the thread's pass (kthread_periodic); the wait before the next one. */
+static uint64_t khugepaged_work(struct kthread_periodic *p)
 {
-	struct khugepaged *k = container_of(kt, struct khugepaged, kt);
+	struct khugepaged *k = container_of(p, struct khugepaged, thread);
+	unsigned long tried, done = collapse_pass(k->phys, k->quiet_ns, k, &tried);
 
-	return -pthread_create(&k->thread, NULL, khugepaged_thread, k);
-}
-
-static void *khugepaged_thread(void *arg)
-{
-	struct khugepaged *k = arg;
-	uint64_t period = k->quiet_ns / 2, backoff = 0;
-	struct timespec ts;
-
-	if (period < KHUGEPAGED_MIN_PERIOD_NS)
-		period = KHUGEPAGED_MIN_PERIOD_NS;
-	if (period > KHUGEPAGED_MAX_PERIOD_NS)
-		period = KHUGEPAGED_MAX_PERIOD_NS;
-	pthread_mutex_lock(&k->lock);
-	while (!k->stop) {
-		uint64_t wait = period + backoff;
-		unsigned long tried, done;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += (long)(wait % 1000000000ull);
-		ts.tv_sec += (time_t)(wait / 1000000000ull) + ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&k->wake, &k->lock, &ts);
-		if (k->stop)
-			break;
-		pthread_mutex_unlock(&k->lock);
-		done = collapse_pass(k->phys, k->quiet_ns, k, &tried);
-		if (tried && !done)
-			backoff = MIN(MAX(2 * backoff, 100000000ull), KHUGEPAGED_MAX_BACKOFF_NS);
-		else if (done)
-			backoff = 0;
-		pthread_mutex_lock(&k->lock);
-	}
-	pthread_mutex_unlock(&k->lock);
-	return NULL;
+	if (tried && !done)
+		k->backoff_ns = MIN(MAX(2 * k->backoff_ns, 100000000ull), KHUGEPAGED_MAX_BACKOFF_NS);
+	else if (done)
+		k->backoff_ns = 0;
+	return k->period_ns + k->backoff_ns;
 }
 
 /**
@@ -187,7 +140,6 @@ static void *khugepaged_thread(void *arg)
 int khugepaged_start(struct phys_mem *phys, unsigned long quiet_ms)
 {
 	struct khugepaged *k;
-	pthread_condattr_t attr;
 
 	if (phys->khugepaged)
 		return -EBUSY;
@@ -195,18 +147,13 @@ int khugepaged_start(struct phys_mem *phys, unsigned long quiet_ms)
 	if (!k)
 		return -ENOMEM;
 	k->phys = phys;
-	k->pid = getpid();
 	k->quiet_ns = (uint64_t)MIN(quiet_ms, 1000000000000ul) * 1000000ull;
-	pthread_mutex_init(&k->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&k->wake, &attr);
-	pthread_condattr_destroy(&attr);
-	kthread_init(&k->kt, "khugepaged", khugepaged_kt_start);
+	k->period_ns = MIN(MAX(k->quiet_ns / 2, KHUGEPAGED_MIN_PERIOD_NS), KHUGEPAGED_MAX_PERIOD_NS);
+	kthread_periodic_init(&k->thread, "khugepaged", k->period_ns, khugepaged_work);
 	phys->khugepaged = k;
-	atomic_store_explicit(&phys->collapse_kt, &k->kt, memory_order_release);
+	atomic_store_explicit(&phys->collapse_kt, &k->thread.kt, memory_order_release);
 	if (atomic_load_explicit(&phys->nr_small, memory_order_relaxed))
-		kthread_want(&k->kt);
+		kthread_want(&k->thread.kt);
 	return 0;
 }
 
@@ -227,18 +174,6 @@ void khugepaged_stop(struct phys_mem *phys)
 		return;
 	atomic_store_explicit(&phys->collapse_kt, NULL, memory_order_release);
 	phys->khugepaged = NULL;
-	kthread_forget(&k->kt);         /* nobody creates it after this */
-	if (k->pid != getpid()) {
-		free(k);
-		return;
-	}
-	pthread_mutex_lock(&k->lock);
-	k->stop = true;
-	pthread_cond_signal(&k->wake);
-	pthread_mutex_unlock(&k->lock);
-	if (kthread_running(&k->kt))
-		pthread_join(k->thread, NULL);
-	pthread_cond_destroy(&k->wake);
-	pthread_mutex_destroy(&k->lock);
+	kthread_periodic_stop(&k->thread);
 	free(k);
 }

@@ -30,6 +30,11 @@
  * unless kthread_defer_hook says to wait (the interposer keeps a young
  * single-threaded program single-threaded: preload.c).
  *
+ * Periodic helpers (struct kthread_periodic: page reporting, the collapse
+ * thread) share their thread here: it waits on a condition variable with
+ * a CLOCK_MONOTONIC deadline, calls the owner's work and waits as long as
+ * the work said, until kthread_periodic_stop.
+ *
  * Every helper is on one list (kthread_init to kthread_forget), so
  * kthread_run_pending finds the wanted ones without anything having been
  * queued from the handler.
@@ -41,10 +46,13 @@
  *
  * Locks: kthread_lock (the list, and the creations) is a leaf: taken under
  * any of usermm's locks (kthread_want is called from allocation, reclaim
- * and I/O paths), and nothing but pthread_create runs under it.
+ * and I/O paths), and nothing but pthread_create runs under it.  A
+ * periodic helper's lock is a leaf too, never held across its work.
  */
 #include <errno.h>
+#include <time.h>
 #include <unistd.h>
+#include "compiler.h"
 #include "kthread.h"
 
 __thread unsigned int kthread_nostart_depth __attribute__((tls_model("initial-exec")));
@@ -184,4 +192,88 @@ void kthread_forget(struct kthread_lazy *kt)
 unsigned long kthread_nr_pending(void)
 {
 	return atomic_load(&nr_pending);
+}
+
+static void *periodic_thread(void *arg)
+{
+	struct kthread_periodic *p = arg;
+	uint64_t wait = p->first_wait_ns;
+	struct timespec ts;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)(wait % 1000000000ull);
+		ts.tv_sec += (time_t)(wait / 1000000000ull) + ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+		if (p->stop)
+			break;
+		pthread_mutex_unlock(&p->lock);
+		wait = p->work(p);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* periodic_start - kthread_lazy's start for a periodic helper.  kthread_lock held.  0 or -errno. */
+static int periodic_start(struct kthread_lazy *kt)
+{
+	struct kthread_periodic *p = container_of(kt, struct kthread_periodic, kt);
+
+	return -pthread_create(&p->thread, NULL, periodic_thread, p);
+}
+
+/**
+ * kthread_periodic_init - set up @p idle: @work will be called every time
+ * the wait it returned (@first_wait_ns the first time) has passed, once
+ * p->kt is wanted.  Takes kthread_lock.
+ */
+void kthread_periodic_init(struct kthread_periodic *p, const char *name, uint64_t first_wait_ns,
+			   uint64_t (*work)(struct kthread_periodic *p))
+{
+	pthread_condattr_t attr;
+
+	p->work = work;
+	p->first_wait_ns = first_wait_ns;
+	p->stop = false;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	kthread_init(&p->kt, name, periodic_start);
+}
+
+/** kthread_periodic_stopping - has kthread_periodic_stop been called?  Takes p->lock. */
+bool kthread_periodic_stopping(struct kthread_periodic *p)
+{
+	bool stop;
+
+	pthread_mutex_lock(&p->lock);
+	stop = p->stop;
+	pthread_mutex_unlock(&p->lock);
+	return stop;
+}
+
+/**
+ * kthread_periodic_stop - forget @p's thread and, if it runs, stop and
+ * join it (waiting for the work in progress).  In the child of a host
+ * fork() only the forgetting: the thread was not copied.  Takes
+ * kthread_lock and p->lock.
+ */
+void kthread_periodic_stop(struct kthread_periodic *p)
+{
+	kthread_forget(&p->kt);         /* nobody creates it after this */
+	if (p->kt.pid != getpid())
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	if (kthread_running(&p->kt))
+		pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->lock);
 }

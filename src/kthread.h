@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum {
@@ -71,5 +72,34 @@ void kthread_run_pending(void);
 void kthread_forget(struct kthread_lazy *kt);
 /* kthread_nr_pending - threads wanted and not created yet (tests, stats). */
 unsigned long kthread_nr_pending(void);
+
+/*
+ * struct kthread_periodic - a lazy helper that calls work(p) again and
+ * again until stopped, waiting between the calls as long as the last
+ * call returned (ns; first_wait_ns before the first): page reporting,
+ * the collapse thread.  Embedded in its owner's state (container_of).
+ */
+struct kthread_periodic {
+	struct kthread_lazy kt;
+	uint64_t (*work)(struct kthread_periodic *p);
+	uint64_t first_wait_ns;
+	pthread_t thread;
+	pthread_mutex_t lock;           /* stop and the wake-up (a leaf) */
+	pthread_cond_t wake;            /* [lock] CLOCK_MONOTONIC */
+	bool stop;                      /* [lock] */
+};
+
+/* kthread_periodic_init - an idle periodic helper (kthread_want p->kt to start it).  Takes kthread_lock. */
+void kthread_periodic_init(struct kthread_periodic *p, const char *name, uint64_t first_wait_ns,
+			   uint64_t (*work)(struct kthread_periodic *p));
+/* kthread_periodic_stopping - has the stop been asked for?  Takes p->lock. */
+bool kthread_periodic_stopping(struct kthread_periodic *p);
+/*
+ * kthread_periodic_stop - nobody creates the thread any more; if it runs,
+ * stop it (after the call of work in progress) and join it.  In the child
+ * of a host fork(), which has no copy of it, nothing else.  p may be
+ * freed after.  Not concurrent with kthread_want of p->kt.
+ */
+void kthread_periodic_stop(struct kthread_periodic *p);
 
 #endif

@@ -45,40 +45,23 @@
  * memory; the thread needs none.  page_reporting_run() does one pass
  * synchronously (tests, and callers that want memory back now).
  *
- * Locks: reporting->lock (leaf: the stop flag and the wakeup), taken with
- * no allocator lock held; the pass itself takes the zone lock inside
+ * Locks: the thread's lock (kthread_periodic, kthread.c: a leaf, the stop
+ * flag and the wake-up), taken with no allocator lock held; the pass itself takes the zone lock inside
  * isolate_idle_block()/putback_isolated_block() and nothing while it
  * punches.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "page_alloc.h"
 #include "kthread.h"
 
 struct page_reporting {
 	struct phys_mem *phys;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stop;                      /* [lock] */
 	uint64_t delay_ns;
-	pid_t pid;                      /* process the thread runs in */
-	struct kthread_lazy kt;         /* the thread, created at the first kick */
+	uint64_t period_ns;             /* between passes: delay/2, within [1 ms, 1 s] */
+	struct kthread_periodic thread; /* created at once, unless deferred */
 };
-
-static bool reporting_stopping(struct page_reporting *r)
-{
-	bool stop;
-
-	pthread_mutex_lock(&r->lock);
-	stop = r->stop;
-	pthread_mutex_unlock(&r->lock);
-	return stop;
-}
 
 static size_t reporting_pass(struct phys_mem *phys, uint64_t min_age_ns, struct page_reporting *r)
 {
@@ -94,7 +77,7 @@ static size_t reporting_pass(struct phys_mem *phys, uint64_t min_age_ns, struct 
 
 		putback_isolated_block(phys, (unsigned long)pfn);
 		/* a failed punch leaves the block present: it would be chosen again */
-		if (!n || (r && reporting_stopping(r)))
+		if (!n || (r && kthread_periodic_stopping(&r->thread)))
 			break;
 		released += n;
 	}
@@ -115,42 +98,14 @@ size_t page_reporting_run(struct phys_mem *phys, uint64_t min_age_ns)
 	return reporting_pass(phys, min_age_ns, NULL);
 }
 
-static void *reporting_thread(void *arg);
-
-/* reporting_start - kthread_lazy's start: create the thread.  kthread_lock held.  0 or -errno. */
-static int reporting_start(struct kthread_lazy *kt)
+/* reporting_work - the thread's pass (kthread_periodic): drain idle caches, release old blocks. */
+static uint64_t reporting_work(struct kthread_periodic *p)
 {
-	struct page_reporting *r = container_of(kt, struct page_reporting, kt);
+	struct page_reporting *r = container_of(p, struct page_reporting, thread);
 
-	return -pthread_create(&r->thread, NULL, reporting_thread, r);
-}
-
-static void *reporting_thread(void *arg)
-{
-	struct page_reporting *r = arg;
-	uint64_t period = r->delay_ns / 2;
-	struct timespec ts;
-
-	if (period < 1000000ull)
-		period = 1000000ull;
-	if (period > 1000000000ull)
-		period = 1000000000ull;
-	pthread_mutex_lock(&r->lock);
-	while (!r->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += (long)(period % 1000000000ull);
-		ts.tv_sec += (time_t)(period / 1000000000ull) + ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&r->wake, &r->lock, &ts);
-		if (r->stop)
-			break;
-		pthread_mutex_unlock(&r->lock);
-		drain_idle_pages(r->phys);
-		reporting_pass(r->phys, r->delay_ns, r);
-		pthread_mutex_lock(&r->lock);
-	}
-	pthread_mutex_unlock(&r->lock);
-	return NULL;
+	drain_idle_pages(r->phys);
+	reporting_pass(r->phys, r->delay_ns, r);
+	return r->period_ns;
 }
 
 /**
@@ -166,7 +121,6 @@ static void *reporting_thread(void *arg)
 int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms)
 {
 	struct page_reporting *r;
-	pthread_condattr_t attr;
 
 	if (phys->reporting)
 		return -EBUSY;
@@ -174,17 +128,12 @@ int page_reporting_start(struct phys_mem *phys, unsigned long delay_ms)
 	if (!r)
 		return -ENOMEM;
 	r->phys = phys;
-	r->pid = getpid();
 	/* past ~31 years the product would overflow; no block waits that long anyway */
 	r->delay_ns = (uint64_t)MIN(delay_ms, 1000000000000ul) * 1000000ull;
-	pthread_mutex_init(&r->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->wake, &attr);
-	pthread_condattr_destroy(&attr);
-	kthread_init(&r->kt, "page-reporting", reporting_start);
+	r->period_ns = MIN(MAX(r->delay_ns / 2, 1000000ull), 1000000000ull);
+	kthread_periodic_init(&r->thread, "page-reporting", r->period_ns, reporting_work);
 	__atomic_store_n(&phys->reporting, r, __ATOMIC_RELEASE);
-	kthread_want(&r->kt);
+	kthread_want(&r->thread.kt);
 	return 0;
 }
 
@@ -203,19 +152,6 @@ void page_reporting_stop(struct phys_mem *phys)
 	if (!r)
 		return;
 	phys->reporting = NULL;
-	kthread_forget(&r->kt);         /* nobody creates it after this */
-	if (r->pid != getpid()) {
-		/* the child of a host fork(): the thread was not copied, nothing to join */
-		free(r);
-		return;
-	}
-	pthread_mutex_lock(&r->lock);
-	r->stop = true;
-	pthread_cond_signal(&r->wake);
-	pthread_mutex_unlock(&r->lock);
-	if (kthread_running(&r->kt))
-		pthread_join(r->thread, NULL);
-	pthread_cond_destroy(&r->wake);
-	pthread_mutex_destroy(&r->lock);
+	kthread_periodic_stop(&r->thread);
 	free(r);
 }
