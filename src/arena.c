@@ -187,22 +187,30 @@
 
 #define BITS_PER_LONG (8 * sizeof(unsigned long))
 
+/* bit_test / bit_assign - bit n of an atomically updated bitmap (the chunks' present and small bits). */
+static bool bit_test(const unsigned long *map, unsigned long n, int mo)
+{
+	return (__atomic_load_n(&map[n / BITS_PER_LONG], mo) >> (n % BITS_PER_LONG)) & 1;
+}
+
+static void bit_assign(unsigned long *map, unsigned long n, bool on, int mo)
+{
+	unsigned long bit = 1UL << (n % BITS_PER_LONG);
+
+	if (on)
+		__atomic_fetch_or(&map[n / BITS_PER_LONG], bit, mo);
+	else
+		__atomic_fetch_and(&map[n / BITS_PER_LONG], ~bit, mo);
+}
+
 static bool chunk_present(struct phys_mem *phys, unsigned long chunk)
 {
-	unsigned long w = __atomic_load_n(&phys->populated[chunk / BITS_PER_LONG], __ATOMIC_ACQUIRE);
-
-	return (w >> (chunk % BITS_PER_LONG)) & 1;
+	return bit_test(phys->populated, chunk, __ATOMIC_ACQUIRE);
 }
 
 static void chunk_set_present(struct phys_mem *phys, unsigned long chunk, bool present)
 {
-	unsigned long bit = 1UL << (chunk % BITS_PER_LONG);
-	unsigned long *w = &phys->populated[chunk / BITS_PER_LONG];
-
-	if (present)
-		__atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
-	else
-		__atomic_fetch_and(w, ~bit, __ATOMIC_RELEASE);
+	bit_assign(phys->populated, chunk, present, __ATOMIC_RELEASE);
 }
 
 static uint64_t mono_ns(void)
@@ -220,26 +228,16 @@ uint64_t arena_mono_ns(void)
 
 static bool chunk_small(struct phys_mem *phys, unsigned long chunk)
 {
-	unsigned long w = __atomic_load_n(&phys->small[chunk / BITS_PER_LONG], __ATOMIC_RELAXED);
-
-	return (w >> (chunk % BITS_PER_LONG)) & 1;
+	return bit_test(phys->small, chunk, __ATOMIC_RELAXED);
 }
 
 /* chunk_set_small - by the chunk's busy owner only (a job, a punch or a collapse). */
 static void chunk_set_small(struct phys_mem *phys, unsigned long chunk, bool small)
 {
-	unsigned long bit = 1UL << (chunk % BITS_PER_LONG);
-	unsigned long *w = &phys->small[chunk / BITS_PER_LONG];
-
 	if (small == chunk_small(phys, chunk))
 		return;
-	if (small) {
-		__atomic_fetch_or(w, bit, __ATOMIC_RELAXED);
-		atomic_fetch_add_explicit(&phys->nr_small, 1, memory_order_relaxed);
-	} else {
-		__atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
-		atomic_fetch_sub_explicit(&phys->nr_small, 1, memory_order_relaxed);
-	}
+	bit_assign(phys->small, chunk, small, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(&phys->nr_small, small ? 1 : -1, memory_order_relaxed);
 }
 
 static int __host_populate(struct phys_mem *phys, size_t off, size_t len);

@@ -765,8 +765,9 @@ struct wb_run {
  * under writeback (dirty bits cleared), with as few writepages requests
  * as their errors allow (one when none fails: a page that fails is marked
  * as write_one_page marks it, and the pages after it go in a new
- * request).  err[i], if err is not NULL, gets page i's result.  The pages
- * stay locked.  Returns 0 or -EIO if a page failed.
+ * request); page by page with writepage for an object without the op.
+ * err[i], if err is not NULL, gets page i's result.  The pages stay
+ * locked.  Returns 0 or -EIO if a page failed.
  */
 static int write_pages_run(struct umm_object *obj, struct page **pages, unsigned int nr, int *err)
 {
@@ -774,7 +775,15 @@ static int write_pages_run(struct umm_object *obj, struct page **pages, unsigned
 	int ret = 0;
 
 	while (at < nr) {
-		int e = obj->ops->writepages(obj, pages + at, nr - at, &done);
+		int e;
+
+		if (obj->ops->writepages) {
+			e = obj->ops->writepages(obj, pages + at, nr - at, &done);
+		} else {
+			/* no writepages op: page by page */
+			e = obj->ops->writepage(obj, pages[at]) ? -EIO : 0;
+			done = e ? 0 : 1;
+		}
 
 		for (unsigned int i = 0; i < done; i++) {
 			end_page_writeback(obj, pages[at + i], 0);
@@ -931,14 +940,6 @@ void write_locked_pages(struct page **pages, unsigned int nr, int *res)
 		struct umm_object *obj = items[at].obj;
 		unsigned int len = 1;
 
-		if (!obj->ops->writepages) {
-			struct page *page = pages[items[at].i];
-			int e = obj->ops->writepage(obj, page) ? -EIO : 0;
-
-			end_page_writeback(obj, page, e);
-			res[items[at++].i] = e;
-			continue;
-		}
 		while (at + len < n && items[at + len].obj == obj &&
 		       items[at + len].index == items[at].index + len)
 			len++;

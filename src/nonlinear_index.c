@@ -243,7 +243,7 @@ static int nl_find_fn(const struct nonlinear_index *idx, size_t e, void *arg)
 	return idx->base + idx->buckets[e / NL_BUCKET_ENTRIES].slot[e % NL_BUCKET_ENTRIES] == *(uint64_t *)arg;
 }
 
-/* nl_tables_alloc - a table of n buckets (NULL if too many or no memory). */
+/* nl_buckets_alloc - a table of n buckets (NULL if too many or no memory). */
 static struct nl_bucket *nl_buckets_alloc(size_t n)
 {
 	return n > NL_MAX_BUCKETS ? NULL : nl_zalloc(n * sizeof(struct nl_bucket));

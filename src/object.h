@@ -43,7 +43,8 @@ struct object_ops {
 	 * truncate - optional: drop what the object keeps outside its page
 	 * cache for bytes from `from` on (shmem: swap entries), making the
 	 * page holding `from` cached so its tail can be zeroed.  Called by
-	 * truncate_inode_pages first, with no lock held.
+	 * truncate_inode_pages after its scan of the cache (and before that
+	 * page's tail is zeroed), with no lock held.
 	 */
 	void (*truncate)(struct umm_object *obj, uint64_t from);
 	/*

@@ -691,24 +691,36 @@ static struct page *get_page_from_freelist(struct phys_mem *phys, gfp_t gfp, uns
 	return page;
 }
 
-/* direct_reclaim - call the reclaim hook once.  Frames it freed, or -1 if it was not called. */
-static long direct_reclaim(struct phys_mem *phys, gfp_t gfp, unsigned int order)
+/*
+ * call_reclaim - call the reclaim hook once for @wanted frames, unless
+ * there is none or this thread is reclaiming already.  Frames it freed,
+ * or -1 if it was not called.
+ */
+static long call_reclaim(struct phys_mem *phys, long wanted, gfp_t gfp)
 {
 	reclaim_hook_t hook = (reclaim_hook_t)load_ptr((void *const *)&phys->reclaim);
-	long wanted = 1L << order;
-	long free_now = atomic_load(&phys->nr_free);
-
 	long freed;
 
-	if (!hook || (gfp & (GFP_NORECLAIM | GFP_ATOMIC)) || in_direct_reclaim)
+	if (!hook || in_direct_reclaim)
 		return -1;
-	if (free_now < (long)phys->wmark[WMARK_HIGH])
-		wanted += (long)phys->wmark[WMARK_HIGH] - free_now;
 	atomic_fetch_add(&phys->stat.reclaim_calls, 1);
 	in_direct_reclaim = true;
 	freed = hook(load_ptr(&phys->reclaim_arg), (unsigned long)wanted, gfp);
 	in_direct_reclaim = false;
 	return freed > 0 ? freed : 0;
+}
+
+/* direct_reclaim - reclaim for an allocation of 2^order frames.  Frames freed, or -1 if not called. */
+static long direct_reclaim(struct phys_mem *phys, gfp_t gfp, unsigned int order)
+{
+	long wanted = 1L << order;
+	long free_now = atomic_load(&phys->nr_free);
+
+	if (gfp & (GFP_NORECLAIM | GFP_ATOMIC))
+		return -1;
+	if (free_now < (long)phys->wmark[WMARK_HIGH])
+		wanted += (long)phys->wmark[WMARK_HIGH] - free_now;
+	return call_reclaim(phys, wanted, gfp);
 }
 
 /**
@@ -728,17 +740,13 @@ static long direct_reclaim(struct phys_mem *phys, gfp_t gfp, unsigned int order)
  */
 unsigned long reclaim_for(struct phys_mem *phys, unsigned long nr)
 {
-	reclaim_hook_t hook = (reclaim_hook_t)load_ptr((void *const *)&phys->reclaim);
 	long want = (long)(phys->wmark[WMARK_LOW] + nr) - atomic_load(&phys->nr_free);
 	long freed;
 
-	if (want <= 0 || !hook || in_direct_reclaim)
+	if (want <= 0 || !load_ptr((void *const *)&phys->reclaim) || in_direct_reclaim)
 		return 0;
 	wakeup_kswapd(phys);
-	atomic_fetch_add(&phys->stat.reclaim_calls, 1);
-	in_direct_reclaim = true;
-	freed = hook(load_ptr(&phys->reclaim_arg), (unsigned long)want, GFP_KERNEL);
-	in_direct_reclaim = false;
+	freed = call_reclaim(phys, want, GFP_KERNEL);
 	return freed > 0 ? (unsigned long)freed : 0;
 }
 

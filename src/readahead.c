@@ -599,8 +599,10 @@ static unsigned int ra_on_hit(struct umm_object *obj, uint64_t index, unsigned i
 
 /*
  * A read-ahead page (PG_readahead just cleared) at @index was used: start
- * the next window if it is at or past its stream's marker and memory
- * allows (GFP_NORECLAIM: free frames only).
+ * the next window if it is at or past its stream's marker, making room
+ * for it by one direct reclaim call if it does not fit above the low
+ * watermark (reclaim_for), and reading it with free frames only
+ * (GFP_NORECLAIM) if it then fits.
  */
 static void ra_async(struct umm_object *obj, uint64_t index, unsigned int hints, bool fault)
 {
@@ -610,12 +612,7 @@ static void ra_async(struct umm_object *obj, uint64_t index, unsigned int hints,
 	if (hints & RA_HINT_RAND)
 		return;
 	size = ra_on_hit(obj, index, hints, fault, &start);
-	/*
-	 * The reader is using the stream's pages: make room for the next
-	 * window by reclaim rather than skip it (memory full of older pages,
-	 * kswapd keeping free frames just above the low watermark, would
-	 * otherwise leave every window to a synchronous miss).
-	 */
+	/* no room: reclaim makes some rather than skip the window (see the theory) */
 	if (size && !ra_memory_ok(obj, size, WMARK_LOW))
 		(void)reclaim_for(obj->sys->phys, size);
 	if (size && ra_memory_ok(obj, size, WMARK_LOW)) {

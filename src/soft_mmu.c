@@ -422,6 +422,12 @@ static inline unsigned int span_index(uintptr_t page)
 	return (unsigned int)((page >> TLB_SPAN_SHIFT) % TLB_SPAN_BITS);
 }
 
+/* span_set - set bit i (span_index) in span. */
+static inline void span_set(uint64_t span[TLB_SPAN_WORDS], unsigned int i)
+{
+	span[i / 64] |= 1ull << (i % 64);
+}
+
 /* span_mask - set in mask the span bits of every page in [start, end) (start < end). */
 static inline void span_mask(uintptr_t start, uintptr_t end, uint64_t mask[TLB_SPAN_WORDS])
 {
@@ -434,11 +440,8 @@ static inline void span_mask(uintptr_t start, uintptr_t end, uint64_t mask[TLB_S
 	}
 	for (int w = 0; w < TLB_SPAN_WORDS; w++)
 		mask[w] = 0;
-	for (uintptr_t r = first; r <= last; r++) {
-		unsigned int i = (unsigned int)(r % TLB_SPAN_BITS);
-
-		mask[i / 64] |= 1ull << (i % 64);
-	}
+	for (uintptr_t r = first; r <= last; r++)
+		span_set(mask, (unsigned int)(r % TLB_SPAN_BITS));
 }
 
 /*
@@ -804,13 +807,10 @@ static bool tlb_drop_range(struct soft_tlb *tlb, struct tlb_ctx *ctx, uintptr_t 
 
 		if (e->tag != ctx->tag)
 			continue;
-		if (e->vaddr >= first && e->vaddr < end) {
+		if (e->vaddr >= first && e->vaddr < end)
 			e->tag = 0;
-		} else {
-			unsigned int b = span_index(e->vaddr);
-
-			span[b / 64] |= 1ull << (b % 64);
-		}
+		else
+			span_set(span, span_index(e->vaddr));
 	}
 	for (int w = 0; w < TLB_SPAN_WORDS; w++) {
 		if (span[w] != ctx->span[w]) {

@@ -43,7 +43,7 @@ struct soft_tlb_stats {
 	unsigned long local_flushes;   /* flushes done by this thread alone: of an mm only it used,
 	                                  or of a range no other thread's entries may cover */
 	unsigned long span_skips;      /* of which: an mm others used, but not in that range */
-	unsigned long idles;           /* umm_tlb_idle calls that dropped this thread's entries */
+	unsigned long idles;           /* umm_tlb_idle calls of this thread (each dropped all its entries) */
 	unsigned long resizes;
 	unsigned long size;            /* entries now */
 	unsigned long nr_registered;   /* threads with a TLB (process) */
