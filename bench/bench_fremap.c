@@ -369,8 +369,8 @@ int main(int argc, char **argv)
 				    "kernel: remap_file_pages(2), a VMA per call; "
 				    "fresh pages on both sides, usermm's arena frames also new to the host" :
 				    "per remap + its 4 touches (a one-byte read per page: umm_read / a load); "
-				    "kernel: remap_file_pages(2), a VMA per call; usermm's setup ended once its "
-				    "arena's small host pages were collapsed (wait in the comment line)");
+				    "kernel: remap_file_pages(2), a VMA per call; usermm's setup waited for its "
+				    "collapse thread (the wait, chunks collapsed and left small: comment line)");
 		bench_kernel_variant("remap_file_pages(2)");
 		bench_extra("vmas_usermm", (double)v_umm);
 		bench_extra("vmas_kernel", (double)v_krfp);
@@ -388,8 +388,8 @@ int main(int argc, char **argv)
 		printf("# %s: VMAs at the end: usermm %ld, usermm vectored %ld, kernel remap_file_pages %ld,"
 		       " kernel mmap %ld\n", tag, v_umm, v_vec, v_krfp, v_kmmap);
 		if (coll_runs)
-			printf("# %s: usermm's setup ended once its arena's small host pages were collapsed"
-			       " into huge ones (collapse_ms %ld, 0 the default): median over %d runs %.0f ms"
+			printf("# %s: usermm's setup waited for its collapse thread to make the arena's small"
+			       " host pages huge (collapse_ms %ld, 0 the default): median over %d runs %.0f ms"
 			       " waited, %.0f chunks collapsed, %.0f left small\n", tag, collapse_ms, coll_runs,
 			       median(coll_wait_ms, coll_runs), median(coll_done, coll_runs),
 			       median(coll_left, coll_runs));

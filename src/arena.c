@@ -42,7 +42,8 @@
  * is collapsed or punched) and wants the collapse thread (khugepaged.c),
  * which makes it one huge page later, once the arena is quiet.
  * Population of the whole arena (arena_populate_all(), at creation) is
- * not a fault waiting: every chunk comes in huge there, cold or not.
+ * not a fault waiting: every chunk is asked for as a huge page there,
+ * cold or not.
  *
  * Which kind a system gets by default (UMM_ARENA_AUTO, system.c) is
  * decided here, once per process (arena_auto_anon()): anonymous when the

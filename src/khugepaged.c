@@ -27,8 +27,9 @@
  * for quiet: it collapses only once no chunk has come in from the host
  * for `quiet` (umm_config.collapse_ms, default 200 ms), and stops as soon
  * as one does.  A program that is still growing keeps its small pages
- * until it stops; a fault never waits for a collapse, except for a host
- * fault on the one chunk being copied.
+ * until it stops.  A fault can still meet one collapse, the one under
+ * way when it needs a new chunk brought in (MADV_POPULATE_WRITE waits for
+ * the host's mmap lock) or touches the chunk being copied: a few ms.
  *
  * The thread is created the first time a chunk comes in small (arena.c
  * wants it then; kthread.c), not with the system: an arena whose huge
