@@ -241,13 +241,13 @@ static void chunk_set_small(struct phys_mem *phys, unsigned long chunk, bool sma
 	atomic_fetch_add_explicit(&phys->nr_small, small ? 1 : -1, memory_order_relaxed);
 }
 
-static int __host_populate(struct phys_mem *phys, size_t off, size_t len);
+static int __host_populate(struct phys_mem *phys, size_t off, size_t len, bool huge_always);
 
-/* host_populate - bring [off, off+len) of the memfd in, timed.  0 or -errno. */
-static int host_populate(struct phys_mem *phys, size_t off, size_t len)
+/* host_populate - bring [off, off+len) of the arena in, timed (huge_always: anon_populate).  0 or -errno. */
+static int host_populate(struct phys_mem *phys, size_t off, size_t len, bool huge_always)
 {
 	uint64_t t0 = mono_ns();
-	int err = __host_populate(phys, off, len);
+	int err = __host_populate(phys, off, len, huge_always);
 
 	atomic_fetch_add_explicit(&phys->populate_ns, mono_ns() - t0, memory_order_relaxed);
 	return err;
@@ -259,9 +259,11 @@ static int host_populate(struct phys_mem *phys, size_t off, size_t len)
  * pages" in the theory): a huge-page chunk slower than phys->thp_cold_ns
  * makes the next ARENA_THP_COLD_CHUNKS chunks come in as 4 KiB pages
  * (MADV_NOHUGEPAGE on the chunk first), after which huge pages are tried
- * again.  0 or -errno (EINVAL: no MADV_POPULATE_WRITE).  No locks.
+ * again.  With huge_always (population at creation: nobody waits for
+ * it) the chunk is asked for as a huge page whatever, and its time not
+ * judged.  0 or -errno (EINVAL: no MADV_POPULATE_WRITE).  No locks.
  */
-static int anon_populate(struct phys_mem *phys, size_t off, size_t len)
+static int anon_populate(struct phys_mem *phys, size_t off, size_t len, bool huge_always)
 {
 	char *p = (char *)phys->base + off;
 	unsigned long left = atomic_load_explicit(&phys->small_left, memory_order_relaxed);
@@ -269,11 +271,11 @@ static int anon_populate(struct phys_mem *phys, size_t off, size_t len)
 	bool huge = true;
 	uint64_t t0, t1;
 
-	while (!phys->populating_all && left &&
+	while (!huge_always && left &&
 	       !atomic_compare_exchange_weak_explicit(&phys->small_left, &left, left - 1,
 						      memory_order_relaxed, memory_order_relaxed))
 		;
-	if (left && !phys->populating_all)
+	if (left && !huge_always)
 		huge = false;
 	/* best effort: a host without the advice populates whatever pages it gives */
 	(void)madvise(p, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
@@ -293,17 +295,17 @@ static int anon_populate(struct phys_mem *phys, size_t off, size_t len)
 			if (kt && !kthread_running(kt))
 				kthread_want(kt);
 		}
-	} else if (whole && !phys->populating_all && t1 - t0 > phys->thp_cold_ns) {
+	} else if (whole && !huge_always && t1 - t0 > phys->thp_cold_ns) {
 		atomic_fetch_add_explicit(&phys->thp_cold, 1, memory_order_relaxed);
 		atomic_store_explicit(&phys->small_left, ARENA_THP_COLD_CHUNKS, memory_order_relaxed);
 	}
 	return 0;
 }
 
-static int __host_populate(struct phys_mem *phys, size_t off, size_t len)
+static int __host_populate(struct phys_mem *phys, size_t off, size_t len, bool huge_always)
 {
 	if (!__atomic_load_n(&phys->no_populate_write, __ATOMIC_RELAXED)) {
-		int err = phys->anon ? anon_populate(phys, off, len) :
+		int err = phys->anon ? anon_populate(phys, off, len, huge_always) :
 			  madvise((char *)phys->base + off, len, MADV_POPULATE_WRITE) ? -errno : 0;
 
 		if (!err)
@@ -450,12 +452,13 @@ static int claim_piece(struct populate_job *job, unsigned int start, bool down)
  * starting at piece `start`, going up (or down) and wrapping around.  The
  * thread that finishes the last piece completes the job (chunk present
  * unless a piece failed, counters, busy cleared, waiters woken).
+ * huge_always goes to anon_populate (population at creation).
  * populate_lock held on entry and exit, dropped around each host call.
  * Return: bytes this thread populated; *errp gets the -errno of a host
  * call of this thread's that failed (untouched otherwise).
  */
 static size_t run_job(struct phys_mem *phys, struct populate_job *job, unsigned int start,
-		      bool down, int *errp)
+		      bool down, bool huge_always, int *errp)
 {
 	unsigned long c = job->chunk;
 	size_t off, len = chunk_bytes(phys, c, &off), done = 0;
@@ -468,7 +471,7 @@ static size_t run_job(struct phys_mem *phys, struct populate_job *job, unsigned 
 
 		job->inflight++;
 		pthread_mutex_unlock(&phys->populate_lock);
-		err = host_populate(phys, poff, plen);
+		err = host_populate(phys, poff, plen, huge_always);
 		if (!err)
 			populate_descriptors(phys, poff >> PAGE_SHIFT, plen >> PAGE_SHIFT, piece == 0);
 		pthread_mutex_lock(&phys->populate_lock);
@@ -565,9 +568,9 @@ static int populate_chunk(struct phys_mem *phys, unsigned long c, enum populate_
 	if (mode == POPULATE_FAULT && joined && job->ahead)
 		wait = false;
 	if (mode == POPULATE_AHEAD)
-		done = run_job(phys, job, joined ? job->nr_pieces - 1 : 0, joined, &err);
+		done = run_job(phys, job, joined ? job->nr_pieces - 1 : 0, joined, false, &err);
 	else
-		done = run_job(phys, job, MIN(piece, job->nr_pieces - 1), false, &err);
+		done = run_job(phys, job, MIN(piece, job->nr_pieces - 1), false, mode == POPULATE_WAIT, &err);
 	if (wait) {
 		/* the job may finish (and its slot be reused) by another thread: watch the chunk */
 		while (chunk_busy(phys, c) && !chunk_present(phys, c))
@@ -704,7 +707,6 @@ int arena_populate_all(struct phys_mem *phys)
 	unsigned long c;
 	int err = 0;
 
-	phys->populating_all = true;
 	for (c = 0; c < phys->nr_chunks && err >= 0; c++) {
 		err = populate_chunk(phys, c, POPULATE_WAIT, 0);
 		if (err == -EOPNOTSUPP && no_population(phys)) {
@@ -712,7 +714,6 @@ int arena_populate_all(struct phys_mem *phys)
 			err = 0;
 		}
 	}
-	phys->populating_all = false;
 	return err < 0 ? err : 0;
 }
 

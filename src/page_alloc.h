@@ -180,7 +180,6 @@ struct phys_mem {
 	_Atomic unsigned long collapsed, collapse_failed, collapse_ns; /* khugepaged.c */
 	_Atomic uint64_t last_populate_ns; /* when a host call last brought a chunk in */
 	bool no_collapse;             /* the host refused MADV_COLLAPSE as unknown */
-	bool populating_all;          /* arena_populate_all() runs: huge pages even when cold */
 	struct kthread_lazy *_Atomic collapse_kt; /* the collapse thread, wanted when a
 	                                 chunk comes in small (NULL: none) */
 	struct khugepaged *khugepaged;
