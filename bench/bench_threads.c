@@ -23,7 +23,9 @@
  *                      of a populated host buffer, caches evicted first: the
  *                      work an anonymous write fault does to its cold frame
  *                      (on both sides), alone, printed as comment lines
- *                      (bench_zero_reference)
+ *                      (bench_reference)
+ *   copying reference  likewise with a memcpy of each page from a second
+ *                      populated buffer: a copy-on-write fault's work
  *   soft-TLB hit       each thread does TLB_ITERS 8-byte umm_reads cycling
  *                      over 16 resident pages shared by all threads, against
  *                      an 8-byte memcpy through a host pointer
@@ -83,7 +85,7 @@
  * between, so the frames a fault zeroes or copies are mostly not in the
  * caches: the fault measurements include the memory (DRAM) bandwidth of
  * zeroing and copying, shared by the threads, not only the fault path.
- * The zeroing reference measures that bandwidth part alone.  The soft-TLB
+ * The zeroing and copying references measure that bandwidth part alone.  The soft-TLB
  * hit measurement works on 16 cache lines and measures the path alone.
  *
  * What scaling to expect is left to the measurement: usermm locks each
@@ -856,66 +858,119 @@ static void zero_work(struct pool *pl, struct worker *w)
 	}
 }
 
+/* The source of copy_work: a populated buffer as large as the destination. */
+static char *copy_src;
+
+/* copy_work - copy each page of this worker's slice from copy_src and store 8 bytes in it. */
+static void copy_work(struct pool *pl, struct worker *w)
+{
+	unsigned long first = (unsigned long)w->idx * SLICE_PAGES;
+
+	for (unsigned long i = first; i < first + SLICE_PAGES; i++) {
+		char *page = pl->kp + i * kpage;
+
+		memcpy(page, copy_src + i * kpage, kpage);
+		*(volatile uint64_t *)page = pl->tag + i;
+	}
+}
+
+/* A reference's medians per thread count (wall and CPU per page, ns) and its scaling. */
+struct reference {
+	double wall[NR_COUNTS], cpu[NR_COUNTS];
+	double x1[NR_COUNTS];           /* rate against 1 thread: median of the rounds' ratios */
+	double others;
+	bool ok;
+};
+static struct reference zero_ref, copy_ref;
+
 /*
- * bench_zero_reference - what zeroing alone costs with 1, 2 and 4 threads:
- * each thread zeroes every page of its 16 MiB slice of an already
- * populated host buffer (no fault on either side) after the caches were
- * evicted (an untimed write of EVICT_BYTES elsewhere), as an anonymous
- * write fault zeroes its cold frame on both sides.  Comment lines only:
- * the CPU time per page and its multiple of one thread's show how much
- * the threads slow each other down in the memory system alone.
+ * bench_reference - what zeroing (or copying) cold pages alone does with
+ * 1, 2 and 4 threads: each thread memsets (or memcpys from a second
+ * buffer) every page of its slice of an already populated host buffer,
+ * with no fault on either side, after the caches were evicted (an untimed
+ * write of EVICT_BYTES elsewhere): the work an anonymous write fault (a
+ * copy-on-write fault) does to its cold frame, on both sides.  Rounds as
+ * in run_series: one repetition per thread count, in rotating order, so
+ * the scaling (median of the rounds' ratios) compares runs close in time.
+ * Comment lines; the target lines quote the 2-thread scaling next to the
+ * faults', as the most that fault work which is all zeroing (copying)
+ * could scale on this machine.
  */
-static void bench_zero_reference(void)
+static void bench_reference(const char *name, void (*work)(struct pool *, struct worker *),
+			    struct reference *ref)
 {
 	unsigned long pages = SLICE_PAGES * MAX_THREADS;
 	char *buf = kmap_anon(pages * kpage), *evict = kmap_anon(EVICT_BYTES);
-	double one = 0;
+	struct sample smp[NR_COUNTS][REPS];
+	struct load_probe lp;
+	int err = 0;
 
+	memset(ref, 0, sizeof(*ref));
 	if (!buf || !evict) {
-		skipped("zeroing reference", "mmap", -errno);
+		skipped(name, "mmap", -errno);
 		goto out;
 	}
 	memset(buf, 1, pages * kpage);
-	for (int c = 0; c < NR_COUNTS; c++) {
-		int nr = thread_counts[c];
-		double cpu[REPS], busy[REPS];
-		struct load_probe lp;
-		struct sample s;
-		struct pool pl;
-		double med;
-		int err = pool_start(&pl, nr);
+	load_begin(&lp);
+	for (int r = -1; r < REPS && !err; r++) {
+		for (int i = 0; i < NR_COUNTS && !err; i++) {
+			int c = (i + r + 1) % NR_COUNTS;
+			struct sample warm;
+			struct pool pl;
 
-		if (err) {
-			skipped("zeroing reference", "pthread_create", err);
-			break;
-		}
-		pl.kp = buf;
-		pl.work = zero_work;
-		load_begin(&lp);
-		for (int r = -1; r < REPS; r++) {
+			err = pool_start(&pl, thread_counts[c]);
+			if (err) {
+				skipped(name, "pthread_create", err);
+				goto out;
+			}
+			pl.kp = buf;
+			pl.work = work;
 			memset(evict, r & 0xff, EVICT_BYTES);
 			pl.tag = (uint64_t)(r + 2) << 32;
-			pool_run(&pl, SLICE_PAGES, &s);
-			if (r >= 0) {
-				cpu[r] = s.cpu;
-				busy[r] = s.busy;
-			}
+			pool_run(&pl, SLICE_PAGES, r < 0 ? &warm : &smp[c][r]);
+			pool_stop(&pl);
 		}
-		pool_stop(&pl);
-		med = median(cpu, REPS);
-		if (nr == 1)
-			one = med;
-		printf("# zeroing reference %d thr: CPU per page (ns) %.1f", nr, med);
-		if (nr > 1 && one > 0)
-			printf(", x%.2f of 1 thread's", med / one);
-		printf("; CPUs busy %.2f; other processes used %.2f CPUs meanwhile\n",
-		       median(busy, REPS), load_end(&lp, 0));
 	}
+	ref->others = load_end(&lp, 0);
+	for (int c = 0; c < NR_COUNTS; c++) {
+		int nr = thread_counts[c];
+
+		ref->wall[c] = median_of(smp[c], offsetof(struct sample, wall));
+		ref->cpu[c] = median_of(smp[c], offsetof(struct sample, cpu));
+		printf("# %s %d thr: %.2f M pages/s (wall %.1f ns per page)", name, nr, 1e3 / ref->wall[c],
+		       ref->wall[c]);
+		if (c > 0) {
+			ref->x1[c] = median_ratio(smp[0], smp[c]);
+			printf(", x%.2f of 1 thread's rate", ref->x1[c]);
+		}
+		printf("; CPU per page %.1f ns", ref->cpu[c]);
+		if (c > 0)
+			printf(", x%.2f of 1 thread's", median_cpu_ratio(smp[0], smp[c]));
+		printf("; CPUs busy %.2f\n", median_of(smp[c], offsetof(struct sample, busy)));
+	}
+	printf("# %s: other processes used %.2f CPUs meanwhile\n", name, ref->others);
+	ref->ok = true;
 out:
 	if (buf)
 		munmap(buf, pages * kpage);
 	if (evict)
 		munmap(evict, EVICT_BYTES);
+}
+
+static void bench_memory_references(void)
+{
+	unsigned long pages = SLICE_PAGES * MAX_THREADS;
+
+	bench_reference("zeroing reference", zero_work, &zero_ref);
+	copy_src = kmap_anon(pages * kpage);
+	if (!copy_src) {
+		skipped("copying reference", "mmap", -errno);
+		return;
+	}
+	memset(copy_src, 2, pages * kpage);
+	bench_reference("copying reference", copy_work, &copy_ref);
+	munmap(copy_src, pages * kpage);
+	copy_src = NULL;
 }
 
 /* ---- file minor faults ---- */
@@ -1476,8 +1531,13 @@ static bool quiet(const struct result *r)
  * one thread's pages per second, and 4 threads do not fall below 2.  Each
  * scaling is the median of the repetitions' ratios.  Judged only when
  * other processes used less than OTHERS_MAX CPUs during the measurement.
+ * With a reference (the zeroing or copying the fault does to a cold
+ * frame, bench_reference), a second line gives that work's own 2-thread
+ * scaling and its time as a share of each side's 1-thread fault: fault
+ * work made mostly of it cannot scale much beyond it.
  */
-static void target_line(const char *test, const struct result *r)
+static void target_line(const char *test, const struct result *r, const char *what,
+			const struct reference *ref)
 {
 	printf("# target %s: ", test);
 	if (nr_cpus < 2 || !r[0].ok || !r[1].ok || !r[2].ok) {
@@ -1494,6 +1554,11 @@ static void target_line(const char *test, const struct result *r)
 		printf(">= 1.00 %s\n", r[2].u_xprev >= 1.0 ? "met" : "NOT met");
 	else
 		printf("not judged (other load %.2f CPUs)\n", r[2].others);
+	if (ref && ref->ok)
+		printf("# target %s: %s alone, 2 thr x%.2f of 1 thread; one thread's %s of a page takes "
+		       "%.0f%% of one usermm thread's fault, %.0f%% of one kernel thread's\n",
+		       test, what, ref->x1[1], what, 100 * ref->wall[0] / r[0].u_wall,
+		       100 * ref->wall[0] / r[0].k_wall);
 }
 
 static void summary(const struct result *anon, const struct result *file,
@@ -1517,10 +1582,10 @@ static void summary(const struct result *anon, const struct result *file,
 		summary_row("fork COW fault", "pages", c, &fcow[c]);
 	for (int c = 0; c < NR_COUNTS; c++)
 		summary_row("TLB hit", "accesses", c, &tlb[c]);
-	target_line("anon fault", anon);
-	target_line("file fault", file);
-	target_line("file COW fault", file_cow);
-	target_line("fork COW fault", fcow);
+	target_line("anon fault", anon, "zeroing", &zero_ref);
+	target_line("file fault", file, NULL, NULL);
+	target_line("file COW fault", file_cow, "copying", &copy_ref);
+	target_line("fork COW fault", fcow, "copying", &copy_ref);
 }
 
 int main(int argc, char **argv)
@@ -1554,7 +1619,7 @@ int main(int argc, char **argv)
 		goto out_sys;
 	}
 	bench_anon(mm, anon);
-	bench_zero_reference();
+	bench_memory_references();
 	bench_file(sys, mm, file, file_cow);
 	if (!herr)
 		bench_fork_cow(mm, fcow);
