@@ -66,8 +66,9 @@ static int validate_config(const struct umm_config *cfg)
 		return -EINVAL;
 	if (cfg->collapse_ms < -1)
 		return -EINVAL;
-	if (cfg->wmark_min_bytes && cfg->phys_bytes &&
-	    cfg->wmark_min_bytes >= cfg->phys_bytes / 2)
+	/* against the size the system gets: phys_bytes 0 is the default */
+	if (cfg->wmark_min_bytes &&
+	    cfg->wmark_min_bytes >= (cfg->phys_bytes ? cfg->phys_bytes : DEFAULT_PHYS_BYTES) / 2)
 		return -EINVAL;
 	if (cfg->io_backend != UMM_IO_DEFAULT && cfg->io_backend != UMM_IO_URING &&
 	    cfg->io_backend != UMM_IO_THREADS)

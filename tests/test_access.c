@@ -14,7 +14,9 @@
  *   values          every width round-trips and agrees with umm_read's
  *                   bytes (host byte order), at every alignment
  *   bad_inputs      NULL mm or out, unmapped, wrapping and last-page
- *                   addresses give umm_read's errors and leave *out alone
+ *                   addresses give umm_read's errors and leave *out alone;
+ *                   _every_width: NULL mm, NULL out, unmapped and
+ *                   read-only for each of the eight functions
  *   page_crossing   misaligned accesses that cross a page (and a VMA,
  *                   and a protection boundary) fall back correctly
  *   stale_*         single thread: after munmap, mprotect(PROT_READ),
@@ -213,6 +215,58 @@ static void test_bad_inputs(void)
 	CHECK(v == 0x0101010101010101ULL);
 	end_mm(mm);
 }
+
+/*
+ * Each of the eight functions (test_bad_inputs above reaches only some):
+ * NULL mm and NULL out are -EINVAL, an unmapped address and a store to a
+ * read-only page are -EFAULT; *out, both pages' bytes and the mm's
+ * counters (rss, VMAs, faults) are unchanged.
+ */
+#define CHECK_BAD_WIDTH(bits, mm, a, ro) do {						\
+	uint##bits##_t __v = 0x5a;							\
+											\
+	CHECK_EQ(umm_load_u##bits(NULL, (a), &__v), -EINVAL);				\
+	CHECK_EQ(umm_load_u##bits((mm), (a), NULL), -EINVAL);				\
+	CHECK_EQ(umm_load_u##bits((mm), 0x1000, &__v), -EFAULT);			\
+	CHECK_EQ(__v, 0x5a);								\
+	CHECK_EQ(umm_store_u##bits(NULL, (a), 0x77), -EINVAL);				\
+	CHECK_EQ(umm_store_u##bits((mm), 0x1000, 0x77), -EFAULT);			\
+	CHECK_EQ(umm_store_u##bits((mm), (ro), 0x77), -EFAULT);				\
+} while (0)
+
+static void test_bad_inputs_every_width(void)
+{
+	struct umm_mm *mm = new_mm();
+	uintptr_t a = map_anon(mm, PS, PROT_READ | PROT_WRITE);
+	uintptr_t ro = map_anon(mm, PS, PROT_READ);
+	struct umm_mm_stats before, after;
+	unsigned char got[PS];
+	size_t wrong = 0;
+	uint64_t v;
+
+	fill(mm, a, PS, 0x11);
+	CHECK_EQ(umm_load_u64(mm, ro, &v), 0);             /* maps the zero page */
+	CHECK_EQ(umm_load_u64(mm, a, &v), 0);              /* warm: the inline context is mm */
+	REQUIRE(umm_mm_stats(mm, &before) == 0);
+	CHECK_BAD_WIDTH(8, mm, a, ro);
+	CHECK_BAD_WIDTH(16, mm, a, ro);
+	CHECK_BAD_WIDTH(32, mm, a, ro);
+	CHECK_BAD_WIDTH(64, mm, a, ro);
+	REQUIRE(umm_mm_stats(mm, &after) == 0);
+	CHECK_EQ(after.rss_anon, before.rss_anon);
+	CHECK_EQ(after.nr_vmas, before.nr_vmas);
+	CHECK_EQ(after.minor_faults, before.minor_faults);
+	CHECK_EQ(after.cow_faults, before.cow_faults);
+	CHECK_EQ(umm_read(mm, a, got, PS), 0);
+	for (size_t i = 0; i < PS; i++)
+		wrong += got[i] != 0x11;
+	CHECK_EQ(umm_read(mm, ro, got, PS), 0);
+	for (size_t i = 0; i < PS; i++)
+		wrong += got[i] != 0;
+	CHECK_EQ(wrong, 0);
+	end_mm(mm);
+}
+#undef CHECK_BAD_WIDTH
 
 static void test_page_crossing(void)
 {
@@ -517,6 +571,7 @@ int main(int argc, char **argv)
 		RUN(test_inline_used);
 		RUN(test_values);
 		RUN(test_bad_inputs);
+		RUN(test_bad_inputs_every_width);
 		RUN(test_page_crossing);
 		RUN(test_stale_single_thread);
 	}

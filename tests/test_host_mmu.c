@@ -12,7 +12,8 @@
  * block being filled; many threads faulting at
  * once; umm_host_prefault then read(2)/write(2); umm_read/umm_write with
  * a buffer inside a window; mappings dropped near the VMA limit; bad
- * input.
+ * input (also: one window more than UMM_HOST_MAX_REGIONS, and the
+ * translations' bad arguments).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -180,6 +181,71 @@ static void test_bad_input(void)
 	}
 	CHECK_EQ(umm_host_detach(mm, base), 0);
 	CHECK_EQ(hst().regions, 0);
+	teardown();
+}
+
+/*
+ * With UMM_HOST_MAX_REGIONS windows attached, one more attach is -ENOMEM
+ * with *base untouched, the count of windows and the mm's notifiers
+ * unchanged; the last window still works (a store through it reaches
+ * usermm), and after a detach an attach succeeds again.
+ */
+static void test_attach_past_max_regions(void)
+{
+	void *bases[UMM_HOST_MAX_REGIONS], *base = (void *)0x1;
+	const size_t n = UMM_HOST_MAX_REGIONS;
+	uintptr_t a;
+	int notifiers;
+	char c = 0;
+
+	setup();
+	a = anon(n * P);
+	REQUIRE(hst().regions == 0);
+	for (size_t i = 0; i < n; i++)
+		REQUIRE(umm_host_attach(mm, a + i * P, P, 0, &bases[i]) == 0);
+	notifiers = atomic_load(&mm->notifier_count);
+	CHECK_EQ(umm_host_attach(mm, a, P, 0, &base), -ENOMEM);
+	CHECK(base == (void *)0x1);
+	CHECK_EQ(hst().regions, n);
+	CHECK_EQ(atomic_load(&mm->notifier_count), notifiers);
+	((volatile char *)bases[n - 1])[5] = 'M';
+	REQUIRE(umm_read(mm, a + (n - 1) * P + 5, &c, 1) == 0);
+	CHECK_EQ(c, 'M');
+	CHECK_EQ(umm_host_detach(mm, bases[0]), 0);
+	CHECK_EQ(umm_host_attach(mm, a, P, 0, &bases[0]), 0);
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ(umm_host_detach(mm, bases[i]), 0);
+	CHECK_EQ(hst().regions, 0);
+	teardown();
+}
+
+/*
+ * umm_host_to_umm with a NULL address out is -EINVAL, and with a pointer
+ * in no window -EFAULT; both leave the outs untouched.
+ * umm_host_from_umm with a NULL mm is NULL, also for an address a window
+ * of mm covers.
+ */
+static void test_translate_bad_args(void)
+{
+	struct umm_mm *const sentinel = (struct umm_mm *)0x1;
+	struct umm_mm *m = sentinel;
+	uintptr_t a, ua = 0x5a;
+	char *base;
+
+	setup();
+	a = anon(2 * P);
+	REQUIRE(umm_host_attach(mm, a, 2 * P, 0, (void **)&base) == 0);
+	CHECK_EQ(umm_host_to_umm(base + 5, &m, NULL), -EINVAL);
+	CHECK(m == sentinel);
+	CHECK_EQ(umm_host_to_umm(&ua, &m, &ua), -EFAULT);
+	CHECK(m == sentinel);
+	CHECK_EQ(ua, 0x5a);
+	CHECK_EQ(umm_host_to_umm(base + 2 * P, &m, &ua), -EFAULT);   /* just past the window */
+	CHECK(m == sentinel);
+	CHECK_EQ(ua, 0x5a);
+	CHECK(umm_host_from_umm(NULL, a) == NULL);
+	CHECK(umm_host_from_umm(mm, a) == base);
+	CHECK_EQ(umm_host_detach(mm, base), 0);
 	teardown();
 }
 
@@ -1697,6 +1763,8 @@ int main(void)
 {
 	install_test_handler();
 	RUN(test_bad_input);
+	RUN(test_attach_past_max_regions);
+	RUN(test_translate_bad_args);
 	RUN(test_anon);
 	RUN(test_shared_file);
 	RUN(test_private_file);

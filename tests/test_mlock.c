@@ -473,6 +473,56 @@ static void test_mlock_dontneed(void)
 }
 
 /*
+ * MADV_COLD and MADV_PAGEOUT on a range with a locked page are -EINVAL
+ * (madvise.c checks the whole range first): the maps text, the
+ * residency and unevictable marks of the shared file pages, the reclaim
+ * and writeback counters and the file (a dirty page not written back)
+ * are unchanged.  After munlock, PAGEOUT returns 0 and writes the page back.
+ */
+static void test_mlock_cold_pageout_einval(void)
+{
+	setup();
+	int fd = test_tmpfile(4 * P, file_pat);
+	struct umm_object *obj = open_file(fd);
+	struct umm_sys_stats st0, st;
+	unsigned char c = 0;
+	uintptr_t a;
+	char *before;
+
+	REQUIRE(umm_mmap(mm, 0, 4 * P, RW, MAP_SHARED, obj, 0, &a) == 0);
+	fill(a, 4 * P, 9);                                 /* every page dirty */
+	REQUIRE(umm_mlock(mm, a + P, P) == 0);
+	REQUIRE(umm_system_stats(sys, &st0) == 0);
+	before = maps();
+	CHECK_EQ(umm_madvise(mm, a, 4 * P, MADV_PAGEOUT), -EINVAL);
+	CHECK_EQ(umm_madvise(mm, a + P, P, MADV_PAGEOUT), -EINVAL);
+	CHECK_EQ(umm_madvise(mm, a, 4 * P, MADV_COLD), -EINVAL);
+	CHECK_EQ(umm_madvise(mm, a + P, P, MADV_COLD), -EINVAL);
+	CHECK_MAPS(before);
+	CHECK_EQ(resident(a, 4), 4);
+	CHECK_EQ(count_unevictable(a, 4), 1);
+	REQUIRE(umm_system_stats(sys, &st) == 0);
+	CHECK_EQ(st.pgsteal, st0.pgsteal);
+	CHECK_EQ(st.pgdeactivate, st0.pgdeactivate);
+	CHECK_EQ(st.pgwriteback, st0.pgwriteback);
+	CHECK_EQ(st.file_write_pages, st0.file_write_pages);
+	CHECK_EQ(st.nr_unevictable, st0.nr_unevictable);
+	REQUIRE(pread(fd, &c, 1, 0) == 1);
+	CHECK(pat(0, 9) != file_pat(0));
+	CHECK_EQ(c, file_pat(0));                          /* not written back */
+	CHECK(holds(a, 4 * P, 9));
+
+	REQUIRE(umm_munlock(mm, a + P, P) == 0);
+	CHECK_EQ(umm_madvise(mm, a, 4 * P, MADV_PAGEOUT), 0);
+	REQUIRE(pread(fd, &c, 1, 0) == 1);
+	CHECK_EQ(c, pat(0, 9));
+	free(before);
+	umm_object_put(obj);
+	close(fd);
+	teardown();
+}
+
+/*
  * fork: the child inherits no lock (VM_LOCKED nor MCL_FUTURE).  The pages
  * it shares copy-on-write with the locked parent stay unevictable while
  * the parent's locked vma maps them, and become evictable when it unlocks.
@@ -773,6 +823,7 @@ int main(void)
 	RUN(test_mlockall);
 	RUN(test_mlock_limit);
 	RUN(test_mlock_dontneed);
+	RUN(test_mlock_cold_pageout_einval);
 	RUN(test_mlock_fork);
 	RUN(test_mlock_two_mms);
 	RUN(test_mlock_mremap);

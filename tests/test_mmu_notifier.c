@@ -7,8 +7,10 @@
  * MADV_FREE, truncate, page_mkclean through writeback,
  * remap_file_pages) must produce its expected start/end pairs with the
  * right event and range, and invalidate_secondary_tlbs between them.
- * Then: bad arguments; release exactly once (destroy first, unregister
- * first, and the two racing); no callback after unregister returns while
+ * Then: bad arguments (a failed register or unregister of a per-mm or
+ * reverse-map notifier leaves the registration as it was); release
+ * exactly once (destroy first, unregister first, and the two racing);
+ * no callback after unregister returns while
  * other threads keep unmapping; registering while other threads fault;
  * the interval notifier's sequence protocol under a deliberate race (a
  * hook invalidates between read_begin and install, which must retry and
@@ -260,6 +262,41 @@ static void test_bad_args(void)
 	CHECK_EQ(umm_rmap_notifier_register(s, NULL), -EINVAL);
 	CHECK_EQ(umm_rmap_notifier_register(s, &rn), -EINVAL);          /* no ops */
 	CHECK_EQ(umm_rmap_notifier_unregister(s, &rn), -EINVAL);        /* not registered */
+	CHECK_EQ(umm_mm_check(m), 0);
+	umm_mm_destroy(m);
+	CHECK_EQ(umm_system_destroy(s), 0);
+}
+
+/*
+ * A notifier registered to one mm: registering it to another mm and
+ * unregistering it from that other mm are -EINVAL, and it stays
+ * registered to the first: not released, told of a munmap there, released
+ * once by its unregister and not again when the other mm is destroyed.
+ */
+static void test_wrong_mm_calls_keep_registration(void)
+{
+	struct umm_system *s = new_sys();
+	struct umm_mm *m, *other;
+	struct recorder r;
+	uintptr_t a;
+
+	REQUIRE(umm_mm_create(s, &m) == 0);
+	REQUIRE(umm_mm_create(s, &other) == 0);
+	rec_init(&r);
+	a = map_anon(m, 2 * PS);
+	touch(m, a, 2 * PS);
+	REQUIRE(umm_mmu_notifier_register(m, &r.mn) == 0);
+	CHECK_EQ(umm_mmu_notifier_register(other, &r.mn), -EINVAL);
+	CHECK_EQ(umm_mmu_notifier_unregister(other, &r.mn), -EINVAL);
+	CHECK_EQ(atomic_load(&r.releases), 0);
+
+	rec_clear(&r);
+	CHECK_EQ(umm_munmap(m, a + PS, PS), 0);
+	expect_windows(&r, 1, (struct rec[]){ { K_START, UMM_MMU_UNMAP, a + PS, a + 2 * PS } }, true);
+	CHECK_EQ(umm_mmu_notifier_unregister(m, &r.mn), 0);
+	CHECK_EQ(atomic_load(&r.releases), 1);
+	umm_mm_destroy(other);
+	CHECK_EQ(atomic_load(&r.releases), 1);
 	CHECK_EQ(umm_mm_check(m), 0);
 	umm_mm_destroy(m);
 	CHECK_EQ(umm_system_destroy(s), 0);
@@ -748,6 +785,58 @@ static void test_rmap_notifier_truncate(void)
 	CHECK_EQ(umm_system_destroy(s), 0);
 }
 
+static const struct umm_rmap_notifier_ops rmap_no_page_ops = { .invalidate_page = NULL };
+
+/* truncate_shmem_4 - write a 4-page shmem object of sys, then truncate it to 0. */
+static void truncate_shmem_4(struct umm_system *sys)
+{
+	static const char buf[4 * PS];
+	struct umm_object *obj;
+
+	REQUIRE(umm_object_create_shmem(sys, sizeof(buf), &obj) == 0);
+	REQUIRE(umm_object_write(obj, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
+	CHECK_EQ(umm_object_cached_pages(obj), 4);
+	CHECK_EQ(umm_object_truncate(obj, 0), 0);
+	CHECK_EQ(umm_object_cached_pages(obj), 0);
+	umm_object_put(obj);
+}
+
+/*
+ * Reverse-map notifier bad arguments: registering ops without
+ * invalidate_page or a notifier registered to another system, and
+ * unregistering with a NULL system or notifier or from the wrong system,
+ * are -EINVAL.  Afterwards the
+ * notifier is registered to its own system only, once: a truncate in the
+ * other system reports nothing, one in its own reports each of the four
+ * pages once.
+ */
+static void test_rmap_notifier_bad_args_keep_registration(void)
+{
+	struct umm_system *s = new_sys(), *s2 = new_sys();
+	struct umm_rmap_notifier no_page = { .ops = &rmap_no_page_ops };
+	struct rmap_rec rr = { .rn = { .ops = &rmap_rec_ops } };
+
+	CHECK_EQ(umm_rmap_notifier_register(s, &no_page), -EINVAL);
+	CHECK_EQ(umm_rmap_notifier_unregister(s, &no_page), -EINVAL);  /* so it is not registered */
+	REQUIRE(umm_rmap_notifier_register(s, &rr.rn) == 0);
+	CHECK_EQ(umm_rmap_notifier_register(s2, &rr.rn), -EINVAL);     /* registered to s */
+	CHECK_EQ(umm_rmap_notifier_unregister(NULL, &rr.rn), -EINVAL);
+	CHECK_EQ(umm_rmap_notifier_unregister(s, NULL), -EINVAL);
+	CHECK_EQ(umm_rmap_notifier_unregister(s2, &rr.rn), -EINVAL);
+
+	truncate_shmem_4(s2);
+	CHECK_EQ(rr.n, 0);
+	truncate_shmem_4(s);
+	CHECK_EQ(rr.n, 4);
+	for (int i = 0; i < rr.n; i++)
+		for (int j = 0; j < i; j++)
+			CHECK(rr.frames[i] != rr.frames[j]);
+	CHECK_EQ(rr.last, UMM_MMU_TRUNCATE);
+	CHECK_EQ(umm_rmap_notifier_unregister(s, &rr.rn), 0);
+	CHECK_EQ(umm_system_destroy(s2), 0);
+	CHECK_EQ(umm_system_destroy(s), 0);
+}
+
 /* ---- aging ---- */
 
 static void test_page_referenced_young(void)
@@ -930,6 +1019,7 @@ static void test_callback_reentry_detected(void)
 int main(void)
 {
 	RUN(test_bad_args);
+	RUN(test_wrong_mm_calls_keep_registration);
 	RUN(test_events_anon);
 	RUN(test_events_file);
 	RUN(test_many_notifiers);
@@ -938,6 +1028,7 @@ int main(void)
 	RUN(test_register_while_faulting);
 	RUN(test_interval_seq_race);
 	RUN(test_rmap_notifier_truncate);
+	RUN(test_rmap_notifier_bad_args_keep_registration);
 	RUN(test_page_referenced_young);
 	RUN(test_notifier_young_changes_reclaim);
 #if UMM_DEBUG && !TSAN_BUILD

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_system.c - the system-level calls: umm_system_create's errors,
+ * test_system.c - the system-level calls: umm_system_create's errors
+ * (phys_bytes, rmap, NULL out, the min watermark),
  * umm_system_destroy with live address spaces or objects, and the
  * diagnostics (umm_set_log, umm_sys_stats.warnings).
  *
@@ -77,6 +78,41 @@ static void test_create_errors(void)
 	CHECK_EQ(warnings(sys), 0);
 	CHECK_EQ(umm_system_destroy(sys), 0);
 	CHECK_EQ(umm_system_destroy(NULL), 0);
+}
+
+/*
+ * wmark_min_bytes at or above half of the system's size is -EINVAL with
+ * *out untouched and no thread started, for an explicit phys_bytes and
+ * for phys_bytes 0 (the default 256 MiB); one page below half is
+ * accepted as the min watermark.
+ */
+static void test_create_wmark_min_at_half_rejected(void)
+{
+	static const size_t bad[] = { 2UL << 20, (2UL << 20) + PS, 4UL << 20, SIZE_MAX };
+	struct umm_system *sys = (struct umm_system *)0x1;
+	struct umm_config cfg = { .phys_bytes = 4UL << 20 };
+	struct umm_sys_stats st;
+	int threads = test_threads_now();
+
+	REQUIRE(threads > 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg.wmark_min_bytes = bad[i];
+		CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
+		CHECK(sys == (struct umm_system *)0x1);
+	}
+	cfg.phys_bytes = 0;
+	for (size_t i = 0; i < 3; i++) {
+		cfg.wmark_min_bytes = (size_t[]){ 128UL << 20, 200UL << 20, 300UL << 20 }[i];
+		CHECK_EQ(umm_system_create(&cfg, &sys), -EINVAL);
+		CHECK(sys == (struct umm_system *)0x1);
+	}
+	CHECK_EQ(test_threads_now(), threads);
+	cfg.phys_bytes = 4UL << 20;
+	cfg.wmark_min_bytes = (2UL << 20) - PS;
+	REQUIRE(umm_system_create(&cfg, &sys) == 0);
+	REQUIRE(umm_system_stats(sys, &st) == 0);
+	CHECK_EQ(st.wmark_min, (2UL << 20) / PS - 1);
+	CHECK_EQ(umm_system_destroy(sys), 0);
 }
 
 /* destroy with a live mm or object: -EBUSY, a counted warning, and the system still works. */
@@ -290,6 +326,7 @@ static void test_lazy_helpers(void)
 int main(void)
 {
 	RUN(test_create_errors);
+	RUN(test_create_wmark_min_at_half_rejected);
 	RUN(test_destroy_busy);
 	RUN(test_dirty_dropped);
 	RUN(test_check_report);

@@ -98,7 +98,9 @@ struct umm_config {
 	                             object's vma list); 0: object, or what the
 	                             environment variable UMM_RMAP ("object" or
 	                             "pte-chain") says */
-	size_t      wmark_min_bytes;  /* min watermark; default max(64 KiB, phys/256) */
+	size_t      wmark_min_bytes;  /* min watermark; default max(64 KiB, phys/256);
+	                                 -EINVAL at or above half the system's size
+	                                 (phys_bytes, or the default when it is 0) */
 	unsigned    pcp_high;     /* frames kept per thread; default 64 */
 	int         debug_checks; /* run the expensive invariant check after every
 	                             address-space operation (slow; for tests) */
