@@ -303,7 +303,8 @@ int replay_main(int argc, char **argv)
 		unlink(swap_tmp);
 	if (err) {
 		if (err == -EOPNOTSUPP && cfg.swap_bytes)
-			fprintf(stderr, "usermm replay: this build of usermm has no swap (--swap): %s\n",
+			fprintf(stderr, "usermm replay: this build of usermm cannot use that swap target "
+				"(a Redis target needs hiredis): %s\n",
 				umm_strerror(err));
 		else
 			fprintf(stderr, "usermm replay: system: %s\n", umm_strerror(err));

@@ -33,13 +33,14 @@ unsigned long umm_inject_hits(struct umm_system *sys, int site);
  * order and gaps, every present pte maps a valid allocated frame, map
  * counts and RSS add up with the page tables.  0, or -EUCLEAN after
  * logging what is wrong (UMM_LOG_CHECK: stderr unless umm_set_log says
- * otherwise).
+ * otherwise); -EINVAL for a NULL mm.
  */
 int umm_mm_check(struct umm_mm *mm);
 /*
  * umm_system_check - allocator and slab consistency, frame accounting.
  * For a system no other thread is using; it first waits for the reads
  * still in flight in the I/O engine, so umm_system_stats after it is exact.
+ * 0, -EUCLEAN (logged as for umm_mm_check), or -EINVAL for a NULL sys.
  */
 int umm_system_check(struct umm_system *sys);
 

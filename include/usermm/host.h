@@ -110,7 +110,8 @@ int umm_host_attach(struct umm_mm *mm, uintptr_t start, size_t len, int flags, v
 /*
  * umm_host_detach - remove the window at base (as returned by
  * umm_host_attach for mm): its host mappings and reservation go away.
- * Detach every window of an address space before umm_mm_destroy.
+ * A window may be detached before or after umm_mm_destroy (destroying
+ * the address space unmaps its windows; see docs/API.md).
  * Returns 0 or -EINVAL (not a window of mm).  The last detach puts the
  * previous SIGSEGV/SIGBUS handlers back if the host MMU's are still
  * installed.

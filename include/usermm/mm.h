@@ -49,7 +49,8 @@ int  umm_mremap(struct umm_mm *mm, uintptr_t old_addr, size_t old_len, size_t ne
  * umm_madvise - advice about [addr, addr+len), as madvise(2), with the
  * host's MADV_* values: NORMAL, RANDOM, SEQUENTIAL (readahead hints kept
  * on the VMAs), WILLNEED (read the range's missing file pages into the
- * page cache; synchronous for now, errors ignored), DONTNEED (drop the
+ * page cache: the reads are started and complete after the call, errors
+ * ignored), DONTNEED (drop the
  * pages: private anonymous memory reads back as zeroes, file mappings
  * refault from the file, private copies are lost), FREE (private
  * anonymous only: the pages may be dropped lazily, a write cancels that;

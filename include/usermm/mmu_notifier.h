@@ -70,7 +70,8 @@ enum umm_mmu_event {
 	UMM_MMU_TRUNCATE,       /* the file or shmem object shrank (or its pages were dropped) */
 	UMM_MMU_FORK,           /* fork write-protects private pages for copy-on-write */
 	UMM_MMU_EXIT,           /* the address space is being destroyed */
-	UMM_MMU_AGE,            /* young bits cleared (aging) */
+	UMM_MMU_AGE,            /* reserved: not sent (aging reaches secondary
+	                           MMUs through clear_young, not as a range) */
 	UMM_MMU_NR_EVENTS
 };
 

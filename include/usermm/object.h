@@ -22,15 +22,21 @@ extern "C" {
 /*
  * umm_object_open_fd - wrap a regular file.  -EBADF (bad fd), -EINVAL (not
  * a regular file), -EACCES (write-only fd: it cannot back a mapping).
- * The size is taken from fstat() now and changed by umm_object_truncate().
+ * The size is taken from fstat() now and changed by umm_object_truncate()
+ * and by a umm_object_write() past the end.
  */
 int  umm_object_open_fd(struct umm_system *sys, int fd, struct umm_object **out);
-/* umm_object_create_shmem - anonymous shared memory, zero-filled, of `size` bytes. */
+/*
+ * umm_object_create_shmem - anonymous shared memory, zero-filled, of
+ * `size` bytes.  -EINVAL (NULL sys or out, size above INT64_MAX), -ENOMEM.
+ */
 int  umm_object_create_shmem(struct umm_system *sys, size_t size, struct umm_object **out);
 /*
  * umm_object_truncate - set the size (ftruncate for files).  Shrinking
  * unmaps and drops cached pages wholly past the new end and zeroes the tail
  * of a partial last page; later accesses past the end are -EIO (SIGBUS).
+ * 0; -EINVAL (NULL obj, a size beyond off_t, a file not open for
+ * writing), or ftruncate's error; on error nothing changed.
  */
 int  umm_object_truncate(struct umm_object *obj, uint64_t size);
 void umm_object_get(struct umm_object *obj);
@@ -39,7 +45,8 @@ uint64_t umm_object_size(const struct umm_object *obj);
 /*
  * umm_object_sync - write back dirty cached pages of [offset, offset+len)
  * (len 0 = to end) with pwrite, then fdatasync the file, so the data is
- * durable on return; first error (-EIO).
+ * durable on return; first error (-EIO); -EINVAL (NULL obj, a wrapping
+ * range).
  */
 int  umm_object_sync(struct umm_object *obj, uint64_t offset, uint64_t len);
 /*

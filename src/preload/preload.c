@@ -506,7 +506,9 @@ void preload_files_reap_locked(void)
 	X(nr_mms) X(nr_objects) X(warnings) X(io_backend) X(ra_pages) X(ra_hits) X(ra_wasted) \
 	X(io_requests) X(io_pages) X(io_errors) X(file_write_requests) X(file_write_pages) X(rmap) \
 	X(nr_reverse_maps) X(rmap_bytes) \
-	X(host_populated_bytes) X(host_released_bytes) X(host_populate_ns) X(swap_total) \
+	X(host_populated_bytes) X(host_released_bytes) X(host_populate_ns) \
+	X(host_populated_ahead_bytes) X(host_populate_ahead_cpu_ns) X(host_small_chunks) \
+	X(host_collapsed_chunks) X(host_collapse_failed) X(host_collapse_ns) X(arena) X(swap_total) \
 	X(swap_used) X(pswpin) X(pswpout) X(swap_cache_hits) X(swap_cache_pages) \
 	X(swap_read_errors) X(swap_write_errors) X(swap_full) X(swap_read_requests) \
 	X(swap_write_requests) X(swap_remote_pages) X(swap_remote_bytes) X(swap_remote_requests) \
