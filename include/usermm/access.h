@@ -5,7 +5,8 @@
  * umm_read/umm_write copy across page and VMA boundaries, faulting pages in
  * as a CPU would.  Translations are cached in a per-thread software TLB
  * tagged by address space; it never serves a stale translation.  Return
- * 0, -EFAULT (SIGSEGV), -EIO (SIGBUS) or -ENOMEM.  On error, bytes before
+ * 0, -EINVAL (NULL mm or buffer), -EFAULT (SIGSEGV), -EIO (SIGBUS) or
+ * -ENOMEM.  On error, bytes before
  * the failing page may already have been copied (as with a real CPU).
  */
 #ifndef USERMM_ACCESS_H
@@ -233,8 +234,10 @@ UMM_DEFINE_LOAD_STORE(64)
  * (breaking copy-on-write) and marks the pages dirty on unpin.  A pinned
  * frame is never freed or reused until unpinned, even if it is unmapped.
  * Returns the number of pages pinned (all of them), or a negative errno
- * with nothing pinned (-EINVAL for unknown flags, or UMM_PIN_FORCE without
- * UMM_PIN_WRITE).
+ * with nothing pinned (-EINVAL for a NULL mm or pages, an unaligned addr,
+ * unknown flags, or UMM_PIN_FORCE without UMM_PIN_WRITE; -EFAULT for a
+ * range that wraps; otherwise the fault's error).  nr_pages 0 pins
+ * nothing and returns 0.
  *
  * A pin stays attached to its mapping (the semantics of Linux 5.19 and
  * later).  Until the page is unpinned, or the mapping itself goes:
@@ -250,9 +253,9 @@ UMM_DEFINE_LOAD_STORE(64)
  *     address space shares copy-on-write with another one;
  *   - umm_mremap moves the page with its pte: the pin follows it to the
  *     new address.
- * What detaches a pin is only the end of the mapping: umm_munmap, a
+ * What detaches a pin is only the end of the mapping (umm_munmap, a
  * MAP_FIXED mapping over it, truncation of the file below the page,
- * destroying the address space, and discarding the page with
+ * destroying the address space) and discarding the page with
  * umm_madvise(MADV_DONTNEED).
  * The pinned frame then stays valid (and holds what was stored through
  * it) until unpinned, but no longer belongs to the address space: a later

@@ -22,7 +22,8 @@ enum umm_inject_site {
 
 /*
  * umm_inject_fault - let the next `skip` calls at `site` succeed, then fail
- * `times` calls (-1 = until disarmed, 0 = disarm).  -EINVAL for a bad site.
+ * `times` calls (-1 = until disarmed, 0 = disarm).  -EINVAL for a NULL
+ * sys, a bad site, skip below 0 or times below -1.
  */
 int umm_inject_fault(struct umm_system *sys, int site, long skip, long times);
 /* umm_inject_hits - failures produced at a site so far. */
