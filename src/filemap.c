@@ -53,7 +53,8 @@
  * File I/O through the cache.  umm_object_read copies out of cached
  * pages (read in on a miss) holding only a reference; umm_object_write
  * first grows the object (object_extend) when the write ends past its
- * end, then copies into each page under its page lock (so truncation
+ * end (and shrinks it back to what it wrote if it stops early,
+ * object_unextend), then copies into each page under its page lock (so truncation
  * cannot drop it halfway) and marks it dirty (a page the write covers
  * whole is not read first when it is not cached): writeback writes it later,
  * as the kernel's page cache does for write(2).  A source buffer inside a
@@ -1124,7 +1125,11 @@ static int grab_page_for_overwrite(struct umm_object *obj, uint64_t index, struc
 /**
  * umm_object_write - copy @len bytes of @buf to byte @off of @obj through
  * the page cache, as pwrite(2): the object (and the file, with ftruncate)
- * grows to @off + @len first if that is past its end; the pages are left
+ * grows to @off + @len first if that is past its end, and a write that
+ * stops early shrinks it back to what it wrote (or to the size it had,
+ * if that was larger), unless its size changed meanwhile (another write
+ * grew it further, or a truncate): so a failed write leaves the size as
+ * it was and a short one as far as it wrote, as Linux's; the pages are left
  * dirty for writeback (umm_object_sync, msync, reclaim or the last put
  * write them to the file).  Every mapping of the object sees the bytes
  * at once.
@@ -1134,14 +1139,16 @@ static int grab_page_for_overwrite(struct umm_object *obj, uint64_t index, struc
  * beyond off_t), -EFBIG (@off + @len beyond off_t), -EBADF (a file object
  * whose fd is not open for writing), all with nothing changed; -EIO or
  * -ENOMEM when nothing could be written (a page could not be read, no
- * memory: the object may have grown already), or the errno of growing the
- * file; after a partial write, the bytes written.
+ * memory), or the errno of growing the file; after a partial write, the
+ * bytes written.  Another thread's overlapping write or mapped store into
+ * the range a failed write had grown the object for, made while it ran,
+ * is cut off with that range.
  */
 ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, uint64_t off)
 {
 	char bounce[PAGE_SIZE];
 	size_t done = 0;
-	uint64_t pos;
+	uint64_t pos, from;
 	bool covered;
 	int err = 0;
 
@@ -1155,7 +1162,7 @@ ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, ui
 		len = OBJECT_RW_MAX;
 	if (off + len > (uint64_t)INT64_MAX)
 		return -EFBIG;
-	err = object_extend(obj, off + len);
+	err = object_extend(obj, off + len, &from);
 	if (err)
 		return err;
 	covered = host_mmu_covers(buf, len);
@@ -1194,5 +1201,7 @@ ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, ui
 		done += n;
 		pos += n;
 	}
+	if (done < len)
+		object_unextend(obj, from, off + len, done ? off + done : 0);
 	return done ? (ssize_t)done : err;
 }

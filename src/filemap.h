@@ -132,9 +132,16 @@ void object_put(struct umm_object *obj);
 int object_datasync(struct umm_object *obj);
 /*
  * object_extend - grow the object (and its file, with ftruncate) to at
- * least @size bytes; never shrinks.  0 or -errno (object.c).
+ * least @size bytes; never shrinks; *from (if not NULL): the size it grew
+ * from, or @size if it did not.  0 or -errno (object.c).
  */
-int object_extend(struct umm_object *obj, uint64_t size);
+int object_extend(struct umm_object *obj, uint64_t size, uint64_t *from);
+/*
+ * object_unextend - undo the part of an object_extend from @from to @to
+ * that a failed write did not fill (it wrote up to @end), unless the
+ * size changed since (object.c).
+ */
+void object_unextend(struct umm_object *obj, uint64_t from, uint64_t to, uint64_t end);
 /* shmem_zero_setup - the object behind a MAP_SHARED|MAP_ANONYMOUS mapping. */
 int shmem_zero_setup(struct umm_system *sys, size_t size, struct umm_object **out);
 

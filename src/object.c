@@ -425,6 +425,31 @@ static void object_zero_old_tail(struct umm_object *obj, uint64_t old)
 		zero_page_tail(obj, old >> PAGE_SHIFT, old & ~PAGE_MASK);
 }
 
+/*
+ * object_shrink_locked - lower the size to @size (below the current one):
+ * unmap and drop what lies wholly past the new end, then cut the file.
+ * The file was already cut by the caller (umm_object_truncate, so that a
+ * refusal changes nothing) or is cut here (object_unextend).
+ * truncate_mutex held.  0 or -errno of the final ftruncate.
+ */
+static int object_shrink_locked(struct umm_object *obj, uint64_t size)
+{
+	void (*unmap)(struct umm_object *, uint64_t, uint64_t) = obj->sys->unmap_mapping_range;
+
+	atomic_store(&obj->size, size);
+	if (unmap)
+		unmap(obj, (size >> PAGE_SHIFT) + ((size & ~PAGE_MASK) != 0), UINT64_MAX);
+	truncate_inode_pages(obj, size);
+	/*
+	 * A writeback that read the old size before we lowered it may have
+	 * written past the new end; it held a page lock truncate_inode_pages
+	 * waited for, so it is finished now: cut the file again.
+	 */
+	if (obj->type == OBJ_FILE && ftruncate(obj->fd, (off_t)size) < 0)
+		return -errno;
+	return 0;
+}
+
 /**
  * umm_object_truncate - set the object's size (ftruncate for files).
  * Shrinking unmaps (sys->unmap_mapping_range) and drops the pages wholly
@@ -436,7 +461,6 @@ static void object_zero_old_tail(struct umm_object *obj, uint64_t old)
  */
 int umm_object_truncate(struct umm_object *obj, uint64_t size)
 {
-	void (*unmap)(struct umm_object *, uint64_t, uint64_t);
 	uint64_t old;
 	int err = 0;
 
@@ -459,18 +483,7 @@ int umm_object_truncate(struct umm_object *obj, uint64_t size)
 		atomic_store(&obj->size, size);
 		goto out_unlock;
 	}
-	atomic_store(&obj->size, size);
-	unmap = obj->sys->unmap_mapping_range;
-	if (unmap)
-		unmap(obj, (size >> PAGE_SHIFT) + ((size & ~PAGE_MASK) != 0), UINT64_MAX);
-	truncate_inode_pages(obj, size);
-	/*
-	 * A writeback that read the old size before we lowered it may have
-	 * written past the new end; it held a page lock truncate_inode_pages
-	 * waited for, so it is finished now: cut the file again.
-	 */
-	if (obj->type == OBJ_FILE && ftruncate(obj->fd, (off_t)size) < 0)
-		err = -errno;
+	err = object_shrink_locked(obj, size);
 out_unlock:
 	pthread_mutex_unlock(&truncate_mutex);
 	return err;
@@ -480,15 +493,19 @@ out_unlock:
  * object_extend - grow @obj to at least @size bytes, as a write past the
  * end does: ftruncate the file, zero the old last page's tail, raise the
  * size.  An object already that large is left alone (concurrent writers
- * that extend never shrink each other's end).
+ * that extend never shrink each other's end).  *@from (if not NULL) gets
+ * the size this call grew the object from, or @size when it did not grow
+ * it (for object_unextend).
  * Takes truncate_mutex (and a page lock); none held on return.
  * Return: 0, -EBADF (a file not open for writing), -errno of ftruncate.
  */
-int object_extend(struct umm_object *obj, uint64_t size)
+int object_extend(struct umm_object *obj, uint64_t size, uint64_t *from)
 {
 	uint64_t old;
 	int err = 0;
 
+	if (from)
+		*from = size;
 	if (size <= object_size(obj))
 		return 0;
 	pthread_mutex_lock(&truncate_mutex);
@@ -501,10 +518,33 @@ int object_extend(struct umm_object *obj, uint64_t size)
 		if (!err) {
 			object_zero_old_tail(obj, old);
 			atomic_store(&obj->size, size);
+			if (from)
+				*from = old;
 		}
 	}
 	pthread_mutex_unlock(&truncate_mutex);
 	return err;
+}
+
+/**
+ * object_unextend - a write that grew @obj from @from to @to stopped
+ * early, having written up to @end (0: nothing written): lower the size
+ * to max(@from, @end),
+ * as if the write had grown it only that far (Linux raises a file's size
+ * as a write copies).  Nothing is done when the size is no longer @to (a
+ * truncate or another extending write came in between: theirs stands).
+ * Takes truncate_mutex (and what a shrink takes); none held on return.
+ */
+void object_unextend(struct umm_object *obj, uint64_t from, uint64_t to, uint64_t end)
+{
+	uint64_t size = MAX(from, end);
+
+	if (size >= to)
+		return;
+	pthread_mutex_lock(&truncate_mutex);
+	if (object_size(obj) == to)
+		(void)object_shrink_locked(obj, size);
+	pthread_mutex_unlock(&truncate_mutex);
 }
 
 /**

@@ -1523,6 +1523,65 @@ static void test_object_read_write(void)
 	CHECK_EQ(free_frames(), start);
 }
 
+/*
+ * A write past the end that fails keeps the size it found (object and
+ * file), one that stops early keeps the size up to what it wrote, and
+ * neither leaves pages cached past that end; a growth made by a later
+ * call is not undone.  Failures: the frame allocation of a page
+ * (-ENOMEM) and the read of a partial page (-EIO).
+ */
+static void test_object_write_failure_size(void)
+{
+	long start = free_frames();
+	size_t size = 2 * PAGE_SIZE + 100;
+	int fd = test_tmpfile(size, pattern);
+	struct umm_object *obj = open_file(fd);
+	unsigned char *w = malloc(4 * PAGE_SIZE), got[16];
+
+	REQUIRE(w);
+	for (size_t i = 0; i < 4 * PAGE_SIZE; i++)
+		w[i] = pattern2(i);
+	/* whole pages past the end, the first allocation fails: nothing changes */
+	fault_inject_arm(&sys->phys->fail_alloc, 0, 1);
+	CHECK_EQ(umm_object_write(obj, w, 2 * PAGE_SIZE, 4 * PAGE_SIZE), -ENOMEM);
+	fault_inject_arm(&sys->phys->fail_alloc, 0, 0);
+	CHECK_EQ(umm_object_size(obj), size);
+	CHECK_EQ(file_size(fd), size);
+	CHECK_EQ(umm_object_read(obj, got, sizeof(got), size), 0);
+	/* the partial first page (page 3, a hole) cannot be read: nothing changes either */
+	CHECK_EQ(umm_object_read(obj, got, sizeof(got), 2 * PAGE_SIZE), sizeof(got));   /* old last page cached */
+	fault_inject_arm(&sys->fail_read, 0, 1);
+	CHECK_EQ(umm_object_write(obj, w, 3 * PAGE_SIZE, 3 * PAGE_SIZE + 50), -EIO);
+	fault_inject_arm(&sys->fail_read, 0, 0);
+	CHECK_EQ(umm_object_size(obj), size);
+	CHECK_EQ(file_size(fd), size);
+	/* three pages from page 4; the second page's allocation fails: one page written */
+	fault_inject_arm(&sys->phys->fail_alloc, 1, 1);
+	CHECK_EQ(umm_object_write(obj, w, 3 * PAGE_SIZE, 4 * PAGE_SIZE), PAGE_SIZE);
+	fault_inject_arm(&sys->phys->fail_alloc, 0, 0);
+	CHECK_EQ(umm_object_size(obj), 5 * PAGE_SIZE);
+	CHECK_EQ(file_size(fd), 5 * PAGE_SIZE);
+	CHECK_EQ(umm_object_read(obj, got, sizeof(got), 4 * PAGE_SIZE), sizeof(got));
+	CHECK(memcmp(got, w, sizeof(got)) == 0);
+	CHECK_EQ(umm_object_read(obj, got, sizeof(got), 5 * PAGE_SIZE), 0);
+	CHECK_EQ(umm_object_sync(obj, 0, 0), 0);
+	CHECK(file_matches(fd, 0, size, pattern));
+	CHECK_EQ(file_size(fd), 5 * PAGE_SIZE);
+	/* a write inside the size (page 3, not cached) that fails changes no size */
+	fault_inject_arm(&sys->phys->fail_alloc, 0, 1);
+	CHECK_EQ(umm_object_write(obj, w, PAGE_SIZE, 3 * PAGE_SIZE), -ENOMEM);
+	fault_inject_arm(&sys->phys->fail_alloc, 0, 0);
+	CHECK_EQ(umm_object_size(obj), 5 * PAGE_SIZE);
+	CHECK_EQ(file_size(fd), 5 * PAGE_SIZE);
+	/* a later write that grows the object further is kept */
+	CHECK_EQ(umm_object_write(obj, w, 10, 6 * PAGE_SIZE), 10);
+	CHECK_EQ(umm_object_size(obj), 6 * PAGE_SIZE + 10);
+	umm_object_put(obj);
+	close(fd);
+	free(w);
+	CHECK_EQ(free_frames(), start);
+}
+
 /* Bad inputs: a clear errno and nothing changed (size, file, cache). */
 static void test_object_read_write_bad_input(void)
 {
@@ -1794,6 +1853,7 @@ int main(void)
 	RUN(test_shmem_zero_fill);
 	RUN(test_object_read_write);
 	RUN(test_object_read_write_bad_input);
+	RUN(test_object_write_failure_size);
 	RUN(test_object_write_whole_pages);
 	RUN(test_object_write_concurrent);
 	sys_destroy();

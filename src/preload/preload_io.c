@@ -734,7 +734,7 @@ static int served_fallocate(int fd, int mode, off_t off, off_t len)
 	}
 	r = preload_sys_fallocate(fd, mode, off, len);
 	if (!r && !fstat(fd, &st) && (uint64_t)st.st_size > umm_object_size(obj))
-		r = (int)ret(PL_BUSY(object_extend(obj, (uint64_t)st.st_size)));
+		r = (int)ret(PL_BUSY(object_extend(obj, (uint64_t)st.st_size, NULL)));
 	umm_object_put(obj);
 	return r;
 }
