@@ -567,14 +567,30 @@ static bool fremap_apply(struct umm_mm *mm, struct fremap_req *req, struct mmu_g
 
 /*
  * fremap_populate - the pages of the request the batch left with a file
- * pte go through the fault path for reading (it waits for a locked page,
- * and a page it cannot bring in keeps its file pte: the access reports
- * the error).  mmap_lock held, no other lock.
+ * pte (not present) go through the fault path for reading (it waits for
+ * a locked page, and a page it cannot bring in keeps its file pte: the
+ * access reports the error); pages the batch mapped are not faulted
+ * again.  mmap_lock held, no other lock; takes each ptl to look.
  */
 static void fremap_populate(struct umm_mm *mm, const struct fremap_req *req)
 {
-	for (uintptr_t addr = req->start; addr < req->end; addr += PAGE_SIZE)
-		(void)handle_mm_fault(mm, addr, 0);
+	for (uintptr_t addr = req->start; addr < req->end; ) {
+		uintptr_t tend = MIN(req->end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+		unsigned int nr = (unsigned int)((tend - addr) >> PAGE_SHIFT);
+		uint64_t absent[PTRS_PER_TABLE / 64] = { 0 };
+		struct fmutex *ptl;
+		pte_t *ptep = fremap_lock_table(mm, req, addr, &ptl);
+
+		VM_BUG_ON(!ptep);
+		for (unsigned int i = 0; i < nr; i++)
+			if (!pte_present(ptep[i]))
+				absent[i / 64] |= 1ULL << (i % 64);
+		pte_unmap_unlock(ptep, ptl);
+		for (unsigned int i = 0; i < nr; i++)
+			if (absent[i / 64] & (1ULL << (i % 64)))
+				(void)handle_mm_fault(mm, addr + ((uintptr_t)i << PAGE_SHIFT), 0);
+		addr = tend;
+	}
 }
 
 /*

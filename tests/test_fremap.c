@@ -430,9 +430,12 @@ static void test_batch_leaves_file_ptes(void)
 	struct umm_object *obj = shmem_tagged(16);
 	uintptr_t w = map_obj(obj, 16, PROT_READ | PROT_WRITE);
 	uintptr_t n = map_obj(obj, 8, PROT_NONE);
+	unsigned long f = faults();
 
 	/* window pages 12..15 -> object pages 14..17: the last two are past the end */
 	CHECK_EQ(umm_remap_file_pages(mm, w + 12 * P, 4 * P, 0, 14, 0), 0);
+	/* the two pages the call mapped are not faulted again for the two it could not */
+	CHECK_EQ(faults(), f);
 	CHECK(maps_page(w + 12 * P, obj, 14));
 	CHECK(maps_page(w + 13 * P, obj, 15));
 	for (size_t i = 14; i < 16; i++) {
