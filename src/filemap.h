@@ -101,7 +101,7 @@ long filemap_read_range(struct umm_object *obj, uint64_t index, uint64_t nr);
 bool set_page_dirty(struct page *page);
 /*
  * write_one_page - write a locked dirty page back (clears PG_dirty first,
- * sets it again and PG_error on failure).  0 or -EIO.
+ * sets it again and PG_error on failure).  0, -EIO, or -EINVAL (NULL).
  */
 int write_one_page(struct page *page);
 /*

@@ -2,7 +2,7 @@
 /*
  * gup.h - bringing pages in ahead of the access that needs them: the
  * fault-in loop shared by pinning, populate (MAP_POPULATE, MAP_LOCKED,
- * MADV_POPULATE_*, MADV_WILLNEED's mapping part) and prepage (gup.c), and
+ * MADV_POPULATE_*) and prepage (gup.c), and
  * the per-object batched populate it runs first (populate.c).
  */
 #ifndef UMM_GUP_H

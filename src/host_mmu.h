@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * host_mmu.h - the host MMU (host_mmu.c) as seen by the soft MMU: the
- * test umm_read/umm_write make on a caller's buffer, and the prefault
- * their bounce path uses.  (The core reaches the host MMU only through
- * the MMU notifiers it registers.)
+ * test umm_read/umm_write (and umm_object_write, filemap.c) make on a
+ * caller's buffer, and the prefault their bounce path uses.  (Otherwise
+ * the core reaches the host MMU only through the MMU notifiers it
+ * registers.)
  */
 #ifndef UMM_HOST_MMU_H
 #define UMM_HOST_MMU_H

@@ -7,8 +7,11 @@
  *
  * usermm has helper threads: kswapd (vmscan.c), the populate-ahead
  * thread (populate_ahead.c), the page-reporting thread
- * (page_reporting.c), the I/O engine's thread or pool (io.c,
- * io_uring.c), the host MMU's fault threads (host_mmu.c).  A process
+ * (page_reporting.c), the collapse thread (khugepaged.c), the I/O
+ * engine's thread or pool (io.c, io_uring.c); and the host MMU's fault
+ * threads (host_mmu.c), which are not lazy: the first umm_host_attach
+ * creates them with pthread_create, as a program asking for host windows
+ * needs them at once.  A process
  * that never needs one should never have one: beyond its memory, the
  * first thread a process creates switches the C library to its
  * multi-threaded mode for good (stdio takes a lock on every character,

@@ -14,7 +14,8 @@
 
 enum {
 	KTHREAD_IDLE,           /* not wanted yet: no thread */
-	KTHREAD_WANTED,         /* wanted where no thread could be created: on the pending list */
+	KTHREAD_WANTED,         /* wanted where no thread could be created: the next
+	                           kthread_run_pending creates it */
 	KTHREAD_RUNNING,        /* created: its owner stops and joins it */
 	KTHREAD_FAILED,         /* pthread_create failed: its owner works without it */
 };
@@ -29,8 +30,9 @@ struct kthread_lazy {
 	int (*start)(struct kthread_lazy *kt);
 	_Atomic int state;
 	pid_t pid;                      /* the process the owner belongs to */
-	bool listed;                    /* [kthread_lock] on the pending list */
-	struct kthread_lazy *next;      /* [kthread_lock] the pending list */
+	bool listed;                    /* [kthread_lock] on the list of every helper
+	                                   (kthread_init to kthread_forget) */
+	struct kthread_lazy *next;      /* [kthread_lock] that list */
 };
 
 /*
@@ -48,7 +50,7 @@ extern __thread unsigned int kthread_nostart_depth __attribute__((tls_model("ini
  */
 extern bool (*kthread_defer_hook)(void);
 
-/* kthread_init - an idle helper of the calling process.  No locks. */
+/* kthread_init - an idle helper of the calling process.  Takes kthread_lock. */
 void kthread_init(struct kthread_lazy *kt, const char *name, int (*start)(struct kthread_lazy *kt));
 /*
  * kthread_want - the owner needs its thread: create it now if this
@@ -68,7 +70,7 @@ static inline bool kthread_running(struct kthread_lazy *kt)
  * lock held, not in a signal handler.
  */
 void kthread_run_pending(void);
-/* kthread_forget - before the owner frees kt: off the pending list.  Takes kthread_lock. */
+/* kthread_forget - before the owner frees kt: off the helpers' list.  Takes kthread_lock. */
 void kthread_forget(struct kthread_lazy *kt);
 /* kthread_nr_pending - threads wanted and not created yet (tests, stats). */
 unsigned long kthread_nr_pending(void);

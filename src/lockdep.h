@@ -44,11 +44,16 @@
  *   7 LOCK_TREE        obj->tree_lock (percpu_rwsem.h): the object's page
  *                      cache (radix tree); read to look up, write to
  *                      insert or delete pages.
- *     (reclaim)        sys->reclaim_check_lock (vmscan.c): a reclaim pass
- *                      holds it for read around its page locks, rmap walks
- *                      and writeback; the invariant checks take it for
- *                      write (per mm: with mmap_lock held).  Not seen by
- *                      the checker.
+ *     (reclaim)        sys->reclaim_check_lock (vmscan.c): below the page
+ *                      lock and above i_mmap_lock in this order, not by
+ *                      rank: a reclaim pass holds it for read around its
+ *                      page trylocks, rmap walks (i_mmap_lock, anon_vma
+ *                      and page-table locks) and writeback, and direct
+ *                      reclaim may take it with mmap_lock and page locks
+ *                      held; the invariant checks take it for write with
+ *                      mmap_lock held, then walk VMAs and page tables
+ *                      (i_mmap_lock, page_table_lock, pte table locks)
+ *                      and take no page lock.  Not seen by the checker.
  *     (leaves)         soft-TLB flush log and registry locks, the host
  *                      MMU's window locks (host_mmu.c), slab cache
  *                      locks, per-thread page caches, zone lock, an

@@ -36,9 +36,11 @@
  *               yet: anonymous pages go to swap or stay, so a read after
  *               MADV_FREE returns the old data (which Linux allows too; it
  *               may return either).
- *   COLD        the range's mapped pages: ptes made old, pages moved to
- *               the tail of their inactive LRU list (first to be
- *               reclaimed).  Not on MAP_LOCKED vmas (-EINVAL).  Read lock.
+ *   COLD        the range's mapped pages: ptes made old, referenced bits
+ *               cleared, active pages moved to the tail of their
+ *               inactive LRU list (first to be reclaimed); pages already
+ *               inactive stay where they are.  Not on MAP_LOCKED vmas
+ *               (-EINVAL).  Read lock.
  *   PAGEOUT     reclaim the range's mapped pages now (vmscan.c
  *               reclaim_pages): clean file pages are dropped, dirty ones
  *               written back first, from every address space that maps

@@ -64,10 +64,13 @@ static inline int gup_fault_flags(int pin_flags)
 
 /*
  * handle_mm_fault - resolve an access to addr as a CPU's fault would.
- * mmap_lock held for read.  Returns 0 (a pte allowing the access is now
- * installed, young, and dirty for writes), -EFAULT (no vma or wrong
- * protection), -EIO (past the end of the object or backing read failed),
- * -ENOMEM.  Counts minor/major/COW faults in the mm.
+ * mmap_lock held for read.  Returns 0 (normally a pte allowing the access
+ * is now installed, young, and dirty for writes; a fault that found its
+ * pte changed under it, e.g. a swap entry freed meanwhile, returns 0
+ * without one: callers look at the pte again and refault), -EFAULT (no
+ * vma or wrong protection), -EIO (past the end of the object or backing
+ * read failed), -ENOMEM, -EAGAIN (FAULT_FLAG_NONBLOCK and the page is
+ * not cached).  Counts minor/major/COW faults in the mm.
  */
 int handle_mm_fault(struct umm_mm *mm, uintptr_t addr, unsigned int flags);
 

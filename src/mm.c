@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * mm.c - address-space lifecycle: create, fork, destroy; per-mm
- * statistics and /proc-style dumps; the expensive invariant checks.
+ * statistics and /proc-style dumps.  The expensive invariant checks
+ * described below live in mm_check.c.
  *
  * Locks (the order is in lockdep.h):
  *   fork:    the child is allocated (mm_list_lock, alone) first, then

@@ -174,6 +174,7 @@ int mm_counter_for_page(struct page *page);
 /* mm.c */
 /* mm_alloc - an empty address space (no VMAs, empty pgd) linked into sys. */
 int mm_alloc(struct umm_system *sys, struct umm_mm **out);
+/* mm_check.c */
 /*
  * mm_debug_check - if the system was created with debug_checks, run the
  * invariant check (mm_check_locked) and abort on failure.  mmap_lock held

@@ -44,7 +44,9 @@
  * first (munlock_vma_pages_range, mlock.c), so its pages stop being
  * unevictable unless another locked vma maps them.
  *
- * Locks: every entry point takes mmap_lock for write for its whole run.
+ * Locks: every entry point takes mmap_lock for write for its changes;
+ * umm_mmap then drops it and populates (MAP_POPULATE, MAP_LOCKED) with
+ * mmap_lock taken for read.
  * Under it, vma_link/vma_unlink take obj->i_mmap_lock; zap_page_range and
  * change_protection take the pte table locks themselves, free_pgtables
  * takes page_table_lock.  The order is in lockdep.h.

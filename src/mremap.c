@@ -44,7 +44,9 @@
  *   - A failed MREMAP_FIXED leaves the destination's mappings in place
  *     (Linux unmaps them before it knows whether the move will work).
  *
- * Locks (order in lockdep.h): mmap_lock for write for the whole call.
+ * Locks (order in lockdep.h): mmap_lock for write while the mapping
+ * moves or changes; a locked grown part (MAP_LOCKED, mlock) is then
+ * populated with it dropped and taken again for read.
  * The destination tables are built with __pte_alloc (page_table_lock, no
  * pte table lock held).  The ptes move table by table with the source
  * and destination pte table locks both held, the lower-addressed table's

@@ -193,7 +193,7 @@ void release_pages(struct page **pages, unsigned int nr);
 
 /*
  * Page lock: PG_locked, with sleepers parked on a hashed wait table
- * (implemented in page_alloc.c).  lock_page() may block; trylock_page()
+ * (implemented in page_lock.c).  lock_page() may block; trylock_page()
  * does not.  Order: see the lock order in lockdep.h.
  */
 void lock_page(struct page *p);

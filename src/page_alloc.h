@@ -392,7 +392,8 @@ unsigned long phys_lazy_end(struct phys_mem *phys);
 /*
  * The populate-ahead thread (populate_ahead.c): keeps the `window_frames`
  * frames the allocator will hand out next present in the host.
- * populate_ahead_start - start it (0, -EBUSY, -ENOMEM or pthread's errno).
+ * populate_ahead_start - set it up and ask for its thread (created
+ * lazily, kthread.c): 0, -EINVAL, -EBUSY or -ENOMEM.
  * populate_ahead_stop - stop and join it (phys_destroy() calls it).
  * populate_ahead_kick - the allocator moved on: refill the window.
  * populate_ahead_wait_idle - wait until the thread has nothing to do

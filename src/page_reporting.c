@@ -4,8 +4,10 @@
  *
  * Theory of operation
  *
- * usermm's physical memory is a memfd; a frame the host has backed once
- * stays backed until the memfd range is punched out.  So a system sized
+ * usermm's physical memory is a memfd or anonymous memory (arena.c); a
+ * frame the host has backed once stays backed until its range is punched
+ * out (FALLOC_FL_PUNCH_HOLE on the memfd, MADV_DONTNEED on anonymous
+ * memory).  So a system sized
  * for its peak would keep its peak resident forever.  This file returns
  * free memory, in the spirit of the kernel's free page reporting: it
  * looks only at free blocks of the largest buddy order (MAX_ORDER-1,
@@ -18,7 +20,7 @@
  * has stayed free for `delay` and whose frames are present in the host is
  * isolated from the free lists (isolate_idle_block(): PG_buddy cleared so
  * nothing merges with it or allocates from it, frames still counted free
- * and in nr_isolated), punched out of the memfd with the zone lock
+ * and in nr_isolated), punched out of the arena with the zone lock
  * dropped (arena_punch(): the host frees the pages, the range reads back
  * as zeros, its chunks are marked absent so the next allocation there
  * populates them again), and put back at the tail of its free list, so
@@ -90,7 +92,8 @@ static size_t reporting_pass(struct phys_mem *phys, uint64_t min_age_ns, struct 
  * @phys: the arena
  * @min_age_ns: minimum time free (0: every free present block)
  *
- * Takes the zone lock once per block; punches with no lock held.
+ * Takes the zone lock twice per block (to isolate it, to put it back);
+ * punches with no lock held.
  * Return: bytes given back to the host.
  */
 size_t page_reporting_run(struct phys_mem *phys, uint64_t min_age_ns)

@@ -75,7 +75,7 @@ struct populate_ahead {
 	bool running;                   /* [lock] a pass is under way */
 	unsigned long window;           /* chunks */
 	pid_t pid;                      /* process the thread runs in */
-	struct kthread_lazy kt;         /* the thread, created at the first kick */
+	struct kthread_lazy kt;         /* the thread (created lazily, kthread.c; asked for at start) */
 };
 
 /*

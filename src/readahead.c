@@ -34,7 +34,9 @@
  *   marker        a fault on a page of the window at or past it, the
  *                 first time that page is used, reads the next window
  *                 asynchronously: the window after [start, start + size)
- *                 at twice the size (up to the maximum), with the marker
+ *                 at four times the size while it is below a sixteenth
+ *                 of the maximum, then twice (up to the maximum; at the
+ *                 maximum at once for a sequential hint), with the marker
  *                 at its first page.  So a reader entering a window
  *                 starts reading the next one and, once the windows are
  *                 large enough, never waits for I/O.

@@ -30,8 +30,9 @@
  * unevictable (mlock_vma_page, mlock.h).
  *
  * Locks (order in lockdep.h): the hooks run under the pte table lock of
- * ptep and take nothing else except PG_chainlock (pte chains) and the
- * slab cache lock (a leaf) to free a block.  The walks: see rmap.h.
+ * ptep and take nothing else except PG_chainlock (pte chains), the slab
+ * cache lock (a leaf) to free a block, and (page_add_new_anon_rmap, through
+ * lru_cache_add) the thread's LRU batch lock.  The walks: see rmap.h.
  */
 #include <errno.h>
 #include <stdlib.h>

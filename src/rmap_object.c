@@ -15,8 +15,10 @@
  *   one (Linux 2.6.7's design, before anon_vma chains).  The page's index
  *   is its linear page index (vm_pgoff based, kept by mremap and fork),
  *   so in each vma of the list the page can only be at one address; the
- *   walk looks there and checks the pte's frame.  Vmas merge only with an
- *   equal anon_vma (vma.c), so merging never loses a page's vma.
+ *   walk looks there and checks the pte's frame.  Vmas merge only when
+ *   their anon_vmas are equal or one side has none, which then adopts the
+ *   other's (a side without one has no anonymous pages; vma.c), so
+ *   merging never loses a page's vma.
  *   Page-cache pages.  The object's interval tree of linear vmas
  *   (i_mmap_tree.c) gives the vmas whose pgoff range holds the page's
  *   index, without visiting the others (a page of a large object mapped by

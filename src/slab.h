@@ -10,8 +10,9 @@
  * beyond one spare back to the allocator.  Each thread has a magazine of
  * up to 16 free objects per cache that serves it without a lock.
  *
- * Lock order: mag_owner_lock -> cache->lock -> (allocator locks).  No
- * other lock is taken while cache->lock is held.
+ * Lock order: mag_owner_lock -> cache->lock.  No other lock is taken
+ * while cache->lock is held: a cache drops it around alloc_pages and
+ * free_pages (the allocator's locks).
  */
 #ifndef UMM_SLAB_H
 #define UMM_SLAB_H

@@ -1373,7 +1373,7 @@ static __attribute__((noinline)) void flush_tlb_shootdown(struct umm_mm *mm, uin
 
 /**
  * tlb_get_stats - the calling thread's TLB counters, and the process-wide
- * shootdown counters.  No locks.
+ * shootdown counters.  Takes tlb_registry_lock for read.
  */
 void tlb_get_stats(struct soft_tlb_stats *st)
 {

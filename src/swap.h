@@ -67,7 +67,7 @@ int swap_writepage(struct page *page);
  */
 void delete_from_swap_cache(struct page *page);
 
-/* swap_duplicate - one more holder of entry (fork copies a swap pte).  0 or -ENOMEM. */
+/* swap_duplicate - one more holder of entry (fork copies a swap pte).  0, -ENOMEM, or -EINVAL (not a live entry). */
 int swap_duplicate(struct umm_system *sys, swp_entry_t entry);
 /* swap_free - a holder let go of entry (zap, truncate of shmem). */
 void swap_free(struct umm_system *sys, swp_entry_t entry);
@@ -228,7 +228,7 @@ unsigned int swap_out_locked_pages(struct page **pages, unsigned int nr, int *re
 /*
  * shmem_swapout - the shmem half of swap_out_page: a locked shmem
  * page-cache page leaves the cache for a slot recorded in the object.
- * shmem.c.  0, -ENOSPC, -EBUSY, -EIO.
+ * shmem.c.  0, -ENOSPC, -EBUSY, -EIO, -ENOMEM.
  */
 int shmem_swapout(struct page *page);
 /*
@@ -244,7 +244,7 @@ bool swap_readahead_ok(struct umm_system *sys, swp_entry_t entry);
 /* shmem_nr_swapped - pages of obj that are in swap.  Takes tree_lock (read). */
 unsigned long shmem_nr_swapped(struct umm_object *obj);
 
-/* swap statistics (umm_system_stats).  No locks. */
+/* swap statistics (umm_system_stats; swap_get_stats takes si->lock). */
 struct swap_stats {
 	unsigned long total, used;        /* slots (slot 0 excluded) */
 	unsigned long pswpin, pswpout;    /* pages read, written */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * system.c - creating and destroying a usermm instance, system-wide
- * statistics, failure injection and the system-wide invariant check.
+ * statistics and failure injection (the system-wide invariant check,
+ * umm_system_check, is in mm_check.c).
  *
  * A system is: the physical arena (arena.c, page_alloc.c; a memfd or
  * private anonymous memory: cfg.arena UMM_ARENA_MEMFD or UMM_ARENA_ANON,

@@ -5,7 +5,8 @@
  * The system owns the physical arena, the slab caches of the VM's own
  * structures, the shared zero page, the list of address spaces, and the
  * hooks through which upper layers serve lower ones (the only calls that go
- * upwards: reclaim for the allocator, unmapping for truncate).
+ * upwards: reclaim, kswapd and the LRU release for the allocator,
+ * unmapping for truncate, page_mkclean for writeback).
  *
  * Locks: mm_list_lock is the outermost lock (see lockdep.h): only
  * umm_system_check holds it while taking others; everywhere else it is

@@ -43,7 +43,8 @@ void vma_adjust(struct umm_mm *mm, struct vm_area_struct *vma, uintptr_t start, 
 /*
  * split_vma - split vma at page-aligned addr (vm_start < addr < vm_end) into
  * two linked vmas.  The original keeps the lower part unless new_below, in
- * which case it keeps the upper part.  Returns 0 or -ENOMEM; unchanged on error.
+ * which case it keeps the upper part.  Returns 0, -ENOMEM, or -EINVAL
+ * (addr not inside vma, unaligned, or vma not of mm); unchanged on error.
  */
 int split_vma(struct umm_mm *mm, struct vm_area_struct *vma, uintptr_t addr, int new_below);
 /* vma_can_merge - are a (below) and b (above) adjacent and compatible (flags, object, contiguous pgoff)? */

@@ -112,9 +112,11 @@
  * Direct reclaim runs inside an allocation: the thread may hold mmap_lock
  * and page locks, never a page-table lock (lockdep.h: nothing is
  * allocated under one).  So reclaim trylocks pages, walks the reverse map
- * with RMAP_WALK_TRYLOCK (anon_vma->lock, i_mmap_lock and pte table locks
- * trylocked; it blocks only on a mm's page_table_lock, never held across
- * an allocation), and unmaps a page before writing it, so writeback
+ * with RMAP_WALK_TRYLOCK (anon_vma->lock and i_mmap_lock trylocked when
+ * the thread already holds one of the walk's locks, waited for otherwise,
+ * as try_to_unmap waits for i_mmap_lock when it holds none; pte table
+ * locks and a mm's page_table_lock are never held across an allocation),
+ * and unmaps a page before writing it, so writeback
  * needs no page_mkclean walk.  obj->tree_lock is taken for write by
  * remove_mapping; nobody allocates frames under it (the radix tree's
  * nodes come from malloc).

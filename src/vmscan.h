@@ -30,9 +30,10 @@ enum lru_list {
 struct umm_sys_stats;
 
 /*
- * vmscan_init - the system's LRU lists, kswapd thread and allocator hooks
- * (direct reclaim, kswapd wake-up, release of freed LRU pages).  No locks.
- * 0 or -ENOMEM / the pthread_create error.
+ * vmscan_init - the system's LRU lists, its kswapd helper (created at the
+ * first wake-up, kthread.c) and allocator hooks (direct reclaim, kswapd
+ * wake-up, release of freed LRU pages).  Takes kthread_lock.  0 or
+ * -ENOMEM.
  */
 int vmscan_init(struct umm_system *sys);
 /*
@@ -61,8 +62,9 @@ void lru_add_drain_all(struct umm_system *sys);
  * (scans the inactive lists, demotes active pages, writes dirty file pages
  * back, sends swap-backed pages to swap while it has a free slot).  Called by the
  * allocator (no allocator lock held) in a thread that may hold mmap_lock
- * and page locks, never a page-table lock: every lock it needs beyond its
- * leaves is trylocked.  Returns frames freed.
+ * and page locks, never a page-table lock: pages are trylocked, and the
+ * reverse map's anon_vma and i_mmap locks are trylocked when the thread
+ * already holds one of them (see vmscan.c).  Returns frames freed.
  */
 unsigned long try_to_free_pages(struct umm_system *sys, unsigned long nr);
 
