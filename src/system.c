@@ -130,7 +130,8 @@ static int default_rmap(void)
  * swap_bytes without swap_path, below SWAP_MIN_BYTES or not a multiple
  * of the page size), the errno of opening or creating the swap file,
  * -ENOMEM when the memory cannot be reserved (phys_bytes too large
- * included).
+ * included), -EOPNOTSUPP (io_backend UMM_IO_URING where io_uring is not
+ * available, or a swap target this build cannot use).
  */
 int umm_system_create(const struct umm_config *cfg, struct umm_system **out)
 {
