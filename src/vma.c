@@ -965,6 +965,9 @@ static uintptr_t vma_check_one(struct vma_check *c, const struct vm_area_struct 
 			vma_check_fail(c, vma, "file vma not on i_mmap", 0, 1);
 		if (!in_tree)
 			vma_check_fail(c, vma, "linear file vma not found in i_mmap_tree", 0, 1);
+	} else if (!list_empty(&vma->obj_link)) {
+		/* no object links an anonymous vma: its list head is read without a lock */
+		vma_check_fail(c, vma, "anonymous vma on an i_mmap list", 0, 1);
 	}
 	if (vma->vm_gap != gap_between(floor, vma->vm_start))
 		vma_check_fail(c, vma, "stale vm_gap", vma->vm_gap, gap_between(floor, vma->vm_start));

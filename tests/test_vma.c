@@ -1187,6 +1187,14 @@ static void test_tree_check_catches(void)
 	pthread_mutex_lock(&obj->i_mmap_lock);
 	list_add(&f->obj_link, &obj->i_mmap);
 	pthread_mutex_unlock(&obj->i_mmap_lock);
+	CHECK(v->vm_obj == NULL);
+	pthread_mutex_lock(&obj->i_mmap_lock);
+	list_add(&v->obj_link, &obj->i_mmap);
+	pthread_mutex_unlock(&obj->i_mmap_lock);
+	expect_caught(m.mm, "anonymous vma on i_mmap");
+	pthread_mutex_lock(&obj->i_mmap_lock);
+	list_del_init(&v->obj_link);
+	pthread_mutex_unlock(&obj->i_mmap_lock);
 	CHECK_EQ(model_verify(&m), 0);
 	mm_free(m.mm);
 	free(m.r);
