@@ -61,7 +61,12 @@
  * host window is copied to a bounce page first, without the page lock: a
  * fault on it may need that very page.
  *
- * Locks taken, in order (the library's order is in lockdep.h): page lock
+ * umm_object_write holds obj->write_mutex for its whole call, so writes
+ * to one object do not interleave and the size a failed write restores
+ * is not another write's (Linux holds i_rwsem across a buffered write).
+ *
+ * Locks taken, in order (the library's order is in lockdep.h):
+ * (umm_object_write: obj->write_mutex -> truncate_mutex ->) page lock
  * -> (truncate: i_mmap_lock -> page_table_lock -> pte table locks, through
  * sys->unmap_mapping_range) -> obj->tree_lock -> allocator.  No lock but the page's own is held across readpage/writepage.
  */
@@ -1127,22 +1132,23 @@ static int grab_page_for_overwrite(struct umm_object *obj, uint64_t index, struc
  * the page cache, as pwrite(2): the object (and the file, with ftruncate)
  * grows to @off + @len first if that is past its end, and a write that
  * stops early shrinks it back to what it wrote (or to the size it had,
- * if that was larger), unless its size changed meanwhile (another write
- * grew it further, or a truncate): so a failed write leaves the size as
- * it was and a short one as far as it wrote, as Linux's; the pages are left
- * dirty for writeback (umm_object_sync, msync, reclaim or the last put
- * write them to the file).  Every mapping of the object sees the bytes
- * at once.
- * Takes truncate_mutex (when growing), page locks and tree_lock; holds
- * none on return.
+ * if that was larger), unless a truncate changed the size meanwhile: so a
+ * failed write leaves the size as it was and a short one as far as it
+ * wrote, as Linux's; the pages are left dirty for writeback
+ * (umm_object_sync, msync, reclaim or the last put write them to the
+ * file).  Every mapping of the object sees the bytes at once.  Writes to
+ * one object run one at a time (obj->write_mutex), so two never
+ * interleave.
+ * Takes obj->write_mutex for the whole call, truncate_mutex (when
+ * growing), page locks and tree_lock; holds none on return.
  * Return: bytes written; -EINVAL (NULL obj, NULL buf with len > 0, @off
  * beyond off_t), -EFBIG (@off + @len beyond off_t), -EBADF (a file object
  * whose fd is not open for writing), all with nothing changed; -EIO or
  * -ENOMEM when nothing could be written (a page could not be read, no
  * memory), or the errno of growing the file; after a partial write, the
- * bytes written.  Another thread's overlapping write or mapped store into
- * the range a failed write had grown the object for, made while it ran,
- * is cut off with that range.
+ * bytes written.  Another thread's mapped store into the range a failed
+ * write had grown the object for, made while it ran, is cut off with
+ * that range.
  */
 ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, uint64_t off)
 {
@@ -1162,9 +1168,12 @@ ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, ui
 		len = OBJECT_RW_MAX;
 	if (off + len > (uint64_t)INT64_MAX)
 		return -EFBIG;
+	pthread_mutex_lock(&obj->write_mutex);
 	err = object_extend(obj, off + len, &from);
-	if (err)
+	if (err) {
+		pthread_mutex_unlock(&obj->write_mutex);
 		return err;
+	}
 	covered = host_mmu_covers(buf, len);
 	for (pos = off; done < len; ) {
 		size_t in = pos & ~PAGE_MASK, n = PAGE_SIZE - in;
@@ -1203,5 +1212,6 @@ ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, ui
 	}
 	if (done < len)
 		object_unextend(obj, from, off + len, done ? off + done : 0);
+	pthread_mutex_unlock(&obj->write_mutex);
 	return done ? (ssize_t)done : err;
 }

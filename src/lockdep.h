@@ -12,6 +12,11 @@
  *                      by umm_system_check; mm_alloc/umm_mm_destroy and the
  *                      stats take it alone (fork allocates the child before
  *                      it takes the parent's mmap_lock).
+ *     (objects)        obj->write_mutex (umm_object_write's, held across
+ *                      the whole write) -> truncate_mutex (object.c: size
+ *                      changes) -> page lock: taken by umm_object_write
+ *                      and umm_object_truncate with no mmap_lock held; not
+ *                      seen by the checker.
  *   2 LOCK_MMAP        mm->mmap_lock (percpu_rwsem.h): read to fault and
  *                      access, write to change VMAs or free page tables.
  *                      fork: the parent's, then the child's (subclass 1).

@@ -32,7 +32,8 @@
  * past the old end must not appear in the object's new range), raise size.
  *
  * Locks taken, in order (the library's order is in lockdep.h):
- * truncate_mutex -> page lock -> obj->tree_lock (through filemap.c).  The
+ * (obj->write_mutex, umm_object_write's, filemap.c) -> truncate_mutex ->
+ * page lock -> obj->tree_lock (through filemap.c).  The
  * unmap hook takes i_mmap_lock and page-table locks with only
  * truncate_mutex held.  truncate_mutex is outside every lock in lockdep.h
  * and is not seen by the checker.
@@ -264,6 +265,7 @@ int object_alloc(struct umm_system *sys, enum object_type type, struct umm_objec
 	radix_tree_init(&obj->page_tree);
 	radix_tree_init(&obj->swap_tree);
 	pthread_mutex_init(&obj->i_mmap_lock, NULL);
+	pthread_mutex_init(&obj->write_mutex, NULL);
 	INIT_LIST_HEAD(&obj->i_mmap);
 	file_ra_state_init(&obj->ra);
 	obj->i_mmap_tree = RB_ROOT;
@@ -301,6 +303,7 @@ static void object_release(struct umm_object *obj)
 		close(obj->fd);
 	percpu_free_rwsem(&obj->tree_lock);
 	pthread_mutex_destroy(&obj->i_mmap_lock);
+	pthread_mutex_destroy(&obj->write_mutex);
 	file_ra_state_destroy(&obj->ra);
 	atomic_fetch_sub(&sys->nr_objects, 1);
 	free(obj);

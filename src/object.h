@@ -82,6 +82,8 @@ struct umm_object {
 	struct radix_tree swap_tree;     /* shmem: index -> swap entry (value) of a page in swap */
 	unsigned long nrswapped;         /* entries in swap_tree */
 	_Atomic uint64_t size;           /* bytes */
+	pthread_mutex_t write_mutex;     /* umm_object_write: one at a time per object
+	                                    (Linux's i_rwsem for buffered writes) */
 
 	pthread_mutex_t i_mmap_lock;     /* i_mmap, i_mmap_tree, i_mmap_nonlinear */
 	struct list_head i_mmap;         /* vm_area_struct.obj_link: every vma mapping it */

@@ -67,7 +67,8 @@ ssize_t umm_object_read(struct umm_object *obj, void *buf, size_t len, uint64_t 
  * fd is not open for writing), with nothing changed; or -EIO, -ENOMEM or
  * ftruncate's errno when nothing was written.  A write that stops early
  * leaves the object grown only as far as it wrote (none if it wrote
- * nothing), unless another write or a truncate changed the size meanwhile.
+ * nothing), unless a truncate changed the size meanwhile.  Writes to one
+ * object run one at a time (they never interleave).
  */
 ssize_t umm_object_write(struct umm_object *obj, const void *buf, size_t len, uint64_t off);
 /* umm_object_cached_pages - pages of this object in the page cache. */
