@@ -282,7 +282,10 @@ void munlock_cow_page(struct page *page, struct umm_mm *mm)
  * mlock_populate - fault in the vmas of [start, end) locked without
  * VM_LOCKONFAULT (POPULATE_MMAP's rule: write faults in private writable
  * vmas; PROT_NONE vmas left alone).  mmap_lock held (read or write).
- * With ignore_errors each page that fails is skipped and 0 returned;
+ * With ignore_errors each page that fails with -EFAULT or -EIO is
+ * skipped and 0 returned, but -ENOMEM ends the vma (as Linux's populate
+ * gives up a vma at an error): memory has run out, and trying each
+ * remaining page of a large vma would reclaim in vain once per page;
  * otherwise the first error (-EFAULT, -EIO, -ENOMEM) is returned, the
  * pages before it populated.
  */
@@ -304,9 +307,10 @@ int mlock_populate(struct umm_mm *mm, uintptr_t start, uintptr_t end, bool ignor
 			err = populate_range(mm, addr, vend, POPULATE_MMAP);
 			if (err && !ignore_errors)
 				return err;
-			/* the one that failed is not known: each page on its own */
-			for (uintptr_t a = addr; err && a < vend; a += PAGE_SIZE)
-				(void)populate_range(mm, a, a + PAGE_SIZE, POPULATE_MMAP);
+			/* the one that failed is not known: each page on its own, until memory runs out */
+			for (uintptr_t a = addr; err && err != -ENOMEM && a < vend; a += PAGE_SIZE)
+				if (populate_range(mm, a, a + PAGE_SIZE, POPULATE_MMAP) == -ENOMEM)
+					break;
 		}
 		addr = vend;
 	}
