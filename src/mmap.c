@@ -289,7 +289,6 @@ static int mmap_vm_flags(int prot, int flags, struct umm_object *obj, unsigned l
 static int mmap_get_area(struct umm_mm *mm, uintptr_t addr, size_t len, int flags, uintptr_t *out)
 {
 	uintptr_t hint;
-	int err;
 
 	if (flags & MAP_FIXED) {
 		if ((flags & MAP_FIXED_NOREPLACE) && !range_is_free(mm, addr, addr + len))
@@ -302,16 +301,8 @@ static int mmap_get_area(struct umm_mm *mm, uintptr_t addr, size_t len, int flag
 		hint = UMM_MMAP_MIN_ADDR;
 	if (hint > UMM_TASK_SIZE - len)
 		hint = 0;
-	err = get_unmapped_area(mm, hint, len, out);
-	if (err == -ENOMEM && mm->mmap_base < UMM_TASK_SIZE) {
-		/* nothing fits below mmap_base: the gap above it is the last resort, as in Linux */
-		uintptr_t base = mm->mmap_base;
-
-		mm->mmap_base = UMM_TASK_SIZE;
-		err = get_unmapped_area(mm, hint, len, out);
-		mm->mmap_base = base;
-	}
-	return err;
+	/* get_unmapped_area falls back to the gap above mmap_base itself */
+	return get_unmapped_area(mm, hint, len, out);
 }
 
 /*

@@ -874,7 +874,9 @@ static int unmapped_area_topdown(struct umm_mm *mm, uintptr_t high, uintptr_t le
  * @out: the chosen address
  *
  * Without a usable hint the highest free range that ends at or below
- * mm->mmap_base (UMM_TASK_SIZE when 0) is taken.  A length that is a
+ * mm->mmap_base (UMM_TASK_SIZE when 0) is taken; when none does, the gap
+ * above mmap_base is the last resort, as in Linux (for mmap and for
+ * mremap's move alike).  A length that is a
  * multiple of PMD_SIZE (2 MiB) is placed on a PMD_SIZE boundary when such
  * a place exists (as Linux places large anonymous mappings for THP): its
  * pte tables are then its own, and threads working on disjoint 2 MiB-
@@ -882,9 +884,28 @@ static int unmapped_area_topdown(struct umm_mm *mm, uintptr_t high, uintptr_t le
  * soft_mmu.c).  Returns 0, -EINVAL (len 0 or unaligned, out NULL) or
  * -ENOMEM (too long, or no such range).
  */
+/* topdown_below - the highest free range of len ending at or below high (PMD aligned when len is). */
+static int topdown_below(struct umm_mm *mm, uintptr_t high, size_t len, uintptr_t *out)
+{
+	if (high < UMM_MMAP_MIN_ADDR + len)
+		return -ENOMEM;
+	if (IS_ALIGNED(len, PMD_SIZE)) {
+		/* a gap PMD_SIZE - PAGE_SIZE longer holds an aligned range of len */
+		uintptr_t pad = PMD_SIZE - PAGE_SIZE, a;
+
+		if (high - UMM_MMAP_MIN_ADDR - len >= pad &&
+		    unmapped_area_topdown(mm, high, len + pad, &a) == 0) {
+			*out = ALIGN_DOWN(a + pad, PMD_SIZE);
+			return 0;
+		}
+	}
+	return unmapped_area_topdown(mm, high, len, out);
+}
+
 int get_unmapped_area(struct umm_mm *mm, uintptr_t hint, size_t len, uintptr_t *out)
 {
-	uintptr_t high;
+	uintptr_t high, top = ALIGN_DOWN(UMM_TASK_SIZE, PAGE_SIZE);
+	int err;
 
 	if (!mm || !out || len == 0 || !IS_ALIGNED(len, PAGE_SIZE))
 		return -EINVAL;
@@ -901,19 +922,11 @@ int get_unmapped_area(struct umm_mm *mm, uintptr_t hint, size_t len, uintptr_t *
 	}
 	high = mm->mmap_base && mm->mmap_base < UMM_TASK_SIZE ? mm->mmap_base : UMM_TASK_SIZE;
 	high = ALIGN_DOWN(high, PAGE_SIZE);
-	if (high < UMM_MMAP_MIN_ADDR + len)
-		return -ENOMEM;
-	if (IS_ALIGNED(len, PMD_SIZE)) {
-		/* a gap PMD_SIZE - PAGE_SIZE longer holds an aligned range of len */
-		uintptr_t pad = PMD_SIZE - PAGE_SIZE, a;
-
-		if (high - UMM_MMAP_MIN_ADDR - len >= pad &&
-		    unmapped_area_topdown(mm, high, len + pad, &a) == 0) {
-			*out = ALIGN_DOWN(a + pad, PMD_SIZE);
-			return 0;
-		}
-	}
-	return unmapped_area_topdown(mm, high, len, out);
+	err = topdown_below(mm, high, len, out);
+	if (err == -ENOMEM && high < top)
+		/* nothing fits below mmap_base: the gap above it is the last resort, as in Linux */
+		err = topdown_below(mm, top, len, out);
+	return err;
 }
 
 /* ---- consistency check ---- */

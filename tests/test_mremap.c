@@ -385,6 +385,29 @@ static void test_mremap_limits(void)
 }
 
 /*
+ * A move when nothing fits below mmap_base any more: the destination is
+ * the gap above it, as for mmap (Linux's fallback).  The space from the
+ * lowest address to mmap_base is one PROT_NONE mapping; a mapping above
+ * mmap_base with a neighbour right after it grows by moving.  (A fuzzed input got -ENOMEM here: only mmap fell back.)
+ */
+static void test_mremap_move_above_mmap_base(void)
+{
+	setup();
+	uintptr_t base = UMM_MMAP_BASE, fill_len = base - UMM_MMAP_MIN_ADDR, a, b, out = 0;
+
+	REQUIRE(map_at(UMM_MMAP_MIN_ADDR, fill_len, PROT_NONE) == UMM_MMAP_MIN_ADDR);
+	a = map_at(base + 16 * P, 2 * P, RW);
+	b = map_at(a + 2 * P, P, RW);
+	CHECK_EQ(b, a + 2 * P);
+	fill(a, 2 * P, 6);
+	CHECK_EQ(umm_mremap(mm, a, 2 * P, 8 * P, MREMAP_MAYMOVE, 0, &out), 0);
+	CHECK(out >= base && out != a && out + 8 * P <= UMM_TASK_SIZE);
+	CHECK(holds(out, 2 * P, 6));
+	CHECK_EQ(umm_munmap(mm, UMM_MMAP_MIN_ADDR, fill_len), 0);
+	teardown();
+}
+
+/*
  * Allocation failure at each point of a move - the new vma, the splits,
  * the destination page tables - returns -ENOMEM and changes nothing; with
  * enough successes allowed the same move then works.
@@ -435,6 +458,7 @@ int main(void)
 	RUN(test_mremap_special_ptes);
 	RUN(test_mremap_errors);
 	RUN(test_mremap_limits);
+	RUN(test_mremap_move_above_mmap_base);
 	RUN(test_mremap_split_enomem);
 	RUN(test_mremap_enomem);
 	return test_summary("test_mremap");

@@ -334,8 +334,9 @@ static void test_bad_inputs(void)
 	CHECK_EQ(get_unmapped_area(mm, 0, ALIGN_DOWN(SIZE_MAX, PG), &a), -ENOMEM);
 	CHECK_EQ(get_unmapped_area(mm, 0x200000, UMM_TASK_SIZE - UMM_MMAP_MIN_ADDR + PG, &a), -ENOMEM);
 	CHECK_EQ(a, 12345);           /* untouched on error */
-	mm->mmap_base = UMM_MMAP_MIN_ADDR + PG;  /* nothing fits below the base */
-	CHECK_EQ(get_unmapped_area(mm, 0, 2 * PG, &a), -ENOMEM);
+	mm->mmap_base = UMM_MMAP_MIN_ADDR + PG;  /* nothing fits below the base: the gap above it */
+	CHECK_EQ(get_unmapped_area(mm, 0, 2 * PG, &a), 0);
+	CHECK(a > UMM_MMAP_MIN_ADDR + PG && a + 2 * PG <= UMM_TASK_SIZE);
 	mm->mmap_base = UMM_TASK_SIZE;
 
 	/* split_vma: addresses not strictly inside, unaligned, wrong mm */
@@ -837,7 +838,8 @@ static int brute_top_fit(const struct model *m, uintptr_t high, size_t len, uint
  * brute_unmapped - the expected get_unmapped_area(mm, hint, len): the hint
  * if it fits; else, for a multiple of 2 MiB, the highest gap that is
  * 2 MiB - 4 KiB longer than len, whose top - len is rounded down to 2 MiB;
- * else the highest fit.
+ * else the highest fit; all of it below mmap_base, and when nothing fits
+ * there, the same below the top of the address space.
  */
 static int brute_unmapped(const struct model *m, uintptr_t mmap_base, uintptr_t hint, size_t len,
 			  uintptr_t *out)
@@ -853,13 +855,17 @@ static int brute_unmapped(const struct model *m, uintptr_t mmap_base, uintptr_t 
 			return 0;
 		}
 	}
-	high = ALIGN_DOWN(high, PG);
-	if (len % pmd == 0 && high >= UMM_MMAP_MIN_ADDR + len + pad &&
-	    brute_top_fit(m, high, len + pad, &a) == 0) {
-		*out = ALIGN_DOWN(a + pad, pmd);
-		return 0;
+	for (high = ALIGN_DOWN(high, PG);; high = ALIGN_DOWN(UMM_TASK_SIZE, PG)) {
+		if (len % pmd == 0 && high >= UMM_MMAP_MIN_ADDR + len + pad &&
+		    brute_top_fit(m, high, len + pad, &a) == 0) {
+			*out = ALIGN_DOWN(a + pad, pmd);
+			return 0;
+		}
+		if (brute_top_fit(m, high, len, out) == 0)
+			return 0;
+		if (high >= ALIGN_DOWN(UMM_TASK_SIZE, PG))
+			return -ENOMEM;
 	}
-	return brute_top_fit(m, high, len, out);
 }
 
 /* check_placement - get_unmapped_area against brute force for one query. */
@@ -966,7 +972,9 @@ static void test_placement_edges(void)
 	/* the lowest gap is bounded by UMM_MMAP_MIN_ADDR */
 	CHECK_EQ(get_unmapped_area(m.mm, 0, 0x200000 - UMM_MMAP_MIN_ADDR, &a), 0);
 	CHECK_EQ(a, UMM_MMAP_MIN_ADDR);
-	CHECK_EQ(get_unmapped_area(m.mm, 0, 0x200000 - UMM_MMAP_MIN_ADDR + PG, &a), -ENOMEM);
+	/* one page more fits nowhere below the base: the gap above it, from the top */
+	CHECK_EQ(get_unmapped_area(m.mm, 0, 0x200000 - UMM_MMAP_MIN_ADDR + PG, &a), 0);
+	CHECK_EQ(a, UMM_TASK_SIZE - (0x200000 - UMM_MMAP_MIN_ADDR + PG));
 	/* hints: free -> taken (even above mmap_base), unaligned -> rounded up,
 	 * occupied / below the minimum / past the end -> top-down */
 	CHECK_EQ(get_unmapped_area(m.mm, 0x500000, 4 * PG, &a), 0);
