@@ -889,49 +889,52 @@ static struct reference zero_ref, copy_ref;
  * buffer) every page of its slice of an already populated host buffer,
  * with no fault on either side, after the caches were evicted (an untimed
  * write of EVICT_BYTES elsewhere): the work an anonymous write fault (a
- * copy-on-write fault) does to its cold frame, on both sides.  Rounds as
- * in run_series: one repetition per thread count, in rotating order, so
- * the scaling (median of the rounds' ratios) compares runs close in time.
+ * copy-on-write fault) does to its cold frame, on both sides.  It runs
+ * through run_series (ref_rep): one repetition per thread count in
+ * rotating order, so the scaling (median of the rounds' ratios) compares
+ * runs close in time.
  * Comment lines; the target lines quote the 2-thread scaling next to the
  * faults', as the most that fault work which is all zeroing (copying)
  * could scale on this machine.
  */
+/* The buffers a reference's repetitions work on (bench_reference, ref_rep). */
+struct ref_ctx {
+	char *buf, *evict;
+	void (*work)(struct pool *, struct worker *);
+};
+
+/* ref_rep - run_series' repetition for a reference: the work alone, into *us (no kernel side). */
+static int ref_rep(struct pool *pl, int r, void *ctx, struct sample *us, struct sample *ks,
+		   struct tally *t)
+{
+	struct ref_ctx *rc = ctx;
+
+	(void)ks;
+	(void)t;
+	pl->kp = rc->buf;
+	pl->work = rc->work;
+	memset(rc->evict, r & 0xff, EVICT_BYTES);
+	pl->tag = (uint64_t)(r + 2) << 32;
+	return pool_run(pl, SLICE_PAGES, us);
+}
+
 static void bench_reference(const char *name, void (*work)(struct pool *, struct worker *),
 			    struct reference *ref)
 {
 	unsigned long pages = SLICE_PAGES * MAX_THREADS;
-	char *buf = kmap_anon(pages * kpage), *evict = kmap_anon(EVICT_BYTES);
-	struct sample smp[NR_COUNTS][REPS];
-	struct load_probe lp;
-	int err = 0;
+	struct ref_ctx rc = { kmap_anon(pages * kpage), kmap_anon(EVICT_BYTES), work };
+	static struct series s;
+	struct sample (*smp)[REPS_MAX] = s.us;
 
 	memset(ref, 0, sizeof(*ref));
-	if (!buf || !evict) {
+	if (!rc.buf || !rc.evict) {
 		skipped(name, "mmap", -errno);
 		goto out;
 	}
-	memset(buf, 1, pages * kpage);
-	load_begin(&lp);
-	for (int r = -1; r < REPS && !err; r++) {
-		for (int i = 0; i < NR_COUNTS && !err; i++) {
-			int c = (i + r + 1) % NR_COUNTS;
-			struct sample warm;
-			struct pool pl;
-
-			err = pool_start(&pl, thread_counts[c]);
-			if (err) {
-				skipped(name, "pthread_create", err);
-				goto out;
-			}
-			pl.kp = buf;
-			pl.work = work;
-			memset(evict, r & 0xff, EVICT_BYTES);
-			pl.tag = (uint64_t)(r + 2) << 32;
-			pool_run(&pl, SLICE_PAGES, r < 0 ? &warm : &smp[c][r]);
-			pool_stop(&pl);
-		}
-	}
-	ref->others = load_end(&lp, 0);
+	memset(rc.buf, 1, pages * kpage);
+	if (run_series(name, NULL, ref_rep, &rc, &s, NULL))
+		goto out;
+	ref->others = s.others;
 	for (int c = 0; c < NR_COUNTS; c++) {
 		int nr = thread_counts[c];
 
@@ -951,10 +954,10 @@ static void bench_reference(const char *name, void (*work)(struct pool *, struct
 	printf("# %s: other processes used %.2f CPUs meanwhile\n", name, ref->others);
 	ref->ok = true;
 out:
-	if (buf)
-		munmap(buf, pages * kpage);
-	if (evict)
-		munmap(evict, EVICT_BYTES);
+	if (rc.buf)
+		munmap(rc.buf, pages * kpage);
+	if (rc.evict)
+		munmap(rc.evict, EVICT_BYTES);
 }
 
 static void bench_memory_references(void)
